@@ -1,0 +1,24 @@
+#pragma once
+// What the daemon hands every adapter: the io_context, the core and the strand it lives on
+// (DESIGN.md, Threading), and the server TLS context. Adapters post every core call to
+// core_strand and post deliveries back to their connection's strand.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+#include <string>
+
+#include "core/core.hpp"
+
+namespace parley::adapters {
+
+using CoreStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+struct Runtime {
+  boost::asio::io_context& io;
+  CoreStrand core_strand;
+  core::Core& core;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // server side, cert/key loaded
+};
+
+}  // namespace parley::adapters

@@ -1,0 +1,51 @@
+#pragma once
+// The core: one object owning every service. Not thread-safe: in the daemon it lives on
+// one strand and adapters post work to it (DESIGN.md, Threading).
+#include <string>
+
+#include "core/plugin/hooks.hpp"
+#include "core/services/directory.hpp"
+#include "core/services/presence_service.hpp"
+#include "core/services/room_service.hpp"
+#include "core/services/router.hpp"
+#include "core/services/sessions.hpp"
+#include "core/store/store.hpp"
+
+namespace parley::core {
+
+struct CoreOptions {
+  std::string domain = "localhost";
+  std::string muc_domain = "conference.localhost";
+  std::size_t room_history = 100;     // messages kept per room
+  std::size_t offline_limit = 1000;   // stored messages per user before refusing
+  std::uint32_t scram_iterations = 4096;
+};
+
+class Core {
+ public:
+  Core(Store& store, CoreOptions options);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  const CoreOptions& options() const { return options_; }
+  Projection projection() const { return {options_.domain, options_.muc_domain}; }
+  Store& store() { return store_; }
+  Directory& directory() { return directory_; }
+  Sessions& sessions() { return sessions_; }
+  Router& router() { return router_; }
+  PresenceService& presence() { return presence_; }
+  RoomService& rooms() { return rooms_; }
+  Hooks& hooks() { return hooks_; }
+
+ private:
+  Store& store_;
+  CoreOptions options_;
+  Hooks hooks_;
+  Directory directory_;
+  Sessions sessions_;
+  Router router_;
+  PresenceService presence_;
+  RoomService rooms_;
+};
+
+}  // namespace parley::core

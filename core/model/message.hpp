@@ -1,0 +1,59 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model/address.hpp"
+#include "core/model/time.hpp"
+
+namespace parley::core {
+
+enum class MessageKind : std::uint8_t { direct, room, notice, action };
+enum class ChatState : std::uint8_t { none, active, composing, paused, inactive, gone };  // XEP-0085
+
+// Neutral rich text: styled byte ranges over the UTF-8 body. IRC formatting codes, XHTML-IM
+// and PSYC's plain text all map to and from this.
+struct StyleSpan {
+  enum Flag : std::uint8_t { bold = 1, italic = 2, underline = 4, monospace = 8, strike = 16 };
+  std::uint32_t begin = 0;  // byte offset into body
+  std::uint32_t end = 0;    // one past the last byte
+  std::uint8_t flags = 0;
+  std::optional<std::uint32_t> fg;  // 0xRRGGBB
+  std::optional<std::uint32_t> bg;
+
+  friend bool operator==(const StyleSpan&, const StyleSpan&) = default;
+};
+
+// Where a message entered Parley: loop prevention for bridges and echo suppression.
+struct Origin {
+  Protocol protocol = Protocol::local;
+  std::uint64_t session = 0;  // the session it came from, 0 for none
+  std::string bridge;         // the bridge that relayed it, empty for none
+
+  friend bool operator==(const Origin&, const Origin&) = default;
+};
+
+struct Message {
+  std::string id;  // stable id, assigned by the router when empty
+  Address from;    // for room messages: the sender's user address
+  Address to;      // a user (maybe with resource), a room, or a foreign address
+  MessageKind kind = MessageKind::direct;
+  std::string body;  // UTF-8
+  std::vector<StyleSpan> rich;
+  std::optional<std::string> subject;
+  std::string thread;
+  Timestamp timestamp{};
+  ChatState chat_state = ChatState::none;
+  bool receipt_request = false;
+  std::string nick;  // sender's nick in the room, for room messages
+  Origin origin;
+
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+// Messages are immutable once routed and shared by every recipient.
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace parley::core

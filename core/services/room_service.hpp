@@ -1,0 +1,70 @@
+#pragma once
+// Rooms with IRC channel semantics shared by every protocol. Nicks compare
+// case-insensitively in ASCII (ISUPPORT CASEMAPPING=ascii).
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model/error.hpp"
+#include "core/model/room.hpp"
+#include "core/services/session_sink.hpp"
+
+namespace parley::core {
+
+class Core;
+
+struct JoinRequest {
+  std::string room;  // local room name, without '#'
+  std::string nick;
+  std::string key;   // +k
+  std::size_t history = 0;  // history messages wanted on join (XEP-0045 §7.2.15)
+};
+
+class RoomService {
+ public:
+  explicit RoomService(Core& core, std::size_t history_limit = 100)
+      : core_(core), history_limit_(history_limit) {}
+
+  // Loads persistent rooms from the store.
+  Status load();
+
+  // Joins; the first member creates the room and becomes its owner/moderator.
+  // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full),
+  // registration_required (+i without invitation), conflict (nick taken by another user).
+  // Everyone in the room gets on_room_join; the joiner gets it with self=true, after the
+  // others' presences, then the requested history as room messages, then the topic.
+  Result<const Room*> join(SessionId s, const JoinRequest& r);
+  Status leave(SessionId s, const std::string& room, const std::string& text);
+  // Leaves every room (quit/shutdown), used by Sessions::close.
+  void leave_all(SessionId s, LeaveReason reason);
+  Status change_nick(SessionId s, const std::string& room, const std::string& nick);
+  // Renames the session in all its rooms (IRC NICK). conflict if taken in any of them.
+  Status change_nick_everywhere(SessionId s, const std::string& nick);
+  Status set_topic(SessionId s, const std::string& room, const std::string& text);
+  // Sends m (body, kind, rich...) to the room from session s; fills from/to/nick/origin.
+  // forbidden when +m and the sender is a visitor, not_acceptable (+n) when not a member.
+  Status say(SessionId s, const std::string& room, Message m);
+  // A private message to one occupant by nick (XEP-0045 §7.5, IRC has no equivalent).
+  Status say_private(SessionId s, const std::string& room, const std::string& nick, Message m);
+  Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason);
+  // IRC MODE with the arguments already split: +i +m +n +s +t +k key +l n +o/+v/+h nick
+  // +b mask. Applies what is allowed; returns forbidden if the actor is not a moderator.
+  Status set_modes(SessionId s, const std::string& room, const ModeChange& change);
+  Status set_role(SessionId s, const std::string& room, const std::string& nick, Role role);
+  Status set_affiliation(SessionId s, const std::string& room, const Address& user, Affiliation a);
+  Status invite(SessionId s, const std::string& room, const Address& invitee);
+  Status set_persistent(SessionId s, const std::string& room, bool persistent);
+
+  const Room* find(const std::string& room) const;
+  std::vector<const Room*> list() const;
+  std::vector<std::string> rooms_of(SessionId s) const;
+  std::size_t history_limit() const { return history_limit_; }
+
+ private:
+  Core& core_;
+  std::size_t history_limit_;
+  std::map<std::string, Room> rooms_;
+  std::map<SessionId, std::vector<std::string>> by_session_;
+};
+
+}  // namespace parley::core

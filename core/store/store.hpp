@@ -1,0 +1,90 @@
+#pragma once
+// The store interface: everything Parley keeps across restarts. Every mutating call returns
+// only after the data is durable (a later kill -9 loses nothing it acknowledged).
+// Calls are made from the core strand; implementations need not be thread-safe.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model/error.hpp"
+#include "core/model/message.hpp"
+#include "core/model/presence.hpp"
+#include "core/model/room.hpp"
+
+namespace parley::core {
+
+// SCRAM (RFC 5802) credentials for one hash function: nothing here reveals the password.
+struct ScramCredentials {
+  std::string salt;  // raw bytes
+  std::uint32_t iterations = 0;
+  std::string stored_key;  // raw bytes: H(HMAC(SaltedPassword, "Client Key"))
+  std::string server_key;  // raw bytes: HMAC(SaltedPassword, "Server Key")
+
+  friend bool operator==(const ScramCredentials&, const ScramCredentials&) = default;
+};
+
+struct AccountRecord {
+  std::string user;
+  ScramCredentials sha1;
+  ScramCredentials sha256;
+  Timestamp created{};
+
+  friend bool operator==(const AccountRecord&, const AccountRecord&) = default;
+};
+
+// One roster entry of `owner`: the contact, its display name and groups, and the
+// subscription states in both directions (RFC 6121 §2.1.2: none/to/from/both + pending).
+struct RosterItem {
+  Address owner;    // bare local user
+  Address contact;  // bare user or foreign address
+  std::string name;
+  std::vector<std::string> groups;
+  SubscriptionState to = SubscriptionState::none;    // owner watching contact
+  SubscriptionState from = SubscriptionState::none;  // contact watching owner
+  bool approved = false;  // RFC 6121 §3.4 pre-approval
+
+  friend bool operator==(const RosterItem&, const RosterItem&) = default;
+};
+
+struct StoredRoom {
+  std::string name;
+  Topic topic;
+  RoomModes modes;
+  std::vector<std::string> bans;
+  std::vector<std::pair<Address, Affiliation>> affiliations;
+
+  friend bool operator==(const StoredRoom&, const StoredRoom&) = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Accounts
+  virtual Status put_account(const AccountRecord& a) = 0;  // insert or replace
+  virtual Result<std::optional<AccountRecord>> get_account(const std::string& user) = 0;
+  virtual Status delete_account(const std::string& user) = 0;  // also roster, offline
+  virtual Result<std::vector<std::string>> list_accounts() = 0;
+
+  // Rosters and subscriptions
+  virtual Status put_roster_item(const RosterItem& item) = 0;  // insert or replace
+  virtual Status delete_roster_item(const Address& owner, const Address& contact) = 0;
+  virtual Result<std::vector<RosterItem>> roster(const Address& owner) = 0;
+
+  // Offline messages, in arrival order
+  virtual Status push_offline(const Address& user, const Message& m) = 0;
+  virtual Result<std::vector<Message>> take_offline(const Address& user) = 0;  // and delete
+  virtual Result<std::size_t> count_offline(const Address& user) = 0;
+
+  // Persistent rooms and their history
+  virtual Status put_room(const StoredRoom& r) = 0;
+  virtual Status delete_room(const std::string& name) = 0;  // and its history
+  virtual Result<std::vector<StoredRoom>> rooms() = 0;
+  virtual Status append_history(const std::string& room, const Message& m, std::size_t keep) = 0;
+  virtual Result<std::vector<Message>> history(const std::string& room, std::size_t limit) = 0;
+
+  virtual int schema_version() = 0;
+};
+
+}  // namespace parley::core
