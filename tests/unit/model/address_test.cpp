@@ -1,0 +1,56 @@
+#include <doctest/doctest.h>
+
+#include "core/model/address.hpp"
+#include "core/model/presence.hpp"
+
+using namespace parley::core;
+
+TEST_CASE("local user and room addresses round-trip through text") {
+  auto a = Address::user("alice", "phone");
+  CHECK(a.to_string() == "local:alice/phone");
+  auto p = Address::parse("local:alice/phone");
+  REQUIRE(p.ok());
+  CHECK(*p == a);
+  CHECK(p->bare() == Address::user("alice"));
+  auto r = Address::parse("room:dev");
+  REQUIRE(r.ok());
+  CHECK(r->is_room());
+  CHECK(r->id() == "dev");
+}
+
+TEST_CASE("foreign addresses take their protocol from the scheme") {
+  CHECK(Address::parse("xmpp:bob@example.org/x")->protocol() == Protocol::xmpp);
+  CHECK(Address::parse("irc://libera/#chan")->protocol() == Protocol::irc);
+  CHECK(Address::parse("sip:bob@example.org")->protocol() == Protocol::sip);
+  CHECK(Address::parse("psyc://example.org/~bob")->protocol() == Protocol::psyc);
+  auto bad = Address::parse("gopher://x");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().condition == Condition::jid_malformed);
+  CHECK_FALSE(Address::parse("local:Alice").ok());
+  CHECK_FALSE(Address::parse("room:").ok());
+}
+
+TEST_CASE("local ids project onto every protocol") {
+  Projection p{"d.example", "conference.d.example"};
+  auto alice = Address::user("alice");
+  auto dev = Address::room("dev");
+  CHECK(p.xmpp_jid(alice) == "alice@d.example");
+  CHECK(p.xmpp_jid(Address::user("alice", "r")) == "alice@d.example/r");
+  CHECK(p.xmpp_jid(dev) == "dev@conference.d.example");
+  CHECK(p.irc_name(alice) == "alice");
+  CHECK(p.irc_name(dev) == "#dev");
+  CHECK(p.sip_uri(alice) == "sip:alice@d.example");
+  CHECK(p.psyc_uri(alice) == "psyc://d.example/~alice");
+  CHECK(p.psyc_uri(dev) == "psyc://d.example/@dev");
+}
+
+TEST_CASE("presence aggregate prefers priority, then availability") {
+  Presentity p{Address::user("alice"), {}};
+  CHECK(p.aggregate().basic == Basic::closed);
+  Tuple a{"a", Basic::open, Availability::away, "lunch", 5, {}};
+  Tuple b{"b", Basic::open, Availability::chat, "", 1, {}};
+  p.tuples = {b, a};
+  CHECK(p.aggregate().id == "a");
+  p.tuples[1].priority = 1;
+  CHECK(p.aggregate().id == "b");
+}
