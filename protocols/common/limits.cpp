@@ -1,0 +1,1 @@
+#include "protocols/common/limits.hpp"
