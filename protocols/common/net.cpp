@@ -1,0 +1,418 @@
+#include "protocols/common/net.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+
+namespace parley::protocols {
+
+namespace {
+
+bool parse_port(std::string_view s, std::uint16_t& out) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || v > 65535) return false;
+  out = static_cast<std::uint16_t>(v);
+  return true;
+}
+
+bool fail(std::string* why, std::string text) {
+  if (why) *why = std::move(text);
+  return false;
+}
+
+// One receive buffer per thread: idle plain connections hold no read buffer at all, only
+// the bytes a partial line left behind (InspIRCd does the same).
+constexpr std::size_t kSharedReadBuffer = 64 * 1024;
+thread_local char t_read_buffer[kSharedReadBuffer];
+
+}  // namespace
+
+std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* why) {
+  ListenSpec spec;
+  if (text.starts_with("tls:")) {
+    spec.tls = true;
+    text.remove_prefix(4);
+  } else if (text.starts_with("tcp:")) {
+    text.remove_prefix(4);
+  }
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      fail(why, "expected [ipv6]:port");
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      fail(why, "expected host:port");
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      fail(why, "IPv6 addresses must be bracketed: [::1]:port");
+      return std::nullopt;
+    }
+  }
+  if (host.empty()) {
+    fail(why, "missing host");
+    return std::nullopt;
+  }
+  if (!parse_port(port, spec.port)) {
+    fail(why, "port must be a number 0..65535");
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  asio::ip::make_address(std::string(host), ec);
+  if (ec) {
+    fail(why, "host must be an IP address literal");
+    return std::nullopt;
+  }
+  spec.host = std::string(host);
+  return spec;
+}
+
+// ---------------------------------------------------------------------------------------
+// Listener
+
+Listener::Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept)
+    : io_(io), spec_(std::move(spec)), on_accept_(std::move(on_accept)), acceptor_(io) {}
+
+Listener::~Listener() {
+  *alive_ = false;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+boost::system::error_code Listener::open() {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(spec_.host, ec);
+  if (ec) return ec;
+  tcp::endpoint ep(addr, spec_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (ec) return ec;
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ep.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
+  acceptor_.bind(ep, ec);
+  if (ec) return ec;
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  return ec;
+}
+
+void Listener::start() { accept_one(); }
+
+void Listener::stop() {
+  *alive_ = false;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+tcp::endpoint Listener::local_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void Listener::accept_one() {
+  auto alive = alive_;
+  acceptor_.async_accept(asio::make_strand(io_), [this, alive](boost::system::error_code ec, tcp::socket s) {
+    if (!*alive) return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
+      auto exec = s.get_executor();
+      // Hand over on the socket's own strand.
+      asio::post(exec, [this, alive, s = std::move(s)]() mutable {
+        if (*alive) on_accept_(std::move(s), spec_.tls);
+      });
+    } else if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    // EMFILE and friends: keep accepting; the next attempt may succeed.
+    accept_one();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection
+
+Connection::Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits)
+    : strand_(asio::make_strand(static_cast<asio::io_context&>(
+          asio::query(socket.get_executor(), asio::execution::context)))),
+      socket_(std::move(socket)),
+      tls_ctx_(std::move(tls)),
+      limits_(limits) {
+  // Keep the socket's own strand when it came from Listener (it was created on one).
+  auto ex = socket_.get_executor();
+  if (auto* s = ex.target<Strand>()) strand_ = *s;
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    peer_host_ = a.to_string();
+    peer_port_ = ep.port();
+  }
+  socket_.non_blocking(true, ec);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  if (tls_ctx_) {
+    tls_stream_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    state_ = State::handshaking;
+    auto self = shared_from_this();
+    tls_stream_->async_handshake(asio::ssl::stream_base::server,
+                                 asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+                                   if (self->closed()) return;
+                                   if (ec) return self->close("TLS handshake failed");
+                                   self->state_ = State::open;
+                                   self->on_open();
+                                   if (!self->closed()) self->read_some();
+                                 }));
+    return;
+  }
+  state_ = State::open;
+  on_open();
+  if (!closed()) read_some();
+}
+
+void Connection::read_some() {
+  if (reading_ || state_ != State::open || pending_tls_) return;
+  reading_ = true;
+  auto self = shared_from_this();
+  if (tls_stream_) {
+    if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(kSharedReadBuffer / 4);
+    tls_stream_->async_read_some(asio::buffer(tls_buf_.get(), kSharedReadBuffer / 4),
+                                 asio::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
+                                   self->reading_ = false;
+                                   if (self->closed()) return;
+                                   if (ec) return self->close(ec == asio::error::eof ? "Connection closed" : "Read error");
+                                   self->on_read_bytes(self->tls_buf_.get(), n);
+                                 }));
+    return;
+  }
+  socket_.async_wait(tcp::socket::wait_read, asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+                       self->reading_ = false;
+                       if (self->closed()) return;
+                       if (ec) return self->close("Read error");
+                       // Drain what the kernel has, bounded so one client cannot starve others.
+                       for (int round = 0; round < 4 && self->state_ == State::open && !self->pending_tls_; ++round) {
+                         boost::system::error_code rec;
+                         std::size_t n = self->socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
+                         if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+                         if (rec) return self->close(rec == asio::error::eof ? "Connection closed" : "Read error");
+                         self->on_read_bytes(t_read_buffer, n);
+                         if (self->closed()) return;
+                         if (n < kSharedReadBuffer) break;
+                       }
+                       if (self->pending_tls_) return self->do_start_tls();
+                       self->read_some();
+                     }));
+}
+
+void Connection::on_read_bytes(const char* data, std::size_t n) {
+  if (in_.empty()) {
+    feed(std::string_view(data, n));
+  } else {
+    in_.append(data, n);
+    std::string buffered = std::move(in_);
+    in_.clear();
+    feed(buffered);
+  }
+  if (closed()) return;
+  if (tls_stream_) {
+    if (pending_tls_) return do_start_tls();
+    read_some();
+  }
+}
+
+void Connection::feed(std::string_view data) {
+  in_on_data_ = true;
+  std::size_t used = on_data(data);
+  in_on_data_ = false;
+  if (closed()) return;
+  if (used > data.size()) used = data.size();
+  std::string_view rest = data.substr(used);
+  if (pending_tls_) {
+    in_.clear();  // RFC 6120 §5.4.3.3: nothing may be pipelined across the upgrade
+    return;
+  }
+  if (rest.empty()) return;
+  if (rest.size() > limits_.max_read_buffer) {
+    in_.clear();
+    on_read_overflow();
+    return;
+  }
+  in_.assign(rest.data(), rest.size());
+  if (in_.capacity() > 4 * in_.size() + 256) in_.shrink_to_fit();
+}
+
+void Connection::redeliver() {
+  if (state_ != State::open || in_.empty() || in_on_data_) return;
+  std::string buffered = std::move(in_);
+  in_.clear();
+  feed(buffered);
+}
+
+void Connection::send(std::string_view bytes) {
+  if (state_ == State::closed || bytes.empty()) return;
+  if (out_.size() + writing_.size() + bytes.size() > limits_.max_write_queue) {
+    close("SendQ exceeded");
+    return;
+  }
+  // Plain socket, nothing in flight: try to write straight away (no queueing, no syscall
+  // wake-up later). Whatever the kernel does not take is queued.
+  if (!tls_stream_ && !writing_busy_ && out_.empty() && state_ != State::handshaking) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      close("Write error");
+      return;
+    }
+    bytes.remove_prefix(n);
+    if (bytes.empty()) return;
+  }
+  out_.append(bytes);
+  flush();
+}
+
+void Connection::flush() {
+  if (writing_busy_ || out_.empty() || state_ == State::closed || state_ == State::handshaking) return;
+  writing_busy_ = true;
+  writing_.swap(out_);
+  out_.clear();
+  auto self = shared_from_this();
+  auto done = asio::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
+    self->write_done(ec, n);
+  });
+  if (tls_stream_)
+    asio::async_write(*tls_stream_, asio::buffer(writing_), std::move(done));
+  else
+    asio::async_write(socket_, asio::buffer(writing_), std::move(done));
+}
+
+void Connection::write_done(const boost::system::error_code& ec, std::size_t) {
+  writing_busy_ = false;
+  writing_.clear();
+  if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
+  if (state_ == State::closed) return;
+  if (ec) return close("Write error");
+  if (!out_.empty()) return flush();
+  if (out_.capacity() > 64 * 1024) std::string().swap(out_);
+  if (state_ == State::draining) return finish_close();
+  if (pending_tls_ && !reading_) do_start_tls();
+}
+
+void Connection::close_after_flush(std::string_view reason) {
+  if (state_ == State::closed || state_ == State::draining) return;
+  close_reason_ = std::string(reason);
+  state_ = State::draining;
+  if (!writing_busy_ && out_.empty()) finish_close();
+}
+
+void Connection::finish_close() {
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  std::string reason = close_reason_;
+  close(reason);
+}
+
+void Connection::close(std::string_view reason) {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  boost::system::error_code ec;
+  socket_.cancel(ec);
+  socket_.close(ec);
+  out_.clear();
+  in_.clear();
+  auto self = shared_from_this();  // keep alive through the callbacks
+  on_close(reason);
+  if (manager_) manager_->remove(this);
+}
+
+void Connection::start_tls(std::shared_ptr<asio::ssl::context> ctx) {
+  if (tls_stream_ || state_ != State::open) return;
+  pending_tls_ = std::move(ctx);
+  if (!in_on_data_ && !reading_ && !writing_busy_ && out_.empty()) do_start_tls();
+  // Otherwise: when the read in progress completes (or the writes drain) do_start_tls runs.
+  if (!in_on_data_ && reading_) {
+    boost::system::error_code ec;
+    socket_.cancel(ec);  // the pending wait ends; its handler sees pending_tls_
+  }
+}
+
+void Connection::do_start_tls() {
+  if (!pending_tls_ || closed()) return;
+  if (writing_busy_ || !out_.empty()) return;  // write_done calls again when drained
+  tls_ctx_ = std::move(pending_tls_);
+  pending_tls_.reset();
+  tls_stream_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+  state_ = State::handshaking;
+  auto self = shared_from_this();
+  tls_stream_->async_handshake(asio::ssl::stream_base::server,
+                               asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+                                 if (self->closed()) return;
+                                 if (ec) {
+                                   self->on_tls_started(false);
+                                   return self->close("TLS handshake failed");
+                                 }
+                                 self->state_ = State::open;
+                                 self->on_tls_started(true);
+                                 if (!self->closed()) self->read_some();
+                               }));
+}
+
+// ---------------------------------------------------------------------------------------
+// ConnectionManager
+
+void ConnectionManager::add(const std::shared_ptr<Connection>& c) {
+  c->set_manager(this);
+  std::lock_guard lock(mu_);
+  conns_.emplace(c.get(), c);
+}
+
+void ConnectionManager::remove(Connection* c) {
+  std::shared_ptr<Connection> keep;  // destroyed outside the lock
+  std::lock_guard lock(mu_);
+  auto it = conns_.find(c);
+  if (it == conns_.end()) return;
+  keep = std::move(it->second);
+  conns_.erase(it);
+}
+
+void ConnectionManager::close_all(std::string_view reason) {
+  std::vector<std::shared_ptr<Connection>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [_, c] : conns_) all.push_back(c);
+  }
+  for (auto& c : all)
+    asio::post(c->executor(), [c, r = std::string(reason)] { c->close(r); });
+}
+
+std::size_t ConnectionManager::size() const {
+  std::lock_guard lock(mu_);
+  return conns_.size();
+}
+
+void ConnectionManager::for_each_posted(const std::function<void(Connection&)>& f) {
+  std::vector<std::shared_ptr<Connection>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [_, c] : conns_) all.push_back(c);
+  }
+  for (auto& c : all)
+    asio::post(c->executor(), [c, f] {
+      if (!c->closed()) f(*c);
+    });
+}
+
+}  // namespace parley::protocols

@@ -1,0 +1,181 @@
+#pragma once
+// Protocol-agnostic networking shared by every stream protocol (IRC, XMPP c2s, PSYC).
+//
+//   ListenSpec / parse_listen_spec   "127.0.0.1:6667", "[::1]:6667", "tls:0.0.0.0:6697"
+//   Listener                         binds, accepts, sets TCP_NODELAY, hands each socket
+//                                    (already on its own strand) to a callback
+//   Connection                       owns the socket (plain or ssl::stream), a bounded read
+//                                    buffer and a bounded write queue, runs on its strand
+//   ConnectionManager                tracks live connections, can close them all
+//
+// Threading: one io_context run by any number of threads. Every Connection's handlers run
+// on its own strand; send(), close() and friends must be called on that strand (post to
+// executor() from elsewhere). ConnectionManager is thread-safe.
+//
+// Usage (a protocol server):
+//   class MyConn : public Connection {
+//     std::size_t on_data(std::string_view d) override { ...parse lines...; return consumed; }
+//     void on_close(std::string_view reason) override { ...tell the core... }
+//   };
+//   Listener l(io, spec, [&](tcp::socket s, bool tls) {
+//     auto c = std::make_shared<MyConn>(std::move(s), tls ? ctx : nullptr, limits);
+//     manager.add(c); c->start(); });
+//   l.open(); l.start();
+//
+// Bounds: bytes not consumed by on_data stay buffered up to Limits::max_read_buffer; more
+// than that calls on_read_overflow() (default: close "Read buffer exceeded"). Writes beyond
+// Limits::max_write_queue close the connection at once ("SendQ exceeded"): a stuck client
+// costs only itself.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "protocols/common/limits.hpp"
+
+namespace parley::protocols {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+struct ListenSpec {
+  std::string host;  // IP literal without brackets
+  std::uint16_t port = 0;
+  bool tls = false;  // implicit TLS ("tls:" prefix)
+};
+
+// Parses "host:port", "[v6]:port", optionally prefixed by "tls:" (or "tcp:"). On failure
+// returns nullopt and, if why is given, says what was wrong.
+std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* why = nullptr);
+
+class Listener {
+ public:
+  // Called on the socket's own fresh strand (the socket's executor is that strand).
+  using AcceptHandler = std::function<void(tcp::socket socket, bool tls)>;
+
+  Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds and listens (SO_REUSEADDR). Port 0 picks a free port: see local_endpoint().
+  boost::system::error_code open();
+  void start();  // begins accepting
+  void stop();   // closes the acceptor; pending accepts end
+  tcp::endpoint local_endpoint() const;
+  const ListenSpec& spec() const { return spec_; }
+
+ private:
+  void accept_one();
+  asio::io_context& io_;
+  ListenSpec spec_;
+  AcceptHandler on_accept_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+class ConnectionManager;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  struct Limits {
+    std::size_t max_read_buffer = 16 * 1024;
+    std::size_t max_write_queue = kMaxWriteQueueBytes;
+  };
+
+  // tls non-null: implicit TLS, the handshake runs first in start().
+  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits);
+  virtual ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts the connection (handshake, then on_open(), then reading). Call once, from the
+  // strand, after the object is owned by a shared_ptr.
+  void start();
+  // Queues bytes. Closes the connection when the queue would exceed max_write_queue.
+  void send(std::string_view bytes);
+  // Closes now (queued bytes are dropped); on_close(reason) runs once.
+  void close(std::string_view reason);
+  // Stops reading, sends what is queued, then closes with `reason`.
+  void close_after_flush(std::string_view reason);
+  // STARTTLS (XMPP RFC 6120 §5.4): after the on_data call in progress returns, reading
+  // stops, the write queue drains, the server handshake runs on the same socket and reading
+  // resumes over TLS. Bytes the peer sent before the handshake are discarded (§5.4.3.3).
+  void start_tls(std::shared_ptr<asio::ssl::context> ctx);
+  // Feeds the bytes left unconsumed by on_data again (e.g. after a flood penalty expired).
+  void redeliver();
+
+  bool is_tls() const { return tls_stream_ != nullptr; }
+  bool closed() const { return state_ == State::closed; }
+  const std::string& peer_host() const { return peer_host_; }
+  std::uint16_t peer_port() const { return peer_port_; }
+  Strand executor() const { return strand_; }
+  std::size_t queued_bytes() const { return out_.size() + writing_.size(); }
+  void set_manager(ConnectionManager* m) { manager_ = m; }
+
+ protected:
+  // Data arrived. Returns how many bytes were consumed; the rest is kept and prepended to
+  // the next read. The view is valid only during the call.
+  virtual std::size_t on_data(std::string_view data) = 0;
+  virtual void on_open() {}
+  virtual void on_close(std::string_view reason) = 0;
+  virtual void on_read_overflow() { close("Read buffer exceeded"); }
+  // STARTTLS finished (ok == false: handshake failed, the connection is closing).
+  virtual void on_tls_started(bool ok) {}
+
+ private:
+  enum class State : std::uint8_t { handshaking, open, draining, closed };
+  void read_some();
+  void on_read_bytes(const char* data, std::size_t n);
+  void feed(std::string_view data);
+  void flush();
+  void write_done(const boost::system::error_code& ec, std::size_t n);
+  void do_start_tls();
+  void finish_close();
+
+  Strand strand_;
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_stream_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;
+  std::shared_ptr<asio::ssl::context> pending_tls_;
+  Limits limits_;
+  std::string in_;       // unconsumed input
+  std::string out_;      // queued, not yet handed to the socket
+  std::string writing_;  // handed to an async write in progress
+  std::string close_reason_;
+  std::string peer_host_;
+  std::uint16_t peer_port_ = 0;
+  State state_ = State::handshaking;
+  bool reading_ = false;
+  bool writing_busy_ = false;
+  bool in_on_data_ = false;
+  std::unique_ptr<char[]> tls_buf_;  // TLS reads only (plain reads use a shared buffer)
+  ConnectionManager* manager_ = nullptr;
+};
+
+class ConnectionManager {
+ public:
+  void add(const std::shared_ptr<Connection>& c);
+  void remove(Connection* c);
+  // Posts close(reason) to every live connection's strand.
+  void close_all(std::string_view reason);
+  std::size_t size() const;
+  // Runs f(connection) on each connection's strand (e.g. idle checks).
+  void for_each_posted(const std::function<void(Connection&)>& f);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> conns_;
+};
+
+}  // namespace parley::protocols
