@@ -24,15 +24,30 @@ struct SeedAccount {
   std::string password;
 };
 
+// An external SIP presence server that local presence is published to and remote
+// presentities are watched at (RFC 7247/8048 interworking; DESIGN.md, use 4).
+struct SipFederation {
+  std::string domain;  // the remote SIP domain, e.g. "sip.example.org"
+  std::string proxy;   // where to send requests: "udp:192.0.2.1:5060" (a SIP listen-style address)
+};
+
 struct SipConfig {
   bool enabled = false;
-  std::vector<std::string> listen;
-  std::string domain;
+  std::vector<std::string> listen;  // "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:..."
+  std::string domain;               // empty: server.domain
+  std::vector<SipFederation> federation;
+};
+
+// A remote PSYC server that rooms are multicast to (one copy per server).
+struct PsycPeer {
+  std::string host;  // "psyc.example.org" or an IP literal
+  std::uint16_t port = 4404;
 };
 
 struct PsycConfig {
   bool enabled = false;
-  std::vector<std::string> listen;
+  std::vector<std::string> listen;  // "127.0.0.1:4404", "tls:127.0.0.1:4405"
+  std::vector<PsycPeer> peers;
 };
 
 struct BridgeConfig {
@@ -42,7 +57,7 @@ struct BridgeConfig {
 };
 
 struct Config {
-  std::string path;  // the file it came from
+  std::string path;  // the file it came from ("<embedded>" style names for load_string)
   ServerConfig server;
   std::vector<SeedAccount> accounts;
   IrcConfig irc;

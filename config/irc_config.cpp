@@ -1,0 +1,26 @@
+#include "config/sections.hpp"
+
+namespace parley::config {
+
+void parse_irc(Reader& r, IrcConfig& out) {
+  r.listen("listen", out.listen, ListenStyle::stream);
+  r.string("server_name", out.server_name, Required::non_empty);
+  r.string("network_name", out.network_name, Required::non_empty);
+  r.string("motd", out.motd);
+  r.list("opers", out.opers, [](Reader& o, IrcOper& oper) {
+    o.string("name", oper.name, Required::yes);
+    o.string("password", oper.password, Required::yes);
+  });
+  r.boolean("guests", out.guests);
+  r.integer("nick_length", out.nick_length, 1, 512);
+  r.integer("channel_length", out.channel_length, 2, 512);
+  r.integer("max_channels", out.max_channels, 1, 100000);
+  r.list("networks", out.networks, [](Reader& n, IrcNetwork& net) {
+    n.string("name", net.name, Required::yes);
+    n.string("host", net.host, Required::yes);
+    n.integer("port", net.port, 1, 65535);
+    n.boolean("tls", net.tls);
+  });
+}
+
+}  // namespace parley::config

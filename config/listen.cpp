@@ -1,0 +1,100 @@
+#include "config/listen.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace parley::config {
+
+std::string_view to_string(Transport t) {
+  switch (t) {
+    case Transport::tcp: return "tcp";
+    case Transport::tls: return "tls";
+    case Transport::udp: return "udp";
+  }
+  return "tcp";
+}
+
+std::string ListenAddress::endpoint() const {
+  std::string port_text = std::to_string(port);
+  return ipv6 ? "[" + host + "]:" + port_text : host + ":" + port_text;
+}
+
+namespace {
+
+bool fail(std::string* why, std::string message) {
+  if (why) *why = std::move(message);
+  return false;
+}
+
+bool is_ipv4(const std::string& s) {
+  in_addr a{};
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+bool is_ipv6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
+}  // namespace
+
+std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle style, std::string* why) {
+  const std::string_view example = style == ListenStyle::sip
+                                       ? "expected TRANSPORT:HOST:PORT with TRANSPORT udp, tcp or tls, e.g. "
+                                         "\"udp:127.0.0.1:5060\" or \"tcp:[::1]:5060\""
+                                       : "expected [tls:]HOST:PORT with an IP address, e.g. \"127.0.0.1:6667\", "
+                                         "\"tls:0.0.0.0:6697\" or \"[::1]:6667\"";
+  auto bad = [&](std::string_view what) -> std::optional<ListenAddress> {
+    fail(why, "invalid listen address '" + std::string(text) + "' (" + std::string(what) + "); " +
+                  std::string(example));
+    return std::nullopt;
+  };
+
+  ListenAddress out;
+  std::string_view rest = text;
+  auto take_prefix = [&](std::string_view p) {
+    if (rest.substr(0, p.size()) != p) return false;
+    rest.remove_prefix(p.size());
+    return true;
+  };
+  if (take_prefix("tls:")) {
+    out.transport = Transport::tls;
+  } else if (take_prefix("tcp:")) {
+    out.transport = Transport::tcp;
+  } else if (take_prefix("udp:")) {
+    if (style != ListenStyle::sip) return bad("udp is only for sip");
+    out.transport = Transport::udp;
+  } else if (style == ListenStyle::sip) {
+    return bad("missing transport prefix");
+  }
+
+  std::string_view host;
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    host = rest.substr(1, close - 1);
+    if (close + 1 >= rest.size() || rest[close + 1] != ':') return bad("missing :PORT");
+    port = rest.substr(close + 2);
+    out.ipv6 = true;
+  } else {
+    auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return bad("missing :PORT");
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
+  }
+  out.host = std::string(host);
+  if (out.host.empty()) return bad("missing host");
+  if (out.ipv6 ? !is_ipv6(out.host) : !is_ipv4(out.host)) return bad("host is not an IP address");
+
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+    return bad("port must be 1..65535");
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
+}  // namespace parley::config

@@ -1,0 +1,19 @@
+#pragma once
+// One parser per config section, each in its own file (config/<section>_config.cpp), so the
+// owner of a protocol extends its section without touching the others. Each reads the
+// section's keys from `r` (already positioned at the section) and leaves `enabled` alone:
+// the loader sets that from the section's presence.
+#include "config/config.hpp"
+#include "config/yaml_reader.hpp"
+
+namespace parley::config {
+
+void parse_server(Reader& r, ServerConfig& out);
+void parse_accounts(Reader& root, std::vector<SeedAccount>& out);  // root-level list "accounts"
+void parse_irc(Reader& r, IrcConfig& out);
+void parse_xmpp(Reader& r, XmppConfig& out);
+void parse_sip(Reader& r, SipConfig& out);
+void parse_psyc(Reader& r, PsycConfig& out);
+void parse_bridges(Reader& root, std::vector<BridgeConfig>& out);  // root-level list "bridges"
+
+}  // namespace parley::config

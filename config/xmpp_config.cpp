@@ -1,0 +1,41 @@
+#include "config/sections.hpp"
+
+namespace parley::config {
+
+void parse_xmpp(Reader& r, XmppConfig& out) {
+  {
+    Reader c2s = r.map("c2s");
+    c2s.listen("listen", out.c2s.listen, ListenStyle::stream);
+    {
+      Reader tls = c2s.map("tls");
+      tls.string("cert", out.c2s.tls.cert);
+      tls.string("key", out.c2s.tls.key);
+      if (out.c2s.tls.cert.empty() != out.c2s.tls.key.empty())
+        tls.error(out.c2s.tls.cert.empty() ? "cert" : "key", "cert and key must be given together");
+    }
+    {
+      Reader limits = c2s.map("limits");
+      limits.integer("stanza_size", out.c2s.limits.stanza_size, 1024, 64 * 1024 * 1024);
+      limits.integer("depth", out.c2s.limits.depth, 2, 1024);
+      limits.integer("attributes", out.c2s.limits.attributes, 1, 4096);
+    }
+  }
+  {
+    Reader muc = r.map("muc");
+    muc.string("domain", out.muc.domain);
+  }
+  {
+    Reader component = r.map("component");
+    component.string("domain", out.component.domain);
+    component.string("server", out.component.server);
+    component.string("secret", out.component.secret);
+    if (component.has_entries()) {
+      if (out.component.domain.empty()) component.error("domain", "expected a non-empty string (component domain)");
+      if (out.component.secret.empty()) component.error("secret", "expected a non-empty string (XEP-0114 shared secret)");
+      std::string why;
+      if (!parse_listen(out.component.server, ListenStyle::stream, &why)) component.error("server", why);
+    }
+  }
+}
+
+}  // namespace parley::config

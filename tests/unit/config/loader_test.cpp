@@ -1,0 +1,173 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "config/loader.hpp"
+
+using namespace parley::config;
+
+namespace {
+
+std::string all_errors(const Result<Config>& r) { return format(r.errors()); }
+
+// The repository root, from this file's path (CMake compiles with absolute paths).
+std::string source_dir() {
+  std::string f = __FILE__;
+  return f.substr(0, f.rfind("/tests/unit/config/"));
+}
+
+bool has_error(const Result<Config>& r, const std::string& needle) {
+  return all_errors(r).find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the shipped config/parley.yaml loads cleanly with every protocol on loopback") {
+  auto r = load_file(source_dir() + "/config/parley.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  const Config& c = r.value();
+  CHECK(c.server.domain == "localhost");
+  CHECK(c.server.data_dir == "./var");
+  CHECK(c.irc.enabled);
+  CHECK(c.irc.guests);
+  CHECK(c.irc.listen == std::vector<std::string>{"127.0.0.1:6667"});
+  CHECK(c.xmpp.enabled);
+  CHECK(c.xmpp.c2s.listen == std::vector<std::string>{"127.0.0.1:5222"});
+  CHECK(c.xmpp.muc.domain == "conference.localhost");
+  CHECK(c.sip.enabled);
+  CHECK(c.sip.listen == std::vector<std::string>{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"});
+  CHECK(c.psyc.enabled);
+  CHECK(c.psyc.listen == std::vector<std::string>{"127.0.0.1:4404"});
+}
+
+TEST_CASE("a syntax error points at its line") {
+  auto r = load_string("server:\n  domain: x\nirc:\n  listen: [\"127.0.0.1:6667\"\n  guests: true\n", "bad.yaml");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.errors().size() == 1);
+  CHECK(r.errors()[0].file == "bad.yaml");
+  CHECK(r.errors()[0].line >= 4);
+  CHECK(r.errors()[0].str().rfind("bad.yaml:", 0) == 0);
+  CHECK(has_error(r, "YAML syntax error"));
+}
+
+TEST_CASE("an unknown key is named with the keys that were expected, at its position") {
+  auto r = load_string("irc:\n  listn: [\"127.0.0.1:6667\"]\n", "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.errors().size() == 1);
+  const auto& d = r.errors()[0];
+  CHECK(d.line == 2);
+  CHECK(d.column == 3);
+  CHECK(d.key == "irc.listn");
+  CHECK(d.message.find("unknown key 'listn' in irc; expected one of: ") == 0);
+  CHECK(d.message.find("listen, server_name") != std::string::npos);
+  CHECK(d.str().rfind("t.yaml:2:3: irc.listn: unknown key 'listn'", 0) == 0);
+}
+
+TEST_CASE("unknown top-level and nested keys") {
+  auto r = load_string("serverr: {}\nxmpp:\n  c2s:\n    tls: { crt: a }\n", "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "t.yaml:1:1: serverr: unknown key 'serverr' in the top level; expected one of: server"));
+  CHECK(has_error(r, "xmpp.c2s.tls.crt: unknown key 'crt' in xmpp.c2s.tls; expected one of: cert, key"));
+}
+
+TEST_CASE("type errors name the expected type") {
+  auto r = load_string(
+      "server:\n  threads: many\n  log_level: loud\nirc:\n  guests: maybe\n  listen: \"127.0.0.1:6667\"\n"
+      "  motd: [a]\n",
+      "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.errors().size() == 5);
+  CHECK(has_error(r, "t.yaml:2:12: server.threads: expected an integer in 0..1024, got 'many'"));
+  CHECK(has_error(r, "server.log_level: unknown value 'loud'; expected one of: trace, debug, info"));
+  CHECK(has_error(r, "t.yaml:5:11: irc.guests: expected a boolean (true or false), got 'maybe'"));
+  CHECK(has_error(r, "irc.listen: expected a list of strings, got a scalar"));
+  CHECK(has_error(r, "irc.motd: expected a string, got a list"));
+}
+
+TEST_CASE("integers out of range are errors") {
+  auto r = load_string("irc:\n  networks:\n    - { name: n, host: h, port: 70000 }\n", "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "irc.networks[0].port: expected an integer in 1..65535, got 70000"));
+}
+
+TEST_CASE("bad listen addresses are reported per entry") {
+  auto r = load_string(
+      "irc:\n  listen: [\"127.0.0.1:6667\", \"localhost:6667\", \"::1:6667\", \"127.0.0.1:0\"]\n"
+      "sip:\n  listen: [\"127.0.0.1:5060\"]\n",
+      "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.errors().size() == 4);
+  CHECK(has_error(r, "irc.listen[1]: invalid listen address 'localhost:6667' (host is not an IP address)"));
+  CHECK(has_error(r, "irc.listen[2]: invalid listen address '::1:6667' (IPv6 addresses must be bracketed)"));
+  CHECK(has_error(r, "irc.listen[3]: invalid listen address '127.0.0.1:0' (port must be 1..65535)"));
+  CHECK(has_error(r, "sip.listen[0]: invalid listen address '127.0.0.1:5060' (missing transport prefix)"));
+}
+
+TEST_CASE("an absent or empty protocol section disables it; present enables it") {
+  auto r = load_string("server: { domain: example.org }\nirc:\nxmpp: {}\npsyc: { listen: [\"127.0.0.1:4404\"] }\n", "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->irc.enabled);
+  CHECK_FALSE(r->xmpp.enabled);
+  CHECK_FALSE(r->sip.enabled);
+  CHECK(r->psyc.enabled);
+  CHECK(r->xmpp.muc.domain == "conference.example.org");
+  CHECK(r->sip.domain == "example.org");
+}
+
+TEST_CASE("enabled: false switches a section off") {
+  auto r = load_string("irc: { enabled: false, listen: [\"127.0.0.1:6667\"] }\n", "t");
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->irc.enabled);
+  CHECK(r->irc.listen.size() == 1);
+}
+
+TEST_CASE("an empty file is a valid config with every protocol off") {
+  auto r = load_string("", "t");
+  REQUIRE(r.ok());
+  CHECK(r->server.domain == "localhost");
+  CHECK_FALSE(r->irc.enabled);
+}
+
+TEST_CASE("every error in the file is reported, not only the first") {
+  auto r = load_string(
+      "server: { domain: \"\" }\naccounts:\n  - { user: alice }\n  - { user: bob, password: x, admin: true }\n"
+      "bridges:\n  - { name: b, mode: sideways, rooms: [one] }\n",
+      "t.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "server.domain: expected a non-empty string"));
+  CHECK(has_error(r, "t.yaml:3:5: accounts[0].password: missing required key"));
+  CHECK(has_error(r, "accounts[1].admin: unknown key 'admin'"));
+  CHECK(has_error(r, "bridges[0].mode: unknown value 'sideways'; expected one of: relay, puppet"));
+  CHECK(has_error(r, "bridges[0].rooms: expected a list of at least two room addresses"));
+  CHECK(r.errors().size() == 5);
+}
+
+TEST_CASE("duplicate keys and clashing listeners") {
+  auto r = load_string(
+      "irc:\n  guests: true\n  guests: false\n  listen: [\"127.0.0.1:7000\"]\npsyc:\n  listen: [\"127.0.0.1:7000\"]\n", "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "t:3:3: irc.guests: duplicate key 'guests'"));
+  auto r2 = load_string("irc:\n  listen: [\"127.0.0.1:7000\"]\npsyc:\n  listen: [\"127.0.0.1:7000\"]\n", "t");
+  REQUIRE_FALSE(r2.ok());
+  CHECK(has_error(r2, "t:4:11: psyc.listen: address 127.0.0.1:7000 is also used by irc.listen"));
+  // SIP over UDP and TCP may share a port.
+  auto r3 = load_string("sip:\n  listen: [\"udp:127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\n", "t");
+  CHECK(r3.ok());
+}
+
+TEST_CASE("xmpp tls cert and key go together; component needs a valid server") {
+  auto r = load_string(
+      "xmpp:\n  c2s: { tls: { cert: /x.pem } }\n  component: { domain: irc.example.org, server: nowhere, secret: s }\n",
+      "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "xmpp.c2s.tls.key: cert and key must be given together"));
+  CHECK(has_error(r, "xmpp.component.server: invalid listen address 'nowhere'"));
+}
+
+TEST_CASE("a missing file is one error naming it") {
+  auto r = load_file("/nonexistent/parley.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.errors()[0].str() == "/nonexistent/parley.yaml: cannot open the config file");
+}
