@@ -23,9 +23,15 @@ std::string_view to_string(Affiliation a) {
   return "none";
 }
 
+// Nicks compare case-insensitively in ASCII (ISUPPORT CASEMAPPING=ascii).
 const Member* Room::find_nick(std::string_view nick) const {
-  for (const auto& [id, m] : members)
-    if (m.nick == nick) return &m;
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  for (const auto& [id, m] : members) {
+    if (m.nick.size() != nick.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < nick.size() && same; ++i) same = lower(m.nick[i]) == lower(nick[i]);
+    if (same) return &m;
+  }
   return nullptr;
 }
 

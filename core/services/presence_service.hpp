@@ -11,6 +11,7 @@
 #include "core/model/presence.hpp"
 #include "core/model/room.hpp"
 #include "core/store/store.hpp"
+#include "core/services/session_sink.hpp"
 
 namespace parley::core {
 
@@ -40,6 +41,8 @@ class PresenceService {
 
   // Current presence of a user: its open tuples.
   Presentity presentity(const Address& user) const;
+  // The open tuple of one session (by its resource), nullptr if it published none.
+  const Tuple* tuple_of(const Address& user, const std::string& resource) const;
   // Sends the current presence of `presentity` to `session` if its user may see it
   // (active subscription, or same user). not_authorized otherwise.
   Status probe(SessionId session, const Address& presentity);
@@ -58,6 +61,17 @@ class PresenceService {
   Status remove_roster_item(const Address& owner, const Address& contact);
 
  private:
+  RosterItem load_item(const Address& owner, const Address& contact);
+  bool has_roster(const Address& user);
+  Status save(const RosterItem& item);
+  void push_roster(const RosterItem& item, bool removed);
+  void emit(const Address& to_user, const SubscriptionEvent& e);
+  void notify(const Address& user, const PresenceUpdate& u, SessionId except);
+  // Sends every open tuple of `presentity` to one sink; a closed aggregate when offline
+  // and `include_offline`.
+  void send_presence_of(SessionSink& sink, const Address& presentity, bool include_offline);
+  void send_offline_of(const Address& to_user, const Address& presentity);
+
   Core& core_;
   std::unordered_map<Address, std::vector<Tuple>> tuples_;  // by bare user
 };

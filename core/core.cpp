@@ -1,0 +1,19 @@
+#include "core/core.hpp"
+
+#include <utility>
+
+namespace parley::core {
+
+// Members are constructed in declaration order (core.hpp): the store and options first,
+// then the services, which keep a reference to this Core and only use it after
+// construction.
+Core::Core(Store& store, CoreOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      directory_(store_, options_.scram_iterations),
+      sessions_(*this),
+      router_(*this),
+      presence_(*this),
+      rooms_(*this, options_.room_history) {}
+
+}  // namespace parley::core

@@ -1,0 +1,129 @@
+#include "core/services/directory.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+
+#include "core/model/address.hpp"
+#include "core/model/time.hpp"
+
+namespace parley::core {
+
+namespace {
+
+const EVP_MD* md_of(ScramHash h) { return h == ScramHash::sha1 ? EVP_sha1() : EVP_sha256(); }
+
+std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out.data(), &len);
+  return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+std::string digest(const EVP_MD* md, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
+  return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+constexpr std::size_t salt_size = 16;
+
+Result<std::string> random_salt() {
+  std::string s(salt_size, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(s.size())) != 1)
+    return make_error(Condition::internal_server_error, "RAND_bytes failed");
+  return s;
+}
+
+}  // namespace
+
+// RFC 5802 §3: SaltedPassword := Hi(password, salt, i) (= PBKDF2 with HMAC-H),
+// StoredKey := H(HMAC(SaltedPassword, "Client Key")), ServerKey := HMAC(SaltedPassword,
+// "Server Key"). The password should be SASLprep'ed (RFC 4013) first; callers pass it as
+// received, which is identical for ASCII passwords.
+ScramCredentials Directory::derive(ScramHash hash, std::string_view password, std::string_view salt,
+                                   std::uint32_t iterations) {
+  const EVP_MD* md = md_of(hash);
+  std::string salted(static_cast<std::size_t>(EVP_MD_get_size(md)), '\0');
+  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                    static_cast<int>(iterations), md, static_cast<int>(salted.size()),
+                    reinterpret_cast<unsigned char*>(salted.data()));
+  ScramCredentials c;
+  c.salt = std::string(salt);
+  c.iterations = iterations;
+  c.stored_key = digest(md, hmac(md, salted, "Client Key"));
+  c.server_key = hmac(md, salted, "Server Key");
+  OPENSSL_cleanse(salted.data(), salted.size());
+  return c;
+}
+
+Status Directory::add(const std::string& user, std::string_view password) {
+  if (!is_valid_local_name(user)) return make_error(Condition::jid_malformed, "invalid user name");
+  auto existing = store_.get_account(user);
+  if (!existing) return existing.error();
+  if (existing->has_value()) return make_error(Condition::conflict, "account exists");
+  auto s1 = random_salt();
+  auto s256 = random_salt();
+  if (!s1) return s1.error();
+  if (!s256) return s256.error();
+  AccountRecord rec;
+  rec.user = user;
+  rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
+  rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
+  rec.created = Clock::now();
+  return store_.put_account(rec);
+}
+
+Status Directory::set_password(const std::string& user, std::string_view password) {
+  auto existing = store_.get_account(user);
+  if (!existing) return existing.error();
+  if (!existing->has_value()) return make_error(Condition::item_not_found, "no such account");
+  auto s1 = random_salt();
+  auto s256 = random_salt();
+  if (!s1) return s1.error();
+  if (!s256) return s256.error();
+  AccountRecord rec = **existing;
+  rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
+  rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
+  return store_.put_account(rec);
+}
+
+Status Directory::remove(const std::string& user) {
+  if (!exists(user)) return make_error(Condition::item_not_found, "no such account");
+  return store_.delete_account(user);
+}
+
+bool Directory::exists(const std::string& user) {
+  auto r = store_.get_account(user);
+  return r.ok() && r->has_value();
+}
+
+Result<std::vector<std::string>> Directory::list() { return store_.list_accounts(); }
+
+Result<ScramCredentials> Directory::scram(const std::string& user, ScramHash hash) {
+  auto r = store_.get_account(user);
+  if (!r) return r.error();
+  if (!r->has_value()) return make_error(Condition::item_not_found, "no such account");
+  return hash == ScramHash::sha1 ? (*r)->sha1 : (*r)->sha256;
+}
+
+Status Directory::verify_password(const std::string& user, std::string_view password) {
+  auto r = store_.get_account(user);
+  if (!r) return r.error();
+  if (!r->has_value()) return make_error(Condition::not_authorized, "wrong user name or password");
+  const ScramCredentials& c = (*r)->sha256;
+  ScramCredentials probe = derive(ScramHash::sha256, password, c.salt, c.iterations);
+  // Constant-time comparison: the time taken must not reveal how much of the key matched.
+  if (probe.stored_key.size() != c.stored_key.size() ||
+      CRYPTO_memcmp(probe.stored_key.data(), c.stored_key.data(), c.stored_key.size()) != 0)
+    return make_error(Condition::not_authorized, "wrong user name or password");
+  return {};
+}
+
+}  // namespace parley::core

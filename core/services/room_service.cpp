@@ -1,0 +1,601 @@
+#include "core/services/room_service.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/core.hpp"
+
+namespace parley::core {
+
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// ISUPPORT CASEMAPPING=ascii.
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+// IRC-style mask glob: '*' any run, '?' one character, ASCII case-insensitive.
+bool glob(std::string_view pat, std::string_view s) {
+  std::size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
+  while (i < s.size()) {
+    if (p < pat.size() && (pat[p] == '?' || lower(pat[p]) == lower(s[i]))) {
+      ++p;
+      ++i;
+    } else if (p < pat.size() && pat[p] == '*') {
+      star = p++;
+      mark = i;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pat.size() && pat[p] == '*') ++p;
+  return p == pat.size();
+}
+
+bool valid_nick(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n)
+    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == '!' || c == '@' || c == '\x7f') return false;
+  return true;
+}
+
+Role role_for(Affiliation a, bool moderated) {
+  switch (a) {
+    case Affiliation::owner:
+    case Affiliation::admin: return Role::moderator;
+    case Affiliation::member: return Role::participant;
+    case Affiliation::none: return moderated ? Role::visitor : Role::participant;
+    case Affiliation::outcast: return Role::none;
+  }
+  return Role::participant;
+}
+
+Affiliation long_lived(const Room& r, const Address& user) {
+  auto it = r.affiliations.find(user);
+  return it == r.affiliations.end() ? Affiliation::none : it->second;
+}
+
+StoredRoom to_stored(const Room& r) {
+  StoredRoom s;
+  s.name = r.name;
+  s.topic = r.topic;
+  s.modes = r.modes;
+  s.bans = r.bans;
+  s.affiliations.assign(r.affiliations.begin(), r.affiliations.end());
+  return s;
+}
+
+}  // namespace
+
+// ---- helpers (file-local access to the private state goes through these lambdas) -------
+
+namespace {
+
+struct Ctx {
+  Core& core;
+  Room& room;
+
+  template <class F>
+  void each(F&& f) {
+    for (auto& [id, m] : room.members)
+      if (const SessionInfo* s = core.sessions().find(id)) f(*s->sink, m);
+  }
+  void save() {
+    if (room.persistent) (void)core.store().put_room(to_stored(room));
+  }
+};
+
+bool banned(const Room& r, const Member& who, const std::string& host) {
+  const std::string full = who.nick + "!" + who.user.id() + "@" + host;
+  for (const auto& mask : r.bans)
+    if (glob(mask, full) || glob(mask, who.nick) || glob(mask, who.user.id())) return true;
+  return false;
+}
+
+}  // namespace
+
+Status RoomService::load() {
+  auto stored = core_.store().rooms();
+  if (!stored) return stored.error();
+  for (auto& s : *stored) {
+    Room r;
+    r.name = s.name;
+    r.topic = s.topic;
+    r.modes = s.modes;
+    r.bans = s.bans;
+    for (auto& [a, aff] : s.affiliations) r.affiliations[a] = aff;
+    r.persistent = true;
+    r.created = Clock::now();
+    auto h = core_.store().history(s.name, history_limit_);
+    if (h)
+      for (auto& m : *h) r.history.push_back(std::make_shared<const Message>(std::move(m)));
+    rooms_[r.name] = std::move(r);
+  }
+  return {};
+}
+
+Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
+  const SessionInfo* info = core_.sessions().find(s);
+  if (!info) return make_error(Condition::item_not_found, "no such session");
+  if (!is_valid_local_name(req.room)) return make_error(Condition::jid_malformed, "invalid room name");
+  if (!valid_nick(req.nick)) return make_error(Condition::jid_malformed, "invalid nick");
+
+  auto existing = rooms_.find(req.room);
+  if (existing != rooms_.end() && existing->second.members.count(s))
+    return static_cast<const Room*>(&existing->second);  // already there: nothing changes
+
+  HookContext ctx;
+  ctx.payload = &req;
+  if (core_.hooks().fire("room/join", ctx) == Verdict::deny) return ctx.deny_error;
+
+  const Address user = info->user;
+  Member m;
+  m.session = s;
+  m.user = user;
+  m.nick = req.nick;
+
+  const bool creating = existing == rooms_.end();
+  if (creating) {
+    Room r;
+    r.name = req.room;
+    r.created = Clock::now();
+    r.affiliations[user] = Affiliation::owner;
+    existing = rooms_.emplace(req.room, std::move(r)).first;
+  } else {
+    Room& r = existing->second;
+    const Affiliation aff = long_lived(r, user);
+    const bool privileged = aff >= Affiliation::admin;
+    if (aff == Affiliation::outcast || (!privileged && banned(r, m, info->host)))
+      return make_error(Condition::forbidden, "banned from #" + r.name);
+    if (!r.modes.key.empty() && req.key != r.modes.key && !privileged)
+      return make_error(Condition::not_authorized, "wrong room key");
+    if (r.modes.limit != 0 && r.members.size() >= r.modes.limit && !privileged)
+      return make_error(Condition::service_unavailable, "room is full");
+    auto inv = std::find(r.invited.begin(), r.invited.end(), user);
+    if (r.modes.invite_only && aff < Affiliation::member && inv == r.invited.end())
+      return make_error(Condition::registration_required, "invitation required");
+    if (const Member* other = r.find_nick(req.nick); other && other->user != user)
+      return make_error(Condition::conflict, "nick in use");
+    if (inv != r.invited.end()) r.invited.erase(inv);
+  }
+
+  Room& room = existing->second;
+  m.affiliation = long_lived(room, user);
+  m.role = role_for(m.affiliation, room.modes.moderated);
+  room.members[s] = m;
+  by_session_[s].push_back(room.name);
+
+  Ctx c{core_, room};
+  SessionSink& self = *info->sink;
+  // Others see the newcomer; the newcomer sees everyone else first, then itself
+  // (XEP-0045 §7.2.3 order; IRC's NAMES comes from the self event's room).
+  c.each([&](SessionSink& sink, const Member& other) {
+    if (other.session != s) sink.on_room_join(room, m, false);
+  });
+  for (const auto& [id, other] : room.members)
+    if (id != s) self.on_room_join(room, other, false);
+  self.on_room_join(room, room.members[s], true);
+  if (req.history > 0) {
+    std::size_t n = std::min(req.history, room.history.size());
+    for (auto it = room.history.end() - static_cast<std::ptrdiff_t>(n); it != room.history.end(); ++it)
+      self.on_message(*it);
+  }
+  if (!room.topic.text.empty()) self.on_room_topic(room, room.topic);
+  if (creating) c.save();
+  return static_cast<const Room*>(&room);
+}
+
+// Removes one member, tells the others (and the member itself unless it quit: its
+// connection is going away), and destroys a non-persistent room that became empty.
+static void remove_member(Core& core, std::map<std::string, Room>& rooms,
+                          std::map<SessionId, std::vector<std::string>>& by_session, const std::string& name,
+                          SessionId s, const LeaveReason& why) {
+  auto rit = rooms.find(name);
+  if (rit == rooms.end()) return;
+  Room& room = rit->second;
+  auto mit = room.members.find(s);
+  if (mit == room.members.end()) return;
+  Member gone = mit->second;
+  room.members.erase(mit);
+  Ctx{core, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_leave(room, gone, why, false); });
+  const bool self_told = why.kind != LeaveReason::Kind::quit && why.kind != LeaveReason::Kind::shutdown;
+  if (self_told)
+    if (const SessionInfo* info = core.sessions().find(s)) info->sink->on_room_leave(room, gone, why, true);
+  auto bs = by_session.find(s);
+  if (bs != by_session.end()) {
+    std::erase(bs->second, name);
+    if (bs->second.empty()) by_session.erase(bs);
+  }
+  if (room.members.empty() && !room.persistent) rooms.erase(rit);
+}
+
+Status RoomService::leave(SessionId s, const std::string& room, const std::string& text) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
+  remove_member(core_, rooms_, by_session_, room, s, LeaveReason{LeaveReason::Kind::part, {}, text});
+  return {};
+}
+
+void RoomService::leave_all(SessionId s, LeaveReason reason) {
+  auto it = by_session_.find(s);
+  if (it == by_session_.end()) return;
+  std::vector<std::string> names = it->second;
+  for (const auto& n : names) remove_member(core_, rooms_, by_session_, n, s, reason);
+}
+
+Status RoomService::change_nick(SessionId s, const std::string& name, const std::string& nick) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
+  if (!valid_nick(nick)) return make_error(Condition::jid_malformed, "invalid nick");
+  Room& room = it->second;
+  Member& me = room.members[s];
+  if (const Member* other = room.find_nick(nick); other && other->user != me.user && other->session != s)
+    return make_error(Condition::conflict, "nick in use");
+  Member before = me;
+  me.nick = nick;
+  Ctx{core_, room}.each(
+      [&](SessionSink& sink, const Member& who) { sink.on_room_nick(room, before, nick, who.session == s); });
+  return {};
+}
+
+Status RoomService::change_nick_everywhere(SessionId s, const std::string& nick) {
+  if (!valid_nick(nick)) return make_error(Condition::jid_malformed, "invalid nick");
+  auto names = rooms_of(s);
+  for (const auto& n : names) {
+    const Room& room = rooms_.at(n);
+    const Member& me = room.members.at(s);
+    if (const Member* other = room.find_nick(nick); other && other->user != me.user && other->session != s)
+      return make_error(Condition::conflict, "nick in use in #" + n);
+  }
+  for (const auto& n : names)
+    if (auto st = change_nick(s, n, nick); !st) return st;
+  return {};
+}
+
+Status RoomService::set_topic(SessionId s, const std::string& name, const std::string& text) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member& me = room.members[s];
+  if (room.modes.topic_protected && me.role != Role::moderator)
+    return make_error(Condition::forbidden, "only moderators may change the topic (+t)");
+  room.topic = Topic{text, me.nick, Clock::now()};
+  Ctx c{core_, room};
+  c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
+  c.save();
+  return {};
+}
+
+Status RoomService::say(SessionId s, const std::string& name, Message m) {
+  const SessionInfo* info = core_.sessions().find(s);
+  if (!info) return make_error(Condition::item_not_found, "no such session");
+  auto it = rooms_.find(name);
+  if (it == rooms_.end()) return make_error(Condition::item_not_found, "no such room");
+  Room& room = it->second;
+  auto mit = room.members.find(s);
+  if (mit == room.members.end()) {
+    if (room.modes.no_external) return make_error(Condition::not_acceptable, "not in room (+n)");
+    m.nick = info->user.id();
+  } else {
+    const Member& me = mit->second;
+    // +m: visitors have no voice (XEP-0045 §8.4; IRC +m without +v).
+    if (me.role == Role::visitor || me.role == Role::none) return make_error(Condition::forbidden, "no voice (+m)");
+    m.nick = me.nick;
+  }
+  m.from = info->user;
+  m.to = Address::room(name);
+  if (m.kind == MessageKind::direct) m.kind = MessageKind::room;
+  m.origin.session = s;
+  m.origin.protocol = info->protocol;
+  if (m.id.empty()) m.id = core_.router().next_id();
+  if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
+
+  HookContext ctx;
+  ctx.payload = &m;
+  if (core_.hooks().fire("message/room", ctx) == Verdict::deny) return ctx.deny_error;
+
+  MessagePtr p = std::make_shared<const Message>(std::move(m));
+  if (history_limit_ > 0) {
+    room.history.push_back(p);
+    while (room.history.size() > history_limit_) room.history.pop_front();
+    if (room.persistent) (void)core_.store().append_history(name, *p, history_limit_);
+  }
+  // Everyone, the sender included: XMPP reflects the message to its sender
+  // (XEP-0045 §7.4); IRC adapters suppress the echo using origin.session.
+  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_message(p); });
+  return {};
+}
+
+Status RoomService::say_private(SessionId s, const std::string& name, const std::string& nick, Message m) {
+  const SessionInfo* info = core_.sessions().find(s);
+  if (!info) return make_error(Condition::item_not_found, "no such session");
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member* target = room.find_nick(nick);
+  if (!target) return make_error(Condition::item_not_found, "no such nick");
+  const SessionInfo* tinfo = core_.sessions().find(target->session);
+  if (!tinfo) return make_error(Condition::recipient_unavailable, "occupant gone");
+  m.from = info->user;
+  m.to = Address::room(name);
+  m.kind = MessageKind::direct;
+  m.nick = room.members[s].nick;
+  m.origin.session = s;
+  m.origin.protocol = info->protocol;
+  if (m.id.empty()) m.id = core_.router().next_id();
+  if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
+  tinfo->sink->on_message(std::make_shared<const Message>(std::move(m)));
+  return {};
+}
+
+Status RoomService::kick(SessionId s, const std::string& name, const std::string& nick, const std::string& reason) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member& me = room.members[s];
+  if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
+  const Member* target = room.find_nick(nick);
+  if (!target) return make_error(Condition::item_not_found, "no such nick");
+  // XEP-0045 §8.2: a moderator cannot kick someone of higher affiliation.
+  if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
+  remove_member(core_, rooms_, by_session_, name, target->session,
+                LeaveReason{LeaveReason::Kind::kick, me.nick, reason});
+  return {};
+}
+
+Status RoomService::set_modes(SessionId s, const std::string& name, const ModeChange& change) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member me = room.members[s];
+  if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
+
+  ModeChange applied;
+  applied.by = me.nick;
+  char applied_sign = 0;
+  auto record = [&](bool plus, char letter, const std::string* arg) {
+    char sign = plus ? '+' : '-';
+    if (sign != applied_sign) applied.modes += sign;
+    applied_sign = sign;
+    applied.modes += letter;
+    if (arg) applied.args.push_back(*arg);
+  };
+  std::vector<SessionId> updated;  // members whose role/affiliation changed
+  auto set_member = [&](Member& m, Role r, Affiliation a) {
+    if (m.role == r && m.affiliation == a) return;
+    m.role = r;
+    m.affiliation = a;
+    updated.push_back(m.session);
+  };
+
+  bool plus = true;
+  std::size_t argi = 0;
+  Status first_error;
+  auto next_arg = [&]() -> const std::string* { return argi < change.args.size() ? &change.args[argi++] : nullptr; };
+  for (char c : change.modes) {
+    switch (c) {
+      case '+': plus = true; break;
+      case '-': plus = false; break;
+      case 'i': room.modes.invite_only = plus; record(plus, c, nullptr); break;
+      case 'n': room.modes.no_external = plus; record(plus, c, nullptr); break;
+      case 's': room.modes.secret = plus; record(plus, c, nullptr); break;
+      case 't': room.modes.topic_protected = plus; record(plus, c, nullptr); break;
+      case 'm':
+        room.modes.moderated = plus;
+        record(plus, c, nullptr);
+        // IRC +m: whoever has no voice or status can no longer speak.
+        for (auto& [id, m] : room.members) {
+          if (plus && m.role == Role::participant && m.affiliation == Affiliation::none)
+            set_member(m, Role::visitor, m.affiliation);
+          else if (!plus && m.role == Role::visitor)
+            set_member(m, Role::participant, m.affiliation);
+        }
+        break;
+      case 'k': {
+        const std::string* a = next_arg();
+        if (plus) {
+          if (!a || a->empty()) {
+            if (first_error.ok()) first_error = make_error(Condition::bad_request, "+k needs a key");
+            break;
+          }
+          room.modes.key = *a;
+          record(true, c, a);
+        } else {
+          room.modes.key.clear();
+          static const std::string star = "*";
+          record(false, c, &star);
+        }
+        break;
+      }
+      case 'l': {
+        if (!plus) {
+          room.modes.limit = 0;
+          record(false, c, nullptr);
+          break;
+        }
+        const std::string* a = next_arg();
+        std::uint32_t n = 0;
+        if (!a || std::from_chars(a->data(), a->data() + a->size(), n).ec != std::errc{} || n == 0) {
+          if (first_error.ok()) first_error = make_error(Condition::bad_request, "+l needs a positive number");
+          break;
+        }
+        room.modes.limit = n;
+        record(true, c, a);
+        break;
+      }
+      case 'o':
+      case 'h':
+      case 'v': {
+        const std::string* a = next_arg();
+        Member* target = nullptr;
+        if (a)
+          for (auto& [id, m] : room.members)
+            if (iequals(m.nick, *a)) target = &m;
+        if (!target) {
+          if (first_error.ok()) first_error = make_error(Condition::item_not_found, "no such nick");
+          break;
+        }
+        if (!plus && target->affiliation > me.affiliation) {
+          if (first_error.ok()) first_error = make_error(Condition::not_allowed, "target outranks you");
+          break;
+        }
+        // Biboumi's table (DESIGN.md): +o admin/moderator, +h member/moderator,
+        // +v member/participant. Removing status falls back to the long-lived affiliation.
+        const Affiliation base = long_lived(room, target->user);
+        if (plus) {
+          if (c == 'o') set_member(*target, Role::moderator, std::max(base, Affiliation::admin));
+          else if (c == 'h') set_member(*target, Role::moderator, std::max(base, Affiliation::member));
+          else set_member(*target, target->role == Role::moderator ? Role::moderator : Role::participant,
+                          std::max(target->affiliation, Affiliation::member));
+        } else if (c == 'v') {
+          if (target->role != Role::moderator)
+            set_member(*target, room.modes.moderated ? Role::visitor : Role::participant, base);
+        } else {
+          set_member(*target, room.modes.moderated && base == Affiliation::none ? Role::visitor : Role::participant,
+                     base);
+        }
+        record(plus, c, a);
+        break;
+      }
+      case 'b': {
+        const std::string* a = next_arg();
+        if (!a || a->empty()) {
+          if (first_error.ok()) first_error = make_error(Condition::bad_request, "+b needs a mask");
+          break;
+        }
+        if (plus) {
+          if (std::find(room.bans.begin(), room.bans.end(), *a) == room.bans.end()) room.bans.push_back(*a);
+        } else {
+          std::erase(room.bans, *a);
+        }
+        record(plus, c, a);
+        break;
+      }
+      default:
+        if (first_error.ok()) first_error = make_error(Condition::bad_request, std::string("unknown mode ") + c);
+        break;
+    }
+  }
+
+  if (applied.modes.empty()) return first_error;
+  Ctx ctx{core_, room};
+  ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_mode(room, applied); });
+  for (SessionId id : updated) {
+    const Member& m = room.members[id];
+    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
+  }
+  ctx.save();
+  return {};
+}
+
+Status RoomService::set_role(SessionId s, const std::string& name, const std::string& nick, Role role) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member& me = room.members[s];
+  if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
+  Member* target = nullptr;
+  for (auto& [id, m] : room.members)
+    if (iequals(m.nick, nick)) target = &m;
+  if (!target) return make_error(Condition::item_not_found, "no such nick");
+  if (role == Role::none) return kick(s, name, nick, {});
+  if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
+  target->role = role;
+  const Member& t = *target;
+  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, t); });
+  return {};
+}
+
+Status RoomService::set_affiliation(SessionId s, const std::string& name, const Address& user_in, Affiliation a) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member me = room.members[s];
+  // XEP-0045 §9/§10: admins manage members and outcasts, owners manage admins and owners.
+  const Affiliation needed = (a >= Affiliation::admin) ? Affiliation::owner : Affiliation::admin;
+  if (me.affiliation < needed) return make_error(Condition::forbidden, "insufficient affiliation");
+  const Address user = user_in.bare();
+  if (a == Affiliation::none) room.affiliations.erase(user);
+  else room.affiliations[user] = a;
+  Ctx ctx{core_, room};
+  std::vector<SessionId> affected;
+  for (auto& [id, m] : room.members)
+    if (m.user == user) affected.push_back(id);
+  for (SessionId id : affected) {
+    if (a == Affiliation::outcast) {
+      remove_member(core_, rooms_, by_session_, name, id, LeaveReason{LeaveReason::Kind::ban, me.nick, {}});
+      continue;
+    }
+    Member& m = room.members[id];
+    m.affiliation = a;
+    m.role = role_for(a, room.modes.moderated);
+    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
+  }
+  // remove_member never erases this room here: the actor (not an outcast of itself, since
+  // it needs admin) is still a member... unless it banned itself.
+  auto again = rooms_.find(name);
+  if (again != rooms_.end()) Ctx{core_, again->second}.save();
+  return {};
+}
+
+Status RoomService::invite(SessionId s, const std::string& name, const Address& invitee) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  const Member& me = room.members[s];
+  // RFC 2812 §3.2.7: on an invite-only channel only operators may invite.
+  if (room.modes.invite_only && me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
+  const Address who = invitee.bare();
+  if (who.is_room() || who.empty()) return make_error(Condition::bad_request, "invalid invitee");
+  if (std::find(room.invited.begin(), room.invited.end(), who) == room.invited.end()) room.invited.push_back(who);
+  if (who.is_user()) {
+    auto ids = core_.sessions().of_user(who);
+    if (ids.empty() && !core_.directory().exists(who.id())) return make_error(Condition::item_not_found, "no such user");
+    for (SessionId id : ids)
+      if (const SessionInfo* info = core_.sessions().find(id)) info->sink->on_room_invite(name, me.user, me.nick);
+  }
+  return {};
+}
+
+Status RoomService::set_persistent(SessionId s, const std::string& name, bool persistent) {
+  auto it = rooms_.find(name);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
+  Room& room = it->second;
+  if (room.members[s].affiliation != Affiliation::owner) return make_error(Condition::forbidden, "owner only");
+  if (room.persistent == persistent) return {};
+  room.persistent = persistent;
+  if (persistent) {
+    if (auto st = core_.store().put_room(to_stored(room)); !st) return st;
+    for (const auto& m : room.history) (void)core_.store().append_history(name, *m, history_limit_);
+  } else {
+    if (auto st = core_.store().delete_room(name); !st) return st;
+  }
+  return {};
+}
+
+const Room* RoomService::find(const std::string& room) const {
+  auto it = rooms_.find(room);
+  return it == rooms_.end() ? nullptr : &it->second;
+}
+
+std::vector<const Room*> RoomService::list() const {
+  std::vector<const Room*> out;
+  out.reserve(rooms_.size());
+  for (const auto& [n, r] : rooms_) out.push_back(&r);
+  return out;
+}
+
+std::vector<std::string> RoomService::rooms_of(SessionId s) const {
+  auto it = by_session_.find(s);
+  return it == by_session_.end() ? std::vector<std::string>{} : it->second;
+}
+
+}  // namespace parley::core

@@ -1,0 +1,88 @@
+#include "core/services/router.hpp"
+
+#include "core/core.hpp"
+
+namespace parley::core {
+
+std::string Router::next_id() { return "p" + std::to_string(++counter_); }
+
+Status Router::send(Message m) {
+  if (m.id.empty()) m.id = next_id();
+  if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
+  if (m.to.is_room()) {
+    // The room service checks membership and modes, fires "message/room" and fans out.
+    std::string room = m.to.id();
+    return core_.rooms().say(m.origin.session, room, std::move(m));
+  }
+  if (m.to.empty()) return make_error(Condition::bad_request, "message without recipient");
+
+  HookContext ctx;
+  ctx.payload = &m;
+  if (core_.hooks().fire("message/direct", ctx) == Verdict::deny) return ctx.deny_error;
+
+  MessagePtr p = std::make_shared<const Message>(std::move(m));
+  if (p->to.is_user()) return deliver_local(p);
+
+  auto it = routes_.find(p->to.protocol());
+  if (it == routes_.end() || it->second == nullptr)
+    return make_error(Condition::remote_server_not_found, "no route to " + std::string(to_string(p->to.protocol())));
+  return it->second->deliver(p);
+}
+
+Status Router::deliver_local(const MessagePtr& m) {
+  Sessions& sessions = core_.sessions();
+  const Address bare = m->to.bare();
+
+  // RFC 6121 §8.5.3.2.1: a full address goes to that resource only, or falls back to the
+  // bare-address rules when that resource is gone.
+  if (!m->to.resource().empty()) {
+    if (const SessionInfo* s = sessions.find_resource(bare, m->to.resource())) {
+      s->sink->on_message(m);
+      return {};
+    }
+  }
+
+  auto ids = sessions.of_user(bare);
+  if (!ids.empty()) {
+    // RFC 6121 §8.5.2.1.1: every available resource with non-negative priority. Sessions
+    // that never published presence (IRC without AWAY, a fresh XMPP stream) count only
+    // when no session of the user has published anything.
+    bool any_available = false;
+    std::size_t delivered = 0;
+    for (SessionId id : ids) {
+      const SessionInfo* s = sessions.find(id);
+      if (!s || !s->available) continue;
+      any_available = true;
+      const Tuple* t = core_.presence().tuple_of(bare, s->resource);
+      if (t && t->priority < 0) continue;
+      s->sink->on_message(m);
+      ++delivered;
+    }
+    if (delivered > 0) return {};
+    if (!any_available) {
+      for (SessionId id : ids)
+        if (const SessionInfo* s = sessions.find(id)) s->sink->on_message(m);
+      return {};
+    }
+    // Every available resource has a negative priority: treat as offline (§8.5.2.1.1).
+  }
+
+  if (!core_.directory().exists(bare.id()))
+    return make_error(Condition::item_not_found, "no such user: " + bare.id());
+  auto count = core_.store().count_offline(bare);
+  if (!count) return count.error();
+  if (*count >= core_.options().offline_limit)
+    return make_error(Condition::service_unavailable, "offline storage full");
+  return core_.store().push_offline(bare, *m);
+}
+
+Status Router::flush_offline(SessionId session) {
+  const SessionInfo* s = core_.sessions().find(session);
+  if (!s) return make_error(Condition::item_not_found, "no such session");
+  auto msgs = core_.store().take_offline(s->user);
+  if (!msgs) return msgs.error();
+  for (auto& m : *msgs) s->sink->on_message(std::make_shared<const Message>(std::move(m)));
+  return {};
+}
+
+}  // namespace parley::core

@@ -1,0 +1,100 @@
+#include "core/store/memory_store.hpp"
+
+namespace parley::core {
+
+Status MemoryStore::put_account(const AccountRecord& a) {
+  accounts_[a.user] = a;
+  return {};
+}
+
+Result<std::optional<AccountRecord>> MemoryStore::get_account(const std::string& user) {
+  auto it = accounts_.find(user);
+  if (it == accounts_.end()) return std::optional<AccountRecord>{};
+  return std::optional<AccountRecord>{it->second};
+}
+
+Status MemoryStore::delete_account(const std::string& user) {
+  if (accounts_.erase(user) == 0) return make_error(Condition::item_not_found, "no such account");
+  rosters_.erase(Address::user(user));
+  offline_.erase(Address::user(user));
+  return {};
+}
+
+Result<std::vector<std::string>> MemoryStore::list_accounts() {
+  std::vector<std::string> out;
+  out.reserve(accounts_.size());
+  for (const auto& [name, rec] : accounts_) out.push_back(name);
+  return out;
+}
+
+Status MemoryStore::put_roster_item(const RosterItem& item) {
+  rosters_[item.owner.bare()][item.contact.bare()] = item;
+  return {};
+}
+
+Status MemoryStore::delete_roster_item(const Address& owner, const Address& contact) {
+  auto it = rosters_.find(owner.bare());
+  if (it != rosters_.end()) it->second.erase(contact.bare());
+  return {};
+}
+
+Result<std::vector<RosterItem>> MemoryStore::roster(const Address& owner) {
+  std::vector<RosterItem> out;
+  auto it = rosters_.find(owner.bare());
+  if (it == rosters_.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& [contact, item] : it->second) out.push_back(item);
+  return out;
+}
+
+Status MemoryStore::push_offline(const Address& user, const Message& m) {
+  offline_[user.bare()].push_back(m);
+  return {};
+}
+
+Result<std::vector<Message>> MemoryStore::take_offline(const Address& user) {
+  auto node = offline_.extract(user.bare());
+  if (node.empty()) return std::vector<Message>{};
+  return std::move(node.mapped());
+}
+
+Result<std::size_t> MemoryStore::count_offline(const Address& user) {
+  auto it = offline_.find(user.bare());
+  return it == offline_.end() ? std::size_t{0} : it->second.size();
+}
+
+Status MemoryStore::put_room(const StoredRoom& r) {
+  rooms_[r.name] = r;
+  return {};
+}
+
+Status MemoryStore::delete_room(const std::string& name) {
+  rooms_.erase(name);
+  history_.erase(name);
+  return {};
+}
+
+Result<std::vector<StoredRoom>> MemoryStore::rooms() {
+  std::vector<StoredRoom> out;
+  for (const auto& [name, r] : rooms_) out.push_back(r);
+  return out;
+}
+
+Status MemoryStore::append_history(const std::string& room, const Message& m, std::size_t keep) {
+  auto& h = history_[room];
+  h.push_back(m);
+  while (h.size() > keep) h.pop_front();
+  return {};
+}
+
+Result<std::vector<Message>> MemoryStore::history(const std::string& room, std::size_t limit) {
+  std::vector<Message> out;
+  auto it = history_.find(room);
+  if (it == history_.end()) return out;
+  const auto& h = it->second;
+  std::size_t skip = h.size() > limit ? h.size() - limit : 0;
+  out.assign(h.begin() + static_cast<std::ptrdiff_t>(skip), h.end());
+  return out;
+}
+
+}  // namespace parley::core

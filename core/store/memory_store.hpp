@@ -1,0 +1,46 @@
+#pragma once
+// An in-memory Store for tests and benchmarks: same contract as the durable stores, but
+// "durable" means "until the object is destroyed". Share one instance between two Cores
+// to simulate a restart.
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/store/store.hpp"
+
+namespace parley::core {
+
+class MemoryStore final : public Store {
+ public:
+  Status put_account(const AccountRecord& a) override;
+  Result<std::optional<AccountRecord>> get_account(const std::string& user) override;
+  Status delete_account(const std::string& user) override;
+  Result<std::vector<std::string>> list_accounts() override;
+
+  Status put_roster_item(const RosterItem& item) override;
+  Status delete_roster_item(const Address& owner, const Address& contact) override;
+  Result<std::vector<RosterItem>> roster(const Address& owner) override;
+
+  Status push_offline(const Address& user, const Message& m) override;
+  Result<std::vector<Message>> take_offline(const Address& user) override;
+  Result<std::size_t> count_offline(const Address& user) override;
+
+  Status put_room(const StoredRoom& r) override;
+  Status delete_room(const std::string& name) override;
+  Result<std::vector<StoredRoom>> rooms() override;
+  Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
+  Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
+
+  int schema_version() override { return 1; }
+
+ private:
+  std::map<std::string, AccountRecord> accounts_;
+  // owner -> contact -> item; std::map keeps roster order stable for tests.
+  std::map<Address, std::map<Address, RosterItem>> rosters_;
+  std::map<Address, std::vector<Message>> offline_;
+  std::map<std::string, StoredRoom> rooms_;
+  std::map<std::string, std::deque<Message>> history_;
+};
+
+}  // namespace parley::core
