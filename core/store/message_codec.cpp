@@ -74,7 +74,8 @@ std::string encode_span(const StyleSpan& s) {
 
 std::string encode_origin(const Origin& o) {
   std::string out;
-  if (o.protocol != Protocol::local) put_uint(out, origin_tag::protocol, static_cast<std::uint64_t>(o.protocol));
+  if (o.protocol != Protocol::local)
+    put_uint(out, origin_tag::protocol, static_cast<std::uint64_t>(o.protocol));
   if (o.session != 0) put_uint(out, origin_tag::session, o.session);
   if (!o.bridge.empty()) put_bytes(out, origin_tag::bridge, o.bridge);
   return out;
@@ -174,10 +175,17 @@ Result<Address> decode_address(std::string_view in) {
     if (auto s = fr.once(f.tag); !s) return s.error();
     Status s;
     switch (f.tag) {
-      case addr_tag::kind: s = read_into(f.payload, kind, static_cast<std::uint64_t>(Address::Kind::foreign)); break;
-      case addr_tag::id: id = f.payload; break;
-      case addr_tag::resource: resource = f.payload; break;
-      default: break;  // a newer field: skip
+      case addr_tag::kind:
+        s = read_into(f.payload, kind, static_cast<std::uint64_t>(Address::Kind::foreign));
+        break;
+      case addr_tag::id:
+        id = f.payload;
+        break;
+      case addr_tag::resource:
+        resource = f.payload;
+        break;
+      default:
+        break;  // a newer field: skip
     }
     if (!s) return s.error();
   }
@@ -187,7 +195,8 @@ Result<Address> decode_address(std::string_view in) {
     case Address::Kind::none:
       if (!id.empty() || !resource.empty()) return corrupt("empty address with content");
       return Address{};
-    case Address::Kind::user: return Address::user(std::move(id), std::move(resource));
+    case Address::Kind::user:
+      return Address::user(std::move(id), std::move(resource));
     case Address::Kind::room:
       if (!resource.empty()) return corrupt("room address with a resource");
       return Address::room(std::move(id));
@@ -211,12 +220,23 @@ Result<StyleSpan> decode_span(std::string_view in) {
     if (auto s = fr.once(f.tag); !s) return s.error();
     Status s;
     switch (f.tag) {
-      case span_tag::begin: s = read_into(f.payload, span.begin, u32); break;
-      case span_tag::end: s = read_into(f.payload, span.end, u32); break;
-      case span_tag::flags: s = read_into(f.payload, span.flags, 0xff); break;
-      case span_tag::fg: s = read_into(f.payload, span.fg.emplace(), u32); break;
-      case span_tag::bg: s = read_into(f.payload, span.bg.emplace(), u32); break;
-      default: break;
+      case span_tag::begin:
+        s = read_into(f.payload, span.begin, u32);
+        break;
+      case span_tag::end:
+        s = read_into(f.payload, span.end, u32);
+        break;
+      case span_tag::flags:
+        s = read_into(f.payload, span.flags, 0xff);
+        break;
+      case span_tag::fg:
+        s = read_into(f.payload, span.fg.emplace(), u32);
+        break;
+      case span_tag::bg:
+        s = read_into(f.payload, span.bg.emplace(), u32);
+        break;
+      default:
+        break;
     }
     if (!s) return s.error();
   }
@@ -232,10 +252,17 @@ Result<Origin> decode_origin(std::string_view in) {
     if (auto s = fr.once(f.tag); !s) return s.error();
     Status s;
     switch (f.tag) {
-      case origin_tag::protocol: s = read_into(f.payload, o.protocol, static_cast<std::uint64_t>(Protocol::psyc)); break;
-      case origin_tag::session: s = read_into(f.payload, o.session, std::numeric_limits<std::uint64_t>::max()); break;
-      case origin_tag::bridge: o.bridge = f.payload; break;
-      default: break;
+      case origin_tag::protocol:
+        s = read_into(f.payload, o.protocol, static_cast<std::uint64_t>(Protocol::psyc));
+        break;
+      case origin_tag::session:
+        s = read_into(f.payload, o.session, std::numeric_limits<std::uint64_t>::max());
+        break;
+      case origin_tag::bridge:
+        o.bridge = f.payload;
+        break;
+      default:
+        break;
     }
     if (!s) return s.error();
   }
@@ -264,7 +291,8 @@ std::string encode_message(const Message& m) {
     put_varint(payload, zigzag(ns));
     put_bytes(out, msg_tag::timestamp, payload);
   }
-  if (m.chat_state != ChatState::none) put_uint(out, msg_tag::chat_state, static_cast<std::uint64_t>(m.chat_state));
+  if (m.chat_state != ChatState::none)
+    put_uint(out, msg_tag::chat_state, static_cast<std::uint64_t>(m.chat_state));
   if (m.receipt_request) put_uint(out, msg_tag::receipt_request, 1);
   if (!m.nick.empty()) put_bytes(out, msg_tag::nick, m.nick);
   if (m.origin != Origin{}) put_bytes(out, msg_tag::origin, encode_origin(m.origin));
@@ -288,7 +316,9 @@ Result<Message> decode_message(std::string_view bytes) {
     }
     Status s;
     switch (f.tag) {
-      case msg_tag::id: m.id = f.payload; break;
+      case msg_tag::id:
+        m.id = f.payload;
+        break;
       case msg_tag::from:
       case msg_tag::to: {
         auto a = decode_address(f.payload);
@@ -296,16 +326,24 @@ Result<Message> decode_message(std::string_view bytes) {
         (f.tag == msg_tag::from ? m.from : m.to) = std::move(*a);
         break;
       }
-      case msg_tag::kind: s = read_into(f.payload, m.kind, static_cast<std::uint64_t>(MessageKind::action)); break;
-      case msg_tag::body: m.body = f.payload; break;
+      case msg_tag::kind:
+        s = read_into(f.payload, m.kind, static_cast<std::uint64_t>(MessageKind::action));
+        break;
+      case msg_tag::body:
+        m.body = f.payload;
+        break;
       case msg_tag::rich: {
         auto span = decode_span(f.payload);
         if (!span) return span.error();
         m.rich.push_back(*span);
         break;
       }
-      case msg_tag::subject: m.subject = std::string(f.payload); break;
-      case msg_tag::thread: m.thread = f.payload; break;
+      case msg_tag::subject:
+        m.subject = std::string(f.payload);
+        break;
+      case msg_tag::thread:
+        m.thread = f.payload;
+        break;
       case msg_tag::timestamp: {
         auto v = read_uint(f.payload, std::numeric_limits<std::uint64_t>::max());
         if (!v) return v.error();
@@ -313,16 +351,23 @@ Result<Message> decode_message(std::string_view bytes) {
         m.timestamp = Timestamp(std::chrono::duration_cast<Clock::duration>(ns));
         break;
       }
-      case msg_tag::chat_state: s = read_into(f.payload, m.chat_state, static_cast<std::uint64_t>(ChatState::gone)); break;
-      case msg_tag::receipt_request: s = read_into(f.payload, m.receipt_request, 1); break;
-      case msg_tag::nick: m.nick = f.payload; break;
+      case msg_tag::chat_state:
+        s = read_into(f.payload, m.chat_state, static_cast<std::uint64_t>(ChatState::gone));
+        break;
+      case msg_tag::receipt_request:
+        s = read_into(f.payload, m.receipt_request, 1);
+        break;
+      case msg_tag::nick:
+        m.nick = f.payload;
+        break;
       case msg_tag::origin: {
         auto o = decode_origin(f.payload);
         if (!o) return o.error();
         m.origin = std::move(*o);
         break;
       }
-      default: break;  // a field from a newer Parley: skip
+      default:
+        break;  // a field from a newer Parley: skip
     }
     if (!s) return s.error();
   }

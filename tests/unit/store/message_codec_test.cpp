@@ -1,10 +1,10 @@
+#include "core/store/message_codec.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <random>
 #include <string>
-
-#include "core/store/message_codec.hpp"
 
 using namespace parley::core;
 
@@ -41,7 +41,9 @@ std::string varint(std::uint64_t v) {
   return out;
 }
 
-std::string field(std::uint64_t tag, const std::string& payload) { return varint(tag) + varint(payload.size()) + payload; }
+std::string field(std::uint64_t tag, const std::string& payload) {
+  return varint(tag) + varint(payload.size()) + payload;
+}
 
 const std::string kHeader = std::string("PM") + '\x01';
 
@@ -122,30 +124,30 @@ TEST_CASE("malformed input is an error with a reason") {
     bad(std::string("PM") + '\x02');
   }
   SUBCASE("lengths") {
-    bad(kHeader + varint(1));                        // tag without length
+    bad(kHeader + varint(1));                         // tag without length
     bad(kHeader + varint(1) + varint(10) + "short");  // length beyond the input
     bad(kHeader + varint(1) + varint(0xffffffffffffffffULL));
-    bad(kHeader + std::string(11, '\x80') + '\x01');  // over-long varint
+    bad(kHeader + std::string(11, '\x80') + '\x01');             // over-long varint
     bad(kHeader + std::string(9, '\xff') + '\x02' + varint(0));  // varint over 64 bits
   }
   SUBCASE("values") {
-    bad(kHeader + field(4, varint(4)));                           // kind out of range
-    bad(kHeader + field(10, varint(6)));                          // chat state out of range
-    bad(kHeader + field(11, varint(2)));                          // boolean out of range
-    bad(kHeader + field(4, varint(1) + "x"));                     // trailing bytes in an integer
-    bad(kHeader + field(4, ""));                                  // empty integer
-    bad(kHeader + field(6, field(3, varint(256))));               // span flags over 8 bits
-    bad(kHeader + field(6, field(1, varint(0x100000000ULL))));    // span offset over 32 bits
-    bad(kHeader + field(13, field(1, varint(5))));                // origin protocol out of range
-    bad(kHeader + field(1, "a") + field(1, "b"));                 // repeated singular field
+    bad(kHeader + field(4, varint(4)));                         // kind out of range
+    bad(kHeader + field(10, varint(6)));                        // chat state out of range
+    bad(kHeader + field(11, varint(2)));                        // boolean out of range
+    bad(kHeader + field(4, varint(1) + "x"));                   // trailing bytes in an integer
+    bad(kHeader + field(4, ""));                                // empty integer
+    bad(kHeader + field(6, field(3, varint(256))));             // span flags over 8 bits
+    bad(kHeader + field(6, field(1, varint(0x100000000ULL))));  // span offset over 32 bits
+    bad(kHeader + field(13, field(1, varint(5))));              // origin protocol out of range
+    bad(kHeader + field(1, "a") + field(1, "b"));               // repeated singular field
     bad(kHeader + field(9, varint(1)) + field(9, varint(1)));
   }
   SUBCASE("addresses") {
-    bad(kHeader + field(2, field(1, varint(4))));                               // bad kind
-    bad(kHeader + field(2, field(1, varint(3)) + field(2, "gopher://x")));      // unknown scheme
+    bad(kHeader + field(2, field(1, varint(4))));                                    // bad kind
+    bad(kHeader + field(2, field(1, varint(3)) + field(2, "gopher://x")));           // unknown scheme
     bad(kHeader + field(2, field(1, varint(2)) + field(2, "dev") + field(3, "r")));  // room resource
-    bad(kHeader + field(2, field(1, varint(0)) + field(2, "x")));               // empty with content
-    bad(kHeader + field(2, field(2, "a") + field(2, "b")));                     // repeated id
+    bad(kHeader + field(2, field(1, varint(0)) + field(2, "x")));                    // empty with content
+    bad(kHeader + field(2, field(2, "a") + field(2, "b")));                          // repeated id
   }
 }
 
