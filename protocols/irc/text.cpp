@@ -1,0 +1,304 @@
+#include "protocols/irc/text.hpp"
+
+#include <array>
+#include <climits>
+
+namespace parley::protocols::irc {
+
+namespace {
+
+constexpr std::array<std::uint32_t, 16> kColours = {
+    0xFFFFFF, 0x000000, 0x00007F, 0x009300, 0xFF0000, 0x7F0000, 0x9C009C, 0xFC7F00,
+    0xFFFF00, 0x00FC00, 0x009393, 0x00FFFF, 0x0000FC, 0xFF00FF, 0x7F7F7F, 0xD2D2D2};
+
+// Extended colours 16..98 (https://modern.ircdocs.horse/formatting#colors-16-98).
+constexpr std::array<std::uint32_t, 83> kExtended = {
+    0x470000, 0x472100, 0x474700, 0x324700, 0x004700, 0x00472c, 0x004747, 0x002747, 0x000047, 0x2e0047,
+    0x470047, 0x47002a, 0x740000, 0x743a00, 0x747400, 0x517400, 0x007400, 0x007449, 0x007474, 0x004074,
+    0x000074, 0x4b0074, 0x740074, 0x740045, 0xb50000, 0xb56300, 0xb5b500, 0x7db500, 0x00b500, 0x00b571,
+    0x00b5b5, 0x0063b5, 0x0000b5, 0x7500b5, 0xb500b5, 0xb5006b, 0xff0000, 0xff8c00, 0xffff00, 0xb2ff00,
+    0x00ff00, 0x00ffa0, 0x00ffff, 0x008cff, 0x0000ff, 0xa500ff, 0xff00ff, 0xff0098, 0xff5959, 0xffb459,
+    0xffff71, 0xcfff60, 0x6fff6f, 0x65ffc9, 0x6dffff, 0x59b4ff, 0x5959ff, 0xc459ff, 0xff66ff, 0xff59bc,
+    0xff9c9c, 0xffd39c, 0xffff9c, 0xe2ff9c, 0x9cff9c, 0x9cffdb, 0x9cffff, 0x9cd3ff, 0x9c9cff, 0xdc9cff,
+    0xff9cff, 0xff94d3, 0x000000, 0x131313, 0x282828, 0x363636, 0x4d4d4d, 0x656565, 0x818181, 0x9f9f9f,
+    0xbcbcbc, 0xe2e2e2, 0xffffff};
+
+struct Style {
+  std::uint8_t flags = 0;
+  std::optional<std::uint32_t> fg, bg;
+  bool operator==(const Style&) const = default;
+  bool plain() const { return flags == 0 && !fg && !bg; }
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int nearest_colour(std::uint32_t rgb) {
+  int best = 0;
+  long best_d = LONG_MAX;
+  for (int i = 0; i < 16; ++i) {
+    long dr = static_cast<long>((rgb >> 16) & 0xFF) - static_cast<long>((kColours[i] >> 16) & 0xFF);
+    long dg = static_cast<long>((rgb >> 8) & 0xFF) - static_cast<long>((kColours[i] >> 8) & 0xFF);
+    long db = static_cast<long>(rgb & 0xFF) - static_cast<long>(kColours[i] & 0xFF);
+    long d = dr * dr + dg * dg + db * db;
+    if (d < best_d) {
+      best_d = d;
+      best = i;
+    }
+  }
+  return best;
+}
+
+bool is_nick_special(char c) {
+  return c == '[' || c == ']' || c == '\\' || c == '`' || c == '_' || c == '^' || c == '{' || c == '|' ||
+         c == '}';
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> colour_rgb(int index) {
+  if (index >= 0 && index < 16) return kColours[index];
+  if (index >= 16 && index < 99) return kExtended[index - 16];
+  return std::nullopt;
+}
+
+bool has_formatting(std::string_view in) {
+  for (char c : in) {
+    switch (c) {
+      case 0x02: case 0x03: case 0x04: case 0x0F: case 0x11: case 0x16: case 0x1D: case 0x1E: case 0x1F:
+        return true;
+      default: break;
+    }
+  }
+  return false;
+}
+
+StyledText parse_formatting(std::string_view in) {
+  StyledText out;
+  if (!has_formatting(in)) {
+    out.text = std::string(in);
+    return out;
+  }
+  out.text.reserve(in.size());
+  Style cur;
+  std::uint32_t span_start = 0;
+  auto close_span = [&] {
+    auto pos = static_cast<std::uint32_t>(out.text.size());
+    if (!cur.plain() && pos > span_start) {
+      Span s{span_start, pos, cur.flags, cur.fg, cur.bg};
+      // Merge with the previous span when adjacent and identical in style.
+      if (!out.spans.empty() && out.spans.back().end == span_start && out.spans.back().flags == s.flags &&
+          out.spans.back().fg == s.fg && out.spans.back().bg == s.bg)
+        out.spans.back().end = pos;
+      else
+        out.spans.push_back(s);
+    }
+    span_start = pos;
+  };
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    Style next = cur;
+    switch (c) {
+      case 0x02: next.flags ^= Span::bold; break;
+      case 0x1D: next.flags ^= Span::italic; break;
+      case 0x1F: next.flags ^= Span::underline; break;
+      case 0x1E: next.flags ^= Span::strike; break;
+      case 0x11: next.flags ^= Span::monospace; break;
+      case 0x16: break;  // reverse: no neutral equivalent, dropped
+      case 0x0F: next = Style{}; break;
+      case 0x03: {
+        std::size_t j = i + 1;
+        int fg = -1, bg = -1;
+        if (j < in.size() && is_digit(in[j])) {
+          fg = in[j++] - '0';
+          if (j < in.size() && is_digit(in[j])) fg = fg * 10 + (in[j++] - '0');
+          if (j + 1 < in.size() && in[j] == ',' && is_digit(in[j + 1])) {
+            ++j;
+            bg = in[j++] - '0';
+            if (j < in.size() && is_digit(in[j])) bg = bg * 10 + (in[j++] - '0');
+          }
+        }
+        if (fg < 0) {
+          next.fg.reset();
+          next.bg.reset();
+        } else {
+          next.fg = colour_rgb(fg);
+          if (bg >= 0) next.bg = colour_rgb(bg);
+        }
+        i = j - 1;
+        break;
+      }
+      case 0x04: {
+        std::size_t j = i + 1;
+        auto hex6 = [&](std::size_t at, std::uint32_t& v) {
+          if (at + 6 > in.size()) return false;
+          v = 0;
+          for (std::size_t k = 0; k < 6; ++k) {
+            int h = hexval(in[at + k]);
+            if (h < 0) return false;
+            v = (v << 4) | static_cast<std::uint32_t>(h);
+          }
+          return true;
+        };
+        std::uint32_t fg = 0, bg = 0;
+        if (hex6(j, fg)) {
+          j += 6;
+          next.fg = fg;
+          if (j < in.size() && in[j] == ',' && hex6(j + 1, bg)) {
+            next.bg = bg;
+            j += 7;
+          }
+        } else {
+          next.fg.reset();
+          next.bg.reset();
+        }
+        i = j - 1;
+        break;
+      }
+      default:
+        out.text.push_back(c);
+        continue;
+    }
+    if (!(next == cur)) {
+      close_span();
+      cur = next;
+    }
+  }
+  close_span();
+  return out;
+}
+
+std::string render_formatting(std::string_view text, const std::vector<Span>& spans) {
+  if (spans.empty()) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + spans.size() * 8);
+  Style cur;
+  auto style_at = [&](std::uint32_t pos) {
+    Style s;
+    for (const auto& sp : spans)
+      if (pos >= sp.begin && pos < sp.end) {
+        s.flags |= sp.flags;
+        if (sp.fg) s.fg = sp.fg;
+        if (sp.bg) s.bg = sp.bg;
+      }
+    return s;
+  };
+  auto emit_transition = [&](const Style& to) {
+    if (to == cur) return;
+    // Colours removed: reset everything, then re-apply flags.
+    if ((cur.fg && !to.fg) || (cur.bg && !to.bg)) {
+      out.push_back(0x0F);
+      cur = Style{};
+    }
+    std::uint8_t diff = cur.flags ^ to.flags;
+    if (diff & Span::bold) out.push_back(0x02);
+    if (diff & Span::italic) out.push_back(0x1D);
+    if (diff & Span::underline) out.push_back(0x1F);
+    if (diff & Span::strike) out.push_back(0x1E);
+    if (diff & Span::monospace) out.push_back(0x11);
+    if (to.fg && (to.fg != cur.fg || to.bg != cur.bg)) {
+      auto two = [&](int n) {
+        out.push_back(static_cast<char>('0' + n / 10));
+        out.push_back(static_cast<char>('0' + n % 10));
+      };
+      out.push_back(0x03);
+      two(nearest_colour(*to.fg));
+      if (to.bg) {
+        out.push_back(',');
+        two(nearest_colour(*to.bg));
+      }
+    }
+    cur = to;
+  };
+  for (std::uint32_t i = 0; i < text.size(); ++i) {
+    emit_transition(style_at(i));
+    out.push_back(text[i]);
+  }
+  if (!cur.plain()) out.push_back(0x0F);
+  return out;
+}
+
+std::optional<Ctcp> parse_ctcp(std::string_view body) {
+  if (body.size() < 2 || body.front() != '\x01') return std::nullopt;
+  body.remove_prefix(1);
+  if (!body.empty() && body.back() == '\x01') body.remove_suffix(1);
+  auto sp = body.find(' ');
+  Ctcp c;
+  c.command = body.substr(0, sp);
+  if (sp != std::string_view::npos) c.params = body.substr(sp + 1);
+  if (c.command.empty()) return std::nullopt;
+  return c;
+}
+
+std::optional<std::string_view> ctcp_action(std::string_view body) {
+  auto c = parse_ctcp(body);
+  if (!c || !equal_fold(c->command, "ACTION")) return std::nullopt;
+  return c->params;
+}
+
+std::string make_ctcp_action(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 9);
+  out += "\x01" "ACTION ";
+  out += text;
+  out += '\x01';
+  return out;
+}
+
+std::string casefold(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool equal_fold(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+bool is_valid_nick(std::string_view nick, std::size_t max_len) {
+  if (nick.empty() || nick.size() > max_len) return false;
+  char f = nick.front();
+  if (is_digit(f) || f == '-') return false;
+  for (char c : nick) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || is_nick_special(c) || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_valid_channel(std::string_view chan, std::size_t max_len) {
+  if (chan.size() < 2 || chan.size() > max_len || chan.front() != '#') return false;
+  for (char c : chan)
+    if (c == ' ' || c == ',' || c == '\x07' || c == '\0' || c == '\r' || c == '\n' || c == ':') return false;
+  return true;
+}
+
+bool mask_match(std::string_view mask, std::string_view text) {
+  std::size_t m = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (m < mask.size() && (mask[m] == '?' || ascii_lower(mask[m]) == ascii_lower(text[t]))) {
+      ++m;
+      ++t;
+    } else if (m < mask.size() && mask[m] == '*') {
+      star = m++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      m = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (m < mask.size() && mask[m] == '*') ++m;
+  return m == mask.size();
+}
+
+}  // namespace parley::protocols::irc

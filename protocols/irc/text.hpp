@@ -1,0 +1,61 @@
+#pragma once
+// IRC text helpers: formatting codes <-> style spans (https://modern.ircdocs.horse/formatting),
+// CTCP ACTION framing, ascii casemapping (ISUPPORT CASEMAPPING=ascii) and name checks.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::protocols::irc {
+
+// A styled byte range over the plain text; colours are 0xRRGGBB.
+struct Span {
+  enum Flag : std::uint8_t { bold = 1, italic = 2, underline = 4, monospace = 8, strike = 16 };
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  std::uint8_t flags = 0;
+  std::optional<std::uint32_t> fg;
+  std::optional<std::uint32_t> bg;
+  friend bool operator==(const Span&, const Span&) = default;
+};
+
+struct StyledText {
+  std::string text;
+  std::vector<Span> spans;
+};
+
+// Strips formatting codes (bold ^B, italic ^], underline ^_, strike ^^, monospace ^Q,
+// colour ^C[fg[,bg]], hex colour ^D, reverse ^V, reset ^O) into spans. A text without any
+// code comes back unchanged with no spans.
+StyledText parse_formatting(std::string_view in);
+// Renders text + spans back into codes (colours to the nearest of the 16 standard ones).
+std::string render_formatting(std::string_view text, const std::vector<Span>& spans);
+// True when the text contains any formatting control character.
+bool has_formatting(std::string_view in);
+// The mIRC colour index (0..98) as RGB; nullopt for 99 (default) and out-of-range.
+std::optional<std::uint32_t> colour_rgb(int index);
+
+// CTCP (https://modern.ircdocs.horse/ctcp): "\x01ACTION text\x01" <-> text.
+std::optional<std::string_view> ctcp_action(std::string_view body);
+std::string make_ctcp_action(std::string_view text);
+// Any CTCP: the command word and its params; nullopt if body is not CTCP.
+struct Ctcp {
+  std::string_view command;
+  std::string_view params;
+};
+std::optional<Ctcp> parse_ctcp(std::string_view body);
+
+// ascii casemapping.
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+std::string casefold(std::string_view s);
+bool equal_fold(std::string_view a, std::string_view b);
+
+// Nick: RFC 2812 §2.3.1 letters, digits and []\`_^{|}-, not starting with a digit or '-'.
+bool is_valid_nick(std::string_view nick, std::size_t max_len);
+// Channel: '#' then 1+ bytes, none of space, comma, BEL, NUL, CR, LF, ':'.
+bool is_valid_channel(std::string_view chan, std::size_t max_len);
+// Glob match with '*' and '?' under ascii casemapping (ban masks, WHO masks).
+bool mask_match(std::string_view mask, std::string_view text);
+
+}  // namespace parley::protocols::irc
