@@ -1,5 +1,6 @@
 #include "config/loader.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -53,6 +54,15 @@ void check_listener_clash(const Config& c, Reader& root) {
   if (c.psyc.enabled) add(c.psyc.listen, ListenStyle::stream, "psyc.listen", "psyc", "");
 }
 
+// Errors in file order, whatever order the section parsers found them in.
+std::vector<Diagnostic> sorted(Diagnostics& d) {
+  std::vector<Diagnostic> list = d.take();
+  std::stable_sort(list.begin(), list.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  return list;
+}
+
 Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
   Diagnostics diagnostics(name);
   Config c;
@@ -72,7 +82,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
     parse_bridges(root, c.bridges);
     root.finish();
   }
-  if (!diagnostics.empty()) return diagnostics.take();
+  if (!diagnostics.empty()) return sorted(diagnostics);
 
   // Defaults that depend on other sections.
   if (c.xmpp.muc.domain.empty()) c.xmpp.muc.domain = "conference." + c.server.domain;
@@ -84,7 +94,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
     root.ignore_unknown();
     check_listener_clash(c, root);
   }
-  if (!diagnostics.empty()) return diagnostics.take();
+  if (!diagnostics.empty()) return sorted(diagnostics);
   return c;
 }
 

@@ -1,8 +1,3 @@
-#include <cstdio>
+#include "daemon/cli.hpp"
 
-#include "daemon/version.hpp"
-
-int main() {
-  std::printf("parleyd %.*s\n", static_cast<int>(parley::daemon::kVersion.size()), parley::daemon::kVersion.data());
-  return 0;
-}
+int main(int argc, char** argv) { return parley::daemon::main_cli(argc, argv); }

@@ -1,0 +1,73 @@
+#include "daemon/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "config/loader.hpp"
+#include "daemon/accounts.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/version.hpp"
+
+namespace parley::daemon {
+
+namespace {
+
+constexpr const char* kDefaultConfig = "config/parley.yaml";
+
+// Loads a config, printing every error to stderr; nullopt if it has errors.
+std::optional<config::Config> load_or_report(const std::string& path) {
+  auto r = config::load_file(path);
+  if (!r) {
+    std::cerr << config::format(r.errors());
+    std::cerr << "parleyd: " << path << ": " << r.errors().size() << (r.errors().size() == 1 ? " error" : " errors")
+              << "\n";
+    return std::nullopt;
+  }
+  return std::move(r).value();
+}
+
+}  // namespace
+
+int main_cli(int argc, char** argv) {
+  CLI::App app{"parleyd: multi-protocol IM gateway (IRC, XMPP, SIP/SIMPLE, PSYC around one neutral core)", "parleyd"};
+  std::string config_path = kDefaultConfig;
+  std::string check_path;
+  app.add_option("-c,--config", config_path, "configuration file (relative to the working directory)")
+      ->capture_default_str();
+  app.add_option("--check-config", check_path, "check FILE, print every error to stderr, exit 0 if valid, else 1")
+      ->type_name("FILE");
+  app.set_version_flag("--version", "parleyd " + std::string(kVersion));
+
+  auto* account = app.add_subcommand("account", "manage accounts in the store of data_dir");
+  account->require_subcommand(1);
+  std::string action;
+  std::string user;
+  for (const char* name : {"add", "remove", "passwd", "list"}) {
+    std::string help = name == std::string("add")      ? "add USER; reads the password as one line from stdin"
+                       : name == std::string("passwd") ? "set USER's password; reads it as one line from stdin"
+                       : name == std::string("remove") ? "remove USER"
+                                                       : "list all accounts";
+    auto* sub = account->add_subcommand(name, help);
+    if (name != std::string("list")) sub->add_option("USER", user, "account name")->required();
+    sub->add_option("-c,--config", config_path, "configuration file")->capture_default_str();
+    sub->callback([&action, name] { action = name; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (!check_path.empty()) {
+    if (!load_or_report(check_path)) return 1;
+    std::cout << check_path << ": ok\n";
+    return 0;
+  }
+  auto c = load_or_report(config_path);
+  if (!c) return 1;
+  if (!action.empty()) return account_command(*c, action, user, std::cin, std::cout, std::cerr);
+  return run_daemon(config_path, std::move(*c));
+}
+
+}  // namespace parley::daemon

@@ -1,0 +1,220 @@
+#include "daemon/daemon.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "adapters/common/runtime.hpp"
+#include "config/loader.hpp"
+#include "core/core.hpp"
+#include "core/plugin/plugin.hpp"
+#include "core/store/sqlite_store.hpp"
+#include "daemon/plugins.hpp"
+#include "daemon/tls.hpp"
+#include "daemon/version.hpp"
+
+namespace parley::daemon {
+
+namespace asio = boost::asio;
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::get("parley");
+  if (!logger) {
+    logger = spdlog::stderr_color_mt("parley");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    logger->flush_on(spdlog::level::trace);  // tests and supervisors read stderr as it comes
+    spdlog::set_default_logger(logger);
+  }
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+namespace {
+
+// How long a shutdown may take: plugins stop and sessions close within kDrain, then the
+// io_context is stopped and the threads get kStopGrace to return; past that we exit anyway.
+constexpr auto kDrain = std::chrono::seconds(4);
+constexpr auto kStopGrace = std::chrono::seconds(1);
+
+void seed_accounts(core::Core& core, const config::Config& c) {
+  for (const auto& a : c.accounts) {
+    if (core.directory().exists(a.user)) continue;
+    auto s = core.directory().add(a.user, a.password);
+    if (s)
+      spdlog::info("added seed account {}", a.user);
+    else
+      spdlog::error("cannot add seed account {}: {}", a.user, s.error().text);
+  }
+}
+
+// Tracks the io threads so the main thread can wait for them with a deadline.
+class ThreadPool {
+ public:
+  void run(asio::io_context& io, unsigned n) {
+    for (unsigned i = 0; i < n; ++i) {
+      threads_.emplace_back([this, &io] {
+        try {
+          io.run();
+        } catch (const std::exception& e) {
+          spdlog::critical("io thread stopped by an exception: {}", e.what());
+        }
+        std::lock_guard lock(mutex_);
+        ++finished_;
+        cv_.notify_all();
+      });
+    }
+  }
+  bool wait_finished(std::chrono::steady_clock::duration timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return finished_ == threads_.size(); });
+  }
+  void join() {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  void detach() {
+    for (auto& t : threads_) t.detach();
+    threads_.clear();
+  }
+  // Blocks until request_shutdown() was called or every io thread returned.
+  void wait_shutdown_request() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return shutdown_ || finished_ == threads_.size(); });
+  }
+  void request_shutdown() {
+    std::lock_guard lock(mutex_);
+    shutdown_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::size_t finished_ = 0;
+  bool shutdown_ = false;
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_path, config::Config config) {
+  setup_logging(config.server.log_level);
+  spdlog::info("parleyd {} starting with {}", kVersion, config_path);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.server.data_dir, ec);
+  if (ec) {
+    spdlog::critical("cannot create data_dir {}: {}", config.server.data_dir, ec.message());
+    return 1;
+  }
+  const std::string db_path = (std::filesystem::path(config.server.data_dir) / "parley.db").string();
+  auto store = core::SqliteStore::open(db_path);
+  if (!store) {
+    spdlog::critical("cannot open the store {}: {}", db_path, store.error().text);
+    return 1;
+  }
+
+  core::CoreOptions options;
+  options.domain = config.server.domain;
+  options.muc_domain = config.xmpp.muc.domain;
+  core::Core core(*store.value(), options);
+  seed_accounts(core, config);
+
+  auto tls_files = server_tls_files(config);
+  if (!tls_files) {
+    spdlog::critical("TLS: {}", tls_files.error().text);
+    return 1;
+  }
+  if (tls_files->generated) spdlog::info("generated a self-signed certificate for {} in {}", config.server.domain, tls_files->cert);
+  auto tls = make_server_tls(tls_files.value());
+  if (!tls) {
+    spdlog::critical("TLS: {}", tls.error().text);
+    return 1;
+  }
+
+  unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context io(static_cast<int>(threads));
+  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value()};
+  // Declared after io: plugins close their sockets while the io_context still exists.
+  core::PluginRegistry registry(
+      [](std::string_view plugin, std::string_view what) { spdlog::error("plugin {}: {}", plugin, what); });
+  add_protocol_plugins(registry, rt, config);
+  if (!registry.start_all()) {
+    spdlog::critical("a plugin failed to start; shutting down");
+    registry.stop_all();
+    return 1;
+  }
+
+  auto work = asio::make_work_guard(io);
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  ThreadPool pool;
+
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& error,
+                                                                             int signo) {
+    if (error) return;
+    if (signo == SIGHUP) {
+      spdlog::info("SIGHUP: reloading {}", config_path);
+      auto r = config::load_file(config_path);
+      if (!r) {
+        for (const auto& d : r.errors()) spdlog::error("{}", d.str());
+        spdlog::error("configuration not reloaded ({} errors); keeping the running one", r.errors().size());
+      } else {
+        asio::post(rt.core_strand, [&, fresh = std::move(r).value()]() mutable {
+          // The store and the hub's identity are fixed for the life of the process.
+          if (fresh.server.domain != config.server.domain || fresh.server.data_dir != config.server.data_dir)
+            spdlog::warn("server.domain and server.data_dir changes take effect after a restart");
+          fresh.server.domain = config.server.domain;
+          fresh.server.data_dir = config.server.data_dir;
+          config = std::move(fresh);
+          spdlog::set_level(spdlog::level::from_str(config.server.log_level));
+          seed_accounts(core, config);
+          registry.reload_all();
+          spdlog::info("configuration reloaded");
+        });
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    signals.cancel();
+    asio::post(rt.core_strand, [&] {
+      registry.stop_all();
+      core.sessions().terminate_all("server shutting down");
+      work.reset();
+    });
+    pool.request_shutdown();
+  };
+  signals.async_wait(on_signal);
+
+  pool.run(io, threads);
+  spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
+
+  pool.wait_shutdown_request();
+  if (!pool.wait_finished(kDrain)) {
+    spdlog::warn("shutdown is taking longer than {} s; stopping the io threads",
+                 std::chrono::duration_cast<std::chrono::seconds>(kDrain).count());
+    io.stop();
+    if (!pool.wait_finished(kStopGrace)) {
+      spdlog::critical("io threads did not stop; exiting anyway");
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    }
+  }
+  pool.join();
+  spdlog::info("parleyd stopped");
+  return 0;
+}
+
+}  // namespace parley::daemon
