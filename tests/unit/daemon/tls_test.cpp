@@ -1,0 +1,91 @@
+#include <doctest/doctest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "daemon/tls.hpp"
+
+using namespace parley;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("parley-tls-test-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+X509* read_cert(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  REQUIRE(f);
+  X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("a generated self-signed certificate and key load into a TLS server context") {
+  TempDir dir;
+  auto files = daemon::ensure_self_signed((dir.path / "tls").string(), "chat.example.org");
+  REQUIRE_MESSAGE(files.ok(), files.error().text);
+  CHECK(files->generated);
+  CHECK(std::filesystem::exists(files->cert));
+
+  struct stat st{};
+  REQUIRE(::stat(files->key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  auto ctx = daemon::make_server_tls(files.value());
+  REQUIRE_MESSAGE(ctx.ok(), ctx.error().text);
+
+  X509* cert = read_cert(files->cert);
+  REQUIRE(cert);
+  CHECK(X509_check_host(cert, "chat.example.org", 0, 0, nullptr) == 1);
+  CHECK(X509_check_host(cert, "other.example.org", 0, 0, nullptr) != 1);
+  // Valid now, and still valid nine years from now.
+  CHECK(X509_cmp_current_time(X509_get0_notBefore(cert)) <= 0);
+  time_t nine_years = std::time(nullptr) + 9L * 365 * 24 * 3600;
+  CHECK(X509_cmp_time(X509_get0_notAfter(cert), &nine_years) > 0);
+  X509_free(cert);
+}
+
+TEST_CASE("an existing pair is kept, not regenerated") {
+  TempDir dir;
+  auto first = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  REQUIRE(first.ok());
+  auto second = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  REQUIRE(second.ok());
+  CHECK_FALSE(second->generated);
+  CHECK(second->cert == first->cert);
+}
+
+TEST_CASE("an IP address domain gets an IP subjectAltName") {
+  TempDir dir;
+  auto files = daemon::ensure_self_signed(dir.path.string(), "127.0.0.1");
+  REQUIRE(files.ok());
+  X509* cert = read_cert(files->cert);
+  REQUIRE(cert);
+  CHECK(X509_check_ip_asc(cert, "127.0.0.1", 0) == 1);
+  X509_free(cert);
+}
+
+TEST_CASE("a certificate that does not match its key is refused") {
+  TempDir dir;
+  auto a = daemon::ensure_self_signed((dir.path / "a").string(), "localhost");
+  auto b = daemon::ensure_self_signed((dir.path / "b").string(), "localhost");
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  auto ctx = daemon::make_server_tls(daemon::TlsFiles{a->cert, b->key, false});
+  CHECK_FALSE(ctx.ok());
+  auto missing = daemon::make_server_tls(daemon::TlsFiles{(dir.path / "none.pem").string(), b->key, false});
+  CHECK_FALSE(missing.ok());
+}
