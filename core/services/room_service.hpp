@@ -45,10 +45,15 @@ class RoomService {
   // forbidden when +m and the sender is a visitor, not_acceptable (+n) when not a member.
   Status say(SessionId s, const std::string& room, Message m);
   // A private message to one occupant by nick (XEP-0045 §7.5, IRC has no equivalent).
+  // The recipient's sink gets it with to = the room, kind = direct, nick = sender's nick.
   Status say_private(SessionId s, const std::string& room, const std::string& nick, Message m);
   Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason);
   // IRC MODE with the arguments already split: +i +m +n +s +t +k key +l n +o/+v/+h nick
   // +b mask. Applies what is allowed; returns forbidden if the actor is not a moderator.
+  // Members get on_room_mode with the change as applied (by = actor's nick); o/h/v and +m
+  // also produce on_room_member_update for each member whose role/affiliation changed.
+  // Unknown letters or missing arguments: the first such error is returned when nothing
+  // at all was applied.
   Status set_modes(SessionId s, const std::string& room, const ModeChange& change);
   Status set_role(SessionId s, const std::string& room, const std::string& nick, Role role);
   Status set_affiliation(SessionId s, const std::string& room, const Address& user, Affiliation a);

@@ -1,0 +1,115 @@
+#include <doctest/doctest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "core/services/directory.hpp"
+#include "core/store/memory_store.hpp"
+
+using namespace parley::core;
+
+namespace {
+
+std::string b64d(std::string_view s) {
+  std::string out(s.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+  REQUIRE(n >= 0);
+  std::size_t pad = 0;
+  for (auto it = s.rbegin(); it != s.rend() && *it == '='; ++it) ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+std::string hmac(const EVP_MD* md, const std::string& key, const std::string& data) {
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), buf, &len);
+  return std::string(reinterpret_cast<char*>(buf), len);
+}
+
+std::string hash(const EVP_MD* md, const std::string& data) {
+  unsigned char buf[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), buf, &len, md, nullptr);
+  return std::string(reinterpret_cast<char*>(buf), len);
+}
+
+// Plays the server side of RFC 5802 §3 with stored credentials only: recovers ClientKey
+// from the client's proof, checks H(ClientKey) == StoredKey, and computes the server
+// signature the client expects.
+void check_exchange(ScramHash h, const EVP_MD* md, const char* salt_b64, const std::string& auth_message,
+                    const char* proof_b64, const char* server_sig_b64) {
+  ScramCredentials c = Directory::derive(h, "pencil", b64d(salt_b64), 4096);
+  CHECK(c.iterations == 4096);
+  std::string client_sig = hmac(md, c.stored_key, auth_message);
+  std::string proof = b64d(proof_b64);
+  REQUIRE(proof.size() == client_sig.size());
+  std::string client_key(proof.size(), '\0');
+  for (std::size_t i = 0; i < proof.size(); ++i) client_key[i] = static_cast<char>(proof[i] ^ client_sig[i]);
+  CHECK(hash(md, client_key) == c.stored_key);
+  CHECK(hmac(md, c.server_key, auth_message) == b64d(server_sig_b64));
+}
+
+}  // namespace
+
+TEST_CASE("SCRAM-SHA-256 credentials match the RFC 7677 §3 exchange") {
+  std::string auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,"
+                     "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,"
+                     "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+  check_exchange(ScramHash::sha256, EVP_sha256(), "W22ZaJ0SNY7soEsUEjb6gQ==", auth,
+                 "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+}
+
+TEST_CASE("SCRAM-SHA-1 credentials match the RFC 5802 §5 exchange") {
+  std::string auth = "n=user,r=fyko+d2lbbFgONRv9qkxdawL,"
+                     "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096,"
+                     "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j";
+  check_exchange(ScramHash::sha1, EVP_sha1(), "QSXCR+Q6sek8bf92", auth, "v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+                 "rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+}
+
+TEST_CASE("directory stores salted credentials and verifies PLAIN passwords") {
+  MemoryStore store;
+  Directory dir(store, 32);
+  REQUIRE(dir.add("alice", "secret").ok());
+  CHECK(dir.add("alice", "other").error().condition == Condition::conflict);
+  CHECK(dir.add("Bad Name", "x").error().condition == Condition::jid_malformed);
+  CHECK(dir.exists("alice"));
+  CHECK_FALSE(dir.exists("bob"));
+
+  CHECK(dir.verify_password("alice", "secret").ok());
+  CHECK(dir.verify_password("alice", "Secret").error().condition == Condition::not_authorized);
+  // An unknown user gets the very same answer.
+  CHECK(dir.verify_password("bob", "secret").error() == dir.verify_password("alice", "nope").error());
+
+  auto rec = store.get_account("alice");
+  REQUIRE(rec.ok());
+  REQUIRE(rec->has_value());
+  const AccountRecord& a = **rec;
+  CHECK(a.sha1.salt.size() == 16);
+  CHECK(a.sha256.salt.size() == 16);
+  CHECK(a.sha1.salt != a.sha256.salt);
+  CHECK(a.sha1.stored_key.size() == 20);
+  CHECK(a.sha256.stored_key.size() == 32);
+  CHECK(a.sha256.iterations == 32);
+  CHECK(a.sha256.stored_key.find("secret") == std::string::npos);
+  CHECK(a.sha256 == Directory::derive(ScramHash::sha256, "secret", a.sha256.salt, 32));
+
+  auto s = dir.scram("alice", ScramHash::sha1);
+  REQUIRE(s.ok());
+  CHECK(*s == a.sha1);
+  CHECK(dir.scram("bob", ScramHash::sha1).error().condition == Condition::item_not_found);
+
+  // Two accounts with the same password get different salts, hence different keys.
+  REQUIRE(dir.add("bob", "secret").ok());
+  CHECK((*dir.scram("bob", ScramHash::sha256)).stored_key != a.sha256.stored_key);
+
+  REQUIRE(dir.set_password("alice", "new").ok());
+  CHECK(dir.verify_password("alice", "new").ok());
+  CHECK_FALSE(dir.verify_password("alice", "secret").ok());
+  CHECK(dir.list()->size() == 2);
+  REQUIRE(dir.remove("alice").ok());
+  CHECK_FALSE(dir.exists("alice"));
+  CHECK(dir.remove("alice").error().condition == Condition::item_not_found);
+}

@@ -1,0 +1,292 @@
+#include <doctest/doctest.h>
+
+#include "fixture.hpp"
+
+using namespace parley::core;
+using namespace parley::test;
+
+namespace {
+JoinRequest req(std::string room, std::string nick, std::string key = {}, std::size_t history = 0) {
+  return JoinRequest{std::move(room), std::move(nick), std::move(key), history};
+}
+ModeChange modes(std::string m, std::vector<std::string> args = {}) { return ModeChange{{}, std::move(m), std::move(args)}; }
+}  // namespace
+
+TEST_CASE("room lifecycle: first join creates, last leave destroys") {
+  CoreFixture f;
+  f.account("alice");
+  f.account("bob");
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+
+  auto r = rs.join(a, req("dev", "Alice"));
+  REQUIRE(r.ok());
+  const Member& owner = (*r)->members.at(a);
+  CHECK(owner.affiliation == Affiliation::owner);
+  CHECK(owner.role == Role::moderator);
+  REQUIRE(f.sink(a).joins.size() == 1);
+  CHECK(f.sink(a).joins[0].self);
+
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  // alice sees bob; bob sees alice first, then himself.
+  CHECK(f.sink(a).joins.size() == 2);
+  CHECK_FALSE(f.sink(a).joins[1].self);
+  REQUIRE(f.sink(b).joins.size() == 2);
+  CHECK(f.sink(b).joins[0].member.nick == "Alice");
+  CHECK(f.sink(b).joins[1].self);
+  CHECK(f.sink(b).joins[1].member.role == Role::participant);
+  CHECK(f.sink(b).joins[1].member.affiliation == Affiliation::none);
+  CHECK(rs.rooms_of(b) == std::vector<std::string>{"dev"});
+
+  REQUIRE(rs.leave(b, "dev", "bye").ok());
+  CHECK(f.sink(a).leaves.size() == 1);
+  CHECK(f.sink(a).leaves[0].reason.text == "bye");
+  CHECK(f.sink(b).leaves.size() == 1);
+  CHECK(f.sink(b).leaves[0].self);
+  CHECK(rs.leave(b, "dev", "").error().condition == Condition::item_not_found);
+  REQUIRE(rs.leave(a, "dev", "").ok());
+  CHECK(rs.find("dev") == nullptr);
+  CHECK(rs.list().empty());
+}
+
+TEST_CASE("nicks are unique per room, case-insensitively, except for the same user") {
+  CoreFixture f;
+  f.account("alice");
+  f.account("bob");
+  auto a1 = f.login("alice", "one");
+  auto a2 = f.login("alice", "two");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a1, req("dev", "Alice")).ok());
+  CHECK(rs.join(b, req("dev", "ALICE")).error().condition == Condition::conflict);
+  REQUIRE(rs.join(a2, req("dev", "alice")).ok());  // same bare user, another session
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  CHECK(rs.change_nick(b, "dev", "aLiCe").error().condition == Condition::conflict);
+  REQUIRE(rs.change_nick(b, "dev", "robert").ok());
+  CHECK(f.sink(a1).nicks.back().after == "robert");
+  CHECK(f.sink(b).nicks.back().self);
+  CHECK(rs.find("dev")->find_nick("ROBERT") != nullptr);
+
+  REQUIRE(rs.join(b, req("ops", "robert")).ok());
+  REQUIRE(rs.change_nick_everywhere(b, "bobby").ok());
+  CHECK(rs.find("dev")->find_nick("bobby"));
+  CHECK(rs.find("ops")->find_nick("bobby"));
+  CHECK(rs.change_nick_everywhere(b, "alice").error().condition == Condition::conflict);
+  CHECK(rs.find("ops")->find_nick("bobby"));  // nothing changed anywhere
+}
+
+TEST_CASE("modes: key, limit, invite-only, moderated, topic, no-external") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob", "carol"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto c = f.login("carol");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  CHECK(rs.set_modes(b, "dev", modes("+k", {"x"})).error().condition == Condition::not_acceptable);
+
+  SUBCASE("+k") {
+    REQUIRE(rs.set_modes(a, "dev", modes("+k", {"sesame"})).ok());
+    CHECK(f.sink(a).modes.back().change.modes == "+k");
+    CHECK(rs.join(b, req("dev", "bob")).error().condition == Condition::not_authorized);
+    REQUIRE(rs.join(b, req("dev", "bob", "sesame")).ok());
+    REQUIRE(rs.set_modes(a, "dev", modes("-k", {"sesame"})).ok());
+    REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  }
+  SUBCASE("+l") {
+    REQUIRE(rs.set_modes(a, "dev", modes("+l", {"2"})).ok());
+    REQUIRE(rs.join(b, req("dev", "bob")).ok());
+    CHECK(rs.join(c, req("dev", "carol")).error().condition == Condition::service_unavailable);
+    CHECK(rs.set_modes(a, "dev", modes("+l", {"zero"})).error().condition == Condition::bad_request);
+    REQUIRE(rs.set_modes(a, "dev", modes("-l")).ok());
+    REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  }
+  SUBCASE("+i and invitations") {
+    REQUIRE(rs.set_modes(a, "dev", modes("+i")).ok());
+    CHECK(rs.join(b, req("dev", "bob")).error().condition == Condition::registration_required);
+    REQUIRE(rs.invite(a, "dev", Address::user("bob")).ok());
+    REQUIRE(f.sink(b).invites.size() == 1);
+    CHECK(f.sink(b).invites[0].room == "dev");
+    CHECK(f.sink(b).invites[0].nick == "alice");
+    REQUIRE(rs.join(b, req("dev", "bob")).ok());
+    // Only moderators invite to a +i room.
+    CHECK(rs.invite(b, "dev", Address::user("carol")).error().condition == Condition::forbidden);
+  }
+  SUBCASE("+m and voice") {
+    REQUIRE(rs.join(b, req("dev", "bob")).ok());
+    REQUIRE(rs.set_modes(a, "dev", modes("+m")).ok());
+    CHECK(rs.find("dev")->members.at(b).role == Role::visitor);
+    CHECK(rs.say(b, "dev", text("room:dev", "hi")).error().condition == Condition::forbidden);
+    REQUIRE(rs.set_modes(a, "dev", modes("+v", {"bob"})).ok());
+    CHECK(f.sink(a).member_updates.back().role == Role::participant);
+    CHECK(f.sink(a).member_updates.back().affiliation == Affiliation::member);
+    REQUIRE(rs.say(b, "dev", text("room:dev", "hi")).ok());
+    REQUIRE(rs.set_modes(a, "dev", modes("-v", {"bob"})).ok());
+    CHECK(rs.find("dev")->members.at(b).role == Role::visitor);
+    REQUIRE(rs.join(c, req("dev", "carol")).ok());
+    CHECK(rs.find("dev")->members.at(c).role == Role::visitor);
+    REQUIRE(rs.set_modes(a, "dev", modes("-m")).ok());
+    CHECK(rs.find("dev")->members.at(c).role == Role::participant);
+  }
+  SUBCASE("+o/+h and topic protection") {
+    REQUIRE(rs.join(b, req("dev", "bob")).ok());
+    CHECK(rs.set_topic(b, "dev", "mine").error().condition == Condition::forbidden);
+    CHECK(rs.set_modes(b, "dev", modes("+o", {"bob"})).error().condition == Condition::forbidden);
+    REQUIRE(rs.set_modes(a, "dev", modes("+oh", {"bob", "alice"})).ok());
+    CHECK(rs.find("dev")->members.at(b).affiliation == Affiliation::admin);
+    CHECK(rs.find("dev")->members.at(b).role == Role::moderator);
+    CHECK(rs.find("dev")->members.at(a).affiliation == Affiliation::owner);  // +h does not demote
+    REQUIRE(rs.set_topic(b, "dev", "new topic").ok());
+    CHECK(f.sink(a).topics.back().text == "new topic");
+    CHECK(f.sink(a).topics.back().set_by == "bob");
+    REQUIRE(rs.set_modes(a, "dev", modes("-o", {"bob"})).ok());
+    CHECK(rs.find("dev")->members.at(b).role == Role::participant);
+    REQUIRE(rs.set_modes(a, "dev", modes("-t")).ok());
+    REQUIRE(rs.set_topic(b, "dev", "anyone").ok());
+    // The joiner gets the topic after the join.
+    REQUIRE(rs.join(c, req("dev", "carol")).ok());
+    CHECK(f.sink(c).topics.back().text == "anyone");
+  }
+  SUBCASE("+n") {
+    CHECK(rs.say(b, "dev", text("room:dev", "from outside")).error().condition == Condition::not_acceptable);
+    REQUIRE(rs.set_modes(a, "dev", modes("-n")).ok());
+    REQUIRE(rs.say(b, "dev", text("room:dev", "from outside")).ok());
+    CHECK(f.sink(a).messages.back()->nick == "bob");
+  }
+  SUBCASE("applied modes are reported, unknown ones refused") {
+    REQUIRE(rs.set_modes(a, "dev", modes("+st-n")).ok());
+    CHECK(f.sink(a).modes.back().change.modes == "+st-n");
+    CHECK(f.sink(a).modes.back().change.by == "alice");
+    CHECK(rs.set_modes(a, "dev", modes("+Z")).error().condition == Condition::bad_request);
+  }
+}
+
+TEST_CASE("kick and ban") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob", "carol"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto c = f.login("carol");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  CHECK(rs.kick(b, "dev", "carol", "no").error().condition == Condition::forbidden);
+  REQUIRE(rs.kick(a, "dev", "Carol", "behave").ok());
+  REQUIRE_FALSE(f.sink(c).leaves.empty());
+  CHECK(f.sink(c).leaves.back().self);
+  CHECK(f.sink(c).leaves.back().reason.kind == LeaveReason::Kind::kick);
+  CHECK(f.sink(c).leaves.back().reason.by == "alice");
+  CHECK(f.sink(b).leaves.back().reason.text == "behave");
+  CHECK(rs.rooms_of(c).empty());
+  CHECK(rs.kick(a, "dev", "nobody", "").error().condition == Condition::item_not_found);
+
+  REQUIRE(rs.set_modes(a, "dev", modes("+b", {"car*!*@*"})).ok());
+  CHECK(rs.join(c, req("dev", "carol")).error().condition == Condition::forbidden);
+  REQUIRE(rs.set_modes(a, "dev", modes("+b", {"*!carol@host.*"})).ok());
+  CHECK(rs.join(c, req("dev", "other")).error().condition == Condition::forbidden);  // by user@host
+  REQUIRE(rs.set_modes(a, "dev", modes("-b-b", {"car*!*@*", "*!carol@host.*"})).ok());
+  REQUIRE(rs.join(c, req("dev", "carol")).ok());
+
+  // Affiliation outcast bans by account and removes the user at once.
+  REQUIRE(rs.set_affiliation(a, "dev", Address::user("carol"), Affiliation::outcast).ok());
+  CHECK(f.sink(c).leaves.back().reason.kind == LeaveReason::Kind::ban);
+  CHECK(rs.join(c, req("dev", "carol2")).error().condition == Condition::forbidden);
+}
+
+TEST_CASE("room messages, history and private messages") {
+  CoreFixture f;  // history limit 5
+  f.account("alice");
+  f.account("bob");
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  for (int i = 0; i < 7; ++i) REQUIRE(rs.say(a, "dev", text("room:dev", "m" + std::to_string(i))).ok());
+  CHECK(f.sink(a).messages.size() == 7);  // reflected to the sender
+  const MessagePtr& m = f.sink(a).messages.back();
+  CHECK(m->kind == MessageKind::room);
+  CHECK(m->nick == "alice");
+  CHECK(m->from == Address::user("alice"));
+  CHECK(m->origin.session == a);
+  CHECK(rs.find("dev")->history.size() == 5);
+
+  REQUIRE(rs.join(b, req("dev", "bob", {}, 3)).ok());
+  REQUIRE(f.sink(b).messages.size() == 3);
+  CHECK(f.sink(b).messages[0]->body == "m4");
+  CHECK(f.sink(b).messages[2]->body == "m6");
+
+  // Through the router, by room address.
+  auto viaroute = text("room:dev", "routed");
+  viaroute.origin.session = b;
+  REQUIRE(f.core->router().send(viaroute).ok());
+  CHECK(f.sink(a).messages.back()->body == "routed");
+  CHECK(f.sink(a).messages.back()->nick == "bob");
+
+  REQUIRE(rs.say_private(a, "dev", "BOB", text("room:dev", "psst")).ok());
+  CHECK(f.sink(b).messages.back()->body == "psst");
+  CHECK(f.sink(b).messages.back()->kind == MessageKind::direct);
+  CHECK(f.sink(b).messages.back()->to.is_room());
+  CHECK(f.sink(b).messages.back()->nick == "alice");
+  CHECK(rs.say_private(a, "dev", "nobody", text("room:dev", "x")).error().condition == Condition::item_not_found);
+  CHECK(rs.say(a, "nosuch", text("room:nosuch", "x")).error().condition == Condition::item_not_found);
+}
+
+TEST_CASE("persistent rooms survive an empty room and a restart") {
+  auto store = std::make_shared<MemoryStore>();
+  {
+    CoreFixture f(store);
+    f.account("alice");
+    auto a = f.login("alice");
+    auto& rs = f.core->rooms();
+    REQUIRE(rs.join(a, req("dev", "alice")).ok());
+    REQUIRE(rs.say(a, "dev", text("room:dev", "before")).ok());
+    REQUIRE(rs.set_persistent(a, "dev", true).ok());
+    REQUIRE(rs.set_topic(a, "dev", "kept").ok());
+    REQUIRE(rs.set_modes(a, "dev", modes("+kb", {"key", "troll*"})).ok());
+    REQUIRE(rs.say(a, "dev", text("room:dev", "after")).ok());
+    REQUIRE(rs.leave(a, "dev", "").ok());
+    REQUIRE(rs.find("dev") != nullptr);  // persistent: still there
+  }
+  CoreFixture f(store);
+  REQUIRE(f.core->rooms().load().ok());
+  const Room* r = f.core->rooms().find("dev");
+  REQUIRE(r != nullptr);
+  CHECK(r->persistent);
+  CHECK(r->topic.text == "kept");
+  CHECK(r->modes.key == "key");
+  CHECK(r->bans == std::vector<std::string>{"troll*"});
+  REQUIRE(r->history.size() == 2);
+  CHECK(r->history[0]->body == "before");
+
+  auto a = f.login("alice");
+  CHECK(f.core->rooms().join(a, req("dev", "alice")).ok());  // owner: the key does not apply
+  CHECK(r->members.at(a).affiliation == Affiliation::owner);
+  f.account("bob");
+  auto b = f.login("bob");
+  CHECK(f.core->rooms().join(b, req("dev", "bob")).error().condition == Condition::not_authorized);
+  REQUIRE(f.core->rooms().set_persistent(a, "dev", false).ok());
+  REQUIRE(f.core->rooms().leave(a, "dev", "").ok());
+  CHECK(f.core->rooms().find("dev") == nullptr);
+  CHECK(f.store->rooms()->empty());
+}
+
+TEST_CASE("closing a session quits every room") {
+  CoreFixture f;
+  f.account("alice");
+  f.account("bob");
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(a, req("ops", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  f.core->sessions().close(a, "gone fishing");
+  REQUIRE(f.sink(b).leaves.size() == 1);
+  CHECK(f.sink(b).leaves[0].reason.kind == LeaveReason::Kind::quit);
+  CHECK(f.sink(b).leaves[0].reason.text == "gone fishing");
+  CHECK(f.sink(a).leaves.empty());  // a quitting session is not told
+  CHECK(rs.find("ops") == nullptr);
+  CHECK(rs.find("dev")->members.size() == 1);
+}
