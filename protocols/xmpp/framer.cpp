@@ -1,0 +1,449 @@
+#include "protocols/xmpp/framer.hpp"
+
+#include <algorithm>
+
+namespace parley::protocols::xmpp {
+
+namespace {
+
+bool is_ws(unsigned char b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+bool is_name_start(unsigned char b) {
+  return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == ':' || b >= 0x80;
+}
+bool is_name_char(unsigned char b) {
+  return is_name_start(b) || (b >= '0' && b <= '9') || b == '-' || b == '.';
+}
+bool is_xml_char(std::uint64_t c) {
+  return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// Parses the body of a character reference ("#65", "#x41"); 0 on failure (0 is no Char).
+std::uint64_t char_ref_value(std::string_view e) {
+  if (e.size() < 2 || e[0] != '#') return 0;
+  std::uint64_t v = 0;
+  if (e[1] == 'x') {
+    if (e.size() < 3) return 0;
+    for (char c : e.substr(2)) {
+      int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                                               : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+      if (d < 0) return 0;
+      v = v * 16 + static_cast<std::uint64_t>(d);
+      if (v > 0x10FFFF) return 0;
+    }
+  } else {
+    for (char c : e.substr(1)) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+      if (v > 0x10FFFF) return 0;
+    }
+  }
+  return v;
+}
+
+void append_utf8(std::string& out, std::uint32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+constexpr std::size_t kMaxEntity = 16;
+constexpr std::string_view kCdata = "[CDATA[";
+
+}  // namespace
+
+std::string_view StreamHeader::attr(std::string_view n) const {
+  for (const auto& [k, v] : attributes)
+    if (k == n) return v;
+  return {};
+}
+
+bool StreamHeader::has(std::string_view n) const {
+  return std::any_of(attributes.begin(), attributes.end(), [&](const auto& a) { return a.first == n; });
+}
+
+std::string decode_entities(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '&') {
+      out += raw[i];
+      continue;
+    }
+    auto semi = raw.find(';', i);
+    if (semi == std::string_view::npos) {
+      out.append(raw.substr(i));
+      break;
+    }
+    auto e = raw.substr(i + 1, semi - i - 1);
+    if (e == "lt") out += '<';
+    else if (e == "gt") out += '>';
+    else if (e == "amp") out += '&';
+    else if (e == "quot") out += '"';
+    else if (e == "apos") out += '\'';
+    else if (auto v = char_ref_value(e); v && is_xml_char(v)) append_utf8(out, static_cast<std::uint32_t>(v));
+    i = semi;
+  }
+  return out;
+}
+
+void StreamFramer::reset() {
+  state_ = S::prolog;
+  header_ = {};
+  header_seen_ = false;
+  decl_allowed_ = true;
+  cp_ = cp_min_ = 0;
+  need_ = 0;
+  names_.clear();
+  name_starts_.clear();
+  depth_ = 0;
+  cur_name_.clear();
+  cur_attr_.clear();
+  cur_value_.clear();
+  attr_names_.clear();
+  entity_.clear();
+  quote_ = 0;
+  match_ = 0;
+  stanza_.clear();
+  buffering_ = false;
+  header_bytes_ = 0;
+  error_ = StreamError::none;
+  error_text_.clear();
+}
+
+std::vector<char> StreamFramer::take_stanza() {
+  std::vector<char> out = std::move(stanza_);
+  stanza_.clear();
+  return out;
+}
+
+bool StreamFramer::fail(StreamError e, std::string text) {
+  if (state_ != S::failed) {
+    error_ = e;
+    error_text_ = std::move(text);
+    state_ = S::failed;
+  }
+  return false;
+}
+
+bool StreamFramer::check_char(unsigned char b) {
+  if (need_ == 0) {
+    if (b < 0x80) {
+      if (b < 0x20 && b != 0x9 && b != 0xA && b != 0xD)
+        return fail(StreamError::not_well_formed, b == 0 ? "NUL byte" : "control character");
+      return true;
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+      need_ = 1, cp_ = b & 0x1F, cp_min_ = 0x80;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      need_ = 2, cp_ = b & 0x0F, cp_min_ = 0x800;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      need_ = 3, cp_ = b & 0x07, cp_min_ = 0x10000;
+    } else {
+      return fail(StreamError::not_well_formed, "invalid UTF-8");
+    }
+    return true;
+  }
+  if ((b & 0xC0) != 0x80) return fail(StreamError::not_well_formed, "invalid UTF-8");
+  cp_ = (cp_ << 6) | (b & 0x3F);
+  if (--need_ == 0 && (cp_ < cp_min_ || !is_xml_char(cp_)))
+    return fail(StreamError::not_well_formed, "invalid UTF-8 or character");
+  return true;
+}
+
+bool StreamFramer::on_entity_end() {
+  const std::string& e = entity_;
+  if (e == "lt" || e == "gt" || e == "amp" || e == "quot" || e == "apos") return true;
+  if (!e.empty() && e[0] == '#') {
+    auto v = char_ref_value(e);
+    if (v == 0 || !is_xml_char(v)) return fail(StreamError::not_well_formed, "invalid character reference");
+    return true;
+  }
+  if (!e.empty() && is_name_start(static_cast<unsigned char>(e[0])))
+    return fail(StreamError::restricted_xml, "undeclared entity");  // RFC 6120 §11.1
+  return fail(StreamError::not_well_formed, "bad entity reference");
+}
+
+bool StreamFramer::finish_attribute() {
+  // The header is bounded by max_header instead.
+  if (depth_ > 0 && attr_names_.size() + 1 > limits_.max_attributes)
+    return fail(StreamError::policy_violation, "too many attributes");
+  for (const auto& n : attr_names_)
+    if (n == cur_attr_) return fail(StreamError::not_well_formed, "duplicate attribute");
+  attr_names_.push_back(cur_attr_);
+  if (depth_ == 0) header_.attributes.emplace_back(cur_attr_, decode_entities(cur_value_));
+  return true;
+}
+
+bool StreamFramer::finish_start_tag(bool empty) {
+  attr_names_.clear();
+  if (depth_ == 0) {
+    if (empty) return fail(StreamError::bad_format, "empty stream header");
+    header_.name = cur_name_;
+    name_starts_.push_back(static_cast<std::uint32_t>(names_.size()));
+    names_ += cur_name_;
+    depth_ = 1;
+    header_seen_ = true;
+    state_ = S::text;
+    return true;
+  }
+  // depth_ - 1 elements of the stanza are open; this one is at stanza depth depth_.
+  if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
+  state_ = S::text;
+  if (!empty) {
+    name_starts_.push_back(static_cast<std::uint32_t>(names_.size()));
+    names_ += cur_name_;
+    ++depth_;
+  }
+  return true;
+}
+
+bool StreamFramer::finish_end_tag() {
+  if (name_starts_.empty()) return fail(StreamError::not_well_formed, "unbalanced end tag");
+  std::string_view top = std::string_view(names_).substr(name_starts_.back());
+  if (top != cur_name_) return fail(StreamError::not_well_formed, "mismatched end tag");
+  names_.resize(name_starts_.back());
+  name_starts_.pop_back();
+  --depth_;
+  state_ = depth_ == 0 ? S::done_end : S::text;
+  return true;
+}
+
+StreamFramer::Step StreamFramer::feed(std::string_view data) {
+  if (state_ == S::failed) return {Status::error, 0};
+  if (state_ == S::done_end) return {Status::need_more, data.size()};  // after the end: ignored
+
+  std::size_t buf_from = 0;  // start of this call's bytes belonging to the buffered stanza
+  auto overflow = [&](std::size_t i) {
+    return buffering_ && stanza_.size() + (i - buf_from + 1) > limits_.max_stanza;
+  };
+
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto b = static_cast<unsigned char>(data[i]);
+    if (!check_char(b)) return {Status::error, i};
+    if (depth_ == 0 && ++header_bytes_ > limits_.max_header)
+      return fail(StreamError::policy_violation, "stream header too large"), Step{Status::error, i};
+    if (overflow(i)) return fail(StreamError::policy_violation, "stanza too large"), Step{Status::error, i};
+
+    bool ok = true;
+    Status event = Status::need_more;
+    switch (state_) {
+      case S::prolog:
+        if (b == '<') state_ = S::lt;
+        else if (!is_ws(b)) ok = fail(StreamError::not_well_formed, "text before the stream header");
+        break;
+      case S::lt:
+        if (b == '/') {
+          if (depth_ == 0) ok = fail(StreamError::not_well_formed, "end tag before the stream header");
+          cur_name_.clear();
+          state_ = S::end_name;
+        } else if (b == '!') {
+          match_ = 0;
+          state_ = S::bang;
+        } else if (b == '?') {
+          if (depth_ == 0 && decl_allowed_) {
+            entity_.clear();
+            match_ = 0;
+            state_ = S::pi;
+          } else {
+            ok = fail(StreamError::restricted_xml, "processing instruction");
+          }
+        } else if (is_name_start(b)) {
+          cur_name_.assign(1, static_cast<char>(b));
+          attr_names_.clear();
+          state_ = S::start_name;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad character after '<'");
+        }
+        decl_allowed_ = false;
+        break;
+      case S::bang:
+        if (b == '-') ok = fail(StreamError::restricted_xml, "comment");
+        else if (b == '[' && depth_ >= 2) match_ = 1, state_ = S::cdata_open;
+        else if (b == '[') ok = fail(StreamError::not_well_formed, "CDATA outside a stanza");
+        else ok = fail(StreamError::restricted_xml, "DTD or declaration");
+        break;
+      case S::cdata_open:
+        if (b != static_cast<unsigned char>(kCdata[match_])) {
+          ok = fail(StreamError::not_well_formed, "bad CDATA section");
+        } else if (++match_ == kCdata.size()) {
+          match_ = 0;
+          state_ = S::cdata;
+        }
+        break;
+      case S::cdata:
+        if (b == ']') match_ = match_ < 2 ? match_ + 1 : 2;
+        else if (b == '>' && match_ == 2) state_ = S::text;
+        else match_ = 0;
+        break;
+      case S::pi:
+        if (b == '>' && match_ == 1) {
+          // Only the XML declaration: "<?xml" followed by whitespace.
+          if (entity_.size() < 4 || entity_.compare(0, 3, "xml") != 0 ||
+              !is_ws(static_cast<unsigned char>(entity_[3])))
+            ok = fail(StreamError::restricted_xml, "processing instruction");
+          state_ = S::prolog;
+        } else {
+          match_ = b == '?' ? 1 : 0;
+          entity_ += static_cast<char>(b);
+        }
+        break;
+      case S::start_name:
+        if (is_name_char(b)) cur_name_ += static_cast<char>(b);
+        else if (is_ws(b)) state_ = S::in_tag;
+        else if (b == '/') state_ = S::empty_slash;
+        else if (b == '>') {
+          bool header = depth_ == 0;
+          ok = finish_start_tag(false);
+          if (ok && header) event = Status::header;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad element name");
+        }
+        break;
+      case S::in_tag:
+      case S::attr_after_value:
+        if (is_ws(b)) {
+          state_ = S::in_tag;
+        } else if (b == '/') {
+          state_ = S::empty_slash;
+        } else if (b == '>') {
+          bool header = depth_ == 0;
+          ok = finish_start_tag(false);
+          if (ok && header) event = Status::header;
+        } else if (state_ == S::in_tag && is_name_start(b)) {
+          cur_attr_.assign(1, static_cast<char>(b));
+          state_ = S::attr_name;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad attribute syntax");
+        }
+        break;
+      case S::attr_name:
+        if (is_name_char(b)) cur_attr_ += static_cast<char>(b);
+        else if (is_ws(b)) state_ = S::attr_after_name;
+        else if (b == '=') state_ = S::attr_eq;
+        else ok = fail(StreamError::not_well_formed, "bad attribute name");
+        break;
+      case S::attr_after_name:
+        if (b == '=') state_ = S::attr_eq;
+        else if (!is_ws(b)) ok = fail(StreamError::not_well_formed, "attribute without value");
+        break;
+      case S::attr_eq:
+        if (b == '"' || b == '\'') {
+          quote_ = static_cast<char>(b);
+          cur_value_.clear();
+          state_ = S::attr_value;
+        } else if (!is_ws(b)) {
+          ok = fail(StreamError::not_well_formed, "unquoted attribute value");
+        }
+        break;
+      case S::attr_value:
+        if (b == static_cast<unsigned char>(quote_)) {
+          ok = finish_attribute();
+          state_ = S::attr_after_value;
+        } else if (b == '<') {
+          ok = fail(StreamError::not_well_formed, "'<' in attribute value");
+        } else if (b == '&') {
+          entity_.clear();
+          entity_return_ = S::attr_value;
+          state_ = S::entity;
+        } else if (depth_ == 0) {
+          cur_value_ += static_cast<char>(b);
+        }
+        break;
+      case S::empty_slash:
+        if (b == '>') {
+          if (depth_ == 0) {
+            ok = finish_start_tag(true);
+          } else {
+            ok = finish_start_tag(true);
+            if (ok && depth_ == 1) event = Status::stanza;
+          }
+        } else {
+          ok = fail(StreamError::not_well_formed, "expected '>' after '/'");
+        }
+        break;
+      case S::end_name:
+      case S::end_ws:
+        if (state_ == S::end_name && is_name_char(b)) {
+          cur_name_ += static_cast<char>(b);
+        } else if (is_ws(b)) {
+          state_ = S::end_ws;
+        } else if (b == '>') {
+          ok = finish_end_tag();
+          if (ok) event = depth_ == 0 ? Status::stream_end : depth_ == 1 ? Status::stanza : Status::need_more;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad end tag");
+        }
+        break;
+      case S::text:
+        if (b == '<') {
+          if (depth_ == 1) {
+            buffering_ = true;
+            buf_from = i;
+            stanza_.clear();
+          }
+          state_ = S::lt;
+        } else if (depth_ == 1) {
+          if (!is_ws(b)) ok = fail(StreamError::not_well_formed, "text between stanzas");
+        } else if (b == '&') {
+          entity_.clear();
+          entity_return_ = S::text;
+          state_ = S::entity;
+        }
+        break;
+      case S::entity:
+        if (b == ';') {
+          ok = on_entity_end();
+          if (ok && entity_return_ == S::attr_value && depth_ == 0) {
+            cur_value_ += '&';
+            cur_value_ += entity_;
+            cur_value_ += ';';
+          }
+          state_ = ok ? entity_return_ : state_;
+        } else if (is_name_char(b) || b == '#') {
+          if (entity_.size() >= kMaxEntity) {
+            ok = fail(entity_[0] == '#' ? StreamError::not_well_formed : StreamError::restricted_xml,
+                      "entity reference too long");
+          } else {
+            entity_ += static_cast<char>(b);
+          }
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad entity reference");
+        }
+        break;
+      case S::done_end:
+      case S::failed:
+        break;
+    }
+    if (!ok) return {Status::error, i};
+    if (event == Status::stanza) {
+      stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from),
+                     data.begin() + static_cast<std::ptrdiff_t>(i + 1));
+      buffering_ = false;
+      return {Status::stanza, i + 1};
+    }
+    if (event == Status::stream_end) {
+      buffering_ = false;
+      stanza_.clear();
+      return {Status::stream_end, i + 1};
+    }
+    if (event == Status::header) return {Status::header, i + 1};
+  }
+  if (buffering_)
+    stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from), data.end());
+  return {Status::need_more, data.size()};
+}
+
+}  // namespace parley::protocols::xmpp

@@ -1,0 +1,143 @@
+#pragma once
+// A streaming, bounded framer for XMPP's restricted XML (RFC 6120 §11).
+//
+// An XMPP stream is one endless XML document, so a DOM parser cannot read it. The framer
+// scans the bytes once, checks well-formedness of everything it sees (UTF-8, XML Char,
+// names, tag nesting, attribute syntax, entity references) and cuts out:
+//   - the stream header `<stream:stream ...>` (attributes decoded),
+//   - each complete top-level element (a stanza or a nonza), as raw bytes that
+//     Stanza::parse() hands to pugixml in place,
+//   - the stream end `</stream:stream>`.
+// It is resumable: feed() consumes what it can and returns need_more, or stops right after
+// one event. Input is bounded before anything is buffered: stanza size, nesting depth and
+// attribute count (policy-violation), header size.
+//
+// Rejected (RFC 6120 §11.1): comments, processing instructions other than the leading XML
+// declaration, DTDs / entity declarations, references to entities other than the five
+// predefined ones (restricted-xml); invalid UTF-8, NUL and other non-Chars, syntax errors,
+// mismatched tags, duplicate attributes, non-whitespace text between stanzas
+// (not-well-formed).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocols/xmpp/stream_error.hpp"
+
+namespace parley::protocols::xmpp {
+
+struct FramerLimits {
+  std::size_t max_stanza = 256 * 1024;  // bytes of one top-level element
+  std::size_t max_depth = 32;           // element nesting inside a stanza (stanza = 1)
+  std::size_t max_attributes = 64;      // per element
+  std::size_t max_header = 4096;        // XML declaration + stream header
+};
+
+struct StreamHeader {
+  std::string name;  // qualified name, e.g. "stream:stream"
+  std::vector<std::pair<std::string, std::string>> attributes;  // decoded values
+
+  // The attribute's value, or "" when absent.
+  std::string_view attr(std::string_view name) const;
+  bool has(std::string_view name) const;
+};
+
+class StreamFramer {
+ public:
+  enum class Status : std::uint8_t { need_more, header, stanza, stream_end, error };
+  struct Step {
+    Status status = Status::need_more;
+    std::size_t consumed = 0;
+  };
+
+  explicit StreamFramer(FramerLimits limits = {}) : limits_(limits) { reset(); }
+
+  // Scans data. Stops after the first complete event (header, stanza, stream end) or at
+  // the end of data (need_more, everything consumed). After error, every call returns
+  // error again; error() tells the stream error condition.
+  Step feed(std::string_view data);
+
+  // The stream header, valid after Status::header.
+  const StreamHeader& header() const { return header_; }
+  // The raw bytes of the last complete top-level element (moved out; the framer's buffer
+  // is then empty). Valid after Status::stanza.
+  std::vector<char> take_stanza();
+  std::string_view stanza_view() const { return {stanza_.data(), stanza_.size()}; }
+
+  StreamError error() const { return error_; }
+  const std::string& error_text() const { return error_text_; }
+  bool header_seen() const { return header_seen_; }
+  // RFC 6120 §4.3.3: stream restart after STARTTLS and SASL success: a new document.
+  void reset();
+  const FramerLimits& limits() const { return limits_; }
+  void set_limits(const FramerLimits& l) { limits_ = l; }
+
+ private:
+  enum class S : std::uint8_t {
+    prolog,        // before the stream header
+    lt,            // after '<'
+    bang,          // after "<!"
+    cdata_open,    // matching "<![CDATA["
+    cdata,         // inside CDATA
+    pi,            // inside the leading <?xml ...?>
+    start_name,    // element name
+    in_tag,        // between attributes
+    attr_name,
+    attr_after_name,
+    attr_eq,
+    attr_value,
+    attr_after_value,
+    empty_slash,   // "/" seen in a start tag
+    end_name,      // element name in an end tag
+    end_ws,        // whitespace after the end tag name
+    text,          // character data
+    entity,        // after '&'
+    done_end,      // the stream has ended
+    failed,
+  };
+
+  bool fail(StreamError e, std::string text);
+  bool check_char(unsigned char b);   // UTF-8 + XML Char validation of one byte
+  bool on_entity_end();
+  bool finish_start_tag(bool empty);  // returns false on error
+  bool finish_end_tag();
+  bool finish_attribute();
+
+  FramerLimits limits_;
+  S state_ = S::prolog;
+  S entity_return_ = S::text;
+  StreamHeader header_;
+  bool header_seen_ = false;
+  bool decl_allowed_ = true;  // the XML declaration may only come first
+
+  // UTF-8 decoder state
+  std::uint32_t cp_ = 0;
+  std::uint32_t cp_min_ = 0;
+  std::uint8_t need_ = 0;
+
+  // element stack: names_ holds the open elements' names back to back
+  std::string names_;
+  std::vector<std::uint32_t> name_starts_;
+  std::size_t depth_ = 0;  // 0: before header; 1: inside stream; >= 2: inside a stanza
+  std::string cur_name_;
+  std::string cur_attr_;
+  std::string cur_value_;  // raw (undecoded) value, only kept for the header
+  std::vector<std::string> attr_names_;  // of the current tag, for duplicate detection
+  std::string entity_;
+  char quote_ = 0;
+  std::uint8_t match_ = 0;  // progress through "[CDATA[" / "]]>" / "?>"
+
+  std::vector<char> stanza_;
+  bool buffering_ = false;  // bytes belong to a stanza or the header
+  std::size_t header_bytes_ = 0;
+  StreamError error_ = StreamError::none;
+  std::string error_text_;
+};
+
+// Decodes the five predefined entities and character references of an attribute value or
+// text that the framer has already validated.
+std::string decode_entities(std::string_view raw);
+
+}  // namespace parley::protocols::xmpp

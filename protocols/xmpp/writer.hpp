@@ -1,0 +1,58 @@
+#pragma once
+// Rendering stanzas. Everything written goes through escaping: text escapes & < >,
+// attribute values also " ' and whitespace controls; characters XML 1.0 does not allow
+// (C0 controls such as IRC formatting codes, U+FFFE/FFFF) are dropped and invalid UTF-8 is
+// replaced by U+FFFD, so no input can make Parley emit a not-well-formed stream.
+#include <pugixml.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::protocols::xmpp {
+
+void escape_text(std::string& out, std::string_view s);
+void escape_attr(std::string& out, std::string_view s);
+// Valid UTF-8 made of XML Chars only (what escape_* would keep).
+std::string sanitize_utf8(std::string_view s);
+
+// Streaming element builder:
+//   XmlWriter w(out);
+//   w.open("message").attr("to", jid).attr("type", "chat");
+//   w.open("body").text(body).close();
+//   w.close();
+class XmlWriter {
+ public:
+  explicit XmlWriter(std::string& out) : out_(out) {}
+  ~XmlWriter() = default;
+
+  XmlWriter& open(std::string_view name);
+  // Only directly after open() (or another attr()). Empty values are written too; use
+  // attr_if() to skip them.
+  XmlWriter& attr(std::string_view name, std::string_view value);
+  XmlWriter& attr_if(std::string_view name, std::string_view value) {
+    return value.empty() ? *this : attr(name, value);
+  }
+  XmlWriter& text(std::string_view s);
+  // Pre-rendered XML produced by this writer or render(); never untrusted input.
+  XmlWriter& raw(std::string_view xml);
+  XmlWriter& close();
+  // <name>text</name>
+  XmlWriter& element(std::string_view name, std::string_view text);
+  // Closes everything still open.
+  void finish();
+  std::size_t depth() const { return stack_.size(); }
+
+ private:
+  void end_start_tag();
+  std::string& out_;
+  std::vector<std::string> stack_;
+  bool in_start_tag_ = false;
+};
+
+// Serialises an element (e.g. a payload received from a client) with full escaping. If
+// ns_if_missing is given and the element has no xmlns attribute, xmlns is added to the root
+// (for forwarding a child element out of the scope of its original stream).
+void render(std::string& out, pugi::xml_node n, std::string_view ns_if_missing = {});
+
+}  // namespace parley::protocols::xmpp
