@@ -1,0 +1,281 @@
+"""Shared helpers for Parley's integration tests (tests/integration/test_*.py).
+
+ctest runs every test_*.py with /usr/bin/python3 and sets:
+  PARLEYD        path to the parleyd binary under test
+  PARLEY_SOURCE  the repository root
+Each script picks its own free loopback ports, so scripts run in parallel. Standard library
+only (no PyYAML): configs are written as JSON, which is valid YAML.
+
+Typical use:
+
+    import parley_harness as h
+
+    def test_something():
+        with h.Parleyd(h.config(irc=True, accounts=[("alice", "alicepw")])) as d:
+            port = d.ports["irc"]                      # the IRC listener's port
+            ...                                        # talk to 127.0.0.1:port
+            d.wait_for_log(r"some log line")           # regex on parleyd's stderr
+        # leaving the block sends SIGTERM and checks parleyd exited 0 within 5 s
+
+    if __name__ == "__main__":
+        h.run_tests(globals())                         # runs every test_* function
+
+API:
+  free_port(udp=False) -> int            a loopback port free for TCP (and UDP if udp=True)
+  config(**kw) -> dict                   a parleyd config with the chosen protocols on free ports
+  write_config(path, cfg) -> path        writes cfg (dict, or YAML text) to path
+  Parleyd(cfg, workdir=None, args=())    a parleyd process; .start(), .stop(), .signal(sig),
+                                         .wait_for_log(regex), .log(), .ports, .data_dir,
+                                         .config_path, .workdir, .proc; a context manager
+  run_parleyd(*args, input=None) -> CompletedProcess   one-shot CLI run (--check-config, account ...)
+  run_tests(namespace)                   runs test_* functions in order, prints results, exits 1 on failure
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+SOURCE = Path(os.environ.get("PARLEY_SOURCE", Path(__file__).resolve().parents[2]))
+PARLEYD = os.environ.get("PARLEYD", str(SOURCE / "build" / "parleyd"))
+
+_handed_out: set[int] = set()
+
+
+def free_port(udp: bool = False) -> int:
+    """A loopback port that is free right now for TCP (and for UDP too if udp=True).
+
+    The kernel picks it; ports handed out earlier in this process are never repeated.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port in _handed_out:
+            continue
+        if udp:
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
+
+
+def config(irc: bool = False, xmpp: bool = False, sip: bool = False, psyc: bool = False,
+           accounts=(), domain: str = "localhost", log_level: str = "debug", threads: int = 2,
+           **sections) -> dict:
+    """A config dict with the chosen protocols listening on free loopback ports.
+
+    data_dir is left relative ("./var"): Parleyd runs in its own temporary workdir.
+    Extra keyword arguments become top-level sections or override generated ones, e.g.
+    config(irc=True, irc_extra={"guests": False}) merges into the irc section.
+    The chosen ports are in cfg["_ports"] (removed before writing): irc, xmpp, sip, psyc.
+    """
+    ports: dict[str, int] = {}
+    cfg: dict = {
+        "server": {"domain": domain, "data_dir": "./var", "threads": threads, "log_level": log_level},
+        "accounts": [{"user": u, "password": p} for u, p in accounts],
+    }
+    if irc:
+        ports["irc"] = free_port()
+        cfg["irc"] = {"listen": [f"127.0.0.1:{ports['irc']}"], "guests": True}
+    if xmpp:
+        ports["xmpp"] = free_port()
+        cfg["xmpp"] = {"c2s": {"listen": [f"127.0.0.1:{ports['xmpp']}"]}, "muc": {"domain": f"conference.{domain}"}}
+    if sip:
+        ports["sip"] = free_port(udp=True)
+        cfg["sip"] = {"listen": [f"udp:127.0.0.1:{ports['sip']}", f"tcp:127.0.0.1:{ports['sip']}"]}
+    if psyc:
+        ports["psyc"] = free_port()
+        cfg["psyc"] = {"listen": [f"127.0.0.1:{ports['psyc']}"]}
+    for key, value in sections.items():
+        if key.endswith("_extra"):
+            cfg.setdefault(key[: -len("_extra")], {}).update(value)
+        else:
+            cfg[key] = value
+    cfg["_ports"] = ports
+    return cfg
+
+
+def write_config(path, cfg) -> Path:
+    """Writes cfg (a dict from config(), or YAML text) to path and returns the path."""
+    path = Path(path)
+    if isinstance(cfg, str):
+        path.write_text(cfg)
+    else:
+        path.write_text(json.dumps({k: v for k, v in cfg.items() if not k.startswith("_")}, indent=2) + "\n")
+    return path
+
+
+def run_parleyd(*args: str, input: str | None = None, cwd=None, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Runs parleyd once (e.g. --check-config FILE, account list --config FILE)."""
+    return subprocess.run([PARLEYD, *args], input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+class Parleyd:
+    """One parleyd process with its own workdir, config file and data_dir.
+
+    Its stderr is collected line by line (and echoed to this script's stderr if a test
+    fails, see run_tests). start() waits for "parleyd ready"; stop() sends SIGTERM and
+    returns the exit code, failing if it takes longer than `timeout` seconds.
+    """
+
+    READY = r"parleyd ready"
+
+    def __init__(self, cfg, workdir=None, args=()):
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="parley-it-")
+            workdir = self._tmp.name
+        self.workdir = Path(workdir)
+        self.ports: dict[str, int] = dict(cfg.get("_ports", {})) if isinstance(cfg, dict) else {}
+        self.config_path = write_config(self.workdir / "parley.yaml", cfg)
+        self.data_dir = self.workdir / "var"
+        self.args = list(args)
+        self.proc: subprocess.Popen | None = None
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader: threading.Thread | None = None
+        _running.append(self)
+
+    def start(self, timeout: float = 30) -> "Parleyd":
+        self.proc = subprocess.Popen([PARLEYD, "--config", str(self.config_path), *self.args], cwd=self.workdir,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, errors="replace")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.wait_for_log(self.READY, timeout)
+        return self
+
+    def _read(self):
+        assert self.proc and self.proc.stderr
+        for line in self.proc.stderr:
+            with self._cond:
+                self._lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def log(self) -> str:
+        """Everything parleyd wrote to stderr so far."""
+        with self._cond:
+            return "\n".join(self._lines)
+
+    def wait_for_log(self, pattern: str, timeout: float = 10, after: int = 0) -> str:
+        """Waits until a stderr line (from line index `after` on) matches the regex; returns it.
+
+        Fails if parleyd exits first or the timeout passes. Use `mark()` for `after` to wait
+        only for lines written after some action.
+        """
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = after
+        with self._cond:
+            while True:
+                for line in self._lines[seen:]:
+                    if rx.search(line):
+                        return line
+                seen = len(self._lines)
+                if self.proc is not None and self.proc.poll() is not None and not self._reader_alive():
+                    raise AssertionError(f"parleyd exited ({self.proc.returncode}) before logging /{pattern}/")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for /{pattern}/ in parleyd's log")
+                self._cond.wait(min(left, 0.2))
+
+    def mark(self) -> int:
+        """The number of log lines so far, for wait_for_log(after=...)."""
+        with self._cond:
+            return len(self._lines)
+
+    def _reader_alive(self) -> bool:
+        return self._reader is not None and self._reader.is_alive()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 5) -> int:
+        """SIGTERM, then waits up to `timeout` s; kills it and fails if it is slower."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"parleyd did not exit within {timeout} s of SIGTERM")
+        if self._reader:
+            self._reader.join(5)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        """Kills parleyd if still running and removes the temporary workdir."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _running:
+            _running.remove(self)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> "Parleyd":
+        if self.proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                code = self.stop()
+                assert code == 0, f"parleyd exited with {code} after SIGTERM"
+        finally:
+            if exc_type is not None:
+                _dump(self)
+            self.close()
+
+
+_running: list[Parleyd] = []
+
+
+def _dump(d: Parleyd) -> None:
+    sys.stderr.write(f"---- parleyd log ({d.workdir}) ----\n{d.log()}\n---- end of parleyd log ----\n")
+
+
+def run_tests(namespace: dict) -> None:
+    """Runs every test_* function of `namespace` in definition order; exits 1 if any failed."""
+    tests = [(name, f) for name, f in namespace.items() if name.startswith("test_") and callable(f)]
+    failed = 0
+    for name, f in tests:
+        start = time.monotonic()
+        try:
+            f()
+            print(f"ok    {name} ({time.monotonic() - start:.1f} s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL  {name}", flush=True)
+            traceback.print_exc()
+            for d in list(_running):
+                _dump(d)
+                d.close()
+    print(f"{len(tests) - failed}/{len(tests)} passed", flush=True)
+    sys.exit(1 if failed else 0)
