@@ -249,6 +249,9 @@ Result<SqliteStore::Stmt> SqliteStore::prepare(std::string_view sql) {
                                 &raw, nullptr);
     if (rc != SQLITE_OK) return sqlite_error("prepare");
     it = statements_.emplace(sql, std::unique_ptr<sqlite3_stmt, StmtDeleter>(raw)).first;
+  } else if (sqlite3_stmt_busy(it->second.get())) {
+    // Borrowing a statement that is mid-step would silently reset the outer use.
+    return make_error(Condition::internal_server_error, "store: re-entrant use of: " + std::string(sql));
   }
   return Stmt(*this, it->second.get());
 }
@@ -430,6 +433,8 @@ Status SqliteStore::delete_account(const std::string& user) {
     auto s = prepare("DELETE FROM accounts WHERE user = ?1");
     if (!s) return s.error();
     if (auto r = s->text(1, user).run(); !r) return r;
+    // Same answer as MemoryStore for an unknown user; nothing is changed then.
+    if (sqlite3_changes(db_) == 0) return make_error(Condition::item_not_found, "no such account");
   }
   {
     auto s = prepare("DELETE FROM roster WHERE owner = ?1");  // groups follow by cascade
@@ -462,7 +467,8 @@ Result<std::vector<std::string>> SqliteStore::list_accounts() {
 Status SqliteStore::put_roster_item(const RosterItem& item) {
   auto tx = Transaction::begin(*this, true);
   if (!tx) return tx.error();
-  const std::string owner = item.owner.to_string(), contact = item.contact.to_string();
+  // Rosters are keyed by bare addresses (as in MemoryStore): a resource never names a contact.
+  const std::string owner = item.owner.bare().to_string(), contact = item.contact.bare().to_string();
   {
     // An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, and whether that
     // cascades to the groups depends on recursive_triggers. We rewrite the groups anyway.
@@ -499,7 +505,7 @@ Status SqliteStore::delete_roster_item(const Address& owner, const Address& cont
   if (!tx) return tx.error();
   auto s = prepare("DELETE FROM roster WHERE owner = ?1 AND contact = ?2");
   if (!s) return s.error();
-  if (auto r = s->text(1, owner.to_string()).text(2, contact.to_string()).run(); !r) return r;
+  if (auto r = s->text(1, owner.bare().to_string()).text(2, contact.bare().to_string()).run(); !r) return r;
   return tx->commit();
 }
 
@@ -510,7 +516,7 @@ Result<std::vector<RosterItem>> SqliteStore::roster(const Address& owner) {
       " FROM roster r LEFT JOIN roster_groups g ON g.owner = r.owner AND g.contact = r.contact"
       " WHERE r.owner = ?1 ORDER BY r.contact, g.position");
   if (!s) return s.error();
-  s->text(1, owner.to_string());
+  s->text(1, owner.bare().to_string());
   std::vector<RosterItem> items;
   std::string last_contact;
   for (;;) {
@@ -524,7 +530,7 @@ Result<std::vector<RosterItem>> SqliteStore::roster(const Address& owner) {
       auto from = subscription_from_string(s->col_text(3));
       if (!contact || !to || !from) return corrupt_row("roster item " + contact_text);
       RosterItem item;
-      item.owner = owner;
+      item.owner = owner.bare();
       item.contact = std::move(*contact);
       item.name = s->col_text(1);
       item.to = *to;

@@ -77,6 +77,7 @@ class SqliteStore : public Store {
   Status migrate(std::span<const Migration> migrations);
   Status exec(const char* sql);
   // A cached prepared statement, reset and unbound when the returned Stmt goes away.
+  // `sql` must be a string literal: the cache keys on the view, not a copy.
   Result<Stmt> prepare(std::string_view sql);
   Error sqlite_error(std::string_view what) const;
 

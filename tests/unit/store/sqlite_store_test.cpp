@@ -135,7 +135,9 @@ TEST_CASE("accounts round-trip, replace, list and delete") {
   CHECK(*store->list_accounts() == std::vector<std::string>{"alice", "bob", "zed"});
   REQUIRE(store->delete_account("zed").ok());
   CHECK(*store->list_accounts() == std::vector<std::string>{"alice", "bob"});
-  CHECK(store->delete_account("nobody").ok());  // deleting what is not there is not an error
+  auto missing = store->delete_account("nobody");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().condition == Condition::item_not_found);
 }
 
 TEST_CASE("roster items round-trip with groups in order") {
@@ -170,7 +172,9 @@ TEST_CASE("roster items round-trip with groups in order") {
   REQUIRE(store->put_roster_item(b).ok());
   CHECK((*store->roster(alice))[0] == b);
 
-  REQUIRE(store->delete_roster_item(alice, bob).ok());
+  // Rosters are keyed by bare addresses.
+  CHECK((*store->roster(Address::user("alice", "phone")))[0] == b);
+  REQUIRE(store->delete_roster_item(alice, Address::user("bob", "laptop")).ok());
   CHECK(*store->roster(alice) == std::vector<RosterItem>{c});
   CHECK(raw_query(dir.file("parley.db"), "SELECT count(*) FROM roster_groups WHERE owner = 'local:alice'") ==
         "0");
