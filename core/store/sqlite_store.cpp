@@ -1,7 +1,9 @@
 #include "core/store/sqlite_store.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -284,6 +286,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                                                        std::span<const Migration> migrations) {
+  // The accounts table holds SCRAM keys, which allow an offline dictionary attack: a new
+  // database is created readable by its owner only (SQLite's WAL and shm files copy the
+  // database file's mode). An existing file keeps whatever mode the operator gave it.
+  if (!path.empty() && path != ":memory:") {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);  // otherwise it exists already, or SQLite reports the error
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -103,6 +104,10 @@ TEST_CASE("a new database gets the current schema in WAL mode") {
     CHECK(store->schema_version() >= 1);
   }
   CHECK(raw_query(path, "PRAGMA journal_mode") == "wal");
+  // SCRAM keys live here: owner-only, whatever the umask.
+  auto perms = std::filesystem::status(path).permissions();
+  CHECK((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+        std::filesystem::perms::none);
   CHECK(raw_query(path,
                   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
                   "('accounts', 'roster', 'roster_groups', 'offline', 'rooms', 'room_bans', "
