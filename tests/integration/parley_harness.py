@@ -28,6 +28,7 @@ API:
                                          .wait_for_log(regex), .log(), .ports, .data_dir,
                                          .config_path, .workdir, .proc; a context manager
   run_parleyd(*args, input=None) -> CompletedProcess   one-shot CLI run (--check-config, account ...)
+  LineClient(port)                       a CRLF line client (IRC, PSYC...): .send(line), .expect(regex)
   run_tests(namespace)                   runs test_* functions in order, prints results, exits 1 on failure
 """
 
@@ -255,6 +256,67 @@ class Parleyd:
 
 
 _running: list[Parleyd] = []
+
+
+class LineClient:
+    """A TCP client for line protocols (IRC): send lines, wait for a line matching a regex.
+
+        c = LineClient(d.ports["irc"])
+        c.send("NICK alice"); c.send("USER alice 0 * :Alice")
+        c.expect(r" 001 alice ")       # returns the matching line; earlier lines are kept in c.lines
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10, eol: str = "\r\n"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.eol = eol
+        self.timeout = timeout
+        self.lines: list[str] = []  # every line received, in order
+        self._buf = b""
+        self._next = 0  # index in self.lines where the next expect() starts
+
+    def send(self, line: str) -> None:
+        self.sock.sendall((line + self.eol).encode())
+
+    def read_line(self, timeout: float | None = None) -> str | None:
+        """The next line (without its line ending), or None if the peer closed."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        while b"\n" not in self._buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\n", 1)
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        self.lines.append(line)
+        return line
+
+    def expect(self, pattern: str, timeout: float | None = None) -> str:
+        """Waits for a line matching the regex (skipping others); fails on timeout or close."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            while self._next < len(self.lines):
+                line = self.lines[self._next]
+                self._next += 1
+                if rx.search(line):
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line matching /{pattern}/; got: {self.lines[-20:]}")
+            try:
+                if self.read_line(left) is None:
+                    raise AssertionError(f"connection closed before /{pattern}/; got: {self.lines[-20:]}")
+            except socket.timeout:
+                raise AssertionError(f"no line matching /{pattern}/ within the timeout; got: {self.lines[-20:]}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "LineClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _dump(d: Parleyd) -> None:
