@@ -47,8 +47,9 @@ import time
 import traceback
 from pathlib import Path
 
-SOURCE = Path(os.environ.get("PARLEY_SOURCE", Path(__file__).resolve().parents[2]))
-PARLEYD = os.environ.get("PARLEYD", str(SOURCE / "build" / "parleyd"))
+# Absolute, because parleyd runs in its own temporary working directory.
+SOURCE = Path(os.environ.get("PARLEY_SOURCE", Path(__file__).resolve().parents[2])).resolve()
+PARLEYD = os.path.abspath(os.environ.get("PARLEYD", str(SOURCE / "build" / "parleyd")))
 
 _handed_out: set[int] = set()
 
