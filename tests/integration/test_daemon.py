@@ -3,6 +3,7 @@
 files, and the account subcommand."""
 import os
 import signal
+import socket
 import stat
 import sys
 import tempfile
@@ -50,6 +51,13 @@ def test_start_reload_and_stop():
         assert cert.exists() and key.exists()
         assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
         assert (d.data_dir / "parley.db").exists()
+
+        # Each enabled protocol either listens on its port (one log line per listener) or,
+        # while its adapter is not built in yet, says so.
+        for proto, port in d.ports.items():
+            line = d.wait_for_log(rf"{proto}\b.*(listening\b.*:{port}\b|no {proto} adapter)")
+            if "listening" in line and proto != "sip":
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
         mark = d.mark()
         d.signal(signal.SIGHUP)
