@@ -21,6 +21,13 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.integer("port", net.port, 1, 65535);
     n.boolean("tls", net.tls);
   });
+  r.integer("flood_burst", out.flood_burst, 0, 100000);
+  r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
+  r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);
+  r.integer("sendq", out.sendq, 4096, 1024 * 1024 * 1024);
+  r.integer("ping_interval", out.ping_interval, 5, 86400);
+  r.integer("ping_timeout", out.ping_timeout, 10, 86400);
+  r.string("fallback_encoding", out.fallback_encoding);
 }
 
 }  // namespace parley::config

@@ -29,6 +29,16 @@ struct IrcConfig {
   std::size_t channel_length = 64;
   std::size_t max_channels = 50;
   std::vector<IrcNetwork> networks;
+  // Flood control and connection limits (IRC adapter). flood_burst 0 turns flood control
+  // off (benchmarks); otherwise each line costs flood_interval_ms and a client may be
+  // flood_burst lines ahead before its lines wait; recvq bytes waiting -> Excess Flood.
+  std::size_t flood_burst = 20;
+  std::size_t flood_interval_ms = 500;
+  std::size_t recvq = 16384;
+  std::size_t sendq = 1048576;
+  std::size_t ping_interval = 90;  // seconds of silence before the server PINGs
+  std::size_t ping_timeout = 180;  // seconds of silence before disconnecting
+  std::string fallback_encoding = "latin1";  // for lines that are not UTF-8: latin1 | reject
 };
 
 }  // namespace parley::config

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 // ---- protocol adapter headers: add yours here ----
-// #include "adapters/irc/irc_plugin.hpp"
+#include "adapters/irc/irc_plugin.hpp"
 // #include "adapters/xmpp/xmpp_plugin.hpp"
 
 namespace parley::daemon {
@@ -20,8 +20,7 @@ void not_built(std::string_view protocol) {
 void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt, const config::Config& c) {
   // ---- one line per protocol adapter: replace not_built(...) with registry.add(...) ----
   if (c.irc.enabled) {
-    // registry.add(adapters::irc::make_irc_plugin(rt, c));
-    not_built("irc");
+    registry.add(adapters::irc::make_irc_plugin(rt, c));
   }
   if (c.xmpp.enabled) {
     // registry.add(adapters::xmpp::make_xmpp_plugin(rt, c));

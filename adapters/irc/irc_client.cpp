@@ -1,0 +1,124 @@
+// IrcClient: the SessionSink side, rendering core events as IRC lines (core strand).
+#include "adapters/irc/irc_client.hpp"
+
+#include "adapters/irc/irc_server.hpp"
+#include "core/core.hpp"
+#include "protocols/irc/message.hpp"
+
+namespace parley::adapters::irc {
+
+using protocols::irc::LineWriter;
+
+IrcClient::IrcClient(IrcServer& s, std::shared_ptr<IrcConnection> c, std::string h, bool t)
+    : server(s), conn(std::move(c)), host(std::move(h)), tls(t) {}
+
+IrcClient::~IrcClient() = default;
+
+void IrcClient::on_message(const core::MessagePtr& m) { server.deliver(*this, m); }
+
+void IrcClient::on_presence(const core::PresenceUpdate&) {
+  // IRC shows presence only as AWAY (aggregate); away-notify is sent by the server for
+  // members of shared channels, and WHOIS/WHO read the aggregate on demand.
+}
+
+void IrcClient::on_room_join(const core::Room& room, const core::Member& m, bool self) {
+  if (state != State::registered) return;
+  if (!joining.empty() && joining == room.name && !self) return;  // listed by NAMES instead
+  std::string line;
+  LineWriter w(line);
+  w.prefix(self ? mask() : server.member_mask(m)).command("JOIN").param("#" + room.name);
+  if (has(cap_extended_join)) {
+    std::string real = m.nick;
+    if (IrcClient* c = server.client_by_session(m.session)) real = c->realname;
+    w.param(server.account_of(m.session)).trailing(real);
+  }
+  w.end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) {
+  if (state != State::registered) return;
+  std::string chan = "#" + room.name;
+  std::string line;
+  LineWriter w(line);
+  switch (r.kind) {
+    case core::LeaveReason::Kind::quit:
+    case core::LeaveReason::Kind::shutdown:
+      if (last_quit == m.session) return;  // once, however many channels we share
+      last_quit = m.session;
+      w.prefix(server.member_mask(m)).command("QUIT").trailing(r.text.empty() ? "Quit" : r.text);
+      break;
+    case core::LeaveReason::Kind::kick:
+    case core::LeaveReason::Kind::ban: {
+      std::string by = r.by;
+      if (const core::Member* k = room.find_nick(r.by)) by = server.member_mask(*k);
+      else if (by.empty()) by = server.name();
+      w.prefix(by).command("KICK").param(chan).param(m.nick).trailing(r.text.empty() ? r.by : r.text);
+      if (self && channels) --channels;
+      break;
+    }
+    default:
+      w.prefix(self ? mask() : server.member_mask(m)).command("PART").param(chan);
+      if (!r.text.empty()) w.trailing(r.text);
+      break;
+  }
+  w.end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_room_nick(const core::Room&, const core::Member& before, const std::string& new_nick, bool self) {
+  if (state != State::registered || self) return;  // our own NICK was answered directly
+  if (last_nick_session == before.session && last_nick_new == new_nick) return;
+  last_nick_session = before.session;
+  last_nick_new = new_nick;
+  std::string line;
+  LineWriter(line).prefix(server.member_mask(before)).command("NICK").trailing(new_nick).end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_room_topic(const core::Room& room, const core::Topic& t) {
+  if (state != State::registered) return;
+  if (!joining.empty() && joining == room.name) return;  // 332 follows the JOIN
+  std::string by = t.set_by.empty() ? server.name() : t.set_by;
+  if (const core::Member* m = room.find_nick(t.set_by)) by = server.member_mask(*m);
+  std::string line;
+  LineWriter(line).prefix(by).command("TOPIC").param("#" + room.name).trailing(t.text).end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_room_mode(const core::Room& room, const core::ModeChange& c) {
+  if (state != State::registered) return;
+  std::string by = c.by.empty() ? server.name() : c.by;
+  if (const core::Member* m = room.find_nick(c.by)) by = server.member_mask(*m);
+  std::string line;
+  LineWriter w(line);
+  w.prefix(by).command("MODE").param("#" + room.name).param(c.modes);
+  for (const auto& a : c.args) w.param(a);
+  w.end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
+  if (state != State::registered) return;
+  std::string by = from_nick + "!" + (from.is_user() ? from.id() : "user") + "@parley";
+  if (IrcClient* c = server.client_by_nick(from_nick)) by = c->mask();
+  std::string line;
+  LineWriter(line).prefix(by).command("INVITE").param(nick).param("#" + room).end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_error(const std::string& ref_id, const core::Error& e) {
+  if (state != State::registered) return;
+  std::string line;
+  LineWriter(line).prefix(server.name()).command("NOTICE").param(nick)
+      .trailing("Message " + ref_id + " could not be delivered: " + (e.text.empty() ? "error" : e.text)).end();
+  server.queue(*this, line);
+}
+
+void IrcClient::on_terminate(const std::string& reason) {
+  // close_link closes the core session now; Sessions::terminate's own close() that follows
+  // finds it gone and does nothing.
+  server.close_link(*this, reason);
+}
+
+}  // namespace parley::adapters::irc

@@ -1,0 +1,94 @@
+#include "adapters/irc/irc_connection.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "adapters/irc/irc_client.hpp"
+#include "adapters/irc/irc_server.hpp"
+
+namespace parley::adapters::irc {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+IrcConnection::IrcConnection(protocols::tcp::socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
+                             std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback)
+    : Connection(std::move(s), std::move(tls), limits), server_(std::move(server)), framer_(fallback), flood_(flood) {}
+
+std::size_t IrcConnection::on_data(std::string_view data) {
+  std::vector<Incoming> batch;
+  std::size_t used = 0;
+  const auto now = Clock::now();
+  last_read_ = now;
+  pinged_ = false;
+  const auto allowance = flood_.cost * static_cast<long>(flood_.burst);
+  while (used < data.size()) {
+    if (flood_.burst) {
+      if (penalty_until_ < now) penalty_until_ = now;
+      if (penalty_until_ - now > allowance) {
+        // Too far ahead: the rest waits in the (bounded) read buffer. If the client keeps
+        // sending, the buffer overflows and on_read_overflow disconnects it.
+        schedule_resume(penalty_until_ - now - allowance);
+        break;
+      }
+    }
+    auto r = framer_.next(data.substr(used));
+    used += r.consumed;
+    if (r.status == protocols::irc::LineFramer::Status::need_more) break;
+    if (r.status == protocols::irc::LineFramer::Status::line)
+      batch.push_back(Incoming{std::string(r.line), protocols::irc::ParseError::none});
+    else
+      batch.push_back(Incoming{{}, r.error});
+    if (flood_.burst) penalty_until_ += flood_.cost;
+  }
+  if (!batch.empty() && client_) {
+    asio::post(server_->core_strand(), [server = server_, client = client_, batch = std::move(batch)]() mutable {
+      server->handle_lines(*client, batch);
+    });
+  }
+  return used;
+}
+
+void IrcConnection::schedule_resume(Clock::duration after) {
+  if (!resume_timer_) resume_timer_ = std::make_unique<asio::steady_timer>(executor());
+  else if (resume_timer_->expiry() > Clock::now()) return;  // already scheduled
+  resume_timer_->expires_after(after + std::chrono::milliseconds(1));
+  auto self = std::static_pointer_cast<IrcConnection>(shared_from_this());
+  resume_timer_->async_wait([self](boost::system::error_code ec) {
+    if (ec || self->closed()) return;
+    self->redeliver();
+  });
+}
+
+void IrcConnection::on_read_overflow() { error_and_close("Excess Flood"); }
+
+void IrcConnection::error_and_close(const std::string& text) {
+  if (closed()) return;
+  std::string line = "ERROR :Closing Link: " + peer_host() + " (" + text + ")\r\n";
+  send(line);
+  close_after_flush(text);
+}
+
+void IrcConnection::check_idle(std::chrono::seconds ping_interval, std::chrono::seconds timeout,
+                               const std::string& server_name) {
+  if (closed()) return;
+  auto idle = Clock::now() - last_read_;
+  if (idle > timeout) {
+    error_and_close("Ping timeout: " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle).count()) +
+                    " seconds");
+  } else if (idle > ping_interval && !pinged_) {
+    pinged_ = true;
+    send("PING :" + server_name + "\r\n");
+  }
+}
+
+void IrcConnection::on_close(std::string_view reason) {
+  if (resume_timer_) resume_timer_->cancel();
+  if (client_) {
+    asio::post(server_->core_strand(), [server = server_, client = client_, r = std::string(reason)] {
+      server->detach(*client, r);
+    });
+    client_.reset();
+  }
+}
+
+}  // namespace parley::adapters::irc

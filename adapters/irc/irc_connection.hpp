@@ -1,0 +1,57 @@
+#pragma once
+// The socket side of one IRC client (connection strand): framing, flood control, idle
+// checks. Each read's complete lines are posted to the core strand in one batch.
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocols/common/net.hpp"
+#include "protocols/irc/message.hpp"
+
+namespace parley::adapters::irc {
+
+class IrcServer;
+class IrcClient;
+
+struct Incoming {
+  std::string line;  // empty with error set: a line that could not be framed
+  protocols::irc::ParseError error = protocols::irc::ParseError::none;
+};
+
+struct FloodPolicy {
+  std::size_t burst = 10;           // lines ahead before lines wait; 0: off
+  std::chrono::milliseconds cost{500};  // per line
+};
+
+class IrcConnection final : public protocols::Connection {
+ public:
+  IrcConnection(protocols::tcp::socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
+                std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
+
+  void set_client(std::shared_ptr<IrcClient> c) { client_ = std::move(c); }
+  // Idle check from the plugin's sweeper (connection strand).
+  void check_idle(std::chrono::seconds ping_interval, std::chrono::seconds timeout, const std::string& server_name);
+  // Sends ERROR and closes after flushing (connection strand).
+  void error_and_close(const std::string& text);
+
+ protected:
+  std::size_t on_data(std::string_view data) override;
+  void on_close(std::string_view reason) override;
+  void on_read_overflow() override;
+
+ private:
+  void schedule_resume(std::chrono::steady_clock::duration after);
+
+  std::shared_ptr<IrcServer> server_;
+  std::shared_ptr<IrcClient> client_;
+  protocols::irc::LineFramer framer_;
+  FloodPolicy flood_;
+  std::chrono::steady_clock::time_point penalty_until_{};
+  std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
+  bool pinged_ = false;
+  std::unique_ptr<boost::asio::steady_timer> resume_timer_;  // only while throttled
+};
+
+}  // namespace parley::adapters::irc

@@ -1,0 +1,918 @@
+#include "adapters/irc/irc_server.hpp"
+
+#include <gsasl.h>
+
+#include <boost/asio/post.hpp>
+#include <ctime>
+#include <spdlog/spdlog.h>
+
+#include "core/core.hpp"
+#include "protocols/irc/text.hpp"
+
+namespace parley::adapters::irc {
+
+namespace pi = protocols::irc;
+using pi::LineWriter;
+
+namespace {
+
+constexpr std::string_view kVersion = "parley-0.1";
+constexpr std::string_view kCapsLs302 =
+    "account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags "
+    "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time userhost-in-names";
+constexpr std::string_view kCapsLs =
+    "account-tag away-notify batch echo-message extended-join labeled-response message-tags multi-prefix sasl "
+    "server-time userhost-in-names";
+
+struct CapName {
+  std::string_view name;
+  Cap bit;
+};
+constexpr CapName kCaps[] = {
+    {"message-tags", cap_message_tags},   {"server-time", cap_server_time},
+    {"echo-message", cap_echo_message},   {"away-notify", cap_away_notify},
+    {"multi-prefix", cap_multi_prefix},   {"account-tag", cap_account_tag},
+    {"extended-join", cap_extended_join}, {"batch", cap_batch},
+    {"labeled-response", cap_labeled_response}, {"sasl", cap_sasl},
+    {"cap-notify", cap_cap_notify},       {"userhost-in-names", cap_userhost_in_names},
+};
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  while (true) {
+    auto p = s.find(sep);
+    out.push_back(s.substr(0, p));
+    if (p == std::string_view::npos) break;
+    s.remove_prefix(p + 1);
+  }
+  return out;
+}
+
+std::string iso_time(core::Timestamp t) {
+  auto ms = core::to_unix_ms(t);
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string unix_secs(core::Timestamp t) { return std::to_string(core::to_unix_ms(t) / 1000); }
+
+int gsasl_callback(Gsasl*, Gsasl_session* sctx, Gsasl_property prop) {
+  auto* c = static_cast<IrcClient*>(gsasl_session_hook_get(sctx));
+  if (!c) return GSASL_NO_CALLBACK;
+  auto& dir = c->server.core().directory();
+  const char* authid = gsasl_property_fast(sctx, GSASL_AUTHID);
+  const char* authzid = gsasl_property_fast(sctx, GSASL_AUTHZID);
+  if (!authid) return GSASL_NO_CALLBACK;
+  std::string user = pi::casefold(authid);
+  if (authzid && *authzid && pi::casefold(authzid) != user) return GSASL_AUTHENTICATION_ERROR;
+  switch (prop) {
+    case GSASL_VALIDATE_SIMPLE: {
+      const char* pw = gsasl_property_fast(sctx, GSASL_PASSWORD);
+      if (!pw || !dir.verify_password(user, pw)) return GSASL_AUTHENTICATION_ERROR;
+      c->sasl_authid = user;
+      return GSASL_OK;
+    }
+    case GSASL_SCRAM_ITER:
+    case GSASL_SCRAM_SALT:
+    case GSASL_SCRAM_STOREDKEY:
+    case GSASL_SCRAM_SERVERKEY: {
+      auto cred = dir.scram(user, core::ScramHash::sha256);
+      if (!cred) return GSASL_AUTHENTICATION_ERROR;
+      c->sasl_authid = user;
+      std::string it = std::to_string(cred->iterations);
+      char* b64 = nullptr;
+      size_t b64len = 0;
+      gsasl_base64_to(cred->salt.data(), cred->salt.size(), &b64, &b64len);
+      std::string salt(b64 ? b64 : "", b64len);
+      gsasl_free(b64);
+      auto hex = [](const std::string& raw) {
+        static const char* d = "0123456789abcdef";
+        std::string h;
+        for (unsigned char ch : raw) {
+          h.push_back(d[ch >> 4]);
+          h.push_back(d[ch & 15]);
+        }
+        return h;
+      };
+      gsasl_property_set(sctx, GSASL_SCRAM_ITER, it.c_str());
+      gsasl_property_set(sctx, GSASL_SCRAM_SALT, salt.c_str());
+      gsasl_property_set(sctx, GSASL_SCRAM_STOREDKEY, hex(cred->stored_key).c_str());
+      gsasl_property_set(sctx, GSASL_SCRAM_SERVERKEY, hex(cred->server_key).c_str());
+      return GSASL_OK;
+    }
+    default: return GSASL_NO_CALLBACK;
+  }
+}
+
+}  // namespace
+
+void SaslSessionDeleter::operator()(Gsasl_session* s) const { gsasl_finish(s); }
+
+IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::move(cfg)) {
+  if (gsasl_init(&gsasl_) != GSASL_OK) gsasl_ = nullptr;
+  if (gsasl_) gsasl_callback_set(gsasl_, gsasl_callback);
+  created_ = iso_time(core::Clock::now());
+  using S = IrcServer;
+  commands_ = {
+      {"CAP", {&S::cmd_cap, 1, false}},          {"AUTHENTICATE", {&S::cmd_authenticate, 1, false}},
+      {"PASS", {&S::cmd_pass, 1, false}},        {"NICK", {&S::cmd_nick, 0, false}},
+      {"USER", {&S::cmd_user, 4, false}},        {"PING", {&S::cmd_ping, 1, false}},
+      {"PONG", {&S::cmd_pong, 0, false}},        {"QUIT", {&S::cmd_quit, 0, false}},
+      {"JOIN", {&S::cmd_join, 1, true}},         {"PART", {&S::cmd_part, 1, true}},
+      {"PRIVMSG", {&S::cmd_privmsg, 0, true}},   {"NOTICE", {&S::cmd_notice, 0, true}},
+      {"TAGMSG", {&S::cmd_tagmsg, 1, true}},     {"TOPIC", {&S::cmd_topic, 1, true}},
+      {"NAMES", {&S::cmd_names, 0, true}},       {"LIST", {&S::cmd_list, 0, true}},
+      {"KICK", {&S::cmd_kick, 2, true}},         {"INVITE", {&S::cmd_invite, 2, true}},
+      {"MODE", {&S::cmd_mode, 1, true}},         {"WHO", {&S::cmd_who, 0, true}},
+      {"WHOIS", {&S::cmd_whois, 1, true}},       {"WHOWAS", {&S::cmd_whowas, 1, true}},
+      {"AWAY", {&S::cmd_away, 0, true}},         {"ISON", {&S::cmd_ison, 1, true}},
+      {"USERHOST", {&S::cmd_userhost, 1, true}}, {"OPER", {&S::cmd_oper, 2, true}},
+      {"KILL", {&S::cmd_kill, 2, true}},         {"MOTD", {&S::cmd_motd, 0, true}},
+      {"LUSERS", {&S::cmd_lusers, 0, true}},     {"VERSION", {&S::cmd_version, 0, true}},
+      {"TIME", {&S::cmd_time, 0, true}},
+  };
+}
+
+IrcServer::~IrcServer() {
+  clients_.clear();
+  if (gsasl_) gsasl_done(gsasl_);
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+void IrcServer::mark_dirty(IrcClient& c) {
+  if (c.dirty) return;
+  c.dirty = true;
+  dirty_.push_back(&c);
+  if (!flush_posted_ && current_ == nullptr) {
+    // A core event from another adapter's task: flush right after it.
+    flush_posted_ = true;
+    boost::asio::post(rt_.core_strand, [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->flush();
+    });
+  }
+}
+
+void IrcServer::queue(IrcClient& c, std::string_view bytes) {
+  if (c.state == IrcClient::State::closed) return;
+  c.out.append(bytes);
+  mark_dirty(c);
+}
+
+void IrcServer::queue_shared(IrcClient& c, const std::shared_ptr<const std::string>& line) {
+  if (c.state == IrcClient::State::closed) return;
+  // Fast path: nothing queued before it, so order is kept; hand over the shared bytes.
+  if (c.out.empty() && current_ != &c && c.conn) {
+    boost::asio::post(c.conn->executor(), [conn = c.conn, line] { conn->send(*line); });
+    return;
+  }
+  queue(c, *line);
+}
+
+void IrcServer::flush() {
+  auto list = std::move(dirty_);
+  dirty_.clear();
+  for (IrcClient* c : list) {
+    c->dirty = false;
+    if (!c->conn || c->out.empty()) continue;  // no socket (tests): output stays in out
+    boost::asio::post(c->conn->executor(), [conn = c->conn, data = std::move(c->out)] { conn->send(data); });
+    c->out.clear();
+  }
+}
+
+void IrcServer::numeric(IrcClient& c, int code, std::initializer_list<std::string_view> middle,
+                        std::string_view trailing) {
+  LineWriter w(c.out);
+  w.prefix(cfg_.server_name).numeric(code).param(c.nick_or_star());
+  for (auto m : middle) w.param(m);
+  w.trailing(trailing);
+  w.end();
+  mark_dirty(c);
+}
+
+void IrcServer::numeric_nt(IrcClient& c, int code, std::initializer_list<std::string_view> middle) {
+  LineWriter w(c.out);
+  w.prefix(cfg_.server_name).numeric(code).param(c.nick_or_star());
+  for (auto m : middle) w.param(m);
+  w.end();
+  mark_dirty(c);
+}
+
+void IrcServer::close_link(IrcClient& c, const std::string& reason) {
+  if (c.state == IrcClient::State::closed) return;
+  std::string line = "ERROR :Closing Link: " + c.host + " (" + reason + ")\r\n";
+  c.out.append(line);
+  mark_dirty(c);
+  if (c.session) {
+    core::SessionId s = c.session;
+    c.session = 0;
+    by_session_.erase(s);
+    rt_.core.sessions().close(s, reason);
+  }
+  if (!c.nick.empty()) {
+    auto it = nicks_.find(pi::casefold(c.nick));
+    if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
+    remember_whowas(c);
+  }
+  c.state = IrcClient::State::closed;
+  if (c.conn) {
+    std::string data = std::move(c.out);
+    c.out.clear();
+    boost::asio::post(c.conn->executor(), [conn = c.conn, data = std::move(data), reason] {
+      conn->send(data);
+      conn->close_after_flush(reason);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry points
+
+void IrcServer::attach(const std::shared_ptr<IrcClient>& c) {
+  clients_[c.get()] = c;
+  max_clients_ = std::max(max_clients_, clients_.size());
+}
+
+void IrcServer::detach(IrcClient& c, const std::string& reason) {
+  auto keep = clients_.count(&c) ? clients_[&c] : nullptr;
+  if (c.state != IrcClient::State::closed) {
+    if (c.session) {
+      core::SessionId s = c.session;
+      c.session = 0;
+      by_session_.erase(s);
+      rt_.core.sessions().close(s, reason);
+    }
+    if (!c.nick.empty()) {
+      auto it = nicks_.find(pi::casefold(c.nick));
+      if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
+      if (c.state == IrcClient::State::registered) remember_whowas(c);
+    }
+    c.state = IrcClient::State::closed;
+  }
+  c.conn.reset();
+  c.out.clear();
+  std::erase(dirty_, &c);
+  clients_.erase(&c);
+  flush();
+  // `keep` releases the client here; the core no longer knows its sink.
+}
+
+void IrcServer::shutdown(const std::string& reason) {
+  std::vector<IrcClient*> all;
+  for (auto& [p, _] : clients_) all.push_back(p);
+  for (auto* c : all) close_link(*c, reason);
+  flush();
+}
+
+void IrcServer::handle_lines(IrcClient& c, std::vector<Incoming>& lines) {
+  auto keep = clients_.count(&c) ? clients_[&c] : nullptr;
+  if (!keep) return;
+  for (auto& in : lines) {
+    if (c.state == IrcClient::State::closed) break;
+    if (in.error != pi::ParseError::none) {
+      if (in.error == pi::ParseError::line_too_long || in.error == pi::ParseError::tags_too_long)
+        numeric(c, 417, {}, "Input line was too long");
+      continue;
+    }
+    handle_line(c, in.line);
+  }
+  flush();
+}
+
+void IrcServer::handle_line(IrcClient& c, std::string_view line) {
+  pi::Message m;
+  auto err = pi::parse_line(line, m);
+  if (err == pi::ParseError::line_too_long || err == pi::ParseError::tags_too_long) {
+    numeric(c, 417, {}, "Input line was too long");
+    return;
+  }
+  if (err != pi::ParseError::none) return;  // empty or garbage: ignored (no command to answer)
+  current_ = &c;
+  std::string label;
+  if (c.has(cap_labeled_response))
+    pi::for_each_tag(m.tags, [&](pi::Tag t) {
+      if (t.key == "label") label = pi::unescape_tag_value(t.value);
+    });
+  std::size_t start = c.out.size();
+  try {
+    dispatch(c, m);
+  } catch (const std::exception& e) {
+    // Exception firewall: this client gets an error, everyone else keeps going.
+    spdlog::error("irc: command {} failed: {}", std::string(m.command), e.what());
+    numeric(c, 400, {upper(m.command)}, "Internal error");
+  }
+  if (!label.empty() && label.size() <= 64 && c.state != IrcClient::State::closed) apply_label(c, start, label);
+  current_ = nullptr;
+}
+
+void IrcServer::apply_label(IrcClient& c, std::size_t from, std::string_view label) {
+  std::string esc;
+  pi::escape_tag_value(label, esc);
+  std::string body = c.out.substr(from);
+  c.out.resize(from);
+  std::vector<std::string_view> lines;
+  std::string_view rest = body;
+  while (!rest.empty()) {
+    auto p = rest.find("\r\n");
+    if (p == std::string_view::npos) break;
+    lines.push_back(rest.substr(0, p));
+    rest.remove_prefix(p + 2);
+  }
+  auto add_tag = [&](std::string_view line, std::string_view tag) {
+    if (line.starts_with('@')) {
+      c.out += '@';
+      c.out += tag;
+      c.out += ';';
+      c.out.append(line.substr(1));
+    } else {
+      c.out += '@';
+      c.out += tag;
+      c.out += ' ';
+      c.out.append(line);
+    }
+    c.out += "\r\n";
+  };
+  if (lines.empty()) {
+    c.out += "@label=" + esc + " :" + cfg_.server_name + " ACK\r\n";
+  } else if (lines.size() == 1) {
+    add_tag(lines[0], "label=" + esc);
+  } else if (c.has(cap_batch)) {
+    static std::uint64_t batch_id = 0;
+    std::string ref = "L" + std::to_string(++batch_id);
+    c.out += "@label=" + esc + " :" + cfg_.server_name + " BATCH +" + ref + " labeled-response\r\n";
+    for (auto l : lines) add_tag(l, "batch=" + ref);
+    c.out += ":" + cfg_.server_name + " BATCH -" + ref + "\r\n";
+  } else {
+    for (auto l : lines) add_tag(l, "label=" + esc);
+  }
+  mark_dirty(c);
+}
+
+void IrcServer::dispatch(IrcClient& c, const pi::Message& m) {
+  std::string name = upper(m.command);
+  auto it = commands_.find(name);
+  if (it == commands_.end()) {
+    if (c.state == IrcClient::State::registered) numeric(c, 421, {name}, "Unknown command");
+    else numeric(c, 451, {}, "You have not registered");
+    return;
+  }
+  const Command& cmd = it->second;
+  if (cmd.registered && c.state != IrcClient::State::registered) {
+    numeric(c, 451, {}, "You have not registered");
+    return;
+  }
+  if (m.nparams < cmd.min_params) {
+    numeric(c, 461, {name}, "Not enough parameters");
+    return;
+  }
+  (this->*cmd.fn)(c, m);
+}
+
+// ---------------------------------------------------------------------------------------
+// Registration
+
+void IrcServer::cmd_cap(IrcClient& c, const pi::Message& m) {
+  std::string sub = upper(m.param(0));
+  if (sub == "LS") {
+    if (c.state == IrcClient::State::registering) c.cap_negotiating = true;
+    int v = 0;
+    for (char ch : m.param(1))
+      if (ch >= '0' && ch <= '9') v = v * 10 + (ch - '0');
+    c.cap_version = static_cast<std::uint16_t>(std::max(c.cap_version, static_cast<std::uint16_t>(v)));
+    if (v >= 302) c.caps |= cap_cap_notify;
+    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param("LS")
+        .trailing(c.cap_version >= 302 ? kCapsLs302 : kCapsLs).end();
+    mark_dirty(c);
+  } else if (sub == "REQ") {
+    if (c.state == IrcClient::State::registering) c.cap_negotiating = true;
+    std::uint32_t add = 0, del = 0;
+    bool ok = m.nparams >= 2;
+    for (auto tok : split(m.param(1), ' ')) {
+      if (tok.empty()) continue;
+      bool minus = tok.front() == '-';
+      if (minus) tok.remove_prefix(1);
+      const CapName* found = nullptr;
+      for (const auto& cn : kCaps)
+        if (cn.name == tok) found = &cn;
+      if (!found || (minus && found->bit == cap_cap_notify && c.cap_version >= 302)) {
+        ok = false;
+        break;
+      }
+      (minus ? del : add) |= found->bit;
+    }
+    if (ok) c.caps = (c.caps | add) & ~del;
+    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param(ok ? "ACK" : "NAK")
+        .trailing(m.param(1)).end();
+    mark_dirty(c);
+  } else if (sub == "LIST") {
+    std::string list;
+    for (const auto& cn : kCaps)
+      if (c.has(cn.bit)) {
+        if (!list.empty()) list += ' ';
+        list += cn.name;
+      }
+    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param("LIST").trailing(list).end();
+    mark_dirty(c);
+  } else if (sub == "END") {
+    if (c.state == IrcClient::State::registering) {
+      c.cap_negotiating = false;
+      try_register(c);
+    }
+  } else {
+    numeric(c, 410, {m.param(0)}, "Invalid CAP command");
+  }
+}
+
+void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text) {
+  c.sasl.reset();
+  c.sasl_buf.clear();
+  c.sasl_final_ack = false;
+  c.sasl_authid.clear();
+  numeric(c, code, {}, text);
+}
+
+void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
+  std::string_view arg = m.param(0);
+  if (!c.has(cap_sasl) || !gsasl_) return numeric(c, 904, {}, "SASL authentication failed");
+  if (c.state == IrcClient::State::registered || !c.account.empty())
+    return numeric(c, 907, {}, "You have already authenticated using SASL");
+  if (arg == "*") return sasl_fail(c, 906, "SASL authentication aborted");
+  if (!c.sasl && !c.sasl_final_ack) {
+    std::string mech = upper(arg);
+    if (mech != "PLAIN" && mech != "SCRAM-SHA-256") {
+      numeric(c, 908, {"PLAIN,SCRAM-SHA-256"}, "are available SASL mechanisms");
+      return sasl_fail(c, 904, "SASL authentication failed");
+    }
+    Gsasl_session* s = nullptr;
+    if (gsasl_server_start(gsasl_, mech.c_str(), &s) != GSASL_OK) return sasl_fail(c, 904, "SASL authentication failed");
+    c.sasl.reset(s);
+    gsasl_session_hook_set(s, &c);
+    c.sasl_mech = mech;
+    queue(c, "AUTHENTICATE +\r\n");
+    return;
+  }
+  if (arg.size() > 400) return sasl_fail(c, 905, "SASL message too long");
+  if (arg != "+") c.sasl_buf.append(arg);
+  if (c.sasl_buf.size() > 8192) return sasl_fail(c, 905, "SASL message too long");
+  if (arg.size() == 400) return;  // more chunks follow
+  std::string data = std::move(c.sasl_buf);
+  c.sasl_buf.clear();
+  sasl_step(c, data);
+}
+
+void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
+  if (c.sasl_final_ack) {
+    // The client acknowledged the server-final-message (RFC 5802 over IRC).
+    c.sasl_final_ack = false;
+  } else {
+    char* out = nullptr;
+    std::string in(data);
+    int rc = gsasl_step64(c.sasl.get(), in.c_str(), &out);
+    std::string reply(out ? out : "");
+    gsasl_free(out);
+    if (rc == GSASL_NEEDS_MORE) {
+      if (reply.empty()) reply = "+";
+      for (std::size_t i = 0; i < reply.size(); i += 400)
+        queue(c, "AUTHENTICATE " + reply.substr(i, 400) + "\r\n");
+      if (reply.size() % 400 == 0 && reply != "+") queue(c, "AUTHENTICATE +\r\n");
+      return;
+    }
+    if (rc != GSASL_OK) return sasl_fail(c, 904, "SASL authentication failed");
+    if (!reply.empty()) {
+      for (std::size_t i = 0; i < reply.size(); i += 400)
+        queue(c, "AUTHENTICATE " + reply.substr(i, 400) + "\r\n");
+      c.sasl_final_ack = true;
+      return;
+    }
+  }
+  std::string account = c.sasl_authid;
+  c.sasl.reset();
+  if (account.empty() || !core::is_valid_local_name(account)) return sasl_fail(c, 904, "SASL authentication failed");
+  c.account = account;
+  std::string mask = (c.nick.empty() ? "*" : c.nick) + "!" + (c.user.empty() ? "*" : c.user) + "@" + c.host;
+  numeric(c, 900, {mask, account}, "You are now logged in as " + account);
+  numeric(c, 903, {}, "SASL authentication successful");
+}
+
+void IrcServer::cmd_pass(IrcClient& c, const pi::Message& m) {
+  if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
+  c.pass = std::string(m.param(0));
+}
+
+bool IrcServer::nick_available(IrcClient& c, const std::string& folded, bool& reserved) {
+  reserved = false;
+  auto it = nicks_.find(folded);
+  if (it != nicks_.end() && it->second != &c) return false;
+  // An account's name is its owner's nick: guests and other accounts may not take it.
+  if (core::is_valid_local_name(folded) && folded != c.account && rt_.core.directory().exists(folded)) {
+    // Before registration the client may still log in with PASS as that account.
+    if (c.state == IrcClient::State::registering && c.account.empty() && !c.pass.empty()) return true;
+    reserved = true;
+    return false;
+  }
+  return true;
+}
+
+void IrcServer::cmd_nick(IrcClient& c, const pi::Message& m) {
+  if (m.nparams < 1 || m.param(0).empty()) return numeric(c, 431, {}, "No nickname given");
+  std::string nick(m.param(0));
+  if (!pi::is_valid_nick(nick, cfg_.nick_length)) return numeric(c, 432, {nick}, "Erroneous nickname");
+  std::string folded = pi::casefold(nick);
+  if (nick == c.nick) return;
+  bool reserved = false;
+  if (!nick_available(c, folded, reserved))
+    return numeric(c, 433, {nick}, reserved ? "Nickname is reserved for an account" : "Nickname is already in use");
+  if (c.state == IrcClient::State::registering) {
+    if (!c.nick.empty()) nicks_.erase(pi::casefold(c.nick));
+    c.nick = nick;
+    nicks_[folded] = &c;
+    try_register(c);
+    return;
+  }
+  if (c.session) {
+    auto st = rt_.core.rooms().change_nick_everywhere(c.session, nick);
+    if (!st) return numeric(c, 433, {nick}, "Nickname is already in use");
+  }
+  set_nick(c, nick);
+}
+
+void IrcServer::set_nick(IrcClient& c, const std::string& nick) {
+  std::string old_mask = c.mask();
+  remember_whowas(c);
+  nicks_.erase(pi::casefold(c.nick));
+  c.nick = nick;
+  nicks_[pi::casefold(nick)] = &c;
+  LineWriter(c.out).prefix(old_mask).command("NICK").trailing(nick).end();
+  mark_dirty(c);
+}
+
+void IrcServer::cmd_user(IrcClient& c, const pi::Message& m) {
+  if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
+  if (m.param(0).empty()) return numeric(c, 461, {"USER"}, "Not enough parameters");
+  std::string u(m.param(0).substr(0, 18));
+  for (auto& ch : u)
+    if (ch == '@' || ch == '!' || ch == ':') ch = '_';
+  c.user = "~" + u;
+  c.realname = std::string(m.param(3));
+  try_register(c);
+}
+
+void IrcServer::try_register(IrcClient& c) {
+  if (c.state != IrcClient::State::registering || c.nick.empty() || c.user.empty() || c.cap_negotiating) return;
+  // PASS: "account:password" or "password" for the account named like the nick.
+  if (c.account.empty() && !c.pass.empty()) {
+    std::string acct = pi::casefold(c.nick), pw = c.pass;
+    if (auto colon = c.pass.find(':'); colon != std::string::npos) {
+      acct = pi::casefold(c.pass.substr(0, colon));
+      pw = c.pass.substr(colon + 1);
+    }
+    if (!rt_.core.directory().verify_password(acct, pw)) {
+      numeric(c, 464, {}, "Password incorrect");
+      return close_link(c, "Bad password");
+    }
+    c.account = acct;
+  }
+  c.pass.clear();
+  bool reserved = false;
+  if (!nick_available(c, pi::casefold(c.nick), reserved)) {
+    numeric(c, 433, {c.nick}, reserved ? "Nickname is reserved for an account" : "Nickname is already in use");
+    nicks_.erase(pi::casefold(c.nick));
+    c.nick.clear();
+    return;
+  }
+  if (c.account.empty() && !cfg_.guests) {
+    numeric(c, 464, {}, "Password required: this server admits accounts only (use SASL or PASS)");
+    return close_link(c, "Guests are not allowed");
+  }
+  core::SessionOpen o;
+  bool guest = c.account.empty();
+  if (guest) {
+    std::string folded = pi::casefold(c.nick);
+    std::string id = core::is_valid_local_name(folded) && !rt_.core.sessions().user_online(core::Address::user(folded))
+                         ? folded
+                         : "guest-" + std::to_string(next_guest_++);
+    o.user = core::Address::user(id);
+  } else {
+    o.user = core::Address::user(c.account);
+  }
+  o.protocol = core::Protocol::irc;
+  o.guest = guest;
+  o.host = c.host;
+  o.sink = &c;
+  auto r = rt_.core.sessions().open(std::move(o));
+  if (!r) {
+    numeric(c, 400, {"USER"}, r.error().text);
+    return close_link(c, "Session refused");
+  }
+  c.session = *r;
+  by_session_[c.session] = &c;
+  c.state = IrcClient::State::registered;
+  c.signon = std::chrono::steady_clock::now();
+  welcome(c);
+  publish_away(c);
+  if (!guest) (void)rt_.core.router().flush_offline(c.session);
+}
+
+void IrcServer::welcome(IrcClient& c) {
+  numeric(c, 1, {}, "Welcome to the " + cfg_.network_name + " IRC Network " + c.mask());
+  numeric(c, 2, {}, "Your host is " + cfg_.server_name + ", running version " + std::string(kVersion));
+  numeric(c, 3, {}, "This server was created " + created_);
+  numeric_nt(c, 4, {cfg_.server_name, kVersion, "io", "bhiklmnostv", "bhklov"});
+  send_isupport(c);
+  send_lusers(c);
+  send_motd(c);
+  LineWriter(c.out).prefix(c.mask()).command("MODE").param(c.nick).trailing("+i").end();
+  mark_dirty(c);
+}
+
+void IrcServer::send_isupport(IrcClient& c) {
+  std::vector<std::string> tokens = {
+      "AWAYLEN=390",
+      "CASEMAPPING=ascii",
+      "CHANLIMIT=#:" + std::to_string(cfg_.max_channels),
+      "CHANMODES=b,k,l,imnst",
+      "CHANNELLEN=" + std::to_string(cfg_.channel_length),
+      "CHANTYPES=#",
+      "ELIST=",
+      "HOSTLEN=64",
+      "KICKLEN=390",
+      "MAXLIST=b:100",
+      "MAXTARGETS=10",
+      "MODES=4",
+      "NETWORK=" + cfg_.network_name,
+      "NICKLEN=" + std::to_string(cfg_.nick_length),
+      "PREFIX=(ohv)@%+",
+      "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:10,PART:,PRIVMSG:10,WHOIS:1",
+      "TOPICLEN=390",
+      "USERLEN=19",
+  };
+  for (std::size_t i = 0; i < tokens.size(); i += 12) {
+    LineWriter w(c.out);
+    w.prefix(cfg_.server_name).numeric(5).param(c.nick);
+    for (std::size_t j = i; j < std::min(tokens.size(), i + 12); ++j) w.param(tokens[j]);
+    w.trailing("are supported by this server").end();
+  }
+  mark_dirty(c);
+}
+
+void IrcServer::send_lusers(IrcClient& c) {
+  std::size_t users = 0;
+  for (auto& [p, cl] : clients_)
+    if (cl->state == IrcClient::State::registered) ++users;
+  std::size_t total = rt_.core.sessions().size();
+  numeric(c, 251, {}, "There are " + std::to_string(total) + " users and 0 invisible on 1 servers");
+  numeric(c, 254, {std::to_string(rt_.core.rooms().list().size())}, "channels formed");
+  numeric(c, 255, {}, "I have " + std::to_string(users) + " clients and 0 servers");
+  numeric(c, 265, {std::to_string(users), std::to_string(max_clients_)}, "Current local users");
+  numeric(c, 266, {std::to_string(total), std::to_string(total)}, "Current global users");
+}
+
+void IrcServer::send_motd(IrcClient& c) {
+  if (cfg_.motd.empty()) return numeric(c, 422, {}, "MOTD File is missing");
+  numeric(c, 375, {}, "- " + cfg_.server_name + " Message of the day - ");
+  for (auto line : split(cfg_.motd, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    numeric(c, 372, {}, "- " + std::string(line));
+  }
+  numeric(c, 376, {}, "End of /MOTD command.");
+}
+
+void IrcServer::remember_whowas(const IrcClient& c) {
+  if (c.nick.empty() || c.state != IrcClient::State::registered) return;
+  whowas_.push_front({c.nick, c.user, c.host, c.realname});
+  if (whowas_.size() > 200) whowas_.pop_back();
+}
+
+void IrcServer::cmd_ping(IrcClient& c, const pi::Message& m) {
+  LineWriter(c.out).prefix(cfg_.server_name).command("PONG").param(cfg_.server_name).trailing(m.param(0)).end();
+  mark_dirty(c);
+}
+
+void IrcServer::cmd_pong(IrcClient&, const pi::Message&) {}
+
+void IrcServer::cmd_quit(IrcClient& c, const pi::Message& m) {
+  std::string reason = m.nparams > 0 ? "Quit: " + std::string(m.param(0)) : "Client Quit";
+  close_link(c, reason);
+}
+
+void IrcServer::cmd_motd(IrcClient& c, const pi::Message&) { send_motd(c); }
+void IrcServer::cmd_lusers(IrcClient& c, const pi::Message&) { send_lusers(c); }
+void IrcServer::cmd_version(IrcClient& c, const pi::Message&) {
+  numeric(c, 351, {kVersion, cfg_.server_name}, "Parley multi-protocol gateway");
+  send_isupport(c);
+}
+void IrcServer::cmd_time(IrcClient& c, const pi::Message&) {
+  numeric(c, 391, {cfg_.server_name}, iso_time(core::Clock::now()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Lookups and rendering shared by commands and the sink
+
+IrcClient* IrcServer::client_by_session(core::SessionId s) const {
+  auto it = by_session_.find(s);
+  return it == by_session_.end() ? nullptr : it->second;
+}
+
+IrcClient* IrcServer::client_by_nick(std::string_view nick) const {
+  auto it = nicks_.find(pi::casefold(nick));
+  if (it == nicks_.end() || it->second->state != IrcClient::State::registered) return nullptr;
+  return it->second;
+}
+
+std::optional<std::string> IrcServer::room_of(std::string_view chan) const {
+  if (!pi::is_valid_channel(chan, cfg_.channel_length)) return std::nullopt;
+  std::string name = pi::casefold(chan.substr(1));
+  if (!core::is_valid_local_name(name)) return std::nullopt;
+  return name;
+}
+
+std::string IrcServer::member_mask(const core::Member& m) const {
+  if (IrcClient* c = client_by_session(m.session)) return m.nick + "!" + c->user + "@" + c->host;
+  std::string host = std::string(core::to_string(m.user.protocol()));
+  if (const auto* s = rt_.core.sessions().find(m.session)) host = std::string(core::to_string(s->protocol)) + ".parley";
+  std::string user = m.user.is_user() ? m.user.id() : "user";
+  return m.nick + "!" + user + "@" + host;
+}
+
+std::string IrcServer::sender_mask(const core::Message& m, std::string_view nick) const {
+  if (m.origin.protocol == core::Protocol::irc)
+    if (IrcClient* c = client_by_session(m.origin.session))
+      return std::string(nick.empty() ? std::string_view(c->nick) : nick) + "!" + c->user + "@" + c->host;
+  std::string n = nick.empty() ? (m.from.is_user() ? m.from.id() : m.from.to_string()) : std::string(nick);
+  for (auto& ch : n)
+    if (ch == ' ' || ch == '!' || ch == '@') ch = '_';
+  std::string user = m.from.is_user() ? m.from.id() : "user";
+  return n + "!" + user + "@" + std::string(core::to_string(m.origin.protocol)) + ".parley";
+}
+
+std::string IrcServer::account_of(core::SessionId s) const {
+  if (const auto* info = rt_.core.sessions().find(s))
+    if (!info->guest) return info->user.id();
+  return "*";
+}
+
+char IrcServer::prefix_of(const core::Member& m) const {
+  if (m.role == core::Role::moderator) return m.affiliation >= core::Affiliation::admin ? '@' : '%';
+  if (m.affiliation >= core::Affiliation::member && m.role == core::Role::participant) return '+';
+  return 0;
+}
+
+void IrcServer::send_names(IrcClient& c, const core::Room& room) {
+  std::string chan = "#" + room.name;
+  std::string head = ":" + cfg_.server_name + " 353 " + c.nick + " " + (room.modes.secret ? "@ " : "= ") + chan + " :";
+  std::string line = head;
+  bool any = false;
+  for (const auto& [id, m] : room.members) {
+    std::string entry;
+    if (char p = prefix_of(m)) entry += p;
+    entry += c.has(cap_userhost_in_names) ? member_mask(m) : m.nick;
+    if (any && line.size() + entry.size() + 3 > 500) {
+      c.out += line + "\r\n";
+      line = head;
+      any = false;
+    }
+    if (any) line += ' ';
+    line += entry;
+    any = true;
+  }
+  if (any) c.out += line + "\r\n";
+  mark_dirty(c);
+  numeric(c, 366, {chan}, "End of /NAMES list.");
+}
+
+void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
+  std::string chan = "#" + room.name;
+  if (room.topic.text.empty()) return numeric(c, 331, {chan}, "No topic is set");
+  numeric(c, 332, {chan}, room.topic.text);
+  numeric_nt(c, 333, {chan, room.topic.set_by.empty() ? cfg_.server_name : room.topic.set_by,
+                      unix_secs(room.topic.set_at)});
+}
+
+std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) const {
+  std::string tags;
+  auto add = [&](std::string_view k, std::string_view v) {
+    if (!tags.empty()) tags += ';';
+    tags += k;
+    tags += '=';
+    pi::escape_tag_value(v, tags);
+  };
+  if (variant & 1) add("time", iso_time(m.timestamp));
+  if (variant & 2) {
+    std::string acct = account_of(m.origin.session);
+    if (acct == "*" && m.origin.session == 0 && m.from.is_user() && rt_.core.directory().exists(m.from.id()))
+      acct = m.from.id();
+    if (acct != "*") add("account", acct);
+  }
+  if ((variant & 4) && !m.id.empty()) add("msgid", m.id);
+  return tags;
+}
+
+// The lines of one message for one target, without tags. Multi-line bodies (from XMPP)
+// become one line per body line, long ones are split at UTF-8 boundaries.
+static void render_body_lines(std::string& out, std::string_view tags, std::string_view mask, std::string_view target,
+                              const core::Message& m) {
+  std::string body = m.body;
+  if (!m.rich.empty()) {
+    std::vector<pi::Span> spans;
+    spans.reserve(m.rich.size());
+    for (const auto& s : m.rich) spans.push_back(pi::Span{s.begin, s.end, s.flags, s.fg, s.bg});
+    body = pi::render_formatting(m.body, spans);
+  }
+  std::string_view cmd = m.kind == core::MessageKind::notice ? "NOTICE" : "PRIVMSG";
+  std::string_view rest = body;
+  if (rest.empty()) rest = " ";
+  const std::size_t budget = 510 - (mask.size() + target.size() + cmd.size() + 6) - (m.kind == core::MessageKind::action ? 9 : 0);
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() && !rest.empty()) continue;
+    do {
+      std::string_view chunk = pi::utf8_truncate(line, budget > 32 ? budget : 32);
+      if (chunk.empty()) chunk = line.substr(0, 1);
+      line.remove_prefix(chunk.size());
+      LineWriter w(out);
+      w.tags(tags).prefix(mask).command(cmd).param(target);
+      if (m.kind == core::MessageKind::action) w.trailing(pi::make_ctcp_action(chunk));
+      else w.trailing(chunk);
+      w.end();
+    } while (!line.empty());
+  }
+}
+
+std::string IrcServer::render_room_line(const core::Message& m, std::uint32_t variant) {
+  std::string out;
+  out.reserve(m.body.size() + 96);
+  render_body_lines(out, tags_for(m, variant), sender_mask(m, m.nick), "#" + m.to.id(), m);
+  return out;
+}
+
+void IrcServer::deliver(IrcClient& c, const core::MessagePtr& mp) {
+  const core::Message& m = *mp;
+  if (c.state != IrcClient::State::registered) return;
+  const bool own = m.origin.session == c.session && m.origin.protocol == core::Protocol::irc;
+  if (own && !c.has(cap_echo_message)) return;
+  std::uint32_t variant = (c.has(cap_server_time) ? 1u : 0u) | (c.has(cap_account_tag) ? 2u : 0u) |
+                          (c.has(cap_message_tags) ? 4u : 0u);
+  if (m.to.is_room() && m.kind != core::MessageKind::direct) {
+    if (cached_msg_ != mp.get()) {
+      cached_msg_ = mp.get();
+      cached_keep_ = mp;
+      for (auto& l : cached_lines_) l.reset();
+    }
+    auto& line = cached_lines_[variant];
+    if (!line) line = std::make_shared<const std::string>(render_room_line(m, variant));
+    queue_shared(c, line);
+    return;
+  }
+  // Direct (or a private message from a room occupant): the target is this client's nick.
+  std::string mask;
+  if (m.to.is_room()) {  // XEP-0045 private message: show as from nick, hint the room
+    mask = sender_mask(m, m.nick);
+  } else if (own) {
+    mask = c.mask();
+  } else {
+    std::string nick;
+    if (m.origin.protocol == core::Protocol::irc)
+      if (IrcClient* s = client_by_session(m.origin.session)) nick = s->nick;
+    mask = sender_mask(m, nick);
+  }
+  std::string target = c.nick;
+  if (own && m.to.is_user()) {
+    // echo-message of a direct message: target is who it was sent to.
+    target = m.to.id();
+    if (auto sessions = rt_.core.sessions().of_user(m.to.bare()); !sessions.empty())
+      if (IrcClient* t = client_by_session(sessions.front())) target = t->nick;
+  }
+  std::string out;
+  render_body_lines(out, tags_for(m, variant), mask, target, m);
+  queue(c, out);
+}
+
+void IrcServer::publish_away(IrcClient& c) {
+  if (!c.session) return;
+  core::Tuple t;
+  t.id = rt_.core.sessions().find(c.session) ? rt_.core.sessions().find(c.session)->resource : std::string{};
+  t.basic = core::Basic::open;
+  t.availability = c.away.empty() ? core::Availability::available : core::Availability::away;
+  t.note = c.away;
+  t.updated = core::Clock::now();
+  rt_.core.presence().publish(c.session, t);
+}
+
+}  // namespace parley::adapters::irc

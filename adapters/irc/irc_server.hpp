@@ -1,0 +1,150 @@
+#pragma once
+// The IRC server behaviour (Modern IRC client protocol + IRCv3) on top of the core. Every
+// method runs on the core strand: IrcConnection posts the lines it framed, the server
+// dispatches them through a command table that checks arity and registration, calls the
+// core, and queues replies on the client; the client's SessionSink renders core events.
+//
+// Room traffic is rendered once per message and capability variant (server-time,
+// account-tag, message-tags) and the same bytes are handed to every recipient.
+#include <array>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "adapters/common/runtime.hpp"
+#include "adapters/irc/irc_client.hpp"
+#include "adapters/irc/irc_connection.hpp"
+#include "config/irc_config.hpp"
+#include "protocols/irc/message.hpp"
+
+struct Gsasl;
+
+namespace parley::adapters::irc {
+
+class IrcServer : public std::enable_shared_from_this<IrcServer> {
+ public:
+  IrcServer(Runtime& rt, config::IrcConfig cfg);
+  ~IrcServer();
+
+  // --- entry points (core strand) ---
+  void attach(const std::shared_ptr<IrcClient>& c);
+  void handle_lines(IrcClient& c, std::vector<Incoming>& lines);
+  void handle_line(IrcClient& c, std::string_view line);  // one line (tests)
+  // The connection is gone: close the core session, forget the client.
+  void detach(IrcClient& c, const std::string& reason);
+  // Disconnect everyone (plugin stop).
+  void shutdown(const std::string& reason);
+  void set_config(config::IrcConfig cfg) { cfg_ = std::move(cfg); }
+  const config::IrcConfig& config() const { return cfg_; }
+  std::size_t client_count() const { return clients_.size(); }
+
+  // --- used by IrcClient (core strand) ---
+  core::Core& core() { return rt_.core; }
+  CoreStrand& core_strand() { return rt_.core_strand; }
+  void queue(IrcClient& c, std::string_view bytes);
+  void queue_shared(IrcClient& c, const std::shared_ptr<const std::string>& line);
+  void flush();
+  void close_link(IrcClient& c, const std::string& reason);
+  void numeric(IrcClient& c, int code, std::initializer_list<std::string_view> middle,
+               std::string_view trailing);
+  void numeric_nt(IrcClient& c, int code, std::initializer_list<std::string_view> middle);
+  // Room and direct message rendering.
+  void deliver(IrcClient& c, const core::MessagePtr& m);
+  // nick!user@host for a room member or a message sender of any protocol.
+  std::string member_mask(const core::Member& m) const;
+  std::string sender_mask(const core::Message& m, std::string_view nick) const;
+  std::string account_of(core::SessionId s) const;  // "*" for guests / unknown
+  char prefix_of(const core::Member& m) const;
+  void send_names(IrcClient& c, const core::Room& room);
+  void send_topic(IrcClient& c, const core::Room& room);
+  IrcClient* client_by_session(core::SessionId s) const;
+  IrcClient* client_by_nick(std::string_view nick) const;
+  const std::string& name() const { return cfg_.server_name; }
+  Gsasl* gsasl() const { return gsasl_; }
+
+ private:
+  struct Command {
+    void (IrcServer::*fn)(IrcClient&, const protocols::irc::Message&);
+    std::uint8_t min_params;
+    bool registered;  // needs a completed registration
+  };
+  void dispatch(IrcClient& c, const protocols::irc::Message& m);
+  void mark_dirty(IrcClient& c);
+  void try_register(IrcClient& c);
+  void welcome(IrcClient& c);
+  void send_isupport(IrcClient& c);
+  void send_motd(IrcClient& c);
+  void send_lusers(IrcClient& c);
+  bool nick_available(IrcClient& c, const std::string& folded, bool& reserved);
+  void set_nick(IrcClient& c, const std::string& nick);
+  void remember_whowas(const IrcClient& c);
+  std::optional<std::string> room_of(std::string_view chan) const;
+  void send_message(IrcClient& c, const protocols::irc::Message& m, bool notice);
+  void apply_label(IrcClient& c, std::size_t from, std::string_view label);
+  void publish_away(IrcClient& c);
+  void sasl_step(IrcClient& c, std::string_view data);
+  void sasl_fail(IrcClient& c, int code, std::string_view text);
+  void join_one(IrcClient& c, std::string_view chan, std::string_view key);
+  std::string render_room_line(const core::Message& m, std::uint32_t variant);
+  std::string tags_for(const core::Message& m, std::uint32_t variant) const;
+
+  void cmd_cap(IrcClient&, const protocols::irc::Message&);
+  void cmd_authenticate(IrcClient&, const protocols::irc::Message&);
+  void cmd_pass(IrcClient&, const protocols::irc::Message&);
+  void cmd_nick(IrcClient&, const protocols::irc::Message&);
+  void cmd_user(IrcClient&, const protocols::irc::Message&);
+  void cmd_ping(IrcClient&, const protocols::irc::Message&);
+  void cmd_pong(IrcClient&, const protocols::irc::Message&);
+  void cmd_quit(IrcClient&, const protocols::irc::Message&);
+  void cmd_join(IrcClient&, const protocols::irc::Message&);
+  void cmd_part(IrcClient&, const protocols::irc::Message&);
+  void cmd_privmsg(IrcClient&, const protocols::irc::Message&);
+  void cmd_notice(IrcClient&, const protocols::irc::Message&);
+  void cmd_tagmsg(IrcClient&, const protocols::irc::Message&);
+  void cmd_topic(IrcClient&, const protocols::irc::Message&);
+  void cmd_names(IrcClient&, const protocols::irc::Message&);
+  void cmd_list(IrcClient&, const protocols::irc::Message&);
+  void cmd_kick(IrcClient&, const protocols::irc::Message&);
+  void cmd_invite(IrcClient&, const protocols::irc::Message&);
+  void cmd_mode(IrcClient&, const protocols::irc::Message&);
+  void cmd_who(IrcClient&, const protocols::irc::Message&);
+  void cmd_whois(IrcClient&, const protocols::irc::Message&);
+  void cmd_whowas(IrcClient&, const protocols::irc::Message&);
+  void cmd_away(IrcClient&, const protocols::irc::Message&);
+  void cmd_ison(IrcClient&, const protocols::irc::Message&);
+  void cmd_userhost(IrcClient&, const protocols::irc::Message&);
+  void cmd_oper(IrcClient&, const protocols::irc::Message&);
+  void cmd_kill(IrcClient&, const protocols::irc::Message&);
+  void cmd_motd(IrcClient&, const protocols::irc::Message&);
+  void cmd_lusers(IrcClient&, const protocols::irc::Message&);
+  void cmd_version(IrcClient&, const protocols::irc::Message&);
+  void cmd_time(IrcClient&, const protocols::irc::Message&);
+
+  Runtime& rt_;
+  config::IrcConfig cfg_;
+  Gsasl* gsasl_ = nullptr;
+  std::unordered_map<std::string, Command> commands_;
+  std::unordered_map<IrcClient*, std::shared_ptr<IrcClient>> clients_;
+  std::unordered_map<std::string, IrcClient*> nicks_;  // casefolded
+  std::unordered_map<core::SessionId, IrcClient*> by_session_;
+  std::vector<IrcClient*> dirty_;
+  bool flush_posted_ = false;
+  IrcClient* current_ = nullptr;  // the client whose command is being handled
+  std::size_t max_clients_ = 0;
+  std::uint64_t next_guest_ = 1;
+  std::string created_;
+  struct WhoWas {
+    std::string nick, user, host, realname;
+  };
+  std::deque<WhoWas> whowas_;
+  // Render cache: one message, up to 8 tag variants.
+  const core::Message* cached_msg_ = nullptr;
+  std::array<std::shared_ptr<const std::string>, 8> cached_lines_{};
+  std::shared_ptr<const core::Message> cached_keep_;
+};
+
+}  // namespace parley::adapters::irc
