@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <string>
 
 #include "config/loader.hpp"
@@ -39,6 +40,38 @@ TEST_CASE("the shipped config/parley.yaml loads cleanly with every protocol on l
   CHECK(c.sip.listen == std::vector<std::string>{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"});
   CHECK(c.psyc.enabled);
   CHECK(c.psyc.listen == std::vector<std::string>{"127.0.0.1:4404"});
+}
+
+TEST_CASE("every key in the shipped config/parley.yaml has a comment") {
+  std::ifstream in(source_dir() + "/config/parley.yaml");
+  REQUIRE(in);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    auto first = line.find_first_not_of(' ');
+    if (first == std::string::npos || line[first] == '#') continue;
+    auto colon = line.find(':');
+    bool is_key = colon != std::string::npos && line.find_first_of(" \"[{", first) > colon;
+    if (!is_key) continue;
+    INFO("parley.yaml:" << n << ": " << line);
+    CHECK(line.find('#') != std::string::npos);
+  }
+}
+
+TEST_CASE("server.domain must be a DNS name or an IP address; seed accounts are unique") {
+  auto r = load_string("server: { domain: \"bad domain\" }\naccounts: [ { user: a, password: x }, { user: a, password: y } ]\n", "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "server.domain: expected a DNS name or an IP address, got 'bad domain'"));
+  CHECK(has_error(r, "accounts[1].user: duplicate seed account 'a'"));
+  for (const char* good : {"localhost", "chat.example.org", "127.0.0.1", "::1", "a-b.c"}) {
+    INFO(good);
+    CHECK(load_string(std::string("server: { domain: \"") + good + "\" }\n", "t").ok());
+  }
+  for (const char* bad : {"-a.org", "a..org", "a.org-", "alice@example.org", "a/b"}) {
+    INFO(bad);
+    CHECK_FALSE(load_string(std::string("server: { domain: \"") + bad + "\" }\n", "t").ok());
+  }
 }
 
 TEST_CASE("a syntax error points at its line") {
