@@ -4,7 +4,7 @@
 
 // ---- protocol adapter headers: add yours here ----
 #include "adapters/irc/irc_plugin.hpp"
-// #include "adapters/xmpp/xmpp_plugin.hpp"
+#include "adapters/xmpp/xmpp_plugin.hpp"
 
 namespace parley::daemon {
 
@@ -23,8 +23,7 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
     registry.add(adapters::irc::make_irc_plugin(rt, c));
   }
   if (c.xmpp.enabled) {
-    // registry.add(adapters::xmpp::make_xmpp_plugin(rt, c));
-    not_built("xmpp");
+    registry.add(adapters::xmpp::make_xmpp_plugin(rt, c));
   }
   if (c.sip.enabled) not_built("sip");
   if (c.psyc.enabled) not_built("psyc");

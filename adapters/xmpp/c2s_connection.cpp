@@ -1,0 +1,463 @@
+#include "adapters/xmpp/c2s_connection.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "adapters/xmpp/link.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::adapters::xmpp {
+
+namespace asio = boost::asio;
+using px::StreamError;
+using px::XmlWriter;
+namespace ns = px::ns;
+
+namespace {
+constexpr std::string_view kSm = "urn:xmpp:sm:3";
+
+protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
+  protocols::Connection::Limits c;
+  c.max_read_buffer = 64 * 1024;  // the framer consumes as it goes: this bounds one read
+  (void)l;
+  return c;
+}
+}  // namespace
+
+C2sConnection::C2sConnection(protocols::tcp::socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
+                             Context& ctx)
+    : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
+      ctx_(ctx),
+      framer_(ctx.limits),
+      ns_(std::make_shared<px::StreamNamespaces>()) {}
+
+C2sConnection::~C2sConnection() = default;
+
+// ---- input ----------------------------------------------------------------------------------
+
+std::size_t C2sConnection::on_data(std::string_view data) {
+  std::size_t used = 0;
+  while (used < data.size() && !paused_ && !tls_starting_ && state_ != State::closed && !closed()) {
+    auto step = framer_.feed(data.substr(used));
+    used += step.consumed;
+    switch (step.status) {
+      case px::StreamFramer::Status::need_more: break;
+      case px::StreamFramer::Status::header: on_header(); break;
+      case px::StreamFramer::Status::stream_end:
+        send("</stream:stream>");
+        close_after_flush("client closed the stream");
+        state_ = State::closed;
+        return data.size();
+      case px::StreamFramer::Status::error:
+        stream_error(framer_.error(), framer_.error_text());
+        return data.size();
+      case px::StreamFramer::Status::stanza: {
+        auto st = px::Stanza::parse(framer_.take_stanza(), ns_);
+        if (!st) {
+          stream_error(StreamError::not_well_formed);
+          return data.size();
+        }
+        try {
+          on_stanza(*st);
+        } catch (const std::exception& e) {
+          // Exception firewall: one bad stanza ends only this stream.
+          spdlog::error("xmpp: exception handling a stanza: {}", e.what());
+          stream_error(StreamError::internal_server_error);
+          return data.size();
+        }
+        break;
+      }
+    }
+    if (step.status == px::StreamFramer::Status::need_more) break;
+  }
+  if (tls_starting_) return data.size();  // §5.4.3.3: nothing after <starttls/> counts
+  return used;
+}
+
+void C2sConnection::resume_input() {
+  paused_ = false;
+  if (!closed()) redeliver();
+}
+
+void C2sConnection::on_read_overflow() { stream_error(StreamError::policy_violation, "input too large"); }
+
+void C2sConnection::stream_error(StreamError e, std::string_view text) {
+  if (closed() || state_ == State::closed) return;
+  std::string out;
+  if (!header_sent_) {
+    out += "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+           "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' from='";
+    px::escape_attr(out, ctx_.domains.domain);
+    out += "' id='" + random_id() + "'>";
+    header_sent_ = true;
+  }
+  XmlWriter w(out);
+  w.open("stream:error").open(px::to_string(e)).attr("xmlns", ns::streams).close();
+  if (!text.empty()) w.open("text").attr("xmlns", ns::streams).text(text).close();
+  w.close();
+  out += "</stream:stream>";
+  send(out);
+  spdlog::debug("xmpp: stream error {} ({}) for {}", px::to_string(e), text, peer_host());
+  state_ = State::closed;
+  close_after_flush(px::to_string(e));
+}
+
+// ---- stream negotiation (RFC 6120 §4.3) ------------------------------------------------------
+
+void C2sConnection::on_header() {
+  const auto& h = framer_.header();
+  // Namespaces in scope for the stanzas of this stream.
+  auto scope = std::make_shared<px::StreamNamespaces>();
+  scope->prefixes.clear();
+  for (const auto& [k, v] : h.attributes) {
+    if (k == "xmlns") scope->default_ns = v;
+    else if (k.rfind("xmlns:", 0) == 0) scope->prefixes.emplace_back(k.substr(6), v);
+  }
+  ns_ = scope;
+  auto colon = h.name.find(':');
+  std::string prefix = colon == std::string::npos ? "" : h.name.substr(0, colon);
+  std::string local = colon == std::string::npos ? h.name : h.name.substr(colon + 1);
+  std::string_view stream_ns = prefix.empty() ? std::string_view(scope->default_ns) : scope->lookup(prefix);
+  if (local != "stream" || stream_ns != ns::stream) return stream_error(StreamError::invalid_namespace);
+  if (scope->default_ns != ns::client) return stream_error(StreamError::invalid_namespace, "expected jabber:client");
+  auto to = px::prep_domain(h.attr("to"));
+  if (!to || *to != ctx_.domains.domain) return stream_error(StreamError::host_unknown);
+  auto version = h.attr("version");
+  if (version.empty() || version[0] < '1') return stream_error(StreamError::unsupported_version);
+  send_header_and_features();
+}
+
+void C2sConnection::send_header_and_features() {
+  stream_id_ = random_id();
+  std::string out =
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+      "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' xml:lang='en' id='" +
+      stream_id_ + "' from='";
+  px::escape_attr(out, ctx_.domains.domain);
+  out += "'>";
+  header_sent_ = true;
+  XmlWriter w(out);
+  w.open("stream:features");
+  if (!is_tls()) {
+    // STARTTLS is mandatory before authentication (RFC 6120 §5.3.1).
+    w.open("starttls").attr("xmlns", ns::tls).open("required").close().close();
+    state_ = State::negotiating;
+  } else if (!authenticated_) {
+    w.open("mechanisms").attr("xmlns", ns::sasl);
+    w.element("mechanism", "SCRAM-SHA-256").element("mechanism", "SCRAM-SHA-1").element("mechanism", "PLAIN");
+    w.close();
+    state_ = State::sasl;
+  } else {
+    w.open("bind").attr("xmlns", ns::bind).close();
+    w.open("session").attr("xmlns", ns::session).open("optional").close().close();
+    w.open("sm").attr("xmlns", kSm).close();
+    w.open("ver").attr("xmlns", "urn:xmpp:features:rosterver").close();
+    state_ = State::negotiating;
+  }
+  w.close();
+  send(out);
+}
+
+void C2sConnection::on_stanza(px::Stanza& s) {
+  if (state_ == State::bound) {
+    if (s.ns() == kSm) return on_sm(s);
+    if (s.ns() != ns::client) return stream_error(StreamError::unsupported_stanza_type);
+    if (link_) link_->count_inbound();
+    std::string_view n = s.name();
+    if (n == "message") return on_message(s);
+    if (n == "presence") return on_presence(s);
+    if (n == "iq") return on_iq(s);
+    return stream_error(StreamError::unsupported_stanza_type);
+  }
+  on_negotiation(s);
+}
+
+void C2sConnection::on_negotiation(px::Stanza& s) {
+  std::string_view n = s.name(), sns = s.ns();
+  if (!is_tls()) {
+    if (n == "starttls" && sns == ns::tls) {
+      send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      tls_starting_ = true;
+      start_tls(ctx_.rt.tls);
+      return;
+    }
+    return stream_error(StreamError::policy_violation, "STARTTLS required");
+  }
+  if (!authenticated_) {
+    if (sns == ns::sasl && n == "auth") return on_auth(s);
+    if (sns == ns::sasl && n == "response") return on_sasl_response(s);
+    if (sns == ns::sasl && n == "abort") {
+      scram_.reset();
+      return sasl_failure("aborted");
+    }
+    return stream_error(StreamError::not_authorized);
+  }
+  if (sns == kSm && n == "resume") return on_resume(s);
+  if (sns == kSm && n == "enable") {
+    send("<failed xmlns='urn:xmpp:sm:3'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+    return;
+  }
+  if (sns == ns::client && n == "iq") {
+    auto bind = s.child("bind", ns::bind);
+    if (bind && s.attr("type") == "set") return on_bind(s);
+    return stanza_error(s, "cancel", "not-authorized");
+  }
+  return stream_error(StreamError::not_authorized, "bind a resource first");
+}
+
+// ---- SASL (RFC 6120 §6) ------------------------------------------------------------------------
+
+void C2sConnection::sasl_failure(std::string_view condition, std::string_view text) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("failure").attr("xmlns", ns::sasl).open(condition).close();
+  if (!text.empty()) w.element("text", text);
+  w.close();
+  send(out);
+  scram_.reset();
+  if (++failed_auth_ >= 3) stream_error(StreamError::policy_violation, "too many failed authentications");
+}
+
+void C2sConnection::sasl_success(const std::string& user, const std::string& additional) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("success").attr("xmlns", ns::sasl);
+  if (!additional.empty()) w.text(px::base64_encode(additional));
+  w.close();
+  send(out);
+  scram_.reset();
+  user_ = user;
+  authenticated_ = true;
+  framer_.reset();  // §6.4.6: the client restarts the stream
+  state_ = State::header;
+  spdlog::info("xmpp: {} authenticated with {} from {}", user, sasl_mech_, peer_host());
+}
+
+void C2sConnection::on_auth(px::Stanza& s) {
+  sasl_mech_ = std::string(s.attr("mechanism"));
+  auto raw = px::base64_decode(s.root().text().get());
+  if (!raw) return sasl_failure("incorrect-encoding");
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  core::Core& core = ctx_.rt.core;
+  if (sasl_mech_ == "PLAIN") {
+    auto creds = px::parse_plain(*raw);
+    if (!creds) return sasl_failure("malformed-request");
+    auto user = px::prep_localpart(creds->authcid);
+    if (!user || (!creds->authzid.empty() && creds->authzid != *user + "@" + ctx_.domains.domain &&
+                  creds->authzid != *user))
+      return sasl_failure("invalid-authzid");
+    paused_ = true;
+    asio::post(ctx_.rt.core_strand, [self, &core, user = *user, pw = creds->password] {
+      bool ok = core.directory().verify_password(user, pw).ok();
+      asio::post(self->executor(), [self, ok, user] {
+        if (self->closed()) return;
+        if (ok) self->sasl_success(user, {});
+        else self->sasl_failure("not-authorized");
+        self->resume_input();
+      });
+    });
+    return;
+  }
+  if (sasl_mech_ != "SCRAM-SHA-256" && sasl_mech_ != "SCRAM-SHA-1") return sasl_failure("invalid-mechanism");
+  auto name = px::scram_username(*raw);
+  auto user = name ? px::prep_localpart(*name) : std::nullopt;
+  if (!user) return sasl_failure("malformed-request");
+  auto hash = sasl_mech_ == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
+  paused_ = true;
+  asio::post(ctx_.rt.core_strand, [self, &core, user = *user, hash, first = std::move(*raw)]() mutable {
+    auto creds = core.directory().scram(user, hash);
+    std::optional<px::ScramSecrets> secrets;
+    if (creds) secrets = px::ScramSecrets{creds->salt, creds->iterations, creds->stored_key, creds->server_key};
+    asio::post(self->executor(), [self, secrets = std::move(secrets), user, first = std::move(first)] {
+      if (self->closed()) return;
+      self->resume_input();
+      if (!secrets) return self->sasl_failure("not-authorized");
+      self->user_ = user;  // candidate until success
+      self->scram_ = std::make_unique<px::ScramServer>(self->sasl_mech_, *secrets);
+      auto step = self->scram_->step(first);
+      if (step.result != px::ScramServer::Result::challenge) return self->sasl_failure("malformed-request");
+      std::string out = "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) + "</challenge>";
+      self->send(out);
+    });
+  });
+}
+
+void C2sConnection::on_sasl_response(px::Stanza& s) {
+  if (!scram_) return sasl_failure("malformed-request");
+  auto raw = px::base64_decode(s.root().text().get());
+  if (!raw) return sasl_failure("incorrect-encoding");
+  auto step = scram_->step(*raw);
+  switch (step.result) {
+    case px::ScramServer::Result::success: return sasl_success(user_, step.data);
+    case px::ScramServer::Result::challenge:
+      send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) + "</challenge>");
+      return;
+    case px::ScramServer::Result::failure: user_.clear(); return sasl_failure("not-authorized");
+  }
+}
+
+// ---- resource binding (RFC 6120 §7) -------------------------------------------------------------
+
+void C2sConnection::on_bind(px::Stanza& s) {
+  auto bind = s.child("bind", ns::bind);
+  std::string requested = bind.child("resource").text().get();
+  std::string resource;
+  if (requested.empty()) {
+    resource = "parley-" + random_id().substr(0, 8);
+  } else {
+    auto r = px::prep_resource(requested);
+    if (!r) return stanza_error(s, "modify", "bad-request");
+    resource = *r;
+  }
+  auto link = std::make_shared<Link>(ctx_, user_, resource);
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  link->attach(self);
+  std::string id(s.attr("id"));
+  paused_ = true;
+  core::Core& core = ctx_.rt.core;
+  std::string host = peer_host();
+  asio::post(ctx_.rt.core_strand, [self, link, &core, id, host] {
+    core::SessionOpen o;
+    o.user = core::Address::user(link->user());
+    o.resource = link->resource();
+    o.protocol = core::Protocol::xmpp;
+    o.host = host;
+    o.sink = link.get();
+    // RFC 6120 §7.7.2.2: the new session wins; the old one gets <conflict/>.
+    o.replace_on_conflict = true;
+    auto r = core.sessions().open(o);
+    if (r) link->sid = *r;
+    bool ok = r.ok();
+    asio::post(self->executor(), [self, link, ok, id] {
+      if (self->closed()) {
+        if (ok) asio::post(self->ctx_.rt.core_strand, [link, &core = self->ctx_.rt.core] { core.sessions().close(link->sid, "gone"); });
+        return;
+      }
+      if (!ok) {
+        std::string out = "<iq type='error' id='";
+        px::escape_attr(out, id);
+        out += "'><error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";
+        self->send(out);
+        return self->resume_input();
+      }
+      self->link_ = link;
+      self->state_ = State::bound;
+      std::string out;
+      XmlWriter w(out);
+      w.open("iq").attr("type", "result").attr("id", id);
+      w.open("bind").attr("xmlns", ns::bind).element("jid", link->full_jid());
+      w.finish();
+      self->send(out);
+      spdlog::info("xmpp: bound {}", link->full_jid());
+      self->resume_input();
+    });
+  });
+}
+
+// ---- XEP-0198 stream management ------------------------------------------------------------------
+
+void C2sConnection::on_sm(px::Stanza& s) {
+  std::string_view n = s.name();
+  if (n == "enable") {
+    if (link_->sm_enabled()) {
+      send("<failed xmlns='urn:xmpp:sm:3'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+      return;
+    }
+    std::string id = random_id() + random_id();
+    bool resume = s.attr("resume") == "true" || s.attr("resume") == "1";
+    link_->enable_sm(id);
+    std::string out = "<enabled xmlns='urn:xmpp:sm:3' id='" + id + "'";
+    if (resume) {
+      out += " resume='true' max='" + std::to_string(ctx_.resume_timeout.count()) + "'";
+      std::lock_guard lock(ctx_.mu);
+      ctx_.resumable[id] = link_;
+    }
+    out += "/>";
+    send(out);
+  } else if (n == "r") {
+    if (!link_->sm_enabled()) return;
+    send("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(link_->inbound_count()) + "'/>");
+  } else if (n == "a") {
+    if (!link_->sm_enabled()) return;
+    link_->ack(static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10)));
+  } else {
+    stream_error(StreamError::unsupported_stanza_type);
+  }
+}
+
+void C2sConnection::on_resume(px::Stanza& s) {
+  std::string previd(s.attr("previd"));
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(ctx_.mu);
+    auto it = ctx_.resumable.find(previd);
+    if (it != ctx_.resumable.end() && it->second->user() == user_) link = it->second;
+  }
+  if (!link) {
+    send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+    return;
+  }
+  // The old connection may not have noticed yet that its peer went away.
+  if (auto old = link->connection()) {
+    link->detach();
+    asio::post(old->executor(), [old] { old->stream_error(StreamError::conflict, "resumed elsewhere"); });
+  }
+  auto h = static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10));
+  link->ack(h);
+  link_ = link;
+  state_ = State::bound;
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  send("<resumed xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='" + std::to_string(link->inbound_count()) + "'/>");
+  // Retransmit what the client has not acknowledged (XEP-0198 §5), then go live.
+  for (const auto& xml : link->unacked()) send(xml);
+  link->attach(self);
+  spdlog::info("xmpp: resumed {}", link->full_jid());
+}
+
+// ---- close --------------------------------------------------------------------------------------------
+
+void C2sConnection::on_tls_started(bool ok) {
+  tls_starting_ = false;
+  if (!ok) return;
+  framer_.reset();  // RFC 6120 §5.4.3.3: a fresh stream over TLS
+  state_ = State::header;
+}
+
+void C2sConnection::on_close(std::string_view reason) {
+  state_ = State::closed;
+  auto link = std::move(link_);
+  if (!link) return;
+  if (link->connection().get() != this) return;  // resumed elsewhere already
+  link->detach();
+  core::Core& core = ctx_.rt.core;
+  std::string why(reason);
+  bool resumable = false;
+  {
+    std::lock_guard lock(ctx_.mu);
+    resumable = ctx_.resumable.count(link->sm_id()) && ctx_.resumable[link->sm_id()] == link;
+  }
+  if (resumable) {
+    // XEP-0198 §5: keep the session (and queue its stanzas) for resume_timeout.
+    auto gen = link->generation();
+    auto timer = std::make_shared<asio::steady_timer>(ctx_.rt.io, ctx_.resume_timeout);
+    Context* ctx = &ctx_;
+    timer->async_wait([timer, link, gen, ctx, &core, why](const boost::system::error_code&) {
+      if (link->generation() != gen) return;  // resumed meanwhile
+      {
+        std::lock_guard lock(ctx->mu);
+        ctx->resumable.erase(link->sm_id());
+      }
+      asio::post(ctx->rt.core_strand, [link, &core, why] {
+        if (!link->terminated) core.sessions().close(link->sid, why);
+      });
+    });
+    return;
+  }
+  // The link stays alive in this lambda until Sessions::close has run.
+  asio::post(ctx_.rt.core_strand, [link, &core, why] {
+    if (!link->terminated) core.sessions().close(link->sid, why);
+  });
+}
+
+}  // namespace parley::adapters::xmpp

@@ -1,0 +1,85 @@
+#pragma once
+// One client-to-server XMPP stream (RFC 6120): stream negotiation (STARTTLS required
+// before SASL, direct TLS per XEP-0368), SASL, resource binding, XEP-0198, then stanza
+// dispatch. Runs on its connection strand; every core call is posted to the core strand.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adapters/xmpp/context.hpp"
+#include "protocols/common/net.hpp"
+#include "protocols/xmpp/framer.hpp"
+#include "protocols/xmpp/sasl.hpp"
+#include "protocols/xmpp/stanza.hpp"
+
+namespace parley::adapters::xmpp {
+
+class Link;
+
+class C2sConnection : public protocols::Connection {
+ public:
+  C2sConnection(protocols::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
+                Context& ctx);
+  ~C2sConnection() override;
+
+  // Connection strand. Raw bytes of a stanza that already went through SM accounting.
+  void write(std::string_view xml) { send(xml); }
+  // Sends <stream:error/> (and the header first if none was sent) and closes.
+  void stream_error(px::StreamError e, std::string_view text = {});
+
+ protected:
+  std::size_t on_data(std::string_view data) override;
+  void on_close(std::string_view reason) override;
+  void on_read_overflow() override;
+  void on_tls_started(bool ok) override;
+
+ private:
+  enum class State : std::uint8_t { header, negotiating, sasl, waiting, bound, closed };
+
+  void on_header();
+  void send_header_and_features();
+  void on_stanza(px::Stanza& s);
+  void on_negotiation(px::Stanza& s);
+  void on_auth(px::Stanza& s);
+  void on_sasl_response(px::Stanza& s);
+  void sasl_failure(std::string_view condition, std::string_view text = {});
+  void sasl_success(const std::string& user, const std::string& additional);
+  void on_bind(px::Stanza& s);
+  void on_resume(px::Stanza& s);
+  void on_sm(px::Stanza& s);
+  void resume_input();  // after an asynchronous step: continue with buffered input
+
+  // Stanza handlers (stanza_handlers.cpp, muc_handlers.cpp).
+  void on_message(px::Stanza& s);
+  void on_presence(px::Stanza& s);
+  void on_iq(px::Stanza& s);
+  void on_server_iq(px::Stanza& s, pugi::xml_node payload, std::string_view ns);
+  void on_muc_presence(px::Stanza& s, const px::Jid& to);
+  void on_muc_message(px::Stanza& s, const px::Jid& to);
+  void on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node payload, std::string_view ns);
+
+ public:
+  // Replies (through the link when bound, so SM counts them).
+  void send_stanza(std::string xml);
+  void iq_result(const px::Stanza& s, std::string_view payload = {});
+  void stanza_error(const px::Stanza& s, std::string_view type, std::string_view condition,
+                    std::string_view text = {});
+
+ private:
+  Context& ctx_;
+  px::StreamFramer framer_;
+  std::shared_ptr<px::StreamNamespaces> ns_;
+  State state_ = State::header;
+  bool header_sent_ = false;
+  bool authenticated_ = false;
+  bool paused_ = false;  // waiting for the core: input stays buffered
+  bool tls_starting_ = false;
+  std::string stream_id_;
+  std::string user_;     // authenticated account
+  std::string sasl_mech_;
+  std::unique_ptr<px::ScramServer> scram_;
+  std::shared_ptr<Link> link_;
+  std::uint32_t failed_auth_ = 0;
+};
+
+}  // namespace parley::adapters::xmpp

@@ -1,0 +1,54 @@
+#pragma once
+// What every c2s connection of one plugin shares: the runtime, the domains, limits, the
+// connection manager and the XEP-0198 resumable sessions.
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "adapters/common/runtime.hpp"
+#include "core/model/address.hpp"
+#include "protocols/common/net.hpp"
+#include "protocols/xmpp/framer.hpp"
+#include "protocols/xmpp/jid.hpp"
+
+namespace parley::adapters::xmpp {
+
+namespace px = parley::protocols::xmpp;
+
+class Link;
+
+struct Domains {
+  std::string domain;  // server.domain
+  std::string muc;     // xmpp.muc.domain
+
+  // JID -> core address: users of `domain`, rooms of `muc`, anything else foreign "xmpp:".
+  // Empty address for the bare service domains themselves.
+  core::Address to_address(const px::Jid& j) const;
+  std::string user_jid(const std::string& user, const std::string& resource = {}) const;
+  std::string room_jid(const std::string& room, const std::string& nick = {}) const;
+  // core address -> JID text (inverse of to_address; IRC/SIP/PSYC addresses are escaped
+  // into a foreign JID by the core projection).
+  std::string jid_of(const core::Address& a) const;
+};
+
+struct Context {
+  Runtime& rt;
+  Domains domains;
+  px::FramerLimits limits;
+  protocols::ConnectionManager manager;
+  std::chrono::seconds resume_timeout{120};
+
+  std::mutex mu;  // guards resumable
+  std::map<std::string, std::shared_ptr<Link>> resumable;  // XEP-0198 id -> link
+
+  Context(Runtime& r, Domains d, px::FramerLimits l) : rt(r), domains(std::move(d)), limits(l) {}
+};
+
+std::string random_id();
+std::string xep0082(core::Timestamp t);
+
+}  // namespace parley::adapters::xmpp

@@ -1,0 +1,327 @@
+#include "adapters/xmpp/link.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "adapters/xmpp/c2s_connection.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::adapters::xmpp {
+
+using px::XmlWriter;
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";
+
+std::string_view affiliation_name(core::Affiliation a) {
+  switch (a) {
+    case core::Affiliation::outcast: return "outcast";
+    case core::Affiliation::none: return "none";
+    case core::Affiliation::member: return "member";
+    case core::Affiliation::admin: return "admin";
+    case core::Affiliation::owner: return "owner";
+  }
+  return "none";
+}
+std::string_view role_name(core::Role r) {
+  switch (r) {
+    case core::Role::none: return "none";
+    case core::Role::visitor: return "visitor";
+    case core::Role::participant: return "participant";
+    case core::Role::moderator: return "moderator";
+  }
+  return "none";
+}
+std::string_view chat_state_name(core::ChatState c) {
+  switch (c) {
+    case core::ChatState::active: return "active";
+    case core::ChatState::composing: return "composing";
+    case core::ChatState::paused: return "paused";
+    case core::ChatState::inactive: return "inactive";
+    case core::ChatState::gone: return "gone";
+    default: return "";
+  }
+}
+}  // namespace
+
+std::string render_occupant(const Domains& d, const std::string& room, const core::Member& m, const std::string& to,
+                            bool unavailable, const std::vector<int>& codes, const std::string& new_nick,
+                            const std::string& actor, const std::string& reason) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("presence").attr("from", d.room_jid(room, m.nick)).attr("to", to);
+  if (unavailable) w.attr("type", "unavailable");
+  w.open("x").attr("xmlns", kMucUser);
+  w.open("item")
+      .attr("affiliation", affiliation_name(m.affiliation))
+      .attr("role", unavailable && new_nick.empty() ? "none" : role_name(m.role))
+      .attr("jid", d.jid_of(m.user));
+  if (!new_nick.empty()) w.attr("nick", new_nick);
+  if (!actor.empty()) w.open("actor").attr("nick", actor).close();
+  if (!reason.empty()) w.element("reason", reason);
+  w.close();
+  for (int c : codes) w.open("status").attr("code", std::to_string(c)).close();
+  w.close();
+  w.close();
+  return out;
+}
+
+Link::Link(Context& ctx, std::string user, std::string resource)
+    : ctx_(ctx), user_(std::move(user)), resource_(std::move(resource)) {
+  bare_ = ctx_.domains.user_jid(user_);
+  full_ = ctx_.domains.user_jid(user_, resource_);
+}
+
+// ---- delivery and XEP-0198 -------------------------------------------------------------
+
+void Link::deliver(std::string xml) {
+  std::shared_ptr<C2sConnection> c;
+  bool request_ack = false;
+  {
+    std::lock_guard lock(mu_);
+    if (sm_) {
+      unacked_.push_back(xml);
+      ++sent_;
+      request_ack = unacked_.size() % 8 == 1;  // ask for acks now and then, not per stanza
+    }
+    c = conn_.lock();
+  }
+  if (!c) return;
+  asio::post(c->executor(), [c, xml = std::move(xml), request_ack] {
+    if (c->closed()) return;
+    c->write(xml);
+    if (request_ack) c->write("<r xmlns='urn:xmpp:sm:3'/>");
+  });
+}
+
+void Link::attach(const std::shared_ptr<C2sConnection>& c) {
+  std::lock_guard lock(mu_);
+  conn_ = c;
+  ++generation_;
+}
+
+void Link::detach() {
+  std::lock_guard lock(mu_);
+  conn_.reset();
+  ++generation_;
+}
+
+std::shared_ptr<C2sConnection> Link::connection() {
+  std::lock_guard lock(mu_);
+  return conn_.lock();
+}
+
+void Link::enable_sm(const std::string& id) {
+  std::lock_guard lock(mu_);
+  sm_ = true;
+  sm_id_ = id;
+  sent_ = acked_ = received_ = 0;
+  unacked_.clear();
+}
+bool Link::sm_enabled() {
+  std::lock_guard lock(mu_);
+  return sm_;
+}
+std::string Link::sm_id() {
+  std::lock_guard lock(mu_);
+  return sm_id_;
+}
+std::uint32_t Link::inbound_count() {
+  std::lock_guard lock(mu_);
+  return received_;
+}
+void Link::count_inbound() {
+  std::lock_guard lock(mu_);
+  ++received_;
+}
+void Link::ack(std::uint32_t h) {
+  std::lock_guard lock(mu_);
+  // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
+  std::uint32_t n = h - acked_;
+  if (n > unacked_.size()) return;
+  for (std::uint32_t i = 0; i < n; ++i) unacked_.pop_front();
+  acked_ = h;
+}
+std::vector<std::string> Link::unacked() {
+  std::lock_guard lock(mu_);
+  return {unacked_.begin(), unacked_.end()};
+}
+std::uint64_t Link::generation() {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+// ---- SessionSink (core strand) ------------------------------------------------------------
+
+void Link::on_message(const core::MessagePtr& mp) {
+  const core::Message& m = *mp;
+  const Domains& d = ctx_.domains;
+  std::string out;
+  XmlWriter w(out);
+  w.open("message");
+  std::string by = bare_;
+  if (m.to.is_room()) {
+    if (m.kind == core::MessageKind::direct) {  // XEP-0045 §7.5 private message
+      w.attr("from", d.room_jid(m.to.id(), m.nick)).attr("to", full_).attr("type", "chat");
+    } else {
+      by = d.room_jid(m.to.id());
+      w.attr("from", d.room_jid(m.to.id(), m.nick)).attr("to", full_).attr("type", "groupchat");
+    }
+  } else {
+    w.attr("from", d.jid_of(m.from)).attr("to", full_).attr("type", "chat");
+  }
+  w.attr_if("id", m.id);
+  if (m.subject) w.element("subject", *m.subject);
+  if (!m.body.empty()) {
+    if (m.kind == core::MessageKind::action) w.element("body", "/me " + m.body);
+    else w.element("body", m.body);
+  }
+  if (!m.thread.empty()) w.element("thread", m.thread);
+  if (auto cs = chat_state_name(m.chat_state); !cs.empty())
+    w.open(cs).attr("xmlns", "http://jabber.org/protocol/chatstates").close();
+  if (m.receipt_request) w.open("request").attr("xmlns", "urn:xmpp:receipts").close();
+  if (m.to.is_room() && m.kind == core::MessageKind::direct)
+    w.open("x").attr("xmlns", kMucUser).close();
+  // XEP-0359: the id the router assigned is stable across storage and history.
+  if (!m.id.empty()) w.open("stanza-id").attr("xmlns", "urn:xmpp:sid:0").attr("id", m.id).attr("by", by).close();
+  // XEP-0203 for stored messages (offline storage, room history).
+  if (m.timestamp != core::Timestamp{} && core::Clock::now() - m.timestamp > std::chrono::seconds(2))
+    w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", xep0082(m.timestamp)).attr("from", ctx_.domains.domain).close();
+  w.close();
+  deliver(std::move(out));
+}
+
+void Link::on_presence(const core::PresenceUpdate& p) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("presence").attr("from", ctx_.domains.jid_of(p.from)).attr("to", full_);
+  if (p.tuple.basic == core::Basic::closed) {
+    w.attr("type", "unavailable");
+    if (!p.tuple.note.empty()) w.element("status", p.tuple.note);
+  } else {
+    switch (p.tuple.availability) {
+      case core::Availability::away: w.element("show", "away"); break;
+      case core::Availability::xa: w.element("show", "xa"); break;
+      case core::Availability::dnd: w.element("show", "dnd"); break;
+      case core::Availability::chat: w.element("show", "chat"); break;
+      default: break;
+    }
+    if (!p.tuple.note.empty()) w.element("status", p.tuple.note);
+    if (p.tuple.priority != 0) w.element("priority", std::to_string(p.tuple.priority));
+  }
+  w.close();
+  deliver(std::move(out));
+}
+
+void Link::on_subscription(const core::SubscriptionEvent& s) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("presence").attr("from", ctx_.domains.jid_of(s.from.bare())).attr("to", bare_).attr("type", core::to_string(s.action));
+  if (!s.reason.empty()) w.element("status", s.reason);
+  w.close();
+  deliver(std::move(out));
+}
+
+std::string render_roster_item(const Domains& d, const core::RosterItem& item, bool removed) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("item").attr("jid", d.jid_of(item.contact));
+  if (removed) {
+    w.attr("subscription", "remove");
+  } else {
+    bool to = item.to == core::SubscriptionState::active, from = item.from == core::SubscriptionState::active;
+    w.attr("subscription", to && from ? "both" : to ? "to" : from ? "from" : "none");
+    if (item.to == core::SubscriptionState::pending) w.attr("ask", "subscribe");
+    w.attr_if("name", item.name);
+    for (const auto& g : item.groups) w.element("group", g);
+  }
+  w.close();
+  return out;
+}
+
+void Link::on_roster_push(const core::RosterItem& item, bool removed) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "set").attr("id", "push" + random_id()).attr("to", full_);
+  w.open("query").attr("xmlns", "jabber:iq:roster").raw(render_roster_item(ctx_.domains, item, removed));
+  w.finish();
+  deliver(std::move(out));
+}
+
+void Link::on_room_join(const core::Room& room, const core::Member& m, bool self) {
+  std::vector<int> codes;
+  if (self) {
+    codes = {100, 110};  // non-anonymous room; this is you
+    if (room.members.size() == 1 && !room.persistent) codes.push_back(201);  // room created
+  }
+  deliver(render_occupant(ctx_.domains, room.name, m, full_, false, codes));
+}
+
+void Link::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) {
+  std::vector<int> codes;
+  if (r.kind == core::LeaveReason::Kind::kick) codes.push_back(307);
+  if (r.kind == core::LeaveReason::Kind::ban) codes.push_back(301);
+  if (self) codes.push_back(110);
+  std::string reason = r.kind == core::LeaveReason::Kind::kick || r.kind == core::LeaveReason::Kind::ban ? r.text : "";
+  std::string out = render_occupant(ctx_.domains, room.name, m, full_, true, codes, {}, r.by, reason);
+  if (!r.text.empty() && reason.empty()) {
+    // part/quit message as <status/>
+    auto pos = out.rfind("</presence>");
+    std::string st;
+    XmlWriter(st).element("status", r.text);
+    out.insert(pos, st);
+  }
+  deliver(std::move(out));
+}
+
+void Link::on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick, bool self) {
+  std::vector<int> codes{303};
+  if (self) codes.push_back(110);
+  deliver(render_occupant(ctx_.domains, room.name, before, full_, true, codes, new_nick));
+  core::Member after = before;
+  after.nick = new_nick;
+  std::vector<int> codes2;
+  if (self) codes2.push_back(110);
+  deliver(render_occupant(ctx_.domains, room.name, after, full_, false, codes2));
+}
+
+void Link::on_room_topic(const core::Room& room, const core::Topic& t) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", t.set_by.empty() ? ctx_.domains.room_jid(room.name) : ctx_.domains.room_jid(room.name, t.set_by))
+      .attr("to", full_).attr("type", "groupchat").attr("id", random_id());
+  w.element("subject", t.text);
+  w.close();
+  deliver(std::move(out));
+}
+
+void Link::on_room_member_update(const core::Room& room, const core::Member& m) {
+  deliver(render_occupant(ctx_.domains, room.name, m, full_, false, {}));
+}
+
+void Link::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", ctx_.domains.room_jid(room)).attr("to", full_);
+  w.open("x").attr("xmlns", kMucUser).open("invite").attr("from", ctx_.domains.jid_of(from)).close().close();
+  w.close();
+  deliver(std::move(out));
+}
+
+void Link::on_terminate(const std::string& reason) {
+  terminated = true;
+  {
+    std::lock_guard lock(ctx_.mu);
+    auto it = ctx_.resumable.find(sm_id());
+    if (it != ctx_.resumable.end() && it->second.get() == this) ctx_.resumable.erase(it);
+  }
+  auto c = connection();
+  detach();
+  if (!c) return;
+  bool conflict = reason.find("replaced") != std::string::npos;
+  asio::post(c->executor(), [c, conflict, reason] {
+    c->stream_error(conflict ? px::StreamError::conflict : px::StreamError::system_shutdown, reason);
+  });
+}
+
+}  // namespace parley::adapters::xmpp

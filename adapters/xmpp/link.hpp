@@ -1,0 +1,88 @@
+#pragma once
+// Link: one XMPP session as the core sees it (its SessionSink) and as XEP-0198 sees it
+// (the counters and the queue of unacknowledged stanzas), outliving the TCP connection
+// while a stream may be resumed.
+//
+// Threading: the SessionSink methods run on the core strand and render stanzas there; they
+// hand the bytes to deliver(), which queues them (SM) and posts them to the current
+// connection's strand. The mutex guards only the SM state and the connection pointer.
+// `sid` and `terminated` are touched on the core strand only.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapters/xmpp/context.hpp"
+#include "core/services/session_sink.hpp"
+
+namespace parley::adapters::xmpp {
+
+class C2sConnection;
+
+class Link : public core::SessionSink, public std::enable_shared_from_this<Link> {
+ public:
+  Link(Context& ctx, std::string user, std::string resource);
+
+  // ---- core strand only ----
+  core::SessionId sid = 0;
+  bool terminated = false;   // the core ended the session (on_terminate)
+  bool initial_presence = false;
+
+  void on_message(const core::MessagePtr& m) override;
+  void on_presence(const core::PresenceUpdate& p) override;
+  void on_subscription(const core::SubscriptionEvent& s) override;
+  void on_roster_push(const core::RosterItem& item, bool removed) override;
+  void on_room_join(const core::Room& room, const core::Member& m, bool self) override;
+  void on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r,
+                     bool self) override;
+  void on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
+                    bool self) override;
+  void on_room_topic(const core::Room& room, const core::Topic& t) override;
+  void on_room_member_update(const core::Room& room, const core::Member& m) override;
+  void on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) override;
+  void on_terminate(const std::string& reason) override;
+
+  // ---- any thread ----
+  const std::string& user() const { return user_; }
+  const std::string& resource() const { return resource_; }
+  const std::string& full_jid() const { return full_; }
+  const std::string& bare_jid() const { return bare_; }
+  // Sends one stanza (counted and kept until acked when SM is on).
+  void deliver(std::string xml);
+  void attach(const std::shared_ptr<C2sConnection>& c);
+  void detach();
+  std::shared_ptr<C2sConnection> connection();
+
+  // XEP-0198
+  void enable_sm(const std::string& id);
+  bool sm_enabled();
+  std::string sm_id();
+  std::uint32_t inbound_count();
+  void count_inbound();
+  void ack(std::uint32_t h);  // drops what the client has acknowledged
+  std::vector<std::string> unacked();
+  std::uint64_t generation();  // bumped on every attach/detach (resume timers check it)
+  bool carbons = false;        // connection strand only
+
+ private:
+  Context& ctx_;
+  std::string user_, resource_, full_, bare_;
+  std::mutex mu_;
+  std::weak_ptr<C2sConnection> conn_;
+  bool sm_ = false;
+  std::string sm_id_;
+  std::deque<std::string> unacked_;
+  std::uint32_t sent_ = 0, acked_ = 0, received_ = 0;
+  std::uint64_t generation_ = 0;
+};
+
+// Presence item for occupant m of room (XEP-0045 §7.2.3), with status codes.
+std::string render_occupant(const Domains& d, const std::string& room, const core::Member& m, const std::string& to,
+                            bool unavailable, const std::vector<int>& codes, const std::string& new_nick = {},
+                            const std::string& actor = {}, const std::string& reason = {});
+
+std::string render_roster_item(const Domains& d, const core::RosterItem& item, bool removed);
+
+}  // namespace parley::adapters::xmpp

@@ -1,0 +1,261 @@
+// XEP-0045 multi-user chat on the muc domain, backed by the core room service: the room
+// dev@conference.DOMAIN is #dev to IRC users.
+#include <boost/asio/post.hpp>
+
+#include "adapters/xmpp/c2s_connection.hpp"
+#include "adapters/xmpp/errors.hpp"
+#include "adapters/xmpp/link.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::adapters::xmpp {
+
+namespace asio = boost::asio;
+using px::XmlWriter;
+
+namespace {
+constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
+constexpr std::string_view kMucAdmin = "http://jabber.org/protocol/muc#admin";
+constexpr std::string_view kMucOwner = "http://jabber.org/protocol/muc#owner";
+constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
+constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
+constexpr std::size_t kDefaultHistory = 20;
+}  // namespace
+
+void C2sConnection::on_muc_presence(px::Stanza& s, const px::Jid& to) {
+  std::string room = to.local;
+  if (!core::is_valid_local_name(room)) return stanza_error(s, "modify", "jid-malformed");
+  if (to.resource.empty()) return stanza_error(s, "modify", "jid-malformed");  // §7.2.1: nick required
+  std::string nick = to.resource;
+  std::string type(s.attr("type"));
+  core::Core& core = ctx_.rt.core;
+  auto link = link_;
+  std::string from = ctx_.domains.room_jid(room, nick);
+  std::string id(s.attr("id"));
+  if (type == "unavailable") {
+    std::string status = s.child("status", px::ns::client).text().get();
+    asio::post(ctx_.rt.core_strand, [link, room, status, &core] { (void)core.rooms().leave(link->sid, room, status); });
+    return;
+  }
+  if (!type.empty()) return;
+  core::JoinRequest req;
+  req.room = room;
+  req.nick = nick;
+  req.history = kDefaultHistory;
+  if (auto x = s.child("x", kMuc)) {
+    req.key = x.child("password").text().get();
+    if (auto h = x.child("history")) {
+      if (auto a = h.attribute("maxstanzas")) req.history = a.as_uint(0);
+      if (auto a = h.attribute("maxchars"); a && a.as_uint(1) == 0) req.history = 0;
+    }
+  }
+  asio::post(ctx_.rt.core_strand, [link, req, from, id, &core, d = ctx_.domains] {
+    const core::Room* existing = core.rooms().find(req.room);
+    if (existing && existing->members.count(link->sid)) {
+      // Already an occupant: a new nick is a nick change (§7.6), otherwise a status update.
+      const auto& me = existing->members.at(link->sid);
+      if (me.nick == req.nick) return;
+      auto st = core.rooms().change_nick(link->sid, req.room, req.nick);
+      if (!st) link->deliver(render_stanza_error("presence", id, from, link->full_jid(), st.error()));
+      return;
+    }
+    auto r = core.rooms().join(link->sid, req);
+    if (!r) {
+      std::string out = render_stanza_error("presence", id, from, link->full_jid(), r.error());
+      // §7.2.x: the error echoes the <x xmlns=muc/> element.
+      auto pos = out.find("<error");
+      out.insert(pos, "<x xmlns='http://jabber.org/protocol/muc'/>");
+      link->deliver(std::move(out));
+      return;
+    }
+    // §7.2.15: the subject is always sent after history, even when empty.
+    if ((*r)->topic.text.empty()) {
+      std::string out;
+      XmlWriter w(out);
+      w.open("message").attr("from", d.room_jid(req.room)).attr("to", link->full_jid()).attr("type", "groupchat")
+          .attr("id", random_id());
+      w.open("subject").close();
+      w.close();
+      link->deliver(std::move(out));
+    }
+  });
+}
+
+void C2sConnection::on_muc_message(px::Stanza& s, const px::Jid& to) {
+  std::string room = to.local;
+  core::Core& core = ctx_.rt.core;
+  auto link = link_;
+  std::string type(s.attr("type"));
+  std::string id(s.attr("id")), sto(s.attr("to"));
+  core::Message m = message_from_stanza(s);
+  if (!to.resource.empty()) {
+    // §7.5 private message to an occupant.
+    std::string nick = to.resource;
+    asio::post(ctx_.rt.core_strand, [link, room, nick, m = std::move(m), id, sto, &core]() mutable {
+      auto st = core.rooms().say_private(link->sid, room, nick, std::move(m));
+      if (!st) link->deliver(render_stanza_error("message", id, sto, link->full_jid(), st.error()));
+    });
+    return;
+  }
+  if (type != "groupchat") return stanza_error(s, "modify", "bad-request");
+  if (m.subject && m.body.empty()) {
+    std::string subject = *m.subject;
+    asio::post(ctx_.rt.core_strand, [link, room, subject, id, sto, &core] {
+      auto st = core.rooms().set_topic(link->sid, room, subject);
+      if (!st) link->deliver(render_stanza_error("message", id, sto, link->full_jid(), st.error()));
+    });
+    return;
+  }
+  m.to = core::Address::room(room);
+  m.kind = m.kind == core::MessageKind::action ? core::MessageKind::action : core::MessageKind::room;
+  asio::post(ctx_.rt.core_strand, [link, room, m = std::move(m), id, sto, &core]() mutable {
+    m.from = core::Address::user(link->user());
+    m.origin.session = link->sid;
+    m.origin.protocol = core::Protocol::xmpp;
+    if (m.body.empty() && !m.subject) return;  // chat states alone are not stored in history
+    auto st = core.rooms().say(link->sid, room, std::move(m));
+    if (!st) link->deliver(render_stanza_error("message", id, sto, link->full_jid(), st.error()));
+  });
+}
+
+void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node payload, std::string_view pns) {
+  std::string_view type = s.attr("type");
+  std::string_view name = px::local_name(payload);
+  core::Core& core = ctx_.rt.core;
+  auto link = link_;
+  std::string id(s.attr("id")), sto(s.attr("to"));
+  std::string room = to.local;
+  auto reply_ok = [link, id, sto] {
+    std::string out;
+    XmlWriter(out).open("iq").attr("type", "result").attr("id", id).attr("from", sto).attr("to", link->full_jid()).close();
+    link->deliver(std::move(out));
+  };
+
+  if (pns == "urn:xmpp:ping" && name == "ping") return iq_result(s);
+  if (room.empty()) {  // the service itself
+    if (pns == kDiscoInfo && type == "get") {
+      std::string p;
+      XmlWriter w(p);
+      w.open("query").attr("xmlns", kDiscoInfo);
+      w.open("identity").attr("category", "conference").attr("type", "text").attr("name", "Parley rooms").close();
+      w.open("feature").attr("var", kMuc).close();
+      w.open("feature").attr("var", kDiscoInfo).close();
+      w.open("feature").attr("var", kDiscoItems).close();
+      w.close();
+      return iq_result(s, p);
+    }
+    if (pns == kDiscoItems && type == "get") {
+      asio::post(ctx_.rt.core_strand, [link, id, sto, &core, d = ctx_.domains] {
+        std::string out;
+        XmlWriter w(out);
+        w.open("iq").attr("type", "result").attr("id", id).attr("from", sto).attr("to", link->full_jid());
+        w.open("query").attr("xmlns", kDiscoItems);
+        for (const core::Room* r : core.rooms().list())
+          if (!r->modes.secret) w.open("item").attr("jid", d.room_jid(r->name)).attr("name", r->name).close();
+        w.finish();
+        link->deliver(std::move(out));
+      });
+      return;
+    }
+    return stanza_error(s, "cancel", "service-unavailable");
+  }
+  if (!to.resource.empty()) return stanza_error(s, "cancel", "service-unavailable");  // no iq to occupants
+
+  if (pns == kDiscoInfo && type == "get") {
+    asio::post(ctx_.rt.core_strand, [link, id, sto, room, &core] {
+      const core::Room* r = core.rooms().find(room);
+      std::string out;
+      XmlWriter w(out);
+      w.open("iq").attr("id", id).attr("from", sto).attr("to", link->full_jid());
+      if (!r) {
+        w.attr("type", "error").raw("<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+      } else {
+        w.attr("type", "result").open("query").attr("xmlns", kDiscoInfo);
+        w.open("identity").attr("category", "conference").attr("type", "text").attr("name", r->name).close();
+        w.open("feature").attr("var", kMuc).close();
+        w.open("feature").attr("var", "muc_nonanonymous").close();
+        w.open("feature").attr("var", "urn:xmpp:sid:0").close();
+        w.open("feature").attr("var", r->persistent ? "muc_persistent" : "muc_temporary").close();
+        w.open("feature").attr("var", r->modes.key.empty() ? "muc_unsecured" : "muc_passwordprotected").close();
+        w.open("feature").attr("var", r->modes.moderated ? "muc_moderated" : "muc_unmoderated").close();
+        w.open("feature").attr("var", r->modes.invite_only ? "muc_membersonly" : "muc_open").close();
+      }
+      w.finish();
+      link->deliver(std::move(out));
+    });
+    return;
+  }
+  if (pns == kDiscoItems && type == "get") return iq_result(s, "<query xmlns='http://jabber.org/protocol/disco#items'/>");
+
+  if (pns == kMucAdmin && type == "set") {
+    // §8.2 kick (role none), §8.x roles, §9.1 ban (affiliation outcast).
+    auto item = payload.child("item");
+    if (!item) return stanza_error(s, "modify", "bad-request");
+    std::string nick = item.attribute("nick").value();
+    std::string role = item.attribute("role").value();
+    std::string aff = item.attribute("affiliation").value();
+    std::string jid = item.attribute("jid").value();
+    std::string reason = item.child("reason").text().get();
+    core::Address user;
+    if (!jid.empty()) {
+      auto j = px::parse_jid(jid);
+      if (!j) return stanza_error(s, "modify", "jid-malformed");
+      user = ctx_.domains.to_address(j->bare());
+    }
+    asio::post(ctx_.rt.core_strand, [link, room, nick, role, aff, user, reason, id, sto, reply_ok, &core] {
+      core::Status st = core::make_error(core::Condition::bad_request, "unsupported change");
+      if (!role.empty() && !nick.empty()) {
+        if (role == "none") st = core.rooms().kick(link->sid, room, nick, reason);
+        else if (role == "moderator") st = core.rooms().set_role(link->sid, room, nick, core::Role::moderator);
+        else if (role == "participant") st = core.rooms().set_role(link->sid, room, nick, core::Role::participant);
+        else if (role == "visitor") st = core.rooms().set_role(link->sid, room, nick, core::Role::visitor);
+      } else if (!aff.empty()) {
+        core::Address target = user;
+        if (target.empty() && !nick.empty())
+          if (const core::Room* r = core.rooms().find(room))
+            if (const core::Member* m = r->find_nick(nick)) target = m->user;
+        std::optional<core::Affiliation> a;
+        if (aff == "outcast") a = core::Affiliation::outcast;
+        else if (aff == "none") a = core::Affiliation::none;
+        else if (aff == "member") a = core::Affiliation::member;
+        else if (aff == "admin") a = core::Affiliation::admin;
+        else if (aff == "owner") a = core::Affiliation::owner;
+        if (a && !target.empty()) st = core.rooms().set_affiliation(link->sid, room, target, *a);
+      }
+      if (st) reply_ok();
+      else link->deliver(render_stanza_error("iq", id, sto, link->full_jid(), st.error()));
+    });
+    return;
+  }
+  if (pns == kMucOwner) {
+    if (type == "get") {
+      // §10.2: the configuration form; only persistence is configurable here.
+      std::string p =
+          "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='form'>"
+          "<title>Room configuration</title>"
+          "<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+          "<field var='muc#roomconfig_persistentroom' type='boolean' label='Persistent'><value>0</value></field>"
+          "</x></query>";
+      return iq_result(s, p);
+    }
+    bool persistent = false, set_persistence = false;
+    if (auto x = payload.child("x")) {
+      for (auto f : x.children("field"))
+        if (std::string_view(f.attribute("var").value()) == "muc#roomconfig_persistentroom") {
+          std::string_view v = f.child("value").text().get();
+          set_persistence = true;
+          persistent = v == "1" || v == "true";
+        }
+    }
+    // An instant room (§10.1.2, empty submit) is already usable: nothing to do.
+    if (!set_persistence) return iq_result(s);
+    asio::post(ctx_.rt.core_strand, [link, room, persistent, id, sto, reply_ok, &core] {
+      auto st = core.rooms().set_persistent(link->sid, room, persistent);
+      if (st) reply_ok();
+      else link->deliver(render_stanza_error("iq", id, sto, link->full_jid(), st.error()));
+    });
+    return;
+  }
+  return stanza_error(s, "cancel", "service-unavailable");
+}
+
+}  // namespace parley::adapters::xmpp

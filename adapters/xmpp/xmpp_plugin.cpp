@@ -1,0 +1,68 @@
+#include "adapters/xmpp/xmpp_plugin.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "adapters/xmpp/c2s_connection.hpp"
+#include "adapters/xmpp/context.hpp"
+
+namespace parley::adapters::xmpp {
+
+namespace {
+
+class XmppPlugin : public core::Plugin {
+ public:
+  XmppPlugin(Runtime& rt, const config::Config& c) : rt_(rt), config_(c) {}
+
+  std::string_view name() const override { return "xmpp"; }
+
+  core::Status start() override {
+    const auto& x = config_.xmpp;
+    Domains d;
+    d.domain = config_.server.domain;
+    d.muc = x.muc.domain.empty() ? "conference." + d.domain : x.muc.domain;
+    px::FramerLimits limits;
+    limits.max_stanza = x.c2s.limits.stanza_size;
+    limits.max_depth = x.c2s.limits.depth;
+    limits.max_attributes = x.c2s.limits.attributes;
+    ctx_ = std::make_unique<Context>(rt_, d, limits);
+    for (const auto& text : x.c2s.listen) {
+      std::string why;
+      auto spec = protocols::parse_listen_spec(text, &why);
+      if (!spec) return core::make_error(core::Condition::bad_request, "xmpp listen " + text + ": " + why);
+      Context* ctx = ctx_.get();
+      auto l = std::make_unique<protocols::Listener>(rt_.io, *spec, [ctx](protocols::tcp::socket s, bool tls) {
+        auto c = std::make_shared<C2sConnection>(std::move(s), tls ? ctx->rt.tls : nullptr, *ctx);
+        ctx->manager.add(c);
+        c->start();
+      });
+      if (auto ec = l->open()) return core::make_error(core::Condition::internal_server_error,
+                                                        "xmpp listen " + text + ": " + ec.message());
+      l->start();
+      spdlog::info("xmpp: c2s listening on {}{}:{}", spec->tls ? "tls:" : "", spec->host, l->local_endpoint().port());
+      listeners_.push_back(std::move(l));
+    }
+    return {};
+  }
+
+  void stop() override {
+    for (auto& l : listeners_) l->stop();
+    if (!ctx_) return;
+    ctx_->manager.for_each_posted([](protocols::Connection& c) {
+      static_cast<C2sConnection&>(c).stream_error(px::StreamError::system_shutdown);
+    });
+  }
+
+ private:
+  Runtime& rt_;
+  const config::Config& config_;
+  std::unique_ptr<Context> ctx_;
+  std::vector<std::unique_ptr<protocols::Listener>> listeners_;
+};
+
+}  // namespace
+
+std::unique_ptr<core::Plugin> make_xmpp_plugin(Runtime& rt, const config::Config& c) {
+  return std::make_unique<XmppPlugin>(rt, c);
+}
+
+}  // namespace parley::adapters::xmpp
