@@ -10,17 +10,6 @@ namespace parley::protocols::xmpp {
 
 namespace {
 
-std::string to_hex(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char c : raw) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 int callback(Gsasl*, Gsasl_session* sctx, Gsasl_property prop);
 
 // One library context for the process: gsasl_server_start only reads it, and every
@@ -39,7 +28,7 @@ Gsasl* context() {
 
 struct ScramServer::Impl {
   ScramSecrets secrets;
-  std::string salt_b64, iter, stored_hex, server_hex;
+  std::string salt_b64, iter, stored_b64, server_b64;
   Gsasl_session* session = nullptr;
   bool started = false;
 };
@@ -51,8 +40,8 @@ int callback(Gsasl*, Gsasl_session* sctx, Gsasl_property prop) {
   switch (prop) {
     case GSASL_SCRAM_SALT: return gsasl_property_set(sctx, prop, impl->salt_b64.c_str());
     case GSASL_SCRAM_ITER: return gsasl_property_set(sctx, prop, impl->iter.c_str());
-    case GSASL_SCRAM_STOREDKEY: return gsasl_property_set(sctx, prop, impl->stored_hex.c_str());
-    case GSASL_SCRAM_SERVERKEY: return gsasl_property_set(sctx, prop, impl->server_hex.c_str());
+    case GSASL_SCRAM_STOREDKEY: return gsasl_property_set(sctx, prop, impl->stored_b64.c_str());
+    case GSASL_SCRAM_SERVERKEY: return gsasl_property_set(sctx, prop, impl->server_b64.c_str());
     default: return GSASL_NO_CALLBACK;
   }
 }
@@ -118,8 +107,10 @@ ScramServer::ScramServer(std::string_view mechanism, ScramSecrets secrets) : imp
   impl_->secrets = std::move(secrets);
   impl_->salt_b64 = base64_encode(impl_->secrets.salt);
   impl_->iter = std::to_string(impl_->secrets.iterations);
-  impl_->stored_hex = to_hex(impl_->secrets.stored_key);
-  impl_->server_hex = to_hex(impl_->secrets.server_key);
+  // gsasl.h documents these as hex, but libgsasl 2.2 reads and writes them base64-encoded
+  // (checked against its own client: see tests/unit/xmpp/sasl_test.cpp).
+  impl_->stored_b64 = base64_encode(impl_->secrets.stored_key);
+  impl_->server_b64 = base64_encode(impl_->secrets.server_key);
   Gsasl* ctx = context();
   std::string mech(mechanism);
   if (ctx && gsasl_server_start(ctx, mech.c_str(), &impl_->session) == GSASL_OK) {
