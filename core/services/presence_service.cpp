@@ -230,6 +230,7 @@ Status PresenceService::authorize(const Address& presentity_in, const Address& w
   // Deny, or cancel an existing subscription (RFC 6121 §3.2): terminated/rejected.
   const bool was_active = p.from == SubscriptionState::active;
   const bool was_live = is_live(p.from);
+  if (!was_live && !p.approved) return {};  // nothing to deny: do not create an item
   p.approved = false;
   if (was_live) p.from = SubscriptionState::terminated;
   if (auto st = save(p); !st) return st;
