@@ -138,8 +138,12 @@ void C2sConnection::on_presence(px::Stanza& s) {
     XmlWriter w(echo);
     w.open("presence").attr("from", link->full_jid()).attr("to", link->full_jid());
     if (t.basic == core::Basic::closed) w.attr("type", "unavailable");
-    for (auto c : s.root().children())
-      if (c.type() == pugi::node_element) px::render(echo, c);
+    for (auto c : s.root().children()) {
+      if (c.type() != pugi::node_element) continue;
+      std::string child;
+      px::render(child, c);
+      w.raw(child);
+    }
     w.close();
     link->deliver(std::move(echo));
     asio::post(ctx_.rt.core_strand, [link, t, &core, d = ctx_.domains] {

@@ -1,0 +1,220 @@
+"""XMPP c2s end to end with slixmpp (python3-slixmpp): STARTTLS + SCRAM login, messages,
+presence subscriptions, rooms, offline messages, XEP-0198 resumption, malformed streams.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_c2s.py
+"""
+import asyncio
+import logging
+import os
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+
+import slixmpp  # noqa: E402
+
+logging.basicConfig(level=logging.DEBUG if os.environ.get("XMPP_DEBUG") else logging.CRITICAL)
+
+ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw")]
+LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(LOOP)
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, password, mech="SCRAM-SHA-256", plugins=()):
+        super().__init__(jid, password, sasl_mech=mech)
+        self.ssl_context.check_hostname = False
+        self.ssl_context.verify_mode = ssl.CERT_NONE  # parleyd's generated self-signed cert
+        for p in plugins:
+            self.register_plugin(p)
+        self.messages = asyncio.Queue()
+        self.group = asyncio.Queue()
+        self.presences = asyncio.Queue()
+        self.started = LOOP.create_future()
+        self.auto_accept = True
+        self.add_event_handler("session_start", self._start)
+        self.add_event_handler("failed_auth", lambda e: self.started.done() or self.started.set_exception(
+            AssertionError("authentication failed")))
+        self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
+        self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+        self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
+        self.add_event_handler("presence_subscribe", self._subscribe)
+
+    async def _start(self, _):
+        await self.get_roster()
+        self.send_presence()
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def _subscribe(self, p):
+        if self.auto_accept:
+            self.send_presence(pto=p["from"].bare, ptype="subscribed")
+
+
+def run(coro, timeout=20):
+    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def login(port, user, password, **kw):
+    c = Client(f"{user}@localhost/test", password, **kw)
+    c.connect(("127.0.0.1", port))
+    run(c.started)
+    return c
+
+
+async def next_where(queue, pred, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
+        if pred(item):
+            return item
+
+
+def bye(*clients):
+    for c in clients:
+        c.disconnect()
+    LOOP.run_until_complete(asyncio.sleep(0.3))
+
+
+def test_login_messages_and_presence():
+    with h.Parleyd(h.config(xmpp=True, accounts=ACCOUNTS)) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw", mech="SCRAM-SHA-256")
+        bob = login(port, "bob", "bobpw", mech="SCRAM-SHA-1")
+        assert alice.is_connected_secure if hasattr(alice, "is_connected_secure") else True
+        # messages both ways
+        alice.send_message(mto="bob@localhost", mbody="hello bob & <friends>", mtype="chat")
+        m = run(next_where(bob.messages, lambda m: m["body"]))
+        assert m["body"] == "hello bob & <friends>", m
+        assert m["from"].bare == "alice@localhost"
+        bob.send_message(mto="alice@localhost/test", mbody="hi alice", mtype="chat")
+        m = run(next_where(alice.messages, lambda m: m["body"]))
+        assert m["body"] == "hi alice"
+        # subscription: alice asks, bob (auto) accepts; alice then sees bob's presence changes
+        alice.send_presence(pto="bob@localhost", ptype="subscribe")
+        run(next_where(alice.presences, lambda p: p["from"].bare == "bob@localhost" and p["type"] == "available"))
+        assert alice.client_roster["bob@localhost"]["subscription"] in ("to", "both")
+        bob.send_presence(pshow="away", pstatus="lunch")
+        p = run(next_where(alice.presences, lambda p: p["from"].bare == "bob@localhost" and p["show"] == "away"))
+        assert p["status"] == "lunch"
+        # and the reverse direction
+        bob.send_presence(pto="alice@localhost", ptype="subscribe")
+        run(next_where(bob.presences, lambda p: p["from"].bare == "alice@localhost" and p["type"] == "available"))
+        bye(alice, bob)
+
+
+def test_offline_message_after_login():
+    with h.Parleyd(h.config(xmpp=True, accounts=ACCOUNTS)) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw")
+        alice.send_message(mto="carol@localhost", mbody="while you were out", mtype="chat")
+        LOOP.run_until_complete(asyncio.sleep(0.5))
+        carol = login(port, "carol", "carolpw", mech="PLAIN")
+        m = run(next_where(carol.messages, lambda m: m["body"]))
+        assert m["body"] == "while you were out"
+        assert m["from"].bare == "alice@localhost"
+        bye(alice, carol)
+
+
+def test_room_join_and_talk():
+    with h.Parleyd(h.config(xmpp=True, accounts=ACCOUNTS)) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw", plugins=["xep_0045"])
+        bob = login(port, "bob", "bobpw", plugins=["xep_0045"])
+        room = "dev@conference.localhost"
+        run(alice.plugin["xep_0045"].join_muc_wait(room, "Alice", maxstanzas=0))
+        alice.send_message(mto=room, mbody="before bob", mtype="groupchat")
+        run(next_where(alice.group, lambda m: m["body"] == "before bob"))
+        run(bob.plugin["xep_0045"].join_muc_wait(room, "Bob", maxstanzas=5))
+        # history on join
+        run(next_where(bob.group, lambda m: m["body"] == "before bob"))
+        bob.send_message(mto=room, mbody="hello room", mtype="groupchat")
+        m = run(next_where(alice.group, lambda m: m["body"] == "hello room"))
+        assert m["from"].resource == "Bob"
+        assert "Bob" in alice.plugin["xep_0045"].get_roster(room)
+        # private message through the room
+        alice.send_message(mto=room + "/Bob", mbody="psst", mtype="chat")
+        m = run(next_where(bob.messages, lambda m: m["body"] == "psst"))
+        assert m["from"].resource == "Alice"
+        bye(alice, bob)
+
+
+def test_stream_management_resume():
+    with h.Parleyd(h.config(xmpp=True, accounts=ACCOUNTS)) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw")
+        bob = login(port, "bob", "bobpw", plugins=["xep_0198"])
+        run(asyncio.sleep(0.5))
+        sm = bob.plugin["xep_0198"]
+        assert sm.sm_id, "stream management not enabled"
+        # The connection drops without a stream close; messages sent meanwhile are queued.
+        bob.transport.abort()
+        run(asyncio.sleep(0.3))
+        for i in range(3):
+            alice.send_message(mto="bob@localhost/test", mbody=f"queued {i}", mtype="chat")
+        run(asyncio.sleep(0.5))
+        resumed = LOOP.create_future()
+        bob.add_event_handler("session_resumed", lambda _: resumed.done() or resumed.set_result(True))
+        bob.connect(("127.0.0.1", port))
+        run(resumed)
+        got = []
+        while len(got) < 3:
+            m = run(next_where(bob.messages, lambda m: m["body"].startswith("queued")))
+            got.append(m["body"])
+        assert got == ["queued 0", "queued 1", "queued 2"], got
+        bye(alice, bob)
+
+
+def raw_stream(port, payload):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(payload)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return data.decode("utf-8", "replace")
+
+
+HEADER = (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+          b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+
+
+def test_malformed_streams_closed_with_the_right_error():
+    with h.Parleyd(h.config(xmpp=True, accounts=ACCOUNTS)) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw")
+        bob = login(port, "bob", "bobpw")
+        cases = [
+            (HEADER + b"<!-- comment -->", "restricted-xml"),
+            (b"<!DOCTYPE x [<!ENTITY a 'b'>]>", "restricted-xml"),
+            (HEADER + b"<message><body>&xxe;</body></message>", "restricted-xml"),
+            (HEADER + b"<message><body>\xc3\x28</body></message>", "not-well-formed"),
+            (HEADER + b"<message>\x00</message>", "not-well-formed"),
+            (HEADER + b"<message></presence>", "not-well-formed"),
+            (HEADER + b"<a>" * 100, "policy-violation"),
+            (HEADER + b"<message><body>" + b"x" * 300000 + b"</body></message>", "policy-violation"),
+            (b"<stream:stream to='elsewhere' xmlns='jabber:client' "
+             b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>", "host-unknown"),
+            (HEADER + b"<message to='bob@localhost'><body>no tls</body></message>", "policy-violation"),
+        ]
+        for payload, cond in cases:
+            reply = raw_stream(port, payload)
+            assert f"<{cond} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" in reply, (cond, reply[:400])
+            assert reply.endswith("</stream:stream>"), reply[-100:]
+        # the logged-in sessions were not affected
+        alice.send_message(mto="bob@localhost", mbody="still here", mtype="chat")
+        run(next_where(bob.messages, lambda m: m["body"] == "still here"))
+        bye(alice, bob)
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
