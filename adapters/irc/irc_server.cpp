@@ -218,10 +218,11 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
   c.out.append(line);
   mark_dirty(c);
   if (c.session) {
+    // Close while the client is still known, so others' QUIT shows its real mask.
     core::SessionId s = c.session;
+    rt_.core.sessions().close(s, reason);
     c.session = 0;
     by_session_.erase(s);
-    rt_.core.sessions().close(s, reason);
   }
   if (!c.nick.empty()) {
     auto it = nicks_.find(pi::casefold(c.nick));
@@ -252,9 +253,9 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
   if (c.state != IrcClient::State::closed) {
     if (c.session) {
       core::SessionId s = c.session;
+      rt_.core.sessions().close(s, reason);
       c.session = 0;
       by_session_.erase(s);
-      rt_.core.sessions().close(s, reason);
     }
     if (!c.nick.empty()) {
       auto it = nicks_.find(pi::casefold(c.nick));
@@ -519,8 +520,9 @@ bool IrcServer::nick_available(IrcClient& c, const std::string& folded, bool& re
   if (it != nicks_.end() && it->second != &c) return false;
   // An account's name is its owner's nick: guests and other accounts may not take it.
   if (core::is_valid_local_name(folded) && folded != c.account && rt_.core.directory().exists(folded)) {
-    // Before registration the client may still log in with PASS as that account.
-    if (c.state == IrcClient::State::registering && c.account.empty() && !c.pass.empty()) return true;
+    // Before registration the client may still log in (SASL or PASS) as that account:
+    // try_register checks again once authentication is over.
+    if (c.state == IrcClient::State::registering && c.session == 0 && !checking_final_) return true;
     reserved = true;
     return false;
   }
@@ -588,10 +590,14 @@ void IrcServer::try_register(IrcClient& c) {
   }
   c.pass.clear();
   bool reserved = false;
-  if (!nick_available(c, pi::casefold(c.nick), reserved)) {
-    numeric(c, 433, {c.nick}, reserved ? "Nickname is reserved for an account" : "Nickname is already in use");
-    nicks_.erase(pi::casefold(c.nick));
+  checking_final_ = true;
+  bool available = nick_available(c, pi::casefold(c.nick), reserved);
+  checking_final_ = false;
+  if (!available) {
+    std::string nick = std::move(c.nick);
     c.nick.clear();
+    nicks_.erase(pi::casefold(nick));
+    numeric(c, 433, {nick}, reserved ? "Nickname is reserved for an account" : "Nickname is already in use");
     return;
   }
   if (c.account.empty() && !cfg_.guests) {

@@ -133,6 +133,7 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::unordered_map<core::SessionId, IrcClient*> by_session_;
   std::vector<IrcClient*> dirty_;
   bool flush_posted_ = false;
+  bool checking_final_ = false;  // nick_available: registration is completing
   IrcClient* current_ = nullptr;  // the client whose command is being handled
   std::size_t max_clients_ = 0;
   std::uint64_t next_guest_ = 1;

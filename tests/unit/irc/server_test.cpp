@@ -1,0 +1,403 @@
+// IRC server behaviour against a real Core with a MemoryStore: clients without sockets
+// (their output stays in IrcClient::out) and a FakeSink standing in for another protocol.
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <memory>
+#include <string>
+
+#include "adapters/irc/irc_server.hpp"
+#include "core/core.hpp"
+#include "core/store/memory_store.hpp"
+#include "unit/fakes/fake_sink.hpp"
+
+using namespace parley;
+using adapters::irc::IrcClient;
+using adapters::irc::IrcServer;
+
+namespace {
+
+struct World {
+  boost::asio::io_context io;
+  core::MemoryStore store;
+  core::Core core{store, core::CoreOptions{}};
+  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+  std::shared_ptr<IrcServer> server;
+
+  explicit World(config::IrcConfig cfg = {}) {
+    cfg.server_name = "irc.test";
+    cfg.opers = {{"boss", "secret"}};
+    server = std::make_shared<IrcServer>(rt, cfg);
+    (void)core.directory().add("alice", "alicepw");
+  }
+  ~World() { server->shutdown("end"); }
+
+  std::shared_ptr<IrcClient> connect() {
+    auto c = std::make_shared<IrcClient>(*server, nullptr, "127.0.0.1", false);
+    server->attach(c);
+    return c;
+  }
+  std::shared_ptr<IrcClient> registered(const std::string& nick) {
+    auto c = connect();
+    send(*c, "NICK " + nick);
+    send(*c, "USER " + nick + " 0 * :Real " + nick);
+    REQUIRE(c->state == IrcClient::State::registered);
+    c->out.clear();
+    return c;
+  }
+  void send(IrcClient& c, const std::string& line) {
+    server->handle_line(c, line);
+    server->flush();
+  }
+  // Output since the last call.
+  static std::string take(IrcClient& c) {
+    std::string s = std::move(c.out);
+    c.out.clear();
+    return s;
+  }
+};
+
+bool has(const std::string& out, const std::string& needle) { return out.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("irc server: registration sends 001-005, lusers and motd") {
+  World w;
+  auto c = w.connect();
+  w.send(*c, "NICK Bob");
+  CHECK(c->state == IrcClient::State::registering);
+  w.send(*c, "USER bob 0 * :Bob B");
+  auto out = World::take(*c);
+  CHECK(has(out, ":irc.test 001 Bob :Welcome"));
+  CHECK(has(out, " 002 Bob "));
+  CHECK(has(out, " 003 Bob "));
+  CHECK(has(out, " 004 Bob irc.test "));
+  CHECK(has(out, "CASEMAPPING=ascii"));
+  CHECK(has(out, "PREFIX=(ohv)@%+"));
+  CHECK(has(out, "CHANMODES=b,k,l,imnst"));
+  CHECK(has(out, "NICKLEN=30"));
+  CHECK(has(out, " 375 Bob "));
+  CHECK(has(out, " 376 Bob "));
+  w.send(*c, "USER x 0 * :x");
+  CHECK(has(World::take(*c), " 462 Bob "));
+}
+
+TEST_CASE("irc server: error numerics") {
+  World w;
+  auto c = w.connect();
+  w.send(*c, "JOIN #a");
+  CHECK(has(World::take(*c), " 451 * "));
+  w.send(*c, "NICK 1bad");
+  CHECK(has(World::take(*c), " 432 * 1bad "));
+  w.send(*c, "NICK");
+  CHECK(has(World::take(*c), " 431 "));
+  w.send(*c, "NICK alice");  // an account's name, no PASS: refused when registering
+  w.send(*c, "USER x 0 * :x");
+  CHECK(has(World::take(*c), " 433 * alice "));
+  CHECK(c->state == IrcClient::State::registering);
+  auto a = w.registered("ann");
+  w.send(*c, "NICK Ann");
+  CHECK(has(World::take(*c), " 433 * Ann "));
+  w.send(*a, "FOO bar");
+  CHECK(has(World::take(*a), " 421 ann FOO "));
+  w.send(*a, "JOIN");
+  CHECK(has(World::take(*a), " 461 ann JOIN "));
+  w.send(*a, "PRIVMSG");
+  CHECK(has(World::take(*a), " 411 ann "));
+  w.send(*a, "PRIVMSG nobody");
+  CHECK(has(World::take(*a), " 412 ann "));
+  w.send(*a, "PRIVMSG nobody :hi");
+  CHECK(has(World::take(*a), " 401 ann nobody "));
+  w.send(*a, "PRIVMSG #nowhere :hi");
+  CHECK(has(World::take(*a), " 403 ann #nowhere "));
+  w.send(*a, "PART #nowhere");
+  CHECK(has(World::take(*a), " 403 ann #nowhere "));
+  w.send(*a, "JOIN #bad#name!");
+  CHECK(has(World::take(*a), " 479 ann "));
+  w.send(*a, "KILL x :y");
+  CHECK(has(World::take(*a), " 481 ann "));
+  w.send(*a, "OPER boss wrong");
+  CHECK(has(World::take(*a), " 464 ann "));
+  w.send(*a, "OPER nobody x");
+  CHECK(has(World::take(*a), " 491 ann "));
+  w.send(*a, "MODE someone");
+  CHECK(has(World::take(*a), " 401 ann someone "));
+  w.send(*a, "WHOWAS ghost");
+  CHECK(has(World::take(*a), " 406 ann ghost "));
+  // +n: outside the channel
+  auto b = w.registered("bea");
+  w.send(*b, "JOIN #dev");
+  w.send(*a, "PRIVMSG #dev :hi");
+  CHECK(has(World::take(*a), " 404 ann #dev "));
+  w.send(*a, "TOPIC #dev :x");
+  CHECK(has(World::take(*a), " 442 ann #dev "));
+  w.send(*a, "JOIN #dev");
+  World::take(*a);
+  w.send(*a, "TOPIC #dev :x");
+  CHECK(has(World::take(*a), " 482 ann #dev "));
+  w.send(*a, "KICK #dev bea");
+  CHECK(has(World::take(*a), " 482 ann #dev "));
+  w.send(*b, "KICK #dev zed");
+  CHECK(has(World::take(*b), " 441 bea zed #dev "));
+  w.send(*b, "INVITE ann #dev");
+  CHECK(has(World::take(*b), " 443 bea ann #dev "));
+  w.send(*b, "MODE #dev +z");
+  CHECK(has(World::take(*b), " 472 bea z "));
+}
+
+TEST_CASE("irc server: two clients talk in a channel; echo-message, names, topic, part, quit") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  w.send(*a, "JOIN #Dev");
+  auto out = World::take(*a);
+  CHECK(has(out, ":ann!~ann@127.0.0.1 JOIN #dev\r\n"));
+  CHECK(has(out, " 353 ann = #dev :@ann\r\n"));
+  CHECK(has(out, " 366 ann #dev "));
+  w.send(*a, "TOPIC #dev :the topic");
+  CHECK(has(World::take(*a), " TOPIC #dev :the topic"));
+  w.send(*b, "JOIN #dev");
+  out = World::take(*b);
+  CHECK(has(out, " 332 bea #dev :the topic"));
+  CHECK(has(out, " 333 bea #dev ann "));
+  CHECK(has(out, "@ann"));
+  CHECK(has(World::take(*a), ":bea!~bea@127.0.0.1 JOIN #dev"));
+  w.send(*a, "PRIVMSG #dev :hello there");
+  CHECK(World::take(*a).empty());  // no echo without echo-message
+  CHECK(World::take(*b) == ":ann!~ann@127.0.0.1 PRIVMSG #dev :hello there\r\n");
+  w.send(*b, "CAP REQ :echo-message server-time");
+  World::take(*b);
+  w.send(*b, "PRIVMSG #dev :\x01" "ACTION waves\x01");
+  out = World::take(*b);
+  CHECK(has(out, "@time="));
+  CHECK(has(out, "PRIVMSG #dev :\x01" "ACTION waves\x01"));
+  CHECK(has(World::take(*a), ":bea!~bea@127.0.0.1 PRIVMSG #dev :\x01" "ACTION waves\x01"));
+  w.send(*a, "NOTICE bea :psst");
+  CHECK(has(World::take(*b), ":ann!~ann@127.0.0.1 NOTICE bea :psst"));
+  w.send(*a, "NICK anna");
+  CHECK(has(World::take(*a), ":ann!~ann@127.0.0.1 NICK :anna"));
+  CHECK(has(World::take(*b), ":ann!~ann@127.0.0.1 NICK :anna"));
+  w.send(*b, "PART #dev :bye");
+  CHECK(has(World::take(*a), ":bea!~bea@127.0.0.1 PART #dev :bye"));
+  CHECK(has(World::take(*b), "PART #dev :bye"));
+  w.send(*b, "JOIN #dev");
+  World::take(*b);
+  CHECK(has(World::take(*a), "JOIN"));
+  w.send(*b, "QUIT :gone");
+  CHECK(has(World::take(*a), ":bea!~bea@127.0.0.1 QUIT :Quit: gone"));
+  CHECK(has(World::take(*b), "ERROR :Closing Link"));
+  w.send(*a, "WHOWAS bea");
+  CHECK(has(World::take(*a), " 314 anna bea ~bea 127.0.0.1 "));
+}
+
+TEST_CASE("irc server: channel modes, kick, invite, bans") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  w.send(*a, "JOIN #dev");
+  w.send(*a, "MODE #dev +i");
+  w.send(*b, "JOIN #dev");
+  CHECK(has(World::take(*b), " 473 bea #dev "));
+  w.send(*a, "MODE #dev -i+k key");
+  auto out = World::take(*a);
+  CHECK(has(out, "MODE #dev -i+k key"));
+  w.send(*b, "JOIN #dev");
+  CHECK(has(World::take(*b), " 475 bea #dev "));
+  w.send(*b, "JOIN #dev key");
+  CHECK(has(World::take(*b), "JOIN #dev"));
+  w.send(*a, "MODE #dev");
+  CHECK(has(World::take(*a), " 324 ann #dev +knt key"));
+  w.send(*a, "MODE #dev +v bea");
+  CHECK(has(World::take(*b), "MODE #dev +v bea"));
+  w.send(*a, "NAMES #dev");
+  CHECK(has(World::take(*a), "+bea"));
+  w.send(*a, "KICK #dev bea :out");
+  CHECK(has(World::take(*b), ":ann!~ann@127.0.0.1 KICK #dev bea :out"));
+  w.send(*a, "MODE #dev +b bea!*@*");
+  w.send(*a, "MODE #dev b");
+  CHECK(has(World::take(*a), " 367 ann #dev bea!*@*"));
+  w.send(*b, "JOIN #dev key");
+  CHECK(has(World::take(*b), " 474 bea #dev "));
+  w.send(*a, "MODE #dev -b+l bea!*@* 1");
+  w.send(*b, "JOIN #dev key");
+  CHECK(has(World::take(*b), " 471 bea #dev "));
+  w.send(*a, "MODE #dev -l+i");
+  w.send(*a, "INVITE bea #dev");
+  CHECK(has(World::take(*a), " 341 ann bea #dev"));
+  CHECK(has(World::take(*b), ":ann!~ann@127.0.0.1 INVITE bea #dev"));
+  w.send(*b, "JOIN #dev key");
+  CHECK(has(World::take(*b), "JOIN #dev"));
+}
+
+TEST_CASE("irc server: CAP negotiation, SASL PLAIN, PASS, guests") {
+  World w;
+  auto c = w.connect();
+  w.send(*c, "CAP LS 302");
+  auto out = World::take(*c);
+  CHECK(has(out, "CAP * LS :"));
+  CHECK(has(out, "sasl=PLAIN,SCRAM-SHA-256"));
+  w.send(*c, "NICK alice");
+  w.send(*c, "USER alice 0 * :Alice");
+  CHECK(c->state == IrcClient::State::registering);  // waits for CAP END
+  World::take(*c);
+  w.send(*c, "CAP REQ :sasl bogus");
+  CHECK(has(World::take(*c), "CAP alice NAK :sasl bogus"));
+  w.send(*c, "CAP REQ :sasl account-tag");
+  CHECK(has(World::take(*c), "CAP alice ACK :sasl account-tag"));
+  w.send(*c, "AUTHENTICATE PLAIN");
+  CHECK(World::take(*c) == "AUTHENTICATE +\r\n");
+  w.send(*c, "AUTHENTICATE AGFsaWNlAHdyb25n");  // \0alice\0wrong
+  CHECK(has(World::take(*c), " 904 "));
+  w.send(*c, "AUTHENTICATE PLAIN");
+  World::take(*c);
+  w.send(*c, "AUTHENTICATE AGFsaWNlAGFsaWNlcHc=");  // \0alice\0alicepw
+  out = World::take(*c);
+  CHECK(has(out, " 900 alice alice!~alice@127.0.0.1 alice "));
+  CHECK(has(out, " 903 "));
+  w.send(*c, "CAP END");
+  CHECK(c->state == IrcClient::State::registered);
+  CHECK(c->account == "alice");
+  w.send(*c, "CAP LIST");
+  CHECK(has(World::take(*c), "CAP alice LIST :account-tag sasl"));
+
+  // PASS account:password
+  auto d = w.connect();
+  w.send(*d, "PASS alice:alicepw");
+  w.send(*d, "NICK al2");
+  w.send(*d, "USER al 0 * :Al");
+  CHECK(d->state == IrcClient::State::registered);
+  CHECK(d->account == "alice");
+  auto e = w.connect();
+  w.send(*e, "PASS alice:nope");
+  w.send(*e, "NICK al3");
+  w.send(*e, "USER al 0 * :Al");
+  out = World::take(*e);
+  CHECK(has(out, " 464 "));
+  CHECK(has(out, "ERROR :Closing Link"));
+
+  // guests off
+  config::IrcConfig cfg;
+  cfg.guests = false;
+  World w2(cfg);
+  auto g = w2.connect();
+  w2.send(*g, "NICK guest");
+  w2.send(*g, "USER g 0 * :G");
+  out = World::take(*g);
+  CHECK(has(out, " 464 "));
+  CHECK(g->state == IrcClient::State::closed);
+}
+
+TEST_CASE("irc server: another protocol's user in the room, WHOIS, direct messages, formatting") {
+  World w;
+  auto a = w.registered("ann");
+  w.send(*a, "JOIN #dev");
+  World::take(*a);
+  test::FakeSink xsink;
+  core::SessionOpen o;
+  o.user = core::Address::user("xavier");
+  o.protocol = core::Protocol::xmpp;
+  o.sink = &xsink;
+  auto xs = w.core.sessions().open(o);
+  REQUIRE(xs.ok());
+  REQUIRE(w.core.rooms().join(*xs, core::JoinRequest{"dev", "Xav", "", 0}).ok());
+  w.server->flush();
+  CHECK(has(World::take(*a), ":Xav!xavier@xmpp.parley JOIN #dev"));
+  w.send(*a, "PRIVMSG #dev :\x02" "bold\x02 and \x01" "ACTION x\x01");
+  REQUIRE(!xsink.messages.empty());
+  CHECK(xsink.messages.back()->body == "bold and \x01" "ACTION x\x01");
+  REQUIRE(xsink.messages.back()->rich.size() == 1);
+  CHECK(xsink.messages.back()->rich[0].flags == core::StyleSpan::bold);
+  xsink.clear();
+  w.send(*a, "PRIVMSG #dev :\x01" "ACTION waves\x01");
+  REQUIRE(!xsink.messages.empty());
+  CHECK(xsink.messages.back()->kind == core::MessageKind::action);
+  CHECK(xsink.messages.back()->body == "waves");
+  // Xavier speaks with italics: IRC sees the codes.
+  core::Message m;
+  m.body = "hi there";
+  m.rich.push_back(core::StyleSpan{0, 2, core::StyleSpan::italic, std::nullopt, std::nullopt});
+  REQUIRE(w.core.rooms().say(*xs, "dev", m).ok());
+  w.server->flush();
+  CHECK(has(World::take(*a), ":Xav!xavier@xmpp.parley PRIVMSG #dev :\x1Dhi\x1D there"));
+  // /msg Xav (room nick) and /msg xavier (user id) reach the XMPP session.
+  xsink.clear();
+  w.send(*a, "PRIVMSG Xav :private");
+  w.send(*a, "PRIVMSG xavier :direct");
+  REQUIRE(xsink.messages.size() == 2);
+  CHECK(xsink.messages[0]->to == core::Address::user("xavier"));
+  CHECK(xsink.messages[1]->body == "direct");
+  // A direct message from XMPP to the IRC user.
+  core::Message d;
+  d.from = core::Address::user("xavier");
+  d.to = core::Address::user("ann");
+  d.body = "line one\nline two";
+  d.origin.protocol = core::Protocol::xmpp;
+  d.origin.session = *xs;
+  REQUIRE(w.core.router().send(d).ok());
+  w.server->flush();
+  auto out = World::take(*a);
+  CHECK(has(out, ":xavier!xavier@xmpp.parley PRIVMSG ann :line one\r\n"));
+  CHECK(has(out, ":xavier!xavier@xmpp.parley PRIVMSG ann :line two\r\n"));
+  w.send(*a, "WHOIS Xav");
+  out = World::take(*a);
+  CHECK(has(out, " 311 ann Xav xavier xmpp.parley "));
+  CHECK(has(out, " 319 ann Xav :#dev"));
+  CHECK(has(out, " 318 ann Xav "));
+  w.send(*a, "ISON Xav xavier nobody");
+  CHECK(has(World::take(*a), " 303 ann :xavier"));
+  w.send(*a, "WHO #dev");
+  out = World::take(*a);
+  CHECK(has(out, " 352 ann #dev ~ann 127.0.0.1 irc.test ann H@ :0 Real ann"));
+  CHECK(has(out, " Xav H"));
+  w.core.sessions().close(*xs, "bye");
+  w.server->flush();
+  CHECK(has(World::take(*a), ":Xav!xavier@xmpp.parley QUIT :bye"));
+}
+
+TEST_CASE("irc server: labeled-response, away, oper kill, ping") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  w.send(*a, "CAP REQ :labeled-response batch");
+  World::take(*a);
+  w.send(*a, "@label=abc PING :x");
+  CHECK(World::take(*a) == "@label=abc :irc.test PONG irc.test :x\r\n");
+  w.send(*a, "@label=q PONG :x");
+  CHECK(World::take(*a) == "@label=q :irc.test ACK\r\n");
+  w.send(*a, "@label=m WHOIS bea");
+  auto out = World::take(*a);
+  CHECK(has(out, "@label=m :irc.test BATCH +"));
+  CHECK(has(out, "@batch="));
+  CHECK(has(out, "BATCH -"));
+  w.send(*b, "CAP REQ away-notify");
+  w.send(*a, "JOIN #dev");
+  w.send(*b, "JOIN #dev");
+  World::take(*b);
+  w.send(*a, "AWAY :lunch");
+  CHECK(has(World::take(*a), " 306 ann "));
+  CHECK(has(World::take(*b), ":ann!~ann@127.0.0.1 AWAY :lunch"));
+  w.send(*b, "PRIVMSG ann :hi");
+  CHECK(has(World::take(*b), " 301 bea ann :lunch"));
+  w.send(*a, "AWAY");
+  CHECK(has(World::take(*a), " 305 ann "));
+  w.send(*a, "OPER boss secret");
+  CHECK(has(World::take(*a), " 381 ann "));
+  w.send(*a, "KILL bea :spam");
+  CHECK(has(World::take(*b), "ERROR :Closing Link"));
+  CHECK(b->state == IrcClient::State::closed);
+  out = World::take(*a);
+  CHECK(has(out, "QUIT :Killed (ann (spam))"));
+}
+
+TEST_CASE("irc server: line limits answer 417") {
+  World w;
+  auto a = w.registered("ann");
+  std::vector<adapters::irc::Incoming> lines;
+  lines.push_back({{}, protocols::irc::ParseError::line_too_long});
+  lines.push_back({"PING :ok", protocols::irc::ParseError::none});
+  w.server->handle_lines(*a, lines);
+  auto out = World::take(*a);
+  CHECK(has(out, " 417 ann "));
+  CHECK(has(out, "PONG"));
+}
