@@ -92,24 +92,20 @@ int gsasl_callback(Gsasl*, Gsasl_session* sctx, Gsasl_property prop) {
       if (!cred) return GSASL_AUTHENTICATION_ERROR;
       c->sasl_authid = user;
       std::string it = std::to_string(cred->iterations);
-      char* b64 = nullptr;
-      size_t b64len = 0;
-      gsasl_base64_to(cred->salt.data(), cred->salt.size(), &b64, &b64len);
-      std::string salt(b64 ? b64 : "", b64len);
-      gsasl_free(b64);
-      auto hex = [](const std::string& raw) {
-        static const char* d = "0123456789abcdef";
-        std::string h;
-        for (unsigned char ch : raw) {
-          h.push_back(d[ch >> 4]);
-          h.push_back(d[ch & 15]);
-        }
-        return h;
+      auto b64 = [](const std::string& raw) {
+        char* out = nullptr;
+        size_t len = 0;
+        gsasl_base64_to(raw.data(), raw.size(), &out, &len);
+        std::string s(out ? out : "", len);
+        gsasl_free(out);
+        return s;
       };
+      std::string salt = b64(cred->salt);
       gsasl_property_set(sctx, GSASL_SCRAM_ITER, it.c_str());
       gsasl_property_set(sctx, GSASL_SCRAM_SALT, salt.c_str());
-      gsasl_property_set(sctx, GSASL_SCRAM_STOREDKEY, hex(cred->stored_key).c_str());
-      gsasl_property_set(sctx, GSASL_SCRAM_SERVERKEY, hex(cred->server_key).c_str());
+      // gsasl.h says hex, but libgsasl 2.2 reads these two base64-encoded.
+      gsasl_property_set(sctx, GSASL_SCRAM_STOREDKEY, b64(cred->stored_key).c_str());
+      gsasl_property_set(sctx, GSASL_SCRAM_SERVERKEY, b64(cred->server_key).c_str());
       return GSASL_OK;
     }
     default: return GSASL_NO_CALLBACK;
