@@ -7,9 +7,18 @@ namespace parley::config {
 
 std::string Diagnostic::str() const {
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  // Appends one piece at a time (GCC 12 warns falsely on "literal" + std::string&& at -O2).
+  if (line > 0) {
+    out += ':';
+    out += std::to_string(line);
+    out += ':';
+    out += std::to_string(column);
+  }
   out += ": ";
-  if (!key.empty()) out += key + ": ";
+  if (!key.empty()) {
+    out += key;
+    out += ": ";
+  }
   out += message;
   return out;
 }
