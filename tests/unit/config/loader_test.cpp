@@ -59,7 +59,7 @@ TEST_CASE("every key in the shipped config/parley.yaml has a comment") {
   }
 }
 
-TEST_CASE("server.domain must be a DNS name or an IP address; seed accounts are unique") {
+TEST_CASE("server.domain must be a DNS name or an IP address and seed accounts are unique") {
   auto r = load_string("server: { domain: \"bad domain\" }\naccounts: [ { user: a, password: x }, { user: a, password: y } ]\n", "t");
   REQUIRE_FALSE(r.ok());
   CHECK(has_error(r, "server.domain: expected a DNS name or an IP address, got 'bad domain'"));
@@ -84,7 +84,7 @@ TEST_CASE("a syntax error points at its line") {
   CHECK(has_error(r, "YAML syntax error"));
 }
 
-TEST_CASE("an unknown key is named with the keys that were expected, at its position") {
+TEST_CASE("an unknown key is named with the keys that were expected and its position") {
   auto r = load_string("irc:\n  listn: [\"127.0.0.1:6667\"]\n", "t.yaml");
   REQUIRE_FALSE(r.ok());
   REQUIRE(r.errors().size() == 1);
@@ -137,7 +137,7 @@ TEST_CASE("bad listen addresses are reported per entry") {
   CHECK(has_error(r, "sip.listen[0]: invalid listen address '127.0.0.1:5060' (missing transport prefix)"));
 }
 
-TEST_CASE("an absent or empty protocol section disables it; present enables it") {
+TEST_CASE("an absent or empty protocol section disables it and a present one enables it") {
   auto r = load_string("server: { domain: example.org }\nirc:\nxmpp: {}\npsyc: { listen: [\"127.0.0.1:4404\"] }\n", "t");
   INFO(all_errors(r));
   REQUIRE(r.ok());
@@ -163,7 +163,7 @@ TEST_CASE("an empty file is a valid config with every protocol off") {
   CHECK_FALSE(r->irc.enabled);
 }
 
-TEST_CASE("every error in the file is reported, not only the first") {
+TEST_CASE("every error in the file is reported and not only the first") {
   auto r = load_string(
       "server: { domain: \"\" }\naccounts:\n  - { user: alice }\n  - { user: bob, password: x, admin: true }\n"
       "bridges:\n  - { name: b, mode: sideways, rooms: [one] }\n",
@@ -190,7 +190,7 @@ TEST_CASE("duplicate keys and clashing listeners") {
   CHECK(r3.ok());
 }
 
-TEST_CASE("xmpp tls cert and key go together; component needs a valid server") {
+TEST_CASE("xmpp tls cert and key go together and a component needs a valid server") {
   auto r = load_string(
       "xmpp:\n  c2s: { tls: { cert: /x.pem } }\n  component: { domain: irc.example.org, server: nowhere, secret: s }\n",
       "t");

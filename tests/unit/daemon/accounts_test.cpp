@@ -25,7 +25,7 @@ Run run(core::Directory& d, std::string_view action, const std::string& user, co
 
 }  // namespace
 
-TEST_CASE("account add, passwd, list and remove go through the directory") {
+TEST_CASE("account add and passwd and list and remove go through the directory") {
   core::MemoryStore store;
   core::Directory directory(store, 64);
 

@@ -58,7 +58,7 @@ TEST_CASE("a generated self-signed certificate and key load into a TLS server co
   X509_free(cert);
 }
 
-TEST_CASE("an existing pair is kept, not regenerated") {
+TEST_CASE("an existing pair is kept and not regenerated") {
   TempDir dir;
   auto first = daemon::ensure_self_signed(dir.path.string(), "localhost");
   REQUIRE(first.ok());
