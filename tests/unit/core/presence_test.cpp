@@ -174,7 +174,7 @@ TEST_CASE("roster item removal cancels both directions") {
   CHECK(got_unsubscribed);
 }
 
-TEST_CASE("own sessions see each other; guests have no roster") {
+TEST_CASE("own sessions see each other - guests have no roster") {
   CoreFixture f;
   f.account("alice");
   auto a1 = f.login("alice", "one");
