@@ -1,0 +1,150 @@
+"""parleyd vs ngircd vs InspIRCd: channel fan-out, registrations/s, memory per idle
+connection. Run through bench/compare_irc.sh; QUICK=1 shortens every case."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import benchlib as b
+
+QUICK = os.environ.get("QUICK") == "1"
+SECS = "3" if QUICK else "8"
+IDLE = "300" if QUICK else "1000"
+REGS = "500" if QUICK else "2000"
+
+
+class Parleyd(b.Server):
+    name = "parleyd"
+
+    def start(self):
+        cfg = b.h.config(log_level="warn", threads=2)
+        cfg["irc"] = {"listen": [f"127.0.0.1:{self.port}"], "guests": True, "server_name": "irc.bench.local",
+                      "flood_burst": 0, "sendq": 64 * 1024 * 1024, "recvq": 1024 * 1024,
+                      "ping_interval": 3600, "ping_timeout": 3600, "max_channels": 1000}
+        path = b.h.write_config(self.tmp / "parley.yaml", cfg)
+        self.spawn([b.PARLEYD, "--config", str(path)])
+        b.wait_port(self.port, 30, self.proc)
+        return self
+
+
+class Ngircd(b.Server):
+    name = "ngircd"
+
+    def start(self):
+        conf = self.tmp / "ngircd.conf"
+        conf.write_text(f"""[Global]
+\tName = irc.bench.local
+\tInfo = bench
+\tAdminInfo1 = bench
+\tAdminInfo2 = bench
+\tAdminEMail = bench@localhost
+\tListen = 127.0.0.1
+\tPorts = {self.port}
+\tMotdPhrase = "bench"
+\tPidFile = {self.tmp}/ngircd.pid
+\tServerUID = {os.getuid()}
+\tServerGID = {os.getgid()}
+[Limits]
+\tMaxConnections = 0
+\tMaxConnectionsIP = 0
+\tMaxJoins = 0
+\tMaxNickLength = 30
+\tMaxPenaltyTime = 0
+\tPingTimeout = 3600
+\tPongTimeout = 3600
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+""")
+        self.spawn(["ngircd", "--nodaemon", "--config", str(conf)])
+        b.wait_port(self.port, 30, self.proc)
+        return self
+
+
+class Inspircd(b.Server):
+    name = "inspircd"
+
+    def start(self):
+        conf = self.tmp / "inspircd.conf"
+        conf.write_text(f"""<server name="irc.bench.local" description="bench" network="bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="{self.port}" type="clients">
+<pid file="{self.tmp}/inspircd.pid">
+<connect name="bench" allow="127.0.0.1" timeout="60" pingfreq="3600"
+         hardsendq="64M" softsendq="1M" recvq="1M"
+         threshold="1000000" commandrate="1000000000" fakelag="no"
+         localmax="1000000" globalmax="1000000" maxconnwarn="no" limit="1000000"
+         maxchans="1000" resolvehostnames="no" useident="no">
+<performance netbuffersize="65536" somaxconn="1024" clonesonconnect="no" nouserdns="yes">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{self.tmp}/inspircd-file.log">
+<files motd="/etc/inspircd/inspircd.motd">
+""")
+        self.spawn(["inspircd", "--config", str(conf), "--nofork", "--runasroot"])
+        b.wait_port(self.port, 30, self.proc)
+        return self
+
+
+CASES = [
+    # (case, loadgen args). Idle memory first: on a fresh server, before fan-out has grown
+    # the heap (freed memory is reused, which would hide the per-connection cost).
+    ("idle", ["irc-idle", "--count", IDLE, "--seconds", "2", "--settle", "2", "--concurrency", "100"]),
+    ("fan10", ["irc-fanout", "--members", "10", "--rate", "0", "--seconds", SECS, "--senders", "4"]),
+    ("fan100", ["irc-fanout", "--members", "100", "--rate", "0", "--seconds", SECS, "--senders", "4"]),
+    ("fan500", ["irc-fanout", "--members", "500", "--rate", "0", "--seconds", SECS, "--senders", "4", "--window", "16"]),
+    ("fan500r", ["irc-fanout", "--members", "500", "--rate", "100", "--seconds", SECS]),
+    ("reg", ["irc-register", "--count", REGS, "--concurrency", "50"]),
+]
+
+ROWS = [
+    ("fan-out 10: lines/s delivered", "fan10", "lines_per_s"),
+    ("fan-out 10: server µs/line", "fan10", "server_us_per_line"),
+    ("fan-out 100: lines/s delivered", "fan100", "lines_per_s"),
+    ("fan-out 100: server µs/line", "fan100", "server_us_per_line"),
+    ("fan-out 500: lines/s delivered", "fan500", "lines_per_s"),
+    ("fan-out 500: server µs/line", "fan500", "server_us_per_line"),
+    ("fan-out 500: lost lines", "fan500", "lost"),
+    ("500 @100 msg/s: p50 ms", "fan500r", "p50_ms"),
+    ("500 @100 msg/s: p99 ms", "fan500r", "p99_ms"),
+    ("500 @100 msg/s: server µs/line", "fan500r", "server_us_per_line"),
+    ("500 @100 msg/s: lost lines", "fan500r", "lost"),
+    ("registrations/s", "reg", "registrations_per_s"),
+    ("registration p50 ms", "reg", "p50_ms"),
+    ("server µs/registration", "reg", "server_us_per_registration"),
+    (f"KiB per idle connection ({IDLE})", "idle", "kib_per_connection"),
+]
+
+
+def main():
+    only = set(sys.argv[1:])
+    servers = [s for s in (Parleyd, Ngircd, Inspircd) if not only or s.name in only]
+    results: dict = {}
+    missing: dict = {}
+    for cls in servers:
+        srv = cls()
+        try:
+            b.log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
+            srv.start()
+        except Exception as e:  # noqa: BLE001
+            missing[srv.name] = f"did not start: {e}; log: {srv.log_tail(5)!r}"
+            srv.cleanup()
+            continue
+        try:
+            for case, args in CASES:
+                b.run_case(results, srv, case, args)
+                time.sleep(0.5)
+        finally:
+            srv.cleanup()
+    print(f"\nIRC comparison, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+          f"load average before the run {os.getloadavg()[0]:.1f}")
+    b.print_table("IRC: parleyd vs ngircd vs InspIRCd", [s.name for s in servers], ROWS, results, missing)
+    out = os.environ.get("BENCH_JSON")
+    if out:
+        with open(out, "w") as f:
+            json.dump({"results": results, "missing": missing}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
