@@ -147,6 +147,8 @@ awaitable<void> Conn::connect(const tcp::endpoint& ep) {
 }
 
 awaitable<void> Conn::start_tls() {
+  // The peer may answer <starttls/> before our write's completion handler has run.
+  for (int i = 0; write_busy_ && i < 1000; ++i) co_await sleep_for(std::chrono::milliseconds(1));
   if (queued() != 0) throw Failure("internal: STARTTLS with unsent plain data");
   boost::system::error_code ec;
   co_await stream_.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
@@ -166,6 +168,7 @@ void Conn::start_write() {
   write_busy_ = true;
   auto done = [this, self = shared_from_this()](boost::system::error_code ec, std::size_t) {
     write_busy_ = false;
+    writing_.clear();
     if (ec) {
       if (!dead_) error_ = "write: " + ec.message();
       dead_ = true;
