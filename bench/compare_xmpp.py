@@ -97,14 +97,6 @@ listen:
     starttls_required: true
 shaper: {{}}
 shaper_rules: {{}}
-acl:
-  local:
-    user_regexp: ""
-access_rules:
-  local:
-    allow: local
-  all:
-    allow: all
 modules:
   mod_disco: {{}}
   mod_ping: {{}}
