@@ -131,6 +131,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
   options.muc_domain = config.xmpp.muc.domain;
   core::Core core(*store.value(), options);
   seed_accounts(core, config);
+  // Persistent rooms (IRC +P / XEP-0045 muc#roomconfig_persistentroom) outlive restarts.
+  if (auto st = core.rooms().load(); !st) spdlog::error("cannot load persistent rooms: {}", st.error().text);
 
   auto tls_files = server_tls_files(config);
   if (!tls_files) {
