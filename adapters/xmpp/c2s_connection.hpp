@@ -54,6 +54,7 @@ class C2sConnection : public protocols::Connection {
   void on_presence(px::Stanza& s);
   void on_iq(px::Stanza& s);
   void on_server_iq(px::Stanza& s, pugi::xml_node payload, std::string_view ns);
+  void route_iq(px::Stanza& s, const px::Jid& to);  // to a full JID of a local user
   void on_muc_presence(px::Stanza& s, const px::Jid& to);
   void on_muc_message(px::Stanza& s, const px::Jid& to);
   void on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node payload, std::string_view ns);

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 
 #include "adapters/xmpp/c2s_connection.hpp"
+#include "adapters/xmpp/xhtml_im.hpp"
+#include "core/core.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -176,10 +178,20 @@ void Link::on_message(const core::MessagePtr& mp) {
     if (m.kind == core::MessageKind::action) w.element("body", "/me " + m.body);
     else w.element("body", m.body);
   }
+  if (!m.rich.empty() && !m.body.empty()) {
+    if (m.kind == core::MessageKind::action) {
+      std::vector<core::StyleSpan> shifted = m.rich;
+      for (auto& sp : shifted) sp.begin += 4, sp.end += 4;
+      w.raw(render_xhtml_im("/me " + m.body, shifted));
+    } else {
+      w.raw(render_xhtml_im(m.body, m.rich));
+    }
+  }
   if (!m.thread.empty()) w.element("thread", m.thread);
   if (auto cs = chat_state_name(m.chat_state); !cs.empty())
     w.open(cs).attr("xmlns", "http://jabber.org/protocol/chatstates").close();
   if (m.receipt_request) w.open("request").attr("xmlns", "urn:xmpp:receipts").close();
+  if (!m.receipt_for.empty()) w.open("received").attr("xmlns", "urn:xmpp:receipts").attr("id", m.receipt_for).close();
   if (m.to.is_room() && m.kind == core::MessageKind::direct)
     w.open("x").attr("xmlns", kMucUser).close();
   // XEP-0359: the id the router assigned is stable across storage and history.
@@ -188,7 +200,35 @@ void Link::on_message(const core::MessagePtr& mp) {
   if (m.timestamp != core::Timestamp{} && core::Clock::now() - m.timestamp > std::chrono::seconds(2))
     w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", xep0082(m.timestamp)).attr("from", ctx_.domains.domain).close();
   w.close();
+  // XEP-0280 §6: a chat message addressed to this resource is copied to the user's other
+  // resources that enabled carbons (a bare-JID message already reached all of them).
+  const bool copy = !m.to.is_room() && !m.no_copy && m.kind != core::MessageKind::notice &&
+                    !m.to.resource().empty() && m.to.resource() == resource_ && m.to.bare() == core::Address::user(user_);
+  if (copy) send_carbons(ctx_, user_, this, "received", out);
   deliver(std::move(out));
+}
+
+void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,
+                  std::string_view message) {
+  core::Core& core = ctx.rt.core;
+  const std::string bare = ctx.domains.user_jid(user);
+  for (core::SessionId id : core.sessions().of_user(core::Address::user(user))) {
+    const core::SessionInfo* si = core.sessions().find(id);
+    if (!si || si->protocol != core::Protocol::xmpp) continue;
+    auto* other = dynamic_cast<Link*>(si->sink);
+    if (!other || other == except || !other->carbons.load()) continue;
+    std::string out;
+    XmlWriter w(out);
+    w.open("message").attr("from", bare).attr("to", other->full_jid()).attr("type", "chat");
+    w.open(direction).attr("xmlns", "urn:xmpp:carbons:2").open("forwarded").attr("xmlns", "urn:xmpp:forward:0");
+    // The copy keeps its own namespace inside the forwarded wrapper (XEP-0297 §4).
+    std::string inner(message);
+    if (inner.rfind("<message", 0) == 0 && inner.find("xmlns=") > inner.find('>'))
+      inner.insert(8, " xmlns='jabber:client'");
+    w.raw(inner);
+    w.finish();
+    other->deliver(std::move(out));
+  }
 }
 
 void Link::on_presence(const core::PresenceUpdate& p) {
@@ -263,7 +303,9 @@ void Link::on_room_leave(const core::Room& room, const core::Member& m, const co
   if (r.kind == core::LeaveReason::Kind::ban) codes.push_back(301);
   if (self) codes.push_back(110);
   std::string reason = r.kind == core::LeaveReason::Kind::kick || r.kind == core::LeaveReason::Kind::ban ? r.text : "";
-  std::string out = render_occupant(ctx_.domains, room.name, m, full_, true, codes, {}, r.by, reason);
+  core::Member gone = m;
+  if (r.kind == core::LeaveReason::Kind::ban) gone.affiliation = core::Affiliation::outcast;  // §9.1
+  std::string out = render_occupant(ctx_.domains, room.name, gone, full_, true, codes, {}, r.by, reason);
   if (!r.text.empty() && reason.empty()) {
     // part/quit message as <status/>
     auto pos = out.rfind("</presence>");
@@ -297,6 +339,19 @@ void Link::on_room_topic(const core::Room& room, const core::Topic& t) {
 
 void Link::on_room_member_update(const core::Room& room, const core::Member& m) {
   deliver(render_occupant(ctx_.domains, room.name, m, full_, false, {}));
+}
+
+void Link::on_room_mode(const core::Room& room, const core::ModeChange& c) {
+  // Role changes (+o/+h/+v) arrive as member updates and bans as leaves; anything else is a configuration
+  // change (XEP-0045 §10.2.1: status 104).
+  if (c.modes.find_first_not_of("+-ohvb") == std::string::npos) return;
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", ctx_.domains.room_jid(room.name)).attr("to", full_).attr("type", "groupchat")
+      .attr("id", random_id());
+  w.open("x").attr("xmlns", kMucUser).open("status").attr("code", "104").close().close();
+  w.close();
+  deliver(std::move(out));
 }
 
 void Link::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {

@@ -7,6 +7,7 @@
 // hand the bytes to deliver(), which queues them (SM) and posts them to the current
 // connection's strand. The mutex guards only the SM state and the connection pointer.
 // `sid` and `terminated` are touched on the core strand only.
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -41,6 +42,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
                     bool self) override;
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
   void on_room_member_update(const core::Room& room, const core::Member& m) override;
+  void on_room_mode(const core::Room& room, const core::ModeChange& c) override;
   void on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) override;
   void on_terminate(const std::string& reason) override;
 
@@ -64,7 +66,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void ack(std::uint32_t h);  // drops what the client has acknowledged
   std::vector<std::string> unacked();
   std::uint64_t generation();  // bumped on every attach/detach (resume timers check it)
-  bool carbons = false;        // connection strand only
+  std::atomic<bool> carbons{false};  // XEP-0280: set on the connection strand, read on the core strand
 
  private:
   Context& ctx_;
@@ -82,6 +84,11 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
 std::string render_occupant(const Domains& d, const std::string& room, const core::Member& m, const std::string& to,
                             bool unavailable, const std::vector<int>& codes, const std::string& new_nick = {},
                             const std::string& actor = {}, const std::string& reason = {});
+
+// XEP-0280: wraps `message` (a rendered <message/>) in <sent/> or <received/> for every other
+// session of `user` that enabled carbons. Core strand.
+void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,
+                  std::string_view message);
 
 std::string render_roster_item(const Domains& d, const core::RosterItem& item, bool removed);
 

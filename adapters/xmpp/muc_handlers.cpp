@@ -2,7 +2,10 @@
 // dev@conference.DOMAIN is #dev to IRC users.
 #include <boost/asio/post.hpp>
 
+#include <optional>
+
 #include "adapters/xmpp/c2s_connection.hpp"
+#include "core/core.hpp"
 #include "adapters/xmpp/errors.hpp"
 #include "adapters/xmpp/link.hpp"
 #include "protocols/xmpp/writer.hpp"
@@ -18,7 +21,48 @@ constexpr std::string_view kMucAdmin = "http://jabber.org/protocol/muc#admin";
 constexpr std::string_view kMucOwner = "http://jabber.org/protocol/muc#owner";
 constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
+constexpr std::string_view kRoomConfig = "http://jabber.org/protocol/muc#roomconfig";
 constexpr std::size_t kDefaultHistory = 20;
+
+// A submitted muc#roomconfig form (§10.2); unset fields leave the setting as it is.
+struct RoomConfig {
+  std::optional<bool> persistent, secret, moderated, members_only, topic_protected, password_protected;
+  std::optional<std::string> secret_text;
+};
+
+// Applies the form as IRC modes (the room's one source of truth) plus persistence. Owners only.
+core::Status apply_room_config(core::Core& core, core::SessionId sid, const std::string& name, const RoomConfig& c) {
+  const core::Room* r = core.rooms().find(name);
+  if (!r) return core::make_error(core::Condition::item_not_found, "no such room");
+  auto me = r->members.find(sid);
+  if (me == r->members.end() || me->second.affiliation != core::Affiliation::owner)
+    return core::make_error(core::Condition::forbidden, "owner only");
+  core::ModeChange mc;
+  auto flag = [&mc](std::optional<bool> want, bool now, char letter) {
+    if (!want || *want == now) return;
+    mc.modes += *want ? '+' : '-';
+    mc.modes += letter;
+  };
+  flag(c.secret, r->modes.secret, 's');
+  flag(c.moderated, r->modes.moderated, 'm');
+  flag(c.members_only, r->modes.invite_only, 'i');
+  flag(c.topic_protected, r->modes.topic_protected, 't');
+  // The password: protected with a secret sets +k, unprotected (or an empty secret) clears it.
+  bool protect = c.password_protected.value_or(!r->modes.key.empty() || (c.secret_text && !c.secret_text->empty()));
+  std::string key = c.secret_text.value_or(r->modes.key);
+  if (protect && key.empty()) return core::make_error(core::Condition::not_acceptable, "a password is required");
+  if (protect && key != r->modes.key) {
+    mc.modes += "+k";
+    mc.args.push_back(key);
+  } else if (!protect && !r->modes.key.empty()) {
+    mc.modes += "-k";
+  }
+  if (!mc.modes.empty())
+    if (auto st = core.rooms().set_modes(sid, name, mc); !st) return st;
+  if (c.persistent)
+    if (auto st = core.rooms().set_persistent(sid, name, *c.persistent); !st) return st;
+  return {};
+}
 }  // namespace
 
 void C2sConnection::on_muc_presence(px::Stanza& s, const px::Jid& to) {
@@ -227,29 +271,61 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
     return;
   }
   if (pns == kMucOwner) {
+    if (payload.child("destroy")) return stanza_error(s, "cancel", "feature-not-implemented");
     if (type == "get") {
-      // §10.2: the configuration form; only persistence is configurable here.
-      std::string p =
-          "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='form'>"
-          "<title>Room configuration</title>"
-          "<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
-          "<field var='muc#roomconfig_persistentroom' type='boolean' label='Persistent'><value>0</value></field>"
-          "</x></query>";
-      return iq_result(s, p);
-    }
-    bool persistent = false, set_persistence = false;
-    if (auto x = payload.child("x")) {
-      for (auto f : x.children("field"))
-        if (std::string_view(f.attribute("var").value()) == "muc#roomconfig_persistentroom") {
-          std::string_view v = f.child("value").text().get();
-          set_persistence = true;
-          persistent = v == "1" || v == "true";
+      // §10.2: the configuration form with the room's current settings (owners only).
+      asio::post(ctx_.rt.core_strand, [link, room, id, sto, &core] {
+        const core::Room* r = core.rooms().find(room);
+        const core::Member* me = nullptr;
+        if (r)
+          if (auto it = r->members.find(link->sid); it != r->members.end()) me = &it->second;
+        if (!r || !me || me->affiliation != core::Affiliation::owner) {
+          link->deliver(render_stanza_error("iq", id, sto, link->full_jid(),
+                                            r ? core::make_error(core::Condition::forbidden, "owner only")
+                                              : core::make_error(core::Condition::item_not_found, "no such room")));
+          return;
         }
+        std::string out;
+        XmlWriter w(out);
+        w.open("iq").attr("type", "result").attr("id", id).attr("from", sto).attr("to", link->full_jid());
+        w.open("query").attr("xmlns", kMucOwner).open("x").attr("xmlns", "jabber:x:data").attr("type", "form");
+        w.element("title", "Configuration of " + r->name);
+        w.open("field").attr("var", "FORM_TYPE").attr("type", "hidden").element("value", kRoomConfig).close();
+        auto boolean = [&w](std::string_view var, std::string_view label, bool v) {
+          w.open("field").attr("var", var).attr("type", "boolean").attr("label", label).element("value", v ? "1" : "0").close();
+        };
+        boolean("muc#roomconfig_persistentroom", "Persistent", r->persistent);
+        boolean("muc#roomconfig_publicroom", "Listed in the directory", !r->modes.secret);
+        boolean("muc#roomconfig_moderatedroom", "Moderated (+m)", r->modes.moderated);
+        boolean("muc#roomconfig_membersonly", "Members only (+i)", r->modes.invite_only);
+        boolean("muc#roomconfig_changesubject", "Occupants may change the subject (-t)", !r->modes.topic_protected);
+        boolean("muc#roomconfig_passwordprotectedroom", "Password protected (+k)", !r->modes.key.empty());
+        w.open("field").attr("var", "muc#roomconfig_roomsecret").attr("type", "text-private").attr("label", "Password")
+            .element("value", r->modes.key).close();
+        w.finish();
+        link->deliver(std::move(out));
+      });
+      return;
     }
-    // An instant room (§10.1.2, empty submit) is already usable: nothing to do.
-    if (!set_persistence) return iq_result(s);
-    asio::post(ctx_.rt.core_strand, [link, room, persistent, id, sto, reply_ok, &core] {
-      auto st = core.rooms().set_persistent(link->sid, room, persistent);
+    auto x = payload.child("x");
+    // An instant room (§10.1.2, empty submit) is already usable; a cancelled form changes nothing.
+    if (!x || std::string_view(x.attribute("type").value()) == "cancel") return iq_result(s);
+    if (std::string_view(x.attribute("type").value()) != "submit") return stanza_error(s, "modify", "bad-request");
+    RoomConfig cfg;
+    for (auto f : x.children("field")) {
+      std::string_view var = f.attribute("var").value();
+      std::string v = f.child("value").text().get();
+      const bool on = v == "1" || v == "true";
+      if (var == "muc#roomconfig_persistentroom") cfg.persistent = on;
+      else if (var == "muc#roomconfig_publicroom") cfg.secret = !on;
+      else if (var == "muc#roomconfig_moderatedroom") cfg.moderated = on;
+      else if (var == "muc#roomconfig_membersonly") cfg.members_only = on;
+      else if (var == "muc#roomconfig_changesubject") cfg.topic_protected = !on;
+      else if (var == "muc#roomconfig_passwordprotectedroom") cfg.password_protected = on;
+      else if (var == "muc#roomconfig_roomsecret") cfg.secret_text = v;
+    }
+    asio::post(ctx_.rt.core_strand, [link, room, cfg, id, sto, reply_ok, &core] {
+      auto st = apply_room_config(core, link->sid, room, cfg);
       if (st) reply_ok();
       else link->deliver(render_stanza_error("iq", id, sto, link->full_jid(), st.error()));
     });

@@ -6,6 +6,8 @@
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/errors.hpp"
 #include "adapters/xmpp/link.hpp"
+#include "adapters/xmpp/xhtml_im.hpp"
+#include "core/core.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -15,6 +17,7 @@ using px::XmlWriter;
 namespace ns = px::ns;
 
 namespace {
+constexpr std::string_view kCarbons = "urn:xmpp:carbons:2";
 constexpr std::string_view kChatStates = "http://jabber.org/protocol/chatstates";
 constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
@@ -37,14 +40,27 @@ core::Message message_from_stanza(const px::Stanza& s) {
   core::Message m;
   m.id = std::string(s.attr("id"));
   m.body = s.child("body", ns::client).text().get();
+  if (!m.body.empty())
+    if (auto html = s.child("html", kXhtmlIm)) m.rich = parse_xhtml_im(html, m.body);
   if (m.body.rfind("/me ", 0) == 0) {
     m.kind = core::MessageKind::action;
     m.body.erase(0, 4);
+    // The spans were over "/me body": shift them onto the body.
+    std::vector<core::StyleSpan> shifted;
+    for (auto sp : m.rich) {
+      if (sp.end <= 4) continue;
+      sp.begin = sp.begin < 4 ? 0 : sp.begin - 4;
+      sp.end -= 4;
+      shifted.push_back(sp);
+    }
+    m.rich = std::move(shifted);
   }
   if (auto subj = s.child("subject", ns::client)) m.subject = std::string(subj.text().get());
   m.thread = s.child("thread", ns::client).text().get();
   m.chat_state = chat_state_of(s);
   m.receipt_request = static_cast<bool>(s.child("request", "urn:xmpp:receipts"));
+  if (auto r = s.child("received", "urn:xmpp:receipts")) m.receipt_for = r.attribute("id").value();
+  m.no_copy = s.child("private", kCarbons) || s.child("no-copy", "urn:xmpp:hints");
   m.origin.protocol = core::Protocol::xmpp;
   return m;
 }
@@ -92,12 +108,29 @@ void C2sConnection::on_message(px::Stanza& s) {
   m.from = core::Address::user(link_->user(), link_->resource());
   m.to = dest;
   if (type == "headline") m.kind = core::MessageKind::notice;
-  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
   auto link = link_;
-  const bool content = !m.body.empty() || m.subject.has_value();
+  const bool content = !m.body.empty() || m.subject.has_value() || !m.receipt_for.empty();
+  // XEP-0280 §5: a chat message (or a normal one with a body) is copied, as sent, to the
+  // user's other resources with carbons on, unless marked <private/> or <no-copy/>.
+  std::string sent_copy;
+  if (!m.no_copy && (type == "chat" || ((type.empty() || type == "normal") && !m.body.empty()))) {
+    XmlWriter w(sent_copy);
+    w.open("message").attr("xmlns", ns::client).attr("from", link->full_jid()).attr("to", s.attr("to"));
+    w.attr_if("type", type).attr_if("id", s.attr("id"));
+    for (auto c : s.root().children()) {
+      if (c.type() != pugi::node_element) continue;
+      std::string child;
+      px::render(child, c);
+      w.raw(child);
+    }
+    w.close();
+  }
   std::string err_id = m.id, err_to(s.attr("to"));
-  asio::post(ctx_.rt.core_strand, [self, link, m = std::move(m), content, err_id, err_to, &core = ctx_.rt.core]() mutable {
+  asio::post(ctx_.rt.core_strand, [link, m = std::move(m), content, err_id, err_to, sent_copy = std::move(sent_copy),
+                                   &ctx = ctx_]() mutable {
+    core::Core& core = ctx.rt.core;
     m.origin.session = link->sid;
+    if (!sent_copy.empty()) send_carbons(ctx, link->user(), link.get(), "sent", sent_copy);
     // XEP-0085 §5.2 / XEP-0160: no offline storage for body-less notifications.
     if (!content && m.to.is_user() && !core.sessions().user_online(m.to.bare())) return;
     auto st = core.router().send(std::move(m));
@@ -208,7 +241,14 @@ void C2sConnection::on_presence(px::Stanza& s) {
 
 void C2sConnection::on_iq(px::Stanza& s) {
   std::string_view type = s.attr("type");
-  if (type == "result" || type == "error") return;  // answers to roster pushes, pings: nothing to do
+  if (type == "result" || type == "error") {
+    // An answer to an iq another local resource sent us is routed back (RFC 6120 §8.2.3);
+    // answers to the server's own roster pushes and pings end here.
+    auto to = px::parse_jid(s.attr("to"));
+    if (to && to->domain == ctx_.domains.domain && !to->local.empty() && !to->resource.empty())
+      route_iq(s, *to);
+    return;
+  }
   if ((type != "get" && type != "set") || s.attr("id").empty()) return stanza_error(s, "modify", "bad-request");
   pugi::xml_node payload;
   int count = 0;
@@ -223,8 +263,38 @@ void C2sConnection::on_iq(px::Stanza& s) {
   if (to->domain == ctx_.domains.muc) return on_muc_iq(s, *to, payload, pns);
   if (to->domain == ctx_.domains.domain && (to->local.empty() || (to->local == link_->user() && to->is_bare())))
     return on_server_iq(s, payload, pns);
-  // IQs to other entities are not routed (yet): RFC 6120 §8.4 answer.
+  // RFC 6121 §8.5.3: an iq to a full JID of a local user goes to that resource; to a bare
+  // JID of another user the server answers for the account, and handles nothing here.
+  if (to->domain == ctx_.domains.domain && !to->local.empty() && !to->resource.empty()) return route_iq(s, *to);
   return stanza_error(s, "cancel", "service-unavailable");
+}
+
+void C2sConnection::route_iq(px::Stanza& s, const px::Jid& to) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", s.attr("type")).attr("id", s.attr("id")).attr("from", link_->full_jid())
+      .attr("to", s.attr("to"));
+  for (auto c : s.root().children()) {
+    if (c.type() != pugi::node_element) continue;
+    std::string child;
+    px::render(child, c);
+    w.raw(child);
+  }
+  w.close();
+  const bool request = s.attr("type") == "get" || s.attr("type") == "set";
+  std::string id(s.attr("id")), sto(s.attr("to"));
+  core::Address target = core::Address::user(to.local);
+  std::string resource = to.resource;
+  asio::post(ctx_.rt.core_strand, [link = link_, out = std::move(out), request, id, sto, target, resource,
+                                   &core = ctx_.rt.core]() mutable {
+    const core::SessionInfo* si = core.sessions().find_resource(target, resource);
+    Link* peer = si && si->protocol == core::Protocol::xmpp ? dynamic_cast<Link*>(si->sink) : nullptr;
+    if (peer) return peer->deliver(std::move(out));
+    // §8.5.3.2.2: no such resource: an error for a request, silence for an answer.
+    if (request)
+      link->deliver(render_stanza_error("iq", id, sto, link->full_jid(),
+                                        core::make_error(core::Condition::service_unavailable, {})));
+  });
 }
 
 void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::string_view pns) {

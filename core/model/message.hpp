@@ -47,6 +47,8 @@ struct Message {
   Timestamp timestamp{};
   ChatState chat_state = ChatState::none;
   bool receipt_request = false;
+  std::string receipt_for;  // a delivery receipt (XEP-0184): the id of the message received
+  bool no_copy = false;     // not copied to the user's other devices (XEP-0280 <private/>)
   std::string nick;  // sender's nick in the room, for room messages
   Origin origin;
 

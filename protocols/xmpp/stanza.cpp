@@ -51,8 +51,10 @@ std::optional<Stanza> Stanza::parse(std::vector<char> bytes, std::shared_ptr<con
   s.stream_ = stream ? std::move(stream) : std::make_shared<const StreamNamespaces>();
   if (s.buffer_.empty()) return std::nullopt;
   // parse_default keeps CRLF normalisation and entity decoding (XML 1.0 §2.11, §4.6).
+  // Whitespace-only text is kept everywhere: in XHTML-IM "<b>a</b> <i>b</i>" the space is
+  // part of the message (and a body of spaces is a body).
   auto r = s.doc_->load_buffer_inplace(s.buffer_.data(), s.buffer_.size(),
-                                       pugi::parse_default | pugi::parse_ws_pcdata_single,
+                                       pugi::parse_default | pugi::parse_ws_pcdata,
                                        pugi::encoding_utf8);
   if (!r || !s.doc_->document_element()) return std::nullopt;
   return s;

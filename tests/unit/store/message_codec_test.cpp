@@ -26,6 +26,8 @@ Message full_message() {
   m.timestamp = Clock::now();  // sub-millisecond precision must survive too
   m.chat_state = ChatState::composing;
   m.receipt_request = true;
+  m.receipt_for = "msg-0000";
+  m.no_copy = true;
   m.nick = "Alice|away";
   m.origin = Origin{Protocol::irc, 0xffffffffffffffffULL, "libera-dev"};
   return m;
@@ -107,6 +109,19 @@ TEST_CASE("fields from a newer format are skipped") {
   auto back = decode_message(bytes);
   REQUIRE(back.ok());
   CHECK(*back == m);
+}
+
+TEST_CASE("a receipt and the no-copy flag keep their stored tags (14, 15)") {
+  Message m;
+  m.receipt_for = "abc";
+  m.no_copy = true;
+  CHECK(encode_message(m) == kHeader + field(14, "abc") + field(15, "\x01"));
+  auto back = decode_message(kHeader + field(14, "abc") + field(15, "\x01"));
+  REQUIRE(back.ok());
+  CHECK(back->receipt_for == "abc");
+  CHECK(back->no_copy);
+  CHECK_FALSE(decode_message(kHeader + field(15, "\x02")).ok());  // a flag is 0 or 1
+  CHECK_FALSE(decode_message(kHeader + field(14, "a") + field(14, "b")).ok());  // singular
 }
 
 TEST_CASE("malformed input is an error with a reason") {
