@@ -216,5 +216,40 @@ def test_malformed_streams_closed_with_the_right_error():
         bye(alice, bob)
 
 
+def test_direct_tls_listener():
+    """XEP-0368: a "tls:" listener speaks TLS from the first byte; no STARTTLS offered inside."""
+    tls_port = h.free_port()
+    cfg = h.config(xmpp=True, accounts=ACCOUNTS)
+    cfg["xmpp"]["c2s"]["listen"].append(f"tls:127.0.0.1:{tls_port}")
+    with h.Parleyd(cfg) as d:
+        d.wait_for_log(rf"c2s listening on tls:127\.0\.0\.1:{tls_port}")
+        alice = Client("alice@localhost/direct", "alicepw")
+        alice.connect(("127.0.0.1", tls_port), use_ssl=True)
+        run(alice.started)
+        bob = login(d.ports["xmpp"], "bob", "bobpw")  # STARTTLS on the other listener
+        alice.send_message(mto="bob@localhost", mbody="over direct tls", mtype="chat")
+        m = run(next_where(bob.messages, lambda m: m["body"] == "over direct tls"))
+        assert m["from"] == "alice@localhost/direct"
+        bob.send_message(mto="alice@localhost/direct", mbody="back", mtype="chat")
+        run(next_where(alice.messages, lambda m: m["body"] == "back"))
+        # raw: the features inside direct TLS offer SASL, not STARTTLS
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=5),
+                             server_hostname="localhost") as s:
+            s.sendall(HEADER)
+            data = b""
+            while b"</stream:features>" not in data:
+                chunk = s.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert b"<mechanisms" in data and b"starttls" not in data, data
+        # plain XML on the TLS port is not a stream: the connection just ends
+        reply = raw_stream(tls_port, HEADER)
+        assert "<stream:features" not in reply, reply[:200]
+        bye(alice, bob)
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
