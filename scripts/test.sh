@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then bash scripts/setup.sh; else sudo bash scripts/setup.sh; fi
 
 jobs="${PARLEY_JOBS:-$(nproc)}"
+# ccache hits across clones (CI builds a fresh clone): hash paths relative to the tree.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARLEY_SANITIZE=ON -DPARLEY_WERROR=ON
 cmake --build build -j "$jobs"
 
