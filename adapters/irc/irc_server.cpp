@@ -170,12 +170,10 @@ void IrcServer::queue(IrcClient& c, std::string_view bytes) {
 }
 
 void IrcServer::queue_shared(IrcClient& c, const std::shared_ptr<const std::string>& line) {
-  if (c.state == IrcClient::State::closed) return;
-  // Fast path: nothing queued before it, so order is kept; hand over the shared bytes.
-  if (c.out.empty() && current_ != &c && c.conn) {
-    boost::asio::post(c.conn->executor(), [conn = c.conn, line] { conn->send(*line); });
-    return;
-  }
+  // The line was rendered once for every recipient with the same capabilities; each
+  // recipient only copies the bytes into its pending output, which is handed to its
+  // connection once per core-strand task (one post and usually one write per recipient
+  // per batch of messages, instead of one per message).
   queue(c, *line);
 }
 
