@@ -166,17 +166,10 @@ Connection::~Connection() = default;
 
 void Connection::start() {
   if (tls_ctx_) {
-    tls_stream_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    tls_ = std::make_unique<TlsSession>(tls_ctx_->native_handle());
+    if (!tls_->valid()) return close("TLS setup failed");
     state_ = State::handshaking;
-    auto self = shared_from_this();
-    tls_stream_->async_handshake(asio::ssl::stream_base::server,
-                                 asio::bind_executor(strand_, [self](boost::system::error_code ec) {
-                                   if (self->closed()) return;
-                                   if (ec) return self->close("TLS handshake failed");
-                                   self->state_ = State::open;
-                                   self->on_open();
-                                   if (!self->closed()) self->read_some();
-                                 }));
+    read_some();
     return;
   }
   state_ = State::open;
@@ -185,37 +178,63 @@ void Connection::start() {
 }
 
 void Connection::read_some() {
-  if (reading_ || state_ != State::open || pending_tls_) return;
+  if (reading_ || pending_tls_ || !(state_ == State::open || (state_ == State::handshaking && tls_))) return;
   reading_ = true;
   auto self = shared_from_this();
-  if (tls_stream_) {
-    if (!tls_buf_) tls_buf_ = std::make_unique<char[]>(kSharedReadBuffer / 4);
-    tls_stream_->async_read_some(asio::buffer(tls_buf_.get(), kSharedReadBuffer / 4),
-                                 asio::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
-                                   self->reading_ = false;
-                                   if (self->closed()) return;
-                                   if (ec) return self->close(ec == asio::error::eof ? "Connection closed" : "Read error");
-                                   self->on_read_bytes(self->tls_buf_.get(), n);
-                                 }));
-    return;
-  }
+  // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
+  // idle connection holds no receive buffer (TLS decrypts from there, see tls_session.hpp).
   socket_.async_wait(tcp::socket::wait_read, asio::bind_executor(strand_, [self](boost::system::error_code ec) {
                        self->reading_ = false;
                        if (self->closed()) return;
+                       if (ec == asio::error::operation_aborted && self->pending_tls_) return self->do_start_tls();
                        if (ec) return self->close("Read error");
                        // Drain what the kernel has, bounded so one client cannot starve others.
-                       for (int round = 0; round < 4 && self->state_ == State::open && !self->pending_tls_; ++round) {
+                       for (int round = 0; round < 4 && !self->pending_tls_; ++round) {
+                         if (self->state_ != State::open && !(self->state_ == State::handshaking && self->tls_)) break;
                          boost::system::error_code rec;
                          std::size_t n = self->socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
                          if (rec == asio::error::would_block || rec == asio::error::try_again) break;
                          if (rec) return self->close(rec == asio::error::eof ? "Connection closed" : "Read error");
-                         self->on_read_bytes(t_read_buffer, n);
+                         if (self->tls_) self->on_cipher(t_read_buffer, n);
+                         else self->on_read_bytes(t_read_buffer, n);
                          if (self->closed()) return;
                          if (n < kSharedReadBuffer) break;
                        }
                        if (self->pending_tls_) return self->do_start_tls();
                        self->read_some();
                      }));
+}
+
+void Connection::on_cipher(const char* data, std::size_t n) {
+  std::string_view in(data, n);
+  if (state_ == State::handshaking) {
+    auto st = tls_->handshake(in, out_);
+    flush();
+    if (st == TlsSession::Status::want_read || closed()) return;
+    if (st != TlsSession::Status::done) {
+      if (tls_from_starttls_) on_tls_started(false);
+      return close("TLS handshake failed");
+    }
+    state_ = State::open;
+    if (tls_from_starttls_) on_tls_started(true);
+    else on_open();
+    if (closed()) return;
+    if (!tls_pending_.empty()) {
+      std::string pending = std::move(tls_pending_);
+      tls_pending_.clear();
+      send(pending);
+      if (closed()) return;
+    }
+  }
+  // Records that followed the handshake in the same read are decrypted now.
+  auto st = tls_->read(in, out_, [this](const char* p, std::size_t k) {
+    on_read_bytes(p, k);
+    return !closed() && state_ == State::open;
+  });
+  flush();
+  if (closed()) return;
+  if (st == TlsSession::Status::closed) return close("Connection closed");
+  if (st == TlsSession::Status::error) return close("Read error");
 }
 
 void Connection::on_read_bytes(const char* data, std::size_t n) {
@@ -226,11 +245,6 @@ void Connection::on_read_bytes(const char* data, std::size_t n) {
     std::string buffered = std::move(in_);
     in_.clear();
     feed(buffered);
-  }
-  if (closed()) return;
-  if (tls_stream_) {
-    if (pending_tls_) return do_start_tls();
-    read_some();
   }
 }
 
@@ -264,13 +278,22 @@ void Connection::redeliver() {
 
 void Connection::send(std::string_view bytes) {
   if (state_ == State::closed || bytes.empty()) return;
-  if (out_.size() + writing_.size() + bytes.size() > limits_.max_write_queue) {
+  if (out_.size() + writing_.size() + tls_pending_.size() + bytes.size() > limits_.max_write_queue) {
     close("SendQ exceeded");
+    return;
+  }
+  if (tls_) {
+    if (state_ == State::handshaking) {
+      tls_pending_.append(bytes);  // encrypted once the handshake is done
+      return;
+    }
+    if (!tls_->write(bytes, out_)) return close("Write error");
+    flush();
     return;
   }
   // Plain socket, nothing in flight: try to write straight away (no queueing, no syscall
   // wake-up later). Whatever the kernel does not take is queued.
-  if (!tls_stream_ && !writing_busy_ && out_.empty() && state_ != State::handshaking) {
+  if (!writing_busy_ && out_.empty() && state_ != State::handshaking) {
     boost::system::error_code ec;
     std::size_t n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
@@ -285,30 +308,39 @@ void Connection::send(std::string_view bytes) {
 }
 
 void Connection::flush() {
-  if (writing_busy_ || out_.empty() || state_ == State::closed || state_ == State::handshaking) return;
+  // out_ holds wire bytes only (ciphertext under TLS, handshake records included), so it is
+  // written in every state but closed.
+  if (writing_busy_ || out_.empty() || state_ == State::closed) return;
+  // Nothing in flight: the kernel usually takes it all at once.
+  boost::system::error_code ec;
+  std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return close("Write error");
+  out_.erase(0, n);
+  if (out_.empty()) return write_drained();
   writing_busy_ = true;
   writing_.swap(out_);
   out_.clear();
   auto self = shared_from_this();
-  auto done = asio::bind_executor(strand_, [self](boost::system::error_code ec, std::size_t n) {
-    self->write_done(ec, n);
-  });
-  if (tls_stream_)
-    asio::async_write(*tls_stream_, asio::buffer(writing_), std::move(done));
-  else
-    asio::async_write(socket_, asio::buffer(writing_), std::move(done));
+  asio::async_write(socket_, asio::buffer(writing_),
+                    asio::bind_executor(strand_, [self](boost::system::error_code wec, std::size_t k) {
+                      self->write_done(wec, k);
+                    }));
 }
 
 void Connection::write_done(const boost::system::error_code& ec, std::size_t) {
   writing_busy_ = false;
-  writing_.clear();
-  if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
+  std::string().swap(writing_);  // an idle connection keeps no write buffer
   if (state_ == State::closed) return;
   if (ec) return close("Write error");
   if (!out_.empty()) return flush();
-  if (out_.capacity() > 64 * 1024) std::string().swap(out_);
+  write_drained();
+}
+
+// Everything queued is on the wire.
+void Connection::write_drained() {
+  if (out_.capacity() > 256) std::string().swap(out_);
   if (state_ == State::draining) return finish_close();
-  if (pending_tls_ && !reading_) do_start_tls();
+  if (pending_tls_ && !reading_ && !in_on_data_) do_start_tls();
 }
 
 void Connection::close_after_flush(std::string_view reason) {
@@ -320,6 +352,11 @@ void Connection::close_after_flush(std::string_view reason) {
 
 void Connection::finish_close() {
   boost::system::error_code ec;
+  if (tls_ && state_ != State::closed) {
+    std::string notify;
+    tls_->shutdown(notify);  // close_notify, best effort
+    if (!notify.empty()) socket_.write_some(asio::buffer(notify), ec);
+  }
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   std::string reason = close_reason_;
   close(reason);
@@ -339,7 +376,7 @@ void Connection::close(std::string_view reason) {
 }
 
 void Connection::start_tls(std::shared_ptr<asio::ssl::context> ctx) {
-  if (tls_stream_ || state_ != State::open) return;
+  if (tls_ || state_ != State::open) return;
   pending_tls_ = std::move(ctx);
   if (!in_on_data_ && !reading_ && !writing_busy_ && out_.empty()) do_start_tls();
   // Otherwise: when the read in progress completes (or the writes drain) do_start_tls runs.
@@ -354,20 +391,14 @@ void Connection::do_start_tls() {
   if (writing_busy_ || !out_.empty()) return;  // write_done calls again when drained
   tls_ctx_ = std::move(pending_tls_);
   pending_tls_.reset();
-  tls_stream_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+  tls_ = std::make_unique<TlsSession>(tls_ctx_->native_handle());
+  tls_from_starttls_ = true;
+  if (!tls_->valid()) {
+    on_tls_started(false);
+    return close("TLS setup failed");
+  }
   state_ = State::handshaking;
-  auto self = shared_from_this();
-  tls_stream_->async_handshake(asio::ssl::stream_base::server,
-                               asio::bind_executor(strand_, [self](boost::system::error_code ec) {
-                                 if (self->closed()) return;
-                                 if (ec) {
-                                   self->on_tls_started(false);
-                                   return self->close("TLS handshake failed");
-                                 }
-                                 self->state_ = State::open;
-                                 self->on_tls_started(true);
-                                 if (!self->closed()) self->read_some();
-                               }));
+  read_some();
 }
 
 // ---------------------------------------------------------------------------------------

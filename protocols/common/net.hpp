@@ -41,6 +41,7 @@
 #include <unordered_map>
 
 #include "protocols/common/limits.hpp"
+#include "protocols/common/tls_session.hpp"
 
 namespace parley::protocols {
 
@@ -115,7 +116,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Feeds the bytes left unconsumed by on_data again (e.g. after a flood penalty expired).
   void redeliver();
 
-  bool is_tls() const { return tls_stream_ != nullptr; }
+  bool is_tls() const { return tls_ != nullptr; }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer_host() const { return peer_host_; }
   std::uint16_t peer_port() const { return peer_port_; }
@@ -141,11 +142,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush();
   void write_done(const boost::system::error_code& ec, std::size_t n);
   void do_start_tls();
+  void on_cipher(const char* data, std::size_t n);
+  void write_drained();
   void finish_close();
 
   Strand strand_;
   tcp::socket socket_;
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_stream_;
+  std::unique_ptr<TlsSession> tls_;  // TLS over memory (tls_session.hpp), null for plain
   std::shared_ptr<asio::ssl::context> tls_ctx_;
   std::shared_ptr<asio::ssl::context> pending_tls_;
   Limits limits_;
@@ -159,7 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool writing_busy_ = false;
   bool in_on_data_ = false;
-  std::unique_ptr<char[]> tls_buf_;  // TLS reads only (plain reads use a shared buffer)
+  bool tls_from_starttls_ = false;   // the handshake in progress came from start_tls()
+  std::string tls_pending_;          // plaintext sent while the handshake runs
   ConnectionManager* manager_ = nullptr;
 };
 

@@ -1,0 +1,159 @@
+#include "protocols/common/tls_session.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace parley::protocols {
+
+namespace {
+
+TlsSession* session_of(BIO* b) { return static_cast<TlsSession*>(BIO_get_data(b)); }
+
+int on_bio_write(BIO* b, const char* data, int len) {
+  BIO_clear_retry_flags(b);
+  TlsSession* t = session_of(b);
+  return t ? t->bio_write(data, len) : -1;
+}
+
+int on_bio_read(BIO* b, char* buf, int len) {
+  BIO_clear_retry_flags(b);
+  TlsSession* t = session_of(b);
+  if (!t) return -1;
+  int n = t->bio_read(buf, len);
+  if (n <= 0) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  return n;
+}
+
+long on_bio_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int on_bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* bio_method() {
+  static BIO_METHOD* m = [] {
+    BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "parley-memory");
+    BIO_meth_set_write(bm, on_bio_write);
+    BIO_meth_set_read(bm, on_bio_read);
+    BIO_meth_set_ctrl(bm, on_bio_ctrl);
+    BIO_meth_set_create(bm, on_bio_create);
+    return bm;
+  }();
+  return m;
+}
+
+// Plaintext lands here before it is handed to the connection (one per thread).
+thread_local char t_plain[16 * 1024];
+
+}  // namespace
+
+TlsSession::TlsSession(SSL_CTX* ctx) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_) return;
+  BIO* bio = BIO_new(bio_method());
+  if (!bio) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    return;
+  }
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_, bio, bio);  // one reference, owned by the SSL
+  SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsSession::~TlsSession() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+int TlsSession::bio_read(char* buf, int len) {
+  if (!in_ || in_->empty() || len <= 0) return 0;
+  std::size_t n = std::min(in_->size(), static_cast<std::size_t>(len));
+  std::memcpy(buf, in_->data(), n);
+  in_->remove_prefix(n);
+  return static_cast<int>(n);
+}
+
+int TlsSession::bio_write(const char* data, int len) {
+  if (!out_ || len < 0) return -1;
+  out_->append(data, static_cast<std::size_t>(len));
+  return len;
+}
+
+TlsSession::Status TlsSession::status_of(int rc) {
+  int err = SSL_get_error(ssl_, rc);
+  ERR_clear_error();
+  if (err == SSL_ERROR_WANT_READ) return Status::want_read;
+  if (err == SSL_ERROR_ZERO_RETURN) return Status::closed;
+  return Status::error;
+}
+
+TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out) {
+  if (!ssl_) return Status::error;
+  in_ = &in;
+  out_ = &out;
+  int rc = SSL_do_handshake(ssl_);
+  Status st = rc == 1 ? Status::done : status_of(rc);
+  in_ = nullptr;
+  out_ = nullptr;
+  return st;
+}
+
+TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
+                                    const std::function<bool(const char*, std::size_t)>& sink) {
+  if (!ssl_) return Status::error;
+  for (;;) {
+    in_ = &in;
+    out_ = &out;
+    int n = SSL_read(ssl_, t_plain, sizeof t_plain);
+    in_ = nullptr;
+    out_ = nullptr;
+    if (n <= 0) return status_of(n);
+    // The sink may write (SSL_write) or even end the connection: no state held across it.
+    if (!sink(t_plain, static_cast<std::size_t>(n))) return Status::done;
+  }
+}
+
+bool TlsSession::write(std::string_view plain, std::string& out) {
+  if (!ssl_) return false;
+  std::string_view none;
+  in_ = &none;
+  out_ = &out;
+  bool ok = true;
+  while (!plain.empty()) {
+    int chunk = static_cast<int>(std::min<std::size_t>(plain.size(), std::numeric_limits<int>::max() / 2));
+    int n = SSL_write(ssl_, plain.data(), chunk);
+    if (n <= 0) {
+      ERR_clear_error();
+      ok = false;
+      break;
+    }
+    plain.remove_prefix(static_cast<std::size_t>(n));
+  }
+  in_ = nullptr;
+  out_ = nullptr;
+  return ok;
+}
+
+void TlsSession::shutdown(std::string& out) {
+  if (!ssl_ || !SSL_is_init_finished(ssl_)) return;
+  std::string_view none;
+  in_ = &none;
+  out_ = &out;
+  (void)SSL_shutdown(ssl_);
+  ERR_clear_error();
+  in_ = nullptr;
+  out_ = nullptr;
+}
+
+}  // namespace parley::protocols

@@ -1,0 +1,49 @@
+#pragma once
+// Server-side TLS over memory, for Connection (net.hpp). Ciphertext read from the socket is
+// handed in as a view; ciphertext OpenSSL produces is appended to the connection's write
+// queue. No buffers of its own: asio::ssl::stream keeps two 17 KiB buffers per connection
+// for its whole life and its BIO pair two more, which made an idle TLS session cost ~90
+// KiB. With SSL_MODE_RELEASE_BUFFERS an idle session keeps only OpenSSL's state.
+// Not thread-safe: used on the connection's strand only.
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace parley::protocols {
+
+class TlsSession {
+ public:
+  enum class Status { done, want_read, closed, error };
+
+  explicit TlsSession(SSL_CTX* ctx);
+  ~TlsSession();
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
+
+  bool valid() const { return ssl_ != nullptr; }
+  // Runs the handshake on `in` (consumed as far as OpenSSL needs; the rest stays in `in`
+  // for read()). Handshake records go to `out`.
+  Status handshake(std::string_view& in, std::string& out);
+  // Decrypts `in`, calling sink(data, n) for each plaintext chunk; stops early when sink
+  // returns false. want_read when all input is consumed.
+  Status read(std::string_view& in, std::string& out, const std::function<bool(const char*, std::size_t)>& sink);
+  // Encrypts plain into out. false on a fatal TLS error.
+  bool write(std::string_view plain, std::string& out);
+  // close_notify into out.
+  void shutdown(std::string& out);
+
+  // BIO callbacks.
+  int bio_read(char* buf, int len);
+  int bio_write(const char* data, int len);
+
+ private:
+  Status status_of(int rc);
+  SSL* ssl_ = nullptr;
+  std::string_view* in_ = nullptr;
+  std::string* out_ = nullptr;
+};
+
+}  // namespace parley::protocols
