@@ -26,7 +26,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 start_parley() {
   local port=$1 dir=$work/parley; mkdir -p "$dir"
   cat > "$dir/parley.yaml" <<YAML
-server: { domain: localhost, data_dir: "$dir/var", threads: 2, log_level: warn }
+server: { domain: localhost, data_dir: "$dir/var", threads: ${PARLEY_THREADS:-2}, log_level: warn }
 irc:
   listen: ["127.0.0.1:$port"]
   server_name: irc.bench
