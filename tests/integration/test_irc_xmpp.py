@@ -1,0 +1,99 @@
+"""An IRC user and an XMPP user (slixmpp) talk in the same room (#dev = dev@conference.localhost)
+and directly (/msg bob reaches bob on XMPP; bob's chat to ann@localhost reaches IRC ann)."""
+import asyncio
+import logging
+import os
+import ssl
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import parley_harness as h  # noqa: E402
+
+try:
+    import slixmpp  # noqa: E402
+except ImportError:  # pragma: no cover
+    slixmpp = None
+
+logging.basicConfig(level=logging.CRITICAL)
+LOOP = asyncio.new_event_loop()
+asyncio.set_event_loop(LOOP)
+
+
+def run(coro, timeout=20):
+    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+async def next_where(queue, pred, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
+        if pred(item):
+            return item
+
+
+def pump(seconds):
+    LOOP.run_until_complete(asyncio.sleep(seconds))
+
+
+def test_irc_and_xmpp_users_talk():
+    if slixmpp is None:
+        print("SKIP: slixmpp missing")
+        return
+
+    class Client(slixmpp.ClientXMPP):
+        def __init__(self, jid, password):
+            super().__init__(jid, password)
+            self.ssl_context.check_hostname = False
+            self.ssl_context.verify_mode = ssl.CERT_NONE
+            self.register_plugin("xep_0045")
+            self.messages = asyncio.Queue()
+            self.group = asyncio.Queue()
+            self.started = LOOP.create_future()
+            self.add_event_handler("session_start", self._start)
+            self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
+            self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+
+        async def _start(self, _):
+            self.send_presence()
+            if not self.started.done():
+                self.started.set_result(True)
+
+    with h.Parleyd(h.config(irc=True, xmpp=True, accounts=[("bob", "bobpw")])) as d:
+        bob = Client("bob@localhost/test", "bobpw")
+        bob.connect(("127.0.0.1", d.ports["xmpp"]))
+        run(bob.started)
+        irc = h.LineClient(d.ports["irc"])
+        irc.send("NICK ann")
+        irc.send("USER ann 0 * :Ann")
+        irc.expect(r" 001 ann ")
+        irc.send("JOIN #dev")
+        irc.expect(r" 366 ann #dev ")
+        run(bob.plugin["xep_0045"].join_muc_wait("dev@conference.localhost", "Bob", maxstanzas=0))
+        irc.expect(r"^:Bob!bob@xmpp\.parley JOIN #dev$")
+        irc.send("PRIVMSG #dev :hello from irc")
+        m = run(next_where(bob.group, lambda m: m["body"] == "hello from irc"))
+        assert m["from"].resource == "ann", m["from"]
+        bob.send_message(mto="dev@conference.localhost", mbody="hello from xmpp", mtype="groupchat")
+        pump(0.2)
+        irc.expect(r"^:Bob!bob@xmpp\.parley PRIVMSG #dev :hello from xmpp$")
+        irc.send("PRIVMSG #dev :\x01ACTION waves\x01")
+        run(next_where(bob.group, lambda m: "waves" in m["body"]))
+        irc.send("PRIVMSG bob :direct to bob")
+        m = run(next_where(bob.messages, lambda m: m["body"] == "direct to bob" and m["type"] in ("chat", "normal")))
+        bob.send_message(mto="ann@localhost", mbody="direct to ann", mtype="chat")
+        pump(0.2)
+        irc.expect(r"^:bob!bob@xmpp\.parley PRIVMSG ann :direct to ann$")
+        irc.send("WHOIS Bob")
+        irc.expect(r" 311 ann Bob bob xmpp\.parley ")
+        irc.expect(r" 318 ann Bob ")
+        bob.disconnect()
+        pump(0.5)
+        irc.expect(r"^:Bob!bob@xmpp\.parley (QUIT|PART) ")
+        irc.send("QUIT")
+        irc.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
