@@ -351,7 +351,46 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::cmd_privmsg(IrcClient& c, const pi::Message& m) { send_message(c, m, false); }
 void IrcServer::cmd_notice(IrcClient& c, const pi::Message& m) { send_message(c, m, true); }
-void IrcServer::cmd_tagmsg(IrcClient&, const pi::Message&) {}  // client-only tags are not relayed
+// TAGMSG (IRCv3 message-tags): client-only tags ("+typing") have no neutral equivalent, so
+// they are relayed between IRC clients that negotiated message-tags only.
+void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
+  if (!c.has(cap_message_tags)) return;
+  std::string tags;
+  pi::for_each_tag(m.tags, [&](pi::Tag t) {
+    if (!t.key.starts_with('+')) return;
+    if (!tags.empty()) tags += ';';
+    tags.append(t.key);
+    if (!t.value.empty()) {
+      tags += '=';
+      tags.append(t.value);
+    }
+  });
+  if (tags.empty() || tags.size() > 4094) return;
+  std::string_view target = m.param(0);
+  auto line_for = [&](const IrcClient& to) {
+    std::string t = tags;
+    if (to.has(cap_server_time)) t += ";time=" + iso_now();
+    std::string out;
+    LineWriter(out).tags(t).prefix(c.mask()).command("TAGMSG").param(target).end();
+    return out;
+  };
+  if (target.starts_with('#')) {
+    auto room = room_of(target);
+    const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
+    if (!r) return numeric(c, 403, {target}, "No such channel");
+    if (!r->members.count(c.session)) return numeric(c, 404, {target}, "Cannot send to channel");
+    for (const auto& [id, mem] : r->members) {
+      IrcClient* t = client_by_session(id);
+      if (!t || !t->has(cap_message_tags) || (t == &c && !c.has(cap_echo_message))) continue;
+      queue(*t, line_for(*t));
+    }
+    return;
+  }
+  IrcClient* t = client_by_nick(target);
+  if (!t) return numeric(c, 401, {target}, "No such nick/channel");
+  if (t->has(cap_message_tags)) queue(*t, line_for(*t));
+  if (c.has(cap_echo_message) && t != &c) queue(c, line_for(c));
+}
 
 void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
   std::string_view cmd = notice ? "NOTICE" : "PRIVMSG";

@@ -401,3 +401,20 @@ TEST_CASE("irc server: line limits answer 417") {
   CHECK(has(out, " 417 ann "));
   CHECK(has(out, "PONG"));
 }
+
+TEST_CASE("irc server: TAGMSG relays client-only tags between message-tags clients") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  auto c = w.registered("cid");
+  w.send(*a, "CAP REQ message-tags");
+  w.send(*b, "CAP REQ message-tags");
+  for (auto* x : {a.get(), b.get(), c.get()}) w.send(*x, "JOIN #dev");
+  for (auto* x : {a.get(), b.get(), c.get()}) World::take(*x);
+  w.send(*a, "@+typing=active;msgid=forged TAGMSG #dev");
+  CHECK(World::take(*b) == "@+typing=active :ann!~ann@127.0.0.1 TAGMSG #dev\r\n");
+  CHECK(World::take(*c).empty());
+  CHECK(World::take(*a).empty());
+  w.send(*a, "@+typing=paused TAGMSG bea");
+  CHECK(has(World::take(*b), "@+typing=paused :ann!~ann@127.0.0.1 TAGMSG bea"));
+}
