@@ -1,6 +1,8 @@
 // Fuzz target for the XMPP stream layer: the framer (fed whole and in pieces whose sizes
 // come from the input), pugixml parsing of every stanza it cuts out, namespace lookups,
 // JID parsing of every attribute, and re-rendering through the escaping writer.
+// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/jid.cpp protocols/xmpp/writer.cpp protocols/xmpp/stream_error.cpp
+// fuzz-libs: -lpugixml
 #include <cstddef>
 #include <cstdint>
 #include <memory>

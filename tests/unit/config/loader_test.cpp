@@ -12,10 +12,7 @@ namespace {
 std::string all_errors(const Result<Config>& r) { return format(r.errors()); }
 
 // The repository root, from this file's path (CMake compiles with absolute paths).
-std::string source_dir() {
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind("/tests/unit/config/"));
-}
+std::string source_dir() { return PARLEY_SOURCE_DIR; }
 
 bool has_error(const Result<Config>& r, const std::string& needle) {
   return all_errors(r).find(needle) != std::string::npos;
