@@ -141,7 +141,8 @@ void Link::ack(std::uint32_t h) {
   // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
   std::uint32_t n = h - acked_;
   if (n > unacked_.size()) return;
-  for (std::uint32_t i = 0; i < n; ++i) unacked_.pop_front();
+  unacked_.erase(unacked_.begin(), unacked_.begin() + n);
+  if (unacked_.empty()) std::vector<std::string>().swap(unacked_);
   acked_ = h;
 }
 std::vector<std::string> Link::unacked() {

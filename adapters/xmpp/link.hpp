@@ -9,7 +9,6 @@
 // `sid` and `terminated` are touched on the core strand only.
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,7 +74,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::weak_ptr<C2sConnection> conn_;
   bool sm_ = false;
   std::string sm_id_;
-  std::deque<std::string> unacked_;
+  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty, and
+  // most sessions never enable XEP-0198. Acks come in batches, so erasing the front is cheap.
+  std::vector<std::string> unacked_;
   std::uint32_t sent_ = 0, acked_ = 0, received_ = 0;
   std::uint64_t generation_ = 0;
 };
