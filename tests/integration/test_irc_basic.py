@@ -188,5 +188,32 @@ def test_sasl_scram_sha256():
         c.close()
 
 
+def test_tls_listener():
+    import socket
+    import ssl
+    plain, tls_port = h.free_port(), h.free_port()
+    cfg = h.config(irc=True, irc_extra={"listen": [f"127.0.0.1:{plain}", f"tls:127.0.0.1:{tls_port}"]})
+    with h.Parleyd(cfg) as d:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # parleyd's generated self-signed certificate
+        raw = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+        s = ctx.wrap_socket(raw)
+        s.sendall(b"NICK sec\r\nUSER sec 0 * :Secure\r\nWHOIS sec\r\n")
+        data = b""
+        deadline = time.monotonic() + 10
+        while b" 318 " not in data and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        text = data.decode()
+        assert " 001 sec " in text, text
+        assert " 671 sec sec :is using a secure connection" in text, text
+        s.close()
+        c = register(plain, "plainuser")  # the plain listener works alongside
+        c.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
