@@ -54,3 +54,9 @@ TEST_CASE("presence aggregate prefers priority, then availability") {
   p.tuples[1].priority = 1;
   CHECK(p.aggregate().id == "b");
 }
+
+TEST_CASE("timestamps render as XEP-0082 / IRCv3 server-time") {
+  CHECK(to_iso8601(from_unix_ms(0)) == "1970-01-01T00:00:00.000Z");
+  CHECK(to_iso8601(from_unix_ms(1764028800123)) == "2025-11-25T00:00:00.123Z");
+  CHECK(to_iso8601(from_unix_ms(-1)) == "1969-12-31T23:59:59.999Z");
+}
