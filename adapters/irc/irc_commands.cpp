@@ -38,16 +38,6 @@ int channel_numeric(core::Condition c) {
 
 std::string away_flag(const std::string& away) { return away.empty() ? "H" : "G"; }
 
-std::string iso_now() {
-  auto ms = core::to_unix_ms(core::Clock::now());
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 }  // namespace
 
@@ -369,7 +359,7 @@ void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
   std::string_view target = m.param(0);
   auto line_for = [&](const IrcClient& to) {
     std::string t = tags;
-    if (to.has(cap_server_time)) t += ";time=" + iso_now();
+    if (to.has(cap_server_time)) t += ";time=" + core::to_iso8601(core::Clock::now());
     std::string out;
     LineWriter(out).tags(t).prefix(c.mask()).command("TAGMSG").param(target).end();
     return out;
@@ -468,7 +458,7 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
     if (c.has(cap_echo_message)) {
       // Echo with the sender's own prefix, to the target as the client named it.
       std::string out, tags;
-      if (c.has(cap_server_time)) tags = "time=" + iso_now();
+      if (c.has(cap_server_time)) tags = "time=" + core::to_iso8601(core::Clock::now());
       LineWriter(out).tags(tags).prefix(c.mask()).command(cmd).param(target).trailing(m.param(1)).end();
       queue(c, out);
     }

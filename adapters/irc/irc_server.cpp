@@ -55,16 +55,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   return out;
 }
 
-std::string iso_time(core::Timestamp t) {
-  auto ms = core::to_unix_ms(t);
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 std::string unix_secs(core::Timestamp t) { return std::to_string(core::to_unix_ms(t) / 1000); }
 
@@ -119,7 +109,7 @@ void SaslSessionDeleter::operator()(Gsasl_session* s) const { gsasl_finish(s); }
 IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::move(cfg)) {
   if (gsasl_init(&gsasl_) != GSASL_OK) gsasl_ = nullptr;
   if (gsasl_) gsasl_callback_set(gsasl_, gsasl_callback);
-  created_ = iso_time(core::Clock::now());
+  created_ = core::to_iso8601(core::Clock::now());
   using S = IrcServer;
   commands_ = {
       {"CAP", {&S::cmd_cap, 1, false}},          {"AUTHENTICATE", {&S::cmd_authenticate, 1, false}},
@@ -716,7 +706,7 @@ void IrcServer::cmd_version(IrcClient& c, const pi::Message&) {
   send_isupport(c);
 }
 void IrcServer::cmd_time(IrcClient& c, const pi::Message&) {
-  numeric(c, 391, {cfg_.server_name}, iso_time(core::Clock::now()));
+  numeric(c, 391, {cfg_.server_name}, core::to_iso8601(core::Clock::now()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -810,7 +800,7 @@ std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) c
     tags += '=';
     pi::escape_tag_value(v, tags);
   };
-  if (variant & 1) add("time", iso_time(m.timestamp));
+  if (variant & 1) add("time", core::to_iso8601(m.timestamp));
   if (variant & 2) {
     std::string acct = account_of(m.origin.session);
     if (acct == "*" && m.origin.session == 0 && m.from.is_user() && rt_.core.directory().exists(m.from.id()))
