@@ -146,7 +146,7 @@ TEST_CASE("irc server: error numerics") {
   CHECK(has(World::take(*b), " 472 bea z "));
 }
 
-TEST_CASE("irc server: two clients talk in a channel; echo-message, names, topic, part, quit") {
+TEST_CASE("irc server: two clients talk in a channel - echo-message, names, topic, part, quit") {
   World w;
   auto a = w.registered("ann");
   auto b = w.registered("bea");

@@ -44,7 +44,7 @@ TEST_CASE("xhtml-im: bold, italic, code, underline and colours render and escape
   CHECK(back == spans);
 }
 
-TEST_CASE("xhtml-im: overlapping spans combine; offsets never split a UTF-8 character") {
+TEST_CASE("xhtml-im: overlapping spans combine - offsets never split a UTF-8 character") {
   std::string body = "\xc3\xa9t\xc3\xa9";  // "été"
   std::vector<StyleSpan> spans{{0, 3, StyleSpan::bold, std::nullopt, std::nullopt},
                                {1, 5, StyleSpan::italic, std::nullopt, std::nullopt}};
