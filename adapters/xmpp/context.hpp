@@ -3,6 +3,7 @@
 // connection manager and the XEP-0198 resumable sessions.
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "adapters/common/runtime.hpp"
 #include "core/model/address.hpp"
+#include "core/model/message.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/xmpp/framer.hpp"
 #include "protocols/xmpp/jid.hpp"
@@ -44,6 +46,18 @@ struct Context {
 
   std::mutex mu;  // guards resumable
   std::map<std::string, std::shared_ptr<Link>> resumable;  // XEP-0198 id -> link
+
+  // Core strand only: the last room message rendered for a fan-out, split around the value
+  // of its 'to' attribute, so each occupant costs a copy rather than a rendering. Keyed by
+  // the message's identity (the MessagePtr kept here keeps that address from being reused).
+  struct RoomRender {
+    std::shared_ptr<const core::Message> msg;
+    bool delay = false;
+    std::string prefix, suffix;
+  } room_render;
+
+  // Set once any session enables carbons (XEP-0280); until then no 'sent' copy is rendered.
+  std::atomic<bool> carbons_used{false};
 
   Context(Runtime& r, Domains d, px::FramerLimits l) : rt(r), domains(std::move(d)), limits(l) {}
 };

@@ -76,36 +76,57 @@ Link::Link(Context& ctx, std::string user, std::string resource)
 
 // ---- delivery and XEP-0198 -------------------------------------------------------------
 
-void Link::deliver(std::string xml) {
-  std::shared_ptr<C2sConnection> c;
-  bool request_ack = false;
+void Link::deliver_parts(std::string_view a, std::string_view b, std::string_view c) {
+  std::shared_ptr<C2sConnection> conn;
+  std::uint64_t gen = 0;
   {
     std::lock_guard lock(mu_);
+    bool request_ack = false;
     if (sm_) {
-      unacked_.push_back(xml);
+      std::string xml;
+      xml.reserve(a.size() + b.size() + c.size());
+      xml.append(a).append(b).append(c);
+      unacked_.push_back(std::move(xml));
       ++sent_;
       request_ack = unacked_.size() % 8 == 1;  // ask for acks now and then, not per stanza
     }
-    c = conn_.lock();
+    conn = conn_.lock();
+    if (!conn) return;
+    outbox_.append(a).append(b).append(c);
+    if (request_ack) outbox_ += "<r xmlns='urn:xmpp:sm:3'/>";
+    if (flush_posted_) return;  // the flush already on its way takes this one too
+    flush_posted_ = true;
+    gen = generation_;
   }
-  if (!c) return;
-  asio::post(c->executor(), [c, xml = std::move(xml), request_ack] {
-    if (c->closed()) return;
-    c->write(xml);
-    if (request_ack) c->write("<r xmlns='urn:xmpp:sm:3'/>");
-  });
+  asio::post(conn->executor(), [self = shared_from_this(), conn, gen] { self->flush(conn, gen); });
+}
+
+// Connection strand of c.
+void Link::flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen) {
+  std::string batch;
+  {
+    std::lock_guard lock(mu_);
+    if (gen != generation_) return;  // attached elsewhere since: that connection's flush owns the outbox
+    batch.swap(outbox_);
+    flush_posted_ = false;
+  }
+  if (!c->closed()) c->write(batch);
 }
 
 void Link::attach(const std::shared_ptr<C2sConnection>& c) {
   std::lock_guard lock(mu_);
   conn_ = c;
   ++generation_;
+  outbox_.clear();  // meant for the previous connection (SM retransmits what was unacked)
+  flush_posted_ = false;
 }
 
 void Link::detach() {
   std::lock_guard lock(mu_);
   conn_.reset();
   ++generation_;
+  std::string().swap(outbox_);
+  flush_posted_ = false;
 }
 
 std::shared_ptr<C2sConnection> Link::connection() {
@@ -156,22 +177,43 @@ std::uint64_t Link::generation() {
 
 // ---- SessionSink (core strand) ------------------------------------------------------------
 
-void Link::on_message(const core::MessagePtr& mp) {
-  const core::Message& m = *mp;
-  const Domains& d = ctx_.domains;
-  std::string out;
+namespace {
+// <delay/> (XEP-0203) for stored messages (offline storage, room history).
+bool delayed(const core::Message& m) {
+  return m.timestamp != core::Timestamp{} && core::Clock::now() - m.timestamp > std::chrono::seconds(2);
+}
+}  // namespace
+
+// Renders m for `to`. Returns the offset in out where the value of the 'to' attribute
+// starts (so a rendering with an empty `to` splits into prefix and suffix there).
+std::size_t render_message(const Domains& d, const core::Message& m, std::string_view to, std::string_view by_user,
+                           bool delay, std::string& out) {
   XmlWriter w(out);
   w.open("message");
-  std::string by = bare_;
+  std::string_view by = by_user;
+  std::string room_by;
+  std::size_t to_at = 0;
+  auto to_attr = [&] {
+    w.attr("to", "");
+    to_at = out.size() - 1;
+    out.pop_back();
+    px::escape_attr(out, to);
+    out += '\'';
+  };
   if (m.to.is_room()) {
+    w.attr("from", d.room_jid(m.to.id(), m.nick));
+    to_attr();
     if (m.kind == core::MessageKind::direct) {  // XEP-0045 §7.5 private message
-      w.attr("from", d.room_jid(m.to.id(), m.nick)).attr("to", full_).attr("type", "chat");
+      w.attr("type", "chat");
     } else {
-      by = d.room_jid(m.to.id());
-      w.attr("from", d.room_jid(m.to.id(), m.nick)).attr("to", full_).attr("type", "groupchat");
+      room_by = d.room_jid(m.to.id());
+      by = room_by;
+      w.attr("type", "groupchat");
     }
   } else {
-    w.attr("from", d.jid_of(m.from)).attr("to", full_).attr("type", "chat");
+    w.attr("from", d.jid_of(m.from));
+    to_attr();
+    w.attr("type", "chat");
   }
   w.attr_if("id", m.id);
   if (m.subject) w.element("subject", *m.subject);
@@ -197,16 +239,39 @@ void Link::on_message(const core::MessagePtr& mp) {
     w.open("x").attr("xmlns", kMucUser).close();
   // XEP-0359: the id the router assigned is stable across storage and history.
   if (!m.id.empty()) w.open("stanza-id").attr("xmlns", "urn:xmpp:sid:0").attr("id", m.id).attr("by", by).close();
-  // XEP-0203 for stored messages (offline storage, room history).
-  if (m.timestamp != core::Timestamp{} && core::Clock::now() - m.timestamp > std::chrono::seconds(2))
-    w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", xep0082(m.timestamp)).attr("from", ctx_.domains.domain).close();
+  if (delay)
+    w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", xep0082(m.timestamp)).attr("from", d.domain).close();
   w.close();
+  return to_at;
+}
+
+void Link::on_message(const core::MessagePtr& mp) {
+  const core::Message& m = *mp;
+  const bool delay = delayed(m);
+  if (m.to.is_room() && m.kind != core::MessageKind::direct) {
+    // Room fan-out: every occupant gets the same bytes but for 'to'. Render once.
+    auto& rc = ctx_.room_render;
+    if (rc.msg != mp || rc.delay != delay) {
+      std::string out;
+      std::size_t to_at = render_message(ctx_.domains, m, {}, bare_, delay, out);
+      rc.msg = mp;
+      rc.delay = delay;
+      rc.prefix.assign(out, 0, to_at);
+      rc.suffix.assign(out, to_at, std::string::npos);
+    }
+    std::string to;
+    px::escape_attr(to, full_);
+    deliver_parts(rc.prefix, to, rc.suffix);
+    return;
+  }
+  std::string out;
+  render_message(ctx_.domains, m, full_, bare_, delay, out);
   // XEP-0280 §6: a chat message addressed to this resource is copied to the user's other
   // resources that enabled carbons (a bare-JID message already reached all of them).
   const bool copy = !m.to.is_room() && !m.no_copy && m.kind != core::MessageKind::notice &&
                     !m.to.resource().empty() && m.to.resource() == resource_ && m.to.bare() == core::Address::user(user_);
   if (copy) send_carbons(ctx_, user_, this, "received", out);
-  deliver(std::move(out));
+  deliver(out);
 }
 
 void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,

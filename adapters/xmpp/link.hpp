@@ -4,8 +4,12 @@
 // while a stream may be resumed.
 //
 // Threading: the SessionSink methods run on the core strand and render stanzas there; they
-// hand the bytes to deliver(), which queues them (SM) and posts them to the current
-// connection's strand. The mutex guards only the SM state and the connection pointer.
+// hand the bytes to deliver(), which queues them (SM) and appends them to the outbox. The
+// first stanza into an empty outbox posts one flush to the current connection's strand;
+// stanzas that arrive before it runs ride along, so a burst costs one post, one TLS record
+// write and one syscall per recipient, not one per stanza. A room message is rendered once
+// per fan-out (Context::room_render) and only the 'to' attribute differs per recipient.
+// The mutex guards the SM state, the outbox and the connection pointer.
 // `sid` and `terminated` are touched on the core strand only.
 #include <atomic>
 #include <cstdint>
@@ -51,7 +55,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   const std::string& full_jid() const { return full_; }
   const std::string& bare_jid() const { return bare_; }
   // Sends one stanza (counted and kept until acked when SM is on).
-  void deliver(std::string xml);
+  void deliver(std::string_view xml) { deliver_parts(xml, {}, {}); }
+  // Sends the stanza a + b + c (e.g. prefix, escaped 'to', suffix) without joining it first.
+  void deliver_parts(std::string_view a, std::string_view b, std::string_view c);
   void attach(const std::shared_ptr<C2sConnection>& c);
   void detach();
   std::shared_ptr<C2sConnection> connection();
@@ -79,6 +85,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::vector<std::string> unacked_;
   std::uint32_t sent_ = 0, acked_ = 0, received_ = 0;
   std::uint64_t generation_ = 0;
+  std::string outbox_;          // rendered, not yet handed to the connection
+  bool flush_posted_ = false;   // a flush of outbox_ is posted to the connection's strand
+  void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
 };
 
 // Presence item for occupant m of room (XEP-0045 §7.2.3), with status codes.

@@ -113,7 +113,7 @@ void C2sConnection::on_message(px::Stanza& s) {
   // XEP-0280 §5: a chat message (or a normal one with a body) is copied, as sent, to the
   // user's other resources with carbons on, unless marked <private/> or <no-copy/>.
   std::string sent_copy;
-  if (!m.no_copy && (type == "chat" || ((type.empty() || type == "normal") && !m.body.empty()))) {
+  if (!m.no_copy && ctx_.carbons_used.load(std::memory_order_relaxed) && (type == "chat" || ((type.empty() || type == "normal") && !m.body.empty()))) {
     XmlWriter w(sent_copy);
     w.open("message").attr("xmlns", ns::client).attr("from", link->full_jid()).attr("to", s.attr("to"));
     w.attr_if("type", type).attr_if("id", s.attr("id"));
@@ -360,6 +360,7 @@ void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::str
     return iq_result(s, p);
   }
   if (pns == "urn:xmpp:carbons:2" && type == "set" && (name == "enable" || name == "disable")) {
+    if (name == "enable") ctx_.carbons_used = true;
     link->carbons = name == "enable";
     return iq_result(s);
   }
