@@ -17,6 +17,13 @@ namespace ns = px::ns;
 namespace {
 constexpr std::string_view kSm = "urn:xmpp:sm:3";
 
+// The namespaces of an ordinary c2s stream header, shared by every stream that declares
+// exactly those (nearly all): one object instead of one per session.
+const std::shared_ptr<px::StreamNamespaces>& standard_namespaces() {
+  static const auto ns = std::make_shared<px::StreamNamespaces>();
+  return ns;
+}
+
 protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
   protocols::Connection::Limits c;
   c.max_read_buffer = 64 * 1024;  // the framer consumes as it goes: this bounds one read
@@ -30,7 +37,7 @@ C2sConnection::C2sConnection(protocols::tcp::socket socket, std::shared_ptr<asio
     : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
       ctx_(ctx),
       framer_(ctx.limits),
-      ns_(std::make_shared<px::StreamNamespaces>()) {}
+      ns_(standard_namespaces()) {}
 
 C2sConnection::~C2sConnection() = default;
 
@@ -43,7 +50,10 @@ std::size_t C2sConnection::on_data(std::string_view data) {
     used += step.consumed;
     switch (step.status) {
       case px::StreamFramer::Status::need_more: break;
-      case px::StreamFramer::Status::header: on_header(); break;
+      case px::StreamFramer::Status::header:
+        on_header();
+        framer_.release_header();
+        break;
       case px::StreamFramer::Status::stream_end:
         send("</stream:stream>");
         close_after_flush("client closed the stream");
@@ -114,7 +124,8 @@ void C2sConnection::on_header() {
     if (k == "xmlns") scope->default_ns = v;
     else if (k.rfind("xmlns:", 0) == 0) scope->prefixes.emplace_back(k.substr(6), v);
   }
-  ns_ = scope;
+  const auto& standard = standard_namespaces();
+  ns_ = scope->default_ns == standard->default_ns && scope->prefixes == standard->prefixes ? standard : scope;
   auto colon = h.name.find(':');
   std::string prefix = colon == std::string::npos ? "" : h.name.substr(0, colon);
   std::string local = colon == std::string::npos ? h.name : h.name.substr(colon + 1);

@@ -338,7 +338,8 @@ void Connection::write_done(const boost::system::error_code& ec, std::size_t) {
 
 // Everything queued is on the wire.
 void Connection::write_drained() {
-  if (out_.capacity() > 256) std::string().swap(out_);
+  // An idle connection keeps no write buffer at all (under TLS every send passes through it).
+  if (out_.capacity() > 15) std::string().swap(out_);
   if (state_ == State::draining) return finish_close();
   if (pending_tls_ && !reading_ && !in_on_data_) do_start_tls();
 }

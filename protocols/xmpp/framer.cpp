@@ -123,6 +123,12 @@ void StreamFramer::reset() {
   error_text_.clear();
 }
 
+void StreamFramer::release_header() {
+  header_ = {};
+  if (cur_value_.capacity() > 15) std::string().swap(cur_value_);
+  if (attr_names_.empty()) std::vector<std::string>().swap(attr_names_);
+}
+
 std::vector<char> StreamFramer::take_stanza() {
   std::vector<char> out = std::move(stanza_);
   stanza_.clear();

@@ -59,8 +59,11 @@ class StreamFramer {
   // error again; error() tells the stream error condition.
   Step feed(std::string_view data);
 
-  // The stream header, valid after Status::header.
+  // The stream header, valid after Status::header (until release_header()).
   const StreamHeader& header() const { return header_; }
+  // Frees the decoded header once the caller has read it (a session keeps no copy of it
+  // for its lifetime, ~300 bytes per idle stream) and any scratch capacity the header left.
+  void release_header();
   // The raw bytes of the last complete top-level element (moved out; the framer's buffer
   // is then empty). Valid after Status::stanza.
   std::vector<char> take_stanza();
