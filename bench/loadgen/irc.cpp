@@ -75,6 +75,31 @@ bool parse_payload(std::string_view line, std::uint64_t& seq, std::int64_t& ts) 
   return std::from_chars(r.ptr + 1, e, ts).ec == std::errc();
 }
 
+// OPER as NAME:PASSWORD (wait for 381), then MODE +F: senders of a flood benchmark need the
+// servers' flood exemptions (InspIRCd: an oper class with users/flood/no-throttle and
+// users/flood/no-fakelag; ngircd: user mode F, "relaxed flood protection", oper-only).
+// A 501/472 for +F (a server without that mode) is ignored.
+awaitable<void> irc_oper(Conn& c, const std::string& nick, const std::string& oper) {
+  auto colon = oper.find(':');
+  if (colon == std::string::npos) throw Failure("--oper wants NAME:PASSWORD");
+  c.send("OPER " + oper.substr(0, colon) + " " + oper.substr(colon + 1) + "\r\n");
+  for (;;) {
+    auto line = co_await c.read_line();
+    auto cmd = irc_command(line);
+    if (irc_housekeeping(c, cmd, line)) continue;
+    if (cmd == "381") break;  // RPL_YOUREOPER
+    if (is_numeric_error(cmd)) throw Failure(nick + ": OPER refused: " + std::string(line));
+  }
+  // Whatever the server answers to +F (MODE, 501, nothing) is consumed up to the PONG.
+  c.send("MODE " + nick + " +F\r\nPING :loadgen-oper\r\n");
+  for (;;) {
+    auto line = co_await c.read_line();
+    auto cmd = irc_command(line);
+    if (cmd == "PONG") co_return;
+    irc_housekeeping(c, cmd, line);
+  }
+}
+
 struct Fanout {
   explicit Fanout(asio::io_context& io) : progress(io), joined_sig(io) {}
   std::size_t members = 0;
@@ -153,6 +178,7 @@ int irc_fanout(Options& o) {
   std::string channel = o.str("channel", "#bench");
   std::string prefix = o.str("nick-prefix", "lg");
   std::string pass = o.str("pass", "");
+  std::string oper = o.str("oper", "");
   o.check_all_used();
   if (members < 1 || members > 100000) throw Failure("--members must be 1..100000");
   if (senders < 1 || senders > 64) throw Failure("--senders must be 1..64");
@@ -172,6 +198,7 @@ int irc_fanout(Options& o) {
       auto& cl = clients[i];
       co_await cl.conn->connect(ep);
       co_await irc_register(*cl.conn, cl.nick, pass);
+      if (i < senders && !oper.empty()) co_await irc_oper(*cl.conn, cl.nick, oper);
       co_await irc_join(*cl.conn, cl.nick, channel);
       spawn_guarded(run, cl.nick, [&st, &cl]() { return fanout_reader(st, *cl.conn); });
     });
@@ -250,6 +277,9 @@ int irc_fanout(Options& o) {
     rep.add("max_ms", st.hist.max_us() / 1000, 3);
     if (com.server_pid > 0) {
       rep.add("server_cpu_s", static_cast<double>(cpu1 - cpu0) / 1e6, 2);
+      // Server CPU seconds per wall second (1.0 = one core busy): tells a server that is
+      // saturated from one that is waiting (throttling, timers, or a slow generator).
+      rep.add("server_cpu_util", static_cast<double>(cpu1 - cpu0) / 1e6 / elapsed, 2);
       rep.add("server_us_per_line",
               st.received ? static_cast<double>(cpu1 - cpu0) / static_cast<double>(st.received) : NAN, 3);
     }

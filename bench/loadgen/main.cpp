@@ -13,10 +13,13 @@ from /proc)  --setup-timeout 120 (seconds for connecting/logging in; every run a
 a hard deadline and exits 2 on any protocol failure or when it passes).
 
 IRC
-  irc-fanout   --members M --rate R --seconds S [--window W] [--drain 10] [--channel #bench]
-               M+1 clients join one channel; one sends PRIVMSGs at R lines/s (R=0: as fast as
-               possible with at most W lines per member in flight); reports delivered lines/s,
-               p50/p99 latency, lost lines, server CPU µs per delivered line.
+  irc-fanout   --members M --rate R --seconds S [--senders K] [--window W] [--drain 10]
+               [--channel #bench] [--oper NAME:PASSWORD]
+               M+K clients join one channel; the K senders send PRIVMSGs at R lines/s in total
+               (R=0: as fast as possible with at most W lines per member in flight); each line
+               reaches M+K-1 members. Reports delivered lines/s, p50/p99/max latency, lost
+               lines, server CPU µs per delivered line and server CPU utilisation. --oper: the
+               senders OPER up and set user mode +F first (flood exemptions).
   irc-register --count N [--concurrency 20]   registrations/s (NICK/USER until 001, then QUIT)
   irc-idle     --count N --seconds S          holds N registered idle connections; server
                RSS delta / N (prints READY N once all are connected)
