@@ -113,20 +113,32 @@ void Link::flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen) {
   if (!c->closed()) c->write(batch);
 }
 
+// mu_ held. What is queued went to the current connection so far: it still goes there, in one
+// last post (as a per-stanza post would have), e.g. the stanzas before a conflict's stream
+// error. The flush posted earlier sees the new generation and leaves the outbox alone.
+void Link::hand_off_locked() {
+  if (!outbox_.empty()) {
+    if (auto old = conn_.lock())
+      asio::post(old->executor(), [old, batch = std::move(outbox_)] {
+        if (!old->closed()) old->write(batch);
+      });
+  }
+  std::string().swap(outbox_);
+  flush_posted_ = false;
+}
+
 void Link::attach(const std::shared_ptr<C2sConnection>& c) {
   std::lock_guard lock(mu_);
+  hand_off_locked();
   conn_ = c;
   ++generation_;
-  outbox_.clear();  // meant for the previous connection (SM retransmits what was unacked)
-  flush_posted_ = false;
 }
 
 void Link::detach() {
   std::lock_guard lock(mu_);
+  hand_off_locked();
   conn_.reset();
   ++generation_;
-  std::string().swap(outbox_);
-  flush_posted_ = false;
 }
 
 std::shared_ptr<C2sConnection> Link::connection() {

@@ -88,6 +88,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::string outbox_;          // rendered, not yet handed to the connection
   bool flush_posted_ = false;   // a flush of outbox_ is posted to the connection's strand
   void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
+  void hand_off_locked();
 };
 
 // Presence item for occupant m of room (XEP-0045 §7.2.3), with status codes.
