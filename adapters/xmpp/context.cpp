@@ -1,6 +1,5 @@
 #include "adapters/xmpp/context.hpp"
 
-#include <ctime>
 #include <random>
 
 namespace parley::adapters::xmpp {
@@ -45,15 +44,5 @@ std::string random_id() {
   return s;
 }
 
-std::string xep0082(core::Timestamp t) {
-  auto ms = core::to_unix_ms(t);
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 }  // namespace parley::adapters::xmpp

@@ -63,6 +63,5 @@ struct Context {
 };
 
 std::string random_id();
-std::string xep0082(core::Timestamp t);
 
 }  // namespace parley::adapters::xmpp

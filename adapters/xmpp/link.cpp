@@ -252,7 +252,7 @@ std::size_t render_message(const Domains& d, const core::Message& m, std::string
   // XEP-0359: the id the router assigned is stable across storage and history.
   if (!m.id.empty()) w.open("stanza-id").attr("xmlns", "urn:xmpp:sid:0").attr("id", m.id).attr("by", by).close();
   if (delay)
-    w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", xep0082(m.timestamp)).attr("from", d.domain).close();
+    w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", core::to_iso8601(m.timestamp)).attr("from", d.domain).close();
   w.close();
   return to_at;
 }
