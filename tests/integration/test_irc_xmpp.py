@@ -2,35 +2,19 @@
 and directly (/msg bob reaches bob on XMPP; bob's chat to ann@localhost reaches IRC ann)."""
 import asyncio
 import logging
-import os
-import ssl
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import parley_harness as h  # noqa: E402
-
-try:
-    import slixmpp  # noqa: E402
-except ImportError:  # pragma: no cover
-    slixmpp = None
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, next_where, slixmpp  # noqa: E402  (slixmpp is None when missing)
 
 logging.basicConfig(level=logging.CRITICAL)
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
 
 
 def run(coro, timeout=20):
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def next_where(queue, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
-        if pred(item):
-            return item
+    return xc.run(coro, timeout)
 
 
 def pump(seconds):
@@ -42,28 +26,16 @@ def test_irc_and_xmpp_users_talk():
         print("SKIP: slixmpp missing")
         return
 
-    class Client(slixmpp.ClientXMPP):
+    class Client(xc.BaseClient):
         def __init__(self, jid, password):
-            super().__init__(jid, password)
-            self.ssl_context.check_hostname = False
-            self.ssl_context.verify_mode = ssl.CERT_NONE
-            self.register_plugin("xep_0045")
+            super().__init__(jid, password, plugins=("xep_0045",))
             self.messages = asyncio.Queue()
             self.group = asyncio.Queue()
-            self.started = LOOP.create_future()
-            self.add_event_handler("session_start", self._start)
             self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
             self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
 
-        async def _start(self, _):
-            self.send_presence()
-            if not self.started.done():
-                self.started.set_result(True)
-
     with h.Parleyd(h.config(irc=True, xmpp=True, accounts=[("bob", "bobpw")])) as d:
-        bob = Client("bob@localhost/test", "bobpw")
-        bob.connect(("127.0.0.1", d.ports["xmpp"]))
-        run(bob.started)
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/test", "bobpw", timeout=20)
         irc = h.LineClient(d.ports["irc"])
         irc.send("NICK ann")
         irc.send("USER ann 0 * :Ann")

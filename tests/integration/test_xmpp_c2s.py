@@ -4,38 +4,28 @@ presence subscriptions, rooms, offline messages, XEP-0198 resumption, malformed 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_c2s.py
 """
 import asyncio
-import logging
 import os
 import socket
 import ssl
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, bye, next_where  # noqa: E402
 
-import slixmpp  # noqa: E402
-
-logging.basicConfig(level=logging.DEBUG if os.environ.get("XMPP_DEBUG") else logging.CRITICAL)
+xc.configure_logging()
 
 ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw")]
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(xc.BaseClient):
     def __init__(self, jid, password, mech="SCRAM-SHA-256", plugins=()):
-        super().__init__(jid, password, sasl_mech=mech)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE  # parleyd's generated self-signed cert
-        for p in plugins:
-            self.register_plugin(p)
+        super().__init__(jid, password, plugins=plugins, sasl_mech=mech)
         self.messages = asyncio.Queue()
         self.group = asyncio.Queue()
         self.presences = asyncio.Queue()
-        self.started = LOOP.create_future()
         self.auto_accept = True
-        self.add_event_handler("session_start", self._start)
         self.add_event_handler("failed_auth", lambda e: self.started.done() or self.started.set_exception(
             AssertionError("authentication failed")))
         self.add_event_handler("message", lambda m: self.messages.put_nowait(m))
@@ -43,11 +33,9 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
         self.add_event_handler("presence_subscribe", self._subscribe)
 
-    async def _start(self, _):
+    async def _start(self, event):
         await self.get_roster()
-        self.send_presence()
-        if not self.started.done():
-            self.started.set_result(True)
+        await super()._start(event)
 
     def _subscribe(self, p):
         if self.auto_accept:
@@ -55,28 +43,11 @@ class Client(slixmpp.ClientXMPP):
 
 
 def run(coro, timeout=20):
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
+    return xc.run(coro, timeout)
 
 
 def login(port, user, password, **kw):
-    c = Client(f"{user}@localhost/test", password, **kw)
-    c.connect(("127.0.0.1", port))
-    run(c.started)
-    return c
-
-
-async def next_where(queue, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
-        if pred(item):
-            return item
-
-
-def bye(*clients):
-    for c in clients:
-        c.disconnect()
-    LOOP.run_until_complete(asyncio.sleep(0.3))
+    return xc.login(Client, port, f"{user}@localhost/test", password, timeout=20, **kw)
 
 
 def test_login_messages_and_presence():

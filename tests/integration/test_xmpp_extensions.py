@@ -5,74 +5,39 @@ XHTML-IM (XEP-0071) between XMPP clients and to/from IRC formatting.
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_extensions.py
 """
 import asyncio
-import logging
 import os
-import ssl
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import bye, next_where, run  # noqa: E402
 
 import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
 
-logging.basicConfig(level=logging.DEBUG if os.environ.get("XMPP_DEBUG") else logging.CRITICAL)
+xc.configure_logging()
 
 ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw")]
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
 XHTML_IM = "{http://jabber.org/protocol/xhtml-im}"
 XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(xc.BaseClient):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        for p in ("xep_0030", "xep_0092", "xep_0184", "xep_0280", "xep_0071"):
-            self.register_plugin(p)
+        super().__init__(jid, password, plugins=("xep_0030", "xep_0092", "xep_0184", "xep_0280", "xep_0071"))
         self.plugin["xep_0184"].auto_request = False
         self.messages = asyncio.Queue()
         self.carbons = asyncio.Queue()
         self.receipts = asyncio.Queue()
-        self.started = LOOP.create_future()
-        self.add_event_handler("session_start", self._start)
         self.add_event_handler("message", lambda m: m["body"] and self.messages.put_nowait(m))
         self.add_event_handler("carbon_received", lambda m: self.carbons.put_nowait(("received", m)))
         self.add_event_handler("carbon_sent", lambda m: self.carbons.put_nowait(("sent", m)))
         self.add_event_handler("receipt_received", lambda m: self.receipts.put_nowait(m))
 
-    async def _start(self, _):
-        self.send_presence()
-        if not self.started.done():
-            self.started.set_result(True)
-
-
-def run(coro, timeout=15):
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
-
 
 def login(port, user, password, resource):
-    c = Client(f"{user}@localhost/{resource}", password)
-    c.connect(("127.0.0.1", port))
-    run(c.started)
-    return c
-
-
-async def next_where(queue, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
-        if pred(item):
-            return item
-
-
-def bye(*clients):
-    for c in clients:
-        c.disconnect()
-    LOOP.run_until_complete(asyncio.sleep(0.3))
+    return xc.login(Client, port, f"{user}@localhost/{resource}", password)
 
 
 def forwarded(m, direction):

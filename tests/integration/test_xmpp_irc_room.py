@@ -7,62 +7,26 @@ in every room the two share.
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_irc_room.py
 """
 import asyncio
-import logging
 import os
-import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, codes, item, next_where, run  # noqa: E402
 
-import slixmpp  # noqa: E402
-
-logging.basicConfig(level=logging.DEBUG if os.environ.get("XMPP_DEBUG") else logging.CRITICAL)
-
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
-MUC_USER = "{http://jabber.org/protocol/muc#user}"
+xc.configure_logging()
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(xc.BaseClient):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        self.register_plugin("xep_0045")
+        super().__init__(jid, password, plugins=("xep_0045",))
         self.group = asyncio.Queue()
         self.mucpres = asyncio.Queue()
-        self.started = LOOP.create_future()
-        self.add_event_handler("session_start", self._start)
         self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
         self.add_event_handler("groupchat_presence", lambda p: self.mucpres.put_nowait(p))
         self.add_event_handler("groupchat_subject", lambda m: self.group.put_nowait(m))
-
-    async def _start(self, _):
-        self.send_presence()
-        if not self.started.done():
-            self.started.set_result(True)
-
-
-def run(coro, timeout=15):
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-async def next_where(queue, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
-        if pred(item):
-            return item
-
-
-def codes(p):
-    return {int(s.get("code")) for s in p.xml.findall(f"{MUC_USER}x/{MUC_USER}status")}
-
-
-def item(p):
-    return p.xml.find(f"{MUC_USER}x/{MUC_USER}item")
 
 
 class Irc:
@@ -98,9 +62,7 @@ def test_same_room_from_xmpp_and_irc():
         irc.send("JOIN #ops")
         irc.expect(r" 366 ircbob #ops ")
 
-        alice = Client("alice@localhost/x", "alicepw")
-        alice.connect(("127.0.0.1", d.ports["xmpp"]))
-        run(alice.started)
+        alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
         muc = alice.plugin["xep_0045"]
         room, ops = "dev@conference.localhost", "ops@conference.localhost"
 

@@ -6,77 +6,37 @@ protection, members-only).
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_muc.py
 """
 import asyncio
-import logging
 import os
-import ssl
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import MUC_USER, bye, codes, item, next_where, run  # noqa: E402
 
-import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError, PresenceError  # noqa: E402
 
-logging.basicConfig(level=logging.DEBUG if os.environ.get("XMPP_DEBUG") else logging.CRITICAL)
+xc.configure_logging()
 
 ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw")]
-LOOP = asyncio.new_event_loop()
-asyncio.set_event_loop(LOOP)
-MUC_USER = "{http://jabber.org/protocol/muc#user}"
 
 
-class Client(slixmpp.ClientXMPP):
+class Client(xc.BaseClient):
     def __init__(self, jid, password):
-        super().__init__(jid, password)
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        self.register_plugin("xep_0045")
-        self.register_plugin("xep_0030")
-        self.register_plugin("xep_0004")
+        super().__init__(jid, password, plugins=("xep_0045", "xep_0030", "xep_0004"))
         self.group = asyncio.Queue()    # groupchat messages and subjects
         self.errors = asyncio.Queue()   # message errors
         self.config = asyncio.Queue()   # status 104 notifications
         self.mucpres = asyncio.Queue()
-        self.started = LOOP.create_future()
-        self.add_event_handler("session_start", self._start)
         self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
         self.add_event_handler("groupchat_config_status", lambda m: self.config.put_nowait(m))
         self.add_event_handler("groupchat_subject", lambda m: self.group.put_nowait(m))
         self.add_event_handler("message_error", lambda m: self.errors.put_nowait(m))
         self.add_event_handler("groupchat_presence", lambda p: self.mucpres.put_nowait(p))
 
-    async def _start(self, _):
-        self.send_presence()
-        if not self.started.done():
-            self.started.set_result(True)
-
-
-def run(coro, timeout=15):
-    return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
-
 
 def login(port, user, password):
-    c = Client(f"{user}@localhost/m", password)
-    c.connect(("127.0.0.1", port))
-    run(c.started)
-    return c
-
-
-async def next_where(queue, pred, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        item = await asyncio.wait_for(queue.get(), max(0.1, deadline - time.monotonic()))
-        if pred(item):
-            return item
-
-
-def codes(p):
-    return {int(s.get("code")) for s in p.xml.findall(f"{MUC_USER}x/{MUC_USER}status")}
-
-
-def item(p):
-    return p.xml.find(f"{MUC_USER}x/{MUC_USER}item")
+    return xc.login(Client, port, f"{user}@localhost/m", password)
 
 
 def join(c, room, nick, **kw):
@@ -89,12 +49,6 @@ def join_error(c, room, nick, **kw):
     except PresenceError as e:
         return e.condition
     raise AssertionError(f"joining {room} as {nick} succeeded")
-
-
-def bye(*clients):
-    for c in clients:
-        c.disconnect()
-    LOOP.run_until_complete(asyncio.sleep(0.3))
 
 
 def test_nick_subject_kick_ban():
