@@ -7,6 +7,7 @@ from /proc by parley_loadgen itself (--server-pid), around the measured phase on
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -182,3 +183,36 @@ def print_table(title: str, servers: list[str], rows: list[tuple[str, str, str]]
     for n in dict.fromkeys(notes):
         print(f"- {n}")
     sys.stdout.flush()
+
+
+def compare(title: str, server_classes, cases, rows, case_args=lambda srv, args: args) -> None:
+    """Runs every case against each server named on the command line (all when none are),
+    one server at a time, then prints one side-by-side table and, with BENCH_JSON=FILE,
+    writes the raw results. A server that fails to start is listed as missing with why."""
+    only = set(sys.argv[1:])
+    servers = [s for s in server_classes if not only or s.name in only]
+    results: dict = {}
+    missing: dict = {}
+    for cls in servers:
+        srv = cls()
+        try:
+            log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
+            srv.start()
+        except Exception as e:  # noqa: BLE001
+            missing[srv.name] = f"setup failed: {e}; log: {srv.log_tail(5)!r}"
+            log(f"{srv.name}: {missing[srv.name]}")
+            srv.cleanup()
+            continue
+        try:
+            for case, args in cases:
+                run_case(results, srv, case, case_args(srv, args))
+                time.sleep(0.5)
+        finally:
+            srv.cleanup()
+    print(f"\n{title}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+          f"load average before the run {os.getloadavg()[0]:.1f}")
+    print_table(title, [s.name for s in servers], rows, results, missing)
+    out = os.environ.get("BENCH_JSON")
+    if out:
+        with open(out, "w") as f:
+            json.dump({"results": results, "missing": missing}, f, indent=1)

@@ -2,10 +2,7 @@
 connection. Run through bench/compare_irc.sh; QUICK=1 shortens every case."""
 from __future__ import annotations
 
-import json
 import os
-import sys
-import time
 
 import benchlib as b
 
@@ -135,34 +132,7 @@ ROWS = [
 
 
 def main():
-    only = set(sys.argv[1:])
-    servers = [s for s in (Parleyd, Ngircd, Inspircd) if not only or s.name in only]
-    results: dict = {}
-    missing: dict = {}
-    for cls in servers:
-        srv = cls()
-        try:
-            b.log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
-            srv.start()
-        except Exception as e:  # noqa: BLE001
-            missing[srv.name] = f"did not start: {e}; log: {srv.log_tail(5)!r}"
-            srv.cleanup()
-            continue
-        try:
-            for case, args in CASES:
-                if args[0] == "irc-fanout":
-                    args = args + srv.oper
-                b.run_case(results, srv, case, args)
-                time.sleep(0.5)
-        finally:
-            srv.cleanup()
-    print(f"\nIRC comparison, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average before the run {os.getloadavg()[0]:.1f}")
-    b.print_table("IRC: parleyd vs ngircd vs InspIRCd", [s.name for s in servers], ROWS, results, missing)
-    out = os.environ.get("BENCH_JSON")
-    if out:
-        with open(out, "w") as f:
-            json.dump({"results": results, "missing": missing}, f, indent=1)
+    b.compare("IRC: parleyd vs ngircd vs InspIRCd", (Parleyd, Ngircd, Inspircd), CASES, ROWS, lambda srv, args: args + srv.oper if args[0] == "irc-fanout" else args)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,9 @@
 idle session. Run through bench/compare_xmpp.sh; QUICK=1 shortens every case."""
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import subprocess
-import sys
-import time
 
 import benchlib as b
 
@@ -162,33 +159,7 @@ ROWS = [
 
 
 def main():
-    only = set(sys.argv[1:])
-    servers = [s for s in (Parleyd, Prosody, Ejabberd) if not only or s.name in only]
-    results: dict = {}
-    missing: dict = {}
-    for cls in servers:
-        srv = cls()
-        try:
-            b.log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
-            srv.start()
-        except Exception as e:  # noqa: BLE001
-            missing[srv.name] = f"setup failed: {e}; log: {srv.log_tail(4)!r}"
-            b.log(f"{srv.name}: {missing[srv.name]}")
-            srv.cleanup()
-            continue
-        try:
-            for case, args in CASES:
-                b.run_case(results, srv, case, args + ["--domain", DOMAIN])
-                time.sleep(0.5)
-        finally:
-            srv.cleanup()
-    print(f"\nXMPP comparison, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    b.print_table("XMPP: parleyd vs Prosody vs ejabberd", [s.name for s in servers], ROWS, results, missing)
-    out = os.environ.get("BENCH_JSON")
-    if out:
-        with open(out, "w") as f:
-            json.dump({"results": results, "missing": missing}, f, indent=1)
+    b.compare("XMPP: parleyd vs Prosody vs ejabberd", (Parleyd, Prosody, Ejabberd), CASES, ROWS, lambda srv, args: args + ["--domain", DOMAIN])
 
 
 if __name__ == "__main__":
