@@ -25,6 +25,9 @@ import parley_harness as h  # noqa: E402  (free_port, config writing)
 
 LOADGEN = os.path.abspath(os.environ.get("LOADGEN", str(SOURCE / "build-bench" / "bench" / "loadgen" / "parley_loadgen")))
 PARLEYD = os.path.abspath(os.environ.get("PARLEYD", str(SOURCE / "build-bench" / "parleyd")))
+# A second parleyd (e.g. the build before a change) measured in the same run, as the
+# column "parleyd-base": before/after ratios from one run on a noisy machine.
+PARLEYD_BASE = os.environ.get("PARLEYD_BASE")
 
 
 def log(msg: str) -> None:

@@ -14,6 +14,7 @@ REGS = "500" if QUICK else "2000"
 
 class Parleyd(b.Server):
     name = "parleyd"
+    binary = b.PARLEYD
     oper: list[str] = []  # irc.flood_burst: 0 already turns flood control off
 
     def start(self):
@@ -22,9 +23,14 @@ class Parleyd(b.Server):
                       "flood_burst": 0, "sendq": 64 * 1024 * 1024, "recvq": 1024 * 1024,
                       "ping_interval": 3600, "ping_timeout": 3600, "max_channels": 1000}
         path = b.h.write_config(self.tmp / "parley.yaml", cfg)
-        self.spawn([b.PARLEYD, "--config", str(path)])
+        self.spawn([self.binary, "--config", str(path)])
         b.wait_port(self.port, 30, self.proc)
         return self
+
+
+class ParleydBase(Parleyd):
+    name = "parleyd-base"
+    binary = b.PARLEYD_BASE or ""
 
 
 class Ngircd(b.Server):
@@ -132,7 +138,7 @@ ROWS = [
 
 
 def main():
-    b.compare("IRC: parleyd vs ngircd vs InspIRCd", (Parleyd, Ngircd, Inspircd), CASES, ROWS, lambda srv, args: args + srv.oper if args[0] == "irc-fanout" else args)
+    b.compare("IRC: parleyd vs ngircd vs InspIRCd", (Parleyd, *([ParleydBase] if b.PARLEYD_BASE else []), Ngircd, Inspircd), CASES, ROWS, lambda srv, args: args + srv.oper if args[0] == "irc-fanout" else args)
 
 
 if __name__ == "__main__":

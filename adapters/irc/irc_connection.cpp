@@ -11,17 +11,25 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 IrcConnection::IrcConnection(protocols::tcp::socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
-                             std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback)
-    : Connection(std::move(s), std::move(tls), limits), server_(std::move(server)), framer_(fallback), flood_(flood) {}
+                             protocols::Strand strand, std::shared_ptr<IrcServer> server, FloodPolicy flood,
+                             protocols::irc::Fallback fallback)
+    : Connection(std::move(s), std::move(tls), limits, std::move(strand)),
+      server_(std::move(server)),
+      framer_(fallback),
+      flood_(flood) {}
 
 std::size_t IrcConnection::on_data(std::string_view data) {
-  std::vector<Incoming> batch;
+  // On the core strand: each line is handled as soon as it is framed (the framer's view is
+  // valid until its next call), and the replies and fan-out it caused are written once
+  // after the whole read.
   std::size_t used = 0;
   const auto now = Clock::now();
   last_read_ = now;
   pinged_ = false;
   const auto allowance = flood_.cost * static_cast<long>(flood_.burst);
-  while (used < data.size()) {
+  auto keep = client_;  // a line (QUIT, KILL of oneself) may end the client
+  bool handled = false;
+  while (used < data.size() && keep && keep->state != IrcClient::State::closed) {
     if (flood_.burst) {
       if (penalty_until_ < now) penalty_until_ = now;
       if (penalty_until_ - now > allowance) {
@@ -35,16 +43,13 @@ std::size_t IrcConnection::on_data(std::string_view data) {
     used += r.consumed;
     if (r.status == protocols::irc::LineFramer::Status::need_more) break;
     if (r.status == protocols::irc::LineFramer::Status::line)
-      batch.push_back(Incoming{std::string(r.line), protocols::irc::ParseError::none});
+      server_->handle_input(*keep, Incoming{r.line, protocols::irc::ParseError::none});
     else
-      batch.push_back(Incoming{{}, r.error});
+      server_->handle_input(*keep, Incoming{{}, r.error});
+    handled = true;
     if (flood_.burst) penalty_until_ += flood_.cost;
   }
-  if (!batch.empty() && client_) {
-    asio::post(server_->core_strand(), [server = server_, client = client_, batch = std::move(batch)]() mutable {
-      server->handle_lines(*client, batch);
-    });
-  }
+  if (handled) server_->flush();
   return used;
 }
 

@@ -69,12 +69,16 @@ class IrcPlugin final : public core::Plugin {
     flood.cost = std::chrono::milliseconds(cfg_.irc.flood_interval_ms);
     auto fallback = cfg_.irc.fallback_encoding == "reject" ? protocols::irc::Fallback::reject
                                                             : protocols::irc::Fallback::latin1;
-    auto conn = std::make_shared<IrcConnection>(std::move(s), tls ? rt_.tls : nullptr, limits, server_, flood, fallback);
+    // The connection runs on the core strand (see irc_connection.hpp): attach, then start.
+    auto conn = std::make_shared<IrcConnection>(std::move(s), tls ? rt_.tls : nullptr, limits, rt_.core_strand,
+                                                server_, flood, fallback);
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls);
     conn->set_client(client);
     manager_.add(conn);
-    asio::post(rt_.core_strand, [server = server_, client] { server->attach(client); });
-    conn->start();
+    asio::post(rt_.core_strand, [server = server_, client, conn] {
+      server->attach(client);
+      conn->start();
+    });
   }
 
   void schedule_sweep() {

@@ -168,14 +168,23 @@ void IrcServer::queue_shared(IrcClient& c, const std::shared_ptr<const std::stri
 }
 
 void IrcServer::flush() {
-  auto list = std::move(dirty_);
-  dirty_.clear();
+  // Connections share the core strand, so each pending output goes straight to its socket:
+  // Connection::send writes at once when nothing is in flight (one syscall per recipient
+  // per batch of messages) and queues only what the kernel does not take.
+  std::vector<IrcClient*> list;
+  list.swap(dirty_);
   for (IrcClient* c : list) {
     c->dirty = false;
     if (!c->conn || c->out.empty()) continue;  // no socket (tests): output stays in out
-    boost::asio::post(c->conn->executor(), [conn = c->conn, data = std::move(c->out)] { conn->send(data); });
-    c->out.clear();
+    auto conn = c->conn;  // send() may fail and close; the close is reported by a post
+    conn->send(c->out);
+    // A busy room member reuses its buffer (a line or two per batch); anything bigger,
+    // like the welcome burst, is released so an idle client holds little.
+    if (c->out.capacity() > 512) std::string().swap(c->out);
+    else c->out.clear();
   }
+  list.clear();
+  if (dirty_.empty()) dirty_.swap(list);  // keep the list's capacity for the next batch
 }
 
 void IrcServer::numeric(IrcClient& c, int code, std::initializer_list<std::string_view> middle,
@@ -264,18 +273,18 @@ void IrcServer::shutdown(const std::string& reason) {
 }
 
 void IrcServer::handle_lines(IrcClient& c, std::vector<Incoming>& lines) {
-  auto keep = clients_.count(&c) ? clients_[&c] : nullptr;
-  if (!keep) return;
-  for (auto& in : lines) {
-    if (c.state == IrcClient::State::closed) break;
-    if (in.error != pi::ParseError::none) {
-      if (in.error == pi::ParseError::line_too_long || in.error == pi::ParseError::tags_too_long)
-        numeric(c, 417, {}, "Input line was too long");
-      continue;
-    }
-    handle_line(c, in.line);
-  }
+  for (auto& in : lines) handle_input(c, in);
   flush();
+}
+
+void IrcServer::handle_input(IrcClient& c, const Incoming& in) {
+  if (c.state == IrcClient::State::closed || !clients_.count(&c)) return;
+  if (in.error != pi::ParseError::none) {
+    if (in.error == pi::ParseError::line_too_long || in.error == pi::ParseError::tags_too_long)
+      numeric(c, 417, {}, "Input line was too long");
+    return;
+  }
+  handle_line(c, in.line);
 }
 
 void IrcServer::handle_line(IrcClient& c, std::string_view line) {

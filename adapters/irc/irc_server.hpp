@@ -32,7 +32,9 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
 
   // --- entry points (core strand) ---
   void attach(const std::shared_ptr<IrcClient>& c);
-  void handle_lines(IrcClient& c, std::vector<Incoming>& lines);
+  void handle_lines(IrcClient& c, std::vector<Incoming>& lines);  // then flush()
+  // One framed line (or framing error) of c's; the caller calls flush() after a batch.
+  void handle_input(IrcClient& c, const Incoming& in);
   void handle_line(IrcClient& c, std::string_view line);  // one line (tests)
   // The connection is gone: close the core session, forget the client.
   void detach(IrcClient& c, const std::string& reason);

@@ -142,15 +142,17 @@ void Listener::accept_one() {
 // ---------------------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits)
-    : strand_(asio::make_strand(static_cast<asio::io_context&>(
-          asio::query(socket.get_executor(), asio::execution::context)))),
+Connection::Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits,
+                       std::optional<Strand> strand)
+    : strand_(strand ? *strand
+                     : asio::make_strand(static_cast<asio::io_context&>(
+                           asio::query(socket.get_executor(), asio::execution::context)))),
       socket_(std::move(socket)),
       tls_ctx_(std::move(tls)),
       limits_(limits) {
   // Keep the socket's own strand when it came from Listener (it was created on one).
   auto ex = socket_.get_executor();
-  if (auto* s = ex.target<Strand>()) strand_ = *s;
+  if (auto* s = ex.target<Strand>(); s && !strand) strand_ = *s;
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {

@@ -95,7 +95,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   // tls non-null: implicit TLS, the handshake runs first in start().
-  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits);
+  // strand: the strand every handler runs on; by default the socket's own (Listener gives
+  // each socket a fresh one). A protocol whose state lives on one shared strand (IRC: the
+  // core strand) passes that strand, so it can send() without a post per recipient.
+  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits,
+             std::optional<Strand> strand = std::nullopt);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
