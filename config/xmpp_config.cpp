@@ -19,6 +19,7 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
       limits.integer("depth", out.c2s.limits.depth, 2, 1024);
       limits.integer("attributes", out.c2s.limits.attributes, 1, 4096);
     }
+    c2s.integer("resume_timeout", out.c2s.resume_timeout, 1, 24 * 3600);
   }
   {
     Reader muc = r.map("muc");

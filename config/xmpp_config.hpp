@@ -22,6 +22,7 @@ struct XmppConfig {
     std::vector<std::string> listen;  // "127.0.0.1:5222", "tls:127.0.0.1:5223" (XEP-0368)
     XmppTls tls;
     XmppLimits limits;
+    std::uint32_t resume_timeout = 120;  // seconds a dropped XEP-0198 session waits for resumption
   } c2s;
   struct Muc {
     std::string domain;  // empty: "conference." + server.domain

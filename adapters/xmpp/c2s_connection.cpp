@@ -461,6 +461,7 @@ void C2sConnection::on_close(std::string_view reason) {
       }
       asio::post(ctx->rt.core_strand, [link, &core, why] {
         if (!link->terminated) core.sessions().close(link->sid, why);
+        redeliver_unacked(core, *link);
       });
     });
     return;
@@ -468,6 +469,7 @@ void C2sConnection::on_close(std::string_view reason) {
   // The link stays alive in this lambda until Sessions::close has run.
   asio::post(ctx_.rt.core_strand, [link, &core, why] {
     if (!link->terminated) core.sessions().close(link->sid, why);
+    redeliver_unacked(core, *link);
   });
 }
 

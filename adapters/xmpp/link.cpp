@@ -1,6 +1,7 @@
 #include "adapters/xmpp/link.hpp"
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/xhtml_im.hpp"
@@ -76,7 +77,8 @@ Link::Link(Context& ctx, std::string user, std::string resource)
 
 // ---- delivery and XEP-0198 -------------------------------------------------------------
 
-void Link::deliver_parts(std::string_view a, std::string_view b, std::string_view c) {
+void Link::deliver_parts(std::string_view a, std::string_view b, std::string_view c,
+                         const core::MessagePtr& message) {
   std::shared_ptr<C2sConnection> conn;
   std::uint64_t gen = 0;
   {
@@ -86,7 +88,7 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
       std::string xml;
       xml.reserve(a.size() + b.size() + c.size());
       xml.append(a).append(b).append(c);
-      unacked_.push_back(std::move(xml));
+      unacked_.push_back(Unacked{std::move(xml), message});
       ++sent_;
       request_ack = unacked_.size() % 8 == 1;  // ask for acks now and then, not per stanza
     }
@@ -175,12 +177,32 @@ void Link::ack(std::uint32_t h) {
   std::uint32_t n = h - acked_;
   if (n > unacked_.size()) return;
   unacked_.erase(unacked_.begin(), unacked_.begin() + n);
-  if (unacked_.empty()) std::vector<std::string>().swap(unacked_);
+  if (unacked_.empty()) std::vector<Unacked>().swap(unacked_);
   acked_ = h;
 }
 std::vector<std::string> Link::unacked() {
   std::lock_guard lock(mu_);
-  return {unacked_.begin(), unacked_.end()};
+  std::vector<std::string> out;
+  out.reserve(unacked_.size());
+  for (const auto& u : unacked_) out.push_back(u.xml);
+  return out;
+}
+std::vector<core::MessagePtr> Link::take_unacked_messages() {
+  std::lock_guard lock(mu_);
+  std::vector<core::MessagePtr> out;
+  for (auto& u : unacked_)
+    if (u.message) out.push_back(std::move(u.message));
+  std::vector<Unacked>().swap(unacked_);
+  return out;
+}
+
+void redeliver_unacked(core::Core& core, Link& link) {
+  for (const auto& m : link.take_unacked_messages()) {
+    if (m->to.resource().empty() && !core.sessions().of_user(m->to.bare()).empty()) continue;
+    if (auto st = core.router().redeliver(*m); !st)
+      spdlog::warn("xmpp: unacknowledged message {} to {} could not be redelivered: {}", m->id, link.full_jid(),
+                   st.error().text);
+  }
 }
 std::uint64_t Link::generation() {
   std::lock_guard lock(mu_);
@@ -283,7 +305,10 @@ void Link::on_message(const core::MessagePtr& mp) {
   const bool copy = !m.to.is_room() && !m.no_copy && m.kind != core::MessageKind::notice &&
                     !m.to.resource().empty() && m.to.resource() == resource_ && m.to.bare() == core::Address::user(user_);
   if (copy) send_carbons(ctx_, user_, this, "received", out);
-  deliver(out);
+  // Only a direct message with a body is worth redelivering (XEP-0085/0184 notifications,
+  // room private messages and headlines are not stored offline either).
+  const bool keep = !m.to.is_room() && m.to.is_user() && !m.body.empty() && m.kind != core::MessageKind::notice;
+  deliver_parts(out, {}, {}, keep ? mp : nullptr);
 }
 
 void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,

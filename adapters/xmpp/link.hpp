@@ -57,7 +57,10 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   // Sends one stanza (counted and kept until acked when SM is on).
   void deliver(std::string_view xml) { deliver_parts(xml, {}, {}); }
   // Sends the stanza a + b + c (e.g. prefix, escaped 'to', suffix) without joining it first.
-  void deliver_parts(std::string_view a, std::string_view b, std::string_view c);
+  // `message`: the core message it renders, kept with the unacked copy under SM so that it
+  // can be redelivered if the stream ends unacknowledged (take_unacked_messages).
+  void deliver_parts(std::string_view a, std::string_view b, std::string_view c,
+                     const core::MessagePtr& message = nullptr);
   void attach(const std::shared_ptr<C2sConnection>& c);
   void detach();
   std::shared_ptr<C2sConnection> connection();
@@ -70,6 +73,8 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void count_inbound();
   void ack(std::uint32_t h);  // drops what the client has acknowledged
   std::vector<std::string> unacked();
+  // The messages among the unacknowledged stanzas, removed from the queue (session end).
+  std::vector<core::MessagePtr> take_unacked_messages();
   std::uint64_t generation();  // bumped on every attach/detach (resume timers check it)
   std::atomic<bool> carbons{false};  // XEP-0280: set on the connection strand, read on the core strand
 
@@ -82,7 +87,11 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::string sm_id_;
   // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty, and
   // most sessions never enable XEP-0198. Acks come in batches, so erasing the front is cheap.
-  std::vector<std::string> unacked_;
+  struct Unacked {
+    std::string xml;
+    core::MessagePtr message;  // null: not a message worth redelivering
+  };
+  std::vector<Unacked> unacked_;
   std::uint32_t sent_ = 0, acked_ = 0, received_ = 0;
   std::uint64_t generation_ = 0;
   std::string outbox_;          // rendered, not yet handed to the connection
@@ -98,6 +107,13 @@ std::string render_occupant(const Domains& d, const std::string& room, const cor
 
 // XEP-0280: wraps `message` (a rendered <message/>) in <sent/> or <received/> for every other
 // session of `user` that enabled carbons. Core strand.
+// XEP-0198 §5 ("the server SHOULD treat unacknowledged stanzas as undelivered"): after the
+// session of `link` has been closed for good, each direct message it never acknowledged
+// goes to the user's other sessions or to offline storage, never into the void. A message
+// to the bare JID is skipped when the user still has other sessions: they received it
+// too. Core strand.
+void redeliver_unacked(core::Core& core, Link& link);
+
 void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,
                   std::string_view message);
 

@@ -25,6 +25,7 @@ class XmppPlugin : public core::Plugin {
     limits.max_depth = x.c2s.limits.depth;
     limits.max_attributes = x.c2s.limits.attributes;
     ctx_ = std::make_unique<Context>(rt_, d, limits);
+    ctx_->resume_timeout = std::chrono::seconds(x.c2s.resume_timeout);
     for (const auto& text : x.c2s.listen) {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);

@@ -29,6 +29,13 @@ Status Router::send(Message m) {
   return it->second->deliver(p);
 }
 
+Status Router::redeliver(const Message& m) {
+  if (!m.to.is_user()) return make_error(Condition::bad_request, "only messages to local users are redelivered");
+  Message copy = m;
+  copy.to = m.to.bare();
+  return deliver_local(std::make_shared<const Message>(std::move(copy)));
+}
+
 Status Router::deliver_local(const MessagePtr& m) {
   Sessions& sessions = core_.sessions();
   const Address bare = m->to.bare();

@@ -34,6 +34,10 @@ class Router {
   Status send(Message m);
   // Delivers and deletes stored offline messages for this session's user.
   Status flush_offline(SessionId session);
+  // A message a session was given but never confirmed (XEP-0198 §5: the stream ended
+  // without resumption) goes through the bare-address rules again: to the user's other
+  // sessions, else to offline storage. Hooks do not fire a second time.
+  Status redeliver(const Message& m);
 
   void add_route(Protocol p, ForeignRoute* route) { routes_[p] = route; }
   void remove_route(Protocol p) { routes_.erase(p); }

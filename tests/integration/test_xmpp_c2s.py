@@ -139,6 +139,32 @@ def test_stream_management_resume():
         bye(alice, bob)
 
 
+def test_unacked_messages_go_offline_when_the_session_is_not_resumed():
+    # XEP-0198 §5: a session that is never resumed must not take its unacknowledged
+    # messages with it; they reach the user at the next login (offline storage).
+    cfg = h.config(xmpp=True, accounts=ACCOUNTS, xmpp_extra={})
+    cfg["xmpp"]["c2s"]["resume_timeout"] = 1
+    with h.Parleyd(cfg) as d:
+        port = d.ports["xmpp"]
+        alice = login(port, "alice", "alicepw")
+        bob = login(port, "bob", "bobpw", plugins=["xep_0198"])
+        run(asyncio.sleep(0.5))
+        assert bob.plugin["xep_0198"].sm_id, "stream management not enabled"
+        bob.transport.abort()
+        run(asyncio.sleep(0.3))
+        alice.send_message(mto="bob@localhost/test", mbody="to the resource", mtype="chat")
+        alice.send_message(mto="bob@localhost", mbody="to the bare jid", mtype="chat")
+        alice.send_message(mto="bob@localhost", mtype="chat")  # a body-less notification: not kept
+        run(asyncio.sleep(2.5))  # resume_timeout passes; the session ends unresumed
+        bob2 = login(port, "bob", "bobpw")
+        got = set()
+        while len(got) < 2:
+            m = run(next_where(bob2.messages, lambda m: m["body"] in ("to the resource", "to the bare jid")))
+            got.add(m["body"])
+            assert m["delay"]["stamp"] is not None, "a redelivered message carries its original time"
+        bye(alice, bob2)
+
+
 def raw_stream(port, payload):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(payload)

@@ -62,6 +62,29 @@ TEST_CASE("offline messages are stored, bounded, and flushed at the next login")
   CHECK(f.sink(b).messages.size() == 3);
 }
 
+TEST_CASE("redeliver: an unacknowledged message goes to the other sessions, else offline") {
+  CoreFixture f;
+  f.account("bob");
+  auto phone = f.login("bob", "phone");
+  auto desk = f.login("bob", "desk");
+  auto m = text("local:bob/phone", "are you there");
+  m.id = "m1";
+  REQUIRE(f.core->router().send(m).ok());
+  REQUIRE(f.sink(phone).messages.size() == 1);
+  CHECK(f.sink(desk).messages.empty());
+  // The phone's stream ends without acknowledging it: the desk gets it, same id.
+  f.core->sessions().close(phone, "gone");
+  REQUIRE(f.core->router().redeliver(*f.sink(phone).messages[0]).ok());
+  REQUIRE(f.sink(desk).messages.size() == 1);
+  CHECK(f.sink(desk).messages[0]->id == "m1");
+  CHECK(f.sink(desk).messages[0]->to == Address::user("bob"));
+  // Nobody left: offline storage keeps it for the next login.
+  f.core->sessions().close(desk, "gone");
+  REQUIRE(f.core->router().redeliver(*f.sink(desk).messages[0]).ok());
+  CHECK(*f.store->count_offline(Address::user("bob")) == 1);
+  CHECK_FALSE(f.core->router().redeliver(text("room:dev", "x")).ok());
+}
+
 TEST_CASE("all sessions with negative priority count as offline") {
   CoreFixture f;
   f.account("bob");
