@@ -49,7 +49,7 @@ std::size_t IrcConnection::on_data(std::string_view data) {
     handled = true;
     if (flood_.burst) penalty_until_ += flood_.cost;
   }
-  if (handled) server_->flush();
+  if (handled) server_->flush_soon();
   return used;
 }
 

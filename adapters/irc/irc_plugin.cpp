@@ -17,7 +17,9 @@ namespace {
 
 class IrcPlugin final : public core::Plugin {
  public:
-  IrcPlugin(Runtime& rt, const config::Config& cfg) : rt_(rt), cfg_(cfg), sweep_(rt.io) {}
+  // Everything after start() runs on the core strand, where SIGHUP replaces the config and
+  // start/stop/reload run: accept() and the idle sweep read cfg_ there, never concurrently.
+  IrcPlugin(Runtime& rt, const config::Config& cfg) : rt_(rt), cfg_(cfg), sweep_(rt.core_strand) {}
   ~IrcPlugin() override { stop(); }
 
   std::string_view name() const override { return "irc"; }
@@ -31,7 +33,9 @@ class IrcPlugin final : public core::Plugin {
       if (spec->tls && !rt_.tls)
         return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": TLS needs a certificate");
       auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::tcp::socket s, bool tls) { accept(std::move(s), tls); });
+          rt_.io, *spec, [this](protocols::tcp::socket s, bool tls) {
+            asio::post(rt_.core_strand, [this, s = std::move(s), tls]() mutable { accept(std::move(s), tls); });
+          });
       if (auto ec = l->open())
         return core::make_error(core::Condition::service_unavailable, "irc.listen " + text + ": " + ec.message());
       l->start();
@@ -69,16 +73,14 @@ class IrcPlugin final : public core::Plugin {
     flood.cost = std::chrono::milliseconds(cfg_.irc.flood_interval_ms);
     auto fallback = cfg_.irc.fallback_encoding == "reject" ? protocols::irc::Fallback::reject
                                                             : protocols::irc::Fallback::latin1;
-    // The connection runs on the core strand (see irc_connection.hpp): attach, then start.
+    // The connection runs on the core strand (see irc_connection.hpp), like this function.
     auto conn = std::make_shared<IrcConnection>(std::move(s), tls ? rt_.tls : nullptr, limits, rt_.core_strand,
                                                 server_, flood, fallback);
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls);
     conn->set_client(client);
     manager_.add(conn);
-    asio::post(rt_.core_strand, [server = server_, client, conn] {
-      server->attach(client);
-      conn->start();
-    });
+    server_->attach(client);
+    conn->start();
   }
 
   void schedule_sweep() {

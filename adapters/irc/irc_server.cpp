@@ -2,6 +2,7 @@
 
 #include <gsasl.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <ctime>
 #include <spdlog/spdlog.h>
@@ -143,14 +144,22 @@ void IrcServer::mark_dirty(IrcClient& c) {
   if (c.dirty) return;
   c.dirty = true;
   dirty_.push_back(&c);
-  if (!flush_posted_ && current_ == nullptr) {
-    // A core event from another adapter's task: flush right after it.
-    flush_posted_ = true;
-    boost::asio::post(rt_.core_strand, [self = shared_from_this()] {
+  if (current_ == nullptr) flush_soon();  // a core event from another adapter's task
+}
+
+void IrcServer::flush_soon() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // Through the io_context rather than straight onto the strand: the reads that the same
+  // reactor round made ready are queued ahead of this, so the output of all of them goes
+  // out in one write per member (as an ircd writes once per event-loop iteration) — with
+  // several busy senders in a big channel that divides the send() calls per line.
+  boost::asio::post(rt_.io, [self = shared_from_this()] {
+    boost::asio::dispatch(self->rt_.core_strand, [self] {
       self->flush_posted_ = false;
       self->flush();
     });
-  }
+  });
 }
 
 void IrcServer::queue(IrcClient& c, std::string_view bytes) {

@@ -50,6 +50,8 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void queue(IrcClient& c, std::string_view bytes);
   void queue_shared(IrcClient& c, const std::shared_ptr<const std::string>& line);
   void flush();
+  // Flushes after the reads already pending in this reactor round (core strand).
+  void flush_soon();
   void close_link(IrcClient& c, const std::string& reason);
   void numeric(IrcClient& c, int code, std::initializer_list<std::string_view> middle,
                std::string_view trailing);
