@@ -8,6 +8,7 @@ from /proc by parley_loadgen itself (--server-pid), around the measured phase on
 from __future__ import annotations
 
 import json
+import statistics
 import os
 import shutil
 import signal
@@ -188,34 +189,70 @@ def print_table(title: str, servers: list[str], rows: list[tuple[str, str, str]]
     sys.stdout.flush()
 
 
-def compare(title: str, server_classes, cases, rows, case_args=lambda srv, args: args) -> None:
-    """Runs every case against each server named on the command line (all when none are),
-    one server at a time, then prints one side-by-side table and, with BENCH_JSON=FILE,
-    writes the raw results. A server that fails to start is listed as missing with why."""
-    only = set(sys.argv[1:])
-    servers = [s for s in server_classes if not only or s.name in only]
-    results: dict = {}
-    missing: dict = {}
-    for cls in servers:
-        srv = cls()
+def _median_result(runs: list[dict]) -> dict:
+    """One result from repeated runs: the median of each numeric field (errors win)."""
+    for r in runs:
+        if "error" in r:
+            return r
+    out = dict(runs[0])
+    for key in out:
         try:
-            log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
-            srv.start()
-        except Exception as e:  # noqa: BLE001
-            missing[srv.name] = f"setup failed: {e}; log: {srv.log_tail(5)!r}"
-            log(f"{srv.name}: {missing[srv.name]}")
-            srv.cleanup()
+            vals = sorted(float(r[key]) for r in runs if key in r)
+        except ValueError:
             continue
-        try:
-            for case, args in cases:
-                run_case(results, srv, case, case_args(srv, args))
-                time.sleep(0.5)
-        finally:
+        m = statistics.median(vals)
+        out[key] = str(int(m)) if all(v.is_integer() for v in vals) and m.is_integer() else f"{m:.3f}".rstrip("0").rstrip(".")
+    if len(runs) > 1:
+        out["runs"] = str(len(runs))
+    return out
+
+
+def compare(title: str, server_classes, cases, rows, case_args=lambda srv, args: args) -> None:
+    """Runs every case against each server named on the command line (all when none are)
+    and prints one side-by-side table; with BENCH_JSON=FILE also writes every raw result.
+
+    All servers are started first and stay up; each case then runs on one server after the
+    other, BENCH_REPEAT times (default 3) in turn — A B C A B C A B C — and the table shows
+    each field's median. The machines are shared and their speed drifts over minutes, so
+    interleaving keeps the ratio between servers honest where one server's whole run after
+    the other's would compare two different machines. Idle-memory cases (loadgen "*-idle")
+    run once, first, on the fresh servers. A server that fails to start is listed as missing
+    with why."""
+    only = set(sys.argv[1:])
+    classes = [s for s in server_classes if not only or s.name in only]
+    repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
+    load_before = os.getloadavg()[0]
+    raw: dict = {}
+    missing: dict = {}
+    servers = []
+    try:
+        for cls in classes:
+            srv = cls()
+            try:
+                log(f"starting {srv.name} on 127.0.0.1:{srv.port}")
+                srv.start()
+                servers.append(srv)
+            except Exception as e:  # noqa: BLE001
+                missing[srv.name] = f"setup failed: {e}; log: {srv.log_tail(5)!r}"
+                log(f"{srv.name}: {missing[srv.name]}")
+                srv.cleanup()
+        ordered = sorted(cases, key=lambda c: 0 if c[1][0].endswith("-idle") else 1)
+        for case, args in ordered:
+            rounds = 1 if args[0].endswith("-idle") else repeat
+            for _ in range(rounds):
+                for srv in servers:
+                    one: dict = {}
+                    run_case(one, srv, case, case_args(srv, args))
+                    raw.setdefault(case, {}).setdefault(srv.name, []).append(one[case][srv.name])
+                    time.sleep(0.5)
+    finally:
+        for srv in servers:
             srv.cleanup()
+    results = {case: {name: _median_result(runs) for name, runs in per.items()} for case, per in raw.items()}
     print(f"\n{title}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average before the run {os.getloadavg()[0]:.1f}")
-    print_table(title, [s.name for s in servers], rows, results, missing)
+          f"load average before the run {load_before:.1f}; median of {repeat} interleaved runs per case")
+    print_table(title, [c.name for c in classes], rows, results, missing)
     out = os.environ.get("BENCH_JSON")
     if out:
         with open(out, "w") as f:
-            json.dump({"results": results, "missing": missing}, f, indent=1)
+            json.dump({"results": results, "raw": raw, "missing": missing}, f, indent=1)
