@@ -406,6 +406,7 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
   core::ModeChange change;
   change.by = c.nick;
   char sign = 0;
+  std::size_t new_bans = 0;
   for (const auto& it : items) {
     std::string arg(it.arg);
     switch (it.letter) {
@@ -437,6 +438,12 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
       case 'b':
         if (arg.empty() || arg.front() == ':') {
           numeric(c, 696, {chan, "b", "*"}, "Invalid ban mask");
+          continue;
+        }
+        // MAXLIST=b:100 bounds the list (ERR_BANLISTFULL, Modern IRC).
+        if (it.plus && std::find(r->bans.begin(), r->bans.end(), arg) == r->bans.end() &&
+            r->bans.size() + new_bans++ >= kMaxBans) {
+          numeric(c, 478, {chan, arg}, "Channel ban list is full");
           continue;
         }
         break;

@@ -698,7 +698,7 @@ void IrcServer::send_isupport(IrcClient& c) {
       "HOSTLEN=64",
       "KEYLEN=" + std::to_string(kKeyLen),
       "KICKLEN=390",
-      "MAXLIST=b:100",
+      "MAXLIST=b:" + std::to_string(kMaxBans),
       "MAXTARGETS=10",
       "MODES=4",
       "MONITOR=" + std::to_string(kMonitorMax),

@@ -71,6 +71,7 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::string status_of(const IrcClient& viewer, const core::Member& m) const;
   static constexpr std::size_t kMonitorMax = 100;  // ISUPPORT MONITOR=
   static constexpr std::size_t kKeyLen = 32;       // ISUPPORT KEYLEN=
+  static constexpr std::size_t kMaxBans = 100;     // ISUPPORT MAXLIST=b:
   std::size_t channel_length() const;              // ISUPPORT CHANNELLEN=
   void send_names(IrcClient& c, const core::Room& room, bool with_end = true);
   void send_topic(IrcClient& c, const core::Room& room);

@@ -484,4 +484,11 @@ TEST_CASE("irc server: MODE checks each argument - keys, limits, o/h/v targets -
   CHECK(has(World::take(*b), " 353 bea = #dev :@ann bea\r\n"));
   w.send(*a, "MODE #dev +k secret");
   CHECK(has(World::take(*b), "MODE #dev +k secret"));
+  for (int i = 0; i < 25; ++i)
+    w.send(*a, "MODE #dev +bbbb " + std::to_string(i) + "a!*@* " + std::to_string(i) + "b!*@* " +
+                   std::to_string(i) + "c!*@* " + std::to_string(i) + "d!*@*");
+  CHECK(w.core.rooms().find("dev")->bans.size() == 100);
+  World::take(*a);
+  w.send(*a, "MODE #dev +b one!*@*");  // MAXLIST=b:100
+  CHECK(has(World::take(*a), " 478 ann #dev one!*@* :"));
 }
