@@ -11,7 +11,9 @@ void parse_irc(Reader& r, IrcConfig& out) {
     o.string("name", oper.name, Required::yes);
     o.string("password", oper.password, Required::yes);
   });
+  r.string("password", out.password);
   r.boolean("guests", out.guests);
+  r.boolean("reserve_account_nicks", out.reserve_account_nicks);
   r.integer("nick_length", out.nick_length, 1, 512);
   r.integer("channel_length", out.channel_length, 2, 512);
   r.integer("max_channels", out.max_channels, 1, 100000);
@@ -27,6 +29,7 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.integer("sendq", out.sendq, 4096, 1024 * 1024 * 1024);
   r.integer("ping_interval", out.ping_interval, 5, 86400);
   r.integer("ping_timeout", out.ping_timeout, 10, 86400);
+  r.integer("registration_timeout", out.registration_timeout, 1, 86400);
   r.string("fallback_encoding", out.fallback_encoding);
 }
 

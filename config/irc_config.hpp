@@ -24,7 +24,13 @@ struct IrcConfig {
   std::string network_name = "Parley";
   std::string motd = "Welcome to Parley.";
   std::vector<IrcOper> opers;
+  // Connection password (PASS before NICK/USER, Modern IRC "PASS message"); empty: none,
+  // and PASS then logs in to an account ("account:password").
+  std::string password;
   bool guests = true;
+  // An account's name is its owner's IRC nick: others may not take it. false: first come,
+  // first served (a guest using it is still not that account).
+  bool reserve_account_nicks = true;
   std::size_t nick_length = 30;
   std::size_t channel_length = 64;
   std::size_t max_channels = 50;
@@ -38,6 +44,7 @@ struct IrcConfig {
   std::size_t sendq = 1048576;
   std::size_t ping_interval = 90;  // seconds of silence before the server PINGs
   std::size_t ping_timeout = 180;  // seconds of silence before disconnecting
+  std::size_t registration_timeout = 60;     // seconds a connection may take to register
   std::string fallback_encoding = "latin1";  // for lines that are not UTF-8: latin1 | reject
 };
 

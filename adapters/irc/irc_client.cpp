@@ -27,12 +27,19 @@ void IrcClient::on_room_join(const core::Room& room, const core::Member& m, bool
   std::string line;
   LineWriter w(line);
   w.prefix(self ? mask() : server.member_mask(m)).command("JOIN").param("#" + room.name);
+  IrcClient* joiner = server.client_by_session(m.session);
   if (has(cap_extended_join)) {
     std::string real = m.nick;
-    if (IrcClient* c = server.client_by_session(m.session)) real = c->realname;
+    if (joiner) real = joiner->realname;
     w.param(server.account_of(m.session)).trailing(real);
   }
   w.end();
+  // away-notify: a user who joins while away is followed by its AWAY ("Clients will be
+  // sent an AWAY message [...] when a user joins and has an away message set").
+  if (!self && has(cap_away_notify) && joiner && !joiner->away.empty()) {
+    LineWriter a(line);
+    a.tags(server.tags_to(*this, joiner)).prefix(joiner->mask()).command("AWAY").trailing(joiner->away).end();
+  }
   server.queue(*this, line);
 }
 
@@ -101,9 +108,17 @@ void IrcClient::on_room_mode(const core::Room& room, const core::ModeChange& c) 
 void IrcClient::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
   if (state != State::registered) return;
   std::string by = from_nick + "!" + (from.is_user() ? from.id() : "user") + "@parley";
-  if (IrcClient* c = server.client_by_nick(from_nick)) by = c->mask();
+  IrcClient* inviter = server.client_by_nick(from_nick);
+  if (inviter) by = inviter->mask();
   std::string line;
-  LineWriter(line).prefix(by).command("INVITE").param(nick).param("#" + room).end();
+  // account-tag and server-time apply to INVITE as to any message from a user.
+  LineWriter(line)
+      .tags(server.tags_to(*this, inviter))
+      .prefix(by)
+      .command("INVITE")
+      .param(nick)
+      .param("#" + room)
+      .end();
   server.queue(*this, line);
 }
 

@@ -32,6 +32,9 @@ enum Cap : std::uint32_t {
   cap_sasl = 1u << 9,
   cap_cap_notify = 1u << 10,
   cap_userhost_in_names = 1u << 11,
+  cap_invite_notify = 1u << 12,
+  cap_account_notify = 1u << 13,
+  cap_setname = 1u << 14,
 };
 
 struct SaslSessionDeleter {
@@ -75,6 +78,10 @@ class IrcClient final : public core::SessionSink {
   std::string pass;      // PASS, until registration
   std::string away;      // empty: here
   std::string out;       // pending output, flushed by IrcServer
+  // Lines produced while a command runs that are not part of its labeled response (IRCv3
+  // labeled-response): a message to oneself arrives once as the echo (labeled) and once
+  // as a delivery, which follows the response. Appended to `out` after the command.
+  std::string deferred;
   std::uint32_t caps = 0;
   core::SessionId session = 0;
   bool tls = false;
@@ -84,7 +91,8 @@ class IrcClient final : public core::SessionSink {
   bool invisible = true;       // user mode +i
   std::uint16_t cap_version = 0;
   std::size_t channels = 0;    // rooms joined (CHANLIMIT)
-  std::chrono::steady_clock::time_point signon = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point connected = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point signon = connected;
   std::chrono::steady_clock::time_point last_message = signon;
 
   // Join in progress: the core reports the other members and the topic inside join();
@@ -95,6 +103,8 @@ class IrcClient final : public core::SessionSink {
   core::SessionId last_quit = 0;
   core::SessionId last_nick_session = 0;
   std::string last_nick_new;
+  // MONITOR (IRCv3): casefolded nicks this client watches, at most IrcServer::kMonitorMax.
+  std::vector<std::string> monitoring;
 
   // SASL (AUTHENTICATE)
   std::unique_ptr<Gsasl_session, SaslSessionDeleter> sasl;

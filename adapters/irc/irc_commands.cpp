@@ -1,5 +1,6 @@
-// Channel, message, query and operator commands of IrcServer (core strand).
+// Channel, message and operator commands of IrcServer (core strand).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -25,19 +26,34 @@ std::vector<std::string_view> split_list(std::string_view s) {
   return out;
 }
 
-// Map a core error to the IRC numeric for a channel operation.
-int channel_numeric(core::Condition c) {
-  switch (c) {
-    case core::Condition::forbidden: return 482;
-    case core::Condition::not_acceptable: return 442;
-    case core::Condition::item_not_found: return 441;
-    case core::Condition::not_allowed: return 482;
-    default: return 400;
-  }
+// RFC 2812 §2.3.1 "key": printable ASCII without space; ',' would split JOIN's key list.
+bool valid_key(std::string_view k, std::size_t max) {
+  if (k.empty() || k.size() > max) return false;
+  for (char ch : k)
+    if (static_cast<unsigned char>(ch) <= ' ' || static_cast<unsigned char>(ch) >= 0x7f || ch == ',')
+      return false;
+  return true;
 }
 
-std::string away_flag(const std::string& away) { return away.empty() ? "H" : "G"; }
+// +l: a positive decimal number (Modern IRC "Client Limit" mode).
+bool valid_limit(std::string_view v) {
+  std::uint32_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc{} && end == v.data() + v.size() && n > 0;
+}
 
+// The rank a STATUSMSG prefix asks for (Modern IRC "STATUSMSG" parameter).
+bool has_status(const core::Member& m, char status) {
+  const bool op = m.role == core::Role::moderator && m.affiliation >= core::Affiliation::admin;
+  const bool halfop = m.role == core::Role::moderator;
+  const bool voice =
+      halfop || m.voice || (m.role == core::Role::participant && m.affiliation >= core::Affiliation::member);
+  switch (status) {
+    case '@': return op;
+    case '%': return halfop;
+    default: return voice;
+  }
+}
 
 }  // namespace
 
@@ -57,7 +73,8 @@ void IrcServer::cmd_join(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::join_one(IrcClient& c, std::string_view chan, std::string_view key) {
   auto room = room_of(chan);
-  if (!room) return numeric(c, 479, {chan}, "Illegal channel name");
+  // Modern IRC "JOIN": an invalid (or too long, CHANNELLEN) name is ERR_NOSUCHCHANNEL.
+  if (!room) return numeric(c, 403, {chan}, "No such channel");
   const core::Room* existing = rt_.core.rooms().find(*room);
   if (existing && existing->members.count(c.session)) return;
   c.channels = rt_.core.rooms().rooms_of(c.session).size();
@@ -77,7 +94,7 @@ void IrcServer::join_one(IrcClient& c, std::string_view chan, std::string_view k
       case core::Condition::service_unavailable: return numeric(c, 471, {name}, "Cannot join channel (+l)");
       case core::Condition::registration_required: return numeric(c, 473, {name}, "Cannot join channel (+i)");
       case core::Condition::conflict: return numeric(c, 437, {name}, "Your nick is in use in that channel");
-      case core::Condition::jid_malformed: return numeric(c, 479, {name}, "Illegal channel name");
+      case core::Condition::jid_malformed: return numeric(c, 403, {name}, "No such channel");
       default: return numeric(c, 403, {name}, r.error().text.empty() ? "Cannot join channel" : r.error().text);
     }
   }
@@ -119,51 +136,81 @@ void IrcServer::cmd_topic(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::cmd_names(IrcClient& c, const pi::Message& m) {
   if (m.nparams == 0) return numeric(c, 366, {"*"}, "End of /NAMES list.");
+  // Modern IRC "NAMES": the replies for every channel, then one RPL_ENDOFNAMES naming the
+  // parameter as given; an invalid, unknown or hidden channel gets nothing but that end.
   for (auto chan : split_list(m.param(0))) {
     auto room = room_of(chan);
     const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
-    if (!r || (r->modes.secret && !r->members.count(c.session))) {
-      numeric(c, 366, {chan}, "End of /NAMES list.");
-      continue;
-    }
-    send_names(c, *r);
+    if (!r || (r->modes.secret && !r->members.count(c.session))) continue;
+    send_names(c, *r, false);
   }
+  numeric(c, 366, {m.param(0)}, "End of /NAMES list.");
 }
 
 void IrcServer::cmd_list(IrcClient& c, const pi::Message& m) {
+  // Channels and ELIST=MNU conditions (Modern IRC "ELIST"): a name or mask lists what
+  // matches, "!mask" what does not, ">n" / "<n" by member count.
+  std::vector<std::string_view> masks, not_masks;
+  std::size_t more_than = 0, less_than = SIZE_MAX;
+  for (std::size_t p = 0; p < 2 && p < m.nparams; ++p)
+    for (auto item : split_list(m.param(p))) {
+      if ((item.front() == '>' || item.front() == '<') && item.size() > 1) {
+        std::size_t n = 0;
+        auto [end, ec] = std::from_chars(item.data() + 1, item.data() + item.size(), n);
+        if (ec != std::errc{} || end != item.data() + item.size()) continue;
+        if (item.front() == '>')
+          more_than = std::max(more_than, n + 1);
+        else
+          less_than = std::min(less_than, n);
+      } else if (item.front() == '!' && item.size() > 1) {
+        not_masks.push_back(item.substr(1));
+      } else {
+        masks.push_back(item);
+      }
+    }
   numeric(c, 321, {"Channel"}, "Users  Name");
-  std::vector<std::string> wanted;
-  for (auto chan : split_list(m.param(0)))
-    if (auto room = room_of(chan)) wanted.push_back(*room);
   for (const core::Room* r : rt_.core.rooms().list()) {
-    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), r->name) == wanted.end()) continue;
     if (r->modes.secret && !r->members.count(c.session)) continue;
-    numeric(c, 322, {"#" + r->name, std::to_string(r->members.size())}, r->topic.text);
+    const std::string name = "#" + r->name;
+    const std::size_t n = r->members.size();
+    if (n < more_than || n >= less_than) continue;
+    auto matches = [&](std::string_view mask) { return pi::mask_match(mask, name); };
+    if (!masks.empty() && std::none_of(masks.begin(), masks.end(), matches)) continue;
+    if (std::any_of(not_masks.begin(), not_masks.end(), matches)) continue;
+    numeric(c, 322, {name, std::to_string(n)}, r->topic.text);
   }
   numeric(c, 323, {}, "End of /LIST");
 }
 
 void IrcServer::cmd_kick(IrcClient& c, const pi::Message& m) {
-  auto room = room_of(m.param(0));
+  // RFC 2812 §3.2.8: one channel and several users, or as many channels as users; each
+  // kick is its own KICK line.
+  auto chans = split_list(m.param(0));
+  auto users = split_list(m.param(1));
+  if (chans.empty() || users.empty() || (chans.size() != 1 && chans.size() != users.size()))
+    return numeric(c, 461, {"KICK"}, "Not enough parameters");
+  std::string reason =
+      m.nparams > 2 && !m.param(2).empty() ? std::string(pi::utf8_truncate(m.param(2), 390)) : c.nick;
+  for (std::size_t i = 0; i < users.size(); ++i)
+    kick_one(c, chans.size() == 1 ? chans[0] : chans[i], users[i], reason);
+}
+
+void IrcServer::kick_one(IrcClient& c, std::string_view chan_in, std::string_view nick,
+                         const std::string& reason) {
+  auto room = room_of(chan_in);
   const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
-  if (!r) return numeric(c, 403, {m.param(0)}, "No such channel");
+  if (!r) return numeric(c, 403, {chan_in}, "No such channel");
   std::string chan = "#" + *room;
-  std::string reason = m.nparams > 2 ? std::string(m.param(2)) : c.nick;
-  for (auto nick : split_list(m.param(1))) {
-    if (!r->members.count(c.session)) return numeric(c, 442, {chan}, "You're not on that channel");
-    if (!r->find_nick(nick)) {
-      numeric(c, 441, {nick, chan}, "They aren't on that channel");
-      continue;
+  if (!r->members.count(c.session)) return numeric(c, 442, {chan}, "You're not on that channel");
+  if (!r->find_nick(nick)) return numeric(c, 441, {nick, chan}, "They aren't on that channel");
+  auto st = rt_.core.rooms().kick(c.session, *room, std::string(nick), reason, true);
+  if (!st) {
+    switch (st.error().condition) {
+      case core::Condition::item_not_found:
+        return numeric(c, 441, {nick, chan}, "They aren't on that channel");
+      case core::Condition::not_acceptable: return numeric(c, 442, {chan}, "You're not on that channel");
+      default: return numeric(c, 482, {chan}, "You're not channel operator");
     }
-    auto st = rt_.core.rooms().kick(c.session, *room, std::string(nick), reason);
-    if (!st) {
-      int code = channel_numeric(st.error().condition);
-      if (code == 441) numeric(c, 441, {nick, chan}, "They aren't on that channel");
-      else if (code == 442) numeric(c, 442, {chan}, "You're not on that channel");
-      else numeric(c, 482, {chan}, "You're not channel operator");
-    }
-    r = rt_.core.rooms().find(*room);
-    if (!r) return;
   }
 }
 
@@ -174,11 +221,12 @@ void IrcServer::cmd_invite(IrcClient& c, const pi::Message& m) {
   if (!r) return numeric(c, 403, {m.param(1)}, "No such channel");
   std::string chan = "#" + *room;
   core::Address who;
-  if (IrcClient* t = client_by_nick(nick)) {
-    who = rt_.core.sessions().find(t->session)->user;
-  } else if (std::string f = pi::casefold(nick); core::is_valid_local_name(f) &&
-                                                    (rt_.core.directory().exists(f) ||
-                                                     rt_.core.sessions().user_online(core::Address::user(f)))) {
+  IrcClient* target = client_by_nick(nick);
+  if (target) {
+    who = rt_.core.sessions().find(target->session)->user;
+  } else if (std::string f = pi::casefold(nick);
+             core::is_valid_local_name(f) &&
+             (rt_.core.directory().exists(f) || rt_.core.sessions().user_online(core::Address::user(f)))) {
     who = core::Address::user(f);
   } else {
     return numeric(c, 401, {nick}, "No such nick/channel");
@@ -192,63 +240,85 @@ void IrcServer::cmd_invite(IrcClient& c, const pi::Message& m) {
     if (st.error().condition == core::Condition::item_not_found) return numeric(c, 401, {nick}, "No such nick/channel");
     return numeric(c, 442, {chan}, "You're not on that channel");
   }
-  numeric_nt(c, 341, {nick, chan});
+  numeric_nt(c, 341, {target ? std::string_view(target->nick) : nick, chan});
+  // invite-notify (IRCv3): the members who could have invited too (everyone unless +i)
+  // learn of it; the inviter has its 341, the invitee its INVITE.
+  for (const auto& [id, mem] : r->members) {
+    IrcClient* t = client_by_session(id);
+    if (!t || t == &c || t == target || !t->has(cap_invite_notify)) continue;
+    if (r->modes.invite_only && mem.role != core::Role::moderator) continue;
+    std::string line;
+    LineWriter(line)
+        .tags(tags_to(*t, &c))
+        .prefix(c.mask())
+        .command("INVITE")
+        .param(target ? target->nick : nick)
+        .param(chan)
+        .end();
+    queue(*t, line);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // MODE
 
 void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
+  if (m.param(0).starts_with('#')) return mode_channel(c, m);
+  mode_user(c, m);
+}
+
+void IrcServer::mode_user(IrcClient& c, const pi::Message& m) {
   std::string_view target = m.param(0);
-  if (!target.starts_with('#')) {
-    if (!pi::equal_fold(target, c.nick)) {
-      if (client_by_nick(target)) return numeric(c, 502, {}, "Can't change mode for other users");
-      return numeric(c, 401, {target}, "No such nick/channel");
-    }
-    std::string modes = std::string("+") + (c.invisible ? "i" : "") + (c.oper ? "o" : "");
-    if (m.nparams < 2) return numeric_nt(c, 221, {modes});
-    bool plus = true;
-    std::string applied;
-    char sign = 0;
-    bool unknown = false;
-    for (char ch : m.param(1)) {
-      if (ch == '+' || ch == '-') {
-        plus = ch == '+';
-        continue;
-      }
-      if (ch == 'i') {
-        if (c.invisible == plus) continue;
-        c.invisible = plus;
-      } else if (ch == 'o' && !plus && c.oper) {
-        c.oper = false;
-      } else if (ch == 'o') {
-        continue;  // +o only through OPER
-      } else {
-        unknown = true;
-        continue;
-      }
-      if (sign != (plus ? '+' : '-')) applied += (sign = plus ? '+' : '-');
-      applied += ch;
-    }
-    if (unknown) numeric(c, 501, {}, "Unknown MODE flag");
-    if (!applied.empty()) {
-      LineWriter(c.out).prefix(c.mask()).command("MODE").param(c.nick).trailing(applied).end();
-      mark_dirty(c);
-    }
-    return;
+  if (!pi::equal_fold(target, c.nick)) {
+    if (client_by_nick(target)) return numeric(c, 502, {}, "Can't change mode for other users");
+    return numeric(c, 401, {target}, "No such nick/channel");
   }
+  std::string modes = std::string("+") + (c.invisible ? "i" : "") + (c.oper ? "o" : "");
+  if (m.nparams < 2) return numeric_nt(c, 221, {modes});
+  bool plus = true;
+  std::string applied;
+  char sign = 0;
+  bool unknown = false;
+  for (char ch : m.param(1)) {
+    if (ch == '+' || ch == '-') {
+      plus = ch == '+';
+      continue;
+    }
+    if (ch == 'i') {
+      if (c.invisible == plus) continue;
+      c.invisible = plus;
+    } else if (ch == 'o' && !plus && c.oper) {
+      c.oper = false;
+    } else if (ch == 'o') {
+      continue;  // +o only through OPER
+    } else {
+      unknown = true;
+      continue;
+    }
+    if (sign != (plus ? '+' : '-')) applied += (sign = plus ? '+' : '-');
+    applied += ch;
+  }
+  if (unknown) numeric(c, 501, {}, "Unknown MODE flag");
+  if (!applied.empty()) {
+    LineWriter(c.out).prefix(c.mask()).command("MODE").param(c.nick).trailing(applied).end();
+    mark_dirty(c);
+  }
+}
+
+void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
+  std::string_view target = m.param(0);
   auto room = room_of(target);
   const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
   if (!r) return numeric(c, 403, {target}, "No such channel");
   std::string chan = "#" + *room;
+  const auto me = r->members.find(c.session);
   if (m.nparams < 2) {
     std::string modes = "+";
     std::vector<std::string> args;
-    const bool member = r->members.count(c.session) > 0;
     if (r->modes.invite_only) modes += 'i';
     if (!r->modes.key.empty()) {
       modes += 'k';
-      args.push_back(member ? r->modes.key : "*");
+      args.push_back(me != r->members.end() ? r->modes.key : "*");
     }
     if (r->modes.limit) {
       modes += 'l';
@@ -266,20 +336,23 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
     numeric_nt(c, 329, {chan, std::to_string(core::to_unix_ms(r->created) / 1000)});
     return;
   }
-  // Split the change: which letters take an argument (CHANMODES=b,k,l,imnst; PREFIX ohv).
-  core::ModeChange change;
-  change.by = c.nick;
-  bool plus = true;
-  std::size_t argi = 2;
-  bool list_bans = false;
-  std::string unknown;
-  int changes = 0;
+  // First pass: which letters take an argument (CHANMODES=b,k,l,imnst; PREFIX ohv), which
+  // are unknown (472), and whether any change is asked for at all (MODES=4 with arguments).
+  struct Item {
+    bool plus;
+    char letter;
+    std::string_view arg;
+    bool has_arg;
+  };
+  std::vector<Item> items;
+  bool plus = true, list_bans = false;
+  std::size_t argi = 2, with_args = 0;
   for (char ch : m.param(1)) {
     if (ch == '+' || ch == '-') {
       plus = ch == '+';
-      change.modes += ch;
       continue;
     }
+    Item it{plus, ch, {}, false};
     switch (ch) {
       case 'b':
         if (argi >= m.nparams) {
@@ -292,11 +365,16 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
       case 'v':
       case 'k':
         if (argi >= m.nparams) {
-          if (ch == 'k' && !plus) break;  // -k without the key
+          if (ch == 'k' && !plus) {  // -k without the key: the core takes an argument anyway
+            it.arg = "*";
+            it.has_arg = true;
+            break;
+          }
           numeric(c, 461, {"MODE"}, "Not enough parameters");
           continue;
         }
-        change.args.emplace_back(m.param(argi++));
+        it.arg = m.param(argi++);
+        it.has_arg = true;
         break;
       case 'l':
         if (plus) {
@@ -304,7 +382,8 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
             numeric(c, 461, {"MODE"}, "Not enough parameters");
             continue;
           }
-          change.args.emplace_back(m.param(argi++));
+          it.arg = m.param(argi++);
+          it.has_arg = true;
         }
         break;
       case 'i': case 'm': case 'n': case 's': case 't': break;
@@ -312,28 +391,86 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
         numeric(c, 472, {std::string(1, ch)}, "is unknown mode char to me");
         continue;
     }
-    if (++changes > 4) break;  // MODES=4
-    change.modes += ch;
+    if (it.has_arg && ++with_args > 4) break;  // MODES=4
+    items.push_back(it);
   }
   if (list_bans) {
     for (const auto& b : r->bans) numeric_nt(c, 367, {chan, b});
     numeric(c, 368, {chan}, "End of channel ban list");
   }
-  bool any = false;
-  for (char ch : change.modes)
-    if (ch != '+' && ch != '-') any = true;
-  if (!any) return;
-  if (!r->members.count(c.session)) return numeric(c, 442, {chan}, "You're not on that channel");
+  if (items.empty()) return;
+  // Modern IRC "MODE": the sender must be on the channel and hold a status first; then each
+  // argument is checked on its own (696 ERR_INVALIDMODEPARAM, 401 / 441 for o/h/v).
+  if (me == r->members.end()) return numeric(c, 442, {chan}, "You're not on that channel");
+  if (me->second.role != core::Role::moderator) return numeric(c, 482, {chan}, "You're not channel operator");
+  core::ModeChange change;
+  change.by = c.nick;
+  char sign = 0;
+  std::size_t new_bans = 0;
+  for (const auto& it : items) {
+    std::string arg(it.arg);
+    switch (it.letter) {
+      case 'k':
+        if (it.plus && !valid_key(arg, kKeyLen)) {
+          numeric(c, 696, {chan, "k", "*"},
+                  "Invalid key: 1-" + std::to_string(kKeyLen) + " characters, no spaces");
+          continue;
+        }
+        break;
+      case 'l':
+        if (it.plus && !valid_limit(arg)) {
+          numeric(c, 696, {chan, "l", arg.empty() ? "*" : std::string_view(arg)},
+                  "Invalid limit: a positive number");
+          continue;
+        }
+        break;
+      case 'o':
+      case 'h':
+      case 'v':
+        if (!r->find_nick(arg)) {
+          if (nick_known(arg))
+            numeric(c, 441, {arg, chan}, "They aren't on that channel");
+          else
+            numeric(c, 401, {arg}, "No such nick/channel");
+          continue;
+        }
+        break;
+      case 'b':
+        if (arg.empty() || arg.front() == ':') {
+          numeric(c, 696, {chan, "b", "*"}, "Invalid ban mask");
+          continue;
+        }
+        // MAXLIST=b:100 bounds the list (ERR_BANLISTFULL, Modern IRC).
+        if (it.plus && std::find(r->bans.begin(), r->bans.end(), arg) == r->bans.end() &&
+            r->bans.size() + new_bans++ >= kMaxBans) {
+          numeric(c, 478, {chan, arg}, "Channel ban list is full");
+          continue;
+        }
+        break;
+      default: break;
+    }
+    if (sign != (it.plus ? '+' : '-')) change.modes += (sign = it.plus ? '+' : '-');
+    change.modes += it.letter;
+    if (it.has_arg) change.args.push_back(std::move(arg));
+  }
+  if (change.modes.empty()) return;
   auto st = rt_.core.rooms().set_modes(c.session, *room, change);
   if (!st) {
     switch (st.error().condition) {
       case core::Condition::forbidden:
       case core::Condition::not_allowed: return numeric(c, 482, {chan}, "You're not channel operator");
       case core::Condition::not_acceptable: return numeric(c, 442, {chan}, "You're not on that channel");
-      case core::Condition::item_not_found: return numeric(c, 441, {"*", chan}, "They aren't on that channel");
-      default: return numeric(c, 696, {chan, "*", "*"}, st.error().text);
+      default: return numeric(c, 472, {"*"}, st.error().text);
     }
   }
+}
+
+bool IrcServer::nick_known(std::string_view nick) const {
+  if (client_by_nick(nick)) return true;
+  for (const core::Room* r : rt_.core.rooms().list())
+    if (r->find_nick(nick)) return true;
+  std::string f = pi::casefold(nick);
+  return core::is_valid_local_name(f) && rt_.core.sessions().user_online(core::Address::user(f));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -341,8 +478,10 @@ void IrcServer::cmd_mode(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::cmd_privmsg(IrcClient& c, const pi::Message& m) { send_message(c, m, false); }
 void IrcServer::cmd_notice(IrcClient& c, const pi::Message& m) { send_message(c, m, true); }
+
 // TAGMSG (IRCv3 message-tags): client-only tags ("+typing") have no neutral equivalent, so
-// they are relayed between IRC clients that negotiated message-tags only.
+// they are relayed between IRC clients that negotiated message-tags only, with a msgid
+// shared by every copy (the echo included).
 void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
   if (!c.has(cap_message_tags)) return;
   std::string tags;
@@ -355,31 +494,52 @@ void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
       tags.append(t.value);
     }
   });
-  if (tags.empty() || tags.size() > 4094) return;
   std::string_view target = m.param(0);
-  auto line_for = [&](const IrcClient& to) {
+  const std::string msgid = rt_.core.router().next_id();
+  auto line_for = [&](const IrcClient& to, std::string_view shown_target) {
     std::string t = tags;
-    if (to.has(cap_server_time)) t += ";time=" + core::to_iso8601(core::Clock::now());
+    if (std::string more = tags_to(to, &c, msgid); !more.empty()) t += (t.empty() ? "" : ";") + more;
     std::string out;
-    LineWriter(out).tags(t).prefix(c.mask()).command("TAGMSG").param(target).end();
+    LineWriter(out).tags(t).prefix(c.mask()).command("TAGMSG").param(shown_target).end();
     return out;
   };
   if (target.starts_with('#')) {
     auto room = room_of(target);
     const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
     if (!r) return numeric(c, 403, {target}, "No such channel");
-    if (!r->members.count(c.session)) return numeric(c, 404, {target}, "Cannot send to channel");
+    auto me = r->members.find(c.session);
+    if (me == r->members.end() || me->second.role == core::Role::visitor ||
+        me->second.role == core::Role::none)
+      return numeric(c, 404, {target}, "Cannot send to channel");
+    const std::string chan = "#" + *room;
     for (const auto& [id, mem] : r->members) {
       IrcClient* t = client_by_session(id);
       if (!t || !t->has(cap_message_tags) || (t == &c && !c.has(cap_echo_message))) continue;
-      queue(*t, line_for(*t));
+      queue(*t, line_for(*t, chan));
     }
     return;
   }
   IrcClient* t = client_by_nick(target);
   if (!t) return numeric(c, 401, {target}, "No such nick/channel");
-  if (t->has(cap_message_tags)) queue(*t, line_for(*t));
-  if (c.has(cap_echo_message) && t != &c) queue(c, line_for(c));
+  if (c.has(cap_echo_message)) queue(c, line_for(c, t->nick));
+  // To oneself the delivery follows the echo, outside its labeled response.
+  if (t->has(cap_message_tags)) {
+    if (t == &c)
+      c.deferred += line_for(c, t->nick);
+    else
+      queue(*t, line_for(*t, t->nick));
+  }
+}
+
+std::string_view IrcServer::fit_text(const IrcClient& c, std::string_view cmd, std::string_view target,
+                                     std::string_view text, std::size_t framing) const {
+  // ":nick!user@host CMD target :text\r\n" within 512 bytes (RFC 1459 §2.3; the same
+  // budget the room renderer uses), so the relay is one line like the client's.
+  const std::size_t used =
+      c.nick.size() + c.user.size() + c.host.size() + 2 + cmd.size() + target.size() + 6 + framing;
+  const std::size_t budget = used < 510 ? 510 - used : 0;
+  if (text.size() <= budget) return text;
+  return pi::utf8_truncate(text, budget);
 }
 
 void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
@@ -393,26 +553,48 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
     return;
   }
   c.last_message = std::chrono::steady_clock::now();
-  std::string_view text = m.param(1);
-  core::Message base;
-  base.kind = notice ? core::MessageKind::notice : core::MessageKind::direct;
-  if (auto action = pi::ctcp_action(text)) {
-    base.kind = core::MessageKind::action;
-    text = *action;
-  }
-  auto styled = pi::parse_formatting(text);
-  base.body = std::move(styled.text);
-  for (const auto& s : styled.spans) base.rich.push_back(core::StyleSpan{s.begin, s.end, s.flags, s.fg, s.bg});
-  base.origin.protocol = core::Protocol::irc;
-  base.origin.session = c.session;
-  if (const auto* info = rt_.core.sessions().find(c.session)) base.from = info->user;
+  // The neutral message for one target: the text is cut to what that target's relay line
+  // can carry, keeping a CTCP ACTION's framing.
+  auto make = [&](std::string_view shown_target, std::string& fitted) {
+    std::string_view text = m.param(1);
+    core::Message msg;
+    msg.kind = notice ? core::MessageKind::notice : core::MessageKind::direct;
+    if (auto action = pi::ctcp_action(text)) {
+      msg.kind = core::MessageKind::action;
+      const std::string_view inner = fit_text(c, cmd, shown_target, *action, 9);  // "\x01ACTION " "\x01"
+      fitted = inner.size() == action->size() ? std::string(text) : pi::make_ctcp_action(inner);
+      text = inner;
+    } else {
+      fitted = std::string(fit_text(c, cmd, shown_target, text));
+      text = fitted;
+    }
+    auto styled = pi::parse_formatting(text);
+    msg.body = std::move(styled.text);
+    for (const auto& s : styled.spans)
+      msg.rich.push_back(core::StyleSpan{s.begin, s.end, s.flags, s.fg, s.bg});
+    msg.origin.protocol = core::Protocol::irc;
+    msg.origin.session = c.session;
+    if (const auto* info = rt_.core.sessions().find(c.session)) msg.from = info->user;
+    return msg;
+  };
   auto targets = split_list(m.param(0));
   if (targets.size() > 10) {
     numeric(c, 407, {m.param(0)}, "Too many targets");
     targets.resize(10);
   }
   for (auto target : targets) {
-    core::Message msg = base;
+    // STATUSMSG (Modern IRC): "@#chan" reaches the channel's operators only.
+    if (target.size() > 2 && (target[0] == '@' || target[0] == '%' || target[0] == '+') && target[1] == '#') {
+      auto room = room_of(target.substr(1));
+      const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
+      if (!r) {
+        if (!notice) numeric(c, 403, {target.substr(1)}, "No such channel");
+        continue;
+      }
+      send_statusmsg(c, target[0], *r, m, notice);
+      continue;
+    }
+    std::string fitted;
     if (target.starts_with('#')) {
       auto room = room_of(target);
       const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
@@ -420,6 +602,7 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
         if (!notice) numeric(c, 403, {target}, "No such channel");
         continue;
       }
+      core::Message msg = make("#" + *room, fitted);
       if (msg.kind == core::MessageKind::direct) msg.kind = core::MessageKind::room;
       auto st = rt_.core.rooms().say(c.session, *room, std::move(msg));
       if (!st && !notice) {
@@ -431,12 +614,13 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
     }
     // A nick: an IRC client here, an account, or an occupant of a room on another protocol.
     core::Address to;
-    if (IrcClient* t = client_by_nick(target)) {
+    IrcClient* t = client_by_nick(target);
+    if (t) {
       if (const auto* info = rt_.core.sessions().find(t->session)) to = info->user;
       if (!t->away.empty() && !notice) numeric(c, 301, {t->nick}, t->away);
-    } else if (std::string f = pi::casefold(target); core::is_valid_local_name(f) &&
-                                                      (rt_.core.sessions().user_online(core::Address::user(f)) ||
-                                                       rt_.core.directory().exists(f))) {
+    } else if (std::string f = pi::casefold(target);
+               core::is_valid_local_name(f) &&
+               (rt_.core.sessions().user_online(core::Address::user(f)) || rt_.core.directory().exists(f))) {
       to = core::Address::user(f);
     } else {
       for (const core::Room* r : rt_.core.rooms().list())
@@ -449,205 +633,91 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
       if (!notice) numeric(c, 401, {target}, "No such nick/channel");
       continue;
     }
+    core::Message msg = make(target, fitted);
     msg.to = to;
-    auto st = rt_.core.router().send(msg);
+    // The id is chosen here so that the echo carries the same msgid as the delivery.
+    msg.id = rt_.core.router().next_id();
+    msg.timestamp = core::Clock::now();
+    const core::Message echo = msg;
+    const std::size_t before = c.out.size();
+    auto st = rt_.core.router().send(std::move(msg));
     if (!st) {
       if (!notice) numeric(c, 401, {target}, st.error().text.empty() ? "No such nick/channel" : st.error().text);
       continue;
     }
+    const bool self = t == &c;
+    if (self && c.out.size() > before) {
+      // The delivery to oneself follows the echo, outside a labeled response.
+      c.deferred.append(c.out, before);
+      c.out.resize(before);
+    }
     if (c.has(cap_echo_message)) {
       // Echo with the sender's own prefix, to the target as the client named it.
-      std::string out, tags;
-      if (c.has(cap_server_time)) tags = "time=" + core::to_iso8601(core::Clock::now());
-      LineWriter(out).tags(tags).prefix(c.mask()).command(cmd).param(target).trailing(m.param(1)).end();
+      std::uint32_t variant = (c.has(cap_server_time) ? 1u : 0u) | (c.has(cap_account_tag) ? 2u : 0u) |
+                              (c.has(cap_message_tags) ? 4u : 0u);
+      std::string out;
+      LineWriter(out)
+          .tags(tags_for(echo, variant))
+          .prefix(c.mask())
+          .command(cmd)
+          .param(target)
+          .trailing(fitted)
+          .end();
       queue(c, out);
+    } else if (self) {
+      // Without echo-message the core does not hand a client its own message; a message to
+      // oneself still arrives once, as any other would.
+      std::string out;
+      LineWriter(out)
+          .tags(tags_to(c, &c, echo.id))
+          .prefix(c.mask())
+          .command(cmd)
+          .param(c.nick)
+          .trailing(fitted)
+          .end();
+      c.deferred += out;
     }
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// WHO / WHOIS / WHOWAS / ISON / USERHOST / AWAY
-
-void IrcServer::cmd_who(IrcClient& c, const pi::Message& m) {
-  std::string_view mask = m.nparams ? m.param(0) : "*";
-  auto who_line = [&](std::string_view chan, const std::string& user, const std::string& host,
-                      const std::string& nick, std::string flags, const std::string& real) {
-    numeric(c, 352, {chan, user, host, cfg_.server_name, nick, flags}, "0 " + real);
-  };
-  if (mask.starts_with('#')) {
-    auto room = room_of(mask);
-    const core::Room* r = room ? rt_.core.rooms().find(*room) : nullptr;
-    if (r && (!r->modes.secret || r->members.count(c.session))) {
-      for (const auto& [id, mem] : r->members) {
-        std::string flags;
-        std::string user, host, real = mem.nick;
-        if (IrcClient* t = client_by_session(id)) {
-          flags = away_flag(t->away);
-          if (t->oper) flags += '*';
-          user = t->user;
-          host = t->host;
-          real = t->realname;
-        } else {
-          auto agg = rt_.core.presence().presentity(mem.user).aggregate();
-          flags = (agg.availability == core::Availability::available || agg.availability == core::Availability::chat)
-                      ? "H"
-                      : "G";
-          auto mm = member_mask(mem);
-          user = mm.substr(mm.find('!') + 1, mm.find('@') - mm.find('!') - 1);
-          host = mm.substr(mm.find('@') + 1);
-        }
-        if (char p = prefix_of(mem)) flags += p;
-        who_line("#" + *room, user, host, mem.nick, flags, real);
-      }
-    }
-  } else {
-    for (auto& [p, cl] : clients_) {
-      if (cl->state != IrcClient::State::registered) continue;
-      if (!pi::mask_match(mask, cl->nick) && !pi::mask_match(mask, cl->mask())) continue;
-      if (cl->invisible && cl.get() != &c && mask != cl->nick && !pi::equal_fold(mask, cl->nick)) continue;
-      std::string flags = away_flag(cl->away);
-      if (cl->oper) flags += '*';
-      who_line("*", cl->user, cl->host, cl->nick, flags, cl->realname);
-    }
+void IrcServer::send_statusmsg(IrcClient& c, char status, const core::Room& r, const pi::Message& m,
+                               bool notice) {
+  std::string_view cmd = notice ? "NOTICE" : "PRIVMSG";
+  const std::string target = std::string(1, status) + "#" + r.name;
+  auto me = r.members.find(c.session);
+  if ((me == r.members.end() && r.modes.no_external) ||
+      (me != r.members.end() &&
+       (me->second.role == core::Role::visitor || me->second.role == core::Role::none))) {
+    if (!notice) numeric(c, 404, {target}, "Cannot send to channel");
+    return;
   }
-  numeric(c, 315, {mask}, "End of /WHO list.");
-}
-
-void IrcServer::cmd_whois(IrcClient& c, const pi::Message& m) {
-  std::string_view nick = m.nparams >= 2 ? m.param(1) : m.param(0);
-  if (IrcClient* t = client_by_nick(nick)) {
-    numeric(c, 311, {t->nick, t->user, t->host, "*"}, t->realname);
-    std::string chans;
-    for (const auto& rn : rt_.core.rooms().rooms_of(t->session)) {
-      const core::Room* r = rt_.core.rooms().find(rn);
-      if (!r || (r->modes.secret && !r->members.count(c.session))) continue;
-      auto it = r->members.find(t->session);
-      if (!chans.empty()) chans += ' ';
-      if (it != r->members.end())
-        if (char p = prefix_of(it->second)) chans += p;
-      chans += "#" + rn;
-    }
-    if (!chans.empty()) numeric(c, 319, {t->nick}, chans);
-    numeric(c, 312, {t->nick, cfg_.server_name}, cfg_.network_name + " (Parley)");
-    if (t->oper) numeric(c, 313, {t->nick}, "is an IRC operator");
-    if (!t->away.empty()) numeric(c, 301, {t->nick}, t->away);
-    if (!t->account.empty()) numeric(c, 330, {t->nick, t->account}, "is logged in as");
-    if (t->tls) numeric(c, 671, {t->nick}, "is using a secure connection");
-    auto now = std::chrono::steady_clock::now();
-    auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - t->last_message).count();
-    auto signon_ago = std::chrono::duration_cast<std::chrono::seconds>(now - t->signon).count();
-    auto signon = std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now().time_since_epoch()).count() - signon_ago;
-    numeric(c, 317, {t->nick, std::to_string(idle), std::to_string(signon)}, "seconds idle, signon time");
-    return numeric(c, 318, {t->nick}, "End of /WHOIS list.");
+  // Reaches the IRC clients holding the status; the core's rooms have no such audience,
+  // so other protocols' occupants and the room history do not see it.
+  const std::string text(fit_text(c, cmd, target, m.param(1)));
+  const std::string msgid = rt_.core.router().next_id();
+  for (const auto& [id, mem] : r.members) {
+    IrcClient* t = client_by_session(id);
+    if (!t || !has_status(mem, status) || (t == &c && !c.has(cap_echo_message))) continue;
+    std::string line;
+    LineWriter(line)
+        .tags(tags_to(*t, &c, msgid))
+        .prefix(c.mask())
+        .command(cmd)
+        .param(target)
+        .trailing(text)
+        .end();
+    queue(*t, line);
   }
-  // Someone on another protocol: a room occupant by nick, or an online local user.
-  std::string f = pi::casefold(nick);
-  const core::Member* found = nullptr;
-  std::string chans;
-  for (const core::Room* r : rt_.core.rooms().list()) {
-    const core::Member* mem = r->find_nick(nick);
-    if (!mem && core::is_valid_local_name(f))
-      for (const auto& [id, mm] : r->members)
-        if (mm.user == core::Address::user(f)) mem = &mm;
-    if (!mem) continue;
-    if (!found) found = mem;
-    if (r->modes.secret && !r->members.count(c.session)) continue;
-    if (!chans.empty()) chans += ' ';
-    if (char p = prefix_of(*mem)) chans += p;
-    chans += "#" + r->name;
-  }
-  core::Address user = found ? found->user : core::Address{};
-  if (!found && core::is_valid_local_name(f) && rt_.core.sessions().user_online(core::Address::user(f)))
-    user = core::Address::user(f);
-  if (user.empty()) {
-    numeric(c, 401, {nick}, "No such nick/channel");
-    return numeric(c, 318, {nick}, "End of /WHOIS list.");
-  }
-  std::string shown(found ? found->nick : std::string(nick));
-  std::string proto = "local";
-  auto sessions = rt_.core.sessions().of_user(user);
-  if (!sessions.empty())
-    if (const auto* s = rt_.core.sessions().find(sessions.front())) proto = std::string(core::to_string(s->protocol));
-  std::string uid = user.is_user() ? user.id() : "user";
-  numeric(c, 311, {shown, uid, proto + ".parley", "*"}, shown + " via " + proto);
-  if (!chans.empty()) numeric(c, 319, {shown}, chans);
-  numeric(c, 312, {shown, cfg_.server_name}, "connected via " + proto);
-  auto agg = rt_.core.presence().presentity(user).aggregate();
-  if (agg.basic == core::Basic::open && agg.availability != core::Availability::available &&
-      agg.availability != core::Availability::chat)
-    numeric(c, 301, {shown}, agg.note.empty() ? std::string(core::to_string(agg.availability)) : agg.note);
-  if (user.is_user() && rt_.core.directory().exists(user.id())) numeric(c, 330, {shown, user.id()}, "is logged in as");
-  numeric(c, 318, {shown}, "End of /WHOIS list.");
-}
-
-void IrcServer::cmd_whowas(IrcClient& c, const pi::Message& m) {
-  std::string_view nick = m.param(0);
-  bool any = false;
-  for (const auto& w : whowas_) {
-    if (!pi::equal_fold(w.nick, nick)) continue;
-    any = true;
-    numeric(c, 314, {w.nick, w.user, w.host, "*"}, w.realname);
-    numeric(c, 312, {w.nick, cfg_.server_name}, cfg_.network_name);
-  }
-  if (!any) numeric(c, 406, {nick}, "There was no such nickname");
-  numeric(c, 369, {nick}, "End of WHOWAS");
-}
-
-void IrcServer::cmd_ison(IrcClient& c, const pi::Message& m) {
-  std::string online;
-  for (std::size_t i = 0; i < m.nparams; ++i) {
-    std::string_view rest = m.params[i];
-    while (!rest.empty()) {
-      auto sp = rest.find(' ');
-      std::string_view nick = rest.substr(0, sp);
-      rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
-      if (nick.empty()) continue;
-      bool on = client_by_nick(nick) != nullptr;
-      std::string f = pi::casefold(nick);
-      if (!on && core::is_valid_local_name(f)) on = rt_.core.sessions().user_online(core::Address::user(f));
-      if (on) {
-        if (!online.empty()) online += ' ';
-        online += nick;
-      }
-    }
-  }
-  numeric(c, 303, {}, online);
-}
-
-void IrcServer::cmd_userhost(IrcClient& c, const pi::Message& m) {
-  std::string out;
-  for (std::size_t i = 0; i < m.nparams && i < 5; ++i) {
-    IrcClient* t = client_by_nick(m.params[i]);
-    if (!t) continue;
-    if (!out.empty()) out += ' ';
-    out += t->nick + (t->oper ? "*" : "") + "=" + (t->away.empty() ? "+" : "-") + t->user + "@" + t->host;
-  }
-  numeric(c, 302, {}, out);
-}
-
-void IrcServer::cmd_away(IrcClient& c, const pi::Message& m) {
-  std::string text(pi::utf8_truncate(m.param(0), 390));
-  c.away = text;
-  if (text.empty()) numeric(c, 305, {}, "You are no longer marked as being away");
-  else numeric(c, 306, {}, "You have been marked as being away");
-  publish_away(c);
-  // away-notify (IRCv3): tell IRC clients that share a channel.
-  std::string line;
-  LineWriter w(line);
-  w.prefix(c.mask()).command("AWAY");
-  if (!text.empty()) w.trailing(text);
-  w.end();
-  std::vector<IrcClient*> told;
-  for (const auto& rn : rt_.core.rooms().rooms_of(c.session)) {
-    const core::Room* r = rt_.core.rooms().find(rn);
-    if (!r) continue;
-    for (const auto& [id, mem] : r->members) {
-      IrcClient* t = client_by_session(id);
-      if (!t || t == &c || !t->has(cap_away_notify)) continue;
-      if (std::find(told.begin(), told.end(), t) != told.end()) continue;
-      told.push_back(t);
-      queue(*t, line);
-    }
+  if (c.has(cap_echo_message) && (me == r.members.end() || !has_status(me->second, status))) {
+    std::string line;
+    LineWriter(line)
+        .tags(tags_to(c, &c, msgid))
+        .prefix(c.mask())
+        .command(cmd)
+        .param(target)
+        .trailing(text)
+        .end();
+    queue(c, line);
   }
 }
 

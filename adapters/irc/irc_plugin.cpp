@@ -93,6 +93,10 @@ class IrcPlugin final : public core::Plugin {
       manager_.for_each_posted([=](protocols::Connection& c) {
         static_cast<IrcConnection&>(c).check_idle(interval, timeout, name);
       });
+      asio::post(rt_.core_strand,
+                 [server = server_, t = std::chrono::seconds(cfg_.irc.registration_timeout)] {
+                   server->sweep_unregistered(t);
+                 });
       schedule_sweep();
     });
   }

@@ -19,11 +19,12 @@ namespace {
 
 constexpr std::string_view kVersion = "parley-0.1";
 constexpr std::string_view kCapsLs302 =
-    "account-tag away-notify batch cap-notify echo-message extended-join labeled-response message-tags "
-    "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time userhost-in-names";
+    "account-notify account-tag away-notify batch cap-notify echo-message extended-join invite-notify "
+    "labeled-response message-tags multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time setname "
+    "userhost-in-names";
 constexpr std::string_view kCapsLs =
-    "account-tag away-notify batch echo-message extended-join labeled-response message-tags multi-prefix sasl "
-    "server-time userhost-in-names";
+    "account-notify account-tag away-notify batch echo-message extended-join invite-notify labeled-response "
+    "message-tags multi-prefix sasl server-time setname userhost-in-names";
 
 struct CapName {
   std::string_view name;
@@ -36,6 +37,8 @@ constexpr CapName kCaps[] = {
     {"extended-join", cap_extended_join}, {"batch", cap_batch},
     {"labeled-response", cap_labeled_response}, {"sasl", cap_sasl},
     {"cap-notify", cap_cap_notify},       {"userhost-in-names", cap_userhost_in_names},
+    {"invite-notify", cap_invite_notify}, {"account-notify", cap_account_notify},
+    {"setname", cap_setname},
 };
 
 std::string upper(std::string_view s) {
@@ -128,7 +131,9 @@ IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::mo
       {"USERHOST", {&S::cmd_userhost, 1, true}}, {"OPER", {&S::cmd_oper, 2, true}},
       {"KILL", {&S::cmd_kill, 2, true}},         {"MOTD", {&S::cmd_motd, 0, true}},
       {"LUSERS", {&S::cmd_lusers, 0, true}},     {"VERSION", {&S::cmd_version, 0, true}},
-      {"TIME", {&S::cmd_time, 0, true}},
+      {"TIME", {&S::cmd_time, 0, true}},         {"MONITOR", {&S::cmd_monitor, 1, true}},
+      {"SETNAME", {&S::cmd_setname, 1, true}},   {"INFO", {&S::cmd_info, 0, true}},
+      {"LINKS", {&S::cmd_links, 0, true}},
   };
 }
 
@@ -230,7 +235,9 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
     auto it = nicks_.find(pi::casefold(c.nick));
     if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
     remember_whowas(c);
+    if (c.state == IrcClient::State::registered) monitor_offline(c.nick);
   }
+  monitor_forget(c);
   c.state = IrcClient::State::closed;
   if (c.conn) {
     std::string data = std::move(c.out);
@@ -247,7 +254,6 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
 
 void IrcServer::attach(const std::shared_ptr<IrcClient>& c) {
   clients_[c.get()] = c;
-  max_clients_ = std::max(max_clients_, clients_.size());
 }
 
 void IrcServer::detach(IrcClient& c, const std::string& reason) {
@@ -262,10 +268,14 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
     if (!c.nick.empty()) {
       auto it = nicks_.find(pi::casefold(c.nick));
       if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
-      if (c.state == IrcClient::State::registered) remember_whowas(c);
+      if (c.state == IrcClient::State::registered) {
+        remember_whowas(c);
+        monitor_offline(c.nick);
+      }
     }
     c.state = IrcClient::State::closed;
   }
+  monitor_forget(c);
   c.conn.reset();
   c.out.clear();
   std::erase(dirty_, &c);
@@ -303,7 +313,15 @@ void IrcServer::handle_line(IrcClient& c, std::string_view line) {
     numeric(c, 417, {}, "Input line was too long");
     return;
   }
-  if (err != pi::ParseError::none) return;  // empty or garbage: ignored (no command to answer)
+  // A command word that is neither letters nor three digits is still a command the client
+  // expects an answer to: dispatch finds no such command and says 421 (labeled, if asked).
+  if (err != pi::ParseError::none && err != pi::ParseError::bad_command) return;  // empty or garbage: ignored
+  // message-tags "Size limit": a client's tag data is at most 4094 bytes (4096 with the
+  // '@' and the space); the codec admits the 8191 a server may send.
+  if (!m.tags.empty() && m.tags.size() + 2 > 4096) {
+    numeric(c, 417, {}, "Input line was too long");
+    return;
+  }
   current_ = &c;
   std::string label;
   if (c.has(cap_labeled_response))
@@ -319,6 +337,10 @@ void IrcServer::handle_line(IrcClient& c, std::string_view line) {
     numeric(c, 400, {upper(m.command)}, "Internal error");
   }
   if (!label.empty() && label.size() <= 64 && c.state != IrcClient::State::closed) apply_label(c, start, label);
+  if (!c.deferred.empty()) {
+    queue(c, c.deferred);
+    c.deferred.clear();
+  }
   current_ = nullptr;
 }
 
@@ -451,8 +473,10 @@ void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text) {
 void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
   std::string_view arg = m.param(0);
   if (!c.has(cap_sasl) || !gsasl_) return numeric(c, 904, {}, "SASL authentication failed");
-  if (c.state == IrcClient::State::registered || !c.account.empty())
-    return numeric(c, 907, {}, "You have already authenticated using SASL");
+  // IRCv3 sasl-3.2 lets servers refuse authentication after registration: 462 says so
+  // (an account cannot change under a live session here).
+  if (c.state == IrcClient::State::registered) return numeric(c, 462, {}, "You may not reregister");
+  if (!c.account.empty()) return numeric(c, 907, {}, "You have already authenticated using SASL");
   if (arg == "*") return sasl_fail(c, 906, "SASL authentication aborted");
   if (!c.sasl && !c.sasl_final_ack) {
     std::string mech = upper(arg);
@@ -521,7 +545,8 @@ bool IrcServer::nick_available(IrcClient& c, const std::string& folded, bool& re
   auto it = nicks_.find(folded);
   if (it != nicks_.end() && it->second != &c) return false;
   // An account's name is its owner's nick: guests and other accounts may not take it.
-  if (core::is_valid_local_name(folded) && folded != c.account && rt_.core.directory().exists(folded)) {
+  if (cfg_.reserve_account_nicks && core::is_valid_local_name(folded) && folded != c.account &&
+      rt_.core.directory().exists(folded)) {
     // Before registration the client may still log in (SASL or PASS) as that account:
     // try_register checks again once authentication is over.
     if (c.state == IrcClient::State::registering && c.session == 0 && !checking_final_) return true;
@@ -556,17 +581,25 @@ void IrcServer::cmd_nick(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::set_nick(IrcClient& c, const std::string& nick) {
   std::string old_mask = c.mask();
+  std::string old_nick = c.nick;
   remember_whowas(c);
   nicks_.erase(pi::casefold(c.nick));
   c.nick = nick;
   nicks_[pi::casefold(nick)] = &c;
   LineWriter(c.out).prefix(old_mask).command("NICK").trailing(nick).end();
   mark_dirty(c);
+  // MONITOR: a nick change is the old nick going offline and the new one coming online;
+  // a change of case only is neither (ircv3 monitor, "nick changes").
+  if (!pi::equal_fold(old_nick, nick)) {
+    monitor_offline(old_nick);
+    monitor_online(c);
+  }
 }
 
 void IrcServer::cmd_user(IrcClient& c, const pi::Message& m) {
   if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
-  if (m.param(0).empty()) return numeric(c, 461, {"USER"}, "Not enough parameters");
+  // Modern IRC "USER message": an empty username or realname is refused with 461.
+  if (m.param(0).empty() || m.param(3).empty()) return numeric(c, 461, {"USER"}, "Not enough parameters");
   std::string u(m.param(0).substr(0, 18));
   for (auto& ch : u)
     if (ch == '@' || ch == '!' || ch == ':') ch = '_';
@@ -577,6 +610,14 @@ void IrcServer::cmd_user(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::try_register(IrcClient& c) {
   if (c.state != IrcClient::State::registering || c.nick.empty() || c.user.empty() || c.cap_negotiating) return;
+  if (!cfg_.password.empty()) {
+    // A connection password (Modern IRC "PASS message"): a mismatch gets 464 and ERROR.
+    if (c.pass != cfg_.password) {
+      numeric(c, 464, {}, "Password incorrect");
+      return close_link(c, "Bad password");
+    }
+    c.pass.clear();
+  }
   // PASS: "account:password" or "password" for the account named like the nick.
   if (c.account.empty() && !c.pass.empty()) {
     std::string acct = pi::casefold(c.nick), pw = c.pass;
@@ -610,7 +651,11 @@ void IrcServer::try_register(IrcClient& c) {
   bool guest = c.account.empty();
   if (guest) {
     std::string folded = pi::casefold(c.nick);
-    std::string id = core::is_valid_local_name(folded) && !rt_.core.sessions().user_online(core::Address::user(folded))
+    // A guest is the user named like its nick unless that name is taken: by someone online,
+    // or by an account (whose nick may be open to guests, reserve_account_nicks: false).
+    std::string id = core::is_valid_local_name(folded) &&
+                             !rt_.core.sessions().user_online(core::Address::user(folded)) &&
+                             !rt_.core.directory().exists(folded)
                          ? folded
                          : "guest-" + std::to_string(next_guest_++);
     o.user = core::Address::user(id);
@@ -630,7 +675,13 @@ void IrcServer::try_register(IrcClient& c) {
   by_session_[c.session] = &c;
   c.state = IrcClient::State::registered;
   c.signon = std::chrono::steady_clock::now();
+  std::size_t local = 0;
+  for (auto& [p, cl] : clients_)
+    if (cl->state == IrcClient::State::registered) ++local;
+  max_local_ = std::max(max_local_, local);
+  max_global_ = std::max(max_global_, rt_.core.sessions().size());
   welcome(c);
+  monitor_online(c);
   publish_away(c);
   if (!guest) (void)rt_.core.router().flush_offline(c.session);
 }
@@ -647,26 +698,36 @@ void IrcServer::welcome(IrcClient& c) {
   mark_dirty(c);
 }
 
+std::size_t IrcServer::channel_length() const {
+  // '#' and a local room name (core::is_valid_local_name): a longer name cannot be joined.
+  return std::min(cfg_.channel_length, core::kMaxLocalName + 1);
+}
+
 void IrcServer::send_isupport(IrcClient& c) {
+  // Every token is something this server does (Modern IRC, "RPL_ISUPPORT Parameters").
   std::vector<std::string> tokens = {
       "AWAYLEN=390",
       "CASEMAPPING=ascii",
       "CHANLIMIT=#:" + std::to_string(cfg_.max_channels),
       "CHANMODES=b,k,l,imnst",
-      "CHANNELLEN=" + std::to_string(cfg_.channel_length),
+      "CHANNELLEN=" + std::to_string(channel_length()),
       "CHANTYPES=#",
-      "ELIST=",
+      "ELIST=MNU",
       "HOSTLEN=64",
+      "KEYLEN=" + std::to_string(kKeyLen),
       "KICKLEN=390",
-      "MAXLIST=b:100",
+      "MAXLIST=b:" + std::to_string(kMaxBans),
       "MAXTARGETS=10",
       "MODES=4",
+      "MONITOR=" + std::to_string(kMonitorMax),
       "NETWORK=" + cfg_.network_name,
       "NICKLEN=" + std::to_string(cfg_.nick_length),
       "PREFIX=(ohv)@%+",
-      "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:10,PART:,PRIVMSG:10,WHOIS:1",
+      "STATUSMSG=@%+",
+      "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:10,PART:,PRIVMSG:10,WHOIS:1,WHOWAS:",
       "TOPICLEN=390",
       "USERLEN=19",
+      "WHOX",
   };
   for (std::size_t i = 0; i < tokens.size(); i += 12) {
     LineWriter w(c.out);
@@ -678,15 +739,30 @@ void IrcServer::send_isupport(IrcClient& c) {
 }
 
 void IrcServer::send_lusers(IrcClient& c) {
-  std::size_t users = 0;
-  for (auto& [p, cl] : clients_)
-    if (cl->state == IrcClient::State::registered) ++users;
-  std::size_t total = rt_.core.sessions().size();
-  numeric(c, 251, {}, "There are " + std::to_string(total) + " users and 0 invisible on 1 servers");
+  // Modern IRC "LUSERS": 251 counts every user (visible + invisible), 265/266 give the
+  // current and highest counts of this server's IRC clients and of all sessions.
+  std::size_t local = 0, invisible = 0, unknown = 0, opers = 0;
+  for (auto& [p, cl] : clients_) {
+    if (cl->state == IrcClient::State::registering) ++unknown;
+    if (cl->state != IrcClient::State::registered) continue;
+    ++local;
+    if (cl->invisible) ++invisible;
+    if (cl->oper) ++opers;
+  }
+  const std::size_t total = std::max(rt_.core.sessions().size(), local);
+  max_local_ = std::max(max_local_, local);
+  max_global_ = std::max(max_global_, total);
+  numeric(c, 251, {},
+          "There are " + std::to_string(total - invisible) + " users and " + std::to_string(invisible) +
+              " invisible on 1 servers");
+  if (opers) numeric(c, 252, {std::to_string(opers)}, "IRC Operators online");
+  if (unknown) numeric(c, 253, {std::to_string(unknown)}, "unknown connection(s)");
   numeric(c, 254, {std::to_string(rt_.core.rooms().list().size())}, "channels formed");
-  numeric(c, 255, {}, "I have " + std::to_string(users) + " clients and 0 servers");
-  numeric(c, 265, {std::to_string(users), std::to_string(max_clients_)}, "Current local users");
-  numeric(c, 266, {std::to_string(total), std::to_string(total)}, "Current global users");
+  numeric(c, 255, {}, "I have " + std::to_string(local) + " clients and 0 servers");
+  numeric(c, 265, {std::to_string(local), std::to_string(max_local_)},
+          "Current local users " + std::to_string(local) + ", max " + std::to_string(max_local_));
+  numeric(c, 266, {std::to_string(total), std::to_string(max_global_)},
+          "Current global users " + std::to_string(total) + ", max " + std::to_string(max_global_));
 }
 
 void IrcServer::send_motd(IrcClient& c) {
@@ -726,6 +802,27 @@ void IrcServer::cmd_version(IrcClient& c, const pi::Message&) {
 void IrcServer::cmd_time(IrcClient& c, const pi::Message&) {
   numeric(c, 391, {cfg_.server_name}, core::to_iso8601(core::Clock::now()));
 }
+void IrcServer::cmd_info(IrcClient& c, const pi::Message& m) {
+  // Modern IRC "INFO": zero or more RPL_INFO, then RPL_ENDOFINFO; another server: 402.
+  if (m.nparams > 0 && !pi::mask_match(m.param(0), cfg_.server_name))
+    return numeric(c, 402, {m.param(0)}, "No such server");
+  numeric(c, 371, {}, std::string(kVersion) + ": Parley, a multi-protocol IM gateway");
+  numeric(c, 371, {}, "IRC, XMPP, SIP/SIMPLE and PSYC users share one hub");
+  numeric(c, 374, {}, "End of INFO list");
+}
+void IrcServer::cmd_links(IrcClient& c, const pi::Message&) {
+  // One server and no links to list: the end of the list only (Modern IRC "LINKS").
+  numeric(c, 365, {"*"}, "End of /LINKS list");
+}
+
+void IrcServer::sweep_unregistered(std::chrono::seconds timeout) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<IrcClient*> late;
+  for (auto& [p, cl] : clients_)
+    if (cl->state == IrcClient::State::registering && now - cl->connected > timeout) late.push_back(p);
+  for (IrcClient* c : late) close_link(*c, "Registration timeout");
+  if (!late.empty()) flush();
+}
 
 // ---------------------------------------------------------------------------------------
 // Lookups and rendering shared by commands and the sink
@@ -742,7 +839,7 @@ IrcClient* IrcServer::client_by_nick(std::string_view nick) const {
 }
 
 std::optional<std::string> IrcServer::room_of(std::string_view chan) const {
-  if (!pi::is_valid_channel(chan, cfg_.channel_length)) return std::nullopt;
+  if (!pi::is_valid_channel(chan, channel_length())) return std::nullopt;
   std::string name = pi::casefold(chan.substr(1));
   if (!core::is_valid_local_name(name)) return std::nullopt;
   return name;
@@ -775,18 +872,32 @@ std::string IrcServer::account_of(core::SessionId s) const {
 
 char IrcServer::prefix_of(const core::Member& m) const {
   if (m.role == core::Role::moderator) return m.affiliation >= core::Affiliation::admin ? '@' : '%';
-  if (m.affiliation >= core::Affiliation::member && m.role == core::Role::participant) return '+';
+  if (m.voice || (m.affiliation >= core::Affiliation::member && m.role == core::Role::participant))
+    return '+';
   return 0;
 }
 
-void IrcServer::send_names(IrcClient& c, const core::Room& room) {
+std::string IrcServer::status_of(const IrcClient& viewer, const core::Member& m) const {
+  if (viewer.has(cap_multi_prefix)) return prefixes_of(m);
+  char p = prefix_of(m);
+  return p ? std::string(1, p) : std::string{};
+}
+
+std::string IrcServer::prefixes_of(const core::Member& m) const {
+  std::string out;
+  if (char p = prefix_of(m)) out += p;
+  if (m.voice && m.role == core::Role::moderator) out += '+';
+  return out;
+}
+
+void IrcServer::send_names(IrcClient& c, const core::Room& room, bool with_end) {
   std::string chan = "#" + room.name;
   std::string head = ":" + cfg_.server_name + " 353 " + c.nick + " " + (room.modes.secret ? "@ " : "= ") + chan + " :";
   std::string line = head;
   bool any = false;
   for (const auto& [id, m] : room.members) {
     std::string entry;
-    if (char p = prefix_of(m)) entry += p;
+    entry += status_of(c, m);
     entry += c.has(cap_userhost_in_names) ? member_mask(m) : m.nick;
     if (any && line.size() + entry.size() + 3 > 500) {
       c.out += line + "\r\n";
@@ -799,7 +910,7 @@ void IrcServer::send_names(IrcClient& c, const core::Room& room) {
   }
   if (any) c.out += line + "\r\n";
   mark_dirty(c);
-  numeric(c, 366, {chan}, "End of /NAMES list.");
+  if (with_end) numeric(c, 366, {chan}, "End of /NAMES list.");
 }
 
 void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
@@ -808,6 +919,20 @@ void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
   numeric(c, 332, {chan}, room.topic.text);
   numeric_nt(c, 333, {chan, room.topic.set_by.empty() ? cfg_.server_name : room.topic.set_by,
                       unix_secs(room.topic.set_at)});
+}
+
+std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid) const {
+  std::string tags;
+  auto add = [&](std::string_view k, std::string_view v) {
+    if (!tags.empty()) tags += ';';
+    tags += k;
+    tags += '=';
+    pi::escape_tag_value(v, tags);
+  };
+  if (to.has(cap_server_time)) add("time", core::to_iso8601(core::Clock::now()));
+  if (to.has(cap_account_tag) && from && !from->account.empty()) add("account", from->account);
+  if (to.has(cap_message_tags) && !msgid.empty()) add("msgid", msgid);
+  return tags;
 }
 
 std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) const {

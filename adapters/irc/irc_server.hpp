@@ -7,6 +7,7 @@
 // Room traffic is rendered once per message and capability variant (server-time,
 // account-tag, message-tags) and the same bytes are handed to every recipient.
 #include <array>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -40,6 +41,8 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void detach(IrcClient& c, const std::string& reason);
   // Disconnect everyone (plugin stop).
   void shutdown(const std::string& reason);
+  // Closes connections that have not registered within `timeout` (plugin sweeper).
+  void sweep_unregistered(std::chrono::seconds timeout);
   void set_config(config::IrcConfig cfg) { cfg_ = std::move(cfg); }
   const config::IrcConfig& config() const { return cfg_; }
   std::size_t client_count() const { return clients_.size(); }
@@ -62,8 +65,19 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::string member_mask(const core::Member& m) const;
   std::string sender_mask(const core::Message& m, std::string_view nick) const;
   std::string account_of(core::SessionId s) const;  // "*" for guests / unknown
+  // Tags for a line this adapter writes itself (TAGMSG, INVITE, STATUSMSG...) as `to` may
+  // receive them: server-time, account-tag (of `from`), msgid; empty when none apply.
+  std::string tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid = {}) const;
   char prefix_of(const core::Member& m) const;
-  void send_names(IrcClient& c, const core::Room& room);
+  // Every status prefix of a member, highest first (IRCv3 multi-prefix: "@+").
+  std::string prefixes_of(const core::Member& m) const;
+  // The prefixes `viewer` is shown: all with multi-prefix, else the highest.
+  std::string status_of(const IrcClient& viewer, const core::Member& m) const;
+  static constexpr std::size_t kMonitorMax = 100;  // ISUPPORT MONITOR=
+  static constexpr std::size_t kKeyLen = 32;       // ISUPPORT KEYLEN=
+  static constexpr std::size_t kMaxBans = 100;     // ISUPPORT MAXLIST=b:
+  std::size_t channel_length() const;              // ISUPPORT CHANNELLEN=
+  void send_names(IrcClient& c, const core::Room& room, bool with_end = true);
   void send_topic(IrcClient& c, const core::Room& room);
   IrcClient* client_by_session(core::SessionId s) const;
   IrcClient* client_by_nick(std::string_view nick) const;
@@ -81,6 +95,15 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void try_register(IrcClient& c);
   void welcome(IrcClient& c);
   void send_isupport(IrcClient& c);
+  // MONITOR notifications (ircv3.net/specs/extensions/monitor): `c` went online under
+  // its current nick, or the nick went offline.
+  void monitor_online(IrcClient& c);
+  void monitor_offline(const std::string& nick);
+  void monitor_forget(IrcClient& c);
+  void send_statusmsg(IrcClient& c, char status, const core::Room& room, const protocols::irc::Message& m,
+                      bool notice);
+  void who_reply(IrcClient& c, std::string_view fields, std::string_view token, std::string_view chan,
+                 const IrcClient* t, const core::Member* mem);
   void send_motd(IrcClient& c);
   void send_lusers(IrcClient& c);
   bool nick_available(IrcClient& c, const std::string& folded, bool& reserved);
@@ -93,6 +116,15 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void sasl_step(IrcClient& c, std::string_view data);
   void sasl_fail(IrcClient& c, int code, std::string_view text);
   void join_one(IrcClient& c, std::string_view chan, std::string_view key);
+  void kick_one(IrcClient& c, std::string_view chan, std::string_view nick, const std::string& reason);
+  void mode_channel(IrcClient& c, const protocols::irc::Message& m);
+  void mode_user(IrcClient& c, const protocols::irc::Message& m);
+  // The text of a PRIVMSG/NOTICE cut (at a UTF-8 boundary) so that the line relayed with
+  // the sender's full prefix still fits 512 bytes, as the client's own line did.
+  std::string_view fit_text(const IrcClient& c, std::string_view cmd, std::string_view target,
+                            std::string_view text, std::size_t framing = 0) const;
+  bool nick_known(std::string_view nick) const;  // an IRC client, room occupant or online user
+  bool share_channel(const IrcClient& a, const IrcClient& b) const;
   std::string render_room_line(const core::Message& m, std::uint32_t variant);
   std::string tags_for(const core::Message& m, std::uint32_t variant) const;
 
@@ -127,6 +159,10 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void cmd_lusers(IrcClient&, const protocols::irc::Message&);
   void cmd_version(IrcClient&, const protocols::irc::Message&);
   void cmd_time(IrcClient&, const protocols::irc::Message&);
+  void cmd_monitor(IrcClient&, const protocols::irc::Message&);
+  void cmd_setname(IrcClient&, const protocols::irc::Message&);
+  void cmd_info(IrcClient&, const protocols::irc::Message&);
+  void cmd_links(IrcClient&, const protocols::irc::Message&);
 
   Runtime& rt_;
   config::IrcConfig cfg_;
@@ -139,7 +175,9 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   bool flush_posted_ = false;
   bool checking_final_ = false;  // nick_available: registration is completing
   IrcClient* current_ = nullptr;  // the client whose command is being handled
-  std::size_t max_clients_ = 0;
+  std::size_t max_local_ = 0;     // most registered IRC clients at once (RPL_LOCALUSERS)
+  std::size_t max_global_ = 0;    // most sessions of any protocol at once (RPL_GLOBALUSERS)
+  std::unordered_map<std::string, std::vector<IrcClient*>> monitors_;  // casefolded nick -> watchers
   std::uint64_t next_guest_ = 1;
   std::string created_;
   struct WhoWas {

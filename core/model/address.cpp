@@ -75,7 +75,7 @@ std::string Address::to_string() const {
 }
 
 bool is_valid_local_name(std::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
+  if (name.empty() || name.size() > kMaxLocalName) return false;
   if (!(name[0] >= 'a' && name[0] <= 'z')) return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';

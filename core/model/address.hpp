@@ -61,6 +61,7 @@ class Address {
 // ASCII letters, digits and "._-", starting with a letter, 1..32 characters: a name that is
 // valid here is valid unchanged as an IRC nick or channel, an XMPP localpart, a SIP user
 // part and a PSYC nickname, so every projection below is the identity on the name.
+inline constexpr std::size_t kMaxLocalName = 32;
 bool is_valid_local_name(std::string_view name);
 
 // Projection of local ids onto each protocol (DESIGN.md, Neutral model).

@@ -30,6 +30,9 @@ struct Member {
   std::string nick;
   Role role = Role::participant;
   Affiliation affiliation = Affiliation::none;
+  // IRC +v, kept apart from role/affiliation so that an operator can also hold voice and
+  // keep it when de-opped (IRCv3 multi-prefix shows both: "@+nick").
+  bool voice = false;
 
   friend bool operator==(const Member&, const Member&) = default;
 };

@@ -157,9 +157,10 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
       return make_error(Condition::forbidden, "banned from #" + r.name);
     if (!r.modes.key.empty() && req.key != r.modes.key && !privileged)
       return make_error(Condition::not_authorized, "wrong room key");
-    if (r.modes.limit != 0 && r.members.size() >= r.modes.limit && !privileged)
-      return make_error(Condition::service_unavailable, "room is full");
     auto inv = std::find(r.invited.begin(), r.invited.end(), user);
+    // An invitation lets its holder past the limit too (Modern IRC, "Client Limit" mode).
+    if (r.modes.limit != 0 && r.members.size() >= r.modes.limit && !privileged && inv == r.invited.end())
+      return make_error(Condition::service_unavailable, "room is full");
     if (r.modes.invite_only && aff < Affiliation::member && inv == r.invited.end())
       return make_error(Condition::registration_required, "invitation required");
     if (const Member* other = r.find_nick(req.nick); other && other->user != user)
@@ -336,7 +337,8 @@ Status RoomService::say_private(SessionId s, const std::string& name, const std:
   return {};
 }
 
-Status RoomService::kick(SessionId s, const std::string& name, const std::string& nick, const std::string& reason) {
+Status RoomService::kick(SessionId s, const std::string& name, const std::string& nick,
+                         const std::string& reason, bool chanops_are_peers) {
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -344,8 +346,11 @@ Status RoomService::kick(SessionId s, const std::string& name, const std::string
   if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
   const Member* target = room.find_nick(nick);
   if (!target) return make_error(Condition::item_not_found, "no such nick");
-  // XEP-0045 §8.2: a moderator cannot kick someone of higher affiliation.
-  if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
+  // XEP-0045 §8.2: a moderator cannot kick someone of higher affiliation. On IRC every
+  // channel operator may kick anyone, the channel's creator included (RFC 2812 §3.2.8).
+  const bool peer = chanops_are_peers && me.affiliation >= Affiliation::admin;
+  if (target->affiliation > me.affiliation && !peer)
+    return make_error(Condition::not_allowed, "target outranks you");
   remove_member(core_, rooms_, by_session_, name, target->session,
                 LeaveReason{LeaveReason::Kind::kick, me.nick, reason});
   return {};
@@ -443,24 +448,41 @@ Status RoomService::set_modes(SessionId s, const std::string& name, const ModeCh
           if (first_error.ok()) first_error = make_error(Condition::item_not_found, "no such nick");
           break;
         }
-        if (!plus && target->affiliation > me.affiliation) {
+        // IRC: channel operators are peers and may change anyone's status (RFC 2812 §3.2.3);
+        // a half-operator (moderator without operator affiliation) may only (de)voice, and
+        // not touch those who outrank it (XEP-0045 §8 rank rule).
+        const bool chanop = me.affiliation >= Affiliation::admin;
+        if ((c != 'v' && !chanop) || (!plus && target->affiliation > me.affiliation && !chanop)) {
           if (first_error.ok()) first_error = make_error(Condition::not_allowed, "target outranks you");
           break;
         }
         // Biboumi's table (DESIGN.md): +o admin/moderator, +h member/moderator,
-        // +v member/participant. Removing status falls back to the long-lived affiliation.
+        // +v member/participant. Removing status falls back to the long-lived affiliation,
+        // except that -o/-h takes operator status away even from the room's owner until it
+        // rejoins (IRC deop), and a voiced member keeps its voice.
         const Affiliation base = long_lived(room, target->user);
         if (plus) {
           if (c == 'o') set_member(*target, Role::moderator, std::max(base, Affiliation::admin));
           else if (c == 'h') set_member(*target, Role::moderator, std::max(base, Affiliation::member));
-          else set_member(*target, target->role == Role::moderator ? Role::moderator : Role::participant,
-                          std::max(target->affiliation, Affiliation::member));
+          else {
+            if (!target->voice) updated.push_back(target->session);
+            target->voice = true;
+            set_member(*target, target->role == Role::moderator ? Role::moderator : Role::participant,
+                       std::max(target->affiliation, Affiliation::member));
+          }
         } else if (c == 'v') {
+          if (target->voice) updated.push_back(target->session);
+          target->voice = false;
           if (target->role != Role::moderator)
-            set_member(*target, room.modes.moderated ? Role::visitor : Role::participant, base);
+            set_member(*target,
+                       room.modes.moderated && base == Affiliation::none ? Role::visitor : Role::participant,
+                       base);
         } else {
-          set_member(*target, room.modes.moderated && base == Affiliation::none ? Role::visitor : Role::participant,
-                     base);
+          const Affiliation kept = base >= Affiliation::admin ? Affiliation::none : base;
+          const Affiliation aff = target->voice ? std::max(kept, Affiliation::member) : kept;
+          set_member(*target,
+                     room.modes.moderated && aff == Affiliation::none ? Role::visitor : Role::participant,
+                     aff);
         }
         record(plus, c, a);
         break;
@@ -486,6 +508,8 @@ Status RoomService::set_modes(SessionId s, const std::string& name, const ModeCh
   }
 
   if (applied.modes.empty()) return first_error;
+  std::sort(updated.begin(), updated.end());
+  updated.erase(std::unique(updated.begin(), updated.end()), updated.end());
   Ctx ctx{core_, room};
   ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_mode(room, applied); });
   for (SessionId id : updated) {
@@ -509,6 +533,7 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
   if (role == Role::none) return kick(s, name, nick, {});
   if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
   target->role = role;
+  if (role == Role::visitor) target->voice = false;  // XEP-0045 §8.4: revoking voice
   const Member& t = *target;
   Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, t); });
   return {};

@@ -29,8 +29,8 @@ class RoomService {
   Status load();
 
   // Joins; the first member creates the room and becomes its owner/moderator.
-  // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full),
-  // registration_required (+i without invitation), conflict (nick taken by another user).
+  // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full, unless
+  // invited), registration_required (+i without invitation), conflict (nick taken by another user).
   // Everyone in the room gets on_room_join; the joiner gets it with self=true, after the
   // others' presences, then the requested history as room messages, then the topic.
   Result<const Room*> join(SessionId s, const JoinRequest& r);
@@ -47,11 +47,15 @@ class RoomService {
   // A private message to one occupant by nick (XEP-0045 §7.5, IRC has no equivalent).
   // The recipient's sink gets it with to = the room, kind = direct, nick = sender's nick.
   Status say_private(SessionId s, const std::string& room, const std::string& nick, Message m);
-  Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason);
+  // chanops_are_peers: IRC semantics, any channel operator (affiliation admin or above) may
+  // kick anyone; otherwise XEP-0045's rank rule (nobody of higher affiliation) applies.
+  Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason,
+              bool chanops_are_peers = false);
   // IRC MODE with the arguments already split: +i +m +n +s +t +k key +l n +o/+v/+h nick
   // +b mask. Applies what is allowed; returns forbidden if the actor is not a moderator.
   // Members get on_room_mode with the change as applied (by = actor's nick); o/h/v and +m
-  // also produce on_room_member_update for each member whose role/affiliation changed.
+  // also produce on_room_member_update for each member whose role/affiliation/voice changed.
+  // Channel operators (admin or above) are peers; o/h need one, v a moderator.
   // Unknown letters or missing arguments: the first such error is returned when nothing
   // at all was applied.
   Status set_modes(SessionId s, const std::string& room, const ModeChange& change);

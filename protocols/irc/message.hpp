@@ -48,7 +48,8 @@ struct Message {
   std::string_view param(std::size_t i) const { return i < nparams ? params[i] : std::string_view{}; }
 };
 
-// Splits one line (without CR/LF) into a Message of views into `line`.
+// Splits one line (without CR/LF) into a Message of views into `line`. On bad_command,
+// tags, prefix and command are already set (a server answers ERR_UNKNOWNCOMMAND naming it).
 ParseError parse_line(std::string_view line, Message& out);
 
 // Iterates the tag section: key and raw (escaped) value; value empty when absent.

@@ -195,6 +195,43 @@ TEST_CASE("kick and ban") {
   CHECK(rs.join(c, req("dev", "carol2")).error().condition == Condition::forbidden);
 }
 
+TEST_CASE("IRC channel operators are peers, voice is kept apart, invitations pass +l") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob", "carol"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto c = f.login("carol");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());  // the creator: owner
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.set_modes(a, "dev", modes("+o", {"bob"})).ok());  // admin
+  // XEP-0045's rank rule keeps an admin from kicking the owner; IRC's chanops may.
+  CHECK(rs.kick(b, "dev", "alice", "x").error().condition == Condition::not_allowed);
+  // +v on an operator is kept when it loses op; -o takes the owner's op away too.
+  REQUIRE(rs.set_modes(b, "dev", modes("+v-o", {"alice", "alice"})).ok());
+  const Member& alice = rs.find("dev")->members.at(a);
+  CHECK(alice.voice);
+  CHECK(alice.role == Role::participant);
+  CHECK(alice.affiliation == Affiliation::member);
+  CHECK(rs.set_modes(a, "dev", modes("+o", {"alice"})).error().condition == Condition::forbidden);
+  REQUIRE(rs.set_modes(b, "dev", modes("+o", {"alice"})).ok());
+  REQUIRE(rs.kick(b, "dev", "alice", "bye", true).ok());
+  CHECK(rs.find("dev")->members.count(a) == 0);
+  // A half-operator may voice but not op.
+  REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  REQUIRE(rs.set_modes(b, "dev", modes("+h", {"carol"})).ok());
+  CHECK(rs.set_modes(c, "dev", modes("+o", {"carol"})).error().condition == Condition::not_allowed);
+  CHECK(rs.set_modes(c, "dev", modes("-o", {"bob"})).error().condition == Condition::not_allowed);
+  REQUIRE(rs.set_modes(c, "dev", modes("+v", {"carol"})).ok());
+  // An invitation lets its holder past +l.
+  REQUIRE(rs.set_modes(b, "dev", modes("+l", {"1"})).ok());
+  f.account("dave");
+  auto e = f.login("dave");
+  CHECK(rs.join(e, req("dev", "dave")).error().condition == Condition::service_unavailable);
+  REQUIRE(rs.invite(b, "dev", Address::user("dave")).ok());
+  REQUIRE(rs.join(e, req("dev", "dave")).ok());
+}
+
 TEST_CASE("room messages, history and private messages") {
   CoreFixture f;  // history limit 5
   f.account("alice");

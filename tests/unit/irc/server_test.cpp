@@ -113,8 +113,8 @@ TEST_CASE("irc server: error numerics") {
   CHECK(has(World::take(*a), " 403 ann #nowhere "));
   w.send(*a, "PART #nowhere");
   CHECK(has(World::take(*a), " 403 ann #nowhere "));
-  w.send(*a, "JOIN #bad#name!");
-  CHECK(has(World::take(*a), " 479 ann "));
+  w.send(*a, "JOIN #bad#name!");  // Modern IRC: an invalid channel name is ERR_NOSUCHCHANNEL
+  CHECK(has(World::take(*a), " 403 ann #bad#name! "));
   w.send(*a, "KILL x :y");
   CHECK(has(World::take(*a), " 481 ann "));
   w.send(*a, "OPER boss wrong");
@@ -412,9 +412,83 @@ TEST_CASE("irc server: TAGMSG relays client-only tags between message-tags clien
   for (auto* x : {a.get(), b.get(), c.get()}) w.send(*x, "JOIN #dev");
   for (auto* x : {a.get(), b.get(), c.get()}) World::take(*x);
   w.send(*a, "@+typing=active;msgid=forged TAGMSG #dev");
-  CHECK(World::take(*b) == "@+typing=active :ann!~ann@127.0.0.1 TAGMSG #dev\r\n");
+  auto relayed = World::take(*b);
+  CHECK(relayed.starts_with("@+typing=active;msgid="));  // the server's msgid, never the client's
+  CHECK(relayed.ends_with(" :ann!~ann@127.0.0.1 TAGMSG #dev\r\n"));
+  CHECK(!has(relayed, "forged"));
   CHECK(World::take(*c).empty());
   CHECK(World::take(*a).empty());
   w.send(*a, "@+typing=paused TAGMSG bea");
-  CHECK(has(World::take(*b), "@+typing=paused :ann!~ann@127.0.0.1 TAGMSG bea"));
+  CHECK(has(World::take(*b), "@+typing=paused;msgid="));
+}
+
+TEST_CASE("irc server: MONITOR follows registration, nick changes and quits; a gone watcher is forgotten") {
+  World w;
+  auto watcher = w.registered("ann");
+  w.send(*watcher, "MONITOR + bea,cid");
+  CHECK(has(World::take(*watcher), " 731 ann :bea,cid\r\n"));
+  auto b = w.registered("bea");
+  CHECK(has(World::take(*watcher), " 730 ann :bea!~bea@127.0.0.1\r\n"));
+  w.send(*b, "NICK Bea");  // a change of case: nothing
+  CHECK(World::take(*watcher).empty());
+  w.send(*b, "NICK cid");  // bea goes offline, cid comes online
+  auto out = World::take(*watcher);
+  CHECK(has(out, " 731 ann :Bea\r\n"));
+  CHECK(has(out, " 730 ann :cid!~bea@127.0.0.1\r\n"));
+  w.send(*watcher, "MONITOR L");
+  CHECK(has(World::take(*watcher), " 732 ann :bea,cid\r\n"));
+  // The watcher's connection goes away: later events must not reach it (ASan watches).
+  w.server->detach(*watcher, "gone");
+  w.send(*b, "QUIT :bye");
+  CHECK(b->state == IrcClient::State::closed);
+}
+
+TEST_CASE("irc server: registration timeout closes connections that never registered") {
+  World w;
+  auto slow = w.connect();
+  w.send(*slow, "NICK slow");
+  auto done = w.registered("done");
+  w.server->sweep_unregistered(std::chrono::seconds(3600));
+  CHECK(slow->state == IrcClient::State::registering);
+  w.server->sweep_unregistered(std::chrono::seconds(0));
+  CHECK(slow->state == IrcClient::State::closed);
+  CHECK(has(World::take(*slow), "ERROR :Closing Link: 127.0.0.1 (Registration timeout)"));
+  CHECK(done->state == IrcClient::State::registered);
+}
+
+TEST_CASE("irc server: MODE checks each argument - keys, limits, o/h/v targets - and multi-prefix") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  w.send(*a, "CAP REQ multi-prefix");
+  w.send(*a, "JOIN #dev");
+  w.send(*b, "JOIN #dev");
+  World::take(*a);
+  World::take(*b);
+  w.send(*a, "MODE #dev +k :has space");
+  CHECK(has(World::take(*a), " 696 ann #dev k * :"));
+  w.send(*a, "MODE #dev +l :-1");
+  CHECK(has(World::take(*a), " 696 ann #dev l -1 :"));
+  w.send(*a, "MODE #dev +o nobody");
+  CHECK(has(World::take(*a), " 401 ann nobody :"));
+  auto c = w.registered("cid");
+  w.send(*a, "MODE #dev +o cid");
+  CHECK(has(World::take(*a), " 441 ann cid #dev :"));
+  w.send(*b, "MODE #dev +o bea");
+  CHECK(World::take(*b) == ":irc.test 482 bea #dev :You're not channel operator\r\n");
+  w.send(*a, "MODE #dev +v ann");
+  World::take(*a);
+  w.send(*a, "NAMES #dev");
+  CHECK(has(World::take(*a), " 353 ann = #dev :@+ann bea\r\n"));
+  w.send(*b, "NAMES #dev");  // without multi-prefix: the highest status only
+  CHECK(has(World::take(*b), " 353 bea = #dev :@ann bea\r\n"));
+  w.send(*a, "MODE #dev +k secret");
+  CHECK(has(World::take(*b), "MODE #dev +k secret"));
+  for (int i = 0; i < 25; ++i)
+    w.send(*a, "MODE #dev +bbbb " + std::to_string(i) + "a!*@* " + std::to_string(i) + "b!*@* " +
+                   std::to_string(i) + "c!*@* " + std::to_string(i) + "d!*@*");
+  CHECK(w.core.rooms().find("dev")->bans.size() == 100);
+  World::take(*a);
+  w.send(*a, "MODE #dev +b one!*@*");  // MAXLIST=b:100
+  CHECK(has(World::take(*a), " 478 ann #dev one!*@* :"));
 }
