@@ -479,11 +479,9 @@ bool IrcServer::nick_known(std::string_view nick) const {
 void IrcServer::cmd_privmsg(IrcClient& c, const pi::Message& m) { send_message(c, m, false); }
 void IrcServer::cmd_notice(IrcClient& c, const pi::Message& m) { send_message(c, m, true); }
 
-// TAGMSG (IRCv3 message-tags): client-only tags ("+typing") have no neutral equivalent, so
-// they are relayed between IRC clients that negotiated message-tags only, with a msgid
-// shared by every copy (the echo included).
-void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
-  if (!c.has(cap_message_tags)) return;
+// The client-only tags ("+key[=value]", IRCv3 message-tags "Client-only tags") of m, as on
+// the wire; the parser already bounded the tag section.
+std::string IrcServer::client_tags_of(const pi::Message& m) {
   std::string tags;
   pi::for_each_tag(m.tags, [&](pi::Tag t) {
     if (!t.key.starts_with('+')) return;
@@ -494,6 +492,15 @@ void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
       tags.append(t.value);
     }
   });
+  return tags;
+}
+
+// TAGMSG (IRCv3 message-tags): client-only tags ("+typing") have no neutral equivalent, so
+// they are relayed between IRC clients that negotiated message-tags only, with a msgid
+// shared by every copy (the echo included).
+void IrcServer::cmd_tagmsg(IrcClient& c, const pi::Message& m) {
+  if (!c.has(cap_message_tags)) return;
+  std::string tags = client_tags_of(m);
   std::string_view target = m.param(0);
   const std::string msgid = rt_.core.router().next_id();
   auto line_for = [&](const IrcClient& to, std::string_view shown_target) {
@@ -575,6 +582,7 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
     msg.origin.protocol = core::Protocol::irc;
     msg.origin.session = c.session;
     if (const auto* info = rt_.core.sessions().find(c.session)) msg.from = info->user;
+    msg.client_tags = client_tags_of(m);
     return msg;
   };
   auto targets = split_list(m.param(0));

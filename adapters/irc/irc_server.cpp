@@ -951,6 +951,12 @@ std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) c
     if (acct != "*") add("account", acct);
   }
   if ((variant & 4) && !m.id.empty()) add("msgid", m.id);
+  // Client-only tags reach message-tags clients only (IRCv3 message-tags); they are stored
+  // escaped already, so they are appended as they are.
+  if ((variant & 4) && !m.client_tags.empty()) {
+    if (!tags.empty()) tags += ';';
+    tags += m.client_tags;
+  }
   return tags;
 }
 

@@ -127,6 +127,7 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   bool share_channel(const IrcClient& a, const IrcClient& b) const;
   std::string render_room_line(const core::Message& m, std::uint32_t variant);
   std::string tags_for(const core::Message& m, std::uint32_t variant) const;
+  static std::string client_tags_of(const protocols::irc::Message& m);
 
   void cmd_cap(IrcClient&, const protocols::irc::Message&);
   void cmd_authenticate(IrcClient&, const protocols::irc::Message&);

@@ -50,6 +50,10 @@ struct Message {
   std::string receipt_for;  // a delivery receipt (XEP-0184): the id of the message received
   bool no_copy = false;     // not copied to the user's other devices (XEP-0280 <private/>)
   std::string nick;  // sender's nick in the room, for room messages
+  // Client-to-client metadata the hub does not interpret: IRCv3 client-only tags
+  // ("+draft/reply=123;+example"), serialised and escaped as on the wire. Adapters with no
+  // such notion ignore it; the IRC adapter relays it to message-tags clients.
+  std::string client_tags;
   Origin origin;
 
   friend bool operator==(const Message&, const Message&) = default;

@@ -622,6 +622,37 @@ def test_message_tags_tagmsg(w):
 
 
 @world
+def test_client_tags_on_privmsg_and_notice(w):
+    # IRCv3 message-tags: client-only tags on PRIVMSG/NOTICE reach message-tags clients
+    # (channel and private, echo included) and nobody else; server tags are never relayed.
+    alice = w.connect("alice", caps=["message-tags"])
+    alice.join("#test")
+    bob = w.connect("bob", caps=["message-tags", "echo-message"])
+    bob.join("#test")
+    carol = w.connect("carol")
+    carol.join("#test")
+    for c in (alice, bob, carol):
+        c.messages()
+    bob.send(r"@+draft/reply=abc\:1;cat=dog PRIVMSG #test :replying")
+    echo, relay, plain = bob.message(), alice.message(), carol.message()
+    for m in (echo, relay):
+        match(m, "PRIVMSG", ["#test", "replying"])
+        assert m.tags.get("+draft/reply") == "abc;1" and "cat" not in m.tags, m
+    assert echo.tags["msgid"] == relay.tags["msgid"]
+    match(plain, "PRIVMSG", ["#test", "replying"])
+    assert plain.tags == {}, plain
+    bob.send("@+draft/react=lol NOTICE alice :private")
+    m = alice.message()
+    match(m, "NOTICE", ["alice", "private"])
+    assert m.tags.get("+draft/react") == "lol", m
+    match(bob.message(), "NOTICE")
+    bob.send("@+draft/react=lol PRIVMSG carol :hi")
+    m = carol.message()
+    match(m, "PRIVMSG", ["carol", "hi"])
+    assert m.tags == {}, m
+
+
+@world
 def test_echo_message(w):
     baz = w.connect("baz", caps=["echo-message", "server-time"])
     baz.join("#chan")

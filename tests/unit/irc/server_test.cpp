@@ -422,7 +422,7 @@ TEST_CASE("irc server: TAGMSG relays client-only tags between message-tags clien
   CHECK(has(World::take(*b), "@+typing=paused;msgid="));
 }
 
-TEST_CASE("irc server: MONITOR follows registration, nick changes and quits; a gone watcher is forgotten") {
+TEST_CASE("irc server: MONITOR follows registration, nick changes and quits, and forgets a gone watcher") {
   World w;
   auto watcher = w.registered("ann");
   w.send(*watcher, "MONITOR + bea,cid");
