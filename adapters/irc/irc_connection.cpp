@@ -10,7 +10,7 @@ namespace parley::adapters::irc {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-IrcConnection::IrcConnection(protocols::tcp::socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
+IrcConnection::IrcConnection(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
                              std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback)
     : Connection(std::move(s), std::move(tls), limits), server_(std::move(server)), framer_(fallback), flood_(flood) {}
 

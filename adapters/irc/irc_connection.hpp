@@ -27,7 +27,7 @@ struct FloodPolicy {
 
 class IrcConnection final : public protocols::Connection {
  public:
-  IrcConnection(protocols::tcp::socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
+  IrcConnection(protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
                 std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
 
   void set_client(std::shared_ptr<IrcClient> c) { client_ = std::move(c); }

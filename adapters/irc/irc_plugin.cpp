@@ -31,7 +31,7 @@ class IrcPlugin final : public core::Plugin {
       if (spec->tls && !rt_.tls)
         return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": TLS needs a certificate");
       auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::tcp::socket s, bool tls) { accept(std::move(s), tls); });
+          rt_.io, *spec, [this](protocols::Socket s, bool tls) { accept(std::move(s), tls); });
       if (auto ec = l->open())
         return core::make_error(core::Condition::service_unavailable, "irc.listen " + text + ": " + ec.message());
       l->start();
@@ -59,7 +59,7 @@ class IrcPlugin final : public core::Plugin {
   }
 
  private:
-  void accept(protocols::tcp::socket s, bool tls) {
+  void accept(protocols::Socket s, bool tls) {
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.irc.recvq;

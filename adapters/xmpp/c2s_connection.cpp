@@ -32,7 +32,7 @@ protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
 }
 }  // namespace
 
-C2sConnection::C2sConnection(protocols::tcp::socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
+C2sConnection::C2sConnection(protocols::Socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
                              Context& ctx)
     : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
       ctx_(ctx),

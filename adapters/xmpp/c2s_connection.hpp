@@ -18,7 +18,7 @@ class Link;
 
 class C2sConnection : public protocols::Connection {
  public:
-  C2sConnection(protocols::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
+  C2sConnection(protocols::Socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
                 Context& ctx);
   ~C2sConnection() override;
 
