@@ -19,17 +19,6 @@ struct IoBuffers {
 };
 thread_local IoBuffers t_io;
 
-class IoScope {
- public:
-  IoScope(std::string_view& in, std::string& out) : saved_(t_io) { t_io = {&in, &out}; }
-  ~IoScope() { t_io = saved_; }
-  IoScope(const IoScope&) = delete;
-  IoScope& operator=(const IoScope&) = delete;
-
- private:
-  IoBuffers saved_;
-};
-
 int on_bio_write(BIO* b, const char* data, int len) {
   BIO_clear_retry_flags(b);
   if (!t_io.out || len < 0) return -1;
@@ -70,6 +59,41 @@ const BIO_METHOD* bio_method() {
   return m;
 }
 
+// One BIO per thread, lent to an SSL for the duration of each SSL_* call and taken back
+// after it, so an idle session holds no BIO (120 bytes and a lock). SSL_set_bio(3) takes
+// one reference when rbio == wbio and frees the BIOs it replaces (here: drops the loan);
+// OpenSSL keeps its own handshake buffering BIO across a change of wbio (SSL_set0_wbio
+// pops and re-pushes it). The thread keeps one reference of its own.
+BIO* thread_bio() {
+  struct Holder {
+    BIO* bio = BIO_new(bio_method());
+    ~Holder() { BIO_free(bio); }
+  };
+  thread_local Holder h;
+  return h.bio;
+}
+
+class IoScope {
+ public:
+  IoScope(SSL* ssl, std::string_view& in, std::string& out) : ssl_(ssl), saved_(t_io) {
+    t_io = {&in, &out};
+    if (BIO* b = thread_bio()) {
+      BIO_up_ref(b);
+      SSL_set_bio(ssl_, b, b);  // rbio == wbio: consumes the one reference granted
+    }
+  }
+  ~IoScope() {
+    SSL_set_bio(ssl_, nullptr, nullptr);
+    t_io = saved_;
+  }
+  IoScope(const IoScope&) = delete;
+  IoScope& operator=(const IoScope&) = delete;
+
+ private:
+  SSL* ssl_;
+  IoBuffers saved_;
+};
+
 // Plaintext lands here before it is handed to the connection (one per thread).
 thread_local char t_plain[16 * 1024];
 
@@ -78,13 +102,6 @@ thread_local char t_plain[16 * 1024];
 TlsSession::TlsSession(SSL_CTX* ctx) {
   ssl_ = SSL_new(ctx);
   if (!ssl_) return;
-  BIO* bio = BIO_new(bio_method());
-  if (!bio) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-    return;
-  }
-  SSL_set_bio(ssl_, bio, bio);  // one reference, owned by the SSL
   SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_accept_state(ssl_);
 }
@@ -112,7 +129,7 @@ TlsSession::Status TlsSession::status_of(int rc) {
 
 TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out) {
   if (!ssl_) return Status::error;
-  IoScope io(in, out);
+  IoScope io(ssl_, in, out);
   int rc = SSL_do_handshake(ssl_);
   return rc == 1 ? Status::done : status_of(rc);
 }
@@ -124,7 +141,7 @@ TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
     int n;
     Status st = Status::done;
     {
-      IoScope io(in, out);
+      IoScope io(ssl_, in, out);
       n = SSL_read(ssl_, t_plain, sizeof t_plain);
       if (n <= 0) st = status_of(n);
     }
@@ -137,7 +154,7 @@ TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
 bool TlsSession::write(std::string_view plain, std::string& out) {
   if (!ssl_) return false;
   std::string_view none;
-  IoScope io(none, out);
+  IoScope io(ssl_, none, out);
   while (!plain.empty()) {
     int chunk = static_cast<int>(std::min<std::size_t>(plain.size(), std::numeric_limits<int>::max() / 2));
     int n = SSL_write(ssl_, plain.data(), chunk);
@@ -153,7 +170,7 @@ bool TlsSession::write(std::string_view plain, std::string& out) {
 void TlsSession::shutdown(std::string& out) {
   if (!ssl_ || !SSL_is_init_finished(ssl_)) return;
   std::string_view none;
-  IoScope io(none, out);
+  IoScope io(ssl_, none, out);
   (void)SSL_shutdown(ssl_);
   ERR_clear_error();
 }

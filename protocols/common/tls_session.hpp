@@ -4,9 +4,9 @@
 // queue. No buffers of its own: asio::ssl::stream keeps two 17 KiB buffers per connection
 // for its whole life and its BIO pair two more, which made an idle TLS session cost ~90
 // KiB. With SSL_MODE_RELEASE_BUFFERS an idle session keeps only OpenSSL's state.
-// A TlsSession is one pointer, held by value (no allocation of its own): the BIO reads and
-// writes through a thread-local view of the buffers of the call in progress, since OpenSSL
-// only touches it from inside our SSL_* calls.
+// A TlsSession is one pointer, held by value (no allocation of its own), and between calls
+// its SSL has no BIO: each SSL_* call borrows the thread's BIO, which reads and writes the
+// buffers of that call (OpenSSL only touches the BIO from inside our calls).
 // Not thread-safe: used on the connection's strand only.
 #include <openssl/ssl.h>
 
