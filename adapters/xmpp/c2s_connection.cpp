@@ -140,11 +140,11 @@ void C2sConnection::on_header() {
 }
 
 void C2sConnection::send_header_and_features() {
-  stream_id_ = random_id();
+  // The id is not needed again (no dialback, no SCRAM channel binding to it): not kept.
   std::string out =
       "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
       "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' xml:lang='en' id='" +
-      stream_id_ + "' from='";
+      random_id() + "' from='";
   px::escape_attr(out, ctx_.domains.domain);
   out += "'>";
   header_sent_ = true;
