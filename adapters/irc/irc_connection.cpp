@@ -10,13 +10,9 @@ namespace parley::adapters::irc {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-IrcConnection::IrcConnection(protocols::tcp::socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
-                             protocols::Strand strand, std::shared_ptr<IrcServer> server, FloodPolicy flood,
-                             protocols::irc::Fallback fallback)
-    : Connection(std::move(s), std::move(tls), limits, std::move(strand)),
-      server_(std::move(server)),
-      framer_(fallback),
-      flood_(flood) {}
+IrcConnection::IrcConnection(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits,
+                             std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback)
+    : Connection(std::move(s), std::move(tls), limits), server_(std::move(server)), framer_(fallback), flood_(flood) {}
 
 std::size_t IrcConnection::on_data(std::string_view data) {
   // On the core strand: each line is handled as soon as it is framed (the framer's view is

@@ -29,10 +29,10 @@ struct FloodPolicy {
 
 class IrcConnection final : public protocols::Connection {
  public:
-  // Runs on `strand` (the core strand, which the server's state lives on).
-  IrcConnection(protocols::tcp::socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
-                protocols::Strand strand, std::shared_ptr<IrcServer> server, FloodPolicy flood,
-                protocols::irc::Fallback fallback);
+  // `s` must already be on the core strand (protocols::rehome), which the server's state
+  // lives on.
+  IrcConnection(protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
+                std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
 
   void set_client(std::shared_ptr<IrcClient> c) { client_ = std::move(c); }
   // Idle check from the plugin's sweeper (connection strand).

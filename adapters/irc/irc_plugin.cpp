@@ -33,7 +33,7 @@ class IrcPlugin final : public core::Plugin {
       if (spec->tls && !rt_.tls)
         return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": TLS needs a certificate");
       auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::tcp::socket s, bool tls) {
+          rt_.io, *spec, [this](protocols::Socket s, bool tls) {
             asio::post(rt_.core_strand, [this, s = std::move(s), tls]() mutable { accept(std::move(s), tls); });
           });
       if (auto ec = l->open())
@@ -63,7 +63,7 @@ class IrcPlugin final : public core::Plugin {
   }
 
  private:
-  void accept(protocols::tcp::socket s, bool tls) {
+  void accept(protocols::Socket s, bool tls) {
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.irc.recvq;
@@ -74,8 +74,8 @@ class IrcPlugin final : public core::Plugin {
     auto fallback = cfg_.irc.fallback_encoding == "reject" ? protocols::irc::Fallback::reject
                                                             : protocols::irc::Fallback::latin1;
     // The connection runs on the core strand (see irc_connection.hpp), like this function.
-    auto conn = std::make_shared<IrcConnection>(std::move(s), tls ? rt_.tls : nullptr, limits, rt_.core_strand,
-                                                server_, flood, fallback);
+    auto conn = std::make_shared<IrcConnection>(protocols::rehome(std::move(s), rt_.core_strand),
+                                                tls ? rt_.tls : nullptr, limits, server_, flood, fallback);
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls);
     conn->set_client(client);
     manager_.add(conn);

@@ -32,7 +32,7 @@ protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
 }
 }  // namespace
 
-C2sConnection::C2sConnection(protocols::tcp::socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
+C2sConnection::C2sConnection(protocols::Socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
                              Context& ctx)
     : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
       ctx_(ctx),
@@ -140,11 +140,11 @@ void C2sConnection::on_header() {
 }
 
 void C2sConnection::send_header_and_features() {
-  stream_id_ = random_id();
+  // The id is not needed again (no dialback, no SCRAM channel binding to it): not kept.
   std::string out =
       "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
       "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' xml:lang='en' id='" +
-      stream_id_ + "' from='";
+      random_id() + "' from='";
   px::escape_attr(out, ctx_.domains.domain);
   out += "'>";
   header_sent_ = true;

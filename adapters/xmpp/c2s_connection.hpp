@@ -18,7 +18,7 @@ class Link;
 
 class C2sConnection : public protocols::Connection {
  public:
-  C2sConnection(protocols::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
+  C2sConnection(protocols::Socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
                 Context& ctx);
   ~C2sConnection() override;
 
@@ -75,7 +75,6 @@ class C2sConnection : public protocols::Connection {
   bool authenticated_ = false;
   bool paused_ = false;  // waiting for the core: input stays buffered
   bool tls_starting_ = false;
-  std::string stream_id_;
   std::string user_;     // authenticated account
   std::string sasl_mech_;
   std::unique_ptr<px::ScramServer> scram_;

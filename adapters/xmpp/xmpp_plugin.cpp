@@ -31,7 +31,7 @@ class XmppPlugin : public core::Plugin {
       auto spec = protocols::parse_listen_spec(text, &why);
       if (!spec) return core::make_error(core::Condition::bad_request, "xmpp listen " + text + ": " + why);
       Context* ctx = ctx_.get();
-      auto l = std::make_unique<protocols::Listener>(rt_.io, *spec, [ctx](protocols::tcp::socket s, bool tls) {
+      auto l = std::make_unique<protocols::Listener>(rt_.io, *spec, [ctx](protocols::Socket s, bool tls) {
         auto c = std::make_shared<C2sConnection>(std::move(s), tls ? ctx->rt.tls : nullptr, *ctx);
         ctx->manager.add(c);
         c->start();

@@ -35,6 +35,7 @@ XMPP (c2s: STARTTLS accepting any certificate, SASL PLAIN, bind, initial presenc
                copy (the sender's reflection too) counts as a delivered stanza
   xmpp-login    --count N [--concurrency 10]   full logins/s (then </stream:stream>)
   xmpp-idle     --count N --seconds S          holds N authenticated sessions; RSS delta / N
+                [--warmup 1]                   (after W warm-up logins, ended before measuring)
 )";
 
 }  // namespace

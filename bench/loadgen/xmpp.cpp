@@ -527,6 +527,7 @@ int xmpp_idle(Options& o) {
   double seconds = o.real("seconds", 5);
   double settle = o.real("settle", 1.0);
   auto concurrency = static_cast<std::size_t>(o.num("concurrency", 10));
+  auto warmup = o.num("warmup", 1);
   o.check_all_used();
   Run run;
   Report rep("xmpp-idle");
@@ -534,6 +535,26 @@ int xmpp_idle(Options& o) {
   for (std::size_t i = 0; i < count; ++i) sessions.push_back(std::make_unique<Session>(run, user_name(x, i)));
   int code = run.run([&]() -> awaitable<void> {
     run.deadline(x.com.setup_timeout_s + seconds + settle + 5, "logins");
+    // Warm-up logins, ended before the first RSS reading: the first TLS session faults in
+    // the TLS library's code and tables and the server's one-time state, which are not a
+    // per-session cost (servers whose accounts came by in-band registration were already
+    // warm; parleyd's seed accounts were not).
+    for (long long w = 0; w < warmup; ++w) {
+      Session s(run, user_name(x, 0));
+      co_await s.login(x, x.password, "warmup" + std::to_string(w));
+      s.conn->send("<iq type='get' id='w1'><ping xmlns='urn:xmpp:ping'/></iq>");
+      for (;;) {
+        auto [kind, z] = co_await s.next();
+        if (starts(z, "<iq") && attr(z, "id") == "w1") break;
+      }
+      s.conn->send("</stream:stream>");
+      try {
+        for (;;) co_await s.next();
+      } catch (const Failure&) {
+      }
+      s.conn->close();
+    }
+    if (warmup > 0) co_await sleep_for(std::chrono::milliseconds(300));
     std::int64_t rss0 = proc_rss_kib(x.com.server_pid);
     auto t0 = now_ns();
     co_await run_bounded(count, concurrency, [&](std::size_t i) -> awaitable<void> {
@@ -557,6 +578,7 @@ int xmpp_idle(Options& o) {
     for (auto& s : sessions)
       if (s->conn->dead()) throw Failure(s->user + " was disconnected while idle: " + s->conn->error());
     rep.add_int("count", static_cast<long long>(count));
+    rep.add_int("warmup", warmup);
     rep.add("login_seconds", el, 2);
     if (x.com.server_pid > 0) {
       rep.add_int("server_rss_before_kib", rss0);

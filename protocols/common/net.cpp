@@ -1,6 +1,5 @@
 #include "protocols/common/net.hpp"
 
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -121,7 +120,8 @@ tcp::endpoint Listener::local_endpoint() const {
 
 void Listener::accept_one() {
   auto alive = alive_;
-  acceptor_.async_accept(asio::make_strand(io_), [this, alive](boost::system::error_code ec, tcp::socket s) {
+  // With an executor argument the peer socket comes typed on it: a Socket on a new strand.
+  acceptor_.async_accept(asio::make_strand(io_), [this, alive](boost::system::error_code ec, Socket s) {
     if (!*alive) return;
     if (!ec) {
       boost::system::error_code ignored;
@@ -139,20 +139,20 @@ void Listener::accept_one() {
   });
 }
 
+Socket rehome(Socket socket, const Strand& strand) {
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return Socket(strand);
+  const auto fd = socket.release(ec);
+  if (ec) return Socket(strand);  // closed: the connection fails at its first read
+  return Socket(strand, protocol, fd);
+}
+
 // ---------------------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits,
-                       std::optional<Strand> strand)
-    : strand_(strand ? *strand
-                     : asio::make_strand(static_cast<asio::io_context&>(
-                           asio::query(socket.get_executor(), asio::execution::context)))),
-      socket_(std::move(socket)),
-      tls_ctx_(std::move(tls)),
-      limits_(limits) {
-  // Keep the socket's own strand when it came from Listener (it was created on one).
-  auto ex = socket_.get_executor();
-  if (auto* s = ex.target<Strand>(); s && !strand) strand_ = *s;
+Connection::Connection(Socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits)
+    : socket_(std::move(socket)), tls_ctx_(std::move(tls)), limits_(limits) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -168,8 +168,8 @@ Connection::~Connection() = default;
 
 void Connection::start() {
   if (tls_ctx_) {
-    tls_ = std::make_unique<TlsSession>(tls_ctx_->native_handle());
-    if (!tls_->valid()) return close("TLS setup failed");
+    tls_ = TlsSession(tls_ctx_->native_handle());
+    if (!tls_) return close("TLS setup failed");
     state_ = State::handshaking;
     read_some();
     return;
@@ -185,7 +185,7 @@ void Connection::read_some() {
   auto self = shared_from_this();
   // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
   // idle connection holds no receive buffer (TLS decrypts from there, see tls_session.hpp).
-  socket_.async_wait(tcp::socket::wait_read, asio::bind_executor(strand_, [self](boost::system::error_code ec) {
+  socket_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
                        self->reading_ = false;
                        if (self->closed()) return;
                        if (ec == asio::error::operation_aborted && self->pending_tls_) return self->do_start_tls();
@@ -204,13 +204,13 @@ void Connection::read_some() {
                        }
                        if (self->pending_tls_) return self->do_start_tls();
                        self->read_some();
-                     }));
+                     });
 }
 
 void Connection::on_cipher(const char* data, std::size_t n) {
   std::string_view in(data, n);
   if (state_ == State::handshaking) {
-    auto st = tls_->handshake(in, out_);
+    auto st = tls_.handshake(in, out_);
     flush();
     if (st == TlsSession::Status::want_read || closed()) return;
     if (st != TlsSession::Status::done) {
@@ -229,7 +229,7 @@ void Connection::on_cipher(const char* data, std::size_t n) {
     }
   }
   // Records that followed the handshake in the same read are decrypted now.
-  auto st = tls_->read(in, out_, [this](const char* p, std::size_t k) {
+  auto st = tls_.read(in, out_, [this](const char* p, std::size_t k) {
     on_read_bytes(p, k);
     return !closed() && state_ == State::open;
   });
@@ -289,7 +289,7 @@ void Connection::send(std::string_view bytes) {
       tls_pending_.append(bytes);  // encrypted once the handshake is done
       return;
     }
-    if (!tls_->write(bytes, out_)) return close("Write error");
+    if (!tls_.write(bytes, out_)) return close("Write error");
     flush();
     return;
   }
@@ -323,10 +323,9 @@ void Connection::flush() {
   writing_.swap(out_);
   out_.clear();
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(writing_),
-                    asio::bind_executor(strand_, [self](boost::system::error_code wec, std::size_t k) {
-                      self->write_done(wec, k);
-                    }));
+  asio::async_write(socket_, asio::buffer(writing_), [self](boost::system::error_code wec, std::size_t k) {
+    self->write_done(wec, k);
+  });
 }
 
 void Connection::write_done(const boost::system::error_code& ec, std::size_t) {
@@ -357,7 +356,7 @@ void Connection::finish_close() {
   boost::system::error_code ec;
   if (tls_ && state_ != State::closed) {
     std::string notify;
-    tls_->shutdown(notify);  // close_notify, best effort
+    tls_.shutdown(notify);  // close_notify, best effort
     if (!notify.empty()) socket_.write_some(asio::buffer(notify), ec);
   }
   socket_.shutdown(tcp::socket::shutdown_send, ec);
@@ -394,9 +393,9 @@ void Connection::do_start_tls() {
   if (writing_busy_ || !out_.empty()) return;  // write_done calls again when drained
   tls_ctx_ = std::move(pending_tls_);
   pending_tls_.reset();
-  tls_ = std::make_unique<TlsSession>(tls_ctx_->native_handle());
+  tls_ = TlsSession(tls_ctx_->native_handle());
   tls_from_starttls_ = true;
-  if (!tls_->valid()) {
+  if (!tls_) {
     on_tls_started(false);
     return close("TLS setup failed");
   }

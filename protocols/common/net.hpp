@@ -3,7 +3,7 @@
 //
 //   ListenSpec / parse_listen_spec   "127.0.0.1:6667", "[::1]:6667", "tls:0.0.0.0:6697"
 //   Listener                         binds, accepts, sets TCP_NODELAY, hands each socket
-//                                    (already on its own strand) to a callback
+//                                    (a Socket: its executor is its own strand) to a callback
 //   Connection                       owns the socket (plain or ssl::stream), a bounded read
 //                                    buffer and a bounded write queue, runs on its strand
 //   ConnectionManager                tracks live connections, can close them all
@@ -17,7 +17,7 @@
 //     std::size_t on_data(std::string_view d) override { ...parse lines...; return consumed; }
 //     void on_close(std::string_view reason) override { ...tell the core... }
 //   };
-//   Listener l(io, spec, [&](tcp::socket s, bool tls) {
+//   Listener l(io, spec, [&](Socket s, bool tls) {
 //     auto c = std::make_shared<MyConn>(std::move(s), tls ? ctx : nullptr, limits);
 //     manager.add(c); c->start(); });
 //   l.open(); l.start();
@@ -48,6 +48,12 @@ namespace parley::protocols {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
+// A TCP socket whose executor is its connection's strand, as a concrete type. With
+// tcp::socket (any_io_executor) the strand does not fit any_executor's small buffer, so the
+// socket kept a heap copy of it and every pending wait allocated another (the
+// outstanding_work.tracked preference): ~100 bytes per idle connection and one malloc/free
+// per read. Handlers without an executor of their own run on the socket's, i.e. the strand.
+using Socket = asio::basic_stream_socket<tcp, Strand>;
 
 struct ListenSpec {
   std::string host;  // IP literal without brackets
@@ -62,7 +68,7 @@ std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* 
 class Listener {
  public:
   // Called on the socket's own fresh strand (the socket's executor is that strand).
-  using AcceptHandler = std::function<void(tcp::socket socket, bool tls)>;
+  using AcceptHandler = std::function<void(Socket socket, bool tls)>;
 
   Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept);
   ~Listener();
@@ -85,6 +91,11 @@ class Listener {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
+// The same connected socket on another strand (a socket's executor is fixed when it is
+// made): e.g. IRC puts every connection on the core strand. A socket that cannot be moved
+// comes back closed.
+Socket rehome(Socket socket, const Strand& strand);
+
 class ConnectionManager;
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -95,11 +106,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   // tls non-null: implicit TLS, the handshake runs first in start().
-  // strand: the strand every handler runs on; by default the socket's own (Listener gives
-  // each socket a fresh one). A protocol whose state lives on one shared strand (IRC: the
-  // core strand) passes that strand, so it can send() without a post per recipient.
-  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits,
-             std::optional<Strand> strand = std::nullopt);
+  // The connection runs on the socket's executor (a strand): Listener gives each socket a
+  // fresh one; a protocol whose state lives on one shared strand (IRC: the core strand)
+  // re-homes the socket there first (rehome()), so it can send() without a post per recipient.
+  Connection(Socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -120,11 +130,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Feeds the bytes left unconsumed by on_data again (e.g. after a flood penalty expired).
   void redeliver();
 
-  bool is_tls() const { return tls_ != nullptr; }
+  bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer_host() const { return peer_host_; }
   std::uint16_t peer_port() const { return peer_port_; }
-  Strand executor() const { return strand_; }
+  // Any thread: copies the executor the socket was created with, which never changes (Boost
+  // 1.74's basic_socket::get_executor() is merely not declared const).
+  Strand executor() const { return const_cast<Socket&>(socket_).get_executor(); }
   std::size_t queued_bytes() const { return out_.size() + writing_.size(); }
   void set_manager(ConnectionManager* m) { manager_ = m; }
 
@@ -150,9 +162,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_drained();
   void finish_close();
 
-  Strand strand_;
-  tcp::socket socket_;
-  std::unique_ptr<TlsSession> tls_;  // TLS over memory (tls_session.hpp), null for plain
+  Socket socket_;
+  TlsSession tls_;  // TLS over memory (tls_session.hpp), empty for plain
   std::shared_ptr<asio::ssl::context> tls_ctx_;
   std::shared_ptr<asio::ssl::context> pending_tls_;
   Limits limits_;

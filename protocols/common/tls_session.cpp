@@ -11,24 +11,31 @@ namespace parley::protocols {
 
 namespace {
 
-TlsSession* session_of(BIO* b) { return static_cast<TlsSession*>(BIO_get_data(b)); }
+// The buffers of the SSL_* call in progress on this thread (see tls_session.hpp). Io scopes
+// nest: a plaintext sink may write to a session while the read that fed it is suspended.
+struct IoBuffers {
+  std::string_view* in = nullptr;
+  std::string* out = nullptr;
+};
+thread_local IoBuffers t_io;
 
 int on_bio_write(BIO* b, const char* data, int len) {
   BIO_clear_retry_flags(b);
-  TlsSession* t = session_of(b);
-  return t ? t->bio_write(data, len) : -1;
+  if (!t_io.out || len < 0) return -1;
+  t_io.out->append(data, static_cast<std::size_t>(len));
+  return len;
 }
 
 int on_bio_read(BIO* b, char* buf, int len) {
   BIO_clear_retry_flags(b);
-  TlsSession* t = session_of(b);
-  if (!t) return -1;
-  int n = t->bio_read(buf, len);
-  if (n <= 0) {
+  if (!t_io.in || t_io.in->empty() || len <= 0) {
     BIO_set_retry_read(b);
     return -1;
   }
-  return n;
+  std::size_t n = std::min(t_io.in->size(), static_cast<std::size_t>(len));
+  std::memcpy(buf, t_io.in->data(), n);
+  t_io.in->remove_prefix(n);
+  return static_cast<int>(n);
 }
 
 long on_bio_ctrl(BIO*, int cmd, long, void*) {
@@ -52,6 +59,41 @@ const BIO_METHOD* bio_method() {
   return m;
 }
 
+// One BIO per thread, lent to an SSL for the duration of each SSL_* call and taken back
+// after it, so an idle session holds no BIO (120 bytes and a lock). SSL_set_bio(3) takes
+// one reference when rbio == wbio and frees the BIOs it replaces (here: drops the loan);
+// OpenSSL keeps its own handshake buffering BIO across a change of wbio (SSL_set0_wbio
+// pops and re-pushes it). The thread keeps one reference of its own.
+BIO* thread_bio() {
+  struct Holder {
+    BIO* bio = BIO_new(bio_method());
+    ~Holder() { BIO_free(bio); }
+  };
+  thread_local Holder h;
+  return h.bio;
+}
+
+class IoScope {
+ public:
+  IoScope(SSL* ssl, std::string_view& in, std::string& out) : ssl_(ssl), saved_(t_io) {
+    t_io = {&in, &out};
+    if (BIO* b = thread_bio()) {
+      BIO_up_ref(b);
+      SSL_set_bio(ssl_, b, b);  // rbio == wbio: consumes the one reference granted
+    }
+  }
+  ~IoScope() {
+    SSL_set_bio(ssl_, nullptr, nullptr);
+    t_io = saved_;
+  }
+  IoScope(const IoScope&) = delete;
+  IoScope& operator=(const IoScope&) = delete;
+
+ private:
+  SSL* ssl_;
+  IoBuffers saved_;
+};
+
 // Plaintext lands here before it is handed to the connection (one per thread).
 thread_local char t_plain[16 * 1024];
 
@@ -60,14 +102,6 @@ thread_local char t_plain[16 * 1024];
 TlsSession::TlsSession(SSL_CTX* ctx) {
   ssl_ = SSL_new(ctx);
   if (!ssl_) return;
-  BIO* bio = BIO_new(bio_method());
-  if (!bio) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-    return;
-  }
-  BIO_set_data(bio, this);
-  SSL_set_bio(ssl_, bio, bio);  // one reference, owned by the SSL
   SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_accept_state(ssl_);
 }
@@ -76,18 +110,13 @@ TlsSession::~TlsSession() {
   if (ssl_) SSL_free(ssl_);
 }
 
-int TlsSession::bio_read(char* buf, int len) {
-  if (!in_ || in_->empty() || len <= 0) return 0;
-  std::size_t n = std::min(in_->size(), static_cast<std::size_t>(len));
-  std::memcpy(buf, in_->data(), n);
-  in_->remove_prefix(n);
-  return static_cast<int>(n);
-}
-
-int TlsSession::bio_write(const char* data, int len) {
-  if (!out_ || len < 0) return -1;
-  out_->append(data, static_cast<std::size_t>(len));
-  return len;
+TlsSession& TlsSession::operator=(TlsSession&& o) noexcept {
+  if (this != &o) {
+    if (ssl_) SSL_free(ssl_);
+    ssl_ = o.ssl_;
+    o.ssl_ = nullptr;
+  }
+  return *this;
 }
 
 TlsSession::Status TlsSession::status_of(int rc) {
@@ -100,25 +129,23 @@ TlsSession::Status TlsSession::status_of(int rc) {
 
 TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out) {
   if (!ssl_) return Status::error;
-  in_ = &in;
-  out_ = &out;
+  IoScope io(ssl_, in, out);
   int rc = SSL_do_handshake(ssl_);
-  Status st = rc == 1 ? Status::done : status_of(rc);
-  in_ = nullptr;
-  out_ = nullptr;
-  return st;
+  return rc == 1 ? Status::done : status_of(rc);
 }
 
 TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
                                     const std::function<bool(const char*, std::size_t)>& sink) {
   if (!ssl_) return Status::error;
   for (;;) {
-    in_ = &in;
-    out_ = &out;
-    int n = SSL_read(ssl_, t_plain, sizeof t_plain);
-    in_ = nullptr;
-    out_ = nullptr;
-    if (n <= 0) return status_of(n);
+    int n;
+    Status st = Status::done;
+    {
+      IoScope io(ssl_, in, out);
+      n = SSL_read(ssl_, t_plain, sizeof t_plain);
+      if (n <= 0) st = status_of(n);
+    }
+    if (n <= 0) return st;
     // The sink may write (SSL_write) or even end the connection: no state held across it.
     if (!sink(t_plain, static_cast<std::size_t>(n))) return Status::done;
   }
@@ -127,33 +154,25 @@ TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
 bool TlsSession::write(std::string_view plain, std::string& out) {
   if (!ssl_) return false;
   std::string_view none;
-  in_ = &none;
-  out_ = &out;
-  bool ok = true;
+  IoScope io(ssl_, none, out);
   while (!plain.empty()) {
     int chunk = static_cast<int>(std::min<std::size_t>(plain.size(), std::numeric_limits<int>::max() / 2));
     int n = SSL_write(ssl_, plain.data(), chunk);
     if (n <= 0) {
       ERR_clear_error();
-      ok = false;
-      break;
+      return false;
     }
     plain.remove_prefix(static_cast<std::size_t>(n));
   }
-  in_ = nullptr;
-  out_ = nullptr;
-  return ok;
+  return true;
 }
 
 void TlsSession::shutdown(std::string& out) {
   if (!ssl_ || !SSL_is_init_finished(ssl_)) return;
   std::string_view none;
-  in_ = &none;
-  out_ = &out;
+  IoScope io(ssl_, none, out);
   (void)SSL_shutdown(ssl_);
   ERR_clear_error();
-  in_ = nullptr;
-  out_ = nullptr;
 }
 
 }  // namespace parley::protocols

@@ -4,6 +4,9 @@
 // queue. No buffers of its own: asio::ssl::stream keeps two 17 KiB buffers per connection
 // for its whole life and its BIO pair two more, which made an idle TLS session cost ~90
 // KiB. With SSL_MODE_RELEASE_BUFFERS an idle session keeps only OpenSSL's state.
+// A TlsSession is one pointer, held by value (no allocation of its own), and between calls
+// its SSL has no BIO: each SSL_* call borrows the thread's BIO, which reads and writes the
+// buffers of that call (OpenSSL only touches the BIO from inside our calls).
 // Not thread-safe: used on the connection's strand only.
 #include <openssl/ssl.h>
 
@@ -18,12 +21,16 @@ class TlsSession {
  public:
   enum class Status { done, want_read, closed, error };
 
+  TlsSession() = default;  // no TLS
   explicit TlsSession(SSL_CTX* ctx);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
+  TlsSession(TlsSession&& o) noexcept : ssl_(o.ssl_) { o.ssl_ = nullptr; }
+  TlsSession& operator=(TlsSession&& o) noexcept;
 
   bool valid() const { return ssl_ != nullptr; }
+  explicit operator bool() const { return valid(); }
   // Runs the handshake on `in` (consumed as far as OpenSSL needs; the rest stays in `in`
   // for read()). Handshake records go to `out`.
   Status handshake(std::string_view& in, std::string& out);
@@ -35,15 +42,9 @@ class TlsSession {
   // close_notify into out.
   void shutdown(std::string& out);
 
-  // BIO callbacks.
-  int bio_read(char* buf, int len);
-  int bio_write(const char* data, int len);
-
  private:
   Status status_of(int rc);
   SSL* ssl_ = nullptr;
-  std::string_view* in_ = nullptr;
-  std::string* out_ = nullptr;
 };
 
 }  // namespace parley::protocols

@@ -101,18 +101,18 @@ std::string decode_entities(std::string_view raw) {
 
 void StreamFramer::reset() {
   state_ = S::prolog;
-  header_ = {};
+  header_.reset();
   header_seen_ = false;
   decl_allowed_ = true;
   cp_ = cp_min_ = 0;
   need_ = 0;
   names_.clear();
-  name_starts_.clear();
   depth_ = 0;
   cur_name_.clear();
   cur_attr_.clear();
   cur_value_.clear();
   attr_names_.clear();
+  attr_count_ = 0;
   entity_.clear();
   quote_ = 0;
   match_ = 0;
@@ -123,10 +123,22 @@ void StreamFramer::reset() {
   error_text_.clear();
 }
 
+const StreamHeader& StreamFramer::header() const {
+  static const StreamHeader none;
+  return header_ ? *header_ : none;
+}
+
 void StreamFramer::release_header() {
-  header_ = {};
+  header_.reset();
   if (cur_value_.capacity() > 15) std::string().swap(cur_value_);
-  if (attr_names_.empty()) std::vector<std::string>().swap(attr_names_);
+  trim();
+}
+
+void StreamFramer::trim() {
+  // A std::string of at most 15 chars lives inside the object (libstdc++'s SSO), so
+  // shrink_to_fit() frees the heap block; the stream name ("stream:stream" + NUL) fits.
+  for (std::string* s : {&names_, &attr_names_, &cur_name_, &cur_attr_})
+    if (s->capacity() > 15) s->shrink_to_fit();
 }
 
 std::vector<char> StreamFramer::take_stanza() {
@@ -184,22 +196,33 @@ bool StreamFramer::on_entity_end() {
 
 bool StreamFramer::finish_attribute() {
   // The header is bounded by max_header instead.
-  if (depth_ > 0 && attr_names_.size() + 1 > limits_.max_attributes)
+  if (depth_ > 0 && attr_count_ + 1 > limits_.max_attributes)
     return fail(StreamError::policy_violation, "too many attributes");
-  for (const auto& n : attr_names_)
-    if (n == cur_attr_) return fail(StreamError::not_well_formed, "duplicate attribute");
-  attr_names_.push_back(cur_attr_);
-  if (depth_ == 0) header_.attributes.emplace_back(cur_attr_, decode_entities(cur_value_));
+  for (std::size_t at = 0; at < attr_names_.size();) {
+    std::size_t end = attr_names_.find('\0', at);
+    if (std::string_view(attr_names_).substr(at, end - at) == cur_attr_)
+      return fail(StreamError::not_well_formed, "duplicate attribute");
+    at = end + 1;
+  }
+  attr_names_ += cur_attr_;
+  attr_names_ += '\0';
+  ++attr_count_;
+  if (depth_ == 0) {
+    if (!header_) header_ = std::make_unique<StreamHeader>();
+    header_->attributes.emplace_back(cur_attr_, decode_entities(cur_value_));
+  }
   return true;
 }
 
 bool StreamFramer::finish_start_tag(bool empty) {
   attr_names_.clear();
+  attr_count_ = 0;
   if (depth_ == 0) {
     if (empty) return fail(StreamError::bad_format, "empty stream header");
-    header_.name = cur_name_;
-    name_starts_.push_back(static_cast<std::uint32_t>(names_.size()));
+    if (!header_) header_ = std::make_unique<StreamHeader>();
+    header_->name = cur_name_;
     names_ += cur_name_;
+    names_ += '\0';
     depth_ = 1;
     header_seen_ = true;
     state_ = S::text;
@@ -209,19 +232,22 @@ bool StreamFramer::finish_start_tag(bool empty) {
   if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
   state_ = S::text;
   if (!empty) {
-    name_starts_.push_back(static_cast<std::uint32_t>(names_.size()));
     names_ += cur_name_;
+    names_ += '\0';
     ++depth_;
   }
   return true;
 }
 
 bool StreamFramer::finish_end_tag() {
-  if (name_starts_.empty()) return fail(StreamError::not_well_formed, "unbalanced end tag");
-  std::string_view top = std::string_view(names_).substr(name_starts_.back());
-  if (top != cur_name_) return fail(StreamError::not_well_formed, "mismatched end tag");
-  names_.resize(name_starts_.back());
-  name_starts_.pop_back();
+  if (names_.empty()) return fail(StreamError::not_well_formed, "unbalanced end tag");
+  // names_ ends with the innermost name and its NUL; that name starts after the NUL before.
+  const std::size_t end = names_.size() - 1;
+  const std::size_t prev = end == 0 ? std::string::npos : names_.rfind('\0', end - 1);
+  const std::size_t start = prev == std::string::npos ? 0 : prev + 1;
+  if (std::string_view(names_).substr(start, end - start) != cur_name_)
+    return fail(StreamError::not_well_formed, "mismatched end tag");
+  names_.resize(start);
   --depth_;
   state_ = depth_ == 0 ? S::done_end : S::text;
   return true;
@@ -438,6 +464,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
       stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from),
                      data.begin() + static_cast<std::ptrdiff_t>(i + 1));
       buffering_ = false;
+      trim();
       return {Status::stanza, i + 1};
     }
     if (event == Status::stream_end) {

@@ -19,6 +19,7 @@
 // (not-well-formed).
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,8 +60,8 @@ class StreamFramer {
   // error again; error() tells the stream error condition.
   Step feed(std::string_view data);
 
-  // The stream header, valid after Status::header (until release_header()).
-  const StreamHeader& header() const { return header_; }
+  // The stream header, valid after Status::header (until release_header(); empty after).
+  const StreamHeader& header() const;
   // Frees the decoded header once the caller has read it (a session keeps no copy of it
   // for its lifetime, ~300 bytes per idle stream) and any scratch capacity the header left.
   void release_header();
@@ -107,11 +108,13 @@ class StreamFramer {
   bool finish_start_tag(bool empty);  // returns false on error
   bool finish_end_tag();
   bool finish_attribute();
+  void trim();  // between stanzas: drops scratch capacity (see names_)
 
   FramerLimits limits_;
   S state_ = S::prolog;
   S entity_return_ = S::text;
-  StreamHeader header_;
+  // Only while a header is read or not yet released: an idle stream keeps none.
+  std::unique_ptr<StreamHeader> header_;
   bool header_seen_ = false;
   bool decl_allowed_ = true;  // the XML declaration may only come first
 
@@ -120,14 +123,16 @@ class StreamFramer {
   std::uint32_t cp_min_ = 0;
   std::uint8_t need_ = 0;
 
-  // element stack: names_ holds the open elements' names back to back
+  // Element stack: the open elements' names, each ended by a NUL (names never contain one:
+  // NUL is not an XML Char). Between stanzas it holds only the stream element's name, and
+  // trim() gives back what a stanza made it grow to, so an idle stream keeps no heap here.
   std::string names_;
-  std::vector<std::uint32_t> name_starts_;
   std::size_t depth_ = 0;  // 0: before header; 1: inside stream; >= 2: inside a stanza
   std::string cur_name_;
   std::string cur_attr_;
   std::string cur_value_;  // raw (undecoded) value, only kept for the header
-  std::vector<std::string> attr_names_;  // of the current tag, for duplicate detection
+  std::string attr_names_;  // of the current tag, NUL-ended, for duplicate detection
+  std::size_t attr_count_ = 0;
   std::string entity_;
   char quote_ = 0;
   std::uint8_t match_ = 0;  // progress through "[CDATA[" / "]]>" / "?>"

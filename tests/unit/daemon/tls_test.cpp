@@ -1,11 +1,14 @@
 #include <doctest/doctest.h>
+#include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <string>
 
 #include "daemon/tls.hpp"
 
@@ -88,4 +91,36 @@ TEST_CASE("a certificate that does not match its key is refused") {
   CHECK_FALSE(ctx.ok());
   auto missing = daemon::make_server_tls(daemon::TlsFiles{(dir.path / "none.pem").string(), b->key, false});
   CHECK_FALSE(missing.ok());
+}
+
+TEST_CASE("TLS 1.3 picks ChaCha20-Poly1305 even when the client lists AES-GCM first") {
+  TempDir dir;
+  auto files = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  REQUIRE(files.ok());
+  auto server_ctx = daemon::make_server_tls(files.value());
+  REQUIRE(server_ctx.ok());
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  REQUIRE(cctx);
+  // OpenSSL's default client order, spelled out: AES-256-GCM first.
+  REQUIRE(SSL_CTX_set_ciphersuites(cctx, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256") == 1);
+  SSL* client = SSL_new(cctx);
+  SSL* server = SSL_new(server_ctx.value()->native_handle());
+  BIO *cb = nullptr, *sb = nullptr;
+  REQUIRE(BIO_new_bio_pair(&cb, 0, &sb, 0) == 1);
+  SSL_set_bio(client, cb, cb);
+  SSL_set_bio(server, sb, sb);
+  SSL_set_connect_state(client);
+  SSL_set_accept_state(server);
+  int rc_client = 0, rc_server = 0;
+  for (int i = 0; i < 10 && (rc_client != 1 || rc_server != 1); ++i) {
+    if (rc_client != 1) rc_client = SSL_do_handshake(client);
+    if (rc_server != 1) rc_server = SSL_do_handshake(server);
+  }
+  CHECK(rc_client == 1);
+  CHECK(rc_server == 1);
+  CHECK(std::string(SSL_get_version(server)) == "TLSv1.3");
+  CHECK(std::string(SSL_CIPHER_get_name(SSL_get_current_cipher(server))) == "TLS_CHACHA20_POLY1305_SHA256");
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(cctx);
 }
