@@ -330,7 +330,7 @@ void C2sConnection::on_bind(px::Stanza& s) {
   std::string host = peer_host();
   asio::post(ctx_.rt.core_strand, [self, link, &core, id, host] {
     core::SessionOpen o;
-    o.user = core::Address::user(link->user());
+    o.user = core::Address::user(std::string(link->user()));
     o.resource = link->resource();
     o.protocol = core::Protocol::xmpp;
     o.host = host;

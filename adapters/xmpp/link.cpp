@@ -70,10 +70,10 @@ std::string render_occupant(const Domains& d, const std::string& room, const cor
 }
 
 Link::Link(Context& ctx, std::string user, std::string resource)
-    : ctx_(ctx), user_(std::move(user)), resource_(std::move(resource)) {
-  bare_ = ctx_.domains.user_jid(user_);
-  full_ = ctx_.domains.user_jid(user_, resource_);
-}
+    : ctx_(ctx),
+      jid_(ctx_.domains.user_jid(user, resource)),
+      user_len_(static_cast<std::uint16_t>(user.size())),
+      bare_len_(static_cast<std::uint16_t>(user.size() + 1 + ctx_.domains.domain.size())) {}
 
 // ---- delivery and XEP-0198 -------------------------------------------------------------
 
@@ -287,35 +287,35 @@ void Link::on_message(const core::MessagePtr& mp) {
     auto& rc = ctx_.room_render;
     if (rc.msg != mp || rc.delay != delay) {
       std::string out;
-      std::size_t to_at = render_message(ctx_.domains, m, {}, bare_, delay, out);
+      std::size_t to_at = render_message(ctx_.domains, m, {}, bare_jid(), delay, out);
       rc.msg = mp;
       rc.delay = delay;
       rc.prefix.assign(out, 0, to_at);
       rc.suffix.assign(out, to_at, std::string::npos);
     }
     std::string to;
-    px::escape_attr(to, full_);
+    px::escape_attr(to, jid_);
     deliver_parts(rc.prefix, to, rc.suffix);
     return;
   }
   std::string out;
-  render_message(ctx_.domains, m, full_, bare_, delay, out);
+  render_message(ctx_.domains, m, jid_, bare_jid(), delay, out);
   // XEP-0280 §6: a chat message addressed to this resource is copied to the user's other
   // resources that enabled carbons (a bare-JID message already reached all of them).
   const bool copy = !m.to.is_room() && !m.no_copy && m.kind != core::MessageKind::notice &&
-                    !m.to.resource().empty() && m.to.resource() == resource_ && m.to.bare() == core::Address::user(user_);
-  if (copy) send_carbons(ctx_, user_, this, "received", out);
+                    !m.to.resource().empty() && m.to.resource() == resource() && m.to.bare() == core::Address::user(std::string(user()));
+  if (copy) send_carbons(ctx_, user(), this, "received", out);
   // Only a direct message with a body is worth redelivering (XEP-0085/0184 notifications,
   // room private messages and headlines are not stored offline either).
   const bool keep = !m.to.is_room() && m.to.is_user() && !m.body.empty() && m.kind != core::MessageKind::notice;
   deliver_parts(out, {}, {}, keep ? mp : nullptr);
 }
 
-void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,
+void send_carbons(Context& ctx, std::string_view user, const Link* except, std::string_view direction,
                   std::string_view message) {
   core::Core& core = ctx.rt.core;
-  const std::string bare = ctx.domains.user_jid(user);
-  for (core::SessionId id : core.sessions().of_user(core::Address::user(user))) {
+  const std::string bare = ctx.domains.user_jid(std::string(user));
+  for (core::SessionId id : core.sessions().of_user(core::Address::user(std::string(user)))) {
     const core::SessionInfo* si = core.sessions().find(id);
     if (!si || si->protocol != core::Protocol::xmpp) continue;
     auto* other = dynamic_cast<Link*>(si->sink);
@@ -337,7 +337,7 @@ void send_carbons(Context& ctx, const std::string& user, const Link* except, std
 void Link::on_presence(const core::PresenceUpdate& p) {
   std::string out;
   XmlWriter w(out);
-  w.open("presence").attr("from", ctx_.domains.jid_of(p.from)).attr("to", full_);
+  w.open("presence").attr("from", ctx_.domains.jid_of(p.from)).attr("to", jid_);
   if (p.tuple.basic == core::Basic::closed) {
     w.attr("type", "unavailable");
     if (!p.tuple.note.empty()) w.element("status", p.tuple.note);
@@ -359,7 +359,7 @@ void Link::on_presence(const core::PresenceUpdate& p) {
 void Link::on_subscription(const core::SubscriptionEvent& s) {
   std::string out;
   XmlWriter w(out);
-  w.open("presence").attr("from", ctx_.domains.jid_of(s.from.bare())).attr("to", bare_).attr("type", core::to_string(s.action));
+  w.open("presence").attr("from", ctx_.domains.jid_of(s.from.bare())).attr("to", bare_jid()).attr("type", core::to_string(s.action));
   if (!s.reason.empty()) w.element("status", s.reason);
   w.close();
   deliver(std::move(out));
@@ -385,7 +385,7 @@ std::string render_roster_item(const Domains& d, const core::RosterItem& item, b
 void Link::on_roster_push(const core::RosterItem& item, bool removed) {
   std::string out;
   XmlWriter w(out);
-  w.open("iq").attr("type", "set").attr("id", "push" + random_id()).attr("to", full_);
+  w.open("iq").attr("type", "set").attr("id", "push" + random_id()).attr("to", jid_);
   w.open("query").attr("xmlns", "jabber:iq:roster").raw(render_roster_item(ctx_.domains, item, removed));
   w.finish();
   deliver(std::move(out));
@@ -397,7 +397,7 @@ void Link::on_room_join(const core::Room& room, const core::Member& m, bool self
     codes = {100, 110};  // non-anonymous room; this is you
     if (room.members.size() == 1 && !room.persistent) codes.push_back(201);  // room created
   }
-  deliver(render_occupant(ctx_.domains, room.name, m, full_, false, codes));
+  deliver(render_occupant(ctx_.domains, room.name, m, jid_, false, codes));
 }
 
 void Link::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) {
@@ -408,7 +408,7 @@ void Link::on_room_leave(const core::Room& room, const core::Member& m, const co
   std::string reason = r.kind == core::LeaveReason::Kind::kick || r.kind == core::LeaveReason::Kind::ban ? r.text : "";
   core::Member gone = m;
   if (r.kind == core::LeaveReason::Kind::ban) gone.affiliation = core::Affiliation::outcast;  // §9.1
-  std::string out = render_occupant(ctx_.domains, room.name, gone, full_, true, codes, {}, r.by, reason);
+  std::string out = render_occupant(ctx_.domains, room.name, gone, jid_, true, codes, {}, r.by, reason);
   if (!r.text.empty() && reason.empty()) {
     // part/quit message as <status/>
     auto pos = out.rfind("</presence>");
@@ -422,26 +422,26 @@ void Link::on_room_leave(const core::Room& room, const core::Member& m, const co
 void Link::on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick, bool self) {
   std::vector<int> codes{303};
   if (self) codes.push_back(110);
-  deliver(render_occupant(ctx_.domains, room.name, before, full_, true, codes, new_nick));
+  deliver(render_occupant(ctx_.domains, room.name, before, jid_, true, codes, new_nick));
   core::Member after = before;
   after.nick = new_nick;
   std::vector<int> codes2;
   if (self) codes2.push_back(110);
-  deliver(render_occupant(ctx_.domains, room.name, after, full_, false, codes2));
+  deliver(render_occupant(ctx_.domains, room.name, after, jid_, false, codes2));
 }
 
 void Link::on_room_topic(const core::Room& room, const core::Topic& t) {
   std::string out;
   XmlWriter w(out);
   w.open("message").attr("from", t.set_by.empty() ? ctx_.domains.room_jid(room.name) : ctx_.domains.room_jid(room.name, t.set_by))
-      .attr("to", full_).attr("type", "groupchat").attr("id", random_id());
+      .attr("to", jid_).attr("type", "groupchat").attr("id", random_id());
   w.element("subject", t.text);
   w.close();
   deliver(std::move(out));
 }
 
 void Link::on_room_member_update(const core::Room& room, const core::Member& m) {
-  deliver(render_occupant(ctx_.domains, room.name, m, full_, false, {}));
+  deliver(render_occupant(ctx_.domains, room.name, m, jid_, false, {}));
 }
 
 void Link::on_room_mode(const core::Room& room, const core::ModeChange& c) {
@@ -450,7 +450,7 @@ void Link::on_room_mode(const core::Room& room, const core::ModeChange& c) {
   if (c.modes.find_first_not_of("+-ohvb") == std::string::npos) return;
   std::string out;
   XmlWriter w(out);
-  w.open("message").attr("from", ctx_.domains.room_jid(room.name)).attr("to", full_).attr("type", "groupchat")
+  w.open("message").attr("from", ctx_.domains.room_jid(room.name)).attr("to", jid_).attr("type", "groupchat")
       .attr("id", random_id());
   w.open("x").attr("xmlns", kMucUser).open("status").attr("code", "104").close().close();
   w.close();
@@ -460,7 +460,7 @@ void Link::on_room_mode(const core::Room& room, const core::ModeChange& c) {
 void Link::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
   std::string out;
   XmlWriter w(out);
-  w.open("message").attr("from", ctx_.domains.room_jid(room)).attr("to", full_);
+  w.open("message").attr("from", ctx_.domains.room_jid(room)).attr("to", jid_);
   w.open("x").attr("xmlns", kMucUser).open("invite").attr("from", ctx_.domains.jid_of(from)).close().close();
   w.close();
   deliver(std::move(out));

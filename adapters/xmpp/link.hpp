@@ -11,6 +11,7 @@
 // per fan-out (Context::room_render) and only the 'to' attribute differs per recipient.
 // The mutex guards the SM state, the outbox and the connection pointer.
 // `sid` and `terminated` are touched on the core strand only.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -50,10 +51,10 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void on_terminate(const std::string& reason) override;
 
   // ---- any thread ----
-  const std::string& user() const { return user_; }
-  const std::string& resource() const { return resource_; }
-  const std::string& full_jid() const { return full_; }
-  const std::string& bare_jid() const { return bare_; }
+  std::string_view user() const { return std::string_view(jid_).substr(0, user_len_); }
+  std::string_view resource() const { return std::string_view(jid_).substr(std::min<std::size_t>(jid_.size(), bare_len_ + 1u)); }
+  std::string_view full_jid() const { return jid_; }
+  std::string_view bare_jid() const { return std::string_view(jid_).substr(0, bare_len_); }
   // Sends one stanza (counted and kept until acked when SM is on).
   void deliver(std::string_view xml) { deliver_parts(xml, {}, {}); }
   // Sends the stanza a + b + c (e.g. prefix, escaped 'to', suffix) without joining it first.
@@ -80,7 +81,10 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
 
  private:
   Context& ctx_;
-  std::string user_, resource_, full_, bare_;
+  // The full JID "user@domain/resource"; user, bare JID and resource are views into it (one
+  // string instead of four: an idle session is mostly fixed per-connection state).
+  std::string jid_;
+  std::uint16_t user_len_ = 0, bare_len_ = 0;  // RFC 7622 §3: parts of at most 1023 bytes
   std::mutex mu_;
   std::weak_ptr<C2sConnection> conn_;
   bool sm_ = false;
@@ -114,7 +118,7 @@ std::string render_occupant(const Domains& d, const std::string& room, const cor
 // too. Core strand.
 void redeliver_unacked(core::Core& core, Link& link);
 
-void send_carbons(Context& ctx, const std::string& user, const Link* except, std::string_view direction,
+void send_carbons(Context& ctx, std::string_view user, const Link* except, std::string_view direction,
                   std::string_view message);
 
 std::string render_roster_item(const Domains& d, const core::RosterItem& item, bool removed);

@@ -152,7 +152,7 @@ void C2sConnection::on_muc_message(px::Stanza& s, const px::Jid& to) {
   m.to = core::Address::room(room);
   m.kind = m.kind == core::MessageKind::action ? core::MessageKind::action : core::MessageKind::room;
   asio::post(ctx_.rt.core_strand, [link, room, m = std::move(m), id, sto, &core]() mutable {
-    m.from = core::Address::user(link->user());
+    m.from = core::Address::user(std::string(link->user()));
     m.origin.session = link->sid;
     m.origin.protocol = core::Protocol::xmpp;
     if (m.body.empty() && !m.subject) return;  // chat states alone are not stored in history

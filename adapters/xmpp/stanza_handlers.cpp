@@ -105,7 +105,7 @@ void C2sConnection::on_message(px::Stanza& s) {
   core::Address dest = ctx_.domains.to_address(*to);
   if (dest.empty()) return stanza_error(s, "cancel", "service-unavailable");
   core::Message m = message_from_stanza(s);
-  m.from = core::Address::user(link_->user(), link_->resource());
+  m.from = core::Address::user(std::string(link_->user()), std::string(link_->resource()));
   m.to = dest;
   if (type == "headline") m.kind = core::MessageKind::notice;
   auto link = link_;
@@ -186,7 +186,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
         // the messages stored while the user was away.
         link->initial_presence = true;
         core.presence().probe_all(link->sid);
-        core::Address me = core::Address::user(link->user());
+        core::Address me = core::Address::user(std::string(link->user()));
         if (auto items = core.presence().roster(me)) {
           for (const auto& item : *items) {
             if (item.from != core::SubscriptionState::pending) continue;
@@ -206,7 +206,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
   if (to->domain == ctx_.domains.muc && !to->local.empty()) return on_muc_presence(s, *to);
   core::Address target = ctx_.domains.to_address(*to);
   if (target.empty()) return;
-  core::Address me = core::Address::user(link->user());
+  core::Address me = core::Address::user(std::string(link->user()));
   std::string t(type);
   std::string err_id(s.attr("id")), err_to(s.attr("to"));
   if (t == "subscribe" || t == "subscribed" || t == "unsubscribe" || t == "unsubscribed" || t == "probe") {
@@ -227,7 +227,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
   tuple.id = link->resource();
   asio::post(ctx_.rt.core_strand, [link, target, tuple, &core] {
     if (!target.is_user()) return;
-    core::PresenceUpdate u{core::Address::user(link->user(), link->resource()), tuple, tuple};
+    core::PresenceUpdate u{core::Address::user(std::string(link->user()), std::string(link->resource())), tuple, tuple};
     auto ids = target.resource().empty() ? core.sessions().of_user(target.bare())
                                          : std::vector<core::SessionId>{};
     if (!target.resource().empty())
@@ -307,7 +307,7 @@ void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::str
   const bool to_account = !s.attr("to").empty() && s.attr("to").find('@') != std::string_view::npos;
 
   if (pns == ns::roster && name == "query") {
-    core::Address me = core::Address::user(link->user());
+    core::Address me = core::Address::user(std::string(link->user()));
     if (type == "get") {
       asio::post(ctx_.rt.core_strand, [link, me, id, &core, d = ctx_.domains] {
         auto items = core.presence().roster(me);

@@ -180,7 +180,7 @@ void Connection::start() {
 }
 
 void Connection::read_some() {
-  if (reading_ || pending_tls_ || !(state_ == State::open || (state_ == State::handshaking && tls_))) return;
+  if (reading_ || tls_upgrade_pending_ || !(state_ == State::open || (state_ == State::handshaking && tls_))) return;
   reading_ = true;
   auto self = shared_from_this();
   // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
@@ -188,10 +188,10 @@ void Connection::read_some() {
   socket_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
                        self->reading_ = false;
                        if (self->closed()) return;
-                       if (ec == asio::error::operation_aborted && self->pending_tls_) return self->do_start_tls();
+                       if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
                        if (ec) return self->close("Read error");
                        // Drain what the kernel has, bounded so one client cannot starve others.
-                       for (int round = 0; round < 4 && !self->pending_tls_; ++round) {
+                       for (int round = 0; round < 4 && !self->tls_upgrade_pending_; ++round) {
                          if (self->state_ != State::open && !(self->state_ == State::handshaking && self->tls_)) break;
                          boost::system::error_code rec;
                          std::size_t n = self->socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
@@ -202,7 +202,7 @@ void Connection::read_some() {
                          if (self->closed()) return;
                          if (n < kSharedReadBuffer) break;
                        }
-                       if (self->pending_tls_) return self->do_start_tls();
+                       if (self->tls_upgrade_pending_) return self->do_start_tls();
                        self->read_some();
                      });
 }
@@ -221,12 +221,13 @@ void Connection::on_cipher(const char* data, std::size_t n) {
     if (tls_from_starttls_) on_tls_started(true);
     else on_open();
     if (closed()) return;
-    if (!tls_pending_.empty()) {
-      std::string pending = std::move(tls_pending_);
-      tls_pending_.clear();
+    if (rare_ && !rare_->tls_pending.empty()) {
+      std::string pending = std::move(rare_->tls_pending);
+      rare_->tls_pending.clear();
       send(pending);
       if (closed()) return;
     }
+    if (rare_ && rare_->tls_pending.empty() && rare_->close_reason.empty()) rare_.reset();
   }
   // Records that followed the handshake in the same read are decrypted now.
   auto st = tls_.read(in, out_, [this](const char* p, std::size_t k) {
@@ -257,7 +258,7 @@ void Connection::feed(std::string_view data) {
   if (closed()) return;
   if (used > data.size()) used = data.size();
   std::string_view rest = data.substr(used);
-  if (pending_tls_) {
+  if (tls_upgrade_pending_) {
     in_.clear();  // RFC 6120 §5.4.3.3: nothing may be pipelined across the upgrade
     return;
   }
@@ -280,13 +281,13 @@ void Connection::redeliver() {
 
 void Connection::send(std::string_view bytes) {
   if (state_ == State::closed || bytes.empty()) return;
-  if (out_.size() + writing_.size() + tls_pending_.size() + bytes.size() > limits_.max_write_queue) {
+  if (out_.size() + writing_.size() + tls_pending_size() + bytes.size() > limits_.max_write_queue) {
     close("SendQ exceeded");
     return;
   }
   if (tls_) {
     if (state_ == State::handshaking) {
-      tls_pending_.append(bytes);  // encrypted once the handshake is done
+      rare().tls_pending.append(bytes);  // encrypted once the handshake is done
       return;
     }
     if (!tls_.write(bytes, out_)) return close("Write error");
@@ -342,12 +343,12 @@ void Connection::write_drained() {
   // An idle connection keeps no write buffer at all (under TLS every send passes through it).
   if (out_.capacity() > 15) std::string().swap(out_);
   if (state_ == State::draining) return finish_close();
-  if (pending_tls_ && !reading_ && !in_on_data_) do_start_tls();
+  if (tls_upgrade_pending_ && !reading_ && !in_on_data_) do_start_tls();
 }
 
 void Connection::close_after_flush(std::string_view reason) {
   if (state_ == State::closed || state_ == State::draining) return;
-  close_reason_ = std::string(reason);
+  rare().close_reason = std::string(reason);
   state_ = State::draining;
   if (!writing_busy_ && out_.empty()) finish_close();
 }
@@ -360,7 +361,7 @@ void Connection::finish_close() {
     if (!notify.empty()) socket_.write_some(asio::buffer(notify), ec);
   }
   socket_.shutdown(tcp::socket::shutdown_send, ec);
-  std::string reason = close_reason_;
+  std::string reason = rare_ ? rare_->close_reason : std::string();
   close(reason);
 }
 
@@ -379,20 +380,20 @@ void Connection::close(std::string_view reason) {
 
 void Connection::start_tls(std::shared_ptr<asio::ssl::context> ctx) {
   if (tls_ || state_ != State::open) return;
-  pending_tls_ = std::move(ctx);
+  tls_ctx_ = std::move(ctx);
+  tls_upgrade_pending_ = true;
   if (!in_on_data_ && !reading_ && !writing_busy_ && out_.empty()) do_start_tls();
   // Otherwise: when the read in progress completes (or the writes drain) do_start_tls runs.
   if (!in_on_data_ && reading_) {
     boost::system::error_code ec;
-    socket_.cancel(ec);  // the pending wait ends; its handler sees pending_tls_
+    socket_.cancel(ec);  // the pending wait ends; its handler sees tls_upgrade_pending_
   }
 }
 
 void Connection::do_start_tls() {
-  if (!pending_tls_ || closed()) return;
+  if (!tls_upgrade_pending_ || closed()) return;
   if (writing_busy_ || !out_.empty()) return;  // write_done calls again when drained
-  tls_ctx_ = std::move(pending_tls_);
-  pending_tls_.reset();
+  tls_upgrade_pending_ = false;
   tls_ = TlsSession(tls_ctx_->native_handle());
   tls_from_starttls_ = true;
   if (!tls_) {

@@ -162,24 +162,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_drained();
   void finish_close();
 
+  // What only a handshake or a graceful close needs lives apart, allocated then: an idle
+  // connection is mostly this object, one per client.
+  struct Rare {
+    std::string tls_pending;   // plaintext sent while the handshake runs
+    std::string close_reason;  // close_after_flush() -> finish_close()
+  };
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  std::size_t tls_pending_size() const { return rare_ ? rare_->tls_pending.size() : 0; }
+
   Socket socket_;
   TlsSession tls_;  // TLS over memory (tls_session.hpp), empty for plain
+  // The TLS context: of the session, or (tls_upgrade_pending_) the one start_tls() asked for.
   std::shared_ptr<asio::ssl::context> tls_ctx_;
-  std::shared_ptr<asio::ssl::context> pending_tls_;
   Limits limits_;
   std::string in_;       // unconsumed input
   std::string out_;      // queued, not yet handed to the socket
   std::string writing_;  // handed to an async write in progress
-  std::string close_reason_;
   std::string peer_host_;
+  std::unique_ptr<Rare> rare_;
+  ConnectionManager* manager_ = nullptr;
   std::uint16_t peer_port_ = 0;
   State state_ = State::handshaking;
   bool reading_ = false;
   bool writing_busy_ = false;
   bool in_on_data_ = false;
   bool tls_from_starttls_ = false;   // the handshake in progress came from start_tls()
-  std::string tls_pending_;          // plaintext sent while the handshake runs
-  ConnectionManager* manager_ = nullptr;
+  bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
 };
 
 class ConnectionManager {

@@ -108,12 +108,8 @@ void StreamFramer::reset() {
   need_ = 0;
   names_.clear();
   depth_ = 0;
-  cur_name_.clear();
-  cur_attr_.clear();
-  cur_value_.clear();
-  attr_names_.clear();
+  sc_.reset();
   attr_count_ = 0;
-  entity_.clear();
   quote_ = 0;
   match_ = 0;
   stanza_.clear();
@@ -130,15 +126,22 @@ const StreamHeader& StreamFramer::header() const {
 
 void StreamFramer::release_header() {
   header_.reset();
-  if (cur_value_.capacity() > 15) std::string().swap(cur_value_);
+  if (sc_ && sc_->cur_value.capacity() > 15) std::string().swap(sc_->cur_value);
   trim();
 }
 
 void StreamFramer::trim() {
   // A std::string of at most 15 chars lives inside the object (libstdc++'s SSO), so
   // shrink_to_fit() frees the heap block; the stream name ("stream:stream" + NUL) fits.
-  for (std::string* s : {&names_, &attr_names_, &cur_name_, &cur_attr_})
+  if (names_.capacity() > 15) names_.shrink_to_fit();
+  if (!sc_) return;
+  for (std::string* s : {&sc_->attr_names, &sc_->cur_name, &sc_->cur_attr})
     if (s->capacity() > 15) s->shrink_to_fit();
+}
+
+void StreamFramer::release_if_idle() {
+  // Between stanzas (inside the stream, no tag or entity open) nothing in the scratch matters.
+  if (depth_ == 1 && state_ == S::text && !buffering_) sc_.reset();
 }
 
 std::vector<char> StreamFramer::take_stanza() {
@@ -182,7 +185,7 @@ bool StreamFramer::check_char(unsigned char b) {
 }
 
 bool StreamFramer::on_entity_end() {
-  const std::string& e = entity_;
+  const std::string& e = sc_->entity;
   if (e == "lt" || e == "gt" || e == "amp" || e == "quot" || e == "apos") return true;
   if (!e.empty() && e[0] == '#') {
     auto v = char_ref_value(e);
@@ -198,30 +201,30 @@ bool StreamFramer::finish_attribute() {
   // The header is bounded by max_header instead.
   if (depth_ > 0 && attr_count_ + 1 > limits_.max_attributes)
     return fail(StreamError::policy_violation, "too many attributes");
-  for (std::size_t at = 0; at < attr_names_.size();) {
-    std::size_t end = attr_names_.find('\0', at);
-    if (std::string_view(attr_names_).substr(at, end - at) == cur_attr_)
+  for (std::size_t at = 0; at < sc_->attr_names.size();) {
+    std::size_t end = sc_->attr_names.find('\0', at);
+    if (std::string_view(sc_->attr_names).substr(at, end - at) == sc_->cur_attr)
       return fail(StreamError::not_well_formed, "duplicate attribute");
     at = end + 1;
   }
-  attr_names_ += cur_attr_;
-  attr_names_ += '\0';
+  sc_->attr_names += sc_->cur_attr;
+  sc_->attr_names += '\0';
   ++attr_count_;
   if (depth_ == 0) {
     if (!header_) header_ = std::make_unique<StreamHeader>();
-    header_->attributes.emplace_back(cur_attr_, decode_entities(cur_value_));
+    header_->attributes.emplace_back(sc_->cur_attr, decode_entities(sc_->cur_value));
   }
   return true;
 }
 
 bool StreamFramer::finish_start_tag(bool empty) {
-  attr_names_.clear();
+  sc_->attr_names.clear();
   attr_count_ = 0;
   if (depth_ == 0) {
     if (empty) return fail(StreamError::bad_format, "empty stream header");
     if (!header_) header_ = std::make_unique<StreamHeader>();
-    header_->name = cur_name_;
-    names_ += cur_name_;
+    header_->name = sc_->cur_name;
+    names_ += sc_->cur_name;
     names_ += '\0';
     depth_ = 1;
     header_seen_ = true;
@@ -232,7 +235,7 @@ bool StreamFramer::finish_start_tag(bool empty) {
   if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
   state_ = S::text;
   if (!empty) {
-    names_ += cur_name_;
+    names_ += sc_->cur_name;
     names_ += '\0';
     ++depth_;
   }
@@ -245,7 +248,7 @@ bool StreamFramer::finish_end_tag() {
   const std::size_t end = names_.size() - 1;
   const std::size_t prev = end == 0 ? std::string::npos : names_.rfind('\0', end - 1);
   const std::size_t start = prev == std::string::npos ? 0 : prev + 1;
-  if (std::string_view(names_).substr(start, end - start) != cur_name_)
+  if (std::string_view(names_).substr(start, end - start) != sc_->cur_name)
     return fail(StreamError::not_well_formed, "mismatched end tag");
   names_.resize(start);
   --depth_;
@@ -256,6 +259,7 @@ bool StreamFramer::finish_end_tag() {
 StreamFramer::Step StreamFramer::feed(std::string_view data) {
   if (state_ == S::failed) return {Status::error, 0};
   if (state_ == S::done_end) return {Status::need_more, data.size()};  // after the end: ignored
+  if (!sc_) sc_ = std::make_unique<Scratch>();
 
   std::size_t buf_from = 0;  // start of this call's bytes belonging to the buffered stanza
   auto overflow = [&](std::size_t i) {
@@ -279,22 +283,22 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
       case S::lt:
         if (b == '/') {
           if (depth_ == 0) ok = fail(StreamError::not_well_formed, "end tag before the stream header");
-          cur_name_.clear();
+          sc_->cur_name.clear();
           state_ = S::end_name;
         } else if (b == '!') {
           match_ = 0;
           state_ = S::bang;
         } else if (b == '?') {
           if (depth_ == 0 && decl_allowed_) {
-            entity_.clear();
+            sc_->entity.clear();
             match_ = 0;
             state_ = S::pi;
           } else {
             ok = fail(StreamError::restricted_xml, "processing instruction");
           }
         } else if (is_name_start(b)) {
-          cur_name_.assign(1, static_cast<char>(b));
-          attr_names_.clear();
+          sc_->cur_name.assign(1, static_cast<char>(b));
+          sc_->attr_names.clear();
           state_ = S::start_name;
         } else {
           ok = fail(StreamError::not_well_formed, "bad character after '<'");
@@ -323,17 +327,17 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
       case S::pi:
         if (b == '>' && match_ == 1) {
           // Only the XML declaration: "<?xml" followed by whitespace.
-          if (entity_.size() < 4 || entity_.compare(0, 3, "xml") != 0 ||
-              !is_ws(static_cast<unsigned char>(entity_[3])))
+          if (sc_->entity.size() < 4 || sc_->entity.compare(0, 3, "xml") != 0 ||
+              !is_ws(static_cast<unsigned char>(sc_->entity[3])))
             ok = fail(StreamError::restricted_xml, "processing instruction");
           state_ = S::prolog;
         } else {
           match_ = b == '?' ? 1 : 0;
-          entity_ += static_cast<char>(b);
+          sc_->entity += static_cast<char>(b);
         }
         break;
       case S::start_name:
-        if (is_name_char(b)) cur_name_ += static_cast<char>(b);
+        if (is_name_char(b)) sc_->cur_name += static_cast<char>(b);
         else if (is_ws(b)) state_ = S::in_tag;
         else if (b == '/') state_ = S::empty_slash;
         else if (b == '>') {
@@ -355,14 +359,14 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
           ok = finish_start_tag(false);
           if (ok && header) event = Status::header;
         } else if (state_ == S::in_tag && is_name_start(b)) {
-          cur_attr_.assign(1, static_cast<char>(b));
+          sc_->cur_attr.assign(1, static_cast<char>(b));
           state_ = S::attr_name;
         } else {
           ok = fail(StreamError::not_well_formed, "bad attribute syntax");
         }
         break;
       case S::attr_name:
-        if (is_name_char(b)) cur_attr_ += static_cast<char>(b);
+        if (is_name_char(b)) sc_->cur_attr += static_cast<char>(b);
         else if (is_ws(b)) state_ = S::attr_after_name;
         else if (b == '=') state_ = S::attr_eq;
         else ok = fail(StreamError::not_well_formed, "bad attribute name");
@@ -374,7 +378,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
       case S::attr_eq:
         if (b == '"' || b == '\'') {
           quote_ = static_cast<char>(b);
-          cur_value_.clear();
+          sc_->cur_value.clear();
           state_ = S::attr_value;
         } else if (!is_ws(b)) {
           ok = fail(StreamError::not_well_formed, "unquoted attribute value");
@@ -387,11 +391,11 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         } else if (b == '<') {
           ok = fail(StreamError::not_well_formed, "'<' in attribute value");
         } else if (b == '&') {
-          entity_.clear();
+          sc_->entity.clear();
           entity_return_ = S::attr_value;
           state_ = S::entity;
         } else if (depth_ == 0) {
-          cur_value_ += static_cast<char>(b);
+          sc_->cur_value += static_cast<char>(b);
         }
         break;
       case S::empty_slash:
@@ -409,7 +413,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
       case S::end_name:
       case S::end_ws:
         if (state_ == S::end_name && is_name_char(b)) {
-          cur_name_ += static_cast<char>(b);
+          sc_->cur_name += static_cast<char>(b);
         } else if (is_ws(b)) {
           state_ = S::end_ws;
         } else if (b == '>') {
@@ -430,7 +434,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         } else if (depth_ == 1) {
           if (!is_ws(b)) ok = fail(StreamError::not_well_formed, "text between stanzas");
         } else if (b == '&') {
-          entity_.clear();
+          sc_->entity.clear();
           entity_return_ = S::text;
           state_ = S::entity;
         }
@@ -439,17 +443,17 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         if (b == ';') {
           ok = on_entity_end();
           if (ok && entity_return_ == S::attr_value && depth_ == 0) {
-            cur_value_ += '&';
-            cur_value_ += entity_;
-            cur_value_ += ';';
+            sc_->cur_value += '&';
+            sc_->cur_value += sc_->entity;
+            sc_->cur_value += ';';
           }
           state_ = ok ? entity_return_ : state_;
         } else if (is_name_char(b) || b == '#') {
-          if (entity_.size() >= kMaxEntity) {
-            ok = fail(entity_[0] == '#' ? StreamError::not_well_formed : StreamError::restricted_xml,
+          if (sc_->entity.size() >= kMaxEntity) {
+            ok = fail(sc_->entity[0] == '#' ? StreamError::not_well_formed : StreamError::restricted_xml,
                       "entity reference too long");
           } else {
-            entity_ += static_cast<char>(b);
+            sc_->entity += static_cast<char>(b);
           }
         } else {
           ok = fail(StreamError::not_well_formed, "bad entity reference");
@@ -465,6 +469,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
                      data.begin() + static_cast<std::ptrdiff_t>(i + 1));
       buffering_ = false;
       trim();
+      if (i + 1 == data.size()) release_if_idle();  // the read ends with this stanza
       return {Status::stanza, i + 1};
     }
     if (event == Status::stream_end) {
@@ -476,6 +481,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
   }
   if (buffering_)
     stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from), data.end());
+  release_if_idle();
   return {Status::need_more, data.size()};
 }
 

@@ -128,12 +128,19 @@ class StreamFramer {
   // trim() gives back what a stanza made it grow to, so an idle stream keeps no heap here.
   std::string names_;
   std::size_t depth_ = 0;  // 0: before header; 1: inside stream; >= 2: inside a stanza
-  std::string cur_name_;
-  std::string cur_attr_;
-  std::string cur_value_;  // raw (undecoded) value, only kept for the header
-  std::string attr_names_;  // of the current tag, NUL-ended, for duplicate detection
+  // Scratch of the tag or entity being read. Allocated when feed() starts and freed when it
+  // returns between stanzas (an idle stream keeps none: 160 bytes per connection); a read
+  // that brings several stanzas allocates it once.
+  struct Scratch {
+    std::string cur_name;
+    std::string cur_attr;
+    std::string cur_value;   // raw (undecoded) value, only kept for the header
+    std::string attr_names;  // of the current tag, NUL-ended, for duplicate detection
+    std::string entity;
+  };
+  std::unique_ptr<Scratch> sc_;
+  void release_if_idle();
   std::size_t attr_count_ = 0;
-  std::string entity_;
   char quote_ = 0;
   std::uint8_t match_ = 0;  // progress through "[CDATA[" / "]]>" / "?>"
 
