@@ -1,5 +1,7 @@
 #include "daemon/daemon.hpp"
 
+#include <malloc.h>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -200,6 +202,9 @@ int run_daemon(const std::string& config_path, config::Config config) {
   };
   signals.async_wait(on_signal);
 
+  // Start-up garbage (seed accounts' SCRAM derivations, store reads) goes back to the system
+  // before clients arrive; otherwise sessions quietly reuse it and the process keeps it.
+  malloc_trim(0);
   pool.run(io, threads);
   spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
 

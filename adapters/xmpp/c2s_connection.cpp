@@ -246,12 +246,15 @@ void C2sConnection::sasl_success(const std::string& user, const std::string& add
 }
 
 void C2sConnection::on_auth(px::Stanza& s) {
-  sasl_mech_ = std::string(s.attr("mechanism"));
+  const std::string_view mech = s.attr("mechanism");
+  sasl_mech_ = "";
+  for (const char* known : {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1"})
+    if (mech == known) sasl_mech_ = known;
   auto raw = px::base64_decode(s.root().text().get());
   if (!raw) return sasl_failure("incorrect-encoding");
   auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
   core::Core& core = ctx_.rt.core;
-  if (sasl_mech_ == "PLAIN") {
+  if (std::string_view(sasl_mech_) == "PLAIN") {
     auto creds = px::parse_plain(*raw);
     if (!creds) return sasl_failure("malformed-request");
     auto user = px::prep_localpart(creds->authcid);
@@ -270,11 +273,11 @@ void C2sConnection::on_auth(px::Stanza& s) {
     });
     return;
   }
-  if (sasl_mech_ != "SCRAM-SHA-256" && sasl_mech_ != "SCRAM-SHA-1") return sasl_failure("invalid-mechanism");
+  if (std::string_view(sasl_mech_).rfind("SCRAM-", 0) != 0) return sasl_failure("invalid-mechanism");
   auto name = px::scram_username(*raw);
   auto user = name ? px::prep_localpart(*name) : std::nullopt;
   if (!user) return sasl_failure("malformed-request");
-  auto hash = sasl_mech_ == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
+  auto hash = std::string_view(sasl_mech_) == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
   paused_ = true;
   asio::post(ctx_.rt.core_strand, [self, &core, user = *user, hash, first = std::move(*raw)]() mutable {
     auto creds = core.directory().scram(user, hash);

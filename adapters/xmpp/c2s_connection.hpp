@@ -76,7 +76,7 @@ class C2sConnection : public protocols::Connection {
   bool paused_ = false;  // waiting for the core: input stays buffered
   bool tls_starting_ = false;
   std::string user_;     // authenticated account
-  std::string sasl_mech_;
+  const char* sasl_mech_ = "";  // one of the offered mechanisms' names (static), "" if none
   std::unique_ptr<px::ScramServer> scram_;
   std::shared_ptr<Link> link_;
   std::uint32_t failed_auth_ = 0;

@@ -88,9 +88,8 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
       std::string xml;
       xml.reserve(a.size() + b.size() + c.size());
       xml.append(a).append(b).append(c);
-      unacked_.push_back(Unacked{std::move(xml), message});
-      ++sent_;
-      request_ack = unacked_.size() % 8 == 1;  // ask for acks now and then, not per stanza
+      sm_->unacked.push_back(Unacked{std::move(xml), message});
+      request_ack = sm_->unacked.size() % 8 == 1;  // ask for acks now and then, not per stanza
     }
     conn = conn_.lock();
     if (!conn) return;
@@ -150,49 +149,50 @@ std::shared_ptr<C2sConnection> Link::connection() {
 
 void Link::enable_sm(const std::string& id) {
   std::lock_guard lock(mu_);
-  sm_ = true;
-  sm_id_ = id;
-  sent_ = acked_ = received_ = 0;
-  unacked_.clear();
+  sm_ = std::make_unique<Sm>();
+  sm_->id = id;
 }
 bool Link::sm_enabled() {
   std::lock_guard lock(mu_);
-  return sm_;
+  return sm_ != nullptr;
 }
 std::string Link::sm_id() {
   std::lock_guard lock(mu_);
-  return sm_id_;
+  return sm_ ? sm_->id : std::string();
 }
 std::uint32_t Link::inbound_count() {
   std::lock_guard lock(mu_);
-  return received_;
+  return sm_ ? sm_->received : 0;
 }
 void Link::count_inbound() {
   std::lock_guard lock(mu_);
-  ++received_;
+  if (sm_) ++sm_->received;  // XEP-0198 §4: counting starts when SM is enabled
 }
 void Link::ack(std::uint32_t h) {
   std::lock_guard lock(mu_);
+  if (!sm_) return;
   // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
-  std::uint32_t n = h - acked_;
-  if (n > unacked_.size()) return;
-  unacked_.erase(unacked_.begin(), unacked_.begin() + n);
-  if (unacked_.empty()) std::vector<Unacked>().swap(unacked_);
-  acked_ = h;
+  std::uint32_t n = h - sm_->acked;
+  if (n > sm_->unacked.size()) return;
+  sm_->unacked.erase(sm_->unacked.begin(), sm_->unacked.begin() + n);
+  if (sm_->unacked.empty()) std::vector<Unacked>().swap(sm_->unacked);
+  sm_->acked = h;
 }
 std::vector<std::string> Link::unacked() {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
-  out.reserve(unacked_.size());
-  for (const auto& u : unacked_) out.push_back(u.xml);
+  if (!sm_) return out;
+  out.reserve(sm_->unacked.size());
+  for (const auto& u : sm_->unacked) out.push_back(u.xml);
   return out;
 }
 std::vector<core::MessagePtr> Link::take_unacked_messages() {
   std::lock_guard lock(mu_);
   std::vector<core::MessagePtr> out;
-  for (auto& u : unacked_)
+  if (!sm_) return out;
+  for (auto& u : sm_->unacked)
     if (u.message) out.push_back(std::move(u.message));
-  std::vector<Unacked>().swap(unacked_);
+  std::vector<Unacked>().swap(sm_->unacked);
   return out;
 }
 

@@ -87,16 +87,19 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::uint16_t user_len_ = 0, bare_len_ = 0;  // RFC 7622 §3: parts of at most 1023 bytes
   std::mutex mu_;
   std::weak_ptr<C2sConnection> conn_;
-  bool sm_ = false;
-  std::string sm_id_;
-  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty, and
-  // most sessions never enable XEP-0198. Acks come in batches, so erasing the front is cheap.
+  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty. Acks
+  // come in batches, so erasing the front is cheap.
   struct Unacked {
     std::string xml;
     core::MessagePtr message;  // null: not a message worth redelivering
   };
-  std::vector<Unacked> unacked_;
-  std::uint32_t sent_ = 0, acked_ = 0, received_ = 0;
+  // XEP-0198 state, allocated by enable_sm(): most sessions never enable it.
+  struct Sm {
+    std::string id;
+    std::vector<Unacked> unacked;
+    std::uint32_t acked = 0, received = 0;  // XEP-0198 h values: acknowledged by the client, handled from it
+  };
+  std::unique_ptr<Sm> sm_;
   std::uint64_t generation_ = 0;
   std::string outbox_;          // rendered, not yet handed to the connection
   bool flush_posted_ = false;   // a flush of outbox_ is posted to the connection's strand
