@@ -217,7 +217,7 @@ def compare(title: str, server_classes, cases, rows, case_args=lambda srv, args:
     interleaving keeps the ratio between servers honest where one server's whole run after
     the other's would compare two different machines. Idle-memory cases (loadgen "*-idle")
     run once, first, on the fresh servers. A server that fails to start is listed as missing
-    with why."""
+    with why. BENCH_CASES=name,name runs only those cases (the names of the CASES list)."""
     only = set(sys.argv[1:])
     classes = [s for s in server_classes if not only or s.name in only]
     repeat = max(1, int(os.environ.get("BENCH_REPEAT", "3")))
@@ -236,7 +236,9 @@ def compare(title: str, server_classes, cases, rows, case_args=lambda srv, args:
                 missing[srv.name] = f"setup failed: {e}; log: {srv.log_tail(5)!r}"
                 log(f"{srv.name}: {missing[srv.name]}")
                 srv.cleanup()
-        ordered = sorted(cases, key=lambda c: 0 if c[1][0].endswith("-idle") else 1)
+        wanted = set(filter(None, os.environ.get("BENCH_CASES", "").split(",")))
+        ordered = sorted((c for c in cases if not wanted or c[0] in wanted),
+                         key=lambda c: 0 if c[1][0].endswith("-idle") else 1)
         for case, args in ordered:
             rounds = 1 if args[0].endswith("-idle") else repeat
             for _ in range(rounds):

@@ -3,6 +3,7 @@ connection. Run through bench/compare_irc.sh; QUICK=1 shortens every case."""
 from __future__ import annotations
 
 import os
+import sys
 
 import benchlib as b
 
@@ -31,6 +32,22 @@ class Parleyd(b.Server):
 class ParleydBase(Parleyd):
     name = "parleyd-base"
     binary = b.PARLEYD_BASE or ""
+
+
+class ParleydOneThread(Parleyd):
+    """parleyd with one io thread (`threads: 1`): one event loop, like ngircd and InspIRCd."""
+    name = "parleyd-1t"
+
+    def start(self):
+        saved = os.environ.get("PARLEY_THREADS")
+        os.environ["PARLEY_THREADS"] = "1"
+        try:
+            return super().start()
+        finally:
+            if saved is None:
+                del os.environ["PARLEY_THREADS"]
+            else:
+                os.environ["PARLEY_THREADS"] = saved
 
 
 class Ngircd(b.Server):
@@ -138,7 +155,7 @@ ROWS = [
 
 
 def main():
-    b.compare("IRC: parleyd vs ngircd vs InspIRCd", (Parleyd, *([ParleydBase] if b.PARLEYD_BASE else []), Ngircd, Inspircd), CASES, ROWS, lambda srv, args: args + srv.oper if args[0] == "irc-fanout" else args)
+    b.compare("IRC: parleyd vs ngircd vs InspIRCd", (Parleyd, *([ParleydBase] if b.PARLEYD_BASE else []), *([ParleydOneThread] if "parleyd-1t" in sys.argv[1:] else []), Ngircd, Inspircd), CASES, ROWS, lambda srv, args: args + srv.oper if args[0] == "irc-fanout" else args)
 
 
 if __name__ == "__main__":
