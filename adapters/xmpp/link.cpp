@@ -303,7 +303,7 @@ void Link::on_message(const core::MessagePtr& mp) {
   // XEP-0280 §6: a chat message addressed to this resource is copied to the user's other
   // resources that enabled carbons (a bare-JID message already reached all of them).
   const bool copy = !m.to.is_room() && !m.no_copy && m.kind != core::MessageKind::notice &&
-                    !m.to.resource().empty() && m.to.resource() == resource() && m.to.bare() == core::Address::user(std::string(user()));
+                    !m.to.resource().empty() && m.to.resource() == resource() && m.to.is_user() && m.to.id() == user();
   if (copy) send_carbons(ctx_, user(), this, "received", out);
   // Only a direct message with a body is worth redelivering (XEP-0085/0184 notifications,
   // room private messages and headlines are not stored offline either).
