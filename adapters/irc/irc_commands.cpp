@@ -12,19 +12,9 @@ namespace parley::adapters::irc {
 
 namespace pi = protocols::irc;
 using pi::LineWriter;
+using pi::split_list;
 
 namespace {
-
-std::vector<std::string_view> split_list(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (!s.empty()) {
-    auto p = s.find(',');
-    if (auto item = s.substr(0, p); !item.empty()) out.push_back(item);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
 
 // RFC 2812 §2.3.1 "key": printable ASCII without space; ',' would split JOIN's key list.
 bool valid_key(std::string_view k, std::size_t max) {

@@ -11,19 +11,9 @@ namespace parley::adapters::irc {
 
 namespace pi = protocols::irc;
 using pi::LineWriter;
+using pi::split_list;
 
 namespace {
-
-std::vector<std::string_view> split_list(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (!s.empty()) {
-    auto p = s.find(',');
-    if (auto item = s.substr(0, p); !item.empty()) out.push_back(item);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
 
 bool has_wildcard(std::string_view s) { return s.find_first_of("*?") != std::string_view::npos; }
 

@@ -923,12 +923,7 @@ void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
 
 std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid) const {
   std::string tags;
-  auto add = [&](std::string_view k, std::string_view v) {
-    if (!tags.empty()) tags += ';';
-    tags += k;
-    tags += '=';
-    pi::escape_tag_value(v, tags);
-  };
+  auto add = [&](std::string_view k, std::string_view v) { pi::append_tag(tags, k, v); };
   if (to.has(cap_server_time)) add("time", core::to_iso8601(core::Clock::now()));
   if (to.has(cap_account_tag) && from && !from->account.empty()) add("account", from->account);
   if (to.has(cap_message_tags) && !msgid.empty()) add("msgid", msgid);
@@ -937,12 +932,7 @@ std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::
 
 std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) const {
   std::string tags;
-  auto add = [&](std::string_view k, std::string_view v) {
-    if (!tags.empty()) tags += ';';
-    tags += k;
-    tags += '=';
-    pi::escape_tag_value(v, tags);
-  };
+  auto add = [&](std::string_view k, std::string_view v) { pi::append_tag(tags, k, v); };
   if (variant & 1) add("time", core::to_iso8601(m.timestamp));
   if (variant & 2) {
     std::string acct = account_of(m.origin.session);

@@ -113,6 +113,13 @@ void escape_tag_value(std::string_view v, std::string& out) {
   }
 }
 
+void append_tag(std::string& tags, std::string_view key, std::string_view value) {
+  if (!tags.empty()) tags += ';';
+  tags += key;
+  tags += '=';
+  escape_tag_value(value, tags);
+}
+
 ParseError parse_line(std::string_view line, Message& m) {
   m = Message{};
   if (line.find('\0') != std::string_view::npos) return ParseError::bad_character;

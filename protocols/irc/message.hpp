@@ -70,6 +70,8 @@ void for_each_tag(std::string_view tags, F&& f) {
 }
 std::string unescape_tag_value(std::string_view v);  // message-tags "Escaping values"
 void escape_tag_value(std::string_view v, std::string& out);
+// Appends "key=escaped value" to a tag list, with the ';' separator when it is not empty.
+void append_tag(std::string& tags, std::string_view key, std::string_view value);
 
 // UTF-8 validity (RFC 3629: no overlongs, no surrogates, max U+10FFFF).
 bool is_valid_utf8(std::string_view s);

@@ -281,6 +281,17 @@ bool is_valid_channel(std::string_view chan, std::size_t max_len) {
   return true;
 }
 
+std::vector<std::string_view> split_list(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    auto p = s.find(',');
+    if (auto item = s.substr(0, p); !item.empty()) out.push_back(item);
+    if (p == std::string_view::npos) break;
+    s.remove_prefix(p + 1);
+  }
+  return out;
+}
+
 bool mask_match(std::string_view mask, std::string_view text) {
   std::size_t m = 0, t = 0, star = std::string_view::npos, mark = 0;
   while (t < text.size()) {

@@ -55,6 +55,8 @@ bool equal_fold(std::string_view a, std::string_view b);
 bool is_valid_nick(std::string_view nick, std::size_t max_len);
 // Channel: '#' then 1+ bytes, none of space, comma, BEL, NUL, CR, LF, ':'.
 bool is_valid_channel(std::string_view chan, std::size_t max_len);
+// The non-empty items of a comma-separated list (JOIN/PART/KICK targets, WHOIS nicks, ...).
+std::vector<std::string_view> split_list(std::string_view s);
 // Glob match with '*' and '?' under ascii casemapping (ban masks, WHO masks).
 bool mask_match(std::string_view mask, std::string_view text);
 

@@ -217,3 +217,15 @@ TEST_CASE("irc text: ctcp, casemapping, names, masks") {
   CHECK(mask_match("a?ice*", "ALICE!x"));
   CHECK_FALSE(mask_match("bob*", "alice"));
 }
+
+TEST_CASE("irc text: comma lists drop empty items, tag lists escape values") {
+  using parley::protocols::irc::split_list;
+  CHECK(split_list("#a,#b") == std::vector<std::string_view>{"#a", "#b"});
+  CHECK(split_list(",#a,,#b,") == std::vector<std::string_view>{"#a", "#b"});
+  CHECK(split_list("").empty());
+  CHECK(split_list(",,").empty());
+  std::string tags;
+  parley::protocols::irc::append_tag(tags, "time", "2026-11-25T10:00:00.000Z");
+  parley::protocols::irc::append_tag(tags, "label", "a b;c\\");
+  CHECK(tags == "time=2026-11-25T10:00:00.000Z;label=a\\sb\\:c\\\\");
+}
