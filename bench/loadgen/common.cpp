@@ -139,8 +139,14 @@ void raise_fd_limit() {
 
 Conn::Conn(asio::io_context& io, asio::ssl::context& tls) : stream_(io, tls) {}
 
-awaitable<void> Conn::connect(const tcp::endpoint& ep) {
+awaitable<void> Conn::connect(const tcp::endpoint& ep, const asio::ip::address& source) {
   boost::system::error_code ec;
+  if (!source.is_unspecified()) {
+    auto& sock = stream_.next_layer();
+    sock.open(ep.protocol(), ec);
+    if (!ec) sock.bind(tcp::endpoint(source, 0), ec);
+    if (ec) throw Failure("bind to " + source.to_string() + ": " + ec.message());
+  }
   co_await stream_.next_layer().async_connect(ep, asio::redirect_error(use_awaitable, ec));
   if (ec) throw Failure("connect to " + ep.address().to_string() + ":" + std::to_string(ep.port()) + ": " + ec.message());
   stream_.next_layer().set_option(tcp::no_delay(true));

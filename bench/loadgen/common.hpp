@@ -84,7 +84,9 @@ void raise_fd_limit();
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   Conn(asio::io_context& io, asio::ssl::context& tls);
-  awaitable<void> connect(const tcp::endpoint& ep);
+  // `source`: the local address to bind first (e.g. 127.0.1.7, so that each simulated user
+  // is a different address to per-address limits); unspecified: the kernel picks.
+  awaitable<void> connect(const tcp::endpoint& ep, const asio::ip::address& source = {});
   awaitable<void> start_tls();  // client handshake; any certificate is accepted
   // Queues bytes; writes start at once if none is in flight. Errors mark the connection dead.
   void send(std::string_view bytes);

@@ -2,12 +2,11 @@
 // registrations per second, idle connections held for memory measurement.
 #include <charconv>
 
+#include "irc_client.hpp"
 #include "run.hpp"
 
 namespace loadgen {
-namespace {
 
-// The command of an IRC line (after optional @tags and :prefix).
 std::string_view irc_command(std::string_view line) {
   auto skip_word = [&] {
     auto sp = line.find(' ');
@@ -19,7 +18,6 @@ std::string_view irc_command(std::string_view line) {
   return line.substr(0, line.find(' '));
 }
 
-// Answers PING; fails on ERROR. Returns true if the line was handled here.
 bool irc_housekeeping(Conn& c, std::string_view cmd, std::string_view line) {
   if (cmd == "PING") {
     auto arg = line.substr(line.find("PING") + 4);
@@ -37,10 +35,15 @@ bool is_numeric_error(std::string_view cmd) {
   return cmd.size() == 3 && (cmd[0] == '4' || cmd[0] == '5') && std::isdigit(static_cast<unsigned char>(cmd[1]));
 }
 
-awaitable<void> irc_register(Conn& c, const std::string& nick, const std::string& pass) {
+awaitable<void> irc_register(Conn& c, const std::string& nick, const std::string& pass,
+                             const std::string& caps) {
   std::string hello;
   if (!pass.empty()) hello += "PASS " + pass + "\r\n";
+  // CAP REQ suspends registration until CAP END (IRCv3 capability negotiation); a NAK for
+  // a capability the server lacks is harmless.
+  if (!caps.empty()) hello += "CAP REQ :" + caps + "\r\n";
   hello += "NICK " + nick + "\r\nUSER " + nick + " 0 * :parley loadgen\r\n";
+  if (!caps.empty()) hello += "CAP END\r\n";
   c.send(hello);
   for (;;) {
     auto line = co_await c.read_line();
@@ -61,6 +64,8 @@ awaitable<void> irc_join(Conn& c, const std::string& nick, const std::string& ch
     if (is_numeric_error(cmd)) throw Failure(nick + ": JOIN " + channel + " refused: " + std::string(line));
   }
 }
+
+namespace {
 
 // "seq ts_ns" at the start of a PRIVMSG's trailing parameter.
 bool parse_payload(std::string_view line, std::uint64_t& seq, std::int64_t& ts) {

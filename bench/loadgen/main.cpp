@@ -36,6 +36,18 @@ XMPP (c2s: STARTTLS accepting any certificate, SASL PLAIN, bind, initial presenc
   xmpp-login    --count N [--concurrency 10]   full logins/s (then </stream:stream>)
   xmpp-idle     --count N --seconds S          holds N authenticated sessions; RSS delta / N
                 [--warmup 1]                   (after W warm-up logins, ended before measuring)
+
+Mixed (the honest users of bench/hostile.py)
+  chat  --irc-port P --port Q [--irc-users 25 --xmpp-users 25 --rooms 5 --rooms-per-user 2]
+        [--rate 1 --seconds 60 --start-delay 5 --drain 10 --dm-every 3]
+        [--source-base 127.0.1.1 --nick-prefix hi --user-prefix hx --room-prefix hroom]
+        [--irc-caps "message-tags server-time"]
+        IRC guests and XMPP accounts (user i connects from source-base + i) join shared
+        rooms (#hroomN = hroomN@MUC); each sends R messages/s, every dm-every-th one a direct
+        message, the rest to its rooms. Prints READY once everyone is in (then waits
+        start-delay), counts every message at every intended recipient: lost, duplicates,
+        p50/p90/p99/p99.9 latency (overall and by receiving protocol). A disconnected user
+        is reported (DISCONNECT nick reason) and its messages count as lost, not as a failure.
 )";
 
 }  // namespace
@@ -50,6 +62,7 @@ int main(int argc, char** argv) {
     loadgen::Options o(argc, argv, 2);
     if (cmd.rfind("irc-", 0) == 0) return loadgen::irc_main(cmd, o);
     if (cmd.rfind("xmpp-", 0) == 0) return loadgen::xmpp_main(cmd, o);
+    if (cmd == "chat") return loadgen::chat_main(o);
     throw loadgen::Failure("unknown subcommand '" + cmd + "' (see --help)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "parley_loadgen %s: FAILED: %s\n", cmd.c_str(), e.what());

@@ -36,5 +36,6 @@ void spawn_guarded(Run& run, std::string who, std::function<awaitable<void>()> b
 
 int irc_main(const std::string& cmd, Options& o);
 int xmpp_main(const std::string& cmd, Options& o);
+int chat_main(Options& o);
 
 }  // namespace loadgen
