@@ -9,7 +9,7 @@ honest users lose nothing, p99 within 2x, RSS bounded.
     bench/hostile.py --duration 5 --hostile 20   # smoke run, ~40 s
 
 Pieces: parley_loadgen `chat` (C++) is the honest side, bench/hostile_attacks.py (asyncio,
-run with `nice`) the hostile side, this script starts parleyd, samples its VmRSS and CPU
+one process) the hostile side, this script starts parleyd, samples its VmRSS and CPU
 from /proc every 0.5 s, and prints the tables. Standard library only. Everything it starts
 is a child process, killed by PID; every phase is bounded in time. See bench/README.md,
 "Hostile load".
@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -320,12 +319,25 @@ def resource_figures(sampler: Sampler, ev: dict[str, float]) -> dict:
         "rss_end_mib": round(s[-1][1] / 1024, 1),
         "rss_max_first_half_mib": round(max(first) / 1024, 1),
         "rss_max_second_half_mib": round(max(second) / 1024, 1),
-        # one figure every 5 s from READY on, to see whether the RSS levels off
-        "rss_series_mib": [round(x[1] / 1024) for x in s if x[0] >= ev.get("ready", 0)][::10],
+        # the maximum of every 5 s from READY on, to see whether the RSS levels off
+        "rss_series_mib": series_max([x for x in s if x[0] >= ev.get("ready", 0)], 5.0),
         "cpu_s": round(c1[2] - c0[2], 2) if c0 and c1 else None,
         "cpu_util": round((c1[2] - c0[2]) / wall, 2) if c0 and c1 else None,
         "killed_for_rss_mib": round(sampler.killed_for_rss / 1024) if sampler.killed_for_rss else 0,
     }
+
+
+def series_max(samples: list[tuple[float, int, float]], step: float) -> list[int]:
+    out: list[int] = []
+    if not samples:
+        return out
+    t0 = samples[0][0]
+    for t, rss, _ in samples:
+        k = int((t - t0) // step)
+        while len(out) <= k:
+            out.append(0)
+        out[k] = max(out[k], round(rss / 1024))
+    return out
 
 
 def fnum(v, nd=1) -> str:
@@ -338,8 +350,8 @@ def fnum(v, nd=1) -> str:
     return str(int(f)) if f.is_integer() and nd == 0 else f"{f:.{nd}f}"
 
 
-def report(a, counts: dict[str, int], phases: list[dict], load_before: float) -> dict:
-    print(f"\n## Hostile load, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+def report(a, counts: dict[str, int], phases: list[dict], load_before: float, when: str) -> dict:
+    print(f"\n## Hostile load, {when}, {os.cpu_count()} CPUs, "
           f"load average before the run {load_before:.1f}\n")
     print(f"parleyd: {a.parleyd}")
     print(f"honest: {a.honest_irc} IRC guests + {a.honest_xmpp} XMPP accounts, {a.rooms} rooms (2 per user), "
@@ -349,7 +361,8 @@ def report(a, counts: dict[str, int], phases: list[dict], load_before: float) ->
           f"floods {a.flood_rate:g}/s each, amplification every {a.amp_interval:g} s "
           f"({a.amp_id_bytes} B id, {a.amp_lines} lines), attackers at nice {a.attacker_nice}\n")
     rows = [
-        ("messages sent", "sent", 0), ("deliveries expected", "expected", 0), ("delivered", "delivered", 0),
+        ("messages sent", "sent", 0), ("not sent: sender disconnected", "not_sent_disconnected", 0),
+        ("deliveries expected", "expected", 0), ("delivered", "delivered", 0),
         ("lost", "lost", 0), ("lost to IRC users", "lost_to_irc", 0), ("lost to XMPP users", "lost_to_xmpp", 0),
         ("honest users disconnected", "disconnected", 0), ("duplicates", "duplicates", 0),
         ("error replies", "error_messages", 0), ("attack messages seen by honest users", "foreign", 0),
@@ -380,7 +393,8 @@ def report(a, counts: dict[str, int], phases: list[dict], load_before: float) ->
         print("| " + label.ljust(width) + " | " + " | ".join(c.rjust(18) for c in cells) + " |")
     for p in phases:
         if p.get("rss_series_mib"):
-            print(f"\n{p['phase']}: parleyd RSS every 5 s from READY (MiB): {' '.join(map(str, p['rss_series_mib']))}")
+            print(f"\n{p['phase']}: parleyd RSS, maximum of each 5 s from READY on (MiB): "
+                  f"{' '.join(map(str, p['rss_series_mib']))}")
         if p.get("killed_for_rss_mib"):
             print(f"{p['phase']}: parleyd KILLED by the safety limit at {p['killed_for_rss_mib']} MiB RSS "
                   f"(--rss-limit-mib {a.rss_limit_mib})")
@@ -396,7 +410,8 @@ def report(a, counts: dict[str, int], phases: list[dict], load_before: float) ->
         if not st.get("kinds"):
             continue
         print(f"\n{p['phase']}: attackers (CPU {st.get('cpu_s')} s)\n")
-        cols = ["attackers", "connects", "connect_errors", "closed_by_server", "held_median_s", "held_max_s",
+        cols = ["attackers", "connects", "connect_errors", "closed_by_server", "open_at_end", "held_median_s",
+                "held_max_s",
                 "messages", "auth_attempts", "auth_failures", "auth_success", "sm_requests"]
         print("| kind          | " + " | ".join(c.replace("_", " ") for c in cols) + " | errors seen |")
         print("|---------------|" + "|".join("-" * (len(c) + 2) for c in cols) + "|---|")
@@ -419,10 +434,12 @@ def verdicts(a, phases: list[dict]) -> dict:
     out: dict = {}
     if rb:
         lost = int(rb.get("lost", -1))
+        unsent = int(rb.get("not_sent_disconnected", 0))
         out["lost_B"] = lost
-        good = lost == 0 and int(rb.get("disconnected", 0)) == 0 and int(rb.get("sent", 0)) > 0
+        good = lost == 0 and unsent == 0 and int(rb.get("disconnected", 0)) == 0 and int(rb.get("sent", 0)) > 0
         lines.append(f"honest users lose nothing (B): {'PASS' if good else 'FAIL'} — lost {lost} of "
-                     f"{rb.get('expected')}, {rb.get('disconnected')} disconnected")
+                     f"{rb.get('expected')} deliveries, {rb.get('disconnected')} users disconnected, "
+                     f"{unsent} messages not sent by them")
         ok &= good
     if ra and rb:
         pa, pb = float(ra.get("p99_ms", "nan")), float(rb.get("p99_ms", "nan"))
@@ -469,7 +486,7 @@ def main() -> int:
     ap.add_argument("--amp-lines", type=int, default=100)
     ap.add_argument("--trickle", type=float, default=5, help="seconds between slowloris bytes")
     ap.add_argument("--half-tag-bytes", type=int, default=240 * 1024)
-    ap.add_argument("--attacker-nice", type=int, default=10)
+    ap.add_argument("--attacker-nice", type=int, default=0, help="nice level of the attacker process (default 0)")
     ap.add_argument("--threads", type=int, default=None, help="parleyd server.threads (default: its default)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra parleyd config, e.g. --set xmpp.c2s.resume_timeout=30 (repeatable)")
@@ -479,7 +496,13 @@ def main() -> int:
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--keep", action="store_true", help="keep each phase's directory (config, logs)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a verdict fails")
+    ap.add_argument("--report", metavar="FILE", help="only print the report of a run saved with --json")
     a = ap.parse_args()
+    if a.report:
+        saved = json.load(open(a.report))
+        a = argparse.Namespace(**saved["args"])
+        report(a, saved["counts"], saved["phases"], saved.get("load_before", float("nan")), saved.get("when", "?"))
+        return 0
     for path in (a.parleyd, a.loadgen):
         if not os.access(path, os.X_OK):
             sys.exit(f"not executable: {path} (build: see bench/README.md, 'Hostile load')")
@@ -487,16 +510,18 @@ def main() -> int:
         sys.exit("--duration 1..600, --hostile 0..2000, honest users 2..256 please")
     counts = scaled_mix(a.hostile, a.mix)
     load_before = os.getloadavg()[0]
+    when = time.strftime("%Y-%m-%d %H:%M")
     t0 = time.monotonic()
     phases = []
     for name in a.phases:
         phases.append(run_phase(a, name, counts if name == "B" else {k: 0 for k in counts}))
         time.sleep(1)
-    verdict = report(a, counts, phases, load_before)
+    verdict = report(a, counts, phases, load_before, when)
     log(f"done in {time.monotonic() - t0:.0f} s")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"args": vars(a), "counts": counts, "phases": phases, "verdict": verdict}, f, indent=1)
+            json.dump({"args": vars(a), "counts": counts, "phases": phases, "verdict": verdict,
+                       "load_before": load_before, "when": when}, f, indent=1)
     if any(p.get("error") for p in phases):
         return 2
     return 1 if a.check and not verdict["ok"] else 0

@@ -61,6 +61,8 @@ class Stats:
         self.auth_failures = 0     # failure answers received
         self.auth_success = 0      # must stay 0: wrong passwords never succeed
         self.sm_requests = 0       # <r/> received by never_ack (never answered)
+        self.live = 0              # connections open now
+        self.open_at_end = 0       # connections the server still held when the run ended
         self.bytes_out = 0
         self.bytes_in = 0
         self.errors: dict[str, int] = {}
@@ -71,7 +73,7 @@ class Stats:
             self.errors[key] = self.errors.get(key, 0) + 1
 
     def summary(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "held"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("held", "live")}
         if self.held:
             d["held_n"] = len(self.held)
             d["held_median_s"] = round(statistics.median(self.held), 2)
@@ -89,6 +91,8 @@ class Link:
     def __init__(self, st: Stats, reader, writer):
         self.st, self.r, self.w, self.buf = st, reader, writer, b""
         self.t0 = time.monotonic()
+        self.open = True
+        st.live += 1
 
     @classmethod
     async def open(cls, st: Stats, port: int, source: str, tls: ssl.SSLContext | None = None) -> "Link":
@@ -156,6 +160,9 @@ class Link:
                 await on_chunk(b)
 
     def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.st.live -= 1
         try:
             self.w.transport.abort()
         except Exception:  # noqa: BLE001 - already gone
@@ -493,6 +500,8 @@ class Attack:
         await asyncio.wait([stop, *tasks], timeout=max(0.0, self.left()), return_when=asyncio.FIRST_COMPLETED)
         while not stop.done() and self.left() > 0 and not all(t.done() for t in tasks):
             await asyncio.wait([stop], timeout=min(1.0, max(0.0, self.left())))
+        for st in self.stats.values():
+            st.open_at_end = st.live
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
