@@ -6,7 +6,7 @@ latency percentiles and parleyd's RSS and CPU; then p99(B)/p99(A) and three verd
 honest users lose nothing, p99 within 2x, RSS bounded.
 
     bench/hostile.py                          # 2 x 60 s phases, 200 attackers; ~3.5 min
-    bench/hostile.py --duration 5 --hostile 20   # smoke run, ~40 s
+    bench/hostile.py --duration 5 --hostile 20   # smoke run, ~35 s
 
 Pieces: parley_loadgen `chat` (C++) is the honest side, bench/hostile_attacks.py (asyncio,
 one process) the hostile side, this script starts parleyd, samples its VmRSS and CPU
@@ -452,10 +452,17 @@ def verdicts(a, phases: list[dict]) -> dict:
     if B.get("rss_max_mib") is not None:
         mx, h1, h2 = B["rss_max_mib"], B.get("rss_max_first_half_mib", 0), B.get("rss_max_second_half_mib", 0)
         growth = h2 - h1
-        good = mx <= a.rss_budget_mib and growth <= max(8.0, 0.10 * h1) and not B.get("killed_for_rss_mib")
+        # The budget: the honest load's own RSS (A's maximum, else B's before the attack) plus
+        # an allowance per hostile connection (default 256 KiB: the size of the largest stanza
+        # a connection could park in the old framer, for each of them at once).
+        base = A.get("rss_max_mib") or B.get("rss_ready_mib") or 0
+        budget = a.rss_budget_mib if getattr(a, "rss_budget_mib", None) else \
+            base + B.get("hostile", 0) * getattr(a, "rss_per_attacker_kib", 256) / 1024
+        good = mx <= budget and growth <= max(8.0, 0.10 * h1) and not B.get("killed_for_rss_mib")
         out["rss_max_mib_B"] = mx
         lines.append(f"parleyd RSS bounded (B): {'PASS' if good else 'FAIL'} — max {mx:.1f} MiB (budget "
-                     f"{a.rss_budget_mib} MiB), 2nd-half max {h2:.1f} vs 1st-half {h1:.1f} MiB")
+                     f"{budget:.1f} MiB), 2nd-half max {h2:.1f} vs 1st-half {h1:.1f} MiB (allowed growth "
+                     f"{max(8.0, 0.10 * h1):.1f})")
         ok &= good
     if any(p.get("error") for p in phases) or any(not p.get("result") for p in phases):
         ok = False
@@ -491,7 +498,9 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra parleyd config, e.g. --set xmpp.c2s.resume_timeout=30 (repeatable)")
     ap.add_argument("--rss-limit-mib", type=int, default=3072, help="safety: kill parleyd above this RSS")
-    ap.add_argument("--rss-budget-mib", type=int, default=256, help="verdict: B's max RSS must stay below")
+    ap.add_argument("--rss-per-attacker-kib", type=int, default=256,
+                    help="verdict: B's max RSS may exceed A's by this much per hostile connection")
+    ap.add_argument("--rss-budget-mib", type=int, default=None, help="verdict: a fixed RSS budget instead")
     ap.add_argument("--max-p99-ratio", type=float, default=2.0)
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--keep", action="store_true", help="keep each phase's directory (config, logs)")
