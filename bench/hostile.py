@@ -5,7 +5,7 @@ fresh parleyd from the same binary. Reports, per phase, the honest users' losses
 latency percentiles and parleyd's RSS and CPU; then p99(B)/p99(A) and three verdicts:
 honest users lose nothing, p99 within 2x, RSS bounded.
 
-    bench/hostile.py                          # 2 x 60 s phases, 200 attackers; ~3.5 min
+    bench/hostile.py                          # 2 x 60 s phases, 200 attackers; ~2.5 min
     bench/hostile.py --duration 5 --hostile 20   # smoke run, ~35 s
 
 Pieces: parley_loadgen `chat` (C++) is the honest side, bench/hostile_attacks.py (asyncio,
