@@ -252,12 +252,14 @@ def run_phase(a, name: str, counts: dict[str, int]) -> dict:
         out["error"] = str(e)
         log(f"phase {name}: FAILED: {e}")
     finally:
-        if sampler is not None:
-            sampler.stop()
-        kill_tree(loadgen, 2)
-        if attackers is not None and attackers.poll() is None:
-            stop_attackers(attackers)
-        kill_tree(parleyd, 10)
+        # Each step on its own, so that one failing cannot leave a child running.
+        for step in (lambda: sampler and sampler.stop(), lambda: kill_tree(loadgen, 2),
+                     lambda: attackers and attackers.poll() is None and stop_attackers(attackers),
+                     lambda: kill_tree(parleyd, 10)):
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001
+                log(f"phase {name}: cleanup: {e}")
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return out
