@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "protocols/common/style_runs.hpp"
 #include "protocols/xmpp/stanza.hpp"
 #include "protocols/xmpp/writer.hpp"
 
@@ -36,11 +37,6 @@ void text_with_breaks(px::XmlWriter& w, std::string_view s) {
     w.open("br").close();
     s.remove_prefix(nl + 1);
   }
-}
-
-std::size_t char_boundary(std::string_view s, std::size_t i) {
-  while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) ++i;
-  return i;
 }
 
 // ---- CSS (the few properties XEP-0071 §7 lists) ----------------------------------------
@@ -149,52 +145,37 @@ struct Collector {
 }  // namespace
 
 std::string render_xhtml_im(std::string_view body, const std::vector<StyleSpan>& spans) {
-  std::vector<std::size_t> cuts{0, body.size()};
-  bool any = false;
-  for (const auto& s : spans) {
-    if (s.flags == 0 && !s.fg && !s.bg) continue;
-    std::size_t b = char_boundary(body, std::min<std::size_t>(s.begin, body.size()));
-    std::size_t e = char_boundary(body, std::min<std::size_t>(s.end, body.size()));
-    if (b >= e) continue;
-    cuts.push_back(b);
-    cuts.push_back(e);
-    any = true;
-  }
-  if (!any) return {};
-  std::sort(cuts.begin(), cuts.end());
-  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-
+  // One pass over the runs of one effective style each (linear; the segments between span
+  // boundaries used to ask every span: quadratic in the spans, issue 9).
+  const auto runs = protocols::style_runs(body, spans, core::kMaxStyleSpans);
+  if (runs.empty()) return {};
   std::string out;
+  out.reserve(body.size() + runs.size() * 24 + 128);
   px::XmlWriter w(out);
   w.open("html").attr("xmlns", kXhtmlIm).open("body").attr("xmlns", kXhtml);
-  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
-    const std::size_t a = cuts[i], b = cuts[i + 1];
-    Style st;
-    for (const auto& s : spans) {
-      if (char_boundary(body, std::min<std::size_t>(s.begin, body.size())) > a ||
-          char_boundary(body, std::min<std::size_t>(s.end, body.size())) < b)
-        continue;
-      st.flags |= s.flags;
-      if (s.fg) st.fg = s.fg;
-      if (s.bg) st.bg = s.bg;
-    }
+  std::size_t pos = 0;
+  std::string css;
+  for (const auto& r : runs) {
+    if (r.begin > pos) text_with_breaks(w, body.substr(pos, r.begin - pos));
     const std::size_t depth = w.depth();
-    std::string css;
-    if (st.flags & (StyleSpan::underline | StyleSpan::strike)) {
+    css.clear();
+    if (r.flags & (StyleSpan::underline | StyleSpan::strike)) {
       css += "text-decoration:";
-      if (st.flags & StyleSpan::underline) css += " underline";
-      if (st.flags & StyleSpan::strike) css += " line-through";
+      if (r.flags & StyleSpan::underline) css += " underline";
+      if (r.flags & StyleSpan::strike) css += " line-through";
       css += ';';
     }
-    if (st.fg) css += "color: " + hex_colour(*st.fg) + ';';
-    if (st.bg) css += "background-color: " + hex_colour(*st.bg) + ';';
+    if (r.fg) css += "color: " + hex_colour(*r.fg) + ';';
+    if (r.bg) css += "background-color: " + hex_colour(*r.bg) + ';';
     if (!css.empty()) w.open("span").attr("style", css);
-    if (st.flags & StyleSpan::bold) w.open("strong");
-    if (st.flags & StyleSpan::italic) w.open("em");
-    if (st.flags & StyleSpan::monospace) w.open("code");
-    text_with_breaks(w, body.substr(a, b - a));
+    if (r.flags & StyleSpan::bold) w.open("strong");
+    if (r.flags & StyleSpan::italic) w.open("em");
+    if (r.flags & StyleSpan::monospace) w.open("code");
+    text_with_breaks(w, body.substr(r.begin, r.end - r.begin));
     while (w.depth() > depth) w.close();
+    pos = r.end;
   }
+  if (pos < body.size()) text_with_breaks(w, body.substr(pos));
   w.finish();
   return out;
 }
@@ -234,6 +215,7 @@ std::vector<StyleSpan> parse_xhtml_im(pugi::xml_node html, std::string_view plai
     std::ptrdiff_t e = std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(to) + shift,
                                                 static_cast<std::ptrdiff_t>(plain_lead + pt.size()));
     if (b >= e) continue;
+    if (out.size() == core::kMaxStyleSpans) break;  // the rest of the text stays plain
     out.push_back(StyleSpan{static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e), st.flags, st.fg, st.bg});
   }
   return out;

@@ -3,7 +3,12 @@
 #include <array>
 #include <climits>
 
+#include "protocols/common/style_runs.hpp"
+
 namespace parley::protocols::irc {
+
+using protocols::style_runs;
+using protocols::StyleRun;
 
 namespace {
 
@@ -87,7 +92,9 @@ StyledText parse_formatting(std::string_view in) {
   out.text.reserve(in.size());
   Style cur;
   std::uint32_t span_start = 0;
+  bool full = false;
   auto close_span = [&] {
+    if (full) return;
     auto pos = static_cast<std::uint32_t>(out.text.size());
     if (!cur.plain() && pos > span_start) {
       Span s{span_start, pos, cur.flags, cur.fg, cur.bg};
@@ -95,8 +102,10 @@ StyledText parse_formatting(std::string_view in) {
       if (!out.spans.empty() && out.spans.back().end == span_start && out.spans.back().flags == s.flags &&
           out.spans.back().fg == s.fg && out.spans.back().bg == s.bg)
         out.spans.back().end = pos;
-      else
+      else if (out.spans.size() < kMaxSpans)
         out.spans.push_back(s);
+      else
+        full = true;  // the rest stays plain
     }
     span_start = pos;
   };
@@ -173,53 +182,142 @@ StyledText parse_formatting(std::string_view in) {
   return out;
 }
 
+namespace {
+
+Style style_of(const StyleRun& r) { return Style{r.flags, r.fg, r.bg}; }
+
+// Appends the codes that take the style from cur to `to` and updates cur; `next` is the
+// text byte that will follow (a ',' right after a colour code would read as its background).
+void append_transition(std::string& out, Style& cur, const Style& to, char next) {
+  if (to == cur) return;
+  // Colours removed: reset everything, then re-apply flags ("\x03" alone would swallow
+  // a following digit).
+  if ((cur.fg && !to.fg) || (cur.bg && !to.bg)) {
+    out.push_back(0x0F);
+    cur = Style{};
+  }
+  std::uint8_t diff = cur.flags ^ to.flags;
+  if (diff & Span::bold) out.push_back(0x02);
+  if (diff & Span::italic) out.push_back(0x1D);
+  if (diff & Span::underline) out.push_back(0x1F);
+  if (diff & Span::strike) out.push_back(0x1E);
+  if (diff & Span::monospace) out.push_back(0x11);
+  if ((to.fg || to.bg) && (to.fg != cur.fg || to.bg != cur.bg)) {
+    auto two = [&](int n) {
+      out.push_back(static_cast<char>('0' + n / 10));
+      out.push_back(static_cast<char>('0' + n % 10));
+    };
+    out.push_back(0x03);
+    two(to.fg ? nearest_colour(*to.fg) : 99);  // 99: the default colour, for a background alone
+    if (to.bg) {
+      out.push_back(',');
+      two(nearest_colour(*to.bg));
+    } else if (next == ',') {
+      out.append("\x02\x02");  // an empty toggle ends the code: the ',' is text
+    }
+  }
+  cur = to;
+}
+
+// Walks the runs in text order: style_at(pos) for increasing pos, O(1) amortised.
+class RunCursor {
+ public:
+  explicit RunCursor(const std::vector<StyleRun>& runs) : runs_(runs) {}
+  Style style_at(std::size_t pos) {
+    while (i_ < runs_.size() && runs_[i_].end <= pos) ++i_;
+    if (i_ < runs_.size() && runs_[i_].begin <= pos) return style_of(runs_[i_]);
+    return Style{};
+  }
+
+ private:
+  const std::vector<StyleRun>& runs_;
+  std::size_t i_ = 0;
+};
+
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+  std::size_t j = i + 1;
+  while (j < s.size() && j < i + len && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+  return j - i;
+}
+
+}  // namespace
+
 std::string render_formatting(std::string_view text, const std::vector<Span>& spans) {
   if (spans.empty()) return std::string(text);
+  const auto runs = style_runs(text, spans, kMaxSpans);
   std::string out;
-  out.reserve(text.size() + spans.size() * 8);
+  out.reserve(text.size() + runs.size() * 8);
   Style cur;
-  auto style_at = [&](std::uint32_t pos) {
-    Style s;
-    for (const auto& sp : spans)
-      if (pos >= sp.begin && pos < sp.end) {
-        s.flags |= sp.flags;
-        if (sp.fg) s.fg = sp.fg;
-        if (sp.bg) s.bg = sp.bg;
-      }
-    return s;
+  std::size_t pos = 0;
+  auto plain_to = [&](std::size_t end) {
+    if (end <= pos) return;
+    append_transition(out, cur, Style{}, text[pos]);
+    out.append(text.substr(pos, end - pos));
+    pos = end;
   };
-  auto emit_transition = [&](const Style& to) {
-    if (to == cur) return;
-    // Colours removed: reset everything, then re-apply flags.
-    if ((cur.fg && !to.fg) || (cur.bg && !to.bg)) {
-      out.push_back(0x0F);
-      cur = Style{};
-    }
-    std::uint8_t diff = cur.flags ^ to.flags;
-    if (diff & Span::bold) out.push_back(0x02);
-    if (diff & Span::italic) out.push_back(0x1D);
-    if (diff & Span::underline) out.push_back(0x1F);
-    if (diff & Span::strike) out.push_back(0x1E);
-    if (diff & Span::monospace) out.push_back(0x11);
-    if (to.fg && (to.fg != cur.fg || to.bg != cur.bg)) {
-      auto two = [&](int n) {
-        out.push_back(static_cast<char>('0' + n / 10));
-        out.push_back(static_cast<char>('0' + n % 10));
-      };
-      out.push_back(0x03);
-      two(nearest_colour(*to.fg));
-      if (to.bg) {
-        out.push_back(',');
-        two(nearest_colour(*to.bg));
-      }
-    }
-    cur = to;
-  };
-  for (std::uint32_t i = 0; i < text.size(); ++i) {
-    emit_transition(style_at(i));
-    out.push_back(text[i]);
+  for (const auto& r : runs) {
+    plain_to(r.begin);
+    append_transition(out, cur, style_of(r), text[r.begin]);
+    out.append(text.substr(r.begin, r.end - r.begin));
+    pos = r.end;
   }
+  plain_to(text.size());
   if (!cur.plain()) out.push_back(0x0F);
+  return out;
+}
+
+RenderedLines render_lines(std::string_view text, const std::vector<Span>& spans, std::size_t budget,
+                           std::size_t max_lines) {
+  RenderedLines out;
+  const auto runs = style_runs(text, spans, kMaxSpans);
+  RunCursor cursor(runs);
+  std::string line, codes;
+  Style cur;
+  bool has_text = false;
+  std::size_t count = 0;
+  auto finish = [&] {
+    if (has_text) {
+      if (count < max_lines)
+        out.lines.push_back(line);
+      else
+        ++out.more;
+      ++count;
+    }
+    line.clear();  // keeps its capacity: lines past max_lines are only counted
+    cur = Style{};
+    has_text = false;
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '\n') {
+      finish();
+      ++i;
+      continue;
+    }
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      ++i;
+      continue;
+    }
+    const std::size_t len = utf8_length(text, i);
+    const Style want = cursor.style_at(i);
+    codes.clear();
+    Style after = cur;
+    append_transition(codes, after, want, c);
+    if (has_text && line.size() + codes.size() + len > budget) {
+      finish();
+      codes.clear();
+      after = Style{};
+      append_transition(codes, after, want, c);
+    }
+    line += codes;
+    line.append(text.substr(i, len));
+    cur = after;
+    has_text = true;
+    i += len;
+  }
+  finish();
   return out;
 }
 

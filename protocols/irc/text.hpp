@@ -25,12 +25,31 @@ struct StyledText {
   std::vector<Span> spans;
 };
 
+// At most this many spans are made or rendered for one text; past them the text is plain
+// (never dropped). An IRC line carries at most ~250; the bound is for longer texts (other
+// protocols' messages rendered into IRC) and keeps the work linear in the text.
+inline constexpr std::size_t kMaxSpans = 1024;
+
 // Strips formatting codes (bold ^B, italic ^], underline ^_, strike ^^, monospace ^Q,
 // colour ^C[fg[,bg]], hex colour ^D, reverse ^V, reset ^O) into spans. A text without any
-// code comes back unchanged with no spans.
+// code comes back unchanged with no spans. Linear in the input; at most kMaxSpans spans.
 StyledText parse_formatting(std::string_view in);
 // Renders text + spans back into codes (colours to the nearest of the 16 standard ones).
+// Spans may overlap (flags combine, the later colour wins); only the first kMaxSpans count.
+// O(n + s log s).
 std::string render_formatting(std::string_view text, const std::vector<Span>& spans);
+
+// The texts of the IRC lines for text + spans: one per '\n'-separated line (blank lines
+// skipped, a CR before LF dropped), each cut at UTF-8 boundaries so that its rendered form,
+// codes included, is at most `budget` bytes (a single character may exceed a tiny budget).
+// Clients reset formatting at the end of each line, so each line re-opens the style in
+// force. At most max_lines texts are kept; `more` counts the ones left out. Linear.
+struct RenderedLines {
+  std::vector<std::string> lines;
+  std::size_t more = 0;
+};
+RenderedLines render_lines(std::string_view text, const std::vector<Span>& spans, std::size_t budget,
+                           std::size_t max_lines);
 // True when the text contains any formatting control character.
 bool has_formatting(std::string_view in);
 // The mIRC colour index (0..98) as RGB; nullopt for 99 (default) and out-of-range.
