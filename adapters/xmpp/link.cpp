@@ -249,7 +249,9 @@ std::size_t render_message(const Domains& d, const core::Message& m, std::string
     to_attr();
     w.attr("type", "chat");
   }
-  w.attr_if("id", m.id);
+  // The sender's own id where it gave one (XEP-0184 receipts and the XEP-0045 §7.4
+  // reflection refer to it), else Parley's.
+  w.attr_if("id", m.origin_id.empty() ? m.id : m.origin_id);
   if (m.subject) w.element("subject", *m.subject);
   if (!m.body.empty()) {
     if (m.kind == core::MessageKind::action) w.element("body", "/me " + m.body);
@@ -271,8 +273,11 @@ std::size_t render_message(const Domains& d, const core::Message& m, std::string
   if (!m.receipt_for.empty()) w.open("received").attr("xmlns", "urn:xmpp:receipts").attr("id", m.receipt_for).close();
   if (m.to.is_room() && m.kind == core::MessageKind::direct)
     w.open("x").attr("xmlns", kMucUser).close();
-  // XEP-0359: the id the router assigned is stable across storage and history.
+  // XEP-0359: the id the router assigned is stable across storage and history; the
+  // client's own id, if any, travels as origin-id.
   if (!m.id.empty()) w.open("stanza-id").attr("xmlns", "urn:xmpp:sid:0").attr("id", m.id).attr("by", by).close();
+  if (!m.origin_id.empty())
+    w.open("origin-id").attr("xmlns", "urn:xmpp:sid:0").attr("id", m.origin_id).close();
   if (delay)
     w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", core::to_iso8601(m.timestamp)).attr("from", d.domain).close();
   w.close();

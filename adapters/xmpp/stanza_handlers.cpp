@@ -21,6 +21,7 @@ constexpr std::string_view kCarbons = "urn:xmpp:carbons:2";
 constexpr std::string_view kChatStates = "http://jabber.org/protocol/chatstates";
 constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
+constexpr std::string_view kSid = "urn:xmpp:sid:0";  // XEP-0359
 
 core::ChatState chat_state_of(const px::Stanza& s) {
   for (auto c : s.root().children()) {
@@ -38,7 +39,11 @@ core::ChatState chat_state_of(const px::Stanza& s) {
 
 core::Message message_from_stanza(const px::Stanza& s) {
   core::Message m;
-  m.id = std::string(s.attr("id"));
+  // The client's id is its own (XEP-0359 origin-id, else the stanza id): kept, bounded, to
+  // show back to XMPP recipients; the message's id (stanza-id, IRC msgid) is Parley's.
+  std::string_view client_id = s.attr("id");
+  if (auto oid = s.child("origin-id", kSid)) client_id = oid.attribute("id").value();
+  if (client_id.size() <= core::kMaxOriginIdBytes) m.origin_id = std::string(client_id);
   m.body = s.child("body", ns::client).text().get();
   if (!m.body.empty())
     if (auto html = s.child("html", kXhtmlIm)) m.rich = parse_xhtml_im(html, m.body);

@@ -296,6 +296,7 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   if (m.kind == MessageKind::direct) m.kind = MessageKind::room;
   m.origin.session = s;
   m.origin.protocol = info->protocol;
+  bound_client_fields(m);
   if (m.id.empty()) m.id = core_.router().next_id();
   if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
 
@@ -331,6 +332,7 @@ Status RoomService::say_private(SessionId s, const std::string& name, const std:
   m.nick = room.members[s].nick;
   m.origin.session = s;
   m.origin.protocol = info->protocol;
+  bound_client_fields(m);
   if (m.id.empty()) m.id = core_.router().next_id();
   if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
   tinfo->sink->on_message(std::make_shared<const Message>(std::move(m)));

@@ -1,12 +1,30 @@
 #include "core/services/router.hpp"
 
+#include <random>
+#include <string_view>
+
 #include "core/core.hpp"
 
 namespace parley::core {
 
-std::string Router::next_id() { return "p" + std::to_string(++counter_); }
+namespace {
+// 64 random bits in base32 (13 characters, [a-z2-7]): the ids of one run share it.
+std::string random_prefix() {
+  std::random_device rd;  // getrandom(2) on Linux
+  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  std::string out;
+  for (int i = 0; i < 13; ++i, v >>= 5) out.push_back(kAlphabet[v & 31]);
+  return out;
+}
+}  // namespace
+
+Router::Router(Core& core) : core_(core), id_prefix_(random_prefix() + "-") {}
+
+std::string Router::next_id() { return id_prefix_ + std::to_string(++counter_); }
 
 Status Router::send(Message m) {
+  bound_client_fields(m);
   if (m.id.empty()) m.id = next_id();
   if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
   if (m.to.is_room()) {

@@ -24,7 +24,7 @@ class ForeignRoute {
 
 class Router {
  public:
-  explicit Router(Core& core) : core_(core) {}
+  explicit Router(Core& core);
 
   // Routes m. Assigns id and timestamp when empty. For a room address, `m.origin.session`
   // must be a member session (RoomService::say does the checks).
@@ -42,6 +42,8 @@ class Router {
   void add_route(Protocol p, ForeignRoute* route) { routes_[p] = route; }
   void remove_route(Protocol p) { routes_.erase(p); }
 
+  // A new message id: a random prefix drawn once per process, then a counter, so ids are
+  // unique across restarts (history and offline storage keep them) without a store lookup.
   std::string next_id();
 
  private:
@@ -49,6 +51,7 @@ class Router {
 
   Core& core_;
   std::map<Protocol, ForeignRoute*> routes_;
+  std::string id_prefix_;
   std::uint64_t counter_ = 0;
 };
 

@@ -14,7 +14,7 @@ constexpr std::uint8_t kFormatVersion = 1;
 namespace msg_tag {
 constexpr std::uint64_t id = 1, from = 2, to = 3, kind = 4, body = 5, rich = 6, subject = 7, thread = 8,
                         timestamp = 9, chat_state = 10, receipt_request = 11, nick = 12, origin = 13,
-                        receipt_for = 14, no_copy = 15;
+                        receipt_for = 14, no_copy = 15, origin_id = 16;
 }
 namespace addr_tag {
 constexpr std::uint64_t kind = 1, id = 2, resource = 3;
@@ -299,6 +299,7 @@ std::string encode_message(const Message& m) {
   if (m.origin != Origin{}) put_bytes(out, msg_tag::origin, encode_origin(m.origin));
   if (!m.receipt_for.empty()) put_bytes(out, msg_tag::receipt_for, m.receipt_for);
   if (m.no_copy) put_uint(out, msg_tag::no_copy, 1);
+  if (!m.origin_id.empty()) put_bytes(out, msg_tag::origin_id, m.origin_id);
   return out;
 }
 
@@ -365,6 +366,9 @@ Result<Message> decode_message(std::string_view bytes) {
         break;
       case msg_tag::receipt_for:
         m.receipt_for = f.payload;
+        break;
+      case msg_tag::origin_id:
+        m.origin_id = f.payload;
         break;
       case msg_tag::no_copy:
         s = read_into(f.payload, m.no_copy, 1);

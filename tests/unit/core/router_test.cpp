@@ -146,3 +146,37 @@ TEST_CASE("sessions: resources, conflicts, replacement and termination") {
   CHECK(s2.terminations == std::vector<std::string>{"shutdown"});
   CHECK_FALSE(f.core->sessions().user_online(Address::user("alice")));
 }
+
+TEST_CASE("message ids are Parley's own and unique across restarts") {
+  // A restart on the same store is a new Core: its ids must not repeat the old ones.
+  auto store = std::make_shared<MemoryStore>();
+  std::string first_run, second_run;
+  {
+    CoreFixture f(store);
+    first_run = f.core->router().next_id();
+    CHECK(f.core->router().next_id() != first_run);
+  }
+  {
+    CoreFixture f(store);
+    second_run = f.core->router().next_id();
+  }
+  CHECK(first_run != second_run);
+  CHECK(first_run != "p1");
+
+  // A client's id (origin_id) never becomes the message id; an overlong one is not kept.
+  CoreFixture f;
+  f.account("bob");
+  auto b = f.login("bob");
+  auto m = text("local:bob", "hi");
+  m.origin_id = "client-1";
+  REQUIRE(f.core->router().send(m).ok());
+  REQUIRE(f.sink(b).messages.size() == 1);
+  CHECK(f.sink(b).messages[0]->origin_id == "client-1");
+  CHECK(f.sink(b).messages[0]->id != "client-1");
+  m.origin_id = std::string(kMaxOriginIdBytes + 1, 'x');
+  m.rich.assign(kMaxStyleSpans + 10, StyleSpan{0, 1, StyleSpan::bold, std::nullopt, std::nullopt});
+  REQUIRE(f.core->router().send(m).ok());
+  REQUIRE(f.sink(b).messages.size() == 2);
+  CHECK(f.sink(b).messages[1]->origin_id.empty());
+  CHECK(f.sink(b).messages[1]->rich.size() == kMaxStyleSpans);
+}

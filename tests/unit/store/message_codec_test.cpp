@@ -28,6 +28,7 @@ Message full_message() {
   m.receipt_request = true;
   m.receipt_for = "msg-0000";
   m.no_copy = true;
+  m.origin_id = "client-id-7";
   m.nick = "Alice|away";
   m.origin = Origin{Protocol::irc, 0xffffffffffffffffULL, "libera-dev"};
   return m;
@@ -122,6 +123,16 @@ TEST_CASE("a receipt and the no-copy flag keep their stored tags (14, 15)") {
   CHECK(back->no_copy);
   CHECK_FALSE(decode_message(kHeader + field(15, "\x02")).ok());  // a flag is 0 or 1
   CHECK_FALSE(decode_message(kHeader + field(14, "a") + field(14, "b")).ok());  // singular
+}
+
+TEST_CASE("the client's origin id keeps its stored tag (16)") {
+  Message m;
+  m.origin_id = "c-1";
+  CHECK(encode_message(m) == kHeader + field(16, "c-1"));
+  auto back = decode_message(kHeader + field(16, "c-1"));
+  REQUIRE(back.ok());
+  CHECK(back->origin_id == "c-1");
+  CHECK_FALSE(decode_message(kHeader + field(16, "a") + field(16, "b")).ok());  // singular
 }
 
 TEST_CASE("malformed input is an error with a reason") {
