@@ -27,6 +27,7 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
   r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);
   r.integer("sendq", out.sendq, 4096, 1024 * 1024 * 1024);
+  r.integer("max_lines_per_message", out.max_lines_per_message, 1, 1000);
   r.integer("ping_interval", out.ping_interval, 5, 86400);
   r.integer("ping_timeout", out.ping_timeout, 10, 86400);
   r.integer("registration_timeout", out.registration_timeout, 1, 86400);

@@ -42,6 +42,10 @@ struct IrcConfig {
   std::size_t flood_interval_ms = 500;
   std::size_t recvq = 16384;
   std::size_t sendq = 1048576;
+  // Lines one message from another protocol (a multi-line or long XMPP body) may take on
+  // IRC; the rest is replaced by a "[... N more lines]" line. A message is also never
+  // rendered larger than a quarter of sendq, so no single message overflows a member.
+  std::size_t max_lines_per_message = 10;
   std::size_t ping_interval = 90;  // seconds of silence before the server PINGs
   std::size_t ping_timeout = 180;  // seconds of silence before disconnecting
   std::size_t registration_timeout = 60;     // seconds a connection may take to register

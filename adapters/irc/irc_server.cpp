@@ -931,8 +931,19 @@ std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::
 }
 
 std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) const {
+  // message-tags "Size limit": what the server adds stays within 4094 bytes, the whole tag
+  // section within 8191 (with '@' and the space). A tag that does not fit is left out;
+  // client-only tags are dropped before any line of the message is.
+  constexpr std::size_t kServerTags = 4094 - 2, kAllTags = pi::kMaxTagSection - 2;
   std::string tags;
-  auto add = [&](std::string_view k, std::string_view v) { pi::append_tag(tags, k, v); };
+  auto add = [&](std::string_view k, std::string_view v) {
+    std::string t;
+    pi::append_tag(t, k, v);
+    if (tags.size() + 1 + t.size() <= kServerTags) {
+      if (!tags.empty()) tags += ';';
+      tags += t;
+    }
+  };
   if (variant & 1) add("time", core::to_iso8601(m.timestamp));
   if (variant & 2) {
     std::string acct = account_of(m.origin.session);
@@ -942,52 +953,64 @@ std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) c
   }
   if ((variant & 4) && !m.id.empty()) add("msgid", m.id);
   // Client-only tags reach message-tags clients only (IRCv3 message-tags); they are stored
-  // escaped already, so they are appended as they are.
-  if ((variant & 4) && !m.client_tags.empty()) {
+  // escaped already, so they are appended as they are, when they fit the section and
+  // leave room for the text within this message's share of the sendq.
+  const std::size_t room =
+      std::min(kAllTags, message_bytes_max() > pi::kMaxBody ? message_bytes_max() - pi::kMaxBody : 0);
+  if ((variant & 4) && !m.client_tags.empty() && m.client_tags.size() <= 4094 - 2 &&
+      tags.size() + 1 + m.client_tags.size() <= room) {
     if (!tags.empty()) tags += ';';
     tags += m.client_tags;
   }
   return tags;
 }
 
-// The lines of one message for one target, without tags. Multi-line bodies (from XMPP)
-// become one line per body line, long ones are split at UTF-8 boundaries.
-static void render_body_lines(std::string& out, std::string_view tags, std::string_view mask, std::string_view target,
-                              const core::Message& m) {
-  std::string body = m.body;
-  if (!m.rich.empty()) {
-    std::vector<pi::Span> spans;
-    spans.reserve(m.rich.size());
-    for (const auto& s : m.rich) spans.push_back(pi::Span{s.begin, s.end, s.flags, s.fg, s.bg});
-    body = pi::render_formatting(m.body, spans);
+std::size_t IrcServer::message_bytes_max() const { return cfg_.sendq / 4; }
+
+// The lines of one message for one target. Multi-line bodies (from XMPP) become one line
+// per body line, long ones are split at UTF-8 boundaries, each line re-opening its
+// formatting. At most max_lines lines, and at most max_bytes in all (but always one line):
+// the rest becomes one "[... N more lines]" line, so that one message can neither flood a
+// channel nor overflow a member's sendq (issue 9).
+static void render_body_lines(std::string& out, std::string_view tags, std::string_view mask,
+                              std::string_view target, const core::Message& m, std::size_t max_lines,
+                              std::size_t max_bytes) {
+  std::vector<pi::Span> spans;
+  spans.reserve(std::min(m.rich.size(), core::kMaxStyleSpans));
+  for (std::size_t i = 0; i < m.rich.size() && i < core::kMaxStyleSpans; ++i) {
+    const auto& s = m.rich[i];
+    spans.push_back(pi::Span{s.begin, s.end, s.flags, s.fg, s.bg});
   }
   std::string_view cmd = m.kind == core::MessageKind::notice ? "NOTICE" : "PRIVMSG";
-  std::string_view rest = body;
-  if (rest.empty()) rest = " ";
-  const std::size_t budget = 510 - (mask.size() + target.size() + cmd.size() + 6) - (m.kind == core::MessageKind::action ? 9 : 0);
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() && !rest.empty()) continue;
-    do {
-      std::string_view chunk = pi::utf8_truncate(line, budget > 32 ? budget : 32);
-      if (chunk.empty()) chunk = line.substr(0, 1);
-      line.remove_prefix(chunk.size());
-      LineWriter w(out);
-      w.tags(tags).prefix(mask).command(cmd).param(target);
-      if (m.kind == core::MessageKind::action) w.trailing(pi::make_ctcp_action(chunk));
-      else w.trailing(chunk);
-      w.end();
-    } while (!line.empty());
-  }
+  const bool action = m.kind == core::MessageKind::action;
+  const std::size_t framing = mask.size() + target.size() + cmd.size() + 6 + (action ? 9 : 0);
+  const std::size_t budget = framing < 510 - 32 ? 510 - framing : 32;
+  // Each line costs at most its tags plus 512 bytes; one more line is the marker.
+  const std::size_t line_max = (tags.empty() ? 0 : tags.size() + 2) + pi::kMaxBody;
+  const std::size_t fit = max_bytes / line_max;
+  const std::size_t lines_max = std::max<std::size_t>(1, std::min(max_lines, fit > 1 ? fit - 1 : 1));
+  auto rendered = pi::render_lines(m.body, spans, budget, lines_max);
+  if (rendered.lines.empty() && rendered.more == 0) rendered.lines.emplace_back(" ");
+  auto write = [&](std::string_view text, bool as_action) {
+    LineWriter w(out);
+    w.tags(tags).prefix(mask).command(cmd).param(target);
+    if (as_action)
+      w.trailing(pi::make_ctcp_action(text));
+    else
+      w.trailing(text);
+    w.end();
+  };
+  for (const auto& line : rendered.lines) write(line, action);
+  if (rendered.more > 0)
+    write("[... " + std::to_string(rendered.more) + (rendered.more == 1 ? " more line]" : " more lines]"),
+          false);
 }
 
 std::string IrcServer::render_room_line(const core::Message& m, std::uint32_t variant) {
   std::string out;
   out.reserve(m.body.size() + 96);
-  render_body_lines(out, tags_for(m, variant), sender_mask(m, m.nick), "#" + m.to.id(), m);
+  render_body_lines(out, tags_for(m, variant), sender_mask(m, m.nick), "#" + m.to.id(), m,
+                    cfg_.max_lines_per_message, message_bytes_max());
   return out;
 }
 
@@ -1029,7 +1052,8 @@ void IrcServer::deliver(IrcClient& c, const core::MessagePtr& mp) {
       if (IrcClient* t = client_by_session(sessions.front())) target = t->nick;
   }
   std::string out;
-  render_body_lines(out, tags_for(m, variant), mask, target, m);
+  render_body_lines(out, tags_for(m, variant), mask, target, m, cfg_.max_lines_per_message,
+                    message_bytes_max());
   queue(c, out);
 }
 

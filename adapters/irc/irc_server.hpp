@@ -127,6 +127,8 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   bool share_channel(const IrcClient& a, const IrcClient& b) const;
   std::string render_room_line(const core::Message& m, std::uint32_t variant);
   std::string tags_for(const core::Message& m, std::uint32_t variant) const;
+  // The most bytes one message may take in a member's output (a share of the sendq).
+  std::size_t message_bytes_max() const;
   static std::string client_tags_of(const protocols::irc::Message& m);
 
   void cmd_cap(IrcClient&, const protocols::irc::Message&);

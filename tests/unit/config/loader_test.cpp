@@ -201,3 +201,15 @@ TEST_CASE("a missing file is one error naming it") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.errors()[0].str() == "/nonexistent/parley.yaml: cannot open the config file");
 }
+
+TEST_CASE("irc.max_lines_per_message: default, value and range") {
+  auto r = load_string("irc: { listen: [\"127.0.0.1:6667\"] }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.max_lines_per_message == 10);
+  r = load_string("irc: { max_lines_per_message: 3 }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.max_lines_per_message == 3);
+  r = load_string("irc: { max_lines_per_message: 0 }\n", "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "irc.max_lines_per_message: expected an integer in 1..1000, got 0"));
+}

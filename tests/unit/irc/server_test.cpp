@@ -492,3 +492,92 @@ TEST_CASE("irc server: MODE checks each argument - keys, limits, o/h/v targets -
   w.send(*a, "MODE #dev +b one!*@*");  // MAXLIST=b:100
   CHECK(has(World::take(*a), " 478 ann #dev one!*@* :"));
 }
+
+namespace {
+std::size_t count_of(const std::string& s, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("irc server: a message from another protocol takes a bounded number of lines with a marker") {
+  config::IrcConfig cfg;
+  cfg.max_lines_per_message = 4;
+  World w(cfg);
+  auto a = w.registered("ann");
+  w.send(*a, "CAP REQ message-tags");
+  w.send(*a, "JOIN #dev");
+  World::take(*a);
+  test::FakeSink xsink;
+  core::SessionOpen o;
+  o.user = core::Address::user("xavier");
+  o.protocol = core::Protocol::xmpp;
+  o.sink = &xsink;
+  auto xs = w.core.sessions().open(o);
+  REQUIRE(xs.ok());
+  REQUIRE(w.core.rooms().join(*xs, core::JoinRequest{"dev", "Xav", "", 0}).ok());
+  w.server->flush();
+  World::take(*a);
+
+  core::Message m;
+  for (int i = 0; i < 50; ++i) m.body += "line " + std::to_string(i) + "\n";
+  m.rich.push_back(core::StyleSpan{0, 20, core::StyleSpan::bold, std::nullopt, std::nullopt});
+  m.origin_id = std::string(40000, 'i');  // a client's huge id: not kept, never the msgid
+  REQUIRE(w.core.rooms().say(*xs, "dev", m).ok());
+  w.server->flush();
+  auto out = World::take(*a);
+  CHECK(count_of(out, "\r\n") == 5);
+  CHECK(count_of(out, " PRIVMSG #dev :") == 5);
+  CHECK(has(out, "PRIVMSG #dev :\x02line 0\r\n"));
+  CHECK(has(out, "PRIVMSG #dev :line 3\r\n"));
+  CHECK(has(out, "PRIVMSG #dev :[... 46 more lines]\r\n"));
+  CHECK_FALSE(has(out, "iiii"));
+  CHECK(out.size() < 5 * 600);
+
+  // One long line: cut into lines of at most 512 bytes, then the marker.
+  core::Message big;
+  big.body = std::string(100000, 'x');
+  REQUIRE(w.core.rooms().say(*xs, "dev", big).ok());
+  w.server->flush();
+  out = World::take(*a);
+  CHECK(count_of(out, "\r\n") == 5);
+  CHECK(has(out, " more lines]\r\n"));
+  for (std::size_t p = 0, e; (e = out.find("\r\n", p)) != std::string::npos; p = e + 2) {
+    std::string_view line(out.data() + p, e - p);
+    auto body = line.substr(line.find(' ') + 1);  // past the tags
+    CHECK(body.size() + 2 <= 512);
+  }
+  CHECK(a->state == IrcClient::State::registered);
+  w.core.sessions().close(*xs, "bye");
+}
+
+TEST_CASE("irc server: client-only tags that would not fit are dropped, the message is not") {
+  config::IrcConfig cfg;
+  cfg.sendq = 4096;  // a quarter for one message: no room for 4 KB of client tags
+  World w(cfg);
+  auto a = w.registered("ann");
+  auto b = w.registered("bob");
+  w.send(*a, "CAP REQ message-tags");
+  w.send(*b, "CAP REQ message-tags");
+  w.send(*a, "JOIN #dev");
+  w.send(*b, "JOIN #dev");
+  World::take(*a);
+  World::take(*b);
+  w.send(*a, "@+big=" + std::string(4000, 'v') + " PRIVMSG #dev :hello");
+  auto out = World::take(*b);
+  CHECK(has(out, "PRIVMSG #dev :hello\r\n"));
+  CHECK(has(out, "msgid="));
+  CHECK_FALSE(has(out, "+big"));
+  // With the default sendq the same tags are relayed.
+  World w2;
+  auto c = w2.registered("cat");
+  auto d = w2.registered("dog");
+  w2.send(*c, "CAP REQ message-tags");
+  w2.send(*d, "CAP REQ message-tags");
+  w2.send(*c, "JOIN #dev");
+  w2.send(*d, "JOIN #dev");
+  World::take(*d);
+  w2.send(*c, "@+big=" + std::string(4000, 'v') + " PRIVMSG #dev :hello");
+  CHECK(has(World::take(*d), "+big="));
+}
