@@ -1,4 +1,5 @@
-// Fuzzes the IRC line framer, parser, tag unescaping, formatting and the writer.
+// Fuzzes the IRC line framer, parser, tag unescaping, formatting (parse, render, split into
+// lines) and the writer.
 // fuzz-sources: protocols/irc/message.cpp protocols/irc/text.cpp
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +35,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto styled = parse_formatting(m.param(m.nparams ? m.nparams - 1 : 0));
       for (const auto& s : styled.spans)
         if (s.begin > s.end || s.end > styled.text.size()) __builtin_trap();
+      if (styled.spans.size() > kMaxSpans) __builtin_trap();
       (void)render_formatting(styled.text, styled.spans);
+      // Lines within the budget (a lone character with its codes may exceed a tiny one).
+      const std::size_t budget = 1 + size % 600, max_lines = 1 + size % 12;
+      auto lines = render_lines(styled.text, styled.spans, budget, max_lines);
+      if (lines.lines.size() > max_lines) __builtin_trap();
+      for (const auto& l : lines.lines)
+        if (l.empty() || l.size() > (budget > 18 ? budget : 18) || l.find('\n') != std::string::npos)
+          __builtin_trap();
       (void)ctcp_action(m.param(1));
     }
   }
