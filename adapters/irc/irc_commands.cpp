@@ -740,8 +740,9 @@ void IrcServer::cmd_oper(IrcClient& c, const pi::Message& m) {
       [this, name](IrcClient& cl, AuthResult r) {
         if (r != AuthResult::ok) {
           spdlog::warn("irc: failed OPER {} by {} from {}", name, cl.nick, cl.host);
-          return numeric(cl, 464, {}, r == AuthResult::throttled ? "Password incorrect (too many failed attempts, try again later)"
-                                                                 : "Password incorrect");
+          return numeric(cl, 464, {},
+                         r == AuthResult::throttled ? "Password incorrect (too many failed attempts, try again later)"
+                                                    : "Password incorrect");
         }
         cl.oper = true;
         spdlog::info("irc: {} is now an IRC operator ({}) from {}", cl.nick, name, cl.host);

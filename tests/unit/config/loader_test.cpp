@@ -236,8 +236,9 @@ TEST_CASE("hashed IRC passwords must be well formed") {
       "t.yaml");
   INFO(all_errors(ok));
   CHECK(ok.ok());
-  auto bad = load_string("irc:\n  password: \"$pbkdf2-sha256$x$y$z\"\n  opers: [ { name: o, password: \"$pbkdf2-sha256$1$\" } ]\n",
-                         "t.yaml");
+  auto bad = load_string(
+      "irc:\n  password: \"$pbkdf2-sha256$x$y$z\"\n  opers: [ { name: o, password: \"$pbkdf2-sha256$1$\" } ]\n",
+      "t.yaml");
   REQUIRE_FALSE(bad.ok());
   CHECK(has_error(bad, "irc.password: malformed password hash"));
   CHECK(has_error(bad, "irc.opers[0].password: malformed password hash"));

@@ -104,8 +104,8 @@ TEST_CASE("irc auth: SCRAM for an unknown user gets a challenge and fails at the
   REQUIRE(first);
   CHECK(first->rfind("r=abcdefgh", 0) == 0);
   CHECK(has(*first, ",i=4096"));
-  w.send(*c, "AUTHENTICATE " + b64("c=biws,r=" + first->substr(2, first->find(',') - 2) + ",p=" +
-                                   b64(std::string(32, 'x'))));
+  w.send(*c, "AUTHENTICATE " + b64("c=biws,r=" + first->substr(2, first->find(',') - 2) +
+                                   ",p=" + b64(std::string(32, 'x'))));
   CHECK(has(AuthWorld::take(*c), " 904 "));
   CHECK(c->account.empty());
   // An authzid other than the user is refused before any lookup.
