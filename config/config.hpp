@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/auth_config.hpp"
 #include "config/irc_config.hpp"
 #include "config/xmpp_config.hpp"
 
@@ -60,6 +61,7 @@ struct Config {
   std::string path;  // the file it came from ("<embedded>" style names for load_string)
   ServerConfig server;
   std::vector<SeedAccount> accounts;
+  AuthConfig auth;
   IrcConfig irc;
   XmppConfig xmpp;
   SipConfig sip;

@@ -1,6 +1,17 @@
 #include "config/sections.hpp"
+#include "core/services/password_hash.hpp"
 
 namespace parley::config {
+
+namespace {
+// A value that looks like a hash must be one: otherwise it would be compared as a
+// plaintext password nobody could type, and the operator would not know why.
+void check_hash(Reader& r, std::string_view key, const std::string& value) {
+  if (core::is_password_hash(value) && !core::parse_password_hash(value))
+    r.error(key, "malformed password hash; expected $pbkdf2-sha256$ITERATIONS$SALT$KEY as printed by "
+                 "`parleyd hash-password`");
+}
+}  // namespace
 
 void parse_irc(Reader& r, IrcConfig& out) {
   r.listen("listen", out.listen, ListenStyle::stream);
@@ -10,8 +21,10 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.list("opers", out.opers, [](Reader& o, IrcOper& oper) {
     o.string("name", oper.name, Required::yes);
     o.string("password", oper.password, Required::yes);
+    check_hash(o, "password", oper.password);
   });
   r.string("password", out.password);
+  check_hash(r, "password", out.password);
   r.boolean("guests", out.guests);
   r.boolean("reserve_account_nicks", out.reserve_account_nicks);
   r.integer("nick_length", out.nick_length, 1, 512);

@@ -74,6 +74,10 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
       Reader server = root.map("server");
       parse_server(server, c.server);
     }
+    {
+      Reader auth = root.map("auth");
+      parse_auth(auth, c.auth);
+    }
     parse_accounts(root, c.accounts);
     protocol_section(root, "irc", c.irc, parse_irc);
     protocol_section(root, "xmpp", c.xmpp, parse_xmpp);

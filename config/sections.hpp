@@ -9,6 +9,7 @@
 namespace parley::config {
 
 void parse_server(Reader& r, ServerConfig& out);
+void parse_auth(Reader& r, AuthConfig& out);
 void parse_accounts(Reader& root, std::vector<SeedAccount>& out);  // root-level list "accounts"
 void parse_irc(Reader& r, IrcConfig& out);
 void parse_xmpp(Reader& r, XmppConfig& out);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "config/loader.hpp"
+#include "core/services/password_hash.hpp"
 #include "daemon/accounts.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/version.hpp"
@@ -24,6 +25,26 @@ std::optional<config::Config> load_or_report(const std::string& path) {
     return std::nullopt;
   }
   return std::move(r).value();
+}
+
+int hash_password_command(std::uint32_t iterations, std::istream& in, std::ostream& out, std::ostream& err) {
+  std::string password;
+  if (!std::getline(in, password)) {
+    err << "parleyd: expected the password as one line on standard input\n";
+    return 1;
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    err << "parleyd: the password must not be empty\n";
+    return 1;
+  }
+  std::string h = core::hash_password(password, iterations);
+  if (h.empty()) {
+    err << "parleyd: cannot hash the password\n";
+    return 1;
+  }
+  out << h << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -53,12 +74,22 @@ int main_cli(int argc, char** argv) {
     sub->callback([&action, name] { action = name; });
   }
 
+  // For irc.opers / irc.password: a PBKDF2 hash to put in the config instead of plaintext.
+  auto* hash = app.add_subcommand(
+      "hash-password",
+      "read a password as one line from stdin, print its hash for irc.opers or irc.password");
+  std::uint32_t iterations = core::kDefaultHashIterations;
+  hash->add_option("-i,--iterations", iterations, "PBKDF2-HMAC-SHA-256 iterations")
+      ->capture_default_str()
+      ->check(CLI::Range(1000u, core::kMaxHashIterations));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+  if (hash->parsed()) return hash_password_command(iterations, std::cin, std::cout, std::cerr);
   if (!check_path.empty()) {
     if (!load_or_report(check_path)) return 1;
     std::cout << check_path << ": ok\n";

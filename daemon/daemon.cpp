@@ -19,11 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/common/auth.hpp"
 #include "adapters/common/runtime.hpp"
 #include "config/loader.hpp"
 #include "core/core.hpp"
 #include "core/plugin/plugin.hpp"
 #include "core/store/sqlite_store.hpp"
+#include "daemon/auth_setup.hpp"
 #include "daemon/plugins.hpp"
 #include "daemon/tls.hpp"
 #include "daemon/version.hpp"
@@ -132,6 +134,15 @@ int run_daemon(const std::string& config_path, config::Config config) {
   options.domain = config.server.domain;
   options.muc_domain = config.xmpp.muc.domain;
   core::Core core(*store.value(), options);
+  {
+    std::string why;
+    auto secret = load_decoy_secret(config.server.data_dir, why);
+    if (!secret) {
+      spdlog::critical("cannot keep the authentication secret: {}", why);
+      return 1;
+    }
+    core.directory().set_decoy_secret(std::move(*secret));
+  }
   seed_accounts(core, config);
   // Persistent rooms (IRC +P / XEP-0045 muc#roomconfig_persistentroom) outlive restarts.
   if (auto st = core.rooms().load(); !st) spdlog::error("cannot load persistent rooms: {}", st.error().text);
@@ -150,7 +161,11 @@ int run_daemon(const std::string& config_path, config::Config config) {
 
   unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
   asio::io_context io(static_cast<int>(threads));
-  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value()};
+  // Password checks run on their own threads (declared after io: destroyed, and joined,
+  // before it).
+  adapters::AuthService auth(config.auth.workers, throttle_options(config.auth),
+                             config.auth.max_failures_per_connection);
+  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value(), &auth};
   // Declared after io: plugins close their sockets while the io_context still exists.
   core::PluginRegistry registry(
       [](std::string_view plugin, std::string_view what) { spdlog::error("plugin {}: {}", plugin, what); });
@@ -184,6 +199,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
           config = std::move(fresh);
           spdlog::set_level(spdlog::level::from_str(config.server.log_level));
           seed_accounts(core, config);
+          auth.throttle().set_options(throttle_options(config.auth));
+          auth.set_max_failures_per_connection(config.auth.max_failures_per_connection);
           registry.reload_all();
           spdlog::info("configuration reloaded");
         });

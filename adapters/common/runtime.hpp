@@ -12,6 +12,8 @@
 
 namespace parley::adapters {
 
+class AuthService;  // adapters/common/auth.hpp
+
 using CoreStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 struct Runtime {
@@ -19,6 +21,9 @@ struct Runtime {
   CoreStrand core_strand;
   core::Core& core;
   std::shared_ptr<boost::asio::ssl::context> tls;  // server side, cert/key loaded
+  // Password checks off the core strand, and their throttle (adapters/common/auth.hpp).
+  // Null in unit tests: checks then run inline, unthrottled.
+  AuthService* auth = nullptr;
 };
 
 }  // namespace parley::adapters

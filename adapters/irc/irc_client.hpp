@@ -11,7 +11,9 @@
 
 #include "core/services/session_sink.hpp"
 
-struct Gsasl_session;
+namespace parley::protocols::xmpp {
+class ScramServer;
+}
 
 namespace parley::adapters::irc {
 
@@ -37,8 +39,17 @@ enum Cap : std::uint32_t {
   cap_setname = 1u << 14,
 };
 
-struct SaslSessionDeleter {
-  void operator()(Gsasl_session* s) const;
+// One AUTHENTICATE exchange (IRCv3 sasl-3.1). It carries the account it verifies: the
+// client's account is set from here once the mechanism succeeded, and from nothing else.
+struct SaslExchange {
+  SaslExchange();
+  ~SaslExchange();
+  std::string mech;  // PLAIN or SCRAM-SHA-256
+  std::string buf;   // base64 chunks of the message being received (400-byte lines)
+  std::string user;  // SCRAM: the account of the client-first-message
+  std::unique_ptr<protocols::xmpp::ScramServer> scram;
+  bool known = false;      // SCRAM: false for an unknown user's decoy credentials
+  bool final_ack = false;  // SCRAM: server-final sent, waiting for the client's "+"
 };
 
 class IrcClient final : public core::SessionSink {
@@ -106,12 +117,13 @@ class IrcClient final : public core::SessionSink {
   // MONITOR (IRCv3): casefolded nicks this client watches, at most IrcServer::kMonitorMax.
   std::vector<std::string> monitoring;
 
-  // SASL (AUTHENTICATE)
-  std::unique_ptr<Gsasl_session, SaslSessionDeleter> sasl;
-  std::string sasl_mech;
-  std::string sasl_buf;
-  bool sasl_final_ack = false;  // server-final sent, waiting for the client's "+"
-  std::string sasl_authid;
+  // Authentication: SASL (AUTHENTICATE), PASS, OPER.
+  std::unique_ptr<SaslExchange> sasl;
+  // A password check runs off the core strand: no line of this client is handled until
+  // its outcome is in place (IrcConnection stops reading its buffer meanwhile).
+  bool auth_pending = false;
+  bool connection_password_ok = false;  // irc.password checked
+  std::uint32_t auth_failures = 0;      // failed SASL attempts on this connection
 
  private:
   static inline const std::string star_ = "*";

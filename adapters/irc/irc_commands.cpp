@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <spdlog/spdlog.h>
 
 #include "adapters/irc/irc_server.hpp"
 #include "core/core.hpp"
@@ -723,16 +724,32 @@ void IrcServer::send_statusmsg(IrcClient& c, char status, const core::Room& r, c
 // OPER / KILL
 
 void IrcServer::cmd_oper(IrcClient& c, const pi::Message& m) {
-  for (const auto& o : cfg_.opers) {
-    if (o.name != m.param(0)) continue;
-    if (o.password != m.param(1)) return numeric(c, 464, {}, "Password incorrect");
-    c.oper = true;
-    numeric(c, 381, {}, "You are now an IRC operator");
-    LineWriter(c.out).prefix(c.mask()).command("MODE").param(c.nick).trailing("+o").end();
-    mark_dirty(c);
-    return;
-  }
-  numeric(c, 491, {}, "No O-lines for your host");
+  const config::IrcOper* oper = nullptr;
+  for (const auto& o : cfg_.opers)
+    if (o.name == m.param(0)) oper = &o;
+  if (!oper) return numeric(c, 491, {}, "No O-lines for your host");
+  // Plaintext or hashed (core/services/password_hash.hpp), compared in constant time on
+  // the auth pool, throttled per address like every other password.
+  std::string name = oper->name, host = c.host;
+  paused_check(
+      c,
+      [&](AuthDone done) {
+        check_config_password(rt_, host, "oper:" + name, oper->password, std::string(m.param(1)), rt_.core_strand,
+                              std::move(done));
+      },
+      [this, name](IrcClient& cl, AuthResult r) {
+        if (r != AuthResult::ok) {
+          spdlog::warn("irc: failed OPER {} by {} from {}", name, cl.nick, cl.host);
+          return numeric(cl, 464, {},
+                         r == AuthResult::throttled ? "Password incorrect (too many failed attempts, try again later)"
+                                                    : "Password incorrect");
+        }
+        cl.oper = true;
+        spdlog::info("irc: {} is now an IRC operator ({}) from {}", cl.nick, name, cl.host);
+        numeric(cl, 381, {}, "You are now an IRC operator");
+        LineWriter(cl.out).prefix(cl.mask()).command("MODE").param(cl.nick).trailing("+o").end();
+        mark_dirty(cl);
+      });
 }
 
 void IrcServer::cmd_kill(IrcClient& c, const pi::Message& m) {

@@ -25,7 +25,9 @@ std::size_t IrcConnection::on_data(std::string_view data) {
   const auto allowance = flood_.cost * static_cast<long>(flood_.burst);
   auto keep = client_;  // a line (QUIT, KILL of oneself) may end the client
   bool handled = false;
-  while (used < data.size() && keep && keep->state != IrcClient::State::closed) {
+  // A password check in progress holds the client's next lines back (IrcClient::auth_pending):
+  // they stay buffered and are redelivered when its outcome is in place.
+  while (used < data.size() && keep && keep->state != IrcClient::State::closed && !keep->auth_pending) {
     if (flood_.burst) {
       if (penalty_until_ < now) penalty_until_ = now;
       if (penalty_until_ - now > allowance) {

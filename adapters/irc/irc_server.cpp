@@ -1,7 +1,5 @@
 #include "adapters/irc/irc_server.hpp"
 
-#include <gsasl.h>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <ctime>
@@ -62,57 +60,9 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::string unix_secs(core::Timestamp t) { return std::to_string(core::to_unix_ms(t) / 1000); }
 
-int gsasl_callback(Gsasl*, Gsasl_session* sctx, Gsasl_property prop) {
-  auto* c = static_cast<IrcClient*>(gsasl_session_hook_get(sctx));
-  if (!c) return GSASL_NO_CALLBACK;
-  auto& dir = c->server.core().directory();
-  const char* authid = gsasl_property_fast(sctx, GSASL_AUTHID);
-  const char* authzid = gsasl_property_fast(sctx, GSASL_AUTHZID);
-  if (!authid) return GSASL_NO_CALLBACK;
-  std::string user = pi::casefold(authid);
-  if (authzid && *authzid && pi::casefold(authzid) != user) return GSASL_AUTHENTICATION_ERROR;
-  switch (prop) {
-    case GSASL_VALIDATE_SIMPLE: {
-      const char* pw = gsasl_property_fast(sctx, GSASL_PASSWORD);
-      if (!pw || !dir.verify_password(user, pw)) return GSASL_AUTHENTICATION_ERROR;
-      c->sasl_authid = user;
-      return GSASL_OK;
-    }
-    case GSASL_SCRAM_ITER:
-    case GSASL_SCRAM_SALT:
-    case GSASL_SCRAM_STOREDKEY:
-    case GSASL_SCRAM_SERVERKEY: {
-      auto cred = dir.scram(user, core::ScramHash::sha256);
-      if (!cred) return GSASL_AUTHENTICATION_ERROR;
-      c->sasl_authid = user;
-      std::string it = std::to_string(cred->iterations);
-      auto b64 = [](const std::string& raw) {
-        char* out = nullptr;
-        size_t len = 0;
-        gsasl_base64_to(raw.data(), raw.size(), &out, &len);
-        std::string s(out ? out : "", len);
-        gsasl_free(out);
-        return s;
-      };
-      std::string salt = b64(cred->salt);
-      gsasl_property_set(sctx, GSASL_SCRAM_ITER, it.c_str());
-      gsasl_property_set(sctx, GSASL_SCRAM_SALT, salt.c_str());
-      // gsasl.h says hex, but libgsasl 2.2 reads these two base64-encoded.
-      gsasl_property_set(sctx, GSASL_SCRAM_STOREDKEY, b64(cred->stored_key).c_str());
-      gsasl_property_set(sctx, GSASL_SCRAM_SERVERKEY, b64(cred->server_key).c_str());
-      return GSASL_OK;
-    }
-    default: return GSASL_NO_CALLBACK;
-  }
-}
-
 }  // namespace
 
-void SaslSessionDeleter::operator()(Gsasl_session* s) const { gsasl_finish(s); }
-
 IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::move(cfg)) {
-  if (gsasl_init(&gsasl_) != GSASL_OK) gsasl_ = nullptr;
-  if (gsasl_) gsasl_callback_set(gsasl_, gsasl_callback);
   created_ = core::to_iso8601(core::Clock::now());
   using S = IrcServer;
   commands_ = {
@@ -139,7 +89,6 @@ IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::mo
 
 IrcServer::~IrcServer() {
   clients_.clear();
-  if (gsasl_) gsasl_done(gsasl_);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,79 +411,6 @@ void IrcServer::cmd_cap(IrcClient& c, const pi::Message& m) {
   }
 }
 
-void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text) {
-  c.sasl.reset();
-  c.sasl_buf.clear();
-  c.sasl_final_ack = false;
-  c.sasl_authid.clear();
-  numeric(c, code, {}, text);
-}
-
-void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
-  std::string_view arg = m.param(0);
-  if (!c.has(cap_sasl) || !gsasl_) return numeric(c, 904, {}, "SASL authentication failed");
-  // IRCv3 sasl-3.2 lets servers refuse authentication after registration: 462 says so
-  // (an account cannot change under a live session here).
-  if (c.state == IrcClient::State::registered) return numeric(c, 462, {}, "You may not reregister");
-  if (!c.account.empty()) return numeric(c, 907, {}, "You have already authenticated using SASL");
-  if (arg == "*") return sasl_fail(c, 906, "SASL authentication aborted");
-  if (!c.sasl && !c.sasl_final_ack) {
-    std::string mech = upper(arg);
-    if (mech != "PLAIN" && mech != "SCRAM-SHA-256") {
-      numeric(c, 908, {"PLAIN,SCRAM-SHA-256"}, "are available SASL mechanisms");
-      return sasl_fail(c, 904, "SASL authentication failed");
-    }
-    Gsasl_session* s = nullptr;
-    if (gsasl_server_start(gsasl_, mech.c_str(), &s) != GSASL_OK) return sasl_fail(c, 904, "SASL authentication failed");
-    c.sasl.reset(s);
-    gsasl_session_hook_set(s, &c);
-    c.sasl_mech = mech;
-    queue(c, "AUTHENTICATE +\r\n");
-    return;
-  }
-  if (arg.size() > 400) return sasl_fail(c, 905, "SASL message too long");
-  if (arg != "+") c.sasl_buf.append(arg);
-  if (c.sasl_buf.size() > 8192) return sasl_fail(c, 905, "SASL message too long");
-  if (arg.size() == 400) return;  // more chunks follow
-  std::string data = std::move(c.sasl_buf);
-  c.sasl_buf.clear();
-  sasl_step(c, data);
-}
-
-void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
-  if (c.sasl_final_ack) {
-    // The client acknowledged the server-final-message (RFC 5802 over IRC).
-    c.sasl_final_ack = false;
-  } else {
-    char* out = nullptr;
-    std::string in(data);
-    int rc = gsasl_step64(c.sasl.get(), in.c_str(), &out);
-    std::string reply(out ? out : "");
-    gsasl_free(out);
-    if (rc == GSASL_NEEDS_MORE) {
-      if (reply.empty()) reply = "+";
-      for (std::size_t i = 0; i < reply.size(); i += 400)
-        queue(c, "AUTHENTICATE " + reply.substr(i, 400) + "\r\n");
-      if (reply.size() % 400 == 0 && reply != "+") queue(c, "AUTHENTICATE +\r\n");
-      return;
-    }
-    if (rc != GSASL_OK) return sasl_fail(c, 904, "SASL authentication failed");
-    if (!reply.empty()) {
-      for (std::size_t i = 0; i < reply.size(); i += 400)
-        queue(c, "AUTHENTICATE " + reply.substr(i, 400) + "\r\n");
-      c.sasl_final_ack = true;
-      return;
-    }
-  }
-  std::string account = c.sasl_authid;
-  c.sasl.reset();
-  if (account.empty() || !core::is_valid_local_name(account)) return sasl_fail(c, 904, "SASL authentication failed");
-  c.account = account;
-  std::string mask = (c.nick.empty() ? "*" : c.nick) + "!" + (c.user.empty() ? "*" : c.user) + "@" + c.host;
-  numeric(c, 900, {mask, account}, "You are now logged in as " + account);
-  numeric(c, 903, {}, "SASL authentication successful");
-}
-
 void IrcServer::cmd_pass(IrcClient& c, const pi::Message& m) {
   if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
   c.pass = std::string(m.param(0));
@@ -610,27 +486,10 @@ void IrcServer::cmd_user(IrcClient& c, const pi::Message& m) {
 
 void IrcServer::try_register(IrcClient& c) {
   if (c.state != IrcClient::State::registering || c.nick.empty() || c.user.empty() || c.cap_negotiating) return;
-  if (!cfg_.password.empty()) {
-    // A connection password (Modern IRC "PASS message"): a mismatch gets 464 and ERROR.
-    if (c.pass != cfg_.password) {
-      numeric(c, 464, {}, "Password incorrect");
-      return close_link(c, "Bad password");
-    }
-    c.pass.clear();
-  }
-  // PASS: "account:password" or "password" for the account named like the nick.
-  if (c.account.empty() && !c.pass.empty()) {
-    std::string acct = pi::casefold(c.nick), pw = c.pass;
-    if (auto colon = c.pass.find(':'); colon != std::string::npos) {
-      acct = pi::casefold(c.pass.substr(0, colon));
-      pw = c.pass.substr(colon + 1);
-    }
-    if (!rt_.core.directory().verify_password(acct, pw)) {
-      numeric(c, 464, {}, "Password incorrect");
-      return close_link(c, "Bad password");
-    }
-    c.account = acct;
-  }
+  if (c.auth_pending) return;  // a password check runs: its outcome calls back here
+  // PASS: the connection password, or an account login (irc_auth.cpp).
+  if ((!cfg_.password.empty() && !c.connection_password_ok) || (c.account.empty() && !c.pass.empty()))
+    return check_pass(c);
   c.pass.clear();
   bool reserved = false;
   checking_final_ = true;

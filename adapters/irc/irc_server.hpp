@@ -16,13 +16,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "adapters/common/auth.hpp"
 #include "adapters/common/runtime.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/irc/message.hpp"
-
-struct Gsasl;
 
 namespace parley::adapters::irc {
 
@@ -82,7 +81,6 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   IrcClient* client_by_session(core::SessionId s) const;
   IrcClient* client_by_nick(std::string_view nick) const;
   const std::string& name() const { return cfg_.server_name; }
-  Gsasl* gsasl() const { return gsasl_; }
 
  private:
   struct Command {
@@ -113,8 +111,17 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void send_message(IrcClient& c, const protocols::irc::Message& m, bool notice);
   void apply_label(IrcClient& c, std::size_t from, std::string_view label);
   void publish_away(IrcClient& c);
+  // Authentication (irc_auth.cpp).
+  // Runs start(done) with c's input paused; then(c, result) runs on the core strand when
+  // done is called, and c's buffered lines are handled after it.
+  void paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
+                    std::function<void(IrcClient&, AuthResult)> then);
   void sasl_step(IrcClient& c, std::string_view data);
-  void sasl_fail(IrcClient& c, int code, std::string_view text);
+  // counts: a failed attempt towards auth.max_failures_per_connection (906 aborts do not).
+  void sasl_fail(IrcClient& c, int code, std::string_view text, bool counts = true);
+  void sasl_succeed(IrcClient& c, const std::string& account);
+  void send_sasl_data(IrcClient& c, std::string_view raw);
+  void check_pass(IrcClient& c);  // irc.password, then PASS account:password
   void join_one(IrcClient& c, std::string_view chan, std::string_view key);
   void kick_one(IrcClient& c, std::string_view chan, std::string_view nick, const std::string& reason);
   void mode_channel(IrcClient& c, const protocols::irc::Message& m);
@@ -169,7 +176,6 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
 
   Runtime& rt_;
   config::IrcConfig cfg_;
-  Gsasl* gsasl_ = nullptr;
   std::unordered_map<std::string, Command> commands_;
   std::unordered_map<IrcClient*, std::shared_ptr<IrcClient>> clients_;
   std::unordered_map<std::string, IrcClient*> nicks_;  // casefolded

@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "adapters/common/auth.hpp"
 #include "adapters/xmpp/link.hpp"
 #include "protocols/xmpp/writer.hpp"
 
@@ -198,10 +199,7 @@ void C2sConnection::on_negotiation(px::Stanza& s) {
   if (!authenticated_) {
     if (sns == ns::sasl && n == "auth") return on_auth(s);
     if (sns == ns::sasl && n == "response") return on_sasl_response(s);
-    if (sns == ns::sasl && n == "abort") {
-      scram_.reset();
-      return sasl_failure("aborted");
-    }
+    if (sns == ns::sasl && n == "abort") return sasl_failure("aborted");
     return stream_error(StreamError::not_authorized);
   }
   if (sns == kSm && n == "resume") return on_resume(s);
@@ -218,6 +216,10 @@ void C2sConnection::on_negotiation(px::Stanza& s) {
 }
 
 // ---- SASL (RFC 6120 §6) ------------------------------------------------------------------------
+//
+// While a step waits for the core or the password pool (paused_), no input is read: the
+// next stanza is looked at only once the step's outcome is in place. An exchange's account
+// lives in the exchange (scram_->user) and reaches user_ only through sasl_success().
 
 void C2sConnection::sasl_failure(std::string_view condition, std::string_view text) {
   std::string out;
@@ -227,7 +229,8 @@ void C2sConnection::sasl_failure(std::string_view condition, std::string_view te
   w.close();
   send(out);
   scram_.reset();
-  if (++failed_auth_ >= 3) stream_error(StreamError::policy_violation, "too many failed authentications");
+  if (++failed_auth_ >= max_auth_failures(ctx_.rt))
+    stream_error(StreamError::policy_violation, "too many failed authentications");
 }
 
 void C2sConnection::sasl_success(const std::string& user, const std::string& additional) {
@@ -246,54 +249,84 @@ void C2sConnection::sasl_success(const std::string& user, const std::string& add
 }
 
 void C2sConnection::on_auth(px::Stanza& s) {
+  if (scram_) {
+    // §6.4.2: a new <auth/> while an exchange is under way ends that one. The new request
+    // is not started either: a client that pipelines it behind the old exchange's data
+    // gets nothing from either (and it counts as a failed attempt).
+    spdlog::info("xmpp: SASL exchange for {} aborted by a new <auth/> from {}", scram_->user, peer_host());
+    return sasl_failure("aborted");
+  }
   const std::string_view mech = s.attr("mechanism");
   sasl_mech_ = "";
   for (const char* known : {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1"})
     if (mech == known) sasl_mech_ = known;
   auto raw = px::base64_decode(s.root().text().get());
   if (!raw) return sasl_failure("incorrect-encoding");
-  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
-  core::Core& core = ctx_.rt.core;
-  if (std::string_view(sasl_mech_) == "PLAIN") {
-    auto creds = px::parse_plain(*raw);
-    if (!creds) return sasl_failure("malformed-request");
-    auto user = px::prep_localpart(creds->authcid);
-    if (!user || (!creds->authzid.empty() && creds->authzid != *user + "@" + ctx_.domains.domain &&
-                  creds->authzid != *user))
-      return sasl_failure("invalid-authzid");
-    paused_ = true;
-    asio::post(ctx_.rt.core_strand, [self, &core, user = *user, pw = creds->password] {
-      bool ok = core.directory().verify_password(user, pw).ok();
-      asio::post(self->executor(), [self, ok, user] {
-        if (self->closed()) return;
-        if (ok) self->sasl_success(user, {});
-        else self->sasl_failure("not-authorized");
-        self->resume_input();
-      });
-    });
-    return;
-  }
+  if (std::string_view(sasl_mech_) == "PLAIN") return on_plain(*raw);
   if (std::string_view(sasl_mech_).rfind("SCRAM-", 0) != 0) return sasl_failure("invalid-mechanism");
-  auto name = px::scram_username(*raw);
+  on_scram_first(std::move(*raw));
+}
+
+void C2sConnection::on_plain(std::string_view message) {
+  auto creds = px::parse_plain(message);
+  if (!creds) return sasl_failure("malformed-request");
+  auto user = px::prep_localpart(creds->authcid);
+  if (!user || (!creds->authzid.empty() && creds->authzid != *user + "@" + ctx_.domains.domain &&
+                creds->authzid != *user))
+    return sasl_failure("invalid-authzid");
+  paused_ = true;
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  asio::post(ctx_.rt.core_strand, [self, user = *user, pw = std::move(creds->password),
+                                   host = peer_host()]() mutable {
+    check_account_password(
+        self->ctx_.rt, host, user, std::move(pw), self->executor(), [self, user](AuthResult r) {
+          if (self->closed()) return;
+          if (r == AuthResult::ok)
+            self->sasl_success(user, {});
+          else
+            self->sasl_failure(r == AuthResult::throttled ? "temporary-auth-failure" : "not-authorized");
+          self->resume_input();  // only now: the outcome is in place
+        });
+  });
+}
+
+void C2sConnection::on_scram_first(std::string client_first) {
+  auto name = px::scram_username(client_first);
   auto user = name ? px::prep_localpart(*name) : std::nullopt;
   if (!user) return sasl_failure("malformed-request");
+  // RFC 5802 §5.1: an authzid other than the authenticating user is not supported.
+  if (auto authzid = px::scram_authzid(client_first);
+      !authzid || (!authzid->empty() && *authzid != *user + "@" + ctx_.domains.domain && *authzid != *user))
+    return sasl_failure("invalid-authzid");
   auto hash = std::string_view(sasl_mech_) == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
   paused_ = true;
-  asio::post(ctx_.rt.core_strand, [self, &core, user = *user, hash, first = std::move(*raw)]() mutable {
-    auto creds = core.directory().scram(user, hash);
-    std::optional<px::ScramSecrets> secrets;
-    if (creds) secrets = px::ScramSecrets{creds->salt, creds->iterations, creds->stored_key, creds->server_key};
-    asio::post(self->executor(), [self, secrets = std::move(secrets), user, first = std::move(first)] {
-      if (self->closed()) return;
-      self->resume_input();
-      if (!secrets) return self->sasl_failure("not-authorized");
-      self->user_ = user;  // candidate until success
-      self->scram_ = std::make_unique<px::ScramServer>(self->sasl_mech_, *secrets);
-      auto step = self->scram_->step(first);
-      if (step.result != px::ScramServer::Result::challenge) return self->sasl_failure("malformed-request");
-      std::string out = "<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) + "</challenge>";
-      self->send(out);
-    });
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  asio::post(ctx_.rt.core_strand, [self, user = *user, hash, first = std::move(client_first),
+                                   host = peer_host()]() mutable {
+    start_scram(
+        self->ctx_.rt, host, user, hash, self->executor(),
+        [self, user, first = std::move(first)](AuthResult r, core::Directory::LoginCredentials c) {
+          if (self->closed()) return;
+          if (r == AuthResult::ok) {
+            auto ex = std::make_unique<ScramExchange>();
+            ex->user = user;
+            ex->known = c.known;
+            ex->server = std::make_unique<px::ScramServer>(
+                self->sasl_mech_,
+                px::ScramSecrets{c.creds.salt, c.creds.iterations, c.creds.stored_key, c.creds.server_key});
+            auto step = ex->server->step(first);
+            if (step.result != px::ScramServer::Result::challenge) {
+              self->sasl_failure("malformed-request");
+            } else {
+              self->scram_ = std::move(ex);
+              self->send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" +
+                         px::base64_encode(step.data) + "</challenge>");
+            }
+          } else {
+            self->sasl_failure(r == AuthResult::throttled ? "temporary-auth-failure" : "not-authorized");
+          }
+          self->resume_input();  // only now: the exchange is in place
+        });
   });
 }
 
@@ -301,13 +334,21 @@ void C2sConnection::on_sasl_response(px::Stanza& s) {
   if (!scram_) return sasl_failure("malformed-request");
   auto raw = px::base64_decode(s.root().text().get());
   if (!raw) return sasl_failure("incorrect-encoding");
-  auto step = scram_->step(*raw);
+  auto step = scram_->server->step(*raw);
   switch (step.result) {
-    case px::ScramServer::Result::success: return sasl_success(user_, step.data);
+    case px::ScramServer::Result::success:
+      if (scram_->known) {
+        std::string user = std::move(scram_->user);
+        return sasl_success(user, step.data);
+      }
+      [[fallthrough]];  // a decoy (unknown user) fails like a wrong password
+    case px::ScramServer::Result::failure:
+      record_auth_failure(ctx_.rt, peer_host(), scram_->user);
+      return sasl_failure("not-authorized");
     case px::ScramServer::Result::challenge:
-      send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) + "</challenge>");
+      send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) +
+           "</challenge>");
       return;
-    case px::ScramServer::Result::failure: user_.clear(); return sasl_failure("not-authorized");
   }
 }
 

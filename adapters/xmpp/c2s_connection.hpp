@@ -43,7 +43,10 @@ class C2sConnection : public protocols::Connection {
   void on_auth(px::Stanza& s);
   void on_sasl_response(px::Stanza& s);
   void sasl_failure(std::string_view condition, std::string_view text = {});
+  // `user` is the identity the mechanism verified, and the only way user_ is ever set.
   void sasl_success(const std::string& user, const std::string& additional);
+  void on_plain(std::string_view message);
+  void on_scram_first(std::string client_first);
   void on_bind(px::Stanza& s);
   void on_resume(px::Stanza& s);
   void on_sm(px::Stanza& s);
@@ -75,9 +78,17 @@ class C2sConnection : public protocols::Connection {
   bool authenticated_ = false;
   bool paused_ = false;  // waiting for the core: input stays buffered
   bool tls_starting_ = false;
-  std::string user_;     // authenticated account
+  std::string user_;            // authenticated account: set by sasl_success() only
   const char* sasl_mech_ = "";  // one of the offered mechanisms' names (static), "" if none
-  std::unique_ptr<px::ScramServer> scram_;
+  // A SCRAM exchange waiting for the client's next <response/>. It carries the account it
+  // verifies, so the identity a stream gets is the one its proof was checked against: a
+  // second <auth/> aborts it (RFC 6120 §6.4.2), it never retargets it.
+  struct ScramExchange {
+    std::string user;
+    std::unique_ptr<px::ScramServer> server;
+    bool known = false;  // false: decoy credentials for an unknown user, can only fail
+  };
+  std::unique_ptr<ScramExchange> scram_;
   std::shared_ptr<Link> link_;
   std::uint32_t failed_auth_ = 0;
 };

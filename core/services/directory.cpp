@@ -42,6 +42,13 @@ Result<std::string> random_salt() {
 
 }  // namespace
 
+Directory::Directory(Store& store, std::uint32_t iterations) : store_(store), iterations_(iterations) {
+  decoy_secret_.assign(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(decoy_secret_.data()),
+                 static_cast<int>(decoy_secret_.size())) != 1)
+    decoy_secret_ = "parley decoy secret";  // still distinct per name; only cross-restart stability is lost
+}
+
 // RFC 5802 §3: SaltedPassword := Hi(password, salt, i) (= PBKDF2 with HMAC-H),
 // StoredKey := H(HMAC(SaltedPassword, "Client Key")), ServerKey := HMAC(SaltedPassword,
 // "Server Key"). The password should be SASLprep'ed (RFC 4013) first; callers pass it as
@@ -113,16 +120,41 @@ Result<ScramCredentials> Directory::scram(const std::string& user, ScramHash has
   return hash == ScramHash::sha1 ? (*r)->sha1 : (*r)->sha256;
 }
 
-Status Directory::verify_password(const std::string& user, std::string_view password) {
+Result<Directory::LoginCredentials> Directory::login_credentials(const std::string& user, ScramHash hash) {
   auto r = store_.get_account(user);
   if (!r) return r.error();
-  if (!r->has_value()) return make_error(Condition::not_authorized, "wrong user name or password");
-  const ScramCredentials& c = (*r)->sha256;
-  ScramCredentials probe = derive(ScramHash::sha256, password, c.salt, c.iterations);
+  LoginCredentials out;
+  if (r->has_value()) {
+    out.creds = hash == ScramHash::sha1 ? (*r)->sha1 : (*r)->sha256;
+    out.known = true;
+    return out;
+  }
+  // Decoy: HMAC(secret, label | hash | user), salt as long as a real one. The keys are
+  // not derived from any password, so no password matches them.
+  const EVP_MD* md = md_of(hash);
+  std::string tag = std::string(hash == ScramHash::sha1 ? "sha1:" : "sha256:") + user;
+  out.creds.salt = hmac(EVP_sha256(), decoy_secret_, "salt:" + tag).substr(0, salt_size);
+  out.creds.iterations = iterations_;
+  out.creds.stored_key = hmac(md, decoy_secret_, "stored:" + tag);
+  out.creds.server_key = hmac(md, decoy_secret_, "server:" + tag);
+  return out;
+}
+
+bool Directory::matches(const LoginCredentials& c, std::string_view password) {
+  // The sha256 credentials unless the caller fetched sha1 ones: the digest size says which.
+  ScramHash hash = c.creds.stored_key.size() == 20 ? ScramHash::sha1 : ScramHash::sha256;
+  ScramCredentials probe = derive(hash, password, c.creds.salt, c.creds.iterations);
   // Constant-time comparison: the time taken must not reveal how much of the key matched.
-  if (probe.stored_key.size() != c.stored_key.size() ||
-      CRYPTO_memcmp(probe.stored_key.data(), c.stored_key.data(), c.stored_key.size()) != 0)
-    return make_error(Condition::not_authorized, "wrong user name or password");
+  bool same =
+      probe.stored_key.size() == c.creds.stored_key.size() &&
+      CRYPTO_memcmp(probe.stored_key.data(), c.creds.stored_key.data(), c.creds.stored_key.size()) == 0;
+  return same && c.known;
+}
+
+Status Directory::verify_password(const std::string& user, std::string_view password) {
+  auto c = login_credentials(user, ScramHash::sha256);
+  if (!c) return c.error();
+  if (!matches(*c, password)) return make_error(Condition::not_authorized, "wrong user name or password");
   return {};
 }
 

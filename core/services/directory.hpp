@@ -14,7 +14,7 @@ enum class ScramHash : std::uint8_t { sha1, sha256 };
 
 class Directory {
  public:
-  explicit Directory(Store& store, std::uint32_t iterations = 4096) : store_(store), iterations_(iterations) {}
+  explicit Directory(Store& store, std::uint32_t iterations = 4096);
 
   Status add(const std::string& user, std::string_view password);  // conflict if it exists
   Status set_password(const std::string& user, std::string_view password);
@@ -24,8 +24,27 @@ class Directory {
   // For SCRAM servers: the stored credentials. item_not_found for an unknown user.
   Result<ScramCredentials> scram(const std::string& user, ScramHash hash);
   // For PLAIN/PASS: not_authorized on a wrong password or an unknown user (same error, so
-  // the answer does not reveal which accounts exist).
+  // the answer does not reveal which accounts exist). Runs PBKDF2 on the calling thread:
+  // servers use login_credentials() + matches() to run it elsewhere.
   Status verify_password(const std::string& user, std::string_view password);
+
+  // What a login is checked against: the user's stored credentials, or for an unknown
+  // user decoy ones, derived from the decoy secret and the name (so the same name always
+  // gets the same salt) with the same iteration count. A SCRAM server answers both alike
+  // and fails the decoy at the final step; a PLAIN check runs the same PBKDF2 on both.
+  // Either way the answer's content and timing do not tell whether the account exists.
+  struct LoginCredentials {
+    ScramCredentials creds;
+    bool known = false;  // false: decoy, no password matches
+  };
+  // A cheap store read (no key derivation): the core strand may call it.
+  Result<LoginCredentials> login_credentials(const std::string& user, ScramHash hash);
+  // PBKDF2 of `password` against `c` in constant-time comparison; touches no state, so
+  // any thread may run it. Always false for decoy credentials.
+  static bool matches(const LoginCredentials& c, std::string_view password);
+  // The key decoys are derived from: keep it stable across restarts (the daemon keeps it
+  // in data_dir), or an unknown name's salt would change where a real one does not.
+  void set_decoy_secret(std::string secret) { decoy_secret_ = std::move(secret); }
 
   static ScramCredentials derive(ScramHash hash, std::string_view password, std::string_view salt,
                                  std::uint32_t iterations);
@@ -33,6 +52,7 @@ class Directory {
  private:
   Store& store_;
   std::uint32_t iterations_;
+  std::string decoy_secret_;  // random per process until set_decoy_secret()
 };
 
 }  // namespace parley::core

@@ -92,6 +92,28 @@ std::optional<std::string> scram_username(std::string_view cf) {
   return user;
 }
 
+std::optional<std::string> scram_authzid(std::string_view cf) {
+  if (cf.size() < 3 || (cf[0] != 'n' && cf[0] != 'y') || cf[1] != ',') return std::nullopt;
+  auto second = cf.find(',', 2);
+  if (second == std::string_view::npos) return std::nullopt;
+  auto field = cf.substr(2, second - 2);
+  if (field.empty()) return std::string();
+  if (field.substr(0, 2) != "a=") return std::nullopt;
+  field.remove_prefix(2);
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] != '=') {
+      out += field[i];
+      continue;
+    }
+    if (field.substr(i, 3) == "=2C") out += ',';
+    else if (field.substr(i, 3) == "=3D") out += '=';
+    else return std::nullopt;
+    i += 2;
+  }
+  return out;
+}
+
 std::optional<PlainCredentials> parse_plain(std::string_view m) {
   auto a = m.find('\0');
   if (a == std::string_view::npos) return std::nullopt;

@@ -30,6 +30,9 @@ std::string base64_encode(std::string_view raw);
 // The username of a SCRAM client-first-message ("n,,n=user,r=nonce"), with =2C and =3D
 // unescaped. nullopt if malformed or if channel binding is required ("p=").
 std::optional<std::string> scram_username(std::string_view client_first);
+// The authzid of a SCRAM gs2-header ("n,a=alice@d,..."), unescaped; empty if none, nullopt
+// if the header is malformed.
+std::optional<std::string> scram_authzid(std::string_view client_first);
 
 struct PlainCredentials {
   std::string authzid;

@@ -213,3 +213,45 @@ TEST_CASE("irc.max_lines_per_message: default, value and range") {
   REQUIRE_FALSE(r.ok());
   CHECK(has_error(r, "irc.max_lines_per_message: expected an integer in 1..1000, got 0"));
 }
+
+TEST_CASE("the auth section: defaults, values and ranges") {
+  auto d = load_string("", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().auth.workers == 1);
+  CHECK(d.value().auth.max_failures_per_connection == 3);
+  CHECK(d.value().auth.throttle.window == 60);
+  CHECK(d.value().auth.throttle.address_failures == 10);
+  CHECK(d.value().auth.throttle.account_failures == 20);
+  auto r = load_string(
+      "auth:\n  workers: 2\n  max_failures_per_connection: 5\n  throttle: { window: 30, address_failures: 0, "
+      "account_failures: 7, account_delay_ms: 250, max_tracked: 500 }\n",
+      "t.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r.value().auth.workers == 2);
+  CHECK(r.value().auth.max_failures_per_connection == 5);
+  CHECK(r.value().auth.throttle.window == 30);
+  CHECK(r.value().auth.throttle.address_failures == 0);
+  CHECK(r.value().auth.throttle.account_failures == 7);
+  CHECK(r.value().auth.throttle.account_delay_ms == 250);
+  CHECK(r.value().auth.throttle.max_tracked == 500);
+  auto bad = load_string("auth:\n  workers: 0\n  throttle: { windw: 3 }\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "auth.workers: expected an integer in 1..16, got 0"));
+  CHECK(has_error(bad, "auth.throttle.windw: unknown key 'windw'"));
+}
+
+TEST_CASE("hashed IRC passwords must be well formed") {
+  auto ok = load_string(
+      "irc:\n  opers: [ { name: o, password: \"$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA==$"
+      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" } ]\n",
+      "t.yaml");
+  INFO(all_errors(ok));
+  CHECK(ok.ok());
+  auto bad = load_string(
+      "irc:\n  password: \"$pbkdf2-sha256$x$y$z\"\n  opers: [ { name: o, password: \"$pbkdf2-sha256$1$\" } ]\n",
+      "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "irc.password: malformed password hash"));
+  CHECK(has_error(bad, "irc.opers[0].password: malformed password hash"));
+}

@@ -113,3 +113,31 @@ TEST_CASE("directory stores salted credentials and verifies PLAIN passwords") {
   CHECK_FALSE(dir.exists("alice"));
   CHECK(dir.remove("alice").error().condition == Condition::item_not_found);
 }
+
+TEST_CASE("directory: decoy credentials for unknown users look like real ones and match nothing") {
+  MemoryStore store;
+  Directory d(store, 4096);
+  d.set_decoy_secret(std::string(32, 'k'));
+  REQUIRE(d.add("alice", "alicepw"));
+  auto real = d.login_credentials("alice", ScramHash::sha256);
+  auto fake = d.login_credentials("mallory", ScramHash::sha256);
+  REQUIRE(real);
+  REQUIRE(fake);
+  CHECK(real->known);
+  CHECK_FALSE(fake->known);
+  CHECK(fake->creds.salt.size() == real->creds.salt.size());
+  CHECK(fake->creds.iterations == real->creds.iterations);
+  CHECK(fake->creds.stored_key.size() == real->creds.stored_key.size());
+  // Deterministic per name (and secret), different between names and hashes.
+  CHECK(d.login_credentials("mallory", ScramHash::sha256)->creds.salt == fake->creds.salt);
+  CHECK(d.login_credentials("trent", ScramHash::sha256)->creds.salt != fake->creds.salt);
+  CHECK(d.login_credentials("mallory", ScramHash::sha1)->creds.stored_key.size() == 20);
+  Directory other(store, 4096);
+  other.set_decoy_secret(std::string(32, 'j'));
+  CHECK(other.login_credentials("mallory", ScramHash::sha256)->creds.salt != fake->creds.salt);
+  CHECK(Directory::matches(*real, "alicepw"));
+  CHECK_FALSE(Directory::matches(*real, "wrong"));
+  CHECK_FALSE(Directory::matches(*fake, "alicepw"));
+  CHECK(d.verify_password("alice", "alicepw"));
+  CHECK_FALSE(d.verify_password("mallory", "x"));
+}

@@ -59,6 +59,11 @@ TEST_CASE("SASL helpers") {
   CHECK(scram_username("n,,n=al=2Cice=3D,r=abc") == std::optional<std::string>("al,ice="));
   CHECK(!scram_username("p=tls-unique,,n=a,r=b"));
   CHECK(!scram_username("n,,r=b"));
+  CHECK(scram_authzid("n,,n=a,r=b") == std::optional<std::string>(""));
+  CHECK(scram_authzid("n,a=bob=3Dx=2C,n=a,r=b") == std::optional<std::string>("bob=x,"));
+  CHECK(scram_authzid("y,a=bob,n=a,r=b") == std::optional<std::string>("bob"));
+  CHECK(!scram_authzid("n,b=bob,n=a,r=b"));
+  CHECK(!scram_authzid("n,a=b=4,n=a,r=b"));
   auto p = parse_plain(std::string("\0alice\0pw", 9));
   REQUIRE(p);
   CHECK(p->authcid == "alice");
