@@ -33,6 +33,12 @@ class XmppPlugin : public core::Plugin {
     ctx_->flood.core_queue = x.c2s.core_queue;
     ctx_->flood.max_unacked = x.c2s.max_unacked;
     ctx_->flood.max_unacked_bytes = x.c2s.max_unacked_bytes;
+    // A login flushes the whole offline box into the new stream before the client can ack
+    // any of it: a box larger than the XEP-0198 bound would close every such login.
+    if (x.c2s.max_unacked != 0 && x.c2s.max_unacked <= config_.server.limits.offline_messages)
+      spdlog::warn("xmpp.c2s.max_unacked ({}) should exceed server.limits.offline_messages ({}): a login with a "
+                   "full offline box would overflow it",
+                   x.c2s.max_unacked, config_.server.limits.offline_messages);
     for (const auto& text : x.c2s.listen) {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);
