@@ -13,11 +13,21 @@
 
 namespace parley::config {
 
+// What one user or session may hold in the core, whatever its protocol (server.limits).
+struct ServerLimits {
+  std::size_t max_rooms = 100;              // rooms one session may be in at once
+  std::size_t roster_size = 1000;           // contacts in one account's roster
+  std::size_t offline_messages = 1000;      // messages stored for one account while away
+  std::size_t offline_bytes = 1024 * 1024;  // ... and their size
+  std::uint32_t offline_sender_share = 25;  // percent of both that one sender may fill
+};
+
 struct ServerConfig {
   std::string domain = "localhost";
   std::string data_dir = "./var";
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
+  ServerLimits limits;
 };
 
 struct SeedAccount {

@@ -40,6 +40,12 @@ void parse_server(Reader& r, ServerConfig& out) {
   r.string("data_dir", out.data_dir, Required::non_empty);
   r.integer("threads", out.threads, 0, 1024);
   r.one_of("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+  Reader limits = r.map("limits");
+  limits.integer("max_rooms", out.limits.max_rooms, 1, 1000000);
+  limits.integer("roster_size", out.limits.roster_size, 1, 1000000);
+  limits.integer("offline_messages", out.limits.offline_messages, 0, 100000000);
+  limits.integer("offline_bytes", out.limits.offline_bytes, 0, 1LL << 40);
+  limits.integer("offline_sender_share", out.limits.offline_sender_share, 1, 100);
 }
 
 void parse_accounts(Reader& root, std::vector<SeedAccount>& out) {

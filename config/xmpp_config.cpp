@@ -20,6 +20,16 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
       limits.integer("attributes", out.c2s.limits.attributes, 1, 4096);
     }
     c2s.integer("resume_timeout", out.c2s.resume_timeout, 1, 24 * 3600);
+    {
+      Reader rate = c2s.map("rate");
+      rate.integer("bytes_per_second", out.c2s.rate.bytes_per_second, 0, 1LL << 40);
+      rate.integer("burst", out.c2s.rate.burst, 1, 1LL << 40);
+      rate.integer("stanzas_per_second", out.c2s.rate.stanzas_per_second, 0, 1LL << 30);
+      rate.integer("stanza_burst", out.c2s.rate.stanza_burst, 1, 1LL << 30);
+    }
+    c2s.integer("core_queue", out.c2s.core_queue, 0, 1 << 20);
+    c2s.integer("max_unacked", out.c2s.max_unacked, 0, 1 << 24);
+    c2s.integer("max_unacked_bytes", out.c2s.max_unacked_bytes, 0, 1LL << 40);
   }
   {
     Reader muc = r.map("muc");

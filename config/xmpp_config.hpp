@@ -16,6 +16,16 @@ struct XmppLimits {
   std::size_t attributes = 64;
 };
 
+// Input shaper per c2s session (ejabberd's shaper, Prosody's mod_limits): a token bucket
+// of bytes and one of stanzas; over the rate, reading from the client pauses until the
+// bucket refills (its stanzas are slowed down, never dropped). A rate of 0: that bucket off.
+struct XmppRate {
+  std::uint64_t bytes_per_second = 64 * 1024;
+  std::uint64_t burst = 256 * 1024;  // bytes
+  std::uint64_t stanzas_per_second = 50;
+  std::uint64_t stanza_burst = 200;
+};
+
 struct XmppConfig {
   bool enabled = false;
   struct C2s {
@@ -23,6 +33,13 @@ struct XmppConfig {
     XmppTls tls;
     XmppLimits limits;
     std::uint32_t resume_timeout = 120;  // seconds a dropped XEP-0198 session waits for resumption
+    XmppRate rate;
+    // Stanzas of one session waiting for the core; beyond it, reading pauses. 0: unbounded.
+    std::uint32_t core_queue = 64;
+    // XEP-0198 stanzas a client may leave unacknowledged (count, bytes) before its stream
+    // is closed (policy-violation) and they go to offline storage. 0: unbounded.
+    std::size_t max_unacked = 5000;
+    std::size_t max_unacked_bytes = 4 * 1024 * 1024;
   } c2s;
   struct Muc {
     std::string domain;  // empty: "conference." + server.domain

@@ -18,6 +18,10 @@ struct CoreOptions {
   std::string muc_domain = "conference.localhost";
   std::size_t room_history = 100;     // messages kept per room
   std::size_t offline_limit = 1000;   // stored messages per user before refusing
+  std::size_t offline_bytes = 1024 * 1024;  // their total size (encoded), 0: unbounded
+  std::uint32_t offline_sender_share = 25;  // percent of both one sender may use (100: no share)
+  std::size_t max_rooms = 100;              // rooms one session may be in (every protocol)
+  std::size_t roster_size = 1000;           // items in one roster
   std::uint32_t scram_iterations = 4096;
 };
 

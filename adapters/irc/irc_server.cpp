@@ -567,7 +567,8 @@ void IrcServer::send_isupport(IrcClient& c) {
   std::vector<std::string> tokens = {
       "AWAYLEN=390",
       "CASEMAPPING=ascii",
-      "CHANLIMIT=#:" + std::to_string(cfg_.max_channels),
+      // The core bounds every session's rooms too (server.limits.max_rooms): the lower one holds.
+      "CHANLIMIT=#:" + std::to_string(std::min(cfg_.max_channels, rt_.core.options().max_rooms)),
       "CHANMODES=b,k,l,imnst",
       "CHANNELLEN=" + std::to_string(channel_length()),
       "CHANTYPES=#",

@@ -27,7 +27,9 @@ const std::shared_ptr<px::StreamNamespaces>& standard_namespaces() {
 
 protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
   protocols::Connection::Limits c;
-  c.max_read_buffer = 64 * 1024;  // the framer consumes as it goes: this bounds one read
+  // The framer consumes as it goes: this bounds what one read leaves behind when input is
+  // held (flood control), 64 KiB of plaintext plus a TLS record OpenSSL had buffered.
+  c.max_read_buffer = 96 * 1024;
   (void)l;
   return c;
 }
@@ -38,15 +40,17 @@ C2sConnection::C2sConnection(protocols::Socket socket, std::shared_ptr<asio::ssl
     : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
       ctx_(ctx),
       framer_(ctx.limits),
-      ns_(standard_namespaces()) {}
+      ns_(standard_namespaces()),
+      bytes_in_(ctx.flood.bytes_per_second, ctx.flood.burst),
+      stanzas_in_(ctx.flood.stanzas_per_second, ctx.flood.stanza_burst) {}
 
 C2sConnection::~C2sConnection() = default;
 
 // ---- input ----------------------------------------------------------------------------------
 
 std::size_t C2sConnection::on_data(std::string_view data) {
-  std::size_t used = 0;
-  while (used < data.size() && !paused_ && !tls_starting_ && state_ != State::closed && !closed()) {
+  std::size_t used = 0, charged = 0;
+  while (used < data.size() && !input_blocked() && !tls_starting_ && state_ != State::closed && !closed()) {
     auto step = framer_.feed(data.substr(used));
     used += step.consumed;
     switch (step.status) {
@@ -77,18 +81,74 @@ std::size_t C2sConnection::on_data(std::string_view data) {
           stream_error(StreamError::internal_server_error);
           return data.size();
         }
+        charge(used - charged, 1);
+        charged = used;
+        check_core_queue();
         break;
       }
     }
     if (step.status == px::StreamFramer::Status::need_more) break;
   }
   if (tls_starting_) return data.size();  // §5.4.3.3: nothing after <starttls/> counts
+  if (used > charged) charge(used - charged, 0);  // the start of a stanza still being read
+  if (input_blocked() && !closed()) hold_input(true);
   return used;
 }
 
 void C2sConnection::resume_input() {
   paused_ = false;
-  if (!closed()) redeliver();
+  if (!closed()) release_input();
+}
+
+// ---- flood control ----------------------------------------------------------------------------
+
+void C2sConnection::release_input() {
+  if (closed() || input_blocked()) return;
+  if (input_held()) hold_input(false);  // feeds the buffered input, then reads again
+  else redeliver();
+}
+
+void C2sConnection::charge(std::size_t bytes, std::size_t stanzas) {
+  if (closed() || tls_starting_ || (!bytes_in_.enabled() && !stanzas_in_.enabled())) return;
+  const auto now = protocols::TokenBucket::Clock::now();
+  bytes_in_.take(bytes, now);
+  stanzas_in_.take(stanzas, now);
+  const auto wait = std::max(bytes_in_.wait(now), stanzas_in_.wait(now));
+  if (wait <= protocols::TokenBucket::Clock::duration::zero() || throttled_) return;
+  // Over the rate: stop reading until the buckets are out of debt. The client's later
+  // stanzas wait in its socket (TCP flow control), none is dropped.
+  throttled_ = true;
+  if (!throttle_timer_) throttle_timer_ = std::make_shared<asio::steady_timer>(executor());
+  throttle_timer_->expires_after(wait);
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  throttle_timer_->async_wait([self](const boost::system::error_code& ec) {
+    if (ec || self->closed()) return;
+    self->throttled_ = false;
+    self->release_input();
+  });
+}
+
+void C2sConnection::check_core_queue() {
+  const std::uint32_t limit = ctx_.flood.core_queue;
+  if (limit == 0 || backlogged_ || in_core_.load(std::memory_order_acquire) < limit) return;
+  // Wait until the core has worked the queue down to half. The flag is raised before the
+  // count is read again, so the core strand (core_task_done) either sees it and posts the
+  // resume, or this side sees the count already low and takes the flag back.
+  core_wait_.store(true, std::memory_order_seq_cst);
+  if (in_core_.load(std::memory_order_seq_cst) <= limit / 2 && core_wait_.exchange(false)) return;
+  backlogged_ = true;
+  spdlog::debug("xmpp: {} has {} stanzas waiting for the core; reading paused", peer_host(), limit);
+}
+
+void C2sConnection::core_task_done() {
+  const std::uint32_t left = in_core_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+  if (left > ctx_.flood.core_queue / 2 || !core_wait_.load(std::memory_order_seq_cst)) return;
+  if (!core_wait_.exchange(false)) return;
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+  asio::post(executor(), [self] {
+    self->backlogged_ = false;
+    self->release_input();
+  });
 }
 
 void C2sConnection::on_read_overflow() { stream_error(StreamError::policy_violation, "input too large"); }
@@ -481,6 +541,7 @@ void C2sConnection::on_tls_started(bool ok) {
 
 void C2sConnection::on_close(std::string_view reason) {
   state_ = State::closed;
+  if (throttle_timer_) throttle_timer_->cancel();
   auto link = std::move(link_);
   if (!link) return;
   if (link->connection().get() != this) return;  // resumed elsewhere already

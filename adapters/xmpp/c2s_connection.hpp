@@ -2,12 +2,17 @@
 // One client-to-server XMPP stream (RFC 6120): stream negotiation (STARTTLS required
 // before SASL, direct TLS per XEP-0368), SASL, resource binding, XEP-0198, then stanza
 // dispatch. Runs on its connection strand; every core call is posted to the core strand.
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "adapters/xmpp/context.hpp"
 #include "protocols/common/net.hpp"
+#include "protocols/common/token_bucket.hpp"
 #include "protocols/xmpp/framer.hpp"
 #include "protocols/xmpp/sasl.hpp"
 #include "protocols/xmpp/stanza.hpp"
@@ -52,6 +57,33 @@ class C2sConnection : public protocols::Connection {
   void on_sm(px::Stanza& s);
   void resume_input();  // after an asynchronous step: continue with buffered input
 
+  // ---- flood control (Context::flood) ----
+  // Input waits while any of these holds: a core round-trip (paused_), the shaper's pause
+  // (throttled_), a full queue toward the core (backlogged_). Reading from the socket stops
+  // meanwhile (Connection::hold_input): a flooding client is slowed down, never dropped.
+  bool input_blocked() const { return paused_ || throttled_ || backlogged_; }
+  // Unblocked: feeds what was buffered and reads again.
+  void release_input();
+  // Charges the shaper for `bytes` and `stanzas` of input; pauses input if it is in debt.
+  void charge(std::size_t bytes, std::size_t stanzas);
+  // After a stanza: pauses input if the session has core_queue tasks waiting for the core.
+  void check_core_queue();
+  void core_task_done();  // core strand
+
+  // Posts f to the core strand as one task of this session's queue toward the core.
+  template <class F>
+  void to_core(F&& f) {
+    in_core_.fetch_add(1, std::memory_order_relaxed);
+    auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+    boost::asio::post(ctx_.rt.core_strand, [self = std::move(self), f = std::forward<F>(f)]() mutable {
+      struct Done {
+        C2sConnection* c;
+        ~Done() { c->core_task_done(); }
+      } done{self.get()};
+      f();
+    });
+  }
+
   // Stanza handlers (stanza_handlers.cpp, muc_handlers.cpp).
   void on_message(px::Stanza& s);
   void on_presence(px::Stanza& s);
@@ -91,6 +123,15 @@ class C2sConnection : public protocols::Connection {
   std::unique_ptr<ScramExchange> scram_;
   std::shared_ptr<Link> link_;
   std::uint32_t failed_auth_ = 0;
+  bool throttled_ = false;   // the shaper's timer runs
+  bool backlogged_ = false;  // waiting for the core to work off this session's queue
+  // Flood control state: the shaper's two buckets, its timer (made at the first pause),
+  // and the queue toward the core: tasks posted and not yet run (core_task_done), and
+  // whether this connection waits for the core to work them off.
+  protocols::TokenBucket bytes_in_, stanzas_in_;
+  std::shared_ptr<boost::asio::steady_timer> throttle_timer_;
+  std::atomic<std::uint32_t> in_core_{0};
+  std::atomic<bool> core_wait_{false};
 };
 
 }  // namespace parley::adapters::xmpp

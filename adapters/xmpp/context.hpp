@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,12 +38,29 @@ struct Domains {
   std::string jid_of(const core::Address& a) const;
 };
 
+// Flood control per session (xmpp.c2s.rate, core_queue, max_unacked*): what one client may
+// cost before it is slowed down (input) or its stream is closed (XEP-0198 queue).
+struct FloodLimits {
+  // Input shaper (ejabberd's c2s shaper, Prosody's mod_limits): bytes and stanzas per
+  // second with a burst each; a rate of 0 switches that bucket off.
+  std::uint64_t bytes_per_second = 64 * 1024;
+  std::uint64_t burst = 256 * 1024;
+  std::uint64_t stanzas_per_second = 50;
+  std::uint64_t stanza_burst = 200;
+  // Stanzas of one session posted to the core strand and not yet handled; 0: unbounded.
+  std::uint32_t core_queue = 64;
+  // XEP-0198 stanzas sent and not yet acknowledged, by count and by bytes; 0: unbounded.
+  std::size_t max_unacked = 5000;
+  std::size_t max_unacked_bytes = 4 * 1024 * 1024;
+};
+
 struct Context {
   Runtime& rt;
   Domains domains;
   px::FramerLimits limits;
   protocols::ConnectionManager manager;
   std::chrono::seconds resume_timeout{120};
+  FloodLimits flood;
 
   std::mutex mu;  // guards resumable
   std::map<std::string, std::shared_ptr<Link>> resumable;  // XEP-0198 id -> link

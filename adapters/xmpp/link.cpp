@@ -81,6 +81,7 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
                          const core::MessagePtr& message) {
   std::shared_ptr<C2sConnection> conn;
   std::uint64_t gen = 0;
+  bool post_flush = false, overflow = false;
   {
     std::lock_guard lock(mu_);
     bool request_ack = false;
@@ -88,18 +89,58 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
       std::string xml;
       xml.reserve(a.size() + b.size() + c.size());
       xml.append(a).append(b).append(c);
+      sm_->unacked_bytes += xml.size();
       sm_->unacked.push_back(Unacked{std::move(xml), message});
       request_ack = sm_->unacked.size() % 8 == 1;  // ask for acks now and then, not per stanza
+      overflow = unacked_over_bound_locked();
     }
     conn = conn_.lock();
-    if (!conn) return;
-    outbox_.append(a).append(b).append(c);
-    if (request_ack) outbox_ += "<r xmlns='urn:xmpp:sm:3'/>";
-    if (flush_posted_) return;  // the flush already on its way takes this one too
-    flush_posted_ = true;
-    gen = generation_;
+    if (conn) {
+      outbox_.append(a).append(b).append(c);
+      if (request_ack) outbox_ += "<r xmlns='urn:xmpp:sm:3'/>";
+      if (!flush_posted_) {  // else the flush already on its way takes this one too
+        flush_posted_ = true;
+        gen = generation_;
+        post_flush = true;
+      }
+    }
   }
-  asio::post(conn->executor(), [self = shared_from_this(), conn, gen] { self->flush(conn, gen); });
+  if (post_flush)
+    asio::post(conn->executor(), [self = shared_from_this(), conn, gen] { self->flush(conn, gen); });
+  if (overflow) end_unacked_overflow(conn);
+}
+
+// mu_ held.
+bool Link::unacked_over_bound_locked() {
+  if (sm_->overflowed) return false;
+  const FloodLimits& f = ctx_.flood;
+  const bool over = (f.max_unacked != 0 && sm_->unacked.size() > f.max_unacked) ||
+                    (f.max_unacked_bytes != 0 && sm_->unacked_bytes > f.max_unacked_bytes);
+  if (over) sm_->overflowed = true;
+  return over;
+}
+
+// XEP-0198 gives no bound, but a client that never acknowledges would make the server keep
+// every stanza it was sent. Past FloodLimits::max_unacked(_bytes) the session ends for
+// good: not resumable any more, closed in the core at once (so nothing more piles up while
+// the stream error is flushed), and what the client never acknowledged goes to the user's
+// other sessions or to offline storage (redeliver_unacked), as at any other end.
+void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
+  spdlog::info("xmpp: {} acknowledges nothing (XEP-0198 queue over its bound): closing the stream",
+               full_jid());
+  {
+    std::lock_guard lock(ctx_.mu);
+    auto it = ctx_.resumable.find(sm_id());
+    if (it != ctx_.resumable.end() && it->second.get() == this) ctx_.resumable.erase(it);
+  }
+  if (c)
+    asio::post(c->executor(), [c] {
+      c->stream_error(px::StreamError::policy_violation, "too many unacknowledged stanzas");
+    });
+  asio::post(ctx_.rt.core_strand, [self = shared_from_this(), &core = ctx_.rt.core] {
+    if (!self->terminated) core.sessions().close(self->sid, "too many unacknowledged stanzas");
+    redeliver_unacked(core, *self);
+  });
 }
 
 // Connection strand of c.
@@ -174,6 +215,7 @@ void Link::ack(std::uint32_t h) {
   // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
   std::uint32_t n = h - sm_->acked;
   if (n > sm_->unacked.size()) return;
+  for (std::uint32_t i = 0; i < n; ++i) sm_->unacked_bytes -= sm_->unacked[i].xml.size();
   sm_->unacked.erase(sm_->unacked.begin(), sm_->unacked.begin() + n);
   if (sm_->unacked.empty()) std::vector<Unacked>().swap(sm_->unacked);
   sm_->acked = h;
@@ -193,6 +235,7 @@ std::vector<core::MessagePtr> Link::take_unacked_messages() {
   for (auto& u : sm_->unacked)
     if (u.message) out.push_back(std::move(u.message));
   std::vector<Unacked>().swap(sm_->unacked);
+  sm_->unacked_bytes = 0;
   return out;
 }
 

@@ -98,12 +98,17 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
     std::string id;
     std::vector<Unacked> unacked;
     std::uint32_t acked = 0, received = 0;  // XEP-0198 h values: acknowledged by the client, handled from it
+    std::size_t unacked_bytes = 0;  // sum of unacked[i].xml sizes, bounded by FloodLimits::max_unacked_bytes
+    bool overflowed = false;        // the bound was hit: the session is being ended
   };
   std::unique_ptr<Sm> sm_;
   std::uint64_t generation_ = 0;
   std::string outbox_;          // rendered, not yet handed to the connection
   bool flush_posted_ = false;   // a flush of outbox_ is posted to the connection's strand
   void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
+  // mu_ held: true (once) when the unacknowledged queue has just outgrown its bound.
+  bool unacked_over_bound_locked();
+  void end_unacked_overflow(const std::shared_ptr<C2sConnection>& c);
   void hand_off_locked();
 };
 

@@ -77,7 +77,7 @@ void C2sConnection::on_muc_presence(px::Stanza& s, const px::Jid& to) {
   std::string id(s.attr("id"));
   if (type == "unavailable") {
     std::string status = s.child("status", px::ns::client).text().get();
-    asio::post(ctx_.rt.core_strand, [link, room, status, &core] { (void)core.rooms().leave(link->sid, room, status); });
+    to_core([link, room, status, &core] { (void)core.rooms().leave(link->sid, room, status); });
     return;
   }
   if (!type.empty()) return;
@@ -92,7 +92,7 @@ void C2sConnection::on_muc_presence(px::Stanza& s, const px::Jid& to) {
       if (auto a = h.attribute("maxchars"); a && a.as_uint(1) == 0) req.history = 0;
     }
   }
-  asio::post(ctx_.rt.core_strand, [link, req, from, id, &core, d = ctx_.domains] {
+  to_core([link, req, from, id, &core, d = ctx_.domains] {
     const core::Room* existing = core.rooms().find(req.room);
     if (existing && existing->members.count(link->sid)) {
       // Already an occupant: a new nick is a nick change (§7.6), otherwise a status update.
@@ -134,7 +134,7 @@ void C2sConnection::on_muc_message(px::Stanza& s, const px::Jid& to) {
   if (!to.resource.empty()) {
     // §7.5 private message to an occupant.
     std::string nick = to.resource;
-    asio::post(ctx_.rt.core_strand, [link, room, nick, m = std::move(m), id, sto, &core]() mutable {
+    to_core([link, room, nick, m = std::move(m), id, sto, &core]() mutable {
       auto st = core.rooms().say_private(link->sid, room, nick, std::move(m));
       if (!st) link->deliver(render_stanza_error("message", id, sto, link->full_jid(), st.error()));
     });
@@ -143,7 +143,7 @@ void C2sConnection::on_muc_message(px::Stanza& s, const px::Jid& to) {
   if (type != "groupchat") return stanza_error(s, "modify", "bad-request");
   if (m.subject && m.body.empty()) {
     std::string subject = *m.subject;
-    asio::post(ctx_.rt.core_strand, [link, room, subject, id, sto, &core] {
+    to_core([link, room, subject, id, sto, &core] {
       auto st = core.rooms().set_topic(link->sid, room, subject);
       if (!st) link->deliver(render_stanza_error("message", id, sto, link->full_jid(), st.error()));
     });
@@ -151,7 +151,7 @@ void C2sConnection::on_muc_message(px::Stanza& s, const px::Jid& to) {
   }
   m.to = core::Address::room(room);
   m.kind = m.kind == core::MessageKind::action ? core::MessageKind::action : core::MessageKind::room;
-  asio::post(ctx_.rt.core_strand, [link, room, m = std::move(m), id, sto, &core]() mutable {
+  to_core([link, room, m = std::move(m), id, sto, &core]() mutable {
     m.from = core::Address::user(std::string(link->user()));
     m.origin.session = link->sid;
     m.origin.protocol = core::Protocol::xmpp;
@@ -188,7 +188,7 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
       return iq_result(s, p);
     }
     if (pns == kDiscoItems && type == "get") {
-      asio::post(ctx_.rt.core_strand, [link, id, sto, &core, d = ctx_.domains] {
+      to_core([link, id, sto, &core, d = ctx_.domains] {
         std::string out;
         XmlWriter w(out);
         w.open("iq").attr("type", "result").attr("id", id).attr("from", sto).attr("to", link->full_jid());
@@ -205,7 +205,7 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
   if (!to.resource.empty()) return stanza_error(s, "cancel", "service-unavailable");  // no iq to occupants
 
   if (pns == kDiscoInfo && type == "get") {
-    asio::post(ctx_.rt.core_strand, [link, id, sto, room, &core] {
+    to_core([link, id, sto, room, &core] {
       const core::Room* r = core.rooms().find(room);
       std::string out;
       XmlWriter w(out);
@@ -245,7 +245,7 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
       if (!j) return stanza_error(s, "modify", "jid-malformed");
       user = ctx_.domains.to_address(j->bare());
     }
-    asio::post(ctx_.rt.core_strand, [link, room, nick, role, aff, user, reason, id, sto, reply_ok, &core] {
+    to_core([link, room, nick, role, aff, user, reason, id, sto, reply_ok, &core] {
       core::Status st = core::make_error(core::Condition::bad_request, "unsupported change");
       if (!role.empty() && !nick.empty()) {
         if (role == "none") st = core.rooms().kick(link->sid, room, nick, reason);
@@ -274,7 +274,7 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
     if (payload.child("destroy")) return stanza_error(s, "cancel", "feature-not-implemented");
     if (type == "get") {
       // §10.2: the configuration form with the room's current settings (owners only).
-      asio::post(ctx_.rt.core_strand, [link, room, id, sto, &core] {
+      to_core([link, room, id, sto, &core] {
         const core::Room* r = core.rooms().find(room);
         const core::Member* me = nullptr;
         if (r)
@@ -324,7 +324,7 @@ void C2sConnection::on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node p
       else if (var == "muc#roomconfig_passwordprotectedroom") cfg.password_protected = on;
       else if (var == "muc#roomconfig_roomsecret") cfg.secret_text = v;
     }
-    asio::post(ctx_.rt.core_strand, [link, room, cfg, id, sto, reply_ok, &core] {
+    to_core([link, room, cfg, id, sto, reply_ok, &core] {
       auto st = apply_room_config(core, link->sid, room, cfg);
       if (st) reply_ok();
       else link->deliver(render_stanza_error("iq", id, sto, link->full_jid(), st.error()));

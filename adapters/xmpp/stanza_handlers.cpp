@@ -131,7 +131,7 @@ void C2sConnection::on_message(px::Stanza& s) {
     w.close();
   }
   std::string err_id = m.id, err_to(s.attr("to"));
-  asio::post(ctx_.rt.core_strand, [link, m = std::move(m), content, err_id, err_to, sent_copy = std::move(sent_copy),
+  to_core([link, m = std::move(m), content, err_id, err_to, sent_copy = std::move(sent_copy),
                                    &ctx = ctx_]() mutable {
     core::Core& core = ctx.rt.core;
     m.origin.session = link->sid;
@@ -184,7 +184,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
     }
     w.close();
     link->deliver(std::move(echo));
-    asio::post(ctx_.rt.core_strand, [link, t, &core, d = ctx_.domains] {
+    to_core([link, t, &core, d = ctx_.domains] {
       core.presence().publish(link->sid, t);
       if (t.basic == core::Basic::open && !link->initial_presence) {
         // Initial presence (RFC 6121 §4.2): contacts' presence, pending requests, then
@@ -215,7 +215,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
   std::string t(type);
   std::string err_id(s.attr("id")), err_to(s.attr("to"));
   if (t == "subscribe" || t == "subscribed" || t == "unsubscribe" || t == "unsubscribed" || t == "probe") {
-    asio::post(ctx_.rt.core_strand, [link, me, target = target.bare(), t, &core] {
+    to_core([link, me, target = target.bare(), t, &core] {
       core::Status st;
       if (t == "subscribe") st = core.presence().subscribe(me, target);
       else if (t == "subscribed") st = core.presence().authorize(me, target, true);
@@ -230,7 +230,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
   // Directed presence (RFC 6121 §4.6) to a local user's sessions.
   core::Tuple tuple = tuple_of(s);
   tuple.id = link->resource();
-  asio::post(ctx_.rt.core_strand, [link, target, tuple, &core] {
+  to_core([link, target, tuple, &core] {
     if (!target.is_user()) return;
     core::PresenceUpdate u{core::Address::user(std::string(link->user()), std::string(link->resource())), tuple, tuple};
     auto ids = target.resource().empty() ? core.sessions().of_user(target.bare())
@@ -290,7 +290,7 @@ void C2sConnection::route_iq(px::Stanza& s, const px::Jid& to) {
   std::string id(s.attr("id")), sto(s.attr("to"));
   core::Address target = core::Address::user(to.local);
   std::string resource = to.resource;
-  asio::post(ctx_.rt.core_strand, [link = link_, out = std::move(out), request, id, sto, target, resource,
+  to_core([link = link_, out = std::move(out), request, id, sto, target, resource,
                                    &core = ctx_.rt.core]() mutable {
     const core::SessionInfo* si = core.sessions().find_resource(target, resource);
     Link* peer = si && si->protocol == core::Protocol::xmpp ? dynamic_cast<Link*>(si->sink) : nullptr;
@@ -314,7 +314,7 @@ void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::str
   if (pns == ns::roster && name == "query") {
     core::Address me = core::Address::user(std::string(link->user()));
     if (type == "get") {
-      asio::post(ctx_.rt.core_strand, [link, me, id, &core, d = ctx_.domains] {
+      to_core([link, me, id, &core, d = ctx_.domains] {
         auto items = core.presence().roster(me);
         std::string out;
         XmlWriter w(out);
@@ -343,7 +343,7 @@ void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::str
     std::vector<std::string> groups;
     for (auto g : item.children("group")) groups.emplace_back(g.text().get());
     std::string sto(s.attr("to"));
-    asio::post(ctx_.rt.core_strand, [link, me, contact, remove, rname, groups, id, sto, &core] {
+    to_core([link, me, contact, remove, rname, groups, id, sto, &core] {
       auto st = remove ? core.presence().remove_roster_item(me, contact)
                        : core.presence().set_roster_item(me, contact, rname, groups);
       if (st) {

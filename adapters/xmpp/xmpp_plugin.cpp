@@ -26,6 +26,19 @@ class XmppPlugin : public core::Plugin {
     limits.max_attributes = x.c2s.limits.attributes;
     ctx_ = std::make_unique<Context>(rt_, d, limits);
     ctx_->resume_timeout = std::chrono::seconds(x.c2s.resume_timeout);
+    ctx_->flood.bytes_per_second = x.c2s.rate.bytes_per_second;
+    ctx_->flood.burst = x.c2s.rate.burst;
+    ctx_->flood.stanzas_per_second = x.c2s.rate.stanzas_per_second;
+    ctx_->flood.stanza_burst = x.c2s.rate.stanza_burst;
+    ctx_->flood.core_queue = x.c2s.core_queue;
+    ctx_->flood.max_unacked = x.c2s.max_unacked;
+    ctx_->flood.max_unacked_bytes = x.c2s.max_unacked_bytes;
+    // A login flushes the whole offline box into the new stream before the client can ack
+    // any of it: a box larger than the XEP-0198 bound would close every such login.
+    if (x.c2s.max_unacked != 0 && x.c2s.max_unacked <= config_.server.limits.offline_messages)
+      spdlog::warn("xmpp.c2s.max_unacked ({}) should exceed server.limits.offline_messages ({}): a login with a "
+                   "full offline box would overflow it",
+                   x.c2s.max_unacked, config_.server.limits.offline_messages);
     for (const auto& text : x.c2s.listen) {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);

@@ -32,7 +32,23 @@ RosterItem PresenceService::load_item(const Address& owner, const Address& conta
   return fresh;
 }
 
-Status PresenceService::save(const RosterItem& item) { return core_.store().put_roster_item(item); }
+Status PresenceService::save(const RosterItem& item) {
+  if (auto st = roster_room_for(item.owner, item.contact); !st) return st;
+  return core_.store().put_roster_item(item);
+}
+
+Status PresenceService::roster_room_for(const Address& owner, const Address& contact) {
+  // A roster is bounded (CoreOptions::roster_size): every item is stored, loaded at each
+  // login and walked at every presence change. Changing an existing item is always allowed.
+  auto items = core_.store().roster(owner.bare());
+  if (!items) return items.error();
+  if (items->size() < core_.options().roster_size) return {};
+  const Address c = contact.bare();
+  for (const auto& it : *items)
+    if (it.contact == c) return {};
+  return make_error(Condition::resource_constraint,
+                    "roster full (at most " + std::to_string(core_.options().roster_size) + " contacts)");
+}
 
 void PresenceService::push_roster(const RosterItem& item, bool removed) {
   for (SessionId id : core_.sessions().of_user(item.owner))
@@ -166,6 +182,9 @@ Status PresenceService::subscribe(const Address& watcher_in, const Address& pres
     emit(watcher, SubscriptionEvent{target, watcher, SubscriptionAction::subscribed, {}});
     return {};
   }
+  // Both rosters must have room before either changes.
+  if (watcher_local)
+    if (auto st = roster_room_for(watcher, target); !st) return st;
   const bool preapproved = p.approved;
   p.from = preapproved ? SubscriptionState::active : SubscriptionState::pending;
   p.approved = false;

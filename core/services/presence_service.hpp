@@ -54,7 +54,9 @@ class PresenceService {
   SubscriptionState state(const Address& watcher, const Address& presentity);
 
   // Roster management (RFC 6121 §2): name and groups. Removing an item cancels both
-  // subscription directions.
+  // subscription directions. A roster holds at most CoreOptions::roster_size items: an
+  // item that would grow a full roster (set, subscribe, pre-approval) is refused with
+  // resource_constraint.
   Result<std::vector<RosterItem>> roster(const Address& owner);
   Status set_roster_item(const Address& owner, const Address& contact, std::string name,
                          std::vector<std::string> groups);
@@ -63,7 +65,8 @@ class PresenceService {
  private:
   RosterItem load_item(const Address& owner, const Address& contact);
   bool has_roster(const Address& user);
-  Status save(const RosterItem& item);
+  Status save(const RosterItem& item);  // refused when it would grow a full roster
+  Status roster_room_for(const Address& owner, const Address& contact);
   void push_roster(const RosterItem& item, bool removed);
   void emit(const Address& to_user, const SubscriptionEvent& e);
   void notify(const Address& user, const PresenceUpdate& u, SessionId except);

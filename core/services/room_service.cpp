@@ -131,6 +131,12 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
   auto existing = rooms_.find(req.room);
   if (existing != rooms_.end() && existing->second.members.count(s))
     return static_cast<const Room*>(&existing->second);  // already there: nothing changes
+  // One session's rooms are bounded whatever its protocol (IRC's CHANLIMIT, XMPP has none):
+  // every membership costs fan-out work and memory (CoreOptions::max_rooms).
+  if (auto mine = by_session_.find(s);
+      mine != by_session_.end() && mine->second.size() >= core_.options().max_rooms)
+    return make_error(Condition::resource_constraint,
+                      "too many rooms (at most " + std::to_string(core_.options().max_rooms) + ")");
 
   HookContext ctx;
   ctx.payload = &req;

@@ -30,7 +30,8 @@ class RoomService {
 
   // Joins; the first member creates the room and becomes its owner/moderator.
   // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full, unless
-  // invited), registration_required (+i without invitation), conflict (nick taken by another user).
+  // invited), registration_required (+i without invitation), conflict (nick taken by another user),
+  // resource_constraint (the session is in CoreOptions::max_rooms rooms already).
   // Everyone in the room gets on_room_join; the joiner gets it with self=true, after the
   // others' presences, then the requested history as room messages, then the topic.
   Result<const Room*> join(SessionId s, const JoinRequest& r);

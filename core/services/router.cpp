@@ -4,6 +4,8 @@
 #include <string_view>
 
 #include "core/core.hpp"
+#include "core/services/offline_quota.hpp"
+#include "core/store/message_codec.hpp"
 
 namespace parley::core {
 
@@ -51,10 +53,10 @@ Status Router::redeliver(const Message& m) {
   if (!m.to.is_user()) return make_error(Condition::bad_request, "only messages to local users are redelivered");
   Message copy = m;
   copy.to = m.to.bare();
-  return deliver_local(std::make_shared<const Message>(std::move(copy)));
+  return deliver_local(std::make_shared<const Message>(std::move(copy)), true);
 }
 
-Status Router::deliver_local(const MessagePtr& m) {
+Status Router::deliver_local(const MessagePtr& m, bool redelivery) {
   Sessions& sessions = core_.sessions();
   const Address bare = m->to.bare();
 
@@ -94,11 +96,22 @@ Status Router::deliver_local(const MessagePtr& m) {
 
   if (!core_.directory().exists(bare.id()))
     return make_error(Condition::item_not_found, "no such user: " + bare.id());
-  auto count = core_.store().count_offline(bare);
-  if (!count) return count.error();
-  if (*count >= core_.options().offline_limit)
-    return make_error(Condition::service_unavailable, "offline storage full");
-  return core_.store().push_offline(bare, *m);
+  return store_offline(bare, *m, redelivery);
+}
+
+Status Router::store_offline(const Address& bare, const Message& m, bool redelivery) {
+  const CoreOptions& o = core_.options();
+  OfflineLimits limits{o.offline_limit, o.offline_bytes, o.offline_sender_share};
+  // A redelivered message was accepted once already: only the box as a whole bounds it.
+  if (redelivery) limits.sender_share = 100;
+  const SessionInfo* origin = m.origin.session ? core_.sessions().find(m.origin.session) : nullptr;
+  const std::string sender =
+      offline_sender_key(m, origin && origin->guest, origin ? origin->host : std::string());
+  auto usage = core_.store().offline_usage(bare, sender);
+  if (!usage) return usage.error();
+  const std::string encoded = encode_message(m);
+  if (auto st = check_offline_quota(limits, *usage, encoded.size()); !st) return st;
+  return core_.store().push_offline(bare, m, sender);
 }
 
 Status Router::flush_offline(SessionId session) {

@@ -47,7 +47,9 @@ class Router {
   std::string next_id();
 
  private:
-  Status deliver_local(const MessagePtr& m);
+  Status deliver_local(const MessagePtr& m, bool redelivery = false);
+  // Into the offline box of `bare`, within its quota (offline_quota.hpp).
+  Status store_offline(const Address& bare, const Message& m, bool redelivery);
 
   Core& core_;
   std::map<Protocol, ForeignRoute*> routes_;

@@ -1,5 +1,7 @@
 #include "core/store/memory_store.hpp"
 
+#include "core/store/message_codec.hpp"
+
 namespace parley::core {
 
 Status MemoryStore::put_account(const AccountRecord& a) {
@@ -47,20 +49,35 @@ Result<std::vector<RosterItem>> MemoryStore::roster(const Address& owner) {
   return out;
 }
 
-Status MemoryStore::push_offline(const Address& user, const Message& m) {
-  offline_[user.bare()].push_back(m);
+Status MemoryStore::push_offline(const Address& user, const Message& m, const std::string& sender) {
+  offline_[user.bare()].push_back(Offline{m, sender, encode_message(m).size()});
   return {};
 }
 
 Result<std::vector<Message>> MemoryStore::take_offline(const Address& user) {
   auto node = offline_.extract(user.bare());
-  if (node.empty()) return std::vector<Message>{};
-  return std::move(node.mapped());
+  std::vector<Message> out;
+  if (node.empty()) return out;
+  out.reserve(node.mapped().size());
+  for (auto& o : node.mapped()) out.push_back(std::move(o.message));
+  return out;
 }
 
 Result<std::size_t> MemoryStore::count_offline(const Address& user) {
   auto it = offline_.find(user.bare());
   return it == offline_.end() ? std::size_t{0} : it->second.size();
+}
+
+Result<OfflineUsage> MemoryStore::offline_usage(const Address& user, const std::string& sender) {
+  OfflineUsage u;
+  auto it = offline_.find(user.bare());
+  if (it == offline_.end()) return u;
+  for (const auto& o : it->second) {
+    ++u.messages;
+    u.bytes += o.bytes;
+    if (o.sender == sender) ++u.sender_messages, u.sender_bytes += o.bytes;
+  }
+  return u;
 }
 
 Status MemoryStore::put_room(const StoredRoom& r) {

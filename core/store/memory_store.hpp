@@ -22,7 +22,9 @@ class MemoryStore final : public Store {
   Status delete_roster_item(const Address& owner, const Address& contact) override;
   Result<std::vector<RosterItem>> roster(const Address& owner) override;
 
-  Status push_offline(const Address& user, const Message& m) override;
+  using Store::push_offline;
+  Status push_offline(const Address& user, const Message& m, const std::string& sender) override;
+  Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) override;
   Result<std::vector<Message>> take_offline(const Address& user) override;
   Result<std::size_t> count_offline(const Address& user) override;
 
@@ -38,7 +40,12 @@ class MemoryStore final : public Store {
   std::map<std::string, AccountRecord> accounts_;
   // owner -> contact -> item; std::map keeps roster order stable for tests.
   std::map<Address, std::map<Address, RosterItem>> rosters_;
-  std::map<Address, std::vector<Message>> offline_;
+  struct Offline {
+    Message message;
+    std::string sender;  // offline_usage key
+    std::size_t bytes;   // encoded size, as the durable store counts it
+  };
+  std::map<Address, std::vector<Offline>> offline_;
   std::map<std::string, StoredRoom> rooms_;
   std::map<std::string, std::deque<Message>> history_;
 };

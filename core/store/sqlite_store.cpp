@@ -106,8 +106,15 @@ CREATE TABLE room_history (
 ) STRICT;
 )sql";
 
-constexpr std::array<SqliteStore::Migration, 1> kMigrations{{
+// v2: who filled each offline slot, for the per-sender share of the offline quota
+// (core/services/offline_quota.hpp). Rows from v1 count against nobody ('').
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE offline ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<SqliteStore::Migration, 2> kMigrations{{
     {1, kSchemaV1},
+    {2, kSchemaV2},
 }};
 
 // SQLITE_BUSY after busy_timeout means another process holds the database for longer.
@@ -555,13 +562,32 @@ Result<std::vector<RosterItem>> SqliteStore::roster(const Address& owner) {
 
 // ---- offline messages ------------------------------------------------------------------
 
-Status SqliteStore::push_offline(const Address& user, const Message& m) {
+Status SqliteStore::push_offline(const Address& user, const Message& m, const std::string& sender) {
   auto tx = Transaction::begin(*this, true);
   if (!tx) return tx.error();
-  auto s = prepare("INSERT INTO offline (user, message) VALUES (?1, ?2)");
+  auto s = prepare("INSERT INTO offline (user, message, sender) VALUES (?1, ?2, ?3)");
   if (!s) return s.error();
-  if (auto r = s->text(1, user.bare().to_string()).blob(2, encode_message(m)).run(); !r) return r;
+  if (auto r = s->text(1, user.bare().to_string()).blob(2, encode_message(m)).text(3, sender).run(); !r)
+    return r;
   return tx->commit();
+}
+
+Result<OfflineUsage> SqliteStore::offline_usage(const Address& user, const std::string& sender) {
+  // One pass over the user's rows (offline_by_user); length() of a blob reads no content.
+  auto s = prepare(
+      "SELECT COUNT(*), COALESCE(SUM(length(message)), 0),"
+      " COALESCE(SUM(sender = ?2), 0), COALESCE(SUM(CASE WHEN sender = ?2 THEN length(message) END), 0)"
+      " FROM offline WHERE user = ?1");
+  if (!s) return s.error();
+  auto row = s->text(1, user.bare().to_string()).text(2, sender).step();
+  if (!row) return row.error();
+  OfflineUsage u;
+  if (!*row) return u;
+  u.messages = static_cast<std::size_t>(s->col_int64(0));
+  u.bytes = static_cast<std::size_t>(s->col_int64(1));
+  u.sender_messages = static_cast<std::size_t>(s->col_int64(2));
+  u.sender_bytes = static_cast<std::size_t>(s->col_int64(3));
+  return u;
 }
 
 Result<std::vector<Message>> SqliteStore::take_offline(const Address& user) {

@@ -52,7 +52,9 @@ class SqliteStore : public Store {
   Result<std::vector<RosterItem>> roster(const Address& owner) override;
 
   // Offline queues are per bare address: a message to alice/phone waits for alice.
-  Status push_offline(const Address& user, const Message& m) override;
+  using Store::push_offline;
+  Status push_offline(const Address& user, const Message& m, const std::string& sender) override;
+  Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) override;
   Result<std::vector<Message>> take_offline(const Address& user) override;
   Result<std::size_t> count_offline(const Address& user) override;
 

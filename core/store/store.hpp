@@ -57,6 +57,15 @@ struct StoredRoom {
   friend bool operator==(const StoredRoom&, const StoredRoom&) = default;
 };
 
+// How full one user's offline box is, and how much of it one sender filled (sizes are the
+// stored, encoded sizes). For the quota (core/services/offline_quota.hpp).
+struct OfflineUsage {
+  std::size_t messages = 0, bytes = 0;                // the whole box
+  std::size_t sender_messages = 0, sender_bytes = 0;  // the part one sender filled
+
+  friend bool operator==(const OfflineUsage&, const OfflineUsage&) = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -72,8 +81,13 @@ class Store {
   virtual Status delete_roster_item(const Address& owner, const Address& contact) = 0;
   virtual Result<std::vector<RosterItem>> roster(const Address& owner) = 0;
 
-  // Offline messages, in arrival order
-  virtual Status push_offline(const Address& user, const Message& m) = 0;
+  // Offline messages, in arrival order. `sender` is the key the message counts against in
+  // offline_usage (core: offline_sender_key); without it, the sender's bare address.
+  Status push_offline(const Address& user, const Message& m) {
+    return push_offline(user, m, m.from.bare().to_string());
+  }
+  virtual Status push_offline(const Address& user, const Message& m, const std::string& sender) = 0;
+  virtual Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) = 0;
   virtual Result<std::vector<Message>> take_offline(const Address& user) = 0;  // and delete
   virtual Result<std::size_t> count_offline(const Address& user) = 0;
 

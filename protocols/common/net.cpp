@@ -181,6 +181,7 @@ void Connection::start() {
 
 void Connection::read_some() {
   if (reading_ || tls_upgrade_pending_ || !(state_ == State::open || (state_ == State::handshaking && tls_))) return;
+  if (input_held_ && state_ == State::open) return;  // hold_input(false) reads again
   reading_ = true;
   auto self = shared_from_this();
   // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
@@ -190,6 +191,8 @@ void Connection::read_some() {
                        if (self->closed()) return;
                        if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
                        if (ec) return self->close("Read error");
+                       // Held meanwhile: the bytes stay in the kernel until the hold ends.
+                       if (self->input_held_ && self->state_ == State::open) return;
                        // Drain what the kernel has, bounded so one client cannot starve others.
                        for (int round = 0; round < 4 && !self->tls_upgrade_pending_; ++round) {
                          if (self->state_ != State::open && !(self->state_ == State::handshaking && self->tls_)) break;
@@ -200,7 +203,7 @@ void Connection::read_some() {
                          if (self->tls_) self->on_cipher(t_read_buffer, n);
                          else self->on_read_bytes(t_read_buffer, n);
                          if (self->closed()) return;
-                         if (n < kSharedReadBuffer) break;
+                         if (n < kSharedReadBuffer || self->input_held_) break;
                        }
                        if (self->tls_upgrade_pending_) return self->do_start_tls();
                        self->read_some();
@@ -277,6 +280,14 @@ void Connection::redeliver() {
   std::string buffered = std::move(in_);
   in_.clear();
   feed(buffered);
+}
+
+void Connection::hold_input(bool hold) {
+  if (input_held_ == hold) return;
+  input_held_ = hold;
+  if (hold || state_ != State::open || in_on_data_) return;
+  redeliver();  // what was read before the hold, first
+  if (!closed() && !input_held_) read_some();
 }
 
 void Connection::send(std::string_view bytes) {

@@ -129,6 +129,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start_tls(std::shared_ptr<asio::ssl::context> ctx);
   // Feeds the bytes left unconsumed by on_data again (e.g. after a flood penalty expired).
   void redeliver();
+  // Backpressure (a shaper's pause, a full queue toward the core): while held, nothing more
+  // is read from the socket, so the kernel's receive buffer fills and TCP flow control
+  // slows the peer down instead of the bytes piling up here (where they would hit
+  // max_read_buffer). Bytes on_data left unconsumed stay buffered; releasing the hold feeds
+  // them again (redeliver) and then resumes reading. On the strand; holding may happen
+  // inside on_data, releasing outside it (it feeds on_data).
+  void hold_input(bool hold);
+  bool input_held() const { return input_held_; }
 
   bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
@@ -192,6 +200,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool in_on_data_ = false;
   bool tls_from_starttls_ = false;   // the handshake in progress came from start_tls()
   bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
+  bool input_held_ = false;           // hold_input(true): no reads until released
 };
 
 class ConnectionManager {

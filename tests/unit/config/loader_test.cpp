@@ -255,3 +255,35 @@ TEST_CASE("hashed IRC passwords must be well formed") {
   CHECK(has_error(bad, "irc.password: malformed password hash"));
   CHECK(has_error(bad, "irc.opers[0].password: malformed password hash"));
 }
+
+TEST_CASE("flood control and storage limits: defaults, values and ranges") {
+  auto d = load_string("xmpp: { c2s: { listen: [\"127.0.0.1:5222\"] } }\n", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d->server.limits.max_rooms == 100);
+  CHECK(d->server.limits.offline_sender_share == 25);
+  CHECK(d->xmpp.c2s.rate.bytes_per_second == 65536);
+  CHECK(d->xmpp.c2s.max_unacked == 5000);
+
+  auto r = load_string(
+      "server:\n  limits: { max_rooms: 5, roster_size: 10, offline_messages: 20, offline_bytes: 4096,"
+      " offline_sender_share: 50 }\n"
+      "xmpp:\n  c2s:\n    rate: { bytes_per_second: 0, burst: 10, stanzas_per_second: 7, stanza_burst: 9 }\n"
+      "    core_queue: 8\n    max_unacked: 30\n    max_unacked_bytes: 40000\n",
+      "t.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  const auto& l = r->server.limits;
+  CHECK((l.max_rooms == 5 && l.roster_size == 10 && l.offline_messages == 20 && l.offline_bytes == 4096 &&
+         l.offline_sender_share == 50));
+  const auto& c = r->xmpp.c2s;
+  CHECK((c.rate.bytes_per_second == 0 && c.rate.burst == 10 && c.rate.stanzas_per_second == 7 &&
+         c.rate.stanza_burst == 9));
+  CHECK((c.core_queue == 8 && c.max_unacked == 30 && c.max_unacked_bytes == 40000));
+
+  auto bad =
+      load_string("server:\n  limits: { offline_sender_share: 0, max_rooms: 0, bogus: 1 }\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "server.limits.offline_sender_share: expected an integer in 1..100, got 0"));
+  CHECK(has_error(bad, "server.limits.max_rooms: expected an integer in 1..1000000, got 0"));
+  CHECK(has_error(bad, "server.limits.bogus: unknown key 'bogus'"));
+}

@@ -20,6 +20,7 @@ struct CoreFixture {
     o.scram_iterations = 16;  // tests do not need slow hashing
     o.room_history = 5;
     o.offline_limit = 3;
+    o.offline_sender_share = 100;  // offline_quota tests set their own
     return o;
   }
 

@@ -473,3 +473,23 @@ TEST_CASE("kill -9 loses no acknowledged offline message") {
     CHECK((*got)[i].body == "message number " + std::to_string(i));
   }
 }
+
+TEST_CASE("offline usage: count, bytes, and one sender's part") {
+  TempDir dir;
+  auto store = open_ok(dir.file("parley.db"));
+  CHECK(*store->offline_usage(alice, "local:mallory") == OfflineUsage{});
+  const Message m1 = message("1", "one"), m2 = message("2", "two two"), m3 = message("3", "three");
+  REQUIRE(store->push_offline(alice, m1, "local:mallory").ok());
+  REQUIRE(store->push_offline(alice, m2, "local:mallory").ok());
+  REQUIRE(store->push_offline(alice, m3, "local:carol").ok());
+  REQUIRE(store->push_offline(bob, m3, "local:mallory").ok());
+  const std::size_t b1 = encode_message(m1).size(), b2 = encode_message(m2).size(),
+                    b3 = encode_message(m3).size();
+  CHECK(*store->offline_usage(alice, "local:mallory") == OfflineUsage{3, b1 + b2 + b3, 2, b1 + b2});
+  CHECK(*store->offline_usage(Address::user("alice", "phone"), "local:carol") ==
+        OfflineUsage{3, b1 + b2 + b3, 1, b3});
+  CHECK(*store->offline_usage(alice, "nobody") == OfflineUsage{3, b1 + b2 + b3, 0, 0});
+  CHECK(store->take_offline(alice)->size() == 3);
+  CHECK(*store->offline_usage(alice, "local:mallory") == OfflineUsage{});
+  CHECK(store->offline_usage(bob, "local:mallory")->sender_messages == 1);
+}
