@@ -1,0 +1,220 @@
+"""Issue 9, "Correctness seen on the way", attacked against a running parleyd:
+
+- forwarded stanzas keep their namespace declarations: a raw XMPP client with a
+  namespace-aware parser (ElementTree's pull parser refuses unbound prefixes) receives an
+  iq whose prefixes were declared on the sender's stanza or stream header;
+- a guest who takes a departed guest's nick does not inherit its channel status;
+- `parleyd account remove` takes the account's room affiliations and roster entries (its
+  own and others' naming it) with it;
+- a stream header with version='99.0' gets <unsupported-version/> (RFC 6120 §4.7.5);
+- an XMPP MUC nick with a space ("Jane Doe") is kept for XMPP and shown to IRC as a valid,
+  stable, deduplicated nick (Jane_Doe).
+"""
+import asyncio
+import base64
+import logging
+import re
+import socket
+import ssl
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, next_where, slixmpp  # noqa: E402
+
+logging.basicConfig(level=logging.CRITICAL)
+
+STREAMS = "http://etherx.jabber.org/streams"
+CLIENT = "jabber:client"
+
+
+def header(extra=b"", version=b"version='1.0'"):
+    return (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+            b"xmlns:stream='http://etherx.jabber.org/streams' " + version + b" " + extra + b">")
+
+
+class RawXmpp:
+    """A bare XMPP client over direct TLS (XEP-0368) that reads with a namespace-aware parser:
+    every stanza it receives is a real ElementTree element with resolved namespaces, and a
+    stanza using an undeclared prefix makes the parser raise (the way namespace-aware clients
+    reject it)."""
+
+    def __init__(self, port, timeout=10):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=timeout),
+                                    server_hostname="localhost")
+        self.timeout = timeout
+        self.raw = b""  # every byte received since the last restart()
+        self._new_parser()
+
+    def _new_parser(self):
+        self.parser = ET.XMLPullParser(events=("start", "end"))
+        self.depth = 0
+        self.stanzas = []
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def next(self, pred=lambda e: True, timeout=None):
+        """The next top-level element (stanza) matching pred; parse errors propagate."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            for i, e in enumerate(self.stanzas):
+                if pred(e):
+                    del self.stanzas[: i + 1]
+                    return e
+            left = deadline - time.monotonic()
+            assert left > 0, f"no matching stanza; received {self.raw[-600:]!r}"
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            assert chunk, f"closed; received {self.raw[-600:]!r}"
+            self.raw += chunk
+            self.parser.feed(chunk)
+            for ev, el in self.parser.read_events():
+                if ev == "start":
+                    self.depth += 1
+                else:
+                    self.depth -= 1
+                    if self.depth == 1:
+                        self.stanzas.append(el)
+
+    def restart(self, extra=b""):
+        self._new_parser()
+        self.raw = b""
+        self.send(header(extra))
+        return self.next(lambda e: e.tag == f"{{{STREAMS}}}features")
+
+    def login(self, user, password, resource, extra=b""):
+        self.restart(extra)
+        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
+        self.send(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + token + b"</auth>")
+        ok = self.next()
+        assert ok.tag.endswith("}success"), ET.tostring(ok)
+        self.restart(extra)
+        self.send(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
+                  resource.encode() + b"</resource></bind></iq>")
+        self.next(lambda e: e.get("id") == "b" and e.get("type") == "result")
+        return self
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def xmpp_with_tls_port(**kw):
+    cfg = h.config(**kw)
+    port = h.free_port()
+    cfg["xmpp"]["c2s"]["listen"].append(f"tls:127.0.0.1:{port}")
+    cfg["_ports"]["xmpp_tls"] = port
+    return cfg
+
+
+# ---- namespaces ------------------------------------------------------------------------------
+
+def test_forwarded_iq_keeps_prefix_declarations():
+    cfg = xmpp_with_tls_port(xmpp=True, accounts=[("alice", "alicepw"), ("bob", "bobpw")])
+    with h.Parleyd(cfg) as d:
+        port = cfg["_ports"]["xmpp_tls"]
+        d.wait_for_log(rf"c2s listening on tls:127\.0\.0\.1:{port}")
+        bob = RawXmpp(port).login("bob", "bobpw", "raw")
+        # alice declares one prefix on her stream header and others on the stanza
+        alice = RawXmpp(port).login("alice", "alicepw", "raw", extra=b"xmlns:hdr='urn:example:header'")
+        cases = [
+            # declared on the stanza, used on an element and an attribute
+            (b"<iq type='get' id='q1' to='bob@localhost/raw' xmlns:foo='urn:example:foo'>"
+             b"<foo:query foo:mode='full'><foo:item/></foo:query></iq>",
+             "{urn:example:foo}query", "{urn:example:foo}mode"),
+            # declared on the stream header only
+            (b"<iq type='get' id='q2' to='bob@localhost/raw'>"
+             b"<hdr:query hdr:mode='x'/></iq>",
+             "{urn:example:header}query", "{urn:example:header}mode"),
+            # default-namespaced payload with a prefixed attribute from the stanza
+            (b"<iq type='set' id='q3' to='bob@localhost/raw' xmlns:a='urn:example:attr'>"
+             b"<query xmlns='urn:example:q' a:flag='1'/></iq>",
+             "{urn:example:q}query", "{urn:example:attr}flag"),
+        ]
+        for stanza, tag, attr in cases:
+            alice.send(stanza)
+            iq_id = re.search(rb"id='(q\d)'", stanza).group(1).decode()
+            # a namespace-aware parse: an unbound prefix would raise here
+            got = bob.next(lambda e: e.get("id") == iq_id)
+            assert got.tag == f"{{{CLIENT}}}iq", got.tag
+            payload = list(got)
+            assert len(payload) == 1 and payload[0].tag == tag, ET.tostring(got)
+            assert payload[0].get(attr) is not None, (attr, ET.tostring(got))
+        # and the answer travels back the same way
+        bob.send(b"<iq type='result' id='q1' to='alice@localhost/raw' xmlns:r='urn:example:r'>"
+                 b"<r:answer r:ok='yes'/></iq>")
+        back = alice.next(lambda e: e.get("id") == "q1")
+        assert back[0].tag == "{urn:example:r}answer" and back[0].get("{urn:example:r}ok") == "yes"
+        alice.close()
+        bob.close()
+
+
+def test_undeclared_prefix_is_refused():
+    """A stanza that is not namespace-well-formed is never forwarded: the stream ends with
+    <not-well-formed/> (RFC 6120 §11.2, XML-NAMES) and the intended recipient gets nothing."""
+    cfg = xmpp_with_tls_port(xmpp=True, accounts=[("alice", "alicepw"), ("bob", "bobpw")])
+    with h.Parleyd(cfg) as d:
+        port = cfg["_ports"]["xmpp_tls"]
+        d.wait_for_log(rf"c2s listening on tls:127\.0\.0\.1:{port}")
+        bob = RawXmpp(port).login("bob", "bobpw", "raw")
+        alice = RawXmpp(port).login("alice", "alicepw", "raw")
+        alice.send(b"<iq type='get' id='bad' to='bob@localhost/raw'><nope:query/></iq>")
+        err = alice.next(lambda e: e.tag == f"{{{STREAMS}}}error")
+        assert err.find("{urn:ietf:params:xml:ns:xmpp-streams}not-well-formed") is not None, ET.tostring(err)
+        # bob's stream is intact and received nothing from it
+        bob.send(b"<iq type='get' id='ping' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        bob.next(lambda e: e.get("id") == "ping")
+        assert b"nope" not in bob.raw, bob.raw
+        alice.close()
+        bob.close()
+
+
+# ---- stream version --------------------------------------------------------------------------
+
+def raw_plain(port, payload, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(payload)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if b"</stream:stream>" in data or b"</stream:features>" in data:
+                break
+    except socket.timeout:
+        pass
+    s.close()
+    return data.decode("utf-8", "replace")
+
+
+def test_stream_version():
+    with h.Parleyd(h.config(xmpp=True)) as d:
+        port = d.ports["xmpp"]
+        unsupported = "<unsupported-version xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+        for version in (b"version='99.0'", b"version='2.0'", b"version='10.1'", b"version='0.9'",
+                        b"version='abc'", b"version='1'", b""):
+            reply = raw_plain(port, header(version=version))
+            assert unsupported in reply, (version, reply[:400])
+            assert reply.endswith("</stream:stream>"), (version, reply[-100:])
+        # RFC 6120 §4.7.5: a higher minor version (and leading zeros) is still 1.x: served as 1.0
+        for version in (b"version='1.0'", b"version='1.5'", b"version='01.0'"):
+            reply = raw_plain(port, header(version=version))
+            assert "<stream:features>" in reply and "unsupported-version" not in reply, (version, reply[:400])
+            assert "version='1.0'" in reply, reply[:300]
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
