@@ -216,5 +216,132 @@ def test_stream_version():
             assert "version='1.0'" in reply, reply[:300]
 
 
+# ---- guests and accounts -----------------------------------------------------------------------
+
+def irc_login(port, nick, password=None):
+    c = h.LineClient(port)
+    if password:
+        c.send(f"PASS {password}")
+    c.send(f"NICK {nick}")
+    c.send(f"USER {nick} 0 * :{nick}")
+    c.expect(rf" 001 {nick} ")
+    return c
+
+
+def names_of(c, nick, chan):
+    """The NAMES entries of chan as the client `nick` sees them."""
+    c.send(f"NAMES {chan}")
+    entries = []
+    while True:
+        line = c.expect(rf" (353|366) {nick} ")
+        if " 366 " in line:
+            return entries
+        entries += line.split(" :", 1)[1].split()
+
+
+def test_guest_taking_a_departed_guests_nick_gets_no_status():
+    with h.Parleyd(h.config(irc=True)) as d:
+        port = d.ports["irc"]
+        first = irc_login(port, "opguy")
+        first.send("JOIN #x")
+        first.expect(r" 366 opguy #x ")
+        assert "@opguy" in names_of(first, "opguy", "#x")
+        stayer = irc_login(port, "stayer")
+        stayer.send("JOIN #x")  # keeps #x alive
+        stayer.expect(r" 366 stayer #x ")
+        first.send("QUIT :bye")
+        stayer.expect(r"^:opguy!\S+ QUIT ")
+        first.close()
+        # a new guest takes the nick and joins: no @, and no channel operator rights
+        second = irc_login(port, "opguy")
+        second.send("JOIN #x")
+        second.expect(r" 366 opguy #x ")
+        entries = names_of(second, "opguy", "#x")
+        assert "opguy" in entries and "@opguy" not in entries, entries
+        second.send("MODE #x +o opguy")
+        second.expect(r" 482 opguy #x ")
+        second.send("MODE #x +i")
+        second.expect(r" 482 opguy #x ")
+        second.send("KICK #x stayer :mine now")
+        second.expect(r" 482 opguy #x ")
+        assert "@stayer" not in names_of(stayer, "stayer", "#x")  # status did not move either
+        for c in (second, stayer):
+            c.send("QUIT")
+            c.close()
+
+
+def test_account_remove_takes_roles_and_roster_entries():
+    if slixmpp is None:
+        print("SKIP: slixmpp missing")
+        return
+
+    class Client(xc.BaseClient):
+        def __init__(self, jid, password):
+            super().__init__(jid, password)
+            self.presences = asyncio.Queue()
+            self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
+            self.add_event_handler("presence_subscribe",
+                                   lambda p: self.send_presence(pto=p["from"].bare, ptype="subscribed"))
+
+        async def _start(self, event):
+            await self.get_roster()
+            await super()._start(event)
+
+    def xmpp(user, password):
+        return xc.login(Client, d.ports["xmpp"], f"{user}@localhost/t", password, timeout=20)
+
+    def account(*args, password=None):
+        r = h.run_parleyd("account", *args, "--config", str(d.config_path), cwd=d.workdir,
+                          input=None if password is None else password + "\n")
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+
+    with h.Parleyd(h.config(irc=True, xmpp=True, accounts=[("bob", "bobpw")])) as d:
+        account("add", "alice", password="alicepw")
+        # alice and bob have each other in their rosters
+        alice = xmpp("alice", "alicepw")
+        bob = xmpp("bob", "bobpw")
+        alice.send_presence(pto="bob@localhost", ptype="subscribe")
+        xc.run(next_where(alice.presences, lambda p: p["from"].bare == "bob@localhost" and p["type"] == "available"),
+               20)
+        bob.send_presence(pto="alice@localhost", ptype="subscribe")
+        xc.run(next_where(bob.presences, lambda p: p["from"].bare == "alice@localhost" and p["type"] == "available"),
+               20)
+        assert "bob@localhost" in alice.client_roster and "alice@localhost" in bob.client_roster
+        # alice opens #x (owner); bob stays in it
+        ia = irc_login(d.ports["irc"], "alice", "alice:alicepw")
+        ia.send("JOIN #x")
+        ia.expect(r" 366 alice #x ")
+        assert "@alice" in names_of(ia, "alice", "#x")
+        ib = irc_login(d.ports["irc"], "bob", "bob:bobpw")
+        ib.send("JOIN #x")
+        ib.expect(r" 366 bob #x ")
+        ia.send("QUIT")
+        ib.expect(r"^:alice!\S+ QUIT ")
+        ia.close()
+        xc.bye(alice, bob)
+
+        # the account goes (while parleyd runs, as an operator would do it) and comes back
+        account("remove", "alice")
+        account("add", "alice", password="newpw")
+
+        ia = irc_login(d.ports["irc"], "alice", "alice:newpw")
+        ia.send("JOIN #x")
+        ia.expect(r" 366 alice #x ")
+        entries = names_of(ia, "alice", "#x")
+        assert "alice" in entries and "@alice" not in entries, entries
+        ia.send("MODE #x +o alice")
+        ia.expect(r" 482 alice #x ")
+        ia.send("QUIT")
+        ia.close()
+        alice = xmpp("alice", "newpw")
+        assert len(alice.client_roster) == 0 or list(alice.client_roster.keys()) == ["alice@localhost"], \
+            dict(alice.client_roster)
+        bob = xmpp("bob", "bobpw")
+        assert "alice@localhost" not in bob.client_roster, dict(bob.client_roster)
+        xc.bye(alice, bob)
+        ib.send("QUIT")
+        ib.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
