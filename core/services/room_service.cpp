@@ -40,10 +40,15 @@ bool glob(std::string_view pat, std::string_view s) {
   return p == pat.size();
 }
 
+// A room nick is protocol-neutral: XEP-0045 §7.2 lets an occupant's nick be any JID
+// resourcepart, "Jane Doe" included, and XMPP users are used to that. IRC's stricter
+// alphabet is the IRC adapter's business: it shows such members under a derived nick
+// (adapters/irc/member_nicks.hpp). Refused here: the empty nick, more than 64 bytes, control
+// characters (no line or stanza could carry them) and leading or trailing spaces.
 bool valid_nick(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
+  if (n.empty() || n.size() > 64 || n.front() == ' ' || n.back() == ' ') return false;
   for (char c : n)
-    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == '!' || c == '@' || c == '\x7f') return false;
+    if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') return false;
   return true;
 }
 

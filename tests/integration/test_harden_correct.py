@@ -343,5 +343,91 @@ def test_account_remove_takes_roles_and_roster_entries():
         ib.close()
 
 
+# ---- XMPP nicks that IRC cannot show as they are ------------------------------------------------
+
+class PollingIrc:
+    """A raw IRC client whose expect() lets slixmpp's loop run between short reads."""
+
+    def __init__(self, port, nick):
+        self.c = h.LineClient(port, timeout=10)
+        self.c.send(f"NICK {nick}")
+        self.c.send(f"USER {nick} 0 * :{nick}")
+        self.expect(rf" 001 {nick} ")
+
+    def send(self, line):
+        self.c.send(line)
+
+    def expect(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.c.expect(pattern, timeout=0.05)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                LOOP.run_until_complete(asyncio.sleep(0.02))
+
+
+def test_xmpp_nick_with_a_space_is_shown_to_irc_as_a_valid_nick():
+    if slixmpp is None:
+        print("SKIP: slixmpp missing")
+        return
+
+    class Client(xc.BaseClient):
+        def __init__(self, jid, password):
+            super().__init__(jid, password, plugins=("xep_0045",))
+            self.group = asyncio.Queue()
+            self.chats = asyncio.Queue()
+            self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+            self.add_event_handler("message", lambda m: m["type"] in ("chat", "normal") and self.chats.put_nowait(m))
+
+    room = "dev@conference.localhost"
+    with h.Parleyd(h.config(irc=True, xmpp=True, accounts=[("jane", "janepw"), ("bob", "bobpw")])) as d:
+        irc = PollingIrc(d.ports["irc"], "ann")
+        irc.send("JOIN #dev")
+        irc.expect(r" 366 ann #dev ")
+        jane = xc.login(Client, d.ports["xmpp"], "jane@localhost/x", "janepw", timeout=20)
+        muc = jane.plugin["xep_0045"]
+        xc.run(muc.join_muc_wait(room, "Jane Doe", maxstanzas=0), 20)
+        irc.expect(r"^:Jane_Doe!jane@xmpp\.parley JOIN #dev$")
+        irc.send("NAMES #dev")
+        names = irc.expect(r" 353 ann [=@*] #dev :")
+        assert "Jane_Doe" in names.split(" :", 1)[1].split(), names
+        # her messages come from the same derived nick
+        jane.send_message(mto=room, mbody="hi from jane", mtype="groupchat")
+        irc.expect(r"^:Jane_Doe!jane@xmpp\.parley PRIVMSG #dev :hi from jane$")
+        # and a PRIVMSG to it reaches her XMPP client
+        irc.send("PRIVMSG Jane_Doe :hello jane")
+        m = xc.run(next_where(jane.chats, lambda m: m["body"] == "hello jane"), 20)
+        assert m["from"].bare == "ann@localhost", m["from"]
+        irc.send("WHOIS Jane_Doe")
+        irc.expect(r" 311 ann Jane_Doe jane xmpp\.parley ")
+        # XMPP occupants see her nick as it is
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+        bmuc = bob.plugin["xep_0045"]
+        xc.run(bmuc.join_muc_wait(room, "Jane.Doe", maxstanzas=0), 20)
+        assert "Jane Doe" in bmuc.get_roster(room), bmuc.get_roster(room)
+        # a second member mapping to the same IRC nick is told apart by a suffix
+        irc.expect(r"^:Jane_Doe1!bob@xmpp\.parley JOIN #dev$")
+        bob.send_message(mto=room, mbody="hi from bob", mtype="groupchat")
+        irc.expect(r"^:Jane_Doe1!bob@xmpp\.parley PRIVMSG #dev :hi from bob$")
+        irc.send("PRIVMSG Jane_Doe1 :hello bob")
+        xc.run(next_where(bob.chats, lambda m: m["body"] == "hello bob"), 20)
+        # status changes name the derived nick; IRC users cannot take it while she is there
+        irc.send("MODE #dev +v Jane_Doe")
+        irc.expect(r"^:ann!\S+ MODE #dev \+v Jane_Doe$")
+        irc.send("NICK Jane_Doe")
+        irc.expect(r" 433 ann Jane_Doe ")
+        # a nick change keeps one derived nick per member, and the part shows the new one
+        jane.send_presence(pto=f"{room}/Jane Q")
+        irc.expect(r"^:Jane_Doe!jane@xmpp\.parley NICK :?Jane_Q$")
+        jane.send_message(mto=room, mbody="renamed", mtype="groupchat")
+        irc.expect(r"^:Jane_Q!jane@xmpp\.parley PRIVMSG #dev :renamed$")
+        muc.leave_muc(room, "Jane Q")
+        irc.expect(r"^:Jane_Q!jane@xmpp\.parley PART #dev")
+        xc.bye(jane, bob)
+        irc.send("QUIT")
+
+
 if __name__ == "__main__":
     h.run_tests(globals())

@@ -399,3 +399,19 @@ TEST_CASE("an account removed (by another process) and added again does not keep
   REQUIRE(rs.join(a3, req("y", "alice")).ok());
   CHECK(rs.find("y")->members.at(a3).affiliation == Affiliation::owner);
 }
+
+TEST_CASE("room nicks are protocol-neutral: spaces are fine, controls are not") {
+  CoreFixture f;
+  f.account("jane");
+  auto j = f.login("jane");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(j, req("dev", "Jane Doe")).ok());
+  CHECK(rs.find("dev")->members.at(j).nick == "Jane Doe");
+  CHECK(rs.change_nick(j, "dev", "Jane Q. Doe").ok());
+  for (const char* bad : {"", " lead", "trail ", "a\nb", "a\rb",
+                          "a\x01"
+                          "b",
+                          "a\x7f"})
+    CHECK(rs.change_nick(j, "dev", bad).error().condition == Condition::jid_malformed);
+  CHECK(rs.change_nick(j, "dev", std::string(65, 'x')).error().condition == Condition::jid_malformed);
+}
