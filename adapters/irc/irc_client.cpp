@@ -26,10 +26,10 @@ void IrcClient::on_room_join(const core::Room& room, const core::Member& m, bool
   if (!joining.empty() && joining == room.name && !self) return;  // listed by NAMES instead
   std::string line;
   LineWriter w(line);
-  w.prefix(self ? mask() : server.member_mask(m)).command("JOIN").param("#" + room.name);
+  w.prefix(self ? mask() : server.member_mask(room, m)).command("JOIN").param("#" + room.name);
   IrcClient* joiner = server.client_by_session(m.session);
   if (has(cap_extended_join)) {
-    std::string real = m.nick;
+    std::string real = m.nick;  // the neutral nick ("Jane Doe") as the realname
     if (joiner) real = joiner->realname;
     w.param(server.account_of(m.session)).trailing(real);
   }
@@ -45,6 +45,7 @@ void IrcClient::on_room_join(const core::Room& room, const core::Member& m, bool
 
 void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) {
   if (state != State::registered) return;
+  server.member_left(room.name);
   std::string chan = "#" + room.name;
   std::string line;
   LineWriter w(line);
@@ -53,19 +54,22 @@ void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, con
     case core::LeaveReason::Kind::shutdown:
       if (last_quit == m.session) return;  // once, however many channels we share
       last_quit = m.session;
-      w.prefix(server.member_mask(m)).command("QUIT").trailing(r.text.empty() ? "Quit" : r.text);
+      w.prefix(server.member_mask(room, m)).command("QUIT").trailing(r.text.empty() ? "Quit" : r.text);
       break;
     case core::LeaveReason::Kind::kick:
     case core::LeaveReason::Kind::ban: {
-      std::string by = r.by;
-      if (const core::Member* k = room.find_nick(r.by)) by = server.member_mask(*k);
-      else if (by.empty()) by = server.name();
-      w.prefix(by).command("KICK").param(chan).param(m.nick).trailing(r.text.empty() ? r.by : r.text);
+      std::string by = r.by.empty() ? server.name() : server.irc_nick_of(room, r.by);
+      if (const core::Member* k = room.find_nick(r.by)) by = server.member_mask(room, *k);
+      w.prefix(by)
+          .command("KICK")
+          .param(chan)
+          .param(server.irc_nick(room, m))
+          .trailing(r.text.empty() ? r.by : r.text);
       if (self && channels) --channels;
       break;
     }
     default:
-      w.prefix(self ? mask() : server.member_mask(m)).command("PART").param(chan);
+      w.prefix(self ? mask() : server.member_mask(room, m)).command("PART").param(chan);
       if (!r.text.empty()) w.trailing(r.text);
       break;
   }
@@ -73,21 +77,24 @@ void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, con
   server.queue(*this, line);
 }
 
-void IrcClient::on_room_nick(const core::Room&, const core::Member& before, const std::string& new_nick, bool self) {
+void IrcClient::on_room_nick(const core::Room& room, const core::Member& before, const std::string&,
+                             bool self) {
   if (state != State::registered || self) return;  // our own NICK was answered directly
+  auto [old_nick, new_nick] = server.irc_renick(room, before);
+  if (old_nick == new_nick) return;  // "Jane Doe" -> "Jane_Doe" looks the same from IRC
   if (last_nick_session == before.session && last_nick_new == new_nick) return;
   last_nick_session = before.session;
   last_nick_new = new_nick;
   std::string line;
-  LineWriter(line).prefix(server.member_mask(before)).command("NICK").trailing(new_nick).end();
+  LineWriter(line).prefix(server.mask_with(before, old_nick)).command("NICK").trailing(new_nick).end();
   server.queue(*this, line);
 }
 
 void IrcClient::on_room_topic(const core::Room& room, const core::Topic& t) {
   if (state != State::registered) return;
   if (!joining.empty() && joining == room.name) return;  // 332 follows the JOIN
-  std::string by = t.set_by.empty() ? server.name() : t.set_by;
-  if (const core::Member* m = room.find_nick(t.set_by)) by = server.member_mask(*m);
+  std::string by = t.set_by.empty() ? server.name() : server.irc_nick_of(room, t.set_by);
+  if (const core::Member* m = room.find_nick(t.set_by)) by = server.member_mask(room, *m);
   std::string line;
   LineWriter(line).prefix(by).command("TOPIC").param("#" + room.name).trailing(t.text).end();
   server.queue(*this, line);
@@ -95,19 +102,39 @@ void IrcClient::on_room_topic(const core::Room& room, const core::Topic& t) {
 
 void IrcClient::on_room_mode(const core::Room& room, const core::ModeChange& c) {
   if (state != State::registered) return;
-  std::string by = c.by.empty() ? server.name() : c.by;
-  if (const core::Member* m = room.find_nick(c.by)) by = server.member_mask(*m);
+  std::string by = c.by.empty() ? server.name() : server.irc_nick_of(room, c.by);
+  if (const core::Member* m = room.find_nick(c.by)) by = server.member_mask(room, *m);
   std::string line;
   LineWriter w(line);
   w.prefix(by).command("MODE").param("#" + room.name).param(c.modes);
-  for (const auto& a : c.args) w.param(a);
+  // Arguments in order of the letters that take one; o/h/v name members by neutral nick.
+  std::size_t arg = 0;
+  bool plus = true;
+  for (char letter : c.modes) {
+    if (letter == '+' || letter == '-') {
+      plus = letter == '+';
+      continue;
+    }
+    const bool takes = letter == 'o' || letter == 'h' || letter == 'v' || letter == 'b' || letter == 'k' ||
+                       (letter == 'l' && plus);
+    if (!takes || arg >= c.args.size()) continue;
+    const std::string& a = c.args[arg++];
+    if (letter == 'o' || letter == 'h' || letter == 'v')
+      w.param(server.irc_nick_of(room, a));
+    else
+      w.param(a);
+  }
+  for (; arg < c.args.size(); ++arg) w.param(c.args[arg]);
   w.end();
   server.queue(*this, line);
 }
 
 void IrcClient::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
   if (state != State::registered) return;
-  std::string by = from_nick + "!" + (from.is_user() ? from.id() : "user") + "@parley";
+  const core::Room* r = server.core().rooms().find(room);
+  std::string shown =
+      r ? server.irc_nick_of(*r, from_nick) : irc_nick_base(from_nick, server.config().nick_length);
+  std::string by = shown + "!" + (from.is_user() ? from.id() : "user") + "@parley";
   IrcClient* inviter = server.client_by_nick(from_nick);
   if (inviter) by = inviter->mask();
   std::string line;

@@ -68,6 +68,10 @@ void IrcServer::join_one(IrcClient& c, std::string_view chan, std::string_view k
   if (!room) return numeric(c, 403, {chan}, "No such channel");
   const core::Room* existing = rt_.core.rooms().find(*room);
   if (existing && existing->members.count(c.session)) return;
+  // The core compares neutral nicks; a member of another protocol may show this very nick
+  // to IRC (Jane Doe as Jane_Doe), and two members cannot answer to one IRC nick.
+  if (existing && nick_shown_in_rooms(c, c.nick, existing))
+    return numeric(c, 437, {"#" + *room}, "Your nick is in use in that channel");
   c.channels = rt_.core.rooms().rooms_of(c.session).size();
   if (c.channels >= cfg_.max_channels) return numeric(c, 405, {chan}, "You have joined too many channels");
   core::JoinRequest req;
@@ -195,8 +199,9 @@ void IrcServer::kick_one(IrcClient& c, std::string_view chan_in, std::string_vie
   if (!r) return numeric(c, 403, {chan_in}, "No such channel");
   std::string chan = "#" + *room;
   if (!r->members.count(c.session)) return numeric(c, 442, {chan}, "You're not on that channel");
-  if (!r->find_nick(nick)) return numeric(c, 441, {nick, chan}, "They aren't on that channel");
-  auto st = rt_.core.rooms().kick(c.session, *room, std::string(nick), reason, true);
+  const core::Member* target = member_by_irc_nick(*r, nick);
+  if (!target) return numeric(c, 441, {nick, chan}, "They aren't on that channel");
+  auto st = rt_.core.rooms().kick(c.session, *room, target->nick, reason, true);
   if (!st) {
     switch (st.error().condition) {
       case core::Condition::item_not_found:
@@ -226,7 +231,8 @@ void IrcServer::cmd_invite(IrcClient& c, const pi::Message& m) {
   }
   if (!r->members.count(c.session)) return numeric(c, 442, {chan}, "You're not on that channel");
   for (const auto& [id, mem] : r->members)
-    if (mem.user == who || pi::equal_fold(mem.nick, nick)) return numeric(c, 443, {nick, chan}, "is already on channel");
+    if (mem.user == who || pi::equal_fold(irc_nick(*r, mem), nick))
+      return numeric(c, 443, {nick, chan}, "is already on channel");
   auto st = rt_.core.rooms().invite(c.session, *room, who);
   if (!st) {
     if (st.error().condition == core::Condition::forbidden) return numeric(c, 482, {chan}, "You're not channel operator");
@@ -420,7 +426,9 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
       case 'o':
       case 'h':
       case 'v':
-        if (!r->find_nick(arg)) {
+        if (const core::Member* who = member_by_irc_nick(*r, arg)) {
+          arg = who->nick;  // the core names members by their neutral nick
+        } else {
           if (nick_known(arg))
             numeric(c, 441, {arg, chan}, "They aren't on that channel");
           else
@@ -458,10 +466,10 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
   }
 }
 
-bool IrcServer::nick_known(std::string_view nick) const {
+bool IrcServer::nick_known(std::string_view nick) {
   if (client_by_nick(nick)) return true;
   for (const core::Room* r : rt_.core.rooms().list())
-    if (r->find_nick(nick)) return true;
+    if (member_by_irc_nick(*r, nick)) return true;
   std::string f = pi::casefold(nick);
   return core::is_valid_local_name(f) && rt_.core.sessions().user_online(core::Address::user(f));
 }
@@ -625,7 +633,7 @@ void IrcServer::send_message(IrcClient& c, const pi::Message& m, bool notice) {
       to = core::Address::user(f);
     } else {
       for (const core::Room* r : rt_.core.rooms().list())
-        if (const core::Member* mem = r->find_nick(target)) {
+        if (const core::Member* mem = member_by_irc_nick(*r, target)) {
           to = mem->user;
           break;
         }

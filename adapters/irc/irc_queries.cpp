@@ -46,7 +46,8 @@ bool IrcServer::share_channel(const IrcClient& a, const IrcClient& b) const {
 // One RPL_WHOREPLY, or with WHOX (ircv3.net/specs/extensions/whox) one RPL_WHOSPCRPL with
 // the requested fields in their fixed order "tcuihsnfdlaor", the realname last.
 void IrcServer::who_reply(IrcClient& c, std::string_view fields, std::string_view token,
-                          std::string_view chan, const IrcClient* t, const core::Member* mem) {
+                          std::string_view chan, const IrcClient* t, const core::Member* mem,
+                          const core::Room* room) {
   std::string user, host, nick, real, account = "0", flags;
   std::int64_t idle = 0;
   if (t) {
@@ -67,11 +68,11 @@ void IrcServer::who_reply(IrcClient& c, std::string_view fields, std::string_vie
         (agg.availability == core::Availability::available || agg.availability == core::Availability::chat)
             ? "H"
             : "G";
-    auto mm = member_mask(*mem);
+    nick = room ? irc_nick(*room, *mem) : irc_nick_base(mem->nick, cfg_.nick_length);
+    auto mm = mask_with(*mem, nick);
     user = mm.substr(mm.find('!') + 1, mm.find('@') - mm.find('!') - 1);
     host = mm.substr(mm.find('@') + 1);
-    nick = mem->nick;
-    real = mem->nick;
+    real = mem->nick;  // the neutral nick, spaces and all
     if (mem->user.is_user() && rt_.core.directory().exists(mem->user.id())) account = mem->user.id();
   }
   if (mem) flags += status_of(c, *mem);
@@ -120,7 +121,7 @@ void IrcServer::cmd_who(IrcClient& c, const pi::Message& m) {
         IrcClient* t = client_by_session(id);
         // Modern IRC "WHO": from outside a channel its invisible members are not listed.
         if (!member && t && t->invisible && t != &c) continue;
-        who_reply(c, fields, token, "#" + *room, t, &mem);
+        who_reply(c, fields, token, "#" + *room, t, &mem, r);
       }
     }
   } else {
@@ -170,14 +171,18 @@ void IrcServer::cmd_whois(IrcClient& c, const pi::Message& m) {
   // Someone on another protocol: a room occupant by nick, or an online local user.
   std::string f = pi::casefold(nick);
   const core::Member* found = nullptr;
+  std::string shown_nick;
   std::string chans;
   for (const core::Room* r : rt_.core.rooms().list()) {
-    const core::Member* mem = r->find_nick(nick);
+    const core::Member* mem = member_by_irc_nick(*r, nick);
     if (!mem && core::is_valid_local_name(f))
       for (const auto& [id, mm] : r->members)
         if (mm.user == core::Address::user(f)) mem = &mm;
     if (!mem) continue;
-    if (!found) found = mem;
+    if (!found) {
+      found = mem;
+      shown_nick = irc_nick(*r, *mem);
+    }
     if (r->modes.secret && !r->members.count(c.session)) continue;
     if (!chans.empty()) chans += ' ';
     if (char p = prefix_of(*mem)) chans += p;
@@ -190,7 +195,7 @@ void IrcServer::cmd_whois(IrcClient& c, const pi::Message& m) {
     numeric(c, 401, {nick}, "No such nick/channel");
     return numeric(c, 318, {nick}, "End of /WHOIS list.");
   }
-  std::string shown(found ? found->nick : std::string(nick));
+  std::string shown(found ? shown_nick : std::string(nick));
   std::string proto = "local";
   auto sessions = rt_.core.sessions().of_user(user);
   if (!sessions.empty())

@@ -131,6 +131,7 @@ void IrcServer::queue_shared(IrcClient& c, const std::shared_ptr<const std::stri
 }
 
 void IrcServer::flush() {
+  if (!nick_sweep_.empty()) sweep_member_nicks();
   // Connections share the core strand, so each pending output goes straight to its socket:
   // Connection::send writes at once when nothing is in flight (one syscall per recipient
   // per batch of messages) and queues only what the kernel does not take.
@@ -210,6 +211,7 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
   if (c.state != IrcClient::State::closed) {
     if (c.session) {
       core::SessionId s = c.session;
+      for (const auto& rn : rt_.core.rooms().rooms_of(s)) member_left(rn);
       rt_.core.sessions().close(s, reason);
       c.session = 0;
       by_session_.erase(s);
@@ -449,6 +451,7 @@ void IrcServer::cmd_nick(IrcClient& c, const pi::Message& m) {
     return;
   }
   if (c.session) {
+    if (nick_shown_in_rooms(c, nick)) return numeric(c, 433, {nick}, "Nickname is already in use");
     auto st = rt_.core.rooms().change_nick_everywhere(c.session, nick);
     if (!st) return numeric(c, 433, {nick}, "Nickname is already in use");
   }
@@ -705,12 +708,119 @@ std::optional<std::string> IrcServer::room_of(std::string_view chan) const {
   return name;
 }
 
-std::string IrcServer::member_mask(const core::Member& m) const {
-  if (IrcClient* c = client_by_session(m.session)) return m.nick + "!" + c->user + "@" + c->host;
+std::string IrcServer::member_mask(const core::Room& room, const core::Member& m) {
+  return mask_with(m, irc_nick(room, m));
+}
+
+std::string IrcServer::mask_with(const core::Member& m, std::string_view nick) const {
+  if (IrcClient* c = client_by_session(m.session)) return std::string(nick) + "!" + c->user + "@" + c->host;
   std::string host = std::string(core::to_string(m.user.protocol()));
   if (const auto* s = rt_.core.sessions().find(m.session)) host = std::string(core::to_string(s->protocol)) + ".parley";
   std::string user = m.user.is_user() ? m.user.id() : "user";
-  return m.nick + "!" + user + "@" + host;
+  return std::string(nick) + "!" + user + "@" + host;
+}
+
+std::string IrcServer::choose_irc_nick(const core::Room& room, const core::Member& m) {
+  const std::size_t len = cfg_.nick_length;
+  auto taken = [&](std::string_view candidate) {
+    for (const auto& [id, other] : room.members) {
+      if (id == m.session || other.user == m.user) continue;  // one user's sessions may share a nick
+      std::string_view shown;
+      if (client_by_session(id))
+        shown = other.nick;
+      else if (const auto* e = member_nicks_.find(room.name, id); e && e->source == other.nick)
+        shown = e->nick;
+      else if (pi::is_valid_nick(other.nick, len))
+        shown = other.nick;  // will keep its own
+      else
+        continue;
+      if (pi::equal_fold(shown, candidate)) return true;
+    }
+    // An IRC user elsewhere: PRIVMSG to the nick must reach this member, not them.
+    if (IrcClient* c = client_by_nick(candidate)) {
+      const auto* info = rt_.core.sessions().find(c->session);
+      if (!info || info->user != m.user) return true;
+    }
+    return false;
+  };
+  return dedup_nick(pi::is_valid_nick(m.nick, len) ? m.nick : irc_nick_base(m.nick, len), len, taken);
+}
+
+std::string IrcServer::irc_nick(const core::Room& room, const core::Member& m) {
+  if (client_by_session(m.session)) return m.nick;  // an IRC client: its own, valid, nick
+  if (const auto* e = member_nicks_.find(room.name, m.session); e && e->source == m.nick) return e->nick;
+  nick_sweep_.insert(room.name);  // kept only while an IRC client is there to see it
+  return member_nicks_.set(room.name, m.session, m.nick, choose_irc_nick(room, m)).nick;
+}
+
+std::string IrcServer::irc_nick_of(const core::Room& room, std::string_view neutral) {
+  if (const core::Member* m = room.find_nick(neutral)) return irc_nick(room, *m);
+  return irc_nick_base(neutral, cfg_.nick_length);
+}
+
+const core::Member* IrcServer::member_by_irc_nick(const core::Room& room, std::string_view nick) {
+  const std::size_t len = cfg_.nick_length;
+  // The nick without a dedup suffix: only a member whose base nick starts with it can show
+  // `nick`, so a lookup (PRIVMSG to anyone, over every room) derives no other member's nick.
+  std::string_view stem = nick;
+  while (!stem.empty() && stem.back() >= '0' && stem.back() <= '9') stem.remove_suffix(1);
+  for (const auto& [id, m] : room.members) {
+    if (client_by_session(id)) {
+      if (pi::equal_fold(m.nick, nick)) return &m;
+      continue;
+    }
+    if (const auto* e = member_nicks_.find(room.name, id); e && e->source == m.nick) {
+      if (pi::equal_fold(e->nick, nick)) return &m;
+      continue;
+    }
+    const std::string base = pi::is_valid_nick(m.nick, len) ? m.nick : irc_nick_base(m.nick, len);
+    const bool plausible =
+        pi::equal_fold(base, nick) || (stem.size() < nick.size() && stem.size() <= base.size() &&
+                                       pi::equal_fold(std::string_view(base).substr(0, stem.size()), stem));
+    if (plausible && pi::equal_fold(irc_nick(room, m), nick)) return &m;
+  }
+  return nullptr;
+}
+
+std::pair<std::string, std::string> IrcServer::irc_renick(const core::Room& room,
+                                                          const core::Member& before) {
+  auto now = room.members.find(before.session);
+  if (now == room.members.end()) return {before.nick, before.nick};
+  if (client_by_session(before.session)) return {before.nick, now->second.nick};
+  const auto* e = member_nicks_.find(room.name, before.session);
+  if (e && e->source == now->second.nick) return {e->previous, e->nick};  // told to another member already
+  std::string old = e && e->source == before.nick ? e->nick : choose_irc_nick(room, before);
+  member_nicks_.set(room.name, before.session, before.nick, old);
+  const auto& after =
+      member_nicks_.set(room.name, before.session, now->second.nick, choose_irc_nick(room, now->second));
+  return {after.previous, after.nick};
+}
+
+void IrcServer::sweep_member_nicks() {
+  for (const auto& name : nick_sweep_) {
+    const core::Room* r = rt_.core.rooms().find(name);
+    bool irc_here = false;
+    if (r)
+      for (const auto& [id, m] : r->members) irc_here = irc_here || client_by_session(id) != nullptr;
+    if (!irc_here)
+      member_nicks_.forget_room(name);
+    else
+      member_nicks_.sweep(name, [&](core::SessionId s) { return r->members.count(s) > 0; });
+  }
+  nick_sweep_.clear();
+}
+
+bool IrcServer::nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only) {
+  const auto* me = rt_.core.sessions().find(c.session);
+  auto check = [&](const core::Room& r) {
+    for (const auto& [id, m] : r.members)
+      if (id != c.session && (!me || m.user != me->user) && pi::equal_fold(irc_nick(r, m), nick)) return true;
+    return false;
+  };
+  if (only) return check(*only);
+  for (const auto& rn : rt_.core.rooms().rooms_of(c.session))
+    if (const core::Room* r = rt_.core.rooms().find(rn); r && check(*r)) return true;
+  return false;
 }
 
 std::string IrcServer::sender_mask(const core::Message& m, std::string_view nick) const {
@@ -758,7 +868,7 @@ void IrcServer::send_names(IrcClient& c, const core::Room& room, bool with_end) 
   for (const auto& [id, m] : room.members) {
     std::string entry;
     entry += status_of(c, m);
-    entry += c.has(cap_userhost_in_names) ? member_mask(m) : m.nick;
+    entry += c.has(cap_userhost_in_names) ? member_mask(room, m) : irc_nick(room, m);
     if (any && line.size() + entry.size() + 3 > 500) {
       c.out += line + "\r\n";
       line = head;
@@ -777,8 +887,9 @@ void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
   std::string chan = "#" + room.name;
   if (room.topic.text.empty()) return numeric(c, 331, {chan}, "No topic is set");
   numeric(c, 332, {chan}, room.topic.text);
-  numeric_nt(c, 333, {chan, room.topic.set_by.empty() ? cfg_.server_name : room.topic.set_by,
-                      unix_secs(room.topic.set_at)});
+  numeric_nt(c, 333,
+             {chan, room.topic.set_by.empty() ? cfg_.server_name : irc_nick_of(room, room.topic.set_by),
+              unix_secs(room.topic.set_at)});
 }
 
 std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid) const {
@@ -866,10 +977,19 @@ static void render_body_lines(std::string& out, std::string_view tags, std::stri
           false);
 }
 
+std::string IrcServer::room_sender_nick(const core::Message& m) {
+  if (const core::Room* r = m.to.is_room() ? rt_.core.rooms().find(m.to.id()) : nullptr) {
+    auto it = r->members.find(m.origin.session);
+    if (it != r->members.end() && it->second.nick == m.nick) return irc_nick(*r, it->second);
+  }
+  // Gone since (or never a member, -n): the nick mapped, without the room's deduplication.
+  return m.nick.empty() ? std::string{} : irc_nick_base(m.nick, cfg_.nick_length);
+}
+
 std::string IrcServer::render_room_line(const core::Message& m, std::uint32_t variant) {
   std::string out;
   out.reserve(m.body.size() + 96);
-  render_body_lines(out, tags_for(m, variant), sender_mask(m, m.nick), "#" + m.to.id(), m,
+  render_body_lines(out, tags_for(m, variant), sender_mask(m, room_sender_nick(m)), "#" + m.to.id(), m,
                     cfg_.max_lines_per_message, message_bytes_max());
   return out;
 }
@@ -895,7 +1015,7 @@ void IrcServer::deliver(IrcClient& c, const core::MessagePtr& mp) {
   // Direct (or a private message from a room occupant): the target is this client's nick.
   std::string mask;
   if (m.to.is_room()) {  // XEP-0045 private message: show as from nick, hint the room
-    mask = sender_mask(m, m.nick);
+    mask = sender_mask(m, room_sender_nick(m));
   } else if (own) {
     mask = c.mask();
   } else {

@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "adapters/common/runtime.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
+#include "adapters/irc/member_nicks.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/irc/message.hpp"
 
@@ -61,8 +63,23 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   // Room and direct message rendering.
   void deliver(IrcClient& c, const core::MessagePtr& m);
   // nick!user@host for a room member or a message sender of any protocol.
-  std::string member_mask(const core::Member& m) const;
+  std::string member_mask(const core::Room& room, const core::Member& m);
+  std::string mask_with(const core::Member& m, std::string_view nick) const;
   std::string sender_mask(const core::Message& m, std::string_view nick) const;
+  // Room members as IRC sees them (member_nicks.hpp): an IRC client's own nick; else the
+  // neutral nick when it is a valid IRC nick nobody else in the room (or an IRC user
+  // elsewhere) shows; else one derived from it ("Jane Doe" -> "Jane_Doe", "Jane_Doe1"...).
+  // Chosen on first sight and kept while the member stays in the room.
+  std::string irc_nick(const core::Room& room, const core::Member& m);
+  // A neutral nick named by a core event (kicker, topic setter, mode setter, inviter).
+  std::string irc_nick_of(const core::Room& room, std::string_view neutral);
+  // The member of `room` that IRC sees as `nick` (case-insensitive), or nullptr.
+  const core::Member* member_by_irc_nick(const core::Room& room, std::string_view nick);
+  // A member of another protocol changed its nick (the room has the new one): the IRC
+  // nicks before and after, the same for every IRC member told.
+  std::pair<std::string, std::string> irc_renick(const core::Room& room, const core::Member& before);
+  // Someone left `room`: the derived nicks of those gone are dropped at the next flush.
+  void member_left(const std::string& room) { nick_sweep_.insert(room); }
   std::string account_of(core::SessionId s) const;  // "*" for guests / unknown
   // Tags for a line this adapter writes itself (TAGMSG, INVITE, STATUSMSG...) as `to` may
   // receive them: server-time, account-tag (of `from`), msgid; empty when none apply.
@@ -101,7 +118,11 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void send_statusmsg(IrcClient& c, char status, const core::Room& room, const protocols::irc::Message& m,
                       bool notice);
   void who_reply(IrcClient& c, std::string_view fields, std::string_view token, std::string_view chan,
-                 const IrcClient* t, const core::Member* mem);
+                 const IrcClient* t, const core::Member* mem, const core::Room* room = nullptr);
+  std::string choose_irc_nick(const core::Room& room, const core::Member& m);
+  void sweep_member_nicks();
+  // Another user in one of c's rooms (or in `only`) shows `nick` to IRC.
+  bool nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only = nullptr);
   void send_motd(IrcClient& c);
   void send_lusers(IrcClient& c);
   bool nick_available(IrcClient& c, const std::string& folded, bool& reserved);
@@ -130,9 +151,11 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   // the sender's full prefix still fits 512 bytes, as the client's own line did.
   std::string_view fit_text(const IrcClient& c, std::string_view cmd, std::string_view target,
                             std::string_view text, std::size_t framing = 0) const;
-  bool nick_known(std::string_view nick) const;  // an IRC client, room occupant or online user
+  bool nick_known(std::string_view nick);  // an IRC client, room occupant or online user
   bool share_channel(const IrcClient& a, const IrcClient& b) const;
   std::string render_room_line(const core::Message& m, std::uint32_t variant);
+  // The IRC nick of a room message's sender (m.nick is the neutral one).
+  std::string room_sender_nick(const core::Message& m);
   std::string tags_for(const core::Message& m, std::uint32_t variant) const;
   // The most bytes one message may take in a member's output (a share of the sendq).
   std::size_t message_bytes_max() const;
@@ -188,6 +211,8 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::size_t max_global_ = 0;    // most sessions of any protocol at once (RPL_GLOBALUSERS)
   std::unordered_map<std::string, std::vector<IrcClient*>> monitors_;  // casefolded nick -> watchers
   std::uint64_t next_guest_ = 1;
+  MemberNicks member_nicks_;
+  std::set<std::string> nick_sweep_;  // rooms whose derived nicks may name departed members
   std::string created_;
   struct WhoWas {
     std::string nick, user, host, realname;

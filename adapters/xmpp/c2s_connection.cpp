@@ -4,6 +4,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "adapters/common/auth.hpp"
 #include "adapters/xmpp/link.hpp"
 #include "protocols/xmpp/writer.hpp"
@@ -176,6 +178,26 @@ void C2sConnection::stream_error(StreamError e, std::string_view text) {
 
 // ---- stream negotiation (RFC 6120 §4.3) ------------------------------------------------------
 
+namespace {
+// RFC 6120 §4.7.5: version is "major.minor", two non-negative integers (leading zeros are
+// ignored). Parley speaks 1.0: a higher minor version is accepted (the answer says 1.0),
+// a higher major version gets <unsupported-version/>, and so does anything that is not
+// "major.minor". No version attribute at all means a pre-1.0 peer (RFC 3920 era, no SASL
+// or TLS negotiation), which Parley does not serve: refused with <unsupported-version/>
+// as well, as it always was.
+bool supported_version(std::string_view v) {
+  auto dot = v.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size()) return false;
+  auto digits = [](std::string_view s) {
+    return s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  std::string_view major = v.substr(0, dot), minor = v.substr(dot + 1);
+  if (!digits(major) || !digits(minor)) return false;
+  major.remove_prefix(std::min(major.find_first_not_of('0'), major.size()));
+  return major == "1";
+}
+}  // namespace
+
 void C2sConnection::on_header() {
   const auto& h = framer_.header();
   // Namespaces in scope for the stanzas of this stream.
@@ -195,8 +217,7 @@ void C2sConnection::on_header() {
   if (scope->default_ns != ns::client) return stream_error(StreamError::invalid_namespace, "expected jabber:client");
   auto to = px::prep_domain(h.attr("to"));
   if (!to || *to != ctx_.domains.domain) return stream_error(StreamError::host_unknown);
-  auto version = h.attr("version");
-  if (version.empty() || version[0] < '1') return stream_error(StreamError::unsupported_version);
+  if (!supported_version(h.attr("version"))) return stream_error(StreamError::unsupported_version);
   send_header_and_features();
 }
 

@@ -122,10 +122,11 @@ void C2sConnection::on_message(px::Stanza& s) {
     XmlWriter w(sent_copy);
     w.open("message").attr("xmlns", ns::client).attr("from", link->full_jid()).attr("to", s.attr("to"));
     w.attr_if("type", type).attr_if("id", s.attr("id"));
+    px::copy_prefix_declarations(w, s.root());
     for (auto c : s.root().children()) {
       if (c.type() != pugi::node_element) continue;
       std::string child;
-      px::render(child, c);
+      px::render(child, c, s.stream());
       w.raw(child);
     }
     w.close();
@@ -176,10 +177,11 @@ void C2sConnection::on_presence(px::Stanza& s) {
     XmlWriter w(echo);
     w.open("presence").attr("from", link->full_jid()).attr("to", link->full_jid());
     if (t.basic == core::Basic::closed) w.attr("type", "unavailable");
+    px::copy_prefix_declarations(w, s.root());
     for (auto c : s.root().children()) {
       if (c.type() != pugi::node_element) continue;
       std::string child;
-      px::render(child, c);
+      px::render(child, c, s.stream());
       w.raw(child);
     }
     w.close();
@@ -279,10 +281,13 @@ void C2sConnection::route_iq(px::Stanza& s, const px::Jid& to) {
   XmlWriter w(out);
   w.open("iq").attr("type", s.attr("type")).attr("id", s.attr("id")).attr("from", link_->full_jid())
       .attr("to", s.attr("to"));
+  // Namespace declarations stay with what uses them (the children redeclare what they
+  // inherited), and the sender's own declarations stay on the stanza.
+  px::copy_prefix_declarations(w, s.root());
   for (auto c : s.root().children()) {
     if (c.type() != pugi::node_element) continue;
     std::string child;
-    px::render(child, c);
+    px::render(child, c, s.stream());
     w.raw(child);
   }
   w.close();

@@ -40,10 +40,15 @@ bool glob(std::string_view pat, std::string_view s) {
   return p == pat.size();
 }
 
+// A room nick is protocol-neutral: XEP-0045 §7.2 lets an occupant's nick be any JID
+// resourcepart, "Jane Doe" included, and XMPP users are used to that. IRC's stricter
+// alphabet is the IRC adapter's business: it shows such members under a derived nick
+// (adapters/irc/member_nicks.hpp). Refused here: the empty nick, more than 64 bytes, control
+// characters (no line or stanza could carry them) and leading or trailing spaces.
 bool valid_nick(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
+  if (n.empty() || n.size() > 64 || n.front() == ' ' || n.back() == ' ') return false;
   for (char c : n)
-    if (static_cast<unsigned char>(c) <= ' ' || c == ',' || c == '!' || c == '@' || c == '\x7f') return false;
+    if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') return false;
   return true;
 }
 
@@ -111,7 +116,14 @@ Status RoomService::load() {
     r.topic = s.topic;
     r.modes = s.modes;
     r.bans = s.bans;
-    for (auto& [a, aff] : s.affiliations) r.affiliations[a] = aff;
+    // Affiliations belong to accounts (or remote users): a local user without an account
+    // was a guest whose session ended without Sessions::close (a crash), and its name may
+    // go to someone else now.
+    for (auto& [a, aff] : s.affiliations)
+      if (!a.is_user() || core_.directory().exists(a.id())) {
+        r.affiliations[a] = aff;
+        note_grant(a);
+      }
     r.persistent = true;
     r.created = Clock::now();
     auto h = core_.store().history(s.name, history_limit_);
@@ -143,6 +155,7 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
   if (core_.hooks().fire("room/join", ctx) == Verdict::deny) return ctx.deny_error;
 
   const Address user = info->user;
+  check_account(user);
   Member m;
   m.session = s;
   m.user = user;
@@ -154,6 +167,7 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
     r.name = req.room;
     r.created = Clock::now();
     r.affiliations[user] = Affiliation::owner;
+    note_grant(user);
     existing = rooms_.emplace(req.room, std::move(r)).first;
   } else {
     Room& r = existing->second;
@@ -196,7 +210,7 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
       self.on_message(*it);
   }
   if (!room.topic.text.empty()) self.on_room_topic(room, room.topic);
-  if (creating) c.save();
+  if (creating) save(room);
   return static_cast<const Room*>(&room);
 }
 
@@ -277,7 +291,7 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   room.topic = Topic{text, me.nick, Clock::now()};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
-  c.save();
+  save(room);
   return {};
 }
 
@@ -524,7 +538,7 @@ Status RoomService::set_modes(SessionId s, const std::string& name, const ModeCh
     const Member& m = room.members[id];
     ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
   }
-  ctx.save();
+  save(room);
   return {};
 }
 
@@ -556,8 +570,18 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
   const Affiliation needed = (a >= Affiliation::admin) ? Affiliation::owner : Affiliation::admin;
   if (me.affiliation < needed) return make_error(Condition::forbidden, "insufficient affiliation");
   const Address user = user_in.bare();
-  if (a == Affiliation::none) room.affiliations.erase(user);
-  else room.affiliations[user] = a;
+  // A local name with no account and nobody online is nobody yet: a guest who later takes
+  // it would find the affiliation waiting.
+  if (a != Affiliation::none && user.is_user() && !core_.directory().exists(user.id()) &&
+      !core_.sessions().user_online(user))
+    return make_error(Condition::item_not_found, "no such user");
+  check_account(user);
+  if (a == Affiliation::none) {
+    room.affiliations.erase(user);
+  } else {
+    room.affiliations[user] = a;
+    note_grant(user);
+  }
   Ctx ctx{core_, room};
   std::vector<SessionId> affected;
   for (auto& [id, m] : room.members)
@@ -575,7 +599,7 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
   // remove_member never erases this room here: the actor (not an outcast of itself, since
   // it needs admin) is still a member... unless it banned itself.
   auto again = rooms_.find(name);
-  if (again != rooms_.end()) Ctx{core_, again->second}.save();
+  if (again != rooms_.end()) save(again->second);
   return {};
 }
 
@@ -612,6 +636,40 @@ Status RoomService::set_persistent(SessionId s, const std::string& name, bool pe
     if (auto st = core_.store().delete_room(name); !st) return st;
   }
   return {};
+}
+
+void RoomService::forget_user(const Address& user_in) {
+  const Address user = user_in.bare();
+  for (auto& [name, room] : rooms_) {
+    const bool had = room.affiliations.erase(user) > 0;
+    std::erase(room.invited, user);
+    if (had) Ctx{core_, room}.save();
+  }
+  account_created_.erase(user);
+}
+
+void RoomService::check_account(const Address& user) {
+  auto it = account_created_.find(user);
+  if (it == account_created_.end()) return;  // no account affiliation anywhere
+  auto rec = core_.store().get_account(user.id());
+  if (!rec) return;  // a store error demotes nobody
+  if (rec->has_value() && (*rec)->created == it->second) return;
+  forget_user(user);  // removed, or removed and added again: someone else now
+}
+
+void RoomService::note_grant(const Address& user) {
+  if (!user.is_user()) return;
+  auto rec = core_.store().get_account(user.id());
+  if (rec && rec->has_value()) account_created_[user] = (*rec)->created;
+}
+
+void RoomService::save(Room& room) {
+  if (!room.persistent) return;
+  std::vector<Address> users;
+  for (const auto& [a, aff] : room.affiliations)
+    if (account_created_.count(a)) users.push_back(a);
+  for (const auto& a : users) check_account(a);  // never write back a removed account's status
+  Ctx{core_, room}.save();
 }
 
 const Room* RoomService::find(const std::string& room) const {

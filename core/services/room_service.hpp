@@ -65,14 +65,30 @@ class RoomService {
   Status invite(SessionId s, const std::string& room, const Address& invitee);
   Status set_persistent(SessionId s, const std::string& room, bool persistent);
 
+  // Drops what rooms keep about `user` beyond its visits: long-lived affiliations and
+  // pending invitations (persistent rooms are saved). Sessions::close calls it when a
+  // guest's session ends: a guest's identity is its nick, and whoever takes the nick next
+  // must not inherit the departed guest's channel status.
+  void forget_user(const Address& user);
+
   const Room* find(const std::string& room) const;
   std::vector<const Room*> list() const;
   std::vector<std::string> rooms_of(SessionId s) const;
   std::size_t history_limit() const { return history_limit_; }
 
  private:
+  // Long-lived affiliations name accounts; `parleyd account remove` (another process) may
+  // delete an account while this one runs, and `account add` make a new one of the same
+  // name: a different person, told apart by the account's creation time, recorded when an
+  // account is granted an affiliation. check_account forgets a user's affiliations when
+  // its account is gone or was re-created; it runs on join, on grants and before saving.
+  void check_account(const Address& user);
+  void note_grant(const Address& user);
+  void save(Room& room);
+
   Core& core_;
   std::size_t history_limit_;
+  std::map<Address, Timestamp> account_created_;
   std::map<std::string, Room> rooms_;
   std::map<SessionId, std::vector<std::string>> by_session_;
 };

@@ -40,12 +40,16 @@ void Sessions::close(SessionId id, const std::string& reason) {
   it = sessions_.find(id);  // the services may not erase, but do not trust a stale iterator
   if (it == sessions_.end()) return;
   Address user = it->second.user;
+  const bool guest = it->second.guest;
   sessions_.erase(it);
   auto u = by_user_.find(user);
   if (u != by_user_.end()) {
     std::erase(u->second, id);
     if (u->second.empty()) by_user_.erase(u);
   }
+  // A guest exists only while connected: its name is free for the next guest, who must not
+  // inherit its room affiliations (issue 9).
+  if (guest && !user_online(user)) core_.rooms().forget_user(user);
 }
 
 void Sessions::terminate(SessionId id, const std::string& reason) {

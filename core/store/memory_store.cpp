@@ -17,8 +17,12 @@ Result<std::optional<AccountRecord>> MemoryStore::get_account(const std::string&
 
 Status MemoryStore::delete_account(const std::string& user) {
   if (accounts_.erase(user) == 0) return make_error(Condition::item_not_found, "no such account");
-  rosters_.erase(Address::user(user));
-  offline_.erase(Address::user(user));
+  const Address bare = Address::user(user);
+  rosters_.erase(bare);
+  offline_.erase(bare);
+  for (auto& [owner, items] : rosters_) items.erase(bare);
+  for (auto& [name, room] : rooms_)
+    std::erase_if(room.affiliations, [&](const auto& a) { return a.first == bare; });
   return {};
 }
 

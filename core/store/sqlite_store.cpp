@@ -441,7 +441,8 @@ Result<std::optional<AccountRecord>> SqliteStore::get_account(const std::string&
 }
 
 Status SqliteStore::delete_account(const std::string& user) {
-  // The account, its roster and its offline queue go together or not at all.
+  // The account, its roster and offline queue, others' roster entries naming it and its
+  // room affiliations go together or not at all.
   auto tx = Transaction::begin(*this, true);
   if (!tx) return tx.error();
   const std::string bare = Address::user(user).to_string();
@@ -457,8 +458,10 @@ Status SqliteStore::delete_account(const std::string& user) {
     if (!s) return s.error();
     if (auto r = s->text(1, bare).run(); !r) return r;
   }
-  {
-    auto s = prepare("DELETE FROM offline WHERE user = ?1");
+  for (const char* sql : {"DELETE FROM offline WHERE user = ?1",
+                          "DELETE FROM roster WHERE contact = ?1",  // in others' rosters
+                          "DELETE FROM room_affiliations WHERE address = ?1"}) {
+    auto s = prepare(sql);
     if (!s) return s.error();
     if (auto r = s->text(1, bare).run(); !r) return r;
   }

@@ -73,7 +73,9 @@ class Store {
   // Accounts
   virtual Status put_account(const AccountRecord& a) = 0;  // insert or replace
   virtual Result<std::optional<AccountRecord>> get_account(const std::string& user) = 0;
-  virtual Status delete_account(const std::string& user) = 0;  // also roster, offline
+  // Also the account's roster and offline queue, the roster entries of others that name
+  // it, and its room affiliations: a new account of the same name inherits nothing.
+  virtual Status delete_account(const std::string& user) = 0;
   virtual Result<std::vector<std::string>> list_accounts() = 0;
 
   // Rosters and subscriptions

@@ -1,6 +1,9 @@
 #include "protocols/xmpp/writer.hpp"
 
+#include <algorithm>
 #include <cstdint>
+
+#include "protocols/xmpp/stanza.hpp"
 
 namespace parley::protocols::xmpp {
 
@@ -161,17 +164,65 @@ void XmlWriter::finish() {
 }
 
 namespace {
-void render_node(XmlWriter& w, pugi::xml_node n, std::string_view ns_if_missing) {
+
+bool is_declaration(std::string_view name) { return name == "xmlns" || name.starts_with("xmlns:"); }
+
+std::string_view prefix_of_name(std::string_view qname) {
+  auto colon = qname.find(':');
+  return colon == std::string_view::npos ? std::string_view{} : qname.substr(0, colon);
+}
+
+// What a subtree uses without declaring it itself: prefixes (of element and attribute
+// names; "xml" is bound by definition) and whether an unprefixed element relies on an
+// inherited default namespace.
+struct FreeNames {
+  std::vector<std::string_view> prefixes;
+  bool default_ns = false;
+};
+
+void collect_free(pugi::xml_node n, std::vector<std::string_view>& declared, bool default_declared,
+                  FreeNames& free) {
+  if (n.type() != pugi::node_element) return;
+  const std::size_t mark = declared.size();
+  for (auto a : n.attributes()) {
+    std::string_view name = a.name();
+    if (name == "xmlns")
+      default_declared = true;
+    else if (name.starts_with("xmlns:"))
+      declared.push_back(name.substr(6));
+  }
+  auto use = [&](std::string_view p) {
+    if (p.empty() || p == "xml") return;
+    if (std::find(declared.begin(), declared.end(), p) != declared.end()) return;
+    if (std::find(free.prefixes.begin(), free.prefixes.end(), p) == free.prefixes.end())
+      free.prefixes.push_back(p);
+  };
+  std::string_view prefix = prefix_of_name(n.name());
+  if (prefix.empty())
+    free.default_ns = free.default_ns || !default_declared;
+  else
+    use(prefix);
+  for (auto a : n.attributes())
+    if (!is_declaration(a.name())) use(prefix_of_name(a.name()));  // unprefixed attributes have no namespace
+  for (auto c : n.children()) collect_free(c, declared, default_declared, free);
+  declared.resize(mark);
+}
+
+// The namespace bound to `prefix` ("" for the default namespace) at element n of the
+// received stanza: the nearest declaration on n or an ancestor, else the stream header's.
+std::string_view binding_at(pugi::xml_node n, std::string_view prefix, const StreamNamespaces& scope) {
+  std::string decl = prefix.empty() ? std::string("xmlns") : "xmlns:" + std::string(prefix);
+  for (pugi::xml_node e = n; e && e.type() == pugi::node_element; e = e.parent())
+    if (auto a = e.attribute(decl.c_str())) return a.value();
+  return prefix.empty() ? std::string_view(scope.default_ns) : scope.lookup(prefix);
+}
+
+void render_node(XmlWriter& w, pugi::xml_node n) {
   switch (n.type()) {
     case pugi::node_element: {
       w.open(n.name());
-      bool has_xmlns = false;
-      for (auto a : n.attributes()) {
-        if (std::string_view(a.name()) == "xmlns") has_xmlns = true;
-        w.attr(a.name(), a.value());
-      }
-      if (!has_xmlns && !ns_if_missing.empty()) w.attr("xmlns", ns_if_missing);
-      for (auto c : n.children()) render_node(w, c, {});
+      for (auto a : n.attributes()) w.attr(a.name(), a.value());
+      for (auto c : n.children()) render_node(w, c);
       w.close();
       break;
     }
@@ -183,11 +234,51 @@ void render_node(XmlWriter& w, pugi::xml_node n, std::string_view ns_if_missing)
       break;  // comments, PIs, doctype: never produced by the framer
   }
 }
+
+void render_root(std::string& out, pugi::xml_node n, const StreamNamespaces& scope,
+                 std::string_view out_default_ns, std::string_view ns_if_missing) {
+  XmlWriter w(out);
+  if (n.type() != pugi::node_element) return render_node(w, n);
+  FreeNames free;
+  std::vector<std::string_view> declared;
+  collect_free(n, declared, false, free);
+  w.open(n.name());
+  bool has_xmlns = false;
+  for (auto a : n.attributes()) {
+    if (std::string_view(a.name()) == "xmlns") has_xmlns = true;
+    w.attr(a.name(), a.value());
+  }
+  if (!has_xmlns && !ns_if_missing.empty()) {
+    w.attr("xmlns", ns_if_missing);
+  } else if (free.default_ns) {
+    // The parent's default namespace, which the subtree inherited where it was received.
+    std::string_view inherited = binding_at(n.parent(), "", scope);
+    if (inherited != out_default_ns) w.attr("xmlns", inherited);
+  }
+  for (std::string_view p : free.prefixes) {
+    std::string_view uri = binding_at(n.parent(), p, scope);
+    // Stanza::parse refuses unbound prefixes, so uri is never empty for a parsed stanza.
+    if (!uri.empty()) w.attr("xmlns:" + std::string(p), uri);
+  }
+  for (auto c : n.children()) render_node(w, c);
+  w.close();
+}
+
 }  // namespace
 
+void render(std::string& out, pugi::xml_node n, const StreamNamespaces& scope,
+            std::string_view out_default_ns) {
+  render_root(out, n, scope, out_default_ns, {});
+}
+
 void render(std::string& out, pugi::xml_node n, std::string_view ns_if_missing) {
-  XmlWriter w(out);
-  render_node(w, n, ns_if_missing);
+  static const StreamNamespaces standard;
+  render_root(out, n, standard, standard.default_ns, ns_if_missing);
+}
+
+void copy_prefix_declarations(XmlWriter& w, pugi::xml_node n) {
+  for (auto a : n.attributes())
+    if (std::string_view(a.name()).starts_with("xmlns:")) w.attr(a.name(), a.value());
 }
 
 }  // namespace parley::protocols::xmpp

@@ -11,6 +11,8 @@
 
 namespace parley::protocols::xmpp {
 
+struct StreamNamespaces;
+
 void escape_text(std::string& out, std::string_view s);
 void escape_attr(std::string& out, std::string_view s);
 // Valid UTF-8 made of XML Chars only (what escape_* would keep).
@@ -50,9 +52,21 @@ class XmlWriter {
   bool in_start_tag_ = false;
 };
 
-// Serialises an element (e.g. a payload received from a client) with full escaping. If
-// ns_if_missing is given and the element has no xmlns attribute, xmlns is added to the root
-// (for forwarding a child element out of the scope of its original stream).
+// Serialises an element (e.g. a payload received from a client) with full escaping, as a
+// namespace-well-formed fragment that does not depend on where it came from (Namespaces in
+// XML 1.0 §5): every prefix its subtree uses (element or attribute names) but declares
+// outside it, on an ancestor in the received stanza or on the stream header (`scope`), is
+// declared again on the fragment's root, and so is the default namespace when the subtree
+// relies on one that differs from `out_default_ns`, the default in effect where the
+// fragment is written (jabber:client inside a stanza Parley builds).
+void render(std::string& out, pugi::xml_node n, const StreamNamespaces& scope,
+            std::string_view out_default_ns = "jabber:client");
+// The same with the stream's standard declarations as scope. If ns_if_missing is given and
+// the element has no xmlns attribute, xmlns is added to the root (for forwarding a child
+// element out of the scope of its original stream).
 void render(std::string& out, pugi::xml_node n, std::string_view ns_if_missing = {});
+// The prefixed namespace declarations (xmlns:p='...') of element n, as attributes of the
+// element open in w: a stanza Parley rebuilds keeps the declarations the sender put on it.
+void copy_prefix_declarations(XmlWriter& w, pugi::xml_node n);
 
 }  // namespace parley::protocols::xmpp

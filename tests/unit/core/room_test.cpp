@@ -327,3 +327,91 @@ TEST_CASE("closing a session quits every room") {
   CHECK(rs.find("ops") == nullptr);
   CHECK(rs.find("dev")->members.size() == 1);
 }
+
+TEST_CASE("a guest's affiliations die with it: the next guest of that name starts with nothing") {
+  auto store = std::make_shared<MemoryStore>();
+  {
+    CoreFixture f(store);
+    f.account("bob");
+    auto& rs = f.core->rooms();
+    auto g = f.login("ann", {}, true, Protocol::irc);
+    auto b = f.login("bob");
+    REQUIRE(rs.join(g, req("x", "ann")).ok());
+    REQUIRE(rs.join(b, req("x", "bob")).ok());
+    CHECK(rs.find("x")->members.at(g).affiliation == Affiliation::owner);
+    REQUIRE(rs.invite(g, "x", Address::user("bob")).ok());
+    REQUIRE(rs.set_persistent(g, "x", true).ok());
+    // An affiliation for a local name with no account and nobody online is refused.
+    CHECK(rs.set_affiliation(g, "x", Address::user("nobody"), Affiliation::admin).error().condition ==
+          Condition::item_not_found);
+    f.core->sessions().close(g, "bye");
+    const Room* r = rs.find("x");
+    REQUIRE(r != nullptr);
+    CHECK(r->affiliations.count(Address::user("ann")) == 0);
+    CHECK(store->rooms()->front().affiliations.empty());  // saved without it
+
+    auto g2 = f.login("ann", {}, true, Protocol::irc);
+    REQUIRE(rs.join(g2, req("x", "ann")).ok());
+    CHECK(r->members.at(g2).affiliation == Affiliation::none);
+    CHECK(r->members.at(g2).role == Role::participant);
+    CHECK(rs.set_modes(g2, "x", modes("+o", {"ann"})).error().condition == Condition::forbidden);
+  }
+  // A guest's affiliation left in the store (a crash: no session close) is dropped at load.
+  StoredRoom crashed;
+  crashed.name = "y";
+  crashed.affiliations = {{Address::user("ghost"), Affiliation::owner},
+                          {Address::user("bob"), Affiliation::admin}};
+  REQUIRE(store->put_room(crashed).ok());
+  CoreFixture f(store);
+  REQUIRE(f.core->rooms().load().ok());
+  const Room* y = f.core->rooms().find("y");
+  REQUIRE(y != nullptr);
+  CHECK(y->affiliations.size() == 1);
+  CHECK(y->affiliations.count(Address::user("bob")) == 1);
+}
+
+TEST_CASE("an account removed (by another process) and added again does not keep its affiliations") {
+  CoreFixture f;
+  f.account("alice");
+  f.account("bob");
+  auto& rs = f.core->rooms();
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  REQUIRE(rs.join(a, req("x", "alice")).ok());
+  REQUIRE(rs.join(b, req("x", "bob")).ok());
+  REQUIRE(rs.set_persistent(a, "x", true).ok());
+  REQUIRE(rs.set_modes(a, "x", modes("-t")).ok());
+  f.core->sessions().close(a, "bye");
+  // `parleyd account remove alice` then `account add alice`, behind the running core's back.
+  REQUIRE(f.store->delete_account("alice").ok());
+  REQUIRE(rs.set_topic(b, "x", "saved while alice is gone").ok());  // must not write her back
+  CHECK(f.store->rooms()->front().affiliations.empty());
+  f.account("alice");
+  auto a2 = f.login("alice");
+  REQUIRE(rs.join(a2, req("x", "alice")).ok());
+  CHECK(rs.find("x")->members.at(a2).affiliation == Affiliation::none);
+  CHECK(rs.find("x")->affiliations.count(Address::user("alice")) == 0);
+  // Her new account can be granted status again, and keeps it.
+  REQUIRE(rs.leave(a2, "x", "").ok());
+  REQUIRE(rs.join(a2, req("y", "alice")).ok());
+  REQUIRE(rs.leave(a2, "y", "").ok());
+  auto a3 = f.login("alice");
+  REQUIRE(rs.join(a3, req("y", "alice")).ok());
+  CHECK(rs.find("y")->members.at(a3).affiliation == Affiliation::owner);
+}
+
+TEST_CASE("room nicks are protocol-neutral: spaces are fine, controls are not") {
+  CoreFixture f;
+  f.account("jane");
+  auto j = f.login("jane");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(j, req("dev", "Jane Doe")).ok());
+  CHECK(rs.find("dev")->members.at(j).nick == "Jane Doe");
+  CHECK(rs.change_nick(j, "dev", "Jane Q. Doe").ok());
+  for (const char* bad : {"", " lead", "trail ", "a\nb", "a\rb",
+                          "a\x01"
+                          "b",
+                          "a\x7f"})
+    CHECK(rs.change_nick(j, "dev", bad).error().condition == Condition::jid_malformed);
+  CHECK(rs.change_nick(j, "dev", std::string(65, 'x')).error().condition == Condition::jid_malformed);
+}

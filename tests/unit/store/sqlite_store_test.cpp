@@ -226,7 +226,7 @@ TEST_CASE("an undecodable offline row is dropped, the rest delivered") {
   CHECK(*store->count_offline(alice) == 0);
 }
 
-TEST_CASE("delete_account also removes the user's roster and offline messages") {
+TEST_CASE("delete_account removes roster, offline messages, entries naming it and affiliations") {
   TempDir dir;
   auto store = open_ok(dir.file("parley.db"));
   REQUIRE(store->put_account(account("alice")).ok());
@@ -241,16 +241,30 @@ TEST_CASE("delete_account also removes the user's roster and offline messages") 
               .ok());
   REQUIRE(store->push_offline(alice, message("1", "x")).ok());
   REQUIRE(store->push_offline(bob, message("2", "y")).ok());
+  const Address carol = Address::user("carol");
+  REQUIRE(
+      store
+          ->put_roster_item(
+              {bob, carol, "Carol", {"friends"}, SubscriptionState::active, SubscriptionState::none, false})
+          .ok());
+  auto dev = room("dev");
+  dev.affiliations = {{bob, Affiliation::admin}, {alice, Affiliation::owner}, {carol, Affiliation::member}};
+  REQUIRE(store->put_room(dev).ok());
 
   REQUIRE(store->delete_account("alice").ok());
   CHECK_FALSE(store->get_account("alice")->has_value());
   CHECK(store->roster(alice)->empty());
   CHECK(*store->count_offline(alice) == 0);
-  CHECK(raw_query(dir.file("parley.db"), "SELECT count(*) FROM roster_groups") == "0");
-  // Bob keeps his own data.
+  // Bob keeps his own data, less his entry for alice: a new "alice" is a stranger to him.
   CHECK(store->get_account("bob")->has_value());
-  CHECK(store->roster(bob)->size() == 1);
+  REQUIRE(store->roster(bob)->size() == 1);
+  CHECK(store->roster(bob)->front().contact == carol);
+  CHECK(raw_query(dir.file("parley.db"), "SELECT count(*) FROM roster_groups") == "1");
   CHECK(*store->count_offline(bob) == 1);
+  // The room keeps everyone's affiliation but alice's.
+  REQUIRE(store->rooms()->size() == 1);
+  CHECK(store->rooms()->front().affiliations == std::vector<std::pair<Address, Affiliation>>{
+                                                    {bob, Affiliation::admin}, {carol, Affiliation::member}});
 }
 
 TEST_CASE("persistent rooms round-trip with bans and affiliations") {
