@@ -1,5 +1,7 @@
 #include "core/store/memory_store.hpp"
 
+#include <algorithm>
+
 #include "core/store/message_codec.hpp"
 
 namespace parley::core {
@@ -54,17 +56,38 @@ Result<std::vector<RosterItem>> MemoryStore::roster(const Address& owner) {
 }
 
 Status MemoryStore::push_offline(const Address& user, const Message& m, const std::string& sender) {
-  offline_[user.bare()].push_back(Offline{m, sender, encode_message(m).size()});
+  offline_[user.bare()].push_back(Offline{next_offline_key_++, m, sender, encode_message(m).size()});
   return {};
 }
 
 Result<std::vector<Message>> MemoryStore::take_offline(const Address& user) {
-  auto node = offline_.extract(user.bare());
   std::vector<Message> out;
+  auto node = offline_.extract(user.bare());
   if (node.empty()) return out;
   out.reserve(node.mapped().size());
   for (auto& o : node.mapped()) out.push_back(std::move(o.message));
   return out;
+}
+
+Result<std::vector<StoredMessage>> MemoryStore::peek_offline(const Address& user, std::int64_t after,
+                                                             std::size_t limit) {
+  std::vector<StoredMessage> out;
+  auto it = offline_.find(user.bare());
+  if (it == offline_.end()) return out;
+  for (const auto& o : it->second) {
+    if (out.size() >= limit) break;
+    if (o.key > after) out.push_back(StoredMessage{o.key, o.message});
+  }
+  return out;
+}
+
+Status MemoryStore::delete_offline(const Address& user, const std::vector<std::int64_t>& keys) {
+  auto it = offline_.find(user.bare());
+  if (it == offline_.end()) return {};
+  std::erase_if(it->second,
+                [&](const Offline& o) { return std::find(keys.begin(), keys.end(), o.key) != keys.end(); });
+  if (it->second.empty()) offline_.erase(it);
+  return {};
 }
 
 Result<std::size_t> MemoryStore::count_offline(const Address& user) {

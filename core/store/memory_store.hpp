@@ -27,6 +27,9 @@ class MemoryStore final : public Store {
   Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) override;
   Result<std::vector<Message>> take_offline(const Address& user) override;
   Result<std::size_t> count_offline(const Address& user) override;
+  Result<std::vector<StoredMessage>> peek_offline(const Address& user, std::int64_t after,
+                                                  std::size_t limit) override;
+  Status delete_offline(const Address& user, const std::vector<std::int64_t>& keys) override;
 
   Status put_room(const StoredRoom& r) override;
   Status delete_room(const std::string& name) override;
@@ -41,11 +44,13 @@ class MemoryStore final : public Store {
   // owner -> contact -> item; std::map keeps roster order stable for tests.
   std::map<Address, std::map<Address, RosterItem>> rosters_;
   struct Offline {
+    std::int64_t key;    // peek_offline / delete_offline
     Message message;
     std::string sender;  // offline_usage key
     std::size_t bytes;   // encoded size, as the durable store counts it
   };
   std::map<Address, std::vector<Offline>> offline_;
+  std::int64_t next_offline_key_ = 1;
   std::map<std::string, StoredRoom> rooms_;
   std::map<std::string, std::deque<Message>> history_;
 };

@@ -629,6 +629,48 @@ Result<std::vector<Message>> SqliteStore::take_offline(const Address& user) {
   return out;
 }
 
+Result<std::vector<StoredMessage>> SqliteStore::peek_offline(const Address& user, std::int64_t after,
+                                                             std::size_t limit) {
+  const std::string key = user.bare().to_string();
+  std::vector<StoredMessage> out;
+  std::vector<std::int64_t> undecodable;
+  {
+    auto s = prepare("SELECT seq, message FROM offline WHERE user = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+    if (!s) return s.error();
+    s->text(1, key).int64(2, after).int64(3, clamp_i64(limit));
+    for (;;) {
+      auto row = s->step();
+      if (!row) return row.error();
+      if (!*row) break;
+      const std::int64_t seq = s->col_int64(0);
+      auto m = decode_message(s->col_blob(1));
+      // As in take_offline: a row that no longer decodes can never be delivered.
+      if (!m) {
+        spdlog::warn("store: dropping undecodable offline message {} for {}: {}", seq, key, m.error().text);
+        undecodable.push_back(seq);
+        continue;
+      }
+      out.push_back(StoredMessage{seq, std::move(*m)});
+    }
+  }
+  if (!undecodable.empty())
+    if (auto st = delete_offline(user, undecodable); !st) return st.error();
+  return out;
+}
+
+Status SqliteStore::delete_offline(const Address& user, const std::vector<std::int64_t>& keys) {
+  if (keys.empty()) return {};
+  const std::string key = user.bare().to_string();
+  auto tx = Transaction::begin(*this, true);
+  if (!tx) return tx.error();
+  for (std::int64_t seq : keys) {
+    auto s = prepare("DELETE FROM offline WHERE user = ?1 AND seq = ?2");
+    if (!s) return s.error();
+    if (auto r = s->text(1, key).int64(2, seq).run(); !r) return r;
+  }
+  return tx->commit();
+}
+
 Result<std::size_t> SqliteStore::count_offline(const Address& user) {
   auto s = prepare("SELECT COUNT(*) FROM offline WHERE user = ?1");
   if (!s) return s.error();

@@ -57,6 +57,9 @@ class SqliteStore : public Store {
   Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) override;
   Result<std::vector<Message>> take_offline(const Address& user) override;
   Result<std::size_t> count_offline(const Address& user) override;
+  Result<std::vector<StoredMessage>> peek_offline(const Address& user, std::int64_t after,
+                                                  std::size_t limit) override;
+  Status delete_offline(const Address& user, const std::vector<std::int64_t>& keys) override;
 
   Status put_room(const StoredRoom& r) override;
   Status delete_room(const std::string& name) override;

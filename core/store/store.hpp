@@ -66,6 +66,15 @@ struct OfflineUsage {
   friend bool operator==(const OfflineUsage&, const OfflineUsage&) = default;
 };
 
+// An offline message as read back from storage, with the key that deletes it (keys grow in
+// arrival order and are never reused).
+struct StoredMessage {
+  std::int64_t key = 0;
+  Message message;
+
+  friend bool operator==(const StoredMessage&, const StoredMessage&) = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -92,6 +101,13 @@ class Store {
   virtual Result<OfflineUsage> offline_usage(const Address& user, const std::string& sender) = 0;
   virtual Result<std::vector<Message>> take_offline(const Address& user) = 0;  // and delete
   virtual Result<std::size_t> count_offline(const Address& user) = 0;
+  // Reads without deleting: up to `limit` messages with a key above `after`, oldest first.
+  // A message stays stored until delete_offline, so one that never reached the client is
+  // there for the next login (Router::flush_offline).
+  virtual Result<std::vector<StoredMessage>> peek_offline(const Address& user, std::int64_t after,
+                                                          std::size_t limit) = 0;
+  // Deletes the user's messages with these keys; unknown keys are ignored.
+  virtual Status delete_offline(const Address& user, const std::vector<std::int64_t>& keys) = 0;
 
   // Persistent rooms and their history
   virtual Status put_room(const StoredRoom& r) = 0;
