@@ -230,7 +230,13 @@ void Connection::on_cipher(const char* data, std::size_t n) {
       send(pending);
       if (closed()) return;
     }
-    if (rare_ && rare_->tls_pending.empty() && rare_->close_reason.empty()) rare_.reset();
+    if (rare_) {
+      for (auto& m : rare_->markers)
+        if (m.after_handshake) m = {out_.size() + writing_.size(), false, std::move(m.f)};
+      note_written(0);
+    }
+    if (rare_ && rare_->tls_pending.empty() && rare_->close_reason.empty() && rare_->markers.empty())
+      rare_.reset();
   }
   // Records that followed the handshake in the same read are decrypted now.
   auto st = tls_.read(in, out_, [this](const char* p, std::size_t k) {
@@ -330,6 +336,7 @@ void Connection::flush() {
   std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return close("Write error");
   out_.erase(0, n);
+  note_written(n);
   if (out_.empty()) return write_drained();
   writing_busy_ = true;
   writing_.swap(out_);
@@ -340,11 +347,12 @@ void Connection::flush() {
   });
 }
 
-void Connection::write_done(const boost::system::error_code& ec, std::size_t) {
+void Connection::write_done(const boost::system::error_code& ec, std::size_t n) {
   writing_busy_ = false;
   std::string().swap(writing_);  // an idle connection keeps no write buffer
   if (state_ == State::closed) return;
   if (ec) return close("Write error");
+  note_written(n);
   if (!out_.empty()) return flush();
   write_drained();
 }
@@ -355,6 +363,33 @@ void Connection::write_drained() {
   if (out_.capacity() > 15) std::string().swap(out_);
   if (state_ == State::draining) return finish_close();
   if (tls_upgrade_pending_ && !reading_ && !in_on_data_) do_start_tls();
+}
+
+void Connection::when_written(std::function<void()> f) {
+  if (state_ == State::closed || !f) return;
+  const bool after_handshake = state_ == State::handshaking && tls_pending_size() > 0;
+  rare().markers.push_back({out_.size() + writing_.size(), after_handshake, std::move(f)});
+  note_written(0);
+}
+
+void Connection::note_written(std::size_t n) {
+  if (!rare_ || rare_->markers.empty()) return;
+  auto& markers = rare_->markers;
+  std::size_t due = 0;
+  for (auto& m : markers) {
+    if (m.after_handshake) break;  // later ones were registered later still
+    m.remaining -= std::min(n, m.remaining);
+    if (m.remaining == 0 && due == static_cast<std::size_t>(&m - markers.data())) ++due;
+  }
+  if (due == 0) return;
+  std::vector<std::function<void()>> run;
+  run.reserve(due);
+  for (std::size_t i = 0; i < due; ++i) run.push_back(std::move(markers[i].f));
+  markers.erase(markers.begin(), markers.begin() + static_cast<std::ptrdiff_t>(due));
+  // Called now, not posted: a post would queue behind a read that the peer's answer to
+  // these very bytes may already have queued (e.g. its stream close, whose session end
+  // would then overtake the confirmation).
+  for (auto& f : run) f();
 }
 
 void Connection::close_after_flush(std::string_view reason) {
@@ -384,6 +419,7 @@ void Connection::close(std::string_view reason) {
   socket_.close(ec);
   out_.clear();
   in_.clear();
+  if (rare_) rare_->markers.clear();  // those bytes never left: their markers never run
   auto self = shared_from_this();  // keep alive through the callbacks
   on_close(reason);
   if (manager_) manager_->remove(this);

@@ -39,6 +39,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "protocols/common/limits.hpp"
 #include "protocols/common/tls_session.hpp"
@@ -137,6 +138,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // inside on_data, releasing outside it (it feeds on_data).
   void hold_input(bool hold);
   bool input_held() const { return input_held_; }
+  // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
+  // call, when nothing is queued). Never if the connection closes first: e.g. stored
+  // messages are deleted only when they actually left (a dead peer or an overflowing send
+  // queue leaves them stored). f runs on this strand, possibly inside send() or a write
+  // completion, before anything the peer sent in answer is read; it must not call back
+  // into this connection (post instead).
+  void when_written(std::function<void()> f);
 
   bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
@@ -169,12 +177,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_cipher(const char* data, std::size_t n);
   void write_drained();
   void finish_close();
+  void note_written(std::size_t n);  // n wire bytes went to the kernel: runs due markers
 
   // What only a handshake or a graceful close needs lives apart, allocated then: an idle
   // connection is mostly this object, one per client.
   struct Rare {
     std::string tls_pending;   // plaintext sent while the handshake runs
     std::string close_reason;  // close_after_flush() -> finish_close()
+    struct Marker {
+      std::size_t remaining;  // wire bytes still to be written before f runs
+      bool after_handshake;   // counts from when tls_pending is encrypted
+      std::function<void()> f;
+    };
+    std::vector<Marker> markers;  // when_written(), in order
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();
