@@ -22,6 +22,11 @@ struct CoreOptions {
   std::uint32_t offline_sender_share = 25;  // percent of both one sender may use (100: no share)
   std::size_t max_rooms = 100;              // rooms one session may be in (every protocol)
   std::size_t roster_size = 1000;           // items in one roster
+  // Offline messages go out in batches of at most this many messages and about this many
+  // bytes; the next batch follows once the adapter confirmed the last one. So a login
+  // never floods its own send queue, and what the client did not get stays stored.
+  std::size_t offline_batch = 50;
+  std::size_t offline_batch_bytes = 64 * 1024;
   std::uint32_t scram_iterations = 4096;
 };
 

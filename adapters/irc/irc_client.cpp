@@ -16,6 +16,8 @@ IrcClient::~IrcClient() = default;
 
 void IrcClient::on_message(const core::MessagePtr& m) { server.deliver(*this, m); }
 
+bool IrcClient::on_stored_message(const core::MessagePtr& m) { return server.deliver_stored(*this, m); }
+
 void IrcClient::on_presence(const core::PresenceUpdate&) {
   // IRC shows presence only as AWAY (aggregate); away-notify is sent by the server for
   // members of shared channels, and WHOIS/WHO read the aggregate on demand.

@@ -61,6 +61,7 @@ class IrcClient final : public core::SessionSink {
 
   // SessionSink (core strand)
   void on_message(const core::MessagePtr& m) override;
+  bool on_stored_message(const core::MessagePtr& m) override;
   void on_presence(const core::PresenceUpdate& p) override;
   void on_room_join(const core::Room& room, const core::Member& m, bool self) override;
   void on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r,
@@ -89,6 +90,9 @@ class IrcClient final : public core::SessionSink {
   std::string pass;      // PASS, until registration
   std::string away;      // empty: here
   std::string out;       // pending output, flushed by IrcServer
+  // Ids of the offline messages in `out`: confirmed to the core (Router::delivered) once
+  // flushed and written to the socket, so a connection that dies first leaves them stored.
+  std::vector<std::string> stored;
   // Lines produced while a command runs that are not part of its labeled response (IRCv3
   // labeled-response): a message to oneself arrives once as the echo (labeled) and once
   // as a delivery, which follows the response. Appended to `out` after the command.

@@ -139,13 +139,26 @@ void IrcServer::flush() {
   list.swap(dirty_);
   for (IrcClient* c : list) {
     c->dirty = false;
-    if (!c->conn || c->out.empty()) continue;  // no socket (tests): output stays in out
+    if (!c->conn) continue;  // no socket (tests): output stays in out
     auto conn = c->conn;  // send() may fail and close; the close is reported by a post
-    conn->send(c->out);
-    // A busy room member reuses its buffer (a line or two per batch); anything bigger,
-    // like the welcome burst, is released so an idle client holds little.
-    if (c->out.capacity() > 512) std::string().swap(c->out);
-    else c->out.clear();
+    if (!c->out.empty()) {
+      conn->send(c->out);
+      // A busy room member reuses its buffer (a line or two per batch); anything bigger,
+      // like the welcome burst, is released so an idle client holds little.
+      if (c->out.capacity() > 512) std::string().swap(c->out);
+      else c->out.clear();
+    }
+    if (!c->stored.empty()) {
+      std::vector<std::string> ids = std::move(c->stored);
+      c->stored.clear();
+      // The marker runs on the connection's strand, which for IRC is the core strand, maybe
+      // at once: the next batch it brings is queued and flushed by a later flush().
+      conn->when_written([self = shared_from_this(), session = c->session, ids = std::move(ids)] {
+        if (auto st = self->rt_.core.router().delivered(session, ids); !st)
+          spdlog::error("irc: confirming offline messages: {}", st.error().text);
+        self->flush_soon();
+      });
+    }
   }
   list.clear();
   if (dirty_.empty()) dirty_.swap(list);  // keep the list's capacity for the next batch
@@ -1035,6 +1048,14 @@ void IrcServer::deliver(IrcClient& c, const core::MessagePtr& mp) {
   render_body_lines(out, tags_for(m, variant), mask, target, m, cfg_.max_lines_per_message,
                     message_bytes_max());
   queue(c, out);
+}
+
+bool IrcServer::deliver_stored(IrcClient& c, const core::MessagePtr& m) {
+  deliver(c, m);
+  if (!c.conn || c.state != IrcClient::State::registered || m->id.empty()) return false;
+  c.stored.push_back(m->id);
+  mark_dirty(c);  // flush() confirms it, even if nothing was rendered (own message, no echo)
+  return true;
 }
 
 void IrcServer::publish_away(IrcClient& c) {

@@ -62,6 +62,9 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void numeric_nt(IrcClient& c, int code, std::initializer_list<std::string_view> middle);
   // Room and direct message rendering.
   void deliver(IrcClient& c, const core::MessagePtr& m);
+  // An offline message (SessionSink::on_stored_message): delivered as any, and confirmed
+  // to the core once the bytes are written (flush()). false: no socket to tell (tests).
+  bool deliver_stored(IrcClient& c, const core::MessagePtr& m);
   // nick!user@host for a room member or a message sender of any protocol.
   std::string member_mask(const core::Room& room, const core::Member& m);
   std::string mask_with(const core::Member& m, std::string_view nick) const;

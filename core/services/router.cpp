@@ -1,5 +1,8 @@
 #include "core/services/router.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <random>
 #include <string_view>
 
@@ -117,10 +120,99 @@ Status Router::store_offline(const Address& bare, const Message& m, bool redeliv
 Status Router::flush_offline(SessionId session) {
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return make_error(Condition::item_not_found, "no such session");
-  auto msgs = core_.store().take_offline(s->user);
-  if (!msgs) return msgs.error();
-  for (auto& m : *msgs) s->sink->on_message(std::make_shared<const Message>(std::move(m)));
-  return {};
+  auto [it, fresh] = offline_.try_emplace(s->user);
+  auto& asked = it->second.sessions;
+  if (std::find(asked.begin(), asked.end(), session) == asked.end()) asked.push_back(session);
+  if (!fresh) return {};  // another session of the user is receiving them
+  return send_offline_batch(s->user);
+}
+
+Status Router::send_offline_batch(const Address& user) {
+  for (;;) {
+    auto it = offline_.find(user);
+    if (it == offline_.end() || !it->second.pending.empty()) return {};
+    OfflineFlush& f = it->second;
+    const SessionInfo* s = nullptr;
+    while (!f.sessions.empty() && !(s = core_.sessions().find(f.sessions.front())))
+      f.sessions.erase(f.sessions.begin());
+    if (!s) {
+      offline_.erase(it);
+      return {};
+    }
+    const std::size_t limit = std::max<std::size_t>(1, core_.options().offline_batch);
+    auto batch = core_.store().peek_offline(user, f.after, limit);
+    if (!batch || batch->empty()) {
+      offline_.erase(it);
+      if (!batch) return batch.error();
+      return {};
+    }
+    SessionSink* sink = s->sink;
+    std::vector<std::int64_t> done;  // delivered to a sink that does not confirm
+    std::size_t bytes = 0;
+    for (auto& stored : *batch) {
+      if (bytes >= core_.options().offline_batch_bytes) break;
+      bytes += stored.message.body.size() + 256;  // roughly what it costs rendered
+      auto fit = offline_.find(user);  // a sink may have changed the map (it should not)
+      if (fit == offline_.end()) return {};
+      fit->second.after = stored.key;
+      fit->second.pending.emplace_back(stored.message.id, stored.key);
+      auto p = std::make_shared<const Message>(std::move(stored.message));
+      if (!sink->on_stored_message(p)) {
+        fit = offline_.find(user);
+        if (fit != offline_.end() && !fit->second.pending.empty()) fit->second.pending.pop_back();
+        done.push_back(stored.key);
+      }
+    }
+    if (auto st = core_.store().delete_offline(user, done); !st) {
+      offline_.erase(user);
+      return st;
+    }
+  }
+}
+
+Status Router::delivered(SessionId session, const std::vector<std::string>& ids) {
+  const SessionInfo* s = core_.sessions().find(session);
+  if (!s) return {};
+  auto it = offline_.find(s->user);
+  if (it == offline_.end() || it->second.sessions.empty() || it->second.sessions.front() != session)
+    return {};
+  auto& pending = it->second.pending;
+  std::vector<std::int64_t> keys;
+  for (const auto& id : ids) {
+    // Ids given by clients need not be unique: the first one pending is the one meant,
+    // since delivery keeps the order.
+    auto p = std::find_if(pending.begin(), pending.end(), [&](const auto& e) { return e.first == id; });
+    if (p == pending.end()) continue;
+    keys.push_back(p->second);
+    pending.erase(p);
+  }
+  if (keys.empty()) return {};
+  const Address user = s->user;
+  if (auto st = core_.store().delete_offline(user, keys); !st) {
+    // They would come again at the next login; stop here rather than loop over them.
+    offline_.erase(it);
+    return st;
+  }
+  return send_offline_batch(user);
+}
+
+void Router::session_closed(SessionId session) {
+  const SessionInfo* s = core_.sessions().find(session);
+  if (!s) return;
+  auto it = offline_.find(s->user);
+  if (it == offline_.end()) return;
+  OfflineFlush& f = it->second;
+  auto pos = std::find(f.sessions.begin(), f.sessions.end(), session);
+  if (pos == f.sessions.end()) return;
+  const bool receiver = pos == f.sessions.begin();
+  f.sessions.erase(pos);
+  if (!receiver) return;
+  // What it was given and did not confirm is still stored: start over with the next one.
+  f.pending.clear();
+  f.after = 0;
+  const Address user = s->user;
+  if (auto st = send_offline_batch(user); !st)
+    spdlog::error("router: offline messages of {}: {}", user.to_string(), st.error().text);
 }
 
 }  // namespace parley::core

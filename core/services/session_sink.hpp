@@ -46,6 +46,15 @@ class SessionSink {
 
   // Direct, notice, action and room messages (room: to.is_room(), nick = sender's nick).
   virtual void on_message(const MessagePtr& m) = 0;
+  // A message from offline storage (Router::flush_offline). Returns true when the adapter
+  // will report it with Router::delivered() once the client has it (XEP-0198 ack, or its
+  // bytes handed to the kernel): until then it stays stored, so a connection that dies
+  // first leaves it for the next login. Report later, never from inside this call. The
+  // default delivers it as any message and returns false: delivered, as far as anyone knows.
+  virtual bool on_stored_message(const MessagePtr& m) {
+    on_message(m);
+    return false;
+  }
   // A presence change of someone this session's user watches, or of its own other sessions.
   virtual void on_presence(const PresenceUpdate& p) = 0;
   // Subscription requests and answers addressed to this session's user.

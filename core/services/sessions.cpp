@@ -37,6 +37,7 @@ void Sessions::close(SessionId id, const std::string& reason) {
   // While the session is still registered, so that rooms and presence can look it up.
   core_.rooms().leave_all(id, LeaveReason{LeaveReason::Kind::quit, {}, reason});
   core_.presence().session_closed(id);
+  core_.router().session_closed(id);
   it = sessions_.find(id);  // the services may not erase, but do not trust a stale iterator
   if (it == sessions_.end()) return;
   Address user = it->second.user;
