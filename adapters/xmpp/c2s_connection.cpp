@@ -505,10 +505,12 @@ void C2sConnection::on_sm(px::Stanza& s) {
     link_->enable_sm(id);
     std::string out = "<enabled xmlns='urn:xmpp:sm:3' id='" + id + "'";
     if (resume) {
-      out += " resume='true' max='" + std::to_string(ctx_.resume_timeout.count()) + "'";
       std::lock_guard lock(ctx_.mu);
-      ctx_.resumable[id] = link_;
+      // Not once the session is over (the core ended it) or the server is stopping.
+      resume = !link_->ended && !ctx_.stopping;
+      if (resume) ctx_.resumable[id] = link_;
     }
+    if (resume) out += " resume='true' max='" + std::to_string(ctx_.resume_timeout.count()) + "'";
     out += "/>";
     send(out);
   } else if (n == "r") {
@@ -524,30 +526,37 @@ void C2sConnection::on_sm(px::Stanza& s) {
 
 void C2sConnection::on_resume(px::Stanza& s) {
   std::string previd(s.attr("previd"));
+  auto h = static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10));
+  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
   std::shared_ptr<Link> link;
+  std::shared_ptr<C2sConnection> old;
+  std::vector<std::string> replay;
   {
+    // One step under ctx_.mu, like the resume timeout's check (on_close): either the timeout
+    // ended the session first and this fails, or this attaches first and the timer, seeing
+    // a new generation, leaves the session alone.
     std::lock_guard lock(ctx_.mu);
     auto it = ctx_.resumable.find(previd);
-    if (it != ctx_.resumable.end() && it->second->user() == user_) link = it->second;
+    if (it != ctx_.resumable.end() && it->second->user() == user_ && !it->second->ended) {
+      link = it->second;
+      old = link->connection();  // the old connection may not have noticed its peer went away
+      link->ack(h);
+      replay = link->attach_replaying(self);
+    }
   }
   if (!link) {
     send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
     return;
   }
-  // The old connection may not have noticed yet that its peer went away.
-  if (auto old = link->connection()) {
-    link->detach();
+  if (old)
     asio::post(old->executor(), [old] { old->stream_error(StreamError::conflict, "resumed elsewhere"); });
-  }
-  auto h = static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10));
-  link->ack(h);
   link_ = link;
   state_ = State::bound;
-  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
   send("<resumed xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='" + std::to_string(link->inbound_count()) + "'/>");
-  // Retransmit what the client has not acknowledged (XEP-0198 §5), then go live.
-  for (const auto& xml : link->unacked()) send(xml);
-  link->attach(self);
+  // Retransmit what the client has not acknowledged (XEP-0198 §5); what is delivered from
+  // now on is flushed after this handler.
+  for (const auto& xml : replay) send(xml);
+  if (!replay.empty()) send("<r xmlns='urn:xmpp:sm:3'/>");  // so that they are acknowledged soon
   spdlog::info("xmpp: resumed {}", link->full_jid());
 }
 
@@ -560,42 +569,57 @@ void C2sConnection::on_tls_started(bool ok) {
   state_ = State::header;
 }
 
+namespace {
+// The session of a link whose stream is gone for good: closed in the core, and what the
+// client never acknowledged goes to the user's other sessions or to offline storage. The
+// link stays alive in the lambda until Sessions::close has run.
+void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why) {
+  asio::post(ctx.rt.core_strand, [link = std::move(link), &core = ctx.rt.core, why = std::move(why)] {
+    if (!link->terminated) core.sessions().close(link->sid, why);
+    redeliver_unacked(core, *link);
+  });
+}
+}  // namespace
+
 void C2sConnection::on_close(std::string_view reason) {
   state_ = State::closed;
   if (throttle_timer_) throttle_timer_->cancel();
   auto link = std::move(link_);
   if (!link) return;
-  if (link->connection().get() != this) return;  // resumed elsewhere already
-  link->detach();
-  core::Core& core = ctx_.rt.core;
   std::string why(reason);
-  bool resumable = false;
+  std::shared_ptr<asio::steady_timer> timer;
+  std::uint64_t gen = 0;
   {
     std::lock_guard lock(ctx_.mu);
-    resumable = ctx_.resumable.count(link->sm_id()) && ctx_.resumable[link->sm_id()] == link;
-  }
-  if (resumable) {
-    // XEP-0198 §5: keep the session (and queue its stanzas) for resume_timeout.
-    auto gen = link->generation();
-    auto timer = std::make_shared<asio::steady_timer>(ctx_.rt.io, ctx_.resume_timeout);
-    Context* ctx = &ctx_;
-    timer->async_wait([timer, link, gen, ctx, &core, why](const boost::system::error_code&) {
-      if (link->generation() != gen) return;  // resumed meanwhile
-      {
-        std::lock_guard lock(ctx->mu);
-        ctx->resumable.erase(link->sm_id());
+    // Resumed elsewhere already, or ended by the core (which redelivers): nothing to do.
+    if (!link->detach_from(this)) return;
+    gen = link->generation();
+    auto it = ctx_.resumable.find(link->sm_id());
+    if (it != ctx_.resumable.end() && it->second == link) {
+      if (ctx_.stopping) {
+        ctx_.resumable.erase(it);
+        link->ended = true;
+      } else {
+        // XEP-0198 §5: keep the session (and queue its stanzas) for resume_timeout.
+        timer = std::make_shared<asio::steady_timer>(ctx_.rt.io, ctx_.resume_timeout);
+        ctx_.resume_timers.insert(timer);
       }
-      asio::post(ctx->rt.core_strand, [link, &core, why] {
-        if (!link->terminated) core.sessions().close(link->sid, why);
-        redeliver_unacked(core, *link);
-      });
-    });
-    return;
+    }
   }
-  // The link stays alive in this lambda until Sessions::close has run.
-  asio::post(ctx_.rt.core_strand, [link, &core, why] {
-    if (!link->terminated) core.sessions().close(link->sid, why);
-    redeliver_unacked(core, *link);
+  if (!timer) return end_session(ctx_, std::move(link), std::move(why));
+  Context* ctx = &ctx_;
+  // Expired, or cancelled by the plugin's stop(): the session ends either way, unless a
+  // resumption attached the link first (a new generation, under the same lock).
+  timer->async_wait([timer, link, gen, ctx, why](const boost::system::error_code&) {
+    {
+      std::lock_guard lock(ctx->mu);
+      ctx->resume_timers.erase(timer);
+      auto it = ctx->resumable.find(link->sm_id());
+      if (it == ctx->resumable.end() || it->second != link || link->generation() != gen) return;
+      ctx->resumable.erase(it);
+      link->ended = true;
+    }
+    end_session(*ctx, link, why);
   });
 }
 

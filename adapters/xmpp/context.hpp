@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "adapters/common/runtime.hpp"
@@ -62,8 +63,14 @@ struct Context {
   std::chrono::seconds resume_timeout{120};
   FloodLimits flood;
 
-  std::mutex mu;  // guards resumable
+  // Guards resumable, resume_timers, stopping and each Link's `ended`. A link is attached to
+  // and detached from connections under it too when resumption is involved (on_resume,
+  // on_close), so a resume and the resume timeout cannot both win. Taken before Link's own.
+  std::mutex mu;
   std::map<std::string, std::shared_ptr<Link>> resumable;  // XEP-0198 id -> link
+  // Pending resume timeouts: stop() cancels them, which ends their sessions at once.
+  std::set<std::shared_ptr<boost::asio::steady_timer>> resume_timers;
+  bool stopping = false;  // the plugin is stopping: a dropped stream is no longer kept
 
   // Core strand only: the last room message rendered for a fan-out, split around the value
   // of its 'to' attribute, so each occupant costs a copy rather than a rendering. Keyed by

@@ -78,7 +78,7 @@ Link::Link(Context& ctx, std::string user, std::string resource)
 // ---- delivery and XEP-0198 -------------------------------------------------------------
 
 void Link::deliver_parts(std::string_view a, std::string_view b, std::string_view c,
-                         const core::MessagePtr& message) {
+                         const core::MessagePtr& message, bool stored) {
   std::shared_ptr<C2sConnection> conn;
   std::uint64_t gen = 0;
   bool post_flush = false, overflow = false;
@@ -90,14 +90,20 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
       xml.reserve(a.size() + b.size() + c.size());
       xml.append(a).append(b).append(c);
       sm_->unacked_bytes += xml.size();
-      sm_->unacked.push_back(Unacked{std::move(xml), message});
+      sm_->unacked.push_back(Unacked{std::move(xml), message, stored && message});
       request_ack = sm_->unacked.size() % 8 == 1;  // ask for acks now and then, not per stanza
       overflow = unacked_over_bound_locked();
     }
     conn = conn_.lock();
+    // Without a connection an offline message is simply not confirmed: it stays stored.
     if (conn) {
+      if (stored && message && !sm_) {
+        if (!outbox_stored_) outbox_stored_ = std::make_unique<std::vector<std::string>>();
+        outbox_stored_->push_back(message->id);
+      }
       outbox_.append(a).append(b).append(c);
       if (request_ack) outbox_ += "<r xmlns='urn:xmpp:sm:3'/>";
+      ack_wanted_ = sm_ && !request_ack && (stored || ack_wanted_);
       if (!flush_posted_) {  // else the flush already on its way takes this one too
         flush_posted_ = true;
         gen = generation_;
@@ -130,6 +136,7 @@ void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
                full_jid());
   {
     std::lock_guard lock(ctx_.mu);
+    ended = true;  // no resumption either
     auto it = ctx_.resumable.find(sm_id());
     if (it != ctx_.resumable.end() && it->second.get() == this) ctx_.resumable.erase(it);
   }
@@ -146,13 +153,39 @@ void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
 // Connection strand of c.
 void Link::flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen) {
   std::string batch;
+  std::unique_ptr<std::vector<std::string>> stored;
   {
     std::lock_guard lock(mu_);
     if (gen != generation_) return;  // attached elsewhere since: that connection's flush owns the outbox
     batch.swap(outbox_);
+    stored.swap(outbox_stored_);
     flush_posted_ = false;
+    if (ack_wanted_) batch += "<r xmlns='urn:xmpp:sm:3'/>";
+    ack_wanted_ = false;
   }
-  if (!c->closed()) c->write(batch);
+  write_confirmed(c, batch, stored ? std::move(*stored) : std::vector<std::string>{});
+}
+
+void Link::write_confirmed(const std::shared_ptr<C2sConnection>& c, const std::string& batch,
+                           std::vector<std::string> stored) {
+  if (c->closed()) return;
+  c->write(batch);
+  if (stored.empty()) return;
+  // "Delivered" without XEP-0198 can only mean handed to the kernel (the write completed):
+  // a connection that dies or overflows its send queue first leaves the messages stored.
+  c->when_written([self = shared_from_this(), ids = std::move(stored)]() mutable {
+    self->confirm_delivered(std::move(ids));
+  });
+}
+
+void Link::confirm_delivered(std::vector<std::string> ids) {
+  if (ids.empty()) return;
+  asio::post(ctx_.rt.core_strand, [self = shared_from_this(), ids = std::move(ids)] {
+    if (self->sid == 0 || self->terminated) return;
+    if (auto st = self->ctx_.rt.core.router().delivered(self->sid, ids); !st)
+      spdlog::error("xmpp: offline messages delivered to {} stay stored: {}", self->full_jid(),
+                    st.error().text);
+  });
 }
 
 // mu_ held. What is queued went to the current connection so far: it still goes there, in one
@@ -160,13 +193,19 @@ void Link::flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen) {
 // error. The flush posted earlier sees the new generation and leaves the outbox alone.
 void Link::hand_off_locked() {
   if (!outbox_.empty()) {
-    if (auto old = conn_.lock())
-      asio::post(old->executor(), [old, batch = std::move(outbox_)] {
-        if (!old->closed()) old->write(batch);
+    if (auto old = conn_.lock()) {
+      std::vector<std::string> stored;
+      if (outbox_stored_) stored = std::move(*outbox_stored_);
+      asio::post(old->executor(), [self = shared_from_this(), old, batch = std::move(outbox_),
+                                   stored = std::move(stored)]() mutable {
+        self->write_confirmed(old, batch, std::move(stored));
       });
+    }
   }
   std::string().swap(outbox_);
+  outbox_stored_.reset();
   flush_posted_ = false;
+  ack_wanted_ = false;
 }
 
 void Link::attach(const std::shared_ptr<C2sConnection>& c) {
@@ -176,11 +215,33 @@ void Link::attach(const std::shared_ptr<C2sConnection>& c) {
   ++generation_;
 }
 
+std::vector<std::string> Link::attach_replaying(const std::shared_ptr<C2sConnection>& c) {
+  std::lock_guard lock(mu_);
+  hand_off_locked();
+  conn_ = c;
+  ++generation_;
+  // Whatever is delivered from now on is flushed to c after this handler (its strand).
+  std::vector<std::string> out;
+  if (!sm_) return out;
+  out.reserve(sm_->unacked.size());
+  for (const auto& u : sm_->unacked) out.push_back(u.xml);
+  return out;
+}
+
 void Link::detach() {
   std::lock_guard lock(mu_);
   hand_off_locked();
   conn_.reset();
   ++generation_;
+}
+
+bool Link::detach_from(const C2sConnection* c) {
+  std::lock_guard lock(mu_);
+  if (conn_.lock().get() != c) return false;
+  hand_off_locked();
+  conn_.reset();
+  ++generation_;
+  return true;
 }
 
 std::shared_ptr<C2sConnection> Link::connection() {
@@ -210,15 +271,22 @@ void Link::count_inbound() {
   if (sm_) ++sm_->received;  // XEP-0198 §4: counting starts when SM is enabled
 }
 void Link::ack(std::uint32_t h) {
-  std::lock_guard lock(mu_);
-  if (!sm_) return;
-  // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
-  std::uint32_t n = h - sm_->acked;
-  if (n > sm_->unacked.size()) return;
-  for (std::uint32_t i = 0; i < n; ++i) sm_->unacked_bytes -= sm_->unacked[i].xml.size();
-  sm_->unacked.erase(sm_->unacked.begin(), sm_->unacked.begin() + n);
-  if (sm_->unacked.empty()) std::vector<Unacked>().swap(sm_->unacked);
-  sm_->acked = h;
+  std::vector<std::string> stored;
+  {
+    std::lock_guard lock(mu_);
+    if (!sm_) return;
+    // h counts modulo 2^32 (XEP-0198 §5); anything beyond what was sent is ignored.
+    std::uint32_t n = h - sm_->acked;
+    if (n > sm_->unacked.size()) return;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      sm_->unacked_bytes -= sm_->unacked[i].xml.size();
+      if (sm_->unacked[i].stored) stored.push_back(sm_->unacked[i].message->id);
+    }
+    sm_->unacked.erase(sm_->unacked.begin(), sm_->unacked.begin() + n);
+    if (sm_->unacked.empty()) std::vector<Unacked>().swap(sm_->unacked);
+    sm_->acked = h;
+  }
+  confirm_delivered(std::move(stored));  // XEP-0198 §4: the client has handled them
 }
 std::vector<std::string> Link::unacked() {
   std::lock_guard lock(mu_);
@@ -233,15 +301,26 @@ std::vector<core::MessagePtr> Link::take_unacked_messages() {
   std::vector<core::MessagePtr> out;
   if (!sm_) return out;
   for (auto& u : sm_->unacked)
-    if (u.message) out.push_back(std::move(u.message));
+    if (u.message && !u.stored) out.push_back(std::move(u.message));
   std::vector<Unacked>().swap(sm_->unacked);
   sm_->unacked_bytes = 0;
   return out;
 }
 
+namespace {
+// A message to the bare JID went to every session of the user there when it was routed
+// (RFC 6121 §8.5.2.1.1); sessions that came later (e.g. the one that replaced this one on a
+// resource conflict) never saw it.
+bool reached_others(core::Core& core, const core::Message& m) {
+  for (core::SessionId id : core.sessions().of_user(m.to.bare()))
+    if (const core::SessionInfo* s = core.sessions().find(id); s && s->since <= m.timestamp) return true;
+  return false;
+}
+}  // namespace
+
 void redeliver_unacked(core::Core& core, Link& link) {
   for (const auto& m : link.take_unacked_messages()) {
-    if (m->to.resource().empty() && !core.sessions().of_user(m->to.bare()).empty()) continue;
+    if (m->to.resource().empty() && reached_others(core, *m)) continue;
     if (auto st = core.router().redeliver(*m); !st)
       spdlog::warn("xmpp: unacknowledged message {} to {} could not be redelivered: {}", m->id, link.full_jid(),
                    st.error().text);
@@ -357,6 +436,17 @@ void Link::on_message(const core::MessagePtr& mp) {
   // room private messages and headlines are not stored offline either).
   const bool keep = !m.to.is_room() && m.to.is_user() && !m.body.empty() && m.kind != core::MessageKind::notice;
   deliver_parts(out, {}, {}, keep ? mp : nullptr);
+}
+
+bool Link::on_stored_message(const core::MessagePtr& mp) {
+  if (mp->to.is_room() || mp->id.empty()) {  // not what the router stores: nothing to confirm by
+    on_message(mp);
+    return false;
+  }
+  std::string out;
+  render_message(ctx_.domains, *mp, jid_, bare_jid(), delayed(*mp), out);
+  deliver_parts(out, {}, {}, mp, true);
+  return true;
 }
 
 void send_carbons(Context& ctx, std::string_view user, const Link* except, std::string_view direction,
@@ -516,13 +606,21 @@ void Link::on_room_invite(const std::string& room, const core::Address& from, co
 
 void Link::on_terminate(const std::string& reason) {
   terminated = true;
+  std::shared_ptr<C2sConnection> c;
   {
-    std::lock_guard lock(ctx_.mu);
+    std::lock_guard lock(ctx_.mu);  // against a resumption in progress (C2sConnection::on_resume)
+    ended = true;
     auto it = ctx_.resumable.find(sm_id());
     if (it != ctx_.resumable.end() && it->second.get() == this) ctx_.resumable.erase(it);
+    c = connection();
+    detach();
   }
-  auto c = connection();
-  detach();
+  // XEP-0198 §5: what the client never acknowledged goes to the user's other sessions or to
+  // offline storage (resource conflict, KILL, shutdown). Posted: the core closes this session
+  // after this call, and on a conflict opens the new one, which may then receive it.
+  if (sm_enabled())
+    asio::post(ctx_.rt.core_strand,
+               [self = shared_from_this()] { redeliver_unacked(self->ctx_.rt.core, *self); });
   if (!c) return;
   bool conflict = reason.find("replaced") != std::string::npos;
   asio::post(c->executor(), [c, conflict, reason] {

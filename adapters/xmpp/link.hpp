@@ -34,8 +34,15 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   core::SessionId sid = 0;
   bool terminated = false;   // the core ended the session (on_terminate)
   bool initial_presence = false;
+  // ---- guarded by Context::mu ----
+  // The session is over (terminated by the core, or its resume timeout expired): it can no
+  // longer be resumed. XEP-0198 resumption claims a link under the same lock.
+  bool ended = false;
 
   void on_message(const core::MessagePtr& m) override;
+  // Offline messages are confirmed to the core (Router::delivered) when the client acks
+  // them (XEP-0198), or else when their bytes were written to the socket.
+  bool on_stored_message(const core::MessagePtr& m) override;
   void on_presence(const core::PresenceUpdate& p) override;
   void on_subscription(const core::SubscriptionEvent& s) override;
   void on_roster_push(const core::RosterItem& item, bool removed) override;
@@ -60,10 +67,16 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   // Sends the stanza a + b + c (e.g. prefix, escaped 'to', suffix) without joining it first.
   // `message`: the core message it renders, kept with the unacked copy under SM so that it
   // can be redelivered if the stream ends unacknowledged (take_unacked_messages).
+  // `stored`: message comes from offline storage and is confirmed to the core once delivered.
   void deliver_parts(std::string_view a, std::string_view b, std::string_view c,
-                     const core::MessagePtr& message = nullptr);
+                     const core::MessagePtr& message = nullptr, bool stored = false);
   void attach(const std::shared_ptr<C2sConnection>& c);
+  // XEP-0198 resumption on c (its strand): attaches and returns the unacknowledged stanzas
+  // to send again, in one step, so that nothing delivered meanwhile is missed or reordered.
+  std::vector<std::string> attach_replaying(const std::shared_ptr<C2sConnection>& c);
   void detach();
+  // Detaches only if attached to c (a resumption may have moved the link on already).
+  bool detach_from(const C2sConnection* c);
   std::shared_ptr<C2sConnection> connection();
 
   // XEP-0198
@@ -75,6 +88,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void ack(std::uint32_t h);  // drops what the client has acknowledged
   std::vector<std::string> unacked();
   // The messages among the unacknowledged stanzas, removed from the queue (session end).
+  // Offline messages are left out: they are still stored (Router::flush_offline).
   std::vector<core::MessagePtr> take_unacked_messages();
   std::uint64_t generation();  // bumped on every attach/detach (resume timers check it)
   std::atomic<bool> carbons{false};  // XEP-0280: set on the connection strand, read on the core strand
@@ -92,6 +106,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   struct Unacked {
     std::string xml;
     core::MessagePtr message;  // null: not a message worth redelivering
+    bool stored = false;       // from offline storage: confirmed to the core when acked
   };
   // XEP-0198 state, allocated by enable_sm(): most sessions never enable it.
   struct Sm {
@@ -104,12 +119,23 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::unique_ptr<Sm> sm_;
   std::uint64_t generation_ = 0;
   std::string outbox_;          // rendered, not yet handed to the connection
+  // Ids of the offline messages in outbox_ (without SM); allocated when there are any, as
+  // most sessions never get one.
+  std::unique_ptr<std::vector<std::string>> outbox_stored_;
   bool flush_posted_ = false;   // a flush of outbox_ is posted to the connection's strand
+  // An offline message went out under SM without an <r/> after it: the flush asks for an
+  // ack, or the batch would wait for the next stanza (XEP-0198 §4) and the next batch too.
+  bool ack_wanted_ = false;
   void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
   // mu_ held: true (once) when the unacknowledged queue has just outgrown its bound.
   bool unacked_over_bound_locked();
   void end_unacked_overflow(const std::shared_ptr<C2sConnection>& c);
   void hand_off_locked();
+  // Connection strand of c: writes batch; once written, the offline messages among it
+  // are confirmed to the core.
+  void write_confirmed(const std::shared_ptr<C2sConnection>& c, const std::string& batch,
+                       std::vector<std::string> stored);
+  void confirm_delivered(std::vector<std::string> ids);  // posts Router::delivered
 };
 
 // Presence item for occupant m of room (XEP-0045 §7.2.3), with status codes.

@@ -61,6 +61,17 @@ class XmppPlugin : public core::Plugin {
   void stop() override {
     for (auto& l : listeners_) l->stop();
     if (!ctx_) return;
+    // Streams waiting for XEP-0198 resumption end now instead of holding the shutdown for
+    // resume_timeout: a cancelled timer ends its session like an expired one, and what the
+    // client never acknowledged goes to offline storage. Streams that drop from here on are
+    // not kept at all (C2sConnection::on_close).
+    std::set<std::shared_ptr<boost::asio::steady_timer>> timers;
+    {
+      std::lock_guard lock(ctx_->mu);
+      ctx_->stopping = true;
+      timers.swap(ctx_->resume_timers);
+    }
+    for (const auto& t : timers) t->cancel();
     ctx_->manager.for_each_posted([](protocols::Connection& c) {
       static_cast<C2sConnection&>(c).stream_error(px::StreamError::system_shutdown);
     });
