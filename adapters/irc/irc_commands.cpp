@@ -27,6 +27,12 @@ bool valid_key(std::string_view k, std::size_t max) {
 }
 
 // +l: a positive decimal number (Modern IRC "Client Limit" mode).
+// The change was applied but the store could not save it (RoomService, e.g. disk full).
+bool store_failed(const core::Error& e) {
+  return e.condition == core::Condition::internal_server_error ||
+         e.condition == core::Condition::resource_constraint;
+}
+
 bool valid_limit(std::string_view v) {
   std::uint32_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -127,6 +133,8 @@ void IrcServer::cmd_topic(IrcClient& c, const pi::Message& m) {
   auto st = rt_.core.rooms().set_topic(c.session, *room, std::string(pi::utf8_truncate(m.param(1), 390)));
   if (!st) {
     if (st.error().condition == core::Condition::forbidden) return numeric(c, 482, {chan}, "You're not channel operator");
+    if (store_failed(st.error()))
+      return numeric(c, 400, {"TOPIC"}, "Topic set but not saved: " + st.error().text);
     return numeric(c, 442, {chan}, "You're not on that channel");
   }
 }
@@ -461,6 +469,9 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
       case core::Condition::forbidden:
       case core::Condition::not_allowed: return numeric(c, 482, {chan}, "You're not channel operator");
       case core::Condition::not_acceptable: return numeric(c, 442, {chan}, "You're not on that channel");
+      case core::Condition::internal_server_error:
+      case core::Condition::resource_constraint:  // the store failed: applied, not saved
+        return numeric(c, 400, {"MODE"}, "Modes set but not saved: " + st.error().text);
       default: return numeric(c, 472, {"*"}, st.error().text);
     }
   }

@@ -1,5 +1,7 @@
 #include "core/services/room_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -93,8 +95,14 @@ struct Ctx {
     for (auto& [id, m] : room.members)
       if (const SessionInfo* s = core.sessions().find(id)) f(*s->sink, m);
   }
-  void save() {
-    if (room.persistent) (void)core.store().put_room(to_stored(room));
+  // A persistent room's state goes to the store. A failure (disk full...) is logged and
+  // returned, so that whoever changed the room hears that the change will not survive a
+  // restart; the change itself stays in effect.
+  Status save() {
+    if (!room.persistent) return {};
+    auto st = core.store().put_room(to_stored(room));
+    if (!st) spdlog::error("rooms: cannot save #{}: {}", room.name, st.error().text);
+    return st;
   }
 };
 
@@ -210,7 +218,8 @@ Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
       self.on_message(*it);
   }
   if (!room.topic.text.empty()) self.on_room_topic(room, room.topic);
-  if (creating) save(room);
+  // Not persistent yet when just created; save() logs a failure if it ever is.
+  if (creating) (void)save(room);
   return static_cast<const Room*>(&room);
 }
 
@@ -291,8 +300,7 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   room.topic = Topic{text, me.nick, Clock::now()};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
-  save(room);
-  return {};
+  return save(room);
 }
 
 Status RoomService::say(SessionId s, const std::string& name, Message m) {
@@ -328,7 +336,7 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   if (history_limit_ > 0) {
     room.history.push_back(p);
     while (room.history.size() > history_limit_) room.history.pop_front();
-    if (room.persistent) (void)core_.store().append_history(name, *p, history_limit_);
+    if (room.persistent) note_history(name, core_.store().append_history(name, *p, history_limit_));
   }
   // Everyone, the sender included: XMPP reflects the message to its sender
   // (XEP-0045 §7.4); IRC adapters suppress the echo using origin.session.
@@ -538,8 +546,7 @@ Status RoomService::set_modes(SessionId s, const std::string& name, const ModeCh
     const Member& m = room.members[id];
     ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
   }
-  save(room);
-  return {};
+  return save(room);
 }
 
 Status RoomService::set_role(SessionId s, const std::string& name, const std::string& nick, Role role) {
@@ -599,7 +606,7 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
   // remove_member never erases this room here: the actor (not an outcast of itself, since
   // it needs admin) is still a member... unless it banned itself.
   auto again = rooms_.find(name);
-  if (again != rooms_.end()) save(again->second);
+  if (again != rooms_.end()) return save(again->second);
   return {};
 }
 
@@ -628,12 +635,23 @@ Status RoomService::set_persistent(SessionId s, const std::string& name, bool pe
   Room& room = it->second;
   if (room.members[s].affiliation != Affiliation::owner) return make_error(Condition::forbidden, "owner only");
   if (room.persistent == persistent) return {};
-  room.persistent = persistent;
   if (persistent) {
-    if (auto st = core_.store().put_room(to_stored(room)); !st) return st;
-    for (const auto& m : room.history) (void)core_.store().append_history(name, *m, history_limit_);
+    if (auto st = core_.store().put_room(to_stored(room)); !st) {
+      spdlog::error("rooms: cannot save #{}: {}", name, st.error().text);
+      return st;  // still not persistent: it would not survive a restart
+    }
+    room.persistent = true;
+    for (const auto& m : room.history) {
+      auto st = core_.store().append_history(name, *m, history_limit_);
+      note_history(name, st);
+      if (!st) return st;
+    }
   } else {
-    if (auto st = core_.store().delete_room(name); !st) return st;
+    if (auto st = core_.store().delete_room(name); !st) {
+      spdlog::error("rooms: cannot delete #{} from the store: {}", name, st.error().text);
+      return st;  // still stored, so still persistent
+    }
+    room.persistent = false;
   }
   return {};
 }
@@ -643,7 +661,7 @@ void RoomService::forget_user(const Address& user_in) {
   for (auto& [name, room] : rooms_) {
     const bool had = room.affiliations.erase(user) > 0;
     std::erase(room.invited, user);
-    if (had) Ctx{core_, room}.save();
+    if (had) (void)Ctx{core_, room}.save();  // logged; the account is gone either way
   }
   account_created_.erase(user);
 }
@@ -663,13 +681,21 @@ void RoomService::note_grant(const Address& user) {
   if (rec && rec->has_value()) account_created_[user] = (*rec)->created;
 }
 
-void RoomService::save(Room& room) {
-  if (!room.persistent) return;
+Status RoomService::save(Room& room) {
+  if (!room.persistent) return {};
   std::vector<Address> users;
   for (const auto& [a, aff] : room.affiliations)
     if (account_created_.count(a)) users.push_back(a);
   for (const auto& a : users) check_account(a);  // never write back a removed account's status
-  Ctx{core_, room}.save();
+  return Ctx{core_, room}.save();
+}
+
+void RoomService::note_history(const std::string& room, const Status& st) {
+  // Once per run of failures (every message of a busy room would repeat it), and again
+  // when the store works again.
+  if (!st && !history_failing_) spdlog::error("rooms: history of #{} not stored: {}", room, st.error().text);
+  else if (st && history_failing_) spdlog::info("rooms: room history is stored again");
+  history_failing_ = !st;
 }
 
 const Room* RoomService::find(const std::string& room) const {

@@ -64,6 +64,10 @@ class RoomService {
   Status set_affiliation(SessionId s, const std::string& room, const Address& user, Affiliation a);
   Status invite(SessionId s, const std::string& room, const Address& invitee);
   Status set_persistent(SessionId s, const std::string& room, bool persistent);
+  // Every change to a persistent room (topic, modes, affiliations, persistence) returns the
+  // store's error when it could not be saved (internal_server_error, e.g. disk full); the
+  // change itself stays in effect until restart. A message whose history could not be
+  // written is still delivered: that failure is logged.
 
   // Drops what rooms keep about `user` beyond its visits: long-lived affiliations and
   // pending invitations (persistent rooms are saved). Sessions::close calls it when a
@@ -84,13 +88,15 @@ class RoomService {
   // its account is gone or was re-created; it runs on join, on grants and before saving.
   void check_account(const Address& user);
   void note_grant(const Address& user);
-  void save(Room& room);
+  Status save(Room& room);
 
   Core& core_;
   std::size_t history_limit_;
   std::map<Address, Timestamp> account_created_;
   std::map<std::string, Room> rooms_;
   std::map<SessionId, std::vector<std::string>> by_session_;
+  bool history_failing_ = false;  // the last history write failed (logged once per run)
+  void note_history(const std::string& room, const Status& st);
 };
 
 }  // namespace parley::core
