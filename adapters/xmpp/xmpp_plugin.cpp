@@ -33,12 +33,13 @@ class XmppPlugin : public core::Plugin {
     ctx_->flood.core_queue = x.c2s.core_queue;
     ctx_->flood.max_unacked = x.c2s.max_unacked;
     ctx_->flood.max_unacked_bytes = x.c2s.max_unacked_bytes;
-    // A login flushes the whole offline box into the new stream before the client can ack
-    // any of it: a box larger than the XEP-0198 bound would close every such login.
-    if (x.c2s.max_unacked != 0 && x.c2s.max_unacked <= config_.server.limits.offline_messages)
-      spdlog::warn("xmpp.c2s.max_unacked ({}) should exceed server.limits.offline_messages ({}): a login with a "
-                   "full offline box would overflow it",
-                   x.c2s.max_unacked, config_.server.limits.offline_messages);
+    // A login gets its offline box one batch at a time, the next once the client acked the
+    // last (Router::flush_offline): a batch larger than the XEP-0198 bound would close it.
+    const std::size_t batch = rt_.core.options().offline_batch;
+    if (x.c2s.max_unacked != 0 && x.c2s.max_unacked <= batch)
+      spdlog::warn("xmpp.c2s.max_unacked ({}) should exceed the offline batch ({}): a login with a full "
+                   "offline box would overflow it",
+                   x.c2s.max_unacked, batch);
     for (const auto& text : x.c2s.listen) {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);
