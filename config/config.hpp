@@ -22,12 +22,23 @@ struct ServerLimits {
   std::uint32_t offline_sender_share = 25;  // percent of both that one sender may fill
 };
 
+// Bounds every listener applies to its connections (IRC, XMPP c2s; SIP-TCP and PSYC
+// listeners get the same), before and independently of the protocol.
+struct ConnectionLimits {
+  std::uint32_t per_address = 64;        // concurrent connections from one address (IPv6: one /64); 0: none
+  std::uint32_t rate = 10;               // new connections per second per address, sustained; 0: none
+  std::uint32_t burst = 30;              // new connections per address ahead of that rate
+  std::uint32_t handshake_timeout = 15;  // seconds for the TLS handshake and the protocol's opening
+  std::uint32_t close_timeout = 10;      // seconds a closing connection may take to flush its output
+};
+
 struct ServerConfig {
   std::string domain = "localhost";
   std::string data_dir = "./var";
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
   ServerLimits limits;
+  ConnectionLimits connections;
 };
 
 struct SeedAccount {

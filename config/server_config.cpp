@@ -46,6 +46,12 @@ void parse_server(Reader& r, ServerConfig& out) {
   limits.integer("offline_messages", out.limits.offline_messages, 0, 100000000);
   limits.integer("offline_bytes", out.limits.offline_bytes, 0, 1LL << 40);
   limits.integer("offline_sender_share", out.limits.offline_sender_share, 1, 100);
+  Reader c = r.map("connections");
+  c.integer("per_address", out.connections.per_address, 0, 1000000);
+  c.integer("rate", out.connections.rate, 0, 1000000);
+  c.integer("burst", out.connections.burst, 1, 1000000);
+  c.integer("handshake_timeout", out.connections.handshake_timeout, 1, 3600);
+  c.integer("close_timeout", out.connections.close_timeout, 1, 3600);
 }
 
 void parse_accounts(Reader& root, std::vector<SeedAccount>& out) {

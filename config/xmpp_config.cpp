@@ -18,6 +18,7 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
       limits.integer("stanza_size", out.c2s.limits.stanza_size, 1024, 64 * 1024 * 1024);
       limits.integer("depth", out.c2s.limits.depth, 2, 1024);
       limits.integer("attributes", out.c2s.limits.attributes, 1, 4096);
+      limits.integer("preauth_stanza_size", out.c2s.limits.preauth_stanza_size, 1024, 64 * 1024 * 1024);
     }
     c2s.integer("resume_timeout", out.c2s.resume_timeout, 1, 24 * 3600);
     {
@@ -30,6 +31,7 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
     c2s.integer("core_queue", out.c2s.core_queue, 0, 1 << 20);
     c2s.integer("max_unacked", out.c2s.max_unacked, 0, 1 << 24);
     c2s.integer("max_unacked_bytes", out.c2s.max_unacked_bytes, 0, 1LL << 40);
+    c2s.integer("auth_timeout", out.c2s.auth_timeout, 1, 3600);
   }
   {
     Reader muc = r.map("muc");

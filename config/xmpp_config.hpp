@@ -14,6 +14,9 @@ struct XmppLimits {
   std::size_t stanza_size = 256 * 1024;
   std::size_t depth = 32;
   std::size_t attributes = 64;
+  // Largest stanza before SASL success (RFC 6120 §13.2 lets a server bound what an unknown
+  // peer may make it hold): STARTTLS, SASL and their answers are small.
+  std::size_t preauth_stanza_size = 16 * 1024;
 };
 
 // Input shaper per c2s session (ejabberd's shaper, Prosody's mod_limits): a token bucket
@@ -40,6 +43,9 @@ struct XmppConfig {
     // is closed (policy-violation) and they go to offline storage. 0: unbounded.
     std::size_t max_unacked = 5000;
     std::size_t max_unacked_bytes = 4 * 1024 * 1024;
+    // Seconds from the first stream header until a resource is bound (STARTTLS, SASL,
+    // restart, bind); afterwards only the XEP-0198 and idle rules apply.
+    std::uint32_t auth_timeout = 60;
   } c2s;
   struct Muc {
     std::string domain;  // empty: "conference." + server.domain

@@ -1,7 +1,6 @@
 #include "daemon/daemon.hpp"
 
 #include <malloc.h>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -10,7 +9,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -20,12 +18,14 @@
 #include <vector>
 
 #include "adapters/common/auth.hpp"
+#include "adapters/common/listeners.hpp"
 #include "adapters/common/runtime.hpp"
 #include "config/loader.hpp"
 #include "core/core.hpp"
 #include "core/plugin/plugin.hpp"
 #include "core/store/sqlite_store.hpp"
 #include "daemon/auth_setup.hpp"
+#include "daemon/io_threads.hpp"
 #include "daemon/plugins.hpp"
 #include "daemon/tls.hpp"
 #include "daemon/version.hpp"
@@ -62,54 +62,6 @@ void seed_accounts(core::Core& core, const config::Config& c) {
       spdlog::error("cannot add seed account {}: {}", a.user, s.error().text);
   }
 }
-
-// Tracks the io threads so the main thread can wait for them with a deadline.
-class ThreadPool {
- public:
-  void run(asio::io_context& io, unsigned n) {
-    for (unsigned i = 0; i < n; ++i) {
-      threads_.emplace_back([this, &io] {
-        try {
-          io.run();
-        } catch (const std::exception& e) {
-          spdlog::critical("io thread stopped by an exception: {}", e.what());
-        }
-        std::lock_guard lock(mutex_);
-        ++finished_;
-        cv_.notify_all();
-      });
-    }
-  }
-  bool wait_finished(std::chrono::steady_clock::duration timeout) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return finished_ == threads_.size(); });
-  }
-  void join() {
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
-  void detach() {
-    for (auto& t : threads_) t.detach();
-    threads_.clear();
-  }
-  // Blocks until request_shutdown() was called or every io thread returned.
-  void wait_shutdown_request() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return shutdown_ || finished_ == threads_.size(); });
-  }
-  void request_shutdown() {
-    std::lock_guard lock(mutex_);
-    shutdown_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::vector<std::thread> threads_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::size_t finished_ = 0;
-  bool shutdown_ = false;
-};
 
 }  // namespace
 
@@ -171,7 +123,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // before it).
   adapters::AuthService auth(config.auth.workers, throttle_options(config.auth),
                              config.auth.max_failures_per_connection);
-  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value(), &auth};
+  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value(), &auth,
+                       protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections))};
   // Declared after io: plugins close their sockets while the io_context still exists.
   core::PluginRegistry registry(
       [](std::string_view plugin, std::string_view what) { spdlog::error("plugin {}: {}", plugin, what); });
@@ -184,7 +137,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
 
   auto work = asio::make_work_guard(io);
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  ThreadPool pool;
+  IoThreads pool;
 
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& error,
                                                                              int signo) {
@@ -203,6 +156,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
           fresh.server.domain = config.server.domain;
           fresh.server.data_dir = config.server.data_dir;
           config = std::move(fresh);
+          rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
           spdlog::set_level(spdlog::level::from_str(config.server.log_level));
           seed_accounts(core, config);
           auth.throttle().set_options(throttle_options(config.auth));
@@ -232,6 +186,14 @@ int run_daemon(const std::string& config_path, config::Config config) {
   spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
 
   pool.wait_shutdown_request();
+  if (pool.unexpected_exit()) {
+    // Nobody asked for this: exit non-zero so that a supervisor restarts the daemon.
+    spdlog::critical("every io thread has stopped; exiting with status 1");
+    pool.join();
+    registry.stop_all();
+    spdlog::default_logger()->flush();
+    return 1;
+  }
   if (!pool.wait_finished(kDrain)) {
     spdlog::warn("shutdown is taking longer than {} s; stopping the io threads",
                  std::chrono::duration_cast<std::chrono::seconds>(kDrain).count());

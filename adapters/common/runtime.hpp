@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/core.hpp"
+#include "protocols/common/address_limiter.hpp"
 
 namespace parley::adapters {
 
@@ -24,6 +25,10 @@ struct Runtime {
   // Password checks off the core strand, and their throttle (adapters/common/auth.hpp).
   // Null in unit tests: checks then run inline, unthrottled.
   AuthService* auth = nullptr;
+  // Per-address connection limits shared by every listener of every adapter, so that an
+  // address cannot multiply its share by the number of protocols (server.connections).
+  // Null: no limits.
+  std::shared_ptr<protocols::AddressLimiter> connections = nullptr;
 };
 
 }  // namespace parley::adapters

@@ -1,7 +1,10 @@
 #include "adapters/irc/irc_connection.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/post.hpp>
 
+#include "adapters/common/post_guarded.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_server.hpp"
 
@@ -64,6 +67,23 @@ void IrcConnection::schedule_resume(Clock::duration after) {
 
 void IrcConnection::on_read_overflow() { error_and_close("Excess Flood"); }
 
+void IrcConnection::on_open() {
+  // After the TLS handshake (if any): the client has registration_timeout to finish NICK,
+  // USER, CAP and SASL. The deadline fires once; a client registered by then ignores it.
+  set_deadline(Deadline::auth, std::chrono::seconds(server_->config().registration_timeout));
+}
+
+void IrcConnection::on_deadline(Deadline kind) {
+  if (kind != Deadline::auth) return Connection::on_deadline(kind);  // TLS handshake: nothing to say
+  if (client_ && client_->state == IrcClient::State::registering) error_and_close("Registration timeout");
+}
+
+void IrcConnection::on_exception(std::string_view what) {
+  spdlog::error("irc: exception handling input from {}: {}; closing that connection", peer_host(), what);
+  error_and_close("Internal error");
+  if (!closed()) close("Internal error");
+}
+
 void IrcConnection::error_and_close(const std::string& text) {
   if (closed()) return;
   std::string line = "ERROR :Closing Link: " + peer_host() + " (" + text + ")\r\n";
@@ -87,9 +107,9 @@ void IrcConnection::check_idle(std::chrono::seconds ping_interval, std::chrono::
 void IrcConnection::on_close(std::string_view reason) {
   if (resume_timer_) resume_timer_->cancel();
   if (client_) {
-    asio::post(server_->core_strand(), [server = server_, client = client_, r = std::string(reason)] {
-      server->detach(*client, r);
-    });
+    post_guarded(
+        server_->core_strand(), "irc: detach",
+        [server = server_, client = client_, r = std::string(reason)] { server->detach(*client, r); });
     client_.reset();
   }
 }

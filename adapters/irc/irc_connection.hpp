@@ -44,6 +44,9 @@ class IrcConnection final : public protocols::Connection {
   std::size_t on_data(std::string_view data) override;
   void on_close(std::string_view reason) override;
   void on_read_overflow() override;
+  void on_open() override;
+  void on_deadline(Deadline kind) override;
+  void on_exception(std::string_view what) override;
 
  private:
   void schedule_resume(std::chrono::steady_clock::duration after);

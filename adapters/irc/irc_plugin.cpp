@@ -1,9 +1,12 @@
 #include "adapters/irc/irc_plugin.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "adapters/common/listeners.hpp"
+#include "adapters/common/post_guarded.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
 #include "adapters/irc/irc_server.hpp"
@@ -33,9 +36,17 @@ class IrcPlugin final : public core::Plugin {
       if (spec->tls && !rt_.tls)
         return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": TLS needs a certificate");
       auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::Socket s, bool tls) {
-            asio::post(rt_.core_strand, [this, s = std::move(s), tls]() mutable { accept(std::move(s), tls); });
+          rt_.io, *spec, [this](protocols::Socket s, bool tls, protocols::Admission admission) {
+            post_guarded(rt_.core_strand, "irc: accept",
+                         [this, s = std::move(s), tls, admission = std::move(admission)]() mutable {
+                           accept(std::move(s), tls, std::move(admission));
+                         });
           });
+      guard_listener(*l, rt_, "irc", [](protocols::AddressLimiter::Verdict v) -> std::string {
+        return v == protocols::AddressLimiter::Verdict::too_many
+                   ? "ERROR :Too many connections from your host\r\n"
+                   : "ERROR :Trying to reconnect too fast\r\n";
+      });
       if (auto ec = l->open())
         return core::make_error(core::Condition::service_unavailable, "irc.listen " + text + ": " + ec.message());
       l->start();
@@ -53,21 +64,24 @@ class IrcPlugin final : public core::Plugin {
     listeners_.clear();
     sweep_.cancel();
     if (server_)
-      asio::post(rt_.core_strand, [server = server_] { server->shutdown("Server shutting down"); });
+      post_guarded(rt_.core_strand, "irc: shutdown",
+                   [server = server_] { server->shutdown("Server shutting down"); });
   }
 
   core::Status reload() override {
     if (server_)
-      asio::post(rt_.core_strand, [server = server_, c = cfg_.irc] { server->set_config(c); });
+      post_guarded(rt_.core_strand, "irc: reload",
+                   [server = server_, c = cfg_.irc] { server->set_config(c); });
     return {};
   }
 
  private:
-  void accept(protocols::Socket s, bool tls) {
+  void accept(protocols::Socket s, bool tls, protocols::Admission admission) {
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.irc.recvq;
     limits.max_write_queue = cfg_.irc.sendq;
+    limits = connection_limits(limits, cfg_.server.connections);
     FloodPolicy flood;
     flood.burst = cfg_.irc.flood_burst;
     flood.cost = std::chrono::milliseconds(cfg_.irc.flood_interval_ms);
@@ -78,6 +92,7 @@ class IrcPlugin final : public core::Plugin {
                                                 tls ? rt_.tls : nullptr, limits, server_, flood, fallback);
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls);
     conn->set_client(client);
+    conn->keep_admission(std::move(admission));
     manager_.add(conn);
     server_->attach(client);
     conn->start();
@@ -93,10 +108,12 @@ class IrcPlugin final : public core::Plugin {
       manager_.for_each_posted([=](protocols::Connection& c) {
         static_cast<IrcConnection&>(c).check_idle(interval, timeout, name);
       });
-      asio::post(rt_.core_strand,
-                 [server = server_, t = std::chrono::seconds(cfg_.irc.registration_timeout)] {
-                   server->sweep_unregistered(t);
-                 });
+      // Each connection has its own registration deadline (IrcConnection::on_open); this
+      // sweep is the backstop for a client without one.
+      post_guarded(rt_.core_strand, "irc: registration sweep",
+                   [server = server_, t = std::chrono::seconds(cfg_.irc.registration_timeout)] {
+                     server->sweep_unregistered(t);
+                   });
       schedule_sweep();
     });
   }

@@ -27,21 +27,30 @@ const std::shared_ptr<px::StreamNamespaces>& standard_namespaces() {
   return ns;
 }
 
-protocols::Connection::Limits conn_limits(const px::FramerLimits& l) {
+protocols::Connection::Limits conn_limits(const Context& ctx) {
   protocols::Connection::Limits c;
   // The framer consumes as it goes: this bounds what one read leaves behind when input is
   // held (flood control), 64 KiB of plaintext plus a TLS record OpenSSL had buffered.
   c.max_read_buffer = 96 * 1024;
-  (void)l;
+  c.handshake_timeout_ms = ctx.handshake_timeout_ms;  // TLS handshake and the first stream header
+  c.close_timeout_ms = ctx.close_timeout_ms;
   return c;
+}
+
+// Until SASL succeeds the framer holds at most the pre-authentication stanza size: an
+// unknown peer cannot park the full stanza limit per connection.
+px::FramerLimits preauth_limits(const Context& ctx) {
+  px::FramerLimits l = ctx.limits;
+  l.max_stanza = std::min(l.max_stanza, ctx.preauth_stanza);
+  return l;
 }
 }  // namespace
 
 C2sConnection::C2sConnection(protocols::Socket socket, std::shared_ptr<asio::ssl::context> direct_tls,
                              Context& ctx)
-    : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx.limits)),
+    : Connection(std::move(socket), std::move(direct_tls), conn_limits(ctx)),
       ctx_(ctx),
-      framer_(ctx.limits),
+      framer_(preauth_limits(ctx)),
       ns_(standard_namespaces()),
       bytes_in_(ctx.flood.bytes_per_second, ctx.flood.burst),
       stanzas_in_(ctx.flood.stanzas_per_second, ctx.flood.stanza_burst) {}
@@ -155,6 +164,20 @@ void C2sConnection::core_task_done() {
 
 void C2sConnection::on_read_overflow() { stream_error(StreamError::policy_violation, "input too large"); }
 
+void C2sConnection::on_deadline(Deadline kind) {
+  // RFC 6120 §4.9.3.4 connection-timeout. Before the TLS handshake completes nothing can be
+  // said: stream_error() then closes without a word.
+  stream_error(StreamError::connection_timeout,
+               kind == Deadline::handshake ? "handshake timeout" : "authentication timeout");
+  if (!closed()) close(kind == Deadline::handshake ? "Handshake timeout" : "Authentication timeout");
+}
+
+void C2sConnection::on_exception(std::string_view what) {
+  spdlog::error("xmpp: exception handling input from {}: {}; closing that stream", peer_host(), what);
+  stream_error(StreamError::internal_server_error);
+  if (!closed()) close("Internal error");
+}
+
 void C2sConnection::stream_error(StreamError e, std::string_view text) {
   if (closed() || state_ == State::closed) return;
   std::string out;
@@ -218,6 +241,10 @@ void C2sConnection::on_header() {
   auto to = px::prep_domain(h.attr("to"));
   if (!to || *to != ctx_.domains.domain) return stream_error(StreamError::host_unknown);
   if (!supported_version(h.attr("version"))) return stream_error(StreamError::unsupported_version);
+  // The opening is done; the client has auth_timeout from here to bind a resource (this
+  // deadline survives the restarts after STARTTLS and SASL).
+  if (deadline() == Deadline::handshake)
+    set_deadline(Deadline::auth, std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.auth_timeout));
   send_header_and_features();
 }
 
@@ -325,6 +352,7 @@ void C2sConnection::sasl_success(const std::string& user, const std::string& add
   user_ = user;
   authenticated_ = true;
   framer_.reset();  // §6.4.6: the client restarts the stream
+  framer_.set_limits(ctx_.limits);  // authenticated: the full stanza size from now on
   state_ = State::header;
   spdlog::info("xmpp: {} authenticated with {} from {}", user, sasl_mech_, peer_host());
 }
@@ -479,6 +507,7 @@ void C2sConnection::on_bind(px::Stanza& s) {
       }
       self->link_ = link;
       self->state_ = State::bound;
+      self->clear_deadline();  // bound: the authentication deadline is over
       std::string out;
       XmlWriter w(out);
       w.open("iq").attr("type", "result").attr("id", id);
@@ -552,6 +581,7 @@ void C2sConnection::on_resume(px::Stanza& s) {
     asio::post(old->executor(), [old] { old->stream_error(StreamError::conflict, "resumed elsewhere"); });
   link_ = link;
   state_ = State::bound;
+  clear_deadline();  // resumed: the authentication deadline is over
   send("<resumed xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='" + std::to_string(link->inbound_count()) + "'/>");
   // Retransmit what the client has not acknowledged (XEP-0198 §5); what is delivered from
   // now on is flushed after this handler.

@@ -37,6 +37,8 @@ class C2sConnection : public protocols::Connection {
   void on_close(std::string_view reason) override;
   void on_read_overflow() override;
   void on_tls_started(bool ok) override;
+  void on_deadline(Deadline kind) override;
+  void on_exception(std::string_view what) override;
 
  private:
   enum class State : std::uint8_t { header, negotiating, sasl, waiting, bound, closed };

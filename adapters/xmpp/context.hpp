@@ -62,6 +62,12 @@ struct Context {
   protocols::ConnectionManager manager;
   std::chrono::seconds resume_timeout{120};
   FloodLimits flood;
+  // Pre-authentication bounds (xmpp.c2s.auth_timeout, limits.preauth_stanza_size) and the
+  // listener-wide deadlines (server.connections).
+  std::chrono::seconds auth_timeout{60};
+  std::size_t preauth_stanza = 16 * 1024;
+  std::uint32_t handshake_timeout_ms = 0;
+  std::uint32_t close_timeout_ms = 0;
 
   // Guards resumable, resume_timers, stopping and each Link's `ended`. A link is attached to
   // and detached from connections under it too when resumption is involved (on_resume,

@@ -2,12 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include "adapters/common/listeners.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/context.hpp"
+#include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
 
 namespace {
+
+std::string refusal(const std::string& domain, std::string_view text) {
+  std::string out =
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+      "xmlns:stream='http://etherx.jabber.org/streams' "
+      "version='1.0' from='";
+  px::escape_attr(out, domain);
+  out +=
+      "'><stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+      "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>";
+  out += text;
+  out += "</text></stream:error></stream:stream>";
+  return out;
+}
 
 class XmppPlugin : public core::Plugin {
  public:
@@ -40,15 +56,27 @@ class XmppPlugin : public core::Plugin {
       spdlog::warn("xmpp.c2s.max_unacked ({}) should exceed the offline batch ({}): a login with a full "
                    "offline box would overflow it",
                    x.c2s.max_unacked, batch);
+    ctx_->auth_timeout = std::chrono::seconds(x.c2s.auth_timeout);
+    ctx_->preauth_stanza = x.c2s.limits.preauth_stanza_size;
+    ctx_->handshake_timeout_ms = config_.server.connections.handshake_timeout * 1000;
+    ctx_->close_timeout_ms = config_.server.connections.close_timeout * 1000;
     for (const auto& text : x.c2s.listen) {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);
       if (!spec) return core::make_error(core::Condition::bad_request, "xmpp listen " + text + ": " + why);
       Context* ctx = ctx_.get();
-      auto l = std::make_unique<protocols::Listener>(rt_.io, *spec, [ctx](protocols::Socket s, bool tls) {
-        auto c = std::make_shared<C2sConnection>(std::move(s), tls ? ctx->rt.tls : nullptr, *ctx);
-        ctx->manager.add(c);
-        c->start();
+      auto l = std::make_unique<protocols::Listener>(
+          rt_.io, *spec, [ctx](protocols::Socket s, bool tls, protocols::Admission admission) {
+            auto c = std::make_shared<C2sConnection>(std::move(s), tls ? ctx->rt.tls : nullptr, *ctx);
+            c->keep_admission(std::move(admission));
+            ctx->manager.add(c);
+            c->start();
+          });
+      // RFC 6120 §4.9.1.2: an error before the client's header still opens a stream first.
+      guard_listener(*l, rt_, "xmpp", [domain = d.domain](protocols::AddressLimiter::Verdict v) {
+        return refusal(domain, v == protocols::AddressLimiter::Verdict::too_many
+                                   ? "too many connections from your address"
+                                   : "connecting too fast from your address");
       });
       if (auto ec = l->open()) return core::make_error(core::Condition::internal_server_error,
                                                         "xmpp listen " + text + ": " + ec.message());

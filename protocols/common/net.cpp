@@ -1,9 +1,13 @@
 #include "protocols/common/net.hpp"
 
+#include <sys/resource.h>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 namespace parley::protocols {
 
@@ -82,12 +86,18 @@ std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* 
 // Listener
 
 Listener::Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept)
-    : io_(io), spec_(std::move(spec)), on_accept_(std::move(on_accept)), acceptor_(io) {}
+    : io_(io), spec_(std::move(spec)), on_accept_(std::move(on_accept)), acceptor_(io), pause_(io) {}
 
 Listener::~Listener() {
   *alive_ = false;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  pause_.cancel();
+}
+
+void Listener::set_limiter(std::shared_ptr<AddressLimiter> limiter, Refusal refusal) {
+  limiter_ = std::move(limiter);
+  refusal_ = std::move(refusal);
 }
 
 boost::system::error_code Listener::open() {
@@ -111,6 +121,7 @@ void Listener::stop() {
   *alive_ = false;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  pause_.cancel();
 }
 
 tcp::endpoint Listener::local_endpoint() const {
@@ -118,25 +129,118 @@ tcp::endpoint Listener::local_endpoint() const {
   return acceptor_.local_endpoint(ec);
 }
 
+namespace {
+// Errors that say the process or the system is out of something: retrying at once fails
+// again at once (accept(2): EMFILE, ENFILE, ENOBUFS, ENOMEM). Compared by value: comparing
+// with an error condition calls the category's virtual equivalent(), and while no
+// descriptor is free nothing on this path should need more than it already has (a
+// sanitizer build's first vptr check of a type needs a pipe(2)).
+bool out_of_resources(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM: return true;
+    default: return false;
+  }
+}
+
+std::string errno_text(int value) {
+  char buf[128];
+  return ::strerror_r(value, buf, sizeof buf);  // the GNU variant: returns the text
+}
+
+// accept(2) returns the lowest free descriptor: one at `fd` means every one below is in use.
+bool near_fd_limit(int fd, std::string& why) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  if (static_cast<rlim_t>(fd) + Listener::kFdReserve < rl.rlim_cur) return false;
+  why = "descriptors almost exhausted (descriptor " + std::to_string(fd) + " of " + std::to_string(rl.rlim_cur) +
+        ", " + std::to_string(Listener::kFdReserve) + " kept for the daemon)";
+  return true;
+}
+}  // namespace
+
 void Listener::accept_one() {
   auto alive = alive_;
   // With an executor argument the peer socket comes typed on it: a Socket on a new strand.
   acceptor_.async_accept(asio::make_strand(io_), [this, alive](boost::system::error_code ec, Socket s) {
     if (!*alive) return;
+    if (ec == asio::error::operation_aborted) return;
     if (!ec) {
-      boost::system::error_code ignored;
-      s.set_option(tcp::no_delay(true), ignored);
-      auto exec = s.get_executor();
-      // Hand over on the socket's own strand.
-      asio::post(exec, [this, alive, s = std::move(s)]() mutable {
-        if (*alive) on_accept_(std::move(s), spec_.tls);
-      });
-    } else if (ec == asio::error::operation_aborted) {
-      return;
+      std::string why;
+      if (near_fd_limit(s.native_handle(), why)) {
+        boost::system::error_code ignored;
+        s.close(ignored);  // at once: better than waiting in the backlog for nothing
+        return pause_accepting(why);
+      }
+      if (failures_) {
+        notify(Event::accept_resumed, std::to_string(failures_) + " accept failures");
+        failures_ = 0;
+      }
+      backoff_ = std::chrono::milliseconds(0);
+      on_accepted(std::move(s));
+    } else if (out_of_resources(ec)) {
+      return pause_accepting(errno_text(ec.value()));
+    } else if (ec != asio::error::connection_aborted && ec != asio::error::interrupted) {
+      // Anything else unexpected: back off too rather than risk a busy loop.
+      return pause_accepting(errno_text(ec.value()));
     }
-    // EMFILE and friends: keep accepting; the next attempt may succeed.
     accept_one();
   });
+}
+
+void Listener::pause_accepting(const std::string& why) {
+  backoff_ = backoff_.count() == 0 ? kMinPause : std::min(2 * backoff_, kMaxPause);
+  if (failures_++ == 0)
+    notify(Event::accept_paused, why + "; pausing accepts (" + std::to_string(backoff_.count()) +
+                                     " ms, up to " + std::to_string(kMaxPause.count()) + " ms)");
+  auto alive = alive_;
+  pause_.expires_after(backoff_);
+  pause_.async_wait([this, alive](boost::system::error_code wec) {
+    if (!*alive || wec) return;
+    accept_one();
+  });
+}
+
+void Listener::on_accepted(Socket s) {
+  boost::system::error_code ignored;
+  Admission admission;
+  if (limiter_) {
+    auto peer = s.remote_endpoint(ignored);
+    if (ignored) return;  // already gone
+    admission = limiter_->admit(peer.address());
+    if (!admission) {
+      notify(Event::refused,
+             peer.address().to_string() + (admission.verdict() == AddressLimiter::Verdict::too_many
+                                               ? ": too many connections"
+                                               : ": connecting too fast"));
+      return refuse(s, admission.verdict());
+    }
+  }
+  s.set_option(tcp::no_delay(true), ignored);
+  auto exec = s.get_executor();
+  // Hand over on the socket's own strand.
+  asio::post(exec, [this, alive = alive_, s = std::move(s), admission = std::move(admission)]() mutable {
+    if (*alive) on_accept_(std::move(s), spec_.tls, std::move(admission));
+  });
+}
+
+void Listener::refuse(Socket& s, AddressLimiter::Verdict why) {
+  // One non-blocking write into an empty socket buffer, then close: a refusal costs no
+  // state and no wait. Whatever the peer already sent is read away first, so that the close
+  // is a FIN after the text and not a reset that could discard it.
+  boost::system::error_code ec;
+  s.non_blocking(true, ec);
+  char scratch[512];
+  s.read_some(asio::buffer(scratch), ec);
+  if (!spec_.tls && refusal_) {
+    std::string text = refusal_(why);
+    if (!text.empty()) s.write_some(asio::buffer(text), ec);
+  }
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  s.close(ec);
 }
 
 Socket rehome(Socket socket, const Strand& strand) {
@@ -167,6 +271,8 @@ Connection::Connection(Socket socket, std::shared_ptr<asio::ssl::context> tls, L
 Connection::~Connection() = default;
 
 void Connection::start() {
+  if (limits_.handshake_timeout_ms)
+    set_deadline(Deadline::handshake, std::chrono::milliseconds(limits_.handshake_timeout_ms));
   if (tls_ctx_) {
     tls_ = TlsSession(tls_ctx_->native_handle());
     if (!tls_) return close("TLS setup failed");
@@ -175,8 +281,16 @@ void Connection::start() {
     return;
   }
   state_ = State::open;
-  on_open();
+  open_guarded();
   if (!closed()) read_some();
+}
+
+void Connection::open_guarded() {
+  try {
+    on_open();
+  } catch (const std::exception& e) {
+    on_exception(e.what());
+  }
 }
 
 void Connection::read_some() {
@@ -222,7 +336,8 @@ void Connection::on_cipher(const char* data, std::size_t n) {
     }
     state_ = State::open;
     if (tls_from_starttls_) on_tls_started(true);
-    else on_open();
+    else
+      open_guarded();
     if (closed()) return;
     if (rare_ && !rare_->tls_pending.empty()) {
       std::string pending = std::move(rare_->tls_pending);
@@ -262,7 +377,17 @@ void Connection::on_read_bytes(const char* data, std::size_t n) {
 
 void Connection::feed(std::string_view data) {
   in_on_data_ = true;
-  std::size_t used = on_data(data);
+  std::size_t used = 0;
+  try {
+    used = on_data(data);
+  } catch (const std::exception& e) {
+    // Exception firewall: a handler that throws ends this connection, not the io thread
+    // (whose other connections would stall) nor the read loop (which would stall this one).
+    in_on_data_ = false;
+    on_exception(e.what());
+    if (!closed()) close("Internal error");
+    return;
+  }
   in_on_data_ = false;
   if (closed()) return;
   if (used > data.size()) used = data.size();
@@ -396,8 +521,42 @@ void Connection::close_after_flush(std::string_view reason) {
   if (state_ == State::closed || state_ == State::draining) return;
   rare().close_reason = std::string(reason);
   state_ = State::draining;
-  if (!writing_busy_ && out_.empty()) finish_close();
+  if (!writing_busy_ && out_.empty()) return finish_close();
+  // A peer that never reads would hold the fd and the queue for ever.
+  if (limits_.close_timeout_ms)
+    set_deadline(Deadline::flush, std::chrono::milliseconds(limits_.close_timeout_ms));
 }
+
+void Connection::set_deadline(Deadline kind, std::chrono::milliseconds after) {
+  if (state_ == State::closed) return;
+  if (after.count() <= 0 || kind == Deadline::none) return clear_deadline();
+  if (!deadline_) deadline_ = std::make_unique<StrandTimer>(executor());
+  deadline_kind_ = kind;
+  const auto gen = ++deadline_gen_;
+  deadline_->expires_after(after);  // a wait in progress ends with operation_aborted
+  deadline_->async_wait([self = shared_from_this(), kind, gen](boost::system::error_code ec) {
+    if (ec || self->closed() || gen != self->deadline_gen_) return;
+    self->deadline_kind_ = Deadline::none;
+    self->deadline_.reset();  // its wait is over: safe to free it from its own handler
+    if (kind == Deadline::flush) {
+      std::string reason = self->rare_ ? self->rare_->close_reason : std::string();
+      return self->close(reason.empty() ? "Flush timeout" : reason + " (flush timeout)");
+    }
+    self->on_deadline(kind);
+  });
+}
+
+void Connection::clear_deadline() {
+  deadline_kind_ = Deadline::none;
+  ++deadline_gen_;
+  deadline_.reset();  // cancels the wait; its handler sees operation_aborted
+}
+
+void Connection::on_deadline(Deadline kind) {
+  close(kind == Deadline::handshake ? "Handshake timeout" : "Authentication timeout");
+}
+
+void Connection::on_exception(std::string_view) { close("Internal error"); }
 
 void Connection::finish_close() {
   boost::system::error_code ec;
@@ -420,6 +579,8 @@ void Connection::close(std::string_view reason) {
   out_.clear();
   in_.clear();
   if (rare_) rare_->markers.clear();  // those bytes never left: their markers never run
+  clear_deadline();
+  admission_.reset();              // the fd is gone: it no longer counts against its address
   auto self = shared_from_this();  // keep alive through the callbacks
   on_close(reason);
   if (manager_) manager_->remove(this);

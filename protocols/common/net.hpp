@@ -7,6 +7,8 @@
 //   Connection                       owns the socket (plain or ssl::stream), a bounded read
 //                                    buffer and a bounded write queue, runs on its strand
 //   ConnectionManager                tracks live connections, can close them all
+//   AddressLimiter (address_limiter.hpp)  per-address concurrent and rate limits, checked by
+//                                    Listener before a connection exists
 //
 // Threading: one io_context run by any number of threads. Every Connection's handlers run
 // on its own strand; send(), close() and friends must be called on that strand (post to
@@ -25,12 +27,20 @@
 // Bounds: bytes not consumed by on_data stay buffered up to Limits::max_read_buffer; more
 // than that calls on_read_overflow() (default: close "Read buffer exceeded"). Writes beyond
 // Limits::max_write_queue close the connection at once ("SendQ exceeded"): a stuck client
-// costs only itself.
+// costs only itself. Time is bounded too: Limits::handshake_timeout_ms from start() until
+// the protocol moves the deadline on (set_deadline / clear_deadline: a protocol arms its
+// authentication deadline once its opening is done), and Limits::close_timeout_ms for a
+// close_after_flush() whose peer does not read. A listener with an AddressLimiter refuses
+// connections over the per-address limits before any protocol state exists.
+// An exception escaping on_data/on_open ends only that connection (on_exception()).
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -41,6 +51,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "protocols/common/address_limiter.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/common/tls_session.hpp"
 
@@ -55,6 +66,10 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 // outstanding_work.tracked preference): ~100 bytes per idle connection and one malloc/free
 // per read. Handlers without an executor of their own run on the socket's, i.e. the strand.
 using Socket = asio::basic_stream_socket<tcp, Strand>;
+// A timer typed on the strand for the same reason (no heap copy of the executor per wait).
+using StrandTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                               asio::wait_traits<std::chrono::steady_clock>, Strand>;
+using Admission = AddressLimiter::Admission;
 
 struct ListenSpec {
   std::string host;  // IP literal without brackets
@@ -68,13 +83,28 @@ std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* 
 
 class Listener {
  public:
-  // Called on the socket's own fresh strand (the socket's executor is that strand).
-  using AcceptHandler = std::function<void(Socket socket, bool tls)>;
+  // Called on the socket's own fresh strand (the socket's executor is that strand). The
+  // admission counts the connection against its address until it is destroyed: hand it to
+  // the Connection (Connection::keep_admission).
+  using AcceptHandler = std::function<void(Socket socket, bool tls, Admission admission)>;
+  // What a refused plain connection is told before it is closed (e.g. IRC "ERROR :...");
+  // empty: nothing. A TLS listener closes refused sockets without a word.
+  using Refusal = std::function<std::string(AddressLimiter::Verdict)>;
+  enum class Event : std::uint8_t {
+    refused,         // a connection over the per-address limits (text: address and why)
+    accept_paused,   // out of descriptors (or near: kFdReserve) or other resources: first of an episode
+    accept_resumed,  // accepting again after such an episode (text: how many failures)
+  };
+  using Notify = std::function<void(Event, std::string_view text)>;
 
   Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
+
+  // Before start(): per-address limits (shared by every listener given the same limiter).
+  void set_limiter(std::shared_ptr<AddressLimiter> limiter, Refusal refusal = {});
+  void set_notify(Notify notify) { notify_ = std::move(notify); }
 
   // Binds and listens (SO_REUSEADDR). Port 0 picks a free port: see local_endpoint().
   boost::system::error_code open();
@@ -83,13 +113,38 @@ class Listener {
   tcp::endpoint local_endpoint() const;
   const ListenSpec& spec() const { return spec_; }
 
+  // Accept back-off when descriptors run out. Accepting stops kFdReserve descriptors short
+  // of RLIMIT_NOFILE: the connection that got one of those is closed at once, so that the
+  // store (SQLite opens its journal per transaction), TLS and logging keep working while
+  // clients hold every other descriptor. And on a resource error from accept(2) (EMFILE,
+  // ENFILE, ENOBUFS, ENOMEM) the pending connection stays in the kernel's backlog and the
+  // acceptor stays readable, so retrying at once would spin every io thread. Either way
+  // accepting pauses, from kMinPause doubling up to kMaxPause while it persists, logged once
+  // per episode (Event::accept_paused, then accept_resumed).
+  static constexpr int kFdReserve = 16;
+  static constexpr std::chrono::milliseconds kMinPause{100};
+  static constexpr std::chrono::milliseconds kMaxPause{1000};
+
  private:
   void accept_one();
+  void on_accepted(Socket s);
+  void refuse(Socket& s, AddressLimiter::Verdict why);
+  void pause_accepting(const std::string& why);
+  void notify(Event e, std::string_view text) {
+    if (notify_) notify_(e, text);
+  }
+
   asio::io_context& io_;
   ListenSpec spec_;
   AcceptHandler on_accept_;
   tcp::acceptor acceptor_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  asio::steady_timer pause_;
+  std::shared_ptr<AddressLimiter> limiter_;
+  Refusal refusal_;
+  Notify notify_;
+  std::chrono::milliseconds backoff_{0};
+  std::size_t failures_ = 0;  // accept failures in the current episode
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };
 
 // The same connected socket on another strand (a socket's executor is fixed when it is
@@ -104,7 +159,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   struct Limits {
     std::size_t max_read_buffer = 16 * 1024;
     std::size_t max_write_queue = kMaxWriteQueueBytes;
+    // 0: none. From start() (TLS handshake included) until the protocol sets its next
+    // deadline; see set_deadline().
+    std::uint32_t handshake_timeout_ms = 0;
+    // 0: none. How long close_after_flush() waits for a peer that does not read.
+    std::uint32_t close_timeout_ms = 0;
   };
+  // What a deadline guards; on_deadline() is told which one passed.
+  enum class Deadline : std::uint8_t { none, handshake, auth, flush };
 
   // tls non-null: implicit TLS, the handshake runs first in start().
   // The connection runs on the socket's executor (a strand): Listener gives each socket a
@@ -145,6 +207,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // completion, before anything the peer sent in answer is read; it must not call back
   // into this connection (post instead).
   void when_written(std::function<void()> f);
+  // One deadline at a time: arming one replaces the previous. When it passes, on_deadline()
+  // runs (the flush deadline closes at once). A zero duration clears it. The timer exists
+  // only while a deadline is armed: an authenticated idle connection keeps none.
+  void set_deadline(Deadline kind, std::chrono::milliseconds after);
+  void clear_deadline();
+  Deadline deadline() const { return deadline_kind_; }
+  // Keeps the per-address admission until the connection closes.
+  void keep_admission(Admission admission) { admission_ = std::move(admission); }
 
   bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
@@ -165,6 +235,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void on_read_overflow() { close("Read buffer exceeded"); }
   // STARTTLS finished (ok == false: handshake failed, the connection is closing).
   virtual void on_tls_started(bool ok) {}
+  // A handshake or authentication deadline passed (default: close). Flush deadlines do not
+  // come here: they close at once.
+  virtual void on_deadline(Deadline kind);
+  // on_data or on_open threw: the exception firewall of one connection. Default: close
+  // "Internal error". Override to log with the protocol's context, then call this.
+  virtual void on_exception(std::string_view what);
 
  private:
   enum class State : std::uint8_t { handshaking, open, draining, closed };
@@ -178,6 +254,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_drained();
   void finish_close();
   void note_written(std::size_t n);  // n wire bytes went to the kernel: runs due markers
+  void open_guarded();
 
   // What only a handshake or a graceful close needs lives apart, allocated then: an idle
   // connection is mostly this object, one per client.
@@ -208,8 +285,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_host_;
   std::unique_ptr<Rare> rare_;
   ConnectionManager* manager_ = nullptr;
+  std::unique_ptr<StrandTimer> deadline_;
+  Admission admission_;
   std::uint16_t peer_port_ = 0;
   State state_ = State::handshaking;
+  Deadline deadline_kind_ = Deadline::none;
+  std::uint8_t deadline_gen_ = 0;  // a wait already completed but not yet run is stale
   bool reading_ = false;
   bool writing_busy_ = false;
   bool in_on_data_ = false;

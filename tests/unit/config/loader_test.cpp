@@ -56,6 +56,38 @@ TEST_CASE("every key in the shipped config/parley.yaml has a comment") {
   }
 }
 
+TEST_CASE("server.connections, xmpp pre-authentication bounds and their defaults") {
+  auto d = load_string("", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().server.connections.per_address == 64);
+  CHECK(d.value().server.connections.rate == 10);
+  CHECK(d.value().server.connections.burst == 30);
+  CHECK(d.value().server.connections.handshake_timeout == 15);
+  CHECK(d.value().server.connections.close_timeout == 10);
+  CHECK(d.value().xmpp.c2s.auth_timeout == 60);
+  CHECK(d.value().xmpp.c2s.limits.preauth_stanza_size == 16384);
+  auto r = load_string(
+      "server:\n  connections: { per_address: 0, rate: 0, burst: 5, handshake_timeout: 2, close_timeout: 3 "
+      "}\n"
+      "xmpp:\n  c2s: { auth_timeout: 4, limits: { preauth_stanza_size: 2048 } }\n",
+      "t.yaml");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  const auto& c = r.value().server.connections;
+  CHECK(c.per_address == 0);
+  CHECK(c.rate == 0);
+  CHECK(c.burst == 5);
+  CHECK(c.handshake_timeout == 2);
+  CHECK(c.close_timeout == 3);
+  CHECK(r.value().xmpp.c2s.auth_timeout == 4);
+  CHECK(r.value().xmpp.c2s.limits.preauth_stanza_size == 2048);
+  auto bad = load_string("server:\n  connections: { handshake_timeout: 0, burst: 0, bogus: 1 }\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "server.connections.handshake_timeout: expected an integer in 1..3600, got 0"));
+  CHECK(has_error(bad, "server.connections.burst: expected an integer in 1..1000000, got 0"));
+  CHECK(has_error(bad, "unknown key 'bogus'"));
+}
+
 TEST_CASE("server.domain must be a DNS name or an IP address and seed accounts are unique") {
   auto r = load_string("server: { domain: \"bad domain\" }\naccounts: [ { user: a, password: x }, { user: a, password: y } ]\n", "t");
   REQUIRE_FALSE(r.ok());

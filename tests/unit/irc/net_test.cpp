@@ -69,7 +69,7 @@ TEST_CASE("net: listener and connection round trip, overflow closes") {
   std::shared_ptr<Echo> last;
   Connection::Limits limits;
   limits.max_read_buffer = 1024;
-  Listener l(io, *parse_listen_spec("127.0.0.1:0"), [&](Socket s, bool) {
+  Listener l(io, *parse_listen_spec("127.0.0.1:0"), [&](Socket s, bool, Admission) {
     last = std::make_shared<Echo>(std::move(s), nullptr, limits);
     manager.add(last);
     last->start();
