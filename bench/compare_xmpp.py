@@ -28,6 +28,7 @@ class Parleyd(b.Server):
         cfg["xmpp"] = {"c2s": {"listen": [f"127.0.0.1:{self.port}"],
                                "rate": {"bytes_per_second": 0, "stanzas_per_second": 0}},
                        "muc": {"domain": f"conference.{DOMAIN}"}}
+        cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
         path = b.h.write_config(self.tmp / "parley.yaml", cfg)
         self.spawn([b.PARLEYD, "--config", str(path)])
         b.wait_port(self.port, 60, self.proc)

@@ -36,6 +36,7 @@ def main():
     accounts = [("alice", "alicepw"), ("bob", "bobpw")] + [(f"u{i}", "pw") for i in range(IDLE)]
     cfg = h.config(xmpp=True, accounts=accounts, log_level="info")
     cfg["xmpp"]["c2s"]["rate"] = {"bytes_per_second": 0, "stanzas_per_second": 0}  # shaper off: a bench floods
+    cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
     with h.Parleyd(cfg) as d:
         port, pid = d.ports["xmpp"], d.proc.pid
         alice = t.login(port, "alice", "alicepw")

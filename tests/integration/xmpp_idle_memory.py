@@ -73,6 +73,7 @@ def rss_kib(pid):
 def measure(n, direct_tls=False, users=10):
     accounts = [(f"user{k}", f"pw{k}") for k in range(users)]
     cfg = h.config(xmpp=True, accounts=accounts, log_level="info")
+    cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
     if direct_tls:
         port = h.free_port()
         cfg["xmpp"]["c2s"]["listen"] = [f"tls:127.0.0.1:{port}"]
