@@ -27,7 +27,7 @@ struct ServerLimits {
 struct ConnectionLimits {
   std::uint32_t per_address = 64;        // concurrent connections from one address (IPv6: one /64); 0: none
   std::uint32_t rate = 10;               // new connections per second per address, sustained; 0: none
-  std::uint32_t burst = 30;              // new connections per address ahead of that rate
+  std::uint32_t burst = 64;              // new connections per address ahead of that rate
   std::uint32_t handshake_timeout = 15;  // seconds for the TLS handshake and the protocol's opening
   std::uint32_t close_timeout = 10;      // seconds a closing connection may take to flush its output
 };

@@ -4,7 +4,7 @@
 // Checked when a socket is accepted, before any protocol state exists, so a refused
 // connection costs one accept and one close.
 //
-//   auto limiter = AddressLimiter::make({.per_address = 64, .rate = 10, .burst = 30});
+//   auto limiter = AddressLimiter::make({.per_address = 64, .rate = 10, .burst = 64});
 //   auto a = limiter->admit(address, now);
 //   if (!a) refuse(a.verdict());           // too_many / too_fast
 //   else connection.keep_admission(std::move(a));  // released when the connection closes
@@ -32,7 +32,7 @@ class AddressLimiter : public std::enable_shared_from_this<AddressLimiter> {
   struct Policy {
     std::uint32_t per_address = 64;  // concurrent connections; 0: unlimited
     double rate = 10;                // new connections per second, sustained; 0: unlimited
-    std::uint32_t burst = 30;        // new connections ahead of that rate (bucket size)
+    std::uint32_t burst = 64;        // new connections ahead of that rate (bucket size)
   };
 
   enum class Verdict : std::uint8_t { admitted, too_many, too_fast };

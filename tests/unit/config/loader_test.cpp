@@ -61,7 +61,7 @@ TEST_CASE("server.connections, xmpp pre-authentication bounds and their defaults
   REQUIRE(d.ok());
   CHECK(d.value().server.connections.per_address == 64);
   CHECK(d.value().server.connections.rate == 10);
-  CHECK(d.value().server.connections.burst == 30);
+  CHECK(d.value().server.connections.burst == 64);
   CHECK(d.value().server.connections.handshake_timeout == 15);
   CHECK(d.value().server.connections.close_timeout == 10);
   CHECK(d.value().xmpp.c2s.auth_timeout == 60);
