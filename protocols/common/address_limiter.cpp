@@ -30,7 +30,7 @@ AddressLimiter::Admission AddressLimiter::admit(const boost::asio::ip::address& 
                                                 Clock::time_point now) {
   Admission a;
   std::lock_guard lock(mu_);
-  if (policy_.per_address == 0 && policy_.rate <= 0) return a;  // no limits: nothing to count
+  // Counted even with no limits: a reload that sets them then applies to who is connected.
   if (table_.size() >= prune_at_) prune(now);
   auto [it, fresh] = table_.try_emplace(key_of(address));
   Entry& e = it->second;

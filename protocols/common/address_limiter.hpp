@@ -45,7 +45,7 @@ class AddressLimiter : public std::enable_shared_from_this<AddressLimiter> {
 
   // Counts a new connection from `address` if the policy allows it.
   Admission admit(const boost::asio::ip::address& address, Clock::time_point now = Clock::now());
-  // Takes effect for the next admit(); connections already admitted stay.
+  // Takes effect for the next admit(); connections already admitted stay (and count).
   void set_policy(Policy p);
   Policy policy() const;
 

@@ -17,6 +17,7 @@ Run: PARLEYD=build/parleyd PARLEY_SOURCE=. /usr/bin/python3 tests/integration/te
 import base64
 import os
 import resource
+import signal
 import socket
 import ssl
 import sys
@@ -273,6 +274,21 @@ def test_connection_rate_limit():
         # Tokens come back at 2 per second.
         time.sleep(1.2)
         irc_register(p["irc"], "later").close()
+
+
+def test_sighup_changes_the_limits():
+    cfg = make_config(connections={"per_address": 0, "rate": 0})
+    with h.Parleyd(cfg) as d:
+        held = [dial(d.ports["irc"]) for _ in range(3)]
+        cfg["server"]["connections"] = {"per_address": 3, "rate": 0}
+        h.write_config(d.config_path, cfg)
+        mark = d.mark()
+        d.signal(signal.SIGHUP)
+        d.wait_for_log(r"configuration reloaded", after=mark)
+        got = read_to_close(dial(d.ports["irc"]), 5)
+        assert b"ERROR :Too many connections from your host" in got, got
+        for s in held:
+            s.close()
 
 
 def sanitized():
