@@ -25,7 +25,7 @@ struct XmppLimits {
 struct XmppRate {
   std::uint64_t bytes_per_second = 64 * 1024;
   std::uint64_t burst = 256 * 1024;  // bytes
-  std::uint64_t stanzas_per_second = 50;
+  std::uint64_t stanzas_per_second = 10;
   std::uint64_t stanza_burst = 200;
 };
 
@@ -42,7 +42,7 @@ struct XmppConfig {
     // XEP-0198 stanzas a client may leave unacknowledged (count, bytes) before its stream
     // is closed (policy-violation) and they go to offline storage. 0: unbounded.
     std::size_t max_unacked = 5000;
-    std::size_t max_unacked_bytes = 4 * 1024 * 1024;
+    std::size_t max_unacked_bytes = 1024 * 1024;
     // Seconds from the first stream header until a resource is bound (STARTTLS, SASL,
     // restart, bind); afterwards only the XEP-0198 and idle rules apply.
     std::uint32_t auth_timeout = 60;
