@@ -1,8 +1,11 @@
 // Fuzzes XEP-0071 XHTML-IM <-> neutral rich text: the input's first line is the plain body,
 // the rest the XHTML inside <body/>. Parsing must give at most kMaxStyleSpans spans within
 // the body; rendering them must give well-formed XML that parses back.
+// clang-format off (run_libfuzzer.sh reads these lines as they are)
 // fuzz-sources: adapters/xmpp/xhtml_im.cpp protocols/xmpp/stanza.cpp protocols/xmpp/writer.cpp
-// protocols/xmpp/stream_error.cpp fuzz-libs: -lpugixml
+// fuzz-sources: protocols/xmpp/stream_error.cpp
+// fuzz-libs: -lpugixml
+// clang-format on
 #include <cstddef>
 #include <cstdint>
 #include <pugixml.hpp>
