@@ -52,14 +52,14 @@ class RoomService {
   // kick anyone; otherwise XEP-0045's rank rule (nobody of higher affiliation) applies.
   Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason,
               bool chanops_are_peers = false);
-  // IRC MODE with the arguments already split: +i +m +n +s +t +k key +l n +o/+v/+h nick
-  // +b mask. Applies what is allowed; returns forbidden if the actor is not a moderator.
-  // Members get on_room_mode with the change as applied (by = actor's nick); o/h/v and +m
-  // also produce on_room_member_update for each member whose role/affiliation/voice changed.
-  // Channel operators (admin or above) are peers; o/h need one, v a moderator.
-  // Unknown letters or missing arguments: the first such error is returned when nothing
-  // at all was applied.
-  Status set_modes(SessionId s, const std::string& room, const ModeChange& change);
+  // Applies a RoomChange (flags, key, limit, bans, member status) in order; what is allowed
+  // takes effect. forbidden if the actor is not a moderator. Operators (affiliation admin or
+  // above) are peers; granting or revoking operator/moderator status needs one, voice a
+  // moderator. Members get one on_room_change with what was applied (by = actor's nick),
+  // status requests replaced by the member items they caused. An invalid item (empty key,
+  // zero limit, unknown nick): the first such error is returned when nothing was applied.
+  Status apply_change(SessionId s, const std::string& room, const RoomChange& change);
+  // XEP-0045 role and affiliation changes; members get on_room_change with member items.
   Status set_role(SessionId s, const std::string& room, const std::string& nick, Role role);
   Status set_affiliation(SessionId s, const std::string& room, const Address& user, Affiliation a);
   Status invite(SessionId s, const std::string& room, const Address& invitee);
