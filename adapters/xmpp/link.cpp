@@ -585,8 +585,10 @@ void Link::on_room_change(const core::Room& room, const core::RoomChange& c, con
   bool config = false;
   for (const auto& it : c.items) {
     if (it.kind == core::RoomChangeItem::Kind::member) {
+      // §7.2.3: status 110 tells an occupant the presence is its own.
       if (const core::Member* m = room.find_nick(it.nick))
-        deliver(render_occupant(ctx_.domains, room.name, *m, jid_, false, {}));
+        deliver(render_occupant(ctx_.domains, room.name, *m, jid_, false,
+                                m->session == sid ? std::vector<int>{110} : std::vector<int>{}));
     } else if (it.kind != core::RoomChangeItem::Kind::ban) {
       config = true;
     }
