@@ -31,8 +31,8 @@ struct Member {
   std::string nick;
   Role role = Role::participant;
   Affiliation affiliation = Affiliation::none;
-  // IRC +v, kept apart from role/affiliation so that an operator can also hold voice and
-  // keep it when de-opped (IRCv3 multi-prefix shows both: "@+nick").
+  // Voice, kept apart from role/affiliation so that a moderator can also hold voice and
+  // keep it when its moderator status is revoked (IRC shows both with multi-prefix).
   bool voice = false;
 
   friend bool operator==(const Member&, const Member&) = default;
@@ -66,7 +66,7 @@ struct Room {
   RoomModes modes;
   bool persistent = false;
   std::vector<BanMask> bans;             // ban patterns (BanMask)
-  std::vector<Address> invited;          // invitations waiting to be used (for +i)
+  std::vector<Address> invited;          // invitations waiting to be used (invite-only)
   std::map<Address, Affiliation> affiliations;  // long-lived, by bare user address
   std::deque<MessagePtr> history;        // bounded by RoomService's history limit
   std::vector<Address> links;            // bridged external rooms

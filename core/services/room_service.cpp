@@ -274,7 +274,7 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   Room& room = it->second;
   const Member& me = room.members[s];
   if (room.modes.topic_protected && me.role != Role::moderator)
-    return make_error(Condition::forbidden, "only moderators may change the topic (+t)");
+    return make_error(Condition::forbidden, "only moderators may change the topic (topic locked)");
   room.topic = Topic{text, me.nick, Clock::now()};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
@@ -289,12 +289,13 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   Room& room = it->second;
   auto mit = room.members.find(s);
   if (mit == room.members.end()) {
-    if (room.modes.no_external) return make_error(Condition::not_acceptable, "not in room (+n)");
+    if (room.modes.no_external) return make_error(Condition::not_acceptable, "not in room (no messages from outside)");
     m.nick = info->user.id();
   } else {
     const Member& me = mit->second;
-    // +m: visitors have no voice (XEP-0045 §8.4; IRC +m without +v).
-    if (me.role == Role::visitor || me.role == Role::none) return make_error(Condition::forbidden, "no voice (+m)");
+    // Moderated: visitors have no voice (XEP-0045 §8.4).
+    if (me.role == Role::visitor || me.role == Role::none)
+      return make_error(Condition::forbidden, "no voice in a moderated room");
     m.nick = me.nick;
   }
   m.from = info->user;
@@ -516,7 +517,7 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
   target->role = role;
   if (role == Role::visitor) target->voice = false;  // XEP-0045 §8.4: revoking voice
   // XEP-0045 §8.3: a visitor made participant is granted voice, which protocols that show
-  // voice apart from role (IRC +v) must see.
+  // voice apart from role must see.
   if (role == Role::participant && before.role == Role::visitor) target->voice = true;
   if (*target == before) return {};
   RoomChange applied;

@@ -16,7 +16,7 @@ class Core;
 struct JoinRequest {
   std::string room;  // local room name, without '#'
   std::string nick;
-  std::string key;   // +k
+  std::string key;   // the room key, if the room has one
   std::size_t history = 0;  // history messages wanted on join (XEP-0045 §7.2.15)
 };
 
@@ -29,8 +29,9 @@ class RoomService {
   Status load();
 
   // Joins; the first member creates the room and becomes its owner/moderator.
-  // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full, unless
-  // invited), registration_required (+i without invitation), conflict (nick taken by another user),
+  // Errors: forbidden (banned), not_authorized (wrong key), service_unavailable (limit
+  // reached, unless invited), registration_required (invite-only without invitation),
+  // conflict (nick taken by another user),
   // resource_constraint (the session is in CoreOptions::max_rooms rooms already).
   // Everyone in the room gets on_room_join; the joiner gets it with self=true, after the
   // others' presences, then the requested history as room messages, then the topic.
@@ -43,7 +44,8 @@ class RoomService {
   Status change_nick_everywhere(SessionId s, const std::string& nick);
   Status set_topic(SessionId s, const std::string& room, const std::string& text);
   // Sends m (body, kind, rich...) to the room from session s; fills from/to/nick/origin.
-  // forbidden when +m and the sender is a visitor, not_acceptable (+n) when not a member.
+  // forbidden when moderated and the sender is a visitor, not_acceptable (no_external) when
+  // not a member.
   Status say(SessionId s, const std::string& room, Message m);
   // A private message to one occupant by nick (XEP-0045 §7.5, IRC has no equivalent).
   // The recipient's sink gets it with to = the room, kind = direct, nick = sender's nick.
