@@ -10,23 +10,34 @@ using core::RoomFlag;
 
 std::optional<RoomChangeItem> item_of_letter(bool plus, char letter, std::string_view arg) {
   switch (letter) {
-    case 'i': return RoomChangeItem::make_flag(RoomFlag::invite_only, plus);
-    case 'm': return RoomChangeItem::make_flag(RoomFlag::moderated, plus);
-    case 'n': return RoomChangeItem::make_flag(RoomFlag::no_external, plus);
-    case 's': return RoomChangeItem::make_flag(RoomFlag::secret, plus);
-    case 't': return RoomChangeItem::make_flag(RoomFlag::topic_locked, plus);
-    case 'k': return RoomChangeItem::make_key(plus, plus ? std::string(arg) : std::string{});
+    case 'i':
+      return RoomChangeItem::make_flag(RoomFlag::invite_only, plus);
+    case 'm':
+      return RoomChangeItem::make_flag(RoomFlag::moderated, plus);
+    case 'n':
+      return RoomChangeItem::make_flag(RoomFlag::no_external, plus);
+    case 's':
+      return RoomChangeItem::make_flag(RoomFlag::secret, plus);
+    case 't':
+      return RoomChangeItem::make_flag(RoomFlag::topic_locked, plus);
+    case 'k':
+      return RoomChangeItem::make_key(plus, plus ? std::string(arg) : std::string{});
     case 'l': {
       if (!plus) return RoomChangeItem::make_limit(false);
       std::uint32_t n = 0;
       if (std::from_chars(arg.data(), arg.data() + arg.size(), n).ec != std::errc{}) n = 0;
       return RoomChangeItem::make_limit(true, n);  // 0: the core refuses it
     }
-    case 'o': return RoomChangeItem::make_status(MemberStatus::operator_status, plus, std::string(arg));
-    case 'h': return RoomChangeItem::make_status(MemberStatus::moderator, plus, std::string(arg));
-    case 'v': return RoomChangeItem::make_status(MemberStatus::voice, plus, std::string(arg));
-    case 'b': return RoomChangeItem::make_ban(plus, parse_ban_mask(arg));
-    default: return std::nullopt;
+    case 'o':
+      return RoomChangeItem::make_status(MemberStatus::operator_status, plus, std::string(arg));
+    case 'h':
+      return RoomChangeItem::make_status(MemberStatus::moderator, plus, std::string(arg));
+    case 'v':
+      return RoomChangeItem::make_status(MemberStatus::voice, plus, std::string(arg));
+    case 'b':
+      return RoomChangeItem::make_ban(plus, parse_ban_mask(arg));
+    default:
+      return std::nullopt;
   }
 }
 
@@ -64,11 +75,16 @@ namespace {
 
 char flag_letter(RoomFlag f) {
   switch (f) {
-    case RoomFlag::invite_only: return 'i';
-    case RoomFlag::moderated: return 'm';
-    case RoomFlag::no_external: return 'n';
-    case RoomFlag::secret: return 's';
-    case RoomFlag::topic_locked: return 't';
+    case RoomFlag::invite_only:
+      return 'i';
+    case RoomFlag::moderated:
+      return 'm';
+    case RoomFlag::no_external:
+      return 'n';
+    case RoomFlag::secret:
+      return 's';
+    case RoomFlag::topic_locked:
+      return 't';
   }
   return '?';
 }
@@ -77,7 +93,8 @@ char letter_of_prefix(char p) { return p == '@' ? 'o' : p == '%' ? 'h' : 'v'; }
 
 }  // namespace
 
-RenderedModes render_modes(const core::RoomChange& c, const std::function<std::string(const std::string&)>& irc_nick) {
+RenderedModes render_modes(const core::RoomChange& c,
+                           const std::function<std::string(const std::string&)>& irc_nick) {
   RenderedModes out;
   char sign = 0;
   auto add = [&](bool plus, char letter, const std::string* arg) {
@@ -88,7 +105,9 @@ RenderedModes render_modes(const core::RoomChange& c, const std::function<std::s
   };
   for (const auto& it : c.items) {
     switch (it.kind) {
-      case RoomChangeItem::Kind::flag: add(it.on, flag_letter(it.flag), nullptr); break;
+      case RoomChangeItem::Kind::flag:
+        add(it.on, flag_letter(it.flag), nullptr);
+        break;
       case RoomChangeItem::Kind::key: {
         static const std::string star = "*";
         add(it.on, 'k', it.on ? &it.text : &star);
@@ -114,7 +133,8 @@ RenderedModes render_modes(const core::RoomChange& c, const std::function<std::s
           if (before.find(p) == std::string::npos) add(true, letter_of_prefix(p), &nick);
         break;
       }
-      case RoomChangeItem::Kind::status: break;  // requests are never rendered
+      case RoomChangeItem::Kind::status:
+        break;  // requests are never rendered
     }
   }
   return out;

@@ -33,6 +33,7 @@ struct RenderedModes {
   std::string modes;
   std::vector<std::string> args;
 };
-RenderedModes render_modes(const core::RoomChange& c, const std::function<std::string(const std::string&)>& irc_nick);
+RenderedModes render_modes(const core::RoomChange& c,
+                           const std::function<std::string(const std::string&)>& irc_nick);
 
 }  // namespace parley::adapters::irc

@@ -43,7 +43,8 @@ BanMask ban_from_storage(std::string_view s) {
     m.nick = std::string(s.empty() ? "*" : s);
     return m;
   }
-  std::string_view nick = s.substr(0, bang == std::string_view::npos ? (at == std::string_view::npos ? s.size() : at) : bang);
+  std::string_view nick =
+      s.substr(0, bang == std::string_view::npos ? (at == std::string_view::npos ? s.size() : at) : bang);
   std::string_view user, host;
   if (bang != std::string_view::npos)
     user = s.substr(bang + 1, at == std::string_view::npos ? std::string_view::npos : at - bang - 1);
@@ -56,11 +57,16 @@ BanMask ban_from_storage(std::string_view s) {
 
 std::string_view to_string(RoomFlag f) {
   switch (f) {
-    case RoomFlag::invite_only: return "invite-only";
-    case RoomFlag::moderated: return "moderated";
-    case RoomFlag::no_external: return "no-external";
-    case RoomFlag::secret: return "secret";
-    case RoomFlag::topic_locked: return "topic-locked";
+    case RoomFlag::invite_only:
+      return "invite-only";
+    case RoomFlag::moderated:
+      return "moderated";
+    case RoomFlag::no_external:
+      return "no-external";
+    case RoomFlag::secret:
+      return "secret";
+    case RoomFlag::topic_locked:
+      return "topic-locked";
   }
   return "?";
 }

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "adapters/irc/modes.hpp"
+
+#include <doctest/doctest.h>
 
 using namespace parley::core;
 using namespace parley::adapters::irc;
@@ -49,7 +49,8 @@ TEST_CASE("an applied RoomChange renders as one MODE string") {
   v1.role = Role::visitor;
   v2.voice = true;
   c.items.push_back(RoomChangeItem::make_member(v1, v2));
-  auto r = render_modes(c, [](const std::string& n) { return n == "Jane Doe" ? std::string("Jane_Doe") : n; });
+  auto r =
+      render_modes(c, [](const std::string& n) { return n == "Jane Doe" ? std::string("Jane_Doe") : n; });
   CHECK(r.modes == "+st-nk+bov");
   CHECK(r.args == std::vector<std::string>{"*", "x!*@*", "Jane_Doe", "bob"});
   // Moderator demoted to voiced participant: -o+v... here an op who keeps voice: -o only.
