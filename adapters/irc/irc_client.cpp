@@ -2,6 +2,7 @@
 #include "adapters/irc/irc_client.hpp"
 
 #include "adapters/irc/irc_server.hpp"
+#include "adapters/irc/modes.hpp"
 #include "core/core.hpp"
 #include "protocols/irc/message.hpp"
 
@@ -102,31 +103,18 @@ void IrcClient::on_room_topic(const core::Room& room, const core::Topic& t) {
   server.queue(*this, line);
 }
 
-void IrcClient::on_room_mode(const core::Room& room, const core::ModeChange& c) {
+void IrcClient::on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by_nick) {
   if (state != State::registered) return;
-  std::string by = c.by.empty() ? server.name() : server.irc_nick_of(room, c.by);
-  if (const core::Member* m = room.find_nick(c.by)) by = server.member_mask(room, *m);
+  // Changes from every protocol: an XMPP moderator's role grant shows as +o/+v here, so
+  // that NAMES and MODE agree (adapters/irc/modes.hpp).
+  RenderedModes r = render_modes(c, [&](const std::string& n) { return server.irc_nick_of(room, n); });
+  if (r.modes.empty()) return;  // nothing IRC shows changed (a visitor's role under +m)
+  std::string by = by_nick.empty() ? server.name() : server.irc_nick_of(room, by_nick);
+  if (const core::Member* m = room.find_nick(by_nick)) by = server.member_mask(room, *m);
   std::string line;
   LineWriter w(line);
-  w.prefix(by).command("MODE").param("#" + room.name).param(c.modes);
-  // Arguments in order of the letters that take one; o/h/v name members by neutral nick.
-  std::size_t arg = 0;
-  bool plus = true;
-  for (char letter : c.modes) {
-    if (letter == '+' || letter == '-') {
-      plus = letter == '+';
-      continue;
-    }
-    const bool takes = letter == 'o' || letter == 'h' || letter == 'v' || letter == 'b' || letter == 'k' ||
-                       (letter == 'l' && plus);
-    if (!takes || arg >= c.args.size()) continue;
-    const std::string& a = c.args[arg++];
-    if (letter == 'o' || letter == 'h' || letter == 'v')
-      w.param(server.irc_nick_of(room, a));
-    else
-      w.param(a);
-  }
-  for (; arg < c.args.size(); ++arg) w.param(c.args[arg]);
+  w.prefix(by).command("MODE").param("#" + room.name).param(r.modes);
+  for (const auto& a : r.args) w.param(a);
   w.end();
   server.queue(*this, line);
 }

@@ -69,7 +69,7 @@ class IrcClient final : public core::SessionSink {
   void on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
                     bool self) override;
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
-  void on_room_mode(const core::Room& room, const core::ModeChange& c) override;
+  void on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) override;
   void on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) override;
   void on_error(const std::string& ref_id, const core::Error& e) override;
   void on_terminate(const std::string& reason) override;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/irc/irc_server.hpp"
+#include "adapters/irc/modes.hpp"
 #include "core/core.hpp"
 #include "protocols/irc/text.hpp"
 
@@ -402,7 +403,7 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
     items.push_back(it);
   }
   if (list_bans) {
-    for (const auto& b : r->bans) numeric_nt(c, 367, {chan, b});
+    for (const auto& b : r->bans) numeric_nt(c, 367, {chan, render_ban_mask(b)});
     numeric(c, 368, {chan}, "End of channel ban list");
   }
   if (items.empty()) return;
@@ -410,9 +411,7 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
   // argument is checked on its own (696 ERR_INVALIDMODEPARAM, 401 / 441 for o/h/v).
   if (me == r->members.end()) return numeric(c, 442, {chan}, "You're not on that channel");
   if (me->second.role != core::Role::moderator) return numeric(c, 482, {chan}, "You're not channel operator");
-  core::ModeChange change;
-  change.by = c.nick;
-  char sign = 0;
+  core::RoomChange change;
   std::size_t new_bans = 0;
   for (const auto& it : items) {
     std::string arg(it.arg);
@@ -450,7 +449,7 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
           continue;
         }
         // MAXLIST=b:100 bounds the list (ERR_BANLISTFULL, Modern IRC).
-        if (it.plus && std::find(r->bans.begin(), r->bans.end(), arg) == r->bans.end() &&
+        if (it.plus && std::find(r->bans.begin(), r->bans.end(), parse_ban_mask(arg)) == r->bans.end() &&
             r->bans.size() + new_bans++ >= kMaxBans) {
           numeric(c, 478, {chan, arg}, "Channel ban list is full");
           continue;
@@ -458,12 +457,10 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
         break;
       default: break;
     }
-    if (sign != (it.plus ? '+' : '-')) change.modes += (sign = it.plus ? '+' : '-');
-    change.modes += it.letter;
-    if (it.has_arg) change.args.push_back(std::move(arg));
+    if (auto item = item_of_letter(it.plus, it.letter, arg)) change.items.push_back(std::move(*item));
   }
-  if (change.modes.empty()) return;
-  auto st = rt_.core.rooms().set_modes(c.session, *room, change);
+  if (change.empty()) return;
+  auto st = rt_.core.rooms().apply_change(c.session, *room, change);
   if (!st) {
     switch (st.error().condition) {
       case core::Condition::forbidden:

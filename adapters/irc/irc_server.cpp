@@ -1,4 +1,5 @@
 #include "adapters/irc/irc_server.hpp"
+#include "adapters/irc/modes.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -853,12 +854,7 @@ std::string IrcServer::account_of(core::SessionId s) const {
   return "*";
 }
 
-char IrcServer::prefix_of(const core::Member& m) const {
-  if (m.role == core::Role::moderator) return m.affiliation >= core::Affiliation::admin ? '@' : '%';
-  if (m.voice || (m.affiliation >= core::Affiliation::member && m.role == core::Role::participant))
-    return '+';
-  return 0;
-}
+char IrcServer::prefix_of(const core::Member& m) const { return prefix_for(m.role, m.affiliation, m.voice); }
 
 std::string IrcServer::status_of(const IrcClient& viewer, const core::Member& m) const {
   if (viewer.has(cap_multi_prefix)) return prefixes_of(m);
@@ -867,10 +863,7 @@ std::string IrcServer::status_of(const IrcClient& viewer, const core::Member& m)
 }
 
 std::string IrcServer::prefixes_of(const core::Member& m) const {
-  std::string out;
-  if (char p = prefix_of(m)) out += p;
-  if (m.voice && m.role == core::Role::moderator) out += '+';
-  return out;
+  return prefixes_for(m.role, m.affiliation, m.voice);
 }
 
 void IrcServer::send_names(IrcClient& c, const core::Room& room, bool with_end) {

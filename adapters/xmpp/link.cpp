@@ -578,14 +578,22 @@ void Link::on_room_topic(const core::Room& room, const core::Topic& t) {
   deliver(std::move(out));
 }
 
-void Link::on_room_member_update(const core::Room& room, const core::Member& m) {
-  deliver(render_occupant(ctx_.domains, room.name, m, jid_, false, {}));
-}
-
-void Link::on_room_mode(const core::Room& room, const core::ModeChange& c) {
-  // Role changes (+o/+h/+v) arrive as member updates and bans as leaves; anything else is a configuration
-  // change (XEP-0045 §10.2.1: status 104).
-  if (c.modes.find_first_not_of("+-ohvb") == std::string::npos) return;
+void Link::on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) {
+  // Members whose role, affiliation or voice changed: their occupant presence again
+  // (XEP-0045 §9-§10), whichever protocol changed them. Bans arrive as leaves. Anything
+  // else is a configuration change (XEP-0045 §10.2.1: status 104).
+  bool config = false;
+  for (const auto& it : c.items) {
+    if (it.kind == core::RoomChangeItem::Kind::member) {
+      // §7.2.3: status 110 tells an occupant the presence is its own.
+      if (const core::Member* m = room.find_nick(it.nick))
+        deliver(render_occupant(ctx_.domains, room.name, *m, jid_, false,
+                                m->session == sid ? std::vector<int>{110} : std::vector<int>{}));
+    } else if (it.kind != core::RoomChangeItem::Kind::ban) {
+      config = true;
+    }
+  }
+  if (!config) return;
   std::string out;
   XmlWriter w(out);
   w.open("message").attr("from", ctx_.domains.room_jid(room.name)).attr("to", jid_).attr("type", "groupchat")

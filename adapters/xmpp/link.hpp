@@ -52,8 +52,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
                     bool self) override;
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
-  void on_room_member_update(const core::Room& room, const core::Member& m) override;
-  void on_room_mode(const core::Room& room, const core::ModeChange& c) override;
+  void on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) override;
   void on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) override;
   void on_terminate(const std::string& reason) override;
 

@@ -30,35 +30,32 @@ struct RoomConfig {
   std::optional<std::string> secret_text;
 };
 
-// Applies the form as IRC modes (the room's one source of truth) plus persistence. Owners only.
+// Applies the form as one RoomChange (flags and key) plus persistence. Owners only.
 core::Status apply_room_config(core::Core& core, core::SessionId sid, const std::string& name, const RoomConfig& c) {
   const core::Room* r = core.rooms().find(name);
   if (!r) return core::make_error(core::Condition::item_not_found, "no such room");
   auto me = r->members.find(sid);
   if (me == r->members.end() || me->second.affiliation != core::Affiliation::owner)
     return core::make_error(core::Condition::forbidden, "owner only");
-  core::ModeChange mc;
-  auto flag = [&mc](std::optional<bool> want, bool now, char letter) {
+  core::RoomChange mc;
+  auto flag = [&mc](std::optional<bool> want, bool now, core::RoomFlag f) {
     if (!want || *want == now) return;
-    mc.modes += *want ? '+' : '-';
-    mc.modes += letter;
+    mc.items.push_back(core::RoomChangeItem::make_flag(f, *want));
   };
-  flag(c.secret, r->modes.secret, 's');
-  flag(c.moderated, r->modes.moderated, 'm');
-  flag(c.members_only, r->modes.invite_only, 'i');
-  flag(c.topic_protected, r->modes.topic_protected, 't');
-  // The password: protected with a secret sets +k, unprotected (or an empty secret) clears it.
+  flag(c.secret, r->modes.secret, core::RoomFlag::secret);
+  flag(c.moderated, r->modes.moderated, core::RoomFlag::moderated);
+  flag(c.members_only, r->modes.invite_only, core::RoomFlag::invite_only);
+  flag(c.topic_protected, r->modes.topic_protected, core::RoomFlag::topic_locked);
+  // The password: protected with a secret sets the key, unprotected (or an empty secret) clears it.
   bool protect = c.password_protected.value_or(!r->modes.key.empty() || (c.secret_text && !c.secret_text->empty()));
   std::string key = c.secret_text.value_or(r->modes.key);
   if (protect && key.empty()) return core::make_error(core::Condition::not_acceptable, "a password is required");
-  if (protect && key != r->modes.key) {
-    mc.modes += "+k";
-    mc.args.push_back(key);
-  } else if (!protect && !r->modes.key.empty()) {
-    mc.modes += "-k";
-  }
-  if (!mc.modes.empty())
-    if (auto st = core.rooms().set_modes(sid, name, mc); !st) return st;
+  if (protect && key != r->modes.key)
+    mc.items.push_back(core::RoomChangeItem::make_key(true, key));
+  else if (!protect && !r->modes.key.empty())
+    mc.items.push_back(core::RoomChangeItem::make_key(false));
+  if (!mc.empty())
+    if (auto st = core.rooms().apply_change(sid, name, mc); !st) return st;
   if (c.persistent)
     if (auto st = core.rooms().set_persistent(sid, name, *c.persistent); !st) return st;
   return {};

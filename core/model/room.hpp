@@ -10,6 +10,7 @@
 
 #include "core/model/address.hpp"
 #include "core/model/message.hpp"
+#include "core/model/room_change.hpp"
 #include "core/model/time.hpp"
 
 namespace parley::core {
@@ -30,21 +31,22 @@ struct Member {
   std::string nick;
   Role role = Role::participant;
   Affiliation affiliation = Affiliation::none;
-  // IRC +v, kept apart from role/affiliation so that an operator can also hold voice and
-  // keep it when de-opped (IRCv3 multi-prefix shows both: "@+nick").
+  // Voice, kept apart from role/affiliation so that a moderator can also hold voice and
+  // keep it when its moderator status is revoked (IRC shows both with multi-prefix).
   bool voice = false;
 
   friend bool operator==(const Member&, const Member&) = default;
 };
 
+// The room's settings (RoomFlag and the key and limit of RoomChange).
 struct RoomModes {
-  bool invite_only = false;     // +i
-  bool moderated = false;       // +m
-  bool no_external = true;      // +n
-  bool secret = false;          // +s
-  bool topic_protected = true;  // +t
-  std::string key;              // +k, empty for none
-  std::uint32_t limit = 0;      // +l, 0 for none
+  bool invite_only = false;
+  bool moderated = false;
+  bool no_external = true;
+  bool secret = false;
+  bool topic_protected = true;  // RoomFlag::topic_locked
+  std::string key;              // empty for none
+  std::uint32_t limit = 0;      // 0 for none
 
   friend bool operator==(const RoomModes&, const RoomModes&) = default;
 };
@@ -63,8 +65,8 @@ struct Room {
   Topic topic;
   RoomModes modes;
   bool persistent = false;
-  std::vector<std::string> bans;         // ban masks (IRC style nick!user@host or user ids)
-  std::vector<Address> invited;          // invitations waiting to be used (for +i)
+  std::vector<BanMask> bans;             // ban patterns (BanMask)
+  std::vector<Address> invited;          // invitations waiting to be used (invite-only)
   std::map<Address, Affiliation> affiliations;  // long-lived, by bare user address
   std::deque<MessagePtr> history;        // bounded by RoomService's history limit
   std::vector<Address> links;            // bridged external rooms

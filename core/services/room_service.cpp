@@ -21,27 +21,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// IRC-style mask glob: '*' any run, '?' one character, ASCII case-insensitive.
-bool glob(std::string_view pat, std::string_view s) {
-  std::size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
-  while (i < s.size()) {
-    if (p < pat.size() && (pat[p] == '?' || lower(pat[p]) == lower(s[i]))) {
-      ++p;
-      ++i;
-    } else if (p < pat.size() && pat[p] == '*') {
-      star = p++;
-      mark = i;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      i = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pat.size() && pat[p] == '*') ++p;
-  return p == pat.size();
-}
-
 // A room nick is protocol-neutral: XEP-0045 §7.2 lets an occupant's nick be any JID
 // resourcepart, "Jane Doe" included, and XMPP users are used to that. IRC's stricter
 // alphabet is the IRC adapter's business: it shows such members under a derived nick
@@ -75,7 +54,7 @@ StoredRoom to_stored(const Room& r) {
   s.name = r.name;
   s.topic = r.topic;
   s.modes = r.modes;
-  s.bans = r.bans;
+  for (const auto& b : r.bans) s.bans.push_back(to_storage(b));
   s.affiliations.assign(r.affiliations.begin(), r.affiliations.end());
   return s;
 }
@@ -107,9 +86,8 @@ struct Ctx {
 };
 
 bool banned(const Room& r, const Member& who, const std::string& host) {
-  const std::string full = who.nick + "!" + who.user.id() + "@" + host;
   for (const auto& mask : r.bans)
-    if (glob(mask, full) || glob(mask, who.nick) || glob(mask, who.user.id())) return true;
+    if (ban_matches(mask, who.nick, who.user.id(), host)) return true;
   return false;
 }
 
@@ -123,7 +101,7 @@ Status RoomService::load() {
     r.name = s.name;
     r.topic = s.topic;
     r.modes = s.modes;
-    r.bans = s.bans;
+    for (const auto& b : s.bans) r.bans.push_back(ban_from_storage(b));
     // Affiliations belong to accounts (or remote users): a local user without an account
     // was a guest whose session ended without Sessions::close (a crash), and its name may
     // go to someone else now.
@@ -296,7 +274,7 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   Room& room = it->second;
   const Member& me = room.members[s];
   if (room.modes.topic_protected && me.role != Role::moderator)
-    return make_error(Condition::forbidden, "only moderators may change the topic (+t)");
+    return make_error(Condition::forbidden, "only moderators may change the topic (topic locked)");
   room.topic = Topic{text, me.nick, Clock::now()};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
@@ -311,12 +289,13 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   Room& room = it->second;
   auto mit = room.members.find(s);
   if (mit == room.members.end()) {
-    if (room.modes.no_external) return make_error(Condition::not_acceptable, "not in room (+n)");
+    if (room.modes.no_external) return make_error(Condition::not_acceptable, "not in room (no messages from outside)");
     m.nick = info->user.id();
   } else {
     const Member& me = mit->second;
-    // +m: visitors have no voice (XEP-0045 §8.4; IRC +m without +v).
-    if (me.role == Role::visitor || me.role == Role::none) return make_error(Condition::forbidden, "no voice (+m)");
+    // Moderated: visitors have no voice (XEP-0045 §8.4).
+    if (me.role == Role::visitor || me.role == Role::none)
+      return make_error(Condition::forbidden, "no voice in a moderated room");
     m.nick = me.nick;
   }
   m.from = info->user;
@@ -386,166 +365,139 @@ Status RoomService::kick(SessionId s, const std::string& name, const std::string
   return {};
 }
 
-Status RoomService::set_modes(SessionId s, const std::string& name, const ModeChange& change) {
+Status RoomService::apply_change(SessionId s, const std::string& name, const RoomChange& change) {
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
   const Member me = room.members[s];
   if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
 
-  ModeChange applied;
-  applied.by = me.nick;
-  char applied_sign = 0;
-  auto record = [&](bool plus, char letter, const std::string* arg) {
-    char sign = plus ? '+' : '-';
-    if (sign != applied_sign) applied.modes += sign;
-    applied_sign = sign;
-    applied.modes += letter;
-    if (arg) applied.args.push_back(*arg);
-  };
-  std::vector<SessionId> updated;  // members whose role/affiliation changed
-  auto set_member = [&](Member& m, Role r, Affiliation a) {
-    if (m.role == r && m.affiliation == a) return;
+  RoomChange applied;
+  using Kind = RoomChangeItem::Kind;
+  // Members whose role/affiliation/voice one item changes become one member item each,
+  // placed where the change happened.
+  auto set_member = [&](Member& m, Role r, Affiliation a, bool voice) {
+    if (m.role == r && m.affiliation == a && m.voice == voice) return;
+    Member before = m;
     m.role = r;
     m.affiliation = a;
-    updated.push_back(m.session);
+    m.voice = voice;
+    applied.items.push_back(RoomChangeItem::make_member(before, m));
   };
 
-  bool plus = true;
-  std::size_t argi = 0;
   Status first_error;
-  auto next_arg = [&]() -> const std::string* { return argi < change.args.size() ? &change.args[argi++] : nullptr; };
-  for (char c : change.modes) {
-    switch (c) {
-      case '+': plus = true; break;
-      case '-': plus = false; break;
-      case 'i': room.modes.invite_only = plus; record(plus, c, nullptr); break;
-      case 'n': room.modes.no_external = plus; record(plus, c, nullptr); break;
-      case 's': room.modes.secret = plus; record(plus, c, nullptr); break;
-      case 't': room.modes.topic_protected = plus; record(plus, c, nullptr); break;
-      case 'm':
-        room.modes.moderated = plus;
-        record(plus, c, nullptr);
-        // IRC +m: whoever has no voice or status can no longer speak.
-        for (auto& [id, m] : room.members) {
-          if (plus && m.role == Role::participant && m.affiliation == Affiliation::none)
-            set_member(m, Role::visitor, m.affiliation);
-          else if (!plus && m.role == Role::visitor)
-            set_member(m, Role::participant, m.affiliation);
+  auto fail = [&](Condition c, std::string text) {
+    if (first_error.ok()) first_error = make_error(c, std::move(text));
+  };
+  for (const RoomChangeItem& item : change.items) {
+    const bool plus = item.on;
+    switch (item.kind) {
+      case Kind::flag:
+        switch (item.flag) {
+          case RoomFlag::invite_only: room.modes.invite_only = plus; break;
+          case RoomFlag::no_external: room.modes.no_external = plus; break;
+          case RoomFlag::secret: room.modes.secret = plus; break;
+          case RoomFlag::topic_locked: room.modes.topic_protected = plus; break;
+          case RoomFlag::moderated: room.modes.moderated = plus; break;
+        }
+        applied.items.push_back(item);
+        if (item.flag == RoomFlag::moderated) {
+          // Moderated: whoever has no voice or status can no longer speak.
+          for (auto& [id, m] : room.members) {
+            if (plus && m.role == Role::participant && m.affiliation == Affiliation::none)
+              set_member(m, Role::visitor, m.affiliation, m.voice);
+            else if (!plus && m.role == Role::visitor)
+              set_member(m, Role::participant, m.affiliation, m.voice);
+          }
         }
         break;
-      case 'k': {
-        const std::string* a = next_arg();
+      case Kind::key:
         if (plus) {
-          if (!a || a->empty()) {
-            if (first_error.ok()) first_error = make_error(Condition::bad_request, "+k needs a key");
+          if (item.text.empty()) {
+            fail(Condition::bad_request, "a key must not be empty");
             break;
           }
-          room.modes.key = *a;
-          record(true, c, a);
+          room.modes.key = item.text;
+          applied.items.push_back(item);
         } else {
           room.modes.key.clear();
-          static const std::string star = "*";
-          record(false, c, &star);
+          applied.items.push_back(RoomChangeItem::make_key(false));
         }
         break;
-      }
-      case 'l': {
-        if (!plus) {
-          room.modes.limit = 0;
-          record(false, c, nullptr);
+      case Kind::limit:
+        if (plus && item.limit == 0) {
+          fail(Condition::bad_request, "a limit must be a positive number");
           break;
         }
-        const std::string* a = next_arg();
-        std::uint32_t n = 0;
-        if (!a || std::from_chars(a->data(), a->data() + a->size(), n).ec != std::errc{} || n == 0) {
-          if (first_error.ok()) first_error = make_error(Condition::bad_request, "+l needs a positive number");
-          break;
-        }
-        room.modes.limit = n;
-        record(true, c, a);
+        room.modes.limit = plus ? item.limit : 0;
+        applied.items.push_back(plus ? item : RoomChangeItem::make_limit(false));
         break;
-      }
-      case 'o':
-      case 'h':
-      case 'v': {
-        const std::string* a = next_arg();
+      case Kind::status: {
         Member* target = nullptr;
-        if (a)
-          for (auto& [id, m] : room.members)
-            if (iequals(m.nick, *a)) target = &m;
+        for (auto& [id, m] : room.members)
+          if (iequals(m.nick, item.text)) target = &m;
         if (!target) {
-          if (first_error.ok()) first_error = make_error(Condition::item_not_found, "no such nick");
+          fail(Condition::item_not_found, "no such nick");
           break;
         }
         // IRC: channel operators are peers and may change anyone's status (RFC 2812 §3.2.3);
-        // a half-operator (moderator without operator affiliation) may only (de)voice, and
-        // not touch those who outrank it (XEP-0045 §8 rank rule).
+        // a moderator without operator affiliation may only grant or revoke voice, and not
+        // touch those who outrank it (XEP-0045 §8 rank rule).
         const bool chanop = me.affiliation >= Affiliation::admin;
-        if ((c != 'v' && !chanop) || (!plus && target->affiliation > me.affiliation && !chanop)) {
-          if (first_error.ok()) first_error = make_error(Condition::not_allowed, "target outranks you");
+        const bool voice = item.status == MemberStatus::voice;
+        if ((!voice && !chanop) || (!plus && target->affiliation > me.affiliation && !chanop)) {
+          fail(Condition::not_allowed, "target outranks you");
           break;
         }
-        // Biboumi's table (DESIGN.md): +o admin/moderator, +h member/moderator,
-        // +v member/participant. Removing status falls back to the long-lived affiliation,
-        // except that -o/-h takes operator status away even from the room's owner until it
-        // rejoins (IRC deop), and a voiced member keeps its voice.
+        // Biboumi's table (DESIGN.md): operator admin/moderator, moderator member/moderator,
+        // voice member/participant. Removing status falls back to the long-lived
+        // affiliation, except that revoking operator/moderator takes it away even from the
+        // room's owner until it rejoins, and a voiced member keeps its voice.
         const Affiliation base = long_lived(room, target->user);
+        Member& t = *target;
         if (plus) {
-          if (c == 'o') set_member(*target, Role::moderator, std::max(base, Affiliation::admin));
-          else if (c == 'h') set_member(*target, Role::moderator, std::max(base, Affiliation::member));
-          else {
-            if (!target->voice) updated.push_back(target->session);
-            target->voice = true;
-            set_member(*target, target->role == Role::moderator ? Role::moderator : Role::participant,
-                       std::max(target->affiliation, Affiliation::member));
-          }
-        } else if (c == 'v') {
-          if (target->voice) updated.push_back(target->session);
-          target->voice = false;
-          if (target->role != Role::moderator)
-            set_member(*target,
-                       room.modes.moderated && base == Affiliation::none ? Role::visitor : Role::participant,
-                       base);
+          if (item.status == MemberStatus::operator_status)
+            set_member(t, Role::moderator, std::max(base, Affiliation::admin), t.voice);
+          else if (item.status == MemberStatus::moderator)
+            set_member(t, Role::moderator, std::max(base, Affiliation::member), t.voice);
+          else
+            set_member(t, t.role == Role::moderator ? Role::moderator : Role::participant,
+                       std::max(t.affiliation, Affiliation::member), true);
+        } else if (voice) {
+          if (t.role != Role::moderator)
+            set_member(t, room.modes.moderated && base == Affiliation::none ? Role::visitor : Role::participant,
+                       base, false);
+          else
+            set_member(t, t.role, t.affiliation, false);
         } else {
           const Affiliation kept = base >= Affiliation::admin ? Affiliation::none : base;
-          const Affiliation aff = target->voice ? std::max(kept, Affiliation::member) : kept;
-          set_member(*target,
-                     room.modes.moderated && aff == Affiliation::none ? Role::visitor : Role::participant,
-                     aff);
+          const Affiliation aff = t.voice ? std::max(kept, Affiliation::member) : kept;
+          set_member(t, room.modes.moderated && aff == Affiliation::none ? Role::visitor : Role::participant, aff,
+                     t.voice);
         }
-        record(plus, c, a);
         break;
       }
-      case 'b': {
-        const std::string* a = next_arg();
-        if (!a || a->empty()) {
-          if (first_error.ok()) first_error = make_error(Condition::bad_request, "+b needs a mask");
+      case Kind::ban:
+        if (item.mask.nick.empty() || item.mask.user.empty() || item.mask.host.empty()) {
+          fail(Condition::bad_request, "a ban needs a pattern");
           break;
         }
         if (plus) {
-          if (std::find(room.bans.begin(), room.bans.end(), *a) == room.bans.end()) room.bans.push_back(*a);
+          if (std::find(room.bans.begin(), room.bans.end(), item.mask) == room.bans.end())
+            room.bans.push_back(item.mask);
         } else {
-          std::erase(room.bans, *a);
+          std::erase(room.bans, item.mask);
         }
-        record(plus, c, a);
+        applied.items.push_back(item);
         break;
-      }
-      default:
-        if (first_error.ok()) first_error = make_error(Condition::bad_request, std::string("unknown mode ") + c);
+      case Kind::member:
+        fail(Condition::bad_request, "a member item reports a change, it cannot ask for one");
         break;
     }
   }
 
-  if (applied.modes.empty()) return first_error;
-  std::sort(updated.begin(), updated.end());
-  updated.erase(std::unique(updated.begin(), updated.end()), updated.end());
-  Ctx ctx{core_, room};
-  ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_mode(room, applied); });
-  for (SessionId id : updated) {
-    const Member& m = room.members[id];
-    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
-  }
+  if (applied.empty()) return first_error;
+  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, me.nick); });
   return save(room);
 }
 
@@ -561,10 +513,17 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
   if (!target) return make_error(Condition::item_not_found, "no such nick");
   if (role == Role::none) return kick(s, name, nick, {});
   if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
+  const Member before = *target;
   target->role = role;
   if (role == Role::visitor) target->voice = false;  // XEP-0045 §8.4: revoking voice
-  const Member& t = *target;
-  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, t); });
+  // XEP-0045 §8.3: a visitor made participant is granted voice, which protocols that show
+  // voice apart from role must see.
+  if (role == Role::participant && before.role == Role::visitor) target->voice = true;
+  if (*target == before) return {};
+  RoomChange applied;
+  applied.items.push_back(RoomChangeItem::make_member(before, *target));
+  const std::string by = me.nick;
+  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, by); });
   return {};
 }
 
@@ -599,9 +558,12 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
       continue;
     }
     Member& m = room.members[id];
+    const Member before = m;
     m.affiliation = a;
     m.role = role_for(a, room.modes.moderated);
-    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_member_update(room, m); });
+    RoomChange applied;
+    applied.items.push_back(RoomChangeItem::make_member(before, m));
+    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, me.nick); });
   }
   // remove_member never erases this room here: the actor (not an outcast of itself, since
   // it needs admin) is still a member... unless it banned itself.

@@ -16,7 +16,7 @@ class Core;
 struct JoinRequest {
   std::string room;  // local room name, without '#'
   std::string nick;
-  std::string key;   // +k
+  std::string key;   // the room key, if the room has one
   std::size_t history = 0;  // history messages wanted on join (XEP-0045 §7.2.15)
 };
 
@@ -29,8 +29,9 @@ class RoomService {
   Status load();
 
   // Joins; the first member creates the room and becomes its owner/moderator.
-  // Errors: forbidden (banned), not_authorized (+k), service_unavailable (+l full, unless
-  // invited), registration_required (+i without invitation), conflict (nick taken by another user),
+  // Errors: forbidden (banned), not_authorized (wrong key), service_unavailable (limit
+  // reached, unless invited), registration_required (invite-only without invitation),
+  // conflict (nick taken by another user),
   // resource_constraint (the session is in CoreOptions::max_rooms rooms already).
   // Everyone in the room gets on_room_join; the joiner gets it with self=true, after the
   // others' presences, then the requested history as room messages, then the topic.
@@ -43,7 +44,8 @@ class RoomService {
   Status change_nick_everywhere(SessionId s, const std::string& nick);
   Status set_topic(SessionId s, const std::string& room, const std::string& text);
   // Sends m (body, kind, rich...) to the room from session s; fills from/to/nick/origin.
-  // forbidden when +m and the sender is a visitor, not_acceptable (+n) when not a member.
+  // forbidden when moderated and the sender is a visitor, not_acceptable (no_external) when
+  // not a member.
   Status say(SessionId s, const std::string& room, Message m);
   // A private message to one occupant by nick (XEP-0045 §7.5, IRC has no equivalent).
   // The recipient's sink gets it with to = the room, kind = direct, nick = sender's nick.
@@ -52,14 +54,14 @@ class RoomService {
   // kick anyone; otherwise XEP-0045's rank rule (nobody of higher affiliation) applies.
   Status kick(SessionId s, const std::string& room, const std::string& nick, const std::string& reason,
               bool chanops_are_peers = false);
-  // IRC MODE with the arguments already split: +i +m +n +s +t +k key +l n +o/+v/+h nick
-  // +b mask. Applies what is allowed; returns forbidden if the actor is not a moderator.
-  // Members get on_room_mode with the change as applied (by = actor's nick); o/h/v and +m
-  // also produce on_room_member_update for each member whose role/affiliation/voice changed.
-  // Channel operators (admin or above) are peers; o/h need one, v a moderator.
-  // Unknown letters or missing arguments: the first such error is returned when nothing
-  // at all was applied.
-  Status set_modes(SessionId s, const std::string& room, const ModeChange& change);
+  // Applies a RoomChange (flags, key, limit, bans, member status) in order; what is allowed
+  // takes effect. forbidden if the actor is not a moderator. Operators (affiliation admin or
+  // above) are peers; granting or revoking operator/moderator status needs one, voice a
+  // moderator. Members get one on_room_change with what was applied (by = actor's nick),
+  // status requests replaced by the member items they caused. An invalid item (empty key,
+  // zero limit, unknown nick): the first such error is returned when nothing was applied.
+  Status apply_change(SessionId s, const std::string& room, const RoomChange& change);
+  // XEP-0045 role and affiliation changes; members get on_room_change with member items.
   Status set_role(SessionId s, const std::string& room, const std::string& nick, Role role);
   Status set_affiliation(SessionId s, const std::string& room, const Address& user, Affiliation a);
   Status invite(SessionId s, const std::string& room, const Address& invitee);

@@ -8,6 +8,7 @@
 #include "core/model/message.hpp"
 #include "core/model/presence.hpp"
 #include "core/model/room.hpp"
+#include "core/model/room_change.hpp"
 #include "core/store/store.hpp"
 
 namespace parley::core {
@@ -32,12 +33,6 @@ struct LeaveReason {
   enum class Kind : std::uint8_t { part, quit, kick, ban, nick_conflict, shutdown } kind = Kind::part;
   std::string by;    // nick of the kicker/banner
   std::string text;  // part/quit/kick message
-};
-
-struct ModeChange {
-  std::string by;      // nick
-  std::string modes;   // IRC-style change string, e.g. "+o-v" or "+k"
-  std::vector<std::string> args;
 };
 
 class SessionSink {
@@ -68,8 +63,9 @@ class SessionSink {
   virtual void on_room_leave(const Room& room, const Member& m, const LeaveReason& r, bool self) = 0;
   virtual void on_room_nick(const Room& room, const Member& before, const std::string& new_nick, bool self) {}
   virtual void on_room_topic(const Room& room, const Topic& t) {}
-  virtual void on_room_mode(const Room& room, const ModeChange& c) {}
-  virtual void on_room_member_update(const Room& room, const Member& m) {}  // role/affiliation
+  // A change to the room's settings, bans or members' role/affiliation/voice, as applied
+  // (RoomChange), from whichever protocol; `by` is the actor's nick (empty: the service).
+  virtual void on_room_change(const Room& room, const RoomChange& c, const std::string& by) {}
   virtual void on_room_invite(const std::string& room, const Address& from, const std::string& from_nick) {}
 
   // An error about something this session sent (e.g. a message that could not be delivered

@@ -76,7 +76,8 @@ bool is_valid_nick(std::string_view nick, std::size_t max_len);
 bool is_valid_channel(std::string_view chan, std::size_t max_len);
 // The non-empty items of a comma-separated list (JOIN/PART/KICK targets, WHOIS nicks, ...).
 std::vector<std::string_view> split_list(std::string_view s);
-// Glob match with '*' and '?' under ascii casemapping (ban masks, WHO masks).
+// Glob match with '*' and '?' under ascii casemapping (WHO and server masks; room bans
+// are matched by the core's neutral BanMask pattern, core/model/room_change.hpp).
 bool mask_match(std::string_view mask, std::string_view text);
 
 }  // namespace parley::protocols::irc

@@ -219,7 +219,7 @@ TEST_CASE("room saves and history report store failures") {
   // A change that cannot be saved is reported to whoever made it (and still applies).
   CHECK(rooms.set_topic(a, "dev", "new topic").error().condition == Condition::resource_constraint);
   CHECK(rooms.find("dev")->topic.text == "new topic");
-  CHECK(rooms.set_modes(a, "dev", ModeChange{{}, "+m", {}}).error().condition ==
+  CHECK(rooms.apply_change(a, "dev", RoomChange{{RoomChangeItem::make_flag(RoomFlag::moderated, true)}}).error().condition ==
         Condition::resource_constraint);
   CHECK(rooms.set_affiliation(a, "dev", Address::user("carol"), Affiliation::member).error().condition ==
         Condition::resource_constraint);

@@ -31,9 +31,10 @@ class FakeSink : public SessionSink {
     std::string after;
     bool self;
   };
-  struct Mode {
+  struct Change {
     std::string room;
-    ModeChange change;
+    RoomChange change;
+    std::string by;
   };
   struct Invite {
     std::string room;
@@ -67,8 +68,12 @@ class FakeSink : public SessionSink {
     nicks.push_back({room.name, before.nick, n, self});
   }
   void on_room_topic(const Room& room, const Topic& t) override { topics.push_back(t); }
-  void on_room_mode(const Room& room, const ModeChange& c) override { modes.push_back({room.name, c}); }
-  void on_room_member_update(const Room& room, const Member& m) override { member_updates.push_back(m); }
+  void on_room_change(const Room& room, const RoomChange& c, const std::string& by) override {
+    changes.push_back({room.name, c, by});
+    for (const auto& it : c.items)
+      if (it.kind == RoomChangeItem::Kind::member)
+        if (const Member* m = room.find_nick(it.nick)) member_updates.push_back(*m);
+  }
   void on_room_invite(const std::string& room, const Address& from, const std::string& nick) override {
     invites.push_back({room, from, nick});
   }
@@ -84,7 +89,7 @@ class FakeSink : public SessionSink {
     leaves.clear();
     nicks.clear();
     topics.clear();
-    modes.clear();
+    changes.clear();
     member_updates.clear();
     invites.clear();
     errors.clear();
@@ -105,7 +110,7 @@ class FakeSink : public SessionSink {
   std::vector<Leave> leaves;
   std::vector<Nick> nicks;
   std::vector<Topic> topics;
-  std::vector<Mode> modes;
+  std::vector<Change> changes;
   std::vector<Member> member_updates;
   std::vector<Invite> invites;
   std::vector<std::pair<std::string, Error>> errors;
