@@ -1,7 +1,8 @@
 #include "adapters/line/line_plugin.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
 
 #include "adapters/common/auth.hpp"
 #include "core/core.hpp"
@@ -107,23 +108,26 @@ class LineConnection final : public protocols::Connection, public core::SessionS
     auth_pending_ = true;
     auto self = std::static_pointer_cast<LineConnection>(shared_from_this());
     // PBKDF2 runs on the auth pool, the verdict comes back on the core strand (our strand).
-    check_account_password(rt_, peer_host(), user, std::move(password), rt_.core_strand,
-                           [self, user](AuthResult r) {
-                             self->auth_pending_ = false;
-                             if (self->closed()) return;
-                             if (r == AuthResult::ok) self->open_session(user, user, false);
-                             else if (++self->failures_ >= max_auth_failures(self->rt_))
-                               return self->fail_close("too many failed logins");
-                             else self->reply(r == AuthResult::throttled ? "ERR try again later" : "ERR login failed");
-                             self->hold_input(false);
-                           });
+    check_account_password(
+        rt_, peer_host(), user, std::move(password), rt_.core_strand, [self, user](AuthResult r) {
+          self->auth_pending_ = false;
+          if (self->closed()) return;
+          if (r == AuthResult::ok)
+            self->open_session(user, user, false);
+          else if (++self->failures_ >= max_auth_failures(self->rt_))
+            return self->fail_close("too many failed logins");
+          else
+            self->reply(r == AuthResult::throttled ? "ERR try again later" : "ERR login failed");
+          self->hold_input(false);
+        });
   }
 
   void open_session(const std::string& user, std::string_view nick, bool guest) {
     if (guest && !cfg_.guests) return reply("ERR guests are not allowed: LOGIN");
     if (!core::is_valid_local_name(user)) return reply("ERR bad nick");
     // A guest takes a name no account and no one online has (the IRC adapter's rule).
-    if (guest && (rt_.core.directory().exists(user) || rt_.core.sessions().user_online(core::Address::user(user))))
+    if (guest &&
+        (rt_.core.directory().exists(user) || rt_.core.sessions().user_online(core::Address::user(user))))
       return reply("ERR nick in use");
     core::SessionOpen o;
     o.user = core::Address::user(user);
@@ -139,9 +143,10 @@ class LineConnection final : public protocols::Connection, public core::SessionS
   }
 
   // One line out, cut to max_line (a body from another protocol may be long or multi-line).
+  // The cut may split a UTF-8 sequence: acceptable for a test and example protocol.
   void reply(std::string text) {
-    if (text.size() > cfg_.max_line) text.resize(cfg_.max_line);  // may split a UTF-8 sequence; a line
-    text += "\r\n";                                                  // client here is a test tool
+    if (text.size() > cfg_.max_line) text.resize(cfg_.max_line);
+    text += "\r\n";
     send(text);
   }
   static std::string one_line(std::string s) {
@@ -177,7 +182,8 @@ class LinePlugin final : public core::Plugin {
         asio::post(rt_.core_strand, [this, s = std::move(s), tls]() mutable { accept(std::move(s), tls); });
       });
       if (auto ec = l->open())
-        return core::make_error(core::Condition::service_unavailable, "line.listen " + text + ": " + ec.message());
+        return core::make_error(core::Condition::service_unavailable,
+                                "line.listen " + text + ": " + ec.message());
       l->start();
       spdlog::info("line: listening on {}", text);
       listeners_.push_back(std::move(l));
