@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 
 #include "adapters/common/auth.hpp"
+#include "adapters/common/listeners.hpp"
+#include "adapters/common/post_guarded.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/net.hpp"
@@ -138,6 +140,7 @@ class LineConnection final : public protocols::Connection, public core::SessionS
     auto r = rt_.core.sessions().open(std::move(o));
     if (!r) return reply("ERR " + r.error().text);
     session_ = *r;
+    clear_deadline();  // identified: the handshake deadline is over
     nick_ = std::string(nick);
     reply("OK " + nick_);
   }
@@ -178,8 +181,19 @@ class LinePlugin final : public core::Plugin {
       std::string why;
       auto spec = protocols::parse_listen_spec(text, &why);
       if (!spec) return core::make_error(core::Condition::bad_request, "line.listen " + text + ": " + why);
-      auto l = std::make_unique<protocols::Listener>(rt_.io, *spec, [this](protocols::Socket s, bool tls) {
-        asio::post(rt_.core_strand, [this, s = std::move(s), tls]() mutable { accept(std::move(s), tls); });
+      if (spec->tls && !rt_.tls)
+        return core::make_error(core::Condition::bad_request,
+                                "line.listen " + text + ": TLS needs a certificate");
+      auto l = std::make_unique<protocols::Listener>(
+          rt_.io, *spec, [this](protocols::Socket s, bool tls, protocols::Admission admission) {
+            post_guarded(rt_.core_strand, "line: accept",
+                         [this, s = std::move(s), tls, admission = std::move(admission)]() mutable {
+                           accept(std::move(s), tls, std::move(admission));
+                         });
+          });
+      // server.connections: per-address count and rate, like every listener.
+      guard_listener(*l, rt_, "line", [](protocols::AddressLimiter::Verdict) -> std::string {
+        return "BYE too many connections\r\n";
       });
       if (auto ec = l->open())
         return core::make_error(core::Condition::service_unavailable,
@@ -200,13 +214,16 @@ class LinePlugin final : public core::Plugin {
   }
 
  private:
-  void accept(protocols::Socket s, bool tls) {  // core strand
+  void accept(protocols::Socket s, bool tls, protocols::Admission admission) {  // core strand
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.line.max_line + 2;  // one partial line ("\r\n" included)
     limits.max_write_queue = cfg_.line.sendq;
+    // server.connections.handshake_timeout bounds the time until GUEST/LOGIN succeeds.
+    limits = connection_limits(limits, cfg_.server.connections);
     auto conn = std::make_shared<LineConnection>(protocols::rehome(std::move(s), rt_.core_strand),
                                                  tls ? rt_.tls : nullptr, limits, rt_, cfg_.line);
+    conn->keep_admission(std::move(admission));
     manager_.add(conn);
     conn->start();
   }

@@ -6,6 +6,7 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_line_plugin.p
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -94,6 +95,23 @@ def test_a_line_longer_than_max_line_closes_the_connection():
         c3.send("GUEST other")
         c3.expect(r"^OK other$")
         c3.close()
+
+
+def test_an_unidentified_connection_is_closed_after_the_handshake_timeout():
+    cfg = line_config(server_extra={"connections": {"handshake_timeout": 1}})
+    with h.Parleyd(cfg) as d:
+        idle = h.LineClient(d.ports["line"])
+        ok = h.LineClient(d.ports["line"])
+        ok.send("GUEST stays")
+        ok.expect(r"^OK stays$")
+        start = time.monotonic()
+        assert idle.read_line(timeout=8) is None  # closed by the server, no GUEST/LOGIN
+        assert time.monotonic() - start < 5
+        # an identified client is past the deadline
+        time.sleep(1.5)
+        ok.send("JOIN dev")
+        ok.expect(r"^JOINED dev stays$")
+        ok.close()
 
 
 if __name__ == "__main__":
