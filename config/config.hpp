@@ -72,6 +72,16 @@ struct PsycConfig {
   std::vector<PsycPeer> peers;
 };
 
+// The line plugin (adapters/line): a tiny text protocol, the smallest example of a plugin
+// (docs/PLUGINS.md). Off unless the section is present; the default config leaves it out.
+struct LineConfig {
+  bool enabled = false;
+  std::vector<std::string> listen;  // "127.0.0.1:7777"; "tls:..." for TLS
+  bool guests = true;               // GUEST <nick> admitted (else LOGIN only)
+  std::size_t max_line = 512;       // bytes in one line, either way; longer input closes
+  std::size_t sendq = 256 * 1024;   // bytes queued toward one client before it is closed
+};
+
 struct BridgeConfig {
   std::string name;
   std::string mode = "relay";  // relay | puppet
@@ -87,6 +97,7 @@ struct Config {
   XmppConfig xmpp;
   SipConfig sip;
   PsycConfig psyc;
+  LineConfig line;
   std::vector<BridgeConfig> bridges;
 };
 

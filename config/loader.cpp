@@ -52,6 +52,7 @@ void check_listener_clash(const Config& c, Reader& root) {
   if (c.xmpp.enabled) add(c.xmpp.c2s.listen, ListenStyle::stream, "xmpp.c2s.listen", "xmpp", "c2s");
   if (c.sip.enabled) add(c.sip.listen, ListenStyle::sip, "sip.listen", "sip", "");
   if (c.psyc.enabled) add(c.psyc.listen, ListenStyle::stream, "psyc.listen", "psyc", "");
+  if (c.line.enabled) add(c.line.listen, ListenStyle::stream, "line.listen", "line", "");
 }
 
 // Errors in file order, whatever order the section parsers found them in.
@@ -83,6 +84,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
     protocol_section(root, "xmpp", c.xmpp, parse_xmpp);
     protocol_section(root, "sip", c.sip, parse_sip);
     protocol_section(root, "psyc", c.psyc, parse_psyc);
+    protocol_section(root, "line", c.line, parse_line);
     parse_bridges(root, c.bridges);
     root.finish();
   }

@@ -15,6 +15,7 @@ void parse_irc(Reader& r, IrcConfig& out);
 void parse_xmpp(Reader& r, XmppConfig& out);
 void parse_sip(Reader& r, SipConfig& out);
 void parse_psyc(Reader& r, PsycConfig& out);
+void parse_line(Reader& r, LineConfig& out);
 void parse_bridges(Reader& root, std::vector<BridgeConfig>& out);  // root-level list "bridges"
 
 }  // namespace parley::config

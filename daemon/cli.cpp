@@ -7,7 +7,7 @@
 #include "core/services/password_hash.hpp"
 #include "daemon/accounts.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/version.hpp"
+#include "parley/version.hpp"
 
 namespace parley::daemon {
 

@@ -28,7 +28,7 @@
 #include "daemon/io_threads.hpp"
 #include "daemon/plugins.hpp"
 #include "daemon/tls.hpp"
-#include "daemon/version.hpp"
+#include "parley/version.hpp"
 
 namespace parley::daemon {
 

@@ -4,6 +4,7 @@
 
 // ---- protocol adapter headers: add yours here ----
 #include "adapters/irc/irc_plugin.hpp"
+#include "adapters/line/line_plugin.hpp"
 #include "adapters/xmpp/xmpp_plugin.hpp"
 
 namespace parley::daemon {
@@ -24,6 +25,9 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
   }
   if (c.xmpp.enabled) {
     registry.add(adapters::xmpp::make_xmpp_plugin(rt, c));
+  }
+  if (c.line.enabled) {
+    registry.add(adapters::line::make_line_plugin(rt, c));
   }
   if (c.sip.enabled) not_built("sip");
   if (c.psyc.enabled) not_built("psyc");

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/core.hpp"
+#include "parley/version.hpp"
 #include "protocols/irc/text.hpp"
 
 namespace parley::adapters::irc {
@@ -16,7 +17,6 @@ using pi::LineWriter;
 
 namespace {
 
-constexpr std::string_view kVersion = "parley-0.1";
 constexpr std::string_view kCapsLs302 =
     "account-notify account-tag away-notify batch cap-notify echo-message extended-join invite-notify "
     "labeled-response message-tags multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time setname "
@@ -564,9 +564,9 @@ void IrcServer::try_register(IrcClient& c) {
 
 void IrcServer::welcome(IrcClient& c) {
   numeric(c, 1, {}, "Welcome to the " + cfg_.network_name + " IRC Network " + c.mask());
-  numeric(c, 2, {}, "Your host is " + cfg_.server_name + ", running version " + std::string(kVersion));
+  numeric(c, 2, {}, "Your host is " + cfg_.server_name + ", running version " + std::string(kServerVersion));
   numeric(c, 3, {}, "This server was created " + created_);
-  numeric_nt(c, 4, {cfg_.server_name, kVersion, "io", "bhiklmnostv", "bhklov"});
+  numeric_nt(c, 4, {cfg_.server_name, kServerVersion, "io", "bhiklmnostv", "bhklov"});
   send_isupport(c);
   send_lusers(c);
   send_motd(c);
@@ -673,7 +673,7 @@ void IrcServer::cmd_quit(IrcClient& c, const pi::Message& m) {
 void IrcServer::cmd_motd(IrcClient& c, const pi::Message&) { send_motd(c); }
 void IrcServer::cmd_lusers(IrcClient& c, const pi::Message&) { send_lusers(c); }
 void IrcServer::cmd_version(IrcClient& c, const pi::Message&) {
-  numeric(c, 351, {kVersion, cfg_.server_name}, "Parley multi-protocol gateway");
+  numeric(c, 351, {kServerVersion, cfg_.server_name}, "Parley multi-protocol gateway");
   send_isupport(c);
 }
 void IrcServer::cmd_time(IrcClient& c, const pi::Message&) {
@@ -683,7 +683,7 @@ void IrcServer::cmd_info(IrcClient& c, const pi::Message& m) {
   // Modern IRC "INFO": zero or more RPL_INFO, then RPL_ENDOFINFO; another server: 402.
   if (m.nparams > 0 && !pi::mask_match(m.param(0), cfg_.server_name))
     return numeric(c, 402, {m.param(0)}, "No such server");
-  numeric(c, 371, {}, std::string(kVersion) + ": Parley, a multi-protocol IM gateway");
+  numeric(c, 371, {}, std::string(kServerVersion) + ": Parley, a multi-protocol IM gateway");
   numeric(c, 371, {}, "IRC, XMPP, SIP/SIMPLE and PSYC users share one hub");
   numeric(c, 374, {}, "End of INFO list");
 }

@@ -8,6 +8,7 @@
 #include "adapters/xmpp/link.hpp"
 #include "adapters/xmpp/xhtml_im.hpp"
 #include "core/core.hpp"
+#include "parley/version.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -366,7 +367,7 @@ void C2sConnection::on_server_iq(px::Stanza& s, pugi::xml_node payload, std::str
   if (pns == "jabber:iq:version" && name == "query" && type == "get" && !to_account) {
     std::string p;
     XmlWriter(p).open("query").attr("xmlns", "jabber:iq:version").element("name", "Parley")
-        .element("version", "0.1.0").close();
+        .element("version", parley::kVersion).close();
     return iq_result(s, p);
   }
   if (pns == "urn:xmpp:carbons:2" && type == "set" && (name == "enable" || name == "disable")) {

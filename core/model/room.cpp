@@ -1,5 +1,7 @@
 #include "core/model/room.hpp"
 
+#include "core/model/ascii.hpp"
+
 namespace parley::core {
 
 std::string_view to_string(Role r) {
@@ -25,13 +27,8 @@ std::string_view to_string(Affiliation a) {
 
 // Nicks compare case-insensitively in ASCII (ISUPPORT CASEMAPPING=ascii).
 const Member* Room::find_nick(std::string_view nick) const {
-  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  for (const auto& [id, m] : members) {
-    if (m.nick.size() != nick.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < nick.size() && same; ++i) same = lower(m.nick[i]) == lower(nick[i]);
-    if (same) return &m;
-  }
+  for (const auto& [id, m] : members)
+    if (ascii_equal_fold(m.nick, nick)) return &m;
   return nullptr;
 }
 

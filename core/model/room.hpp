@@ -69,7 +69,6 @@ struct Room {
   std::vector<Address> invited;          // invitations waiting to be used (invite-only)
   std::map<Address, Affiliation> affiliations;  // long-lived, by bare user address
   std::deque<MessagePtr> history;        // bounded by RoomService's history limit
-  std::vector<Address> links;            // bridged external rooms
   Timestamp created{};
 
   const Member* find_nick(std::string_view nick) const;

@@ -348,19 +348,6 @@ std::string make_ctcp_action(std::string_view text) {
   return out;
 }
 
-std::string casefold(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = ascii_lower(c);
-  return out;
-}
-
-bool equal_fold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
 bool is_valid_nick(std::string_view nick, std::size_t max_len) {
   if (nick.empty() || nick.size() > max_len) return false;
   char f = nick.front();

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocols/common/ascii.hpp"
+
 namespace parley::protocols::irc {
 
 // A styled byte range over the plain text; colours are 0xRRGGBB.
@@ -65,10 +67,9 @@ struct Ctcp {
 };
 std::optional<Ctcp> parse_ctcp(std::string_view body);
 
-// ascii casemapping.
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-std::string casefold(std::string_view s);
-bool equal_fold(std::string_view a, std::string_view b);
+// CASEMAPPING=ascii: the shared helpers of protocols/common/ascii.hpp under IRC's names.
+inline std::string casefold(std::string_view s) { return ascii_fold(s); }
+constexpr bool equal_fold(std::string_view a, std::string_view b) { return ascii_equal_fold(a, b); }
 
 // Nick: RFC 2812 §2.3.1 letters, digits and []\`_^{|}-, not starting with a digit or '-'.
 bool is_valid_nick(std::string_view nick, std::size_t max_len);

@@ -1,5 +1,6 @@
 #include "protocols/xmpp/jid.hpp"
 
+#include "protocols/common/ascii.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::protocols::xmpp {
@@ -13,8 +14,6 @@ bool basic_ok(std::string_view s) {
     if (c < 0x20 || c == 0x7F) return false;
   return sanitize_utf8(s) == s;
 }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 }  // namespace
 
@@ -47,7 +46,7 @@ std::optional<std::string> prep_localpart(std::string_view s) {
       case '"': case '&': case '\'': case '/': case ':': case '<': case '>': case '@': case ' ':
         return std::nullopt;  // RFC 7622 §3.3.1
       default:
-        out += lower(c);
+        out += ascii_lower(c);
     }
   }
   return out;
@@ -62,7 +61,7 @@ std::optional<std::string> prep_domain(std::string_view s) {
       if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
         return std::nullopt;
     std::string out;
-    for (char c : s) out += lower(c);
+    for (char c : s) out += ascii_lower(c);
     return out;
   }
   std::string out;
@@ -79,7 +78,7 @@ std::optional<std::string> prep_domain(std::string_view s) {
     } else {
       return std::nullopt;
     }
-    out += lower(c);
+    out += ascii_lower(c);
   }
   if (label == 0) return std::nullopt;
   return out;

@@ -40,6 +40,18 @@ def test_check_config_accepts_the_shipped_default():
 def test_version():
     r = h.run_parleyd("--version")
     assert r.returncode == 0 and r.stdout.startswith("parleyd "), r
+    # One version string: CMake's project version is what parleyd and its IRC server say.
+    import re
+    project = re.search(r"project\(parley VERSION (\S+)", (h.SOURCE / "CMakeLists.txt").read_text()).group(1)
+    assert r.stdout.split() == ["parleyd", project], r.stdout
+    with h.Parleyd(h.config(irc=True)) as d:
+        c = h.LineClient(d.ports["irc"])
+        c.send("NICK v")
+        c.send("USER v 0 * :v")
+        c.expect(rf" 002 v :Your host is \S+, running version parley-{re.escape(project)}$")
+        c.send("VERSION")
+        c.expect(rf" 351 v parley-{re.escape(project)} ")
+        c.close()
 
 
 def test_start_reload_and_stop():

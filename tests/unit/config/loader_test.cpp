@@ -37,6 +37,7 @@ TEST_CASE("the shipped config/parley.yaml loads cleanly with every protocol on l
   CHECK(c.sip.listen == std::vector<std::string>{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"});
   CHECK(c.psyc.enabled);
   CHECK(c.psyc.listen == std::vector<std::string>{"127.0.0.1:4404"});
+  CHECK_FALSE(c.line.enabled);  // the example plugin is off unless configured
 }
 
 TEST_CASE("every key in the shipped config/parley.yaml has a comment") {
@@ -176,6 +177,21 @@ TEST_CASE("an absent or empty protocol section disables it and a present one ena
   CHECK(r->psyc.enabled);
   CHECK(r->xmpp.muc.domain == "conference.example.org");
   CHECK(r->sip.domain == "example.org");
+}
+
+TEST_CASE("the line plugin's section is read and bounded") {
+  auto r = load_string("line: { listen: [\"127.0.0.1:7777\"], guests: false, max_line: 1024 }\n", "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->line.enabled);
+  CHECK(r->line.listen == std::vector<std::string>{"127.0.0.1:7777"});
+  CHECK_FALSE(r->line.guests);
+  CHECK(r->line.max_line == 1024);
+  CHECK(r->line.sendq == 256 * 1024);
+  auto bad = load_string("line: { listen: [\"127.0.0.1:7777\"], max_line: 10 }\n", "t");
+  CHECK_FALSE(bad.ok());
+  auto clash = load_string("irc: { listen: [\"127.0.0.1:7000\"] }\nline: { listen: [\"127.0.0.1:7000\"] }\n", "t");
+  CHECK_FALSE(clash.ok());
 }
 
 TEST_CASE("enabled: false switches a section off") {

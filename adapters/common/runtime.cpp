@@ -1,1 +1,0 @@
-#include "adapters/common/runtime.hpp"

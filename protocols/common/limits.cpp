@@ -1,1 +1,0 @@
-#include "protocols/common/limits.hpp"
