@@ -13,6 +13,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/irc/irc_server.hpp"
 #include "core/core.hpp"
+#include "protocols/common/ascii.hpp"
 #include "protocols/irc/text.hpp"
 // The SCRAM server and SASL helpers are protocol-neutral (RFC 5802 / RFC 4616 on GNU SASL);
 // they live with the XMPP codec, which needed them first.
@@ -30,13 +31,6 @@ namespace {
 
 constexpr std::string_view kThrottledText =
     "SASL authentication failed: too many failed attempts, try again later";
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out)
-    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 32);
-  return out;
-}
 
 }  // namespace
 
@@ -96,7 +90,7 @@ void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
   if (c.state == IrcClient::State::registered) return numeric(c, 462, {}, "You may not reregister");
   if (arg == "*") return sasl_fail(c, 906, "SASL authentication aborted", false);
   if (!c.sasl) {
-    std::string mech = upper(arg);
+    std::string mech = protocols::ascii_upper(arg);
     if (mech != "PLAIN" && mech != "SCRAM-SHA-256") {
       numeric(c, 908, {"PLAIN,SCRAM-SHA-256"}, "are available SASL mechanisms");
       return sasl_fail(c, 904, "SASL authentication failed");

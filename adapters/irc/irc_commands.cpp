@@ -27,13 +27,13 @@ bool valid_key(std::string_view k, std::size_t max) {
   return true;
 }
 
-// +l: a positive decimal number (Modern IRC "Client Limit" mode).
 // The change was applied but the store could not save it (RoomService, e.g. disk full).
 bool store_failed(const core::Error& e) {
   return e.condition == core::Condition::internal_server_error ||
          e.condition == core::Condition::resource_constraint;
 }
 
+// +l: a positive decimal number (Modern IRC "Client Limit" mode).
 bool valid_limit(std::string_view v) {
   std::uint32_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -462,13 +462,12 @@ void IrcServer::mode_channel(IrcClient& c, const pi::Message& m) {
   if (change.empty()) return;
   auto st = rt_.core.rooms().apply_change(c.session, *room, change);
   if (!st) {
+    if (store_failed(st.error()))
+      return numeric(c, 400, {"MODE"}, "Modes set but not saved: " + st.error().text);
     switch (st.error().condition) {
       case core::Condition::forbidden:
       case core::Condition::not_allowed: return numeric(c, 482, {chan}, "You're not channel operator");
       case core::Condition::not_acceptable: return numeric(c, 442, {chan}, "You're not on that channel");
-      case core::Condition::internal_server_error:
-      case core::Condition::resource_constraint:  // the store failed: applied, not saved
-        return numeric(c, 400, {"MODE"}, "Modes set but not saved: " + st.error().text);
       default: return numeric(c, 472, {"*"}, st.error().text);
     }
   }

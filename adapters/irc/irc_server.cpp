@@ -1,6 +1,8 @@
 #include "adapters/irc/irc_server.hpp"
+
 #include "adapters/irc/modes.hpp"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <ctime>
@@ -8,6 +10,7 @@
 
 #include "core/core.hpp"
 #include "parley/version.hpp"
+#include "protocols/common/ascii.hpp"
 #include "protocols/irc/text.hpp"
 
 namespace parley::adapters::irc {
@@ -39,13 +42,6 @@ constexpr CapName kCaps[] = {
     {"invite-notify", cap_invite_notify}, {"account-notify", cap_account_notify},
     {"setname", cap_setname},
 };
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  return out;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -299,7 +295,7 @@ void IrcServer::handle_line(IrcClient& c, std::string_view line) {
   } catch (const std::exception& e) {
     // Exception firewall: this client gets an error, everyone else keeps going.
     spdlog::error("irc: command {} failed: {}", std::string(m.command), e.what());
-    numeric(c, 400, {upper(m.command)}, "Internal error");
+    numeric(c, 400, {protocols::ascii_upper(m.command)}, "Internal error");
   }
   if (!label.empty() && label.size() <= 64 && c.state != IrcClient::State::closed) apply_label(c, start, label);
   if (!c.deferred.empty()) {
@@ -353,7 +349,7 @@ void IrcServer::apply_label(IrcClient& c, std::size_t from, std::string_view lab
 }
 
 void IrcServer::dispatch(IrcClient& c, const pi::Message& m) {
-  std::string name = upper(m.command);
+  std::string name = protocols::ascii_upper(m.command);
   auto it = commands_.find(name);
   if (it == commands_.end()) {
     if (c.state == IrcClient::State::registered) numeric(c, 421, {name}, "Unknown command");
@@ -376,7 +372,7 @@ void IrcServer::dispatch(IrcClient& c, const pi::Message& m) {
 // Registration
 
 void IrcServer::cmd_cap(IrcClient& c, const pi::Message& m) {
-  std::string sub = upper(m.param(0));
+  std::string sub = protocols::ascii_upper(m.param(0));
   if (sub == "LS") {
     if (c.state == IrcClient::State::registering) c.cap_negotiating = true;
     int v = 0;
@@ -813,9 +809,8 @@ std::pair<std::string, std::string> IrcServer::irc_renick(const core::Room& room
 void IrcServer::sweep_member_nicks() {
   for (const auto& name : nick_sweep_) {
     const core::Room* r = rt_.core.rooms().find(name);
-    bool irc_here = false;
-    if (r)
-      for (const auto& [id, m] : r->members) irc_here = irc_here || client_by_session(id) != nullptr;
+    bool irc_here = r && std::any_of(r->members.begin(), r->members.end(),
+                                     [&](const auto& kv) { return client_by_session(kv.first) != nullptr; });
     if (!irc_here)
       member_nicks_.forget_room(name);
     else

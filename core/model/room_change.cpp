@@ -1,18 +1,15 @@
 #include "core/model/room_change.hpp"
 
+#include "core/model/ascii.hpp"
 #include "core/model/room.hpp"
 
 namespace parley::core {
-
-namespace {
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-}  // namespace
 
 bool pattern_match(std::string_view pat, std::string_view s) {
   // Iterative with one backtrack point: linear in practice, no recursion on hostile input.
   std::size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
   while (i < s.size()) {
-    if (p < pat.size() && (pat[p] == '?' || lower(pat[p]) == lower(s[i]))) {
+    if (p < pat.size() && (pat[p] == '?' || ascii_lower(pat[p]) == ascii_lower(s[i]))) {
       ++p;
       ++i;
     } else if (p < pat.size() && pat[p] == '*') {

@@ -6,20 +6,11 @@
 #include <charconv>
 
 #include "core/core.hpp"
+#include "core/model/ascii.hpp"
 
 namespace parley::core {
 
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// ISUPPORT CASEMAPPING=ascii.
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 // A room nick is protocol-neutral: XEP-0045 §7.2 lets an occupant's nick be any JID
 // resourcepart, "Jane Doe" included, and XMPP users are used to that. IRC's stricter
@@ -435,7 +426,7 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
       case Kind::status: {
         Member* target = nullptr;
         for (auto& [id, m] : room.members)
-          if (iequals(m.nick, item.text)) target = &m;
+          if (ascii_equal_fold(m.nick, item.text)) target = &m;
         if (!target) {
           fail(Condition::item_not_found, "no such nick");
           break;
@@ -509,7 +500,7 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
   if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
   Member* target = nullptr;
   for (auto& [id, m] : room.members)
-    if (iequals(m.nick, nick)) target = &m;
+    if (ascii_equal_fold(m.nick, nick)) target = &m;
   if (!target) return make_error(Condition::item_not_found, "no such nick");
   if (role == Role::none) return kick(s, name, nick, {});
   if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");

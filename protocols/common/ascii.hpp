@@ -18,6 +18,13 @@ inline std::string ascii_fold(std::string_view s) {
   return out;
 }
 
+inline std::string ascii_upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
 constexpr bool ascii_equal_fold(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
