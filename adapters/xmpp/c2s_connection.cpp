@@ -599,18 +599,6 @@ void C2sConnection::on_tls_started(bool ok) {
   state_ = State::header;
 }
 
-namespace {
-// The session of a link whose stream is gone for good: closed in the core, and what the
-// client never acknowledged goes to the user's other sessions or to offline storage. The
-// link stays alive in the lambda until Sessions::close has run.
-void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why) {
-  asio::post(ctx.rt.core_strand, [link = std::move(link), &core = ctx.rt.core, why = std::move(why)] {
-    if (!link->terminated) core.sessions().close(link->sid, why);
-    redeliver_unacked(core, *link);
-  });
-}
-}  // namespace
-
 void C2sConnection::on_close(std::string_view reason) {
   state_ = State::closed;
   if (throttle_timer_) throttle_timer_->cancel();

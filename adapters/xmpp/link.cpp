@@ -144,9 +144,13 @@ void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
     asio::post(c->executor(), [c] {
       c->stream_error(px::StreamError::policy_violation, "too many unacknowledged stanzas");
     });
-  asio::post(ctx_.rt.core_strand, [self = shared_from_this(), &core = ctx_.rt.core] {
-    if (!self->terminated) core.sessions().close(self->sid, "too many unacknowledged stanzas");
-    redeliver_unacked(core, *self);
+  end_session(ctx_, shared_from_this(), "too many unacknowledged stanzas");
+}
+
+void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why) {
+  asio::post(ctx.rt.core_strand, [link = std::move(link), &core = ctx.rt.core, why = std::move(why)] {
+    if (!link->terminated) core.sessions().close(link->sid, why);
+    redeliver_unacked(core, *link);
   });
 }
 

@@ -150,6 +150,10 @@ std::string render_occupant(const Domains& d, const std::string& room, const cor
 // to the bare JID is skipped when the user still has other sessions: they received it
 // too. Core strand.
 void redeliver_unacked(core::Core& core, Link& link);
+// The session of a link whose stream is gone for good: closed in the core, and what the
+// client never acknowledged goes to the user's other sessions or to offline storage. The
+// link stays alive in the posted task until Sessions::close has run. Any thread.
+void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why);
 
 void send_carbons(Context& ctx, std::string_view user, const Link* except, std::string_view direction,
                   std::string_view message);

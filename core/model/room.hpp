@@ -72,6 +72,9 @@ struct Room {
   Timestamp created{};
 
   const Member* find_nick(std::string_view nick) const;
+  Member* find_nick(std::string_view nick) {
+    return const_cast<Member*>(static_cast<const Room&>(*this).find_nick(nick));
+  }
 };
 
 }  // namespace parley::core

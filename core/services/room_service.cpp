@@ -6,7 +6,6 @@
 #include <charconv>
 
 #include "core/core.hpp"
-#include "core/model/ascii.hpp"
 
 namespace parley::core {
 
@@ -424,9 +423,7 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
         applied.items.push_back(plus ? item : RoomChangeItem::make_limit(false));
         break;
       case Kind::status: {
-        Member* target = nullptr;
-        for (auto& [id, m] : room.members)
-          if (ascii_equal_fold(m.nick, item.text)) target = &m;
+        Member* target = room.find_nick(item.text);
         if (!target) {
           fail(Condition::item_not_found, "no such nick");
           break;
@@ -498,9 +495,7 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
   Room& room = it->second;
   const Member& me = room.members[s];
   if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
-  Member* target = nullptr;
-  for (auto& [id, m] : room.members)
-    if (ascii_equal_fold(m.nick, nick)) target = &m;
+  Member* target = room.find_nick(nick);
   if (!target) return make_error(Condition::item_not_found, "no such nick");
   if (role == Role::none) return kick(s, name, nick, {});
   if (target->affiliation > me.affiliation) return make_error(Condition::not_allowed, "target outranks you");
