@@ -19,6 +19,7 @@ DOMAIN = "localhost"
 
 class Parleyd(b.Server):
     name = "parleyd"
+    binary = b.PARLEYD
 
     def start(self):
         accounts = [(f"u{i}", "pw") for i in range(ACCOUNTS)]
@@ -30,9 +31,16 @@ class Parleyd(b.Server):
                        "muc": {"domain": f"conference.{DOMAIN}"}}
         cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
         path = b.h.write_config(self.tmp / "parley.yaml", cfg)
-        self.spawn([b.PARLEYD, "--config", str(path)])
+        self.spawn([self.binary, "--config", str(path)])
         b.wait_port(self.port, 60, self.proc)
         return self
+
+
+class ParleydBase(Parleyd):
+    """The same configuration on PARLEYD_BASE (a build of an earlier commit): before/after a
+    change in one run (bench/before_after.sh)."""
+    name = "parleyd-base"
+    binary = b.PARLEYD_BASE or ""
 
 
 class Prosody(b.Server):
@@ -164,7 +172,7 @@ ROWS = [
 
 
 def main():
-    b.compare("XMPP: parleyd vs Prosody vs ejabberd", (Parleyd, Prosody, Ejabberd), CASES, ROWS, lambda srv, args: args + ["--domain", DOMAIN])
+    b.compare("XMPP: parleyd vs Prosody vs ejabberd", (Parleyd, *([ParleydBase] if b.PARLEYD_BASE else []), Prosody, Ejabberd), CASES, ROWS, lambda srv, args: args + ["--domain", DOMAIN])
 
 
 if __name__ == "__main__":
