@@ -23,7 +23,8 @@ class Parleyd(b.Server):
         cfg["irc"] = {"listen": [f"127.0.0.1:{self.port}"], "guests": True, "server_name": "irc.bench.local",
                       "flood_burst": 0, "sendq": 64 * 1024 * 1024, "recvq": 1024 * 1024,
                       "ping_interval": 3600, "ping_timeout": 3600, "max_channels": 1000}
-        if self.binary == b.PARLEYD:  # a base binary may predate server.connections
+        # every client is 127.0.0.1; PARLEYD_BASE_OLD=1 for a base from before server.connections
+        if self.binary == b.PARLEYD or os.environ.get("PARLEYD_BASE_OLD") != "1":
             cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
         path = b.h.write_config(self.tmp / "parley.yaml", cfg)
         self.spawn([self.binary, "--config", str(path)])
