@@ -1,5 +1,6 @@
 #include "adapters/irc/irc_server.hpp"
 
+#include "adapters/irc/commands/commands.hpp"
 #include "adapters/irc/modes.hpp"
 
 #include <algorithm>
@@ -61,27 +62,7 @@ std::string unix_secs(core::Timestamp t) { return std::to_string(core::to_unix_m
 
 IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::move(cfg)) {
   created_ = core::to_iso8601(core::Clock::now());
-  using S = IrcServer;
-  commands_ = {
-      {"CAP", {&S::cmd_cap, 1, false}},          {"AUTHENTICATE", {&S::cmd_authenticate, 1, false}},
-      {"PASS", {&S::cmd_pass, 1, false}},        {"NICK", {&S::cmd_nick, 0, false}},
-      {"USER", {&S::cmd_user, 4, false}},        {"PING", {&S::cmd_ping, 1, false}},
-      {"PONG", {&S::cmd_pong, 0, false}},        {"QUIT", {&S::cmd_quit, 0, false}},
-      {"JOIN", {&S::cmd_join, 1, true}},         {"PART", {&S::cmd_part, 1, true}},
-      {"PRIVMSG", {&S::cmd_privmsg, 0, true}},   {"NOTICE", {&S::cmd_notice, 0, true}},
-      {"TAGMSG", {&S::cmd_tagmsg, 1, true}},     {"TOPIC", {&S::cmd_topic, 1, true}},
-      {"NAMES", {&S::cmd_names, 0, true}},       {"LIST", {&S::cmd_list, 0, true}},
-      {"KICK", {&S::cmd_kick, 2, true}},         {"INVITE", {&S::cmd_invite, 2, true}},
-      {"MODE", {&S::cmd_mode, 1, true}},         {"WHO", {&S::cmd_who, 0, true}},
-      {"WHOIS", {&S::cmd_whois, 1, true}},       {"WHOWAS", {&S::cmd_whowas, 1, true}},
-      {"AWAY", {&S::cmd_away, 0, true}},         {"ISON", {&S::cmd_ison, 1, true}},
-      {"USERHOST", {&S::cmd_userhost, 1, true}}, {"OPER", {&S::cmd_oper, 2, true}},
-      {"KILL", {&S::cmd_kill, 2, true}},         {"MOTD", {&S::cmd_motd, 0, true}},
-      {"LUSERS", {&S::cmd_lusers, 0, true}},     {"VERSION", {&S::cmd_version, 0, true}},
-      {"TIME", {&S::cmd_time, 0, true}},         {"MONITOR", {&S::cmd_monitor, 1, true}},
-      {"SETNAME", {&S::cmd_setname, 1, true}},   {"INFO", {&S::cmd_info, 0, true}},
-      {"LINKS", {&S::cmd_links, 0, true}},
-  };
+  register_all_commands(commands_);
 }
 
 IrcServer::~IrcServer() {
@@ -197,7 +178,7 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
     remember_whowas(c);
     if (c.state == IrcClient::State::registered) monitor_offline(c.nick);
   }
-  monitor_forget(c);
+  monitors_.forget(c);
   c.state = IrcClient::State::closed;
   if (c.conn) {
     std::string data = std::move(c.out);
@@ -236,7 +217,7 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
     }
     c.state = IrcClient::State::closed;
   }
-  monitor_forget(c);
+  monitors_.forget(c);
   c.conn.reset();
   c.out.clear();
   std::erase(dirty_, &c);
@@ -349,23 +330,20 @@ void IrcServer::apply_label(IrcClient& c, std::size_t from, std::string_view lab
 }
 
 void IrcServer::dispatch(IrcClient& c, const pi::Message& m) {
-  std::string name = protocols::ascii_upper(m.command);
-  auto it = commands_.find(name);
-  if (it == commands_.end()) {
-    if (c.state == IrcClient::State::registered) numeric(c, 421, {name}, "Unknown command");
-    else numeric(c, 451, {}, "You have not registered");
-    return;
-  }
-  const Command& cmd = it->second;
-  if (cmd.registered && c.state != IrcClient::State::registered) {
-    numeric(c, 451, {}, "You have not registered");
-    return;
-  }
-  if (m.nparams < cmd.min_params) {
-    numeric(c, 461, {name}, "Not enough parameters");
-    return;
-  }
-  (this->*cmd.fn)(c, m);
+  // The registry's own replies (451, 461, 421) go to the client like any numeric.
+  struct Replies final : CommandReplies {
+    IrcServer& srv;
+    IrcClient& c;
+    Replies(IrcServer& s, IrcClient& cl) : srv(s), c(cl) {}
+    void reply(int code, std::string_view param, std::string_view text) override {
+      if (param.empty())
+        srv.numeric(c, code, {}, text);
+      else
+        srv.numeric(c, code, {param}, text);
+    }
+  } replies(*this, c);
+  if (const Command* cmd = commands_.check(m.command, m.nparams, c.state == IrcClient::State::registered, replies))
+    cmd->run(*this, c, m);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -654,38 +632,14 @@ void IrcServer::remember_whowas(const IrcClient& c) {
   if (whowas_.size() > 200) whowas_.pop_back();
 }
 
-void IrcServer::cmd_ping(IrcClient& c, const pi::Message& m) {
-  LineWriter(c.out).prefix(cfg_.server_name).command("PONG").param(cfg_.server_name).trailing(m.param(0)).end();
-  mark_dirty(c);
+void IrcServer::monitor_online(IrcClient& c) {
+  if (const auto* w = monitors_.watchers(pi::casefold(c.nick)))
+    for (IrcClient* watcher : *w) numeric(*watcher, 730, {}, c.mask());
 }
 
-void IrcServer::cmd_pong(IrcClient&, const pi::Message&) {}
-
-void IrcServer::cmd_quit(IrcClient& c, const pi::Message& m) {
-  std::string reason = m.nparams > 0 ? "Quit: " + std::string(m.param(0)) : "Client Quit";
-  close_link(c, reason);
-}
-
-void IrcServer::cmd_motd(IrcClient& c, const pi::Message&) { send_motd(c); }
-void IrcServer::cmd_lusers(IrcClient& c, const pi::Message&) { send_lusers(c); }
-void IrcServer::cmd_version(IrcClient& c, const pi::Message&) {
-  numeric(c, 351, {kServerVersion, cfg_.server_name}, "Parley multi-protocol gateway");
-  send_isupport(c);
-}
-void IrcServer::cmd_time(IrcClient& c, const pi::Message&) {
-  numeric(c, 391, {cfg_.server_name}, core::to_iso8601(core::Clock::now()));
-}
-void IrcServer::cmd_info(IrcClient& c, const pi::Message& m) {
-  // Modern IRC "INFO": zero or more RPL_INFO, then RPL_ENDOFINFO; another server: 402.
-  if (m.nparams > 0 && !pi::mask_match(m.param(0), cfg_.server_name))
-    return numeric(c, 402, {m.param(0)}, "No such server");
-  numeric(c, 371, {}, std::string(kServerVersion) + ": Parley, a multi-protocol IM gateway");
-  numeric(c, 371, {}, "IRC, XMPP, SIP/SIMPLE and PSYC users share one hub");
-  numeric(c, 374, {}, "End of INFO list");
-}
-void IrcServer::cmd_links(IrcClient& c, const pi::Message&) {
-  // One server and no links to list: the end of the list only (Modern IRC "LINKS").
-  numeric(c, 365, {"*"}, "End of /LINKS list");
+void IrcServer::monitor_offline(const std::string& nick) {
+  if (const auto* w = monitors_.watchers(pi::casefold(nick)))
+    for (IrcClient* watcher : *w) numeric(*watcher, 731, {}, nick);
 }
 
 void IrcServer::sweep_unregistered(std::chrono::seconds timeout) {

@@ -1,8 +1,10 @@
 #pragma once
-// The IRC server behaviour (Modern IRC client protocol + IRCv3) on top of the core. Every
-// method runs on the core strand: IrcConnection posts the lines it framed, the server
-// dispatches them through a command table that checks arity and registration, calls the
-// core, and queues replies on the client; the client's SessionSink renders core events.
+// The IRC server (Modern IRC client protocol + IRCv3) on top of the core: the connection
+// lifecycle, the command registry and the output layer. Every method runs on the core
+// strand: IrcConnection posts the lines it framed, the server dispatches them through its
+// CommandRegistry (command.hpp: arity and registration checked there), the command's
+// handler (adapters/irc/commands/<area>.cpp) calls the core and replies through the output
+// layer below; the client's SessionSink renders core events.
 //
 // Room traffic is rendered once per message and capability variant (server-time,
 // account-tag, message-tags) and the same bytes are handed to every recipient.
@@ -19,9 +21,11 @@
 
 #include "adapters/common/auth.hpp"
 #include "adapters/common/runtime.hpp"
+#include "adapters/irc/command.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
 #include "adapters/irc/member_nicks.hpp"
+#include "adapters/irc/monitors.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/irc/message.hpp"
 
@@ -48,10 +52,13 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   const config::IrcConfig& config() const { return cfg_; }
   std::size_t client_count() const { return clients_.size(); }
 
-  // --- used by IrcClient (core strand) ---
+  // --- output layer and lookups, for IrcClient and the command handlers (core strand) ---
   core::Core& core() { return rt_.core; }
   CoreStrand& core_strand() { return rt_.core_strand; }
+  Runtime& runtime() { return rt_; }
   void queue(IrcClient& c, std::string_view bytes);
+  // c has output (appended to c.out directly): flushed with this task's batch.
+  void mark_dirty(IrcClient& c);
   void queue_shared(IrcClient& c, const std::shared_ptr<const std::string>& line);
   void flush();
   // Flushes after the reads already pending in this reactor round (core strand).
@@ -101,108 +108,68 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   IrcClient* client_by_session(core::SessionId s) const;
   IrcClient* client_by_nick(std::string_view nick) const;
   const std::string& name() const { return cfg_.server_name; }
+  // The local room a channel name stands for (casefolded, without '#'), if it is valid.
+  std::optional<std::string> room_of(std::string_view chan) const;
+  // Another user in one of c's rooms (or in `only`) shows `nick` to IRC.
+  bool nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only = nullptr);
+  // Tags of a room or direct message for a capability variant (1 server-time, 2 account-tag,
+  // 4 message-tags), bounded as message-tags requires.
+  std::string tags_for(const core::Message& m, std::uint32_t variant) const;
+  void send_isupport(IrcClient& c);
+  void send_motd(IrcClient& c);
+  void send_lusers(IrcClient& c);
+  // c's AWAY state as its presence tuple.
+  void publish_away(IrcClient& c);
+  // Runs start(done) with c's input paused; then(c, result) runs on the core strand when
+  // done is called, and c's buffered lines are handled after it (irc_auth.cpp).
+  void paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
+                    std::function<void(IrcClient&, AuthResult)> then);
+  const std::unordered_map<IrcClient*, std::shared_ptr<IrcClient>>& clients() const { return clients_; }
+  MonitorList& monitors() { return monitors_; }
+  struct WhoWas {
+    std::string nick, user, host, realname;
+  };
+  const std::deque<WhoWas>& whowas() const { return whowas_; }  // most recent first
 
  private:
-  struct Command {
-    void (IrcServer::*fn)(IrcClient&, const protocols::irc::Message&);
-    std::uint8_t min_params;
-    bool registered;  // needs a completed registration
-  };
+  friend struct RegistrationCommands;  // commands/registration.cpp
+
   void dispatch(IrcClient& c, const protocols::irc::Message& m);
-  void mark_dirty(IrcClient& c);
   void try_register(IrcClient& c);
   void welcome(IrcClient& c);
-  void send_isupport(IrcClient& c);
   // MONITOR notifications (ircv3.net/specs/extensions/monitor): `c` went online under
   // its current nick, or the nick went offline.
   void monitor_online(IrcClient& c);
   void monitor_offline(const std::string& nick);
-  void monitor_forget(IrcClient& c);
-  void send_statusmsg(IrcClient& c, char status, const core::Room& room, const protocols::irc::Message& m,
-                      bool notice);
-  void who_reply(IrcClient& c, std::string_view fields, std::string_view token, std::string_view chan,
-                 const IrcClient* t, const core::Member* mem, const core::Room* room = nullptr);
   std::string choose_irc_nick(const core::Room& room, const core::Member& m);
   void sweep_member_nicks();
-  // Another user in one of c's rooms (or in `only`) shows `nick` to IRC.
-  bool nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only = nullptr);
-  void send_motd(IrcClient& c);
-  void send_lusers(IrcClient& c);
   bool nick_available(IrcClient& c, const std::string& folded, bool& reserved);
   void set_nick(IrcClient& c, const std::string& nick);
   void remember_whowas(const IrcClient& c);
-  std::optional<std::string> room_of(std::string_view chan) const;
-  void send_message(IrcClient& c, const protocols::irc::Message& m, bool notice);
   void apply_label(IrcClient& c, std::size_t from, std::string_view label);
-  void publish_away(IrcClient& c);
   // Authentication (irc_auth.cpp).
-  // Runs start(done) with c's input paused; then(c, result) runs on the core strand when
-  // done is called, and c's buffered lines are handled after it.
-  void paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
-                    std::function<void(IrcClient&, AuthResult)> then);
   void sasl_step(IrcClient& c, std::string_view data);
   // counts: a failed attempt towards auth.max_failures_per_connection (906 aborts do not).
   void sasl_fail(IrcClient& c, int code, std::string_view text, bool counts = true);
   void sasl_succeed(IrcClient& c, const std::string& account);
   void send_sasl_data(IrcClient& c, std::string_view raw);
   void check_pass(IrcClient& c);  // irc.password, then PASS account:password
-  void join_one(IrcClient& c, std::string_view chan, std::string_view key);
-  void kick_one(IrcClient& c, std::string_view chan, std::string_view nick, const std::string& reason);
-  void mode_channel(IrcClient& c, const protocols::irc::Message& m);
-  void mode_user(IrcClient& c, const protocols::irc::Message& m);
-  // The text of a PRIVMSG/NOTICE cut (at a UTF-8 boundary) so that the line relayed with
-  // the sender's full prefix still fits 512 bytes, as the client's own line did.
-  std::string_view fit_text(const IrcClient& c, std::string_view cmd, std::string_view target,
-                            std::string_view text, std::size_t framing = 0) const;
-  bool nick_known(std::string_view nick);  // an IRC client, room occupant or online user
-  bool share_channel(const IrcClient& a, const IrcClient& b) const;
   std::string render_room_line(const core::Message& m, std::uint32_t variant);
   // The IRC nick of a room message's sender (m.nick is the neutral one).
   std::string room_sender_nick(const core::Message& m);
-  std::string tags_for(const core::Message& m, std::uint32_t variant) const;
   // The most bytes one message may take in a member's output (a share of the sendq).
   std::size_t message_bytes_max() const;
-  static std::string client_tags_of(const protocols::irc::Message& m);
 
+  // Registration commands (commands/registration.cpp puts them in the registry).
   void cmd_cap(IrcClient&, const protocols::irc::Message&);
   void cmd_authenticate(IrcClient&, const protocols::irc::Message&);
   void cmd_pass(IrcClient&, const protocols::irc::Message&);
   void cmd_nick(IrcClient&, const protocols::irc::Message&);
   void cmd_user(IrcClient&, const protocols::irc::Message&);
-  void cmd_ping(IrcClient&, const protocols::irc::Message&);
-  void cmd_pong(IrcClient&, const protocols::irc::Message&);
-  void cmd_quit(IrcClient&, const protocols::irc::Message&);
-  void cmd_join(IrcClient&, const protocols::irc::Message&);
-  void cmd_part(IrcClient&, const protocols::irc::Message&);
-  void cmd_privmsg(IrcClient&, const protocols::irc::Message&);
-  void cmd_notice(IrcClient&, const protocols::irc::Message&);
-  void cmd_tagmsg(IrcClient&, const protocols::irc::Message&);
-  void cmd_topic(IrcClient&, const protocols::irc::Message&);
-  void cmd_names(IrcClient&, const protocols::irc::Message&);
-  void cmd_list(IrcClient&, const protocols::irc::Message&);
-  void cmd_kick(IrcClient&, const protocols::irc::Message&);
-  void cmd_invite(IrcClient&, const protocols::irc::Message&);
-  void cmd_mode(IrcClient&, const protocols::irc::Message&);
-  void cmd_who(IrcClient&, const protocols::irc::Message&);
-  void cmd_whois(IrcClient&, const protocols::irc::Message&);
-  void cmd_whowas(IrcClient&, const protocols::irc::Message&);
-  void cmd_away(IrcClient&, const protocols::irc::Message&);
-  void cmd_ison(IrcClient&, const protocols::irc::Message&);
-  void cmd_userhost(IrcClient&, const protocols::irc::Message&);
-  void cmd_oper(IrcClient&, const protocols::irc::Message&);
-  void cmd_kill(IrcClient&, const protocols::irc::Message&);
-  void cmd_motd(IrcClient&, const protocols::irc::Message&);
-  void cmd_lusers(IrcClient&, const protocols::irc::Message&);
-  void cmd_version(IrcClient&, const protocols::irc::Message&);
-  void cmd_time(IrcClient&, const protocols::irc::Message&);
-  void cmd_monitor(IrcClient&, const protocols::irc::Message&);
-  void cmd_setname(IrcClient&, const protocols::irc::Message&);
-  void cmd_info(IrcClient&, const protocols::irc::Message&);
-  void cmd_links(IrcClient&, const protocols::irc::Message&);
 
   Runtime& rt_;
   config::IrcConfig cfg_;
-  std::unordered_map<std::string, Command> commands_;
+  CommandRegistry commands_;
   std::unordered_map<IrcClient*, std::shared_ptr<IrcClient>> clients_;
   std::unordered_map<std::string, IrcClient*> nicks_;  // casefolded
   std::unordered_map<core::SessionId, IrcClient*> by_session_;
@@ -212,14 +179,11 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   IrcClient* current_ = nullptr;  // the client whose command is being handled
   std::size_t max_local_ = 0;     // most registered IRC clients at once (RPL_LOCALUSERS)
   std::size_t max_global_ = 0;    // most sessions of any protocol at once (RPL_GLOBALUSERS)
-  std::unordered_map<std::string, std::vector<IrcClient*>> monitors_;  // casefolded nick -> watchers
+  MonitorList monitors_;
   std::uint64_t next_guest_ = 1;
   MemberNicks member_nicks_;
   std::set<std::string> nick_sweep_;  // rooms whose derived nicks may name departed members
   std::string created_;
-  struct WhoWas {
-    std::string nick, user, host, realname;
-  };
   std::deque<WhoWas> whowas_;
   // Render cache: one message, up to 8 tag variants.
   const core::Message* cached_msg_ = nullptr;
