@@ -98,7 +98,7 @@ void IrcServer::join_one(IrcClient& c, std::string_view chan, std::string_view k
       case core::Condition::conflict: return numeric(c, 437, {name}, "Your nick is in use in that channel");
       case core::Condition::resource_constraint:
         return numeric(c, 405, {name}, "You have joined too many channels");
-      case core::Condition::jid_malformed: return numeric(c, 403, {name}, "No such channel");
+      case core::Condition::malformed_address: return numeric(c, 403, {name}, "No such channel");
       default: return numeric(c, 403, {name}, r.error().text.empty() ? "Cannot join channel" : r.error().text);
     }
   }
