@@ -15,9 +15,8 @@ namespace parley::core {
 
 struct CoreOptions {
   std::string domain = "localhost";
-  std::string muc_domain = "conference.localhost";
-  std::size_t room_history = 100;     // messages kept per room
-  std::size_t offline_limit = 1000;   // stored messages per user before refusing
+  std::size_t room_history = 100;           // messages kept per room
+  std::size_t offline_limit = 1000;         // stored messages per user before refusing
   std::size_t offline_bytes = 1024 * 1024;  // their total size (encoded), 0: unbounded
   std::uint32_t offline_sender_share = 25;  // percent of both one sender may use (100: no share)
   std::size_t max_rooms = 100;              // rooms one session may be in (every protocol)
@@ -37,7 +36,6 @@ class Core {
   Core& operator=(const Core&) = delete;
 
   const CoreOptions& options() const { return options_; }
-  Projection projection() const { return {options_.domain, options_.muc_domain}; }
   Store& store() { return store_; }
   Directory& directory() { return directory_; }
   Sessions& sessions() { return sessions_; }

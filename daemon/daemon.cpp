@@ -84,7 +84,6 @@ int run_daemon(const std::string& config_path, config::Config config) {
 
   core::CoreOptions options;
   options.domain = config.server.domain;
-  options.muc_domain = config.xmpp.muc.domain;
   // Read at start: a SIGHUP does not change them for the running core.
   options.max_rooms = config.server.limits.max_rooms;
   options.roster_size = config.server.limits.roster_size;

@@ -33,7 +33,7 @@ std::string Domains::jid_of(const core::Address& a) const {
   if (a.is_user()) return user_jid(a.id(), a.resource());
   if (a.is_room()) return room_jid(a.id());
   if (a.is_foreign() && a.id().rfind("xmpp:", 0) == 0) return a.id().substr(5);
-  return core::Projection{domain, muc}.xmpp_jid(a);
+  return a.id();  // another protocol's address, shown as its URI
 }
 
 std::string random_id() {
@@ -43,6 +43,5 @@ std::string random_id() {
   for (auto& c : s) c = kChars[rng() % (sizeof(kChars) - 1)];
   return s;
 }
-
 
 }  // namespace parley::adapters::xmpp

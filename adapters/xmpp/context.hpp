@@ -34,8 +34,8 @@ struct Domains {
   core::Address to_address(const px::Jid& j) const;
   std::string user_jid(const std::string& user, const std::string& resource = {}) const;
   std::string room_jid(const std::string& room, const std::string& nick = {}) const;
-  // core address -> JID text (inverse of to_address; IRC/SIP/PSYC addresses are escaped
-  // into a foreign JID by the core projection).
+  // core address -> JID text (inverse of to_address). Another protocol's foreign address
+  // stays its URI text: the gateway domains of issue 11 will map those.
   std::string jid_of(const core::Address& a) const;
 };
 

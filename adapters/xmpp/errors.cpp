@@ -13,7 +13,7 @@ StanzaErrorName stanza_error_of(core::Condition c) {
     case C::gone: return {"cancel", "gone"};
     case C::internal_server_error: return {"wait", "internal-server-error"};
     case C::item_not_found: return {"cancel", "item-not-found"};
-    case C::jid_malformed: return {"modify", "jid-malformed"};
+    case C::malformed_address: return {"modify", "jid-malformed"};
     case C::not_acceptable: return {"modify", "not-acceptable"};
     case C::not_allowed: return {"cancel", "not-allowed"};
     case C::not_authorized: return {"auth", "not-authorized"};

@@ -4,11 +4,16 @@ namespace parley::core {
 
 std::string_view to_string(Protocol p) {
   switch (p) {
-    case Protocol::local: return "local";
-    case Protocol::xmpp: return "xmpp";
-    case Protocol::irc: return "irc";
-    case Protocol::sip: return "sip";
-    case Protocol::psyc: return "psyc";
+    case Protocol::local:
+      return "local";
+    case Protocol::xmpp:
+      return "xmpp";
+    case Protocol::irc:
+      return "irc";
+    case Protocol::sip:
+      return "sip";
+    case Protocol::psyc:
+      return "psyc";
   }
   return "local";
 }
@@ -32,11 +37,16 @@ Result<Address> Address::foreign(std::string uri) {
   Address a;
   a.kind_ = Kind::foreign;
   std::string_view v = uri;
-  if (v.starts_with("xmpp:")) a.protocol_ = Protocol::xmpp;
-  else if (v.starts_with("irc://") || v.starts_with("ircs://")) a.protocol_ = Protocol::irc;
-  else if (v.starts_with("sip:") || v.starts_with("sips:")) a.protocol_ = Protocol::sip;
-  else if (v.starts_with("psyc://")) a.protocol_ = Protocol::psyc;
-  else return make_error(Condition::jid_malformed, "unknown address scheme: " + uri);
+  if (v.starts_with("xmpp:"))
+    a.protocol_ = Protocol::xmpp;
+  else if (v.starts_with("irc://") || v.starts_with("ircs://"))
+    a.protocol_ = Protocol::irc;
+  else if (v.starts_with("sip:") || v.starts_with("sips:"))
+    a.protocol_ = Protocol::sip;
+  else if (v.starts_with("psyc://"))
+    a.protocol_ = Protocol::psyc;
+  else
+    return make_error(Condition::malformed_address, "unknown address scheme: " + uri);
   a.id_ = std::move(uri);
   return a;
 }
@@ -47,12 +57,12 @@ Result<Address> Address::parse(std::string_view text) {
     auto slash = rest.find('/');
     std::string name(rest.substr(0, slash));
     std::string res = slash == std::string_view::npos ? std::string() : std::string(rest.substr(slash + 1));
-    if (!is_valid_local_name(name)) return make_error(Condition::jid_malformed, "invalid user name");
+    if (!is_valid_local_name(name)) return make_error(Condition::malformed_address, "invalid user name");
     return user(std::move(name), std::move(res));
   }
   if (text.starts_with("room:")) {
     std::string name(text.substr(5));
-    if (!is_valid_local_name(name)) return make_error(Condition::jid_malformed, "invalid room name");
+    if (!is_valid_local_name(name)) return make_error(Condition::malformed_address, "invalid room name");
     return room(std::move(name));
   }
   return foreign(std::string(text));
@@ -66,10 +76,14 @@ Address Address::bare() const {
 
 std::string Address::to_string() const {
   switch (kind_) {
-    case Kind::none: return {};
-    case Kind::user: return resource_.empty() ? "local:" + id_ : "local:" + id_ + "/" + resource_;
-    case Kind::room: return "room:" + id_;
-    case Kind::foreign: return id_;
+    case Kind::none:
+      return {};
+    case Kind::user:
+      return resource_.empty() ? "local:" + id_ : "local:" + id_ + "/" + resource_;
+    case Kind::room:
+      return "room:" + id_;
+    case Kind::foreign:
+      return id_;
   }
   return {};
 }
@@ -82,31 +96,6 @@ bool is_valid_local_name(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-std::string Projection::xmpp_jid(const Address& a) const {
-  if (a.is_user()) return a.resource().empty() ? a.id() + "@" + domain : a.id() + "@" + domain + "/" + a.resource();
-  if (a.is_room()) return a.id() + "@" + muc_domain;
-  if (a.protocol() == Protocol::xmpp) return a.id().substr(5);
-  return a.id();
-}
-
-std::string Projection::irc_name(const Address& a) const {
-  if (a.is_user()) return a.id();
-  if (a.is_room()) return "#" + a.id();
-  return a.id();
-}
-
-std::string Projection::sip_uri(const Address& a) const {
-  if (a.is_user()) return "sip:" + a.id() + "@" + domain;
-  if (a.is_room()) return "sip:" + a.id() + "@" + muc_domain;
-  return a.id();
-}
-
-std::string Projection::psyc_uri(const Address& a) const {
-  if (a.is_user()) return "psyc://" + domain + "/~" + a.id();
-  if (a.is_room()) return "psyc://" + domain + "/@" + a.id();
-  return a.id();
 }
 
 }  // namespace parley::core

@@ -60,20 +60,9 @@ class Address {
 // Local user and room names: what the hub accepts as an account or room id. Lower-case
 // ASCII letters, digits and "._-", starting with a letter, 1..32 characters: a name that is
 // valid here is valid unchanged as an IRC nick or channel, an XMPP localpart, a SIP user
-// part and a PSYC nickname, so every projection below is the identity on the name.
+// part and a PSYC nickname, so each adapter can show it unchanged (adapters/*/ own how).
 inline constexpr std::size_t kMaxLocalName = 32;
 bool is_valid_local_name(std::string_view name);
-
-// Projection of local ids onto each protocol (DESIGN.md, Neutral model).
-struct Projection {
-  std::string domain;      // server.domain
-  std::string muc_domain;  // xmpp.muc.domain, "conference." + domain by default
-
-  std::string xmpp_jid(const Address& a) const;  // alice@d[/res], dev@conference.d
-  std::string irc_name(const Address& a) const;  // alice, #dev
-  std::string sip_uri(const Address& a) const;   // sip:alice@d
-  std::string psyc_uri(const Address& a) const;  // psyc://d/~alice, psyc://d/@dev
-};
 
 }  // namespace parley::core
 

@@ -10,7 +10,7 @@ std::string_view to_string(Condition c) {
     case Condition::gone: return "gone";
     case Condition::internal_server_error: return "internal-server-error";
     case Condition::item_not_found: return "item-not-found";
-    case Condition::jid_malformed: return "jid-malformed";
+    case Condition::malformed_address: return "malformed-address";
     case Condition::not_acceptable: return "not-acceptable";
     case Condition::not_allowed: return "not-allowed";
     case Condition::not_authorized: return "not-authorized";

@@ -15,7 +15,7 @@ enum class Condition {
   gone,
   internal_server_error,
   item_not_found,
-  jid_malformed,
+  malformed_address,
   not_acceptable,
   not_allowed,
   not_authorized,

@@ -71,7 +71,7 @@ ScramCredentials Directory::derive(ScramHash hash, std::string_view password, st
 }
 
 Status Directory::add(const std::string& user, std::string_view password) {
-  if (!is_valid_local_name(user)) return make_error(Condition::jid_malformed, "invalid user name");
+  if (!is_valid_local_name(user)) return make_error(Condition::malformed_address, "invalid user name");
   auto existing = store_.get_account(user);
   if (!existing) return existing.error();
   if (existing->has_value()) return make_error(Condition::conflict, "account exists");

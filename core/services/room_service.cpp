@@ -113,8 +113,8 @@ Status RoomService::load() {
 Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
   const SessionInfo* info = core_.sessions().find(s);
   if (!info) return make_error(Condition::item_not_found, "no such session");
-  if (!is_valid_local_name(req.room)) return make_error(Condition::jid_malformed, "invalid room name");
-  if (!valid_nick(req.nick)) return make_error(Condition::jid_malformed, "invalid nick");
+  if (!is_valid_local_name(req.room)) return make_error(Condition::malformed_address, "invalid room name");
+  if (!valid_nick(req.nick)) return make_error(Condition::malformed_address, "invalid nick");
 
   auto existing = rooms_.find(req.room);
   if (existing != rooms_.end() && existing->second.members.count(s))
@@ -232,7 +232,7 @@ void RoomService::leave_all(SessionId s, LeaveReason reason) {
 Status RoomService::change_nick(SessionId s, const std::string& name, const std::string& nick) {
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
-  if (!valid_nick(nick)) return make_error(Condition::jid_malformed, "invalid nick");
+  if (!valid_nick(nick)) return make_error(Condition::malformed_address, "invalid nick");
   Room& room = it->second;
   Member& me = room.members[s];
   if (const Member* other = room.find_nick(nick); other && other->user != me.user && other->session != s)
@@ -245,7 +245,7 @@ Status RoomService::change_nick(SessionId s, const std::string& name, const std:
 }
 
 Status RoomService::change_nick_everywhere(SessionId s, const std::string& nick) {
-  if (!valid_nick(nick)) return make_error(Condition::jid_malformed, "invalid nick");
+  if (!valid_nick(nick)) return make_error(Condition::malformed_address, "invalid nick");
   auto names = rooms_of(s);
   for (const auto& n : names) {
     const Room& room = rooms_.at(n);

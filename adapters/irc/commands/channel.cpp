@@ -50,7 +50,7 @@ void join_one(IrcServer& srv, IrcClient& c, std::string_view chan, std::string_v
         return srv.numeric(c, 437, {name}, "Your nick is in use in that channel");
       case core::Condition::resource_constraint:
         return srv.numeric(c, 405, {name}, "You have joined too many channels");
-      case core::Condition::jid_malformed:
+      case core::Condition::malformed_address:
         return srv.numeric(c, 403, {name}, "No such channel");
       default:
         return srv.numeric(c, 403, {name}, r.error().text.empty() ? "Cannot join channel" : r.error().text);

@@ -74,7 +74,7 @@ TEST_CASE("directory stores salted credentials and verifies PLAIN passwords") {
   Directory dir(store, 32);
   REQUIRE(dir.add("alice", "secret").ok());
   CHECK(dir.add("alice", "other").error().condition == Condition::conflict);
-  CHECK(dir.add("Bad Name", "x").error().condition == Condition::jid_malformed);
+  CHECK(dir.add("Bad Name", "x").error().condition == Condition::malformed_address);
   CHECK(dir.exists("alice"));
   CHECK_FALSE(dir.exists("bob"));
 

@@ -433,6 +433,6 @@ TEST_CASE("room nicks are protocol-neutral: spaces are fine, controls are not") 
                           "a\x01"
                           "b",
                           "a\x7f"})
-    CHECK(rs.change_nick(j, "dev", bad).error().condition == Condition::jid_malformed);
-  CHECK(rs.change_nick(j, "dev", std::string(65, 'x')).error().condition == Condition::jid_malformed);
+    CHECK(rs.change_nick(j, "dev", bad).error().condition == Condition::malformed_address);
+  CHECK(rs.change_nick(j, "dev", std::string(65, 'x')).error().condition == Condition::malformed_address);
 }

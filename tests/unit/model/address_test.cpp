@@ -25,23 +25,9 @@ TEST_CASE("foreign addresses take their protocol from the scheme") {
   CHECK(Address::parse("psyc://example.org/~bob")->protocol() == Protocol::psyc);
   auto bad = Address::parse("gopher://x");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().condition == Condition::jid_malformed);
+  CHECK(bad.error().condition == Condition::malformed_address);
   CHECK_FALSE(Address::parse("local:Alice").ok());
   CHECK_FALSE(Address::parse("room:").ok());
-}
-
-TEST_CASE("local ids project onto every protocol") {
-  Projection p{"d.example", "conference.d.example"};
-  auto alice = Address::user("alice");
-  auto dev = Address::room("dev");
-  CHECK(p.xmpp_jid(alice) == "alice@d.example");
-  CHECK(p.xmpp_jid(Address::user("alice", "r")) == "alice@d.example/r");
-  CHECK(p.xmpp_jid(dev) == "dev@conference.d.example");
-  CHECK(p.irc_name(alice) == "alice");
-  CHECK(p.irc_name(dev) == "#dev");
-  CHECK(p.sip_uri(alice) == "sip:alice@d.example");
-  CHECK(p.psyc_uri(alice) == "psyc://d.example/~alice");
-  CHECK(p.psyc_uri(dev) == "psyc://d.example/@dev");
 }
 
 TEST_CASE("presence aggregate prefers priority, then availability") {
