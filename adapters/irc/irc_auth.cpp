@@ -106,7 +106,7 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
   }
   auto raw = sasl::base64_decode(data);
   if (!raw) return sasl_fail(c, 904, "SASL authentication failed");
-  if (c.reg.sasl_mech == "PLAIN") {
+  if (c.reg.sasl_mech == pi::SaslMechanism::plain) {
     auto creds = sasl::parse_plain(*raw);
     if (!creds) return sasl_fail(c, 904, "SASL authentication failed");
     std::string user = pi::casefold(creds->authcid);

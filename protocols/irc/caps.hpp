@@ -28,7 +28,8 @@ enum Cap : std::uint32_t {
   cap_setname = 1u << 14,
 };
 
-// The SASL mechanisms the server runs: the value of "sasl" in CAP LS 302 and RPL_SASLMECHS.
+// The SASL mechanisms the server runs: the value of "sasl" in CAP LS 302 and RPL_SASLMECHS
+// (registration.hpp has one SaslMechanism value for each).
 inline constexpr std::string_view kSaslMechanisms = "PLAIN,SCRAM-SHA-256";
 
 struct CapInfo {

@@ -42,14 +42,10 @@ bool ready_to_register(const Registration& r, bool has_nick, bool has_user) {
 
 namespace {
 
-bool offered_mechanism(std::string_view mech) {
-  std::string_view list = kSaslMechanisms;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    if (list.substr(0, comma) == mech) return true;
-    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-  }
-  return false;
+SaslMechanism mechanism_named(std::string_view mech) {
+  if (mech == "PLAIN") return SaslMechanism::plain;
+  if (mech == "SCRAM-SHA-256") return SaslMechanism::scram_sha_256;
+  return SaslMechanism::none;
 }
 
 std::uint16_t cap_version_of(std::string_view v) {
@@ -164,9 +160,9 @@ SaslStep on_authenticate(Registration& r, std::string_view arg, bool logged_in, 
     return {K::abort, {906, {}, "SASL authentication aborted"}, false, {}};
   }
   if (!r.sasl_active()) {
-    std::string mech = ascii_upper(arg);
-    if (mech.empty() || !offered_mechanism(mech)) return {K::fail, {904, {}, kSaslFailedText}, true, {}};
-    r.sasl_mech = std::move(mech);
+    SaslMechanism mech = mechanism_named(ascii_upper(arg));
+    if (mech == SaslMechanism::none) return {K::fail, {904, {}, kSaslFailedText}, true, {}};
+    r.sasl_mech = mech;
     r.sasl_in.reset();
     return {K::start, {}, false, {}};
   }

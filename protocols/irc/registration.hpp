@@ -50,19 +50,22 @@ struct Reply {
   explicit operator bool() const { return code != 0; }
 };
 
+// The mechanisms of kSaslMechanisms (an enum: the state lives in every IRC client).
+enum class SaslMechanism : std::uint8_t { none, plain, scram_sha_256 };
+
 // One client's registration state.
 struct Registration {
   std::uint32_t caps = 0;  // enabled capabilities (Cap bits)
   std::uint16_t cap_version = 0;
-  bool cap_negotiating = false;  // CAP LS/REQ before registration, no CAP END yet
-  std::string pass;              // PASS, kept until registration checks it
-  std::string sasl_mech;         // the AUTHENTICATE exchange under way; empty: none
+  bool cap_negotiating = false;                   // CAP LS/REQ before registration, no CAP END yet
+  std::string pass;                               // PASS, kept until registration checks it
+  SaslMechanism sasl_mech = SaslMechanism::none;  // the AUTHENTICATE exchange under way
   AuthenticateReader sasl_in;
 
   bool has(Cap c) const { return (caps & c) != 0; }
-  bool sasl_active() const { return !sasl_mech.empty(); }
+  bool sasl_active() const { return sasl_mech != SaslMechanism::none; }
   void end_sasl() {
-    sasl_mech.clear();
+    sasl_mech = SaslMechanism::none;
     sasl_in.reset();
   }
 };
