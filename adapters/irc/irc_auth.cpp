@@ -13,16 +13,14 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/irc/irc_server.hpp"
 #include "core/core.hpp"
-#include "protocols/common/ascii.hpp"
+#include "protocols/common/sasl.hpp"
+#include "protocols/irc/registration.hpp"
 #include "protocols/irc/text.hpp"
-// The SCRAM server and SASL helpers are protocol-neutral (RFC 5802 / RFC 4616 on GNU SASL);
-// they live with the XMPP codec, which needed them first.
-#include "protocols/xmpp/sasl.hpp"
 
 namespace parley::adapters::irc {
 
 namespace pi = protocols::irc;
-namespace px = protocols::xmpp;
+namespace sasl = protocols::sasl;
 
 SaslExchange::SaslExchange() = default;
 SaslExchange::~SaslExchange() = default;
@@ -54,6 +52,7 @@ void IrcServer::paused_check(IrcClient& c, const std::function<void(AuthDone)>& 
 
 void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text, bool counts) {
   c.sasl.reset();
+  c.reg.end_sasl();
   numeric(c, code, {}, text);
   if (counts && ++c.auth_failures >= max_auth_failures(rt_)) {
     spdlog::info("irc: closing {} after {} failed authentications", c.host, c.auth_failures);
@@ -63,6 +62,7 @@ void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text, bool co
 
 void IrcServer::sasl_succeed(IrcClient& c, const std::string& account) {
   c.sasl.reset();
+  c.reg.end_sasl();
   if (account.empty() || !core::is_valid_local_name(account))
     return sasl_fail(c, 904, "SASL authentication failed");
   c.account = account;
@@ -73,40 +73,27 @@ void IrcServer::sasl_succeed(IrcClient& c, const std::string& account) {
 }
 
 void IrcServer::send_sasl_data(IrcClient& c, std::string_view raw) {
-  // IRCv3 sasl-3.1: base64 in 400-byte lines; a last line of exactly 400 is followed by "+".
-  std::string b64 = px::base64_encode(raw);
-  if (b64.empty()) return queue(c, "AUTHENTICATE +\r\n");
-  for (std::size_t i = 0; i < b64.size(); i += 400) queue(c, "AUTHENTICATE " + b64.substr(i, 400) + "\r\n");
-  if (b64.size() % 400 == 0) queue(c, "AUTHENTICATE +\r\n");
+  std::string lines;
+  pi::append_authenticate(lines, raw);
+  queue(c, lines);
 }
 
 void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
-  std::string_view arg = m.param(0);
-  if (!c.has(cap_sasl)) return numeric(c, 904, {}, "SASL authentication failed");
-  // ERR_SASLALREADY whenever an account is logged in, before or after registration.
-  if (!c.account.empty()) return numeric(c, 907, {}, "You have already authenticated using SASL");
-  // IRCv3 sasl-3.2 lets servers refuse authentication after registration: 462 says so
-  // (an account cannot change under a live session here).
-  if (c.state == IrcClient::State::registered) return numeric(c, 462, {}, "You may not reregister");
-  if (arg == "*") return sasl_fail(c, 906, "SASL authentication aborted", false);
-  if (!c.sasl) {
-    std::string mech = protocols::ascii_upper(arg);
-    if (mech != "PLAIN" && mech != "SCRAM-SHA-256") {
-      numeric(c, 908, {"PLAIN,SCRAM-SHA-256"}, "are available SASL mechanisms");
-      return sasl_fail(c, 904, "SASL authentication failed");
-    }
-    c.sasl = std::make_unique<SaslExchange>();
-    c.sasl->mech = mech;
-    queue(c, "AUTHENTICATE +\r\n");
-    return;
+  using K = pi::SaslStep::Kind;
+  auto step = pi::on_authenticate(c.reg, m.param(0), !c.account.empty(), c.state == IrcClient::State::registered);
+  switch (step.kind) {
+    case K::reply: return numeric(c, step.reply.code, {}, step.reply.text);
+    case K::abort: return sasl_fail(c, step.reply.code, step.reply.text, false);
+    case K::fail:
+      if (step.list_mechanisms) numeric(c, 908, {pi::kSaslMechanisms}, pi::kSaslMechsText);
+      return sasl_fail(c, step.reply.code, step.reply.text);
+    case K::start:
+      c.sasl = std::make_unique<SaslExchange>();
+      queue(c, "AUTHENTICATE +\r\n");
+      return;
+    case K::more: return;
+    case K::payload: return sasl_step(c, step.payload);
   }
-  if (arg.size() > 400) return sasl_fail(c, 905, "SASL message too long");
-  if (arg != "+") c.sasl->buf.append(arg);
-  if (c.sasl->buf.size() > 8192) return sasl_fail(c, 905, "SASL message too long");
-  if (arg.size() == 400) return;  // more chunks follow
-  std::string data = std::move(c.sasl->buf);
-  c.sasl->buf.clear();
-  sasl_step(c, data);
 }
 
 void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
@@ -117,15 +104,16 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
     std::string user = std::move(x.user);
     return sasl_succeed(c, user);
   }
-  auto raw = px::base64_decode(data);
+  auto raw = sasl::base64_decode(data);
   if (!raw) return sasl_fail(c, 904, "SASL authentication failed");
-  if (x.mech == "PLAIN") {
-    auto creds = px::parse_plain(*raw);
+  if (c.reg.sasl_mech == pi::SaslMechanism::plain) {
+    auto creds = sasl::parse_plain(*raw);
     if (!creds) return sasl_fail(c, 904, "SASL authentication failed");
     std::string user = pi::casefold(creds->authcid);
     if (!creds->authzid.empty() && pi::casefold(creds->authzid) != user)
       return sasl_fail(c, 904, "SASL authentication failed");
     c.sasl.reset();
+    c.reg.end_sasl();
     std::string host = c.host;
     return paused_check(
         c,
@@ -140,8 +128,8 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
   }
   // SCRAM-SHA-256 (RFC 5802, RFC 7677).
   if (!x.scram) {
-    auto name = px::scram_username(*raw);
-    auto authzid = px::scram_authzid(*raw);
+    auto name = sasl::scram_username(*raw);
+    auto authzid = sasl::scram_authzid(*raw);
     if (!name || !authzid) return sasl_fail(c, 904, "SASL authentication failed");
     std::string user = pi::casefold(*name);
     if (!authzid->empty() && pi::casefold(*authzid) != user)
@@ -159,13 +147,13 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
                         if (r == AuthResult::ok && cl.state != IrcClient::State::closed && cl.sasl) {
                           cl.sasl->user = user;
                           cl.sasl->known = creds.known;
-                          cl.sasl->scram = std::make_unique<px::ScramServer>(
+                          cl.sasl->scram = std::make_unique<sasl::ScramServer>(
                               "SCRAM-SHA-256",
-                              px::ScramSecrets{creds.creds.salt, creds.creds.iterations,
+                              sasl::ScramSecrets{creds.creds.salt, creds.creds.iterations,
                                                creds.creds.stored_key, creds.creds.server_key});
                           auto step = cl.sasl->scram->step(first);
-                          if (step.result == px::ScramServer::Result::challenge)
-                            cl.sasl->buf = std::move(step.data);
+                          if (step.result == sasl::ScramServer::Result::challenge)
+                            cl.sasl->challenge = std::move(step.data);
                           else
                             r = AuthResult::wrong;
                         }
@@ -176,14 +164,14 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
           if (r == AuthResult::throttled) return sasl_fail(cl, 904, kThrottledText);
           if (r != AuthResult::ok || !cl.sasl || !cl.sasl->scram)
             return sasl_fail(cl, 904, "SASL authentication failed");
-          std::string challenge = std::move(cl.sasl->buf);
-          cl.sasl->buf.clear();
+          std::string challenge = std::move(cl.sasl->challenge);
+          cl.sasl->challenge.clear();
           send_sasl_data(cl, challenge);
         });
   }
   auto step = x.scram->step(*raw);
-  if (step.result == px::ScramServer::Result::challenge) return send_sasl_data(c, step.data);
-  if (step.result == px::ScramServer::Result::failure || !x.known) {
+  if (step.result == sasl::ScramServer::Result::challenge) return send_sasl_data(c, step.data);
+  if (step.result == sasl::ScramServer::Result::failure || !x.known) {
     // A wrong proof, or the decoy of an unknown account: the same answer.
     record_auth_failure(rt_, c.host, x.user);
     return sasl_fail(c, 904, "SASL authentication failed");
@@ -196,8 +184,8 @@ void IrcServer::check_pass(IrcClient& c) {
   // irc.password (Modern IRC "PASS message"): a mismatch gets 464 and ERROR. It is the
   // only use of PASS then.
   if (!cfg_.password.empty() && !c.connection_password_ok) {
-    std::string given = std::move(c.pass);
-    c.pass.clear();
+    std::string given = std::move(c.reg.pass);
+    c.reg.pass.clear();
     std::string host = c.host;
     return paused_check(
         c,
@@ -216,8 +204,8 @@ void IrcServer::check_pass(IrcClient& c) {
         });
   }
   // PASS: "account:password" or "password" for the account named like the nick.
-  std::string acct = pi::casefold(c.nick), pw = std::move(c.pass);
-  c.pass.clear();
+  std::string acct = pi::casefold(c.nick), pw = std::move(c.reg.pass);
+  c.reg.pass.clear();
   if (auto colon = pw.find(':'); colon != std::string::npos) {
     acct = pi::casefold(pw.substr(0, colon));
     pw = pw.substr(colon + 1);

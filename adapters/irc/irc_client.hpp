@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "core/services/session_sink.hpp"
+#include "protocols/irc/registration.hpp"
 
-namespace parley::protocols::xmpp {
+namespace parley::protocols::sasl {
 class ScramServer;
 }
 
@@ -20,34 +21,19 @@ namespace parley::adapters::irc {
 class IrcServer;
 class IrcConnection;
 
-// IRCv3 capabilities (bit set).
-enum Cap : std::uint32_t {
-  cap_message_tags = 1u << 0,
-  cap_server_time = 1u << 1,
-  cap_echo_message = 1u << 2,
-  cap_away_notify = 1u << 3,
-  cap_multi_prefix = 1u << 4,
-  cap_account_tag = 1u << 5,
-  cap_extended_join = 1u << 6,
-  cap_batch = 1u << 7,
-  cap_labeled_response = 1u << 8,
-  cap_sasl = 1u << 9,
-  cap_cap_notify = 1u << 10,
-  cap_userhost_in_names = 1u << 11,
-  cap_invite_notify = 1u << 12,
-  cap_account_notify = 1u << 13,
-  cap_setname = 1u << 14,
-};
+// IRCv3 capabilities: the table lives with the registration machine (protocols/irc/caps.hpp).
+using protocols::irc::Cap;
+using enum protocols::irc::Cap;
 
-// One AUTHENTICATE exchange (IRCv3 sasl-3.1). It carries the account it verifies: the
-// client's account is set from here once the mechanism succeeded, and from nothing else.
+// The mechanism half of one AUTHENTICATE exchange (the framing is in IrcClient::reg: its
+// sasl_mech and reassembled payloads). It carries the account it verifies: the client's
+// account is set from here once the mechanism succeeded, and from nothing else.
 struct SaslExchange {
   SaslExchange();
   ~SaslExchange();
-  std::string mech;  // PLAIN or SCRAM-SHA-256
-  std::string buf;   // base64 chunks of the message being received (400-byte lines)
-  std::string user;  // SCRAM: the account of the client-first-message
-  std::unique_ptr<protocols::xmpp::ScramServer> scram;
+  std::string challenge;  // SCRAM: server-first-message computed, not yet sent
+  std::string user;       // SCRAM: the account of the client-first-message
+  std::unique_ptr<protocols::sasl::ScramServer> scram;
   bool known = false;      // SCRAM: false for an unknown user's decoy credentials
   bool final_ack = false;  // SCRAM: server-final sent, waiting for the client's "+"
 };
@@ -77,7 +63,7 @@ class IrcClient final : public core::SessionSink {
   // nick!user@host
   std::string mask() const { return nick + "!" + user + "@" + host; }
   const std::string& nick_or_star() const { return nick.empty() ? star_ : nick; }
-  bool has(Cap c) const { return (caps & c) != 0; }
+  bool has(Cap c) const { return reg.has(c); }
 
   IrcServer& server;
   std::shared_ptr<IrcConnection> conn;  // reset when the connection is gone
@@ -87,7 +73,6 @@ class IrcClient final : public core::SessionSink {
   std::string realname;
   std::string host;
   std::string account;   // empty: guest
-  std::string pass;      // PASS, until registration
   std::string away;      // empty: here
   std::string out;       // pending output, flushed by IrcServer
   // Ids of the offline messages in `out`: confirmed to the core (Router::delivered) once
@@ -97,14 +82,14 @@ class IrcClient final : public core::SessionSink {
   // labeled-response): a message to oneself arrives once as the echo (labeled) and once
   // as a delivery, which follows the response. Appended to `out` after the command.
   std::string deferred;
-  std::uint32_t caps = 0;
+  // Registration, CAP and AUTHENTICATE framing state (protocols/irc/registration.hpp):
+  // enabled caps, CAP version, negotiation under way, PASS until registration.
+  protocols::irc::Registration reg;
   core::SessionId session = 0;
   bool tls = false;
-  bool cap_negotiating = false;
   bool oper = false;
   bool dirty = false;          // in the server's flush list
   bool invisible = true;       // user mode +i
-  std::uint16_t cap_version = 0;
   std::size_t channels = 0;    // rooms joined (CHANLIMIT)
   std::chrono::steady_clock::time_point connected = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point signon = connected;

@@ -21,29 +21,6 @@ using pi::LineWriter;
 
 namespace {
 
-constexpr std::string_view kCapsLs302 =
-    "account-notify account-tag away-notify batch cap-notify echo-message extended-join invite-notify "
-    "labeled-response message-tags multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time setname "
-    "userhost-in-names";
-constexpr std::string_view kCapsLs =
-    "account-notify account-tag away-notify batch echo-message extended-join invite-notify labeled-response "
-    "message-tags multi-prefix sasl server-time setname userhost-in-names";
-
-struct CapName {
-  std::string_view name;
-  Cap bit;
-};
-constexpr CapName kCaps[] = {
-    {"message-tags", cap_message_tags},   {"server-time", cap_server_time},
-    {"echo-message", cap_echo_message},   {"away-notify", cap_away_notify},
-    {"multi-prefix", cap_multi_prefix},   {"account-tag", cap_account_tag},
-    {"extended-join", cap_extended_join}, {"batch", cap_batch},
-    {"labeled-response", cap_labeled_response}, {"sasl", cap_sasl},
-    {"cap-notify", cap_cap_notify},       {"userhost-in-names", cap_userhost_in_names},
-    {"invite-notify", cap_invite_notify}, {"account-notify", cap_account_notify},
-    {"setname", cap_setname},
-};
-
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   while (true) {
@@ -349,61 +326,20 @@ void IrcServer::dispatch(IrcClient& c, const pi::Message& m) {
 // ---------------------------------------------------------------------------------------
 // Registration
 
+// The five registration commands are thin calls into the socket-free machine
+// (protocols/irc/registration.hpp); what needs the server's state (nick table, accounts,
+// password checks, the session) stays here.
+
 void IrcServer::cmd_cap(IrcClient& c, const pi::Message& m) {
-  std::string sub = protocols::ascii_upper(m.param(0));
-  if (sub == "LS") {
-    if (c.state == IrcClient::State::registering) c.cap_negotiating = true;
-    int v = 0;
-    for (char ch : m.param(1))
-      if (ch >= '0' && ch <= '9') v = v * 10 + (ch - '0');
-    c.cap_version = static_cast<std::uint16_t>(std::max(c.cap_version, static_cast<std::uint16_t>(v)));
-    if (v >= 302) c.caps |= cap_cap_notify;
-    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param("LS")
-        .trailing(c.cap_version >= 302 ? kCapsLs302 : kCapsLs).end();
-    mark_dirty(c);
-  } else if (sub == "REQ") {
-    if (c.state == IrcClient::State::registering) c.cap_negotiating = true;
-    std::uint32_t add = 0, del = 0;
-    bool ok = m.nparams >= 2;
-    for (auto tok : split(m.param(1), ' ')) {
-      if (tok.empty()) continue;
-      bool minus = tok.front() == '-';
-      if (minus) tok.remove_prefix(1);
-      const CapName* found = nullptr;
-      for (const auto& cn : kCaps)
-        if (cn.name == tok) found = &cn;
-      if (!found || (minus && found->bit == cap_cap_notify && c.cap_version >= 302)) {
-        ok = false;
-        break;
-      }
-      (minus ? del : add) |= found->bit;
-    }
-    if (ok) c.caps = (c.caps | add) & ~del;
-    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param(ok ? "ACK" : "NAK")
-        .trailing(m.param(1)).end();
-    mark_dirty(c);
-  } else if (sub == "LIST") {
-    std::string list;
-    for (const auto& cn : kCaps)
-      if (c.has(cn.bit)) {
-        if (!list.empty()) list += ' ';
-        list += cn.name;
-      }
-    LineWriter(c.out).prefix(cfg_.server_name).command("CAP").param(c.nick_or_star()).param("LIST").trailing(list).end();
-    mark_dirty(c);
-  } else if (sub == "END") {
-    if (c.state == IrcClient::State::registering) {
-      c.cap_negotiating = false;
-      try_register(c);
-    }
-  } else {
-    numeric(c, 410, {m.param(0)}, "Invalid CAP command");
-  }
+  std::size_t before = c.out.size();
+  bool end = pi::on_cap(c.reg, m, c.state != IrcClient::State::registering, cfg_.server_name, c.nick_or_star(),
+                        c.out);
+  if (c.out.size() != before) mark_dirty(c);
+  if (end) try_register(c);
 }
 
 void IrcServer::cmd_pass(IrcClient& c, const pi::Message& m) {
-  if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
-  c.pass = std::string(m.param(0));
+  if (auto r = pi::on_pass(c.reg, m, c.state != IrcClient::State::registering)) numeric(c, r.code, {}, r.text);
 }
 
 bool IrcServer::nick_available(IrcClient& c, const std::string& folded, bool& reserved) {
@@ -423,9 +359,11 @@ bool IrcServer::nick_available(IrcClient& c, const std::string& folded, bool& re
 }
 
 void IrcServer::cmd_nick(IrcClient& c, const pi::Message& m) {
-  if (m.nparams < 1 || m.param(0).empty()) return numeric(c, 431, {}, "No nickname given");
+  if (auto r = pi::check_nick(m, cfg_.nick_length)) {
+    if (r.param.empty()) return numeric(c, r.code, {}, r.text);
+    return numeric(c, r.code, {r.param}, r.text);
+  }
   std::string nick(m.param(0));
-  if (!pi::is_valid_nick(nick, cfg_.nick_length)) return numeric(c, 432, {nick}, "Erroneous nickname");
   std::string folded = pi::casefold(nick);
   if (nick == c.nick) return;
   bool reserved = false;
@@ -464,24 +402,21 @@ void IrcServer::set_nick(IrcClient& c, const std::string& nick) {
 }
 
 void IrcServer::cmd_user(IrcClient& c, const pi::Message& m) {
-  if (c.state != IrcClient::State::registering) return numeric(c, 462, {}, "You may not reregister");
-  // Modern IRC "USER message": an empty username or realname is refused with 461.
-  if (m.param(0).empty() || m.param(3).empty()) return numeric(c, 461, {"USER"}, "Not enough parameters");
-  std::string u(m.param(0).substr(0, 18));
-  for (auto& ch : u)
-    if (ch == '@' || ch == '!' || ch == ':') ch = '_';
-  c.user = "~" + u;
-  c.realname = std::string(m.param(3));
+  if (auto r = pi::on_user(m, c.state != IrcClient::State::registering, c.user, c.realname)) {
+    if (r.param.empty()) return numeric(c, r.code, {}, r.text);
+    return numeric(c, r.code, {r.param}, r.text);
+  }
   try_register(c);
 }
 
 void IrcServer::try_register(IrcClient& c) {
-  if (c.state != IrcClient::State::registering || c.nick.empty() || c.user.empty() || c.cap_negotiating) return;
+  if (c.state != IrcClient::State::registering || !pi::ready_to_register(c.reg, !c.nick.empty(), !c.user.empty()))
+    return;
   if (c.auth_pending) return;  // a password check runs: its outcome calls back here
   // PASS: the connection password, or an account login (irc_auth.cpp).
-  if ((!cfg_.password.empty() && !c.connection_password_ok) || (c.account.empty() && !c.pass.empty()))
+  if ((!cfg_.password.empty() && !c.connection_password_ok) || (c.account.empty() && !c.reg.pass.empty()))
     return check_pass(c);
-  c.pass.clear();
+  c.reg.pass.clear();
   bool reserved = false;
   checking_final_ = true;
   bool available = nick_available(c, pi::casefold(c.nick), reserved);

@@ -345,7 +345,7 @@ void C2sConnection::sasl_success(const std::string& user, const std::string& add
   std::string out;
   XmlWriter w(out);
   w.open("success").attr("xmlns", ns::sasl);
-  if (!additional.empty()) w.text(px::base64_encode(additional));
+  if (!additional.empty()) w.text(sasl::base64_encode(additional));
   w.close();
   send(out);
   scram_.reset();
@@ -369,7 +369,7 @@ void C2sConnection::on_auth(px::Stanza& s) {
   sasl_mech_ = "";
   for (const char* known : {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1"})
     if (mech == known) sasl_mech_ = known;
-  auto raw = px::base64_decode(s.root().text().get());
+  auto raw = sasl::base64_decode(s.root().text().get());
   if (!raw) return sasl_failure("incorrect-encoding");
   if (std::string_view(sasl_mech_) == "PLAIN") return on_plain(*raw);
   if (std::string_view(sasl_mech_).rfind("SCRAM-", 0) != 0) return sasl_failure("invalid-mechanism");
@@ -377,7 +377,7 @@ void C2sConnection::on_auth(px::Stanza& s) {
 }
 
 void C2sConnection::on_plain(std::string_view message) {
-  auto creds = px::parse_plain(message);
+  auto creds = sasl::parse_plain(message);
   if (!creds) return sasl_failure("malformed-request");
   auto user = px::prep_localpart(creds->authcid);
   if (!user || (!creds->authzid.empty() && creds->authzid != *user + "@" + ctx_.domains.domain &&
@@ -400,11 +400,11 @@ void C2sConnection::on_plain(std::string_view message) {
 }
 
 void C2sConnection::on_scram_first(std::string client_first) {
-  auto name = px::scram_username(client_first);
+  auto name = sasl::scram_username(client_first);
   auto user = name ? px::prep_localpart(*name) : std::nullopt;
   if (!user) return sasl_failure("malformed-request");
   // RFC 5802 §5.1: an authzid other than the authenticating user is not supported.
-  if (auto authzid = px::scram_authzid(client_first);
+  if (auto authzid = sasl::scram_authzid(client_first);
       !authzid || (!authzid->empty() && *authzid != *user + "@" + ctx_.domains.domain && *authzid != *user))
     return sasl_failure("invalid-authzid");
   auto hash = std::string_view(sasl_mech_) == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
@@ -420,16 +420,16 @@ void C2sConnection::on_scram_first(std::string client_first) {
             auto ex = std::make_unique<ScramExchange>();
             ex->user = user;
             ex->known = c.known;
-            ex->server = std::make_unique<px::ScramServer>(
+            ex->server = std::make_unique<sasl::ScramServer>(
                 self->sasl_mech_,
-                px::ScramSecrets{c.creds.salt, c.creds.iterations, c.creds.stored_key, c.creds.server_key});
+                sasl::ScramSecrets{c.creds.salt, c.creds.iterations, c.creds.stored_key, c.creds.server_key});
             auto step = ex->server->step(first);
-            if (step.result != px::ScramServer::Result::challenge) {
+            if (step.result != sasl::ScramServer::Result::challenge) {
               self->sasl_failure("malformed-request");
             } else {
               self->scram_ = std::move(ex);
               self->send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" +
-                         px::base64_encode(step.data) + "</challenge>");
+                         sasl::base64_encode(step.data) + "</challenge>");
             }
           } else {
             self->sasl_failure(r == AuthResult::throttled ? "temporary-auth-failure" : "not-authorized");
@@ -441,21 +441,21 @@ void C2sConnection::on_scram_first(std::string client_first) {
 
 void C2sConnection::on_sasl_response(px::Stanza& s) {
   if (!scram_) return sasl_failure("malformed-request");
-  auto raw = px::base64_decode(s.root().text().get());
+  auto raw = sasl::base64_decode(s.root().text().get());
   if (!raw) return sasl_failure("incorrect-encoding");
   auto step = scram_->server->step(*raw);
   switch (step.result) {
-    case px::ScramServer::Result::success:
+    case sasl::ScramServer::Result::success:
       if (scram_->known) {
         std::string user = std::move(scram_->user);
         return sasl_success(user, step.data);
       }
       [[fallthrough]];  // a decoy (unknown user) fails like a wrong password
-    case px::ScramServer::Result::failure:
+    case sasl::ScramServer::Result::failure:
       record_auth_failure(ctx_.rt, peer_host(), scram_->user);
       return sasl_failure("not-authorized");
-    case px::ScramServer::Result::challenge:
-      send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + px::base64_encode(step.data) +
+    case sasl::ScramServer::Result::challenge:
+      send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + sasl::base64_encode(step.data) +
            "</challenge>");
       return;
   }

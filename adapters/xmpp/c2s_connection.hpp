@@ -12,12 +12,14 @@
 
 #include "adapters/xmpp/context.hpp"
 #include "protocols/common/net.hpp"
+#include "protocols/common/sasl.hpp"
 #include "protocols/common/token_bucket.hpp"
 #include "protocols/xmpp/framer.hpp"
-#include "protocols/xmpp/sasl.hpp"
 #include "protocols/xmpp/stanza.hpp"
 
 namespace parley::adapters::xmpp {
+
+namespace sasl = protocols::sasl;
 
 class Link;
 
@@ -119,7 +121,7 @@ class C2sConnection : public protocols::Connection {
   // second <auth/> aborts it (RFC 6120 §6.4.2), it never retargets it.
   struct ScramExchange {
     std::string user;
-    std::unique_ptr<px::ScramServer> server;
+    std::unique_ptr<sasl::ScramServer> server;
     bool known = false;  // false: decoy credentials for an unknown user, can only fail
   };
   std::unique_ptr<ScramExchange> scram_;

@@ -1,4 +1,4 @@
-#include "protocols/xmpp/sasl.hpp"
+#include "protocols/common/sasl.hpp"
 
 #include <gsasl.h>
 
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 
-namespace parley::protocols::xmpp {
+namespace parley::protocols::sasl {
 
 namespace {
 
@@ -125,12 +125,19 @@ std::optional<PlainCredentials> parse_plain(std::string_view m) {
   return c;
 }
 
+std::string plain_message(std::string_view authzid, std::string_view authcid, std::string_view password) {
+  std::string m;
+  m.reserve(authzid.size() + authcid.size() + password.size() + 2);
+  m.append(authzid).append(1, '\0').append(authcid).append(1, '\0').append(password);
+  return m;
+}
+
 ScramServer::ScramServer(std::string_view mechanism, ScramSecrets secrets) : impl_(std::make_unique<Impl>()) {
   impl_->secrets = std::move(secrets);
   impl_->salt_b64 = base64_encode(impl_->secrets.salt);
   impl_->iter = std::to_string(impl_->secrets.iterations);
   // gsasl.h documents these as hex, but libgsasl 2.2 reads and writes them base64-encoded
-  // (checked against its own client: see tests/unit/xmpp/sasl_test.cpp).
+  // (checked against its own client: see tests/unit/protocols/sasl_test.cpp).
   impl_->stored_b64 = base64_encode(impl_->secrets.stored_key);
   impl_->server_b64 = base64_encode(impl_->secrets.server_key);
   Gsasl* ctx = context();
@@ -161,4 +168,41 @@ ScramServer::Step ScramServer::step(std::string_view client_data) {
   return s;
 }
 
-}  // namespace parley::protocols::xmpp
+ScramClient::ScramClient(std::string_view mechanism, std::string_view authcid, std::string_view password,
+                         std::string_view authzid) {
+  Gsasl* ctx = context();
+  std::string mech(mechanism);
+  Gsasl_session* s = nullptr;
+  if (!ctx || gsasl_client_start(ctx, mech.c_str(), &s) != GSASL_OK) return;
+  session_ = s;
+  // The properties are the session's own: the shared callback answers nothing for a
+  // session without a hook.
+  gsasl_property_set(s, GSASL_AUTHID, std::string(authcid).c_str());
+  gsasl_property_set(s, GSASL_PASSWORD, std::string(password).c_str());
+  if (!authzid.empty()) gsasl_property_set(s, GSASL_AUTHZID, std::string(authzid).c_str());
+  started_ = true;
+}
+
+ScramClient::~ScramClient() {
+  if (session_) gsasl_finish(static_cast<Gsasl_session*>(session_));
+}
+
+ScramClient::Step ScramClient::step(std::string_view server_data) {
+  if (!started_) return {Result::failure, {}};
+  char* out = nullptr;
+  size_t out_len = 0;
+  int rc = gsasl_step(static_cast<Gsasl_session*>(session_), server_data.data(), server_data.size(), &out,
+                      &out_len);
+  Step s;
+  if (out) {
+    s.data.assign(out, out_len);
+    gsasl_free(out);
+  }
+  if (rc == GSASL_NEEDS_MORE) s.result = Result::challenge;
+  else if (rc == GSASL_OK) s.result = Result::success;
+  else s.result = Result::failure;
+  if (s.result != Result::challenge) started_ = false;  // the exchange is over either way
+  return s;
+}
+
+}  // namespace parley::protocols::sasl

@@ -2,11 +2,12 @@
 #include <gsasl.h>
 
 #include <string>
+#include <utility>
 
 #include "core/services/directory.hpp"
-#include "protocols/xmpp/sasl.hpp"
+#include "protocols/common/sasl.hpp"
 
-using namespace parley::protocols::xmpp;
+using namespace parley::protocols::sasl;
 
 namespace {
 
@@ -71,4 +72,53 @@ TEST_CASE("SASL helpers") {
   CHECK(!parse_plain(std::string("alice\0pw", 8)));
   CHECK(base64_decode(base64_encode("hello")) == std::optional<std::string>("hello"));
   CHECK(!base64_decode("!!!"));
+}
+
+TEST_CASE("SCRAM client and server complete an exchange and both verify") {
+  for (auto [mech, hash] : {std::pair{"SCRAM-SHA-256", parley::core::ScramHash::sha256},
+                            std::pair{"SCRAM-SHA-1", parley::core::ScramHash::sha1}}) {
+    CAPTURE(mech);
+    auto creds = parley::core::Directory::derive(hash, "pencil", "saltsaltsalt", 4096);
+    auto run = [&](const char* password) {
+      ScramClient client(mech, "user", password);
+      auto c1 = client.step("");
+      REQUIRE(c1.result == ScramClient::Result::challenge);
+      CHECK(scram_username(c1.data) == std::optional<std::string>("user"));
+      ScramServer server(mech, ScramSecrets{creds.salt, creds.iterations, creds.stored_key, creds.server_key});
+      auto s1 = server.step(c1.data);
+      REQUIRE(s1.result == ScramServer::Result::challenge);
+      auto c2 = client.step(s1.data);
+      REQUIRE(c2.result == ScramClient::Result::challenge);
+      auto s2 = server.step(c2.data);
+      if (s2.result != ScramServer::Result::success) return std::pair{false, false};
+      auto c3 = client.step(s2.data);  // the client checks the server signature
+      return std::pair{true, c3.result == ScramClient::Result::success};
+    };
+    CHECK(run("pencil") == std::pair{true, true});
+    CHECK(run("pen").first == false);
+  }
+}
+
+TEST_CASE("SCRAM client refuses a server that does not know the password") {
+  auto real = parley::core::Directory::derive(parley::core::ScramHash::sha256, "pencil", "saltsaltsalt", 4096);
+  ScramClient client("SCRAM-SHA-256", "user", "pencil");
+  ScramServer honest("SCRAM-SHA-256", ScramSecrets{real.salt, real.iterations, real.stored_key, real.server_key});
+  auto c1 = client.step("");
+  auto s1 = honest.step(c1.data);
+  auto c2 = client.step(s1.data);
+  auto s2 = honest.step(c2.data);
+  REQUIRE(s2.result == ScramServer::Result::success);
+  // A forged server-final ("v=" with another key's signature) must not verify.
+  std::string forged = "v=" + base64_encode(std::string(32, 'x'));
+  CHECK(client.step(forged).result == ScramClient::Result::failure);
+}
+
+TEST_CASE("PLAIN message round trip") {
+  auto m = plain_message("", "alice", "pw");
+  CHECK(m == std::string("\0alice\0pw", 9));
+  auto p = parse_plain(m);
+  REQUIRE(p);
+  CHECK(p->authcid == "alice");
+  CHECK(p->password == "pw");
+  CHECK(parse_plain(plain_message("bob", "alice", "pw"))->authzid == "bob");
 }

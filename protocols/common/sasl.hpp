@@ -1,6 +1,9 @@
 #pragma once
-// Server side SASL for c2s (RFC 6120 §6) on GNU SASL: SCRAM-SHA-256, SCRAM-SHA-1 (RFC 5802,
-// RFC 7677) and PLAIN (RFC 4616).
+// SASL mechanisms on GNU SASL, one copy for every protocol that carries SASL (XMPP c2s,
+// RFC 6120 §6; IRC AUTHENTICATE, IRCv3 sasl-3.1/3.2): SCRAM-SHA-256, SCRAM-SHA-1 (RFC 5802,
+// RFC 7677) and PLAIN (RFC 4616), server side, and the client side the IRC gateway uses to
+// log in to other networks. Protocol framing (base64 in <auth/>, 400-byte AUTHENTICATE
+// lines) stays with each protocol.
 //
 // The credentials live in the core, which runs on another strand, while libgsasl asks for
 // them synchronously from a callback. So the exchange is split: scram_username() reads the
@@ -14,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace parley::protocols::xmpp {
+namespace parley::protocols::sasl {
 
 // Stored SCRAM credentials in the encodings gsasl's server expects.
 struct ScramSecrets {
@@ -40,6 +43,8 @@ struct PlainCredentials {
   std::string password;
 };
 std::optional<PlainCredentials> parse_plain(std::string_view message);
+// The PLAIN message a client sends: authzid NUL authcid NUL password (RFC 4616 §2).
+std::string plain_message(std::string_view authzid, std::string_view authcid, std::string_view password);
 
 class ScramServer {
  public:
@@ -63,4 +68,25 @@ class ScramServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace parley::protocols::xmpp
+// The client side of SCRAM (RFC 5802 §3): step("") gives the client-first-message, the
+// server-first gives the client-final; the server-final yields success only when the
+// server's signature verifies (a server that does not know the password cannot fake it).
+class ScramClient {
+ public:
+  using Result = ScramServer::Result;
+  using Step = ScramServer::Step;
+
+  ScramClient(std::string_view mechanism, std::string_view authcid, std::string_view password,
+              std::string_view authzid = {});
+  ~ScramClient();
+  ScramClient(const ScramClient&) = delete;
+  ScramClient& operator=(const ScramClient&) = delete;
+
+  Step step(std::string_view server_data);
+
+ private:
+  void* session_ = nullptr;  // Gsasl_session
+  bool started_ = false;
+};
+
+}  // namespace parley::protocols::sasl
