@@ -37,6 +37,9 @@ struct ServerConfig {
   std::string data_dir = "./var";
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
+  // Store writes accepted but not yet committed (the write-behind queue); beyond it the
+  // core waits for the disk. Also what a kill -9 can lose at most (SIGTERM loses nothing).
+  std::size_t store_queue = 4096;
   ServerLimits limits;
   ConnectionLimits connections;
 };

@@ -219,10 +219,12 @@ class SqliteStore::Stmt {
 
 // BEGIN on construction, ROLLBACK on destruction unless commit() succeeded. Writers take
 // the write lock up front (IMMEDIATE) so they never fail half-way on a lock upgrade.
+// Inside a batch (begin_batch) it is a SAVEPOINT of the batch's transaction instead: the
+// call stays all-or-nothing, and only end_batch() makes it durable.
 class SqliteStore::Transaction {
  public:
   static Result<Transaction> begin(SqliteStore& store, bool write) {
-    auto s = store.prepare(write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+    auto s = store.prepare(store.in_batch_ ? "SAVEPOINT call" : write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
     if (!s) return s.error();
     if (auto r = s->run(); !r) return r.error();
     return Transaction(store);
@@ -230,15 +232,23 @@ class SqliteStore::Transaction {
   Transaction(Transaction&& o) noexcept : store_(std::exchange(o.store_, nullptr)) {}
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction() {
+    if (!store_) return;
+    if (store_->in_batch_) {
+      // Undo this call only; the batch's other calls stay.
+      if (auto s = store_->prepare("ROLLBACK TO call"); s) (void)s->run();
+      if (auto s = store_->prepare("RELEASE call"); s) (void)s->run();
+      return;
+    }
     // A failed COMMIT may leave the transaction open; autocommit tells us.
-    if (store_ && !sqlite3_get_autocommit(store_->db_)) {
+    if (!sqlite3_get_autocommit(store_->db_)) {
       if (auto s = store_->prepare("ROLLBACK"); s) (void)s->run();
     }
   }
 
-  // Returns once the commit is durable (synchronous=FULL syncs the WAL on commit).
+  // Returns once the commit is durable (synchronous=FULL syncs the WAL on commit); in a
+  // batch, once the savepoint is folded into the batch's transaction.
   Status commit() {
-    auto s = store_->prepare("COMMIT");
+    auto s = store_->prepare(store_->in_batch_ ? "RELEASE call" : "COMMIT");
     if (!s) return s.error();
     if (auto r = s->run(); !r) return r.error();
     store_ = nullptr;
@@ -249,6 +259,26 @@ class SqliteStore::Transaction {
   explicit Transaction(SqliteStore& store) : store_(&store) {}
   SqliteStore* store_;
 };
+
+Status SqliteStore::begin_batch() {
+  if (in_batch_) return make_error(Condition::internal_server_error, "store: batch already open");
+  auto s = prepare("BEGIN IMMEDIATE");
+  if (!s) return s.error();
+  if (auto r = s->run(); !r) return r.error();
+  in_batch_ = true;
+  return {};
+}
+
+Status SqliteStore::end_batch() {
+  if (!in_batch_) return {};
+  in_batch_ = false;
+  auto s = prepare("COMMIT");
+  Status st = s ? s->run() : Status(s.error());
+  // A failed COMMIT may leave the transaction open: roll it back, the batch is lost.
+  if (!sqlite3_get_autocommit(db_))
+    if (auto r = prepare("ROLLBACK"); r) (void)r->run();
+  return st;
+}
 
 Result<SqliteStore::Stmt> SqliteStore::prepare(std::string_view sql) {
   auto it = statements_.find(sql);

@@ -3,11 +3,14 @@
 //
 // Durability: synchronous=FULL and one transaction per mutating call, so a call returns only
 // after its commit is in the WAL on disk; kill -9 (or power loss) loses nothing acknowledged.
+// Between begin_batch() and end_batch() the calls share one transaction instead (group
+// commit, used by WriteBehindStore's writer thread): durable when end_batch() returns.
 // Schema: versioned in PRAGMA user_version and brought up to date on open by an ordered
 // list of migrations (sqlite_store.cpp, kMigrations), each applied in its own transaction.
 // A database written by a newer Parley (user_version above the last migration) is refused.
 //
-// Not thread-safe, like every Store: calls come from the core strand.
+// Not thread-safe, like every Store: one thread at a time (the core strand, or the
+// write-behind writer under its lock).
 #include <memory>
 #include <span>
 #include <string>
@@ -69,6 +72,9 @@ class SqliteStore : public Store {
 
   int schema_version() override;
 
+  Status begin_batch() override;
+  Status end_batch() override;
+
  private:
   class Stmt;
   class Transaction;
@@ -87,6 +93,7 @@ class SqliteStore : public Store {
   Error sqlite_error(std::string_view what) const;
 
   sqlite3* db_;
+  bool in_batch_ = false;  // between begin_batch and end_batch: calls are savepoints
   // Keyed by the SQL text: each call site's statement is compiled once per store.
   std::unordered_map<std::string_view, std::unique_ptr<sqlite3_stmt, StmtDeleter>> statements_;
 };

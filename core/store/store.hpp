@@ -1,7 +1,11 @@
 #pragma once
-// The store interface: everything Parley keeps across restarts. Every mutating call returns
-// only after the data is durable (a later kill -9 loses nothing it acknowledged).
-// Calls are made from the core strand; implementations need not be thread-safe.
+// The store interface: everything Parley keeps across restarts.
+// Durability: a synchronous store (SqliteStore, MemoryStore) returns from a mutating call
+// only after the data is durable. WriteBehindStore (write_behind_store.hpp) returns once the
+// write is queued, in order, for its writer thread: a read still sees it at once, and
+// sync() is the barrier after which everything written before is durable.
+// Calls are made from the core strand; implementations need not be thread-safe (the
+// write-behind decorator serialises its inner store itself).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -117,6 +121,18 @@ class Store {
   virtual Result<std::vector<Message>> history(const std::string& room, std::size_t limit) = 0;
 
   virtual int schema_version() = 0;
+
+  // Durability barrier: returns once every write made before it is durable, with the first
+  // error of a write that failed after its call had returned (write-behind only). A
+  // synchronous store has nothing to wait for.
+  virtual Status sync() { return {}; }
+
+  // Group commit: mutating calls between begin_batch() and end_batch() share one
+  // transaction, each still all-or-nothing on its own (its Status says whether it
+  // applied); end_batch() commits them together and returns once they are durable, or
+  // returns the error that lost them all. Stores without transactions do nothing here.
+  virtual Status begin_batch() { return {}; }
+  virtual Status end_batch() { return {}; }
 };
 
 }  // namespace parley::core
