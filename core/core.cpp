@@ -1,5 +1,8 @@
 #include "core/core.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
 #include <utility>
 
 namespace parley::core {
@@ -15,5 +18,11 @@ Core::Core(Store& store, CoreOptions options)
       router_(*this),
       presence_(*this),
       rooms_(*this, options_.room_history) {}
+
+void core_thread_violation(const char* function, const char* file, int line) {
+  spdlog::critical("{} ({}:{}) called off the core strand (docs/ARCHITECTURE.md, Threads)", function, file, line);
+  spdlog::default_logger()->flush();
+  std::abort();
+}
 
 }  // namespace parley::core

@@ -1,6 +1,7 @@
 #pragma once
 // The core: one object owning every service. Not thread-safe: in the daemon it lives on
-// one strand and adapters post work to it (DESIGN.md, Threading).
+// the core strand and adapters post work to it (docs/ARCHITECTURE.md, Threads).
+#include <functional>
 #include <string>
 
 #include "core/plugin/hooks.hpp"
@@ -44,6 +45,12 @@ class Core {
   RoomService& rooms() { return rooms_; }
   Hooks& hooks() { return hooks_; }
 
+  // The owner check behind PARLEY_ASSERT_ON_CORE: true when the calling thread may use the
+  // core. core/ cannot see Asio, so the daemon installs
+  // `core_strand.running_in_this_thread()`; without a check (unit tests) every thread may.
+  void set_thread_check(std::function<bool()> check) { thread_check_ = std::move(check); }
+  bool on_core_thread() const { return !thread_check_ || thread_check_(); }
+
  private:
   Store& store_;
   CoreOptions options_;
@@ -53,6 +60,21 @@ class Core {
   Router router_;
   PresenceService presence_;
   RoomService rooms_;
+  std::function<bool()> thread_check_;
 };
 
+// Aborts when called off the core's thread: at the entry points of the services (Sessions,
+// Router, RoomService, PresenceService), so that a task that forgot to post to the core
+// strand fails the (Debug, sanitized) tests instead of racing. Compiled out with NDEBUG.
+[[noreturn]] void core_thread_violation(const char* function, const char* file, int line);
+
 }  // namespace parley::core
+
+#ifdef NDEBUG
+#define PARLEY_ASSERT_ON_CORE(owner) ((void)0)
+#else
+#define PARLEY_ASSERT_ON_CORE(owner)                                                \
+  do {                                                                              \
+    if (!(owner).on_core_thread()) ::parley::core::core_thread_violation(__func__, __FILE__, __LINE__); \
+  } while (0)
+#endif

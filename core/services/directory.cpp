@@ -70,6 +70,15 @@ ScramCredentials Directory::derive(ScramHash hash, std::string_view password, st
   return c;
 }
 
+// Account changes are rare and their caller must know whether they hold (a registration or
+// a new password that did not reach the disk is an error to report), so they wait for the
+// commit: Store::sync() after the write. Its error may be an earlier write's: then the disk
+// is failing anyway.
+Status Directory::write_through(Status st) {
+  if (!st) return st;
+  return store_.sync();
+}
+
 Status Directory::add(const std::string& user, std::string_view password) {
   if (!is_valid_local_name(user)) return make_error(Condition::malformed_address, "invalid user name");
   auto existing = store_.get_account(user);
@@ -84,7 +93,7 @@ Status Directory::add(const std::string& user, std::string_view password) {
   rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
   rec.created = Clock::now();
-  return store_.put_account(rec);
+  return write_through(store_.put_account(rec));
 }
 
 Status Directory::set_password(const std::string& user, std::string_view password) {
@@ -98,12 +107,12 @@ Status Directory::set_password(const std::string& user, std::string_view passwor
   AccountRecord rec = **existing;
   rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
-  return store_.put_account(rec);
+  return write_through(store_.put_account(rec));
 }
 
 Status Directory::remove(const std::string& user) {
   if (!exists(user)) return make_error(Condition::item_not_found, "no such account");
-  return store_.delete_account(user);
+  return write_through(store_.delete_account(user));
 }
 
 bool Directory::exists(const std::string& user) {

@@ -50,6 +50,8 @@ class Directory {
                                  std::uint32_t iterations);
 
  private:
+  Status write_through(Status st);  // st, else the commit's outcome (Store::sync)
+
   Store& store_;
   std::uint32_t iterations_;
   std::string decoy_secret_;  // random per process until set_decoy_secret()

@@ -91,6 +91,7 @@ void PresenceService::send_offline_of(const Address& to_user, const Address& pre
 // ---- publication ---------------------------------------------------------------------
 
 void PresenceService::publish(SessionId session, Tuple t) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return;
   const Address user = s->user;
@@ -120,6 +121,7 @@ void PresenceService::publish(SessionId session, Tuple t) {
 }
 
 void PresenceService::session_closed(SessionId session) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return;
   const Tuple* t = tuple_of(s->user, s->resource);
@@ -151,6 +153,7 @@ const Tuple* PresenceService::tuple_of(const Address& user, const std::string& r
 // `to`, the presentity's item has `from`. A foreign party has no item of its own.
 
 Status PresenceService::subscribe(const Address& watcher_in, const Address& presentity_in) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const Address watcher = watcher_in.bare();
   const Address target = presentity_in.bare();
   if (watcher.is_room() || target.is_room() || watcher.empty() || target.empty())
@@ -212,6 +215,7 @@ Status PresenceService::subscribe(const Address& watcher_in, const Address& pres
 }
 
 Status PresenceService::authorize(const Address& presentity_in, const Address& watcher_in, bool allow) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const Address target = presentity_in.bare();
   const Address watcher = watcher_in.bare();
   if (!target.is_user() || !has_roster(target)) return make_error(Condition::not_allowed, "no roster");
@@ -267,6 +271,7 @@ Status PresenceService::authorize(const Address& presentity_in, const Address& w
 }
 
 Status PresenceService::unsubscribe(const Address& watcher_in, const Address& presentity_in) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const Address watcher = watcher_in.bare();
   const Address target = presentity_in.bare();
   if (watcher.is_room() || target.is_room() || watcher.empty() || target.empty() || watcher == target)
@@ -300,6 +305,7 @@ Status PresenceService::unsubscribe(const Address& watcher_in, const Address& pr
 }
 
 Status PresenceService::probe(SessionId session, const Address& presentity_in) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return make_error(Condition::item_not_found, "no such session");
   const Address target = presentity_in.bare();
@@ -311,6 +317,7 @@ Status PresenceService::probe(SessionId session, const Address& presentity_in) {
 }
 
 void PresenceService::probe_all(SessionId session) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s || s->guest || !has_roster(s->user)) return;
   SessionSink& sink = *s->sink;
@@ -355,6 +362,7 @@ SubscriptionState PresenceService::state(const Address& watcher_in, const Addres
 // ---- roster management ---------------------------------------------------------------
 
 Result<std::vector<RosterItem>> PresenceService::roster(const Address& owner) {
+  PARLEY_ASSERT_ON_CORE(core_);
   if (!has_roster(owner.bare())) return make_error(Condition::not_allowed, "no roster");
   return core_.store().roster(owner.bare());
 }
@@ -373,6 +381,7 @@ Status PresenceService::set_roster_item(const Address& owner, const Address& con
 }
 
 Status PresenceService::remove_roster_item(const Address& owner_in, const Address& contact_in) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const Address owner = owner_in.bare();
   const Address contact = contact_in.bare();
   if (!has_roster(owner)) return make_error(Condition::not_allowed, "no roster");

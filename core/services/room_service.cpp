@@ -66,7 +66,8 @@ struct Ctx {
   }
   // A persistent room's state goes to the store. A failure (disk full...) is logged and
   // returned, so that whoever changed the room hears that the change will not survive a
-  // restart; the change itself stays in effect.
+  // restart; the change itself stays in effect. With the write-behind store (the daemon's)
+  // the commit comes later: its failure is logged by the store's on_error, not returned.
   Status save() {
     if (!room.persistent) return {};
     auto st = core.store().put_room(to_stored(room));
@@ -111,6 +112,7 @@ Status RoomService::load() {
 }
 
 Result<const Room*> RoomService::join(SessionId s, const JoinRequest& req) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* info = core_.sessions().find(s);
   if (!info) return make_error(Condition::item_not_found, "no such session");
   if (!is_valid_local_name(req.room)) return make_error(Condition::malformed_address, "invalid room name");
@@ -216,6 +218,7 @@ static void remove_member(Core& core, std::map<std::string, Room>& rooms,
 }
 
 Status RoomService::leave(SessionId s, const std::string& room, const std::string& text) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(room);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
   remove_member(core_, rooms_, by_session_, room, s, LeaveReason{LeaveReason::Kind::part, {}, text});
@@ -223,6 +226,7 @@ Status RoomService::leave(SessionId s, const std::string& room, const std::strin
 }
 
 void RoomService::leave_all(SessionId s, LeaveReason reason) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = by_session_.find(s);
   if (it == by_session_.end()) return;
   std::vector<std::string> names = it->second;
@@ -230,6 +234,7 @@ void RoomService::leave_all(SessionId s, LeaveReason reason) {
 }
 
 Status RoomService::change_nick(SessionId s, const std::string& name, const std::string& nick) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
   if (!valid_nick(nick)) return make_error(Condition::malformed_address, "invalid nick");
@@ -245,6 +250,7 @@ Status RoomService::change_nick(SessionId s, const std::string& name, const std:
 }
 
 Status RoomService::change_nick_everywhere(SessionId s, const std::string& nick) {
+  PARLEY_ASSERT_ON_CORE(core_);
   if (!valid_nick(nick)) return make_error(Condition::malformed_address, "invalid nick");
   auto names = rooms_of(s);
   for (const auto& n : names) {
@@ -259,6 +265,7 @@ Status RoomService::change_nick_everywhere(SessionId s, const std::string& nick)
 }
 
 Status RoomService::set_topic(SessionId s, const std::string& name, const std::string& text) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -272,6 +279,7 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
 }
 
 Status RoomService::say(SessionId s, const std::string& name, Message m) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* info = core_.sessions().find(s);
   if (!info) return make_error(Condition::item_not_found, "no such session");
   auto it = rooms_.find(name);
@@ -314,6 +322,7 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
 }
 
 Status RoomService::say_private(SessionId s, const std::string& name, const std::string& nick, Message m) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* info = core_.sessions().find(s);
   if (!info) return make_error(Condition::item_not_found, "no such session");
   auto it = rooms_.find(name);
@@ -356,6 +365,7 @@ Status RoomService::kick(SessionId s, const std::string& name, const std::string
 }
 
 Status RoomService::apply_change(SessionId s, const std::string& name, const RoomChange& change) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -490,6 +500,7 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
 }
 
 Status RoomService::set_role(SessionId s, const std::string& name, const std::string& nick, Role role) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -514,6 +525,7 @@ Status RoomService::set_role(SessionId s, const std::string& name, const std::st
 }
 
 Status RoomService::set_affiliation(SessionId s, const std::string& name, const Address& user_in, Affiliation a) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -559,6 +571,7 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
 }
 
 Status RoomService::invite(SessionId s, const std::string& name, const Address& invitee) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
@@ -578,24 +591,31 @@ Status RoomService::invite(SessionId s, const std::string& name, const Address& 
 }
 
 Status RoomService::set_persistent(SessionId s, const std::string& name, bool persistent) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::not_acceptable, "not in room");
   Room& room = it->second;
   if (room.members[s].affiliation != Affiliation::owner) return make_error(Condition::forbidden, "owner only");
   if (room.persistent == persistent) return {};
   if (persistent) {
-    if (auto st = core_.store().put_room(to_stored(room)); !st) {
+    // Waits for the commit (Store::sync): the owner is told whether the room will survive a
+    // restart, and this is rare.
+    Status st = core_.store().put_room(to_stored(room));
+    if (st) st = core_.store().sync();
+    if (!st) {
       spdlog::error("rooms: cannot save #{}: {}", name, st.error().text);
       return st;  // still not persistent: it would not survive a restart
     }
     room.persistent = true;
     for (const auto& m : room.history) {
-      auto st = core_.store().append_history(name, *m, history_limit_);
-      note_history(name, st);
-      if (!st) return st;
+      auto h = core_.store().append_history(name, *m, history_limit_);
+      note_history(name, h);
+      if (!h) return h;
     }
   } else {
-    if (auto st = core_.store().delete_room(name); !st) {
+    Status st = core_.store().delete_room(name);
+    if (st) st = core_.store().sync();
+    if (!st) {
       spdlog::error("rooms: cannot delete #{} from the store: {}", name, st.error().text);
       return st;  // still stored, so still persistent
     }
@@ -605,6 +625,7 @@ Status RoomService::set_persistent(SessionId s, const std::string& name, bool pe
 }
 
 void RoomService::forget_user(const Address& user_in) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const Address user = user_in.bare();
   for (auto& [name, room] : rooms_) {
     const bool had = room.affiliations.erase(user) > 0;

@@ -29,6 +29,7 @@ Router::Router(Core& core) : core_(core), id_prefix_(random_prefix() + "-") {}
 std::string Router::next_id() { return id_prefix_ + std::to_string(++counter_); }
 
 Status Router::send(Message m) {
+  PARLEY_ASSERT_ON_CORE(core_);
   bound_client_fields(m);
   if (m.id.empty()) m.id = next_id();
   if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
@@ -53,6 +54,7 @@ Status Router::send(Message m) {
 }
 
 Status Router::redeliver(const Message& m) {
+  PARLEY_ASSERT_ON_CORE(core_);
   if (!m.to.is_user()) return make_error(Condition::bad_request, "only messages to local users are redelivered");
   Message copy = m;
   copy.to = m.to.bare();
@@ -118,6 +120,7 @@ Status Router::store_offline(const Address& bare, const Message& m, bool redeliv
 }
 
 Status Router::flush_offline(SessionId session) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return make_error(Condition::item_not_found, "no such session");
   auto [it, fresh] = offline_.try_emplace(s->user);
@@ -171,6 +174,7 @@ Status Router::send_offline_batch(const Address& user) {
 }
 
 Status Router::delivered(SessionId session, const std::vector<std::string>& ids) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return {};
   auto it = offline_.find(s->user);
@@ -197,6 +201,7 @@ Status Router::delivered(SessionId session, const std::vector<std::string>& ids)
 }
 
 void Router::session_closed(SessionId session) {
+  PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* s = core_.sessions().find(session);
   if (!s) return;
   auto it = offline_.find(s->user);

@@ -7,6 +7,7 @@
 namespace parley::core {
 
 Result<SessionId> Sessions::open(SessionOpen o) {
+  PARLEY_ASSERT_ON_CORE(core_);
   if (!o.user.is_user()) return make_error(Condition::bad_request, "a session belongs to a local user");
   if (o.sink == nullptr) return make_error(Condition::internal_server_error, "session without sink");
   Address bare = o.user.bare();
@@ -32,6 +33,7 @@ Result<SessionId> Sessions::open(SessionOpen o) {
 }
 
 void Sessions::close(SessionId id, const std::string& reason) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   // While the session is still registered, so that rooms and presence can look it up.
@@ -54,6 +56,7 @@ void Sessions::close(SessionId id, const std::string& reason) {
 }
 
 void Sessions::terminate(SessionId id, const std::string& reason) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   if (it->second.sink) it->second.sink->on_terminate(reason);
@@ -86,6 +89,7 @@ void Sessions::for_each(const std::function<void(const SessionInfo&)>& f) const 
 }
 
 void Sessions::terminate_all(const std::string& reason) {
+  PARLEY_ASSERT_ON_CORE(core_);
   std::vector<SessionId> ids;
   ids.reserve(sessions_.size());
   for (const auto& [id, s] : sessions_) ids.push_back(id);
@@ -93,6 +97,7 @@ void Sessions::terminate_all(const std::string& reason) {
 }
 
 void Sessions::set_available(SessionId id, bool available) {
+  PARLEY_ASSERT_ON_CORE(core_);
   auto it = sessions_.find(id);
   if (it != sessions_.end()) it->second.available = available;
 }
