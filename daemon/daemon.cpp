@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "core/core.hpp"
 #include "core/plugin/plugin.hpp"
 #include "core/store/sqlite_store.hpp"
+#include "core/store/write_behind_store.hpp"
 #include "daemon/auth_setup.hpp"
 #include "daemon/io_threads.hpp"
 #include "daemon/plugins.hpp"
@@ -63,6 +65,15 @@ void seed_accounts(core::Core& core, const config::Config& c) {
   }
 }
 
+// Shutdown: every write the core made is committed before the process exits (SIGTERM
+// loses nothing; only kill -9 can lose the writes still queued).
+void flush_store(core::WriteBehindStore& store) {
+  if (auto st = store.sync(); !st) spdlog::error("store: a write failed: {}", st.error().text);
+  const auto s = store.stats();
+  spdlog::info("store: {} writes in {} commits; {} reads and {} writes waited, {} failed", s.writes, s.commits,
+               s.read_waits, s.full_waits, s.errors);
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path, config::Config config) {
@@ -76,11 +87,20 @@ int run_daemon(const std::string& config_path, config::Config config) {
     return 1;
   }
   const std::string db_path = (std::filesystem::path(config.server.data_dir) / "parley.db").string();
-  auto store = core::SqliteStore::open(db_path);
-  if (!store) {
-    spdlog::critical("cannot open the store {}: {}", db_path, store.error().text);
+  auto sqlite = core::SqliteStore::open(db_path);
+  if (!sqlite) {
+    spdlog::critical("cannot open the store {}: {}", db_path, sqlite.error().text);
     return 1;
   }
+  // Commits run on the store's writer thread, grouped, not on the core strand
+  // (docs/ARCHITECTURE.md, Threads). Declared before the core: destroyed after it, and its
+  // destructor commits whatever is still queued.
+  core::WriteBehindStore::Options store_options;
+  store_options.queue_limit = config.server.store_queue;
+  store_options.on_error = [](std::string_view what, const core::Error& e) {
+    spdlog::error("store: {} failed after it was accepted: {}", what, e.text);
+  };
+  core::WriteBehindStore store(*sqlite.value(), store_options);
 
   core::CoreOptions options;
   options.domain = config.server.domain;
@@ -90,7 +110,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
   options.offline_limit = config.server.limits.offline_messages;
   options.offline_bytes = config.server.limits.offline_bytes;
   options.offline_sender_share = config.server.limits.offline_sender_share;
-  core::Core core(*store.value(), options);
+  core::Core core(store, options);
   {
     std::string why;
     auto secret = load_decoy_secret(config.server.data_dir, why);
@@ -181,6 +201,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // Start-up garbage (seed accounts' SCRAM derivations, store reads) goes back to the system
   // before clients arrive; otherwise sessions quietly reuse it and the process keeps it.
   malloc_trim(0);
+  // From here on the core belongs to the core strand; PARLEY_ASSERT_ON_CORE checks it.
+  core.set_thread_check([strand = rt.core_strand] { return strand.running_in_this_thread(); });
   pool.run(io, threads);
   spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
 
@@ -189,7 +211,9 @@ int run_daemon(const std::string& config_path, config::Config config) {
     // Nobody asked for this: exit non-zero so that a supervisor restarts the daemon.
     spdlog::critical("every io thread has stopped; exiting with status 1");
     pool.join();
+    core.set_thread_check({});  // no io thread is left: this one owns the core now
     registry.stop_all();
+    flush_store(store);
     spdlog::default_logger()->flush();
     return 1;
   }
@@ -204,6 +228,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
     }
   }
   pool.join();
+  core.set_thread_check({});  // no io thread is left: this one owns the core now
+  flush_store(store);
   spdlog::info("parleyd stopped");
   return 0;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The running daemon: store, core, TLS, io threads, plugins and signals (DESIGN.md, Threading).
+// The running daemon: store, core, TLS, io threads, plugins and signals (docs/ARCHITECTURE.md, Threads).
 #include <string>
 
 #include "config/config.hpp"
