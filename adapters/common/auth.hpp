@@ -1,5 +1,5 @@
 #pragma once
-// Password checks for every adapter, off the core strand (DESIGN.md, Threading).
+// Password checks for every adapter, off the core strand (docs/ARCHITECTURE.md, Threads).
 //
 // PBKDF2 costs milliseconds by design; run on the core strand, a flood of wrong passwords
 // stalled every user. So a check is split: the credentials (real, or decoys for an

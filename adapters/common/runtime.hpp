@@ -1,7 +1,9 @@
 #pragma once
 // What the daemon hands every adapter: the io_context, the core and the strand it lives on
-// (DESIGN.md, Threading), and the server TLS context. Adapters post every core call to
-// core_strand and post deliveries back to their connection's strand.
+// (docs/ARCHITECTURE.md, Threads), and the server TLS context. Every core call runs on
+// core_strand: an adapter whose connections live on their own strand (XMPP) posts it there
+// and posts deliveries back; one whose connections live on core_strand (IRC, line) calls
+// the core directly.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>

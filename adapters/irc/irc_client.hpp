@@ -1,8 +1,8 @@
 #pragma once
 // One IRC client as the core sees it: the per-connection IRC state (registration, nick,
-// capabilities, SASL) and its SessionSink. Lives on the core strand; the socket side is
-// IrcConnection on the connection's strand. Output is appended to `out` and flushed to the
-// connection strand by IrcServer at the end of each core-strand task.
+// capabilities, SASL) and its SessionSink. Lives on the core strand, like its socket side
+// IrcConnection (docs/ARCHITECTURE.md, Threads). Output is appended to `out` and written
+// once per client by IrcServer::flush after the core-strand tasks of a reactor round.
 #include <chrono>
 #include <cstdint>
 #include <memory>

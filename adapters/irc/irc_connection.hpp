@@ -35,9 +35,9 @@ class IrcConnection final : public protocols::Connection {
                 std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
 
   void set_client(std::shared_ptr<IrcClient> c) { client_ = std::move(c); }
-  // Idle check from the plugin's sweeper (connection strand).
+  // Idle check from the plugin's sweeper (connection strand = the core strand).
   void check_idle(std::chrono::seconds ping_interval, std::chrono::seconds timeout, const std::string& server_name);
-  // Sends ERROR and closes after flushing (connection strand).
+  // Sends ERROR and closes after flushing (connection strand = the core strand).
   void error_and_close(const std::string& text);
 
  protected:
