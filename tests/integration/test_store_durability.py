@@ -20,6 +20,14 @@ ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw")]
 NO_SHAPER = {"rate": {"stanzas_per_second": 0, "bytes_per_second": 0}}
 
 
+def restart(d):
+    """Starts parleyd again on the same data; waits for this run's ready line (start() alone
+    would find the last run's)."""
+    mark = d.mark()
+    d.start()
+    d.wait_for_log(h.Parleyd.READY, 30, after=mark)
+
+
 def settle(alice):
     """A message to alice's own full JID goes through the core after everything alice sent
     before it (one session's stanzas reach the core in order): once it is back, the core
@@ -46,7 +54,7 @@ def test_sigterm_right_after_an_offline_burst_loses_nothing():
         assert m, "no store summary at shutdown"
         assert int(m.group(1)) >= n, m.group(0)
 
-        d.start()
+        restart(d)
         bob = RawXmpp(d.ports["xmpp"], "bob", "bobpw")
         got = []
         for _ in range(n):
@@ -90,7 +98,7 @@ def test_a_burst_to_a_persistent_room_survives_a_restart():
         writes, commits = int(m.group(1)), int(m.group(2))
         assert writes >= n and commits < writes, m.group(0)  # grouped, not one commit per write
 
-        d.start()
+        restart(d)
         bob = RawXmpp(d.ports["xmpp"], "bob", "bobpw")
         bob.send(f"<presence to='{room}/Bob'><x xmlns='http://jabber.org/protocol/muc'>"
                  "<history maxstanzas='100'/></x></presence>")
