@@ -25,7 +25,7 @@ from test_store_durability import join_persistent_room  # noqa: E402
 
 
 def one_run(parleyd, n, persistent):
-    os.environ["PARLEYD"] = parleyd
+    h.PARLEYD = parleyd  # the harness reads $PARLEYD once, at import
     cfg = h.config(xmpp=True, accounts=[("alice", "alicepw")], log_level="info")
     cfg["xmpp"]["c2s"].update({"rate": {"stanzas_per_second": 0, "bytes_per_second": 0}})
     room = "bench@conference.localhost"
