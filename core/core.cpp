@@ -20,7 +20,8 @@ Core::Core(Store& store, CoreOptions options)
       rooms_(*this, options_.room_history) {}
 
 void core_thread_violation(const char* function, const char* file, int line) {
-  spdlog::critical("{} ({}:{}) called off the core strand (docs/ARCHITECTURE.md, Threads)", function, file, line);
+  spdlog::critical("{} ({}:{}) called off the core strand (docs/ARCHITECTURE.md, Threads)", function, file,
+                   line);
   spdlog::default_logger()->flush();
   std::abort();
 }

@@ -73,8 +73,8 @@ class Core {
 #ifdef NDEBUG
 #define PARLEY_ASSERT_ON_CORE(owner) ((void)0)
 #else
-#define PARLEY_ASSERT_ON_CORE(owner)                                                \
-  do {                                                                              \
+#define PARLEY_ASSERT_ON_CORE(owner)                                                                    \
+  do {                                                                                                  \
     if (!(owner).on_core_thread()) ::parley::core::core_thread_violation(__func__, __FILE__, __LINE__); \
   } while (0)
 #endif

@@ -70,8 +70,8 @@ void seed_accounts(core::Core& core, const config::Config& c) {
 void flush_store(core::WriteBehindStore& store) {
   if (auto st = store.sync(); !st) spdlog::error("store: a write failed: {}", st.error().text);
   const auto s = store.stats();
-  spdlog::info("store: {} writes in {} commits; {} reads and {} writes waited, {} failed", s.writes, s.commits,
-               s.read_waits, s.full_waits, s.errors);
+  spdlog::info("store: {} writes in {} commits; {} reads and {} writes waited, {} failed", s.writes,
+               s.commits, s.read_waits, s.full_waits, s.errors);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 
 namespace parley::core {
 
-WriteBehindStore::WriteBehindStore(Store& inner, Options options) : inner_(inner), options_(std::move(options)) {
+WriteBehindStore::WriteBehindStore(Store& inner, Options options)
+    : inner_(inner), options_(std::move(options)) {
   options_.queue_limit = std::max<std::size_t>(1, options_.queue_limit);
   thread_ = std::thread([this] { writer(); });
 }

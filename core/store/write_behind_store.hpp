@@ -101,7 +101,7 @@ class WriteBehindStore final : public Store {
   Store& inner_;
   Options options_;
 
-  mutable std::mutex mu_;  // the queue, the counters, stopping_
+  mutable std::mutex mu_;            // the queue, the counters, stopping_
   std::condition_variable work_cv_;  // writer: something to do
   std::condition_variable done_cv_;  // callers: a commit finished
   std::deque<Op> queue_;

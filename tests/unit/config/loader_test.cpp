@@ -314,7 +314,8 @@ TEST_CASE("flood control and storage limits: defaults, values and ranges") {
   CHECK(d->xmpp.c2s.max_unacked == 5000);
 
   auto r = load_string(
-      "server:\n  store_queue: 16\n  limits: { max_rooms: 5, roster_size: 10, offline_messages: 20, offline_bytes: 4096,"
+      "server:\n  store_queue: 16\n  limits: { max_rooms: 5, roster_size: 10, offline_messages: 20, "
+      "offline_bytes: 4096,"
       " offline_sender_share: 50 }\n"
       "xmpp:\n  c2s:\n    rate: { bytes_per_second: 0, burst: 10, stanzas_per_second: 7, stanza_burst: 9 }\n"
       "    core_queue: 8\n    max_unacked: 30\n    max_unacked_bytes: 40000\n",
@@ -330,8 +331,8 @@ TEST_CASE("flood control and storage limits: defaults, values and ranges") {
          c.rate.stanza_burst == 9));
   CHECK((c.core_queue == 8 && c.max_unacked == 30 && c.max_unacked_bytes == 40000));
 
-  auto bad =
-      load_string("server:\n  store_queue: 0\n  limits: { offline_sender_share: 0, max_rooms: 0, bogus: 1 }\n", "t.yaml");
+  auto bad = load_string(
+      "server:\n  store_queue: 0\n  limits: { offline_sender_share: 0, max_rooms: 0, bogus: 1 }\n", "t.yaml");
   REQUIRE_FALSE(bad.ok());
   CHECK(has_error(bad, "server.limits.offline_sender_share: expected an integer in 1..100, got 0"));
   CHECK(has_error(bad, "server.limits.max_rooms: expected an integer in 1..1000000, got 0"));

@@ -1,5 +1,7 @@
 // WriteBehindStore: commits off the caller's thread, in order, grouped, bounded, drained at
 // destruction, failures reported; and SqliteStore's batch (group commit) hook under it.
+#include "core/store/write_behind_store.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -10,7 +12,6 @@
 
 #include "core/store/memory_store.hpp"
 #include "core/store/sqlite_store.hpp"
-#include "core/store/write_behind_store.hpp"
 #include "unit/store/temp_dir.hpp"
 
 using namespace parley::core;
@@ -73,11 +74,15 @@ class GatedStore final : public Store {
   }
 
   Status put_account(const AccountRecord& a) override { return m_.put_account(a); }
-  Result<std::optional<AccountRecord>> get_account(const std::string& u) override { return m_.get_account(u); }
+  Result<std::optional<AccountRecord>> get_account(const std::string& u) override {
+    return m_.get_account(u);
+  }
   Status delete_account(const std::string& u) override { return m_.delete_account(u); }
   Result<std::vector<std::string>> list_accounts() override { return m_.list_accounts(); }
   Status put_roster_item(const RosterItem& i) override { return m_.put_roster_item(i); }
-  Status delete_roster_item(const Address& o, const Address& c) override { return m_.delete_roster_item(o, c); }
+  Status delete_roster_item(const Address& o, const Address& c) override {
+    return m_.delete_roster_item(o, c);
+  }
   Result<std::vector<RosterItem>> roster(const Address& o) override { return m_.roster(o); }
   using Store::push_offline;
   Status push_offline(const Address& u, const Message& m, const std::string& s) override {
@@ -103,7 +108,9 @@ class GatedStore final : public Store {
   Status append_history(const std::string& r, const Message& m, std::size_t k) override {
     return m_.append_history(r, m, k);
   }
-  Result<std::vector<Message>> history(const std::string& r, std::size_t l) override { return m_.history(r, l); }
+  Result<std::vector<Message>> history(const std::string& r, std::size_t l) override {
+    return m_.history(r, l);
+  }
   int schema_version() override { return 1; }
 
  private:
