@@ -11,6 +11,10 @@
 // per fan-out (Context::room_render) and only the 'to' attribute differs per recipient.
 // The mutex guards the SM state, the outbox and the connection pointer.
 // `sid` and `terminated` are touched on the core strand only.
+//
+// What is not wiring lives next door, pure and unit-tested: the XEP-0198 queue and counters
+// (sm_queue.*), the stanza renderers (render_message.*, render_presence.*, render_room.*)
+// and the XEP-0280 rules (carbons.*). Every post from here goes through post_guarded.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -19,7 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "adapters/xmpp/carbons.hpp"  // send_carbons: the handlers reach it through this header
 #include "adapters/xmpp/context.hpp"
+#include "adapters/xmpp/render_presence.hpp"  // render_roster_item, likewise
+#include "adapters/xmpp/sm_queue.hpp"
 #include "core/services/session_sink.hpp"
 
 namespace parley::adapters::xmpp {
@@ -84,7 +91,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::string sm_id();
   std::uint32_t inbound_count();
   void count_inbound();
-  void ack(std::uint32_t h);  // drops what the client has acknowledged
+  // Drops what the client has acknowledged. False: h is beyond what was sent (XEP-0198 §4,
+  // <handled-count-too-high/>); nothing is dropped.
+  bool ack(std::uint32_t h);
   std::vector<std::string> unacked();
   // The messages among the unacknowledged stanzas, removed from the queue (session end).
   // Offline messages are left out: they are still stored (Router::flush_offline).
@@ -100,20 +109,10 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::uint16_t user_len_ = 0, bare_len_ = 0;  // RFC 7622 §3: parts of at most 1023 bytes
   std::mutex mu_;
   std::weak_ptr<C2sConnection> conn_;
-  // A vector, not a deque: libstdc++'s deque allocates ~600 bytes even when empty. Acks
-  // come in batches, so erasing the front is cheap.
-  struct Unacked {
-    std::string xml;
-    core::MessagePtr message;  // null: not a message worth redelivering
-    bool stored = false;       // from offline storage: confirmed to the core when acked
-  };
   // XEP-0198 state, allocated by enable_sm(): most sessions never enable it.
   struct Sm {
     std::string id;
-    std::vector<Unacked> unacked;
-    std::uint32_t acked = 0, received = 0;  // XEP-0198 h values: acknowledged by the client, handled from it
-    std::size_t unacked_bytes = 0;  // sum of unacked[i].xml sizes, bounded by FloodLimits::max_unacked_bytes
-    bool overflowed = false;        // the bound was hit: the session is being ended
+    SmQueue queue;
   };
   std::unique_ptr<Sm> sm_;
   std::uint64_t generation_ = 0;
@@ -126,8 +125,6 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   // ack, or the batch would wait for the next stanza (XEP-0198 §4) and the next batch too.
   bool ack_wanted_ = false;
   void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
-  // mu_ held: true (once) when the unacknowledged queue has just outgrown its bound.
-  bool unacked_over_bound_locked();
   void end_unacked_overflow(const std::shared_ptr<C2sConnection>& c);
   void hand_off_locked();
   // Connection strand of c: writes batch; once written, the offline messages among it
@@ -137,13 +134,6 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void confirm_delivered(std::vector<std::string> ids);  // posts Router::delivered
 };
 
-// Presence item for occupant m of room (XEP-0045 §7.2.3), with status codes.
-std::string render_occupant(const Domains& d, const std::string& room, const core::Member& m, const std::string& to,
-                            bool unavailable, const std::vector<int>& codes, const std::string& new_nick = {},
-                            const std::string& actor = {}, const std::string& reason = {});
-
-// XEP-0280: wraps `message` (a rendered <message/>) in <sent/> or <received/> for every other
-// session of `user` that enabled carbons. Core strand.
 // XEP-0198 §5 ("the server SHOULD treat unacknowledged stanzas as undelivered"): after the
 // session of `link` has been closed for good, each direct message it never acknowledged
 // goes to the user's other sessions or to offline storage, never into the void. A message
@@ -154,10 +144,5 @@ void redeliver_unacked(core::Core& core, Link& link);
 // client never acknowledged goes to the user's other sessions or to offline storage. The
 // link stays alive in the posted task until Sessions::close has run. Any thread.
 void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why);
-
-void send_carbons(Context& ctx, std::string_view user, const Link* except, std::string_view direction,
-                  std::string_view message);
-
-std::string render_roster_item(const Domains& d, const core::RosterItem& item, bool removed);
 
 }  // namespace parley::adapters::xmpp
