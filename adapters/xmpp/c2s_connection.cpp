@@ -1,12 +1,12 @@
 #include "adapters/xmpp/c2s_connection.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "adapters/common/auth.hpp"
+#include "adapters/xmpp/handler_registry.hpp"
 #include "adapters/xmpp/link.hpp"
 #include "protocols/xmpp/writer.hpp"
 
@@ -155,10 +155,15 @@ void C2sConnection::core_task_done() {
   const std::uint32_t left = in_core_.fetch_sub(1, std::memory_order_seq_cst) - 1;
   if (left > ctx_.flood.core_queue / 2 || !core_wait_.load(std::memory_order_seq_cst)) return;
   if (!core_wait_.exchange(false)) return;
-  auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
-  asio::post(executor(), [self] {
-    self->backlogged_ = false;
-    self->release_input();
+  to_self("xmpp: core queue worked off", [c = this] {
+    c->backlogged_ = false;
+    c->release_input();
+  });
+}
+
+void C2sConnection::core_task_failed() {
+  to_self("xmpp: core task failed", [c = this] {
+    if (!c->closed()) c->stream_error(StreamError::internal_server_error);
   });
 }
 
@@ -262,7 +267,7 @@ void C2sConnection::send_header_and_features() {
   if (!is_tls()) {
     // STARTTLS is mandatory before authentication (RFC 6120 §5.3.1).
     w.open("starttls").attr("xmlns", ns::tls).open("required").close().close();
-    state_ = State::negotiating;
+    state_ = State::starttls;
   } else if (!authenticated_) {
     w.open("mechanisms").attr("xmlns", ns::sasl);
     w.element("mechanism", "SCRAM-SHA-256").element("mechanism", "SCRAM-SHA-1").element("mechanism", "PLAIN");
@@ -273,54 +278,63 @@ void C2sConnection::send_header_and_features() {
     w.open("session").attr("xmlns", ns::session).open("optional").close().close();
     w.open("sm").attr("xmlns", kSm).close();
     w.open("ver").attr("xmlns", "urn:xmpp:features:rosterver").close();
-    state_ = State::negotiating;
+    state_ = State::bind;
   }
   w.close();
   send(out);
 }
 
 void C2sConnection::on_stanza(px::Stanza& s) {
-  if (state_ == State::bound) {
-    if (s.ns() == kSm) return on_sm(s);
-    if (s.ns() != ns::client) return stream_error(StreamError::unsupported_stanza_type);
-    if (link_) link_->count_inbound();
-    std::string_view n = s.name();
-    if (n == "message") return on_message(s);
-    if (n == "presence") return on_presence(s);
-    if (n == "iq") return on_iq(s);
-    return stream_error(StreamError::unsupported_stanza_type);
+  if (state_ == State::bound) return on_bound_stanza(s);
+  std::string_view n = s.name(), sns = s.ns();
+  switch (state_) {
+    case State::starttls:
+      if (n == "starttls" && sns == ns::tls) {
+        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        tls_starting_ = true;
+        start_tls(ctx_.rt.tls);
+        return;
+      }
+      return stream_error(StreamError::policy_violation, "STARTTLS required");
+    case State::sasl:
+      if (sns == ns::sasl && n == "auth") return on_auth(s);
+      if (sns == ns::sasl && n == "response") return on_sasl_response(s);
+      if (sns == ns::sasl && n == "abort") return sasl_failure("aborted");
+      return stream_error(StreamError::not_authorized);
+    case State::bind:
+      if (sns == kSm && n == "resume") return on_resume(s);
+      if (sns == kSm && n == "enable") {
+        send(
+            "<failed xmlns='urn:xmpp:sm:3'><unexpected-request "
+            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+        return;
+      }
+      if (sns == ns::client && n == "iq") {
+        auto bind = s.child("bind", ns::bind);
+        if (bind && s.attr("type") == "set") return on_bind(s);
+        return stanza_error(s, "cancel", "not-authorized");
+      }
+      return stream_error(StreamError::not_authorized, "bind a resource first");
+    case State::header:  // the framer yields a stanza only after a header
+    case State::bound:   // above
+    case State::closed:  // input stops once closed
+      return;
   }
-  on_negotiation(s);
 }
 
-void C2sConnection::on_negotiation(px::Stanza& s) {
-  std::string_view n = s.name(), sns = s.ns();
-  if (!is_tls()) {
-    if (n == "starttls" && sns == ns::tls) {
-      send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-      tls_starting_ = true;
-      start_tls(ctx_.rt.tls);
-      return;
-    }
-    return stream_error(StreamError::policy_violation, "STARTTLS required");
+void C2sConnection::on_bound_stanza(px::Stanza& s) {
+  const std::string_view sns = s.ns();
+  if (sns != ns::client) {
+    // Top-level elements of other namespaces (XEP-0198's <r/>, <a/>, <enable/>).
+    if (auto h = c2s_handlers().find_nonza(sns)) return h(*this, s);
+    return stream_error(StreamError::unsupported_stanza_type);
   }
-  if (!authenticated_) {
-    if (sns == ns::sasl && n == "auth") return on_auth(s);
-    if (sns == ns::sasl && n == "response") return on_sasl_response(s);
-    if (sns == ns::sasl && n == "abort") return sasl_failure("aborted");
-    return stream_error(StreamError::not_authorized);
-  }
-  if (sns == kSm && n == "resume") return on_resume(s);
-  if (sns == kSm && n == "enable") {
-    send("<failed xmlns='urn:xmpp:sm:3'><unexpected-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
-    return;
-  }
-  if (sns == ns::client && n == "iq") {
-    auto bind = s.child("bind", ns::bind);
-    if (bind && s.attr("type") == "set") return on_bind(s);
-    return stanza_error(s, "cancel", "not-authorized");
-  }
-  return stream_error(StreamError::not_authorized, "bind a resource first");
+  if (link_) link_->count_inbound();
+  std::string_view n = s.name();
+  if (n == "message") return on_message(s);
+  if (n == "presence") return on_presence(s);
+  if (n == "iq") return on_iq(s);
+  return stream_error(StreamError::unsupported_stanza_type);
 }
 
 // ---- SASL (RFC 6120 §6) ------------------------------------------------------------------------
@@ -385,8 +399,8 @@ void C2sConnection::on_plain(std::string_view message) {
     return sasl_failure("invalid-authzid");
   paused_ = true;
   auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
-  asio::post(ctx_.rt.core_strand, [self, user = *user, pw = std::move(creds->password),
-                                   host = peer_host()]() mutable {
+  post_core("xmpp: SASL PLAIN", [self, user = *user, pw = std::move(creds->password),
+                                 host = peer_host()]() mutable {
     check_account_password(
         self->ctx_.rt, host, user, std::move(pw), self->executor(), [self, user](AuthResult r) {
           if (self->closed()) return;
@@ -410,8 +424,8 @@ void C2sConnection::on_scram_first(std::string client_first) {
   auto hash = std::string_view(sasl_mech_) == "SCRAM-SHA-1" ? core::ScramHash::sha1 : core::ScramHash::sha256;
   paused_ = true;
   auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
-  asio::post(ctx_.rt.core_strand, [self, user = *user, hash, first = std::move(client_first),
-                                   host = peer_host()]() mutable {
+  post_core("xmpp: SASL SCRAM", [self, user = *user, hash, first = std::move(client_first),
+                                 host = peer_host()]() mutable {
     start_scram(
         self->ctx_.rt, host, user, hash, self->executor(),
         [self, user, first = std::move(first)](AuthResult r, core::Directory::LoginCredentials c) {
@@ -481,7 +495,7 @@ void C2sConnection::on_bind(px::Stanza& s) {
   paused_ = true;
   core::Core& core = ctx_.rt.core;
   std::string host = peer_host();
-  asio::post(ctx_.rt.core_strand, [self, link, &core, id, host] {
+  post_core("xmpp: bind", [self, link, &core, id, host] {
     core::SessionOpen o;
     o.user = core::Address::user(std::string(link->user()));
     o.resource = link->resource();
@@ -493,9 +507,11 @@ void C2sConnection::on_bind(px::Stanza& s) {
     auto r = core.sessions().open(o);
     if (r) link->sid = *r;
     bool ok = r.ok();
-    asio::post(self->executor(), [self, link, ok, id] {
+    self->to_self("xmpp: bound", [self, link, ok, id] {
       if (self->closed()) {
-        if (ok) asio::post(self->ctx_.rt.core_strand, [link, &core = self->ctx_.rt.core] { core.sessions().close(link->sid, "gone"); });
+        if (ok)
+          post_guarded(self->ctx_.rt.core_strand, "xmpp: close unbound session",
+                       [link, &core = self->ctx_.rt.core] { core.sessions().close(link->sid, "gone"); });
         return;
       }
       if (!ok) {
@@ -578,7 +594,8 @@ void C2sConnection::on_resume(px::Stanza& s) {
     return;
   }
   if (old)
-    asio::post(old->executor(), [old] { old->stream_error(StreamError::conflict, "resumed elsewhere"); });
+    post_guarded(old->executor(), "xmpp: resumed elsewhere",
+                 [old] { old->stream_error(StreamError::conflict, "resumed elsewhere"); });
   link_ = link;
   state_ = State::bound;
   clear_deadline();  // resumed: the authentication deadline is over

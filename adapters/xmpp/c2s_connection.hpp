@@ -2,7 +2,6 @@
 // One client-to-server XMPP stream (RFC 6120): stream negotiation (STARTTLS required
 // before SASL, direct TLS per XEP-0368), SASL, resource binding, XEP-0198, then stanza
 // dispatch. Runs on its connection strand; every core call is posted to the core strand.
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -10,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "adapters/common/post_guarded.hpp"
 #include "adapters/xmpp/context.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/common/sasl.hpp"
@@ -43,12 +43,27 @@ class C2sConnection : public protocols::Connection {
   void on_exception(std::string_view what) override;
 
  private:
-  enum class State : std::uint8_t { header, negotiating, sasl, waiting, bound, closed };
+  // Where the stream is (RFC 6120 §4.3 negotiation, then §8 stanzas); on_stanza() dispatches
+  // on it. Transitions:
+  //   header   -> starttls | sasl | bind   the client's header came, features sent
+  //                                        (send_header_and_features; by TLS and SASL so far)
+  //   starttls -> header                   TLS is up, the stream restarts (§5.4.3.3)
+  //   sasl     -> header                   SASL succeeded, the stream restarts (§6.4.6)
+  //   bind     -> bound                    a resource is bound (§7) or a session resumed (XEP-0198)
+  //   any      -> closed                   stream error or closing tag sent, or socket closed (§4.4, §4.9)
+  enum class State : std::uint8_t {
+    header,    // waiting for the client's stream header (§4.2): the framer yields no stanza
+    starttls,  // TLS is mandatory (§5.3.1): only <starttls/> is accepted
+    sasl,      // TLS is up, mechanisms offered (§6.4): <auth/>, <response/>, <abort/>
+    bind,      // authenticated: <iq><bind/></iq> (§7) or XEP-0198 <resume/>
+    bound,     // a session in the core; stanzas go to c2s_handlers() (dispatch.cpp)
+    closed,    // nothing more is read or answered
+  };
 
   void on_header();
   void send_header_and_features();
   void on_stanza(px::Stanza& s);
-  void on_negotiation(px::Stanza& s);
+  void on_bound_stanza(px::Stanza& s);
   void on_auth(px::Stanza& s);
   void on_sasl_response(px::Stanza& s);
   void sasl_failure(std::string_view condition, std::string_view text = {});
@@ -58,7 +73,6 @@ class C2sConnection : public protocols::Connection {
   void on_scram_first(std::string client_first);
   void on_bind(px::Stanza& s);
   void on_resume(px::Stanza& s);
-  void on_sm(px::Stanza& s);
   void resume_input();  // after an asynchronous step: continue with buffered input
 
   // ---- flood control (Context::flood) ----
@@ -74,36 +88,68 @@ class C2sConnection : public protocols::Connection {
   void check_core_queue();
   void core_task_done();  // core strand
 
-  // Posts f to the core strand as one task of this session's queue toward the core.
-  template <class F>
-  void to_core(F&& f) {
-    in_core_.fetch_add(1, std::memory_order_relaxed);
-    auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
-    boost::asio::post(ctx_.rt.core_strand, [self = std::move(self), f = std::forward<F>(f)]() mutable {
-      struct Done {
-        C2sConnection* c;
-        ~Done() { c->core_task_done(); }
-      } done{self.get()};
-      f();
-    });
-  }
-
-  // Stanza handlers (stanza_handlers.cpp, muc_handlers.cpp).
+  // Dispatch of a bound stream's stanzas through c2s_handlers() (dispatch.cpp).
   void on_message(px::Stanza& s);
   void on_presence(px::Stanza& s);
   void on_iq(px::Stanza& s);
-  void on_server_iq(px::Stanza& s, pugi::xml_node payload, std::string_view ns);
-  void route_iq(px::Stanza& s, const px::Jid& to);  // to a full JID of a local user
-  void on_muc_presence(px::Stanza& s, const px::Jid& to);
-  void on_muc_message(px::Stanza& s, const px::Jid& to);
-  void on_muc_iq(px::Stanza& s, const px::Jid& to, pugi::xml_node payload, std::string_view ns);
+  // A task posted by post_core threw (core strand): ends this stream.
+  void core_task_failed();
+  // Posts f to this connection's strand; if it throws, the stream ends with
+  // <internal-server-error/> and the io thread goes on.
+  template <class F>
+  void to_self(const char* name, F&& f) {
+    auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+    post_guarded(executor(), name, [self = std::move(self), f = std::forward<F>(f)]() mutable {
+      try {
+        f();
+      } catch (...) {
+        self->stream_error(px::StreamError::internal_server_error);
+        throw;
+      }
+    });
+  }
 
  public:
+  // ---- for the handlers (adapters/xmpp/handlers/), on the connection strand ----
+  Context& ctx() { return ctx_; }
+  // The bound session (null before resource binding).
+  const std::shared_ptr<Link>& link() const { return link_; }
   // Replies (through the link when bound, so SM counts them).
   void send_stanza(std::string xml);
   void iq_result(const px::Stanza& s, std::string_view payload = {});
   void stanza_error(const px::Stanza& s, std::string_view type, std::string_view condition,
                     std::string_view text = {});
+  void route_iq(px::Stanza& s, const px::Jid& to);  // to a full JID of a local user
+  void on_sm(px::Stanza& s);                        // XEP-0198 elements of a bound stream
+
+  // Posts f to the core strand behind the exception firewall (post_guarded): a task that
+  // throws is logged by `name` and ends this stream with <internal-server-error/>
+  // (core_task_failed), so the client learns why and its session is closed, instead of the
+  // io thread dying or the stream staying paused for an answer that never comes.
+  template <class F>
+  void post_core(const char* name, F&& f) {
+    auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
+    post_guarded(ctx_.rt.core_strand, name, [self = std::move(self), f = std::forward<F>(f)]() mutable {
+      try {
+        f();
+      } catch (...) {
+        self->core_task_failed();
+        throw;  // to post_guarded, which logs it with `name`
+      }
+    });
+  }
+  // post_core for one task of this session's queue toward the core (Context::flood.core_queue).
+  template <class F>
+  void to_core(const char* name, F&& f) {
+    in_core_.fetch_add(1, std::memory_order_relaxed);
+    post_core(name, [c = this, f = std::forward<F>(f)]() mutable {
+      struct Done {
+        C2sConnection* c;
+        ~Done() { c->core_task_done(); }
+      } done{c};
+      f();
+    });
+  }
 
  private:
   Context& ctx_;
