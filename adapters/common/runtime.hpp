@@ -1,13 +1,13 @@
 #pragma once
 // What the daemon hands every adapter: the io_context, the core and the strand it lives on
-// (DESIGN.md, Threading), and the server TLS context. Adapters post every core call to
+// (DESIGN.md, Threading), and the server's TLS identity. Adapters post every core call to
 // core_strand and post deliveries back to their connection's strand.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
 
+#include "adapters/common/server_tls.hpp"
 #include "core/core.hpp"
 #include "protocols/common/address_limiter.hpp"
 
@@ -21,7 +21,9 @@ struct Runtime {
   boost::asio::io_context& io;
   CoreStrand core_strand;
   core::Core& core;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // server side, cert/key loaded
+  // Server side, cert/key loaded and checked; tls->current() for each new connection (SIGHUP
+  // swaps it). Null in unit tests: tls: listeners and STARTTLS are then refused.
+  std::shared_ptr<ServerTls> tls;
   // Password checks off the core strand, and their throttle (adapters/common/auth.hpp).
   // Null in unit tests: checks then run inline, unthrottled.
   AuthService* auth = nullptr;
