@@ -9,6 +9,7 @@
 
 #include "config/auth_config.hpp"
 #include "config/irc_config.hpp"
+#include "config/listen.hpp"
 #include "config/xmpp_config.hpp"
 
 namespace parley::config {
@@ -58,7 +59,7 @@ struct SipFederation {
 
 struct SipConfig {
   bool enabled = false;
-  std::vector<std::string> listen;  // "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:..."
+  std::vector<ListenAddress> listen;  // "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:..."
   std::string domain;               // empty: server.domain
   std::vector<SipFederation> federation;
 };
@@ -71,7 +72,7 @@ struct PsycPeer {
 
 struct PsycConfig {
   bool enabled = false;
-  std::vector<std::string> listen;  // "127.0.0.1:4404", "tls:127.0.0.1:4405"
+  std::vector<ListenAddress> listen;  // "127.0.0.1:4404", "tls:127.0.0.1:4405"
   std::vector<PsycPeer> peers;
 };
 
@@ -79,7 +80,7 @@ struct PsycConfig {
 // (docs/PLUGINS.md). Off unless the section is present; the default config leaves it out.
 struct LineConfig {
   bool enabled = false;
-  std::vector<std::string> listen;  // "127.0.0.1:7777"; "tls:..." for TLS
+  std::vector<ListenAddress> listen;  // "127.0.0.1:7777"; "tls:..." for TLS
   bool guests = true;               // GUEST <nick> admitted (else LOGIN only)
   std::size_t max_line = 512;       // bytes in one line, either way; longer input closes
   std::size_t sendq = 256 * 1024;   // bytes queued toward one client before it is closed

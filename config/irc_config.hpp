@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "config/listen.hpp"
+
 namespace parley::config {
 
 struct IrcOper {
@@ -19,7 +21,7 @@ struct IrcNetwork {
 
 struct IrcConfig {
   bool enabled = false;
-  std::vector<std::string> listen;  // "127.0.0.1:6667", "tls:127.0.0.1:6697", "[::1]:6667"
+  std::vector<ListenAddress> listen;  // "127.0.0.1:6667", "tls:127.0.0.1:6697", "[::1]:6667"
   std::string server_name = "irc.localhost";
   std::string network_name = "Parley";
   std::string motd = "Welcome to Parley.";

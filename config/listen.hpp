@@ -1,37 +1,15 @@
 #pragma once
-// Listen addresses as written in the config: "127.0.0.1:6667", "tls:127.0.0.1:6697",
-// "[::1]:6667"; SIP listeners name their transport: "udp:127.0.0.1:5060",
-// "tcp:127.0.0.1:5060", "tls:127.0.0.1:5061". Hosts are IP literals (no name lookup at
-// bind time); IPv6 literals are bracketed as in URIs (RFC 3986 §3.2.2).
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
+// Listen addresses in the config: the parser and the typed value live in
+// protocols/common/listen_address.hpp (one parser for the loader and the listeners); the
+// config sections hold typed ListenAddress values, checked when the file is loaded.
+#include "protocols/common/listen_address.hpp"
 
 namespace parley::config {
 
-enum class Transport : std::uint8_t { tcp, tls, udp };
-
-std::string_view to_string(Transport t);
-
-// stream: plain TCP by default, "tls:" for implicit TLS (IRC, XMPP c2s, PSYC).
-// sip:    "udp:" / "tcp:" / "tls:" prefix required (RFC 3261 §18 transports).
-enum class ListenStyle : std::uint8_t { stream, sip };
-
-struct ListenAddress {
-  Transport transport = Transport::tcp;
-  std::string host;  // IP literal without brackets: "127.0.0.1", "::1"
-  std::uint16_t port = 0;
-  bool ipv6 = false;
-
-  // "127.0.0.1:6667", "[::1]:6667" (no transport prefix), for log lines.
-  std::string endpoint() const;
-  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
-};
-
-// Parses one listen address. On failure returns nullopt and sets *why (if given) to a
-// message that says what was expected.
-std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle style,
-                                          std::string* why = nullptr);
+using protocols::ListenAddress;
+using protocols::ListenStyle;
+using protocols::parse_listen;
+using protocols::to_string;
+using protocols::Transport;
 
 }  // namespace parley::config

@@ -26,18 +26,16 @@ void protocol_section(Reader& root, std::string_view key, Section& out, Parse pa
 // Two listeners of the same transport on the same address cannot both bind.
 void check_listener_clash(const Config& c, Reader& root) {
   std::map<std::string, std::string> seen;  // "tcp 127.0.0.1:6667" -> "irc.listen"
-  auto add = [&](const std::vector<std::string>& list, ListenStyle style, const std::string& key,
-                 const std::string& section, const std::string& sub) {
-    for (const auto& text : list) {
-      auto a = parse_listen(text, style);
-      if (!a) continue;
-      bool datagram = a->transport == Transport::udp;
-      std::string id = std::string(datagram ? "udp " : "tcp ") + a->endpoint();
+  auto add = [&](const std::vector<ListenAddress>& list, const std::string& key, const std::string& section,
+                 const std::string& sub) {
+    for (const auto& a : list) {
+      bool datagram = a.transport == Transport::udp;
+      std::string id = std::string(datagram ? "udp " : "tcp ") + a.endpoint();
       auto [it, inserted] = seen.emplace(id, key);
       if (!inserted) {
         Reader r = root.map(section);
         r.ignore_unknown();
-        std::string message = "address " + a->endpoint() + " is also used by " + it->second;
+        std::string message = "address " + a.endpoint() + " is also used by " + it->second;
         if (sub.empty()) {
           r.error("listen", message);
         } else {
@@ -48,11 +46,11 @@ void check_listener_clash(const Config& c, Reader& root) {
       }
     }
   };
-  if (c.irc.enabled) add(c.irc.listen, ListenStyle::stream, "irc.listen", "irc", "");
-  if (c.xmpp.enabled) add(c.xmpp.c2s.listen, ListenStyle::stream, "xmpp.c2s.listen", "xmpp", "c2s");
-  if (c.sip.enabled) add(c.sip.listen, ListenStyle::sip, "sip.listen", "sip", "");
-  if (c.psyc.enabled) add(c.psyc.listen, ListenStyle::stream, "psyc.listen", "psyc", "");
-  if (c.line.enabled) add(c.line.listen, ListenStyle::stream, "line.listen", "line", "");
+  if (c.irc.enabled) add(c.irc.listen, "irc.listen", "irc", "");
+  if (c.xmpp.enabled) add(c.xmpp.c2s.listen, "xmpp.c2s.listen", "xmpp", "c2s");
+  if (c.sip.enabled) add(c.sip.listen, "sip.listen", "sip", "");
+  if (c.psyc.enabled) add(c.psyc.listen, "psyc.listen", "psyc", "");
+  if (c.line.enabled) add(c.line.listen, "line.listen", "line", "");
 }
 
 // Errors in file order, whatever order the section parsers found them in.

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "config/listen.hpp"
+
 namespace parley::config {
 
 struct XmppTls {
@@ -32,7 +34,7 @@ struct XmppRate {
 struct XmppConfig {
   bool enabled = false;
   struct C2s {
-    std::vector<std::string> listen;  // "127.0.0.1:5222", "tls:127.0.0.1:5223" (XEP-0368)
+    std::vector<ListenAddress> listen;  // "127.0.0.1:5222", "tls:127.0.0.1:5223" (XEP-0368)
     XmppTls tls;
     XmppLimits limits;
     std::uint32_t resume_timeout = 120;  // seconds a dropped XEP-0198 session waits for resumption

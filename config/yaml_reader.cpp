@@ -216,7 +216,7 @@ void Reader::strings(std::string_view key, std::vector<std::string>& out, Requir
   if (ok) out = std::move(result);
 }
 
-void Reader::listen(std::string_view key, std::vector<std::string>& out, ListenStyle style) {
+void Reader::listen(std::string_view key, std::vector<ListenAddress>& out, ListenStyle style) {
   std::vector<std::string> values;
   bool present = has(key);
   std::size_t before = diagnostics_->list().size();
@@ -224,16 +224,20 @@ void Reader::listen(std::string_view key, std::vector<std::string>& out, ListenS
   if (!present || diagnostics_->list().size() != before) return;
   Entry* e = find(key);
   bool ok = true;
+  std::vector<ListenAddress> typed;
+  typed.reserve(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     std::string why;
-    if (!parse_listen(values[i], style, &why)) {
+    if (auto a = parse_listen(values[i], style, &why)) {
+      typed.push_back(std::move(*a));
+    } else {
       const YAML::Node item = e->value[i];
       diagnostics_->error(item.Mark().is_null() ? mark_of(*e) : item.Mark(),
                           path_of(key) + "[" + std::to_string(i) + "]", why);
       ok = false;
     }
   }
-  if (ok) out = std::move(values);
+  if (ok) out = std::move(typed);
 }
 
 Reader Reader::map(std::string_view key) {

@@ -73,8 +73,8 @@ class Reader {
     if (read_integer(key, v, min, max)) out = static_cast<Int>(v);
   }
   void strings(std::string_view key, std::vector<std::string>& out, Required required = Required::no);
-  // A list of listen addresses, each checked with parse_listen().
-  void listen(std::string_view key, std::vector<std::string>& out, ListenStyle style);
+  // A list of listen addresses, each parsed with parse_listen() into its typed value.
+  void listen(std::string_view key, std::vector<ListenAddress>& out, ListenStyle style);
 
   // A nested mapping; the returned reader reports under "path.key".
   Reader map(std::string_view key);

@@ -74,6 +74,18 @@ void flush_store(core::WriteBehindStore& store) {
                s.commits, s.read_waits, s.full_waits, s.errors);
 }
 
+// SIGHUP: re-reads the certificate and key (renewed in place, or other files named in the
+// new config) and swaps the context every plugin's listeners hand to new connections;
+// established connections keep theirs. A bad pair keeps the running one.
+void reload_tls(adapters::ServerTls& tls, const config::Config& c) {
+  auto files = server_tls_files(c);
+  core::Status st = files ? tls.reload(files->cert, files->key) : core::Status(files.error());
+  if (st)
+    spdlog::info("TLS: loaded certificate {}", files->cert);
+  else
+    spdlog::error("TLS: {}; keeping the previous certificate", st.error().text);
+}
+
 }  // namespace
 
 int run_daemon(const std::string& config_path, config::Config config) {
@@ -130,7 +142,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
     return 1;
   }
   if (tls_files->generated) spdlog::info("generated a self-signed certificate for {} in {}", config.server.domain, tls_files->cert);
-  auto tls = make_server_tls(tls_files.value());
+  auto tls = adapters::ServerTls::load(tls_files->cert, tls_files->key);
   if (!tls) {
     spdlog::critical("TLS: {}", tls.error().text);
     return 1;
@@ -176,6 +188,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
           fresh.server.data_dir = config.server.data_dir;
           config = std::move(fresh);
           rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
+          reload_tls(*rt.tls, config);
           spdlog::set_level(spdlog::level::from_str(config.server.log_level));
           seed_accounts(core, config);
           auth.throttle().set_options(throttle_options(config.auth));

@@ -141,33 +141,7 @@ core::Result<TlsFiles> server_tls_files(const config::Config& c) {
 }
 
 core::Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls(const TlsFiles& files) {
-  namespace ssl = boost::asio::ssl;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  boost::system::error_code ec;
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
-                   ec);
-  if (ec) return make_error(Condition::internal_server_error, "TLS options: " + ec.message());
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  // TLS 1.3 suites in the server's order, ChaCha20-Poly1305 first (RFC 8446 §9.1 lists all
-  // three as mandatory or recommended). An idle session keeps two record cipher contexts for
-  // its whole life, and OpenSSL 3.0's ChaCha20-Poly1305 ones are ~250 bytes smaller than
-  // AES-GCM's; its SHA-256 transcript hash is half the SHA-384 one. It is also the faster
-  // cipher for XMPP's short records here: `openssl speed -evp` gives 1.75 GB/s against
-  // 0.62 GB/s for AES-128-GCM at 256 bytes (AES-GCM only wins from ~8 KiB records up, with
-  // AES-NI). SSL_OP_CIPHER_SERVER_PREFERENCE makes the server's order count (SSL_CTX_set_options(3));
-  // TLS 1.2 keeps OpenSSL's default list, now also in its own order.
-  if (SSL_CTX_set_ciphersuites(ctx->native_handle(),
-                               "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384") != 1)
-    return ssl_error("cannot set the TLS 1.3 cipher suites");
-  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
-  ctx->use_certificate_chain_file(files.cert, ec);
-  if (ec) return make_error(Condition::internal_server_error, "cannot load certificate " + files.cert + ": " + ec.message());
-  ctx->use_private_key_file(files.key, ssl::context::pem, ec);
-  if (ec) return make_error(Condition::internal_server_error, "cannot load key " + files.key + ": " + ec.message());
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
-    return ssl_error("certificate " + files.cert + " does not match key " + files.key);
-  return ctx;
+  return adapters::make_server_tls(files.cert, files.key);
 }
 
 }  // namespace parley::daemon

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/common/server_tls.hpp"
 #include "config/config.hpp"
 #include "core/model/error.hpp"
 
@@ -24,7 +25,8 @@ core::Result<TlsFiles> ensure_self_signed(const std::string& dir, const std::str
 // The configured pair if xmpp.c2s.tls names one, else ensure_self_signed(data_dir/tls).
 core::Result<TlsFiles> server_tls_files(const config::Config& c);
 
-// A server context, TLS 1.2 or later, with the pair loaded and checked against each other.
+// A server context, TLS 1.2 or later, with the pair loaded and checked against each other
+// (adapters::make_server_tls; adapters::ServerTls keeps the current one and reloads it).
 core::Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls(const TlsFiles& files);
 
 }  // namespace parley::daemon

@@ -1,15 +1,15 @@
 #pragma once
 // What the daemon hands every adapter: the io_context, the core and the strand it lives on
-// (docs/ARCHITECTURE.md, Threads), and the server TLS context. Every core call runs on
-// core_strand: an adapter whose connections live on their own strand (XMPP) posts it there
+// (docs/ARCHITECTURE.md, Threads), and the server TLS identity (ServerTls: the context
+// current now). Every core call runs on core_strand: an adapter whose connections live on their own strand (XMPP) posts it there
 // and posts deliveries back; one whose connections live on core_strand (IRC, line) calls
 // the core directly.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <memory>
 #include <string>
 
+#include "adapters/common/server_tls.hpp"
 #include "core/core.hpp"
 #include "protocols/common/address_limiter.hpp"
 
@@ -23,7 +23,9 @@ struct Runtime {
   boost::asio::io_context& io;
   CoreStrand core_strand;
   core::Core& core;
-  std::shared_ptr<boost::asio::ssl::context> tls;  // server side, cert/key loaded
+  // Server side, cert/key loaded and checked; tls->current() for each new connection (SIGHUP
+  // swaps it). Null in unit tests: tls: listeners and STARTTLS are then refused.
+  std::shared_ptr<ServerTls> tls;
   // Password checks off the core strand, and their throttle (adapters/common/auth.hpp).
   // Null in unit tests: checks then run inline, unthrottled.
   AuthService* auth = nullptr;

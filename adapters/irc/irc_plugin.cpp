@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
+#include "adapters/common/listener_set.hpp"
 #include "adapters/common/listeners.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/irc/irc_client.hpp"
@@ -22,53 +22,48 @@ class IrcPlugin final : public core::Plugin {
  public:
   // Everything after start() runs on the core strand, where SIGHUP replaces the config and
   // start/stop/reload run: accept() and the idle sweep read cfg_ there, never concurrently.
-  IrcPlugin(Runtime& rt, const config::Config& cfg) : rt_(rt), cfg_(cfg), sweep_(rt.core_strand) {}
+  IrcPlugin(Runtime& rt, const config::Config& cfg) : rt_(rt), cfg_(cfg) {}
   ~IrcPlugin() override { stop(); }
 
   std::string_view name() const override { return "irc"; }
 
   core::Status start() override {
     server_ = std::make_shared<IrcServer>(rt_, cfg_.irc);
-    for (const auto& text : cfg_.irc.listen) {
-      std::string why;
-      auto spec = protocols::parse_listen_spec(text, &why);
-      if (!spec) return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": " + why);
-      if (spec->tls && !rt_.tls)
-        return core::make_error(core::Condition::bad_request, "irc.listen " + text + ": TLS needs a certificate");
-      auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::Socket s, bool tls, protocols::Admission admission) {
-            post_guarded(rt_.core_strand, "irc: accept",
-                         [this, s = std::move(s), tls, admission = std::move(admission)]() mutable {
-                           accept(std::move(s), tls, std::move(admission));
-                         });
-          });
-      guard_listener(*l, rt_, "irc", [](protocols::AddressLimiter::Verdict v) -> std::string {
-        return v == protocols::AddressLimiter::Verdict::too_many
-                   ? "ERROR :Too many connections from your host\r\n"
-                   : "ERROR :Trying to reconnect too fast\r\n";
-      });
-      if (auto ec = l->open())
-        return core::make_error(core::Condition::service_unavailable, "irc.listen " + text + ": " + ec.message());
-      l->start();
-      spdlog::info("irc: listening on {}", text);
-      listeners_.push_back(std::move(l));
-    }
-    schedule_sweep();
+    listeners_ = std::make_unique<ListenerSet>(
+        rt_, ListenerSet::Options{
+                 .protocol = "irc",
+                 .key = "irc.listen",
+                 .refusal = [](protocols::AddressLimiter::Verdict v) -> std::string {
+                   return v == protocols::AddressLimiter::Verdict::too_many
+                              ? "ERROR :Too many connections from your host\r\n"
+                              : "ERROR :Trying to reconnect too fast\r\n";
+                 },
+                 .accept =
+                     [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+                            protocols::Admission admission) {
+                       post_guarded(rt_.core_strand, "irc: accept",
+                                    [this, s = std::move(s), tls = std::move(tls),
+                                     admission = std::move(admission)]() mutable {
+                                      accept(std::move(s), std::move(tls), std::move(admission));
+                                    });
+                     },
+             });
+    if (auto st = listeners_->start(cfg_.irc.listen); !st) return st;
+    listeners_->sweep_every(std::chrono::seconds(5), [this] { sweep(); });
     return {};
   }
 
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
-    for (auto& l : listeners_) l->stop();
-    listeners_.clear();
-    sweep_.cancel();
+    if (listeners_) listeners_->stop();
     if (server_)
       post_guarded(rt_.core_strand, "irc: shutdown",
                    [server = server_] { server->shutdown("Server shutting down"); });
   }
 
   core::Status reload() override {
+    if (listeners_) listeners_->reload(cfg_.irc.listen);
     if (server_)
       post_guarded(rt_.core_strand, "irc: reload",
                    [server = server_, c = cfg_.irc] { server->set_config(c); });
@@ -76,7 +71,7 @@ class IrcPlugin final : public core::Plugin {
   }
 
  private:
-  void accept(protocols::Socket s, bool tls, protocols::Admission admission) {
+  void accept(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, protocols::Admission admission) {
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.irc.recvq;
@@ -88,9 +83,9 @@ class IrcPlugin final : public core::Plugin {
     auto fallback = cfg_.irc.fallback_encoding == "reject" ? protocols::irc::Fallback::reject
                                                             : protocols::irc::Fallback::latin1;
     // The connection runs on the core strand (see irc_connection.hpp), like this function.
-    auto conn = std::make_shared<IrcConnection>(protocols::rehome(std::move(s), rt_.core_strand),
-                                                tls ? rt_.tls : nullptr, limits, server_, flood, fallback);
-    auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls);
+    auto conn = std::make_shared<IrcConnection>(protocols::rehome(std::move(s), rt_.core_strand), tls, limits,
+                                                server_, flood, fallback);
+    auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls != nullptr);
     conn->set_client(client);
     conn->keep_admission(std::move(admission));
     manager_.add(conn);
@@ -98,32 +93,27 @@ class IrcPlugin final : public core::Plugin {
     conn->start();
   }
 
-  void schedule_sweep() {
-    sweep_.expires_after(std::chrono::seconds(5));
-    sweep_.async_wait([this](boost::system::error_code ec) {
-      if (ec || stopped_) return;
-      auto interval = std::chrono::seconds(cfg_.irc.ping_interval);
-      auto timeout = std::chrono::seconds(cfg_.irc.ping_timeout);
-      std::string name = cfg_.irc.server_name;
-      manager_.for_each_posted([=](protocols::Connection& c) {
-        static_cast<IrcConnection&>(c).check_idle(interval, timeout, name);
-      });
-      // Each connection has its own registration deadline (IrcConnection::on_open); this
-      // sweep is the backstop for a client without one.
-      post_guarded(rt_.core_strand, "irc: registration sweep",
-                   [server = server_, t = std::chrono::seconds(cfg_.irc.registration_timeout)] {
-                     server->sweep_unregistered(t);
-                   });
-      schedule_sweep();
+  // Every 5 s on the core strand (ListenerSet::sweep_every): idle pings and timeouts.
+  void sweep() {
+    auto interval = std::chrono::seconds(cfg_.irc.ping_interval);
+    auto timeout = std::chrono::seconds(cfg_.irc.ping_timeout);
+    std::string name = cfg_.irc.server_name;
+    manager_.for_each_posted([=](protocols::Connection& c) {
+      static_cast<IrcConnection&>(c).check_idle(interval, timeout, name);
     });
+    // Each connection has its own registration deadline (IrcConnection::on_open); this
+    // sweep is the backstop for a client without one.
+    post_guarded(rt_.core_strand, "irc: registration sweep",
+                 [server = server_, t = std::chrono::seconds(cfg_.irc.registration_timeout)] {
+                   server->sweep_unregistered(t);
+                 });
   }
 
   Runtime& rt_;
   const config::Config& cfg_;
   std::shared_ptr<IrcServer> server_;
-  std::vector<std::unique_ptr<protocols::Listener>> listeners_;
+  std::unique_ptr<ListenerSet> listeners_;
   protocols::ConnectionManager manager_;
-  asio::steady_timer sweep_;
   bool stopped_ = false;
 };
 

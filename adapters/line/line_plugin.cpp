@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "adapters/common/auth.hpp"
+#include "adapters/common/listener_set.hpp"
 #include "adapters/common/listeners.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "core/core.hpp"
@@ -177,44 +178,42 @@ class LinePlugin final : public core::Plugin {
   std::string_view name() const override { return "line"; }
 
   core::Status start() override {
-    for (const auto& text : cfg_.line.listen) {
-      std::string why;
-      auto spec = protocols::parse_listen_spec(text, &why);
-      if (!spec) return core::make_error(core::Condition::bad_request, "line.listen " + text + ": " + why);
-      if (spec->tls && !rt_.tls)
-        return core::make_error(core::Condition::bad_request,
-                                "line.listen " + text + ": TLS needs a certificate");
-      auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [this](protocols::Socket s, bool tls, protocols::Admission admission) {
-            post_guarded(rt_.core_strand, "line: accept",
-                         [this, s = std::move(s), tls, admission = std::move(admission)]() mutable {
-                           accept(std::move(s), tls, std::move(admission));
-                         });
-          });
-      // server.connections: per-address count and rate, like every listener.
-      guard_listener(*l, rt_, "line", [](protocols::AddressLimiter::Verdict) -> std::string {
-        return "BYE too many connections\r\n";
-      });
-      if (auto ec = l->open())
-        return core::make_error(core::Condition::service_unavailable,
-                                "line.listen " + text + ": " + ec.message());
-      l->start();
-      spdlog::info("line: listening on {}", text);
-      listeners_.push_back(std::move(l));
-    }
+    listeners_ = std::make_unique<ListenerSet>(
+        rt_, ListenerSet::Options{
+                 .protocol = "line",
+                 .key = "line.listen",
+                 // server.connections: per-address count and rate, like every listener.
+                 .refusal = [](protocols::AddressLimiter::Verdict) -> std::string {
+                   return "BYE too many connections\r\n";
+                 },
+                 .accept =
+                     [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+                            protocols::Admission admission) {
+                       post_guarded(rt_.core_strand, "line: accept",
+                                    [this, s = std::move(s), tls = std::move(tls),
+                                     admission = std::move(admission)]() mutable {
+                                      accept(std::move(s), std::move(tls), std::move(admission));
+                                    });
+                     },
+             });
+    return listeners_->start(cfg_.line.listen);
+  }
+
+  core::Status reload() override {
+    if (listeners_) listeners_->reload(cfg_.line.listen);
     return {};
   }
 
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
-    for (auto& l : listeners_) l->stop();
-    listeners_.clear();
+    if (listeners_) listeners_->stop();
     manager_.close_all("server shutting down");
   }
 
  private:
-  void accept(protocols::Socket s, bool tls, protocols::Admission admission) {  // core strand
+  void accept(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+              protocols::Admission admission) {  // core strand
     if (stopped_) return;
     protocols::Connection::Limits limits;
     limits.max_read_buffer = cfg_.line.max_line + 2;  // one partial line ("\r\n" included)
@@ -222,7 +221,7 @@ class LinePlugin final : public core::Plugin {
     // server.connections.handshake_timeout bounds the time until GUEST/LOGIN succeeds.
     limits = connection_limits(limits, cfg_.server.connections);
     auto conn = std::make_shared<LineConnection>(protocols::rehome(std::move(s), rt_.core_strand),
-                                                 tls ? rt_.tls : nullptr, limits, rt_, cfg_.line);
+                                                 std::move(tls), limits, rt_, cfg_.line);
     conn->keep_admission(std::move(admission));
     manager_.add(conn);
     conn->start();
@@ -230,7 +229,7 @@ class LinePlugin final : public core::Plugin {
 
   Runtime& rt_;
   const config::Config& cfg_;
-  std::vector<std::unique_ptr<protocols::Listener>> listeners_;
+  std::unique_ptr<ListenerSet> listeners_;
   protocols::ConnectionManager manager_;
   bool stopped_ = false;
 };

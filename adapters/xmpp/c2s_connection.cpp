@@ -292,7 +292,7 @@ void C2sConnection::on_stanza(px::Stanza& s) {
       if (n == "starttls" && sns == ns::tls) {
         send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
         tls_starting_ = true;
-        start_tls(ctx_.rt.tls);
+        start_tls(ctx_.rt.tls->current());  // the certificate current now (SIGHUP swaps it)
         return;
       }
       return stream_error(StreamError::policy_violation, "STARTTLS required");

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "adapters/common/listeners.hpp"
+#include "adapters/common/listener_set.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/context.hpp"
 #include "protocols/xmpp/writer.hpp"
@@ -60,35 +60,42 @@ class XmppPlugin : public core::Plugin {
     ctx_->preauth_stanza = x.c2s.limits.preauth_stanza_size;
     ctx_->handshake_timeout_ms = config_.server.connections.handshake_timeout * 1000;
     ctx_->close_timeout_ms = config_.server.connections.close_timeout * 1000;
-    for (const auto& text : x.c2s.listen) {
-      std::string why;
-      auto spec = protocols::parse_listen_spec(text, &why);
-      if (!spec) return core::make_error(core::Condition::bad_request, "xmpp listen " + text + ": " + why);
-      Context* ctx = ctx_.get();
-      auto l = std::make_unique<protocols::Listener>(
-          rt_.io, *spec, [ctx](protocols::Socket s, bool tls, protocols::Admission admission) {
-            auto c = std::make_shared<C2sConnection>(std::move(s), tls ? ctx->rt.tls : nullptr, *ctx);
-            c->keep_admission(std::move(admission));
-            ctx->manager.add(c);
-            c->start();
-          });
-      // RFC 6120 §4.9.1.2: an error before the client's header still opens a stream first.
-      guard_listener(*l, rt_, "xmpp", [domain = d.domain](protocols::AddressLimiter::Verdict v) {
-        return refusal(domain, v == protocols::AddressLimiter::Verdict::too_many
-                                   ? "too many connections from your address"
-                                   : "connecting too fast from your address");
-      });
-      if (auto ec = l->open()) return core::make_error(core::Condition::internal_server_error,
-                                                        "xmpp listen " + text + ": " + ec.message());
-      l->start();
-      spdlog::info("xmpp: c2s listening on {}{}:{}", spec->tls ? "tls:" : "", spec->host, l->local_endpoint().port());
-      listeners_.push_back(std::move(l));
-    }
+    Context* ctx = ctx_.get();
+    listeners_ = std::make_unique<ListenerSet>(
+        rt_, ListenerSet::Options{
+                 .protocol = "xmpp",
+                 .key = "xmpp.c2s.listen",
+                 // RFC 6120 §4.9.1.2: an error before the client's header still opens a stream first.
+                 .refusal =
+                     [domain = d.domain](protocols::AddressLimiter::Verdict v) {
+                       return refusal(domain, v == protocols::AddressLimiter::Verdict::too_many
+                                                  ? "too many connections from your address"
+                                                  : "connecting too fast from your address");
+                     },
+                 .accept =
+                     [ctx](protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls,
+                           protocols::Admission admission) {
+                       auto c = std::make_shared<C2sConnection>(std::move(s), std::move(tls), *ctx);
+                       c->keep_admission(std::move(admission));
+                       ctx->manager.add(c);
+                       c->start();
+                     },
+                 // RFC 6120 §5.3.1: STARTTLS is mandatory, so even plain listeners need the certificate.
+                 .starttls = true,
+                 .log_name = "xmpp: c2s",
+             });
+    return listeners_->start(x.c2s.listen);
+  }
+
+  // SIGHUP: the daemon has swapped the TLS context already (new STARTTLS and direct TLS
+  // connections get it); listen addresses that changed are re-bound.
+  core::Status reload() override {
+    if (listeners_) listeners_->reload(config_.xmpp.c2s.listen);
     return {};
   }
 
   void stop() override {
-    for (auto& l : listeners_) l->stop();
+    if (listeners_) listeners_->stop();
     if (!ctx_) return;
     // Streams waiting for XEP-0198 resumption end now instead of holding the shutdown for
     // resume_timeout: a cancelled timer ends its session like an expired one, and what the
@@ -110,7 +117,7 @@ class XmppPlugin : public core::Plugin {
   Runtime& rt_;
   const config::Config& config_;
   std::unique_ptr<Context> ctx_;
-  std::vector<std::unique_ptr<protocols::Listener>> listeners_;
+  std::unique_ptr<ListenerSet> listeners_;
 };
 
 }  // namespace

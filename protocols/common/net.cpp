@@ -6,26 +6,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 namespace parley::protocols {
 
 namespace {
-
-bool parse_port(std::string_view s, std::uint16_t& out) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || v > 65535) return false;
-  out = static_cast<std::uint16_t>(v);
-  return true;
-}
-
-bool fail(std::string* why, std::string text) {
-  if (why) *why = std::move(text);
-  return false;
-}
 
 // One receive buffer per thread: idle plain connections hold no read buffer at all, only
 // the bytes a partial line left behind (InspIRCd does the same).
@@ -34,59 +19,11 @@ thread_local char t_read_buffer[kSharedReadBuffer];
 
 }  // namespace
 
-std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* why) {
-  ListenSpec spec;
-  if (text.starts_with("tls:")) {
-    spec.tls = true;
-    text.remove_prefix(4);
-  } else if (text.starts_with("tcp:")) {
-    text.remove_prefix(4);
-  }
-  std::string_view host, port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      fail(why, "expected [ipv6]:port");
-      return std::nullopt;
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      fail(why, "expected host:port");
-      return std::nullopt;
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      fail(why, "IPv6 addresses must be bracketed: [::1]:port");
-      return std::nullopt;
-    }
-  }
-  if (host.empty()) {
-    fail(why, "missing host");
-    return std::nullopt;
-  }
-  if (!parse_port(port, spec.port)) {
-    fail(why, "port must be a number 0..65535");
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  asio::ip::make_address(std::string(host), ec);
-  if (ec) {
-    fail(why, "host must be an IP address literal");
-    return std::nullopt;
-  }
-  spec.host = std::string(host);
-  return spec;
-}
-
 // ---------------------------------------------------------------------------------------
 // Listener
 
-Listener::Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept)
-    : io_(io), spec_(std::move(spec)), on_accept_(std::move(on_accept)), acceptor_(io), pause_(io) {}
+Listener::Listener(asio::io_context& io, ListenAddress address, AcceptHandler on_accept)
+    : io_(io), address_(std::move(address)), on_accept_(std::move(on_accept)), acceptor_(io), pause_(io) {}
 
 Listener::~Listener() {
   *alive_ = false;
@@ -102,9 +39,9 @@ void Listener::set_limiter(std::shared_ptr<AddressLimiter> limiter, Refusal refu
 
 boost::system::error_code Listener::open() {
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(spec_.host, ec);
+  auto addr = asio::ip::make_address(address_.host, ec);
   if (ec) return ec;
-  tcp::endpoint ep(addr, spec_.port);
+  tcp::endpoint ep(addr, address_.port);
   acceptor_.open(ep.protocol(), ec);
   if (ec) return ec;
   acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -223,7 +160,7 @@ void Listener::on_accepted(Socket s) {
   auto exec = s.get_executor();
   // Hand over on the socket's own strand.
   asio::post(exec, [this, alive = alive_, s = std::move(s), admission = std::move(admission)]() mutable {
-    if (*alive) on_accept_(std::move(s), spec_.tls, std::move(admission));
+    if (*alive) on_accept_(std::move(s), address_.tls(), std::move(admission));
   });
 }
 
@@ -235,7 +172,7 @@ void Listener::refuse(Socket& s, AddressLimiter::Verdict why) {
   s.non_blocking(true, ec);
   char scratch[512];
   s.read_some(asio::buffer(scratch), ec);
-  if (!spec_.tls && refusal_) {
+  if (!address_.tls() && refusal_) {
     std::string text = refusal_(why);
     if (!text.empty()) s.write_some(asio::buffer(text), ec);
   }

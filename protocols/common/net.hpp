@@ -1,9 +1,10 @@
 #pragma once
 // Protocol-agnostic networking shared by every stream protocol (IRC, XMPP c2s, PSYC).
 //
-//   ListenSpec / parse_listen_spec   "127.0.0.1:6667", "[::1]:6667", "tls:0.0.0.0:6697"
-//   Listener                         binds, accepts, sets TCP_NODELAY, hands each socket
-//                                    (a Socket: its executor is its own strand) to a callback
+//   ListenAddress (listen_address.hpp)  "127.0.0.1:6667", "[::1]:6667", "tls:0.0.0.0:6697"
+//   Listener                         binds a typed ListenAddress, accepts, sets TCP_NODELAY,
+//                                    hands each socket (a Socket: its executor is its own
+//                                    strand) to a callback
 //   Connection                       owns the socket (plain or ssl::stream), a bounded read
 //                                    buffer and a bounded write queue, runs on its strand
 //   ConnectionManager                tracks live connections, can close them all
@@ -19,7 +20,7 @@
 //     std::size_t on_data(std::string_view d) override { ...parse lines...; return consumed; }
 //     void on_close(std::string_view reason) override { ...tell the core... }
 //   };
-//   Listener l(io, spec, [&](Socket s, bool tls) {
+//   Listener l(io, address, [&](Socket s, bool tls, Admission a) {
 //     auto c = std::make_shared<MyConn>(std::move(s), tls ? ctx : nullptr, limits);
 //     manager.add(c); c->start(); });
 //   l.open(); l.start();
@@ -53,6 +54,7 @@
 
 #include "protocols/common/address_limiter.hpp"
 #include "protocols/common/limits.hpp"
+#include "protocols/common/listen_address.hpp"
 #include "protocols/common/tls_session.hpp"
 
 namespace parley::protocols {
@@ -71,16 +73,6 @@ using StrandTimer = asio::basic_waitable_timer<std::chrono::steady_clock,
                                                asio::wait_traits<std::chrono::steady_clock>, Strand>;
 using Admission = AddressLimiter::Admission;
 
-struct ListenSpec {
-  std::string host;  // IP literal without brackets
-  std::uint16_t port = 0;
-  bool tls = false;  // implicit TLS ("tls:" prefix)
-};
-
-// Parses "host:port", "[v6]:port", optionally prefixed by "tls:" (or "tcp:"). On failure
-// returns nullopt and, if why is given, says what was wrong.
-std::optional<ListenSpec> parse_listen_spec(std::string_view text, std::string* why = nullptr);
-
 class Listener {
  public:
   // Called on the socket's own fresh strand (the socket's executor is that strand). The
@@ -97,7 +89,7 @@ class Listener {
   };
   using Notify = std::function<void(Event, std::string_view text)>;
 
-  Listener(asio::io_context& io, ListenSpec spec, AcceptHandler on_accept);
+  Listener(asio::io_context& io, ListenAddress address, AcceptHandler on_accept);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -111,7 +103,7 @@ class Listener {
   void start();  // begins accepting
   void stop();   // closes the acceptor; pending accepts end
   tcp::endpoint local_endpoint() const;
-  const ListenSpec& spec() const { return spec_; }
+  const ListenAddress& address() const { return address_; }
 
   // Accept back-off when descriptors run out. Accepting stops kFdReserve descriptors short
   // of RLIMIT_NOFILE: the connection that got one of those is closed at once, so that the
@@ -135,7 +127,7 @@ class Listener {
   }
 
   asio::io_context& io_;
-  ListenSpec spec_;
+  ListenAddress address_;
   AcceptHandler on_accept_;
   tcp::acceptor acceptor_;
   asio::steady_timer pause_;

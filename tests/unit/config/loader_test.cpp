@@ -14,6 +14,13 @@ std::string all_errors(const Result<Config>& r) { return format(r.errors()); }
 // The repository root, from this file's path (CMake compiles with absolute paths).
 std::string source_dir() { return PARLEY_SOURCE_DIR; }
 
+// Listen addresses as written back ("tls:..."; "tcp:" left out).
+std::vector<std::string> texts(const std::vector<ListenAddress>& list) {
+  std::vector<std::string> out;
+  for (const auto& a : list) out.push_back(a.str());
+  return out;
+}
+
 bool has_error(const Result<Config>& r, const std::string& needle) {
   return all_errors(r).find(needle) != std::string::npos;
 }
@@ -29,14 +36,17 @@ TEST_CASE("the shipped config/parley.yaml loads cleanly with every protocol on l
   CHECK(c.server.data_dir == "./var");
   CHECK(c.irc.enabled);
   CHECK(c.irc.guests);
-  CHECK(c.irc.listen == std::vector<std::string>{"127.0.0.1:6667"});
+  CHECK(texts(c.irc.listen) == std::vector<std::string>{"127.0.0.1:6667"});
   CHECK(c.xmpp.enabled);
-  CHECK(c.xmpp.c2s.listen == std::vector<std::string>{"127.0.0.1:5222"});
+  CHECK(texts(c.xmpp.c2s.listen) == std::vector<std::string>{"127.0.0.1:5222"});
   CHECK(c.xmpp.muc.domain == "conference.localhost");
   CHECK(c.sip.enabled);
-  CHECK(c.sip.listen == std::vector<std::string>{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"});
+  REQUIRE(c.sip.listen.size() == 2);
+  CHECK(c.sip.listen[0].transport == Transport::udp);
+  CHECK(c.sip.listen[1].transport == Transport::tcp);
+  CHECK(c.sip.listen[1].endpoint() == "127.0.0.1:5060");
   CHECK(c.psyc.enabled);
-  CHECK(c.psyc.listen == std::vector<std::string>{"127.0.0.1:4404"});
+  CHECK(texts(c.psyc.listen) == std::vector<std::string>{"127.0.0.1:4404"});
   CHECK_FALSE(c.line.enabled);  // the example plugin is off unless configured
 }
 
@@ -184,7 +194,7 @@ TEST_CASE("the line plugin's section is read and bounded") {
   INFO(all_errors(r));
   REQUIRE(r.ok());
   CHECK(r->line.enabled);
-  CHECK(r->line.listen == std::vector<std::string>{"127.0.0.1:7777"});
+  CHECK(texts(r->line.listen) == std::vector<std::string>{"127.0.0.1:7777"});
   CHECK_FALSE(r->line.guests);
   CHECK(r->line.max_line == 1024);
   CHECK(r->line.sendq == 256 * 1024);

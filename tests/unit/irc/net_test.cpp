@@ -1,4 +1,4 @@
-// protocols/common networking: listen address parsing, and a loopback round trip through
+// protocols/common networking: a loopback round trip through
 // Listener + Connection (bounded read buffer, write queue, close_after_flush).
 #include <doctest/doctest.h>
 
@@ -12,26 +12,6 @@
 #include "protocols/common/net.hpp"
 
 using namespace parley::protocols;
-
-TEST_CASE("net: listen specs") {
-  auto a = parse_listen_spec("127.0.0.1:6667");
-  REQUIRE(a);
-  CHECK(a->host == "127.0.0.1");
-  CHECK(a->port == 6667);
-  CHECK_FALSE(a->tls);
-  auto b = parse_listen_spec("tls:[::1]:6697");
-  REQUIRE(b);
-  CHECK(b->host == "::1");
-  CHECK(b->port == 6697);
-  CHECK(b->tls);
-  std::string why;
-  CHECK_FALSE(parse_listen_spec("::1:6667", &why));
-  CHECK(why.find("bracket") != std::string::npos);
-  CHECK_FALSE(parse_listen_spec("localhost:6667"));
-  CHECK_FALSE(parse_listen_spec("127.0.0.1:99999"));
-  CHECK_FALSE(parse_listen_spec("127.0.0.1"));
-  CHECK_FALSE(parse_listen_spec("[::1]"));
-}
 
 namespace {
 
@@ -69,7 +49,7 @@ TEST_CASE("net: listener and connection round trip, overflow closes") {
   std::shared_ptr<Echo> last;
   Connection::Limits limits;
   limits.max_read_buffer = 1024;
-  Listener l(io, *parse_listen_spec("127.0.0.1:0"), [&](Socket s, bool, Admission) {
+  Listener l(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [&](Socket s, bool, Admission) {
     last = std::make_shared<Echo>(std::move(s), nullptr, limits);
     manager.add(last);
     last->start();

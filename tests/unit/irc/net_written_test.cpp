@@ -55,7 +55,7 @@ TEST_CASE("net: when_written fires once the bytes left, never if the connection 
   std::shared_ptr<Marking> last;
   Connection::Limits limits;
   limits.max_write_queue = 2 * kBig;
-  Listener l(io, *parse_listen_spec("127.0.0.1:0"), [&](Socket s, bool, Admission) {
+  Listener l(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [&](Socket s, bool, Admission) {
     auto c = std::make_shared<Marking>(std::move(s), nullptr, limits);
     manager.add(c);
     std::atomic_store(&last, c);

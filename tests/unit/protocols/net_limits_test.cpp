@@ -70,7 +70,7 @@ struct Server {
   std::atomic<int> refused{0};
 
   explicit Server(Connection::Limits l, std::shared_ptr<AddressLimiter> limiter = nullptr) : limits(l) {
-    listener = std::make_unique<Listener>(io, *parse_listen_spec("127.0.0.1:0"),
+    listener = std::make_unique<Listener>(io, ListenAddress{Transport::tcp, "127.0.0.1", 0},
                                           [this](Socket s, bool, Admission admission) {
                                             auto c = std::make_shared<Probe>(std::move(s), nullptr, limits);
                                             c->keep_admission(std::move(admission));

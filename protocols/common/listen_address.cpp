@@ -1,16 +1,19 @@
-#include "config/listen.hpp"
+#include "protocols/common/listen_address.hpp"
 
 #include <arpa/inet.h>
 
 #include <charconv>
 
-namespace parley::config {
+namespace parley::protocols {
 
 std::string_view to_string(Transport t) {
   switch (t) {
-    case Transport::tcp: return "tcp";
-    case Transport::tls: return "tls";
-    case Transport::udp: return "udp";
+    case Transport::tcp:
+      return "tcp";
+    case Transport::tls:
+      return "tls";
+    case Transport::udp:
+      return "udp";
   }
   return "tcp";
 }
@@ -18,6 +21,10 @@ std::string_view to_string(Transport t) {
 std::string ListenAddress::endpoint() const {
   std::string port_text = std::to_string(port);
   return ipv6 ? "[" + host + "]:" + port_text : host + ":" + port_text;
+}
+
+std::string ListenAddress::str() const {
+  return transport == Transport::tcp ? endpoint() : std::string(to_string(transport)) + ":" + endpoint();
 }
 
 namespace {
@@ -40,11 +47,11 @@ bool is_ipv6(const std::string& s) {
 }  // namespace
 
 std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle style, std::string* why) {
-  const std::string_view example = style == ListenStyle::sip
-                                       ? "expected TRANSPORT:HOST:PORT with TRANSPORT udp, tcp or tls, e.g. "
-                                         "\"udp:127.0.0.1:5060\" or \"tcp:[::1]:5060\""
-                                       : "expected [tls:]HOST:PORT with an IP address, e.g. \"127.0.0.1:6667\", "
-                                         "\"tls:0.0.0.0:6697\" or \"[::1]:6667\"";
+  const std::string_view example =
+      style == ListenStyle::sip ? "expected TRANSPORT:HOST:PORT with TRANSPORT udp, tcp or tls, e.g. "
+                                  "\"udp:127.0.0.1:5060\" or \"tcp:[::1]:5060\""
+                                : "expected [tls:]HOST:PORT with an IP address, e.g. \"127.0.0.1:6667\", "
+                                  "\"tls:0.0.0.0:6697\" or \"[::1]:6667\"";
   auto bad = [&](std::string_view what) -> std::optional<ListenAddress> {
     fail(why, "invalid listen address '" + std::string(text) + "' (" + std::string(what) + "); " +
                   std::string(example));
@@ -97,4 +104,4 @@ std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle sty
   return out;
 }
 
-}  // namespace parley::config
+}  // namespace parley::protocols
