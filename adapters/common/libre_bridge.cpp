@@ -45,7 +45,8 @@ std::string LibreLoop::start() {
   if (!g_loop_running.compare_exchange_strong(expected, true)) return "another libre loop is running";
   std::promise<std::string> started;
   auto result = started.get_future();
-  thread_ = std::thread([this, &started] { run(&started); });
+  // The promise lives in the thread: set_value may still be running when get() returns.
+  thread_ = std::thread([this, p = std::move(started)]() mutable { run(&p); });
   std::string why = result.get();
   if (!why.empty()) {
     thread_.join();
@@ -82,7 +83,7 @@ void LibreLoop::run(std::promise<std::string>* started) {
     state_ = State::running;
   }
   running_.store(true, std::memory_order_release);
-  started->set_value({});  // `started` is gone after this: start() returns
+  started->set_value({});  // start() returns
 
   // NULL: libre installs no signal handlers (the daemon owns SIGINT/SIGTERM/SIGHUP).
   err = re_main(nullptr);

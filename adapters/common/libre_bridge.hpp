@@ -57,7 +57,8 @@ class LibreLoop {
   // dropped unrun) when not running, stopping, or max_queue functions are waiting.
   bool post(std::function<void()> fn);
   // Runs what was posted before it, leaves re_main, frees libre's state, joins the thread.
-  // Any thread but the libre thread (there it only asks; the destructor joins). Idempotent.
+  // Any thread but the libre thread (there it only asks; the destructor joins, so it must
+  // not run on the libre thread either). Idempotent.
   void stop();
 
   bool running() const { return running_.load(std::memory_order_acquire); }
