@@ -59,7 +59,7 @@ void LibreLoop::run(std::promise<std::string>* started) {
   thread_id_.store(std::this_thread::get_id());
   // libre_init installs a SIGPIPE handler of its own (for its OpenSSL use); the daemon's
   // disposition stays what it was.
-  struct sigaction old_pipe{};
+  struct sigaction old_pipe {};
   ::sigaction(SIGPIPE, nullptr, &old_pipe);
   int err = libre_init();
   ::sigaction(SIGPIPE, &old_pipe, nullptr);

@@ -28,7 +28,9 @@ class Backoff {
   // The delay before the next attempt; counts one failure and raises the ceiling.
   std::chrono::milliseconds next();
   // The upper bound of the delay next() will draw.
-  std::chrono::milliseconds ceiling() const { return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling_)); }
+  std::chrono::milliseconds ceiling() const {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling_));
+  }
   std::uint32_t failures() const { return failures_; }
   bool exhausted() const { return policy_.max_failures != 0 && failures_ >= policy_.max_failures; }
   void reset();

@@ -16,16 +16,26 @@ namespace parley::protocols {
 
 std::string_view to_string(ConnectError::Kind k) {
   switch (k) {
-    case ConnectError::Kind::invalid: return "invalid";
-    case ConnectError::Kind::resolve: return "resolve";
-    case ConnectError::Kind::refused: return "refused";
-    case ConnectError::Kind::unreachable: return "unreachable";
-    case ConnectError::Kind::timeout: return "timeout";
-    case ConnectError::Kind::tls: return "tls";
-    case ConnectError::Kind::tls_verify: return "tls_verify";
-    case ConnectError::Kind::pin_mismatch: return "pin_mismatch";
-    case ConnectError::Kind::closed: return "closed";
-    case ConnectError::Kind::cancelled: return "cancelled";
+    case ConnectError::Kind::invalid:
+      return "invalid";
+    case ConnectError::Kind::resolve:
+      return "resolve";
+    case ConnectError::Kind::refused:
+      return "refused";
+    case ConnectError::Kind::unreachable:
+      return "unreachable";
+    case ConnectError::Kind::timeout:
+      return "timeout";
+    case ConnectError::Kind::tls:
+      return "tls";
+    case ConnectError::Kind::tls_verify:
+      return "tls_verify";
+    case ConnectError::Kind::pin_mismatch:
+      return "pin_mismatch";
+    case ConnectError::Kind::closed:
+      return "closed";
+    case ConnectError::Kind::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -169,7 +179,8 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
       if (!ec) return self->on_connected(ep);
       if (self->attempt_timed_out_) {
         self->last_ = {ConnectError::Kind::timeout, endpoint_text(ep) + ": connect timed out after " +
-                                                        std::to_string(self->o_.attempt_timeout.count()) + " ms"};
+                                                        std::to_string(self->o_.attempt_timeout.count()) +
+                                                        " ms"};
       } else {
         auto kind = ec == asio::error::connection_refused ? ConnectError::Kind::refused
                                                           : ConnectError::Kind::unreachable;
@@ -185,7 +196,8 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
     socket_.set_option(tcp::no_delay(true), ignored);
     if (!o_.tls) return succeed();
     tls_ = TlsSession(ctx_->native_handle(), o_.server_name, o_.verify);
-    if (!tls_) return fail(ConnectError::Kind::tls, endpoint_text(ep) + ": TLS setup failed for " + o_.server_name);
+    if (!tls_)
+      return fail(ConnectError::Kind::tls, endpoint_text(ep) + ": TLS setup failed for " + o_.server_name);
     step();
   }
 
@@ -204,12 +216,14 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
       auto self = shared_from_this();
       writing_ = std::move(out_);
       out_.clear();
-      asio::async_write(socket_, asio::buffer(writing_), [self, done](boost::system::error_code ec, std::size_t) {
-        if (self->finished_) return;
-        if (ec) return self->fail(ConnectError::Kind::closed, endpoint_text(self->peer_) + ": " + ec.message());
-        if (done) return self->after_handshake();
-        self->read();
-      });
+      asio::async_write(
+          socket_, asio::buffer(writing_), [self, done](boost::system::error_code ec, std::size_t) {
+            if (self->finished_) return;
+            if (ec)
+              return self->fail(ConnectError::Kind::closed, endpoint_text(self->peer_) + ": " + ec.message());
+            if (done) return self->after_handshake();
+            self->read();
+          });
       return;
     }
     if (done) return after_handshake();
@@ -221,7 +235,8 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
     socket_.async_read_some(asio::buffer(buf_), [self](boost::system::error_code ec, std::size_t n) {
       if (self->finished_) return;
       if (ec == asio::error::eof)
-        return self->fail(ConnectError::Kind::closed, endpoint_text(self->peer_) + ": closed during the TLS handshake");
+        return self->fail(ConnectError::Kind::closed,
+                          endpoint_text(self->peer_) + ": closed during the TLS handshake");
       if (ec) return self->fail(ConnectError::Kind::closed, endpoint_text(self->peer_) + ": " + ec.message());
       // A handshake needs a few KiB (a certificate chain); more unconsumed input is abuse.
       if (self->in_.size() + n > kMaxHandshakeInput)
@@ -235,7 +250,8 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
     SSL* ssl = tls_.native_handle();
     const long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (o_.verify && vr != X509_V_OK)
-      return fail(ConnectError::Kind::tls_verify, endpoint_text(peer_) + ": certificate of " + o_.server_name +
+      return fail(ConnectError::Kind::tls_verify, endpoint_text(peer_) + ": certificate of " +
+                                                      o_.server_name +
                                                       " not trusted: " + X509_verify_cert_error_string(vr));
     return fail(ConnectError::Kind::tls,
                 endpoint_text(peer_) + ": TLS handshake failed" + (why.empty() ? "" : ": " + why));
@@ -244,8 +260,8 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
   void after_handshake() {
     fingerprint_ = sha256_hex(SSL_get0_peer_certificate(tls_.native_handle()));
     if (!pin_.empty() && fingerprint_ != pin_)
-      return fail(ConnectError::Kind::pin_mismatch, endpoint_text(peer_) + ": certificate SHA-256 " + fingerprint_ +
-                                                        " is not the pinned " + pin_);
+      return fail(ConnectError::Kind::pin_mismatch, endpoint_text(peer_) + ": certificate SHA-256 " +
+                                                        fingerprint_ + " is not the pinned " + pin_);
     succeed();
   }
 

@@ -66,10 +66,10 @@ struct ConnectError {
 std::string_view to_string(ConnectError::Kind k);
 
 struct ConnectedStream {
-  Socket socket;           // connected, its executor the strand given to connect()
-  TlsSession tls;          // an established client session, or empty (plain)
-  std::string pending;     // ciphertext read past the handshake: hand it to the Connection
-  tcp::endpoint peer;      // the address that answered
+  Socket socket;            // connected, its executor the strand given to connect()
+  TlsSession tls;           // an established client session, or empty (plain)
+  std::string pending;      // ciphertext read past the handshake: hand it to the Connection
+  tcp::endpoint peer;       // the address that answered
   std::string fingerprint;  // SHA-256 of the server certificate, lower-case hex (TLS only)
 };
 

@@ -271,7 +271,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::function<void()> f;
     };
     std::vector<Marker> markers;  // when_written(), in order
-    std::string adopted;  // ciphertext handed over with an outbound stream, until start()
+    std::string adopted;          // ciphertext handed over with an outbound stream, until start()
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();

@@ -3,8 +3,8 @@
 namespace parley::protocols {
 
 std::shared_ptr<Reconnector> Reconnector::make(const Strand& strand, std::string host, std::uint16_t port,
-                                               ConnectOptions options, BackoffPolicy policy, Callbacks callbacks,
-                                               std::uint64_t seed) {
+                                               ConnectOptions options, BackoffPolicy policy,
+                                               Callbacks callbacks, std::uint64_t seed) {
   return std::make_shared<Reconnector>(strand, std::move(host), port, std::move(options), policy,
                                        std::move(callbacks), seed);
 }

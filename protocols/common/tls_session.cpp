@@ -4,9 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <boost/asio/ip/address.hpp>
-
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cstring>
 #include <limits>
 

@@ -35,7 +35,8 @@ class TlsSession {
   TlsSession& operator=(TlsSession&& o) noexcept;
 
   bool valid() const { return ssl_ != nullptr; }
-  SSL* native_handle() const { return ssl_; }  // for checks after the handshake (verify result, peer certificate)
+  // For checks after the handshake (verify result, peer certificate).
+  SSL* native_handle() const { return ssl_; }
   explicit operator bool() const { return valid(); }
   // Runs the handshake on `in` (consumed as far as OpenSSL needs; the rest stays in `in`
   // for read()). Handshake records go to `out`.

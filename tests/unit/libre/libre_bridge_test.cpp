@@ -43,7 +43,8 @@ TEST_CASE("10k functions each way between an Asio thread and the libre thread, t
         // A libre call that is only legal on its thread: a timer armed and cancelled.
         tmr t;
         tmr_init(&t);
-        tmr_start(&t, 1000, [](void*) {}, nullptr);
+        tmr_start(
+            &t, 1000, [](void*) {}, nullptr);
         tmr_cancel(&t);
         ++on_libre;
         adapters::post_to_asio(strand, "test: back", [&] {

@@ -2,8 +2,9 @@
 // loopback peers: a TLS server with a generated self-signed certificate, a refused port, a
 // listener whose backlog is full (SYNs dropped: a deterministic loopback blackhole), and a
 // name in the reserved .invalid TLD (RFC 6761 §6.4: never resolves).
-#include <doctest/doctest.h>
+#include "protocols/common/connector.hpp"
 
+#include <doctest/doctest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -21,7 +22,6 @@
 #include <vector>
 
 #include "daemon/tls.hpp"
-#include "protocols/common/connector.hpp"
 #include "protocols/common/reconnector.hpp"
 
 using namespace parley;
@@ -35,7 +35,8 @@ namespace {
 struct TempDir {
   std::filesystem::path path;
   TempDir() {
-    path = std::filesystem::temp_directory_path() / ("parley-connector-test-" + std::to_string(std::random_device{}()));
+    path = std::filesystem::temp_directory_path() /
+           ("parley-connector-test-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(path);
   }
   ~TempDir() { std::filesystem::remove_all(path); }
@@ -60,7 +61,9 @@ struct TlsServer {
   int accepted = 0;
   int handshakes = 0;
 
-  TlsServer(asio::io_context& io_, std::shared_ptr<asio::ssl::context> c) : io(io_), ctx(std::move(c)) { accept(); }
+  TlsServer(asio::io_context& io_, std::shared_ptr<asio::ssl::context> c) : io(io_), ctx(std::move(c)) {
+    accept();
+  }
   std::uint16_t port() const { return acceptor.local_endpoint().port(); }
 
   void accept() {
@@ -72,17 +75,19 @@ struct TlsServer {
       st->async_handshake(asio::ssl::stream_base::server, [this, st](boost::system::error_code hec) {
         if (hec) return;
         ++handshakes;
-        asio::async_write(*st, asio::buffer(std::string_view("hello\n")), [st](boost::system::error_code, std::size_t) {
-          auto buf = std::make_shared<asio::streambuf>();
-          asio::async_read_until(*st, *buf, '\n', [st, buf](boost::system::error_code rec, std::size_t) {
-            if (rec) return;
-            std::istream is(buf.get());
-            std::string line;
-            std::getline(is, line);
-            auto reply = std::make_shared<std::string>("echo:" + line + "\n");
-            asio::async_write(*st, asio::buffer(*reply), [st, reply](boost::system::error_code, std::size_t) {});
-          });
-        });
+        asio::async_write(
+            *st, asio::buffer(std::string_view("hello\n")), [st](boost::system::error_code, std::size_t) {
+              auto buf = std::make_shared<asio::streambuf>();
+              asio::async_read_until(*st, *buf, '\n', [st, buf](boost::system::error_code rec, std::size_t) {
+                if (rec) return;
+                std::istream is(buf.get());
+                std::string line;
+                std::getline(is, line);
+                auto reply = std::make_shared<std::string>("echo:" + line + "\n");
+                asio::async_write(*st, asio::buffer(*reply),
+                                  [st, reply](boost::system::error_code, std::size_t) {});
+              });
+            });
       });
       accept();
     });
@@ -107,8 +112,10 @@ struct Fixture {
 
   protocols::ConnectResult connect(const std::string& host, std::uint16_t port, protocols::ConnectOptions o) {
     std::optional<protocols::ConnectResult> out;
-    protocols::connect(strand, host, port, std::move(o), [&](protocols::ConnectResult r) { out = std::move(r); });
-    REQUIRE(run_until(io, [&] { return out.has_value(); }, 10'000ms));
+    protocols::connect(strand, host, port, std::move(o),
+                       [&](protocols::ConnectResult r) { out = std::move(r); });
+    REQUIRE(run_until(
+        io, [&] { return out.has_value(); }, 10'000ms));
     return std::move(*out);
   }
 
@@ -309,7 +316,8 @@ TEST_CASE("connect timeouts: per attempt and overall, against a full backlog") {
 
 TEST_CASE("a TLS handshake to a server that never answers ends at the overall deadline") {
   Fixture fx;
-  tcp::acceptor silent(fx.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));  // accepts in the kernel, says nothing
+  tcp::acceptor silent(
+      fx.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));  // accepts in the kernel, says nothing
   auto o = fx.tls_options();
   o.overall_timeout = 200ms;
   auto r = fx.connect("127.0.0.1", silent.local_endpoint().port(), o);
@@ -326,10 +334,12 @@ TEST_CASE("cancel ends a connect with Kind::cancelled, once") {
     ++calls;
     kind = r.error.kind;
   });
-  run_until(fx.io, [] { return false; }, 50ms);
+  run_until(
+      fx.io, [] { return false; }, 50ms);
   asio::post(fx.strand, [c] { c->cancel(); });
   REQUIRE(run_until(fx.io, [&] { return calls > 0; }));
-  run_until(fx.io, [] { return false; }, 50ms);
+  run_until(
+      fx.io, [] { return false; }, 50ms);
   CHECK(calls == 1);
   CHECK(kind == ConnectError::Kind::cancelled);
 }
@@ -385,7 +395,8 @@ TEST_CASE("Reconnector: reconnects after a lost connection and stop() ends a pen
     r->connection_lost();
     r->stop();  // while waiting: the timer is cancelled, nothing more happens
   });
-  run_until(fx.io, [] { return false; }, 100ms);
+  run_until(
+      fx.io, [] { return false; }, 100ms);
   CHECK(connected == 2);
   CHECK(failed == 0);
   CHECK(r->state() == protocols::Reconnector::State::stopped);
