@@ -205,6 +205,12 @@ Connection::Connection(Socket socket, std::shared_ptr<asio::ssl::context> tls, L
   socket_.non_blocking(true, ec);
 }
 
+Connection::Connection(Socket socket, TlsSession tls, std::string pending, Limits limits)
+    : Connection(std::move(socket), nullptr, limits) {
+  tls_ = std::move(tls);
+  if (tls_ && !pending.empty()) rare().adopted = std::move(pending);
+}
+
 Connection::~Connection() = default;
 
 void Connection::start() {
@@ -219,6 +225,11 @@ void Connection::start() {
   }
   state_ = State::open;
   open_guarded();
+  if (!closed() && rare_ && !rare_->adopted.empty()) {
+    std::string cipher = std::move(rare_->adopted);
+    rare_->adopted.clear();
+    on_cipher(cipher.data(), cipher.size());
+  }
   if (!closed()) read_some();
 }
 

@@ -165,6 +165,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // fresh one; a protocol whose state lives on one shared strand (IRC: the core strand)
   // re-homes the socket there first (rehome()), so it can send() without a post per recipient.
   Connection(Socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits);
+  // An outbound stream opened by the connector (connector.hpp): `tls` is its established
+  // client session (or empty: plain) and `pending` the ciphertext read past the handshake,
+  // decrypted first when start() opens the connection.
+  Connection(Socket socket, TlsSession tls, std::string pending, Limits limits);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -259,6 +263,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::function<void()> f;
     };
     std::vector<Marker> markers;  // when_written(), in order
+    std::string adopted;          // ciphertext handed over with an outbound stream, until start()
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();

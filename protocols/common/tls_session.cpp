@@ -2,8 +2,10 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cstring>
 #include <limits>
 
@@ -106,6 +108,28 @@ TlsSession::TlsSession(SSL_CTX* ctx) {
   SSL_set_accept_state(ssl_);
 }
 
+TlsSession::TlsSession(SSL_CTX* ctx, const std::string& server_name, bool check_name) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_) return;
+  SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_connect_state(ssl_);
+  boost::system::error_code ec;
+  const bool is_ip = !boost::asio::ip::make_address(server_name, ec).is_unspecified() && !ec;
+  bool ok = true;
+  // RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName".
+  if (!is_ip && !server_name.empty()) ok = SSL_set_tlsext_host_name(ssl_, server_name.c_str()) == 1;
+  if (ok && check_name && !server_name.empty()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str()) == 1
+               : X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), server_name.size()) == 1;
+  }
+  if (!ok) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+}
+
 TlsSession::~TlsSession() {
   if (ssl_) SSL_free(ssl_);
 }
@@ -127,11 +151,17 @@ TlsSession::Status TlsSession::status_of(int rc) {
   return Status::error;
 }
 
-TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out) {
+TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out, std::string* why) {
   if (!ssl_) return Status::error;
   IoScope io(ssl_, in, out);
   int rc = SSL_do_handshake(ssl_);
-  return rc == 1 ? Status::done : status_of(rc);
+  if (rc == 1) return Status::done;
+  if (why) {
+    char buf[256] = {};
+    if (unsigned long e = ERR_peek_error()) ERR_error_string_n(e, buf, sizeof buf);
+    *why = buf;
+  }
+  return status_of(rc);
 }
 
 TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,

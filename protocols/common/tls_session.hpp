@@ -22,7 +22,12 @@ class TlsSession {
   enum class Status { done, want_read, closed, error };
 
   TlsSession() = default;  // no TLS
-  explicit TlsSession(SSL_CTX* ctx);
+  explicit TlsSession(SSL_CTX* ctx);  // server side (accept state)
+  // Client side (connect state), for the outbound connector (connector.hpp): sends
+  // `server_name` as SNI (RFC 6066 §3; not for an IP literal) and, when `check_name`, makes
+  // the certificate's name part of verification (RFC 6125: DNS name or IP address in the
+  // subjectAltName). Whether the chain is verified at all is the context's SSL_VERIFY_PEER.
+  TlsSession(SSL_CTX* ctx, const std::string& server_name, bool check_name);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -30,10 +35,13 @@ class TlsSession {
   TlsSession& operator=(TlsSession&& o) noexcept;
 
   bool valid() const { return ssl_ != nullptr; }
+  // For checks after the handshake (verify result, peer certificate).
+  SSL* native_handle() const { return ssl_; }
   explicit operator bool() const { return valid(); }
   // Runs the handshake on `in` (consumed as far as OpenSSL needs; the rest stays in `in`
   // for read()). Handshake records go to `out`.
-  Status handshake(std::string_view& in, std::string& out);
+  // On error, `why` (if given) receives OpenSSL's reason, e.g. "certificate verify failed".
+  Status handshake(std::string_view& in, std::string& out, std::string* why = nullptr);
   // Decrypts `in`, calling sink(data, n) for each plaintext chunk; stops early when sink
   // returns false. want_read when all input is consumed.
   Status read(std::string_view& in, std::string& out, const std::function<bool(const char*, std::size_t)>& sink);

@@ -1,0 +1,168 @@
+#include "adapters/common/libre_bridge.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <future>
+
+// re.h includes libre's headers in the order they need (and wraps them in extern "C");
+// Debian's 1.1.0 needs HAVE_INTTYPES_H etc., which CMake defines (DESIGN.md, Threading).
+#include <re.h>
+
+namespace parley::adapters {
+
+namespace {
+
+// libre keeps its main loop in process-global state (libre 1.1.0 main.c: global_re for any
+// thread that did not call re_thread_init): two loops would share it.
+std::atomic<bool> g_loop_running{false};
+
+int default_max_fds() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 65'536;
+  return static_cast<int>(std::clamp<rlim_t>(rl.rlim_cur, 1024, 65'536));
+}
+
+}  // namespace
+
+LibreLoop::LibreLoop() : LibreLoop(Options{}) {}
+
+LibreLoop::LibreLoop(Options options) : options_(options) {}
+
+LibreLoop::~LibreLoop() {
+  stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string LibreLoop::start() {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::stopped || thread_.joinable()) return "the libre loop is already started";
+  }
+  bool expected = false;
+  if (!g_loop_running.compare_exchange_strong(expected, true)) return "another libre loop is running";
+  std::promise<std::string> started;
+  auto result = started.get_future();
+  // The promise lives in the thread: set_value may still be running when get() returns.
+  thread_ = std::thread([this, p = std::move(started)]() mutable { run(&p); });
+  std::string why = result.get();
+  if (!why.empty()) {
+    thread_.join();
+    g_loop_running.store(false);
+  }
+  return why;
+}
+
+void LibreLoop::run(std::promise<std::string>* started) {
+  thread_id_.store(std::this_thread::get_id());
+  // libre_init installs a SIGPIPE handler of its own (for its OpenSSL use); the daemon's
+  // disposition stays what it was.
+  struct sigaction old_pipe {};
+  ::sigaction(SIGPIPE, nullptr, &old_pipe);
+  int err = libre_init();
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  if (err) {
+    thread_id_.store({});
+    started->set_value("libre_init failed: " + std::string(std::strerror(err)));
+    return;
+  }
+  err = fd_setsize(options_.max_fds > 0 ? options_.max_fds : default_max_fds());
+  struct mqueue* mq = nullptr;
+  if (!err) err = mqueue_alloc(&mq, &LibreLoop::on_wake, this);
+  if (err) {
+    libre_close();
+    thread_id_.store({});
+    started->set_value("libre mqueue_alloc failed: " + std::string(std::strerror(err)));
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    mq_ = mq;
+    state_ = State::running;
+  }
+  running_.store(true, std::memory_order_release);
+  started->set_value({});  // start() returns
+
+  // NULL: libre installs no signal handlers (the daemon owns SIGINT/SIGTERM/SIGHUP).
+  err = re_main(nullptr);
+  if (err) spdlog::error("libre: re_main ended with {}", std::strerror(err));
+
+  {
+    // No push can follow: post() refuses once stopping, stop() pushed its last wake.
+    std::lock_guard lock(mu_);
+    mq_ = nullptr;
+    state_ = State::stopped;
+    wake_pending_ = false;
+    queue_.clear();  // only if re_main ended on its own; destroyed here, on the libre thread
+  }
+  running_.store(false, std::memory_order_release);
+  (void)mem_deref(mq);
+  libre_close();
+  thread_id_.store({});
+  g_loop_running.store(false);
+}
+
+bool LibreLoop::wake_locked() {
+  if (wake_pending_) return true;
+  if (!mq_ || mqueue_push(mq_, 0, nullptr) != 0) return false;
+  wake_pending_ = true;
+  return true;
+}
+
+bool LibreLoop::post(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::running || queue_.size() >= options_.max_queue) return false;
+  queue_.push_back(std::move(fn));
+  if (!wake_locked()) {
+    queue_.pop_back();
+    return false;
+  }
+  return true;
+}
+
+void LibreLoop::on_wake(int, void*, void* arg) { static_cast<LibreLoop*>(arg)->drain(); }
+
+// On the libre thread, from re_main.
+void LibreLoop::drain() {
+  std::deque<std::function<void()>> batch;
+  bool stopping;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queue_);
+    wake_pending_ = false;
+    stopping = state_ == State::stopping;
+  }
+  for (auto& f : batch) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("exception on the libre thread: {}; dropped, still serving", e.what());
+    } catch (...) {
+      spdlog::error("unknown exception on the libre thread; dropped, still serving");
+    }
+  }
+  batch.clear();
+  if (stopping) re_cancel();  // nothing was queued after stop(): post refuses then
+}
+
+void LibreLoop::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::running) {
+      state_ = State::stopping;
+      wake_pending_ = false;  // force a push: this wake carries the stop
+      if (!wake_locked()) spdlog::error("libre: cannot wake the loop to stop it");
+    }
+  }
+  if (on_libre_thread()) return;  // asked; the destructor (or a stop() from elsewhere) joins
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t LibreLoop::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+}  // namespace parley::adapters

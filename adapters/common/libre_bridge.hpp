@@ -1,0 +1,95 @@
+#pragma once
+// libre (SIP, DESIGN.md "Threading") on its own thread, and the two ways across:
+//
+//   LibreLoop loop;                   // one per process: libre's main loop state is global
+//   loop.start();                     // thread: libre_init, mqueue_alloc, re_main(NULL)
+//   post_to_libre(loop, [=] { sipsess_connect(...); });        // any thread -> libre thread
+//   post_to_asio(rt.core_strand, "sip: message", [=] { ... }); // libre thread -> Asio
+//   loop.stop();                      // runs what was posted before, re_cancel, libre_close, join
+//
+// libre is not thread-safe: every re_* call (and every mem_deref of a libre object) must
+// happen on the libre thread, so work goes there as a function and data comes back as
+// copies (copy pl / sip_msg fields before posting: they die with the libre message).
+// Crossing in: one mutex-guarded queue of functions, bounded by Options::max_queue (post
+// refuses beyond it), and one libre mqueue message to wake re_main when the queue turns
+// non-empty, so libre's pipe never fills (a full pipe would block the poster) and a burst
+// costs one wake-up. Crossing out: adapters::post_guarded (the exception firewall).
+// The functions run behind a firewall too: an exception must not unwind through libre's C.
+//
+// Kept out of core/ and out of parley_adapters: only the target parley_libre links libre.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "adapters/common/post_guarded.hpp"
+
+struct mqueue;
+
+namespace parley::adapters {
+
+class LibreLoop {
+ public:
+  struct Options {
+    std::size_t max_queue = 65'536;  // functions waiting for the libre thread
+    // Highest descriptor number libre may poll (fd_setsize); libre refuses larger ones. 0:
+    // the process's RLIMIT_NOFILE, at most 65536 (libre keeps a table entry per descriptor).
+    int max_fds = 0;
+  };
+
+  LibreLoop();
+  explicit LibreLoop(Options options);
+  ~LibreLoop();  // stop()
+  LibreLoop(const LibreLoop&) = delete;
+  LibreLoop& operator=(const LibreLoop&) = delete;
+
+  // Starts the libre thread and waits until re_main is about to run. Empty on success, else
+  // why not (libre_init or mqueue_alloc failed, or another LibreLoop is running).
+  std::string start();
+  // Runs fn on the libre thread, after everything posted before. Any thread. false (fn is
+  // dropped unrun) when not running, stopping, or max_queue functions are waiting.
+  bool post(std::function<void()> fn);
+  // Runs what was posted before it, leaves re_main, frees libre's state, joins the thread.
+  // Any thread but the libre thread (there it only asks; the destructor joins, so it must
+  // not run on the libre thread either). Idempotent.
+  void stop();
+
+  bool running() const { return running_.load(std::memory_order_acquire); }
+  bool on_libre_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
+  std::size_t pending() const;
+
+ private:
+  enum class State : std::uint8_t { stopped, running, stopping };
+  static void on_wake(int id, void* data, void* arg);
+  void run(std::promise<std::string>* started);
+  void drain();
+  bool wake_locked();  // pushes one mqueue message; under mu_
+
+  Options options_;
+  mutable std::mutex mu_;
+  std::deque<std::function<void()>> queue_;  // under mu_
+  struct mqueue* mq_ = nullptr;              // pushed to under mu_; allocated/freed on the libre thread
+  State state_ = State::stopped;             // under mu_
+  bool wake_pending_ = false;                // under mu_: a wake message is in libre's pipe
+  std::atomic<bool> running_{false};
+  std::atomic<std::thread::id> thread_id_{};
+  std::thread thread_;
+};
+
+inline bool post_to_libre(LibreLoop& loop, std::function<void()> fn) { return loop.post(std::move(fn)); }
+
+// From the libre thread back to Asio (a strand or any executor), behind the firewall.
+// `name` must be a string literal (post_guarded).
+template <class Executor, class F>
+void post_to_asio(const Executor& ex, const char* name, F&& f) {
+  post_guarded(ex, name, std::forward<F>(f));
+}
+
+}  // namespace parley::adapters
