@@ -37,6 +37,7 @@ struct ServerConfig {
   std::string data_dir = "./var";
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" (human) or "json" (one object per line, for log shippers)
   ServerLimits limits;
   ConnectionLimits connections;
 };

@@ -40,6 +40,7 @@ void parse_server(Reader& r, ServerConfig& out) {
   r.string("data_dir", out.data_dir, Required::non_empty);
   r.integer("threads", out.threads, 0, 1024);
   r.one_of("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+  r.one_of("log_format", out.log_format, {"text", "json"});
   Reader limits = r.map("limits");
   limits.integer("max_rooms", out.limits.max_rooms, 1, 1000000);
   limits.integer("roster_size", out.limits.roster_size, 1, 1000000);

@@ -26,6 +26,7 @@
 #include "core/store/sqlite_store.hpp"
 #include "daemon/auth_setup.hpp"
 #include "daemon/io_threads.hpp"
+#include "daemon/log_json.hpp"
 #include "daemon/plugins.hpp"
 #include "daemon/tls.hpp"
 #include "parley/version.hpp"
@@ -34,14 +35,17 @@ namespace parley::daemon {
 
 namespace asio = boost::asio;
 
-void setup_logging(const std::string& level) {
+void setup_logging(const std::string& level, const std::string& format) {
   auto logger = spdlog::get("parley");
   if (!logger) {
     logger = spdlog::stderr_color_mt("parley");
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     logger->flush_on(spdlog::level::trace);  // tests and supervisors read stderr as it comes
     spdlog::set_default_logger(logger);
   }
+  if (format == "json")
+    logger->set_formatter(std::make_unique<JsonLogFormatter>());
+  else
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
@@ -66,7 +70,7 @@ void seed_accounts(core::Core& core, const config::Config& c) {
 }  // namespace
 
 int run_daemon(const std::string& config_path, config::Config config) {
-  setup_logging(config.server.log_level);
+  setup_logging(config.server.log_level, config.server.log_format);
   spdlog::info("parleyd {} starting with {}", kVersion, config_path);
 
   std::error_code ec;
@@ -156,7 +160,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
           fresh.server.data_dir = config.server.data_dir;
           config = std::move(fresh);
           rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
-          spdlog::set_level(spdlog::level::from_str(config.server.log_level));
+          setup_logging(config.server.log_level, config.server.log_format);
           seed_accounts(core, config);
           auth.throttle().set_options(throttle_options(config.auth));
           auth.set_max_failures_per_connection(config.auth.max_failures_per_connection);
