@@ -24,8 +24,9 @@ void notify(const std::string& state) {
 
 void warn_if_unsupported() {
   if (!supported() && std::getenv("NOTIFY_SOCKET") != nullptr)
-    spdlog::warn("NOTIFY_SOCKET is set but parleyd was built without libsystemd: no readiness notification "
-                 "(use Type=simple, or rebuild with libsystemd-dev installed)");
+    spdlog::warn(
+        "NOTIFY_SOCKET is set but parleyd was built without libsystemd: no readiness notification "
+        "(use Type=simple, or rebuild with libsystemd-dev installed)");
 }
 
 std::chrono::microseconds watchdog_interval() {

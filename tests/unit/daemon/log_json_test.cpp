@@ -30,16 +30,18 @@ TEST_CASE("json strings: quotes, backslashes and control characters are escaped"
 
 TEST_CASE("json strings: valid UTF-8 passes, invalid bytes become U+FFFD") {
   CHECK(esc("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-  CHECK(esc("\xef\xbf\xbd") == "\xef\xbf\xbd");              // U+FFFD itself is valid
-  CHECK(esc("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");      // U+10FFFF, the last code point
-  CHECK(esc("a\xff" "b") == "a\\ufffdb");                    // never valid in UTF-8
-  CHECK(esc("\xc0\x80") == "\\ufffd\\ufffd");                // overlong NUL
-  CHECK(esc("\xe0\x80\xaf") == "\\ufffd\\ufffd\\ufffd");     // overlong '/'
-  CHECK(esc("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");     // UTF-16 surrogate D800
+  CHECK(esc("\xef\xbf\xbd") == "\xef\xbf\xbd");          // U+FFFD itself is valid
+  CHECK(esc("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");  // U+10FFFF, the last code point
+  CHECK(esc("a\xff"
+            "b") == "a\\ufffdb");                                    // never valid in UTF-8
+  CHECK(esc("\xc0\x80") == "\\ufffd\\ufffd");                        // overlong NUL
+  CHECK(esc("\xe0\x80\xaf") == "\\ufffd\\ufffd\\ufffd");             // overlong '/'
+  CHECK(esc("\xed\xa0\x80") == "\\ufffd\\ufffd\\ufffd");             // UTF-16 surrogate D800
   CHECK(esc("\xf4\x90\x80\x80") == "\\ufffd\\ufffd\\ufffd\\ufffd");  // above U+10FFFF
-  CHECK(esc("\xc3") == "\\ufffd");                           // truncated at the end
-  CHECK(esc("\xe2\x82" "x") == "\\ufffd\\ufffdx");           // truncated before ASCII
-  CHECK(esc("\x80") == "\\ufffd");                           // lone continuation byte
+  CHECK(esc("\xc3") == "\\ufffd");                                   // truncated at the end
+  CHECK(esc("\xe2\x82"
+            "x") == "\\ufffd\\ufffdx");  // truncated before ASCII
+  CHECK(esc("\x80") == "\\ufffd");       // lone continuation byte
 }
 
 TEST_CASE("the JSON formatter writes one object per line with time, level, component, message") {
