@@ -7,6 +7,7 @@ pages. Skips when systemd-analyze is missing.
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -61,6 +62,12 @@ def test_systemd_analyze_verify():
         # verify exits 0 on some warnings; lines naming our unit are findings about it.
         ours = [l for l in out.splitlines() if "parleyd.service" in l]
         assert not ours, "\n".join(ours)
+        # The hardening as systemd scores it (0 = locked down, 10 = fully exposed); 1.8 today.
+        r = subprocess.run([tool, "security", "--offline=true", "--man=no", str(unit)], capture_output=True,
+                           text=True, env=env, timeout=60)
+        m = re.search(r"Overall exposure level for parleyd.service: ([0-9.]+)", r.stdout + r.stderr)
+        assert m, r.stdout + r.stderr
+        assert float(m.group(1)) <= 2.5, f"exposure {m.group(1)} > 2.5:\n{r.stdout}"
 
 
 if __name__ == "__main__":
