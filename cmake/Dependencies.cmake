@@ -28,3 +28,16 @@ target_link_libraries(parley_deps_protocols INTERFACE
 target_compile_definitions(parley_deps_protocols INTERFACE
   BOOST_ASIO_NO_DEPRECATED HAVE_INTTYPES_H HAVE_STDBOOL_H HAVE_INET6)
 add_library(parley::deps_protocols ALIAS parley_deps_protocols)
+
+# daemon: systemd readiness and watchdog (daemon/systemd_notify.cpp). Optional, so that a
+# machine without libsystemd-dev still builds (the calls become no-ops); setup.sh installs it.
+add_library(parley_deps_daemon INTERFACE)
+pkg_check_modules(SYSTEMD IMPORTED_TARGET libsystemd)
+if(SYSTEMD_FOUND)
+  target_link_libraries(parley_deps_daemon INTERFACE PkgConfig::SYSTEMD)
+  target_compile_definitions(parley_deps_daemon INTERFACE PARLEY_HAVE_SYSTEMD=1)
+else()
+  message(STATUS "libsystemd not found: parleyd will not send sd_notify readiness or watchdog pings")
+  target_compile_definitions(parley_deps_daemon INTERFACE PARLEY_HAVE_SYSTEMD=0)
+endif()
+add_library(parley::deps_daemon ALIAS parley_deps_daemon)

@@ -41,6 +41,7 @@ struct ServerConfig {
   // Store writes accepted but not yet committed (the write-behind queue); beyond it the
   // core waits for the disk. Also what a kill -9 can lose at most (SIGTERM loses nothing).
   std::size_t store_queue = 4096;
+  std::string log_format = "text";  // "text" (human) or "json" (one object per line, for log shippers)
   ServerLimits limits;
   ConnectionLimits connections;
 };

@@ -41,6 +41,7 @@ void parse_server(Reader& r, ServerConfig& out) {
   r.integer("threads", out.threads, 0, 1024);
   r.one_of("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
   r.integer("store_queue", out.store_queue, 1, 1000000);
+  r.one_of("log_format", out.log_format, {"text", "json"});
   Reader limits = r.map("limits");
   limits.integer("max_rooms", out.limits.max_rooms, 1, 1000000);
   limits.integer("roster_size", out.limits.roster_size, 1, 1000000);

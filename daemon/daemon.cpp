@@ -28,7 +28,9 @@
 #include "core/store/write_behind_store.hpp"
 #include "daemon/auth_setup.hpp"
 #include "daemon/io_threads.hpp"
+#include "daemon/log_json.hpp"
 #include "daemon/plugins.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "daemon/tls.hpp"
 #include "parley/version.hpp"
 
@@ -36,14 +38,17 @@ namespace parley::daemon {
 
 namespace asio = boost::asio;
 
-void setup_logging(const std::string& level) {
+void setup_logging(const std::string& level, const std::string& format) {
   auto logger = spdlog::get("parley");
   if (!logger) {
     logger = spdlog::stderr_color_mt("parley");
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     logger->flush_on(spdlog::level::trace);  // tests and supervisors read stderr as it comes
     spdlog::set_default_logger(logger);
   }
+  if (format == "json")
+    logger->set_formatter(std::make_unique<JsonLogFormatter>());
+  else
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
@@ -89,8 +94,9 @@ void reload_tls(adapters::ServerTls& tls, const config::Config& c) {
 }  // namespace
 
 int run_daemon(const std::string& config_path, config::Config config) {
-  setup_logging(config.server.log_level);
+  setup_logging(config.server.log_level, config.server.log_format);
   spdlog::info("parleyd {} starting with {}", kVersion, config_path);
+  systemd::warn_if_unsupported();
 
   std::error_code ec;
   std::filesystem::create_directories(config.server.data_dir, ec);
@@ -169,16 +175,19 @@ int run_daemon(const std::string& config_path, config::Config config) {
   auto work = asio::make_work_guard(io);
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   IoThreads pool;
+  systemd::Watchdog watchdog(rt.core_strand);
 
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& error,
                                                                              int signo) {
     if (error) return;
     if (signo == SIGHUP) {
       spdlog::info("SIGHUP: reloading {}", config_path);
+      systemd::notify("RELOADING=1\nSTATUS=reloading " + config_path);
       auto r = config::load_file(config_path);
       if (!r) {
         for (const auto& d : r.errors()) spdlog::error("{}", d.str());
         spdlog::error("configuration not reloaded ({} errors); keeping the running one", r.errors().size());
+        systemd::notify("READY=1\nSTATUS=reload failed; running on the previous configuration");
       } else {
         asio::post(rt.core_strand, [&, fresh = std::move(r).value()]() mutable {
           // The store and the hub's identity are fixed for the life of the process.
@@ -189,20 +198,23 @@ int run_daemon(const std::string& config_path, config::Config config) {
           config = std::move(fresh);
           rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
           reload_tls(*rt.tls, config);
-          spdlog::set_level(spdlog::level::from_str(config.server.log_level));
+          setup_logging(config.server.log_level, config.server.log_format);
           seed_accounts(core, config);
           auth.throttle().set_options(throttle_options(config.auth));
           auth.set_max_failures_per_connection(config.auth.max_failures_per_connection);
           registry.reload_all();
           spdlog::info("configuration reloaded");
+          systemd::notify("READY=1\nSTATUS=running; configuration reloaded");
         });
       }
       signals.async_wait(on_signal);
       return;
     }
     spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    systemd::notify("STOPPING=1\nSTATUS=shutting down");
     signals.cancel();
     asio::post(rt.core_strand, [&] {
+      watchdog.stop();
       registry.stop_all();
       core.sessions().terminate_all("server shutting down");
       work.reset();
@@ -218,6 +230,9 @@ int run_daemon(const std::string& config_path, config::Config config) {
   core.set_thread_check([strand = rt.core_strand] { return strand.running_in_this_thread(); });
   pool.run(io, threads);
   spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
+  // Every listener was bound in start_all() and accepts now that the threads run.
+  systemd::notify(fmt::format("READY=1\nSTATUS=running ({} io threads, {} plugins)", threads, registry.size()));
+  watchdog.start();
 
   pool.wait_shutdown_request();
   if (pool.unexpected_exit()) {

@@ -11,7 +11,8 @@ namespace parley::daemon {
 // failed (store, TLS, a listener).
 int run_daemon(const std::string& config_path, config::Config config);
 
-// Sets spdlog's default logger (stderr) and its level from a config log_level name.
-void setup_logging(const std::string& level);
+// Sets spdlog's default logger (stderr), its level from a config log_level name and its
+// line format from log_format ("text", or "json": one object per line, daemon/log_json.hpp).
+void setup_logging(const std::string& level, const std::string& format = "text");
 
 }  // namespace parley::daemon

@@ -7,7 +7,7 @@ build_deps=(
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   libboost1.74-dev libboost-system1.74-dev
   libssl-dev openssl libpugixml-dev libre-dev libyaml-cpp-dev doctest-dev
-  libgsasl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
+  libgsasl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev
 )
 # Real peers and clients used by the integration tests and benchmarks.
 test_peers=(

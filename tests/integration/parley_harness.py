@@ -24,12 +24,14 @@ API:
   free_port(udp=False) -> int            a loopback port free for TCP (and UDP if udp=True)
   config(**kw) -> dict                   a parleyd config with the chosen protocols on free ports
   write_config(path, cfg) -> path        writes cfg (dict, or YAML text) to path
-  Parleyd(cfg, workdir=None, args=())    a parleyd process; .start(), .stop(), .signal(sig),
+  Parleyd(cfg, workdir=None, args=(), env=None)  a parleyd process (env: extra variables); .start(), .stop(), .signal(sig),
                                          .wait_for_log(regex), .log(), .ports, .data_dir,
                                          .config_path, .workdir, .proc; a context manager
   run_parleyd(*args, input=None) -> CompletedProcess   one-shot CLI run (--check-config, account ...)
   LineClient(port)                       a CRLF line client (IRC, PSYC...): .send(line), .expect(regex)
   run_tests(namespace)                   runs test_* functions in order, prints results, exits 1 on failure
+  Skip(reason)                           raise it in a test whose tool is missing: counted as skipped;
+                                         a script whose every test skipped exits 77 (ctest: "Skipped")
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ class Parleyd:
 
     READY = r"parleyd ready"
 
-    def __init__(self, cfg, workdir=None, args=()):
+    def __init__(self, cfg, workdir=None, args=(), env=None):
         self._tmp = None
         if workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="parley-it-")
@@ -147,6 +149,7 @@ class Parleyd:
         self.config_path = write_config(self.workdir / "parley.yaml", cfg)
         self.data_dir = self.workdir / "var"
         self.args = list(args)
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self._lines: list[str] = []
         self._cond = threading.Condition()
@@ -156,7 +159,7 @@ class Parleyd:
     def start(self, timeout: float = 30) -> "Parleyd":
         self.proc = subprocess.Popen([PARLEYD, "--config", str(self.config_path), *self.args], cwd=self.workdir,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, errors="replace")
+                                     text=True, errors="replace", env={**os.environ, **self.env})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.wait_for_log(self.READY, timeout)
@@ -324,15 +327,29 @@ def _dump(d: Parleyd) -> None:
     sys.stderr.write(f"---- parleyd log ({d.workdir}) ----\n{d.log()}\n---- end of parleyd log ----\n")
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (a tool is missing); the message says why."""
+
+
+SKIP_EXIT = 77  # tests/CMakeLists.txt sets it as SKIP_RETURN_CODE
+
+
 def run_tests(namespace: dict) -> None:
-    """Runs every test_* function of `namespace` in definition order; exits 1 if any failed."""
+    """Runs every test_* function of `namespace` in definition order; exits 1 if any failed,
+    77 if every test raised Skip, else 0."""
     tests = [(name, f) for name, f in namespace.items() if name.startswith("test_") and callable(f)]
     failed = 0
+    skipped = 0
     for name, f in tests:
         start = time.monotonic()
         try:
             f()
             print(f"ok    {name} ({time.monotonic() - start:.1f} s)", flush=True)
+        except Skip as why:
+            skipped += 1
+            print(f"skip  {name}: {why}", flush=True)
+            for d in list(_running):
+                d.close()
         except Exception:
             failed += 1
             print(f"FAIL  {name}", flush=True)
@@ -340,5 +357,8 @@ def run_tests(namespace: dict) -> None:
             for d in list(_running):
                 _dump(d)
                 d.close()
-    print(f"{len(tests) - failed}/{len(tests)} passed", flush=True)
-    sys.exit(1 if failed else 0)
+    if skipped:
+        print(f"{len(tests) - failed - skipped}/{len(tests)} passed, {skipped} skipped", flush=True)
+    else:
+        print(f"{len(tests) - failed}/{len(tests)} passed", flush=True)
+    sys.exit(1 if failed else SKIP_EXIT if tests and skipped == len(tests) else 0)

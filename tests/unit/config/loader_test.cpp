@@ -158,6 +158,18 @@ TEST_CASE("type errors name the expected type") {
   CHECK(has_error(r, "irc.motd: expected a string, got a list"));
 }
 
+TEST_CASE("server.log_format is text or json") {
+  auto d = load_string("server:\n  domain: x\n", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().server.log_format == "text");
+  auto j = load_string("server:\n  log_format: json\n", "t.yaml");
+  REQUIRE(j.ok());
+  CHECK(j.value().server.log_format == "json");
+  auto bad = load_string("server:\n  log_format: xml\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "t.yaml:2:15: server.log_format: unknown value 'xml'; expected one of: text, json"));
+}
+
 TEST_CASE("integers out of range are errors") {
   auto r = load_string("irc:\n  networks:\n    - { name: n, host: h, port: 70000 }\n", "t.yaml");
   REQUIRE_FALSE(r.ok());
