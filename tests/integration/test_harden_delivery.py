@@ -4,7 +4,7 @@
      acked), and go out a batch at a time. Without XEP-0198 "delivered" can only mean
      handed to the kernel: what a dead peer's socket buffers swallowed is gone (on this
      box the send buffer alone is ~4 MB, more than a test can store), so that case is
-     covered by tests/unit/irc/net_written_test.cpp (Connection::when_written). Offline
+     covered by tests/unit/protocols/common/net_written_test.cpp (Connection::when_written). Offline
      messages to IRC are delivered once, not again.
   2. XEP-0198 messages unacked when a new bind of the same resource replaces the session
      (RFC 6120 §7.7.2.2) reach the new session.
@@ -12,7 +12,7 @@
      resumption) are in offline storage after a restart; parleyd stops in time.
   4. A resumption racing the resume timeout: either resumed with the message, or
      item-not-found with the message in offline storage; never a crash or a lost message.
-Store errors in room saves and history are covered by tests/unit/core/delivery_test.cpp
+Store errors in room saves and history are covered by tests/unit/core/services/delivery_test.cpp
 (a failing fake store), as making SQLite fail on a live daemon is not practical here.
 
 Raw sockets (standard library only), so what the client acknowledges is exact.

@@ -2,7 +2,7 @@
 // protocol adapter does, minus the wire.
 #include <doctest/doctest.h>
 
-#include "fixture.hpp"
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;

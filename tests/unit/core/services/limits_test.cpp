@@ -4,7 +4,7 @@
 
 #include "core/services/offline_quota.hpp"
 #include "core/store/message_codec.hpp"
-#include "fixture.hpp"
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/store/message_codec.hpp"
-#include "unit/store/temp_dir.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley::core;
 using parley::test::TempDir;

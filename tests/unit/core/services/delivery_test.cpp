@@ -2,7 +2,7 @@
 // saves/history report store failures.
 #include <doctest/doctest.h>
 
-#include "fixture.hpp"
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;

@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "core/plugin/hooks.hpp"
-#include "fixture.hpp"
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;

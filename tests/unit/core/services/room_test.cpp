@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "adapters/irc/modes.hpp"
-#include "fixture.hpp"
+#include <charconv>
+#include <optional>
+
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;
@@ -10,7 +12,43 @@ namespace {
 JoinRequest req(std::string room, std::string nick, std::string key = {}, std::size_t history = 0) {
   return JoinRequest{std::move(room), std::move(nick), std::move(key), history};
 }
-// Room changes written as IRC mode strings for brevity (the IRC adapter's translator).
+// Room changes in a short test notation ("+kb", "-o"): one letter per RoomChangeItem, built
+// from the core's own factories (the IRC adapter's letters happen to be the same; the core
+// test does not use that adapter).
+std::optional<RoomChangeItem> item_of(bool plus, char letter, const std::string& arg) {
+  using I = RoomChangeItem;
+  switch (letter) {
+    case 'i':
+      return I::make_flag(RoomFlag::invite_only, plus);
+    case 'm':
+      return I::make_flag(RoomFlag::moderated, plus);
+    case 'n':
+      return I::make_flag(RoomFlag::no_external, plus);
+    case 's':
+      return I::make_flag(RoomFlag::secret, plus);
+    case 't':
+      return I::make_flag(RoomFlag::topic_locked, plus);
+    case 'k':
+      return I::make_key(plus, plus ? arg : std::string{});
+    case 'l': {
+      if (!plus) return I::make_limit(false);
+      std::uint32_t n = 0;
+      if (std::from_chars(arg.data(), arg.data() + arg.size(), n).ec != std::errc{}) n = 0;
+      return I::make_limit(true, n);  // 0: the core refuses it
+    }
+    case 'o':
+      return I::make_status(MemberStatus::operator_status, plus, arg);
+    case 'h':
+      return I::make_status(MemberStatus::moderator, plus, arg);
+    case 'v':
+      return I::make_status(MemberStatus::voice, plus, arg);
+    case 'b':
+      return I::make_ban(plus, ban_from_storage(arg));  // "nick!user@host" or a nick
+    default:
+      return std::nullopt;
+  }
+}
+
 RoomChange modes(std::string m, std::vector<std::string> args = {}) {
   RoomChange c;
   bool plus = true;
@@ -22,7 +60,7 @@ RoomChange modes(std::string m, std::vector<std::string> args = {}) {
     }
     const bool takes = ch == 'o' || ch == 'h' || ch == 'v' || ch == 'b' || ch == 'k' || (ch == 'l' && plus);
     std::string arg = takes && argi < args.size() ? args[argi++] : std::string{};
-    if (auto item = parley::adapters::irc::item_of_letter(plus, ch, arg)) c.items.push_back(std::move(*item));
+    if (auto item = item_of(plus, ch, arg)) c.items.push_back(std::move(*item));
   }
   return c;
 }
@@ -287,7 +325,8 @@ TEST_CASE("room messages, history and private messages") {
   CHECK(f.sink(b).messages.back()->kind == MessageKind::direct);
   CHECK(f.sink(b).messages.back()->to.is_room());
   CHECK(f.sink(b).messages.back()->nick == "alice");
-  CHECK(rs.say_private(a, "dev", "nobody", text("room:dev", "x")).error().condition == Condition::item_not_found);
+  CHECK(rs.say_private(a, "dev", "nobody", text("room:dev", "x")).error().condition ==
+        Condition::item_not_found);
   CHECK(rs.say(a, "nosuch", text("room:nosuch", "x")).error().condition == Condition::item_not_found);
 }
 

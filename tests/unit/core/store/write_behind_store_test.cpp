@@ -12,7 +12,7 @@
 
 #include "core/store/memory_store.hpp"
 #include "core/store/sqlite_store.hpp"
-#include "unit/store/temp_dir.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley::core;
 using parley::test::TempDir;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "fixture.hpp"
+#include "unit/core/fixture.hpp"
 
 using namespace parley::core;
 using namespace parley::test;
