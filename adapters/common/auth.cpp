@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "adapters/common/post_guarded.hpp"
 #include "core/core.hpp"
 #include "core/services/password_hash.hpp"
 
@@ -23,16 +24,18 @@ void AuthService::stop() { pool_.stop(); }
 
 namespace {
 
-// Runs `fn` after `delay` (a throttled account) on `ex`, or at once through a post.
+// Runs `fn` after `delay` (a throttled account) on `ex`, or at once through a post; every
+// hop goes through the exception firewall (a throwing derivation or verdict is logged and
+// dropped, the pool thread and the io thread go on).
 template <class Fn>
 void after(Runtime& rt, std::chrono::steady_clock::duration delay, const asio::any_io_executor& ex, Fn fn) {
   if (delay <= std::chrono::steady_clock::duration::zero()) {
-    asio::post(ex, std::move(fn));
+    post_guarded(ex, "auth: password check", std::move(fn));
     return;
   }
   auto timer = std::make_shared<asio::steady_timer>(rt.io, delay);
   timer->async_wait([timer, ex, fn = std::move(fn)](const boost::system::error_code&) mutable {
-    asio::post(ex, std::move(fn));
+    post_guarded(ex, "auth: password check", std::move(fn));
   });
 }
 
@@ -40,7 +43,7 @@ void after(Runtime& rt, std::chrono::steady_clock::duration delay, const asio::a
 template <class Fn>
 void reply(Runtime& rt, const asio::any_io_executor& back, Fn fn) {
   if (rt.auth)
-    asio::post(back, std::move(fn));
+    post_guarded(back, "auth: reply", std::move(fn));
   else
     fn();
 }
@@ -59,7 +62,8 @@ void derive_then(Runtime& rt, std::chrono::steady_clock::duration delay, std::st
               done = std::move(done)]() mutable {
     bool ok = work();
     if (!ok) auth->throttle().failure(address, account);
-    asio::post(back, [ok, done = std::move(done)] { done(ok ? AuthResult::ok : AuthResult::wrong); });
+    post_guarded(back, "auth: verdict",
+                 [ok, done = std::move(done)] { done(ok ? AuthResult::ok : AuthResult::wrong); });
   };
   after(rt, delay, rt.auth->pool().get_executor(), std::move(job));
 }
