@@ -15,9 +15,11 @@ IrcClient::IrcClient(IrcServer& s, std::shared_ptr<IrcConnection> c, std::string
 
 IrcClient::~IrcClient() = default;
 
-void IrcClient::on_message(const core::MessagePtr& m) { server.deliver(*this, m); }
+void IrcClient::on_message(const core::MessagePtr& m) { server.render().deliver(*this, m); }
 
-bool IrcClient::on_stored_message(const core::MessagePtr& m) { return server.deliver_stored(*this, m); }
+bool IrcClient::on_stored_message(const core::MessagePtr& m) {
+  return server.render().deliver_stored(*this, m);
+}
 
 void IrcClient::on_presence(const core::PresenceUpdate&) {
   // IRC shows presence only as AWAY (aggregate); away-notify is sent by the server for
@@ -29,26 +31,30 @@ void IrcClient::on_room_join(const core::Room& room, const core::Member& m, bool
   if (!joining.empty() && joining == room.name && !self) return;  // listed by NAMES instead
   std::string line;
   LineWriter w(line);
-  w.prefix(self ? mask() : server.member_mask(room, m)).command("JOIN").param("#" + room.name);
+  w.prefix(self ? mask() : server.render().member_mask(room, m)).command("JOIN").param("#" + room.name);
   IrcClient* joiner = server.client_by_session(m.session);
   if (has(cap_extended_join)) {
     std::string real = m.nick;  // the neutral nick ("Jane Doe") as the realname
     if (joiner) real = joiner->realname;
-    w.param(server.account_of(m.session)).trailing(real);
+    w.param(server.render().account_of(m.session)).trailing(real);
   }
   w.end();
   // away-notify: a user who joins while away is followed by its AWAY ("Clients will be
   // sent an AWAY message [...] when a user joins and has an away message set").
   if (!self && has(cap_away_notify) && joiner && !joiner->away.empty()) {
     LineWriter a(line);
-    a.tags(server.tags_to(*this, joiner)).prefix(joiner->mask()).command("AWAY").trailing(joiner->away).end();
+    a.tags(server.render().tags_to(*this, joiner))
+        .prefix(joiner->mask())
+        .command("AWAY")
+        .trailing(joiner->away)
+        .end();
   }
   server.queue(*this, line);
 }
 
 void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) {
   if (state != State::registered) return;
-  server.member_left(room.name);
+  server.room_nicks().member_left(room.name);
   std::string chan = "#" + room.name;
   std::string line;
   LineWriter w(line);
@@ -57,22 +63,24 @@ void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, con
     case core::LeaveReason::Kind::shutdown:
       if (last_quit == m.session) return;  // once, however many channels we share
       last_quit = m.session;
-      w.prefix(server.member_mask(room, m)).command("QUIT").trailing(r.text.empty() ? "Quit" : r.text);
+      w.prefix(server.render().member_mask(room, m))
+          .command("QUIT")
+          .trailing(r.text.empty() ? "Quit" : r.text);
       break;
     case core::LeaveReason::Kind::kick:
     case core::LeaveReason::Kind::ban: {
-      std::string by = r.by.empty() ? server.name() : server.irc_nick_of(room, r.by);
-      if (const core::Member* k = room.find_nick(r.by)) by = server.member_mask(room, *k);
+      std::string by = r.by.empty() ? server.name() : server.room_nicks().irc_nick_of(room, r.by);
+      if (const core::Member* k = room.find_nick(r.by)) by = server.render().member_mask(room, *k);
       w.prefix(by)
           .command("KICK")
           .param(chan)
-          .param(server.irc_nick(room, m))
+          .param(server.room_nicks().irc_nick(room, m))
           .trailing(r.text.empty() ? r.by : r.text);
       if (self && channels) --channels;
       break;
     }
     default:
-      w.prefix(self ? mask() : server.member_mask(room, m)).command("PART").param(chan);
+      w.prefix(self ? mask() : server.render().member_mask(room, m)).command("PART").param(chan);
       if (!r.text.empty()) w.trailing(r.text);
       break;
   }
@@ -83,21 +91,25 @@ void IrcClient::on_room_leave(const core::Room& room, const core::Member& m, con
 void IrcClient::on_room_nick(const core::Room& room, const core::Member& before, const std::string&,
                              bool self) {
   if (state != State::registered || self) return;  // our own NICK was answered directly
-  auto [old_nick, new_nick] = server.irc_renick(room, before);
+  auto [old_nick, new_nick] = server.room_nicks().irc_renick(room, before);
   if (old_nick == new_nick) return;  // "Jane Doe" -> "Jane_Doe" looks the same from IRC
   if (last_nick_session == before.session && last_nick_new == new_nick) return;
   last_nick_session = before.session;
   last_nick_new = new_nick;
   std::string line;
-  LineWriter(line).prefix(server.mask_with(before, old_nick)).command("NICK").trailing(new_nick).end();
+  LineWriter(line)
+      .prefix(server.render().mask_with(before, old_nick))
+      .command("NICK")
+      .trailing(new_nick)
+      .end();
   server.queue(*this, line);
 }
 
 void IrcClient::on_room_topic(const core::Room& room, const core::Topic& t) {
   if (state != State::registered) return;
   if (!joining.empty() && joining == room.name) return;  // 332 follows the JOIN
-  std::string by = t.set_by.empty() ? server.name() : server.irc_nick_of(room, t.set_by);
-  if (const core::Member* m = room.find_nick(t.set_by)) by = server.member_mask(room, *m);
+  std::string by = t.set_by.empty() ? server.name() : server.room_nicks().irc_nick_of(room, t.set_by);
+  if (const core::Member* m = room.find_nick(t.set_by)) by = server.render().member_mask(room, *m);
   std::string line;
   LineWriter(line).prefix(by).command("TOPIC").param("#" + room.name).trailing(t.text).end();
   server.queue(*this, line);
@@ -107,10 +119,11 @@ void IrcClient::on_room_change(const core::Room& room, const core::RoomChange& c
   if (state != State::registered) return;
   // Changes from every protocol: an XMPP moderator's role grant shows as +o/+v here, so
   // that NAMES and MODE agree (adapters/irc/modes.hpp).
-  RenderedModes r = render_modes(c, [&](const std::string& n) { return server.irc_nick_of(room, n); });
+  RenderedModes r =
+      render_modes(c, [&](const std::string& n) { return server.room_nicks().irc_nick_of(room, n); });
   if (r.modes.empty()) return;  // nothing IRC shows changed (a visitor's role under +m)
-  std::string by = by_nick.empty() ? server.name() : server.irc_nick_of(room, by_nick);
-  if (const core::Member* m = room.find_nick(by_nick)) by = server.member_mask(room, *m);
+  std::string by = by_nick.empty() ? server.name() : server.room_nicks().irc_nick_of(room, by_nick);
+  if (const core::Member* m = room.find_nick(by_nick)) by = server.render().member_mask(room, *m);
   std::string line;
   LineWriter w(line);
   w.prefix(by).command("MODE").param("#" + room.name).param(r.modes);
@@ -122,15 +135,15 @@ void IrcClient::on_room_change(const core::Room& room, const core::RoomChange& c
 void IrcClient::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {
   if (state != State::registered) return;
   const core::Room* r = server.core().rooms().find(room);
-  std::string shown =
-      r ? server.irc_nick_of(*r, from_nick) : irc_nick_base(from_nick, server.config().nick_length);
+  std::string shown = r ? server.room_nicks().irc_nick_of(*r, from_nick)
+                        : irc_nick_base(from_nick, server.config().nick_length);
   std::string by = shown + "!" + (from.is_user() ? from.id() : "user") + "@parley";
   IrcClient* inviter = server.client_by_nick(from_nick);
   if (inviter) by = inviter->mask();
   std::string line;
   // account-tag and server-time apply to INVITE as to any message from a user.
   LineWriter(line)
-      .tags(server.tags_to(*this, inviter))
+      .tags(server.render().tags_to(*this, inviter))
       .prefix(by)
       .command("INVITE")
       .param(nick)

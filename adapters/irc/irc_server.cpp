@@ -32,12 +32,10 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   return out;
 }
 
-
-std::string unix_secs(core::Timestamp t) { return std::to_string(core::to_unix_ms(t) / 1000); }
-
 }  // namespace
 
-IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg) : rt_(rt), cfg_(std::move(cfg)) {
+IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg)
+    : rt_(rt), cfg_(std::move(cfg)), room_nicks_(*this, rt_.core.rooms(), cfg_), render_(*this) {
   created_ = core::to_iso8601(core::Clock::now());
   register_all_commands(commands_);
 }
@@ -86,7 +84,7 @@ void IrcServer::queue_shared(IrcClient& c, const std::shared_ptr<const std::stri
 }
 
 void IrcServer::flush() {
-  if (!nick_sweep_.empty()) sweep_member_nicks();
+  room_nicks_.sweep();
   // Connections share the core strand, so each pending output goes straight to its socket:
   // Connection::send writes at once when nothing is in flight (one syscall per recipient
   // per batch of messages) and queues only what the kernel does not take.
@@ -179,7 +177,7 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
   if (c.state != IrcClient::State::closed) {
     if (c.session) {
       core::SessionId s = c.session;
-      for (const auto& rn : rt_.core.rooms().rooms_of(s)) member_left(rn);
+      for (const auto& rn : rt_.core.rooms().rooms_of(s)) room_nicks_.member_left(rn);
       rt_.core.sessions().close(s, reason);
       c.session = 0;
       by_session_.erase(s);
@@ -587,7 +585,7 @@ void IrcServer::sweep_unregistered(std::chrono::seconds timeout) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Lookups and rendering shared by commands and the sink
+// Lookups shared by commands, the sink and the nick mapping
 
 IrcClient* IrcServer::client_by_session(core::SessionId s) const {
   auto it = by_session_.find(s);
@@ -607,332 +605,18 @@ std::optional<std::string> IrcServer::room_of(std::string_view chan) const {
   return name;
 }
 
-std::string IrcServer::member_mask(const core::Room& room, const core::Member& m) {
-  return mask_with(m, irc_nick(room, m));
-}
+bool IrcServer::is_irc(core::SessionId s) const { return client_by_session(s) != nullptr; }
 
-std::string IrcServer::mask_with(const core::Member& m, std::string_view nick) const {
-  if (IrcClient* c = client_by_session(m.session)) return std::string(nick) + "!" + c->user + "@" + c->host;
-  std::string host = std::string(core::to_string(m.user.protocol()));
-  if (const auto* s = rt_.core.sessions().find(m.session)) host = std::string(core::to_string(s->protocol)) + ".parley";
-  std::string user = m.user.is_user() ? m.user.id() : "user";
-  return std::string(nick) + "!" + user + "@" + host;
-}
-
-std::string IrcServer::choose_irc_nick(const core::Room& room, const core::Member& m) {
-  const std::size_t len = cfg_.nick_length;
-  auto taken = [&](std::string_view candidate) {
-    for (const auto& [id, other] : room.members) {
-      if (id == m.session || other.user == m.user) continue;  // one user's sessions may share a nick
-      std::string_view shown;
-      if (client_by_session(id))
-        shown = other.nick;
-      else if (const auto* e = member_nicks_.find(room.name, id); e && e->source == other.nick)
-        shown = e->nick;
-      else if (pi::is_valid_nick(other.nick, len))
-        shown = other.nick;  // will keep its own
-      else
-        continue;
-      if (pi::equal_fold(shown, candidate)) return true;
-    }
-    // An IRC user elsewhere: PRIVMSG to the nick must reach this member, not them.
-    if (IrcClient* c = client_by_nick(candidate)) {
-      const auto* info = rt_.core.sessions().find(c->session);
-      if (!info || info->user != m.user) return true;
-    }
-    return false;
-  };
-  return dedup_nick(pi::is_valid_nick(m.nick, len) ? m.nick : irc_nick_base(m.nick, len), len, taken);
-}
-
-std::string IrcServer::irc_nick(const core::Room& room, const core::Member& m) {
-  if (client_by_session(m.session)) return m.nick;  // an IRC client: its own, valid, nick
-  if (const auto* e = member_nicks_.find(room.name, m.session); e && e->source == m.nick) return e->nick;
-  nick_sweep_.insert(room.name);  // kept only while an IRC client is there to see it
-  return member_nicks_.set(room.name, m.session, m.nick, choose_irc_nick(room, m)).nick;
-}
-
-std::string IrcServer::irc_nick_of(const core::Room& room, std::string_view neutral) {
-  if (const core::Member* m = room.find_nick(neutral)) return irc_nick(room, *m);
-  return irc_nick_base(neutral, cfg_.nick_length);
-}
-
-const core::Member* IrcServer::member_by_irc_nick(const core::Room& room, std::string_view nick) {
-  const std::size_t len = cfg_.nick_length;
-  // The nick without a dedup suffix: only a member whose base nick starts with it can show
-  // `nick`, so a lookup (PRIVMSG to anyone, over every room) derives no other member's nick.
-  std::string_view stem = nick;
-  while (!stem.empty() && stem.back() >= '0' && stem.back() <= '9') stem.remove_suffix(1);
-  for (const auto& [id, m] : room.members) {
-    if (client_by_session(id)) {
-      if (pi::equal_fold(m.nick, nick)) return &m;
-      continue;
-    }
-    if (const auto* e = member_nicks_.find(room.name, id); e && e->source == m.nick) {
-      if (pi::equal_fold(e->nick, nick)) return &m;
-      continue;
-    }
-    const std::string base = pi::is_valid_nick(m.nick, len) ? m.nick : irc_nick_base(m.nick, len);
-    const bool plausible =
-        pi::equal_fold(base, nick) || (stem.size() < nick.size() && stem.size() <= base.size() &&
-                                       pi::equal_fold(std::string_view(base).substr(0, stem.size()), stem));
-    if (plausible && pi::equal_fold(irc_nick(room, m), nick)) return &m;
-  }
-  return nullptr;
-}
-
-std::pair<std::string, std::string> IrcServer::irc_renick(const core::Room& room,
-                                                          const core::Member& before) {
-  auto now = room.members.find(before.session);
-  if (now == room.members.end()) return {before.nick, before.nick};
-  if (client_by_session(before.session)) return {before.nick, now->second.nick};
-  const auto* e = member_nicks_.find(room.name, before.session);
-  if (e && e->source == now->second.nick) return {e->previous, e->nick};  // told to another member already
-  std::string old = e && e->source == before.nick ? e->nick : choose_irc_nick(room, before);
-  member_nicks_.set(room.name, before.session, before.nick, old);
-  const auto& after =
-      member_nicks_.set(room.name, before.session, now->second.nick, choose_irc_nick(room, now->second));
-  return {after.previous, after.nick};
-}
-
-void IrcServer::sweep_member_nicks() {
-  for (const auto& name : nick_sweep_) {
-    const core::Room* r = rt_.core.rooms().find(name);
-    bool irc_here = r && std::any_of(r->members.begin(), r->members.end(),
-                                     [&](const auto& kv) { return client_by_session(kv.first) != nullptr; });
-    if (!irc_here)
-      member_nicks_.forget_room(name);
-    else
-      member_nicks_.sweep(name, [&](core::SessionId s) { return r->members.count(s) > 0; });
-  }
-  nick_sweep_.clear();
+bool IrcServer::irc_nick_of_other(std::string_view nick, const core::Address& user) const {
+  IrcClient* c = client_by_nick(nick);
+  if (!c) return false;
+  const auto* info = rt_.core.sessions().find(c->session);
+  return !info || info->user != user;
 }
 
 bool IrcServer::nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only) {
   const auto* me = rt_.core.sessions().find(c.session);
-  auto check = [&](const core::Room& r) {
-    for (const auto& [id, m] : r.members)
-      if (id != c.session && (!me || m.user != me->user) && pi::equal_fold(irc_nick(r, m), nick)) return true;
-    return false;
-  };
-  if (only) return check(*only);
-  for (const auto& rn : rt_.core.rooms().rooms_of(c.session))
-    if (const core::Room* r = rt_.core.rooms().find(rn); r && check(*r)) return true;
-  return false;
-}
-
-std::string IrcServer::sender_mask(const core::Message& m, std::string_view nick) const {
-  if (m.origin.protocol == core::Protocol::irc)
-    if (IrcClient* c = client_by_session(m.origin.session))
-      return std::string(nick.empty() ? std::string_view(c->nick) : nick) + "!" + c->user + "@" + c->host;
-  std::string n = nick.empty() ? (m.from.is_user() ? m.from.id() : m.from.to_string()) : std::string(nick);
-  for (auto& ch : n)
-    if (ch == ' ' || ch == '!' || ch == '@') ch = '_';
-  std::string user = m.from.is_user() ? m.from.id() : "user";
-  return n + "!" + user + "@" + std::string(core::to_string(m.origin.protocol)) + ".parley";
-}
-
-std::string IrcServer::account_of(core::SessionId s) const {
-  if (const auto* info = rt_.core.sessions().find(s))
-    if (!info->guest) return info->user.id();
-  return "*";
-}
-
-char IrcServer::prefix_of(const core::Member& m) const { return prefix_for(m.role, m.affiliation, m.voice); }
-
-std::string IrcServer::status_of(const IrcClient& viewer, const core::Member& m) const {
-  if (viewer.has(cap_multi_prefix)) return prefixes_of(m);
-  char p = prefix_of(m);
-  return p ? std::string(1, p) : std::string{};
-}
-
-std::string IrcServer::prefixes_of(const core::Member& m) const {
-  return prefixes_for(m.role, m.affiliation, m.voice);
-}
-
-void IrcServer::send_names(IrcClient& c, const core::Room& room, bool with_end) {
-  std::string chan = "#" + room.name;
-  std::string head = ":" + cfg_.server_name + " 353 " + c.nick + " " + (room.modes.secret ? "@ " : "= ") + chan + " :";
-  std::string line = head;
-  bool any = false;
-  for (const auto& [id, m] : room.members) {
-    std::string entry;
-    entry += status_of(c, m);
-    entry += c.has(cap_userhost_in_names) ? member_mask(room, m) : irc_nick(room, m);
-    if (any && line.size() + entry.size() + 3 > 500) {
-      c.out += line + "\r\n";
-      line = head;
-      any = false;
-    }
-    if (any) line += ' ';
-    line += entry;
-    any = true;
-  }
-  if (any) c.out += line + "\r\n";
-  mark_dirty(c);
-  if (with_end) numeric(c, 366, {chan}, "End of /NAMES list.");
-}
-
-void IrcServer::send_topic(IrcClient& c, const core::Room& room) {
-  std::string chan = "#" + room.name;
-  if (room.topic.text.empty()) return numeric(c, 331, {chan}, "No topic is set");
-  numeric(c, 332, {chan}, room.topic.text);
-  numeric_nt(c, 333,
-             {chan, room.topic.set_by.empty() ? cfg_.server_name : irc_nick_of(room, room.topic.set_by),
-              unix_secs(room.topic.set_at)});
-}
-
-std::string IrcServer::tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid) const {
-  std::string tags;
-  auto add = [&](std::string_view k, std::string_view v) { pi::append_tag(tags, k, v); };
-  if (to.has(cap_server_time)) add("time", core::to_iso8601(core::Clock::now()));
-  if (to.has(cap_account_tag) && from && !from->account.empty()) add("account", from->account);
-  if (to.has(cap_message_tags) && !msgid.empty()) add("msgid", msgid);
-  return tags;
-}
-
-std::string IrcServer::tags_for(const core::Message& m, std::uint32_t variant) const {
-  // message-tags "Size limit": what the server adds stays within 4094 bytes, the whole tag
-  // section within 8191 (with '@' and the space). A tag that does not fit is left out;
-  // client-only tags are dropped before any line of the message is.
-  constexpr std::size_t kServerTags = 4094 - 2, kAllTags = pi::kMaxTagSection - 2;
-  std::string tags;
-  auto add = [&](std::string_view k, std::string_view v) {
-    std::string t;
-    pi::append_tag(t, k, v);
-    if (tags.size() + 1 + t.size() <= kServerTags) {
-      if (!tags.empty()) tags += ';';
-      tags += t;
-    }
-  };
-  if (variant & 1) add("time", core::to_iso8601(m.timestamp));
-  if (variant & 2) {
-    std::string acct = account_of(m.origin.session);
-    if (acct == "*" && m.origin.session == 0 && m.from.is_user() && rt_.core.directory().exists(m.from.id()))
-      acct = m.from.id();
-    if (acct != "*") add("account", acct);
-  }
-  if ((variant & 4) && !m.id.empty()) add("msgid", m.id);
-  // Client-only tags reach message-tags clients only (IRCv3 message-tags); they are stored
-  // escaped already, so they are appended as they are, when they fit the section and
-  // leave room for the text within this message's share of the sendq.
-  const std::size_t room =
-      std::min(kAllTags, message_bytes_max() > pi::kMaxBody ? message_bytes_max() - pi::kMaxBody : 0);
-  if ((variant & 4) && !m.client_tags.empty() && m.client_tags.size() <= 4094 - 2 &&
-      tags.size() + 1 + m.client_tags.size() <= room) {
-    if (!tags.empty()) tags += ';';
-    tags += m.client_tags;
-  }
-  return tags;
-}
-
-std::size_t IrcServer::message_bytes_max() const { return cfg_.sendq / 4; }
-
-// The lines of one message for one target. Multi-line bodies (from XMPP) become one line
-// per body line, long ones are split at UTF-8 boundaries, each line re-opening its
-// formatting. At most max_lines lines, and at most max_bytes in all (but always one line):
-// the rest becomes one "[... N more lines]" line, so that one message can neither flood a
-// channel nor overflow a member's sendq (issue 9).
-static void render_body_lines(std::string& out, std::string_view tags, std::string_view mask,
-                              std::string_view target, const core::Message& m, std::size_t max_lines,
-                              std::size_t max_bytes) {
-  std::vector<pi::Span> spans;
-  spans.reserve(std::min(m.rich.size(), core::kMaxStyleSpans));
-  for (std::size_t i = 0; i < m.rich.size() && i < core::kMaxStyleSpans; ++i) {
-    const auto& s = m.rich[i];
-    spans.push_back(pi::Span{s.begin, s.end, s.flags, s.fg, s.bg});
-  }
-  std::string_view cmd = m.kind == core::MessageKind::notice ? "NOTICE" : "PRIVMSG";
-  const bool action = m.kind == core::MessageKind::action;
-  const std::size_t framing = mask.size() + target.size() + cmd.size() + 6 + (action ? 9 : 0);
-  const std::size_t budget = framing < 510 - 32 ? 510 - framing : 32;
-  // Each line costs at most its tags plus 512 bytes; one more line is the marker.
-  const std::size_t line_max = (tags.empty() ? 0 : tags.size() + 2) + pi::kMaxBody;
-  const std::size_t fit = max_bytes / line_max;
-  const std::size_t lines_max = std::max<std::size_t>(1, std::min(max_lines, fit > 1 ? fit - 1 : 1));
-  auto rendered = pi::render_lines(m.body, spans, budget, lines_max);
-  if (rendered.lines.empty() && rendered.more == 0) rendered.lines.emplace_back(" ");
-  auto write = [&](std::string_view text, bool as_action) {
-    LineWriter w(out);
-    w.tags(tags).prefix(mask).command(cmd).param(target);
-    if (as_action)
-      w.trailing(pi::make_ctcp_action(text));
-    else
-      w.trailing(text);
-    w.end();
-  };
-  for (const auto& line : rendered.lines) write(line, action);
-  if (rendered.more > 0)
-    write("[... " + std::to_string(rendered.more) + (rendered.more == 1 ? " more line]" : " more lines]"),
-          false);
-}
-
-std::string IrcServer::room_sender_nick(const core::Message& m) {
-  if (const core::Room* r = m.to.is_room() ? rt_.core.rooms().find(m.to.id()) : nullptr) {
-    auto it = r->members.find(m.origin.session);
-    if (it != r->members.end() && it->second.nick == m.nick) return irc_nick(*r, it->second);
-  }
-  // Gone since (or never a member, -n): the nick mapped, without the room's deduplication.
-  return m.nick.empty() ? std::string{} : irc_nick_base(m.nick, cfg_.nick_length);
-}
-
-std::string IrcServer::render_room_line(const core::Message& m, std::uint32_t variant) {
-  std::string out;
-  out.reserve(m.body.size() + 96);
-  render_body_lines(out, tags_for(m, variant), sender_mask(m, room_sender_nick(m)), "#" + m.to.id(), m,
-                    cfg_.max_lines_per_message, message_bytes_max());
-  return out;
-}
-
-void IrcServer::deliver(IrcClient& c, const core::MessagePtr& mp) {
-  const core::Message& m = *mp;
-  if (c.state != IrcClient::State::registered) return;
-  const bool own = m.origin.session == c.session && m.origin.protocol == core::Protocol::irc;
-  if (own && !c.has(cap_echo_message)) return;
-  std::uint32_t variant = (c.has(cap_server_time) ? 1u : 0u) | (c.has(cap_account_tag) ? 2u : 0u) |
-                          (c.has(cap_message_tags) ? 4u : 0u);
-  if (m.to.is_room() && m.kind != core::MessageKind::direct) {
-    if (cached_msg_ != mp.get()) {
-      cached_msg_ = mp.get();
-      cached_keep_ = mp;
-      for (auto& l : cached_lines_) l.reset();
-    }
-    auto& line = cached_lines_[variant];
-    if (!line) line = std::make_shared<const std::string>(render_room_line(m, variant));
-    queue_shared(c, line);
-    return;
-  }
-  // Direct (or a private message from a room occupant): the target is this client's nick.
-  std::string mask;
-  if (m.to.is_room()) {  // XEP-0045 private message: show as from nick, hint the room
-    mask = sender_mask(m, room_sender_nick(m));
-  } else if (own) {
-    mask = c.mask();
-  } else {
-    std::string nick;
-    if (m.origin.protocol == core::Protocol::irc)
-      if (IrcClient* s = client_by_session(m.origin.session)) nick = s->nick;
-    mask = sender_mask(m, nick);
-  }
-  std::string target = c.nick;
-  if (own && m.to.is_user()) {
-    // echo-message of a direct message: target is who it was sent to.
-    target = m.to.id();
-    if (auto sessions = rt_.core.sessions().of_user(m.to.bare()); !sessions.empty())
-      if (IrcClient* t = client_by_session(sessions.front())) target = t->nick;
-  }
-  std::string out;
-  render_body_lines(out, tags_for(m, variant), mask, target, m, cfg_.max_lines_per_message,
-                    message_bytes_max());
-  queue(c, out);
-}
-
-bool IrcServer::deliver_stored(IrcClient& c, const core::MessagePtr& m) {
-  deliver(c, m);
-  if (!c.conn || c.state != IrcClient::State::registered || m->id.empty()) return false;
-  c.stored.push_back(m->id);
-  mark_dirty(c);  // flush() confirms it, even if nothing was rendered (own message, no echo)
-  return true;
+  return room_nicks_.shown_in_rooms(c.session, me ? &me->user : nullptr, nick, only);
 }
 
 void IrcServer::publish_away(IrcClient& c) {

@@ -4,11 +4,8 @@
 // strand: IrcConnection posts the lines it framed, the server dispatches them through its
 // CommandRegistry (command.hpp: arity and registration checked there), the command's
 // handler (adapters/irc/commands/<area>.cpp) calls the core and replies through the output
-// layer below; the client's SessionSink renders core events.
-//
-// Room traffic is rendered once per message and capability variant (server-time,
-// account-tag, message-tags) and the same bytes are handed to every recipient.
-#include <array>
+// layer below; the client's SessionSink renders core events through IrcRender
+// (render_events.hpp). The IRC nicks of room members are RoomNicks' (room_nicks.hpp).
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -24,14 +21,15 @@
 #include "adapters/irc/command.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
-#include "adapters/irc/member_nicks.hpp"
 #include "adapters/irc/monitors.hpp"
+#include "adapters/irc/render_events.hpp"
+#include "adapters/irc/room_nicks.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/irc/message.hpp"
 
 namespace parley::adapters::irc {
 
-class IrcServer : public std::enable_shared_from_this<IrcServer> {
+class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNickOwners {
  public:
   IrcServer(Runtime& rt, config::IrcConfig cfg);
   ~IrcServer();
@@ -67,44 +65,13 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void numeric(IrcClient& c, int code, std::initializer_list<std::string_view> middle,
                std::string_view trailing);
   void numeric_nt(IrcClient& c, int code, std::initializer_list<std::string_view> middle);
-  // Room and direct message rendering.
-  void deliver(IrcClient& c, const core::MessagePtr& m);
-  // An offline message (SessionSink::on_stored_message): delivered as any, and confirmed
-  // to the core once the bytes are written (flush()). false: no socket to tell (tests).
-  bool deliver_stored(IrcClient& c, const core::MessagePtr& m);
-  // nick!user@host for a room member or a message sender of any protocol.
-  std::string member_mask(const core::Room& room, const core::Member& m);
-  std::string mask_with(const core::Member& m, std::string_view nick) const;
-  std::string sender_mask(const core::Message& m, std::string_view nick) const;
-  // Room members as IRC sees them (member_nicks.hpp): an IRC client's own nick; else the
-  // neutral nick when it is a valid IRC nick nobody else in the room (or an IRC user
-  // elsewhere) shows; else one derived from it ("Jane Doe" -> "Jane_Doe", "Jane_Doe1"...).
-  // Chosen on first sight and kept while the member stays in the room.
-  std::string irc_nick(const core::Room& room, const core::Member& m);
-  // A neutral nick named by a core event (kicker, topic setter, mode setter, inviter).
-  std::string irc_nick_of(const core::Room& room, std::string_view neutral);
-  // The member of `room` that IRC sees as `nick` (case-insensitive), or nullptr.
-  const core::Member* member_by_irc_nick(const core::Room& room, std::string_view nick);
-  // A member of another protocol changed its nick (the room has the new one): the IRC
-  // nicks before and after, the same for every IRC member told.
-  std::pair<std::string, std::string> irc_renick(const core::Room& room, const core::Member& before);
-  // Someone left `room`: the derived nicks of those gone are dropped at the next flush.
-  void member_left(const std::string& room) { nick_sweep_.insert(room); }
-  std::string account_of(core::SessionId s) const;  // "*" for guests / unknown
-  // Tags for a line this adapter writes itself (TAGMSG, INVITE, STATUSMSG...) as `to` may
-  // receive them: server-time, account-tag (of `from`), msgid; empty when none apply.
-  std::string tags_to(const IrcClient& to, const IrcClient* from, std::string_view msgid = {}) const;
-  char prefix_of(const core::Member& m) const;
-  // Every status prefix of a member, highest first (IRCv3 multi-prefix: "@+").
-  std::string prefixes_of(const core::Member& m) const;
-  // The prefixes `viewer` is shown: all with multi-prefix, else the highest.
-  std::string status_of(const IrcClient& viewer, const core::Member& m) const;
+  // Core events as IRC lines (render_events.hpp) and room members' IRC nicks (room_nicks.hpp).
+  IrcRender& render() { return render_; }
+  RoomNicks& room_nicks() { return room_nicks_; }
   static constexpr std::size_t kMonitorMax = 100;  // ISUPPORT MONITOR=
   static constexpr std::size_t kKeyLen = 32;       // ISUPPORT KEYLEN=
   static constexpr std::size_t kMaxBans = 100;     // ISUPPORT MAXLIST=b:
   std::size_t channel_length() const;              // ISUPPORT CHANNELLEN=
-  void send_names(IrcClient& c, const core::Room& room, bool with_end = true);
-  void send_topic(IrcClient& c, const core::Room& room);
   IrcClient* client_by_session(core::SessionId s) const;
   IrcClient* client_by_nick(std::string_view nick) const;
   const std::string& name() const { return cfg_.server_name; }
@@ -112,9 +79,6 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::optional<std::string> room_of(std::string_view chan) const;
   // Another user in one of c's rooms (or in `only`) shows `nick` to IRC.
   bool nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only = nullptr);
-  // Tags of a room or direct message for a capability variant (1 server-time, 2 account-tag,
-  // 4 message-tags), bounded as message-tags requires.
-  std::string tags_for(const core::Message& m, std::uint32_t variant) const;
   void send_isupport(IrcClient& c);
   void send_motd(IrcClient& c);
   void send_lusers(IrcClient& c);
@@ -141,8 +105,9 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   // its current nick, or the nick went offline.
   void monitor_online(IrcClient& c);
   void monitor_offline(const std::string& nick);
-  std::string choose_irc_nick(const core::Room& room, const core::Member& m);
-  void sweep_member_nicks();
+  // IrcNickOwners, for room_nicks_.
+  bool is_irc(core::SessionId s) const override;
+  bool irc_nick_of_other(std::string_view nick, const core::Address& user) const override;
   bool nick_available(IrcClient& c, const std::string& folded, bool& reserved);
   void set_nick(IrcClient& c, const std::string& nick);
   void remember_whowas(const IrcClient& c);
@@ -154,11 +119,6 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   void sasl_succeed(IrcClient& c, const std::string& account);
   void send_sasl_data(IrcClient& c, std::string_view raw);
   void check_pass(IrcClient& c);  // irc.password, then PASS account:password
-  std::string render_room_line(const core::Message& m, std::uint32_t variant);
-  // The IRC nick of a room message's sender (m.nick is the neutral one).
-  std::string room_sender_nick(const core::Message& m);
-  // The most bytes one message may take in a member's output (a share of the sendq).
-  std::size_t message_bytes_max() const;
 
   // Registration commands (commands/registration.cpp puts them in the registry).
   void cmd_cap(IrcClient&, const protocols::irc::Message&);
@@ -181,14 +141,10 @@ class IrcServer : public std::enable_shared_from_this<IrcServer> {
   std::size_t max_global_ = 0;    // most sessions of any protocol at once (RPL_GLOBALUSERS)
   MonitorList monitors_;
   std::uint64_t next_guest_ = 1;
-  MemberNicks member_nicks_;
-  std::set<std::string> nick_sweep_;  // rooms whose derived nicks may name departed members
+  RoomNicks room_nicks_;
+  IrcRender render_;
   std::string created_;
   std::deque<WhoWas> whowas_;
-  // Render cache: one message, up to 8 tag variants.
-  const core::Message* cached_msg_ = nullptr;
-  std::array<std::shared_ptr<const std::string>, 8> cached_lines_{};
-  std::shared_ptr<const core::Message> cached_keep_;
 };
 
 }  // namespace parley::adapters::irc

@@ -58,8 +58,8 @@ void join_one(IrcServer& srv, IrcClient& c, std::string_view chan, std::string_v
   }
   ++c.channels;
   const core::Room& room_ref = **r;
-  if (!room_ref.topic.text.empty()) srv.send_topic(c, room_ref);
-  srv.send_names(c, room_ref);
+  if (!room_ref.topic.text.empty()) srv.render().send_topic(c, room_ref);
+  srv.render().send_names(c, room_ref);
 }
 
 void cmd_join(IrcServer& srv, IrcClient& c, const pi::Message& m) {
@@ -99,7 +99,7 @@ void cmd_topic(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   if (m.nparams < 2) {
     if (r->modes.secret && !r->members.count(c.session))
       return srv.numeric(c, 442, {chan}, "You're not on that channel");
-    return srv.send_topic(c, *r);
+    return srv.render().send_topic(c, *r);
   }
   auto st = srv.core().rooms().set_topic(c.session, *room, std::string(pi::utf8_truncate(m.param(1), 390)));
   if (!st) {
@@ -119,7 +119,7 @@ void cmd_names(IrcServer& srv, IrcClient& c, const pi::Message& m) {
     auto room = srv.room_of(chan);
     const core::Room* r = room ? srv.core().rooms().find(*room) : nullptr;
     if (!r || (r->modes.secret && !r->members.count(c.session))) continue;
-    srv.send_names(c, *r, false);
+    srv.render().send_names(c, *r, false);
   }
   srv.numeric(c, 366, {m.param(0)}, "End of /NAMES list.");
 }
@@ -166,7 +166,7 @@ void kick_one(IrcServer& srv, IrcClient& c, std::string_view chan_in, std::strin
   if (!r) return srv.numeric(c, 403, {chan_in}, "No such channel");
   std::string chan = "#" + *room;
   if (!r->members.count(c.session)) return srv.numeric(c, 442, {chan}, "You're not on that channel");
-  const core::Member* target = srv.member_by_irc_nick(*r, nick);
+  const core::Member* target = srv.room_nicks().member_by_irc_nick(*r, nick);
   if (!target) return srv.numeric(c, 441, {nick, chan}, "They aren't on that channel");
   auto st = srv.core().rooms().kick(c.session, *room, target->nick, reason, true);
   if (!st) {
@@ -213,7 +213,7 @@ void cmd_invite(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   }
   if (!r->members.count(c.session)) return srv.numeric(c, 442, {chan}, "You're not on that channel");
   for (const auto& [id, mem] : r->members)
-    if (mem.user == who || pi::equal_fold(srv.irc_nick(*r, mem), nick))
+    if (mem.user == who || pi::equal_fold(srv.room_nicks().irc_nick(*r, mem), nick))
       return srv.numeric(c, 443, {nick, chan}, "is already on channel");
   auto st = srv.core().rooms().invite(c.session, *room, who);
   if (!st) {
@@ -232,7 +232,7 @@ void cmd_invite(IrcServer& srv, IrcClient& c, const pi::Message& m) {
     if (r->modes.invite_only && mem.role != core::Role::moderator) continue;
     std::string line;
     LineWriter(line)
-        .tags(srv.tags_to(*t, &c))
+        .tags(srv.render().tags_to(*t, &c))
         .prefix(c.mask())
         .command("INVITE")
         .param(target ? target->nick : nick)

@@ -53,7 +53,8 @@ void cmd_tagmsg(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   const std::string msgid = srv.core().router().next_id();
   auto line_for = [&](const IrcClient& to, std::string_view shown_target) {
     std::string t = tags;
-    if (std::string more = srv.tags_to(to, &c, msgid); !more.empty()) t += (t.empty() ? "" : ";") + more;
+    if (std::string more = srv.render().tags_to(to, &c, msgid); !more.empty())
+      t += (t.empty() ? "" : ";") + more;
     std::string out;
     LineWriter(out).tags(t).prefix(c.mask()).command("TAGMSG").param(shown_target).end();
     return out;
@@ -120,7 +121,7 @@ void send_statusmsg(IrcServer& srv, IrcClient& c, char status, const core::Room&
     if (!t || !has_status(mem, status) || (t == &c && !c.has(cap_echo_message))) continue;
     std::string line;
     LineWriter(line)
-        .tags(srv.tags_to(*t, &c, msgid))
+        .tags(srv.render().tags_to(*t, &c, msgid))
         .prefix(c.mask())
         .command(cmd)
         .param(target)
@@ -131,7 +132,7 @@ void send_statusmsg(IrcServer& srv, IrcClient& c, char status, const core::Room&
   if (c.has(cap_echo_message) && (me == r.members.end() || !has_status(me->second, status))) {
     std::string line;
     LineWriter(line)
-        .tags(srv.tags_to(c, &c, msgid))
+        .tags(srv.render().tags_to(c, &c, msgid))
         .prefix(c.mask())
         .command(cmd)
         .param(target)
@@ -226,7 +227,7 @@ void send_message(IrcServer& srv, IrcClient& c, const pi::Message& m, bool notic
       to = core::Address::user(f);
     } else {
       for (const core::Room* r : srv.core().rooms().list())
-        if (const core::Member* mem = srv.member_by_irc_nick(*r, target)) {
+        if (const core::Member* mem = srv.room_nicks().member_by_irc_nick(*r, target)) {
           to = mem->user;
           break;
         }
@@ -260,7 +261,7 @@ void send_message(IrcServer& srv, IrcClient& c, const pi::Message& m, bool notic
                               (c.has(cap_message_tags) ? 4u : 0u);
       std::string out;
       LineWriter(out)
-          .tags(srv.tags_for(echo, variant))
+          .tags(srv.render().tags_for(echo, variant))
           .prefix(c.mask())
           .command(cmd)
           .param(target)
@@ -272,7 +273,7 @@ void send_message(IrcServer& srv, IrcClient& c, const pi::Message& m, bool notic
       // oneself still arrives once, as any other would.
       std::string out;
       LineWriter(out)
-          .tags(srv.tags_to(c, &c, echo.id))
+          .tags(srv.render().tags_to(c, &c, echo.id))
           .prefix(c.mask())
           .command(cmd)
           .param(c.nick)

@@ -35,7 +35,7 @@ bool valid_limit(std::string_view v) {
 bool nick_known(IrcServer& srv, std::string_view nick) {
   if (srv.client_by_nick(nick)) return true;
   for (const core::Room* r : srv.core().rooms().list())
-    if (srv.member_by_irc_nick(*r, nick)) return true;
+    if (srv.room_nicks().member_by_irc_nick(*r, nick)) return true;
   std::string f = pi::casefold(nick);
   return core::is_valid_local_name(f) && srv.core().sessions().user_online(core::Address::user(f));
 }
@@ -204,7 +204,7 @@ void mode_channel(IrcServer& srv, IrcClient& c, const pi::Message& m) {
       case 'o':
       case 'h':
       case 'v':
-        if (const core::Member* who = srv.member_by_irc_nick(*r, arg)) {
+        if (const core::Member* who = srv.room_nicks().member_by_irc_nick(*r, arg)) {
           arg = who->nick;  // the core names members by their neutral nick
         } else {
           if (nick_known(srv, arg))

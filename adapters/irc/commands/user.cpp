@@ -5,6 +5,7 @@
 
 #include "adapters/irc/commands/commands.hpp"
 #include "adapters/irc/irc_server.hpp"
+#include "adapters/irc/modes.hpp"
 #include "core/core.hpp"
 #include "protocols/irc/text.hpp"
 
@@ -82,14 +83,14 @@ void who_reply(IrcServer& srv, IrcClient& c, std::string_view fields, std::strin
         (agg.availability == core::Availability::available || agg.availability == core::Availability::chat)
             ? "H"
             : "G";
-    nick = room ? srv.irc_nick(*room, *mem) : irc_nick_base(mem->nick, srv.config().nick_length);
-    auto mm = srv.mask_with(*mem, nick);
+    nick = room ? srv.room_nicks().irc_nick(*room, *mem) : irc_nick_base(mem->nick, srv.config().nick_length);
+    auto mm = srv.render().mask_with(*mem, nick);
     user = mm.substr(mm.find('!') + 1, mm.find('@') - mm.find('!') - 1);
     host = mm.substr(mm.find('@') + 1);
     real = mem->nick;  // the neutral nick, spaces and all
     if (mem->user.is_user() && srv.core().directory().exists(mem->user.id())) account = mem->user.id();
   }
-  if (mem) flags += srv.status_of(c, *mem);
+  if (mem) flags += srv.render().status_of(c, *mem);
   if (fields.empty())
     return srv.numeric(c, 352, {chan, user, host, srv.config().server_name, nick, flags}, "0 " + real);
   LineWriter w(c.out);
@@ -188,7 +189,7 @@ void cmd_whois(IrcServer& srv, IrcClient& c, const pi::Message& m) {
       if (!r || (r->modes.secret && !r->members.count(c.session))) continue;
       auto it = r->members.find(t->session);
       if (!chans.empty()) chans += ' ';
-      if (it != r->members.end()) chans += srv.status_of(c, it->second);
+      if (it != r->members.end()) chans += srv.render().status_of(c, it->second);
       chans += "#" + rn;
     }
     if (!chans.empty()) srv.numeric(c, 319, {t->nick}, chans);
@@ -212,18 +213,18 @@ void cmd_whois(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   std::string shown_nick;
   std::string chans;
   for (const core::Room* r : srv.core().rooms().list()) {
-    const core::Member* mem = srv.member_by_irc_nick(*r, nick);
+    const core::Member* mem = srv.room_nicks().member_by_irc_nick(*r, nick);
     if (!mem && core::is_valid_local_name(f))
       for (const auto& [id, mm] : r->members)
         if (mm.user == core::Address::user(f)) mem = &mm;
     if (!mem) continue;
     if (!found) {
       found = mem;
-      shown_nick = srv.irc_nick(*r, *mem);
+      shown_nick = srv.room_nicks().irc_nick(*r, *mem);
     }
     if (r->modes.secret && !r->members.count(c.session)) continue;
     if (!chans.empty()) chans += ' ';
-    if (char p = srv.prefix_of(*mem)) chans += p;
+    if (char p = prefix_for(mem->role, mem->affiliation, mem->voice)) chans += p;
     chans += "#" + r->name;
   }
   core::Address user = found ? found->user : core::Address{};
@@ -330,7 +331,7 @@ void cmd_away(IrcServer& srv, IrcClient& c, const pi::Message& m) {
       told.push_back(t);
       std::string line;
       LineWriter w(line);
-      w.tags(srv.tags_to(*t, &c)).prefix(c.mask()).command("AWAY");
+      w.tags(srv.render().tags_to(*t, &c)).prefix(c.mask()).command("AWAY");
       if (!text.empty()) w.trailing(text);
       w.end();
       srv.queue(*t, line);
@@ -364,7 +365,12 @@ void cmd_setname(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   for (IrcClient* t : told) {
     if (!t->has(cap_setname)) continue;
     std::string line;
-    LineWriter(line).tags(srv.tags_to(*t, &c)).prefix(c.mask()).command("SETNAME").trailing(c.realname).end();
+    LineWriter(line)
+        .tags(srv.render().tags_to(*t, &c))
+        .prefix(c.mask())
+        .command("SETNAME")
+        .trailing(c.realname)
+        .end();
     srv.queue(*t, line);
   }
 }
