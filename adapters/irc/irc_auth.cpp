@@ -1,5 +1,5 @@
 // IRC authentication: SASL (IRCv3 sasl-3.1/3.2: PLAIN, SCRAM-SHA-256), PASS account
-// logins and the connection password. Core strand, like the rest of IrcServer.
+// logins and the connection password (irc_auth.hpp). Core strand, like IrcServer.
 //
 // Rules kept here (issue 9):
 //   - a client's account is the one its mechanism verified, set in one place
@@ -8,6 +8,8 @@
 //     no further line of that client is handled (IrcClient::auth_pending);
 //   - an unknown account costs what a known one does (decoy credentials);
 //   - failed SASL attempts per connection are bounded (auth.max_failures_per_connection).
+#include "adapters/irc/irc_auth.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include "adapters/common/auth.hpp"
@@ -32,13 +34,13 @@ constexpr std::string_view kThrottledText =
 
 }  // namespace
 
-void IrcServer::paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
-                             std::function<void(IrcClient&, AuthResult)> then) {
-  auto it = clients_.find(&c);
-  if (it == clients_.end()) return;
+void IrcAuth::paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
+                           std::function<void(IrcClient&, AuthResult)> then) {
+  auto it = srv_.clients().find(&c);
+  if (it == srv_.clients().end()) return;
   std::shared_ptr<IrcClient> keep = it->second;
   c.auth_pending = true;
-  auto self = shared_from_this();
+  auto self = srv_.shared_from_this();  // keeps the server (and this) alive
   start([self, keep, then = std::move(then)](AuthResult r) {
     IrcClient& cl = *keep;
     if (cl.state == IrcClient::State::closed) return;
@@ -50,53 +52,54 @@ void IrcServer::paused_check(IrcClient& c, const std::function<void(AuthDone)>& 
   });
 }
 
-void IrcServer::sasl_fail(IrcClient& c, int code, std::string_view text, bool counts) {
+void IrcAuth::sasl_fail(IrcClient& c, int code, std::string_view text, bool counts) {
   c.sasl.reset();
   c.reg.end_sasl();
-  numeric(c, code, {}, text);
-  if (counts && ++c.auth_failures >= max_auth_failures(rt_)) {
+  srv_.numeric(c, code, {}, text);
+  if (counts && ++c.auth_failures >= max_auth_failures(srv_.runtime())) {
     spdlog::info("irc: closing {} after {} failed authentications", c.host, c.auth_failures);
-    close_link(c, "Too many failed authentications");
+    srv_.close_link(c, "Too many failed authentications");
   }
 }
 
-void IrcServer::sasl_succeed(IrcClient& c, const std::string& account) {
+void IrcAuth::sasl_succeed(IrcClient& c, const std::string& account) {
   c.sasl.reset();
   c.reg.end_sasl();
   if (account.empty() || !core::is_valid_local_name(account))
     return sasl_fail(c, 904, "SASL authentication failed");
   c.account = account;
   std::string mask = (c.nick.empty() ? "*" : c.nick) + "!" + (c.user.empty() ? "*" : c.user) + "@" + c.host;
-  numeric(c, 900, {mask, account}, "You are now logged in as " + account);
-  numeric(c, 903, {}, "SASL authentication successful");
+  srv_.numeric(c, 900, {mask, account}, "You are now logged in as " + account);
+  srv_.numeric(c, 903, {}, "SASL authentication successful");
   spdlog::info("irc: {} authenticated with SASL from {}", account, c.host);
 }
 
-void IrcServer::send_sasl_data(IrcClient& c, std::string_view raw) {
+void IrcAuth::send_sasl_data(IrcClient& c, std::string_view raw) {
   std::string lines;
   pi::append_authenticate(lines, raw);
-  queue(c, lines);
+  srv_.queue(c, lines);
 }
 
-void IrcServer::cmd_authenticate(IrcClient& c, const pi::Message& m) {
+void IrcAuth::authenticate(IrcClient& c, const pi::Message& m) {
   using K = pi::SaslStep::Kind;
   auto step = pi::on_authenticate(c.reg, m.param(0), !c.account.empty(), c.state == IrcClient::State::registered);
   switch (step.kind) {
-    case K::reply: return numeric(c, step.reply.code, {}, step.reply.text);
+    case K::reply:
+      return srv_.numeric(c, step.reply.code, {}, step.reply.text);
     case K::abort: return sasl_fail(c, step.reply.code, step.reply.text, false);
     case K::fail:
-      if (step.list_mechanisms) numeric(c, 908, {pi::kSaslMechanisms}, pi::kSaslMechsText);
+      if (step.list_mechanisms) srv_.numeric(c, 908, {pi::kSaslMechanisms}, pi::kSaslMechsText);
       return sasl_fail(c, step.reply.code, step.reply.text);
     case K::start:
       c.sasl = std::make_unique<SaslExchange>();
-      queue(c, "AUTHENTICATE +\r\n");
+      srv_.queue(c, "AUTHENTICATE +\r\n");
       return;
     case K::more: return;
     case K::payload: return sasl_step(c, step.payload);
   }
 }
 
-void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
+void IrcAuth::sasl_step(IrcClient& c, std::string_view data) {
   SaslExchange& x = *c.sasl;
   if (x.final_ack) {
     // The client acknowledged the server-final-message (RFC 5802 over IRC): x.user is the
@@ -118,7 +121,7 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
     return paused_check(
         c,
         [&](AuthDone done) {
-          check_account_password(rt_, host, user, std::move(creds->password), rt_.core_strand,
+          check_account_password(srv_.runtime(), host, user, std::move(creds->password), srv_.core_strand(),
                                  std::move(done));
         },
         [this, user](IrcClient& cl, AuthResult r) {
@@ -138,7 +141,7 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
     return paused_check(
         c,
         [&](AuthDone done) {
-          start_scram(rt_, host, user, core::ScramHash::sha256, rt_.core_strand,
+          start_scram(srv_.runtime(), host, user, core::ScramHash::sha256, srv_.core_strand(),
                       [done = std::move(done), &cl = c, first = std::move(*raw), user](
                           AuthResult r, core::Directory::LoginCredentials creds) {
                         // Still on the core strand; the exchange is set up before done()
@@ -173,34 +176,34 @@ void IrcServer::sasl_step(IrcClient& c, std::string_view data) {
   if (step.result == sasl::ScramServer::Result::challenge) return send_sasl_data(c, step.data);
   if (step.result == sasl::ScramServer::Result::failure || !x.known) {
     // A wrong proof, or the decoy of an unknown account: the same answer.
-    record_auth_failure(rt_, c.host, x.user);
+    record_auth_failure(srv_.runtime(), c.host, x.user);
     return sasl_fail(c, 904, "SASL authentication failed");
   }
   send_sasl_data(c, step.data);  // server-final-message; the client answers "+"
   x.final_ack = true;
 }
 
-void IrcServer::check_pass(IrcClient& c) {
+void IrcAuth::check_pass(IrcClient& c) {
   // irc.password (Modern IRC "PASS message"): a mismatch gets 464 and ERROR. It is the
   // only use of PASS then.
-  if (!cfg_.password.empty() && !c.connection_password_ok) {
+  if (!srv_.config().password.empty() && !c.connection_password_ok) {
     std::string given = std::move(c.reg.pass);
     c.reg.pass.clear();
     std::string host = c.host;
     return paused_check(
         c,
         [&](AuthDone done) {
-          check_config_password(rt_, host, "irc:password", cfg_.password, std::move(given), rt_.core_strand,
-                                std::move(done));
+          check_config_password(srv_.runtime(), host, "irc:password", srv_.config().password,
+                                std::move(given), srv_.core_strand(), std::move(done));
         },
         [this](IrcClient& cl, AuthResult r) {
           if (r != AuthResult::ok) {
-            numeric(cl, 464, {}, "Password incorrect");
-            return close_link(
+            srv_.numeric(cl, 464, {}, "Password incorrect");
+            return srv_.close_link(
                 cl, r == AuthResult::throttled ? "Too many failed logins, try again later" : "Bad password");
           }
           cl.connection_password_ok = true;
-          try_register(cl);
+          srv_.try_register(cl);
         });
   }
   // PASS: "account:password" or "password" for the account named like the nick.
@@ -214,17 +217,18 @@ void IrcServer::check_pass(IrcClient& c) {
   paused_check(
       c,
       [&](AuthDone done) {
-        check_account_password(rt_, host, acct, std::move(pw), rt_.core_strand, std::move(done));
+        check_account_password(srv_.runtime(), host, acct, std::move(pw), srv_.core_strand(),
+                               std::move(done));
       },
       [this, acct](IrcClient& cl, AuthResult r) {
         if (r != AuthResult::ok) {
-          numeric(cl, 464, {}, "Password incorrect");
-          return close_link(
+          srv_.numeric(cl, 464, {}, "Password incorrect");
+          return srv_.close_link(
               cl, r == AuthResult::throttled ? "Too many failed logins, try again later" : "Bad password");
         }
         cl.account = acct;  // the account whose password was just verified
         spdlog::info("irc: {} authenticated with PASS from {}", acct, cl.host);
-        try_register(cl);
+        srv_.try_register(cl);
       });
 }
 

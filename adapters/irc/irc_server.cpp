@@ -19,23 +19,12 @@ namespace parley::adapters::irc {
 namespace pi = protocols::irc;
 using pi::LineWriter;
 
-namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto p = s.find(sep);
-    out.push_back(s.substr(0, p));
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
-
-}  // namespace
-
 IrcServer::IrcServer(Runtime& rt, config::IrcConfig cfg)
-    : rt_(rt), cfg_(std::move(cfg)), room_nicks_(*this, rt_.core.rooms(), cfg_), render_(*this) {
+    : rt_(rt),
+      cfg_(std::move(cfg)),
+      room_nicks_(*this, rt_.core.rooms(), cfg_),
+      render_(*this),
+      auth_(*this) {
   created_ = core::to_iso8601(core::Clock::now());
   register_all_commands(commands_);
 }
@@ -151,7 +140,7 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
     auto it = nicks_.find(pi::casefold(c.nick));
     if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
     remember_whowas(c);
-    if (c.state == IrcClient::State::registered) monitor_offline(c.nick);
+    if (c.state == IrcClient::State::registered) monitors_.tell_offline(*this, c.nick);
   }
   monitors_.forget(c);
   c.state = IrcClient::State::closed;
@@ -187,7 +176,7 @@ void IrcServer::detach(IrcClient& c, const std::string& reason) {
       if (it != nicks_.end() && it->second == &c) nicks_.erase(it);
       if (c.state == IrcClient::State::registered) {
         remember_whowas(c);
-        monitor_offline(c.nick);
+        monitors_.tell_offline(*this, c.nick);
       }
     }
     c.state = IrcClient::State::closed;
@@ -394,8 +383,8 @@ void IrcServer::set_nick(IrcClient& c, const std::string& nick) {
   // MONITOR: a nick change is the old nick going offline and the new one coming online;
   // a change of case only is neither (ircv3 monitor, "nick changes").
   if (!pi::equal_fold(old_nick, nick)) {
-    monitor_offline(old_nick);
-    monitor_online(c);
+    monitors_.tell_offline(*this, old_nick);
+    monitors_.tell_online(*this, c);
   }
 }
 
@@ -413,7 +402,7 @@ void IrcServer::try_register(IrcClient& c) {
   if (c.auth_pending) return;  // a password check runs: its outcome calls back here
   // PASS: the connection password, or an account login (irc_auth.cpp).
   if ((!cfg_.password.empty() && !c.connection_password_ok) || (c.account.empty() && !c.reg.pass.empty()))
-    return check_pass(c);
+    return auth_.check_pass(c);
   c.reg.pass.clear();
   bool reserved = false;
   checking_final_ = true;
@@ -464,7 +453,7 @@ void IrcServer::try_register(IrcClient& c) {
   max_local_ = std::max(max_local_, local);
   max_global_ = std::max(max_global_, rt_.core.sessions().size());
   welcome(c);
-  monitor_online(c);
+  monitors_.tell_online(*this, c);
   publish_away(c);
   if (!guest) (void)rt_.core.router().flush_offline(c.session);
 }
@@ -474,9 +463,9 @@ void IrcServer::welcome(IrcClient& c) {
   numeric(c, 2, {}, "Your host is " + cfg_.server_name + ", running version " + std::string(kServerVersion));
   numeric(c, 3, {}, "This server was created " + created_);
   numeric_nt(c, 4, {cfg_.server_name, kServerVersion, "io", "bhiklmnostv", "bhklov"});
-  send_isupport(c);
+  send_isupport(*this, c);
   send_lusers(c);
-  send_motd(c);
+  send_motd(*this, c);
   LineWriter(c.out).prefix(c.mask()).command("MODE").param(c.nick).trailing("+i").end();
   mark_dirty(c);
 }
@@ -484,42 +473,6 @@ void IrcServer::welcome(IrcClient& c) {
 std::size_t IrcServer::channel_length() const {
   // '#' and a local room name (core::is_valid_local_name): a longer name cannot be joined.
   return std::min(cfg_.channel_length, core::kMaxLocalName + 1);
-}
-
-void IrcServer::send_isupport(IrcClient& c) {
-  // Every token is something this server does (Modern IRC, "RPL_ISUPPORT Parameters").
-  std::vector<std::string> tokens = {
-      "AWAYLEN=390",
-      "CASEMAPPING=ascii",
-      // The core bounds every session's rooms too (server.limits.max_rooms): the lower one holds.
-      "CHANLIMIT=#:" + std::to_string(std::min(cfg_.max_channels, rt_.core.options().max_rooms)),
-      "CHANMODES=b,k,l,imnst",
-      "CHANNELLEN=" + std::to_string(channel_length()),
-      "CHANTYPES=#",
-      "ELIST=MNU",
-      "HOSTLEN=64",
-      "KEYLEN=" + std::to_string(kKeyLen),
-      "KICKLEN=390",
-      "MAXLIST=b:" + std::to_string(kMaxBans),
-      "MAXTARGETS=10",
-      "MODES=4",
-      "MONITOR=" + std::to_string(kMonitorMax),
-      "NETWORK=" + cfg_.network_name,
-      "NICKLEN=" + std::to_string(cfg_.nick_length),
-      "PREFIX=(ohv)@%+",
-      "STATUSMSG=@%+",
-      "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:10,PART:,PRIVMSG:10,WHOIS:1,WHOWAS:",
-      "TOPICLEN=390",
-      "USERLEN=19",
-      "WHOX",
-  };
-  for (std::size_t i = 0; i < tokens.size(); i += 12) {
-    LineWriter w(c.out);
-    w.prefix(cfg_.server_name).numeric(5).param(c.nick);
-    for (std::size_t j = i; j < std::min(tokens.size(), i + 12); ++j) w.param(tokens[j]);
-    w.trailing("are supported by this server").end();
-  }
-  mark_dirty(c);
 }
 
 void IrcServer::send_lusers(IrcClient& c) {
@@ -549,30 +502,10 @@ void IrcServer::send_lusers(IrcClient& c) {
           "Current global users " + std::to_string(total) + ", max " + std::to_string(max_global_));
 }
 
-void IrcServer::send_motd(IrcClient& c) {
-  if (cfg_.motd.empty()) return numeric(c, 422, {}, "MOTD File is missing");
-  numeric(c, 375, {}, "- " + cfg_.server_name + " Message of the day - ");
-  for (auto line : split(cfg_.motd, '\n')) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    numeric(c, 372, {}, "- " + std::string(line));
-  }
-  numeric(c, 376, {}, "End of /MOTD command.");
-}
-
 void IrcServer::remember_whowas(const IrcClient& c) {
   if (c.nick.empty() || c.state != IrcClient::State::registered) return;
   whowas_.push_front({c.nick, c.user, c.host, c.realname});
   if (whowas_.size() > 200) whowas_.pop_back();
-}
-
-void IrcServer::monitor_online(IrcClient& c) {
-  if (const auto* w = monitors_.watchers(pi::casefold(c.nick)))
-    for (IrcClient* watcher : *w) numeric(*watcher, 730, {}, c.mask());
-}
-
-void IrcServer::monitor_offline(const std::string& nick) {
-  if (const auto* w = monitors_.watchers(pi::casefold(nick)))
-    for (IrcClient* watcher : *w) numeric(*watcher, 731, {}, nick);
 }
 
 void IrcServer::sweep_unregistered(std::chrono::seconds timeout) {

@@ -19,6 +19,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/common/runtime.hpp"
 #include "adapters/irc/command.hpp"
+#include "adapters/irc/irc_auth.hpp"
 #include "adapters/irc/irc_client.hpp"
 #include "adapters/irc/irc_connection.hpp"
 #include "adapters/irc/monitors.hpp"
@@ -79,15 +80,11 @@ class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNic
   std::optional<std::string> room_of(std::string_view chan) const;
   // Another user in one of c's rooms (or in `only`) shows `nick` to IRC.
   bool nick_shown_in_rooms(const IrcClient& c, std::string_view nick, const core::Room* only = nullptr);
-  void send_isupport(IrcClient& c);
-  void send_motd(IrcClient& c);
   void send_lusers(IrcClient& c);
   // c's AWAY state as its presence tuple.
   void publish_away(IrcClient& c);
-  // Runs start(done) with c's input paused; then(c, result) runs on the core strand when
-  // done is called, and c's buffered lines are handled after it (irc_auth.cpp).
-  void paused_check(IrcClient& c, const std::function<void(AuthDone)>& start,
-                    std::function<void(IrcClient&, AuthResult)> then);
+  // SASL, PASS and the paused password checks (irc_auth.hpp).
+  IrcAuth& auth() { return auth_; }
   const std::unordered_map<IrcClient*, std::shared_ptr<IrcClient>>& clients() const { return clients_; }
   MonitorList& monitors() { return monitors_; }
   struct WhoWas {
@@ -97,14 +94,11 @@ class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNic
 
  private:
   friend struct RegistrationCommands;  // commands/registration.cpp
+  friend class IrcAuth;                // resumes registration once a password is checked
 
   void dispatch(IrcClient& c, const protocols::irc::Message& m);
   void try_register(IrcClient& c);
   void welcome(IrcClient& c);
-  // MONITOR notifications (ircv3.net/specs/extensions/monitor): `c` went online under
-  // its current nick, or the nick went offline.
-  void monitor_online(IrcClient& c);
-  void monitor_offline(const std::string& nick);
   // IrcNickOwners, for room_nicks_.
   bool is_irc(core::SessionId s) const override;
   bool irc_nick_of_other(std::string_view nick, const core::Address& user) const override;
@@ -112,17 +106,9 @@ class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNic
   void set_nick(IrcClient& c, const std::string& nick);
   void remember_whowas(const IrcClient& c);
   void apply_label(IrcClient& c, std::size_t from, std::string_view label);
-  // Authentication (irc_auth.cpp).
-  void sasl_step(IrcClient& c, std::string_view data);
-  // counts: a failed attempt towards auth.max_failures_per_connection (906 aborts do not).
-  void sasl_fail(IrcClient& c, int code, std::string_view text, bool counts = true);
-  void sasl_succeed(IrcClient& c, const std::string& account);
-  void send_sasl_data(IrcClient& c, std::string_view raw);
-  void check_pass(IrcClient& c);  // irc.password, then PASS account:password
 
   // Registration commands (commands/registration.cpp puts them in the registry).
   void cmd_cap(IrcClient&, const protocols::irc::Message&);
-  void cmd_authenticate(IrcClient&, const protocols::irc::Message&);
   void cmd_pass(IrcClient&, const protocols::irc::Message&);
   void cmd_nick(IrcClient&, const protocols::irc::Message&);
   void cmd_user(IrcClient&, const protocols::irc::Message&);
@@ -143,6 +129,7 @@ class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNic
   std::uint64_t next_guest_ = 1;
   RoomNicks room_nicks_;
   IrcRender render_;
+  IrcAuth auth_;
   std::string created_;
   std::deque<WhoWas> whowas_;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "adapters/irc/irc_client.hpp"
+#include "adapters/irc/irc_server.hpp"
+#include "protocols/irc/text.hpp"
 
 namespace parley::adapters::irc {
 
@@ -33,6 +35,16 @@ void MonitorList::forget(IrcClient& c) {
 const std::vector<IrcClient*>* MonitorList::watchers(const std::string& folded) const {
   auto it = by_nick_.find(folded);
   return it == by_nick_.end() ? nullptr : &it->second;
+}
+
+void MonitorList::tell_online(IrcServer& srv, IrcClient& c) const {
+  if (const auto* w = watchers(protocols::irc::casefold(c.nick)))
+    for (IrcClient* watcher : *w) srv.numeric(*watcher, 730, {}, c.mask());
+}
+
+void MonitorList::tell_offline(IrcServer& srv, const std::string& nick) const {
+  if (const auto* w = watchers(protocols::irc::casefold(nick)))
+    for (IrcClient* watcher : *w) srv.numeric(*watcher, 731, {}, nick);
 }
 
 }  // namespace parley::adapters::irc

@@ -10,6 +10,7 @@
 namespace parley::adapters::irc {
 
 class IrcClient;
+class IrcServer;
 
 class MonitorList {
  public:
@@ -19,6 +20,10 @@ class MonitorList {
   void forget(IrcClient& c);  // MONITOR C, or the client is gone
   // The clients watching `folded`, or nullptr.
   const std::vector<IrcClient*>* watchers(const std::string& folded) const;
+  // MONITOR notifications (ircv3.net/specs/extensions/monitor): `c` went online under its
+  // current nick (730), or `nick` went offline (731).
+  void tell_online(IrcServer& srv, IrcClient& c) const;
+  void tell_offline(IrcServer& srv, const std::string& nick) const;
 
  private:
   std::unordered_map<std::string, std::vector<IrcClient*>> by_nick_;

@@ -19,6 +19,10 @@ void register_user_commands(
 void register_info_commands(CommandRegistry& r);  // MOTD LUSERS VERSION TIME INFO LINKS
 void register_oper_commands(CommandRegistry& r);  // OPER KILL
 
+// Replies of the welcome burst that commands repeat (VERSION, MOTD): RPL_ISUPPORT, the MOTD.
+void send_isupport(IrcServer& srv, IrcClient& c);
+void send_motd(IrcServer& srv, IrcClient& c);
+
 inline void register_all_commands(CommandRegistry& r) {
   register_registration_commands(r);
   register_channel_commands(r);

@@ -11,13 +11,74 @@ namespace pi = protocols::irc;
 
 namespace {
 
-void cmd_motd(IrcServer& srv, IrcClient& c, const pi::Message&) { srv.send_motd(c); }
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  while (true) {
+    auto p = s.find(sep);
+    out.push_back(s.substr(0, p));
+    if (p == std::string_view::npos) break;
+    s.remove_prefix(p + 1);
+  }
+  return out;
+}
+
+}  // namespace
+
+void send_isupport(IrcServer& srv, IrcClient& c) {
+  // Every token is something this server does (Modern IRC, "RPL_ISUPPORT Parameters").
+  std::vector<std::string> tokens = {
+      "AWAYLEN=390",
+      "CASEMAPPING=ascii",
+      // The core bounds every session's rooms too (server.limits.max_rooms): the lower one holds.
+      "CHANLIMIT=#:" + std::to_string(std::min(srv.config().max_channels, srv.core().options().max_rooms)),
+      "CHANMODES=b,k,l,imnst",
+      "CHANNELLEN=" + std::to_string(srv.channel_length()),
+      "CHANTYPES=#",
+      "ELIST=MNU",
+      "HOSTLEN=64",
+      "KEYLEN=" + std::to_string(IrcServer::kKeyLen),
+      "KICKLEN=390",
+      "MAXLIST=b:" + std::to_string(IrcServer::kMaxBans),
+      "MAXTARGETS=10",
+      "MODES=4",
+      "MONITOR=" + std::to_string(IrcServer::kMonitorMax),
+      "NETWORK=" + srv.config().network_name,
+      "NICKLEN=" + std::to_string(srv.config().nick_length),
+      "PREFIX=(ohv)@%+",
+      "STATUSMSG=@%+",
+      "TARGMAX=JOIN:,KICK:,NAMES:,NOTICE:10,PART:,PRIVMSG:10,WHOIS:1,WHOWAS:",
+      "TOPICLEN=390",
+      "USERLEN=19",
+      "WHOX",
+  };
+  for (std::size_t i = 0; i < tokens.size(); i += 12) {
+    pi::LineWriter w(c.out);
+    w.prefix(srv.config().server_name).numeric(5).param(c.nick);
+    for (std::size_t j = i; j < std::min(tokens.size(), i + 12); ++j) w.param(tokens[j]);
+    w.trailing("are supported by this server").end();
+  }
+  srv.mark_dirty(c);
+}
+
+void send_motd(IrcServer& srv, IrcClient& c) {
+  if (srv.config().motd.empty()) return srv.numeric(c, 422, {}, "MOTD File is missing");
+  srv.numeric(c, 375, {}, "- " + srv.config().server_name + " Message of the day - ");
+  for (auto line : split(srv.config().motd, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    srv.numeric(c, 372, {}, "- " + std::string(line));
+  }
+  srv.numeric(c, 376, {}, "End of /MOTD command.");
+}
+
+namespace {
+
+void cmd_motd(IrcServer& srv, IrcClient& c, const pi::Message&) { send_motd(srv, c); }
 
 void cmd_lusers(IrcServer& srv, IrcClient& c, const pi::Message&) { srv.send_lusers(c); }
 
 void cmd_version(IrcServer& srv, IrcClient& c, const pi::Message&) {
   srv.numeric(c, 351, {kServerVersion, srv.config().server_name}, "Parley multi-protocol gateway");
-  srv.send_isupport(c);
+  send_isupport(srv, c);
 }
 
 void cmd_time(IrcServer& srv, IrcClient& c, const pi::Message&) {

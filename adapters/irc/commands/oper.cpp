@@ -21,7 +21,7 @@ void cmd_oper(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   // Plaintext or hashed (core/services/password_hash.hpp), compared in constant time on
   // the auth pool, throttled per address like every other password.
   std::string name = oper->name, host = c.host;
-  srv.paused_check(
+  srv.auth().paused_check(
       c,
       [&](AuthDone done) {
         check_config_password(srv.runtime(), host, "oper:" + name, oper->password, std::string(m.param(1)),

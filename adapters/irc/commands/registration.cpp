@@ -1,6 +1,6 @@
 // Registration commands: CAP AUTHENTICATE PASS NICK USER. Their handlers are IrcServer's
-// own (irc_server.cpp, irc_auth.cpp), which keep the registration state; this file only
-// puts them in the registry next to every other command.
+// own (irc_server.cpp) and IrcAuth's (irc_auth.cpp), which keep the registration state;
+// this file only puts them in the registry next to every other command.
 #include "adapters/irc/commands/commands.hpp"
 #include "adapters/irc/irc_server.hpp"
 
@@ -11,7 +11,9 @@ namespace pi = protocols::irc;
 // A friend of IrcServer: the registration handlers stay private to it.
 struct RegistrationCommands {
   static void cap(IrcServer& srv, IrcClient& c, const pi::Message& m) { srv.cmd_cap(c, m); }
-  static void authenticate(IrcServer& srv, IrcClient& c, const pi::Message& m) { srv.cmd_authenticate(c, m); }
+  static void authenticate(IrcServer& srv, IrcClient& c, const pi::Message& m) {
+    srv.auth().authenticate(c, m);
+  }
   static void pass(IrcServer& srv, IrcClient& c, const pi::Message& m) { srv.cmd_pass(c, m); }
   static void nick(IrcServer& srv, IrcClient& c, const pi::Message& m) { srv.cmd_nick(c, m); }
   static void user(IrcServer& srv, IrcClient& c, const pi::Message& m) { srv.cmd_user(c, m); }
