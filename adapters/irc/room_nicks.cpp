@@ -94,7 +94,7 @@ bool RoomNicks::shown_in_rooms(core::SessionId self, const core::Address* self_u
   return false;
 }
 
-void RoomNicks::sweep() {
+void RoomNicks::sweep_rooms() {
   for (const auto& name : sweep_) {
     const core::Room* r = rooms_.find(name);
     bool irc_here = r && std::any_of(r->members.begin(), r->members.end(),

@@ -56,11 +56,14 @@ class RoomNicks {
   void member_left(const std::string& room) { sweep_.insert(room); }
   // Drops the derived nicks of members gone from the rooms left since the last sweep
   // (IrcServer::flush, so a batch of events sees one mapping).
-  void sweep();
+  void sweep() {
+    if (!sweep_.empty()) sweep_rooms();  // inline: IrcServer::flush calls it every batch
+  }
   std::size_t size() const { return nicks_.size(); }
 
  private:
   std::string choose(const core::Room& room, const core::Member& m);
+  void sweep_rooms();
 
   const IrcNickOwners& owners_;
   const core::RoomService& rooms_;
