@@ -8,6 +8,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/xmpp/handler_registry.hpp"
 #include "adapters/xmpp/link.hpp"
+#include "adapters/xmpp/stream_open.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -18,8 +19,6 @@ using px::XmlWriter;
 namespace ns = px::ns;
 
 namespace {
-constexpr std::string_view kSm = "urn:xmpp:sm:3";
-
 // The namespaces of an ordinary c2s stream header, shared by every stream that declares
 // exactly those (nearly all): one object instead of one per session.
 const std::shared_ptr<px::StreamNamespaces>& standard_namespaces() {
@@ -206,46 +205,14 @@ void C2sConnection::stream_error(StreamError e, std::string_view text) {
 
 // ---- stream negotiation (RFC 6120 §4.3) ------------------------------------------------------
 
-namespace {
-// RFC 6120 §4.7.5: version is "major.minor", two non-negative integers (leading zeros are
-// ignored). Parley speaks 1.0: a higher minor version is accepted (the answer says 1.0),
-// a higher major version gets <unsupported-version/>, and so does anything that is not
-// "major.minor". No version attribute at all means a pre-1.0 peer (RFC 3920 era, no SASL
-// or TLS negotiation), which Parley does not serve: refused with <unsupported-version/>
-// as well, as it always was.
-bool supported_version(std::string_view v) {
-  auto dot = v.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 == v.size()) return false;
-  auto digits = [](std::string_view s) {
-    return s.find_first_not_of("0123456789") == std::string_view::npos;
-  };
-  std::string_view major = v.substr(0, dot), minor = v.substr(dot + 1);
-  if (!digits(major) || !digits(minor)) return false;
-  major.remove_prefix(std::min(major.find_first_not_of('0'), major.size()));
-  return major == "1";
-}
-}  // namespace
-
 void C2sConnection::on_header() {
   const auto& h = framer_.header();
   // Namespaces in scope for the stanzas of this stream.
-  auto scope = std::make_shared<px::StreamNamespaces>();
-  scope->prefixes.clear();
-  for (const auto& [k, v] : h.attributes) {
-    if (k == "xmlns") scope->default_ns = v;
-    else if (k.rfind("xmlns:", 0) == 0) scope->prefixes.emplace_back(k.substr(6), v);
-  }
+  auto scope = std::make_shared<px::StreamNamespaces>(header_namespaces(h));
   const auto& standard = standard_namespaces();
   ns_ = scope->default_ns == standard->default_ns && scope->prefixes == standard->prefixes ? standard : scope;
-  auto colon = h.name.find(':');
-  std::string prefix = colon == std::string::npos ? "" : h.name.substr(0, colon);
-  std::string local = colon == std::string::npos ? h.name : h.name.substr(colon + 1);
-  std::string_view stream_ns = prefix.empty() ? std::string_view(scope->default_ns) : scope->lookup(prefix);
-  if (local != "stream" || stream_ns != ns::stream) return stream_error(StreamError::invalid_namespace);
-  if (scope->default_ns != ns::client) return stream_error(StreamError::invalid_namespace, "expected jabber:client");
-  auto to = px::prep_domain(h.attr("to"));
-  if (!to || *to != ctx_.domains.domain) return stream_error(StreamError::host_unknown);
-  if (!supported_version(h.attr("version"))) return stream_error(StreamError::unsupported_version);
+  if (auto refused = check_stream_header(h, *scope, ctx_.domains.domain))
+    return stream_error(refused->error, refused->text);
   // The opening is done; the client has auth_timeout from here to bind a resource (this
   // deadline survives the restarts after STARTTLS and SASL).
   if (deadline() == Deadline::handshake)
@@ -264,60 +231,42 @@ void C2sConnection::send_header_and_features() {
   header_sent_ = true;
   XmlWriter w(out);
   w.open("stream:features");
-  if (!is_tls()) {
-    // STARTTLS is mandatory before authentication (RFC 6120 §5.3.1).
-    w.open("starttls").attr("xmlns", ns::tls).open("required").close().close();
-    state_ = State::starttls;
-  } else if (!authenticated_) {
-    w.open("mechanisms").attr("xmlns", ns::sasl);
-    w.element("mechanism", "SCRAM-SHA-256").element("mechanism", "SCRAM-SHA-1").element("mechanism", "PLAIN");
-    w.close();
-    state_ = State::sasl;
-  } else {
-    w.open("bind").attr("xmlns", ns::bind).close();
-    w.open("session").attr("xmlns", ns::session).open("optional").close().close();
-    w.open("sm").attr("xmlns", kSm).close();
-    w.open("ver").attr("xmlns", "urn:xmpp:features:rosterver").close();
-    state_ = State::bind;
-  }
+  state_ = features_state(is_tls(), authenticated_);
+  write_features(w, state_);
   w.close();
   send(out);
 }
 
 void C2sConnection::on_stanza(px::Stanza& s) {
-  if (state_ == State::bound) return on_bound_stanza(s);
-  std::string_view n = s.name(), sns = s.ns();
-  switch (state_) {
-    case State::starttls:
-      if (n == "starttls" && sns == ns::tls) {
-        send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-        tls_starting_ = true;
-        start_tls(ctx_.rt.tls->current());  // the certificate current now (SIGHUP swaps it)
-        return;
-      }
-      return stream_error(StreamError::policy_violation, "STARTTLS required");
-    case State::sasl:
-      if (sns == ns::sasl && n == "auth") return on_auth(s);
-      if (sns == ns::sasl && n == "response") return on_sasl_response(s);
-      if (sns == ns::sasl && n == "abort") return sasl_failure("aborted");
-      return stream_error(StreamError::not_authorized);
-    case State::bind:
-      if (sns == kSm && n == "resume") return on_resume(s);
-      if (sns == kSm && n == "enable") {
-        send(
-            "<failed xmlns='urn:xmpp:sm:3'><unexpected-request "
-            "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
-        return;
-      }
-      if (sns == ns::client && n == "iq") {
-        auto bind = s.child("bind", ns::bind);
-        if (bind && s.attr("type") == "set") return on_bind(s);
-        return stanza_error(s, "cancel", "not-authorized");
-      }
-      return stream_error(StreamError::not_authorized, "bind a resource first");
-    case State::header:  // the framer yields a stanza only after a header
-    case State::bound:   // above
-    case State::closed:  // input stops once closed
+  const C2sStep step = c2s_step(state_, s);
+  switch (step.action) {
+    case C2sAction::bound_stanza:
+      return on_bound_stanza(s);
+    case C2sAction::proceed_tls:
+      send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      tls_starting_ = true;
+      start_tls(ctx_.rt.tls->current());  // the certificate current now (SIGHUP swaps it)
+      return;
+    case C2sAction::sasl_auth:
+      return on_auth(s);
+    case C2sAction::sasl_response:
+      return on_sasl_response(s);
+    case C2sAction::sasl_abort:
+      return sasl_failure("aborted");
+    case C2sAction::sm_resume:
+      return on_resume(s);
+    case C2sAction::sm_enable_unbound:
+      send(
+          "<failed xmlns='urn:xmpp:sm:3'><unexpected-request "
+          "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");
+      return;
+    case C2sAction::bind:
+      return on_bind(s);
+    case C2sAction::iq_not_authorized:
+      return stanza_error(s, "cancel", "not-authorized");
+    case C2sAction::stream_error:
+      return stream_error(step.error, step.text);
+    case C2sAction::ignore:
       return;
   }
 }
@@ -372,22 +321,23 @@ void C2sConnection::sasl_success(const std::string& user, const std::string& add
 }
 
 void C2sConnection::on_auth(px::Stanza& s) {
-  if (scram_) {
-    // §6.4.2: a new <auth/> while an exchange is under way ends that one. The new request
-    // is not started either: a client that pipelines it behind the old exchange's data
-    // gets nothing from either (and it counts as a failed attempt).
+  auto start = start_auth(scram_ != nullptr, s.attr("mechanism"), s.root().text().get());
+  if (start.kind == AuthStart::Kind::aborted) {
+    // §6.4.2: a new <auth/> while an exchange is under way ends that one (start_auth).
     spdlog::info("xmpp: SASL exchange for {} aborted by a new <auth/> from {}", scram_->user, peer_host());
     return sasl_failure("aborted");
   }
-  const std::string_view mech = s.attr("mechanism");
-  sasl_mech_ = "";
-  for (const char* known : {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1"})
-    if (mech == known) sasl_mech_ = known;
-  auto raw = sasl::base64_decode(s.root().text().get());
-  if (!raw) return sasl_failure("incorrect-encoding");
-  if (std::string_view(sasl_mech_) == "PLAIN") return on_plain(*raw);
-  if (std::string_view(sasl_mech_).rfind("SCRAM-", 0) != 0) return sasl_failure("invalid-mechanism");
-  on_scram_first(std::move(*raw));
+  sasl_mech_ = start.mechanism;
+  switch (start.kind) {
+    case AuthStart::Kind::plain:
+      return on_plain(start.data);
+    case AuthStart::Kind::scram:
+      return on_scram_first(std::move(start.data));
+    case AuthStart::Kind::aborted:  // above
+    case AuthStart::Kind::incorrect_encoding:
+    case AuthStart::Kind::invalid_mechanism:
+      return sasl_failure(auth_failure_condition(start.kind));
+  }
 }
 
 void C2sConnection::on_plain(std::string_view message) {

@@ -2,14 +2,14 @@
 // One client-to-server XMPP stream (RFC 6120): stream negotiation (STARTTLS required
 // before SASL, direct TLS per XEP-0368), SASL, resource binding, XEP-0198, then stanza
 // dispatch. Runs on its connection strand; every core call is posted to the core strand.
-#include <boost/asio/steady_timer.hpp>
-
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "adapters/common/post_guarded.hpp"
+#include "adapters/xmpp/c2s_state.hpp"
 #include "adapters/xmpp/context.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/common/sasl.hpp"
@@ -43,22 +43,9 @@ class C2sConnection : public protocols::Connection {
   void on_exception(std::string_view what) override;
 
  private:
-  // Where the stream is (RFC 6120 §4.3 negotiation, then §8 stanzas); on_stanza() dispatches
-  // on it. Transitions:
-  //   header   -> starttls | sasl | bind   the client's header came, features sent
-  //                                        (send_header_and_features; by TLS and SASL so far)
-  //   starttls -> header                   TLS is up, the stream restarts (§5.4.3.3)
-  //   sasl     -> header                   SASL succeeded, the stream restarts (§6.4.6)
-  //   bind     -> bound                    a resource is bound (§7) or a session resumed (XEP-0198)
-  //   any      -> closed                   stream error or closing tag sent, or socket closed (§4.4, §4.9)
-  enum class State : std::uint8_t {
-    header,    // waiting for the client's stream header (§4.2): the framer yields no stanza
-    starttls,  // TLS is mandatory (§5.3.1): only <starttls/> is accepted
-    sasl,      // TLS is up, mechanisms offered (§6.4): <auth/>, <response/>, <abort/>
-    bind,      // authenticated: <iq><bind/></iq> (§7) or XEP-0198 <resume/>
-    bound,     // a session in the core; stanzas go to c2s_handlers() (dispatch.cpp)
-    closed,    // nothing more is read or answered
-  };
+  // Where the stream is: the states and transitions are documented at C2sState
+  // (c2s_state.hpp); on_stanza() acts on c2s_step() for it.
+  using State = C2sState;
 
   void on_header();
   void send_header_and_features();
