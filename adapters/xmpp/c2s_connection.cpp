@@ -8,6 +8,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/xmpp/handler_registry.hpp"
 #include "adapters/xmpp/link.hpp"
+#include "adapters/xmpp/sm_queue.hpp"
 #include "adapters/xmpp/stream_open.hpp"
 #include "protocols/xmpp/writer.hpp"
 
@@ -182,7 +183,7 @@ void C2sConnection::on_exception(std::string_view what) {
   if (!closed()) close("Internal error");
 }
 
-void C2sConnection::stream_error(StreamError e, std::string_view text) {
+void C2sConnection::stream_error(StreamError e, std::string_view text, std::string_view app) {
   if (closed() || state_ == State::closed) return;
   std::string out;
   if (!header_sent_) {
@@ -195,6 +196,7 @@ void C2sConnection::stream_error(StreamError e, std::string_view text) {
   XmlWriter w(out);
   w.open("stream:error").open(px::to_string(e)).attr("xmlns", ns::streams).close();
   if (!text.empty()) w.open("text").attr("xmlns", ns::streams).text(text).close();
+  w.raw(app);
   w.close();
   out += "</stream:stream>";
   send(out);
@@ -513,7 +515,13 @@ void C2sConnection::on_sm(px::Stanza& s) {
     send("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(link_->inbound_count()) + "'/>");
   } else if (n == "a") {
     if (!link_->sm_enabled()) return;
-    link_->ack(static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10)));
+    const auto h = static_cast<std::uint32_t>(std::strtoul(std::string(s.attr("h")).c_str(), nullptr, 10));
+    std::uint32_t sent = 0;
+    // XEP-0198 §4: an h beyond what was sent ends the stream with <undefined-condition/>
+    // and <handled-count-too-high/>; the unacknowledged queue stays as it was.
+    if (!link_->ack(h, &sent))
+      stream_error(StreamError::undefined_condition, "acknowledged more stanzas than were sent",
+                   handled_count_too_high(h, sent));
   } else {
     stream_error(StreamError::unsupported_stanza_type);
   }

@@ -31,8 +31,10 @@ class C2sConnection : public protocols::Connection {
 
   // Connection strand. Raw bytes of a stanza that already went through SM accounting.
   void write(std::string_view xml) { send(xml); }
-  // Sends <stream:error/> (and the header first if none was sent) and closes.
-  void stream_error(px::StreamError e, std::string_view text = {});
+  // Sends <stream:error/> (and the header first if none was sent) and closes. `app`: an
+  // application-specific condition element, raw XML (RFC 6120 §4.9.4), e.g. XEP-0198's
+  // <handled-count-too-high/>.
+  void stream_error(px::StreamError e, std::string_view text = {}, std::string_view app = {});
 
  protected:
   std::size_t on_data(std::string_view data) override;

@@ -212,12 +212,15 @@ void Link::count_inbound() {
   std::lock_guard lock(mu_);
   if (sm_) sm_->queue.count_inbound();  // XEP-0198 §4: counting starts when SM is enabled
 }
-bool Link::ack(std::uint32_t h) {
+bool Link::ack(std::uint32_t h, std::uint32_t* send_count) {
   std::vector<std::string> stored;
   {
     std::lock_guard lock(mu_);
     if (!sm_) return true;
-    if (sm_->queue.ack(h, stored) != SmQueue::AckResult::ok) return false;
+    if (sm_->queue.ack(h, stored) != SmQueue::AckResult::ok) {
+      if (send_count) *send_count = sm_->queue.sent();
+      return false;
+    }
   }
   confirm_delivered(std::move(stored));  // XEP-0198 §4: the client has handled them
   return true;

@@ -92,8 +92,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   std::uint32_t inbound_count();
   void count_inbound();
   // Drops what the client has acknowledged. False: h is beyond what was sent (XEP-0198 §4,
-  // <handled-count-too-high/>); nothing is dropped.
-  bool ack(std::uint32_t h);
+  // <handled-count-too-high/>); nothing is dropped, and *send_count (if given) is the
+  // number of stanzas sent, read under the same lock.
+  bool ack(std::uint32_t h, std::uint32_t* send_count = nullptr);
   std::vector<std::string> unacked();
   // The messages among the unacknowledged stanzas, removed from the queue (session end).
   // Offline messages are left out: they are still stored (Router::flush_offline).

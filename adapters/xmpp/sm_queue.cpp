@@ -47,4 +47,9 @@ std::vector<core::MessagePtr> SmQueue::take_messages() {
   return out;
 }
 
+std::string handled_count_too_high(std::uint32_t h, std::uint32_t send_count) {
+  return "<handled-count-too-high xmlns='urn:xmpp:sm:3' h='" + std::to_string(h) + "' send-count='" +
+         std::to_string(send_count) + "'/>";
+}
+
 }  // namespace parley::adapters::xmpp

@@ -53,6 +53,8 @@ class SmQueue {
   std::size_t size() const { return unacked_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::uint32_t acked() const { return acked_; }  // the last h the client sent
+  // Stanzas sent since SM was enabled (modulo 2^32, like h): XEP-0198 §4's send-count.
+  std::uint32_t sent() const { return acked_ + static_cast<std::uint32_t>(unacked_.size()); }
 
  private:
   struct Entry {
@@ -67,5 +69,9 @@ class SmQueue {
   std::size_t bytes_ = 0;    // sum of the unacked xml sizes
   bool overflowed_ = false;  // over_bound() has fired
 };
+
+// XEP-0198 §4: the application-specific condition of the <undefined-condition/> stream
+// error that answers an h beyond what was sent: h as received, send-count as sent().
+std::string handled_count_too_high(std::uint32_t h, std::uint32_t send_count);
 
 }  // namespace parley::adapters::xmpp

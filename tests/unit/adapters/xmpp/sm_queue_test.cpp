@@ -137,3 +137,21 @@ TEST_CASE("sm queue: counts inbound stanzas") {
   q.count_inbound();
   CHECK(q.received() == 2);
 }
+
+TEST_CASE("sm queue: send-count counts what was sent, and the too-high condition carries h and it") {
+  SmQueue q;
+  std::vector<std::string> stored;
+  q.push("<message/>", nullptr, false);
+  q.push("<message/>", nullptr, false);
+  CHECK(q.sent() == 2);
+  CHECK(q.ack(1, stored) == SmQueue::AckResult::ok);
+  CHECK(q.sent() == 2);
+  CHECK(q.ack(5, stored) == SmQueue::AckResult::too_high);
+  CHECK(q.sent() == 2);
+  SmQueue wrap(0xFFFFFFFFu);
+  wrap.push("<message/>", nullptr, false);
+  CHECK(wrap.sent() == 0);  // modulo 2^32, like h
+  // XEP-0198 §4's application condition: h as received, send-count as sent.
+  CHECK(handled_count_too_high(999, 2) ==
+        "<handled-count-too-high xmlns='urn:xmpp:sm:3' h='999' send-count='2'/>");
+}
