@@ -41,6 +41,15 @@ std::optional<RoomChangeItem> item_of_letter(bool plus, char letter, std::string
   }
 }
 
+std::string outcast_mask(std::string_view address_id) {
+  // A local user id is what IRC shows as the user part of that user's mask; a foreign id
+  // ("xmpp:bob@example.org") has '@' and ':' that a mask cannot carry unescaped.
+  std::string id(address_id);
+  for (char& ch : id)
+    if (ch == '@' || ch == '!' || ch == ' ' || ch == ':') ch = '%';
+  return "*!" + id + "@*";
+}
+
 core::BanMask parse_ban_mask(std::string_view s) {
   core::BanMask m;
   auto bang = s.find('!');
@@ -120,6 +129,11 @@ RenderedModes render_modes(const core::RoomChange& c,
       }
       case RoomChangeItem::Kind::ban: {
         const std::string m = render_ban_mask(it.mask);
+        add(it.on, 'b', &m);
+        break;
+      }
+      case RoomChangeItem::Kind::outcast: {
+        const std::string m = outcast_mask(it.text);
         add(it.on, 'b', &m);
         break;
       }

@@ -19,6 +19,8 @@ std::optional<core::RoomChangeItem> item_of_letter(bool plus, char letter, std::
 
 // "nick!user@host" as a neutral mask; missing parts are "*" ("troll*" -> troll*!*@*).
 core::BanMask parse_ban_mask(std::string_view mask);
+// How IRC shows a ban by address (an XMPP outcast): "*!<user id>@*", which MODE -b lifts.
+std::string outcast_mask(std::string_view address_id);
 std::string render_ban_mask(const core::BanMask& m);
 
 // Prefix letters and symbols of a member (Biboumi's table, DESIGN.md): @ operator

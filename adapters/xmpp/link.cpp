@@ -342,7 +342,7 @@ void Link::on_room_change(const core::Room& room, const core::RoomChange& c, con
       if (const core::Member* m = room.find_nick(it.nick))
         deliver(render_occupant(ctx_.domains, room.name, *m, jid_, false,
                                 m->session == sid ? std::vector<int>{110} : std::vector<int>{}));
-    } else if (it.kind != core::RoomChangeItem::Kind::ban) {
+    } else if (it.kind != core::RoomChangeItem::Kind::ban && it.kind != core::RoomChangeItem::Kind::outcast) {
       config = true;
     }
   }

@@ -96,6 +96,13 @@ RoomChangeItem RoomChangeItem::make_ban(bool on, BanMask m) {
   i.mask = std::move(m);
   return i;
 }
+RoomChangeItem RoomChangeItem::make_outcast(bool on, std::string address_id) {
+  RoomChangeItem i;
+  i.kind = Kind::outcast;
+  i.on = on;
+  i.text = std::move(address_id);
+  return i;
+}
 RoomChangeItem RoomChangeItem::make_status(MemberStatus s, bool on, std::string nick) {
   RoomChangeItem i;
   i.kind = Kind::status;

@@ -50,12 +50,14 @@ enum class MemberStatus : std::uint8_t { operator_status, moderator, voice };
 
 struct RoomChangeItem {
   enum class Kind : std::uint8_t {
-    flag,    // flag on/off
-    key,     // on: set `text` as the key; off: clear it
-    limit,   // on: at most `limit` members; off: no limit
-    ban,     // on: add `mask`; off: remove it
-    status,  // request only: grant (on) or revoke `status` for the member named `text`
-    member,  // result only: a member's role/affiliation/voice went from `before` to `after`
+    flag,     // flag on/off
+    key,      // on: set `text` as the key; off: clear it
+    limit,    // on: at most `limit` members; off: no limit
+    ban,      // on: add `mask`; off: remove it
+    status,   // request only: grant (on) or revoke `status` for the member named `text`
+    member,   // result only: a member's role/affiliation/voice went from `before` to `after`
+    outcast,  // result only: the user whose address id is `text` was made (on) or is no
+              // longer (off) an outcast of the room (XEP-0045 §9.1 ban by address)
   };
   Kind kind = Kind::flag;
   bool on = true;
@@ -76,6 +78,7 @@ struct RoomChangeItem {
   static RoomChangeItem make_ban(bool on, BanMask m);
   static RoomChangeItem make_status(MemberStatus s, bool on, std::string nick);
   static RoomChangeItem make_member(const Member& before, const Member& after);
+  static RoomChangeItem make_outcast(bool on, std::string address_id);
 };
 
 // A list of items applied in order. As asked (RoomService::change) it holds flag, key,

@@ -485,11 +485,23 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
             room.bans.push_back(item.mask);
         } else {
           std::erase(room.bans, item.mask);
+          // A mask naming exactly one user id ("*", id, "*": how an outcast is shown as a
+          // pattern) lifts that user's outcast affiliation too, so removing what a protocol
+          // shows as a ban works whichever protocol set it.
+          if (item.mask.nick == "*" && item.mask.host == "*") {
+            auto a = room.affiliations.find(Address::user(item.mask.user));
+            if (a != room.affiliations.end() && a->second == Affiliation::outcast) {
+              room.affiliations.erase(a);
+              applied.items.push_back(RoomChangeItem::make_outcast(false, item.mask.user));
+              continue;
+            }
+          }
         }
         applied.items.push_back(item);
         break;
       case Kind::member:
-        fail(Condition::bad_request, "a member item reports a change, it cannot ask for one");
+      case Kind::outcast:
+        fail(Condition::bad_request, "a member or outcast item reports a change, it cannot ask for one");
         break;
     }
   }
@@ -540,6 +552,8 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
       !core_.sessions().user_online(user))
     return make_error(Condition::item_not_found, "no such user");
   check_account(user);
+  auto had = room.affiliations.find(user);
+  const bool was_outcast = had != room.affiliations.end() && had->second == Affiliation::outcast;
   if (a == Affiliation::none) {
     room.affiliations.erase(user);
   } else {
@@ -547,6 +561,13 @@ Status RoomService::set_affiliation(SessionId s, const std::string& name, const 
     note_grant(user);
   }
   Ctx ctx{core_, room};
+  // Every member learns of a ban by address (or its end) as a room change, before the
+  // banned leave: protocols with ban lists show it there (IRC +b).
+  if (was_outcast != (a == Affiliation::outcast)) {
+    RoomChange applied;
+    applied.items.push_back(RoomChangeItem::make_outcast(a == Affiliation::outcast, user.id()));
+    ctx.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, me.nick); });
+  }
   std::vector<SessionId> affected;
   for (auto& [id, m] : room.members)
     if (m.user == user) affected.push_back(id);

@@ -166,7 +166,11 @@ def test_changes_from_xmpp_show_on_irc():
         bob.expect(rf"^:ircdan!\S+ JOIN {chan}")
         # ban (affiliation outcast): removed at once, cannot come back
         admin_item(alice, room, nick="ircdan", affiliation="outcast")
+        bob.expect(rf"^:Alice!\S+ MODE {chan} \+b \*!ircdan@\*$")  # a ban by address is +b
         bob.expect(rf"^:Alice!\S+ KICK {chan} ircdan ")
+        bob.send(f"MODE {chan} b")
+        bob.expect(rf" 367 ircbob {chan} \*!ircdan@\*")
+        bob.expect(rf" 368 ircbob {chan} ")
         assert "ircdan" not in bob.names(chan)
         dan.send(f"JOIN {chan}")
         dan.expect(rf" 474 ircdan {chan} ")

@@ -174,6 +174,8 @@ void mode_channel(IrcServer& srv, IrcClient& c, const pi::Message& m) {
   }
   if (list_bans) {
     for (const auto& b : r->bans) srv.numeric_nt(c, 367, {chan, render_ban_mask(b)});
+    for (const auto& [who, aff] : r->affiliations)  // bans by address (XMPP outcasts)
+      if (aff == core::Affiliation::outcast) srv.numeric_nt(c, 367, {chan, outcast_mask(who.id())});
     srv.numeric(c, 368, {chan}, "End of channel ban list");
   }
   if (items.empty()) return;

@@ -62,3 +62,15 @@ TEST_CASE("an applied RoomChange renders as one MODE string") {
   d.items.push_back(RoomChangeItem::make_member(a, b));
   CHECK(render_modes(d, [](const std::string& n) { return n; }).modes == "-o");
 }
+
+TEST_CASE("a ban by address (XMPP outcast) renders as +b/-b of the user's mask") {
+  RoomChange c;
+  c.items.push_back(RoomChangeItem::make_outcast(true, "alice"));
+  c.items.push_back(RoomChangeItem::make_outcast(false, "xmpp:bob@example.org"));
+  auto r = render_modes(c, [](const std::string& n) { return n; });
+  CHECK(r.modes == "+b-b");
+  CHECK(r.args == std::vector<std::string>{"*!alice@*", "*!xmpp%bob%example.org@*"});
+  // What MODE -b sends back names the same user id (RoomService lifts the outcast).
+  auto m = parse_ban_mask(outcast_mask("alice"));
+  CHECK(m == BanMask{"*", "alice", "*"});
+}

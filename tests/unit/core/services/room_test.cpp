@@ -475,3 +475,29 @@ TEST_CASE("room nicks are protocol-neutral: spaces are fine, controls are not") 
     CHECK(rs.change_nick(j, "dev", bad).error().condition == Condition::malformed_address);
   CHECK(rs.change_nick(j, "dev", std::string(65, 'x')).error().condition == Condition::malformed_address);
 }
+
+TEST_CASE("a ban by address is a room change every member sees, and -b of its mask lifts it") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob", "carol"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto c = f.login("carol");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  REQUIRE(rs.set_affiliation(a, "dev", Address::user("carol"), Affiliation::outcast).ok());
+  auto saw_outcast = [&](SessionId who, bool on) {
+    for (const auto& e : f.sink(who).changes)
+      for (const auto& it : e.change.items)
+        if (it.kind == RoomChangeItem::Kind::outcast && it.on == on && it.text == "carol") return true;
+    return false;
+  };
+  CHECK(saw_outcast(b, true));
+  CHECK(saw_outcast(c, true));  // told before it is removed
+  CHECK(f.sink(c).leaves.back().reason.kind == LeaveReason::Kind::ban);
+  CHECK(rs.join(c, req("dev", "carol")).error().condition == Condition::forbidden);
+  REQUIRE(rs.apply_change(a, "dev", modes("-b", {"*!carol@*"})).ok());
+  CHECK(saw_outcast(b, false));
+  CHECK(rs.join(c, req("dev", "carol")).ok());
+}
