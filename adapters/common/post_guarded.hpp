@@ -13,18 +13,23 @@
 
 namespace parley::adapters {
 
+// Runs f() here, inside the firewall (for a task already on its strand, e.g. after a
+// dispatch). `name` must outlive the call (a string literal).
+template <class F>
+void run_guarded(const char* name, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    spdlog::error("exception in {}: {}; dropped, still serving", name, e.what());
+  } catch (...) {
+    spdlog::error("unknown exception in {}; dropped, still serving", name);
+  }
+}
+
 // `name` must outlive the task (a string literal).
 template <class Executor, class F>
 void post_guarded(const Executor& ex, const char* name, F&& f) {
-  boost::asio::post(ex, [name, f = std::forward<F>(f)]() mutable {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      spdlog::error("exception in {}: {}; dropped, still serving", name, e.what());
-    } catch (...) {
-      spdlog::error("unknown exception in {}; dropped, still serving", name);
-    }
-  });
+  boost::asio::post(ex, [name, f = std::forward<F>(f)]() mutable { run_guarded(name, f); });
 }
 
 }  // namespace parley::adapters

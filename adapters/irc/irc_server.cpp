@@ -1,5 +1,6 @@
 #include "adapters/irc/irc_server.hpp"
 
+#include "adapters/common/post_guarded.hpp"
 #include "adapters/irc/commands/commands.hpp"
 #include "adapters/irc/modes.hpp"
 
@@ -53,7 +54,7 @@ void IrcServer::flush_soon() {
   boost::asio::post(rt_.io, [self = shared_from_this()] {
     boost::asio::dispatch(self->rt_.core_strand, [self] {
       self->flush_posted_ = false;
-      self->flush();
+      run_guarded("irc: flush", [&] { self->flush(); });
     });
   });
 }
@@ -147,7 +148,7 @@ void IrcServer::close_link(IrcClient& c, const std::string& reason) {
   if (c.conn) {
     std::string data = std::move(c.out);
     c.out.clear();
-    boost::asio::post(c.conn->executor(), [conn = c.conn, data = std::move(data), reason] {
+    post_guarded(c.conn->executor(), "irc: close", [conn = c.conn, data = std::move(data), reason] {
       conn->send(data);
       conn->close_after_flush(reason);
     });
