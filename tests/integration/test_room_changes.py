@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,40 +35,7 @@ class Client(xc.BaseClient):
         self.add_event_handler("groupchat_presence", lambda p: self.mucpres.put_nowait(p))
 
 
-class Irc:
-    """Raw IRC client whose waits let slixmpp's loop run (see test_xmpp_irc_room.py)."""
-
-    def __init__(self, port, nick):
-        self.nick = nick
-        self.c = h.LineClient(port, timeout=10)
-        self.c.send(f"NICK {nick}")
-        self.c.send(f"USER {nick} 0 * :Real {nick}")
-        self.expect(rf" 001 {nick} ")
-        self.expect(r" (376|422) ")
-
-    def send(self, line):
-        self.c.send(line)
-
-    def expect(self, pattern, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.c.expect(pattern, timeout=0.05)
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                LOOP.run_until_complete(asyncio.sleep(0.02))
-
-    def names(self, chan):
-        """The NAMES list of chan as {nick: prefixes}."""
-        self.send(f"NAMES {chan}")
-        line = self.expect(rf" 353 {self.nick} [=@*] {chan} :")
-        self.expect(rf" 366 {self.nick} {chan} ")
-        out = {}
-        for entry in line.split(" :", 1)[1].split():
-            m = re.match(r"([@%+]*)(.*)", entry)
-            out[m.group(2)] = m.group(1)
-        return out
+Irc = xc.LoopIrc
 
 
 def login(port, user, password):

@@ -9,7 +9,6 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_xmpp_irc_room
 import asyncio
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -29,29 +28,7 @@ class Client(xc.BaseClient):
         self.add_event_handler("groupchat_subject", lambda m: self.group.put_nowait(m))
 
 
-class Irc:
-    """A raw IRC client whose reads never block the asyncio loop for long: expect() polls
-    the socket in short slices and lets slixmpp run in between."""
-
-    def __init__(self, port, nick):
-        self.c = h.LineClient(port, timeout=10)
-        self.c.send(f"NICK {nick}")
-        self.c.send(f"USER {nick} 0 * :Real {nick}")
-        self.expect(rf" 001 {nick} ")
-        self.expect(r" (376|422) ")
-
-    def send(self, line):
-        self.c.send(line)
-
-    def expect(self, pattern, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.c.expect(pattern, timeout=0.05)
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                LOOP.run_until_complete(asyncio.sleep(0.02))
+Irc = xc.LoopIrc
 
 
 def test_same_room_from_xmpp_and_irc():

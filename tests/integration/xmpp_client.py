@@ -75,3 +75,44 @@ def codes(p):
 
 def item(p):
     return p.xml.find(f"{MUC_USER}x/{MUC_USER}item")
+
+
+class LoopIrc:
+    """A raw IRC client (parley_harness.LineClient) for tests that also run slixmpp clients:
+    expect() polls the socket in short slices and lets the asyncio loop run in between."""
+
+    def __init__(self, port, nick):
+        import parley_harness as h  # the harness is beside this file
+
+        self.nick = nick
+        self.c = h.LineClient(port, timeout=10)
+        self.c.send(f"NICK {nick}")
+        self.c.send(f"USER {nick} 0 * :Real {nick}")
+        self.expect(rf" 001 {nick} ")
+        self.expect(r" (376|422) ")
+
+    def send(self, line):
+        self.c.send(line)
+
+    def expect(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.c.expect(pattern, timeout=0.05)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                LOOP.run_until_complete(asyncio.sleep(0.02))
+
+    def names(self, chan):
+        """The NAMES list of chan as {nick: prefixes}."""
+        import re
+
+        self.send(f"NAMES {chan}")
+        line = self.expect(rf" 353 {self.nick} [=@*] {chan} :")
+        self.expect(rf" 366 {self.nick} {chan} ")
+        out = {}
+        for entry in line.split(" :", 1)[1].split():
+            m = re.match(r"([@%+]*)(.*)", entry)
+            out[m.group(2)] = m.group(1)
+        return out
