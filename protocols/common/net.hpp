@@ -96,14 +96,14 @@ class Listener {
 
   // Before start(): per-address limits (shared by every listener given the same limiter).
   void set_limiter(std::shared_ptr<AddressLimiter> limiter, Refusal refusal = {});
-  void set_notify(Notify notify) { notify_ = std::move(notify); }
+  void set_notify(Notify notify);
 
   // Binds and listens (SO_REUSEADDR). Port 0 picks a free port: see local_endpoint().
   boost::system::error_code open();
   void start();  // begins accepting
-  void stop();   // closes the acceptor; pending accepts end
+  void stop();   // closes the acceptor; when it returns, no new connection is handed over
   tcp::endpoint local_endpoint() const;
-  const ListenAddress& address() const { return address_; }
+  const ListenAddress& address() const;
 
   // Accept back-off when descriptors run out. Accepting stops kFdReserve descriptors short
   // of RLIMIT_NOFILE: the connection that got one of those is closed at once, so that the
@@ -118,25 +118,11 @@ class Listener {
   static constexpr std::chrono::milliseconds kMaxPause{1000};
 
  private:
-  void accept_one();
-  void on_accepted(Socket s);
-  void refuse(Socket& s, AddressLimiter::Verdict why);
-  void pause_accepting(const std::string& why);
-  void notify(Event e, std::string_view text) {
-    if (notify_) notify_(e, text);
-  }
-
-  asio::io_context& io_;
-  ListenAddress address_;
-  AcceptHandler on_accept_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer pause_;
-  std::shared_ptr<AddressLimiter> limiter_;
-  Refusal refusal_;
-  Notify notify_;
-  std::chrono::milliseconds backoff_{0};
-  std::size_t failures_ = 0;  // accept failures in the current episode
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  // Accept handlers run on any io thread and may still be running when stop() or the
+  // destructor runs on another (a plugin stops its listeners from the core strand): they
+  // own the state through a shared_ptr, and every use of the acceptor holds its mutex.
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 // The same connected socket on another strand (a socket's executor is fixed when it is

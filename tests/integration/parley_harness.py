@@ -249,12 +249,15 @@ class Parleyd:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        code = 0
         try:
             if exc_type is None:
                 code = self.stop()
                 assert code == 0, f"parleyd exited with {code} after SIGTERM"
         finally:
-            if exc_type is not None:
+            # A failing test or an unclean exit (a sanitizer report, a stuck shutdown) shows
+            # the daemon's log: without it a CI failure cannot be read.
+            if exc_type is not None or code != 0:
                 _dump(self)
             self.close()
 
