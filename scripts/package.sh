@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package build-release/parley_<version>_amd64.deb with CPack from a
 # Release build (Debian's hardening flags from dpkg-buildflags), then runs lintian on it if
-# lintian is installed (it is not part of setup.sh: `apt-get install lintian`).
+# lintian is installed (scripts/setup.sh installs it).
 # Contents: cmake/Packaging.cmake and packaging/. Extra arguments go to the cmake configure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
