@@ -9,6 +9,7 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_psyc.py
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 
@@ -119,8 +120,13 @@ def render(routing=(), entity=(), method=None, data=None, length=False):
 
 
 class PsycClient:
-    def __init__(self, port, greet=True):
+    def __init__(self, port, greet=True, tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:  # the generated self-signed certificate
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=DOMAIN)
         self.buf = b""
         self.seen = []
         if greet:
@@ -351,6 +357,38 @@ def test_byte_by_byte_and_pipelined_input():
         m = c.expect("_message_public", _context=DEV)
         assert m.data == "pipelined", m
         c.close()
+
+
+def test_tls_circuit_handshake_and_idle_timeouts():
+    cfg = psyc_config(idle_timeout=10)
+    tls_port = h.free_port()
+    cfg["psyc"]["listen"].append(f"tls:127.0.0.1:{tls_port}")
+    cfg["server"]["connections"] = {"handshake_timeout": 2}
+    with h.Parleyd(cfg) as d:
+        t = PsycClient(tls_port, tls=True)
+        assert t.link("secure").method == "_notice_link"
+        t.send("_request_context_enter", DEV)
+        t.expect("_echo_context_enter", _source=DEV)
+
+        # Greeted but never linked: closed at server.connections.handshake_timeout.
+        lazy = PsycClient(d.ports["psyc"])
+        start = time.monotonic()
+        assert lazy.closed(timeout=8)
+        assert time.monotonic() - start < 8
+
+        # Linked and silent: closed after psyc.idle_timeout (swept every 5 s), while a
+        # circuit that sends the empty packet now and then stays.
+        quiet = PsycClient(d.ports["psyc"])
+        quiet.link("quiet")
+        start = time.monotonic()
+        while time.monotonic() - start < 17:
+            t.send_raw(b"|\n")
+            time.sleep(3)
+        quiet.expect("_error_circuit_idle", timeout=1)
+        assert quiet.closed(timeout=2)
+        t.send("_message_public", DEV, data="alive")
+        t.expect("_message_public", _context=DEV)
+        t.close()
 
 
 if __name__ == "__main__":
