@@ -89,6 +89,8 @@ struct PsycConfig {
   bool guests = true;                 // _request_link without _password for a name with no account
   std::size_t sendq = 512 * 1024;     // bytes queued toward one client before it is closed
   std::uint32_t idle_timeout = 300;   // seconds of silence before a circuit is closed
+  std::uint32_t rate = 10;            // packets per second one circuit may send, sustained; 0: no limit
+  std::uint32_t burst = 20;           // packets ahead of that rate
   PsycLimits limits;
 };
 

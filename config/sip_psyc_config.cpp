@@ -24,6 +24,8 @@ void parse_psyc(Reader& r, PsycConfig& out) {
   r.boolean("guests", out.guests);
   r.integer("sendq", out.sendq, 4096, 64 * 1024 * 1024);
   r.integer("idle_timeout", out.idle_timeout, 10, 86400);
+  r.integer("rate", out.rate, 0, 1000000);
+  r.integer("burst", out.burst, 1, 1000000);
   Reader l = r.map("limits");
   // Names: "_notice_context_enter" and the like; below 16 common methods do not fit.
   l.integer("max_name", out.limits.max_name, 16, 1024);

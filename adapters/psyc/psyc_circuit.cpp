@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <chrono>
 #include <map>
 
@@ -11,6 +13,7 @@
 #include "adapters/psyc/presence_map.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/token_bucket.hpp"
 #include "protocols/psyc/list.hpp"
 #include "protocols/psyc/method.hpp"
 #include "protocols/psyc/parser.hpp"
@@ -38,6 +41,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
         domain_(cfg.server.domain),
         root_(pp::root_uniform(cfg.server.domain)),
         parser_(limits_of(cfg.psyc.limits)),
+        bucket_(cfg.psyc.rate, cfg.psyc.burst),
         last_input_(std::chrono::steady_clock::now()) {}
 
   bool idle_since(std::chrono::steady_clock::time_point now) const {
@@ -56,6 +60,14 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     last_input_ = std::chrono::steady_clock::now();
     std::size_t used = 0;
     while (used < data.size() && !closed() && !ending_ && !auth_pending_) {
+      // psyc.rate/burst: over the budget, the rest waits unread (TCP pushes back).
+      if (bucket_.enabled()) {
+        auto wait = bucket_.wait(last_input_);
+        if (wait > std::chrono::steady_clock::duration::zero()) {
+          pause_for(wait);
+          break;
+        }
+      }
       auto st = parser_.parse(data.substr(used));
       if (st == pp::Status::need_more) break;
       if (st == pp::Status::error) {
@@ -64,6 +76,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
         return data.size();
       }
       used += parser_.consumed();
+      if (bucket_.enabled()) bucket_.take(1, last_input_);
       handle(parser_.packet());
     }
     if (auth_pending_) hold_input(true);  // the verdict releases it (and feeds the rest)
@@ -76,6 +89,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
   }
 
   void on_close(std::string_view reason) override {
+    if (resume_) resume_->cancel();
     // Posted, never inline: a close can happen inside a SessionSink call (a send() that
     // fails while the core iterates a room's members), and closing the session there
     // would change the room under the core's feet. Until the post runs, the circuit stays
@@ -417,6 +431,16 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     finish(method, text);
   }
 
+  void pause_for(std::chrono::steady_clock::duration wait) {
+    hold_input(true);
+    if (!resume_) resume_ = std::make_unique<asio::steady_timer>(executor());
+    resume_->expires_after(wait + std::chrono::milliseconds(1));
+    resume_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      auto& c = static_cast<Circuit&>(*self);
+      if (!ec && !c.closed()) c.hold_input(false);  // feeds what waited
+    });
+  }
+
   // Stops reading what follows (on_data's loop) and closes once the output is sent.
   void end(std::string_view reason) {
     ending_ = true;
@@ -427,6 +451,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
   const config::Config& cfg_;
   std::string domain_, root_;
   pp::Parser parser_;
+  protocols::TokenBucket bucket_;
+  std::unique_ptr<asio::steady_timer> resume_;
   pp::Packet scratch_;
   std::string out_;
   std::map<std::string, std::string, std::less<>> state_;  // '=' routing state of the circuit

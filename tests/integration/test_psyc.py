@@ -359,6 +359,26 @@ def test_byte_by_byte_and_pipelined_input():
         c.close()
 
 
+def test_a_flood_is_slowed_not_dropped():
+    with h.Parleyd(psyc_config(rate=20, burst=10)) as d:
+        c = PsycClient(d.ports["psyc"])
+        c.link("flood")
+        irc = irc_client(d.ports["irc"], "counter")
+        irc.send("JOIN #dev")
+        irc.expect(r" 366 counter #dev ")
+        c.send("_request_context_enter", DEV)
+        c.expect("_echo_context_enter")
+        start = time.monotonic()
+        c.send_raw(b"".join(render([(":", "_target", DEV)], [], "_message_public", f"n{i}") for i in range(60)))
+        for i in range(60):
+            irc.expect(rf"^:flood!\S+ PRIVMSG #dev :n{i}$")
+        took = time.monotonic() - start
+        # 10 at once, then 20 per second: about 2.5 s for the other 50.
+        assert 2.0 < took < 10, took
+        c.close()
+        irc.close()
+
+
 def test_tls_circuit_handshake_and_idle_timeouts():
     cfg = psyc_config(idle_timeout=10)
     tls_port = h.free_port()

@@ -207,6 +207,8 @@ TEST_CASE("the psyc section: limits, guests, peers, defaults and bounds") {
   CHECK(d->psyc.guests);
   CHECK(d->psyc.sendq == 512 * 1024);
   CHECK(d->psyc.idle_timeout == 300);
+  CHECK(d->psyc.rate == 10);
+  CHECK(d->psyc.burst == 20);
   CHECK(d->psyc.limits.max_name == 64);
   CHECK(d->psyc.limits.max_value == 8192);
   CHECK(d->psyc.limits.max_content == 65536);
