@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <map>
 
@@ -118,7 +117,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
     std::string nick = m->from.is_user() ? m->from.id() : std::string{};
     p.entity.push_back({':', "_nick", m->nick.empty() ? nick : m->nick, pp::ValueForm::text});
-    if (m->kind == core::MessageKind::action) p.entity.push_back({':', "_action", "action", pp::ValueForm::text});
+    if (m->kind == core::MessageKind::action)
+      p.entity.push_back({':', "_action", "action", pp::ValueForm::text});
     finish(m->kind == core::MessageKind::notice ? "_notice_private" : "_message_private", m->body);
   }
 
@@ -165,7 +165,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     finish("_notice_context_enter", std::nullopt);
   }
 
-  void on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r, bool self) override {
+  void on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r,
+                     bool self) override {
     auto& p = start();
     std::string place = pp::place_uniform(domain_, room.name);
     std::string who = pp::person_uniform(domain_, m.user.id());
@@ -230,16 +231,11 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
       return send_error("_error_necessary_link", "Link to your UNI first (_request_link).");
     }
     static const std::map<std::string_view, Handler> table = {
-        {"_request_link", &Circuit::link},
-        {"_request_context_enter", &Circuit::enter},
-        {"_request_enter", &Circuit::enter},
-        {"_request_context_leave", &Circuit::leave},
-        {"_request_leave", &Circuit::leave},
-        {"_message", &Circuit::message},
-        {"_message_public", &Circuit::message},
-        {"_message_action", &Circuit::message},
-        {"_message_private", &Circuit::message},
-        {"_notice_presence", &Circuit::presence},
+        {"_request_link", &Circuit::link},       {"_request_context_enter", &Circuit::enter},
+        {"_request_enter", &Circuit::enter},     {"_request_context_leave", &Circuit::leave},
+        {"_request_leave", &Circuit::leave},     {"_message", &Circuit::message},
+        {"_message_public", &Circuit::message},  {"_message_action", &Circuit::message},
+        {"_message_private", &Circuit::message}, {"_notice_presence", &Circuit::presence},
     };
     bool handled = pp::dispatch_by_family(p.method, [&](std::string_view m) {
       auto it = table.find(m);
@@ -272,9 +268,10 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
       return false;
     }
     if (u.kind != kind || !u.channel.empty()) {
-      send_error("_error_invalid_uniform",
-                 kind == '@' ? "Expected a place (psyc://host/@name)." : "Expected a person (psyc://host/~name).",
-                 target);
+      send_error(
+          "_error_invalid_uniform",
+          kind == '@' ? "Expected a place (psyc://host/@name)." : "Expected a person (psyc://host/~name).",
+          target);
       return false;
     }
     return true;
@@ -285,11 +282,11 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     pp::Uniform u;
     if (!local_target(target, '~', u)) return;
     std::string user = protocols::ascii_fold(u.name);
-    if (!core::is_valid_local_name(user)) return send_error("_error_invalid_nick", "Not a valid name.", target);
+    if (!core::is_valid_local_name(user))
+      return send_error("_error_invalid_nick", "Not a valid name.", target);
     const auto* pw = p.find_entity("_password");
     if (!pw) {
-      if (rt_.core.directory().exists(user) || !cfg_.psyc.guests)
-        return send_query_password(target);
+      if (rt_.core.directory().exists(user) || !cfg_.psyc.guests) return send_query_password(target);
       return open_session(user, u.name, true, target);
     }
     auth_pending_ = true;
@@ -306,9 +303,9 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
                                self->send_error("_error_invalid_password", "Too many failed links.", uni);
                                return self->end("too many failed links");
                              } else {
-                               self->send_error("_error_invalid_password",
-                                                r == AuthResult::throttled ? "Try again later." : "Wrong password.",
-                                                uni);
+                               self->send_error(
+                                   "_error_invalid_password",
+                                   r == AuthResult::throttled ? "Try again later." : "Wrong password.", uni);
                              }
                              self->hold_input(false);
                            });
@@ -344,7 +341,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     pp::Uniform u;
     if (!local_target(target, '@', u)) return;
     std::string room = protocols::ascii_fold(u.name);
-    if (!core::is_valid_local_name(room)) return send_error("_error_invalid_uniform", "Not a valid place.", target);
+    if (!core::is_valid_local_name(room))
+      return send_error("_error_invalid_uniform", "Not a valid place.", target);
     auto r = rt_.core.rooms().join(session_, core::JoinRequest{room, nick_, {}, 0});
     if (!r) send_error(error_method(r.error().condition), r.error().text, target);
   }
@@ -427,7 +425,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     p.routing.push_back({':', "_source", root_, pp::ValueForm::text});
     if (!uni_.empty()) p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
     if (!about.empty()) p.entity.push_back({':', "_uniform", about, pp::ValueForm::text});
-    if (!current_method_.empty()) p.entity.push_back({':', "_method_relay", current_method_, pp::ValueForm::text});
+    if (!current_method_.empty())
+      p.entity.push_back({':', "_method_relay", current_method_, pp::ValueForm::text});
     finish(method, text);
   }
 
@@ -468,7 +467,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
 
 }  // namespace
 
-std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s,
+                                                    std::shared_ptr<asio::ssl::context> tls,
                                                     protocols::Connection::Limits limits, Runtime& rt,
                                                     const config::Config& cfg) {
   return std::make_shared<Circuit>(std::move(s), std::move(tls), limits, rt, cfg);

@@ -38,7 +38,8 @@
 namespace parley::adapters::psyc {
 
 // Accepted sockets are rehome()d to the core strand first.
-std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls,
+std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s,
+                                                    std::shared_ptr<boost::asio::ssl::context> tls,
                                                     protocols::Connection::Limits limits, Runtime& rt,
                                                     const config::Config& cfg);
 // Core strand: closes the circuit when it has been silent longer than psyc.idle_timeout.

@@ -25,24 +25,25 @@ class PsycPlugin final : public core::Plugin {
     if (!cfg_.psyc.peers.empty())
       spdlog::warn("psyc: psyc.peers is set but node-to-node links are not built yet; ignoring it");
     listeners_ = std::make_unique<ListenerSet>(
-        rt_, ListenerSet::Options{
-                 .protocol = "psyc",
-                 .key = "psyc.listen",
-                 // server.connections: per-address count and rate, like every listener. A
-                 // refused client gets the greeting and an error packet.
-                 .refusal = [](protocols::AddressLimiter::Verdict) -> std::string {
-                   return "|\n:_source\tpsyc://server\n\n_error_limit_connections\nToo many connections.\n|\n";
-                 },
-                 .accept =
-                     [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
-                            protocols::Admission admission) {
-                       post_guarded(rt_.core_strand, "psyc: accept",
-                                    [this, s = std::move(s), tls = std::move(tls),
-                                     admission = std::move(admission)]() mutable {
-                                      accept(std::move(s), std::move(tls), std::move(admission));
-                                    });
-                     },
-             });
+        rt_,
+        ListenerSet::Options{
+            .protocol = "psyc",
+            .key = "psyc.listen",
+            // server.connections: per-address count and rate, like every listener. A
+            // refused client gets the greeting and an error packet.
+            .refusal = [](protocols::AddressLimiter::Verdict) -> std::string {
+              return "|\n:_source\tpsyc://server\n\n_error_limit_connections\nToo many connections.\n|\n";
+            },
+            .accept =
+                [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+                       protocols::Admission admission) {
+                  post_guarded(rt_.core_strand, "psyc: accept",
+                               [this, s = std::move(s), tls = std::move(tls),
+                                admission = std::move(admission)]() mutable {
+                                 accept(std::move(s), std::move(tls), std::move(admission));
+                               });
+                },
+        });
     if (auto st = listeners_->start(cfg_.psyc.listen); !st) return st;
     // psyc.idle_timeout: a silent circuit is closed (clients keep alive with "|" LF).
     listeners_->sweep_every(std::chrono::seconds(5), [this] {
@@ -76,7 +77,8 @@ class PsycPlugin final : public core::Plugin {
     limits.max_write_queue = cfg_.psyc.sendq;
     // server.connections.handshake_timeout bounds the time until _request_link succeeds.
     limits = connection_limits(limits, cfg_.server.connections);
-    auto conn = make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_);
+    auto conn =
+        make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_);
     conn->keep_admission(std::move(admission));
     manager_.add(conn);
     conn->start();

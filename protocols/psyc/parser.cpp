@@ -147,7 +147,8 @@ Parser::Step Parser::modifier(std::string_view in, std::size_t limit, bool compl
     fail("operator without a name");
     return Step::error;
   }
-  RawModifier m{op, ValueForm::none, {static_cast<std::uint32_t>(start + 1), static_cast<std::uint32_t>(name_len)}, {}};
+  RawModifier m{
+      op, ValueForm::none, {static_cast<std::uint32_t>(start + 1), static_cast<std::uint32_t>(name_len)}, {}};
   if (c == '\n') {
     m.value = {static_cast<std::uint32_t>(i), 0};
     pos_ = scan_ = i + 1;

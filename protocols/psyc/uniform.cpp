@@ -39,7 +39,8 @@ const char* parse_uniform(std::string_view s, Uniform& out) {
     host_end = authority.find(']');
     if (host_end == authority.npos || host_end == 1) return "bad IPv6 host";
     for (char c : authority.substr(1, host_end - 1))
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+            c == '.'))
         return "bad IPv6 host";
     ++host_end;
   } else {

@@ -14,12 +14,12 @@
 namespace parley::protocols::psyc {
 
 struct Uniform {
-  std::string_view host;       // "example.org", "127.0.0.1", "[::1]"
-  std::string_view port;       // "4404", "-32872"; empty: none
-  char transport = 0;          // 'c', 'd', 's' or 0
-  char kind = 0;               // '~' person, '@' place, 0 the root
-  std::string_view name;       // "alice", "dev"
-  std::string_view channel;    // after '#'; empty: none
+  std::string_view host;     // "example.org", "127.0.0.1", "[::1]"
+  std::string_view port;     // "4404", "-32872"; empty: none
+  char transport = 0;        // 'c', 'd', 's' or 0
+  char kind = 0;             // '~' person, '@' place, 0 the root
+  std::string_view name;     // "alice", "dev"
+  std::string_view channel;  // after '#'; empty: none
 };
 
 // Null when `s` is a valid uniform (filled into out), else the reason it is not.
@@ -27,6 +27,6 @@ const char* parse_uniform(std::string_view s, Uniform& out);
 
 std::string person_uniform(std::string_view host, std::string_view name);  // psyc://host/~name
 std::string place_uniform(std::string_view host, std::string_view name);   // psyc://host/@name
-std::string root_uniform(std::string_view host);                            // psyc://host
+std::string root_uniform(std::string_view host);                           // psyc://host
 
 }  // namespace parley::protocols::psyc

@@ -1,7 +1,8 @@
 // Fuzzes the PSYC packet parser (fed whole and in two pieces), the list and uniform parsers,
 // and the round trip: a parsed packet renders back to its exact bytes, and what a packet
 // renders to parses again to the same packet.
-// fuzz-sources: protocols/psyc/packet.cpp protocols/psyc/parser.cpp protocols/psyc/render.cpp protocols/psyc/list.cpp protocols/psyc/uniform.cpp
+// fuzz-sources: protocols/psyc/packet.cpp protocols/psyc/parser.cpp protocols/psyc/render.cpp
+// protocols/psyc/list.cpp protocols/psyc/uniform.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -79,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r.parse(in) == Status::done) {
     first = r.packet();
     for (auto& m : first.entity) m.form = ValueForm::text;  // the renderer must pick binary
-    if (first.has_data) first.explicit_length = false;     // ... and a length when needed
+    if (first.has_data) first.explicit_length = false;      // ... and a length when needed
     std::string out;
     render(first, out);
     Packet again;

@@ -39,7 +39,7 @@ TEST_CASE("psyc degrees <-> tuples") {
 
 TEST_CASE("psyc presence methods imply a degree, by family") {
   CHECK(degree_of_method("_notice_presence_away") == 3);
-  CHECK(degree_of_method("_notice_presence_here_quiet") == 7);       // family _here
+  CHECK(degree_of_method("_notice_presence_here_quiet") == 7);  // family _here
   CHECK(degree_of_method("_notice_presence_here_busy") == 6);
   CHECK(degree_of_method("_notice_presence_absent_vacation_x") == 2);  // family _absent_vacation
   CHECK(degree_of_method("_notice_presence") == 7);

@@ -76,9 +76,11 @@ const std::vector<Valid>& valid_packets() {
        ":_source\tpsyc://example.symlynX.com/~fippo\n:_target\tpsyc://ente.aquarium.example.org:-32872\n43\n"
        ":_nick\tfippo\n_info_nickname\nHello [_nick].\n|\n",
        2, 1, "_info_nickname", "Hello [_nick]."},
-      {"context message", ":_context\tpsyc://example.org/@dev\n\n:_nick\talice\n_message_public\nhi there\n|\n",
-       1, 1, "_message_public", "hi there"},
-      {"binary value", ":_target\tpsyc://a/~b\n\n:_blob 7\tab\n|\ncd\n_message\nx\n|\n", 1, 1, "_message", "x"},
+      {"context message",
+       ":_context\tpsyc://example.org/@dev\n\n:_nick\talice\n_message_public\nhi there\n|\n", 1, 1,
+       "_message_public", "hi there"},
+      {"binary value", ":_target\tpsyc://a/~b\n\n:_blob 7\tab\n|\ncd\n_message\nx\n|\n", 1, 1, "_message",
+       "x"},
       {"binary value, empty", ":_target\tpsyc://a/~b\n\n:_blob 0\t\n_notice\n|\n", 1, 1, "_notice", ""},
       {"value with NUL and CR", std::string(":_target\tpsyc://a/~b\n\n:_x\ta\0b\r\n|\n", 33), 1, 1, "", ""},
       {"modifier without a value", ":_tag\n\n:_flag\n_request_do\n|\n", 1, 1, "_request_do", ""},
@@ -89,12 +91,13 @@ const std::vector<Valid>& valid_packets() {
       {"data with LF | LF, explicit length", "21\n_message\nline\n|\nnext\n|\n", 0, 0, "_message",
        "line\n|\nnext"},
       {"multi-line data", "\n_message\none\ntwo\n\nthree\n|\n", 0, 0, "_message", "one\ntwo\n\nthree"},
-      {"text list", "\n=_list_members\t|psyc://a/~x|psyc://a/~y\n_status_context\n|\n", 0, 1, "_status_context",
-       ""},
+      {"text list", "\n=_list_members\t|psyc://a/~x|psyc://a/~y\n_status_context\n|\n", 0, 1,
+       "_status_context", ""},
       {"binary list", "\n=_list_data 3\t1 a\n_x\n|\n", 0, 1, "_x", ""},
       {"binary list, several", "\n=_list_data 13\t3 a|b|2 \n\n|0 \n_x\n|\n", 0, 1, "_x", ""},
       {"state operators",
-       ":_context\tpsyc://a/@dev\n\n=\n?\n=_nick\tbob\n+_list_members\t|psyc://a/~c\n-_list_members\t|psyc://a/~d\n"
+       ":_context\tpsyc://a/@dev\n\n=\n?\n=_nick\tbob\n+_list_members\t|psyc://a/~c\n-_list_members\t|psyc://"
+       "a/~d\n"
        "?_nick\n_notice_context_change\n|\n",
        1, 4, "_notice_context_change", ""},
       {"state resync request alone", ":_context\tpsyc://a/@dev\n\n?\n|\n", 1, 0, "", ""},

@@ -35,13 +35,14 @@ TEST_CASE("psyc uniforms: invalid ones are rejected with a reason") {
     const char* in;
     std::string why;
   };
-  for (const auto& b : {Bad{"http://a/~b", "not a psyc: uniform"}, Bad{"psyc:///~b", "no host"},
-                        Bad{"psyc://a:/~b", "port expected after ':'"}, Bad{"psyc://a:70000/~b", "port out of range"},
-                        Bad{"psyc://a:0", "port out of range"}, Bad{"psyc://a:44x/~b", "unknown transport (c, d or s)"},
-                        Bad{"psyc://a:44cd", "bad port"}, Bad{"psyc://a/bob", "the resource starts with"},
-                        Bad{"psyc://a/~", "empty name"}, Bad{"psyc://a/~b c", "bad character in name"},
-                        Bad{"psyc://a/@dev#", "empty channel"}, Bad{"psyc://a b/~c", "bad character in host"},
-                        Bad{"psyc://[zz]/~c", "bad IPv6 host"}, Bad{"psyc://a/@dev#x/y", "bad character in channel"}}) {
+  for (const auto& b :
+       {Bad{"http://a/~b", "not a psyc: uniform"}, Bad{"psyc:///~b", "no host"},
+        Bad{"psyc://a:/~b", "port expected after ':'"}, Bad{"psyc://a:70000/~b", "port out of range"},
+        Bad{"psyc://a:0", "port out of range"}, Bad{"psyc://a:44x/~b", "unknown transport (c, d or s)"},
+        Bad{"psyc://a:44cd", "bad port"}, Bad{"psyc://a/bob", "the resource starts with"},
+        Bad{"psyc://a/~", "empty name"}, Bad{"psyc://a/~b c", "bad character in name"},
+        Bad{"psyc://a/@dev#", "empty channel"}, Bad{"psyc://a b/~c", "bad character in host"},
+        Bad{"psyc://[zz]/~c", "bad IPv6 host"}, Bad{"psyc://a/@dev#x/y", "bad character in channel"}}) {
     CAPTURE(b.in);
     Uniform u;
     const char* why = parse_uniform(b.in, u);
