@@ -8,6 +8,7 @@
 #include "adapters/psyc/psyc_circuit.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/psyc/packet.hpp"
+#include "protocols/psyc/uniform.hpp"
 
 namespace parley::adapters::psyc {
 
@@ -25,25 +26,26 @@ class PsycPlugin final : public core::Plugin {
     if (!cfg_.psyc.peers.empty())
       spdlog::warn("psyc: psyc.peers is set but node-to-node links are not built yet; ignoring it");
     listeners_ = std::make_unique<ListenerSet>(
-        rt_,
-        ListenerSet::Options{
-            .protocol = "psyc",
-            .key = "psyc.listen",
-            // server.connections: per-address count and rate, like every listener. A
-            // refused client gets the greeting and an error packet.
-            .refusal = [](protocols::AddressLimiter::Verdict) -> std::string {
-              return "|\n:_source\tpsyc://server\n\n_error_limit_connections\nToo many connections.\n|\n";
-            },
-            .accept =
-                [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
-                       protocols::Admission admission) {
-                  post_guarded(rt_.core_strand, "psyc: accept",
-                               [this, s = std::move(s), tls = std::move(tls),
-                                admission = std::move(admission)]() mutable {
-                                 accept(std::move(s), std::move(tls), std::move(admission));
-                               });
-                },
-        });
+        rt_, ListenerSet::Options{
+                 .protocol = "psyc",
+                 .key = "psyc.listen",
+                 // server.connections: per-address count and rate, like every listener. A
+                 // refused client gets the greeting and an error packet.
+                 // (A copy of the domain: the refusal runs on an io thread, the config is the core strand's.)
+                 .refusal = [root = protocols::psyc::root_uniform(cfg_.server.domain)](
+                                protocols::AddressLimiter::Verdict) -> std::string {
+                   return "|\n:_source\t" + root + "\n\n_error_limit_connections\nToo many connections.\n|\n";
+                 },
+                 .accept =
+                     [this](protocols::Socket s, std::shared_ptr<asio::ssl::context> tls,
+                            protocols::Admission admission) {
+                       post_guarded(rt_.core_strand, "psyc: accept",
+                                    [this, s = std::move(s), tls = std::move(tls),
+                                     admission = std::move(admission)]() mutable {
+                                      accept(std::move(s), std::move(tls), std::move(admission));
+                                    });
+                     },
+             });
     if (auto st = listeners_->start(cfg_.psyc.listen); !st) return st;
     // psyc.idle_timeout: a silent circuit is closed (clients keep alive with "|" LF).
     listeners_->sweep_every(std::chrono::seconds(5), [this] {

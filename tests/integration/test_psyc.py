@@ -379,6 +379,20 @@ def test_a_flood_is_slowed_not_dropped():
         irc.close()
 
 
+def test_connections_over_the_per_address_limit_are_refused():
+    cfg = psyc_config()
+    cfg["server"]["connections"] = {"per_address": 2}
+    with h.Parleyd(cfg) as d:
+        a, b = PsycClient(d.ports["psyc"]), PsycClient(d.ports["psyc"])
+        c = PsycClient(d.ports["psyc"], greet=False)
+        assert c.packet() is not None  # the greeting
+        e = c.expect("_error_limit_connections")
+        assert e.get("_source") == f"psyc://{DOMAIN}", e
+        assert c.closed()
+        for x in (a, b, c):
+            x.close()
+
+
 def test_tls_circuit_handshake_and_idle_timeouts():
     cfg = psyc_config(idle_timeout=10)
     tls_port = h.free_port()
