@@ -2,7 +2,7 @@
 // and the round trip: a parsed packet renders back to its exact bytes, and what a packet
 // renders to parses again to the same packet.
 // fuzz-sources: protocols/psyc/packet.cpp protocols/psyc/parser.cpp protocols/psyc/render.cpp
-// protocols/psyc/list.cpp protocols/psyc/uniform.cpp
+// fuzz-sources: protocols/psyc/list.cpp protocols/psyc/uniform.cpp
 #include <cstddef>
 #include <cstdint>
 #include <string>
