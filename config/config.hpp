@@ -65,16 +65,33 @@ struct SipConfig {
   std::vector<SipFederation> federation;
 };
 
-// A remote PSYC server that rooms are multicast to (one copy per server).
+// A remote PSYC server that rooms are multicast to (one copy per server). Node-to-node
+// context multicast is not built yet: the keys are read and kept (other tools write them).
 struct PsycPeer {
   std::string host;  // "psyc.example.org" or an IP literal
   std::uint16_t port = 4404;
+  std::string uniform;  // the peer's root uniform, "psyc://psyc.example.org"
+  std::string secret;   // shared secret of the link
+};
+
+// Parley's own bounds on PSYC packets (the PSYC 1.0 spec sets none).
+struct PsycLimits {
+  std::size_t max_name = 64;            // bytes in a variable or method name
+  std::size_t max_value = 8 * 1024;     // bytes in one modifier value
+  std::size_t max_content = 64 * 1024;  // bytes of a packet's content (entity modifiers, method, data)
+  std::size_t max_modifiers = 64;       // modifiers in one packet (routing + entity)
 };
 
 struct PsycConfig {
   bool enabled = false;
   std::vector<ListenAddress> listen;  // "127.0.0.1:4404", "tls:127.0.0.1:4405"
   std::vector<PsycPeer> peers;
+  bool guests = true;                 // _request_link without _password for a name with no account
+  std::size_t sendq = 512 * 1024;     // bytes queued toward one client before it is closed
+  std::uint32_t idle_timeout = 300;   // seconds of silence before a circuit is closed
+  std::uint32_t rate = 10;            // packets per second one circuit may send, sustained; 0: no limit
+  std::uint32_t burst = 20;           // packets ahead of that rate
+  PsycLimits limits;
 };
 
 // The line plugin (adapters/line): a tiny text protocol, the smallest example of a plugin

@@ -5,6 +5,7 @@
 // ---- protocol adapter headers: add yours here ----
 #include "adapters/irc/irc_plugin.hpp"
 #include "adapters/line/line_plugin.hpp"
+#include "adapters/psyc/psyc_plugin.hpp"
 #include "adapters/xmpp/xmpp_plugin.hpp"
 
 namespace parley::daemon {
@@ -30,7 +31,9 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
     registry.add(adapters::line::make_line_plugin(rt, c));
   }
   if (c.sip.enabled) not_built("sip");
-  if (c.psyc.enabled) not_built("psyc");
+  if (c.psyc.enabled) {
+    registry.add(adapters::psyc::make_psyc_plugin(rt, c));
+  }
 }
 
 }  // namespace parley::daemon

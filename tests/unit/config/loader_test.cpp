@@ -201,6 +201,38 @@ TEST_CASE("an absent or empty protocol section disables it and a present one ena
   CHECK(r->sip.domain == "example.org");
 }
 
+TEST_CASE("the psyc section: limits, guests, peers, defaults and bounds") {
+  auto d = load_string("psyc: { listen: [\"127.0.0.1:4404\"] }\n", "t");
+  REQUIRE(d);
+  CHECK(d->psyc.guests);
+  CHECK(d->psyc.sendq == 512 * 1024);
+  CHECK(d->psyc.idle_timeout == 300);
+  CHECK(d->psyc.rate == 10);
+  CHECK(d->psyc.burst == 20);
+  CHECK(d->psyc.limits.max_name == 64);
+  CHECK(d->psyc.limits.max_value == 8192);
+  CHECK(d->psyc.limits.max_content == 65536);
+  CHECK(d->psyc.limits.max_modifiers == 64);
+  auto r = load_string(
+      "psyc:\n  listen: [\"127.0.0.1:4404\"]\n  guests: false\n  idle_timeout: 60\n"
+      "  peers: [ { host: b.example, port: 4405, uniform: \"psyc://b.example\", secret: s } ]\n"
+      "  limits: { max_name: 32, max_value: 1024, max_content: 4096, max_modifiers: 16 }\n",
+      "t");
+  REQUIRE(r);
+  CHECK_FALSE(r->psyc.guests);
+  CHECK(r->psyc.idle_timeout == 60);
+  REQUIRE(r->psyc.peers.size() == 1);
+  CHECK(r->psyc.peers[0].uniform == "psyc://b.example");
+  CHECK(r->psyc.peers[0].secret == "s");
+  CHECK(r->psyc.limits.max_name == 32);
+  CHECK(r->psyc.limits.max_value == 1024);
+  CHECK(r->psyc.limits.max_content == 4096);
+  CHECK(r->psyc.limits.max_modifiers == 16);
+  auto bad = load_string("psyc: { listen: [\"127.0.0.1:4404\"], limits: { max_modifiers: 1, maxname: 3 } }\n", "t");
+  CHECK_FALSE(bad);
+  CHECK(bad.errors().size() == 2);
+}
+
 TEST_CASE("the line plugin's section is read and bounded") {
   auto r = load_string("line: { listen: [\"127.0.0.1:7777\"], guests: false, max_line: 1024 }\n", "t");
   INFO(all_errors(r));
