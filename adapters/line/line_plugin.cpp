@@ -52,7 +52,14 @@ class LineConnection final : public protocols::Connection, public core::SessionS
   }
   void on_read_overflow() override { fail_close("line too long"); }
   void on_close(std::string_view reason) override {
-    if (session_) rt_.core.sessions().close(session_, std::string(reason));
+    // Posted, never inline: a close can happen inside a SessionSink call (a send() over
+    // the write-queue bound while the core walks a room's members), and closing the
+    // session there would change the room under the core's feet (as IRC and PSYC do).
+    if (!session_) return;
+    post_guarded(rt_.core_strand, "line: close",
+                 [self = shared_from_this(), &core = rt_.core, id = session_, r = std::string(reason)] {
+                   core.sessions().close(id, r);
+                 });
     session_ = 0;
   }
 
