@@ -39,8 +39,8 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.string("password", net.password);
     if (n.has("sasl")) {
       Reader sasl = n.map("sasl");
-      sasl.string("user", net.sasl_user, Required::non_empty);
-      sasl.string("password", net.sasl_password, Required::non_empty);
+      sasl.string("user", net.sasl_user, Required::yes);
+      sasl.string("password", net.sasl_password, Required::yes);
     }
     n.one_of("encoding", net.encoding, {"latin1", "latin-1", "reject"});
     // throttle: off, or { burst, interval_ms }

@@ -19,7 +19,7 @@
 namespace parley::adapters::gateway {
 
 inline constexpr std::size_t kMaxServerName = 253;  // a DNS name (RFC 1035 §2.3.4)
-inline constexpr std::size_t kMaxTarget = 200;       // channel or nick bytes (IRC lines are 512)
+inline constexpr std::size_t kMaxTarget = 200;      // channel or nick bytes (IRC lines are 512)
 
 struct GatewayAddress {
   enum class Kind : std::uint8_t { server, channel, user };

@@ -1,7 +1,8 @@
 #include "adapters/gateway/gateway.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
 
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/address.hpp"
@@ -47,12 +48,16 @@ Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& n
                             std::string_view nick, bool create, std::string* why) {
   const std::string key = bare + "\n" + protocols::ascii_fold(net.name);
   auto it = puppets_.find(key);
-  if (it != puppets_.end()) return it->second.get();
+  if (it != puppets_.end()) {
+    if (!it->second->retired()) return it->second.get();
+    if (!create) return nullptr;
+    puppets_.erase(it);  // QUIT is on its way: a new join gets a new connection
+  }
   if (!create || stopping_) return nullptr;
   std::size_t mine = 0;
   const std::string prefix = bare + "\n";
-  for (auto p = puppets_.lower_bound(prefix); p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0;
-       ++p)
+  for (auto p = puppets_.lower_bound(prefix);
+       p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0; ++p)
     ++mine;
   if (mine >= options_.max_links_per_user) {
     *why = "too many IRC connections (irc.gateway_max_links_per_user)";
@@ -70,7 +75,7 @@ void Gateway::retire(Puppet* p) {
   post_guarded(strand_, "gateway: retire", [this, p] {
     for (auto it = puppets_.begin(); it != puppets_.end(); ++it)
       if (it->second.get() == p) {
-        if (p->empty()) puppets_.erase(it);
+        if (p->retired()) puppets_.erase(it);
         return;
       }
   });
@@ -91,16 +96,21 @@ void Gateway::on_presence(const XmppIn& s) {
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   if (a->kind != GatewayAddress::Kind::channel) return;  // presence to users/servers: nothing to do
   auto net = find_network(a->server);
-  if (!net) return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
+  if (!net)
+    return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);
   if (s.type == "unavailable") {
-    if (Puppet* p = puppet_for(bare, *net, a->server, a->resource, false, nullptr)) p->leave(s.from, a->target, s.status);
+    if (Puppet* p = puppet_for(bare, *net, a->server, a->resource, false, nullptr))
+      p->leave(s.from, a->target, s.status);
     return;
   }
   if (a->resource.empty()) return error_reply(s, "modify", "jid-malformed", "a nick is required");  // §7.2.1
   std::string why;
   Puppet* p = puppet_for(bare, *net, a->server, a->resource, true, &why);
   if (!p) return error_reply(s, "wait", "resource-constraint", why);
+  if (!p->in_channel(a->target) && p->channels() >= options_.max_channels)
+    return error_reply(s, "wait", "resource-constraint",
+                       "too many channels on this network (irc.max_channels)");
   p->join(s.from, a->target, a->server, a->resource, s.id);
 }
 
@@ -109,14 +119,18 @@ void Gateway::on_message(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   auto net = find_network(a->server);
-  if (!net) return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
+  if (!net)
+    return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr);
-  if (!p) return error_reply(s, "cancel", "recipient-unavailable", "join a channel of this IRC network first");
+  if (!p)
+    return error_reply(s, "cancel", "recipient-unavailable", "join a channel of this IRC network first");
   std::string why;
   bool ok = true;
   if (a->kind == GatewayAddress::Kind::channel && a->resource.empty() && s.type == "groupchat") {
-    if (s.subject && !s.body) ok = p->set_topic(s.from, a->target, *s.subject, &why);
-    else if (s.body) ok = p->say(s.from, a->target, *s.body, s.id, &why);
+    if (s.subject && !s.body)
+      ok = p->set_topic(s.from, a->target, *s.subject, &why);
+    else if (s.body)
+      ok = p->say(s.from, a->target, *s.body, s.id, &why);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
     if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why);  // a MUC private message
   } else if (a->kind == GatewayAddress::Kind::user) {
@@ -135,8 +149,8 @@ void Gateway::resource_gone(std::string_view full_jid) {
   const std::string full(full_jid);
   const std::string prefix = bare_of(full_jid) + "\n";
   std::vector<Puppet*> mine;
-  for (auto p = puppets_.lower_bound(prefix); p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0;
-       ++p)
+  for (auto p = puppets_.lower_bound(prefix);
+       p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0; ++p)
     if (p->second->has_resource(full)) mine.push_back(p->second.get());
   for (Puppet* p : mine) p->resource_gone(full);
 }

@@ -9,8 +9,8 @@
 // it sends through XmppOut from it. The core knows nothing of the gateway: it is an adapter
 // between an XMPP server (port.hpp) and IRC networks.
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +29,9 @@ struct GatewayOptions {
   std::vector<config::IrcNetwork> networks;
   bool open_networks = false;
   std::size_t max_links_per_user = 10;
-  std::size_t queue = 200;          // lines per IRC connection waiting (down or throttled)
-  std::size_t max_lines = 10;       // IRC lines one XMPP message may take
+  std::size_t queue = 200;        // lines per IRC connection waiting (down or throttled)
+  std::size_t max_lines = 10;     // IRC lines one XMPP message may take
+  std::size_t max_channels = 50;  // channels one puppet may be in (irc.max_channels)
   std::size_t recvq = 16384, sendq = 1048576;
   protocols::BackoffPolicy backoff;
   std::chrono::milliseconds registration_timeout{60'000};

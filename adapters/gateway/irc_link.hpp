@@ -22,6 +22,9 @@ class IrcLink : public protocols::Connection {
   IrcLink(protocols::ConnectedStream stream, Limits limits, protocols::irc::Fallback fallback, Owner* owner);
   // The owner is going away: no more calls into it (the socket is closed too).
   void detach(std::string_view reason);
+  // The owner is going away but the link is already closing after a flush (a QUIT on its
+  // way): no more calls into the owner, the close goes on.
+  void release() { owner_ = nullptr; }
 
  protected:
   std::size_t on_data(std::string_view data) override;

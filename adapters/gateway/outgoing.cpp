@@ -40,8 +40,8 @@ std::size_t privmsg_budget(std::string_view nick, std::string_view target) {
   return fixed + 16 >= irc::kMaxBody ? 16 : irc::kMaxBody - fixed;
 }
 
-void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body, std::size_t max_lines,
-                   std::vector<std::string>& out, std::string_view command) {
+void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
+                   std::size_t max_lines, std::vector<std::string>& out, std::string_view command) {
   std::string text = normalise(body);
   bool action = false;
   if (text.rfind("/me ", 0) == 0) {

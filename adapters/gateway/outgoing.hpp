@@ -17,8 +17,9 @@ std::size_t privmsg_budget(std::string_view nick, std::string_view target);
 
 // body: the XMPP <body/>. "/me text" becomes one CTCP ACTION per line.
 // Appends complete "PRIVMSG target :..." (or NOTICE) wire lines, one string each, to out.
-void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body, std::size_t max_lines,
-                   std::vector<std::string>& out, std::string_view command = "PRIVMSG");
+void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
+                   std::size_t max_lines, std::vector<std::string>& out,
+                   std::string_view command = "PRIVMSG");
 
 // One line of text with line breaks turned into spaces, controls dropped, cut to max bytes
 // at a UTF-8 boundary (TOPIC, PART and KICK reasons).

@@ -18,11 +18,11 @@ struct XmppIn {
   Kind kind = Kind::message;
   std::string type;  // the 'type' attribute ("" for available presence / normal message)
   std::string id;
-  std::string from;  // the sender's full JID
+  std::string from;                              // the sender's full JID
   std::string to_local, to_domain, to_resource;  // 'to', already prepared (RFC 7622)
   std::optional<std::string> body;
   std::optional<std::string> subject;
-  std::string status;  // presence <status/> (an unavailable presence's leave message)
+  std::string status;     // presence <status/> (an unavailable presence's leave message)
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
 };
 

@@ -61,7 +61,10 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 
 Puppet::~Puppet() {
   if (reconnector_) reconnector_->stop();
-  if (link_) link_->detach("gateway puppet gone");
+  if (link_ && quitting_)
+    link_->release();
+  else if (link_)
+    link_->detach("gateway puppet gone");
   if (pump_timer_) pump_timer_->cancel();
 }
 
@@ -79,7 +82,9 @@ void Puppet::start() {
 
 // ---- names -----------------------------------------------------------------------------------
 
-std::string Puppet::room_jid(const Channel& c) const { return gateway_local(c.name, c.label) + "@" + gw_.domain(); }
+std::string Puppet::room_jid(const Channel& c) const {
+  return gateway_local(c.name, c.label) + "@" + gw_.domain();
+}
 std::string Puppet::occupant_jid(const Channel& c, std::string_view nick) const {
   return room_jid(c) + "/" + std::string(nick);
 }
@@ -90,6 +95,8 @@ Puppet::Channel* Puppet::find_channel(std::string_view name) {
   auto it = channels_.find(ascii_fold(name));
   return it == channels_.end() ? nullptr : &it->second;
 }
+bool Puppet::in_channel(std::string_view channel) const { return channels_.count(ascii_fold(channel)) != 0; }
+
 bool Puppet::has_resource(const std::string& full_jid) const {
   for (const auto& [_, c] : channels_)
     if (c.resources.count(full_jid)) return true;
@@ -113,7 +120,8 @@ void Puppet::connected(protocols::ConnectedStream s) {
   send_now(out);
 }
 
-void Puppet::connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
+void Puppet::connect_failed(const protocols::ConnectError& e,
+                            std::optional<std::chrono::milliseconds> retry) {
   spdlog::info("gateway: {} -> {}:{}: {}{}", bare_, net_.host, net_.port, e.reason,
                retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string());
   if (ever_registered_ && retry) return;  // a known-good network: keep trying, the queue waits
@@ -185,10 +193,15 @@ void Puppet::pump() {
 
 void Puppet::check_empty() {
   if (!channels_.empty() || retired_) return;
+  if (reconnector_) reconnector_->stop();
   if (link_ && !quitting_) {
     quitting_ = true;
-    if (reconnector_) reconnector_->stop();
-    send_now("QUIT :Leaving\r\n");
+    // What the throttle still holds goes first (the user said it before leaving).
+    std::string rest;
+    if (reg_.registered())
+      for (auto& l : queue_) rest += l;
+    queue_.clear();
+    send_now(rest + "QUIT :Leaving\r\n");
     link_->close_after_flush("leaving");
   }
   retired_ = true;
@@ -243,10 +256,10 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   Channel* c = find_channel(channel);
   if (!c || !c->resources.count(full_jid)) return;
   // XEP-0045 §7.14: the leaving resource gets its own unavailable presence.
-  gw_.send(full_jid, render_occupant_presence({.from = occupant_jid(*c, reg_.nick()),
-                                               .to = full_jid,
-                                               .unavailable = true,
-                                               .statuses = {110}}));
+  gw_.send(
+      full_jid,
+      render_occupant_presence(
+          {.from = occupant_jid(*c, reg_.nick()), .to = full_jid, .unavailable = true, .statuses = {110}}));
   c->resources.erase(full_jid);
   c->waiting.erase(full_jid);
   c->requested.erase(full_jid);
@@ -322,8 +335,9 @@ bool Puppet::private_message(const std::string& full_jid, const std::string& nic
 
 // ---- IRC -> XMPP -----------------------------------------------------------------------------
 
-void Puppet::occupant_presence(Channel& c, const Occupant& o, bool unavailable, std::initializer_list<int> statuses,
-                               std::string_view new_nick, std::string_view reason, std::string_view status_text) {
+void Puppet::occupant_presence(Channel& c, const Occupant& o, bool unavailable,
+                               std::initializer_list<int> statuses, std::string_view new_nick,
+                               std::string_view reason, std::string_view status_text) {
   const std::string from = occupant_jid(c, o.nick);
   const MucRole role = role_of_modes(o.modes);
   each_resource(c, [&](const std::string& r) {
@@ -522,7 +536,8 @@ void Puppet::on_irc_message(const irc::Message& m) {
 }
 
 void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool notice) {
-  if (m.nparams < 2 || from_nick.empty() || m.prefix.find('!') == std::string_view::npos) return;  // server notices
+  if (m.nparams < 2 || from_nick.empty() || m.prefix.find('!') == std::string_view::npos)
+    return;  // server notices
   std::string_view target = m.param(0);
   std::string_view text = m.param(1);
   std::string body;
@@ -557,8 +572,8 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
     Occupant o = it->second;
     c.occupants.erase(it);
     // XEP-0045 §7.6: unavailable from the old nick with 303 and the new one, then available.
-    occupant_presence(c, o, true, self ? std::initializer_list<int>{303, 110} : std::initializer_list<int>{303},
-                      new_nick);
+    occupant_presence(
+        c, o, true, self ? std::initializer_list<int>{303, 110} : std::initializer_list<int>{303}, new_nick);
     o.nick = std::string(new_nick);
     occupant_presence(c, o, false, self ? std::initializer_list<int>{110} : std::initializer_list<int>{});
     c.occupants[ascii_fold(new_nick)] = std::move(o);
@@ -587,9 +602,9 @@ void Puppet::on_mode(const irc::Message& m) {
     auto& om = it->second.modes;
     if (add && om.find(ch) == std::string::npos) om.push_back(ch);
     if (!add) std::erase(om, ch);
-    occupant_presence(*c, it->second, false, irc::equal_fold(it->second.nick, reg_.nick())
-                                                  ? std::initializer_list<int>{110}
-                                                  : std::initializer_list<int>{});
+    occupant_presence(*c, it->second, false,
+                      irc::equal_fold(it->second.nick, reg_.nick()) ? std::initializer_list<int>{110}
+                                                                    : std::initializer_list<int>{});
   }
 }
 

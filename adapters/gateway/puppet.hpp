@@ -40,15 +40,20 @@ class Puppet : public IrcLink::Owner {
             const std::string& nick, const std::string& id);
   void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
   // false: refused (not in that channel, or the queue is full); `why` says which
-  bool say(const std::string& full_jid, const std::string& channel, std::string_view body, const std::string& id,
-           std::string* why);
-  bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject, std::string* why);
-  bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body, std::string* why);
+  bool say(const std::string& full_jid, const std::string& channel, std::string_view body,
+           const std::string& id, std::string* why);
+  bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
+                 std::string* why);
+  bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
+                       std::string* why);
   void resource_gone(const std::string& full_jid);
   void quit(std::string_view reason);  // shutdown: QUIT, no reconnection
 
   bool has_resource(const std::string& full_jid) const;
   bool empty() const { return channels_.empty(); }
+  bool retired() const { return retired_; }
+  bool in_channel(std::string_view channel) const;
+  std::size_t channels() const { return channels_.size(); }
   const std::string& nick() const { return reg_.nick(); }
 
   // ---- IrcLink::Owner ----
@@ -61,13 +66,13 @@ class Puppet : public IrcLink::Owner {
     std::string modes;  // membership mode letters ("o", "v", "ov")
   };
   struct Channel {
-    std::string name;   // as sent to IRC (lower-cased by the address)
-    std::string label;  // the server part of its JIDs ("local" or "127.0.0.1")
-    std::set<std::string> resources;  // full JIDs in the room
-    std::set<std::string> waiting;    // joined on XMPP, self-presence not sent yet
+    std::string name;                              // as sent to IRC (lower-cased by the address)
+    std::string label;                             // the server part of its JIDs ("local" or "127.0.0.1")
+    std::set<std::string> resources;               // full JIDs in the room
+    std::set<std::string> waiting;                 // joined on XMPP, self-presence not sent yet
     std::map<std::string, std::string> requested;  // full JID -> nick asked for (status 210)
-    std::map<std::string, Occupant> occupants;      // folded nick -> occupant, once NAMES ended
-    std::map<std::string, Occupant> names;          // 353s being collected
+    std::map<std::string, Occupant> occupants;     // folded nick -> occupant, once NAMES ended
+    std::map<std::string, Occupant> names;         // 353s being collected
     std::string topic;
     bool in_irc = false;      // our JOIN was echoed on the current link
     bool names_done = false;  // 366 seen at least once (occupants is meaningful)

@@ -23,8 +23,9 @@ MucRole role_of_modes(std::string_view modes) {
 }
 
 std::string xml_safe_text(std::string_view irc_text) {
-  std::string plain = protocols::irc::has_formatting(irc_text) ? protocols::irc::parse_formatting(irc_text).text
-                                                               : std::string(irc_text);
+  std::string plain = protocols::irc::has_formatting(irc_text)
+                          ? protocols::irc::parse_formatting(irc_text).text
+                          : std::string(irc_text);
   std::string out;
   out.reserve(plain.size());
   for (unsigned char c : plain)
@@ -59,8 +60,9 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
   return out;
 }
 
-std::string render_error(std::string_view kind, std::string_view from, std::string_view to, std::string_view id,
-                         std::string_view type, std::string_view condition, std::string_view text) {
+std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
+                         std::string_view id, std::string_view type, std::string_view condition,
+                         std::string_view text) {
   std::string out;
   XmlWriter w(out);
   w.open(kind).attr("from", from).attr("to", to).attr("type", "error").attr_if("id", id);

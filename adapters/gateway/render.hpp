@@ -25,7 +25,7 @@ struct OccupantPresence {
   std::string_view from, to;
   MucRole role;
   bool unavailable = false;
-  std::string_view new_nick;                  // status 303: the nick after a change
+  std::string_view new_nick;                 // status 303: the nick after a change
   std::initializer_list<int> statuses = {};  // 110 self, 210 nick changed by service, 307 kicked, 303
   std::string_view reason;                   // a kick's reason (<item><reason/>)
   std::string_view status_text;              // a part or quit message (<status/>)
@@ -38,7 +38,8 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
                            std::string_view id = {});
 
 // An error reply to a stanza (RFC 6120 §8.3): kind "presence"/"message"/"iq".
-std::string render_error(std::string_view kind, std::string_view from, std::string_view to, std::string_view id,
-                         std::string_view type, std::string_view condition, std::string_view text);
+std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
+                         std::string_view id, std::string_view type, std::string_view condition,
+                         std::string_view text);
 
 }  // namespace parley::adapters::gateway

@@ -131,6 +131,7 @@ class XmppPlugin : public core::Plugin {
     o.max_links_per_user = irc.gateway_max_links_per_user;
     o.queue = irc.gateway_queue;
     o.max_lines = irc.max_lines_per_message;
+    o.max_channels = irc.max_channels;
     o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
     gateway_ = std::make_shared<gateway::Gateway>(rt_.core_strand, std::move(o), local_delivery(rt_.core, domain));
     ctx_->gateway = gateway_.get();

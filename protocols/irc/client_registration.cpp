@@ -42,7 +42,13 @@ void ClientRegistration::start(std::string& out) {
   std::string user = clean(id_.user);
   for (char& c : user)
     if (c == ' ' || c == ':') c = '_';
-  LineWriter(out).command("USER").param(user.empty() ? "parley" : user).param("0").param("*").trailing(clean(id_.realname)).end();
+  LineWriter(out)
+      .command("USER")
+      .param(user.empty() ? "parley" : user)
+      .param("0")
+      .param("*")
+      .trailing(clean(id_.realname))
+      .end();
 }
 
 void ClientRegistration::fail(std::string why) {

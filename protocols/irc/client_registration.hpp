@@ -32,8 +32,8 @@ struct ClientIdentity {
   std::vector<std::string> nicks;  // candidates in order (at least one)
   std::string user = "parley";
   std::string realname = "Parley gateway user";
-  std::string password;                      // PASS; empty: none
-  std::string sasl_user, sasl_password;      // empty user: no SASL
+  std::string password;                  // PASS; empty: none
+  std::string sasl_user, sasl_password;  // empty user: no SASL
   std::vector<std::string> caps = {"multi-prefix", "sasl", "server-time", "away-notify", "message-tags"};
 };
 

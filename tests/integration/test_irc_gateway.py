@@ -107,6 +107,18 @@ def presence_of(q, room_jid, nick, unavailable=False):
                           and (p["type"] == "unavailable") == unavailable))
 
 
+def wait_gone(irc, nick, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        irc.send(f"WHOIS {nick}")
+        line = irc.expect(rf" (311|401) {irc.nick} {nick} ")
+        if " 401 " in line:
+            return
+        irc.expect(rf" 318 {irc.nick} {nick} ")
+        assert time.monotonic() < deadline, f"{nick} is still connected"
+        LOOP.run_until_complete(asyncio.sleep(0.2))
+
+
 def test_gateway_both_ways():
     irc_net = Ngircd().start()
     try:
@@ -211,11 +223,13 @@ def test_gateway_both_ways():
             # leaving the room is PART; leaving everything closes the IRC connection
             muc.leave_muc(ROOM, "alice", "gone fishing")
             bob.expect(r"^:alice!\S+ PART #test :gone fishing$")
-            bob.expect(r"^:alice!\S+ QUIT ")
+            # (no channel shared any more, so bob sees no QUIT: WHOIS says alice is gone)
+            wait_gone(bob, "alice")
             p = presence_of(dave.mucpres, ROOM, "alice", unavailable=True)
             # dave's session ends: its puppet leaves too
             dave.disconnect()
             bob.expect(rf"^:{new_nick}!\S+ (PART|QUIT) ")
+            wait_gone(bob, new_nick)
             xc.bye(alice)
             bob.c.close()
     finally:
@@ -238,7 +252,11 @@ def test_gateway_reconnects_and_delivers_queued():
             bob.c.close()
             d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
             alice.send_message(mto=ROOM, mbody="said while down", mtype="groupchat")
-            LOOP.run_until_complete(asyncio.sleep(0.5))
+            m = run(next_where(alice.group, lambda m: m["body"] == "said while down"))  # reflected, queued
+            # A failed attempt: the next one is at least the backoff floor (1 s) away, time
+            # enough for bob to be back in #test before the puppet is.
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
             irc_net.start()  # same port
             bob = xc.LoopIrc(irc_net.port, "bob")
             bob.send("JOIN #test")

@@ -92,7 +92,11 @@ TEST_CASE("XMPP text never becomes a second IRC command") {
   CHECK(lines[1] == "PRIVMSG #test :QUIT :bye\r\n");
   CHECK(lines[2] == "PRIVMSG #test :PRIVMSG #x :y\r\n");  // the NUL ended the view (string literal)
   lines.clear();
-  privmsg_lines("alice", "#test", std::string("a\0b\x01" "c\nd", 7), 10, lines);
+  privmsg_lines("alice", "#test",
+                std::string("a\0b\x01"
+                            "c\nd",
+                            7),
+                10, lines);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] == "PRIVMSG #test :abc\r\n");
   for (const auto& l : lines) {
@@ -120,7 +124,9 @@ TEST_CASE("long XMPP bodies are split under 512 bytes at UTF-8 boundaries, /me b
   lines.clear();
   privmsg_lines("alice", "#test", "/me waves\nsecond", 10, lines);
   REQUIRE(lines.size() == 2);
-  CHECK(lines[0] == "PRIVMSG #test :\x01" "ACTION waves\x01\r\n");
+  CHECK(lines[0] ==
+        "PRIVMSG #test :\x01"
+        "ACTION waves\x01\r\n");
   lines.clear();
   privmsg_lines("alice", "#t", "1\n2\n3\n4", 2, lines);
   REQUIRE(lines.size() == 3);
@@ -142,8 +148,11 @@ TEST_CASE("IRC membership modes map to Biboumi's roles and affiliations") {
 }
 
 TEST_CASE("IRC text becomes XML-safe character data") {
-  CHECK(xml_safe_text("\x02" "bold\x02 <b>&amp;") == "bold <b>&amp;");
-  CHECK(xml_safe_text(std::string("a\x01\x07\x1b" "b", 5)) == "ab");
+  CHECK(xml_safe_text("\x02"
+                      "bold\x02 <b>&amp;") == "bold <b>&amp;");
+  CHECK(xml_safe_text(std::string("a\x01\x07\x1b"
+                                  "b",
+                                  5)) == "ab");
   auto p = render_message("r@gw/n", "u@d/r", "groupchat", "<script>&");
   CHECK(p.find("<body>&lt;script&gt;&amp;</body>") != std::string::npos);
 }

@@ -112,7 +112,8 @@ TEST_CASE("client registration: SASL PLAIN runs before CAP END") {
   f = feed(r, ":srv CAP * ACK :multi-prefix sasl");
   CHECK(f.out == "AUTHENTICATE PLAIN\r\n");
   f = feed(r, "AUTHENTICATE +");
-  CHECK(f.out == "AUTHENTICATE " + parley::protocols::sasl::base64_encode(std::string("\0alice\0secret", 13)) + "\r\n");
+  CHECK(f.out == "AUTHENTICATE " +
+                     parley::protocols::sasl::base64_encode(std::string("\0alice\0secret", 13)) + "\r\n");
   f = feed(r, ":srv 900 alice alice!a@h alice :You are now logged in");
   CHECK(f.out.empty());
   f = feed(r, ":srv 903 alice :SASL authentication successful");
