@@ -267,6 +267,9 @@ def test_gateway_reconnects_and_delivers_queued():
             bob.send("PRIVMSG #test :welcome back")
             m = run(next_where(alice.group, lambda m: m["body"] == "welcome back"), timeout=10)
             assert m["from"].resource == "bob"
+            # parleyd stops with the puppet connected: it QUITs, and parleyd exits cleanly
+            assert d.stop() == 0
+            bob.expect(r"^:alice!\S+ QUIT :.*Gateway shutting down", timeout=5)
             xc.bye(alice)
             bob.c.close()
     finally:
