@@ -200,6 +200,11 @@ def test_gateway_both_ways():
             assert p["status"] == "see you", p
             carol.send("JOIN #test")
             presence_of(alice.mucpres, ROOM, "carole")
+            bob.send("KICK #test carole :out")  # XEP-0045 §9.2: 307 and the reason
+            p = presence_of(alice.mucpres, ROOM, "carole", unavailable=True)
+            assert 307 in codes(p) and item(p).findtext("{http://jabber.org/protocol/muc#user}reason") == "out", p
+            carol.send("JOIN #test")
+            presence_of(alice.mucpres, ROOM, "carole")
             carol.send("QUIT :bye")
             p = presence_of(alice.mucpres, ROOM, "carole", unavailable=True)
             assert "bye" in p["status"], p
