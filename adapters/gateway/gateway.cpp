@@ -84,8 +84,30 @@ void Gateway::retire(Puppet* p) {
 void Gateway::on_stanza(const XmppIn& s) {
   if (s.kind == XmppIn::Kind::presence) return on_presence(s);
   if (s.kind == XmppIn::Kind::message) return on_message(s);
-  // iq: nothing is served yet (disco, ad-hoc commands: later slices).
-  if (s.type == "get" || s.type == "set") error_reply(s, "cancel", "service-unavailable", {});
+  if (s.type != "get" && s.type != "set") return;
+  on_iq(s);
+}
+
+// XEP-0030 disco#info (clients ask a room before joining it) and XEP-0199 ping; anything
+// else (ad-hoc commands, MAM: later slices) is service-unavailable (RFC 6120 §8.4).
+void Gateway::on_iq(const XmppIn& s) {
+  std::string from = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
+  if (!s.to_resource.empty()) from += "/" + s.to_resource;
+  if (s.type == "get" && s.iq_ns == "urn:xmpp:ping" && s.iq_name == "ping")
+    return send(s.from, render_iq_result(from, s.from, s.id));
+  if (s.type == "get" && s.iq_ns == "http://jabber.org/protocol/disco#info" && s.iq_name == "query") {
+    if (s.to_local.empty())
+      return send(s.from, render_disco_info(from, s.from, s.id, "conference", "irc", "IRC gateway",
+                                            {"http://jabber.org/protocol/disco#info",
+                                             "http://jabber.org/protocol/muc", "urn:xmpp:ping"}));
+    auto a = parse_gateway_address(s.to_local, s.to_resource);
+    if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server))
+      return send(s.from, render_disco_info(
+                              from, s.from, s.id, "conference", "irc", a->target,
+                              {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
+                               "muc_nonanonymous", "muc_open", "muc_public", "muc_temporary"}));
+  }
+  error_reply(s, "cancel", "service-unavailable", {});
 }
 
 void Gateway::on_presence(const XmppIn& s) {

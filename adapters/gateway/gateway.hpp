@@ -69,6 +69,7 @@ class Gateway {
                      std::string_view nick, bool create, std::string* why);
   void on_presence(const XmppIn& s);
   void on_message(const XmppIn& s);
+  void on_iq(const XmppIn& s);
   void error_reply(const XmppIn& s, std::string_view type, std::string_view condition, std::string_view text);
 
   protocols::Strand strand_;

@@ -22,7 +22,9 @@ struct XmppIn {
   std::string to_local, to_domain, to_resource;  // 'to', already prepared (RFC 7622)
   std::optional<std::string> body;
   std::optional<std::string> subject;
-  std::string status;     // presence <status/> (an unavailable presence's leave message)
+  std::string status;  // presence <status/> (an unavailable presence's leave message)
+  std::string iq_ns;   // an iq's payload: its namespace and local name
+  std::string iq_name;
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
 };
 

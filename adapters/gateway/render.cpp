@@ -60,6 +60,26 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
   return out;
 }
 
+std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
+                              std::string_view category, std::string_view type, std::string_view name,
+                              std::initializer_list<std::string_view> features) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id);
+  w.open("query").attr("xmlns", "http://jabber.org/protocol/disco#info");
+  w.open("identity").attr("category", category).attr("type", type).attr("name", name).close();
+  for (auto f : features) w.open("feature").attr("var", f).close();
+  w.finish();
+  return out;
+}
+
+std::string render_iq_result(std::string_view from, std::string_view to, std::string_view id) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id).close();
+  return out;
+}
+
 std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
                          std::string_view id, std::string_view type, std::string_view condition,
                          std::string_view text) {

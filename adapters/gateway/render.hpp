@@ -37,6 +37,13 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
                            std::string_view body, const std::string* subject = nullptr,
                            std::string_view id = {});
 
+// XEP-0030 disco#info result: one identity (category, type, name) and the features.
+std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
+                              std::string_view category, std::string_view type, std::string_view name,
+                              std::initializer_list<std::string_view> features);
+// An empty iq result (XEP-0199 ping).
+std::string render_iq_result(std::string_view from, std::string_view to, std::string_view id);
+
 // An error reply to a stanza (RFC 6120 §8.3): kind "presence"/"message"/"iq".
 std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
                          std::string_view id, std::string_view type, std::string_view condition,

@@ -26,6 +26,13 @@ void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
   if (auto b = s.child("body", px::ns::client)) in.body = b.text().get();
   if (auto sub = s.child("subject", px::ns::client)) in.subject = sub.text().get();
   if (in.kind == gateway::XmppIn::Kind::presence) in.status = s.child("status", px::ns::client).text().get();
+  if (in.kind == gateway::XmppIn::Kind::iq)
+    for (auto child : s.root().children())
+      if (child.type() == pugi::node_element) {
+        in.iq_ns = px::namespace_of(child, s.stream());
+        in.iq_name = px::local_name(child);
+        break;
+      }
   in.muc_join = static_cast<bool>(s.child("x", kMuc));
   gateway::Gateway* gw = c.ctx().gateway;
   c.to_core("xmpp: to the IRC gateway", [gw, in = std::move(in)] { gw->on_stanza(in); });

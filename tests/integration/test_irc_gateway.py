@@ -131,6 +131,10 @@ def test_gateway_both_ways():
 
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
             muc = alice.plugin["xep_0045"]
+            # clients ask the room's disco#info before joining (XEP-0045 §6.4)
+            info = run(alice.plugin["xep_0030"].get_info(jid=ROOM))
+            assert "http://jabber.org/protocol/muc" in info["disco_info"]["features"], info
+            assert any(i[0] == "conference" and i[1] == "irc" for i in info["disco_info"]["identities"]), info
             run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
             bob.expect(r"^:alice!\S+ JOIN :?#test")
             # bob created #test: op -> admin/moderator (Biboumi's mapping)
