@@ -35,6 +35,9 @@ struct GatewayOptions {
   std::size_t recvq = 16384, sendq = 1048576;
   protocols::BackoffPolicy backoff;
   std::chrono::milliseconds registration_timeout{60'000};
+  // A silent IRC server is PINGed after ping_interval and the link dropped (and retried)
+  // after ping_timeout: a dead TCP path is noticed (irc.ping_interval, irc.ping_timeout).
+  std::chrono::seconds ping_interval{90}, ping_timeout{180};
 };
 
 class Gateway {

@@ -66,6 +66,21 @@ Puppet::~Puppet() {
   else if (link_)
     link_->detach("gateway puppet gone");
   if (pump_timer_) pump_timer_->cancel();
+  if (keepalive_) keepalive_->cancel();
+}
+
+// Checks the link every ping_interval / 2: PING after ping_interval of silence, close after
+// ping_timeout (the Reconnector then retries).
+void Puppet::arm_keepalive() {
+  if (!keepalive_) keepalive_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
+  keepalive_->expires_after(gw_.options().ping_interval / 2);
+  keepalive_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !link_) return;
+    const auto silent = std::chrono::steady_clock::now() - last_rx_;
+    if (silent >= gw_.options().ping_timeout) return link_->close("Ping timeout");
+    if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
+    arm_keepalive();
+  });
 }
 
 void Puppet::start() {
@@ -150,6 +165,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
 void Puppet::on_registered() {
   ever_registered_ = true;
   link_->clear_deadline();
+  arm_keepalive();
   // Rejoin (or join for the first time) every channel before anything queued for them.
   for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) {
     std::string line;
@@ -410,6 +426,7 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
 }
 
 void Puppet::on_irc_message(const irc::Message& m) {
+  last_rx_ = std::chrono::steady_clock::now();
   const std::string old_nick = reg_.nick();
   std::string out;
   auto ev = reg_.on_message(m, out);

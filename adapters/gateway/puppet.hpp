@@ -118,6 +118,9 @@ class Puppet : public IrcLink::Owner {
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;
   bool pump_armed_ = false;
+  std::unique_ptr<protocols::StrandTimer> keepalive_;
+  std::chrono::steady_clock::time_point last_rx_{};
+  void arm_keepalive();
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
   bool ever_registered_ = false;
   bool quitting_ = false;

@@ -133,6 +133,8 @@ class XmppPlugin : public core::Plugin {
     o.max_lines = irc.max_lines_per_message;
     o.max_channels = irc.max_channels;
     o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
+    o.ping_interval = std::chrono::seconds(irc.ping_interval);
+    o.ping_timeout = std::chrono::seconds(irc.ping_timeout);
     gateway_ = std::make_shared<gateway::Gateway>(rt_.core_strand, std::move(o), local_delivery(rt_.core, domain));
     ctx_->gateway = gateway_.get();
     ctx_->gateway_domain = irc.gateway_domain;

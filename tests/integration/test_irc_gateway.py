@@ -285,5 +285,69 @@ def test_gateway_reconnects_and_delivers_queued():
         irc_net.close()
 
 
+def test_gateway_pings_a_silent_server_and_reconnects():
+    """A server that registers the puppet and then says nothing (a dead path): the puppet
+    PINGs after irc.ping_interval, drops the link after irc.ping_timeout and connects again."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.settimeout(0.05)
+    port = lsock.getsockname()[1]
+
+    def accept(timeout=20):  # lets slixmpp's loop run while waiting
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                return lsock.accept()
+            except socket.timeout:
+                LOOP.run_until_complete(asyncio.sleep(0.05))
+        raise AssertionError("the puppet did not connect")
+
+    cfg = gateway_config(port)
+    cfg["irc"].update({"ping_interval": 5, "ping_timeout": 10})
+    try:
+        with h.Parleyd(cfg) as d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            alice.send_presence(pto=ROOM + "/alice")
+            conn, _ = accept()
+            conn.settimeout(0.2)
+            buf = b""
+            deadline = time.monotonic() + 15
+            lines = []
+
+            def read_until(pred):
+                nonlocal buf
+                while time.monotonic() < deadline:
+                    try:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return "closed"
+                        buf += chunk
+                    except socket.timeout:
+                        LOOP.run_until_complete(asyncio.sleep(0.05))
+                    while b"\r\n" in buf:
+                        line, buf = buf.split(b"\r\n", 1)
+                        lines.append(line.decode())
+                        if pred(lines[-1]):
+                            return lines[-1]
+                raise AssertionError(f"timed out; got {lines}")
+
+            read_until(lambda l: l.startswith("USER "))
+            conn.sendall(b":srv 001 alice :Welcome\r\n")
+            read_until(lambda l: l.startswith("JOIN #test"))
+            t0 = time.monotonic()
+            read_until(lambda l: l.startswith("PING "))  # after ~ping_interval of silence
+            assert time.monotonic() - t0 >= 3, "PING came too early"
+            deadline = time.monotonic() + 15
+            assert read_until(lambda l: False) == "closed"  # dropped after ping_timeout
+            conn.close()
+            conn2, _ = accept()  # and connected again (backoff)
+            conn2.close()
+            xc.bye(alice)
+    finally:
+        lsock.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
