@@ -77,7 +77,10 @@ void Puppet::arm_keepalive() {
   keepalive_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
     if (ec || alive.expired() || !link_) return;
     const auto silent = std::chrono::steady_clock::now() - last_rx_;
-    if (silent >= gw_.options().ping_timeout) return link_->close("Ping timeout");
+    if (silent >= gw_.options().ping_timeout) {
+      auto link = link_;  // close() ends in on_irc_closed, which resets link_
+      return link->close("Ping timeout");
+    }
     if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
     arm_keepalive();
   });
@@ -131,7 +134,8 @@ void Puppet::connected(protocols::ConnectedStream s) {
   reg_ = irc::ClientRegistration(identity_);
   std::string out;
   reg_.start(out);
-  link_->start();
+  auto link = link_;
+  link->start();
   send_now(out);
 }
 
@@ -151,7 +155,9 @@ void Puppet::connect_failed(const protocols::ConnectError& e,
 }
 
 void Puppet::send_now(std::string_view bytes) {
-  if (link_ && !bytes.empty()) link_->send(bytes);
+  // A local reference: a failing write closes the link, and on_irc_closed resets link_
+  // while send() is still running.
+  if (auto link = link_; link && !bytes.empty()) link->send(bytes);
 }
 
 void Puppet::on_irc_closed(std::string_view reason) {
@@ -189,9 +195,19 @@ void Puppet::pump() {
   if (!link_ || !reg_.registered()) return;
   std::string batch;
   const auto now = protocols::TokenBucket::Clock::now();
+  // Tokens are milliseconds (1000/s): a line needs a whole interval's worth in the bucket,
+  // so `burst` lines go at once and then one per interval_ms, never into debt.
+  const auto cost = static_cast<double>(net_.throttle_interval_ms);
+  std::chrono::milliseconds delay{0};
   while (!queue_.empty()) {
-    if (bucket_.enabled() && bucket_.wait(now) > protocols::TokenBucket::Clock::duration::zero()) break;
-    if (bucket_.enabled()) bucket_.take(net_.throttle_interval_ms, now);
+    if (bucket_.enabled()) {
+      const double level = bucket_.level(now);
+      if (level < cost) {
+        delay = std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
+        break;
+      }
+      bucket_.take(net_.throttle_interval_ms, now);
+    }
     batch += queue_.front();
     queue_.pop_front();
   }
@@ -199,7 +215,7 @@ void Puppet::pump() {
   if (queue_.empty() || pump_armed_) return;
   if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
   pump_armed_ = true;
-  pump_timer_->expires_after(bucket_.wait(now));
+  pump_timer_->expires_after(delay);
   pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
     if (ec || alive.expired()) return;  // cancelled: the puppet is going away
     pump_armed_ = false;
@@ -210,6 +226,7 @@ void Puppet::pump() {
 void Puppet::check_empty() {
   if (!channels_.empty() || retired_) return;
   if (reconnector_) reconnector_->stop();
+  retired_ = true;  // first: a send below may close the link and come back here
   if (link_ && !quitting_) {
     quitting_ = true;
     // What the throttle still holds goes first (the user said it before leaving).
@@ -217,21 +234,21 @@ void Puppet::check_empty() {
     if (reg_.registered())
       for (auto& l : queue_) rest += l;
     queue_.clear();
-    send_now(rest + "QUIT :Leaving\r\n");
-    link_->close_after_flush("leaving");
+    auto link = link_;  // a failing write closes it and on_irc_closed resets link_
+    link->send(rest + "QUIT :Leaving\r\n");
+    link->close_after_flush("leaving");
   }
-  retired_ = true;
   gw_.retire(this);
 }
 
 void Puppet::quit(std::string_view reason) {
   quitting_ = true;
   if (reconnector_) reconnector_->stop();
-  if (link_) {
+  if (auto link = link_) {
     std::string line;
     irc::LineWriter(line).command("QUIT").trailing(one_line(reason, kMaxReason)).end();
-    link_->send(line);
-    link_->close_after_flush("quit");
+    link->send(line);
+    link->close_after_flush("quit");
   }
 }
 
@@ -431,9 +448,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
   std::string out;
   auto ev = reg_.on_message(m, out);
   send_now(out);
+  if (!link_) return;  // the write failed: on_irc_closed ran already
   if (ev == irc::ClientRegistration::Event::failed) {
     spdlog::info("gateway: {} on {}: registration failed: {}", bare_, net_.host, reg_.error());
-    if (link_) link_->close(reg_.error());
+    if (auto link = link_) link->close(reg_.error());
     return;
   }
   if (ev == irc::ClientRegistration::Event::registered) return on_registered();

@@ -285,6 +285,33 @@ def test_gateway_reconnects_and_delivers_queued():
         irc_net.close()
 
 
+def test_gateway_throttles_outgoing_lines():
+    """irc.networks[].throttle: one line at once, then one per interval_ms; nothing lost."""
+    irc_net = Ngircd().start()
+    try:
+        cfg = gateway_config(irc_net.port)
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 400}
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            LOOP.run_until_complete(asyncio.sleep(0.5))  # the bucket refills after the JOIN
+            alice.send_message(mto=ROOM, mbody="l1\nl2\nl3\nl4", mtype="groupchat")
+            times = []
+            for n in range(1, 5):
+                bob.expect(rf"^:alice!\S+ PRIVMSG #test :l{n}$")
+                times.append(time.monotonic())
+            span = times[-1] - times[0]
+            assert span >= 0.9, f"4 lines in {span:.2f} s: not throttled"
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def test_gateway_pings_a_silent_server_and_reconnects():
     """A server that registers the puppet and then says nothing (a dead path): the puppet
     PINGs after irc.ping_interval, drops the link after irc.ping_timeout and connects again."""
