@@ -35,7 +35,29 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.string("host", net.host, Required::yes);
     n.integer("port", net.port, 1, 65535);
     n.boolean("tls", net.tls);
+    n.boolean("verify", net.verify);
+    n.string("password", net.password);
+    if (n.has("sasl")) {
+      Reader sasl = n.map("sasl");
+      sasl.string("user", net.sasl_user, Required::yes);
+      sasl.string("password", net.sasl_password, Required::yes);
+    }
+    n.one_of("encoding", net.encoding, {"latin1", "latin-1", "reject"});
+    // throttle: off, or { burst, interval_ms }
+    if (n.is_scalar("throttle")) {
+      std::string off;
+      n.one_of("throttle", off, {"off"});
+      net.throttle_burst = 0;
+    } else if (n.has("throttle")) {
+      Reader t = n.map("throttle");
+      t.integer("burst", net.throttle_burst, 1, 10000);
+      t.integer("interval_ms", net.throttle_interval_ms, 1, 600000);
+    }
   });
+  r.string("gateway_domain", out.gateway_domain);
+  r.boolean("open_networks", out.open_networks);
+  r.integer("gateway_max_links_per_user", out.gateway_max_links_per_user, 1, 1000);
+  r.integer("gateway_queue", out.gateway_queue, 1, 100000);
   r.integer("flood_burst", out.flood_burst, 0, 100000);
   r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
   r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);

@@ -12,11 +12,21 @@ struct IrcOper {
   std::string password;
 };
 
+// An IRC network the gateway (and later bridges) may connect out to. A gateway address
+// names it by `name` or by `host` (#chan%libera@gw or #chan%irc.libera.chat@gw).
 struct IrcNetwork {
   std::string name;
   std::string host;
   std::uint16_t port = 6697;
   bool tls = true;
+  bool verify = true;    // TLS certificate chain + host name check (off only by explicit choice)
+  std::string password;  // server password (PASS), empty: none
+  std::string sasl_user, sasl_password;  // sasl: {user, password}; empty user: no SASL
+  std::string encoding;  // fallback for lines that are not UTF-8: "" (latin1) | latin1 | reject
+  // Outgoing throttle (token bucket): `burst` lines at once, then one per interval_ms.
+  // throttle: off -> burst 0 (no throttle).
+  std::size_t throttle_burst = 5;
+  std::size_t throttle_interval_ms = 2000;
 };
 
 struct IrcConfig {
@@ -36,7 +46,17 @@ struct IrcConfig {
   std::size_t nick_length = 30;
   std::size_t channel_length = 64;
   std::size_t max_channels = 50;
+  // Biboumi-style gateway addresses (#chan%network@gateway_domain) on Parley's own XMPP
+  // server; empty in the file: "irc." + server.domain.
+  std::string gateway_domain;
+  // false: only networks[] may be reached through the gateway; true: any host (TLS 6697).
+  bool open_networks = false;
   std::vector<IrcNetwork> networks;
+  // Gateway bounds: IRC connections one XMPP user may hold (one per network), lines
+  // queued toward one IRC connection while it is down or throttled (more: refused with an
+  // error to the XMPP sender, never dropped silently).
+  std::size_t gateway_max_links_per_user = 10;
+  std::size_t gateway_queue = 200;
   // Flood control and connection limits (IRC adapter). flood_burst 0 turns flood control
   // off (benchmarks); otherwise each line costs flood_interval_ms and a client may be
   // flood_burst lines ahead before its lines wait; recvq bytes waiting -> Excess Flood.

@@ -91,6 +91,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
   // Defaults that depend on other sections.
   if (c.xmpp.muc.domain.empty()) c.xmpp.muc.domain = "conference." + c.server.domain;
   if (c.sip.domain.empty()) c.sip.domain = c.server.domain;
+  if (c.irc.gateway_domain.empty()) c.irc.gateway_domain = "irc." + c.server.domain;
 
   // Cross-section checks report through fresh readers so errors carry the right marks.
   {

@@ -117,6 +117,11 @@ YAML::Mark Reader::mark_of(const Entry& e) const {
 
 bool Reader::has(std::string_view key) { return find(key) != nullptr; }
 
+bool Reader::is_scalar(std::string_view key) {
+  Entry* e = find(key);
+  return e && e->value.IsScalar();
+}
+
 void Reader::error(std::string_view key, std::string message) {
   Entry* e = find(key);
   diagnostics_->error(e ? mark_of(*e) : where_, path_of(key), std::move(message));

@@ -61,6 +61,8 @@ class Reader {
   bool has_entries() const { return !entries_.empty(); }
   // True if `key` is present (and marks it as a known key).
   bool has(std::string_view key);
+  // True if `key` is present with a scalar value (a key that is either a word or a mapping).
+  bool is_scalar(std::string_view key);
 
   void string(std::string_view key, std::string& out, Required required = Required::no);
   // A string that must be one of `choices`.

@@ -19,6 +19,10 @@
 #include "protocols/xmpp/framer.hpp"
 #include "protocols/xmpp/jid.hpp"
 
+namespace parley::adapters::gateway {
+class Gateway;
+}
+
 namespace parley::adapters::xmpp {
 
 namespace px = parley::protocols::xmpp;
@@ -86,6 +90,11 @@ struct Context {
     bool delay = false;
     std::string prefix, suffix;
   } room_render;
+
+  // The IRC gateway served under irc.gateway_domain (adapters/gateway), or null. Set before
+  // the listeners open and read-only afterwards; its methods run on the core strand.
+  gateway::Gateway* gateway = nullptr;
+  std::string gateway_domain;
 
   // Set once any session enables carbons (XEP-0280); until then no 'sent' copy is rendered.
   std::atomic<bool> carbons_used{false};

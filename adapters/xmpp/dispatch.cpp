@@ -3,6 +3,7 @@
 // requests, the payload's namespace; and the replies the handlers share.
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/errors.hpp"
+#include "adapters/xmpp/gateway_route.hpp"
 #include "adapters/xmpp/handler_registry.hpp"
 #include "adapters/xmpp/link.hpp"
 #include "core/core.hpp"
@@ -58,6 +59,7 @@ void C2sConnection::on_message(px::Stanza& s) {
   if (s.attr("type") == "error") return;
   auto to = px::parse_jid(s.attr("to"));
   if (!to) return stanza_error(s, "modify", "jid-malformed");
+  if (ctx_.gateway && to->domain == ctx_.gateway_domain) return route_to_gateway(*this, s, *to);
   if (auto h = c2s_handlers().find_stanza(Kind::message, addressee(ctx_.domains, *to)))
     return h(*this, s, &*to);
   stanza_error(s, "cancel", "service-unavailable");
@@ -69,6 +71,7 @@ void C2sConnection::on_presence(px::Stanza& s) {
   if (!s.attr("to").empty()) {
     to = px::parse_jid(s.attr("to"));
     if (!to) return stanza_error(s, "modify", "jid-malformed");
+    if (ctx_.gateway && to->domain == ctx_.gateway_domain) return route_to_gateway(*this, s, *to);
   }
   // No 'to': the user's own presence (RFC 6121 §4.2), the user handler's to broadcast.
   if (auto h = c2s_handlers().find_stanza(Kind::presence, to ? addressee(ctx_.domains, *to) : Scope::user))
@@ -100,6 +103,7 @@ void C2sConnection::on_iq(px::Stanza& s) {
   if (!to_attr.empty()) {
     to = px::parse_jid(to_attr);
     if (!to) return stanza_error(s, "modify", "jid-malformed");
+    if (ctx_.gateway && to->domain == ctx_.gateway_domain) return route_to_gateway(*this, s, *to);
     if (to->domain == ctx_.domains.muc) {
       scope = to->local.empty() ? Scope::muc_service : to->resource.empty() ? Scope::room : Scope::occupant;
     } else if (to->domain == ctx_.domains.domain &&

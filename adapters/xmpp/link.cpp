@@ -5,6 +5,7 @@
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/carbons.hpp"
+#include "adapters/xmpp/gateway_route.hpp"
 #include "adapters/xmpp/render_message.hpp"
 #include "adapters/xmpp/render_presence.hpp"
 #include "adapters/xmpp/render_room.hpp"
@@ -85,8 +86,10 @@ void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
 // the core strand goes on serving every other session instead of unwinding its io thread.
 void end_session(Context& ctx, std::shared_ptr<Link> link, std::string why) {
   post_guarded(ctx.rt.core_strand, "xmpp: end session",
-               [link = std::move(link), &core = ctx.rt.core, why = std::move(why)] {
+               [link = std::move(link), &core = ctx.rt.core, why = std::move(why), gw = ctx.gateway] {
                  if (!link->terminated) core.sessions().close(link->sid, why);
+                 // The resource leaves the IRC channels it joined through the gateway.
+                 if (gw) gateway_resource_gone(*gw, link->full_jid());
                  redeliver_unacked(core, *link);
                });
 }

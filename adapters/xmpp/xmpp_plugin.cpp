@@ -5,6 +5,9 @@
 #include "adapters/common/listener_set.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/context.hpp"
+#include "adapters/common/post_guarded.hpp"
+#include "adapters/gateway/gateway.hpp"
+#include "adapters/xmpp/gateway_route.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -60,6 +63,7 @@ class XmppPlugin : public core::Plugin {
     ctx_->preauth_stanza = x.c2s.limits.preauth_stanza_size;
     ctx_->handshake_timeout_ms = config_.server.connections.handshake_timeout * 1000;
     ctx_->close_timeout_ms = config_.server.connections.close_timeout * 1000;
+    start_gateway(d.domain);
     Context* ctx = ctx_.get();
     listeners_ = std::make_unique<ListenerSet>(
         rt_, ListenerSet::Options{
@@ -96,6 +100,8 @@ class XmppPlugin : public core::Plugin {
 
   void stop() override {
     if (listeners_) listeners_->stop();
+    if (gateway_)  // every puppet QUITs its IRC network
+      post_guarded(rt_.core_strand, "gateway: stop", [gw = gateway_] { gw->stop(); });
     if (!ctx_) return;
     // Streams waiting for XEP-0198 resumption end now instead of holding the shutdown for
     // resume_timeout: a cancelled timer ends its session like an expired one, and what the
@@ -114,10 +120,33 @@ class XmppPlugin : public core::Plugin {
   }
 
  private:
+  // The IRC gateway on irc.gateway_domain, when some network may be reached through it.
+  void start_gateway(const std::string& domain) {
+    const auto& irc = config_.irc;
+    if (irc.networks.empty() && !irc.open_networks) return;
+    gateway::GatewayOptions o;
+    o.domain = irc.gateway_domain;
+    o.networks = irc.networks;
+    o.open_networks = irc.open_networks;
+    o.max_links_per_user = irc.gateway_max_links_per_user;
+    o.queue = irc.gateway_queue;
+    o.max_lines = irc.max_lines_per_message;
+    o.max_channels = irc.max_channels;
+    o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
+    o.ping_interval = std::chrono::seconds(irc.ping_interval);
+    o.ping_timeout = std::chrono::seconds(irc.ping_timeout);
+    gateway_ = std::make_shared<gateway::Gateway>(rt_.core_strand, std::move(o), local_delivery(rt_.core, domain));
+    ctx_->gateway = gateway_.get();
+    ctx_->gateway_domain = irc.gateway_domain;
+    spdlog::info("xmpp: IRC gateway on {} ({} networks{})", irc.gateway_domain, irc.networks.size(),
+                 irc.open_networks ? ", open to any host" : "");
+  }
+
   Runtime& rt_;
   const config::Config& config_;
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<ListenerSet> listeners_;
+  std::shared_ptr<gateway::Gateway> gateway_;
 };
 
 }  // namespace

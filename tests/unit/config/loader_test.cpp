@@ -393,3 +393,35 @@ TEST_CASE("flood control and storage limits: defaults, values and ranges") {
   CHECK(has_error(bad, "server.limits.bogus: unknown key 'bogus'"));
   CHECK(has_error(bad, "server.store_queue: expected an integer in 1..1000000, got 0"));
 }
+
+TEST_CASE("irc gateway keys: networks with sasl, throttle, gateway_domain default") {
+  auto r = load_string(
+      "server:\n  domain: example.org\n"
+      "irc:\n  open_networks: true\n  networks:\n"
+      "    - { name: libera, host: irc.libera.chat, verify: false, password: pw,\n"
+      "        sasl: { user: u, password: p }, encoding: reject, throttle: { burst: 3, interval_ms: 500 } }\n"
+      "    - { name: local, host: 127.0.0.1, port: 6667, tls: false, throttle: off }\n",
+      "t.yaml");
+  REQUIRE(r.ok());
+  const auto& irc = r.value().irc;
+  CHECK(irc.gateway_domain == "irc.example.org");
+  CHECK(irc.open_networks);
+  REQUIRE(irc.networks.size() == 2);
+  CHECK_FALSE(irc.networks[0].verify);
+  CHECK(irc.networks[0].password == "pw");
+  CHECK(irc.networks[0].sasl_user == "u");
+  CHECK(irc.networks[0].sasl_password == "p");
+  CHECK(irc.networks[0].encoding == "reject");
+  CHECK(irc.networks[0].throttle_burst == 3);
+  CHECK(irc.networks[0].throttle_interval_ms == 500);
+  CHECK(irc.networks[1].verify);
+  CHECK(irc.networks[1].throttle_burst == 0);
+  auto bad = load_string("irc:\n  networks:\n    - { name: n, host: h, throttle: on, sasl: { user: u } }\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "irc.networks[0].throttle: unknown value 'on'; expected one of: off"));
+  CHECK(has_error(bad, "irc.networks[0].sasl.password"));
+  auto d = load_string("irc:\n  gateway_domain: gw.example\n", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().irc.gateway_domain == "gw.example");
+  CHECK_FALSE(d.value().irc.open_networks);
+}

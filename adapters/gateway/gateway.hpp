@@ -1,0 +1,86 @@
+#pragma once
+// The IRC <-> XMPP gateway (Biboumi's job): XMPP users address IRC channels and users under
+// irc.gateway_domain (address.hpp) and each gets one IRC connection per (bare JID, network),
+// a Puppet (puppet.hpp), opened by the first MUC join and closed when the user has left
+// every channel of that network.
+//
+// Threading: the gateway and all its puppets and IRC sockets live on one strand (today the
+// core strand, like the IRC listener: docs/ARCHITECTURE.md); stanzas are posted to it and
+// it sends through XmppOut from it. The core knows nothing of the gateway: it is an adapter
+// between an XMPP server (port.hpp) and IRC networks.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "adapters/gateway/port.hpp"
+#include "config/irc_config.hpp"
+#include "protocols/common/backoff.hpp"
+#include "protocols/common/net.hpp"
+
+namespace parley::adapters::gateway {
+
+class Puppet;
+
+struct GatewayOptions {
+  std::string domain;  // irc.gateway_domain
+  std::vector<config::IrcNetwork> networks;
+  bool open_networks = false;
+  std::size_t max_links_per_user = 10;
+  std::size_t queue = 200;        // lines per IRC connection waiting (down or throttled)
+  std::size_t max_lines = 10;     // IRC lines one XMPP message may take
+  std::size_t max_channels = 50;  // channels one puppet may be in (irc.max_channels)
+  std::size_t recvq = 16384, sendq = 1048576;
+  protocols::BackoffPolicy backoff;
+  std::chrono::milliseconds registration_timeout{60'000};
+  // A silent IRC server is PINGed after ping_interval and the link dropped (and retried)
+  // after ping_timeout: a dead TCP path is noticed (irc.ping_interval, irc.ping_timeout).
+  std::chrono::seconds ping_interval{90}, ping_timeout{180};
+};
+
+class Gateway {
+ public:
+  Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOut out);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // ---- the gateway's strand ----
+  void on_stanza(const XmppIn& s);
+  // A resource of a user went offline: it leaves every channel it was in.
+  void resource_gone(std::string_view full_jid);
+  // Shutdown: every puppet QUITs and stops reconnecting.
+  void stop();
+
+  const std::string& domain() const { return options_.domain; }
+  const GatewayOptions& options() const { return options_; }
+  const protocols::Strand& strand() const { return strand_; }
+  void send(std::string_view to, std::string xml) { out_(to, std::move(xml)); }
+  // A puppet with no channel left asks to be removed (later, on the strand).
+  void retire(Puppet* p);
+  std::size_t puppets() const { return puppets_.size(); }
+
+  // The configured network a gateway address names (by name or host, case-insensitively),
+  // or with open_networks an ad-hoc one for the host (TLS on 6697, verified); nullopt when
+  // it may not be reached.
+  std::optional<config::IrcNetwork> find_network(std::string_view server) const;
+
+ private:
+  Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
+                     std::string_view nick, bool create, std::string* why);
+  void on_presence(const XmppIn& s);
+  void on_message(const XmppIn& s);
+  void on_iq(const XmppIn& s);
+  void error_reply(const XmppIn& s, std::string_view type, std::string_view condition, std::string_view text);
+
+  protocols::Strand strand_;
+  GatewayOptions options_;
+  XmppOut out_;
+  // key: bare JID + '\n' + network name
+  std::map<std::string, std::unique_ptr<Puppet>> puppets_;
+  bool stopping_ = false;
+};
+
+}  // namespace parley::adapters::gateway

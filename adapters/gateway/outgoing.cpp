@@ -1,0 +1,71 @@
+#include "adapters/gateway/outgoing.hpp"
+
+#include "protocols/irc/message.hpp"
+#include "protocols/irc/text.hpp"
+
+namespace parley::adapters::gateway {
+
+namespace irc = protocols::irc;
+
+namespace {
+constexpr std::size_t kAssumedUser = 10;  // USERLEN on most networks
+constexpr std::size_t kAssumedHost = 63;  // a host name label limit; cloaks are shorter
+
+// Formatting codes (bold, colour, italic, ...) are kept; every other control byte goes.
+bool keep_control(unsigned char c) {
+  return c == 0x02 || c == 0x03 || c == 0x04 || c == 0x0f || c == 0x11 || c == 0x16 || c == 0x1d ||
+         c == 0x1e || c == 0x1f || c == '\t';
+}
+
+// CR, CR LF and LF all become one '\n'; NUL and other controls are dropped.
+std::string normalise(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\r') {
+      out.push_back('\n');
+      if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+    } else if (c == '\n' || c >= 0x20 || keep_control(c)) {
+      if (c != 0x7f) out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::size_t privmsg_budget(std::string_view nick, std::string_view target) {
+  // ":" nick "!" user "@" host " PRIVMSG " target " :" text CRLF <= 512
+  const std::size_t fixed = 1 + nick.size() + 1 + kAssumedUser + 1 + kAssumedHost + 9 + target.size() + 2 + 2;
+  return fixed + 16 >= irc::kMaxBody ? 16 : irc::kMaxBody - fixed;
+}
+
+void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
+                   std::size_t max_lines, std::vector<std::string>& out, std::string_view command) {
+  std::string text = normalise(body);
+  bool action = false;
+  if (text.rfind("/me ", 0) == 0) {
+    action = true;
+    text.erase(0, 4);
+  }
+  std::size_t budget = privmsg_budget(nick, target);
+  if (action) budget = budget > 9 + 16 ? budget - 9 : 16;  // "\x01ACTION " + "\x01"
+  auto lines = irc::render_lines(text, {}, budget, max_lines == 0 ? 1 : max_lines);
+  if (lines.more != 0) lines.lines.push_back("[... " + std::to_string(lines.more) + " more lines]");
+  for (auto& l : lines.lines) {
+    std::string line;
+    irc::LineWriter w(line);
+    w.command(command).param(target).trailing(action ? irc::make_ctcp_action(l) : l);
+    w.end();
+    out.push_back(std::move(line));
+  }
+}
+
+std::string one_line(std::string_view text, std::size_t max) {
+  std::string s = normalise(text);
+  for (char& c : s)
+    if (c == '\n') c = ' ';
+  return std::string(irc::utf8_truncate(s, max));
+}
+
+}  // namespace parley::adapters::gateway

@@ -1,0 +1,28 @@
+#pragma once
+// Text from XMPP into IRC lines, so that no XMPP input can become a second IRC command
+// (Modern IRC "Messages": a line ends at CR or LF, NUL is forbidden): CR and LF split the
+// body into lines, NUL and other C0 controls except the formatting codes are dropped, each
+// line is cut at UTF-8 boundaries to fit the 512-byte limit with the prefix the server will
+// add when it relays it, and at most max_lines lines are made (a last "[... N more lines]"
+// says how many were left out). Pure.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::adapters::gateway {
+
+// The bytes of text a "PRIVMSG <target> :" line may carry once the server has prefixed it
+// with ":nick!user@host " (user and host unknown to us: their usual maxima are assumed).
+std::size_t privmsg_budget(std::string_view nick, std::string_view target);
+
+// body: the XMPP <body/>. "/me text" becomes one CTCP ACTION per line.
+// Appends complete "PRIVMSG target :..." (or NOTICE) wire lines, one string each, to out.
+void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
+                   std::size_t max_lines, std::vector<std::string>& out,
+                   std::string_view command = "PRIVMSG");
+
+// One line of text with line breaks turned into spaces, controls dropped, cut to max bytes
+// at a UTF-8 boundary (TOPIC, PART and KICK reasons).
+std::string one_line(std::string_view text, std::size_t max);
+
+}  // namespace parley::adapters::gateway

@@ -1,0 +1,34 @@
+#pragma once
+// What the gateway exchanges with an XMPP server, whichever it is: Parley's own c2s
+// server (adapters/xmpp routes stanzas addressed to irc.gateway_domain here, and delivers
+// what the gateway sends to the local resource named by 'to'), or - a later slice - an
+// external server reached as a XEP-0114 component, which would feed the same two calls.
+// Stanzas come in as plain copies (the XMPP stream's buffers belong to its strand), with
+// 'from' set by the server: the sender is authenticated there, never trusted from the stanza.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parley::adapters::gateway {
+
+struct XmppIn {
+  enum class Kind : std::uint8_t { message, presence, iq };
+  Kind kind = Kind::message;
+  std::string type;  // the 'type' attribute ("" for available presence / normal message)
+  std::string id;
+  std::string from;                              // the sender's full JID
+  std::string to_local, to_domain, to_resource;  // 'to', already prepared (RFC 7622)
+  std::optional<std::string> body;
+  std::optional<std::string> subject;
+  std::string status;  // presence <status/> (an unavailable presence's leave message)
+  std::string iq_ns;   // an iq's payload: its namespace and local name
+  std::string iq_name;
+  bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
+};
+
+// Sends one rendered stanza to the full JID `to`. Called on the gateway's strand.
+using XmppOut = std::function<void(std::string_view to, std::string xml)>;
+
+}  // namespace parley::adapters::gateway

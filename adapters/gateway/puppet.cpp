@@ -1,0 +1,646 @@
+#include "adapters/gateway/puppet.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "adapters/gateway/address.hpp"
+#include "adapters/gateway/gateway.hpp"
+#include "adapters/gateway/outgoing.hpp"
+#include "adapters/gateway/render.hpp"
+#include "protocols/common/ascii.hpp"
+#include "protocols/irc/text.hpp"
+
+namespace parley::adapters::gateway {
+
+namespace irc = protocols::irc;
+using protocols::ascii_fold;
+
+namespace {
+bool is(const irc::Message& m, std::string_view cmd) { return protocols::ascii_equal_fold(m.command, cmd); }
+
+// An XMPP nick (any Unicode, spaces...) as an IRC nick (RFC 2812 §2.3.1): other characters
+// become '_', a leading digit or '-' gets a '_' before it, at most 30 bytes.
+std::string irc_nick_of(std::string_view want) {
+  std::string n;
+  for (char c : want) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("[]\\`_^{|}-").find(c) != std::string_view::npos;
+    n.push_back(ok ? c : '_');
+    if (n.size() >= 30) break;
+  }
+  if (n.empty()) n = "xmpp";
+  if ((n[0] >= '0' && n[0] <= '9') || n[0] == '-') n.insert(n.begin(), '_');
+  return n.substr(0, 30);
+}
+
+// A TOPIC, PART or KICK text fits comfortably in one line after its command and channel.
+constexpr std::size_t kMaxReason = 300;
+}  // namespace
+
+Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick)
+    : gw_(gw),
+      bare_(std::move(bare_jid)),
+      net_(std::move(net)),
+      label_(std::move(label)),
+      identity_{},
+      reg_(irc::ClientIdentity{}) {
+  const std::string first = irc_nick_of(nick);
+  identity_.nicks = {first};
+  // The user part of the bare JID names who is behind the puppet (WHOIS shows it).
+  std::string user = bare_.substr(0, bare_.find('@'));
+  identity_.user = irc_nick_of(user).substr(0, 10);
+  identity_.realname = bare_;
+  identity_.password = net_.password;
+  identity_.sasl_user = net_.sasl_user;
+  identity_.sasl_password = net_.sasl_password;
+  reg_ = irc::ClientRegistration(identity_);
+  if (net_.throttle_burst != 0) {
+    // Tokens are milliseconds: a line costs interval_ms, burst lines may go at once.
+    bucket_ = protocols::TokenBucket(1000, net_.throttle_burst * net_.throttle_interval_ms);
+  }
+}
+
+Puppet::~Puppet() {
+  if (reconnector_) reconnector_->stop();
+  if (link_ && quitting_)
+    link_->release();
+  else if (link_)
+    link_->detach("gateway puppet gone");
+  if (pump_timer_) pump_timer_->cancel();
+  if (keepalive_) keepalive_->cancel();
+}
+
+// Checks the link every ping_interval / 2: PING after ping_interval of silence, close after
+// ping_timeout (the Reconnector then retries).
+void Puppet::arm_keepalive() {
+  if (!keepalive_) keepalive_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
+  keepalive_->expires_after(gw_.options().ping_interval / 2);
+  keepalive_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !link_) return;
+    const auto silent = std::chrono::steady_clock::now() - last_rx_;
+    if (silent >= gw_.options().ping_timeout) {
+      auto link = link_;  // close() ends in on_irc_closed, which resets link_
+      return link->close("Ping timeout");
+    }
+    if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
+    arm_keepalive();
+  });
+}
+
+void Puppet::start() {
+  protocols::ConnectOptions o;
+  o.tls = net_.tls;
+  o.verify = net_.verify;
+  reconnector_ = protocols::Reconnector::make(
+      gw_.strand(), net_.host, net_.port, o, gw_.options().backoff,
+      {.on_connected = [this](protocols::ConnectedStream s) { connected(std::move(s)); },
+       .on_failed = [this](const protocols::ConnectError& e,
+                           std::optional<std::chrono::milliseconds> retry) { connect_failed(e, retry); }});
+  reconnector_->start();
+}
+
+// ---- names -----------------------------------------------------------------------------------
+
+std::string Puppet::room_jid(const Channel& c) const {
+  return gateway_local(c.name, c.label) + "@" + gw_.domain();
+}
+std::string Puppet::occupant_jid(const Channel& c, std::string_view nick) const {
+  return room_jid(c) + "/" + std::string(nick);
+}
+std::string Puppet::user_jid(std::string_view nick) const {
+  return gateway_local(ascii_fold(nick), label_) + "@" + gw_.domain();
+}
+Puppet::Channel* Puppet::find_channel(std::string_view name) {
+  auto it = channels_.find(ascii_fold(name));
+  return it == channels_.end() ? nullptr : &it->second;
+}
+bool Puppet::in_channel(std::string_view channel) const { return channels_.count(ascii_fold(channel)) != 0; }
+
+bool Puppet::has_resource(const std::string& full_jid) const {
+  for (const auto& [_, c] : channels_)
+    if (c.resources.count(full_jid)) return true;
+  return false;
+}
+
+// ---- the IRC connection ----------------------------------------------------------------------
+
+void Puppet::connected(protocols::ConnectedStream s) {
+  protocols::Connection::Limits limits;
+  limits.max_read_buffer = gw_.options().recvq;
+  limits.max_write_queue = gw_.options().sendq;
+  // Registration must finish in time (cleared at 001), or the link is dropped and retried.
+  limits.handshake_timeout_ms = static_cast<std::uint32_t>(gw_.options().registration_timeout.count());
+  const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
+  link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
+  reg_ = irc::ClientRegistration(identity_);
+  std::string out;
+  reg_.start(out);
+  auto link = link_;
+  link->start();
+  send_now(out);
+}
+
+void Puppet::connect_failed(const protocols::ConnectError& e,
+                            std::optional<std::chrono::milliseconds> retry) {
+  spdlog::info("gateway: {} -> {}:{}: {}{}", bare_, net_.host, net_.port, e.reason,
+               retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string());
+  if (ever_registered_ && retry) return;  // a known-good network: keep trying, the queue waits
+  // Never reached it: the joins waiting for it fail now rather than hang (XEP-0045 §7.2.7).
+  for (auto& [_, c] : channels_)
+    for (const auto& r : c.resources)
+      gw_.send(r, render_error("presence", occupant_jid(c, reg_.nick()), r, {}, "cancel",
+                               "remote-server-not-found", "IRC server " + net_.host + ": " + e.reason));
+  channels_.clear();
+  queue_.clear();
+  check_empty();
+}
+
+void Puppet::send_now(std::string_view bytes) {
+  // A local reference: a failing write closes the link, and on_irc_closed resets link_
+  // while send() is still running.
+  if (auto link = link_; link && !bytes.empty()) link->send(bytes);
+}
+
+void Puppet::on_irc_closed(std::string_view reason) {
+  spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
+  link_.reset();
+  for (auto& [_, c] : channels_) c.in_irc = false;
+  if (quitting_ || channels_.empty()) return check_empty();
+  if (reconnector_) reconnector_->connection_lost();
+}
+
+void Puppet::on_registered() {
+  ever_registered_ = true;
+  link_->clear_deadline();
+  arm_keepalive();
+  // Rejoin (or join for the first time) every channel before anything queued for them.
+  for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) {
+    std::string line;
+    irc::LineWriter(line).command("JOIN").param(it->second.name).end();
+    queue_.push_front(std::move(line));
+  }
+  pump();
+}
+
+bool Puppet::enqueue(std::string line, bool front) {
+  if (queue_.size() >= gw_.options().queue) return false;
+  if (front)
+    queue_.push_front(std::move(line));
+  else
+    queue_.push_back(std::move(line));
+  pump();
+  return true;
+}
+
+void Puppet::pump() {
+  if (!link_ || !reg_.registered()) return;
+  std::string batch;
+  const auto now = protocols::TokenBucket::Clock::now();
+  // Tokens are milliseconds (1000/s): a line needs a whole interval's worth in the bucket,
+  // so `burst` lines go at once and then one per interval_ms, never into debt.
+  const auto cost = static_cast<double>(net_.throttle_interval_ms);
+  std::chrono::milliseconds delay{0};
+  while (!queue_.empty()) {
+    if (bucket_.enabled()) {
+      const double level = bucket_.level(now);
+      if (level < cost) {
+        delay = std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
+        break;
+      }
+      bucket_.take(net_.throttle_interval_ms, now);
+    }
+    batch += queue_.front();
+    queue_.pop_front();
+  }
+  send_now(batch);
+  if (queue_.empty() || pump_armed_) return;
+  if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
+  pump_armed_ = true;
+  pump_timer_->expires_after(delay);
+  pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;  // cancelled: the puppet is going away
+    pump_armed_ = false;
+    pump();
+  });
+}
+
+void Puppet::check_empty() {
+  if (!channels_.empty() || retired_) return;
+  if (reconnector_) reconnector_->stop();
+  retired_ = true;  // first: a send below may close the link and come back here
+  if (link_ && !quitting_) {
+    quitting_ = true;
+    // What the throttle still holds goes first (the user said it before leaving).
+    std::string rest;
+    if (reg_.registered())
+      for (auto& l : queue_) rest += l;
+    queue_.clear();
+    auto link = link_;  // a failing write closes it and on_irc_closed resets link_
+    link->send(rest + "QUIT :Leaving\r\n");
+    link->close_after_flush("leaving");
+  }
+  gw_.retire(this);
+}
+
+void Puppet::quit(std::string_view reason) {
+  quitting_ = true;
+  if (reconnector_) reconnector_->stop();
+  if (auto link = link_) {
+    std::string line;
+    irc::LineWriter(line).command("QUIT").trailing(one_line(reason, kMaxReason)).end();
+    link->send(line);
+    link->close_after_flush("quit");
+  }
+}
+
+// ---- XMPP -> IRC -----------------------------------------------------------------------------
+
+void Puppet::join(const std::string& full_jid, const std::string& channel, const std::string& label,
+                  const std::string& nick, const std::string& id) {
+  const std::string key = ascii_fold(channel);
+  auto [it, fresh] = channels_.try_emplace(key);
+  Channel& c = it->second;
+  if (fresh) {
+    c.name = channel;
+    c.label = label;
+  }
+  const std::string want = irc_nick_of(nick);
+  if (!fresh && c.resources.count(full_jid) && !c.waiting.count(full_jid)) {
+    // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick.
+    if (!irc::equal_fold(want, reg_.nick()) && reg_.registered()) {
+      std::string line;
+      irc::LineWriter(line).command("NICK").param(want).end();
+      enqueue(std::move(line));
+    }
+    return;
+  }
+  c.resources.insert(full_jid);
+  c.requested[full_jid] = want;
+  (void)id;
+  if (c.names_done && c.in_irc) return send_state(c, full_jid);
+  c.waiting.insert(full_jid);
+  if (fresh && reg_.registered()) {
+    std::string line;
+    irc::LineWriter(line).command("JOIN").param(c.name).end();
+    enqueue(std::move(line), true);  // a JOIN jumps the queue: messages for it follow it
+  }
+}
+
+void Puppet::leave(const std::string& full_jid, const std::string& channel, std::string_view status) {
+  Channel* c = find_channel(channel);
+  if (!c || !c->resources.count(full_jid)) return;
+  // XEP-0045 §7.14: the leaving resource gets its own unavailable presence.
+  gw_.send(
+      full_jid,
+      render_occupant_presence(
+          {.from = occupant_jid(*c, reg_.nick()), .to = full_jid, .unavailable = true, .statuses = {110}}));
+  c->resources.erase(full_jid);
+  c->waiting.erase(full_jid);
+  c->requested.erase(full_jid);
+  if (!c->resources.empty()) return;
+  std::string line;
+  irc::LineWriter w(line);
+  w.command("PART").param(c->name);
+  if (!status.empty()) w.trailing(one_line(status, kMaxReason));
+  w.end();
+  if (reg_.registered() && link_) enqueue(std::move(line));
+  channels_.erase(ascii_fold(channel));
+  check_empty();
+}
+
+void Puppet::resource_gone(const std::string& full_jid) {
+  std::vector<std::string> names;
+  for (const auto& [k, c] : channels_)
+    if (c.resources.count(full_jid)) names.push_back(c.name);
+  for (const auto& n : names) leave(full_jid, n, "");
+}
+
+bool Puppet::say(const std::string& full_jid, const std::string& channel, std::string_view body,
+                 const std::string& id, std::string* why) {
+  Channel* c = find_channel(channel);
+  if (!c || !c->resources.count(full_jid)) {
+    *why = "not-acceptable";
+    return false;
+  }
+  std::vector<std::string> lines;
+  privmsg_lines(reg_.nick(), c->name, body, gw_.options().max_lines, lines);
+  if (queue_.size() + lines.size() > gw_.options().queue) {
+    *why = "resource-constraint";
+    return false;
+  }
+  for (auto& l : lines) queue_.push_back(std::move(l));
+  pump();
+  // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
+  // IRC does not echo it (no echo-message here), so the gateway reflects it.
+  for (const auto& r : c->resources)
+    gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id));
+  return true;
+}
+
+bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
+                       std::string* why) {
+  Channel* c = find_channel(channel);
+  if (!c || !c->resources.count(full_jid)) {
+    *why = "not-acceptable";
+    return false;
+  }
+  std::string line;
+  irc::LineWriter(line).command("TOPIC").param(c->name).trailing(one_line(subject, kMaxReason)).end();
+  if (!enqueue(std::move(line))) {
+    *why = "resource-constraint";
+    return false;
+  }
+  return true;
+}
+
+bool Puppet::private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
+                             std::string* why) {
+  (void)full_jid;
+  std::vector<std::string> lines;
+  privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines);
+  if (queue_.size() + lines.size() > gw_.options().queue) {
+    *why = "resource-constraint";
+    return false;
+  }
+  for (auto& l : lines) queue_.push_back(std::move(l));
+  pump();
+  return true;
+}
+
+// ---- IRC -> XMPP -----------------------------------------------------------------------------
+
+void Puppet::occupant_presence(Channel& c, const Occupant& o, bool unavailable,
+                               std::initializer_list<int> statuses, std::string_view new_nick,
+                               std::string_view reason, std::string_view status_text) {
+  const std::string from = occupant_jid(c, o.nick);
+  const MucRole role = role_of_modes(o.modes);
+  each_resource(c, [&](const std::string& r) {
+    gw_.send(r, render_occupant_presence({.from = from,
+                                          .to = r,
+                                          .role = role,
+                                          .unavailable = unavailable,
+                                          .new_nick = new_nick,
+                                          .statuses = statuses,
+                                          .reason = reason,
+                                          .status_text = status_text}));
+  });
+}
+
+// XEP-0045 §7.2.2-§7.2.3 and §7.2.15: other occupants, then ourselves (110, and 210 when the
+// nick is not the one asked for), then the subject (always, even empty: it ends the join).
+void Puppet::send_state(Channel& c, const std::string& r) {
+  const std::string me = ascii_fold(reg_.nick());
+  for (const auto& [k, o] : c.occupants) {
+    if (k == me) continue;
+    const MucRole role = role_of_modes(o.modes);
+    gw_.send(r, render_occupant_presence({.from = occupant_jid(c, o.nick), .to = r, .role = role}));
+  }
+  auto mine = c.occupants.find(me);
+  const MucRole role = role_of_modes(mine == c.occupants.end() ? std::string_view{} : mine->second.modes);
+  const bool renamed = c.requested.count(r) && c.requested[r] != reg_.nick();
+  gw_.send(r, render_occupant_presence({.from = occupant_jid(c, reg_.nick()),
+                                        .to = r,
+                                        .role = role,
+                                        .statuses = renamed ? std::initializer_list<int>{110, 210}
+                                                            : std::initializer_list<int>{110}}));
+  gw_.send(r, render_message(room_jid(c), r, "groupchat", {}, &c.topic));
+  c.waiting.erase(r);
+}
+
+void Puppet::self_gone(Channel& c, std::initializer_list<int> statuses, std::string_view reason) {
+  for (const auto& r : c.resources)
+    gw_.send(r, render_occupant_presence({.from = occupant_jid(c, reg_.nick()),
+                                          .to = r,
+                                          .unavailable = true,
+                                          .statuses = statuses,
+                                          .reason = reason}));
+}
+
+void Puppet::names_ended(Channel& c) {
+  if (c.names_done) {
+    // A rejoin after a reconnection: only the difference goes to XMPP.
+    for (auto& [k, o] : c.occupants)
+      if (!c.names.count(k)) occupant_presence(c, o, true, {});
+    for (auto& [k, o] : c.names) {
+      auto old = c.occupants.find(k);
+      if (old == c.occupants.end() || old->second.modes != o.modes) occupant_presence(c, o, false, {});
+    }
+  }
+  c.occupants = std::move(c.names);
+  c.names.clear();
+  c.names_done = true;
+  std::vector<std::string> waiting(c.waiting.begin(), c.waiting.end());
+  for (const auto& r : waiting) send_state(c, r);
+}
+
+void Puppet::join_failed(std::string_view channel, std::string_view text) {
+  Channel* c = find_channel(channel);
+  if (!c) return;
+  for (const auto& r : c->resources)
+    gw_.send(r, render_error("presence", occupant_jid(*c, reg_.nick()), r, {}, "cancel", "not-allowed",
+                             xml_safe_text(text)));
+  channels_.erase(ascii_fold(channel));
+  check_empty();
+}
+
+void Puppet::on_irc_message(const irc::Message& m) {
+  last_rx_ = std::chrono::steady_clock::now();
+  const std::string old_nick = reg_.nick();
+  std::string out;
+  auto ev = reg_.on_message(m, out);
+  send_now(out);
+  if (!link_) return;  // the write failed: on_irc_closed ran already
+  if (ev == irc::ClientRegistration::Event::failed) {
+    spdlog::info("gateway: {} on {}: registration failed: {}", bare_, net_.host, reg_.error());
+    if (auto link = link_) link->close(reg_.error());
+    return;
+  }
+  if (ev == irc::ClientRegistration::Event::registered) return on_registered();
+  if (ev == irc::ClientRegistration::Event::nick_changed) return on_nick(old_nick, reg_.nick());
+  if (!reg_.registered()) return;
+
+  const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
+  const bool me = irc::equal_fold(who, reg_.nick());
+  if (is(m, "PRIVMSG") || is(m, "NOTICE")) return on_privmsg(m, who, is(m, "NOTICE"));
+  if (is(m, "JOIN") && m.nparams >= 1) {
+    Channel* c = find_channel(m.param(0));
+    if (!c) {
+      // Joined somewhere nobody asked for (a forced join): leave again.
+      if (me && !m.param(0).empty()) {
+        std::string line;
+        irc::LineWriter(line).command("PART").param(m.param(0)).end();
+        enqueue(std::move(line));
+      }
+      return;
+    }
+    if (me) {
+      c->in_irc = true;
+      c->names.clear();
+      return;
+    }
+    Occupant o{std::string(who), {}};
+    if (c->names_done) occupant_presence(*c, o, false, {});
+    c->occupants[ascii_fold(who)] = std::move(o);
+    return;
+  }
+  if (is(m, "353") && m.nparams >= 4) {  // RPL_NAMREPLY me =|*|@ #chan :names
+    Channel* c = find_channel(m.param(2));
+    if (!c) return;
+    std::string_view names = m.param(3);
+    while (!names.empty()) {
+      auto sp = names.find(' ');
+      std::string_view entry = names.substr(0, sp);
+      names = sp == std::string_view::npos ? std::string_view{} : names.substr(sp + 1);
+      if (entry.empty()) continue;
+      auto e = irc::split_names_entry(reg_.isupport(), entry);
+      if (e.nick.empty() || c->names.size() >= 100000) continue;
+      c->names[ascii_fold(e.nick)] = Occupant{std::string(e.nick), std::move(e.modes)};
+    }
+    return;
+  }
+  if (is(m, "366") && m.nparams >= 2) {  // RPL_ENDOFNAMES
+    if (Channel* c = find_channel(m.param(1)); c && c->in_irc) names_ended(*c);
+    return;
+  }
+  if (is(m, "332") && m.nparams >= 3) {  // RPL_TOPIC
+    if (Channel* c = find_channel(m.param(1))) c->topic = xml_safe_text(m.param(2));
+    return;
+  }
+  if (is(m, "331") && m.nparams >= 2) {  // RPL_NOTOPIC
+    if (Channel* c = find_channel(m.param(1))) c->topic.clear();
+    return;
+  }
+  if (is(m, "TOPIC") && m.nparams >= 2) {
+    Channel* c = find_channel(m.param(0));
+    if (!c) return;
+    c->topic = xml_safe_text(m.param(1));
+    each_resource(*c, [&](const std::string& r) {
+      gw_.send(r, render_message(occupant_jid(*c, who), r, "groupchat", {}, &c->topic));
+    });
+    return;
+  }
+  if (is(m, "PART") && m.nparams >= 1) {
+    Channel* c = find_channel(m.param(0));
+    if (!c) return;
+    if (me) {  // not asked for by XMPP (that erased the channel already)
+      self_gone(*c, {110}, xml_safe_text(m.param(1)));
+      channels_.erase(ascii_fold(m.param(0)));
+      return check_empty();
+    }
+    auto it = c->occupants.find(ascii_fold(who));
+    if (it == c->occupants.end()) return;
+    occupant_presence(*c, it->second, true, {}, {}, {}, xml_safe_text(m.param(1)));
+    c->occupants.erase(it);
+    return;
+  }
+  if (is(m, "KICK") && m.nparams >= 2) {
+    Channel* c = find_channel(m.param(0));
+    if (!c) return;
+    const std::string reason = xml_safe_text(m.param(2));
+    if (irc::equal_fold(m.param(1), reg_.nick())) {  // XEP-0045 §9.2: 307 + 110
+      self_gone(*c, {110, 307}, reason);
+      channels_.erase(ascii_fold(m.param(0)));
+      return check_empty();
+    }
+    auto it = c->occupants.find(ascii_fold(m.param(1)));
+    if (it == c->occupants.end()) return;
+    occupant_presence(*c, it->second, true, {307}, {}, reason);
+    c->occupants.erase(it);
+    return;
+  }
+  if (is(m, "QUIT")) {
+    const std::string k = ascii_fold(who);
+    for (auto& [_, c] : channels_) {
+      auto it = c.occupants.find(k);
+      if (it == c.occupants.end()) continue;
+      occupant_presence(c, it->second, true, {}, {}, {}, xml_safe_text(m.param(0)));
+      c.occupants.erase(it);
+    }
+    return;
+  }
+  if (is(m, "NICK") && m.nparams >= 1) return on_nick(who, m.param(0));
+  if (is(m, "MODE") && m.nparams >= 3) return on_mode(m);
+  // Join refusals: ERR_NOSUCHCHANNEL, TOOMANYCHANNELS, CHANNELISFULL, INVITEONLYCHAN,
+  // BANNEDFROMCHAN, BADCHANNELKEY, NEEDREGGEDNICK (477).
+  static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
+  for (auto code : kJoinErrors)
+    if (is(m, code) && m.nparams >= 2) {
+      Channel* c = find_channel(m.param(1));
+      if (c && !c->in_irc) join_failed(m.param(1), m.param(m.nparams - 1));
+      return;
+    }
+}
+
+void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool notice) {
+  if (m.nparams < 2 || from_nick.empty() || m.prefix.find('!') == std::string_view::npos)
+    return;  // server notices
+  std::string_view target = m.param(0);
+  std::string_view text = m.param(1);
+  std::string body;
+  if (auto action = irc::ctcp_action(text)) {
+    body = "/me " + xml_safe_text(*action);
+  } else if (irc::parse_ctcp(text)) {
+    return;  // other CTCP requests (VERSION, PING...) are not shown as text
+  } else {
+    body = xml_safe_text(text);
+  }
+  (void)notice;
+  if (reg_.isupport().is_channel(target)) {
+    Channel* c = find_channel(target);
+    if (!c) return;
+    const std::string from = occupant_jid(*c, from_nick);
+    each_resource(*c, [&](const std::string& r) { gw_.send(r, render_message(from, r, "groupchat", body)); });
+    return;
+  }
+  // To us: a private message from nick%server, to every resource using this puppet.
+  std::set<std::string> resources;
+  for (const auto& [_, c] : channels_) resources.insert(c.resources.begin(), c.resources.end());
+  const std::string from = user_jid(from_nick);
+  for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", body));
+}
+
+void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
+  const std::string ok = ascii_fold(old_nick);
+  const bool self = ok == ascii_fold(reg_.nick()) || irc::equal_fold(new_nick, reg_.nick());
+  for (auto& [_, c] : channels_) {
+    auto it = c.occupants.find(ok);
+    if (it == c.occupants.end()) continue;
+    Occupant o = it->second;
+    c.occupants.erase(it);
+    // XEP-0045 §7.6: unavailable from the old nick with 303 and the new one, then available.
+    occupant_presence(
+        c, o, true, self ? std::initializer_list<int>{303, 110} : std::initializer_list<int>{303}, new_nick);
+    o.nick = std::string(new_nick);
+    occupant_presence(c, o, false, self ? std::initializer_list<int>{110} : std::initializer_list<int>{});
+    c.occupants[ascii_fold(new_nick)] = std::move(o);
+  }
+}
+
+void Puppet::on_mode(const irc::Message& m) {
+  Channel* c = find_channel(m.param(0));
+  if (!c || !c->names_done) return;
+  // Only changes made solely of membership modes ("+o nick", "-v+h a b") are mapped: the
+  // parameters of other modes (k, l, b...) would need CHANMODES to line up.
+  std::string_view modes = m.param(1);
+  const auto& prefixes = reg_.isupport().prefix_modes;
+  for (char ch : modes)
+    if (ch != '+' && ch != '-' && prefixes.find(ch) == std::string::npos) return;
+  bool add = true;
+  std::size_t arg = 2;
+  for (char ch : modes) {
+    if (ch == '+' || ch == '-') {
+      add = ch == '+';
+      continue;
+    }
+    if (arg >= m.nparams) return;
+    auto it = c->occupants.find(ascii_fold(m.param(arg++)));
+    if (it == c->occupants.end()) continue;
+    auto& om = it->second.modes;
+    if (add && om.find(ch) == std::string::npos) om.push_back(ch);
+    if (!add) std::erase(om, ch);
+    occupant_presence(*c, it->second, false,
+                      irc::equal_fold(it->second.nick, reg_.nick()) ? std::initializer_list<int>{110}
+                                                                    : std::initializer_list<int>{});
+  }
+}
+
+}  // namespace parley::adapters::gateway

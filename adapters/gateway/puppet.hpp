@@ -1,0 +1,130 @@
+#pragma once
+// One XMPP user's IRC connection to one network (Biboumi's IrcClient + Bridge, split):
+// the registration machine (protocols/irc/client_registration), the channels the user's
+// resources joined, and the translation both ways - MUC presence <-> JOIN/PART/QUIT/KICK/
+// NICK, groupchat <-> PRIVMSG (/me <-> CTCP ACTION), subject <-> TOPIC, private messages.
+//
+// The link is kept up by a Reconnector (backoff with jitter); after a reconnection every
+// channel is joined again. Lines for IRC wait in one bounded queue, drained through a token
+// bucket (irc.networks[].throttle) once registered: what an XMPP user says while the link
+// is down is sent after it is back, and a full queue is an error to the sender, never a
+// silent drop. Everything on the gateway's strand.
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "adapters/gateway/irc_link.hpp"
+#include "config/irc_config.hpp"
+#include "protocols/common/reconnector.hpp"
+#include "protocols/common/token_bucket.hpp"
+#include "protocols/irc/client_registration.hpp"
+
+namespace parley::adapters::gateway {
+
+class Gateway;
+
+class Puppet : public IrcLink::Owner {
+ public:
+  Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick);
+  ~Puppet() override;
+  Puppet(const Puppet&) = delete;
+  Puppet& operator=(const Puppet&) = delete;
+
+  void start();
+  // ---- from XMPP (full_jid: the sending resource) ----
+  void join(const std::string& full_jid, const std::string& channel, const std::string& label,
+            const std::string& nick, const std::string& id);
+  void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
+  // false: refused (not in that channel, or the queue is full); `why` says which
+  bool say(const std::string& full_jid, const std::string& channel, std::string_view body,
+           const std::string& id, std::string* why);
+  bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
+                 std::string* why);
+  bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
+                       std::string* why);
+  void resource_gone(const std::string& full_jid);
+  void quit(std::string_view reason);  // shutdown: QUIT, no reconnection
+
+  bool has_resource(const std::string& full_jid) const;
+  bool empty() const { return channels_.empty(); }
+  bool retired() const { return retired_; }
+  bool in_channel(std::string_view channel) const;
+  std::size_t channels() const { return channels_.size(); }
+  const std::string& nick() const { return reg_.nick(); }
+
+  // ---- IrcLink::Owner ----
+  void on_irc_message(const protocols::irc::Message& m) override;
+  void on_irc_closed(std::string_view reason) override;
+
+ private:
+  struct Occupant {
+    std::string nick;   // as IRC spells it
+    std::string modes;  // membership mode letters ("o", "v", "ov")
+  };
+  struct Channel {
+    std::string name;                              // as sent to IRC (lower-cased by the address)
+    std::string label;                             // the server part of its JIDs ("local" or "127.0.0.1")
+    std::set<std::string> resources;               // full JIDs in the room
+    std::set<std::string> waiting;                 // joined on XMPP, self-presence not sent yet
+    std::map<std::string, std::string> requested;  // full JID -> nick asked for (status 210)
+    std::map<std::string, Occupant> occupants;     // folded nick -> occupant, once NAMES ended
+    std::map<std::string, Occupant> names;         // 353s being collected
+    std::string topic;
+    bool in_irc = false;      // our JOIN was echoed on the current link
+    bool names_done = false;  // 366 seen at least once (occupants is meaningful)
+  };
+
+  std::string room_jid(const Channel& c) const;
+  std::string occupant_jid(const Channel& c, std::string_view nick) const;
+  std::string user_jid(std::string_view nick) const;
+  Channel* find_channel(std::string_view name);
+  void send_state(Channel& c, const std::string& full_jid);
+  template <class F>
+  void each_resource(const Channel& c, F&& f) {
+    for (const auto& r : c.resources)
+      if (!c.waiting.count(r)) f(r);
+  }
+  void occupant_presence(Channel& c, const Occupant& o, bool unavailable, std::initializer_list<int> statuses,
+                         std::string_view new_nick = {}, std::string_view reason = {},
+                         std::string_view status_text = {});
+  void self_gone(Channel& c, std::initializer_list<int> statuses, std::string_view reason);
+  void names_ended(Channel& c);
+  void on_registered();
+  void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
+  void on_nick(std::string_view old_nick, std::string_view new_nick);
+  void on_mode(const protocols::irc::Message& m);
+  void join_failed(std::string_view channel, std::string_view text);
+  void connected(protocols::ConnectedStream s);
+  void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
+  bool enqueue(std::string line, bool front = false);
+  void pump();
+  void send_now(std::string_view bytes);
+  void check_empty();
+
+  Gateway& gw_;
+  std::string bare_;
+  config::IrcNetwork net_;
+  std::string label_;  // the server part used for private-message JIDs
+  protocols::irc::ClientIdentity identity_;
+  protocols::irc::ClientRegistration reg_;
+  std::shared_ptr<IrcLink> link_;
+  std::shared_ptr<protocols::Reconnector> reconnector_;
+  std::map<std::string, Channel> channels_;  // folded channel name -> state
+  std::deque<std::string> queue_;            // complete wire lines for IRC
+  protocols::TokenBucket bucket_;
+  std::unique_ptr<protocols::StrandTimer> pump_timer_;
+  bool pump_armed_ = false;
+  std::unique_ptr<protocols::StrandTimer> keepalive_;
+  std::chrono::steady_clock::time_point last_rx_{};
+  void arm_keepalive();
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
+  bool ever_registered_ = false;
+  bool quitting_ = false;
+  bool retired_ = false;
+};
+
+}  // namespace parley::adapters::gateway

@@ -1,0 +1,95 @@
+#include "adapters/gateway/render.hpp"
+
+#include "protocols/irc/text.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::adapters::gateway {
+
+using protocols::xmpp::XmlWriter;
+
+namespace {
+constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";
+constexpr std::string_view kStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+}  // namespace
+
+MucRole role_of_modes(std::string_view modes) {
+  MucRole r;
+  auto has = [&](char c) { return modes.find(c) != std::string_view::npos; };
+  if (has('q') || has('a')) return {"owner", "moderator"};
+  if (has('o')) return {"admin", "moderator"};
+  if (has('h')) return {"member", "moderator"};
+  if (has('v')) return {"member", "participant"};
+  return r;
+}
+
+std::string xml_safe_text(std::string_view irc_text) {
+  std::string plain = protocols::irc::has_formatting(irc_text)
+                          ? protocols::irc::parse_formatting(irc_text).text
+                          : std::string(irc_text);
+  std::string out;
+  out.reserve(plain.size());
+  for (unsigned char c : plain)
+    if (c >= 0x20 || c == '\t' || c == '\n') out.push_back(static_cast<char>(c));
+  return out;
+}
+
+std::string render_occupant_presence(const OccupantPresence& p) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("presence").attr("from", p.from).attr("to", p.to);
+  if (p.unavailable) w.attr("type", "unavailable");
+  if (!p.status_text.empty()) w.element("status", p.status_text);
+  w.open("x").attr("xmlns", kMucUser);
+  w.open("item").attr("affiliation", p.role.affiliation).attr("role", p.unavailable ? "none" : p.role.role);
+  if (!p.new_nick.empty()) w.attr("nick", p.new_nick);
+  if (!p.reason.empty()) w.element("reason", p.reason);
+  w.close();
+  for (int code : p.statuses) w.open("status").attr("code", std::to_string(code)).close();
+  w.finish();
+  return out;
+}
+
+std::string render_message(std::string_view from, std::string_view to, std::string_view type,
+                           std::string_view body, const std::string* subject, std::string_view id) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
+  if (subject) w.element("subject", *subject);
+  if (!body.empty()) w.element("body", body);
+  w.finish();
+  return out;
+}
+
+std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
+                              std::string_view category, std::string_view type, std::string_view name,
+                              std::initializer_list<std::string_view> features) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id);
+  w.open("query").attr("xmlns", "http://jabber.org/protocol/disco#info");
+  w.open("identity").attr("category", category).attr("type", type).attr("name", name).close();
+  for (auto f : features) w.open("feature").attr("var", f).close();
+  w.finish();
+  return out;
+}
+
+std::string render_iq_result(std::string_view from, std::string_view to, std::string_view id) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id).close();
+  return out;
+}
+
+std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
+                         std::string_view id, std::string_view type, std::string_view condition,
+                         std::string_view text) {
+  std::string out;
+  XmlWriter w(out);
+  w.open(kind).attr("from", from).attr("to", to).attr("type", "error").attr_if("id", id);
+  w.open("error").attr("type", type).open(condition).attr("xmlns", kStanzas).close();
+  if (!text.empty()) w.open("text").attr("xmlns", kStanzas).text(text).close();
+  w.finish();
+  return out;
+}
+
+}  // namespace parley::adapters::gateway

@@ -1,0 +1,52 @@
+#pragma once
+// The XMPP stanzas the gateway sends (XEP-0045 occupant presence and groupchat messages,
+// private messages, errors), rendered with protocols/xmpp's writer so that IRC text - any
+// '<' or '&' in it - is always character data. Pure.
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace parley::adapters::gateway {
+
+// XEP-0045 §5.1/§5.2 roles and affiliations from IRC channel modes (DESIGN.md "Biboumi
+// IRC->XMPP roles"): q/a owner, o admin, h/v member; moderator for h and above.
+struct MucRole {
+  std::string_view affiliation = "none";
+  std::string_view role = "participant";
+};
+MucRole role_of_modes(std::string_view modes);
+
+// Text from IRC made fit for XML character data: formatting codes stripped, other C0
+// controls (XML 1.0 §2.2 forbids them) removed.
+std::string xml_safe_text(std::string_view irc_text);
+
+struct OccupantPresence {
+  std::string_view from, to;
+  MucRole role;
+  bool unavailable = false;
+  std::string_view new_nick;                 // status 303: the nick after a change
+  std::initializer_list<int> statuses = {};  // 110 self, 210 nick changed by service, 307 kicked, 303
+  std::string_view reason;                   // a kick's reason (<item><reason/>)
+  std::string_view status_text;              // a part or quit message (<status/>)
+};
+std::string render_occupant_presence(const OccupantPresence& p);
+
+// type: "groupchat" or "chat"; subject set -> a <subject/> (XEP-0045 §8.1, even empty).
+std::string render_message(std::string_view from, std::string_view to, std::string_view type,
+                           std::string_view body, const std::string* subject = nullptr,
+                           std::string_view id = {});
+
+// XEP-0030 disco#info result: one identity (category, type, name) and the features.
+std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
+                              std::string_view category, std::string_view type, std::string_view name,
+                              std::initializer_list<std::string_view> features);
+// An empty iq result (XEP-0199 ping).
+std::string render_iq_result(std::string_view from, std::string_view to, std::string_view id);
+
+// An error reply to a stanza (RFC 6120 §8.3): kind "presence"/"message"/"iq".
+std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
+                         std::string_view id, std::string_view type, std::string_view condition,
+                         std::string_view text);
+
+}  // namespace parley::adapters::gateway

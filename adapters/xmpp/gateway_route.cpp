@@ -1,0 +1,53 @@
+#include "adapters/xmpp/gateway_route.hpp"
+
+#include "adapters/gateway/gateway.hpp"
+#include "adapters/xmpp/c2s_connection.hpp"
+#include "adapters/xmpp/link.hpp"
+#include "core/core.hpp"
+
+namespace parley::adapters::xmpp {
+
+namespace {
+constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
+}
+
+void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
+  gateway::XmppIn in;
+  const std::string_view name = s.name();
+  in.kind = name == "message"    ? gateway::XmppIn::Kind::message
+            : name == "presence" ? gateway::XmppIn::Kind::presence
+                                 : gateway::XmppIn::Kind::iq;
+  in.type = s.attr("type");
+  in.id = s.attr("id");
+  in.from = std::string(c.link()->full_jid());  // the authenticated sender, never the stanza's 'from'
+  in.to_local = to.local;
+  in.to_domain = to.domain;
+  in.to_resource = to.resource;
+  if (auto b = s.child("body", px::ns::client)) in.body = b.text().get();
+  if (auto sub = s.child("subject", px::ns::client)) in.subject = sub.text().get();
+  if (in.kind == gateway::XmppIn::Kind::presence) in.status = s.child("status", px::ns::client).text().get();
+  if (in.kind == gateway::XmppIn::Kind::iq)
+    for (auto child : s.root().children())
+      if (child.type() == pugi::node_element) {
+        in.iq_ns = px::namespace_of(child, s.stream());
+        in.iq_name = px::local_name(child);
+        break;
+      }
+  in.muc_join = static_cast<bool>(s.child("x", kMuc));
+  gateway::Gateway* gw = c.ctx().gateway;
+  c.to_core("xmpp: to the IRC gateway", [gw, in = std::move(in)] { gw->on_stanza(in); });
+}
+
+void gateway_resource_gone(gateway::Gateway& gw, std::string_view full_jid) { gw.resource_gone(full_jid); }
+
+gateway::XmppOut local_delivery(core::Core& core, std::string domain) {
+  return [&core, domain = std::move(domain)](std::string_view to, std::string xml) {
+    auto j = px::parse_jid(to);
+    if (!j || j->domain != domain || j->resource.empty()) return;
+    const core::SessionInfo* si = core.sessions().find_resource(core::Address::user(j->local), j->resource);
+    if (!si || si->protocol != core::Protocol::xmpp) return;  // the resource is gone: nothing to tell
+    if (auto* link = dynamic_cast<Link*>(si->sink)) link->deliver(xml);
+  };
+}
+
+}  // namespace parley::adapters::xmpp

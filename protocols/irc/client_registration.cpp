@@ -1,0 +1,125 @@
+#include "protocols/irc/client_registration.hpp"
+
+#include "protocols/common/ascii.hpp"
+#include "protocols/irc/text.hpp"
+
+namespace parley::protocols::irc {
+
+namespace {
+bool is(const Message& m, std::string_view cmd) { return ascii_equal_fold(m.command, cmd); }
+bool is_sasl_numeric(std::string_view c) {
+  return c.size() == 3 && c[0] == '9' && c[1] == '0' && c[2] >= '0' && c[2] <= '8';
+}
+}  // namespace
+
+ClientRegistration::ClientRegistration(ClientIdentity id) : id_(std::move(id)), cap_(id_.caps) {
+  if (id_.nicks.empty()) id_.nicks.push_back("parley");
+  // No SASL credentials: do not ask for the capability, or CAP END would wait for nothing.
+  if (id_.sasl_user.empty()) {
+    std::vector<std::string> caps;
+    for (auto& c : id_.caps)
+      if (c != "sasl") caps.push_back(c);
+    cap_ = CapNegotiator(std::move(caps));
+  }
+}
+ClientRegistration::~ClientRegistration() = default;
+ClientRegistration::ClientRegistration(ClientRegistration&&) noexcept = default;
+ClientRegistration& ClientRegistration::operator=(ClientRegistration&&) noexcept = default;
+
+void ClientRegistration::start(std::string& out) {
+  phase_ = Phase::registering;
+  cap_.start(out);
+  // The caller's strings come from config and XMPP nicks: never let one carry a line break.
+  auto clean = [](std::string_view s) {
+    std::string r;
+    for (char c : s)
+      if (c != '\r' && c != '\n' && c != '\0') r.push_back(c);
+    return r;
+  };
+  if (!id_.password.empty()) LineWriter(out).command("PASS").trailing(clean(id_.password)).end();
+  nick_ = clean(id_.nicks.front());
+  LineWriter(out).command("NICK").param(nick_).end();
+  std::string user = clean(id_.user);
+  for (char& c : user)
+    if (c == ' ' || c == ':') c = '_';
+  LineWriter(out)
+      .command("USER")
+      .param(user.empty() ? "parley" : user)
+      .param("0")
+      .param("*")
+      .trailing(clean(id_.realname))
+      .end();
+}
+
+void ClientRegistration::fail(std::string why) {
+  phase_ = Phase::failed;
+  error_ = std::move(why);
+}
+
+void ClientRegistration::next_nick(std::string& out) {
+  ++attempt_;
+  if (attempt_ >= kMaxNickAttempts) return fail("no nick accepted (last tried: " + nick_ + ")");
+  if (attempt_ < id_.nicks.size())
+    nick_ = id_.nicks[attempt_];
+  else
+    nick_ += '_';
+  LineWriter(out).command("NICK").param(nick_).end();
+}
+
+ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::string& out) {
+  if (phase_ == Phase::failed || phase_ == Phase::idle) return Event::none;
+  if (is(m, "PING")) {
+    LineWriter(out).command("PONG").trailing(m.param(0)).end();
+    return Event::none;
+  }
+  if (is(m, "ERROR")) {
+    fail(std::string(m.param(0)));
+    return Event::failed;
+  }
+  if (is(m, "CAP") || ((is(m, "410") || is(m, "421")) && ascii_equal_fold(m.param(1), "CAP"))) {
+    auto ev = cap_.on_message(m, out);
+    if (ev == CapNegotiator::Event::sasl_ready) {
+      std::string mech = choose_mechanism(cap_.offered("sasl").value_or(""), {"SCRAM-SHA-256", "PLAIN"});
+      if (mech.empty()) {
+        cap_.end(out);
+      } else {
+        sasl_ = std::make_unique<SaslClient>(mech, id_.sasl_user, id_.sasl_password);
+        sasl_->start(out);
+      }
+    }
+    return Event::none;
+  }
+  if (sasl_ && sasl_->status() == SaslClient::Status::running &&
+      (is(m, "AUTHENTICATE") || is_sasl_numeric(m.command))) {
+    if (sasl_->on_message(m, out) != SaslClient::Status::running) cap_.end(out);  // sasl-3.1: END either way
+    return Event::none;
+  }
+  if (is(m, "005")) {
+    isupport_.apply(m);
+    return Event::none;
+  }
+  if (phase_ == Phase::registering) {
+    if (is(m, "001")) {
+      if (!m.param(0).empty()) nick_ = std::string(m.param(0));
+      phase_ = Phase::registered;
+      return Event::registered;
+    }
+    // ERR_ERRONEUSNICKNAME, ERR_NICKNAMEINUSE, ERR_NICKCOLLISION, ERR_UNAVAILRESOURCE
+    if (is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437")) {
+      next_nick(out);
+      return phase_ == Phase::failed ? Event::failed : Event::none;
+    }
+    return Event::none;
+  }
+  // Registered: our own nick change (":old!u@h NICK new").
+  if (is(m, "NICK") && m.nparams >= 1) {
+    std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
+    if (equal_fold(who, nick_)) {
+      nick_ = std::string(m.param(0));
+      return Event::nick_changed;
+    }
+  }
+  return Event::none;
+}
+
+}  // namespace parley::protocols::irc

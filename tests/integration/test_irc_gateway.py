@@ -1,0 +1,380 @@
+"""The IRC <-> XMPP gateway on Parley's own XMPP server (issue 11, first slice).
+
+A real IRC network (ngircd on loopback) and a raw IRC client in #test; a slixmpp user of
+Parley joins #test%local@irc.localhost (Biboumi addressing, the network named by its
+irc.networks name) and gets its own IRC connection (a puppet). Checked both ways:
+joins, messages, /me, topic, nick changes, parts and quits, private messages, roles from
+channel prefixes, a nick collision, a refused network, and an XMPP body with CR/LF/NUL that
+cannot inject an IRC command. Then ngircd is killed and restarted: the puppet reconnects,
+rejoins, and what the XMPP user said meanwhile is delivered.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_irc_gateway.py
+"""
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, codes, item, next_where, run  # noqa: E402
+
+xc.configure_logging()
+GW = "irc.localhost"
+ROOM = f"#test%local@{GW}"
+
+
+class Client(xc.BaseClient):
+    def __init__(self, jid, password):
+        super().__init__(jid, password, plugins=("xep_0045",))
+        self.group = asyncio.Queue()
+        self.mucpres = asyncio.Queue()
+        self.chat = asyncio.Queue()
+        self.errors = asyncio.Queue()
+        self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+        self.add_event_handler("groupchat_subject", lambda m: self.group.put_nowait(m))
+        self.add_event_handler("groupchat_presence", lambda p: self.mucpres.put_nowait(p))
+        self.add_event_handler("message", lambda m: m["type"] in ("chat", "normal") and self.chat.put_nowait(m))
+        self.add_event_handler("presence_error", lambda p: self.errors.put_nowait(p))
+
+
+class Ngircd:
+    def __init__(self, port=None):
+        if not shutil.which("ngircd"):
+            raise h.Skip("ngircd is not installed (scripts/setup.sh)")
+        self.port = port or h.free_port()
+        self.tmp = tempfile.mkdtemp(prefix="ngircd-")
+        self.conf = os.path.join(self.tmp, "ngircd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""[Global]
+\tName = irc.test.local
+\tInfo = test
+\tListen = 127.0.0.1
+\tPorts = {self.port}
+\tMotdPhrase = "test"
+\tPidFile = {self.tmp}/ngircd.pid
+\tServerUID = {os.getuid()}
+\tServerGID = {os.getgid()}
+[Limits]
+\tMaxConnectionsIP = 0
+\tMaxNickLength = 30
+\tPingTimeout = 120
+\tPongTimeout = 60
+[Options]
+\tDNS = no
+\tIdent = no
+\tPAM = no
+""")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["ngircd", "--nodaemon", "--config", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("ngircd did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+
+    def close(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def gateway_config(port):
+    return h.config(irc=True, xmpp=True, accounts=[("alice", "alicepw"), ("dave", "davepw")],
+                    irc_extra={"networks": [
+                        {"name": "local", "host": "127.0.0.1", "port": port, "tls": False,
+                         "throttle": {"burst": 20, "interval_ms": 100}}]})
+
+
+def presence_of(q, room_jid, nick, unavailable=False):
+    return run(next_where(q, lambda p: p["from"].bare == room_jid and p["from"].resource == nick
+                          and (p["type"] == "unavailable") == unavailable))
+
+
+def wait_gone(irc, nick, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        irc.send(f"WHOIS {nick}")
+        line = irc.expect(rf" (311|401) {irc.nick} {nick} ")
+        if " 401 " in line:
+            return
+        irc.expect(rf" 318 {irc.nick} {nick} ")
+        assert time.monotonic() < deadline, f"{nick} is still connected"
+        LOOP.run_until_complete(asyncio.sleep(0.2))
+
+
+def test_gateway_both_ways():
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            bob.send("TOPIC #test :first topic")
+            bob.expect(r"TOPIC #test :first topic")
+
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            muc = alice.plugin["xep_0045"]
+            # clients ask the room's disco#info before joining (XEP-0045 §6.4)
+            info = run(alice.plugin["xep_0030"].get_info(jid=ROOM))
+            assert "http://jabber.org/protocol/muc" in info["disco_info"]["features"], info
+            assert any(i[0] == "conference" and i[1] == "irc" for i in info["disco_info"]["identities"]), info
+            run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            # bob created #test: op -> admin/moderator (Biboumi's mapping)
+            p = presence_of(alice.mucpres, ROOM, "bob")
+            assert item(p).get("affiliation") == "admin" and item(p).get("role") == "moderator", p
+            m = run(next_where(alice.group, lambda m: m["subject"] == "first topic"))
+            assert m["from"].bare == ROOM
+
+            # IRC -> XMPP, markup-looking text stays text
+            bob.send("PRIVMSG #test :hello <b>&amp;</b>")
+            m = run(next_where(alice.group, lambda m: m["body"].startswith("hello")))
+            assert m["body"] == "hello <b>&amp;</b>" and m["from"].resource == "bob", m
+            # XMPP -> IRC (and the gateway reflects the message to the sender, XEP-0045 §7.4)
+            alice.send_message(mto=ROOM, mbody="hi from xmpp", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :hi from xmpp$")
+            m = run(next_where(alice.group, lambda m: m["body"] == "hi from xmpp"))
+            assert m["from"].resource == "alice"
+            # /me both ways
+            bob.send("PRIVMSG #test :\x01ACTION waves\x01")
+            m = run(next_where(alice.group, lambda m: "waves" in m["body"]))
+            assert m["body"] == "/me waves", m["body"]
+            alice.send_message(mto=ROOM, mbody="/me bows", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :\x01ACTION bows\x01$")
+
+            # CR/LF/NUL from XMPP split lines; nothing becomes a command
+            alice.send_message(mto=ROOM, mbody="one\r\nQUIT :pwned\rJOIN #evil\nNICK mallory", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :one$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :QUIT :pwned$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :JOIN #evil$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :NICK mallory$")
+            bob.send("WHOIS alice")
+            line = bob.expect(r" (319|318) bob alice ")
+            if " 319 " in line:
+                assert "#evil" not in line and "#test" in line, line
+            bob.send("NAMES #evil")
+            line = bob.expect(r" (353|366) bob ")
+            assert "alice" not in line, line
+
+            # topic both ways
+            alice.send_message(mto=ROOM, msubject="set from xmpp", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ TOPIC #test :set from xmpp$")
+            bob.send("TOPIC #test :set from irc")
+            m = run(next_where(alice.group, lambda m: m["subject"] == "set from irc"))
+            assert m["from"].resource == "bob", m
+
+            # private messages both ways: nick%network@gw
+            bob.send("PRIVMSG alice :psst <x>")
+            m = run(next_where(alice.chat, lambda m: "psst" in m["body"]))
+            assert str(m["from"].bare) == f"bob%local@{GW}" and m["body"] == "psst <x>", m
+            alice.send_message(mto=f"bob%local@{GW}", mbody="back at you", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :back at you$")
+
+            # other IRC users: join, voice, nick change, part, quit
+            carol = xc.LoopIrc(irc_net.port, "carol")
+            carol.send("JOIN #test")
+            p = presence_of(alice.mucpres, ROOM, "carol")
+            assert item(p).get("role") == "participant" and item(p).get("affiliation") == "none", p
+            bob.send("MODE #test +v carol")
+            p = presence_of(alice.mucpres, ROOM, "carol")
+            assert item(p).get("affiliation") == "member", p
+            carol.send("NICK carole")
+            p = presence_of(alice.mucpres, ROOM, "carol", unavailable=True)
+            assert 303 in codes(p) and item(p).get("nick") == "carole", p
+            presence_of(alice.mucpres, ROOM, "carole")
+            carol.send("PART #test :see you")
+            p = presence_of(alice.mucpres, ROOM, "carole", unavailable=True)
+            assert p["status"] == "see you", p
+            carol.send("JOIN #test")
+            presence_of(alice.mucpres, ROOM, "carole")
+            bob.send("KICK #test carole :out")  # XEP-0045 §9.2: 307 and the reason
+            p = presence_of(alice.mucpres, ROOM, "carole", unavailable=True)
+            assert 307 in codes(p) and item(p).findtext("{http://jabber.org/protocol/muc#user}reason") == "out", p
+            carol.send("JOIN #test")
+            presence_of(alice.mucpres, ROOM, "carole")
+            carol.send("QUIT :bye")
+            p = presence_of(alice.mucpres, ROOM, "carole", unavailable=True)
+            assert "bye" in p["status"], p
+            carol.c.close()
+
+            # a second XMPP user asking for a nick in use gets another one (XEP-0045 210)
+            dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/y", "davepw")
+            dmuc = dave.plugin["xep_0045"]
+            dave.plugin["xep_0045"].join_muc(ROOM, "bob")
+            p = run(next_where(dave.mucpres, lambda p: 110 in codes(p)))
+            assert 210 in codes(p) and p["from"].resource != "bob", p
+            new_nick = p["from"].resource
+            bob.expect(rf"^:{new_nick}!\S+ JOIN :?#test")
+            presence_of(alice.mucpres, ROOM, new_nick)
+
+            # a network that is not configured is refused (open_networks: false)
+            alice.send_presence(pto=f"#x%irc.example.org@{GW}/alice")
+            p = run(next_where(alice.errors, lambda p: p["from"].bare == f"#x%irc.example.org@{GW}"))
+            assert p["error"]["condition"] == "not-allowed", p
+
+            # leaving the room is PART; leaving everything closes the IRC connection
+            muc.leave_muc(ROOM, "alice", "gone fishing")
+            bob.expect(r"^:alice!\S+ PART #test :gone fishing$")
+            # (no channel shared any more, so bob sees no QUIT: WHOIS says alice is gone)
+            wait_gone(bob, "alice")
+            p = presence_of(dave.mucpres, ROOM, "alice", unavailable=True)
+            # dave's session ends: its puppet leaves too
+            dave.disconnect()
+            bob.expect(rf"^:{new_nick}!\S+ (PART|QUIT) ")
+            wait_gone(bob, new_nick)
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_gateway_reconnects_and_delivers_queued():
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            muc = alice.plugin["xep_0045"]
+            run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+
+            irc_net.kill()  # the network goes away: bob and the puppet lose their links
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            alice.send_message(mto=ROOM, mbody="said while down", mtype="groupchat")
+            m = run(next_where(alice.group, lambda m: m["body"] == "said while down"))  # reflected, queued
+            # A failed attempt: the next one is at least the backoff floor (1 s) away, time
+            # enough for bob to be back in #test before the puppet is.
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            irc_net.start()  # same port
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            # the puppet reconnects (backoff >= 1 s), rejoins #test, then sends the queued line
+            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :said while down$", timeout=10)
+            bob.send("PRIVMSG #test :welcome back")
+            m = run(next_where(alice.group, lambda m: m["body"] == "welcome back"), timeout=10)
+            assert m["from"].resource == "bob"
+            # parleyd stops with the puppet connected: it QUITs, and parleyd exits cleanly
+            assert d.stop() == 0
+            bob.expect(r"^:alice!\S+ QUIT :.*Gateway shutting down", timeout=5)
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_gateway_throttles_outgoing_lines():
+    """irc.networks[].throttle: one line at once, then one per interval_ms; nothing lost."""
+    irc_net = Ngircd().start()
+    try:
+        cfg = gateway_config(irc_net.port)
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 400}
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            LOOP.run_until_complete(asyncio.sleep(0.5))  # the bucket refills after the JOIN
+            alice.send_message(mto=ROOM, mbody="l1\nl2\nl3\nl4", mtype="groupchat")
+            times = []
+            for n in range(1, 5):
+                bob.expect(rf"^:alice!\S+ PRIVMSG #test :l{n}$")
+                times.append(time.monotonic())
+            span = times[-1] - times[0]
+            assert span >= 0.9, f"4 lines in {span:.2f} s: not throttled"
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_gateway_pings_a_silent_server_and_reconnects():
+    """A server that registers the puppet and then says nothing (a dead path): the puppet
+    PINGs after irc.ping_interval, drops the link after irc.ping_timeout and connects again."""
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.settimeout(0.05)
+    port = lsock.getsockname()[1]
+
+    def accept(timeout=20):  # lets slixmpp's loop run while waiting
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                return lsock.accept()
+            except socket.timeout:
+                LOOP.run_until_complete(asyncio.sleep(0.05))
+        raise AssertionError("the puppet did not connect")
+
+    cfg = gateway_config(port)
+    cfg["irc"].update({"ping_interval": 5, "ping_timeout": 10})
+    try:
+        with h.Parleyd(cfg) as d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            alice.send_presence(pto=ROOM + "/alice")
+            conn, _ = accept()
+            conn.settimeout(0.2)
+            buf = b""
+            deadline = time.monotonic() + 15
+            lines = []
+
+            def read_until(pred):
+                nonlocal buf
+                while time.monotonic() < deadline:
+                    try:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return "closed"
+                        buf += chunk
+                    except socket.timeout:
+                        LOOP.run_until_complete(asyncio.sleep(0.05))
+                    while b"\r\n" in buf:
+                        line, buf = buf.split(b"\r\n", 1)
+                        lines.append(line.decode())
+                        if pred(lines[-1]):
+                            return lines[-1]
+                raise AssertionError(f"timed out; got {lines}")
+
+            read_until(lambda l: l.startswith("USER "))
+            conn.sendall(b":srv 001 alice :Welcome\r\n")
+            read_until(lambda l: l.startswith("JOIN #test"))
+            t0 = time.monotonic()
+            read_until(lambda l: l.startswith("PING "))  # after ~ping_interval of silence
+            assert time.monotonic() - t0 >= 3, "PING came too early"
+            deadline = time.monotonic() + 15
+            assert read_until(lambda l: False) == "closed"  # dropped after ping_timeout
+            conn.close()
+            conn2, _ = accept()  # and connected again (backoff)
+            conn2.close()
+            xc.bye(alice)
+    finally:
+        lsock.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())

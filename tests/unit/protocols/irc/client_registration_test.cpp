@@ -1,0 +1,163 @@
+// The outbound registration machine (protocols/irc/client_registration.hpp) fed server
+// transcripts: plain registration, nick collisions, CAP + SASL PLAIN, PING, ISUPPORT.
+#include "protocols/irc/client_registration.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "protocols/common/sasl.hpp"
+
+using namespace parley::protocols::irc;
+using Event = ClientRegistration::Event;
+
+namespace {
+struct Fed {
+  Event event;
+  std::string out;
+};
+Fed feed(ClientRegistration& r, const std::string& line) {
+  Message m;
+  REQUIRE(parse_line(line, m) == ParseError::none);
+  Fed f{Event::none, {}};
+  f.event = r.on_message(m, f.out);
+  return f;
+}
+ClientIdentity ident(std::vector<std::string> nicks) {
+  ClientIdentity id;
+  id.nicks = std::move(nicks);
+  id.user = "alice";
+  id.realname = "alice@localhost";
+  return id;
+}
+}  // namespace
+
+TEST_CASE("client registration: CAP LS, NICK, USER, then 001 registers") {
+  ClientRegistration r(ident({"alice"}));
+  std::string out;
+  r.start(out);
+  CHECK(out == "CAP LS 302\r\nNICK alice\r\nUSER alice 0 * :alice@localhost\r\n");
+  auto f = feed(r, ":srv CAP * LS :multi-prefix server-time");
+  CHECK(f.out == "CAP REQ :multi-prefix server-time\r\n");
+  f = feed(r, ":srv CAP * ACK :multi-prefix server-time");
+  CHECK(f.out == "CAP END\r\n");
+  CHECK(r.caps().enabled("multi-prefix"));
+  f = feed(r, ":srv 001 alice :Welcome");
+  CHECK(f.event == Event::registered);
+  CHECK(r.registered());
+  CHECK(r.nick() == "alice");
+}
+
+TEST_CASE("client registration: a server without CAP (421) still registers") {
+  ClientRegistration r(ident({"bob"}));
+  std::string out;
+  r.start(out);
+  auto f = feed(r, ":srv 421 * CAP :Unknown command");
+  CHECK(f.event == Event::none);
+  f = feed(r, ":srv 001 bob :Welcome");
+  CHECK(f.event == Event::registered);
+}
+
+TEST_CASE("client registration: nick collisions try the next candidate, then give up") {
+  ClientRegistration r(ident({"alice", "alice2"}));
+  std::string out;
+  r.start(out);
+  auto f = feed(r, ":srv 433 * alice :Nickname is already in use");
+  CHECK(f.out == "NICK alice2\r\n");
+  f = feed(r, ":srv 433 * alice2 :Nickname is already in use");
+  CHECK(f.out == "NICK alice2_\r\n");
+  f = feed(r, ":srv 432 * alice2_ :Erroneous nickname");
+  CHECK(f.out == "NICK alice2__\r\n");
+  f = feed(r, ":srv 001 alice2__ :Welcome");
+  CHECK(f.event == Event::registered);
+  CHECK(r.nick() == "alice2__");
+
+  ClientRegistration stuck(ident({"x"}));
+  stuck.start(out);
+  Event last = Event::none;
+  for (std::size_t i = 0; i < kMaxNickAttempts + 2 && last != Event::failed; ++i)
+    last = feed(stuck, ":srv 433 * x :in use").event;
+  CHECK(last == Event::failed);
+  CHECK(stuck.phase() == ClientRegistration::Phase::failed);
+  CHECK(stuck.error().find("no nick accepted") != std::string::npos);
+}
+
+TEST_CASE("client registration: PING is answered before and after registration") {
+  ClientRegistration r(ident({"a"}));
+  std::string out;
+  r.start(out);
+  CHECK(feed(r, "PING :abc").out == "PONG :abc\r\n");
+  feed(r, ":srv 001 a :hi");
+  CHECK(feed(r, ":srv PING :tok en").out == "PONG :tok en\r\n");
+}
+
+TEST_CASE("client registration: PASS before NICK, and no line break from the caller's strings") {
+  auto id = ident({"a\r\nQUIT"});
+  id.password = "pw\r\nQUIT :x";
+  ClientRegistration r(id);
+  std::string out;
+  r.start(out);
+  CHECK(out == "CAP LS 302\r\nPASS :pwQUIT :x\r\nNICK aQUIT\r\nUSER alice 0 * :alice@localhost\r\n");
+}
+
+TEST_CASE("client registration: SASL PLAIN runs before CAP END") {
+  auto id = ident({"alice"});
+  id.sasl_user = "alice";
+  id.sasl_password = "secret";
+  ClientRegistration r(id);
+  std::string out;
+  r.start(out);
+  auto f = feed(r, ":srv CAP * LS :sasl=PLAIN multi-prefix");
+  CHECK(f.out == "CAP REQ :multi-prefix sasl\r\n");
+  f = feed(r, ":srv CAP * ACK :multi-prefix sasl");
+  CHECK(f.out == "AUTHENTICATE PLAIN\r\n");
+  f = feed(r, "AUTHENTICATE +");
+  CHECK(f.out == "AUTHENTICATE " +
+                     parley::protocols::sasl::base64_encode(std::string("\0alice\0secret", 13)) + "\r\n");
+  f = feed(r, ":srv 900 alice alice!a@h alice :You are now logged in");
+  CHECK(f.out.empty());
+  f = feed(r, ":srv 903 alice :SASL authentication successful");
+  CHECK(f.out == "CAP END\r\n");
+  CHECK(r.sasl_status() == SaslClient::Status::success);
+  CHECK(feed(r, ":srv 001 alice :hi").event == Event::registered);
+}
+
+TEST_CASE("client registration: a SASL failure still ends CAP, no credentials: sasl not requested") {
+  auto id = ident({"alice"});
+  id.sasl_user = "alice";
+  id.sasl_password = "bad";
+  ClientRegistration r(id);
+  std::string out;
+  r.start(out);
+  feed(r, ":srv CAP * LS :sasl");
+  feed(r, ":srv CAP * ACK :sasl");
+  feed(r, "AUTHENTICATE +");
+  CHECK(feed(r, ":srv 904 alice :SASL authentication failed").out == "CAP END\r\n");
+  CHECK(r.sasl_status() == SaslClient::Status::failure);
+
+  ClientRegistration plain(ident({"bob"}));
+  plain.start(out);
+  CHECK(feed(plain, ":srv CAP * LS :sasl multi-prefix").out == "CAP REQ :multi-prefix\r\n");
+}
+
+TEST_CASE("client registration: ISUPPORT CHANTYPES and PREFIX, our own NICK change, ERROR") {
+  ClientRegistration r(ident({"me"}));
+  std::string out;
+  r.start(out);
+  feed(r, ":srv 001 me :hi");
+  CHECK(r.isupport().is_channel("#x"));
+  CHECK(r.isupport().is_channel("&x"));
+  feed(r, ":srv 005 me CHANTYPES=# PREFIX=(qaohv)~&@%+ NETWORK=x :are supported by this server");
+  CHECK_FALSE(r.isupport().is_channel("&x"));
+  CHECK(r.isupport().mode_of_prefix('~') == 'q');
+  auto e = split_names_entry(r.isupport(), "~@bob!b@host");
+  CHECK(e.modes == "qo");
+  CHECK(e.nick == "bob");
+  feed(r, ":srv 005 me PREFIX=(ov)@+++ :bad lengths are ignored");
+  CHECK(r.isupport().prefix_modes == "qaohv");
+  CHECK(feed(r, ":me!u@h NICK :me2").event == Event::nick_changed);
+  CHECK(r.nick() == "me2");
+  CHECK(feed(r, ":other!u@h NICK :x").event == Event::none);
+  CHECK(feed(r, "ERROR :Closing link (K-lined)").event == Event::failed);
+  CHECK(r.error() == "Closing link (K-lined)");
+}
