@@ -148,7 +148,7 @@ FrameReader::Event FrameReader::next(std::string_view in) {
       if (op == Opcode::continuation && ++fragments_ > limits_.max_fragments)
         return fail(CloseCode::policy, "too many fragments");
     }
-    if (f.size() - header < len) return e;  // wait for the whole frame (bounded above)
+    if (f.size() < header || f.size() - header < len) return e;  // wait for the whole frame (bounded above)
     const char* mask = f.data() + header - 4;
     std::string& dst = control ? control_ : message_;
     if (control) control_.clear();
