@@ -209,6 +209,8 @@ void HttpConnection::upgrade(const HttpRoutes::Route& route, const HttpRequest& 
   if (!chosen.empty()) out += "Sec-WebSocket-Protocol: " + chosen + "\r\n";
   out += "\r\n";
   upgrading_ = true;
+  // Until the endpoint has it (detach clears this): a peer that never reads the 101.
+  set_deadline(Deadline::handshake, std::chrono::seconds(settings_->limits.read_timeout));
   ws_ = ep;
   subprotocol_ = std::move(chosen);
   send(out);
