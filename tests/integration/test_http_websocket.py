@@ -50,6 +50,18 @@ def test_xmpp_websocket_login_and_muc_with_irc():
         x.send("<message xmlns='jabber:client' to='dev@conference.localhost' type='groupchat'>"
                "<body>hello from websocket</body></message>")
         irc.expect(r"^:Alice!\S+ PRIVMSG #dev :hello from websocket$")
+        # and an IRC-over-WebSocket client in the same room: all three see each other
+        wi = IrcWs(f"ws://127.0.0.1:{d.ports['http']}/irc", "webirc")
+        wi.send("JOIN #dev")
+        wi.expect(r" 366 webirc #dev ")
+        x.expect(r"from='dev@conference.localhost/webirc'")
+        wi.send("PRIVMSG #dev :hello from irc over websocket")
+        x.expect(r"hello from irc over websocket")
+        irc.expect(r"^:webirc!\S+ PRIVMSG #dev :hello from irc over websocket$")
+        x.send("<message xmlns='jabber:client' to='dev@conference.localhost' type='groupchat'>"
+               "<body>xmpp to web irc</body></message>")
+        wi.expect(r"^:Alice!\S+ PRIVMSG #dev :xmpp to web irc$")
+        wi.close()
         # <close/> is answered with <close/> and the WebSocket closes (§3.6)
         x.send("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
         x.expect(r"^<close ")
