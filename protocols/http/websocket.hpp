@@ -85,7 +85,10 @@ class WsFraming : public Framing {
  public:
   explicit WsFraming(Limits limits) : reader_(limits) {}
   Unwrapped unwrap(std::string_view wire, std::string& app, std::string& reply) final;
-  void wrap(std::string_view app, std::string& wire) final { on_outgoing(app, wire); }
+  // Nothing follows a close frame (RFC 6455 §5.5.1): output after it is dropped.
+  void wrap(std::string_view app, std::string& wire) final {
+    if (!close_sent_) on_outgoing(app, wire);
+  }
   void closing(std::string& wire) override;
 
  protected:

@@ -78,6 +78,11 @@ def test_xmpp_websocket_over_tls():
         assert jid == "bob@localhost/tls", jid
         x.send("<iq xmlns='jabber:client' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
         x.expect(r"type='result'.*id='p1'|id='p1'.*type='result'")
+        # XEP-0198 over WebSocket, as over TCP
+        x.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        x.expect(r"^<enabled ")
+        x.send("<r xmlns='urn:xmpp:sm:3'/>")
+        x.expect(r"^<a [^>]*h=")
         x.close()
 
 

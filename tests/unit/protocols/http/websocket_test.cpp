@@ -246,4 +246,6 @@ TEST_CASE("ping is answered with pong, close with close, both through the reply"
   std::string more;
   f.closing(more);  // already sent: not twice
   CHECK(more.empty());
+  f.wrap(":s NOTICE a :late\r\n", more);  // nothing after the close frame
+  CHECK(more.empty());
 }
