@@ -2,12 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-
-#include <algorithm>
 
 #include "protocols/common/ascii.hpp"
 
@@ -30,7 +29,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool header_safe(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+bool header_safe(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -44,8 +45,8 @@ protocols::Connection::Limits http_connection_limits(const HttpSettings& s) {
   return l;
 }
 
-HttpConnection::HttpConnection(protocols::Socket socket, std::shared_ptr<asio::ssl::context> tls, Limits limits,
-                               std::shared_ptr<const HttpSettings> settings)
+HttpConnection::HttpConnection(protocols::Socket socket, std::shared_ptr<asio::ssl::context> tls,
+                               Limits limits, std::shared_ptr<const HttpSettings> settings)
     : Connection(std::move(socket), std::move(tls), limits), settings_(std::move(settings)) {
   new_parser();
 }
@@ -82,8 +83,10 @@ std::size_t HttpConnection::on_data(std::string_view data) {
       fail(400, "bad request\n");
       return data.size();
     }
-    if (parser_->is_done()) on_request();
-    else if (n == 0) break;
+    if (parser_->is_done())
+      on_request();
+    else if (n == 0)
+      break;
   }
   if (waiting_ || upgrading_) hold_input(true);
   return used;
@@ -114,10 +117,13 @@ void HttpConnection::on_request() {
     return allow;
   };
   if (std::find(route->methods.begin(), route->methods.end(), q.method) == route->methods.end())
-    return respond({405, "text/plain; charset=utf-8", "method not allowed\n", {{"Allow", allowed()}}}, keep_alive_);
+    return respond({405, "text/plain; charset=utf-8", "method not allowed\n", {{"Allow", allowed()}}},
+                   keep_alive_);
   if (route->websocket) {
     if (!boost::beast::websocket::is_upgrade(req))
-      return respond({426, "text/plain; charset=utf-8", "this is a WebSocket endpoint\n",
+      return respond({426,
+                      "text/plain; charset=utf-8",
+                      "this is a WebSocket endpoint\n",
                       {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}}},
                      keep_alive_);
     return upgrade(*route, q);
@@ -177,9 +183,9 @@ void HttpConnection::upgrade(const HttpRoutes::Route& route, const HttpRequest& 
   const auto& ep = route.websocket;
   // RFC 6455 §4.2.2: a version we do not speak gets 426 naming the one we do.
   if (q.header("Sec-WebSocket-Version") != "13")
-    return respond({426, "text/plain; charset=utf-8", "WebSocket version 13 only\n",
-                    {{"Sec-WebSocket-Version", "13"}}},
-                   false);
+    return respond(
+        {426, "text/plain; charset=utf-8", "WebSocket version 13 only\n", {{"Sec-WebSocket-Version", "13"}}},
+        false);
   const auto key = trim(q.header("Sec-WebSocket-Key"));
   if (!protocols::ws::valid_client_key(key)) return fail(400, "bad Sec-WebSocket-Key\n");
   if (ep->secure_only && !is_tls() && !loopback(peer_host()))
@@ -230,8 +236,8 @@ void HttpConnection::finish_upgrade() {
   const auto& l = settings_->limits;
   auto d = detach();
   if (!d) return close("WebSocket upgrade failed");
-  WsUpgrade u{std::move(*d), std::move(subprotocol_), protocols::ws::Limits{l.websocket_message, l.websocket_fragments},
-              l.write_queue};
+  WsUpgrade u{std::move(*d), std::move(subprotocol_),
+              protocols::ws::Limits{l.websocket_message, l.websocket_fragments}, l.write_queue};
   try {
     ws->accept(std::move(u));
   } catch (const std::exception& e) {

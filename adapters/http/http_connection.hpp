@@ -58,11 +58,11 @@ class HttpConnection final : public protocols::Connection {
   std::shared_ptr<const HttpSettings> settings_;
   std::optional<Parser> parser_;
   std::uint32_t requests_ = 0;
-  std::uint64_t seq_ = 0;       // the request a pending reply belongs to
-  bool waiting_ = false;        // a route's reply is pending
-  bool keep_alive_ = true;      // of the request being answered
-  bool upgrading_ = false;      // 101 sent: the endpoint takes the connection once it is written
-  bool in_request_ = false;     // a request's first byte came (read deadline armed)
+  std::uint64_t seq_ = 0;                 // the request a pending reply belongs to
+  bool waiting_ = false;                  // a route's reply is pending
+  bool keep_alive_ = true;                // of the request being answered
+  bool upgrading_ = false;                // 101 sent: the endpoint takes the connection once it is written
+  bool in_request_ = false;               // a request's first byte came (read deadline armed)
   std::shared_ptr<const WsEndpoint> ws_;  // while upgrading
   std::string subprotocol_;
 };

@@ -68,22 +68,23 @@ class HttpPlugin final : public core::Plugin {
   std::unique_ptr<ListenerSet> make_set(std::string key, std::string log_name,
                                         std::shared_ptr<const HttpSettings> settings) {
     return std::make_unique<ListenerSet>(
-        rt_, ListenerSet::Options{
-                 .protocol = "http",
-                 .key = std::move(key),
-                 .refusal = refusal,
-                 .accept =
-                     [this, settings, connections = config_.server.connections](
-                         protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, protocols::Admission a) {
-                       auto limits = http_connection_limits(*settings);
-                       limits.close_timeout_ms = connections.close_timeout * 1000;
-                       auto c = std::make_shared<HttpConnection>(std::move(s), std::move(tls), limits, settings);
-                       c->keep_admission(std::move(a));
-                       manager_.add(c);
-                       c->start();
-                     },
-                 .log_name = std::move(log_name),
-             });
+        rt_,
+        ListenerSet::Options{
+            .protocol = "http",
+            .key = std::move(key),
+            .refusal = refusal,
+            .accept =
+                [this, settings, connections = config_.server.connections](
+                    protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, protocols::Admission a) {
+                  auto limits = http_connection_limits(*settings);
+                  limits.close_timeout_ms = connections.close_timeout * 1000;
+                  auto c = std::make_shared<HttpConnection>(std::move(s), std::move(tls), limits, settings);
+                  c->keep_admission(std::move(a));
+                  manager_.add(c);
+                  c->start();
+                },
+            .log_name = std::move(log_name),
+        });
   }
 
   Runtime& rt_;

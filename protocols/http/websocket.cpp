@@ -26,14 +26,22 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   if (c < 0x80) return 1;
   std::size_t n;
   unsigned lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c == 0xE0) n = 3, lo = 0xA0;
-  else if (c == 0xED) n = 3, hi = 0x9F;
-  else if (c >= 0xE1 && c <= 0xEF) n = 3;
-  else if (c == 0xF0) n = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3) n = 4;
-  else if (c == 0xF4) n = 4, hi = 0x8F;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c == 0xE0)
+    n = 3, lo = 0xA0;
+  else if (c == 0xED)
+    n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF)
+    n = 3;
+  else if (c == 0xF0)
+    n = 4, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3)
+    n = 4;
+  else if (c == 0xF4)
+    n = 4, hi = 0x8F;
+  else
+    return 0;
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     const auto b = static_cast<unsigned char>(s[i + k]);
@@ -117,7 +125,8 @@ FrameReader::Event FrameReader::next(std::string_view in) {
     std::size_t header = 2;
     if (len == 126) {
       if (f.size() < 4) return e;
-      len = (static_cast<std::uint64_t>(static_cast<unsigned char>(f[2])) << 8) | static_cast<unsigned char>(f[3]);
+      len = (static_cast<std::uint64_t>(static_cast<unsigned char>(f[2])) << 8) |
+            static_cast<unsigned char>(f[3]);
       header = 4;
     } else if (len == 127) {
       if (f.size() < 10) return e;
@@ -141,8 +150,10 @@ FrameReader::Event FrameReader::next(std::string_view in) {
     }
     if (control && (!fin || len > 125)) return fail(CloseCode::protocol_error, "bad control frame");  // §5.5
     if (!control) {
-      if (op == Opcode::continuation && !in_message_) return fail(CloseCode::protocol_error, "continuation without a message");
-      if (op != Opcode::continuation && in_message_) return fail(CloseCode::protocol_error, "new message inside a fragmented one");
+      if (op == Opcode::continuation && !in_message_)
+        return fail(CloseCode::protocol_error, "continuation without a message");
+      if (op != Opcode::continuation && in_message_)
+        return fail(CloseCode::protocol_error, "new message inside a fragmented one");
       const std::size_t so_far = op == Opcode::continuation ? message_.size() : 0;
       if (len > limits_.max_message - so_far) return fail(CloseCode::too_big, "message too big");
       if (op == Opcode::continuation && ++fragments_ > limits_.max_fragments)
@@ -165,8 +176,10 @@ FrameReader::Event FrameReader::next(std::string_view in) {
     e.consumed = used;
     if (control) {
       e.payload = control_;
-      if (op == Opcode::ping) e.kind = Kind::ping;
-      else if (op == Opcode::pong) e.kind = Kind::pong;
+      if (op == Opcode::ping)
+        e.kind = Kind::ping;
+      else if (op == Opcode::pong)
+        e.kind = Kind::pong;
       else {
         if (control_.size() == 1) return fail(CloseCode::protocol_error, "bad close frame");
         if (control_.size() >= 2)
@@ -220,7 +233,8 @@ Framing::Unwrapped WsFraming::unwrap(std::string_view wire, std::string& app, st
       case FrameReader::Kind::close:
         // §5.5.1: answer with a close frame (echoing the code) unless one was sent already.
         on_peer_close(app);
-        if (!close_sent_) write_close(reply, e.code == CloseCode::normal || e.payload.empty() ? CloseCode::normal : e.code);
+        if (!close_sent_)
+          write_close(reply, e.code == CloseCode::normal || e.payload.empty() ? CloseCode::normal : e.code);
         close_sent_ = true;
         failed_ = true;
         result = {true, "WebSocket closed by the peer"};

@@ -75,8 +75,10 @@ std::size_t element_end(std::string_view s, std::size_t start, bool& error, std:
         const auto n = s.substr(i + 1, end - i - 1);
         *name = n.substr(0, n.find_first_of(" \t\r\n/"));
       }
-      if (s[end - 1] != '/') ++depth;
-      else if (depth == 0) return end + 1;
+      if (s[end - 1] != '/')
+        ++depth;
+      else if (depth == 0)
+        return end + 1;
     }
     i = end + 1;
   }
@@ -173,7 +175,8 @@ void XmppWsFraming::on_outgoing(std::string_view app, std::string& wire) {
       if (e == std::string_view::npos) break;
       // Our header's attributes minus the namespaces a framing element does not carry.
       std::string attrs(rest.substr(15, e - 15));
-      for (std::string_view drop : {"xmlns='jabber:client' ", "xmlns:stream='http://etherx.jabber.org/streams' "}) {
+      for (std::string_view drop :
+           {"xmlns='jabber:client' ", "xmlns:stream='http://etherx.jabber.org/streams' "}) {
         if (auto p = attrs.find(drop); p != std::string::npos) attrs.erase(p, drop.size());
       }
       message = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' ";

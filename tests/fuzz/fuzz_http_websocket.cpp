@@ -4,8 +4,10 @@
 // rest of the input as WebSocket frames through the XMPP (RFC 7395) and IRC (IRCv3)
 // framings, whole and split at an input-chosen point, plus their output side on the
 // decoded input.
-// fuzz-sources: protocols/http/websocket.cpp protocols/xmpp/ws_framing.cpp protocols/irc/ws_framing.cpp protocols/common/sasl.cpp
-// fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stream_error.cpp
+// fuzz-sources: protocols/http/websocket.cpp protocols/xmpp/ws_framing.cpp
+// fuzz-sources: protocols/irc/ws_framing.cpp protocols/common/sasl.cpp
+// fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stanza.cpp
+// fuzz-sources: protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lssl -lcrypto -lgsasl -lpugixml
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>

@@ -11,7 +11,9 @@ using namespace parley::adapters;
 TEST_CASE("routes: find, replace, remove, WebSocket endpoints are GET") {
   HttpRoutes r;
   CHECK_FALSE(r.find("/metrics"));
-  r.handle("/metrics", {"GET"}, [](const HttpRequest&, HttpReply reply) { reply({200, "text/plain", "a", {}}); });
+  r.handle("/metrics", {"GET"}, [](const HttpRequest&, HttpReply reply) {
+    reply({200, "text/plain", "a", {}});
+  });
   REQUIRE(r.find("/metrics"));
   CHECK(r.find("/metrics")->methods == std::vector<std::string>{"GET"});
   CHECK_FALSE(r.find("/metrics")->websocket);
@@ -34,7 +36,9 @@ TEST_CASE("a reply counts once, and one dropped unanswered sends 500") {
   }
   CHECK(got == std::vector<unsigned>{204});
   got.clear();
-  { HttpReply dropped([&](HttpResponse r) { got.push_back(r.status); }); }
+  {
+    HttpReply dropped([&](HttpResponse r) { got.push_back(r.status); });
+  }
   CHECK(got == std::vector<unsigned>{500});
 }
 

@@ -72,7 +72,8 @@ TEST_CASE("the accept key of RFC 6455's example") {
 
 TEST_CASE("frames are read whole, byte by byte, fragmented, with control frames between") {
   const std::string wire = client_frame(Opcode::text, "hel", false) + client_frame(Opcode::ping, "p") +
-                           client_frame(Opcode::continuation, "lo") + client_frame(Opcode::binary, std::string(300, 'x'));
+                           client_frame(Opcode::continuation, "lo") +
+                           client_frame(Opcode::binary, std::string(300, 'x'));
   for (bool bytewise : {false, true}) {
     FrameReader r({1024, 8});
     std::string buf;
@@ -108,16 +109,19 @@ TEST_CASE("malformed client frames fail with the RFC's close code") {
   };
   std::string unmasked = "\x81\x02hi";
   CHECK(first_error(unmasked) == CloseCode::protocol_error);
-  CHECK(first_error(client_frame(Opcode::text, "x", true, 0x40)) == CloseCode::protocol_error);      // RSV1
-  CHECK(first_error(client_frame(static_cast<Opcode>(3), "x")) == CloseCode::protocol_error);       // reserved op
-  CHECK(first_error(client_frame(Opcode::continuation, "x")) == CloseCode::protocol_error);          // nothing to continue
+  CHECK(first_error(client_frame(Opcode::text, "x", true, 0x40)) == CloseCode::protocol_error);  // RSV1
+  CHECK(first_error(client_frame(static_cast<Opcode>(3), "x")) == CloseCode::protocol_error);  // reserved op
+  CHECK(first_error(client_frame(Opcode::continuation, "x")) ==
+        CloseCode::protocol_error);  // nothing to continue
   CHECK(first_error(client_frame(Opcode::text, "a", false) + client_frame(Opcode::text, "b")) ==
-        CloseCode::protocol_error);                                                                 // interleaved
-  CHECK(first_error(client_frame(Opcode::ping, std::string(126, 'p'))) == CloseCode::protocol_error);  // control > 125
-  CHECK(first_error(client_frame(Opcode::ping, "p", false)) == CloseCode::protocol_error);           // fragmented control
-  CHECK(first_error(client_frame(Opcode::text, "\xff\xfe")) == CloseCode::invalid_data);             // not UTF-8
-  CHECK(first_error(client_frame(Opcode::text, "\xed\xa0\x80")) == CloseCode::invalid_data);         // a surrogate
-  CHECK(first_error(client_frame(Opcode::close, "x")) == CloseCode::protocol_error);                 // 1-byte close
+        CloseCode::protocol_error);  // interleaved
+  CHECK(first_error(client_frame(Opcode::ping, std::string(126, 'p'))) ==
+        CloseCode::protocol_error);  // control > 125
+  CHECK(first_error(client_frame(Opcode::ping, "p", false)) ==
+        CloseCode::protocol_error);  // fragmented control
+  CHECK(first_error(client_frame(Opcode::text, "\xff\xfe")) == CloseCode::invalid_data);      // not UTF-8
+  CHECK(first_error(client_frame(Opcode::text, "\xed\xa0\x80")) == CloseCode::invalid_data);  // a surrogate
+  CHECK(first_error(client_frame(Opcode::close, "x")) == CloseCode::protocol_error);          // 1-byte close
   // The size bound is checked from the header alone: nothing of the payload has to arrive.
   std::string huge = "\x82\xFF";
   huge += std::string("\x00\x00\x00\x01\x00\x00\x00\x00", 8) + "mask";
@@ -158,8 +162,9 @@ TEST_CASE("UTF-8 sanitising replaces each invalid byte") {
 TEST_CASE("XMPP framing: open/close map to the stream, one element per message both ways") {
   xmpp::XmppWsFraming f({65536, 8});
   std::string app, reply;
-  auto r = f.unwrap(client_frame(Opcode::text, "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' "
-                                               "version='1.0'/>") +
+  auto r = f.unwrap(client_frame(Opcode::text,
+                                 "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' "
+                                 "version='1.0'/>") +
                         client_frame(Opcode::text, "<message to='a@b'><body>x &lt; y</body></message>"),
                     app, reply);
   CHECK_FALSE(r.close);
@@ -167,14 +172,18 @@ TEST_CASE("XMPP framing: open/close map to the stream, one element per message b
         "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' "
         "version='1.0'><message to='a@b'><body>x &lt; y</body></message>");
   std::string wire;
-  f.wrap("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
-         "version='1.0' id='i1' from='localhost'><stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
-         "</stream:features>",
-         wire);
+  f.wrap(
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+      "xmlns:stream='http://etherx.jabber.org/streams' "
+      "version='1.0' id='i1' from='localhost'><stream:features><bind "
+      "xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+      "</stream:features>",
+      wire);
   f.wrap(" <message from='x' a='1>2'><body>b</body></message><presence/></stream:stream>", wire);
   auto out = server_frames(wire);
   REQUIRE(out.size() == 5);
-  CHECK(out[0].second == "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' id='i1' from='localhost'/>");
+  CHECK(out[0].second ==
+        "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' id='i1' from='localhost'/>");
   CHECK(out[1].second ==
         "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind "
         "xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>");
@@ -183,7 +192,8 @@ TEST_CASE("XMPP framing: open/close map to the stream, one element per message b
   CHECK(out[4].second == "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>");
 
   app.clear();
-  r = f.unwrap(client_frame(Opcode::text, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"), app, reply);
+  r = f.unwrap(client_frame(Opcode::text, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"), app,
+               reply);
   CHECK(app == "</stream:stream>");
 }
 
@@ -208,11 +218,13 @@ TEST_CASE("XMPP framing refuses what is not exactly one element") {
 TEST_CASE("IRC framing: a line per message, CR/LF/NUL refused, text output made UTF-8") {
   irc::IrcWsFraming text({4096, 8}, false), binary({4096, 8}, true);
   std::string app, reply;
-  CHECK_FALSE(text.unwrap(client_frame(Opcode::text, "NICK a") + client_frame(Opcode::binary, "USER a 0 * :a"), app,
-                          reply)
-                  .close);
+  CHECK_FALSE(
+      text.unwrap(client_frame(Opcode::text, "NICK a") + client_frame(Opcode::binary, "USER a 0 * :a"), app,
+                  reply)
+          .close);
   CHECK(app == "NICK a\r\nUSER a 0 * :a\r\n");
-  for (std::string bad : {std::string("PRIVMSG #a :x\r\nQUIT"), std::string("A\nB"), std::string("A\0B", 3)}) {
+  for (std::string bad :
+       {std::string("PRIVMSG #a :x\r\nQUIT"), std::string("A\nB"), std::string("A\0B", 3)}) {
     irc::IrcWsFraming f({4096, 8}, false);
     std::string a, rep;
     CHECK(f.unwrap(client_frame(Opcode::binary, bad), a, rep).close);
