@@ -104,6 +104,26 @@ struct LineConfig {
   std::size_t sendq = 256 * 1024;   // bytes queued toward one client before it is closed
 };
 
+// The HTTP listener (adapters/http): XMPP over WebSocket (RFC 7395, /xmpp-websocket), IRC
+// over WebSocket (IRCv3, /irc), /metrics and later BOSH. Every bound is per connection.
+struct HttpLimits {
+  std::size_t header_bytes = 8 * 1024;        // request line + headers of one request
+  std::size_t body_bytes = 64 * 1024;         // body of one request
+  std::uint32_t requests_per_connection = 100;  // keep-alive requests before the connection closes
+  std::uint32_t idle_timeout = 30;            // seconds between requests on a kept-alive connection
+  std::uint32_t read_timeout = 10;            // seconds from a request's first byte to its last (slowloris)
+  std::size_t websocket_message = 256 * 1024;  // bytes of one WebSocket message (all its fragments)
+  std::uint32_t websocket_fragments = 64;     // frames one WebSocket message may be split into
+  std::size_t write_queue = 1024 * 1024;      // bytes queued toward one client before it is closed
+};
+
+struct HttpConfig {
+  bool enabled = false;
+  std::vector<ListenAddress> listen;          // "127.0.0.1:5280", "tls:127.0.0.1:5281"
+  std::vector<ListenAddress> metrics_listen;  // set: /metrics is served only there
+  HttpLimits limits;
+};
+
 struct BridgeConfig {
   std::string name;
   std::string mode = "relay";  // relay | puppet
@@ -120,6 +140,7 @@ struct Config {
   SipConfig sip;
   PsycConfig psyc;
   LineConfig line;
+  HttpConfig http;
   std::vector<BridgeConfig> bridges;
 };
 

@@ -37,11 +37,11 @@ void check_listener_clash(const Config& c, Reader& root) {
         r.ignore_unknown();
         std::string message = "address " + a.endpoint() + " is also used by " + it->second;
         if (sub.empty()) {
-          r.error("listen", message);
+          r.error(key.substr(key.rfind('.') + 1), message);
         } else {
           Reader s = r.map(sub);
           s.ignore_unknown();
-          s.error("listen", message);
+          s.error(key.substr(key.rfind('.') + 1), message);
         }
       }
     }
@@ -51,6 +51,10 @@ void check_listener_clash(const Config& c, Reader& root) {
   if (c.sip.enabled) add(c.sip.listen, "sip.listen", "sip", "");
   if (c.psyc.enabled) add(c.psyc.listen, "psyc.listen", "psyc", "");
   if (c.line.enabled) add(c.line.listen, "line.listen", "line", "");
+  if (c.http.enabled) {
+    add(c.http.listen, "http.listen", "http", "");
+    add(c.http.metrics_listen, "http.metrics_listen", "http", "");
+  }
 }
 
 // Errors in file order, whatever order the section parsers found them in.
@@ -83,6 +87,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
     protocol_section(root, "sip", c.sip, parse_sip);
     protocol_section(root, "psyc", c.psyc, parse_psyc);
     protocol_section(root, "line", c.line, parse_line);
+    protocol_section(root, "http", c.http, parse_http);
     parse_bridges(root, c.bridges);
     root.finish();
   }

@@ -16,6 +16,7 @@ void parse_xmpp(Reader& r, XmppConfig& out);
 void parse_sip(Reader& r, SipConfig& out);
 void parse_psyc(Reader& r, PsycConfig& out);
 void parse_line(Reader& r, LineConfig& out);
+void parse_http(Reader& r, HttpConfig& out);
 void parse_bridges(Reader& root, std::vector<BridgeConfig>& out);  // root-level list "bridges"
 
 }  // namespace parley::config

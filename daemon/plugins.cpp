@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 // ---- protocol adapter headers: add yours here ----
+#include "adapters/common/http_routes.hpp"
+#include "adapters/http/http_plugin.hpp"
 #include "adapters/irc/irc_plugin.hpp"
 #include "adapters/line/line_plugin.hpp"
 #include "adapters/psyc/psyc_plugin.hpp"
@@ -20,6 +22,10 @@ void not_built(std::string_view protocol) {
 }  // namespace
 
 void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt, const config::Config& c) {
+  // The HTTP route table exists before the plugins that register paths in it start
+  // (XMPP /xmpp-websocket, IRC /irc); the http plugin is added last, so it listens once
+  // they are in.
+  if (c.http.enabled && !rt.http) rt.http = std::make_shared<adapters::HttpRoutes>();
   // ---- one line per protocol adapter: replace not_built(...) with registry.add(...) ----
   if (c.irc.enabled) {
     registry.add(adapters::irc::make_irc_plugin(rt, c));
@@ -33,6 +39,10 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
   if (c.sip.enabled) not_built("sip");
   if (c.psyc.enabled) {
     registry.add(adapters::psyc::make_psyc_plugin(rt, c));
+  }
+  // Last: it listens once the other plugins have registered their paths.
+  if (c.http.enabled) {
+    registry.add(adapters::http::make_http_plugin(rt, c));
   }
 }
 

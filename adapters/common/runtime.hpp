@@ -16,6 +16,7 @@
 namespace parley::adapters {
 
 class AuthService;  // adapters/common/auth.hpp
+class HttpRoutes;   // adapters/common/http_routes.hpp
 
 using CoreStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
@@ -33,6 +34,9 @@ struct Runtime {
   // address cannot multiply its share by the number of protocols (server.connections).
   // Null: no limits.
   std::shared_ptr<protocols::AddressLimiter> connections = nullptr;
+  // The HTTP listener's route table (adapters/http): plugins add their paths in start()
+  // (XMPP /xmpp-websocket, IRC /irc, /metrics). Null: no HTTP, nothing to register.
+  std::shared_ptr<HttpRoutes> http = nullptr;
 };
 
 }  // namespace parley::adapters

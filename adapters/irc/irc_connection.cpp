@@ -17,6 +17,14 @@ IrcConnection::IrcConnection(protocols::Socket s, std::shared_ptr<asio::ssl::con
                              std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback)
     : Connection(std::move(s), std::move(tls), limits), server_(std::move(server)), framer_(fallback), flood_(flood) {}
 
+IrcConnection::IrcConnection(protocols::Connection::Detached d, std::unique_ptr<protocols::Framing> framing,
+                             Limits limits, std::shared_ptr<IrcServer> server, FloodPolicy flood,
+                             protocols::irc::Fallback fallback)
+    : Connection(std::move(d), std::move(framing), limits),
+      server_(std::move(server)),
+      framer_(fallback),
+      flood_(flood) {}
+
 std::size_t IrcConnection::on_data(std::string_view data) {
   // On the core strand: each line is handled as soon as it is framed (the framer's view is
   // valid until its next call), and the replies and fan-out it caused are written once

@@ -33,6 +33,10 @@ class IrcConnection final : public protocols::Connection {
   // lives on.
   IrcConnection(protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
                 std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
+  // IRC over WebSocket: the HTTP listener's connection after its 101 (its socket re-homed
+  // onto the core strand), carried on through `framing` (protocols/irc/ws_framing.hpp).
+  IrcConnection(protocols::Connection::Detached d, std::unique_ptr<protocols::Framing> framing, Limits limits,
+                std::shared_ptr<IrcServer> server, FloodPolicy flood, protocols::irc::Fallback fallback);
 
   void set_client(std::shared_ptr<IrcClient> c) { client_ = std::move(c); }
   // Idle check from the plugin's sweeper (connection strand = the core strand).

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "adapters/common/http_routes.hpp"
 #include "adapters/common/listener_set.hpp"
 #include "adapters/common/listeners.hpp"
 #include "adapters/common/post_guarded.hpp"
@@ -11,6 +12,7 @@
 #include "adapters/irc/irc_connection.hpp"
 #include "adapters/irc/irc_server.hpp"
 #include "protocols/common/net.hpp"
+#include "protocols/irc/ws_framing.hpp"
 
 namespace parley::adapters::irc {
 
@@ -50,12 +52,24 @@ class IrcPlugin final : public core::Plugin {
              });
     if (auto st = listeners_->start(cfg_.irc.listen); !st) return st;
     listeners_->sweep_every(std::chrono::seconds(5), [this] { sweep(); });
+    // IRC over WebSocket (IRCv3) on the HTTP listener, path /irc: "binary.ircv3.net",
+    // "text.ircv3.net", or none (text). Into the same IrcServer as TCP clients.
+    if (rt_.http)
+      rt_.http->websocket("/irc", WsEndpoint{{std::string(protocols::irc::kWsText),
+                                              std::string(protocols::irc::kWsBinary)},
+                                             false, false, [this](WsUpgrade u) {
+                                               post_guarded(rt_.core_strand, "irc: websocket accept",
+                                                            [this, u = std::make_shared<WsUpgrade>(std::move(u))] {
+                                                              accept_websocket(std::move(*u));
+                                                            });
+                                             }});
     return {};
   }
 
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
+    if (rt_.http) rt_.http->remove("/irc");
     if (listeners_) listeners_->stop();
     if (server_)
       post_guarded(rt_.core_strand, "irc: shutdown",
@@ -88,6 +102,30 @@ class IrcPlugin final : public core::Plugin {
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls != nullptr);
     conn->set_client(client);
     conn->keep_admission(std::move(admission));
+    manager_.add(conn);
+    server_->attach(client);
+    conn->start();
+  }
+
+  // The WebSocket twin of accept(): the same limits, flood policy and server.
+  void accept_websocket(WsUpgrade u) {
+    if (stopped_) return;
+    protocols::Connection::Limits limits;
+    limits.max_read_buffer = cfg_.irc.recvq;
+    limits.max_write_queue = std::min<std::size_t>(cfg_.irc.sendq, u.write_queue);
+    limits = connection_limits(limits, cfg_.server.connections);
+    FloodPolicy flood;
+    flood.burst = cfg_.irc.flood_burst;
+    flood.cost = std::chrono::milliseconds(cfg_.irc.flood_interval_ms);
+    auto fallback = cfg_.irc.fallback_encoding == "reject" ? protocols::irc::Fallback::reject
+                                                            : protocols::irc::Fallback::latin1;
+    const bool binary = u.subprotocol == protocols::irc::kWsBinary;
+    u.connection.socket = protocols::rehome(std::move(u.connection.socket), rt_.core_strand);
+    auto conn = std::make_shared<IrcConnection>(std::move(u.connection),
+                                                std::make_unique<protocols::irc::IrcWsFraming>(u.limits, binary),
+                                                limits, server_, flood, fallback);
+    auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), conn->is_tls());
+    conn->set_client(client);
     manager_.add(conn);
     server_->attach(client);
     conn->start();

@@ -55,6 +55,20 @@ C2sConnection::C2sConnection(protocols::Socket socket, std::shared_ptr<asio::ssl
       bytes_in_(ctx.flood.bytes_per_second, ctx.flood.burst),
       stanzas_in_(ctx.flood.stanzas_per_second, ctx.flood.stanza_burst) {}
 
+C2sConnection::C2sConnection(protocols::Connection::Detached d, std::unique_ptr<protocols::Framing> framing,
+                             Context& ctx, std::size_t write_queue)
+    : Connection(std::move(d), std::move(framing),
+                 [&] {
+                   auto l = conn_limits(ctx);
+                   l.max_write_queue = write_queue;
+                   return l;
+                 }()),
+      ctx_(ctx),
+      framer_(preauth_limits(ctx)),
+      ns_(standard_namespaces()),
+      bytes_in_(ctx.flood.bytes_per_second, ctx.flood.burst),
+      stanzas_in_(ctx.flood.stanzas_per_second, ctx.flood.stanza_burst) {}
+
 C2sConnection::~C2sConnection() = default;
 
 // ---- input ----------------------------------------------------------------------------------
@@ -233,7 +247,8 @@ void C2sConnection::send_header_and_features() {
   header_sent_ = true;
   XmlWriter w(out);
   w.open("stream:features");
-  state_ = features_state(is_tls(), authenticated_);
+  // A framed (WebSocket) stream's TLS is the HTTP layer's (RFC 7395 §3.5).
+  state_ = features_state(is_tls() || framed(), authenticated_);
   write_features(w, state_);
   w.close();
   send(out);

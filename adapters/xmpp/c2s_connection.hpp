@@ -27,6 +27,12 @@ class C2sConnection : public protocols::Connection {
  public:
   C2sConnection(protocols::Socket socket, std::shared_ptr<boost::asio::ssl::context> direct_tls,
                 Context& ctx);
+  // XMPP over WebSocket (RFC 7395): the HTTP listener's connection after its 101, carried on
+  // through `framing` (protocols/xmpp/ws_framing.hpp) with the same stream logic. TLS is the
+  // HTTP layer's (§3.5): no STARTTLS is offered and SASL is (the listener admits plain ws://
+  // from loopback only).
+  C2sConnection(protocols::Connection::Detached d, std::unique_ptr<protocols::Framing> framing, Context& ctx,
+                std::size_t write_queue);
   ~C2sConnection() override;
 
   // Connection strand. Raw bytes of a stanza that already went through SM accounting.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "adapters/common/http_routes.hpp"
 #include "adapters/common/listener_set.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/context.hpp"
@@ -9,6 +10,7 @@
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/gateway_route.hpp"
 #include "protocols/xmpp/writer.hpp"
+#include "protocols/xmpp/ws_framing.hpp"
 
 namespace parley::adapters::xmpp {
 
@@ -88,7 +90,19 @@ class XmppPlugin : public core::Plugin {
                  .starttls = true,
                  .log_name = "xmpp: c2s",
              });
-    return listeners_->start(x.c2s.listen);
+    if (auto st = listeners_->start(x.c2s.listen); !st) return st;
+    // XMPP over WebSocket (RFC 7395) on the HTTP listener: subprotocol "xmpp" (§3.1), the
+    // same streams as TCP clients; plain ws:// only from loopback (§3.5: TLS is HTTP's).
+    if (rt_.http)
+      rt_.http->websocket("/xmpp-websocket",
+                          WsEndpoint{{"xmpp"}, true, true, [ctx](WsUpgrade u) {
+                                       auto c = std::make_shared<C2sConnection>(
+                                           std::move(u.connection),
+                                           std::make_unique<px::XmppWsFraming>(u.limits), *ctx, u.write_queue);
+                                       ctx->manager.add(c);
+                                       c->start();
+                                     }});
+    return {};
   }
 
   // SIGHUP: the daemon has swapped the TLS context already (new STARTTLS and direct TLS
@@ -99,6 +113,7 @@ class XmppPlugin : public core::Plugin {
   }
 
   void stop() override {
+    if (rt_.http) rt_.http->remove("/xmpp-websocket");
     if (listeners_) listeners_->stop();
     if (gateway_)  // every puppet QUITs its IRC network
       post_guarded(rt_.core_strand, "gateway: stop", [gw = gateway_] { gw->stop(); });

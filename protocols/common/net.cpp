@@ -48,7 +48,24 @@ Connection::Connection(Socket socket, TlsSession tls, std::string pending, Limit
   if (tls_ && !pending.empty()) rare().adopted = std::move(pending);
 }
 
+Connection::Connection(Detached d, std::unique_ptr<Framing> framing, Limits limits)
+    : Connection(std::move(d.socket), nullptr, limits) {
+  tls_ = std::move(d.tls);
+  framing_ = std::move(framing);
+  admission_ = std::move(d.admission);
+  if (!d.input.empty()) rare().adopted_plain = std::move(d.input);
+}
+
 Connection::~Connection() = default;
+
+std::optional<Connection::Detached> Connection::detach() {
+  if (state_ != State::open || in_on_data_ || reading_ || writing_busy_ || !out_.empty()) return std::nullopt;
+  clear_deadline();
+  Detached d{std::move(socket_), std::move(tls_), std::move(in_), std::move(admission_)};
+  in_.clear();
+  close("upgraded");
+  return d;
+}
 
 void Connection::start() {
   if (limits_.handshake_timeout_ms)
@@ -66,6 +83,11 @@ void Connection::start() {
     std::string cipher = std::move(rare_->adopted);
     rare_->adopted.clear();
     on_cipher(cipher.data(), cipher.size());
+  }
+  if (!closed() && rare_ && !rare_->adopted_plain.empty()) {
+    std::string plain = std::move(rare_->adopted_plain);
+    rare_->adopted_plain.clear();
+    on_read_bytes(plain.data(), plain.size());
   }
   if (!closed()) read_some();
 }
@@ -127,7 +149,7 @@ void Connection::on_cipher(const char* data, std::size_t n) {
     if (rare_ && !rare_->tls_pending.empty()) {
       std::string pending = std::move(rare_->tls_pending);
       rare_->tls_pending.clear();
-      send(pending);
+      send_wire(pending);  // already in wire form
       if (closed()) return;
     }
     if (rare_) {
@@ -150,6 +172,23 @@ void Connection::on_cipher(const char* data, std::size_t n) {
 }
 
 void Connection::on_read_bytes(const char* data, std::size_t n) {
+  if (framing_) [[unlikely]]
+    return on_framed_bytes(std::string_view(data, n));
+  on_plain_bytes(data, n);
+}
+
+// Through the message layer (framing.hpp): what the peer's frames carry goes to on_data as
+// if it had come as a byte stream; control answers are written as they are.
+void Connection::on_framed_bytes(std::string_view wire) {
+  std::string app, reply;
+  auto r = framing_->unwrap(wire, app, reply);
+  if (!reply.empty()) send_wire(reply);
+  if (closed()) return;
+  if (!app.empty()) on_plain_bytes(app.data(), app.size());
+  if (r.close && !closed()) close_after_flush(r.reason);
+}
+
+void Connection::on_plain_bytes(const char* data, std::size_t n) {
   if (in_.empty()) {
     feed(std::string_view(data, n));
   } else {
@@ -207,6 +246,16 @@ void Connection::hold_input(bool hold) {
 }
 
 void Connection::send(std::string_view bytes) {
+  if (framing_) [[unlikely]] {
+    if (state_ == State::closed || bytes.empty()) return;
+    std::string wire;
+    framing_->wrap(bytes, wire);
+    return send_wire(wire);
+  }
+  send_wire(bytes);
+}
+
+void Connection::send_wire(std::string_view bytes) {
   if (state_ == State::closed || bytes.empty()) return;
   if (out_.size() + writing_.size() + tls_pending_size() + bytes.size() > limits_.max_write_queue) {
     close("SendQ exceeded");
@@ -304,6 +353,19 @@ void Connection::note_written(std::size_t n) {
 
 void Connection::close_after_flush(std::string_view reason) {
   if (state_ == State::closed || state_ == State::draining) return;
+  if (framing_ && state_ == State::open) {
+    std::string wire;
+    framing_->closing(wire);  // e.g. the WebSocket close frame
+    std::string keep(reason);  // send_wire may close (and free what `reason` views)
+    send_wire(wire);
+    if (state_ == State::closed) return;
+    rare().close_reason = keep;
+    state_ = State::draining;
+    if (!writing_busy_ && out_.empty()) return finish_close();
+    if (limits_.close_timeout_ms)
+      set_deadline(Deadline::flush, std::chrono::milliseconds(limits_.close_timeout_ms));
+    return;
+  }
   rare().close_reason = std::string(reason);
   state_ = State::draining;
   if (!writing_busy_ && out_.empty()) return finish_close();

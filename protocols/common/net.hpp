@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "protocols/common/address_limiter.hpp"
+#include "protocols/common/framing.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/common/listen_address.hpp"
 #include "protocols/common/tls_session.hpp"
@@ -146,6 +147,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // What a deadline guards; on_deadline() is told which one passed.
   enum class Deadline : std::uint8_t { none, handshake, auth, flush };
 
+  // A connection taken over by another protocol after an upgrade (HTTP -> WebSocket): the
+  // socket (still on its strand), its TLS session, the plaintext read past the upgrade and
+  // the per-address admission. See detach().
+  struct Detached {
+    Socket socket;
+    TlsSession tls;
+    std::string input;
+    Admission admission;
+  };
+
   // tls non-null: implicit TLS, the handshake runs first in start().
   // The connection runs on the socket's executor (a strand): Listener gives each socket a
   // fresh one; a protocol whose state lives on one shared strand (IRC: the core strand)
@@ -155,6 +166,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // client session (or empty: plain) and `pending` the ciphertext read past the handshake,
   // decrypted first when start() opens the connection.
   Connection(Socket socket, TlsSession tls, std::string pending, Limits limits);
+  // A detached connection carried on by another protocol through `framing` (WebSocket):
+  // start() feeds d.input through the framing first; no handshake (TLS is established).
+  Connection(Detached d, std::unique_ptr<Framing> framing, Limits limits);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -195,6 +209,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_deadline(Deadline kind, std::chrono::milliseconds after);
   void clear_deadline();
   Deadline deadline() const { return deadline_kind_; }
+  // Hands the socket, TLS session, unconsumed input and admission over (an HTTP upgrade),
+  // then closes this connection (on_close("upgraded")). On the strand, outside on_data,
+  // with input held and nothing being written (after when_written): nullopt otherwise.
+  std::optional<Detached> detach();
+  // The connection runs over a message layer (WebSocket), not a plain byte stream.
+  bool framed() const { return framing_ != nullptr; }
   // Keeps the per-address admission until the connection closes.
   void keep_admission(Admission admission) { admission_ = std::move(admission); }
 
@@ -228,6 +248,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class State : std::uint8_t { handshaking, open, draining, closed };
   void read_some();
   void on_read_bytes(const char* data, std::size_t n);
+  void on_plain_bytes(const char* data, std::size_t n);
+  void on_framed_bytes(std::string_view wire);
+  void send_wire(std::string_view bytes);
   void feed(std::string_view data);
   void flush();
   void write_done(const boost::system::error_code& ec, std::size_t n);
@@ -250,6 +273,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     };
     std::vector<Marker> markers;  // when_written(), in order
     std::string adopted;          // ciphertext handed over with an outbound stream, until start()
+    std::string adopted_plain;    // plaintext handed over with a detached stream, until start()
   };
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();
@@ -269,6 +293,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<Rare> rare_;
   ConnectionManager* manager_ = nullptr;
   std::unique_ptr<StrandTimer> deadline_;
+  std::unique_ptr<Framing> framing_;  // null: a plain byte stream (framing.hpp)
   Admission admission_;
   std::uint16_t peer_port_ = 0;
   State state_ = State::handshaking;

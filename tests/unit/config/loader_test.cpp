@@ -48,6 +48,9 @@ TEST_CASE("the shipped config/parley.yaml loads cleanly with every protocol on l
   CHECK(c.psyc.enabled);
   CHECK(texts(c.psyc.listen) == std::vector<std::string>{"127.0.0.1:4404"});
   CHECK_FALSE(c.line.enabled);  // the example plugin is off unless configured
+  CHECK(c.http.enabled);        // browsers: WebSocket on loopback, plain and TLS
+  CHECK(texts(c.http.listen) == std::vector<std::string>{"127.0.0.1:5280", "tls:127.0.0.1:5281"});
+  CHECK(c.http.metrics_listen.empty());
 }
 
 TEST_CASE("every key in the shipped config/parley.yaml has a comment") {
@@ -246,6 +249,32 @@ TEST_CASE("the line plugin's section is read and bounded") {
   CHECK_FALSE(bad.ok());
   auto clash = load_string("irc: { listen: [\"127.0.0.1:7000\"] }\nline: { listen: [\"127.0.0.1:7000\"] }\n", "t");
   CHECK_FALSE(clash.ok());
+}
+
+TEST_CASE("the http section: listen, metrics_listen, limits with defaults and ranges") {
+  auto r = load_string(
+      "http: { listen: [\"127.0.0.1:5280\", \"tls:127.0.0.1:5281\"], metrics_listen: [\"127.0.0.1:9280\"],\n"
+      "        limits: { header_bytes: 4096, websocket_message: 65536 } }\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->http.enabled);
+  CHECK(texts(r->http.listen) == std::vector<std::string>{"127.0.0.1:5280", "tls:127.0.0.1:5281"});
+  CHECK(texts(r->http.metrics_listen) == std::vector<std::string>{"127.0.0.1:9280"});
+  CHECK(r->http.limits.header_bytes == 4096);
+  CHECK(r->http.limits.websocket_message == 65536);
+  CHECK(r->http.limits.body_bytes == 64 * 1024);
+  CHECK(r->http.limits.read_timeout == 10);
+  CHECK(r->http.limits.idle_timeout == 30);
+  CHECK(r->http.limits.requests_per_connection == 100);
+  CHECK(r->http.limits.websocket_fragments == 64);
+  CHECK(r->http.limits.write_queue == 1024 * 1024);
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], limits: { header_bytes: 10 } }\n", "t").ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], limits: { read_timeout: 0 } }\n", "t").ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], limits: { bogus: 1 } }\n", "t").ok());
+  // metrics_listen may not reuse another listener's address.
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], metrics_listen: [\"127.0.0.1:5280\"] }\n", "t").ok());
+  CHECK_FALSE(load_string("irc: { listen: [\"127.0.0.1:7000\"] }\nhttp: { listen: [\"127.0.0.1:7000\"] }\n", "t").ok());
 }
 
 TEST_CASE("enabled: false switches a section off") {

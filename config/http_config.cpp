@@ -1,0 +1,21 @@
+#include "config/sections.hpp"
+
+namespace parley::config {
+
+void parse_http(Reader& r, HttpConfig& out) {
+  r.listen("listen", out.listen, ListenStyle::stream);
+  r.listen("metrics_listen", out.metrics_listen, ListenStyle::stream);
+  Reader l = r.map("limits");
+  // Lower bounds keep a real browser working (its headers and cookies, a stanza of a few
+  // KiB); upper bounds keep one connection's share of memory small.
+  l.integer("header_bytes", out.limits.header_bytes, 1024, 64 * 1024);
+  l.integer("body_bytes", out.limits.body_bytes, 1024, 16 * 1024 * 1024);
+  l.integer("requests_per_connection", out.limits.requests_per_connection, 1, 100000);
+  l.integer("idle_timeout", out.limits.idle_timeout, 1, 3600);
+  l.integer("read_timeout", out.limits.read_timeout, 1, 600);
+  l.integer("websocket_message", out.limits.websocket_message, 4096, 16 * 1024 * 1024);
+  l.integer("websocket_fragments", out.limits.websocket_fragments, 1, 4096);
+  l.integer("write_queue", out.limits.write_queue, 64 * 1024, 64 * 1024 * 1024);
+}
+
+}  // namespace parley::config
