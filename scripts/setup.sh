@@ -13,7 +13,11 @@ build_deps=(
 test_peers=(
   python3 python3-slixmpp python3-websocket ngircd inspircd irssi tmux procps iproute2 netcat-openbsd
   lintian util-linux
+  chromium
 )
+# node and npm drive chromium for the browser tests (tests/browser): Debian's own only where
+# the machine has none (the image may ship a newer node; puppeteer-core needs node >= 18).
+command -v npm >/dev/null 2>&1 || test_peers+=(nodejs npm)
 
 missing=()
 for p in "${build_deps[@]}" "${test_peers[@]}"; do
@@ -26,4 +30,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   rm -f /usr/sbin/policy-rc.d
+fi
+
+# Browser test clients (Converse.js, puppeteer-core) at the versions in package-lock.json.
+# npm ci is skipped when node_modules was installed from this very lockfile. No install
+# scripts run: puppeteer-core downloads no browser, it drives Debian's chromium.
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+lock_sum="$(sha256sum "$browser_dir/package-lock.json" | cut -d' ' -f1)"
+stamp="$browser_dir/node_modules/.parley-lock-sha256"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  (cd "$browser_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" > "$stamp"
 fi
