@@ -14,6 +14,7 @@ anything but the loopback static server are aborted.
 
 Setup: scripts/setup.sh installs chromium and runs `npm ci` in tests/browser.
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_browser_converse.py
+(PARLEY_BROWSER_VERBOSE=1 also prints chromium's console; CONVERSE_LOGLEVEL=debug adds Converse's.)
 """
 import base64
 import functools
@@ -182,6 +183,8 @@ def test_converse_over_websocket_talks_with_irc():
         png = shot.read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000, f"{shot} is not a real screenshot"
         print(f"screenshot: {shot} (browser part {took:.1f} s)", flush=True)
+        if os.environ.get("PARLEY_BROWSER_VERBOSE"):
+            sys.stderr.write("---- browser driver ----\n" + "\n".join(driver.stderr) + "\n---- end ----\n")
         blocked = [line for line in driver.stderr if line.startswith("BLOCKED ")]
         if blocked:
             print(f"the page tried {len(blocked)} off-loopback request(s), all aborted: {blocked[0]} ...", flush=True)
