@@ -11,11 +11,12 @@
 //   SCREENSHOT <path>  PNG of the page
 //   DONE
 // Chromium's console and blocked requests go to stderr. Exit 0 on success, 1 on failure
-// (a screenshot is still attempted), 2 when the overall deadline passed.
+// (a screenshot is still attempted), 2 when the overall deadline passed, 3 on SIGTERM
+// (after a screenshot).
 //
 // Usage: node converse_login.mjs --page URL --websocket-url wss://... --jid J --password P
 //          --room ROOM --nick N --send TEXT --expect TEXT --screenshot FILE
-//          [--spki BASE64] [--chromium /usr/bin/chromium] [--timeout SECONDS]
+//          [--spki BASE64] [--profile DIR] [--chromium /usr/bin/chromium] [--timeout SECONDS]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,7 @@ const { values: opt } = parseArgs({
     expect: { type: 'string' },
     screenshot: { type: 'string' },
     spki: { type: 'string' },
+    profile: { type: 'string' },
     chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
     timeout: { type: 'string', default: '40' },
   },
@@ -62,6 +64,8 @@ const args = [
   '--disable-sync',
   '--disable-domain-reliability',
   '--disable-client-side-phishing-detection',
+  '--disable-crash-reporter',
+  '--disable-breakpad',
   '--metrics-recording-only',
   '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,CertificateTransparencyComponentUpdater',
   // Nothing but loopback resolves, so no stray lookup or fetch leaves the machine.
@@ -79,7 +83,12 @@ if (process.getuid && process.getuid() === 0) {
   args.push('--no-sandbox');
 }
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-chromium-'));
+// Chromium's profile: the caller's directory (it removes it, even after a SIGKILL), else ours.
+const own_profile = !opt.profile;
+const profile = opt.profile || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-chromium-'));
+const remove_profile = () => {
+  if (own_profile) fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+};
 let browser = null;
 
 async function shoot(page, file) {
@@ -97,6 +106,24 @@ const overall = setTimeout(() => {
 
 let page = null;
 let code = 0;
+let ending = false; // the SIGTERM handler owns the browser from then on
+
+// The test sends SIGTERM when it gives up on a step: leave a screenshot of the page as it
+// is then (that is what a CI failure needs), close chromium, exit 3.
+process.on('SIGTERM', async () => {
+  if (ending) return;
+  ending = true;
+  log('converse_login: SIGTERM');
+  try {
+    if (page) await shoot(page, opt.screenshot);
+    await browser?.close();
+  } catch (e) {
+    log(`converse_login: no screenshot: ${e}`);
+  }
+  remove_profile();
+  say('FAILED');
+  process.exit(3);
+});
 try {
   browser = await puppeteer.launch({
     executablePath: opt.chromium,
@@ -106,6 +133,8 @@ try {
     defaultViewport: { width: 1280, height: 800 },
     timeout: step_ms,
     protocolTimeout: step_ms,
+    // Our SIGTERM handler screenshots first; puppeteer's own would close chromium at once.
+    handleSIGTERM: false,
   });
   say(`PID ${browser.process().pid}`);
   log(`converse_login: ${await browser.version()}`);
@@ -152,8 +181,8 @@ try {
   await shoot(page, opt.screenshot);
 } catch (err) {
   code = 1;
-  log(`converse_login: ${err.stack || err}`);
-  if (page) {
+  if (!ending) log(`converse_login: ${err.stack || err}`);
+  if (page && !ending) {
     try {
       await shoot(page, opt.screenshot);
     } catch (e) {
@@ -161,11 +190,14 @@ try {
     }
   }
 } finally {
-  try {
-    await browser?.close();
-  } catch {}
-  fs.rmSync(profile, { recursive: true, force: true });
-  clearTimeout(overall);
+  if (!ending) {
+    try {
+      await browser?.close();
+    } catch {}
+    remove_profile();
+    clearTimeout(overall);
+  }
 }
+if (ending) await new Promise(() => {}); // the SIGTERM handler exits
 say(code === 0 ? 'DONE' : 'FAILED');
 process.exit(code);

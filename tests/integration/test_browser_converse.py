@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -89,7 +90,9 @@ class Driver:
     """converse_login.mjs as a child process; its stdout lines arrive in a queue."""
 
     def __init__(self, node: str, chromium: str, args: list[str]):
-        self.proc = subprocess.Popen([node, str(BROWSER_DIR / "converse_login.mjs"), "--chromium", chromium, *args],
+        self.profile = tempfile.TemporaryDirectory(prefix="parley-chromium-")
+        self.proc = subprocess.Popen([node, str(BROWSER_DIR / "converse_login.mjs"), "--chromium", chromium,
+                                      "--profile", self.profile.name, *args],
                                      cwd=BROWSER_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
         self.lines: queue.Queue = queue.Queue()
@@ -124,15 +127,21 @@ class Driver:
                 raise AssertionError(f"browser driver failed before {prefix}")
 
     def close(self):
-        """Ends the driver and chromium by PID (chromium leads its own process group)."""
+        """Ends the driver (SIGTERM: it screenshots the page first, then SIGKILL after 5 s)
+        and chromium by PID (chromium leads its own process group)."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         if self.chromium_pid is not None:
             try:
                 os.killpg(self.chromium_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass  # puppeteer closed it
+        self.profile.cleanup()
 
 
 def test_converse_over_websocket_talks_with_irc():
@@ -168,16 +177,23 @@ def test_converse_over_websocket_talks_with_irc():
                 "--send", from_browser, "--expect", from_irc,
                 "--screenshot", str(shot), "--timeout", str(DEADLINE),
             ])
-            driver.expect("JOINED", DEADLINE)
-            # The browser's occupant shows up on IRC, then its message.
-            irc.expect(rf"^:alice\S* JOIN :?{CHANNEL}\b", timeout=10)
-            line = irc.expect(rf"PRIVMSG {CHANNEL} :{re.escape(from_browser)}$", timeout=15)
-            assert line.startswith(":alice"), f"the browser's message comes from alice on IRC: {line}"
-            irc.send(f"PRIVMSG {CHANNEL} :{from_irc}")
-            driver.expect(f"SEEN {from_irc}", 15)
-            driver.expect("SCREENSHOT ", 10)
-            driver.expect("DONE", 10)
-            assert driver.proc.wait(10) == 0
+            try:
+                driver.expect("JOINED", DEADLINE)
+                # The browser's occupant shows up on IRC, then its message.
+                irc.expect(rf"^:alice\S* JOIN :?{CHANNEL}\b", timeout=10)
+                line = irc.expect(rf"PRIVMSG {CHANNEL} :{re.escape(from_browser)}$", timeout=15)
+                assert line.startswith(":alice"), f"the browser's message comes from alice on IRC: {line}"
+                irc.send(f"PRIVMSG {CHANNEL} :{from_irc}")
+                driver.expect(f"SEEN {from_irc}", 15)
+                driver.expect("SCREENSHOT ", 10)
+                driver.expect("DONE", 10)
+                assert driver.proc.wait(10) == 0
+            except BaseException:
+                # While parleyd still runs: the driver screenshots the page as it is now.
+                driver.close()
+                print(f"screenshot at failure: {shot}", flush=True)
+                sys.stderr.write("---- browser driver ----\n" + "\n".join(driver.stderr[-80:]) + "\n---- end ----\n")
+                raise
             took = time.monotonic() - started
             irc.close()
         png = shot.read_bytes()
@@ -188,15 +204,10 @@ def test_converse_over_websocket_talks_with_irc():
         blocked = [line for line in driver.stderr if line.startswith("BLOCKED ")]
         if blocked:
             print(f"the page tried {len(blocked)} off-loopback request(s), all aborted: {blocked[0]} ...", flush=True)
-    except BaseException:
-        if driver is not None:
-            sys.stderr.write("---- browser driver ----\n" + "\n".join(driver.stderr[-80:]) + "\n---- end ----\n")
-        raise
     finally:
         if driver is not None:
             driver.close()
         static.close()
-
 
 if __name__ == "__main__":
     h.run_tests(globals())
