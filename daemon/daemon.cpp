@@ -247,12 +247,11 @@ int run_daemon(const std::string& config_path, config::Config config) {
         [&control_ctx](ControlRequest r, ControlServer::Reply reply) {
           run_control(control_ctx, std::move(r), reply);
         });
-    if (!c) {
-      spdlog::critical("{}", c.error().text);
-      registry.stop_all();
-      return 1;
-    }
-    control = std::move(c).value();
+    // An operator's aid, not a service: without it the daemon still serves its users.
+    if (!c)
+      spdlog::error("{}; running without a control socket", c.error().text);
+    else
+      control = std::move(c).value();
   }
 
   // Start-up garbage (seed accounts' SCRAM derivations, store reads) goes back to the system

@@ -22,6 +22,23 @@ prometheus::MetricType type_of(core::MetricType t) {
   return prometheus::MetricType::Untyped;
 }
 
+// Format 0.0.4: in HELP text a backslash is written \\ and a line feed \n. prometheus-cpp
+// 1.0.1 escapes label values but writes help verbatim (a line feed in it would end the
+// line), so it gets help escaped already; the unit test pins this down.
+std::string escape_help(const std::string& help) {
+  std::string out;
+  out.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_exposition(const std::vector<core::MetricRegistry::Family>& families) {
@@ -30,7 +47,7 @@ std::string render_exposition(const std::vector<core::MetricRegistry::Family>& f
   for (const auto& f : families) {
     prometheus::MetricFamily pf;
     pf.name = f.name;
-    pf.help = f.help;
+    pf.help = escape_help(f.help);
     pf.type = type_of(f.type);
     for (const auto& s : f.samples) {
       prometheus::ClientMetric m;

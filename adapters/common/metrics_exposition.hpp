@@ -2,8 +2,8 @@
 // The Prometheus text exposition format (version 0.0.4) of the core's metrics, for
 // `/metrics` and `parleyd ctl metrics`. The format itself (HELP/TYPE lines, escaping of
 // label values and help text, histogram _bucket/_sum/_count with le="+Inf") is written by
-// prometheus-cpp's TextSerializer (Debian prometheus-cpp-dev); this file only maps the
-// registry's families onto its structs.
+// prometheus-cpp's TextSerializer (Debian prometheus-cpp-dev); this file maps the
+// registry's families onto its structs and escapes help text, which that version does not.
 #include <string>
 #include <vector>
 

@@ -199,6 +199,20 @@ def test_ctl_hostile_clients():
     assert not os.path.exists(path)  # removed at shutdown
 
 
+def test_unusable_socket_path_is_logged_and_the_daemon_serves():
+    c = cfg()
+    c["server"]["control_socket"] = "./not-a-socket"
+    d = h.Parleyd(c)
+    (d.workdir / "not-a-socket").write_text("a regular file is never replaced\n")
+    with d:
+        d.wait_for_log(r"control socket ./not-a-socket: exists and is not a socket; running without")
+        with h.LineClient(d.ports["irc"]) as irc:
+            irc.send("NICK solo")
+            irc.send("USER s 0 * :S")
+            irc.expect(r" 001 solo ")
+        assert (d.workdir / "not-a-socket").read_text().startswith("a regular file")
+
+
 def test_ctl_without_daemon():
     r = h.run_parleyd("ctl", "--control", "/nonexistent/parley/control", "status")
     assert r.returncode == 1 and "cannot connect" in r.stderr, r.stderr
