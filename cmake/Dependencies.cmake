@@ -8,6 +8,8 @@ find_package(spdlog REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(pugixml REQUIRED)
 find_package(CLI11 REQUIRED)
+# The Prometheus text format (adapters/common/metrics_exposition): Debian prometheus-cpp-dev.
+find_package(prometheus-cpp REQUIRED COMPONENTS core)
 pkg_check_modules(GSASL REQUIRED IMPORTED_TARGET libgsasl)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBRE REQUIRED IMPORTED_TARGET libre)

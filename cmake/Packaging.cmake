@@ -15,6 +15,7 @@ string(FIND "${default_yaml}" "\n\n" header_end)
 math(EXPR header_end "${header_end} + 1")  # keep one blank line after the header
 string(SUBSTRING "${default_yaml}" ${header_end} -1 default_body)
 string(REGEX REPLACE "data_dir: \\./var[ ]*#[^\n]*" "data_dir: /var/lib/parley  # SQLite store (parley.db) and generated TLS files (tls/); the unit's StateDirectory" default_body "${default_body}")
+string(REPLACE "control_socket: ./var/control" "control_socket: /run/parley/control" default_body "${default_body}")
 file(WRITE ${gen}/parley.yaml.tmp "${etc_header}${default_body}")
 configure_file(${gen}/parley.yaml.tmp ${gen}/parley.yaml COPYONLY)  # rewritten only when it changes
 

@@ -42,6 +42,10 @@ struct ServerConfig {
   // core waits for the disk. Also what a kill -9 can lose at most (SIGTERM loses nothing).
   std::size_t store_queue = 4096;
   std::string log_format = "text";  // "text" (human) or "json" (one object per line, for log shippers)
+  // Unix socket for `parleyd ctl` (daemon/control_socket); empty: none. The embedded
+  // parley.yaml puts it in ./var, the package in /run/parley/control.
+  std::string control_socket;
+  unsigned control_clients = 8;  // control connections open at once; more are refused
   ServerLimits limits;
   ConnectionLimits connections;
 };

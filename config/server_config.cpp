@@ -42,6 +42,10 @@ void parse_server(Reader& r, ServerConfig& out) {
   r.one_of("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
   r.integer("store_queue", out.store_queue, 1, 1000000);
   r.one_of("log_format", out.log_format, {"text", "json"});
+  r.string("control_socket", out.control_socket, Required::no);
+  // sockaddr_un.sun_path holds 108 bytes, the terminating NUL included.
+  if (out.control_socket.size() > 107) r.error("control_socket", "a unix socket path is at most 107 bytes");
+  r.integer("control_clients", out.control_clients, 1, 1024);
   Reader limits = r.map("limits");
   limits.integer("max_rooms", out.limits.max_rooms, 1, 1000000);
   limits.integer("roster_size", out.limits.roster_size, 1, 1000000);

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "core/metrics/metrics.hpp"
 #include "core/plugin/hooks.hpp"
 #include "core/services/directory.hpp"
 #include "core/services/presence_service.hpp"
@@ -33,6 +34,7 @@ struct CoreOptions {
 class Core {
  public:
   Core(Store& store, CoreOptions options);
+  ~Core();  // detaches from the store's commit observer
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
@@ -44,6 +46,8 @@ class Core {
   PresenceService& presence() { return presence_; }
   RoomService& rooms() { return rooms_; }
   Hooks& hooks() { return hooks_; }
+  // Thread-safe (atomics): adapters count on any thread, the exposition reads on any thread.
+  Metrics& metrics() { return metrics_; }
 
   // The owner check behind PARLEY_ASSERT_ON_CORE: true when the calling thread may use the
   // core. core/ cannot see Asio, so the daemon installs
@@ -54,6 +58,7 @@ class Core {
  private:
   Store& store_;
   CoreOptions options_;
+  Metrics metrics_;  // before the services: they count into it
   Hooks hooks_;
   Directory directory_;
   Sessions sessions_;

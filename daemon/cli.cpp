@@ -6,6 +6,7 @@
 #include "config/loader.hpp"
 #include "core/services/password_hash.hpp"
 #include "daemon/accounts.hpp"
+#include "daemon/ctl_client.hpp"
 #include "daemon/daemon.hpp"
 #include "parley/version.hpp"
 
@@ -83,6 +84,20 @@ int main_cli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1000u, core::kMaxHashIterations));
 
+  // Operations on a running daemon, through its control socket (server.control_socket).
+  auto* ctl =
+      app.add_subcommand("ctl",
+                         "talk to the running daemon: status, sessions, kick ID [REASON], reload, metrics, "
+                         "account add|passwd|remove USER (password on stdin), account list");
+  std::string control_path;
+  std::vector<std::string> ctl_words;
+  ctl->add_option("--control", control_path, "control socket (default: server.control_socket of --config)")
+      ->type_name("PATH");
+  ctl->add_option("-c,--config", config_path, "configuration file naming the control socket")
+      ->capture_default_str();
+  ctl->add_option("COMMAND", ctl_words, "the command and its arguments")->required();
+  ctl->positionals_at_end();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -90,6 +105,14 @@ int main_cli(int argc, char** argv) {
   }
 
   if (hash->parsed()) return hash_password_command(iterations, std::cin, std::cout, std::cerr);
+  if (ctl->parsed()) {
+    if (control_path.empty()) {
+      auto c = load_or_report(config_path);
+      if (!c) return 1;
+      control_path = c->server.control_socket;
+    }
+    return ctl_command(control_path, ctl_words, std::cin, std::cout, std::cerr);
+  }
   if (!check_path.empty()) {
     if (!load_or_report(check_path)) return 1;
     std::cout << check_path << ": ok\n";

@@ -27,6 +27,8 @@
 #include "core/store/sqlite_store.hpp"
 #include "core/store/write_behind_store.hpp"
 #include "daemon/auth_setup.hpp"
+#include "daemon/control_commands.hpp"
+#include "daemon/control_socket.hpp"
 #include "daemon/io_threads.hpp"
 #include "daemon/log_json.hpp"
 #include "daemon/plugins.hpp"
@@ -173,55 +175,84 @@ int run_daemon(const std::string& config_path, config::Config config) {
   }
 
   auto work = asio::make_work_guard(io);
+  ControlContext control_ctx{rt, std::chrono::steady_clock::now(), {}};
+  std::shared_ptr<ControlServer> control;  // declared after io: closed while it exists
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   IoThreads pool;
   systemd::Watchdog watchdog(rt.core_strand);
 
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& error,
-                                                                             int signo) {
-    if (error) return;
-    if (signo == SIGHUP) {
-      spdlog::info("SIGHUP: reloading {}", config_path);
-      systemd::notify("RELOADING=1\nSTATUS=reloading " + config_path);
-      auto r = config::load_file(config_path);
-      if (!r) {
-        for (const auto& d : r.errors()) spdlog::error("{}", d.str());
-        spdlog::error("configuration not reloaded ({} errors); keeping the running one", r.errors().size());
-        systemd::notify("READY=1\nSTATUS=reload failed; running on the previous configuration");
-      } else {
-        asio::post(rt.core_strand, [&, fresh = std::move(r).value()]() mutable {
-          // The store and the hub's identity are fixed for the life of the process.
-          if (fresh.server.domain != config.server.domain || fresh.server.data_dir != config.server.data_dir)
-            spdlog::warn("server.domain and server.data_dir changes take effect after a restart");
-          fresh.server.domain = config.server.domain;
-          fresh.server.data_dir = config.server.data_dir;
-          config = std::move(fresh);
-          rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
-          reload_tls(*rt.tls, config);
-          setup_logging(config.server.log_level, config.server.log_format);
-          seed_accounts(core, config);
-          auth.throttle().set_options(throttle_options(config.auth));
-          auth.set_max_failures_per_connection(config.auth.max_failures_per_connection);
-          registry.reload_all();
-          spdlog::info("configuration reloaded");
-          systemd::notify("READY=1\nSTATUS=running; configuration reloaded");
-        });
-      }
-      signals.async_wait(on_signal);
-      return;
+  // SIGHUP and `parleyd ctl reload`: the file is read on the calling thread, applied on the
+  // core strand. Returns why it was not reloaded (empty: reloading).
+  std::function<std::string()> reload = [&]() -> std::string {
+    spdlog::info("reloading {}", config_path);
+    systemd::notify("RELOADING=1\nSTATUS=reloading " + config_path);
+    auto r = config::load_file(config_path);
+    if (!r) {
+      for (const auto& d : r.errors()) spdlog::error("{}", d.str());
+      spdlog::error("configuration not reloaded ({} errors); keeping the running one", r.errors().size());
+      systemd::notify("READY=1\nSTATUS=reload failed; running on the previous configuration");
+      return fmt::format("{} errors in {}; keeping the running configuration (first: {})", r.errors().size(),
+                         config_path, r.errors().front().str());
+    } else {
+      asio::post(rt.core_strand, [&, fresh = std::move(r).value()]() mutable {
+        // The store and the hub's identity are fixed for the life of the process.
+        if (fresh.server.domain != config.server.domain || fresh.server.data_dir != config.server.data_dir)
+          spdlog::warn("server.domain and server.data_dir changes take effect after a restart");
+        fresh.server.domain = config.server.domain;
+        fresh.server.data_dir = config.server.data_dir;
+        config = std::move(fresh);
+        rt.connections->set_policy(adapters::limiter_policy(config.server.connections));
+        reload_tls(*rt.tls, config);
+        setup_logging(config.server.log_level, config.server.log_format);
+        seed_accounts(core, config);
+        auth.throttle().set_options(throttle_options(config.auth));
+        auth.set_max_failures_per_connection(config.auth.max_failures_per_connection);
+        registry.reload_all();
+        spdlog::info("configuration reloaded");
+        systemd::notify("READY=1\nSTATUS=running; configuration reloaded");
+      });
     }
-    spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    systemd::notify("STOPPING=1\nSTATUS=shutting down");
-    signals.cancel();
-    asio::post(rt.core_strand, [&] {
-      watchdog.stop();
-      registry.stop_all();
-      core.sessions().terminate_all("server shutting down");
-      work.reset();
-    });
-    pool.request_shutdown();
+    return {};
   };
+
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& error, int signo) {
+        if (error) return;
+        if (signo == SIGHUP) {
+          spdlog::info("SIGHUP");
+          reload();
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        systemd::notify("STOPPING=1\nSTATUS=shutting down");
+        signals.cancel();
+        if (control) control->stop();
+        asio::post(rt.core_strand, [&] {
+          watchdog.stop();
+          registry.stop_all();
+          core.sessions().terminate_all("server shutting down");
+          work.reset();
+        });
+        pool.request_shutdown();
+      };
   signals.async_wait(on_signal);
+
+  // server.control_socket (read at start): `parleyd ctl`. Opened before the io threads run
+  // (it sets the umask around bind).
+  control_ctx.reload = reload;
+  if (!config.server.control_socket.empty()) {
+    auto c = ControlServer::open(
+        io, ControlServer::Options{config.server.control_socket, config.server.control_clients},
+        [&control_ctx](ControlRequest r, ControlServer::Reply reply) {
+          run_control(control_ctx, std::move(r), reply);
+        });
+    // An operator's aid, not a service: without it the daemon still serves its users.
+    if (!c)
+      spdlog::error("{}; running without a control socket", c.error().text);
+    else
+      control = std::move(c).value();
+  }
 
   // Start-up garbage (seed accounts' SCRAM derivations, store reads) goes back to the system
   // before clients arrive; otherwise sessions quietly reuse it and the process keeps it.

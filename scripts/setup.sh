@@ -8,12 +8,14 @@ build_deps=(
   libboost1.74-dev libboost-system1.74-dev
   libssl-dev openssl libpugixml-dev libre-dev libyaml-cpp-dev doctest-dev
   libgsasl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev
+  prometheus-cpp-dev
 )
 # Real peers and clients used by the integration tests and benchmarks.
 test_peers=(
   python3 python3-slixmpp python3-websocket ngircd inspircd irssi tmux procps iproute2 netcat-openbsd
   lintian util-linux
   chromium
+  prometheus  # promtool check metrics
 )
 # node and npm drive chromium for the browser tests (tests/browser): Debian's own only where
 # the machine has none (the image may ship a newer node; puppeteer-core needs node >= 18).

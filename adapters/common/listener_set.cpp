@@ -11,6 +11,11 @@ namespace parley::adapters {
 ListenerSet::ListenerSet(Runtime& rt, Options options)
     : rt_(rt), options_(std::move(options)), sweep_(rt.core_strand) {
   if (options_.log_name.empty()) options_.log_name = options_.protocol + ":";
+  rt_.core.metrics().name_protocol(options_.tag, options_.protocol);
+}
+
+std::shared_ptr<void> ListenerSet::connection_count() const {
+  return std::make_shared<core::Metrics::ConnectionCount>(rt_.core.metrics(), options_.tag);
 }
 
 ListenerSet::~ListenerSet() { stop(); }
@@ -46,7 +51,7 @@ core::Status ListenerSet::open(const config::ListenAddress& address) {
         // The context current now: a SIGHUP that swapped it applies from this connection on.
         options_.accept(std::move(s), tls && rt_.tls ? rt_.tls->current() : nullptr, std::move(admission));
       });
-  guard_listener(*l, rt_, options_.protocol, options_.refusal);
+  guard_listener(*l, rt_, options_.protocol, options_.refusal, options_.tag);
   if (auto ec = l->open())
     return core::make_error(core::Condition::service_unavailable,
                             options_.key + " " + address.str() + ": " + ec.message());

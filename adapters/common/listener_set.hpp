@@ -44,9 +44,15 @@ class ListenerSet {
     bool starttls = false;
     // Log prefix of "... listening on ADDRESS"; empty: "<protocol>:".
     std::string log_name;
+    // The core's tag of the sessions this plugin opens: metrics count its connections,
+    // refusals and sessions under the label `protocol` (core::Metrics::name_protocol).
+    core::Protocol tag = core::Protocol::local;
   };
 
   ListenerSet(Runtime& rt, Options options);
+  // For the accept handler: held by the connection (Connection::keep_until_closed), it
+  // counts it in parley_connections{protocol} while it is open.
+  std::shared_ptr<void> connection_count() const;
   ~ListenerSet();
   ListenerSet(const ListenerSet&) = delete;
   ListenerSet& operator=(const ListenerSet&) = delete;

@@ -22,13 +22,15 @@ protocols::Connection::Limits connection_limits(protocols::Connection::Limits ba
 }
 
 void guard_listener(protocols::Listener& l, const Runtime& rt, std::string_view protocol,
-                    protocols::Listener::Refusal refusal) {
+                    protocols::Listener::Refusal refusal, core::Protocol tag) {
   if (rt.connections) l.set_limiter(rt.connections, std::move(refusal));
-  l.set_notify([name = std::string(protocol)](protocols::Listener::Event e, std::string_view text) {
+  l.set_notify([name = std::string(protocol), &metrics = rt.core.metrics(), tag](protocols::Listener::Event e,
+                                                                                 std::string_view text) {
     using E = protocols::Listener::Event;
     switch (e) {
       // Debug only: under attack a line per refused connection would be the attack.
       case E::refused:
+        metrics.rejected(tag, core::Rejection::refused_connection);
         spdlog::debug("{}: refused connection from {}", name, text);
         break;
       case E::accept_paused:

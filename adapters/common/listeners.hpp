@@ -20,7 +20,8 @@ protocols::Connection::Limits connection_limits(protocols::Connection::Limits ba
 
 // Applies the runtime's per-address limiter to `l` (refused plain connections are told
 // refusal(verdict)) and logs its events as "<protocol>: ...". Call before l.start().
+// Refusals count in parley_rejected_inputs_total{protocol, reason="refused_connection"}.
 void guard_listener(protocols::Listener& l, const Runtime& rt, std::string_view protocol,
-                    protocols::Listener::Refusal refusal);
+                    protocols::Listener::Refusal refusal, core::Protocol tag = core::Protocol::local);
 
 }  // namespace parley::adapters

@@ -56,6 +56,7 @@ void IrcAuth::sasl_fail(IrcClient& c, int code, std::string_view text, bool coun
   c.sasl.reset();
   c.reg.end_sasl();
   srv_.numeric(c, code, {}, text);
+  if (counts) srv_.runtime().core.metrics().auth_failure(core::Protocol::irc);
   if (counts && ++c.auth_failures >= max_auth_failures(srv_.runtime())) {
     spdlog::info("irc: closing {} after {} failed authentications", c.host, c.auth_failures);
     srv_.close_link(c, "Too many failed authentications");
@@ -199,6 +200,8 @@ void IrcAuth::check_pass(IrcClient& c) {
         [this](IrcClient& cl, AuthResult r) {
           if (r != AuthResult::ok) {
             srv_.numeric(cl, 464, {}, "Password incorrect");
+            srv_.runtime().core.metrics().auth_failure(core::Protocol::irc);
+            srv_.runtime().core.metrics().auth_failure(core::Protocol::irc);
             return srv_.close_link(
                 cl, r == AuthResult::throttled ? "Too many failed logins, try again later" : "Bad password");
           }

@@ -44,6 +44,7 @@ std::size_t IrcConnection::on_data(std::string_view data) {
       if (penalty_until_ - now > allowance) {
         // Too far ahead: the rest waits in the (bounded) read buffer. If the client keeps
         // sending, the buffer overflows and on_read_overflow disconnects it.
+        server_->runtime().core.metrics().rejected(core::Protocol::irc, core::Rejection::rate_limited);
         schedule_resume(penalty_until_ - now - allowance);
         break;
       }
@@ -53,8 +54,15 @@ std::size_t IrcConnection::on_data(std::string_view data) {
     if (r.status == protocols::irc::LineFramer::Status::need_more) break;
     if (r.status == protocols::irc::LineFramer::Status::line)
       server_->handle_input(*keep, Incoming{r.line, protocols::irc::ParseError::none});
-    else
+    else {
+      // An over-long line or bytes that are not text (irc.fallback_encoding: reject).
+      server_->runtime().core.metrics().rejected(core::Protocol::irc,
+                                                 r.error == protocols::irc::ParseError::line_too_long ||
+                                                         r.error == protocols::irc::ParseError::tags_too_long
+                                                     ? core::Rejection::too_long
+                                                     : core::Rejection::malformed);
       server_->handle_input(*keep, Incoming{{}, r.error});
+    }
     handled = true;
     if (flood_.burst) penalty_until_ += flood_.cost;
   }
@@ -73,7 +81,10 @@ void IrcConnection::schedule_resume(Clock::duration after) {
   });
 }
 
-void IrcConnection::on_read_overflow() { error_and_close("Excess Flood"); }
+void IrcConnection::on_read_overflow() {
+  server_->runtime().core.metrics().rejected(core::Protocol::irc, core::Rejection::rate_limited);
+  error_and_close("Excess Flood");
+}
 
 void IrcConnection::on_open() {
   // After the TLS handshake (if any): the client has registration_timeout to finish NICK,

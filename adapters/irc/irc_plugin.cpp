@@ -49,6 +49,7 @@ class IrcPlugin final : public core::Plugin {
                                       accept(std::move(s), std::move(tls), std::move(admission));
                                     });
                      },
+                 .tag = core::Protocol::irc,
              });
     if (auto st = listeners_->start(cfg_.irc.listen); !st) return st;
     listeners_->sweep_every(std::chrono::seconds(5), [this] { sweep(); });
@@ -102,6 +103,7 @@ class IrcPlugin final : public core::Plugin {
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls != nullptr);
     conn->set_client(client);
     conn->keep_admission(std::move(admission));
+    conn->keep_until_closed(listeners_->connection_count());
     manager_.add(conn);
     server_->attach(client);
     conn->start();

@@ -202,6 +202,7 @@ class LinePlugin final : public core::Plugin {
                                       accept(std::move(s), std::move(tls), std::move(admission));
                                     });
                      },
+                 .tag = core::Protocol::local,
              });
     return listeners_->start(cfg_.line.listen);
   }
@@ -230,6 +231,7 @@ class LinePlugin final : public core::Plugin {
     auto conn = std::make_shared<LineConnection>(protocols::rehome(std::move(s), rt_.core_strand),
                                                  std::move(tls), limits, rt_, cfg_.line);
     conn->keep_admission(std::move(admission));
+    conn->keep_until_closed(listeners_->connection_count());
     manager_.add(conn);
     conn->start();
   }

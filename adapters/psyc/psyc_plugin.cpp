@@ -45,6 +45,7 @@ class PsycPlugin final : public core::Plugin {
                                       accept(std::move(s), std::move(tls), std::move(admission));
                                     });
                      },
+                 .tag = core::Protocol::psyc,
              });
     if (auto st = listeners_->start(cfg_.psyc.listen); !st) return st;
     // psyc.idle_timeout: a silent circuit is closed (clients keep alive with "|" LF).
@@ -82,6 +83,7 @@ class PsycPlugin final : public core::Plugin {
     auto conn =
         make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_);
     conn->keep_admission(std::move(admission));
+    conn->keep_until_closed(listeners_->connection_count());
     manager_.add(conn);
     conn->start();
   }

@@ -90,11 +90,15 @@ std::size_t C2sConnection::on_data(std::string_view data) {
         state_ = State::closed;
         return data.size();
       case px::StreamFramer::Status::error:
+        ctx_.rt.core.metrics().rejected(core::Protocol::xmpp, framer_.error() == StreamError::policy_violation
+                                                                  ? core::Rejection::too_long
+                                                                  : core::Rejection::malformed);
         stream_error(framer_.error(), framer_.error_text());
         return data.size();
       case px::StreamFramer::Status::stanza: {
         auto st = px::Stanza::parse(framer_.take_stanza(), ns_);
         if (!st) {
+          ctx_.rt.core.metrics().rejected(core::Protocol::xmpp, core::Rejection::malformed);
           stream_error(StreamError::not_well_formed);
           return data.size();
         }
@@ -143,6 +147,7 @@ void C2sConnection::charge(std::size_t bytes, std::size_t stanzas) {
   // Over the rate: stop reading until the buckets are out of debt. The client's later
   // stanzas wait in its socket (TCP flow control), none is dropped.
   throttled_ = true;
+  ctx_.rt.core.metrics().rejected(core::Protocol::xmpp, core::Rejection::rate_limited);
   if (!throttle_timer_) throttle_timer_ = std::make_shared<asio::steady_timer>(executor());
   throttle_timer_->expires_after(wait);
   auto self = std::static_pointer_cast<C2sConnection>(shared_from_this());
@@ -317,6 +322,7 @@ void C2sConnection::sasl_failure(std::string_view condition, std::string_view te
   w.close();
   send(out);
   scram_.reset();
+  if (condition != "aborted") ctx_.rt.core.metrics().auth_failure(core::Protocol::xmpp);
   if (++failed_auth_ >= max_auth_failures(ctx_.rt))
     stream_error(StreamError::policy_violation, "too many failed authentications");
 }

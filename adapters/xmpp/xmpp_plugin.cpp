@@ -79,16 +79,18 @@ class XmppPlugin : public core::Plugin {
                                                   : "connecting too fast from your address");
                      },
                  .accept =
-                     [ctx](protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls,
-                           protocols::Admission admission) {
+                     [this, ctx](protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls,
+                                 protocols::Admission admission) {
                        auto c = std::make_shared<C2sConnection>(std::move(s), std::move(tls), *ctx);
                        c->keep_admission(std::move(admission));
+                       c->keep_until_closed(listeners_->connection_count());
                        ctx->manager.add(c);
                        c->start();
                      },
                  // RFC 6120 §5.3.1: STARTTLS is mandatory, so even plain listeners need the certificate.
                  .starttls = true,
                  .log_name = "xmpp: c2s",
+                 .tag = core::Protocol::xmpp,
              });
     if (auto st = listeners_->start(x.c2s.listen); !st) return st;
     // XMPP over WebSocket (RFC 7395) on the HTTP listener: subprotocol "xmpp" (§3.1), the

@@ -64,6 +64,15 @@ struct Ctx {
     for (auto& [id, m] : room.members)
       if (const SessionInfo* s = core.sessions().find(id)) f(*s->sink, m);
   }
+  // A message to every member, counted per recipient protocol.
+  void deliver(const MessagePtr& p) {
+    Metrics& metrics = core.metrics();
+    for (auto& [id, m] : room.members)
+      if (const SessionInfo* s = core.sessions().find(id)) {
+        metrics.routed(p->origin.protocol, s->protocol);
+        s->sink->on_message(p);
+      }
+  }
   // A persistent room's state goes to the store. A failure (disk full...) is logged and
   // returned, so that whoever changed the room hears that the change will not survive a
   // restart; the change itself stays in effect. With the write-behind store (the daemon's)
@@ -317,7 +326,7 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   }
   // Everyone, the sender included: XMPP reflects the message to its sender
   // (XEP-0045 §7.4); IRC adapters suppress the echo using origin.session.
-  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_message(p); });
+  Ctx{core_, room}.deliver(p);
   return {};
 }
 
@@ -341,6 +350,7 @@ Status RoomService::say_private(SessionId s, const std::string& name, const std:
   bound_client_fields(m);
   if (m.id.empty()) m.id = core_.router().next_id();
   if (m.timestamp == Timestamp{}) m.timestamp = Clock::now();
+  core_.metrics().routed(info->protocol, tinfo->protocol);
   tinfo->sink->on_message(std::make_shared<const Message>(std::move(m)));
   return {};
 }

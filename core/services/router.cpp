@@ -69,6 +69,7 @@ Status Router::deliver_local(const MessagePtr& m, bool redelivery) {
   // bare-address rules when that resource is gone.
   if (!m->to.resource().empty()) {
     if (const SessionInfo* s = sessions.find_resource(bare, m->to.resource())) {
+      core_.metrics().routed(m->origin.protocol, s->protocol);
       s->sink->on_message(m);
       return {};
     }
@@ -87,13 +88,17 @@ Status Router::deliver_local(const MessagePtr& m, bool redelivery) {
       any_available = true;
       const Tuple* t = core_.presence().tuple_of(bare, s->resource);
       if (t && t->priority < 0) continue;
+      core_.metrics().routed(m->origin.protocol, s->protocol);
       s->sink->on_message(m);
       ++delivered;
     }
     if (delivered > 0) return {};
     if (!any_available) {
       for (SessionId id : ids)
-        if (const SessionInfo* s = sessions.find(id)) s->sink->on_message(m);
+        if (const SessionInfo* s = sessions.find(id)) {
+          core_.metrics().routed(m->origin.protocol, s->protocol);
+          s->sink->on_message(m);
+        }
       return {};
     }
     // Every available resource has a negative priority: treat as offline (§8.5.2.1.1).
@@ -116,7 +121,9 @@ Status Router::store_offline(const Address& bare, const Message& m, bool redeliv
   if (!usage) return usage.error();
   const std::string encoded = encode_message(m);
   if (auto st = check_offline_quota(limits, *usage, encoded.size()); !st) return st;
-  return core_.store().push_offline(bare, m, sender);
+  auto st = core_.store().push_offline(bare, m, sender);
+  if (st) core_.metrics().delivered(DeliveryPath::offline_stored);
+  return st;
 }
 
 Status Router::flush_offline(SessionId session) {
@@ -160,6 +167,7 @@ Status Router::send_offline_batch(const Address& user) {
       fit->second.after = stored.key;
       fit->second.pending.emplace_back(stored.message.id, stored.key);
       auto p = std::make_shared<const Message>(std::move(stored.message));
+      core_.metrics().delivered(DeliveryPath::offline_sent);
       if (!sink->on_stored_message(p)) {
         fit = offline_.find(user);
         if (fit != offline_.end() && !fit->second.pending.empty()) fit->second.pending.pop_back();

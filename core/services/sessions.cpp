@@ -27,6 +27,7 @@ Result<SessionId> Sessions::open(SessionOpen o) {
   info.host = std::move(o.host);
   info.sink = o.sink;
   info.since = Clock::now();
+  core_.metrics().session_opened(info.protocol);
   sessions_.emplace(id, std::move(info));
   by_user_[bare].push_back(id);
   return id;
@@ -44,6 +45,7 @@ void Sessions::close(SessionId id, const std::string& reason) {
   if (it == sessions_.end()) return;
   Address user = it->second.user;
   const bool guest = it->second.guest;
+  core_.metrics().session_closed(it->second.protocol);
   sessions_.erase(it);
   auto u = by_user_.find(user);
   if (u != by_user_.end()) {

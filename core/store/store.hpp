@@ -6,7 +6,9 @@
 // sync() is the barrier after which everything written before is durable.
 // Calls are made from the core strand; implementations need not be thread-safe (the
 // write-behind decorator serialises its inner store itself).
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +135,14 @@ class Store {
   // returns the error that lost them all. Stores without transactions do nothing here.
   virtual Status begin_batch() { return {}; }
   virtual Status end_batch() { return {}; }
+
+  // For metrics. A store that commits on its own thread (WriteBehindStore) calls the
+  // observer there after each commit with how long it took, and counts the writes it has
+  // not committed yet; both may be used from any thread. Stores that commit in the call
+  // report nothing.
+  using CommitObserver = std::function<void(std::chrono::nanoseconds took)>;
+  virtual void set_commit_observer(CommitObserver observer) {}
+  virtual std::size_t pending_writes() const { return 0; }
 };
 
 }  // namespace parley::core

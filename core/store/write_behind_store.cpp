@@ -1,6 +1,7 @@
 #include "core/store/write_behind_store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <utility>
 
@@ -24,6 +25,16 @@ WriteBehindStore::~WriteBehindStore() {
 WriteBehindStore::Stats WriteBehindStore::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+void WriteBehindStore::set_commit_observer(CommitObserver observer) {
+  std::lock_guard lock(observer_mu_);
+  observer_ = std::move(observer);
+}
+
+std::size_t WriteBehindStore::pending_writes() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(queued_ - committed_);
 }
 
 Status WriteBehindStore::enqueue(std::string_view what, std::function<Status(Store&)> run) {
@@ -79,7 +90,12 @@ void WriteBehindStore::writer() {
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
     }
+    const auto started = std::chrono::steady_clock::now();
     commit(batch);
+    {
+      std::lock_guard lock(observer_mu_);
+      if (observer_) observer_(std::chrono::steady_clock::now() - started);
+    }
     {
       std::lock_guard lock(mu_);
       committed_ += batch.size();

@@ -55,6 +55,8 @@ class WriteBehindStore final : public Store {
   WriteBehindStore& operator=(const WriteBehindStore&) = delete;
 
   Stats stats() const;
+  void set_commit_observer(CommitObserver observer) override;
+  std::size_t pending_writes() const override;
 
   Status put_account(const AccountRecord& a) override;
   Result<std::optional<AccountRecord>> get_account(const std::string& user) override;
@@ -101,6 +103,8 @@ class WriteBehindStore final : public Store {
   Store& inner_;
   Options options_;
 
+  std::mutex observer_mu_;  // held while the observer runs, so that resetting it waits
+  CommitObserver observer_;
   mutable std::mutex mu_;            // the queue, the counters, stopping_
   std::condition_variable work_cv_;  // writer: something to do
   std::condition_variable done_cv_;  // callers: a commit finished

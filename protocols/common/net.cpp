@@ -428,6 +428,7 @@ void Connection::close(std::string_view reason) {
   if (rare_) rare_->markers.clear();  // those bytes never left: their markers never run
   clear_deadline();
   admission_.reset();              // the fd is gone: it no longer counts against its address
+  closed_token_.reset();
   auto self = shared_from_this();  // keep alive through the callbacks
   on_close(reason);
   if (manager_) manager_->remove(this);

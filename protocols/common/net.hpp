@@ -217,6 +217,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool framed() const { return framing_ != nullptr; }
   // Keeps the per-address admission until the connection closes.
   void keep_admission(Admission admission) { admission_ = std::move(admission); }
+  // Keeps `token` (e.g. an adapter's count of open connections) until the connection closes.
+  void keep_until_closed(std::shared_ptr<void> token) { closed_token_ = std::move(token); }
 
   bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
@@ -295,6 +297,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<StrandTimer> deadline_;
   std::unique_ptr<Framing> framing_;  // null: a plain byte stream (framing.hpp)
   Admission admission_;
+  std::shared_ptr<void> closed_token_;
   std::uint16_t peer_port_ = 0;
   State state_ = State::handshaking;
   Deadline deadline_kind_ = Deadline::none;

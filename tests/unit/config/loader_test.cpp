@@ -173,6 +173,23 @@ TEST_CASE("server.log_format is text or json") {
   CHECK(has_error(bad, "t.yaml:2:15: server.log_format: unknown value 'xml'; expected one of: text, json"));
 }
 
+TEST_CASE("server.control_socket: off when absent, a bounded path, bounded clients") {
+  auto d = load_string("server:\n  domain: x\n", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().server.control_socket.empty());
+  CHECK(d.value().server.control_clients == 8);
+  auto s = load_string("server:\n  control_socket: /run/parley/control\n  control_clients: 2\n", "t.yaml");
+  REQUIRE(s.ok());
+  CHECK(s.value().server.control_socket == "/run/parley/control");
+  CHECK(s.value().server.control_clients == 2);
+  auto longp = load_string("server:\n  control_socket: /" + std::string(120, 'a') + "\n", "t.yaml");
+  REQUIRE_FALSE(longp.ok());
+  CHECK(has_error(longp, "server.control_socket: a unix socket path is at most 107 bytes"));
+  auto none = load_string("server:\n  control_clients: 0\n", "t.yaml");
+  REQUIRE_FALSE(none.ok());
+  CHECK(has_error(none, "server.control_clients: expected an integer in 1..1024, got 0"));
+}
+
 TEST_CASE("integers out of range are errors") {
   auto r = load_string("irc:\n  networks:\n    - { name: n, host: h, port: 70000 }\n", "t.yaml");
   REQUIRE_FALSE(r.ok());
