@@ -226,6 +226,23 @@ def test_nonce_count_replay_is_challenged_again():
         assert status(r) == 401 and "stale=true" not in r, r
 
 
+def test_expired_nonce_is_stale():
+    with h.Parleyd(sip_config(nonce_lifetime=10)) as d:
+        ua = UdpUa(d.ports["sip"])
+        hdrs = [f"Contact: <sip:alice@127.0.0.1:{ua.local}>"]
+        ch = challenges(ua.transact(ua.request("REGISTER", "sip:localhost", hdrs)))[0]
+        time.sleep(11.5)
+        r = ua.transact(ua.request("REGISTER", "sip:localhost",
+                                   hdrs + [authorization(ch, "alice", "alicepw", "REGISTER", "sip:localhost")]))
+        # RFC 7616 §3.3: the password was right, the nonce old: stale=true, a fresh nonce.
+        assert status(r) == 401 and "stale=true" in r, r
+        fresh = challenges(r)[0]
+        assert fresh["nonce"] != ch["nonce"]
+        r = ua.transact(ua.request("REGISTER", "sip:localhost",
+                                   hdrs + [authorization(fresh, "alice", "alicepw", "REGISTER", "sip:localhost")]))
+        assert status(r) == 200, r
+
+
 def test_sipp_register_and_messages_with_irc():
     with h.Parleyd(sip_config()) as d:
         bob = irc_login(d.ports["irc"], "bob", "bobpw")
@@ -248,6 +265,20 @@ def test_sipp_wrong_password():
     with h.Parleyd(sip_config()) as d:
         rc, out = sipp_result(run_sipp("register_wrong.xml", d.ports["sip"], "alice", "nope"))
         assert rc == 0, out[-3000:]
+
+
+def test_tcp_transport():
+    with h.Parleyd(sip_config()) as d:
+        # sipp over TCP: REGISTER challenged, then refused for the wrong password.
+        rc, out = sipp_result(run_sipp("register_wrong.xml", d.ports["sip"], "alice", "nope", transport="t1"))
+        assert rc == 0, out[-3000:]
+        # A raw TCP OPTIONS is answered on the same connection.
+        with socket.create_connection(("127.0.0.1", d.ports["sip"]), timeout=5) as c:
+            c.sendall(b"OPTIONS sip:localhost SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKtcp1\r\n"
+                      b"From: <sip:x@localhost>;tag=1\r\nTo: <sip:localhost>\r\nCall-ID: tcp1\r\n"
+                      b"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+            data = c.recv(65536).decode()
+            assert data.startswith("SIP/2.0 200 "), data
 
 
 def test_message_rules():
