@@ -205,32 +205,35 @@ NonceIssuer::NonceIssuer(std::string secret) : secret_(std::move(secret)) {
   }
 }
 
-std::string NonceIssuer::mac(std::uint64_t t) const {
-  unsigned char msg[8];
-  for (int k = 0; k < 8; ++k) msg[k] = static_cast<unsigned char>(t >> (56 - 8 * k));
+std::string NonceIssuer::mac(std::string_view stamp) const {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), msg, sizeof msg, out.data(), &len);
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(stamp.data()), stamp.size(), out.data(), &len);
   return to_hex(out.data(), 16);
 }
 
 std::string NonceIssuer::issue(std::uint64_t now_s) const {
-  unsigned char ts[8];
-  for (int k = 0; k < 8; ++k) ts[k] = static_cast<unsigned char>(now_s >> (56 - 8 * k));
-  return to_hex(ts, 8) + "." + mac(now_s);
+  // time (8 bytes) + 8 random bytes: every challenge gets its own nonce, so two clients
+  // challenged in the same second never share a nonce (and its nonce counts).
+  unsigned char raw[16];
+  for (int k = 0; k < 8; ++k) raw[k] = static_cast<unsigned char>(now_s >> (56 - 8 * k));
+  if (RAND_bytes(raw + 8, 8) != 1) throw std::runtime_error("RAND_bytes failed: no nonce");
+  std::string stamp = to_hex(raw, 16);
+  return stamp + "." + mac(stamp);
 }
 
 NonceIssuer::Check NonceIssuer::check(std::string_view nonce, std::uint64_t now_s,
                                       std::uint32_t lifetime_s) const {
-  if (nonce.size() != 16 + 1 + 32 || nonce[16] != '.') return {};
-  std::string_view ts = nonce.substr(0, 16), tag = nonce.substr(17);
-  if (!is_hex(ts) || !is_hex(tag)) return {};
-  std::uint64_t t = 0;
-  for (char c : ts)
-    t = (t << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : (ascii_lower(c) - 'a' + 10));
+  if (nonce.size() != kNonceSize || nonce[32] != '.') return {};
+  std::string_view stamp = nonce.substr(0, 32), tag = nonce.substr(33);
+  if (!is_hex(stamp) || !is_hex(tag)) return {};
   std::string lower(tag);
   for (char& c : lower) c = ascii_lower(c);
-  if (!constant_time_equal(lower, mac(t))) return {};
+  if (!constant_time_equal(lower, mac(stamp))) return {};
+  std::uint64_t t = 0;
+  for (char c : stamp.substr(0, 16))
+    t = (t << 4) | static_cast<std::uint64_t>(c <= '9' ? c - '0' : (ascii_lower(c) - 'a' + 10));
   if (t > now_s + 5) return {};  // from the future (a little clock slack between threads)
   if (now_s - std::min(now_s, t) > lifetime_s) return {Verdict::stale, t};
   return {Verdict::valid, t};

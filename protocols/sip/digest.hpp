@@ -5,11 +5,11 @@
 // (the caller passes the time), no libre (libre has no server-side challenge, and its
 // response decoder ignores `algorithm`).
 //
-// Nonce = 16 hex digits of the issue time (seconds) "." 32 hex digits of
-// HMAC-SHA-256(secret, time) cut to 128 bits. The secret is random per process, so a nonce
-// needs no server state until it is used, a forged or altered one fails the MAC, and an old
-// one is recognised as old (stale=true, RFC 7616 §3.3: the client retries with the same
-// password, without asking its user).
+// Nonce = 16 hex digits of the issue time (seconds), 16 hex digits of randomness, "." and
+// 32 hex digits of HMAC-SHA-256(secret, the 32 digits before it) cut to 128 bits. The secret is random per
+// process, so a nonce needs no server state until it is used, a forged or altered one fails the MAC, and an
+// old one is recognised as old (stale=true, RFC 7616 §3.3: the client retries with the same password, without
+// asking its user).
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -58,6 +58,7 @@ std::string digest_challenge(DigestAlgorithm a, std::string_view realm, std::str
 
 class NonceIssuer {
  public:
+  static constexpr std::size_t kNonceSize = 32 + 1 + 32;
   // Empty secret: 32 random bytes (the usual case: a restart invalidates every nonce, and
   // clients are simply challenged again with stale=true... or a fresh 401).
   explicit NonceIssuer(std::string secret = {});
@@ -73,7 +74,7 @@ class NonceIssuer {
   Check check(std::string_view nonce, std::uint64_t now_s, std::uint32_t lifetime_s) const;
 
  private:
-  std::string mac(std::uint64_t t) const;
+  std::string mac(std::string_view stamp) const;
   std::string secret_;
 };
 

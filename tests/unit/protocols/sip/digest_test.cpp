@@ -73,7 +73,8 @@ TEST_CASE("digest: challenge rendering quotes and never breaks a header") {
 TEST_CASE("digest: nonces are MAC'd, expire as stale, and cannot be forged") {
   NonceIssuer issuer("secret");
   auto n = issuer.issue(1000);
-  CHECK(n.size() == 49);
+  CHECK(n.size() == NonceIssuer::kNonceSize);
+  CHECK(issuer.issue(1000) != n);  // a nonce per challenge, even within one second
   CHECK(issuer.check(n, 1000, 300).verdict == NonceIssuer::Verdict::valid);
   CHECK(issuer.check(n, 1300, 300).verdict == NonceIssuer::Verdict::valid);
   auto late = issuer.check(n, 1301, 300);
@@ -82,13 +83,15 @@ TEST_CASE("digest: nonces are MAC'd, expire as stale, and cannot be forged") {
   CHECK(issuer.check(n, 990, 300).verdict == NonceIssuer::Verdict::invalid);  // issued in the future
 
   std::string forged = n;
-  forged[20] = forged[20] == 'a' ? 'b' : 'a';
+  forged[40] = forged[40] == 'a' ? 'b' : 'a';
   CHECK(issuer.check(forged, 1000, 300).verdict == NonceIssuer::Verdict::invalid);
   std::string moved = issuer.issue(5000).substr(0, 16) + n.substr(16);  // new time, old MAC
+  CHECK(moved.size() == n.size());
   CHECK(issuer.check(moved, 5000, 300).verdict == NonceIssuer::Verdict::invalid);
   CHECK(NonceIssuer("other").check(n, 1000, 300).verdict == NonceIssuer::Verdict::invalid);
   CHECK(issuer.check("", 1000, 300).verdict == NonceIssuer::Verdict::invalid);
-  CHECK(issuer.check(std::string(49, 'z'), 1000, 300).verdict == NonceIssuer::Verdict::invalid);
+  CHECK(issuer.check(std::string(NonceIssuer::kNonceSize, 'z'), 1000, 300).verdict ==
+        NonceIssuer::Verdict::invalid);
   CHECK(NonceIssuer().issue(1) != NonceIssuer().issue(1));  // random secrets
 }
 
