@@ -65,7 +65,7 @@ struct SipConfig {
   std::vector<ListenAddress> listen;  // "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:..."
   std::string domain;               // empty: server.domain
   struct Tls {
-    std::string cert, key;  // PEM files for tls: listeners (not served yet: see PLUGINS.md)
+    std::string cert, key;  // PEM files for tls: listeners; empty: the daemon's certificate
   } tls;
   std::vector<SipFederation> federation;
   // RFC 3261 §10.2.1/§10.3: Expires of a binding is clamped to max; below min is 423.

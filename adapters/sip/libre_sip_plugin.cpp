@@ -4,14 +4,19 @@
 // needs accounts or sessions (digest response, nonce count, bindings, routing) is posted
 // to the core strand; the answer comes back to the libre thread and completes the server
 // transaction kept for it (which absorbs retransmissions meanwhile).
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <re.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,6 +69,7 @@ struct CoreSide {
 struct Settings {
   config::SipConfig cfg;
   std::string domain;
+  std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
 };
 
@@ -80,9 +86,20 @@ class Stack {
     for (const auto& a : s_->cfg.listen) {
       sa laddr{};
       if (sa_set_str(&laddr, a.host.c_str(), a.port)) return "sip.listen: bad address " + a.str();
-      if (a.tls()) return "sip.listen: " + a.str() + ": TLS is not served yet (use udp: or tcp:)";
-      auto tp = a.transport == protocols::Transport::udp ? SIP_TRANSP_UDP : SIP_TRANSP_TCP;
-      err = sip_transp_add(sip_, tp, &laddr);
+      if (a.tls()) {
+        // RFC 3261 §26.2: TLS with the server's certificate (sip.tls, else the daemon's).
+        if (!tls_) {
+          if ((err = tls_alloc(&tls_, TLS_METHOD_SSLV23, nullptr, nullptr)))
+            return std::string("sip: tls_alloc: ") + std::strerror(err);
+          if ((err = tls_set_certificate_pem(tls_, s_->tls_cert_pem.c_str(), s_->tls_cert_pem.size(),
+                                             s_->tls_key_pem.c_str(), s_->tls_key_pem.size())))
+            return "sip.tls: the certificate or key is not usable";
+        }
+        err = sip_transp_add(sip_, SIP_TRANSP_TLS, &laddr, tls_);
+      } else {
+        auto tp = a.transport == protocols::Transport::udp ? SIP_TRANSP_UDP : SIP_TRANSP_TCP;
+        err = sip_transp_add(sip_, tp, &laddr);
+      }
       if (err) return "sip.listen: cannot listen on " + a.str() + ": " + std::strerror(err);
       spdlog::info("sip: listening on {}", a.str());
     }
@@ -102,6 +119,7 @@ class Stack {
     lsnr_ = static_cast<sip_lsnr*>(mem_deref(lsnr_));
     if (sip_) sip_close(sip_, true);
     sip_ = static_cast<struct sip*>(mem_deref(sip_));
+    tls_ = static_cast<struct tls*>(mem_deref(tls_));
     sends_.clear();
   }
 
@@ -393,6 +411,7 @@ class Stack {
   std::shared_ptr<const sipt::NonceIssuer> nonces_;
   std::weak_ptr<CoreSide> core_;
   struct sip* sip_ = nullptr;
+  struct tls* tls_ = nullptr;
   sip_lsnr* lsnr_ = nullptr;
   bool closed_ = false;
   std::uint64_t next_id_ = 1;
@@ -411,6 +430,10 @@ class SipPlugin final : public core::Plugin {
     auto s = std::make_shared<Settings>();
     s->cfg = cfg_.sip;
     s->domain = config::sip_domain(cfg_);
+    if (std::any_of(cfg_.sip.listen.begin(), cfg_.sip.listen.end(), [](const auto& a) { return a.tls(); })) {
+      if (auto why = tls_pems(*s); !why.empty())
+        return core::make_error(core::Condition::internal_server_error, why);
+    }
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
     settings_ = s;
@@ -455,6 +478,46 @@ class SipPlugin final : public core::Plugin {
   }
 
  private:
+  // The PEM pair for libre: sip.tls's files, else the daemon's identity (xmpp.c2s.tls or
+  // the generated self-signed pair), taken from its OpenSSL context. Main thread, at start.
+  std::string tls_pems(Settings& s) {
+    if (!cfg_.sip.tls.cert.empty()) {
+      auto read = [](const std::string& path, std::string& out) {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        out = ss.str();
+        return in.good() || in.eof();
+      };
+      if (!read(cfg_.sip.tls.cert, s.tls_cert_pem) || !read(cfg_.sip.tls.key, s.tls_key_pem) ||
+          s.tls_cert_pem.empty() || s.tls_key_pem.empty())
+        return "sip.tls: cannot read " + cfg_.sip.tls.cert + " or " + cfg_.sip.tls.key;
+      return {};
+    }
+    auto ctx = rt_.tls ? rt_.tls->current() : nullptr;
+    if (!ctx) return "sip.listen: a tls: listener needs a certificate (sip.tls or the server's)";
+    SSL_CTX* native = ctx->native_handle();
+    X509* cert = SSL_CTX_get0_certificate(native);
+    EVP_PKEY* key = SSL_CTX_get0_privatekey(native);
+    if (!cert || !key) return "sip.listen: the server's TLS context has no certificate";
+    auto pem = [](auto write) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      std::string out;
+      if (bio && write(bio) == 1) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio, &data);
+        out.assign(data, static_cast<std::size_t>(n));
+      }
+      BIO_free(bio);
+      return out;
+    };
+    s.tls_cert_pem = pem([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
+    s.tls_key_pem =
+        pem([&](BIO* b) { return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+    if (s.tls_cert_pem.empty() || s.tls_key_pem.empty()) return "sip: cannot export the server's certificate";
+    return {};
+  }
+
   Runtime& rt_;
   const config::Config& cfg_;
   LibreLoop loop_;

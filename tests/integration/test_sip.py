@@ -281,6 +281,26 @@ def test_tcp_transport():
             assert data.startswith("SIP/2.0 200 "), data
 
 
+def test_tls_transport():
+    import ssl
+    cfg = sip_config()
+    tls_port = h.free_port()
+    cfg["sip"]["listen"].append(f"tls:127.0.0.1:{tls_port}")
+    with h.Parleyd(cfg) as d:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the generated self-signed certificate
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname="localhost") as c:
+            assert c.getpeercert(binary_form=True)  # the server's certificate
+            c.sendall(b"REGISTER sip:localhost SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:1;branch=z9hG4bKtls1\r\n"
+                      b"From: <sip:alice@localhost>;tag=1\r\nTo: <sip:alice@localhost>\r\nCall-ID: tls1\r\n"
+                      b"CSeq: 1 REGISTER\r\nContact: <sip:alice@127.0.0.1:1;transport=tls>\r\n"
+                      b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+            data = c.recv(65536).decode()
+            assert data.startswith("SIP/2.0 401 ") and "WWW-Authenticate: Digest" in data, data
+
+
 def test_message_rules():
     with h.Parleyd(sip_config(max_message=100)) as d:
         port = d.ports["sip"]
