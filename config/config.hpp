@@ -83,7 +83,6 @@ struct SipConfig {
   std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
 };
 
-
 // A remote PSYC server that rooms are multicast to (one copy per server). Node-to-node
 // context multicast is not built yet: the keys are read and kept (other tools write them).
 struct PsycPeer {
