@@ -453,6 +453,7 @@ TEST_CASE("irc gateway keys: networks with sasl, throttle, gateway_domain defaul
   REQUIRE(d.ok());
   CHECK(d.value().irc.gateway_domain == "gw.example");
   CHECK_FALSE(d.value().irc.open_networks);
+}
 
 TEST_CASE("the sip section's limits are read and bounded") {
   auto r = load_string(
