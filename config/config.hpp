@@ -60,13 +60,31 @@ struct SeedAccount {
 struct SipFederation {
   std::string domain;  // the remote SIP domain, e.g. "sip.example.org"
   std::string proxy;   // where to send requests: "udp:192.0.2.1:5060" (a SIP listen-style address)
+  std::string user;      // credentials at the remote server (digest), optional
+  std::string password;
 };
 
 struct SipConfig {
   bool enabled = false;
   std::vector<ListenAddress> listen;  // "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "tls:..."
   std::string domain;               // empty: server.domain
+  struct Tls {
+    std::string cert, key;  // PEM files for tls: listeners; empty: the daemon's certificate
+  } tls;
   std::vector<SipFederation> federation;
+  // RFC 3261 §10.2.1/§10.3: Expires of a binding is clamped to max; below min is 423.
+  struct Expires {
+    std::uint32_t min = 60, max = 3600, default_ = 3600;
+  } register_expires;
+  std::size_t max_request = 8192;       // bytes of one SIP request (headers + body); larger: 413 / dropped
+  std::size_t max_message = 4096;       // bytes of a MESSAGE body (RFC 3428 §8: pager mode is small): 413
+  std::size_t max_bindings = 10;        // registered contacts per user (RFC 3261 §10.3 leaves it to policy)
+  std::uint32_t nonce_lifetime = 300;   // seconds a digest nonce is accepted, then stale=true (RFC 7616 §3.3)
+  std::uint32_t requests_per_second = 20;  // per source address, burst 2x; beyond: dropped (UDP) / 503
+  std::size_t max_pending = 1024;       // requests waiting for the core; beyond: 503
+  // Digest challenges offered in a 401, in this order ("MD5", "SHA-256"). MD5 first by
+  // default: many UAs (sipp among them) read only the first WWW-Authenticate header.
+  std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
 };
 
 // A remote PSYC server that rooms are multicast to (one copy per server). Node-to-node
@@ -147,5 +165,8 @@ struct Config {
   HttpConfig http;
   std::vector<BridgeConfig> bridges;
 };
+
+// The SIP domain: sip.domain, else server.domain. Also the digest realm.
+inline const std::string& sip_domain(const Config& c) { return c.sip.domain.empty() ? c.server.domain : c.sip.domain; }
 
 }  // namespace parley::config

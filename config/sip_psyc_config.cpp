@@ -5,9 +5,38 @@ namespace parley::config {
 void parse_sip(Reader& r, SipConfig& out) {
   r.listen("listen", out.listen, ListenStyle::sip);
   r.string("domain", out.domain);
+  {
+    Reader tls = r.map("tls");
+    tls.string("cert", out.tls.cert);
+    tls.string("key", out.tls.key);
+    if (out.tls.cert.empty() != out.tls.key.empty())
+      tls.error(out.tls.cert.empty() ? "cert" : "key", "cert and key must be given together");
+  }
+  {
+    Reader ex = r.map("register_expires");
+    ex.integer("min", out.register_expires.min, 1, 86400);
+    ex.integer("max", out.register_expires.max, 1, 604800);
+    ex.integer("default", out.register_expires.default_, 1, 604800);
+    if (out.register_expires.min > out.register_expires.max) ex.error("min", "min must not exceed max");
+    if (out.register_expires.default_ < out.register_expires.min ||
+        out.register_expires.default_ > out.register_expires.max)
+      ex.error("default", "default must lie between min and max");
+  }
+  r.integer("max_request", out.max_request, 1024, 65535);
+  r.integer("max_message", out.max_message, 64, 60000);
+  r.integer("max_bindings", out.max_bindings, 1, 1000);
+  r.integer("nonce_lifetime", out.nonce_lifetime, 10, 86400);
+  r.integer("requests_per_second", out.requests_per_second, 1, 100000);
+  r.integer("max_pending", out.max_pending, 16, 1000000);
+  r.strings("digest_algorithms", out.digest_algorithms);
+  if (out.digest_algorithms.empty()) r.error("digest_algorithms", "at least one algorithm is needed");
+  for (const auto& a : out.digest_algorithms)
+    if (a != "MD5" && a != "SHA-256") r.error("digest_algorithms", "unknown algorithm '" + a + "' (MD5 or SHA-256)");
   r.list("federation", out.federation, [](Reader& f, SipFederation& fed) {
     f.string("domain", fed.domain, Required::yes);
     f.string("proxy", fed.proxy, Required::yes);
+    f.string("user", fed.user);
+    f.string("password", fed.password);
     std::string why;
     if (!fed.proxy.empty() && !parse_listen(fed.proxy, ListenStyle::sip, &why)) f.error("proxy", why);
   });

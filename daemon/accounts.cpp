@@ -76,6 +76,8 @@ int account_command(const config::Config& c, std::string_view action, const std:
     return 1;
   }
   core::Directory directory(*store.value());
+  // SIP digest verifiers are stored for this realm when a password is set (AccountRecord).
+  if (c.sip.enabled) directory.set_digest_realm(config::sip_domain(c));
   return account_command(directory, action, user, in, out, err);
 }
 

@@ -62,8 +62,18 @@ constexpr auto kDrain = std::chrono::seconds(4);
 constexpr auto kStopGrace = std::chrono::seconds(1);
 
 void seed_accounts(core::Core& core, const config::Config& c) {
+  auto& dir = core.directory();
   for (const auto& a : c.accounts) {
-    if (core.directory().exists(a.user)) continue;
+    if (dir.exists(a.user)) {
+      // A seed account made before SIP (or under another sip.domain) gets its digest
+      // verifier now: the config holds its password (RFC 7616 HA1, AccountRecord).
+      if (!dir.digest_realm().empty() && !dir.digest_ha1(a.user, dir.digest_realm(), false) &&
+          dir.verify_password(a.user, a.password)) {
+        if (auto s = dir.set_password(a.user, a.password); !s)
+          spdlog::error("cannot add the SIP digest of seed account {}: {}", a.user, s.error().text);
+      }
+      continue;
+    }
     auto s = core.directory().add(a.user, a.password);
     if (s)
       spdlog::info("added seed account {}", a.user);
@@ -140,6 +150,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
     }
     core.directory().set_decoy_secret(std::move(*secret));
   }
+  if (config.sip.enabled) core.directory().set_digest_realm(config::sip_domain(config));
   seed_accounts(core, config);
   // Persistent rooms (IRC +P / XEP-0045 muc#roomconfig_persistentroom) outlive restarts.
   if (auto st = core.rooms().load(); !st) spdlog::error("cannot load persistent rooms: {}", st.error().text);

@@ -8,13 +8,14 @@
 #include "adapters/irc/irc_plugin.hpp"
 #include "adapters/line/line_plugin.hpp"
 #include "adapters/psyc/psyc_plugin.hpp"
+#include "adapters/sip/sip_plugin.hpp"
 #include "adapters/xmpp/xmpp_plugin.hpp"
 
 namespace parley::daemon {
 
 namespace {
 
-void not_built(std::string_view protocol) {
+[[maybe_unused]] void not_built(std::string_view protocol) {
   spdlog::warn("{} is enabled in the config but this build has no {} adapter yet; ignoring the section", protocol,
                protocol);
 }
@@ -36,7 +37,9 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
   if (c.line.enabled) {
     registry.add(adapters::line::make_line_plugin(rt, c));
   }
-  if (c.sip.enabled) not_built("sip");
+  if (c.sip.enabled) {
+    registry.add(adapters::sip::make_sip_plugin(rt, c));
+  }
   if (c.psyc.enabled) {
     registry.add(adapters::psyc::make_psyc_plugin(rt, c));
   }

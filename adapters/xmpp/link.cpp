@@ -1,5 +1,7 @@
 #include "adapters/xmpp/link.hpp"
 
+#include "adapters/xmpp/errors.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include "adapters/common/post_guarded.hpp"
@@ -350,6 +352,10 @@ void Link::on_room_change(const core::Room& room, const core::RoomChange& c, con
     }
   }
   if (config) deliver(render_room_config_changed(ctx_.domains, room, jid_, random_id()));
+}
+
+void Link::on_error(const std::string& ref_id, const core::Error& e) {
+  deliver(render_stanza_error("message", ref_id, {}, jid_, e));
 }
 
 void Link::on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) {

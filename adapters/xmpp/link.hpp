@@ -61,6 +61,9 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
   void on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) override;
   void on_room_invite(const std::string& room, const core::Address& from, const std::string& from_nick) override;
+  // A message this session sent failed later (e.g. a SIP MESSAGE answered 4xx/5xx, RFC
+  // 7572 §5): <message type='error'/> with the client's id.
+  void on_error(const std::string& ref_id, const core::Error& e) override;
   void on_terminate(const std::string& reason) override;
 
   // ---- any thread ----

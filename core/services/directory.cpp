@@ -31,6 +31,17 @@ std::string digest(const EVP_MD* md, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out.data()), len);
 }
 
+std::string hex(std::string_view raw) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
 constexpr std::size_t salt_size = 16;
 
 Result<std::string> random_salt() {
@@ -93,6 +104,7 @@ Status Directory::add(const std::string& user, std::string_view password) {
   rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
   rec.created = Clock::now();
+  set_digest(rec, password);
   return write_through(store_.put_account(rec));
 }
 
@@ -107,7 +119,32 @@ Status Directory::set_password(const std::string& user, std::string_view passwor
   AccountRecord rec = **existing;
   rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
+  set_digest(rec, password);
   return write_through(store_.put_account(rec));
+}
+
+// RFC 7616 §3.4.2: A1 = username ":" realm ":" passwd; HA1 = H(A1) in lower-case hex.
+void Directory::set_digest(AccountRecord& rec, std::string_view password) const {
+  rec.digest_realm = digest_realm_;
+  if (digest_realm_.empty()) {
+    rec.ha1_md5.clear();
+    rec.ha1_sha256.clear();
+    return;
+  }
+  std::string a1 = rec.user + ":" + digest_realm_ + ":" + std::string(password);
+  rec.ha1_md5 = hex(digest(EVP_md5(), a1));
+  rec.ha1_sha256 = hex(digest(EVP_sha256(), a1));
+  OPENSSL_cleanse(a1.data(), a1.size());
+}
+
+std::optional<std::string> Directory::digest_ha1(const std::string& user, std::string_view realm, bool sha256) {
+  auto r = store_.get_account(user);
+  if (!r || !r->has_value()) return std::nullopt;
+  const AccountRecord& a = **r;
+  if (a.digest_realm.empty() || a.digest_realm != realm) return std::nullopt;
+  const std::string& h = sha256 ? a.ha1_sha256 : a.ha1_md5;
+  if (h.empty()) return std::nullopt;
+  return h;
 }
 
 Status Directory::remove(const std::string& user) {

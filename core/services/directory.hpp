@@ -1,6 +1,7 @@
 #pragma once
 // Directory of accounts. Passwords are never stored: only salted SCRAM credentials
 // (RFC 5802 §3) for SHA-1 and SHA-256, from which PLAIN logins are verified too.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,17 @@ class Directory {
   // in data_dir), or an unknown name's salt would change where a real one does not.
   void set_decoy_secret(std::string secret) { decoy_secret_ = std::move(secret); }
 
+  // SIP digest (RFC 7616): the realm whose HA1 verifiers add/set_password store next to
+  // the SCRAM keys (empty: none are stored). The daemon sets it to sip.domain.
+  void set_digest_realm(std::string realm) { digest_realm_ = std::move(realm); }
+  const std::string& digest_realm() const { return digest_realm_; }
+  // The stored HA1 (lower-case hex) of `user` for `realm`: nullopt for an unknown user, a
+  // realm other than the one it was computed for, or an account whose password was set
+  // before a realm was configured. A cheap store read: the core strand may call it.
+  std::optional<std::string> digest_ha1(const std::string& user, std::string_view realm, bool sha256);
+  // Fills rec's digest fields for the configured realm (or clears them).
+  void set_digest(AccountRecord& rec, std::string_view password) const;
+
   static ScramCredentials derive(ScramHash hash, std::string_view password, std::string_view salt,
                                  std::uint32_t iterations);
 
@@ -54,7 +66,8 @@ class Directory {
 
   Store& store_;
   std::uint32_t iterations_;
-  std::string decoy_secret_;  // random per process until set_decoy_secret()
+  std::string decoy_secret_;
+  std::string digest_realm_;  // random per process until set_decoy_secret()
 };
 
 }  // namespace parley::core

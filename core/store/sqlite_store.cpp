@@ -112,9 +112,18 @@ constexpr std::string_view kSchemaV2 = R"sql(
 ALTER TABLE offline ADD COLUMN sender TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<SqliteStore::Migration, 2> kMigrations{{
+// v3: SIP digest verifiers (AccountRecord::ha1_*). Accounts from v2 have none until their
+// password is set again (`parleyd account passwd`, or a seed account at start).
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE accounts ADD COLUMN digest_realm TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN ha1_md5 TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN ha1_sha256 TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<SqliteStore::Migration, 3> kMigrations{{
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 }};
 
 // SQLITE_BUSY after busy_timeout means another process holds the database for longer.
@@ -428,8 +437,9 @@ Status SqliteStore::put_account(const AccountRecord& a) {
   if (!tx) return tx.error();
   auto s = prepare(
       "INSERT OR REPLACE INTO accounts (user, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,"
-      " sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_ns)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      " sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_ns,"
+      " digest_realm, ha1_md5, ha1_sha256)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
   if (!s) return s.error();
   s->text(1, a.user)
       .blob(2, a.sha1.salt)
@@ -440,7 +450,10 @@ Status SqliteStore::put_account(const AccountRecord& a) {
       .int64(7, a.sha256.iterations)
       .blob(8, a.sha256.stored_key)
       .blob(9, a.sha256.server_key)
-      .int64(10, to_ns(a.created));
+      .int64(10, to_ns(a.created))
+      .text(11, a.digest_realm)
+      .text(12, a.ha1_md5)
+      .text(13, a.ha1_sha256);
   if (auto r = s->run(); !r) return r;
   return tx->commit();
 }
@@ -448,7 +461,8 @@ Status SqliteStore::put_account(const AccountRecord& a) {
 Result<std::optional<AccountRecord>> SqliteStore::get_account(const std::string& user) {
   auto s = prepare(
       "SELECT sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,"
-      " sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_ns"
+      " sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_ns,"
+      " digest_realm, ha1_md5, ha1_sha256"
       " FROM accounts WHERE user = ?1");
   if (!s) return s.error();
   s->text(1, user);
@@ -467,6 +481,9 @@ Result<std::optional<AccountRecord>> SqliteStore::get_account(const std::string&
   a.sha1 = {s->col_blob(0), *it1, s->col_blob(2), s->col_blob(3)};
   a.sha256 = {s->col_blob(4), *it256, s->col_blob(6), s->col_blob(7)};
   a.created = from_ns(s->col_int64(8));
+  a.digest_realm = s->col_text(9);
+  a.ha1_md5 = s->col_text(10);
+  a.ha1_sha256 = s->col_text(11);
   return std::optional<AccountRecord>(std::move(a));
 }
 

@@ -35,6 +35,13 @@ struct AccountRecord {
   ScramCredentials sha1;
   ScramCredentials sha256;
   Timestamp created{};
+  // SIP digest authentication (RFC 3261 §22.4, RFC 7616 §3.4.2) cannot use the SCRAM keys:
+  // its verifier is HA1 = H(user ":" realm ":" password), lower-case hex, for MD5 and
+  // SHA-256, computed for `digest_realm` when the password is set. Password-equivalent for
+  // that realm only (documented in docs/ARCHITECTURE.md); empty when no realm was set then.
+  std::string digest_realm;
+  std::string ha1_md5;
+  std::string ha1_sha256;
 
   friend bool operator==(const AccountRecord&, const AccountRecord&) = default;
 };

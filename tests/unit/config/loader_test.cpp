@@ -471,3 +471,42 @@ TEST_CASE("irc gateway keys: networks with sasl, throttle, gateway_domain defaul
   CHECK(d.value().irc.gateway_domain == "gw.example");
   CHECK_FALSE(d.value().irc.open_networks);
 }
+
+TEST_CASE("the sip section's limits are read and bounded") {
+  auto r = load_string(
+      "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  register_expires: { min: 30, max: 600, default: 120 }\n"
+      "  max_request: 4096\n  max_message: 1000\n  max_bindings: 3\n  nonce_lifetime: 60\n"
+      "  requests_per_second: 7\n  max_pending: 100\n  tls: { cert: c.pem, key: k.pem }\n"
+      "  federation: [ { domain: sip.example.org, proxy: \"udp:192.0.2.1:5060\", user: u, password: p } ]\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->sip.register_expires.min == 30);
+  CHECK(r->sip.register_expires.max == 600);
+  CHECK(r->sip.register_expires.default_ == 120);
+  CHECK(r->sip.max_request == 4096);
+  CHECK(r->sip.max_message == 1000);
+  CHECK(r->sip.max_bindings == 3);
+  CHECK(r->sip.nonce_lifetime == 60);
+  CHECK(r->sip.requests_per_second == 7);
+  CHECK(r->sip.max_pending == 100);
+  CHECK(r->sip.tls.cert == "c.pem");
+  REQUIRE(r->sip.federation.size() == 1);
+  CHECK(r->sip.federation[0].user == "u");
+  CHECK(r->sip.federation[0].password == "p");
+
+  auto d = load_string("sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n", "t");
+  REQUIRE(d.ok());
+  CHECK(d->sip.register_expires.min == 60);
+  CHECK(d->sip.register_expires.max == 3600);
+  CHECK(d->sip.max_message == 4096);
+
+  auto bad = load_string(
+      "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  register_expires: { min: 700, max: 600, default: 650 }\n"
+      "  max_request: 100\n  tls: { cert: c.pem }\n",
+      "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "sip.register_expires.min: min must not exceed max"));
+  CHECK(has_error(bad, "sip.max_request: expected an integer in 1024..65535, got 100"));
+  CHECK(has_error(bad, "sip.tls.key: cert and key must be given together"));
+}

@@ -141,3 +141,24 @@ TEST_CASE("directory: decoy credentials for unknown users look like real ones an
   CHECK(d.verify_password("alice", "alicepw"));
   CHECK_FALSE(d.verify_password("mallory", "x"));
 }
+
+TEST_CASE("directory: SIP digest verifiers (HA1) are stored for the configured realm") {
+  MemoryStore store;
+  Directory d(store, 1000);
+  REQUIRE(d.add("early", "pw"));  // before a realm: no verifier
+  d.set_digest_realm("localhost");
+  REQUIRE(d.add("alice", "alicepw"));
+  // RFC 7616 §3.4.2: HA1 = H(user ":" realm ":" password), lower-case hex.
+  CHECK(d.digest_ha1("alice", "localhost", false) == "91a5d7d56d51f66415bde19897795cd7");
+  auto sha = d.digest_ha1("alice", "localhost", true);
+  REQUIRE(sha);
+  CHECK(sha->size() == 64);
+  CHECK_FALSE(d.digest_ha1("alice", "other.realm", false));
+  CHECK_FALSE(d.digest_ha1("nobody", "localhost", false));
+  CHECK_FALSE(d.digest_ha1("early", "localhost", false));
+  REQUIRE(d.set_password("early", "pw2"));  // a new password brings one
+  CHECK(d.digest_ha1("early", "localhost", false));
+  auto before = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(d.set_password("alice", "changed"));
+  CHECK(d.digest_ha1("alice", "localhost", false) != before);
+}

@@ -58,6 +58,9 @@ AccountRecord account(const std::string& user) {
   a.sha1 = {std::string("salt\0\x01\xff", 7), 4096, std::string(20, '\x11'), std::string(20, '\0')};
   a.sha256 = {"salt256", 8192, std::string(32, '\x22'), std::string(32, '\x33')};
   a.created = Clock::now();
+  a.digest_realm = "localhost";  // schema v3
+  a.ha1_md5 = std::string(32, 'a');
+  a.ha1_sha256 = std::string(64, 'b');
   return a;
 }
 

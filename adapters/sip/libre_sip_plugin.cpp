@@ -1,0 +1,537 @@
+// The SIP plugin's libre side. Threads (docs/ARCHITECTURE.md): every sip_* call and every
+// libre object lives on the libre thread (LibreLoop); a request is checked there (size,
+// rate, method, headers, nonce MAC and age), its fields are copied, and the decision that
+// needs accounts or sessions (digest response, nonce count, bindings, routing) is posted
+// to the core strand; the answer comes back to the libre thread and completes the server
+// transaction kept for it (which absorbs retransmissions meanwhile).
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <re.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "adapters/common/auth.hpp"
+#include "adapters/common/libre_bridge.hpp"
+#include "adapters/sip/registrar.hpp"
+#include "adapters/sip/sip_plugin.hpp"
+#include "core/core.hpp"
+#include "protocols/common/ascii.hpp"
+#include "protocols/common/token_bucket.hpp"
+#include "protocols/sip/digest.hpp"
+#include "protocols/sip/text.hpp"
+
+namespace parley::adapters::sip {
+
+namespace {
+
+namespace sipt = protocols::sip;
+
+std::string str(const pl& p) { return p.p ? std::string(p.p, p.l) : std::string(); }
+
+std::uint64_t unix_seconds() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+std::string address_of(const sa& a, bool with_port) {
+  char buf[64] = {};
+  if (sa_ntop(&a, buf, sizeof buf) != 0) return "?";
+  if (!with_port) return buf;
+  return std::string(buf) + ":" + std::to_string(sa_port(&a));
+}
+
+// What the core needs to check a digest response (copied out of the libre message).
+struct DigestInput {
+  std::string user, realm, nonce, uri, response, cnonce, qop, method;
+  std::uint32_t nc = 0;
+  std::uint64_t issued = 0;
+  sipt::DigestAlgorithm algorithm = sipt::DigestAlgorithm::md5;
+};
+
+// The core side: registrar + nonce counts, owned jointly by the plugin and posted tasks.
+struct CoreSide {
+  std::shared_ptr<Registrar> registrar;
+  sipt::NonceCounts counts;
+};
+
+struct Settings {
+  config::SipConfig cfg;
+  std::string domain;
+  std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
+  std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
+};
+
+// ---- the libre thread's state ----
+class Stack {
+ public:
+  Stack(Runtime& rt, LibreLoop& loop, std::shared_ptr<const Settings> s,
+        std::shared_ptr<const sipt::NonceIssuer> n, std::weak_ptr<CoreSide> core)
+      : rt_(rt), loop_(loop), s_(std::move(s)), nonces_(std::move(n)), core_(std::move(core)) {}
+
+  std::string open() {
+    int err = sip_alloc(&sip_, nullptr, 32, 32, 32, "parley", nullptr, nullptr);
+    if (err) return std::string("sip_alloc: ") + std::strerror(err);
+    for (const auto& a : s_->cfg.listen) {
+      sa laddr{};
+      if (sa_set_str(&laddr, a.host.c_str(), a.port)) return "sip.listen: bad address " + a.str();
+      if (a.tls()) {
+        // RFC 3261 §26.2: TLS with the server's certificate (sip.tls, else the daemon's).
+        if (!tls_) {
+          if ((err = tls_alloc(&tls_, TLS_METHOD_SSLV23, nullptr, nullptr)))
+            return std::string("sip: tls_alloc: ") + std::strerror(err);
+          if ((err = tls_set_certificate_pem(tls_, s_->tls_cert_pem.c_str(), s_->tls_cert_pem.size(),
+                                             s_->tls_key_pem.c_str(), s_->tls_key_pem.size())))
+            return "sip.tls: the certificate or key is not usable";
+        }
+        err = sip_transp_add(sip_, SIP_TRANSP_TLS, &laddr, tls_);
+      } else {
+        auto tp = a.transport == protocols::Transport::udp ? SIP_TRANSP_UDP : SIP_TRANSP_TCP;
+        err = sip_transp_add(sip_, tp, &laddr);
+      }
+      if (err) return "sip.listen: cannot listen on " + a.str() + ": " + std::strerror(err);
+      spdlog::info("sip: listening on {}", a.str());
+    }
+    err = sip_listen(&lsnr_, sip_, true, &Stack::on_request_c, this);
+    if (err) return std::string("sip_listen: ") + std::strerror(err);
+    return {};
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    for (auto& [id, p] : pending_) {
+      mem_deref(p.st);
+      mem_deref(p.msg);
+    }
+    pending_.clear();
+    lsnr_ = static_cast<sip_lsnr*>(mem_deref(lsnr_));
+    if (sip_) sip_close(sip_, true);
+    sip_ = static_cast<struct sip*>(mem_deref(sip_));
+    tls_ = static_cast<struct tls*>(mem_deref(tls_));
+    sends_.clear();
+  }
+
+  // From the core strand (via post_to_libre): complete a held request.
+  void reply(std::uint64_t id, const SipReply& r) {
+    if (closed_) return;
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    Pending p = it->second;
+    pending_.erase(it);
+    (void)sip_treplyf(&p.st, nullptr, sip_, p.msg, false, r.code, r.reason.c_str(),
+                      "%sContent-Length: 0\r\n\r\n", r.headers.c_str());
+    mem_deref(p.st);
+    mem_deref(p.msg);
+  }
+
+  void send_message(const OutMessage& m) {
+    if (closed_) return;
+    // Only IP-literal contacts: the stack has no DNS client (a later slice adds one with
+    // federation), and a registered contact is normally the UA's address.
+    struct uri u {};
+    struct pl target {
+      m.target.c_str(), m.target.size()
+    };
+    sa dst{};
+    if (uri_decode(&u, &target) || sa_set_str(&dst, str(u.host).c_str(), u.port ? u.port : 5060)) {
+      failed(m, 0, "contact is not an IP address");
+      return;
+    }
+    auto ctx = std::make_unique<SendCtx>();
+    ctx->self = this;
+    ctx->ref_id = m.ref_id;
+    ctx->origin = m.origin;
+    SendCtx* raw = ctx.get();
+    sends_.emplace(raw, std::move(ctx));
+    std::uint64_t tag = ::rand_u64(), cid = ::rand_u64();
+    std::string subject = m.subject.empty() ? "" : "Subject: " + m.subject + "\r\n";
+    int err = sip_requestf(
+        nullptr, sip_, true, "MESSAGE", m.target.c_str(), nullptr, nullptr, nullptr, &Stack::on_response_c,
+        raw,
+        "To: <%s>\r\nFrom: <%s>;tag=%016llx\r\nCall-ID: %016llx@parley\r\nCSeq: 1 MESSAGE\r\n"
+        "Max-Forwards: 70\r\n%sContent-Type: text/plain;charset=UTF-8\r\n"
+        "Content-Length: %zu\r\n\r\n%b",
+        m.to_uri.c_str(), m.from_uri.c_str(), static_cast<unsigned long long>(tag),
+        static_cast<unsigned long long>(cid), subject.c_str(), m.body.size(), m.body.data(), m.body.size());
+    if (err) {
+      sends_.erase(raw);
+      failed(m, 0, std::strerror(err));
+    }
+  }
+
+ private:
+  struct Pending {
+    sip_msg* msg = nullptr;  // mem_ref'd
+    sip_strans* st = nullptr;
+  };
+  struct SendCtx {
+    Stack* self = nullptr;
+    std::string ref_id;
+    core::SessionId origin = 0;
+  };
+
+  void failed(const OutMessage& m, std::uint16_t code, std::string why) {
+    post_to_asio(rt_.core_strand, "sip: delivery failed",
+                 [w = core_, origin = m.origin, ref = m.ref_id, code, why = std::move(why)] {
+                   if (auto c = w.lock()) c->registrar->delivery_failed(origin, ref, code, why);
+                 });
+  }
+
+  static void on_response_c(int err, const sip_msg* msg, void* arg) {
+    auto* ctx = static_cast<SendCtx*>(arg);
+    Stack* self = ctx->self;
+    if (!err && msg && msg->scode < 200) return;  // provisional: the final one follows
+    std::uint16_t code = err || !msg ? 0 : msg->scode;
+    std::string reason = err || !msg ? std::string(std::strerror(err)) : str(msg->reason);
+    if (code < 200 || code >= 300) {
+      OutMessage m;
+      m.ref_id = ctx->ref_id;
+      m.origin = ctx->origin;
+      self->failed(m, code, reason);
+    }
+    self->sends_.erase(ctx);
+  }
+
+  static bool on_request_c(const sip_msg* msg, void* arg) {
+    try {
+      static_cast<Stack*>(arg)->on_request(msg);
+    } catch (const std::exception& e) {
+      spdlog::error("sip: request handler: {}", e.what());
+    }
+    return true;  // every request is ours
+  }
+
+  void stateless(const sip_msg* msg, std::uint16_t code, const char* reason,
+                 const std::string& headers = {}) {
+    (void)sip_replyf(sip_, msg, code, reason, "%sContent-Length: 0\r\n\r\n", headers.c_str());
+  }
+
+  bool rate_ok(const sip_msg* msg) {
+    auto now = protocols::TokenBucket::Clock::now();
+    if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
+    auto [it, fresh] = buckets_.try_emplace(address_of(msg->src, false), s_->cfg.requests_per_second,
+                                            2ull * s_->cfg.requests_per_second);
+    if (it->second.wait(now).count() > 0) return false;
+    it->second.take(1, now);
+    return true;
+  }
+
+  std::string challenges(bool stale) const {
+    std::string out;
+    auto nonce = nonces_->issue(unix_seconds());
+    for (auto a : s_->algorithms)
+      out += "WWW-Authenticate: " + sipt::digest_challenge(a, s_->domain, nonce, stale) + "\r\n";
+    return out;
+  }
+
+  void on_request(const sip_msg* msg) {
+    if (closed_) return;
+    if (!rate_ok(msg)) {  // a flood from one address costs it its answers, not us our CPU
+      if (msg->tp != SIP_TRANSP_UDP) stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+      return;
+    }
+    if (pl_strcmp(&msg->met, "ACK") == 0) return;
+    if (msg->mb && msg->mb->end > s_->cfg.max_request) return stateless(msg, 413, "Request Entity Too Large");
+    if (!pl_isset(&msg->callid) || !pl_isset(&msg->from.auri) || !pl_isset(&msg->to.auri) || !msg->cseq.num ||
+        pl_strcmp(&msg->cseq.met, str(msg->met).c_str()) != 0)
+      return stateless(msg, 400, "Missing or Bad Mandatory Header");
+    bool is_register = pl_strcmp(&msg->met, "REGISTER") == 0;
+    bool is_message = pl_strcmp(&msg->met, "MESSAGE") == 0;
+    if (pl_strcmp(&msg->met, "OPTIONS") == 0)
+      return stateless(msg, 200, "OK", "Allow: REGISTER, MESSAGE, OPTIONS\r\nAccept: text/plain\r\n");
+    if (!is_register && !is_message)
+      return stateless(msg, 405, "Method Not Allowed", "Allow: REGISTER, MESSAGE, OPTIONS\r\n");
+
+    if (is_message) {  // RFC 3428 §7: checks that need no account come first
+      if (!msg_ctype_cmp(&msg->ctyp, "text", "plain"))
+        return stateless(msg, 415, "Unsupported Media Type", "Accept: text/plain\r\n");
+      if (mbuf_get_left(msg->mb) > s_->cfg.max_message)
+        return stateless(msg, 413, "Request Entity Too Large");
+    }
+
+    // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
+    const sip_hdr* auth = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
+    if (!auth) return stateless(msg, 401, "Unauthorized", challenges(false));
+    auto creds = sipt::parse_digest_credentials(std::string_view(auth->val.p, auth->val.l));
+    if (!creds) return stateless(msg, 400, "Bad Authorization Header");
+    auto alg = sipt::parse_digest_algorithm(creds->algorithm);
+    auto nc = sipt::parse_nonce_count(creds->nc);
+    if (!alg || creds->realm != s_->domain || creds->qop != "auth" || !nc)
+      return stateless(msg, 401, "Unauthorized", challenges(false));
+    auto check = nonces_->check(creds->nonce, unix_seconds(), s_->cfg.nonce_lifetime);
+    if (check.verdict == sipt::NonceIssuer::Verdict::invalid)
+      return stateless(msg, 401, "Unauthorized", challenges(false));
+    if (check.verdict == sipt::NonceIssuer::Verdict::stale)  // RFC 7616 §3.3: retry, same password
+      return stateless(msg, 401, "Unauthorized", challenges(true));
+    // The digest uri is inside the hash, so it cannot be altered; it need not equal the
+    // Request-URI (sipp puts the server's address there; a proxy may rewrite the R-URI).
+    // Replays are what the nonce count refuses.
+    if (creds->uri.rfind("sip", 0) != 0) return stateless(msg, 400, "Bad Digest URI");
+    if (!core::is_valid_local_name(creds->username)) return stateless(msg, 403, "Forbidden");
+
+    if (pending_.size() >= s_->cfg.max_pending)
+      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+    Pending p;
+    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
+      return stateless(msg, 500, "Server Internal Error");
+    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
+    std::uint64_t id = next_id_++;
+    pending_.emplace(id, p);
+
+    DigestInput d{
+        creds->username, creds->realm, creds->nonce, creds->uri, creds->response, creds->cnonce, creds->qop,
+        str(msg->met),   *nc,          check.issued, *alg};
+    std::string source = address_of(msg->src, true);
+    std::string ip = address_of(msg->src, false);
+
+    if (is_register) {
+      RegisterRequest r;
+      r.user = str(msg->to.uri.user);
+      r.source = source;
+      r.call_id = str(msg->callid);
+      r.cseq = msg->cseq.num;
+      if (pl_isset(&msg->expires)) r.expires = pl_u32(&msg->expires);
+      bool bad = false;
+      std::pair<RegisterRequest*, bool*> acc{&r, &bad};
+      sip_msg_hdr_apply(
+          msg, true, SIP_HDR_CONTACT,
+          [](const sip_hdr* h, const sip_msg*, void* arg) -> bool {
+            auto* rr = static_cast<std::pair<RegisterRequest*, bool*>*>(arg);
+            ContactParam c;
+            if (pl_strcmp(&h->val, "*") == 0) {
+              c.star = true;
+            } else {
+              sip_addr a{};
+              if (sip_addr_decode(&a, &h->val) || a.auri.l > 512 || rr->first->contacts.size() >= 32) {
+                *rr->second = true;
+                return true;
+              }
+              c.uri = str(a.auri);
+              pl e{};
+              if (!msg_param_decode(&a.params, "expires", &e)) c.expires = pl_u32(&e);
+            }
+            rr->first->contacts.push_back(std::move(c));
+            return false;
+          },
+          &acc);
+      if (bad) return reply(id, {400, "Bad Contact", {}});
+      to_core(id, std::move(d), ip, [r = std::move(r)](CoreSide& c, const std::string& user) -> SipReply {
+        // RFC 3261 §10.3 step 6: only the account itself may change its bindings.
+        if (r.user != user) return {403, "Forbidden", {}};
+        return c.registrar->register_bindings(r);
+      });
+      return;
+    }
+    auto body = sipt::clean_text_body(
+        std::string_view(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb)));
+    if (!body || body->empty()) return reply(id, {400, body ? "Empty Body" : "Body Not UTF-8", {}});
+    const sip_hdr* subj = sip_msg_hdr(msg, SIP_HDR_SUBJECT);
+    std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
+    std::string to = str(msg->uri.user);
+    {
+      // Local users only (federation is a later slice): our domain, or one of our addresses.
+      std::string host = str(msg->uri.host);
+      sa literal{};
+      if (host != s_->domain && sa_set_str(&literal, host.c_str(), 0) != 0)
+        return reply(id, {404, "Not Found", "Warning: 399 parley \"no route to that domain\"\r\n"});
+    }
+    to_core(id, std::move(d), ip,
+            [to, source, body = std::move(*body), subject, cid = str(msg->callid)](CoreSide& c,
+                                                                                   const std::string& user) {
+              return c.registrar->receive_message(user, source, to, body, subject, cid);
+            });
+  }
+
+  // On the core strand: the digest response, the nonce count, then `then`; the answer
+  // goes back to the libre thread.
+  template <class F>
+  void to_core(std::uint64_t id, DigestInput d, std::string ip, F then) {
+    Stack* self = this;
+    LibreLoop* loop = &loop_;
+    auto issuer = nonces_;
+    auto settings = s_;
+    post_to_asio(
+        rt_.core_strand, "sip: request",
+        [self, loop, issuer, settings, w = core_, rt = &rt_, id, d = std::move(d), ip = std::move(ip),
+         then = std::move(then)]() mutable {
+          auto c = w.lock();
+          if (!c) return;  // the plugin stopped: the libre loop is gone with it
+          SipReply r = [&]() -> SipReply {
+            if (rt->auth) {
+              auto v = rt->auth->throttle().check(ip, d.user);
+              if (v.refused) {
+                auto s = std::chrono::duration_cast<std::chrono::seconds>(v.retry_after).count();
+                return {503, "Service Unavailable",
+                        "Retry-After: " + std::to_string(std::max<long long>(1, s)) + "\r\n"};
+              }
+            }
+            auto ha1 = rt->core.directory().digest_ha1(d.user, d.realm,
+                                                       d.algorithm == sipt::DigestAlgorithm::sha256);
+            // An unknown user costs the same hash as a known one.
+            char nc_hex[9];
+            std::snprintf(nc_hex, sizeof nc_hex, "%08x", d.nc);
+            std::string expected = sipt::digest_response(d.algorithm, ha1 ? *ha1 : std::string(64, '0'),
+                                                         d.nonce, nc_hex, d.cnonce, d.qop, d.method, d.uri);
+            std::string given = d.response;
+            for (char& ch : given) ch = protocols::ascii_lower(ch);
+            if (!ha1 || !sipt::constant_time_equal(expected, given)) {
+              if (rt->auth) rt->auth->throttle().failure(ip, d.user);
+              return {403, "Forbidden", {}};
+            }
+            // RFC 7616 §3.4: a count that does not grow is a replay: challenge again.
+            if (!c->counts.accept(d.user, d.nonce, d.issued, d.nc)) {
+              std::string h;
+              auto nonce = issuer->issue(unix_seconds());
+              for (auto a : settings->algorithms)
+                h += "WWW-Authenticate: " + sipt::digest_challenge(a, settings->domain, nonce, true) + "\r\n";
+              return {401, "Unauthorized", h};
+            }
+            return then(*c, d.user);
+          }();
+          if (!post_to_libre(*loop, [self, id, r = std::move(r)] { self->reply(id, r); }))
+            spdlog::warn("sip: libre queue full or stopped; a reply was dropped");
+        });
+  }
+
+  Runtime& rt_;
+  LibreLoop& loop_;
+  std::shared_ptr<const Settings> s_;
+  std::shared_ptr<const sipt::NonceIssuer> nonces_;
+  std::weak_ptr<CoreSide> core_;
+  struct sip* sip_ = nullptr;
+  struct tls* tls_ = nullptr;
+  sip_lsnr* lsnr_ = nullptr;
+  bool closed_ = false;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
+  std::unordered_map<std::string, protocols::TokenBucket> buckets_;
+};
+
+class SipPlugin final : public core::Plugin {
+ public:
+  SipPlugin(Runtime& rt, const config::Config& cfg) : rt_(rt), cfg_(cfg) {}
+  ~SipPlugin() override { stop(); }
+  std::string_view name() const override { return "sip"; }
+
+  core::Status start() override {
+    auto s = std::make_shared<Settings>();
+    s->cfg = cfg_.sip;
+    s->domain = config::sip_domain(cfg_);
+    if (std::any_of(cfg_.sip.listen.begin(), cfg_.sip.listen.end(), [](const auto& a) { return a.tls(); })) {
+      if (auto why = tls_pems(*s); !why.empty())
+        return core::make_error(core::Condition::internal_server_error, why);
+    }
+    for (const auto& a : cfg_.sip.digest_algorithms)
+      if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
+    settings_ = s;
+    if (rt_.core.directory().digest_realm() != s->domain)
+      spdlog::warn("sip: digest realm {} differs from the directory's; registrations will fail", s->domain);
+    nonces_ = std::make_shared<const sipt::NonceIssuer>();
+    core_ = std::make_shared<CoreSide>();
+    auto* loop = &loop_;
+    core_->registrar = std::make_shared<Registrar>(rt_, cfg_.sip, s->domain, [this, loop](OutMessage m) {
+      Stack* st = stack_.get();
+      if (!post_to_libre(*loop, [st, m = std::move(m)] { st->send_message(m); }))
+        spdlog::warn("sip: libre queue full or stopped; a MESSAGE was dropped");
+    });
+    if (auto why = loop_.start(); !why.empty())
+      return core::make_error(core::Condition::internal_server_error, why);
+    stack_ = std::make_unique<Stack>(rt_, loop_, settings_, nonces_, core_);
+    std::promise<std::string> opened;
+    auto result = opened.get_future();
+    Stack* st = stack_.get();
+    if (!post_to_libre(loop_, [st, &opened] { opened.set_value(st->open()); }))
+      return core::make_error(core::Condition::internal_server_error, "sip: cannot reach the libre thread");
+    if (auto why = result.get(); !why.empty()) {
+      post_to_libre(loop_, [st] { st->close(); });
+      loop_.stop();
+      stack_.reset();
+      return core::make_error(core::Condition::internal_server_error, why);
+    }
+    core_->registrar->start();
+    started_ = true;
+    return {};
+  }
+
+  void stop() override {
+    if (!started_) return;
+    started_ = false;
+    Stack* st = stack_.get();
+    post_to_libre(loop_, [st] { st->close(); });
+    loop_.stop();  // runs the close, leaves re_main, joins
+    stack_.reset();
+    if (core_) core_->registrar->stop("server shutting down");
+    core_.reset();
+  }
+
+ private:
+  // The PEM pair for libre: sip.tls's files, else the daemon's identity (xmpp.c2s.tls or
+  // the generated self-signed pair), taken from its OpenSSL context. Main thread, at start.
+  std::string tls_pems(Settings& s) {
+    if (!cfg_.sip.tls.cert.empty()) {
+      auto read = [](const std::string& path, std::string& out) {
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        out = ss.str();
+        return in.good() || in.eof();
+      };
+      if (!read(cfg_.sip.tls.cert, s.tls_cert_pem) || !read(cfg_.sip.tls.key, s.tls_key_pem) ||
+          s.tls_cert_pem.empty() || s.tls_key_pem.empty())
+        return "sip.tls: cannot read " + cfg_.sip.tls.cert + " or " + cfg_.sip.tls.key;
+      return {};
+    }
+    auto ctx = rt_.tls ? rt_.tls->current() : nullptr;
+    if (!ctx) return "sip.listen: a tls: listener needs a certificate (sip.tls or the server's)";
+    SSL_CTX* native = ctx->native_handle();
+    X509* cert = SSL_CTX_get0_certificate(native);
+    EVP_PKEY* key = SSL_CTX_get0_privatekey(native);
+    if (!cert || !key) return "sip.listen: the server's TLS context has no certificate";
+    auto pem = [](auto write) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      std::string out;
+      if (bio && write(bio) == 1) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio, &data);
+        out.assign(data, static_cast<std::size_t>(n));
+      }
+      BIO_free(bio);
+      return out;
+    };
+    s.tls_cert_pem = pem([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
+    s.tls_key_pem =
+        pem([&](BIO* b) { return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+    if (s.tls_cert_pem.empty() || s.tls_key_pem.empty()) return "sip: cannot export the server's certificate";
+    return {};
+  }
+
+  Runtime& rt_;
+  const config::Config& cfg_;
+  LibreLoop loop_;
+  std::shared_ptr<const Settings> settings_;
+  std::shared_ptr<const sipt::NonceIssuer> nonces_;
+  std::shared_ptr<CoreSide> core_;
+  std::unique_ptr<Stack> stack_;
+  bool started_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<core::Plugin> make_sip_plugin(adapters::Runtime& rt, const config::Config& cfg) {
+  return std::make_unique<SipPlugin>(rt, cfg);
+}
+
+}  // namespace parley::adapters::sip
