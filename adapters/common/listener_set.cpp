@@ -11,11 +11,15 @@ namespace parley::adapters {
 ListenerSet::ListenerSet(Runtime& rt, Options options)
     : rt_(rt), options_(std::move(options)), sweep_(rt.core_strand) {
   if (options_.log_name.empty()) options_.log_name = options_.protocol + ":";
-  rt_.core.metrics().name_protocol(options_.tag, options_.protocol);
+  if (options_.tag) rt_.core.metrics().name_protocol(*options_.tag, options_.protocol);
 }
 
-std::shared_ptr<void> ListenerSet::connection_count() const {
-  return std::make_shared<core::Metrics::ConnectionCount>(rt_.core.metrics(), options_.tag);
+void ListenerSet::adopt(const std::shared_ptr<protocols::Connection>& c, protocols::Admission admission,
+                        protocols::ConnectionManager& manager) const {
+  c->keep_admission(std::move(admission));
+  if (options_.tag)
+    c->keep_until_closed(std::make_shared<core::Metrics::ConnectionCount>(rt_.core.metrics(), *options_.tag));
+  manager.add(c);
 }
 
 ListenerSet::~ListenerSet() { stop(); }

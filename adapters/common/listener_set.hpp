@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,13 +47,17 @@ class ListenerSet {
     std::string log_name;
     // The core's tag of the sessions this plugin opens: metrics count its connections,
     // refusals and sessions under the label `protocol` (core::Metrics::name_protocol).
-    core::Protocol tag = core::Protocol::local;
+    // Empty for a plugin that opens no sessions of its own (HTTP: an upgraded connection
+    // becomes an XMPP or IRC one): it must not rename another plugin's tag.
+    std::optional<core::Protocol> tag;
   };
 
   ListenerSet(Runtime& rt, Options options);
-  // For the accept handler: held by the connection (Connection::keep_until_closed), it
-  // counts it in parley_connections{protocol} while it is open.
-  std::shared_ptr<void> connection_count() const;
+  // For the accept handler: the connection keeps its per-address admission and, with a
+  // tag, is counted in parley_connections{protocol} while open; the manager tracks it.
+  // The caller starts it (after any wiring of its own).
+  void adopt(const std::shared_ptr<protocols::Connection>& c, protocols::Admission admission,
+             protocols::ConnectionManager& manager) const;
   ~ListenerSet();
   ListenerSet(const ListenerSet&) = delete;
   ListenerSet& operator=(const ListenerSet&) = delete;

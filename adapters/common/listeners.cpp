@@ -22,7 +22,7 @@ protocols::Connection::Limits connection_limits(protocols::Connection::Limits ba
 }
 
 void guard_listener(protocols::Listener& l, const Runtime& rt, std::string_view protocol,
-                    protocols::Listener::Refusal refusal, core::Protocol tag) {
+                    protocols::Listener::Refusal refusal, std::optional<core::Protocol> tag) {
   if (rt.connections) l.set_limiter(rt.connections, std::move(refusal));
   l.set_notify([name = std::string(protocol), &metrics = rt.core.metrics(), tag](protocols::Listener::Event e,
                                                                                  std::string_view text) {
@@ -30,7 +30,7 @@ void guard_listener(protocols::Listener& l, const Runtime& rt, std::string_view 
     switch (e) {
       // Debug only: under attack a line per refused connection would be the attack.
       case E::refused:
-        metrics.rejected(tag, core::Rejection::refused_connection);
+        if (tag) metrics.rejected(*tag, core::Rejection::refused_connection);  // untagged: nobody's label
         spdlog::debug("{}: refused connection from {}", name, text);
         break;
       case E::accept_paused:

@@ -3,6 +3,7 @@
 // the Runtime, the handshake and close deadlines, and logging of refusals and accept
 // pauses. A new listening adapter (SIP-TCP, PSYC) calls guard_listener() on each Listener
 // and connection_limits() for each connection and gets the same bounds.
+#include <optional>
 #include <string_view>
 
 #include "adapters/common/runtime.hpp"
@@ -22,6 +23,6 @@ protocols::Connection::Limits connection_limits(protocols::Connection::Limits ba
 // refusal(verdict)) and logs its events as "<protocol>: ...". Call before l.start().
 // Refusals count in parley_rejected_inputs_total{protocol, reason="refused_connection"}.
 void guard_listener(protocols::Listener& l, const Runtime& rt, std::string_view protocol,
-                    protocols::Listener::Refusal refusal, core::Protocol tag = core::Protocol::local);
+                    protocols::Listener::Refusal refusal, std::optional<core::Protocol> tag = std::nullopt);
 
 }  // namespace parley::adapters

@@ -102,9 +102,7 @@ class IrcPlugin final : public core::Plugin {
                                                 server_, flood, fallback);
     auto client = std::make_shared<IrcClient>(*server_, conn, conn->peer_host(), tls != nullptr);
     conn->set_client(client);
-    conn->keep_admission(std::move(admission));
-    conn->keep_until_closed(listeners_->connection_count());
-    manager_.add(conn);
+    listeners_->adopt(conn, std::move(admission), manager_);
     server_->attach(client);
     conn->start();
   }

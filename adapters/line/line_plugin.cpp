@@ -230,9 +230,7 @@ class LinePlugin final : public core::Plugin {
     limits = connection_limits(limits, cfg_.server.connections);
     auto conn = std::make_shared<LineConnection>(protocols::rehome(std::move(s), rt_.core_strand),
                                                  std::move(tls), limits, rt_, cfg_.line);
-    conn->keep_admission(std::move(admission));
-    conn->keep_until_closed(listeners_->connection_count());
-    manager_.add(conn);
+    listeners_->adopt(conn, std::move(admission), manager_);
     conn->start();
   }
 

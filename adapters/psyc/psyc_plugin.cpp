@@ -82,9 +82,7 @@ class PsycPlugin final : public core::Plugin {
     limits = connection_limits(limits, cfg_.server.connections);
     auto conn =
         make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_);
-    conn->keep_admission(std::move(admission));
-    conn->keep_until_closed(listeners_->connection_count());
-    manager_.add(conn);
+    listeners_->adopt(conn, std::move(admission), manager_);
     conn->start();
   }
 

@@ -82,9 +82,7 @@ class XmppPlugin : public core::Plugin {
                      [this, ctx](protocols::Socket s, std::shared_ptr<boost::asio::ssl::context> tls,
                                  protocols::Admission admission) {
                        auto c = std::make_shared<C2sConnection>(std::move(s), std::move(tls), *ctx);
-                       c->keep_admission(std::move(admission));
-                       c->keep_until_closed(listeners_->connection_count());
-                       ctx->manager.add(c);
+                       listeners_->adopt(c, std::move(admission), ctx->manager);
                        c->start();
                      },
                  // RFC 6120 §5.3.1: STARTTLS is mandatory, so even plain listeners need the certificate.

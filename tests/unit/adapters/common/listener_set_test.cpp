@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/common/metrics_exposition.hpp"
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
 #include "daemon/tls.hpp"
@@ -197,4 +198,20 @@ TEST_CASE("listener_set: the sweep runs on the core strand until stop") {
   });
   w.io.run_for(std::chrono::seconds(2));
   CHECK(runs == 3);
+}
+
+TEST_CASE("a listener set without a tag names no protocol, so it cannot rename another plugin's") {
+  // The HTTP plugin opens no sessions of its own; it used to rename the line plugin's
+  // `local` tag to "http" in every metric.
+  World w;
+  auto line = w.options();
+  line.protocol = "line";
+  line.tag = core::Protocol::local;
+  ListenerSet line_set(w.rt, line);
+  auto http = w.options();
+  http.protocol = "http";
+  ListenerSet http_set(w.rt, http);
+  const auto text = adapters::metrics_exposition(w.core.metrics().registry());
+  CHECK(text.find("parley_sessions{protocol=\"line\"}") != std::string::npos);
+  CHECK(text.find("protocol=\"http\"") == std::string::npos);
 }
