@@ -345,29 +345,6 @@ def test_account_remove_takes_roles_and_roster_entries():
 
 # ---- XMPP nicks that IRC cannot show as they are ------------------------------------------------
 
-class PollingIrc:
-    """A raw IRC client whose expect() lets slixmpp's loop run between short reads."""
-
-    def __init__(self, port, nick):
-        self.c = h.LineClient(port, timeout=10)
-        self.c.send(f"NICK {nick}")
-        self.c.send(f"USER {nick} 0 * :{nick}")
-        self.expect(rf" 001 {nick} ")
-
-    def send(self, line):
-        self.c.send(line)
-
-    def expect(self, pattern, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.c.expect(pattern, timeout=0.05)
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                LOOP.run_until_complete(asyncio.sleep(0.02))
-
-
 def test_xmpp_nick_with_a_space_is_shown_to_irc_as_a_valid_nick():
     if slixmpp is None:
         print("SKIP: slixmpp missing")
@@ -383,7 +360,7 @@ def test_xmpp_nick_with_a_space_is_shown_to_irc_as_a_valid_nick():
 
     room = "dev@conference.localhost"
     with h.Parleyd(h.config(irc=True, xmpp=True, accounts=[("jane", "janepw"), ("bob", "bobpw")])) as d:
-        irc = PollingIrc(d.ports["irc"], "ann")
+        irc = xc.LoopIrc(d.ports["irc"], "ann")
         irc.send("JOIN #dev")
         irc.expect(r" 366 ann #dev ")
         jane = xc.login(Client, d.ports["xmpp"], "jane@localhost/x", "janepw", timeout=20)
