@@ -90,9 +90,11 @@ def test_packaged_config_is_valid():
     r = subprocess.run([str(root / "usr/sbin/parleyd"), "--check-config", str(etc)], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^  control_socket: /run/parley/control ", text, re.M), "control_socket is not in /run/parley"
     # The rest is the embedded default, key for key.
     default = (h.SOURCE / "config" / "parley.yaml").read_text()
-    strip = lambda t: [l for l in t[t.index("\nserver:"):].splitlines() if "data_dir:" not in l]
+    deployed = ("data_dir:", "control_socket:")
+    strip = lambda t: [l for l in t[t.index("\nserver:"):].splitlines() if not any(k in l for k in deployed)]
     assert strip(text) == strip(default)
 
 
