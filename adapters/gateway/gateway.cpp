@@ -177,6 +177,12 @@ void Gateway::resource_gone(std::string_view full_jid) {
   for (Puppet* p : mine) p->resource_gone(full);
 }
 
+void Gateway::drop_all(std::string_view reason) {
+  auto gone = std::move(puppets_);
+  puppets_.clear();
+  for (auto& [_, p] : gone) p->quit(reason);  // ~Puppet lets the QUIT flush, then the link closes
+}
+
 void Gateway::stop() {
   stopping_ = true;
   for (auto& [_, p] : puppets_) p->quit("Gateway shutting down");

@@ -454,3 +454,15 @@ TEST_CASE("irc gateway keys: networks with sasl, throttle, gateway_domain defaul
   CHECK(d.value().irc.gateway_domain == "gw.example");
   CHECK_FALSE(d.value().irc.open_networks);
 }
+
+TEST_CASE("xmpp.component: record_history defaults to true and reads a boolean") {
+  auto r = load_string("xmpp:\n  component: { domain: irc.example.org, server: \"127.0.0.1:5347\", secret: s }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->xmpp.component.record_history);
+  CHECK(r->xmpp.component.server == "127.0.0.1:5347");
+  auto r2 = load_string(
+      "xmpp:\n  component: { domain: irc.example.org, server: \"127.0.0.1:5347\", secret: s, record_history: false }\n",
+      "t");
+  REQUIRE(r2.ok());
+  CHECK_FALSE(r2->xmpp.component.record_history);
+}
