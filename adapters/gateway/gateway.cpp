@@ -116,8 +116,13 @@ void Gateway::on_presence(const XmppIn& s) {
     return;
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
-  if (a->kind != GatewayAddress::Kind::channel) return;  // presence to users/servers: nothing to do
   auto net = find_network(a->server);
+  if (a->kind != GatewayAddress::Kind::channel) {
+    // Presence to users/servers: an unavailable one ends that resource's private chats.
+    if (net && s.type == "unavailable")
+      if (Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr)) p->pm_gone(s.from);
+    return;
+  }
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);
@@ -143,10 +148,16 @@ void Gateway::on_message(const XmppIn& s) {
   auto net = find_network(a->server);
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
-  Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr);
+  const std::string bare = bare_of(s.from);
+  Puppet* p = puppet_for(bare, *net, a->server, {}, false, nullptr);
+  std::string why;
+  if (!p && a->kind == GatewayAddress::Kind::user && s.body) {
+    // A private message with no connection open opens one (nick: the JID's localpart).
+    p = puppet_for(bare, *net, a->server, bare.substr(0, bare.find('@')), true, &why);
+    if (!p) return error_reply(s, "wait", "resource-constraint", why);
+  }
   if (!p)
     return error_reply(s, "cancel", "recipient-unavailable", "join a channel of this IRC network first");
-  std::string why;
   bool ok = true;
   if (a->kind == GatewayAddress::Kind::channel && a->resource.empty() && s.type == "groupchat") {
     if (s.subject && !s.body)
@@ -157,9 +168,10 @@ void Gateway::on_message(const XmppIn& s) {
     if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why);  // a MUC private message
   } else if (a->kind == GatewayAddress::Kind::user) {
     if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why);
-  } else {
-    // Raw commands to the server JID: a later slice.
-    return error_reply(s, "cancel", "feature-not-implemented", "raw IRC commands are not supported yet");
+  } else if (a->kind == GatewayAddress::Kind::server) {
+    // Raw IRC commands to net@gw, on this user's own connection only (puppet_for keys by
+    // the sender's bare JID); one line of the body is one command.
+    if (s.body) ok = p->raw(s.from, *s.body, &why);
   }
   if (!ok)
     error_reply(s, why == "resource-constraint" ? "wait" : "cancel", why,

@@ -68,4 +68,22 @@ std::string one_line(std::string_view text, std::size_t max) {
   return std::string(irc::utf8_truncate(s, max));
 }
 
+void raw_lines(std::string_view body, std::size_t max_lines, std::vector<std::string>& out) {
+  std::size_t made = 0;
+  std::size_t pos = 0;
+  while (pos <= body.size() && made < (max_lines == 0 ? 1 : max_lines)) {
+    std::size_t end = body.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string line;
+    for (char c : body.substr(pos, end - pos))
+      if (c != '\0') line.push_back(c);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    line = std::string(irc::utf8_truncate(line, irc::kMaxBody - 2));
+    line += "\r\n";
+    out.push_back(std::move(line));
+    ++made;
+  }
+}
+
 }  // namespace parley::adapters::gateway

@@ -25,4 +25,10 @@ void privmsg_lines(std::string_view nick, std::string_view target, std::string_v
 // at a UTF-8 boundary (TOPIC, PART and KICK reasons).
 std::string one_line(std::string_view text, std::size_t max);
 
+// Raw IRC commands (a message to the server JID net@gw, the user's own connection): CR and
+// LF end a command, so each line of body is one command; NUL is dropped (Modern IRC
+// "Messages"), blank lines are skipped, each line is cut at a UTF-8 boundary to 510 bytes,
+// at most max_lines are made. Appends complete "...\r\n" wire lines to out.
+void raw_lines(std::string_view body, std::size_t max_lines, std::vector<std::string>& out);
+
 }  // namespace parley::adapters::gateway

@@ -1,0 +1,39 @@
+#include "adapters/gateway/outgoing.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace parley::adapters::gateway;
+
+TEST_CASE("raw_lines: one command per line, CR/LF/NUL cannot smuggle more, blank lines skipped") {
+  std::vector<std::string> out;
+  using namespace std::literals;
+  raw_lines("TOPIC #a :x\r\nMODE #a +v bob\rWHO\0IS bob\n\n   \nQUIT"sv, 10, out);
+  REQUIRE(out.size() == 4);
+  CHECK(out[0] == "TOPIC #a :x\r\n");
+  CHECK(out[1] == "MODE #a +v bob\r\n");
+  CHECK(out[2] == "WHOIS bob\r\n");  // NUL dropped, not a line end
+  CHECK(out[3] == "QUIT\r\n");
+}
+
+TEST_CASE("raw_lines: at most max_lines, each cut to 510 bytes at a UTF-8 boundary") {
+  std::vector<std::string> out;
+  raw_lines("A\nB\nC\nD", 2, out);
+  CHECK(out == std::vector<std::string>{"A\r\n", "B\r\n"});
+  out.clear();
+  std::string longline = "PRIVMSG bob :" + std::string(600, 'x') + "\xc3\xa9";
+  raw_lines(longline, 1, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].size() <= 512);
+  CHECK(out[0].substr(out[0].size() - 2) == "\r\n");
+  std::string cut = "PRIVMSG bob :" + std::string(496, 'x') + "\xc3\xa9";  // é straddles byte 510
+  out.clear();
+  raw_lines(cut, 1, out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0] == "PRIVMSG bob :" + std::string(496, 'x') + "\r\n");
+  out.clear();
+  raw_lines("", 5, out);
+  CHECK(out.empty());
+}
