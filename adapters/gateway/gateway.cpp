@@ -163,11 +163,11 @@ void Gateway::on_message(const XmppIn& s) {
     if (s.subject && !s.body)
       ok = p->set_topic(s.from, a->target, *s.subject, &why);
     else if (s.body)
-      ok = p->say(s.from, a->target, *s.body, s.id, &why);
+      ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
-    if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why);  // a MUC private message
+    if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why, s.spans);  // a MUC private message
   } else if (a->kind == GatewayAddress::Kind::user) {
-    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why);
+    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::server) {
     // Raw IRC commands to net@gw, on this user's own connection only (puppet_for keys by
     // the sender's bare JID); one line of the body is one command.

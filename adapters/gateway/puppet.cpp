@@ -336,14 +336,14 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
 }
 
 bool Puppet::say(const std::string& full_jid, const std::string& channel, std::string_view body,
-                 const std::string& id, std::string* why) {
+                 const std::string& id, std::string* why, const std::vector<irc::Span>& spans) {
   Channel* c = find_channel(channel);
   if (!c || !c->resources.count(full_jid)) {
     *why = "not-acceptable";
     return false;
   }
   std::vector<std::string> lines;
-  privmsg_lines(reg_.nick(), c->name, body, gw_.options().max_lines, lines);
+  privmsg_lines(reg_.nick(), c->name, body, gw_.options().max_lines, lines, "PRIVMSG", spans);
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
@@ -374,9 +374,9 @@ bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, 
 }
 
 bool Puppet::private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                             std::string* why) {
+                             std::string* why, const std::vector<irc::Span>& spans) {
   std::vector<std::string> lines;
-  privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines);
+  privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines, "PRIVMSG", spans);
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
@@ -599,32 +599,34 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     return;  // server notices
   std::string_view target = m.param(0);
   std::string_view text = m.param(1);
-  std::string body;
+  // A NOTICE is shown as a message with a "[notice] " prefix (documented in
+  // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
+  const std::string_view prefix = notice ? "[notice] " : "";
+  XmppBody b;
   if (auto action = irc::ctcp_action(text)) {
-    body = "/me " + xml_safe_text(*action);
+    b = body_from_irc(*action, std::string(prefix) + "/me ");
   } else if (auto ctcp = irc::parse_ctcp(text)) {
     // Other CTCP requests are not shown as text. VERSION and PING sent to us are answered
     // for the XMPP user (CTCP replies are NOTICEs, never answered themselves).
     if (!notice && irc::equal_fold(target, reg_.nick())) answer_ctcp(from_nick, ctcp->command, ctcp->params);
     return;
   } else {
-    body = xml_safe_text(text);
+    b = body_from_irc(text, prefix);
   }
-  // A NOTICE is shown as a message with a "[notice] " prefix (documented in
-  // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
-  if (notice) body.insert(0, "[notice] ");
   if (reg_.isupport().is_channel(target)) {
     Channel* c = find_channel(target);
     if (!c) return;
     const std::string from = occupant_jid(*c, from_nick);
-    each_resource(*c, [&](const std::string& r) { gw_.send(r, render_message(from, r, "groupchat", body)); });
+    each_resource(*c, [&](const std::string& r) {
+      gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html));
+    });
     return;
   }
   // To us: a private message from nick%server, to every resource using this puppet.
   std::set<std::string> resources = pm_resources_;
   for (const auto& [_, c] : channels_) resources.insert(c.resources.begin(), c.resources.end());
   const std::string from = user_jid(from_nick);
-  for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", body));
+  for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", b.body, nullptr, {}, b.html));
 }
 
 // CTCP VERSION and PING (https://modern.ircdocs.horse/ctcp): the reply is a NOTICE with the

@@ -16,12 +16,14 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/gateway/irc_link.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
 #include "protocols/irc/client_registration.hpp"
+#include "protocols/irc/text.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -40,12 +42,13 @@ class Puppet : public IrcLink::Owner {
             const std::string& nick, const std::string& id);
   void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
   // false: refused (not in that channel, or the queue is full); `why` says which
+  // spans: XHTML-IM styling of body (port.hpp), rendered as mIRC formatting.
   bool say(const std::string& full_jid, const std::string& channel, std::string_view body,
-           const std::string& id, std::string* why);
+           const std::string& id, std::string* why, const std::vector<protocols::irc::Span>& spans = {});
   bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
                  std::string* why);
   bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                       std::string* why);
+                       std::string* why, const std::vector<protocols::irc::Span>& spans = {});
   // Raw IRC commands from the server JID net@gw (outgoing.hpp raw_lines); false when the
   // queue cannot take them.
   bool raw(const std::string& full_jid, std::string_view body, std::string* why);

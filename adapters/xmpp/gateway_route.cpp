@@ -3,6 +3,7 @@
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/link.hpp"
+#include "adapters/xmpp/xhtml_im.hpp"
 #include "core/core.hpp"
 
 namespace parley::adapters::xmpp {
@@ -36,6 +37,10 @@ gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
         in.iq_name = px::local_name(child);
         break;
       }
+  if (in.body)
+    if (auto html = s.child("html", kXhtmlIm))
+      for (const core::StyleSpan& r : parse_xhtml_im(html, *in.body))
+        in.spans.push_back({.begin = r.begin, .end = r.end, .flags = r.flags, .fg = r.fg, .bg = r.bg});
   in.muc_join = static_cast<bool>(s.child("x", kMuc));
   return in;
 }

@@ -311,6 +311,48 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
         irc_net.close()
 
 
+def test_gateway_formatting_xhtml_im():
+    """mIRC bold/italic/colours <-> XEP-0071 XHTML-IM, the plain body unchanged."""
+    import xml.etree.ElementTree as ET
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            XHTML = "{http://www.w3.org/1999/xhtml}"
+            # IRC -> XMPP
+            bob.send("PRIVMSG #test :hi \x02bold\x02 \x1dit\x1d \x0304red\x03 <&>")
+            m = run(next_where(alice.group, lambda m: m["body"].startswith("hi ")))
+            assert m["body"] == "hi bold it red <&>", m["body"]
+            html = m.xml.find("{http://jabber.org/protocol/xhtml-im}html")
+            assert html is not None, m
+            body = html.find(XHTML + "body")
+            assert body.find(XHTML + "strong").text == "bold", ET.tostring(html)
+            assert body.find(XHTML + "em").text == "it", ET.tostring(html)
+            span = [e for e in body.iter(XHTML + "span") if e.text == "red"]
+            assert span and "color" in span[0].get("style", ""), ET.tostring(html)
+            assert "".join(body.itertext()) == m["body"]
+            # XMPP -> IRC
+            msg = alice.make_message(mto=ROOM, mbody="yo bold it", mtype="groupchat")
+            msg.xml.append(ET.fromstring(
+                "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>"
+                "yo <strong>bold</strong> <em>it</em></body></html>"))
+            msg.send()
+            line = bob.expect(r"^:alice!\S+ PRIVMSG #test :yo ")
+            assert "\x02bold" in line and "\x1dit" in line, repr(line)
+            # a plain message stays plain
+            alice.send_message(mto=ROOM, mbody="plain one", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :plain one$")
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def drain(q):
     out = []
     while not q.empty():
