@@ -92,9 +92,10 @@ void Component::start(gateway::Gateway* gw) {
            [self](const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
              auto c = self.lock();
              if (!c) return;
-             spdlog::warn("xmpp: component {}: cannot reach {}:{}: {}{}", c->options_.domain, c->options_.host,
-                          c->options_.port, e.reason,
-                          retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
+             spdlog::warn(
+                 "xmpp: component {}: cannot reach {}:{}: {}{}", c->options_.domain, c->options_.host,
+                 c->options_.port, e.reason,
+                 retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
            }});
   reconnector_->start();
 }
@@ -121,8 +122,8 @@ void Component::on_link_closed(std::string_view reason) {
   auto link = std::move(link_);
   if (stopped_) return;
   if (was_attached) {
-    spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain, options_.host,
-                 options_.port, reason);
+    spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain,
+                 options_.host, options_.port, reason);
     if (gw_) gw_->drop_all("XMPP server connection lost");
   } else {
     spdlog::warn("xmpp: component {} not attached to {}:{}: {}; retrying with backoff", options_.domain,

@@ -29,8 +29,9 @@ ComponentStream::ComponentStream(std::string domain, std::string secret, px::Fra
 
 std::string ComponentStream::opening() const {
   // §2: the component names the domain it serves in 'to'.
-  std::string out = "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
-                    "xmlns:stream='http://etherx.jabber.org/streams' to='";
+  std::string out =
+      "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+      "xmlns:stream='http://etherx.jabber.org/streams' to='";
   px::escape_attr(out, domain_);
   out += "'>";
   return out;

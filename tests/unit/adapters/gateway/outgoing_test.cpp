@@ -41,17 +41,23 @@ TEST_CASE("raw_lines: at most max_lines, each cut to 510 bytes at a UTF-8 bounda
 TEST_CASE("privmsg_lines: XHTML-IM spans become mIRC codes, only over an untouched body") {
   using parley::protocols::irc::Span;
   std::vector<std::string> out;
-  privmsg_lines("alice", "#c", "hi bold", 5, out, "PRIVMSG", {Span{.begin = 3, .end = 7, .flags = Span::bold}});
+  privmsg_lines("alice", "#c", "hi bold", 5, out, "PRIVMSG",
+                {Span{.begin = 3, .end = 7, .flags = Span::bold}});
   REQUIRE(out.size() == 1);
-  CHECK(out[0].find(":hi \x02" "bold") != std::string::npos);
+  CHECK(out[0].find(":hi \x02"
+                    "bold") != std::string::npos);
   // /me: the spans move with the text
   out.clear();
-  privmsg_lines("alice", "#c", "/me waves", 5, out, "PRIVMSG", {Span{.begin = 4, .end = 9, .flags = Span::italic}});
+  privmsg_lines("alice", "#c", "/me waves", 5, out, "PRIVMSG",
+                {Span{.begin = 4, .end = 9, .flags = Span::italic}});
   REQUIRE(out.size() == 1);
-  CHECK(out[0].find("\x01" "ACTION \x1d" "waves") != std::string::npos);
+  CHECK(out[0].find("\x01"
+                    "ACTION \x1d"
+                    "waves") != std::string::npos);
   // a body that needed cleaning (CR LF) goes plain: the offsets would be wrong
   out.clear();
-  privmsg_lines("alice", "#c", "a\r\nbold", 5, out, "PRIVMSG", {Span{.begin = 3, .end = 7, .flags = Span::bold}});
+  privmsg_lines("alice", "#c", "a\r\nbold", 5, out, "PRIVMSG",
+                {Span{.begin = 3, .end = 7, .flags = Span::bold}});
   REQUIRE(out.size() == 2);
   CHECK(out[1] == "PRIVMSG #c :bold\r\n");
 }

@@ -55,8 +55,10 @@ TEST_CASE("component stream: opening, handshake, ready, stanzas, whole and byte 
     CHECK(open.find("xmlns='jabber:component:accept'") != std::string::npos);
     CHECK(open.find("to='irc.example.org'") != std::string::npos);
     std::string in(kHeader);
-    in += "<handshake/><message from='a@x/r' to='#c%net@irc.example.org' type='groupchat'><body>hi</body></message>"
-          "<presence from='a@x/r' to='#c%net@irc.example.org/a'/>";
+    in +=
+        "<handshake/><message from='a@x/r' to='#c%net@irc.example.org' "
+        "type='groupchat'><body>hi</body></message>"
+        "<presence from='a@x/r' to='#c%net@irc.example.org/a'/>";
     auto f = feed(cs, in, chunk);
     CHECK(f.out == "<handshake>b09ea9b3b7f586be8a08d0a3dd7466f110aeb136</handshake>");
     REQUIRE(f.events.size() == 3);
@@ -69,8 +71,9 @@ TEST_CASE("component stream: opening, handshake, ready, stanzas, whole and byte 
 TEST_CASE("component stream: a refused handshake closes with the stream error and a hint") {
   ComponentStream cs("irc.example.org", "wrong");
   std::string in(kHeader);
-  in += "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-        "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>bad secret</text></stream:error>";
+  in +=
+      "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+      "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>bad secret</text></stream:error>";
   auto f = feed(cs, in);
   REQUIRE(f.events == std::vector<Event>{Event::closed});
   CHECK(cs.reason().find("<not-authorized/>") != std::string::npos);
@@ -83,13 +86,16 @@ TEST_CASE("component stream: a refused handshake closes with the stream error an
 TEST_CASE("component stream: malformed or unexpected input closes it") {
   SUBCASE("wrong stream namespace") {
     ComponentStream cs("d", "s");
-    auto f = feed(cs, "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='1'>");
+    auto f = feed(
+        cs, "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='1'>");
     CHECK(f.events == std::vector<Event>{Event::closed});
     CHECK(f.out.empty());  // no handshake sent to a stream that is not a component's
   }
   SUBCASE("no id") {
     ComponentStream cs("d", "s");
-    auto f = feed(cs, "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept'>");
+    auto f = feed(
+        cs,
+        "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:component:accept'>");
     CHECK(f.events == std::vector<Event>{Event::closed});
     CHECK(cs.reason().find("no id") != std::string::npos);
   }
@@ -107,7 +113,8 @@ TEST_CASE("component stream: malformed or unexpected input closes it") {
     parley::protocols::xmpp::FramerLimits limits;
     limits.max_stanza = 256;
     ComponentStream cs("d", "s", limits);
-    auto f = feed(cs, std::string(kHeader) + "<handshake/><message><body>" + std::string(1000, 'x') + "</body></message>");
+    auto f = feed(cs, std::string(kHeader) + "<handshake/><message><body>" + std::string(1000, 'x') +
+                          "</body></message>");
     CHECK(f.events == std::vector<Event>{Event::ready, Event::closed});
     CHECK(cs.reason().find("policy-violation") != std::string::npos);
   }
