@@ -42,6 +42,7 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
     component.string("domain", out.component.domain);
     component.string("server", out.component.server);
     component.string("secret", out.component.secret);
+    component.boolean("record_history", out.component.record_history);
     if (component.has_entries()) {
       if (out.component.domain.empty()) component.error("domain", "expected a non-empty string (component domain)");
       if (out.component.secret.empty()) component.error("secret", "expected a non-empty string (XEP-0114 shared secret)");

@@ -52,10 +52,15 @@ struct XmppConfig {
   struct Muc {
     std::string domain;  // empty: "conference." + server.domain
   } muc;
+  // XEP-0114: the IRC gateway (adapters/gateway) also served as an external component of
+  // another XMPP server. Empty domain: off.
   struct Component {
-    std::string domain;
-    std::string server;
-    std::string secret;
+    std::string domain;  // the component's domain, e.g. irc.example.org
+    std::string server;  // "ip:port" of the server's component listener (Prosody: 5347)
+    std::string secret;  // the shared secret of the handshake (§3)
+    // Archive channel lines (Biboumi's default). Accepted and kept; the gateway has no
+    // history or MAM yet (issue 11, later slice), so nothing is archived today.
+    bool record_history = true;
   } component;
 };
 

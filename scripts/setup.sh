@@ -12,7 +12,7 @@ build_deps=(
 )
 # Real peers and clients used by the integration tests and benchmarks.
 test_peers=(
-  python3 python3-slixmpp python3-websocket ngircd inspircd irssi tmux procps iproute2 netcat-openbsd
+  python3 python3-slixmpp python3-websocket ngircd inspircd prosody irssi tmux procps iproute2 netcat-openbsd
   lintian util-linux sip-tester
   chromium
   prometheus  # promtool check metrics

@@ -116,8 +116,13 @@ void Gateway::on_presence(const XmppIn& s) {
     return;
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
-  if (a->kind != GatewayAddress::Kind::channel) return;  // presence to users/servers: nothing to do
   auto net = find_network(a->server);
+  if (a->kind != GatewayAddress::Kind::channel) {
+    // Presence to users/servers: an unavailable one ends that resource's private chats.
+    if (net && s.type == "unavailable")
+      if (Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr)) p->pm_gone(s.from);
+    return;
+  }
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);
@@ -143,23 +148,30 @@ void Gateway::on_message(const XmppIn& s) {
   auto net = find_network(a->server);
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
-  Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr);
+  const std::string bare = bare_of(s.from);
+  Puppet* p = puppet_for(bare, *net, a->server, {}, false, nullptr);
+  std::string why;
+  if (!p && a->kind == GatewayAddress::Kind::user && s.body) {
+    // A private message with no connection open opens one (nick: the JID's localpart).
+    p = puppet_for(bare, *net, a->server, bare.substr(0, bare.find('@')), true, &why);
+    if (!p) return error_reply(s, "wait", "resource-constraint", why);
+  }
   if (!p)
     return error_reply(s, "cancel", "recipient-unavailable", "join a channel of this IRC network first");
-  std::string why;
   bool ok = true;
   if (a->kind == GatewayAddress::Kind::channel && a->resource.empty() && s.type == "groupchat") {
     if (s.subject && !s.body)
       ok = p->set_topic(s.from, a->target, *s.subject, &why);
     else if (s.body)
-      ok = p->say(s.from, a->target, *s.body, s.id, &why);
+      ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
-    if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why);  // a MUC private message
+    if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why, s.spans);  // a MUC private message
   } else if (a->kind == GatewayAddress::Kind::user) {
-    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why);
-  } else {
-    // Raw commands to the server JID: a later slice.
-    return error_reply(s, "cancel", "feature-not-implemented", "raw IRC commands are not supported yet");
+    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why, s.spans);
+  } else if (a->kind == GatewayAddress::Kind::server) {
+    // Raw IRC commands to net@gw, on this user's own connection only (puppet_for keys by
+    // the sender's bare JID); one line of the body is one command.
+    if (s.body) ok = p->raw(s.from, *s.body, &why);
   }
   if (!ok)
     error_reply(s, why == "resource-constraint" ? "wait" : "cancel", why,
@@ -175,6 +187,12 @@ void Gateway::resource_gone(std::string_view full_jid) {
        p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0; ++p)
     if (p->second->has_resource(full)) mine.push_back(p->second.get());
   for (Puppet* p : mine) p->resource_gone(full);
+}
+
+void Gateway::drop_all(std::string_view reason) {
+  auto gone = std::move(puppets_);
+  puppets_.clear();
+  for (auto& [_, p] : gone) p->quit(reason);  // ~Puppet lets the QUIT flush, then the link closes
 }
 
 void Gateway::stop() {

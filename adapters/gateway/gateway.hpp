@@ -53,6 +53,9 @@ class Gateway {
   void resource_gone(std::string_view full_jid);
   // Shutdown: every puppet QUITs and stops reconnecting.
   void stop();
+  // The XMPP server's stream is gone (a XEP-0114 component's server restarted): its users'
+  // sessions went with it, so every puppet QUITs and is removed; new joins work as before.
+  void drop_all(std::string_view reason);
 
   const std::string& domain() const { return options_.domain; }
   const GatewayOptions& options() const { return options_; }

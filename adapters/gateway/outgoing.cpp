@@ -41,16 +41,27 @@ std::size_t privmsg_budget(std::string_view nick, std::string_view target) {
 }
 
 void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
-                   std::size_t max_lines, std::vector<std::string>& out, std::string_view command) {
+                   std::size_t max_lines, std::vector<std::string>& out, std::string_view command,
+                   const std::vector<irc::Span>& spans) {
   std::string text = normalise(body);
+  std::vector<irc::Span> styled;
+  if (!spans.empty() && text == body) styled = spans;
   bool action = false;
   if (text.rfind("/me ", 0) == 0) {
     action = true;
     text.erase(0, 4);
+    std::vector<irc::Span> shifted;
+    for (auto sp : styled) {
+      if (sp.end <= 4) continue;
+      sp.begin = sp.begin < 4 ? 0 : sp.begin - 4;
+      sp.end -= 4;
+      shifted.push_back(sp);
+    }
+    styled = std::move(shifted);
   }
   std::size_t budget = privmsg_budget(nick, target);
   if (action) budget = budget > 9 + 16 ? budget - 9 : 16;  // "\x01ACTION " + "\x01"
-  auto lines = irc::render_lines(text, {}, budget, max_lines == 0 ? 1 : max_lines);
+  auto lines = irc::render_lines(text, styled, budget, max_lines == 0 ? 1 : max_lines);
   if (lines.more != 0) lines.lines.push_back("[... " + std::to_string(lines.more) + " more lines]");
   for (auto& l : lines.lines) {
     std::string line;
@@ -66,6 +77,24 @@ std::string one_line(std::string_view text, std::size_t max) {
   for (char& c : s)
     if (c == '\n') c = ' ';
   return std::string(irc::utf8_truncate(s, max));
+}
+
+void raw_lines(std::string_view body, std::size_t max_lines, std::vector<std::string>& out) {
+  std::size_t made = 0;
+  std::size_t pos = 0;
+  while (pos <= body.size() && made < (max_lines == 0 ? 1 : max_lines)) {
+    std::size_t end = body.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) end = body.size();
+    std::string line;
+    for (char c : body.substr(pos, end - pos))
+      if (c != '\0') line.push_back(c);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    line = std::string(irc::utf8_truncate(line, irc::kMaxBody - 2));
+    line += "\r\n";
+    out.push_back(std::move(line));
+    ++made;
+  }
 }
 
 }  // namespace parley::adapters::gateway

@@ -10,6 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "protocols/irc/text.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -25,6 +28,9 @@ struct XmppIn {
   std::string status;  // presence <status/> (an unavailable presence's leave message)
   std::string iq_ns;   // an iq's payload: its namespace and local name
   std::string iq_name;
+  // XEP-0071 XHTML-IM styling over *body (empty: none or not matching the body), already in
+  // IRC's span form; rendered as mIRC codes.
+  std::vector<protocols::irc::Span> spans;
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
 };
 

@@ -8,6 +8,7 @@
 #include "adapters/gateway/render.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/irc/text.hpp"
+#include "parley/version.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -116,6 +117,7 @@ Puppet::Channel* Puppet::find_channel(std::string_view name) {
 bool Puppet::in_channel(std::string_view channel) const { return channels_.count(ascii_fold(channel)) != 0; }
 
 bool Puppet::has_resource(const std::string& full_jid) const {
+  if (pm_resources_.count(full_jid)) return true;
   for (const auto& [_, c] : channels_)
     if (c.resources.count(full_jid)) return true;
   return false;
@@ -224,7 +226,7 @@ void Puppet::pump() {
 }
 
 void Puppet::check_empty() {
-  if (!channels_.empty() || retired_) return;
+  if (!channels_.empty() || !pm_resources_.empty() || retired_) return;
   if (reconnector_) reconnector_->stop();
   retired_ = true;  // first: a send below may close the link and come back here
   if (link_ && !quitting_) {
@@ -308,21 +310,40 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
 }
 
 void Puppet::resource_gone(const std::string& full_jid) {
+  pm_resources_.erase(full_jid);
   std::vector<std::string> names;
   for (const auto& [k, c] : channels_)
     if (c.resources.count(full_jid)) names.push_back(c.name);
   for (const auto& n : names) leave(full_jid, n, "");
+  check_empty();
+}
+
+void Puppet::pm_gone(const std::string& full_jid) {
+  if (pm_resources_.erase(full_jid)) check_empty();
+}
+
+bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string* why) {
+  (void)full_jid;
+  std::vector<std::string> lines;
+  raw_lines(body, gw_.options().max_lines, lines);
+  if (queue_.size() + lines.size() > gw_.options().queue) {
+    *why = "resource-constraint";
+    return false;
+  }
+  for (auto& l : lines) queue_.push_back(std::move(l));
+  pump();
+  return true;
 }
 
 bool Puppet::say(const std::string& full_jid, const std::string& channel, std::string_view body,
-                 const std::string& id, std::string* why) {
+                 const std::string& id, std::string* why, const std::vector<irc::Span>& spans) {
   Channel* c = find_channel(channel);
   if (!c || !c->resources.count(full_jid)) {
     *why = "not-acceptable";
     return false;
   }
   std::vector<std::string> lines;
-  privmsg_lines(reg_.nick(), c->name, body, gw_.options().max_lines, lines);
+  privmsg_lines(reg_.nick(), c->name, body, gw_.options().max_lines, lines, "PRIVMSG", spans);
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
@@ -353,15 +374,18 @@ bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, 
 }
 
 bool Puppet::private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                             std::string* why) {
-  (void)full_jid;
+                             std::string* why, const std::vector<irc::Span>& spans) {
   std::vector<std::string> lines;
-  privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines);
+  privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines, "PRIVMSG", spans);
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
+  // A resource in no channel here still gets the answers (and holds the connection open).
+  bool in_some_channel = false;
+  for (const auto& [_, c] : channels_) in_some_channel |= c.resources.count(full_jid) != 0;
+  if (!in_some_channel) pm_resources_.insert(full_jid);
   pump();
   return true;
 }
@@ -575,27 +599,51 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     return;  // server notices
   std::string_view target = m.param(0);
   std::string_view text = m.param(1);
-  std::string body;
+  // A NOTICE is shown as a message with a "[notice] " prefix (documented in
+  // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
+  const std::string_view prefix = notice ? "[notice] " : "";
+  XmppBody b;
   if (auto action = irc::ctcp_action(text)) {
-    body = "/me " + xml_safe_text(*action);
-  } else if (irc::parse_ctcp(text)) {
-    return;  // other CTCP requests (VERSION, PING...) are not shown as text
+    b = body_from_irc(*action, std::string(prefix) + "/me ");
+  } else if (auto ctcp = irc::parse_ctcp(text)) {
+    // Other CTCP requests are not shown as text. VERSION and PING sent to us are answered
+    // for the XMPP user (CTCP replies are NOTICEs, never answered themselves).
+    if (!notice && irc::equal_fold(target, reg_.nick())) answer_ctcp(from_nick, ctcp->command, ctcp->params);
+    return;
   } else {
-    body = xml_safe_text(text);
+    b = body_from_irc(text, prefix);
   }
-  (void)notice;
   if (reg_.isupport().is_channel(target)) {
     Channel* c = find_channel(target);
     if (!c) return;
     const std::string from = occupant_jid(*c, from_nick);
-    each_resource(*c, [&](const std::string& r) { gw_.send(r, render_message(from, r, "groupchat", body)); });
+    each_resource(*c, [&](const std::string& r) {
+      gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html));
+    });
     return;
   }
   // To us: a private message from nick%server, to every resource using this puppet.
-  std::set<std::string> resources;
+  std::set<std::string> resources = pm_resources_;
   for (const auto& [_, c] : channels_) resources.insert(c.resources.begin(), c.resources.end());
   const std::string from = user_jid(from_nick);
-  for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", body));
+  for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", b.body, nullptr, {}, b.html));
+}
+
+// CTCP VERSION and PING (https://modern.ircdocs.horse/ctcp): the reply is a NOTICE with the
+// same command. It goes through the throttled queue, so a CTCP flood costs the flooder
+// queue space (full: the reply is dropped), never more than the network's rate.
+void Puppet::answer_ctcp(std::string_view nick, std::string_view command, std::string_view params) {
+  std::string reply;
+  if (irc::equal_fold(command, "VERSION"))
+    reply = "VERSION Parley " + std::string(kVersion) + " (IRC gateway for XMPP)";
+  else if (irc::equal_fold(command, "PING"))
+    reply = "PING " + one_line(params, 64);
+  else
+    return;
+  std::string line;
+  irc::LineWriter(line).command("NOTICE").param(nick).trailing("\x01" + reply + "\x01").end();
+  enqueue(std::move(line));
+  pump();
 }
 
 void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {

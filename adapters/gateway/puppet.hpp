@@ -16,12 +16,14 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapters/gateway/irc_link.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
 #include "protocols/irc/client_registration.hpp"
+#include "protocols/irc/text.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -40,17 +42,24 @@ class Puppet : public IrcLink::Owner {
             const std::string& nick, const std::string& id);
   void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
   // false: refused (not in that channel, or the queue is full); `why` says which
+  // spans: XHTML-IM styling of body (port.hpp), rendered as mIRC formatting.
   bool say(const std::string& full_jid, const std::string& channel, std::string_view body,
-           const std::string& id, std::string* why);
+           const std::string& id, std::string* why, const std::vector<protocols::irc::Span>& spans = {});
   bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
                  std::string* why);
   bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                       std::string* why);
+                       std::string* why, const std::vector<protocols::irc::Span>& spans = {});
+  // Raw IRC commands from the server JID net@gw (outgoing.hpp raw_lines); false when the
+  // queue cannot take them.
+  bool raw(const std::string& full_jid, std::string_view body, std::string* why);
   void resource_gone(const std::string& full_jid);
+  // The resource is done with private messages (an unavailable presence to nick%net@gw or
+  // net@gw): a puppet that was opened only for them closes.
+  void pm_gone(const std::string& full_jid);
   void quit(std::string_view reason);  // shutdown: QUIT, no reconnection
 
   bool has_resource(const std::string& full_jid) const;
-  bool empty() const { return channels_.empty(); }
+  bool empty() const { return channels_.empty() && pm_resources_.empty(); }
   bool retired() const { return retired_; }
   bool in_channel(std::string_view channel) const;
   std::size_t channels() const { return channels_.size(); }
@@ -95,6 +104,7 @@ class Puppet : public IrcLink::Owner {
   void names_ended(Channel& c);
   void on_registered();
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
+  void answer_ctcp(std::string_view nick, std::string_view command, std::string_view params);
   void on_nick(std::string_view old_nick, std::string_view new_nick);
   void on_mode(const protocols::irc::Message& m);
   void join_failed(std::string_view channel, std::string_view text);
@@ -114,6 +124,9 @@ class Puppet : public IrcLink::Owner {
   std::shared_ptr<IrcLink> link_;
   std::shared_ptr<protocols::Reconnector> reconnector_;
   std::map<std::string, Channel> channels_;  // folded channel name -> state
+  // Resources that sent a private message while in no channel of this puppet: they get the
+  // answers and keep the connection open (bounded by the user's resources).
+  std::set<std::string> pm_resources_;
   std::deque<std::string> queue_;            // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;

@@ -1,5 +1,6 @@
 #include "adapters/gateway/render.hpp"
 
+#include "adapters/xmpp/xhtml_im.hpp"
 #include "protocols/irc/text.hpp"
 #include "protocols/xmpp/writer.hpp"
 
@@ -33,6 +34,22 @@ std::string xml_safe_text(std::string_view irc_text) {
   return out;
 }
 
+XmppBody body_from_irc(std::string_view irc_text, std::string_view prefix) {
+  XmppBody b;
+  b.body = std::string(prefix) + xml_safe_text(irc_text);
+  if (!protocols::irc::has_formatting(irc_text)) return b;
+  auto st = protocols::irc::parse_formatting(irc_text);
+  // Offsets hold only when stripping removed nothing but the codes.
+  if (st.spans.empty() || b.body.size() != prefix.size() + st.text.size()) return b;
+  std::vector<core::StyleSpan> spans;
+  spans.reserve(st.spans.size());
+  const auto shift = static_cast<std::uint32_t>(prefix.size());
+  for (const auto& sp : st.spans)
+    spans.push_back({.begin = sp.begin + shift, .end = sp.end + shift, .flags = sp.flags, .fg = sp.fg, .bg = sp.bg});
+  b.html = adapters::xmpp::render_xhtml_im(b.body, spans);
+  return b;
+}
+
 std::string render_occupant_presence(const OccupantPresence& p) {
   std::string out;
   XmlWriter w(out);
@@ -50,12 +67,14 @@ std::string render_occupant_presence(const OccupantPresence& p) {
 }
 
 std::string render_message(std::string_view from, std::string_view to, std::string_view type,
-                           std::string_view body, const std::string* subject, std::string_view id) {
+                           std::string_view body, const std::string* subject, std::string_view id,
+                           std::string_view html) {
   std::string out;
   XmlWriter w(out);
   w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
   if (subject) w.element("subject", *subject);
   if (!body.empty()) w.element("body", body);
+  if (!html.empty()) w.raw(html);  // rendered by the escaping writer (xhtml_im.cpp)
   w.finish();
   return out;
 }

@@ -21,6 +21,14 @@ MucRole role_of_modes(std::string_view modes);
 // controls (XML 1.0 §2.2 forbids them) removed.
 std::string xml_safe_text(std::string_view irc_text);
 
+// IRC text as an XMPP body (prefix + xml_safe_text) and, when it carried formatting, the
+// XEP-0071 <html/> for it (adapters/xmpp/xhtml_im: the same rendering as the local bridge).
+struct XmppBody {
+  std::string body;
+  std::string html;  // empty: plain
+};
+XmppBody body_from_irc(std::string_view irc_text, std::string_view prefix = {});
+
 struct OccupantPresence {
   std::string_view from, to;
   MucRole role;
@@ -35,7 +43,7 @@ std::string render_occupant_presence(const OccupantPresence& p);
 // type: "groupchat" or "chat"; subject set -> a <subject/> (XEP-0045 §8.1, even empty).
 std::string render_message(std::string_view from, std::string_view to, std::string_view type,
                            std::string_view body, const std::string* subject = nullptr,
-                           std::string_view id = {});
+                           std::string_view id = {}, std::string_view html = {});
 
 // XEP-0030 disco#info result: one identity (category, type, name) and the features.
 std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,

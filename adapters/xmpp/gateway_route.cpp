@@ -3,6 +3,7 @@
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/link.hpp"
+#include "adapters/xmpp/xhtml_im.hpp"
 #include "core/core.hpp"
 
 namespace parley::adapters::xmpp {
@@ -11,7 +12,7 @@ namespace {
 constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
 }
 
-void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
+gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
   gateway::XmppIn in;
   const std::string_view name = s.name();
   in.kind = name == "message"    ? gateway::XmppIn::Kind::message
@@ -19,13 +20,16 @@ void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
                                  : gateway::XmppIn::Kind::iq;
   in.type = s.attr("type");
   in.id = s.attr("id");
-  in.from = std::string(c.link()->full_jid());  // the authenticated sender, never the stanza's 'from'
+  in.from = std::move(from);
   in.to_local = to.local;
   in.to_domain = to.domain;
   in.to_resource = to.resource;
-  if (auto b = s.child("body", px::ns::client)) in.body = b.text().get();
-  if (auto sub = s.child("subject", px::ns::client)) in.subject = sub.text().get();
-  if (in.kind == gateway::XmppIn::Kind::presence) in.status = s.child("status", px::ns::client).text().get();
+  // Children in the stanza's own namespace: jabber:client on c2s, jabber:component:accept
+  // on a XEP-0114 stream.
+  const std::string_view ns = s.ns();
+  if (auto b = s.child("body", ns)) in.body = b.text().get();
+  if (auto sub = s.child("subject", ns)) in.subject = sub.text().get();
+  if (in.kind == gateway::XmppIn::Kind::presence) in.status = s.child("status", ns).text().get();
   if (in.kind == gateway::XmppIn::Kind::iq)
     for (auto child : s.root().children())
       if (child.type() == pugi::node_element) {
@@ -33,7 +37,17 @@ void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
         in.iq_name = px::local_name(child);
         break;
       }
+  if (in.body)
+    if (auto html = s.child("html", kXhtmlIm))
+      for (const core::StyleSpan& r : parse_xhtml_im(html, *in.body))
+        in.spans.push_back({.begin = r.begin, .end = r.end, .flags = r.flags, .fg = r.fg, .bg = r.bg});
   in.muc_join = static_cast<bool>(s.child("x", kMuc));
+  return in;
+}
+
+void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
+  // the authenticated sender, never the stanza's 'from'
+  gateway::XmppIn in = gateway_in(s, to, std::string(c.link()->full_jid()));
   gateway::Gateway* gw = c.ctx().gateway;
   c.to_core("xmpp: to the IRC gateway", [gw, in = std::move(in)] { gw->on_stanza(in); });
 }

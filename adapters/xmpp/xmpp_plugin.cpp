@@ -8,7 +8,9 @@
 #include "adapters/xmpp/context.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/gateway.hpp"
+#include "adapters/xmpp/component.hpp"
 #include "adapters/xmpp/gateway_route.hpp"
+#include "protocols/common/listen_address.hpp"
 #include "protocols/xmpp/writer.hpp"
 #include "protocols/xmpp/ws_framing.hpp"
 
@@ -66,6 +68,7 @@ class XmppPlugin : public core::Plugin {
     ctx_->handshake_timeout_ms = config_.server.connections.handshake_timeout * 1000;
     ctx_->close_timeout_ms = config_.server.connections.close_timeout * 1000;
     start_gateway(d.domain);
+    start_component(limits);
     Context* ctx = ctx_.get();
     listeners_ = std::make_unique<ListenerSet>(
         rt_, ListenerSet::Options{
@@ -117,6 +120,11 @@ class XmppPlugin : public core::Plugin {
     if (listeners_) listeners_->stop();
     if (gateway_)  // every puppet QUITs its IRC network
       post_guarded(rt_.core_strand, "gateway: stop", [gw = gateway_] { gw->stop(); });
+    if (component_)  // its puppets QUIT, then the component's stream ends
+      post_guarded(rt_.core_strand, "component: stop", [gw = component_gateway_, c = component_] {
+        gw->stop();
+        c->stop();
+      });
     if (!ctx_) return;
     // Streams waiting for XEP-0198 resumption end now instead of holding the shutdown for
     // resume_timeout: a cancelled timer ends its session like an expired one, and what the
@@ -136,11 +144,10 @@ class XmppPlugin : public core::Plugin {
 
  private:
   // The IRC gateway on irc.gateway_domain, when some network may be reached through it.
-  void start_gateway(const std::string& domain) {
+  gateway::GatewayOptions gateway_options(const std::string& domain) const {
     const auto& irc = config_.irc;
-    if (irc.networks.empty() && !irc.open_networks) return;
     gateway::GatewayOptions o;
-    o.domain = irc.gateway_domain;
+    o.domain = domain;
     o.networks = irc.networks;
     o.open_networks = irc.open_networks;
     o.max_links_per_user = irc.gateway_max_links_per_user;
@@ -150,11 +157,44 @@ class XmppPlugin : public core::Plugin {
     o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
     o.ping_interval = std::chrono::seconds(irc.ping_interval);
     o.ping_timeout = std::chrono::seconds(irc.ping_timeout);
-    gateway_ = std::make_shared<gateway::Gateway>(rt_.core_strand, std::move(o), local_delivery(rt_.core, domain));
+    return o;
+  }
+
+  void start_gateway(const std::string& domain) {
+    const auto& irc = config_.irc;
+    if (irc.networks.empty() && !irc.open_networks) return;
+    gateway_ = std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(irc.gateway_domain),
+                                                  local_delivery(rt_.core, domain));
     ctx_->gateway = gateway_.get();
     ctx_->gateway_domain = irc.gateway_domain;
     spdlog::info("xmpp: IRC gateway on {} ({} networks{})", irc.gateway_domain, irc.networks.size(),
                  irc.open_networks ? ", open to any host" : "");
+  }
+
+  // XEP-0114: the same gateway served as a component of another XMPP server
+  // (xmpp.component), a second Gateway on the component's domain.
+  void start_component(const px::FramerLimits& limits) {
+    const auto& c = config_.xmpp.component;
+    if (c.domain.empty()) return;
+    const auto& irc = config_.irc;
+    if (irc.networks.empty() && !irc.open_networks) {
+      spdlog::warn("xmpp: component {} not started: no irc.networks to serve (nor irc.open_networks)", c.domain);
+      return;
+    }
+    auto server = protocols::parse_listen(c.server, protocols::ListenStyle::stream);
+    if (!server) return;  // the loader refused it already
+    ComponentOptions o;
+    o.domain = c.domain;
+    o.host = server->host;
+    o.port = server->port;
+    o.secret = c.secret;
+    o.limits = limits;
+    component_ = std::make_shared<Component>(rt_.core_strand, std::move(o));
+    component_gateway_ =
+        std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(c.domain), component_->output());
+    spdlog::info("xmpp: IRC gateway as component {} of {}", c.domain, c.server);
+    post_guarded(rt_.core_strand, "component: start",
+                 [c = component_, gw = component_gateway_] { c->start(gw.get()); });
   }
 
   Runtime& rt_;
@@ -162,6 +202,8 @@ class XmppPlugin : public core::Plugin {
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<ListenerSet> listeners_;
   std::shared_ptr<gateway::Gateway> gateway_;
+  std::shared_ptr<Component> component_;
+  std::shared_ptr<gateway::Gateway> component_gateway_;
 };
 
 }  // namespace

@@ -245,6 +245,121 @@ def test_gateway_both_ways():
         irc_net.close()
 
 
+def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
+    """A PM with no connection opens one; raw commands to net@gw go to the user's own
+    connection; CTCP VERSION/PING are answered; NOTICEs arrive prefixed "[notice] "; an
+    unavailable presence to the occupant JID leaves the channel, and one to the PM contact
+    closes a connection opened for PMs."""
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            merrors = asyncio.Queue()
+            alice.add_event_handler("message_error", lambda m: merrors.put_nowait(m))
+
+            # raw commands before any connection exists: refused, nothing reaches IRC
+            alice.send_message(mto=f"local@{GW}", mbody="PRIVMSG bob :too early", mtype="chat")
+            m = run(next_where(merrors, lambda m: m["from"].bare == f"local@{GW}"))
+            assert m["error"]["condition"] == "recipient-unavailable", m
+
+            # a private message with no connection opens one (nick: the JID's localpart)
+            alice.send_message(mto=f"bob%local@{GW}", mbody="hello first", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :hello first$", timeout=15)
+            bob.send("PRIVMSG alice :reply <1>")
+            m = run(next_where(alice.chat, lambda m: "reply" in m["body"]))
+            assert str(m["from"].bare) == f"bob%local@{GW}" and m["body"] == "reply <1>", m
+
+            # raw commands to the server JID, one per line; CR/LF end a command, no more
+            alice.send_message(mto=f"local@{GW}", mbody="PRIVMSG bob :via raw\nNOTICE bob :raw notice", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :via raw$")
+            bob.expect(r"^:alice!\S+ NOTICE bob :raw notice$")
+
+            # CTCP VERSION and PING are answered for the XMPP user and not shown to her
+            bob.send("PRIVMSG alice :\x01VERSION\x01")
+            line = bob.expect(r"^:alice!\S+ NOTICE bob :\x01VERSION ")
+            assert "Parley" in line, line
+            bob.send("PRIVMSG alice :\x01PING 1234567\x01")
+            bob.expect(r"^:alice!\S+ NOTICE bob :\x01PING 1234567\x01$")
+
+            # NOTICEs are shown distinctly, private and in a channel
+            bob.send("NOTICE alice :heads up")
+            m = run(next_where(alice.chat, lambda m: "heads up" in m["body"]))
+            assert m["body"] == "[notice] heads up" and m["type"] == "chat", m
+            muc = alice.plugin["xep_0045"]
+            run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            bob.send("NOTICE #test :chan notice")
+            m = run(next_where(alice.group, lambda m: "chan notice" in m["body"]))
+            assert m["body"] == "[notice] chan notice" and m["from"].resource == "bob", m
+            # nothing of the CTCP requests reached XMPP as text
+            assert all("VERSION" not in m["body"] and "PING" not in m["body"] for m in drain(alice.chat))
+
+            # unavailable presence to the occupant JID: PART, the connection stays (PMs open)
+            alice.send_presence(pto=f"{ROOM}/alice", ptype="unavailable", pstatus="off now")
+            bob.expect(r"^:alice!\S+ PART #test :off now$")
+            bob.send("PRIVMSG alice :still there?")
+            m = run(next_where(alice.chat, lambda m: "still there" in m["body"]))
+            # ... and unavailable to the PM contact closes the connection opened for PMs
+            alice.send_presence(pto=f"bob%local@{GW}", ptype="unavailable")
+            wait_gone(bob, "alice")
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_gateway_formatting_xhtml_im():
+    """mIRC bold/italic/colours <-> XEP-0071 XHTML-IM, the plain body unchanged."""
+    import xml.etree.ElementTree as ET
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            XHTML = "{http://www.w3.org/1999/xhtml}"
+            # IRC -> XMPP
+            bob.send("PRIVMSG #test :hi \x02bold\x02 \x1dit\x1d \x0304red\x03 <&>")
+            m = run(next_where(alice.group, lambda m: m["body"].startswith("hi ")))
+            assert m["body"] == "hi bold it red <&>", m["body"]
+            html = m.xml.find("{http://jabber.org/protocol/xhtml-im}html")
+            assert html is not None, m
+            body = html.find(XHTML + "body")
+            assert body.find(XHTML + "strong").text == "bold", ET.tostring(html)
+            assert body.find(XHTML + "em").text == "it", ET.tostring(html)
+            span = [e for e in body.iter(XHTML + "span") if e.text == "red"]
+            assert span and "color" in span[0].get("style", ""), ET.tostring(html)
+            assert "".join(body.itertext()) == m["body"]
+            # XMPP -> IRC
+            msg = alice.make_message(mto=ROOM, mbody="yo bold it", mtype="groupchat")
+            msg.xml.append(ET.fromstring(
+                "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>"
+                "yo <strong>bold</strong> <em>it</em></body></html>"))
+            msg.send()
+            line = bob.expect(r"^:alice!\S+ PRIVMSG #test :yo ")
+            assert "\x02bold" in line and "\x1dit" in line, repr(line)
+            # a plain message stays plain
+            alice.send_message(mto=ROOM, mbody="plain one", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :plain one$")
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def drain(q):
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
 def test_gateway_reconnects_and_delivers_queued():
     irc_net = Ngircd().start()
     try:

@@ -510,3 +510,15 @@ TEST_CASE("the sip section's limits are read and bounded") {
   CHECK(has_error(bad, "sip.max_request: expected an integer in 1024..65535, got 100"));
   CHECK(has_error(bad, "sip.tls.key: cert and key must be given together"));
 }
+
+TEST_CASE("xmpp.component: record_history defaults to true and reads a boolean") {
+  auto r = load_string("xmpp:\n  component: { domain: irc.example.org, server: \"127.0.0.1:5347\", secret: s }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->xmpp.component.record_history);
+  CHECK(r->xmpp.component.server == "127.0.0.1:5347");
+  auto r2 = load_string(
+      "xmpp:\n  component: { domain: irc.example.org, server: \"127.0.0.1:5347\", secret: s, record_history: false }\n",
+      "t");
+  REQUIRE(r2.ok());
+  CHECK_FALSE(r2->xmpp.component.record_history);
+}

@@ -1,0 +1,146 @@
+#include "adapters/xmpp/component.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "adapters/gateway/gateway.hpp"
+#include "adapters/xmpp/gateway_route.hpp"
+#include "protocols/xmpp/jid.hpp"
+
+namespace parley::adapters::xmpp {
+
+// The socket: bytes -> ComponentStream -> the Component. Closing it always ends in
+// Component::on_link_closed (unless detached).
+class ComponentLink : public protocols::Connection {
+ public:
+  ComponentLink(protocols::ConnectedStream s, Limits limits, const ComponentOptions& o, Component* owner)
+      : Connection(std::move(s.socket), std::move(s.tls), std::move(s.pending), limits),
+        stream_(o.domain, o.secret, o.limits),
+        owner_(owner) {}
+  void detach() { owner_ = nullptr; }
+
+ protected:
+  void on_open() override { send(stream_.opening()); }
+  std::size_t on_data(std::string_view data) override {
+    std::size_t used = 0;
+    std::string out;
+    while (owner_ && !closed()) {
+      auto step = stream_.feed(data.substr(used), out);
+      used += step.consumed;
+      if (!out.empty()) send(std::exchange(out, {}));
+      if (step.event == ComponentStream::Event::none) break;
+      if (step.event == ComponentStream::Event::closed) {
+        close(stream_.reason());
+        break;
+      }
+      if (step.event == ComponentStream::Event::ready) {
+        clear_deadline();
+        owner_->on_attached();
+      } else {
+        owner_->on_stanza(stream_.stanza());
+      }
+    }
+    return data.size();  // the framer keeps what it needs (bounded by limits)
+  }
+  void on_deadline(Deadline) override { close("no <handshake/> from the server in time"); }
+  void on_close(std::string_view reason) override {
+    if (auto* o = std::exchange(owner_, nullptr)) o->on_link_closed(reason);
+  }
+
+ private:
+  ComponentStream stream_;
+  Component* owner_;
+};
+
+Component::Component(const protocols::Strand& strand, ComponentOptions options)
+    : strand_(strand), options_(std::move(options)) {}
+
+Component::~Component() {
+  if (reconnector_) reconnector_->stop();
+  if (link_) {
+    link_->detach();
+    link_->close("component gone");
+  }
+}
+
+gateway::XmppOut Component::output() {
+  return [w = weak_from_this()](std::string_view, std::string xml) {
+    if (auto c = w.lock()) c->send(xml);
+  };
+}
+
+void Component::send(std::string_view xml) {
+  if (attached_ && link_) link_->send(xml);
+}
+
+void Component::start(gateway::Gateway* gw) {
+  gw_ = gw;
+  protocols::ConnectOptions o;  // XEP-0114 streams are plain TCP (loopback or a private link)
+  auto self = weak_from_this();
+  reconnector_ = protocols::Reconnector::make(
+      strand_, options_.host, options_.port, o, options_.backoff,
+      {.on_connected =
+           [self](protocols::ConnectedStream s) {
+             auto c = self.lock();
+             if (!c || c->stopped_) return;
+             protocols::Connection::Limits limits;
+             limits.handshake_timeout_ms = static_cast<std::uint32_t>(c->options_.handshake_timeout.count());
+             limits.close_timeout_ms = 5'000;
+             c->link_ = std::make_shared<ComponentLink>(std::move(s), limits, c->options_, c.get());
+             c->link_->start();
+           },
+       .on_failed =
+           [self](const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
+             auto c = self.lock();
+             if (!c) return;
+             spdlog::warn(
+                 "xmpp: component {}: cannot reach {}:{}: {}{}", c->options_.domain, c->options_.host,
+                 c->options_.port, e.reason,
+                 retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
+           }});
+  reconnector_->start();
+}
+
+void Component::on_attached() {
+  attached_ = true;
+  spdlog::info("xmpp: component {} attached to {}:{}", options_.domain, options_.host, options_.port);
+}
+
+void Component::on_stanza(px::Stanza& s) {
+  const std::string_view name = s.name();
+  if (name != "message" && name != "presence" && name != "iq") return;
+  auto to = px::parse_jid(s.attr("to"));
+  // The server routes only our domain here; anything else (or no valid sender) is dropped.
+  if (!to || to->domain != options_.domain) return;
+  auto from = px::parse_jid(s.attr("from"));
+  if (!from || !gw_) return;
+  gw_->on_stanza(gateway_in(s, *to, std::string(s.attr("from"))));
+}
+
+void Component::on_link_closed(std::string_view reason) {
+  const bool was_attached = std::exchange(attached_, false);
+  // A local reference: the link may be inside its own call stack.
+  auto link = std::move(link_);
+  if (stopped_) return;
+  if (was_attached) {
+    spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain,
+                 options_.host, options_.port, reason);
+    if (gw_) gw_->drop_all("XMPP server connection lost");
+  } else {
+    spdlog::warn("xmpp: component {} not attached to {}:{}: {}; retrying with backoff", options_.domain,
+                 options_.host, options_.port, reason);
+  }
+  if (reconnector_) reconnector_->connection_lost();
+}
+
+void Component::stop() {
+  stopped_ = true;
+  if (reconnector_) reconnector_->stop();
+  if (auto link = link_) {
+    link->detach();
+    link->send("</stream:stream>");
+    link->close_after_flush("shutdown");
+  }
+  attached_ = false;
+}
+
+}  // namespace parley::adapters::xmpp

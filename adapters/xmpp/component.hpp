@@ -1,0 +1,69 @@
+#pragma once
+// XEP-0114: Parley attached to another XMPP server (Prosody, ejabberd, Openfire) as an
+// external component for one domain, serving the IRC gateway there. The server's stanzas to
+// the domain go to the gateway (port.hpp: copies, 'from' as the server stamped it); the
+// gateway's output goes back over the same stream. The link is kept up by a Reconnector:
+// a refused connection, a bad handshake, a stream error or a server restart is logged and
+// retried with backoff. When an attached stream is lost every puppet QUITs: the server's
+// users are gone with it (they join again once it is back).
+//
+// Threading: everything on the gateway's strand (the core strand), like the gateway.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "adapters/gateway/port.hpp"
+#include "adapters/xmpp/component_stream.hpp"
+#include "protocols/common/backoff.hpp"
+#include "protocols/common/net.hpp"
+#include "protocols/common/reconnector.hpp"
+
+namespace parley::adapters::gateway {
+class Gateway;
+}
+
+namespace parley::adapters::xmpp {
+
+struct ComponentOptions {
+  std::string domain;  // xmpp.component.domain
+  std::string host;    // xmpp.component.server
+  std::uint16_t port = 0;
+  std::string secret;
+  px::FramerLimits limits;  // xmpp.c2s.limits: the same bounds as a client stream
+  protocols::BackoffPolicy backoff;
+  std::chrono::milliseconds handshake_timeout{30'000};  // connect -> <handshake/>
+};
+
+class ComponentLink;
+
+class Component : public std::enable_shared_from_this<Component> {
+ public:
+  Component(const protocols::Strand& strand, ComponentOptions options);
+  ~Component();
+
+  // The gateway's output: sent over the stream while attached, dropped otherwise (the
+  // users it is for are not reachable then).
+  gateway::XmppOut output();
+  // ---- the strand ----
+  void start(gateway::Gateway* gw);
+  void stop();
+  bool attached() const { return attached_; }
+
+  // ComponentLink's calls (the strand).
+  void on_attached();
+  void on_stanza(px::Stanza& s);
+  void on_link_closed(std::string_view reason);
+
+ private:
+  void send(std::string_view xml);
+
+  protocols::Strand strand_;
+  ComponentOptions options_;
+  gateway::Gateway* gw_ = nullptr;
+  std::shared_ptr<protocols::Reconnector> reconnector_;
+  std::shared_ptr<ComponentLink> link_;
+  bool attached_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace parley::adapters::xmpp

@@ -1,0 +1,200 @@
+"""The IRC gateway as a XEP-0114 external component of a real Prosody (issue 11).
+
+Prosody runs unprivileged from a temporary config on loopback ports with
+`Component "irc.localhost"`; parleyd attaches to it (xmpp.component) and ngircd is the IRC
+network. A slixmpp user of Prosody joins #test%local@irc.localhost and talks with a raw IRC
+client both ways. Prosody is then killed: the puppet QUITs, parleyd retries with backoff,
+and once Prosody is back (same ports) parleyd reattaches and the user can join again. A
+wrong secret is logged as a refused handshake and retried, never a tight loop.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_component.py
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from test_irc_gateway import Client, Ngircd, presence_of  # noqa: E402
+from xmpp_client import next_where, run  # noqa: E402
+
+xc.configure_logging()
+GW = "irc.localhost"
+ROOM = f"#test%local@{GW}"
+SECRET = "s3cret-component"
+
+
+class Prosody:
+    """Prosody from a temp dir (config, data, pid, log), started and stopped by PID."""
+
+    def __init__(self, users=(("alice", "alicepw"),)):
+        if not shutil.which("prosody"):
+            raise h.Skip("prosody is not installed (scripts/setup.sh)")
+        self.tmp = tempfile.mkdtemp(prefix="prosody-")
+        self.c2s_port = h.free_port()
+        self.component_port = h.free_port()
+        self.conf = os.path.join(self.tmp, "prosody.cfg.lua")
+        data = os.path.join(self.tmp, "data")
+        os.makedirs(os.path.join(data, "localhost", "accounts"))
+        for user, password in users:  # mod_auth_internal_plain's storage format
+            with open(os.path.join(data, "localhost", "accounts", f"{user}.dat"), "w") as f:
+                f.write(f'return {{ ["password"] = "{password}"; }};\n')
+        with open(self.conf, "w") as f:
+            f.write(f"""
+pidfile = "{self.tmp}/prosody.pid"
+data_path = "{data}"
+log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{self.tmp}/prosody.log" }} }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {self.c2s_port} }}
+s2s_ports = {{ }}
+component_ports = {{ {self.component_port} }}
+component_interfaces = {{ "127.0.0.1" }}
+http_ports = {{ }}
+https_ports = {{ }}
+run_as_root = true  -- test containers run as root; Prosody refuses that otherwise
+modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_disabled = {{ "s2s"; "offline"; "tls" }}
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+VirtualHost "localhost"
+Component "{GW}"
+    component_secret = "{SECRET}"
+""")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["prosody", "--config", self.conf, "-F"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.c2s_port), timeout=0.5).close()
+                socket.create_connection(("127.0.0.1", self.component_port), timeout=0.5).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError("prosody did not start:\n" + self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "prosody.log")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+        try:
+            os.unlink(os.path.join(self.tmp, "prosody.pid"))
+        except OSError:
+            pass
+
+    def close(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def component_config(irc_port, component_port, secret=SECRET):
+    # Parley's own XMPP listener is on too (its gateway on irc.parley.localhost stays
+    # separate); the component serves irc.localhost on Prosody.
+    return h.config(irc=True, xmpp=True, irc_extra={
+        "gateway_domain": "irc.parley.localhost",
+        "networks": [{"name": "local", "host": "127.0.0.1", "port": irc_port, "tls": False,
+                      "throttle": {"burst": 20, "interval_ms": 100}}]},
+        xmpp_extra={"component": {"domain": GW, "server": f"127.0.0.1:{component_port}",
+                                  "secret": secret, "record_history": True}})
+
+
+def join_and_talk(prosody, bob, tag):
+    alice = xc.login(Client, prosody.c2s_port, "alice@localhost/x", "alicepw")
+    muc = alice.plugin["xep_0045"]
+    run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+    bob.expect(r"^:alice!\S+ JOIN :?#test")
+    presence_of(alice.mucpres, ROOM, "bob")
+    # IRC -> XMPP
+    bob.send(f"PRIVMSG #test :hello {tag} <b>&amp;</b>")
+    m = run(next_where(alice.group, lambda m: m["body"].startswith(f"hello {tag}")))
+    assert m["body"] == f"hello {tag} <b>&amp;</b>" and m["from"].resource == "bob", m
+    # XMPP -> IRC, and the reflection to the sender (from the component's domain)
+    alice.send_message(mto=ROOM, mbody=f"hi from prosody {tag}", mtype="groupchat")
+    bob.expect(rf"^:alice!\S+ PRIVMSG #test :hi from prosody {tag}$")
+    m = run(next_where(alice.group, lambda m: m["body"] == f"hi from prosody {tag}"))
+    assert m["from"].bare == ROOM and m["from"].resource == "alice", m
+    # a private message both ways
+    bob.send(f"PRIVMSG alice :psst {tag}")
+    m = run(next_where(alice.chat, lambda m: f"psst {tag}" in m["body"]))
+    assert str(m["from"].bare) == f"bob%local@{GW}", m
+    alice.send_message(mto=f"bob%local@{GW}", mbody=f"back {tag}", mtype="chat")
+    bob.expect(rf"^:alice!\S+ PRIVMSG bob :back {tag}$")
+    return alice
+
+
+def test_component_on_prosody_both_ways_and_reattach():
+    irc_net = Ngircd().start()
+    prosody = Prosody().start()
+    try:
+        with h.Parleyd(component_config(irc_net.port, prosody.component_port)) as d:
+            d.wait_for_log(rf"component {GW} attached to 127\.0\.0\.1:{prosody.component_port}", timeout=15)
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = join_and_talk(prosody, bob, "one")
+
+            # Prosody dies: its users are gone, so the puppet QUITs; parleyd keeps retrying
+            mark = d.mark()
+            prosody.kill()
+            d.wait_for_log(rf"component {GW} lost its stream", timeout=10, after=mark)
+            bob.expect(r"^:alice!\S+ QUIT :.*XMPP server connection lost", timeout=10)
+            d.wait_for_log(rf"component {GW}: cannot reach .*retry in \d+ ms", timeout=15, after=mark)
+            try:
+                alice.disconnect()
+            except Exception:
+                pass
+
+            mark = d.mark()
+            prosody.start()  # same ports
+            d.wait_for_log(rf"component {GW} attached", timeout=30, after=mark)
+            alice = join_and_talk(prosody, bob, "two")
+            # leaving the room: PART, and the puppet closes
+            alice.plugin["xep_0045"].leave_muc(ROOM, "alice", "bye now")
+            bob.expect(r"^:alice!\S+ PART #test :bye now$")
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        prosody.close()
+        irc_net.close()
+
+
+def test_component_bad_secret_is_logged_and_retried():
+    irc_net = Ngircd().start()
+    prosody = Prosody().start()
+    try:
+        with h.Parleyd(component_config(irc_net.port, prosody.component_port, secret="wrong")) as d:
+            line = d.wait_for_log(rf"component {GW} not attached .*not-authorized", timeout=15)
+            assert "handshake refused" in line, line
+            # retried after a backoff delay (>= 1 s), not in a tight loop
+            first = time.monotonic()
+            d.wait_for_log(rf"component {GW} not attached .*not-authorized", timeout=15, after=d.mark())
+            assert time.monotonic() - first >= 0.5
+            log = d.log()
+            assert log.count("not-authorized") <= 4, log
+            assert f"component {GW} attached" not in log
+    finally:
+        prosody.close()
+        irc_net.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())

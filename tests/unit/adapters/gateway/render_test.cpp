@@ -1,0 +1,36 @@
+#include "adapters/gateway/render.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace parley::adapters::gateway;
+
+TEST_CASE("body_from_irc: mIRC formatting becomes XHTML-IM beside the plain body") {
+  auto b = body_from_irc(
+      "hi \x02"
+      "bold\x02 <x>");
+  CHECK(b.body == "hi bold <x>");
+  CHECK(b.html.find("http://jabber.org/protocol/xhtml-im") != std::string::npos);
+  CHECK(b.html.find("<strong>bold</strong>") != std::string::npos);
+  CHECK(b.html.find("&lt;x&gt;") != std::string::npos);  // text stays text
+  // the prefix ("/me ", "[notice] ") shifts the spans
+  auto a = body_from_irc(
+      "\x1d"
+      "waves",
+      "/me ");
+  CHECK(a.body == "/me waves");
+  CHECK(a.html.find("<em>waves</em>") != std::string::npos);
+  // plain text: no html
+  CHECK(body_from_irc("plain").html.empty());
+  // other controls stripped: offsets would be off, so no html (the body is authoritative)
+  auto c = body_from_irc(
+      "a\x07"
+      "b \x02"
+      "c");
+  CHECK(c.body == "ab c");
+  CHECK(c.html.empty());
+}
+
+TEST_CASE("render_message carries the html after the body") {
+  auto xml = render_message("r@gw/n", "u@d/x", "groupchat", "b", nullptr, {}, "<html/>");
+  CHECK(xml.find("<body>b</body><html/>") != std::string::npos);
+}
