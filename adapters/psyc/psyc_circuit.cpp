@@ -9,6 +9,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/psyc/errors.hpp"
+#include "adapters/psyc/peer_link.hpp"
 #include "adapters/psyc/presence_map.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
@@ -33,9 +34,10 @@ pp::Limits limits_of(const config::PsycLimits& l) {
 class Circuit final : public protocols::Connection, public core::SessionSink {
  public:
   Circuit(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits, Runtime& rt,
-          const config::Config& cfg)
+          const config::Config& cfg, PeerHub* hub)
       : Connection(std::move(s), std::move(tls), limits),
         rt_(rt),
+        hub_(hub),
         cfg_(cfg),
         domain_(cfg.server.domain),
         root_(pp::root_uniform(cfg.server.domain)),
@@ -60,7 +62,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     std::size_t used = 0;
     while (used < data.size() && !closed() && !ending_ && !auth_pending_) {
       // psyc.rate/burst: over the budget, the rest waits unread (TCP pushes back).
-      if (bucket_.enabled()) {
+      if (bucket_.enabled() && !peer_) {  // a peer link carries many users: no per-client rate
         auto wait = bucket_.wait(last_input_);
         if (wait > std::chrono::steady_clock::duration::zero()) {
           pause_for(wait);
@@ -89,6 +91,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
 
   void on_close(std::string_view reason) override {
     if (resume_) resume_->cancel();
+    if (peer_) hub_->closed(*peer_, *this);
     // Posted, never inline: a close can happen inside a SessionSink call (a send() that
     // fails while the core iterates a room's members), and closing the session there
     // would change the room under the core's feet. Until the post runs, the circuit stays
@@ -185,6 +188,16 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
            std::nullopt);
   }
 
+  // Something this client sent could not be delivered after the fact (a peer node's
+  // queue full while its link is down: peer_link.hpp).
+  void on_error(const std::string& ref_id, const core::Error& e) override {
+    auto& p = start();
+    p.routing.push_back({':', "_source", root_, pp::ValueForm::text});
+    if (!uni_.empty()) p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
+    p.entity.push_back({':', "_tag_relay", ref_id, pp::ValueForm::text});
+    finish(error_method(e.condition), e.text);
+  }
+
   void on_terminate(const std::string& reason) override {
     session_ = 0;  // the core already closed it
     auto& p = start();
@@ -212,6 +225,13 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
         return end("no circuit greeting");
       }
       greeted_ = true;
+      return;
+    }
+    // A Parley node linking (peer_link.hpp): from here on the circuit is that peer's link.
+    if (!peer_ && !session_ && hub_ && p.method == "_request_link")
+      if (Peer* peer = hub_->find(routing(p, "_source"))) peer_ = peer;
+    if (peer_) {
+      if (!hub_->packet(*peer_, *this, p)) end("peer link refused");
       return;
     }
     for (const auto& m : p.routing) {
@@ -447,6 +467,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
   }
 
   Runtime& rt_;
+  PeerHub* hub_;        // null: no psyc.peers
+  Peer* peer_ = nullptr;  // set when a configured peer node links over this circuit
   const config::Config& cfg_;
   std::string domain_, root_;
   pp::Parser parser_;
@@ -470,8 +492,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
 std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s,
                                                     std::shared_ptr<asio::ssl::context> tls,
                                                     protocols::Connection::Limits limits, Runtime& rt,
-                                                    const config::Config& cfg) {
-  return std::make_shared<Circuit>(std::move(s), std::move(tls), limits, rt, cfg);
+                                                    const config::Config& cfg, PeerHub* hub) {
+  return std::make_shared<Circuit>(std::move(s), std::move(tls), limits, rt, cfg, hub);
 }
 
 void check_idle(protocols::Connection& c, std::chrono::steady_clock::time_point now) {
