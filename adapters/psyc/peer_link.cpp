@@ -752,4 +752,8 @@ bool PeerHub::packet(Peer& p, protocols::Connection& conn, const pp::Packet& pk)
 
 void PeerHub::closed(Peer& p, protocols::Connection& conn) { impl_->closed(p, conn); }
 
+bool PeerHub::linked(Peer& p, const protocols::Connection& conn) const {
+  return p.live.lock().get() == &conn;
+}
+
 }  // namespace parley::adapters::psyc

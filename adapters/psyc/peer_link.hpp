@@ -58,6 +58,8 @@ class PeerHub {
   Peer* find(std::string_view source);
   // A packet from the peer's link (inbound circuit or outbound connection). False: close it.
   bool packet(Peer& p, protocols::Connection& conn, const protocols::psyc::Packet& pk);
+  // True once `conn` is the peer's authenticated link (until then the circuit's rate applies).
+  bool linked(Peer& p, const protocols::Connection& conn) const;
   // The link connection closed.
   void closed(Peer& p, protocols::Connection& conn);
 

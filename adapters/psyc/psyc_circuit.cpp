@@ -62,7 +62,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     std::size_t used = 0;
     while (used < data.size() && !closed() && !ending_ && !auth_pending_) {
       // psyc.rate/burst: over the budget, the rest waits unread (TCP pushes back).
-      if (bucket_.enabled() && !peer_) {  // a peer link carries many users: no per-client rate
+      // An authenticated peer link carries many users: no per-client rate.
+      if (bucket_.enabled() && !(peer_ && hub_->linked(*peer_, *this))) {
         auto wait = bucket_.wait(last_input_);
         if (wait > std::chrono::steady_clock::duration::zero()) {
           pause_for(wait);
