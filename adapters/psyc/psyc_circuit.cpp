@@ -257,6 +257,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
         {"_request_leave", &Circuit::leave},     {"_message", &Circuit::message},
         {"_message_public", &Circuit::message},  {"_message_action", &Circuit::message},
         {"_message_private", &Circuit::message}, {"_notice_presence", &Circuit::presence},
+        {"_request_friendship", &Circuit::friendship},
+        {"_request_friendship_remove", &Circuit::unfriend}, {"_notice_friendship_removed", &Circuit::unfriend},
     };
     bool handled = pp::dispatch_by_family(p.method, [&](std::string_view m) {
       auto it = table.find(m);
@@ -400,6 +402,51 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     m.to = core::Address::user(protocols::ascii_fold(u.name));
     auto st = rt_.core.router().send(std::move(m));
     if (!st) send_error(error_method(st.error().condition), st.error().text, target);
+  }
+
+  // Friendship (psyced's model) on the core's subscriptions, which need an account (guests
+  // have no roster): _request_friendship to a person is a subscription to them and an
+  // authorisation of theirs (a pre-approval when they have not asked yet), so two
+  // requests crossing make a friendship both ways; _request_friendship_remove (or
+  // _notice_friendship_removed) ends both directions.
+  bool friend_target(std::string_view target, core::Address& me, core::Address& them) {
+    pp::Uniform u;
+    if (!local_target(target, '~', u)) return false;
+    me = core::Address::user(protocols::ascii_fold(nick_));
+    if (const auto* info = rt_.core.sessions().find(session_)) me = info->user;
+    them = core::Address::user(protocols::ascii_fold(u.name));
+    return true;
+  }
+
+  void friendship(const pp::Packet&, std::string_view target) {
+    core::Address me, them;
+    if (!friend_target(target, me, them)) return;
+    auto st = rt_.core.presence().subscribe(me, them);
+    if (st) st = rt_.core.presence().authorize(me, them, true);
+    if (!st) send_error(error_method(st.error().condition), st.error().text, target);
+  }
+
+  void unfriend(const pp::Packet&, std::string_view target) {
+    core::Address me, them;
+    if (!friend_target(target, me, them)) return;
+    auto st = rt_.core.presence().unsubscribe(me, them);
+    auto st2 = rt_.core.presence().authorize(me, them, false);
+    if (!st && !st2) send_error(error_method(st.error().condition), st.error().text, target);
+  }
+
+  void on_subscription(const core::SubscriptionEvent& e) override {
+    auto& p = start();
+    const std::string from = pp::person_uniform(domain_, e.from.id());  // the packet holds views
+    p.routing.push_back({':', "_source", from, pp::ValueForm::text});
+    p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
+    p.entity.push_back({':', "_nick", e.from.id(), pp::ValueForm::text});
+    using A = core::SubscriptionAction;
+    switch (e.action) {
+      case A::subscribe: return finish("_request_friendship", std::nullopt);
+      case A::subscribed: return finish("_notice_friendship_established", std::nullopt);
+      case A::unsubscribe:
+      case A::unsubscribed: return finish("_notice_friendship_removed", std::nullopt);
+    }
   }
 
   void presence(const pp::Packet& p, std::string_view) {

@@ -24,6 +24,10 @@
 //  - _message_public (or _message) and _message_action to a place say in the room; the
 //    place sends each message to every member (the sender too) with `:_context`.
 //    _message_private (or _message) to a person is a direct message, received likewise.
+//  - _request_friendship to a person subscribes to them and authorises them (accounts only);
+//    the other side gets _request_friendship, and when both asked each gets
+//    _notice_friendship_established; _request_friendship_remove ends it both ways
+//    (_notice_friendship_removed). XMPP users see ordinary roster subscriptions.
 //  - _notice_presence* with _degree_availability (1..8 or a keyword) and
 //    _description_presence publish presence; watched users' presence comes back so.
 //  - A `_request_link` whose `:_source` is a configured peer node's uniform (psyc.peers)
