@@ -308,7 +308,7 @@ struct PeerHub::Impl {
     bool ok = true;
     pp::dispatch_by_family(pk.method, [&](std::string_view m) {
       if (m == "_notice_context_enter") return ok = apply_enter(p, pk), true;
-      if (m == "_notice_context_leave") return apply_leave(p, pk), true;
+      if (m == "_notice_context_leave") return ok = apply_leave(p, pk), true;
       if (m == "_status_context_members") return ok = apply_members(p, pk), true;
       if (m == "_status_context_synchronised") return apply_synchronised(p), true;
       if (m == "_message") return apply_message(p, pk), true;
@@ -451,17 +451,20 @@ struct PeerHub::Impl {
   bool apply_enter(Peer& p, const pp::Packet& pk) {
     std::string room = room_of(p, pk);
     if (room.empty() || !has_locals(room)) return true;
-    auto uni = pk.get("_list_members", pk.get("_source_relay"));
+    std::vector<std::string_view> unis;
+    if (pp::parse_list(pk.get("_list_members"), unis, 1) || unis.size() != 1) return false;
     bool first = !p.rooms.count(room);
-    if (ensure_member(p, room, uni, pk.get("_nick")) && first) send_room_state(p, room);
+    if (ensure_member(p, room, unis[0], pk.get("_nick")) && first) send_room_state(p, room);
     return true;
   }
 
-  void apply_leave(Peer& p, const pp::Packet& pk) {
+  bool apply_leave(Peer& p, const pp::Packet& pk) {
     std::string room = room_of(p, pk);
-    if (room.empty()) return;
-    drop_member(p, room, std::string(pk.get("_list_members", pk.get("_source_relay"))),
-                std::string(pk.get("_reason")));
+    if (room.empty()) return true;
+    std::vector<std::string_view> unis;
+    if (pp::parse_list(pk.get("_list_members"), unis, 1) || unis.size() != 1) return false;
+    drop_member(p, room, std::string(unis[0]), std::string(pk.get("_reason")));
+    return true;
   }
 
   bool apply_members(Peer& p, const pp::Packet& pk) {
@@ -609,7 +612,10 @@ struct PeerHub::Impl {
     p.last_event = key;
     Built b;
     b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
-    b.add(false, enter ? '+' : '-', "_list_members", pp::person_uniform(domain, m.user.id()));
+    // A _list variable holds a list (Spec:Packet), even of one element.
+    std::string uni = pp::person_uniform(domain, m.user.id()), list;
+    pp::render_list({uni}, list);
+    b.add(false, enter ? '+' : '-', "_list_members", std::move(list));
     b.add(false, ':', "_nick", m.nick);
     if (r && !r->text.empty()) b.add(false, ':', "_reason", r->text);
     send(p, b.render(enter ? "_notice_context_enter" : "_notice_context_leave"));  // down: the resync tells

@@ -252,13 +252,19 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
       return send_error("_error_necessary_link", "Link to your UNI first (_request_link).");
     }
     static const std::map<std::string_view, Handler> table = {
-        {"_request_link", &Circuit::link},       {"_request_context_enter", &Circuit::enter},
-        {"_request_enter", &Circuit::enter},     {"_request_context_leave", &Circuit::leave},
-        {"_request_leave", &Circuit::leave},     {"_message", &Circuit::message},
-        {"_message_public", &Circuit::message},  {"_message_action", &Circuit::message},
-        {"_message_private", &Circuit::message}, {"_notice_presence", &Circuit::presence},
+        {"_request_link", &Circuit::link},
+        {"_request_context_enter", &Circuit::enter},
+        {"_request_enter", &Circuit::enter},
+        {"_request_context_leave", &Circuit::leave},
+        {"_request_leave", &Circuit::leave},
+        {"_message", &Circuit::message},
+        {"_message_public", &Circuit::message},
+        {"_message_action", &Circuit::message},
+        {"_message_private", &Circuit::message},
+        {"_notice_presence", &Circuit::presence},
         {"_request_friendship", &Circuit::friendship},
-        {"_request_friendship_remove", &Circuit::unfriend}, {"_notice_friendship_removed", &Circuit::unfriend},
+        {"_request_friendship_remove", &Circuit::unfriend},
+        {"_notice_friendship_removed", &Circuit::unfriend},
     };
     bool handled = pp::dispatch_by_family(p.method, [&](std::string_view m) {
       auto it = table.find(m);
@@ -442,10 +448,13 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     p.entity.push_back({':', "_nick", e.from.id(), pp::ValueForm::text});
     using A = core::SubscriptionAction;
     switch (e.action) {
-      case A::subscribe: return finish("_request_friendship", std::nullopt);
-      case A::subscribed: return finish("_notice_friendship_established", std::nullopt);
+      case A::subscribe:
+        return finish("_request_friendship", std::nullopt);
+      case A::subscribed:
+        return finish("_notice_friendship_established", std::nullopt);
       case A::unsubscribe:
-      case A::unsubscribed: return finish("_notice_friendship_removed", std::nullopt);
+      case A::unsubscribed:
+        return finish("_notice_friendship_removed", std::nullopt);
     }
   }
 
@@ -515,7 +524,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
   }
 
   Runtime& rt_;
-  PeerHub* hub_;        // null: no psyc.peers
+  PeerHub* hub_;          // null: no psyc.peers
   Peer* peer_ = nullptr;  // set when a configured peer node links over this circuit
   const config::Config& cfg_;
   std::string domain_, root_;

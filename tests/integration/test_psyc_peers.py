@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
 from test_psyc import PsycClient, irc_client, parse_packet  # noqa: E402
 
 SECRET = "s3cret-shared"
@@ -115,11 +116,11 @@ class CountingProxy:
         self.drop()
 
 
-def nodes(queue=1000):
+def nodes(queue=1000, b_xmpp=False):
     pa, pb = h.free_port(), h.free_port()
     proxy = CountingProxy(pb)
     ca = h.config(irc=True, psyc=True, domain=A)
-    cb = h.config(irc=True, psyc=True, domain=B)
+    cb = h.config(irc=True, psyc=True, xmpp=b_xmpp, domain=B, accounts=[("xena", "xenapw")])
     ca["psyc"] = {"listen": [f"127.0.0.1:{pa}"], "peer_queue": queue, "peer_backoff_max": 1,
                   "peers": [{"host": "127.0.0.1", "port": proxy.port, "uniform": f"psyc://{B}", "secret": SECRET}]}
     cb["psyc"] = {"listen": [f"127.0.0.1:{pb}"],
@@ -192,6 +193,9 @@ def test_rooms_span_nodes_one_copy_per_server():
         pat.send("_message_public", f"psyc://{A}/@dev", data="psyc to irc across")
         bobs[0].expect(r"^:pat!\S+ PRIVMSG #dev :psyc to irc across$")
         assert SECRET.encode() not in proxy.up  # the secret itself never crosses
+        # Every packet was well-formed: the link never dropped (a drop would resync and hide it).
+        for n in (a, b):
+            assert "malformed" not in n.log() and "link down" not in n.log(), n.log()
         for c in bobs + [anna]:
             c.close()
         pat.close()
@@ -273,6 +277,40 @@ def test_a_wrong_proof_is_refused():
         with h.Parleyd(ca) as a:
             a.wait_for_log(r"psyc peer psyc://b.test: its link proof is wrong", 15)
         assert "link up" not in b.log()
+    proxy.close()
+
+
+def test_an_xmpp_occupant_on_b_talks_with_irc_on_a():
+    if xc.slixmpp is None:
+        print("SKIP: slixmpp missing")
+        return
+    import asyncio
+
+    class Client(xc.BaseClient):
+        def __init__(self, jid, password):
+            super().__init__(jid, password, plugins=("xep_0045",))
+            self.group = asyncio.Queue()
+            self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+
+    ca, cb, proxy = nodes(b_xmpp=True)
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"link up \(dialed\)", 15)
+        anna = xc.LoopIrc(a.ports["irc"], "anna")
+        anna.send("JOIN #dev")
+        anna.expect(r" 366 anna #dev ")
+        xena = xc.login(Client, b.ports["xmpp"], f"xena@{B}/x", "xenapw", timeout=20)
+        room = f"dev@conference.{B}"
+        xc.run(xena.plugin["xep_0045"].join_muc_wait(room, "xena", maxstanzas=0), 20)
+        anna.expect(r"^:xena!\S+ JOIN :?#dev")
+        anna.send("PRIVMSG #dev :hi xena")
+        m = xc.run(xc.next_where(xena.group, lambda m: m["body"] == "hi xena"), 15)
+        assert m["from"].resource == "anna", m
+        xena.send_message(mto=room, mbody="hi anna", mtype="groupchat")
+        anna.expect(r"^:xena!\S+ PRIVMSG #dev :hi anna$")
+        xena.plugin["xep_0045"].leave_muc(room, "xena")
+        anna.expect(r"^:xena!\S+ PART #dev")
+        assert "link down" not in a.log() + b.log()
+        xc.bye(xena)
     proxy.close()
 
 
