@@ -87,8 +87,8 @@ struct SipConfig {
   std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
 };
 
-// A remote PSYC server that rooms are multicast to (one copy per server). Node-to-node
-// context multicast is not built yet: the keys are read and kept (other tools write them).
+// A remote Parley node that rooms are multicast to (one copy per server): adapters/psyc/
+// peer_link.hpp. The node whose root uniform sorts first dials; both list each other.
 struct PsycPeer {
   std::string host;  // "psyc.example.org" or an IP literal
   std::uint16_t port = 4404;
@@ -113,6 +113,9 @@ struct PsycConfig {
   std::uint32_t idle_timeout = 300;   // seconds of silence before a circuit is closed
   std::uint32_t rate = 10;            // packets per second one circuit may send, sustained; 0: no limit
   std::uint32_t burst = 20;           // packets ahead of that rate
+  std::size_t peer_queue = 1000;      // messages queued per peer while its link is down
+  std::size_t peer_members = 10000;   // remote persons a peer may place in one room, and in all
+  std::uint32_t peer_backoff_max = 60;  // seconds: the longest wait between dials of a peer
   PsycLimits limits;
 };
 

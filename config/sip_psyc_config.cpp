@@ -55,6 +55,9 @@ void parse_psyc(Reader& r, PsycConfig& out) {
   r.integer("idle_timeout", out.idle_timeout, 10, 86400);
   r.integer("rate", out.rate, 0, 1000000);
   r.integer("burst", out.burst, 1, 1000000);
+  r.integer("peer_queue", out.peer_queue, 0, 1000000);
+  r.integer("peer_members", out.peer_members, 1, 1000000);
+  r.integer("peer_backoff_max", out.peer_backoff_max, 1, 3600);
   Reader l = r.map("limits");
   // Names: "_notice_context_enter" and the like; below 16 common methods do not fit.
   l.integer("max_name", out.limits.max_name, 16, 1024);

@@ -9,6 +9,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/psyc/errors.hpp"
+#include "adapters/psyc/peer_link.hpp"
 #include "adapters/psyc/presence_map.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
@@ -33,9 +34,10 @@ pp::Limits limits_of(const config::PsycLimits& l) {
 class Circuit final : public protocols::Connection, public core::SessionSink {
  public:
   Circuit(protocols::Socket s, std::shared_ptr<asio::ssl::context> tls, Limits limits, Runtime& rt,
-          const config::Config& cfg)
+          const config::Config& cfg, PeerHub* hub)
       : Connection(std::move(s), std::move(tls), limits),
         rt_(rt),
+        hub_(hub),
         cfg_(cfg),
         domain_(cfg.server.domain),
         root_(pp::root_uniform(cfg.server.domain)),
@@ -60,7 +62,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     std::size_t used = 0;
     while (used < data.size() && !closed() && !ending_ && !auth_pending_) {
       // psyc.rate/burst: over the budget, the rest waits unread (TCP pushes back).
-      if (bucket_.enabled()) {
+      // An authenticated peer link carries many users: no per-client rate.
+      if (bucket_.enabled() && !(peer_ && hub_->linked(*peer_, *this))) {
         auto wait = bucket_.wait(last_input_);
         if (wait > std::chrono::steady_clock::duration::zero()) {
           pause_for(wait);
@@ -89,6 +92,7 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
 
   void on_close(std::string_view reason) override {
     if (resume_) resume_->cancel();
+    if (peer_) hub_->closed(*peer_, *this);
     // Posted, never inline: a close can happen inside a SessionSink call (a send() that
     // fails while the core iterates a room's members), and closing the session there
     // would change the room under the core's feet. Until the post runs, the circuit stays
@@ -185,6 +189,16 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
            std::nullopt);
   }
 
+  // Something this client sent could not be delivered after the fact (a peer node's
+  // queue full while its link is down: peer_link.hpp).
+  void on_error(const std::string& ref_id, const core::Error& e) override {
+    auto& p = start();
+    p.routing.push_back({':', "_source", root_, pp::ValueForm::text});
+    if (!uni_.empty()) p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
+    p.entity.push_back({':', "_tag_relay", ref_id, pp::ValueForm::text});
+    finish(error_method(e.condition), e.text);
+  }
+
   void on_terminate(const std::string& reason) override {
     session_ = 0;  // the core already closed it
     auto& p = start();
@@ -214,6 +228,13 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
       greeted_ = true;
       return;
     }
+    // A Parley node linking (peer_link.hpp): from here on the circuit is that peer's link.
+    if (!peer_ && !session_ && hub_ && p.method == "_request_link")
+      if (Peer* peer = hub_->find(routing(p, "_source"))) peer_ = peer;
+    if (peer_) {
+      if (!hub_->packet(*peer_, *this, p)) end("peer link refused");
+      return;
+    }
     for (const auto& m : p.routing) {
       if (m.op != '=') continue;
       if (m.value.empty()) {
@@ -231,11 +252,19 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
       return send_error("_error_necessary_link", "Link to your UNI first (_request_link).");
     }
     static const std::map<std::string_view, Handler> table = {
-        {"_request_link", &Circuit::link},       {"_request_context_enter", &Circuit::enter},
-        {"_request_enter", &Circuit::enter},     {"_request_context_leave", &Circuit::leave},
-        {"_request_leave", &Circuit::leave},     {"_message", &Circuit::message},
-        {"_message_public", &Circuit::message},  {"_message_action", &Circuit::message},
-        {"_message_private", &Circuit::message}, {"_notice_presence", &Circuit::presence},
+        {"_request_link", &Circuit::link},
+        {"_request_context_enter", &Circuit::enter},
+        {"_request_enter", &Circuit::enter},
+        {"_request_context_leave", &Circuit::leave},
+        {"_request_leave", &Circuit::leave},
+        {"_message", &Circuit::message},
+        {"_message_public", &Circuit::message},
+        {"_message_action", &Circuit::message},
+        {"_message_private", &Circuit::message},
+        {"_notice_presence", &Circuit::presence},
+        {"_request_friendship", &Circuit::friendship},
+        {"_request_friendship_remove", &Circuit::unfriend},
+        {"_notice_friendship_removed", &Circuit::unfriend},
     };
     bool handled = pp::dispatch_by_family(p.method, [&](std::string_view m) {
       auto it = table.find(m);
@@ -381,6 +410,54 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
     if (!st) send_error(error_method(st.error().condition), st.error().text, target);
   }
 
+  // Friendship (psyced's model) on the core's subscriptions, which need an account (guests
+  // have no roster): _request_friendship to a person is a subscription to them and an
+  // authorisation of theirs (a pre-approval when they have not asked yet), so two
+  // requests crossing make a friendship both ways; _request_friendship_remove (or
+  // _notice_friendship_removed) ends both directions.
+  bool friend_target(std::string_view target, core::Address& me, core::Address& them) {
+    pp::Uniform u;
+    if (!local_target(target, '~', u)) return false;
+    me = core::Address::user(protocols::ascii_fold(nick_));
+    if (const auto* info = rt_.core.sessions().find(session_)) me = info->user;
+    them = core::Address::user(protocols::ascii_fold(u.name));
+    return true;
+  }
+
+  void friendship(const pp::Packet&, std::string_view target) {
+    core::Address me, them;
+    if (!friend_target(target, me, them)) return;
+    auto st = rt_.core.presence().subscribe(me, them);
+    if (st) st = rt_.core.presence().authorize(me, them, true);
+    if (!st) send_error(error_method(st.error().condition), st.error().text, target);
+  }
+
+  void unfriend(const pp::Packet&, std::string_view target) {
+    core::Address me, them;
+    if (!friend_target(target, me, them)) return;
+    auto st = rt_.core.presence().unsubscribe(me, them);
+    auto st2 = rt_.core.presence().authorize(me, them, false);
+    if (!st && !st2) send_error(error_method(st.error().condition), st.error().text, target);
+  }
+
+  void on_subscription(const core::SubscriptionEvent& e) override {
+    auto& p = start();
+    const std::string from = pp::person_uniform(domain_, e.from.id());  // the packet holds views
+    p.routing.push_back({':', "_source", from, pp::ValueForm::text});
+    p.routing.push_back({':', "_target", uni_, pp::ValueForm::text});
+    p.entity.push_back({':', "_nick", e.from.id(), pp::ValueForm::text});
+    using A = core::SubscriptionAction;
+    switch (e.action) {
+      case A::subscribe:
+        return finish("_request_friendship", std::nullopt);
+      case A::subscribed:
+        return finish("_notice_friendship_established", std::nullopt);
+      case A::unsubscribe:
+      case A::unsubscribed:
+        return finish("_notice_friendship_removed", std::nullopt);
+    }
+  }
+
   void presence(const pp::Packet& p, std::string_view) {
     int degree = degree_of_method(p.method);
     if (const auto* d = p.find_entity("_degree_availability")) {
@@ -447,6 +524,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
   }
 
   Runtime& rt_;
+  PeerHub* hub_;          // null: no psyc.peers
+  Peer* peer_ = nullptr;  // set when a configured peer node links over this circuit
   const config::Config& cfg_;
   std::string domain_, root_;
   pp::Parser parser_;
@@ -470,8 +549,8 @@ class Circuit final : public protocols::Connection, public core::SessionSink {
 std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s,
                                                     std::shared_ptr<asio::ssl::context> tls,
                                                     protocols::Connection::Limits limits, Runtime& rt,
-                                                    const config::Config& cfg) {
-  return std::make_shared<Circuit>(std::move(s), std::move(tls), limits, rt, cfg);
+                                                    const config::Config& cfg, PeerHub* hub) {
+  return std::make_shared<Circuit>(std::move(s), std::move(tls), limits, rt, cfg, hub);
 }
 
 void check_idle(protocols::Connection& c, std::chrono::steady_clock::time_point now) {

@@ -24,8 +24,14 @@
 //  - _message_public (or _message) and _message_action to a place say in the room; the
 //    place sends each message to every member (the sender too) with `:_context`.
 //    _message_private (or _message) to a person is a direct message, received likewise.
+//  - _request_friendship to a person subscribes to them and authorises them (accounts only);
+//    the other side gets _request_friendship, and when both asked each gets
+//    _notice_friendship_established; _request_friendship_remove ends it both ways
+//    (_notice_friendship_removed). XMPP users see ordinary roster subscriptions.
 //  - _notice_presence* with _degree_availability (1..8 or a keyword) and
 //    _description_presence publish presence; watched users' presence comes back so.
+//  - A `_request_link` whose `:_source` is a configured peer node's uniform (psyc.peers)
+//    hands the circuit to the PeerHub (peer_link.hpp): node-to-node context multicast.
 //  - Unknown methods are handled as their nearest known family (method.hpp); with none,
 //    _error_unsupported_method. A malformed packet gets _error_syntax, then the close.
 #include <memory>
@@ -37,11 +43,13 @@
 
 namespace parley::adapters::psyc {
 
+class PeerHub;
+
 // Accepted sockets are rehome()d to the core strand first.
 std::shared_ptr<protocols::Connection> make_circuit(protocols::Socket s,
                                                     std::shared_ptr<boost::asio::ssl::context> tls,
                                                     protocols::Connection::Limits limits, Runtime& rt,
-                                                    const config::Config& cfg);
+                                                    const config::Config& cfg, PeerHub* hub = nullptr);
 // Core strand: closes the circuit when it has been silent longer than psyc.idle_timeout.
 void check_idle(protocols::Connection& c, std::chrono::steady_clock::time_point now);
 

@@ -5,6 +5,7 @@
 #include "adapters/common/listener_set.hpp"
 #include "adapters/common/listeners.hpp"
 #include "adapters/common/post_guarded.hpp"
+#include "adapters/psyc/peer_link.hpp"
 #include "adapters/psyc/psyc_circuit.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/psyc/packet.hpp"
@@ -23,8 +24,10 @@ class PsycPlugin final : public core::Plugin {
   std::string_view name() const override { return "psyc"; }
 
   core::Status start() override {
-    if (!cfg_.psyc.peers.empty())
-      spdlog::warn("psyc: psyc.peers is set but node-to-node links are not built yet; ignoring it");
+    if (!cfg_.psyc.peers.empty()) {
+      hub_ = std::make_unique<PeerHub>(rt_, cfg_);
+      hub_->start();
+    }
     listeners_ = std::make_unique<ListenerSet>(
         rt_, ListenerSet::Options{
                  .protocol = "psyc",
@@ -52,6 +55,7 @@ class PsycPlugin final : public core::Plugin {
     listeners_->sweep_every(std::chrono::seconds(5), [this] {
       auto now = std::chrono::steady_clock::now();
       manager_.for_each_posted([now](protocols::Connection& c) { check_idle(c, now); });
+      if (hub_) post_guarded(rt_.core_strand, "psyc: peer tick", [this] { if (hub_) hub_->tick(); });
     });
     return {};
   }
@@ -65,6 +69,7 @@ class PsycPlugin final : public core::Plugin {
     if (stopped_) return;
     stopped_ = true;
     if (listeners_) listeners_->stop();
+    if (hub_) hub_->stop();
     manager_.close_all("server shutting down");
   }
 
@@ -81,7 +86,8 @@ class PsycPlugin final : public core::Plugin {
     // server.connections.handshake_timeout bounds the time until _request_link succeeds.
     limits = connection_limits(limits, cfg_.server.connections);
     auto conn =
-        make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_);
+        make_circuit(protocols::rehome(std::move(s), rt_.core_strand), std::move(tls), limits, rt_, cfg_,
+                     hub_.get());
     listeners_->adopt(conn, std::move(admission), manager_);
     conn->start();
   }
@@ -89,6 +95,7 @@ class PsycPlugin final : public core::Plugin {
   Runtime& rt_;
   const config::Config& cfg_;
   std::unique_ptr<ListenerSet> listeners_;
+  std::unique_ptr<PeerHub> hub_;  // psyc.peers: node-to-node links
   protocols::ConnectionManager manager_;
   bool stopped_ = false;
 };

@@ -2,8 +2,7 @@
 // The PSYC plugin: PSYC 1.0 clients on psyc.listen (TCP and tls:), linked to Parley
 // accounts or as guests, in the hub's rooms as places (psyc://DOMAIN/@dev is IRC's #dev).
 // The circuit protocol is described in psyc_circuit.hpp; the codec is protocols/psyc/.
-//
-// Not built yet: node-to-node context multicast over psyc.peers (the keys are read).
+// Other Parley nodes (psyc.peers) link over the same listener or are dialed: peer_link.hpp.
 #include <memory>
 
 #include "adapters/common/runtime.hpp"

@@ -425,5 +425,33 @@ def test_tls_circuit_handshake_and_idle_timeouts():
         t.close()
 
 
+def test_friendship_is_a_subscription_both_ways():
+    cfg = h.config(irc=True, psyc=True, accounts=[("alice", "alicepw"), ("bob", "bobpw")], domain=DOMAIN)
+    with h.Parleyd(cfg) as d:
+        alice = PsycClient(d.ports["psyc"])
+        assert alice.link("alice", "alicepw").method == "_notice_link"
+        bob = PsycClient(d.ports["psyc"])
+        assert bob.link("bob", "bobpw").method == "_notice_link"
+        alice.send("_request_friendship", f"psyc://{DOMAIN}/~bob")
+        bob.expect("_request_friendship", _source=f"psyc://{DOMAIN}/~alice")
+        bob.send("_request_friendship", f"psyc://{DOMAIN}/~alice")  # accepting is asking back
+        alice.expect("_notice_friendship_established", _source=f"psyc://{DOMAIN}/~bob")
+        bob.expect("_notice_friendship_established", _source=f"psyc://{DOMAIN}/~alice")
+        # Friends see each other's presence.
+        bob.send("_notice_presence_away", entity=[(":", "_description_presence", "lunch")],
+                 routing=[(":", "_target", f"psyc://{DOMAIN}/~bob")])
+        p = alice.expect("_notice_presence.*", _source=f"psyc://{DOMAIN}/~bob", _description_presence="lunch")
+        assert p.get("_degree_availability") in ("4", "3", "5"), p
+        alice.send("_request_friendship_remove", f"psyc://{DOMAIN}/~bob")
+        bob.expect("_notice_friendship_removed", _source=f"psyc://{DOMAIN}/~alice")
+        # A guest has no roster: its request is refused with an error.
+        guest = PsycClient(d.ports["psyc"])
+        assert guest.link("gus").method == "_notice_link"
+        guest.send("_request_friendship", f"psyc://{DOMAIN}/~bob")
+        guest.expect("_error_.*")
+        for c in (alice, bob, guest):
+            c.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())

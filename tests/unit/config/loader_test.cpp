@@ -229,6 +229,9 @@ TEST_CASE("the psyc section: limits, guests, peers, defaults and bounds") {
   CHECK(d->psyc.idle_timeout == 300);
   CHECK(d->psyc.rate == 10);
   CHECK(d->psyc.burst == 20);
+  CHECK(d->psyc.peer_queue == 1000);
+  CHECK(d->psyc.peer_members == 10000);
+  CHECK(d->psyc.peer_backoff_max == 60);
   CHECK(d->psyc.limits.max_name == 64);
   CHECK(d->psyc.limits.max_value == 8192);
   CHECK(d->psyc.limits.max_content == 65536);
@@ -236,9 +239,14 @@ TEST_CASE("the psyc section: limits, guests, peers, defaults and bounds") {
   auto r = load_string(
       "psyc:\n  listen: [\"127.0.0.1:4404\"]\n  guests: false\n  idle_timeout: 60\n"
       "  peers: [ { host: b.example, port: 4405, uniform: \"psyc://b.example\", secret: s } ]\n"
-      "  limits: { max_name: 32, max_value: 1024, max_content: 4096, max_modifiers: 16 }\n",
+      "  limits: { max_name: 32, max_value: 1024, max_content: 4096, max_modifiers: 16 }\n"
+      "  peer_queue: 5\n  peer_members: 7\n  peer_backoff_max: 2\n",
       "t");
   REQUIRE(r);
+  CHECK(r->psyc.peer_queue == 5);
+  CHECK(r->psyc.peer_members == 7);
+  CHECK(r->psyc.peer_backoff_max == 2);
+  CHECK_FALSE(load_string("psyc: { listen: [\"127.0.0.1:4404\"], peer_members: 0 }\n", "t"));
   CHECK_FALSE(r->psyc.guests);
   CHECK(r->psyc.idle_timeout == 60);
   REQUIRE(r->psyc.peers.size() == 1);
