@@ -96,15 +96,16 @@ ServerFrame next_server_frame(std::string_view in) {
 }
 
 std::string open_message(std::string_view domain) {
-  return "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='" + escape_bosh_attr(domain) + "' version='1.0'/>";
+  return "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='" + escape_bosh_attr(domain) +
+         "' version='1.0'/>";
 }
 
 }  // namespace
 
 class BoshSession : public std::enable_shared_from_this<BoshSession> {
  public:
-  BoshSession(std::weak_ptr<BoshService> service, const BoshService::Options& o, std::string sid, std::string peer,
-              Socket pipe, std::string domain)
+  BoshSession(std::weak_ptr<BoshService> service, const BoshService::Options& o, std::string sid,
+              std::string peer, Socket pipe, std::string domain)
       : service_(std::move(service)),
         o_(o),
         sid_(std::move(sid)),
@@ -125,8 +126,9 @@ class BoshSession : public std::enable_shared_from_this<BoshSession> {
     rids_ = std::make_unique<RidWindow>(*b.rid, requests_);
     cache_ = std::make_unique<ResponseCache>(requests_ + 1);
     creation_ = " sid='" + sid_ + "' wait='" + std::to_string(wait_) + "' hold='" + std::to_string(hold_) +
-                "' requests='" + std::to_string(requests_) + "' inactivity='" + std::to_string(o_.bosh.inactivity) +
-                "' polling='1' ver='1.11' from='" + escape_bosh_attr(domain_) + "' xmpp:version='1.0'";
+                "' requests='" + std::to_string(requests_) + "' inactivity='" +
+                std::to_string(o_.bosh.inactivity) + "' polling='1' ver='1.11' from='" +
+                escape_bosh_attr(domain_) + "' xmpp:version='1.0'";
     to_stream(open_message(domain_));
     read();
     hold(*b.rid, std::move(reply));
@@ -143,7 +145,8 @@ class BoshSession : public std::enable_shared_from_this<BoshSession> {
       case RidWindow::Verdict::out_of_window:  // §14.2
         reply(bosh_response(render_bosh_terminate("item-not-found")));
         return end("item-not-found", false);
-      case RidWindow::Verdict::fresh: break;
+      case RidWindow::Verdict::fresh:
+        break;
     }
     for (const auto& e : b.payload) to_stream(e);
     if (b.type == "terminate") {  // §13: the client ends the session; the stream ends cleanly
@@ -164,8 +167,10 @@ class BoshSession : public std::enable_shared_from_this<BoshSession> {
     ended_ = true;
     while (!held_.empty()) answer_front(render_bosh_terminate(condition), true);
     inactivity_timer_.cancel();
-    if (!graceful || writing_.empty()) shutdown_pipe();
-    else close_when_written_ = true;
+    if (!graceful || writing_.empty())
+      shutdown_pipe();
+    else
+      close_when_written_ = true;
     if (auto s = service_.lock()) s->remove(sid_, peer_);
   }
 
@@ -241,7 +246,8 @@ class BoshSession : public std::enable_shared_from_this<BoshSession> {
     inactivity_timer_.expires_after(std::chrono::seconds(o_.bosh.inactivity));
     inactivity_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->ended_ || !self->held_.empty()) return;
-      spdlog::info("xmpp: BOSH session from {} inactive for {} s; ending it", self->peer_, self->o_.bosh.inactivity);
+      spdlog::info("xmpp: BOSH session from {} inactive for {} s; ending it", self->peer_,
+                   self->o_.bosh.inactivity);
       self->end("item-not-found", false);
     });
   }
@@ -257,22 +263,24 @@ class BoshSession : public std::enable_shared_from_this<BoshSession> {
     if (!writing_.empty() || out_.empty() || pipe_closed_) return;
     writing_ = std::move(out_);
     out_.clear();
-    asio::async_write(pipe_, asio::buffer(writing_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->writing_.clear();
-      if (ec) return self->end("remote-connection-failed", false);
-      if (self->close_when_written_ && self->out_.empty()) return self->shutdown_pipe();
-      self->flush();
-    });
+    asio::async_write(pipe_, asio::buffer(writing_),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        self->writing_.clear();
+                        if (ec) return self->end("remote-connection-failed", false);
+                        if (self->close_when_written_ && self->out_.empty()) return self->shutdown_pipe();
+                        self->flush();
+                      });
   }
 
   void read() {
     if (pipe_closed_) return;
-    pipe_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-      if (ec) return self->stream_ended();
-      self->in_.append(self->buf_, n);
-      if (!self->on_pipe_bytes()) return;
-      self->read();
-    });
+    pipe_.async_read_some(asio::buffer(buf_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            if (ec) return self->stream_ended();
+                            self->in_.append(self->buf_, n);
+                            if (!self->on_pipe_bytes()) return;
+                            self->read();
+                          });
   }
 
   // The c2s stream's output: RFC 7395 messages. false: the stream ended.
@@ -364,14 +372,16 @@ std::size_t BoshService::size() const {
 
 HttpResponse BoshService::response(std::string body, unsigned status) const {
   HttpResponse r{status, std::string(kContentType), std::move(body), {}};
-  if (!o_.bosh.allow_origin.empty()) r.headers.emplace_back("Access-Control-Allow-Origin", o_.bosh.allow_origin);
+  if (!o_.bosh.allow_origin.empty())
+    r.headers.emplace_back("Access-Control-Allow-Origin", o_.bosh.allow_origin);
   return r;
 }
 
 void BoshService::remove(const std::string& sid, const std::string& peer) {
   std::lock_guard lock(mu_);
   if (sessions_.erase(sid) == 0) return;
-  if (auto it = per_address_.find(peer); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  if (auto it = per_address_.find(peer); it != per_address_.end() && --it->second == 0)
+    per_address_.erase(it);
 }
 
 void BoshService::stop() {
@@ -410,7 +420,9 @@ void BoshService::handle(const HttpRequest& q, HttpReply reply) {
     // §17.2: an unknown sid ends nothing but is told item-not-found.
     if (!s) return reply(response(render_bosh_terminate("item-not-found")));
     return post_guarded(s->strand(), "bosh: request",
-                        [s, b = std::move(b), reply = std::move(reply)]() mutable { s->request(std::move(b), std::move(reply)); });
+                        [s, b = std::move(b), reply = std::move(reply)]() mutable {
+                          s->request(std::move(b), std::move(reply));
+                        });
   }
   if (b.to != ctx_.domains.domain) return reply(response(render_bosh_terminate("host-unknown")));
   int fds[2];
@@ -430,20 +442,23 @@ void BoshService::handle(const HttpRequest& q, HttpReply reply) {
   auto& io = ctx_.rt.io;
   Socket ours(asio::make_strand(io), protocols::tcp::v4(), fds[0]);
   Socket theirs(asio::make_strand(io), protocols::tcp::v4(), fds[1]);
-  auto session = std::make_shared<BoshSession>(weak_from_this(), o_, sid, q.peer, std::move(ours), ctx_.domains.domain);
+  auto session =
+      std::make_shared<BoshSession>(weak_from_this(), o_, sid, q.peer, std::move(ours), ctx_.domains.domain);
   {
     std::lock_guard lock(mu_);
     sessions_[sid] = session;
   }
   protocols::Connection::Detached d{std::move(theirs), {}, {}, {}};
-  auto c = std::make_shared<C2sConnection>(std::move(d), std::make_unique<protocols::xmpp::XmppWsFraming>(o_.ws),
-                                           ctx_, o_.write_queue);
+  auto c = std::make_shared<C2sConnection>(
+      std::move(d), std::make_unique<protocols::xmpp::XmppWsFraming>(o_.ws), ctx_, o_.write_queue);
   c->set_peer_host(q.peer);  // auth-failure throttling and logs by the HTTP client's address
   ctx_.manager.add(c);
   post_guarded(c->executor(), "bosh: c2s start", [c] { c->start(); });
   spdlog::debug("xmpp: BOSH session {} from {}", sid, q.peer);
   post_guarded(session->strand(), "bosh: create",
-               [session, b = std::move(b), reply = std::move(reply)]() mutable { session->create(b, std::move(reply)); });
+               [session, b = std::move(b), reply = std::move(reply)]() mutable {
+                 session->create(b, std::move(reply));
+               });
 }
 
 }  // namespace parley::adapters::xmpp

@@ -10,7 +10,9 @@ namespace {
 struct StringWriter final : pugi::xml_writer {
   std::string& out;
   explicit StringWriter(std::string& o) : out(o) {}
-  void write(const void* data, std::size_t size) override { out.append(static_cast<const char*>(data), size); }
+  void write(const void* data, std::size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
 };
 
 template <class T>
@@ -20,11 +22,14 @@ bool parse_number(std::string_view s, T& out) {
   return ec == std::errc{} && p == s.data() + s.size();
 }
 
-BoshParse fail(std::string condition, std::string text) { return {std::nullopt, {std::move(condition), std::move(text)}}; }
+BoshParse fail(std::string condition, std::string text) {
+  return {std::nullopt, {std::move(condition), std::move(text)}};
+}
 
 bool has_namespace(pugi::xml_node n) {
   std::string_view name = n.name();
-  if (name.find(':') != std::string_view::npos) return true;  // prefixed: declared on it or refused by the c2s framer
+  if (name.find(':') != std::string_view::npos)
+    return true;  // prefixed: declared on it or refused by the c2s framer
   return !n.attribute("xmlns").empty();
 }
 
@@ -71,7 +76,8 @@ BoshParse parse_bosh_body(std::string_view xml, std::size_t max_bytes) {
   for (pugi::xml_node c = root.first_child(); c; c = c.next_sibling()) {
     if (c.type() == pugi::node_pcdata) {
       std::string_view t = c.value();
-      if (t.find_first_not_of(" \t\r\n") != std::string_view::npos) return fail("bad-request", "text in body");
+      if (t.find_first_not_of(" \t\r\n") != std::string_view::npos)
+        return fail("bad-request", "text in body");
       continue;
     }
     if (c.type() != pugi::node_element) continue;  // comments and PIs are not kept by the parser
@@ -121,12 +127,23 @@ std::string escape_bosh_attr(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -135,8 +152,9 @@ std::string escape_bosh_attr(std::string_view v) {
 std::string render_bosh_body(std::string_view attributes, std::string_view payload) {
   std::string out;
   out.reserve(160 + attributes.size() + payload.size());
-  out += "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' "
-         "xmlns:stream='http://etherx.jabber.org/streams'";
+  out +=
+      "<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' "
+      "xmlns:stream='http://etherx.jabber.org/streams'";
   out += attributes;
   if (payload.empty()) {
     out += "/>";

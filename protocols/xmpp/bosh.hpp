@@ -29,8 +29,8 @@ struct BoshBody {
   std::string to, type, lang, ver, route;
   std::uint32_t wait = 0, hold = 0;  // session creation: as asked (0 when absent)
   bool has_wait = false, has_hold = false;
-  bool restart = false;           // xmpp:restart='true' (XEP-0206 §5)
-  std::string xmpp_version;       // xmpp:version (XEP-0206 §3)
+  bool restart = false;              // xmpp:restart='true' (XEP-0206 §5)
+  std::string xmpp_version;          // xmpp:version (XEP-0206 §3)
   std::vector<std::string> payload;  // each child element, serialised standalone
 };
 

@@ -27,10 +27,11 @@ TEST_CASE("bosh body: session creation attributes") {
 }
 
 TEST_CASE("bosh body: payload elements standalone, jabber:client added where missing") {
-  auto p = parse_bosh_body("<body xmlns='" + kNs +
-                               "' rid='2' sid='s1'> <message to='a@b'><body>x &amp; y</body></message>"
-                               "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGE=</auth></body>",
-                           4096);
+  auto p = parse_bosh_body(
+      "<body xmlns='" + kNs +
+          "' rid='2' sid='s1'> <message to='a@b'><body>x &amp; y</body></message>"
+          "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGE=</auth></body>",
+      4096);
   REQUIRE(p.body);
   REQUIRE(p.body->payload.size() == 2);
   CHECK(p.body->payload[0] == "<message xmlns=\"jabber:client\" to=\"a@b\"><body>x &amp; y</body></message>");
@@ -39,8 +40,8 @@ TEST_CASE("bosh body: payload elements standalone, jabber:client added where mis
 }
 
 TEST_CASE("bosh body: restart and terminate") {
-  auto p = parse_bosh_body("<body xmlns='" + kNs + "' rid='3' sid='s' xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true'/>",
-                           4096);
+  auto p = parse_bosh_body(
+      "<body xmlns='" + kNs + "' rid='3' sid='s' xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true'/>", 4096);
   REQUIRE(p.body);
   CHECK(p.body->restart);
   p = parse_bosh_body("<body xmlns='" + kNs + "' rid='4' sid='s' type='terminate'/>", 4096);
@@ -58,9 +59,9 @@ TEST_CASE("bosh body: malformed and hostile input is refused") {
   bad("");
   bad("<body");
   bad("not xml");
-  bad("<body rid='1'/>");                                  // no namespace
-  bad("<other xmlns='" + kNs + "' rid='1'/>");             // not body
-  bad("<body xmlns='" + kNs + "'/>");                      // no rid
+  bad("<body rid='1'/>");                       // no namespace
+  bad("<other xmlns='" + kNs + "' rid='1'/>");  // not body
+  bad("<body xmlns='" + kNs + "'/>");           // no rid
   bad("<body xmlns='" + kNs + "' rid='-1'/>");
   bad("<body xmlns='" + kNs + "' rid='12x'/>");
   bad("<body xmlns='" + kNs + "' rid='99999999999999999999999'/>");
