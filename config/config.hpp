@@ -142,11 +142,24 @@ struct HttpLimits {
   std::size_t write_queue = 1024 * 1024;      // bytes queued toward one client before it is closed
 };
 
+// BOSH (XEP-0124/0206) at /http-bind (adapters/xmpp/bosh_session): one session is one c2s
+// stream; its request bodies are bounded by HttpLimits::body_bytes.
+struct BoshConfig {
+  std::uint32_t sessions_per_address = 5;   // live sessions one client address may hold
+  std::uint32_t max_sessions = 1000;        // live sessions in all
+  std::uint32_t hold_max = 2;               // requests held at once per session (the client's hold, capped)
+  std::uint32_t wait_max = 60;              // seconds a request may be held (the client's wait, capped)
+  std::uint32_t inactivity = 60;            // seconds without any request before the session ends
+  std::size_t queued_bytes = 256 * 1024;    // output waiting for the next request before the session ends
+  std::string allow_origin;                 // Access-Control-Allow-Origin; empty: no CORS headers
+};
+
 struct HttpConfig {
   bool enabled = false;
   std::vector<ListenAddress> listen;          // "127.0.0.1:5280", "tls:127.0.0.1:5281"
   std::vector<ListenAddress> metrics_listen;  // set: /metrics is served only there
   HttpLimits limits;
+  BoshConfig bosh;
 };
 
 struct BridgeConfig {

@@ -16,6 +16,15 @@ void parse_http(Reader& r, HttpConfig& out) {
   l.integer("websocket_message", out.limits.websocket_message, 4096, 16 * 1024 * 1024);
   l.integer("websocket_fragments", out.limits.websocket_fragments, 1, 4096);
   l.integer("write_queue", out.limits.write_queue, 64 * 1024, 64 * 1024 * 1024);
+  // BOSH: a held request costs a connection and a timer, a session a c2s stream and queue.
+  Reader b = r.map("bosh");
+  b.integer("sessions_per_address", out.bosh.sessions_per_address, 1, 10000);
+  b.integer("max_sessions", out.bosh.max_sessions, 1, 1000000);
+  b.integer("hold_max", out.bosh.hold_max, 1, 16);
+  b.integer("wait_max", out.bosh.wait_max, 1, 300);
+  b.integer("inactivity", out.bosh.inactivity, 2, 3600);
+  b.integer("queued_bytes", out.bosh.queued_bytes, 16 * 1024, 64 * 1024 * 1024);
+  b.string("allow_origin", out.bosh.allow_origin);
 }
 
 }  // namespace parley::config

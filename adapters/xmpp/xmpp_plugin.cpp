@@ -4,6 +4,7 @@
 
 #include "adapters/common/http_routes.hpp"
 #include "adapters/common/listener_set.hpp"
+#include "adapters/xmpp/bosh_session.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/context.hpp"
 #include "adapters/common/post_guarded.hpp"
@@ -105,6 +106,15 @@ class XmppPlugin : public core::Plugin {
                                        ctx->manager.add(c);
                                        c->start();
                                      }});
+    // BOSH (XEP-0124/0206): each session one c2s stream over a socketpair (bosh_session.hpp).
+    if (rt_.http) {
+      const auto& h = config_.http;
+      bosh_ = std::make_shared<BoshService>(
+          *ctx, BoshService::Options{h.bosh, h.limits.body_bytes, h.limits.write_queue,
+                                     protocols::ws::Limits{h.limits.websocket_message, h.limits.websocket_fragments}});
+      rt_.http->handle("/http-bind", {"POST", "OPTIONS"},
+                       [b = bosh_](const HttpRequest& q, HttpReply r) { b->handle(q, std::move(r)); });
+    }
     return {};
   }
 
@@ -117,6 +127,8 @@ class XmppPlugin : public core::Plugin {
 
   void stop() override {
     if (rt_.http) rt_.http->remove("/xmpp-websocket");
+    if (rt_.http) rt_.http->remove("/http-bind");
+    if (bosh_) bosh_->stop();
     if (listeners_) listeners_->stop();
     if (gateway_)  // every puppet QUITs its IRC network
       post_guarded(rt_.core_strand, "gateway: stop", [gw = gateway_] { gw->stop(); });
@@ -201,6 +213,7 @@ class XmppPlugin : public core::Plugin {
   const config::Config& config_;
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<ListenerSet> listeners_;
+  std::shared_ptr<BoshService> bosh_;
   std::shared_ptr<gateway::Gateway> gateway_;
   std::shared_ptr<Component> component_;
   std::shared_ptr<gateway::Gateway> component_gateway_;

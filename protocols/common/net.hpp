@@ -223,6 +223,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool is_tls() const { return tls_.valid(); }
   bool closed() const { return state_ == State::closed; }
   const std::string& peer_host() const { return peer_host_; }
+  // A connection whose socket is not the client's (BOSH: a socketpair) names its client.
+  void set_peer_host(std::string host) { peer_host_ = std::move(host); }
   std::uint16_t peer_port() const { return peer_port_; }
   // Any thread: copies the executor the socket was created with, which never changes (Boost
   // 1.74's basic_socket::get_executor() is merely not declared const).

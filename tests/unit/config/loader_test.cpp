@@ -302,6 +302,34 @@ TEST_CASE("the http section: listen, metrics_listen, limits with defaults and ra
   CHECK_FALSE(load_string("irc: { listen: [\"127.0.0.1:7000\"] }\nhttp: { listen: [\"127.0.0.1:7000\"] }\n", "t").ok());
 }
 
+TEST_CASE("http.bosh: defaults, values and ranges") {
+  auto d = load_string("http: { listen: [\"127.0.0.1:5280\"] }\n", "t");
+  REQUIRE(d.ok());
+  CHECK(d->http.bosh.sessions_per_address == 5);
+  CHECK(d->http.bosh.max_sessions == 1000);
+  CHECK(d->http.bosh.hold_max == 2);
+  CHECK(d->http.bosh.wait_max == 60);
+  CHECK(d->http.bosh.inactivity == 60);
+  CHECK(d->http.bosh.queued_bytes == 256 * 1024);
+  CHECK(d->http.bosh.allow_origin.empty());
+  auto r = load_string(
+      "http: { listen: [\"127.0.0.1:5280\"], bosh: { sessions_per_address: 2, hold_max: 1, wait_max: 30,\n"
+      "        inactivity: 10, queued_bytes: 65536, max_sessions: 50, allow_origin: \"*\" } }\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->http.bosh.sessions_per_address == 2);
+  CHECK(r->http.bosh.hold_max == 1);
+  CHECK(r->http.bosh.wait_max == 30);
+  CHECK(r->http.bosh.inactivity == 10);
+  CHECK(r->http.bosh.queued_bytes == 65536);
+  CHECK(r->http.bosh.max_sessions == 50);
+  CHECK(r->http.bosh.allow_origin == "*");
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], bosh: { hold_max: 0 } }\n", "t").ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], bosh: { wait_max: 301 } }\n", "t").ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], bosh: { bogus: 1 } }\n", "t").ok());
+}
+
 TEST_CASE("enabled: false switches a section off") {
   auto r = load_string("irc: { enabled: false, listen: [\"127.0.0.1:6667\"] }\n", "t");
   REQUIRE(r.ok());
