@@ -85,6 +85,12 @@ struct SipConfig {
   // Digest challenges offered in a 401, in this order ("MD5", "SHA-256"). MD5 first by
   // default: many UAs (sipp among them) read only the first WWW-Authenticate header.
   std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
+  // SIMPLE presence (adapters/sip/presence_agent): PUBLISH and SUBSCRIBE Expires bounds
+  // (RFC 3903 §6 / RFC 6665 §4.2.1.1: below min is 423, above max is clamped).
+  Expires event_expires{60, 3600, 3600};
+  std::size_t max_subscriptions = 100;  // SUBSCRIBE dialogs per watching user; beyond: 403
+  std::size_t max_publications = 10;    // PUBLISH entity tags per user; beyond: 403
+  std::uint32_t notify_interval_ms = 200;  // per subscription: NOTIFYs at most this often; changes coalesce
 };
 
 // A remote Parley node that rooms are multicast to (one copy per server): adapters/psyc/

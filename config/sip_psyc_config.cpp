@@ -22,6 +22,18 @@ void parse_sip(Reader& r, SipConfig& out) {
         out.register_expires.default_ > out.register_expires.max)
       ex.error("default", "default must lie between min and max");
   }
+  {
+    Reader ex = r.map("event_expires");
+    ex.integer("min", out.event_expires.min, 1, 86400);
+    ex.integer("max", out.event_expires.max, 1, 604800);
+    ex.integer("default", out.event_expires.default_, 1, 604800);
+    if (out.event_expires.min > out.event_expires.max) ex.error("min", "min must not exceed max");
+    if (out.event_expires.default_ < out.event_expires.min || out.event_expires.default_ > out.event_expires.max)
+      ex.error("default", "default must lie between min and max");
+  }
+  r.integer("max_subscriptions", out.max_subscriptions, 1, 100000);
+  r.integer("max_publications", out.max_publications, 1, 1000);
+  r.integer("notify_interval_ms", out.notify_interval_ms, 0, 60000);
   r.integer("max_request", out.max_request, 1024, 65535);
   r.integer("max_message", out.max_message, 64, 60000);
   r.integer("max_bindings", out.max_bindings, 1, 1000);

@@ -23,12 +23,14 @@
 
 #include "adapters/common/auth.hpp"
 #include "adapters/common/libre_bridge.hpp"
+#include "adapters/sip/presence_agent.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/token_bucket.hpp"
 #include "protocols/sip/digest.hpp"
+#include "protocols/sip/pidf.hpp"
 #include "protocols/sip/text.hpp"
 
 namespace parley::adapters::sip {
@@ -44,6 +46,9 @@ std::uint64_t unix_seconds() {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
 }
+
+constexpr const char* kAllow = "Allow: REGISTER, MESSAGE, OPTIONS, PUBLISH, SUBSCRIBE, NOTIFY\r\n";
+constexpr const char* kAllowEvents = "Allow-Events: presence, presence.winfo\r\n";
 
 std::string address_of(const sa& a, bool with_port) {
   char buf[64] = {};
@@ -63,6 +68,7 @@ struct DigestInput {
 // The core side: registrar + nonce counts, owned jointly by the plugin and posted tasks.
 struct CoreSide {
   std::shared_ptr<Registrar> registrar;
+  std::shared_ptr<PresenceAgent> agent;
   sipt::NonceCounts counts;
 };
 
@@ -105,6 +111,11 @@ class Stack {
     }
     err = sip_listen(&lsnr_, sip_, true, &Stack::on_request_c, this);
     if (err) return std::string("sip_listen: ") + std::strerror(err);
+    // libre's event framework after ours: it gets the requests on_request_c passes on
+    // (in-dialog SUBSCRIBE refreshes and unsubscribes of our notifiers; NOTIFY, which it
+    // answers 481 as we subscribe to nothing).
+    err = sipevent_listen(&evsock_, sip_, 256, 16, nullptr, nullptr);
+    if (err) return std::string("sipevent_listen: ") + std::strerror(err);
     return {};
   }
 
@@ -116,6 +127,9 @@ class Stack {
       mem_deref(p.msg);
     }
     pending_.clear();
+    for (auto& [id, n] : nots_) mem_deref(n.not_);
+    nots_.clear();
+    evsock_ = static_cast<sipevent_sock*>(mem_deref(evsock_));
     lsnr_ = static_cast<sip_lsnr*>(mem_deref(lsnr_));
     if (sip_) sip_close(sip_, true);
     sip_ = static_cast<struct sip*>(mem_deref(sip_));
@@ -130,10 +144,26 @@ class Stack {
     if (it == pending_.end()) return;
     Pending p = it->second;
     pending_.erase(it);
-    (void)sip_treplyf(&p.st, nullptr, sip_, p.msg, false, r.code, r.reason.c_str(),
-                      "%sContent-Length: 0\r\n\r\n", r.headers.c_str());
+    if (r.sub_id && r.code >= 200 && r.code < 300) {
+      p.st = static_cast<sip_strans*>(mem_deref(p.st));  // sipevent_accept answers with its own
+      accept_subscription(p.msg, r);
+    } else {
+      (void)sip_treplyf(&p.st, nullptr, sip_, p.msg, false, r.code, r.reason.c_str(),
+                        "%sContent-Length: 0\r\n\r\n", r.headers.c_str());
+    }
     mem_deref(p.st);
     mem_deref(p.msg);
+  }
+
+  // From the core strand: one NOTIFY. The sequence check keeps an older state from
+  // following a newer one; libre's notifier keeps one NOTIFY in flight and sends only
+  // the latest body after it (RFC 6665 §4.2.2 leaves the pacing to the notifier).
+  void notify(const OutNotify& n) {
+    if (closed_) return;
+    auto it = nots_.find(n.sub_id);
+    if (it == nots_.end() || n.seq <= it->second.seq) return;
+    it->second.seq = n.seq;
+    deliver(it, n);
   }
 
   void send_message(const OutMessage& m) {
@@ -157,14 +187,15 @@ class Stack {
     sends_.emplace(raw, std::move(ctx));
     std::uint64_t tag = ::rand_u64(), cid = ::rand_u64();
     std::string subject = m.subject.empty() ? "" : "Subject: " + m.subject + "\r\n";
-    int err = sip_requestf(
-        nullptr, sip_, true, "MESSAGE", m.target.c_str(), nullptr, nullptr, nullptr, &Stack::on_response_c,
-        raw,
-        "To: <%s>\r\nFrom: <%s>;tag=%016llx\r\nCall-ID: %016llx@parley\r\nCSeq: 1 MESSAGE\r\n"
-        "Max-Forwards: 70\r\n%sContent-Type: text/plain;charset=UTF-8\r\n"
-        "Content-Length: %zu\r\n\r\n%b",
-        m.to_uri.c_str(), m.from_uri.c_str(), static_cast<unsigned long long>(tag),
-        static_cast<unsigned long long>(cid), subject.c_str(), m.body.size(), m.body.data(), m.body.size());
+    int err =
+        sip_requestf(nullptr, sip_, true, "MESSAGE", m.target.c_str(), nullptr, nullptr, nullptr,
+                     &Stack::on_response_c, raw,
+                     "To: <%s>\r\nFrom: <%s>;tag=%016llx\r\nCall-ID: %016llx@parley\r\nCSeq: 1 MESSAGE\r\n"
+                     "Max-Forwards: 70\r\n%sContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\n\r\n%b",
+                     m.to_uri.c_str(), m.from_uri.c_str(), static_cast<unsigned long long>(tag),
+                     static_cast<unsigned long long>(cid), subject.c_str(), m.content_type.c_str(),
+                     m.body.size(), m.body.data(), m.body.size());
     if (err) {
       sends_.erase(raw);
       failed(m, 0, std::strerror(err));
@@ -181,6 +212,100 @@ class Stack {
     std::string ref_id;
     core::SessionId origin = 0;
   };
+  struct NotCtx {
+    Stack* self = nullptr;
+    std::uint64_t sub_id = 0;
+  };
+  struct Notifier {
+    sipnot* not_ = nullptr;
+    std::uint64_t seq = 1;  // the first NOTIFY goes out with the accept
+    std::unique_ptr<NotCtx> ctx;
+  };
+
+  static sipevent_reason reason_of(const std::string& r) {
+    if (r == "rejected") return SIPEVENT_REJECTED;
+    if (r == "timeout") return SIPEVENT_TIMEOUT;
+    if (r == "noresource") return SIPEVENT_NORESOURCE;
+    if (r == "probation") return SIPEVENT_PROBATION;
+    if (r == "giveup") return SIPEVENT_GIVEUP;
+    return SIPEVENT_DEACTIVATED;
+  }
+
+  void deliver(std::unordered_map<std::uint64_t, Notifier>::iterator it, const OutNotify& n) {
+    mbuf* mb = nullptr;
+    if (!n.body.empty()) {
+      mb = mbuf_alloc(n.body.size());
+      if (!mb) return;
+      (void)mbuf_write_mem(mb, reinterpret_cast<const uint8_t*>(n.body.data()), n.body.size());
+      mb->pos = 0;
+    }
+    if (n.state == OutNotify::State::terminated) {
+      (void)sipevent_notify(it->second.not_, mb, SIPEVENT_TERMINATED, reason_of(n.reason), 0);
+      mem_deref(it->second.not_);  // the notifier keeps itself alive until the NOTIFY is answered
+      nots_.erase(it);
+    } else {
+      (void)sipevent_notify(it->second.not_, mb,
+                            n.state == OutNotify::State::active ? SIPEVENT_ACTIVE : SIPEVENT_PENDING,
+                            SIPEVENT_DEACTIVATED, 0);
+    }
+    mem_deref(mb);
+  }
+
+  // RFC 6665 §4.2.1.2: 200/202 with Expires, then at once a NOTIFY with the state.
+  void accept_subscription(const sip_msg* msg, const SipReply& r) {
+    sipevent_event ev{};
+    const sip_hdr* eh = sip_msg_hdr(msg, SIP_HDR_EVENT);
+    auto n = Notifier{};
+    n.ctx = std::make_unique<NotCtx>(NotCtx{this, r.sub_id});
+    std::string cuser = str(msg->uri.user);
+    const auto& ex = s_->cfg.event_expires;
+    int err = !eh || sipevent_event_decode(&ev, &eh->val)
+                  ? EINVAL
+                  : sipevent_accept(&n.not_, evsock_, msg, nullptr, &ev, r.code, r.reason.c_str(), ex.min,
+                                    ex.default_, ex.max, cuser.empty() ? "parley" : cuser.c_str(),
+                                    r.content_type.c_str(), nullptr, nullptr, false, &Stack::on_not_close_c,
+                                    n.ctx.get(), nullptr);
+    if (err) {
+      (void)sip_treplyf(nullptr, nullptr, sip_, msg, false, 500, "Server Internal Error",
+                        "Content-Length: 0\r\n\r\n");
+      ended(r.sub_id);
+      return;
+    }
+    auto it = nots_.emplace(r.sub_id, std::move(n)).first;
+    bool fetch = pl_isset(&msg->expires) && pl_u32(&msg->expires) == 0;  // RFC 6665 §4.4.3: a fetch
+    OutNotify first;
+    first.sub_id = r.sub_id;
+    first.state = fetch          ? OutNotify::State::terminated
+                  : r.sub_active ? OutNotify::State::active
+                                 : OutNotify::State::pending;
+    first.reason = "timeout";
+    first.body = r.body;
+    deliver(it, first);
+    if (fetch) ended(r.sub_id);
+  }
+
+  // The core forgets the subscription (the libre side already did, or is doing so).
+  void ended(std::uint64_t sub_id) {
+    post_to_asio(rt_.core_strand, "sip: subscription ended", [w = core_, sub_id] {
+      if (auto c = w.lock()) c->agent->subscription_ended(sub_id);
+    });
+  }
+
+  // sipevent: the subscription timed out, was unsubscribed (Expires: 0), or a NOTIFY failed.
+  static void on_not_close_c(int, const sip_msg*, void* arg) {
+    auto* ctx = static_cast<NotCtx*>(arg);
+    Stack* self = ctx->self;
+    std::uint64_t id = ctx->sub_id;
+    self->ended(id);
+    // Not from inside libre's own call on this notifier: release it on the next turn.
+    (void)post_to_libre(self->loop_, [self, id] {
+      if (self->closed_) return;
+      auto it = self->nots_.find(id);
+      if (it == self->nots_.end()) return;
+      mem_deref(it->second.not_);
+      self->nots_.erase(it);
+    });
+  }
 
   void failed(const OutMessage& m, std::uint16_t code, std::string why) {
     post_to_asio(rt_.core_strand, "sip: delivery failed",
@@ -205,12 +330,25 @@ class Stack {
   }
 
   static bool on_request_c(const sip_msg* msg, void* arg) {
+    auto* self = static_cast<Stack*>(arg);
     try {
-      static_cast<Stack*>(arg)->on_request(msg);
+      // In-dialog SUBSCRIBE (refresh, unsubscribe) and NOTIFY go on to libre's sipevent
+      // listener, after the same rate and size bounds.
+      bool in_dialog = (pl_strcmp(&msg->met, "SUBSCRIBE") == 0 && pl_isset(&msg->to.tag)) ||
+                       pl_strcmp(&msg->met, "NOTIFY") == 0;
+      if (!self->closed_ && in_dialog) {
+        if (!self->rate_ok(msg)) return true;  // dropped
+        if (msg->mb && msg->mb->end > self->s_->cfg.max_request) {
+          self->stateless(msg, 413, "Request Entity Too Large");
+          return true;
+        }
+        return false;
+      }
+      self->on_request(msg);
     } catch (const std::exception& e) {
       spdlog::error("sip: request handler: {}", e.what());
     }
-    return true;  // every request is ours
+    return true;  // every other request is ours
   }
 
   void stateless(const sip_msg* msg, std::uint16_t code, const char* reason,
@@ -249,16 +387,52 @@ class Stack {
       return stateless(msg, 400, "Missing or Bad Mandatory Header");
     bool is_register = pl_strcmp(&msg->met, "REGISTER") == 0;
     bool is_message = pl_strcmp(&msg->met, "MESSAGE") == 0;
+    bool is_publish = pl_strcmp(&msg->met, "PUBLISH") == 0;
+    bool is_subscribe = pl_strcmp(&msg->met, "SUBSCRIBE") == 0;
     if (pl_strcmp(&msg->met, "OPTIONS") == 0)
-      return stateless(msg, 200, "OK", "Allow: REGISTER, MESSAGE, OPTIONS\r\nAccept: text/plain\r\n");
-    if (!is_register && !is_message)
-      return stateless(msg, 405, "Method Not Allowed", "Allow: REGISTER, MESSAGE, OPTIONS\r\n");
+      return stateless(msg, 200, "OK",
+                       std::string(kAllow) + kAllowEvents +
+                           "Accept: text/plain, application/im-iscomposing+xml, application/pidf+xml\r\n");
+    if (!is_register && !is_message && !is_publish && !is_subscribe)
+      return stateless(msg, 405, "Method Not Allowed", kAllow);
 
+    bool composing = false;
     if (is_message) {  // RFC 3428 §7: checks that need no account come first
-      if (!msg_ctype_cmp(&msg->ctyp, "text", "plain"))
-        return stateless(msg, 415, "Unsupported Media Type", "Accept: text/plain\r\n");
+      composing = msg_ctype_cmp(&msg->ctyp, "application", "im-iscomposing+xml");  // RFC 3994
+      if (!composing && !msg_ctype_cmp(&msg->ctyp, "text", "plain"))
+        return stateless(msg, 415, "Unsupported Media Type",
+                         "Accept: text/plain, application/im-iscomposing+xml\r\n");
       if (mbuf_get_left(msg->mb) > s_->cfg.max_message)
         return stateless(msg, 413, "Request Entity Too Large");
+    }
+    EventPackage package = EventPackage::presence;
+    if (is_publish || is_subscribe) {  // RFC 6665 §8.2.1 / RFC 3903 §6 steps 2-5, before any account
+      const sip_hdr* eh = sip_msg_hdr(msg, SIP_HDR_EVENT);
+      sipevent_event ev{};
+      if (!eh || sipevent_event_decode(&ev, &eh->val)) return stateless(msg, 489, "Bad Event", kAllowEvents);
+      if (pl_strcasecmp(&ev.event, "presence") == 0)
+        package = EventPackage::presence;
+      else if (is_subscribe && pl_strcasecmp(&ev.event, "presence.winfo") == 0)
+        package = EventPackage::winfo;
+      else
+        return stateless(msg, 489, "Bad Event", is_publish ? "Allow-Events: presence\r\n" : kAllowEvents);
+      if (is_publish && mbuf_get_left(msg->mb) > 0) {
+        if (!msg_ctype_cmp(&msg->ctyp, "application", "pidf+xml"))
+          return stateless(msg, 415, "Unsupported Media Type", "Accept: application/pidf+xml\r\n");
+        if (mbuf_get_left(msg->mb) > sipt::kMaxPresenceDocument)
+          return stateless(msg, 413, "Request Entity Too Large");
+      }
+      if (is_subscribe && mbuf_get_left(msg->mb) > 0) return stateless(msg, 415, "Unsupported Media Type");
+      if (pl_isset(&msg->expires)) {
+        auto e = pl_u32(&msg->expires);
+        if (e != 0 && e < s_->cfg.event_expires.min)
+          return stateless(msg, 423, "Interval Too Brief",
+                           "Min-Expires: " + std::to_string(s_->cfg.event_expires.min) + "\r\n");
+      }
+      std::string host = str(msg->uri.host);
+      sa literal{};
+      if (host != s_->domain && sa_set_str(&literal, host.c_str(), 0) != 0)
+        return stateless(msg, 404, "Not Found");
     }
 
     // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
@@ -326,7 +500,7 @@ class Stack {
             return false;
           },
           &acc);
-      if (bad) return reply(id, {400, "Bad Contact", {}});
+      if (bad) return reply(id, {400, "Bad Contact", {}, 0, false, {}, {}});
       to_core(id, std::move(d), ip, [r = std::move(r)](CoreSide& c, const std::string& user) -> SipReply {
         // RFC 3261 §10.3 step 6: only the account itself may change its bindings.
         if (r.user != user) return {403, "Forbidden", {}};
@@ -334,9 +508,40 @@ class Stack {
       });
       return;
     }
-    auto body = sipt::clean_text_body(
-        std::string_view(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb)));
-    if (!body || body->empty()) return reply(id, {400, body ? "Empty Body" : "Body Not UTF-8", {}});
+    std::string_view raw(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
+    if (is_publish) {
+      PublishRequest pr;
+      pr.user = str(msg->uri.user);
+      pr.source = source;
+      if (const sip_hdr* m = sip_msg_xhdr(msg, "SIP-If-Match"))
+        pr.if_match = sipt::header_safe(str(m->val), 64);
+      if (pl_isset(&msg->expires)) pr.expires = pl_u32(&msg->expires);
+      pr.body.assign(raw);
+      to_core(id, std::move(d), ip, [pr = std::move(pr)](CoreSide& c, const std::string& user) -> SipReply {
+        if (pr.user != user) return {403, "Forbidden", {}};  // one publishes only oneself
+        return c.agent->publish(pr);
+      });
+      return;
+    }
+    if (is_subscribe) {
+      to_core(
+          id, std::move(d), ip,
+          [target = str(msg->uri.user), source, package](CoreSide& c, const std::string& user) -> SipReply {
+            return c.agent->subscribe(user, source, target, package);
+          });
+      return;
+    }
+    core::ChatState chat_state = core::ChatState::none;
+    std::optional<std::string> body;
+    if (composing) {  // RFC 3994 -> XEP-0085: active is composing, idle is paused
+      auto c = sipt::parse_is_composing(raw);
+      if (!c) return reply(id, {400, "Bad isComposing Document", {}});
+      chat_state = c->active ? core::ChatState::composing : core::ChatState::paused;
+      body = std::string();
+    } else {
+      body = sipt::clean_text_body(raw);
+      if (!body || body->empty()) return reply(id, {400, body ? "Empty Body" : "Body Not UTF-8", {}});
+    }
     const sip_hdr* subj = sip_msg_hdr(msg, SIP_HDR_SUBJECT);
     std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
     std::string to = str(msg->uri.user);
@@ -348,9 +553,9 @@ class Stack {
         return reply(id, {404, "Not Found", "Warning: 399 parley \"no route to that domain\"\r\n"});
     }
     to_core(id, std::move(d), ip,
-            [to, source, body = std::move(*body), subject, cid = str(msg->callid)](CoreSide& c,
-                                                                                   const std::string& user) {
-              return c.registrar->receive_message(user, source, to, body, subject, cid);
+            [to, source, body = std::move(*body), subject, cid = str(msg->callid), chat_state](
+                CoreSide& c, const std::string& user) {
+              return c.registrar->receive_message(user, source, to, body, subject, cid, chat_state);
             });
   }
 
@@ -413,7 +618,9 @@ class Stack {
   struct sip* sip_ = nullptr;
   struct tls* tls_ = nullptr;
   sip_lsnr* lsnr_ = nullptr;
+  sipevent_sock* evsock_ = nullptr;
   bool closed_ = false;
+  std::unordered_map<std::uint64_t, Notifier> nots_;  // by the agent's subscription id
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
@@ -447,6 +654,13 @@ class SipPlugin final : public core::Plugin {
       if (!post_to_libre(*loop, [st, m = std::move(m)] { st->send_message(m); }))
         spdlog::warn("sip: libre queue full or stopped; a MESSAGE was dropped");
     });
+    core_->agent = std::make_shared<PresenceAgent>(
+        rt_, cfg_.sip, s->domain, core_->registrar, [this, loop](OutNotify n) {
+          Stack* st = stack_.get();
+          if (!post_to_libre(*loop, [st, n = std::move(n)] { st->notify(n); }))
+            spdlog::warn("sip: libre queue full or stopped; a NOTIFY was dropped");
+        });
+    core_->registrar->set_events(core_->agent.get());
     if (auto why = loop_.start(); !why.empty())
       return core::make_error(core::Condition::internal_server_error, why);
     stack_ = std::make_unique<Stack>(rt_, loop_, settings_, nonces_, core_);
@@ -462,6 +676,7 @@ class SipPlugin final : public core::Plugin {
       return core::make_error(core::Condition::internal_server_error, why);
     }
     core_->registrar->start();
+    core_->agent->start();
     started_ = true;
     return {};
   }
@@ -473,7 +688,11 @@ class SipPlugin final : public core::Plugin {
     post_to_libre(loop_, [st] { st->close(); });
     loop_.stop();  // runs the close, leaves re_main, joins
     stack_.reset();
-    if (core_) core_->registrar->stop("server shutting down");
+    if (core_) {
+      core_->registrar->set_events(nullptr);
+      core_->agent->stop();
+      core_->registrar->stop("server shutting down");
+    }
     core_.reset();
   }
 

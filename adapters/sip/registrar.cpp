@@ -6,6 +6,7 @@
 
 #include "adapters/common/post_guarded.hpp"
 #include "core/core.hpp"
+#include "protocols/sip/pidf.hpp"
 #include "protocols/sip/text.hpp"
 
 namespace parley::adapters::sip {
@@ -77,16 +78,25 @@ struct Registrar::Binding final : core::SessionSink {
       : reg(r), user(std::move(u)), uri(std::move(contact)) {}
 
   void on_message(const core::MessagePtr& m) override {
-    // Direct messages only (a binding joins no rooms); no echo of what this user sent,
-    // and nothing for bodiless stanzas (receipts, chat states: a later slice maps them to
-    // isComposing).
-    if (m->to.is_room() || m->body.empty() || m->origin.session == session) return;
+    // Direct messages only (a binding joins no rooms); no echo of what this user sent;
+    // of bodiless stanzas only chat states (XEP-0085 -> RFC 3994 isComposing).
+    if (m->to.is_room() || m->origin.session == session) return;
     if (m->from.bare() == core::Address::user(user)) return;  // a copy of the user's own message
     OutMessage out;
+    if (m->body.empty()) {
+      if (m->chat_state == core::ChatState::none) return;
+      sipt::IsComposing c;
+      c.active = m->chat_state == core::ChatState::composing;
+      c.content_type = "text/plain";
+      c.refresh = c.active ? 60 : 0;
+      out.body = sipt::render_is_composing(c);
+      out.content_type = "application/im-iscomposing+xml";
+    }
     out.target = uri;
     out.from_uri = "sip:" + sipt::escape_user(m->from.id()) + "@" + reg.domain_;
     out.to_uri = "sip:" + sipt::escape_user(user) + "@" + reg.domain_;
-    out.body = m->kind == core::MessageKind::action ? "* " + m->from.id() + " " + m->body : m->body;
+    if (!m->body.empty())
+      out.body = m->kind == core::MessageKind::action ? "* " + m->from.id() + " " + m->body : m->body;
     if (out.body.size() > reg.cfg_.max_message)
       out.body.resize(reg.cfg_.max_message);  // RFC 3428 §8 pager size
     if (m->subject) out.subject = sipt::header_safe(*m->subject);
@@ -94,7 +104,12 @@ struct Registrar::Binding final : core::SessionSink {
     out.origin = m->origin.session;
     reg.send_(std::move(out));
   }
-  void on_presence(const core::PresenceUpdate&) override {}  // NOTIFY: a later slice
+  void on_presence(const core::PresenceUpdate& p) override {
+    if (reg.events_) reg.events_->on_presence(user, p);
+  }
+  void on_subscription(const core::SubscriptionEvent& e) override {
+    if (reg.events_) reg.events_->on_subscription(user, e);
+  }
   void on_room_join(const core::Room&, const core::Member&, bool) override {}
   void on_room_leave(const core::Room&, const core::Member&, const core::LeaveReason&, bool) override {}
   void on_terminate(const std::string& reason) override {
@@ -148,6 +163,14 @@ void Registrar::stop(const std::string& reason) {
 std::size_t Registrar::bindings(const std::string& user) const {
   auto it = users_.find(user);
   return it == users_.end() ? 0 : it->second.size();
+}
+
+core::SessionId Registrar::session_of(const std::string& user, const std::string& source) const {
+  auto it = users_.find(user);
+  if (it == users_.end() || it->second.empty()) return 0;
+  for (const auto& b : it->second)
+    if (b->source == source && b->session) return b->session;
+  return it->second.front()->session;
 }
 
 void Registrar::remove(const std::string& user, const std::string& uri, const std::string& reason) {
@@ -273,7 +296,8 @@ SipReply Registrar::register_bindings(const RegisterRequest& r, SteadyClock::tim
 }
 
 SipReply Registrar::receive_message(const std::string& user, const std::string& source, const std::string& to,
-                                    std::string body, std::string subject, std::string call_id) {
+                                    std::string body, std::string subject, std::string call_id,
+                                    core::ChatState chat_state) {
   auto it = users_.find(user);
   if (it == users_.end() || it->second.empty()) return {403, "Register First", {}};
   // The binding the request came from, else the user's first one.
@@ -286,6 +310,7 @@ SipReply Registrar::receive_message(const std::string& user, const std::string& 
   m.from = core::Address::user(user, from->resource);
   m.to = core::Address::user(to);
   m.body = std::move(body);
+  m.chat_state = chat_state;
   if (!subject.empty()) m.subject = std::move(subject);
   m.thread = call_id.size() <= 64 ? std::move(call_id) : std::string();  // RFC 7572 §6: Call-ID ~ thread
   m.origin.protocol = core::Protocol::sip;

@@ -49,6 +49,11 @@ struct SipReply {
   std::uint16_t code = 500;
   std::string reason;
   std::string headers;  // extra header lines, each ending in CRLF
+  // An accepted SUBSCRIBE (2xx): the libre side creates the notifier for `sub_id` and
+  // sends the first NOTIFY (RFC 6665 §4.2.1.2: immediately) with this state and body.
+  std::uint64_t sub_id = 0;
+  bool sub_active = false;
+  std::string body, content_type;
 };
 
 // One MESSAGE for the libre side to send.
@@ -57,7 +62,8 @@ struct OutMessage {
   std::string from_uri;  // sip:alice@DOMAIN
   std::string to_uri;    // sip:bob@DOMAIN (the address of record)
   std::string body;
-  std::string subject;         // header-safe already
+  std::string content_type = "text/plain;charset=UTF-8";  // or isComposing (RFC 3994)
+  std::string subject;                                    // header-safe already
   std::string ref_id;          // the message id the sender knows (origin-id, else id)
   core::SessionId origin = 0;  // the sender's session, for the error
 };
@@ -65,6 +71,15 @@ struct OutMessage {
 // RFC 7572 §5 / RFC 3261 §21: core conditions <-> SIP status codes.
 SipReply reply_for(const core::Error& e);
 core::Error error_for_status(std::uint16_t code, std::string_view reason);
+
+// What a binding's core session hears about presence, for the presence agent
+// (adapters/sip/presence_agent.hpp): the watcher side of SUBSCRIBE/NOTIFY.
+class BindingEvents {
+ public:
+  virtual ~BindingEvents() = default;
+  virtual void on_presence(const std::string& user, const core::PresenceUpdate& p) = 0;
+  virtual void on_subscription(const std::string& user, const core::SubscriptionEvent& e) = 0;
+};
 
 class Registrar : public std::enable_shared_from_this<Registrar> {
  public:
@@ -80,7 +95,8 @@ class Registrar : public std::enable_shared_from_this<Registrar> {
   SipReply register_bindings(const RegisterRequest& r, SteadyClock::time_point now = SteadyClock::now());
   // A MESSAGE from `user` (authenticated) to local user `to`.
   SipReply receive_message(const std::string& user, const std::string& source, const std::string& to,
-                           std::string body, std::string subject, std::string call_id);
+                           std::string body, std::string subject, std::string call_id,
+                           core::ChatState chat_state = core::ChatState::none);
   // An outgoing MESSAGE failed: tell its sender (if still connected).
   void delivery_failed(core::SessionId origin, const std::string& ref_id, std::uint16_t code,
                        const std::string& reason);
@@ -88,6 +104,10 @@ class Registrar : public std::enable_shared_from_this<Registrar> {
   void expire(SteadyClock::time_point now);
 
   std::size_t bindings(const std::string& user) const;
+  // The core session of the binding `source` ("ip:port") registered from, else of the
+  // user's first binding; 0 when the user has none.
+  core::SessionId session_of(const std::string& user, const std::string& source) const;
+  void set_events(BindingEvents* e) { events_ = e; }
   std::size_t total_bindings() const { return total_; }
   const std::string& domain() const { return domain_; }
 
@@ -106,6 +126,7 @@ class Registrar : public std::enable_shared_from_this<Registrar> {
   std::uint64_t next_resource_ = 1;
   boost::asio::steady_timer sweep_;
   bool stopped_ = false;
+  BindingEvents* events_ = nullptr;
 };
 
 }  // namespace parley::adapters::sip
