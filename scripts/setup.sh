@@ -14,6 +14,7 @@ build_deps=(
 test_peers=(
   python3 python3-slixmpp python3-websocket ngircd inspircd prosody irssi tmux procps iproute2 netcat-openbsd
   lintian util-linux sip-tester
+  baresip  # a real SIMPLE client (test_sip_presence.py): REGISTER, SUBSCRIBE, NOTIFY
   chromium
   prometheus  # promtool check metrics
 )

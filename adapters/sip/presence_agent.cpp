@@ -207,9 +207,10 @@ SipReply PresenceAgent::subscribe(const std::string& watcher, const std::string&
     return {404, "Not Found", {}};
   if (package == EventPackage::winfo && target != watcher)  // RFC 3857 §5.2: one's own watchers only
     return {403, "Forbidden", {}};
-  // Notifications reach a watcher through its bindings' sessions (the core notifies the
-  // sessions of active watchers), so a watcher registers first, as for MESSAGE.
-  if (!reg_->session_of(watcher, source)) return {403, "Register First", {}};
+  // Changes reach the agent through the watcher's bindings' sessions (the core notifies
+  // the sessions of active watchers): an unregistered watcher gets the first NOTIFY (and
+  // the terminal one) but no updates until it registers. Not refused: UAs (baresip)
+  // subscribe while their REGISTER is still in flight.
   auto& mine = by_watcher_[watcher];
   std::size_t count = mine.size();
   if (package == EventPackage::winfo) count += by_presentity_[watcher].size();

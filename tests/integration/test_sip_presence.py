@@ -11,8 +11,12 @@ users on the other protocols.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import uuid
 
@@ -455,6 +459,78 @@ def test_torture_requests_get_4xx_or_are_dropped():
         r = answer(req())
         assert r and r.startswith("SIP/2.0 200"), r
         assert "SUBSCRIBE" in r and "presence.winfo" in r, r
+
+
+BARESIP = shutil.which("baresip")
+
+
+def start_baresip(sip_port: int, user: str, password: str, contacts: list[str]) -> tuple[subprocess.Popen, str]:
+    """baresip (Debian) headless with its own config dir: the account registers at parleyd,
+    its presence module SUBSCRIBEs to each `;presence=p2p` contact and logs every change."""
+    if not BARESIP:
+        raise h.Skip("baresip is not installed (Debian baresip)")
+    home = tempfile.mkdtemp(prefix="baresip-")
+    port = h.free_port(udp=True)
+    with open(os.path.join(home, "config"), "w") as f:
+        f.write(f"poll_method\tepoll\nsip_listen\t127.0.0.1:{port}\nmodule_path\t/usr/lib/baresip/modules\n"
+                "module\tg711.so\nmodule_app\taccount.so\nmodule_app\tcontact.so\n"
+                "module_app\tpresence.so\nmodule_app\tmenu.so\n")
+    with open(os.path.join(home, "accounts"), "w") as f:
+        f.write(f"<sip:{user}@127.0.0.1:{sip_port};transport=udp>;auth_pass={password};regint=300\n")
+    with open(os.path.join(home, "contacts"), "w") as f:
+        for c in contacts:
+            f.write(f"\"{c}\" <sip:{c}@127.0.0.1:{sip_port}>;presence=p2p\n")
+    p = subprocess.Popen([BARESIP, "-f", home], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, bufsize=1)
+    return p, home
+
+
+def test_baresip_sees_an_xmpp_users_presence():
+    need_xmpp()
+    import queue
+    import threading
+    # libre's client (baresip 1.0) gives up on a 401 that also offers SHA-256: MD5 only.
+    with h.Parleyd(config(digest_algorithms=["MD5"])) as d:
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+        p, _ = start_baresip(d.ports["sip"], "alice", "alicepw", ["bob"])
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in p.stdout], daemon=True).start()
+        log = []
+
+        def expect(pattern: str, timeout: float = 20) -> str:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                xc.run(asyncio.sleep(0.05))
+                try:
+                    l = lines.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                log.append(l)
+                if re.search(pattern, l):
+                    return l
+            raise AssertionError(f"baresip never logged {pattern!r}:\n" + "".join(log[-120:]))
+
+        try:
+            # baresip registers (digest), then its presence module subscribes to bob;
+            # bob (slixmpp) is asked and allows it.
+            req = xc.run(bob.subs.get(), 30)
+            assert str(req["from"]) == "alice@localhost", req
+            bob.send_presence(pto="alice@localhost", ptype="subscribed")
+            # baresip logs a contact's change only from a known state: the first NOTIFY
+            # with a PIDF (open) sets it silently; then dnd -> busy, back, offline.
+            xc.run(asyncio.sleep(1.5))
+            bob.send_presence(pshow="dnd", pstatus="in a meeting")
+            expect(r"(?i)<sip:bob@[^>]*> changed status from \S*(open|online)\S* to \S*busy")
+            bob.send_presence()
+            expect(r"(?i)<sip:bob@[^>]*> changed status from \S*busy\S* to \S*(open|online)")
+            xc.bye(bob)
+            expect(r"(?i)<sip:bob@[^>]*> changed status from \S*(open|online)\S* to \S*(closed|offline)")
+        finally:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 if __name__ == "__main__":
