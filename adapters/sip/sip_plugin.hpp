@@ -1,6 +1,7 @@
 #pragma once
-// The SIP plugin (issue 12, first slice): registrar with digest authentication and
-// pager-mode MESSAGE in and out, on libre's thread (adapters/common/libre_bridge).
+// The SIP plugin (issue 12): registrar with digest authentication, pager-mode MESSAGE in
+// and out, and the SIMPLE presence server (adapters/sip/presence_agent.*), on libre's
+// thread (adapters/common/libre_bridge).
 // Built into parley_libre (adapters/sip/libre_sip_plugin.cpp); the core-side state is
 // adapters/sip/registrar.*; digest and text rules are protocols/sip/.
 #include <memory>
