@@ -376,8 +376,9 @@ def test_hostile_input_keeps_serving():
                 b"Content-Length: 0\r\n\r\n")
         r = ua.recv(1)
         assert r is None or status(r) in (400,), r
-        # Unknown method: 405.
-        assert status(ua.transact(ua.request("SUBSCRIBE", "sip:alice@localhost"))) == 405
+        # Unknown method: 405; SUBSCRIBE without an Event header: 489 (RFC 6665 §8.2.1).
+        assert status(ua.transact(ua.request("INVITE", "sip:alice@localhost"))) == 405
+        assert status(ua.transact(ua.request("SUBSCRIBE", "sip:alice@localhost"))) == 489
         # Still serving.
         assert status(ua.transact(ua.request("OPTIONS", "sip:localhost"))) == 200
         assert d.running()
