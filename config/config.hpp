@@ -82,9 +82,10 @@ struct SipConfig {
   std::uint32_t nonce_lifetime = 300;   // seconds a digest nonce is accepted, then stale=true (RFC 7616 §3.3)
   std::uint32_t requests_per_second = 20;  // per source address, burst 2x; beyond: dropped (UDP) / 503
   std::size_t max_pending = 1024;       // requests waiting for the core; beyond: 503
-  // Digest challenges offered in a 401, in this order ("MD5", "SHA-256"). MD5 first by
-  // default: many UAs (sipp among them) read only the first WWW-Authenticate header.
-  std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
+  // Digest challenges offered in a 401, in this order ("MD5", "SHA-256"). MD5 only by
+  // default: libre-based UAs (baresip 1.0, Debian 12) give up on a 401 that also offers
+  // SHA-256 (RFC 8760), and many UAs (sipp among them) read only the first challenge.
+  std::vector<std::string> digest_algorithms{"MD5"};
   // SIMPLE presence (adapters/sip/presence_agent): PUBLISH and SUBSCRIBE Expires bounds
   // (RFC 3903 §6 / RFC 6665 §4.2.1.1: below min is 423, above max is clamped).
   Expires event_expires{60, 3600, 3600};

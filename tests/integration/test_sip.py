@@ -159,7 +159,7 @@ def register(ua: UdpUa, password: str, expires: int = 300, algorithm: str = "MD5
 # ---- tests ----
 
 def test_register_digest_md5_and_sha256():
-    with h.Parleyd(sip_config()) as d:
+    with h.Parleyd(sip_config(digest_algorithms=["MD5", "SHA-256"])) as d:
         port = d.ports["sip"]
         ua = UdpUa(port)
         r = ua.transact(ua.request("REGISTER", "sip:localhost", [f"Contact: <sip:alice@127.0.0.1:{ua.local}>"]))
@@ -417,6 +417,7 @@ def test_xmpp_user_and_sip_ua_exchange_messages_and_errors():
             self.add_event_handler("message_error", lambda m: self.inbox.put_nowait(m))
 
     cfg = h.config(xmpp=True, sip=True, accounts=[("alice", "alicepw"), ("carol", "carolpw")])
+    cfg["sip"]["digest_algorithms"] = ["MD5", "SHA-256"]
     with h.Parleyd(cfg) as d:
         carol = xc.login(Client, d.ports["xmpp"], "carol@localhost/t", "carolpw", timeout=20)
         ua = UdpUa(d.ports["sip"])
