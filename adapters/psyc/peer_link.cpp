@@ -70,6 +70,9 @@ struct Proxy final : core::SessionSink {
   void on_room_join(const core::Room& room, const core::Member& m, bool self) override;
   void on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r,
                      bool self) override;
+  void on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
+                    bool self) override;
+  void on_room_topic(const core::Room& room, const core::Topic& t) override;
   void on_terminate(const std::string&) override { id = 0; }
 };
 
@@ -309,6 +312,8 @@ struct PeerHub::Impl {
     pp::dispatch_by_family(pk.method, [&](std::string_view m) {
       if (m == "_notice_context_enter") return ok = apply_enter(p, pk), true;
       if (m == "_notice_context_leave") return ok = apply_leave(p, pk), true;
+      if (m == "_notice_context_nick") return apply_nick(p, pk), true;
+      if (m == "_notice_context_topic") return apply_topic(p, pk, false), true;
       if (m == "_status_context_members") return ok = apply_members(p, pk), true;
       if (m == "_status_context_synchronised") return apply_synchronised(p), true;
       if (m == "_message") return apply_message(p, pk), true;
@@ -427,7 +432,8 @@ struct PeerHub::Impl {
     p.proxies.erase(it);
   }
 
-  void drop_member(Peer& p, const std::string& room, const std::string& uni, const std::string& reason) {
+  void drop_member(Peer& p, const std::string& room, const std::string& uni, const std::string& reason,
+                   const std::string& kicker = {}) {
     auto r = p.rooms.find(room);
     if (r == p.rooms.end() || !r->second.erase(uni)) return;
     if (r->second.empty()) p.rooms.erase(r);
@@ -435,7 +441,12 @@ struct PeerHub::Impl {
     if (it == p.proxies.end()) return;
     auto& px = *it->second;
     px.rooms.erase(room);
-    if (px.id) (void)rt.core.rooms().leave(px.id, room, reason);
+    if (px.id) {
+      if (kicker.empty())
+        (void)rt.core.rooms().leave(px.id, room, reason);
+      else  // kicked on its own node: members here see the kick, not a part
+        (void)rt.core.rooms().remove_as(px.id, room, {core::LeaveReason::Kind::kick, kicker, reason});
+    }
     if (px.rooms.empty()) drop_proxy(p, uni);
   }
 
@@ -463,8 +474,65 @@ struct PeerHub::Impl {
     if (room.empty()) return true;
     std::vector<std::string_view> unis;
     if (pp::parse_list(pk.get("_list_members"), unis, 1) || unis.size() != 1) return false;
-    drop_member(p, room, std::string(unis[0]), std::string(pk.get("_reason")));
+    std::string kicker(pk.get("_nick_kicker")), reason(pk.get("_reason"));
+    pp::Uniform u;
+    if (!kicker.empty() && !pp::parse_uniform(unis[0], u) && u.kind == '~' &&
+        protocols::ascii_fold(u.host) == protocols::ascii_fold(domain)) {
+      // A member of ours, kicked on the peer's node: only in a room the peer shares with us.
+      if (p.rooms.count(room)) kick_local(room, unis[0], kicker, reason);
+      return true;
+    }
+    drop_member(p, room, std::string(unis[0]), reason, kicker);
     return true;
+  }
+
+  // A moderator on a peer's node kicked one of our members there (its mirror session): the
+  // peer checked the kicker's rights, this node applies the kick to the member itself, so
+  // every node shows it. The kick of a member is context state of the member's node.
+  void kick_local(const std::string& room, std::string_view uni, const std::string& kicker,
+                  const std::string& reason) {
+    const core::Room* r = rt.core.rooms().find(room);
+    if (!r) return;
+    core::SessionId target = 0;
+    for (const auto& [sid, m] : r->members)
+      if (!proxy_ids.count(sid) && pp::person_uniform(domain, m.user.id()) == uni) {
+        target = sid;
+        break;
+      }
+    if (!target) return;
+    (void)rt.core.rooms().remove_as(target, room, {core::LeaveReason::Kind::kick, kicker, reason});
+    // Our last member gone: stop mirroring the room (observe_member did not see this leave:
+    // it was caused by a peer packet).
+    if (!has_locals(room))
+      post_guarded(rt.core_strand, "psyc: drop mirror", [this, room] { drop_room(room); });
+  }
+
+  void apply_nick(Peer& p, const pp::Packet& pk) {
+    std::string room = room_of(p, pk);
+    auto it = p.proxies.find(std::string(pk.get("_source_relay")));
+    std::string nick(pk.get("_nick_new"));
+    if (room.empty() || it == p.proxies.end() || !it->second->rooms.count(room) || nick.empty()) return;
+    Proxy& px = *it->second;
+    auto st = rt.core.rooms().change_nick(px.id, room, nick);
+    if (!st && st.error().condition == core::Condition::conflict)  // a local member has the nick
+      st = rt.core.rooms().change_nick(px.id, room, nick + "_" + p.label);
+    if (!st) {
+      spdlog::debug("psyc peer {}: nick change in {} refused: {}", p.uniform, room, st.error().text);
+      return;
+    }
+    px.nick = nick;
+  }
+
+  // `resync`: from the room's state after a link came up; applied only when this node has
+  // no topic (two nodes that both set one while apart keep their own, the next change wins).
+  void apply_topic(Peer& p, const pp::Packet& pk, bool resync) {
+    std::string room = room_of(p, pk);
+    const auto* t = pk.find_entity("_topic");
+    if (room.empty() || !t || !p.rooms.count(room)) return;
+    const core::Room* r = rt.core.rooms().find(room);
+    if (!r || r->topic.text == t->value || (resync && !r->topic.text.empty())) return;
+    auto st = rt.core.rooms().set_topic_as(room, std::string(t->value), std::string(pk.get("_nick")));
+    if (!st) spdlog::debug("psyc peer {}: topic of {} not kept: {}", p.uniform, room, st.error().text);
   }
 
   bool apply_members(Peer& p, const pp::Packet& pk) {
@@ -496,6 +564,7 @@ struct PeerHub::Impl {
     }
     for (std::size_t i = 0; i < unis.size(); ++i)
       ensure_member(p, room, unis[i], i < ns.size() ? ns[i] : std::string_view{});
+    if (list->op == '=') apply_topic(p, pk, true);
     // The peer announced a room we had no mirror of: it does not know our members either.
     if (first && list->op == '=') send_room_state(p, room);
     return true;
@@ -561,6 +630,10 @@ struct PeerHub::Impl {
       b.add(true, ':', "_context", place);
       b.add(false, first ? '=' : '+', "_list_members", std::move(lu));
       b.add(false, first ? '=' : '+', "_list_members_nicks", std::move(ln));
+      if (first && !r->topic.text.empty()) {
+        b.add(false, '=', "_topic", r->topic.text);
+        b.add(false, ':', "_nick", r->topic.set_by);
+      }
       send(p, b.render("_status_context_members"));
       first = false;
     }
@@ -618,6 +691,7 @@ struct PeerHub::Impl {
     b.add(false, enter ? '+' : '-', "_list_members", std::move(list));
     b.add(false, ':', "_nick", m.nick);
     if (r && !r->text.empty()) b.add(false, ':', "_reason", r->text);
+    if (r && is_kick(*r)) b.add(false, ':', "_nick_kicker", r->by.empty() ? std::string("*") : r->by);
     send(p, b.render(enter ? "_notice_context_enter" : "_notice_context_leave"));  // down: the resync tells
     if (!enter) {
       // The last local member gone: this node stops mirroring the room (posted: the core
@@ -626,6 +700,61 @@ struct PeerHub::Impl {
         if (sid != m.session && !proxy_ids.count(sid)) return;
       post_guarded(rt.core_strand, "psyc: drop mirror", [this, name = room.name] { drop_room(name); });
     }
+  }
+
+  static bool is_kick(const core::LeaveReason& r) {
+    return r.kind == core::LeaveReason::Kind::kick || r.kind == core::LeaveReason::Kind::ban;
+  }
+
+  // A remote person's mirror session was kicked here by a local moderator: its own node is
+  // told (it removes the person there, everyone sees the kick), and the mirror forgets it
+  // (posted: the core is walking the room).
+  void observe_kicked_proxy(Peer& p, Proxy& px, const core::Room& room, const core::LeaveReason& r) {
+    if (applying) return;
+    Built b;
+    b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
+    std::string list;
+    pp::render_list({px.uni}, list);
+    b.add(false, '-', "_list_members", std::move(list));
+    if (!r.text.empty()) b.add(false, ':', "_reason", r.text);
+    b.add(false, ':', "_nick_kicker", r.by.empty() ? std::string("*") : r.by);
+    send(p, b.render("_notice_context_leave"));  // down: the resync puts the person back
+    post_guarded(rt.core_strand, "psyc: kicked mirror", [this, &p, uni = px.uni, name = room.name] {
+      if (stopped) return;
+      auto rm = p.rooms.find(name);
+      if (rm == p.rooms.end() || !rm->second.erase(uni)) return;
+      if (rm->second.empty()) p.rooms.erase(rm);
+      auto it = p.proxies.find(uni);
+      if (it == p.proxies.end()) return;
+      it->second->rooms.erase(name);
+      if (it->second->rooms.empty()) drop_proxy(p, uni);
+    });
+  }
+
+  void observe_nick(Peer& p, const core::Room& room, const core::Member& before, const std::string& nick) {
+    if (!local(before.session)) return;
+    std::string key = "n" + room.name + "|" + std::to_string(before.session) + "|" + nick;
+    if (p.last_event == key) return;
+    p.last_event = key;
+    Built b;
+    b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
+    b.add(true, ':', "_source_relay", pp::person_uniform(domain, before.user.id()));
+    b.add(false, ':', "_nick", before.nick);
+    b.add(false, ':', "_nick_new", nick);
+    send(p, b.render("_notice_context_nick"));  // down: the resync carries the nicks
+  }
+
+  void observe_topic(Peer& p, const core::Room& room, const core::Topic& t) {
+    if (applying) return;  // a topic from a peer is not sent on
+    std::string key =
+        "t" + room.name + "|" + std::to_string(t.set_at.time_since_epoch().count()) + "|" + t.text;
+    if (p.last_event == key) return;
+    p.last_event = key;
+    Built b;
+    b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
+    b.add(false, '=', "_topic", t.text);
+    b.add(false, ':', "_nick", t.set_by);
+    send(p, b.render("_notice_context_topic"));  // down: the resync carries the topic
   }
 
   // room/join hook (posted): a local member entered `room`; a peer with no mirror session
@@ -658,7 +787,17 @@ void Proxy::on_room_join(const core::Room& room, const core::Member& m, bool sel
 }
 void Proxy::on_room_leave(const core::Room& room, const core::Member& m, const core::LeaveReason& r,
                           bool self) {
-  if (!self) hub->observe_member(*peer, room, m, false, &r);
+  if (!self)
+    hub->observe_member(*peer, room, m, false, &r);
+  else if (PeerHub::Impl::is_kick(r))
+    hub->observe_kicked_proxy(*peer, *this, room, r);
+}
+void Proxy::on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
+                         bool self) {
+  if (!self) hub->observe_nick(*peer, room, before, new_nick);
+}
+void Proxy::on_room_topic(const core::Room& room, const core::Topic& t) {
+  hub->observe_topic(*peer, room, t);
 }
 
 namespace {

@@ -23,6 +23,13 @@
 // person (user "<name>.<first label of the peer's host>", the remote nick in the room),
 // through which the core fans the event out to local members on every protocol. A node
 // with no member left in a room drops that room's mirror (the peer stops sending for it).
+// Room state beyond membership, the same way: a topic set here (`=_topic`, method
+// _notice_context_topic; also in the resync's first member packet, taken only by a node
+// with no topic), a local member's nick change (_notice_context_nick, `_nick_new`), and
+// kicks: a leave with `_nick_kicker` shows as a kick there. A local moderator who kicks a
+// remote person's mirror session makes the person's own node remove the person (it
+// trusts its authenticated peer's check of the kicker's rights: core
+// RoomService::remove_as / set_topic_as apply such decisions as given).
 // Loop prevention: events caused by a mirror session, or raised while a peer packet is
 // being applied, are never sent on. With more than two nodes every pair must be linked
 // (a full mesh): nothing is relayed through a third node.

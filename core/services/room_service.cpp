@@ -234,6 +234,14 @@ Status RoomService::leave(SessionId s, const std::string& room, const std::strin
   return {};
 }
 
+Status RoomService::remove_as(SessionId s, const std::string& room, const LeaveReason& reason) {
+  PARLEY_ASSERT_ON_CORE(core_);
+  auto it = rooms_.find(room);
+  if (it == rooms_.end() || !it->second.members.count(s)) return make_error(Condition::item_not_found, "not in room");
+  remove_member(core_, rooms_, by_session_, room, s, reason);
+  return {};
+}
+
 void RoomService::leave_all(SessionId s, LeaveReason reason) {
   PARLEY_ASSERT_ON_CORE(core_);
   auto it = by_session_.find(s);
@@ -282,6 +290,17 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   if (room.modes.topic_protected && me.role != Role::moderator)
     return make_error(Condition::forbidden, "only moderators may change the topic (topic locked)");
   room.topic = Topic{text, me.nick, Clock::now()};
+  Ctx c{core_, room};
+  c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
+  return save(room);
+}
+
+Status RoomService::set_topic_as(const std::string& name, const std::string& text, const std::string& set_by) {
+  PARLEY_ASSERT_ON_CORE(core_);
+  auto it = rooms_.find(name);
+  if (it == rooms_.end()) return make_error(Condition::item_not_found, "no such room");
+  Room& room = it->second;
+  room.topic = Topic{text, set_by, Clock::now()};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
   return save(room);

@@ -43,6 +43,11 @@ class RoomService {
   // Renames the session in all its rooms (IRC NICK). conflict if taken in any of them.
   Status change_nick_everywhere(SessionId s, const std::string& nick);
   Status set_topic(SessionId s, const std::string& room, const std::string& text);
+  // Changes decided on another node that shares the room (PSYC peer links), which checked
+  // the actor's rights there; applied as given, members told as usual. A member removed
+  // (a kick there: `reason` names the kicker), and a topic set (set_at: now).
+  Status remove_as(SessionId s, const std::string& room, const LeaveReason& reason);
+  Status set_topic_as(const std::string& room, const std::string& text, const std::string& set_by);
   // Sends m (body, kind, rich...) to the room from session s; fills from/to/nick/origin.
   // forbidden when moderated and the sender is a visitor, not_acceptable (no_external) when
   // not a member.

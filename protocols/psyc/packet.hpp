@@ -11,6 +11,7 @@
 // strings its builder keeps alive; the renderer (render.hpp) writes one back. Every field
 // that changes the bytes on the wire is kept (value form, an explicit content length, an
 // empty content line), so parse -> render reproduces the input byte for byte.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -18,13 +19,27 @@
 
 namespace parley::protocols::psyc {
 
+namespace detail {
+// One table lookup per byte on the parser's hot path instead of a chain of compares.
+inline constexpr std::uint8_t kKwchar = 1, kOperator = 2;
+inline constexpr std::array<std::uint8_t, 256> kCharClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = kKwchar;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kKwchar;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kKwchar;
+  t['_'] = kKwchar;
+  for (unsigned char c : {':', '=', '+', '-', '?'}) t[c] = kOperator;
+  return t;
+}();
+}  // namespace detail
+
 // The operators ("glyphs") of Spec:Packet: ':' this packet only, '=' set persistent
 // state, '+' / '-' add to / remove from a persistent list, '?' query (state resync).
-inline bool is_operator(char c) { return c == ':' || c == '=' || c == '+' || c == '-' || c == '?'; }
-// kwchar: alphanumeric ASCII or '_' (variables and methods).
-inline bool is_kwchar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+inline bool is_operator(char c) {
+  return detail::kCharClass[static_cast<unsigned char>(c)] & detail::kOperator;
 }
+// kwchar: alphanumeric ASCII or '_' (variables and methods).
+inline bool is_kwchar(char c) { return detail::kCharClass[static_cast<unsigned char>(c)] & detail::kKwchar; }
 bool is_keyword(std::string_view s);  // 1*kwchar
 
 // How a modifier's value was written: `:_a LF` (none), `:_a HTAB v LF` (text, no LF in v),

@@ -8,11 +8,15 @@
 //     case Status::error: p.error() ...  // the stream cannot be resynchronised: close it
 //   }
 //
-// Between calls the parser keeps offsets, not pointers, so the caller's buffer may move
-// (a receive buffer that grew); the packet's views point into the buffer of the call that
-// returned done. Work already done is not repeated: fed one byte at a time, a packet costs
-// time linear in its size. Every bound (Limits) is checked as soon as the bytes that break
-// it arrive, before waiting for more. The next parse() after done or error starts afresh.
+// Modifiers go straight into the packet as views into the caller's buffer (no copy, no
+// allocation once the packet's vectors have their working size). The caller's buffer may
+// move between calls (a receive buffer that grew): a call that sees a new address shifts
+// the views taken so far (at most max_modifiers of them; the caller copied the bytes
+// anyway), and the packet's views point into the buffer of the call that returned done.
+// Work already done is not otherwise repeated: fed one byte at a time, a packet costs time
+// linear in its size times that bound. Every bound (Limits) is checked as soon as the
+// bytes that break it arrive, before waiting for more. The next parse() after done or
+// error starts afresh.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -41,12 +45,7 @@ class Parser {
   struct Span {
     std::uint32_t off = 0, len = 0;
   };
-  struct RawModifier {
-    char op;
-    ValueForm form;
-    Span name, value;
-  };
-  enum class Step : std::uint8_t { ok, need_more, error, not_modifier };
+  enum class Step : std::uint8_t { ok, need_more, error };
 
   Status run(std::string_view in);
   Status routing_line(std::string_view in);
@@ -56,7 +55,9 @@ class Parser {
   Step modifier(std::string_view in, std::size_t limit, bool complete, bool entity);
   Status finish(std::string_view in, std::size_t end);
   Status fail(std::string why);
-  std::size_t find_lf(std::string_view in, std::size_t limit);
+  Step fail_step(const char* why);
+  Step cut_short(bool complete);
+  void rebase(const char* now);
   bool check_list(std::string_view name, std::string_view value);
 
   Limits limits_;
@@ -66,11 +67,10 @@ class Parser {
   std::size_t content_start_ = 0;
   std::size_t content_end_ = 0;  // explicit length: content_start_ + length
   std::size_t method_lf_ = 0;    // body_scan: the LF after the method
-  std::size_t routing_count_ = 0;
-  std::size_t count_ = 0;  // modifiers and sync operations so far
+  std::size_t syncs_ = 0;        // sync operations so far
   Span sync_, method_, data_;
   bool has_content_ = false, explicit_length_ = false, has_data_ = false;
-  std::vector<RawModifier> raw_;
+  const char* base_ = nullptr;  // the buffer packet_'s views point into
   Packet packet_;
   std::size_t consumed_ = 0;
   std::string error_;

@@ -9,7 +9,9 @@ Proves: messages both ways; a message to a room with M members on B crosses the 
 exactly one packet; joins and parts are context state; after a drop and B's restart the
 link comes back with '?' and the membership is right; messages sent meanwhile are queued
 and delivered after the resync, an overflow of psyc.peer_queue is an error the sender
-sees; a wrong proof is refused; the secret never crosses the wire.
+sees; a wrong proof is refused; the secret never crosses the wire; topics (both ways),
+nick changes and kicks (of the other node's member, and within a node) reach the other
+node as what they are, one packet each.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_psyc_peers.py
 """
@@ -197,6 +199,95 @@ def test_rooms_span_nodes_one_copy_per_server():
         for n in (a, b):
             assert "malformed" not in n.log() and "link down" not in n.log(), n.log()
         for c in bobs + [anna]:
+            c.close()
+        pat.close()
+    proxy.close()
+
+
+def test_topic_nicks_and_kicks_cross_the_link():
+    """Room state beyond membership: a topic set on either node, a nick change and kicks
+    (of a member of the other node, and within one node) reach the members on the other
+    node as what they are (TOPIC, NICK, KICK with the kicker), each as one packet."""
+    ca, cb, proxy = nodes()
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_client(a.ports["irc"], "anna")  # first on A: A's channel operator
+        anna.send("JOIN #dev")
+        anna.expect(r" 366 anna #dev ")
+        bs = {}
+        for n in ("carol", "bob", "dave"):  # carol first on B: B's channel operator
+            c = irc_client(b.ports["irc"], n)
+            c.send("JOIN #dev")
+            c.expect(rf" 366 {n} #dev ")
+            anna.expect(rf"^:{n}!\S+ JOIN :?#dev")
+            bs[n] = c
+        carol, bob, dave = bs["carol"], bs["bob"], bs["dave"]
+        pat = psyc_user(a.ports["psyc"], A, "pat")
+        pat.send("_request_context_enter", f"psyc://{A}/@dev")
+        pat.expect("_echo_context_enter")
+        for c in bs.values():
+            c.expect(r"^:pat!\S+ JOIN :?#dev")
+        time.sleep(0.3)
+
+        # A topic set on A: B's members see it, as set by anna; one packet.
+        mark = proxy.mark()
+        anna.send("TOPIC #dev :release on friday")
+        for c in bs.values():
+            c.expect(r"^:anna\S* TOPIC #dev :release on friday$")
+        time.sleep(0.3)
+        assert [p.method for p in proxy.packets_since(mark)] == ["_notice_context_topic"], proxy.packets_since(mark)
+        # And back: B's topic reaches A, and is not sent back to B.
+        mark = proxy.mark()
+        carol.send("TOPIC #dev :moved to monday")
+        anna.expect(r"^:carol\S* TOPIC #dev :moved to monday$")
+        time.sleep(0.3)
+        assert proxy.packets_since(mark) == [], proxy.packets_since(mark)
+        anna.send("TOPIC #dev")
+        anna.expect(r" 332 anna #dev :moved to monday$")
+
+        # A nick change on B: A's members see NICK, and the new nick speaks.
+        bob.send("NICK bobby")
+        bob.expect(r"NICK :?bobby$")
+        anna.expect(r"^:bob!\S+ NICK :?bobby$")
+        bob.send("PRIVMSG #dev :renamed")
+        anna.expect(r"^:bobby!\S+ PRIVMSG #dev :renamed$")
+
+        # A's operator kicks a member of B: B removes him there, everyone sees the kick.
+        mark = proxy.mark()
+        anna.send("KICK #dev bobby :not now")
+        anna.expect(r"^:anna!\S+ KICK #dev bobby :not now$")
+        bob.expect(r"^:anna\S* KICK #dev bobby :not now$")
+        carol.expect(r"^:anna\S* KICK #dev bobby :not now$")
+        time.sleep(0.3)
+        assert [p.method for p in proxy.packets_since(mark)] == ["_notice_context_leave"], proxy.packets_since(mark)
+        carol.send("NAMES #dev")
+        names = carol.expect(r" 353 carol . #dev :")
+        assert "bobby" not in names and "anna" in names, names
+        anna.send("NAMES #dev")
+        names = anna.expect(r" 353 anna . #dev :")
+        assert "bobby" not in names and "carol" in names, names
+
+        # B's operator kicks one of B's own members: A's members see a kick, not a part.
+        carol.send("KICK #dev dave :local matter")
+        dave.expect(r"^:carol!\S+ KICK #dev dave :local matter$")
+        anna.expect(r"^:carol\S* KICK #dev dave :local matter$")
+
+        # B's operator kicks a member of A: A removes her, A's PSYC member sees her go.
+        carol.send("KICK #dev anna :your turn")
+        carol.expect(r"^:carol!\S+ KICK #dev anna :your turn$")
+        anna.expect(r"^:carol\S* KICK #dev anna :your turn$")
+        pat.expect("_notice_context_leave_kick", _nick="anna", _reason="your turn")
+        time.sleep(0.3)
+        carol.send("NAMES #dev")
+        names = carol.expect(r" 353 carol . #dev :")
+        assert "anna" not in names and "pat" in names, names
+        # The rooms still work both ways after all that.
+        carol.send("PRIVMSG #dev :still linked")
+        m = pat.expect("_message_public", _context=f"psyc://{A}/@dev", _nick="carol")
+        assert m.data == "still linked", m
+        for n in (a, b):
+            assert "malformed" not in n.log() and "link down" not in n.log(), n.log()
+        for c in list(bs.values()) + [anna]:
             c.close()
         pat.close()
     proxy.close()

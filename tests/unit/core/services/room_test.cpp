@@ -501,3 +501,25 @@ TEST_CASE("a ban by address is a room change every member sees, and -b of its ma
   CHECK(saw_outcast(b, false));
   CHECK(rs.join(c, req("dev", "carol")).ok());
 }
+
+TEST_CASE("changes decided on a linked node: removal with the given reason, topic as given") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.apply_change(a, "dev", modes("+t")).ok());
+  // bob is no moderator here, yet a topic and a kick checked elsewhere apply as given.
+  REQUIRE(rs.set_topic_as("dev", "from afar", "carol").ok());
+  CHECK(rs.find("dev")->topic.text == "from afar");
+  CHECK(rs.find("dev")->topic.set_by == "carol");
+  REQUIRE(rs.remove_as(a, "dev", LeaveReason{LeaveReason::Kind::kick, "carol", "out"}).ok());
+  CHECK(f.sink(b).leaves.back().reason.kind == LeaveReason::Kind::kick);
+  CHECK(f.sink(b).leaves.back().reason.by == "carol");
+  CHECK(f.sink(a).leaves.back().self);
+  CHECK(rs.rooms_of(a).empty());
+  CHECK(rs.remove_as(a, "dev", LeaveReason{}).error().condition == Condition::item_not_found);
+  CHECK(rs.set_topic_as("nowhere", "x", "y").error().condition == Condition::item_not_found);
+}
