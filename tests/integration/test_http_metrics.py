@@ -171,7 +171,7 @@ def test_without_metrics_listen_metrics_is_on_http_listen():
 
 
 def test_a_client_that_never_reads_is_closed_and_counted_as_slow_reader():
-    motd = "\n".join("m" * 400 for _ in range(300))  # ~120 KB per MOTD
+    motd = "\n".join("m" * 400 for _ in range(40))  # ~16 KB per MOTD, a quarter of the sendq
     cfg = http_config(irc_extra={"flood_burst": 0, "sendq": 64 * 1024, "motd": motd})
     with h.Parleyd(cfg) as d:
         port = d.ports["http"]
@@ -181,16 +181,20 @@ def test_a_client_that_never_reads_is_closed_and_counted_as_slow_reader():
         sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
         sink.settimeout(10)
         sink.connect(("127.0.0.1", d.ports["irc"]))
-        sink.sendall(b"NICK sink\r\nUSER sink 0 * :sink\r\n")
-        time.sleep(0.5)
-        sink.sendall(b"MOTD\r\n" * 40)  # ~5 MB asked for, never read
+        watcher = irc_client(d.ports["irc"], "watcher")
+        watcher.send("JOIN #slow")
+        watcher.expect(r" 366 watcher #slow ")
+        sink.sendall(b"NICK sink\r\nUSER sink 0 * :sink\r\nJOIN #slow\r\n")
+        watcher.expect(r"^:sink!\S+ JOIN #slow")
+        sink.sendall(b"MOTD\r\n" * 300)  # ~5 MB asked for, never read
         deadline = time.monotonic() + 15
         count = before
         while count == before and time.monotonic() < deadline:
             time.sleep(0.2)
             count = value(scrape(port), "parley_rejected_inputs_total", protocol="irc", reason="slow_reader")
         assert count == before + 1, count
-        assert "SendQ exceeded" in d.log(), "no SendQ close in the log"
+        quit = watcher.expect(r"^:sink!\S+ QUIT ")
+        assert "SendQ exceeded" in quit, quit
         # the connection is gone: reading drains what the kernel held, then EOF (or a reset)
         t0 = time.monotonic()
         try:
@@ -200,10 +204,9 @@ def test_a_client_that_never_reads_is_closed_and_counted_as_slow_reader():
             pass
         sink.close()
         # others are served, and nobody else was counted
-        c = irc_client(d.ports["irc"], "fine")
-        c.send("PING :x")
-        c.expect(r"PONG")
-        c.close()
+        watcher.send("PING :x")
+        watcher.expect(r"PONG")
+        watcher.close()
         assert value(scrape(port), "parley_rejected_inputs_total", protocol="irc", reason="slow_reader") == count
 
 
