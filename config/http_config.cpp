@@ -30,7 +30,8 @@ void parse_http(Reader& r, HttpConfig& out) {
   w.strings("allowed_origins", out.websocket.allowed_origins);
   for (const auto& o : out.websocket.allowed_origins)
     if (o.find("://") == std::string::npos || o.find_first_of(" \t,") != std::string::npos)
-      w.error("allowed_origins", "\"" + o + "\" is not an origin: expected scheme://host[:port], e.g. https://chat.example");
+      w.error("allowed_origins",
+              "\"" + o + "\" is not an origin: expected scheme://host[:port], e.g. https://chat.example");
 }
 
 }  // namespace parley::config
