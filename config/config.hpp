@@ -161,12 +161,20 @@ struct BoshConfig {
   std::string allow_origin;                 // Access-Control-Allow-Origin; empty: no CORS headers
 };
 
+// WebSocket upgrades (/xmpp-websocket, /irc).
+struct WebSocketConfig {
+  // Browser pages (Origin, RFC 6455 §10.2) that may connect: "https://chat.example";
+  // empty: any. an Origin not listed gets 403; no Origin at all (not a browser) passes.
+  std::vector<std::string> allowed_origins;
+};
+
 struct HttpConfig {
   bool enabled = false;
   std::vector<ListenAddress> listen;          // "127.0.0.1:5280", "tls:127.0.0.1:5281"
   std::vector<ListenAddress> metrics_listen;  // set: /metrics is served only there
   HttpLimits limits;
   BoshConfig bosh;
+  WebSocketConfig websocket;
 };
 
 struct BridgeConfig {

@@ -25,6 +25,13 @@ void parse_http(Reader& r, HttpConfig& out) {
   b.integer("inactivity", out.bosh.inactivity, 2, 3600);
   b.integer("queued_bytes", out.bosh.queued_bytes, 16 * 1024, 64 * 1024 * 1024);
   b.string("allow_origin", out.bosh.allow_origin);
+  // An origin is scheme://host[:port] (RFC 6454 §6.2); a bare host would never match.
+  Reader w = r.map("websocket");
+  w.strings("allowed_origins", out.websocket.allowed_origins);
+  for (const auto& o : out.websocket.allowed_origins)
+    if (o.find("://") == std::string::npos || o.find_first_of(" \t,") != std::string::npos)
+      w.error("allowed_origins",
+              "\"" + o + "\" is not an origin: expected scheme://host[:port], e.g. https://chat.example");
 }
 
 }  // namespace parley::config

@@ -8,6 +8,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "adapters/http/origin.hpp"
 #include "protocols/common/ascii.hpp"
 
 namespace parley::adapters::http {
@@ -181,6 +182,9 @@ void HttpConnection::fail(unsigned status, std::string_view text) {
 
 void HttpConnection::upgrade(const HttpRoutes::Route& route, const HttpRequest& q) {
   const auto& ep = route.websocket;
+  // RFC 6455 §10.2: a page from an origin not listed is refused before anything else.
+  if (!origin_allowed(settings_->allowed_origins, trim(q.header("Origin"))))
+    return fail(403, "origin not allowed\n");
   // RFC 6455 §4.2.2: a version we do not speak gets 426 naming the one we do.
   if (q.header("Sec-WebSocket-Version") != "13")
     return respond(

@@ -12,6 +12,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "adapters/common/http_routes.hpp"
 #include "config/config.hpp"
@@ -27,6 +29,7 @@ struct HttpSettings {
   // listener, only "/metrics" is served.
   bool metrics_elsewhere = false;
   bool metrics_only = false;
+  std::vector<std::string> allowed_origins;  // http.websocket.allowed_origins (origin.hpp)
 };
 
 // The connection's Limits from the settings (read buffer: one request's headers and a bit).

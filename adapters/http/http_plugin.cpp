@@ -2,6 +2,7 @@
 
 #include "adapters/common/listener_set.hpp"
 #include "adapters/common/listeners.hpp"
+#include "adapters/common/metrics_exposition.hpp"
 #include "adapters/http/http_connection.hpp"
 
 namespace parley::adapters::http {
@@ -34,6 +35,12 @@ class HttpPlugin final : public core::Plugin {
     base->limits = h.limits;
     base->routes = rt_.http ? rt_.http : std::make_shared<HttpRoutes>();
     base->metrics_elsewhere = !h.metrics_listen.empty();
+    base->allowed_origins = h.websocket.allowed_origins;
+    // The scrape reads only atomics and the registry's mutex: answered on the connection's
+    // strand, never through the core strand (a busy core does not delay monitoring).
+    base->routes->handle("/metrics", {"GET"}, [&core = rt_.core](const HttpRequest&, HttpReply reply) {
+      reply({200, kMetricsContentType, metrics_exposition(core.metrics().registry()), {}});
+    });
     main_ = make_set("http.listen", "http", base);
     if (auto st = main_->start(h.listen); !st) return st;
     if (!h.metrics_listen.empty()) {
@@ -61,6 +68,7 @@ class HttpPlugin final : public core::Plugin {
     stopped_ = true;
     if (main_) main_->stop();
     if (metrics_) metrics_->stop();
+    if (rt_.http) rt_.http->remove("/metrics");
     manager_.close_all("Server shutting down");
   }
 

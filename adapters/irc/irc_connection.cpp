@@ -86,6 +86,13 @@ void IrcConnection::on_read_overflow() {
   error_and_close("Excess Flood");
 }
 
+// The client does not read what it is sent (its sendq is full): counted, then closed as
+// before ("SendQ exceeded").
+void IrcConnection::on_write_overflow() {
+  server_->runtime().core.metrics().rejected(core::Protocol::irc, core::Rejection::slow_reader);
+  Connection::on_write_overflow();
+}
+
 void IrcConnection::on_open() {
   // After the TLS handshake (if any): the client has registration_timeout to finish NICK,
   // USER, CAP and SASL. The deadline fires once; a client registered by then ignores it.

@@ -48,6 +48,7 @@ class IrcConnection final : public protocols::Connection {
   std::size_t on_data(std::string_view data) override;
   void on_close(std::string_view reason) override;
   void on_read_overflow() override;
+  void on_write_overflow() override;
   void on_open() override;
   void on_deadline(Deadline kind) override;
   void on_exception(std::string_view what) override;

@@ -188,6 +188,13 @@ void C2sConnection::core_task_failed() {
 
 void C2sConnection::on_read_overflow() { stream_error(StreamError::policy_violation, "input too large"); }
 
+// The client does not read (its write queue is full): counted, then closed at once; a stream
+// error could not be written either.
+void C2sConnection::on_write_overflow() {
+  ctx_.rt.core.metrics().rejected(core::Protocol::xmpp, core::Rejection::slow_reader);
+  Connection::on_write_overflow();
+}
+
 void C2sConnection::on_deadline(Deadline kind) {
   // RFC 6120 §4.9.3.4 connection-timeout. Before the TLS handshake completes nothing can be
   // said: stream_error() then closes without a word.

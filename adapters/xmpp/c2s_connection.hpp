@@ -46,6 +46,7 @@ class C2sConnection : public protocols::Connection {
   std::size_t on_data(std::string_view data) override;
   void on_close(std::string_view reason) override;
   void on_read_overflow() override;
+  void on_write_overflow() override;
   void on_tls_started(bool ok) override;
   void on_deadline(Deadline kind) override;
   void on_exception(std::string_view what) override;

@@ -258,7 +258,8 @@ void Connection::send(std::string_view bytes) {
 void Connection::send_wire(std::string_view bytes) {
   if (state_ == State::closed || bytes.empty()) return;
   if (out_.size() + writing_.size() + tls_pending_size() + bytes.size() > limits_.max_write_queue) {
-    close("SendQ exceeded");
+    on_write_overflow();
+    if (state_ != State::closed) close("SendQ exceeded");  // an override that forgot to close
     return;
   }
   if (tls_) {

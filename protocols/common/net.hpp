@@ -27,10 +27,11 @@
 //
 // Bounds: bytes not consumed by on_data stay buffered up to Limits::max_read_buffer; more
 // than that calls on_read_overflow() (default: close "Read buffer exceeded"). Writes beyond
-// Limits::max_write_queue close the connection at once ("SendQ exceeded"): a stuck client
-// costs only itself. Time is bounded too: Limits::handshake_timeout_ms from start() until
-// the protocol moves the deadline on (set_deadline / clear_deadline: a protocol arms its
-// authentication deadline once its opening is done), and Limits::close_timeout_ms for a
+// Limits::max_write_queue call on_write_overflow() (default: close "SendQ exceeded" at
+// once): a stuck client costs only itself. Time is bounded too:
+// Limits::handshake_timeout_ms from start() until the protocol moves the deadline on
+// (set_deadline / clear_deadline: a protocol arms its authentication deadline once its
+// opening is done), and Limits::close_timeout_ms for a
 // close_after_flush() whose peer does not read. A listener with an AddressLimiter refuses
 // connections over the per-address limits before any protocol state exists.
 // An exception escaping on_data/on_open ends only that connection (on_exception()).
@@ -239,6 +240,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void on_open() {}
   virtual void on_close(std::string_view reason) = 0;
   virtual void on_read_overflow() { close("Read buffer exceeded"); }
+  // A send() would pass Limits::max_write_queue: the peer does not read. Default: close
+  // "SendQ exceeded" at once. An adapter overrides it to count the slow reader (metrics live
+  // in core/, which protocols/ never includes), then calls this. Runs inside send().
+  virtual void on_write_overflow() { close("SendQ exceeded"); }
   // STARTTLS finished (ok == false: handshake failed, the connection is closing).
   virtual void on_tls_started(bool ok) {}
   // A handshake or authentication deadline passed (default: close). Flush deadlines do not

@@ -147,6 +147,8 @@ def test_websocket_message_bounds_and_a_peer_that_never_reads():
         ok.send("JOIN #still")
         ok.expect(r" 366 alive #still ")
         assert closed, "a peer that never reads was not closed"
+        scrape = request(d.ports["http"], b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert b'parley_rejected_inputs_total{protocol="irc",reason="slow_reader"} 1' in scrape, scrape
         ok.close()
 
 
@@ -165,9 +167,9 @@ def test_per_address_connection_limit():
 
 def test_metrics_only_on_its_own_listener():
     with h.Parleyd(cfg_with(metrics=True)) as d:
-        # nothing registers /metrics in this branch: 404 on both, but the metrics listener
-        # serves nothing else either
+        # /metrics is served on the metrics listener only, and that listener serves nothing else
         assert status(request(d.ports["http"], b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")) == 404
+        assert status(request(d.ports["metrics"], b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")) == 200
         assert status(request(d.ports["metrics"], ws_request("/irc"))) == 404
         assert status(request(d.ports["http"], ws_request("/irc"), timeout=1)) == 101
 

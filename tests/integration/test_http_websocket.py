@@ -152,5 +152,38 @@ def test_irc_websocket_text_binary_and_none():
         tcp.close()
 
 
+def test_websocket_origin_check():
+    """http.websocket.allowed_origins (RFC 6455 §10.2): a browser page from another origin
+    gets 403 on both endpoints; a listed one and a client without Origin connect; the
+    default (empty list) lets any origin in."""
+    import websocket
+    cfg = http_config()
+    cfg["http"]["websocket"] = {"allowed_origins": ["https://chat.example"]}
+    with h.Parleyd(cfg) as d:
+        base = f"ws://127.0.0.1:{d.ports['http']}"
+        for path, sub in (("/irc", ["text.ircv3.net"]), ("/xmpp-websocket", ["xmpp"])):
+            try:
+                websocket.create_connection(base + path, timeout=10, subprotocols=sub,
+                                            origin="https://evil.example")
+                raise AssertionError(f"{path}: a foreign origin was let in")
+            except websocket.WebSocketBadStatusException as e:
+                assert e.status_code == 403, (path, e.status_code)
+        ok = IrcWs(base + "/irc", "listed", origin="HTTPS://Chat.Example")  # case-insensitive
+        ok.send("JOIN #o")
+        ok.expect(r" 366 listed #o ")
+        bare = IrcWs(base + "/irc", "bare", suppress_origin=True)  # not a browser
+        bare.send("JOIN #o")
+        bare.expect(r" 366 bare #o ")
+        x = XmppWs(base + "/xmpp-websocket", origin="https://chat.example")
+        x.login("alice", "alicepw")
+        for c in (ok, bare, x):
+            c.close()
+    with h.Parleyd(http_config()) as d:
+        c = IrcWs(f"ws://127.0.0.1:{d.ports['http']}/irc", "any", origin="https://anywhere.example")
+        c.send("JOIN #o")
+        c.expect(r" 366 any #o ")
+        c.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())

@@ -81,9 +81,10 @@ class XmppWs:
 
 
 class IrcWs:
-    def __init__(self, url: str, nick: str | None = None, subprotocols=("text.ircv3.net",), timeout: float = 10):
+    def __init__(self, url: str, nick: str | None = None, subprotocols=("text.ircv3.net",), timeout: float = 10,
+                 **kw):
         self.ws = websocket.create_connection(url, timeout=timeout,
-                                              subprotocols=list(subprotocols) if subprotocols else None)
+                                              subprotocols=list(subprotocols) if subprotocols else None, **kw)
         self.timeout = timeout
         self.seen: list[str] = []
         self.frames: list[int] = []  # opcodes of the messages received

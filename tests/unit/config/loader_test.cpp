@@ -585,3 +585,26 @@ TEST_CASE("the sip section's presence limits are read and bounded") {
   CHECK(has_error(bad, "sip.event_expires.min: min must not exceed max"));
   CHECK(has_error(bad, "sip.max_subscriptions: expected an integer in 1..100000, got 0"));
 }
+
+TEST_CASE("http.websocket.allowed_origins: default any, a list of origins, bare hosts refused") {
+  auto d = load_string("http: { listen: [\"127.0.0.1:5280\"] }\n", "t");
+  REQUIRE(d.ok());
+  CHECK(d->http.websocket.allowed_origins.empty());
+  auto r = load_string(
+      "http: { listen: [\"127.0.0.1:5280\"],\n"
+      "        websocket: { allowed_origins: [\"https://chat.example\", \"http://localhost:8080\"] } }\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->http.websocket.allowed_origins ==
+        std::vector<std::string>{"https://chat.example", "http://localhost:8080"});
+  CHECK_FALSE(
+      load_string("http: { listen: [\"127.0.0.1:5280\"], websocket: { allowed_origins: [chat.example] } }\n",
+                  "t")
+          .ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], websocket: { allowed_origins: [\"https://a, "
+                          "https://b\"] } }\n",
+                          "t")
+                  .ok());
+  CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], websocket: { bogus: 1 } }\n", "t").ok());
+}
