@@ -584,4 +584,23 @@ TEST_CASE("the sip section's presence limits are read and bounded") {
   REQUIRE_FALSE(bad.ok());
   CHECK(has_error(bad, "sip.event_expires.min: min must not exceed max"));
   CHECK(has_error(bad, "sip.max_subscriptions: expected an integer in 1..100000, got 0"));
+
+TEST_CASE("irc.gateway_record_history and the archive bounds: defaults, values, ranges") {
+  auto r = load_string("irc: {}\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.gateway_record_history);
+  CHECK(r->irc.gateway_history_keep == 1000);
+  CHECK(r->irc.gateway_history_join == 20);
+  CHECK(r->irc.gateway_mam_page_max == 100);
+  auto r2 = load_string(
+      "irc: { gateway_record_history: false, gateway_history_keep: 50, gateway_history_join: 0, "
+      "gateway_mam_page_max: 10 }\n",
+      "t");
+  REQUIRE(r2.ok());
+  CHECK_FALSE(r2->irc.gateway_record_history);
+  CHECK(r2->irc.gateway_history_keep == 50);
+  CHECK(r2->irc.gateway_history_join == 0);
+  CHECK(r2->irc.gateway_mam_page_max == 10);
+  CHECK_FALSE(load_string("irc: { gateway_history_keep: 0 }\n", "t").ok());
+  CHECK_FALSE(load_string("irc: { gateway_mam_page_max: 5000 }\n", "t").ok());
 }
