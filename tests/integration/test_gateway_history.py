@@ -49,12 +49,11 @@ class Client(xc.BaseClient):
         super().__init__(jid, password, plugins=("xep_0045", "xep_0199"))
         self.mam = asyncio.Queue()
         self.group = asyncio.Queue()
-        self.add_event_handler("message", self._message)
         self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
-
-    def _message(self, m):
-        if m.xml.find(f"{{{MAM}}}result") is not None:
-            self.mam.put_nowait(m)
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+        self.register_handler(Callback("mam result", MatchXPath(f"{{jabber:client}}message/{{{MAM}}}result"),
+                                       lambda m: self.mam.put_nowait(m)))
 
 
 def config(port, **irc):
@@ -88,6 +87,7 @@ def mam_query(c, room=ROOM, max_=None, after=None, before=None, with_=None, star
     fin = res.xml.find(f"{{{MAM}}}fin")
     assert fin is not None, res
     items = []
+    LOOP.run_until_complete(asyncio.sleep(0.05))
     while not c.mam.empty():  # results precede the iq result on the same stream
         m = c.mam.get_nowait()
         r = m.xml.find(f"{{{MAM}}}result")

@@ -159,13 +159,14 @@ TEST_CASE("mam_page: filters by start, end and with, paging over the filtered se
   MemoryStore s;
   fill(s, "k", 600);
   // Bob said every third line: 200 of them; with is matched case-insensitively (IRC nicks)
-  auto p = mam_page(s, "k", query({.with = "#c%net@irc.localhost/bob", .max = 150}));
+  auto p = mam_page(s, "k", query({.with = "#c%net@irc.localhost/bob", .max = 150}, 200));
   REQUIRE(p.ok());
   CHECK(p->items.size() == 150);
   CHECK(p->items.front().key == 3);
   CHECK_FALSE(p->complete);
   auto rest = mam_page(s, "k", query({.with = "#c%net@irc.localhost/BOB", .max = 150,
-                                      .after = std::to_string(p->items.back().key)}));
+                                      .after = std::to_string(p->items.back().key)},
+                                     200));
   CHECK(rest->items.size() == 50);
   CHECK(rest->complete);
   // start/end are inclusive, on the line's time
