@@ -82,9 +82,16 @@ std::optional<Timestamp> parse_datetime(std::string_view s) {
   const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(static_cast<unsigned>(mo)),
                                         std::chrono::day(static_cast<unsigned>(d))};
   if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;  // 60: a leap second
+  // In milliseconds (years 0000..9999 fit), then clamped to what a Timestamp (nanoseconds
+  // since 1970 on this clock: years 1677..2262) holds, so "9999-..." as an end means "ever".
   const auto t = std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
                  std::chrono::seconds(se) + frac - offset;
-  return std::chrono::time_point_cast<Timestamp::duration>(t);
+  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t).time_since_epoch();
+  constexpr auto lo = std::chrono::duration_cast<std::chrono::milliseconds>(Timestamp::duration::min()) +
+                      std::chrono::milliseconds(1);
+  constexpr auto hi = std::chrono::duration_cast<std::chrono::milliseconds>(Timestamp::duration::max()) -
+                      std::chrono::milliseconds(1);
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::clamp(ms, lo, hi)));
 }
 
 std::string archive_key(std::string_view domain, std::string_view network, std::string_view channel) {

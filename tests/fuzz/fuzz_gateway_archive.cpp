@@ -19,7 +19,10 @@ using namespace parley::core;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   // 1. dates: a parsed one prints and parses back to itself (at millisecond precision)
-  if (auto t = parse_datetime(in); t && t->time_since_epoch().count() >= 0) {
+  // (between 1970 and 2200: outside the clock's range a date is clamped, and before 1970
+  // to_iso8601 is not the subject here)
+  static const Timestamp y2200 = *parse_datetime("2200-01-01T00:00:00Z");
+  if (auto t = parse_datetime(in); t && t->time_since_epoch().count() >= 0 && *t < y2200) {
     auto again = parse_datetime(to_iso8601(*t));
     if (!again || *again != *t) std::abort();
   }

@@ -51,6 +51,13 @@ TEST_CASE("parse_datetime: XEP-0082 DateTime with zone, fraction, and refusals")
                           "2026-12-03T21:27:55+2:00", "x026-12-03T21:27:55Z", "2026-12-03 21:27:55Z"})
     CHECK_MESSAGE(!parse_datetime(bad), bad);
   CHECK(!parse_datetime(std::string("2026-12-03T21:27:55.") + std::string(100, '1') + "Z"));  // too long
+  // outside what the clock holds: clamped, never an overflow (found by fuzz_gateway_archive)
+  auto far = parse_datetime("8135-11-28T22:15:00Z");
+  REQUIRE(far);
+  CHECK(*far > *parse_datetime("2262-01-01T00:00:00Z"));
+  auto early = parse_datetime("0001-01-01T00:00:00Z");
+  REQUIRE(early);
+  CHECK(*early < *parse_datetime("1678-01-01T00:00:00Z"));
 }
 
 TEST_CASE("archive_key: per domain, network and channel, case-folded, never a room name") {
