@@ -584,6 +584,7 @@ TEST_CASE("the sip section's presence limits are read and bounded") {
   REQUIRE_FALSE(bad.ok());
   CHECK(has_error(bad, "sip.event_expires.min: min must not exceed max"));
   CHECK(has_error(bad, "sip.max_subscriptions: expected an integer in 1..100000, got 0"));
+}
 
 TEST_CASE("irc.gateway_record_history and the archive bounds: defaults, values, ranges") {
   auto r = load_string("irc: {}\n", "t");
