@@ -58,6 +58,10 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.boolean("open_networks", out.open_networks);
   r.integer("gateway_max_links_per_user", out.gateway_max_links_per_user, 1, 1000);
   r.integer("gateway_queue", out.gateway_queue, 1, 100000);
+  r.boolean("gateway_record_history", out.gateway_record_history);
+  r.integer("gateway_history_keep", out.gateway_history_keep, 1, 1000000);
+  r.integer("gateway_history_join", out.gateway_history_join, 0, 1000);
+  r.integer("gateway_mam_page_max", out.gateway_mam_page_max, 1, 1000);
   r.integer("flood_burst", out.flood_burst, 0, 100000);
   r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
   r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);

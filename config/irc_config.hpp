@@ -57,6 +57,14 @@ struct IrcConfig {
   // error to the XMPP sender, never dropped silently).
   std::size_t gateway_max_links_per_user = 10;
   std::size_t gateway_queue = 200;
+  // The gateway's channel archive (XEP-0045 history on join, XEP-0313 MAM): whether
+  // Parley's own gateway_domain records channel lines (a component uses
+  // xmpp.component.record_history), how many lines are kept per channel, how many at most
+  // a join replays, and the largest MAM page.
+  bool gateway_record_history = true;
+  std::size_t gateway_history_keep = 1000;
+  std::size_t gateway_history_join = 20;
+  std::size_t gateway_mam_page_max = 100;
   // Flood control and connection limits (IRC adapter). flood_burst 0 turns flood control
   // off (benchmarks); otherwise each line costs flood_interval_ms and a client may be
   // flood_burst lines ahead before its lines wait; recvq bytes waiting -> Excess Flood.

@@ -58,8 +58,9 @@ struct XmppConfig {
     std::string domain;  // the component's domain, e.g. irc.example.org
     std::string server;  // "ip:port" of the server's component listener (Prosody: 5347)
     std::string secret;  // the shared secret of the handshake (§3)
-    // Archive channel lines (Biboumi's default). Accepted and kept; the gateway has no
-    // history or MAM yet (issue 11, later slice), so nothing is archived today.
+    // Archive channel lines (Biboumi's default) for history on join and MAM on this
+    // component's domain; retention and page bounds are irc.gateway_history_* as for
+    // irc.gateway_domain.
     bool record_history = true;
   } component;
 };

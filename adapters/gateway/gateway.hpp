@@ -17,6 +17,8 @@
 
 #include "adapters/gateway/port.hpp"
 #include "config/irc_config.hpp"
+#include "core/model/message.hpp"
+#include "core/store/store.hpp"
 #include "protocols/common/backoff.hpp"
 #include "protocols/common/net.hpp"
 
@@ -38,6 +40,15 @@ struct GatewayOptions {
   // A silent IRC server is PINGed after ping_interval and the link dropped (and retried)
   // after ping_timeout: a dead TCP path is noticed (irc.ping_interval, irc.ping_timeout).
   std::chrono::seconds ping_interval{90}, ping_timeout{180};
+  // The channel archive (archive.hpp): written through `store` (on the gateway's strand,
+  // which is the core strand; the daemon's store is write-behind, so a line costs a queued
+  // write, never a commit here). No store or record_history false: no archive, no history
+  // on join, no MAM.
+  core::Store* store = nullptr;
+  bool record_history = true;       // irc.gateway_record_history / xmpp.component.record_history
+  std::size_t history_keep = 1000;  // lines kept per channel (irc.gateway_history_keep)
+  std::size_t history_join = 20;    // lines at most replayed on join (irc.gateway_history_join)
+  std::size_t mam_page_max = 100;   // MAM results per page at most (irc.gateway_mam_page_max)
 };
 
 class Gateway {
@@ -70,17 +81,36 @@ class Gateway {
   // it may not be reached.
   std::optional<config::IrcNetwork> find_network(std::string_view server) const;
 
+  // ---- the channel archive (archive.hpp) ----
+  bool archiving() const { return options_.store && options_.record_history; }
+  std::string archive_key_of(std::string_view network, std::string_view channel) const;
+  // Whether `p` writes the lines of `channel` (archive key `key`): yes unless another
+  // puppet that still hears that channel does (one designated puppet per channel, so that a
+  // line the gateway hears through several puppets is kept once). Checked per line, before
+  // the line is built.
+  bool claim_archive(Puppet& p, const std::string& key, std::string_view channel);
+  void archive(const std::string& key, const core::Message& m);  // queued in the store
+  // XEP-0045 §7.2.15: the archived lines `req` asks for, to a joining resource.
+  void send_history(const std::string& to, const std::string& room_jid, const std::string& key,
+                    const HistoryRequest& req);
+  void forget_archiver(const Puppet* p);  // p is going away
+
  private:
   Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
                      std::string_view nick, bool create, std::string* why);
   void on_presence(const XmppIn& s);
   void on_message(const XmppIn& s);
   void on_iq(const XmppIn& s);
+  void on_mam(const XmppIn& s);
+  void self_ping(const XmppIn& s);
   void error_reply(const XmppIn& s, std::string_view type, std::string_view condition, std::string_view text);
 
   protocols::Strand strand_;
   GatewayOptions options_;
   XmppOut out_;
+  // archive key -> the puppet writing that channel's lines. Before puppets_: ~Puppet
+  // forgets itself here, so this map must outlive them.
+  std::map<std::string, Puppet*> archivers_;
   // key: bare JID + '\n' + network name
   std::map<std::string, std::unique_ptr<Puppet>> puppets_;
   bool stopping_ = false;

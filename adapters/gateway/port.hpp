@@ -16,6 +16,23 @@
 
 namespace parley::adapters::gateway {
 
+// XEP-0045 §7.2.15 <history/> of a join presence, as sent (attributes absent: nullopt; a
+// malformed number is absent too, so the default applies).
+struct HistoryRequest {
+  std::optional<std::size_t> maxstanzas, maxchars, seconds;
+  std::string since;  // XEP-0082 DateTime, "" for none
+};
+
+// A XEP-0313 query (<query xmlns='urn:xmpp:mam:2'>): its data form's fields and its XEP-0059
+// <set/>, as sent. Sizes are bounded by the XMPP stanza limit.
+struct MamRequest {
+  std::string queryid;
+  std::string start, end, with;  // form fields, "" for none
+  std::optional<std::size_t> max;
+  std::optional<std::string> after, before;  // before present and empty: the last page
+  bool unknown_field = false;  // a form field this archive does not support (XEP-0313 §5.1.1)
+};
+
 struct XmppIn {
   enum class Kind : std::uint8_t { message, presence, iq };
   Kind kind = Kind::message;
@@ -32,6 +49,8 @@ struct XmppIn {
   // IRC's span form; rendered as mIRC codes.
   std::vector<protocols::irc::Span> spans;
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
+  HistoryRequest history;  // its <history/>, when muc_join
+  std::optional<MamRequest> mam;  // an iq set carrying a XEP-0313 <query/>
 };
 
 // Sends one rendered stanza to the full JID `to`. Called on the gateway's strand.

@@ -61,6 +61,7 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 }
 
 Puppet::~Puppet() {
+  gw_.forget_archiver(this);
   if (reconnector_) reconnector_->stop();
   if (link_ && quitting_)
     link_->release();
@@ -115,6 +116,21 @@ Puppet::Channel* Puppet::find_channel(std::string_view name) {
   return it == channels_.end() ? nullptr : &it->second;
 }
 bool Puppet::in_channel(std::string_view channel) const { return channels_.count(ascii_fold(channel)) != 0; }
+
+bool Puppet::joined(const std::string& full_jid, std::string_view channel) const {
+  auto it = channels_.find(ascii_fold(channel));
+  return it != channels_.end() && it->second.resources.count(full_jid) && !it->second.waiting.count(full_jid);
+}
+bool Puppet::has_occupant(std::string_view channel, std::string_view nick) const {
+  auto it = channels_.find(ascii_fold(channel));
+  if (it == channels_.end()) return false;
+  // Our own nick counts even while a reconnection has emptied the occupant list.
+  return irc::equal_fold(nick, reg_.nick()) || it->second.occupants.count(ascii_fold(nick)) != 0;
+}
+bool Puppet::hears(std::string_view channel) const {
+  auto it = channels_.find(ascii_fold(channel));
+  return it != channels_.end() && it->second.in_irc && link_ != nullptr;
+}
 
 bool Puppet::has_resource(const std::string& full_jid) const {
   if (pm_resources_.count(full_jid)) return true;
@@ -257,13 +273,14 @@ void Puppet::quit(std::string_view reason) {
 // ---- XMPP -> IRC -----------------------------------------------------------------------------
 
 void Puppet::join(const std::string& full_jid, const std::string& channel, const std::string& label,
-                  const std::string& nick, const std::string& id) {
+                  const std::string& nick, const std::string& id, const HistoryRequest& history) {
   const std::string key = ascii_fold(channel);
   auto [it, fresh] = channels_.try_emplace(key);
   Channel& c = it->second;
   if (fresh) {
     c.name = channel;
     c.label = label;
+    c.archive_key = gw_.archive_key_of(net_.name, channel);
   }
   const std::string want = irc_nick_of(nick);
   if (!fresh && c.resources.count(full_jid) && !c.waiting.count(full_jid)) {
@@ -277,6 +294,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   }
   c.resources.insert(full_jid);
   c.requested[full_jid] = want;
+  c.history[full_jid] = history;
   (void)id;
   if (c.names_done && c.in_irc) return send_state(c, full_jid);
   c.waiting.insert(full_jid);
@@ -298,6 +316,7 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   c->resources.erase(full_jid);
   c->waiting.erase(full_jid);
   c->requested.erase(full_jid);
+  c->history.erase(full_jid);
   if (!c->resources.empty()) return;
   std::string line;
   irc::LineWriter w(line);
@@ -354,6 +373,8 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   // IRC does not echo it (no echo-message here), so the gateway reflects it.
   for (const auto& r : c->resources)
     gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id));
+  // Other puppets in the channel hear it from IRC; this one only here.
+  archive(*c, reg_.nick(), body, false, false);
   return true;
 }
 
@@ -409,8 +430,19 @@ void Puppet::occupant_presence(Channel& c, const Occupant& o, bool unavailable,
   });
 }
 
+void Puppet::archive(const Channel& c, std::string_view nick, std::string_view body, bool action, bool notice) {
+  if (!gw_.claim_archive(*this, c.archive_key, c.name)) return;
+  core::Message m;
+  m.kind = action ? core::MessageKind::action : notice ? core::MessageKind::notice : core::MessageKind::room;
+  m.nick = std::string(nick);
+  m.body = std::string(body);  // as shown to XMPP ("/me ", "[notice] " included), XML-safe
+  m.timestamp = core::Clock::now();
+  gw_.archive(c.archive_key, m);
+}
+
 // XEP-0045 §7.2.2-§7.2.3 and §7.2.15: other occupants, then ourselves (110, and 210 when the
-// nick is not the one asked for), then the subject (always, even empty: it ends the join).
+// nick is not the one asked for), then the history from the archive, then the subject
+// (always, even empty: it ends the join).
 void Puppet::send_state(Channel& c, const std::string& r) {
   const std::string me = ascii_fold(reg_.nick());
   for (const auto& [k, o] : c.occupants) {
@@ -426,6 +458,10 @@ void Puppet::send_state(Channel& c, const std::string& r) {
                                         .role = role,
                                         .statuses = renamed ? std::initializer_list<int>{110, 210}
                                                             : std::initializer_list<int>{110}}));
+  if (auto h = c.history.find(r); h != c.history.end()) {
+    gw_.send_history(r, room_jid(c), c.archive_key, h->second);
+    c.history.erase(h);
+  }
   gw_.send(r, render_message(room_jid(c), r, "groupchat", {}, &c.topic));
   c.waiting.erase(r);
 }
@@ -603,7 +639,9 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
   // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
   const std::string_view prefix = notice ? "[notice] " : "";
   XmppBody b;
+  bool is_action = false;
   if (auto action = irc::ctcp_action(text)) {
+    is_action = true;
     b = body_from_irc(*action, std::string(prefix) + "/me ");
   } else if (auto ctcp = irc::parse_ctcp(text)) {
     // Other CTCP requests are not shown as text. VERSION and PING sent to us are answered
@@ -620,6 +658,7 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     each_resource(*c, [&](const std::string& r) {
       gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html));
     });
+    archive(*c, from_nick, b.body, is_action, notice);
     return;
   }
   // To us: a private message from nick%server, to every resource using this puppet.

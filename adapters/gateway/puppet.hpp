@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "adapters/gateway/irc_link.hpp"
+#include "adapters/gateway/port.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
@@ -38,8 +39,9 @@ class Puppet : public IrcLink::Owner {
 
   void start();
   // ---- from XMPP (full_jid: the sending resource) ----
+  // history: the join's XEP-0045 <history/>, served after the self-presence.
   void join(const std::string& full_jid, const std::string& channel, const std::string& label,
-            const std::string& nick, const std::string& id);
+            const std::string& nick, const std::string& id, const HistoryRequest& history = {});
   void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
   // false: refused (not in that channel, or the queue is full); `why` says which
   // spans: XHTML-IM styling of body (port.hpp), rendered as mIRC formatting.
@@ -63,6 +65,11 @@ class Puppet : public IrcLink::Owner {
   bool retired() const { return retired_; }
   bool in_channel(std::string_view channel) const;
   std::size_t channels() const { return channels_.size(); }
+  // The resource is in the channel (its join completed): XEP-0410 self-ping.
+  bool joined(const std::string& full_jid, std::string_view channel) const;
+  bool has_occupant(std::string_view channel, std::string_view nick) const;
+  // In the channel on the current IRC link: its lines reach this puppet (archive.hpp).
+  bool hears(std::string_view channel) const;
   const std::string& nick() const { return reg_.nick(); }
 
   // ---- IrcLink::Owner ----
@@ -80,9 +87,11 @@ class Puppet : public IrcLink::Owner {
     std::set<std::string> resources;               // full JIDs in the room
     std::set<std::string> waiting;                 // joined on XMPP, self-presence not sent yet
     std::map<std::string, std::string> requested;  // full JID -> nick asked for (status 210)
+    std::map<std::string, HistoryRequest> history;  // full JID -> its join's <history/>, until served
     std::map<std::string, Occupant> occupants;     // folded nick -> occupant, once NAMES ended
     std::map<std::string, Occupant> names;         // 353s being collected
     std::string topic;
+    std::string archive_key;  // Gateway::archive_key_of, made once
     bool in_irc = false;      // our JOIN was echoed on the current link
     bool names_done = false;  // 366 seen at least once (occupants is meaningful)
   };
@@ -104,6 +113,7 @@ class Puppet : public IrcLink::Owner {
   void names_ended(Channel& c);
   void on_registered();
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
+  void archive(const Channel& c, std::string_view nick, std::string_view body, bool action, bool notice);
   void answer_ctcp(std::string_view nick, std::string_view command, std::string_view params);
   void on_nick(std::string_view old_nick, std::string_view new_nick);
   void on_mode(const protocols::irc::Message& m);

@@ -79,6 +79,46 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
   return out;
 }
 
+std::string render_delayed_message(std::string_view from, std::string_view to, std::string_view body,
+                                   std::string_view room, std::string_view stamp) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", from).attr("to", to).attr("type", "groupchat");
+  w.element("body", body);
+  w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("from", room).attr("stamp", stamp).close();
+  w.finish();
+  return out;
+}
+
+std::string render_mam_result(std::string_view room, std::string_view to, std::string_view queryid,
+                              std::string_view id, std::string_view stamp, std::string_view from,
+                              std::string_view body) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("message").attr("from", room).attr("to", to);
+  w.open("result").attr("xmlns", "urn:xmpp:mam:2").attr_if("queryid", queryid).attr("id", id);
+  w.open("forwarded").attr("xmlns", "urn:xmpp:forward:0");
+  w.open("delay").attr("xmlns", "urn:xmpp:delay").attr("stamp", stamp).close();
+  w.open("message").attr("xmlns", "jabber:client").attr("from", from).attr("type", "groupchat");
+  w.element("body", body);
+  w.finish();
+  return out;
+}
+
+std::string render_mam_fin(std::string_view from, std::string_view to, std::string_view id,
+                           std::string_view first, std::string_view last, bool complete) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id);
+  w.open("fin").attr("xmlns", "urn:xmpp:mam:2");
+  if (complete) w.attr("complete", "true");
+  w.open("set").attr("xmlns", "http://jabber.org/protocol/rsm");
+  if (!first.empty()) w.element("first", first);
+  if (!last.empty()) w.element("last", last);
+  w.finish();
+  return out;
+}
+
 std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
                               std::string_view category, std::string_view type, std::string_view name,
                               std::initializer_list<std::string_view> features) {

@@ -45,6 +45,18 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
                            std::string_view body, const std::string* subject = nullptr,
                            std::string_view id = {}, std::string_view html = {});
 
+// A channel line from the archive, replayed on join (XEP-0045 §7.2.15): a groupchat message
+// from the occupant with XEP-0203 <delay from=room stamp=.../>.
+std::string render_delayed_message(std::string_view from, std::string_view to, std::string_view body,
+                                   std::string_view room, std::string_view stamp);
+// One XEP-0313 §4.2 result: the archived line forwarded (XEP-0297) with its <delay/>.
+std::string render_mam_result(std::string_view room, std::string_view to, std::string_view queryid,
+                              std::string_view id, std::string_view stamp, std::string_view from,
+                              std::string_view body);
+// The iq result ending a MAM query: <fin complete> with the page's XEP-0059 first/last ids.
+std::string render_mam_fin(std::string_view from, std::string_view to, std::string_view id,
+                           std::string_view first, std::string_view last, bool complete);
+
 // XEP-0030 disco#info result: one identity (category, type, name) and the features.
 std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
                               std::string_view category, std::string_view type, std::string_view name,

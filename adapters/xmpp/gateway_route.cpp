@@ -10,7 +10,45 @@ namespace parley::adapters::xmpp {
 
 namespace {
 constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
+constexpr std::string_view kMam = "urn:xmpp:mam:2";
+constexpr std::string_view kRsm = "http://jabber.org/protocol/rsm";
+constexpr std::string_view kData = "jabber:x:data";
+
+// A non-negative decimal count as sent in <history/> and <max/>; anything else (a sign, a
+// letter, more than 9 digits) counts as absent: the gateway's bounds apply instead.
+std::optional<std::size_t> count_of(std::string_view v) {
+  if (v.empty() || v.size() > 9) return std::nullopt;
+  std::size_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  return n;
 }
+
+// XEP-0313 §4 (the form) and XEP-0059 §2 (the <set/>) of a MAM query.
+gateway::MamRequest mam_request(pugi::xml_node q, const px::StreamNamespaces& ns) {
+  gateway::MamRequest r;
+  r.queryid = px::attr(q, "queryid");
+  if (auto x = px::child(q, "x", kData, ns))
+    for (auto f : x.children()) {
+      if (f.type() != pugi::node_element || px::local_name(f) != "field") continue;
+      const std::string_view var = px::attr(f, "var");
+      const std::string value = px::child(f, "value", kData, ns).text().get();
+      if (var == "FORM_TYPE") continue;
+      if (var == "start") r.start = value;
+      else if (var == "end") r.end = value;
+      else if (var == "with") r.with = value;
+      else r.unknown_field = true;
+    }
+  if (auto set = px::child(q, "set", kRsm, ns)) {
+    if (auto m = px::child(set, "max", kRsm, ns)) r.max = count_of(m.text().get());
+    if (auto a = px::child(set, "after", kRsm, ns)) r.after = a.text().get();
+    if (auto b = px::child(set, "before", kRsm, ns)) r.before = b.text().get();
+  }
+  return r;
+}
+}  // namespace
 
 gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
   gateway::XmppIn in;
@@ -35,13 +73,22 @@ gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
       if (child.type() == pugi::node_element) {
         in.iq_ns = px::namespace_of(child, s.stream());
         in.iq_name = px::local_name(child);
+        if (in.iq_ns == kMam && in.iq_name == "query" && in.type == "set") in.mam = mam_request(child, s.stream());
         break;
       }
   if (in.body)
     if (auto html = s.child("html", kXhtmlIm))
       for (const core::StyleSpan& r : parse_xhtml_im(html, *in.body))
         in.spans.push_back({.begin = r.begin, .end = r.end, .flags = r.flags, .fg = r.fg, .bg = r.bg});
-  in.muc_join = static_cast<bool>(s.child("x", kMuc));
+  if (auto x = s.child("x", kMuc)) {
+    in.muc_join = true;
+    if (auto h = px::child(x, "history", kMuc, s.stream())) {
+      in.history.maxstanzas = count_of(px::attr(h, "maxstanzas"));
+      in.history.maxchars = count_of(px::attr(h, "maxchars"));
+      in.history.seconds = count_of(px::attr(h, "seconds"));
+      in.history.since = px::attr(h, "since");
+    }
+  }
   return in;
 }
 

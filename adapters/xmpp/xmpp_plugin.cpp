@@ -169,6 +169,12 @@ class XmppPlugin : public core::Plugin {
     o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
     o.ping_interval = std::chrono::seconds(irc.ping_interval);
     o.ping_timeout = std::chrono::seconds(irc.ping_timeout);
+    o.store = &rt_.core.store();
+    o.record_history = domain == config_.xmpp.component.domain ? config_.xmpp.component.record_history
+                                                               : irc.gateway_record_history;
+    o.history_keep = irc.gateway_history_keep;
+    o.history_join = irc.gateway_history_join;
+    o.mam_page_max = irc.gateway_mam_page_max;
     return o;
   }
 

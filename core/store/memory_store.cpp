@@ -126,7 +126,8 @@ Result<std::vector<StoredRoom>> MemoryStore::rooms() {
 
 Status MemoryStore::append_history(const std::string& room, const Message& m, std::size_t keep) {
   auto& h = history_[room];
-  h.push_back(m);
+  const std::int64_t key = h.empty() ? 1 : h.back().key + 1;
+  h.push_back(StoredMessage{key, m});
   while (h.size() > keep) h.pop_front();
   return {};
 }
@@ -137,7 +138,21 @@ Result<std::vector<Message>> MemoryStore::history(const std::string& room, std::
   if (it == history_.end()) return out;
   const auto& h = it->second;
   std::size_t skip = h.size() > limit ? h.size() - limit : 0;
-  out.assign(h.begin() + static_cast<std::ptrdiff_t>(skip), h.end());
+  for (auto e = h.begin() + static_cast<std::ptrdiff_t>(skip); e != h.end(); ++e) out.push_back(e->message);
+  return out;
+}
+
+Result<std::vector<StoredMessage>> MemoryStore::history_page(const std::string& room, std::int64_t after,
+                                                             std::int64_t before, std::size_t limit, bool newest) {
+  std::vector<StoredMessage> out;
+  auto it = history_.find(room);
+  if (it == history_.end() || limit == 0) return out;
+  for (const auto& e : it->second) {
+    if (e.key <= after || (before > 0 && e.key >= before)) continue;
+    out.push_back(e);
+    if (!newest && out.size() == limit) break;
+  }
+  if (newest && out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
   return out;
 }
 

@@ -36,6 +36,8 @@ class MemoryStore final : public Store {
   Result<std::vector<StoredRoom>> rooms() override;
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
+  Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
+                                                  std::int64_t before, std::size_t limit, bool newest) override;
 
   int schema_version() override { return 1; }
 
@@ -52,7 +54,7 @@ class MemoryStore final : public Store {
   std::map<Address, std::vector<Offline>> offline_;
   std::int64_t next_offline_key_ = 1;
   std::map<std::string, StoredRoom> rooms_;
-  std::map<std::string, std::deque<Message>> history_;
+  std::map<std::string, std::deque<StoredMessage>> history_;  // keys as SqliteStore's seq
 };
 
 }  // namespace parley::core

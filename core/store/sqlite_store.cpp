@@ -901,4 +901,32 @@ Result<std::vector<Message>> SqliteStore::history(const std::string& room, std::
   return out;
 }
 
+Result<std::vector<StoredMessage>> SqliteStore::history_page(const std::string& room, std::int64_t after,
+                                                             std::int64_t before, std::size_t limit, bool newest) {
+  // The primary key (room, seq) serves both directions; the newest are read descending and
+  // turned around.
+  const std::int64_t upper = before > 0 ? before : std::numeric_limits<std::int64_t>::max();
+  auto s = prepare(newest ? "SELECT seq, message FROM room_history WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+                            "ORDER BY seq DESC LIMIT ?4"
+                          : "SELECT seq, message FROM room_history WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+                            "ORDER BY seq LIMIT ?4");
+  if (!s) return s.error();
+  s->text(1, room).int64(2, after).int64(3, upper).int64(4, clamp_i64(limit));
+  std::vector<StoredMessage> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    auto m = decode_message(s->col_blob(1));
+    if (!m) {  // as history(): one damaged entry does not hide the others
+      spdlog::warn("store: skipping undecodable history entry {} of {}: {}", s->col_int64(0), room,
+                   m.error().text);
+      continue;
+    }
+    out.push_back(StoredMessage{s->col_int64(0), std::move(*m)});
+  }
+  if (newest) std::reverse(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace parley::core

@@ -128,6 +128,18 @@ class Store {
   virtual Result<std::vector<StoredRoom>> rooms() = 0;
   virtual Status append_history(const std::string& room, const Message& m, std::size_t keep) = 0;
   virtual Result<std::vector<Message>> history(const std::string& room, std::size_t limit) = 0;
+  // The same history with its keys (append order, growing; the newest entry is never
+  // deleted by append_history, so keys are not reused), for paging through it (XEP-0313 /
+  // XEP-0059 over the IRC gateway's channel archive): up to `limit` entries with
+  // after < key < before (before <= 0: no upper bound), the oldest of them, or with
+  // `newest` the newest of them; returned oldest first either way. Stores without it
+  // (test fakes) answer service_unavailable.
+  virtual Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
+                                                          std::int64_t before, std::size_t limit,
+                                                          bool newest) {
+    (void)room, (void)after, (void)before, (void)limit, (void)newest;
+    return make_error(Condition::service_unavailable, "store: no paged history");
+  }
 
   virtual int schema_version() = 0;
 

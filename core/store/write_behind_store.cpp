@@ -196,6 +196,11 @@ Result<std::vector<StoredRoom>> WriteBehindStore::rooms() {
 Result<std::vector<Message>> WriteBehindStore::history(const std::string& room, std::size_t limit) {
   return read([&](Store& s) { return s.history(room, limit); });
 }
+Result<std::vector<StoredMessage>> WriteBehindStore::history_page(const std::string& room, std::int64_t after,
+                                                                  std::int64_t before, std::size_t limit,
+                                                                  bool newest) {
+  return read([&](Store& s) { return s.history_page(room, after, before, limit, newest); });
+}
 int WriteBehindStore::schema_version() {
   return read([&](Store& s) { return s.schema_version(); });
 }

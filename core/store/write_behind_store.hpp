@@ -81,6 +81,8 @@ class WriteBehindStore final : public Store {
   Result<std::vector<StoredRoom>> rooms() override;
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
+  Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
+                                                  std::int64_t before, std::size_t limit, bool newest) override;
 
   int schema_version() override;
 

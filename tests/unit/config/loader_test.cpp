@@ -608,3 +608,23 @@ TEST_CASE("http.websocket.allowed_origins: default any, a list of origins, bare 
                   .ok());
   CHECK_FALSE(load_string("http: { listen: [\"127.0.0.1:5280\"], websocket: { bogus: 1 } }\n", "t").ok());
 }
+
+TEST_CASE("irc.gateway_record_history and the archive bounds: defaults, values, ranges") {
+  auto r = load_string("irc: {}\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.gateway_record_history);
+  CHECK(r->irc.gateway_history_keep == 1000);
+  CHECK(r->irc.gateway_history_join == 20);
+  CHECK(r->irc.gateway_mam_page_max == 100);
+  auto r2 = load_string(
+      "irc: { gateway_record_history: false, gateway_history_keep: 50, gateway_history_join: 0, "
+      "gateway_mam_page_max: 10 }\n",
+      "t");
+  REQUIRE(r2.ok());
+  CHECK_FALSE(r2->irc.gateway_record_history);
+  CHECK(r2->irc.gateway_history_keep == 50);
+  CHECK(r2->irc.gateway_history_join == 0);
+  CHECK(r2->irc.gateway_mam_page_max == 10);
+  CHECK_FALSE(load_string("irc: { gateway_history_keep: 0 }\n", "t").ok());
+  CHECK_FALSE(load_string("irc: { gateway_mam_page_max: 5000 }\n", "t").ok());
+}

@@ -1,0 +1,273 @@
+"""The IRC gateway's channel archive (issue 11): history on join, MAM, self-ping.
+
+A real IRC network (ngircd on loopback) with a raw IRC client (bob) in #hist, and slixmpp
+users of Parley's own XMPP server joining #hist%local@irc.localhost:
+- lines bob says while dave (XMPP) is in the channel are archived once per channel even
+  though two puppets (dave's, then alice's) hear them;
+- alice, joining later, gets them as delayed history (XEP-0045 §7.2.15 + XEP-0203 <delay/>),
+  honouring maxstanzas, before the subject; IRC text with '<' and '&' stays text;
+- MAM (XEP-0313) on the channel JID pages with RSM (XEP-0059) forward and backward, filters
+  by 'with', says <fin complete='true'/> on the last page, and refuses a non-occupant (eve);
+- XEP-0410 self-ping: result while joined, <not-acceptable/> when not;
+- the archive survives a parleyd restart (it is in the store), and with
+  irc.gateway_record_history: false nothing is archived and MAM is not offered.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_history.py
+"""
+import asyncio
+import os
+import sys
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from xmpp_client import LOOP, run  # noqa: E402
+
+try:
+    from slixmpp.exceptions import IqError
+except ImportError:  # pragma: no cover
+    IqError = Exception
+
+xc.configure_logging()
+GW = "irc.localhost"
+ROOM = f"#hist%local@{GW}"
+MAM = "urn:xmpp:mam:2"
+RSM = "http://jabber.org/protocol/rsm"
+DELAY = "{urn:xmpp:delay}delay"
+
+
+def _ngircd():
+    import test_irc_gateway as g  # the Ngircd helper (its tests run only as __main__)
+    return g.Ngircd()
+
+
+class Client(xc.BaseClient):
+    def __init__(self, jid, password):
+        super().__init__(jid, password, plugins=("xep_0045", "xep_0199"))
+        self.mam = asyncio.Queue()
+        self.group = asyncio.Queue()
+        self.add_event_handler("groupchat_message", lambda m: self.group.put_nowait(m))
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+        self.register_handler(Callback("mam result", MatchXPath(f"{{jabber:client}}message/{{{MAM}}}result"),
+                                       lambda m: self.mam.put_nowait(m)))
+
+
+def config(port, **irc):
+    return h.config(irc=True, xmpp=True, accounts=[("alice", "alicepw"), ("dave", "davepw"), ("eve", "evepw")],
+                    irc_extra={"networks": [{"name": "local", "host": "127.0.0.1", "port": port, "tls": False,
+                                             "throttle": "off"}], **irc})
+
+
+def mam_query(c, room=ROOM, max_=None, after=None, before=None, with_=None, start=None, timeout=10):
+    """One MAM query: ([(id, nick, body, stamp)], complete, first, last)."""
+    qid = uuid.uuid4().hex[:8]
+    iq = c.make_iq_set(ito=room)
+    q = ET.Element(f"{{{MAM}}}query", {"queryid": qid})
+    fields = [("FORM_TYPE", MAM)] + [(k, v) for k, v in (("with", with_), ("start", start)) if v]
+    x = ET.SubElement(q, "{jabber:x:data}x", {"type": "submit"})
+    for var, val in fields:
+        f = ET.SubElement(x, "{jabber:x:data}field", {"var": var})
+        if var == "FORM_TYPE":
+            f.set("type", "hidden")
+        ET.SubElement(f, "{jabber:x:data}value").text = val
+    if max_ is not None or after is not None or before is not None:
+        s = ET.SubElement(q, f"{{{RSM}}}set")
+        if max_ is not None:
+            ET.SubElement(s, f"{{{RSM}}}max").text = str(max_)
+        if after is not None:
+            ET.SubElement(s, f"{{{RSM}}}after").text = after
+        if before is not None:
+            ET.SubElement(s, f"{{{RSM}}}before").text = before or None
+    iq.append(q)
+    res = run(iq.send(timeout=timeout))
+    fin = res.xml.find(f"{{{MAM}}}fin")
+    assert fin is not None, res
+    items = []
+    LOOP.run_until_complete(asyncio.sleep(0.05))
+    while not c.mam.empty():  # results precede the iq result on the same stream
+        m = c.mam.get_nowait()
+        r = m.xml.find(f"{{{MAM}}}result")
+        if r.get("queryid") != qid:
+            continue
+        assert m["from"].bare == room, m
+        fwd = r.find("{urn:xmpp:forward:0}forwarded")
+        inner = fwd.find("{jabber:client}message")
+        items.append((r.get("id"), inner.get("from").split("/", 1)[1], inner.find("{jabber:client}body").text,
+                      fwd.find(DELAY).get("stamp")))
+    st = fin.find(f"{{{RSM}}}set")
+    first = st.find(f"{{{RSM}}}first") if st is not None else None
+    last = st.find(f"{{{RSM}}}last") if st is not None else None
+    return (items, fin.get("complete") in ("true", "1"),
+            first.text if first is not None else None, last.text if last is not None else None)
+
+
+def iq_error(coro):
+    try:
+        run(coro)
+    except IqError as e:
+        return e.iq["error"]["condition"]
+    return None
+
+
+def self_ping(c, nick):
+    return iq_error(c.plugin["xep_0199"].send_ping(f"{ROOM}/{nick}", timeout=10))
+
+
+def test_history_mam_selfping():
+    net = _ngircd().start()
+    wd = tempfile.TemporaryDirectory(prefix="parley-hist-")
+    try:
+        cfg = config(net.port)
+        with h.Parleyd(cfg, workdir=wd.name) as d:
+            bob = xc.LoopIrc(net.port, "bob")
+            bob.send("JOIN #hist")
+            bob.expect(r" 366 bob #hist ")
+            bob.send("TOPIC #hist :the topic")
+            bob.expect(r"TOPIC #hist :the topic")
+            bob.send("PRIVMSG #hist :before anyone: not heard by the gateway")
+
+            dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/d", "davepw")
+            run(dave.plugin["xep_0045"].join_muc_wait(ROOM, "dave", maxstanzas=0))
+            bob.expect(r"^:dave!\S+ JOIN :?#hist")
+            # disco#info announces MAM on the channel
+            info = run(dave.plugin["xep_0030"].get_info(jid=ROOM))
+            assert MAM in info["disco_info"]["features"], info
+            for i in range(1, 31):
+                bob.send(f"PRIVMSG #hist :line {i}")
+            bob.send("PRIVMSG #hist :tags <b>bold</b> & &amp; stay text")
+            bob.send("PRIVMSG #hist :\x01ACTION waves\x01")
+            bob.send("NOTICE #hist :a notice")
+            # ngircd paces a client's burst (about a line a second past its first lines)
+            last = run(xc.next_where(dave.group, lambda m: "a notice" in m["body"], timeout=60), 70)
+            assert last["body"] == "[notice] a notice"
+
+            # alice joins later: the newest 5 lines come as delayed history, then the subject
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/a", "alicepw")
+            _, subject, _, history = run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=5))
+            bodies = [m["body"] for m in history]
+            assert bodies == ["line 29", "line 30", "tags <b>bold</b> & &amp; stay text", "/me waves",
+                              "[notice] a notice"], bodies
+            for m in history:
+                assert m.xml.find(DELAY) is not None and m.xml.find(DELAY).get("stamp"), m
+                assert m["from"].bare == ROOM and m["from"].resource == "bob", m
+            assert subject["subject"] == "the topic", subject
+            bob.expect(r"^:alice!\S+ JOIN :?#hist")
+
+            # Two puppets now hear every line: each is archived once.
+            for i in range(1, 6):
+                bob.send(f"PRIVMSG #hist :both {i}")
+            run(xc.next_where(alice.group, lambda m: m["body"] == "both 5"))
+            run(xc.next_where(dave.group, lambda m: m["body"] == "both 5"))
+            alice.send_message(mto=ROOM, mbody="from alice", mtype="groupchat")
+            bob.expect(r"PRIVMSG #hist :from alice")
+            run(xc.next_where(dave.group, lambda m: m["body"] == "from alice"))
+
+            # MAM: the whole archive, forward in pages of 7 (a <max/> of 1000 is bounded too)
+            expected = [f"line {i}" for i in range(1, 31)] + [
+                "tags <b>bold</b> & &amp; stay text", "/me waves", "[notice] a notice"] + [
+                f"both {i}" for i in range(1, 6)] + ["from alice"]
+            seen, after, pages = [], None, 0
+            while True:
+                items, complete, first, last_id = mam_query(alice, max_=7, after=after)
+                pages += 1
+                assert len(items) <= 7
+                if items:
+                    assert first == items[0][0] and last_id == items[-1][0]
+                seen += items
+                if complete:
+                    break
+                after = last_id
+                assert pages < 20
+            assert [b for _, _, b, _ in seen] == expected, [b for _, _, b, _ in seen]
+            assert pages == (len(expected) + 6) // 7
+            ids = [int(i) for i, _, _, _ in seen]
+            assert ids == sorted(set(ids)), ids  # once each, in order
+            assert seen[-1][1] == "alice" and seen[0][1] == "bob"
+            # backward from the end: <before/> is the last page
+            items, complete, _, _ = mam_query(alice, max_=3, before="")
+            assert [b for _, _, b, _ in items] == ["both 4", "both 5", "from alice"] and not complete
+            items, complete, _, _ = mam_query(alice, max_=3, before=items[0][0])
+            assert [b for _, _, b, _ in items] == ["both 1", "both 2", "both 3"], items
+            # with: one occupant's lines
+            items, complete, _, _ = mam_query(dave, with_=f"{ROOM}/alice")
+            assert [b for _, _, b, _ in items] == ["from alice"] and complete, items
+            items, complete, _, _ = mam_query(dave, max_=100000)
+            assert len(items) == 39 and complete, len(items)
+            # a malformed id
+            assert iq_error(_raw_mam(alice, "<set xmlns='http://jabber.org/protocol/rsm'><after>x</after></set>")) == \
+                "item-not-found"
+
+            # dave, whose puppet wrote the archive, leaves: alice's puppet takes over
+            dave.plugin["xep_0045"].leave_muc(ROOM, "dave")
+            bob.expect(r"^:dave!\S+ (PART|QUIT)")
+            assert self_ping(dave, "dave") == "not-acceptable"
+            bob.send("PRIVMSG #hist :after dave left")
+            run(xc.next_where(alice.group, lambda m: m["body"] == "after dave left"))
+            items, _, _, _ = mam_query(alice, max_=2, before="")
+            assert [b for _, _, b, _ in items] == ["from alice", "after dave left"], items
+
+            # eve is in no channel of that network: refused
+            eve = xc.login(Client, d.ports["xmpp"], "eve@localhost/e", "evepw")
+            assert iq_error(_raw_mam(eve, "")) == "forbidden"
+            assert eve.mam.empty()
+
+            # XEP-0410 self-ping
+            assert self_ping(alice, "alice") is None
+            assert self_ping(alice, "bob") is None  # another occupant: answered for it
+            assert self_ping(alice, "nobody") == "item-not-found"
+            assert self_ping(eve, "eve") == "not-acceptable"
+            run(alice.plugin["xep_0045"].leave_muc(ROOM, "alice") or asyncio.sleep(0.5))
+            LOOP.run_until_complete(asyncio.sleep(0.5))
+            assert self_ping(alice, "alice") == "not-acceptable"
+            assert iq_error(_raw_mam(alice, "")) == "forbidden"  # no puppet there any more
+            xc.bye(alice, dave, eve)
+            bob.c.close()
+
+        # The archive is in the store: after a restart a join still gets the history.
+        with h.Parleyd(cfg, workdir=wd.name) as d2:
+            alice = xc.login(Client, d2.ports["xmpp"], "alice@localhost/a", "alicepw")
+            _, _, _, history = run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=2))
+            assert [m["body"] for m in history] == ["from alice", "after dave left"], [m["body"] for m in history]
+            assert self_ping(alice, "alice") is None
+            xc.bye(alice)
+    finally:
+        net.close()
+        wd.cleanup()
+
+
+def _raw_mam(c, inner, room=ROOM):
+    iq = c.make_iq_set(ito=room)
+    iq.append(ET.fromstring(f"<query xmlns='{MAM}'>{inner}</query>"))
+    return iq.send(timeout=10)
+
+
+def test_record_history_off():
+    net = _ngircd().start()
+    try:
+        with h.Parleyd(config(net.port, gateway_record_history=False)) as d:
+            bob = xc.LoopIrc(net.port, "bob")
+            bob.send("JOIN #hist")
+            bob.expect(r" 366 bob #hist ")
+            dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/d", "davepw")
+            run(dave.plugin["xep_0045"].join_muc_wait(ROOM, "dave", maxstanzas=0))
+            bob.send("PRIVMSG #hist :not archived")
+            run(xc.next_where(dave.group, lambda m: m["body"] == "not archived"))
+            info = run(dave.plugin["xep_0030"].get_info(jid=ROOM))
+            assert MAM not in info["disco_info"]["features"], info
+            assert iq_error(_raw_mam(dave, "")) == "service-unavailable"
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/a", "alicepw")
+            _, _, _, history = run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice"))
+            assert history == [], history
+            assert self_ping(alice, "alice") is None  # self-ping does not depend on the archive
+            xc.bye(alice, dave)
+            bob.c.close()
+    finally:
+        net.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
