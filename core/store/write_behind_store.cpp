@@ -196,6 +196,16 @@ Result<std::vector<StoredRoom>> WriteBehindStore::rooms() {
 Result<std::vector<Message>> WriteBehindStore::history(const std::string& room, std::size_t limit) {
   return read([&](Store& s) { return s.history(room, limit); });
 }
+Status WriteBehindStore::put_gateway_setting(const GatewaySetting& g) {
+  return enqueue("put_gateway_setting", [g](Store& s) { return s.put_gateway_setting(g); });
+}
+Status WriteBehindStore::delete_gateway_setting(const GatewaySetting& k) {
+  return enqueue("delete_gateway_setting", [k](Store& s) { return s.delete_gateway_setting(k); });
+}
+Result<std::vector<GatewaySetting>> WriteBehindStore::gateway_settings(const std::string& gateway,
+                                                                       const std::string& owner) {
+  return read([&](Store& s) { return s.gateway_settings(gateway, owner); });
+}
 int WriteBehindStore::schema_version() {
   return read([&](Store& s) { return s.schema_version(); });
 }

@@ -81,6 +81,10 @@ class WriteBehindStore final : public Store {
   Result<std::vector<StoredRoom>> rooms() override;
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
+  Status put_gateway_setting(const GatewaySetting& g) override;
+  Status delete_gateway_setting(const GatewaySetting& key) override;
+  Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
+                                                       const std::string& owner) override;
 
   int schema_version() override;
 
