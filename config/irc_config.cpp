@@ -58,6 +58,9 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.boolean("open_networks", out.open_networks);
   r.integer("gateway_max_links_per_user", out.gateway_max_links_per_user, 1, 1000);
   r.integer("gateway_queue", out.gateway_queue, 1, 100000);
+  r.strings("gateway_admins", out.gateway_admins);
+  r.integer("gateway_adhoc_sessions", out.gateway_adhoc_sessions, 1, 100);
+  r.integer("gateway_persistent_backlog", out.gateway_persistent_backlog, 0, 10000);
   r.integer("flood_burst", out.flood_burst, 0, 100000);
   r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
   r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);

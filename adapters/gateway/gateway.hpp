@@ -16,13 +16,20 @@
 #include <vector>
 
 #include "adapters/gateway/port.hpp"
+#include "adapters/gateway/settings.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/backoff.hpp"
 #include "protocols/common/net.hpp"
 
+namespace parley::core {
+class Store;
+}
+
 namespace parley::adapters::gateway {
 
 class Puppet;
+class Adhoc;
+struct SettingsChange;
 
 struct GatewayOptions {
   std::string domain;  // irc.gateway_domain
@@ -38,6 +45,20 @@ struct GatewayOptions {
   // A silent IRC server is PINGed after ping_interval and the link dropped (and retried)
   // after ping_timeout: a dead TCP path is noticed (irc.ping_interval, irc.ping_timeout).
   std::chrono::seconds ping_interval{90}, ping_timeout{180};
+  // Users' settings (XEP-0050 ad-hoc commands, settings.hpp); null: none are kept, the
+  // configure commands answer service-unavailable. Used on the gateway's strand (the core
+  // strand, where the store is used).
+  core::Store* store = nullptr;
+  std::vector<std::string> admins;       // irc.gateway_admins
+  std::size_t adhoc_sessions = 5;        // irc.gateway_adhoc_sessions
+  std::size_t persistent_backlog = 100;  // irc.gateway_persistent_backlog
+};
+
+// One IRC link, for the admin command that lists them.
+struct LinkInfo {
+  std::string bare, network, nick;
+  std::size_t channels = 0;
+  bool connected = false;
 };
 
 class Gateway {
@@ -70,6 +91,18 @@ class Gateway {
   // it may not be reached.
   std::optional<config::IrcNetwork> find_network(std::string_view server) const;
 
+  // ---- settings (adhoc.hpp) ----
+  UserSettings user_settings(const std::string& bare);
+  // Writes the rows, then applies what can change now (a channel's persistent flag on a
+  // live puppet); the rest is used from the next connection. An error text when refused.
+  std::optional<std::string> save_settings(const std::string& bare, const SettingsChange& change);
+  // Every user's persistent channels are joined (at start; and when the XMPP server's
+  // stream comes back in component mode).
+  void restore_persistent();
+  std::vector<LinkInfo> links() const;
+  // An admin's disconnect of `bare`'s links (network "" : all); how many were closed.
+  std::size_t disconnect(const std::string& bare, std::string_view network);
+
  private:
   Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
                      std::string_view nick, bool create, std::string* why);
@@ -84,6 +117,7 @@ class Gateway {
   // key: bare JID + '\n' + network name
   std::map<std::string, std::unique_ptr<Puppet>> puppets_;
   bool stopping_ = false;
+  std::unique_ptr<Adhoc> adhoc_;
 };
 
 }  // namespace parley::adapters::gateway

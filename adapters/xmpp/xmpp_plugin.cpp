@@ -169,6 +169,10 @@ class XmppPlugin : public core::Plugin {
     o.registration_timeout = std::chrono::seconds(irc.registration_timeout);
     o.ping_interval = std::chrono::seconds(irc.ping_interval);
     o.ping_timeout = std::chrono::seconds(irc.ping_timeout);
+    o.store = &rt_.core.store();
+    o.admins = irc.gateway_admins;
+    o.adhoc_sessions = irc.gateway_adhoc_sessions;
+    o.persistent_backlog = irc.gateway_persistent_backlog;
     return o;
   }
 
@@ -181,6 +185,9 @@ class XmppPlugin : public core::Plugin {
     ctx_->gateway_domain = irc.gateway_domain;
     spdlog::info("xmpp: IRC gateway on {} ({} networks{})", irc.gateway_domain, irc.networks.size(),
                  irc.open_networks ? ", open to any host" : "");
+    // Users' persistent channels are joined again without them (adapters/gateway/settings.hpp).
+    post_guarded(rt_.core_strand, "gateway: persistent channels",
+                 [gw = gateway_] { gw->restore_persistent(); });
   }
 
   // XEP-0114: the same gateway served as a component of another XMPP server
@@ -205,8 +212,10 @@ class XmppPlugin : public core::Plugin {
     component_gateway_ =
         std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(c.domain), component_->output());
     spdlog::info("xmpp: IRC gateway as component {} of {}", c.domain, c.server);
-    post_guarded(rt_.core_strand, "component: start",
-                 [c = component_, gw = component_gateway_] { c->start(gw.get()); });
+    post_guarded(rt_.core_strand, "component: start", [c = component_, gw = component_gateway_] {
+      c->start(gw.get());
+      gw->restore_persistent();
+    });
   }
 
   Runtime& rt_;
