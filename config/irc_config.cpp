@@ -62,6 +62,9 @@ void parse_irc(Reader& r, IrcConfig& out) {
   r.integer("gateway_history_keep", out.gateway_history_keep, 1, 1000000);
   r.integer("gateway_history_join", out.gateway_history_join, 0, 1000);
   r.integer("gateway_mam_page_max", out.gateway_mam_page_max, 1, 1000);
+  r.strings("gateway_admins", out.gateway_admins);
+  r.integer("gateway_adhoc_sessions", out.gateway_adhoc_sessions, 1, 100);
+  r.integer("gateway_persistent_backlog", out.gateway_persistent_backlog, 0, 10000);
   r.integer("flood_burst", out.flood_burst, 0, 100000);
   r.integer("flood_interval_ms", out.flood_interval_ms, 0, 60000);
   r.integer("recvq", out.recvq, 9000, 16 * 1024 * 1024);

@@ -65,6 +65,14 @@ struct IrcConfig {
   std::size_t gateway_history_keep = 1000;
   std::size_t gateway_history_join = 20;
   std::size_t gateway_mam_page_max = 100;
+  // XEP-0050 ad-hoc commands on the gateway: bare JIDs allowed the admin commands (list
+  // links, disconnect a user), command sessions one user may hold open (more: the oldest
+  // is dropped; an idle one expires after 10 minutes), and lines of a persistent channel
+  // (or private messages) kept for the user while no resource of theirs is in it, given
+  // as history on the next join (more: the oldest go).
+  std::vector<std::string> gateway_admins;
+  std::size_t gateway_adhoc_sessions = 5;
+  std::size_t gateway_persistent_backlog = 100;
   // Flood control and connection limits (IRC adapter). flood_burst 0 turns flood control
   // off (benchmarks); otherwise each line costs flood_interval_ms and a client may be
   // flood_burst lines ahead before its lines wait; recvq bytes waiting -> Excess Flood.

@@ -3,12 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <set>
+#include <tuple>
 
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/address.hpp"
 #include "adapters/gateway/archive.hpp"
+#include "adapters/gateway/adhoc.hpp"
+#include "adapters/gateway/forms.hpp"
 #include "adapters/gateway/puppet.hpp"
 #include "adapters/gateway/render.hpp"
+#include "core/store/store.hpp"
 #include "protocols/common/ascii.hpp"
 
 namespace parley::adapters::gateway {
@@ -20,7 +25,10 @@ std::string bare_of(std::string_view full) { return std::string(full.substr(0, f
 }  // namespace
 
 Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOut out)
-    : strand_(strand), options_(std::move(options)), out_(std::move(out)) {}
+    : strand_(strand),
+      options_(std::move(options)),
+      out_(std::move(out)),
+      adhoc_(std::make_unique<Adhoc>(*this)) {}
 
 Gateway::~Gateway() = default;
 
@@ -64,7 +72,10 @@ Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& n
     *why = "too many IRC connections (irc.gateway_max_links_per_user)";
     return nullptr;
   }
-  auto p = std::make_unique<Puppet>(*this, bare, net, std::string(label), std::string(nick));
+  // The user's settings (ad-hoc commands) apply from this new connection on.
+  Effective e = effective(net, user_settings(bare), nick);
+  auto p = std::make_unique<Puppet>(*this, bare, std::move(e.net), std::string(label), std::move(e.nick),
+                                    std::move(e.realname));
   Puppet* raw = p.get();
   puppets_.emplace(key, std::move(p));
   raw->start();
@@ -100,11 +111,23 @@ void Gateway::on_iq(const XmppIn& s) {
     return send(s.from, render_iq_result(from, s.from, s.id));
   }
   if (s.mam) return on_mam(s);
+  if (s.type == "set" && s.command) return adhoc_->execute(s);
+  if (s.type == "get" && s.iq_ns == "http://jabber.org/protocol/disco#items" && s.iq_name == "query" &&
+      s.iq_node == kCommandsNs)
+    return adhoc_->list(s);
   if (s.type == "get" && s.iq_ns == "http://jabber.org/protocol/disco#info" && s.iq_name == "query") {
+    if (!s.iq_node.empty()) {
+      // XEP-0050 §2.3: a command node's identity.
+      if (s.iq_node == "configure" || s.iq_node == "links" || s.iq_node == "disconnect")
+        return send(s.from, render_disco_info(from, s.from, s.id, "automation", "command-node", s.iq_node,
+                                              {"http://jabber.org/protocol/commands", "jabber:x:data"}));
+      return error_reply(s, "cancel", "item-not-found", {});
+    }
     if (s.to_local.empty())
-      return send(s.from, render_disco_info(from, s.from, s.id, "conference", "irc", "IRC gateway",
-                                            {"http://jabber.org/protocol/disco#info",
-                                             "http://jabber.org/protocol/muc", "urn:xmpp:ping"}));
+      return send(s.from, render_disco_info(
+                              from, s.from, s.id, "conference", "irc", "IRC gateway",
+                              {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
+                               "urn:xmpp:ping", "http://jabber.org/protocol/commands"}));
     auto a = parse_gateway_address(s.to_local, s.to_resource);
     if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server)) {
       // XEP-0410 §5: occupants' pings are answered here (self-ping-optimization).
@@ -113,13 +136,19 @@ void Gateway::on_iq(const XmppIn& s) {
                                               {"http://jabber.org/protocol/disco#info",
                                                "http://jabber.org/protocol/muc", "muc_nonanonymous",
                                                "muc_open", "muc_public", "muc_temporary", "urn:xmpp:mam:2",
-                                               "http://jabber.org/protocol/muc#self-ping-optimization"}));
+                                               "http://jabber.org/protocol/muc#self-ping-optimization",
+                                               "http://jabber.org/protocol/commands"}));
       return send(s.from, render_disco_info(
                               from, s.from, s.id, "conference", "irc", a->target,
                               {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
                                "muc_nonanonymous", "muc_open", "muc_public", "muc_temporary",
-                               "http://jabber.org/protocol/muc#self-ping-optimization"}));
+                               "http://jabber.org/protocol/muc#self-ping-optimization",
+                                               "http://jabber.org/protocol/commands"}));
     }
+    if (a && a->kind == GatewayAddress::Kind::server && find_network(a->server))
+      return send(s.from, render_disco_info(from, s.from, s.id, "conference", "irc", a->server,
+                                            {"http://jabber.org/protocol/disco#info",
+                                             "http://jabber.org/protocol/commands"}));
   }
   error_reply(s, "cancel", "service-unavailable", {});
 }
@@ -297,7 +326,129 @@ void Gateway::resource_gone(std::string_view full_jid) {
 void Gateway::drop_all(std::string_view reason) {
   auto gone = std::move(puppets_);
   puppets_.clear();
-  for (auto& [_, p] : gone) p->quit(reason);  // ~Puppet lets the QUIT flush, then the link closes
+  for (auto& [key, p] : gone) {
+    if (p->has_persistent() && !p->retired()) {
+      // Persistent channels stay joined: only the resources, gone with the server, leave.
+      for (const auto& r : p->resources()) p->resource_gone(r);
+      if (!p->retired()) {
+        puppets_.emplace(key, std::move(p));
+        continue;
+      }
+    }
+    if (!p->retired()) p->quit(reason);  // ~Puppet lets the QUIT flush, then the link closes
+  }
+}
+
+UserSettings Gateway::user_settings(const std::string& bare) {
+  if (!options_.store) return {};
+  auto rows = options_.store->gateway_settings(options_.domain, bare);
+  if (!rows) {
+    spdlog::warn("gateway: settings of {}: {}", bare, rows.error().text);
+    return {};
+  }
+  return settings_from_rows(*rows);
+}
+
+std::optional<std::string> Gateway::save_settings(const std::string& bare, const SettingsChange& change) {
+  if (!options_.store) return "this gateway keeps no settings";
+  // Bounds per user: networks with settings (irc.gateway_max_links_per_user) and persistent
+  // channels per network (irc.max_channels), counted as they would be after the change.
+  auto rows = options_.store->gateway_settings(options_.domain, bare);
+  if (!rows) return "settings unavailable: " + rows.error().text;
+  std::set<std::tuple<std::string, std::string>> after;  // (scope, name)
+  for (const auto& r : *rows) after.insert({r.scope, r.name});
+  for (const auto& r : change.del) after.erase({r.scope, r.name});
+  for (const auto& r : change.put) after.insert({r.scope, r.name});
+  std::set<std::string> networks;
+  std::map<std::string, std::size_t> persistent;
+  for (const auto& [scope, name] : after) {
+    if (scope.empty()) continue;
+    const std::string net = scope.substr(0, scope.find(' '));
+    networks.insert(net);
+    if (name == "persistent") ++persistent[net];
+  }
+  if (networks.size() > options_.max_links_per_user)
+    return "settings for too many networks (irc.gateway_max_links_per_user)";
+  for (const auto& [_, n] : persistent)
+    if (n > options_.max_channels) return "too many persistent channels on one network (irc.max_channels)";
+  for (const auto& r : change.del)
+    if (auto st = options_.store->delete_gateway_setting(r); !st) return "not saved: " + st.error().text;
+  for (const auto& r : change.put)
+    if (auto st = options_.store->put_gateway_setting(r); !st) return "not saved: " + st.error().text;
+  // "Saved" means durable: a write-behind store commits before the answer (settings are
+  // rare; a persistent flag must survive a kill -9 right after it).
+  if (auto st = options_.store->sync(); !st) return "not saved: " + st.error().text;
+  // A persistent flag applies at once to a live connection: marked, the channel is
+  // joined (or kept); unmarked, a channel none of the user's resources is in is left.
+  for (const auto* list : {&change.put, &change.del})
+    for (const auto& r : *list) {
+      if (r.name != "persistent") continue;
+      auto sc = split_channel_scope(r.scope);
+      if (!sc) continue;
+      auto it = puppets_.find(bare + "\n" + sc->first);
+      if (it == puppets_.end() || it->second->retired()) continue;
+      if (list == &change.put) {
+        if (it->second->in_channel(sc->second) || it->second->channels() < options_.max_channels)
+          it->second->join_persistent(sc->second, r.value);
+      } else {
+        it->second->set_persistent(sc->second, false);
+      }
+    }
+  return std::nullopt;
+}
+
+void Gateway::restore_persistent() {
+  if (!options_.store || stopping_) return;
+  auto rows = options_.store->gateway_settings(options_.domain, {});
+  if (!rows) {
+    spdlog::warn("gateway {}: persistent channels not restored: {}", options_.domain, rows.error().text);
+    return;
+  }
+  std::map<std::string, std::vector<core::GatewaySetting>> by_owner;
+  for (auto& r : *rows) by_owner[r.owner].push_back(std::move(r));
+  std::size_t joined = 0;
+  for (const auto& [owner, mine] : by_owner) {
+    const UserSettings us = settings_from_rows(mine);
+    for (const auto& [scope, label] : us.persistent) {
+      auto sc = split_channel_scope(scope);
+      auto net = find_network(label);  // the label names the network (its name or host)
+      if (!sc || !net || protocols::ascii_fold(net->name) != sc->first) continue;  // no longer served
+      std::string why;
+      Puppet* p = puppet_for(owner, *net, label, owner.substr(0, owner.find('@')), true, &why);
+      if (!p) {
+        spdlog::warn("gateway: persistent {} of {}: {}", sc->second, owner, why);
+        continue;
+      }
+      if (!p->in_channel(sc->second) && p->channels() >= options_.max_channels) continue;
+      p->join_persistent(sc->second, label);
+      ++joined;
+    }
+  }
+  if (joined) spdlog::info("gateway {}: rejoining {} persistent channel(s)", options_.domain, joined);
+}
+
+std::vector<LinkInfo> Gateway::links() const {
+  std::vector<LinkInfo> out;
+  for (const auto& [_, p] : puppets_)
+    if (!p->retired())
+      out.push_back({p->bare(), p->network().name, p->nick(), p->channels(), p->connected()});
+  return out;
+}
+
+std::size_t Gateway::disconnect(const std::string& bare, std::string_view network) {
+  std::size_t n = 0;
+  const std::string prefix = bare + "\n";
+  for (auto it = puppets_.lower_bound(prefix);
+       it != puppets_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    if (!network.empty() && !ascii_equal_fold(it->second->network().name, network)) {
+      ++it;
+      continue;
+    }
+    it->second->kick_all("Disconnected by a gateway administrator");
+    it = puppets_.erase(it);  // ~Puppet lets the QUIT flush, then the link closes
+    ++n;
+  }
+  return n;
 }
 
 void Gateway::stop() {

@@ -16,15 +16,22 @@
 #include <vector>
 
 #include "adapters/gateway/port.hpp"
+#include "adapters/gateway/settings.hpp"
 #include "config/irc_config.hpp"
 #include "core/model/message.hpp"
 #include "core/store/store.hpp"
 #include "protocols/common/backoff.hpp"
 #include "protocols/common/net.hpp"
 
+namespace parley::core {
+class Store;
+}
+
 namespace parley::adapters::gateway {
 
 class Puppet;
+class Adhoc;
+struct SettingsChange;
 
 struct GatewayOptions {
   std::string domain;  // irc.gateway_domain
@@ -49,6 +56,19 @@ struct GatewayOptions {
   std::size_t history_keep = 1000;  // lines kept per channel (irc.gateway_history_keep)
   std::size_t history_join = 20;    // lines at most replayed on join (irc.gateway_history_join)
   std::size_t mam_page_max = 100;   // MAM results per page at most (irc.gateway_mam_page_max)
+  // Users' settings (XEP-0050 ad-hoc commands, settings.hpp); null: none are kept, the
+  // configure commands answer service-unavailable. Used on the gateway's strand (the core
+  // strand, where the store is used).
+  std::vector<std::string> admins;       // irc.gateway_admins
+  std::size_t adhoc_sessions = 5;        // irc.gateway_adhoc_sessions
+  std::size_t persistent_backlog = 100;  // irc.gateway_persistent_backlog
+};
+
+// One IRC link, for the admin command that lists them.
+struct LinkInfo {
+  std::string bare, network, nick;
+  std::size_t channels = 0;
+  bool connected = false;
 };
 
 class Gateway {
@@ -94,6 +114,17 @@ class Gateway {
   void send_history(const std::string& to, const std::string& room_jid, const std::string& key,
                     const HistoryRequest& req);
   void forget_archiver(const Puppet* p);  // p is going away
+  // ---- settings (adhoc.hpp) ----
+  UserSettings user_settings(const std::string& bare);
+  // Writes the rows, then applies what can change now (a channel's persistent flag on a
+  // live puppet); the rest is used from the next connection. An error text when refused.
+  std::optional<std::string> save_settings(const std::string& bare, const SettingsChange& change);
+  // Every user's persistent channels are joined (at start; and when the XMPP server's
+  // stream comes back in component mode).
+  void restore_persistent();
+  std::vector<LinkInfo> links() const;
+  // An admin's disconnect of `bare`'s links (network "" : all); how many were closed.
+  std::size_t disconnect(const std::string& bare, std::string_view network);
 
  private:
   Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
@@ -114,6 +145,7 @@ class Gateway {
   // key: bare JID + '\n' + network name
   std::map<std::string, std::unique_ptr<Puppet>> puppets_;
   bool stopping_ = false;
+  std::unique_ptr<Adhoc> adhoc_;
 };
 
 }  // namespace parley::adapters::gateway

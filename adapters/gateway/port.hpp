@@ -33,6 +33,23 @@ struct MamRequest {
   bool unknown_field = false;  // a form field this archive does not support (XEP-0313 §5.1.1)
 };
 
+// A XEP-0050 <command/> in an iq set, with its XEP-0004 form if it carried one: copied
+// with bounds (kMaxFormFields fields, kMaxFieldValues values each, longer values cut at
+// kMaxFieldValue bytes and then refused by the field's validation).
+struct FormFieldIn {
+  std::string var;
+  std::vector<std::string> values;
+};
+struct CommandIn {
+  std::string node, action, sessionid;
+  bool has_form = false;
+  std::string form_type;  // <x type=...>: "submit" or "cancel"
+  std::vector<FormFieldIn> fields;
+};
+inline constexpr std::size_t kMaxFormFields = 32;
+inline constexpr std::size_t kMaxFieldValues = 64;
+inline constexpr std::size_t kMaxFieldValue = 1024;
+
 struct XmppIn {
   enum class Kind : std::uint8_t { message, presence, iq };
   Kind kind = Kind::message;
@@ -51,6 +68,8 @@ struct XmppIn {
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
   HistoryRequest history;  // its <history/>, when muc_join
   std::optional<MamRequest> mam;  // an iq set carrying a XEP-0313 <query/>
+  std::string iq_node;    // a disco query's 'node' (XEP-0030 §3.2), e.g. the commands node
+  std::optional<CommandIn> command;  // an iq set's XEP-0050 <command/>
 };
 
 // Sends one rendered stanza to the full JID `to`. Called on the gateway's strand.

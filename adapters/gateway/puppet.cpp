@@ -6,9 +6,10 @@
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
+#include "core/model/time.hpp"
+#include "parley/version.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/irc/text.hpp"
-#include "parley/version.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -37,7 +38,8 @@ std::string irc_nick_of(std::string_view want) {
 constexpr std::size_t kMaxReason = 300;
 }  // namespace
 
-Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick)
+Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick,
+               std::string realname)
     : gw_(gw),
       bare_(std::move(bare_jid)),
       net_(std::move(net)),
@@ -49,7 +51,8 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
   // The user part of the bare JID names who is behind the puppet (WHOIS shows it).
   std::string user = bare_.substr(0, bare_.find('@'));
   identity_.user = irc_nick_of(user).substr(0, 10);
-  identity_.realname = bare_;
+  // A realname from the user's settings was validated there (no CR, LF, NUL: settings.cpp).
+  identity_.realname = realname.empty() ? bare_ : std::move(realname);
   identity_.password = net_.password;
   identity_.sasl_user = net_.sasl_user;
   identity_.sasl_password = net_.sasl_password;
@@ -94,7 +97,7 @@ void Puppet::start() {
   o.verify = net_.verify;
   reconnector_ = protocols::Reconnector::make(
       gw_.strand(), net_.host, net_.port, o, gw_.options().backoff,
-      {.on_connected = [this](protocols::ConnectedStream s) { connected(std::move(s)); },
+      {.on_connected = [this](protocols::ConnectedStream s) { on_connected(std::move(s)); },
        .on_failed = [this](const protocols::ConnectError& e,
                            std::optional<std::chrono::milliseconds> retry) { connect_failed(e, retry); }});
   reconnector_->start();
@@ -141,7 +144,7 @@ bool Puppet::has_resource(const std::string& full_jid) const {
 
 // ---- the IRC connection ----------------------------------------------------------------------
 
-void Puppet::connected(protocols::ConnectedStream s) {
+void Puppet::on_connected(protocols::ConnectedStream s) {
   protocols::Connection::Limits limits;
   limits.max_read_buffer = gw_.options().recvq;
   limits.max_write_queue = gw_.options().sendq;
@@ -161,7 +164,8 @@ void Puppet::connect_failed(const protocols::ConnectError& e,
                             std::optional<std::chrono::milliseconds> retry) {
   spdlog::info("gateway: {} -> {}:{}: {}{}", bare_, net_.host, net_.port, e.reason,
                retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string());
-  if (ever_registered_ && retry) return;  // a known-good network: keep trying, the queue waits
+  // A known-good network, or one the user asked to stay in: keep trying, the queue waits.
+  if ((ever_registered_ || has_persistent()) && retry) return;
   // Never reached it: the joins waiting for it fail now rather than hang (XEP-0045 §7.2.7).
   for (auto& [_, c] : channels_)
     for (const auto& r : c.resources)
@@ -317,7 +321,8 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   c->waiting.erase(full_jid);
   c->requested.erase(full_jid);
   c->history.erase(full_jid);
-  if (!c->resources.empty()) return;
+  // A persistent channel is not left: the puppet stays for the user (Biboumi's flag).
+  if (!c->resources.empty() || c->persistent) return;
   std::string line;
   irc::LineWriter w(line);
   w.command("PART").param(c->name);
@@ -458,12 +463,80 @@ void Puppet::send_state(Channel& c, const std::string& r) {
                                         .role = role,
                                         .statuses = renamed ? std::initializer_list<int>{110, 210}
                                                             : std::initializer_list<int>{110}}));
+  // XEP-0045 §7.2.15: history before the subject - the archive's lines the join asked
+  // for, and what the user missed while away from a persistent channel (kept only when
+  // there is no archive, which has those lines already).
+  const std::string room = room_jid(c);
   if (auto h = c.history.find(r); h != c.history.end()) {
-    gw_.send_history(r, room_jid(c), c.archive_key, h->second);
+    gw_.send_history(r, room, c.archive_key, h->second);
     c.history.erase(h);
   }
-  gw_.send(r, render_message(room_jid(c), r, "groupchat", {}, &c.topic));
+  for (const auto& m : c.missed)
+    gw_.send(r, render_message(occupant_jid(c, m.nick), r, "groupchat", m.body, nullptr, {}, m.html, m.stamp,
+                               room));
+  c.missed.clear();
+  gw_.send(r, render_message(room, r, "groupchat", {}, &c.topic));
   c.waiting.erase(r);
+  for (const auto& m : missed_pms_)
+    gw_.send(r,
+             render_message(user_jid(m.nick), r, "chat", m.body, nullptr, {}, m.html, m.stamp, gw_.domain()));
+  missed_pms_.clear();
+}
+
+void Puppet::keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b) {
+  const std::size_t keep = gw_.options().persistent_backlog;
+  if (keep == 0) return;
+  while (q.size() >= keep) q.pop_front();  // the oldest go (irc.gateway_persistent_backlog)
+  q.push_back({std::string(nick), b.body, b.html, core::to_iso8601(core::Clock::now())});
+}
+
+std::set<std::string> Puppet::resources() const {
+  std::set<std::string> out = pm_resources_;
+  for (const auto& [_, c] : channels_) out.insert(c.resources.begin(), c.resources.end());
+  return out;
+}
+
+bool Puppet::has_persistent() const {
+  for (const auto& [_, c] : channels_)
+    if (c.persistent) return true;
+  return false;
+}
+
+void Puppet::join_persistent(const std::string& channel, const std::string& label) {
+  auto [it, fresh] = channels_.try_emplace(ascii_fold(channel));
+  Channel& c = it->second;
+  c.persistent = true;
+  if (!fresh) return;
+  c.name = channel;
+  c.label = label;
+  if (reg_.registered()) {
+    std::string line;
+    irc::LineWriter(line).command("JOIN").param(c.name).end();
+    enqueue(std::move(line), true);
+  }  // else on_registered joins every channel
+}
+
+void Puppet::set_persistent(const std::string& channel, bool on) {
+  Channel* c = find_channel(channel);
+  if (!c) return;
+  c->persistent = on;
+  if (on || !c->resources.empty()) return;
+  c->missed.clear();
+  if (reg_.registered() && link_) {
+    std::string line;
+    irc::LineWriter(line).command("PART").param(c->name).end();
+    enqueue(std::move(line));
+  }
+  channels_.erase(ascii_fold(channel));
+  check_empty();
+}
+
+void Puppet::kick_all(std::string_view reason) {
+  for (auto& [_, c] : channels_) self_gone(c, {110, 307}, reason);
+  channels_.clear();
+  pm_resources_.clear();
+  retired_ = true;
+  quit(reason);
 }
 
 void Puppet::self_gone(Channel& c, std::initializer_list<int> statuses, std::string_view reason) {
@@ -655,15 +728,18 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     Channel* c = find_channel(target);
     if (!c) return;
     const std::string from = occupant_jid(*c, from_nick);
+    bool seen = false;
     each_resource(*c, [&](const std::string& r) {
+      seen = true;
       gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html));
     });
     archive(*c, from_nick, b.body, is_action, notice);
+    if (!seen && c->persistent && !gw_.archiving()) keep_missed(c->missed, from_nick, b);
     return;
   }
   // To us: a private message from nick%server, to every resource using this puppet.
-  std::set<std::string> resources = pm_resources_;
-  for (const auto& [_, c] : channels_) resources.insert(c.resources.begin(), c.resources.end());
+  std::set<std::string> resources = this->resources();
+  if (resources.empty()) return keep_missed(missed_pms_, from_nick, b);  // a persistent channel's puppet
   const std::string from = user_jid(from_nick);
   for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", b.body, nullptr, {}, b.html));
 }

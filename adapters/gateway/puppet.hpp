@@ -20,6 +20,7 @@
 
 #include "adapters/gateway/irc_link.hpp"
 #include "adapters/gateway/port.hpp"
+#include "adapters/gateway/render.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
@@ -32,7 +33,10 @@ class Gateway;
 
 class Puppet : public IrcLink::Owner {
  public:
-  Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick);
+  // net: the network with the user's settings applied (settings.hpp effective()); realname
+  // "" : the bare JID.
+  Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick,
+         std::string realname = {});
   ~Puppet() override;
   Puppet(const Puppet&) = delete;
   Puppet& operator=(const Puppet&) = delete;
@@ -59,6 +63,21 @@ class Puppet : public IrcLink::Owner {
   // net@gw): a puppet that was opened only for them closes.
   void pm_gone(const std::string& full_jid);
   void quit(std::string_view reason);  // shutdown: QUIT, no reconnection
+  // ---- persistent channels (settings.hpp) ----
+  // Joins (or keeps) `channel` with no resource in it: the puppet stays there while the
+  // user is away; lines meanwhile are kept (irc.gateway_persistent_backlog) for the next
+  // join. Used at start (Gateway::restore_persistent) and when a channel is marked.
+  void join_persistent(const std::string& channel, const std::string& label);
+  // Unmarked: a channel no resource is in is left (PART).
+  void set_persistent(const std::string& channel, bool on);
+  bool has_persistent() const;
+  // An admin's disconnect: every resource is told it was kicked (307), then QUIT.
+  void kick_all(std::string_view reason);
+  bool connected() const { return link_ && reg_.registered(); }
+  const std::string& bare() const { return bare_; }
+  const config::IrcNetwork& network() const { return net_; }
+  // Every resource of the user this puppet serves (channels and private chats).
+  std::set<std::string> resources() const;
 
   bool has_resource(const std::string& full_jid) const;
   bool empty() const { return channels_.empty() && pm_resources_.empty(); }
@@ -81,6 +100,12 @@ class Puppet : public IrcLink::Owner {
     std::string nick;   // as IRC spells it
     std::string modes;  // membership mode letters ("o", "v", "ov")
   };
+  // A line that arrived while none of the user's resources could see it.
+  struct Missed {
+    std::string nick;  // the IRC sender
+    std::string body, html;
+    std::string stamp;  // XEP-0082
+  };
   struct Channel {
     std::string name;                              // as sent to IRC (lower-cased by the address)
     std::string label;                             // the server part of its JIDs ("local" or "127.0.0.1")
@@ -94,7 +119,10 @@ class Puppet : public IrcLink::Owner {
     std::string archive_key;  // Gateway::archive_key_of, made once
     bool in_irc = false;      // our JOIN was echoed on the current link
     bool names_done = false;  // 366 seen at least once (occupants is meaningful)
+    bool persistent = false;  // kept with no resource in it (settings.hpp)
+    std::deque<Missed> missed;  // while no resource was in it (persistent only)
   };
+  void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
 
   std::string room_jid(const Channel& c) const;
   std::string occupant_jid(const Channel& c, std::string_view nick) const;
@@ -118,7 +146,7 @@ class Puppet : public IrcLink::Owner {
   void on_nick(std::string_view old_nick, std::string_view new_nick);
   void on_mode(const protocols::irc::Message& m);
   void join_failed(std::string_view channel, std::string_view text);
-  void connected(protocols::ConnectedStream s);
+  void on_connected(protocols::ConnectedStream s);
   void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
   bool enqueue(std::string line, bool front = false);
   void pump();
@@ -137,6 +165,7 @@ class Puppet : public IrcLink::Owner {
   // Resources that sent a private message while in no channel of this puppet: they get the
   // answers and keep the connection open (bounded by the user's resources).
   std::set<std::string> pm_resources_;
+  std::deque<Missed> missed_pms_;            // private messages while no resource was there
   std::deque<std::string> queue_;            // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;

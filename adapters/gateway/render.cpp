@@ -68,13 +68,19 @@ std::string render_occupant_presence(const OccupantPresence& p) {
 
 std::string render_message(std::string_view from, std::string_view to, std::string_view type,
                            std::string_view body, const std::string* subject, std::string_view id,
-                           std::string_view html) {
+                           std::string_view html, std::string_view delay_stamp, std::string_view delay_from) {
   std::string out;
   XmlWriter w(out);
   w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
   if (subject) w.element("subject", *subject);
   if (!body.empty()) w.element("body", body);
   if (!html.empty()) w.raw(html);  // rendered by the escaping writer (xhtml_im.cpp)
+  if (!delay_stamp.empty())
+    w.open("delay")
+        .attr("xmlns", "urn:xmpp:delay")
+        .attr_if("from", delay_from)
+        .attr("stamp", delay_stamp)
+        .close();
   w.finish();
   return out;
 }

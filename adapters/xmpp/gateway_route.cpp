@@ -10,9 +10,42 @@ namespace parley::adapters::xmpp {
 
 namespace {
 constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
+constexpr std::string_view kCommands = "http://jabber.org/protocol/commands";
+constexpr std::string_view kData = "jabber:x:data";
+
+std::string bounded(std::string_view v) {
+  // One byte over the bound: the field's validation refuses it rather than a cut value
+  // passing as another.
+  return std::string(v.substr(0, gateway::kMaxFieldValue + 1));
+}
+
+// XEP-0050 §3 <command node action sessionid> and its XEP-0004 §3.2 submitted form.
+gateway::CommandIn command_in(pugi::xml_node cmd, const px::StreamNamespaces& stream) {
+  gateway::CommandIn c;
+  c.node = bounded(px::attr(cmd, "node"));
+  c.action = bounded(px::attr(cmd, "action"));
+  c.sessionid = bounded(px::attr(cmd, "sessionid"));
+  pugi::xml_node x = px::child(cmd, "x", kData, stream);
+  if (!x) return c;
+  c.has_form = true;
+  c.form_type = bounded(px::attr(x, "type"));
+  for (auto f : x.children()) {
+    if (f.type() != pugi::node_element || px::local_name(f) != "field") continue;
+    if (c.fields.size() >= gateway::kMaxFormFields) break;
+    gateway::FormFieldIn field;
+    field.var = bounded(px::attr(f, "var"));
+    for (auto v : f.children()) {
+      if (v.type() != pugi::node_element || px::local_name(v) != "value") continue;
+      if (field.values.size() >= gateway::kMaxFieldValues) break;
+      field.values.push_back(bounded(v.text().get()));
+    }
+    c.fields.push_back(std::move(field));
+  }
+  return c;
+}
+
 constexpr std::string_view kMam = "urn:xmpp:mam:2";
 constexpr std::string_view kRsm = "http://jabber.org/protocol/rsm";
-constexpr std::string_view kData = "jabber:x:data";
 
 // A non-negative decimal count as sent in <history/> and <max/>; anything else (a sign, a
 // letter, more than 9 digits) counts as absent: the gateway's bounds apply instead.
@@ -74,6 +107,8 @@ gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
         in.iq_ns = px::namespace_of(child, s.stream());
         in.iq_name = px::local_name(child);
         if (in.iq_ns == kMam && in.iq_name == "query" && in.type == "set") in.mam = mam_request(child, s.stream());
+        in.iq_node = bounded(px::attr(child, "node"));
+        if (in.iq_ns == kCommands && in.iq_name == "command") in.command = command_in(child, s.stream());
         break;
       }
   if (in.body)

@@ -175,6 +175,9 @@ class XmppPlugin : public core::Plugin {
     o.history_keep = irc.gateway_history_keep;
     o.history_join = irc.gateway_history_join;
     o.mam_page_max = irc.gateway_mam_page_max;
+    o.admins = irc.gateway_admins;
+    o.adhoc_sessions = irc.gateway_adhoc_sessions;
+    o.persistent_backlog = irc.gateway_persistent_backlog;
     return o;
   }
 
@@ -187,6 +190,9 @@ class XmppPlugin : public core::Plugin {
     ctx_->gateway_domain = irc.gateway_domain;
     spdlog::info("xmpp: IRC gateway on {} ({} networks{})", irc.gateway_domain, irc.networks.size(),
                  irc.open_networks ? ", open to any host" : "");
+    // Users' persistent channels are joined again without them (adapters/gateway/settings.hpp).
+    post_guarded(rt_.core_strand, "gateway: persistent channels",
+                 [gw = gateway_] { gw->restore_persistent(); });
   }
 
   // XEP-0114: the same gateway served as a component of another XMPP server
@@ -211,8 +217,10 @@ class XmppPlugin : public core::Plugin {
     component_gateway_ =
         std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(c.domain), component_->output());
     spdlog::info("xmpp: IRC gateway as component {} of {}", c.domain, c.server);
-    post_guarded(rt_.core_strand, "component: start",
-                 [c = component_, gw = component_gateway_] { c->start(gw.get()); });
+    post_guarded(rt_.core_strand, "component: start", [c = component_, gw = component_gateway_] {
+      c->start(gw.get());
+      gw->restore_persistent();
+    });
   }
 
   Runtime& rt_;

@@ -156,4 +156,22 @@ Result<std::vector<StoredMessage>> MemoryStore::history_page(const std::string& 
   return out;
 }
 
+Status MemoryStore::put_gateway_setting(const GatewaySetting& g) {
+  gateway_settings_[{g.gateway, g.owner, g.scope, g.name}] = g;
+  return {};
+}
+
+Status MemoryStore::delete_gateway_setting(const GatewaySetting& k) {
+  gateway_settings_.erase({k.gateway, k.owner, k.scope, k.name});
+  return {};
+}
+
+Result<std::vector<GatewaySetting>> MemoryStore::gateway_settings(const std::string& gateway,
+                                                                  const std::string& owner) {
+  std::vector<GatewaySetting> out;
+  for (const auto& [k, g] : gateway_settings_)
+    if (g.gateway == gateway && (owner.empty() || g.owner == owner)) out.push_back(g);
+  return out;
+}
+
 }  // namespace parley::core

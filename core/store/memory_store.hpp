@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/store/store.hpp"
@@ -38,6 +39,10 @@ class MemoryStore final : public Store {
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
                                                   std::int64_t before, std::size_t limit, bool newest) override;
+  Status put_gateway_setting(const GatewaySetting& s) override;
+  Status delete_gateway_setting(const GatewaySetting& key) override;
+  Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
+                                                       const std::string& owner) override;
 
   int schema_version() override { return 1; }
 
@@ -55,6 +60,8 @@ class MemoryStore final : public Store {
   std::int64_t next_offline_key_ = 1;
   std::map<std::string, StoredRoom> rooms_;
   std::map<std::string, std::deque<StoredMessage>> history_;  // keys as SqliteStore's seq
+  // (gateway, owner, scope, name) -> the row
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, GatewaySetting> gateway_settings_;
 };
 
 }  // namespace parley::core

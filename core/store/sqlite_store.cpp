@@ -120,10 +120,24 @@ ALTER TABLE accounts ADD COLUMN ha1_md5 TEXT NOT NULL DEFAULT '';
 ALTER TABLE accounts ADD COLUMN ha1_sha256 TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<SqliteStore::Migration, 3> kMigrations{{
+// IRC gateway settings per user (adapters/gateway/settings.hpp), set by XEP-0050 ad-hoc
+// commands. IF NOT EXISTS: the step does not depend on its place in the list.
+constexpr std::string_view kSchemaGatewaySettings = R"sql(
+CREATE TABLE IF NOT EXISTS gateway_settings (
+  gateway TEXT NOT NULL,
+  owner   TEXT NOT NULL,
+  scope   TEXT NOT NULL,
+  name    TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  PRIMARY KEY (gateway, owner, scope, name)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+constexpr std::array<SqliteStore::Migration, 4> kMigrations{{
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaGatewaySettings},
 }};
 
 // SQLITE_BUSY after busy_timeout means another process holds the database for longer.
@@ -926,6 +940,52 @@ Result<std::vector<StoredMessage>> SqliteStore::history_page(const std::string& 
     out.push_back(StoredMessage{s->col_int64(0), std::move(*m)});
   }
   if (newest) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Status SqliteStore::put_gateway_setting(const GatewaySetting& g) {
+  auto tx = Transaction::begin(*this, true);
+  if (!tx) return tx.error();
+  {
+    auto s = prepare(
+        "INSERT INTO gateway_settings (gateway, owner, scope, name, value) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT (gateway, owner, scope, name) DO UPDATE SET value = excluded.value");
+    if (!s) return s.error();
+    if (auto st =
+            s->text(1, g.gateway).text(2, g.owner).text(3, g.scope).text(4, g.name).text(5, g.value).run();
+        !st)
+      return st;
+  }
+  return tx->commit();
+}
+
+Status SqliteStore::delete_gateway_setting(const GatewaySetting& k) {
+  auto tx = Transaction::begin(*this, true);
+  if (!tx) return tx.error();
+  {
+    auto s = prepare(
+        "DELETE FROM gateway_settings WHERE gateway = ?1 AND owner = ?2 AND scope = ?3 AND name = ?4");
+    if (!s) return s.error();
+    if (auto st = s->text(1, k.gateway).text(2, k.owner).text(3, k.scope).text(4, k.name).run(); !st)
+      return st;
+  }
+  return tx->commit();
+}
+
+Result<std::vector<GatewaySetting>> SqliteStore::gateway_settings(const std::string& gateway,
+                                                                  const std::string& owner) {
+  auto s = prepare(
+      "SELECT gateway, owner, scope, name, value FROM gateway_settings"
+      " WHERE gateway = ?1 AND (?2 = '' OR owner = ?2) ORDER BY owner, scope, name");
+  if (!s) return s.error();
+  s->text(1, gateway).text(2, owner);
+  std::vector<GatewaySetting> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back({s->col_text(0), s->col_text(1), s->col_text(2), s->col_text(3), s->col_text(4)});
+  }
   return out;
 }
 

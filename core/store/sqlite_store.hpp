@@ -72,6 +72,11 @@ class SqliteStore : public Store {
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
                                                   std::int64_t before, std::size_t limit, bool newest) override;
 
+  Status put_gateway_setting(const GatewaySetting& g) override;
+  Status delete_gateway_setting(const GatewaySetting& key) override;
+  Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
+                                                       const std::string& owner) override;
+
   int schema_version() override;
 
   Status begin_batch() override;

@@ -88,6 +88,15 @@ struct StoredMessage {
   friend bool operator==(const StoredMessage&, const StoredMessage&) = default;
 };
 
+// One per-user setting of the IRC gateway (adapters/gateway/settings.hpp): which gateway
+// domain, whose (bare JID), where ("" for the user's defaults, a network name, or
+// "network channel" for one channel), what and its value. Opaque text to the store.
+struct GatewaySetting {
+  std::string gateway, owner, scope, name, value;
+
+  friend bool operator==(const GatewaySetting&, const GatewaySetting&) = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -140,6 +149,14 @@ class Store {
     (void)room, (void)after, (void)before, (void)limit, (void)newest;
     return make_error(Condition::service_unavailable, "store: no paged history");
   }
+
+  // IRC gateway settings (XEP-0050 ad-hoc commands). Not pure: stores that keep none
+  // (test fakes) refuse them. put replaces the row with the same (gateway, owner, scope,
+  // name); an empty owner lists every owner's rows of that gateway (the rejoin at start).
+  virtual Status put_gateway_setting(const GatewaySetting& s);
+  virtual Status delete_gateway_setting(const GatewaySetting& key);  // value ignored
+  virtual Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
+                                                               const std::string& owner);
 
   virtual int schema_version() = 0;
 

@@ -201,6 +201,16 @@ Result<std::vector<StoredMessage>> WriteBehindStore::history_page(const std::str
                                                                   bool newest) {
   return read([&](Store& s) { return s.history_page(room, after, before, limit, newest); });
 }
+Status WriteBehindStore::put_gateway_setting(const GatewaySetting& g) {
+  return enqueue("put_gateway_setting", [g](Store& s) { return s.put_gateway_setting(g); });
+}
+Status WriteBehindStore::delete_gateway_setting(const GatewaySetting& k) {
+  return enqueue("delete_gateway_setting", [k](Store& s) { return s.delete_gateway_setting(k); });
+}
+Result<std::vector<GatewaySetting>> WriteBehindStore::gateway_settings(const std::string& gateway,
+                                                                       const std::string& owner) {
+  return read([&](Store& s) { return s.gateway_settings(gateway, owner); });
+}
 int WriteBehindStore::schema_version() {
   return read([&](Store& s) { return s.schema_version(); });
 }

@@ -508,6 +508,25 @@ TEST_CASE("irc gateway keys: networks with sasl, throttle, gateway_domain defaul
   CHECK_FALSE(d.value().irc.open_networks);
 }
 
+TEST_CASE("irc gateway ad-hoc keys: admins, sessions, persistent backlog") {
+  auto d = load_string("irc: {}\n", "t.yaml");
+  REQUIRE(d.ok());
+  CHECK(d.value().irc.gateway_admins.empty());
+  CHECK(d.value().irc.gateway_adhoc_sessions == 5);
+  CHECK(d.value().irc.gateway_persistent_backlog == 100);
+  auto r = load_string(
+      "irc:\n  gateway_admins: [root@example.org]\n  gateway_adhoc_sessions: 2\n"
+      "  gateway_persistent_backlog: 0\n",
+      "t.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.value().irc.gateway_admins == std::vector<std::string>{"root@example.org"});
+  CHECK(r.value().irc.gateway_adhoc_sessions == 2);
+  CHECK(r.value().irc.gateway_persistent_backlog == 0);
+  auto bad = load_string("irc:\n  gateway_adhoc_sessions: 0\n", "t.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "irc.gateway_adhoc_sessions"));
+}
+
 TEST_CASE("the sip section's limits are read and bounded") {
   auto r = load_string(
       "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  register_expires: { min: 30, max: 600, default: 120 }\n"
