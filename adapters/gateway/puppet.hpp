@@ -64,6 +64,8 @@ class Puppet : public IrcLink::Owner {
   bool in_channel(std::string_view channel) const;
   std::size_t channels() const { return channels_.size(); }
   const std::string& nick() const { return reg_.nick(); }
+  // The network's CHANTYPES (ISUPPORT), "#&" until it said otherwise.
+  const std::string& chantypes() const { return reg_.isupport().chantypes; }
 
   // ---- IrcLink::Owner ----
   void on_irc_message(const protocols::irc::Message& m) override;
