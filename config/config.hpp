@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/bridge_room.hpp"
 #include "config/auth_config.hpp"
 #include "config/irc_config.hpp"
 #include "config/listen.hpp"
@@ -180,7 +181,15 @@ struct HttpConfig {
 struct BridgeConfig {
   std::string name;
   std::string mode = "relay";  // relay | puppet
-  std::vector<std::string> rooms;  // addresses linked together
+  std::vector<std::string> rooms;  // addresses linked together (config/bridge_room.hpp)
+  std::vector<BridgeRoom> endpoints;  // rooms, parsed and checked by the loader
+  // A relayed line is prefix + text; "{nick}" stands for the speaker's nick.
+  std::string prefix = "<{nick}> ";
+  // The relay bot's nick on IRC and in MUCs; empty: the bridge's name + "-bridge".
+  std::string nick;
+  // Puppet mode: at most this many speakers get a puppet per room; others are relayed by
+  // the bot with the prefix.
+  std::size_t max_puppets = 10;
 };
 
 struct Config {

@@ -1,4 +1,5 @@
 #include "config/sections.hpp"
+#include "protocols/common/connector.hpp"
 #include "core/services/password_hash.hpp"
 
 namespace parley::config {
@@ -36,6 +37,10 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.integer("port", net.port, 1, 65535);
     n.boolean("tls", net.tls);
     n.boolean("verify", net.verify);
+    n.string("fingerprint", net.fingerprint);
+    if (!net.fingerprint.empty() && protocols::normalize_fingerprint(net.fingerprint).empty())
+      n.error("fingerprint", "expected a SHA-256 fingerprint: 64 hex digits (colons allowed)");
+    if (!net.fingerprint.empty() && !net.tls) n.error("fingerprint", "a certificate fingerprint needs tls: true");
     n.string("password", net.password);
     if (n.has("sasl")) {
       Reader sasl = n.map("sasl");

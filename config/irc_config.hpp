@@ -20,6 +20,10 @@ struct IrcNetwork {
   std::uint16_t port = 6697;
   bool tls = true;
   bool verify = true;    // TLS certificate chain + host name check (off only by explicit choice)
+  // SHA-256 of the server certificate (DER), hex (colons and case ignored, as `openssl x509
+  // -fingerprint -sha256` prints it). Set: it must match - in addition to the chain check
+  // with verify: true, instead of it with verify: false (a self-signed network). "": no pin.
+  std::string fingerprint;
   std::string password;  // server password (PASS), empty: none
   std::string sasl_user, sasl_password;  // sasl: {user, password}; empty user: no SASL
   std::string encoding;  // fallback for lines that are not UTF-8: "" (latin1) | latin1 | reject

@@ -88,7 +88,7 @@ Result<Config> load_node(const YAML::Node& doc, const std::string& name) {
     protocol_section(root, "psyc", c.psyc, parse_psyc);
     protocol_section(root, "line", c.line, parse_line);
     protocol_section(root, "http", c.http, parse_http);
-    parse_bridges(root, c.bridges);
+    parse_bridges(root, c, c.bridges);
     root.finish();
   }
   if (!diagnostics.empty()) return sorted(diagnostics);

@@ -17,6 +17,8 @@ void parse_sip(Reader& r, SipConfig& out);
 void parse_psyc(Reader& r, PsycConfig& out);
 void parse_line(Reader& r, LineConfig& out);
 void parse_http(Reader& r, HttpConfig& out);
-void parse_bridges(Reader& root, std::vector<BridgeConfig>& out);  // root-level list "bridges"
+// Root-level list "bridges"; reads irc.networks, xmpp.muc and xmpp.component from c (parsed
+// before it) to check each room address.
+void parse_bridges(Reader& root, const Config& c, std::vector<BridgeConfig>& out);
 
 }  // namespace parley::config

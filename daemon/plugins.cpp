@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 // ---- protocol adapter headers: add yours here ----
+#include "adapters/bridge/bridge_plugin.hpp"
 #include "adapters/common/http_routes.hpp"
 #include "adapters/http/http_plugin.hpp"
 #include "adapters/irc/irc_plugin.hpp"
@@ -31,8 +32,10 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
   if (c.irc.enabled) {
     registry.add(adapters::irc::make_irc_plugin(rt, c));
   }
+  // The XEP-0114 component the XMPP plugin makes, for the bridges' remote MUCs.
+  auto component = std::make_shared<adapters::xmpp::ComponentSlot>();
   if (c.xmpp.enabled) {
-    registry.add(adapters::xmpp::make_xmpp_plugin(rt, c));
+    registry.add(adapters::xmpp::make_xmpp_plugin(rt, c, component));
   }
   if (c.line.enabled) {
     registry.add(adapters::line::make_line_plugin(rt, c));
@@ -42,6 +45,10 @@ void add_protocol_plugins(core::PluginRegistry& registry, adapters::Runtime& rt,
   }
   if (c.psyc.enabled) {
     registry.add(adapters::psyc::make_psyc_plugin(rt, c));
+  }
+  // Configured bridges: after XMPP, whose start() makes the component they use.
+  if (!c.bridges.empty()) {
+    registry.add(adapters::bridge::make_bridge_plugin(rt, c, component));
   }
   // Last: it listens once the other plugins have registered their paths.
   if (c.http.enabled) {

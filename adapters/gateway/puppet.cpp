@@ -95,6 +95,7 @@ void Puppet::start() {
   protocols::ConnectOptions o;
   o.tls = net_.tls;
   o.verify = net_.verify;
+  o.fingerprint = net_.fingerprint;  // pinned: checked with (or, verify off, instead of) the chain
   reconnector_ = protocols::Reconnector::make(
       gw_.strand(), net_.host, net_.port, o, gw_.options().backoff,
       {.on_connected = [this](protocols::ConnectedStream s) { on_connected(std::move(s)); },

@@ -90,6 +90,8 @@ class Puppet : public IrcLink::Owner {
   // In the channel on the current IRC link: its lines reach this puppet (archive.hpp).
   bool hears(std::string_view channel) const;
   const std::string& nick() const { return reg_.nick(); }
+  // The network's CHANTYPES (ISUPPORT), "#&" until it said otherwise.
+  const std::string& chantypes() const { return reg_.isupport().chantypes; }
 
   // ---- IrcLink::Owner ----
   void on_irc_message(const protocols::irc::Message& m) override;

@@ -103,6 +103,7 @@ void Component::start(gateway::Gateway* gw) {
 void Component::on_attached() {
   attached_ = true;
   spdlog::info("xmpp: component {} attached to {}:{}", options_.domain, options_.host, options_.port);
+  for (auto* c : std::vector(clients_)) c->on_component_attached(true);
 }
 
 void Component::on_stanza(px::Stanza& s) {
@@ -111,6 +112,8 @@ void Component::on_stanza(px::Stanza& s) {
   auto to = px::parse_jid(s.attr("to"));
   // The server routes only our domain here; anything else (or no valid sender) is dropped.
   if (!to || to->domain != options_.domain) return;
+  for (auto* c : clients_)
+    if (c->on_component_stanza(s, *to)) return;
   auto from = px::parse_jid(s.attr("from"));
   if (!from || !gw_) return;
   gw_->on_stanza(gateway_in(s, *to, std::string(s.attr("from"))));
@@ -125,6 +128,7 @@ void Component::on_link_closed(std::string_view reason) {
     spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain,
                  options_.host, options_.port, reason);
     if (gw_) gw_->drop_all("XMPP server connection lost");
+    for (auto* c : std::vector(clients_)) c->on_component_attached(false);
   } else {
     spdlog::warn("xmpp: component {} not attached to {}:{}: {}; retrying with backoff", options_.domain,
                  options_.host, options_.port, reason);

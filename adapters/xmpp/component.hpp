@@ -11,9 +11,11 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "adapters/gateway/port.hpp"
 #include "adapters/xmpp/component_stream.hpp"
+#include "protocols/xmpp/jid.hpp"
 #include "protocols/common/backoff.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/common/reconnector.hpp"
@@ -36,6 +38,17 @@ struct ComponentOptions {
 
 class ComponentLink;
 
+// Something else served on the component's domain besides the gateway: a configured bridge's
+// MUC occupants (adapters/bridge/muc_endpoint), JIDs of the form DOMAIN/RESOURCE. It sees
+// each stanza first and takes those addressed to it; it is told when the stream attaches
+// and detaches (its MUC presences are gone with the stream).
+class ComponentClient {
+ public:
+  virtual ~ComponentClient() = default;
+  virtual bool on_component_stanza(px::Stanza& s, const px::Jid& to) = 0;
+  virtual void on_component_attached(bool attached) = 0;
+};
+
 class Component : public std::enable_shared_from_this<Component> {
  public:
   Component(const protocols::Strand& strand, ComponentOptions options);
@@ -48,6 +61,11 @@ class Component : public std::enable_shared_from_this<Component> {
   void start(gateway::Gateway* gw);
   void stop();
   bool attached() const { return attached_; }
+  const std::string& domain() const { return options_.domain; }
+  // ---- the strand: clients (ComponentClient) and what they send ----
+  void add_client(ComponentClient* c) { clients_.push_back(c); }
+  void remove_client(ComponentClient* c) { std::erase(clients_, c); }
+  void send(std::string_view xml);
 
   // ComponentLink's calls (the strand).
   void on_attached();
@@ -55,8 +73,6 @@ class Component : public std::enable_shared_from_this<Component> {
   void on_link_closed(std::string_view reason);
 
  private:
-  void send(std::string_view xml);
-
   protocols::Strand strand_;
   ComponentOptions options_;
   gateway::Gateway* gw_ = nullptr;
@@ -64,6 +80,7 @@ class Component : public std::enable_shared_from_this<Component> {
   std::shared_ptr<ComponentLink> link_;
   bool attached_ = false;
   bool stopped_ = false;
+  std::vector<ComponentClient*> clients_;
 };
 
 }  // namespace parley::adapters::xmpp

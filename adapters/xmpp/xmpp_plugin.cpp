@@ -35,7 +35,8 @@ std::string refusal(const std::string& domain, std::string_view text) {
 
 class XmppPlugin : public core::Plugin {
  public:
-  XmppPlugin(Runtime& rt, const config::Config& c) : rt_(rt), config_(c) {}
+  XmppPlugin(Runtime& rt, const config::Config& c, std::shared_ptr<ComponentSlot> slot)
+      : rt_(rt), config_(c), slot_(std::move(slot)) {}
 
   std::string_view name() const override { return "xmpp"; }
 
@@ -201,7 +202,11 @@ class XmppPlugin : public core::Plugin {
     const auto& c = config_.xmpp.component;
     if (c.domain.empty()) return;
     const auto& irc = config_.irc;
-    if (irc.networks.empty() && !irc.open_networks) {
+    // Configured bridges join remote MUCs through the component (adapters/bridge).
+    bool bridges = false;
+    for (const auto& b : config_.bridges)
+      for (const auto& r : b.endpoints) bridges |= r.kind == config::BridgeRoom::Kind::muc;
+    if (irc.networks.empty() && !irc.open_networks && !bridges) {
       spdlog::warn("xmpp: component {} not started: no irc.networks to serve (nor irc.open_networks)", c.domain);
       return;
     }
@@ -214,6 +219,7 @@ class XmppPlugin : public core::Plugin {
     o.secret = c.secret;
     o.limits = limits;
     component_ = std::make_shared<Component>(rt_.core_strand, std::move(o));
+    if (slot_) slot_->component = component_;
     component_gateway_ =
         std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(c.domain), component_->output());
     spdlog::info("xmpp: IRC gateway as component {} of {}", c.domain, c.server);
@@ -231,12 +237,14 @@ class XmppPlugin : public core::Plugin {
   std::shared_ptr<gateway::Gateway> gateway_;
   std::shared_ptr<Component> component_;
   std::shared_ptr<gateway::Gateway> component_gateway_;
+  std::shared_ptr<ComponentSlot> slot_;
 };
 
 }  // namespace
 
-std::unique_ptr<core::Plugin> make_xmpp_plugin(Runtime& rt, const config::Config& c) {
-  return std::make_unique<XmppPlugin>(rt, c);
+std::unique_ptr<core::Plugin> make_xmpp_plugin(Runtime& rt, const config::Config& c,
+                                               std::shared_ptr<ComponentSlot> slot) {
+  return std::make_unique<XmppPlugin>(rt, c, std::move(slot));
 }
 
 }  // namespace parley::adapters::xmpp

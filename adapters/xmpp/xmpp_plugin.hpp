@@ -8,6 +8,14 @@
 
 namespace parley::adapters::xmpp {
 
-std::unique_ptr<core::Plugin> make_xmpp_plugin(adapters::Runtime& rt, const config::Config& c);
+class Component;
+// Filled by the plugin's start() with its XEP-0114 component (xmpp.component), if any:
+// configured bridges (adapters/bridge) join remote MUCs through it.
+struct ComponentSlot {
+  std::shared_ptr<Component> component;
+};
+
+std::unique_ptr<core::Plugin> make_xmpp_plugin(adapters::Runtime& rt, const config::Config& c,
+                                               std::shared_ptr<ComponentSlot> slot = nullptr);
 
 }  // namespace parley::adapters::xmpp

@@ -647,3 +647,100 @@ TEST_CASE("irc.gateway_record_history and the archive bounds: defaults, values, 
   CHECK_FALSE(load_string("irc: { gateway_history_keep: 0 }\n", "t").ok());
   CHECK_FALSE(load_string("irc: { gateway_mam_page_max: 5000 }\n", "t").ok());
 }
+
+// ---- bridges[] (config/bridges_config.cpp, config/bridge_room.cpp) ----
+
+namespace {
+const char* kBridgeBase =
+    "irc:\n  networks:\n    - { name: libera, host: irc.libera.chat }\n"
+    "xmpp:\n  muc: { domain: conference.localhost }\n"
+    "  component: { domain: irc.example.org, server: \"127.0.0.1:5347\", secret: s }\n";
+}
+
+TEST_CASE("bridges: rooms are parsed into typed endpoints") {
+  auto r = load_string(std::string(kBridgeBase) +
+                           "bridges:\n  - name: dev\n    mode: puppet\n    prefix: \"[{nick}] \"\n    nick: devbot\n"
+                           "    max_puppets: 3\n"
+                           "    rooms: [\"irc://Libera/#Parley\", \"xmpp:dev@muc.example.org\", \"parley:#dev\",\n"
+                           "            \"xmpp:ops@conference.localhost\", \"irc://irc.libera.chat/%23other\"]\n",
+                       "t");
+  REQUIRE(r.ok());
+  REQUIRE(r->bridges.size() == 1);
+  const auto& b = r->bridges[0];
+  CHECK(b.mode == "puppet");
+  CHECK(b.prefix == "[{nick}] ");
+  CHECK(b.nick == "devbot");
+  CHECK(b.max_puppets == 3);
+  REQUIRE(b.endpoints.size() == 5);
+  using K = parley::config::BridgeRoom::Kind;
+  CHECK(b.endpoints[0].kind == K::irc);
+  CHECK(b.endpoints[0].network == "Libera");
+  CHECK(b.endpoints[0].channel == "#parley");
+  CHECK(b.endpoints[1].kind == K::muc);
+  CHECK(b.endpoints[1].jid == "dev@muc.example.org");
+  CHECK(b.endpoints[2].kind == K::local);
+  CHECK(b.endpoints[2].room == "dev");
+  CHECK(b.endpoints[3].kind == K::local);  // Parley's own MUC domain: a local room
+  CHECK(b.endpoints[3].room == "ops");
+  CHECK(b.endpoints[4].channel == "#other");
+  // defaults
+  auto d = load_string(std::string(kBridgeBase) + "bridges:\n  - { name: d, rooms: [\"parley:#a\", \"parley:#b\"] }\n",
+                       "t");
+  REQUIRE(d.ok());
+  CHECK(d->bridges[0].mode == "relay");
+  CHECK(d->bridges[0].prefix == "<{nick}> ");
+  CHECK(d->bridges[0].max_puppets == 10);
+}
+
+TEST_CASE("bridges: bad rooms are precise loader errors") {
+  auto r = load_string(std::string(kBridgeBase) +
+                           "bridges:\n"
+                           "  - { name: a, rooms: [\"irc://oftc/#x\", \"parley:#x\"] }\n"
+                           "  - { name: b, rooms: [\"irc://libera/nohash\", \"gopher://x\"] }\n"
+                           "  - { name: c, rooms: [\"xmpp:not a jid@\", \"xmpp:room@muc.example.org/res\"] }\n"
+                           "  - { name: d, rooms: [\"parley:#Dev\", \"parley:dev\"] }\n"
+                           "  - { name: e, rooms: [\"parley:#9bad\", \"parley:#ok\"] }\n"
+                           "  - { name: a, rooms: [\"parley:#p\", \"parley:#q\"], prefix: \"a\\r\\nQUIT\", nick: \"9x\" }\n"
+                           "  - { name: \"bad name\", rooms: [\"parley:#only\"] }\n",
+                       "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "bridges[0].rooms: rooms[0] 'irc://oftc/#x': unknown IRC network 'oftc'; expected a name or "
+                     "host of irc.networks (libera)"));
+  CHECK(has_error(r, "bridges[1].rooms: rooms[0] 'irc://libera/nohash': 'nohash' is not an IRC channel name"));
+  CHECK(has_error(r, "bridges[1].rooms: rooms[1] 'gopher://x': unknown room address"));
+  CHECK(has_error(r, "bridges[2].rooms: rooms[0] 'xmpp:not a jid@': expected xmpp:room@muc.domain"));
+  CHECK(has_error(r, "bridges[2].rooms: rooms[1] 'xmpp:room@muc.example.org/res': expected xmpp:room@muc.domain"));
+  CHECK(has_error(r, "bridges[3].rooms: rooms[1] 'parley:dev': the same room is listed twice"));
+  CHECK(has_error(r, "bridges[4].rooms: rooms[0] 'parley:#9bad': '9bad' is not a valid local room name"));
+  CHECK(has_error(r, "bridges[5].name: another bridge has the name 'a'"));
+  CHECK(has_error(r, "bridges[5].prefix: contains a control character"));
+  CHECK(has_error(r, "bridges[5].nick: '9x' is not a valid IRC nick"));
+  CHECK(has_error(r, "bridges[6].name: expected at most 32 letters"));
+  CHECK(has_error(r, "bridges[6].rooms: expected a list of at least two room addresses"));
+}
+
+TEST_CASE("bridges: a remote MUC needs the XEP-0114 component") {
+  auto r = load_string("bridges:\n  - { name: a, rooms: [\"xmpp:dev@muc.example.org\", \"parley:#dev\"] }\n", "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(has_error(r, "bridges[0].rooms: rooms[0] 'xmpp:dev@muc.example.org': a remote MUC is joined through the "
+                     "XEP-0114 component: set xmpp.component"));
+  std::string many = "bridges:\n  - name: m\n    rooms: [";
+  for (int i = 0; i < 17; ++i) many += std::string(i ? ", " : "") + "\"parley:#r" + std::to_string(i) + "\"";
+  auto m = load_string(many + "]\n", "t");
+  REQUIRE_FALSE(m.ok());
+  CHECK(has_error(m, "bridges[0].rooms: at most 16 rooms per bridge"));
+}
+
+TEST_CASE("irc networks: certificate fingerprint pinning") {
+  const std::string fp = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+  auto r = load_string("irc:\n  networks:\n    - { name: n, host: h, verify: false, fingerprint: \"" + fp + "\" }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.networks[0].fingerprint == fp);
+  CHECK_FALSE(r->irc.networks[0].verify);
+  auto bad = load_string(
+      "irc:\n  networks:\n    - { name: n, host: h, fingerprint: \"12:34\" }\n"
+      "    - { name: m, host: h, tls: false, fingerprint: \"" + fp + "\" }\n", "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "irc.networks[0].fingerprint: expected a SHA-256 fingerprint: 64 hex digits"));
+  CHECK(has_error(bad, "irc.networks[1].fingerprint: a certificate fingerprint needs tls: true"));
+}

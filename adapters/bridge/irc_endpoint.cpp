@@ -1,0 +1,340 @@
+#include "adapters/bridge/irc_endpoint.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "adapters/gateway/irc_link.hpp"
+#include "adapters/gateway/outgoing.hpp"
+#include "adapters/gateway/render.hpp"
+#include "protocols/common/ascii.hpp"
+#include "protocols/common/reconnector.hpp"
+#include "protocols/common/token_bucket.hpp"
+#include "protocols/irc/client_registration.hpp"
+#include "protocols/irc/text.hpp"
+
+namespace parley::adapters::bridge {
+
+namespace irc = protocols::irc;
+using gateway::IrcLink;
+
+namespace {
+bool is(const irc::Message& m, std::string_view cmd) { return protocols::ascii_equal_fold(m.command, cmd); }
+}  // namespace
+
+// One IRC connection of a bridge, in one channel: the bot (listens) or a puppet (speaks).
+class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
+ public:
+  IrcBot(IrcEndpoint& ep, BridgeIdentities& ids, const protocols::Strand& strand, const config::IrcNetwork& net,
+         const std::string& channel, const std::string& nick, const std::string& realname, std::string place,
+         const IrcEndpointOptions& o, std::size_t queue_max, bool listens)
+      : ep_(ep),
+        ids_(ids),
+        strand_(strand),
+        net_(net),
+        channel_(channel),
+        place_(std::move(place)),
+        options_(o),
+        queue_max_(queue_max),
+        listens_(listens),
+        reg_(irc::ClientIdentity{}) {
+    identity_.nicks = {nick};
+    identity_.user = "bridge";
+    identity_.realname = realname;
+    identity_.password = net_.password;
+    identity_.sasl_user = net_.sasl_user;
+    identity_.sasl_password = net_.sasl_password;
+    reg_ = irc::ClientRegistration(identity_);
+    if (net_.throttle_burst != 0)  // tokens are milliseconds, as in the gateway's Puppet::pump
+      bucket_ = protocols::TokenBucket(1000, net_.throttle_burst * net_.throttle_interval_ms);
+    ids_.add(this);
+  }
+
+  ~IrcBot() override {
+    ids_.remove(this);
+    *alive_ = 0;
+    alive_.reset();
+    if (reconnector_) reconnector_->stop();
+    if (link_) link_->detach("bridge bot gone");
+    if (pump_timer_) pump_timer_->cancel();
+    if (timer_) timer_->cancel();
+  }
+
+  std::string_view place() const override { return place_; }
+  std::string_view speaker_nick() const override {
+    return reg_.registered() ? std::string_view(reg_.nick()) : std::string_view(identity_.nicks.front());
+  }
+
+  void start() {
+    protocols::ConnectOptions o;
+    o.tls = net_.tls;
+    o.verify = net_.verify;
+    o.fingerprint = net_.fingerprint;
+    reconnector_ = protocols::Reconnector::make(
+        strand_, net_.host, net_.port, o, options_.backoff,
+        {.on_connected = [this](protocols::ConnectedStream s) { connected(std::move(s)); },
+         .on_failed =
+             [this](const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
+               spdlog::warn("bridge: {} -> {}:{}: {}{}", identity_.nicks.front(), net_.host, net_.port, e.reason,
+                            retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
+             }});
+    reconnector_->start();
+  }
+
+  // Shutdown: QUIT, no reconnection.
+  void quit(std::string_view reason) {
+    stopped_ = true;
+    if (reconnector_) reconnector_->stop();
+    if (auto link = link_) {
+      std::string line;
+      irc::LineWriter(line).command("QUIT").trailing(gateway::one_line(reason, 300)).end();
+      link->send(line);
+      link->release();
+      link->close_after_flush("quit");
+      link_.reset();
+    }
+  }
+
+  // Complete wire lines for the channel; lines that do not fit the queue are dropped (and
+  // counted in the log): a bridge has nobody to refuse them to.
+  void send(std::vector<std::string> lines) {
+    for (auto& l : lines) {
+      if (queue_.size() >= queue_max_) {
+        ++dropped_;
+        continue;
+      }
+      queue_.push_back(std::move(l));
+    }
+    if (dropped_ != 0 && (dropped_ & (dropped_ - 1)) == 0)  // 1, 2, 4, 8...: bounded logging
+      spdlog::warn("bridge: {} on {}: queue full, {} lines dropped so far", speaker_nick(), net_.host, dropped_);
+    pump();
+  }
+
+  const std::string& channel() const { return channel_; }
+  std::string nick() const { return std::string(speaker_nick()); }
+
+  // ---- IrcLink::Owner ----
+  void on_irc_message(const irc::Message& m) override {
+    last_rx_ = std::chrono::steady_clock::now();
+    std::string out;
+    auto ev = reg_.on_message(m, out);
+    send_now(out);
+    if (!link_) return;
+    if (ev == irc::ClientRegistration::Event::failed) {
+      spdlog::warn("bridge: {} on {}: registration failed: {}", identity_.nicks.front(), net_.host, reg_.error());
+      if (auto link = link_) link->close(reg_.error());
+      return;
+    }
+    if (ev == irc::ClientRegistration::Event::registered) return on_registered();
+    if (!reg_.registered()) return;
+    const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
+    const bool me = irc::equal_fold(who, reg_.nick());
+    if (is(m, "JOIN") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
+      joined_ = true;
+      spdlog::info("bridge: {} joined {} on {}", reg_.nick(), channel_, net_.host);
+      return pump();
+    }
+    if (is(m, "KICK") && m.nparams >= 2 && irc::equal_fold(m.param(0), channel_) &&
+        irc::equal_fold(m.param(1), reg_.nick())) {
+      joined_ = false;
+      spdlog::warn("bridge: {} kicked from {} on {}; rejoining", reg_.nick(), channel_, net_.host);
+      return rejoin_later();
+    }
+    if (is(m, "PART") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
+      joined_ = false;
+      return rejoin_later();
+    }
+    // Join refusals (ERR_NOSUCHCHANNEL ... NEEDREGGEDNICK): retried after a delay.
+    static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
+    for (auto code : kJoinErrors)
+      if (is(m, code) && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
+        spdlog::warn("bridge: {} cannot join {} on {}: {}", reg_.nick(), channel_, net_.host, m.param(m.nparams - 1));
+        return rejoin_later();
+      }
+    // Only PRIVMSG is relayed: NOTICEs are what bots talk in (RFC 2812 §3.3.2: never answered
+    // automatically), so two relays never echo each other through them.
+    if (!listens_ || !is(m, "PRIVMSG") || m.nparams < 2 || who.empty() ||
+        m.prefix.find('!') == std::string_view::npos || !irc::equal_fold(m.param(0), channel_))
+      return;
+    if (me || ep_.is_ours(who)) return;  // a bridge's own line: never relayed again
+    const std::string_view text = m.param(1);
+    if (auto action = irc::ctcp_action(text)) return ep_.heard(who, *action, true);
+    if (irc::parse_ctcp(text)) return;  // other CTCP is not conversation
+    ep_.heard(who, text, false);
+  }
+
+  void on_irc_closed(std::string_view reason) override {
+    spdlog::info("bridge: {} lost {}: {}", speaker_nick(), net_.host, reason);
+    link_.reset();
+    joined_ = false;
+    if (!stopped_ && reconnector_) reconnector_->connection_lost();
+  }
+
+ private:
+  void connected(protocols::ConnectedStream s) {
+    protocols::Connection::Limits limits;
+    limits.max_read_buffer = options_.recvq;
+    limits.max_write_queue = options_.sendq;
+    limits.handshake_timeout_ms = static_cast<std::uint32_t>(options_.registration_timeout.count());
+    const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
+    link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
+    reg_ = irc::ClientRegistration(identity_);
+    joined_ = false;
+    std::string out;
+    reg_.start(out);
+    auto link = link_;
+    link->start();
+    send_now(out);
+  }
+
+  void on_registered() {
+    link_->clear_deadline();
+    arm_keepalive();
+    send_join();
+  }
+
+  void send_join() {
+    std::string line;
+    irc::LineWriter(line).command("JOIN").param(channel_).end();
+    send_now(line);  // not throttled: the queue waits for it
+  }
+
+  void rejoin_later() {
+    if (!timer_) timer_ = std::make_unique<protocols::StrandTimer>(strand_);
+    timer_->expires_after(options_.rejoin_delay);
+    timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired() || !link_ || !reg_.registered() || joined_) return;
+      send_join();
+    });
+  }
+
+  // PING after ping_interval of silence, close after ping_timeout (then the Reconnector retries).
+  void arm_keepalive() {
+    if (!keepalive_) keepalive_ = std::make_unique<protocols::StrandTimer>(strand_);
+    keepalive_->expires_after(options_.ping_interval / 2);
+    keepalive_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired() || !link_) return;
+      const auto silent = std::chrono::steady_clock::now() - last_rx_;
+      if (silent >= options_.ping_timeout) {
+        auto link = link_;
+        return link->close("Ping timeout");
+      }
+      if (silent >= options_.ping_interval) send_now("PING :parley\r\n");
+      arm_keepalive();
+    });
+  }
+
+  void send_now(std::string_view bytes) {
+    if (auto link = link_; link && !bytes.empty()) link->send(bytes);
+  }
+
+  // Queued lines go once the channel is joined, through the token bucket.
+  void pump() {
+    if (!link_ || !reg_.registered() || !joined_) return;
+    std::string batch;
+    const auto now = protocols::TokenBucket::Clock::now();
+    const auto cost = static_cast<double>(net_.throttle_interval_ms);
+    std::chrono::milliseconds delay{0};
+    while (!queue_.empty()) {
+      if (bucket_.enabled()) {
+        const double level = bucket_.level(now);
+        if (level < cost) {
+          delay = std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
+          break;
+        }
+        bucket_.take(net_.throttle_interval_ms, now);
+      }
+      batch += queue_.front();
+      queue_.pop_front();
+    }
+    send_now(batch);
+    if (queue_.empty() || pump_armed_) return;
+    if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
+    pump_armed_ = true;
+    pump_timer_->expires_after(delay);
+    pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired()) return;
+      pump_armed_ = false;
+      pump();
+    });
+  }
+
+  IrcEndpoint& ep_;
+  BridgeIdentities& ids_;
+  protocols::Strand strand_;
+  const config::IrcNetwork& net_;
+  std::string channel_;
+  std::string place_;
+  IrcEndpointOptions options_;
+  std::size_t queue_max_;
+  bool listens_;
+  irc::ClientIdentity identity_;
+  irc::ClientRegistration reg_;
+  std::shared_ptr<IrcLink> link_;
+  std::shared_ptr<protocols::Reconnector> reconnector_;
+  std::deque<std::string> queue_;
+  std::size_t dropped_ = 0;
+  protocols::TokenBucket bucket_;
+  std::unique_ptr<protocols::StrandTimer> pump_timer_, timer_, keepalive_;
+  bool pump_armed_ = false;
+  std::chrono::steady_clock::time_point last_rx_{};
+  std::shared_ptr<int> alive_ = std::make_shared<int>(1);
+  bool joined_ = false;
+  bool stopped_ = false;
+};
+
+IrcEndpoint::IrcEndpoint(Bridge& bridge, BridgeIdentities& ids, const protocols::Strand& strand,
+                         config::IrcNetwork net, std::string channel, IrcEndpointOptions o)
+    : bridge_(bridge),
+      ids_(ids),
+      strand_(strand),
+      net_(std::move(net)),
+      channel_(std::move(channel)),
+      options_(o),
+      place_("irc " + protocols::ascii_fold(net_.name)) {}
+
+IrcEndpoint::~IrcEndpoint() = default;
+
+void IrcEndpoint::start() {
+  bot_ = std::make_unique<IrcBot>(*this, ids_, strand_, net_, channel_, bridge_.bot_nick(),
+                                  "Parley bridge " + bridge_.config().name, place_, options_,
+                                  bridge_.options().queue, true);
+  bot_->start();
+}
+
+void IrcEndpoint::stop() {
+  stopped_ = true;
+  if (bot_) bot_->quit("bridge stopped");
+  for (auto& [_, p] : puppets_) p->quit("bridge stopped");
+}
+
+bool IrcEndpoint::is_ours(std::string_view nick) const { return ids_.is_ours(place_, nick); }
+
+void IrcEndpoint::heard(std::string_view nick, std::string_view text, bool action) {
+  if (stopped_) return;
+  // mIRC formatting and other controls stripped: the other rooms get plain text.
+  bridge_.heard(this, Heard{std::string(nick), gateway::xml_safe_text(text), action});
+}
+
+void IrcEndpoint::say(const Heard& h) {
+  if (stopped_ || !bot_) return;
+  if (bridge_.puppets()) {
+    const std::string who = clean_nick(h.nick);
+    const std::string key = protocols::ascii_fold(who);
+    auto it = puppets_.find(key);
+    if (it == puppets_.end() && puppets_.size() < bridge_.config().max_puppets) {
+      auto p = std::make_unique<IrcBot>(*this, ids_, strand_, net_, channel_, irc_nick_of(who),
+                                        "Parley bridge " + bridge_.config().name + " for " + who, place_, options_,
+                                        bridge_.options().queue, false);
+      p->start();
+      it = puppets_.emplace(key, std::move(p)).first;
+    }
+    if (it != puppets_.end()) {
+      IrcBot& p = *it->second;
+      return p.send(irc_wire_lines(p.nick(), channel_, {}, h, bridge_.options().max_lines, true));
+    }
+  }
+  bot_->send(irc_wire_lines(bot_->nick(), channel_, bridge_.config().prefix, h, bridge_.options().max_lines));
+}
+
+}  // namespace parley::adapters::bridge
