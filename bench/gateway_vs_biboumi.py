@@ -46,6 +46,7 @@ import shutil
 import signal
 import sqlite3
 import ssl
+import statistics
 import subprocess
 import sys
 import time
@@ -214,8 +215,10 @@ class Parley(b.Server):
     """parleyd as a component of Prosody (standalone=False) or serving XMPP itself."""
     name = "parley"
 
-    def __init__(self, binary: str, irc_port: int, users: int, prosody: Prosody | None, record_history: bool):
+    def __init__(self, binary: str, irc_port: int, users: int, prosody: Prosody | None, record_history: bool,
+                 threads: int = 2):
         super().__init__()
+        self.threads = threads
         self.binary, self.irc_port, self.users, self.prosody = binary, irc_port, users, prosody
         self.record = record_history
         self.standalone = prosody is None
@@ -223,7 +226,7 @@ class Parley(b.Server):
         self.name = "parley-standalone" if self.standalone else "parley" + ("+archive" if record_history else "")
 
     def start(self):
-        cfg = h.config(irc=True, xmpp=True, log_level="info", threads=2,
+        cfg = h.config(irc=True, xmpp=True, log_level="info", threads=self.threads,
                        accounts=[(f"u{i}", PASSWORD) for i in range(self.users)])
         cfg["server"]["connections"] = {"per_address": 0, "rate": 0}  # every client is 127.0.0.1
         cfg["irc"].update({"networks": [{"name": "bench", "host": "127.0.0.1", "port": self.irc_port,
@@ -621,7 +624,19 @@ def run_stack(gw, irc_port: int, pids: dict[str, int], a, cases: list[tuple[str,
         res = {}
         try:
             for name, direction, n, rate, window, seconds in cases:
-                res[name] = await st.case(direction, n, rate, window, seconds)
+                perf = None
+                if a.perf:
+                    os.makedirs(a.perf, exist_ok=True)
+                    perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "499", "-p", str(gw.pid),
+                                             "-o", os.path.join(a.perf, f"{gw.name}-{name}.data")],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    await asyncio.sleep(1)
+                try:
+                    res[name] = await st.case(direction, n, rate, window, seconds)
+                finally:
+                    if perf is not None:
+                        perf.send_signal(signal.SIGINT)
+                        perf.wait(30)
                 await asyncio.sleep(1)
         finally:
             await st.teardown()
@@ -644,12 +659,20 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10, help="sending time of each case")
     ap.add_argument("--window", type=int, default=50, help="lines in flight in the max cases")
     ap.add_argument("--cases", default="i2x,x2i,max,archive,standalone")
+    ap.add_argument("--gateways", default="biboumi,parley,parley-standalone", help="which gateways to run")
+    ap.add_argument("--threads", type=int, default=2, help="parleyd's server.threads")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over every gateway, interleaved; the table "
+                    "shows each figure's median")
+    ap.add_argument("--parleyd-base", default=os.environ.get("PARLEYD_BASE"),
+                    help="a second parleyd (e.g. before a change) measured as 'parley-base' in component mode")
+    ap.add_argument("--perf", help="record each case of each gateway with `perf record -g` into this directory")
     ap.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     ap.add_argument("--json", help="write every result to this file")
     a = ap.parse_args()
     if a.quick:
         a.occupants, a.senders, a.rate, a.seconds = min(a.occupants, 3), 2, 50, 1
     wanted = set(a.cases.split(","))
+    a.parleyd = os.path.abspath(a.parleyd)  # the servers run in their own temp dirs
     if not os.path.exists(a.parleyd):
         print(f"parleyd not found: {a.parleyd} (build-release: see bench/README.md)", file=sys.stderr)
         return 2
@@ -663,7 +686,7 @@ def main() -> int:
                          ("x2i", "x2i", n_fixed, a.rate, 0, a.seconds * 3)) if c[0] in wanted]
     maxc = [("max", "i2x", n_max, 0.0, a.window, a.seconds)] if "max" in wanted else []
     load_before = os.getloadavg()[0]
-    results: dict = {}
+    raw: dict = {}
     irc = Ngircd()
     prosody = Prosody(a.occupants)
     started = [irc, prosody]
@@ -675,17 +698,25 @@ def main() -> int:
         configs = []
         if fixed or maxc:
             configs += [("biboumi", False, fixed + maxc), ("parley", False, fixed + maxc)]
+            if a.parleyd_base:
+                a.parleyd_base = os.path.abspath(a.parleyd_base)
+                configs.append(("parley-base", False, fixed + maxc))
         if "archive" in wanted:
             arch = [("archive", "i2x", n_max, 0.0, a.window, a.seconds)]
             configs += [("biboumi", True, arch), ("parley", True, arch)]
         if "standalone" in wanted:
             configs += [("parley-standalone", False, fixed + [("max", "i2x", n_max, 0.0, a.window, a.seconds)])]
+        only = set(a.gateways.split(",")) | {"parley-base"}
+        configs = [c for c in configs if c[0] in only] * max(1, a.repeat)
         for kind, record, cases in configs:
             if kind == "biboumi":
                 gw = Biboumi(prosody, irc.port, a.occupants, record)
                 prefix = "b"
             else:
-                gw = Parley(a.parleyd, irc.port, a.occupants, None if kind == "parley-standalone" else prosody, record)
+                gw = Parley(a.parleyd_base if kind == "parley-base" else a.parleyd, irc.port, a.occupants,
+                            None if kind == "parley-standalone" else prosody, record, a.threads)
+                if kind == "parley-base":
+                    gw.name = "parley-base"
                 prefix = "p"
             started.append(gw)
             try:
@@ -694,9 +725,10 @@ def main() -> int:
                 pids = {gw.name: gw.pid, "ngircd": irc.pid}
                 if kind != "parley-standalone":
                     pids["prosody"] = prosody.pid
-                results[gw.name] = run_stack(gw, irc.port, pids, a, cases, prefix + ("a" if record else ""))
+                raw.setdefault(gw.name, []).append(
+                    run_stack(gw, irc.port, pids, a, cases, prefix + ("a" if record else "")))
             except Exception as e:  # noqa: BLE001 - one failed gateway must not hide the others
-                results[gw.name] = {"error": f"{e}; log: {gw.log_tail(5)!r}"}
+                raw.setdefault(gw.name, []).append({"error": f"{e}; log: {gw.log_tail(5)!r}"})
                 b.log(f"{gw.name}: FAILED: {e}")
             finally:
                 gw.cleanup()
@@ -705,16 +737,41 @@ def main() -> int:
     finally:
         for s in reversed(started):
             s.cleanup()
+    results = {name: median_of(runs) for name, runs in raw.items()}
     report(results, a, load_before)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"args": {k: v for k, v in vars(a).items() if k != "json"}, "results": results}, f, indent=1)
+            json.dump({"args": {k: v for k, v in vars(a).items() if k != "json"}, "results": results, "raw": raw},
+                      f, indent=1)
     return 1 if any("error" in r for r in results.values()) else 0
+
+
+def median_of(runs: list[dict]) -> dict:
+    """One result from the rounds of one gateway: each number's median (peak RSS: the
+    highest); an error only if every round failed."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    if len(ok) == 1:
+        return ok[0]
+
+    def merge(vals):
+        if all(isinstance(v, dict) for v in vals):
+            return {k: merge([v[k] for v in vals if k in v]) for k in vals[0]}
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            return round(statistics.median(vals), 3)
+        return vals[0]
+
+    out = merge(ok)
+    out["peak_rss_kib"] = max(r.get("peak_rss_kib", 0) for r in ok)
+    out["rounds"] = len(ok)
+    return out
 
 
 def report(results: dict, a, load_before: float) -> None:
     print(f"\n# IRC <-> XMPP gateway: Parley vs Biboumi, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load before {load_before:.1f}; {a.occupants} occupants, {a.senders} IRC senders\n")
+          f"load before {load_before:.1f}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
+          f"{a.threads}; median of {max(1, a.repeat)} interleaved rounds\n")
     cols = [("msgs/s", "msgs_per_s"), ("stanzas/s", "stanzas_per_s"), ("lost", None), ("dups", "dups"),
             ("p50 ms", None), ("p99 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"),
             ("stack us/stanza", "stack_us_per_stanza"), ("client cpu/wall", "client_cpu_per_wall")]
@@ -726,7 +783,7 @@ def report(results: dict, a, load_before: float) -> None:
             continue
         rss = per.get("peak_rss_kib", 0) / 1024
         for case, r in per.items():
-            if not isinstance(r, dict):
+            if not isinstance(r, dict) or "direction" not in r:
                 continue
             cells = []
             for label, key in cols:
