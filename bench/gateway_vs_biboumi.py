@@ -28,7 +28,9 @@ starts (the ad-hoc "configure" command stores the same rows); Biboumi creates th
 itself on a first start against a closed port. parleyd uses `throttle: off` on the network.
 
   /usr/bin/python3 bench/gateway_vs_biboumi.py [--parleyd build-release/parleyd] [--json out.json]
-  --quick: tiny counts (a smoke run, < 60 s); --cases i2x,x2i,max,archive,standalone
+  --quick: tiny counts (a smoke run, < 60 s); --cases i2x,x2i,max,archive,standalone;
+  --repeat N: interleaved rounds, medians (losses: the worst round); --threads, --perf DIR,
+  --parleyd-base OLD (a before/after column); results and tables: bench/README.md
 
 Numbers measure this machine while others use it too: compare the columns of one run.
 """
@@ -755,9 +757,13 @@ def median_of(runs: list[dict]) -> dict:
     if len(ok) == 1:
         return ok[0]
 
-    def merge(vals):
+    def merge(vals, key=""):
         if all(isinstance(v, dict) for v in vals):
-            return {k: merge([v[k] for v in vals if k in v]) for k in vals[0]}
+            return {k: merge([v[k] for v in vals if k in v], k) for k in vals[0]}
+        if key.endswith("lost") or key == "dups":
+            return max(vals)  # never hide a loss behind a median
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            return int(statistics.median_high(vals))
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
             return round(statistics.median(vals), 3)
         return vals[0]
