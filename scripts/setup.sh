@@ -17,6 +17,7 @@ test_peers=(
   baresip  # a real SIMPLE client (test_sip_presence.py): REGISTER, SUBSCRIBE, NOTIFY
   chromium
   prometheus  # promtool check metrics
+  biboumi     # bench/gateway_vs_biboumi.py (issue 11): the IRC gateway Parley is measured against
 )
 # node and npm drive chromium for the browser tests (tests/browser): Debian's own only where
 # the machine has none (the image may ship a newer node; puppeteer-core needs node >= 18).

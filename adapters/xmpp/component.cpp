@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/gateway_route.hpp"
 #include "protocols/xmpp/jid.hpp"
@@ -68,8 +69,30 @@ gateway::XmppOut Component::output() {
   };
 }
 
+namespace {
+// Past this many bytes pending, they go out at once: the buffer stays small however much
+// one turn produces (the link's own write-queue bound applies to what it is handed).
+constexpr std::size_t kFlushAt = 64 * 1024;
+}  // namespace
+
 void Component::send(std::string_view xml) {
-  if (attached_ && link_) link_->send(xml);
+  if (!attached_ || !link_) return;
+  pending_.append(xml);
+  if (pending_.size() >= kFlushAt) return flush();
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  post_guarded(strand_, "xmpp: component flush", [w = weak_from_this()] {
+    if (auto c = w.lock()) {
+      c->flush_posted_ = false;
+      c->flush();
+    }
+  });
+}
+
+void Component::flush() {
+  if (pending_.empty()) return;
+  if (attached_ && link_) link_->send(pending_);
+  pending_.clear();
 }
 
 void Component::start(gateway::Gateway* gw) {
@@ -120,6 +143,7 @@ void Component::on_stanza(px::Stanza& s) {
 }
 
 void Component::on_link_closed(std::string_view reason) {
+  pending_.clear();  // for users of a stream that is gone
   const bool was_attached = std::exchange(attached_, false);
   // A local reference: the link may be inside its own call stack.
   auto link = std::move(link_);
@@ -139,6 +163,7 @@ void Component::on_link_closed(std::string_view reason) {
 void Component::stop() {
   stopped_ = true;
   if (reconnector_) reconnector_->stop();
+  flush();
   if (auto link = link_) {
     link->detach();
     link->send("</stream:stream>");

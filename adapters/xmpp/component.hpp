@@ -8,6 +8,11 @@
 // users are gone with it (they join again once it is back).
 //
 // Threading: everything on the gateway's strand (the core strand), like the gateway.
+//
+// Output is coalesced: the stanzas the gateway produces in one turn of the strand (an IRC
+// line seen by ten puppets is ten stanzas) go out in one write, flushed by one task posted
+// behind them, as Biboumi does with its write buffer. One write syscall per stanza cost
+// more CPU than the stanza itself (bench/gateway_vs_biboumi.py).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -73,6 +78,9 @@ class Component : public std::enable_shared_from_this<Component> {
   void on_link_closed(std::string_view reason);
 
  private:
+  void send(std::string_view xml);
+  void flush();
+
   protocols::Strand strand_;
   ComponentOptions options_;
   gateway::Gateway* gw_ = nullptr;
@@ -81,6 +89,8 @@ class Component : public std::enable_shared_from_this<Component> {
   bool attached_ = false;
   bool stopped_ = false;
   std::vector<ComponentClient*> clients_;
+  std::string pending_;  // stanzas of this strand turn; bounded by kFlushAt, then sent at once
+  bool flush_posted_ = false;
 };
 
 }  // namespace parley::adapters::xmpp
