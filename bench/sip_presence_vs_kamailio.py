@@ -260,6 +260,9 @@ async def run_case(server, n: int, m: int, users: int, time_bound: float) -> dic
 
         # N watchers subscribe (at most 200 transactions in flight).
         sem = asyncio.Semaphore(200)
+        # One transaction at a time per user on parleyd: a user's nonce counts must arrive in
+        # order (parleyd refuses a reordered count; then every dialog of that user re-challenges).
+        locks = {f"w{j}": asyncio.Lock() for j in range(users)}
         watchers = []
         codes: dict = {}
 
@@ -267,7 +270,7 @@ async def run_case(server, n: int, m: int, users: int, time_bound: float) -> dic
             d = Dialog(f"w{i % users}", pool.socks[i % len(pool.socks)])
             pool.dialogs[d.call_id.encode()] = d
             watchers.append(d)
-            async with sem:
+            async with sem, locks[d.user]:
                 if time.monotonic() > loop_deadline:
                     codes["timeout"] = codes.get("timeout", 0) + 1
                     return
@@ -415,7 +418,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--watchers", default="10,100,1000,10000")
     ap.add_argument("--changes", type=int, default=0, help="M; 0: 50, at most 50,000 NOTIFYs per case (min 5)")
-    ap.add_argument("--users", type=int, default=20, help="watcher accounts (parleyd) / From users")
+    ap.add_argument("--users", type=int, default=100, help="watcher accounts (parleyd) / From users")
     ap.add_argument("--servers", default="parleyd,kamailio")
     ap.add_argument("--time-bound", type=float, default=120, help="seconds per server and N")
     ap.add_argument("--json")
