@@ -15,6 +15,7 @@ test_peers=(
   python3 python3-slixmpp python3-websocket ngircd inspircd prosody irssi tmux procps iproute2 netcat-openbsd
   lintian util-linux sip-tester
   baresip  # a real SIMPLE client (test_sip_presence.py): REGISTER, SUBSCRIBE, NOTIFY
+  kamailio kamailio-presence-modules  # bench/sip_presence_vs_kamailio.py: the reference presence server (db_text)
   chromium
   prometheus  # promtool check metrics
   biboumi     # bench/gateway_vs_biboumi.py (issue 11): the IRC gateway Parley is measured against

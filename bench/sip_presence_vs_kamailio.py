@@ -1,0 +1,480 @@
+#!/usr/bin/python3
+"""SIMPLE presence fan-out: parleyd vs Kamailio 5.6 (presence + presence_xml), one run (issue 12).
+
+For N watchers of one presentity (N in --watchers, default 10,100,1000,10000) the presentity
+PUBLISHes M state changes (each PIDF carries its sequence number in <dm:note>seq-K</dm:note>);
+the watchers, a pool of asyncio UDP sockets in this script, answer every NOTIFY with 200 and
+record the sequence it carries. Reported per server and N:
+  - NOTIFYs/s: state NOTIFYs received / (last one - first PUBLISH sent)
+  - CPU µs per NOTIFY: utime+stime of the server and all its processes (Kamailio forks
+    several) from /proc, around the PUBLISH phase only, divided by the NOTIFYs received
+  - stale %: NOTIFYs whose state is older than one that watcher had already received
+  - complete %: watchers whose last NOTIFY carried the last published state
+
+Fairness: Kamailio runs without authentication; parleyd always authenticates (digest MD5),
+but only the set-up (REGISTER, SUBSCRIBE) is challenged - the measured phase (PUBLISH ->
+NOTIFYs) costs one challenged PUBLISH per change on parleyd against N NOTIFYs. parleyd's
+watchers are W accounts (seed accounts are hashed at start, so not one per watcher) that
+each hold N/W subscription dialogs; Kamailio's watchers use the same From users. Kamailio
+keeps subscriptions in memory (subs_db_mode 0) with db_text for the presentity table;
+parleyd has sip.notify_interval_ms 0 (no pacing), requests_per_second and max_pending raised
+(every watcher is 127.0.0.1). Both listen on UDP on loopback only.
+
+Every server is a child process killed by PID; every loop is bounded in count and time; a
+step that exceeds its time bound is reported as such (and the larger N skipped).
+
+  /usr/bin/python3 bench/sip_presence_vs_kamailio.py [--watchers 10,100] [--changes M] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as b  # noqa: E402
+
+PARLEYD = os.path.abspath(os.environ.get("PARLEYD", str(b.SOURCE / "build-release" / "parleyd")))
+KAMAILIO = os.environ.get("KAMAILIO", "/usr/sbin/kamailio")
+KAM_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+KAM_DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
+DOMAIN = "localhost"
+PW = "benchpw"
+PIDF = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+        'entity="sip:p@localhost"><tuple id="t1"><status><basic>{basic}</basic></status></tuple>'
+        '<dm:person id="p1"><dm:note>seq-{seq}</dm:note></dm:person></presence>')
+SEQ_RE = re.compile(rb"seq-(\d+)")
+COMPACT = {b"i": b"call-id", b"v": b"via", b"f": b"from", b"t": b"to"}
+KEEP = (b"via", b"from", b"to", b"call-id", b"cseq")
+
+
+def cpu_ticks(pid: int) -> int:
+    total = 0
+    for p in [pid, *b.descendants(pid)]:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])  # utime, stime (fields 14, 15)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def digest(ch: dict, user: str, method: str, uri: str, nc: int) -> str:
+    H = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    ha1, ha2, cn, ncs = H(f"{user}:{ch['realm']}:{PW}"), H(f"{method}:{uri}"), uuid.uuid4().hex[:8], f"{nc:08x}"
+    resp = H(f"{ha1}:{ch['nonce']}:{ncs}:{cn}:auth:{ha2}")
+    return (f'Authorization: Digest username="{user}", realm="{ch["realm"]}", nonce="{ch["nonce"]}", '
+            f'uri="{uri}", response="{resp}", algorithm=MD5, cnonce="{cn}", nc={ncs}, qop=auth')
+
+
+class Dialog:
+    __slots__ = ("call_id", "tag", "user", "sock", "cseq", "to_tag", "fut", "max_seq", "state_notifies",
+                 "stale", "any_notify", "etag", "cseqs", "retrans")
+
+    def __init__(self, user: str, sock):
+        self.call_id = uuid.uuid4().hex
+        self.tag = uuid.uuid4().hex[:10]
+        self.user, self.sock = user, sock
+        self.cseq, self.to_tag, self.fut, self.etag = 0, "", None, ""
+        self.max_seq, self.state_notifies, self.stale, self.any_notify = -1, 0, 0, 0
+        self.cseqs: set[bytes] = set()  # NOTIFY CSeqs seen: a repeat is a retransmission
+        self.retrans = 0
+
+
+class Sock(asyncio.DatagramProtocol):
+    def __init__(self, pool: "Pool"):
+        self.pool, self.transport, self.port = pool, None, 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data, addr):
+        self.pool.on_msg(self, data, addr)
+
+    def error_received(self, exc):  # ICMP etc.: ignored, retransmission covers it
+        pass
+
+
+class Pool:
+    """UDP user agents: dialogs by Call-ID over a few sockets; NOTIFYs answered at once."""
+
+    def __init__(self, server: tuple[str, int], nsocks: int, auth: bool):
+        self.server, self.nsocks, self.auth = server, nsocks, auth
+        self.socks: list[Sock] = []
+        self.dialogs: dict[bytes, Dialog] = {}
+        self.last_notify = 0.0
+        self.notifies = 0
+        self.creds: dict[str, list] = {}  # user -> [challenge, last nonce count]
+
+    async def open(self):
+        loop = asyncio.get_running_loop()
+        for _ in range(self.nsocks):
+            _, s = await loop.create_datagram_endpoint(lambda: Sock(self), local_addr=("127.0.0.1", 0))
+            try:
+                s.transport.get_extra_info("socket").setsockopt(1, 8, 4 << 20)  # SO_RCVBUF
+            except OSError:
+                pass
+            self.socks.append(s)
+
+    def close(self):
+        for s in self.socks:
+            s.transport.close()
+
+    def on_msg(self, sock: Sock, data: bytes, addr) -> None:
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        first = lines[0]
+        if first.startswith(b"SIP/2.0 "):
+            cid = None
+            for l in lines[1:]:
+                k, _, v = l.partition(b":")
+                k = k.strip().lower()
+                if COMPACT.get(k, k) == b"call-id":
+                    cid = v.strip()
+                    break
+            d = self.dialogs.get(cid)
+            code = int(first[8:11])
+            if d is not None and code >= 200 and d.fut is not None and not d.fut.done():
+                d.fut.set_result((code, head.decode(errors="replace")))
+            return
+        # A request (NOTIFY, or anything else): 200 with the transaction's headers.
+        keep, cid, cseq = [], None, b""
+        for l in lines[1:]:
+            k, _, v = l.partition(b":")
+            k = k.strip().lower()
+            k = COMPACT.get(k, k)
+            if k in KEEP:
+                keep.append(l)
+                if k == b"call-id":
+                    cid = v.strip()
+                elif k == b"cseq":
+                    cseq = v.strip()
+        sock.transport.sendto(b"SIP/2.0 200 OK\r\n" + b"\r\n".join(keep) + b"\r\nContent-Length: 0\r\n\r\n", addr)
+        if not first.startswith(b"NOTIFY "):
+            return
+        d = self.dialogs.get(cid)
+        if d is None:
+            return
+        d.any_notify += 1
+        if cseq in d.cseqs:  # a retransmission (our 200 was late): the same transaction, not a new state
+            d.retrans += 1
+            return
+        if len(d.cseqs) < 100000:
+            d.cseqs.add(cseq)
+        m = SEQ_RE.search(body)
+        if m:
+            seq = int(m.group(1))
+            d.state_notifies += 1
+            self.notifies += 1
+            self.last_notify = time.monotonic()
+            if seq < d.max_seq:
+                d.stale += 1
+            else:
+                d.max_seq = seq
+
+    def build(self, d: Dialog, method: str, target: str, headers=(), body: bytes = b"") -> bytes:
+        d.cseq += 1
+        uri = "sip:localhost" if method == "REGISTER" else f"sip:{target}@{DOMAIN}"
+        to = f"<sip:{target}@{DOMAIN}>" + (f";tag={d.to_tag}" if d.to_tag else "")
+        head = [f"{method} {uri} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{d.sock.port};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport",
+                f"From: <sip:{d.user}@{DOMAIN}>;tag={d.tag}", f"To: {to}", f"Call-ID: {d.call_id}",
+                f"CSeq: {d.cseq} {method}", f"Contact: <sip:{d.user}@127.0.0.1:{d.sock.port}>",
+                "Max-Forwards: 70", *headers, f"Content-Length: {len(body)}"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+    async def transact(self, d: Dialog, data: bytes, timeout: float = 2.0, tries: int = 4):
+        """Sends one request (retransmitted as is, RFC 3261 §17.1.2 style) -> (code, head) or None."""
+        d.fut = asyncio.get_running_loop().create_future()
+        for _ in range(tries):
+            d.sock.transport.sendto(data, self.server)
+            try:
+                return await asyncio.wait_for(asyncio.shield(d.fut), timeout)
+            except asyncio.TimeoutError:
+                continue
+        return None
+
+    async def request(self, d: Dialog, method: str, target: str, headers=(), body: bytes = b""):
+        """One request; on parleyd digest-authenticated like a real UA: the user's last
+        challenge again with the next nonce count, a fresh challenge only after a 401
+        (parleyd refuses a user's nonces issued in the same second once it tracks too many)."""
+        uri = "sip:localhost" if method == "REGISTER" else f"sip:{target}@{DOMAIN}"
+        for _ in range(4):
+            extra = []
+            cred = self.creds.get(d.user) if self.auth else None
+            if cred:
+                cred[1] += 1
+                extra = [digest(cred[0], d.user, method, uri, cred[1])]
+            r = await self.transact(d, self.build(d, method, target, [*headers, *extra], body))
+            if not (r and r[0] == 401 and self.auth):
+                break
+            pairs = re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', re.search(r"WWW-Authenticate:(.*)", r[1], re.I).group(1))
+            self.creds[d.user] = [{k: a or c for k, a, c in pairs}, 0]
+        if r and d.cseq and method == "SUBSCRIBE" and not d.to_tag:
+            m = re.search(r"^(?:To|t):.*;tag=([^;\r\n]+)", r[1], re.M | re.I)
+            if m:
+                d.to_tag = m.group(1).strip()
+        return r
+
+
+async def run_case(server, n: int, m: int, users: int, time_bound: float) -> dict:
+    pool = Pool(("127.0.0.1", server.port), min(n + 2, 128), auth=server.auth)
+    await pool.open()
+    res = {"watchers": n, "changes": m}
+    try:
+        loop_deadline = time.monotonic() + time_bound
+        pub = Dialog("p", pool.socks[0])
+        pool.dialogs[pub.call_id.encode()] = pub
+        if server.auth:  # parleyd: the presentity and the watcher accounts register
+            regs = []
+            for j in range(users):
+                dj = Dialog(f"w{j}", pool.socks[j % len(pool.socks)])
+                pool.dialogs[dj.call_id.encode()] = dj
+                regs.append(pool.request(dj, "REGISTER", f"w{j}", ["Expires: 3600"]))
+            r = await pool.request(pub, "REGISTER", "p", ["Expires: 3600"])
+            assert r and r[0] == 200, f"presentity REGISTER: {r}"
+            rr = await asyncio.gather(*regs)
+            assert all(x and x[0] == 200 for x in rr), f"watcher REGISTER: {[x and x[0] for x in rr]}"
+            # The presentity watches each watcher account: SIP has no authorisation channel,
+            # so parleyd takes that as allowing them to watch back (presence_agent.cpp).
+            pre = []
+            for j in range(users):
+                dj = Dialog("p", pool.socks[j % len(pool.socks)])
+                pool.dialogs[dj.call_id.encode()] = dj
+                pre.append(pool.request(dj, "SUBSCRIBE", f"w{j}", ["Event: presence", "Expires: 3600"]))
+            await asyncio.gather(*pre)
+        r = await pool.request(pub, "PUBLISH", "p", ["Event: presence", "Content-Type: application/pidf+xml",
+                                                     "Expires: 3600"], PIDF.format(basic="open", seq=0).encode())
+        assert r and r[0] == 200, f"initial PUBLISH: {r}"
+        pub.etag = re.search(r"SIP-ETag:\s*(\S+)", r[1], re.I).group(1)
+
+        # N watchers subscribe (at most 200 transactions in flight).
+        sem = asyncio.Semaphore(200)
+        # One transaction at a time per user on parleyd: a user's nonce counts must arrive in
+        # order (parleyd refuses a reordered count; then every dialog of that user re-challenges).
+        locks = {f"w{j}": asyncio.Lock() for j in range(users)}
+        watchers = []
+        codes: dict = {}
+
+        async def sub(i: int):
+            d = Dialog(f"w{i % users}", pool.socks[i % len(pool.socks)])
+            pool.dialogs[d.call_id.encode()] = d
+            watchers.append(d)
+            async with sem, locks[d.user]:
+                if time.monotonic() > loop_deadline:
+                    codes["timeout"] = codes.get("timeout", 0) + 1
+                    return
+                r = await pool.request(d, "SUBSCRIBE", "p", ["Event: presence", "Accept: application/pidf+xml",
+                                                             "Expires: 3600"])
+                c = r[0] if r else "none"
+                codes[c] = codes.get(c, 0) + 1
+
+        t = time.monotonic()
+        await asyncio.gather(*(sub(i) for i in range(n)))
+        res["subscribe_s"] = round(time.monotonic() - t, 2)
+        res["subscribe_codes"] = {str(k): v for k, v in codes.items()}
+        # Every watcher's first NOTIFY (seq-0), bounded.
+        end = min(loop_deadline, time.monotonic() + 30)
+        while time.monotonic() < end and sum(1 for d in watchers if d.max_seq >= 0) < n:
+            await asyncio.sleep(0.05)
+        res["initial_notified"] = sum(1 for d in watchers if d.max_seq >= 0)
+        if time.monotonic() > loop_deadline:
+            res["error"] = f"set-up exceeded {time_bound:.0f} s"
+            return res
+        for d in watchers:
+            d.state_notifies, d.stale, d.retrans = 0, 0, 0
+        pool.notifies = 0
+
+        # Measured phase: M changes, each PUBLISH awaiting its 200 (a UA publishes one at a time).
+        cpu0, t0, me0 = cpu_ticks(server.pid), time.monotonic(), os.times()
+        published = 0
+        for k in range(1, m + 1):
+            r = await pool.request(pub, "PUBLISH", "p", ["Event: presence", "Content-Type: application/pidf+xml",
+                                                         f"SIP-If-Match: {pub.etag}", "Expires: 3600"],
+                                   PIDF.format(basic="open", seq=k).encode())
+            if not r or r[0] != 200:
+                res["publish_error"] = f"change {k}: {r and r[1].splitlines()[0]}"
+                break
+            pub.etag = re.search(r"SIP-ETag:\s*(\S+)", r[1], re.I).group(1)
+            published = k
+        t_pub = time.monotonic() - t0
+        # A change whose PUBLISH got no answer (4 tries, 8 s) may still have been applied.
+        want = n * (published + (1 if "publish_error" in res else 0))
+        idle_end = time.monotonic() + 3
+        while time.monotonic() < loop_deadline and pool.notifies < want:
+            before = pool.notifies
+            await asyncio.sleep(0.05)
+            if pool.notifies != before:
+                idle_end = time.monotonic() + 3
+            elif time.monotonic() > idle_end:
+                break
+        cpu1, me1 = cpu_ticks(server.pid), os.times()
+        res["client_cpu_s"] = round(me1.user + me1.system - me0.user - me0.system, 2)  # this script's share
+        got = pool.notifies
+        elapsed = max(1e-6, (pool.last_notify or time.monotonic()) - t0)
+        hz = os.sysconf("SC_CLK_TCK")
+        res.update({
+            "published": published, "notifies": got, "expected": want, "publish_s": round(t_pub, 3), "elapsed_s": round(elapsed, 3),
+            "notifies_per_s": round(got / elapsed), "cpu_s": round((cpu1 - cpu0) / hz, 2),
+            "cpu_us_per_notify": round((cpu1 - cpu0) / hz * 1e6 / got, 1) if got else None,
+            "stale": sum(d.stale for d in watchers), "retransmissions": sum(d.retrans for d in watchers),
+            "stale_pct": round(100 * sum(d.stale for d in watchers) / got, 2) if got else None,
+            "complete_pct": round(100 * sum(1 for d in watchers if d.max_seq == want // n) / n, 1),
+        })
+        if time.monotonic() > loop_deadline:
+            res["error"] = f"exceeded {time_bound:.0f} s"
+        return res
+    finally:
+        pool.close()
+
+
+class Parleyd(b.Server):
+    name = "parleyd"
+    auth = True
+
+    def __init__(self, users: int, max_n: int):
+        super().__init__()
+        self.users, self.max_n = users, max_n
+        self.port = b.h.free_port(udp=True)
+
+    def start(self):
+        accounts = [("p", PW)] + [(f"w{j}", PW) for j in range(self.users)]
+        cfg = b.h.config(log_level="warn", threads=2, accounts=accounts, domain=DOMAIN)
+        cfg["sip"] = {"listen": [f"udp:127.0.0.1:{self.port}", f"tcp:127.0.0.1:{self.port}"],
+                      "notify_interval_ms": 0, "requests_per_second": 100000, "max_pending": 1000000,
+                      "max_subscriptions": 100000, "max_bindings": 1000}
+        cfg["server"]["connections"] = {"per_address": 0, "rate": 0}
+        cfg["server"]["limits"] = {"roster_size": 100000}
+        path = b.h.write_config(self.tmp / "parley.yaml", cfg)
+        self.spawn([PARLEYD, "--config", str(path)])
+        b.wait_port(self.port, 60, self.proc)
+        return self
+
+
+class Kamailio(b.Server):
+    name = "kamailio"
+    auth = False
+
+    def __init__(self, users: int, max_n: int):
+        super().__init__()
+        self.port = b.h.free_port(udp=True)
+
+    def start(self):
+        db = self.tmp / "db"
+        shutil.copytree(KAM_DBTEXT, db)
+        cfg = self.tmp / "kamailio.cfg"
+        cfg.write_text(f"""#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=4
+tcp_children=1
+disable_tcp=no
+listen=udp:127.0.0.1:{self.port}
+listen=tcp:127.0.0.1:{self.port}
+auto_aliases=no
+alias="{DOMAIN}"
+mpath="{KAM_MODULES}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "db_text.so"
+loadmodule "presence.so"
+loadmodule "presence_xml.so"
+modparam("presence", "db_url", "text://{db}")
+modparam("presence", "server_address", "sip:pa@127.0.0.1:{self.port}")
+modparam("presence", "subs_db_mode", 0)
+modparam("presence", "max_expires", 3600)
+modparam("presence_xml", "db_url", "text://{db}")
+modparam("presence_xml", "force_active", 1)
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (is_method("PUBLISH|SUBSCRIBE")) {{
+        if (!t_newtran()) {{ sl_reply_error(); exit; }}
+        if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
+        exit;
+    }}
+    if (is_method("ACK")) exit;
+    sl_send_reply("405", "Method Not Allowed");
+}}
+""")
+        self.spawn([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp), "-P", str(self.tmp / "k.pid"),
+                    "-m", "512", "-M", "32"])
+        b.wait_port(self.port, 30, self.proc)
+        return self
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--watchers", default="10,100,1000,10000")
+    ap.add_argument("--changes", type=int, default=0, help="M; 0: 50, at most 50,000 NOTIFYs per case (min 5)")
+    ap.add_argument("--users", type=int, default=100, help="watcher accounts (parleyd) / From users")
+    ap.add_argument("--servers", default="parleyd,kamailio")
+    ap.add_argument("--time-bound", type=float, default=120, help="seconds per server and N")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    ns = [int(x) for x in a.watchers.split(",")]
+    classes = {"parleyd": Parleyd, "kamailio": Kamailio}
+    results: dict = {}
+    for name in a.servers.split(","):
+        results[name] = {}
+        stop_after = False
+        for n in ns:
+            if stop_after:
+                results[name][n] = {"watchers": n, "error": "skipped: the previous N exceeded its bound"}
+                continue
+            m = a.changes or max(5, min(50, 50000 // n))
+            srv = classes[name](a.users, n)
+            try:
+                srv.start()
+                b.log(f"{name} N={n} M={m} (pid {srv.pid})")
+                r = asyncio.run(asyncio.wait_for(run_case(srv, n, m, min(a.users, n), a.time_bound),
+                                                 a.time_bound + 60))
+            except Exception as e:  # noqa: BLE001 - one failed case must not stop the others
+                r = {"watchers": n, "error": f"{type(e).__name__}: {e}", "log": srv.log_tail(8)}
+            finally:
+                srv.cleanup()
+            b.log(json.dumps(r))
+            results[name][n] = r
+            stop_after = "exceeded" in str(r.get("error", ""))
+    servers = list(results)
+    print(f"\nSIMPLE presence fan-out, one presentity, PUBLISH -> NOTIFY to N watchers (UDP, loopback)")
+    print(f"{'N':>6} {'M':>3} | " + " | ".join(f"{s:^44}" for s in servers))
+    print(f"{'':>6} {'':>3} | " + " | ".join(f"{'NOTIFY/s':>9} {'µs CPU/N':>9} {'stale%':>7} {'got%':>6} {'done%':>6}"
+                                              for _ in servers))
+    for n in ns:
+        cells, m = [], ""
+        for s in servers:
+            r = results[s].get(n, {})
+            m = r.get("changes", m)
+            if "notifies_per_s" in r:
+                cells.append(f"{r['notifies_per_s']:>9} {r['cpu_us_per_notify'] or 0:>9} {r['stale_pct']:>7} "
+                             f"{100 * r['notifies'] / r['expected']:>6.1f} {r['complete_pct']:>6}" +
+                             ("*" if "error" in r else "!" if "publish_error" in r else " "))
+            else:
+                cells.append(f"{str(r.get('error', 'n/a'))[:44]:<44}")
+        print(f"{n:>6} {m:>3} | " + " | ".join(cells))
+    print("NOTIFY/s: state NOTIFYs received / (last received - first PUBLISH); µs CPU/N: server utime+stime "
+          "(all processes) per NOTIFY;\nstale%: NOTIFYs older than one that watcher already had; got%: of N*M; "
+          "done%: watchers that ended on the last state; *: hit the time bound;\n"
+          "!: a PUBLISH got no answer in 8 s (4 tries): publishing stopped there (M = changes sent)")
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
