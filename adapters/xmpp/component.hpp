@@ -78,7 +78,6 @@ class Component : public std::enable_shared_from_this<Component> {
   void on_link_closed(std::string_view reason);
 
  private:
-  void send(std::string_view xml);
   void flush();
 
   protocols::Strand strand_;
