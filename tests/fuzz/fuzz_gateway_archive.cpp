@@ -2,7 +2,7 @@
 // since/>, MAM start/end) and a MAM request's ids and 'with', then pages an in-memory
 // archive with the result (never more than the page bound, keys strictly growing).
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
-// fuzz-sources: adapters/gateway/archive.cpp core/model/time.cpp core/store/memory_store.cpp core/store/message_codec.cpp core/model/address.cpp
+// fuzz-sources: adapters/gateway/archive.cpp core/model/time.cpp core/store/store.cpp core/store/memory_store.cpp core/store/message_codec.cpp core/model/address.cpp
 // clang-format on
 #include <cstddef>
 #include <cstdint>
