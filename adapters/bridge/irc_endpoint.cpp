@@ -7,6 +7,7 @@
 #include "adapters/gateway/irc_link.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
+#include "adapters/gateway/throttle.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
@@ -232,21 +233,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   void pump() {
     if (!link_ || !reg_.registered() || !joined_) return;
     std::string batch;
-    const auto now = protocols::TokenBucket::Clock::now();
-    const auto cost = static_cast<double>(net_.throttle_interval_ms);
-    std::chrono::milliseconds delay{0};
-    while (!queue_.empty()) {
-      if (bucket_.enabled()) {
-        const double level = bucket_.level(now);
-        if (level < cost) {
-          delay = std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
-          break;
-        }
-        bucket_.take(net_.throttle_interval_ms, now);
-      }
-      batch += queue_.front();
-      queue_.pop_front();
-    }
+    const auto delay = gateway::drain_throttled(queue_, bucket_, net_.throttle_interval_ms, batch);
     send_now(batch);
     if (queue_.empty() || pump_armed_) return;
     if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(strand_);

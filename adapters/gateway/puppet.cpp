@@ -6,6 +6,7 @@
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
+#include "adapters/gateway/throttle.hpp"
 #include "core/model/time.hpp"
 #include "parley/version.hpp"
 #include "protocols/common/ascii.hpp"
@@ -217,23 +218,7 @@ bool Puppet::enqueue(std::string line, bool front) {
 void Puppet::pump() {
   if (!link_ || !reg_.registered()) return;
   std::string batch;
-  const auto now = protocols::TokenBucket::Clock::now();
-  // Tokens are milliseconds (1000/s): a line needs a whole interval's worth in the bucket,
-  // so `burst` lines go at once and then one per interval_ms, never into debt.
-  const auto cost = static_cast<double>(net_.throttle_interval_ms);
-  std::chrono::milliseconds delay{0};
-  while (!queue_.empty()) {
-    if (bucket_.enabled()) {
-      const double level = bucket_.level(now);
-      if (level < cost) {
-        delay = std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
-        break;
-      }
-      bucket_.take(net_.throttle_interval_ms, now);
-    }
-    batch += queue_.front();
-    queue_.pop_front();
-  }
+  const auto delay = drain_throttled(queue_, bucket_, net_.throttle_interval_ms, batch);
   send_now(batch);
   if (queue_.empty() || pump_armed_) return;
   if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
