@@ -15,8 +15,9 @@ namespace parley::adapters::gateway {
 // milliseconds (1000/s): a line needs a whole interval's worth in the bucket, so `burst`
 // lines go at once and then one per interval_ms, never into debt. A disabled bucket lets
 // everything go. Returns how long until the next line may go (0: the queue is empty).
-inline std::chrono::milliseconds drain_throttled(std::deque<std::string>& queue, protocols::TokenBucket& bucket,
-                                                 std::size_t interval_ms, std::string& batch) {
+inline std::chrono::milliseconds drain_throttled(std::deque<std::string>& queue,
+                                                 protocols::TokenBucket& bucket, std::size_t interval_ms,
+                                                 std::string& batch) {
   const auto now = protocols::TokenBucket::Clock::now();
   const auto cost = static_cast<double>(interval_ms);
   while (!queue.empty()) {
