@@ -69,6 +69,17 @@ def irc_lines(client, pattern):
     return [line for line in client.c.lines if re.search(pattern, line)]
 
 
+def wait_for_bot(client, chan, bot, timeout=15):
+    """Waits until the bridge bot is in chan as client sees it: its JOIN after ours, or its
+    nick in the NAMES reply when the bot was there first (parleyd may win the race)."""
+    deadline = time.monotonic() + timeout
+    esc = re.escape(chan)
+    while time.monotonic() < deadline:
+        if irc_lines(client, rf"^:{bot}!\S+ JOIN :?{esc}$|^:\S+ 353 {client.nick} . {esc} :(.* )?[~&@%+]*{bot}( |$)"):
+            return
+    raise AssertionError(f"{bot} never seen in {chan}: {client.c.lines[-20:]}")
+
+
 def network(port):
     return {"name": "local", "host": "127.0.0.1", "port": port, "tls": False,
             "throttle": {"burst": 50, "interval_ms": 20}}
@@ -88,7 +99,7 @@ def test_relay_irc_and_remote_muc_both_ways_without_echo():
             bob = xc.LoopIrc(irc_net.port, "bob")
             bob.send("JOIN #dev")
             bob.expect(r" 366 bob #dev ")
-            bob.expect(r"^:dev-bridge!\S+ JOIN :?#dev", timeout=15)
+            wait_for_bot(bob, "#dev", "dev-bridge")
             d.wait_for_log(rf"bridge: dev joined {ROOM} as dev-bridge", timeout=15)
 
             alice = xc.login(LogClient, prosody.c2s_port, "alice@localhost/x", "alicepw")
@@ -153,7 +164,7 @@ def test_relay_irc_and_local_room_and_rejoin_after_restart():
             bob = xc.LoopIrc(irc_net.port, "bob")
             bob.send("JOIN #lobby")
             bob.expect(r" 366 bob #lobby ")
-            bob.expect(r"^:loc-bridge!\S+ JOIN :?#lobby", timeout=15)
+            wait_for_bot(bob, "#lobby", "loc-bridge")
             carol = xc.LoopIrc(d.ports["irc"], "carol")
             carol.send("JOIN #lobby")
             line = carol.expect(r" 353 carol . #lobby :")
@@ -203,7 +214,7 @@ def test_puppet_mode_irc_and_local_room():
             bob = xc.LoopIrc(irc_net.port, "bob")
             bob.send("JOIN #pup")
             bob.expect(r" 366 bob #pup ")
-            bob.expect(r"^:pup-bridge!\S+ JOIN :?#pup", timeout=15)
+            wait_for_bot(bob, "#pup", "pup-bridge")
             carol = xc.LoopIrc(d.ports["irc"], "carol")
             carol.send("JOIN #pup")
             carol.expect(r" 366 carol #pup ")
