@@ -203,6 +203,67 @@ def test_relay_irc_and_local_room_and_rejoin_after_restart():
         irc_net.close()
 
 
+def test_puppet_mode_irc_and_remote_muc():
+    """Puppet mode with a Prosody MUC: each IRC speaker gets an occupant of their own in the MUC
+    (through the component) and each MUC speaker an IRC connection of their own; no prefix, no echo."""
+    irc_net = Ngircd().start()
+    prosody = BridgeProsody().start()
+    try:
+        cfg = h.config(irc=True, xmpp=True,
+                       irc_extra={"gateway_domain": "irc.parley.localhost", "networks": [network(irc_net.port)]},
+                       xmpp_extra={"component": {"domain": COMPONENT, "server": f"127.0.0.1:{prosody.component_port}",
+                                                 "secret": "s3cret-component"}},
+                       bridges=[{"name": "pm", "mode": "puppet", "max_puppets": 4,
+                                 "rooms": ["irc://local/#pm", f"xmpp:{ROOM}"]}])
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #pm")
+            bob.expect(r" 366 bob #pm ")
+            wait_for_bot(bob, "#pm", "pm-bridge")
+            d.wait_for_log(rf"bridge: pm joined {ROOM} as pm-bridge", timeout=15)
+
+            alice = xc.login(LogClient, prosody.c2s_port, "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+
+            # IRC -> MUC: bob speaks through an occupant named bob, without a prefix
+            bob.send("PRIVMSG #pm :hello from irc <b>&amp;</b>")
+            m = run(next_where(alice.group, lambda m: "hello from irc" in m["body"]))
+            assert m["body"] == "hello from irc <b>&amp;</b>", m["body"]
+            assert m["from"].resource == "bob", m
+            bob.send("PRIVMSG #pm :\x01ACTION waves\x01")
+            m = run(next_where(alice.group, lambda m: "waves" in m["body"]))
+            assert (m["body"], m["from"].resource) == ("/me waves", "bob"), m
+            # MUC -> IRC: alice gets an IRC connection under her nick
+            alice.send_message(mto=ROOM, mbody="hi from xmpp", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ JOIN :?#pm", timeout=15)
+            bob.expect(r"^:alice!\S+ PRIVMSG #pm :hi from xmpp$")
+            alice.send_message(mto=ROOM, mbody="/me nods", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #pm :\x01ACTION nods\x01$")
+            # CR/LF in an XMPP body never becomes a command on the puppet's own connection
+            alice.send_message(mto=ROOM, mbody="one\r\nQUIT :pwned\rJOIN #evil", mtype="groupchat")
+            bob.expect(r"^:alice!\S+ PRIVMSG #pm :one$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #pm :QUIT :pwned$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #pm :JOIN #evil$")
+
+            # no echo: each line once on each side, nothing relayed back by the bot
+            settle(2.5)
+            assert not irc_lines(bob, r"^:(pm-bridge|bob)!\S+ PRIVMSG #pm "), bob.c.lines[-20:]
+            assert not irc_lines(bob, r"^:alice!\S+ (QUIT|PART)"), bob.c.lines[-20:]
+            bob.send("NAMES #evil")
+            line = bob.expect(r" (353|366) bob ")
+            assert "alice" not in line, line
+            by_bob = [b for b, who in alice.log if who == "bob"]
+            assert by_bob == ["hello from irc <b>&amp;</b>", "/me waves"], alice.log
+            assert not [b for b, who in alice.log if who == "pm-bridge" and b], alice.log
+            own = [re.sub(r"\r\n?", "\n", b) for b, who in alice.log if who == "alice"]
+            assert own == ["hi from xmpp", "/me nods", "one\nQUIT :pwned\nJOIN #evil"], alice.log
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        prosody.close()
+        irc_net.close()
+
+
 def test_puppet_mode_irc_and_local_room():
     irc_net = Ngircd().start()
     try:
