@@ -562,6 +562,8 @@ void C2sConnection::on_resume(px::Stanza& s) {
   std::shared_ptr<Link> link;
   std::shared_ptr<C2sConnection> old;
   std::vector<std::string> replay;
+  bool too_high = false;
+  std::uint32_t sent = 0;
   {
     // One step under ctx_.mu, like the resume timeout's check (on_close): either the timeout
     // ended the session first and this fails, or this attaches first and the timer, seeing
@@ -569,11 +571,23 @@ void C2sConnection::on_resume(px::Stanza& s) {
     std::lock_guard lock(ctx_.mu);
     auto it = ctx_.resumable.find(previd);
     if (it != ctx_.resumable.end() && it->second->user() == user_ && !it->second->ended) {
-      link = it->second;
-      old = link->connection();  // the old connection may not have noticed its peer went away
-      link->ack(h);
-      replay = link->attach_replaying(self);
+      // XEP-0198 §4/§5: an h beyond what the session sent is refused, and the session is left
+      // as it was (its own timeout still ends it), so a bad resume cannot confirm stanzas the
+      // client never received, nor take the session over.
+      if (!it->second->ack(h, &sent)) {
+        too_high = true;
+      } else {
+        link = it->second;
+        old = link->connection();  // the old connection may not have noticed its peer went away
+        replay = link->attach_replaying(self);
+      }
     }
+  }
+  if (too_high) {
+    spdlog::info("xmpp: resume of {} refused: h={} but only {} sent", previd, h, sent);
+    send("<failed xmlns='urn:xmpp:sm:3'><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>" +
+         handled_count_too_high(h, sent) + "</failed>");
+    return;
   }
   if (!link) {
     send("<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>");

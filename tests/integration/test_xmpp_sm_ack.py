@@ -47,5 +47,33 @@ def test_an_ack_beyond_what_was_sent_ends_only_that_stream():
         alice.close()
 
 
+def test_a_resume_acking_more_than_was_sent_is_refused_and_loses_nothing():
+    cfg = h.config(xmpp=True, accounts=ACCOUNTS)
+    cfg["xmpp"]["c2s"]["resume_timeout"] = 60
+    with h.Parleyd(cfg) as d:
+        port = d.ports["xmpp"]
+        alice = raw.login(port, "alice", "alicepw", "a", sm=True, presence=False)
+        bob = raw.login(port, "bob", "bobpw", "phone", sm=True, resume=True, presence=False)
+        sm_id = bob.sm_id
+        raw.send_to(alice, "bob@localhost/phone", ["one", "two"])
+        bob.wait_bodies(["one", "two"])
+        bob.reset()  # the connection drops without an ack: both stay unacknowledged
+        again = raw.Raw(port, "bob", "bobpw")
+        again.send(f"<resume xmlns='{SM}' previd='{sm_id}' h='999'/>")
+        again.until(b"</failed>")
+        failed = again.buf[again.buf.index(b"<failed"):].decode()
+        assert "undefined-condition" in failed, failed
+        m = re.search(r"<handled-count-too-high xmlns='urn:xmpp:sm:3' h='(\d+)' send-count='(\d+)'/>", failed)
+        assert m and m.group(1) == "999" and m.group(2) == "2", failed
+        again.close()
+        # The session was left as it was: an honest resume still gets both retransmitted.
+        honest = raw.Raw(port, "bob", "bobpw")
+        honest.send(f"<resume xmlns='{SM}' previd='{sm_id}' h='0'/>")
+        honest.until(b"<resumed")
+        honest.wait_bodies(["one", "two"])
+        honest.close()
+        alice.close()
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
