@@ -16,6 +16,7 @@
 #include "adapters/common/metrics_exposition.hpp"
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
 #include "daemon/tls.hpp"
 
 using namespace parley;
@@ -38,11 +39,7 @@ struct TempDir {
 
 ListenAddress loopback(Transport t = Transport::tcp) { return ListenAddress{t, "127.0.0.1", 0, false}; }
 
-struct World {
-  boost::asio::io_context io;
-  core::MemoryStore store;
-  core::Core core{store, core::CoreOptions{}};
-  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+struct World : test::AdapterRuntime {
   // What each accepted connection was handed: its TLS context (null for plain).
   std::vector<std::shared_ptr<boost::asio::ssl::context>> accepted;
 

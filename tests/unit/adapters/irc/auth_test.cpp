@@ -11,6 +11,7 @@
 #include "core/core.hpp"
 #include "core/services/password_hash.hpp"
 #include "core/store/memory_store.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
 
 using namespace parley;
 using adapters::irc::IrcClient;
@@ -18,11 +19,7 @@ using adapters::irc::IrcServer;
 
 namespace {
 
-struct AuthWorld {
-  boost::asio::io_context io;
-  core::MemoryStore store;
-  core::Core core{store, core::CoreOptions{}};
-  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+struct AuthWorld : test::AdapterRuntime {
   std::shared_ptr<IrcServer> server;
 
   AuthWorld() {

@@ -10,6 +10,7 @@
 #include "adapters/irc/irc_server.hpp"
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
 #include "unit/fakes/fake_sink.hpp"
 
 using namespace parley;
@@ -18,11 +19,7 @@ using adapters::irc::IrcServer;
 
 namespace {
 
-struct World {
-  boost::asio::io_context io;
-  core::MemoryStore store;
-  core::Core core{store, core::CoreOptions{}};
-  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+struct World : test::AdapterRuntime {
   std::shared_ptr<IrcServer> server;
 
   explicit World(config::IrcConfig cfg = {}) {
