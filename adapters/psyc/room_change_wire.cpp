@@ -111,7 +111,7 @@ std::optional<std::string> parse_change_items(const std::vector<std::string_view
       }
     if (word == "key") {
       if (on && arg.empty()) return "+key needs a key";
-      req.items.push_back(core::RoomChangeItem::make_key(on, std::string(arg)));
+      req.items.push_back(core::RoomChangeItem::make_key(on, on ? std::string(arg) : std::string()));
     } else if (word == "limit") {
       std::uint32_t n = 0;
       if (on) {
