@@ -121,6 +121,9 @@ TEST_CASE(
     CHECK(same(got, out));  // untouched
   }
   core::RoomChange got;
+  REQUIRE_FALSE(parse_change_items({"-key stale"}, nick_of, got));  // a removal needs no key
+  REQUIRE(got.items.size() == 1);
+  CHECK(same(got.items[0], RoomChangeItem::make_key(false)));
   REQUIRE_FALSE(
       parse_change_items({"+colour red", "+voice psyc://c.test/~x", "-limit", "-secret"}, nick_of, got));
   REQUIRE(got.items.size() == 2);
