@@ -102,6 +102,12 @@ struct PsycPeer {
   std::uint16_t port = 4404;
   std::string uniform;  // the peer's root uniform, "psyc://psyc.example.org"
   std::string secret;   // shared secret of the link
+  // The dialing node connects with TLS to the peer's `tls:` psyc listener (the accepting
+  // node then refuses this peer's link over plain TCP). verify and fingerprint as in
+  // irc.networks[]: the chain and name check, and/or the certificate's SHA-256 pinned.
+  bool tls = false;
+  bool verify = true;
+  std::string fingerprint;
 };
 
 // Parley's own bounds on PSYC packets (the PSYC 1.0 spec sets none).

@@ -1,5 +1,4 @@
 #include "config/sections.hpp"
-#include "protocols/common/connector.hpp"
 #include "core/services/password_hash.hpp"
 
 namespace parley::config {
@@ -38,9 +37,7 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.boolean("tls", net.tls);
     n.boolean("verify", net.verify);
     n.string("fingerprint", net.fingerprint);
-    if (!net.fingerprint.empty() && protocols::normalize_fingerprint(net.fingerprint).empty())
-      n.error("fingerprint", "expected a SHA-256 fingerprint: 64 hex digits (colons allowed)");
-    if (!net.fingerprint.empty() && !net.tls) n.error("fingerprint", "a certificate fingerprint needs tls: true");
+    check_fingerprint(n, net.fingerprint, net.tls);
     n.string("password", net.password);
     if (n.has("sasl")) {
       Reader sasl = n.map("sasl");

@@ -21,4 +21,7 @@ void parse_http(Reader& r, HttpConfig& out);
 // before it) to check each room address.
 void parse_bridges(Reader& root, const Config& c, std::vector<BridgeConfig>& out);
 
+// `fingerprint` (a pinned certificate's SHA-256, config/tls_pin.cpp) is hex and needs `tls`.
+void check_fingerprint(Reader& r, const std::string& fingerprint, bool tls);
+
 }  // namespace parley::config

@@ -61,6 +61,10 @@ void parse_psyc(Reader& r, PsycConfig& out) {
     p.integer("port", peer.port, 1, 65535);
     p.string("uniform", peer.uniform);
     p.string("secret", peer.secret);
+    p.boolean("tls", peer.tls);
+    p.boolean("verify", peer.verify);
+    p.string("fingerprint", peer.fingerprint);
+    check_fingerprint(p, peer.fingerprint, peer.tls);
   });
   r.boolean("guests", out.guests);
   r.integer("sendq", out.sendq, 4096, 64 * 1024 * 1024);

@@ -111,6 +111,14 @@ void Gateway::on_iq(const XmppIn& s) {
     return send(s.from, render_iq_result(from, s.from, s.id));
   }
   if (s.mam) return on_mam(s);
+  // XEP-0313 §5.1 form discovery: where the archive is offered (as disco#info says).
+  if (s.type == "get" && s.iq_ns == "urn:xmpp:mam:2" && s.iq_name == "query") {
+    auto a = parse_gateway_address(s.to_local, s.to_resource);
+    if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server) &&
+        archiving())
+      return send(s.from, render_mam_form(from, s.from, s.id));
+    return error_reply(s, "cancel", "service-unavailable", {});
+  }
   if (s.type == "set" && s.command) return adhoc_->execute(s);
   if (s.type == "get" && s.iq_ns == "http://jabber.org/protocol/disco#items" && s.iq_name == "query" &&
       s.iq_node == kCommandsNs)

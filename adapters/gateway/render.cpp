@@ -125,6 +125,20 @@ std::string render_mam_fin(std::string_view from, std::string_view to, std::stri
   return out;
 }
 
+std::string render_mam_form(std::string_view from, std::string_view to, std::string_view id) {
+  std::string out;
+  XmlWriter w(out);
+  w.open("iq").attr("type", "result").attr("from", from).attr("to", to).attr("id", id);
+  w.open("query").attr("xmlns", "urn:xmpp:mam:2");
+  w.open("x").attr("xmlns", "jabber:x:data").attr("type", "form");
+  w.open("field").attr("type", "hidden").attr("var", "FORM_TYPE").element("value", "urn:xmpp:mam:2").close();
+  w.open("field").attr("type", "jid-single").attr("var", "with").close();
+  w.open("field").attr("type", "text-single").attr("var", "start").close();
+  w.open("field").attr("type", "text-single").attr("var", "end").close();
+  w.finish();
+  return out;
+}
+
 std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,
                               std::string_view category, std::string_view type, std::string_view name,
                               std::initializer_list<std::string_view> features) {

@@ -59,6 +59,9 @@ std::string render_mam_result(std::string_view room, std::string_view to, std::s
 // The iq result ending a MAM query: <fin complete> with the page's XEP-0059 first/last ids.
 std::string render_mam_fin(std::string_view from, std::string_view to, std::string_view id,
                            std::string_view first, std::string_view last, bool complete);
+// XEP-0313 §5.1: the answer to <iq type='get'><query xmlns='urn:xmpp:mam:2'/></iq>, the
+// query form with the fields parse_mam understands (FORM_TYPE, with, start, end).
+std::string render_mam_form(std::string_view from, std::string_view to, std::string_view id);
 
 // XEP-0030 disco#info result: one identity (category, type, name) and the features.
 std::string render_disco_info(std::string_view from, std::string_view to, std::string_view id,

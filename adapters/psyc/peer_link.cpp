@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <deque>
 #include <map>
 #include <set>
 #include <unordered_set>
 
 #include "adapters/common/post_guarded.hpp"
+#include "adapters/psyc/room_change_wire.hpp"
 #include "core/core.hpp"
 #include "core/plugin/hooks.hpp"
 #include "protocols/common/ascii.hpp"
@@ -50,8 +52,11 @@ struct Peer {
   std::map<std::string, std::unique_ptr<Proxy>> proxies;  // by remote person uniform
   std::map<std::string, std::set<std::string>> rooms;     // room -> remote uniforms (the mirror)
   std::set<std::string> synced;                           // rooms named in the resync under way
-  core::MessagePtr last_msg;                              // one copy per message per peer
-  std::string last_event;                                 // one copy per join/part per peer
+  // Remote persons kicked here while the link was down (room -> uniforms): the kick waits
+  // in `queue`, and the peer's resync, which may still list them, does not bring them back.
+  std::map<std::string, std::set<std::string>> kicked;
+  core::MessagePtr last_msg;  // one copy per message per peer
+  std::string last_event;     // one copy per join/part per peer
   std::uint64_t sent = 0, received = 0;
   Clock::time_point last_sent{};
   bool limit_reported = false;
@@ -73,6 +78,7 @@ struct Proxy final : core::SessionSink {
   void on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
                     bool self) override;
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
+  void on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) override;
   void on_terminate(const std::string&) override { id = 0; }
 };
 
@@ -162,8 +168,26 @@ struct PeerHub::Impl {
     return true;
   }
 
+  // A room-state change (a kick, a mode change) for a peer whose link is down: queued with
+  // the messages, replayed after the resync (answer_sync). False: psyc.peer_queue is full.
+  bool send_or_queue(Peer& p, std::string bytes, std::string_view what) {
+    if (send(p, bytes)) return true;
+    if (p.queue.size() < cfg.psyc.peer_queue) {
+      p.queue.push_back(std::move(bytes));
+      spdlog::info("psyc peer {}: link down, {} queued for the relink", p.uniform, what);
+      return true;
+    }
+    spdlog::warn("psyc peer {}: link down and {} messages queued; {} lost", p.uniform, p.queue.size(), what);
+    return false;
+  }
+
   void dial(Peer& p) {
+    // psyc.peers[].tls: the peer's tls: listener, its certificate checked as irc.networks[]
+    // does (protocols/common/connector: chain and name, and/or the pinned SHA-256).
     protocols::ConnectOptions o;
+    o.tls = p.cfg.tls;
+    o.verify = p.cfg.verify;
+    o.fingerprint = p.cfg.fingerprint;
     protocols::BackoffPolicy b;
     b.min = std::chrono::milliseconds(1000);
     b.max = std::chrono::seconds(cfg.psyc.peer_backoff_max);
@@ -181,8 +205,13 @@ struct PeerHub::Impl {
              },
          .on_failed =
              [&p](const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
-               spdlog::info("psyc peer {}: connect failed ({}); retry in {} ms", p.uniform, e.reason,
-                            retry ? retry->count() : -1);
+               using K = protocols::ConnectError::Kind;
+               if (e.kind == K::pin_mismatch || e.kind == K::tls_verify)  // not a network hiccup
+                 spdlog::warn("psyc peer {}: certificate refused ({}: {}); not linked, retry in {} ms",
+                              p.uniform, protocols::to_string(e.kind), e.reason, retry ? retry->count() : -1);
+               else
+                 spdlog::info("psyc peer {}: connect failed ({}); retry in {} ms", p.uniform, e.reason,
+                              retry ? retry->count() : -1);
              }});
     p.rec->start();
   }
@@ -211,7 +240,8 @@ struct PeerHub::Impl {
     p.stage = Peer::Stage::idle;
     if (old && old.get() != &c) old->close("replaced by a new link");
     c.clear_deadline();
-    spdlog::info("psyc peer {}: link up ({})", p.uniform, p.dialer ? "dialed" : "accepted");
+    spdlog::info("psyc peer {}: link up ({}){}", p.uniform, p.dialer ? "dialed" : "accepted",
+                 c.is_tls() ? " over TLS" : "");
     // Resynchronise: ask for the peer's context state (Spec:Packet state operator '?').
     Built b;
     b.p.state_sync = "?\n";
@@ -254,7 +284,12 @@ struct PeerHub::Impl {
       }
       return pk.method.empty();
     }
-    // Acceptor.
+    // Acceptor. A peer configured with tls links over TLS only: a plain circuit claiming
+    // to be it is refused before any proof (no downgrade of the link's privacy).
+    if (p.cfg.tls && !c.is_tls()) {
+      refuse(p, c, "this peer links over TLS only");
+      return false;
+    }
     if (pk.method != "_request_link") {
       if (pk.method.empty()) return true;
       refuse(p, c, "link first");
@@ -314,6 +349,7 @@ struct PeerHub::Impl {
       if (m == "_notice_context_leave") return ok = apply_leave(p, pk), true;
       if (m == "_notice_context_nick") return apply_nick(p, pk), true;
       if (m == "_notice_context_topic") return apply_topic(p, pk, false), true;
+      if (m == "_notice_context_change") return ok = apply_change(p, pk), true;
       if (m == "_status_context_members") return ok = apply_members(p, pk), true;
       if (m == "_status_context_synchronised") return apply_synchronised(p), true;
       if (m == "_message") return apply_message(p, pk), true;
@@ -324,6 +360,9 @@ struct PeerHub::Impl {
       return false;
     });
     applying = false;
+    // One fan-out is over: the next local event is new even if it looks like the last one
+    // (last_event only folds the copies the core hands each mirror session of one event).
+    for (auto& q : peers) q->last_event.clear();
     return ok;
   }
 
@@ -338,6 +377,15 @@ struct PeerHub::Impl {
   }
 
   // ---- the mirror of remote members (applying == true) ----
+
+  // A `_time_*` value: unix seconds, digits only, before the year 10000.
+  static std::optional<std::int64_t> unix_seconds(std::string_view v) {
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || n < 0 || n > 253'402'300'799)
+      return {};
+    return n;
+  }
 
   std::string room_of(Peer& p, const pp::Packet& pk) {
     pp::Uniform u;
@@ -465,6 +513,7 @@ struct PeerHub::Impl {
     std::vector<std::string_view> unis;
     if (pp::parse_list(pk.get("_list_members"), unis, 1) || unis.size() != 1) return false;
     bool first = !p.rooms.count(room);
+    if (kicked_here(p, room, unis[0])) return true;
     if (ensure_member(p, room, unis[0], pk.get("_nick")) && first) send_room_state(p, room);
     return true;
   }
@@ -523,15 +572,23 @@ struct PeerHub::Impl {
     px.nick = nick;
   }
 
-  // `resync`: from the room's state after a link came up; applied only when this node has
-  // no topic (two nodes that both set one while apart keep their own, the next change wins).
+  // `resync`: from the room's state after a link came up. The newer topic wins on both
+  // nodes (`_time_topic`, unix seconds, when it was set where it was set; a tie goes to the
+  // greater text), so a topic set while the link was down reaches the other node and two
+  // set while apart converge. A peer that sends no time: applied only when this node has none.
   void apply_topic(Peer& p, const pp::Packet& pk, bool resync) {
     std::string room = room_of(p, pk);
     const auto* t = pk.find_entity("_topic");
     if (room.empty() || !t || !p.rooms.count(room)) return;
     const core::Room* r = rt.core.rooms().find(room);
-    if (!r || r->topic.text == t->value || (resync && !r->topic.text.empty())) return;
-    auto st = rt.core.rooms().set_topic_as(room, std::string(t->value), std::string(pk.get("_nick")));
+    if (!r || r->topic.text == t->value) return;
+    std::optional<std::int64_t> when = unix_seconds(pk.get("_time_topic"));
+    if (resync && !r->topic.text.empty()) {
+      const std::int64_t ours = core::to_unix_ms(r->topic.set_at) / 1000;
+      if (!when || *when < ours || (*when == ours && t->value < std::string_view(r->topic.text))) return;
+    }
+    core::Timestamp at = when ? core::from_unix_ms(*when * 1000) : core::Timestamp{};
+    auto st = rt.core.rooms().set_topic_as(room, std::string(t->value), std::string(pk.get("_nick")), at);
     if (!st) spdlog::debug("psyc peer {}: topic of {} not kept: {}", p.uniform, room, st.error().text);
   }
 
@@ -563,14 +620,24 @@ struct PeerHub::Impl {
       }
     }
     for (std::size_t i = 0; i < unis.size(); ++i)
-      ensure_member(p, room, unis[i], i < ns.size() ? ns[i] : std::string_view{});
+      if (!kicked_here(p, room, unis[i]))
+        ensure_member(p, room, unis[i], i < ns.size() ? ns[i] : std::string_view{});
     if (list->op == '=') apply_topic(p, pk, true);
     // The peer announced a room we had no mirror of: it does not know our members either.
     if (first && list->op == '=') send_room_state(p, room);
     return true;
   }
 
+  // A person this node kicked while the link was down, whose kick is not yet through.
+  bool kicked_here(Peer& p, const std::string& room, std::string_view uni) const {
+    auto it = p.kicked.find(room);
+    return it != p.kicked.end() && it->second.count(std::string(uni));
+  }
+
   void apply_synchronised(Peer& p) {
+    // The peer's state is in; the kicks queued meanwhile went out before it (answer_sync
+    // ran on the peer's '?', which precedes its state on the link): it has applied them.
+    if (p.queue.empty()) p.kicked.clear();
     std::vector<std::string> stale;
     for (const auto& [room, members] : p.rooms)
       if (!p.synced.count(room)) stale.push_back(room);
@@ -579,6 +646,28 @@ struct PeerHub::Impl {
       for (const auto& u : members) drop_member(p, room, u, "gone");
     }
     p.synced.clear();
+  }
+
+  // A room change decided on the peer's node (room_change_wire.hpp): applied as given, as
+  // kicks and topics are; members here see it as made by `_nick`.
+  bool apply_change(Peer& p, const pp::Packet& pk) {
+    std::string room = room_of(p, pk);
+    if (room.empty() || !p.rooms.count(room)) return true;
+    std::vector<std::string_view> items;
+    core::RoomChange c;
+    const char* why = pp::parse_list(pk.get("_list_change"), items, cfg.psyc.limits.max_value);
+    std::optional<std::string> bad;
+    if (!why)
+      bad = parse_change_items(
+          items, [&](std::string_view uni) { return member_nick(room, uni); }, c);
+    if (why || bad) {
+      spdlog::warn("psyc peer {}: bad room change: {}", p.uniform, why ? std::string(why) : *bad);
+      return false;
+    }
+    if (c.empty()) return true;
+    auto st = rt.core.rooms().change_as(room, c, std::string(pk.get("_nick")));
+    if (!st) spdlog::debug("psyc peer {}: change of {} not applied: {}", p.uniform, room, st.error().text);
+    return true;
   }
 
   void apply_message(Peer& p, const pp::Packet& pk) {
@@ -592,7 +681,9 @@ struct PeerHub::Impl {
     m.origin.protocol = core::Protocol::psyc;
     m.origin.session = it->second->id;
     if (const auto* info = rt.core.sessions().find(it->second->id)) m.from = info->user;
-    auto st = rt.core.rooms().say(it->second->id, room, std::move(m));
+    // Its own node checked the sender's voice (this node's view of a remote person's
+    // status may lag): say_as.
+    auto st = rt.core.rooms().say_as(it->second->id, room, std::move(m));
     if (!st) spdlog::debug("psyc peer {}: message to {} refused: {}", p.uniform, room, st.error().text);
   }
 
@@ -632,6 +723,7 @@ struct PeerHub::Impl {
       b.add(false, first ? '=' : '+', "_list_members_nicks", std::move(ln));
       if (first && !r->topic.text.empty()) {
         b.add(false, '=', "_topic", r->topic.text);
+        b.add(false, '=', "_time_topic", std::to_string(core::to_unix_ms(r->topic.set_at) / 1000));
         b.add(false, ':', "_nick", r->topic.set_by);
       }
       send(p, b.render("_status_context_members"));
@@ -718,7 +810,12 @@ struct PeerHub::Impl {
     b.add(false, '-', "_list_members", std::move(list));
     if (!r.text.empty()) b.add(false, ':', "_reason", r.text);
     b.add(false, ':', "_nick_kicker", r.by.empty() ? std::string("*") : r.by);
-    send(p, b.render("_notice_context_leave"));  // down: the resync puts the person back
+    // Down: queued, and the peer's resync will not bring the person back meanwhile.
+    auto bytes = b.render("_notice_context_leave");
+    if (up(p))
+      send(p, bytes);
+    else if (send_or_queue(p, std::move(bytes), "a kick"))
+      p.kicked[room.name].insert(px.uni);
     post_guarded(rt.core_strand, "psyc: kicked mirror", [this, &p, uni = px.uni, name = room.name] {
       if (stopped) return;
       auto rm = p.rooms.find(name);
@@ -753,8 +850,69 @@ struct PeerHub::Impl {
     Built b;
     b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
     b.add(false, '=', "_topic", t.text);
+    b.add(false, '=', "_time_topic", std::to_string(core::to_unix_ms(t.set_at) / 1000));
     b.add(false, ':', "_nick", t.set_by);
     send(p, b.render("_notice_context_topic"));  // down: the resync carries the topic
+  }
+
+  // A change to the room's settings or a member's status made here (not one a peer sent:
+  // those are applied with `applying`): one `_notice_context_change` per peer, queued while
+  // the link is down (room_change_wire.hpp says what crosses). Split to fit max_value.
+  void observe_change(Peer& p, const core::Room& room, const core::RoomChange& c, const std::string& by) {
+    if (applying) return;
+    auto items = change_items(c, [&](std::string_view nick) { return member_uniform(room, nick); });
+    if (items.empty()) return;
+    std::string key = "c" + room.name + "|" + by;
+    for (const auto& i : items) key += "|" + i;
+    if (p.last_event == key) return;
+    p.last_event = key;
+    const std::size_t budget = cfg.psyc.limits.max_value / 2;
+    std::size_t i = 0;
+    while (i < items.size()) {
+      std::vector<std::string_view> part;
+      std::size_t bytes = 0;
+      while (i < items.size() && (part.empty() || bytes + items[i].size() + 16 < budget)) {
+        bytes += items[i].size() + 16;
+        part.push_back(items[i++]);
+      }
+      std::string list;
+      pp::render_list(part, list);
+      Built b;
+      b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
+      b.add(false, ':', "_nick", by);
+      b.add(false, ':', "_list_change", std::move(list));
+      send_or_queue(p, b.render("_notice_context_change"), "a room change");
+    }
+  }
+
+  // The uniform of the member `nick` of `room`: a remote person's own, or one of ours.
+  std::string member_uniform(const core::Room& room, std::string_view nick) const {
+    const core::Member* m = room.find_nick(nick);
+    if (!m) return {};
+    if (!proxy_ids.count(m->session)) return pp::person_uniform(domain, m->user.id());
+    for (const auto& p : peers)
+      for (const auto& [uni, px] : p->proxies)
+        if (px->id == m->session) return uni;
+    return {};
+  }
+
+  // The nick here of the person `uni` in `room`: one of ours, or a remote person's mirror.
+  std::string member_nick(const std::string& room, std::string_view uni) const {
+    const core::Room* r = rt.core.rooms().find(room);
+    if (!r) return {};
+    pp::Uniform u;
+    if (pp::parse_uniform(uni, u) || u.kind != '~') return {};
+    if (protocols::ascii_fold(u.host) == protocols::ascii_fold(domain)) {
+      for (const auto& [sid, m] : r->members)
+        if (!proxy_ids.count(sid) && pp::person_uniform(domain, m.user.id()) == uni) return m.nick;
+      return {};
+    }
+    for (const auto& p : peers)
+      if (auto it = p->proxies.find(std::string(uni)); it != p->proxies.end()) {
+        auto m = r->members.find(it->second->id);
+        return m == r->members.end() ? std::string() : m->second.nick;
+      }
+    return {};
   }
 
   // room/join hook (posted): a local member entered `room`; a peer with no mirror session
@@ -798,6 +956,9 @@ void Proxy::on_room_nick(const core::Room& room, const core::Member& before, con
 }
 void Proxy::on_room_topic(const core::Room& room, const core::Topic& t) {
   hub->observe_topic(*peer, room, t);
+}
+void Proxy::on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) {
+  hub->observe_change(*peer, room, c, by);
 }
 
 namespace {

@@ -5,7 +5,11 @@
 // dials (protocols::Reconnector, backoff 1 s .. psyc.peer_backoff_max); the other accepts
 // on its psyc.listen like any circuit, whose `_request_link` with `:_source` = a
 // configured peer uniform hands the circuit over to this hub. One link per pair, used
-// both ways. Authentication never sends the secret (protocols/psyc/link_proof.hpp):
+// both ways. With psyc.peers[].tls the dialer connects to the peer's `tls:` listener and
+// checks its certificate as irc.networks[] do (protocols/common/connector: `verify`, and/or
+// the pinned SHA-256 `fingerprint`); a refused certificate is a failed attempt (logged,
+// backoff). The acceptor refuses such a peer's link on a plain circuit. The secret
+// challenge runs either way. Authentication never sends the secret (protocols/psyc/link_proof.hpp):
 //   dialer:   _request_link  :_nonce_link Nd
 //   acceptor: _query_link_proof  :_nonce_link Na  :_proof_link HMAC(s, acceptor|A|D|Nd)
 //   dialer:   _request_link  :_proof_link HMAC(s, dialer|D|A|Na)   (after checking A's)
@@ -23,13 +27,17 @@
 // person (user "<name>.<first label of the peer's host>", the remote nick in the room),
 // through which the core fans the event out to local members on every protocol. A node
 // with no member left in a room drops that room's mirror (the peer stops sending for it).
-// Room state beyond membership, the same way: a topic set here (`=_topic`, method
-// _notice_context_topic; also in the resync's first member packet, taken only by a node
-// with no topic), a local member's nick change (_notice_context_nick, `_nick_new`), and
-// kicks: a leave with `_nick_kicker` shows as a kick there. A local moderator who kicks a
-// remote person's mirror session makes the person's own node remove the person (it
+// Room state beyond membership, the same way: a topic set here (`=_topic` with
+// `=_time_topic`, method _notice_context_topic; also in the resync's first member packet,
+// where the newer topic wins on both nodes), channel modes and member status (method
+// _notice_context_change, room_change_wire.hpp; queued while the link is down), a local member's nick change
+// (_notice_context_nick, `_nick_new`), and kicks: a leave with `_nick_kicker` shows as a kick there. A local
+// moderator who kicks a remote person's mirror session makes the person's own node remove the person (it
 // trusts its authenticated peer's check of the kicker's rights: core
-// RoomService::remove_as / set_topic_as apply such decisions as given).
+// RoomService::remove_as / set_topic_as / change_as apply such decisions as given, and a
+// remote person's message goes in with say_as: its node checked its voice). A kick of a
+// remote person made while the link is down is queued, and the person is kept out of the
+// peer's resync until it went through (else the resync would bring them back).
 // Loop prevention: events caused by a mirror session, or raised while a peer packet is
 // being applied, are never sent on. With more than two nodes every pair must be linked
 // (a full mesh): nothing is relayed through a third node.

@@ -295,18 +295,27 @@ Status RoomService::set_topic(SessionId s, const std::string& name, const std::s
   return save(room);
 }
 
-Status RoomService::set_topic_as(const std::string& name, const std::string& text, const std::string& set_by) {
+Status RoomService::set_topic_as(const std::string& name, const std::string& text, const std::string& set_by,
+                                 Timestamp set_at) {
   PARLEY_ASSERT_ON_CORE(core_);
   auto it = rooms_.find(name);
   if (it == rooms_.end()) return make_error(Condition::item_not_found, "no such room");
   Room& room = it->second;
-  room.topic = Topic{text, set_by, Clock::now()};
+  room.topic = Topic{text, set_by, set_at == Timestamp{} ? Clock::now() : set_at};
   Ctx c{core_, room};
   c.each([&](SessionSink& sink, const Member&) { sink.on_room_topic(room, room.topic); });
   return save(room);
 }
 
 Status RoomService::say(SessionId s, const std::string& name, Message m) {
+  return say_in(s, name, std::move(m), false);
+}
+
+Status RoomService::say_as(SessionId s, const std::string& name, Message m) {
+  return say_in(s, name, std::move(m), true);
+}
+
+Status RoomService::say_in(SessionId s, const std::string& name, Message m, bool voice_checked) {
   PARLEY_ASSERT_ON_CORE(core_);
   const SessionInfo* info = core_.sessions().find(s);
   if (!info) return make_error(Condition::item_not_found, "no such session");
@@ -320,7 +329,7 @@ Status RoomService::say(SessionId s, const std::string& name, Message m) {
   } else {
     const Member& me = mit->second;
     // Moderated: visitors have no voice (XEP-0045 §8.4).
-    if (me.role == Role::visitor || me.role == Role::none)
+    if (!voice_checked && (me.role == Role::visitor || me.role == Role::none))
       return make_error(Condition::forbidden, "no voice in a moderated room");
     m.nick = me.nick;
   }
@@ -400,7 +409,18 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
   Room& room = it->second;
   const Member me = room.members[s];
   if (me.role != Role::moderator) return make_error(Condition::forbidden, "not a moderator");
+  return apply_change_in(room, &me, me.nick, change);
+}
 
+Status RoomService::change_as(const std::string& name, const RoomChange& change, const std::string& by) {
+  PARLEY_ASSERT_ON_CORE(core_);
+  auto it = rooms_.find(name);
+  if (it == rooms_.end()) return make_error(Condition::item_not_found, "no such room");
+  return apply_change_in(it->second, nullptr, by, change);
+}
+
+Status RoomService::apply_change_in(Room& room, const Member* actor, const std::string& by,
+                                    const RoomChange& change) {
   RoomChange applied;
   using Kind = RoomChangeItem::Kind;
   // Members whose role/affiliation/voice one item changes become one member item each,
@@ -470,9 +490,9 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
         // IRC: channel operators are peers and may change anyone's status (RFC 2812 §3.2.3);
         // a moderator without operator affiliation may only grant or revoke voice, and not
         // touch those who outrank it (XEP-0045 §8 rank rule).
-        const bool chanop = me.affiliation >= Affiliation::admin;
+        const bool chanop = !actor || actor->affiliation >= Affiliation::admin;
         const bool voice = item.status == MemberStatus::voice;
-        if ((!voice && !chanop) || (!plus && target->affiliation > me.affiliation && !chanop)) {
+        if ((!voice && !chanop) || (!plus && !chanop && target->affiliation > actor->affiliation)) {
           fail(Condition::not_allowed, "target outranks you");
           break;
         }
@@ -536,7 +556,7 @@ Status RoomService::apply_change(SessionId s, const std::string& name, const Roo
   }
 
   if (applied.empty()) return first_error;
-  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, me.nick); });
+  Ctx{core_, room}.each([&](SessionSink& sink, const Member&) { sink.on_room_change(room, applied, by); });
   return save(room);
 }
 

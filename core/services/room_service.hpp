@@ -45,9 +45,16 @@ class RoomService {
   Status set_topic(SessionId s, const std::string& room, const std::string& text);
   // Changes decided on another node that shares the room (PSYC peer links), which checked
   // the actor's rights there; applied as given, members told as usual. A member removed
-  // (a kick there: `reason` names the kicker), and a topic set (set_at: now).
+  // (a kick there: `reason` names the kicker), a topic set (set_at: when it was set there;
+  // the epoch: now), and a room change (flag, key, limit, ban and status items, as
+  // apply_change without its rights checks; `by` names the actor there).
   Status remove_as(SessionId s, const std::string& room, const LeaveReason& reason);
-  Status set_topic_as(const std::string& room, const std::string& text, const std::string& set_by);
+  Status set_topic_as(const std::string& room, const std::string& text, const std::string& set_by,
+                      Timestamp set_at = {});
+  Status change_as(const std::string& room, const RoomChange& change, const std::string& by);
+  // A room message of member `s` that another node checked (its sender is that node's own
+  // member): say() without the moderated room's voice check.
+  Status say_as(SessionId s, const std::string& room, Message m);
   // Sends m (body, kind, rich...) to the room from session s; fills from/to/nick/origin.
   // forbidden when moderated and the sender is a visitor, not_acceptable (no_external) when
   // not a member.
@@ -96,6 +103,9 @@ class RoomService {
   void check_account(const Address& user);
   void note_grant(const Address& user);
   Status save(Room& room);
+  Status say_in(SessionId s, const std::string& room, Message m, bool voice_checked);
+  // apply_change's body: `actor` null applies the change as given (change_as).
+  Status apply_change_in(Room& room, const Member* actor, const std::string& by, const RoomChange& change);
 
   Core& core_;
   std::size_t history_limit_;

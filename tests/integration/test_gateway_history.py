@@ -136,6 +136,11 @@ def test_history_mam_selfping():
             # disco#info announces MAM on the channel
             info = run(dave.plugin["xep_0030"].get_info(jid=ROOM))
             assert MAM in info["disco_info"]["features"], info
+            # ... and answers the query form (XEP-0313 §5.1) with the fields it understands
+            form = mam_form(dave)
+            assert form["FORM_TYPE"] == ("hidden", [MAM]), form
+            assert set(form) == {"FORM_TYPE", "with", "start", "end"}, form
+            assert form["with"][0] == "jid-single", form
             for i in range(1, 31):
                 bob.send(f"PRIVMSG #hist :line {i}")
             bob.send("PRIVMSG #hist :tags <b>bold</b> & &amp; stay text")
@@ -239,6 +244,23 @@ def test_history_mam_selfping():
         wd.cleanup()
 
 
+def mam_form(c, room=ROOM):
+    """XEP-0313 §5.1 form discovery: an iq get with an empty query; the form's fields."""
+    iq = c.make_iq_get(ito=room)
+    iq.append(ET.fromstring(f"<query xmlns='{MAM}'/>"))
+    res = run(iq.send(timeout=10))
+    x = res.xml.find(f"{{{MAM}}}query/{{jabber:x:data}}x")
+    assert x is not None and x.get("type") == "form", res
+    return {f.get("var"): (f.get("type"), [v.text for v in f.findall("{jabber:x:data}value")])
+            for f in x.findall("{jabber:x:data}field")}
+
+
+def _mam_form_raw(c, room=ROOM):
+    iq = c.make_iq_get(ito=room)
+    iq.append(ET.fromstring(f"<query xmlns='{MAM}'/>"))
+    return iq.send(timeout=10)
+
+
 def _raw_mam(c, inner, room=ROOM):
     iq = c.make_iq_set(ito=room)
     iq.append(ET.fromstring(f"<query xmlns='{MAM}'>{inner}</query>"))
@@ -259,6 +281,7 @@ def test_record_history_off():
             info = run(dave.plugin["xep_0030"].get_info(jid=ROOM))
             assert MAM not in info["disco_info"]["features"], info
             assert iq_error(_raw_mam(dave, "")) == "service-unavailable"
+            assert iq_error(_mam_form_raw(dave)) == "service-unavailable"  # no archive, no form
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/a", "alicepw")
             _, _, _, history = run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice"))
             assert history == [], history

@@ -11,15 +11,26 @@ link comes back with '?' and the membership is right; messages sent meanwhile ar
 and delivered after the resync, an overflow of psyc.peer_queue is an error the sender
 sees; a wrong proof is refused; the secret never crosses the wire; topics (both ways),
 nick changes and kicks (of the other node's member, and within a node) reach the other
-node as what they are, one packet each.
+node as what they are, one packet each; a kick and a topic made while the link is down
+hold after the relink (the kicked person is not brought back by the resync); channel
+modes and member status cross both ways. Over TLS (psyc.peers[].tls, no proxy): A dials
+B's tls: listener and pins B's self-signed certificate; a wrong pin is refused with a
+clear log line and backoff, and B refuses its TLS peer's link over plain TCP.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_psyc_peers.py
 """
+import hashlib
 import os
+import re
+import shutil
 import socket
+import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -369,6 +380,214 @@ def test_a_wrong_proof_is_refused():
             a.wait_for_log(r"psyc peer psyc://b.test: its link proof is wrong", 15)
         assert "link up" not in b.log()
     proxy.close()
+
+
+def test_a_kick_and_a_topic_made_while_the_link_is_down_hold_after_the_relink():
+    """A's operator kicks B's member (his mirror on A) while the link is down: the kick is
+    queued and B's resync does not bring him back; a topic set on A meanwhile wins (newer)."""
+    ca, cb, proxy = nodes()
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_client(a.ports["irc"], "anna")  # A's channel operator
+        anna.send("JOIN #dev")
+        anna.expect(r" 366 anna #dev ")
+        carol = irc_client(b.ports["irc"], "carol")
+        carol.send("JOIN #dev")
+        carol.expect(r" 366 carol #dev ")
+        bob = irc_client(b.ports["irc"], "bob")
+        bob.send("JOIN #dev")
+        bob.expect(r" 366 bob #dev ")
+        anna.expect(r"^:carol!\S+ JOIN :?#dev")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        anna.send("TOPIC #dev :before")
+        carol.expect(r"^:anna\S* TOPIC #dev :before$")
+
+        # The link drops and stays down (the proxy refuses new connections).
+        proxy.accepting = False
+        ma, mb = a.mark(), b.mark()
+        proxy.drop()
+        a.wait_for_log(r"psyc peer psyc://b.test: link down", 10, after=ma)
+        b.wait_for_log(r"psyc peer psyc://a.test: link down", 10, after=mb)
+        anna.send("KICK #dev bob :while away")
+        anna.expect(r"^:anna!\S+ KICK #dev bob :while away$")
+        a.wait_for_log(r"psyc peer psyc://b.test: link down, a kick queued for the relink", 5, after=ma)
+        anna.send("TOPIC #dev :set while apart")
+        anna.expect(r"^:anna!\S+ TOPIC #dev :set while apart$")
+        seen = len(anna.lines)
+
+        # Relink: B's state still lists bob (B never heard of the kick), A does not take him
+        # back; A's queued kick removes him on B, where everyone sees it as anna's.
+        ma = a.mark()
+        proxy.accepting = True
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15, after=ma)
+        bob.expect(r"^:anna\S* KICK #dev bob :while away$", timeout=10)
+        # The topic comes with A's state, the kick after it (from the queue).
+        carol.expect(r"^:anna\S* TOPIC #dev :set while apart$")
+        carol.expect(r"^:anna\S* KICK #dev bob :while away$")
+        carol.send("NAMES #dev")
+        names = carol.expect(r" 353 carol . #dev :")
+        assert "bob" not in names and "anna" in names, names
+        anna.send("NAMES #dev")
+        names = anna.expect(r" 353 anna . #dev :")
+        assert "bob" not in names and "carol" in names, names
+        anna.send("TOPIC #dev")
+        anna.expect(r" 332 anna #dev :set while apart$")
+        carol.send("TOPIC #dev")
+        carol.expect(r" 332 carol #dev :set while apart$")
+        assert not [x for x in anna.lines[seen:] if re.match(r"^:bob!\S+ JOIN", x)], anna.lines[seen:]
+        # The rooms work both ways after it.
+        carol.send("PRIVMSG #dev :relinked")
+        anna.expect(r"^:carol!\S+ PRIVMSG #dev :relinked$")
+        for c in (anna, carol, bob):
+            c.close()
+    proxy.close()
+
+
+def test_modes_and_member_status_cross_both_ways():
+    """A channel mode set on either node and an operator status granted to the other node's
+    member apply on both nodes as the actor's, one _notice_context_change each, never echoed."""
+    ca, cb, proxy = nodes()
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_client(a.ports["irc"], "anna")  # A's channel operator
+        anna.send("JOIN #dev")
+        anna.expect(r" 366 anna #dev ")
+        carol = irc_client(b.ports["irc"], "carol")  # B's channel operator
+        carol.send("JOIN #dev")
+        carol.expect(r" 366 carol #dev ")
+        bob = irc_client(b.ports["irc"], "bob")
+        bob.send("JOIN #dev")
+        bob.expect(r" 366 bob #dev ")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        time.sleep(0.3)
+
+        # +m on A: B's members see anna's MODE, and B enforces it on its own member.
+        mark = proxy.mark()
+        anna.send("MODE #dev +m")
+        anna.expect(r"^:anna!\S+ MODE #dev \+m$")
+        carol.expect(r"^:anna\S* MODE #dev \+m$")
+        bob.expect(r"^:anna\S* MODE #dev \+m$")
+        time.sleep(0.3)
+        sent = proxy.packets_since(mark)
+        assert [p.method for p in sent] == ["_notice_context_change"], sent
+        assert sent[0].get("_list_change") == "|+moderated", sent
+        bob.send("PRIVMSG #dev :may I?")
+        bob.expect(r" 404 bob #dev ")
+
+        # -m on B: A's members see carol's MODE; nothing goes back to B.
+        mark = proxy.mark()
+        carol.send("MODE #dev -m")
+        anna.expect(r"^:carol\S* MODE #dev -m$")
+        bob.expect(r"^:carol!\S+ MODE #dev -m$")
+        time.sleep(0.3)
+        assert proxy.packets_since(mark) == [], proxy.packets_since(mark)
+
+        # anna makes B's bob an operator (his mirror on A): B grants it to bob himself,
+        # who may then set the topic (+t) on B; A sees the topic as his.
+        anna.send("MODE #dev +o bob")
+        anna.expect(r"^:anna!\S+ MODE #dev \+o bob$")
+        bob.expect(r"^:anna\S* MODE #dev \+o bob$")
+        carol.expect(r"^:anna\S* MODE #dev \+o bob$")
+        bob.send("TOPIC #dev :bob is op now")
+        bob.expect(r"^:bob!\S+ TOPIC #dev :bob is op now$")
+        anna.expect(r"^:bob\S* TOPIC #dev :bob is op now$")
+        # And carol takes it back on B: A sees -o bob.
+        carol.send("MODE #dev -o bob")
+        anna.expect(r"^:carol\S* MODE #dev -o bob$")
+        for n in (a, b):
+            assert "malformed" not in n.log() and "link down" not in n.log() and "bad room change" not in n.log()
+        for c in (anna, carol, bob):
+            c.close()
+    proxy.close()
+
+
+# ---- TLS links (psyc.peers[].tls) ----
+
+def make_pair(directory: Path, name: str):
+    """A self-signed EC certificate for localhost: (cert path, key path)."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", f"/CN=localhost/O={name}", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def sha256_colons(cert: Path) -> str:
+    """The certificate's SHA-256 as `openssl x509 -fingerprint -sha256` prints it."""
+    d = hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.read_text())).hexdigest().upper()
+    return ":".join(d[i:i + 2] for i in range(0, len(d), 2))
+
+
+def tls_nodes(tmp: Path, pin=None, backoff_max=1):
+    """A dials B's tls: listener, pinning B's certificate (made here, placed where B's
+    daemon keeps its TLS identity). Both list each other with tls: true."""
+    cert, key = make_pair(tmp, "b")
+    pa, pb, pb_tls = h.free_port(), h.free_port(), h.free_port()
+    ca = h.config(irc=True, psyc=True, domain=A)
+    cb = h.config(irc=True, psyc=True, domain=B)
+    ca["psyc"] = {"listen": [f"127.0.0.1:{pa}"], "peer_backoff_max": backoff_max,
+                  "peers": [{"host": "127.0.0.1", "port": pb_tls, "uniform": f"psyc://{B}", "secret": SECRET,
+                             "tls": True, "verify": False, "fingerprint": pin or sha256_colons(cert)}]}
+    cb["psyc"] = {"listen": [f"127.0.0.1:{pb}", f"tls:127.0.0.1:{pb_tls}"],
+                  "peers": [{"host": "127.0.0.1", "port": pa, "uniform": f"psyc://{A}", "secret": SECRET,
+                             "tls": True}]}
+    ca["_ports"]["psyc"], cb["_ports"]["psyc"] = pa, pb
+    b = h.Parleyd(cb)
+    (b.data_dir / "tls").mkdir(parents=True)
+    shutil.copy(cert, b.data_dir / "tls" / "cert.pem")
+    shutil.copy(key, b.data_dir / "tls" / "key.pem")
+    return ca, b
+
+
+def test_a_tls_link_with_a_pinned_certificate():
+    with tempfile.TemporaryDirectory(prefix="parley-psyc-tls-") as tmp:
+        ca, b = tls_nodes(Path(tmp))
+        with b, h.Parleyd(ca) as a:
+            a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\) over TLS", 15)
+            b.wait_for_log(r"psyc peer psyc://a.test: link up \(accepted\) over TLS", 5)
+            anna = irc_client(a.ports["irc"], "anna")
+            anna.send("JOIN #dev")
+            anna.expect(r" 366 anna #dev ")
+            bob = irc_client(b.ports["irc"], "bob")
+            bob.send("JOIN #dev")
+            bob.expect(r" 366 bob #dev ")
+            anna.expect(r"^:bob!\S+ JOIN :?#dev")
+            anna.send("PRIVMSG #dev :over tls")
+            bob.expect(r"^:anna!\S+ PRIVMSG #dev :over tls$")
+            bob.send("PRIVMSG #dev :and back")
+            anna.expect(r"^:bob!\S+ PRIVMSG #dev :and back$")
+
+            # B links with A over TLS only: a circuit on B's plain port claiming to be A
+            # is refused before any challenge.
+            c = PsycClient(b.ports["psyc"])
+            c.send("_request_link", f"psyc://{B}", routing=[(":", "_source", f"psyc://{A}")],
+                   entity=[(":", "_nonce_link", "0" * 64)])
+            e = c.expect("_error_invalid_proof")
+            assert "TLS only" in (e.data or ""), e
+            assert c.closed()
+            b.wait_for_log(r"psyc peer psyc://a.test: link refused: this peer links over TLS only", 5)
+            assert "link down" not in a.log() + b.log()  # the real link was not disturbed
+            bob.send("PRIVMSG #dev :still here")
+            anna.expect(r"^:bob!\S+ PRIVMSG #dev :still here$")
+            anna.close()
+            bob.close()
+
+
+def test_a_wrong_certificate_pin_is_refused_with_backoff():
+    with tempfile.TemporaryDirectory(prefix="parley-psyc-tls-") as tmp:
+        ca, b = tls_nodes(Path(tmp), pin="ab" * 32, backoff_max=8)
+        with b, h.Parleyd(ca) as a:
+            line = a.wait_for_log(r"psyc peer psyc://b.test: certificate refused \(pin_mismatch", 15)
+            assert "is not the pinned " + "ab" * 32 in line, line
+            # No hot loop: every retry waits at least the 1 s floor and the waits grow
+            # (backoff to psyc.peer_backoff_max); over a 5 s window that is a handful.
+            t0 = time.monotonic()
+            time.sleep(5)  # the window measured, not a synchronisation
+            refusals = [x for x in a.log().splitlines() if "certificate refused (pin_mismatch" in x]
+            waits = [int(m.group(1)) for x in refusals for m in [re.search(r"retry in (\d+) ms", x)] if m]
+            assert len(waits) == len(refusals) and all(w >= 1000 for w in waits), refusals
+            assert 2 <= len(refusals) <= 1 + (time.monotonic() - t0), refusals
+            assert "link up" not in a.log() + b.log()
 
 
 def test_an_xmpp_occupant_on_b_talks_with_irc_on_a():

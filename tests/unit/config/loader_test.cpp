@@ -261,6 +261,31 @@ TEST_CASE("the psyc section: limits, guests, peers, defaults and bounds") {
   CHECK(bad.errors().size() == 2);
 }
 
+TEST_CASE("psyc peers over TLS: tls, verify and a pinned fingerprint, checked as irc.networks[]") {
+  const std::string fp(64, 'a');
+  auto r = load_string(
+      "psyc:\n  listen: [\"127.0.0.1:4404\"]\n  peers:\n"
+      "    - { host: b, uniform: \"psyc://b\", secret: s, tls: true, verify: false, fingerprint: \"" +
+          fp + "\" }\n    - { host: c, secret: s }\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  REQUIRE(r->psyc.peers.size() == 2);
+  CHECK(r->psyc.peers[0].tls);
+  CHECK_FALSE(r->psyc.peers[0].verify);
+  CHECK(r->psyc.peers[0].fingerprint == fp);
+  CHECK_FALSE(r->psyc.peers[1].tls);  // defaults: plain TCP; with tls the chain is verified
+  CHECK(r->psyc.peers[1].verify);
+  CHECK(r->psyc.peers[1].fingerprint.empty());
+  auto bad = load_string(
+      "psyc:\n  peers:\n    - { host: b, secret: s, tls: true, fingerprint: \"12:34\" }\n"
+      "    - { host: c, secret: s, fingerprint: \"" +
+          fp + "\" }\n",
+      "t");
+  CHECK(has_error(bad, "psyc.peers[0].fingerprint: expected a SHA-256 fingerprint: 64 hex digits"));
+  CHECK(has_error(bad, "psyc.peers[1].fingerprint: a certificate fingerprint needs tls: true"));
+}
+
 TEST_CASE("the line plugin's section is read and bounded") {
   auto r = load_string("line: { listen: [\"127.0.0.1:7777\"], guests: false, max_line: 1024 }\n", "t");
   INFO(all_errors(r));

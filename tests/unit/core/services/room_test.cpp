@@ -523,3 +523,58 @@ TEST_CASE("changes decided on a linked node: removal with the given reason, topi
   CHECK(rs.remove_as(a, "dev", LeaveReason{}).error().condition == Condition::item_not_found);
   CHECK(rs.set_topic_as("nowhere", "x", "y").error().condition == Condition::item_not_found);
 }
+
+TEST_CASE("changes decided on a linked node: a topic keeps its time, a room change applies without rights") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob", "carol"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto c = f.login("carol");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.join(c, req("dev", "carol")).ok());
+  const Timestamp then = from_unix_ms(1'700'000'000'000);
+  REQUIRE(rs.set_topic_as("dev", "old news", "zed", then).ok());
+  CHECK(rs.find("dev")->topic.set_at == then);
+  // bob (no moderator here) is made operator and the room moderated by "zed" of another
+  // node: members see one change by zed; carol, a plain participant, becomes a visitor.
+  RoomChange ch;
+  ch.items = {RoomChangeItem::make_flag(RoomFlag::moderated, true),
+              RoomChangeItem::make_status(MemberStatus::operator_status, true, "bob")};
+  REQUIRE(rs.change_as("dev", ch, "zed").ok());
+  const Room* r = rs.find("dev");
+  CHECK(r->modes.moderated);
+  CHECK(r->find_nick("bob")->role == Role::moderator);
+  CHECK(r->find_nick("bob")->affiliation >= Affiliation::admin);
+  CHECK(r->find_nick("carol")->role == Role::visitor);
+  REQUIRE_FALSE(f.sink(c).changes.empty());
+  CHECK(f.sink(c).changes.back().by == "zed");
+  // Revoking the status of alice, the room's owner, as given (here she outranks no one).
+  RoomChange de;
+  de.items = {RoomChangeItem::make_status(MemberStatus::operator_status, false, "alice")};
+  REQUIRE(rs.change_as("dev", de, "zed").ok());
+  CHECK(rs.find("dev")->find_nick("alice")->role != Role::moderator);
+  // Errors: no such room, a nick not there (nothing applied), a result-only item.
+  CHECK(rs.change_as("nowhere", ch, "zed").error().condition == Condition::item_not_found);
+  RoomChange nobody;
+  nobody.items = {RoomChangeItem::make_status(MemberStatus::voice, true, "nobody")};
+  CHECK(rs.change_as("dev", nobody, "zed").error().condition == Condition::item_not_found);
+}
+
+TEST_CASE("a message another node checked: say_as skips the voice check, nothing else") {
+  CoreFixture f;
+  for (auto u : {"alice", "bob"}) f.account(u);
+  auto a = f.login("alice");
+  auto b = f.login("bob");
+  auto& rs = f.core->rooms();
+  REQUIRE(rs.join(a, req("dev", "alice")).ok());
+  REQUIRE(rs.join(b, req("dev", "bob")).ok());
+  REQUIRE(rs.apply_change(a, "dev", modes("+m")).ok());
+  Message m;
+  m.body = "hi";
+  CHECK(rs.say(b, "dev", m).error().condition == Condition::forbidden);
+  REQUIRE(rs.say_as(b, "dev", m).ok());
+  CHECK(f.sink(a).messages.back()->body == "hi");
+  CHECK(rs.say_as(b, "nowhere", m).error().condition == Condition::item_not_found);
+}
