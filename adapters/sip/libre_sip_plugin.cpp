@@ -23,6 +23,8 @@
 
 #include "adapters/common/auth.hpp"
 #include "adapters/common/libre_bridge.hpp"
+#include "adapters/sip/federation.hpp"
+#include "adapters/sip/libre_federation.hpp"
 #include "adapters/sip/presence_agent.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
@@ -69,6 +71,7 @@ struct DigestInput {
 struct CoreSide {
   std::shared_ptr<Registrar> registrar;
   std::shared_ptr<PresenceAgent> agent;
+  std::shared_ptr<Federation> federation;  // sip.federation[] (adapters/sip/federation.hpp)
   sipt::NonceCounts counts;
 };
 
@@ -77,6 +80,7 @@ struct Settings {
   std::string domain;
   std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
+  std::vector<std::string> proxies;               // sip.federation[].proxy hosts: not rate limited
 };
 
 // ---- the libre thread's state ----
@@ -116,8 +120,12 @@ class Stack {
     // answers 481 as we subscribe to nothing).
     err = sipevent_listen(&evsock_, sip_, 256, 16, nullptr, nullptr);
     if (err) return std::string("sipevent_listen: ") + std::strerror(err);
+    if (auto c = core_.lock(); c && c->federation)
+      fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_);
     return {};
   }
+
+  FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
 
   void close() {
     if (closed_) return;
@@ -129,10 +137,12 @@ class Stack {
     pending_.clear();
     for (auto& [id, n] : nots_) mem_deref(n.not_);
     nots_.clear();
+    if (fed_) fed_->close();
     evsock_ = static_cast<sipevent_sock*>(mem_deref(evsock_));
     lsnr_ = static_cast<sip_lsnr*>(mem_deref(lsnr_));
     if (sip_) sip_close(sip_, true);
     sip_ = static_cast<struct sip*>(mem_deref(sip_));
+    fed_.reset();
     tls_ = static_cast<struct tls*>(mem_deref(tls_));
     sends_.clear();
   }
@@ -357,6 +367,10 @@ class Stack {
   }
 
   bool rate_ok(const sip_msg* msg) {
+    // A federated presence server sends the NOTIFYs of every remote contact watched there.
+    if (!s_->proxies.empty() &&
+        std::find(s_->proxies.begin(), s_->proxies.end(), address_of(msg->src, false)) != s_->proxies.end())
+      return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
     auto [it, fresh] = buckets_.try_emplace(address_of(msg->src, false), s_->cfg.requests_per_second,
@@ -625,6 +639,7 @@ class Stack {
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
   std::unordered_map<std::string, protocols::TokenBucket> buckets_;
+  std::unique_ptr<FedClient> fed_;
 };
 
 class SipPlugin final : public core::Plugin {
@@ -643,6 +658,9 @@ class SipPlugin final : public core::Plugin {
     }
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
+    for (const auto& f : cfg_.sip.federation)
+      if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip))
+        s->proxies.push_back(a->host);
     settings_ = s;
     if (rt_.core.directory().digest_realm() != s->domain)
       spdlog::warn("sip: digest realm {} differs from the directory's; registrations will fail", s->domain);
@@ -661,6 +679,30 @@ class SipPlugin final : public core::Plugin {
             spdlog::warn("sip: libre queue full or stopped; a NOTIFY was dropped");
         });
     core_->registrar->set_events(core_->agent.get());
+    if (!cfg_.sip.federation.empty()) {
+      Federation::Ops ops;
+      ops.subscribe = [this, loop](FedSubscribe f) {
+        Stack* st = stack_.get();
+        if (!post_to_libre(*loop, [st, f = std::move(f)] {
+              if (auto* c = st->fed()) c->subscribe(f);
+            }))
+          spdlog::warn("sip: libre queue full or stopped; a federation SUBSCRIBE was dropped");
+      };
+      ops.unsubscribe = [this, loop](std::uint64_t id) {
+        Stack* st = stack_.get();
+        (void)post_to_libre(*loop, [st, id] {
+          if (auto* c = st->fed()) c->unsubscribe(id);
+        });
+      };
+      ops.publish = [this, loop](FedPublish f) {
+        Stack* st = stack_.get();
+        if (!post_to_libre(*loop, [st, f = std::move(f)] {
+              if (auto* c = st->fed()) c->publish(f);
+            }))
+          spdlog::warn("sip: libre queue full or stopped; a federation PUBLISH was dropped");
+      };
+      core_->federation = std::make_shared<Federation>(rt_, cfg_.sip, s->domain, std::move(ops));
+    }
     if (auto why = loop_.start(); !why.empty())
       return core::make_error(core::Condition::internal_server_error, why);
     stack_ = std::make_unique<Stack>(rt_, loop_, settings_, nonces_, core_);
@@ -677,6 +719,7 @@ class SipPlugin final : public core::Plugin {
     }
     core_->registrar->start();
     core_->agent->start();
+    if (core_->federation) core_->federation->start();
     started_ = true;
     return {};
   }
@@ -684,6 +727,7 @@ class SipPlugin final : public core::Plugin {
   void stop() override {
     if (!started_) return;
     started_ = false;
+    if (core_ && core_->federation) core_->federation->stop();
     Stack* st = stack_.get();
     post_to_libre(loop_, [st] { st->close(); });
     loop_.stop();  // runs the close, leaves re_main, joins
