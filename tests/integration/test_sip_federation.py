@@ -292,6 +292,35 @@ def test_remote_subscription_bound():
         kam.close()
 
 
+def test_resubscribe_is_bounded_while_the_server_is_down():
+    """Nothing listens at the proxy (TCP: each SUBSCRIBE fails at once): parleyd keeps
+    retrying, but after a backoff (1 s doubling, here capped at backoff_max 4 s), never in
+    a loop; once the server is up, the next attempt subscribes."""
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, backoff_max=4)
+    cfg["sip"]["federation"][0]["proxy"] = f"tcp:127.0.0.1:{kport}"
+    with h.Parleyd(cfg) as d:
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+        watch(bob, "juliet")
+        first = wait_log(d, r"subscription to sip:juliet@remote\.test ended", 10)
+        start = time.monotonic()
+        while time.monotonic() - start < 10:
+            xc.run(asyncio.sleep(0.2))
+        ended = [l for l in d.log().splitlines() if "subscription to sip:juliet@remote.test ended" in l]
+        # Attempts at about 0, 1, 1-2, 1-4, then every 1-4 s: 4..12 in the 10 s after the first.
+        print(f"{len(ended)} attempts in the first ~10 s with the server down", flush=True)
+        assert 3 <= len(ended) <= 13, ended
+        assert first in ended[0]
+        kam = kamailio(kport, cfg)
+        try:
+            wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15)
+        finally:
+            kam_log_on_failure(kam)
+            kam.close()
+        xc.bye(bob)
+
+
 if __name__ == "__main__":
     import sys
     only = set(sys.argv[1:])
