@@ -229,8 +229,18 @@ void Federation::tick(FedClock::time_point now) {
       it = remotes_.erase(it);
       continue;
     }
+    const auto& fe = cfg_.federation[r.entry];
+    if (r.id && now - r.heard > std::chrono::seconds(fe.expires) + std::chrono::seconds(5)) {
+      spdlog::info("sip federation: no NOTIFY for {} s from {}: subscribing afresh", fe.expires + 5,
+                   r.aor.str());
+      by_id_.erase(r.id);
+      ops_.unsubscribe(r.id);
+      r.id = 0;
+      r.sched.ended(now);
+    }
     if (r.sched.due(now)) {
       r.id = next_id_++;
+      r.heard = now;
       by_id_[r.id] = it->first;
       const auto& f = cfg_.federation[r.entry];
       std::string from = f.user.empty() ? "sip:parley@" + domain_ : "sip:" + f.user + "@" + f.domain;
@@ -269,6 +279,7 @@ void Federation::notified(std::uint64_t id, SubState state, std::optional<sipt::
   auto it = remotes_.find(k->second);
   if (it == remotes_.end()) return;
   Remote& r = it->second;
+  r.heard = FedClock::now();
   if (!r.sched.established()) {
     r.sched.established(FedClock::now());
     spdlog::info("sip federation: subscribed to {} ({})", r.aor.str(),
@@ -339,6 +350,25 @@ void Federation::published(std::uint64_t id, std::uint16_t code, std::string eta
     }
     return;
   }
+}
+
+SipReply Federation::receive_message(const std::string& from_uri, const std::string& to, std::string body,
+                                     std::string subject, std::string call_id) {
+  auto aor = parse_sip_aor(from_uri);
+  if (!aor || !entry_for(aor->host)) return {403, "Forbidden", {}};
+  if (!core::is_valid_local_name(to) || !rt_.core.directory().exists(to)) return {404, "Not Found", {}};
+  auto from = core::Address::foreign(aor->str());
+  if (!from) return {400, "Bad From", {}};
+  core::Message m;
+  m.kind = core::MessageKind::direct;
+  m.from = *from;
+  m.to = core::Address::user(to);
+  m.body = std::move(body);
+  if (!subject.empty()) m.subject = std::move(subject);
+  m.thread = call_id.size() <= 64 ? std::move(call_id) : std::string();  // RFC 7572 §6
+  m.origin.protocol = core::Protocol::sip;
+  if (auto st = rt_.core.router().send(std::move(m)); !st) return reply_for(st.error());
+  return {200, "OK", {}};
 }
 
 std::string Federation::pidf_for(const Pub& p) const {

@@ -16,6 +16,10 @@
 // The first active NOTIFY with a document makes a pending roster subscription active
 // (the remote server authorised us). Refreshes are libre's (90 % of Expires); when a
 // subscription ends, the next SUBSCRIBE waits out a bounded backoff (federation_schedule).
+// Watchdog: a notifier NOTIFYs after every accepted refresh (RFC 6665 §4.2.1.2), so a live
+// subscription that heard nothing for Expires + 5 s is taken as dead and started afresh
+// (libre alone would retry a refresh that failed, e.g. Kamailio's non-stale 407 for a
+// nonce from before its restart, only every 60 s, up to 7 times).
 // Bound: `max_subscriptions` remote presentities per entry (a new one beyond it is refused
 // with resource-constraint at subscribe time).
 //
@@ -25,6 +29,11 @@
 // looked at every tick (250 ms: the core has no presence hook for adapters, and the
 // rendered document is only sent when it changed), refreshed with SIP-If-Match before the
 // granted Expires runs out, and published anew after a 412.
+//
+// Incoming. A MESSAGE whose From is at a federated domain and that arrives from that
+// entry's proxy (UDP: its address and port; TCP/TLS: its address) needs no digest (the
+// proxy authenticated its user); it reaches the local user as from sip:x@domain (XMPP:
+// x\40domain@sip.DOMAIN). SUBSCRIBE from the federated domain is not taken yet.
 //
 // NOTIFY bodies are vetted on the libre thread before anything reaches here
 // (vet_notify_body: PIDF content type, kMaxPresenceDocument, a parse that refuses what it
@@ -43,6 +52,7 @@
 
 #include "adapters/common/runtime.hpp"
 #include "adapters/sip/federation_schedule.hpp"
+#include "adapters/sip/registrar.hpp"
 #include "config/config.hpp"
 #include "core/plugin/hooks.hpp"
 #include "protocols/sip/pidf.hpp"
@@ -109,6 +119,11 @@ class Federation : public std::enable_shared_from_this<Federation> {
   void subscription_ended(std::uint64_t id, std::uint16_t code, const std::string& why);
   void published(std::uint64_t id, std::uint16_t code, std::string etag, std::uint32_t expires);
 
+  // A pager MESSAGE (RFC 3428) from `from_uri` at a federated domain, relayed by that
+  // entry's proxy (the libre side checked the source), to local user `to`.
+  SipReply receive_message(const std::string& from_uri, const std::string& to, std::string body,
+                           std::string subject, std::string call_id);
+
   // The federation entry of a remote domain (nullptr: not federated).
   const config::SipFederation* entry_for(std::string_view domain) const;
   // Adds a local watcher of a remote presentity; false when the entry's bound is reached.
@@ -127,6 +142,7 @@ class Federation : public std::enable_shared_from_this<Federation> {
     std::uint64_t id = 0;  // the live attempt's id, 0: none
     std::optional<core::Tuple> last;
     std::set<core::SessionId> told;  // sessions that have `last`
+    FedClock::time_point heard{};    // the live attempt's start or its last NOTIFY
   };
   struct Pub {
     std::string account;

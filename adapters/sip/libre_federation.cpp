@@ -26,30 +26,48 @@ std::string route_of(const std::string& proxy) {
   return "sip:" + host + ":" + std::to_string(a->port) + ";transport=" + tp + ";lr";
 }
 
+// The credentials libre's client digest asks for, as a libre object: sip_auth keeps a
+// reference (aref), so a subscriber that libre keeps alive to unsubscribe after we let
+// go of it (RFC 6665 §4.1.2.3) can still answer a challenge.
 struct Creds {
-  std::string user, password;
+  char* user = nullptr;
+  char* password = nullptr;
 };
+
+void creds_destructor(void* arg) {
+  auto* c = static_cast<Creds*>(arg);
+  mem_deref(c->user);
+  mem_deref(c->password);
+}
+
+Creds* make_creds(const std::string& user, const std::string& password) {
+  auto* c = static_cast<Creds*>(mem_zalloc(sizeof(Creds), creds_destructor));
+  if (!c) return nullptr;
+  if (str_dup(&c->user, user.c_str()) || str_dup(&c->password, password.c_str()))
+    return static_cast<Creds*>(mem_deref(c));
+  return c;
+}
 
 // RFC 3261 §22.2: libre asks for credentials for the realm of a 401/407 challenge.
 int auth_h(char** user, char** pass, const char* realm, void* arg) {
   (void)realm;
   auto* c = static_cast<const Creds*>(arg);
-  if (c->user.empty()) return EAUTH;  // no credentials configured: the 401 stands
-  int err = str_dup(user, c->user.c_str());
-  if (!err) err = str_dup(pass, c->password.c_str());
+  if (!c || !c->user || !*c->user) return EAUTH;  // no credentials configured: the 401 stands
+  int err = str_dup(user, c->user);
+  if (!err) err = str_dup(pass, c->password);
   return err;
 }
 
 }  // namespace
 
-struct FedClient::Sub : Creds {
+struct FedClient::Sub {
   FedClient* self = nullptr;
   std::uint64_t id = 0;
   std::string uri, route;
   sipsub* sub = nullptr;
 };
 
-struct FedClient::Pub : Creds {
+struct FedClient::Pub {
   FedClient* self = nullptr;
   FedPublish p;
   std::string route;
@@ -79,8 +97,6 @@ void FedClient::subscribe(const FedSubscribe& in) {
   s->self = this;
   s->id = in.id;
   s->uri = in.uri;
-  s->user = in.target.user;
-  s->password = in.target.password;
   s->route = route_of(in.target.proxy);
   const char* routev[] = {s->route.c_str()};
   Sub* raw = s.get();
@@ -136,12 +152,14 @@ void FedClient::subscribe(const FedSubscribe& in) {
       self->subs_.erase(it);
     });
   };
+  Creds* creds = make_creds(in.target.user, in.target.password);
   int err =
-      raw->route.empty()
+      raw->route.empty() || !creds
           ? EINVAL
           : sipevent_subscribe(&raw->sub, evsock_, in.uri.c_str(), nullptr, in.from_uri.c_str(), "presence",
-                               nullptr, in.expires, "parley-federation", routev, 1, auth_h, raw, false,
+                               nullptr, in.expires, "parley-federation", routev, 1, auth_h, creds, true,
                                nullptr, notify_h, close_h, raw, "Accept: application/pidf+xml\r\n");
+  mem_deref(creds);  // the subscriber's sip_auth holds it
   if (err) {
     subs_.erase(in.id);
     post_to_asio(rt_.core_strand, "sip federation: subscribe failed",
@@ -172,13 +190,14 @@ void FedClient::publish(const FedPublish& in) {
   auto p = std::make_unique<Pub>();
   p->self = this;
   p->p = in;
-  p->user = in.target.user;
-  p->password = in.target.password;
   p->route = route_of(in.target.proxy);
   p->callid = ::rand_u64();
   p->tag = ::rand_u64();
   Pub* raw = p.get();
-  if (raw->route.empty() || sip_auth_alloc(&raw->auth, auth_h, raw, false)) {
+  Creds* creds = make_creds(in.target.user, in.target.password);
+  int err = raw->route.empty() || !creds ? EINVAL : sip_auth_alloc(&raw->auth, auth_h, creds, true);
+  mem_deref(creds);  // the sip_auth holds it
+  if (err) {
     post_to_asio(rt_.core_strand, "sip federation: publish failed", [w = core_, id = in.id] {
       if (auto c = w.lock()) c->published(id, 0, {}, 0);
     });

@@ -81,6 +81,12 @@ struct Settings {
   std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
   std::vector<std::string> proxies;               // sip.federation[].proxy hosts: not rate limited
+  struct Peer {
+    std::string ip, domain;
+    std::uint16_t port = 0;
+    bool udp = true;
+  };
+  std::vector<Peer> peers;  // sip.federation[]: whose proxy may relay MESSAGEs without digest
 };
 
 // ---- the libre thread's state ----
@@ -449,6 +455,8 @@ class Stack {
         return stateless(msg, 404, "Not Found");
     }
 
+    if (is_message && !composing && federated(msg)) return federated_message(msg);
+
     // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
     const sip_hdr* auth = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
     if (!auth) return stateless(msg, 401, "Unauthorized", challenges(false));
@@ -573,6 +581,52 @@ class Stack {
             });
   }
 
+  // A MESSAGE relayed by a federation entry's proxy from a user of its domain
+  // (adapters/sip/federation.hpp): UDP from the proxy's address and port, TCP/TLS from its
+  // address, and From at the entry's domain.
+  bool federated(const sip_msg* msg) const {
+    if (s_->peers.empty()) return false;
+    std::string ip = address_of(msg->src, false), host = str(msg->from.uri.host);
+    for (auto& c : host) c = protocols::ascii_lower(c);
+    for (const auto& p : s_->peers)
+      if (p.ip == ip && p.domain == host && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
+          (!p.udp || sa_port(&msg->src) == p.port))
+        return true;
+    return false;
+  }
+
+  void federated_message(const sip_msg* msg) {
+    std::string_view raw(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
+    auto body = sipt::clean_text_body(raw);
+    if (!body || body->empty()) return stateless(msg, 400, body ? "Empty Body" : "Body Not UTF-8");
+    if (str(msg->uri.host) != s_->domain) return stateless(msg, 404, "Not Found");
+    if (pending_.size() >= s_->cfg.max_pending)
+      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+    Pending p;
+    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
+      return stateless(msg, 500, "Server Internal Error");
+    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
+    std::uint64_t id = next_id_++;
+    pending_.emplace(id, p);
+    const sip_hdr* subj = sip_msg_hdr(msg, SIP_HDR_SUBJECT);
+    std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
+    std::string from = "sip:" + str(msg->from.uri.user) + "@" + str(msg->from.uri.host);
+    Stack* self = this;
+    LibreLoop* loop = &loop_;
+    post_to_asio(rt_.core_strand, "sip: federated message",
+                 [self, loop, w = core_, id, from, to = str(msg->uri.user), body = std::move(*body), subject,
+                  cid = str(msg->callid)]() mutable {
+                   auto c = w.lock();
+                   if (!c) return;
+                   SipReply r = c->federation
+                                    ? c->federation->receive_message(from, to, std::move(body),
+                                                                     std::move(subject), std::move(cid))
+                                    : SipReply{404, "Not Found", {}};
+                   if (!post_to_libre(*loop, [self, id, r = std::move(r)] { self->reply(id, r); }))
+                     spdlog::warn("sip: libre queue full or stopped; a reply was dropped");
+                 });
+  }
+
   // On the core strand: the digest response, the nonce count, then `then`; the answer
   // goes back to the libre thread.
   template <class F>
@@ -659,8 +713,10 @@ class SipPlugin final : public core::Plugin {
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
     for (const auto& f : cfg_.sip.federation)
-      if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip))
+      if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip)) {
         s->proxies.push_back(a->host);
+        s->peers.push_back({a->host, f.domain, a->port, a->transport == protocols::Transport::udp});
+      }
     settings_ = s;
     if (rt_.core.directory().digest_realm() != s->domain)
       spdlog::warn("sip: digest realm {} differs from the directory's; registrations will fail", s->domain);

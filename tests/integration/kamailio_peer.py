@@ -6,7 +6,8 @@ presence + presence_xml (force_active: every watcher is allowed), subscriptions 
 (subs_db_mode 0), publications in db_text. With `auth_port`, requests arriving from that
 source port (parleyd's SIP port) are challenged (auth + auth_db, digest with qop=auth,
 credentials from the db_text `subscriber` table), so federation's client digest is exercised;
-the nonce secret is fixed, so a nonce from before a restart is still valid after it.
+the nonce secret is fixed, so a nonce from before a restart is still valid after it. With
+`relay_port`, MESSAGE requests are relayed to 127.0.0.1:relay_port over UDP (to parleyd).
 
 Kamailio() runs one in its own tmp dir (its own db_text copy, its own port), killable and
 restartable by PID; every wait is bounded.
@@ -46,10 +47,19 @@ def prepare_db(db: Path, subscribers: list[tuple[str, str, str]] = ()) -> None:
                 f.write(f"{i}:{user}:{domain}:{password}:{ha1}:{ha1b}\n")
 
 
-def config_text(port: int, db: Path, domain: str, children: int = 4, auth_port: int | None = None) -> str:
-    auth_modules = auth_route = ""
+def config_text(port: int, db: Path, domain: str, children: int = 4, auth_port: int | None = None,
+                relay_port: int | None = None) -> str:
+    auth_modules = auth_route = relay_route = ""
+    if relay_port:  # MESSAGE for anyone but the presence server goes on to parleyd (UDP)
+        relay_route = f"""    if (is_method("MESSAGE")) {{
+        $du = "sip:127.0.0.1:{relay_port}";
+        if (!t_relay()) {{ sl_reply_error(); }}
+        exit;
+    }}
+"""
     if auth_port:
-        auth_modules = f"""loadmodule "auth.so"
+        auth_modules = f"""loadmodule "xlog.so"
+loadmodule "auth.so"
 loadmodule "auth_db.so"
 modparam("auth", "secret", "parley-test-nonce-secret")
 modparam("auth_db", "db_url", "text://{db}")
@@ -58,7 +68,11 @@ modparam("auth_db", "password_column", "password")
 modparam("auth_db", "load_credentials", "")
 """
         auth_route = f"""    if ($sp == {auth_port} && is_method("PUBLISH|SUBSCRIBE")) {{
-        if (!auth_check("$fd", "subscriber", "0")) {{ auth_challenge("$fd", "1"); exit; }}
+        if (!auth_check("$fd", "subscriber", "0")) {{
+            xlog("L_ALERT", "parley-test: $rm from $si:$sp challenged (auth_check $rc)\\n");
+            auth_challenge("$fd", "1");
+            exit;
+        }}
         consume_credentials();
     }}
 """
@@ -91,7 +105,7 @@ modparam("presence_xml", "db_url", "text://{db}")
 modparam("presence_xml", "force_active", 1)
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-{auth_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
+{auth_route}{relay_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
         if (!t_newtran()) {{ sl_reply_error(); exit; }}
         if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
         exit;
@@ -132,8 +146,8 @@ class Kamailio:
     """One Kamailio on 127.0.0.1:port (UDP and TCP), in its own tmp dir."""
 
     def __init__(self, port: int, domain: str, subscribers: list[tuple[str, str, str]] = (),
-                 auth_port: int | None = None, children: int = 2):
-        self.port, self.domain = port, domain
+                 auth_port: int | None = None, children: int = 2, relay_port: int | None = None):
+        self.port, self.domain, self.relay_port = port, domain, relay_port
         self.subscribers, self.auth_port, self.children = list(subscribers), auth_port, children
         self.tmp = Path(tempfile.mkdtemp(prefix="kamailio-"))
         self.proc: subprocess.Popen | None = None
@@ -144,7 +158,7 @@ class Kamailio:
         if fresh_db or not db.exists():
             prepare_db(db, self.subscribers)
         cfg = self.tmp / "kamailio.cfg"
-        cfg.write_text(config_text(self.port, db, self.domain, self.children, self.auth_port))
+        cfg.write_text(config_text(self.port, db, self.domain, self.children, self.auth_port, self.relay_port))
         self.out = open(self.tmp / "kamailio.log", "ab")
         # -DD: no daemon, own process group (killpg ends its children); -E: log to stderr.
         self.proc = subprocess.Popen([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp),

@@ -205,3 +205,23 @@ TEST_CASE("sip federation: a local user's presence is PUBLISHed, then modified w
   CHECK(w.pubs[2].etag.empty());
   CHECK(w.pubs[2].body.find("gone fishing") != std::string::npos);
 }
+
+TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s is started afresh") {
+  World w;
+  w.fed->start();
+  REQUIRE(w.core.presence().subscribe(core::Address::user("bob"), w.sip("juliet")));
+  auto t0 = FedClock::now();
+  w.fed->tick(t0);
+  REQUIRE(w.subs.size() == 1);
+  auto v = adapters::sip::vet_notify_body(true, kOpen);
+  w.fed->notified(w.subs[0].id, Federation::SubState::active, v.doc);
+  w.fed->tick(FedClock::now() + std::chrono::seconds(300));  // within Expires (600): fine
+  CHECK(w.unsubs.empty());
+  auto late = FedClock::now() + std::chrono::seconds(606);
+  w.fed->tick(late);
+  REQUIRE(w.unsubs.size() == 1);
+  CHECK(w.unsubs[0] == w.subs[0].id);
+  w.fed->tick(late + std::chrono::seconds(2));  // after the backoff floor
+  REQUIRE(w.subs.size() == 2);
+  CHECK(w.subs[1].uri == "sip:juliet@remote.test");
+}
