@@ -182,12 +182,14 @@ def test_xmpp_user_sees_a_kamailio_presentity_and_parley_resubscribes_after_a_re
             mark = d.mark()
             kam.stop()
             kam.start(fresh_db=True)
+            restarted = time.monotonic()
             # Either the refresh is answered 481 (the subscription ends), or - when Kamailio
             # answers the refresh's nonce from before the restart with a non-stale 407 -
             # no NOTIFY follows the refresh and the watchdog starts afresh after Expires + 5 s.
             wait_log(d, r"sip federation: (subscription to sip:juliet@remote\.test ended|no NOTIFY for \d+ s "
                      r"from sip:juliet@remote\.test)", 30, after=mark)
             wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15, after=mark)
+            print(f"resubscribed {time.monotonic() - restarted:.1f} s after Kamailio was back (Expires 10)", flush=True)
             publish(kport, "juliet", "open", "<rpid:activities><rpid:busy/></rpid:activities>", "in a call")
             p = presence_from(bob, "juliet", lambda p: p["show"] == "dnd")
             assert p["status"] == "in a call", p
