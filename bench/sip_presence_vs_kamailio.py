@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 import time
 import uuid
@@ -41,11 +40,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as b  # noqa: E402
+import kamailio_peer as kp  # noqa: E402  (tests/integration: the Kamailio config, shared with the tests)
 
 PARLEYD = os.path.abspath(os.environ.get("PARLEYD", str(b.SOURCE / "build-release" / "parleyd")))
 KAMAILIO = os.environ.get("KAMAILIO", "/usr/sbin/kamailio")
-KAM_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-KAM_DBTEXT = "/usr/share/kamailio/dbtext/kamailio"
 DOMAIN = "localhost"
 PW = "benchpw"
 PIDF = ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -371,46 +369,9 @@ class Kamailio(b.Server):
 
     def start(self):
         db = self.tmp / "db"
-        shutil.copytree(KAM_DBTEXT, db)
+        kp.prepare_db(db)
         cfg = self.tmp / "kamailio.cfg"
-        cfg.write_text(f"""#!KAMAILIO
-debug=1
-log_stderror=yes
-fork=yes
-children=4
-tcp_children=1
-disable_tcp=no
-listen=udp:127.0.0.1:{self.port}
-listen=tcp:127.0.0.1:{self.port}
-auto_aliases=no
-alias="{DOMAIN}"
-mpath="{KAM_MODULES}"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "db_text.so"
-loadmodule "presence.so"
-loadmodule "presence_xml.so"
-modparam("presence", "db_url", "text://{db}")
-modparam("presence", "server_address", "sip:pa@127.0.0.1:{self.port}")
-modparam("presence", "subs_db_mode", 0)
-modparam("presence", "max_expires", 3600)
-modparam("presence_xml", "db_url", "text://{db}")
-modparam("presence_xml", "force_active", 1)
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (is_method("PUBLISH|SUBSCRIBE")) {{
-        if (!t_newtran()) {{ sl_reply_error(); exit; }}
-        if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
-        exit;
-    }}
-    if (is_method("ACK")) exit;
-    sl_send_reply("405", "Method Not Allowed");
-}}
-""")
+        cfg.write_text(kp.config_text(self.port, db, DOMAIN, children=4))
         self.spawn([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp), "-P", str(self.tmp / "k.pid"),
                     "-m", "512", "-M", "32"])
         b.wait_port(self.port, 30, self.proc)

@@ -58,11 +58,21 @@ struct SeedAccount {
 
 // An external SIP presence server that local presence is published to and remote
 // presentities are watched at (RFC 7247/8048 interworking; DESIGN.md, use 4).
+// adapters/sip/federation.hpp has the behaviour; docs/PLUGINS.md the keys.
+struct SipFederationPublish {
+  std::string account;  // a local account whose presence is published
+  std::string aor;      // as this SIP address of record; empty: sip:<account>@<domain>
+};
+
 struct SipFederation {
   std::string domain;  // the remote SIP domain, e.g. "sip.example.org"
-  std::string proxy;   // where to send requests: "udp:192.0.2.1:5060" (a SIP listen-style address)
+  std::string proxy;   // where to send requests: "udp:192.0.2.1:5060" (an IP literal: no DNS client yet)
   std::string user;      // credentials at the remote server (digest), optional
   std::string password;
+  std::vector<SipFederationPublish> publish;  // local presence PUBLISHed there (RFC 3903)
+  std::uint32_t expires = 600;                // Expires asked for in SUBSCRIBE and PUBLISH
+  std::size_t max_subscriptions = 1000;       // remote presentities watched at once; beyond: not watched
+  std::uint32_t backoff_max = 300;            // seconds: longest wait before a resubscribe / republish
 };
 
 struct SipConfig {

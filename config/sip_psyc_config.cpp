@@ -51,6 +51,14 @@ void parse_sip(Reader& r, SipConfig& out) {
     f.string("password", fed.password);
     std::string why;
     if (!fed.proxy.empty() && !parse_listen(fed.proxy, ListenStyle::sip, &why)) f.error("proxy", why);
+    f.list("publish", fed.publish, [](Reader& p, SipFederationPublish& pub) {
+      p.string("account", pub.account, Required::yes);
+      p.string("aor", pub.aor);
+      if (!pub.aor.empty() && pub.aor.rfind("sip:", 0) != 0) p.error("aor", "must be a sip: URI");
+    });
+    f.integer("expires", fed.expires, 10, 86400);
+    f.integer("max_subscriptions", fed.max_subscriptions, 1, 100000);
+    f.integer("backoff_max", fed.backoff_max, 1, 3600);
   });
 }
 

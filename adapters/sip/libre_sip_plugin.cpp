@@ -23,6 +23,8 @@
 
 #include "adapters/common/auth.hpp"
 #include "adapters/common/libre_bridge.hpp"
+#include "adapters/sip/federation.hpp"
+#include "adapters/sip/libre_federation.hpp"
 #include "adapters/sip/presence_agent.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
@@ -69,6 +71,7 @@ struct DigestInput {
 struct CoreSide {
   std::shared_ptr<Registrar> registrar;
   std::shared_ptr<PresenceAgent> agent;
+  std::shared_ptr<Federation> federation;  // sip.federation[] (adapters/sip/federation.hpp)
   sipt::NonceCounts counts;
 };
 
@@ -77,6 +80,13 @@ struct Settings {
   std::string domain;
   std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
+  std::vector<std::string> proxies;               // sip.federation[].proxy hosts: not rate limited
+  struct Peer {
+    std::string ip, domain;
+    std::uint16_t port = 0;
+    bool udp = true;
+  };
+  std::vector<Peer> peers;  // sip.federation[]: whose proxy may relay MESSAGEs without digest
 };
 
 // ---- the libre thread's state ----
@@ -116,8 +126,12 @@ class Stack {
     // answers 481 as we subscribe to nothing).
     err = sipevent_listen(&evsock_, sip_, 256, 16, nullptr, nullptr);
     if (err) return std::string("sipevent_listen: ") + std::strerror(err);
+    if (auto c = core_.lock(); c && c->federation)
+      fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_);
     return {};
   }
+
+  FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
 
   void close() {
     if (closed_) return;
@@ -129,10 +143,12 @@ class Stack {
     pending_.clear();
     for (auto& [id, n] : nots_) mem_deref(n.not_);
     nots_.clear();
+    if (fed_) fed_->close();
     evsock_ = static_cast<sipevent_sock*>(mem_deref(evsock_));
     lsnr_ = static_cast<sip_lsnr*>(mem_deref(lsnr_));
     if (sip_) sip_close(sip_, true);
     sip_ = static_cast<struct sip*>(mem_deref(sip_));
+    fed_.reset();
     tls_ = static_cast<struct tls*>(mem_deref(tls_));
     sends_.clear();
   }
@@ -357,6 +373,10 @@ class Stack {
   }
 
   bool rate_ok(const sip_msg* msg) {
+    // A federated presence server sends the NOTIFYs of every remote contact watched there.
+    if (!s_->proxies.empty() &&
+        std::find(s_->proxies.begin(), s_->proxies.end(), address_of(msg->src, false)) != s_->proxies.end())
+      return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
     auto [it, fresh] = buckets_.try_emplace(address_of(msg->src, false), s_->cfg.requests_per_second,
@@ -434,6 +454,8 @@ class Stack {
       if (host != s_->domain && sa_set_str(&literal, host.c_str(), 0) != 0)
         return stateless(msg, 404, "Not Found");
     }
+
+    if (is_message && !composing && federated(msg)) return federated_message(msg);
 
     // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
     const sip_hdr* auth = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
@@ -559,6 +581,52 @@ class Stack {
             });
   }
 
+  // A MESSAGE relayed by a federation entry's proxy from a user of its domain
+  // (adapters/sip/federation.hpp): UDP from the proxy's address and port, TCP/TLS from its
+  // address, and From at the entry's domain.
+  bool federated(const sip_msg* msg) const {
+    if (s_->peers.empty()) return false;
+    std::string ip = address_of(msg->src, false), host = str(msg->from.uri.host);
+    for (auto& c : host) c = protocols::ascii_lower(c);
+    for (const auto& p : s_->peers)
+      if (p.ip == ip && p.domain == host && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
+          (!p.udp || sa_port(&msg->src) == p.port))
+        return true;
+    return false;
+  }
+
+  void federated_message(const sip_msg* msg) {
+    std::string_view raw(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
+    auto body = sipt::clean_text_body(raw);
+    if (!body || body->empty()) return stateless(msg, 400, body ? "Empty Body" : "Body Not UTF-8");
+    if (str(msg->uri.host) != s_->domain) return stateless(msg, 404, "Not Found");
+    if (pending_.size() >= s_->cfg.max_pending)
+      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+    Pending p;
+    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
+      return stateless(msg, 500, "Server Internal Error");
+    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
+    std::uint64_t id = next_id_++;
+    pending_.emplace(id, p);
+    const sip_hdr* subj = sip_msg_hdr(msg, SIP_HDR_SUBJECT);
+    std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
+    std::string from = "sip:" + str(msg->from.uri.user) + "@" + str(msg->from.uri.host);
+    Stack* self = this;
+    LibreLoop* loop = &loop_;
+    post_to_asio(rt_.core_strand, "sip: federated message",
+                 [self, loop, w = core_, id, from, to = str(msg->uri.user), body = std::move(*body), subject,
+                  cid = str(msg->callid)]() mutable {
+                   auto c = w.lock();
+                   if (!c) return;
+                   SipReply r = c->federation
+                                    ? c->federation->receive_message(from, to, std::move(body),
+                                                                     std::move(subject), std::move(cid))
+                                    : SipReply{404, "Not Found", {}};
+                   if (!post_to_libre(*loop, [self, id, r = std::move(r)] { self->reply(id, r); }))
+                     spdlog::warn("sip: libre queue full or stopped; a reply was dropped");
+                 });
+  }
+
   // On the core strand: the digest response, the nonce count, then `then`; the answer
   // goes back to the libre thread.
   template <class F>
@@ -625,6 +693,7 @@ class Stack {
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
   std::unordered_map<std::string, protocols::TokenBucket> buckets_;
+  std::unique_ptr<FedClient> fed_;
 };
 
 class SipPlugin final : public core::Plugin {
@@ -643,6 +712,11 @@ class SipPlugin final : public core::Plugin {
     }
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
+    for (const auto& f : cfg_.sip.federation)
+      if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip)) {
+        s->proxies.push_back(a->host);
+        s->peers.push_back({a->host, f.domain, a->port, a->transport == protocols::Transport::udp});
+      }
     settings_ = s;
     if (rt_.core.directory().digest_realm() != s->domain)
       spdlog::warn("sip: digest realm {} differs from the directory's; registrations will fail", s->domain);
@@ -661,6 +735,30 @@ class SipPlugin final : public core::Plugin {
             spdlog::warn("sip: libre queue full or stopped; a NOTIFY was dropped");
         });
     core_->registrar->set_events(core_->agent.get());
+    if (!cfg_.sip.federation.empty()) {
+      Federation::Ops ops;
+      ops.subscribe = [this, loop](FedSubscribe f) {
+        Stack* st = stack_.get();
+        if (!post_to_libre(*loop, [st, f = std::move(f)] {
+              if (auto* c = st->fed()) c->subscribe(f);
+            }))
+          spdlog::warn("sip: libre queue full or stopped; a federation SUBSCRIBE was dropped");
+      };
+      ops.unsubscribe = [this, loop](std::uint64_t id) {
+        Stack* st = stack_.get();
+        (void)post_to_libre(*loop, [st, id] {
+          if (auto* c = st->fed()) c->unsubscribe(id);
+        });
+      };
+      ops.publish = [this, loop](FedPublish f) {
+        Stack* st = stack_.get();
+        if (!post_to_libre(*loop, [st, f = std::move(f)] {
+              if (auto* c = st->fed()) c->publish(f);
+            }))
+          spdlog::warn("sip: libre queue full or stopped; a federation PUBLISH was dropped");
+      };
+      core_->federation = std::make_shared<Federation>(rt_, cfg_.sip, s->domain, std::move(ops));
+    }
     if (auto why = loop_.start(); !why.empty())
       return core::make_error(core::Condition::internal_server_error, why);
     stack_ = std::make_unique<Stack>(rt_, loop_, settings_, nonces_, core_);
@@ -677,6 +775,7 @@ class SipPlugin final : public core::Plugin {
     }
     core_->registrar->start();
     core_->agent->start();
+    if (core_->federation) core_->federation->start();
     started_ = true;
     return {};
   }
@@ -684,6 +783,7 @@ class SipPlugin final : public core::Plugin {
   void stop() override {
     if (!started_) return;
     started_ = false;
+    if (core_ && core_->federation) core_->federation->stop();
     Stack* st = stack_.get();
     post_to_libre(loop_, [st] { st->close(); });
     loop_.stop();  // runs the close, leaves re_main, joins

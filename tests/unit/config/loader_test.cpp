@@ -769,3 +769,44 @@ TEST_CASE("irc networks: certificate fingerprint pinning") {
   CHECK(has_error(bad, "irc.networks[0].fingerprint: expected a SHA-256 fingerprint: 64 hex digits"));
   CHECK(has_error(bad, "irc.networks[1].fingerprint: a certificate fingerprint needs tls: true"));
 }
+
+TEST_CASE("sip.federation entries: publish list, expires, bounds and backoff are read and checked") {
+  auto r = load_string(
+      "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n"
+      "  federation:\n"
+      "    - domain: remote.test\n      proxy: \"tcp:127.0.0.1:5090\"\n      user: parley\n      password: pw\n"
+      "      publish: [ { account: alice }, { account: bob, aor: \"sip:robert@remote.test\" } ]\n"
+      "      expires: 30\n      max_subscriptions: 7\n      backoff_max: 20\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  REQUIRE(r->sip.federation.size() == 1);
+  const auto& f = r->sip.federation[0];
+  CHECK(f.domain == "remote.test");
+  CHECK(f.proxy == "tcp:127.0.0.1:5090");
+  REQUIRE(f.publish.size() == 2);
+  CHECK(f.publish[0].account == "alice");
+  CHECK(f.publish[0].aor.empty());
+  CHECK(f.publish[1].aor == "sip:robert@remote.test");
+  CHECK(f.expires == 30);
+  CHECK(f.max_subscriptions == 7);
+  CHECK(f.backoff_max == 20);
+
+  auto d = load_string("sip:\n  federation: [ { domain: r.test, proxy: \"udp:127.0.0.1:5090\" } ]\n", "t");
+  REQUIRE(d.ok());
+  CHECK(d->sip.federation[0].expires == 600);
+  CHECK(d->sip.federation[0].max_subscriptions == 1000);
+  CHECK(d->sip.federation[0].backoff_max == 300);
+  CHECK(d->sip.federation[0].publish.empty());
+
+  auto bad = load_string(
+      "sip:\n  federation: [ { domain: r.test, proxy: \"udp:127.0.0.1:5090\", expires: 5, backoff_max: 0,\n"
+      "                  max_subscriptions: 0, publish: [ { aor: \"mailto:x@y\" } ] } ]\n",
+      "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "expires"));
+  CHECK(has_error(bad, "backoff_max"));
+  CHECK(has_error(bad, "max_subscriptions"));
+  CHECK(has_error(bad, "account"));
+  CHECK(has_error(bad, "must be a sip: URI"));
+}

@@ -1,0 +1,392 @@
+#include "adapters/sip/federation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "core/core.hpp"
+#include "protocols/common/ascii.hpp"
+
+namespace parley::adapters::sip {
+
+namespace sipt = protocols::sip;
+
+namespace {
+
+constexpr std::size_t kMaxAorUser = 128;
+constexpr std::size_t kMaxAorHost = 253;
+constexpr auto kTick = std::chrono::milliseconds(250);
+
+sipt::PidfShow show_of(core::Availability a) {
+  switch (a) {
+    case core::Availability::away:
+      return sipt::PidfShow::away;
+    case core::Availability::xa:
+      return sipt::PidfShow::xa;
+    case core::Availability::dnd:
+      return sipt::PidfShow::dnd;
+    case core::Availability::chat:
+      return sipt::PidfShow::chat;
+    case core::Availability::available:
+      return sipt::PidfShow::available;
+  }
+  return sipt::PidfShow::available;
+}
+
+core::Availability availability_of(sipt::PidfShow s) {
+  switch (s) {
+    case sipt::PidfShow::away:
+      return core::Availability::away;
+    case sipt::PidfShow::xa:
+      return core::Availability::xa;
+    case sipt::PidfShow::dnd:
+      return core::Availability::dnd;
+    case sipt::PidfShow::chat:
+      return core::Availability::chat;
+    case sipt::PidfShow::available:
+      return core::Availability::available;
+  }
+  return core::Availability::available;
+}
+
+}  // namespace
+
+std::optional<SipAor> parse_sip_aor(std::string_view uri) {
+  if (uri.size() < 4) return std::nullopt;
+  std::string scheme(uri.substr(0, 4));
+  for (char& c : scheme) c = protocols::ascii_lower(c);
+  if (scheme != "sip:") return std::nullopt;
+  uri.remove_prefix(4);
+  auto at = uri.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == uri.size()) return std::nullopt;
+  SipAor a{std::string(uri.substr(0, at)), std::string(uri.substr(at + 1))};
+  if (a.user.size() > kMaxAorUser || a.host.size() > kMaxAorHost) return std::nullopt;
+  // RFC 3261 §25.1 user: unreserved, escaped and a few marks; none of the delimiters.
+  for (unsigned char c : a.user)
+    if (c <= 0x20 || c >= 0x7f || c == '@' || c == ';' || c == '?' || c == '<' || c == '>' || c == ':' ||
+        c == '"' || c == '\\')
+      return std::nullopt;
+  for (char& c : a.host) {
+    c = protocols::ascii_lower(c);
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return std::nullopt;
+  }
+  return a;
+}
+
+NotifyVetting vet_notify_body(bool pidf_content_type, std::string_view body) {
+  NotifyVetting v;
+  if (body.empty()) return v;  // RFC 3856 §6.6.2: a pending subscription carries no state
+  if (!pidf_content_type) return {415, "Unsupported Media Type", std::nullopt};
+  if (body.size() > sipt::kMaxPresenceDocument) return {413, "Request Entity Too Large", std::nullopt};
+  v.doc = sipt::parse_pidf(body);
+  if (!v.doc) return {400, "Bad PIDF Document", std::nullopt};
+  return v;
+}
+
+core::Tuple tuple_of(const sipt::PidfDocument& d) {
+  core::Tuple t;
+  bool any_open = std::any_of(d.tuples.begin(), d.tuples.end(), [](const auto& x) { return x.open; });
+  t.basic = any_open ? core::Basic::open : core::Basic::closed;
+  t.availability = availability_of(d.show);
+  t.note = d.note;
+  t.updated = core::Clock::now();
+  return t;
+}
+
+Federation::Federation(Runtime& rt, const config::SipConfig& cfg, std::string local_domain, Ops ops)
+    : rt_(rt), cfg_(cfg), domain_(std::move(local_domain)), ops_(std::move(ops)), timer_(rt.core_strand) {}
+
+Federation::~Federation() = default;
+
+const config::SipFederation* Federation::entry_for(std::string_view domain) const {
+  for (const auto& f : cfg_.federation)
+    if (f.domain.size() == domain.size() &&
+        std::equal(domain.begin(), domain.end(), f.domain.begin(),
+                   [](char a, char b) { return protocols::ascii_lower(a) == protocols::ascii_lower(b); }))
+      return &f;
+  return nullptr;
+}
+
+FedTarget Federation::target(std::size_t entry) const {
+  const auto& f = cfg_.federation[entry];
+  return FedTarget{f.proxy, f.user, f.password};
+}
+
+void Federation::start() {
+  if (cfg_.federation.empty()) return;
+  stopped_ = false;
+  std::uint64_t seed = std::random_device{}();
+  for (std::size_t i = 0; i < cfg_.federation.size(); ++i) {
+    const auto& f = cfg_.federation[i];
+    for (const auto& p : f.publish) {
+      if (!rt_.core.directory().exists(p.account)) {
+        spdlog::warn("sip federation {}: publish: no account {}", f.domain, p.account);
+        continue;
+      }
+      std::string aor = p.aor.empty() ? "sip:" + p.account + "@" + f.domain : p.aor;
+      pubs_.push_back(
+          Pub{p.account, aor, i, PublishSchedule(federation_backoff(f.backoff_max), seed++), 0, false});
+    }
+  }
+  scan_rosters();
+  // Later subscriptions to remote SIP presentities (XMPP <presence type='subscribe'/>).
+  hook_ = rt_.core.hooks().add("presence/subscribe", 0, "sip-federation", [this](core::HookContext& ctx) {
+    const auto* s = static_cast<const core::Subscription*>(ctx.payload);
+    if (!s || !s->watcher.is_user() || !s->presentity.is_foreign() ||
+        s->presentity.protocol() != core::Protocol::sip)
+      return core::Verdict::pass;
+    auto aor = parse_sip_aor(s->presentity.id());
+    if (!aor || !entry_for(aor->host)) return core::Verdict::pass;
+    if (!watch(s->watcher.id(), *aor)) {
+      ctx.deny_error = core::make_error(core::Condition::resource_constraint,
+                                        "too many remote SIP presentities watched through " + aor->host);
+      return core::Verdict::deny;
+    }
+    return core::Verdict::pass;
+  });
+  tick(FedClock::now());
+  arm();
+}
+
+void Federation::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  hook_.reset();
+  timer_.cancel();
+  for (auto& [key, r] : remotes_)
+    if (r.id) ops_.unsubscribe(r.id);
+  remotes_.clear();
+  by_id_.clear();
+  pubs_.clear();
+}
+
+void Federation::scan_rosters() {
+  auto users = rt_.core.directory().list();
+  if (!users) return;
+  for (const auto& u : *users) {
+    auto items = rt_.core.store().roster(core::Address::user(u));
+    if (!items) continue;
+    for (const auto& it : *items) {
+      if (!it.contact.is_foreign() || it.contact.protocol() != core::Protocol::sip) continue;
+      if (it.to != core::SubscriptionState::pending && it.to != core::SubscriptionState::active) continue;
+      auto aor = parse_sip_aor(it.contact.id());
+      if (aor && entry_for(aor->host) && !watch(u, *aor))
+        spdlog::warn("sip federation: {} not watched for {}: max_subscriptions reached", aor->str(), u);
+    }
+  }
+}
+
+bool Federation::watch(const std::string& watcher, const SipAor& presentity) {
+  const auto* f = entry_for(presentity.host);
+  if (!f || stopped_) return false;
+  auto key = presentity.str();
+  auto it = remotes_.find(key);
+  if (it == remotes_.end()) {
+    std::size_t entry = static_cast<std::size_t>(f - cfg_.federation.data());
+    std::size_t n = std::count_if(remotes_.begin(), remotes_.end(),
+                                  [&](const auto& r) { return r.second.entry == entry; });
+    if (n >= f->max_subscriptions) return false;
+    Remote r{presentity, entry,
+             {},         ResubscribeSchedule(federation_backoff(f->backoff_max), std::random_device{}()),
+             0,          std::nullopt,
+             {}};
+    it = remotes_.emplace(key, std::move(r)).first;
+  }
+  it->second.watchers.insert(watcher);
+  return true;
+}
+
+std::size_t Federation::live_subscriptions() const {
+  return static_cast<std::size_t>(std::count_if(remotes_.begin(), remotes_.end(),
+                                                [](const auto& r) { return r.second.sched.established(); }));
+}
+
+void Federation::arm() {
+  if (stopped_) return;
+  timer_.expires_after(kTick);
+  timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto self = w.lock();
+    if (!self || self->stopped_) return;
+    try {
+      self->tick(FedClock::now());
+    } catch (const std::exception& e) {
+      spdlog::error("sip federation: tick: {}", e.what());
+    }
+    self->arm();
+  });
+}
+
+void Federation::tick(FedClock::time_point now) {
+  for (auto it = remotes_.begin(); it != remotes_.end();) {
+    Remote& r = it->second;
+    if (r.watchers.empty()) {  // nobody watches any more: RFC 6665 §4.1.2.3 unsubscribe
+      if (r.id) {
+        by_id_.erase(r.id);
+        ops_.unsubscribe(r.id);
+      }
+      it = remotes_.erase(it);
+      continue;
+    }
+    const auto& fe = cfg_.federation[r.entry];
+    if (r.id && now - r.heard > std::chrono::seconds(fe.expires) + std::chrono::seconds(5)) {
+      spdlog::info("sip federation: no NOTIFY for {} s from {}: subscribing afresh", fe.expires + 5,
+                   r.aor.str());
+      by_id_.erase(r.id);
+      ops_.unsubscribe(r.id);
+      r.id = 0;
+      r.sched.ended(now);
+    }
+    if (r.sched.due(now)) {
+      r.id = next_id_++;
+      r.heard = now;
+      by_id_[r.id] = it->first;
+      const auto& f = cfg_.federation[r.entry];
+      std::string from = f.user.empty() ? "sip:parley@" + domain_ : "sip:" + f.user + "@" + f.domain;
+      ops_.subscribe(FedSubscribe{r.id, r.aor.str(), from, f.expires, target(r.entry)});
+    }
+    if (r.last) deliver(r, false);  // sessions that opened since
+    ++it;
+  }
+  for (auto& p : pubs_) {
+    p.sched.set_body(pidf_for(p));
+    if (auto req = p.sched.due(now)) {
+      p.id = next_id_++;
+      ops_.publish(FedPublish{p.id, p.aor, cfg_.federation[p.entry].expires, std::move(req->etag),
+                              std::move(req->body), target(p.entry)});
+    }
+  }
+}
+
+void Federation::deliver(Remote& r, bool to_all) {
+  auto contact = core::Address::foreign(r.aor.str());
+  if (!contact || !r.last) return;
+  core::PresenceUpdate u{*contact, *r.last, *r.last};
+  std::set<core::SessionId> told;
+  for (const auto& w : r.watchers)
+    for (auto sid : rt_.core.sessions().of_user(core::Address::user(w))) {
+      told.insert(sid);
+      if (!to_all && r.told.count(sid)) continue;
+      if (const auto* s = rt_.core.sessions().find(sid); s && s->sink) s->sink->on_presence(u);
+    }
+  r.told = std::move(told);
+}
+
+void Federation::notified(std::uint64_t id, SubState state, std::optional<sipt::PidfDocument> doc) {
+  auto k = by_id_.find(id);
+  if (k == by_id_.end()) return;
+  auto it = remotes_.find(k->second);
+  if (it == remotes_.end()) return;
+  Remote& r = it->second;
+  r.heard = FedClock::now();
+  if (!r.sched.established()) {
+    r.sched.established(FedClock::now());
+    spdlog::info("sip federation: subscribed to {} ({})", r.aor.str(),
+                 state == SubState::active    ? "active"
+                 : state == SubState::pending ? "pending"
+                                              : "terminated");
+  }
+  if (state != SubState::active || !doc) return;
+  // The remote server authorised us: pending roster subscriptions become active; a
+  // watcher whose roster no longer watches is dropped.
+  auto contact = core::Address::foreign(r.aor.str());
+  if (!contact) return;
+  for (auto w = r.watchers.begin(); w != r.watchers.end();) {
+    auto owner = core::Address::user(*w);
+    auto items = rt_.core.store().roster(owner);
+    const core::RosterItem* item = nullptr;
+    if (items)
+      for (const auto& i : *items)
+        if (i.contact == *contact) item = &i;
+    if (!item ||
+        (item->to != core::SubscriptionState::pending && item->to != core::SubscriptionState::active)) {
+      w = r.watchers.erase(w);
+      continue;
+    }
+    if (item->to == core::SubscriptionState::pending) {
+      core::RosterItem up = *item;
+      up.to = core::SubscriptionState::active;
+      if (rt_.core.store().put_roster_item(up))
+        for (auto sid : rt_.core.sessions().of_user(owner))
+          if (const auto* s = rt_.core.sessions().find(sid); s && s->sink) s->sink->on_roster_push(up, false);
+    }
+    ++w;
+  }
+  r.last = tuple_of(*doc);
+  deliver(r, true);
+}
+
+void Federation::subscription_ended(std::uint64_t id, std::uint16_t code, const std::string& why) {
+  auto k = by_id_.find(id);
+  if (k == by_id_.end()) return;
+  auto it = remotes_.find(k->second);
+  by_id_.erase(k);
+  if (it == remotes_.end()) return;
+  Remote& r = it->second;
+  auto now = FedClock::now();
+  r.id = 0;
+  r.sched.ended(now);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(r.sched.retry_at() - now).count();
+  spdlog::info("sip federation: subscription to {} ended ({} {}); next attempt in {} ms", r.aor.str(), code,
+               why, wait);
+}
+
+void Federation::published(std::uint64_t id, std::uint16_t code, std::string etag, std::uint32_t expires) {
+  for (auto& p : pubs_) {
+    if (p.id != id || !p.sched.in_flight()) continue;
+    p.id = 0;
+    auto now = FedClock::now();
+    p.sched.answered(code, std::move(etag), expires, now);
+    if (code >= 200 && code < 300) {
+      spdlog::debug("sip federation: published {} as {} ({})", p.account, p.aor, code);
+      if (!p.logged) spdlog::info("sip federation: publishing {} as {}", p.account, p.aor);
+      p.logged = true;
+    } else {
+      p.logged = false;
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.sched.retry_at() - now).count();
+      spdlog::warn("sip federation: PUBLISH of {} as {} failed ({}); next attempt in {} ms", p.account, p.aor,
+                   code, std::max<long long>(0, wait));
+    }
+    return;
+  }
+}
+
+SipReply Federation::receive_message(const std::string& from_uri, const std::string& to, std::string body,
+                                     std::string subject, std::string call_id) {
+  auto aor = parse_sip_aor(from_uri);
+  if (!aor || !entry_for(aor->host)) return {403, "Forbidden", {}};
+  if (!core::is_valid_local_name(to) || !rt_.core.directory().exists(to)) return {404, "Not Found", {}};
+  auto from = core::Address::foreign(aor->str());
+  if (!from) return {400, "Bad From", {}};
+  core::Message m;
+  m.kind = core::MessageKind::direct;
+  m.from = *from;
+  m.to = core::Address::user(to);
+  m.body = std::move(body);
+  if (!subject.empty()) m.subject = std::move(subject);
+  m.thread = call_id.size() <= 64 ? std::move(call_id) : std::string();  // RFC 7572 §6
+  m.origin.protocol = core::Protocol::sip;
+  if (auto st = rt_.core.router().send(std::move(m)); !st) return reply_for(st.error());
+  return {200, "OK", {}};
+}
+
+std::string Federation::pidf_for(const Pub& p) const {
+  auto who = rt_.core.presence().presentity(core::Address::user(p.account));
+  sipt::PidfDocument d;
+  d.entity = "pres:" + p.aor.substr(4);  // RFC 3863 §4.1.2
+  for (const auto& t : who.tuples) {
+    sipt::PidfTuple pt;
+    pt.id = t.id;
+    pt.open = t.basic == core::Basic::open;
+    pt.note = t.note;
+    d.tuples.push_back(std::move(pt));
+  }
+  if (d.tuples.empty()) d.tuples.push_back({"offline", false, std::nullopt, {}, {}});
+  auto agg = who.aggregate();
+  d.show = agg.basic == core::Basic::open ? show_of(agg.availability) : sipt::PidfShow::available;
+  d.note = agg.note;
+  return sipt::render_pidf(d);
+}
+
+}  // namespace parley::adapters::sip

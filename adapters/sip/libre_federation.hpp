@@ -1,0 +1,56 @@
+#pragma once
+// The SIP federation's libre side (libre thread only): one sipevent subscriber per remote
+// presentity the core side (adapters/sip/federation.hpp) asks to watch, and one PUBLISH
+// client transaction at a time per published presentity, both through the entry's proxy
+// (a loose route, RFC 3261 §16.12) with libre's client digest (sip_auth: 401/407 are
+// answered with the entry's user/password). NOTIFY bodies are vetted here
+// (vet_notify_body) and only a good document is posted to the core strand.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "adapters/common/libre_bridge.hpp"
+#include "adapters/common/runtime.hpp"
+#include "adapters/sip/federation.hpp"
+
+struct sip;
+struct sip_msg;
+struct sipevent_sock;
+
+namespace parley::adapters::sip {
+
+class FedClient {
+ public:
+  FedClient(Runtime& rt, LibreLoop& loop, std::weak_ptr<Federation> core, struct ::sip* sip,
+            sipevent_sock* evsock);
+  ~FedClient();
+  FedClient(const FedClient&) = delete;
+  FedClient& operator=(const FedClient&) = delete;
+
+  void subscribe(const FedSubscribe& s);
+  void unsubscribe(std::uint64_t id);  // Expires: 0 in the dialog (libre sends it)
+  void publish(const FedPublish& p);
+  void close();  // drops every subscription and request (the stack is closing)
+
+  struct Sub;  // libre_federation.cpp
+  struct Pub;
+  // For the request callbacks (libre_federation.cpp).
+  struct ::sip* sip_handle() const {
+    return sip_;
+  }
+  bool is_closed() const { return closed_; }
+  void published(Pub* p, int err, const struct sip_msg* msg);  // reports, then frees p
+
+ private:
+  Runtime& rt_;
+  LibreLoop& loop_;
+  std::weak_ptr<Federation> core_;
+  struct ::sip* sip_;
+  sipevent_sock* evsock_;
+  bool closed_ = false;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Pub>> pubs_;
+};
+
+}  // namespace parley::adapters::sip

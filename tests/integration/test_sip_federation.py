@@ -1,0 +1,369 @@
+#!/usr/bin/python3
+"""SIP presence federation (issue 12, sip.federation[]) against a real Kamailio 5.6 with
+presence + presence_xml on loopback (tests/integration/kamailio_peer.py: its own port, its
+own db_text copy; requests from parleyd's SIP port must pass digest authentication against
+the db_text subscriber table, so the federation entry's user/password are exercised).
+
+  (a) sipp PUBLISHes a presentity at Kamailio; an XMPP user of parleyd with that SIP contact
+      on the roster (juliet\\40remote.test@sip.localhost) sees open, then away, arrive
+      through parleyd's SUBSCRIBE at Kamailio; the roster subscription becomes "to".
+  (b) an XMPP user's presence change is PUBLISHed by parleyd at Kamailio; a sipp watcher
+      subscribed there gets the NOTIFY with the new state.
+  (c) Kamailio restarted (state lost): parleyd's refresh fails (481, or a 407 for the old
+      nonce that libre gives up on: then the NOTIFY watchdog), it resubscribes after its
+      backoff, and new publications reach the XMPP user again (bounded waits).
+  Incoming: a MESSAGE from a user of the federated domain, relayed by Kamailio, reaches the
+  XMPP user with no digest; the same MESSAGE sent to parleyd directly is challenged.
+  Hostile: a NOTIFY with a huge, malformed PIDF is refused without changing anyone's
+  presence while another contact's updates keep arriving; the remote subscription bound
+  refuses one more contact.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import kamailio_peer as kp
+import parley_harness as h
+import test_sip as ts
+
+try:
+    import xmpp_client as xc
+except ImportError:  # pragma: no cover
+    xc = None
+
+REMOTE = "remote.test"
+FEDPW = "fed-secret"
+SCENARIOS = Path(__file__).resolve().parent / "sip"
+
+
+def need_tools():
+    if xc is None or xc.slixmpp is None:
+        raise h.Skip("slixmpp missing")
+    if not kp.available():
+        raise h.Skip("kamailio with presence modules is not installed")
+    if not ts.SIPP:
+        raise h.Skip("sipp is not installed")
+
+
+if xc is not None and xc.slixmpp is not None:
+    class Client(xc.BaseClient):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.roster.auto_authorize = None
+            self.presences = asyncio.Queue()
+            for t in ("available", "unavailable", "away", "xa", "dnd", "chat"):  # slixmpp: show as type
+                self.add_event_handler(f"presence_{t}", lambda p: self.presences.put_nowait(p))
+
+
+def contact_jid(user: str) -> str:
+    return f"{user}\\40{REMOTE}@sip.localhost"
+
+
+def config(kport: int, expires: int = 600, **fed):
+    cfg = h.config(xmpp=True, sip=True, accounts=[("alice", "alicepw"), ("bob", "bobpw")])
+    entry = {"domain": REMOTE, "proxy": f"udp:127.0.0.1:{kport}", "user": "parley", "password": FEDPW,
+             "expires": expires, "backoff_max": 4}
+    entry.update(fed)
+    cfg["sip"].update({"federation": [entry]})
+    return cfg
+
+
+def kam_log_on_failure(kam: kp.Kamailio) -> None:
+    import sys
+    if sys.exc_info()[0] is not None:
+        print("---- kamailio log ----\n" + kam.log()[-4000:] + "\n---- end of kamailio log ----", file=sys.stderr)
+
+
+def kamailio(kport: int, cfg) -> kp.Kamailio:
+    return kp.Kamailio(kport, REMOTE, subscribers=[("parley", REMOTE, FEDPW)],
+                       auth_port=cfg["_ports"]["sip"], relay_port=cfg["_ports"]["sip"]).start()
+
+
+def sipp(scenario: str, kport: int, user: str, keys: dict[str, str], timeout: float = 20,
+         background: bool = False, extra=()):
+    """sipp runs `scenario` once against Kamailio (no auth there for sipp's own port);
+    returns (rc, output, workdir) or, with background, (Popen, workdir)."""
+    work = Path(tempfile.mkdtemp(prefix="sipp-fed-"))
+    args = [ts.SIPP, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(h.free_port(udp=True)),
+            "-t", "u1", "-m", "1", "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-s", user,
+            "-trace_logs", "-log_file", str(work / "log.txt"), "-trace_msg", "-message_file", str(work / "msg.txt"),
+            *extra]
+    for k, v in keys.items():
+        args += ["-key", k, v]
+    args.append(f"127.0.0.1:{kport}")
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
+    if background:
+        return p, work
+    rc, out = ts.sipp_result(p, timeout + 10)
+    return rc, out, work
+
+
+def publish(kport: int, user: str, basic: str, acts: str, note: str, etag: str = "") -> str:
+    """PUBLISHes user's state at Kamailio with sipp; returns the new entity tag."""
+    keys = {"domain": REMOTE, "basic": basic, "acts": acts, "note": note}
+    if etag:
+        keys["etag"] = etag
+    rc, out, work = sipp("kam_publish_modify.xml" if etag else "kam_publish.xml", kport, user, keys)
+    try:
+        assert rc == 0, out[-2000:]
+        m = re.search(r"ETAG=(\S+)", (work / "log.txt").read_text())
+        assert m, (work / "log.txt").read_text()
+        return m.group(1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def presence_from(client, user: str, pred=lambda p: True, timeout: float = 15):
+    want = contact_jid(user).split("@", 1)[0]
+
+    def match(p):
+        f = p["from"]
+        return f.domain == "sip.localhost" and want.replace("\\40", "@") in (f.user or "").replace("\\40", "@") \
+            and pred(p)
+    return xc.run(xc.next_where(client.presences, match, timeout), timeout + 5)
+
+
+def watch(client, user: str) -> None:
+    client.send_presence(pto=contact_jid(user), ptype="subscribe")
+    xc.run(asyncio.sleep(0.2))  # slixmpp sends from its loop
+
+
+def wait_log(d, pattern: str, timeout: float = 15, after: int = 0) -> str:
+    """d.wait_for_log, with slixmpp's loop running meanwhile (its clients keep working)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return d.wait_for_log(pattern, 0.05, after)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        xc.run(asyncio.sleep(0.1))
+
+
+# ---- tests ----
+
+def test_xmpp_user_sees_a_kamailio_presentity_and_parley_resubscribes_after_a_restart():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, expires=10)  # libre refreshes at 9 s: a restart is noticed within that
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+            watch(bob, "juliet")
+            wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15)
+            # (a) open with a note, then away: both arrive through Kamailio's NOTIFYs.
+            etag = publish(kport, "juliet", "open", "", "hello from sip")
+            p = presence_from(bob, "juliet", lambda p: p["type"] == "available")
+            assert p["status"] == "hello from sip", p
+            publish(kport, "juliet", "open", "<rpid:activities><rpid:away/></rpid:activities>", "at lunch", etag)
+            p = presence_from(bob, "juliet", lambda p: p["show"] == "away")
+            assert p["status"] == "at lunch", p
+            # Kamailio authorised the subscription: the roster says "to" now.
+            deadline = time.monotonic() + 5
+            sub = None
+            while time.monotonic() < deadline:
+                for jid in bob.client_roster:
+                    if "remote.test" in str(jid).replace("\\40", "@"):
+                        sub = bob.client_roster[jid]["subscription"]
+                if sub == "to":
+                    break
+                xc.run(asyncio.sleep(0.1))
+            assert sub == "to", sub
+            # (c) Kamailio restarts with its state lost: parleyd's refresh gets 481, and it
+            # subscribes again after its backoff.
+            mark = d.mark()
+            kam.stop()
+            kam.start(fresh_db=True)
+            restarted = time.monotonic()
+            # Either the refresh is answered 481 (the subscription ends), or - when Kamailio
+            # answers the refresh's nonce from before the restart with a non-stale 407 -
+            # no NOTIFY follows the refresh and the watchdog starts afresh after Expires + 5 s.
+            wait_log(d, r"sip federation: (subscription to sip:juliet@remote\.test ended|no NOTIFY for \d+ s "
+                     r"from sip:juliet@remote\.test)", 30, after=mark)
+            wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15, after=mark)
+            print(f"resubscribed {time.monotonic() - restarted:.1f} s after Kamailio was back (Expires 10)", flush=True)
+            publish(kport, "juliet", "open", "<rpid:activities><rpid:busy/></rpid:activities>", "in a call")
+            p = presence_from(bob, "juliet", lambda p: p["show"] == "dnd")
+            assert p["status"] == "in a call", p
+            xc.bye(bob)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def test_local_presence_is_published_at_kamailio():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, publish=[{"account": "alice"}])
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+            wait_log(d, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            proc, work = sipp("kam_subscribe.xml", kport, "watcher", {"domain": REMOTE, "watch": "alice"},
+                              background=True)
+            try:
+                # The first NOTIFY (alice available, published by parleyd) before she changes.
+                msgs = work / "msg.txt"
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and "NOTIFY sip:" not in (msgs.read_text(errors="replace")
+                                                                            if msgs.exists() else ""):
+                    time.sleep(0.1)  # polling sipp's trace file for an event, bounded
+                first = msgs.read_text(errors="replace")
+                assert "NOTIFY sip:" in first, first
+                assert "<basic>open</basic>" in first and "gone fishing" not in first, first
+                alice.send_presence(pshow="away", pstatus="gone fishing")
+                deadline = time.monotonic() + 30
+                while proc.poll() is None and time.monotonic() < deadline:
+                    xc.run(asyncio.sleep(0.1))  # slixmpp sends from its loop; sipp ends on the NOTIFY
+                rc, out = ts.sipp_result(proc, 5)
+                assert rc == 0, out[-2000:] + (work / "msg.txt").read_text(errors="replace")[-3000:]
+                notifies = re.split(r"(?=NOTIFY sip:)", (work / "msg.txt").read_text(errors="replace"))
+                last = [n for n in notifies if n.startswith("NOTIFY") and "gone fishing" in n][0]
+                assert "away" in last and "<basic>open</basic>" in last, last
+                assert "application/pidf+xml" in last, last
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                shutil.rmtree(work, ignore_errors=True)
+            xc.bye(alice)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def test_huge_notify_is_refused_and_others_continue():
+    """A 20 KB note published at Kamailio: Kamailio (db_text) stores it cut, so the NOTIFY it
+    sends parleyd is large and malformed; parleyd refuses it (4xx, logged) and nothing of it
+    reaches bob, while another contact's updates keep arriving. (The 413 over 16 KiB of
+    PIDF and other malformed documents: tests/unit/adapters/sip/federation_schedule_test.cpp.)"""
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport)
+    cfg["sip"]["max_request"] = 65535  # so the body check itself is what refuses
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+            watch(bob, "juliet")
+            watch(bob, "romeo")
+            wait_log(d, r"subscribed to sip:juliet@remote\.test", 15)
+            wait_log(d, r"subscribed to sip:romeo@remote\.test", 15)
+            romeo = publish(kport, "romeo", "open", "", "romeo here")
+            presence_from(bob, "romeo", lambda p: p["status"] == "romeo here")
+            mark = d.mark()
+            publish(kport, "juliet", "open", "", "x" * 20000)
+            wait_log(d, r"NOTIFY for sip:juliet@remote\.test refused: 4\d\d", 15, after=mark)
+            publish(kport, "romeo", "open", "<rpid:activities><rpid:away/></rpid:activities>", "still here", romeo)
+            p = presence_from(bob, "romeo", lambda p: p["show"] == "away")
+            assert p["status"] == "still here", p
+            # Nothing of the refused document reached bob.
+            seen = []
+            while not bob.presences.empty():
+                seen.append(bob.presences.get_nowait())
+            assert not any("xxxxxxxx" in (p["status"] or "") for p in seen), seen
+            assert d.running()
+            xc.bye(bob)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def test_remote_subscription_bound():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, max_subscriptions=1)
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+            watch(bob, "juliet")
+            wait_log(d, r"subscribed to sip:juliet@remote\.test", 15)
+            watch(bob, "romeo")  # beyond the bound: refused (resource-constraint), not subscribed
+            wait_log(d, r"presence subscribe to sip:romeo@remote\.test: .*too many remote SIP", 10)
+            publish(kport, "romeo", "open", "", "romeo here")
+            publish(kport, "juliet", "open", "", "juliet here")
+            p = presence_from(bob, "juliet", lambda p: p["status"] == "juliet here")
+            assert p is not None
+            assert "subscribed to sip:romeo" not in d.log()
+            xc.bye(bob)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def test_resubscribe_is_bounded_while_the_server_is_down():
+    """Nothing listens at the proxy (TCP: each SUBSCRIBE fails at once): parleyd keeps
+    retrying, but after a backoff (1 s doubling, here capped at backoff_max 4 s), never in
+    a loop; once the server is up, the next attempt subscribes."""
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, backoff_max=4)
+    cfg["sip"]["federation"][0]["proxy"] = f"tcp:127.0.0.1:{kport}"
+    with h.Parleyd(cfg) as d:
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+        watch(bob, "juliet")
+        first = wait_log(d, r"subscription to sip:juliet@remote\.test ended", 10)
+        start = time.monotonic()
+        while time.monotonic() - start < 10:
+            xc.run(asyncio.sleep(0.2))
+        ended = [l for l in d.log().splitlines() if "subscription to sip:juliet@remote.test ended" in l]
+        # Attempts at about 0, 1, 1-2, 1-4, then every 1-4 s: 4..12 in the 10 s after the first.
+        print(f"{len(ended)} attempts in the first ~10 s with the server down", flush=True)
+        assert 3 <= len(ended) <= 13, ended
+        assert first in ended[0]
+        kam = kamailio(kport, cfg)
+        try:
+            wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15)
+        finally:
+            kam_log_on_failure(kam)
+            kam.close()
+        xc.bye(bob)
+
+
+def test_message_from_the_federated_domain_reaches_a_local_user():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport)
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+            inbox = asyncio.Queue()
+            bob.add_event_handler("message", lambda m: inbox.put_nowait(m))
+            keys = {"domain": REMOTE, "to": "bob", "to_domain": "localhost", "text": "hello via kamailio"}
+            rc, out, work = sipp("kam_message.xml", kport, "juliet", keys)
+            shutil.rmtree(work, ignore_errors=True)
+            assert rc == 0, out[-2000:]
+            m = xc.run(xc.next_where(inbox, lambda m: m["body"].strip() == "hello via kamailio"), 15)
+            assert m["from"].domain == "sip.localhost", m
+            assert "juliet" in str(m["from"]) and "remote.test" in str(m["from"]), m
+            # The same MESSAGE straight to parleyd (not from the proxy) needs digest: 401.
+            ua = ts.UdpUa(d.ports["sip"], "juliet")
+            req = ua.request("MESSAGE", "sip:bob@localhost", ["Content-Type: text/plain"], b"sneaky", to_user="bob")
+            r = ua.transact(req.replace(b"<sip:juliet@localhost>", b"<sip:juliet@remote.test>"))
+            assert r.startswith("SIP/2.0 401"), r
+            xc.run(asyncio.sleep(0.5))
+            seen = []
+            while not inbox.empty():
+                seen.append(inbox.get_nowait()["body"])
+            assert "sneaky" not in seen, seen
+            xc.bye(bob)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+if __name__ == "__main__":
+    import sys
+    only = set(sys.argv[1:])
+    h.run_tests({k: v for k, v in globals().items() if not only or not k.startswith("test_") or k in only})
