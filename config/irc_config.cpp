@@ -39,6 +39,21 @@ void parse_irc(Reader& r, IrcConfig& out) {
     n.string("fingerprint", net.fingerprint);
     check_fingerprint(n, net.fingerprint, net.tls);
     n.string("password", net.password);
+    if (n.has("webirc")) {
+      Reader w = n.map("webirc");
+      w.string("password", net.webirc_password, Required::yes);
+      w.string("gateway", net.webirc_gateway, Required::non_empty);
+      if (w.has("password") && net.webirc_password.empty())
+        w.error("password", "expected a non-empty string (the network's WEBIRC password)");
+      // Each is one IRC parameter: a space would shift the others, CR/LF would end the line.
+      auto one_param = [&](std::string_view key, const std::string& v) {
+        if (v.size() > 100 || v.front() == ':' ||
+            v.find_first_of(std::string_view(" \r\n\0", 4)) != std::string::npos)
+          w.error(key, "expected at most 100 characters with no space, CR, LF or NUL, not starting with ':'");
+      };
+      if (!net.webirc_password.empty()) one_param("password", net.webirc_password);
+      if (!net.webirc_gateway.empty()) one_param("gateway", net.webirc_gateway);
+    }
     if (n.has("sasl")) {
       Reader sasl = n.map("sasl");
       sasl.string("user", net.sasl_user, Required::yes);
@@ -58,6 +73,15 @@ void parse_irc(Reader& r, IrcConfig& out) {
   });
   r.string("gateway_domain", out.gateway_domain);
   r.boolean("open_networks", out.open_networks);
+  r.boolean("open_networks_allow_private", out.open_networks_allow_private);
+  if (r.has("identd")) {
+    Reader id = r.map("identd");
+    id.listen("listen", out.identd_listen, ListenStyle::stream);
+    for (const auto& a : out.identd_listen)
+      if (a.tls()) id.error("listen", "identd is plain TCP (RFC 1413): no tls: prefix");
+    id.integer("max_connections", out.identd_max_connections, 1, 10000);
+    id.integer("timeout", out.identd_timeout, 1, 600);
+  }
   r.integer("gateway_max_links_per_user", out.gateway_max_links_per_user, 1, 1000);
   r.integer("gateway_queue", out.gateway_queue, 1, 100000);
   r.boolean("gateway_record_history", out.gateway_record_history);

@@ -31,6 +31,12 @@ struct IrcNetwork {
   // throttle: off -> burst 0 (no throttle).
   std::size_t throttle_burst = 5;
   std::size_t throttle_interval_ms = 2000;
+  // WEBIRC (https://ircv3.net/specs/extensions/webirc): `WEBIRC password gateway hostname
+  // ip` before NICK/USER, with the XMPP user's address, so that the network sees (and can
+  // ban) the user rather than the gateway. webirc: {password, gateway}; empty password:
+  // not sent. No space, CR, LF or NUL in either (the loader refuses them).
+  std::string webirc_password;
+  std::string webirc_gateway = "parley";
 };
 
 struct IrcConfig {
@@ -55,6 +61,17 @@ struct IrcConfig {
   std::string gateway_domain;
   // false: only networks[] may be reached through the gateway; true: any host (TLS 6697).
   bool open_networks = false;
+  // With open_networks: a host that resolves to a loopback, private, link-local, multicast
+  // or otherwise non-public address is refused (the gateway must not become a way into
+  // the operator's network); true allows them (tests on loopback, a LAN-only deployment).
+  bool open_networks_allow_private = false;
+  // RFC 1413 identd for the gateway's IRC connections (irc.identd): answers a network's
+  // ident query for a puppet's connection with that user's ident (the USER name), and
+  // NO-USER for anything else. listen empty: off. Connections at once and seconds one may
+  // stay open are bounded.
+  std::vector<ListenAddress> identd_listen;
+  std::size_t identd_max_connections = 32;
+  std::size_t identd_timeout = 10;
   std::vector<IrcNetwork> networks;
   // Gateway bounds: IRC connections one XMPP user may hold (one per network), lines
   // queued toward one IRC connection while it is down or throttled (more: refused with an

@@ -47,7 +47,7 @@ void parse_xmpp(Reader& r, XmppConfig& out) {
       if (out.component.domain.empty()) component.error("domain", "expected a non-empty string (component domain)");
       if (out.component.secret.empty()) component.error("secret", "expected a non-empty string (XEP-0114 shared secret)");
       std::string why;
-      if (!parse_listen(out.component.server, ListenStyle::stream, &why)) component.error("server", why);
+      if (!protocols::parse_server_address(out.component.server, &why)) component.error("server", why);
     }
   }
 }

@@ -42,6 +42,13 @@ std::optional<config::IrcNetwork> Gateway::find_network(std::string_view server)
   return n;
 }
 
+bool Gateway::public_only(const config::IrcNetwork& net) const {
+  if (!options_.open_networks || options_.open_networks_allow_private) return false;
+  for (const auto& n : options_.networks)
+    if (ascii_equal_fold(n.name, net.name)) return false;  // configured: the operator chose it
+  return true;
+}
+
 void Gateway::error_reply(const XmppIn& s, std::string_view type, std::string_view condition,
                           std::string_view text) {
   if (s.type == "error") return;  // RFC 6120 §8.3.1: never answer an error with an error
@@ -54,7 +61,7 @@ void Gateway::error_reply(const XmppIn& s, std::string_view type, std::string_vi
 }
 
 Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
-                            std::string_view nick, bool create, std::string* why) {
+                            std::string_view nick, bool create, std::string* why, std::string_view peer_ip) {
   const std::string key = bare + "\n" + protocols::ascii_fold(net.name);
   auto it = puppets_.find(key);
   if (it != puppets_.end()) {
@@ -75,7 +82,7 @@ Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& n
   // The user's settings (ad-hoc commands) apply from this new connection on.
   Effective e = effective(net, user_settings(bare), nick);
   auto p = std::make_unique<Puppet>(*this, bare, std::move(e.net), std::string(label), std::move(e.nick),
-                                    std::move(e.realname));
+                                    std::move(e.realname), std::string(peer_ip));
   Puppet* raw = p.get();
   puppets_.emplace(key, std::move(p));
   raw->start();
@@ -287,7 +294,7 @@ void Gateway::on_presence(const XmppIn& s) {
   }
   if (a->resource.empty()) return error_reply(s, "modify", "jid-malformed", "a nick is required");  // §7.2.1
   std::string why;
-  Puppet* p = puppet_for(bare, *net, a->server, a->resource, true, &why);
+  Puppet* p = puppet_for(bare, *net, a->server, a->resource, true, &why, s.peer_ip);
   if (!p) return error_reply(s, "wait", "resource-constraint", why);
   if (!p->in_channel(a->target) && p->channels() >= options_.max_channels)
     return error_reply(s, "wait", "resource-constraint",
@@ -309,7 +316,7 @@ void Gateway::on_message(const XmppIn& s) {
   std::string why;
   if (!p && a->kind == GatewayAddress::Kind::user && s.body) {
     // A private message with no connection open opens one (nick: the JID's localpart).
-    p = puppet_for(bare, *net, a->server, bare.substr(0, bare.find('@')), true, &why);
+    p = puppet_for(bare, *net, a->server, bare.substr(0, bare.find('@')), true, &why, s.peer_ip);
     if (!p) return error_reply(s, "wait", "resource-constraint", why);
   }
   if (!p)

@@ -31,12 +31,16 @@ namespace parley::adapters::gateway {
 
 class Puppet;
 class Adhoc;
+class IdentRegistry;
 struct SettingsChange;
 
 struct GatewayOptions {
   std::string domain;  // irc.gateway_domain
   std::vector<config::IrcNetwork> networks;
   bool open_networks = false;
+  // With open_networks, hosts outside networks[] must resolve to public addresses unless
+  // this is set (irc.open_networks_allow_private; connector.hpp public_only).
+  bool open_networks_allow_private = false;
   std::size_t max_links_per_user = 10;
   std::size_t queue = 200;        // lines per IRC connection waiting (down or throttled)
   std::size_t max_lines = 10;     // IRC lines one XMPP message may take
@@ -62,6 +66,8 @@ struct GatewayOptions {
   std::vector<std::string> admins;       // irc.gateway_admins
   std::size_t adhoc_sessions = 5;        // irc.gateway_adhoc_sessions
   std::size_t persistent_backlog = 100;  // irc.gateway_persistent_backlog
+  // irc.identd: puppets enter their connections here for the identd (identd.hpp); null: off.
+  std::shared_ptr<IdentRegistry> ident;
 };
 
 // One IRC link, for the admin command that lists them.
@@ -100,6 +106,8 @@ class Gateway {
   // or with open_networks an ad-hoc one for the host (TLS on 6697, verified); nullopt when
   // it may not be reached.
   std::optional<config::IrcNetwork> find_network(std::string_view server) const;
+  // A network reached only because of open_networks, whose addresses must be public.
+  bool public_only(const config::IrcNetwork& net) const;
 
   // ---- the channel archive (archive.hpp) ----
   bool archiving() const { return options_.store && options_.record_history; }
@@ -128,7 +136,7 @@ class Gateway {
 
  private:
   Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
-                     std::string_view nick, bool create, std::string* why);
+                     std::string_view nick, bool create, std::string* why, std::string_view peer_ip = {});
   void on_presence(const XmppIn& s);
   void on_message(const XmppIn& s);
   void on_iq(const XmppIn& s);

@@ -55,7 +55,10 @@ struct XmppIn {
   Kind kind = Kind::message;
   std::string type;  // the 'type' attribute ("" for available presence / normal message)
   std::string id;
-  std::string from;                              // the sender's full JID
+  std::string from;  // the sender's full JID
+  // The sender's IP address as Parley's c2s listener saw it (WEBIRC); "" from a XEP-0114
+  // component (the XMPP server does not tell its clients' addresses).
+  std::string peer_ip;
   std::string to_local, to_domain, to_resource;  // 'to', already prepared (RFC 7622)
   std::optional<std::string> body;
   std::optional<std::string> subject;

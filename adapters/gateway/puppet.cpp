@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "adapters/gateway/address.hpp"
 #include "adapters/gateway/gateway.hpp"
+#include "adapters/gateway/identd.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/throttle.hpp"
@@ -40,7 +43,7 @@ constexpr std::size_t kMaxReason = 300;
 }  // namespace
 
 Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick,
-               std::string realname)
+               std::string realname, std::string peer_ip)
     : gw_(gw),
       bare_(std::move(bare_jid)),
       net_(std::move(net)),
@@ -57,6 +60,17 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
   identity_.password = net_.password;
   identity_.sasl_user = net_.sasl_user;
   identity_.sasl_password = net_.sasl_password;
+  if (!net_.webirc_password.empty() && !peer_ip.empty()) {
+    // The hostname is the address itself: no reverse lookup here (the spec's fallback); the
+    // network may look it up. An address that does not parse sends no WEBIRC.
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(peer_ip, ec);
+    if (!ec)
+      identity_.webirc = {.password = net_.webirc_password,
+                          .gateway = net_.webirc_gateway,
+                          .hostname = a.to_string(),
+                          .ip = a.to_string()};
+  }
   reg_ = irc::ClientRegistration(identity_);
   if (net_.throttle_burst != 0) {
     // Tokens are milliseconds: a line costs interval_ms, burst lines may go at once.
@@ -66,6 +80,7 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 
 Puppet::~Puppet() {
   gw_.forget_archiver(this);
+  forget_ident();
   if (reconnector_) reconnector_->stop();
   if (link_ && quitting_)
     link_->release();
@@ -96,7 +111,8 @@ void Puppet::start() {
   protocols::ConnectOptions o;
   o.tls = net_.tls;
   o.verify = net_.verify;
-  o.fingerprint = net_.fingerprint;  // pinned: checked with (or, verify off, instead of) the chain
+  o.fingerprint = net_.fingerprint;       // pinned: checked with (or, verify off, instead of) the chain
+  o.public_only = gw_.public_only(net_);  // an open_networks host: no loopback/private address
   reconnector_ = protocols::Reconnector::make(
       gw_.strand(), net_.host, net_.port, o, gw_.options().backoff,
       {.on_connected = [this](protocols::ConnectedStream s) { on_connected(std::move(s)); },
@@ -153,6 +169,16 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   // Registration must finish in time (cleared at 001), or the link is dropped and retried.
   limits.handshake_timeout_ms = static_cast<std::uint32_t>(gw_.options().registration_timeout.count());
   const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
+  if (auto* ident = gw_.options().ident.get()) {
+    // Before the first line goes out: a network asks ident as soon as we connect.
+    boost::system::error_code ec;
+    const auto local = s.socket.local_endpoint(ec);
+    if (!ec) {
+      forget_ident();
+      ident->add(local, s.peer, identity_.user);
+      ident_key_.emplace(local, s.peer);
+    }
+  }
   link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
   reg_ = irc::ClientRegistration(identity_);
   std::string out;
@@ -169,10 +195,18 @@ void Puppet::connect_failed(const protocols::ConnectError& e,
   // A known-good network, or one the user asked to stay in: keep trying, the queue waits.
   if ((ever_registered_ || has_persistent()) && retry) return;
   // Never reached it: the joins waiting for it fail now rather than hang (XEP-0045 §7.2.7).
+  // An internal address behind an open network is a refusal, not an unreachable server.
+  const bool forbidden = e.kind == protocols::ConnectError::Kind::forbidden;
+  const std::string text = "IRC server " + net_.host + ": " + e.reason +
+                           (forbidden ? " (irc.open_networks_allow_private is off)" : "");
+  // From the nick the join asked for: never registered, the puppet has no nick of its own.
   for (auto& [_, c] : channels_)
-    for (const auto& r : c.resources)
-      gw_.send(r, render_error("presence", occupant_jid(c, reg_.nick()), r, {}, "cancel",
-                               "remote-server-not-found", "IRC server " + net_.host + ": " + e.reason));
+    for (const auto& r : c.resources) {
+      auto asked = c.requested.find(r);
+      const std::string& nick = asked != c.requested.end() ? asked->second : identity_.nicks.front();
+      gw_.send(r, render_error("presence", occupant_jid(c, nick), r, {}, "cancel",
+                               forbidden ? "not-allowed" : "remote-server-not-found", xml_safe_text(text)));
+    }
   channels_.clear();
   queue_.clear();
   check_empty();
@@ -184,9 +218,15 @@ void Puppet::send_now(std::string_view bytes) {
   if (auto link = link_; link && !bytes.empty()) link->send(bytes);
 }
 
+void Puppet::forget_ident() {
+  if (ident_key_ && gw_.options().ident) gw_.options().ident->remove(ident_key_->first, ident_key_->second);
+  ident_key_.reset();
+}
+
 void Puppet::on_irc_closed(std::string_view reason) {
   spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
   link_.reset();
+  forget_ident();
   for (auto& [_, c] : channels_) c.in_irc = false;
   if (quitting_ || channels_.empty()) return check_empty();
   if (reconnector_) reconnector_->connection_lost();

@@ -13,9 +13,11 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "adapters/gateway/irc_link.hpp"
@@ -35,8 +37,11 @@ class Puppet : public IrcLink::Owner {
  public:
   // net: the network with the user's settings applied (settings.hpp effective()); realname
   // "" : the bare JID.
+  // peer_ip: the XMPP user's address (port.hpp XmppIn::peer_ip), sent in WEBIRC when the
+  // network has a webirc password; "" (a component, a persistent channel restored at
+  // start): no WEBIRC, the network sees the gateway's address.
   Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick,
-         std::string realname = {});
+         std::string realname = {}, std::string peer_ip = {});
   ~Puppet() override;
   Puppet(const Puppet&) = delete;
   Puppet& operator=(const Puppet&) = delete;
@@ -175,6 +180,9 @@ class Puppet : public IrcLink::Owner {
   std::unique_ptr<protocols::StrandTimer> keepalive_;
   std::chrono::steady_clock::time_point last_rx_{};
   void arm_keepalive();
+  // The connection as the identd knows it (identd.hpp), while it is open.
+  std::optional<std::pair<protocols::tcp::endpoint, protocols::tcp::endpoint>> ident_key_;
+  void forget_ident();
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
   bool ever_registered_ = false;
   bool quitting_ = false;

@@ -130,6 +130,7 @@ gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
 void route_to_gateway(C2sConnection& c, px::Stanza& s, const px::Jid& to) {
   // the authenticated sender, never the stanza's 'from'
   gateway::XmppIn in = gateway_in(s, to, std::string(c.link()->full_jid()));
+  in.peer_ip = c.peer_host();  // an IP literal (net.cpp); BOSH: the HTTP client's
   gateway::Gateway* gw = c.ctx().gateway;
   c.to_core("xmpp: to the IRC gateway", [gw, in = std::move(in)] { gw->on_stanza(in); });
 }

@@ -6,6 +6,7 @@
 #include "adapters/common/listener_set.hpp"
 #include "adapters/xmpp/bosh_session.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
+#include "adapters/gateway/identd.hpp"
 #include "adapters/xmpp/context.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/gateway.hpp"
@@ -71,6 +72,7 @@ class XmppPlugin : public core::Plugin {
     ctx_->close_timeout_ms = config_.server.connections.close_timeout * 1000;
     start_gateway(d.domain);
     start_component(limits);
+    if (auto st = start_identd(); !st) return st;
     Context* ctx = ctx_.get();
     listeners_ = std::make_unique<ListenerSet>(
         rt_, ListenerSet::Options{
@@ -131,6 +133,7 @@ class XmppPlugin : public core::Plugin {
     if (rt_.http) rt_.http->remove("/http-bind");
     if (bosh_) bosh_->stop();
     if (listeners_) listeners_->stop();
+    if (identd_) identd_->stop();
     if (gateway_)  // every puppet QUITs its IRC network
       post_guarded(rt_.core_strand, "gateway: stop", [gw = gateway_] { gw->stop(); });
     if (component_)  // its puppets QUIT, then the component's stream ends
@@ -163,6 +166,7 @@ class XmppPlugin : public core::Plugin {
     o.domain = domain;
     o.networks = irc.networks;
     o.open_networks = irc.open_networks;
+    o.open_networks_allow_private = irc.open_networks_allow_private;
     o.max_links_per_user = irc.gateway_max_links_per_user;
     o.queue = irc.gateway_queue;
     o.max_lines = irc.max_lines_per_message;
@@ -179,7 +183,18 @@ class XmppPlugin : public core::Plugin {
     o.admins = irc.gateway_admins;
     o.adhoc_sessions = irc.gateway_adhoc_sessions;
     o.persistent_backlog = irc.gateway_persistent_backlog;
+    o.ident = ident_;
     return o;
+  }
+
+  // irc.identd: one RFC 1413 responder for the puppets of both gateways (identd.hpp).
+  core::Status start_identd() {
+    const auto& irc = config_.irc;
+    if (irc.identd_listen.empty() || (!gateway_ && !component_gateway_)) return {};
+    identd_ = std::make_unique<gateway::Identd>(
+        rt_, gateway::Identd::Options{irc.identd_max_connections, std::chrono::seconds(irc.identd_timeout)},
+        ident_);
+    return identd_->start(irc.identd_listen);
   }
 
   void start_gateway(const std::string& domain) {
@@ -210,7 +225,9 @@ class XmppPlugin : public core::Plugin {
       spdlog::warn("xmpp: component {} not started: no irc.networks to serve (nor irc.open_networks)", c.domain);
       return;
     }
-    auto server = protocols::parse_listen(c.server, protocols::ListenStyle::stream);
+    // A host name is resolved at each connection attempt (connector.hpp), so a server whose
+    // address changes, or whose name does not resolve yet, is retried with the backoff.
+    auto server = protocols::parse_server_address(c.server);
     if (!server) return;  // the loader refused it already
     ComponentOptions o;
     o.domain = c.domain;
@@ -234,6 +251,10 @@ class XmppPlugin : public core::Plugin {
   std::unique_ptr<Context> ctx_;
   std::unique_ptr<ListenerSet> listeners_;
   std::shared_ptr<BoshService> bosh_;
+  // Filled by the gateways' puppets, read by the identd; made before either gateway.
+  std::shared_ptr<gateway::IdentRegistry> ident_ =
+      config_.irc.identd_listen.empty() ? nullptr : std::make_shared<gateway::IdentRegistry>();
+  std::unique_ptr<gateway::Identd> identd_;
   std::shared_ptr<gateway::Gateway> gateway_;
   std::shared_ptr<Component> component_;
   std::shared_ptr<gateway::Gateway> component_gateway_;

@@ -12,6 +12,8 @@
 #include <cctype>
 #include <vector>
 
+#include "protocols/common/address_class.hpp"
+
 namespace parley::protocols {
 
 std::string_view to_string(ConnectError::Kind k) {
@@ -36,6 +38,8 @@ std::string_view to_string(ConnectError::Kind k) {
       return "closed";
     case ConnectError::Kind::cancelled:
       return "cancelled";
+    case ConnectError::Kind::forbidden:
+      return "forbidden";
   }
   return "unknown";
 }
@@ -148,10 +152,18 @@ class ConnectOp final : public Connect, public std::enable_shared_from_this<Conn
   void on_resolved(boost::system::error_code ec, tcp::resolver::results_type results) {
     if (finished_) return;
     if (ec) return fail(ConnectError::Kind::resolve, host_ + ": " + ec.message());
+    std::string refused;  // the first address public_only left out, for the error
     for (const auto& r : results) {
       if (endpoints_.size() >= o_.max_addresses) break;
+      if (o_.public_only && !is_public_address(r.endpoint().address())) {
+        if (refused.empty()) refused = r.endpoint().address().to_string();
+        continue;
+      }
       endpoints_.push_back(r.endpoint());
     }
+    if (endpoints_.empty() && !refused.empty())
+      return fail(ConnectError::Kind::forbidden,
+                  host_ + " resolves to " + refused + ", not a public address: refused");
     if (endpoints_.empty()) return fail(ConnectError::Kind::resolve, host_ + ": no addresses");
     try_next();
   }

@@ -44,6 +44,10 @@ struct ConnectOptions {
   // SHA-256 of the server certificate (DER), hex, colons and case ignored. When set it must
   // match, in addition to the chain check when `verify` is on.
   std::string fingerprint;
+  // Only public addresses (address_class.hpp) are tried: the resolver's answers are
+  // filtered before any connect, so a name cannot lead to a loopback or private host
+  // (irc.open_networks without open_networks_allow_private).
+  bool public_only = false;
 };
 
 struct ConnectError {
@@ -59,6 +63,7 @@ struct ConnectError {
     pin_mismatch,  // the certificate's SHA-256 was not the pinned one
     closed,        // the peer closed during the handshake
     cancelled,     // Connect::cancel()
+    forbidden,     // public_only, and the name resolved to no public address
   };
   Kind kind = Kind::invalid;
   std::string reason;  // one line for logs and for the user, with the address when known

@@ -104,4 +104,63 @@ std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle sty
   return out;
 }
 
+namespace {
+bool is_dns_name(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t label = 0;
+  char prev = '.';
+  for (char c : h) {
+    if (c == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else {
+      const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && !(c == '-' && label > 0)) return false;
+      if (++label > 63) return false;
+    }
+    prev = c;
+  }
+  if (prev == '-') return false;
+  // An all-numeric last label is a mistyped IPv4 address, not a name (RFC 3696 §2).
+  const std::string_view last = h.substr(h.rfind('.') == std::string_view::npos ? 0 : h.rfind('.') + 1);
+  return last.find_first_not_of("0123456789") != std::string_view::npos;
+}
+}  // namespace
+
+std::optional<ServerAddress> parse_server_address(std::string_view text, std::string* why) {
+  auto bad = [&](std::string_view what) -> std::optional<ServerAddress> {
+    fail(why, "invalid server address '" + std::string(text) + "' (" + std::string(what) +
+                  "); expected HOST:PORT with a host name or IP address, e.g. \"localhost:5347\", "
+                  "\"127.0.0.1:5347\" or \"[::1]:5347\"");
+    return std::nullopt;
+  };
+  std::string_view host, port;
+  bool bracketed = false;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') return bad("missing :PORT");
+    port = text.substr(close + 2);
+    bracketed = true;
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("missing :PORT");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
+  }
+  ServerAddress out;
+  out.host = std::string(host);
+  if (out.host.empty()) return bad("missing host");
+  if (bracketed ? !is_ipv6(out.host) : !(is_ipv4(out.host) || is_dns_name(out.host)))
+    return bad(bracketed ? "not an IPv6 address" : "host is neither an IP address nor a host name");
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+    return bad("port must be 1..65535");
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
 }  // namespace parley::protocols

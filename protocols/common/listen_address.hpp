@@ -40,4 +40,13 @@ struct ListenAddress {
 std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle style = ListenStyle::stream,
                                           std::string* why = nullptr);
 
+// A server to connect to: "HOST:PORT" with HOST an IP literal ("[::1]" bracketed) or a DNS
+// name (RFC 1123 §2.1 labels: letters, digits, '-', at most 253 bytes), resolved when
+// connecting, not here (xmpp.component.server: "localhost:5347", "xmpp.lan:5347").
+struct ServerAddress {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+std::optional<ServerAddress> parse_server_address(std::string_view text, std::string* why = nullptr);
+
 }  // namespace parley::protocols

@@ -26,8 +26,22 @@ ClientRegistration::~ClientRegistration() = default;
 ClientRegistration::ClientRegistration(ClientRegistration&&) noexcept = default;
 ClientRegistration& ClientRegistration::operator=(ClientRegistration&&) noexcept = default;
 
+std::string webirc_line(const ClientIdentity::Webirc& w) {
+  if (w.password.empty()) return {};
+  auto colon_safe = [](const std::string& v) { return !v.empty() && v.front() == ':' ? "0" + v : v; };
+  const std::string host = colon_safe(w.hostname), ip = colon_safe(w.ip);
+  for (const std::string* v : {&w.password, &w.gateway, &host, &ip})
+    if (v->empty() || v->size() > 255 || v->front() == ':' ||
+        v->find_first_of(std::string_view(" \r\n\0", 4)) != std::string::npos)
+      return {};
+  std::string out;
+  LineWriter(out).command("WEBIRC").param(w.password).param(w.gateway).param(host).param(ip).end();
+  return out;
+}
+
 void ClientRegistration::start(std::string& out) {
   phase_ = Phase::registering;
+  out += webirc_line(id_.webirc);  // before anything else, CAP included
   cap_.start(out);
   // The caller's strings come from config and XMPP nicks: never let one carry a line break.
   auto clean = [](std::string_view s) {

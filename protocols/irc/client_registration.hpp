@@ -3,7 +3,7 @@
 // fed parsed server messages, appends the lines to send to `out`. It sequences what
 // cap_client.hpp provides with the rest of Modern IRC "Connection Registration":
 //
-//   start():  CAP LS 302, PASS (if any), NICK, USER - the server holds registration until
+//   start():  WEBIRC (if set), CAP LS 302, PASS (if any), NICK, USER - the server holds registration until
 //             CAP END, so CAP and SASL run first (capability-negotiation, sasl-3.1)
 //   CAP:      CapNegotiator; when "sasl" is enabled and credentials are set, SaslClient
 //             (SCRAM-SHA-256 preferred, else PLAIN), then CAP END whatever its outcome
@@ -35,7 +35,18 @@ struct ClientIdentity {
   std::string password;                  // PASS; empty: none
   std::string sasl_user, sasl_password;  // empty user: no SASL
   std::vector<std::string> caps = {"multi-prefix", "sasl", "server-time", "away-notify", "message-tags"};
+  // WEBIRC (https://ircv3.net/specs/extensions/webirc): the user behind a gateway. Sent
+  // first, before anything else, when password is set and every field is one IRC
+  // parameter (webirc_line()); otherwise not sent at all.
+  struct Webirc {
+    std::string password, gateway, hostname, ip;
+  } webirc;
 };
+
+// `WEBIRC password gateway hostname ip\r\n`, or "" when password is empty or a field is not
+// a valid middle parameter (empty, a space, CR, LF or NUL, a leading ':', over 255 bytes).
+// An IPv6 address (or host name) beginning with ':' gets a '0' before it, as the spec says.
+std::string webirc_line(const ClientIdentity::Webirc& w);
 
 inline constexpr std::size_t kMaxNickAttempts = 8;
 

@@ -106,14 +106,14 @@ Component "{GW}"
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def component_config(irc_port, component_port, secret=SECRET):
+def component_config(irc_port, component_port, secret=SECRET, host="127.0.0.1"):
     # Parley's own XMPP listener is on too (its gateway on irc.parley.localhost stays
     # separate); the component serves irc.localhost on Prosody.
     return h.config(irc=True, xmpp=True, irc_extra={
         "gateway_domain": "irc.parley.localhost",
         "networks": [{"name": "local", "host": "127.0.0.1", "port": irc_port, "tls": False,
                       "throttle": {"burst": 20, "interval_ms": 100}}]},
-        xmpp_extra={"component": {"domain": GW, "server": f"127.0.0.1:{component_port}",
+        xmpp_extra={"component": {"domain": GW, "server": f"{host}:{component_port}",
                                   "secret": secret, "record_history": True}})
 
 
@@ -191,6 +191,33 @@ def test_component_bad_secret_is_logged_and_retried():
             log = d.log()
             assert log.count("not-authorized") <= 4, log
             assert f"component {GW} attached" not in log
+    finally:
+        prosody.close()
+        irc_net.close()
+
+
+def test_component_server_by_host_name_resolved_and_retried():
+    """xmpp.component.server names a host: resolved at each attempt, retried with the
+    backoff while nothing answers (and while the name does not resolve)."""
+    irc_net = Ngircd().start()
+    prosody = Prosody()  # not started yet: the first attempts fail
+    try:
+        with h.Parleyd(component_config(irc_net.port, prosody.component_port, host="localhost")) as d:
+            d.wait_for_log(rf"component {GW}: cannot reach localhost:{prosody.component_port}: .*retry in \d+ ms",
+                           timeout=15)
+            mark = d.mark()
+            prosody.start()
+            d.wait_for_log(rf"component {GW} attached to localhost:{prosody.component_port}", timeout=30, after=mark)
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = join_and_talk(prosody, bob, "byname")
+            xc.bye(alice)
+            bob.c.close()
+        with h.Parleyd(component_config(irc_net.port, prosody.component_port, host="nonexistent.invalid")) as d:
+            line = d.wait_for_log(rf"component {GW}: cannot reach nonexistent\.invalid:\d+: .*retry in \d+ ms",
+                                  timeout=15)
+            assert "nonexistent.invalid" in line, line
     finally:
         prosody.close()
         irc_net.close()

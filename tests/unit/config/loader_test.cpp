@@ -402,7 +402,7 @@ TEST_CASE("xmpp tls cert and key go together and a component needs a valid serve
       "t");
   REQUIRE_FALSE(r.ok());
   CHECK(has_error(r, "xmpp.c2s.tls.key: cert and key must be given together"));
-  CHECK(has_error(r, "xmpp.component.server: invalid listen address 'nowhere'"));
+  CHECK(has_error(r, "xmpp.component.server: invalid server address 'nowhere' (missing :PORT)"));
 }
 
 TEST_CASE("a missing file is one error naming it") {
@@ -809,4 +809,50 @@ TEST_CASE("sip.federation entries: publish list, expires, bounds and backoff are
   CHECK(has_error(bad, "max_subscriptions"));
   CHECK(has_error(bad, "account"));
   CHECK(has_error(bad, "must be a sip: URI"));
+}
+
+TEST_CASE("xmpp.component.server may be a host name") {
+  auto r = load_string(
+      "xmpp:\n  component: { domain: irc.example.org, server: \"localhost:5347\", secret: s }\n", "t");
+  REQUIRE(r.ok());
+  CHECK(r->xmpp.component.server == "localhost:5347");
+  auto bad = load_string(
+      "xmpp:\n  component: { domain: irc.example.org, server: \"bad_host:5347\", secret: s }\n", "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "xmpp.component.server: invalid server address 'bad_host:5347'"));
+}
+
+TEST_CASE("irc networks: webirc, open_networks_allow_private, identd") {
+  auto r = load_string(
+      "irc:\n  open_networks: true\n  open_networks_allow_private: true\n"
+      "  identd: { listen: [\"127.0.0.1:1113\"], max_connections: 4, timeout: 3 }\n"
+      "  networks:\n    - { name: n, host: h, webirc: { password: pw, gateway: gw } }\n"
+      "    - { name: m, host: h, webirc: { password: pw } }\n    - { name: o, host: h }\n",
+      "t");
+  REQUIRE(r.ok());
+  CHECK(r->irc.open_networks_allow_private);
+  REQUIRE(r->irc.identd_listen.size() == 1);
+  CHECK(r->irc.identd_listen[0].port == 1113);
+  CHECK(r->irc.identd_max_connections == 4);
+  CHECK(r->irc.identd_timeout == 3);
+  CHECK(r->irc.networks[0].webirc_password == "pw");
+  CHECK(r->irc.networks[0].webirc_gateway == "gw");
+  CHECK(r->irc.networks[1].webirc_gateway == "parley");
+  CHECK(r->irc.networks[2].webirc_password.empty());
+  auto d = load_string("irc:\n  networks: []\n", "t");
+  REQUIRE(d.ok());
+  CHECK_FALSE(d->irc.open_networks_allow_private);
+  CHECK(d->irc.identd_listen.empty());
+  auto bad = load_string(
+      "irc:\n  identd: { listen: [\"tls:127.0.0.1:1113\"] }\n  networks:\n"
+      "    - { name: n, host: h, webirc: { password: \"p w\" } }\n"
+      "    - { name: m, host: h, webirc: { gateway: gw } }\n"
+      "    - { name: o, host: h, webirc: { password: \":pw\", gateway: \"g\\r\\nQUIT\" } }\n",
+      "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad, "irc.identd.listen: identd is plain TCP"));
+  CHECK(has_error(bad, "irc.networks[0].webirc.password: expected at most 100 characters with no space"));
+  CHECK(has_error(bad, "irc.networks[1].webirc.password: missing required key"));
+  CHECK(has_error(bad, "irc.networks[2].webirc.password: expected at most 100 characters"));
+  CHECK(has_error(bad, "irc.networks[2].webirc.gateway: expected at most 100 characters"));
 }

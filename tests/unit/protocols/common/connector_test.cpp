@@ -401,3 +401,24 @@ TEST_CASE("Reconnector: reconnects after a lost connection and stop() ends a pen
   CHECK(failed == 0);
   CHECK(r->state() == protocols::Reconnector::State::stopped);
 }
+
+TEST_CASE("public_only: loopback is refused before any connect, by literal and by name") {
+  Fixture fx;
+  tcp::acceptor open_port(fx.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  protocols::ConnectOptions o;
+  o.public_only = true;
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    auto r = fx.connect(host, open_port.local_endpoint().port(), o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error.kind == ConnectError::Kind::forbidden);
+    CHECK(r.error.reason.find("not a public address") != std::string::npos);
+  }
+  // Nothing reached the listener: the refusal comes before the TCP handshake.
+  open_port.non_blocking(true);
+  boost::system::error_code ec;
+  tcp::socket s(fx.io);
+  open_port.accept(s, ec);
+  CHECK(ec == asio::error::would_block);
+  o.public_only = false;
+  CHECK(fx.connect("127.0.0.1", open_port.local_endpoint().port(), o).ok());
+}

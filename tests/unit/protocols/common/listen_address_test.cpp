@@ -88,3 +88,30 @@ TEST_CASE("parse_listen: sip addresses need a transport") {
   CHECK_FALSE(parse_listen("127.0.0.1:5060", ListenStyle::sip, &why));
   CHECK(why.find("expected TRANSPORT:HOST:PORT") != std::string::npos);
 }
+
+TEST_CASE("parse_server_address: host names and IP literals, each with a port") {
+  auto n = parse_server_address("localhost:5347");
+  REQUIRE(n);
+  CHECK(n->host == "localhost");
+  CHECK(n->port == 5347);
+  auto f = parse_server_address("xmpp-1.example.org:5275");
+  REQUIRE(f);
+  CHECK(f->host == "xmpp-1.example.org");
+  auto v4 = parse_server_address("127.0.0.1:5347");
+  REQUIRE(v4);
+  CHECK(v4->host == "127.0.0.1");
+  auto v6 = parse_server_address("[::1]:5347");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  std::string why;
+  for (const char* bad :
+       {"localhost", "localhost:", "localhost:0", "localhost:65536", ":5347", "-bad.example:1",
+        "bad-.example:1", "a..b:1", "under_score:1", "sp ace:1", "::1:5347", "[::1:5347", "[nothost]:1",
+        "1.2.3.999:5", "host:5x", "tls:localhost:5347"}) {
+    CHECK_MESSAGE(!parse_server_address(bad, &why), bad);
+    CHECK(why.find("expected HOST:PORT") != std::string::npos);
+  }
+  CHECK_FALSE(parse_server_address(std::string(254, 'a') + ":1"));
+  CHECK_FALSE(parse_server_address(std::string(64, 'a') + ".org:1"));
+  CHECK(parse_server_address(std::string(63, 'a') + ".org:1"));
+}

@@ -161,3 +161,43 @@ TEST_CASE("client registration: ISUPPORT CHANTYPES and PREFIX, our own NICK chan
   CHECK(feed(r, "ERROR :Closing link (K-lined)").event == Event::failed);
   CHECK(r.error() == "Closing link (K-lined)");
 }
+
+TEST_CASE("client registration: WEBIRC goes first, before CAP, NICK and USER") {
+  ClientIdentity id = ident({"alice"});
+  id.webirc = {.password = "s3cret", .gateway = "parley", .hostname = "192.0.2.7", .ip = "192.0.2.7"};
+  ClientRegistration r(id);
+  std::string out;
+  r.start(out);
+  CHECK(out ==
+        "WEBIRC s3cret parley 192.0.2.7 192.0.2.7\r\nCAP LS 302\r\nNICK alice\r\n"
+        "USER alice 0 * :alice@localhost\r\n");
+}
+
+TEST_CASE("webirc_line: IPv6 with a leading colon, and fields that are not one parameter") {
+  ClientIdentity::Webirc w{.password = "pw", .gateway = "gw", .hostname = "::1", .ip = "::1"};
+  CHECK(webirc_line(w) == "WEBIRC pw gw 0::1 0::1\r\n");
+  w.hostname = w.ip = "2001:db8::1";
+  CHECK(webirc_line(w) == "WEBIRC pw gw 2001:db8::1 2001:db8::1\r\n");
+  // No field may add a parameter or a line: such a WEBIRC is not sent at all.
+  for (std::string_view bad :
+       {std::string_view("p w"), std::string_view("p\r\nQUIT"), std::string_view("p\n"),
+        std::string_view("p\0w", 3), std::string_view(":pw"), std::string_view("")}) {
+    ClientIdentity::Webirc b = w;
+    b.gateway = std::string(bad);
+    CHECK(webirc_line(b).empty());
+    b = w;
+    b.ip = std::string(bad);
+    if (!bad.empty() && bad.front() == ':') continue;  // an IP-like ':' is made "0:"
+    CHECK(webirc_line(b).empty());
+  }
+  ClientIdentity::Webirc none = w;
+  none.password.clear();
+  CHECK(webirc_line(none).empty());
+  ClientIdentity id = ident({"alice"});
+  id.webirc = w;
+  id.webirc.hostname = "evil host";
+  ClientRegistration r(id);
+  std::string out;
+  r.start(out);
+  CHECK(out.rfind("CAP LS 302\r\n", 0) == 0);  // no WEBIRC line at all
+}
