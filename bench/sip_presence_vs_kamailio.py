@@ -16,7 +16,8 @@ but only the set-up (REGISTER, SUBSCRIBE) is challenged - the measured phase (PU
 NOTIFYs) costs one challenged PUBLISH per change on parleyd against N NOTIFYs. parleyd's
 watchers are W accounts (seed accounts are hashed at start, so not one per watcher) that
 each hold N/W subscription dialogs; Kamailio's watchers use the same From users. Kamailio
-keeps subscriptions in memory (subs_db_mode 0) with db_text for the presentity table;
+keeps subscriptions in memory (subs_db_mode 0) with db_text for the presentity table, and its
+UDP receive buffer may grow to 32 MiB (maxbuffer) as parleyd's sip.udp_buffer;
 parleyd has sip.notify_interval_ms 0 (no pacing), requests_per_second and max_pending raised
 (every watcher is 127.0.0.1). Both listen on UDP on loopback only.
 
@@ -387,10 +388,20 @@ async def run_rates(server, users: int, count: int, time_bound: float) -> dict:
                          "client_cpu_s": round(me1.user + me1.system - me0.user - me0.system, 2),
                          "failures": fails}
 
-        await phase("register", lambda d, j: pool.request(d, "REGISTER", d.user, ["Expires: 3600"]))
+        def fresh(d: Dialog) -> Dialog:
+            # A new Call-ID per transaction: many UAs registering once each, pager-mode
+            # MESSAGEs. (parleyd's libre checks merged requests, RFC 3261 §8.2.2.2, in a hash
+            # by Call-ID: one UA reusing a Call-ID for thousands of requests within timer J's
+            # 32 s makes that a walk; see README.)
+            pool.dialogs.pop(d.call_id.encode(), None)
+            d.call_id, d.cseq = uuid.uuid4().hex, 0
+            pool.dialogs[d.call_id.encode()] = d
+            return d
+
+        await phase("register", lambda d, j: pool.request(fresh(d), "REGISTER", d.user, ["Expires: 3600"]))
         body = b"hello from the bench"
         await phase("message", lambda d, j: pool.request(
-            d, "MESSAGE", f"w{(j + 1) % users}", ["Content-Type: text/plain"], body))
+            fresh(d), "MESSAGE", f"w{(j + 1) % users}", ["Content-Type: text/plain"], body))
         if time.monotonic() > deadline:
             res["error"] = f"exceeded {time_bound:.0f} s"
         return res
@@ -402,7 +413,9 @@ class Parleyd(b.Server):
     name = "parleyd"
     auth = True
     binary = PARLEYD
-    extra: dict = {}
+    # The same socket buffer Kamailio gets (maxbuffer probes up to net.core.rmem_max, 4 MiB
+    # here, which the kernel doubles); parleyd-32m has parleyd's default (SO_RCVBUFFORCE).
+    extra: dict = {"udp_buffer": 4 << 20}
 
     def __init__(self, users: int, max_n: int):
         super().__init__()
@@ -427,6 +440,12 @@ class ParleydBase(Parleyd):
     """PARLEYD_BASE (an earlier build) in the same run: before/after on a noisy machine."""
     name = "parleyd-base"
     binary = os.path.abspath(os.environ.get("PARLEYD_BASE", "")) if os.environ.get("PARLEYD_BASE") else ""
+
+
+class ParleydBigBuf(Parleyd):
+    """parleyd with its default sip.udp_buffer, 32 MiB (root here: SO_RCVBUFFORCE lifts rmem_max)."""
+    name = "parleyd-32m"
+    extra = {"udp_buffer": 32 << 20}
 
 
 class ParleydSmallBuf(Parleyd):
@@ -463,6 +482,7 @@ log_stderror=yes
 fork=yes
 children=4
 tcp_children=1
+maxbuffer=33554432
 disable_tcp=no
 listen=udp:127.0.0.1:{self.port}
 listen=tcp:127.0.0.1:{self.port}
@@ -520,9 +540,13 @@ def main() -> int:
     ap.add_argument("--json")
     ap.add_argument("--rate-users", type=int, default=50, help="accounts for the REGISTER/MESSAGE rates (0: skip)")
     ap.add_argument("--rate-count", type=int, default=10000, help="transactions per rate phase")
+    ap.add_argument("--udp-buffer", type=int, default=0, help="parleyd's sip.udp_buffer (0: its default)")
     a = ap.parse_args()
+    if a.udp_buffer:
+        Parleyd.extra = {"udp_buffer": a.udp_buffer}
+    ParleydLibreTimers.extra = {**Parleyd.extra, "udp_buffer": 0}
     ns = [int(x) for x in a.watchers.split(",")] if a.watchers else []
-    classes = {"parleyd": Parleyd, "parleyd-base": ParleydBase, "parleyd-208k": ParleydSmallBuf,
+    classes = {"parleyd": Parleyd, "parleyd-base": ParleydBase, "parleyd-208k": ParleydSmallBuf, "parleyd-32m": ParleydBigBuf,
                "parleyd-before": ParleydLibreTimers,
                "kamailio": Kamailio}
     names = a.servers.split(",")
