@@ -597,7 +597,7 @@ TEST_CASE("the sip section's presence limits are read and bounded") {
   CHECK(d->sip.event_expires.min == 60);
   CHECK(d->sip.max_subscriptions == 100);
   CHECK(d->sip.notify_interval_ms == 200);
-  CHECK(d->sip.udp_buffer == 4u << 20);
+  CHECK(d->sip.udp_buffer == 32u << 20);
   auto bad = load_string(
       "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  event_expires: { min: 100, max: 50, default: 60 }\n"
       "  max_subscriptions: 0\n  udp_buffer: 1000000000\n",
