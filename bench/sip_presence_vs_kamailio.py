@@ -16,7 +16,8 @@ but only the set-up (REGISTER, SUBSCRIBE) is challenged - the measured phase (PU
 NOTIFYs) costs one challenged PUBLISH per change on parleyd against N NOTIFYs. parleyd's
 watchers are W accounts (seed accounts are hashed at start, so not one per watcher) that
 each hold N/W subscription dialogs; Kamailio's watchers use the same From users. Kamailio
-keeps subscriptions in memory (subs_db_mode 0) with db_text for the presentity table;
+keeps subscriptions in memory (subs_db_mode 0) with db_text for the presentity table, and its
+UDP receive buffer may grow to 32 MiB (maxbuffer) as parleyd's sip.udp_buffer;
 parleyd has sip.notify_interval_ms 0 (no pacing), requests_per_second and max_pending raised
 (every watcher is 127.0.0.1). Both listen on UDP on loopback only.
 
@@ -336,9 +337,83 @@ async def run_case(server, n: int, m: int, users: int, time_bound: float) -> dic
         pool.close()
 
 
+async def run_rates(server, users: int, count: int, time_bound: float) -> dict:
+    """REGISTERs/s, then MESSAGE transactions/s: `users` accounts, one transaction in flight
+    per account (a UA's nonce counts must arrive in order), `count` transactions per phase.
+    REGISTER refreshes the account's one binding (the pool socket); MESSAGE goes from
+    account j to account j+1's registered contact, where the pool answers it 200, and is
+    counted when the sender has its final 2xx - a relay through the server on both sides."""
+    pool = Pool(("127.0.0.1", server.port), min(users, 128), auth=server.auth)
+    await pool.open()
+    res: dict = {"users": users}
+    try:
+        deadline = time.monotonic() + time_bound
+        ds = []
+        for j in range(users):
+            d = Dialog(f"w{j}", pool.socks[j % len(pool.socks)])
+            pool.dialogs[d.call_id.encode()] = d
+            ds.append(d)
+        rr = await asyncio.gather(*(pool.request(d, "REGISTER", d.user, ["Expires: 3600"]) for d in ds))
+        if not all(x and x[0] == 200 for x in rr):
+            res["error"] = f"set-up REGISTER: {[x and x[0] for x in rr][:10]}"
+            return res
+
+        async def phase(name: str, make) -> None:
+            per = count // users
+            fails: dict = {}
+
+            async def one(j: int) -> int:
+                ok = 0
+                for _ in range(per):
+                    if time.monotonic() > deadline:
+                        break
+                    r = await make(ds[j], j)
+                    if r and 200 <= r[0] < 300:
+                        ok += 1
+                    else:
+                        c = str(r[0] if r else "none")
+                        fails[c] = fails.get(c, 0) + 1
+                return ok
+
+            cpu0, t0 = cpu_ticks(server.pid), time.monotonic()
+            me0 = os.times()
+            done = sum(await asyncio.gather(*(one(j) for j in range(users))))
+            el = max(1e-6, time.monotonic() - t0)
+            cpu1, me1 = cpu_ticks(server.pid), os.times()
+            hz = os.sysconf("SC_CLK_TCK")
+            res[name] = {"done": done, "per_s": round(done / el), "elapsed_s": round(el, 3),
+                         "cpu_us_per": round((cpu1 - cpu0) / hz * 1e6 / done, 1) if done else None,
+                         "client_cpu_s": round(me1.user + me1.system - me0.user - me0.system, 2),
+                         "failures": fails}
+
+        def fresh(d: Dialog) -> Dialog:
+            # A new Call-ID per transaction: many UAs registering once each, pager-mode
+            # MESSAGEs. (parleyd's libre checks merged requests, RFC 3261 §8.2.2.2, in a hash
+            # by Call-ID: one UA reusing a Call-ID for thousands of requests within timer J's
+            # 32 s makes that a walk; see README.)
+            pool.dialogs.pop(d.call_id.encode(), None)
+            d.call_id, d.cseq = uuid.uuid4().hex, 0
+            pool.dialogs[d.call_id.encode()] = d
+            return d
+
+        await phase("register", lambda d, j: pool.request(fresh(d), "REGISTER", d.user, ["Expires: 3600"]))
+        body = b"hello from the bench"
+        await phase("message", lambda d, j: pool.request(
+            fresh(d), "MESSAGE", f"w{(j + 1) % users}", ["Content-Type: text/plain"], body))
+        if time.monotonic() > deadline:
+            res["error"] = f"exceeded {time_bound:.0f} s"
+        return res
+    finally:
+        pool.close()
+
+
 class Parleyd(b.Server):
     name = "parleyd"
     auth = True
+    binary = PARLEYD
+    # The same socket buffer Kamailio gets (maxbuffer probes up to net.core.rmem_max, 4 MiB
+    # here, which the kernel doubles); parleyd-32m has parleyd's default (SO_RCVBUFFORCE).
+    extra: dict = {"udp_buffer": 4 << 20}
 
     def __init__(self, users: int, max_n: int):
         super().__init__()
@@ -350,13 +425,41 @@ class Parleyd(b.Server):
         cfg = b.h.config(log_level="warn", threads=2, accounts=accounts, domain=DOMAIN)
         cfg["sip"] = {"listen": [f"udp:127.0.0.1:{self.port}", f"tcp:127.0.0.1:{self.port}"],
                       "notify_interval_ms": 0, "requests_per_second": 100000, "max_pending": 1000000,
-                      "max_subscriptions": 100000, "max_bindings": 1000}
+                      "max_subscriptions": 100000, "max_bindings": 1000, **self.extra}
         cfg["server"]["connections"] = {"per_address": 0, "rate": 0}
         cfg["server"]["limits"] = {"roster_size": 100000}
         path = b.h.write_config(self.tmp / "parley.yaml", cfg)
-        self.spawn([PARLEYD, "--config", str(path)])
+        self.spawn([self.binary, "--config", str(path)])
         b.wait_port(self.port, 60, self.proc)
         return self
+
+
+class ParleydBase(Parleyd):
+    """PARLEYD_BASE (an earlier build) in the same run: before/after on a noisy machine."""
+    name = "parleyd-base"
+    binary = os.path.abspath(os.environ.get("PARLEYD_BASE", "")) if os.environ.get("PARLEYD_BASE") else ""
+
+
+class ParleydBigBuf(Parleyd):
+    """parleyd with its default sip.udp_buffer, 32 MiB (root here: SO_RCVBUFFORCE lifts rmem_max)."""
+    name = "parleyd-32m"
+    extra = {"udp_buffer": 32 << 20}
+
+
+class ParleydSmallBuf(Parleyd):
+    """parleyd with sip.udp_buffer 0 (the kernel's ~208 KiB): what the buffer alone does."""
+    name = "parleyd-208k"
+    extra = {"udp_buffer": 0}
+
+
+class ParleydLibreTimers(Parleyd):
+    """parleyd as before issue 12's fan-out work, as far as a switch can tell: libre's own
+    timer list (PARLEY_LIBRE_TIMERS=libre) and the kernel's default UDP buffer."""
+    name = "parleyd-before"
+    extra = {"udp_buffer": 0}
+
+    def spawn(self, argv, env=None, cwd=None):
+        return super().spawn(argv, env={**os.environ, "PARLEY_LIBRE_TIMERS": "libre", **(env or {})}, cwd=cwd)
 
 
 class Kamailio(b.Server):
@@ -371,7 +474,7 @@ class Kamailio(b.Server):
         db = self.tmp / "db"
         kp.prepare_db(db)
         cfg = self.tmp / "kamailio.cfg"
-        cfg.write_text(kp.config_text(self.port, db, DOMAIN, children=4))
+        cfg.write_text(kp.config_text(self.port, db, DOMAIN, children=4, registrar=True, maxbuffer=33554432))
         self.spawn([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp), "-P", str(self.tmp / "k.pid"),
                     "-m", "512", "-M", "32"])
         b.wait_port(self.port, 30, self.proc)
@@ -386,35 +489,63 @@ def main() -> int:
     ap.add_argument("--servers", default="parleyd,kamailio")
     ap.add_argument("--time-bound", type=float, default=120, help="seconds per server and N")
     ap.add_argument("--json")
+    ap.add_argument("--rate-users", type=int, default=50, help="accounts for the REGISTER/MESSAGE rates (0: skip)")
+    ap.add_argument("--rate-count", type=int, default=10000, help="transactions per rate phase")
+    ap.add_argument("--udp-buffer", type=int, default=0, help="parleyd's sip.udp_buffer (0: its default)")
     a = ap.parse_args()
-    ns = [int(x) for x in a.watchers.split(",")]
-    classes = {"parleyd": Parleyd, "kamailio": Kamailio}
-    results: dict = {}
-    for name in a.servers.split(","):
-        results[name] = {}
-        stop_after = False
-        for n in ns:
-            if stop_after:
+    if a.udp_buffer:
+        Parleyd.extra = {"udp_buffer": a.udp_buffer}
+    ParleydLibreTimers.extra = {**Parleyd.extra, "udp_buffer": 0}
+    ns = [int(x) for x in a.watchers.split(",")] if a.watchers else []
+    classes = {"parleyd": Parleyd, "parleyd-base": ParleydBase, "parleyd-208k": ParleydSmallBuf, "parleyd-32m": ParleydBigBuf,
+               "parleyd-before": ParleydLibreTimers,
+               "kamailio": Kamailio}
+    names = a.servers.split(",")
+    if "parleyd-base" in names and not ParleydBase.binary:
+        ap.error("parleyd-base needs PARLEYD_BASE=path/to/an/earlier/parleyd")
+    results: dict = {name: {} for name in names}
+    stop_after = {name: False for name in names}
+    # Interleaved (each N on every server before the next N): load drifts hit all alike.
+    for n in ns:
+        for name in names:
+            if stop_after[name]:
                 results[name][n] = {"watchers": n, "error": "skipped: the previous N exceeded its bound"}
                 continue
             m = a.changes or max(5, min(50, 50000 // n))
             srv = classes[name](a.users, n)
             try:
                 srv.start()
-                b.log(f"{name} N={n} M={m} (pid {srv.pid})")
+                b.log(f"{name} N={n} M={m} (pid {srv.pid}) load {os.getloadavg()[0]:.2f}")
                 r = asyncio.run(asyncio.wait_for(run_case(srv, n, m, min(a.users, n), a.time_bound),
                                                  a.time_bound + 60))
             except Exception as e:  # noqa: BLE001 - one failed case must not stop the others
                 r = {"watchers": n, "error": f"{type(e).__name__}: {e}", "log": srv.log_tail(8)}
             finally:
                 srv.cleanup()
+            r["load"] = round(os.getloadavg()[0], 2)
             b.log(json.dumps(r))
             results[name][n] = r
-            stop_after = "exceeded" in str(r.get("error", ""))
+            stop_after[name] = "exceeded" in str(r.get("error", ""))
+    rates: dict = {}
+    if a.rate_users > 0:
+        for name in names:
+            srv = classes[name](a.rate_users, 0)
+            try:
+                srv.start()
+                b.log(f"{name} rates: {a.rate_users} accounts, {a.rate_count} per phase (pid {srv.pid})")
+                r = asyncio.run(asyncio.wait_for(run_rates(srv, a.rate_users, a.rate_count, a.time_bound),
+                                                 a.time_bound + 60))
+            except Exception as e:  # noqa: BLE001
+                r = {"error": f"{type(e).__name__}: {e}", "log": srv.log_tail(8)}
+            finally:
+                srv.cleanup()
+            r["load"] = round(os.getloadavg()[0], 2)
+            b.log(json.dumps(r))
+            rates[name] = r
     servers = list(results)
     print(f"\nSIMPLE presence fan-out, one presentity, PUBLISH -> NOTIFY to N watchers (UDP, loopback)")
-    print(f"{'N':>6} {'M':>3} | " + " | ".join(f"{s:^44}" for s in servers))
-    print(f"{'':>6} {'':>3} | " + " | ".join(f"{'NOTIFY/s':>9} {'µs CPU/N':>9} {'stale%':>7} {'got%':>6} {'done%':>6}"
+    print(f"{'N':>6} {'M':>3} | " + " | ".join(f"{s:^51}" for s in servers))
+    print(f"{'':>6} {'':>3} | " + " | ".join(f"{'NOTIFY/s':>9} {'µs CPU/N':>9} {'stale%':>7} {'got%':>6} {'done%':>6} {'retx':>6}"
                                               for _ in servers))
     for n in ns:
         cells, m = [], ""
@@ -423,17 +554,31 @@ def main() -> int:
             m = r.get("changes", m)
             if "notifies_per_s" in r:
                 cells.append(f"{r['notifies_per_s']:>9} {r['cpu_us_per_notify'] or 0:>9} {r['stale_pct']:>7} "
-                             f"{100 * r['notifies'] / r['expected']:>6.1f} {r['complete_pct']:>6}" +
+                             f"{100 * r['notifies'] / r['expected']:>6.1f} {r['complete_pct']:>6} {r['retransmissions']:>6}" +
                              ("*" if "error" in r else "!" if "publish_error" in r else " "))
             else:
-                cells.append(f"{str(r.get('error', 'n/a'))[:44]:<44}")
+                cells.append(f"{str(r.get('error', 'n/a'))[:51]:<51}")
         print(f"{n:>6} {m:>3} | " + " | ".join(cells))
     print("NOTIFY/s: state NOTIFYs received / (last received - first PUBLISH); µs CPU/N: server utime+stime "
           "(all processes) per NOTIFY;\nstale%: NOTIFYs older than one that watcher already had; got%: of N*M; "
-          "done%: watchers that ended on the last state; *: hit the time bound;\n"
+          "done%: watchers that ended on the last state; retx: NOTIFYs the watchers got again (retransmissions);\n*: hit the time bound; "
           "!: a PUBLISH got no answer in 8 s (4 tries): publishing stopped there (M = changes sent)")
+    if rates:
+        print(f"\nREGISTER and MESSAGE transactions, {a.rate_users} accounts, one transaction in flight each (UDP, loopback)")
+        print(f"{'server':<14} | {'REGISTER/s':>10} {'µs CPU/tx':>10} | {'MESSAGE/s':>10} {'µs CPU/tx':>10} | load")
+        for name, r in rates.items():
+            if "register" not in r or "message" not in r:
+                print(f"{name:<14} | {str(r.get('error', 'n/a'))[:60]}")
+                continue
+            g, m = r["register"], r["message"]
+            print(f"{name:<14} | {g['per_s']:>10} {g['cpu_us_per'] or 0:>10} | {m['per_s']:>10} {m['cpu_us_per'] or 0:>10} |"
+                  f" {r['load']}" + (f"  failures: {g['failures']} {m['failures']}" if g['failures'] or m['failures'] else ""))
+        print("REGISTER: a refresh of the account's binding (parleyd: digest-authenticated, nonce count checked; "
+              "Kamailio: save(\"location\"), no auth);\nMESSAGE: to the next account's registered contact, "
+              "relayed and answered 200 there, counted at the sender's 2xx (parleyd: digest-authenticated; "
+              "Kamailio: lookup + t_relay, no auth)")
     if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
+        Path(a.json).write_text(json.dumps({"fanout": results, "rates": rates}, indent=2) + "\n")
     return 0
 
 

@@ -103,6 +103,10 @@ struct SipConfig {
   std::size_t max_subscriptions = 100;  // SUBSCRIBE dialogs per watching user; beyond: 403
   std::size_t max_publications = 10;    // PUBLISH entity tags per user; beyond: 403
   std::uint32_t notify_interval_ms = 200;  // per subscription: NOTIFYs at most this often; changes coalesce
+  // SO_RCVBUF/SO_SNDBUF of each udp: listener (0: the kernel default, ~208 KiB): a NOTIFY
+  // fan-out's 200 OKs arrive together and a small buffer drops them (each is a retransmission);
+  // the kernel charges ~2-3 KiB per datagram, so 10,000 watchers need more than 8 MiB.
+  std::size_t udp_buffer = 32u << 20;
 };
 
 // A remote Parley node that rooms are multicast to (one copy per server): adapters/psyc/

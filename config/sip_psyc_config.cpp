@@ -34,6 +34,7 @@ void parse_sip(Reader& r, SipConfig& out) {
   r.integer("max_subscriptions", out.max_subscriptions, 1, 100000);
   r.integer("max_publications", out.max_publications, 1, 1000);
   r.integer("notify_interval_ms", out.notify_interval_ms, 0, 60000);
+  r.integer("udp_buffer", out.udp_buffer, 0, 1ll << 28);
   r.integer("max_request", out.max_request, 1024, 65535);
   r.integer("max_message", out.max_message, 64, 60000);
   r.integer("max_bindings", out.max_bindings, 1, 1000);

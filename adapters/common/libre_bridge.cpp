@@ -7,6 +7,8 @@
 #include <cstring>
 #include <future>
 
+#include "adapters/common/libre_timers.hpp"
+
 // re.h includes libre's headers in the order they need (and wraps them in extern "C");
 // Debian's 1.1.0 needs HAVE_INTTYPES_H etc., which CMake defines (DESIGN.md, Threading).
 #include <re.h>
@@ -84,6 +86,10 @@ void LibreLoop::run(std::promise<std::string>* started) {
   }
   running_.store(true, std::memory_order_release);
   started->set_value({});  // start() returns
+  if (!libre_timers_indexed())
+    spdlog::warn(
+        "libre: timers are libre's own sorted list (tmr_start not interposed); many SIP "
+        "subscriptions make every new timer slower");
 
   // NULL: libre installs no signal handlers (the daemon owns SIGINT/SIGTERM/SIGHUP).
   err = re_main(nullptr);

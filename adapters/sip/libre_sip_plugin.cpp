@@ -28,6 +28,7 @@
 #include "adapters/sip/presence_agent.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
+#include "adapters/sip/udp_buffers.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/token_bucket.hpp"
@@ -97,7 +98,11 @@ class Stack {
       : rt_(rt), loop_(loop), s_(std::move(s)), nonces_(std::move(n)), core_(std::move(core)) {}
 
   std::string open() {
-    int err = sip_alloc(&sip_, nullptr, 32, 32, 32, "parley", nullptr, nullptr);
+    // Hash tables by Via branch (client and server transactions) and by connection: a
+    // fan-out to 10,000 watchers keeps 10,000 client transactions in flight and as many in
+    // their 5 s timer K afterwards (RFC 3261 §17.1.2.2); 32 buckets made each response's
+    // lookup a walk of hundreds. Powers of two (libre masks the hash).
+    int err = sip_alloc(&sip_, nullptr, 16384, 4096, 1024, "parley", nullptr, nullptr);
     if (err) return std::string("sip_alloc: ") + std::strerror(err);
     for (const auto& a : s_->cfg.listen) {
       sa laddr{};
@@ -117,6 +122,14 @@ class Stack {
         err = sip_transp_add(sip_, tp, &laddr);
       }
       if (err) return "sip.listen: cannot listen on " + a.str() + ": " + std::strerror(err);
+      if (a.transport == protocols::Transport::udp && s_->cfg.udp_buffer > 0) {
+        auto b = set_udp_buffers(&laddr.u.sa, laddr.len, s_->cfg.udp_buffer);
+        if (!b.error.empty())
+          spdlog::warn("sip: {}: udp_buffer not set: {}", a.str(), b.error);
+        else if (static_cast<std::size_t>(b.rcvbuf) < s_->cfg.udp_buffer)  // Linux reports twice the request
+          spdlog::warn("sip: {}: receive buffer {} bytes, below sip.udp_buffer (net.core.rmem_max caps it)",
+                       a.str(), b.rcvbuf);
+      }
       spdlog::info("sip: listening on {}", a.str());
     }
     err = sip_listen(&lsnr_, sip_, true, &Stack::on_request_c, this);
@@ -124,7 +137,7 @@ class Stack {
     // libre's event framework after ours: it gets the requests on_request_c passes on
     // (in-dialog SUBSCRIBE refreshes and unsubscribes of our notifiers; NOTIFY, which it
     // answers 481 as we subscribe to nothing).
-    err = sipevent_listen(&evsock_, sip_, 256, 16, nullptr, nullptr);
+    err = sipevent_listen(&evsock_, sip_, 16384, 16, nullptr, nullptr);
     if (err) return std::string("sipevent_listen: ") + std::strerror(err);
     if (auto c = core_.lock(); c && c->federation)
       fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_);

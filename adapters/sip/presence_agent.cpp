@@ -255,8 +255,15 @@ SipReply PresenceAgent::subscribe(const std::string& watcher, const std::string&
   return r;
 }
 
-std::string PresenceAgent::pidf_of(const std::string& user) const {
+const std::string& PresenceAgent::pidf_of(const std::string& user) const {
   auto p = rt_.core.presence().presentity(core::Address::user(user));
+  auto cached = pidf_cache_.find(user);
+  if (cached != pidf_cache_.end() && cached->second.tuples == p.tuples) return cached->second.body;
+  if (cached == pidf_cache_.end()) {
+    if (pidf_cache_.size() >= kPidfCacheMax) pidf_cache_.clear();
+    cached = pidf_cache_.emplace(user, RenderedPidf{}).first;
+  }
+  ++pidf_renders_;
   sipt::PidfDocument d;
   d.entity = "pres:" + sipt::escape_user(user) + "@" + domain_;  // RFC 3863 §4.1.2
   for (const auto& t : p.tuples) {
@@ -270,7 +277,9 @@ std::string PresenceAgent::pidf_of(const std::string& user) const {
   auto agg = p.aggregate();
   d.show = agg.basic == core::Basic::open ? show_of(agg.availability) : sipt::PidfShow::available;
   d.note = agg.note;
-  return sipt::render_pidf(d);
+  cached->second.body = sipt::render_pidf(d);
+  cached->second.tuples = std::move(p.tuples);
+  return cached->second.body;
 }
 
 std::string PresenceAgent::render(const Sub& s, std::uint32_t version) const {

@@ -78,7 +78,8 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   std::size_t subscriptions() const { return subs_.size(); }
   std::size_t publications() const { return pubs_.size(); }
   // The PIDF document for a presentity as watchers see it now.
-  std::string pidf_of(const std::string& user) const;
+  const std::string& pidf_of(const std::string& user) const;
+  std::uint64_t pidf_renders() const { return pidf_renders_; }  // documents rendered (not cached)
 
  private:
   struct Publication {
@@ -123,6 +124,16 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   std::unordered_map<std::string, std::vector<std::uint64_t>> by_watcher_;     // presence subs
   std::unordered_map<std::string, std::vector<std::uint64_t>> by_presentity_;  // winfo subs, by owner
   std::uint64_t next_sub_ = 1;
+  // The last PIDF rendered per presentity and the tuples it was rendered from: a change
+  // that reaches N watchers renders once, not N times (compared, never invalidated, so a
+  // cached body is always the current state's). Bounded: cleared beyond kPidfCacheMax.
+  struct RenderedPidf {
+    std::vector<core::Tuple> tuples;
+    std::string body;
+  };
+  static constexpr std::size_t kPidfCacheMax = 4096;
+  mutable std::unordered_map<std::string, RenderedPidf> pidf_cache_;
+  mutable std::uint64_t pidf_renders_ = 0;
   std::mt19937_64 rng_;
   boost::asio::steady_timer sweep_;
   bool stopped_ = false;

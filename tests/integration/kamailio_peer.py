@@ -48,8 +48,22 @@ def prepare_db(db: Path, subscribers: list[tuple[str, str, str]] = ()) -> None:
 
 
 def config_text(port: int, db: Path, domain: str, children: int = 4, auth_port: int | None = None,
-                relay_port: int | None = None) -> str:
-    auth_modules = auth_route = relay_route = ""
+                relay_port: int | None = None, registrar: bool = False, maxbuffer: int | None = None) -> str:
+    """registrar: REGISTER saves a binding (usrloc in memory) and a MESSAGE to a registered
+    user is relayed to its contact (404 when nobody is registered and no relay_port); maxbuffer:
+    the UDP socket buffer Kamailio probes up to (the bench gives both servers equal buffers)."""
+    auth_modules = auth_route = relay_route = registrar_modules = registrar_route = ""
+    if registrar:
+        registrar_modules = '''loadmodule "usrloc.so"
+loadmodule "registrar.so"
+modparam("usrloc", "db_mode", 0)
+'''
+        registrar_route = '''    if (is_method("REGISTER")) { save("location"); exit; }
+    if (is_method("MESSAGE") && lookup("location")) { t_relay(); exit; }
+'''
+        if not relay_port:
+            registrar_route += '''    if (is_method("MESSAGE")) { sl_send_reply("404", "Not Found"); exit; }
+'''
     if relay_port:  # MESSAGE for anyone but the presence server goes on to parleyd (UDP)
         relay_route = f"""    if (is_method("MESSAGE")) {{
         $du = "sip:127.0.0.1:{relay_port}";
@@ -82,7 +96,7 @@ log_stderror=yes
 fork=yes
 children={children}
 tcp_children=1
-disable_tcp=no
+{f"maxbuffer={maxbuffer}" + chr(10) if maxbuffer else ""}disable_tcp=no
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{port}
 auto_aliases=no
@@ -97,7 +111,7 @@ loadmodule "siputils.so"
 loadmodule "db_text.so"
 loadmodule "presence.so"
 loadmodule "presence_xml.so"
-{auth_modules}modparam("presence", "db_url", "text://{db}")
+{auth_modules}{registrar_modules}modparam("presence", "db_url", "text://{db}")
 modparam("presence", "server_address", "sip:pa@127.0.0.1:{port}")
 modparam("presence", "subs_db_mode", 0)
 modparam("presence", "max_expires", 3600)
@@ -105,7 +119,7 @@ modparam("presence_xml", "db_url", "text://{db}")
 modparam("presence_xml", "force_active", 1)
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-{auth_route}{relay_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
+{auth_route}{registrar_route}{relay_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
         if (!t_newtran()) {{ sl_reply_error(); exit; }}
         if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
         exit;

@@ -606,7 +606,7 @@ TEST_CASE("xmpp.component: record_history defaults to true and reads a boolean")
 TEST_CASE("the sip section's presence limits are read and bounded") {
   auto r = load_string(
       "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  event_expires: { min: 10, max: 300, default: 200 }\n"
-      "  max_subscriptions: 5\n  max_publications: 2\n  notify_interval_ms: 0\n",
+      "  max_subscriptions: 5\n  max_publications: 2\n  notify_interval_ms: 0\n  udp_buffer: 0\n",
       "t");
   INFO(all_errors(r));
   REQUIRE(r.ok());
@@ -616,18 +616,21 @@ TEST_CASE("the sip section's presence limits are read and bounded") {
   CHECK(r->sip.max_subscriptions == 5);
   CHECK(r->sip.max_publications == 2);
   CHECK(r->sip.notify_interval_ms == 0);
+  CHECK(r->sip.udp_buffer == 0);
   auto d = load_string("sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n", "t");
   REQUIRE(d.ok());
   CHECK(d->sip.event_expires.min == 60);
   CHECK(d->sip.max_subscriptions == 100);
   CHECK(d->sip.notify_interval_ms == 200);
+  CHECK(d->sip.udp_buffer == 32u << 20);
   auto bad = load_string(
       "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  event_expires: { min: 100, max: 50, default: 60 }\n"
-      "  max_subscriptions: 0\n",
+      "  max_subscriptions: 0\n  udp_buffer: 1000000000\n",
       "t");
   REQUIRE_FALSE(bad.ok());
   CHECK(has_error(bad, "sip.event_expires.min: min must not exceed max"));
   CHECK(has_error(bad, "sip.max_subscriptions: expected an integer in 1..100000, got 0"));
+  CHECK(has_error(bad, "sip.udp_buffer: expected an integer in 0..268435456, got 1000000000"));
 }
 
 TEST_CASE("http.websocket.allowed_origins: default any, a list of origins, bare hosts refused") {

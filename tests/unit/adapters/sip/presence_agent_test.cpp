@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <map>
 
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
@@ -187,4 +188,43 @@ TEST_CASE("sip presence agent: winfo, limits, unknown users") {
   // The libre side ends one: room for another.
   w.agent->subscription_ended(wi.sub_id);
   CHECK(w.agent->subscriptions() == 2);
+}
+
+TEST_CASE("sip presence agent: a change fans out once per dialog, rendered once, in sequence") {
+  config::SipConfig cfg;
+  cfg.max_subscriptions = 1000;
+  World w(cfg);
+  w.register_user("alice");
+  w.register_user("bob");
+  // bob may watch alice (alice allows him), then opens many dialogs to her, as a bench
+  // watcher account does.
+  CHECK(w.core.presence().subscribe(core::Address::user("bob"), core::Address::user("alice")));
+  CHECK(w.core.presence().authorize(core::Address::user("alice"), core::Address::user("bob"), true));
+  constexpr int kDialogs = 300;
+  std::map<std::uint64_t, std::uint64_t> seq;  // sub id -> last sequence number
+  for (int i = 0; i < kDialogs; ++i) {
+    auto r = w.agent->subscribe("bob", "127.0.0.1:5070", "alice", EventPackage::presence);
+    REQUIRE(r.code == 200);
+    seq[r.sub_id] = 1;
+  }
+  auto* s = w.core.sessions().find_resource(core::Address::user("alice"), "sip-1");
+  REQUIRE(s);
+  for (int change = 0; change < 3; ++change) {
+    w.notes.clear();
+    auto renders = w.agent->pidf_renders();
+    core::Tuple t;
+    t.id = "sip-1";
+    t.availability = change % 2 ? core::Availability::dnd : core::Availability::away;
+    t.note = "change-" + std::to_string(change);
+    w.core.presence().publish(s->id, t);
+    REQUIRE(w.notes.size() == kDialogs);
+    CHECK(w.agent->pidf_renders() == renders + 1);  // one document for all of them
+    for (const auto& n : w.notes) {
+      REQUIRE(seq.count(n.sub_id) == 1);
+      CHECK(n.seq == seq[n.sub_id] + 1);  // one step, no gap, no repeat
+      seq[n.sub_id] = n.seq;
+      CHECK(n.body == w.notes.front().body);
+      CHECK(n.body.find("change-" + std::to_string(change)) != std::string::npos);
+    }
+  }
 }
