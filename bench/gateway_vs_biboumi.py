@@ -84,6 +84,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def ctx_switches(pid: int) -> int:
+    """Context switches of every thread of a process (voluntary: mostly a wait for work)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            for line in Path(f"/proc/{pid}/task/{t}/status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def vm_hwm_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -551,6 +568,7 @@ class Stack:
         else:
             senders = [lambda seq, c=c: c.send_groupchat(self.room, run, seq) for c in self.xmpp]
         cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cs0 = ctx_switches(self.gw.pid)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.monotonic()
         t0_ns = time.monotonic_ns()
@@ -588,6 +606,7 @@ class Stack:
             elif time.monotonic() - changed > STALL:
                 break
         cpu1 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cs1 = ctx_switches(self.gw.pid)
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         last_ns = max(xc.last_ns, ic.last_ns)
         wall = max((last_ns - t0_ns) / 1e9, 1e-9)
@@ -608,6 +627,7 @@ class Stack:
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
             "gw_us_per_stanza": round(gw_cpu * 1e6 / xc.total, 2) if xc.total else None,
             "gw_us_per_msg": round(gw_cpu * 1e6 / sent, 2) if sent else None,
+            "gw_cs_per_msg": round((cs1 - cs0) / sent, 2) if sent else None,
             "stack_us_per_stanza": round(sum(cpu.values()) * 1e6 / xc.total, 2) if xc.total else None,
             "client_cpu_per_wall": round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall, 2),
         }
@@ -672,7 +692,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10, help="sending time of each case")
     ap.add_argument("--window", type=int, default=50, help="lines in flight in the max cases")
     ap.add_argument("--cases", default="i2x,x2i,max,archive,standalone")
-    ap.add_argument("--gateways", default="biboumi,parley,parley-standalone", help="which gateways to run")
+    ap.add_argument("--gateways", default="biboumi,parley,parley-standalone",
+                    help="which gateways to run; also parley-1t and parley-standalone-1t: parleyd with "
+                    "server.threads 1 (one io thread)")
     ap.add_argument("--threads", type=int, default=2, help="parleyd's server.threads")
     ap.add_argument("--repeat", type=int, default=1, help="rounds over every gateway, interleaved; the table "
                     "shows each figure's median")
@@ -715,11 +737,13 @@ def main() -> int:
             if a.parleyd_base:
                 a.parleyd_base = os.path.abspath(a.parleyd_base)
                 configs.append(("parley-base", False, fixed + maxc))
+            configs.append(("parley-1t", False, fixed + maxc))
         if "archive" in wanted:
             arch = [("archive", "i2x", n_max, 0.0, a.window, a.seconds)]
             configs += [("biboumi", True, arch), ("parley", True, arch)]
         if "standalone" in wanted:
-            configs += [("parley-standalone", False, fixed + [("max", "i2x", n_max, 0.0, a.window, a.seconds)])]
+            sa = fixed + [("max", "i2x", n_max, 0.0, a.window, a.seconds)]
+            configs += [("parley-standalone", False, sa), ("parley-standalone-1t", False, sa)]
         only = set(a.gateways.split(",")) | {"parley-base"}
         configs = [c for c in configs if c[0] in only] * max(1, a.repeat)
         for kind, record, cases in configs:
@@ -728,16 +752,17 @@ def main() -> int:
                 prefix = "b"
             else:
                 gw = Parley(a.parleyd_base if kind == "parley-base" else a.parleyd, irc.port, a.occupants,
-                            None if kind == "parley-standalone" else prosody, record, a.threads)
-                if kind == "parley-base":
-                    gw.name = "parley-base"
+                            None if kind.startswith("parley-standalone") else prosody, record,
+                            1 if kind.endswith("-1t") else a.threads)
+                if kind in ("parley-base", "parley-1t", "parley-standalone-1t"):
+                    gw.name = kind
                 prefix = "p"
             started.append(gw)
             try:
                 b.log(f"starting {gw.name}")
                 gw.start()
                 pids = {gw.name: gw.pid, a.ircd: irc.pid}
-                if kind != "parley-standalone":
+                if not kind.startswith("parley-standalone"):
                     pids["prosody"] = prosody.pid
                 raw.setdefault(gw.name, []).append(
                     run_stack(gw, irc.port, pids, a, cases, prefix + ("a" if record else "")))
@@ -791,7 +816,7 @@ def report(results: dict, a, load_before: float) -> None:
           f"load before {load_before:.1f}, after {os.getloadavg()[0]:.1f}; IRC network {a.ircd}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
           f"{a.threads}; median of {max(1, a.repeat)} interleaved rounds\n")
     cols = [("msgs/s", "msgs_per_s"), ("stanzas/s", "stanzas_per_s"), ("lost", None), ("dups", "dups"),
-            ("p50 ms", None), ("p99 ms", None), ("ref p50 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"),
+            ("p50 ms", None), ("p99 ms", None), ("ref p50 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"), ("gw cs/msg", "gw_cs_per_msg"),
             ("stack us/stanza", "stack_us_per_stanza"), ("client cpu/wall", "client_cpu_per_wall")]
     print("| gateway | case | " + " | ".join(c for c, _ in cols) + " | peak RSS MiB |")
     print("|---|---|" + "---:|" * (len(cols) + 1))
@@ -824,7 +849,8 @@ def report(results: dict, a, load_before: float) -> None:
           " stanzas/s: groupchat copies the occupants got; p50/p99: IRC->occupant (i2x) or"
           " occupant->IRC receiver (x2i); ref p50/p99: the raw IRC receiver's copy, sender -> IRC server ->"
           " receiver with no gateway (i2x: the IRC server's own latency in the same run), or the other occupants'"
-          " copies (x2i); gw us/stanza: gateway CPU / copies delivered;"
+          " copies (x2i); gw us/stanza: gateway CPU / copies delivered; gw cs/msg: the gateway's context"
+          " switches (all threads) per message sent;"
           " stack: + Prosody + the IRC server.")
     sys.stdout.flush()
 
