@@ -2,7 +2,7 @@
 """Parley's IRC <-> XMPP gateway against Biboumi, side by side in one run (issue 11).
 
 One invocation starts on loopback (free ports, private temp dirs, every process a child
-killed by PID at the end): ngircd as the IRC network; Prosody with two XEP-0114 components,
+killed by PID at the end): ngircd (or with --ircd inspircd InspIRCd 3) as the IRC network; Prosody with two XEP-0114 components,
 Biboumi (Debian package `biboumi`) on biboumi.localhost and parleyd on parley.localhost;
 and, for the standalone case, parleyd serving XMPP itself (irc.gateway_domain on its own
 c2s, no Prosody). For each gateway, K XMPP occupants (a small asyncio raw-XMPP client in
@@ -29,6 +29,8 @@ itself on a first start against a closed port. parleyd uses `throttle: off` on t
 
   /usr/bin/python3 bench/gateway_vs_biboumi.py [--parleyd build-release/parleyd] [--json out.json]
   --quick: tiny counts (a smoke run, < 60 s); --cases i2x,x2i,max,archive,standalone;
+  --ircd ngircd|inspircd: the IRC network (InspIRCd: the bench's IRC clients OPER into a
+  class without throttling; the gateways' puppets get a <connect> class without fakelag);
   --repeat N: interleaved rounds, medians (losses: the worst round); --threads, --perf DIR,
   --parleyd-base OLD (a before/after column); results and tables: bench/README.md
 
@@ -57,7 +59,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import benchlib as b  # noqa: E402
-from compare_irc import Ngircd  # noqa: E402
+from compare_irc import Inspircd, Ngircd  # noqa: E402
 
 h = b.h
 DOMAIN = "localhost"
@@ -80,6 +82,23 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def ctx_switches(pid: int) -> int:
+    """Context switches of every thread of a process (voluntary: mostly a wait for work)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            for line in Path(f"/proc/{pid}/task/{t}/status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def vm_hwm_kib(pid: int) -> int:
@@ -426,8 +445,9 @@ class XmppClient:
 
 
 class IrcClient:
-    def __init__(self, nick: str):
+    def __init__(self, nick: str, oper: tuple[str, str] | None = None):
         self.nick = nick
+        self.oper = oper
         self.sink = Sink()
         self.task = None
 
@@ -435,6 +455,9 @@ class IrcClient:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
         self.writer.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :bench\r\n".encode())
         await self._until(rf" 001 {self.nick} ")
+        if self.oper:  # InspIRCd: the oper class lifts the per-client command throttle
+            self.writer.write(f"OPER {self.oper[0]} {self.oper[1]}\r\n".encode())
+            await self._until(rf" 381 {self.nick} ")
         self.writer.write(f"JOIN {channel}\r\n".encode())
         await self._until(rf" 366 {self.nick} ")
 
@@ -504,15 +527,17 @@ class Stack:
     """A gateway with its occupants and IRC clients joined, ready for cases."""
 
     def __init__(self, gw, xmpp_port: int, pids: dict[str, int], occupants: int, senders: int, irc_port: int,
-                 nick_prefix: str):
+                 nick_prefix: str, irc_oper: tuple[str, str] | None = None):
         self.gw, self.xmpp_port, self.pids = gw, xmpp_port, pids
+        self.irc_oper = irc_oper
         self.room = f"{CHANNEL}%127.0.0.1@{gw.domain}"
         self.k, self.s, self.irc_port, self.prefix = occupants, senders, irc_port, nick_prefix
         self.xmpp: list[XmppClient] = []
         self.irc: list[IrcClient] = []
 
     async def setup(self) -> None:
-        self.irc = [IrcClient(f"{self.prefix}s{i}") for i in range(self.s)] + [IrcClient(f"{self.prefix}r")]
+        self.irc = [IrcClient(f"{self.prefix}s{i}", self.irc_oper) for i in range(self.s)] + \
+            [IrcClient(f"{self.prefix}r", self.irc_oper)]
         await asyncio.gather(*(c.login(self.irc_port, CHANNEL) for c in self.irc))
         self.xmpp = [XmppClient(f"u{i}") for i in range(self.k)]
         await asyncio.gather(*(c.login(self.xmpp_port) for c in self.xmpp))
@@ -543,6 +568,7 @@ class Stack:
         else:
             senders = [lambda seq, c=c: c.send_groupchat(self.room, run, seq) for c in self.xmpp]
         cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cs0 = ctx_switches(self.gw.pid)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.monotonic()
         t0_ns = time.monotonic_ns()
@@ -580,6 +606,7 @@ class Stack:
             elif time.monotonic() - changed > STALL:
                 break
         cpu1 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cs1 = ctx_switches(self.gw.pid)
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         last_ns = max(xc.last_ns, ic.last_ns)
         wall = max((last_ns - t0_ns) / 1e9, 1e-9)
@@ -600,6 +627,7 @@ class Stack:
             "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
             "gw_us_per_stanza": round(gw_cpu * 1e6 / xc.total, 2) if xc.total else None,
             "gw_us_per_msg": round(gw_cpu * 1e6 / sent, 2) if sent else None,
+            "gw_cs_per_msg": round((cs1 - cs0) / sent, 2) if sent else None,
             "stack_us_per_stanza": round(sum(cpu.values()) * 1e6 / xc.total, 2) if xc.total else None,
             "client_cpu_per_wall": round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall, 2),
         }
@@ -621,7 +649,7 @@ def run_stack(gw, irc_port: int, pids: dict[str, int], a, cases: list[tuple[str,
 
     async def go():
         st = Stack(gw, gw.port if isinstance(gw, Parley) and gw.standalone else a.prosody_port,
-                   pids, a.occupants, a.senders, irc_port, prefix)
+                   pids, a.occupants, a.senders, irc_port, prefix, a.irc_oper)
         await asyncio.wait_for(st.setup(), SETUP_TIMEOUT * 2)
         res = {}
         try:
@@ -657,11 +685,16 @@ def main() -> int:
     ap.add_argument("--parleyd", default=os.environ.get("PARLEYD", str(b.SOURCE / "build-release" / "parleyd")))
     ap.add_argument("--occupants", type=int, default=10)
     ap.add_argument("--senders", type=int, default=4, help="IRC senders (ngircd caps one client's command rate)")
+    ap.add_argument("--ircd", choices=("ngircd", "inspircd"), default="ngircd",
+                    help="the IRC network: ngircd (default) or InspIRCd 3 (bench clients OPER into a class "
+                    "without throttling)")
     ap.add_argument("--rate", type=float, default=200, help="msgs/s of the fixed-rate cases")
     ap.add_argument("--seconds", type=float, default=10, help="sending time of each case")
     ap.add_argument("--window", type=int, default=50, help="lines in flight in the max cases")
     ap.add_argument("--cases", default="i2x,x2i,max,archive,standalone")
-    ap.add_argument("--gateways", default="biboumi,parley,parley-standalone", help="which gateways to run")
+    ap.add_argument("--gateways", default="biboumi,parley,parley-standalone",
+                    help="which gateways to run; also parley-1t and parley-standalone-1t: parleyd with "
+                    "server.threads 1 (one io thread)")
     ap.add_argument("--threads", type=int, default=2, help="parleyd's server.threads")
     ap.add_argument("--repeat", type=int, default=1, help="rounds over every gateway, interleaved; the table "
                     "shows each figure's median")
@@ -678,7 +711,7 @@ def main() -> int:
     if not os.path.exists(a.parleyd):
         print(f"parleyd not found: {a.parleyd} (build-release: see bench/README.md)", file=sys.stderr)
         return 2
-    for tool in ("ngircd", "prosody", "biboumi"):
+    for tool in (a.ircd, "prosody", "biboumi"):
         if not shutil.which(tool):
             print(f"SKIP: {tool} is not installed (scripts/setup.sh)", file=sys.stderr)
             return 77
@@ -689,11 +722,12 @@ def main() -> int:
     maxc = [("max", "i2x", n_max, 0.0, a.window, a.seconds)] if "max" in wanted else []
     load_before = os.getloadavg()[0]
     raw: dict = {}
-    irc = Ngircd()
+    irc = Inspircd() if a.ircd == "inspircd" else Ngircd()
+    a.irc_oper = ("bench", "bench") if a.ircd == "inspircd" else None
     prosody = Prosody(a.occupants)
     started = [irc, prosody]
     try:
-        b.log(f"ngircd on {irc.port}, prosody c2s {prosody.port} components {prosody.component_port}")
+        b.log(f"{a.ircd} on {irc.port}, prosody c2s {prosody.port} components {prosody.component_port}")
         irc.start()
         prosody.start()
         a.prosody_port = prosody.port
@@ -703,11 +737,13 @@ def main() -> int:
             if a.parleyd_base:
                 a.parleyd_base = os.path.abspath(a.parleyd_base)
                 configs.append(("parley-base", False, fixed + maxc))
+            configs.append(("parley-1t", False, fixed + maxc))
         if "archive" in wanted:
             arch = [("archive", "i2x", n_max, 0.0, a.window, a.seconds)]
             configs += [("biboumi", True, arch), ("parley", True, arch)]
         if "standalone" in wanted:
-            configs += [("parley-standalone", False, fixed + [("max", "i2x", n_max, 0.0, a.window, a.seconds)])]
+            sa = fixed + [("max", "i2x", n_max, 0.0, a.window, a.seconds)]
+            configs += [("parley-standalone", False, sa), ("parley-standalone-1t", False, sa)]
         only = set(a.gateways.split(",")) | {"parley-base"}
         configs = [c for c in configs if c[0] in only] * max(1, a.repeat)
         for kind, record, cases in configs:
@@ -716,16 +752,17 @@ def main() -> int:
                 prefix = "b"
             else:
                 gw = Parley(a.parleyd_base if kind == "parley-base" else a.parleyd, irc.port, a.occupants,
-                            None if kind == "parley-standalone" else prosody, record, a.threads)
-                if kind == "parley-base":
-                    gw.name = "parley-base"
+                            None if kind.startswith("parley-standalone") else prosody, record,
+                            1 if kind.endswith("-1t") else a.threads)
+                if kind in ("parley-base", "parley-1t", "parley-standalone-1t"):
+                    gw.name = kind
                 prefix = "p"
             started.append(gw)
             try:
                 b.log(f"starting {gw.name}")
                 gw.start()
-                pids = {gw.name: gw.pid, "ngircd": irc.pid}
-                if kind != "parley-standalone":
+                pids = {gw.name: gw.pid, a.ircd: irc.pid}
+                if not kind.startswith("parley-standalone"):
                     pids["prosody"] = prosody.pid
                 raw.setdefault(gw.name, []).append(
                     run_stack(gw, irc.port, pids, a, cases, prefix + ("a" if record else "")))
@@ -776,10 +813,10 @@ def median_of(runs: list[dict]) -> dict:
 
 def report(results: dict, a, load_before: float) -> None:
     print(f"\n# IRC <-> XMPP gateway: Parley vs Biboumi, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load before {load_before:.1f}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
+          f"load before {load_before:.1f}, after {os.getloadavg()[0]:.1f}; IRC network {a.ircd}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
           f"{a.threads}; median of {max(1, a.repeat)} interleaved rounds\n")
     cols = [("msgs/s", "msgs_per_s"), ("stanzas/s", "stanzas_per_s"), ("lost", None), ("dups", "dups"),
-            ("p50 ms", None), ("p99 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"),
+            ("p50 ms", None), ("p99 ms", None), ("ref p50 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"), ("gw cs/msg", "gw_cs_per_msg"),
             ("stack us/stanza", "stack_us_per_stanza"), ("client cpu/wall", "client_cpu_per_wall")]
     print("| gateway | case | " + " | ".join(c for c, _ in cols) + " | peak RSS MiB |")
     print("|---|---|" + "---:|" * (len(cols) + 1))
@@ -799,6 +836,8 @@ def report(results: dict, a, load_before: float) -> None:
                     v = r["irc_p50_ms"] if r["direction"] == "x2i" else r["xmpp_p50_ms"]
                 elif label.startswith("p99"):
                     v = r["irc_p99_ms"] if r["direction"] == "x2i" else r["xmpp_p99_ms"]
+                elif label.startswith("ref p50"):
+                    v = r["xmpp_p50_ms"] if r["direction"] == "x2i" else r["irc_p50_ms"]
                 elif label.startswith("ref"):
                     v = r["xmpp_p99_ms"] if r["direction"] == "x2i" else r["irc_p99_ms"]
                 else:
@@ -808,10 +847,11 @@ def report(results: dict, a, load_before: float) -> None:
             print(f"| {gw} | {label} | " + " | ".join(cells) + f" | {rss:.1f} |")
     print("\nmsgs/s: IRC lines reaching every occupant (i2x, max, archive) or the IRC receiver (x2i);"
           " stanzas/s: groupchat copies the occupants got; p50/p99: IRC->occupant (i2x) or"
-          " occupant->IRC receiver (x2i); ref p99: the raw IRC receiver's copy, sender -> ngircd ->"
-          " receiver with no gateway (i2x), or the other occupants' copies (x2i); gw us/stanza: gateway CPU / copies delivered;"
-          " stack: + Prosody + ngircd. parley+archive: record_history is accepted but nothing is"
-          " archived on this build if the store has no channel archive yet.")
+          " occupant->IRC receiver (x2i); ref p50/p99: the raw IRC receiver's copy, sender -> IRC server ->"
+          " receiver with no gateway (i2x: the IRC server's own latency in the same run), or the other occupants'"
+          " copies (x2i); gw us/stanza: gateway CPU / copies delivered; gw cs/msg: the gateway's context"
+          " switches (all threads) per message sent;"
+          " stack: + Prosody + the IRC server.")
     sys.stdout.flush()
 
 

@@ -8,8 +8,8 @@
 
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/address.hpp"
-#include "adapters/gateway/archive.hpp"
 #include "adapters/gateway/adhoc.hpp"
+#include "adapters/gateway/archive.hpp"
 #include "adapters/gateway/forms.hpp"
 #include "adapters/gateway/puppet.hpp"
 #include "adapters/gateway/render.hpp"
@@ -147,18 +147,19 @@ void Gateway::on_iq(const XmppIn& s) {
     if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server)) {
       // XEP-0410 §5: occupants' pings are answered here (self-ping-optimization).
       if (archiving())
-        return send(s.from, render_disco_info(from, s.from, s.id, "conference", "irc", a->target,
-                                              {"http://jabber.org/protocol/disco#info",
-                                               "http://jabber.org/protocol/muc", "muc_nonanonymous",
-                                               "muc_open", "muc_public", "muc_temporary", "urn:xmpp:mam:2",
-                                               "http://jabber.org/protocol/muc#self-ping-optimization",
-                                               "http://jabber.org/protocol/commands"}));
+        return send(s.from,
+                    render_disco_info(
+                        from, s.from, s.id, "conference", "irc", a->target,
+                        {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
+                         "muc_nonanonymous", "muc_open", "muc_public", "muc_temporary", "urn:xmpp:mam:2",
+                         "urn:xmpp:sid:0", "http://jabber.org/protocol/muc#self-ping-optimization",
+                         "http://jabber.org/protocol/commands"}));
       return send(s.from, render_disco_info(
                               from, s.from, s.id, "conference", "irc", a->target,
                               {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
                                "muc_nonanonymous", "muc_open", "muc_public", "muc_temporary",
                                "http://jabber.org/protocol/muc#self-ping-optimization",
-                                               "http://jabber.org/protocol/commands"}));
+                               "http://jabber.org/protocol/commands"}));
     }
     if (a && a->kind == GatewayAddress::Kind::server && find_network(a->server))
       return send(s.from, render_disco_info(from, s.from, s.id, "conference", "irc", a->server,
@@ -174,7 +175,8 @@ void Gateway::on_iq(const XmppIn& s) {
 // it names (self-ping-optimization), and a nick not in the channel is <item-not-found/>.
 void Gateway::self_ping(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
-  if (!a || a->kind != GatewayAddress::Kind::channel) return error_reply(s, "cancel", "service-unavailable", {});
+  if (!a || a->kind != GatewayAddress::Kind::channel)
+    return error_reply(s, "cancel", "service-unavailable", {});
   auto net = find_network(a->server);
   Puppet* p = net ? puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr) : nullptr;
   if (!p || !p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
@@ -195,7 +197,11 @@ void Gateway::on_mam(const XmppIn& s) {
   MamParse parsed = parse_mam(*s.mam, room, options_.mam_page_max);
   if (!parsed.condition.empty())
     return error_reply(s, parsed.condition == "item-not-found" ? "cancel" : "modify", parsed.condition, {});
-  auto page = mam_page(*options_.store, archive_key_of(net->name, a->target), parsed.query);
+  const std::string key = archive_key_of(net->name, a->target);
+  auto page = mam_page(*options_.store, key, parsed.query);
+  // The store has applied every write queued so far: the next key is known exactly again
+  // (a write that failed after it was queued left a gap in the ids the gateway counted).
+  if (Archived* arch = archived(key, false); arch && arch->next_key) next_key_from_store(key, *arch);
   if (!page) {
     spdlog::warn("gateway: archive of {}: {}", room, page.error().text);
     return error_reply(s, "wait", "internal-server-error", {});
@@ -213,39 +219,78 @@ std::string Gateway::archive_key_of(std::string_view network, std::string_view c
   return archive_key(options_.domain, network, channel);
 }
 
-bool Gateway::claim_archive(Puppet& p, const std::string& key, std::string_view channel) {
-  if (!archiving()) return false;
-  auto it = archivers_.find(key);
-  if (it != archivers_.end()) {
-    if (it->second != &p && it->second->hears(channel)) return false;
-    it->second = &p;
-    return true;
-  }
-  // Entries of channels nobody is in any more go when the map outgrows what the puppets can
-  // be in at once.
-  if (archivers_.size() >= puppets_.size() * options_.max_channels + 1)
-    std::erase_if(archivers_, [&](const auto& e) {
-      return !e.second->hears(std::string_view(e.first).substr(e.first.rfind('\n') + 1));
+namespace {
+// archive_key()'s network and channel parts: "gateway\n<domain>\n<network>\n<channel>".
+std::pair<std::string_view, std::string_view> network_and_channel(std::string_view key) {
+  const std::size_t last = key.rfind('\n');
+  const std::size_t before =
+      last == std::string_view::npos || last == 0 ? std::string_view::npos : key.rfind('\n', last - 1);
+  if (before == std::string_view::npos) return {};
+  return {key.substr(before + 1, last - before - 1), key.substr(last + 1)};
+}
+}  // namespace
+
+Gateway::Archived* Gateway::archived(const std::string& key, bool create) {
+  auto it = archived_.find(key);
+  if (it != archived_.end()) return &it->second;
+  if (!create) return nullptr;
+  // Channels nobody hears any more go when the map outgrows what the puppets can be in.
+  if (archived_.size() >= puppets_.size() * options_.max_channels + 1)
+    std::erase_if(archived_, [&](const auto& e) {
+      const auto [net, chan] = network_and_channel(e.first);
+      for (const auto& [_, p] : puppets_)
+        if (protocols::ascii_equal_fold(p->network().name, net) && p->hears(chan)) return false;
+      return true;
     });
-  archivers_.emplace(key, &p);
+  return &archived_[key];
+}
+
+// The newest key of the channel's archive, read once per channel (a read waits for the
+// writes queued before it, and none is queued meanwhile: we are on the store's strand).
+bool Gateway::next_key_from_store(const std::string& key, Archived& a) {
+  auto newest = options_.store->history_page(key, 0, 0, 1, true);
+  if (!newest) {
+    spdlog::warn("gateway: archive of {}: {}", key.substr(key.rfind('\n') + 1), newest.error().text);
+    return false;
+  }
+  a.next_key = newest->empty() ? 1 : newest->back().key + 1;
   return true;
 }
 
-void Gateway::archive(const std::string& key, const core::Message& m) {
-  // Queued, not committed here (write-behind store): errors come back through its on_error.
-  if (auto st = options_.store->append_history(key, m, options_.history_keep); !st)
-    spdlog::warn("gateway: archiving a line: {}", st.error().text);
+RecentLines::Cursor Gateway::archive_cursor(const std::string& key) {
+  if (!archiving()) return {};
+  Archived* a = archived(key, false);
+  return a ? a->recent.cursor_now(a->next_key) : RecentLines::Cursor{};
 }
 
-void Gateway::forget_archiver(const Puppet* p) {
-  std::erase_if(archivers_, [p](const auto& e) { return e.second == p; });
+std::int64_t Gateway::archive_line(const std::string& key, RecentLines::Cursor& cur, bool heard,
+                                   std::string_view nick, std::string_view body, core::MessageKind kind) {
+  if (!archiving()) return 0;
+  Archived& a = *archived(key, true);
+  if (heard)
+    if (auto k = a.recent.match(cur, nick, body)) return *k;
+  if (a.next_key == 0 && !next_key_from_store(key, a)) return 0;
+  core::Message m;
+  m.kind = kind;
+  m.nick = std::string(nick);
+  m.body = std::string(body);  // as shown to XMPP ("/me ", "[notice] " included), XML-safe
+  m.timestamp = core::Clock::now();
+  // Queued, not committed here (write-behind store): a later failure comes back through its
+  // on_error, and the next MAM query re-reads the key (on_mam).
+  if (auto st = options_.store->append_history(key, m, options_.history_keep); !st) {
+    spdlog::warn("gateway: archiving a line: {}", st.error().text);
+    a.next_key = 0;
+    return 0;
+  }
+  const std::int64_t k = a.next_key++;
+  a.recent.add(cur, k, nick, body);
+  return k;
 }
 
 void Gateway::send_history(const std::string& to, const std::string& room_jid, const std::string& key,
                            const HistoryRequest& req) {
   if (!archiving()) return;
-  auto rows = join_history(*options_.store, key, req,
-                           core::Clock::now(), options_.history_join);
+  auto rows = join_history(*options_.store, key, req, core::Clock::now(), options_.history_join);
   if (!rows) {
     spdlog::warn("gateway: history of {}: {}", room_jid, rows.error().text);
     return;
@@ -263,7 +308,8 @@ namespace {
 // Channel vs nick follows the network's CHANTYPES (Biboumi's rule): once the user's
 // connection to it has registered, its ISUPPORT decides ("+chan" is a channel on a network
 // with CHANTYPES=#&+); before, RFC 2812's "#&".
-std::optional<GatewayAddress> with_chantypes(const XmppIn& s, std::optional<GatewayAddress> a, const Puppet* p) {
+std::optional<GatewayAddress> with_chantypes(const XmppIn& s, std::optional<GatewayAddress> a,
+                                             const Puppet* p) {
   if (!a || !p || p->chantypes() == "#&") return a;
   return parse_gateway_address(s.to_local, s.to_resource, p->chantypes());
 }
@@ -328,7 +374,8 @@ void Gateway::on_message(const XmppIn& s) {
     else if (s.body)
       ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
-    if (s.body) ok = p->private_message(s.from, a->resource, *s.body, &why, s.spans);  // a MUC private message
+    if (s.body)
+      ok = p->private_message(s.from, a->resource, *s.body, &why, s.spans);  // a MUC private message
   } else if (a->kind == GatewayAddress::Kind::user) {
     if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::server) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/settings.hpp"
 #include "config/irc_config.hpp"
@@ -112,16 +113,19 @@ class Gateway {
   // ---- the channel archive (archive.hpp) ----
   bool archiving() const { return options_.store && options_.record_history; }
   std::string archive_key_of(std::string_view network, std::string_view channel) const;
-  // Whether `p` writes the lines of `channel` (archive key `key`): yes unless another
-  // puppet that still hears that channel does (one designated puppet per channel, so that a
-  // line the gateway hears through several puppets is kept once). Checked per line, before
-  // the line is built.
-  bool claim_archive(Puppet& p, const std::string& key, std::string_view channel);
-  void archive(const std::string& key, const core::Message& m);  // queued in the store
+  // A channel line (archive key `key`) a puppet heard from IRC (heard) or said itself: its
+  // MAM id, the XEP-0359 stanza-id every occupant gets for it. The first puppet to hear a
+  // line archives it (a write queued in the store); the others find it among the channel's
+  // recent lines (line_ids.hpp), so a line the gateway hears through several puppets is
+  // kept once and has one id. `cur` is the puppet's cursor in that channel (archive_cursor
+  // when it starts hearing the channel). 0: not archived (archiving off, or the store
+  // refused).
+  std::int64_t archive_line(const std::string& key, RecentLines::Cursor& cur, bool heard,
+                            std::string_view nick, std::string_view body, core::MessageKind kind);
+  RecentLines::Cursor archive_cursor(const std::string& key);
   // XEP-0045 §7.2.15: the archived lines `req` asks for, to a joining resource.
   void send_history(const std::string& to, const std::string& room_jid, const std::string& key,
                     const HistoryRequest& req);
-  void forget_archiver(const Puppet* p);  // p is going away
   // ---- settings (adhoc.hpp) ----
   UserSettings user_settings(const std::string& bare);
   // Writes the rows, then applies what can change now (a channel's persistent flag on a
@@ -147,9 +151,16 @@ class Gateway {
   protocols::Strand strand_;
   GatewayOptions options_;
   XmppOut out_;
-  // archive key -> the puppet writing that channel's lines. Before puppets_: ~Puppet
-  // forgets itself here, so this map must outlive them.
-  std::map<std::string, Puppet*> archivers_;
+  // The channels being archived: the next store key (0: not read from the store yet; the
+  // gateway is the only writer of its keys, so it knows each line's key when it queues it)
+  // and the recent lines, for the puppets that hear them after the first.
+  struct Archived {
+    std::int64_t next_key = 0;
+    RecentLines recent;
+  };
+  std::map<std::string, Archived> archived_;
+  Archived* archived(const std::string& key, bool create);
+  bool next_key_from_store(const std::string& key, Archived& a);
   // key: bare JID + '\n' + network name
   std::map<std::string, std::unique_ptr<Puppet>> puppets_;
   bool stopping_ = false;

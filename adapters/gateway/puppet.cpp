@@ -79,7 +79,6 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 }
 
 Puppet::~Puppet() {
-  gw_.forget_archiver(this);
   forget_ident();
   if (reconnector_) reconnector_->stop();
   if (link_ && quitting_)
@@ -400,12 +399,14 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
   pump();
+  // Other puppets in the channel hear it from IRC; this one only here.
+  const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
   // IRC does not echo it (no echo-message here), so the gateway reflects it.
+  const std::string room = sid.empty() ? std::string() : room_jid(*c);
   for (const auto& r : c->resources)
-    gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id));
-  // Other puppets in the channel hear it from IRC; this one only here.
-  archive(*c, reg_.nick(), body, false, false);
+    gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
+                               sid, room));
   return true;
 }
 
@@ -461,14 +462,14 @@ void Puppet::occupant_presence(Channel& c, const Occupant& o, bool unavailable,
   });
 }
 
-void Puppet::archive(const Channel& c, std::string_view nick, std::string_view body, bool action, bool notice) {
-  if (!gw_.claim_archive(*this, c.archive_key, c.name)) return;
-  core::Message m;
-  m.kind = action ? core::MessageKind::action : notice ? core::MessageKind::notice : core::MessageKind::room;
-  m.nick = std::string(nick);
-  m.body = std::string(body);  // as shown to XMPP ("/me ", "[notice] " included), XML-safe
-  m.timestamp = core::Clock::now();
-  gw_.archive(c.archive_key, m);
+std::string Puppet::archive(Channel& c, std::string_view nick, std::string_view body, bool action,
+                            bool notice, bool heard) {
+  if (!gw_.archiving()) return {};
+  const auto kind = action   ? core::MessageKind::action
+                    : notice ? core::MessageKind::notice
+                             : core::MessageKind::room;
+  const std::int64_t key = gw_.archive_line(c.archive_key, c.archive_cursor, heard, nick, body, kind);
+  return key ? std::to_string(key) : std::string();
 }
 
 // XEP-0045 §7.2.2-§7.2.3 and §7.2.15: other occupants, then ourselves (110, and 210 when the
@@ -633,6 +634,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
     }
     if (me) {
       c->in_irc = true;
+      c->archive_cursor = gw_.archive_cursor(c->archive_key);  // lines from now on are ours to match
       c->names.clear();
       return;
     }
@@ -754,12 +756,14 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     Channel* c = find_channel(target);
     if (!c) return;
     const std::string from = occupant_jid(*c, from_nick);
+    // XEP-0359: the line's archive id, the same for every occupant whichever puppet heard it
+    const std::string sid = archive(*c, from_nick, b.body, is_action, notice, true);
+    const std::string room = sid.empty() ? std::string() : room_jid(*c);
     bool seen = false;
     each_resource(*c, [&](const std::string& r) {
       seen = true;
-      gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html));
+      gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html, {}, {}, sid, room));
     });
-    archive(*c, from_nick, b.body, is_action, notice);
     if (!seen && c->persistent && !gw_.archiving()) keep_missed(c->missed, from_nick, b);
     return;
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "adapters/gateway/irc_link.hpp"
+#include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/render.hpp"
 #include "config/irc_config.hpp"
@@ -114,20 +115,21 @@ class Puppet : public IrcLink::Owner {
     std::string stamp;  // XEP-0082
   };
   struct Channel {
-    std::string name;                              // as sent to IRC (lower-cased by the address)
-    std::string label;                             // the server part of its JIDs ("local" or "127.0.0.1")
-    std::set<std::string> resources;               // full JIDs in the room
-    std::set<std::string> waiting;                 // joined on XMPP, self-presence not sent yet
-    std::map<std::string, std::string> requested;  // full JID -> nick asked for (status 210)
+    std::string name;                               // as sent to IRC (lower-cased by the address)
+    std::string label;                              // the server part of its JIDs ("local" or "127.0.0.1")
+    std::set<std::string> resources;                // full JIDs in the room
+    std::set<std::string> waiting;                  // joined on XMPP, self-presence not sent yet
+    std::map<std::string, std::string> requested;   // full JID -> nick asked for (status 210)
     std::map<std::string, HistoryRequest> history;  // full JID -> its join's <history/>, until served
-    std::map<std::string, Occupant> occupants;     // folded nick -> occupant, once NAMES ended
-    std::map<std::string, Occupant> names;         // 353s being collected
+    std::map<std::string, Occupant> occupants;      // folded nick -> occupant, once NAMES ended
+    std::map<std::string, Occupant> names;          // 353s being collected
     std::string topic;
-    std::string archive_key;  // Gateway::archive_key_of, made once
-    bool in_irc = false;      // our JOIN was echoed on the current link
-    bool names_done = false;  // 366 seen at least once (occupants is meaningful)
-    bool persistent = false;  // kept with no resource in it (settings.hpp)
-    std::deque<Missed> missed;  // while no resource was in it (persistent only)
+    std::string archive_key;             // Gateway::archive_key_of, made once
+    RecentLines::Cursor archive_cursor;  // which recent archived lines this puppet matched (line_ids.hpp)
+    bool in_irc = false;                 // our JOIN was echoed on the current link
+    bool names_done = false;             // 366 seen at least once (occupants is meaningful)
+    bool persistent = false;             // kept with no resource in it (settings.hpp)
+    std::deque<Missed> missed;           // while no resource was in it (persistent only)
   };
   void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
 
@@ -148,7 +150,9 @@ class Puppet : public IrcLink::Owner {
   void names_ended(Channel& c);
   void on_registered();
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
-  void archive(const Channel& c, std::string_view nick, std::string_view body, bool action, bool notice);
+  // The line's XEP-0359 stanza-id (its MAM id), "" when not archived (Gateway::archive_line).
+  std::string archive(Channel& c, std::string_view nick, std::string_view body, bool action, bool notice,
+                      bool heard);
   void answer_ctcp(std::string_view nick, std::string_view command, std::string_view params);
   void on_nick(std::string_view old_nick, std::string_view new_nick);
   void on_mode(const protocols::irc::Message& m);
@@ -172,8 +176,8 @@ class Puppet : public IrcLink::Owner {
   // Resources that sent a private message while in no channel of this puppet: they get the
   // answers and keep the connection open (bounded by the user's resources).
   std::set<std::string> pm_resources_;
-  std::deque<Missed> missed_pms_;            // private messages while no resource was there
-  std::deque<std::string> queue_;            // complete wire lines for IRC
+  std::deque<Missed> missed_pms_;  // private messages while no resource was there
+  std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;
   bool pump_armed_ = false;

@@ -45,7 +45,8 @@ XmppBody body_from_irc(std::string_view irc_text, std::string_view prefix) {
   spans.reserve(st.spans.size());
   const auto shift = static_cast<std::uint32_t>(prefix.size());
   for (const auto& sp : st.spans)
-    spans.push_back({.begin = sp.begin + shift, .end = sp.end + shift, .flags = sp.flags, .fg = sp.fg, .bg = sp.bg});
+    spans.push_back(
+        {.begin = sp.begin + shift, .end = sp.end + shift, .flags = sp.flags, .fg = sp.fg, .bg = sp.bg});
   b.html = adapters::xmpp::render_xhtml_im(b.body, spans);
   return b;
 }
@@ -68,7 +69,8 @@ std::string render_occupant_presence(const OccupantPresence& p) {
 
 std::string render_message(std::string_view from, std::string_view to, std::string_view type,
                            std::string_view body, const std::string* subject, std::string_view id,
-                           std::string_view html, std::string_view delay_stamp, std::string_view delay_from) {
+                           std::string_view html, std::string_view delay_stamp, std::string_view delay_from,
+                           std::string_view stanza_id, std::string_view stanza_id_by) {
   std::string out;
   XmlWriter w(out);
   w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
@@ -80,6 +82,12 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
         .attr("xmlns", "urn:xmpp:delay")
         .attr_if("from", delay_from)
         .attr("stamp", delay_stamp)
+        .close();
+  if (!stanza_id.empty())  // XEP-0359 §3: the archiving entity's id for this message
+    w.open("stanza-id")
+        .attr("xmlns", "urn:xmpp:sid:0")
+        .attr("id", stanza_id)
+        .attr("by", stanza_id_by)
         .close();
   w.finish();
   return out;

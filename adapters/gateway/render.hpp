@@ -42,11 +42,13 @@ std::string render_occupant_presence(const OccupantPresence& p);
 
 // type: "groupchat" or "chat"; subject set -> a <subject/> (XEP-0045 §8.1, even empty).
 // delay_stamp set: a XEP-0203 <delay/> (history, or what was kept while the user was away),
-// from delay_from.
+// from delay_from. stanza_id set: a XEP-0359 <stanza-id/> by stanza_id_by (the room), the
+// line's MAM id.
 std::string render_message(std::string_view from, std::string_view to, std::string_view type,
                            std::string_view body, const std::string* subject = nullptr,
                            std::string_view id = {}, std::string_view html = {},
-                           std::string_view delay_stamp = {}, std::string_view delay_from = {});
+                           std::string_view delay_stamp = {}, std::string_view delay_from = {},
+                           std::string_view stanza_id = {}, std::string_view stanza_id_by = {});
 
 // A channel line from the archive, replayed on join (XEP-0045 §7.2.15): a groupchat message
 // from the occupant with XEP-0203 <delay from=room stamp=.../>.

@@ -9,6 +9,9 @@ users of Parley's own XMPP server joining #hist%local@irc.localhost:
 - MAM (XEP-0313) on the channel JID pages with RSM (XEP-0059) forward and backward, filters
   by 'with', says <fin complete='true'/> on the last page, and refuses a non-occupant (eve);
 - XEP-0410 self-ping: result while joined, <not-acceptable/> when not;
+- XEP-0359: every live line carries <stanza-id by=room/>, the same for every occupant
+  whichever puppet heard it first, equal to the id MAM returns for it (here and, in
+  component mode on Prosody, test_stanza_id_component);
 - the archive survives a parleyd restart (it is in the store), and with
   irc.gateway_record_history: false nothing is archived and MAM is not offered.
 
@@ -37,6 +40,14 @@ ROOM = f"#hist%local@{GW}"
 MAM = "urn:xmpp:mam:2"
 RSM = "http://jabber.org/protocol/rsm"
 DELAY = "{urn:xmpp:delay}delay"
+SID = "{urn:xmpp:sid:0}stanza-id"
+
+
+def sid_of(m, room=ROOM):
+    """A live groupchat line's XEP-0359 stanza-id (by the room)."""
+    e = m.xml.find(SID)
+    assert e is not None and e.get("by") == room and e.get("id"), m
+    return e.get("id")
 
 
 def _ngircd():
@@ -141,6 +152,7 @@ def test_history_mam_selfping():
             assert form["FORM_TYPE"] == ("hidden", [MAM]), form
             assert set(form) == {"FORM_TYPE", "with", "start", "end"}, form
             assert form["with"][0] == "jid-single", form
+            assert "urn:xmpp:sid:0" in info["disco_info"]["features"], info
             for i in range(1, 31):
                 bob.send(f"PRIVMSG #hist :line {i}")
             bob.send("PRIVMSG #hist :tags <b>bold</b> & &amp; stay text")
@@ -149,6 +161,7 @@ def test_history_mam_selfping():
             # ngircd paces a client's burst (about a line a second past its first lines)
             last = run(xc.next_where(dave.group, lambda m: "a notice" in m["body"], timeout=60), 70)
             assert last["body"] == "[notice] a notice"
+            live = {"[notice] a notice": {sid_of(last)}}
 
             # alice joins later: the newest 5 lines come as delayed history, then the subject
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/a", "alicepw")
@@ -158,6 +171,7 @@ def test_history_mam_selfping():
                               "[notice] a notice"], bodies
             for m in history:
                 assert m.xml.find(DELAY) is not None and m.xml.find(DELAY).get("stamp"), m
+                assert m.xml.find(SID) is None, m  # history: MAM ids come with MAM
                 assert m["from"].bare == ROOM and m["from"].resource == "bob", m
             assert subject["subject"] == "the topic", subject
             bob.expect(r"^:alice!\S+ JOIN :?#hist")
@@ -165,11 +179,16 @@ def test_history_mam_selfping():
             # Two puppets now hear every line: each is archived once.
             for i in range(1, 6):
                 bob.send(f"PRIVMSG #hist :both {i}")
-            run(xc.next_where(alice.group, lambda m: m["body"] == "both 5"))
-            run(xc.next_where(dave.group, lambda m: m["body"] == "both 5"))
+            for who in (alice, dave):
+                for i in range(1, 6):
+                    m = run(xc.next_where(who.group, lambda m, i=i: m["body"] == f"both {i}"))
+                    live.setdefault(f"both {i}", set()).add(sid_of(m))
             alice.send_message(mto=ROOM, mbody="from alice", mtype="groupchat")
             bob.expect(r"PRIVMSG #hist :from alice")
-            run(xc.next_where(dave.group, lambda m: m["body"] == "from alice"))
+            m = run(xc.next_where(dave.group, lambda m: m["body"] == "from alice"))
+            live["from alice"] = {sid_of(m)}
+            m = run(xc.next_where(alice.group, lambda m: m["body"] == "from alice"))  # the reflection
+            live["from alice"].add(sid_of(m))
 
             # MAM: the whole archive, forward in pages of 7 (a <max/> of 1000 is bounded too)
             expected = [f"line {i}" for i in range(1, 31)] + [
@@ -191,6 +210,10 @@ def test_history_mam_selfping():
             assert pages == (len(expected) + 6) // 7
             ids = [int(i) for i, _, _, _ in seen]
             assert ids == sorted(set(ids)), ids  # once each, in order
+            # XEP-0359: one stanza-id per line for both occupants, the line's MAM id
+            mam_ids = {b: i for i, _, b, _ in seen}
+            for body, sids in live.items():
+                assert sids == {mam_ids[body]}, (body, sids, mam_ids[body])
             assert seen[-1][1] == "alice" and seen[0][1] == "bob"
             # backward from the end: <before/> is the last page
             items, complete, _, _ = mam_query(alice, max_=3, before="")
@@ -211,9 +234,10 @@ def test_history_mam_selfping():
             bob.expect(r"^:dave!\S+ (PART|QUIT)")
             assert self_ping(dave, "dave") == "not-acceptable"
             bob.send("PRIVMSG #hist :after dave left")
-            run(xc.next_where(alice.group, lambda m: m["body"] == "after dave left"))
+            m = run(xc.next_where(alice.group, lambda m: m["body"] == "after dave left"))
             items, _, _, _ = mam_query(alice, max_=2, before="")
             assert [b for _, _, b, _ in items] == ["from alice", "after dave left"], items
+            assert sid_of(m) == items[1][0], (sid_of(m), items)
 
             # eve is in no channel of that network: refused
             eve = xc.login(Client, d.ports["xmpp"], "eve@localhost/e", "evepw")
@@ -277,9 +301,11 @@ def test_record_history_off():
             dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/d", "davepw")
             run(dave.plugin["xep_0045"].join_muc_wait(ROOM, "dave", maxstanzas=0))
             bob.send("PRIVMSG #hist :not archived")
-            run(xc.next_where(dave.group, lambda m: m["body"] == "not archived"))
+            m = run(xc.next_where(dave.group, lambda m: m["body"] == "not archived"))
+            assert m.xml.find(SID) is None, m  # no archive, no archive id
             info = run(dave.plugin["xep_0030"].get_info(jid=ROOM))
             assert MAM not in info["disco_info"]["features"], info
+            assert "urn:xmpp:sid:0" not in info["disco_info"]["features"], info
             assert iq_error(_raw_mam(dave, "")) == "service-unavailable"
             assert iq_error(_mam_form_raw(dave)) == "service-unavailable"  # no archive, no form
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/a", "alicepw")
@@ -290,6 +316,51 @@ def test_record_history_off():
             bob.c.close()
     finally:
         net.close()
+
+
+def test_stanza_id_component():
+    """Component mode (XEP-0114 on Prosody): two Prosody users in one channel get the same
+    stanza-id for a line from IRC and for one of them said, equal to the MAM ids, after a
+    parleyd restart too (the key is read back from the store)."""
+    from test_gateway_component import Prosody, component_config
+    net = _ngircd().start()
+    prosody = Prosody(users=(("alice", "alicepw"), ("dave", "davepw"))).start()
+    wd = tempfile.TemporaryDirectory(prefix="parley-sid-")
+    room = "#sid%local@irc.localhost"
+    try:
+        cfg = component_config(net.port, prosody.component_port)
+        bob = xc.LoopIrc(net.port, "bob")
+        bob.send("JOIN #sid")
+        bob.expect(r" 366 bob #sid ")
+        for round_ in (1, 2):
+            with h.Parleyd(cfg, workdir=wd.name) as d:
+                d.wait_for_log(r"component irc\.localhost attached", timeout=15)
+                alice = xc.login(Client, prosody.c2s_port, "alice@localhost/a", "alicepw")
+                dave = xc.login(Client, prosody.c2s_port, "dave@localhost/d", "davepw")
+                for c, nick in ((alice, "alice"), (dave, "dave")):
+                    run(c.plugin["xep_0045"].join_muc_wait(room, nick, maxstanzas=0))
+                    bob.expect(rf"^:{nick}!\S+ JOIN :?#sid")
+                live = {}
+                for i in range(3):
+                    bob.send(f"PRIVMSG #sid :r{round_} line {i}")
+                alice.send_message(mto=room, mbody=f"r{round_} from alice", mtype="groupchat")
+                bob.expect(rf"PRIVMSG #sid :r{round_} from alice")
+                bodies = [f"r{round_} line {i}" for i in range(3)] + [f"r{round_} from alice"]
+                for c in (alice, dave):
+                    for body in bodies:
+                        m = run(xc.next_where(c.group, lambda m, b=body: m["body"] == b))
+                        live.setdefault(body, set()).add(sid_of(m, room))
+                items, _, _, _ = mam_query(alice, room=room, max_=4, before="")
+                assert [b for _, _, b, _ in items] == bodies, items
+                mam_ids = {b: i for i, _, b, _ in items}
+                for body, sids in live.items():
+                    assert sids == {mam_ids[body]}, (body, sids, mam_ids)
+                xc.bye(alice, dave)
+        bob.c.close()
+    finally:
+        prosody.close()
+        net.close()
+        wd.cleanup()
 
 
 if __name__ == "__main__":
