@@ -20,8 +20,12 @@ def close_code(ws, timeout: float = 5) -> int | None:
     ws.settimeout(timeout)
     try:
         while True:
-            op, data = ws.recv_data(control_frame=True)
-            if op == websocket.ABNF.OPCODE_CLOSE:
+            # recv_frame, not recv_data: recv_data answers a close frame with one of its own, and
+            # when the server has already closed (a reset, as it closes with our excess frames
+            # unread) that send raises and the code it received would be lost.
+            frame = ws.recv_frame()
+            if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                data = frame.data
                 return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
     except Exception:
         return None
