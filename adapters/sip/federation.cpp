@@ -151,8 +151,8 @@ void Federation::start() {
   arm();
 }
 
-void Federation::stop() {
-  if (stopped_) return;
+std::size_t Federation::stop() {
+  if (stopped_) return 0;
   stopped_ = true;
   hook_.reset();
   rt_.core.router().remove_route(core::Protocol::sip);
@@ -161,8 +161,16 @@ void Federation::stop() {
     if (r.id) ops_.unsubscribe(r.id);
   remotes_.clear();
   by_id_.clear();
+  std::size_t withdrawn = 0;
+  for (const auto& p : pubs_) {
+    if (!p.sched.published()) continue;
+    spdlog::info("sip federation: withdrawing the publication of {} as {}", p.account, p.aor);
+    ops_.publish(FedPublish{next_id_++, p.aor, 0, p.sched.etag(), {}, target(p.entry)});
+    ++withdrawn;
+  }
   pubs_.clear();
   msgs_.clear();
+  return withdrawn;
 }
 
 void Federation::scan_rosters() {

@@ -28,7 +28,7 @@
 // as PIDF for its AOR (`aor`, else sip:<account>@<domain>) and PUBLISHed there; it is
 // looked at every tick (250 ms: the core has no presence hook for adapters, and the
 // rendered document is only sent when it changed), refreshed with SIP-If-Match before the
-// granted Expires runs out, and published anew after a 412.
+// granted Expires runs out, and published anew after a 412. At stop, withdrawn.
 //
 // Outgoing MESSAGE (RFC 3428). Federation is the core's ForeignRoute for sip: addresses: a
 // direct message from a local user to sip:juliet@remote (a federated domain) is sent as a
@@ -132,7 +132,11 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
   ~Federation() override;
 
   void start();  // reads the rosters, hooks presence/subscribe, starts the tick
-  void stop();   // unsubscribes and forgets everything
+  // Unsubscribes, withdraws each publication the server holds (PUBLISH Expires: 0 with its
+  // entity tag, RFC 3903 §4.5, so the remote state does not linger until it expires) and
+  // forgets everything; returns the number of withdrawals sent (the plugin waits a bounded
+  // time for them before closing the stack).
+  std::size_t stop();
   void tick(FedClock::time_point now);
 
   // From the libre side (each about an id this class handed out).

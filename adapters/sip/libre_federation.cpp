@@ -266,7 +266,9 @@ void FedClient::published(Pub* p, int err, const sip_msg* msg) {
       etag = protocols::sip::header_safe(str(h->val), 128);
     if (pl_isset(&msg->expires)) expires = pl_u32(&msg->expires);
   }
-  if (code && (code < 200 || code >= 300))
+  if (p->p.expires == 0)  // a withdrawal at shutdown (Federation::stop)
+    spdlog::info("sip federation: withdrawal of {} answered {}", p->p.aor, code);
+  else if (code && (code < 200 || code >= 300))
     spdlog::debug("sip federation: PUBLISH {} answered {} {}", p->p.aor, code, str(msg->reason));
   else if (!code)
     spdlog::debug("sip federation: PUBLISH {}: {}", p->p.aor, std::strerror(err));

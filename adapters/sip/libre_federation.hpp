@@ -44,6 +44,7 @@ class FedClient {
     return sip_;
   }
   bool is_closed() const { return closed_; }
+  std::size_t publishes_in_flight() const { return pubs_.size(); }
   void published(Pub* p, int err, const struct sip_msg* msg);  // reports, then frees p
   void answered(Msg* m, int err, const struct sip_msg* msg);   // reports, then frees m
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -132,6 +133,7 @@ class Stack {
   }
 
   FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
+  std::size_t fed_publishes() { return fed() ? fed_->publishes_in_flight() : 0; }
 
   void close() {
     if (closed_) return;
@@ -827,8 +829,9 @@ class SipPlugin final : public core::Plugin {
   void stop() override {
     if (!started_) return;
     started_ = false;
-    if (core_ && core_->federation) core_->federation->stop();
+    std::size_t withdrawals = core_ && core_->federation ? core_->federation->stop() : 0;
     Stack* st = stack_.get();
+    if (withdrawals) await_publishes(st);
     post_to_libre(loop_, [st] { st->close(); });
     loop_.stop();  // runs the close, leaves re_main, joins
     stack_.reset();
@@ -841,6 +844,27 @@ class SipPlugin final : public core::Plugin {
   }
 
  private:
+  // The federation's PUBLISH withdrawals (Expires: 0) were queued to the libre thread:
+  // give their transactions up to kWithdrawWait to be answered before the stack closes
+  // (a dead server costs shutdown that long, no more).
+  void await_publishes(Stack* st) {
+    constexpr auto kWithdrawWait = std::chrono::seconds(2);
+    auto deadline = std::chrono::steady_clock::now() + kWithdrawWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::make_shared<std::promise<std::size_t>>();
+      auto answer = left->get_future();
+      if (!post_to_libre(loop_, [st, left] { left->set_value(st->fed_publishes()); })) return;
+      if (answer.wait_until(deadline) != std::future_status::ready) break;
+      if (answer.get() == 0) {
+        spdlog::info("sip federation: publications withdrawn");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    spdlog::warn("sip federation: publications not withdrawn within {} s; closing anyway",
+                 std::chrono::duration_cast<std::chrono::seconds>(kWithdrawWait).count());
+  }
+
   // The PEM pair for libre: sip.tls's files, else the daemon's identity (xmpp.c2s.tls or
   // the generated self-signed pair), taken from its OpenSSL context. Main thread, at start.
   std::string tls_pems(Settings& s) {

@@ -21,6 +21,9 @@ the db_text subscriber table, so the federation entry's user/password are exerci
   asked of it); she is pending (pending NOTIFY) until alice, on XMPP, allows the request
   from juliet\\40remote.test@sip.localhost, then active with alice's presence. The same
   SUBSCRIBE sent to parleyd directly (not from the proxy) is challenged.
+  Shutdown: parleyd withdraws its publication (PUBLISH Expires: 0): a watcher subscribing
+  at Kamailio afterwards sees alice no longer open; with Kamailio gone, the withdrawal
+  costs shutdown at most its 2 s bound.
   Hostile: a NOTIFY with a huge, malformed PIDF is refused without changing anyone's
   presence while another contact's updates keep arriving; the remote subscription bound
   refuses one more contact.
@@ -556,6 +559,61 @@ def test_subscribe_from_the_federated_domain_waits_for_the_users_approval():
             assert r.startswith("SIP/2.0 401"), r
             assert d.running()
             xc.bye(alice)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def kam_state_of(kport: int, user: str) -> str:
+    """A fresh watcher's first NOTIFY from Kamailio for user@REMOTE (its PIDF, or none)."""
+    w = KamWatcher(kport, "observer")
+    try:
+        w.subscribe(user, REMOTE)
+        return w.pump(lambda m: m.startswith("NOTIFY "), 10)
+    finally:
+        w.close()
+
+
+def test_publication_is_withdrawn_at_shutdown():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, publish=[{"account": "alice"}])
+    kam = kamailio(kport, cfg)
+    try:
+        d = h.Parleyd(cfg)
+        with d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+            wait_log(d, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            def kam_shows(basic: str) -> str:  # polls Kamailio's state of alice (bounded)
+                deadline = time.monotonic() + 10
+                while True:
+                    state = kam_state_of(kport, "alice")
+                    if f"<basic>{basic}</basic>" in state or time.monotonic() > deadline:
+                        return state
+                    xc.run(asyncio.sleep(0.2))
+            before = kam_shows("open")
+            assert "<basic>open</basic>" in before, before
+            xc.bye(alice)
+            # alice offline: parleyd publishes closed; it is still published (not withdrawn).
+            closed = kam_shows("closed")
+            assert "<basic>closed</basic>" in closed, closed
+        # SIGTERM (leaving the block): the withdrawal is answered before the stack closes.
+        assert re.search(r"withdrawal of sip:alice@remote\.test answered 200", d.log()), d.log()[-3000:]
+        assert "publications withdrawn" in d.log()
+        after = kam_state_of(kport, "alice")
+        assert "<basic>open</basic>" not in after and "<basic>closed</basic>" not in after, after
+
+        # Kamailio gone: shutdown waits for the withdrawal at most 2 s (harness: exit within 5 s).
+        d2 = h.Parleyd(cfg)
+        with d2:
+            wait_log(d2, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            kam.stop()
+            t0 = time.monotonic()
+            assert d2.stop() == 0
+            took = time.monotonic() - t0
+        print(f"shutdown with the presence server gone took {took:.2f} s", flush=True)
+        assert took < 4.5, took
+        assert "not withdrawn within 2 s" in d2.log(), d2.log()[-3000:]
     finally:
         kam_log_on_failure(kam)
         kam.close()

@@ -207,6 +207,23 @@ TEST_CASE("sip federation: a local user's presence is PUBLISHed, then modified w
   REQUIRE(w.pubs.size() == 3);
   CHECK(w.pubs[2].etag.empty());
   CHECK(w.pubs[2].body.find("gone fishing") != std::string::npos);
+  // Stop: the publication the server holds is withdrawn (Expires: 0, its tag, no body).
+  w.fed->published(w.pubs[2].id, 200, "etag-2", 600);
+  CHECK(w.fed->stop() == 1);
+  REQUIRE(w.pubs.size() == 4);
+  CHECK(w.pubs[3].expires == 0);
+  CHECK(w.pubs[3].etag == "etag-2");
+  CHECK(w.pubs[3].body.empty());
+  CHECK(w.fed->stop() == 0);  // once
+}
+
+TEST_CASE("sip federation: nothing is withdrawn that was never published") {
+  World w;
+  w.fed->start();
+  REQUIRE(w.pubs.size() == 1);
+  w.fed->published(w.pubs[0].id, 403, "", 0);
+  CHECK(w.fed->stop() == 0);
+  CHECK(w.pubs.size() == 1);
 }
 
 TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s is started afresh") {
