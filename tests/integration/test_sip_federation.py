@@ -551,6 +551,14 @@ def test_subscribe_from_the_federated_domain_waits_for_the_users_approval():
                 wait_log(d, r"sip: federated watcher sip:juliet@remote\.test subscribed to alice \(pending\)", 5)
             finally:
                 juliet.close()
+            # Through the proxy to a user parleyd does not have: its 404 comes back.
+            ghost = KamWatcher(kport, "juliet")
+            try:
+                ghost.subscribe("nobody")
+                r = ghost.pump(lambda m: m.startswith("SIP/2.0 ") and not m.startswith("SIP/2.0 1"), 10)
+                assert r.startswith("SIP/2.0 404"), r
+            finally:
+                ghost.close()
             # The same SUBSCRIBE straight to parleyd (not from the proxy): digest, 401.
             ua = ts.UdpUa(d.ports["sip"], "juliet")
             req = ua.request("SUBSCRIBE", "sip:alice@localhost", ["Event: presence", "Expires: 60",
