@@ -474,7 +474,7 @@ class Kamailio(b.Server):
         db = self.tmp / "db"
         kp.prepare_db(db)
         cfg = self.tmp / "kamailio.cfg"
-        cfg.write_text(kp.config_text(self.port, db, DOMAIN, children=4, registrar=True, maxbuffer=33554432))
+        cfg.write_text(kp.config_text(self.port, db, DOMAIN, children=4, location=True, maxbuffer=33554432))
         self.spawn([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp), "-P", str(self.tmp / "k.pid"),
                     "-m", "512", "-M", "32"])
         b.wait_port(self.port, 30, self.proc)

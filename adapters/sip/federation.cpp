@@ -7,6 +7,7 @@
 
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
+#include "protocols/sip/text.hpp"
 
 namespace parley::adapters::sip {
 
@@ -130,6 +131,7 @@ void Federation::start() {
     }
   }
   scan_rosters();
+  rt_.core.router().add_route(core::Protocol::sip, this);
   // Later subscriptions to remote SIP presentities (XMPP <presence type='subscribe'/>).
   hook_ = rt_.core.hooks().add("presence/subscribe", 0, "sip-federation", [this](core::HookContext& ctx) {
     const auto* s = static_cast<const core::Subscription*>(ctx.payload);
@@ -149,16 +151,26 @@ void Federation::start() {
   arm();
 }
 
-void Federation::stop() {
-  if (stopped_) return;
+std::size_t Federation::stop() {
+  if (stopped_) return 0;
   stopped_ = true;
   hook_.reset();
+  rt_.core.router().remove_route(core::Protocol::sip);
   timer_.cancel();
   for (auto& [key, r] : remotes_)
     if (r.id) ops_.unsubscribe(r.id);
   remotes_.clear();
   by_id_.clear();
+  std::size_t withdrawn = 0;
+  for (const auto& p : pubs_) {
+    if (!p.sched.published()) continue;
+    spdlog::info("sip federation: withdrawing the publication of {} as {}", p.account, p.aor);
+    ops_.publish(FedPublish{next_id_++, p.aor, 0, p.sched.etag(), {}, target(p.entry)});
+    ++withdrawn;
+  }
   pubs_.clear();
+  msgs_.clear();
+  return withdrawn;
 }
 
 void Federation::scan_rosters() {
@@ -369,6 +381,52 @@ SipReply Federation::receive_message(const std::string& from_uri, const std::str
   m.origin.protocol = core::Protocol::sip;
   if (auto st = rt_.core.router().send(std::move(m)); !st) return reply_for(st.error());
   return {200, "OK", {}};
+}
+
+std::string Federation::from_aor(std::size_t entry, const std::string& account) const {
+  const auto& f = cfg_.federation[entry];
+  for (const auto& p : f.publish)
+    if (p.account == account) return p.aor.empty() ? "sip:" + account + "@" + f.domain : p.aor;
+  return "sip:" + sipt::escape_user(account) + "@" + domain_;
+}
+
+core::Status Federation::deliver(const core::MessagePtr& m) {
+  if (stopped_) return core::make_error(core::Condition::service_unavailable, "sip federation stopped");
+  auto aor = parse_sip_aor(m->to.id());
+  const auto* f = aor ? entry_for(aor->host) : nullptr;
+  if (!f)
+    return core::make_error(core::Condition::remote_server_not_found,
+                            "no sip.federation entry for " + (aor ? aor->host : m->to.id()));
+  if (!m->from.is_user()) return core::make_error(core::Condition::not_allowed, "only local users send here");
+  // Pager mode carries text; chat states without a body are not sent (RFC 3994 would
+  // need one MESSAGE each, through a proxy that bills them as messages).
+  if (m->body.empty()) return {};
+  if (msgs_.size() >= kMaxFedMessagesInFlight)
+    return core::make_error(core::Condition::resource_constraint, "too many SIP MESSAGEs in flight");
+  std::size_t entry = static_cast<std::size_t>(f - cfg_.federation.data());
+  FedMessage out;
+  out.id = next_id_++;
+  out.uri = aor->str();
+  out.from_uri = from_aor(entry, m->from.id());
+  out.body = m->kind == core::MessageKind::action ? "* " + m->from.id() + " " + m->body : m->body;
+  if (out.body.size() > cfg_.max_message) out.body.resize(cfg_.max_message);  // RFC 3428 §8 pager size
+  if (m->subject) out.subject = sipt::header_safe(*m->subject);
+  out.target = target(entry);
+  msgs_[out.id] = OutMsg{m->origin.session, m->origin_id.empty() ? m->id : m->origin_id, out.uri};
+  ops_.message(std::move(out));
+  return {};
+}
+
+void Federation::message_answered(std::uint64_t id, std::uint16_t code, const std::string& why) {
+  auto it = msgs_.find(id);
+  if (it == msgs_.end()) return;
+  OutMsg o = std::move(it->second);
+  msgs_.erase(it);
+  if (code >= 200 && code < 300) return;
+  spdlog::info("sip federation: MESSAGE to {} failed: {} {}", o.to, code, why);
+  if (!o.origin) return;
+  if (const auto* s = rt_.core.sessions().find(o.origin); s && s->sink)
+    s->sink->on_error(o.ref_id, error_for_status(code, why));
 }
 
 std::string Federation::pidf_for(const Pub& p) const {

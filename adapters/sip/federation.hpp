@@ -28,12 +28,21 @@
 // as PIDF for its AOR (`aor`, else sip:<account>@<domain>) and PUBLISHed there; it is
 // looked at every tick (250 ms: the core has no presence hook for adapters, and the
 // rendered document is only sent when it changed), refreshed with SIP-If-Match before the
-// granted Expires runs out, and published anew after a 412.
+// granted Expires runs out, and published anew after a 412. At stop, withdrawn.
+//
+// Outgoing MESSAGE (RFC 3428). Federation is the core's ForeignRoute for sip: addresses: a
+// direct message from a local user to sip:juliet@remote (a federated domain) is sent as a
+// pager MESSAGE through the entry's proxy, From the sender's `publish:` AOR if it has one,
+// else sip:<account>@<sip.domain>; the entry's credentials answer a 401/407. A final
+// failure comes back to the sender as an error for that message (RFC 7572 §5: 404 ->
+// item-not-found, 480 -> recipient-unavailable, 403 -> forbidden, no answer at all ->
+// recipient-unavailable). At most kMaxFedMessagesInFlight wait for an answer.
 //
 // Incoming. A MESSAGE whose From is at a federated domain and that arrives from that
 // entry's proxy (UDP: its address and port; TCP/TLS: its address) needs no digest (the
 // proxy authenticated its user); it reaches the local user as from sip:x@domain (XMPP:
-// x\40domain@sip.DOMAIN). SUBSCRIBE from the federated domain is not taken yet.
+// x\40domain@sip.DOMAIN). A SUBSCRIBE passing the same check goes to the presence agent
+// as a federated watcher (PresenceAgent::subscribe_federated: pending until allowed).
 //
 // NOTIFY bodies are vetted on the libre thread before anything reaches here
 // (vet_notify_body: PIDF content type, kMaxPresenceDocument, a parse that refuses what it
@@ -55,6 +64,7 @@
 #include "adapters/sip/registrar.hpp"
 #include "config/config.hpp"
 #include "core/plugin/hooks.hpp"
+#include "core/services/router.hpp"
 #include "protocols/sip/pidf.hpp"
 
 namespace parley::adapters::sip {
@@ -99,18 +109,34 @@ struct FedPublish {
   FedTarget target;
 };
 
-class Federation : public std::enable_shared_from_this<Federation> {
+struct FedMessage {
+  std::uint64_t id = 0;
+  std::string uri;       // Request-URI and To: "sip:juliet@remote"
+  std::string from_uri;  // the sender's AOR
+  std::string body;
+  std::string subject;  // header-safe already
+  FedTarget target;
+};
+
+inline constexpr std::size_t kMaxFedMessagesInFlight = 1024;
+
+class Federation : public core::ForeignRoute, public std::enable_shared_from_this<Federation> {
  public:
   struct Ops {
     std::function<void(FedSubscribe)> subscribe;
     std::function<void(std::uint64_t id)> unsubscribe;
     std::function<void(FedPublish)> publish;
+    std::function<void(FedMessage)> message;
   };
   Federation(Runtime& rt, const config::SipConfig& cfg, std::string local_domain, Ops ops);
-  ~Federation();
+  ~Federation() override;
 
   void start();  // reads the rosters, hooks presence/subscribe, starts the tick
-  void stop();   // unsubscribes and forgets everything
+  // Unsubscribes, withdraws each publication the server holds (PUBLISH Expires: 0 with its
+  // entity tag, RFC 3903 §4.5, so the remote state does not linger until it expires) and
+  // forgets everything; returns the number of withdrawals sent (the plugin waits a bounded
+  // time for them before closing the stack).
+  std::size_t stop();
   void tick(FedClock::time_point now);
 
   // From the libre side (each about an id this class handed out).
@@ -118,6 +144,12 @@ class Federation : public std::enable_shared_from_this<Federation> {
   void notified(std::uint64_t id, SubState state, std::optional<protocols::sip::PidfDocument> doc);
   void subscription_ended(std::uint64_t id, std::uint16_t code, const std::string& why);
   void published(std::uint64_t id, std::uint16_t code, std::string etag, std::uint32_t expires);
+
+  // core::ForeignRoute: a direct message to a sip: address (outgoing MESSAGE).
+  core::Status deliver(const core::MessagePtr& m) override;
+  // The libre side's final answer to FedMessage `id` (code 0: no answer, `why` says why).
+  void message_answered(std::uint64_t id, std::uint16_t code, const std::string& why);
+  std::size_t messages_in_flight() const { return msgs_.size(); }
 
   // A pager MESSAGE (RFC 3428) from `from_uri` at a federated domain, relayed by that
   // entry's proxy (the libre side checked the source), to local user `to`.
@@ -153,7 +185,13 @@ class Federation : public std::enable_shared_from_this<Federation> {
     bool logged = false;
   };
 
+  struct OutMsg {
+    core::SessionId origin = 0;
+    std::string ref_id, to;
+  };
+
   FedTarget target(std::size_t entry) const;
+  std::string from_aor(std::size_t entry, const std::string& account) const;
   void scan_rosters();
   void deliver(Remote& r, bool to_all);
   std::string pidf_for(const Pub& p) const;
@@ -166,6 +204,7 @@ class Federation : public std::enable_shared_from_this<Federation> {
   std::map<std::string, Remote> remotes_;                 // by "sip:user@host"
   std::unordered_map<std::uint64_t, std::string> by_id_;  // live subscribe attempts
   std::vector<Pub> pubs_;
+  std::unordered_map<std::uint64_t, OutMsg> msgs_;  // MESSAGEs awaiting an answer
   std::uint64_t next_id_ = 1;
   core::HookHandle hook_;
   boost::asio::steady_timer timer_;

@@ -77,6 +77,16 @@ struct FedClient::Pub {
   int auth_tries = 0;
 };
 
+struct FedClient::Msg {
+  FedClient* self = nullptr;
+  FedMessage m;
+  std::string route;
+  sip_auth* auth = nullptr;
+  std::uint32_t cseq = 1;
+  unsigned long long callid = 0, tag = 0;
+  int auth_tries = 0;
+};
+
 FedClient::FedClient(Runtime& rt, LibreLoop& loop, std::weak_ptr<Federation> core, struct ::sip* sip,
                      sipevent_sock* evsock)
     : rt_(rt), loop_(loop), core_(std::move(core)), sip_(sip), evsock_(evsock) {}
@@ -88,6 +98,7 @@ void FedClient::close() {
   closed_ = true;
   for (auto& [id, s] : subs_) s->sub = static_cast<sipsub*>(mem_deref(s->sub));  // libre unsubscribes
   for (auto& [id, p] : pubs_) p->auth = static_cast<sip_auth*>(mem_deref(p->auth));
+  for (auto& [id, m] : msgs_) m->auth = static_cast<sip_auth*>(mem_deref(m->auth));
   // The contexts stay until the destructor: sip_close may still answer pending requests.
 }
 
@@ -183,7 +194,46 @@ void send_publish(FedClient::Pub* p);
 
 void publish_response(int err, const sip_msg* msg, void* arg);
 
+void send_message(FedClient::Msg* m);
+
+void message_response(int err, const sip_msg* msg, void* arg);
+
 }  // namespace
+
+void FedClient::message(const FedMessage& in) {
+  if (closed_) return;
+  auto m = std::make_unique<Msg>();
+  m->self = this;
+  m->m = in;
+  m->route = route_of(in.target.proxy);
+  m->callid = ::rand_u64();
+  m->tag = ::rand_u64();
+  Msg* raw = m.get();
+  Creds* creds = make_creds(in.target.user, in.target.password);
+  int err = raw->route.empty() || !creds ? EINVAL : sip_auth_alloc(&raw->auth, auth_h, creds, true);
+  mem_deref(creds);
+  if (err) {
+    post_to_asio(rt_.core_strand, "sip federation: message failed",
+                 [w = core_, id = in.id, why = std::string(std::strerror(err))] {
+                   if (auto c = w.lock()) c->message_answered(id, 0, why);
+                 });
+    return;
+  }
+  msgs_[in.id] = std::move(m);
+  send_message(raw);
+}
+
+void FedClient::answered(Msg* m, int err, const sip_msg* msg) {
+  std::uint16_t code = err || !msg ? 0 : msg->scode;
+  std::string why =
+      code ? protocols::sip::header_safe(str(msg->reason), 64) : std::string(std::strerror(err));
+  std::uint64_t id = m->m.id;
+  post_to_asio(rt_.core_strand, "sip federation: message answered", [w = core_, id, code, why] {
+    if (auto c = w.lock()) c->message_answered(id, code, why);
+  });
+  mem_deref(m->auth);
+  msgs_.erase(id);  // m is gone
+}
 
 void FedClient::publish(const FedPublish& in) {
   if (closed_) return;
@@ -216,7 +266,9 @@ void FedClient::published(Pub* p, int err, const sip_msg* msg) {
       etag = protocols::sip::header_safe(str(h->val), 128);
     if (pl_isset(&msg->expires)) expires = pl_u32(&msg->expires);
   }
-  if (code && (code < 200 || code >= 300))
+  if (p->p.expires == 0)  // a withdrawal at shutdown (Federation::stop)
+    spdlog::info("sip federation: withdrawal of {} answered {}", p->p.aor, code);
+  else if (code && (code < 200 || code >= 300))
     spdlog::debug("sip federation: PUBLISH {} answered {} {}", p->p.aor, code, str(msg->reason));
   else if (!code)
     spdlog::debug("sip federation: PUBLISH {}: {}", p->p.aor, std::strerror(err));
@@ -246,6 +298,38 @@ void send_publish(FedClient::Pub* p) {
                        p->p.aor.c_str(), p->tag, p->p.aor.c_str(), p->callid, p->cseq, p->p.expires,
                        if_match.c_str(), ctype.c_str(), p->p.body.size(), p->p.body.data(), p->p.body.size());
   if (err) p->self->published(p, err, nullptr);
+}
+
+// RFC 3428 §4: From the sender's AOR, To and Request-URI the recipient; a new Call-ID per
+// MESSAGE (no dialog), the CSeq grows only for the authenticated retry. libre's request
+// layer writes Via and Max-Forwards itself: none here (Kamailio refuses a request with two).
+void send_message(FedClient::Msg* m) {
+  struct uri route {};
+  struct pl rpl {};
+  pl_set_str(&rpl, m->route.c_str());
+  int err = uri_decode(&route, &rpl);
+  std::string subject = m->m.subject.empty() ? "" : "Subject: " + m->m.subject + "\r\n";
+  if (!err)
+    err = sip_requestf(nullptr, m->self->sip_handle(), true, "MESSAGE", m->m.uri.c_str(), &route, m->auth,
+                       nullptr, message_response, m,
+                       "From: <%s>;tag=%016llx\r\nTo: <%s>\r\nCall-ID: %016llx@parley\r\nCSeq: %u MESSAGE\r\n"
+                       "%sContent-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n%b",
+                       m->m.from_uri.c_str(), m->tag, m->m.uri.c_str(), m->callid, m->cseq, subject.c_str(),
+                       m->m.body.size(), m->m.body.data(), m->m.body.size());
+  if (err) m->self->answered(m, err, nullptr);
+}
+
+void message_response(int err, const sip_msg* msg, void* arg) {
+  auto* m = static_cast<FedClient::Msg*>(arg);
+  if (m->self->is_closed()) return;
+  if (!err && msg && msg->scode < 200) return;  // provisional
+  if (!err && msg && (msg->scode == 401 || msg->scode == 407) && m->auth_tries++ < 2 &&
+      sip_auth_authenticate(m->auth, msg) == 0) {
+    ++m->cseq;
+    send_message(m);
+    return;
+  }
+  m->self->answered(m, err, msg);
 }
 
 void publish_response(int err, const sip_msg* msg, void* arg) {

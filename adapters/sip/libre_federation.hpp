@@ -4,7 +4,9 @@
 // client transaction at a time per published presentity, both through the entry's proxy
 // (a loose route, RFC 3261 §16.12) with libre's client digest (sip_auth: 401/407 are
 // answered with the entry's user/password). NOTIFY bodies are vetted here
-// (vet_notify_body) and only a good document is posted to the core strand.
+// (vet_notify_body) and only a good document is posted to the core strand. Outgoing pager
+// MESSAGEs go the same way as PUBLISH: one client transaction, the challenge answered once
+// or twice, the final answer posted back.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,16 +33,20 @@ class FedClient {
   void subscribe(const FedSubscribe& s);
   void unsubscribe(std::uint64_t id);  // Expires: 0 in the dialog (libre sends it)
   void publish(const FedPublish& p);
-  void close();  // drops every subscription and request (the stack is closing)
+  void message(const FedMessage& m);  // pager MESSAGE (RFC 3428) through the proxy
+  void close();                       // drops every subscription and request (the stack is closing)
 
   struct Sub;  // libre_federation.cpp
   struct Pub;
+  struct Msg;
   // For the request callbacks (libre_federation.cpp).
   struct ::sip* sip_handle() const {
     return sip_;
   }
   bool is_closed() const { return closed_; }
+  std::size_t publishes_in_flight() const { return pubs_.size(); }
   void published(Pub* p, int err, const struct sip_msg* msg);  // reports, then frees p
+  void answered(Msg* m, int err, const struct sip_msg* msg);   // reports, then frees m
 
  private:
   Runtime& rt_;
@@ -51,6 +57,7 @@ class FedClient {
   bool closed_ = false;
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Pub>> pubs_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Msg>> msgs_;
 };
 
 }  // namespace parley::adapters::sip

@@ -18,6 +18,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -145,6 +146,7 @@ class Stack {
   }
 
   FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
+  std::size_t fed_publishes() { return fed() ? fed_->publishes_in_flight() : 0; }
 
   void close() {
     if (closed_) return;
@@ -220,7 +222,7 @@ class Stack {
         sip_requestf(nullptr, sip_, true, "MESSAGE", m.target.c_str(), nullptr, nullptr, nullptr,
                      &Stack::on_response_c, raw,
                      "To: <%s>\r\nFrom: <%s>;tag=%016llx\r\nCall-ID: %016llx@parley\r\nCSeq: 1 MESSAGE\r\n"
-                     "Max-Forwards: 70\r\n%sContent-Type: %s\r\n"
+                     "%sContent-Type: %s\r\n"
                      "Content-Length: %zu\r\n\r\n%b",
                      m.to_uri.c_str(), m.from_uri.c_str(), static_cast<unsigned long long>(tag),
                      static_cast<unsigned long long>(cid), subject.c_str(), m.content_type.c_str(),
@@ -469,6 +471,7 @@ class Stack {
     }
 
     if (is_message && !composing && federated(msg)) return federated_message(msg);
+    if (is_subscribe && package == EventPackage::presence && federated(msg)) return federated_subscribe(msg);
 
     // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
     const sip_hdr* auth = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
@@ -640,6 +643,36 @@ class Stack {
                  });
   }
 
+  // A SUBSCRIBE (presence) relayed by a federation entry's proxy from a user of its domain,
+  // same source check as federated_message: the presence agent takes it as a foreign
+  // watcher, pending until the local user allows it (no digest: the proxy vouches).
+  void federated_subscribe(const sip_msg* msg) {
+    if (pending_.size() >= s_->cfg.max_pending)
+      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+    Pending p;
+    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
+      return stateless(msg, 500, "Server Internal Error");
+    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
+    std::uint64_t id = next_id_++;
+    pending_.emplace(id, p);
+    std::string host = str(msg->from.uri.host);
+    for (auto& c : host) c = protocols::ascii_lower(c);
+    std::string from = "sip:" + str(msg->from.uri.user) + "@" + host;
+    Stack* self = this;
+    LibreLoop* loop = &loop_;
+    post_to_asio(rt_.core_strand, "sip: federated subscribe",
+                 [self, loop, w = core_, id, from, host, to = str(msg->uri.user)] {
+                   auto c = w.lock();
+                   if (!c) return;
+                   const auto* e = c->federation ? c->federation->entry_for(host) : nullptr;
+                   SipReply r = !e || !parse_sip_aor(from)
+                                    ? SipReply{403, "Forbidden", {}}
+                                    : c->agent->subscribe_federated(from, to, e->max_subscriptions);
+                   if (!post_to_libre(*loop, [self, id, r = std::move(r)] { self->reply(id, r); }))
+                     spdlog::warn("sip: libre queue full or stopped; a reply was dropped");
+                 });
+  }
+
   // On the core strand: the digest response, the nonce count, then `then`; the answer
   // goes back to the libre thread.
   template <class F>
@@ -770,6 +803,19 @@ class SipPlugin final : public core::Plugin {
             }))
           spdlog::warn("sip: libre queue full or stopped; a federation PUBLISH was dropped");
       };
+      ops.message = [this, loop](FedMessage f) {
+        Stack* st = stack_.get();
+        std::uint64_t id = f.id;
+        if (!post_to_libre(*loop, [st, f = std::move(f)] {
+              if (auto* c = st->fed()) c->message(f);
+            })) {
+          spdlog::warn("sip: libre queue full or stopped; a federation MESSAGE was dropped");
+          // Answered on a later turn: deliver() is still running on this strand.
+          post_to_asio(rt_.core_strand, "sip federation: message dropped", [w = std::weak_ptr(core_), id] {
+            if (auto c = w.lock(); c && c->federation) c->federation->message_answered(id, 503, "Queue Full");
+          });
+        }
+      };
       core_->federation = std::make_shared<Federation>(rt_, cfg_.sip, s->domain, std::move(ops));
     }
     if (auto why = loop_.start(); !why.empty())
@@ -796,8 +842,9 @@ class SipPlugin final : public core::Plugin {
   void stop() override {
     if (!started_) return;
     started_ = false;
-    if (core_ && core_->federation) core_->federation->stop();
+    std::size_t withdrawals = core_ && core_->federation ? core_->federation->stop() : 0;
     Stack* st = stack_.get();
+    if (withdrawals) await_publishes(st);
     post_to_libre(loop_, [st] { st->close(); });
     loop_.stop();  // runs the close, leaves re_main, joins
     stack_.reset();
@@ -810,6 +857,27 @@ class SipPlugin final : public core::Plugin {
   }
 
  private:
+  // The federation's PUBLISH withdrawals (Expires: 0) were queued to the libre thread:
+  // give their transactions up to kWithdrawWait to be answered before the stack closes
+  // (a dead server costs shutdown that long, no more).
+  void await_publishes(Stack* st) {
+    constexpr auto kWithdrawWait = std::chrono::seconds(2);
+    auto deadline = std::chrono::steady_clock::now() + kWithdrawWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto left = std::make_shared<std::promise<std::size_t>>();
+      auto answer = left->get_future();
+      if (!post_to_libre(loop_, [st, left] { left->set_value(st->fed_publishes()); })) return;
+      if (answer.wait_until(deadline) != std::future_status::ready) break;
+      if (answer.get() == 0) {
+        spdlog::info("sip federation: publications withdrawn");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    spdlog::warn("sip federation: publications not withdrawn within {} s; closing anyway",
+                 std::chrono::duration_cast<std::chrono::seconds>(kWithdrawWait).count());
+  }
+
   // The PEM pair for libre: sip.tls's files, else the daemon's identity (xmpp.c2s.tls or
   // the generated self-signed pair), taken from its OpenSSL context. Main thread, at start.
   std::string tls_pems(Settings& s) {

@@ -62,15 +62,21 @@ PresenceAgent::PresenceAgent(Runtime& rt, const config::SipConfig& cfg, std::str
       reg_(std::move(reg)),
       send_(std::move(send)),
       rng_(std::random_device{}()),
-      sweep_(rt.core_strand) {}
+      sweep_(rt.core_strand),
+      fed_timer_(rt.core_strand) {}
 
 PresenceAgent::~PresenceAgent() = default;
 
-void PresenceAgent::start() { arm_sweep(); }
+void PresenceAgent::start() {
+  arm_sweep();
+  if (!cfg_.federation.empty()) arm_fed_tick();
+}
 
 void PresenceAgent::stop() {
   stopped_ = true;
   sweep_.cancel();
+  fed_timer_.cancel();
+  federated_ = 0;
   for (auto& [id, s] : subs_)
     if (s->timer) s->timer->cancel();
   subs_.clear();
@@ -255,6 +261,83 @@ SipReply PresenceAgent::subscribe(const std::string& watcher, const std::string&
   return r;
 }
 
+SipReply PresenceAgent::subscribe_federated(const std::string& watcher_aor, const std::string& target,
+                                            std::size_t max_watchers) {
+  if (!core::is_valid_local_name(target) || !rt_.core.directory().exists(target))
+    return {404, "Not Found", {}};
+  auto w = core::Address::foreign(watcher_aor);
+  if (!w) return {400, "Bad From", {}};
+  if (federated_ >= max_watchers) return {503, "Service Unavailable", "Retry-After: 60\r\n"};
+  auto p = core::Address::user(target);
+  // RFC 8048 §5: SUBSCRIBE -> a subscription request the presentity answers (XMPP:
+  // <presence type='subscribe'/> from juliet\40remote@sip.DOMAIN); pre-approved: active.
+  bool allowed = rt_.core.presence().state(*w, p) == core::SubscriptionState::active;
+  if (!allowed) {
+    if (auto st = rt_.core.presence().subscribe(*w, p); !st) return reply_for(st.error());
+    allowed = rt_.core.presence().state(*w, p) == core::SubscriptionState::active;
+  }
+  auto s = std::make_unique<Sub>();
+  s->id = next_sub_++;
+  s->watcher = watcher_aor;  // "sip:...": never a local name, so by_watcher_ keys cannot clash
+  s->presentity = target;
+  s->package = EventPackage::presence;
+  s->federated = true;
+  s->timer = std::make_unique<boost::asio::steady_timer>(rt_.core_strand);
+  s->active = allowed;
+  SipReply r{allowed ? std::uint16_t{200} : std::uint16_t{202}, allowed ? "OK" : "Accepted", {}};
+  r.sub_id = s->id;
+  r.sub_active = allowed;
+  s->last_body = render(*s, 0);
+  r.body = s->last_body;
+  r.content_type = "application/pidf+xml";
+  s->last_active = s->active;
+  s->last_sent = SteadyClock::now();
+  s->seq = 1;
+  by_watcher_[watcher_aor].push_back(s->id);
+  subs_.emplace(s->id, std::move(s));
+  ++federated_;
+  spdlog::info("sip: federated watcher {} subscribed to {} ({})", watcher_aor, target,
+               allowed ? "active" : "pending");
+  return r;
+}
+
+void PresenceAgent::arm_fed_tick() {
+  if (stopped_) return;
+  fed_timer_.expires_after(std::chrono::milliseconds(250));
+  fed_timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto self = w.lock();
+    if (!self || self->stopped_) return;
+    try {
+      self->fed_tick();
+    } catch (const std::exception& e) {
+      spdlog::error("sip: federated watchers: {}", e.what());
+    }
+    self->arm_fed_tick();
+  });
+}
+
+void PresenceAgent::fed_tick() {
+  if (!federated_) return;
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, s] : subs_)
+    if (s->federated) ids.push_back(id);
+  for (auto id : ids) {
+    auto it = subs_.find(id);
+    if (it == subs_.end()) continue;
+    Sub& s = *it->second;
+    auto w = core::Address::foreign(s.watcher);
+    auto state =
+        w ? rt_.core.presence().state(*w, core::Address::user(s.presentity)) : core::SubscriptionState::none;
+    if (state == core::SubscriptionState::active) {
+      s.active = true;
+      schedule(s);  // sends only when the state or the document changed
+    } else if (state != core::SubscriptionState::pending) {
+      terminate(s, s.active ? "deactivated" : "rejected");  // refused or revoked
+    }
+  }
+}
+
 const std::string& PresenceAgent::pidf_of(const std::string& user) const {
   auto p = rt_.core.presence().presentity(core::Address::user(user));
   auto cached = pidf_cache_.find(user);
@@ -373,6 +456,7 @@ void PresenceAgent::subscription_ended(std::uint64_t sub_id) {
   };
   drop(by_watcher_, s.watcher);
   drop(by_presentity_, s.presentity);
+  if (s.federated) --federated_;
   subs_.erase(it);
 }
 

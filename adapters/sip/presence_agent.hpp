@@ -17,6 +17,13 @@
 //   `sip.notify_interval_ms` per subscription (changes in between coalesce), and not at
 //   all when the body did not change; each carries a sequence number the libre side
 //   checks, so a queued older NOTIFY never overtakes a newer one.
+// - A federated watcher (sip:juliet@remote, a SUBSCRIBE relayed by a sip.federation[]
+//   entry's proxy: adapters/sip/federation.hpp) is a foreign core watcher: pending until the
+//   presentity allows it (the XMPP user sees a subscription request from
+//   juliet\40remote@sip.DOMAIN). The core has no sessions to tell a foreign watcher about
+//   answers or presence changes, so these subscriptions are looked at every 250 ms
+//   (fed_tick): allowed -> active NOTIFY, refused -> terminated;reason=rejected, and a
+//   changed document is sent (the NOTIFY pacing and no-change rule as for everyone).
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -69,6 +76,11 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   // sub_id and the first NOTIFY's state and body.
   SipReply subscribe(const std::string& watcher, const std::string& source, const std::string& target,
                      EventPackage package);
+  // A new SUBSCRIBE (presence) from `watcher_aor` ("sip:juliet@remote"), relayed by a
+  // federation proxy (no digest: the proxy authenticated its user), for local `target`.
+  // At most `max_watchers` such subscriptions in all.
+  SipReply subscribe_federated(const std::string& watcher_aor, const std::string& target,
+                               std::size_t max_watchers);
   // The libre side ended the subscription (expiry, unsubscribe, NOTIFY failed).
   void subscription_ended(std::uint64_t sub_id);
 
@@ -101,12 +113,15 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
     SteadyClock::time_point last_sent{};
     std::unique_ptr<boost::asio::steady_timer> timer;
     bool timer_armed = false;
+    bool federated = false;  // watcher is a foreign sip: address (subscribe_federated)
   };
 
   std::string new_etag();
   void apply_session(core::SessionId session);  // the latest publication's tuple, or the default
   void expire(SteadyClock::time_point now);
   void arm_sweep();
+  void fed_tick();
+  void arm_fed_tick();
   void schedule(Sub& s);
   void send_now(Sub& s);
   void terminate(Sub& s, std::string reason);
@@ -136,6 +151,8 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   mutable std::uint64_t pidf_renders_ = 0;
   std::mt19937_64 rng_;
   boost::asio::steady_timer sweep_;
+  boost::asio::steady_timer fed_timer_;
+  std::size_t federated_ = 0;  // subscriptions with `federated`
   bool stopped_ = false;
 };
 

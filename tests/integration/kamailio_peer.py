@@ -8,6 +8,10 @@ source port (parleyd's SIP port) are challenged (auth + auth_db, digest with qop
 credentials from the db_text `subscriber` table), so federation's client digest is exercised;
 the nonce secret is fixed, so a nonce from before a restart is still valid after it. With
 `relay_port`, MESSAGE requests are relayed to 127.0.0.1:relay_port over UDP (to parleyd).
+With `location`, Kamailio is also a registrar (usrloc in memory, no auth for REGISTER) and
+a MESSAGE from auth_port (parleyd's federation MESSAGEs, after digest) goes to the
+registered contact of its Request-URI user, or is answered 404. With `relay_domain` (and
+relay_port), a SUBSCRIBE for that domain (parleyd's) is relayed to parleyd too.
 
 Kamailio() runs one in its own tmp dir (its own db_text copy, its own port), killable and
 restartable by PID; every wait is bounded.
@@ -48,24 +52,35 @@ def prepare_db(db: Path, subscribers: list[tuple[str, str, str]] = ()) -> None:
 
 
 def config_text(port: int, db: Path, domain: str, children: int = 4, auth_port: int | None = None,
-                relay_port: int | None = None, registrar: bool = False, maxbuffer: int | None = None) -> str:
-    """registrar: REGISTER saves a binding (usrloc in memory) and a MESSAGE to a registered
-    user is relayed to its contact (404 when nobody is registered and no relay_port); maxbuffer:
-    the UDP socket buffer Kamailio probes up to (the bench gives both servers equal buffers)."""
-    auth_modules = auth_route = relay_route = registrar_modules = registrar_route = ""
-    if registrar:
-        registrar_modules = '''loadmodule "usrloc.so"
+                relay_port: int | None = None, location: bool = False, relay_domain: str | None = None,
+                maxbuffer: int | None = None) -> str:
+    """location: REGISTER saves a binding (usrloc in memory) and a MESSAGE (from parleyd's
+    port when auth_port is given, else any) goes to the registered contact or gets 404;
+    maxbuffer: the UDP socket buffer Kamailio probes up to (the bench gives both servers
+    equal buffers)."""
+    auth_modules = auth_route = relay_route = location_modules = location_register = location_message = ""
+    if location:  # inserted into the f-string below as they are: single braces
+        location_modules = """loadmodule "usrloc.so"
 loadmodule "registrar.so"
 modparam("usrloc", "db_mode", 0)
-'''
-        registrar_route = '''    if (is_method("REGISTER")) { save("location"); exit; }
-    if (is_method("MESSAGE") && lookup("location")) { t_relay(); exit; }
-'''
-        if not relay_port:
-            registrar_route += '''    if (is_method("MESSAGE")) { sl_send_reply("404", "Not Found"); exit; }
-'''
+"""
+        location_register = """    if (is_method("REGISTER")) { if (!save("location")) { sl_reply_error(); } exit; }
+"""
+        location_message = f"""    if ({f"$sp == {auth_port} && " if auth_port else ""}is_method("MESSAGE")) {{
+        if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+        if (!t_relay()) {{ sl_reply_error(); }}
+        exit;
+    }}
+"""
+    if relay_port and relay_domain:  # SUBSCRIBE to parleyd's users goes on to parleyd
+        relay_route += f"""    if (is_method("SUBSCRIBE") && $rd == "{relay_domain}") {{
+        $du = "sip:127.0.0.1:{relay_port}";
+        if (!t_relay()) {{ sl_reply_error(); }}
+        exit;
+    }}
+"""
     if relay_port:  # MESSAGE for anyone but the presence server goes on to parleyd (UDP)
-        relay_route = f"""    if (is_method("MESSAGE")) {{
+        relay_route += f"""    if (is_method("MESSAGE")) {{
         $du = "sip:127.0.0.1:{relay_port}";
         if (!t_relay()) {{ sl_reply_error(); }}
         exit;
@@ -81,10 +96,12 @@ modparam("auth_db", "calculate_ha1", 1)
 modparam("auth_db", "password_column", "password")
 modparam("auth_db", "load_credentials", "")
 """
-        auth_route = f"""    if ($sp == {auth_port} && is_method("PUBLISH|SUBSCRIBE")) {{
-        if (!auth_check("$fd", "subscriber", "0")) {{
+        # The realm is the served domain, whatever the From domain (parleyd's MESSAGEs are
+        # From its own users' addresses).
+        auth_route = f"""    if ($sp == {auth_port} && is_method("PUBLISH|SUBSCRIBE|MESSAGE")) {{
+        if (!auth_check("{domain}", "subscriber", "0")) {{
             xlog("L_ALERT", "parley-test: $rm from $si:$sp challenged (auth_check $rc)\\n");
-            auth_challenge("$fd", "1");
+            auth_challenge("{domain}", "1");
             exit;
         }}
         consume_credentials();
@@ -111,7 +128,7 @@ loadmodule "siputils.so"
 loadmodule "db_text.so"
 loadmodule "presence.so"
 loadmodule "presence_xml.so"
-{auth_modules}{registrar_modules}modparam("presence", "db_url", "text://{db}")
+{auth_modules}{location_modules}modparam("presence", "db_url", "text://{db}")
 modparam("presence", "server_address", "sip:pa@127.0.0.1:{port}")
 modparam("presence", "subs_db_mode", 0)
 modparam("presence", "max_expires", 3600)
@@ -119,7 +136,7 @@ modparam("presence_xml", "db_url", "text://{db}")
 modparam("presence_xml", "force_active", 1)
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-{auth_route}{registrar_route}{relay_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
+{location_register}{auth_route}{location_message}{relay_route}    if (is_method("PUBLISH|SUBSCRIBE")) {{
         if (!t_newtran()) {{ sl_reply_error(); exit; }}
         if (is_method("PUBLISH")) {{ handle_publish(); }} else {{ handle_subscribe(); }}
         exit;
@@ -160,8 +177,10 @@ class Kamailio:
     """One Kamailio on 127.0.0.1:port (UDP and TCP), in its own tmp dir."""
 
     def __init__(self, port: int, domain: str, subscribers: list[tuple[str, str, str]] = (),
-                 auth_port: int | None = None, children: int = 2, relay_port: int | None = None):
-        self.port, self.domain, self.relay_port = port, domain, relay_port
+                 auth_port: int | None = None, children: int = 2, relay_port: int | None = None,
+                 location: bool = False, relay_domain: str | None = None):
+        self.port, self.domain, self.relay_port, self.location = port, domain, relay_port, location
+        self.relay_domain = relay_domain
         self.subscribers, self.auth_port, self.children = list(subscribers), auth_port, children
         self.tmp = Path(tempfile.mkdtemp(prefix="kamailio-"))
         self.proc: subprocess.Popen | None = None
@@ -172,7 +191,8 @@ class Kamailio:
         if fresh_db or not db.exists():
             prepare_db(db, self.subscribers)
         cfg = self.tmp / "kamailio.cfg"
-        cfg.write_text(config_text(self.port, db, self.domain, self.children, self.auth_port, self.relay_port))
+        cfg.write_text(config_text(self.port, db, self.domain, self.children, self.auth_port, self.relay_port,
+                                   self.location, self.relay_domain))
         self.out = open(self.tmp / "kamailio.log", "ab")
         # -DD: no daemon, own process group (killpg ends its children); -E: log to stderr.
         self.proc = subprocess.Popen([KAMAILIO, "-f", str(cfg), "-DD", "-E", "-w", str(self.tmp),

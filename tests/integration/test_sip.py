@@ -439,6 +439,7 @@ def test_xmpp_user_and_sip_ua_exchange_messages_and_errors():
         carol.send_message(mto="alice@localhost", mbody="hi from xmpp", mtype="chat")
         req = answer("200 OK")
         assert "hi from xmpp" in req and "From: <sip:carol@localhost>" in req, req
+        assert req.count("Max-Forwards:") == 1, req  # libre writes one; a proxy refuses two
         # The UA answers the next one 404: carol gets <message type='error'/> (RFC 7572 §5).
         m = carol.make_message(mto="alice@localhost", mbody="are you there", mtype="chat")
         m["id"] = "m-404"

@@ -14,6 +14,16 @@ the db_text subscriber table, so the federation entry's user/password are exerci
       backoff, and new publications reach the XMPP user again (bounded waits).
   Incoming: a MESSAGE from a user of the federated domain, relayed by Kamailio, reaches the
   XMPP user with no digest; the same MESSAGE sent to parleyd directly is challenged.
+  Outgoing: an XMPP user's message to juliet\\40remote.test@sip.localhost is a MESSAGE
+  through Kamailio (digest answered) to juliet's registered sipp UA; to a user Kamailio does
+  not know, its 404 comes back to the XMPP sender as item-not-found.
+  Watched: juliet at Kamailio SUBSCRIBEs to parleyd's alice (Kamailio relays it, no digest
+  asked of it); she is pending (pending NOTIFY) until alice, on XMPP, allows the request
+  from juliet\\40remote.test@sip.localhost, then active with alice's presence. The same
+  SUBSCRIBE sent to parleyd directly (not from the proxy) is challenged.
+  Shutdown: parleyd withdraws its publication (PUBLISH Expires: 0): a watcher subscribing
+  at Kamailio afterwards sees alice no longer open; with Kamailio gone, the withdrawal
+  costs shutdown at most its 2 s bound.
   Hostile: a NOTIFY with a huge, malformed PIDF is refused without changing anyone's
   presence while another contact's updates keep arriving; the remote subscription bound
   refuses one more contact.
@@ -81,18 +91,19 @@ def kam_log_on_failure(kam: kp.Kamailio) -> None:
         print("---- kamailio log ----\n" + kam.log()[-4000:] + "\n---- end of kamailio log ----", file=sys.stderr)
 
 
-def kamailio(kport: int, cfg) -> kp.Kamailio:
+def kamailio(kport: int, cfg, location: bool = False) -> kp.Kamailio:
     return kp.Kamailio(kport, REMOTE, subscribers=[("parley", REMOTE, FEDPW)],
-                       auth_port=cfg["_ports"]["sip"], relay_port=cfg["_ports"]["sip"]).start()
+                       auth_port=cfg["_ports"]["sip"], relay_port=cfg["_ports"]["sip"], location=location,
+                       relay_domain="localhost").start()
 
 
 def sipp(scenario: str, kport: int, user: str, keys: dict[str, str], timeout: float = 20,
-         background: bool = False, extra=()):
+         background: bool = False, extra=(), port: int | None = None):
     """sipp runs `scenario` once against Kamailio (no auth there for sipp's own port);
     returns (rc, output, workdir) or, with background, (Popen, workdir)."""
     work = Path(tempfile.mkdtemp(prefix="sipp-fed-"))
-    args = [ts.SIPP, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(h.free_port(udp=True)),
-            "-t", "u1", "-m", "1", "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-s", user,
+    args = [ts.SIPP, "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port or h.free_port(udp=True)),
+            "-t", "u1", "-m", keys.pop("_calls", "1"), "-timeout", f"{int(timeout)}s", "-timeout_error", "-nostdin", "-s", user,
             "-trace_logs", "-log_file", str(work / "log.txt"), "-trace_msg", "-message_file", str(work / "msg.txt"),
             *extra]
     for k, v in keys.items():
@@ -358,6 +369,259 @@ def test_message_from_the_federated_domain_reaches_a_local_user():
                 seen.append(inbox.get_nowait()["body"])
             assert "sneaky" not in seen, seen
             xc.bye(bob)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def wait_file(path: Path, needle: str, timeout: float) -> str:
+    """Polls sipp's trace file for `needle` (bounded), running slixmpp's loop meanwhile."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if needle in text:
+            return text
+        xc.run(asyncio.sleep(0.1))
+    raise AssertionError(f"{needle!r} not in {path} within {timeout} s:\n{text[-3000:]}")
+
+
+def kam_register(kport: int, user: str, contact_port: int, timeout: float = 5) -> None:
+    """REGISTERs sip:user@REMOTE at Kamailio with contact 127.0.0.1:contact_port (no auth
+    for this port there); bounded wait for the 200."""
+    import socket
+    import uuid
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.5)
+    local = s.getsockname()[1]
+    req = (f"REGISTER sip:{REMOTE} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{uuid.uuid4().hex[:12]}"
+           f"\r\nFrom: <sip:{user}@{REMOTE}>;tag={local}\r\nTo: <sip:{user}@{REMOTE}>\r\nCall-ID: {uuid.uuid4().hex}"
+           f"\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@127.0.0.1:{contact_port}>\r\nMax-Forwards: 70\r\n"
+           f"Expires: 120\r\nContent-Length: 0\r\n\r\n").encode()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            s.sendto(req, ("127.0.0.1", kport))
+            try:
+                data = s.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                continue
+            assert data.startswith("SIP/2.0 200"), data
+            return
+        raise AssertionError(f"no answer to REGISTER from kamailio within {timeout} s")
+    finally:
+        s.close()
+
+
+def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, publish=[{"account": "alice", "aor": f"sip:alice.pub@{REMOTE}"}])
+    kam = kamailio(kport, cfg, location=True)
+    try:
+        with h.Parleyd(cfg) as d:
+            uas = h.free_port(udp=True)
+            proc, work = sipp("kam_message_uas.xml", kport, "juliet", {"_calls": "2"}, timeout=30,
+                              background=True, port=uas)
+            try:
+                kam_register(kport, "juliet", uas)  # juliet's UA (sipp) is registered at Kamailio
+                bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+                alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+                errors = asyncio.Queue()
+                bob.add_event_handler("message_error", lambda m: errors.put_nowait(m))
+                bob.send_message(mto=contact_jid("juliet"), mbody="hello juliet, from xmpp", mtype="chat")
+                wait_file(work / "msg.txt", "hello juliet, from xmpp", 15)
+                # alice has a publish AOR: her MESSAGE is From it.
+                alice.send_message(mto=contact_jid("juliet"), mbody="from alice", mtype="chat")
+                deadline = time.monotonic() + 15
+                while proc.poll() is None and time.monotonic() < deadline:
+                    xc.run(asyncio.sleep(0.1))  # sipp ends once it answered both MESSAGEs
+                rc, out = ts.sipp_result(proc, 5)
+                text = (work / "msg.txt").read_text(errors="replace")
+                assert rc == 0, out[-2000:] + text[-3000:]
+                msgs = [m for m in re.split(r"(?=MESSAGE sip:)", text) if m.startswith("MESSAGE sip:juliet@")]
+                assert len(msgs) == 2, text[-3000:]
+                assert "hello juliet, from xmpp" in msgs[0], msgs[0]
+                assert "From: <sip:bob@localhost>" in msgs[0], msgs[0]  # bob publishes nothing: his own AOR
+                assert msgs[0].count("Max-Forwards:") == 1, msgs[0]
+                assert "from alice" in msgs[1] and f"From: <sip:alice.pub@{REMOTE}>" in msgs[1], msgs[1]
+                # A user Kamailio does not know: its 404 is item-not-found for bob.
+                bob.send_message(mto=contact_jid("nobody"), mbody="anyone there?", mtype="chat")
+                e = xc.run(xc.next_where(errors, lambda m: True, 15), 20)
+                assert e["error"]["condition"] == "item-not-found", e
+                assert e["error"]["type"] == "cancel", e
+                assert re.search(r"parley-test: MESSAGE from 127\.0\.0\.1:\d+ challenged", kam.log()), \
+                    "parleyd's MESSAGE was not challenged: digest not exercised"
+                assert d.running()
+                xc.bye(alice)
+                xc.bye(bob)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+class KamWatcher:
+    """A SIP watcher at Kamailio (stdlib UDP): SUBSCRIBEs through Kamailio to a parleyd
+    user and answers every NOTIFY with 200, keeping what arrived. Order-free on purpose:
+    parleyd's first NOTIFY goes straight to the Contact and may overtake the 202 Kamailio
+    relays (RFC 6665 §4.1.2.4 lets it), which a sipp scenario cannot take."""
+
+    def __init__(self, kport: int, user: str):
+        import socket
+        import uuid
+        self.kport, self.user = kport, user
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.local = self.sock.getsockname()[1]
+        self.call_id = uuid.uuid4().hex
+        self.got: list[str] = []
+
+    def subscribe(self, target: str, domain: str = "localhost") -> None:
+        import uuid
+        req = (f"SUBSCRIBE sip:{target}@{domain} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:{self.local};branch=z9hG4bK{uuid.uuid4().hex[:12]};rport\r\n"
+               f"From: <sip:{self.user}@{REMOTE}>;tag={self.local}\r\nTo: <sip:{target}@{domain}>\r\n"
+               f"Call-ID: {self.call_id}\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:{self.user}@127.0.0.1:{self.local}>\r\n"
+               "Max-Forwards: 70\r\nEvent: presence\r\nAccept: application/pidf+xml\r\nExpires: 120\r\n"
+               "Content-Length: 0\r\n\r\n")
+        self.sock.sendto(req.encode(), ("127.0.0.1", self.kport))
+
+    def pump(self, pred, timeout: float) -> str:
+        """Receives (answering NOTIFYs) until a message satisfies pred; bounded; slixmpp's
+        loop runs meanwhile."""
+        import socket
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                xc.run(asyncio.sleep(0.05))
+                continue
+            msg = data.decode(errors="replace")
+            self.got.append(msg)
+            if msg.startswith("NOTIFY "):
+                head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
+                keep = [l for l in head[1:] if l.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+                self.sock.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode(),
+                                 src)
+            if pred(msg):
+                return msg
+        raise AssertionError(f"nothing expected arrived within {timeout} s: {self.got!r}"[-3000:])
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_subscribe_from_the_federated_domain_waits_for_the_users_approval():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport)
+    kam = kamailio(kport, cfg)
+    try:
+        with h.Parleyd(cfg) as d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+            asks = asyncio.Queue()
+            alice.add_event_handler("presence_subscribe", lambda p: asks.put_nowait(p))
+            alice.send_presence(pshow="dnd", pstatus="busy writing")
+            juliet = KamWatcher(kport, "juliet")
+            try:
+                juliet.subscribe("alice")
+                pending = juliet.pump(lambda m: m.startswith("NOTIFY ") and "Subscription-State: pending" in m, 15)
+                assert "busy writing" not in pending, pending  # RFC 3856 §6.6.2: nothing while pending
+                ask = xc.run(xc.next_where(asks, lambda p: True, 15), 20)
+                assert str(ask["from"]) == contact_jid("juliet"), ask
+                alice.send_presence(pto=contact_jid("juliet"), ptype="subscribed")
+                active = juliet.pump(lambda m: m.startswith("NOTIFY ") and "Subscription-State: active" in m, 15)
+                assert "busy writing" in active and "<basic>open</basic>" in active, active
+                assert "application/pidf+xml" in active, active
+                # Kamailio relayed parleyd's 202 (parleyd asked juliet for no digest).
+                if not any(m.startswith("SIP/2.0 202") for m in juliet.got):
+                    juliet.pump(lambda m: m.startswith("SIP/2.0 202"), 5)
+                assert not any(m.startswith("SIP/2.0 40") for m in juliet.got), juliet.got
+                # A change of alice's reaches juliet.
+                alice.send_presence(pshow="away", pstatus="out for lunch")
+                juliet.pump(lambda m: m.startswith("NOTIFY ") and "out for lunch" in m, 15)
+                wait_log(d, r"sip: federated watcher sip:juliet@remote\.test subscribed to alice \(pending\)", 5)
+            finally:
+                juliet.close()
+            # Through the proxy to a user parleyd does not have: its 404 comes back.
+            ghost = KamWatcher(kport, "juliet")
+            try:
+                ghost.subscribe("nobody")
+                r = ghost.pump(lambda m: m.startswith("SIP/2.0 ") and not m.startswith("SIP/2.0 1"), 10)
+                assert r.startswith("SIP/2.0 404"), r
+            finally:
+                ghost.close()
+            # The same SUBSCRIBE straight to parleyd (not from the proxy): digest, 401.
+            ua = ts.UdpUa(d.ports["sip"], "juliet")
+            req = ua.request("SUBSCRIBE", "sip:alice@localhost", ["Event: presence", "Expires: 60",
+                             f"Contact: <sip:juliet@127.0.0.1:{ua.local}>"], to_user="alice")
+            r = ua.transact(req.replace(b"<sip:juliet@localhost>", b"<sip:juliet@remote.test>"))
+            assert r.startswith("SIP/2.0 401"), r
+            assert d.running()
+            xc.bye(alice)
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
+
+
+def kam_state_of(kport: int, user: str) -> str:
+    """A fresh watcher's first NOTIFY from Kamailio for user@REMOTE (its PIDF, or none)."""
+    w = KamWatcher(kport, "observer")
+    try:
+        w.subscribe(user, REMOTE)
+        return w.pump(lambda m: m.startswith("NOTIFY "), 10)
+    finally:
+        w.close()
+
+
+def test_publication_is_withdrawn_at_shutdown():
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, publish=[{"account": "alice"}])
+    kam = kamailio(kport, cfg)
+    try:
+        d = h.Parleyd(cfg)
+        with d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+            wait_log(d, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            def kam_shows(basic: str) -> str:  # polls Kamailio's state of alice (bounded)
+                deadline = time.monotonic() + 10
+                while True:
+                    state = kam_state_of(kport, "alice")
+                    if f"<basic>{basic}</basic>" in state or time.monotonic() > deadline:
+                        return state
+                    xc.run(asyncio.sleep(0.2))
+            before = kam_shows("open")
+            assert "<basic>open</basic>" in before, before
+            xc.bye(alice)
+            # alice offline: parleyd publishes closed; it is still published (not withdrawn).
+            closed = kam_shows("closed")
+            assert "<basic>closed</basic>" in closed, closed
+        # SIGTERM (leaving the block): the withdrawal is answered before the stack closes.
+        assert re.search(r"withdrawal of sip:alice@remote\.test answered 200", d.log()), d.log()[-3000:]
+        assert "publications withdrawn" in d.log()
+        after = kam_state_of(kport, "alice")
+        assert "<basic>open</basic>" not in after and "<basic>closed</basic>" not in after, after
+
+        # Kamailio gone: shutdown waits for the withdrawal at most 2 s (harness: exit within 5 s).
+        d2 = h.Parleyd(cfg)
+        with d2:
+            wait_log(d2, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            kam.stop()
+            t0 = time.monotonic()
+            assert d2.stop() == 0
+            took = time.monotonic() - t0
+        print(f"shutdown with the presence server gone took {took:.2f} s", flush=True)
+        assert took < 4.5, took
+        assert "not withdrawn within 2 s" in d2.log(), d2.log()[-3000:]
     finally:
         kam_log_on_failure(kam)
         kam.close()

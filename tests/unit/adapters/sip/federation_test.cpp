@@ -17,6 +17,7 @@
 using namespace parley;
 using adapters::sip::FedClock;
 using adapters::sip::Federation;
+using adapters::sip::FedMessage;
 using adapters::sip::FedPublish;
 using adapters::sip::FedSubscribe;
 
@@ -30,6 +31,7 @@ struct World {
   std::vector<FedSubscribe> subs;
   std::vector<std::uint64_t> unsubs;
   std::vector<FedPublish> pubs;
+  std::vector<FedMessage> msgs;
   std::shared_ptr<Federation> fed;
   test::FakeSink bob_sink, alice_sink;
   core::SessionId bob = 0;
@@ -50,6 +52,7 @@ struct World {
     ops.subscribe = [this](FedSubscribe s) { subs.push_back(std::move(s)); };
     ops.unsubscribe = [this](std::uint64_t id) { unsubs.push_back(id); };
     ops.publish = [this](FedPublish p) { pubs.push_back(std::move(p)); };
+    ops.message = [this](FedMessage m) { msgs.push_back(std::move(m)); };
     fed = std::make_shared<Federation>(rt, cfg, "localhost", std::move(ops));
     core::SessionOpen o;
     o.user = core::Address::user("bob");
@@ -204,6 +207,23 @@ TEST_CASE("sip federation: a local user's presence is PUBLISHed, then modified w
   REQUIRE(w.pubs.size() == 3);
   CHECK(w.pubs[2].etag.empty());
   CHECK(w.pubs[2].body.find("gone fishing") != std::string::npos);
+  // Stop: the publication the server holds is withdrawn (Expires: 0, its tag, no body).
+  w.fed->published(w.pubs[2].id, 200, "etag-2", 600);
+  CHECK(w.fed->stop() == 1);
+  REQUIRE(w.pubs.size() == 4);
+  CHECK(w.pubs[3].expires == 0);
+  CHECK(w.pubs[3].etag == "etag-2");
+  CHECK(w.pubs[3].body.empty());
+  CHECK(w.fed->stop() == 0);  // once
+}
+
+TEST_CASE("sip federation: nothing is withdrawn that was never published") {
+  World w;
+  w.fed->start();
+  REQUIRE(w.pubs.size() == 1);
+  w.fed->published(w.pubs[0].id, 403, "", 0);
+  CHECK(w.fed->stop() == 0);
+  CHECK(w.pubs.size() == 1);
 }
 
 TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s is started afresh") {
@@ -224,4 +244,49 @@ TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s
   w.fed->tick(late + std::chrono::seconds(2));  // after the backoff floor
   REQUIRE(w.subs.size() == 2);
   CHECK(w.subs[1].uri == "sip:juliet@remote.test");
+}
+
+TEST_CASE("sip federation: a message to a federated contact is a MESSAGE; a failure is the sender's error") {
+  World w;
+  w.fed->start();
+  auto send = [&](const std::string& from, const std::string& to, std::string body, std::string oid) {
+    core::Message m;
+    m.from = core::Address::user(from);
+    m.to = core::Address::foreign(to).value();
+    m.body = std::move(body);
+    m.origin_id = std::move(oid);
+    m.origin.session = from == "bob" ? w.bob : 0;
+    return w.core.router().send(std::move(m));
+  };
+  REQUIRE(send("bob", "sip:juliet@remote.test", "hello", "m1"));
+  REQUIRE(send("alice", "sip:juliet@remote.test", "from alice", "m2"));
+  REQUIRE(w.msgs.size() == 2);
+  CHECK(w.msgs[0].uri == "sip:juliet@remote.test");
+  CHECK(w.msgs[0].from_uri == "sip:bob@localhost");  // not published: the local AOR
+  CHECK(w.msgs[0].body == "hello");
+  CHECK(w.msgs[0].target.proxy == "udp:127.0.0.1:5090");
+  CHECK(w.msgs[1].from_uri == "sip:alice@remote.test");  // her publish entry's AOR
+  CHECK(w.fed->messages_in_flight() == 2);
+  // Chat states alone are not sent; a domain with no entry has no route.
+  REQUIRE(send("bob", "sip:juliet@remote.test", "", "m3"));
+  CHECK(w.msgs.size() == 2);
+  auto none = send("bob", "sip:x@elsewhere.test", "hi", "m4");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().condition == core::Condition::remote_server_not_found);
+
+  // RFC 7572: 404 -> item-not-found for bob's message m1; 200 says nothing.
+  w.fed->message_answered(w.msgs[0].id, 404, "Not Found");
+  w.fed->message_answered(w.msgs[1].id, 200, "OK");
+  REQUIRE(w.bob_sink.errors.size() == 1);
+  CHECK(w.bob_sink.errors[0].first == "m1");
+  CHECK(w.bob_sink.errors[0].second.condition == core::Condition::item_not_found);
+  CHECK(w.fed->messages_in_flight() == 0);
+  w.fed->message_answered(w.msgs[0].id, 480, "Again");  // an unknown id: nothing
+  CHECK(w.bob_sink.errors.size() == 1);
+  REQUIRE(send("bob", "sip:juliet@remote.test", "again", "m5"));
+  w.fed->message_answered(w.msgs.back().id, 480, "Temporarily Unavailable");
+  CHECK(w.bob_sink.errors.back().second.condition == core::Condition::recipient_unavailable);
+  REQUIRE(send("bob", "sip:juliet@remote.test", "and again", "m6"));
+  w.fed->message_answered(w.msgs.back().id, 403, "Forbidden");
+  CHECK(w.bob_sink.errors.back().second.condition == core::Condition::forbidden);
 }

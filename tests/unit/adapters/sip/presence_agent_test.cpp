@@ -228,3 +228,47 @@ TEST_CASE("sip presence agent: a change fans out once per dialog, rendered once,
     }
   }
 }
+
+TEST_CASE(
+    "sip presence agent: a federated watcher is pending until allowed, then notified; refused: rejected") {
+  config::SipConfig cfg;
+  config::SipFederation f;
+  f.domain = "remote.test";
+  f.proxy = "udp:127.0.0.1:5090";
+  cfg.federation.push_back(f);
+  World w(cfg);
+  w.register_user("alice");
+  w.agent->start();
+  auto juliet = core::Address::foreign("sip:juliet@remote.test").value();
+  auto alice = core::Address::user("alice");
+  CHECK(w.agent->subscribe_federated("sip:juliet@remote.test", "nobody", 2).code == 404);
+  auto r = w.agent->subscribe_federated("sip:juliet@remote.test", "alice", 2);
+  CHECK(r.code == 202);
+  CHECK_FALSE(r.sub_active);
+  CHECK(r.body.empty());  // RFC 3856 §6.6.2: nothing while pending
+  CHECK(w.core.presence().state(juliet, alice) == core::SubscriptionState::pending);
+  w.io.run_for(std::chrono::milliseconds(400));
+  CHECK(w.notes.empty());  // still pending: nothing new
+  // alice allows juliet (XMPP <presence type='subscribed'/>): the next look sends active.
+  REQUIRE(w.core.presence().authorize(alice, juliet, true));
+  w.io.run_for(std::chrono::milliseconds(400));
+  REQUIRE_FALSE(w.notes.empty());
+  CHECK(w.notes.back().sub_id == r.sub_id);
+  CHECK(w.notes.back().state == OutNotify::State::active);
+  CHECK(w.notes.back().body.find("<basic>open</basic>") != std::string::npos);
+  auto count = w.notes.size();
+  w.io.run_for(std::chrono::milliseconds(400));
+  CHECK(w.notes.size() == count);  // no change, no NOTIFY
+
+  // The bound (max_watchers 2), and a refusal.
+  auto romeo = w.agent->subscribe_federated("sip:romeo@remote.test", "alice", 2);
+  CHECK(romeo.code == 202);
+  CHECK(w.agent->subscribe_federated("sip:tybalt@remote.test", "alice", 2).code == 503);
+  REQUIRE(w.core.presence().authorize(alice, core::Address::foreign("sip:romeo@remote.test").value(), false));
+  w.io.run_for(std::chrono::milliseconds(400));
+  CHECK(w.notes.back().sub_id == romeo.sub_id);
+  CHECK(w.notes.back().state == OutNotify::State::terminated);
+  CHECK(w.notes.back().reason == "rejected");
+  CHECK(w.agent->subscriptions() == 1);
+  CHECK(w.agent->subscribe_federated("sip:tybalt@remote.test", "alice", 2).code == 202);  // room again
+}
