@@ -246,7 +246,7 @@ TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s
   CHECK(w.subs[1].uri == "sip:juliet@remote.test");
 }
 
-TEST_CASE("sip federation: a message to a federated contact is a MESSAGE; a failure is the sender's error") {
+TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a failure the sender's error") {
   World w;
   w.fed->start();
   auto send = [&](const std::string& from, const std::string& to, std::string body, std::string oid) {
