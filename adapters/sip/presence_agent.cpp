@@ -374,7 +374,8 @@ std::string PresenceAgent::render(const Sub& s, std::uint32_t version) const {
   for (const auto& w : rt_.core.presence().watchers(core::Address::user(s.presentity))) {
     sipt::WatcherEntry e;
     e.id = w.watcher.id();
-    e.uri = aor(w.watcher.id());
+    // A federated watcher is already a URI (sip:juliet@remote); only local names get ours.
+    e.uri = w.watcher.is_foreign() ? w.watcher.id() : aor(w.watcher.id());
     switch (w.state) {
       case core::SubscriptionState::active:
         e.status = "active", e.event = "approved";

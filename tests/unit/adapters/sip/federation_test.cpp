@@ -12,6 +12,7 @@
 
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
 #include "unit/fakes/fake_sink.hpp"
 
 using namespace parley;
@@ -23,11 +24,7 @@ using adapters::sip::FedSubscribe;
 
 namespace {
 
-struct World {
-  boost::asio::io_context io;
-  core::MemoryStore store;
-  core::Core core{store, core::CoreOptions{}};
-  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+struct World : test::AdapterRuntime {
   std::vector<FedSubscribe> subs;
   std::vector<std::uint64_t> unsubs;
   std::vector<FedPublish> pubs;

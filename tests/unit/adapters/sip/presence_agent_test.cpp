@@ -11,6 +11,7 @@
 
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
 
 using namespace parley;
 using adapters::sip::ContactParam;
@@ -29,11 +30,7 @@ const char* kAway =
     "<basic>open</basic></status></tuple><dm:person id='p'><rpid:activities><rpid:away/></rpid:activities>"
     "<dm:note>lunch</dm:note></dm:person></presence>";
 
-struct World {
-  boost::asio::io_context io;
-  core::MemoryStore store;
-  core::Core core{store, core::CoreOptions{}};
-  adapters::Runtime rt{io, boost::asio::make_strand(io), core, nullptr};
+struct World : test::AdapterRuntime {
   std::vector<OutNotify> notes;
   std::shared_ptr<Registrar> reg;
   std::shared_ptr<PresenceAgent> agent;
@@ -247,6 +244,13 @@ TEST_CASE(
   CHECK_FALSE(r.sub_active);
   CHECK(r.body.empty());  // RFC 3856 §6.6.2: nothing while pending
   CHECK(w.core.presence().state(juliet, alice) == core::SubscriptionState::pending);
+  // alice's watcher list names juliet by her own URI (RFC 3858 §5), not as a name of ours.
+  auto wi = w.agent->subscribe("alice", "x", "alice", EventPackage::winfo);
+  REQUIRE(wi.code == 200);
+  CHECK(wi.body.find(">sip:juliet@remote.test</watcher>") != std::string::npos);
+  CHECK(wi.body.find("sip:sip:") == std::string::npos);
+  w.agent->subscription_ended(wi.sub_id);
+  w.notes.clear();
   w.io.run_for(std::chrono::milliseconds(400));
   CHECK(w.notes.empty());  // still pending: nothing new
   // alice allows juliet (XMPP <presence type='subscribed'/>): the next look sends active.
