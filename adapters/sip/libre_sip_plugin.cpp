@@ -584,10 +584,19 @@ class Stack {
     std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
     std::string to = str(msg->uri.user);
     {
-      // Local users only (federation is a later slice): our domain, or one of our addresses.
+      // Our users (our domain, or one of our addresses), or a contact of a federated domain
+      // (sip.federation[]): that one leaves as a MESSAGE through the entry's proxy
+      // (Federation is the core's route for sip: addresses).
       std::string host = str(msg->uri.host);
       sa literal{};
-      if (host != s_->domain && sa_set_str(&literal, host.c_str(), 0) != 0)
+      const std::string folded = protocols::ascii_fold(host);
+      const bool federated =
+          host != s_->domain && std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& peer) {
+            return protocols::ascii_fold(peer.domain) == folded;
+          });
+      if (federated)
+        to = "sip:" + to + "@" + host;
+      else if (host != s_->domain && sa_set_str(&literal, host.c_str(), 0) != 0)
         return reply(id, {404, "Not Found", "Warning: 399 parley \"no route to that domain\"\r\n"});
     }
     to_core(id, std::move(d), ip,

@@ -304,11 +304,21 @@ SipReply Registrar::receive_message(const std::string& user, const std::string& 
   const Binding* from = it->second.front().get();
   for (const auto& b : it->second)
     if (b->source == source) from = b.get();
-  if (!core::is_valid_local_name(to) || !rt_.core.directory().exists(to)) return {404, "Not Found", {}};
+  // `to` is a local name, or a federated contact's URI ("sip:juliet@remote", the plugin
+  // made it from a Request-URI at a sip.federation[] domain), which the core routes there.
+  core::Address target;
+  if (to.rfind("sip:", 0) == 0) {
+    auto a = core::Address::foreign(to);
+    if (!a) return {404, "Not Found", {}};
+    target = std::move(*a);
+  } else {
+    if (!core::is_valid_local_name(to) || !rt_.core.directory().exists(to)) return {404, "Not Found", {}};
+    target = core::Address::user(to);
+  }
   core::Message m;
   m.kind = core::MessageKind::direct;
   m.from = core::Address::user(user, from->resource);
-  m.to = core::Address::user(to);
+  m.to = std::move(target);
   m.body = std::move(body);
   m.chat_state = chat_state;
   if (!subject.empty()) m.subject = std::move(subject);

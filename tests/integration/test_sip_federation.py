@@ -422,7 +422,7 @@ def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
     try:
         with h.Parleyd(cfg) as d:
             uas = h.free_port(udp=True)
-            proc, work = sipp("kam_message_uas.xml", kport, "juliet", {"_calls": "2"}, timeout=30,
+            proc, work = sipp("kam_message_uas.xml", kport, "juliet", {"_calls": "3"}, timeout=30,
                               background=True, port=uas)
             try:
                 kam_register(kport, "juliet", uas)  # juliet's UA (sipp) is registered at Kamailio
@@ -434,6 +434,28 @@ def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
                 wait_file(work / "msg.txt", "hello juliet, from xmpp", 15)
                 # alice has a publish AOR: her MESSAGE is From it.
                 alice.send_message(mto=contact_jid("juliet"), mbody="from alice", mtype="chat")
+                wait_file(work / "msg.txt", "from alice", 15)
+                # A SIP UA registered at parleyd (alice's phone) messages juliet at the federated
+                # domain: digest-checked here, then out through Kamailio like the XMPP ones.
+                ua = ts.UdpUa(d.ports["sip"], "alice")
+                assert ts.status(ts.register(ua, "alicepw")) == 200
+                ruri = f"sip:juliet@{REMOTE}"
+                hdrs = ["Content-Type: text/plain;charset=UTF-8"]
+                body = b"from alice's sip phone"
+                r = ua.transact(ua.request("MESSAGE", ruri, hdrs, body, to_user="juliet"))
+                assert ts.status(r) == 401, r
+                ch = [c for c in ts.challenges(r) if c.get("algorithm", "MD5") == "MD5"][0]
+                r = ua.transact(ua.request("MESSAGE", ruri, hdrs + [ts.authorization(ch, "alice", "alicepw", "MESSAGE",
+                                                                                      ruri)], body, to_user="juliet"))
+                assert ts.status(r) in (200, 202), r
+                # A domain that is neither ours nor federated has no route.
+                other = "sip:juliet@elsewhere.test"
+                r = ua.transact(ua.request("MESSAGE", other, hdrs, body, to_user="juliet"))
+                if ts.status(r) == 401:
+                    ch = [c for c in ts.challenges(r) if c.get("algorithm", "MD5") == "MD5"][0]
+                    r = ua.transact(ua.request("MESSAGE", other, hdrs + [ts.authorization(
+                        ch, "alice", "alicepw", "MESSAGE", other, nc=2)], body, to_user="juliet"))
+                assert ts.status(r) == 404, r
                 deadline = time.monotonic() + 15
                 while proc.poll() is None and time.monotonic() < deadline:
                     xc.run(asyncio.sleep(0.1))  # sipp ends once it answered both MESSAGEs
@@ -441,11 +463,12 @@ def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
                 text = (work / "msg.txt").read_text(errors="replace")
                 assert rc == 0, out[-2000:] + text[-3000:]
                 msgs = [m for m in re.split(r"(?=MESSAGE sip:)", text) if m.startswith("MESSAGE sip:juliet@")]
-                assert len(msgs) == 2, text[-3000:]
+                assert len(msgs) == 3, text[-3000:]
                 assert "hello juliet, from xmpp" in msgs[0], msgs[0]
                 assert "From: <sip:bob@localhost>" in msgs[0], msgs[0]  # bob publishes nothing: his own AOR
                 assert msgs[0].count("Max-Forwards:") == 1, msgs[0]
                 assert "from alice" in msgs[1] and f"From: <sip:alice.pub@{REMOTE}>" in msgs[1], msgs[1]
+                assert "from alice's sip phone" in msgs[2] and f"From: <sip:alice.pub@{REMOTE}>" in msgs[2], msgs[2]
                 # A user Kamailio does not know: its 404 is item-not-found for bob.
                 bob.send_message(mto=contact_jid("nobody"), mbody="anyone there?", mtype="chat")
                 e = xc.run(xc.next_where(errors, lambda m: True, 15), 20)
