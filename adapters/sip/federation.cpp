@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "adapters/sip/presence_mapping.hpp"
 #include "core/core.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/sip/text.hpp"
@@ -18,38 +19,6 @@ namespace {
 constexpr std::size_t kMaxAorUser = 128;
 constexpr std::size_t kMaxAorHost = 253;
 constexpr auto kTick = std::chrono::milliseconds(250);
-
-sipt::PidfShow show_of(core::Availability a) {
-  switch (a) {
-    case core::Availability::away:
-      return sipt::PidfShow::away;
-    case core::Availability::xa:
-      return sipt::PidfShow::xa;
-    case core::Availability::dnd:
-      return sipt::PidfShow::dnd;
-    case core::Availability::chat:
-      return sipt::PidfShow::chat;
-    case core::Availability::available:
-      return sipt::PidfShow::available;
-  }
-  return sipt::PidfShow::available;
-}
-
-core::Availability availability_of(sipt::PidfShow s) {
-  switch (s) {
-    case sipt::PidfShow::away:
-      return core::Availability::away;
-    case sipt::PidfShow::xa:
-      return core::Availability::xa;
-    case sipt::PidfShow::dnd:
-      return core::Availability::dnd;
-    case sipt::PidfShow::chat:
-      return core::Availability::chat;
-    case sipt::PidfShow::available:
-      return core::Availability::available;
-  }
-  return core::Availability::available;
-}
 
 }  // namespace
 
@@ -83,16 +52,6 @@ NotifyVetting vet_notify_body(bool pidf_content_type, std::string_view body) {
   v.doc = sipt::parse_pidf(body);
   if (!v.doc) return {400, "Bad PIDF Document", std::nullopt};
   return v;
-}
-
-core::Tuple tuple_of(const sipt::PidfDocument& d) {
-  core::Tuple t;
-  bool any_open = std::any_of(d.tuples.begin(), d.tuples.end(), [](const auto& x) { return x.open; });
-  t.basic = any_open ? core::Basic::open : core::Basic::closed;
-  t.availability = availability_of(d.show);
-  t.note = d.note;
-  t.updated = core::Clock::now();
-  return t;
 }
 
 Federation::Federation(Runtime& rt, const config::SipConfig& cfg, std::string local_domain, Ops ops)
@@ -431,20 +390,7 @@ void Federation::message_answered(std::uint64_t id, std::uint16_t code, const st
 
 std::string Federation::pidf_for(const Pub& p) const {
   auto who = rt_.core.presence().presentity(core::Address::user(p.account));
-  sipt::PidfDocument d;
-  d.entity = "pres:" + p.aor.substr(4);  // RFC 3863 §4.1.2
-  for (const auto& t : who.tuples) {
-    sipt::PidfTuple pt;
-    pt.id = t.id;
-    pt.open = t.basic == core::Basic::open;
-    pt.note = t.note;
-    d.tuples.push_back(std::move(pt));
-  }
-  if (d.tuples.empty()) d.tuples.push_back({"offline", false, std::nullopt, {}, {}});
-  auto agg = who.aggregate();
-  d.show = agg.basic == core::Basic::open ? show_of(agg.availability) : sipt::PidfShow::available;
-  d.note = agg.note;
-  return sipt::render_pidf(d);
+  return sipt::render_pidf(pidf_document(who, "pres:" + p.aor.substr(4)));  // RFC 3863 §4.1.2
 }
 
 }  // namespace parley::adapters::sip

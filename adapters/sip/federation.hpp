@@ -85,9 +85,6 @@ struct NotifyVetting {
 };
 NotifyVetting vet_notify_body(bool pidf_content_type, std::string_view body);
 
-// RFC 8048 §4: a PIDF document as one core tuple (open if any tuple is open).
-core::Tuple tuple_of(const protocols::sip::PidfDocument& d);
-
 // What the libre side is asked to do.
 struct FedTarget {
   std::string proxy;  // "udp:127.0.0.1:5060" (sip.federation[].proxy)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "adapters/sip/presence_mapping.hpp"
 #include "core/core.hpp"
 #include "protocols/sip/pidf.hpp"
 #include "protocols/sip/text.hpp"
@@ -14,39 +15,6 @@ namespace parley::adapters::sip {
 namespace sipt = protocols::sip;
 
 namespace {
-
-// RFC 8048 §4 (no standard mapping for <show/>): RPID activities both ways.
-core::Availability availability_of(sipt::PidfShow s) {
-  switch (s) {
-    case sipt::PidfShow::away:
-      return core::Availability::away;
-    case sipt::PidfShow::xa:
-      return core::Availability::xa;
-    case sipt::PidfShow::dnd:
-      return core::Availability::dnd;
-    case sipt::PidfShow::chat:
-      return core::Availability::chat;
-    case sipt::PidfShow::available:
-      return core::Availability::available;
-  }
-  return core::Availability::available;
-}
-
-sipt::PidfShow show_of(core::Availability a) {
-  switch (a) {
-    case core::Availability::away:
-      return sipt::PidfShow::away;
-    case core::Availability::xa:
-      return sipt::PidfShow::xa;
-    case core::Availability::dnd:
-      return sipt::PidfShow::dnd;
-    case core::Availability::chat:
-      return sipt::PidfShow::chat;
-    case core::Availability::available:
-      return sipt::PidfShow::available;
-  }
-  return sipt::PidfShow::available;
-}
 
 void erase_id(std::vector<std::uint64_t>& v, std::uint64_t id) {
   v.erase(std::remove(v.begin(), v.end(), id), v.end());
@@ -146,14 +114,7 @@ SipReply PresenceAgent::publish(const PublishRequest& r, SteadyClock::time_point
   }
 
   core::Tuple tuple;
-  if (doc) {
-    bool any_open = doc->tuples.empty() ||
-                    std::any_of(doc->tuples.begin(), doc->tuples.end(), [](const auto& t) { return t.open; });
-    tuple.basic = any_open ? core::Basic::open : core::Basic::closed;
-    tuple.availability = availability_of(doc->show);
-    tuple.note = doc->note;
-    tuple.updated = core::Clock::now();
-  }
+  if (doc) tuple = tuple_of(*doc, true);  // a PUBLISH of activities alone is an open presence
 
   if (r.if_match.empty()) {  // §6 step 6: initial publication
     if (!doc) return {400, "Missing Body", {}};
@@ -347,20 +308,9 @@ const std::string& PresenceAgent::pidf_of(const std::string& user) const {
     cached = pidf_cache_.emplace(user, RenderedPidf{}).first;
   }
   ++pidf_renders_;
-  sipt::PidfDocument d;
-  d.entity = "pres:" + sipt::escape_user(user) + "@" + domain_;  // RFC 3863 §4.1.2
-  for (const auto& t : p.tuples) {
-    sipt::PidfTuple pt;
-    pt.id = t.id;
-    pt.open = t.basic == core::Basic::open;
-    pt.note = t.note;
-    d.tuples.push_back(std::move(pt));
-  }
-  if (d.tuples.empty()) d.tuples.push_back({"offline", false, std::nullopt, {}, {}});
-  auto agg = p.aggregate();
-  d.show = agg.basic == core::Basic::open ? show_of(agg.availability) : sipt::PidfShow::available;
-  d.note = agg.note;
-  cached->second.body = sipt::render_pidf(d);
+  // RFC 3863 §4.1.2: the presentity's pres: URI.
+  cached->second.body =
+      sipt::render_pidf(pidf_document(p, "pres:" + sipt::escape_user(user) + "@" + domain_));
   cached->second.tuples = std::move(p.tuples);
   return cached->second.body;
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "adapters/sip/federation.hpp"
+#include "adapters/sip/presence_mapping.hpp"
 
 using namespace parley;
 using adapters::sip::FedClock;
