@@ -16,6 +16,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -493,14 +494,9 @@ class Stack {
     if (creds->uri.rfind("sip", 0) != 0) return stateless(msg, 400, "Bad Digest URI");
     if (!core::is_valid_local_name(creds->username)) return stateless(msg, 403, "Forbidden");
 
-    if (pending_.size() >= s_->cfg.max_pending)
-      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
-    Pending p;
-    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
-      return stateless(msg, 500, "Server Internal Error");
-    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
-    std::uint64_t id = next_id_++;
-    pending_.emplace(id, p);
+    auto held = hold_for_core(msg);
+    if (!held) return;
+    const std::uint64_t id = *held;
 
     DigestInput d{
         creds->username, creds->realm, creds->nonce, creds->uri, creds->response, creds->cnonce, creds->qop,
@@ -620,19 +616,32 @@ class Stack {
     return false;
   }
 
+  // A server transaction the core strand answers later (reply(id, ...)); nullopt when it
+  // has been answered here already: 503 over sip.max_pending, 500 when libre refused it.
+  std::optional<std::uint64_t> hold_for_core(const sip_msg* msg) {
+    if (pending_.size() >= s_->cfg.max_pending) {
+      stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
+      return std::nullopt;
+    }
+    Pending p;
+    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr)) {
+      stateless(msg, 500, "Server Internal Error");
+      return std::nullopt;
+    }
+    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
+    const std::uint64_t id = next_id_++;
+    pending_.emplace(id, p);
+    return id;
+  }
+
   void federated_message(const sip_msg* msg) {
     std::string_view raw(reinterpret_cast<const char*>(mbuf_buf(msg->mb)), mbuf_get_left(msg->mb));
     auto body = sipt::clean_text_body(raw);
     if (!body || body->empty()) return stateless(msg, 400, body ? "Empty Body" : "Body Not UTF-8");
     if (str(msg->uri.host) != s_->domain) return stateless(msg, 404, "Not Found");
-    if (pending_.size() >= s_->cfg.max_pending)
-      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
-    Pending p;
-    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
-      return stateless(msg, 500, "Server Internal Error");
-    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
-    std::uint64_t id = next_id_++;
-    pending_.emplace(id, p);
+    auto held = hold_for_core(msg);
+    if (!held) return;
+    const std::uint64_t id = *held;
     const sip_hdr* subj = sip_msg_hdr(msg, SIP_HDR_SUBJECT);
     std::string subject = subj ? sipt::header_safe(std::string_view(subj->val.p, subj->val.l)) : "";
     std::string from = "sip:" + str(msg->from.uri.user) + "@" + str(msg->from.uri.host);
@@ -656,14 +665,9 @@ class Stack {
   // same source check as federated_message: the presence agent takes it as a foreign
   // watcher, pending until the local user allows it (no digest: the proxy vouches).
   void federated_subscribe(const sip_msg* msg) {
-    if (pending_.size() >= s_->cfg.max_pending)
-      return stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
-    Pending p;
-    if (sip_strans_alloc(&p.st, sip_, msg, nullptr, nullptr))
-      return stateless(msg, 500, "Server Internal Error");
-    p.msg = static_cast<sip_msg*>(mem_ref(const_cast<sip_msg*>(msg)));
-    std::uint64_t id = next_id_++;
-    pending_.emplace(id, p);
+    auto held = hold_for_core(msg);
+    if (!held) return;
+    const std::uint64_t id = *held;
     std::string host = str(msg->from.uri.host);
     for (auto& c : host) c = protocols::ascii_lower(c);
     std::string from = "sip:" + str(msg->from.uri.user) + "@" + host;
