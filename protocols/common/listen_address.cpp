@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <optional>
 
 namespace parley::protocols {
 
@@ -44,6 +45,39 @@ bool is_ipv6(const std::string& s) {
   return inet_pton(AF_INET6, s.c_str(), &a) == 1;
 }
 
+// "HOST:PORT" or "[IPV6]:PORT" cut in two (nothing checked yet but the shape); the reason
+// when the shape is wrong.
+struct HostPort {
+  std::string_view host, port;
+  bool bracketed = false;
+};
+const char* split_host_port(std::string_view text, HostPort& out) {
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return "unclosed '['";
+    out.host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':') return "missing :PORT";
+    out.port = text.substr(close + 2);
+    out.bracketed = true;
+    return nullptr;
+  }
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return "missing :PORT";
+  out.host = text.substr(0, colon);
+  out.port = text.substr(colon + 1);
+  if (out.host.find(':') != std::string_view::npos) return "IPv6 addresses must be bracketed";
+  return nullptr;
+}
+
+// 1..65535, digits only.
+std::optional<std::uint16_t> parse_port(std::string_view port) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
 }  // namespace
 
 std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle style, std::string* why) {
@@ -76,31 +110,15 @@ std::optional<ListenAddress> parse_listen(std::string_view text, ListenStyle sty
     return bad("missing transport prefix");
   }
 
-  std::string_view host;
-  std::string_view port;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '['");
-    host = rest.substr(1, close - 1);
-    if (close + 1 >= rest.size() || rest[close + 1] != ':') return bad("missing :PORT");
-    port = rest.substr(close + 2);
-    out.ipv6 = true;
-  } else {
-    auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) return bad("missing :PORT");
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
-  }
-  out.host = std::string(host);
+  HostPort hp;
+  if (const char* shape = split_host_port(rest, hp)) return bad(shape);
+  out.ipv6 = hp.bracketed;
+  out.host = std::string(hp.host);
   if (out.host.empty()) return bad("missing host");
   if (out.ipv6 ? !is_ipv6(out.host) : !is_ipv4(out.host)) return bad("host is not an IP address");
-
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
-    return bad("port must be 1..65535");
-  out.port = static_cast<std::uint16_t>(value);
+  auto port = parse_port(hp.port);
+  if (!port) return bad("port must be 1..65535");
+  out.port = *port;
   return out;
 }
 
@@ -134,32 +152,16 @@ std::optional<ServerAddress> parse_server_address(std::string_view text, std::st
                   "\"127.0.0.1:5347\" or \"[::1]:5347\"");
     return std::nullopt;
   };
-  std::string_view host, port;
-  bool bracketed = false;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '['");
-    host = text.substr(1, close - 1);
-    if (close + 1 >= text.size() || text[close + 1] != ':') return bad("missing :PORT");
-    port = text.substr(close + 2);
-    bracketed = true;
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("missing :PORT");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
-  }
+  HostPort hp;
+  if (const char* shape = split_host_port(text, hp)) return bad(shape);
   ServerAddress out;
-  out.host = std::string(host);
+  out.host = std::string(hp.host);
   if (out.host.empty()) return bad("missing host");
-  if (bracketed ? !is_ipv6(out.host) : !(is_ipv4(out.host) || is_dns_name(out.host)))
-    return bad(bracketed ? "not an IPv6 address" : "host is neither an IP address nor a host name");
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535)
-    return bad("port must be 1..65535");
-  out.port = static_cast<std::uint16_t>(value);
+  if (hp.bracketed ? !is_ipv6(out.host) : !(is_ipv4(out.host) || is_dns_name(out.host)))
+    return bad(hp.bracketed ? "not an IPv6 address" : "host is neither an IP address nor a host name");
+  auto port = parse_port(hp.port);
+  if (!port) return bad("port must be 1..65535");
+  out.port = *port;
   return out;
 }
 
