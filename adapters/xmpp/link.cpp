@@ -68,6 +68,7 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
 // the stream error is flushed), and what the client never acknowledged goes to the user's
 // other sessions or to offline storage (redeliver_unacked), as at any other end.
 void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
+  const auto self = shared_from_this();  // `resumable` may hold the last owner (on_terminate)
   spdlog::info("xmpp: {} acknowledges nothing (XEP-0198 queue over its bound): closing the stream",
                full_jid());
   {
@@ -80,7 +81,7 @@ void Link::end_unacked_overflow(const std::shared_ptr<C2sConnection>& c) {
     post_guarded(c->executor(), "xmpp: unacked overflow", [c] {
       c->stream_error(px::StreamError::policy_violation, "too many unacknowledged stanzas");
     });
-  end_session(ctx_, shared_from_this(), "too many unacknowledged stanzas");
+  end_session(ctx_, self, "too many unacknowledged stanzas");
 }
 
 // Guarded: a throw in Sessions::close or in the redelivery is logged with the task's name
@@ -363,6 +364,9 @@ void Link::on_room_invite(const std::string& room, const core::Address& from, co
 }
 
 void Link::on_terminate(const std::string& reason) {
+  // The core holds this sink by a plain pointer: once it leaves `resumable` and its connection,
+  // the last owner may be a hand-off task on another strand, which could free it mid-call.
+  const auto self = shared_from_this();
   terminated = true;
   std::shared_ptr<C2sConnection> c;
   {
@@ -378,7 +382,7 @@ void Link::on_terminate(const std::string& reason) {
   // after this call, and on a conflict opens the new one, which may then receive it.
   if (sm_enabled())
     post_guarded(ctx_.rt.core_strand, "xmpp: redeliver unacked",
-                 [self = shared_from_this()] { redeliver_unacked(self->ctx_.rt.core, *self); });
+                 [self] { redeliver_unacked(self->ctx_.rt.core, *self); });
   if (!c) return;
   bool conflict = reason.find("replaced") != std::string::npos;
   post_guarded(c->executor(), "xmpp: terminate", [c, conflict, reason] {
