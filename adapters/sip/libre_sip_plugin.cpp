@@ -27,6 +27,7 @@
 #include "adapters/common/libre_bridge.hpp"
 #include "adapters/sip/federation.hpp"
 #include "adapters/sip/libre_federation.hpp"
+#include "adapters/sip/libre_tcp_admission.hpp"
 #include "adapters/sip/presence_agent.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
@@ -134,6 +135,7 @@ class Stack {
       }
       spdlog::info("sip: listening on {}", a.str());
     }
+    admit_tcp();
     err = sip_listen(&lsnr_, sip_, true, &Stack::on_request_c, this);
     if (err) return std::string("sip_listen: ") + std::strerror(err);
     // libre's event framework after ours: it gets the requests on_request_c passes on
@@ -146,12 +148,37 @@ class Stack {
     return {};
   }
 
+  // server.connections for SIP's TCP and TLS listeners (libre_tcp_admission.hpp), and a
+  // sweep that gives back the counts of connections libre closed.
+  void admit_tcp() {
+    const bool stream = std::any_of(s_->cfg.listen.begin(), s_->cfg.listen.end(),
+                                    [](const auto& a) { return a.transport != protocols::Transport::udp; });
+    if (!stream) return;
+    if (!tcp_admission_interposed()) {
+      spdlog::warn("sip: TCP connections are not under server.connections (tcp_accept not interposed)");
+      return;
+    }
+    set_tcp_admission({rt_.connections, [&metrics = rt_.core.metrics()](std::string_view why) {
+                         metrics.rejected(core::Protocol::sip, core::Rejection::refused_connection);
+                         spdlog::debug("sip: refused connection from {}", why);
+                       }});
+    admission_on_ = true;
+    tmr_start(&sweep_tmr_, kSweepMs, &Stack::on_sweep, this);
+  }
+  static void on_sweep(void* arg) {
+    auto* self = static_cast<Stack*>(arg);
+    sweep_tcp_admissions();
+    tmr_start(&self->sweep_tmr_, kSweepMs, &Stack::on_sweep, self);
+  }
+
   FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
   std::size_t fed_publishes() { return fed() ? fed_->publishes_in_flight() : 0; }
 
   void close() {
     if (closed_) return;
     closed_ = true;
+    tmr_cancel(&sweep_tmr_);
+    if (admission_on_) clear_tcp_admission();
     for (auto& [id, p] : pending_) {
       mem_deref(p.st);
       mem_deref(p.msg);
@@ -747,6 +774,9 @@ class Stack {
   sip_lsnr* lsnr_ = nullptr;
   sipevent_sock* evsock_ = nullptr;
   bool closed_ = false;
+  static constexpr std::uint64_t kSweepMs = 2000;
+  struct tmr sweep_tmr_ {};
+  bool admission_on_ = false;
   std::unordered_map<std::uint64_t, Notifier> nots_;  // by the agent's subscription id
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, Pending> pending_;

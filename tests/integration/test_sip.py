@@ -281,6 +281,74 @@ def test_tcp_transport():
             assert data.startswith("SIP/2.0 200 "), data
 
 
+def _options_over(c: socket.socket, tag: str) -> str:
+    c.sendall((f"OPTIONS sip:localhost SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK{tag}\r\n"
+               f"From: <sip:x@localhost>;tag=1\r\nTo: <sip:localhost>\r\nCall-ID: {tag}\r\n"
+               f"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode())
+    return c.recv(65536).decode(errors="replace")
+
+
+def _dial(port: int, source: str = "127.0.0.1") -> socket.socket:
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.bind((source, 0))
+    c.connect(("127.0.0.1", port))
+    return c
+
+
+def _refused(c: socket.socket) -> bool:
+    """The server closed this connection without answering (a refusal at accept)."""
+    try:
+        return _options_over(c, "refused") == ""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+def test_tcp_connections_are_under_server_connections():
+    # server.connections applies to SIP over TCP as to every other listener, and the count is
+    # shared: an address's SIP connections and its IRC connections draw on one allowance.
+    cfg = sip_config()
+    cfg["server"]["connections"] = {"per_address": 4, "rate": 0, "burst": 64}
+    with h.Parleyd(cfg) as d:
+        port = d.ports["sip"]
+        held = [_dial(port) for _ in range(3)]
+        for i, c in enumerate(held):
+            assert _options_over(c, f"held{i}").startswith("SIP/2.0 200 "), i
+        irc = socket.create_connection(("127.0.0.1", d.ports["irc"]), timeout=5)  # the 4th
+        irc.sendall(b"PING :x\r\n")
+        assert irc.recv(4096), "the IRC connection within the allowance is served"
+        over = _dial(port)
+        assert _refused(over), "a 5th connection from the same address is closed at accept"
+        over.close()
+        # Another address has its own allowance; UDP is not connection-counted.
+        other = _dial(port, "127.0.0.2")
+        assert _options_over(other, "other").startswith("SIP/2.0 200 ")
+        other.close()
+        ua = UdpUa(port)
+        assert status(ua.transact(ua.request("OPTIONS", "sip:localhost"))) == 200
+        # Closing connections gives their counts back (libre gives no event: the stack's
+        # sweep notices within a few seconds).
+        for c in held[:2]:
+            c.close()
+        deadline = time.monotonic() + 10
+        while True:
+            again = _dial(port)
+            try:
+                served = _options_over(again, "again").startswith("SIP/2.0 200 ")
+            except (ConnectionResetError, BrokenPipeError):
+                served = False
+            again.close()
+            if served:
+                break
+            assert time.monotonic() < deadline, "closed SIP connections still count"
+            time.sleep(0.5)
+        for c in held[2:]:
+            c.close()
+        irc.close()
+        assert d.running()
+        assert "not interposed" not in d.log()
+
+
 def test_tls_transport():
     import ssl
     cfg = sip_config()
