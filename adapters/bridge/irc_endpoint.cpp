@@ -59,6 +59,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     if (link_) link_->detach("bridge bot gone");
     if (pump_timer_) pump_timer_->cancel();
     if (timer_) timer_->cancel();
+    if (keepalive_) keepalive_->cancel();
   }
 
   std::string_view place() const override { return place_; }
@@ -86,6 +87,10 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   void quit(std::string_view reason) {
     stopped_ = true;
     if (reconnector_) reconnector_->stop();
+    // Nothing more to wait for: pending keepalive and rejoin waits would keep the io_context
+    // busy past the daemon's drain limit at shutdown.
+    if (keepalive_) keepalive_->cancel();
+    if (timer_) timer_->cancel();
     if (auto link = link_) {
       std::string line;
       irc::LineWriter(line).command("QUIT").trailing(gateway::one_line(reason, 300)).end();
