@@ -17,6 +17,12 @@ timer of a stopped bridge bot or gateway puppet used to hold it there), and with
 sanitizer report (the ASan build exits non-zero on one; its report is in the dumped log). PARLEY_SHUTDOWN_ROUNDS (default 3)
 bounds the rounds; each round is bounded in time by the harness's timeouts.
 
+The narrow interleavings behind such bugs are pinned down deterministically by unit tests
+(tests/unit/adapters/xmpp/link_test.cpp "hibernated", bridge/local_endpoint_test.cpp); this
+test is the attack that looks for the ones nobody thought of. PARLEY_SHUTDOWN_HIBERNATED
+(default 8) sets the number of hibernated streams. It did not reproduce the race fixed by
+ddd8ddf (Link::on_terminate) in 25 rounds with 24 hibernated and 12 live streams.
+
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_harden_shutdown.py
 """
 import os
@@ -33,6 +39,10 @@ from test_psyc import PsycClient  # noqa: E402
 import test_sip_presence as tsp  # noqa: E402
 
 ROUNDS = int(os.environ.get("PARLEY_SHUTDOWN_ROUNDS", "3"))
+LIVE = 12  # live XEP-0198 streams in the room at SIGTERM
+# Hibernated ones: XmppPlugin::stop cancels their resume timers, whose handlers (io threads)
+# race terminate_all (core strand) for the same Links.
+HIBERNATED = int(os.environ.get("PARLEY_SHUTDOWN_HIBERNATED", "8"))
 SECRET = "shutdown-peer-secret"
 ACCOUNTS = [("alice", "alicepw"), ("bob", "bobpw"), ("carol", "carolpw"), ("dave", "davepw")]
 MUC = "http://jabber.org/protocol/muc"
@@ -105,10 +115,17 @@ def one_round(irc_net, n):
             alice = login(xport, "alice", "alicepw", "live", sm=True, resume=True)
             muc_join(alice, "dev", "alice")
             keep.append(alice)
-            for i in range(3):
+            for i in range(HIBERNATED):
                 s = login(xport, "bob", "bobpw", f"gone{i}", sm=True, resume=True)
                 muc_join(s, "dev", f"bob{i}")
                 s.reset()  # hibernated: only the resume table and its timer own the session
+            # Live resumable streams that never read: at SIGTERM their connections close on
+            # their own strands (XmppPlugin::stop) while terminate_all ends their sessions on
+            # the core strand, with room messages still in their outboxes (the hand-off).
+            for i in range(LIVE):
+                s = login(xport, "dave", "davepw", f"r{i}", sm=True, resume=True)
+                muc_join(s, "dev", f"dave{i}")
+                keep.append(s)
             # The IRC gateway: carol's puppet on ngircd.
             carol = login(xport, "carol", "carolpw", "gw", sm=True, resume=True)
             carol.send(f"<presence to='#gw%local@irc.localhost/carol'><x xmlns='{MUC}'/></presence>")
