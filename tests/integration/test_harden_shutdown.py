@@ -12,6 +12,8 @@ Each round starts a parleyd (node A) with, at the moment SIGTERM lands:
     as a core session of the PeerHub;
   - a SIP binding (REGISTER) and a SIP presence dialog (SUBSCRIBE, a libre notifier);
   - IRC clients sending to the room in a tight loop, so deliveries are in flight.
+The second test first KILLs every one of those sessions through the control socket (each
+kind of sink's on_terminate under load, bridge members then reopen theirs), then SIGTERMs.
 parleyd must exit 0 within 3 s of SIGTERM, without reaching the drain limit (4 s: a pending
 timer of a stopped bridge bot or gateway puppet used to hold it there), and with no
 sanitizer report (the ASan build exits non-zero on one; its report is in the dumped log). PARLEY_SHUTDOWN_ROUNDS (default 3)
@@ -98,8 +100,35 @@ def flood(port, nick, chan, count, stop):
         pass  # the server went away under us: that is the point
 
 
-def one_round(irc_net, n):
+def control(d, line):
+    """One `parleyd ctl` request on the control socket (daemon/control_protocol.hpp)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(d.workdir / "var" / "control"))
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()
+
+
+def kick_everyone(d):
+    """KILLs every session (Sessions::terminate: each kind of sink's on_terminate) while the
+    load runs; returns how many were kicked. Bridge members reopen theirs after a delay."""
+    rows = control(d, "sessions").splitlines()
+    assert rows and rows[0] == "ok", rows[:3]
+    kicked = 0
+    for row in rows[1:]:
+        sid = row.split()[0]
+        if control(d, f"kick {sid} attack").startswith("ok"):
+            kicked += 1
+    return kicked
+
+
+def one_round(irc_net, n, kick=False):
     ca, cb = nodes(irc_net.port)
+    if kick:
+        ca["server"]["control_socket"] = "./var/control"
     keep = []
     stop = threading.Event()
     threads = []
@@ -154,6 +183,12 @@ def one_round(irc_net, n):
             for i in range(50):
                 nina.send(f"PRIVMSG #pup :nina says {i}")
                 alice.send(f"<message to='dev@conference.localhost' type='groupchat'><body>a{i}</body></message>")
+            if kick:
+                # KILL: every sink kind's on_terminate with its connection live or hibernated.
+                kinds = {row.split()[1] for row in control(a, "sessions").splitlines()[1:]}
+                assert {"xmpp", "irc", "psyc", "sip", "local"} <= kinds, kinds
+                assert kick_everyone(a) > 20
+                assert control(a, "status").startswith("ok")  # still serving
             # Right before the signal: one more stream drops (its resume timer is new) and a
             # resource conflict replaces a live session.
             last = login(xport, "bob", "bobpw", "late", sm=True, resume=True)
@@ -191,6 +226,15 @@ def test_sigterm_with_everything_live():
     try:
         for n in range(ROUNDS):
             one_round(irc_net, n)
+    finally:
+        irc_net.close()
+
+
+def test_kill_every_session_under_load_then_sigterm():
+    irc_net = Ngircd().start()
+    try:
+        for n in range(ROUNDS):
+            one_round(irc_net, 100 + n, kick=True)
     finally:
         irc_net.close()
 
