@@ -54,7 +54,9 @@ SANITIZER = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanit
 def nodes(irc_port):
     pa, pb = h.free_port(), h.free_port()
     a = h.config(irc=True, xmpp=True, sip=True, psyc=True, accounts=ACCOUNTS, log_level="info", threads=4,
-                 irc_extra={"networks": [{"name": "local", "host": "127.0.0.1", "port": irc_port, "tls": False,
+                 # flood_burst 0: the load clients stay (no Excess Flood) and keep deliveries in flight.
+                 irc_extra={"flood_burst": 0,
+                            "networks": [{"name": "local", "host": "127.0.0.1", "port": irc_port, "tls": False,
                                           "throttle": {"burst": 50, "interval_ms": 20}}]},
                  bridges=[{"name": "pup", "mode": "puppet", "max_puppets": 3,
                            "rooms": ["irc://local/#pup", "parley:#pup"]}])
@@ -83,8 +85,9 @@ def muc_join(stream, room, nick):
     stream.until(b"status code='110'")  # XEP-0045 §7.2.3: our own presence came back
 
 
-def flood(port, nick, chan, count, stop):
-    """An IRC client saying `count` lines in `chan` as fast as the socket takes them."""
+def flood(port, nick, chan, count, joined, stop):
+    """An IRC client saying `count` lines in `chan` as fast as the socket takes them, then
+    staying connected until `stop`."""
     try:
         c = h.LineClient(port, timeout=10)
         c.send(f"NICK {nick}")
@@ -92,10 +95,12 @@ def flood(port, nick, chan, count, stop):
         c.expect(rf" 001 {nick} ")
         c.send(f"JOIN {chan}")
         c.expect(rf" 366 {nick} {chan} ")
+        joined.release()
         for i in range(count):
             if stop.is_set():
                 break
             c.send(f"PRIVMSG {chan} :{nick} line {i}")
+        stop.wait(30)
     except (OSError, AssertionError):
         pass  # the server went away under us: that is the point
 
@@ -176,17 +181,22 @@ def one_round(irc_net, n, kick=False):
             assert tsp.ts.status(r) in (200, 202), r
             keep.append(ua)
             # Load: IRC clients in dev and #pup, the ngircd user in #pup, XMPP in the room.
+            joined = threading.Semaphore(0)
             for i, chan in enumerate(["#dev", "#dev", "#pup"]):
-                t = threading.Thread(target=flood, args=(iport, f"load{n}x{i}", chan, 2000, stop), daemon=True)
+                t = threading.Thread(target=flood, args=(iport, f"load{n}x{i}", chan, 2000, joined, stop),
+                                     daemon=True)
                 t.start()
                 threads.append(t)
+            for _ in threads:
+                assert joined.acquire(timeout=15), "a load client did not get in"
             for i in range(50):
                 nina.send(f"PRIVMSG #pup :nina says {i}")
                 alice.send(f"<message to='dev@conference.localhost' type='groupchat'><body>a{i}</body></message>")
             if kick:
                 # KILL: every sink kind's on_terminate with its connection live or hibernated.
-                kinds = {row.split()[1] for row in control(a, "sessions").splitlines()[1:]}
-                assert {"xmpp", "irc", "psyc", "sip", "local"} <= kinds, kinds
+                rows = control(a, "sessions").splitlines()[1:]
+                kinds = {row.split()[1] for row in rows}
+                assert {"xmpp", "irc", "psyc", "sip", "local"} <= kinds, rows
                 assert kick_everyone(a) > 20
                 assert control(a, "status").startswith("ok")  # still serving
             # Right before the signal: one more stream drops (its resume timer is new) and a
