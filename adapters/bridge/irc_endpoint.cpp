@@ -26,9 +26,10 @@ bool is(const irc::Message& m, std::string_view cmd) { return protocols::ascii_e
 // One IRC connection of a bridge, in one channel: the bot (listens) or a puppet (speaks).
 class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
  public:
-  IrcBot(IrcEndpoint& ep, BridgeIdentities& ids, const protocols::Strand& strand, const config::IrcNetwork& net,
-         const std::string& channel, const std::string& nick, const std::string& realname, std::string place,
-         const IrcEndpointOptions& o, std::size_t queue_max, bool listens)
+  IrcBot(IrcEndpoint& ep, BridgeIdentities& ids, const protocols::Strand& strand,
+         const config::IrcNetwork& net, const std::string& channel, const std::string& nick,
+         const std::string& realname, std::string place, const IrcEndpointOptions& o, std::size_t queue_max,
+         bool listens)
       : ep_(ep),
         ids_(ids),
         strand_(strand),
@@ -59,6 +60,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     if (link_) link_->detach("bridge bot gone");
     if (pump_timer_) pump_timer_->cancel();
     if (timer_) timer_->cancel();
+    if (keepalive_) keepalive_->cancel();
   }
 
   std::string_view place() const override { return place_; }
@@ -76,8 +78,9 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
         {.on_connected = [this](protocols::ConnectedStream s) { connected(std::move(s)); },
          .on_failed =
              [this](const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry) {
-               spdlog::warn("bridge: {} -> {}:{}: {}{}", identity_.nicks.front(), net_.host, net_.port, e.reason,
-                            retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
+               spdlog::warn(
+                   "bridge: {} -> {}:{}: {}{}", identity_.nicks.front(), net_.host, net_.port, e.reason,
+                   retry ? fmt::format(" (retry in {} ms)", retry->count()) : std::string(" (giving up)"));
              }});
     reconnector_->start();
   }
@@ -86,6 +89,10 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   void quit(std::string_view reason) {
     stopped_ = true;
     if (reconnector_) reconnector_->stop();
+    // Nothing more to wait for: pending keepalive and rejoin waits would keep the io_context
+    // busy past the daemon's drain limit at shutdown.
+    if (keepalive_) keepalive_->cancel();
+    if (timer_) timer_->cancel();
     if (auto link = link_) {
       std::string line;
       irc::LineWriter(line).command("QUIT").trailing(gateway::one_line(reason, 300)).end();
@@ -107,7 +114,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       queue_.push_back(std::move(l));
     }
     if (dropped_ != 0 && (dropped_ & (dropped_ - 1)) == 0)  // 1, 2, 4, 8...: bounded logging
-      spdlog::warn("bridge: {} on {}: queue full, {} lines dropped so far", speaker_nick(), net_.host, dropped_);
+      spdlog::warn("bridge: {} on {}: queue full, {} lines dropped so far", speaker_nick(), net_.host,
+                   dropped_);
     pump();
   }
 
@@ -122,7 +130,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     send_now(out);
     if (!link_) return;
     if (ev == irc::ClientRegistration::Event::failed) {
-      spdlog::warn("bridge: {} on {}: registration failed: {}", identity_.nicks.front(), net_.host, reg_.error());
+      spdlog::warn("bridge: {} on {}: registration failed: {}", identity_.nicks.front(), net_.host,
+                   reg_.error());
       if (auto link = link_) link->close(reg_.error());
       return;
     }
@@ -149,7 +158,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
     for (auto code : kJoinErrors)
       if (is(m, code) && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
-        spdlog::warn("bridge: {} cannot join {} on {}: {}", reg_.nick(), channel_, net_.host, m.param(m.nparams - 1));
+        spdlog::warn("bridge: {} cannot join {} on {}: {}", reg_.nick(), channel_, net_.host,
+                     m.param(m.nparams - 1));
         return rejoin_later();
       }
     // Only PRIVMSG is relayed: NOTICEs are what bots talk in (RFC 2812 §3.3.2: never answered
@@ -311,8 +321,8 @@ void IrcEndpoint::say(const Heard& h) {
     auto it = puppets_.find(key);
     if (it == puppets_.end() && puppets_.size() < bridge_.config().max_puppets) {
       auto p = std::make_unique<IrcBot>(*this, ids_, strand_, net_, channel_, irc_nick_of(who),
-                                        "Parley bridge " + bridge_.config().name + " for " + who, place_, options_,
-                                        bridge_.options().queue, false);
+                                        "Parley bridge " + bridge_.config().name + " for " + who, place_,
+                                        options_, bridge_.options().queue, false);
       p->start();
       it = puppets_.emplace(key, std::move(p)).first;
     }

@@ -49,7 +49,8 @@ class LocalMember : public core::SessionSink {
         return;
       }
       if (j.error().condition != core::Condition::conflict) {
-        spdlog::warn("bridge: {} cannot join local room {}: {}", ep_.bridge_name(), ep_.room(), j.error().text);
+        spdlog::warn("bridge: {} cannot join local room {}: {}", ep_.bridge_name(), ep_.room(),
+                     j.error().text);
         return retry_later();
       }
       nick += '_';
@@ -81,7 +82,8 @@ class LocalMember : public core::SessionSink {
   }
   void on_presence(const core::PresenceUpdate&) override {}
   void on_room_join(const core::Room&, const core::Member&, bool) override {}
-  void on_room_leave(const core::Room& room, const core::Member&, const core::LeaveReason& r, bool self) override {
+  void on_room_leave(const core::Room& room, const core::Member&, const core::LeaveReason& r,
+                     bool self) override {
     if (!self || room.name != ep_.room() || ep_.stopped()) return;
     joined_ = false;
     spdlog::warn("bridge: {} left local room {} ({}); rejoining", ep_.bridge_name(), ep_.room(), r.text);
@@ -97,12 +99,16 @@ class LocalMember : public core::SessionSink {
 
  private:
   // Later, never from inside a core call: the core may be iterating its members.
+  // The handler checks `alive_` before touching this: cancel() in the destructor cannot
+  // recall a wait that already expired and whose handler is queued behind the task that
+  // destroys the member (LocalEndpoint::stop at shutdown), which would then run on freed
+  // memory and open a core session with a dangling sink.
   void retry_later() {
     if (ep_.stopped()) return;
     if (!timer_) timer_ = std::make_unique<protocols::StrandTimer>(ep_.runtime().core_strand);
     timer_->expires_after(ep_.rejoin_delay());
-    timer_->async_wait([this](const boost::system::error_code& ec) {
-      if (ec || joined_) return;
+    timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired() || joined_) return;
       open_and_join();
     });
   }
@@ -113,6 +119,7 @@ class LocalMember : public core::SessionSink {
   core::SessionId session_ = 0;
   bool joined_ = false;
   std::unique_ptr<protocols::StrandTimer> timer_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // the retry timer's handler checks it (weak)
 };
 
 namespace {
@@ -124,13 +131,15 @@ std::string guest_user(std::string_view lead, std::string_view bridge) {
 }
 }  // namespace
 
-LocalEndpoint::LocalEndpoint(Bridge& bridge, Runtime& rt, std::string room, std::chrono::milliseconds rejoin_delay)
+LocalEndpoint::LocalEndpoint(Bridge& bridge, Runtime& rt, std::string room,
+                             std::chrono::milliseconds rejoin_delay)
     : bridge_(bridge), rt_(rt), room_(std::move(room)), rejoin_delay_(rejoin_delay) {}
 
 LocalEndpoint::~LocalEndpoint() = default;
 
 void LocalEndpoint::start() {
-  bot_ = std::make_unique<LocalMember>(*this, guest_user("bridge.", bridge_.config().name), bridge_.bot_nick(), true);
+  bot_ = std::make_unique<LocalMember>(*this, guest_user("bridge.", bridge_.config().name),
+                                       bridge_.bot_nick(), true);
   bot_->open_and_join();
 }
 
@@ -145,7 +154,8 @@ void LocalEndpoint::heard(const core::MessagePtr& m) {
   // Posted: this runs inside the core's delivery to the room, and saying it in another local
   // room (or opening a puppet's session) from here would re-enter the core.
   post_guarded(rt_.core_strand, "bridge: relay",
-               [this, alive = std::weak_ptr<int>(alive_), h = Heard{m->nick, m->body, m->kind == core::MessageKind::action}] {
+               [this, alive = std::weak_ptr<int>(alive_),
+                h = Heard{m->nick, m->body, m->kind == core::MessageKind::action}] {
                  if (!alive.expired() && !stopped_) bridge_.heard(this, h);
                });
 }
@@ -185,7 +195,8 @@ void LocalEndpoint::say(const Heard& h) {
     }
   core::Message m;
   m.kind = line.action ? core::MessageKind::action : core::MessageKind::room;
-  for (const auto& l : relay_lines(fmt, line, bridge_.options().max_lines)) m.body += (m.body.empty() ? "" : "\n") + l;
+  for (const auto& l : relay_lines(fmt, line, bridge_.options().max_lines))
+    m.body += (m.body.empty() ? "" : "\n") + l;
   if (!m.body.empty()) speaker->say(m);
 }
 

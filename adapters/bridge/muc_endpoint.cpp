@@ -72,7 +72,8 @@ class MucOccupant : public BridgeIdentities::Speaker {
     const std::string_view type = s.attr("type");
     if (type == "error") {
       auto err = s.child("error");
-      const bool conflict = err && px::child(err, "conflict", "urn:ietf:params:xml:ns:xmpp-stanzas", s.stream());
+      const bool conflict =
+          err && px::child(err, "conflict", "urn:ietf:params:xml:ns:xmpp-stanzas", s.stream());
       if (conflict && attempts_ < kMaxNickAttempts) {
         ++attempts_;
         nick_ += '_';
@@ -89,7 +90,8 @@ class MucOccupant : public BridgeIdentities::Speaker {
     if (!self) return;
     if (type == "unavailable") {
       joined_ = false;
-      spdlog::warn("bridge: {} left {} (kicked or the room went away); rejoining", ep_.bridge_name(), ep_.room());
+      spdlog::warn("bridge: {} left {} (kicked or the room went away); rejoining", ep_.bridge_name(),
+                   ep_.room());
       return rejoin_later();
     }
     if (!joined_) spdlog::info("bridge: {} joined {} as {}", ep_.bridge_name(), ep_.room(), nick_);
@@ -116,8 +118,9 @@ class MucOccupant : public BridgeIdentities::Speaker {
     if (stopped_) return;
     if (!timer_) timer_ = std::make_unique<protocols::StrandTimer>(ep_.strand());
     timer_->expires_after(ep_.rejoin_delay());
-    timer_->async_wait([this](const boost::system::error_code& ec) {
-      if (ec || joined_) return;
+    // As LocalMember's: an expired wait's handler may be queued behind the occupant's end.
+    timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired() || joined_) return;
       join();
     });
   }
@@ -131,6 +134,7 @@ class MucOccupant : public BridgeIdentities::Speaker {
   std::size_t attempts_ = 0;
   bool joined_ = false;
   bool stopped_ = false;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // the rejoin timer's handler checks it (weak)
 };
 
 MucEndpoint::MucEndpoint(Bridge& bridge, BridgeIdentities& ids, const protocols::Strand& strand,
@@ -172,9 +176,8 @@ MucOccupant* MucEndpoint::occupant_for(const std::string& speaker) {
   for (auto& [k, p] : puppets_)
     if (k == key) return p.get();
   if (puppets_.size() >= bridge_.config().max_puppets) return nullptr;
-  auto p = std::make_unique<MucOccupant>(*this, ids_,
-                                         "bridge." + bridge_.config().name + "." + std::to_string(puppets_.size()),
-                                         speaker);
+  auto p = std::make_unique<MucOccupant>(
+      *this, ids_, "bridge." + bridge_.config().name + "." + std::to_string(puppets_.size()), speaker);
   p->join();
   puppets_.emplace_back(key, std::move(p));
   return puppets_.back().second.get();
@@ -210,7 +213,8 @@ bool MucEndpoint::on_component_stanza(px::Stanza& s, const px::Jid& to) {
     o->on_presence(s, from->resource);
     return true;
   }
-  if (s.name() == "message" && o == bot_.get() && s.attr("type") == "groupchat") on_groupchat(s, from->resource);
+  if (s.name() == "message" && o == bot_.get() && s.attr("type") == "groupchat")
+    on_groupchat(s, from->resource);
   return true;
 }
 

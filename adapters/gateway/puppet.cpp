@@ -291,6 +291,9 @@ void Puppet::check_empty() {
 void Puppet::quit(std::string_view reason) {
   quitting_ = true;
   if (reconnector_) reconnector_->stop();
+  // No PINGs after the QUIT: a pending keepalive wait (ping_interval / 2) would keep the
+  // io_context busy past the daemon's drain limit at shutdown (Gateway::stop).
+  if (keepalive_) keepalive_->cancel();
   if (auto link = link_) {
     std::string line;
     irc::LineWriter(line).command("QUIT").trailing(one_line(reason, kMaxReason)).end();

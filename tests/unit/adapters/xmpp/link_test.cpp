@@ -174,6 +174,61 @@ TEST_CASE("link: a session the core terminates redelivers what the client never 
   CHECK(got[0]->body == "unseen");
 }
 
+// A hibernated session (its stream dropped, waiting for XEP-0198 resumption) is owned by
+// Context::resumable alone; the core holds its sink by a plain pointer. Ending it from the
+// core (KILL, a resource conflict, terminate_all at SIGTERM) or by the unacked bound takes
+// it out of `resumable`: the call must keep its Link alive itself until it is done (ASan:
+// heap-use-after-free inside on_terminate / end_unacked_overflow otherwise; CI caught the
+// threaded form of this at shutdown, where the last owner was a task on another strand).
+TEST_CASE("link: a hibernated session terminated by the core outlives its on_terminate") {
+  LinkFixture f;
+  auto pc = f.login("alice", "pc");
+  core::SessionId sid = 0;
+  std::weak_ptr<Link> weak;
+  {
+    auto phone = f.open("alice", "phone");
+    phone->enable_sm("sm1");
+    phone->on_message(chat("phone", "unseen"));
+    f.ctx.resumable["sm1"] = phone;
+    sid = phone->sid;
+    weak = phone;
+  }  // only `resumable` owns it now, as after C2sConnection::on_close
+  REQUIRE_FALSE(weak.expired());
+  f.core->sessions().terminate(sid, "killed");  // as terminate_all does for each session
+  CHECK(f.ctx.resumable.empty());
+  CHECK(f.core->sessions().find(sid) == nullptr);
+  f.io.run();  // the redelivery, posted to the core strand, held the last reference
+  CHECK(weak.expired());
+  auto& got = f.sink(pc).messages;
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]->body == "unseen");
+}
+
+TEST_CASE("link: a hibernated session over the unacked bound outlives its end_unacked_overflow") {
+  LinkFixture f;
+  f.ctx.flood.max_unacked = 1;
+  auto pc = f.login("alice", "pc");
+  core::SessionId sid = 0;
+  std::weak_ptr<Link> weak;
+  {
+    auto phone = f.open("alice", "phone");
+    phone->enable_sm("sm1");
+    f.ctx.resumable["sm1"] = phone;
+    sid = phone->sid;
+    weak = phone;
+  }
+  // Delivered by the core through its plain pointer, as a room fan-out or the router does.
+  const core::SessionInfo* info = f.core->sessions().find(sid);
+  REQUIRE(info != nullptr);
+  info->sink->on_message(chat("phone", "one", "m1"));
+  info->sink->on_message(chat("phone", "two", "m2"));  // over the bound: the session ends
+  CHECK(f.ctx.resumable.empty());
+  f.io.run();  // end_session: closed in the core, the messages redelivered
+  CHECK(f.core->sessions().find(sid) == nullptr);
+  CHECK(weak.expired());
+  CHECK(f.sink(pc).messages.size() == 2);
+}
+
 TEST_CASE("link: carbons copy a message to this resource to the other resources that enabled them") {
   LinkFixture f;
   auto phone = f.open("alice", "phone");
