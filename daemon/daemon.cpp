@@ -35,6 +35,7 @@
 #include "daemon/systemd_notify.hpp"
 #include "daemon/tls.hpp"
 #include "parley/version.hpp"
+#include "protocols/common/net.hpp"
 
 namespace parley::daemon {
 
@@ -238,6 +239,9 @@ int run_daemon(const std::string& config_path, config::Config config) {
         spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
         systemd::notify("STOPPING=1\nSTATUS=shutting down");
         signals.cancel();
+        // Closing streams wait for their peers to take what is queued; a peer that never
+        // reads must not hold the io_context past kDrain (then tasks are dropped unrun).
+        protocols::Connection::cap_flush_wait(kDrain / 4);
         if (control) control->stop();
         asio::post(rt.core_strand, [&] {
           watchdog.stop();

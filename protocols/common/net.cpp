@@ -1,6 +1,7 @@
 #include "protocols/common/net.hpp"
 
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -352,6 +353,22 @@ void Connection::note_written(std::size_t n) {
   for (auto& f : run) f();
 }
 
+namespace {
+std::atomic<std::uint32_t> g_flush_cap_ms{0};  // Connection::cap_flush_wait
+
+// Limits::close_timeout_ms, or the shutdown cap when it is shorter (or there is no timeout).
+std::uint32_t flush_wait_ms(std::uint32_t close_timeout_ms) {
+  const std::uint32_t cap = g_flush_cap_ms.load(std::memory_order_relaxed);
+  if (cap == 0) return close_timeout_ms;
+  return close_timeout_ms == 0 ? cap : std::min(cap, close_timeout_ms);
+}
+}  // namespace
+
+void Connection::cap_flush_wait(std::chrono::milliseconds cap) {
+  g_flush_cap_ms.store(static_cast<std::uint32_t>(std::max<std::int64_t>(cap.count(), 0)),
+                       std::memory_order_relaxed);
+}
+
 void Connection::close_after_flush(std::string_view reason) {
   if (state_ == State::closed || state_ == State::draining) return;
   if (framing_ && state_ == State::open) {
@@ -363,16 +380,16 @@ void Connection::close_after_flush(std::string_view reason) {
     rare().close_reason = keep;
     state_ = State::draining;
     if (!writing_busy_ && out_.empty()) return finish_close();
-    if (limits_.close_timeout_ms)
-      set_deadline(Deadline::flush, std::chrono::milliseconds(limits_.close_timeout_ms));
+    if (const auto ms = flush_wait_ms(limits_.close_timeout_ms))
+      set_deadline(Deadline::flush, std::chrono::milliseconds(ms));
     return;
   }
   rare().close_reason = std::string(reason);
   state_ = State::draining;
   if (!writing_busy_ && out_.empty()) return finish_close();
   // A peer that never reads would hold the fd and the queue for ever.
-  if (limits_.close_timeout_ms)
-    set_deadline(Deadline::flush, std::chrono::milliseconds(limits_.close_timeout_ms));
+  if (const auto ms = flush_wait_ms(limits_.close_timeout_ms))
+    set_deadline(Deadline::flush, std::chrono::milliseconds(ms));
 }
 
 void Connection::set_deadline(Deadline kind, std::chrono::milliseconds after) {

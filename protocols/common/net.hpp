@@ -183,6 +183,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close(std::string_view reason);
   // Stops reading, sends what is queued, then closes with `reason`.
   void close_after_flush(std::string_view reason);
+  // Process-wide, from shutdown on: close_after_flush waits at most `cap` for a peer to take
+  // what is queued (instead of Limits::close_timeout_ms, 10 s by default), so that a client
+  // that never reads cannot hold a shutdown past its drain limit. Zero: no cap.
+  static void cap_flush_wait(std::chrono::milliseconds cap);
   // STARTTLS (XMPP RFC 6120 §5.4): after the on_data call in progress returns, reading
   // stops, the write queue drains, the server handshake runs on the same socket and reading
   // resumes over TLS. Bytes the peer sent before the handshake are discarded (§5.4.3.3).

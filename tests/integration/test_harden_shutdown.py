@@ -231,6 +231,40 @@ def one_round(irc_net, n, kick=False):
                 pass
 
 
+def test_a_client_that_never_reads_does_not_hold_the_shutdown():
+    # An IRC client that reads nothing has megabytes queued toward it when SIGTERM lands. Its
+    # ERROR cannot be flushed; the wait for it is capped at shutdown (Connection::
+    # cap_flush_wait) so that it ends well inside the drain limit instead of server.
+    # connections.close_timeout (10 s) holding the io_context past it.
+    cfg = h.config(irc=True, irc_extra={"sendq": 64 << 20, "flood_burst": 0})
+    with h.Parleyd(cfg) as d:
+        lazy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting
+        lazy.settimeout(10)
+        lazy.connect(("127.0.0.1", d.ports["irc"]))
+        lazy.sendall(b"NICK lazy\r\nUSER lazy 0 * :lazy\r\nJOIN #sink\r\n")
+        talker = h.LineClient(d.ports["irc"], timeout=10)
+        talker.send("NICK talker")
+        talker.send("USER talker 0 * :talker")
+        talker.expect(r" 001 talker ")
+        talker.send("JOIN #sink")
+        talker.expect(r" 366 talker #sink ")
+        time.sleep(0.3)  # lazy's JOIN is in (it is read, only its replies are not)
+        line = "PRIVMSG #sink :" + "x" * 400
+        for _ in range(4):  # ~16 MB toward lazy: past any kernel buffer, under its sendq
+            talker.sock.sendall(("\r\n".join([line] * 10000) + "\r\n").encode())
+        talker.send("PING :done")
+        talker.expect(r"PONG .*done")
+        start = time.monotonic()
+        code = d.stop(timeout=8)
+        took = time.monotonic() - start
+        log = d.log()
+        assert code == 0, code
+        assert "stopping the io threads" not in log, "a client that never reads held the shutdown"
+        assert took < 3.5, f"shutdown took {took:.1f} s"
+        lazy.close()
+
+
 def test_sigterm_with_everything_live():
     irc_net = Ngircd().start()
     try:
