@@ -7,6 +7,7 @@
 #include <cstring>
 #include <future>
 
+#include "adapters/common/libre_rand.hpp"
 #include "adapters/common/libre_timers.hpp"
 
 // re.h includes libre's headers in the order they need (and wraps them in extern "C");
@@ -90,6 +91,8 @@ void LibreLoop::run(std::promise<std::string>* started) {
     spdlog::warn(
         "libre: timers are libre's own sorted list (tmr_start not interposed); many SIP "
         "subscriptions make every new timer slower");
+  if (!libre_rand_pooled())
+    spdlog::warn("libre: random numbers are libre's own (rand_u32 not interposed): one RAND_bytes call each");
 
   // NULL: libre installs no signal handlers (the daemon owns SIGINT/SIGTERM/SIGHUP).
   err = re_main(nullptr);
