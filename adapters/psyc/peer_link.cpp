@@ -79,7 +79,7 @@ struct Proxy final : core::SessionSink {
                     bool self) override;
   void on_room_topic(const core::Room& room, const core::Topic& t) override;
   void on_room_change(const core::Room& room, const core::RoomChange& c, const std::string& by) override;
-  void on_terminate(const std::string&) override { id = 0; }
+  void on_terminate(const std::string& reason) override;
 };
 
 namespace {
@@ -801,10 +801,10 @@ struct PeerHub::Impl {
   // A remote person's mirror session was kicked here by a local moderator: its own node is
   // told (it removes the person there, everyone sees the kick), and the mirror forgets it
   // (posted: the core is walking the room).
-  void observe_kicked_proxy(Peer& p, Proxy& px, const core::Room& room, const core::LeaveReason& r) {
-    if (applying) return;
+  void observe_kicked_proxy(Peer& p, Proxy& px, const std::string& room_name, const core::LeaveReason& r) {
+    if (applying || stopped) return;
     Built b;
-    b.add(true, ':', "_context", pp::place_uniform(domain, room.name));
+    b.add(true, ':', "_context", pp::place_uniform(domain, room_name));
     std::string list;
     pp::render_list({px.uni}, list);
     b.add(false, '-', "_list_members", std::move(list));
@@ -815,8 +815,8 @@ struct PeerHub::Impl {
     if (up(p))
       send(p, bytes);
     else if (send_or_queue(p, std::move(bytes), "a kick"))
-      p.kicked[room.name].insert(px.uni);
-    post_guarded(rt.core_strand, "psyc: kicked mirror", [this, &p, uni = px.uni, name = room.name] {
+      p.kicked[room_name].insert(px.uni);
+    post_guarded(rt.core_strand, "psyc: kicked mirror", [this, &p, uni = px.uni, name = room_name] {
       if (stopped) return;
       auto rm = p.rooms.find(name);
       if (rm == p.rooms.end() || !rm->second.erase(uni)) return;
@@ -948,7 +948,24 @@ void Proxy::on_room_leave(const core::Room& room, const core::Member& m, const c
   if (!self)
     hub->observe_member(*peer, room, m, false, &r);
   else if (PeerHub::Impl::is_kick(r))
-    hub->observe_kicked_proxy(*peer, *this, room, r);
+    hub->observe_kicked_proxy(*peer, *this, room.name, r);
+}
+// A KILL (`parleyd ctl kick`, or any end the core makes) of a mirror session is a kick from
+// every room it is in: the person's own node removes them there, and a later join mirrors
+// them afresh. Left as a proxy with no session it would silently drop everything they say
+// here while both nodes still list them.
+void Proxy::on_terminate(const std::string& reason) {
+  const std::set<std::string> in = rooms;  // the posted clean-ups edit `rooms`
+  for (const auto& name : in)
+    hub->observe_kicked_proxy(*peer, *this, name, core::LeaveReason{core::LeaveReason::Kind::kick, {}, reason});
+  // After the core's close() (which still needs the id known as a mirror's, so that its
+  // quit is not sent on as a local member's): forget the id and whatever is left of it.
+  post_guarded(hub->rt.core_strand, "psyc: killed mirror", [hub = hub, p = peer, uni = uni, old = id] {
+    if (hub->stopped) return;
+    hub->proxy_ids.erase(old);
+    if (auto it = p->proxies.find(uni); it != p->proxies.end() && it->second->id == 0) hub->drop_proxy(*p, uni);
+  });
+  id = 0;
 }
 void Proxy::on_room_nick(const core::Room& room, const core::Member& before, const std::string& new_nick,
                          bool self) {

@@ -304,6 +304,63 @@ def test_topic_nicks_and_kicks_cross_the_link():
     proxy.close()
 
 
+def _control(d, line):
+    """One `parleyd ctl` request on the control socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(str(d.workdir / "var" / "control"))
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()
+
+
+def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
+    """A's operator KILLs the session mirroring B's bob on A (`parleyd ctl kick`): B removes
+    bob from the room as a kick, both nodes agree he is gone, and when he joins again he is
+    mirrored afresh and heard on A (before, A kept a mirror without a session and dropped
+    everything he said while both nodes still listed him)."""
+    ca, cb, proxy = nodes()
+    ca["server"]["control_socket"] = "./var/control"
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_client(a.ports["irc"], "anna")
+        anna.send("JOIN #dev")
+        anna.expect(r" 366 anna #dev ")
+        carol = irc_client(b.ports["irc"], "carol")
+        carol.send("JOIN #dev")
+        carol.expect(r" 366 carol #dev ")
+        bob = irc_client(b.ports["irc"], "bob")
+        bob.send("JOIN #dev")
+        bob.expect(r" 366 bob #dev ")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        rows = [r.split() for r in _control(a, "sessions").splitlines()[1:]]
+        mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
+        assert len(mirror) == 1, rows
+        assert _control(a, f"kick {mirror[0]} spam").startswith("ok")
+        bob.expect(r"^:\S+ KICK #dev bob :spam$")
+        carol.expect(r"^:\S+ KICK #dev bob :spam$")
+        anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
+        carol.send("NAMES #dev")
+        names = carol.expect(r" 353 carol . #dev :")
+        assert "bob" not in names.split(":", 2)[-1].split(), names
+        anna.send("NAMES #dev")
+        names = anna.expect(r" 353 anna . #dev :")
+        assert "bob" not in names.split(":", 2)[-1].split(), names
+        # He comes back: mirrored again, and heard.
+        bob.send("JOIN #dev")
+        bob.expect(r" 366 bob #dev ")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        bob.send("PRIVMSG #dev :back again")
+        anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
+        for n in (a, b):
+            assert "malformed" not in n.log(), n.log()
+        for c in (anna, carol, bob):
+            c.close()
+    proxy.close()
+
+
 def test_link_drop_restart_resync_and_bounded_queue():
     ca, cb, proxy = nodes(queue=2)
     with h.Parleyd(ca) as a:
