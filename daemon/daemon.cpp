@@ -172,8 +172,8 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // thread, and the other threads run the connections' strands (XMPP c2s, TLS). Everything
   // on the core strand (the core, IRC and line connections, the IRC gateway's puppets and
   // its component stream) then wakes one thread per event instead of having Asio hand its
-  // reactor to the other thread at every wake-up only for it to find the strand busy: 13-18
-  // context switches per gateway line with one shared io_context of two threads, 2-3 here
+  // reactor to the other thread at every wake-up only for it to find the strand busy: 13-23
+  // context switches per gateway line with one shared io_context of two threads, 2-5 here
   // (bench/README.md, issue 11). One thread: one io_context, as before. core_io is declared
   // before io: handlers still queued on io when it is destroyed may hold the core strand.
   const unsigned conn_threads = threads > 1 ? threads - 1 : 1;
