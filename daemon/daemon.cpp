@@ -169,12 +169,24 @@ int run_daemon(const std::string& config_path, config::Config config) {
   }
 
   unsigned threads = config.server.threads ? config.server.threads : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context io(static_cast<int>(threads));
+  // With two threads or more, the core strand gets an io_context of its own, run by one
+  // thread, and the other threads run the connections' strands (XMPP c2s, TLS). Everything
+  // on the core strand (the core, IRC and line connections, the IRC gateway's puppets and
+  // its component stream) then wakes one thread per event instead of having Asio hand its
+  // reactor to the other thread at every wake-up only for it to find the strand busy: 13-23
+  // context switches per gateway line with one shared io_context of two threads, 2-5 here
+  // (bench/README.md, issue 11). One thread: one io_context, as before. core_io is declared
+  // before io: handlers still queued on io when it is destroyed may hold the core strand.
+  const unsigned conn_threads = threads > 1 ? threads - 1 : 1;
+  std::optional<asio::io_context> own_core_io;
+  if (threads > 1) own_core_io.emplace(1);
+  asio::io_context io(static_cast<int>(conn_threads));
+  asio::io_context& core_io = own_core_io ? *own_core_io : io;
   // Password checks run on their own threads (declared after io: destroyed, and joined,
   // before it).
   adapters::AuthService auth(config.auth.workers, throttle_options(config.auth),
                              config.auth.max_failures_per_connection);
-  adapters::Runtime rt{io, asio::make_strand(io), core, tls.value(), &auth,
+  adapters::Runtime rt{io, asio::make_strand(core_io), core, tls.value(), &auth,
                        protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections))};
   // Declared after io: plugins close their sockets while the io_context still exists.
   core::PluginRegistry registry(
@@ -187,6 +199,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
   }
 
   auto work = asio::make_work_guard(io);
+  auto core_work = asio::make_work_guard(core_io);
   ControlContext control_ctx{rt, std::chrono::steady_clock::now(), {}};
   std::shared_ptr<ControlServer> control;  // declared after io: closed while it exists
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
@@ -248,6 +261,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
           registry.stop_all();
           core.sessions().terminate_all("server shutting down");
           work.reset();
+          core_work.reset();
         });
         pool.request_shutdown();
       };
@@ -274,8 +288,10 @@ int run_daemon(const std::string& config_path, config::Config config) {
   malloc_trim(0);
   // From here on the core belongs to the core strand; PARLEY_ASSERT_ON_CORE checks it.
   core.set_thread_check([strand = rt.core_strand] { return strand.running_in_this_thread(); });
-  pool.run(io, threads);
-  spdlog::info("parleyd ready ({} io threads, {} plugins)", threads, registry.size());
+  pool.run(io, conn_threads);
+  if (own_core_io) pool.run(core_io, 1);
+  spdlog::info("parleyd ready ({} io threads{}, {} plugins)", threads,
+               own_core_io ? ", one of them the core strand's" : "", registry.size());
   // Every listener was bound in start_all() and accepts now that the threads run.
   systemd::notify(fmt::format("READY=1\nSTATUS=running ({} io threads, {} plugins)", threads, registry.size()));
   watchdog.start();
@@ -295,6 +311,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
     spdlog::warn("shutdown is taking longer than {} s; stopping the io threads",
                  std::chrono::duration_cast<std::chrono::seconds>(kDrain).count());
     io.stop();
+    core_io.stop();
     if (!pool.wait_finished(kStopGrace)) {
       spdlog::critical("io threads did not stop; exiting anyway");
       spdlog::default_logger()->flush();
@@ -302,6 +319,16 @@ int run_daemon(const std::string& config_path, config::Config config) {
     }
   }
   pool.join();
+  // Two io_contexts: each returned once it was out of work, but the one that returned first
+  // may have been handed work since by the other (a connection's last close, posted to the
+  // core strand; the core's last words to a connection). Run it here, a bounded number of
+  // rounds, so that nothing queued is lost (the store is flushed after).
+  if (own_core_io)
+    for (int round = 0; round < 100; ++round) {
+      io.restart();
+      core_io.restart();
+      if (io.poll() + core_io.poll() == 0) break;
+    }
   core.set_thread_check({});  // no io thread is left: this one owns the core now
   flush_store(store);
   spdlog::info("parleyd stopped");
