@@ -484,7 +484,7 @@ class Kamailio(b.Server):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--watchers", default="10,100,1000,10000")
-    ap.add_argument("--changes", type=int, default=0, help="M; 0: 50, at most 50,000 NOTIFYs per case (min 5)")
+    ap.add_argument("--changes", type=int, default=0, help="M; 0 (default): 50, lowered so that a case sends at most 50,000 NOTIFYs (min 5); a value given is used as is")
     ap.add_argument("--users", type=int, default=100, help="watcher accounts (parleyd) / From users")
     ap.add_argument("--servers", default="parleyd,kamailio")
     ap.add_argument("--time-bound", type=float, default=120, help="seconds per server and N")
