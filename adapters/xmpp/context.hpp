@@ -13,6 +13,7 @@
 #include <string>
 
 #include "adapters/common/runtime.hpp"
+#include "adapters/xmpp/flush_batch.hpp"
 #include "core/model/address.hpp"
 #include "core/model/message.hpp"
 #include "protocols/common/net.hpp"
@@ -99,7 +100,10 @@ struct Context {
   // Set once any session enables carbons (XEP-0280); until then no 'sent' copy is rendered.
   std::atomic<bool> carbons_used{false};
 
-  Context(Runtime& r, Domains d, px::FramerLimits l) : rt(r), domains(std::move(d)), limits(l) {}
+  // Core strand only: the flushes of one core-strand turn, handed to the connections at once.
+  FlushBatch flushes;
+
+  Context(Runtime& r, Domains d, px::FramerLimits l) : rt(r), domains(std::move(d)), limits(l), flushes(r) {}
 };
 
 std::string random_id();

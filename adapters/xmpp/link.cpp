@@ -56,9 +56,13 @@ void Link::deliver_parts(std::string_view a, std::string_view b, std::string_vie
       }
     }
   }
-  if (post_flush)
-    post_guarded(conn->executor(), "xmpp: flush",
-                 [self = shared_from_this(), conn, gen] { self->flush(conn, gen); });
+  if (post_flush) {
+    if (ctx_.rt.core_strand.running_in_this_thread())  // one hand-off per turn (flush_batch.hpp)
+      ctx_.flushes.add(shared_from_this(), conn, gen);
+    else
+      post_guarded(conn->executor(), "xmpp: flush",
+                   [self = shared_from_this(), conn, gen] { self->flush(conn, gen); });
+  }
   if (overflow) end_unacked_overflow(conn);
 }
 

@@ -128,6 +128,7 @@ class Link : public core::SessionSink, public std::enable_shared_from_this<Link>
   // An offline message went out under SM without an <r/> after it: the flush asks for an
   // ack, or the batch would wait for the next stanza (XEP-0198 §4) and the next batch too.
   bool ack_wanted_ = false;
+  friend class FlushBatch;  // runs flush() on the connection's strand
   void flush(const std::shared_ptr<C2sConnection>& c, std::uint64_t gen);
   void end_unacked_overflow(const std::shared_ptr<C2sConnection>& c);
   void hand_off_locked();
