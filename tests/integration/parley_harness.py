@@ -174,6 +174,18 @@ class Parleyd:
         with self._cond:
             self._cond.notify_all()
 
+    def control(self, line: str, path: str = "var/control") -> str:
+        """One request on the control socket (daemon/control_protocol.hpp; the config must
+        set server.control_socket to ./var/control), its whole answer."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.workdir / path))
+            s.sendall(line.encode() + b"\n")
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        return out.decode()
+
     def log(self) -> str:
         """Everything parleyd wrote to stderr so far."""
         with self._cond:

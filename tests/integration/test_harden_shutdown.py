@@ -105,27 +105,15 @@ def flood(port, nick, chan, count, joined, stop):
         pass  # the server went away under us: that is the point
 
 
-def control(d, line):
-    """One `parleyd ctl` request on the control socket (daemon/control_protocol.hpp)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(d.workdir / "var" / "control"))
-        s.sendall(line.encode() + b"\n")
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode()
-
-
 def kick_everyone(d):
     """KILLs every session (Sessions::terminate: each kind of sink's on_terminate) while the
     load runs; returns how many were kicked. Bridge members reopen theirs after a delay."""
-    rows = control(d, "sessions").splitlines()
+    rows = d.control("sessions").splitlines()
     assert rows and rows[0] == "ok", rows[:3]
     kicked = 0
     for row in rows[1:]:
         sid = row.split()[0]
-        if control(d, f"kick {sid} attack").startswith("ok"):
+        if d.control(f"kick {sid} attack").startswith("ok"):
             kicked += 1
     return kicked
 
@@ -194,11 +182,11 @@ def one_round(irc_net, n, kick=False):
                 alice.send(f"<message to='dev@conference.localhost' type='groupchat'><body>a{i}</body></message>")
             if kick:
                 # KILL: every sink kind's on_terminate with its connection live or hibernated.
-                rows = control(a, "sessions").splitlines()[1:]
+                rows = a.control("sessions").splitlines()[1:]
                 kinds = {row.split()[1] for row in rows}
                 assert {"xmpp", "irc", "psyc", "sip", "local"} <= kinds, rows
                 assert kick_everyone(a) > 20
-                assert control(a, "status").startswith("ok")  # still serving
+                assert a.control("status").startswith("ok")  # still serving
             # Right before the signal: one more stream drops (its resume timer is new) and a
             # resource conflict replaces a live session.
             last = login(xport, "bob", "bobpw", "late", sm=True, resume=True)

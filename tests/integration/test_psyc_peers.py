@@ -304,18 +304,6 @@ def test_topic_nicks_and_kicks_cross_the_link():
     proxy.close()
 
 
-def _control(d, line):
-    """One `parleyd ctl` request on the control socket."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
-        s.connect(str(d.workdir / "var" / "control"))
-        s.sendall(line.encode() + b"\n")
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode()
-
-
 def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
     """A's operator KILLs the session mirroring B's bob on A (`parleyd ctl kick`): B removes
     bob from the room as a kick, both nodes agree he is gone, and when he joins again he is
@@ -335,10 +323,10 @@ def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
         bob.send("JOIN #dev")
         bob.expect(r" 366 bob #dev ")
         anna.expect(r"^:bob!\S+ JOIN :?#dev")
-        rows = [r.split() for r in _control(a, "sessions").splitlines()[1:]]
+        rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
         mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
         assert len(mirror) == 1, rows
-        assert _control(a, f"kick {mirror[0]} spam").startswith("ok")
+        assert a.control(f"kick {mirror[0]} spam").startswith("ok")
         bob.expect(r"^:\S+ KICK #dev bob :spam$")
         carol.expect(r"^:\S+ KICK #dev bob :spam$")
         anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
