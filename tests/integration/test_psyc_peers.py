@@ -129,6 +129,14 @@ class CountingProxy:
         self.drop()
 
 
+def irc_in_dev(port, nick):
+    """An IRC client registered as `nick` and in #dev (its 366 seen)."""
+    c = irc_client(port, nick)
+    c.send("JOIN #dev")
+    c.expect(rf" 366 {nick} #dev ")
+    return c
+
+
 def nodes(queue=1000, b_xmpp=False):
     pa, pb = h.free_port(), h.free_port()
     proxy = CountingProxy(pb)
@@ -154,9 +162,7 @@ def test_rooms_span_nodes_one_copy_per_server():
     with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
         a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
         b.wait_for_log(r"psyc peer psyc://a.test: link up \(accepted\)", 5)
-        anna = irc_client(a.ports["irc"], "anna")
-        anna.send("JOIN #dev")
-        anna.expect(r" 366 anna #dev ")
+        anna = irc_in_dev(a.ports["irc"], "anna")
         M = 5
         bobs = []
         for i in range(M):
@@ -313,15 +319,9 @@ def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
     ca["server"]["control_socket"] = "./var/control"
     with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
         a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
-        anna = irc_client(a.ports["irc"], "anna")
-        anna.send("JOIN #dev")
-        anna.expect(r" 366 anna #dev ")
-        carol = irc_client(b.ports["irc"], "carol")
-        carol.send("JOIN #dev")
-        carol.expect(r" 366 carol #dev ")
-        bob = irc_client(b.ports["irc"], "bob")
-        bob.send("JOIN #dev")
-        bob.expect(r" 366 bob #dev ")
+        anna = irc_in_dev(a.ports["irc"], "anna")
+        carol = irc_in_dev(b.ports["irc"], "carol")
+        bob = irc_in_dev(b.ports["irc"], "bob")
         anna.expect(r"^:bob!\S+ JOIN :?#dev")
         rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
         mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
@@ -376,9 +376,7 @@ def test_link_drop_restart_resync_and_bounded_queue():
             assert "queue is full" in (err.data or ""), err
 
             b = h.Parleyd(cb).start()
-            carol = irc_client(b.ports["irc"], "carol")
-            carol.send("JOIN #dev")
-            carol.expect(r" 366 carol #dev ")
+            carol = irc_in_dev(b.ports["irc"], "carol")
             mark_up = proxy.mark()
             proxy.accepting = True
             b.wait_for_log(r"link up \(accepted\)", 15)
@@ -436,12 +434,8 @@ def test_a_kick_and_a_topic_made_while_the_link_is_down_hold_after_the_relink():
         anna = irc_client(a.ports["irc"], "anna")  # A's channel operator
         anna.send("JOIN #dev")
         anna.expect(r" 366 anna #dev ")
-        carol = irc_client(b.ports["irc"], "carol")
-        carol.send("JOIN #dev")
-        carol.expect(r" 366 carol #dev ")
-        bob = irc_client(b.ports["irc"], "bob")
-        bob.send("JOIN #dev")
-        bob.expect(r" 366 bob #dev ")
+        carol = irc_in_dev(b.ports["irc"], "carol")
+        bob = irc_in_dev(b.ports["irc"], "bob")
         anna.expect(r"^:carol!\S+ JOIN :?#dev")
         anna.expect(r"^:bob!\S+ JOIN :?#dev")
         anna.send("TOPIC #dev :before")
@@ -500,9 +494,7 @@ def test_modes_and_member_status_cross_both_ways():
         carol = irc_client(b.ports["irc"], "carol")  # B's channel operator
         carol.send("JOIN #dev")
         carol.expect(r" 366 carol #dev ")
-        bob = irc_client(b.ports["irc"], "bob")
-        bob.send("JOIN #dev")
-        bob.expect(r" 366 bob #dev ")
+        bob = irc_in_dev(b.ports["irc"], "bob")
         anna.expect(r"^:bob!\S+ JOIN :?#dev")
         time.sleep(0.3)
 
@@ -590,12 +582,8 @@ def test_a_tls_link_with_a_pinned_certificate():
         with b, h.Parleyd(ca) as a:
             a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\) over TLS", 15)
             b.wait_for_log(r"psyc peer psyc://a.test: link up \(accepted\) over TLS", 5)
-            anna = irc_client(a.ports["irc"], "anna")
-            anna.send("JOIN #dev")
-            anna.expect(r" 366 anna #dev ")
-            bob = irc_client(b.ports["irc"], "bob")
-            bob.send("JOIN #dev")
-            bob.expect(r" 366 bob #dev ")
+            anna = irc_in_dev(a.ports["irc"], "anna")
+            bob = irc_in_dev(b.ports["irc"], "bob")
             anna.expect(r"^:bob!\S+ JOIN :?#dev")
             anna.send("PRIVMSG #dev :over tls")
             bob.expect(r"^:anna!\S+ PRIVMSG #dev :over tls$")

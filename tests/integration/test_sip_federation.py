@@ -31,6 +31,7 @@ the db_text subscriber table, so the federation entry's user/password are exerci
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -91,10 +92,18 @@ def kam_log_on_failure(kam: kp.Kamailio) -> None:
         print("---- kamailio log ----\n" + kam.log()[-4000:] + "\n---- end of kamailio log ----", file=sys.stderr)
 
 
-def kamailio(kport: int, cfg, location: bool = False) -> kp.Kamailio:
-    return kp.Kamailio(kport, REMOTE, subscribers=[("parley", REMOTE, FEDPW)],
-                       auth_port=cfg["_ports"]["sip"], relay_port=cfg["_ports"]["sip"], location=location,
-                       relay_domain="localhost").start()
+@contextlib.contextmanager
+def running_kamailio(kport: int, cfg, location: bool = False):
+    """Kamailio for the federated domain, closed at the end; its log is printed if the
+    block fails."""
+    kam = kp.Kamailio(kport, REMOTE, subscribers=[("parley", REMOTE, FEDPW)],
+                      auth_port=cfg["_ports"]["sip"], relay_port=cfg["_ports"]["sip"], location=location,
+                      relay_domain="localhost").start()
+    try:
+        yield kam
+    finally:
+        kam_log_on_failure(kam)
+        kam.close()
 
 
 def sipp(scenario: str, kport: int, user: str, keys: dict[str, str], timeout: float = 20,
@@ -164,8 +173,7 @@ def test_xmpp_user_sees_a_kamailio_presentity_and_parley_resubscribes_after_a_re
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport, expires=10)  # libre refreshes at 9 s: a restart is noticed within that
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
             watch(bob, "juliet")
@@ -205,17 +213,13 @@ def test_xmpp_user_sees_a_kamailio_presentity_and_parley_resubscribes_after_a_re
             p = presence_from(bob, "juliet", lambda p: p["show"] == "dnd")
             assert p["status"] == "in a call", p
             xc.bye(bob)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def test_local_presence_is_published_at_kamailio():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport, publish=[{"account": "alice"}])
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
             wait_log(d, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
@@ -247,9 +251,6 @@ def test_local_presence_is_published_at_kamailio():
                     proc.wait(5)
                 shutil.rmtree(work, ignore_errors=True)
             xc.bye(alice)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def test_huge_notify_is_refused_and_others_continue():
@@ -261,8 +262,7 @@ def test_huge_notify_is_refused_and_others_continue():
     kport = h.free_port(udp=True)
     cfg = config(kport)
     cfg["sip"]["max_request"] = 65535  # so the body check itself is what refuses
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
             watch(bob, "juliet")
@@ -284,17 +284,13 @@ def test_huge_notify_is_refused_and_others_continue():
             assert not any("xxxxxxxx" in (p["status"] or "") for p in seen), seen
             assert d.running()
             xc.bye(bob)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def test_remote_subscription_bound():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport, max_subscriptions=1)
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
             watch(bob, "juliet")
@@ -307,9 +303,6 @@ def test_remote_subscription_bound():
             assert p is not None
             assert "subscribed to sip:romeo" not in d.log()
             xc.bye(bob)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def test_resubscribe_is_bounded_while_the_server_is_down():
@@ -332,12 +325,8 @@ def test_resubscribe_is_bounded_while_the_server_is_down():
         print(f"{len(ended)} attempts in the first ~10 s with the server down", flush=True)
         assert 3 <= len(ended) <= 13, ended
         assert first in ended[0]
-        kam = kamailio(kport, cfg)
-        try:
+        with running_kamailio(kport, cfg) as kam:
             wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15)
-        finally:
-            kam_log_on_failure(kam)
-            kam.close()
         xc.bye(bob)
 
 
@@ -345,8 +334,7 @@ def test_message_from_the_federated_domain_reaches_a_local_user():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport)
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
             inbox = asyncio.Queue()
@@ -369,9 +357,6 @@ def test_message_from_the_federated_domain_reaches_a_local_user():
                 seen.append(inbox.get_nowait()["body"])
             assert "sneaky" not in seen, seen
             xc.bye(bob)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def wait_file(path: Path, needle: str, timeout: float) -> str:
@@ -418,8 +403,7 @@ def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport, publish=[{"account": "alice", "aor": f"sip:alice.pub@{REMOTE}"}])
-    kam = kamailio(kport, cfg, location=True)
-    try:
+    with running_kamailio(kport, cfg, location=True) as kam:
         with h.Parleyd(cfg) as d:
             uas = h.free_port(udp=True)
             proc, work = sipp("kam_message_uas.xml", kport, "juliet", {"_calls": "3"}, timeout=30,
@@ -484,9 +468,6 @@ def test_xmpp_message_to_a_federated_contact_is_a_sip_message():
                     proc.kill()
                     proc.wait(5)
                 shutil.rmtree(work, ignore_errors=True)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 class KamWatcher:
@@ -546,8 +527,7 @@ def test_subscribe_from_the_federated_domain_waits_for_the_users_approval():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport)
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         with h.Parleyd(cfg) as d:
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
             asks = asyncio.Queue()
@@ -590,9 +570,6 @@ def test_subscribe_from_the_federated_domain_waits_for_the_users_approval():
             assert r.startswith("SIP/2.0 401"), r
             assert d.running()
             xc.bye(alice)
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 def kam_state_of(kport: int, user: str) -> str:
@@ -609,8 +586,7 @@ def test_publication_is_withdrawn_at_shutdown():
     need_tools()
     kport = h.free_port(udp=True)
     cfg = config(kport, publish=[{"account": "alice"}])
-    kam = kamailio(kport, cfg)
-    try:
+    with running_kamailio(kport, cfg) as kam:
         d = h.Parleyd(cfg)
         with d:
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
@@ -645,9 +621,6 @@ def test_publication_is_withdrawn_at_shutdown():
         print(f"shutdown with the presence server gone took {took:.2f} s", flush=True)
         assert took < 4.5, took
         assert "not withdrawn within 2 s" in d2.log(), d2.log()[-3000:]
-    finally:
-        kam_log_on_failure(kam)
-        kam.close()
 
 
 if __name__ == "__main__":

@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "adapters/common/libre_bridge.hpp"
+#include "unit/fakes/on_libre.hpp"
 
 using namespace parley;
 using namespace std::chrono_literals;
+using parley::testing::on_libre;
 
 extern "C" struct list* tmrl_get(void);  // exported by libre 1.1.0, not declared
 
@@ -37,15 +39,6 @@ bool list_sorted() {
     last = t->jfs;
   }
   return true;
-}
-
-template <class F>
-auto on_libre(adapters::LibreLoop& loop, F f) {
-  std::promise<decltype(f())> p;
-  auto r = p.get_future();
-  REQUIRE(adapters::post_to_libre(loop, [&] { p.set_value(f()); }));
-  REQUIRE(r.wait_for(20s) == std::future_status::ready);
-  return r.get();
 }
 
 }  // namespace

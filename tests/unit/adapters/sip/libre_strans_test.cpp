@@ -13,20 +13,13 @@
 #include <string>
 
 #include "adapters/common/libre_bridge.hpp"
+#include "unit/fakes/on_libre.hpp"
 
 using namespace parley;
 using namespace std::chrono_literals;
+using parley::testing::on_libre;
 
 namespace {
-
-template <class F>
-auto on_libre(adapters::LibreLoop& loop, F f) {
-  std::promise<decltype(f())> p;
-  auto r = p.get_future();
-  REQUIRE(adapters::post_to_libre(loop, [&] { p.set_value(f()); }));
-  REQUIRE(r.wait_for(20s) == std::future_status::ready);
-  return r.get();
-}
 
 sip_msg* decode(const std::string& branch) {
   std::string text =
