@@ -23,10 +23,7 @@ constexpr auto kTick = std::chrono::milliseconds(250);
 }  // namespace
 
 std::optional<SipAor> parse_sip_aor(std::string_view uri) {
-  if (uri.size() < 4) return std::nullopt;
-  std::string scheme(uri.substr(0, 4));
-  for (char& c : scheme) c = protocols::ascii_lower(c);
-  if (scheme != "sip:") return std::nullopt;
+  if (uri.size() < 4 || !protocols::ascii_equal_fold(uri.substr(0, 4), "sip:")) return std::nullopt;
   uri.remove_prefix(4);
   auto at = uri.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == uri.size()) return std::nullopt;
@@ -55,16 +52,18 @@ NotifyVetting vet_notify_body(bool pidf_content_type, std::string_view body) {
 }
 
 Federation::Federation(Runtime& rt, const config::SipConfig& cfg, std::string local_domain, Ops ops)
-    : rt_(rt), cfg_(cfg), domain_(std::move(local_domain)), ops_(std::move(ops)), timer_(rt.core_strand) {}
+    : rt_(rt),
+      cfg_(cfg),
+      domain_(std::move(local_domain)),
+      ops_(std::move(ops)),
+      remotes_per_entry_(cfg_.federation.size(), 0),
+      timer_(rt.core_strand) {}
 
 Federation::~Federation() = default;
 
 const config::SipFederation* Federation::entry_for(std::string_view domain) const {
   for (const auto& f : cfg_.federation)
-    if (f.domain.size() == domain.size() &&
-        std::equal(domain.begin(), domain.end(), f.domain.begin(),
-                   [](char a, char b) { return protocols::ascii_lower(a) == protocols::ascii_lower(b); }))
-      return &f;
+    if (protocols::ascii_equal_fold(f.domain, domain)) return &f;
   return nullptr;
 }
 
@@ -119,6 +118,7 @@ std::size_t Federation::stop() {
   for (auto& [key, r] : remotes_)
     if (r.id) ops_.unsubscribe(r.id);
   remotes_.clear();
+  std::fill(remotes_per_entry_.begin(), remotes_per_entry_.end(), 0);
   by_id_.clear();
   std::size_t withdrawn = 0;
   for (const auto& p : pubs_) {
@@ -155,14 +155,13 @@ bool Federation::watch(const std::string& watcher, const SipAor& presentity) {
   auto it = remotes_.find(key);
   if (it == remotes_.end()) {
     std::size_t entry = static_cast<std::size_t>(f - cfg_.federation.data());
-    std::size_t n = std::count_if(remotes_.begin(), remotes_.end(),
-                                  [&](const auto& r) { return r.second.entry == entry; });
-    if (n >= f->max_subscriptions) return false;
+    if (remotes_per_entry_[entry] >= f->max_subscriptions) return false;
     Remote r{presentity, entry,
              {},         ResubscribeSchedule(federation_backoff(f->backoff_max), std::random_device{}()),
              0,          std::nullopt,
              {}};
     it = remotes_.emplace(key, std::move(r)).first;
+    ++remotes_per_entry_[entry];
   }
   it->second.watchers.insert(watcher);
   return true;
@@ -197,6 +196,7 @@ void Federation::tick(FedClock::time_point now) {
         by_id_.erase(r.id);
         ops_.unsubscribe(r.id);
       }
+      --remotes_per_entry_[r.entry];
       it = remotes_.erase(it);
       continue;
     }

@@ -199,6 +199,7 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
   std::string domain_;
   Ops ops_;
   std::map<std::string, Remote> remotes_;                 // by "sip:user@host"
+  std::vector<std::size_t> remotes_per_entry_;            // remotes_ counted by entry (max_subscriptions)
   std::unordered_map<std::uint64_t, std::string> by_id_;  // live subscribe attempts
   std::vector<Pub> pubs_;
   std::unordered_map<std::uint64_t, OutMsg> msgs_;  // MESSAGEs awaiting an answer

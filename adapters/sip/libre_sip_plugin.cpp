@@ -88,13 +88,13 @@ struct Settings {
   std::string domain;
   std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
-  std::vector<std::string> proxies;               // sip.federation[].proxy hosts: not rate limited
   struct Peer {
     std::string ip, domain;
     std::uint16_t port = 0;
     bool udp = true;
   };
-  std::vector<Peer> peers;  // sip.federation[]: whose proxy may relay MESSAGEs without digest
+  // sip.federation[]: whose proxy may relay MESSAGEs without digest, and is not rate limited
+  std::vector<Peer> peers;
 };
 
 // ---- the libre thread's state ----
@@ -422,13 +422,12 @@ class Stack {
   }
 
   bool rate_ok(const sip_msg* msg) {
+    std::string ip = address_of(msg->src, false);
     // A federated presence server sends the NOTIFYs of every remote contact watched there.
-    if (!s_->proxies.empty() &&
-        std::find(s_->proxies.begin(), s_->proxies.end(), address_of(msg->src, false)) != s_->proxies.end())
-      return true;
+    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; })) return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
-    auto [it, fresh] = buckets_.try_emplace(address_of(msg->src, false), s_->cfg.requests_per_second,
+    auto [it, fresh] = buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second,
                                             2ull * s_->cfg.requests_per_second);
     if (it->second.wait(now).count() > 0) return false;
     it->second.take(1, now);
@@ -618,10 +617,9 @@ class Stack {
       // (Federation is the core's route for sip: addresses).
       std::string host = str(msg->uri.host);
       sa literal{};
-      const std::string folded = protocols::ascii_fold(host);
       const bool federated =
           host != s_->domain && std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& peer) {
-            return protocols::ascii_fold(peer.domain) == folded;
+            return protocols::ascii_equal_fold(peer.domain, host);
           });
       if (federated)
         to = "sip:" + to + "@" + host;
@@ -640,10 +638,9 @@ class Stack {
   // address, and From at the entry's domain.
   bool federated(const sip_msg* msg) const {
     if (s_->peers.empty()) return false;
-    std::string ip = address_of(msg->src, false), host = str(msg->from.uri.host);
-    for (auto& c : host) c = protocols::ascii_lower(c);
+    const std::string ip = address_of(msg->src, false), host = str(msg->from.uri.host);
     for (const auto& p : s_->peers)
-      if (p.ip == ip && p.domain == host && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
+      if (p.ip == ip && protocols::ascii_equal_fold(p.domain, host) && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
           (!p.udp || sa_port(&msg->src) == p.port))
         return true;
     return false;
@@ -701,8 +698,7 @@ class Stack {
     auto held = hold_for_core(msg);
     if (!held) return;
     const std::uint64_t id = *held;
-    std::string host = str(msg->from.uri.host);
-    for (auto& c : host) c = protocols::ascii_lower(c);
+    std::string host = protocols::ascii_fold(str(msg->from.uri.host));
     std::string from = "sip:" + str(msg->from.uri.user) + "@" + host;
     Stack* self = this;
     LibreLoop* loop = &loop_;
@@ -817,7 +813,6 @@ class SipPlugin final : public core::Plugin {
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
     for (const auto& f : cfg_.sip.federation)
       if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip)) {
-        s->proxies.push_back(a->host);
         s->peers.push_back({a->host, f.domain, a->port, a->transport == protocols::Transport::udp});
       }
     settings_ = s;
