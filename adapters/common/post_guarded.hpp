@@ -7,6 +7,7 @@
 //   post_guarded(rt.core_strand, "irc: detach", [=] { server->detach(*client, reason); });
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <exception>
 #include <utility>
@@ -30,6 +31,18 @@ void run_guarded(const char* name, F&& f) noexcept {
 template <class Executor, class F>
 void post_guarded(const Executor& ex, const char* name, F&& f) {
   boost::asio::post(ex, [name, f = std::forward<F>(f)]() mutable { run_guarded(name, f); });
+}
+
+// Runs f on `strand` after what its io_context already has ready (the reads of the same
+// reactor round): posted through that io_context, then dispatched onto the strand. Posted
+// straight onto a strand it would run right after the task that posted it, ahead of those
+// reads; behind them, one wake-up's output goes out in one write (IrcServer::flush_soon,
+// Component::send, FlushBatch). `name` as for post_guarded.
+template <class Strand, class F>
+void post_after_ready(const Strand& strand, const char* name, F&& f) {
+  boost::asio::post(strand.get_inner_executor(), [strand, name, f = std::forward<F>(f)]() mutable {
+    boost::asio::dispatch(strand, [name, f = std::move(f)]() mutable { run_guarded(name, f); });
+  });
 }
 
 }  // namespace parley::adapters

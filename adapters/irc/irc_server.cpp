@@ -47,16 +47,12 @@ void IrcServer::mark_dirty(IrcClient& c) {
 void IrcServer::flush_soon() {
   if (flush_posted_) return;
   flush_posted_ = true;
-  // Through the io_context rather than straight onto the strand: the reads that the same
-  // reactor round made ready are queued ahead of this, so the output of all of them goes
-  // out in one write per member (as an ircd writes once per event-loop iteration) — with
-  // several busy senders in a big channel that divides the send() calls per line. The core
-  // strand's own io_context (daemon.cpp: not rt_.io when there are two).
-  boost::asio::post(rt_.core_strand.get_inner_executor(), [self = shared_from_this()] {
-    boost::asio::dispatch(self->rt_.core_strand, [self] {
-      self->flush_posted_ = false;
-      run_guarded("irc: flush", [&] { self->flush(); });
-    });
+  // Behind the reads that the same reactor round made ready, so the output of all of them
+  // goes out in one write per member (as an ircd writes once per event-loop iteration) —
+  // with several busy senders in a big channel that divides the send() calls per line.
+  post_after_ready(rt_.core_strand, "irc: flush", [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
   });
 }
 

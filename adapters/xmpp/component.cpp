@@ -2,9 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/gateway_route.hpp"
@@ -84,19 +81,15 @@ void Component::send(std::string_view xml) {
   if (pending_.size() >= kFlushAt) return flush();
   if (flush_posted_) return;
   flush_posted_ = true;
-  // Through the io_context, then onto the strand (as IrcServer::flush_soon): the puppet
-  // reads that the same reactor round made ready are queued ahead of it and run first, so
-  // one IRC line heard by ten puppets goes out in one write. Posted straight onto the
-  // strand, it ran after the first of them (which held the strand when it posted) and ahead
-  // of the other nine: two or three writes per line, each a wake-up of the XMPP server.
-  boost::asio::post(strand_.get_inner_executor(), [strand = strand_, w = weak_from_this()] {
-    boost::asio::dispatch(strand, [w] {
-      if (auto c = w.lock())
-        run_guarded("xmpp: component flush", [&] {
-          c->flush_posted_ = false;
-          c->flush();
-        });
-    });
+  // Behind the puppet reads that the same reactor round made ready, so one IRC line heard
+  // by ten puppets goes out in one write. Posted straight onto the strand, it ran after the
+  // first of them and ahead of the other nine: two or three writes per line, each a
+  // wake-up of the XMPP server.
+  post_after_ready(strand_, "xmpp: component flush", [w = weak_from_this()] {
+    if (auto c = w.lock()) {
+      c->flush_posted_ = false;
+      c->flush();
+    }
   });
 }
 

@@ -13,10 +13,9 @@ void FlushBatch::add(std::shared_ptr<Link> link, std::shared_ptr<C2sConnection> 
   items_.push_back(Item{std::move(link), std::move(conn), gen});
   if (posted_) return;
   posted_ = true;
-  // Through the core's io_context first: behind the reads already made ready, so that one
-  // wake-up's worth of core work goes over in one hand-off.
-  boost::asio::post(rt_.core_strand.get_inner_executor(),
-                    [this] { boost::asio::dispatch(rt_.core_strand, [this] { hand_over(); }); });
+  // Behind the reads already made ready: one wake-up's worth of core work goes over in one
+  // hand-off.
+  post_after_ready(rt_.core_strand, "xmpp: flush batch", [this] { hand_over(); });
 }
 
 void FlushBatch::hand_over() {
