@@ -1,5 +1,7 @@
 #include "adapters/gateway/line_ids.hpp"
 
+#include <algorithm>
+
 namespace parley::adapters::gateway {
 
 void RecentLines::mark(Cursor& c, std::int64_t key) {
@@ -19,19 +21,14 @@ void RecentLines::mark(Cursor& c, std::int64_t key) {
 
 std::optional<std::int64_t> RecentLines::match(Cursor& c, std::string_view nick, std::string_view body) {
   if (lines_.empty() || lines_.back().key < c.base) return std::nullopt;
-  // Keys here are consecutive except where a store re-read moved them on: start near base.
-  std::size_t i = 0;
-  if (c.base > lines_.front().key) {
-    const auto skip = static_cast<std::size_t>(c.base - lines_.front().key);
-    i = skip < lines_.size() ? skip : lines_.size();
-    while (i > 0 && lines_[i - 1].key >= c.base) --i;
-  }
-  for (; i < lines_.size(); ++i) {
-    const Line& l = lines_[i];
-    if (l.key < c.base) continue;
+  // Keys grow strictly (add() starts over otherwise): the first unmatched candidate is found
+  // by binary search.
+  auto it = std::partition_point(lines_.begin(), lines_.end(), [&](const Line& l) { return l.key < c.base; });
+  for (; it != lines_.end(); ++it) {
+    const Line& l = *it;
     const std::int64_t bit = l.key - c.base;
     if (bit < 64 && ((c.mask >> bit) & 1)) continue;
-    if (l.body.size() != body.size() || l.body != body || l.nick != nick) continue;
+    if (l.body != body || l.nick != nick) continue;
     mark(c, l.key);
     return l.key;
   }
