@@ -187,6 +187,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     limits.max_read_buffer = options_.recvq;
     limits.max_write_queue = options_.sendq;
     limits.handshake_timeout_ms = static_cast<std::uint32_t>(options_.registration_timeout.count());
+    limits.read_ahead = 1024;  // one recv per line (net.hpp)
     const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
     link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
     reg_ = irc::ClientRegistration(identity_);

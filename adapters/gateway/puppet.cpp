@@ -167,6 +167,9 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   limits.max_write_queue = gw_.options().sendq;
   // Registration must finish in time (cleared at 001), or the link is dropped and retried.
   limits.handshake_timeout_ms = static_cast<std::uint32_t>(gw_.options().registration_timeout.count());
+  // Every occupant's puppet reads its own copy of every channel line: one recv per line
+  // instead of a wait re-armed with epoll_ctl and then a recv (net.hpp, Limits::read_ahead).
+  limits.read_ahead = 1024;
   const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
   if (auto* ident = gw_.options().ident.get()) {
     // Before the first line goes out: a network asks ident as soon as we connect.

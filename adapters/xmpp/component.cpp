@@ -112,6 +112,7 @@ void Component::start(gateway::Gateway* gw) {
              protocols::Connection::Limits limits;
              limits.handshake_timeout_ms = static_cast<std::uint32_t>(c->options_.handshake_timeout.count());
              limits.close_timeout_ms = 5'000;
+             limits.read_ahead = 4096;  // one stream carries every user's stanzas (net.hpp)
              c->link_ = std::make_shared<ComponentLink>(std::move(s), limits, c->options_, c.get());
              c->link_->start();
            },

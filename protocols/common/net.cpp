@@ -1,6 +1,5 @@
 #include "protocols/common/net.hpp"
 
-
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -102,34 +101,77 @@ void Connection::open_guarded() {
 }
 
 void Connection::read_some() {
-  if (reading_ || tls_upgrade_pending_ || !(state_ == State::open || (state_ == State::handshaking && tls_))) return;
+  if (reading_ || tls_upgrade_pending_ || !(state_ == State::open || (state_ == State::handshaking && tls_)))
+    return;
   if (input_held_ && state_ == State::open) return;  // hold_input(false) reads again
   reading_ = true;
+  if (limits_.read_ahead) return read_into_own_buffer();
   auto self = shared_from_this();
   // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
   // idle connection holds no receive buffer (TLS decrypts from there, see tls_session.hpp).
   socket_.async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
-                       self->reading_ = false;
-                       if (self->closed()) return;
-                       if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
-                       if (ec) return self->close("Read error");
-                       // Held meanwhile: the bytes stay in the kernel until the hold ends.
-                       if (self->input_held_ && self->state_ == State::open) return;
-                       // Drain what the kernel has, bounded so one client cannot starve others.
-                       for (int round = 0; round < 4 && !self->tls_upgrade_pending_; ++round) {
-                         if (self->state_ != State::open && !(self->state_ == State::handshaking && self->tls_)) break;
-                         boost::system::error_code rec;
-                         std::size_t n = self->socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
-                         if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-                         if (rec) return self->close(rec == asio::error::eof ? "Connection closed" : "Read error");
-                         if (self->tls_) self->on_cipher(t_read_buffer, n);
-                         else self->on_read_bytes(t_read_buffer, n);
-                         if (self->closed()) return;
-                         if (n < kSharedReadBuffer || self->input_held_) break;
-                       }
-                       if (self->tls_upgrade_pending_) return self->do_start_tls();
-                       self->read_some();
-                     });
+    self->reading_ = false;
+    if (self->closed()) return;
+    if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
+    if (ec) return self->close("Read error");
+    // Held meanwhile: the bytes stay in the kernel until the hold ends.
+    if (self->input_held_ && self->state_ == State::open) return;
+    self->drain(0);
+  });
+}
+
+// Limits::read_ahead: the read itself is what waits, into the connection's own buffer.
+// After a short read Boost marks the socket drained, so the next read is queued with no
+// system call at all; a wait costs an epoll_ctl every time (epoll_reactor::start_op).
+void Connection::read_into_own_buffer() {
+  if (!read_ahead_) read_ahead_ = std::make_unique<char[]>(limits_.read_ahead);
+  auto self = shared_from_this();
+  socket_.async_read_some(
+      asio::buffer(read_ahead_.get(), limits_.read_ahead),
+      [self](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (self->closed()) return;
+        if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
+        if (ec) return self->close(ec == asio::error::eof ? "Connection closed" : "Read error");
+        // RFC 6120 §5.4.3.3: nothing may be pipelined across an upgrade; such bytes are dropped.
+        if (self->tls_upgrade_pending_) return self->do_start_tls();
+        if (self->input_held_ && self->state_ == State::open && !self->tls_ && !self->framing_) {
+          // Held while the read was queued: keep the bytes for hold_input(false), bounded.
+          if (self->in_.size() + n > self->limits_.max_read_buffer) {
+            self->in_.clear();
+            return self->on_read_overflow();
+          }
+          self->in_.append(self->read_ahead_.get(), n);
+          return;
+        }
+        if (self->tls_)
+          self->on_cipher(self->read_ahead_.get(), n);
+        else
+          self->on_read_bytes(self->read_ahead_.get(), n);
+        if (self->closed()) return;
+        if (n < self->limits_.read_ahead) return self->read_some();
+        self->drain(1);  // a full buffer: the kernel may hold more
+      });
+}
+
+// Reads what the kernel has into the per-thread buffer, bounded so one client cannot
+// starve the others, then waits again.
+void Connection::drain(int rounds_done) {
+  for (int round = rounds_done; round < 4 && !tls_upgrade_pending_; ++round) {
+    if (state_ != State::open && !(state_ == State::handshaking && tls_)) break;
+    boost::system::error_code rec;
+    std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+    if (rec) return close(rec == asio::error::eof ? "Connection closed" : "Read error");
+    if (tls_)
+      on_cipher(t_read_buffer, n);
+    else
+      on_read_bytes(t_read_buffer, n);
+    if (closed()) return;
+    if (n < kSharedReadBuffer || input_held_) break;
+  }
+  if (tls_upgrade_pending_) return do_start_tls();
+  read_some();
 }
 
 void Connection::on_cipher(const char* data, std::size_t n) {
@@ -143,7 +185,8 @@ void Connection::on_cipher(const char* data, std::size_t n) {
       return close("TLS handshake failed");
     }
     state_ = State::open;
-    if (tls_from_starttls_) on_tls_started(true);
+    if (tls_from_starttls_)
+      on_tls_started(true);
     else
       open_guarded();
     if (closed()) return;
@@ -303,9 +346,8 @@ void Connection::flush() {
   writing_.swap(out_);
   out_.clear();
   auto self = shared_from_this();
-  asio::async_write(socket_, asio::buffer(writing_), [self](boost::system::error_code wec, std::size_t k) {
-    self->write_done(wec, k);
-  });
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self](boost::system::error_code wec, std::size_t k) { self->write_done(wec, k); });
 }
 
 void Connection::write_done(const boost::system::error_code& ec, std::size_t n) {
@@ -373,7 +415,7 @@ void Connection::close_after_flush(std::string_view reason) {
   if (state_ == State::closed || state_ == State::draining) return;
   if (framing_ && state_ == State::open) {
     std::string wire;
-    framing_->closing(wire);  // e.g. the WebSocket close frame
+    framing_->closing(wire);   // e.g. the WebSocket close frame
     std::string keep(reason);  // send_wire may close (and free what `reason` views)
     send_wire(wire);
     if (state_ == State::closed) return;
@@ -445,7 +487,7 @@ void Connection::close(std::string_view reason) {
   in_.clear();
   if (rare_) rare_->markers.clear();  // those bytes never left: their markers never run
   clear_deadline();
-  admission_.reset();              // the fd is gone: it no longer counts against its address
+  admission_.reset();  // the fd is gone: it no longer counts against its address
   closed_token_.reset();
   auto self = shared_from_this();  // keep alive through the callbacks
   on_close(reason);
@@ -502,8 +544,7 @@ void ConnectionManager::close_all(std::string_view reason) {
     std::lock_guard lock(mu_);
     for (auto& [_, c] : conns_) all.push_back(c);
   }
-  for (auto& c : all)
-    asio::post(c->executor(), [c, r = std::string(reason)] { c->close(r); });
+  for (auto& c : all) asio::post(c->executor(), [c, r = std::string(reason)] { c->close(r); });
 }
 
 std::size_t ConnectionManager::size() const {

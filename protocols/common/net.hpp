@@ -144,6 +144,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::uint32_t handshake_timeout_ms = 0;
     // 0: none. How long close_after_flush() waits for a peer that does not read.
     std::uint32_t close_timeout_ms = 0;
+    // 0: an idle connection holds no receive buffer; each read first waits for readiness,
+    // which Boost's epoll reactor re-arms with one epoll_ctl per wait. > 0: a buffer of
+    // this many bytes is held for the connection's life and reads go straight into it:
+    // one recv per read, no epoll_ctl (the gateway's puppets, which read a line per
+    // occupant per message). Not for connections that start_tls().
+    std::uint16_t read_ahead = 0;
   };
   // What a deadline guards; on_deadline() is told which one passed.
   enum class Deadline : std::uint8_t { none, handshake, auth, flush };
@@ -260,6 +266,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class State : std::uint8_t { handshaking, open, draining, closed };
   void read_some();
+  void read_into_own_buffer();
+  void drain(int rounds_done);
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
   void on_framed_bytes(std::string_view wire);
@@ -299,9 +307,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The TLS context: of the session, or (tls_upgrade_pending_) the one start_tls() asked for.
   std::shared_ptr<asio::ssl::context> tls_ctx_;
   Limits limits_;
-  std::string in_;       // unconsumed input
-  std::string out_;      // queued, not yet handed to the socket
-  std::string writing_;  // handed to an async write in progress
+  std::string in_;                      // unconsumed input
+  std::unique_ptr<char[]> read_ahead_;  // limits_.read_ahead bytes, or null
+  std::string out_;                     // queued, not yet handed to the socket
+  std::string writing_;                 // handed to an async write in progress
   std::string peer_host_;
   std::unique_ptr<Rare> rare_;
   ConnectionManager* manager_ = nullptr;
@@ -316,7 +325,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool writing_busy_ = false;
   bool in_on_data_ = false;
-  bool tls_from_starttls_ = false;   // the handshake in progress came from start_tls()
+  bool tls_from_starttls_ = false;    // the handshake in progress came from start_tls()
   bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
   bool input_held_ = false;           // hold_input(true): no reads until released
 };
