@@ -54,11 +54,13 @@ FastNotifier::FastNotifier(struct sip* sip, Limits limits, Ended ended)
 FastNotifier::~FastNotifier() { close(); }
 
 bool FastNotifier::attach(const UdpPort& port) {
-  auto r = UdpReceiver::attach(port, &FastNotifier::consume_c, this);
+  auto r = UdpReceiver::attach(port, &FastNotifier::consume_c, &FastNotifier::busy_c, this);
   if (!r) return false;
   rx_.push_back(std::move(r));
   return true;
 }
+
+bool FastNotifier::busy_c(void* arg) { return static_cast<FastNotifier*>(arg)->txns_.size() >= kBusyAt; }
 
 bool FastNotifier::consume_c(void* arg, const struct sa&, std::string_view d) {
   return static_cast<FastNotifier*>(arg)->consume(d);

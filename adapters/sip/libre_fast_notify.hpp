@@ -116,6 +116,9 @@ class FastNotifier {
   };
 
   static bool consume_c(void* arg, const struct sa& src, std::string_view d);
+  // Enough NOTIFYs in flight that their answers are read by timer (UdpReceiver).
+  static constexpr std::size_t kBusyAt = 16;
+  static bool busy_c(void* arg);
   bool consume(std::string_view d);
   std::optional<protocols::sip::NotifyDialog> dialog_of(const struct sip_msg* msg, const std::string& cuser,
                                                         const std::string& ltag, struct sa& dst) const;

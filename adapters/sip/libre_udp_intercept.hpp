@@ -7,17 +7,24 @@
 // the calling thread, records the socket with the receive handler and argument libre gave
 // it (sip/transp.c's udp_recv_handler and its transport).
 //
-// UdpReceiver then sits in front of that handler as a libre UDP helper: each datagram is
-// offered to `consume` first (the fast path takes the responses to its NOTIFYs), anything
-// not consumed goes to libre's handler unchanged, in arrival order. And one wake-up serves
-// many datagrams: after the one libre read, the socket is drained with recvmmsg
-// (MSG_DONTWAIT), at most kDrainBatches x kDrainBatch datagrams, so a fan-out's 200s do not
-// each cost an epoll round trip (libre reads one datagram per wake-up).
+// The same capture interposes fd_listen, to learn the read handler libre's udp_listen
+// registers for that socket's descriptor (udp.c's udp_read_handler).
+//
+// UdpReceiver then takes the descriptor over (fd_listen with its own handler; libre's is
+// put back when it detaches): each wake-up drains the socket with recvmmsg (MSG_DONTWAIT),
+// offers every datagram to `consume` first (the fast path takes the responses to its
+// NOTIFYs), and hands anything not consumed to libre's receive handler unchanged, in
+// arrival order, as libre's udp_read would have (an mbuf with the datagram). And while
+// `busy` says many answers are due (a fan-out in flight), it stops waiting on the
+// descriptor and reads it every kPollMs instead: the watchers' 200s then cost one wake-up
+// per tick, not one each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY).
+// Other requests wait at most kPollMs longer meanwhile.
 //
 // All on the libre thread.
 #include <re.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -28,6 +35,9 @@ struct UdpPort {
   struct udp_sock* us = nullptr;
   udp_recv_h* rh = nullptr;  // libre's handler for it
   void* arg = nullptr;
+  int fd = -1;  // its descriptor, and libre's read handler for that
+  fd_h* read_h = nullptr;
+  void* read_arg = nullptr;
 };
 
 // True when libre's udp_listen resolves to this file's definition.
@@ -50,33 +60,39 @@ class UdpReceiver {
  public:
   // true: the datagram was the fast path's; libre never sees it.
   using Consume = bool (*)(void* arg, const struct sa& src, std::string_view datagram);
+  // true: answers are due in numbers; read by timer rather than by wake-up.
+  using Busy = bool (*)(void* arg);
   static constexpr std::size_t kDrainBatch = 32;
-  static constexpr std::size_t kDrainBatches = 8;
+  static constexpr std::size_t kDrainBatches = 8;     // per wake-up or tick
   static constexpr std::size_t kMaxDatagram = 8192;  // libre's own receive size (udp.c)
+  static constexpr std::uint64_t kPollMs = 1;
 
-  // nullptr when the helper cannot be registered.
-  static std::unique_ptr<UdpReceiver> attach(const UdpPort& port, Consume consume, void* arg);
-  ~UdpReceiver();
+  // nullptr when the socket cannot be taken over (libre keeps it as it was).
+  static std::unique_ptr<UdpReceiver> attach(const UdpPort& port, Consume consume, Busy busy, void* arg);
+  ~UdpReceiver();  // libre's read handler back on the descriptor
   UdpReceiver(const UdpReceiver&) = delete;
   UdpReceiver& operator=(const UdpReceiver&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const { return port_.fd; }
   const struct sa& local() const { return local_; }
-  struct udp_sock* socket() const { return port_.us; }
+  std::uint64_t wakeups() const { return wakeups_; }
+  std::uint64_t ticks() const { return ticks_; }
 
  private:
   UdpReceiver() = default;
-  static bool on_helper(struct sa* src, struct mbuf* mb, void* arg);
-  void drain();
+  static void on_readable(int flags, void* arg);
+  static void on_tick(void* arg);
+  std::size_t drain();
   void to_libre(const struct sa& src, const char* data, std::size_t n);
 
   UdpPort port_;
   Consume consume_ = nullptr;
+  Busy busy_ = nullptr;
   void* arg_ = nullptr;
-  struct udp_helper* helper_ = nullptr;
-  int fd_ = -1;
   struct sa local_ {};
-  bool draining_ = false;
+  bool polling_ = false;  // off epoll, read by tick_
+  struct tmr tick_ {};
+  std::uint64_t wakeups_ = 0, ticks_ = 0;
   std::unique_ptr<char[]> bufs_;  // kDrainBatch x kMaxDatagram
 };
 
