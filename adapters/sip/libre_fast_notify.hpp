@@ -14,8 +14,9 @@
 //   non-INVITE client transaction itself: timer E (T1 doubling to T2, T2 once a 1xx came),
 //   timer F (64*T1) ends the subscription as a failed NOTIFY does (RFC 6665 §4.2.2), and
 //   any final response >= 300 ends it too (481, 408, ...), as libre's notifier does.
-// - The responses are taken off the socket before libre decodes them (UdpReceiver): a
-//   minimal parse (status, top Via branch, CSeq), matched by our branch prefix.
+// - The responses are taken off the socket before libre decodes them (UdpReceiver, which
+//   also reads by a 1 ms tick while kBusyAt NOTIFYs are in flight): a minimal parse
+//   (status, top Via branch, CSeq), matched by our branch prefix.
 // - RFC 6665 as before: at most one NOTIFY in flight per dialog; what changes meanwhile is
 //   kept as the latest state only and sent after the answer, so no older state follows a
 //   newer one. In-dialog SUBSCRIBEs (refresh, unsubscribe) are answered here (CSeq order,
@@ -24,7 +25,8 @@
 //
 // Not taken (libre's notifier keeps them): TCP/TLS subscriptions, a remote target or first
 // route that is not an IP literal (no DNS here), a strict router (no ;lr), a sips: or
-// non-UDP transport= target, a head larger than kMaxNotifyHead.
+// non-UDP transport= target, a head larger than kMaxNotifyHead, a listener on a wildcard
+// address (the Via and Contact need the address the request came to).
 //
 // All on the libre thread.
 #include <re.h>

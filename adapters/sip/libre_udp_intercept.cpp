@@ -153,8 +153,8 @@ std::size_t UdpReceiver::drain() {
     if (n <= 0) break;
     total += static_cast<std::size_t>(n);
     for (int i = 0; i < n; ++i) {
-      // Truncated (larger than libre's own receive size, which would have cut it too).
-      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+      // A datagram over kMaxDatagram arrives cut there, as libre's own read (8192 bytes,
+      // udp.c) cuts it; libre gets what it would have got.
       struct sa src {};
       if (msgs[i].msg_hdr.msg_namelen > sizeof src.u) continue;
       std::memcpy(&src.u, &from[i], msgs[i].msg_hdr.msg_namelen);
