@@ -16,7 +16,9 @@ namespace {
 
 std::string str(const pl& p) { return p.p ? std::string(p.p, p.l) : std::string(); }
 
-bool pl_is(const pl& p, std::string_view s) { return p.l == s.size() && std::memcmp(p.p, s.data(), s.size()) == 0; }
+bool pl_is(const pl& p, std::string_view s) {
+  return p.l == s.size() && std::memcmp(p.p, s.data(), s.size()) == 0;
+}
 
 // A next hop we can send to ourselves: sip: (not sips:), UDP, no maddr.
 bool udp_hop(const struct uri& u) {
@@ -47,7 +49,7 @@ std::string print(const char* fmt, const struct sa* a) {
 }  // namespace
 
 FastNotifier::FastNotifier(struct sip* sip, Limits limits, Ended ended)
-    : sip_(sip), limits_(limits), ended_(std::move(ended)), next_key_(::rand_u64() >> 8) {
+    : sip_(sip), limits_(limits), ended_(std::move(ended)) {
   tmr_init(&tmr_);
 }
 
@@ -60,14 +62,15 @@ bool FastNotifier::attach(const UdpPort& port) {
   return true;
 }
 
-bool FastNotifier::busy_c(void* arg) { return static_cast<FastNotifier*>(arg)->txns_.size() >= kBusyAt; }
+std::size_t FastNotifier::busy_c(void* arg) { return static_cast<FastNotifier*>(arg)->txns_.size(); }
 
 bool FastNotifier::consume_c(void* arg, const struct sa&, std::string_view d) {
   return static_cast<FastNotifier*>(arg)->consume(d);
 }
 
 bool FastNotifier::consume(std::string_view d) {
-  if (closed_ || d.size() < 8 || std::memcmp(d.data(), "SIP/2.0 ", 8) != 0) return false;  // requests: libre's
+  if (closed_ || d.size() < 8 || std::memcmp(d.data(), "SIP/2.0 ", 8) != 0)
+    return false;  // requests: libre's
   auto r = sipt::parse_minimal_response(d);
   if (!r) return false;
   auto key = sipt::fast_branch_key(r->branch);
@@ -106,8 +109,8 @@ std::optional<sipt::NotifyDialog> FastNotifier::dialog_of(const struct sip_msg* 
       d.route.front().data(), d.route.front().size()
     };
     struct pl lr {};
-    if (sip_addr_decode(&first, &val) || !udp_hop(first.uri) || msg_param_exists(&first.uri.params, "lr", &lr) != 0 ||
-        !hop_address(first.uri, dst))
+    if (sip_addr_decode(&first, &val) || !udp_hop(first.uri) ||
+        msg_param_exists(&first.uri.params, "lr", &lr) != 0 || !hop_address(first.uri, dst))
       return std::nullopt;
   }
   d.via_host = print("%J", &msg->dst);
@@ -249,10 +252,13 @@ void FastNotifier::send(Dialog& d) {
   } else {
     const std::uint64_t now = tmr_jiffies();
     const std::uint64_t left = d.expires_at > now ? (d.expires_at - now + 999) / 1000 : 0;
-    state = (d.state == OutNotify::State::active ? "active;expires=" : "pending;expires=") + std::to_string(left);
+    state =
+        (d.state == OutNotify::State::active ? "active;expires=" : "pending;expires=") + std::to_string(left);
   }
-  std::uint64_t key = ++next_key_;
-  if (key == 0) key = ++next_key_;
+  // Random, not a counter: a watcher who sees its own branches must not be able to guess
+  // another's and end that subscription with a forged 481 (libre's branches are random too).
+  std::uint64_t key = ::rand_u64();
+  while (key == 0 || txns_.count(key)) key = ::rand_u64();
   Txn t;
   t.sub_id = d.sub_id;
   t.cseq = ++d.lseq;
@@ -365,7 +371,7 @@ void FastNotifier::close() {
     if (d->state == OutNotify::State::terminated && d->term_sent) continue;
     // Shutdown: one terminated NOTIFY each, not retransmitted (the stack is closing).
     std::string wire;
-    sipt::render_notify(wire, d->head, ++next_key_, ++d->lseq, "terminated;reason=deactivated", {}, {});
+    sipt::render_notify(wire, d->head, ::rand_u64(), ++d->lseq, "terminated;reason=deactivated", {}, {});
     (void)::sendto(d->fd, wire.data(), wire.size(), MSG_DONTWAIT, &d->dst.u.sa, d->dst.len);
   }
   dialogs_.clear();

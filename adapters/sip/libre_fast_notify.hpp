@@ -15,7 +15,7 @@
 //   timer F (64*T1) ends the subscription as a failed NOTIFY does (RFC 6665 §4.2.2), and
 //   any final response >= 300 ends it too (481, 408, ...), as libre's notifier does.
 // - The responses are taken off the socket before libre decodes them (UdpReceiver, which
-//   also reads by a 1 ms tick while kBusyAt NOTIFYs are in flight): a minimal parse
+//   also reads by a 1 ms tick during a fan-out): a minimal parse
 //   (status, top Via branch, CSeq), matched by our branch prefix.
 // - RFC 6665 as before: at most one NOTIFY in flight per dialog; what changes meanwhile is
 //   kept as the latest state only and sent after the answer, so no older state follows a
@@ -118,9 +118,7 @@ class FastNotifier {
   };
 
   static bool consume_c(void* arg, const struct sa& src, std::string_view d);
-  // Enough NOTIFYs in flight that their answers are read by timer (UdpReceiver).
-  static constexpr std::size_t kBusyAt = 16;
-  static bool busy_c(void* arg);
+  static std::size_t busy_c(void* arg);  // NOTIFYs in flight (UdpReceiver's tick policy)
   bool consume(std::string_view d);
   std::optional<protocols::sip::NotifyDialog> dialog_of(const struct sip_msg* msg, const std::string& cuser,
                                                         const std::string& ltag, struct sa& dst) const;
@@ -143,7 +141,6 @@ class FastNotifier {
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;   // timer E/F, lazily pruned
   struct tmr tmr_ {};
   std::uint64_t tmr_at_ = 0;  // when tmr_ fires, 0: not armed
-  std::uint64_t next_key_ = 0;
   std::string scratch_;
   bool closed_ = false;
 };

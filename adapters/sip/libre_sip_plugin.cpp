@@ -371,9 +371,8 @@ class Stack {
     int err = !eh || sipevent_event_decode(&ev, &eh->val)
                   ? EINVAL
                   : sipevent_accept(&n.not_, evsock_, msg, nullptr, &ev, r.code, r.reason.c_str(), ex.min,
-                                    ex.default_, ex.max, cuser.c_str(),
-                                    r.content_type.c_str(), nullptr, nullptr, false, &Stack::on_not_close_c,
-                                    n.ctx.get(), nullptr);
+                                    ex.default_, ex.max, cuser.c_str(), r.content_type.c_str(), nullptr,
+                                    nullptr, false, &Stack::on_not_close_c, n.ctx.get(), nullptr);
     if (err) {
       (void)sip_treplyf(nullptr, nullptr, sip_, msg, false, 500, "Server Internal Error",
                         "Content-Length: 0\r\n\r\n");
@@ -461,11 +460,12 @@ class Stack {
   bool rate_ok(const sip_msg* msg) {
     std::string ip = address_of(msg->src, false);
     // A federated presence server sends the NOTIFYs of every remote contact watched there.
-    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; })) return true;
+    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; }))
+      return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
-    auto [it, fresh] = buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second,
-                                            2ull * s_->cfg.requests_per_second);
+    auto [it, fresh] =
+        buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second, 2ull * s_->cfg.requests_per_second);
     if (it->second.wait(now).count() > 0) return false;
     it->second.take(1, now);
     return true;

@@ -112,7 +112,7 @@ void UdpReceiver::on_readable(int flags, void* arg) {
   (void)flags;
   ++self->wakeups_;
   self->drain();
-  if (!self->polling_ && self->busy_(self->arg_)) {
+  if (!self->polling_ && self->busy_(self->arg_) >= kBusyAt) {
     self->polling_ = true;
     (void)fd_listen(self->port_.fd, 0, nullptr, nullptr);
     tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
@@ -122,8 +122,8 @@ void UdpReceiver::on_readable(int flags, void* arg) {
 void UdpReceiver::on_tick(void* arg) {
   auto* self = static_cast<UdpReceiver*>(arg);
   ++self->ticks_;
-  self->drain();
-  if (self->busy_(self->arg_)) {
+  const std::size_t got = self->drain();
+  if (got && self->busy_(self->arg_)) {
     tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
     return;
   }

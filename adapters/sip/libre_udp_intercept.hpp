@@ -16,9 +16,9 @@
 // NOTIFYs), and hands anything not consumed to libre's receive handler unchanged, in
 // arrival order, as libre's udp_read would have (an mbuf with the datagram). And while
 // `busy` says many answers are due (a fan-out in flight), it stops waiting on the
-// descriptor and reads it every kPollMs instead: the watchers' 200s then cost one wake-up
-// per tick, not one each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY).
-// Other requests wait at most kPollMs longer meanwhile.
+// descriptor and reads it every kPollMs instead, for as long as ticks find datagrams: the watchers' 200s then
+// cost one wake-up per tick, not one each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other
+// requests wait at most kPollMs longer meanwhile.
 //
 // All on the libre thread.
 #include <re.h>
@@ -60,10 +60,14 @@ class UdpReceiver {
  public:
   // true: the datagram was the fast path's; libre never sees it.
   using Consume = bool (*)(void* arg, const struct sa& src, std::string_view datagram);
-  // true: answers are due in numbers; read by timer rather than by wake-up.
-  using Busy = bool (*)(void* arg);
+  // How many answers are due (NOTIFYs in flight).
+  using Busy = std::size_t (*)(void* arg);
+  // Reading goes by tick from kBusyAt answers due after a wake-up, and back to waking on
+  // the descriptor once a tick reads nothing or nothing is due (silent watchers, whose
+  // NOTIFYs wait for timer F, do not keep it ticking).
+  static constexpr std::size_t kBusyAt = 16;
   static constexpr std::size_t kDrainBatch = 32;
-  static constexpr std::size_t kDrainBatches = 8;     // per wake-up or tick
+  static constexpr std::size_t kDrainBatches = 8;    // per wake-up or tick
   static constexpr std::size_t kMaxDatagram = 8192;  // libre's own receive size (udp.c)
   static constexpr std::uint64_t kPollMs = 1;
 

@@ -95,7 +95,8 @@ std::optional<MinimalResponse> parse_minimal_response(std::string_view d) {
 }
 
 std::optional<std::uint64_t> fast_branch_key(std::string_view branch) {
-  if (branch.size() != kFastBranchPrefix.size() + 16 || branch.substr(0, kFastBranchPrefix.size()) != kFastBranchPrefix)
+  if (branch.size() != kFastBranchPrefix.size() + 16 ||
+      branch.substr(0, kFastBranchPrefix.size()) != kFastBranchPrefix)
     return std::nullopt;
   std::uint64_t k = 0;
   for (char c : branch.substr(kFastBranchPrefix.size())) {
@@ -107,9 +108,9 @@ std::optional<std::uint64_t> fast_branch_key(std::string_view branch) {
 }
 
 std::optional<NotifyHead> render_notify_head(const NotifyDialog& d) {
-  for (std::string_view f : {std::string_view(d.request_uri), std::string_view(d.via_host), std::string_view(d.from),
-                             std::string_view(d.to), std::string_view(d.call_id), std::string_view(d.contact),
-                             std::string_view(d.event)})
+  for (std::string_view f : {std::string_view(d.request_uri), std::string_view(d.via_host),
+                             std::string_view(d.from), std::string_view(d.to), std::string_view(d.call_id),
+                             std::string_view(d.contact), std::string_view(d.event)})
     if (f.empty() || !clean(f)) return std::nullopt;
   for (const auto& r : d.route)
     if (r.empty() || !clean(r)) return std::nullopt;
@@ -135,8 +136,8 @@ void render_notify(std::string& out, const NotifyHead& h, std::uint64_t branch_k
                    std::string_view state, std::string_view content_type, std::string_view body) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.clear();
-  out.reserve(h.before_branch.size() + h.after_branch.size() + state.size() + content_type.size() + body.size() +
-              120);
+  out.reserve(h.before_branch.size() + h.after_branch.size() + state.size() + content_type.size() +
+              body.size() + 120);
   out.append(h.before_branch);
   char hex[16];
   for (int i = 15; i >= 0; --i, branch_key >>= 4) hex[i] = kHex[branch_key & 0xf];

@@ -54,23 +54,24 @@ TEST_CASE("notify_wire: compact Via, case, whitespace, several Vias take the fir
 
 TEST_CASE("notify_wire: malformed or foreign responses are left to libre") {
   const char* bad[] = {
-      "NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKpF0\r\nCSeq: 1 NOTIFY\r\n\r\n",  // a request
-      "SIP/2.0 20 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",                   // short code
-      "SIP/2.0 999 X\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",                   // out of range
-      "SIP/2.0 200OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",                   // no SP
-      "SIP/2.0 200 OK\r\nCSeq: 1 NOTIFY\r\n\r\n",                                                 // no Via
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 NOTIFY\r\n\r\n",                           // no branch
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=\r\nCSeq: 1 NOTIFY\r\n\r\n",                   // empty branch
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\n\r\n",                                    // no CSeq
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: NOTIFY\r\n\r\n",                    // no number
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1NOTIFY\r\n\r\n",                   // no LWS
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 \r\n\r\n",                        // no method
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 4294967296 NOTIFY\r\n\r\n",         // > 2^31
+      "NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKpF0\r\nCSeq: 1 NOTIFY\r\n\r\n",  // a
+                                                                                                   // request
+      "SIP/2.0 20 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",            // short code
+      "SIP/2.0 999 X\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",            // out of range
+      "SIP/2.0 200OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",            // no SP
+      "SIP/2.0 200 OK\r\nCSeq: 1 NOTIFY\r\n\r\n",                                          // no Via
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nCSeq: 1 NOTIFY\r\n\r\n",                    // no branch
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=\r\nCSeq: 1 NOTIFY\r\n\r\n",            // empty branch
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\n\r\n",                             // no CSeq
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: NOTIFY\r\n\r\n",             // no number
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1NOTIFY\r\n\r\n",            // no LWS
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 \r\n\r\n",                 // no method
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 4294967296 NOTIFY\r\n\r\n",  // > 2^31
       "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\nCSeq: 2 NOTIFY\r\n\r\n",  // twice
       "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\n  ;x=y\r\nCSeq: 1 NOTIFY\r\n\r\n",          // folded
-      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n",                      // no blank line
-      "SIP/2.0 200 OK\r\nVia SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",                   // no colon
-      "SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=b\nCSeq: 1 NOTIFY\n\n",                          // bare LF
+      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n",     // no blank line
+      "SIP/2.0 200 OK\r\nVia SIP/2.0/UDP h;branch=b\r\nCSeq: 1 NOTIFY\r\n\r\n",  // no colon
+      "SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=b\nCSeq: 1 NOTIFY\n\n",         // bare LF
       "",
       "SIP/2.0 ",
   };
@@ -91,11 +92,11 @@ TEST_CASE("notify_wire: the size limit") {
 
 TEST_CASE("notify_wire: only our branches have a key") {
   CHECK(fast_branch_key("z9hG4bKpF0123456789abcdef") == std::optional<std::uint64_t>(0x0123456789abcdefull));
-  CHECK_FALSE(fast_branch_key("z9hG4bK0123456789abcdef"));       // libre's
-  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789ABCDEF"));     // upper case: not ours
-  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcde"));      // short
-  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcdef0"));    // long
-  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcdeg"));     // not hex
+  CHECK_FALSE(fast_branch_key("z9hG4bK0123456789abcdef"));     // libre's
+  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789ABCDEF"));   // upper case: not ours
+  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcde"));    // short
+  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcdef0"));  // long
+  CHECK_FALSE(fast_branch_key("z9hG4bKpF0123456789abcdeg"));   // not hex
 }
 
 TEST_CASE("notify_wire: the rendered NOTIFY parses back and carries every dialog field") {
@@ -118,8 +119,8 @@ TEST_CASE("notify_wire: the rendered NOTIFY parses back and carries every dialog
         std::string::npos);
   CHECK(out.size() == out.find("\r\n\r\n") + 4 + 11);
   // A response built from it (as a UA does) parses to the same branch and CSeq.
-  std::string resp = "SIP/2.0 200 OK\r\n" + out.substr(out.find("Via:"), out.find("\r\n", out.find("Via:")) -
-                                                                             out.find("Via:") + 2) +
+  std::string resp = "SIP/2.0 200 OK\r\n" +
+                     out.substr(out.find("Via:"), out.find("\r\n", out.find("Via:")) - out.find("Via:") + 2) +
                      "CSeq: 42 NOTIFY\r\n\r\n";
   auto r = parse_minimal_response(resp);
   REQUIRE(r);
@@ -134,13 +135,15 @@ TEST_CASE("notify_wire: no body means no Content-Type, and a reused buffer is cl
   render_notify(out, *h, 1, 2, "terminated;reason=timeout", "application/pidf+xml", "");
   CHECK(out.rfind("NOTIFY ", 0) == 0);
   CHECK(out.find("Content-Type") == std::string::npos);
-  CHECK(out.find("Subscription-State: terminated;reason=timeout\r\nContent-Length: 0\r\n\r\n") != std::string::npos);
+  CHECK(out.find("Subscription-State: terminated;reason=timeout\r\nContent-Length: 0\r\n\r\n") !=
+        std::string::npos);
   CHECK(out.substr(out.size() - 4) == "\r\n\r\n");
 }
 
 TEST_CASE("notify_wire: fields that would inject a header or are missing, and the size limit") {
-  for (auto field : {&NotifyDialog::request_uri, &NotifyDialog::via_host, &NotifyDialog::from, &NotifyDialog::to,
-                     &NotifyDialog::call_id, &NotifyDialog::contact, &NotifyDialog::event}) {
+  for (auto field :
+       {&NotifyDialog::request_uri, &NotifyDialog::via_host, &NotifyDialog::from, &NotifyDialog::to,
+        &NotifyDialog::call_id, &NotifyDialog::contact, &NotifyDialog::event}) {
     auto d = dialog();
     d.*field += "\r\nX-Injected: 1";
     CHECK_FALSE(render_notify_head(d));
