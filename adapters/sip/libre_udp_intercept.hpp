@@ -14,11 +14,13 @@
 // put back when it detaches): each wake-up drains the socket with recvmmsg (MSG_DONTWAIT),
 // offers every datagram to `consume` first (the fast path takes the responses to its
 // NOTIFYs), and hands anything not consumed to libre's receive handler unchanged, in
-// arrival order, as libre's udp_read would have (an mbuf with the datagram). And while
-// `busy` says many answers are due (a fan-out in flight), it stops waiting on the
-// descriptor and reads it every kPollMs instead, for as long as ticks find datagrams: the watchers' 200s then
-// cost one wake-up per tick, not one each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other
-// requests wait at most kPollMs longer meanwhile.
+// arrival order, as libre's udp_read would have (an mbuf with the datagram; cut at
+// kMaxDatagram as libre cuts it). And while `busy` says many answers are due (a fan-out in
+// flight), it stops waiting on the descriptor and reads it every kPollMs instead, for as
+// long as ticks find datagrams: the watchers' 200s then cost one wake-up per tick, not one
+// each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other requests wait
+// at most kPollMs longer meanwhile. libre's helpers (udp_register_helper) on this socket
+// are not run: SIP registers none.
 //
 // All on the libre thread.
 #include <re.h>
