@@ -628,6 +628,29 @@ def test_udp_notify_transaction_retransmits_gives_up_and_ends_on_481():
         assert "Subscription-State: terminated;reason=timeout" in n, n
 
 
+def test_libre_notifier_still_serves_when_the_fast_path_is_off():
+    """PARLEY_SIP_NOTIFY=libre (and TCP/TLS subscriptions always): libre's sipevent notifier
+    runs the dialog - first NOTIFY, a change, refresh, unsubscribe - as before the fast path."""
+    with h.Parleyd(config(event_expires={"min": 1, "max": 600, "default": 300}),
+                   env={"PARLEY_SIP_NOTIFY": "libre"}) as d:
+        ua = Ua(d.ports["sip"], "alice", "alicepw")
+        ua.register()
+        w = Ua(d.ports["sip"], "alice", "alicepw")
+        assert ts.status(w.subscribe("alice")) == 200
+        n = w.notify()
+        assert "Subscription-State: active" in n and "z9hG4bKpF" not in header(n, "Via"), n
+        r = ua.auth("PUBLISH", "alice", ["Event: presence", "Content-Type: application/pidf+xml"],
+                    pidf("alice", "away", "via libre"))
+        assert ts.status(r) == 200, r
+        w.notify(lambda n: "via libre" in n)
+        r = w.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
+        assert ts.status(r) == 200, r
+        r = w.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 0"], in_dialog=True)
+        assert ts.status(r) == 200, r
+        n = w.notify(lambda n: "terminated" in n)
+        assert "Subscription-State: terminated" in n, n
+
+
 if __name__ == "__main__":
     import sys
     only = set(sys.argv[1:])  # test names to run; none: all
