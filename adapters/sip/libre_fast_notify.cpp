@@ -174,7 +174,7 @@ bool FastNotifier::accept(const struct sip_msg* msg, struct sip_strans** st, std
   return true;
 }
 
-void FastNotifier::notify(const OutNotify& n) {
+void FastNotifier::notify(OutNotify&& n) {
   auto it = dialogs_.find(n.sub_id);
   if (it == dialogs_.end()) return;
   Dialog& d = *it->second;
@@ -182,9 +182,9 @@ void FastNotifier::notify(const OutNotify& n) {
   d.seq = n.seq;
   if (d.state == OutNotify::State::terminated) return;  // ending already
   d.state = n.state;
-  d.reason = n.reason;
-  d.body = n.body;
-  if (n.state == OutNotify::State::terminated) {
+  d.reason = std::move(n.reason);
+  d.body = std::move(n.body);
+  if (d.state == OutNotify::State::terminated) {
     d.core_knows_end = true;
     tmr_cancel(&d.expiry);
   }
@@ -246,14 +246,18 @@ bool FastNotifier::in_dialog(const struct sip_msg* msg) {
 }
 
 void FastNotifier::send(Dialog& d) {
-  std::string state;
+  char buf[64];
+  std::string_view state;
   if (d.state == OutNotify::State::terminated) {
-    state = "terminated;reason=" + (d.reason.empty() ? std::string("deactivated") : d.reason);
+    state_.assign("terminated;reason=").append(d.reason.empty() ? std::string_view("deactivated") : d.reason);
+    state = state_;
   } else {
     const std::uint64_t now = tmr_jiffies();
     const std::uint64_t left = d.expires_at > now ? (d.expires_at - now + 999) / 1000 : 0;
-    state =
-        (d.state == OutNotify::State::active ? "active;expires=" : "pending;expires=") + std::to_string(left);
+    const int n = std::snprintf(buf, sizeof buf, "%s;expires=%llu",
+                                d.state == OutNotify::State::active ? "active" : "pending",
+                                static_cast<unsigned long long>(left));
+    state = std::string_view(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
   }
   // Random, not a counter: a watcher who sees its own branches must not be able to guess
   // another's and end that subscription with a forged 481 (libre's branches are random too).

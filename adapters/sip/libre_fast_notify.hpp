@@ -71,7 +71,7 @@ class FastNotifier {
               const OutNotify& first);
   bool owns(std::uint64_t sub_id) const { return dialogs_.count(sub_id) != 0; }
   // A later NOTIFY from the agent (the caller checked owns()); older seqs are dropped.
-  void notify(const OutNotify& n);
+  void notify(OutNotify&& n);
   // An in-dialog SUBSCRIBE: true when it belongs to one of our dialogs (and was answered).
   bool in_dialog(const struct sip_msg* msg);
   // Shutdown: every live subscription gets terminated;reason=deactivated (once, no
@@ -141,7 +141,7 @@ class FastNotifier {
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;   // timer E/F, lazily pruned
   struct tmr tmr_ {};
   std::uint64_t tmr_at_ = 0;  // when tmr_ fires, 0: not armed
-  std::string scratch_;
+  std::string state_;         // a terminated Subscription-State value (reused)
   bool closed_ = false;
 };
 

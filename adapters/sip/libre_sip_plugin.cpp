@@ -251,9 +251,9 @@ class Stack {
   // From the core strand: one NOTIFY. The sequence check keeps an older state from
   // following a newer one; libre's notifier keeps one NOTIFY in flight and sends only
   // the latest body after it (RFC 6665 §4.2.2 leaves the pacing to the notifier).
-  void notify(const OutNotify& n) {
+  void notify(OutNotify&& n) {
     if (closed_) return;
-    if (fast_ && fast_->owns(n.sub_id)) return fast_->notify(n);
+    if (fast_ && fast_->owns(n.sub_id)) return fast_->notify(std::move(n));
     auto it = nots_.find(n.sub_id);
     if (it == nots_.end() || n.seq <= it->second.seq) return;
     it->second.seq = n.seq;
@@ -803,9 +803,9 @@ class Stack {
           std::vector<OutNotify> notifies;
           notifies.swap(c->notify_batch);
           const std::size_t count = notifies.size();
-          if (!post_to_libre(*loop, [self, id, r = std::move(r), notifies = std::move(notifies)] {
+          if (!post_to_libre(*loop, [self, id, r = std::move(r), notifies = std::move(notifies)]() mutable {
                 self->reply(id, r);
-                for (const auto& n : notifies) self->notify(n);
+                for (auto& n : notifies) self->notify(std::move(n));
               }))
             spdlog::warn("sip: libre queue full or stopped; a reply and {} NOTIFYs were dropped", count);
         });
@@ -949,8 +949,8 @@ class SipPlugin final : public core::Plugin {
     std::vector<OutNotify> batch;
     batch.swap(c.notify_batch);
     std::size_t n = batch.size();
-    if (!post_to_libre(loop_, [st, batch = std::move(batch)] {
-          for (const auto& x : batch) st->notify(x);
+    if (!post_to_libre(loop_, [st, batch = std::move(batch)]() mutable {
+          for (auto& x : batch) st->notify(std::move(x));
         }))
       spdlog::warn("sip: libre queue full or stopped; {} NOTIFYs were dropped", n);
   }
