@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +28,7 @@
 #include "adapters/common/auth.hpp"
 #include "adapters/common/libre_bridge.hpp"
 #include "adapters/sip/federation.hpp"
+#include "adapters/sip/libre_fast_notify.hpp"
 #include "adapters/sip/libre_federation.hpp"
 #include "adapters/sip/libre_strans.hpp"
 #include "adapters/sip/libre_tcp_admission.hpp"
@@ -112,6 +115,7 @@ class Stack {
     // 65,536 (1 MiB) keeps it near one. Powers of two (libre masks the hash).
     int err = sip_alloc(&sip_, nullptr, 65536, 4096, 1024, "parley", nullptr, nullptr);
     if (err) return std::string("sip_alloc: ") + std::strerror(err);
+    UdpListenCapture udp_sockets;  // SIP's UDP sockets, for the NOTIFY fast path
     for (const auto& a : s_->cfg.listen) {
       sa laddr{};
       if (sa_set_str(&laddr, a.host.c_str(), a.port)) return "sip.listen: bad address " + a.str();
@@ -141,6 +145,7 @@ class Stack {
       spdlog::info("sip: listening on {}", a.str());
     }
     admit_tcp();
+    open_fast_notify(udp_sockets.taken());
     err = sip_listen(&lsnr_, sip_, true, &Stack::on_request_c, this);
     if (err) return std::string("sip_listen: ") + std::strerror(err);
     // libre's event framework after ours: it gets the requests on_request_c passes on
@@ -151,6 +156,28 @@ class Stack {
     if (auto c = core_.lock(); c && c->federation)
       fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_);
     return {};
+  }
+
+  // The UDP NOTIFY fast path (libre_fast_notify.hpp). PARLEY_SIP_NOTIFY=libre keeps every
+  // subscription on libre's notifier (a diagnostic and bench switch).
+  void open_fast_notify(const std::vector<UdpPort>& ports) {
+    const char* env = std::getenv("PARLEY_SIP_NOTIFY");
+    if (ports.empty() || (env && std::string_view(env) == "libre")) return;
+    if (!udp_listen_interposed()) {
+      spdlog::warn("sip: udp_listen not interposed; NOTIFYs over UDP take libre's notifier");
+      return;
+    }
+    FastNotifier::Limits l;
+    l.min_expires = s_->cfg.event_expires.min;
+    l.default_expires = s_->cfg.event_expires.default_;
+    l.max_expires = s_->cfg.event_expires.max;
+    fast_ = std::make_unique<FastNotifier>(sip_, l, [this](std::uint64_t id) { ended(id); });
+    for (const auto& p : ports)
+      if (!fast_->attach(p)) spdlog::warn("sip: a UDP socket stays off the NOTIFY fast path");
+    if (!fast_->sockets())
+      fast_.reset();
+    else
+      spdlog::info("sip: NOTIFYs over UDP take the fast path ({} sockets)", fast_->sockets());
   }
 
   // server.connections for SIP's TCP and TLS listeners (libre_tcp_admission.hpp), and a
@@ -184,6 +211,8 @@ class Stack {
     closed_ = true;
     tmr_cancel(&sweep_tmr_);
     if (admission_on_) clear_tcp_admission();
+    if (fast_) fast_->close();
+    fast_.reset();  // its UDP helpers leave the sockets before sip_close frees them
     for (auto& [id, p] : pending_) {
       mem_deref(p.st);
       mem_deref(p.msg);
@@ -209,8 +238,7 @@ class Stack {
     Pending p = it->second;
     pending_.erase(it);
     if (r.sub_id && r.code >= 200 && r.code < 300) {
-      p.st = static_cast<sip_strans*>(mem_deref(p.st));  // sipevent_accept answers with its own
-      accept_subscription(p.msg, r);
+      accept_subscription(p.msg, &p.st, r);
     } else {
       if (r.code >= 200) (void)strans_leave_merge_index(p.st);  // answered: no longer "ongoing"
       (void)sip_treplyf(&p.st, nullptr, sip_, p.msg, false, r.code, r.reason.c_str(),
@@ -223,8 +251,9 @@ class Stack {
   // From the core strand: one NOTIFY. The sequence check keeps an older state from
   // following a newer one; libre's notifier keeps one NOTIFY in flight and sends only
   // the latest body after it (RFC 6665 §4.2.2 leaves the pacing to the notifier).
-  void notify(const OutNotify& n) {
+  void notify(OutNotify&& n) {
     if (closed_) return;
+    if (fast_ && fast_->owns(n.sub_id)) return fast_->notify(std::move(n));
     auto it = nots_.find(n.sub_id);
     if (it == nots_.end() || n.seq <= it->second.seq) return;
     it->second.seq = n.seq;
@@ -317,19 +346,33 @@ class Stack {
   }
 
   // RFC 6665 §4.2.1.2: 200/202 with Expires, then at once a NOTIFY with the state.
-  void accept_subscription(const sip_msg* msg, const SipReply& r) {
+  void accept_subscription(const sip_msg* msg, sip_strans** st, const SipReply& r) {
+    bool fetch = pl_isset(&msg->expires) && pl_u32(&msg->expires) == 0;  // RFC 6665 §4.4.3: a fetch
+    OutNotify first;
+    first.sub_id = r.sub_id;
+    first.seq = 1;
+    first.state = fetch          ? OutNotify::State::terminated
+                  : r.sub_active ? OutNotify::State::active
+                                 : OutNotify::State::pending;
+    first.reason = "timeout";
+    first.body = r.body;
+    std::string cuser = str(msg->uri.user);
+    if (cuser.empty()) cuser = "parley";
+    if (fast_ && fast_->accept(msg, st, r.sub_id, r.code, r.reason, cuser, r.content_type, first)) {
+      if (fetch) ended(r.sub_id);
+      return;
+    }
+    *st = static_cast<sip_strans*>(mem_deref(*st));  // sipevent_accept answers with its own
     sipevent_event ev{};
     const sip_hdr* eh = sip_msg_hdr(msg, SIP_HDR_EVENT);
     auto n = Notifier{};
     n.ctx = std::make_unique<NotCtx>(NotCtx{this, r.sub_id});
-    std::string cuser = str(msg->uri.user);
     const auto& ex = s_->cfg.event_expires;
     int err = !eh || sipevent_event_decode(&ev, &eh->val)
                   ? EINVAL
                   : sipevent_accept(&n.not_, evsock_, msg, nullptr, &ev, r.code, r.reason.c_str(), ex.min,
-                                    ex.default_, ex.max, cuser.empty() ? "parley" : cuser.c_str(),
-                                    r.content_type.c_str(), nullptr, nullptr, false, &Stack::on_not_close_c,
-                                    n.ctx.get(), nullptr);
+                                    ex.default_, ex.max, cuser.c_str(), r.content_type.c_str(), nullptr,
+                                    nullptr, false, &Stack::on_not_close_c, n.ctx.get(), nullptr);
     if (err) {
       (void)sip_treplyf(nullptr, nullptr, sip_, msg, false, 500, "Server Internal Error",
                         "Content-Length: 0\r\n\r\n");
@@ -337,14 +380,6 @@ class Stack {
       return;
     }
     auto it = nots_.emplace(r.sub_id, std::move(n)).first;
-    bool fetch = pl_isset(&msg->expires) && pl_u32(&msg->expires) == 0;  // RFC 6665 §4.4.3: a fetch
-    OutNotify first;
-    first.sub_id = r.sub_id;
-    first.state = fetch          ? OutNotify::State::terminated
-                  : r.sub_active ? OutNotify::State::active
-                                 : OutNotify::State::pending;
-    first.reason = "timeout";
-    first.body = r.body;
     deliver(it, first);
     if (fetch) ended(r.sub_id);
   }
@@ -407,6 +442,7 @@ class Stack {
           self->stateless(msg, 413, "Request Entity Too Large");
           return true;
         }
+        if (self->fast_ && self->fast_->in_dialog(msg)) return true;  // a fast-path dialog's
         return false;
       }
       self->on_request(msg);
@@ -424,11 +460,12 @@ class Stack {
   bool rate_ok(const sip_msg* msg) {
     std::string ip = address_of(msg->src, false);
     // A federated presence server sends the NOTIFYs of every remote contact watched there.
-    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; })) return true;
+    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; }))
+      return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
-    auto [it, fresh] = buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second,
-                                            2ull * s_->cfg.requests_per_second);
+    auto [it, fresh] =
+        buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second, 2ull * s_->cfg.requests_per_second);
     if (it->second.wait(now).count() > 0) return false;
     it->second.take(1, now);
     return true;
@@ -766,9 +803,9 @@ class Stack {
           std::vector<OutNotify> notifies;
           notifies.swap(c->notify_batch);
           const std::size_t count = notifies.size();
-          if (!post_to_libre(*loop, [self, id, r = std::move(r), notifies = std::move(notifies)] {
+          if (!post_to_libre(*loop, [self, id, r = std::move(r), notifies = std::move(notifies)]() mutable {
                 self->reply(id, r);
-                for (const auto& n : notifies) self->notify(n);
+                for (auto& n : notifies) self->notify(std::move(n));
               }))
             spdlog::warn("sip: libre queue full or stopped; a reply and {} NOTIFYs were dropped", count);
         });
@@ -793,6 +830,7 @@ class Stack {
   std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
   std::unordered_map<std::string, protocols::TokenBucket> buckets_;
   std::unique_ptr<FedClient> fed_;
+  std::unique_ptr<FastNotifier> fast_;  // null: every subscription on libre's notifier
 };
 
 class SipPlugin final : public core::Plugin {
@@ -911,8 +949,8 @@ class SipPlugin final : public core::Plugin {
     std::vector<OutNotify> batch;
     batch.swap(c.notify_batch);
     std::size_t n = batch.size();
-    if (!post_to_libre(loop_, [st, batch = std::move(batch)] {
-          for (const auto& x : batch) st->notify(x);
+    if (!post_to_libre(loop_, [st, batch = std::move(batch)]() mutable {
+          for (auto& x : batch) st->notify(std::move(x));
         }))
       spdlog::warn("sip: libre queue full or stopped; {} NOTIFYs were dropped", n);
   }

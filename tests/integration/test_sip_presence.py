@@ -552,6 +552,105 @@ def test_baresip_sees_an_xmpp_users_presence():
                 p.kill()
 
 
+def raw_notifies(ua: Ua, seconds: float) -> list[tuple[float, str]]:
+    """Every NOTIFY ua receives for `seconds`, unanswered, with its arrival time."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        r = ua.recv(min(0.5, left))
+        if r and r.startswith("NOTIFY "):
+            out.append((time.monotonic(), r))
+    return out
+
+
+def header(msg: str, name: str) -> str:
+    m = re.search(rf"^{name}:\s*(.*?)\r$", msg, re.M | re.I)
+    return m.group(1) if m else ""
+
+
+def reply_to(ua: Ua, notify: str, code: int, reason: str) -> None:
+    head = notify.split("\r\n\r\n", 1)[0].split("\r\n")
+    keep = [l for l in head if l.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+    ua.send((f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode())
+
+
+def test_udp_notify_transaction_retransmits_gives_up_and_ends_on_481():
+    """The UDP NOTIFY fast path's client transaction against misbehaving watchers: a NOTIFY
+    answered late (after retransmissions) keeps the subscription; one never answered is
+    retransmitted at T1 doubling to T2 with one CSeq, carries no newer state meanwhile, and
+    ends the subscription at timer F (64*T1 = 32 s); a 481 ends it at once."""
+    with h.Parleyd(config(event_expires={"min": 1, "max": 600, "default": 300})) as d:
+        ua = Ua(d.ports["sip"], "alice", "alicepw")
+        ua.register()
+        late, silent, gone = (Ua(d.ports["sip"], "alice", "alicepw") for _ in range(3))
+        for w in (late, silent, gone):
+            assert ts.status(w.subscribe("alice")) == 200
+            n = w.notify()
+            assert "Subscription-State: active;expires=" in n, n
+            assert ";branch=z9hG4bKpF" in header(n, "Via"), n  # the fast path's transaction
+        ct = "Content-Type: application/pidf+xml"
+
+        def publish(note: str) -> None:
+            assert ts.status(ua.auth("PUBLISH", "alice", ["Event: presence", ct], pidf("alice", "away", note))) == 200
+
+        publish("one")
+        # 481: the watcher forgot the dialog; the subscription ends, its refresh gets 481.
+        n = [x for _, x in raw_notifies(gone, 1.0)]
+        assert n and "one" in n[0], n
+        reply_to(gone, n[0], 481, "Call/Transaction Does Not Exist")
+        # Late: answered only after two retransmissions.
+        got = raw_notifies(late, 2.0)
+        assert len(got) >= 3 and len({header(x, "CSeq") for _, x in got}) == 1, [x for _, x in got]
+        reply_to(late, got[-1][1], 200, "OK")
+        publish("two")  # the late watcher hears it; the silent one gets only retransmissions of "one"
+        n = late.notify(lambda n: "two" in n)
+        assert "Subscription-State: active" in n, n
+        r = gone.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
+        assert ts.status(r) == 481, r
+        # Silent: retransmitted (E: 0.5, 1, 2, 4, 4, ... s) with the first state only, then
+        # dropped at 32 s (F); its refresh is then refused.
+        got = raw_notifies(silent, 34.0)
+        times = [t for t, _ in got]
+        assert all("one" in x and "two" not in x for _, x in got), [x for _, x in got]
+        assert len({header(x, "CSeq") for _, x in got}) == 1
+        assert 8 <= len(got) <= 12, len(got)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert gaps[0] < 1.0 and max(gaps) < 4.8 and max(gaps) > 3.0, gaps
+        r = silent.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
+        assert ts.status(r) == 481, r
+        # The late watcher's dialog lives on: a refresh, then a NOTIFY with the current state.
+        r = late.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
+        assert ts.status(r) == 200 and "Expires: 300" in r, r
+        n = late.notify(lambda n: "two" in n)
+        r = late.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 0"], in_dialog=True)
+        assert ts.status(r) == 200, r
+        n = late.notify(lambda n: "terminated" in n)
+        assert "Subscription-State: terminated;reason=timeout" in n, n
+
+
+def test_libre_notifier_still_serves_when_the_fast_path_is_off():
+    """PARLEY_SIP_NOTIFY=libre (and TCP/TLS subscriptions always): libre's sipevent notifier
+    runs the dialog - first NOTIFY, a change, refresh, unsubscribe - as before the fast path."""
+    with h.Parleyd(config(event_expires={"min": 1, "max": 600, "default": 300}),
+                   env={"PARLEY_SIP_NOTIFY": "libre"}) as d:
+        ua = Ua(d.ports["sip"], "alice", "alicepw")
+        ua.register()
+        w = Ua(d.ports["sip"], "alice", "alicepw")
+        assert ts.status(w.subscribe("alice")) == 200
+        n = w.notify()
+        assert "Subscription-State: active" in n and "z9hG4bKpF" not in header(n, "Via"), n
+        r = ua.auth("PUBLISH", "alice", ["Event: presence", "Content-Type: application/pidf+xml"],
+                    pidf("alice", "away", "via libre"))
+        assert ts.status(r) == 200, r
+        w.notify(lambda n: "via libre" in n)
+        r = w.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
+        assert ts.status(r) == 200, r
+        r = w.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 0"], in_dialog=True)
+        assert ts.status(r) == 200, r
+        n = w.notify(lambda n: "terminated" in n)
+        assert "Subscription-State: terminated" in n, n
+
+
 if __name__ == "__main__":
     import sys
     only = set(sys.argv[1:])  # test names to run; none: all

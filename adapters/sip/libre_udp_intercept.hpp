@@ -1,0 +1,105 @@
+#pragma once
+// SIP's UDP sockets seen from outside libre (the NOTIFY fast path, libre_fast_notify.hpp).
+//
+// libre opens SIP's UDP socket inside sip_transp_add and keeps it private. As for
+// tcp_accept (libre_tcp_admission.hpp), the executable defines libre's udp_listen (the link
+// exports it, CMakeLists.txt): it runs libre's own and, while a UdpListenCapture lives on
+// the calling thread, records the socket with the receive handler and argument libre gave
+// it (sip/transp.c's udp_recv_handler and its transport).
+//
+// The same capture interposes fd_listen, to learn the read handler libre's udp_listen
+// registers for that socket's descriptor (udp.c's udp_read_handler).
+//
+// UdpReceiver then takes the descriptor over (fd_listen with its own handler; libre's is
+// put back when it detaches): each wake-up drains the socket with recvmmsg (MSG_DONTWAIT),
+// offers every datagram to `consume` first (the fast path takes the responses to its
+// NOTIFYs), and hands anything not consumed to libre's receive handler unchanged, in
+// arrival order, as libre's udp_read would have (an mbuf with the datagram; cut at
+// kMaxDatagram as libre cuts it). And while `busy` says many answers are due (a fan-out in
+// flight), it stops waiting on the descriptor and reads it every kPollMs instead, for as
+// long as ticks find datagrams: the watchers' 200s then cost one wake-up per tick, not one
+// each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other requests wait
+// at most kPollMs longer meanwhile. libre's helpers (udp_register_helper) on this socket
+// are not run: SIP registers none.
+//
+// All on the libre thread.
+#include <re.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace parley::adapters::sip {
+
+struct UdpPort {
+  struct udp_sock* us = nullptr;
+  udp_recv_h* rh = nullptr;  // libre's handler for it
+  void* arg = nullptr;
+  int fd = -1;  // its descriptor, and libre's read handler for that
+  fd_h* read_h = nullptr;
+  void* read_arg = nullptr;
+};
+
+// True when libre's udp_listen resolves to this file's definition.
+bool udp_listen_interposed();
+
+// Records the udp_listen calls this thread makes while it lives (not nested).
+class UdpListenCapture {
+ public:
+  UdpListenCapture();
+  ~UdpListenCapture();
+  UdpListenCapture(const UdpListenCapture&) = delete;
+  UdpListenCapture& operator=(const UdpListenCapture&) = delete;
+  const std::vector<UdpPort>& taken() const { return taken_; }
+
+ private:
+  std::vector<UdpPort> taken_;
+};
+
+class UdpReceiver {
+ public:
+  // true: the datagram was the fast path's; libre never sees it.
+  using Consume = bool (*)(void* arg, const struct sa& src, std::string_view datagram);
+  // How many answers are due (NOTIFYs in flight).
+  using Busy = std::size_t (*)(void* arg);
+  // Reading goes by tick from kBusyAt answers due after a wake-up, and back to waking on
+  // the descriptor once a tick reads nothing or nothing is due (silent watchers, whose
+  // NOTIFYs wait for timer F, do not keep it ticking).
+  static constexpr std::size_t kBusyAt = 16;
+  static constexpr std::size_t kDrainBatch = 32;
+  static constexpr std::size_t kDrainBatches = 8;    // per wake-up or tick
+  static constexpr std::size_t kMaxDatagram = 8192;  // libre's own receive size (udp.c)
+  static constexpr std::uint64_t kPollMs = 1;
+
+  // nullptr when the socket cannot be taken over (libre keeps it as it was).
+  static std::unique_ptr<UdpReceiver> attach(const UdpPort& port, Consume consume, Busy busy, void* arg);
+  ~UdpReceiver();  // libre's read handler back on the descriptor
+  UdpReceiver(const UdpReceiver&) = delete;
+  UdpReceiver& operator=(const UdpReceiver&) = delete;
+
+  int fd() const { return port_.fd; }
+  const struct sa& local() const { return local_; }
+  std::uint64_t wakeups() const { return wakeups_; }
+  std::uint64_t ticks() const { return ticks_; }
+
+ private:
+  UdpReceiver() = default;
+  static void on_readable(int flags, void* arg);
+  static void on_tick(void* arg);
+  std::size_t drain();
+  void to_libre(const struct sa& src, const char* data, std::size_t n);
+
+  UdpPort port_;
+  Consume consume_ = nullptr;
+  Busy busy_ = nullptr;
+  void* arg_ = nullptr;
+  struct sa local_ {};
+  bool polling_ = false;  // off epoll, read by tick_
+  struct tmr tick_ {};
+  std::uint64_t wakeups_ = 0, ticks_ = 0;
+  std::unique_ptr<char[]> bufs_;  // kDrainBatch x kMaxDatagram
+};
+
+}  // namespace parley::adapters::sip
