@@ -113,7 +113,10 @@ void PresenceService::publish(SessionId session, Tuple t) {
 
   PresenceUpdate u{Address::user(user.id(), t.id), t, presentity(user).aggregate()};
   notify(user, u, session);
-  if (guest || !has_roster(user)) return;
+  // No has_roster() here: the roster is read anyway, and only an account has one (items are
+  // written after has_roster(), and delete_account takes the roster with the account), so
+  // the directory read it would add (one per presence change) tells nothing more.
+  if (guest || !user.is_user()) return;
   auto items = core_.store().roster(user);
   if (!items) return;
   for (const auto& item : *items)
