@@ -72,6 +72,10 @@ class UdpReceiver {
   static constexpr std::size_t kDrainBatches = 8;    // per wake-up or tick
   static constexpr std::size_t kMaxDatagram = 8192;  // libre's own receive size (udp.c)
   static constexpr std::uint64_t kPollMs = 1;
+  // A small fan-out (kSmallAt..kBusyAt-1 answers due): ticks of kSmallPollUs (a timerfd,
+  // libre's timers count milliseconds).
+  static constexpr std::size_t kSmallAt = 4;
+  static constexpr std::uint64_t kSmallPollUs = 250;
 
   // nullptr when the socket cannot be taken over (libre keeps it as it was).
   static std::unique_ptr<UdpReceiver> attach(const UdpPort& port, Consume consume, Busy busy, void* arg);
@@ -88,6 +92,9 @@ class UdpReceiver {
   UdpReceiver() = default;
   static void on_readable(int flags, void* arg);
   static void on_tick(void* arg);
+  static void on_short(int flags, void* arg);
+  bool arm_short();
+  void tick();
   std::size_t drain();
   void to_libre(const struct sa& src, const char* data, std::size_t n);
 
@@ -98,6 +105,8 @@ class UdpReceiver {
   struct sa local_ {};
   bool polling_ = false;  // off epoll, read by tick_
   struct tmr tick_ {};
+  int tfd_ = -1;        // the short tick's timerfd (-1: none, small fan-outs wake per datagram)
+  bool short_ = false;  // polling_ by tfd_, not tick_
   std::uint64_t wakeups_ = 0, ticks_ = 0;
   std::unique_ptr<char[]> bufs_;  // kDrainBatch x kMaxDatagram
 };
