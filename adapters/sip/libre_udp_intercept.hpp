@@ -21,8 +21,8 @@
 // each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other requests wait
 // at most kPollMs longer meanwhile. A small fan-out (kSmallAt to kBusyAt - 1 due) is read
 // the same way by a kSmallPollUs tick (a timerfd): at N = 10 a 1 ms wait per PUBLISH cost
-// 30 % of the rate, 250 µs halves the sleeps per PUBLISH and keeps it. libre's helpers (udp_register_helper) on this socket
-// are not run: SIP registers none.
+// 30 % of the rate, 250 µs halves the sleeps per PUBLISH and keeps it. libre's helpers
+// (udp_register_helper) on this socket are not run: SIP registers none.
 //
 // All on the libre thread.
 #include <re.h>
