@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -85,6 +87,13 @@ std::unique_ptr<UdpReceiver> UdpReceiver::attach(const UdpPort& port, Consume co
   tmr_init(&r->tick_);
   if (udp_local_get(port.us, &r->local_)) return nullptr;
   r->bufs_ = std::make_unique<char[]>(kDrainBatch * kMaxDatagram);
+  // The short tick's timer stays registered; it is armed one-shot, so it wakes the loop only
+  // while a small fan-out is read by it. Without it, small fan-outs wake per datagram.
+  r->tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (r->tfd_ >= 0 && fd_listen(r->tfd_, FD_READ, &UdpReceiver::on_short, r.get())) {
+    ::close(r->tfd_);
+    r->tfd_ = -1;
+  }
   if (fd_listen(port.fd, FD_READ, &UdpReceiver::on_readable, r.get())) {
     // libre's fd_listen dropped the descriptor on failure: give it back to libre.
     (void)fd_listen(port.fd, FD_READ, port.read_h, port.read_arg);
@@ -95,6 +104,10 @@ std::unique_ptr<UdpReceiver> UdpReceiver::attach(const UdpPort& port, Consume co
 
 UdpReceiver::~UdpReceiver() {
   tmr_cancel(&tick_);
+  if (tfd_ >= 0) {
+    fd_close(tfd_);
+    ::close(tfd_);
+  }
   (void)fd_listen(port_.fd, FD_READ, port_.read_h, port_.read_arg);
 }
 
@@ -112,26 +125,54 @@ void UdpReceiver::on_readable(int flags, void* arg) {
   (void)flags;
   ++self->wakeups_;
   self->drain();
-  if (!self->polling_ && self->busy_(self->arg_) >= kBusyAt) {
+  if (self->polling_) return;
+  const std::size_t due = self->busy_(self->arg_);
+  if (due >= kBusyAt) {
     self->polling_ = true;
+    self->short_ = false;
     (void)fd_listen(self->port_.fd, 0, nullptr, nullptr);
     tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
+  } else if (due >= kSmallAt && self->arm_short()) {
+    self->polling_ = true;
+    self->short_ = true;
+    (void)fd_listen(self->port_.fd, 0, nullptr, nullptr);
   }
 }
 
-void UdpReceiver::on_tick(void* arg) {
+bool UdpReceiver::arm_short() {
+  if (tfd_ < 0) return false;
+  itimerspec t{};
+  t.it_value.tv_nsec = static_cast<long>(kSmallPollUs * 1000);  // one-shot: it_interval 0
+  return ::timerfd_settime(tfd_, 0, &t, nullptr) == 0;
+}
+
+void UdpReceiver::on_short(int flags, void* arg) {
   auto* self = static_cast<UdpReceiver*>(arg);
-  ++self->ticks_;
-  const std::size_t got = self->drain();
-  if (got && self->busy_(self->arg_)) {
-    tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
+  (void)flags;
+  std::uint64_t expirations = 0;
+  (void)!::read(self->tfd_, &expirations, sizeof expirations);
+  if (!self->polling_ || !self->short_) return;
+  self->tick();
+}
+
+void UdpReceiver::on_tick(void* arg) { static_cast<UdpReceiver*>(arg)->tick(); }
+
+void UdpReceiver::tick() {
+  ++ticks_;
+  const std::size_t got = drain();
+  const std::size_t due = got ? busy_(arg_) : 0;
+  if (due >= kBusyAt || (due && !short_)) {
+    short_ = false;  // a fan-out grown large goes on by the 1 ms tick
+    tmr_start(&tick_, kPollMs, &UdpReceiver::on_tick, this);
     return;
   }
+  if (due && short_ && arm_short()) return;
+  short_ = false;
   // Level-triggered: whatever arrived since the drain wakes the loop at once.
-  self->polling_ = false;
-  if (fd_listen(self->port_.fd, FD_READ, &UdpReceiver::on_readable, self)) {
-    self->polling_ = true;  // could not wait on it: keep reading by timer
-    tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
+  polling_ = false;
+  if (fd_listen(port_.fd, FD_READ, &UdpReceiver::on_readable, this)) {
+    polling_ = true;  // could not wait on it: keep reading by timer
+    tmr_start(&tick_, kPollMs, &UdpReceiver::on_tick, this);
   }
 }
 

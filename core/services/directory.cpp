@@ -105,6 +105,7 @@ Status Directory::add(const std::string& user, std::string_view password) {
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
   rec.created = Clock::now();
   set_digest(rec, password);
+  ha1_cache_.erase(user);
   return write_through(store_.put_account(rec));
 }
 
@@ -120,6 +121,7 @@ Status Directory::set_password(const std::string& user, std::string_view passwor
   rec.sha1 = derive(ScramHash::sha1, password, *s1, iterations_);
   rec.sha256 = derive(ScramHash::sha256, password, *s256, iterations_);
   set_digest(rec, password);
+  ha1_cache_.erase(user);  // whatever the write's outcome: the next request reads the store
   return write_through(store_.put_account(rec));
 }
 
@@ -137,17 +139,25 @@ void Directory::set_digest(AccountRecord& rec, std::string_view password) const 
   OPENSSL_cleanse(a1.data(), a1.size());
 }
 
-std::optional<std::string> Directory::digest_ha1(const std::string& user, std::string_view realm, bool sha256) {
-  auto r = store_.get_account(user);
-  if (!r || !r->has_value()) return std::nullopt;
-  const AccountRecord& a = **r;
-  if (a.digest_realm.empty() || a.digest_realm != realm) return std::nullopt;
-  const std::string& h = sha256 ? a.ha1_sha256 : a.ha1_md5;
+std::optional<std::string> Directory::digest_ha1(const std::string& user, std::string_view realm,
+                                                 bool sha256) {
+  auto it = ha1_cache_.find(user);
+  if (it == ha1_cache_.end()) {
+    auto r = store_.get_account(user);
+    if (!r || !r->has_value()) return std::nullopt;
+    const AccountRecord& a = **r;
+    if (ha1_cache_.size() >= kHa1CacheSize) ha1_cache_.clear();
+    it = ha1_cache_.emplace(user, DigestVerifiers{a.digest_realm, a.ha1_md5, a.ha1_sha256}).first;
+  }
+  const DigestVerifiers& v = it->second;
+  if (v.realm.empty() || v.realm != realm) return std::nullopt;
+  const std::string& h = sha256 ? v.sha256 : v.md5;
   if (h.empty()) return std::nullopt;
   return h;
 }
 
 Status Directory::remove(const std::string& user) {
+  ha1_cache_.erase(user);
   if (!exists(user)) return make_error(Condition::item_not_found, "no such account");
   return write_through(store_.delete_account(user));
 }

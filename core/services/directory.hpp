@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/model/error.hpp"
@@ -49,12 +50,22 @@ class Directory {
 
   // SIP digest (RFC 7616): the realm whose HA1 verifiers add/set_password store next to
   // the SCRAM keys (empty: none are stored). The daemon sets it to sip.domain.
-  void set_digest_realm(std::string realm) { digest_realm_ = std::move(realm); }
+  void set_digest_realm(std::string realm) {
+    digest_realm_ = std::move(realm);
+    ha1_cache_.clear();
+  }
   const std::string& digest_realm() const { return digest_realm_; }
   // The stored HA1 (lower-case hex) of `user` for `realm`: nullopt for an unknown user, a
   // realm other than the one it was computed for, or an account whose password was set
   // before a realm was configured. A cheap store read: the core strand may call it.
+  // Known accounts' verifiers are cached (every digest-authenticated SIP request asks):
+  // add/set_password/remove, the only writers of an account while the daemon runs (the
+  // store has one writer: `parleyd account` on the side is for a stopped daemon), drop the
+  // user's entry; at kHa1CacheSize entries the cache starts over. Unknown users are read
+  // every time (not cached: a guessed name costs no memory).
   std::optional<std::string> digest_ha1(const std::string& user, std::string_view realm, bool sha256);
+  static constexpr std::size_t kHa1CacheSize = 4096;
+  std::size_t ha1_cached() const { return ha1_cache_.size(); }
   // Fills rec's digest fields for the configured realm (or clears them).
   void set_digest(AccountRecord& rec, std::string_view password) const;
 
@@ -68,6 +79,10 @@ class Directory {
   std::uint32_t iterations_;
   std::string decoy_secret_;
   std::string digest_realm_;  // random per process until set_decoy_secret()
+  struct DigestVerifiers {
+    std::string realm, md5, sha256;  // as stored (AccountRecord's digest fields)
+  };
+  std::unordered_map<std::string, DigestVerifiers> ha1_cache_;  // by user, known accounts only
 };
 
 }  // namespace parley::core

@@ -8,7 +8,9 @@ namespace parley::core {
 
 namespace {
 
-bool is_live(SubscriptionState s) { return s == SubscriptionState::pending || s == SubscriptionState::active; }
+bool is_live(SubscriptionState s) {
+  return s == SubscriptionState::pending || s == SubscriptionState::active;
+}
 
 }  // namespace
 
@@ -102,8 +104,10 @@ void PresenceService::publish(SessionId session, Tuple t) {
   auto& v = tuples_[user];
   auto it = std::find_if(v.begin(), v.end(), [&](const Tuple& x) { return x.id == t.id; });
   if (t.basic == Basic::open) {
-    if (it != v.end()) *it = t;
-    else v.push_back(t);
+    if (it != v.end())
+      *it = t;
+    else
+      v.push_back(t);
     core_.sessions().set_available(session, true);
   } else {
     if (it != v.end()) v.erase(it);
@@ -113,7 +117,10 @@ void PresenceService::publish(SessionId session, Tuple t) {
 
   PresenceUpdate u{Address::user(user.id(), t.id), t, presentity(user).aggregate()};
   notify(user, u, session);
-  if (guest || !has_roster(user)) return;
+  // No has_roster() here: the roster is read anyway, and only an account has one (items are
+  // written after has_roster(), and delete_account takes the roster with the account), so
+  // the directory read it would add (one per presence change) tells nothing more.
+  if (guest || !user.is_user()) return;
   auto items = core_.store().roster(user);
   if (!items) return;
   for (const auto& item : *items)
@@ -161,7 +168,8 @@ Status PresenceService::subscribe(const Address& watcher_in, const Address& pres
   if (watcher == target) return make_error(Condition::bad_request, "cannot subscribe to oneself");
   const bool watcher_local = watcher.is_user();
   const bool target_local = target.is_user();
-  if (watcher_local && !has_roster(watcher)) return make_error(Condition::not_allowed, "guests have no roster");
+  if (watcher_local && !has_roster(watcher))
+    return make_error(Condition::not_allowed, "guests have no roster");
   if (target_local && !has_roster(target)) return make_error(Condition::item_not_found, "no such user");
 
   Subscription sub{watcher, target, SubscriptionState::pending, {}};
@@ -324,7 +332,8 @@ void PresenceService::probe_all(SessionId session) {
   auto items = core_.store().roster(s->user);
   if (!items) return;
   for (const auto& item : *items)
-    if (item.to == SubscriptionState::active && item.contact.is_user()) send_presence_of(sink, item.contact, false);
+    if (item.to == SubscriptionState::active && item.contact.is_user())
+      send_presence_of(sink, item.contact, false);
 }
 
 std::vector<Subscription> PresenceService::watchers(const Address& presentity_in) {
@@ -335,7 +344,8 @@ std::vector<Subscription> PresenceService::watchers(const Address& presentity_in
   if (!items) return out;
   for (const auto& it : *items)
     if (it.from != SubscriptionState::none)
-      out.push_back({it.contact, target, it.from, it.from == SubscriptionState::terminated ? "rejected" : ""});
+      out.push_back(
+          {it.contact, target, it.from, it.from == SubscriptionState::terminated ? "rejected" : ""});
   return out;
 }
 

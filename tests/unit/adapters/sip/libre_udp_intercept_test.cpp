@@ -135,6 +135,24 @@ TEST_CASE("SIP's UDP socket: captured, read by the receiver, given back to libre
     CHECK(eventually(loop, [&] { return w.requests == 81; }));
   }
 
+  SUBCASE("a small fan-out's answers go by the short tick, then back to waking per datagram") {
+    on_libre(loop, [&] { return w.due = UdpReceiver::kSmallAt; });
+    for (int i = 0; i < 40; ++i) {
+      REQUIRE(send(options(i)));
+      REQUIRE(send(kResponse));
+    }
+    CHECK(eventually(loop, [&] { return w.requests == 40 && w.consumed == 40; }));
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) > 0);  // the first wake-up armed it
+    // Nothing due: the next tick (or the next wake-up) puts the descriptor back on epoll.
+    on_libre(loop, [&] { return w.due = 0; });
+    REQUIRE(send(options(40)));
+    CHECK(eventually(loop, [&] { return w.requests == 41; }));
+    const auto ticks = on_libre(loop, [&] { return w.rx->ticks(); });
+    REQUIRE(send(options(41)));
+    CHECK(eventually(loop, [&] { return w.requests == 42; }));
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) == ticks);  // a wake-up, not a tick
+  }
+
   SUBCASE("detached: libre reads the socket itself again (responses too)") {
     on_libre(loop, [&] {
       w.rx.reset();

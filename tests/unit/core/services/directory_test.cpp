@@ -1,8 +1,9 @@
+#include "core/services/directory.hpp"
+
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "core/services/directory.hpp"
 #include "core/store/memory_store.hpp"
 
 using namespace parley::core;
@@ -54,19 +55,22 @@ void check_exchange(ScramHash h, const EVP_MD* md, const char* salt_b64, const s
 }  // namespace
 
 TEST_CASE("SCRAM-SHA-256 credentials match the RFC 7677 §3 exchange") {
-  std::string auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,"
-                     "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,"
-                     "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-  check_exchange(ScramHash::sha256, EVP_sha256(), "W22ZaJ0SNY7soEsUEjb6gQ==", auth,
-                 "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+  std::string auth =
+      "n=user,r=rOprNGfwEbeRWgbNEkqO,"
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,"
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+  check_exchange(
+      ScramHash::sha256, EVP_sha256(), "W22ZaJ0SNY7soEsUEjb6gQ==", auth,
+      "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
 }
 
 TEST_CASE("SCRAM-SHA-1 credentials match the RFC 5802 §5 exchange") {
-  std::string auth = "n=user,r=fyko+d2lbbFgONRv9qkxdawL,"
-                     "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096,"
-                     "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j";
-  check_exchange(ScramHash::sha1, EVP_sha1(), "QSXCR+Q6sek8bf92", auth, "v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-                 "rmF9pqV8S7suAoZWja4dJRkFsKQ=");
+  std::string auth =
+      "n=user,r=fyko+d2lbbFgONRv9qkxdawL,"
+      "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096,"
+      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j";
+  check_exchange(ScramHash::sha1, EVP_sha1(), "QSXCR+Q6sek8bf92", auth,
+                 "v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", "rmF9pqV8S7suAoZWja4dJRkFsKQ=");
 }
 
 TEST_CASE("directory stores salted credentials and verifies PLAIN passwords") {
@@ -161,4 +165,65 @@ TEST_CASE("directory: SIP digest verifiers (HA1) are stored for the configured r
   auto before = d.digest_ha1("alice", "localhost", false);
   REQUIRE(d.set_password("alice", "changed"));
   CHECK(d.digest_ha1("alice", "localhost", false) != before);
+}
+
+TEST_CASE("directory: digest verifiers are cached and dropped on every account change") {
+  MemoryStore store;
+  Directory d(store, 1000);
+  d.set_digest_realm("localhost");
+  REQUIRE(d.add("alice", "alicepw"));
+  auto first = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(first);
+  CHECK(d.ha1_cached() == 1);
+
+  // Cached: a write behind the directory's back (which the daemon never does: the store
+  // has one writer) is not seen.
+  auto rec = store.get_account("alice");
+  REQUIRE((rec && rec->has_value()));
+  AccountRecord changed = **rec;
+  changed.ha1_md5 = std::string(32, 'f');
+  REQUIRE(store.put_account(changed));
+  CHECK(d.digest_ha1("alice", "localhost", false) == first);
+
+  // A password change through the directory is seen at once, for both algorithms.
+  auto sha_before = d.digest_ha1("alice", "localhost", true);
+  REQUIRE(d.set_password("alice", "newpw"));
+  auto after = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(after);
+  CHECK(*after != *first);
+  CHECK(*after != std::string(32, 'f'));
+  CHECK(d.digest_ha1("alice", "localhost", true) != sha_before);
+
+  // Removal: no verifier, no cache entry; a re-added account has its new password's.
+  REQUIRE(d.remove("alice"));
+  CHECK_FALSE(d.digest_ha1("alice", "localhost", false));
+  CHECK(d.ha1_cached() == 0);  // unknown users are not cached
+  REQUIRE(d.add("alice", "third"));
+  auto third = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(third);
+  CHECK(*third != *after);
+  CHECK(*third != *first);
+
+  // The cached realm is checked like the stored one; a new realm empties the cache.
+  CHECK_FALSE(d.digest_ha1("alice", "other.realm", false));
+  d.set_digest_realm("example.org");
+  CHECK(d.ha1_cached() == 0);
+  CHECK_FALSE(d.digest_ha1("alice", "example.org", false));  // stored for localhost
+}
+
+TEST_CASE("directory: the digest verifier cache is bounded") {
+  MemoryStore store;
+  Directory d(store, 1);
+  d.set_digest_realm("localhost");
+  for (std::size_t i = 0; i < Directory::kHa1CacheSize + 10; ++i) {
+    AccountRecord r;  // straight into the store: add() would derive keys for each
+    r.user = "u" + std::to_string(i);
+    r.digest_realm = "localhost";
+    r.ha1_md5 = std::string(32, 'a');
+    REQUIRE(store.put_account(r));
+    REQUIRE(d.digest_ha1(r.user, "localhost", false));
+    REQUIRE(d.ha1_cached() <= Directory::kHa1CacheSize);
+  }
+  CHECK(d.ha1_cached() >= 1);
+  CHECK(d.digest_ha1("u0", "localhost", false) == std::string(32, 'a'));
 }
