@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "adapters/sip/libre_pl.hpp"
 #include "adapters/sip/libre_strans.hpp"
 
 namespace parley::adapters::sip {
@@ -13,12 +14,6 @@ namespace parley::adapters::sip {
 namespace sipt = protocols::sip;
 
 namespace {
-
-std::string str(const pl& p) { return p.p ? std::string(p.p, p.l) : std::string(); }
-
-bool pl_is(const pl& p, std::string_view s) {
-  return p.l == s.size() && std::memcmp(p.p, s.data(), s.size()) == 0;
-}
 
 // A next hop we can send to ourselves: sip: (not sips:), UDP, no maddr.
 bool udp_hop(const struct uri& u) {
@@ -69,10 +64,9 @@ bool FastNotifier::consume_c(void* arg, const struct sa&, std::string_view d) {
 }
 
 bool FastNotifier::consume(std::string_view d) {
-  if (closed_ || d.size() < 8 || std::memcmp(d.data(), "SIP/2.0 ", 8) != 0)
-    return false;  // requests: libre's
+  if (closed_) return false;
   auto r = sipt::parse_minimal_response(d);
-  if (!r) return false;
+  if (!r) return false;  // requests, and anything it cannot read: libre's
   auto key = sipt::fast_branch_key(r->branch);
   if (!key) return false;  // not one of ours: libre's client transactions
   // Ours from here on: libre has no transaction for it and would only drop it after a

@@ -5,14 +5,13 @@
 
 #include <cstring>
 
+#include "adapters/sip/libre_pl.hpp"
 #include "protocols/common/listen_address.hpp"
 #include "protocols/sip/text.hpp"
 
 namespace parley::adapters::sip {
 
 namespace {
-
-std::string str(const pl& p) { return p.p ? std::string(p.p, p.l) : std::string(); }
 
 // sip.federation[].proxy ("udp:127.0.0.1:5060") as a loose route (RFC 3261 §16.12): the
 // request goes there whatever its Request-URI's host is, with no DNS lookup.

@@ -30,6 +30,7 @@
 #include "adapters/sip/federation.hpp"
 #include "adapters/sip/libre_fast_notify.hpp"
 #include "adapters/sip/libre_federation.hpp"
+#include "adapters/sip/libre_pl.hpp"
 #include "adapters/sip/libre_strans.hpp"
 #include "adapters/sip/libre_tcp_admission.hpp"
 #include "adapters/sip/presence_agent.hpp"
@@ -48,8 +49,6 @@ namespace parley::adapters::sip {
 namespace {
 
 namespace sipt = protocols::sip;
-
-std::string str(const pl& p) { return p.p ? std::string(p.p, p.l) : std::string(); }
 
 std::uint64_t unix_seconds() {
   return static_cast<std::uint64_t>(

@@ -2,18 +2,11 @@
 
 #include <charconv>
 
+#include "protocols/common/ascii.hpp"
+
 namespace parley::protocols::sip {
 
 namespace {
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
 
 bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
@@ -32,7 +25,7 @@ std::optional<std::string_view> branch_of(std::string_view via) {
     semi = via.find(';');
     std::string_view param = via.substr(0, semi);
     std::size_t eq = param.find('=');
-    if (eq != std::string_view::npos && iequal(trim(param.substr(0, eq)), "branch")) {
+    if (eq != std::string_view::npos && ascii_equal_fold(trim(param.substr(0, eq)), "branch")) {
       auto v = trim(param.substr(eq + 1));
       if (v.empty()) return std::nullopt;
       return v;
@@ -70,12 +63,12 @@ std::optional<MinimalResponse> parse_minimal_response(std::string_view d) {
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
     std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
-    if (!have_via && (iequal(name, "via") || iequal(name, "v"))) {
+    if (!have_via && (ascii_equal_fold(name, "via") || ascii_equal_fold(name, "v"))) {
       auto b = branch_of(value);
       if (!b) return std::nullopt;
       r.branch = *b;
       have_via = true;
-    } else if (iequal(name, "cseq")) {
+    } else if (ascii_equal_fold(name, "cseq")) {
       if (have_cseq) return std::nullopt;
       std::size_t i = 0;
       while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;

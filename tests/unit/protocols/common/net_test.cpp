@@ -42,26 +42,54 @@ class Echo : public Connection {
   void on_close(std::string_view reason) override { closed_reason = std::string(reason); }
 };
 
-}  // namespace
+// A listener on 127.0.0.1 whose connections are Echo with `limits`, served by one io
+// thread for at most 10 s; `last` is the newest connection.
+struct EchoServer {
+  explicit EchoServer(Connection::Limits l)
+      : limits(l),
+        listener(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [this](Socket s, bool, Admission) {
+          last = std::make_shared<Echo>(std::move(s), nullptr, limits);
+          manager.add(last);
+          last->start();
+        }) {
+    REQUIRE_FALSE(listener.open());
+    listener.start();
+    port = listener.local_endpoint().port();
+    thread = std::thread([this] { io.run_for(std::chrono::seconds(10)); });
+  }
+  ~EchoServer() {
+    listener.stop();
+    io.stop();
+    thread.join();
+  }
+  tcp::socket connect() {
+    tcp::socket c(io);
+    c.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    return c;
+  }
+  bool all_closed() {  // waits up to 2 s
+    for (int i = 0; i < 100 && manager.size() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return manager.size() == 0;
+  }
 
-TEST_CASE("net: listener and connection round trip, overflow closes") {
   boost::asio::io_context io;
   ConnectionManager manager;
   std::shared_ptr<Echo> last;
   Connection::Limits limits;
+  Listener listener;
+  std::uint16_t port = 0;
+  std::thread thread;
+};
+
+}  // namespace
+
+TEST_CASE("net: listener and connection round trip, overflow closes") {
+  Connection::Limits limits;
   limits.max_read_buffer = 1024;
-  Listener l(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [&](Socket s, bool, Admission) {
-    last = std::make_shared<Echo>(std::move(s), nullptr, limits);
-    manager.add(last);
-    last->start();
-  });
-  REQUIRE_FALSE(l.open());
-  l.start();
-  auto port = l.local_endpoint().port();
-  std::thread t([&] { io.run_for(std::chrono::seconds(10)); });
+  EchoServer srv(limits);
   {
-    tcp::socket c(io);
-    c.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    auto c = srv.connect();
     boost::asio::write(c, boost::asio::buffer(std::string("hel")));
     boost::asio::write(c, boost::asio::buffer(std::string("lo\nQUIT\n")));
     boost::asio::streambuf buf;
@@ -70,20 +98,14 @@ TEST_CASE("net: listener and connection round trip, overflow closes") {
     CHECK(got == "HELLO\nBYE\n");
   }
   {
-    tcp::socket c(io);
-    c.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    auto c = srv.connect();
     boost::asio::write(c, boost::asio::buffer(std::string(4096, 'x')));  // no newline: overflow
     char b[16];
     boost::system::error_code ec;
     c.read_some(boost::asio::buffer(b), ec);  // the server closes
     CHECK(ec);
   }
-  for (int i = 0; i < 100 && manager.size() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(manager.size() == 0);
-  l.stop();
-  io.stop();
-  t.join();
+  CHECK(srv.all_closed());
 }
 
 namespace {
@@ -101,21 +123,12 @@ std::string read_until(tcp::socket& c, const std::string& end) {
 // fit is drained through the shared one; a hold set while a read is queued keeps the bytes it
 // brought (the rest stays in the kernel, as without read_ahead).
 TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input, closes at EOF") {
-  boost::asio::io_context io;
-  ConnectionManager manager;
-  std::shared_ptr<Echo> last;
   Connection::Limits limits;
   limits.max_read_buffer = 4096;
   limits.read_ahead = 8;
-  Listener l(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [&](Socket s, bool, Admission) {
-    last = std::make_shared<Echo>(std::move(s), nullptr, limits);
-    manager.add(last);
-    last->start();
-  });
-  REQUIRE_FALSE(l.open());
-  l.start();
-  auto port = l.local_endpoint().port();
-  std::thread t([&] { io.run_for(std::chrono::seconds(10)); });
+  EchoServer srv(limits);
+  auto& io = srv.io;
+  auto& last = srv.last;
   auto on_io = [&](auto f) {  // runs f on the io thread and waits for it
     std::promise<void> done;
     boost::asio::post(io, [&] {
@@ -125,8 +138,7 @@ TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input
     done.get_future().wait();
   };
   {
-    tcp::socket c(io);
-    c.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    auto c = srv.connect();
     boost::asio::write(c, boost::asio::buffer(std::string("abc")));
     boost::asio::write(c, boost::asio::buffer(std::string("defghijklmnop\nq\n")));  // 16: fills 8, drains 8
     CHECK(read_until(c, "Q\n") == "ABCDEFGHIJKLMNOP\nQ\n");
@@ -153,11 +165,6 @@ TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input
     CHECK(n == 0);
     CHECK(ec == boost::asio::error::eof);
   }
-  for (int i = 0; i < 100 && manager.size() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(manager.size() == 0);
+  CHECK(srv.all_closed());
   CHECK(last->closed_reason == "Connection closed");
-  l.stop();
-  io.stop();
-  t.join();
 }
