@@ -15,6 +15,7 @@
 #include "adapters/gateway/render.hpp"
 #include "core/store/store.hpp"
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/read_mux.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -32,14 +33,30 @@ Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOu
 
 Gateway::~Gateway() = default;
 
-std::optional<config::IrcNetwork> Gateway::find_network(std::string_view server) const {
+const config::IrcNetwork* Gateway::network_for(std::string_view server, config::IrcNetwork& open) const {
   for (const auto& n : options_.networks)
-    if (ascii_equal_fold(n.name, server) || ascii_equal_fold(n.host, server)) return n;
-  if (!options_.open_networks) return std::nullopt;
-  config::IrcNetwork n;  // TLS on 6697 with verification: the safe guess for an unknown host
-  n.name = std::string(server);
-  n.host = std::string(server);
-  return n;
+    if (ascii_equal_fold(n.name, server) || ascii_equal_fold(n.host, server)) return &n;
+  if (!options_.open_networks) return nullptr;
+  open = config::IrcNetwork{};  // TLS on 6697 with verification: the safe guess for an unknown host
+  open.name = std::string(server);
+  open.host = std::string(server);
+  return &open;
+}
+
+std::optional<config::IrcNetwork> Gateway::find_network(std::string_view server) const {
+  config::IrcNetwork open;
+  const config::IrcNetwork* n = network_for(server, open);
+  if (!n) return std::nullopt;
+  return *n;
+}
+
+const std::shared_ptr<protocols::ReadMux>& Gateway::read_mux() {
+  if (!read_mux_tried_) {
+    read_mux_tried_ = true;
+    read_mux_ = protocols::ReadMux::create(strand_);
+    if (!read_mux_) spdlog::warn("gateway: no epoll set for the puppets' reads; they read one by one");
+  }
+  return read_mux_;
 }
 
 bool Gateway::public_only(const config::IrcNetwork& net) const {
@@ -352,7 +369,8 @@ void Gateway::on_message(const XmppIn& s) {
   if (s.type == "error") return;
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
-  auto net = find_network(a->server);
+  config::IrcNetwork open;
+  const config::IrcNetwork* net = network_for(a->server, open);
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 #include "adapters/gateway/address.hpp"
@@ -13,6 +14,7 @@
 #include "core/model/time.hpp"
 #include "parley/version.hpp"
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/coarse_clock.hpp"
 #include "protocols/irc/text.hpp"
 
 namespace parley::adapters::gateway {
@@ -122,17 +124,24 @@ void Puppet::start() {
 
 // ---- names -----------------------------------------------------------------------------------
 
-std::string Puppet::room_jid(const Channel& c) const {
+std::string Puppet::make_room_jid(const Channel& c) const {
   return gateway_local(c.name, c.label) + "@" + gw_.domain();
 }
 std::string Puppet::occupant_jid(const Channel& c, std::string_view nick) const {
-  return room_jid(c) + "/" + std::string(nick);
+  std::string jid;
+  jid.reserve(c.room.size() + 1 + nick.size());
+  jid += c.room;
+  jid += '/';
+  jid += nick;
+  return jid;
 }
 std::string Puppet::user_jid(std::string_view nick) const {
   return gateway_local(ascii_fold(nick), label_) + "@" + gw_.domain();
 }
 Puppet::Channel* Puppet::find_channel(std::string_view name) {
-  auto it = channels_.find(ascii_fold(name));
+  // Servers echo the name as joined, already folded: no folded copy for the common case.
+  const bool folded = std::none_of(name.begin(), name.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+  auto it = folded ? channels_.find(name) : channels_.find(ascii_fold(name));
   return it == channels_.end() ? nullptr : &it->second;
 }
 bool Puppet::in_channel(std::string_view channel) const { return channels_.count(ascii_fold(channel)) != 0; }
@@ -170,6 +179,8 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   // Every occupant's puppet reads its own copy of every channel line: one recv per line
   // instead of a wait re-armed with epoll_ctl and then a recv (net.hpp, Limits::read_ahead).
   limits.read_ahead = 1024;
+  // ... and one wake-up of the strand for all the puppets that got the line (read_mux.hpp).
+  limits.read_mux = gw_.read_mux();
   const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
   if (auto* ident = gw_.options().ident.get()) {
     // Before the first line goes out: a network asks ident as soon as we connect.
@@ -315,6 +326,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   if (fresh) {
     c.name = channel;
     c.label = label;
+    c.room = make_room_jid(c);
     c.archive_key = gw_.archive_key_of(net_.name, channel);
   }
   const std::string want = irc_nick_of(nick);
@@ -409,7 +421,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
   // IRC does not echo it (no echo-message here), so the gateway reflects it.
-  const std::string room = sid.empty() ? std::string() : room_jid(*c);
+  const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(*c));
   for (const auto& r : c->resources)
     gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
                                sid, room));
@@ -499,7 +511,7 @@ void Puppet::send_state(Channel& c, const std::string& r) {
   // XEP-0045 §7.2.15: history before the subject - the archive's lines the join asked
   // for, and what the user missed while away from a persistent channel (kept only when
   // there is no archive, which has those lines already).
-  const std::string room = room_jid(c);
+  const std::string& room = room_jid(c);
   if (auto h = c.history.find(r); h != c.history.end()) {
     gw_.send_history(r, room, c.archive_key, h->second);
     c.history.erase(h);
@@ -542,6 +554,7 @@ void Puppet::join_persistent(const std::string& channel, const std::string& labe
   if (!fresh) return;
   c.name = channel;
   c.label = label;
+  c.room = make_room_jid(c);
   if (reg_.registered()) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
@@ -609,7 +622,7 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
 }
 
 void Puppet::on_irc_message(const irc::Message& m) {
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = protocols::coarse_now();  // per line: a tick-resolution read is enough for keepalives
   const std::string old_nick = reg_.nick();
   std::string out;
   auto ev = reg_.on_message(m, out);
@@ -764,7 +777,7 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     const std::string from = occupant_jid(*c, from_nick);
     // XEP-0359: the line's archive id, the same for every occupant whichever puppet heard it
     const std::string sid = archive(*c, from_nick, b.body, is_action, notice, true);
-    const std::string room = sid.empty() ? std::string() : room_jid(*c);
+    const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(*c));
     bool seen = false;
     each_resource(*c, [&](const std::string& r) {
       seen = true;

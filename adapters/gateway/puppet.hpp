@@ -117,6 +117,7 @@ class Puppet : public IrcLink::Owner {
   struct Channel {
     std::string name;                               // as sent to IRC (lower-cased by the address)
     std::string label;                              // the server part of its JIDs ("local" or "127.0.0.1")
+    std::string room;                               // its room JID, made once (room_jid)
     std::set<std::string> resources;                // full JIDs in the room
     std::set<std::string> waiting;                  // joined on XMPP, self-presence not sent yet
     std::map<std::string, std::string> requested;   // full JID -> nick asked for (status 210)
@@ -133,7 +134,9 @@ class Puppet : public IrcLink::Owner {
   };
   void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
 
-  std::string room_jid(const Channel& c) const;
+  // The room's bare JID, made when the channel entry is (every line to an occupant needs it).
+  const std::string& room_jid(const Channel& c) const { return c.room; }
+  std::string make_room_jid(const Channel& c) const;
   std::string occupant_jid(const Channel& c, std::string_view nick) const;
   std::string user_jid(std::string_view nick) const;
   Channel* find_channel(std::string_view name);
@@ -172,7 +175,7 @@ class Puppet : public IrcLink::Owner {
   protocols::irc::ClientRegistration reg_;
   std::shared_ptr<IrcLink> link_;
   std::shared_ptr<protocols::Reconnector> reconnector_;
-  std::map<std::string, Channel> channels_;  // folded channel name -> state
+  std::map<std::string, Channel, std::less<>> channels_;  // folded channel name -> state
   // Resources that sent a private message while in no channel of this puppet: they get the
   // answers and keep the connection open (bounded by the user's resources).
   std::set<std::string> pm_resources_;

@@ -23,22 +23,38 @@ MucRole role_of_modes(std::string_view modes) {
   return r;
 }
 
-std::string xml_safe_text(std::string_view irc_text) {
-  std::string plain = protocols::irc::has_formatting(irc_text)
-                          ? protocols::irc::parse_formatting(irc_text).text
-                          : std::string(irc_text);
-  std::string out;
-  out.reserve(plain.size());
-  for (unsigned char c : plain)
+namespace {
+// Appends `text` without the control characters XML 1.0 cannot carry (tab and LF stay).
+void append_xml_safe(std::string& out, std::string_view text) {
+  for (unsigned char c : text)
     if (c >= 0x20 || c == '\t' || c == '\n') out.push_back(static_cast<char>(c));
+}
+}  // namespace
+
+std::string xml_safe_text(std::string_view irc_text) {
+  std::string out;
+  if (protocols::irc::has_formatting(irc_text)) {
+    append_xml_safe(out, protocols::irc::parse_formatting(irc_text).text);
+    return out;
+  }
+  out.reserve(irc_text.size());
+  append_xml_safe(out, irc_text);
   return out;
 }
 
+// One pass over the text for the common plain line (every occupant's puppet renders it).
 XmppBody body_from_irc(std::string_view irc_text, std::string_view prefix) {
   XmppBody b;
-  b.body = std::string(prefix) + xml_safe_text(irc_text);
-  if (!protocols::irc::has_formatting(irc_text)) return b;
+  if (!protocols::irc::has_formatting(irc_text)) {
+    b.body.reserve(prefix.size() + irc_text.size());
+    b.body += prefix;
+    append_xml_safe(b.body, irc_text);
+    return b;
+  }
   auto st = protocols::irc::parse_formatting(irc_text);
+  b.body.reserve(prefix.size() + st.text.size());
+  b.body += prefix;
+  append_xml_safe(b.body, st.text);
   // Offsets hold only when stripping removed nothing but the codes.
   if (st.spans.empty() || b.body.size() != prefix.size() + st.text.size()) return b;
   std::vector<core::StyleSpan> spans;
@@ -72,6 +88,9 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
                            std::string_view html, std::string_view delay_stamp, std::string_view delay_from,
                            std::string_view stanza_id, std::string_view stanza_id_by) {
   std::string out;
+  // The markup around the values is < 200 bytes: one allocation for the common stanza.
+  out.reserve(200 + from.size() + to.size() + id.size() + body.size() + html.size() + stanza_id.size() +
+              stanza_id_by.size());
   XmlWriter w(out);
   w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
   if (subject) w.element("subject", *subject);

@@ -1,6 +1,7 @@
 #include "protocols/xmpp/writer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "protocols/xmpp/stanza.hpp"
@@ -30,6 +31,18 @@ std::size_t valid_sequence(std::string_view s, std::size_t i) {
   return n;
 }
 
+// Bytes copied as they are: printable ASCII other than the markup characters (and, in an
+// attribute value, the quotes). Everything else takes the slow path below. A gateway renders
+// every IRC line once per occupant, so the common all-plain run is scanned by table.
+template <bool Attr>
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> t{};
+  for (int b = 0x20; b < 0x80; ++b) t[b] = true;
+  t['&'] = t['<'] = t['>'] = false;
+  if (Attr) t['"'] = t['\''] = false;
+  return t;
+}();
+
 template <bool Attr>
 void escape(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size());
@@ -37,7 +50,10 @@ void escape(std::string& out, std::string_view s) {
   auto flush = [&](std::size_t i) {
     if (i > run) out.append(s.data() + run, i - run);
   };
+  const auto& plain = kPlain<Attr>;
   for (std::size_t i = 0; i < s.size();) {
+    while (i < s.size() && plain[static_cast<unsigned char>(s[i])]) ++i;
+    if (i == s.size()) break;
     auto b = static_cast<unsigned char>(s[i]);
     if (b >= 0x80) {
       std::size_t n = valid_sequence(s, i);

@@ -5,6 +5,7 @@
 #include "protocols/xmpp/stanza.hpp"
 #include "protocols/xmpp/writer.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,99 @@ TEST_CASE("writer drops non-XML characters and repairs UTF-8") {
   escape_text(out, "\x02" "bold\x02 \x03" "4red\x0f \xC3\xA9 \xFF x\r");
   CHECK(out == "bold 4red \xC3\xA9 \xEF\xBF\xBD x&#13;");
   CHECK(sanitize_utf8("a\x01\xED\xA0\x80z") == "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz");
+}
+
+namespace {
+// The escaping rules spelled out byte by byte, as the writer had them before its plain-run
+// scan: the scan must not change a single output byte.
+std::string reference_escape(std::string_view s, bool attr) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x80) {
+      std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+                      : b >= 0xE0 && b <= 0xEF ? 3
+                      : b >= 0xF0 && b <= 0xF4 ? 4
+                                               : 0;
+      std::uint32_t cp = n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+      bool ok = n != 0 && i + n <= s.size();
+      for (std::size_t k = 1; ok && k < n; ++k) {
+        auto c = static_cast<unsigned char>(s[i + k]);
+        ok = (c & 0xC0) == 0x80;
+        cp = (cp << 6) | (c & 0x3F);
+      }
+      const std::uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+      ok = ok && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE &&
+           cp != 0xFFFF;
+      if (ok) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      }
+      continue;
+    }
+    ++i;
+    if (b == '&')
+      out += "&amp;";
+    else if (b == '<')
+      out += "&lt;";
+    else if (b == '>')
+      out += "&gt;";
+    else if (b == '"' && attr)
+      out += "&quot;";
+    else if (b == '\'' && attr)
+      out += "&apos;";
+    else if (b == '\t' && attr)
+      out += "&#9;";
+    else if (b == '\n' && attr)
+      out += "&#10;";
+    else if (b == '\r')
+      out += "&#13;";
+    else if (b >= 0x20 || b == '\t' || b == '\n')
+      out += static_cast<char>(b);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("escaping matches the byte-by-byte rules on mixed input") {
+  // Runs of plain ASCII between every kind of byte the slow path handles, at every offset.
+  const std::vector<std::string> pieces = {"plain text ",
+                                           "&",
+                                           "<",
+                                           ">",
+                                           "\"",
+                                           "'",
+                                           "\t",
+                                           "\n",
+                                           "\r",
+                                           "\x01",
+                                           "\x7F",
+                                           "\xC3\xA9",
+                                           "\xE2\x82\xAC",
+                                           "\xF0\x9F\x98\x80",
+                                           "\xFF",
+                                           "\xC3",
+                                           "\xED\xA0\x80",
+                                           "\xEF\xBF\xBE",
+                                           "x",
+                                           "]]>"};
+  std::uint32_t seed = 12345;
+  for (int round = 0; round < 2000; ++round) {
+    std::string in;
+    const int n = 1 + round % 12;
+    for (int k = 0; k < n; ++k) {
+      seed = seed * 1103515245u + 12345u;
+      in += pieces[(seed >> 16) % pieces.size()];
+    }
+    std::string text, attr;
+    escape_text(text, in);
+    escape_attr(attr, in);
+    REQUIRE(text == reference_escape(in, false));
+    REQUIRE(attr == reference_escape(in, true));
+  }
 }
 
 TEST_CASE("rendered output is accepted by the framer") {
