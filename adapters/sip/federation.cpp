@@ -70,6 +70,7 @@ Federation::Federation(Runtime& rt, const config::SipConfig& cfg, std::string lo
     }
     lookups_.emplace_back(*a);
   }
+  lookup_warned_.resize(lookups_.size());
 }
 
 Federation::~Federation() = default;
@@ -109,10 +110,20 @@ void Federation::looked_up(std::size_t entry, const boost::system::error_code& e
   const auto& f = cfg_.federation[entry];
   if (ec) {
     l.failed(ec.message(), now);
-    spdlog::warn(
-        "sip federation {}: proxy {} does not resolve ({}); requests through it fail and the next "
-        "attempt after the backoff looks it up again",
-        f.domain, l.proxy().str(), l.error());
+    // Once a minute per entry at warning level (a misconfigured name fails a lookup up to
+    // every 2 s while subscriptions keep coming due); in between at debug level.
+    auto& w = lookup_warned_[entry];
+    if (w.error != l.error() || now - w.at >= std::chrono::minutes(1)) {
+      spdlog::warn(
+          "sip federation {}: proxy {} does not resolve ({}); requests through it fail and the next "
+          "attempt after the backoff looks it up again ({} failed lookups since the last warning)",
+          f.domain, l.proxy().str(), l.error(), w.since);
+      w = {now, l.error(), 0};
+    } else {
+      ++w.since;
+      spdlog::debug("sip federation {}: proxy {} still does not resolve ({})", f.domain, l.proxy().str(),
+                    l.error());
+    }
   } else {
     std::vector<ProxyIp> all;
     for (const auto& e : results) {
@@ -121,6 +132,7 @@ void Federation::looked_up(std::size_t entry, const boost::system::error_code& e
     }
     std::string seen;
     for (const auto& a : all) seen += (seen.empty() ? "" : ", ") + a.ip;
+    lookup_warned_[entry] = {};
     auto usable = usable_addresses(all, l.proxy().transport, cfg_.listen);
     bool changed = usable != l.addresses();
     l.resolved(usable, now,

@@ -234,6 +234,12 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
   std::vector<Pub> pubs_;
   std::unordered_map<std::uint64_t, OutMsg> msgs_;  // MESSAGEs awaiting an answer or a lookup
   std::vector<ProxyLookup> lookups_;                // by entry
+  struct LookupWarned {
+    FedClock::time_point at{};
+    std::string error;
+    std::uint32_t since = 0;  // failed lookups logged at debug level since
+  };
+  std::vector<LookupWarned> lookup_warned_;  // by entry: the last "does not resolve" warning
   std::uint64_t next_id_ = 1;
   core::HookHandle hook_;
   boost::asio::steady_timer timer_;
