@@ -236,8 +236,7 @@ std::size_t Federation::stop() {
   std::size_t withdrawn = 0;
   for (const auto& p : pubs_) {
     if (!p.sched.published()) continue;
-    if (lookups_[p.entry].need(FedClock::now()).state != ProxyLookup::State::ready)
-      continue;  // lost it since
+    if (lookups_[p.entry].addresses().empty()) continue;  // its name no longer resolves
     spdlog::info("sip federation: withdrawing the publication of {} as {}", p.account, p.aor);
     ops_.publish(FedPublish{next_id_++, p.aor, 0, p.sched.etag(), {}, target(p.entry)});
     ++withdrawn;
