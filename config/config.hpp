@@ -66,7 +66,7 @@ struct SipFederationPublish {
 
 struct SipFederation {
   std::string domain;  // the remote SIP domain, e.g. "sip.example.org"
-  std::string proxy;   // where to send requests: "udp:192.0.2.1:5060" (an IP literal: no DNS client yet)
+  std::string proxy;   // where to send requests: "udp:sip.example.org:5060", "tls:192.0.2.1" (a name or IP)
   std::string user;      // credentials at the remote server (digest), optional
   std::string password;
   std::vector<SipFederationPublish> publish;  // local presence PUBLISHed there (RFC 3903)

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "config/sections.hpp"
 
 namespace parley::config {
@@ -45,13 +47,21 @@ void parse_sip(Reader& r, SipConfig& out) {
   if (out.digest_algorithms.empty()) r.error("digest_algorithms", "at least one algorithm is needed");
   for (const auto& a : out.digest_algorithms)
     if (a != "MD5" && a != "SHA-256") r.error("digest_algorithms", "unknown algorithm '" + a + "' (MD5 or SHA-256)");
-  r.list("federation", out.federation, [](Reader& f, SipFederation& fed) {
+  r.list("federation", out.federation, [&out](Reader& f, SipFederation& fed) {
     f.string("domain", fed.domain, Required::yes);
     f.string("proxy", fed.proxy, Required::yes);
     f.string("user", fed.user);
     f.string("password", fed.password);
+    // A host name or an IP literal (resolved by the federation when it sends: federation.hpp).
     std::string why;
-    if (!fed.proxy.empty() && !parse_listen(fed.proxy, ListenStyle::sip, &why)) f.error("proxy", why);
+    if (!fed.proxy.empty()) {
+      if (auto a = protocols::parse_proxy_address(fed.proxy, &why); !a)
+        f.error("proxy", why);
+      else if (a->transport == protocols::Transport::tls &&
+               std::none_of(out.listen.begin(), out.listen.end(), [](const auto& l) { return l.tls(); }))
+        f.error("proxy",
+                "a tls: proxy needs a tls: address in sip.listen (libre's client TLS uses its context)");
+    }
     f.list("publish", fed.publish, [](Reader& p, SipFederationPublish& pub) {
       p.string("account", pub.account, Required::yes);
       p.string("aor", pub.aor);

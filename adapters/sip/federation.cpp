@@ -57,7 +57,21 @@ Federation::Federation(Runtime& rt, const config::SipConfig& cfg, std::string lo
       domain_(std::move(local_domain)),
       ops_(std::move(ops)),
       remotes_per_entry_(cfg_.federation.size(), 0),
-      timer_(rt.core_strand) {}
+      timer_(rt.core_strand),
+      resolver_(rt.core_strand) {
+  for (const auto& f : cfg_.federation) {
+    // The loader checked it (config/sip_psyc_config.cpp); a config built in code that is
+    // wrong gets a name that never resolves (logged at each attempt), not a crash.
+    std::string why;
+    auto a = protocols::parse_proxy_address(f.proxy, &why);
+    if (!a) {
+      spdlog::error("sip federation {}: {}", f.domain, why);
+      a = protocols::ProxyAddress{protocols::Transport::udp, "proxy.invalid", 5060, false, true};
+    }
+    lookups_.emplace_back(*a);
+  }
+  lookup_warned_.resize(lookups_.size());
+}
 
 Federation::~Federation() = default;
 
@@ -69,7 +83,103 @@ const config::SipFederation* Federation::entry_for(std::string_view domain) cons
 
 FedTarget Federation::target(std::size_t entry) const {
   const auto& f = cfg_.federation[entry];
-  return FedTarget{f.proxy, f.user, f.password};
+  const auto& l = lookups_[entry];
+  return FedTarget{loose_route(l.proxy(), l.address()),
+                   l.proxy().transport == protocols::Transport::tls ? l.proxy().host : std::string(), f.user,
+                   f.password};
+}
+
+ProxyLookup::State Federation::need(std::size_t entry, FedClock::time_point now) {
+  auto n = lookups_[entry].need(now);
+  if (!n.start) return n.state;
+  const auto& proxy = lookups_[entry].proxy();
+  spdlog::debug("sip federation {}: looking up {}", cfg_.federation[entry].domain, proxy.host);
+  resolver_.async_resolve(
+      proxy.host, std::to_string(proxy.port), boost::asio::ip::resolver_base::numeric_service,
+      [w = weak_from_this(), entry](const boost::system::error_code& ec,
+                                    const boost::asio::ip::udp::resolver::results_type& r) {
+        if (auto self = w.lock(); self && !self->stopped_) self->looked_up(entry, ec, r);
+      });
+  return n.state;
+}
+
+void Federation::looked_up(std::size_t entry, const boost::system::error_code& ec,
+                           const boost::asio::ip::udp::resolver::results_type& results) {
+  auto now = FedClock::now();
+  auto& l = lookups_[entry];
+  const auto& f = cfg_.federation[entry];
+  if (ec) {
+    l.failed(ec.message(), now);
+    // Once a minute per entry at warning level (a misconfigured name fails a lookup up to
+    // every 2 s while subscriptions keep coming due); in between at debug level.
+    auto& w = lookup_warned_[entry];
+    if (w.error != l.error() || now - w.at >= std::chrono::minutes(1)) {
+      spdlog::warn(
+          "sip federation {}: proxy {} does not resolve ({}); requests through it fail and the next "
+          "attempt after the backoff looks it up again ({} failed lookups since the last warning)",
+          f.domain, l.proxy().str(), l.error(), w.since);
+      w = {now, l.error(), 0};
+    } else {
+      ++w.since;
+      spdlog::debug("sip federation {}: proxy {} still does not resolve ({})", f.domain, l.proxy().str(),
+                    l.error());
+    }
+  } else {
+    std::vector<ProxyIp> all;
+    for (const auto& e : results) {
+      auto a = e.endpoint().address();
+      all.push_back({a.to_string(), a.is_v6()});
+    }
+    std::string seen;
+    for (const auto& a : all) seen += (seen.empty() ? "" : ", ") + a.ip;
+    lookup_warned_[entry] = {};
+    auto usable = usable_addresses(all, l.proxy().transport, cfg_.listen);
+    bool changed = usable != l.addresses();
+    l.resolved(usable, now,
+               "it resolves to " + seen + ", no address family sip.listen has a " +
+                   std::string(protocols::to_string(l.proxy().transport)) + ": address for");
+    if (l.addresses().empty()) {
+      spdlog::warn("sip federation {}: proxy {}: {}; requests through it fail", f.domain, l.proxy().str(),
+                   l.error());
+    } else {
+      if (changed) {
+        std::string ips;
+        for (const auto& a : l.addresses()) ips += (ips.empty() ? "" : ", ") + a.ip;
+        spdlog::info("sip federation {}: proxy {} is at {}", f.domain, l.proxy().str(), ips);
+      }
+      if (changed && ops_.peers) ops_.peers(entry, l.addresses());
+    }
+  }
+  tick(now);  // what waited for it goes (or fails) now
+}
+
+void Federation::proxy_failed(std::size_t entry, std::uint16_t code) {
+  if (entry < lookups_.size()) lookups_[entry].request_failed(code == 0 || code == 408 || code == 503);
+}
+
+void Federation::send_held_messages(FedClock::time_point now) {
+  std::vector<std::uint64_t> failed;
+  for (auto& [id, o] : msgs_) {
+    if (!o.held) continue;
+    auto st = need(o.entry, now);
+    if (st == ProxyLookup::State::pending) continue;
+    if (st == ProxyLookup::State::failed) {
+      failed.push_back(id);
+      continue;
+    }
+    FedMessage m = std::move(*o.held);
+    o.held.reset();
+    m.target = target(o.entry);
+    ops_.message(std::move(m));
+  }
+  for (auto id : failed) {
+    auto it = msgs_.find(id);
+    if (it == msgs_.end()) continue;
+    it->second.held.reset();
+    message_answered(id, 0,
+                     "proxy " + lookups_[it->second.entry].proxy().host +
+                         " does not resolve: " + lookups_[it->second.entry].error());
+  }
 }
 
 void Federation::start() {
@@ -88,6 +198,8 @@ void Federation::start() {
           Pub{p.account, aor, i, PublishSchedule(federation_backoff(f.backoff_max), seed++), 0, false});
     }
   }
+  // Every named proxy is looked up now, whether or not anything is due through it yet.
+  for (std::size_t i = 0; i < lookups_.size(); ++i) (void)need(i, FedClock::now());
   scan_rosters();
   rt_.core.router().add_route(core::Protocol::sip, this);
   // Later subscriptions to remote SIP presentities (XMPP <presence type='subscribe'/>).
@@ -115,6 +227,7 @@ std::size_t Federation::stop() {
   hook_.reset();
   rt_.core.router().remove_route(core::Protocol::sip);
   timer_.cancel();
+  resolver_.cancel();
   for (auto& [key, r] : remotes_)
     if (r.id) ops_.unsubscribe(r.id);
   remotes_.clear();
@@ -123,6 +236,7 @@ std::size_t Federation::stop() {
   std::size_t withdrawn = 0;
   for (const auto& p : pubs_) {
     if (!p.sched.published()) continue;
+    if (lookups_[p.entry].addresses().empty()) continue;  // its name no longer resolves
     spdlog::info("sip federation: withdrawing the publication of {} as {}", p.account, p.aor);
     ops_.publish(FedPublish{next_id_++, p.aor, 0, p.sched.etag(), {}, target(p.entry)});
     ++withdrawn;
@@ -208,26 +322,45 @@ void Federation::tick(FedClock::time_point now) {
       ops_.unsubscribe(r.id);
       r.id = 0;
       r.sched.ended(now);
+      proxy_failed(r.entry, 0);
     }
-    if (r.sched.due(now)) {
-      r.id = next_id_++;
-      r.heard = now;
-      by_id_[r.id] = it->first;
-      const auto& f = cfg_.federation[r.entry];
-      std::string from = f.user.empty() ? "sip:parley@" + domain_ : "sip:" + f.user + "@" + f.domain;
-      ops_.subscribe(FedSubscribe{r.id, r.aor.str(), from, f.expires, target(r.entry)});
+    if (r.sched.due(now)) r.starting = true;
+    if (r.starting) {
+      auto st = need(r.entry, now);
+      if (st == ProxyLookup::State::failed) {  // logged once per lookup; this one waits again
+        r.starting = false;
+        r.sched.ended(now);
+        spdlog::debug("sip federation: not subscribing to {}: its proxy does not resolve", r.aor.str());
+      } else if (st == ProxyLookup::State::ready) {
+        r.starting = false;
+        r.id = next_id_++;
+        r.heard = now;
+        by_id_[r.id] = it->first;
+        const auto& f = cfg_.federation[r.entry];
+        std::string from = f.user.empty() ? "sip:parley@" + domain_ : "sip:" + f.user + "@" + f.domain;
+        ops_.subscribe(FedSubscribe{r.id, r.aor.str(), from, f.expires, target(r.entry)});
+      }
     }
     if (r.last) deliver(r, false);  // sessions that opened since
     ++it;
   }
   for (auto& p : pubs_) {
     p.sched.set_body(pidf_for(p));
-    if (auto req = p.sched.due(now)) {
+    if (!p.held) p.held = p.sched.due(now);
+    if (!p.held) continue;
+    auto st = need(p.entry, now);
+    if (st == ProxyLookup::State::failed) {  // as if the PUBLISH had no answer: backoff
+      p.held.reset();
+      p.sched.answered(0, {}, 0, now);
+      p.logged = false;
+    } else if (st == ProxyLookup::State::ready) {
       p.id = next_id_++;
-      ops_.publish(FedPublish{p.id, p.aor, cfg_.federation[p.entry].expires, std::move(req->etag),
-                              std::move(req->body), target(p.entry)});
+      ops_.publish(FedPublish{p.id, p.aor, cfg_.federation[p.entry].expires, std::move(p.held->etag),
+                              std::move(p.held->body), target(p.entry)});
+      p.held.reset();
     }
   }
+  send_held_messages(now);
 }
 
 void Federation::deliver(Remote& r, bool to_all) {
@@ -298,6 +431,7 @@ void Federation::subscription_ended(std::uint64_t id, std::uint16_t code, const 
   auto now = FedClock::now();
   r.id = 0;
   r.sched.ended(now);
+  proxy_failed(r.entry, code);
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(r.sched.retry_at() - now).count();
   spdlog::info("sip federation: subscription to {} ended ({} {}); next attempt in {} ms", r.aor.str(), code,
                why, wait);
@@ -315,6 +449,7 @@ void Federation::published(std::uint64_t id, std::uint16_t code, std::string eta
       p.logged = true;
     } else {
       p.logged = false;
+      if (code != 412) proxy_failed(p.entry, code);  // 412: the server forgot the entity tag
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.sched.retry_at() - now).count();
       spdlog::warn("sip federation: PUBLISH of {} as {} failed ({}); next attempt in {} ms", p.account, p.aor,
                    code, std::max<long long>(0, wait));
@@ -363,6 +498,11 @@ core::Status Federation::deliver(const core::MessagePtr& m) {
   if (msgs_.size() >= kMaxFedMessagesInFlight)
     return core::make_error(core::Condition::resource_constraint, "too many SIP MESSAGEs in flight");
   std::size_t entry = static_cast<std::size_t>(f - cfg_.federation.data());
+  // Unresolvable just now (the last lookup failed < 2 s ago): what a MESSAGE nobody
+  // answered gets (RFC 7572 §5, error_for_status(0)); a lookup running: it waits for it.
+  auto st = need(entry, FedClock::now());
+  if (st == ProxyLookup::State::failed)
+    return error_for_status(0, "proxy " + lookups_[entry].proxy().host + " does not resolve");
   FedMessage out;
   out.id = next_id_++;
   out.uri = aor->str();
@@ -370,8 +510,15 @@ core::Status Federation::deliver(const core::MessagePtr& m) {
   out.body = m->kind == core::MessageKind::action ? "* " + m->from.id() + " " + m->body : m->body;
   if (out.body.size() > cfg_.max_message) out.body.resize(cfg_.max_message);  // RFC 3428 §8 pager size
   if (m->subject) out.subject = sipt::header_safe(*m->subject);
+  OutMsg o{m->origin.session, m->origin_id.empty() ? m->id : m->origin_id, out.uri, entry, std::nullopt};
+  if (st == ProxyLookup::State::pending) {
+    std::uint64_t id = out.id;
+    o.held = std::move(out);
+    msgs_[id] = std::move(o);
+    return {};
+  }
   out.target = target(entry);
-  msgs_[out.id] = OutMsg{m->origin.session, m->origin_id.empty() ? m->id : m->origin_id, out.uri};
+  msgs_[out.id] = std::move(o);
   ops_.message(std::move(out));
   return {};
 }
@@ -382,6 +529,7 @@ void Federation::message_answered(std::uint64_t id, std::uint16_t code, const st
   OutMsg o = std::move(it->second);
   msgs_.erase(it);
   if (code >= 200 && code < 300) return;
+  if (code == 0 || code == 408 || code == 503) proxy_failed(o.entry, code);
   spdlog::info("sip federation: MESSAGE to {} failed: {} {}", o.to, code, why);
   if (!o.origin) return;
   if (const auto* s = rt_.core.sessions().find(o.origin); s && s->sink)

@@ -1,9 +1,22 @@
 #pragma once
 // SIP presence federation, the core side (core strand only): `sip.federation[]` entries
-// name a remote SIP domain, the proxy/presence server to send to (an IP literal: the stack
-// has no DNS client), digest credentials for it, and which local accounts to publish
-// (RFC 7247/8048 interworking; DESIGN.md use 4). The libre side (libre_federation.*)
-// carries out the requests this class decides on and reports back.
+// name a remote SIP domain, the proxy/presence server to send to, digest credentials for
+// it, and which local accounts to publish (RFC 7247/8048 interworking; DESIGN.md use 4).
+// The libre side (libre_federation.*) carries out the requests this class decides on and
+// reports back.
+//
+// The proxy (`udp:sip.example.org:5060`, `tls:proxy.example.org`, `udp:192.0.2.1`) may
+// name a host: libre's stack has no DNS client, so this class looks the name up with
+// getaddrinfo on Asio's resolver thread (never on the core strand or the libre thread;
+// adapters/sip/proxy_lookup.hpp says why not libre's dnsc and when it looks up again: at
+// start, and when a request through the current address failed, at most every 2 s) and
+// hands the libre side the address as an IP-literal loose route, with the configured
+// host for a tls: proxy's certificate check (libre_federation.cpp, TlsVerifyScope).
+// Requests wait while a lookup runs (MESSAGEs count against kMaxFedMessagesInFlight); a
+// name that does not resolve is logged, and fails what waited like a request nobody
+// answered: a subscription or publication backs off (federation_schedule) and looks the
+// name up again at its next attempt, a MESSAGE comes back recipient-unavailable. The
+// resolved addresses are also those an incoming MESSAGE/SUBSCRIBE must come from (Ops::peers).
 //
 // Watching (RFC 3856 / RFC 6665, subscriber side). A local user has `sip:juliet@remote` on
 // the roster (XMPP: `juliet\40remote@sip.DOMAIN`, or `juliet%remote@sip.DOMAIN`) with a
@@ -47,6 +60,7 @@
 // NOTIFY bodies are vetted on the libre thread before anything reaches here
 // (vet_notify_body: PIDF content type, kMaxPresenceDocument, a parse that refuses what it
 // does not understand): a bad one is answered 4xx and changes nobody's presence.
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
@@ -61,6 +75,7 @@
 
 #include "adapters/common/runtime.hpp"
 #include "adapters/sip/federation_schedule.hpp"
+#include "adapters/sip/proxy_lookup.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "config/config.hpp"
 #include "core/plugin/hooks.hpp"
@@ -87,7 +102,8 @@ NotifyVetting vet_notify_body(bool pidf_content_type, std::string_view body);
 
 // What the libre side is asked to do.
 struct FedTarget {
-  std::string proxy;  // "udp:127.0.0.1:5060" (sip.federation[].proxy)
+  std::string route;  // the proxy's resolved address as a loose route: "sip:192.0.2.1:5060;transport=udp;lr"
+  std::string tls_host;  // tls: the configured host (name or IP) its certificate must match; else empty
   std::string user, password;
 };
 struct FedSubscribe {
@@ -124,6 +140,8 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
     std::function<void(std::uint64_t id)> unsubscribe;
     std::function<void(FedPublish)> publish;
     std::function<void(FedMessage)> message;
+    // Entry `entry`'s proxy now resolves to `ips` (the libre side trusts requests from them).
+    std::function<void(std::size_t entry, std::vector<ProxyIp> ips)> peers;
   };
   Federation(Runtime& rt, const config::SipConfig& cfg, std::string local_domain, Ops ops);
   ~Federation() override;
@@ -172,6 +190,7 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
     std::optional<core::Tuple> last;
     std::set<core::SessionId> told;  // sessions that have `last`
     FedClock::time_point heard{};    // the live attempt's start or its last NOTIFY
+    bool starting = false;           // due, waiting for the proxy's name to resolve
   };
   struct Pub {
     std::string account;
@@ -180,14 +199,25 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
     PublishSchedule sched;
     std::uint64_t id = 0;  // the request in flight
     bool logged = false;
+    std::optional<PublishSchedule::Request> held;  // due, waiting for the proxy's name to resolve
   };
 
   struct OutMsg {
     core::SessionId origin = 0;
     std::string ref_id, to;
+    std::size_t entry = 0;
+    std::optional<FedMessage> held;  // waiting for the proxy's name to resolve
   };
 
+  // The entry's proxy, as libre gets it; only when need(entry) said ready.
   FedTarget target(std::size_t entry) const;
+  // Whether requests through entry's proxy can go now (starts a lookup when one is due).
+  ProxyLookup::State need(std::size_t entry, FedClock::time_point now);
+  void looked_up(std::size_t entry, const boost::system::error_code& ec,
+                 const boost::asio::ip::udp::resolver::results_type& results);
+  // A request through entry's proxy failed: no answer (next address) or refused.
+  void proxy_failed(std::size_t entry, std::uint16_t code);
+  void send_held_messages(FedClock::time_point now);
   std::string from_aor(std::size_t entry, const std::string& account) const;
   void scan_rosters();
   void deliver(Remote& r, bool to_all);
@@ -202,10 +232,18 @@ class Federation : public core::ForeignRoute, public std::enable_shared_from_thi
   std::vector<std::size_t> remotes_per_entry_;            // remotes_ counted by entry (max_subscriptions)
   std::unordered_map<std::uint64_t, std::string> by_id_;  // live subscribe attempts
   std::vector<Pub> pubs_;
-  std::unordered_map<std::uint64_t, OutMsg> msgs_;  // MESSAGEs awaiting an answer
+  std::unordered_map<std::uint64_t, OutMsg> msgs_;  // MESSAGEs awaiting an answer or a lookup
+  std::vector<ProxyLookup> lookups_;                // by entry
+  struct LookupWarned {
+    FedClock::time_point at{};
+    std::string error;
+    std::uint32_t since = 0;  // failed lookups logged at debug level since
+  };
+  std::vector<LookupWarned> lookup_warned_;  // by entry: the last "does not resolve" warning
   std::uint64_t next_id_ = 1;
   core::HookHandle hook_;
   boost::asio::steady_timer timer_;
+  boost::asio::ip::udp::resolver resolver_;  // getaddrinfo on Asio's resolver thread
   bool stopped_ = true;
 };
 

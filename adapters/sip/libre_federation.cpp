@@ -1,29 +1,83 @@
 #include "adapters/sip/libre_federation.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <re.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
 #include "adapters/sip/libre_pl.hpp"
-#include "protocols/common/listen_address.hpp"
 #include "protocols/sip/text.hpp"
+
+// libre exports it (tls/openssl/tls.c) but declares it only under USE_OPENSSL, which its
+// pkg-config flags do not set.
+extern "C" struct ssl_ctx_st* tls_openssl_context(const struct tls* tls);
 
 namespace parley::adapters::sip {
 
 namespace {
 
-// sip.federation[].proxy ("udp:127.0.0.1:5060") as a loose route (RFC 3261 §16.12): the
-// request goes there whatever its Request-URI's host is, with no DNS lookup.
-std::string route_of(const std::string& proxy) {
-  auto a = protocols::parse_listen(proxy, protocols::ListenStyle::sip);
-  if (!a) return {};
-  std::string host = a->ipv6 ? "[" + a->host + "]" : a->host;
-  const char* tp = a->transport == protocols::Transport::udp   ? "udp"
-                   : a->transport == protocols::Transport::tls ? "tls"
-                                                               : "tcp";
-  return "sip:" + host + ":" + std::to_string(a->port) + ";transport=" + tp + ";lr";
-}
+// TLS to a federation proxy. libre 1.1.0's SIP transport opens an outgoing TLS connection
+// with the tls: listener's context and checks nothing: tls_alloc sets no verify mode and
+// sip/transp.c conn_send calls tls_start_tcp without a host (no chain check, no name
+// check, no SNI). An SSL object copies its context's verify mode, callback and
+// X509_VERIFY_PARAM (the host name or IP to match) when it is created (SSL_new), and libre
+// creates it inside the request call on this thread (sip_requestf / sipevent_subscribe ->
+// sip_request -> conn_send -> tls_start_tcp: the route is an IP literal, so no lookup
+// defers the send). So around each request this file starts through a tls: proxy, the
+// context asks for a chain to a trusted CA (the system's: SSL_CTX_set_default_verify_paths,
+// which honours SSL_CERT_FILE / SSL_CERT_DIR) whose certificate matches the proxy's
+// configured HOST NAME (RFC 5922 §7.2: subjectAltName DNS, else the CN; an IP literal
+// proxy: an IP subjectAltName), never the address it resolved to; then the context is put
+// back, so TLS accepted from UAs stays as it was. A connection libre already holds to that
+// address is reused as it is (checked when it was opened). Not covered: a connection
+// libre opens on its own for an in-dialog request (a subscription refresh after the
+// proxy closed the connection) is not checked; docs/PLUGINS.md says so.
+class TlsVerifyScope {
+ public:
+  TlsVerifyScope(SSL_CTX* ctx, const std::string& host) : ctx_(host.empty() ? nullptr : ctx) {
+    if (!ctx_) return;
+    X509_VERIFY_PARAM* p = SSL_CTX_get0_param(ctx_);
+    X509_VERIFY_PARAM_set_hostflags(p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_ip_asc(p, host.c_str()) != 1) {  // not an IP literal: a name
+      ERR_clear_error();
+      X509_VERIFY_PARAM_set1_host(p, host.c_str(), host.size());
+    }
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, &TlsVerifyScope::verify);
+  }
+  ~TlsVerifyScope() {
+    if (!ctx_) return;
+    X509_VERIFY_PARAM* p = SSL_CTX_get0_param(ctx_);
+    X509_VERIFY_PARAM_set1_host(p, nullptr, 0);
+    X509_VERIFY_PARAM_set1_ip(p, nullptr, 0);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  }
+  TlsVerifyScope(const TlsVerifyScope&) = delete;
+  TlsVerifyScope& operator=(const TlsVerifyScope&) = delete;
+
+ private:
+  // The handshake stops on a refused certificate; say which and why (the request then
+  // fails like one without an answer, and the federation backs off).
+  static int verify(int ok, X509_STORE_CTX* x) {
+    if (ok) return 1;
+    X509* cert = X509_STORE_CTX_get_current_cert(x);
+    char subject[256] = "?";
+    if (cert) X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+    const char* host = X509_VERIFY_PARAM_get0_host(X509_STORE_CTX_get0_param(x), 0);
+    char* ip = X509_VERIFY_PARAM_get1_ip_asc(X509_STORE_CTX_get0_param(x));
+    spdlog::warn("sip federation: TLS certificate of the proxy refused (expected {}): {} (depth {}, {})",
+                 host ? host
+                 : ip ? ip
+                      : "?",
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)),
+                 X509_STORE_CTX_get_error_depth(x), protocols::sip::header_safe(subject, 200));
+    OPENSSL_free(ip);
+    return 0;
+  }
+  SSL_CTX* ctx_;
+};
 
 // The credentials libre's client digest asks for, as a libre object: sip_auth keeps a
 // reference (aref), so a subscriber that libre keeps alive to unsubscribe after we let
@@ -87,8 +141,15 @@ struct FedClient::Msg {
 };
 
 FedClient::FedClient(Runtime& rt, LibreLoop& loop, std::weak_ptr<Federation> core, struct ::sip* sip,
-                     sipevent_sock* evsock)
-    : rt_(rt), loop_(loop), core_(std::move(core)), sip_(sip), evsock_(evsock) {}
+                     sipevent_sock* evsock, struct tls* tls)
+    : rt_(rt), loop_(loop), core_(std::move(core)), sip_(sip), evsock_(evsock), tls_(tls) {
+  // The trust store for checking tls: proxies (TlsVerifyScope); the server side never
+  // asks for client certificates, so this changes nothing for UAs.
+  if (tls_ && SSL_CTX_set_default_verify_paths(tls_openssl_context(tls_)) != 1)
+    spdlog::warn("sip federation: the system's CA certificates could not be loaded; tls: proxies will fail");
+}
+
+SSL_CTX* FedClient::ssl_context() const { return tls_ ? tls_openssl_context(tls_) : nullptr; }
 
 FedClient::~FedClient() = default;  // close() ran on the libre thread
 
@@ -107,7 +168,7 @@ void FedClient::subscribe(const FedSubscribe& in) {
   s->self = this;
   s->id = in.id;
   s->uri = in.uri;
-  s->route = route_of(in.target.proxy);
+  s->route = in.target.route;
   const char* routev[] = {s->route.c_str()};
   Sub* raw = s.get();
   subs_[in.id] = std::move(s);
@@ -163,6 +224,7 @@ void FedClient::subscribe(const FedSubscribe& in) {
     });
   };
   Creds* creds = make_creds(in.target.user, in.target.password);
+  TlsVerifyScope verify(ssl_context(), in.target.tls_host);
   int err =
       raw->route.empty() || !creds
           ? EINVAL
@@ -204,7 +266,7 @@ void FedClient::message(const FedMessage& in) {
   auto m = std::make_unique<Msg>();
   m->self = this;
   m->m = in;
-  m->route = route_of(in.target.proxy);
+  m->route = in.target.route;
   m->callid = ::rand_u64();
   m->tag = ::rand_u64();
   Msg* raw = m.get();
@@ -239,7 +301,7 @@ void FedClient::publish(const FedPublish& in) {
   auto p = std::make_unique<Pub>();
   p->self = this;
   p->p = in;
-  p->route = route_of(in.target.proxy);
+  p->route = in.target.route;
   p->callid = ::rand_u64();
   p->tag = ::rand_u64();
   Pub* raw = p.get();
@@ -288,6 +350,7 @@ void send_publish(FedClient::Pub* p) {
   int err = uri_decode(&route, &rpl);
   std::string if_match = p->p.etag.empty() ? "" : "SIP-If-Match: " + p->p.etag + "\r\n";
   std::string ctype = p->p.body.empty() ? "" : "Content-Type: application/pidf+xml\r\n";
+  TlsVerifyScope verify(p->self->ssl_context(), p->p.target.tls_host);
   if (!err)
     err = sip_requestf(nullptr, p->self->sip_handle(), true, "PUBLISH", p->p.aor.c_str(), &route, p->auth,
                        nullptr, publish_response, p,
@@ -308,6 +371,7 @@ void send_message(FedClient::Msg* m) {
   pl_set_str(&rpl, m->route.c_str());
   int err = uri_decode(&route, &rpl);
   std::string subject = m->m.subject.empty() ? "" : "Subject: " + m->m.subject + "\r\n";
+  TlsVerifyScope verify(m->self->ssl_context(), m->m.target.tls_host);
   if (!err)
     err = sip_requestf(nullptr, m->self->sip_handle(), true, "MESSAGE", m->m.uri.c_str(), &route, m->auth,
                        nullptr, message_response, m,

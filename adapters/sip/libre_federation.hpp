@@ -2,7 +2,8 @@
 // The SIP federation's libre side (libre thread only): one sipevent subscriber per remote
 // presentity the core side (adapters/sip/federation.hpp) asks to watch, and one PUBLISH
 // client transaction at a time per published presentity, both through the entry's proxy
-// (a loose route, RFC 3261 §16.12) with libre's client digest (sip_auth: 401/407 are
+// (a loose route, RFC 3261 §16.12, to the address the core side resolved its name to:
+// FedTarget::route) with libre's client digest (sip_auth: 401/407 are
 // answered with the entry's user/password). NOTIFY bodies are vetted here
 // (vet_notify_body) and only a good document is posted to the core strand. Outgoing pager
 // MESSAGEs go the same way as PUBLISH: one client transaction, the challenge answered once
@@ -19,13 +20,16 @@
 struct sip;
 struct sip_msg;
 struct sipevent_sock;
+struct tls;
+struct ssl_ctx_st;
 
 namespace parley::adapters::sip {
 
 class FedClient {
  public:
+  // `tls`: the tls: listener's context (libre's client TLS uses it), null without one.
   FedClient(Runtime& rt, LibreLoop& loop, std::weak_ptr<Federation> core, struct ::sip* sip,
-            sipevent_sock* evsock);
+            sipevent_sock* evsock, struct tls* tls);
   ~FedClient();
   FedClient(const FedClient&) = delete;
   FedClient& operator=(const FedClient&) = delete;
@@ -44,6 +48,7 @@ class FedClient {
     return sip_;
   }
   bool is_closed() const { return closed_; }
+  struct ssl_ctx_st* ssl_context() const;  // of tls, null without one
   std::size_t publishes_in_flight() const { return pubs_.size(); }
   void published(Pub* p, int err, const struct sip_msg* msg);  // reports, then frees p
   void answered(Msg* m, int err, const struct sip_msg* msg);   // reports, then frees m
@@ -54,6 +59,7 @@ class FedClient {
   std::weak_ptr<Federation> core_;
   struct ::sip* sip_;
   sipevent_sock* evsock_;
+  struct tls* tls_;
   bool closed_ = false;
   std::unordered_map<std::uint64_t, std::unique_ptr<Sub>> subs_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Pub>> pubs_;

@@ -91,11 +91,12 @@ struct Settings {
   std::string tls_cert_pem, tls_key_pem;          // for tls: listeners; empty when there are none
   std::vector<sipt::DigestAlgorithm> algorithms;  // sip.digest_algorithms, in order
   struct Peer {
-    std::string ip, domain;
+    std::string ip, domain;  // ip: an IP-literal proxy's; a named one's come from its lookups
     std::uint16_t port = 0;
     bool udp = true;
   };
-  // sip.federation[]: whose proxy may relay MESSAGEs without digest, and is not rate limited
+  // sip.federation[] by entry: whose proxy may relay MESSAGEs without digest, and is not
+  // rate limited (the addresses: Stack::peer_ips_)
   std::vector<Peer> peers;
 };
 
@@ -153,7 +154,7 @@ class Stack {
     err = sipevent_listen(&evsock_, sip_, 16384, 16, nullptr, nullptr);
     if (err) return std::string("sipevent_listen: ") + std::strerror(err);
     if (auto c = core_.lock(); c && c->federation)
-      fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_);
+      fed_ = std::make_unique<FedClient>(rt_, loop_, c->federation, sip_, evsock_, tls_);
     return {};
   }
 
@@ -204,6 +205,10 @@ class Stack {
 
   FedClient* fed() { return closed_ ? nullptr : fed_.get(); }
   std::size_t fed_publishes() { return fed() ? fed_->publishes_in_flight() : 0; }
+  // Entry `entry`'s proxy name now resolves to `ips` (Federation::looked_up).
+  void set_peer_ips(std::size_t entry, std::vector<std::string> ips) {
+    if (entry < peer_ips_.size()) peer_ips_[entry] = std::move(ips);
+  }
 
   void close() {
     if (closed_) return;
@@ -459,8 +464,8 @@ class Stack {
   bool rate_ok(const sip_msg* msg) {
     std::string ip = address_of(msg->src, false);
     // A federated presence server sends the NOTIFYs of every remote contact watched there.
-    if (std::any_of(s_->peers.begin(), s_->peers.end(), [&](const auto& p) { return p.ip == ip; }))
-      return true;
+    for (const auto& ips : peer_ips_)
+      if (std::find(ips.begin(), ips.end(), ip) != ips.end()) return true;
     auto now = protocols::TokenBucket::Clock::now();
     if (buckets_.size() > 65'536) buckets_.clear();  // bounded: forgetting only forgives
     auto [it, fresh] =
@@ -675,10 +680,13 @@ class Stack {
   bool federated(const sip_msg* msg) const {
     if (s_->peers.empty()) return false;
     const std::string ip = address_of(msg->src, false), host = str(msg->from.uri.host);
-    for (const auto& p : s_->peers)
-      if (p.ip == ip && protocols::ascii_equal_fold(p.domain, host) && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
-          (!p.udp || sa_port(&msg->src) == p.port))
+    for (std::size_t i = 0; i < s_->peers.size() && i < peer_ips_.size(); ++i) {
+      const auto& p = s_->peers[i];
+      if (protocols::ascii_equal_fold(p.domain, host) && (msg->tp == SIP_TRANSP_UDP) == p.udp &&
+          (!p.udp || sa_port(&msg->src) == p.port) &&
+          std::find(peer_ips_[i].begin(), peer_ips_[i].end(), ip) != peer_ips_[i].end())
         return true;
+    }
     return false;
   }
 
@@ -829,6 +837,15 @@ class Stack {
   std::unordered_map<SendCtx*, std::unique_ptr<SendCtx>> sends_;
   std::unordered_map<std::string, protocols::TokenBucket> buckets_;
   std::unique_ptr<FedClient> fed_;
+  // By federation entry: the addresses its proxy may send from (an IP literal's at once,
+  // a name's after each lookup; Settings::peers has the rest).
+  std::vector<std::vector<std::string>> peer_ips_ = initial_peer_ips(*s_);
+  static std::vector<std::vector<std::string>> initial_peer_ips(const Settings& s) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& p : s.peers)
+      out.push_back(p.ip.empty() ? std::vector<std::string>{} : std::vector{p.ip});
+    return out;
+  }
   std::unique_ptr<FastNotifier> fast_;  // null: every subscription on libre's notifier
 };
 
@@ -848,10 +865,11 @@ class SipPlugin final : public core::Plugin {
     }
     for (const auto& a : cfg_.sip.digest_algorithms)
       if (auto alg = sipt::parse_digest_algorithm(a)) s->algorithms.push_back(*alg);
-    for (const auto& f : cfg_.sip.federation)
-      if (auto a = protocols::parse_listen(f.proxy, protocols::ListenStyle::sip)) {
-        s->peers.push_back({a->host, f.domain, a->port, a->transport == protocols::Transport::udp});
-      }
+    for (const auto& f : cfg_.sip.federation) {  // one per entry, in order (Ops::peers counts on it)
+      auto a = protocols::parse_proxy_address(f.proxy);
+      s->peers.push_back({a && !a->name ? a->host : std::string(), f.domain, a ? a->port : std::uint16_t{0},
+                          !a || a->transport == protocols::Transport::udp});
+    }
     settings_ = s;
     if (rt_.core.directory().digest_realm() != s->domain)
       spdlog::warn("sip: digest realm {} differs from the directory's; registrations will fail", s->domain);
@@ -900,6 +918,15 @@ class SipPlugin final : public core::Plugin {
             if (auto c = w.lock(); c && c->federation) c->federation->message_answered(id, 503, "Queue Full");
           });
         }
+      };
+      ops.peers = [this, loop](std::size_t entry, std::vector<ProxyIp> ips) {
+        Stack* st = stack_.get();
+        std::vector<std::string> list;
+        for (auto& a : ips) list.push_back(std::move(a.ip));
+        if (!post_to_libre(*loop, [st, entry, list = std::move(list)]() mutable {
+              st->set_peer_ips(entry, std::move(list));
+            }))
+          spdlog::warn("sip: libre queue full or stopped; a federation proxy's new addresses were dropped");
       };
       core_->federation = std::make_shared<Federation>(rt_, cfg_.sip, s->domain, std::move(ops));
     }

@@ -165,4 +165,69 @@ std::optional<ServerAddress> parse_server_address(std::string_view text, std::st
   return out;
 }
 
+std::string ProxyAddress::str() const {
+  std::string h = ipv6 ? "[" + host + "]" : host;
+  return std::string(to_string(transport)) + ":" + h + ":" + std::to_string(port);
+}
+
+std::optional<ProxyAddress> parse_proxy_address(std::string_view text, std::string* why) {
+  auto bad = [&](std::string_view what) -> std::optional<ProxyAddress> {
+    fail(why, "invalid proxy address '" + std::string(text.substr(0, 300)) + "' (" + std::string(what) +
+                  "); expected TRANSPORT:HOST[:PORT] with TRANSPORT udp, tcp or tls and HOST a host name or "
+                  "IP address, e.g. \"udp:sip.example.org:5060\", \"tls:proxy.example.org\" or "
+                  "\"tcp:[2001:db8::1]:5060\"");
+    return std::nullopt;
+  };
+  ProxyAddress out;
+  std::string_view rest = text;
+  if (rest.substr(0, 4) == "udp:")
+    out.transport = Transport::udp;
+  else if (rest.substr(0, 4) == "tcp:")
+    out.transport = Transport::tcp;
+  else if (rest.substr(0, 4) == "tls:")
+    out.transport = Transport::tls;
+  else
+    return bad("missing transport prefix");
+  rest.remove_prefix(4);
+  std::string_view host, port;
+  bool bracketed = false;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '['");
+    host = rest.substr(1, close - 1);
+    bracketed = true;
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("junk after ']'");
+      port = rest.substr(1);
+      if (port.empty()) return bad("port must be 1..65535");
+    }
+  } else {
+    auto colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      if (port.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
+      if (port.empty()) return bad("port must be 1..65535");
+    }
+  }
+  out.host = std::string(host);
+  if (out.host.empty()) return bad("missing host");
+  if (bracketed) {
+    if (!is_ipv6(out.host)) return bad("not an IPv6 address");
+    out.ipv6 = true;
+  } else if (!is_ipv4(out.host)) {
+    if (!is_dns_name(out.host)) return bad("host is neither an IP address nor a host name");
+    out.name = true;
+  }
+  if (port.empty()) {
+    out.port = out.transport == Transport::tls ? 5061 : 5060;
+  } else {
+    auto p = parse_port(port);
+    if (!p) return bad("port must be 1..65535");
+    out.port = *p;
+  }
+  return out;
+}
+
 }  // namespace parley::protocols

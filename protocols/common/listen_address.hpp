@@ -49,4 +49,20 @@ struct ServerAddress {
 };
 std::optional<ServerAddress> parse_server_address(std::string_view text, std::string* why = nullptr);
 
+// A SIP proxy to send requests to (sip.federation[].proxy): "TRANSPORT:HOST[:PORT]" with
+// TRANSPORT udp, tcp or tls, HOST an IP literal ("[::1]" bracketed) or a DNS name (the
+// same RFC 1123 labels as above, at most 253 bytes), PORT 1..65535, default 5060, 5061 for
+// tls (RFC 3261 §19.1.2). A name is resolved by the sender, not here (RFC 3263 §4.2's
+// A/AAAA step only: no NAPTR/SRV).
+struct ProxyAddress {
+  Transport transport = Transport::udp;
+  std::string host;  // without brackets, as written (a name keeps its case: DNS ignores it)
+  std::uint16_t port = 0;
+  bool ipv6 = false;  // an IPv6 literal
+  bool name = false;  // a DNS name, not an IP literal
+  // "udp:sip.example.org:5060", "tls:[::1]:5061": the port always written.
+  std::string str() const;
+};
+std::optional<ProxyAddress> parse_proxy_address(std::string_view text, std::string* why = nullptr);
+
 }  // namespace parley::protocols

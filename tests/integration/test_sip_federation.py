@@ -623,6 +623,214 @@ def test_publication_is_withdrawn_at_shutdown():
         assert "not withdrawn within 2 s" in d2.log(), d2.log()[-3000:]
 
 
+def test_proxy_given_by_name_subscribes_publishes_and_sends_messages():
+    """sip.federation[].proxy names its host ("udp:localhost:PORT", /etc/hosts): parleyd
+    looks it up off its threads and talks to the address it resolves to (127.0.0.1, the
+    family sip.listen has): SUBSCRIBE, PUBLISH and MESSAGE go through Kamailio, and a
+    MESSAGE Kamailio relays from juliet is taken as from the proxy (its resolved address)."""
+    need_tools()
+    kport = h.free_port(udp=True)
+    cfg = config(kport, publish=[{"account": "alice"}])
+    cfg["sip"]["federation"][0]["proxy"] = f"udp:localhost:{kport}"
+    with running_kamailio(kport, cfg, location=True) as kam:
+        with h.Parleyd(cfg) as d:
+            wait_log(d, rf"sip federation {REMOTE}: proxy udp:localhost:{kport} is at 127\.0\.0\.1", 10)
+            bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw", timeout=20)
+            # PUBLISH: alice's presence reaches Kamailio.
+            wait_log(d, r"sip federation: publishing alice as sip:alice@remote\.test", 15)
+            # SUBSCRIBE: juliet's state at Kamailio reaches bob.
+            watch(bob, "juliet")
+            wait_log(d, r"sip federation: subscribed to sip:juliet@remote\.test", 15)
+            publish(kport, "juliet", "open", "", "hello by name")
+            p = presence_from(bob, "juliet", lambda p: p["type"] == "available")
+            assert p["status"] == "hello by name", p
+            # MESSAGE out: to juliet's UA registered at Kamailio.
+            uas = h.free_port(udp=True)
+            proc, work = sipp("kam_message_uas.xml", kport, "juliet", {"_calls": "1"}, timeout=30,
+                              background=True, port=uas)
+            try:
+                kam_register(kport, "juliet", uas)
+                bob.send_message(mto=contact_jid("juliet"), mbody="hello juliet, by name", mtype="chat")
+                wait_file(work / "msg.txt", "hello juliet, by name", 15)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                shutil.rmtree(work, ignore_errors=True)
+            # MESSAGE in: relayed by Kamailio from its resolved address, so no digest asked.
+            inbox = asyncio.Queue()
+            bob.add_event_handler("message", lambda m: inbox.put_nowait(m))
+            keys = {"domain": REMOTE, "to": "bob", "to_domain": "localhost", "text": "back by name"}
+            rc, out, work = sipp("kam_message.xml", kport, "juliet", keys)
+            shutil.rmtree(work, ignore_errors=True)
+            assert rc == 0, out[-2000:]
+            m = xc.run(xc.next_where(inbox, lambda m: m["body"].strip() == "back by name"), 15)
+            assert "juliet" in str(m["from"]), m
+            assert "does not resolve" not in d.log()
+            xc.bye(alice)
+            xc.bye(bob)
+
+
+def test_unresolvable_proxy_name_is_logged_and_other_sip_traffic_goes_on():
+    """A proxy name that never resolves (RFC 6761 §6.4: .invalid): parleyd starts, says so
+    in its log, keeps retrying with the bounded backoff (each attempt looks the name up
+    again), answers an XMPP message to a contact there with recipient-unavailable (as for a
+    proxy that never answers), and keeps serving SIP UAs: REGISTER with digest, MESSAGE to
+    an XMPP user."""
+    need_tools()
+    cfg = config(5060, backoff_max=2)
+    cfg["sip"]["federation"][0]["proxy"] = "udp:nonexistent.invalid"
+    with h.Parleyd(cfg) as d:
+        wait_log(d, rf"sip federation {REMOTE}: proxy udp:nonexistent\.invalid:5060 does not resolve", 30)
+        bob = xc.login(Client, d.ports["xmpp"], "bob@localhost/x", "bobpw", timeout=20)
+        errors = asyncio.Queue()
+        inbox = asyncio.Queue()
+        bob.add_event_handler("message_error", lambda m: errors.put_nowait(m))
+        bob.add_event_handler("message", lambda m: inbox.put_nowait(m))
+        watch(bob, "juliet")
+        bob.send_message(mto=contact_jid("juliet"), mbody="anyone?", mtype="chat")
+        e = xc.run(xc.next_where(errors, lambda m: True, 30), 35)
+        assert e["error"]["condition"] == "recipient-unavailable", e
+        # Looked up again at later attempts (backoff_max 2 s, lookups at most every 2 s).
+        mark = d.mark()
+        wait_log(d, r"proxy udp:nonexistent\.invalid:5060 still does not resolve", 30, after=mark)
+        # Other SIP traffic: a UA registers (digest) and messages bob on XMPP.
+        ua = ts.UdpUa(d.ports["sip"], "alice")
+        assert ts.status(ts.register(ua, "alicepw")) == 200
+        ruri = "sip:bob@localhost"
+        hdrs = ["Content-Type: text/plain;charset=UTF-8"]
+        r = ua.transact(ua.request("MESSAGE", ruri, hdrs, b"still here", to_user="bob"))
+        if ts.status(r) == 401:
+            ch = [c for c in ts.challenges(r) if c.get("algorithm", "MD5") == "MD5"][0]
+            r = ua.transact(ua.request("MESSAGE", ruri, hdrs + [ts.authorization(ch, "alice", "alicepw", "MESSAGE",
+                                                                                  ruri, nc=2)], b"still here",
+                                       to_user="bob"))
+        assert ts.status(r) in (200, 202), r
+        m = xc.run(xc.next_where(inbox, lambda m: m["body"].strip() == "still here"), 15)
+        assert m is not None
+        assert d.running()
+        lookups = d.log().count("does not resolve (")
+        assert lookups <= 30, lookups  # bounded: at most one lookup per 2 s, not a loop
+        warned = [ln for ln in d.log().splitlines() if "proxy udp:nonexistent.invalid:5060 does not resolve" in ln]
+        assert len(warned) == 1, warned  # the warning once a minute, the rest at debug level
+        xc.bye(bob)
+
+
+def _make_certs(work: Path) -> dict[str, tuple[Path, Path]]:
+    """A test CA and two leaf certificates it signs: one for the name localhost, one for the
+    address 127.0.0.1 only (what localhost resolves to)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=work, timeout=60)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=parley test CA",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    out = {}
+    for name, san in (("name", "DNS:localhost"), ("ip", "IP:127.0.0.1")):
+        cn = "localhost" if name == "name" else "127.0.0.1"
+        (work / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem")
+        out[name] = (work / f"{name}.pem", work / f"{name}.key")
+    return out
+
+
+class TlsProxy:
+    """A TLS listener standing in for the proxy (Python's ssl module: a real TLS stack);
+    records each handshake's outcome and the first request line read after it."""
+
+    def __init__(self, cert: tuple[Path, Path]):
+        import socket
+        import ssl
+        import threading
+        self.events: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.use(cert)
+        self._stop = False
+        self._ssl = ssl
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def use(self, cert: tuple[Path, Path]) -> None:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+        self.ctx = ctx
+
+    def _run(self) -> None:
+        import socket
+        deadline = time.monotonic() + 120  # bounded
+        while not self._stop and time.monotonic() < deadline:
+            try:
+                raw, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            raw.settimeout(5)
+            try:
+                with self.ctx.wrap_socket(raw, server_side=True) as c:
+                    data = b""
+                    while b"\r\n" not in data and len(data) < 65536:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.events.append("request " + data.split(b"\r\n", 1)[0].decode(errors="replace"))
+            except (self._ssl.SSLError, OSError) as e:
+                self.events.append(f"handshake failed: {e}")
+            finally:
+                raw.close()
+
+    def wait(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in list(self.events):
+                if e.startswith(prefix):
+                    return e
+            time.sleep(0.05)  # polling the listener thread's record, bounded
+        raise AssertionError(f"no {prefix!r} within {timeout} s: {self.events}")
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_tls_proxy_certificate_is_checked_against_the_configured_name():
+    """A tls: proxy given by name (tls:localhost:PORT) must present a certificate for that
+    NAME from a trusted CA (here SSL_CERT_FILE, the system store's override): one valid only
+    for 127.0.0.1 (the address localhost resolves to) is refused and logged, nothing is sent;
+    with a certificate for localhost the PUBLISH goes out over TLS."""
+    if not shutil.which("openssl"):
+        raise h.Skip("openssl is not installed")
+    work = Path(tempfile.mkdtemp(prefix="sip-tls-proxy-"))
+    try:
+        certs = _make_certs(work)
+        proxy = TlsProxy(certs["ip"])
+        try:
+            cfg = config(5060, publish=[{"account": "alice"}], backoff_max=2)
+            cfg["sip"]["listen"].append(f"tls:127.0.0.1:{h.free_port()}")
+            cfg["sip"]["federation"][0]["proxy"] = f"tls:localhost:{proxy.port}"
+            with h.Parleyd(cfg, env={"SSL_CERT_FILE": str(work / "ca.pem")}) as d:
+                d.wait_for_log(r"TLS certificate of the proxy refused \(expected localhost\): "
+                               r"(hostname mismatch|Hostname mismatch)", 20)
+                proxy.wait("handshake failed", 10)
+                assert not [e for e in proxy.events if e.startswith("request")], proxy.events
+                # The right certificate: the next attempt (backoff <= 2 s) gets through.
+                proxy.use(certs["name"])
+                line = proxy.wait("request PUBLISH sip:alice@remote.test SIP/2.0", 20)
+                assert line
+                assert d.running()
+        finally:
+            proxy.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     import sys
     only = set(sys.argv[1:])

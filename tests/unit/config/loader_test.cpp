@@ -814,6 +814,42 @@ TEST_CASE("sip.federation entries: publish list, expires, bounds and backoff are
   CHECK(has_error(bad, "must be a sip: URI"));
 }
 
+TEST_CASE("sip.federation proxy: a host name or an IP literal, the port optional") {
+  auto r = load_string(
+      "sip:\n  listen: [\"udp:127.0.0.1:5060\", \"tls:127.0.0.1:5061\"]\n  federation:\n"
+      "    - { domain: a.test, proxy: \"udp:sip.example.org:5060\" }\n"
+      "    - { domain: b.test, proxy: \"tcp:proxy.example.org\" }\n"
+      "    - { domain: c.test, proxy: \"tls:localhost\" }\n"
+      "    - { domain: d.test, proxy: \"udp:[::1]:5070\" }\n"
+      "    - { domain: e.test, proxy: \"tcp:192.0.2.1\" }\n",
+      "t");
+  INFO(all_errors(r));
+  REQUIRE(r.ok());
+  CHECK(r->sip.federation[1].proxy == "tcp:proxy.example.org");  // kept as written
+
+  auto bad = load_string(
+      "sip:\n  listen: [\"udp:127.0.0.1:5060\"]\n  federation:\n"
+      "    - { domain: a.test, proxy: \"udp:bad_host.example.org\" }\n"
+      "    - { domain: b.test, proxy: \"sip.example.org:5060\" }\n"
+      "    - { domain: c.test, proxy: \"udp:::1:5060\" }\n"
+      "    - { domain: d.test, proxy: \"udp:example.org:70000\" }\n"
+      "    - { domain: e.test, proxy: \"tls:proxy.example.org\" }\n",
+      "t");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(has_error(bad,
+                  "sip.federation[0].proxy: invalid proxy address 'udp:bad_host.example.org' (host is "
+                  "neither an IP address nor a host name)"));
+  CHECK(has_error(bad,
+                  "sip.federation[1].proxy: invalid proxy address 'sip.example.org:5060' (missing "
+                  "transport prefix)"));
+  CHECK(has_error(bad,
+                  "sip.federation[2].proxy: invalid proxy address 'udp:::1:5060' (IPv6 addresses must be "
+                  "bracketed)"));
+  CHECK(
+      has_error(bad, "sip.federation[3].proxy: invalid proxy address 'udp:example.org:70000' (port must be"));
+  CHECK(has_error(bad, "sip.federation[4].proxy: a tls: proxy needs a tls: address in sip.listen"));
+}
+
 TEST_CASE("xmpp.component.server may be a host name") {
   auto r = load_string(
       "xmpp:\n  component: { domain: irc.example.org, server: \"localhost:5347\", secret: s }\n", "t");

@@ -29,15 +29,17 @@ struct World : test::AdapterRuntime {
   std::vector<std::uint64_t> unsubs;
   std::vector<FedPublish> pubs;
   std::vector<FedMessage> msgs;
+  std::vector<std::pair<std::size_t, std::vector<adapters::sip::ProxyIp>>> peers;
   std::shared_ptr<Federation> fed;
   test::FakeSink bob_sink, alice_sink;
   core::SessionId bob = 0;
 
-  World() {
+  explicit World(std::string proxy = "udp:127.0.0.1:5090") {
     config::SipConfig cfg;
+    cfg.listen.push_back(*protocols::parse_listen("udp:127.0.0.1:5060", protocols::ListenStyle::sip));
     config::SipFederation f;
     f.domain = "remote.test";
-    f.proxy = "udp:127.0.0.1:5090";
+    f.proxy = std::move(proxy);
     f.user = "parley";
     f.password = "pw";
     f.max_subscriptions = 2;
@@ -50,6 +52,9 @@ struct World : test::AdapterRuntime {
     ops.unsubscribe = [this](std::uint64_t id) { unsubs.push_back(id); };
     ops.publish = [this](FedPublish p) { pubs.push_back(std::move(p)); };
     ops.message = [this](FedMessage m) { msgs.push_back(std::move(m)); };
+    ops.peers = [this](std::size_t entry, std::vector<adapters::sip::ProxyIp> ips) {
+      peers.emplace_back(entry, std::move(ips));
+    };
     fed = std::make_shared<Federation>(rt, cfg, "localhost", std::move(ops));
     core::SessionOpen o;
     o.user = core::Address::user("bob");
@@ -92,7 +97,8 @@ TEST_CASE("sip federation: one SUBSCRIBE per remote presentity, bounded, fanned 
     if (s.uri == "sip:juliet@remote.test") juliet = &s;
   REQUIRE(juliet);
   CHECK(juliet->from_uri == "sip:parley@remote.test");
-  CHECK(juliet->target.proxy == "udp:127.0.0.1:5090");
+  CHECK(juliet->target.route == "sip:127.0.0.1:5090;transport=udp;lr");
+  CHECK(juliet->target.tls_host.empty());
   CHECK(juliet->target.user == "parley");
   w.fed->tick(now);
   CHECK(w.subs.size() == 2);  // nothing twice
@@ -261,7 +267,7 @@ TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a fail
   CHECK(w.msgs[0].uri == "sip:juliet@remote.test");
   CHECK(w.msgs[0].from_uri == "sip:bob@localhost");  // not published: the local AOR
   CHECK(w.msgs[0].body == "hello");
-  CHECK(w.msgs[0].target.proxy == "udp:127.0.0.1:5090");
+  CHECK(w.msgs[0].target.route == "sip:127.0.0.1:5090;transport=udp;lr");
   CHECK(w.msgs[1].from_uri == "sip:alice@remote.test");  // her publish entry's AOR
   CHECK(w.fed->messages_in_flight() == 2);
   // Chat states alone are not sent; a domain with no entry has no route.
@@ -286,4 +292,80 @@ TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a fail
   REQUIRE(send("bob", "sip:juliet@remote.test", "and again", "m6"));
   w.fed->message_answered(w.msgs.back().id, 403, "Forbidden");
   CHECK(w.bob_sink.errors.back().second.condition == core::Condition::forbidden);
+}
+
+namespace {
+// Runs the io_context until `done` (the lookup's answer comes from Asio's resolver thread),
+// at most 30 s (a system resolver that times out takes 10 s).
+template <class F>
+bool run_until(World& w, F done) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    w.io.restart();
+    w.io.run_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+}  // namespace
+
+TEST_CASE("sip federation: a proxy named by host waits for its lookup, then goes to the address") {
+  World w("udp:localhost:5090");
+  w.fed->start();
+  auto bob = core::Address::user("bob");
+  REQUIRE(w.core.presence().subscribe(bob, w.sip("juliet")));
+  // A MESSAGE while the lookup runs waits (counted in flight), nothing is sent yet.
+  core::Message m;
+  m.from = bob;
+  m.to = w.sip("juliet");
+  m.body = "hello";
+  m.origin_id = "m1";
+  m.origin.session = w.bob;
+  REQUIRE(w.core.router().send(std::move(m)));
+  CHECK(w.msgs.empty());
+  CHECK(w.fed->messages_in_flight() == 1);
+  w.fed->tick(FedClock::now());
+  CHECK(w.subs.empty());
+  // The lookup's answer sends what waited: SUBSCRIBE, PUBLISH and the MESSAGE.
+  REQUIRE(run_until(w, [&] { return !w.subs.empty() && !w.msgs.empty() && !w.pubs.empty(); }));
+  CHECK(w.subs[0].target.route == "sip:127.0.0.1:5090;transport=udp;lr");  // localhost, v4 (sip.listen's)
+  CHECK(w.msgs[0].target.route == "sip:127.0.0.1:5090;transport=udp;lr");
+  CHECK(w.pubs[0].target.route == "sip:127.0.0.1:5090;transport=udp;lr");
+  REQUIRE(w.peers.size() == 1);  // the libre side trusts requests from that address
+  CHECK(w.peers[0].first == 0);
+  REQUIRE(w.peers[0].second.size() == 1);
+  CHECK(w.peers[0].second[0].ip == "127.0.0.1");
+  CHECK(w.bob_sink.errors.empty());
+}
+
+TEST_CASE("sip federation: a proxy name that does not resolve fails what waited, and is looked up again") {
+  World w("udp:nonexistent.invalid:5090");  // RFC 6761 §6.4: never resolves
+  w.fed->start();
+  auto bob = core::Address::user("bob");
+  REQUIRE(w.core.presence().subscribe(bob, w.sip("juliet")));
+  core::Message m;
+  m.from = bob;
+  m.to = w.sip("juliet");
+  m.body = "hello";
+  m.origin_id = "m1";
+  m.origin.session = w.bob;
+  REQUIRE(w.core.router().send(std::move(m)));
+  // The MESSAGE comes back as if nobody answered it: recipient-unavailable (RFC 7572 §5).
+  REQUIRE(run_until(w, [&] { return !w.bob_sink.errors.empty(); }));
+  CHECK(w.bob_sink.errors[0].first == "m1");
+  CHECK(w.bob_sink.errors[0].second.condition == core::Condition::recipient_unavailable);
+  CHECK(w.subs.empty());
+  CHECK(w.pubs.empty());
+  CHECK(w.msgs.empty());
+  CHECK(w.peers.empty());
+  CHECK(w.fed->messages_in_flight() == 0);
+  // Within 2 s of the failed lookup, another MESSAGE fails at once, with no new lookup.
+  core::Message again;
+  again.from = bob;
+  again.to = w.sip("juliet");
+  again.body = "again";
+  again.origin.session = w.bob;
+  auto st = w.core.router().send(std::move(again));
+  bool failed_now = !st || w.bob_sink.errors.size() == 2;
+  CHECK(failed_now);
+  CHECK(w.msgs.empty());
 }

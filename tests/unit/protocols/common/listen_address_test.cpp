@@ -115,3 +115,98 @@ TEST_CASE("parse_server_address: host names and IP literals, each with a port") 
   CHECK_FALSE(parse_server_address(std::string(64, 'a') + ".org:1"));
   CHECK(parse_server_address(std::string(63, 'a') + ".org:1"));
 }
+
+TEST_CASE("parse_proxy_address: names and IP literals, the port defaulting by transport") {
+  auto n = parse_proxy_address("udp:sip.example.org:5070");
+  REQUIRE(n);
+  CHECK(n->transport == Transport::udp);
+  CHECK(n->host == "sip.example.org");
+  CHECK(n->port == 5070);
+  CHECK(n->name);
+  CHECK_FALSE(n->ipv6);
+  CHECK(n->str() == "udp:sip.example.org:5070");
+  auto t = parse_proxy_address("tcp:proxy.example.org");
+  REQUIRE(t);
+  CHECK(t->port == 5060);
+  auto s = parse_proxy_address("tls:Proxy-1.Example.org");
+  REQUIRE(s);
+  CHECK(s->transport == Transport::tls);
+  CHECK(s->port == 5061);
+  CHECK(s->host == "Proxy-1.Example.org");
+  auto l = parse_proxy_address("udp:localhost");
+  REQUIRE(l);
+  CHECK(l->name);
+  // IP literals as before, and now with an optional port.
+  auto v4 = parse_proxy_address("udp:127.0.0.1:5060");
+  REQUIRE(v4);
+  CHECK_FALSE(v4->name);
+  CHECK(v4->host == "127.0.0.1");
+  CHECK(parse_proxy_address("tcp:127.0.0.1")->port == 5060);
+  auto v6 = parse_proxy_address("tls:[::1]:5062");
+  REQUIRE(v6);
+  CHECK(v6->ipv6);
+  CHECK_FALSE(v6->name);
+  CHECK(v6->host == "::1");
+  CHECK(v6->str() == "tls:[::1]:5062");
+  auto v6d = parse_proxy_address("tls:[2001:db8::1]");
+  REQUIRE(v6d);
+  CHECK(v6d->port == 5061);
+}
+
+TEST_CASE("parse_proxy_address: malformed names, ports and brackets are refused with the reason") {
+  std::string why;
+  for (const char* bad : {"",
+                          "sip.example.org:5060",
+                          "sip:sip.example.org",
+                          "UDP:sip.example.org",
+                          "udp:",
+                          "udp::5060",
+                          "udp:host:",
+                          "udp:host:0",
+                          "udp:host:65536",
+                          "udp:host:5x",
+                          "udp:host:-1",
+                          "udp:host:5060:1",
+                          "udp:::1",
+                          "udp:::1:5060",
+                          "udp:[::1",
+                          "udp:[::1]:",
+                          "udp:[::1]5060",
+                          "udp:[::1]x",
+                          "udp:[]:5060",
+                          "udp:[nothost]:1",
+                          "udp:[127.0.0.1]:5060",
+                          "udp:-bad.example",
+                          "udp:bad-.example",
+                          "udp:a..b",
+                          "udp:.example.org",
+                          "udp:example.org.",
+                          "udp:under_score.org",
+                          "udp:sp ace.org",
+                          "udp:1.2.3.999",
+                          "udp:300.1.1.1:5060",
+                          "udp:exa\nmple.org",
+                          "udp:ex%41mple.org",
+                          "udp:host;transport=tcp",
+                          "udp:user@host",
+                          "tcp: host"}) {
+    why.clear();
+    CHECK_MESSAGE(!parse_proxy_address(bad, &why), bad);
+    CHECK_MESSAGE(why.find("expected TRANSPORT:HOST[:PORT]") != std::string::npos, bad);
+  }
+  CHECK(parse_proxy_address("udp:[::1:5060", &why) == std::nullopt);
+  CHECK(why.find("unclosed '['") != std::string::npos);
+  CHECK_FALSE(parse_proxy_address("udp:host:99999", &why));
+  CHECK(why.find("port must be 1..65535") != std::string::npos);
+  // RFC 1123 bounds: 63 bytes a label, 253 the name.
+  CHECK(parse_proxy_address("udp:" + std::string(63, 'a') + ".org"));
+  CHECK_FALSE(parse_proxy_address("udp:" + std::string(64, 'a') + ".org"));
+  std::string long_name;
+  while (long_name.size() < 250) long_name += std::string(9, 'b') + ".";
+  long_name += "org";  // 253 bytes: the longest name
+  CHECK(parse_proxy_address("udp:" + long_name));
+  CHECK_FALSE(parse_proxy_address("udp:x" + long_name));
+  // A huge input is refused and the message quotes at most 300 bytes of it.
+  CHECK_FALSE(parse_proxy_address("udp:" + std::string(100000, 'a'), &why));
+  CHECK(why.size() < 700);
+}
