@@ -15,7 +15,6 @@
 #include "adapters/gateway/render.hpp"
 #include "core/store/store.hpp"
 #include "protocols/common/ascii.hpp"
-#include "protocols/common/read_mux.hpp"
 
 namespace parley::adapters::gateway {
 
@@ -48,15 +47,6 @@ std::optional<config::IrcNetwork> Gateway::find_network(std::string_view server)
   const config::IrcNetwork* n = network_for(server, open);
   if (!n) return std::nullopt;
   return *n;
-}
-
-const std::shared_ptr<protocols::ReadMux>& Gateway::read_mux() {
-  if (!read_mux_tried_) {
-    read_mux_tried_ = true;
-    read_mux_ = protocols::ReadMux::create(strand_);
-    if (!read_mux_) spdlog::warn("gateway: no epoll set for the puppets' reads; they read one by one");
-  }
-  return read_mux_;
 }
 
 bool Gateway::public_only(const config::IrcNetwork& net) const {

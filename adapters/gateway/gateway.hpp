@@ -98,9 +98,6 @@ class Gateway {
   const std::string& domain() const { return options_.domain; }
   const GatewayOptions& options() const { return options_; }
   const protocols::Strand& strand() const { return strand_; }
-  // The puppets' shared read set (protocols/common/read_mux.hpp), made at the first use;
-  // null if it could not be made (they then read through Asio).
-  const std::shared_ptr<protocols::ReadMux>& read_mux();
   void send(std::string_view to, std::string xml) { out_(to, std::move(xml)); }
   // A puppet with no channel left asks to be removed (later, on the strand).
   void retire(Puppet* p);
@@ -155,8 +152,6 @@ class Gateway {
   void error_reply(const XmppIn& s, std::string_view type, std::string_view condition, std::string_view text);
 
   protocols::Strand strand_;
-  std::shared_ptr<protocols::ReadMux> read_mux_;
-  bool read_mux_tried_ = false;
   GatewayOptions options_;
   XmppOut out_;
   // The channels being archived: the next store key (0: not read from the store yet; the

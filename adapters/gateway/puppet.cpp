@@ -179,8 +179,6 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   // Every occupant's puppet reads its own copy of every channel line: one recv per line
   // instead of a wait re-armed with epoll_ctl and then a recv (net.hpp, Limits::read_ahead).
   limits.read_ahead = 1024;
-  // ... and one wake-up of the strand for all the puppets that got the line (read_mux.hpp).
-  limits.read_mux = gw_.read_mux();
   const auto fb = net_.encoding == "reject" ? irc::Fallback::reject : irc::Fallback::latin1;
   if (auto* ident = gw_.options().ident.get()) {
     // Before the first line goes out: a network asks ident as soon as we connect.

@@ -1,15 +1,10 @@
 #include "protocols/common/net.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
-#include <utility>
-
-#include "protocols/common/read_mux.hpp"
 
 namespace parley::protocols {
 
@@ -66,7 +61,6 @@ Connection::~Connection() = default;
 std::optional<Connection::Detached> Connection::detach() {
   if (state_ != State::open || in_on_data_ || reading_ || writing_busy_ || !out_.empty()) return std::nullopt;
   clear_deadline();
-  if (mux_id_) limits_.read_mux->remove(std::exchange(mux_id_, 0), socket_.native_handle());
   Detached d{std::move(socket_), std::move(tls_), std::move(in_), std::move(admission_)};
   in_.clear();
   close("upgraded");
@@ -111,7 +105,7 @@ void Connection::read_some() {
     return;
   if (input_held_ && state_ == State::open) return;  // hold_input(false) reads again
   reading_ = true;
-  if (limits_.read_ahead) return limits_.read_mux ? wait_on_mux() : read_into_own_buffer();
+  if (limits_.read_ahead) return read_into_own_buffer();
   auto self = shared_from_this();
   // Plain and TLS alike: wait until readable, then read into the per-thread buffer, so an
   // idle connection holds no receive buffer (TLS decrypts from there, see tls_session.hpp).
@@ -158,66 +152,6 @@ void Connection::read_into_own_buffer() {
         if (n < self->limits_.read_ahead) return self->read_some();
         self->drain(1);  // a full buffer: the kernel may hold more
       });
-}
-
-// Limits::read_mux (read_mux.hpp): the mux calls read_from_mux when bytes arrive.
-void Connection::wait_on_mux() {
-  if (!read_ahead_) read_ahead_ = std::make_unique<char[]>(limits_.read_ahead);
-  if (!mux_id_) {
-    boost::system::error_code ec;
-    socket_.non_blocking(true, ec);  // the mux's recv must never block the strand
-    if (!ec) mux_id_ = limits_.read_mux->add(socket_.native_handle(), weak_from_this());
-    if (!mux_id_) {  // not watchable: read through Asio
-      limits_.read_mux.reset();
-      return read_into_own_buffer();
-    }
-  }
-  if (mux_drained_) {  // the last recv emptied the socket: the next bytes are a new edge
-    mux_drained_ = false;
-    return;
-  }
-  // Whether the kernel holds bytes is unknown (first read, after a hold, after a full
-  // buffer): try once, from the strand's queue rather than inside this call.
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->read_from_mux(); });
-}
-
-void Connection::read_from_mux() {
-  if (!reading_ || closed()) {
-    mux_drained_ = false;  // an edge nobody waited for: the next wait must try a recv first
-    return;
-  }
-  reading_ = false;
-  if (input_held_ && state_ == State::open) {  // the bytes stay in the kernel until the hold ends
-    mux_drained_ = false;
-    return;
-  }
-  const int fd = socket_.native_handle();
-  // Bounded like drain(): one peer's flood waits for the next turn instead of the others.
-  for (int round = 0; round < 4 && !tls_upgrade_pending_; ++round) {
-    if (state_ != State::open && !(state_ == State::handshaking && tls_)) return;
-    const ssize_t n = ::recv(fd, read_ahead_.get(), limits_.read_ahead, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        mux_drained_ = true;
-        break;
-      }
-      return close("Read error");
-    }
-    if (n == 0) return close("Connection closed");
-    if (tls_)
-      on_cipher(read_ahead_.get(), static_cast<std::size_t>(n));
-    else
-      on_read_bytes(read_ahead_.get(), static_cast<std::size_t>(n));
-    if (closed()) return;
-    if (static_cast<std::size_t>(n) < limits_.read_ahead) {
-      mux_drained_ = true;
-      break;
-    }
-    if (input_held_) break;
-  }
-  if (tls_upgrade_pending_) return do_start_tls();
-  read_some();
 }
 
 // Reads what the kernel has into the per-thread buffer, bounded so one client cannot
@@ -546,7 +480,6 @@ void Connection::finish_close() {
 void Connection::close(std::string_view reason) {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  if (mux_id_) limits_.read_mux->remove(std::exchange(mux_id_, 0), socket_.native_handle());
   boost::system::error_code ec;
   socket_.cancel(ec);
   socket_.close(ec);
@@ -568,10 +501,6 @@ void Connection::start_tls(std::shared_ptr<asio::ssl::context> ctx) {
   if (!in_on_data_ && !reading_ && !writing_busy_ && out_.empty()) do_start_tls();
   // Otherwise: when the read in progress completes (or the writes drain) do_start_tls runs.
   if (!in_on_data_ && reading_) {
-    if (mux_id_) {  // waiting on the mux: no operation to cancel
-      reading_ = false;
-      return do_start_tls();
-    }
     boost::system::error_code ec;
     socket_.cancel(ec);  // the pending wait ends; its handler sees tls_upgrade_pending_
   }

@@ -133,7 +133,6 @@ class Listener {
 Socket rehome(Socket socket, const Strand& strand);
 
 class ConnectionManager;
-class ReadMux;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -151,10 +150,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // one recv per read, no epoll_ctl (the gateway's puppets, which read a line per
     // occupant per message). Not for connections that start_tls().
     std::uint16_t read_ahead = 0;
-    // With read_ahead: read through this set (read_mux.hpp) instead of Asio's reactor, one
-    // wake-up of the strand for every connection that got bytes, one recv each. The
-    // connection must be on the mux's strand.
-    std::shared_ptr<ReadMux> read_mux;
   };
   // What a deadline guards; on_deadline() is told which one passed.
   enum class Deadline : std::uint8_t { none, handshake, auth, flush };
@@ -272,9 +267,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class State : std::uint8_t { handshaking, open, draining, closed };
   void read_some();
   void read_into_own_buffer();
-  friend class ReadMux;
-  void wait_on_mux();
-  void read_from_mux();  // the mux saw bytes arrive (or a read posted by wait_on_mux)
   void drain(int rounds_done);
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
@@ -326,7 +318,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<Framing> framing_;  // null: a plain byte stream (framing.hpp)
   Admission admission_;
   std::shared_ptr<void> closed_token_;
-  std::uint64_t mux_id_ = 0;  // registered with limits_.read_mux under this id (0: not)
   std::uint16_t peer_port_ = 0;
   State state_ = State::handshaking;
   Deadline deadline_kind_ = Deadline::none;
@@ -337,7 +328,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_from_starttls_ = false;    // the handshake in progress came from start_tls()
   bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
   bool input_held_ = false;           // hold_input(true): no reads until released
-  bool mux_drained_ = false;          // the last mux read found the socket empty: wait for an edge
 };
 
 class ConnectionManager {

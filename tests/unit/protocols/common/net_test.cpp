@@ -12,8 +12,6 @@
 #include <future>
 #include <thread>
 
-#include "protocols/common/read_mux.hpp"
-
 using namespace parley::protocols;
 
 namespace {
@@ -47,20 +45,13 @@ class Echo : public Connection {
 // A listener on 127.0.0.1 whose connections are Echo with `limits`, served by one io
 // thread for at most 10 s; `last` is the newest connection.
 struct EchoServer {
-  // with_mux: the connections read through one ReadMux on a strand of this io_context.
-  explicit EchoServer(Connection::Limits l, bool with_mux = false)
+  explicit EchoServer(Connection::Limits l)
       : limits(l),
         listener(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [this](Socket s, bool, Admission) {
-          // A mux serves connections of its own strand only (read_mux.hpp).
-          if (limits.read_mux) s = rehome(std::move(s), limits.read_mux->strand());
           last = std::make_shared<Echo>(std::move(s), nullptr, limits);
           manager.add(last);
           last->start();
         }) {
-    if (with_mux) {
-      limits.read_mux = ReadMux::create(boost::asio::make_strand(io));
-      REQUIRE(limits.read_mux);
-    }
     REQUIRE_FALSE(listener.open());
     listener.start();
     port = listener.local_endpoint().port();
@@ -176,69 +167,4 @@ TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input
   }
   CHECK(srv.all_closed());
   CHECK(last->closed_reason == "Connection closed");
-}
-
-// Limits::read_mux: every connection of the strand reads through one epoll set. Several
-// clients at once, a line far longer than the buffer (four reads per turn, then the rest in
-// a later turn), a hold set while the connection waits on the mux (the bytes stay in the
-// kernel until it ends, and are read then although their edge came during the hold), EOF,
-// and the mux forgets every connection that closed.
-TEST_CASE("net: read_mux reads many connections, long lines, holds and EOF") {
-  Connection::Limits limits;
-  limits.max_read_buffer = 8192;
-  limits.read_ahead = 8;
-  EchoServer srv(limits, true);
-  auto on_io = [&](auto f) {
-    std::promise<void> done;
-    boost::asio::post(srv.limits.read_mux->strand(), [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  };
-  std::vector<tcp::socket> clients;
-  std::vector<std::shared_ptr<Echo>> conns;
-  for (int i = 0; i < 3; ++i) {
-    clients.push_back(srv.connect());
-    boost::asio::write(clients.back(), boost::asio::buffer(std::string("hi\n")));
-    CHECK(read_until(clients.back(), "\n") == "HI\n");
-    conns.push_back(srv.last);
-  }
-  std::size_t watched = 0;
-  on_io([&] { watched = srv.limits.read_mux->size(); });
-  CHECK(watched == 3);
-
-  // All three write before any answer is read: one turn of the mux serves them all.
-  for (int i = 0; i < 3; ++i)
-    boost::asio::write(clients[i], boost::asio::buffer("line " + std::to_string(i) + "\n"));
-  for (int i = 0; i < 3; ++i) CHECK(read_until(clients[i], "\n") == "LINE " + std::to_string(i) + "\n");
-
-  const std::string big(5000, 'z');  // 625 reads of 8 bytes, 4 per turn
-  boost::asio::write(clients[0], boost::asio::buffer(big + "\n"));
-  boost::asio::write(clients[1], boost::asio::buffer(std::string("small\n")));
-  CHECK(read_until(clients[1], "\n") == "SMALL\n");
-  CHECK(read_until(clients[0], "\n") == std::string(5000, 'Z') + "\n");
-
-  on_io([&] { conns[2]->hold_input(true); });
-  boost::asio::write(clients[2], boost::asio::buffer(std::string("held\n")));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  clients[2].non_blocking(true);
-  char b[16];
-  boost::system::error_code ec;
-  CHECK(clients[2].read_some(boost::asio::buffer(b), ec) == 0);  // nothing echoed while held
-  CHECK(ec == boost::asio::error::would_block);
-  clients[2].non_blocking(false);
-  on_io([&] { conns[2]->hold_input(false); });
-  CHECK(read_until(clients[2], "\n") == "HELD\n");
-
-  for (auto& c : clients) {
-    c.shutdown(tcp::socket::shutdown_send);
-    std::size_t n = c.read_some(boost::asio::buffer(b), ec);
-    CHECK(n == 0);
-    CHECK(ec == boost::asio::error::eof);
-  }
-  CHECK(srv.all_closed());
-  for (auto& c : conns) CHECK(c->closed_reason == "Connection closed");
-  on_io([&] { watched = srv.limits.read_mux->size(); });
-  CHECK(watched == 0);
 }
