@@ -2,7 +2,7 @@
 // libre (SIP, DESIGN.md "Threading") on its own thread, and the two ways across:
 //
 //   LibreLoop loop;                   // one per process: libre's main loop state is global
-//   loop.start();                     // thread: libre_init, mqueue_alloc, re_main(NULL)
+//   loop.start();                     // thread: libre_init, the wake eventfd, re_main(NULL)
 //   post_to_libre(loop, [=] { sipsess_connect(...); });        // any thread -> libre thread
 //   post_to_asio(rt.core_strand, "sip: message", [=] { ... }); // libre thread -> Asio
 //   loop.stop();                      // runs what was posted before, re_cancel, libre_close, join
@@ -11,9 +11,11 @@
 // happen on the libre thread, so work goes there as a function and data comes back as
 // copies (copy pl / sip_msg fields before posting: they die with the libre message).
 // Crossing in: one mutex-guarded queue of functions, bounded by Options::max_queue (post
-// refuses beyond it), and one libre mqueue message to wake re_main when the queue turns
-// non-empty, so libre's pipe never fills (a full pipe would block the poster) and a burst
-// costs one wake-up. Crossing out: adapters::post_guarded (the exception firewall).
+// refuses beyond it), and one eventfd write to wake re_main when the queue turns non-empty,
+// so a burst costs one wake-up. The write is made after the queue's mutex is released: made
+// under it (libre's mqueue pipe, before), the woken libre thread often blocked on that
+// mutex at once and needed a second wake-up (perf at N = 10 SIP watchers: futex waits in
+// drain). Crossing out: adapters::post_guarded (the exception firewall).
 // The functions run behind a firewall too: an exception must not unwind through libre's C.
 //
 // Kept out of core/ and out of parley_adapters: only the target parley_libre links libre.
@@ -30,8 +32,6 @@
 #include <utility>
 
 #include "adapters/common/post_guarded.hpp"
-
-struct mqueue;
 
 namespace parley::adapters {
 
@@ -51,7 +51,7 @@ class LibreLoop {
   LibreLoop& operator=(const LibreLoop&) = delete;
 
   // Starts the libre thread and waits until re_main is about to run. Empty on success, else
-  // why not (libre_init or mqueue_alloc failed, or another LibreLoop is running).
+  // why not (libre_init or the wake eventfd failed, or another LibreLoop is running).
   std::string start();
   // Runs fn on the libre thread, after everything posted before. Any thread. false (fn is
   // dropped unrun) when not running, stopping, or max_queue functions are waiting.
@@ -67,17 +67,22 @@ class LibreLoop {
 
  private:
   enum class State : std::uint8_t { stopped, running, stopping };
-  static void on_wake(int id, void* data, void* arg);
+  static void on_wake(int flags, void* arg);
   void run(std::promise<std::string>* started);
   void drain();
-  bool wake_locked();  // pushes one mqueue message; under mu_
+  // Under mu_: true when the caller must wake the loop (wake()) once it has released mu_.
+  bool claim_wake_locked();
+  void wake() const;
 
   Options options_;
   mutable std::mutex mu_;
   std::deque<std::function<void()>> queue_;  // under mu_
-  struct mqueue* mq_ = nullptr;              // pushed to under mu_; allocated/freed on the libre thread
-  State state_ = State::stopped;             // under mu_
-  bool wake_pending_ = false;                // under mu_: a wake message is in libre's pipe
+  // The wake eventfd: made by the first start(), closed by the destructor (after the join),
+  // so a poster writing after it released mu_ never writes to a closed descriptor; watched
+  // by re_main only while it runs.
+  int wake_fd_ = -1;
+  State state_ = State::stopped;  // under mu_
+  bool wake_pending_ = false;     // under mu_: a wake is written or about to be
   std::atomic<bool> running_{false};
   std::atomic<std::thread::id> thread_id_{};
   std::thread thread_;

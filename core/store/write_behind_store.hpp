@@ -27,6 +27,8 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "core/store/store.hpp"
 
@@ -39,6 +41,7 @@ class WriteBehindStore final : public Store {
     // A write that failed after its call returned: `what` names the call. Runs on the
     // writer thread with the store locked: it must not call the store.
     std::function<void(std::string_view what, const Error&)> on_error;
+    std::size_t roster_cache = 1024;  // owners whose roster is kept in memory (0: none)
   };
   struct Stats {
     std::uint64_t writes = 0;      // mutating calls queued
@@ -46,6 +49,7 @@ class WriteBehindStore final : public Store {
     std::uint64_t read_waits = 0;  // reads that had to wait for pending writes
     std::uint64_t full_waits = 0;  // writes that waited because the queue was full
     std::uint64_t errors = 0;      // writes that failed after their call returned
+    std::uint64_t roster_hits = 0;  // roster() answered from the cache
   };
 
   // `inner` must outlive this object.
@@ -120,6 +124,17 @@ class WriteBehindStore final : public Store {
   bool stopping_ = false;
   Stats stats_;
   std::optional<Error> unsynced_error_;  // the first failure since the last sync()
+
+  void forget_rosters();                       // every cached roster
+  void forget_roster(const Address& owner);  // one owner's
+
+  // The roster cache (owner's address -> roster): touched by callers only, never by the
+  // writer; its own lock, as calls may come from more than one thread in turn.
+  mutable std::mutex rosters_mu_;
+  std::unordered_map<std::string, std::vector<RosterItem>> rosters_;
+  std::uint64_t roster_hits_ = 0;  // under rosters_mu_
+  std::uint64_t roster_gen_ = 0;   // under rosters_mu_: bumped by every forget; a read that
+                                   // raced one is not cached
 
   std::mutex inner_mu_;  // the inner store: the writer's batch, or a read
   std::thread thread_;   // last: started once everything above exists

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <thread>
+#include <vector>
 
 using namespace parley;
 using namespace std::chrono_literals;
@@ -119,4 +120,25 @@ TEST_CASE("one libre loop per process, and it can start again after a stop") {
   CHECK(b.post([&] { ran = true; }));
   b.stop();
   CHECK(ran.load());
+}
+
+TEST_CASE("posts from several threads at once all run: no wake is lost (the wake is written after the lock)") {
+  adapters::LibreLoop loop;
+  REQUIRE(loop.start().empty());
+  constexpr int kThreads = 4, kEach = 5000;
+  std::atomic<int> ran{0};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t)
+    posters.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        while (!loop.post([&] { ran.fetch_add(1); })) std::this_thread::yield();  // queue full: retry
+      }
+    });
+  for (auto& p : posters) p.join();
+  // Every function runs without a stop to flush them: each post's wake reached the loop.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ran.load() < kThreads * kEach && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(ran.load() == kThreads * kEach);
+  loop.stop();
 }
