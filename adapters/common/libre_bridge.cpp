@@ -79,6 +79,9 @@ void LibreLoop::run(std::promise<std::string>* started) {
   }
   err = fd_setsize(options_.max_fds > 0 ? options_.max_fds : default_max_fds());
   if (!err) err = fd_listen(wake_fd_, FD_READ, &LibreLoop::on_wake, this);
+  // libre's loop mutex is ours, so try_run_here can try it (libre 1.1.0: re_main holds it
+  // except in epoll_wait). Set on the loop libre_init made (the process's: re_get()).
+  if (!err) re_set_mutex(&re_mu_);
   if (err) {
     libre_close();
     thread_id_.store({});
@@ -91,6 +94,7 @@ void LibreLoop::run(std::promise<std::string>* started) {
   }
   running_.store(true, std::memory_order_release);
   started->set_value({});  // start() returns
+  wake();  // the first drain (inside re_main, the lock held) opens try_run_here
   if (!libre_timers_indexed())
     spdlog::warn(
         "libre: timers are libre's own sorted list (tmr_start not interposed); many SIP "
@@ -101,6 +105,10 @@ void LibreLoop::run(std::promise<std::string>* started) {
   // NULL: libre installs no signal handlers (the daemon owns SIGINT/SIGTERM/SIGHUP).
   err = re_main(nullptr);
   if (err) spdlog::error("libre: re_main ended with {}", std::strerror(err));
+  // re_main let go of the lock: no other thread may run libre work from now on.
+  pthread_mutex_lock(&re_mu_);
+  here_ok_ = false;
+  pthread_mutex_unlock(&re_mu_);
 
   {
     // No push can follow: post() refuses once stopping. A wake written late (after its
@@ -112,6 +120,7 @@ void LibreLoop::run(std::promise<std::string>* started) {
   }
   running_.store(false, std::memory_order_release);
   fd_close(wake_fd_);
+  re_set_mutex(nullptr);
   libre_close();
   thread_id_.store({});
   g_loop_running.store(false);
@@ -145,6 +154,47 @@ bool LibreLoop::post(std::function<void()> fn) {
 
 void LibreLoop::on_wake(int, void* arg) { static_cast<LibreLoop*>(arg)->drain(); }
 
+bool LibreLoop::try_run_here(std::function<void()>& fn) {
+  if (!fn || on_libre_thread() || !libre_timers_indexed()) return false;
+  if (pthread_mutex_trylock(&re_mu_) != 0) return false;  // the libre thread is at work
+  if (!here_ok_) {
+    pthread_mutex_unlock(&re_mu_);
+    return false;
+  }
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::running) {
+      pthread_mutex_unlock(&re_mu_);
+      return false;
+    }
+    // What was posted before runs first. A wake written for it stays in the eventfd: the
+    // libre thread wakes once more and finds the queue empty (never a lost function).
+    batch.swap(queue_);
+  }
+  libre_timers_begin_foreign();
+  batch.push_back(std::move(fn));
+  fn = nullptr;
+  run_batch(batch);  // destroyed here too, under the lock
+  const bool new_earliest = libre_timers_end_foreign();
+  pthread_mutex_unlock(&re_mu_);
+  if (new_earliest) wake();  // re_main recomputes its epoll timeout
+  return true;
+}
+
+void LibreLoop::run_batch(std::deque<std::function<void()>>& batch) {
+  for (auto& f : batch) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("exception on the libre thread: {}; dropped, still serving", e.what());
+    } catch (...) {
+      spdlog::error("unknown exception on the libre thread; dropped, still serving");
+    }
+  }
+  batch.clear();
+}
+
 // On the libre thread, from re_main.
 void LibreLoop::drain() {
   std::deque<std::function<void()>> batch;
@@ -160,16 +210,10 @@ void LibreLoop::drain() {
     wake_pending_ = false;
     stopping = state_ == State::stopping;
   }
-  for (auto& f : batch) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      spdlog::error("exception on the libre thread: {}; dropped, still serving", e.what());
-    } catch (...) {
-      spdlog::error("unknown exception on the libre thread; dropped, still serving");
-    }
-  }
-  batch.clear();
+  // Inside re_main with its lock held (drain runs from an fd handler): other threads may
+  // now try_run_here, until the stop.
+  here_ok_ = !stopping;
+  run_batch(batch);
   if (stopping) re_cancel();  // nothing was queued after stop(): post refuses then
 }
 

@@ -62,6 +62,10 @@ class FastNotifier {
   // Puts SIP's UDP socket (from UdpListenCapture) under the fast path. false: not attached.
   bool attach(const UdpPort& port);
   std::size_t sockets() const { return rx_.size(); }
+  // `n` notify() calls follow (UdpReceiver::expect).
+  void batch_coming(std::size_t n) {
+    for (auto& r : rx_) r->expect(n);
+  }
 
   // The initial SUBSCRIBE `msg`, accepted by the core as subscription `sub_id` with the
   // first NOTIFY `first`. false: not for the fast path, nothing was sent (`*st` untouched);
