@@ -94,7 +94,7 @@ void LibreLoop::run(std::promise<std::string>* started) {
   }
   running_.store(true, std::memory_order_release);
   started->set_value({});  // start() returns
-  wake();  // the first drain (inside re_main, the lock held) opens try_run_here
+  wake();                  // the first drain (inside re_main, the lock held) opens try_run_here
   if (!libre_timers_indexed())
     spdlog::warn(
         "libre: timers are libre's own sorted list (tmr_start not interposed); many SIP "

@@ -30,6 +30,8 @@
 // (libre's own tmr_start) try_run_here always refuses.
 //
 // Kept out of core/ and out of parley_adapters: only the target parley_libre links libre.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +40,6 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <pthread.h>
 #include <string>
 #include <thread>
 #include <utility>

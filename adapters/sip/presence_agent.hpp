@@ -63,7 +63,9 @@ class SharedText {
   std::size_t size() const { return view().size(); }
   bool empty() const { return !p_; }
   std::size_t find(std::string_view what, std::size_t pos = 0) const { return view().find(what, pos); }
-  friend bool operator==(const SharedText& a, const SharedText& b) { return a.p_ == b.p_ || a.view() == b.view(); }
+  friend bool operator==(const SharedText& a, const SharedText& b) {
+    return a.p_ == b.p_ || a.view() == b.view();
+  }
   friend bool operator==(const SharedText& a, std::string_view b) { return a.view() == b; }
 
  private:

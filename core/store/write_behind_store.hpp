@@ -44,11 +44,11 @@ class WriteBehindStore final : public Store {
     std::size_t roster_cache = 1024;  // owners whose roster is kept in memory (0: none)
   };
   struct Stats {
-    std::uint64_t writes = 0;      // mutating calls queued
-    std::uint64_t commits = 0;     // group commits (batches) the writer ran
-    std::uint64_t read_waits = 0;  // reads that had to wait for pending writes
-    std::uint64_t full_waits = 0;  // writes that waited because the queue was full
-    std::uint64_t errors = 0;      // writes that failed after their call returned
+    std::uint64_t writes = 0;       // mutating calls queued
+    std::uint64_t commits = 0;      // group commits (batches) the writer ran
+    std::uint64_t read_waits = 0;   // reads that had to wait for pending writes
+    std::uint64_t full_waits = 0;   // writes that waited because the queue was full
+    std::uint64_t errors = 0;       // writes that failed after their call returned
     std::uint64_t roster_hits = 0;  // roster() answered from the cache
   };
 
@@ -86,7 +86,8 @@ class WriteBehindStore final : public Store {
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
-                                                  std::int64_t before, std::size_t limit, bool newest) override;
+                                                  std::int64_t before, std::size_t limit,
+                                                  bool newest) override;
   Status put_gateway_setting(const GatewaySetting& g) override;
   Status delete_gateway_setting(const GatewaySetting& key) override;
   Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
@@ -125,7 +126,7 @@ class WriteBehindStore final : public Store {
   Stats stats_;
   std::optional<Error> unsynced_error_;  // the first failure since the last sync()
 
-  void forget_rosters();                       // every cached roster
+  void forget_rosters();                     // every cached roster
   void forget_roster(const Address& owner);  // one owner's
 
   // The roster cache (owner's address -> roster): touched by callers only, never by the

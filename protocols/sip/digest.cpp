@@ -277,10 +277,11 @@ std::string NonceIssuer::mac(std::string_view stamp) const {
   std::array<unsigned char, EVP_MAX_MD_SIZE> in{}, out{};
   unsigned int in_len = 0, len = 0;
   EVP_MD_CTX* ctx = scratch_ctx();
-  const bool ok = ctx && EVP_MD_CTX_copy_ex(ctx, keyed_->inner) == 1 &&
-                  EVP_DigestUpdate(ctx, stamp.data(), stamp.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, in.data(), &in_len) == 1 && EVP_MD_CTX_copy_ex(ctx, keyed_->outer) == 1 &&
-                  EVP_DigestUpdate(ctx, in.data(), in_len) == 1 && EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  const bool ok =
+      ctx && EVP_MD_CTX_copy_ex(ctx, keyed_->inner) == 1 &&
+      EVP_DigestUpdate(ctx, stamp.data(), stamp.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx, in.data(), &in_len) == 1 && EVP_MD_CTX_copy_ex(ctx, keyed_->outer) == 1 &&
+      EVP_DigestUpdate(ctx, in.data(), in_len) == 1 && EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
   if (!ok) {  // not expected; the one-shot form gives the same bytes
     HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
          reinterpret_cast<const unsigned char*>(stamp.data()), stamp.size(), out.data(), &len);

@@ -23,7 +23,9 @@ constexpr std::size_t kMaxAttribute = 256;
 // its locale per document (a PIDF per presence change, issue 12).
 struct StringWriter final : pugi::xml_writer {
   std::string out;
-  void write(const void* data, std::size_t size) override { out.append(static_cast<const char*>(data), size); }
+  void write(const void* data, std::size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
 };
 
 std::string save_raw(const pugi::xml_document& d) {

@@ -124,7 +124,8 @@ TEST_CASE("one libre loop per process, and it can start again after a stop") {
   CHECK(ran.load());
 }
 
-TEST_CASE("posts from several threads at once all run: no wake is lost (the wake is written after the lock)") {
+TEST_CASE(
+    "posts from several threads at once all run: no wake is lost (the wake is written after the lock)") {
   adapters::LibreLoop loop;
   REQUIRE(loop.start().empty());
   constexpr int kThreads = 4, kEach = 5000;

@@ -324,7 +324,8 @@ RosterItem item(const char* owner, const char* contact, SubscriptionState from) 
 std::vector<std::string> contacts(const Result<std::vector<RosterItem>>& r) {
   std::vector<std::string> out;
   if (r.ok())
-    for (const auto& i : *r) out.push_back(i.contact.to_string() + "/" + std::to_string(static_cast<int>(i.from)));
+    for (const auto& i : *r)
+      out.push_back(i.contact.to_string() + "/" + std::to_string(static_cast<int>(i.from)));
   return out;
 }
 

@@ -119,8 +119,8 @@ std::string reference_tag(const std::string& secret, std::string_view stamp) {
 }  // namespace
 
 TEST_CASE("digest: the nonce MAC is HMAC-SHA-256 for short, block-sized and long secrets, on any thread") {
-  for (const std::string& secret : {std::string("secret"), std::string(64, 'k'), std::string(65, 'k'),
-                                   std::string(200, '\x01')}) {
+  for (const std::string& secret :
+       {std::string("secret"), std::string(64, 'k'), std::string(65, 'k'), std::string(200, '\x01')}) {
     NonceIssuer issuer(secret);
     const std::string n = issuer.issue(1234);
     REQUIRE(n.size() == NonceIssuer::kNonceSize);
