@@ -204,10 +204,23 @@ Result<std::vector<std::string>> WriteBehindStore::list_accounts() {
 }
 Result<std::vector<RosterItem>> WriteBehindStore::roster(const Address& owner) {
   if (options_.roster_cache == 0) return read([&](Store& s) { return s.roster(owner); });
+  // Another process's commit drops every cached roster (its data_version moved). The
+  // check is one read transaction; the roster read it saves was ~10 % of a SIP PUBLISH.
+  Result<std::uint64_t> version = std::uint64_t{0};
+  {
+    std::lock_guard lock(inner_mu_);
+    version = inner_.data_version();
+  }
+  if (!version) return read([&](Store& s) { return s.roster(owner); });  // cannot tell: no cache
   std::string key = owner.to_string();
   std::uint64_t gen = 0;
   {
     std::lock_guard lock(rosters_mu_);
+    if (*version != roster_version_) {
+      rosters_.clear();
+      roster_version_ = *version;
+      ++roster_gen_;
+    }
     if (auto it = rosters_.find(key); it != rosters_.end()) {
       ++roster_hits_;
       return it->second;

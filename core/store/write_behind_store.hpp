@@ -16,6 +16,15 @@
 // - Durability: what the call returned for is durable only after the writer's commit, so
 //   kill -9 loses the writes not yet committed: at most `queue_limit`, in practice the one
 //   group-commit window in flight. sync() is the barrier; the destructor drains the queue.
+// - Rosters are cached: roster(owner) is read from the inner store once and kept (at most
+//   `roster_cache` owners) until a write that may change it - put/delete_roster_item drop
+//   the owner's, put/delete_account (which may take or replace rows in many rosters) drop
+//   them all - so a presence publish reads no SQLite (issue 12: one roster read per SIP
+//   PUBLISH was ~10 % of parleyd's CPU at 10 watchers). Dropped at the call, not at the
+//   commit: the next read waits for the write as any read does and sees what the inner
+//   store then holds, so a write that fails later is never in the cache. A write by another
+//   process (the offline `parleyd account` tool run while the daemon runs) is seen through
+//   the inner store's data_version(), checked at every roster(): any change drops them all.
 //
 // Calls come from one thread at a time (the core strand); the inner store is only touched
 // under the decorator's lock, by the writer or by a read.
@@ -133,9 +142,10 @@ class WriteBehindStore final : public Store {
   // writer; its own lock, as calls may come from more than one thread in turn.
   mutable std::mutex rosters_mu_;
   std::unordered_map<std::string, std::vector<RosterItem>> rosters_;
-  std::uint64_t roster_hits_ = 0;  // under rosters_mu_
-  std::uint64_t roster_gen_ = 0;   // under rosters_mu_: bumped by every forget; a read that
-                                   // raced one is not cached
+  std::uint64_t roster_hits_ = 0;     // under rosters_mu_
+  std::uint64_t roster_gen_ = 0;      // under rosters_mu_: bumped by every forget; a read that
+                                      // raced one is not cached
+  std::uint64_t roster_version_ = 0;  // under rosters_mu_: inner_.data_version() of the cache
 
   std::mutex inner_mu_;  // the inner store: the writer's batch, or a read
   std::thread thread_;   // last: started once everything above exists

@@ -399,3 +399,33 @@ TEST_CASE("write-behind: the roster cache is bounded, and off with roster_cache 
   CHECK(contacts(uncached.roster(Address::user("a"))).size() == 2);
   CHECK(uncached.stats().roster_hits == 0);
 }
+
+TEST_CASE("write-behind over SQLite: a roster changed by another connection (process) is read again") {
+  TempDir dir;
+  REQUIRE(dir.ok());
+  const auto path = dir.file("parley.db");
+  auto sqlite = SqliteStore::open(path);
+  REQUIRE(sqlite.ok());
+  WriteBehindStore store(**sqlite, {});
+  const Address alice = Address::user("alice");
+  REQUIRE(store.put_account(AccountRecord{.user = "alice"}).ok());
+  REQUIRE(store.put_account(AccountRecord{.user = "bob"}).ok());
+  REQUIRE(store.put_roster_item(item("alice", "bob", SubscriptionState::active)).ok());
+  REQUIRE(contacts(store.roster(alice)).size() == 1);
+  REQUIRE(contacts(store.roster(alice)).size() == 1);
+  const auto hits = store.stats().roster_hits;
+  CHECK(hits >= 1);
+  // Our own commits do not count as another connection's: still cached.
+  REQUIRE(store.put_roster_item(item("bob", "alice", SubscriptionState::active)).ok());
+  REQUIRE(store.sync().ok());
+  (void)store.roster(alice);
+  CHECK(store.stats().roster_hits == hits + 1);
+  {
+    // The offline `parleyd account remove` while the daemon runs: its own connection.
+    auto other = SqliteStore::open(path);
+    REQUIRE(other.ok());
+    REQUIRE((*other)->delete_account("bob").ok());
+  }
+  CHECK(contacts(store.roster(alice)).empty());
+  CHECK(store.stats().roster_hits == hits + 1);  // read again, not from the cache
+}
