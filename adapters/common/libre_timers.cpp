@@ -82,6 +82,14 @@ Index& index_for(struct list* l) {
   return idx;
 }
 
+// libre work run off the libre thread (LibreLoop::try_run_here): did a timer become the
+// earliest (the list's head)?
+struct Foreign {
+  bool active = false;
+  bool new_head = false;
+};
+thread_local Foreign foreign;
+
 // Unlinks a linked timer from the list and from the index.
 void unlink(Index& idx, struct tmr* t) {
   auto it = idx.last.find(t->jfs);
@@ -117,6 +125,7 @@ void tmr_start(struct tmr* tmr, uint64_t delay, tmr_h* th, void* arg) {
   auto it = idx.last.upper_bound(tmr->jfs);
   if (it == idx.last.begin()) {
     list_prepend(tmrl, &tmr->le, tmr);
+    if (foreign.active) foreign.new_head = true;
   } else {
     --it;
     list_insert_after(tmrl, &it->second->le, &tmr->le, tmr);
@@ -151,5 +160,13 @@ void tmr_poll(struct list* tmrl) {
 namespace parley::adapters {
 
 bool libre_timers_indexed() { return real().ours; }
+
+void libre_timers_begin_foreign() { foreign = Foreign{true, false}; }
+
+bool libre_timers_end_foreign() {
+  const bool woke = foreign.new_head;
+  foreign = Foreign{};
+  return woke;
+}
 
 }  // namespace parley::adapters

@@ -62,6 +62,10 @@ class FastNotifier {
   // Puts SIP's UDP socket (from UdpListenCapture) under the fast path. false: not attached.
   bool attach(const UdpPort& port);
   std::size_t sockets() const { return rx_.size(); }
+  // `n` notify() calls follow (UdpReceiver::expect).
+  void batch_coming(std::size_t n) {
+    for (auto& r : rx_) r->expect(n);
+  }
 
   // The initial SUBSCRIBE `msg`, accepted by the core as subscription `sub_id` with the
   // first NOTIFY `first`. false: not for the fast path, nothing was sent (`*st` untouched);
@@ -95,7 +99,8 @@ class FastNotifier {
     std::uint64_t seq = 1;  // the agent's sequence number last taken
     // The latest state; `dirty`: not yet sent (waits for the NOTIFY in flight).
     OutNotify::State state = OutNotify::State::active;
-    std::string reason, body;
+    std::string reason;
+    SharedText body;  // shared with the other NOTIFYs of the change (presence_agent.hpp)
     bool dirty = false;
     std::uint64_t in_flight = 0;  // branch key, 0: none
     bool term_sent = false;       // a terminated NOTIFY went out: the dialog ends with its answer

@@ -66,6 +66,17 @@ std::string address_of(const sa& a, bool with_port) {
   return std::string(buf) + ":" + std::to_string(sa_port(&a));
 }
 
+// From the core strand to the libre thread, for a reply and/or a batch of `notifies`
+// NOTIFYs: a small batch runs here when the libre thread sleeps (LibreLoop::try_run_here:
+// no wake-up of it at all; at 10 watchers that was one of ~3.5 sleeps per PUBLISH), a
+// large one is posted as before, so a big fan-out's sends stay off the core strand.
+// false: dropped (the loop's queue is full or it stopped).
+constexpr std::size_t kSendHereMax = 15;  // below UdpReceiver::kBusyAt: the 1 ms tick's range
+bool to_libre_small(LibreLoop& loop, std::size_t notifies, std::function<void()>& fn) {
+  if (notifies <= kSendHereMax && loop.try_run_here(fn)) return true;
+  return post_to_libre(loop, std::move(fn));
+}
+
 // What the core needs to check a digest response (copied out of the libre message).
 struct DigestInput {
   std::string user, realm, nonce, uri, response, cnonce, qop, method;
@@ -250,6 +261,11 @@ class Stack {
     }
     mem_deref(p.st);
     mem_deref(p.msg);
+  }
+
+  // `n` NOTIFYs are about to be notify()'d (the fast path's short tick starts now).
+  void batch_coming(std::size_t n) {
+    if (fast_ && n) fast_->batch_coming(n);
   }
 
   // From the core strand: one NOTIFY. The sequence check keeps an older state from
@@ -806,14 +822,17 @@ class Stack {
             return then(*c, d.user);
           }();
           // The NOTIFYs this request caused (a PUBLISH's fan-out) ride with its reply: one
-          // libre wake-up for both (the batch's own flush then finds nothing to do).
+          // libre wake-up for both (the batch's own flush then finds nothing to do), or none
+          // when a small batch runs here while the libre thread sleeps (to_libre_small).
           std::vector<OutNotify> notifies;
           notifies.swap(c->notify_batch);
           const std::size_t count = notifies.size();
-          if (!post_to_libre(*loop, [self, id, r = std::move(r), notifies = std::move(notifies)]() mutable {
-                self->reply(id, r);
-                for (auto& n : notifies) self->notify(std::move(n));
-              }))
+          std::function<void()> fn = [self, id, r = std::move(r), notifies = std::move(notifies)]() mutable {
+            self->batch_coming(notifies.size());
+            self->reply(id, r);
+            for (auto& n : notifies) self->notify(std::move(n));
+          };
+          if (!to_libre_small(*loop, count, fn))
             spdlog::warn("sip: libre queue full or stopped; a reply and {} NOTIFYs were dropped", count);
         });
   }
@@ -975,9 +994,11 @@ class SipPlugin final : public core::Plugin {
     std::vector<OutNotify> batch;
     batch.swap(c.notify_batch);
     std::size_t n = batch.size();
-    if (!post_to_libre(loop_, [st, batch = std::move(batch)]() mutable {
-          for (auto& x : batch) st->notify(std::move(x));
-        }))
+    std::function<void()> fn = [st, batch = std::move(batch)]() mutable {
+      st->batch_coming(batch.size());
+      for (auto& x : batch) st->notify(std::move(x));
+    };
+    if (!to_libre_small(loop_, n, fn))
       spdlog::warn("sip: libre queue full or stopped; {} NOTIFYs were dropped", n);
   }
 

@@ -139,6 +139,15 @@ void UdpReceiver::on_readable(int flags, void* arg) {
   }
 }
 
+void UdpReceiver::expect(std::size_t coming) {
+  if (polling_) return;
+  const std::size_t due = busy_(arg_) + coming;
+  if (due < kSmallAt || due >= kBusyAt || !arm_short()) return;
+  polling_ = true;
+  short_ = true;
+  (void)fd_listen(port_.fd, 0, nullptr, nullptr);
+}
+
 bool UdpReceiver::arm_short() {
   if (tfd_ < 0) return false;
   itimerspec t{};

@@ -209,7 +209,7 @@ SipReply PresenceAgent::subscribe(const std::string& watcher, const std::string&
   r.sub_id = s->id;
   r.sub_active = s->active;
   s->last_body = render(*s, 0);
-  r.body = package == EventPackage::winfo ? render(*s, s->winfo_version) : s->last_body;
+  r.body = package == EventPackage::winfo ? render(*s, s->winfo_version).str() : s->last_body.str();
   r.content_type = package == EventPackage::presence ? "application/pidf+xml" : "application/watcherinfo+xml";
   s->last_active = s->active;
   s->last_sent = SteadyClock::now();
@@ -249,7 +249,7 @@ SipReply PresenceAgent::subscribe_federated(const std::string& watcher_aor, cons
   r.sub_id = s->id;
   r.sub_active = allowed;
   s->last_body = render(*s, 0);
-  r.body = s->last_body;
+  r.body = s->last_body.str();
   r.content_type = "application/pidf+xml";
   s->last_active = s->active;
   s->last_sent = SteadyClock::now();
@@ -299,7 +299,7 @@ void PresenceAgent::fed_tick() {
   }
 }
 
-const std::string& PresenceAgent::pidf_of(const std::string& user) const {
+const SharedText& PresenceAgent::pidf_of(const std::string& user) const {
   auto p = rt_.core.presence().presentity(core::Address::user(user));
   auto cached = pidf_cache_.find(user);
   if (cached != pidf_cache_.end() && cached->second.tuples == p.tuples) return cached->second.body;
@@ -315,7 +315,7 @@ const std::string& PresenceAgent::pidf_of(const std::string& user) const {
   return cached->second.body;
 }
 
-std::string PresenceAgent::render(const Sub& s, std::uint32_t version) const {
+SharedText PresenceAgent::render(const Sub& s, std::uint32_t version) const {
   if (s.package == EventPackage::presence) {
     if (!s.active) return {};  // RFC 3856 §6.6.2: a pending subscription learns nothing
     return pidf_of(s.presentity);
@@ -369,6 +369,7 @@ void PresenceAgent::schedule(Sub& s) {
 void PresenceAgent::send_now(Sub& s) {
   // Compared without the winfo version (RFC 3858 §4.4 counts documents sent, so it is
   // only taken for a document that goes out).
+  // The presence document is the cache's shared one: equal by pointer unless it changed.
   auto key = render(s, 0);
   if (key == s.last_body && s.active == s.last_active) return;  // e.g. a second binding heard it too
   s.last_body = key;

@@ -33,6 +33,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -45,12 +46,39 @@ namespace parley::adapters::sip {
 enum class EventPackage : std::uint8_t { presence, winfo };
 
 // One NOTIFY for the libre side to send on subscription `sub_id`.
+// A NOTIFY body, shared: every NOTIFY of one presence change points at the one rendered
+// PIDF (the agent's cache), so a fan-out to N watchers copies a pointer N times instead of
+// the document (issue 12: the per-watcher copies on the core strand and in the fast path).
+// Immutable once made; equal when the same document or the same text.
+class SharedText {
+ public:
+  SharedText() = default;
+  SharedText(std::string s)  // NOLINT(google-explicit-constructor): a body is text
+      : p_(s.empty() ? nullptr : std::make_shared<const std::string>(std::move(s))) {}
+  SharedText(const char* s) : SharedText(std::string(s)) {}  // NOLINT(google-explicit-constructor)
+  std::string_view view() const { return p_ ? std::string_view(*p_) : std::string_view(); }
+  operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
+  std::string str() const { return std::string(view()); }
+  const char* data() const { return view().data(); }
+  std::size_t size() const { return view().size(); }
+  bool empty() const { return !p_; }
+  std::size_t find(std::string_view what, std::size_t pos = 0) const { return view().find(what, pos); }
+  friend bool operator==(const SharedText& a, const SharedText& b) {
+    return a.p_ == b.p_ || a.view() == b.view();
+  }
+  friend bool operator==(const SharedText& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  std::shared_ptr<const std::string> p_;
+};
+
 struct OutNotify {
   std::uint64_t sub_id = 0;
   std::uint64_t seq = 0;  // grows per subscription; the libre side drops anything older
   enum class State : std::uint8_t { active, pending, terminated } state = State::active;
   std::string reason;  // for terminated: rejected | deactivated | timeout | noresource
-  std::string body, content_type;
+  SharedText body;
+  std::string content_type;
 };
 
 struct PublishRequest {
@@ -90,7 +118,7 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   std::size_t subscriptions() const { return subs_.size(); }
   std::size_t publications() const { return pubs_.size(); }
   // The PIDF document for a presentity as watchers see it now.
-  const std::string& pidf_of(const std::string& user) const;
+  const SharedText& pidf_of(const std::string& user) const;
   std::uint64_t pidf_renders() const { return pidf_renders_; }  // documents rendered (not cached)
 
  private:
@@ -108,7 +136,7 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
     bool active = false;
     std::uint64_t seq = 0;
     std::uint32_t winfo_version = 0;
-    std::string last_body;
+    SharedText last_body;
     bool last_active = false;
     SteadyClock::time_point last_sent{};
     std::unique_ptr<boost::asio::steady_timer> timer;
@@ -125,7 +153,7 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   void schedule(Sub& s);
   void send_now(Sub& s);
   void terminate(Sub& s, std::string reason);
-  std::string render(const Sub& s, std::uint32_t winfo_version) const;
+  SharedText render(const Sub& s, std::uint32_t winfo_version) const;
   std::string aor(const std::string& user) const;
 
   Runtime& rt_;
@@ -144,7 +172,7 @@ class PresenceAgent final : public BindingEvents, public std::enable_shared_from
   // cached body is always the current state's). Bounded: cleared beyond kPidfCacheMax.
   struct RenderedPidf {
     std::vector<core::Tuple> tuples;
-    std::string body;
+    SharedText body;
   };
   static constexpr std::size_t kPidfCacheMax = 4096;
   mutable std::unordered_map<std::string, RenderedPidf> pidf_cache_;

@@ -143,7 +143,8 @@ Result<std::vector<Message>> MemoryStore::history(const std::string& room, std::
 }
 
 Result<std::vector<StoredMessage>> MemoryStore::history_page(const std::string& room, std::int64_t after,
-                                                             std::int64_t before, std::size_t limit, bool newest) {
+                                                             std::int64_t before, std::size_t limit,
+                                                             bool newest) {
   std::vector<StoredMessage> out;
   auto it = history_.find(room);
   if (it == history_.end() || limit == 0) return out;

@@ -38,7 +38,8 @@ class MemoryStore final : public Store {
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
-                                                  std::int64_t before, std::size_t limit, bool newest) override;
+                                                  std::int64_t before, std::size_t limit,
+                                                  bool newest) override;
   Status put_gateway_setting(const GatewaySetting& s) override;
   Status delete_gateway_setting(const GatewaySetting& key) override;
   Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
@@ -51,7 +52,7 @@ class MemoryStore final : public Store {
   // owner -> contact -> item; std::map keeps roster order stable for tests.
   std::map<Address, std::map<Address, RosterItem>> rosters_;
   struct Offline {
-    std::int64_t key;    // peek_offline / delete_offline
+    std::int64_t key;  // peek_offline / delete_offline
     Message message;
     std::string sender;  // offline_usage key
     std::size_t bytes;   // encoded size, as the durable store counts it

@@ -444,6 +444,16 @@ int SqliteStore::schema_version() {
   return static_cast<int>(s->col_int64(0));
 }
 
+Result<std::uint64_t> SqliteStore::data_version() {
+  // Changes only for commits by other connections (sqlite.org/pragma.html#pragma_data_version).
+  auto s = prepare("PRAGMA data_version");
+  if (!s) return s.error();
+  auto row = s->step();
+  if (!row) return row.error();
+  if (!*row) return make_error(Condition::internal_server_error, "PRAGMA data_version returned nothing");
+  return static_cast<std::uint64_t>(s->col_int64(0));
+}
+
 // ---- accounts --------------------------------------------------------------------------
 
 Status SqliteStore::put_account(const AccountRecord& a) {
@@ -916,7 +926,8 @@ Result<std::vector<Message>> SqliteStore::history(const std::string& room, std::
 }
 
 Result<std::vector<StoredMessage>> SqliteStore::history_page(const std::string& room, std::int64_t after,
-                                                             std::int64_t before, std::size_t limit, bool newest) {
+                                                             std::int64_t before, std::size_t limit,
+                                                             bool newest) {
   // The primary key (room, seq) serves both directions; the newest are read descending and
   // turned around.
   const std::int64_t upper = before > 0 ? before : std::numeric_limits<std::int64_t>::max();

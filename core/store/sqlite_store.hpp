@@ -70,7 +70,8 @@ class SqliteStore : public Store {
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
-                                                  std::int64_t before, std::size_t limit, bool newest) override;
+                                                  std::int64_t before, std::size_t limit,
+                                                  bool newest) override;
 
   Status put_gateway_setting(const GatewaySetting& g) override;
   Status delete_gateway_setting(const GatewaySetting& key) override;
@@ -78,6 +79,7 @@ class SqliteStore : public Store {
                                                        const std::string& owner) override;
 
   int schema_version() override;
+  Result<std::uint64_t> data_version() override;  // PRAGMA data_version
 
   Status begin_batch() override;
   Status end_batch() override;

@@ -55,7 +55,7 @@ struct RosterItem {
   std::vector<std::string> groups;
   SubscriptionState to = SubscriptionState::none;    // owner watching contact
   SubscriptionState from = SubscriptionState::none;  // contact watching owner
-  bool approved = false;  // RFC 6121 §3.4 pre-approval
+  bool approved = false;                             // RFC 6121 §3.4 pre-approval
 
   friend bool operator==(const RosterItem&, const RosterItem&) = default;
 };
@@ -159,6 +159,12 @@ class Store {
                                                                const std::string& owner);
 
   virtual int schema_version() = 0;
+
+  // A number that changes when another connection (another process: the offline `parleyd
+  // account` tool run while the daemon runs) committed to the store since this one last
+  // looked; this connection's own writes leave it alone. For caches above the store
+  // (WriteBehindStore's rosters). A store nobody else writes returns a constant.
+  virtual Result<std::uint64_t> data_version() { return std::uint64_t{0}; }
 
   // Durability barrier: returns once every write made before it is durable, with the first
   // error of a write that failed after its call had returned (write-behind only). A

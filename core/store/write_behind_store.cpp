@@ -23,8 +23,26 @@ WriteBehindStore::~WriteBehindStore() {
 }
 
 WriteBehindStore::Stats WriteBehindStore::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+  Stats out;
+  {
+    std::lock_guard lock(mu_);
+    out = stats_;
+  }
+  std::lock_guard lock(rosters_mu_);
+  out.roster_hits = roster_hits_;
+  return out;
+}
+
+void WriteBehindStore::forget_rosters() {
+  std::lock_guard lock(rosters_mu_);
+  rosters_.clear();
+  ++roster_gen_;
+}
+
+void WriteBehindStore::forget_roster(const Address& owner) {
+  std::lock_guard lock(rosters_mu_);
+  rosters_.erase(owner.to_string());
+  ++roster_gen_;
 }
 
 void WriteBehindStore::set_commit_observer(CommitObserver observer) {
@@ -133,16 +151,23 @@ void WriteBehindStore::report(std::string_view what, const Error& e, std::size_t
 
 // Writes: copy the arguments into the queue; the writer applies them in order.
 
+// Account writes drop every cached roster: deleting an account takes its roster and the
+// entries of others that name it, and a replace may do the same in a store that implements
+// it as delete + insert.
 Status WriteBehindStore::put_account(const AccountRecord& a) {
+  forget_rosters();
   return enqueue("put_account", [a](Store& s) { return s.put_account(a); });
 }
 Status WriteBehindStore::delete_account(const std::string& user) {
+  forget_rosters();
   return enqueue("delete_account", [user](Store& s) { return s.delete_account(user); });
 }
 Status WriteBehindStore::put_roster_item(const RosterItem& item) {
+  forget_roster(item.owner);
   return enqueue("put_roster_item", [item](Store& s) { return s.put_roster_item(item); });
 }
 Status WriteBehindStore::delete_roster_item(const Address& owner, const Address& contact) {
+  forget_roster(owner);
   return enqueue("delete_roster_item",
                  [owner, contact](Store& s) { return s.delete_roster_item(owner, contact); });
 }
@@ -178,7 +203,38 @@ Result<std::vector<std::string>> WriteBehindStore::list_accounts() {
   return read([&](Store& s) { return s.list_accounts(); });
 }
 Result<std::vector<RosterItem>> WriteBehindStore::roster(const Address& owner) {
-  return read([&](Store& s) { return s.roster(owner); });
+  if (options_.roster_cache == 0) return read([&](Store& s) { return s.roster(owner); });
+  // Another process's commit drops every cached roster (its data_version moved). The
+  // check is one read transaction; the roster read it saves was ~10 % of a SIP PUBLISH.
+  Result<std::uint64_t> version = std::uint64_t{0};
+  {
+    std::lock_guard lock(inner_mu_);
+    version = inner_.data_version();
+  }
+  if (!version) return read([&](Store& s) { return s.roster(owner); });  // cannot tell: no cache
+  std::string key = owner.to_string();
+  std::uint64_t gen = 0;
+  {
+    std::lock_guard lock(rosters_mu_);
+    if (*version != roster_version_) {
+      rosters_.clear();
+      roster_version_ = *version;
+      ++roster_gen_;
+    }
+    if (auto it = rosters_.find(key); it != rosters_.end()) {
+      ++roster_hits_;
+      return it->second;
+    }
+    gen = roster_gen_;
+  }
+  auto r = read([&](Store& s) { return s.roster(owner); });
+  if (!r) return r;  // errors are not cached
+  std::lock_guard lock(rosters_mu_);
+  if (gen != roster_gen_) return r;  // a write came in meanwhile: maybe not in what was read
+  // Bounded: a full cache makes room by dropping an arbitrary owner's roster.
+  if (rosters_.size() >= options_.roster_cache && !rosters_.contains(key)) rosters_.erase(rosters_.begin());
+  rosters_.insert_or_assign(std::move(key), *r);
+  return r;
 }
 Result<OfflineUsage> WriteBehindStore::offline_usage(const Address& user, const std::string& sender) {
   return read([&](Store& s) { return s.offline_usage(user, sender); });

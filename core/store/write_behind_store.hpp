@@ -16,6 +16,15 @@
 // - Durability: what the call returned for is durable only after the writer's commit, so
 //   kill -9 loses the writes not yet committed: at most `queue_limit`, in practice the one
 //   group-commit window in flight. sync() is the barrier; the destructor drains the queue.
+// - Rosters are cached: roster(owner) is read from the inner store once and kept (at most
+//   `roster_cache` owners) until a write that may change it - put/delete_roster_item drop
+//   the owner's, put/delete_account (which may take or replace rows in many rosters) drop
+//   them all - so a presence publish reads no SQLite (issue 12: one roster read per SIP
+//   PUBLISH was ~10 % of parleyd's CPU at 10 watchers). Dropped at the call, not at the
+//   commit: the next read waits for the write as any read does and sees what the inner
+//   store then holds, so a write that fails later is never in the cache. A write by another
+//   process (the offline `parleyd account` tool run while the daemon runs) is seen through
+//   the inner store's data_version(), checked at every roster(): any change drops them all.
 //
 // Calls come from one thread at a time (the core strand); the inner store is only touched
 // under the decorator's lock, by the writer or by a read.
@@ -27,6 +36,8 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "core/store/store.hpp"
 
@@ -39,13 +50,15 @@ class WriteBehindStore final : public Store {
     // A write that failed after its call returned: `what` names the call. Runs on the
     // writer thread with the store locked: it must not call the store.
     std::function<void(std::string_view what, const Error&)> on_error;
+    std::size_t roster_cache = 1024;  // owners whose roster is kept in memory (0: none)
   };
   struct Stats {
-    std::uint64_t writes = 0;      // mutating calls queued
-    std::uint64_t commits = 0;     // group commits (batches) the writer ran
-    std::uint64_t read_waits = 0;  // reads that had to wait for pending writes
-    std::uint64_t full_waits = 0;  // writes that waited because the queue was full
-    std::uint64_t errors = 0;      // writes that failed after their call returned
+    std::uint64_t writes = 0;       // mutating calls queued
+    std::uint64_t commits = 0;      // group commits (batches) the writer ran
+    std::uint64_t read_waits = 0;   // reads that had to wait for pending writes
+    std::uint64_t full_waits = 0;   // writes that waited because the queue was full
+    std::uint64_t errors = 0;       // writes that failed after their call returned
+    std::uint64_t roster_hits = 0;  // roster() answered from the cache
   };
 
   // `inner` must outlive this object.
@@ -82,7 +95,8 @@ class WriteBehindStore final : public Store {
   Status append_history(const std::string& room, const Message& m, std::size_t keep) override;
   Result<std::vector<Message>> history(const std::string& room, std::size_t limit) override;
   Result<std::vector<StoredMessage>> history_page(const std::string& room, std::int64_t after,
-                                                  std::int64_t before, std::size_t limit, bool newest) override;
+                                                  std::int64_t before, std::size_t limit,
+                                                  bool newest) override;
   Status put_gateway_setting(const GatewaySetting& g) override;
   Status delete_gateway_setting(const GatewaySetting& key) override;
   Result<std::vector<GatewaySetting>> gateway_settings(const std::string& gateway,
@@ -120,6 +134,18 @@ class WriteBehindStore final : public Store {
   bool stopping_ = false;
   Stats stats_;
   std::optional<Error> unsynced_error_;  // the first failure since the last sync()
+
+  void forget_rosters();                     // every cached roster
+  void forget_roster(const Address& owner);  // one owner's
+
+  // The roster cache (owner's address -> roster): touched by callers only, never by the
+  // writer; its own lock, as calls may come from more than one thread in turn.
+  mutable std::mutex rosters_mu_;
+  std::unordered_map<std::string, std::vector<RosterItem>> rosters_;
+  std::uint64_t roster_hits_ = 0;     // under rosters_mu_
+  std::uint64_t roster_gen_ = 0;      // under rosters_mu_: bumped by every forget; a read that
+                                      // raced one is not cached
+  std::uint64_t roster_version_ = 0;  // under rosters_mu_: inner_.data_version() of the cache
 
   std::mutex inner_mu_;  // the inner store: the writer's batch, or a read
   std::thread thread_;   // last: started once everything above exists

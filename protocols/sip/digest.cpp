@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -152,11 +153,37 @@ std::optional<DigestCredentials> parse_digest_credentials(std::string_view v) {
   return c;
 }
 
+namespace {
+
+// The algorithms, fetched once per process (EVP_md5() and EVP_sha256() are looked up in the
+// provider at every use in OpenSSL 3; a fetched EVP_MD is not). Falls back to the legacy
+// objects if a fetch fails.
+const EVP_MD* fetched_md(DigestAlgorithm a) {
+  static const EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  static const EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (a == DigestAlgorithm::md5) return md5 ? md5 : EVP_md5();
+  return sha256 ? sha256 : EVP_sha256();
+}
+
+// One digest context per thread, reused (EVP_Digest allocates and frees one per call).
+EVP_MD_CTX* scratch_ctx() {
+  struct Holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Holder h;
+  return h.ctx;
+}
+
+}  // namespace
+
 std::string digest_hex(DigestAlgorithm a, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, a == DigestAlgorithm::md5 ? EVP_md5() : EVP_sha256(),
-             nullptr);
+  EVP_MD_CTX* ctx = scratch_ctx();
+  if (!ctx || EVP_DigestInit_ex2(ctx, fetched_md(a), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, out.data(), &len) != 1)
+    EVP_Digest(data.data(), data.size(), out.data(), &len, fetched_md(a), nullptr);
   return to_hex(out.data(), len);
 }
 
@@ -197,19 +224,68 @@ std::string digest_challenge(DigestAlgorithm a, std::string_view realm, std::str
 
 // ---- nonces ----
 
+struct NonceIssuer::Keyed {
+  EVP_MD_CTX* inner = nullptr;  // SHA-256 after absorbing key ^ ipad
+  EVP_MD_CTX* outer = nullptr;  // after key ^ opad
+  Keyed() = default;
+  Keyed(const Keyed&) = delete;
+  Keyed& operator=(const Keyed&) = delete;
+  ~Keyed() {
+    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(outer);
+  }
+};
+
 NonceIssuer::NonceIssuer(std::string secret) : secret_(std::move(secret)) {
   if (secret_.empty()) {
     secret_.assign(32, '\0');
     if (RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), static_cast<int>(secret_.size())) != 1)
       throw std::runtime_error("RAND_bytes failed: no nonce secret");
   }
+  // RFC 2104 §2: a key longer than the block (64 bytes) is hashed first; then zero-padded.
+  constexpr std::size_t kBlock = 64;
+  std::array<unsigned char, kBlock> k0{};
+  const EVP_MD* md = fetched_md(DigestAlgorithm::sha256);
+  if (secret_.size() > kBlock) {
+    unsigned int n = 0;
+    if (EVP_Digest(secret_.data(), secret_.size(), k0.data(), &n, md, nullptr) != 1)
+      throw std::runtime_error("SHA-256 failed: no nonce key");
+  } else {
+    std::copy(secret_.begin(), secret_.end(), k0.begin());
+  }
+  std::array<unsigned char, kBlock> ipad{}, opad{};
+  for (std::size_t i = 0; i < kBlock; ++i) {
+    ipad[i] = static_cast<unsigned char>(k0[i] ^ 0x36);
+    opad[i] = static_cast<unsigned char>(k0[i] ^ 0x5c);
+  }
+  auto keyed = std::make_shared<Keyed>();
+  keyed->inner = EVP_MD_CTX_new();
+  keyed->outer = EVP_MD_CTX_new();
+  const bool ok = keyed->inner && keyed->outer && EVP_DigestInit_ex2(keyed->inner, md, nullptr) == 1 &&
+                  EVP_DigestUpdate(keyed->inner, ipad.data(), kBlock) == 1 &&
+                  EVP_DigestInit_ex2(keyed->outer, md, nullptr) == 1 &&
+                  EVP_DigestUpdate(keyed->outer, opad.data(), kBlock) == 1;
+  OPENSSL_cleanse(k0.data(), k0.size());
+  OPENSSL_cleanse(ipad.data(), ipad.size());
+  OPENSSL_cleanse(opad.data(), opad.size());
+  if (!ok) throw std::runtime_error("SHA-256 failed: no nonce key");
+  keyed_ = std::move(keyed);
 }
 
 std::string NonceIssuer::mac(std::string_view stamp) const {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(stamp.data()), stamp.size(), out.data(), &len);
+  // HMAC(K, m) = H(K ^ opad || H(K ^ ipad || m)), from the keyed states (RFC 2104 §2).
+  std::array<unsigned char, EVP_MAX_MD_SIZE> in{}, out{};
+  unsigned int in_len = 0, len = 0;
+  EVP_MD_CTX* ctx = scratch_ctx();
+  const bool ok =
+      ctx && EVP_MD_CTX_copy_ex(ctx, keyed_->inner) == 1 &&
+      EVP_DigestUpdate(ctx, stamp.data(), stamp.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx, in.data(), &in_len) == 1 && EVP_MD_CTX_copy_ex(ctx, keyed_->outer) == 1 &&
+      EVP_DigestUpdate(ctx, in.data(), in_len) == 1 && EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  if (!ok) {  // not expected; the one-shot form gives the same bytes
+    HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+         reinterpret_cast<const unsigned char*>(stamp.data()), stamp.size(), out.data(), &len);
+  }
   return to_hex(out.data(), 16);
 }
 

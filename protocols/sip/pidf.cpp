@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <memory>
 #include <pugixml.hpp>
-#include <sstream>
 
 #include "protocols/sip/text.hpp"
 
@@ -19,6 +18,22 @@ constexpr const char* kDmNs = "urn:ietf:params:xml:ns:pidf:data-model";
 constexpr const char* kWinfoNs = "urn:ietf:params:xml:ns:watcherinfo";
 constexpr const char* kComposingNs = "urn:ietf:params:xml:ns:im-iscomposing";
 constexpr std::size_t kMaxAttribute = 256;
+
+// pugixml's output straight into a string: save() to an ostringstream built a stream and
+// its locale per document (a PIDF per presence change, issue 12).
+struct StringWriter final : pugi::xml_writer {
+  std::string out;
+  void write(const void* data, std::size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
+};
+
+std::string save_raw(const pugi::xml_document& d) {
+  StringWriter w;
+  w.out.reserve(512);
+  d.save(w, "", pugi::format_raw, pugi::encoding_utf8);
+  return std::move(w.out);
+}
 
 std::string_view local_name(const pugi::xml_node& n) {
   std::string_view s = n.name();
@@ -219,9 +234,7 @@ std::string render_pidf(const PidfDocument& in) {
   }
   if (auto note = clean(in.note, kMaxPidfNote); !note.empty())
     person.append_child("dm:note").text() = note.c_str();
-  std::ostringstream out;
-  d.save(out, "", pugi::format_raw, pugi::encoding_utf8);
-  return out.str();
+  return save_raw(d);
 }
 
 std::string render_watcherinfo(std::string_view resource, std::uint32_t version, bool full,
@@ -244,9 +257,7 @@ std::string render_watcherinfo(std::string_view resource, std::uint32_t version,
     n.append_attribute("event") = w.event.c_str();
     n.text() = clean(w.uri, kMaxAttribute).c_str();
   }
-  std::ostringstream out;
-  d.save(out, "", pugi::format_raw, pugi::encoding_utf8);
-  return out.str();
+  return save_raw(d);
 }
 
 std::optional<IsComposing> parse_is_composing(std::string_view xml) {
@@ -287,9 +298,7 @@ std::string render_is_composing(const IsComposing& c) {
   if (!c.content_type.empty())
     root.append_child("contenttype").text() = clean(c.content_type, kMaxAttribute).c_str();
   if (c.active && c.refresh) root.append_child("refresh").text() = c.refresh;
-  std::ostringstream out;
-  d.save(out, "", pugi::format_raw, pugi::encoding_utf8);
-  return out.str();
+  return save_raw(d);
 }
 
 }  // namespace parley::protocols::sip

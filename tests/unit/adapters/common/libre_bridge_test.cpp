@@ -12,7 +12,10 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 using namespace parley;
 using namespace std::chrono_literals;
@@ -119,4 +122,111 @@ TEST_CASE("one libre loop per process, and it can start again after a stop") {
   CHECK(b.post([&] { ran = true; }));
   b.stop();
   CHECK(ran.load());
+}
+
+TEST_CASE(
+    "posts from several threads at once all run: no wake is lost (the wake is written after the lock)") {
+  adapters::LibreLoop loop;
+  REQUIRE(loop.start().empty());
+  constexpr int kThreads = 4, kEach = 5000;
+  std::atomic<int> ran{0};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t)
+    posters.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        while (!loop.post([&] { ran.fetch_add(1); })) std::this_thread::yield();  // queue full: retry
+      }
+    });
+  for (auto& p : posters) p.join();
+  // Every function runs without a stop to flush them: each post's wake reached the loop.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ran.load() < kThreads * kEach && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(ran.load() == kThreads * kEach);
+  loop.stop();
+}
+
+namespace {
+
+// try_run_here opens once the loop's first drain ran inside re_main: retried, bounded.
+bool run_here_eventually(adapters::LibreLoop& loop, std::function<void()>& fn) {
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (loop.try_run_here(fn)) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("try_run_here: runs on the caller while the libre thread sleeps, after what was posted before") {
+  adapters::LibreLoop loop;
+  REQUIRE(loop.start().empty());
+  std::vector<int> order;  // touched under the loop's lock only
+  std::thread::id ran_on;
+  std::function<void()> fn = [&] {
+    order.push_back(2);
+    ran_on = std::this_thread::get_id();
+  };
+  // Hold the libre thread in a posted function: try_run_here must refuse, not wait.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  REQUIRE(loop.post([&] {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  }));
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, 5s, [&] { return entered; }));
+  }
+  CHECK_FALSE(loop.try_run_here(fn));
+  CHECK(static_cast<bool>(fn));  // untouched: the caller posts it instead
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  REQUIRE(run_here_eventually(loop, fn));  // the libre thread went back to sleep
+  CHECK_FALSE(static_cast<bool>(fn));      // run and destroyed
+  CHECK(ran_on == std::this_thread::get_id());
+  CHECK(order == std::vector<int>{2});
+
+  // Something posted but not yet run when try_run_here gets the loop runs first. The post
+  // wakes the loop, so the race is real: either the libre thread ran it already (then it
+  // is first anyway) or try_run_here does; either way 1 comes before 2.
+  order.clear();
+  std::function<void()> second = [&] { order.push_back(2); };
+  REQUIRE(loop.post([&] { order.push_back(1); }));
+  REQUIRE(run_here_eventually(loop, second));
+  CHECK(order == std::vector<int>{1, 2});
+
+  loop.stop();
+  std::function<void()> late = [] {};
+  CHECK_FALSE(loop.try_run_here(late));  // stopped: refused
+  CHECK(static_cast<bool>(late));
+}
+
+TEST_CASE("try_run_here: a timer it starts that is libre's earliest wakes the sleeping loop") {
+  adapters::LibreLoop loop;
+  REQUIRE(loop.start().empty());
+  // The loop has no timer at all: it sleeps in epoll_wait without a timeout, so a timer
+  // started from another thread fires only if that thread wakes it.
+  struct tmr t;
+  tmr_init(&t);
+  std::atomic<bool> fired{false};
+  std::function<void()> fn = [&] {
+    tmr_start(
+        &t, 20, [](void* arg) { static_cast<std::atomic<bool>*>(arg)->store(true); }, &fired);
+  };
+  REQUIRE(run_here_eventually(loop, fn));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (!fired.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  CHECK(fired.load());
+  std::function<void()> cancel = [&] { tmr_cancel(&t); };
+  if (!loop.try_run_here(cancel)) REQUIRE(loop.post(std::move(cancel)));
+  loop.stop();
 }

@@ -155,6 +155,28 @@ TEST_CASE("SIP's UDP socket: captured, read by the receiver, given back to libre
     CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) == ticks);  // a wake-up, not a tick
   }
 
+  SUBCASE("expect: a small batch about to leave is read by the short tick, not by wake-ups") {
+    const auto woke = on_libre(loop, [&] {
+      w.rx->expect(UdpReceiver::kSmallAt);  // before the NOTIFYs leave: off epoll at once
+      return w.rx->wakeups();
+    });
+    REQUIRE(send(options(0)));
+    REQUIRE(send(kResponse));
+    CHECK(eventually(loop, [&] { return w.requests == 1 && w.consumed == 1; }));
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) >= 1);
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) == woke);  // no wake-up read them
+    // Fewer coming than kSmallAt (or kBusyAt and more, the 1 ms tick's case): no tick.
+    const auto ticks = on_libre(loop, [&] {
+      w.rx->expect(UdpReceiver::kSmallAt - 1);
+      w.rx->expect(UdpReceiver::kBusyAt);
+      return w.rx->ticks();
+    });
+    REQUIRE(send(options(1)));
+    CHECK(eventually(loop, [&] { return w.requests == 2; }));
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) == ticks);
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) > woke);
+  }
+
   SUBCASE("detached: libre reads the socket itself again (responses too)") {
     on_libre(loop, [&] {
       w.rx.reset();

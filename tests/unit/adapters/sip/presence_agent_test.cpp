@@ -221,9 +221,26 @@ TEST_CASE("sip presence agent: a change fans out once per dialog, rendered once,
       CHECK(n.seq == seq[n.sub_id] + 1);  // one step, no gap, no repeat
       seq[n.sub_id] = n.seq;
       CHECK(n.body == w.notes.front().body);
+      CHECK(n.body.data() == w.notes.front().body.data());  // the same document, not a copy
       CHECK(n.body.find("change-" + std::to_string(change)) != std::string::npos);
     }
   }
+}
+
+TEST_CASE("sip presence agent: SharedText compares by text, empty is empty, copies share") {
+  using parley::adapters::sip::SharedText;
+  SharedText a("<presence/>"), b(std::string("<presence/>")), c, d("");
+  CHECK(a == b);  // different documents, same text
+  CHECK(a.data() != b.data());
+  SharedText a2 = a;
+  CHECK(a2.data() == a.data());
+  CHECK(a2 == std::string_view("<presence/>"));
+  CHECK(c.empty());
+  CHECK(d.empty());
+  CHECK(c == d);
+  CHECK(c.size() == 0);
+  CHECK(a.str() == "<presence/>");
+  CHECK_FALSE(a == c);
 }
 
 TEST_CASE(

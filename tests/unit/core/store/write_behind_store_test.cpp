@@ -310,3 +310,122 @@ TEST_CASE("sqlite batch: calls share one transaction that end_batch commits") {
   REQUIRE(s.append_history("room", msg(2), 10).ok());
   CHECK(ids(s.history("room", 10).value()) == numbers(3));
 }
+
+namespace {
+
+RosterItem item(const char* owner, const char* contact, SubscriptionState from) {
+  RosterItem i;
+  i.owner = Address::user(owner);
+  i.contact = Address::user(contact);
+  i.from = from;
+  return i;
+}
+
+std::vector<std::string> contacts(const Result<std::vector<RosterItem>>& r) {
+  std::vector<std::string> out;
+  if (r.ok())
+    for (const auto& i : *r)
+      out.push_back(i.contact.to_string() + "/" + std::to_string(static_cast<int>(i.from)));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("write-behind: rosters are cached until a write that may change them") {
+  MemoryStore inner;
+  WriteBehindStore store(inner, {});
+  const Address alice = Address::user("alice");
+  REQUIRE(store.put_account(AccountRecord{.user = "alice"}).ok());
+  REQUIRE(store.put_account(AccountRecord{.user = "bob"}).ok());
+  REQUIRE(store.put_roster_item(item("alice", "bob", SubscriptionState::none)).ok());
+  const auto first = contacts(store.roster(alice));
+  CHECK(first.size() == 1);
+  CHECK(contacts(store.roster(alice)) == first);
+  CHECK(store.stats().roster_hits == 1);
+
+  // A write the cache did not see (straight to the inner store) is not read: the decorator
+  // must be the store's only writer, as in the daemon.
+  REQUIRE(inner.put_roster_item(item("alice", "carol", SubscriptionState::none)).ok());
+  CHECK(contacts(store.roster(alice)) == first);
+
+  // Its own writes drop the owner's roster: the next read sees them, and every later one.
+  REQUIRE(store.put_roster_item(item("alice", "bob", SubscriptionState::active)).ok());
+  const auto changed = contacts(store.roster(alice));
+  CHECK(changed.size() == 2);
+  CHECK(changed != first);
+  CHECK(contacts(store.roster(alice)) == changed);
+  REQUIRE(store.delete_roster_item(alice, Address::user("carol")).ok());
+  CHECK(contacts(store.roster(alice)).size() == 1);
+
+  // Another owner's write leaves alice's cached; deleting bob's account takes alice's entry
+  // naming bob (the store's rule), so it drops every cached roster.
+  const auto hits = store.stats().roster_hits;
+  REQUIRE(store.put_roster_item(item("bob", "alice", SubscriptionState::pending)).ok());
+  CHECK(contacts(store.roster(alice)).size() == 1);
+  CHECK(store.stats().roster_hits == hits + 1);
+  REQUIRE(store.delete_account("bob").ok());
+  CHECK(contacts(store.roster(alice)).empty());
+  CHECK(contacts(store.roster(Address::user("bob"))).empty());
+}
+
+TEST_CASE("write-behind: the roster cache is bounded, and off with roster_cache 0") {
+  MemoryStore inner;
+  WriteBehindStore::Options opts;
+  opts.roster_cache = 2;
+  WriteBehindStore store(inner, opts);
+  for (const char* u : {"a", "b", "c"}) {
+    REQUIRE(store.put_account(AccountRecord{.user = u}).ok());
+    REQUIRE(store.put_roster_item(item(u, "z", SubscriptionState::none)).ok());
+  }
+  for (const char* u : {"a", "b", "c"}) CHECK(contacts(store.roster(Address::user(u))).size() == 1);
+  CHECK(store.stats().roster_hits == 0);
+  // Two of the three are kept.
+  int hits = 0;
+  for (const char* u : {"a", "b", "c"}) {
+    const auto before = store.stats().roster_hits;
+    (void)store.roster(Address::user(u));
+    hits += static_cast<int>(store.stats().roster_hits - before);
+  }
+  CHECK(hits >= 1);
+  CHECK(hits <= 2);
+
+  MemoryStore inner2;
+  WriteBehindStore::Options off;
+  off.roster_cache = 0;
+  WriteBehindStore uncached(inner2, off);
+  REQUIRE(uncached.put_roster_item(item("a", "z", SubscriptionState::none)).ok());
+  (void)uncached.roster(Address::user("a"));
+  REQUIRE(inner2.put_roster_item(item("a", "y", SubscriptionState::none)).ok());
+  CHECK(contacts(uncached.roster(Address::user("a"))).size() == 2);
+  CHECK(uncached.stats().roster_hits == 0);
+}
+
+TEST_CASE("write-behind over SQLite: a roster changed by another connection (process) is read again") {
+  TempDir dir;
+  REQUIRE(dir.ok());
+  const auto path = dir.file("parley.db");
+  auto sqlite = SqliteStore::open(path);
+  REQUIRE(sqlite.ok());
+  WriteBehindStore store(**sqlite, {});
+  const Address alice = Address::user("alice");
+  REQUIRE(store.put_account(AccountRecord{.user = "alice"}).ok());
+  REQUIRE(store.put_account(AccountRecord{.user = "bob"}).ok());
+  REQUIRE(store.put_roster_item(item("alice", "bob", SubscriptionState::active)).ok());
+  REQUIRE(contacts(store.roster(alice)).size() == 1);
+  REQUIRE(contacts(store.roster(alice)).size() == 1);
+  const auto hits = store.stats().roster_hits;
+  CHECK(hits >= 1);
+  // Our own commits do not count as another connection's: still cached.
+  REQUIRE(store.put_roster_item(item("bob", "alice", SubscriptionState::active)).ok());
+  REQUIRE(store.sync().ok());
+  (void)store.roster(alice);
+  CHECK(store.stats().roster_hits == hits + 1);
+  {
+    // The offline `parleyd account remove` while the daemon runs: its own connection.
+    auto other = SqliteStore::open(path);
+    REQUIRE(other.ok());
+    REQUIRE((*other)->delete_account("bob").ok());
+  }
+  CHECK(contacts(store.roster(alice)).empty());
+  CHECK(store.stats().roster_hits == hits + 1);  // read again, not from the cache
+}

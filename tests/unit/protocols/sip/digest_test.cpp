@@ -1,8 +1,11 @@
 #include "protocols/sip/digest.hpp"
 
 #include <doctest/doctest.h>
+#include <openssl/hmac.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace parley::protocols::sip;
 
@@ -93,6 +96,47 @@ TEST_CASE("digest: nonces are MAC'd, expire as stale, and cannot be forged") {
   CHECK(issuer.check(std::string(NonceIssuer::kNonceSize, 'z'), 1000, 300).verdict ==
         NonceIssuer::Verdict::invalid);
   CHECK(NonceIssuer().issue(1) != NonceIssuer().issue(1));  // random secrets
+}
+
+namespace {
+
+// The nonce's tag as OpenSSL's one-shot HMAC computes it: the first 128 bits of
+// HMAC-SHA-256(secret, the 32 digits before the dot), in lower-case hex.
+std::string reference_tag(const std::string& secret, std::string_view stamp) {
+  unsigned char out[64];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(stamp.data()), stamp.size(), out, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (int i = 0; i < 16; ++i) {
+    hex += kHex[out[i] >> 4];
+    hex += kHex[out[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace
+
+TEST_CASE("digest: the nonce MAC is HMAC-SHA-256 for short, block-sized and long secrets, on any thread") {
+  for (const std::string& secret :
+       {std::string("secret"), std::string(64, 'k'), std::string(65, 'k'), std::string(200, '\x01')}) {
+    NonceIssuer issuer(secret);
+    const std::string n = issuer.issue(1234);
+    REQUIRE(n.size() == NonceIssuer::kNonceSize);
+    CHECK(n.substr(33) == reference_tag(secret, n.substr(0, 32)));
+    // Copies share the keyed state; checks from several threads at once agree.
+    const NonceIssuer copy = issuer;
+    std::vector<std::thread> threads;
+    std::vector<int> valid(4, 0);
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 200; ++i)
+          valid[t] += (t % 2 ? copy : issuer).check(n, 1234, 60).verdict == NonceIssuer::Verdict::valid;
+      });
+    for (auto& th : threads) th.join();
+    for (int v : valid) CHECK(v == 200);
+  }
 }
 
 TEST_CASE("digest: nonce counts must grow, replays are refused, memory is bounded") {
