@@ -141,15 +141,24 @@ void Directory::set_digest(AccountRecord& rec, std::string_view password) const 
 
 std::optional<std::string> Directory::digest_ha1(const std::string& user, std::string_view realm,
                                                  bool sha256) {
+  auto version = store_.data_version();
+  if (!version || *version != ha1_version_) {
+    ha1_cache_.clear();  // another process wrote accounts, or it cannot be told
+    if (version) ha1_version_ = *version;
+  }
   auto it = ha1_cache_.find(user);
+  DigestVerifiers fresh;
   if (it == ha1_cache_.end()) {
     auto r = store_.get_account(user);
     if (!r || !r->has_value()) return std::nullopt;
     const AccountRecord& a = **r;
-    if (ha1_cache_.size() >= kHa1CacheSize) ha1_cache_.clear();
-    it = ha1_cache_.emplace(user, DigestVerifiers{a.digest_realm, a.ha1_md5, a.ha1_sha256}).first;
+    fresh = DigestVerifiers{a.digest_realm, a.ha1_md5, a.ha1_sha256};
+    if (version) {
+      if (ha1_cache_.size() >= kHa1CacheSize) ha1_cache_.clear();
+      it = ha1_cache_.emplace(user, std::move(fresh)).first;
+    }
   }
-  const DigestVerifiers& v = it->second;
+  const DigestVerifiers& v = it != ha1_cache_.end() ? it->second : fresh;
   if (v.realm.empty() || v.realm != realm) return std::nullopt;
   const std::string& h = sha256 ? v.sha256 : v.md5;
   if (h.empty()) return std::nullopt;

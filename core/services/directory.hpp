@@ -59,10 +59,11 @@ class Directory {
   // realm other than the one it was computed for, or an account whose password was set
   // before a realm was configured. A cheap store read: the core strand may call it.
   // Known accounts' verifiers are cached (every digest-authenticated SIP request asks):
-  // add/set_password/remove, the only writers of an account while the daemon runs (the
-  // store has one writer: `parleyd account` on the side is for a stopped daemon), drop the
-  // user's entry; at kHa1CacheSize entries the cache starts over. Unknown users are read
-  // every time (not cached: a guessed name costs no memory).
+  // add/set_password/remove drop the user's entry, and a commit by another connection
+  // (`parleyd account passwd|remove` run beside the daemon: Store::data_version moved)
+  // drops them all, so a changed or removed password stops working at once; when the
+  // store cannot tell, nothing is cached. At kHa1CacheSize entries the cache starts over.
+  // Unknown users are read every time (not cached: a guessed name costs no memory).
   std::optional<std::string> digest_ha1(const std::string& user, std::string_view realm, bool sha256);
   static constexpr std::size_t kHa1CacheSize = 4096;
   std::size_t ha1_cached() const { return ha1_cache_.size(); }
@@ -83,6 +84,7 @@ class Directory {
     std::string realm, md5, sha256;  // as stored (AccountRecord's digest fields)
   };
   std::unordered_map<std::string, DigestVerifiers> ha1_cache_;  // by user, known accounts only
+  std::uint64_t ha1_version_ = 0;  // Store::data_version() the cache was filled under
 };
 
 }  // namespace parley::core

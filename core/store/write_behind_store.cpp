@@ -271,4 +271,9 @@ int WriteBehindStore::schema_version() {
   return read([&](Store& s) { return s.schema_version(); });
 }
 
+Result<std::uint64_t> WriteBehindStore::data_version() {
+  std::lock_guard lock(inner_mu_);
+  return inner_.data_version();
+}
+
 }  // namespace parley::core

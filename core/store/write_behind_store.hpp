@@ -103,6 +103,8 @@ class WriteBehindStore final : public Store {
                                                        const std::string& owner) override;
 
   int schema_version() override;
+  // The inner store's (no wait for queued writes: they are this connection's own).
+  Result<std::uint64_t> data_version() override;
 
   Status sync() override;
 

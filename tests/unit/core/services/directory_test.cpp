@@ -5,6 +5,9 @@
 #include <openssl/hmac.h>
 
 #include "core/store/memory_store.hpp"
+#include "core/store/sqlite_store.hpp"
+#include "core/store/write_behind_store.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley::core;
 
@@ -226,4 +229,38 @@ TEST_CASE("directory: the digest verifier cache is bounded") {
   }
   CHECK(d.ha1_cached() >= 1);
   CHECK(d.digest_ha1("u0", "localhost", false) == std::string(32, 'a'));
+}
+
+// `parleyd account passwd|remove` run beside the daemon writes through a connection of its
+// own: the daemon's cached HA1 must not keep the old password (or a removed account) working.
+TEST_CASE("directory: digest verifiers changed by another process are read again") {
+  parley::test::TempDir dir;
+  REQUIRE(dir.ok());
+  const auto path = dir.file("parley.db");
+  auto sqlite = SqliteStore::open(path);
+  REQUIRE(sqlite.ok());
+  WriteBehindStore store(**sqlite, {});
+  Directory d(store, 1000);
+  d.set_digest_realm("localhost");
+  REQUIRE(d.add("alice", "alicepw"));
+  REQUIRE(d.add("bob", "bobpw"));
+  REQUIRE(store.sync().ok());
+  const auto first = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(first);
+  REQUIRE(d.digest_ha1("bob", "localhost", false));
+  CHECK(d.ha1_cached() == 2);
+  CHECK(d.digest_ha1("alice", "localhost", false) == first);  // from the cache
+
+  {
+    auto other = SqliteStore::open(path);
+    REQUIRE(other.ok());
+    Directory tool(**other, 1000);
+    tool.set_digest_realm("localhost");
+    REQUIRE(tool.set_password("alice", "changed"));
+    REQUIRE(tool.remove("bob"));
+  }
+  const auto after = d.digest_ha1("alice", "localhost", false);
+  REQUIRE(after);
+  CHECK(*after != *first);
+  CHECK_FALSE(d.digest_ha1("bob", "localhost", false));
 }
