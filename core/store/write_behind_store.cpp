@@ -153,23 +153,29 @@ void WriteBehindStore::report(std::string_view what, const Error& e, std::size_t
 
 // Account writes drop every cached roster: deleting an account takes its roster and the
 // entries of others that name it, and a replace may do the same in a store that implements
-// it as delete + insert.
+// it as delete + insert. Queued first, forgotten after: a roster read in between either
+// waits for the queued write or sees the generation move and keeps nothing of what it read
+// (forgotten first, a read between the two could cache the state before the write).
 Status WriteBehindStore::put_account(const AccountRecord& a) {
+  Status st = enqueue("put_account", [a](Store& s) { return s.put_account(a); });
   forget_rosters();
-  return enqueue("put_account", [a](Store& s) { return s.put_account(a); });
+  return st;
 }
 Status WriteBehindStore::delete_account(const std::string& user) {
+  Status st = enqueue("delete_account", [user](Store& s) { return s.delete_account(user); });
   forget_rosters();
-  return enqueue("delete_account", [user](Store& s) { return s.delete_account(user); });
+  return st;
 }
 Status WriteBehindStore::put_roster_item(const RosterItem& item) {
+  Status st = enqueue("put_roster_item", [item](Store& s) { return s.put_roster_item(item); });
   forget_roster(item.owner);
-  return enqueue("put_roster_item", [item](Store& s) { return s.put_roster_item(item); });
+  return st;
 }
 Status WriteBehindStore::delete_roster_item(const Address& owner, const Address& contact) {
+  Status st = enqueue("delete_roster_item",
+                      [owner, contact](Store& s) { return s.delete_roster_item(owner, contact); });
   forget_roster(owner);
-  return enqueue("delete_roster_item",
-                 [owner, contact](Store& s) { return s.delete_roster_item(owner, contact); });
+  return st;
 }
 Status WriteBehindStore::push_offline(const Address& user, const Message& m, const std::string& sender) {
   return enqueue("push_offline", [user, m, sender](Store& s) { return s.push_offline(user, m, sender); });
