@@ -24,12 +24,6 @@ bool loopback(std::string_view host) {
   return !ec && a.is_loopback();
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool header_safe(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
@@ -183,14 +177,14 @@ void HttpConnection::fail(unsigned status, std::string_view text) {
 void HttpConnection::upgrade(const HttpRoutes::Route& route, const HttpRequest& q) {
   const auto& ep = route.websocket;
   // RFC 6455 §10.2: a page from an origin not listed is refused before anything else.
-  if (!origin_allowed(settings_->allowed_origins, trim(q.header("Origin"))))
+  if (!origin_allowed(settings_->allowed_origins, protocols::trim_blanks(q.header("Origin"))))
     return fail(403, "origin not allowed\n");
   // RFC 6455 §4.2.2: a version we do not speak gets 426 naming the one we do.
   if (q.header("Sec-WebSocket-Version") != "13")
     return respond(
         {426, "text/plain; charset=utf-8", "WebSocket version 13 only\n", {{"Sec-WebSocket-Version", "13"}}},
         false);
-  const auto key = trim(q.header("Sec-WebSocket-Key"));
+  const auto key = protocols::trim_blanks(q.header("Sec-WebSocket-Key"));
   if (!protocols::ws::valid_client_key(key)) return fail(400, "bad Sec-WebSocket-Key\n");
   if (ep->secure_only && !is_tls() && !loopback(peer_host()))
     return fail(403, "use wss:// (TLS) for this endpoint\n");
@@ -200,7 +194,7 @@ void HttpConnection::upgrade(const HttpRoutes::Route& route, const HttpRequest& 
     std::string_view list = v;
     while (!list.empty() && chosen.empty()) {
       const auto comma = list.find(',');
-      const auto offered = trim(list.substr(0, comma));
+      const auto offered = protocols::trim_blanks(list.substr(0, comma));
       for (const auto& ours : ep->subprotocols)
         if (offered == ours) chosen = ours;
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);

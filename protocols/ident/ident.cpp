@@ -2,16 +2,11 @@
 
 #include <charconv>
 
+#include "protocols/common/ascii.hpp"
+
 namespace parley::protocols::ident {
 
 namespace {
-bool space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // 1..65535 as decimal digits only: 0 when it is digits but out of range, nullopt when it
 // is not a number at all.
@@ -34,8 +29,8 @@ ParseResult parse_query(std::string_view line, Query* q) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto comma = line.find(',');
   if (comma == std::string_view::npos) return ParseResult::malformed;
-  auto a = port_of(trim(line.substr(0, comma)));
-  auto b = port_of(trim(line.substr(comma + 1)));
+  auto a = port_of(trim_blanks(line.substr(0, comma)));
+  auto b = port_of(trim_blanks(line.substr(comma + 1)));
   if (!a || !b) return ParseResult::malformed;
   const bool valid = *a >= 1 && *a <= 65535 && *b >= 1 && *b <= 65535;
   q->server_port = static_cast<std::uint16_t>(*a <= 65535 ? *a : 0);

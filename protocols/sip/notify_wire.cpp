@@ -8,14 +8,6 @@ namespace parley::protocols::sip {
 
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // The branch parameter of the first via-parm in a Via header value (RFC 3261 §20.42).
 std::optional<std::string_view> branch_of(std::string_view via) {
   via = via.substr(0, via.find(','));  // the first via-parm only
@@ -25,8 +17,8 @@ std::optional<std::string_view> branch_of(std::string_view via) {
     semi = via.find(';');
     std::string_view param = via.substr(0, semi);
     std::size_t eq = param.find('=');
-    if (eq != std::string_view::npos && ascii_equal_fold(trim(param.substr(0, eq)), "branch")) {
-      auto v = trim(param.substr(eq + 1));
+    if (eq != std::string_view::npos && ascii_equal_fold(trim_blanks(param.substr(0, eq)), "branch")) {
+      auto v = trim_blanks(param.substr(eq + 1));
       if (v.empty()) return std::nullopt;
       return v;
     }
@@ -59,10 +51,10 @@ std::optional<MinimalResponse> parse_minimal_response(std::string_view d) {
     std::string_view line = d.substr(pos, eol - pos);
     pos = eol + 2;
     if (line.empty()) break;
-    if (is_ws(line.front())) return std::nullopt;  // folded: libre's problem
+    if (is_blank(line.front())) return std::nullopt;  // folded: libre's problem
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
+    std::string_view name = trim_blanks(line.substr(0, colon)), value = trim_blanks(line.substr(colon + 1));
     if (!have_via && (ascii_equal_fold(name, "via") || ascii_equal_fold(name, "v"))) {
       auto b = branch_of(value);
       if (!b) return std::nullopt;
@@ -77,8 +69,8 @@ std::optional<MinimalResponse> parse_minimal_response(std::string_view d) {
       std::from_chars(value.data(), value.data() + i, n);
       if (n > 0x7fffffffu) return std::nullopt;  // RFC 3261 §8.1.1.5: below 2**31
       r.cseq = static_cast<std::uint32_t>(n);
-      r.cseq_method = trim(value.substr(i));
-      if (r.cseq_method.empty() || i == value.size() || !is_ws(value[i])) return std::nullopt;
+      r.cseq_method = trim_blanks(value.substr(i));
+      if (r.cseq_method.empty() || i == value.size() || !is_blank(value[i])) return std::nullopt;
       if (r.cseq_method.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
       have_cseq = true;
     }
