@@ -16,6 +16,13 @@ namespace sipt = protocols::sip;
 
 namespace {
 
+// "192.0.2.1, 2001:db8::1", for log lines.
+std::string ip_list(const std::vector<ProxyIp>& ips) {
+  std::string out;
+  for (const auto& a : ips) out += (out.empty() ? "" : ", ") + a.ip;
+  return out;
+}
+
 constexpr std::size_t kMaxAorUser = 128;
 constexpr std::size_t kMaxAorHost = 253;
 constexpr auto kTick = std::chrono::milliseconds(250);
@@ -130,23 +137,18 @@ void Federation::looked_up(std::size_t entry, const boost::system::error_code& e
       auto a = e.endpoint().address();
       all.push_back({a.to_string(), a.is_v6()});
     }
-    std::string seen;
-    for (const auto& a : all) seen += (seen.empty() ? "" : ", ") + a.ip;
     lookup_warned_[entry] = {};
     auto usable = usable_addresses(all, l.proxy().transport, cfg_.listen);
     bool changed = usable != l.addresses();
     l.resolved(usable, now,
-               "it resolves to " + seen + ", no address family sip.listen has a " +
+               "it resolves to " + ip_list(all) + ", no address family sip.listen has a " +
                    std::string(protocols::to_string(l.proxy().transport)) + ": address for");
     if (l.addresses().empty()) {
       spdlog::warn("sip federation {}: proxy {}: {}; requests through it fail", f.domain, l.proxy().str(),
                    l.error());
     } else {
-      if (changed) {
-        std::string ips;
-        for (const auto& a : l.addresses()) ips += (ips.empty() ? "" : ", ") + a.ip;
-        spdlog::info("sip federation {}: proxy {} is at {}", f.domain, l.proxy().str(), ips);
-      }
+      if (changed)
+        spdlog::info("sip federation {}: proxy {} is at {}", f.domain, l.proxy().str(), ip_list(usable));
       if (changed && ops_.peers) ops_.peers(entry, l.addresses());
     }
   }

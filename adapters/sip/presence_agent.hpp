@@ -45,7 +45,6 @@ namespace parley::adapters::sip {
 
 enum class EventPackage : std::uint8_t { presence, winfo };
 
-// One NOTIFY for the libre side to send on subscription `sub_id`.
 // A NOTIFY body, shared: every NOTIFY of one presence change points at the one rendered
 // PIDF (the agent's cache), so a fan-out to N watchers copies a pointer N times instead of
 // the document (issue 12: the per-watcher copies on the core strand and in the fast path).
@@ -72,6 +71,7 @@ class SharedText {
   std::shared_ptr<const std::string> p_;
 };
 
+// One NOTIFY for the libre side to send on subscription `sub_id`.
 struct OutNotify {
   std::uint64_t sub_id = 0;
   std::uint64_t seq = 0;  // grows per subscription; the libre side drops anything older

@@ -50,21 +50,31 @@ bool is_ipv6(const std::string& s) {
 struct HostPort {
   std::string_view host, port;
   bool bracketed = false;
+  bool has_port = false;  // a ":PORT" was written (possibly empty)
 };
-const char* split_host_port(std::string_view text, HostPort& out) {
+// port_optional: "HOST" and "[V6]" alone are accepted too (has_port false).
+const char* split_host_port(std::string_view text, HostPort& out, bool port_optional = false) {
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos) return "unclosed '['";
     out.host = text.substr(1, close - 1);
-    if (close + 1 >= text.size() || text[close + 1] != ':') return "missing :PORT";
-    out.port = text.substr(close + 2);
     out.bracketed = true;
+    if (port_optional && close + 1 == text.size()) return nullptr;
+    if (close + 1 >= text.size() || text[close + 1] != ':')
+      return port_optional ? "junk after ']'" : "missing :PORT";
+    out.port = text.substr(close + 2);
+    out.has_port = true;
     return nullptr;
   }
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return "missing :PORT";
+  if (colon == std::string_view::npos) {
+    if (!port_optional) return "missing :PORT";
+    out.host = text;
+    return nullptr;
+  }
   out.host = text.substr(0, colon);
   out.port = text.substr(colon + 1);
+  out.has_port = true;
   if (out.host.find(':') != std::string_view::npos) return "IPv6 addresses must be bracketed";
   return nullptr;
 }
@@ -189,41 +199,21 @@ std::optional<ProxyAddress> parse_proxy_address(std::string_view text, std::stri
   else
     return bad("missing transport prefix");
   rest.remove_prefix(4);
-  std::string_view host, port;
-  bool bracketed = false;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '['");
-    host = rest.substr(1, close - 1);
-    bracketed = true;
-    rest.remove_prefix(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return bad("junk after ']'");
-      port = rest.substr(1);
-      if (port.empty()) return bad("port must be 1..65535");
-    }
-  } else {
-    auto colon = rest.find(':');
-    host = rest.substr(0, colon);
-    if (colon != std::string_view::npos) {
-      port = rest.substr(colon + 1);
-      if (port.find(':') != std::string_view::npos) return bad("IPv6 addresses must be bracketed");
-      if (port.empty()) return bad("port must be 1..65535");
-    }
-  }
-  out.host = std::string(host);
+  HostPort hp;
+  if (const char* shape = split_host_port(rest, hp, true)) return bad(shape);
+  out.host = std::string(hp.host);
   if (out.host.empty()) return bad("missing host");
-  if (bracketed) {
+  if (hp.bracketed) {
     if (!is_ipv6(out.host)) return bad("not an IPv6 address");
     out.ipv6 = true;
   } else if (!is_ipv4(out.host)) {
     if (!is_dns_name(out.host)) return bad("host is neither an IP address nor a host name");
     out.name = true;
   }
-  if (port.empty()) {
+  if (!hp.has_port) {
     out.port = out.transport == Transport::tls ? 5061 : 5060;
   } else {
-    auto p = parse_port(port);
+    auto p = parse_port(hp.port);
     if (!p) return bad("port must be 1..65535");
     out.port = *p;
   }

@@ -67,6 +67,16 @@ struct World : test::AdapterRuntime {
   core::Address sip(const std::string& u) {
     return core::Address::foreign("sip:" + u + "@remote.test").value();
   }
+  // A direct message from local user `from` (bob through his session) to foreign `to`.
+  core::Status send(const std::string& from, const std::string& to, std::string body, std::string oid) {
+    core::Message m;
+    m.from = core::Address::user(from);
+    m.to = core::Address::foreign(to).value();
+    m.body = std::move(body);
+    m.origin_id = std::move(oid);
+    m.origin.session = from == "bob" ? bob : 0;
+    return core.router().send(std::move(m));
+  }
 };
 
 const char* kOpen =
@@ -252,17 +262,8 @@ TEST_CASE("sip federation: a subscription that hears no NOTIFY for Expires + 5 s
 TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a failure the sender's error") {
   World w;
   w.fed->start();
-  auto send = [&](const std::string& from, const std::string& to, std::string body, std::string oid) {
-    core::Message m;
-    m.from = core::Address::user(from);
-    m.to = core::Address::foreign(to).value();
-    m.body = std::move(body);
-    m.origin_id = std::move(oid);
-    m.origin.session = from == "bob" ? w.bob : 0;
-    return w.core.router().send(std::move(m));
-  };
-  REQUIRE(send("bob", "sip:juliet@remote.test", "hello", "m1"));
-  REQUIRE(send("alice", "sip:juliet@remote.test", "from alice", "m2"));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "hello", "m1"));
+  REQUIRE(w.send("alice", "sip:juliet@remote.test", "from alice", "m2"));
   REQUIRE(w.msgs.size() == 2);
   CHECK(w.msgs[0].uri == "sip:juliet@remote.test");
   CHECK(w.msgs[0].from_uri == "sip:bob@localhost");  // not published: the local AOR
@@ -271,9 +272,9 @@ TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a fail
   CHECK(w.msgs[1].from_uri == "sip:alice@remote.test");  // her publish entry's AOR
   CHECK(w.fed->messages_in_flight() == 2);
   // Chat states alone are not sent; a domain with no entry has no route.
-  REQUIRE(send("bob", "sip:juliet@remote.test", "", "m3"));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "", "m3"));
   CHECK(w.msgs.size() == 2);
-  auto none = send("bob", "sip:x@elsewhere.test", "hi", "m4");
+  auto none = w.send("bob", "sip:x@elsewhere.test", "hi", "m4");
   REQUIRE_FALSE(none);
   CHECK(none.error().condition == core::Condition::remote_server_not_found);
 
@@ -286,10 +287,10 @@ TEST_CASE("sip federation: a message to a federated contact is a MESSAGE, a fail
   CHECK(w.fed->messages_in_flight() == 0);
   w.fed->message_answered(w.msgs[0].id, 480, "Again");  // an unknown id: nothing
   CHECK(w.bob_sink.errors.size() == 1);
-  REQUIRE(send("bob", "sip:juliet@remote.test", "again", "m5"));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "again", "m5"));
   w.fed->message_answered(w.msgs.back().id, 480, "Temporarily Unavailable");
   CHECK(w.bob_sink.errors.back().second.condition == core::Condition::recipient_unavailable);
-  REQUIRE(send("bob", "sip:juliet@remote.test", "and again", "m6"));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "and again", "m6"));
   w.fed->message_answered(w.msgs.back().id, 403, "Forbidden");
   CHECK(w.bob_sink.errors.back().second.condition == core::Condition::forbidden);
 }
@@ -314,13 +315,7 @@ TEST_CASE("sip federation: a proxy named by host waits for its lookup, then goes
   auto bob = core::Address::user("bob");
   REQUIRE(w.core.presence().subscribe(bob, w.sip("juliet")));
   // A MESSAGE while the lookup runs waits (counted in flight), nothing is sent yet.
-  core::Message m;
-  m.from = bob;
-  m.to = w.sip("juliet");
-  m.body = "hello";
-  m.origin_id = "m1";
-  m.origin.session = w.bob;
-  REQUIRE(w.core.router().send(std::move(m)));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "hello", "m1"));
   CHECK(w.msgs.empty());
   CHECK(w.fed->messages_in_flight() == 1);
   w.fed->tick(FedClock::now());
@@ -342,13 +337,7 @@ TEST_CASE("sip federation: a proxy name that does not resolve fails what waited,
   w.fed->start();
   auto bob = core::Address::user("bob");
   REQUIRE(w.core.presence().subscribe(bob, w.sip("juliet")));
-  core::Message m;
-  m.from = bob;
-  m.to = w.sip("juliet");
-  m.body = "hello";
-  m.origin_id = "m1";
-  m.origin.session = w.bob;
-  REQUIRE(w.core.router().send(std::move(m)));
+  REQUIRE(w.send("bob", "sip:juliet@remote.test", "hello", "m1"));
   // The MESSAGE comes back as if nobody answered it: recipient-unavailable (RFC 7572 §5).
   REQUIRE(run_until(w, [&] { return !w.bob_sink.errors.empty(); }));
   CHECK(w.bob_sink.errors[0].first == "m1");
