@@ -163,7 +163,8 @@ class Store {
   // A number that changes when another connection (another process: the offline `parleyd
   // account` tool run while the daemon runs) committed to the store since this one last
   // looked; this connection's own writes leave it alone. For caches above the store
-  // (WriteBehindStore's rosters). A store nobody else writes returns a constant.
+  // (WriteBehindStore's rosters, the Directory's SIP digest verifiers). A store nobody else
+  // writes returns a constant.
   virtual Result<std::uint64_t> data_version() { return std::uint64_t{0}; }
 
   // Durability barrier: returns once every write made before it is durable, with the first

@@ -6,6 +6,7 @@
 #include <memory>
 #include <pugixml.hpp>
 
+#include "protocols/common/xml_string_writer.hpp"
 #include "protocols/sip/text.hpp"
 
 namespace parley::protocols::sip {
@@ -19,20 +20,12 @@ constexpr const char* kWinfoNs = "urn:ietf:params:xml:ns:watcherinfo";
 constexpr const char* kComposingNs = "urn:ietf:params:xml:ns:im-iscomposing";
 constexpr std::size_t kMaxAttribute = 256;
 
-// pugixml's output straight into a string: save() to an ostringstream built a stream and
-// its locale per document (a PIDF per presence change, issue 12).
-struct StringWriter final : pugi::xml_writer {
-  std::string out;
-  void write(const void* data, std::size_t size) override {
-    out.append(static_cast<const char*>(data), size);
-  }
-};
-
 std::string save_raw(const pugi::xml_document& d) {
-  StringWriter w;
-  w.out.reserve(512);
+  std::string out;
+  out.reserve(512);
+  XmlStringWriter w(out);
   d.save(w, "", pugi::format_raw, pugi::encoding_utf8);
-  return std::move(w.out);
+  return out;
 }
 
 std::string_view local_name(const pugi::xml_node& n) {

@@ -4,16 +4,10 @@
 #include <charconv>
 #include <pugixml.hpp>
 
+#include "protocols/common/xml_string_writer.hpp"
+
 namespace parley::protocols::xmpp {
 namespace {
-
-struct StringWriter final : pugi::xml_writer {
-  std::string& out;
-  explicit StringWriter(std::string& o) : out(o) {}
-  void write(const void* data, std::size_t size) override {
-    out.append(static_cast<const char*>(data), size);
-  }
-};
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {
@@ -84,7 +78,7 @@ BoshParse parse_bosh_body(std::string_view xml, std::size_t max_bytes) {
     if (++children > kMaxBoshChildren) return fail("policy-violation", "too many elements");
     if (!has_namespace(c)) c.prepend_attribute("xmlns") = "jabber:client";
     std::string s;
-    StringWriter w(s);
+    XmlStringWriter w(s);
     c.print(w, "", pugi::format_raw, pugi::encoding_utf8);
     b.payload.push_back(std::move(s));
   }
