@@ -47,22 +47,31 @@ bool valid_target(std::string_view s) {
   return s.front() != ':';
 }
 
-}  // namespace
-
-std::string jid_unescape(std::string_view s) {
+// jid_unescape, each character passed through `map` (one pass, one string).
+template <typename Map>
+std::string unescape_mapped(std::string_view s, Map map) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 2 < s.size()) {
       if (char c = escaped_char(s.substr(i + 1, 2))) {
-        out.push_back(c);
+        out.push_back(map(c));
         i += 2;
         continue;
       }
     }
-    out.push_back(s[i]);
+    out.push_back(map(s[i]));
   }
   return out;
+}
+
+// ascii_fold(jid_unescape(s)) without the intermediate string.
+std::string unescape_folded(std::string_view s) { return unescape_mapped(s, protocols::ascii_lower); }
+
+}  // namespace
+
+std::string jid_unescape(std::string_view s) {
+  return unescape_mapped(s, [](char c) { return c; });
 }
 
 std::string jid_escape(std::string_view s) {
@@ -102,14 +111,14 @@ std::optional<GatewayAddress> parse_gateway_address(std::string_view local, std:
   auto pct = local.find('%');
   std::string_view target = pct == std::string_view::npos ? std::string_view{} : local.substr(0, pct);
   std::string_view server = pct == std::string_view::npos ? local : local.substr(pct + 1);
-  a.server = protocols::ascii_fold(jid_unescape(server));
+  a.server = unescape_folded(server);
   if (!valid_server(a.server)) return std::nullopt;
   a.resource = std::string(resource);
   if (target.empty()) {  // "irc.example.org" or "%irc.example.org": the server
     a.kind = GatewayAddress::Kind::server;
     return a;
   }
-  a.target = protocols::ascii_fold(jid_unescape(target));
+  a.target = unescape_folded(target);
   if (!valid_target(a.target)) return std::nullopt;
   a.kind = chantypes.find(a.target.front()) != std::string_view::npos ? GatewayAddress::Kind::channel
                                                                       : GatewayAddress::Kind::user;

@@ -32,20 +32,22 @@ Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOu
 
 Gateway::~Gateway() = default;
 
-const config::IrcNetwork* Gateway::network_for(std::string_view server, config::IrcNetwork& open) const {
+const config::IrcNetwork* Gateway::network_for(std::string_view server,
+                                               std::optional<config::IrcNetwork>& open) const {
   for (const auto& n : options_.networks)
     if (ascii_equal_fold(n.name, server) || ascii_equal_fold(n.host, server)) return &n;
   if (!options_.open_networks) return nullptr;
-  open = config::IrcNetwork{};  // TLS on 6697 with verification: the safe guess for an unknown host
-  open.name = std::string(server);
-  open.host = std::string(server);
-  return &open;
+  open.emplace();  // TLS on 6697 with verification: the safe guess for an unknown host
+  open->name = std::string(server);
+  open->host = std::string(server);
+  return &*open;
 }
 
 std::optional<config::IrcNetwork> Gateway::find_network(std::string_view server) const {
-  config::IrcNetwork open;
+  std::optional<config::IrcNetwork> open;
   const config::IrcNetwork* n = network_for(server, open);
   if (!n) return std::nullopt;
+  if (open) return open;
   return *n;
 }
 
@@ -67,9 +69,11 @@ void Gateway::error_reply(const XmppIn& s, std::string_view type, std::string_vi
   send(s.from, render_error(kind, from, s.from, s.id, type, condition, text));
 }
 
-Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
+Puppet* Gateway::puppet_for(std::string_view bare, const config::IrcNetwork& net, std::string_view label,
                             std::string_view nick, bool create, std::string* why, std::string_view peer_ip) {
-  const std::string key = bare + "\n" + protocols::ascii_fold(net.name);
+  std::string& key = puppet_key_;
+  key.assign(bare).push_back('\n');
+  for (char c : net.name) key.push_back(protocols::ascii_lower(c));
   auto it = puppets_.find(key);
   if (it != puppets_.end()) {
     if (!it->second->retired()) return it->second.get();
@@ -78,7 +82,7 @@ Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& n
   }
   if (!create || stopping_) return nullptr;
   std::size_t mine = 0;
-  const std::string prefix = bare + "\n";
+  const std::string prefix = std::string(bare) + "\n";
   for (auto p = puppets_.lower_bound(prefix);
        p != puppets_.end() && p->first.compare(0, prefix.size(), prefix) == 0; ++p)
     ++mine;
@@ -87,11 +91,11 @@ Puppet* Gateway::puppet_for(const std::string& bare, const config::IrcNetwork& n
     return nullptr;
   }
   // The user's settings (ad-hoc commands) apply from this new connection on.
-  Effective e = effective(net, user_settings(bare), nick);
-  auto p = std::make_unique<Puppet>(*this, bare, std::move(e.net), std::string(label), std::move(e.nick),
-                                    std::move(e.realname), std::string(peer_ip));
+  Effective e = effective(net, user_settings(std::string(bare)), nick);
+  auto p = std::make_unique<Puppet>(*this, std::string(bare), std::move(e.net), std::string(label),
+                                    std::move(e.nick), std::move(e.realname), std::string(peer_ip));
   Puppet* raw = p.get();
-  puppets_.emplace(key, std::move(p));
+  puppets_.emplace(std::string(key), std::move(p));
   raw->start();
   return raw;
 }
@@ -359,13 +363,13 @@ void Gateway::on_message(const XmppIn& s) {
   if (s.type == "error") return;
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
-  config::IrcNetwork open;
+  std::optional<config::IrcNetwork> open;
   const config::IrcNetwork* net = network_for(a->server, open);
   if (!net)
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);
   Puppet* p = puppet_for(bare, *net, a->server, {}, false, nullptr);
-  a = with_chantypes(s, a, p);
+  a = with_chantypes(s, std::move(a), p);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   std::string why;
   if (!p && a->kind == GatewayAddress::Kind::user && s.body) {

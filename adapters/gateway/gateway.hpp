@@ -108,8 +108,10 @@ class Gateway {
   // it may not be reached.
   std::optional<config::IrcNetwork> find_network(std::string_view server) const;
   // The same without copying a configured network (every message needs one): null when it
-  // may not be reached; an ad-hoc network is made in `open`, which the result then points to.
-  const config::IrcNetwork* network_for(std::string_view server, config::IrcNetwork& open) const;
+  // may not be reached; an ad-hoc network is made in `open`, which the result then points to
+  // (left empty for a configured one: an IrcNetwork is dozens of strings to build and free).
+  const config::IrcNetwork* network_for(std::string_view server,
+                                        std::optional<config::IrcNetwork>& open) const;
   // A network reached only because of open_networks, whose addresses must be public.
   bool public_only(const config::IrcNetwork& net) const;
 
@@ -142,7 +144,7 @@ class Gateway {
   std::size_t disconnect(const std::string& bare, std::string_view network);
 
  private:
-  Puppet* puppet_for(const std::string& bare, const config::IrcNetwork& net, std::string_view label,
+  Puppet* puppet_for(std::string_view bare, const config::IrcNetwork& net, std::string_view label,
                      std::string_view nick, bool create, std::string* why, std::string_view peer_ip = {});
   void on_presence(const XmppIn& s);
   void on_message(const XmppIn& s);
@@ -164,8 +166,10 @@ class Gateway {
   std::map<std::string, Archived> archived_;
   Archived* archived(const std::string& key, bool create);
   bool next_key_from_store(const std::string& key, Archived& a);
-  // key: bare JID + '\n' + network name
-  std::map<std::string, std::unique_ptr<Puppet>> puppets_;
+  // key: bare JID + '\n' + folded network name; found by a key built in puppet_key_ (every
+  // inbound message looks one up: no allocation once it has grown)
+  std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
+  std::string puppet_key_;
   bool stopping_ = false;
   std::unique_ptr<Adhoc> adhoc_;
 };

@@ -121,8 +121,10 @@ void Connection::read_some() {
 }
 
 // Limits::read_ahead: the read itself is what waits, into the connection's own buffer.
-// After a short read Boost marks the socket drained, so the next read is queued with no
-// system call at all; a wait costs an epoll_ctl every time (epoll_reactor::start_op).
+// Boost 1.74 first tries the next read at once (a recv that fails fast on a drained socket;
+// it stops trying only after end of file, reactive_socket_recv_op), which costs about what
+// the epoll_ctl of a wait costs every time (epoll_reactor::start_op) and saves the recv
+// after the wait.
 void Connection::read_into_own_buffer() {
   if (!read_ahead_) read_ahead_ = std::make_unique<char[]>(limits_.read_ahead);
   auto self = shared_from_this();

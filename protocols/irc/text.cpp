@@ -271,6 +271,16 @@ std::string render_formatting(std::string_view text, const std::vector<Span>& sp
 RenderedLines render_lines(std::string_view text, const std::vector<Span>& spans, std::size_t budget,
                            std::size_t max_lines) {
   RenderedLines out;
+  // The common case, one plain line that fits: what the loop below would make of it, without
+  // its per-character style bookkeeping.
+  if (spans.empty() && text.size() <= budget && text.find_first_of("\r\n") == std::string_view::npos) {
+    if (text.empty()) return out;
+    if (max_lines > 0)
+      out.lines.emplace_back(text);
+    else
+      ++out.more;
+    return out;
+  }
   const auto runs = style_runs(text, spans, kMaxSpans);
   RunCursor cursor(runs);
   std::string line, codes;

@@ -209,3 +209,34 @@ TEST_CASE("irc lines: blank lines skipped, long lines cut within the budget, sty
   CHECK(r.lines[9] == "line 9");
   CHECK(r.more == 15);
 }
+
+TEST_CASE("irc lines: a plain line that fits comes back whole, exactly at and just over the budget") {
+  // The one-line fast path must agree with the general loop: what fits is one line as given
+  // (control bytes, invalid UTF-8 and all); one byte more and it is cut; CR or LF and it is
+  // split; no text, no line.
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text(1 + rng() % 60, '\0');
+    for (auto& c : text) {
+      c = static_cast<char>(rng() % 256);
+      if (c == '\r' || c == '\n') c = 'x';
+    }
+    auto r = render_lines(text, {}, text.size(), 3);
+    REQUIRE(r.lines.size() == 1);
+    CHECK(r.lines[0] == text);
+    CHECK(r.more == 0);
+    r = render_lines(text, {}, text.size(), 0);
+    CHECK(r.lines.empty());
+    CHECK(r.more == 1);
+  }
+  auto r = render_lines(std::string(20, 'a'), {}, 19, 3);
+  REQUIRE(r.lines.size() == 2);
+  CHECK(r.lines[0] == std::string(19, 'a'));
+  CHECK(r.lines[1] == "a");
+  r = render_lines("a\rb", {}, 100, 3);
+  REQUIRE(r.lines.size() == 1);
+  CHECK(r.lines[0] == "a\rb");  // a lone CR is text to the loop too (normalise made it LF before)
+  r = render_lines("a\nb", {}, 100, 3);
+  CHECK(r.lines.size() == 2);
+  CHECK(render_lines("", {}, 100, 3).lines.empty());
+}
