@@ -61,6 +61,7 @@ namespace {
 // io_context is stopped and the threads get kStopGrace to return; past that we exit anyway.
 constexpr auto kDrain = std::chrono::seconds(4);
 constexpr auto kStopGrace = std::chrono::seconds(1);
+constexpr auto kStoreGrace = std::chrono::seconds(2);  // queued writes, when the threads are stuck
 
 void seed_accounts(core::Core& core, const config::Config& c) {
   auto& dir = core.directory();
@@ -313,7 +314,12 @@ int run_daemon(const std::string& config_path, config::Config config) {
     io.stop();
     core_io.stop();
     if (!pool.wait_finished(kStopGrace)) {
-      spdlog::critical("io threads did not stop; exiting anyway");
+      // The writes the core queued before it got stuck are whole (each is queued under the
+      // store's lock): commit them, bounded, for the writer thread may be what is stuck.
+      const bool committed = store.sync_for(kStoreGrace);
+      spdlog::critical(
+          "io threads did not stop; exiting anyway ({})",
+          committed ? "every queued store write committed" : "store writes still queued were lost");
       spdlog::default_logger()->flush();
       std::_Exit(1);
     }

@@ -97,6 +97,12 @@ Status WriteBehindStore::sync() {
   return e;
 }
 
+bool WriteBehindStore::sync_for(std::chrono::milliseconds bound) {
+  std::unique_lock lock(mu_);
+  const std::uint64_t target = queued_;
+  return done_cv_.wait_for(lock, bound, [&] { return committed_ >= target; });
+}
+
 void WriteBehindStore::writer() {
   std::vector<Op> batch;
   for (;;) {

@@ -28,6 +28,7 @@
 //
 // Calls come from one thread at a time (the core strand); the inner store is only touched
 // under the decorator's lock, by the writer or by a read.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -107,6 +108,9 @@ class WriteBehindStore final : public Store {
   Result<std::uint64_t> data_version() override;
 
   Status sync() override;
+  // sync() waiting at most `bound`: false when writes were still queued or in a commit
+  // then (a shutdown whose io threads are stuck commits what it can before it exits).
+  bool sync_for(std::chrono::milliseconds bound);
 
  private:
   struct Op {

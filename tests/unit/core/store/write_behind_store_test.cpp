@@ -228,6 +228,19 @@ TEST_CASE("write-behind: destruction drains the queue") {
   CHECK(ids(inner.history("room", 1000).value()) == numbers(50));
 }
 
+TEST_CASE("write-behind: sync_for gives up at its bound while a commit is held, then succeeds") {
+  GatedStore inner;
+  WriteBehindStore store(inner, {});
+  inner.close_gate();
+  for (int i = 0; i < 20; ++i) REQUIRE(store.append_history("room", msg(i), 1000).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(store.sync_for(std::chrono::milliseconds(100)));
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(100));
+  inner.open_gate();
+  CHECK(store.sync_for(std::chrono::seconds(10)));
+  CHECK(ids(inner.history("room", 1000).value()) == numbers(20));
+}
+
 TEST_CASE("write-behind: a write that fails after its call returned is reported") {
   GatedStore inner;
   std::vector<std::string> reported;
