@@ -62,9 +62,16 @@ class FastNotifier {
   // Puts SIP's UDP socket (from UdpListenCapture) under the fast path. false: not attached.
   bool attach(const UdpPort& port);
   std::size_t sockets() const { return rx_.size(); }
-  // `n` notify() calls follow (UdpReceiver::expect).
-  void batch_coming(std::size_t n) {
-    for (auto& r : rx_) r->expect(n);
+  // `n` notify() calls follow (UdpReceiver::expect; `remote`: from another thread in
+  // LibreLoop::try_run_here, whose tick set_remote_tick gave).
+  void batch_coming(std::size_t n, bool remote = false) {
+    for (auto& r : rx_) r->expect(n, remote);
+  }
+  void set_remote_tick(UdpReceiver::RemoteTick f, void* arg) {
+    for (auto& r : rx_) r->set_remote_tick(f, arg);
+  }
+  void remote_tick(bool on_libre) {
+    for (auto& r : rx_) r->remote_tick(on_libre);
   }
 
   // The initial SUBSCRIBE `msg`, accepted by the core as subscription `sub_id` with the
