@@ -141,6 +141,12 @@ class FastNotifier {
   void arm_expiry(Dialog& d, std::uint32_t seconds);
   static void on_expiry(void* arg);
   static void on_timer(void* arg);
+  // Timers E and F share tmr_, armed for the earliest due time but never sooner than
+  // kTimerSlackMs from now: an answered NOTIFY leaves its entry in due_ (dropped when it
+  // comes up), so with a NOTIFY leaving every ~0.6 ms (N = 10) the exact next due time
+  // woke the libre thread about every millisecond for nothing (~0.5 wake-ups per PUBLISH).
+  // A retransmission or timer F may be up to that late (T1 is 500 ms).
+  static constexpr std::uint64_t kTimerSlackMs = 20;
   void arm_timer();
 
   struct sip* sip_ = nullptr;
