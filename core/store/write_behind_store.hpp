@@ -25,7 +25,7 @@
 //   store then holds, so a write that fails later is never in the cache. A write by another
 //   process (the offline `parleyd account` tool run while the daemon runs) is seen through
 //   the inner store's data_version(), checked at every roster() (read at most once per
-//   Options::version_reuse, 1 ms): any change drops them all.
+//   Options::version_reuse, 10 ms): any change drops them all.
 //
 // Calls come from one thread at a time (the core strand); the inner store is only touched
 // under the decorator's lock, by the writer or by a read.
@@ -54,9 +54,10 @@ class WriteBehindStore final : public Store {
     std::function<void(std::string_view what, const Error&)> on_error;
     std::size_t roster_cache = 1024;  // owners whose roster is kept in memory (0: none)
     // data_version() is read again only this long after its last read (0: at every call).
-    // One SIP PUBLISH asked twice (the Directory's HA1 cache, then the roster cache), ~3 %
-    // of its CPU each; another process's commit is then seen at most this long after it.
-    std::chrono::microseconds version_reuse{1000};
+    // A SIP PUBLISH asked twice (the Directory's HA1 cache, then the roster cache), ~3 %
+    // of its CPU each (a read transaction: locks on the WAL index); another process's
+    // commit (the offline `parleyd account` tool) is then seen at most this long after it.
+    std::chrono::microseconds version_reuse{10'000};
   };
   struct Stats {
     std::uint64_t writes = 0;       // mutating calls queued
