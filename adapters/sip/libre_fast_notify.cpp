@@ -329,11 +329,13 @@ void FastNotifier::drop(std::uint64_t sub_id) {
 
 void FastNotifier::arm_timer() {
   if (due_.empty() || closed_) return;
-  const std::uint64_t next = due_.top().at;
-  if (tmr_at_ != 0 && tmr_at_ <= next) return;  // armed for no later
   const std::uint64_t now = tmr_jiffies();
-  tmr_at_ = next;
-  tmr_start(&tmr_, next > now ? next - now : 0, &FastNotifier::on_timer, this);
+  const std::uint64_t at = std::max(due_.top().at, now + kTimerSlackMs);
+  // Armed for no later: kept (moving the head timer later would still make it libre's
+  // new earliest, which wakes the libre thread when the core strand sends in try_run_here).
+  if (tmr_at_ != 0 && tmr_at_ <= at) return;
+  tmr_at_ = at;
+  tmr_start(&tmr_, at - now, &FastNotifier::on_timer, this);
 }
 
 // Timers E and F of every NOTIFY in flight (RFC 3261 §17.1.2.2).

@@ -62,9 +62,16 @@ class FastNotifier {
   // Puts SIP's UDP socket (from UdpListenCapture) under the fast path. false: not attached.
   bool attach(const UdpPort& port);
   std::size_t sockets() const { return rx_.size(); }
-  // `n` notify() calls follow (UdpReceiver::expect).
-  void batch_coming(std::size_t n) {
-    for (auto& r : rx_) r->expect(n);
+  // `n` notify() calls follow (UdpReceiver::expect; `remote`: from another thread in
+  // LibreLoop::try_run_here, whose tick set_remote_tick gave).
+  void batch_coming(std::size_t n, bool remote = false) {
+    for (auto& r : rx_) r->expect(n, remote);
+  }
+  void set_remote_tick(UdpReceiver::RemoteTick f, void* arg) {
+    for (auto& r : rx_) r->set_remote_tick(f, arg);
+  }
+  void remote_tick(bool on_libre) {
+    for (auto& r : rx_) r->remote_tick(on_libre);
   }
 
   // The initial SUBSCRIBE `msg`, accepted by the core as subscription `sub_id` with the
@@ -134,6 +141,12 @@ class FastNotifier {
   void arm_expiry(Dialog& d, std::uint32_t seconds);
   static void on_expiry(void* arg);
   static void on_timer(void* arg);
+  // Timers E and F share tmr_, armed for the earliest due time but never sooner than
+  // kTimerSlackMs from now: an answered NOTIFY leaves its entry in due_ (dropped when it
+  // comes up), so with a NOTIFY leaving every ~0.6 ms (N = 10) the exact next due time
+  // woke the libre thread about every millisecond for nothing (~0.5 wake-ups per PUBLISH).
+  // A retransmission or timer F may be up to that late (T1 is 500 ms).
+  static constexpr std::uint64_t kTimerSlackMs = 20;
   void arm_timer();
 
   struct sip* sip_ = nullptr;

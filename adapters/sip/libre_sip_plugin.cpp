@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +95,9 @@ struct CoreSide {
   // NOTIFYs the agent produced in this strand turn, handed to the libre thread together
   // (SipPlugin::queue_notify): one hand-off per presence change, not one per watcher.
   std::vector<OutNotify> notify_batch;
+  // The NOTIFY fast path's short tick when the core strand sent the batch itself
+  // (Stack::remote_tick_c): made at the first one, on the strand.
+  std::unique_ptr<boost::asio::steady_timer> answer_tick;
 };
 
 struct Settings {
@@ -185,10 +189,40 @@ class Stack {
     fast_ = std::make_unique<FastNotifier>(sip_, l, [this](std::uint64_t id) { ended(id); });
     for (const auto& p : ports)
       if (!fast_->attach(p)) spdlog::warn("sip: a UDP socket stays off the NOTIFY fast path");
-    if (!fast_->sockets())
+    if (!fast_->sockets()) {
       fast_.reset();
-    else
-      spdlog::info("sip: NOTIFYs over UDP take the fast path ({} sockets)", fast_->sockets());
+      return;
+    }
+    fast_->set_remote_tick(&Stack::remote_tick_c, this);
+    spdlog::info("sip: NOTIFYs over UDP take the fast path ({} sockets)", fast_->sockets());
+  }
+
+  // UdpReceiver::RemoteTick: a batch the core strand sent through try_run_here has its
+  // answers read by the core strand too, after `us` (a steady_timer there, then
+  // try_run_here again; posted to the libre thread when that one is busy). The libre
+  // thread sleeps on: at N = 10 watchers the core strand's wake-up for the next PUBLISH is
+  // then the only one per PUBLISH. On the core strand, in try_run_here, only.
+  static bool remote_tick_c(void* arg, std::uint64_t us) {
+    auto* self = static_cast<Stack*>(arg);
+    auto c = self->core_.lock();
+    if (!c || self->loop_.on_libre_thread()) return false;
+    if (!c->answer_tick) c->answer_tick = std::make_unique<boost::asio::steady_timer>(self->rt_.core_strand);
+    c->answer_tick->expires_after(std::chrono::microseconds(us));  // cancels the one pending
+    c->answer_tick->async_wait(
+        [self, loop = &self->loop_, w = self->core_](const boost::system::error_code& ec) {
+          if (ec || !w.lock()) return;  // re-armed or cancelled; or the plugin stopped
+          try {
+            std::function<void()> fn = [self] { self->remote_tick(false); };
+            if (!loop->try_run_here(fn)) (void)post_to_libre(*loop, [self] { self->remote_tick(true); });
+          } catch (const std::exception& e) {
+            spdlog::error("sip: answer tick: {}", e.what());
+          }
+        });
+    return true;
+  }
+
+  void remote_tick(bool on_libre) {
+    if (!closed_ && fast_) fast_->remote_tick(on_libre);
   }
 
   // server.connections for SIP's TCP and TLS listeners (libre_tcp_admission.hpp), and a
@@ -263,9 +297,10 @@ class Stack {
     mem_deref(p.msg);
   }
 
-  // `n` NOTIFYs are about to be notify()'d (the fast path's short tick starts now).
+  // `n` NOTIFYs are about to be notify()'d (the fast path's short tick starts now; the core
+  // strand's own when it runs this in try_run_here).
   void batch_coming(std::size_t n) {
-    if (fast_ && n) fast_->batch_coming(n);
+    if (fast_ && n) fast_->batch_coming(n, !loop_.on_libre_thread());
   }
 
   // From the core strand: one NOTIFY. The sequence check keeps an older state from

@@ -132,27 +132,33 @@ void UdpReceiver::on_readable(int flags, void* arg) {
     self->short_ = false;
     (void)fd_listen(self->port_.fd, 0, nullptr, nullptr);
     tmr_start(&self->tick_, kPollMs, &UdpReceiver::on_tick, self);
-  } else if (due >= kSmallAt && self->arm_short()) {
+  } else if (due >= kSmallAt && (self->remote_ = false, self->arm_short())) {
     self->polling_ = true;
     self->short_ = true;
     (void)fd_listen(self->port_.fd, 0, nullptr, nullptr);
   }
 }
 
-void UdpReceiver::expect(std::size_t coming) {
+void UdpReceiver::expect(std::size_t coming, bool remote) {
   if (polling_) return;
   const std::size_t due = busy_(arg_) + coming;
-  if (due < kSmallAt || due >= kBusyAt || !arm_short()) return;
+  if (due < kSmallAt || due >= kBusyAt) return;
+  remote_ = remote && remote_tick_;
+  if (!arm_short()) return;
   polling_ = true;
   short_ = true;
   (void)fd_listen(port_.fd, 0, nullptr, nullptr);
 }
 
 bool UdpReceiver::arm_short() {
-  if (tfd_ < 0) return false;
+  // A remote tick keeps the libre thread asleep; its timerfd waits behind it, longer, in
+  // case the other thread is held up (its tick then finds nothing to do).
+  const bool remote = remote_ && remote_tick_(remote_arg_, kSmallPollUs);
+  remote_ = remote;
+  if (tfd_ < 0) return remote;
   itimerspec t{};
-  t.it_value.tv_nsec = static_cast<long>(kSmallPollUs * 1000);  // one-shot: it_interval 0
-  return ::timerfd_settime(tfd_, 0, &t, nullptr) == 0;
+  t.it_value.tv_nsec = static_cast<long>((remote ? kRemoteGuardUs : kSmallPollUs) * 1000);  // one-shot
+  return ::timerfd_settime(tfd_, 0, &t, nullptr) == 0 || remote;
 }
 
 void UdpReceiver::on_short(int flags, void* arg) {
@@ -161,7 +167,18 @@ void UdpReceiver::on_short(int flags, void* arg) {
   std::uint64_t expirations = 0;
   (void)!::read(self->tfd_, &expirations, sizeof expirations);
   if (!self->polling_ || !self->short_) return;
+  self->remote_ = false;  // the remote tick was late: the libre thread reads on from here
   self->tick();
+}
+
+void UdpReceiver::remote_tick(bool on_libre) {
+  if (!polling_ || !short_ || !remote_) return;  // a late one: the guard or a wake-up took over
+  if (tfd_ >= 0) {
+    itimerspec off{};  // disarms the guard (tick() arms it again if still due)
+    (void)::timerfd_settime(tfd_, 0, &off, nullptr);
+  }
+  if (on_libre) remote_ = false;
+  tick();
 }
 
 void UdpReceiver::on_tick(void* arg) { static_cast<UdpReceiver*>(arg)->tick(); }
@@ -172,11 +189,13 @@ void UdpReceiver::tick() {
   const std::size_t due = got ? busy_(arg_) : 0;
   if (due >= kBusyAt || (due && !short_)) {
     short_ = false;  // a fan-out grown large goes on by the 1 ms tick
+    remote_ = false;
     tmr_start(&tick_, kPollMs, &UdpReceiver::on_tick, this);
     return;
   }
   if (due && short_ && arm_short()) return;
   short_ = false;
+  remote_ = false;
   // Level-triggered: whatever arrived since the drain wakes the loop at once.
   polling_ = false;
   if (fd_listen(port_.fd, FD_READ, &UdpReceiver::on_readable, this)) {

@@ -21,8 +21,14 @@
 // each (an epoll sleep and wake-up was ~40 % of the CPU per NOTIFY). Other requests wait
 // at most kPollMs longer meanwhile. A small fan-out (kSmallAt to kBusyAt - 1 due) is read
 // the same way by a kSmallPollUs tick (a timerfd): at N = 10 a 1 ms wait per PUBLISH cost
-// 30 % of the rate, 250 µs halves the sleeps per PUBLISH and keeps it. libre's helpers
-// (udp_register_helper) on this socket are not run: SIP registers none.
+// 30 % of the rate; 250 µs found the watchers' 200s half in (a second tick read the rest
+// with the next PUBLISH), 500 µs reads them and that PUBLISH in one wake-up at the same
+// rate (sleeps per PUBLISH 3.0 -> 2.0). A small fan-out sent by another thread through
+// LibreLoop::try_run_here may have that thread run its tick too (set_remote_tick: the
+// core strand's timer, then try_run_here again), so the sleeping libre thread wakes neither
+// for the answers nor for the request read with them (one sleep per PUBLISH at N = 10, the
+// core strand's); a 5 ms timerfd stays armed behind it in case that thread is late.
+// libre's helpers (udp_register_helper) on this socket are not run: SIP registers none.
 //
 // All on the libre thread.
 #include <re.h>
@@ -77,7 +83,12 @@ class UdpReceiver {
   // A small fan-out (kSmallAt..kBusyAt-1 answers due): ticks of kSmallPollUs (a timerfd,
   // libre's timers count milliseconds).
   static constexpr std::size_t kSmallAt = 4;
-  static constexpr std::uint64_t kSmallPollUs = 250;
+  static constexpr std::uint64_t kSmallPollUs = 500;
+  static constexpr std::uint64_t kRemoteGuardUs = 5000;  // the libre thread's, behind a remote tick
+
+  // Arms another thread's timer for `us`; when it expires, that thread calls remote_tick
+  // under LibreLoop::try_run_here (or posts it to the libre thread). false: not armed.
+  using RemoteTick = bool (*)(void* arg, std::uint64_t us);
 
   // nullptr when the socket cannot be taken over (libre keeps it as it was).
   static std::unique_ptr<UdpReceiver> attach(const UdpPort& port, Consume consume, Busy busy, void* arg);
@@ -90,7 +101,16 @@ class UdpReceiver {
   // first answer would cause (-0.4 to -0.5 sleeps per PUBLISH at 10 watchers). Before, not
   // after: a batch sent by another thread in LibreLoop::try_run_here must not wake the
   // sleeping libre thread with its first answers either.
-  void expect(std::size_t coming);
+  // `remote`: the caller is another thread in LibreLoop::try_run_here, whose RemoteTick
+  // (set_remote_tick) may then read the answers.
+  void expect(std::size_t coming, bool remote = false);
+  void set_remote_tick(RemoteTick f, void* arg) {
+    remote_tick_ = f;
+    remote_arg_ = arg;
+  }
+  // The RemoteTick's expiry, with the libre loop's lock: in try_run_here (`on_libre` false:
+  // further ticks stay remote) or on the libre thread (`on_libre`: they go on there).
+  void remote_tick(bool on_libre);
 
   int fd() const { return port_.fd; }
   const struct sa& local() const { return local_; }
@@ -114,8 +134,11 @@ class UdpReceiver {
   struct sa local_ {};
   bool polling_ = false;  // off epoll, read by tick_
   struct tmr tick_ {};
-  int tfd_ = -1;        // the short tick's timerfd (-1: none, small fan-outs wake per datagram)
-  bool short_ = false;  // polling_ by tfd_, not tick_
+  int tfd_ = -1;         // the short tick's timerfd (-1: none, small fan-outs wake per datagram)
+  bool short_ = false;   // polling_ by tfd_, not tick_
+  bool remote_ = false;  // short_, by remote_tick_ (tfd_ only as the guard)
+  RemoteTick remote_tick_ = nullptr;
+  void* remote_arg_ = nullptr;
   std::uint64_t wakeups_ = 0, ticks_ = 0;
   std::unique_ptr<char[]> bufs_;  // kDrainBatch x kMaxDatagram
 };

@@ -221,7 +221,7 @@ Result<std::vector<RosterItem>> WriteBehindStore::roster(const Address& owner) {
   Result<std::uint64_t> version = std::uint64_t{0};
   {
     std::lock_guard lock(inner_mu_);
-    version = inner_.data_version();
+    version = version_locked();
   }
   if (!version) return read([&](Store& s) { return s.roster(owner); });  // cannot tell: no cache
   std::string key = owner.to_string();
@@ -285,7 +285,23 @@ int WriteBehindStore::schema_version() {
 
 Result<std::uint64_t> WriteBehindStore::data_version() {
   std::lock_guard lock(inner_mu_);
-  return inner_.data_version();
+  return version_locked();
+}
+
+Result<std::uint64_t> WriteBehindStore::version_locked() {
+  // PRAGMA data_version is a read transaction (locks on the WAL index); a change by
+  // another process is seen at most version_reuse after its commit. Errors are not kept.
+  const auto now = std::chrono::steady_clock::now();
+  if (version_ && options_.version_reuse.count() > 0 && now - version_at_ < options_.version_reuse)
+    return *version_;
+  auto v = inner_.data_version();
+  if (v) {
+    version_ = *v;
+    version_at_ = now;
+  } else {
+    version_.reset();
+  }
+  return v;
 }
 
 }  // namespace parley::core

@@ -24,7 +24,8 @@
 //   commit: the next read waits for the write as any read does and sees what the inner
 //   store then holds, so a write that fails later is never in the cache. A write by another
 //   process (the offline `parleyd account` tool run while the daemon runs) is seen through
-//   the inner store's data_version(), checked at every roster(): any change drops them all.
+//   the inner store's data_version(), checked at every roster() (read at most once per
+//   Options::version_reuse, 10 ms): any change drops them all.
 //
 // Calls come from one thread at a time (the core strand); the inner store is only touched
 // under the decorator's lock, by the writer or by a read.
@@ -52,6 +53,11 @@ class WriteBehindStore final : public Store {
     // writer thread with the store locked: it must not call the store.
     std::function<void(std::string_view what, const Error&)> on_error;
     std::size_t roster_cache = 1024;  // owners whose roster is kept in memory (0: none)
+    // data_version() is read again only this long after its last read (0: at every call).
+    // A SIP PUBLISH asked twice (the Directory's HA1 cache, then the roster cache), ~3 %
+    // of its CPU each (a read transaction: locks on the WAL index); another process's
+    // commit (the offline `parleyd account` tool) is then seen at most this long after it.
+    std::chrono::microseconds version_reuse{10'000};
   };
   struct Stats {
     std::uint64_t writes = 0;       // mutating calls queued
@@ -104,7 +110,8 @@ class WriteBehindStore final : public Store {
                                                        const std::string& owner) override;
 
   int schema_version() override;
-  // The inner store's (no wait for queued writes: they are this connection's own).
+  // The inner store's (no wait for queued writes: they are this connection's own), read
+  // at most once per Options::version_reuse.
   Result<std::uint64_t> data_version() override;
 
   Status sync() override;
@@ -153,8 +160,11 @@ class WriteBehindStore final : public Store {
                                       // raced one is not cached
   std::uint64_t roster_version_ = 0;  // under rosters_mu_: inner_.data_version() of the cache
 
-  std::mutex inner_mu_;  // the inner store: the writer's batch, or a read
-  std::thread thread_;   // last: started once everything above exists
+  std::mutex inner_mu_;                                 // the inner store: the writer's batch, or a read
+  Result<std::uint64_t> version_locked();               // inner_mu_ held
+  std::optional<std::uint64_t> version_;                // under inner_mu_: the last data_version read
+  std::chrono::steady_clock::time_point version_at_{};  // under inner_mu_: when
+  std::thread thread_;                                  // last: started once everything above exists
 };
 
 }  // namespace parley::core

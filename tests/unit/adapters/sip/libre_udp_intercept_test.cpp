@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,7 +39,31 @@ struct World {
   int requests = 0;     // reached libre's SIP stack (sip_listen)
   int consumed = 0;     // taken by the consumer
   std::size_t due = 0;  // what busy() answers
+  // The remote tick (set_remote_tick): how often it was armed, for how long, and whether
+  // it takes the arming.
+  int remote_arms = 0;
+  std::uint64_t remote_us = 0;
+  bool remote_takes = true;
 };
+
+bool remote_arm(void* arg, std::uint64_t us) {
+  auto* w = static_cast<World*>(arg);
+  ++w->remote_arms;
+  w->remote_us = us;
+  return w->remote_takes;
+}
+
+// Runs fn on this (test) thread under the libre loop's lock, as the core strand does
+// (bounded: the libre thread is idle between datagrams).
+template <class F>
+bool here(adapters::LibreLoop& loop, F f) {
+  std::function<void()> fn = f;
+  for (int i = 0; i < 400; ++i) {
+    if (loop.try_run_here(fn)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
 
 bool on_request(const sip_msg* msg, void* arg) {
   auto* w = static_cast<World*>(arg);
@@ -142,7 +167,7 @@ TEST_CASE("SIP's UDP socket: captured, read by the receiver, given back to libre
       REQUIRE(send(kResponse));
     }
     CHECK(eventually(loop, [&] { return w.requests == 40 && w.consumed == 40; }));
-    // The wake-up that read them saw answers due and armed the short tick; it fires 250 µs
+    // The wake-up that read them saw answers due and armed the short tick; it fires 500 µs
     // later, possibly after everything was read (all 80 datagrams in one drain), so wait.
     CHECK(eventually(loop, [&] { return w.rx->ticks() > 0; }));
     // Nothing due: the next tick (or the next wake-up) puts the descriptor back on epoll.
@@ -175,6 +200,60 @@ TEST_CASE("SIP's UDP socket: captured, read by the receiver, given back to libre
     CHECK(eventually(loop, [&] { return w.requests == 2; }));
     CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) == ticks);
     CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) > woke);
+  }
+
+  SUBCASE("remote tick: a batch sent by another thread has its answers read by that thread") {
+    on_libre(loop, [&] {
+      w.rx->set_remote_tick(&remote_arm, &w);
+      return w.due = UdpReceiver::kSmallAt;
+    });
+    const auto woke = on_libre(loop, [&] { return w.rx->wakeups(); });
+    REQUIRE(here(loop, [&] { w.rx->expect(UdpReceiver::kSmallAt, true); }));
+    CHECK(on_libre(loop, [&] { return w.remote_arms; }) == 1);
+    CHECK(on_libre(loop, [&] { return w.remote_us; }) == UdpReceiver::kSmallPollUs);
+    // The answers and a request arrive (loopback: queued when sendto returns); the other
+    // thread's timer expires and drains them there (or, were it 5 ms late, the guard).
+    REQUIRE(send(kResponse));
+    REQUIRE(send(options(0)));
+    REQUIRE(here(loop, [&] { w.rx->remote_tick(false); }));
+    CHECK(eventually(loop, [&] { return w.requests == 1 && w.consumed == 1; }));
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) == woke);  // the libre thread slept
+    // Nothing due any more: back to waking on the descriptor.
+    on_libre(loop, [&] { return w.due = 0; });
+    REQUIRE(here(loop, [&] { w.rx->remote_tick(false); }));  // a late one (or the re-armed one)
+    REQUIRE(send(options(1)));
+    CHECK(eventually(loop, [&] { return w.requests == 2; }));
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) > woke);
+  }
+
+  SUBCASE("remote tick: never run, the libre thread's guard reads the answers; refused, its own tick") {
+    on_libre(loop, [&] {
+      w.rx->set_remote_tick(&remote_arm, &w);
+      return w.due = UdpReceiver::kSmallAt;
+    });
+    const auto woke = on_libre(loop, [&] { return w.rx->wakeups(); });
+    REQUIRE(here(loop, [&] { w.rx->expect(UdpReceiver::kSmallAt, true); }));
+    REQUIRE(send(kResponse));
+    CHECK(eventually(loop, [&] { return w.consumed == 1; }));  // the 5 ms guard's tick
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) >= 1);
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) == woke);
+    on_libre(loop, [&] { return w.due = 0; });
+    CHECK(eventually(loop, [&] { return w.rx->ticks() >= 2; }));  // the guard's ticks go on, then stop
+    const auto ticks = on_libre(loop, [&] { return w.rx->ticks(); });
+    REQUIRE(here(loop, [&] { w.rx->remote_tick(false); }));  // late: the guard took over
+    CHECK(on_libre(loop, [&] { return w.rx->ticks(); }) == ticks);
+    // A remote timer that cannot be armed: the libre thread's own short tick.
+    on_libre(loop, [&] {
+      w.remote_takes = false;
+      return w.due = UdpReceiver::kSmallAt;
+    });
+    const auto arms = on_libre(loop, [&] { return w.remote_arms; });
+    REQUIRE(here(loop, [&] { w.rx->expect(UdpReceiver::kSmallAt, true); }));
+    CHECK(on_libre(loop, [&] { return w.remote_arms; }) == arms + 1);
+    REQUIRE(send(kResponse));
+    CHECK(eventually(loop, [&] { return w.consumed == 2; }));
+    CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) == woke);
+    on_libre(loop, [&] { return w.due = 0; });
   }
 
   SUBCASE("detached: libre reads the socket itself again (responses too)") {

@@ -419,7 +419,8 @@ TEST_CASE("write-behind over SQLite: a roster changed by another connection (pro
   const auto path = dir.file("parley.db");
   auto sqlite = SqliteStore::open(path);
   REQUIRE(sqlite.ok());
-  WriteBehindStore store(**sqlite, {});
+  // data_version read at every call here; the reuse window has its own test below.
+  WriteBehindStore store(**sqlite, {.version_reuse = std::chrono::microseconds{0}});
   const Address alice = Address::user("alice");
   REQUIRE(store.put_account(AccountRecord{.user = "alice"}).ok());
   REQUIRE(store.put_account(AccountRecord{.user = "bob"}).ok());
@@ -441,4 +442,43 @@ TEST_CASE("write-behind over SQLite: a roster changed by another connection (pro
   }
   CHECK(contacts(store.roster(alice)).empty());
   CHECK(store.stats().roster_hits == hits + 1);  // read again, not from the cache
+}
+
+TEST_CASE("write-behind over SQLite: data_version is read again only after version_reuse") {
+  TempDir dir;
+  REQUIRE(dir.ok());
+  const auto path = dir.file("parley.db");
+  auto sqlite = SqliteStore::open(path);
+  REQUIRE(sqlite.ok());
+  const Address alice = Address::user("alice");
+  auto other_removes = [&](const std::string& user) {
+    auto other = SqliteStore::open(path);
+    REQUIRE(other.ok());
+    REQUIRE((*other)->delete_account(user).ok());
+  };
+  {
+    // A long window: another connection's commit is not seen within it (the memory
+    // answers; this is what saves a PUBLISH its second read transaction).
+    WriteBehindStore store(**sqlite, {.version_reuse = std::chrono::seconds{60}});
+    REQUIRE(store.put_account(AccountRecord{.user = "alice"}).ok());
+    REQUIRE(store.put_account(AccountRecord{.user = "bob"}).ok());
+    REQUIRE(store.put_roster_item(item("alice", "bob", SubscriptionState::active)).ok());
+    REQUIRE(contacts(store.roster(alice)).size() == 1);
+    const auto v = store.data_version();
+    REQUIRE(v.ok());
+    other_removes("bob");
+    CHECK(store.data_version().value() == *v);
+    CHECK(contacts(store.roster(alice)).size() == 1);  // still the cached roster
+  }
+  {
+    // A short one: seen once it has passed.
+    WriteBehindStore store(**sqlite, {.version_reuse = std::chrono::milliseconds{20}});
+    REQUIRE(store.put_account(AccountRecord{.user = "carol"}).ok());
+    REQUIRE(store.put_roster_item(item("alice", "carol", SubscriptionState::active)).ok());
+    REQUIRE(store.sync().ok());
+    const auto before = contacts(store.roster(alice)).size();
+    REQUIRE(before >= 1);
+    other_removes("carol");
+    CHECK(eventually([&] { return contacts(store.roster(alice)).size() == before - 1; }));
+  }
 }
