@@ -1,6 +1,9 @@
 #include "protocols/xmpp/framer.hpp"
 
 #include <algorithm>
+#include <array>
+
+#include "protocols/xmpp/xml_char.hpp"
 
 namespace parley::protocols::xmpp {
 
@@ -13,10 +16,31 @@ bool is_name_start(unsigned char b) {
 bool is_name_char(unsigned char b) {
   return is_name_start(b) || (b >= '0' && b <= '9') || b == '-' || b == '.';
 }
-bool is_xml_char(std::uint64_t c) {
-  return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
-         (c >= 0x10000 && c <= 0x10FFFF);
-}
+
+// Byte classes of the fast path (see feed()): an ASCII byte with bit k set is one the byte
+// loop takes in that state without doing anything but appending it (it is an XML Char and
+// not markup there). Non-ASCII bytes have no bit: whole UTF-8 sequences are checked apart.
+constexpr std::uint8_t kText = 1;     // character data inside a stanza: not '<' '&'
+constexpr std::uint8_t kAttr = 2;     // attribute value: not '<' '&' and neither quote
+constexpr std::uint8_t kName = 4;     // element or attribute name: [A-Za-z0-9_:.-]
+constexpr std::uint8_t kInCdata = 8;  // CDATA section: not ']' '>'
+constexpr std::array<std::uint8_t, 256> kClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int b = 0; b < 0x80; ++b) {
+    if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') continue;  // not XML Chars
+    t[b] = kText | kAttr | kInCdata;
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_' || b == ':' ||
+        b == '-' || b == '.')
+      t[b] |= kName;
+  }
+  t['<'] &= ~(kText | kAttr);
+  t['&'] &= ~(kText | kAttr);
+  t['"'] &= ~kAttr;
+  t['\''] &= ~kAttr;
+  t[']'] &= ~kInCdata;
+  t['>'] &= ~kInCdata;
+  return t;
+}();
 
 // Parses the body of a character reference ("#65", "#x41"); 0 on failure (0 is no Char).
 std::uint64_t char_ref_value(std::string_view e) {
@@ -108,7 +132,7 @@ void StreamFramer::reset() {
   need_ = 0;
   names_.clear();
   depth_ = 0;
-  sc_.reset();
+  release_scratch();
   attr_count_ = 0;
   quote_ = 0;
   match_ = 0;
@@ -135,13 +159,37 @@ void StreamFramer::trim() {
   // shrink_to_fit() frees the heap block; the stream name ("stream:stream" + NUL) fits.
   if (names_.capacity() > 15) names_.shrink_to_fit();
   if (!sc_) return;
-  for (std::string* s : {&sc_->attr_names, &sc_->cur_name, &sc_->cur_attr})
-    if (s->capacity() > 15) s->shrink_to_fit();
+  // Between stanzas none of these holds anything needed; what ordinary names need stays
+  // (the scratch is per thread when idle, see release_scratch()), a huge one is given back.
+  constexpr std::size_t kKeep = 256;
+  for (std::string* s : {&sc_->open, &sc_->attr_names, &sc_->cur_name, &sc_->cur_attr})
+    if (s->capacity() > kKeep) std::string().swap(*s);
+}
+
+std::unique_ptr<StreamFramer::Scratch>& StreamFramer::spare_scratch() {
+  thread_local std::unique_ptr<Scratch> spare;
+  return spare;
+}
+
+void StreamFramer::acquire_scratch() {
+  if (sc_) return;
+  auto& spare = spare_scratch();
+  sc_ = spare ? std::move(spare) : std::make_unique<Scratch>();
+}
+
+void StreamFramer::release_scratch() {
+  if (!sc_) return;
+  trim();
+  if (sc_->cur_value.capacity() > 15) std::string().swap(sc_->cur_value);  // a header's value
+  sc_->open.clear();  // not empty after reset() inside a stanza
+  auto& spare = spare_scratch();
+  if (!spare) spare = std::move(sc_);
+  sc_.reset();
 }
 
 void StreamFramer::release_if_idle() {
   // Between stanzas (inside the stream, no tag or entity open) nothing in the scratch matters.
-  if (depth_ == 1 && state_ == S::text && !buffering_) sc_.reset();
+  if (depth_ == 1 && state_ == S::text && !buffering_) release_scratch();
 }
 
 std::vector<char> StreamFramer::take_stanza() {
@@ -235,31 +283,73 @@ bool StreamFramer::finish_start_tag(bool empty) {
   if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
   state_ = S::text;
   if (!empty) {
-    names_ += sc_->cur_name;
-    names_ += '\0';
+    sc_->open += sc_->cur_name;
+    sc_->open += '\0';
     ++depth_;
   }
   return true;
 }
 
 bool StreamFramer::finish_end_tag() {
-  if (names_.empty()) return fail(StreamError::not_well_formed, "unbalanced end tag");
-  // names_ ends with the innermost name and its NUL; that name starts after the NUL before.
-  const std::size_t end = names_.size() - 1;
-  const std::size_t prev = end == 0 ? std::string::npos : names_.rfind('\0', end - 1);
+  if (depth_ == 0) return fail(StreamError::not_well_formed, "unbalanced end tag");
+  // The innermost open element: the last NUL-ended name of the stanza's stack, or the
+  // stream element itself.
+  std::string& stack = depth_ >= 2 ? sc_->open : names_;
+  const std::size_t end = stack.size() - 1;
+  const std::size_t prev = end == 0 ? std::string::npos : stack.rfind('\0', end - 1);
   const std::size_t start = prev == std::string::npos ? 0 : prev + 1;
-  if (std::string_view(names_).substr(start, end - start) != sc_->cur_name)
+  if (std::string_view(stack).substr(start, end - start) != sc_->cur_name)
     return fail(StreamError::not_well_formed, "mismatched end tag");
-  names_.resize(start);
+  stack.resize(start);
   --depth_;
   state_ = depth_ == 0 ? S::done_end : S::text;
   return true;
 }
 
+std::uint8_t StreamFramer::run_mask() const {
+  switch (state_) {
+    case S::text:
+      return depth_ >= 2 ? kText : 0;  // between stanzas only whitespace is allowed
+    case S::attr_value:
+      return kAttr;
+    case S::start_name:
+    case S::attr_name:
+    case S::end_name:
+      return kName;
+    case S::cdata:
+      return kInCdata;
+    default:
+      return 0;
+  }
+}
+
+namespace {
+
+// The end of the run of bytes of class `mask` from data[i], stopping at `end`. Every state
+// with a fast path takes any non-ASCII XML Char as a plain one (names too: the byte loop
+// takes bytes >= 0x80 as name characters), so a whole valid sequence is skipped; an invalid
+// or cut one is left to the byte loop, which reports it where it used to.
+std::size_t plain_run(std::string_view data, std::size_t i, std::size_t end, std::uint8_t mask) {
+  const std::string_view window = data.substr(0, end);
+  while (i < end) {
+    const auto b = static_cast<unsigned char>(data[i]);
+    if (kClass[b] & mask) {
+      ++i;
+    } else if (std::size_t n = b >= 0x80 ? xml_char_length(window, i) : 0) {
+      i += n;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
+}  // namespace
+
 StreamFramer::Step StreamFramer::feed(std::string_view data) {
   if (state_ == S::failed) return {Status::error, 0};
   if (state_ == S::done_end) return {Status::need_more, data.size()};  // after the end: ignored
-  if (!sc_) sc_ = std::make_unique<Scratch>();
+  acquire_scratch();
 
   std::size_t buf_from = 0;  // start of this call's bytes belonging to the buffered stanza
   auto overflow = [&](std::size_t i) {
@@ -267,8 +357,45 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
   };
 
   for (std::size_t i = 0; i < data.size(); ++i) {
+    // Fast path: a run of bytes the switch below would take one at a time with no effect
+    // but appending them (valid characters that are not markup in this state) is taken at
+    // once. The run stops short of the byte that would break the header or stanza limit,
+    // so every error below is still reported by the byte loop, at the same offset.
+    if (const std::uint8_t mask = need_ == 0 ? run_mask() : 0; mask != 0) {
+      std::size_t end = data.size();
+      if (depth_ == 0)
+        end = std::min(end, i + (limits_.max_header - std::min(header_bytes_, limits_.max_header)));
+      if (buffering_) {
+        const std::size_t used = stanza_.size() + (i - buf_from);
+        end = std::min(end, i + (used < limits_.max_stanza ? limits_.max_stanza - used : 0));
+      }
+      if (const std::size_t j = plain_run(data, i, end, mask); j > i) {
+        const std::string_view run = data.substr(i, j - i);
+        switch (state_) {
+          case S::start_name:
+          case S::end_name:
+            sc_->cur_name += run;
+            break;
+          case S::attr_name:
+            sc_->cur_attr += run;
+            break;
+          case S::attr_value:
+            if (depth_ == 0) sc_->cur_value += run;
+            break;
+          case S::cdata:
+            match_ = 0;
+            break;
+          default:
+            break;
+        }
+        if (depth_ == 0) header_bytes_ += run.size();
+        i = j;
+        if (i == data.size()) break;
+      }
+    }
     const auto b = static_cast<unsigned char>(data[i]);
-    if (!check_char(b)) return {Status::error, i};
+    // ASCII XML Chars (every one has a class bit) need no decoder outside a sequence.
+    if ((need_ != 0 || kClass[b] == 0) && !check_char(b)) return {Status::error, i};
     if (depth_ == 0 && ++header_bytes_ > limits_.max_header)
       return fail(StreamError::policy_violation, "stream header too large"), Step{Status::error, i};
     if (overflow(i)) return fail(StreamError::policy_violation, "stanza too large"), Step{Status::error, i};

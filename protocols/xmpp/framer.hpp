@@ -11,6 +11,10 @@
 // It is resumable: feed() consumes what it can and returns need_more, or stops right after
 // one event. Input is bounded before anything is buffered: stanza size, nesting depth and
 // attribute count (policy-violation), header size.
+// Runs of bytes that need no decision (names, values, text, CDATA, whole valid UTF-8
+// sequences) are taken by a class table instead of one state-machine step per byte; they stop
+// before any byte that would break a limit, so every error is reported where the byte loop
+// would report it (tests/unit/protocols/xmpp/reference_diff_test.cpp checks this).
 //
 // Rejected (RFC 6120 §11.1): comments, processing instructions other than the leading XML
 // declaration, DTDs / entity declarations, references to entities other than the five
@@ -104,11 +108,15 @@ class StreamFramer {
 
   bool fail(StreamError e, std::string text);
   bool check_char(unsigned char b);   // UTF-8 + XML Char validation of one byte
+  // Fast path: the byte class (framer.cpp's kClass) of the bytes the byte loop would take
+  // one by one in the current state without any effect but appending them to a name or
+  // value, 0 where there is no fast path; see feed().
+  std::uint8_t run_mask() const;
   bool on_entity_end();
   bool finish_start_tag(bool empty);  // returns false on error
   bool finish_end_tag();
   bool finish_attribute();
-  void trim();  // between stanzas: drops scratch capacity (see names_)
+  void trim();  // between stanzas: drops what one big stanza made the scratch grow to
 
   FramerLimits limits_;
   S state_ = S::prolog;
@@ -123,15 +131,16 @@ class StreamFramer {
   std::uint32_t cp_min_ = 0;
   std::uint8_t need_ = 0;
 
-  // Element stack: the open elements' names, each ended by a NUL (names never contain one:
-  // NUL is not an XML Char). Between stanzas it holds only the stream element's name, and
-  // trim() gives back what a stanza made it grow to, so an idle stream keeps no heap here.
+  // The stream element's name (the stanzas' elements are in Scratch::open), so an idle
+  // stream keeps no heap here ("stream:stream" fits libstdc++'s 15-char inline buffer).
   std::string names_;
   std::size_t depth_ = 0;  // 0: before header; 1: inside stream; >= 2: inside a stanza
-  // Scratch of the tag or entity being read. Allocated when feed() starts and freed when it
-  // returns between stanzas (an idle stream keeps none: 160 bytes per connection); a read
-  // that brings several stanzas allocates it once.
+  // Scratch of the stanza being read: its open elements' names and the tag or entity being
+  // read. Only held while a stanza or the header is unfinished at the end of a read: an
+  // idle stream keeps none (160 bytes per connection). Between reads it goes back to a
+  // one-slot spare per thread, so a busy connection neither mallocs nor frees it per read.
   struct Scratch {
+    std::string open;  // names of the elements open inside the stanza, each NUL-ended
     std::string cur_name;
     std::string cur_attr;
     std::string cur_value;   // raw (undecoded) value, only kept for the header
@@ -139,6 +148,9 @@ class StreamFramer {
     std::string entity;
   };
   std::unique_ptr<Scratch> sc_;
+  static std::unique_ptr<Scratch>& spare_scratch();  // this thread's spare
+  void acquire_scratch();
+  void release_scratch();
   void release_if_idle();
   std::size_t attr_count_ = 0;
   char quote_ = 0;

@@ -1,18 +1,28 @@
 #include "protocols/xmpp/jid.hpp"
 
 #include "protocols/common/ascii.hpp"
-#include "protocols/xmpp/writer.hpp"
+#include "protocols/xmpp/xml_char.hpp"
 
 namespace parley::protocols::xmpp {
 
 namespace {
 
-// Valid UTF-8, no C0/DEL controls, length 1..1023 (RFC 7622 §3.1).
+// Valid UTF-8 of XML Chars (what sanitize_utf8 keeps unchanged), no C0/DEL controls,
+// length 1..1023 (RFC 7622 §3.1). Checked in place: two JIDs per stanza are prepared.
 bool basic_ok(std::string_view s) {
   if (s.empty() || s.size() > kMaxJidPart) return false;
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7F) return false;
-  return sanitize_utf8(s) == s;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F) return false;
+      ++i;
+    } else if (std::size_t n = xml_char_length(s, i)) {
+      i += n;
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -39,14 +49,13 @@ std::string Jid::str() const {
 
 std::optional<std::string> prep_localpart(std::string_view s) {
   if (!basic_ok(s)) return std::nullopt;
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
+  std::string out(s);
+  for (char& c : out) {
     switch (c) {
       case '"': case '&': case '\'': case '/': case ':': case '<': case '>': case '@': case ' ':
         return std::nullopt;  // RFC 7622 §3.3.1
       default:
-        out += ascii_lower(c);
+        c = ascii_lower(c);
     }
   }
   return out;
@@ -64,10 +73,9 @@ std::optional<std::string> prep_domain(std::string_view s) {
     for (char c : s) out += ascii_lower(c);
     return out;
   }
-  std::string out;
-  out.reserve(s.size());
+  std::string out(s);
   std::size_t label = 0;
-  for (char c : s) {
+  for (char& c : out) {
     auto u = static_cast<unsigned char>(c);
     if (c == '.') {
       if (label == 0) return std::nullopt;
@@ -78,7 +86,7 @@ std::optional<std::string> prep_domain(std::string_view s) {
     } else {
       return std::nullopt;
     }
-    out += ascii_lower(c);
+    c = ascii_lower(c);
   }
   if (label == 0) return std::nullopt;
   return out;

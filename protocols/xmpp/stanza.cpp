@@ -54,9 +54,15 @@ namespace {
 bool namespaces_ok(pugi::xml_node n, std::vector<std::pair<std::string_view, std::string_view>>& bound,
                    const StreamNamespaces& stream) {
   const std::size_t mark = bound.size();
+  bool prefixed = false;  // an attribute other than a declaration has a prefix
   for (auto a : n.attributes()) {
     std::string_view name = a.name();
-    if (!name.starts_with("xmlns:")) continue;
+    const auto colon = name.find(':');
+    if (colon == std::string_view::npos) continue;  // "xmlns" or unprefixed
+    if (name.substr(0, colon) != "xmlns") {
+      prefixed = true;
+      continue;
+    }
     std::string_view p = name.substr(6), uri = a.value();
     if (p.empty() || uri.empty() || p == "xmlns" || (p == "xml") != (uri == ns::xml) ||
         uri == "http://www.w3.org/2000/xmlns/")
@@ -79,17 +85,20 @@ bool namespaces_ok(pugi::xml_node n, std::vector<std::pair<std::string_view, std
   };
   std::string_view ep = prefix(n.name());
   if (ep == "xmlns" || (!ep.empty() && resolve(ep).empty())) return false;
-  std::vector<std::pair<std::string_view, std::string_view>> expanded;  // prefixed attributes: (uri, local)
-  for (auto a : n.attributes()) {
-    std::string_view name = a.name();
-    if (name == "xmlns" || name.starts_with("xmlns:")) continue;
-    std::string_view p = prefix(name);
-    if (p.empty()) continue;  // no namespace; the framer already refused duplicate names
-    std::string_view uri = resolve(p);
-    if (uri.empty()) return false;
-    std::pair<std::string_view, std::string_view> e{uri, local(name)};
-    if (std::find(expanded.begin(), expanded.end(), e) != expanded.end()) return false;
-    expanded.push_back(e);
+  // Prefixed attributes, (uri, local) each: no two alike. Most stanzas have none.
+  std::vector<std::pair<std::string_view, std::string_view>> expanded;
+  if (prefixed) {
+    for (auto a : n.attributes()) {
+      std::string_view name = a.name();
+      if (name == "xmlns" || name.starts_with("xmlns:")) continue;
+      std::string_view p = prefix(name);
+      if (p.empty()) continue;  // no namespace; the framer already refused duplicate names
+      std::string_view uri = resolve(p);
+      if (uri.empty()) return false;
+      std::pair<std::string_view, std::string_view> e{uri, local(name)};
+      if (std::find(expanded.begin(), expanded.end(), e) != expanded.end()) return false;
+      expanded.push_back(e);
+    }
   }
   for (auto c : n.children())
     if (c.type() == pugi::node_element && !namespaces_ok(c, bound, stream)) return false;
@@ -109,9 +118,11 @@ std::optional<Stanza> Stanza::parse(std::vector<char> bytes, std::shared_ptr<con
   // parse_default keeps CRLF normalisation and entity decoding (XML 1.0 §2.11, §4.6).
   // Whitespace-only text is kept everywhere: in XHTML-IM "<b>a</b> <i>b</i>" the space is
   // part of the message (and a body of spaces is a body).
+  // The flags are semantics, not validation the framer could stand in for: parse_minimal
+  // would save ~10% of pugixml's ~150 ns per groupchat stanza and leave CRLF, entities and
+  // attribute-value whitespace (XML 1.0 §3.3.3) raw. The buffer is parsed in place.
   auto r = s.doc_->load_buffer_inplace(s.buffer_.data(), s.buffer_.size(),
-                                       pugi::parse_default | pugi::parse_ws_pcdata,
-                                       pugi::encoding_utf8);
+                                       pugi::parse_default | pugi::parse_ws_pcdata, pugi::encoding_utf8);
   if (!r || !s.doc_->document_element()) return std::nullopt;
   // A stanza that is well-formed XML but not namespace-well-formed is refused here too
   // (RFC 6120 §11.2, <not-well-formed/> covers [XML-NAMES]): Parley forwards subtrees of

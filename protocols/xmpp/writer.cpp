@@ -5,31 +5,13 @@
 #include <cstdint>
 
 #include "protocols/xmpp/stanza.hpp"
+#include "protocols/xmpp/xml_char.hpp"
 
 namespace parley::protocols::xmpp {
 
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-
-// Length of the valid UTF-8 sequence of XML Chars at s[i], or 0 if invalid.
-std::size_t valid_sequence(std::string_view s, std::size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n;
-  std::uint32_t cp, min;
-  if (b >= 0xC2 && b <= 0xDF) n = 2, cp = b & 0x1F, min = 0x80;
-  else if (b >= 0xE0 && b <= 0xEF) n = 3, cp = b & 0x0F, min = 0x800;
-  else if (b >= 0xF0 && b <= 0xF4) n = 4, cp = b & 0x07, min = 0x10000;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
-  return n;
-}
 
 // Bytes copied as they are: printable ASCII other than the markup characters (and, in an
 // attribute value, the quotes). Everything else takes the slow path below. A gateway renders
@@ -56,7 +38,7 @@ void escape(std::string& out, std::string_view s) {
     if (i == s.size()) break;
     auto b = static_cast<unsigned char>(s[i]);
     if (b >= 0x80) {
-      std::size_t n = valid_sequence(s, i);
+      std::size_t n = xml_char_length(s, i);
       if (n) {
         i += n;
         continue;
@@ -106,7 +88,7 @@ std::string sanitize_utf8(std::string_view s) {
     if (b < 0x80) {
       if (b >= 0x20 || b == '\t' || b == '\n' || b == '\r') out += static_cast<char>(b);
       ++i;
-    } else if (std::size_t n = valid_sequence(s, i)) {
+    } else if (std::size_t n = xml_char_length(s, i)) {
       out.append(s.substr(i, n));
       i += n;
     } else {

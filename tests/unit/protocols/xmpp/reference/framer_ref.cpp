@@ -1,0 +1,456 @@
+// The pre-fast-path framer, verbatim but for names (see framer_ref.hpp).
+#include "tests/unit/protocols/xmpp/reference/framer_ref.hpp"
+
+#include <algorithm>
+
+namespace parley::protocols::xmpp::ref {
+
+namespace {
+
+bool is_ws(unsigned char b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+bool is_name_start(unsigned char b) {
+  return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == ':' || b >= 0x80;
+}
+bool is_name_char(unsigned char b) {
+  return is_name_start(b) || (b >= '0' && b <= '9') || b == '-' || b == '.';
+}
+bool is_xml_char(std::uint64_t c) {
+  return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// Parses the body of a character reference ("#65", "#x41"); 0 on failure (0 is no Char).
+std::uint64_t char_ref_value(std::string_view e) {
+  if (e.size() < 2 || e[0] != '#') return 0;
+  std::uint64_t v = 0;
+  if (e[1] == 'x') {
+    if (e.size() < 3) return 0;
+    for (char c : e.substr(2)) {
+      int d = (c >= '0' && c <= '9')   ? c - '0'
+              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                       : -1;
+      if (d < 0) return 0;
+      v = v * 16 + static_cast<std::uint64_t>(d);
+      if (v > 0x10FFFF) return 0;
+    }
+  } else {
+    for (char c : e.substr(1)) {
+      if (c < '0' || c > '9') return 0;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+      if (v > 0x10FFFF) return 0;
+    }
+  }
+  return v;
+}
+
+constexpr std::size_t kMaxEntity = 16;
+constexpr std::string_view kCdata = "[CDATA[";
+
+}  // namespace
+
+void RefStreamFramer::reset() {
+  state_ = S::prolog;
+  header_.reset();
+  header_seen_ = false;
+  decl_allowed_ = true;
+  cp_ = cp_min_ = 0;
+  need_ = 0;
+  names_.clear();
+  depth_ = 0;
+  sc_.reset();
+  attr_count_ = 0;
+  quote_ = 0;
+  match_ = 0;
+  stanza_.clear();
+  buffering_ = false;
+  header_bytes_ = 0;
+  error_ = StreamError::none;
+  error_text_.clear();
+}
+
+const StreamHeader& RefStreamFramer::header() const {
+  static const StreamHeader none;
+  return header_ ? *header_ : none;
+}
+
+void RefStreamFramer::release_header() {
+  header_.reset();
+  if (sc_ && sc_->cur_value.capacity() > 15) std::string().swap(sc_->cur_value);
+  trim();
+}
+
+void RefStreamFramer::trim() {
+  // A std::string of at most 15 chars lives inside the object (libstdc++'s SSO), so
+  // shrink_to_fit() frees the heap block; the stream name ("stream:stream" + NUL) fits.
+  if (names_.capacity() > 15) names_.shrink_to_fit();
+  if (!sc_) return;
+  for (std::string* s : {&sc_->attr_names, &sc_->cur_name, &sc_->cur_attr})
+    if (s->capacity() > 15) s->shrink_to_fit();
+}
+
+void RefStreamFramer::release_if_idle() {
+  // Between stanzas (inside the stream, no tag or entity open) nothing in the scratch matters.
+  if (depth_ == 1 && state_ == S::text && !buffering_) sc_.reset();
+}
+
+std::vector<char> RefStreamFramer::take_stanza() {
+  std::vector<char> out = std::move(stanza_);
+  stanza_.clear();
+  return out;
+}
+
+bool RefStreamFramer::fail(StreamError e, std::string text) {
+  if (state_ != S::failed) {
+    error_ = e;
+    error_text_ = std::move(text);
+    state_ = S::failed;
+  }
+  return false;
+}
+
+bool RefStreamFramer::check_char(unsigned char b) {
+  if (need_ == 0) {
+    if (b < 0x80) {
+      if (b < 0x20 && b != 0x9 && b != 0xA && b != 0xD)
+        return fail(StreamError::not_well_formed, b == 0 ? "NUL byte" : "control character");
+      return true;
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
+      need_ = 1, cp_ = b & 0x1F, cp_min_ = 0x80;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      need_ = 2, cp_ = b & 0x0F, cp_min_ = 0x800;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      need_ = 3, cp_ = b & 0x07, cp_min_ = 0x10000;
+    } else {
+      return fail(StreamError::not_well_formed, "invalid UTF-8");
+    }
+    return true;
+  }
+  if ((b & 0xC0) != 0x80) return fail(StreamError::not_well_formed, "invalid UTF-8");
+  cp_ = (cp_ << 6) | (b & 0x3F);
+  if (--need_ == 0 && (cp_ < cp_min_ || !is_xml_char(cp_)))
+    return fail(StreamError::not_well_formed, "invalid UTF-8 or character");
+  return true;
+}
+
+bool RefStreamFramer::on_entity_end() {
+  const std::string& e = sc_->entity;
+  if (e == "lt" || e == "gt" || e == "amp" || e == "quot" || e == "apos") return true;
+  if (!e.empty() && e[0] == '#') {
+    auto v = char_ref_value(e);
+    if (v == 0 || !is_xml_char(v)) return fail(StreamError::not_well_formed, "invalid character reference");
+    return true;
+  }
+  if (!e.empty() && is_name_start(static_cast<unsigned char>(e[0])))
+    return fail(StreamError::restricted_xml, "undeclared entity");  // RFC 6120 §11.1
+  return fail(StreamError::not_well_formed, "bad entity reference");
+}
+
+bool RefStreamFramer::finish_attribute() {
+  // The header is bounded by max_header instead.
+  if (depth_ > 0 && attr_count_ + 1 > limits_.max_attributes)
+    return fail(StreamError::policy_violation, "too many attributes");
+  for (std::size_t at = 0; at < sc_->attr_names.size();) {
+    std::size_t end = sc_->attr_names.find('\0', at);
+    if (std::string_view(sc_->attr_names).substr(at, end - at) == sc_->cur_attr)
+      return fail(StreamError::not_well_formed, "duplicate attribute");
+    at = end + 1;
+  }
+  sc_->attr_names += sc_->cur_attr;
+  sc_->attr_names += '\0';
+  ++attr_count_;
+  if (depth_ == 0) {
+    if (!header_) header_ = std::make_unique<StreamHeader>();
+    header_->attributes.emplace_back(sc_->cur_attr, decode_entities(sc_->cur_value));
+  }
+  return true;
+}
+
+bool RefStreamFramer::finish_start_tag(bool empty) {
+  sc_->attr_names.clear();
+  attr_count_ = 0;
+  if (depth_ == 0) {
+    if (empty) return fail(StreamError::bad_format, "empty stream header");
+    if (!header_) header_ = std::make_unique<StreamHeader>();
+    header_->name = sc_->cur_name;
+    names_ += sc_->cur_name;
+    names_ += '\0';
+    depth_ = 1;
+    header_seen_ = true;
+    state_ = S::text;
+    return true;
+  }
+  // depth_ - 1 elements of the stanza are open; this one is at stanza depth depth_.
+  if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
+  state_ = S::text;
+  if (!empty) {
+    names_ += sc_->cur_name;
+    names_ += '\0';
+    ++depth_;
+  }
+  return true;
+}
+
+bool RefStreamFramer::finish_end_tag() {
+  if (names_.empty()) return fail(StreamError::not_well_formed, "unbalanced end tag");
+  // names_ ends with the innermost name and its NUL; that name starts after the NUL before.
+  const std::size_t end = names_.size() - 1;
+  const std::size_t prev = end == 0 ? std::string::npos : names_.rfind('\0', end - 1);
+  const std::size_t start = prev == std::string::npos ? 0 : prev + 1;
+  if (std::string_view(names_).substr(start, end - start) != sc_->cur_name)
+    return fail(StreamError::not_well_formed, "mismatched end tag");
+  names_.resize(start);
+  --depth_;
+  state_ = depth_ == 0 ? S::done_end : S::text;
+  return true;
+}
+
+RefStreamFramer::Step RefStreamFramer::feed(std::string_view data) {
+  if (state_ == S::failed) return {Status::error, 0};
+  if (state_ == S::done_end) return {Status::need_more, data.size()};  // after the end: ignored
+  if (!sc_) sc_ = std::make_unique<Scratch>();
+
+  std::size_t buf_from = 0;  // start of this call's bytes belonging to the buffered stanza
+  auto overflow = [&](std::size_t i) {
+    return buffering_ && stanza_.size() + (i - buf_from + 1) > limits_.max_stanza;
+  };
+
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto b = static_cast<unsigned char>(data[i]);
+    if (!check_char(b)) return {Status::error, i};
+    if (depth_ == 0 && ++header_bytes_ > limits_.max_header)
+      return fail(StreamError::policy_violation, "stream header too large"), Step{Status::error, i};
+    if (overflow(i)) return fail(StreamError::policy_violation, "stanza too large"), Step{Status::error, i};
+
+    bool ok = true;
+    Status event = Status::need_more;
+    switch (state_) {
+      case S::prolog:
+        if (b == '<')
+          state_ = S::lt;
+        else if (!is_ws(b))
+          ok = fail(StreamError::not_well_formed, "text before the stream header");
+        break;
+      case S::lt:
+        if (b == '/') {
+          if (depth_ == 0) ok = fail(StreamError::not_well_formed, "end tag before the stream header");
+          sc_->cur_name.clear();
+          state_ = S::end_name;
+        } else if (b == '!') {
+          match_ = 0;
+          state_ = S::bang;
+        } else if (b == '?') {
+          if (depth_ == 0 && decl_allowed_) {
+            sc_->entity.clear();
+            match_ = 0;
+            state_ = S::pi;
+          } else {
+            ok = fail(StreamError::restricted_xml, "processing instruction");
+          }
+        } else if (is_name_start(b)) {
+          sc_->cur_name.assign(1, static_cast<char>(b));
+          sc_->attr_names.clear();
+          state_ = S::start_name;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad character after '<'");
+        }
+        decl_allowed_ = false;
+        break;
+      case S::bang:
+        if (b == '-')
+          ok = fail(StreamError::restricted_xml, "comment");
+        else if (b == '[' && depth_ >= 2)
+          match_ = 1, state_ = S::cdata_open;
+        else if (b == '[')
+          ok = fail(StreamError::not_well_formed, "CDATA outside a stanza");
+        else
+          ok = fail(StreamError::restricted_xml, "DTD or declaration");
+        break;
+      case S::cdata_open:
+        if (b != static_cast<unsigned char>(kCdata[match_])) {
+          ok = fail(StreamError::not_well_formed, "bad CDATA section");
+        } else if (++match_ == kCdata.size()) {
+          match_ = 0;
+          state_ = S::cdata;
+        }
+        break;
+      case S::cdata:
+        if (b == ']')
+          match_ = match_ < 2 ? match_ + 1 : 2;
+        else if (b == '>' && match_ == 2)
+          state_ = S::text;
+        else
+          match_ = 0;
+        break;
+      case S::pi:
+        if (b == '>' && match_ == 1) {
+          // Only the XML declaration: "<?xml" followed by whitespace.
+          if (sc_->entity.size() < 4 || sc_->entity.compare(0, 3, "xml") != 0 ||
+              !is_ws(static_cast<unsigned char>(sc_->entity[3])))
+            ok = fail(StreamError::restricted_xml, "processing instruction");
+          state_ = S::prolog;
+        } else {
+          match_ = b == '?' ? 1 : 0;
+          sc_->entity += static_cast<char>(b);
+        }
+        break;
+      case S::start_name:
+        if (is_name_char(b))
+          sc_->cur_name += static_cast<char>(b);
+        else if (is_ws(b))
+          state_ = S::in_tag;
+        else if (b == '/')
+          state_ = S::empty_slash;
+        else if (b == '>') {
+          bool header = depth_ == 0;
+          ok = finish_start_tag(false);
+          if (ok && header) event = Status::header;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad element name");
+        }
+        break;
+      case S::in_tag:
+      case S::attr_after_value:
+        if (is_ws(b)) {
+          state_ = S::in_tag;
+        } else if (b == '/') {
+          state_ = S::empty_slash;
+        } else if (b == '>') {
+          bool header = depth_ == 0;
+          ok = finish_start_tag(false);
+          if (ok && header) event = Status::header;
+        } else if (state_ == S::in_tag && is_name_start(b)) {
+          sc_->cur_attr.assign(1, static_cast<char>(b));
+          state_ = S::attr_name;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad attribute syntax");
+        }
+        break;
+      case S::attr_name:
+        if (is_name_char(b))
+          sc_->cur_attr += static_cast<char>(b);
+        else if (is_ws(b))
+          state_ = S::attr_after_name;
+        else if (b == '=')
+          state_ = S::attr_eq;
+        else
+          ok = fail(StreamError::not_well_formed, "bad attribute name");
+        break;
+      case S::attr_after_name:
+        if (b == '=')
+          state_ = S::attr_eq;
+        else if (!is_ws(b))
+          ok = fail(StreamError::not_well_formed, "attribute without value");
+        break;
+      case S::attr_eq:
+        if (b == '"' || b == '\'') {
+          quote_ = static_cast<char>(b);
+          sc_->cur_value.clear();
+          state_ = S::attr_value;
+        } else if (!is_ws(b)) {
+          ok = fail(StreamError::not_well_formed, "unquoted attribute value");
+        }
+        break;
+      case S::attr_value:
+        if (b == static_cast<unsigned char>(quote_)) {
+          ok = finish_attribute();
+          state_ = S::attr_after_value;
+        } else if (b == '<') {
+          ok = fail(StreamError::not_well_formed, "'<' in attribute value");
+        } else if (b == '&') {
+          sc_->entity.clear();
+          entity_return_ = S::attr_value;
+          state_ = S::entity;
+        } else if (depth_ == 0) {
+          sc_->cur_value += static_cast<char>(b);
+        }
+        break;
+      case S::empty_slash:
+        if (b == '>') {
+          if (depth_ == 0) {
+            ok = finish_start_tag(true);
+          } else {
+            ok = finish_start_tag(true);
+            if (ok && depth_ == 1) event = Status::stanza;
+          }
+        } else {
+          ok = fail(StreamError::not_well_formed, "expected '>' after '/'");
+        }
+        break;
+      case S::end_name:
+      case S::end_ws:
+        if (state_ == S::end_name && is_name_char(b)) {
+          sc_->cur_name += static_cast<char>(b);
+        } else if (is_ws(b)) {
+          state_ = S::end_ws;
+        } else if (b == '>') {
+          ok = finish_end_tag();
+          if (ok) event = depth_ == 0 ? Status::stream_end : depth_ == 1 ? Status::stanza : Status::need_more;
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad end tag");
+        }
+        break;
+      case S::text:
+        if (b == '<') {
+          if (depth_ == 1) {
+            buffering_ = true;
+            buf_from = i;
+            stanza_.clear();
+          }
+          state_ = S::lt;
+        } else if (depth_ == 1) {
+          if (!is_ws(b)) ok = fail(StreamError::not_well_formed, "text between stanzas");
+        } else if (b == '&') {
+          sc_->entity.clear();
+          entity_return_ = S::text;
+          state_ = S::entity;
+        }
+        break;
+      case S::entity:
+        if (b == ';') {
+          ok = on_entity_end();
+          if (ok && entity_return_ == S::attr_value && depth_ == 0) {
+            sc_->cur_value += '&';
+            sc_->cur_value += sc_->entity;
+            sc_->cur_value += ';';
+          }
+          state_ = ok ? entity_return_ : state_;
+        } else if (is_name_char(b) || b == '#') {
+          if (sc_->entity.size() >= kMaxEntity) {
+            ok = fail(sc_->entity[0] == '#' ? StreamError::not_well_formed : StreamError::restricted_xml,
+                      "entity reference too long");
+          } else {
+            sc_->entity += static_cast<char>(b);
+          }
+        } else {
+          ok = fail(StreamError::not_well_formed, "bad entity reference");
+        }
+        break;
+      case S::done_end:
+      case S::failed:
+        break;
+    }
+    if (!ok) return {Status::error, i};
+    if (event == Status::stanza) {
+      stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from),
+                     data.begin() + static_cast<std::ptrdiff_t>(i + 1));
+      buffering_ = false;
+      trim();
+      if (i + 1 == data.size()) release_if_idle();  // the read ends with this stanza
+      return {Status::stanza, i + 1};
+    }
+    if (event == Status::stream_end) {
+      buffering_ = false;
+      stanza_.clear();
+      return {Status::stream_end, i + 1};
+    }
+    if (event == Status::header) return {Status::header, i + 1};
+  }
+  if (buffering_)
+    stanza_.insert(stanza_.end(), data.begin() + static_cast<std::ptrdiff_t>(buf_from), data.end());
+  release_if_idle();
+  return {Status::need_more, data.size()};
+}
+
+}  // namespace parley::protocols::xmpp::ref

@@ -1,0 +1,104 @@
+// The pre-fast-path JID preparation, verbatim but for the namespace (see jid_ref.hpp).
+#include "tests/unit/protocols/xmpp/reference/jid_ref.hpp"
+
+#include "protocols/common/ascii.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::protocols::xmpp::ref {
+
+namespace {
+
+// Valid UTF-8, no C0/DEL controls, length 1..1023 (RFC 7622 §3.1).
+bool basic_ok(std::string_view s) {
+  if (s.empty() || s.size() > kMaxJidPart) return false;
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7F) return false;
+  return sanitize_utf8(s) == s;
+}
+
+}  // namespace
+
+std::optional<std::string> prep_localpart(std::string_view s) {
+  if (!basic_ok(s)) return std::nullopt;
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '"':
+      case '&':
+      case '\'':
+      case '/':
+      case ':':
+      case '<':
+      case '>':
+      case '@':
+      case ' ':
+        return std::nullopt;  // RFC 7622 §3.3.1
+      default:
+        out += ascii_lower(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> prep_domain(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);  // §3.2
+  if (!basic_ok(s)) return std::nullopt;
+  if (s.front() == '[') {  // IPv6 literal
+    if (s.back() != ']' || s.size() < 3) return std::nullopt;
+    for (char c : s.substr(1, s.size() - 2))
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+            c == '.'))
+        return std::nullopt;
+    std::string out;
+    for (char c : s) out += ascii_lower(c);
+    return out;
+  }
+  std::string out;
+  out.reserve(s.size());
+  std::size_t label = 0;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '.') {
+      if (label == 0) return std::nullopt;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_' || u >= 0x80) {
+      if (++label > 63) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+    out += ascii_lower(c);
+  }
+  if (label == 0) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> prep_resource(std::string_view s) {
+  if (!basic_ok(s)) return std::nullopt;
+  if (s.find_first_not_of(" \t") == std::string_view::npos) return std::nullopt;
+  return std::string(s);
+}
+
+std::optional<Jid> parse_jid(std::string_view text) {
+  Jid j;
+  std::string_view rest = text;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    auto r = prep_resource(rest.substr(slash + 1));
+    if (!r) return std::nullopt;
+    j.resource = std::move(*r);
+    rest = rest.substr(0, slash);
+  }
+  if (auto at = rest.find('@'); at != std::string_view::npos) {
+    auto l = prep_localpart(rest.substr(0, at));
+    if (!l) return std::nullopt;
+    j.local = std::move(*l);
+    rest = rest.substr(at + 1);
+  }
+  auto d = prep_domain(rest);
+  if (!d) return std::nullopt;
+  j.domain = std::move(*d);
+  return j;
+}
+
+}  // namespace parley::protocols::xmpp::ref
