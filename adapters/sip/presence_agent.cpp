@@ -300,14 +300,22 @@ void PresenceAgent::fed_tick() {
 }
 
 const SharedText& PresenceAgent::pidf_of(const std::string& user) const {
-  auto p = rt_.core.presence().presentity(core::Address::user(user));
+  // Once per watcher of a change: the presentity's tuples are compared where they live
+  // (no copy); the document is rendered once per change and shared (SharedText).
+  const auto address = core::Address::user(user);
+  static const std::vector<core::Tuple> kOffline;
+  const auto* live = rt_.core.presence().tuples_of(address);
+  const std::vector<core::Tuple>& tuples = live ? *live : kOffline;
   auto cached = pidf_cache_.find(user);
-  if (cached != pidf_cache_.end() && cached->second.tuples == p.tuples) return cached->second.body;
+  if (cached != pidf_cache_.end() && cached->second.tuples == tuples) return cached->second.body;
   if (cached == pidf_cache_.end()) {
     if (pidf_cache_.size() >= kPidfCacheMax) pidf_cache_.clear();
     cached = pidf_cache_.emplace(user, RenderedPidf{}).first;
   }
   ++pidf_renders_;
+  core::Presentity p;
+  p.user = address.bare();
+  p.tuples = tuples;
   // RFC 3863 §4.1.2: the presentity's pres: URI.
   cached->second.body =
       sipt::render_pidf(pidf_document(p, "pres:" + sipt::escape_user(user) + "@" + domain_));

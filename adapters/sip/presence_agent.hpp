@@ -78,7 +78,7 @@ struct OutNotify {
   enum class State : std::uint8_t { active, pending, terminated } state = State::active;
   std::string reason;  // for terminated: rejected | deactivated | timeout | noresource
   SharedText body;
-  std::string content_type;
+  std::string_view content_type;  // a literal (no allocation per NOTIFY); the dialog's is what goes out
 };
 
 struct PublishRequest {

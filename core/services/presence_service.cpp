@@ -147,6 +147,11 @@ Presentity PresenceService::presentity(const Address& user) const {
   return p;
 }
 
+const std::vector<Tuple>* PresenceService::tuples_of(const Address& user) const {
+  auto it = tuples_.find(user.resource().empty() ? user : user.bare());
+  return it == tuples_.end() || it->second.empty() ? nullptr : &it->second;
+}
+
 const Tuple* PresenceService::tuple_of(const Address& user, const std::string& resource) const {
   auto it = tuples_.find(user.resource().empty() ? user : user.bare());
   if (it == tuples_.end()) return nullptr;

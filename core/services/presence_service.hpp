@@ -10,8 +10,8 @@
 #include "core/model/error.hpp"
 #include "core/model/presence.hpp"
 #include "core/model/room.hpp"
-#include "core/store/store.hpp"
 #include "core/services/session_sink.hpp"
+#include "core/store/store.hpp"
 
 namespace parley::core {
 
@@ -41,6 +41,9 @@ class PresenceService {
 
   // Current presence of a user: its open tuples.
   Presentity presentity(const Address& user) const;
+  // The same open tuples without a copy (nullptr: offline), valid until the next presence
+  // change on the core strand (a SIP fan-out compares them once per watcher).
+  const std::vector<Tuple>* tuples_of(const Address& user) const;
   // The open tuple of one session (by its resource), nullptr if it published none.
   const Tuple* tuple_of(const Address& user, const std::string& resource) const;
   // Sends the current presence of `presentity` to `session` if its user may see it
@@ -49,7 +52,7 @@ class PresenceService {
   // Sends the session the presence of every contact it watches (initial presence).
   void probe_all(SessionId session);
 
-  std::vector<Subscription> watchers(const Address& presentity);   // RFC 3857 winfo
+  std::vector<Subscription> watchers(const Address& presentity);  // RFC 3857 winfo
   std::vector<Subscription> watching(const Address& watcher);
   SubscriptionState state(const Address& watcher, const Address& presentity);
 
