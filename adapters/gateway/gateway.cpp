@@ -81,6 +81,7 @@ Puppet* Gateway::puppet_for(std::string_view bare, const config::IrcNetwork& net
     puppets_.erase(it);  // QUIT is on its way: a new join gets a new connection
   }
   if (!create || stopping_) return nullptr;
+  const std::string new_key = key;  // puppet_key_ is anybody's scratch from here on
   std::size_t mine = 0;
   const std::string prefix = std::string(bare) + "\n";
   for (auto p = puppets_.lower_bound(prefix);
@@ -95,7 +96,7 @@ Puppet* Gateway::puppet_for(std::string_view bare, const config::IrcNetwork& net
   auto p = std::make_unique<Puppet>(*this, std::string(bare), std::move(e.net), std::string(label),
                                     std::move(e.nick), std::move(e.realname), std::string(peer_ip));
   Puppet* raw = p.get();
-  puppets_.emplace(std::string(key), std::move(p));
+  puppets_.emplace(new_key, std::move(p));
   raw->start();
   return raw;
 }
