@@ -2,37 +2,16 @@
 // on a MemoryStore. Prints messages/s, deliveries/s and heap allocations per message
 // (counted by replacing the global operator new/delete below). Each case runs for about
 // half a second, so the whole program finishes in a few seconds.
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "bench/alloc_count.hpp"
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
-
-namespace {
-std::atomic<std::size_t> g_allocs{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return ::operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace parley::core;
 
@@ -66,7 +45,7 @@ BenchResult run(F&& send_one, const std::vector<std::unique_ptr<CountingSink>>& 
   for (std::size_t i = 0; i < 256; ++i) send_one();  // warm up (history deque, maps)
   std::size_t before_deliveries = 0;
   for (auto& s : sinks) before_deliveries += s->messages;
-  std::size_t allocs_before = g_allocs.load();
+  std::size_t allocs_before = parley::bench::allocations();
   std::size_t n = 0;
   auto start = clock::now();
   auto now = start;
@@ -75,7 +54,7 @@ BenchResult run(F&& send_one, const std::vector<std::unique_ptr<CountingSink>>& 
     n += batch;
     now = clock::now();
   }
-  std::size_t allocs = g_allocs.load() - allocs_before;
+  std::size_t allocs = parley::bench::allocations() - allocs_before;
   std::size_t deliveries = 0;
   for (auto& s : sinks) deliveries += s->messages;
   deliveries -= before_deliveries;

@@ -12,37 +12,16 @@
 // Rates are per second of this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), i.e. what one
 // core does, so that other load on the machine does not count against the codec; the
 // wall-clock rate is printed next to it.
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "bench/alloc_count.hpp"
 #include "protocols/psyc/parser.hpp"
 #include "protocols/psyc/render.hpp"
-
-namespace {
-std::atomic<std::size_t> g_allocs{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return ::operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace parley::protocols::psyc;
 
@@ -112,7 +91,7 @@ double cpu_seconds() {
 template <class F>
 Result run(const Stream& s, double budget, F&& one_pass) {
   one_pass();  // warm up: buffers reach their working size
-  std::size_t allocs_before = g_allocs.load();
+  std::size_t allocs_before = parley::bench::allocations();
   std::size_t passes = 0;
   const auto wall_start = Clock::now();
   const double start = cpu_seconds();
@@ -126,8 +105,8 @@ Result run(const Stream& s, double budget, F&& one_pass) {
   double wall = std::chrono::duration<double>(Clock::now() - wall_start).count();
   double bytes = static_cast<double>(s.bytes.size()) * static_cast<double>(passes);
   double packets = static_cast<double>(s.packets) * static_cast<double>(passes);
-  return {bytes / secs / 1e6, packets / secs, static_cast<double>(g_allocs.load() - allocs_before) / packets,
-          bytes / wall / 1e6};
+  return {bytes / secs / 1e6, packets / secs,
+          static_cast<double>(parley::bench::allocations() - allocs_before) / packets, bytes / wall / 1e6};
 }
 
 std::size_t g_sink = 0;  // keeps the work observable

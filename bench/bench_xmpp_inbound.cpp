@@ -7,42 +7,21 @@
 // read (a quiet room: the framer goes idle after each) and 32 stanzas per read (a busy one).
 // Every case is bounded in stanzas and time; the whole program runs for a few seconds.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bench/alloc_count.hpp"
 #include "protocols/xmpp/framer.hpp"
 #include "protocols/xmpp/jid.hpp"
 #include "protocols/xmpp/stanza.hpp"
 #include "tests/unit/protocols/xmpp/reference/framer_ref.hpp"
 #include "tests/unit/protocols/xmpp/reference/jid_ref.hpp"
 #include "tests/unit/protocols/xmpp/reference/stanza_ref.hpp"
-
-namespace {
-std::atomic<std::size_t> g_allocs{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return ::operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return ::operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace px = parley::protocols::xmpp;
 
@@ -90,14 +69,14 @@ Result run(const std::vector<std::string>& reads, std::size_t per_read, std::chr
   p.feed(std::string(kHeader));
   for (std::size_t i = 0; i < 64 && i < reads.size(); ++i) p.feed(reads[i]);  // warm up
   std::size_t stanzas = 0;
-  std::size_t allocs0 = g_allocs.load();
+  std::size_t allocs0 = parley::bench::allocations();
   auto start = clock::now(), now = start;
   constexpr std::size_t kMaxStanzas = 20'000'000;
   while (now - start < budget && stanzas < kMaxStanzas) {
     for (const auto& r : reads) stanzas += p.feed(r);
     now = clock::now();
   }
-  std::size_t allocs = g_allocs.load() - allocs0;
+  std::size_t allocs = parley::bench::allocations() - allocs0;
   double ns = std::chrono::duration<double, std::nano>(now - start).count();
   (void)per_read;
   return {ns / static_cast<double>(stanzas), static_cast<double>(allocs) / static_cast<double>(stanzas)};
