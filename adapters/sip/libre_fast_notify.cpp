@@ -59,8 +59,11 @@ bool FastNotifier::attach(const UdpPort& port) {
 
 std::size_t FastNotifier::busy_c(void* arg) { return static_cast<FastNotifier*>(arg)->txns_.size(); }
 
-bool FastNotifier::consume_c(void* arg, const struct sa&, std::string_view d) {
-  return static_cast<FastNotifier*>(arg)->consume(d);
+bool FastNotifier::consume_c(void* arg, int fd, const struct sa& src, std::string_view d) {
+  auto* self = static_cast<FastNotifier*>(arg);
+  // A request: the PUBLISH fast path's, if one is set (libre_fast_publish.hpp).
+  if (!d.empty() && d.front() != 'S') return self->request_ && self->request_(self->request_arg_, fd, src, d);
+  return self->consume(d);
 }
 
 bool FastNotifier::consume(std::string_view d) {

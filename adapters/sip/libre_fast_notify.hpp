@@ -67,6 +67,12 @@ class FastNotifier {
   void batch_coming(std::size_t n, bool remote = false) {
     for (auto& r : rx_) r->expect(n, remote);
   }
+  // Requests read off the fast path's sockets are offered to `f` first (the PUBLISH fast
+  // path, libre_fast_publish.hpp); false: libre's, as before.
+  void set_request_hook(UdpReceiver::Consume f, void* arg) {
+    request_ = f;
+    request_arg_ = arg;
+  }
   void set_remote_tick(UdpReceiver::RemoteTick f, void* arg) {
     for (auto& r : rx_) r->set_remote_tick(f, arg);
   }
@@ -129,7 +135,7 @@ class FastNotifier {
     bool operator>(const Due& o) const { return at > o.at; }
   };
 
-  static bool consume_c(void* arg, const struct sa& src, std::string_view d);
+  static bool consume_c(void* arg, int fd, const struct sa& src, std::string_view d);
   static std::size_t busy_c(void* arg);  // NOTIFYs in flight (UdpReceiver's tick policy)
   bool consume(std::string_view d);
   std::optional<protocols::sip::NotifyDialog> dialog_of(const struct sip_msg* msg, const std::string& cuser,
@@ -161,6 +167,8 @@ class FastNotifier {
   std::uint64_t tmr_at_ = 0;  // when tmr_ fires, 0: not armed
   std::string state_;         // a terminated Subscription-State value (reused)
   bool closed_ = false;
+  UdpReceiver::Consume request_ = nullptr;
+  void* request_arg_ = nullptr;
 };
 
 }  // namespace parley::adapters::sip

@@ -35,6 +35,7 @@
 #include "adapters/sip/libre_strans.hpp"
 #include "adapters/sip/libre_tcp_admission.hpp"
 #include "adapters/sip/presence_agent.hpp"
+#include "adapters/sip/publish_transactions.hpp"
 #include "adapters/sip/registrar.hpp"
 #include "adapters/sip/sip_plugin.hpp"
 #include "adapters/sip/udp_buffers.hpp"
@@ -43,6 +44,7 @@
 #include "protocols/common/token_bucket.hpp"
 #include "protocols/sip/digest.hpp"
 #include "protocols/sip/pidf.hpp"
+#include "protocols/sip/publish_wire.hpp"
 #include "protocols/sip/text.hpp"
 
 namespace parley::adapters::sip {
@@ -195,6 +197,117 @@ class Stack {
     }
     fast_->set_remote_tick(&Stack::remote_tick_c, this);
     spdlog::info("sip: NOTIFYs over UDP take the fast path ({} sockets)", fast_->sockets());
+    // The PUBLISH fast path rides on the same sockets. PARLEY_SIP_PUBLISH=libre leaves every
+    // PUBLISH to libre (a diagnostic and bench switch).
+    const char* penv = std::getenv("PARLEY_SIP_PUBLISH");
+    if (!(penv && std::string_view(penv) == "libre")) {
+      fast_->set_request_hook(&Stack::fast_publish_c, this);
+      spdlog::info("sip: PUBLISHes over UDP take the fast path");
+    }
+  }
+
+  // ---- the UDP PUBLISH fast path (protocols/sip/publish_wire.hpp, publish_transactions.hpp)
+  // A PUBLISH that parse_fast_publish takes and that passes every check on_request makes
+  // before the core (rate, size, Event, Content-Type, Expires, Request-URI host, the
+  // digest's form, nonce MAC and age, sip.max_pending) is held in pubs_ instead of a libre
+  // server transaction, and goes to the core with the same to_core as libre's path; the
+  // answer comes back to reply(), which renders and sends it here (fast_reply). Anything
+  // else returns false: libre decodes it and on_request answers it as before (its 4xx
+  // included), so no answer differs by path. Same thread as on_request: the libre thread,
+  // or the core strand under LibreLoop::try_run_here (UdpReceiver's remote tick).
+  static bool fast_publish_c(void* arg, int fd, const sa& src, std::string_view d) {
+    auto* self = static_cast<Stack*>(arg);
+    try {
+      return self->fast_publish(fd, src, d);
+    } catch (const std::exception& e) {
+      spdlog::error("sip: PUBLISH fast path: {}", e.what());
+      return false;
+    }
+  }
+
+  bool fast_publish(int fd, const sa& src, std::string_view d) {
+    if (closed_ || d.size() > s_->cfg.max_request || d.substr(0, 8) != "PUBLISH ") return false;
+    auto p = sipt::parse_fast_publish(d);
+    if (!p) return false;
+    // RFC 3261 §17.2.3: the same branch and sent-by is the same transaction. A PUBLISH
+    // this path took is retransmitted with the same bytes, so it comes here again.
+    std::string key = sipt::publish_transaction_key(*p);
+    const std::uint64_t now = tmr_jiffies();
+    const PublishTransactions::Entry* e = nullptr;
+    switch (pubs_.seen(key, now, &e)) {
+      case PublishTransactions::Seen::pending:  // the core has it: absorbed (§17.2.2 Trying)
+        return true;
+      case PublishTransactions::Seen::answered:  // §17.2.2 Completed: the same response again
+        (void)::sendto(e->dest.fd, e->wire.data(), e->wire.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&e->dest.addr), e->dest.len);
+        return true;
+      case PublishTransactions::Seen::fresh:
+        break;
+    }
+    const std::string ip = address_of(src, false);
+    if (!rate_ok(ip, false)) return true;  // dropped, as on_request drops it over UDP
+    // on_request's checks for a PUBLISH; any that would answer goes to libre's path.
+    if (!p->body.empty() && p->body.size() > sipt::kMaxPresenceDocument) return false;            // 413
+    if (p->expires && *p->expires != 0 && *p->expires < s_->cfg.event_expires.min) return false;  // 423
+    if (p->host != s_->domain) {
+      sa literal{};
+      if (sa_set_str(&literal, std::string(p->host).c_str(), 0) != 0) return false;  // 404
+    }
+    auto creds = sipt::parse_digest_credentials(p->authorization);
+    if (!creds) return false;
+    auto alg = sipt::parse_digest_algorithm(creds->algorithm);
+    auto nc = sipt::parse_nonce_count(creds->nc);
+    if (!alg || creds->realm != s_->domain || creds->qop != "auth" || !nc) return false;
+    auto check = nonces_->check(creds->nonce, unix_seconds(), s_->cfg.nonce_lifetime);
+    if (check.verdict != sipt::NonceIssuer::Verdict::valid) return false;
+    if (creds->uri.rfind("sip", 0) != 0 || !core::is_valid_local_name(creds->username)) return false;
+    if (pending_.size() + pubs_.pending() >= s_->cfg.max_pending) return false;  // 503
+
+    // The response's destination (RFC 3261 §18.2.2, RFC 3581 §4): the source address, at
+    // the source port with rport, else at sent-by's port (5060 by default).
+    PublishTransactions::Dest dest;
+    dest.fd = fd;
+    sa to = src;
+    if (!p->rport_end) sa_set_port(&to, p->sent_by_port ? p->sent_by_port : 5060);
+    if (to.len > sizeof dest.addr) return false;
+    std::memcpy(&dest.addr, &to.u, to.len);
+    dest.len = to.len;
+    char tag[17];
+    std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(::rand_u64()));
+    const std::uint64_t id = next_id_;
+    if (!pubs_.hold(std::move(key), id, sipt::render_publish_echo(*p, tag, ip, sa_port(&src)), dest, now))
+      return false;  // full: libre's server transactions take it
+    ++next_id_;
+    (void)rate_ok(ip, true);
+    spdlog::debug("sip: PUBLISH {} (CSeq {}) from {} on the fast path", id, p->cseq, ip);
+
+    DigestInput din{
+        creds->username, creds->realm, creds->nonce, creds->uri, creds->response, creds->cnonce, creds->qop,
+        "PUBLISH",       *nc,          check.issued, *alg};
+    PublishRequest pr;
+    pr.user.assign(p->user);
+    pr.source = address_of(src, true);
+    if (p->if_match) pr.if_match.assign(*p->if_match);
+    pr.expires = p->expires;
+    pr.body.assign(p->body);
+    to_core(id, std::move(din), ip, [pr = std::move(pr)](CoreSide& c, const std::string& user) -> SipReply {
+      if (pr.user != user) return {403, "Forbidden", {}};  // one publishes only oneself
+      return c.agent->publish(pr);
+    });
+    return true;
+  }
+
+  // The core's answer to a fast-path PUBLISH: rendered with the request's echo, sent, and
+  // kept for retransmissions until timer J.
+  void fast_reply(std::uint64_t id, const SipReply& r) {
+    const PublishTransactions::Entry* held = pubs_.held(id);
+    if (!held) return;
+    auto wire = sipt::render_publish_response(r.code, r.reason, held->echo, r.headers);
+    if (!wire) wire = sipt::render_publish_response(500, "Server Internal Error", held->echo, {});
+    const auto* e = pubs_.answer(id, std::move(*wire), tmr_jiffies());
+    if (!e) return;
+    (void)::sendto(e->dest.fd, e->wire.data(), e->wire.size(), 0,
+                   reinterpret_cast<const sockaddr*>(&e->dest.addr), e->dest.len);
   }
 
   // UdpReceiver::RemoteTick: a batch the core strand sent through try_run_here has its
@@ -267,6 +380,7 @@ class Stack {
       mem_deref(p.msg);
     }
     pending_.clear();
+    pubs_.clear();
     for (auto& [id, n] : nots_) mem_deref(n.not_);
     nots_.clear();
     if (fed_) fed_->close();
@@ -283,7 +397,7 @@ class Stack {
   void reply(std::uint64_t id, const SipReply& r) {
     if (closed_) return;
     auto it = pending_.find(id);
-    if (it == pending_.end()) return;
+    if (it == pending_.end()) return fast_reply(id, r);
     Pending p = it->second;
     pending_.erase(it);
     if (r.sub_id && r.code >= 200 && r.code < 300) {
@@ -512,8 +626,9 @@ class Stack {
     (void)sip_replyf(sip_, msg, code, reason, "%sContent-Length: 0\r\n\r\n", headers.c_str());
   }
 
-  bool rate_ok(const sip_msg* msg) {
-    std::string ip = address_of(msg->src, false);
+  bool rate_ok(const sip_msg* msg) { return rate_ok(address_of(msg->src, false), true); }
+  // `take`: false only looks (the PUBLISH fast path takes its token once it holds the request).
+  bool rate_ok(std::string ip, bool take) {
     // A federated presence server sends the NOTIFYs of every remote contact watched there.
     for (const auto& ips : peer_ips_)
       if (std::find(ips.begin(), ips.end(), ip) != ips.end()) return true;
@@ -522,7 +637,7 @@ class Stack {
     auto [it, fresh] =
         buckets_.try_emplace(std::move(ip), s_->cfg.requests_per_second, 2ull * s_->cfg.requests_per_second);
     if (it->second.wait(now).count() > 0) return false;
-    it->second.take(1, now);
+    if (take) it->second.take(1, now);
     return true;
   }
 
@@ -744,7 +859,7 @@ class Stack {
   // A server transaction the core strand answers later (reply(id, ...)); nullopt when it
   // has been answered here already: 503 over sip.max_pending, 500 when libre refused it.
   std::optional<std::uint64_t> hold_for_core(const sip_msg* msg) {
-    if (pending_.size() >= s_->cfg.max_pending) {
+    if (pending_.size() + pubs_.pending() >= s_->cfg.max_pending) {
       stateless(msg, 503, "Service Unavailable", "Retry-After: 5\r\n");
       return std::nullopt;
     }
@@ -901,6 +1016,7 @@ class Stack {
     return out;
   }
   std::unique_ptr<FastNotifier> fast_;  // null: every subscription on libre's notifier
+  PublishTransactions pubs_;            // the PUBLISH fast path's server transactions
 };
 
 class SipPlugin final : public core::Plugin {

@@ -230,7 +230,7 @@ std::size_t UdpReceiver::drain() {
       src.len = msgs[i].msg_hdr.msg_namelen;
       const char* data = bufs_.get() + static_cast<std::size_t>(i) * kMaxDatagram;
       const std::size_t len = msgs[i].msg_len;
-      if (!consume_(arg_, src, std::string_view(data, len))) to_libre(src, data, len);
+      if (!consume_(arg_, port_.fd, src, std::string_view(data, len))) to_libre(src, data, len);
     }
     if (static_cast<std::size_t>(n) < kDrainBatch) break;
   }

@@ -68,8 +68,9 @@ class UdpListenCapture {
 
 class UdpReceiver {
  public:
-  // true: the datagram was the fast path's; libre never sees it.
-  using Consume = bool (*)(void* arg, const struct sa& src, std::string_view datagram);
+  // true: the datagram was the fast path's; libre never sees it. `fd`: the socket it came
+  // in on (a fast-path answer leaves by the same one).
+  using Consume = bool (*)(void* arg, int fd, const struct sa& src, std::string_view datagram);
   // How many answers are due (NOTIFYs in flight).
   using Busy = std::size_t (*)(void* arg);
   // Reading goes by tick from kBusyAt answers due after a wake-up, and back to waking on

@@ -651,6 +651,90 @@ def test_libre_notifier_still_serves_when_the_fast_path_is_off():
         assert "Subscription-State: terminated" in n, n
 
 
+def _signed(ua: Ua, method: str, target: str, headers: list[str], body: bytes = b"") -> bytes:
+    """One request with ua's current challenge and the next nonce count (ua.auth without
+    sending), so the test can send the very same bytes twice."""
+    ua.nc += 1
+    auth = ts.authorization(ua.ch, ua.user, ua.password, method, f"sip:{target}@localhost", nc=ua.nc)
+    return ua.req(method, target, headers + [auth], body)
+
+
+def _fast_publishes(d, cseq: int) -> list[int]:
+    """The CSeqs of the PUBLISHes the fast path took, once the one with `cseq` is logged
+    (parleyd's stderr is read by a thread; lines come in order)."""
+    d.wait_for_log(rf"sip: PUBLISH \d+ \(CSeq {cseq}\) from \S+ on the fast path", timeout=5)
+    return [int(c) for c in re.findall(r"sip: PUBLISH \d+ \(CSeq (\d+)\) from \S+ on the fast path", d.log())]
+
+
+def test_publish_fast_path_answers_a_retransmission_once():
+    """A PUBLISH over UDP takes the fast path (protocols/sip/publish_wire, no libre
+    transaction): its retransmission (same bytes: same branch and sent-by, RFC 3261 §17.2.3)
+    gets the same final response again (same SIP-ETag, same To tag) and is not processed
+    again - a second processing of the If-Match would answer 412, and the watcher would see
+    the change twice."""
+    with h.Parleyd(config()) as d:
+        ua = Ua(d.ports["sip"], "alice", "alicepw")
+        ua.register()
+        w = Ua(d.ports["sip"], "alice", "alicepw")
+        assert ts.status(w.subscribe("alice")) == 200
+        w.notify()
+        ct = "Content-Type: application/pidf+xml"
+        r = ua.auth("PUBLISH", "alice", ["Event: presence", ct, "Expires: 300"], pidf("alice", note="first"))
+        assert ts.status(r) == 200, r
+        first = ua.cseq
+        assert _fast_publishes(d, first) == [first], d.log()[-2000:]
+        etag = header(r, "SIP-ETag")
+        w.notify(lambda n: "first" in n)
+        data = _signed(ua, "PUBLISH", "alice", ["Event: presence", ct, f"SIP-If-Match: {etag}", "Expires: 300"],
+                       pidf("alice", "away", "once"))
+        r1 = ua.final(data)
+        r2 = ua.final(data)  # the retransmission, after the final response (Completed state)
+        assert ts.status(r1) == 200 and ts.status(r2) == 200, (r1, r2)
+        assert header(r1, "SIP-ETag") == header(r2, "SIP-ETag") != etag, (r1, r2)
+        assert header(r1, "To") == header(r2, "To") and ";tag=" in header(r1, "To"), (r1, r2)
+        assert header(r1, "Expires") == "300" and header(r1, "CSeq").endswith(" PUBLISH"), r1
+        assert ";received=127.0.0.1" in header(r1, "Via") and ";rport=" in header(r1, "Via"), r1
+        # A later change is the barrier: every NOTIFY of "once" came before it.
+        r = ua.auth("PUBLISH", "alice", ["Event: presence", ct, f"SIP-If-Match: {header(r1, 'SIP-ETag')}"],
+                    pidf("alice", note="after"))
+        assert ts.status(r) == 200, r
+        seen = []
+        w.notify(lambda n: seen.append(n) or "after" in n)
+        assert sum("once" in body_of(n) for n in seen) == 1, seen
+        # Three PUBLISHes went the fast way, each once: the retransmission was not taken again.
+        assert _fast_publishes(d, ua.cseq) == [first, first + 1, ua.cseq], d.log()[-3000:]
+
+
+def test_publish_the_fast_path_leaves_still_works():
+    """A PUBLISH in compact form (RFC 3261 §7.3.3: v/f/t/i/o/c/l) is not the fast path's:
+    libre decodes it and it is answered as before; so is one without Authorization (401)."""
+    with h.Parleyd(config()) as d:
+        ua = Ua(d.ports["sip"], "alice", "alicepw")
+        ua.register()
+        w = Ua(d.ports["sip"], "alice", "alicepw")
+        assert ts.status(w.subscribe("alice")) == 200
+        w.notify()
+        r = ua.final(ua.req("PUBLISH", "alice", ["Event: presence", "Content-Type: application/pidf+xml"],
+                            pidf("alice")))
+        assert ts.status(r) == 401, r
+        body = pidf("alice", "busy", "compact")
+        long = _signed(ua, "PUBLISH", "alice", ["Event: presence", "Content-Type: application/pidf+xml"], body)
+        head, _ = long.decode().split("\r\n\r\n", 1)
+        short = {"via": "v", "from": "f", "to": "t", "call-id": "i", "event": "o", "content-type": "c",
+                 "content-length": "l"}
+        lines = head.split("\r\n")
+        lines = [lines[0]] + [short.get(l.split(":", 1)[0].lower(), l.split(":", 1)[0]) + ":" + l.split(":", 1)[1]
+                              for l in lines[1:]]
+        compact = ua.cseq
+        r = ua.final(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        assert ts.status(r) == 200 and header(r, "SIP-ETag"), r
+        w.notify(lambda n: "compact" in n)
+        # Then one in long form is the fast path's, the only one of the two.
+        r = ua.auth("PUBLISH", "alice", ["Event: presence", f"SIP-If-Match: {header(r, 'SIP-ETag')}"])
+        assert ts.status(r) == 200, r
+        assert _fast_publishes(d, ua.cseq) == [ua.cseq] and compact != ua.cseq, d.log()[-3000:]
+
+
 if __name__ == "__main__":
     import sys
     only = set(sys.argv[1:])  # test names to run; none: all

@@ -72,7 +72,7 @@ bool on_request(const sip_msg* msg, void* arg) {
   return true;
 }
 
-bool consume(void* arg, const struct sa&, std::string_view d) {
+bool consume(void* arg, int, const struct sa&, std::string_view d) {
   auto* w = static_cast<World*>(arg);
   if (d.substr(0, 8) != "SIP/2.0 ") return false;
   ++w->consumed;
