@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/gateway/channel_lines.hpp"
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/settings.hpp"
@@ -99,6 +100,8 @@ class Gateway {
   const GatewayOptions& options() const { return options_; }
   const protocols::Strand& strand() const { return strand_; }
   void send(std::string_view to, std::string xml) { out_(to, std::move(xml)); }
+  // Channel lines rendered once for every puppet that hears them (channel_lines.hpp).
+  ChannelLines& channel_lines() { return channel_lines_; }
   // A puppet with no channel left asks to be removed (later, on the strand).
   void retire(Puppet* p);
   std::size_t puppets() const { return puppets_.size(); }
@@ -170,6 +173,7 @@ class Gateway {
   // inbound message looks one up: no allocation once it has grown)
   std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
   std::string puppet_key_;
+  ChannelLines channel_lines_;
   bool stopping_ = false;
   std::unique_ptr<Adhoc> adhoc_;
 };

@@ -753,13 +753,12 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     return;  // server notices
   std::string_view target = m.param(0);
   std::string_view text = m.param(1);
+  if (reg_.isupport().is_channel(target)) return on_channel_line(target, from_nick, text, notice);
   // A NOTICE is shown as a message with a "[notice] " prefix (documented in
   // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
   const std::string_view prefix = notice ? "[notice] " : "";
   XmppBody b;
-  bool is_action = false;
   if (auto action = irc::ctcp_action(text)) {
-    is_action = true;
     b = body_from_irc(*action, std::string(prefix) + "/me ");
   } else if (auto ctcp = irc::parse_ctcp(text)) {
     // Other CTCP requests are not shown as text. VERSION and PING sent to us are answered
@@ -769,26 +768,30 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
   } else {
     b = body_from_irc(text, prefix);
   }
-  if (reg_.isupport().is_channel(target)) {
-    Channel* c = find_channel(target);
-    if (!c) return;
-    const std::string from = occupant_jid(*c, from_nick);
-    // XEP-0359: the line's archive id, the same for every occupant whichever puppet heard it
-    const std::string sid = archive(*c, from_nick, b.body, is_action, notice, true);
-    const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(*c));
-    bool seen = false;
-    each_resource(*c, [&](const std::string& r) {
-      seen = true;
-      gw_.send(r, render_message(from, r, "groupchat", b.body, nullptr, {}, b.html, {}, {}, sid, room));
-    });
-    if (!seen && c->persistent && !gw_.archiving()) keep_missed(c->missed, from_nick, b);
-    return;
-  }
   // To us: a private message from nick%server, to every resource using this puppet.
   std::set<std::string> resources = this->resources();
   if (resources.empty()) return keep_missed(missed_pms_, from_nick, b);  // a persistent channel's puppet
   const std::string from = user_jid(from_nick);
   for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", b.body, nullptr, {}, b.html));
+}
+
+// A channel line: converted and rendered by the first puppet to hear it, copied by the
+// others (channel_lines.hpp). CTCP requests to a channel other than ACTION are not shown.
+void Puppet::on_channel_line(std::string_view target, std::string_view from_nick, std::string_view text,
+                             bool notice) {
+  Channel* c = find_channel(target);
+  if (!c) return;
+  ChannelLines& lines = gw_.channel_lines();
+  ChannelLines::Line* line = lines.line(room_jid(*c), from_nick, text, notice);
+  if (!line) return;
+  // XEP-0359: the line's archive id, the same for every occupant whichever puppet heard it
+  const std::string sid = archive(*c, from_nick, line->body.body, line->action, notice, true);
+  bool seen = false;
+  each_resource(*c, [&](const std::string& r) {
+    seen = true;
+    gw_.send(r, lines.stanza(*line, r, sid));
+  });
+  if (!seen && c->persistent && !gw_.archiving()) keep_missed(c->missed, from_nick, line->body);
 }
 
 // CTCP VERSION and PING (https://modern.ircdocs.horse/ctcp): the reply is a NOTICE with the

@@ -153,6 +153,8 @@ class Puppet : public IrcLink::Owner {
   void names_ended(Channel& c);
   void on_registered();
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
+  void on_channel_line(std::string_view target, std::string_view from_nick, std::string_view text,
+                       bool notice);
   // The line's XEP-0359 stanza-id (its MAM id), "" when not archived (Gateway::archive_line).
   std::string archive(Channel& c, std::string_view nick, std::string_view body, bool action, bool notice,
                       bool heard);

@@ -1,0 +1,67 @@
+#include "adapters/gateway/channel_lines.hpp"
+
+#include <functional>
+
+#include "protocols/irc/text.hpp"
+#include "protocols/xmpp/writer.hpp"
+
+namespace parley::adapters::gateway {
+
+namespace irc = parley::protocols::irc;
+
+ChannelLines::Line* ChannelLines::line(std::string_view room, std::string_view nick, std::string_view text,
+                                       bool notice) {
+  Line& s = slots_[std::hash<std::string_view>{}(room) % kSlots];
+  if (s.used && s.notice == notice && s.text == text && s.nick == nick && s.room == room) return &s;
+  // A NOTICE is shown as a message with a "[notice] " prefix (docs/ARCHITECTURE.md): XMPP
+  // has no notice type a client would render distinctly.
+  const std::string_view prefix = notice ? "[notice] " : "";
+  XmppBody b;
+  bool action = false;
+  if (auto a = irc::ctcp_action(text)) {
+    action = true;
+    b = body_from_irc(*a, std::string(prefix) + "/me ");
+  } else if (irc::parse_ctcp(text)) {
+    return nullptr;  // other CTCP requests are not shown as text
+  } else {
+    b = body_from_irc(text, prefix);
+  }
+  s.room.assign(room);
+  s.nick.assign(nick);
+  s.text.assign(text);
+  s.notice = notice;
+  s.action = action;
+  s.body = std::move(b);
+  s.rendered = false;
+  s.used = true;
+  return &s;
+}
+
+std::string ChannelLines::stanza(Line& l, std::string_view to, std::string_view sid) {
+  if (!l.rendered || l.stanza_id != sid) {
+    std::string from;
+    from.reserve(l.room.size() + 1 + l.nick.size());
+    from.append(l.room).append(1, '/').append(l.nick);
+    // Rendered with an empty `to`: the escaped `from` holds no quote, so the first "' to='"
+    // is the attribute's, and the value goes between the two halves.
+    std::string whole = render_message(from, {}, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
+                                       sid, sid.empty() ? std::string_view() : std::string_view(l.room));
+    constexpr std::string_view kTo = "' to='";
+    const auto at = whole.find(kTo);
+    if (at == std::string::npos)  // not the writer's layout: render every copy whole
+      return render_message(from, to, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {}, sid,
+                            sid.empty() ? std::string_view() : std::string_view(l.room));
+    l.head.assign(whole, 0, at + kTo.size());
+    l.tail.assign(whole, at + kTo.size());
+    l.stanza_id.assign(sid);
+    l.rendered = true;
+  }
+  std::string out;
+  out.reserve(l.head.size() + to.size() + 8 + l.tail.size());
+  out += l.head;
+  protocols::xmpp::escape_attr(out, to);
+  out += l.tail;
+  return out;
+}
+
+}  // namespace parley::adapters::gateway
