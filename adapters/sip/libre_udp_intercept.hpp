@@ -117,6 +117,7 @@ class UdpReceiver {
   const struct sa& local() const { return local_; }
   std::uint64_t wakeups() const { return wakeups_; }
   std::uint64_t ticks() const { return ticks_; }
+  bool polling() const { return polling_; }  // reading by tick, not waiting on the descriptor
 
  private:
   UdpReceiver() = default;

@@ -221,6 +221,9 @@ TEST_CASE("SIP's UDP socket: captured, read by the receiver, given back to libre
     // Nothing due any more: back to waking on the descriptor.
     on_libre(loop, [&] { return w.due = 0; });
     REQUIRE(here(loop, [&] { w.rx->remote_tick(false); }));  // a late one (or the re-armed one)
+    // Under load the guard may have fired first and left a 500 µs tick of the libre
+    // thread's own running: wait for the tick that finds nothing due.
+    CHECK(eventually(loop, [&] { return !w.rx->polling(); }));
     REQUIRE(send(options(1)));
     CHECK(eventually(loop, [&] { return w.requests == 2; }));
     CHECK(on_libre(loop, [&] { return w.rx->wakeups(); }) > woke);
