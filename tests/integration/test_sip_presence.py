@@ -659,6 +659,17 @@ def _signed(ua: Ua, method: str, target: str, headers: list[str], body: bytes = 
     return ua.req(method, target, headers + [auth], body)
 
 
+def _alice_and_her_watcher(d):
+    """alice registered, and a second UA of hers subscribed to her presence (its first
+    NOTIFY read)."""
+    ua = Ua(d.ports["sip"], "alice", "alicepw")
+    ua.register()
+    w = Ua(d.ports["sip"], "alice", "alicepw")
+    assert ts.status(w.subscribe("alice")) == 200
+    w.notify()
+    return ua, w
+
+
 def _fast_publishes(d, cseq: int) -> list[int]:
     """The CSeqs of the PUBLISHes the fast path took, once the one with `cseq` is logged
     (parleyd's stderr is read by a thread; lines come in order)."""
@@ -673,11 +684,7 @@ def test_publish_fast_path_answers_a_retransmission_once():
     again - a second processing of the If-Match would answer 412, and the watcher would see
     the change twice."""
     with h.Parleyd(config()) as d:
-        ua = Ua(d.ports["sip"], "alice", "alicepw")
-        ua.register()
-        w = Ua(d.ports["sip"], "alice", "alicepw")
-        assert ts.status(w.subscribe("alice")) == 200
-        w.notify()
+        ua, w = _alice_and_her_watcher(d)
         ct = "Content-Type: application/pidf+xml"
         r = ua.auth("PUBLISH", "alice", ["Event: presence", ct, "Expires: 300"], pidf("alice", note="first"))
         assert ts.status(r) == 200, r
@@ -709,11 +716,7 @@ def test_publish_the_fast_path_leaves_still_works():
     """A PUBLISH in compact form (RFC 3261 §7.3.3: v/f/t/i/o/c/l) is not the fast path's:
     libre decodes it and it is answered as before; so is one without Authorization (401)."""
     with h.Parleyd(config()) as d:
-        ua = Ua(d.ports["sip"], "alice", "alicepw")
-        ua.register()
-        w = Ua(d.ports["sip"], "alice", "alicepw")
-        assert ts.status(w.subscribe("alice")) == 200
-        w.notify()
+        ua, w = _alice_and_her_watcher(d)
         r = ua.final(ua.req("PUBLISH", "alice", ["Event: presence", "Content-Type: application/pidf+xml"],
                             pidf("alice")))
         assert ts.status(r) == 401, r
