@@ -61,7 +61,7 @@ std::size_t FastNotifier::busy_c(void* arg) { return static_cast<FastNotifier*>(
 
 bool FastNotifier::consume_c(void* arg, int fd, const struct sa& src, std::string_view d) {
   auto* self = static_cast<FastNotifier*>(arg);
-  // A request: the PUBLISH fast path's, if one is set (libre_fast_publish.hpp).
+  // A request: the PUBLISH fast path's, if one is set (`Stack::fast_publish`).
   if (!d.empty() && d.front() != 'S') return self->request_ && self->request_(self->request_arg_, fd, src, d);
   return self->consume(d);
 }

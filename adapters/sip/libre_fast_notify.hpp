@@ -68,7 +68,7 @@ class FastNotifier {
     for (auto& r : rx_) r->expect(n, remote);
   }
   // Requests read off the fast path's sockets are offered to `f` first (the PUBLISH fast
-  // path, libre_fast_publish.hpp); false: libre's, as before.
+  // path, `Stack::fast_publish` in libre_sip_plugin.cpp); false: libre's, as before.
   void set_request_hook(UdpReceiver::Consume f, void* arg) {
     request_ = f;
     request_arg_ = arg;

@@ -1,6 +1,7 @@
 #pragma once
-// The wire side of the UDP PUBLISH fast path (adapters/sip/libre_fast_publish.*): a
-// minimal, strict parse of a PUBLISH request (RFC 3903) and the rendering of its response.
+// The wire side of the UDP PUBLISH fast path (`Stack::fast_publish` in
+// adapters/sip/libre_sip_plugin.cpp, its transactions in adapters/sip/publish_transactions.*):
+// a minimal, strict parse of a PUBLISH request (RFC 3903) and the rendering of its response.
 // Pure text; no libre, no sockets.
 //
 // Why not libre: at 10 watchers per presence change, libre's `sip_msg_decode` of the
