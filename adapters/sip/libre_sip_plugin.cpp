@@ -253,14 +253,9 @@ class Stack {
       sa literal{};
       if (sa_set_str(&literal, std::string(p->host).c_str(), 0) != 0) return false;  // 404
     }
-    auto creds = sipt::parse_digest_credentials(p->authorization);
-    if (!creds) return false;
-    auto alg = sipt::parse_digest_algorithm(creds->algorithm);
-    auto nc = sipt::parse_nonce_count(creds->nc);
-    if (!alg || creds->realm != s_->domain || creds->qop != "auth" || !nc) return false;
-    auto check = nonces_->check(creds->nonce, unix_seconds(), s_->cfg.nonce_lifetime);
-    if (check.verdict != sipt::NonceIssuer::Verdict::valid) return false;
-    if (creds->uri.rfind("sip", 0) != 0 || !core::is_valid_local_name(creds->username)) return false;
+    Refusal refused;
+    auto din = checked_credentials(p->authorization, "PUBLISH", refused);
+    if (!din) return false;
     if (pending_.size() + pubs_.pending() >= s_->cfg.max_pending) return false;  // 503
 
     // The response's destination (RFC 3261 §18.2.2, RFC 3581 §4): the source address, at
@@ -281,16 +276,13 @@ class Stack {
     (void)rate_ok(ip, true);
     spdlog::debug("sip: PUBLISH {} (CSeq {}) from {} on the fast path", id, p->cseq, ip);
 
-    DigestInput din{
-        creds->username, creds->realm, creds->nonce, creds->uri, creds->response, creds->cnonce, creds->qop,
-        "PUBLISH",       *nc,          check.issued, *alg};
     PublishRequest pr;
     pr.user.assign(p->user);
     pr.source = address_of(src, true);
     if (p->if_match) pr.if_match.assign(*p->if_match);
     pr.expires = p->expires;
     pr.body.assign(p->body);
-    to_core(id, std::move(din), ip, [pr = std::move(pr)](CoreSide& c, const std::string& user) -> SipReply {
+    to_core(id, std::move(*din), ip, [pr = std::move(pr)](CoreSide& c, const std::string& user) -> SipReply {
       if (pr.user != user) return {403, "Forbidden", {}};  // one publishes only oneself
       return c.agent->publish(pr);
     });
@@ -641,6 +633,55 @@ class Stack {
     return true;
   }
 
+  // RFC 3261 §22.4 / RFC 7616: what an Authorization header must be before the core checks
+  // the password (the account's HA1 and the nonce count are the core's). Both the PUBLISH
+  // fast path and on_request use it; `refusal` says how on_request answers a failure.
+  struct Refusal {
+    std::uint16_t code = 401;
+    const char* reason = "Unauthorized";
+    bool challenge = true;  // with WWW-Authenticate
+    bool stale = false;     // RFC 7616 §3.3: retry, same password
+  };
+  std::optional<DigestInput> checked_credentials(std::string_view authorization, std::string method,
+                                                 Refusal& refusal) const {
+    auto creds = sipt::parse_digest_credentials(authorization);
+    if (!creds) {
+      refusal = {400, "Bad Authorization Header", false};
+      return std::nullopt;
+    }
+    auto alg = sipt::parse_digest_algorithm(creds->algorithm);
+    auto nc = sipt::parse_nonce_count(creds->nc);
+    if (!alg || creds->realm != s_->domain || creds->qop != "auth" || !nc) return std::nullopt;
+    auto check = nonces_->check(creds->nonce, unix_seconds(), s_->cfg.nonce_lifetime);
+    if (check.verdict == sipt::NonceIssuer::Verdict::invalid) return std::nullopt;
+    if (check.verdict == sipt::NonceIssuer::Verdict::stale) {
+      refusal.stale = true;
+      return std::nullopt;
+    }
+    // The digest uri is inside the hash, so it cannot be altered; it need not equal the
+    // Request-URI (sipp puts the server's address there; a proxy may rewrite the R-URI).
+    // Replays are what the nonce count refuses.
+    if (creds->uri.rfind("sip", 0) != 0) {
+      refusal = {400, "Bad Digest URI", false};
+      return std::nullopt;
+    }
+    if (!core::is_valid_local_name(creds->username)) {
+      refusal = {403, "Forbidden", false};
+      return std::nullopt;
+    }
+    return DigestInput{std::move(creds->username),
+                       std::move(creds->realm),
+                       std::move(creds->nonce),
+                       std::move(creds->uri),
+                       std::move(creds->response),
+                       std::move(creds->cnonce),
+                       std::move(creds->qop),
+                       std::move(method),
+                       *nc,
+                       check.issued,
+                       *alg};
+  }
+
   std::string challenges(bool stale) const {
     std::string out;
     auto nonce = nonces_->issue(unix_seconds());
@@ -716,30 +757,16 @@ class Stack {
     // RFC 3261 §22.4 / RFC 7616: authenticate every REGISTER and MESSAGE.
     const sip_hdr* auth = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION);
     if (!auth) return stateless(msg, 401, "Unauthorized", challenges(false));
-    auto creds = sipt::parse_digest_credentials(std::string_view(auth->val.p, auth->val.l));
-    if (!creds) return stateless(msg, 400, "Bad Authorization Header");
-    auto alg = sipt::parse_digest_algorithm(creds->algorithm);
-    auto nc = sipt::parse_nonce_count(creds->nc);
-    if (!alg || creds->realm != s_->domain || creds->qop != "auth" || !nc)
-      return stateless(msg, 401, "Unauthorized", challenges(false));
-    auto check = nonces_->check(creds->nonce, unix_seconds(), s_->cfg.nonce_lifetime);
-    if (check.verdict == sipt::NonceIssuer::Verdict::invalid)
-      return stateless(msg, 401, "Unauthorized", challenges(false));
-    if (check.verdict == sipt::NonceIssuer::Verdict::stale)  // RFC 7616 §3.3: retry, same password
-      return stateless(msg, 401, "Unauthorized", challenges(true));
-    // The digest uri is inside the hash, so it cannot be altered; it need not equal the
-    // Request-URI (sipp puts the server's address there; a proxy may rewrite the R-URI).
-    // Replays are what the nonce count refuses.
-    if (creds->uri.rfind("sip", 0) != 0) return stateless(msg, 400, "Bad Digest URI");
-    if (!core::is_valid_local_name(creds->username)) return stateless(msg, 403, "Forbidden");
+    Refusal refused;
+    auto checked = checked_credentials(std::string_view(auth->val.p, auth->val.l), str(msg->met), refused);
+    if (!checked)
+      return stateless(msg, refused.code, refused.reason, refused.challenge ? challenges(refused.stale) : "");
 
     auto held = hold_for_core(msg);
     if (!held) return;
     const std::uint64_t id = *held;
 
-    DigestInput d{
-        creds->username, creds->realm, creds->nonce, creds->uri, creds->response, creds->cnonce, creds->qop,
-        str(msg->met),   *nc,          check.issued, *alg};
+    DigestInput d = std::move(*checked);
     std::string source = address_of(msg->src, true);
     std::string ip = address_of(msg->src, false);
 

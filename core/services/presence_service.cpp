@@ -142,8 +142,7 @@ void PresenceService::session_closed(SessionId session) {
 Presentity PresenceService::presentity(const Address& user) const {
   Presentity p;
   p.user = user.bare();
-  auto it = tuples_.find(p.user);
-  if (it != tuples_.end()) p.tuples = it->second;
+  if (const auto* open = tuples_of(user)) p.tuples = *open;
   return p;
 }
 
@@ -153,10 +152,9 @@ const std::vector<Tuple>* PresenceService::tuples_of(const Address& user) const 
 }
 
 const Tuple* PresenceService::tuple_of(const Address& user, const std::string& resource) const {
-  auto it = tuples_.find(user.resource().empty() ? user : user.bare());
-  if (it == tuples_.end()) return nullptr;
-  for (const auto& t : it->second)
-    if (t.id == resource) return &t;
+  if (const auto* open = tuples_of(user))
+    for (const auto& t : *open)
+      if (t.id == resource) return &t;
   return nullptr;
 }
 

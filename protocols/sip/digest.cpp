@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/sip/text.hpp"
 
 namespace parley::protocols::sip {
 
@@ -31,26 +32,6 @@ bool is_hex(std::string_view s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
   return true;
-}
-
-// RFC 3261 §25.1 token characters.
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '-':
-    case '.':
-    case '!':
-    case '%':
-    case '*':
-    case '_':
-    case '+':
-    case '`':
-    case '\'':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
 }
 
 bool is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }

@@ -1,8 +1,10 @@
 #include "protocols/sip/publish_wire.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/sip/text.hpp"
 
 namespace parley::protocols::sip {
 
@@ -13,13 +15,8 @@ constexpr bool is_alnum(char c) {
 }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// RFC 3261 §25.1 token characters.
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!is_alnum(c) && std::string_view("-.!%*_+`'~").find(c) == std::string_view::npos) return false;
-  return true;
-}
+// An RFC 3261 §25.1 token.
+bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char); }
 
 // 1..max_digits digits, and its value.
 std::optional<std::uint64_t> digits(std::string_view s, std::size_t max_digits) {

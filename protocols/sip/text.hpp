@@ -17,5 +17,11 @@ std::string header_safe(std::string_view v, std::size_t max = 256);
 // RFC 3261 §25.1 user part characters (unreserved / escaped / user-unreserved); anything
 // else is %-escaped.
 std::string escape_user(std::string_view user);
+// RFC 3261 §25.1 token characters (alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
+// "'" / "~").
+constexpr bool is_token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+}
 
 }  // namespace parley::protocols::sip
