@@ -52,8 +52,11 @@ struct Peer {
   std::map<std::string, std::unique_ptr<Proxy>> proxies;  // by remote person uniform
   std::map<std::string, std::set<std::string>> rooms;     // room -> remote uniforms (the mirror)
   std::set<std::string> synced;                           // rooms named in the resync under way
-  // Remote persons kicked here while the link was down (room -> uniforms): the kick waits
-  // in `queue`, and the peer's resync, which may still list them, does not bring them back.
+  // Remote persons kicked here whose kick the peer has not yet answered (room -> uniforms):
+  // the kick waits in `queue` while the link is down, or is on its way while it is up, and
+  // a member list or enter the peer sent before it applied the kick (its resync, or a
+  // packet crossing the kick on the wire) does not bring them back. The peer's leave of
+  // the person ends it (apply_leave), as does the end of a resync with nothing queued.
   std::map<std::string, std::set<std::string>> kicked;
   core::MessagePtr last_msg;  // one copy per message per peer
   std::string last_event;     // one copy per join/part per peer
@@ -528,32 +531,57 @@ struct PeerHub::Impl {
     if (!kicker.empty() && !pp::parse_uniform(unis[0], u) && u.kind == '~' &&
         protocols::ascii_fold(u.host) == protocols::ascii_fold(domain)) {
       // A member of ours, kicked on the peer's node: only in a room the peer shares with us.
-      if (p.rooms.count(room)) kick_local(room, unis[0], kicker, reason);
+      // Once the member is out, the peer is told so: until then it ignores what we said of
+      // them before the kick reached us (`kicked`), which may have crossed it on the wire.
+      if (p.rooms.count(room) && kick_local(room, unis[0], kicker, reason))
+        send(p, leave_notice(room, unis[0], &kicker, reason));
       return true;
     }
+    // A kick there answers ours (or went out before it: then the answer follows); a plain
+    // part may have been sent before the kick arrived, with an enter after it.
+    if (auto k = p.kicked.find(room);
+        !kicker.empty() && k != p.kicked.end() && k->second.erase(std::string(unis[0])) && k->second.empty())
+      p.kicked.erase(k);
     drop_member(p, room, std::string(unis[0]), reason, kicker);
     return true;
+  }
+
+  // `_notice_context_leave` of one person from a room of ours; a kick when `kicker` is set
+  // ("*" for the node itself).
+  std::string leave_notice(const std::string& room, std::string_view uni, const std::string* kicker,
+                           const std::string& reason) const {
+    Built b;
+    b.add(true, ':', "_context", pp::place_uniform(domain, room));
+    std::string list;
+    pp::render_list({std::string(uni)}, list);
+    b.add(false, '-', "_list_members", std::move(list));
+    if (!reason.empty()) b.add(false, ':', "_reason", reason);
+    if (kicker) b.add(false, ':', "_nick_kicker", kicker->empty() ? std::string("*") : *kicker);
+    return b.render("_notice_context_leave");
   }
 
   // A moderator on a peer's node kicked one of our members there (its mirror session): the
   // peer checked the kicker's rights, this node applies the kick to the member itself, so
   // every node shows it. The kick of a member is context state of the member's node.
-  void kick_local(const std::string& room, std::string_view uni, const std::string& kicker,
+  // True when the member is not in the room afterwards.
+  bool kick_local(const std::string& room, std::string_view uni, const std::string& kicker,
                   const std::string& reason) {
     const core::Room* r = rt.core.rooms().find(room);
-    if (!r) return;
+    if (!r) return true;
     core::SessionId target = 0;
     for (const auto& [sid, m] : r->members)
       if (!proxy_ids.count(sid) && pp::person_uniform(domain, m.user.id()) == uni) {
         target = sid;
         break;
       }
-    if (!target) return;
-    (void)rt.core.rooms().remove_as(target, room, {core::LeaveReason::Kind::kick, kicker, reason});
+    if (!target) return true;
+    if (!rt.core.rooms().remove_as(target, room, {core::LeaveReason::Kind::kick, kicker, reason}))
+      return false;
     // Our last member gone: stop mirroring the room (observe_member did not see this leave:
     // it was caused by a peer packet).
     if (!has_locals(room))
       post_guarded(rt.core_strand, "psyc: drop mirror", [this, room] { drop_room(room); });
+    return true;
   }
 
   void apply_nick(Peer& p, const pp::Packet& pk) {
@@ -628,7 +656,7 @@ struct PeerHub::Impl {
     return true;
   }
 
-  // A person this node kicked while the link was down, whose kick is not yet through.
+  // A person this node kicked whose kick the peer has not answered yet (`Peer::kicked`).
   bool kicked_here(Peer& p, const std::string& room, std::string_view uni) const {
     auto it = p.kicked.find(room);
     return it != p.kicked.end() && it->second.count(std::string(uni));
@@ -803,19 +831,15 @@ struct PeerHub::Impl {
   // (posted: the core is walking the room).
   void observe_kicked_proxy(Peer& p, Proxy& px, const std::string& room_name, const core::LeaveReason& r) {
     if (applying || stopped) return;
-    Built b;
-    b.add(true, ':', "_context", pp::place_uniform(domain, room_name));
-    std::string list;
-    pp::render_list({px.uni}, list);
-    b.add(false, '-', "_list_members", std::move(list));
-    if (!r.text.empty()) b.add(false, ':', "_reason", r.text);
-    b.add(false, ':', "_nick_kicker", r.by.empty() ? std::string("*") : r.by);
-    // Down: queued, and the peer's resync will not bring the person back meanwhile.
-    auto bytes = b.render("_notice_context_leave");
-    if (up(p))
+    // Until the peer answers with the person's leave, what it says of them is from before
+    // the kick (`kicked`); down, the kick is queued and the resync will not bring them back.
+    auto bytes = leave_notice(room_name, px.uni, &r.by, r.text);
+    if (up(p)) {
       send(p, bytes);
-    else if (send_or_queue(p, std::move(bytes), "a kick"))
       p.kicked[room_name].insert(px.uni);
+    } else if (send_or_queue(p, std::move(bytes), "a kick")) {
+      p.kicked[room_name].insert(px.uni);
+    }
     post_guarded(rt.core_strand, "psyc: kicked mirror", [this, &p, uni = px.uni, name = room_name] {
       if (stopped) return;
       auto rm = p.rooms.find(name);

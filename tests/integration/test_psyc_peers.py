@@ -55,6 +55,8 @@ class CountingProxy:
         self.lock = threading.Lock()
         self.accepting = True
         self.conns = []
+        self.down_open = threading.Event()  # cleared: what target sends waits here, in order
+        self.down_open.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -85,6 +87,8 @@ class CountingProxy:
                 if count:
                     with self.lock:
                         self.up += data
+                else:
+                    self.down_open.wait(30)
                 dst.sendall(data)
         except OSError:
             pass
@@ -344,6 +348,48 @@ def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
         anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
         for n in (a, b):
             assert "malformed" not in n.log(), n.log()
+        for c in (anna, carol, bob):
+            c.close()
+    proxy.close()
+
+
+def test_what_crossed_a_kick_on_the_wire_does_not_bring_the_mirror_back():
+    """A kills the mirror of B's bob while B's packets about bob (he left and came back)
+    are still on their way to A: A does not mirror him again from them, B answers the kick
+    with his leave, and both nodes agree he is gone until he joins again."""
+    ca, cb, proxy = nodes()
+    ca["server"]["control_socket"] = "./var/control"
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_in_dev(a.ports["irc"], "anna")
+        carol = irc_in_dev(b.ports["irc"], "carol")
+        bob = irc_in_dev(b.ports["irc"], "bob")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        proxy.down_open.clear()  # B -> A held from here
+        bob.send("PART #dev")
+        bob.send("JOIN #dev")
+        bob.expect(r" 366 bob #dev ")
+        rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
+        mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
+        assert len(mirror) == 1, rows
+        assert a.control(f"kick {mirror[0]} spam").startswith("ok")
+        anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
+        after_kick = len(anna.lines)
+        bob.expect(r"^:\S+ KICK #dev bob :spam$")
+        carol.expect(r"^:\S+ KICK #dev bob :spam$")
+        proxy.down_open.set()  # bob's part and join, then B's answer to the kick
+        carol.send("PRIVMSG #dev :after the kick")
+        anna.expect(r"^:carol!\S+ PRIVMSG #dev :after the kick$")
+        for c, me in ((anna, "anna"), (carol, "carol")):
+            c.send("NAMES #dev")
+            names = c.expect(rf" 353 {me} . #dev :")
+            assert "bob" not in names.split(":", 2)[-1].split(), names
+        back = [x for x in anna.lines[after_kick:] if re.match(r":bob!\S+ JOIN", x)]
+        assert not back, back
+        bob.send("JOIN #dev")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        bob.send("PRIVMSG #dev :back again")
+        anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
         for c in (anna, carol, bob):
             c.close()
     proxy.close()
