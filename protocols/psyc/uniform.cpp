@@ -1,5 +1,7 @@
 #include "protocols/psyc/uniform.hpp"
 
+#include "protocols/common/ascii.hpp"
+
 namespace parley::protocols::psyc {
 
 namespace {
@@ -10,16 +12,6 @@ bool host_char(char c) {
 // Nicknames and place names: what psyced accepts, plus '.' and '-'.
 bool name_char(char c) { return host_char(c) || c == '_'; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 constexpr std::size_t kMaxHost = 253;  // RFC 1035 §2.3.4
 constexpr std::size_t kMaxName = 64;
 
@@ -28,7 +20,8 @@ constexpr std::size_t kMaxName = 64;
 const char* parse_uniform(std::string_view s, Uniform& out) {
   out = {};
   constexpr std::string_view scheme = "psyc://";
-  if (s.size() < scheme.size() || !iequals(s.substr(0, scheme.size()), scheme)) return "not a psyc: uniform";
+  if (s.size() < scheme.size() || !ascii_equal_fold(s.substr(0, scheme.size()), scheme))
+    return "not a psyc: uniform";
   s.remove_prefix(scheme.size());
   std::size_t slash = s.find('/');
   std::string_view authority = s.substr(0, slash);

@@ -40,13 +40,6 @@ void skip_lws(std::string_view s, std::size_t& i) {
   while (i < s.size() && is_lws(s[i])) ++i;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
 std::string quote(std::string_view v) {
   std::string out = "\"";
   for (char c : v) {
@@ -61,8 +54,8 @@ std::string quote(std::string_view v) {
 }  // namespace
 
 std::optional<DigestAlgorithm> parse_digest_algorithm(std::string_view name) {
-  if (name.empty() || iequals(name, "MD5")) return DigestAlgorithm::md5;
-  if (iequals(name, "SHA-256")) return DigestAlgorithm::sha256;
+  if (name.empty() || ascii_equal_fold(name, "MD5")) return DigestAlgorithm::md5;
+  if (ascii_equal_fold(name, "SHA-256")) return DigestAlgorithm::sha256;
   return std::nullopt;
 }
 
@@ -72,7 +65,8 @@ std::optional<DigestCredentials> parse_digest_credentials(std::string_view v) {
   if (v.size() > kMaxAuthorization) return std::nullopt;
   std::size_t i = 0;
   skip_lws(v, i);
-  if (v.size() - i < 7 || !iequals(v.substr(i, 6), "Digest") || !is_lws(v[i + 6])) return std::nullopt;
+  if (v.size() - i < 7 || !ascii_equal_fold(v.substr(i, 6), "Digest") || !is_lws(v[i + 6]))
+    return std::nullopt;
   i += 6;
   DigestCredentials c;
   unsigned seen = 0;  // bit per known parameter: a duplicate is an error
@@ -123,7 +117,7 @@ std::optional<DigestCredentials> parse_digest_credentials(std::string_view v) {
     std::array<std::string*, 10> outs{&c.username,  &c.realm,  &c.nonce, &c.uri, &c.response,
                                       &c.algorithm, &c.cnonce, &c.nc,    &c.qop, &c.opaque};
     for (std::size_t k = 0; k < names.size(); ++k) {
-      if (!iequals(name, names[k])) continue;
+      if (!ascii_equal_fold(name, names[k])) continue;
       if (seen & (1u << k)) return std::nullopt;
       seen |= 1u << k;
       *outs[k] = std::move(value);
