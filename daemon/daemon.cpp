@@ -187,8 +187,14 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // before it).
   adapters::AuthService auth(config.auth.workers, throttle_options(config.auth),
                              config.auth.max_failures_per_connection);
-  adapters::Runtime rt{io, asio::make_strand(core_io), core, tls.value(), &auth,
-                       protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections))};
+  // The core's own io_context is run by exactly one thread (pool.run(core_io, 1) below): its
+  // handlers skip the strand (protocols/common/lane.hpp, a direct lane). Shared with the
+  // connections' threads (one io thread), the core keeps a strand, so that the core's thread
+  // check still tells its handlers from the c2s strands'.
+  adapters::CoreStrand core_lane =
+      own_core_io ? protocols::Lane::direct(core_io) : protocols::Lane(asio::make_strand(core_io));
+  auto limiter = protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections));
+  adapters::Runtime rt{io, core_lane, core, tls.value(), &auth, std::move(limiter)};
   // Declared after io: plugins close their sockets while the io_context still exists.
   core::PluginRegistry registry(
       [](std::string_view plugin, std::string_view what) { spdlog::error("plugin {}: {}", plugin, what); });
