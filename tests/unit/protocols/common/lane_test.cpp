@@ -36,7 +36,7 @@ TEST_CASE("a direct lane is in this thread only where its io_context runs") {
   CHECK_FALSE(elsewhere);
 }
 
-TEST_CASE("a direct lane keeps post order; dispatch runs inline on its thread, queued from another") {
+TEST_CASE("a direct lane keeps post order, runs dispatch inline on its thread and queues it from another") {
   asio::io_context io(1);
   const Lane lane = Lane::direct(io);
   std::vector<int> order;
