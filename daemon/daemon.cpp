@@ -180,7 +180,7 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // before io: handlers still queued on io when it is destroyed may hold the core strand.
   const unsigned conn_threads = threads > 1 ? threads - 1 : 1;
   std::optional<asio::io_context> own_core_io;
-  if (threads > 1) own_core_io.emplace(1);
+  if (threads > 1) own_core_io.emplace(kCoreIoConcurrencyHint);
   asio::io_context io(static_cast<int>(conn_threads));
   asio::io_context& core_io = own_core_io ? *own_core_io : io;
   // Password checks run on their own threads (declared after io: destroyed, and joined,
