@@ -180,15 +180,21 @@ int run_daemon(const std::string& config_path, config::Config config) {
   // before io: handlers still queued on io when it is destroyed may hold the core strand.
   const unsigned conn_threads = threads > 1 ? threads - 1 : 1;
   std::optional<asio::io_context> own_core_io;
-  if (threads > 1) own_core_io.emplace(1);
+  if (threads > 1) own_core_io.emplace(kCoreIoConcurrencyHint);
   asio::io_context io(static_cast<int>(conn_threads));
   asio::io_context& core_io = own_core_io ? *own_core_io : io;
   // Password checks run on their own threads (declared after io: destroyed, and joined,
   // before it).
   adapters::AuthService auth(config.auth.workers, throttle_options(config.auth),
                              config.auth.max_failures_per_connection);
-  adapters::Runtime rt{io, asio::make_strand(core_io), core, tls.value(), &auth,
-                       protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections))};
+  // The core's own io_context is run by exactly one thread (pool.run(core_io, 1) below): its
+  // handlers skip the strand (protocols/common/lane.hpp, a direct lane). Shared with the
+  // connections' threads (one io thread), the core keeps a strand, so that the core's thread
+  // check still tells its handlers from the c2s strands'.
+  adapters::CoreStrand core_lane =
+      own_core_io ? protocols::Lane::direct(core_io) : protocols::Lane(asio::make_strand(core_io));
+  auto limiter = protocols::AddressLimiter::make(adapters::limiter_policy(config.server.connections));
+  adapters::Runtime rt{io, core_lane, core, tls.value(), &auth, std::move(limiter)};
   // Declared after io: plugins close their sockets while the io_context still exists.
   core::PluginRegistry registry(
       [](std::string_view plugin, std::string_view what) { spdlog::error("plugin {}: {}", plugin, what); });

@@ -20,6 +20,15 @@
 
 namespace parley::daemon {
 
+// The concurrency hint of the core strand's own io_context (server.threads >= 2), which one
+// thread runs and whose core strand is a direct lane (protocols/common/lane.hpp). Not 1:
+// with 1 Asio keeps what a handler posts in a queue private to its thread until the handler
+// returns, so a post made from another thread meanwhile overtook it. A strand queued both
+// in the order they were made, and so does the context with full locking: e.g. at SIGTERM
+// the gateway's QUITs (posted by the XMPP plugin's stop) run before the c2s streams'
+// session ends (posted from their strands), as they did on the strand.
+inline constexpr int kCoreIoConcurrencyHint = BOOST_ASIO_CONCURRENCY_HINT_SAFE;
+
 class IoThreads {
  public:
   void run(boost::asio::io_context& io, unsigned n);

@@ -6,9 +6,10 @@
 // without it every call is a no-op and the daemon still runs (e.g. under Type=simple).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <string>
+
+#include "protocols/common/lane.hpp"
 
 namespace parley::daemon::systemd {
 
@@ -32,7 +33,7 @@ std::chrono::microseconds watchdog_interval();
 // the strand every routing decision runs on still turns, not merely that a thread lives.
 class Watchdog {
  public:
-  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  using Strand = protocols::Lane;
   explicit Watchdog(const Strand& strand) : timer_(strand) {}
 
   // Starts the pings if systemd asked for them; call once, from any thread.

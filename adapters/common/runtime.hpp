@@ -12,13 +12,16 @@
 #include "adapters/common/server_tls.hpp"
 #include "core/core.hpp"
 #include "protocols/common/address_limiter.hpp"
+#include "protocols/common/lane.hpp"
 
 namespace parley::adapters {
 
 class AuthService;  // adapters/common/auth.hpp
 class HttpRoutes;   // adapters/common/http_routes.hpp
 
-using CoreStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
+// A strand, or with server.threads >= 2 the direct lane of the core's own io_context, which
+// one thread runs (protocols/common/lane.hpp).
+using CoreStrand = protocols::Lane;
 
 struct Runtime {
   boost::asio::io_context& io;

@@ -9,9 +9,23 @@ namespace parley::adapters::gateway {
 
 namespace irc = parley::protocols::irc;
 
-ChannelLines::Line* ChannelLines::line(std::string_view room, std::string_view nick, std::string_view text,
-                                       bool notice) {
-  Line& s = slots_[std::hash<std::string_view>{}(room) % kSlots];
+std::string_view ChannelLines::EscapedTo::operator()(std::string_view to) {
+  if (!set_ || to != to_) {
+    to_.assign(to);
+    escaped_.clear();
+    protocols::xmpp::escape_attr(escaped_, to);
+    set_ = true;
+  }
+  return escaped_;
+}
+
+std::size_t ChannelLines::slot_of(std::string_view room) {
+  return std::hash<std::string_view>{}(room) % kSlots;
+}
+
+ChannelLines::Line* ChannelLines::line(std::size_t slot, std::string_view room, std::string_view nick,
+                                       std::string_view text, bool notice) {
+  Line& s = slots_[slot % kSlots];
   if (s.used && s.notice == notice && s.text == text && s.nick == nick && s.room == room) return &s;
   // A NOTICE is shown as a message with a "[notice] " prefix (docs/ARCHITECTURE.md): XMPP
   // has no notice type a client would render distinctly.
@@ -37,31 +51,44 @@ ChannelLines::Line* ChannelLines::line(std::string_view room, std::string_view n
   return &s;
 }
 
+bool ChannelLines::prepare(Line& l, std::string_view sid) {
+  if (l.rendered && l.stanza_id == sid) return true;
+  std::string from;
+  from.reserve(l.room.size() + 1 + l.nick.size());
+  from.append(l.room).append(1, '/').append(l.nick);
+  // Rendered with an empty `to`: the escaped `from` holds no quote, so the first "' to='"
+  // is the attribute's, and the value goes between the two halves.
+  std::string whole = render_message(from, {}, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
+                                     sid, sid.empty() ? std::string_view() : std::string_view(l.room));
+  constexpr std::string_view kTo = "' to='";
+  const auto at = whole.find(kTo);
+  if (at == std::string::npos) return false;  // not the writer's layout: render every copy whole
+  l.head.assign(whole, 0, at + kTo.size());
+  l.tail.assign(whole, at + kTo.size());
+  l.stanza_id.assign(sid);
+  l.rendered = true;
+  return true;
+}
+
+std::string ChannelLines::whole(const Line& l, std::string_view to, std::string_view sid) {
+  return render_message(l.room + "/" + l.nick, to, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
+                        sid, sid.empty() ? std::string_view() : std::string_view(l.room));
+}
+
 std::string ChannelLines::stanza(Line& l, std::string_view to, std::string_view sid) {
-  if (!l.rendered || l.stanza_id != sid) {
-    std::string from;
-    from.reserve(l.room.size() + 1 + l.nick.size());
-    from.append(l.room).append(1, '/').append(l.nick);
-    // Rendered with an empty `to`: the escaped `from` holds no quote, so the first "' to='"
-    // is the attribute's, and the value goes between the two halves.
-    std::string whole = render_message(from, {}, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
-                                       sid, sid.empty() ? std::string_view() : std::string_view(l.room));
-    constexpr std::string_view kTo = "' to='";
-    const auto at = whole.find(kTo);
-    if (at == std::string::npos)  // not the writer's layout: render every copy whole
-      return render_message(from, to, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {}, sid,
-                            sid.empty() ? std::string_view() : std::string_view(l.room));
-    l.head.assign(whole, 0, at + kTo.size());
-    l.tail.assign(whole, at + kTo.size());
-    l.stanza_id.assign(sid);
-    l.rendered = true;
-  }
+  if (!prepare(l, sid)) return whole(l, to, sid);
   std::string out;
   out.reserve(l.head.size() + to.size() + 8 + l.tail.size());
   out += l.head;
   protocols::xmpp::escape_attr(out, to);
   out += l.tail;
   return out;
+}
+
+std::optional<ChannelLines::Parts> ChannelLines::parts(Line& l, std::string_view to, std::string_view sid,
+                                                       EscapedTo& cache) {
+  if (!prepare(l, sid)) return std::nullopt;
+  return Parts{l.head, cache(to), l.tail};
 }
 
 }  // namespace parley::adapters::gateway

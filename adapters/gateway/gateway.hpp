@@ -100,6 +100,17 @@ class Gateway {
   const GatewayOptions& options() const { return options_; }
   const protocols::Strand& strand() const { return strand_; }
   void send(std::string_view to, std::string xml) { out_(to, std::move(xml)); }
+  // A stanza a + b + c: through the parts output if there is one, else joined.
+  void send_parts(std::string_view to, std::string_view a, std::string_view b, std::string_view c) {
+    if (out_parts_) return out_parts_(to, a, b, c);
+    std::string xml;
+    xml.reserve(a.size() + b.size() + c.size());
+    xml.append(a).append(b).append(c);
+    out_(to, std::move(xml));
+  }
+  // An output that takes a stanza in parts (the XEP-0114 component appends them to its write
+  // buffer: no string per stanza); before any puppet exists.
+  void set_output_parts(XmppOutParts out) { out_parts_ = std::move(out); }
   // Channel lines rendered once for every puppet that hears them (channel_lines.hpp).
   ChannelLines& channel_lines() { return channel_lines_; }
   // A puppet with no channel left asks to be removed (later, on the strand).
@@ -159,6 +170,7 @@ class Gateway {
   protocols::Strand strand_;
   GatewayOptions options_;
   XmppOut out_;
+  XmppOutParts out_parts_;  // empty: send_parts joins and uses out_
   // The channels being archived: the next store key (0: not read from the store yet; the
   // gateway is the only writer of its keys, so it knows each line's key when it queues it)
   // and the recent lines, for the puppets that hear them after the first.

@@ -77,5 +77,9 @@ struct XmppIn {
 
 // Sends one rendered stanza to the full JID `to`. Called on the gateway's strand.
 using XmppOut = std::function<void(std::string_view to, std::string xml)>;
+// The same for a stanza in three parts, a + b + c (a channel line's head, the escaped `to`,
+// its tail: channel_lines.hpp), taken without joining them into a string of their own first.
+using XmppOutParts =
+    std::function<void(std::string_view to, std::string_view a, std::string_view b, std::string_view c)>;
 
 }  // namespace parley::adapters::gateway

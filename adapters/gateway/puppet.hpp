@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/gateway/channel_lines.hpp"
 #include "adapters/gateway/irc_link.hpp"
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
@@ -118,6 +119,7 @@ class Puppet : public IrcLink::Owner {
     std::string name;                               // as sent to IRC (lower-cased by the address)
     std::string label;                              // the server part of its JIDs ("local" or "127.0.0.1")
     std::string room;                               // its room JID, made once (room_jid)
+    std::size_t lines_slot = 0;                     // ChannelLines::slot_of(room), made with it
     std::set<std::string> resources;                // full JIDs in the room
     std::set<std::string> waiting;                  // joined on XMPP, self-presence not sent yet
     std::map<std::string, std::string> requested;   // full JID -> nick asked for (status 210)
@@ -192,6 +194,8 @@ class Puppet : public IrcLink::Owner {
   // The connection as the identd knows it (identd.hpp), while it is open.
   std::optional<std::pair<protocols::tcp::endpoint, protocols::tcp::endpoint>> ident_key_;
   void forget_ident();
+  // The user's resource escaped as a `to` value, for the channel lines it hears (channel_lines.hpp).
+  ChannelLines::EscapedTo escaped_to_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
   bool ever_registered_ = false;
   bool quitting_ = false;

@@ -75,9 +75,26 @@ namespace {
 constexpr std::size_t kFlushAt = 64 * 1024;
 }  // namespace
 
+gateway::XmppOutParts Component::output_parts() {
+  return
+      [w = weak_from_this()](std::string_view, std::string_view a, std::string_view b, std::string_view c) {
+        if (auto self = w.lock()) self->send_parts(a, b, c);
+      };
+}
+
 void Component::send(std::string_view xml) {
   if (!attached_ || !link_) return;
   pending_.append(xml);
+  appended();
+}
+
+void Component::send_parts(std::string_view a, std::string_view b, std::string_view c) {
+  if (!attached_ || !link_) return;
+  pending_.append(a).append(b).append(c);
+  appended();
+}
+
+void Component::appended() {
   if (pending_.size() >= kFlushAt) return flush();
   if (flush_posted_) return;
   flush_posted_ = true;

@@ -63,6 +63,8 @@ class Component : public std::enable_shared_from_this<Component> {
   // The gateway's output: sent over the stream while attached, dropped otherwise (the
   // users it is for are not reachable then).
   gateway::XmppOut output();
+  // The same for stanzas in parts (Gateway::set_output_parts), appended as they are.
+  gateway::XmppOutParts output_parts();
   // ---- the strand ----
   void start(gateway::Gateway* gw);
   void stop();
@@ -72,6 +74,7 @@ class Component : public std::enable_shared_from_this<Component> {
   void add_client(ComponentClient* c) { clients_.push_back(c); }
   void remove_client(ComponentClient* c) { std::erase(clients_, c); }
   void send(std::string_view xml);
+  void send_parts(std::string_view a, std::string_view b, std::string_view c);
 
   // ComponentLink's calls (the strand).
   void on_attached();
@@ -80,6 +83,7 @@ class Component : public std::enable_shared_from_this<Component> {
 
  private:
   void flush();
+  void appended();  // after pending_ grew: flush now or once this turn
 
   protocols::Strand strand_;
   ComponentOptions options_;

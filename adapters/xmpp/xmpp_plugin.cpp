@@ -239,6 +239,7 @@ class XmppPlugin : public core::Plugin {
     if (slot_) slot_->component = component_;
     component_gateway_ =
         std::make_shared<gateway::Gateway>(rt_.core_strand, gateway_options(c.domain), component_->output());
+    component_gateway_->set_output_parts(component_->output_parts());
     spdlog::info("xmpp: IRC gateway as component {} of {}", c.domain, c.server);
     post_guarded(rt_.core_strand, "component: start", [c = component_, gw = component_gateway_] {
       c->start(gw.get());

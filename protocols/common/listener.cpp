@@ -125,7 +125,8 @@ tcp::endpoint Listener::local_endpoint() const { return state_->local; }
 
 void Listener::State::accept_one() {
   // With an executor argument the peer socket comes typed on it: a Socket on a new strand.
-  acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](boost::system::error_code ec, Socket s) {
+  const Strand fresh = asio::make_strand(io);
+  acceptor.async_accept(fresh, [self = shared_from_this()](boost::system::error_code ec, Socket s) {
     std::lock_guard lock(self->mu);
     if (self->stopped || ec == asio::error::operation_aborted) return;
     if (!ec) {

@@ -12,8 +12,9 @@
 //                                    Listener before a connection exists
 //
 // Threading: one io_context run by any number of threads. Every Connection's handlers run
-// on its own strand; send(), close() and friends must be called on that strand (post to
-// executor() from elsewhere). ConnectionManager is thread-safe.
+// on its own strand (a Lane, lane.hpp: a strand, or the core's direct lane when one thread
+// runs the core's io_context); send(), close() and friends must be called on that strand
+// (post to executor() from elsewhere). ConnectionManager is thread-safe.
 //
 // Usage (a protocol server):
 //   class MyConn : public Connection {
@@ -55,6 +56,7 @@
 
 #include "protocols/common/address_limiter.hpp"
 #include "protocols/common/framing.hpp"
+#include "protocols/common/lane.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/common/listen_address.hpp"
 #include "protocols/common/tls_session.hpp"
@@ -63,7 +65,8 @@ namespace parley::protocols {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::io_context::executor_type>;
+// A connection's executor: its strand, or the core's direct lane (lane.hpp).
+using Strand = Lane;
 // A TCP socket whose executor is its connection's strand, as a concrete type. With
 // tcp::socket (any_io_executor) the strand does not fit any_executor's small buffer, so the
 // socket kept a heap copy of it and every pending wait allocated another (the

@@ -11,9 +11,12 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/common/post_guarded.hpp"
+#include "protocols/common/lane.hpp"
 
 using namespace parley;
 namespace asio = boost::asio;
@@ -72,4 +75,19 @@ TEST_CASE("io threads that return without a shutdown request are an unexpected e
   pool.wait_shutdown_request();
   CHECK(pool.unexpected_exit());
   pool.join();
+}
+
+TEST_CASE("the core's own io_context keeps posts in the order they were made, from any thread") {
+  // A direct lane posts to the context itself (protocols/common/lane.hpp). What a handler on
+  // the core thread posts must not wait for the handler to return while another thread's
+  // later post goes ahead (Asio's thread-private queue with concurrency hint 1).
+  boost::asio::io_context io(parley::daemon::kCoreIoConcurrencyHint);
+  const auto lane = parley::protocols::Lane::direct(io);
+  std::vector<std::string> order;
+  boost::asio::post(lane, [&] {
+    boost::asio::post(lane, [&] { order.push_back("posted here first"); });
+    std::thread([&] { boost::asio::post(lane, [&] { order.push_back("posted elsewhere next"); }); }).join();
+  });
+  io.run();
+  CHECK(order == std::vector<std::string>{"posted here first", "posted elsewhere next"});
 }

@@ -107,3 +107,27 @@ TEST_CASE("ChannelLines: random lines, nicks, rooms and resources equal the whol
     }
   }
 }
+
+TEST_CASE("ChannelLines: a kept slot, a kept escaped recipient and the parts give the same stanzas") {
+  ChannelLines lines;
+  const std::string room = "#chan%net@gw";
+  const std::size_t slot = ChannelLines::slot_of(room);
+  auto* l = lines.line(slot, room, "alice", "a <line> & more", false);
+  REQUIRE(l);
+  CHECK(lines.line(room, "alice", "a <line> & more", false) == l);  // the same slot
+  ChannelLines::EscapedTo escaped;
+  // One cache, the recipient changing between copies (two resources): each is escaped afresh.
+  for (std::string to : {"bob@example.org/phone", "bob@example.org/a'b&c<d>\"", "bob@example.org/phone",
+                         "bob@example.org/phone"}) {
+    CAPTURE(to);
+    for (std::string sid : {"9", ""}) {
+      auto p = lines.parts(*l, to, sid, escaped);
+      REQUIRE(p);
+      CHECK(std::string(p->head) + std::string(p->to) + std::string(p->tail) ==
+            reference(room, "alice", "a <line> & more", false, to, sid));
+      CHECK(lines.stanza(*l, to, sid) == reference(room, "alice", "a <line> & more", false, to, sid));
+    }
+  }
+  CHECK(escaped("x@y/'") == "x@y/&apos;");
+  CHECK(escaped("") == "");
+}

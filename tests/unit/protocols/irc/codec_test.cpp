@@ -111,6 +111,42 @@ TEST_CASE("irc codec: table of lines, whole and byte by byte") {
   }
 }
 
+TEST_CASE("irc codec: a Message parsed again holds only the new line") {
+  // parse_line resets only what it sets (not the params array): nothing of the previous line
+  // may show through param(), nparams, trailing, tags, prefix or an error's partial fields.
+  Message m;
+  REQUIRE(parse_line("@a=b :n!u@h PRIVMSG #c d e f :long trailing text", m) == ParseError::none);
+  CHECK(m.nparams == 5);
+  CHECK(m.trailing);
+  REQUIRE(parse_line("PING x", m) == ParseError::none);
+  CHECK(m.tags.empty());
+  CHECK(m.prefix.empty());
+  CHECK(m.command == "PING");
+  CHECK(m.nparams == 1);
+  CHECK_FALSE(m.trailing);
+  CHECK(m.param(0) == "x");
+  CHECK(m.param(1).empty());
+  CHECK(m.param(4).empty());
+  REQUIRE(parse_line(":n!u@h PRIVMSG #c :x", m) == ParseError::none);
+  REQUIRE(parse_line(":p 1x2 a b", m) == ParseError::bad_command);  // prefix and command set, no params
+  CHECK(m.prefix == "p");
+  CHECK(m.command == "1x2");
+  CHECK(m.nparams == 0);
+  CHECK_FALSE(m.trailing);
+  REQUIRE(parse_line(std::string_view("PRIVMSG #c :a\0b", 15), m) == ParseError::bad_character);
+  CHECK(m.command.empty());
+  CHECK(m.nparams == 0);
+  // Commands: letters of either case, or exactly three digits; nothing else.
+  for (std::string_view ok : {"privmsg", "PrivMsg", "001", "Z", "a"}) {
+    CAPTURE(ok);
+    CHECK(parse_line(std::string(ok) + " x", m) == ParseError::none);
+  }
+  for (std::string_view bad : {"PRIV[MSG", "PRIV@MSG", "0001", "01", "1A", "PRIV\xc3\xa9", "`a", "{a"}) {
+    CAPTURE(bad);
+    CHECK(parse_line(std::string(bad) + " x", m) == ParseError::bad_command);
+  }
+}
+
 TEST_CASE("irc codec: overlong unterminated line is discarded once, framing recovers") {
   std::string input = std::string(20000, 'a') + "\r\nPING :ok\r\n";
   for (bool bytewise : {false, true}) {
