@@ -83,6 +83,16 @@ void append_utf8(std::string& out, std::uint32_t c) {
   }
 }
 
+// A name Stanza::parse's namespace check has anything to decide about: one with a ':' whose
+// prefix is not "xml" (bound by definition, Namespaces in XML 1.0 §3; "xml:lang" is on many
+// clients' every stanza). Two xml: attributes with one local name are one qualified name,
+// which the framer refuses as a duplicate; binding another prefix to the XML namespace is an
+// xmlns:p declaration, which has a ':' and prefix "xmlns".
+bool has_prefix(std::string_view name) {
+  const auto colon = name.find(':');
+  return colon != std::string_view::npos && name.substr(0, colon) != "xml";
+}
+
 constexpr std::size_t kMaxEntity = 16;
 constexpr std::string_view kCdata = "[CDATA[";
 
@@ -138,6 +148,7 @@ void StreamFramer::reset() {
   match_ = 0;
   stanza_.clear();
   buffering_ = false;
+  prefixed_ = false;
   header_bytes_ = 0;
   error_ = StreamError::none;
   error_text_.clear();
@@ -258,6 +269,7 @@ bool StreamFramer::finish_attribute() {
   sc_->attr_names += sc_->cur_attr;
   sc_->attr_names += '\0';
   ++attr_count_;
+  if (depth_ > 0 && has_prefix(sc_->cur_attr)) prefixed_ = true;
   if (depth_ == 0) {
     if (!header_) header_ = std::make_unique<StreamHeader>();
     header_->attributes.emplace_back(sc_->cur_attr, decode_entities(sc_->cur_value));
@@ -282,6 +294,7 @@ bool StreamFramer::finish_start_tag(bool empty) {
   // depth_ - 1 elements of the stanza are open; this one is at stanza depth depth_.
   if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
   state_ = S::text;
+  if (has_prefix(sc_->cur_name)) prefixed_ = true;
   if (!empty) {
     sc_->open += sc_->cur_name;
     sc_->open += '\0';
@@ -554,6 +567,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         if (b == '<') {
           if (depth_ == 1) {
             buffering_ = true;
+            prefixed_ = false;
             buf_from = i;
             stanza_.clear();
           }

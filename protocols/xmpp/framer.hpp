@@ -73,6 +73,11 @@ class StreamFramer {
   // is then empty). Valid after Status::stanza.
   std::vector<char> take_stanza();
   std::string_view stanza_view() const { return {stanza_.data(), stanza_.size()}; }
+  // Whether an element or attribute name of the last complete top-level element has a
+  // prefix other than "xml" (or is an xmlns:p declaration). Without one the stanza cannot
+  // break Namespaces in XML (no prefix to be unbound, no two attributes with one expanded
+  // name): Stanza::parse skips that check. Valid after Status::stanza.
+  bool stanza_prefixed() const { return prefixed_; }
 
   StreamError error() const { return error_; }
   const std::string& error_text() const { return error_text_; }
@@ -158,6 +163,7 @@ class StreamFramer {
 
   std::vector<char> stanza_;
   bool buffering_ = false;  // bytes belong to a stanza or the header
+  bool prefixed_ = false;   // see stanza_prefixed()
   std::size_t header_bytes_ = 0;
   StreamError error_ = StreamError::none;
   std::string error_text_;

@@ -39,8 +39,12 @@ std::string_view attr(pugi::xml_node n, const char* name);
 class Stanza {
  public:
   // Parses bytes cut out by the framer. nullopt when pugixml refuses them (cannot happen
-  // for framer output unless the framer is wrong: treat as not-well-formed).
-  static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream);
+  // for framer output unless the framer is wrong: treat as not-well-formed) or when they
+  // are not namespace-well-formed. prefixed: false only when no element or attribute name
+  // has a prefix other than "xml" (StreamFramer::stanza_prefixed()), which skips the
+  // namespace walk: with no such prefix and no xmlns:p declaration it has nothing to refuse.
+  static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream,
+                                     bool prefixed = true);
 
   pugi::xml_node root() const { return doc_->document_element(); }
   std::string_view name() const { return local_name(root()); }

@@ -136,6 +136,9 @@ const std::vector<std::string> kPieces = {
     "<xmlns:e/>",
     " xml:c='4'",
     " a:x='1' b:x='2'",
+    "<xml:e/>",
+    " xml:a:b='5'",
+    " xmlns:xml='http://www.w3.org/XML/1998/namespace'",
 };
 
 constexpr std::string_view kHeaderText =
@@ -391,13 +394,14 @@ std::string random_jid_text(std::mt19937& rng) {
 
 }  // namespace
 
-TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before") {
+TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before (valid_jid: whether they do)") {
   std::mt19937 rng(7622);
   const int n = iterations(50000);
   for (int k = 0; k < n; ++k) {
     const std::string s = random_jid_text(rng);
     CAPTURE(s);
     REQUIRE(parse_jid(s) == ref::parse_jid(s));
+    REQUIRE(valid_jid(s) == ref::parse_jid(s).has_value());
     REQUIRE(prep_localpart(s) == ref::prep_localpart(s));
     REQUIRE(prep_domain(s) == ref::prep_domain(s));
     REQUIRE(prep_resource(s) == ref::prep_resource(s));
@@ -407,6 +411,7 @@ TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before") 
     for (const std::string& s : {c, "a" + c + "b@d/r", "a@d" + c + "e/r", "a@d/r" + c + "s", "A@" + c}) {
       CAPTURE(s);
       REQUIRE(parse_jid(s) == ref::parse_jid(s));
+      REQUIRE(valid_jid(s) == ref::parse_jid(s).has_value());
     }
   }
 }
@@ -415,7 +420,7 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
   std::mt19937 rng(6120);
   auto ns = std::make_shared<const StreamNamespaces>();
   const int n = iterations(20000);
-  std::size_t parsed = 0;
+  std::size_t parsed = 0, unprefixed = 0;
   for (int k = 0; k < n; ++k) {
     const std::string in = random_stream(rng);
     StreamFramer f;
@@ -426,16 +431,22 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
         break;
       if (step.status == StreamFramer::Status::stanza) {
         auto bytes = f.take_stanza();
-        std::vector<char> copy = bytes;
+        std::vector<char> copy = bytes, framed = bytes;
         auto want = ref::parse_stanza(copy, *ns);
         auto got = Stanza::parse(std::move(bytes), ns);
         REQUIRE(static_cast<bool>(got) == static_cast<bool>(want));
+        // As the streams call it: the framer's "no ':' in any name" skips the namespace walk.
+        auto skipped = Stanza::parse(std::move(framed), ns, f.stanza_prefixed());
+        REQUIRE(static_cast<bool>(skipped) == static_cast<bool>(want));
         if (got) {
-          std::string a, b;
+          std::string a, b, c;
           render(a, got->root());
           render(b, want->document_element());
+          render(c, skipped->root());
           CHECK(a == b);
+          CHECK(c == b);
           ++parsed;
+          unprefixed += f.stanza_prefixed() ? 0 : 1;
         }
       }
       piece.remove_prefix(step.consumed);
@@ -443,6 +454,8 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
     }
   }
   CHECK(parsed > 1000);  // the generator makes plenty of valid stanzas
+  CHECK(unprefixed > 100);
+  CHECK(unprefixed < parsed);
 }
 
 TEST_CASE("Stanza::parse: namespace edge cases are decided as before") {
