@@ -120,9 +120,14 @@ std::optional<GatewayAddress> parse_gateway_address(std::string_view local, std:
   }
   a.target = unescape_folded(target);
   if (!valid_target(a.target)) return std::nullopt;
-  a.kind = chantypes.find(a.target.front()) != std::string_view::npos ? GatewayAddress::Kind::channel
-                                                                      : GatewayAddress::Kind::user;
+  a.kind = target_kind(a.target, chantypes);
   return a;
+}
+
+GatewayAddress::Kind target_kind(std::string_view target, std::string_view chantypes) {
+  return !target.empty() && chantypes.find(target.front()) != std::string_view::npos
+             ? GatewayAddress::Kind::channel
+             : GatewayAddress::Kind::user;
 }
 
 }  // namespace parley::adapters::gateway
