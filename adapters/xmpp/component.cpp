@@ -39,6 +39,7 @@ class ComponentLink : public protocols::Connection {
       } else {
         owner_->on_stanza(stream_.stanza());
       }
+      if (used == data.size()) break;  // feeding nothing would find nothing more
     }
     return data.size();  // the framer keeps what it needs (bounded by limits)
   }

@@ -12,9 +12,11 @@
 // one event. Input is bounded before anything is buffered: stanza size, nesting depth and
 // attribute count (policy-violation), header size.
 // Runs of bytes that need no decision (names, values, text, CDATA, whole valid UTF-8
-// sequences) are taken by a class table instead of one state-machine step per byte; they stop
-// before any byte that would break a limit, so every error is reported where the byte loop
-// would report it (tests/unit/protocols/xmpp/reference_diff_test.cpp checks this).
+// sequences) are taken by a class table instead of one state-machine step per byte, and
+// inside a stanza the common markup (a tag's '<' and name, attributes with plain values, the
+// '>' of a start tag or of an inner end tag) by one straight pass; both stop before any byte
+// that would break a limit or needs the byte loop, so every error is reported where the
+// byte loop would report it (tests/unit/protocols/xmpp/reference_diff_test.cpp checks this).
 //
 // Rejected (RFC 6120 §11.1): comments, processing instructions other than the leading XML
 // declaration, DTDs / entity declarations, references to entities other than the five
@@ -117,10 +119,15 @@ class StreamFramer {
   // one by one in the current state without any effect but appending them to a name or
   // value, 0 where there is no fast path; see feed().
   std::uint8_t run_mask() const;
+  // Fast path over the markup of a stanza (see feed()): from data[i], in text at a '<' or
+  // between attributes, takes what the byte loop would take with the same effects (tag
+  // names, attributes with plain values, the '>' ending a start tag), stopping before any
+  // byte it leaves to the byte loop. Advances i; false when the framer failed at data[i].
+  bool markup_run(std::string_view data, std::size_t& i, std::size_t& buf_from);
   bool on_entity_end();
   bool finish_start_tag(bool empty);  // returns false on error
   bool finish_end_tag();
-  bool finish_attribute();
+  bool finish_attribute(std::string_view name);  // the attribute name just read
   void trim();  // between stanzas: drops what one big stanza made the scratch grow to
 
   FramerLimits limits_;

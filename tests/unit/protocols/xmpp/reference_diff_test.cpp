@@ -1,6 +1,6 @@
-// Differential tests of the XMPP inbound fast paths (session 23) against the code they
-// replaced, kept in reference/: the framer's run skipping and scratch reuse, the in-place
-// JID checks and Stanza::parse. Random streams and strings built from the characters each
+// Differential tests of the XMPP inbound fast paths (sessions 23 and 25) against the code
+// they replaced, kept in reference/: the framer's run skipping, markup pass and scratch
+// reuse, the in-place JID checks and Stanza::parse. Random streams and strings built from the characters each
 // path treats specially (markup, quotes, entities, CDATA, controls, valid and invalid UTF-8
 // of every length, limits hit at every offset), fed in random chunks, must give the same
 // events, consumed counts, stanza bytes, header, error and error text, or the same JID.
