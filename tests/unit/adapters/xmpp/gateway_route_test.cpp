@@ -63,7 +63,9 @@ TEST_CASE("gateway_in: each child is the first of its name in its namespace, as 
     const std::string& root = roots[rng() % roots.size()];
     const std::string name =
         root.substr(1, root.find(' ') == std::string::npos ? std::string::npos : root.find(' ') - 1);
-    std::string xml = root + " to='#c%irc@irc.localhost' from='a@b/c' type='groupchat' id='i'>";
+    const bool typed = rng() % 4 != 0, with_id = rng() % 4 != 0;
+    std::string xml = root + " to='#c%irc@irc.localhost' from='a@b/c'" + (typed ? " type='groupchat'" : "") +
+                      (rng() % 3 == 0 ? " xml:lang='en'" : "") + (with_id ? " id='i'" : "") + ">";
     const unsigned n = rng() % 6;
     for (unsigned i = 0; i < n; ++i) xml += kids[rng() % kids.size()];
     xml += "</" + name + ">";
@@ -90,7 +92,9 @@ TEST_CASE("gateway_in: each child is the first of its name in its namespace, as 
     CHECK(in.to_local == "#c%irc");
     CHECK(in.to_domain == "irc.localhost");
     CHECK(in.from == "a@b/c");
-    CHECK(in.type == "groupchat");
-    CHECK(in.id == "i");
+    CHECK(in.type == s->attr("type"));
+    CHECK(in.id == s->attr("id"));
+    CHECK(in.type == (typed ? "groupchat" : ""));
+    CHECK(in.id == (with_id ? "i" : ""));
   }
 }
