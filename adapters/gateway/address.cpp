@@ -51,6 +51,11 @@ bool valid_target(std::string_view s) {
 template <typename Map>
 std::string unescape_mapped(std::string_view s, Map map) {
   std::string out;
+  if (s.find('\\') == std::string_view::npos) {  // nothing escaped (the usual address)
+    out.assign(s);
+    for (char& c : out) c = map(c);
+    return out;
+  }
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 2 < s.size()) {

@@ -101,8 +101,35 @@ std::string lowered(std::string_view s) {
 }  // namespace
 
 std::optional<std::string> prep_localpart(std::string_view s) {
-  if (!localpart_ok(s)) return std::nullopt;
-  return lowered(s);
+  // localpart_ok() and lowered() in one pass: the copy is lowered as it is checked.
+  if (s.empty() || s.size() > kMaxJidPart) return std::nullopt;
+  std::string out(s);
+  for (std::size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+        case '&':
+        case '\'':
+        case '/':
+        case ':':
+        case '<':
+        case '>':
+        case '@':
+        case ' ':
+          return std::nullopt;  // RFC 7622 §3.3.1
+        default:
+          if (c < 0x20 || c == 0x7F) return std::nullopt;
+      }
+      out[i] = ascii_lower(static_cast<char>(c));
+      ++i;
+    } else if (std::size_t n = xml_char_length(s, i)) {
+      i += n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 std::optional<std::string> prep_domain(std::string_view s) {
