@@ -278,9 +278,10 @@ void LineWriter::end() {
   if (ended_) return;
   ended_ = true;
   std::size_t body = body_start_ == std::string::npos ? start_ : body_start_;
-  // Never let CR, LF or NUL from a parameter break the framing.
-  for (std::size_t i = start_; i < out_.size(); ++i)
-    if (out_[i] == '\r' || out_[i] == '\n' || out_[i] == '\0') out_[i] = ' ';
+  // Never let CR, LF or NUL from a parameter break the framing. (Pointers, not out_[i]: the
+  // compiler cannot keep out_'s size and data in registers across the stores.)
+  for (char *p = out_.data() + start_, *e = out_.data() + out_.size(); p != e; ++p)
+    if (static_cast<unsigned char>(*p) <= '\r' && (*p == '\r' || *p == '\n' || *p == '\0')) *p = ' ';
   if (out_.size() - body > kMaxBody - 2) {
     std::string_view b(out_.data() + body, out_.size() - body);
     out_.resize(body + utf8_truncate(b, kMaxBody - 2).size());
