@@ -314,6 +314,62 @@ TEST_CASE("framer fast paths: each byte value at each position of a value, text 
   }
 }
 
+TEST_CASE("framer markup pass: malformed and limit-breaking tags fail where the byte loop fails") {
+  // Stanzas whose tags the markup pass (markup_run) starts on and must hand back or fail
+  // exactly as the byte loop: errors inside names, between attributes, in values, at the
+  // '>' (depth, attribute count, duplicates, mismatched inner end tags), each byte of the
+  // groupchat stanza as the stanza limit, fed whole, byte by byte and in odd pieces.
+  const std::vector<std::string> stanzas = {
+      "<message type='groupchat' xml:lang='en' to='#c%irc@gw' from='u@d/r'><body>hi</body></message>",
+      "<message a='1' a='2'/>",
+      "<message a='1' b='2' c='3' d='4' e='5' f='6'><body>x</body></message>",
+      "<message a='1'b='2'/>",
+      "<message a ='1'/>",
+      "<message a= '1'/>",
+      "<message a=1/>",
+      "<message a='1\t2' b=\"x'y\" c='&amp;' d='<'/>",
+      "<message\ta='1'/>",
+      "<message a='1'\tb='2'><body>x</body></message>",
+      "<message><body>x</bodx></message>",
+      "<message><body>x</body ></message>",
+      "<message><a><b><c><d><e>deep</e></d></c></b></a></message>",
+      "<message><body/><x xmlns='urn:x'/></message>",
+      "<message><1body/></message>",
+      "<message><body>x</1body></message>",
+      "<message \xC3\xA9='1' a\xC3\xA9"
+      "b='2'><b\xC3\xA9>t</b\xC3\xA9></message>",
+      "<message a='\xC3\xA9\xC3'/>",
+      "<message a='x\x01'/>",
+      "<message><body>a&lt;b</body><!-- c --></message>",
+      "<message a='1' >  <body>x</body>  </message>",
+      "<message/>",
+      "<message></message>",
+      "</message>",
+  };
+  for (const auto& st : stanzas) {
+    const std::string in = std::string(kHeaderText) + st + st;
+    for (std::size_t depth : {std::size_t{1}, std::size_t{2}, std::size_t{32}}) {
+      FramerLimits l;
+      l.max_depth = depth;
+      l.max_attributes = depth == 2 ? 3 : 64;
+      for (std::vector<std::size_t> chunks :
+           {std::vector<std::size_t>{1'000'000}, {1}, {2, 7}, {kHeaderText.size() + 9, 3}}) {
+        CAPTURE(st);
+        CAPTURE(depth);
+        CHECK(trace<StreamFramer>(in, chunks, l) == trace<ref::RefStreamFramer>(in, chunks, l));
+      }
+    }
+    for (std::size_t lim = 1; lim <= st.size() + 1; ++lim) {
+      FramerLimits l;
+      l.max_stanza = lim;
+      CAPTURE(st);
+      CAPTURE(lim);
+      CHECK(trace<StreamFramer>(in, {1'000'000}, l) == trace<ref::RefStreamFramer>(in, {1'000'000}, l));
+      CHECK(trace<StreamFramer>(in, {4}, l) == trace<ref::RefStreamFramer>(in, {4}, l));
+    }
+  }
+}
+
 TEST_CASE("framer scratch: an idle stream holds none, a stanza cut between reads keeps its state") {
   // Two framers interleaved on one thread share the per-thread spare scratch: a stanza cut
   // in the middle of a name or value in one must not be disturbed by the other.
