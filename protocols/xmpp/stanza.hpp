@@ -46,7 +46,9 @@ class Stanza {
   static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream,
                                      bool prefixed = true);
 
-  pugi::xml_node root() const { return doc_->document_element(); }
+  // Found once at parse (document_element() walks the document's children on every call;
+  // the node lives in doc_'s heap block, which a move does not touch).
+  pugi::xml_node root() const { return root_; }
   std::string_view name() const { return local_name(root()); }
   std::string_view ns() const { return namespace_of(root(), *stream_); }
   std::string_view attr(const char* n) const { return xmpp::attr(root(), n); }
@@ -61,6 +63,7 @@ class Stanza {
  private:
   std::vector<char> buffer_;
   std::unique_ptr<pugi::xml_document> doc_;
+  pugi::xml_node root_;
   std::shared_ptr<const StreamNamespaces> stream_;
   std::size_t size_ = 0;
 };
