@@ -51,6 +51,11 @@ bool valid_target(std::string_view s) {
 template <typename Map>
 std::string unescape_mapped(std::string_view s, Map map) {
   std::string out;
+  if (s.find('\\') == std::string_view::npos) {  // nothing escaped (the usual address)
+    out.assign(s);
+    for (char& c : out) c = map(c);
+    return out;
+  }
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '\\' && i + 2 < s.size()) {
@@ -120,9 +125,14 @@ std::optional<GatewayAddress> parse_gateway_address(std::string_view local, std:
   }
   a.target = unescape_folded(target);
   if (!valid_target(a.target)) return std::nullopt;
-  a.kind = chantypes.find(a.target.front()) != std::string_view::npos ? GatewayAddress::Kind::channel
-                                                                      : GatewayAddress::Kind::user;
+  a.kind = target_kind(a.target, chantypes);
   return a;
+}
+
+GatewayAddress::Kind target_kind(std::string_view target, std::string_view chantypes) {
+  return !target.empty() && chantypes.find(target.front()) != std::string_view::npos
+             ? GatewayAddress::Kind::channel
+             : GatewayAddress::Kind::user;
 }
 
 }  // namespace parley::adapters::gateway

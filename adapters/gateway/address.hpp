@@ -34,6 +34,10 @@ struct GatewayAddress {
 // IRC target cannot hold (space, comma, control characters, a bad escape).
 std::optional<GatewayAddress> parse_gateway_address(std::string_view local, std::string_view resource,
                                                     std::string_view chantypes = "#&");
+// Channel or user for a non-empty target under `chantypes`: the one thing in the address
+// CHANTYPES decides, so an address parsed before the network's ISUPPORT was known need
+// not be parsed again.
+GatewayAddress::Kind target_kind(std::string_view target, std::string_view chantypes);
 
 // XEP-0106 §4: "\20" space, "\22" ", "\26" &, "\27" ', "\2f" /, "\3a" :, "\3c" <, "\3e" >,
 // "\40" @, "\5c" \. A backslash not starting one of these stays as it is (§4.3). nullopt

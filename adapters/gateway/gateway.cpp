@@ -320,10 +320,11 @@ namespace {
 // Channel vs nick follows the network's CHANTYPES (Biboumi's rule): once the user's
 // connection to it has registered, its ISUPPORT decides ("+chan" is a channel on a network
 // with CHANTYPES=#&+); before, RFC 2812's "#&".
-std::optional<GatewayAddress> with_chantypes(const XmppIn& s, std::optional<GatewayAddress> a,
-                                             const Puppet* p) {
+std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p) {
   if (!a || !p || p->chantypes() == "#&") return a;
-  return parse_gateway_address(s.to_local, s.to_resource, p->chantypes());
+  // Only the kind depends on CHANTYPES (parse_gateway_address would give the rest again).
+  if (a->kind != GatewayAddress::Kind::server) a->kind = target_kind(a->target, p->chantypes());
+  return a;
 }
 }  // namespace
 
@@ -334,7 +335,7 @@ void Gateway::on_presence(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   auto net = find_network(a->server);
-  if (net) a = with_chantypes(s, a, puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr));
+  if (net) a = with_chantypes(a, puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr));
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   if (a->kind != GatewayAddress::Kind::channel) {
     // Presence to users/servers: an unavailable one ends that resource's private chats.
@@ -370,7 +371,7 @@ void Gateway::on_message(const XmppIn& s) {
     return error_reply(s, "cancel", "not-allowed", "this gateway does not serve IRC network " + a->server);
   const std::string bare = bare_of(s.from);
   Puppet* p = puppet_for(bare, *net, a->server, {}, false, nullptr);
-  a = with_chantypes(s, std::move(a), p);
+  a = with_chantypes(std::move(a), p);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   std::string why;
   if (!p && a->kind == GatewayAddress::Kind::user && s.body) {

@@ -1,5 +1,7 @@
 #include "adapters/gateway/outgoing.hpp"
 
+#include <algorithm>
+
 #include "protocols/irc/message.hpp"
 #include "protocols/irc/text.hpp"
 
@@ -43,6 +45,31 @@ std::size_t privmsg_budget(std::string_view nick, std::string_view target) {
 void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
                    std::size_t max_lines, std::vector<std::string>& out, std::string_view command,
                    const std::vector<irc::Span>& spans) {
+  // The common message: what the general path makes of a body that normalise() leaves as it
+  // is (no CR, LF, NUL, DEL or dropped control), without /me or styling, that fits one line:
+  // render_lines() returns it whole and the LineWriter below writes it, here without the
+  // copies in between (~3,900 instructions a message before, bench/README.md).
+  if (spans.empty() && !body.empty() && body.size() <= privmsg_budget(nick, target) &&
+      std::all_of(body.begin(), body.end(),
+                  [](char ch) {
+                    const auto c = static_cast<unsigned char>(ch);
+                    return (c >= 0x20 && c != 0x7f) || keep_control(c);
+                  }) &&
+      !body.starts_with("/me ")) {
+    std::string line;
+    line.reserve(command.size() + target.size() + body.size() + 6);  // " " or " :", " :", CRLF
+    irc::LineWriter w(line);
+    w.command(command).param(target).trailing(body);
+    w.end();
+    out.push_back(std::move(line));
+    return;
+  }
+  privmsg_lines_general(nick, target, body, max_lines, out, command, spans);
+}
+
+void privmsg_lines_general(std::string_view nick, std::string_view target, std::string_view body,
+                           std::size_t max_lines, std::vector<std::string>& out, std::string_view command,
+                           const std::vector<irc::Span>& spans) {
   std::string text = normalise(body);
   std::vector<irc::Span> styled;
   if (!spans.empty() && text == body) styled = spans;

@@ -24,6 +24,12 @@ std::size_t privmsg_budget(std::string_view nick, std::string_view target);
 void privmsg_lines(std::string_view nick, std::string_view target, std::string_view body,
                    std::size_t max_lines, std::vector<std::string>& out,
                    std::string_view command = "PRIVMSG", const std::vector<protocols::irc::Span>& spans = {});
+// privmsg_lines without its fast path for the common body (one line that fits, nothing to
+// clean, no /me, no spans), which writes that line directly. The same output for every
+// input: the unit tests and fuzz_gateway compare the two.
+void privmsg_lines_general(std::string_view nick, std::string_view target, std::string_view body,
+                           std::size_t max_lines, std::vector<std::string>& out, std::string_view command,
+                           const std::vector<protocols::irc::Span>& spans);
 
 // One line of text with line breaks turned into spaces, controls dropped, cut to max bytes
 // at a UTF-8 boundary (TOPIC, PART and KICK reasons).

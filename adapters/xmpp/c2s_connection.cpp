@@ -96,7 +96,7 @@ std::size_t C2sConnection::on_data(std::string_view data) {
         stream_error(framer_.error(), framer_.error_text());
         return data.size();
       case px::StreamFramer::Status::stanza: {
-        auto st = px::Stanza::parse(framer_.take_stanza(), ns_);
+        auto st = px::Stanza::parse(framer_.take_stanza(), ns_, framer_.stanza_prefixed());
         if (!st) {
           ctx_.rt.core.metrics().rejected(core::Protocol::xmpp, core::Rejection::malformed);
           stream_error(StreamError::not_well_formed);

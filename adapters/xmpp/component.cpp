@@ -39,6 +39,7 @@ class ComponentLink : public protocols::Connection {
       } else {
         owner_->on_stanza(stream_.stanza());
       }
+      if (used == data.size()) break;  // feeding nothing would find nothing more
     }
     return data.size();  // the framer keeps what it needs (bounded by limits)
   }
@@ -159,9 +160,9 @@ void Component::on_stanza(px::Stanza& s) {
   if (!to || to->domain != options_.domain) return;
   for (auto* c : clients_)
     if (c->on_component_stanza(s, *to)) return;
-  auto from = px::parse_jid(s.attr("from"));
-  if (!from || !gw_) return;
-  gw_->on_stanza(gateway_in(s, *to, std::string(s.attr("from"))));
+  const std::string_view from = s.attr("from");
+  if (!gw_ || !px::valid_jid(from)) return;
+  gw_->on_stanza(gateway_in(s, std::move(*to), std::string(from)));
 }
 
 void Component::on_link_closed(std::string_view reason) {

@@ -73,7 +73,7 @@ ComponentStream::Step ComponentStream::feed(std::string_view data, std::string& 
       case px::StreamFramer::Status::stanza:
         break;
     }
-    auto s = px::Stanza::parse(framer_.take_stanza(), ns_);
+    auto s = px::Stanza::parse(framer_.take_stanza(), ns_, framer_.stanza_prefixed());
     if (!s) return close(used, "stream not-well-formed: a stanza pugixml refused");
     const std::string_view name = s->name();
     if (name == "error" && px::namespace_of(s->root(), *ns_) == px::ns::stream) {

@@ -1,5 +1,7 @@
 #include "adapters/xmpp/gateway_route.hpp"
 
+#include <optional>
+
 #include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/link.hpp"
@@ -81,26 +83,80 @@ gateway::MamRequest mam_request(pugi::xml_node q, const px::StreamNamespaces& ns
   }
   return r;
 }
+
+// The children gateway_in reads: for each, the first element child with that local name in
+// that namespace (body, subject, status: the stanza's; html: XHTML-IM; x: MUC), as
+// px::child() finds it, in one pass over the children.
+struct Children {
+  pugi::xml_node body, subject, status, html, muc;
+};
+
+Children children_of(const px::Stanza& s, std::string_view ns) {
+  Children out;
+  const pugi::xml_node root = s.root();
+  // An unprefixed child's namespace is its own xmlns or, as namespace_of() walks up, the
+  // root's: `ns` when the root is unprefixed too (its xmlns or the stream's default).
+  const bool root_prefixed = !px::prefix_of(root).empty();
+  auto in_ns = [&](pugi::xml_node c, std::string_view want) {
+    if (want.empty()) return true;  // as px::child(): "" matches any namespace
+    if (root_prefixed || !px::prefix_of(c).empty()) return px::namespace_of(c, s.stream()) == want;
+    const pugi::xml_attribute own = c.attribute("xmlns");
+    return (own ? std::string_view(own.value()) : ns) == want;
+  };
+  for (pugi::xml_node c = root.first_child(); c; c = c.next_sibling()) {
+    if (c.type() != pugi::node_element) continue;
+    const std::string_view local = px::local_name(c);
+    if (local == "body") {
+      if (!out.body && in_ns(c, ns)) out.body = c;
+    } else if (local == "subject") {
+      if (!out.subject && in_ns(c, ns)) out.subject = c;
+    } else if (local == "status") {
+      if (!out.status && in_ns(c, ns)) out.status = c;
+    } else if (local == "html") {
+      if (!out.html && in_ns(c, kXhtmlIm)) out.html = c;
+    } else if (local == "x") {
+      if (!out.muc && in_ns(c, kMuc)) out.muc = c;
+    }
+  }
+  return out;
+}
 }  // namespace
 
-gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
+gateway::XmppIn gateway_in(px::Stanza& s, px::Jid to, std::string from) {
   gateway::XmppIn in;
   const std::string_view name = s.name();
   in.kind = name == "message"    ? gateway::XmppIn::Kind::message
             : name == "presence" ? gateway::XmppIn::Kind::presence
                                  : gateway::XmppIn::Kind::iq;
-  in.type = s.attr("type");
-  in.id = s.attr("id");
+  // type, id and the root's own xmlns in one pass over its attributes (the first of each
+  // name, as pugixml's attribute() finds it).
+  std::optional<std::string_view> type, id, xmlns;
+  for (pugi::xml_attribute a = s.root().first_attribute(); a; a = a.next_attribute()) {
+    const std::string_view n = a.name();
+    if (n == "type" && !type)
+      type = a.value();
+    else if (n == "id" && !id)
+      id = a.value();
+    else if (n == "xmlns" && !xmlns)
+      xmlns = a.value();
+  }
+  in.type = type.value_or("");
+  in.id = id.value_or("");
   in.from = std::move(from);
-  in.to_local = to.local;
-  in.to_domain = to.domain;
-  in.to_resource = to.resource;
+  in.to_local = std::move(to.local);
+  in.to_domain = std::move(to.domain);
+  in.to_resource = std::move(to.resource);
   // Children in the stanza's own namespace: jabber:client on c2s, jabber:component:accept
-  // on a XEP-0114 stream.
-  const std::string_view ns = s.ns();
-  if (auto b = s.child("body", ns)) in.body = b.text().get();
-  if (auto sub = s.child("subject", ns)) in.subject = sub.text().get();
-  if (in.kind == gateway::XmppIn::Kind::presence) in.status = s.child("status", ns).text().get();
+  // on a XEP-0114 stream. One pass finds what s.child(name, ns) would for each: the first
+  // element child of that local name and namespace. The root's namespace is s.ns():
+  // an unprefixed root's own xmlns, else the stream's default.
+  const std::string_view ns = !px::prefix_of(s.root()).empty() ? s.ns()
+                              : xmlns                          ? *xmlns
+                                                               : std::string_view(s.stream().default_ns);
+  const Children c = children_of(s, ns);
+  if (c.body) in.body = c.body.text().get();
+  if (c.subject) in.subject = c.subject.text().get();
+  if (in.kind == gateway::XmppIn::Kind::presence) in.status = c.status.text().get();
   if (in.kind == gateway::XmppIn::Kind::iq)
     for (auto child : s.root().children())
       if (child.type() == pugi::node_element) {
@@ -112,10 +168,10 @@ gateway::XmppIn gateway_in(px::Stanza& s, const px::Jid& to, std::string from) {
         break;
       }
   if (in.body)
-    if (auto html = s.child("html", kXhtmlIm))
+    if (auto html = c.html)
       for (const core::StyleSpan& r : parse_xhtml_im(html, *in.body))
         in.spans.push_back({.begin = r.begin, .end = r.end, .flags = r.flags, .fg = r.fg, .bg = r.bg});
-  if (auto x = s.child("x", kMuc)) {
+  if (auto x = c.muc) {
     in.muc_join = true;
     if (auto h = px::child(x, "history", kMuc, s.stream())) {
       in.history.maxstanzas = count_of(px::attr(h, "maxstanzas"));

@@ -22,7 +22,7 @@ class C2sConnection;
 
 // The gateway's copy of a message, presence or iq addressed to `to`, sent by `from` (the
 // server's word for it: a c2s stream's bound JID, a component stream's stamped 'from').
-gateway::XmppIn gateway_in(protocols::xmpp::Stanza& s, const protocols::xmpp::Jid& to, std::string from);
+gateway::XmppIn gateway_in(protocols::xmpp::Stanza& s, protocols::xmpp::Jid to, std::string from);
 // Connection strand: a message, presence or iq to the gateway domain.
 void route_to_gateway(C2sConnection& c, protocols::xmpp::Stanza& s, const protocols::xmpp::Jid& to);
 // Core strand: a resource's session ended (link.cpp end_session).

@@ -83,6 +83,17 @@ void append_utf8(std::string& out, std::uint32_t c) {
   }
 }
 
+// A name Stanza::parse's namespace check has anything to decide about: one with a ':' whose
+// prefix is not "xml" (bound by definition, Namespaces in XML 1.0 §3; "xml:lang" is on many
+// clients' every stanza). Two xml: attributes with one local name are one qualified name,
+// which the framer refuses as a duplicate; binding another prefix to the XML namespace is an
+// xmlns:p declaration, which has a ':' and prefix "xmlns".
+bool has_prefix(std::string_view name) {
+  for (std::size_t i = 0; i < name.size(); ++i)  // names are short: no memchr call
+    if (name[i] == ':') return name.substr(0, i) != "xml";
+  return false;
+}
+
 constexpr std::size_t kMaxEntity = 16;
 constexpr std::string_view kCdata = "[CDATA[";
 
@@ -138,6 +149,7 @@ void StreamFramer::reset() {
   match_ = 0;
   stanza_.clear();
   buffering_ = false;
+  prefixed_ = false;
   header_bytes_ = 0;
   error_ = StreamError::none;
   error_text_.clear();
@@ -245,22 +257,23 @@ bool StreamFramer::on_entity_end() {
   return fail(StreamError::not_well_formed, "bad entity reference");
 }
 
-bool StreamFramer::finish_attribute() {
+bool StreamFramer::finish_attribute(std::string_view name) {
   // The header is bounded by max_header instead.
   if (depth_ > 0 && attr_count_ + 1 > limits_.max_attributes)
     return fail(StreamError::policy_violation, "too many attributes");
   for (std::size_t at = 0; at < sc_->attr_names.size();) {
     std::size_t end = sc_->attr_names.find('\0', at);
-    if (std::string_view(sc_->attr_names).substr(at, end - at) == sc_->cur_attr)
+    if (std::string_view(sc_->attr_names).substr(at, end - at) == name)
       return fail(StreamError::not_well_formed, "duplicate attribute");
     at = end + 1;
   }
-  sc_->attr_names += sc_->cur_attr;
+  sc_->attr_names += name;
   sc_->attr_names += '\0';
   ++attr_count_;
+  if (depth_ > 0 && has_prefix(name)) prefixed_ = true;
   if (depth_ == 0) {
     if (!header_) header_ = std::make_unique<StreamHeader>();
-    header_->attributes.emplace_back(sc_->cur_attr, decode_entities(sc_->cur_value));
+    header_->attributes.emplace_back(name, decode_entities(sc_->cur_value));
   }
   return true;
 }
@@ -282,6 +295,7 @@ bool StreamFramer::finish_start_tag(bool empty) {
   // depth_ - 1 elements of the stanza are open; this one is at stanza depth depth_.
   if (depth_ > limits_.max_depth) return fail(StreamError::policy_violation, "stanza nesting too deep");
   state_ = S::text;
+  if (has_prefix(sc_->cur_name)) prefixed_ = true;
   if (!empty) {
     sc_->open += sc_->cur_name;
     sc_->open += '\0';
@@ -344,7 +358,120 @@ std::size_t plain_run(std::string_view data, std::size_t i, std::size_t end, std
   return i;
 }
 
+bool is_ascii_name_start(unsigned char b) {
+  return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_' || b == ':';
+}
+
+// The end of the run of ASCII name characters from data[i], stopping at `end`.
+std::size_t name_run(std::string_view data, std::size_t i, std::size_t end) {
+  while (i < end && (kClass[static_cast<unsigned char>(data[i])] & kName)) ++i;
+  return i;
+}
+
 }  // namespace
+
+bool StreamFramer::markup_run(std::string_view data, std::size_t& i, std::size_t& buf_from) {
+  // Each byte taken here has the effects its step in the byte loop has: it is an ASCII XML
+  // Char or a whole valid UTF-8 sequence (no decoder state), inside the stream (no header
+  // count), and before `lim`, so within max_stanza; anything else stops the run there.
+  std::size_t lim = 0;  // the bytes before lim fit in max_stanza (the byte loop's overflow())
+  auto bound = [&] {
+    const std::size_t held = stanza_.size();  // the stanza's bytes from earlier reads
+    const std::size_t room = held <= limits_.max_stanza ? limits_.max_stanza - held : 0;
+    lim = room < data.size() - buf_from ? buf_from + room : data.size();
+  };
+  if (state_ != S::text || depth_ >= 2) bound();  // depth 1: the stanza starts below
+  for (;;) {
+    if (state_ == S::text) {
+      if (depth_ >= 2) i = plain_run(data, i, lim, kText);  // character data
+      if (i >= data.size() || data[i] != '<') return true;
+      if (depth_ == 1) {
+        // A new stanza: like the byte loop, its '<' is not counted against the limit
+        // (nothing is buffered yet), the bytes after it are.
+        buffering_ = true;
+        prefixed_ = false;
+        buf_from = i;
+        stanza_.clear();
+        bound();
+      } else if (i >= lim) {
+        return true;
+      }
+      state_ = S::lt;
+      ++i;
+      if (i >= lim) return true;
+      const auto b = static_cast<unsigned char>(data[i]);
+      if (b == '/') {
+        sc_->cur_name.clear();
+        state_ = S::end_name;
+      } else if (is_ascii_name_start(b)) {
+        sc_->cur_name.assign(1, static_cast<char>(b));
+        sc_->attr_names.clear();
+        state_ = S::start_name;
+      } else {
+        return true;  // '!', '?' or an error: the byte loop
+      }
+      decl_allowed_ = false;
+      const std::size_t e = name_run(data, ++i, lim);
+      sc_->cur_name.append(data.data() + i, e - i);
+      i = e;
+      if (i >= lim) return true;
+      if (state_ == S::end_name) {
+        // An end tag inside the stanza; the stanza's own ends it (an event): the byte loop.
+        if (data[i] != '>' || depth_ <= 2) return true;
+        if (!finish_end_tag()) return false;
+        ++i;
+        continue;
+      }
+      if (data[i] == ' ') {
+        state_ = S::in_tag;
+        ++i;
+      } else if (data[i] != '>') {
+        return true;
+      }
+    }
+    // Between attributes, or right after the start tag's name.
+    while (i < lim && state_ != S::text) {
+      const auto b = static_cast<unsigned char>(data[i]);
+      if (b == '>') {  // start_name, in_tag or attr_after_value: the start tag ends
+        if (!finish_start_tag(false)) return false;
+        ++i;
+        break;
+      }
+      if (state_ == S::start_name) return true;
+      if (b == ' ') {
+        state_ = S::in_tag;
+        ++i;
+        continue;
+      }
+      if (state_ != S::in_tag || !is_ascii_name_start(b)) return true;  // '/', other whitespace, errors
+      // The name stays in data until the byte loop needs it in cur_attr (a stop inside it).
+      const std::size_t name_at = i;
+      state_ = S::attr_name;
+      i = name_run(data, i + 1, lim);
+      if (i >= lim || data[i] != '=') {
+        sc_->cur_attr.assign(data.data() + name_at, i - name_at);
+        return true;
+      }
+      const std::string_view name = data.substr(name_at, i - name_at);
+      auto stop = [&] {  // the byte loop goes on from here: it ends the attribute with cur_attr
+        sc_->cur_attr.assign(name);
+        return true;
+      };
+      state_ = S::attr_eq;
+      if (++i >= lim || (data[i] != '\'' && data[i] != '"')) return stop();
+      quote_ = data[i];
+      sc_->cur_value.clear();
+      state_ = S::attr_value;
+      i = plain_run(data, ++i, lim, kAttr);
+      if (i >= lim || data[i] != quote_) return stop();  // '&', '<', a control, the limit
+      const bool ok = finish_attribute(name);
+      state_ = S::attr_after_value;  // as the byte loop leaves it, failed or not
+      if (!ok) return false;
+      ++i;
+    }
+    if (state_ != S::text) return true;
+  }
+}
 
 StreamFramer::Step StreamFramer::feed(std::string_view data) {
   if (state_ == S::failed) return {Status::error, 0};
@@ -357,6 +484,13 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
   };
 
   for (std::size_t i = 0; i < data.size(); ++i) {
+    // Fast path over tags and attributes (markup_run), then over runs of characters.
+    if (need_ == 0 && depth_ >= 1 &&
+        (state_ == S::text ? depth_ >= 2 || data[i] == '<'
+                           : state_ == S::in_tag || state_ == S::attr_after_value)) {
+      if (!markup_run(data, i, buf_from)) return {Status::error, i};
+      if (i == data.size()) break;
+    }
     // Fast path: a run of bytes the switch below would take one at a time with no effect
     // but appending them (valid characters that are not markup in this state) is taken at
     // once. The run stops short of the byte that would break the header or stanza limit,
@@ -513,7 +647,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         break;
       case S::attr_value:
         if (b == static_cast<unsigned char>(quote_)) {
-          ok = finish_attribute();
+          ok = finish_attribute(sc_->cur_attr);
           state_ = S::attr_after_value;
         } else if (b == '<') {
           ok = fail(StreamError::not_well_formed, "'<' in attribute value");
@@ -554,6 +688,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
         if (b == '<') {
           if (depth_ == 1) {
             buffering_ = true;
+            prefixed_ = false;
             buf_from = i;
             stanza_.clear();
           }

@@ -12,9 +12,11 @@
 // one event. Input is bounded before anything is buffered: stanza size, nesting depth and
 // attribute count (policy-violation), header size.
 // Runs of bytes that need no decision (names, values, text, CDATA, whole valid UTF-8
-// sequences) are taken by a class table instead of one state-machine step per byte; they stop
-// before any byte that would break a limit, so every error is reported where the byte loop
-// would report it (tests/unit/protocols/xmpp/reference_diff_test.cpp checks this).
+// sequences) are taken by a class table instead of one state-machine step per byte, and
+// inside a stanza the common markup (a tag's '<' and name, attributes with plain values, the
+// '>' of a start tag or of an inner end tag) by one straight pass; both stop before any byte
+// that would break a limit or needs the byte loop, so every error is reported where the
+// byte loop would report it (tests/unit/protocols/xmpp/reference_diff_test.cpp checks this).
 //
 // Rejected (RFC 6120 §11.1): comments, processing instructions other than the leading XML
 // declaration, DTDs / entity declarations, references to entities other than the five
@@ -73,6 +75,11 @@ class StreamFramer {
   // is then empty). Valid after Status::stanza.
   std::vector<char> take_stanza();
   std::string_view stanza_view() const { return {stanza_.data(), stanza_.size()}; }
+  // Whether an element or attribute name of the last complete top-level element has a
+  // prefix other than "xml" (or is an xmlns:p declaration). Without one the stanza cannot
+  // break Namespaces in XML (no prefix to be unbound, no two attributes with one expanded
+  // name): Stanza::parse skips that check. Valid after Status::stanza.
+  bool stanza_prefixed() const { return prefixed_; }
 
   StreamError error() const { return error_; }
   const std::string& error_text() const { return error_text_; }
@@ -112,10 +119,15 @@ class StreamFramer {
   // one by one in the current state without any effect but appending them to a name or
   // value, 0 where there is no fast path; see feed().
   std::uint8_t run_mask() const;
+  // Fast path over the markup of a stanza (see feed()): from data[i], in text at a '<' or
+  // between attributes, takes what the byte loop would take with the same effects (tag
+  // names, attributes with plain values, the '>' ending a start tag), stopping before any
+  // byte it leaves to the byte loop. Advances i; false when the framer failed at data[i].
+  bool markup_run(std::string_view data, std::size_t& i, std::size_t& buf_from);
   bool on_entity_end();
   bool finish_start_tag(bool empty);  // returns false on error
   bool finish_end_tag();
-  bool finish_attribute();
+  bool finish_attribute(std::string_view name);  // the attribute name just read
   void trim();  // between stanzas: drops what one big stanza made the scratch grow to
 
   FramerLimits limits_;
@@ -158,6 +170,7 @@ class StreamFramer {
 
   std::vector<char> stanza_;
   bool buffering_ = false;  // bytes belong to a stanza or the header
+  bool prefixed_ = false;   // see stanza_prefixed()
   std::size_t header_bytes_ = 0;
   StreamError error_ = StreamError::none;
   std::string error_text_;

@@ -47,15 +47,86 @@ std::string Jid::str() const {
   return out;
 }
 
-std::optional<std::string> prep_localpart(std::string_view s) {
-  if (!basic_ok(s)) return std::nullopt;
-  std::string out(s);
-  for (char& c : out) {
+namespace {
+
+bool localpart_ok(std::string_view s) {
+  if (!basic_ok(s)) return false;
+  for (char c : s) {
     switch (c) {
       case '"': case '&': case '\'': case '/': case ':': case '<': case '>': case '@': case ' ':
-        return std::nullopt;  // RFC 7622 §3.3.1
+        return false;  // RFC 7622 §3.3.1
       default:
-        c = ascii_lower(c);
+        break;
+    }
+  }
+  return true;
+}
+
+// s without the one trailing dot §3.2 allows.
+bool domain_ok(std::string_view s) {
+  if (!basic_ok(s)) return false;
+  if (s.front() == '[') {  // IPv6 literal
+    if (s.back() != ']' || s.size() < 3) return false;
+    for (char c : s.substr(1, s.size() - 2))
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+        return false;
+    return true;
+  }
+  std::size_t label = 0;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_' || u >= 0x80) {
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+  }
+  return label != 0;
+}
+
+bool resource_ok(std::string_view s) {
+  return basic_ok(s) && s.find_first_not_of(" \t") != std::string_view::npos;
+}
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> prep_localpart(std::string_view s) {
+  // localpart_ok() and lowered() in one pass: the copy is lowered as it is checked.
+  if (s.empty() || s.size() > kMaxJidPart) return std::nullopt;
+  std::string out(s);
+  for (std::size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+        case '&':
+        case '\'':
+        case '/':
+        case ':':
+        case '<':
+        case '>':
+        case '@':
+        case ' ':
+          return std::nullopt;  // RFC 7622 §3.3.1
+        default:
+          if (c < 0x20 || c == 0x7F) return std::nullopt;
+      }
+      out[i] = ascii_lower(static_cast<char>(c));
+      ++i;
+    } else if (std::size_t n = xml_char_length(s, i)) {
+      i += n;
+    } else {
+      return std::nullopt;
     }
   }
   return out;
@@ -63,39 +134,56 @@ std::optional<std::string> prep_localpart(std::string_view s) {
 
 std::optional<std::string> prep_domain(std::string_view s) {
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);  // §3.2
-  if (!basic_ok(s)) return std::nullopt;
-  if (s.front() == '[') {  // IPv6 literal
-    if (s.back() != ']' || s.size() < 3) return std::nullopt;
-    for (char c : s.substr(1, s.size() - 2))
-      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
-        return std::nullopt;
-    std::string out;
-    for (char c : s) out += ascii_lower(c);
-    return out;
+  if (s.empty() || s.size() > kMaxJidPart) return std::nullopt;
+  if (s.front() == '[') {  // IPv6 literal: rare, checked apart
+    if (!domain_ok(s)) return std::nullopt;
+    return lowered(s);
   }
+  // domain_ok()'s labels, basic_ok() and lowered() in one pass over the copy.
   std::string out(s);
   std::size_t label = 0;
-  for (char& c : out) {
-    auto u = static_cast<unsigned char>(c);
+  for (std::size_t i = 0; i < out.size();) {
+    const auto c = static_cast<unsigned char>(out[i]);
     if (c == '.') {
       if (label == 0) return std::nullopt;
       label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-               c == '_' || u >= 0x80) {
+      ++i;
+    } else if (c < 0x80) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+            c == '_'))
+        return std::nullopt;
       if (++label > 63) return std::nullopt;
+      out[i] = ascii_lower(static_cast<char>(c));
+      ++i;
+    } else if (std::size_t n = xml_char_length(s, i)) {
+      // Each byte of a sequence counts toward the label's 63, as domain_ok() counts them.
+      if ((label += n) > 63) return std::nullopt;
+      i += n;
     } else {
       return std::nullopt;
     }
-    c = ascii_lower(c);
   }
   if (label == 0) return std::nullopt;
   return out;
 }
 
 std::optional<std::string> prep_resource(std::string_view s) {
-  if (!basic_ok(s)) return std::nullopt;
-  if (s.find_first_not_of(" \t") == std::string_view::npos) return std::nullopt;
+  if (!resource_ok(s)) return std::nullopt;
   return std::string(s);
+}
+
+bool valid_jid(std::string_view text) {
+  std::string_view rest = text;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (!resource_ok(rest.substr(slash + 1))) return false;
+    rest = rest.substr(0, slash);
+  }
+  if (auto at = rest.find('@'); at != std::string_view::npos) {
+    if (!localpart_ok(rest.substr(0, at))) return false;
+    rest = rest.substr(at + 1);
+  }
+  if (!rest.empty() && rest.back() == '.') rest.remove_suffix(1);
+  return domain_ok(rest);
 }
 
 std::optional<Jid> parse_jid(std::string_view text) {

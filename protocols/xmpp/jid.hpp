@@ -34,6 +34,8 @@ inline constexpr std::size_t kMaxJidPart = 1023;
 
 // nullopt when malformed (jid-malformed).
 std::optional<Jid> parse_jid(std::string_view text);
+// parse_jid(text).has_value(), without making the parts (a sender that is only checked).
+bool valid_jid(std::string_view text);
 std::optional<std::string> prep_localpart(std::string_view s);
 std::optional<std::string> prep_domain(std::string_view s);
 std::optional<std::string> prep_resource(std::string_view s);

@@ -39,10 +39,16 @@ std::string_view attr(pugi::xml_node n, const char* name);
 class Stanza {
  public:
   // Parses bytes cut out by the framer. nullopt when pugixml refuses them (cannot happen
-  // for framer output unless the framer is wrong: treat as not-well-formed).
-  static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream);
+  // for framer output unless the framer is wrong: treat as not-well-formed) or when they
+  // are not namespace-well-formed. prefixed: false only when no element or attribute name
+  // has a prefix other than "xml" (StreamFramer::stanza_prefixed()), which skips the
+  // namespace walk: with no such prefix and no xmlns:p declaration it has nothing to refuse.
+  static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream,
+                                     bool prefixed = true);
 
-  pugi::xml_node root() const { return doc_->document_element(); }
+  // Found once at parse (document_element() walks the document's children on every call;
+  // the node lives in doc_'s heap block, which a move does not touch).
+  pugi::xml_node root() const { return root_; }
   std::string_view name() const { return local_name(root()); }
   std::string_view ns() const { return namespace_of(root(), *stream_); }
   std::string_view attr(const char* n) const { return xmpp::attr(root(), n); }
@@ -57,6 +63,7 @@ class Stanza {
  private:
   std::vector<char> buffer_;
   std::unique_ptr<pugi::xml_document> doc_;
+  pugi::xml_node root_;
   std::shared_ptr<const StreamNamespaces> stream_;
   std::size_t size_ = 0;
 };

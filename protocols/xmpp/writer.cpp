@@ -110,7 +110,9 @@ XmlWriter& XmlWriter::open(std::string_view name) {
   end_start_tag();
   out_ += '<';
   out_ += name;
-  stack_.emplace_back(name);
+  open_ += name;
+  open_ += '\0';
+  ++depth_;
   in_start_tag_ = true;
   return *this;
 }
@@ -138,16 +140,20 @@ XmlWriter& XmlWriter::raw(std::string_view xml) {
 }
 
 XmlWriter& XmlWriter::close() {
-  if (stack_.empty()) return *this;
+  if (depth_ == 0) return *this;
+  const std::size_t end = open_.size() - 1;  // the innermost name's NUL
+  const std::size_t prev = end == 0 ? std::string::npos : open_.rfind('\0', end - 1);
+  const std::size_t start = prev == std::string::npos ? 0 : prev + 1;
   if (in_start_tag_) {
     out_ += "/>";
     in_start_tag_ = false;
   } else {
     out_ += "</";
-    out_ += stack_.back();
+    out_.append(open_, start, end - start);
     out_ += '>';
   }
-  stack_.pop_back();
+  open_.resize(start);
+  --depth_;
   return *this;
 }
 
@@ -158,7 +164,7 @@ XmlWriter& XmlWriter::element(std::string_view name, std::string_view t) {
 }
 
 void XmlWriter::finish() {
-  while (!stack_.empty()) close();
+  while (depth_ != 0) close();
 }
 
 namespace {

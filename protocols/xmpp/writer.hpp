@@ -43,12 +43,15 @@ class XmlWriter {
   XmlWriter& element(std::string_view name, std::string_view text);
   // Closes everything still open.
   void finish();
-  std::size_t depth() const { return stack_.size(); }
+  std::size_t depth() const { return depth_; }
 
  private:
   void end_start_tag();
   std::string& out_;
-  std::vector<std::string> stack_;
+  // The open elements' names, each followed by a NUL (XML names hold none): one buffer, held
+  // inline for a stanza's usual "message" + "body" (no allocation per rendered stanza).
+  std::string open_;
+  std::size_t depth_ = 0;
   bool in_start_tag_ = false;
 };
 

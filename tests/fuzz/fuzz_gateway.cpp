@@ -1,6 +1,7 @@
 // Fuzzes what the IRC gateway parses: Biboumi addresses (a JID localpart and resource from
 // the input), the XMPP body -> IRC lines conversion (no CR, LF or NUL inside a line, every
-// line within 512 bytes), and the outbound registration machine fed server lines.
+// line within 512 bytes, the fast path equal to the general one), and the outbound
+// registration machine fed server lines.
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
 // fuzz-sources: adapters/gateway/address.cpp adapters/gateway/outgoing.cpp protocols/irc/message.cpp protocols/irc/text.cpp protocols/irc/caps.cpp protocols/irc/registration.cpp protocols/irc/cap_client.cpp protocols/irc/isupport.cpp protocols/irc/client_registration.cpp protocols/common/sasl.cpp
 // fuzz-libs: -lgsasl
@@ -40,6 +41,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view body(l.data(), l.size() - 2);
     if (body.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) std::abort();
   }
+  // ... and its one-line fast path writes what the general path writes (a short nick and
+  // target so a short input is within the budget, a long one so it is not).
+  std::vector<std::string> general;
+  privmsg_lines_general("nick", "#chan", in, 20, general, "PRIVMSG", {});
+  if (general != lines) std::abort();
+  const std::string long_nick(size % 64 * 4, 'n');
+  lines.clear(), general.clear();
+  privmsg_lines(long_nick, "#c", in, 2, lines, "NOTICE");
+  privmsg_lines_general(long_nick, "#c", in, 2, general, "NOTICE", {});
+  if (general != lines) std::abort();
   // 3. registration fed the input as server lines
   irc::ClientIdentity id;
   id.nicks = {"a", "b"};

@@ -156,3 +156,26 @@ TEST_CASE("IRC text becomes XML-safe character data") {
   auto p = render_message("r@gw/n", "u@d/r", "groupchat", "<script>&");
   CHECK(p.find("<body>&lt;script&gt;&amp;</body>") != std::string::npos);
 }
+
+TEST_CASE(
+    "gateway address: target_kind after a parse with RFC 2812 chantypes is the parse with the network's") {
+  // Gateway::on_message parses once with "#&" (the network is not known yet) and then only
+  // re-decides the kind: the same address as parsing again with the network's CHANTYPES.
+  for (std::string_view local :
+       {"#chan%irc.example.org", "&chan%irc.example.org", "\\26x%irc", "+chan%irc", "!chan%irc", "bob%irc",
+        "irc.example.org", "%irc", "#%irc", "a b%irc", "#c%", ""}) {
+    for (std::string_view chantypes : {"#&", "#", "&", "+", "#&+!", ""}) {
+      CAPTURE(local);
+      CAPTURE(chantypes);
+      auto want = parse_gateway_address(local, "Nick", chantypes);
+      auto got = parse_gateway_address(local, "Nick");
+      REQUIRE(static_cast<bool>(want) == static_cast<bool>(got));
+      if (!got) continue;
+      if (got->kind != Kind::server) got->kind = target_kind(got->target, chantypes);
+      CHECK(got->kind == want->kind);
+      CHECK(got->target == want->target);
+      CHECK(got->server == want->server);
+      CHECK(got->resource == want->resource);
+    }
+  }
+}

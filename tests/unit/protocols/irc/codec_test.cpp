@@ -265,3 +265,25 @@ TEST_CASE("irc text: comma lists drop empty items, tag lists escape values") {
   parley::protocols::irc::append_tag(tags, "label", "a b;c\\");
   CHECK(tags == "time=2026-11-25T10:00:00.000Z;label=a\\sb\\:c\\\\");
 }
+
+TEST_CASE("LineWriter: CR, LF and NUL anywhere in a line become spaces, one CRLF ends it") {
+  using namespace std::literals;
+  for (std::string_view bad : {"\r"sv, "\n"sv, "\0"sv, "\r\n"sv}) {
+    for (int where = 0; where < 3; ++where) {
+      std::string out = "KEEP\r\n";  // what the writer appends to is left alone
+      const std::string x = "a" + std::string(bad) + "QUIT";
+      LineWriter w(out);
+      w.prefix(where == 0 ? x : "srv")
+          .command("PRIVMSG")
+          .param(where == 1 ? x : "#c")
+          .trailing(where == 2 ? x : "t");
+      w.end();
+      CAPTURE(where);
+      CHECK(out.substr(0, 6) == "KEEP\r\n");
+      const std::string line = out.substr(6);
+      CHECK(line.find_first_of("\r\n"sv) == line.size() - 2);
+      CHECK(line.find('\0') == std::string::npos);
+      CHECK(line.find("a" + std::string(bad.size(), ' ') + "QUIT") != std::string::npos);
+    }
+  }
+}

@@ -236,3 +236,77 @@ TEST_CASE("stanza parses in place and resolves namespaces") {
   // An undeclared prefix is not namespace-well-formed: refused (namespaces_test.cpp).
   CHECK_FALSE(Stanza::parse(f.take_stanza(), ns_ctx));
 }
+
+TEST_CASE("framer tells whether a stanza has a name with a prefix other than xml:") {
+  // (stanza, prefixed): what Stanza::parse's namespace walk is skipped for.
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"<message to='a@b' type='groupchat' id='x:y'><body>a:b &lt;c:d/&gt; &amp;</body></message>", false},
+      {"<message xmlns='jabber:client' xml:lang='en'><body xml:lang='de'>x</body></message>", false},
+      {"<message><x xmlns='urn:x' a='1'/><xml:y/></message>", false},
+      {"<message xmlns=''/>", false},
+      {"<message xml:a:b='1'/>", false},
+      {"<message><a:b xmlns:a='urn:a'/></message>", true},
+      {"<message xmlns:a='urn:a'/>", true},
+      {"<message><foo:query/></message>", true},  // unbound: Stanza::parse must refuse it
+      {"<message><q foo:a='1'/></message>", true},
+      {"<message :x='1'/>", true},
+      {"<message><xmlns:e/></message>", true},
+      {"<message><xmlx:e/></message>", true},
+      {"<message xmlns:xml='http://www.w3.org/XML/1998/namespace'/>", true},
+      {"<stream:features/>", true},
+  };
+  for (const auto& [stanza, prefixed] : cases) {
+    for (std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{5}}) {
+      CAPTURE(stanza);
+      CAPTURE(chunk);
+      // After a prefixed stanza, so a flag left over from it would show.
+      const std::string input =
+          std::string(kHeader) + "<iq xmlns:p='urn:p' type='get'><p:q/></iq>" + stanza + "<x/>";
+      StreamFramer f;
+      std::vector<bool> flags;
+      std::size_t pos = 0;
+      while (pos < input.size()) {
+        std::string_view piece = std::string_view(input).substr(
+            pos, chunk ? std::min(chunk, input.size() - pos) : input.size() - pos);
+        pos += piece.size();
+        for (;;) {
+          auto step = f.feed(piece);
+          REQUIRE(step.status != StreamFramer::Status::error);
+          if (step.status == StreamFramer::Status::header) f.release_header();
+          if (step.status == StreamFramer::Status::stanza) {
+            flags.push_back(f.stanza_prefixed());
+            f.take_stanza();
+          }
+          piece.remove_prefix(step.consumed);
+          if (step.status == StreamFramer::Status::need_more) break;
+        }
+      }
+      REQUIRE(flags.size() == 3);
+      CHECK(flags[0]);
+      CHECK(flags[1] == prefixed);
+      CHECK_FALSE(flags[2]);
+    }
+  }
+}
+
+TEST_CASE("stanza: the framer's unprefixed verdict skips nothing that would be refused") {
+  // Stanzas the namespace check refuses are all flagged prefixed by the framer, and parse
+  // with the flag as they parse without it.
+  for (std::string_view xml :
+       {"<iq><foo:query/></iq>", "<iq><query foo:a='1'/></iq>",
+        "<m xmlns:a='u' xmlns:b='u' a:x='1' b:x='2'/>", "<m xmlns:a=''/>", "<m xmlns:xml='bad'/>",
+        "<xmlns:m/>", "<m xml:lang='en' xml:x='1'/>", "<m xmlns='' xml:lang='en'><body>x</body></m>"}) {
+    CAPTURE(xml);
+    StreamFramer f;
+    const std::string input = std::string(kHeader) + std::string(xml);
+    auto step = f.feed(input);
+    REQUIRE(step.status == StreamFramer::Status::header);
+    step = f.feed(std::string_view(input).substr(step.consumed));
+    REQUIRE(step.status == StreamFramer::Status::stanza);
+    auto bytes = f.take_stanza();
+    auto copy = bytes;
+    const bool prefixed = f.stanza_prefixed();
+    CHECK(Stanza::parse(std::move(bytes), nullptr, prefixed).has_value() ==
+          Stanza::parse(std::move(copy), nullptr).has_value());
+  }
+}

@@ -1,6 +1,6 @@
-// Differential tests of the XMPP inbound fast paths (session 23) against the code they
-// replaced, kept in reference/: the framer's run skipping and scratch reuse, the in-place
-// JID checks and Stanza::parse. Random streams and strings built from the characters each
+// Differential tests of the XMPP inbound fast paths (sessions 23 and 25) against the code
+// they replaced, kept in reference/: the framer's run skipping, markup pass and scratch
+// reuse, the in-place JID checks and Stanza::parse. Random streams and strings built from the characters each
 // path treats specially (markup, quotes, entities, CDATA, controls, valid and invalid UTF-8
 // of every length, limits hit at every offset), fed in random chunks, must give the same
 // events, consumed counts, stanza bytes, header, error and error text, or the same JID.
@@ -136,6 +136,9 @@ const std::vector<std::string> kPieces = {
     "<xmlns:e/>",
     " xml:c='4'",
     " a:x='1' b:x='2'",
+    "<xml:e/>",
+    " xml:a:b='5'",
+    " xmlns:xml='http://www.w3.org/XML/1998/namespace'",
 };
 
 constexpr std::string_view kHeaderText =
@@ -311,6 +314,62 @@ TEST_CASE("framer fast paths: each byte value at each position of a value, text 
   }
 }
 
+TEST_CASE("framer markup pass: malformed and limit-breaking tags fail where the byte loop fails") {
+  // Stanzas whose tags the markup pass (markup_run) starts on and must hand back or fail
+  // exactly as the byte loop: errors inside names, between attributes, in values, at the
+  // '>' (depth, attribute count, duplicates, mismatched inner end tags), each byte of the
+  // groupchat stanza as the stanza limit, fed whole, byte by byte and in odd pieces.
+  const std::vector<std::string> stanzas = {
+      "<message type='groupchat' xml:lang='en' to='#c%irc@gw' from='u@d/r'><body>hi</body></message>",
+      "<message a='1' a='2'/>",
+      "<message a='1' b='2' c='3' d='4' e='5' f='6'><body>x</body></message>",
+      "<message a='1'b='2'/>",
+      "<message a ='1'/>",
+      "<message a= '1'/>",
+      "<message a=1/>",
+      "<message a='1\t2' b=\"x'y\" c='&amp;' d='<'/>",
+      "<message\ta='1'/>",
+      "<message a='1'\tb='2'><body>x</body></message>",
+      "<message><body>x</bodx></message>",
+      "<message><body>x</body ></message>",
+      "<message><a><b><c><d><e>deep</e></d></c></b></a></message>",
+      "<message><body/><x xmlns='urn:x'/></message>",
+      "<message><1body/></message>",
+      "<message><body>x</1body></message>",
+      "<message \xC3\xA9='1' a\xC3\xA9"
+      "b='2'><b\xC3\xA9>t</b\xC3\xA9></message>",
+      "<message a='\xC3\xA9\xC3'/>",
+      "<message a='x\x01'/>",
+      "<message><body>a&lt;b</body><!-- c --></message>",
+      "<message a='1' >  <body>x</body>  </message>",
+      "<message/>",
+      "<message></message>",
+      "</message>",
+  };
+  for (const auto& st : stanzas) {
+    const std::string in = std::string(kHeaderText) + st + st;
+    for (std::size_t depth : {std::size_t{1}, std::size_t{2}, std::size_t{32}}) {
+      FramerLimits l;
+      l.max_depth = depth;
+      l.max_attributes = depth == 2 ? 3 : 64;
+      for (std::vector<std::size_t> chunks :
+           {std::vector<std::size_t>{1'000'000}, {1}, {2, 7}, {kHeaderText.size() + 9, 3}}) {
+        CAPTURE(st);
+        CAPTURE(depth);
+        CHECK(trace<StreamFramer>(in, chunks, l) == trace<ref::RefStreamFramer>(in, chunks, l));
+      }
+    }
+    for (std::size_t lim = 1; lim <= st.size() + 1; ++lim) {
+      FramerLimits l;
+      l.max_stanza = lim;
+      CAPTURE(st);
+      CAPTURE(lim);
+      CHECK(trace<StreamFramer>(in, {1'000'000}, l) == trace<ref::RefStreamFramer>(in, {1'000'000}, l));
+      CHECK(trace<StreamFramer>(in, {4}, l) == trace<ref::RefStreamFramer>(in, {4}, l));
+    }
+  }
+}
+
 TEST_CASE("framer scratch: an idle stream holds none, a stanza cut between reads keeps its state") {
   // Two framers interleaved on one thread share the per-thread spare scratch: a stanza cut
   // in the middle of a name or value in one must not be disturbed by the other.
@@ -391,13 +450,14 @@ std::string random_jid_text(std::mt19937& rng) {
 
 }  // namespace
 
-TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before") {
+TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before (valid_jid: whether they do)") {
   std::mt19937 rng(7622);
   const int n = iterations(50000);
   for (int k = 0; k < n; ++k) {
     const std::string s = random_jid_text(rng);
     CAPTURE(s);
     REQUIRE(parse_jid(s) == ref::parse_jid(s));
+    REQUIRE(valid_jid(s) == ref::parse_jid(s).has_value());
     REQUIRE(prep_localpart(s) == ref::prep_localpart(s));
     REQUIRE(prep_domain(s) == ref::prep_domain(s));
     REQUIRE(prep_resource(s) == ref::prep_resource(s));
@@ -407,6 +467,7 @@ TEST_CASE("JID fast paths: random and hostile parts prepare exactly as before") 
     for (const std::string& s : {c, "a" + c + "b@d/r", "a@d" + c + "e/r", "a@d/r" + c + "s", "A@" + c}) {
       CAPTURE(s);
       REQUIRE(parse_jid(s) == ref::parse_jid(s));
+      REQUIRE(valid_jid(s) == ref::parse_jid(s).has_value());
     }
   }
 }
@@ -415,7 +476,7 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
   std::mt19937 rng(6120);
   auto ns = std::make_shared<const StreamNamespaces>();
   const int n = iterations(20000);
-  std::size_t parsed = 0;
+  std::size_t parsed = 0, unprefixed = 0;
   for (int k = 0; k < n; ++k) {
     const std::string in = random_stream(rng);
     StreamFramer f;
@@ -426,16 +487,22 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
         break;
       if (step.status == StreamFramer::Status::stanza) {
         auto bytes = f.take_stanza();
-        std::vector<char> copy = bytes;
+        std::vector<char> copy = bytes, framed = bytes;
         auto want = ref::parse_stanza(copy, *ns);
         auto got = Stanza::parse(std::move(bytes), ns);
         REQUIRE(static_cast<bool>(got) == static_cast<bool>(want));
+        // As the streams call it: the framer's "no ':' in any name" skips the namespace walk.
+        auto skipped = Stanza::parse(std::move(framed), ns, f.stanza_prefixed());
+        REQUIRE(static_cast<bool>(skipped) == static_cast<bool>(want));
         if (got) {
-          std::string a, b;
+          std::string a, b, c;
           render(a, got->root());
           render(b, want->document_element());
+          render(c, skipped->root());
           CHECK(a == b);
+          CHECK(c == b);
           ++parsed;
+          unprefixed += f.stanza_prefixed() ? 0 : 1;
         }
       }
       piece.remove_prefix(step.consumed);
@@ -443,6 +510,8 @@ TEST_CASE("Stanza::parse: the same stanzas are accepted and render the same as b
     }
   }
   CHECK(parsed > 1000);  // the generator makes plenty of valid stanzas
+  CHECK(unprefixed > 100);
+  CHECK(unprefixed < parsed);
 }
 
 TEST_CASE("Stanza::parse: namespace edge cases are decided as before") {
