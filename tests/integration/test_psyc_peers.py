@@ -314,6 +314,40 @@ def test_topic_nicks_and_kicks_cross_the_link():
     proxy.close()
 
 
+def _anna_on_a_carol_and_bob_on_b(a, b):
+    """anna in #dev on A, carol and bob in #dev on B, once anna has seen bob join."""
+    a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+    anna = irc_in_dev(a.ports["irc"], "anna")
+    carol = irc_in_dev(b.ports["irc"], "carol")
+    bob = irc_in_dev(b.ports["irc"], "bob")
+    anna.expect(r"^:bob!\S+ JOIN :?#dev")
+    return anna, carol, bob
+
+
+def _kill_bobs_mirror_on_a(a, anna):
+    """`parleyd ctl kick` of the session mirroring bob on A; anna sees him go."""
+    rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
+    mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
+    assert len(mirror) == 1, rows
+    assert a.control(f"kick {mirror[0]} spam").startswith("ok")
+    anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
+
+
+def _bob_gone_on_both(anna, carol):
+    for c, me in ((carol, "carol"), (anna, "anna")):
+        c.send("NAMES #dev")
+        names = c.expect(rf" 353 {me} . #dev :")
+        assert "bob" not in names.split(":", 2)[-1].split(), names
+
+
+def _bob_joins_again_and_is_heard_on_a(anna, bob):
+    bob.send("JOIN #dev")
+    bob.expect(r" 366 bob #dev ")
+    anna.expect(r"^:bob!\S+ JOIN :?#dev")
+    bob.send("PRIVMSG #dev :back again")
+    anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
+
+
 def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
     """A's operator KILLs the session mirroring B's bob on A (`parleyd ctl kick`): B removes
     bob from the room as a kick, both nodes agree he is gone, and when he joins again he is
@@ -322,30 +356,12 @@ def test_killing_a_mirror_session_is_a_kick_on_both_nodes():
     ca, cb, proxy = nodes()
     ca["server"]["control_socket"] = "./var/control"
     with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
-        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
-        anna = irc_in_dev(a.ports["irc"], "anna")
-        carol = irc_in_dev(b.ports["irc"], "carol")
-        bob = irc_in_dev(b.ports["irc"], "bob")
-        anna.expect(r"^:bob!\S+ JOIN :?#dev")
-        rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
-        mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
-        assert len(mirror) == 1, rows
-        assert a.control(f"kick {mirror[0]} spam").startswith("ok")
+        anna, carol, bob = _anna_on_a_carol_and_bob_on_b(a, b)
+        _kill_bobs_mirror_on_a(a, anna)
         bob.expect(r"^:\S+ KICK #dev bob :spam$")
         carol.expect(r"^:\S+ KICK #dev bob :spam$")
-        anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
-        carol.send("NAMES #dev")
-        names = carol.expect(r" 353 carol . #dev :")
-        assert "bob" not in names.split(":", 2)[-1].split(), names
-        anna.send("NAMES #dev")
-        names = anna.expect(r" 353 anna . #dev :")
-        assert "bob" not in names.split(":", 2)[-1].split(), names
-        # He comes back: mirrored again, and heard.
-        bob.send("JOIN #dev")
-        bob.expect(r" 366 bob #dev ")
-        anna.expect(r"^:bob!\S+ JOIN :?#dev")
-        bob.send("PRIVMSG #dev :back again")
-        anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
+        _bob_gone_on_both(anna, carol)
+        _bob_joins_again_and_is_heard_on_a(anna, bob)
         for n in (a, b):
             assert "malformed" not in n.log(), n.log()
         for c in (anna, carol, bob):
@@ -360,36 +376,22 @@ def test_what_crossed_a_kick_on_the_wire_does_not_bring_the_mirror_back():
     ca, cb, proxy = nodes()
     ca["server"]["control_socket"] = "./var/control"
     with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
-        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
-        anna = irc_in_dev(a.ports["irc"], "anna")
-        carol = irc_in_dev(b.ports["irc"], "carol")
-        bob = irc_in_dev(b.ports["irc"], "bob")
-        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        anna, carol, bob = _anna_on_a_carol_and_bob_on_b(a, b)
         proxy.down_open.clear()  # B -> A held from here
         bob.send("PART #dev")
         bob.send("JOIN #dev")
         bob.expect(r" 366 bob #dev ")
-        rows = [r.split() for r in a.control("sessions").splitlines()[1:]]
-        mirror = [r[0] for r in rows if r[1] == "psyc" and r[2].startswith("bob.")]
-        assert len(mirror) == 1, rows
-        assert a.control(f"kick {mirror[0]} spam").startswith("ok")
-        anna.expect(r"^:bob!\S+ (QUIT|PART|KICK)")
+        _kill_bobs_mirror_on_a(a, anna)
         after_kick = len(anna.lines)
         bob.expect(r"^:\S+ KICK #dev bob :spam$")
         carol.expect(r"^:\S+ KICK #dev bob :spam$")
         proxy.down_open.set()  # bob's part and join, then B's answer to the kick
         carol.send("PRIVMSG #dev :after the kick")
         anna.expect(r"^:carol!\S+ PRIVMSG #dev :after the kick$")
-        for c, me in ((anna, "anna"), (carol, "carol")):
-            c.send("NAMES #dev")
-            names = c.expect(rf" 353 {me} . #dev :")
-            assert "bob" not in names.split(":", 2)[-1].split(), names
+        _bob_gone_on_both(anna, carol)
         back = [x for x in anna.lines[after_kick:] if re.match(r":bob!\S+ JOIN", x)]
         assert not back, back
-        bob.send("JOIN #dev")
-        anna.expect(r"^:bob!\S+ JOIN :?#dev")
-        bob.send("PRIVMSG #dev :back again")
-        anna.expect(r"^:bob!\S+ PRIVMSG #dev :back again$")
+        _bob_joins_again_and_is_heard_on_a(anna, bob)
         for c in (anna, carol, bob):
             c.close()
     proxy.close()
