@@ -87,67 +87,28 @@ std::string render_message(std::string_view from, std::string_view to, std::stri
                            std::string_view body, const std::string* subject, std::string_view id,
                            std::string_view html, std::string_view delay_stamp, std::string_view delay_from,
                            std::string_view stanza_id, std::string_view stanza_id_by) {
-  // What an XmlWriter makes of these elements (open/attr/element/close, the unit test
-  // compares the two), written straight: every gateway message goes through here, among
-  // them the reflection of each XMPP user's message.
-  using protocols::xmpp::escape_attr;
-  using protocols::xmpp::escape_text;
   std::string out;
   // The markup around the values is < 200 bytes: one allocation for the common stanza.
   out.reserve(200 + from.size() + to.size() + id.size() + body.size() + html.size() + stanza_id.size() +
               stanza_id_by.size() + (subject ? subject->size() : 0));
-  out += "<message from='";
-  escape_attr(out, from);
-  out += "' to='";
-  escape_attr(out, to);
-  out += "' type='";
-  escape_attr(out, type);
-  if (!id.empty()) {
-    out += "' id='";
-    escape_attr(out, id);
-  }
-  out += '\'';
-  const bool content =
-      subject || !body.empty() || !html.empty() || !delay_stamp.empty() || !stanza_id.empty();
-  if (!content) {
-    out += "/>";
-    return out;
-  }
-  out += '>';
-  if (subject) {
-    if (subject->empty()) {
-      out += "<subject/>";
-    } else {
-      out += "<subject>";
-      escape_text(out, *subject);
-      out += "</subject>";
-    }
-  }
-  if (!body.empty()) {
-    out += "<body>";
-    escape_text(out, body);
-    out += "</body>";
-  }
-  out += html;  // rendered by the escaping writer (xhtml_im.cpp)
-  if (!delay_stamp.empty()) {
-    out += "<delay xmlns='urn:xmpp:delay'";
-    if (!delay_from.empty()) {
-      out += " from='";
-      escape_attr(out, delay_from);
-      out += '\'';
-    }
-    out += " stamp='";
-    escape_attr(out, delay_stamp);
-    out += "'/>";
-  }
-  if (!stanza_id.empty()) {  // XEP-0359 §3: the archiving entity's id for this message
-    out += "<stanza-id xmlns='urn:xmpp:sid:0' id='";
-    escape_attr(out, stanza_id);
-    out += "' by='";
-    escape_attr(out, stanza_id_by);
-    out += "'/>";
-  }
-  out += "</message>";
+  XmlWriter w(out);
+  w.open("message").attr("from", from).attr("to", to).attr("type", type).attr_if("id", id);
+  if (subject) w.element("subject", *subject);
+  if (!body.empty()) w.element("body", body);
+  if (!html.empty()) w.raw(html);  // rendered by the escaping writer (xhtml_im.cpp)
+  if (!delay_stamp.empty())
+    w.open("delay")
+        .attr("xmlns", "urn:xmpp:delay")
+        .attr_if("from", delay_from)
+        .attr("stamp", delay_stamp)
+        .close();
+  if (!stanza_id.empty())  // XEP-0359 §3: the archiving entity's id for this message
+    w.open("stanza-id")
+        .attr("xmlns", "urn:xmpp:sid:0")
+        .attr("id", stanza_id)
+        .attr("by", stanza_id_by)
+        .close();
+  w.finish();
   return out;
 }
 

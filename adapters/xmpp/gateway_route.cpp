@@ -128,31 +128,15 @@ gateway::XmppIn gateway_in(px::Stanza& s, px::Jid to, std::string from) {
   in.kind = name == "message"    ? gateway::XmppIn::Kind::message
             : name == "presence" ? gateway::XmppIn::Kind::presence
                                  : gateway::XmppIn::Kind::iq;
-  // type, id and the root's own xmlns in one pass over its attributes (the first of each
-  // name, as pugixml's attribute() finds it).
-  std::optional<std::string_view> type, id, xmlns;
-  for (pugi::xml_attribute a = s.root().first_attribute(); a; a = a.next_attribute()) {
-    const std::string_view n = a.name();
-    if (n == "type" && !type)
-      type = a.value();
-    else if (n == "id" && !id)
-      id = a.value();
-    else if (n == "xmlns" && !xmlns)
-      xmlns = a.value();
-  }
-  in.type = type.value_or("");
-  in.id = id.value_or("");
+  in.type = s.attr("type");
+  in.id = s.attr("id");
   in.from = std::move(from);
   in.to_local = std::move(to.local);
   in.to_domain = std::move(to.domain);
   in.to_resource = std::move(to.resource);
   // Children in the stanza's own namespace: jabber:client on c2s, jabber:component:accept
-  // on a XEP-0114 stream. One pass finds what s.child(name, ns) would for each: the first
-  // element child of that local name and namespace. The root's namespace is s.ns():
-  // an unprefixed root's own xmlns, else the stream's default.
-  const std::string_view ns = !px::prefix_of(s.root()).empty() ? s.ns()
-                              : xmlns                          ? *xmlns
-                                                               : std::string_view(s.stream().default_ns);
+  // on a XEP-0114 stream, found in one pass (children_of).
+  const std::string_view ns = s.ns();
   const Children c = children_of(s, ns);
   if (c.body) in.body = c.body.text().get();
   if (c.subject) in.subject = c.subject.text().get();

@@ -101,70 +101,14 @@ std::string lowered(std::string_view s) {
 }  // namespace
 
 std::optional<std::string> prep_localpart(std::string_view s) {
-  // localpart_ok() and lowered() in one pass: the copy is lowered as it is checked.
-  if (s.empty() || s.size() > kMaxJidPart) return std::nullopt;
-  std::string out(s);
-  for (std::size_t i = 0; i < out.size();) {
-    const auto c = static_cast<unsigned char>(out[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-        case '&':
-        case '\'':
-        case '/':
-        case ':':
-        case '<':
-        case '>':
-        case '@':
-        case ' ':
-          return std::nullopt;  // RFC 7622 §3.3.1
-        default:
-          if (c < 0x20 || c == 0x7F) return std::nullopt;
-      }
-      out[i] = ascii_lower(static_cast<char>(c));
-      ++i;
-    } else if (std::size_t n = xml_char_length(s, i)) {
-      i += n;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
+  if (!localpart_ok(s)) return std::nullopt;
+  return lowered(s);
 }
 
 std::optional<std::string> prep_domain(std::string_view s) {
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);  // §3.2
-  if (s.empty() || s.size() > kMaxJidPart) return std::nullopt;
-  if (s.front() == '[') {  // IPv6 literal: rare, checked apart
-    if (!domain_ok(s)) return std::nullopt;
-    return lowered(s);
-  }
-  // domain_ok()'s labels, basic_ok() and lowered() in one pass over the copy.
-  std::string out(s);
-  std::size_t label = 0;
-  for (std::size_t i = 0; i < out.size();) {
-    const auto c = static_cast<unsigned char>(out[i]);
-    if (c == '.') {
-      if (label == 0) return std::nullopt;
-      label = 0;
-      ++i;
-    } else if (c < 0x80) {
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '_'))
-        return std::nullopt;
-      if (++label > 63) return std::nullopt;
-      out[i] = ascii_lower(static_cast<char>(c));
-      ++i;
-    } else if (std::size_t n = xml_char_length(s, i)) {
-      // Each byte of a sequence counts toward the label's 63, as domain_ok() counts them.
-      if ((label += n) > 63) return std::nullopt;
-      i += n;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (label == 0) return std::nullopt;
-  return out;
+  if (!domain_ok(s)) return std::nullopt;
+  return lowered(s);
 }
 
 std::optional<std::string> prep_resource(std::string_view s) {
