@@ -630,13 +630,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
   // Channel lines are most of what a puppet reads (every occupant's puppet reads each one),
   // and the registration machine has nothing to do with a PRIVMSG or NOTICE in any phase:
   // straight to them, without its dozen command comparisons.
-  if (m.command.size() == 7 || m.command.size() == 6) {
-    const bool privmsg = is(m, "PRIVMSG");
-    if (privmsg || is(m, "NOTICE")) {
-      if (!link_ || !reg_.registered()) return;
-      const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
-      return on_privmsg(m, who, !privmsg);
-    }
+  if (const bool privmsg = is(m, "PRIVMSG"); privmsg || is(m, "NOTICE")) {
+    if (!link_ || !reg_.registered()) return;
+    const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
+    return on_privmsg(m, who, !privmsg);
   }
   const std::string old_nick = reg_.nick();
   std::string out;
@@ -654,7 +651,6 @@ void Puppet::on_irc_message(const irc::Message& m) {
 
   const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
   const bool me = irc::equal_fold(who, reg_.nick());
-  if (is(m, "PRIVMSG") || is(m, "NOTICE")) return on_privmsg(m, who, is(m, "NOTICE"));
   if (is(m, "JOIN") && m.nparams >= 1) {
     Channel* c = find_channel(m.param(0));
     if (!c) {
