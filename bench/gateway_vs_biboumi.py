@@ -93,6 +93,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def user_sys_ticks(pid: int) -> tuple[int, int]:
+    """utime and stime of a process (all threads), in clock ticks: the kernel samples which
+    of the two a running thread is in at each tick, so over a case of some seconds their
+    ratio splits the precise CPU time of cpu_seconds() into user space and kernel."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0, 0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]), int(fields[12])
+
+
 def ctx_switches(pid: int) -> int:
     """Context switches of every thread of a process (voluntary: mostly a wait for work)."""
     total = 0
@@ -578,6 +590,7 @@ class Stack:
             senders = [lambda seq, c=c: c.send_groupchat(self.room, run, seq) for c in self.xmpp]
         cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         cs0 = ctx_switches(self.gw.pid)
+        us0 = user_sys_ticks(self.gw.pid)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.monotonic()
         t0_ns = time.monotonic_ns()
@@ -616,6 +629,7 @@ class Stack:
                 break
         cpu1 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         cs1 = ctx_switches(self.gw.pid)
+        us1 = user_sys_ticks(self.gw.pid)
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         last_ns = max(xc.last_ns, ic.last_ns)
         wall = max((last_ns - t0_ns) / 1e9, 1e-9)
@@ -623,6 +637,8 @@ class Stack:
             c.sink.collector = None
         cpu = {name: cpu1[name] - cpu0[name] for name in self.pids}
         gw_cpu = cpu[self.gw.name]
+        user_ticks, sys_ticks = us1[0] - us0[0], us1[1] - us0[1]
+        kernel_share = sys_ticks / (user_ticks + sys_ticks) if user_ticks + sys_ticks else None
         xlat = sorted(xc.lat_ns)
         out = {
             "direction": direction, "occupants": self.k, "rate": rate, "sent": sent,
@@ -637,6 +653,11 @@ class Stack:
             "gw_us_per_stanza": round(gw_cpu * 1e6 / xc.total, 2) if xc.total else None,
             "gw_us_per_msg": round(gw_cpu * 1e6 / sent, 2) if sent else None,
             "gw_cs_per_msg": round((cs1 - cs0) / sent, 2) if sent else None,
+            # the part of gw_us_per_stanza spent in the kernel (tick-sampled share, see
+            # user_sys_ticks): syscalls, the TCP stack of both ends on loopback, wake-ups
+            "gw_kernel_us_per_stanza": (round(gw_cpu * kernel_share * 1e6 / xc.total, 2)
+                                        if xc.total and kernel_share is not None else None),
+            "gw_ticks": [user_ticks, sys_ticks],
             "stack_us_per_stanza": round(sum(cpu.values()) * 1e6 / xc.total, 2) if xc.total else None,
             "client_cpu_per_wall": round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall, 2),
         }
@@ -825,7 +846,8 @@ def report(results: dict, a, load_before: float) -> None:
           f"load before {load_before:.1f}, after {os.getloadavg()[0]:.1f}; IRC network {a.ircd}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
           f"{a.threads}; median of {max(1, a.repeat)} interleaved rounds\n")
     cols = [("msgs/s", "msgs_per_s"), ("stanzas/s", "stanzas_per_s"), ("lost", None), ("dups", "dups"),
-            ("p50 ms", None), ("p99 ms", None), ("ref p50 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"), ("gw cs/msg", "gw_cs_per_msg"),
+            ("p50 ms", None), ("p99 ms", None), ("ref p50 ms", None), ("ref p99 ms", None), ("gw us/stanza", "gw_us_per_stanza"),
+            ("gw kernel us/stanza", "gw_kernel_us_per_stanza"), ("gw cs/msg", "gw_cs_per_msg"),
             ("stack us/stanza", "stack_us_per_stanza"), ("client cpu/wall", "client_cpu_per_wall")]
     print("| gateway | case | " + " | ".join(c for c, _ in cols) + " | peak RSS MiB |")
     print("|---|---|" + "---:|" * (len(cols) + 1))
@@ -858,10 +880,42 @@ def report(results: dict, a, load_before: float) -> None:
           " stanzas/s: groupchat copies the occupants got; p50/p99: IRC->occupant (i2x) or"
           " occupant->IRC receiver (x2i); ref p50/p99: the raw IRC receiver's copy, sender -> IRC server ->"
           " receiver with no gateway (i2x: the IRC server's own latency in the same run), or the other occupants'"
-          " copies (x2i); gw us/stanza: gateway CPU / copies delivered; gw cs/msg: the gateway's context"
+          " copies (x2i); gw us/stanza: gateway CPU / copies delivered; gw kernel us/stanza: the part of it"
+          " spent in the kernel (utime/stime ticks); gw cs/msg: the gateway's context"
           " switches (all threads) per message sent;"
           " stack: + Prosody + the IRC server.")
+    ratios = ratio_lines(results)
+    if ratios:
+        print("\nCPU per stanza against Biboumi's (the issue's target: at most 1/3); kernel floor: the"
+              " gateway's kernel time alone against Biboumi's whole CPU, what the ratio would be if the"
+              " gateway spent nothing in user space:\n")
+        print("\n".join(ratios))
     sys.stdout.flush()
+
+
+def ratio_lines(results: dict) -> list[str]:
+    ref = results.get("biboumi")
+    if not isinstance(ref, dict) or "error" in ref:
+        return []
+    lines = []
+    for gw, per in results.items():
+        if gw == "biboumi" or "error" in per:
+            continue
+        for case, r in per.items():
+            base = ref.get(case)
+            if not isinstance(r, dict) or not isinstance(base, dict) or not base.get("gw_us_per_stanza"):
+                continue
+            if r.get("gw_us_per_stanza") is None:
+                continue
+            total = base["gw_us_per_stanza"]
+            line = f"- {gw} {case}: {r['gw_us_per_stanza'] / total:.3f}"
+            if r.get("gw_kernel_us_per_stanza") is not None:
+                line += f" (kernel floor {r['gw_kernel_us_per_stanza'] / total:.3f}"
+                if base.get("gw_kernel_us_per_stanza") is not None:
+                    line += f"; kernel us/stanza {r['gw_kernel_us_per_stanza']} vs Biboumi's {base['gw_kernel_us_per_stanza']}"
+                line += ")"
+            lines.append(line)
+    return lines
 
 
 if __name__ == "__main__":
