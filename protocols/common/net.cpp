@@ -124,36 +124,47 @@ void Connection::read_some() {
 // Boost 1.74 first tries the next read at once (a recv that fails fast on a drained socket;
 // it stops trying only after end of file, reactive_socket_recv_op), which costs about what
 // the epoll_ctl of a wait costs every time (epoll_reactor::start_op) and saves the recv
-// after the wait.
+// after the wait. On a direct lane ReactorRead skips that recv after a short read.
 void Connection::read_into_own_buffer() {
   if (!read_ahead_) read_ahead_ = std::make_unique<char[]>(limits_.read_ahead);
+  if (socket_.get_executor().is_direct()) {
+    if (!reactor_read_)
+      reactor_read_ = std::make_unique<ReactorRead>(this, &Connection::own_buffer_read_done);
+    if (reactor_read_->start(socket_, read_ahead_.get(), limits_.read_ahead, shared_from_this())) return;
+  }
   auto self = shared_from_this();
   socket_.async_read_some(
       asio::buffer(read_ahead_.get(), limits_.read_ahead),
-      [self](boost::system::error_code ec, std::size_t n) {
-        self->reading_ = false;
-        if (self->closed()) return;
-        if (ec == asio::error::operation_aborted && self->tls_upgrade_pending_) return self->do_start_tls();
-        if (ec) return self->close(ec == asio::error::eof ? "Connection closed" : "Read error");
-        // RFC 6120 §5.4.3.3: nothing may be pipelined across an upgrade; such bytes are dropped.
-        if (self->tls_upgrade_pending_) return self->do_start_tls();
-        if (self->input_held_ && self->state_ == State::open && !self->tls_ && !self->framing_) {
-          // Held while the read was queued: keep the bytes for hold_input(false), bounded.
-          if (self->in_.size() + n > self->limits_.max_read_buffer) {
-            self->in_.clear();
-            return self->on_read_overflow();
-          }
-          self->in_.append(self->read_ahead_.get(), n);
-          return;
-        }
-        if (self->tls_)
-          self->on_cipher(self->read_ahead_.get(), n);
-        else
-          self->on_read_bytes(self->read_ahead_.get(), n);
-        if (self->closed()) return;
-        if (n < self->limits_.read_ahead) return self->read_some();
-        self->drain(1);  // a full buffer: the kernel may hold more
-      });
+      [self](boost::system::error_code ec, std::size_t n) { self->on_own_buffer_read(ec, n); });
+}
+
+void Connection::own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n) {
+  static_cast<Connection*>(self)->on_own_buffer_read(ec, n);
+}
+
+void Connection::on_own_buffer_read(const boost::system::error_code& ec, std::size_t n) {
+  reading_ = false;
+  if (closed()) return;
+  if (ec == asio::error::operation_aborted && tls_upgrade_pending_) return do_start_tls();
+  if (ec) return close(ec == asio::error::eof ? "Connection closed" : "Read error");
+  // RFC 6120 §5.4.3.3: nothing may be pipelined across an upgrade; such bytes are dropped.
+  if (tls_upgrade_pending_) return do_start_tls();
+  if (input_held_ && state_ == State::open && !tls_ && !framing_) {
+    // Held while the read was queued: keep the bytes for hold_input(false), bounded.
+    if (in_.size() + n > limits_.max_read_buffer) {
+      in_.clear();
+      return on_read_overflow();
+    }
+    in_.append(read_ahead_.get(), n);
+    return;
+  }
+  if (tls_)
+    on_cipher(read_ahead_.get(), n);
+  else
+    on_read_bytes(read_ahead_.get(), n);
+  if (closed()) return;
+  if (n < limits_.read_ahead) return read_some();
+  drain(1);  // a full buffer: the kernel may hold more
 }
 
 // Reads what the kernel has into the per-thread buffer, bounded so one client cannot

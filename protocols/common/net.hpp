@@ -59,6 +59,7 @@
 #include "protocols/common/lane.hpp"
 #include "protocols/common/limits.hpp"
 #include "protocols/common/listen_address.hpp"
+#include "protocols/common/reactor_read.hpp"
 #include "protocols/common/tls_session.hpp"
 
 namespace parley::protocols {
@@ -270,6 +271,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class State : std::uint8_t { handshaking, open, draining, closed };
   void read_some();
   void read_into_own_buffer();
+  void on_own_buffer_read(const boost::system::error_code& ec, std::size_t n);
+  static void own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
   void drain(int rounds_done);
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
@@ -312,6 +315,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Limits limits_;
   std::string in_;                      // unconsumed input
   std::unique_ptr<char[]> read_ahead_;  // limits_.read_ahead bytes, or null
+  std::unique_ptr<ReactorRead> reactor_read_;  // reads into read_ahead_ on a direct lane
   std::string out_;                     // queued, not yet handed to the socket
   std::string writing_;                 // handed to an async write in progress
   std::string peer_host_;

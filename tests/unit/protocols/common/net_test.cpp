@@ -45,13 +45,17 @@ class Echo : public Connection {
 // A listener on 127.0.0.1 whose connections are Echo with `limits`, served by one io
 // thread for at most 10 s; `last` is the newest connection.
 struct EchoServer {
-  explicit EchoServer(Connection::Limits l)
+  // direct: each connection on a direct lane of `io` (one thread runs it), as the core's
+  // connections are with server.threads >= 2 (lane.hpp).
+  explicit EchoServer(Connection::Limits l, bool direct = false)
       : limits(l),
-        listener(io, ListenAddress{Transport::tcp, "127.0.0.1", 0}, [this](Socket s, bool, Admission) {
-          last = std::make_shared<Echo>(std::move(s), nullptr, limits);
-          manager.add(last);
-          last->start();
-        }) {
+        listener(io, ListenAddress{Transport::tcp, "127.0.0.1", 0},
+                 [this, direct](Socket s, bool, Admission) {
+                   if (direct) s = rehome(std::move(s), Lane::direct(io));
+                   last = std::make_shared<Echo>(std::move(s), nullptr, limits);
+                   manager.add(last);
+                   last->start();
+                 }) {
     REQUIRE_FALSE(listener.open());
     listener.start();
     port = listener.local_endpoint().port();
@@ -117,16 +121,16 @@ std::string read_until(tcp::socket& c, const std::string& end) {
   return {boost::asio::buffers_begin(buf.data()), boost::asio::buffers_end(buf.data())};
 }
 
-}  // namespace
-
 // Limits::read_ahead: reads go into the connection's own (here tiny) buffer; what does not
 // fit is drained through the shared one; a hold set while a read is queued keeps the bytes it
 // brought (the rest stays in the kernel, as without read_ahead).
-TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input, closes at EOF") {
+// On a direct lane the reads go through ReactorRead (reactor_read.hpp), on a strand through
+// async_read_some: the same behaviour either way.
+void read_ahead_scenario(bool direct) {
   Connection::Limits limits;
   limits.max_read_buffer = 4096;
   limits.read_ahead = 8;
-  EchoServer srv(limits);
+  EchoServer srv(limits, direct);
   auto& io = srv.io;
   auto& last = srv.last;
   auto on_io = [&](auto f) {  // runs f on the io thread and waits for it
@@ -167,4 +171,14 @@ TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input
   }
   CHECK(srv.all_closed());
   CHECK(last->closed_reason == "Connection closed");
+}
+
+}  // namespace
+
+TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input, closes at EOF") {
+  read_ahead_scenario(false);
+}
+
+TEST_CASE("net: read_ahead on a direct lane (ReactorRead) carries, holds and closes the same") {
+  read_ahead_scenario(true);
 }

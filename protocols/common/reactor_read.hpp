@@ -1,0 +1,56 @@
+#pragma once
+// ReactorRead: a socket read that tells Boost's epoll reactor when it drained the socket,
+// for connections on a direct lane (lane.hpp: the core's own io_context, one thread).
+//
+// Why: Boost 1.74's own read (reactive_socket_recv_op) counts a socket as drained only at
+// end of file, so every read a connection starts after a short one first tries recv() at
+// once and gets EAGAIN: one system call and ~400 instructions per read that can never
+// succeed. A gateway's puppets each read a copy of every channel line, one line per read
+// at 200 msgs/s (bench/README.md, issue 11). Here a read that got fewer bytes than asked
+// reports "done and exhausted": the reactor then queues the next read without trying it,
+// and epoll's next edge (EPOLLET, registered once) performs it. A stream socket's recv()
+// returns everything it holds up to the size asked, so a short read did drain it; bytes
+// that arrive later raise a new edge.
+//
+// Only where the reactor is Boost 1.74's epoll reactor (start() says so); elsewhere, and for
+// strand lanes (whose completions must pass through the strand), Connection uses
+// async_read_some as before.
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "protocols/common/lane.hpp"
+
+namespace parley::protocols {
+
+// One outstanding read at a time, reused for the connection's life. The owner (a
+// Connection) is kept alive by `keep_alive` while a read is queued in the reactor, and the
+// read calls back `done(owner, ec, n)` from the reactor's completion on the lane's thread.
+// When the io_context is destroyed with a read queued, the read lets go of its owner and
+// `done` is not called.
+class ReactorRead {
+ public:
+  using Done = void (*)(void* owner, const boost::system::error_code& ec, std::size_t n);
+  using SocketType = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Lane>;
+
+  ReactorRead(void* owner, Done done);
+  ~ReactorRead();
+  ReactorRead(const ReactorRead&) = delete;
+  ReactorRead& operator=(const ReactorRead&) = delete;
+
+  // Reads at most `len` bytes into `buf` once the socket has any. The socket's executor
+  // must be a direct lane and this must run on its thread. False: not started (not
+  // available here); the caller reads another way.
+  bool start(SocketType& socket, char* buf, std::size_t len, std::shared_ptr<void> keep_alive);
+  // recv() calls made so far, EAGAIN included (tests: none is made after a short read).
+  std::uint64_t recv_calls() const;
+
+ private:
+  struct Op;
+  std::unique_ptr<Op> op_;
+};
+
+}  // namespace parley::protocols

@@ -1,0 +1,149 @@
+// protocols/common/reactor_read.hpp: a read on a direct lane that reports a short read as
+// draining the socket, so the next read waits for epoll's edge without a recv that would
+// fail; full reads, end of file, a close while queued and an io_context destroyed with a
+// read queued behave as Boost's own read does.
+#include "protocols/common/reactor_read.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocols/common/net.hpp"
+
+using namespace parley::protocols;
+namespace asio = boost::asio;
+
+namespace {
+
+struct Result {
+  std::optional<boost::system::error_code> ec;
+  std::size_t n = 0;
+};
+
+void on_done(void* owner, const boost::system::error_code& ec, std::size_t n) {
+  auto* r = static_cast<Result*>(owner);
+  r->ec = ec;
+  r->n = n;
+}
+
+// A loopback pair: `reader` on a direct lane of `io` (the test's thread runs io, the one
+// thread a direct lane allows), `writer` a plain blocking socket.
+struct Pair {
+  asio::io_context io{1};
+  Socket reader{Lane::direct(io)};
+  asio::io_context other;
+  tcp::socket writer{other};
+
+  Pair() {
+    tcp::acceptor acceptor(other, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    writer.connect(acceptor.local_endpoint());
+    tcp::socket accepted(other);
+    acceptor.accept(accepted);
+    const auto protocol = accepted.local_endpoint().protocol();
+    reader = Socket(Lane::direct(io), protocol, accepted.release());
+  }
+  void write(const std::string& s) { asio::write(writer, asio::buffer(s)); }
+  // Runs io until the read completed (at most 2 s).
+  bool run_until(const Result& r) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!r.ec && std::chrono::steady_clock::now() < end) {
+      io.restart();
+      io.run_one_for(std::chrono::milliseconds(50));
+    }
+    return r.ec.has_value();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ReactorRead: after a short read the next read waits for data without a recv") {
+  Pair p;
+  Result r;
+  ReactorRead read(&r, &on_done);
+  char buf[16];
+  auto keep = std::make_shared<int>(0);
+
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  CHECK(read.recv_calls() == 1);  // the first read is tried at once: nothing there yet
+  p.write("abc");
+  REQUIRE(p.run_until(r));
+  CHECK_FALSE(*r.ec);
+  CHECK(std::string(buf, r.n) == "abc");
+  CHECK(read.recv_calls() == 2);
+
+  // Short read: drained. The next read is queued without trying recv.
+  r = {};
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  CHECK(read.recv_calls() == 2);
+  p.write("defg");
+  REQUIRE(p.run_until(r));
+  CHECK(std::string(buf, r.n) == "defg");
+  CHECK(read.recv_calls() == 3);
+
+  // A full buffer may leave more in the kernel: the next read tries at once and gets it.
+  r = {};
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  p.write(std::string(16, 'x') + "tail");
+  REQUIRE(p.run_until(r));
+  CHECK(r.n == 16);
+  r = {};
+  const auto before = read.recv_calls();
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  CHECK(read.recv_calls() == before + 1);
+  REQUIRE(p.run_until(r));
+  CHECK(std::string(buf, r.n) == "tail");
+
+  // End of file.
+  r = {};
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(p.run_until(r));
+  CHECK(*r.ec == asio::error::eof);
+  CHECK(r.n == 0);
+  CHECK(keep.use_count() == 1);  // released with the completion
+}
+
+TEST_CASE("ReactorRead: a close while the read is queued completes it as aborted and lets go of its owner") {
+  Pair p;
+  Result r;
+  ReactorRead read(&r, &on_done);
+  char buf[16];
+  auto keep = std::make_shared<int>(0);
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  CHECK(keep.use_count() == 2);
+  p.reader.close();
+  REQUIRE(p.run_until(r));
+  CHECK(*r.ec == asio::error::operation_aborted);
+  CHECK(keep.use_count() == 1);
+}
+
+TEST_CASE("ReactorRead: an io_context destroyed with a read queued releases the owner, no callback") {
+  Result r;
+  auto read = std::make_unique<ReactorRead>(&r, &on_done);
+  char buf[16];
+  auto keep = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = keep;
+  {
+    auto p = std::make_unique<Pair>();
+    REQUIRE(read->start(p->reader, buf, sizeof buf, std::move(keep)));
+    CHECK_FALSE(watch.expired());
+    p.reset();  // socket, then io_context: the queued read is abandoned
+  }
+  CHECK(watch.expired());
+  CHECK_FALSE(r.ec.has_value());
+}
+
+TEST_CASE("ReactorRead: not on a strand lane (its completions must pass through the strand)") {
+  asio::io_context io;
+  Socket s{Lane(asio::make_strand(io))};
+  Result r;
+  ReactorRead read(&r, &on_done);
+  char buf[4];
+  CHECK_FALSE(read.start(s, buf, sizeof buf, std::make_shared<int>(0)));
+}
