@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -490,6 +491,82 @@ def test_gateway_pings_a_silent_server_and_reconnects():
     finally:
         lsock.close()
 
+
+def test_gateway_a_flooding_network_does_not_slow_another():
+    """One IRC network floods its puppet (unsolicited PONGs, as fast as the socket takes
+    them, for 4 s): another user's channel on another network (ngircd) keeps carrying lines
+    both ways meanwhile, each within 2 s, and the flooded puppet keeps reading: every read
+    is bounded (protocols/common/net.cpp) and goes back to the reactor behind the others."""
+    irc_net = Ngircd().start()
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    flood_port = lsock.getsockname()[1]
+    cfg = gateway_config(irc_net.port)
+    cfg["irc"]["networks"].append({"name": "flood", "host": "127.0.0.1", "port": flood_port, "tls": False})
+    result = {"sent": 0, "error": None}
+    flooding = threading.Event()
+
+    def flooder():
+        try:
+            lsock.settimeout(20)
+            conn, _ = lsock.accept()
+            conn.settimeout(10)
+            buf = b""
+            while b"USER " not in buf:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    raise AssertionError("the puppet closed before registering")
+                buf += chunk
+            conn.sendall(b":flood 001 dave :Welcome\r\n")
+            chunk = b":flood PONG flood :unasked\r\n" * 2000  # 60 KB
+            flooding.set()
+            end = time.monotonic() + 4
+            while time.monotonic() < end:
+                conn.sendall(chunk)  # blocks while the puppet does not read: 10 s is a failure
+                result["sent"] += len(chunk)
+            conn.close()
+        except Exception as e:  # noqa: BLE001 (reported by the test below)
+            result["error"] = repr(e)
+            flooding.set()
+
+    t = threading.Thread(target=flooder, daemon=True)
+    t.start()
+    try:
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/x", "davepw")
+            dave.send_presence(pto=f"#x%flood@{GW}/dave")  # opens the flooded puppet
+            while not flooding.is_set():
+                LOOP.run_until_complete(asyncio.sleep(0.05))
+            assert result["error"] is None, result["error"]
+            n = 0
+            while t.is_alive():
+                n += 1
+                t0 = time.monotonic()
+                bob.send(f"PRIVMSG #test :line {n} during the flood")
+                m = run(next_where(alice.group, lambda m, n=n: m["body"] == f"line {n} during the flood"), timeout=2)
+                assert m["from"].resource == "bob"
+                alice.send_message(mto=ROOM, mbody=f"answer {n}", mtype="groupchat")
+                bob.expect(rf"^:alice!\S+ PRIVMSG #test :answer {n}$", timeout=2)
+                assert time.monotonic() - t0 < 4
+            t.join(15)
+            assert result["error"] is None, result["error"]
+            assert n >= 3, f"only {n} round trips while the network flooded"
+            assert result["sent"] > 1_000_000, result  # the puppet kept reading the flood
+            print(f"      {n} round trips while {result['sent'] / 1e6:.0f} MB flooded the other puppet")
+            xc.bye(dave)
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        lsock.close()
+        irc_net.close()
 
 if __name__ == "__main__":
     h.run_tests(globals())
