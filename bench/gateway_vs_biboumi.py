@@ -687,8 +687,13 @@ def run_stack(gw, irc_port: int, pids: dict[str, int], a, cases: list[tuple[str,
                 perf = None
                 if a.perf:
                     os.makedirs(a.perf, exist_ok=True)
-                    perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "499", "-p", str(gw.pid),
-                                             "-o", os.path.join(a.perf, f"{gw.name}-{name}.data")],
+                    # The whole machine (-a), not the process (-p): recording one process makes
+                    # perf's own work at each of its context switches land in its profile
+                    # (finish_task_switch, a quarter of the samples on this VM). Read with
+                    # `perf report -i FILE --pid PID` (the PID is in the .pid file next to it).
+                    out = os.path.join(a.perf, f"{gw.name}-{name}")
+                    Path(out + ".pid").write_text(f"{gw.pid}\n")
+                    perf = subprocess.Popen(["perf", "record", "-q", "-a", "-g", "-F", "999", "-o", out + ".data"],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     await asyncio.sleep(1)
                 try:
@@ -730,7 +735,8 @@ def main() -> int:
                     "shows each figure's median")
     ap.add_argument("--parleyd-base", default=os.environ.get("PARLEYD_BASE"),
                     help="a second parleyd (e.g. before a change) measured as 'parley-base' in component mode")
-    ap.add_argument("--perf", help="record each case of each gateway with `perf record -g` into this directory")
+    ap.add_argument("--perf", help="record each case of each gateway with `perf record -a -g` (the whole machine;"
+                    " `perf report --pid` with the gateway's PID from the .pid file) into this directory")
     ap.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     ap.add_argument("--json", help="write every result to this file")
     a = ap.parse_args()
