@@ -120,6 +120,17 @@ def wait_gone(irc, nick, timeout=10):
         LOOP.run_until_complete(asyncio.sleep(0.2))
 
 
+def bob_and_alice_in_test(irc_port, xmpp_port):
+    """bob (raw IRC) in #test, then alice (XMPP) joined through the gateway; bob saw her JOIN."""
+    bob = xc.LoopIrc(irc_port, "bob")
+    bob.send("JOIN #test")
+    bob.expect(r" 366 bob #test ")
+    alice = xc.login(Client, xmpp_port, "alice@localhost/x", "alicepw")
+    run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
+    bob.expect(r"^:alice!\S+ JOIN :?#test")
+    return bob, alice
+
+
 def test_gateway_both_ways():
     irc_net = Ngircd().start()
     try:
@@ -318,12 +329,7 @@ def test_gateway_formatting_xhtml_im():
     irc_net = Ngircd().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")
-            bob.expect(r" 366 bob #test ")
-            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
-            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
-            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            bob, alice = bob_and_alice_in_test(irc_net.port, d.ports["xmpp"])
             XHTML = "{http://www.w3.org/1999/xhtml}"
             # IRC -> XMPP
             bob.send("PRIVMSG #test :hi \x02bold\x02 \x1dit\x1d \x0304red\x03 <&>")
@@ -408,12 +414,7 @@ def test_gateway_throttles_outgoing_lines():
         cfg = gateway_config(irc_net.port)
         cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 400}
         with h.Parleyd(cfg) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")
-            bob.expect(r" 366 bob #test ")
-            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
-            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
-            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            bob, alice = bob_and_alice_in_test(irc_net.port, d.ports["xmpp"])
             LOOP.run_until_complete(asyncio.sleep(0.5))  # the bucket refills after the JOIN
             alice.send_message(mto=ROOM, mbody="l1\nl2\nl3\nl4", mtype="groupchat")
             times = []
@@ -535,12 +536,7 @@ def test_gateway_a_flooding_network_does_not_slow_another():
     t.start()
     try:
         with h.Parleyd(cfg) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")
-            bob.expect(r" 366 bob #test ")
-            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
-            run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
-            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            bob, alice = bob_and_alice_in_test(irc_net.port, d.ports["xmpp"])
             dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/x", "davepw")
             dave.send_presence(pto=f"#x%flood@{GW}/dave")  # opens the flooded puppet
             while not flooding.is_set():

@@ -60,16 +60,25 @@ struct Pair {
   }
 };
 
+// A Pair with a ReactorRead on its reader, a buffer and the owner the read keeps alive.
+struct Reader : Pair {
+  Result r;
+  ReactorRead read{&r, &on_done};
+  char buf[16] = {};
+  std::shared_ptr<int> keep = std::make_shared<int>(0);
+  bool start() { return read.start(reader, buf, sizeof buf, keep); }
+};
+
 }  // namespace
 
 TEST_CASE("ReactorRead: after a short read the next read waits for data without a recv") {
-  Pair p;
-  Result r;
-  ReactorRead read(&r, &on_done);
-  char buf[16];
-  auto keep = std::make_shared<int>(0);
+  Reader p;
+  auto& r = p.r;
+  auto& read = p.read;
+  auto& buf = p.buf;
+  auto& keep = p.keep;
 
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.start());
   CHECK(read.recv_calls() == 1);  // the first read is tried at once: nothing there yet
   p.write("abc");
   REQUIRE(p.run_until(r));
@@ -79,7 +88,7 @@ TEST_CASE("ReactorRead: after a short read the next read waits for data without 
 
   // Short read: drained. The next read is queued without trying recv.
   r = {};
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.start());
   CHECK(read.recv_calls() == 2);
   p.write("defg");
   REQUIRE(p.run_until(r));
@@ -88,20 +97,20 @@ TEST_CASE("ReactorRead: after a short read the next read waits for data without 
 
   // A full buffer may leave more in the kernel: the next read tries at once and gets it.
   r = {};
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.start());
   p.write(std::string(16, 'x') + "tail");
   REQUIRE(p.run_until(r));
   CHECK(r.n == 16);
   r = {};
   const auto before = read.recv_calls();
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.start());
   CHECK(read.recv_calls() == before + 1);
   REQUIRE(p.run_until(r));
   CHECK(std::string(buf, r.n) == "tail");
 
   // End of file.
   r = {};
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.start());
   p.writer.shutdown(tcp::socket::shutdown_send);
   REQUIRE(p.run_until(r));
   CHECK(*r.ec == asio::error::eof);
@@ -110,17 +119,13 @@ TEST_CASE("ReactorRead: after a short read the next read waits for data without 
 }
 
 TEST_CASE("ReactorRead: a close while the read is queued completes it as aborted and lets go of its owner") {
-  Pair p;
-  Result r;
-  ReactorRead read(&r, &on_done);
-  char buf[16];
-  auto keep = std::make_shared<int>(0);
-  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
-  CHECK(keep.use_count() == 2);
+  Reader p;
+  REQUIRE(p.start());
+  CHECK(p.keep.use_count() == 2);
   p.reader.close();
-  REQUIRE(p.run_until(r));
-  CHECK(*r.ec == asio::error::operation_aborted);
-  CHECK(keep.use_count() == 1);
+  REQUIRE(p.run_until(p.r));
+  CHECK(*p.r.ec == asio::error::operation_aborted);
+  CHECK(p.keep.use_count() == 1);
 }
 
 TEST_CASE("ReactorRead: an io_context destroyed with a read queued releases the owner, no callback") {
