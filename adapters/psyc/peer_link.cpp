@@ -533,8 +533,14 @@ struct PeerHub::Impl {
       // A member of ours, kicked on the peer's node: only in a room the peer shares with us.
       // Once the member is out, the peer is told so: until then it ignores what we said of
       // them before the kick reached us (`kicked`), which may have crossed it on the wire.
-      if (p.rooms.count(room) && kick_local(room, unis[0], kicker, reason))
+      if (p.rooms.count(room)) {
+        if (kick_local(room, unis[0], kicker, reason)) send(p, leave_notice(room, unis[0], &kicker, reason));
+      } else if (!local_member(room, unis[0])) {
+        // Not shared any more: our last member left and that leave crossed the kick. The
+        // member is out; the answer still lets the peer stop ignoring them in this room
+        // (else a later join of theirs would stay unseen there until the link resyncs).
         send(p, leave_notice(room, unis[0], &kicker, reason));
+      }
       return true;
     }
     // A kick there answers ours (or went out before it: then the answer follows); a plain
@@ -566,14 +572,7 @@ struct PeerHub::Impl {
   // True when the member is not in the room afterwards.
   bool kick_local(const std::string& room, std::string_view uni, const std::string& kicker,
                   const std::string& reason) {
-    const core::Room* r = rt.core.rooms().find(room);
-    if (!r) return true;
-    core::SessionId target = 0;
-    for (const auto& [sid, m] : r->members)
-      if (!proxy_ids.count(sid) && pp::person_uniform(domain, m.user.id()) == uni) {
-        target = sid;
-        break;
-      }
+    const core::SessionId target = local_member(room, uni);
     if (!target) return true;
     if (!rt.core.rooms().remove_as(target, room, {core::LeaveReason::Kind::kick, kicker, reason}))
       return false;
@@ -582,6 +581,14 @@ struct PeerHub::Impl {
     if (!has_locals(room))
       post_guarded(rt.core_strand, "psyc: drop mirror", [this, room] { drop_room(room); });
     return true;
+  }
+
+  // The session of our member `uni` in `room`, or 0.
+  core::SessionId local_member(const std::string& room, std::string_view uni) const {
+    if (const core::Room* r = rt.core.rooms().find(room))
+      for (const auto& [sid, m] : r->members)
+        if (!proxy_ids.count(sid) && pp::person_uniform(domain, m.user.id()) == uni) return sid;
+    return 0;
   }
 
   void apply_nick(Peer& p, const pp::Packet& pk) {

@@ -397,6 +397,33 @@ def test_what_crossed_a_kick_on_the_wire_does_not_bring_the_mirror_back():
     proxy.close()
 
 
+def test_a_kick_that_crossed_the_last_local_leave_does_not_hide_the_person_later():
+    """bob, B's last member in #dev, leaves while A kills his mirror: B no longer shares
+    the room when the kick comes, so it does not apply it, but it still answers with his
+    leave; A then stops ignoring him there, and when he joins again A sees and hears him
+    (before, A kept ignoring him until the link resynced)."""
+    ca, cb, proxy = nodes()
+    ca["server"]["control_socket"] = "./var/control"
+    with h.Parleyd(ca) as a, h.Parleyd(cb) as b:
+        a.wait_for_log(r"psyc peer psyc://b.test: link up \(dialed\)", 15)
+        anna = irc_in_dev(a.ports["irc"], "anna")
+        bob = irc_in_dev(b.ports["irc"], "bob")
+        anna.expect(r"^:bob!\S+ JOIN :?#dev")
+        proxy.down_open.clear()  # B -> A held from here: bob's part waits
+        bob.send("PART #dev")
+        bob.expect(r"^:bob!\S+ PART #dev")
+        time.sleep(0.3)  # B has dropped the room it no longer shares
+        _kill_bobs_mirror_on_a(a, anna)
+        time.sleep(0.5)  # the kick reached B, which does not share the room any more
+        proxy.down_open.set()  # bob's part, then B's answer to the kick
+        _bob_joins_again_and_is_heard_on_a(anna, bob)
+        for n in (a, b):
+            assert "malformed" not in n.log(), n.log()
+        for c in (anna, bob):
+            c.close()
+    proxy.close()
+
+
 def test_link_drop_restart_resync_and_bounded_queue():
     ca, cb, proxy = nodes(queue=2)
     with h.Parleyd(ca) as a:
