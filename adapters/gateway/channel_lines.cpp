@@ -53,13 +53,9 @@ ChannelLines::Line* ChannelLines::line(std::size_t slot, std::string_view room, 
 
 bool ChannelLines::prepare(Line& l, std::string_view sid) {
   if (l.rendered && l.stanza_id == sid) return true;
-  std::string from;
-  from.reserve(l.room.size() + 1 + l.nick.size());
-  from.append(l.room).append(1, '/').append(l.nick);
   // Rendered with an empty `to`: the escaped `from` holds no quote, so the first "' to='"
   // is the attribute's, and the value goes between the two halves.
-  std::string whole = render_message(from, {}, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
-                                     sid, sid.empty() ? std::string_view() : std::string_view(l.room));
+  const std::string whole = render(l, {}, sid);
   constexpr std::string_view kTo = "' to='";
   const auto at = whole.find(kTo);
   if (at == std::string::npos) return false;  // not the writer's layout: render every copy whole
@@ -70,13 +66,16 @@ bool ChannelLines::prepare(Line& l, std::string_view sid) {
   return true;
 }
 
-std::string ChannelLines::whole(const Line& l, std::string_view to, std::string_view sid) {
-  return render_message(l.room + "/" + l.nick, to, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {},
-                        sid, sid.empty() ? std::string_view() : std::string_view(l.room));
+std::string ChannelLines::render(const Line& l, std::string_view to, std::string_view sid) {
+  std::string from;
+  from.reserve(l.room.size() + 1 + l.nick.size());
+  from.append(l.room).append(1, '/').append(l.nick);
+  return render_message(from, to, "groupchat", l.body.body, nullptr, {}, l.body.html, {}, {}, sid,
+                        sid.empty() ? std::string_view() : std::string_view(l.room));
 }
 
 std::string ChannelLines::stanza(Line& l, std::string_view to, std::string_view sid) {
-  if (!prepare(l, sid)) return whole(l, to, sid);
+  if (!prepare(l, sid)) return render(l, to, sid);
   std::string out;
   out.reserve(l.head.size() + to.size() + 8 + l.tail.size());
   out += l.head;

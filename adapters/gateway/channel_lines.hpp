@@ -74,7 +74,8 @@ class ChannelLines {
   // Renders `l` with `sid` into head and tail if it is not yet; false: the writer's layout is
   // not the expected one (then each copy is rendered whole).
   bool prepare(Line& l, std::string_view sid);
-  static std::string whole(const Line& l, std::string_view to, std::string_view sid);
+  // The whole stanza of `l` to `to` (render_message), what every copy equals.
+  static std::string render(const Line& l, std::string_view to, std::string_view sid);
 
   std::array<Line, kSlots> slots_;
 };

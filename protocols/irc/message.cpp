@@ -157,8 +157,7 @@ ParseError parse_line(std::string_view line, Message& m) {
     return sp == std::string_view::npos ? n : sp;
   };
   if (i < n && line[i] == '@') {
-    auto sp = line.find(' ', i);
-    std::size_t end = sp == std::string_view::npos ? n : sp;
+    const std::size_t end = word_end();
     if (end + 1 > kMaxTagSection) return ParseError::tags_too_long;
     m.tags = line.substr(1, end - 1);
     i = end;
