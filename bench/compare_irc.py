@@ -98,6 +98,8 @@ class Inspircd(b.Server):
     # (users/flood/no-throttle: no penalty per command; no-fakelag: no penalty ceiling;
     # increased-buffers: no recvq/soft sendq limits) makes the senders unthrottled.
     oper = ["--oper", "bench:bench"]
+    # Extra modules (<module name=...>), e.g. the IRCv3 set gateway_vs_biboumi.py --ircv3 loads.
+    modules: tuple = ()
 
     def start(self):
         conf = self.tmp / "inspircd.conf"
@@ -117,7 +119,7 @@ class Inspircd(b.Server):
 <oper name="bench" password="bench" host="*@*" type="bench">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{self.tmp}/inspircd-file.log">
 <files motd="/etc/inspircd/inspircd.motd">
-""")
+""" + "".join(f'<module name="{m}">\n' for m in self.modules))
         self.spawn(["inspircd", "--config", str(conf), "--nofork", "--runasroot"])
         b.wait_port(self.port, 30, self.proc)
         return self

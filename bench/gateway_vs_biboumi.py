@@ -31,6 +31,9 @@ itself on a first start against a closed port. parleyd uses `throttle: off` on t
   --quick: tiny counts (a smoke run, < 60 s); --cases i2x,x2i,max,archive,standalone;
   --ircd ngircd|inspircd: the IRC network (InspIRCd: the bench's IRC clients OPER into a
   class without throttling; the gateways' puppets get a <connect> class without fakelag);
+  --ircv3 (InspIRCd only): the network offers CAP with echo-message, server-time and
+  multi-prefix, as Libera and most InspIRCd/UnrealIRCd networks do (parleyd then reflects
+  an occupant's line when the server echoes it; Biboumi 9 does not ask for echo-message);
   --repeat N: interleaved rounds, medians (losses: the worst round); --threads, --perf DIR,
   --parleyd-base OLD (a before/after column); results and tables: bench/README.md
 
@@ -723,6 +726,8 @@ def main() -> int:
     ap.add_argument("--ircd", choices=("ngircd", "inspircd"), default="ngircd",
                     help="the IRC network: ngircd (default) or InspIRCd 3 (bench clients OPER into a class "
                     "without throttling)")
+    ap.add_argument("--ircv3", action="store_true",
+                    help="InspIRCd loads cap, ircv3, ircv3_echomessage, ircv3_servertime and namesx")
     ap.add_argument("--rate", type=float, default=200, help="msgs/s of the fixed-rate cases")
     ap.add_argument("--seconds", type=float, default=10, help="sending time of each case")
     ap.add_argument("--window", type=int, default=50, help="lines in flight in the max cases")
@@ -760,10 +765,15 @@ def main() -> int:
     raw: dict = {}
     irc = Inspircd() if a.ircd == "inspircd" else Ngircd()
     a.irc_oper = ("bench", "bench") if a.ircd == "inspircd" else None
+    if a.ircv3:
+        if a.ircd != "inspircd":
+            print("--ircv3 needs --ircd inspircd", file=sys.stderr)
+            return 2
+        irc.modules = ("cap", "ircv3", "ircv3_echomessage", "ircv3_servertime", "namesx")
     prosody = Prosody(a.occupants)
     started = [irc, prosody]
     try:
-        b.log(f"{a.ircd} on {irc.port}, prosody c2s {prosody.port} components {prosody.component_port}")
+        b.log(f"{a.ircd}{' (IRCv3 modules)' if a.ircv3 else ''} on {irc.port}, prosody c2s {prosody.port} components {prosody.component_port}")
         irc.start()
         prosody.start()
         a.prosody_port = prosody.port

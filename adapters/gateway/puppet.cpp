@@ -46,6 +46,16 @@ std::string irc_nick_of(std::string_view want) {
 
 // A TOPIC, PART or KICK text fits comfortably in one line after its command and channel.
 constexpr std::size_t kMaxReason = 300;
+
+// The text of a "PRIVMSG <target> :<text>\r\n" line (privmsg_lines): what an echo of it
+// carries as its last parameter.
+std::string_view line_text(std::string_view line) {
+  const auto colon = line.find(" :");
+  if (colon == std::string_view::npos) return {};
+  line.remove_prefix(colon + 2);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  return line;
+}
 }  // namespace
 
 Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::string label, std::string nick,
@@ -77,6 +87,10 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
                           .hostname = a.to_string(),
                           .ip = a.to_string()};
   }
+  // IRCv3 echo-message: the user's own channel lines come back from the server, and the
+  // reflection waits for them (Sent in puppet.hpp). Puppets only: a relay bot must not hear
+  // itself.
+  identity_.caps.push_back("echo-message");
   reg_ = irc::ClientRegistration(identity_);
   if (net_.throttle_burst != 0) {
     // Tokens are milliseconds: a line costs interval_ms, burst lines may go at once.
@@ -242,13 +256,26 @@ void Puppet::on_irc_closed(std::string_view reason) {
   spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
   link_.reset();
   forget_ident();
-  for (auto& [_, c] : channels_) c.in_irc = false;
+  for (auto& [_, c] : channels_) {
+    c.in_irc = false;
+    if (c.sent.empty()) continue;
+    // What was written will never be echoed now; what queue_ still holds is sent (and
+    // echoed) after the reconnection. The PRIVMSGs to a channel are queued in order, so the
+    // newest entries are the queued ones.
+    const std::string head = "PRIVMSG " + c.name + " :";
+    const auto queued = static_cast<std::size_t>(std::count_if(
+        queue_.begin(), queue_.end(), [&](const std::string& l) { return l.starts_with(head); }));
+    reflect_unechoed(c, queued);
+  }
   if (quitting_ || channels_.empty()) return check_empty();
   if (reconnector_) reconnector_->connection_lost();
 }
 
 void Puppet::on_registered() {
   ever_registered_ = true;
+  echoes_ = reg_.caps().enabled("echo-message");
+  if (!echoes_)  // this link does not echo: what waited for an echo is reflected now
+    for (auto& [_, c] : channels_) reflect_unechoed(c);
   link_->clear_deadline();
   arm_keepalive();
   // Rejoin (or join for the first time) every channel before anything queued for them.
@@ -418,17 +445,86 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
+  if (echoes_) {
+    // Reflected when the server echoes the last line (on_own_channel_line).
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      c->sent.push_back(Sent{.text = std::string(line_text(lines[i])),
+                             .full_jid = i + 1 == lines.size() ? full_jid : std::string(),
+                             .id = i + 1 == lines.size() ? id : std::string(),
+                             .body = i + 1 == lines.size() ? std::string(body) : std::string(),
+                             .last = i + 1 == lines.size()});
+    // A server that acknowledged echo-message but does not echo: bounded all the same.
+    if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
+  }
   for (auto& l : lines) queue_.push_back(std::move(l));
   pump();
+  if (echoes_) return true;
   // Other puppets in the channel hear it from IRC; this one only here.
   const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
-  // IRC does not echo it (no echo-message here), so the gateway reflects it.
-  const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(*c));
-  for (const auto& r : c->resources)
-    gw_.send(r, render_message(occupant_jid(*c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
-                               sid, room));
+  // This IRC link does not echo it, so the gateway reflects it now.
+  reflect(*c, Sent{.id = id, .body = std::string(body), .last = true}, sid);
   return true;
+}
+
+void Puppet::reflect(Channel& c, const Sent& s, std::string_view sid) {
+  const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(c));
+  for (const auto& r : c.resources)
+    gw_.send(r, render_message(occupant_jid(c, reg_.nick()), r, "groupchat", s.body, nullptr, s.id, {}, {},
+                               {}, sid, room));
+}
+
+void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
+  while (c.sent.size() > keep) {
+    Sent s = std::move(c.sent.front());
+    c.sent.pop_front();
+    // Not archived: other puppets (or this one's replacement link) may never hear it either,
+    // but the line is not known to have reached the channel.
+    if (s.last && !s.refused) reflect(c, s, {});
+  }
+}
+
+// Our line came back. The server relays our lines in the order we sent them, so it is the
+// oldest entry with its text: entries before it were dropped without a word (reflected, as
+// without echo-message). A server that changed the text (colours stripped, a filter) echoes
+// something no entry has: the oldest entry is taken. No entry at all: a line the user sent
+// as a raw command, shown like anyone's line.
+void Puppet::on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text) {
+  if (c.sent.empty()) return on_channel_line(c.name, from_nick, text, false);
+  std::size_t k = 0;
+  while (k < c.sent.size() && c.sent[k].text != text) ++k;
+  if (k == c.sent.size()) k = 0;
+  reflect_unechoed(c, c.sent.size() - k);
+  Sent s = std::move(c.sent.front());
+  c.sent.pop_front();
+  // Archived as heard, like every other puppet's copy: one key for the line (line_ids.hpp).
+  std::string sid;
+  if (gw_.archiving())
+    if (ChannelLines::Line* line =
+            gw_.channel_lines().line(c.lines_slot, room_jid(c), from_nick, text, false))
+      sid = archive(c, from_nick, line->body.body, line->action, false, true);
+  if (s.last && !s.refused) reflect(c, s, sid);
+}
+
+// ERR_CANNOTSENDTOCHAN (moderated, banned, +n...): our oldest unechoed line was refused. The
+// sender gets XEP-0045 §7.4's error for a message the room does not accept, once per message;
+// the message's other lines, echoed or not, reflect nothing.
+void Puppet::refused(Channel& c, std::string_view text) {
+  if (c.sent.empty()) return;
+  Sent s = std::move(c.sent.front());
+  c.sent.pop_front();
+  const Sent* last = &s;  // the message's last entry holds who said it and its id
+  if (!s.last)
+    for (auto& rest : c.sent) {
+      rest.refused = true;
+      if (rest.last) {
+        last = &rest;
+        break;
+      }
+    }
+  if (s.refused) return;  // told already, at an earlier line of the message
+  gw_.send(last->full_jid, render_error("message", room_jid(c), last->full_jid, last->id, "auth", "forbidden",
+                                        xml_safe_text(text)));
 }
 
 bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
@@ -648,6 +744,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (ev == irc::ClientRegistration::Event::registered) return on_registered();
   if (ev == irc::ClientRegistration::Event::nick_changed) return on_nick(old_nick, reg_.nick());
   if (!reg_.registered()) return;
+  if (is(m, "CAP") && echoes_ && !reg_.caps().enabled("echo-message")) {  // CAP DEL echo-message
+    echoes_ = false;
+    for (auto& [_, c] : channels_) reflect_unechoed(c);
+  }
 
   const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
   const bool me = irc::equal_fold(who, reg_.nick());
@@ -749,6 +849,18 @@ void Puppet::on_irc_message(const irc::Message& m) {
     return;
   }
   if (is(m, "NICK") && m.nparams >= 1) return on_nick(who, m.param(0));
+  if (is(m, "404") && m.nparams >= 2) {  // ERR_CANNOTSENDTOCHAN me #chan :why
+    Channel* c = find_channel(m.param(1));
+    if (!c) return;
+    if (echoes_) return refused(*c, m.param(m.nparams - 1));
+    // Without echo-message the line was reflected already and which one failed is unknown:
+    // the room says it (XEP-0045 §7.2.16 service message, from the room's bare JID), so a
+    // refused line is never silently taken for delivered.
+    const std::string text = xml_safe_text(m.param(m.nparams - 1));
+    each_resource(
+        *c, [&](const std::string& r) { gw_.send(r, render_message(room_jid(*c), r, "groupchat", text)); });
+    return;
+  }
   if (is(m, "MODE") && m.nparams >= 3) return on_mode(m);
   // Join refusals: ERR_NOSUCHCHANNEL, TOOMANYCHANNELS, CHANNELISFULL, INVITEONLYCHAN,
   // BANNEDFROMCHAN, BADCHANNELKEY, NEEDREGGEDNICK (477).
@@ -766,7 +878,13 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
     return;  // server notices
   std::string_view target = m.param(0);
   std::string_view text = m.param(1);
-  if (reg_.isupport().is_channel(target)) return on_channel_line(target, from_nick, text, notice);
+  const bool own = echoes_ && irc::equal_fold(from_nick, reg_.nick());
+  if (reg_.isupport().is_channel(target)) {
+    if (own && !notice)
+      if (Channel* c = find_channel(target)) return on_own_channel_line(*c, from_nick, text);
+    return on_channel_line(target, from_nick, text, notice);
+  }
+  if (own) return;  // the echo of our private message or CTCP reply: the user has it
   // A NOTICE is shown as a message with a "[notice] " prefix (documented in
   // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
   const std::string_view prefix = notice ? "[notice] " : "";

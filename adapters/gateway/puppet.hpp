@@ -115,6 +115,18 @@ class Puppet : public IrcLink::Owner {
     std::string body, html;
     std::string stamp;  // XEP-0082
   };
+  // A line this puppet sent to a channel, until the server echoes it back (IRCv3
+  // echo-message): the XEP-0045 §7.4 reflection goes to the user's resources when the last
+  // line of their message comes back, so it says what the channel saw, in the channel's
+  // order, and a refused line (404) is an error to the sender instead of a false echo.
+  struct Sent {
+    std::string text;      // the line's text as sent: what its echo carries back
+    std::string full_jid;  // the resource that said it
+    std::string id;        // its stanza's id, kept in the reflection
+    std::string body;      // the whole message as written (last line only)
+    bool last = false;     // the message's last line
+    bool refused = false;  // an earlier line of the message was refused: no reflection
+  };
   struct Channel {
     std::string name;                               // as sent to IRC (lower-cased by the address)
     std::string label;                              // the server part of its JIDs ("local" or "127.0.0.1")
@@ -133,6 +145,7 @@ class Puppet : public IrcLink::Owner {
     bool names_done = false;             // 366 seen at least once (occupants is meaningful)
     bool persistent = false;             // kept with no resource in it (settings.hpp)
     std::deque<Missed> missed;           // while no resource was in it (persistent only)
+    std::deque<Sent> sent;               // said here, echo not seen yet (echo-message only)
   };
   void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
 
@@ -157,6 +170,14 @@ class Puppet : public IrcLink::Owner {
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
   void on_channel_line(std::string_view target, std::string_view from_nick, std::string_view text,
                        bool notice);
+  // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
+  void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
+  void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line
+  void reflect(Channel& c, const Sent& s, std::string_view sid);
+  // Lines that will not be echoed (written to a link that is gone, or the network stopped
+  // echoing): reflected as they were said, as without echo-message. keep: the newest
+  // entries still waiting in queue_.
+  void reflect_unechoed(Channel& c, std::size_t keep = 0);
   // The line's XEP-0359 stanza-id (its MAM id), "" when not archived (Gateway::archive_line).
   std::string archive(Channel& c, std::string_view nick, std::string_view body, bool action, bool notice,
                       bool heard);
@@ -197,6 +218,7 @@ class Puppet : public IrcLink::Owner {
   // The user's resource escaped as a `to` value, for the channel lines it hears (channel_lines.hpp).
   ChannelLines::EscapedTo escaped_to_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
+  bool echoes_ = false;                                    // echo-message is enabled on the current link
   bool ever_registered_ = false;
   bool quitting_ = false;
   bool retired_ = false;

@@ -96,6 +96,47 @@ class Ngircd:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class Inspircd(Ngircd):
+    """InspIRCd 3 with the IRCv3 modules a gateway meets on real networks (CAP,
+    echo-message, server-time, multi-prefix): the same start/kill/close as Ngircd."""
+
+    def __init__(self, port=None):
+        if not shutil.which("inspircd"):
+            raise h.Skip("inspircd is not installed (scripts/setup.sh)")
+        self.port = port or h.free_port()
+        self.tmp = tempfile.mkdtemp(prefix="inspircd-")
+        self.conf = os.path.join(self.tmp, "inspircd.conf")
+        modules = "".join(f'<module name="{m}">\n' for m in
+                          ("cap", "ircv3", "ircv3_echomessage", "ircv3_servertime", "namesx"))
+        with open(self.conf, "w") as f:
+            f.write(f"""<server name="irc.test.local" description="test" network="test">
+<admin name="test" nick="test" email="test@localhost">
+<bind address="127.0.0.1" port="{self.port}" type="clients">
+<pid file="{self.tmp}/inspircd.pid">
+<connect name="test" allow="127.0.0.1" timeout="60" pingfreq="120" recvq="65536"
+         threshold="1000" commandrate="100000" fakelag="no" localmax="1000" globalmax="1000"
+         maxconnwarn="no" resolvehostnames="no" useident="no">
+<performance clonesonconnect="no" nouserdns="yes">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{self.tmp}/inspircd.log">
+<files motd="/etc/inspircd/inspircd.motd">
+{modules}""")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["inspircd", "--config", self.conf, "--nofork", "--runasroot"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"inspircd exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("inspircd did not start")
+
+
 def gateway_config(port):
     return h.config(irc=True, xmpp=True, accounts=[("alice", "alicepw"), ("dave", "davepw")],
                     irc_extra={"networks": [
@@ -359,6 +400,29 @@ def test_gateway_formatting_xhtml_im():
     finally:
         irc_net.close()
 
+
+def test_gateway_a_refused_line_is_told_without_echo_message():
+    """ngircd has no echo-message: alice's line is reflected when queued, and when the channel
+    refuses it (+m, 404) the room tells her so instead of leaving it taken for delivered
+    (test_gateway_echo.py: the same with echo-message, where the reflection waits)."""
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob, alice = bob_and_alice_in_test(irc_net.port, d.ports["xmpp"])  # bob opened #test: op
+            bob.send("MODE #test +m")
+            bob.expect(r"MODE #test :?\+m")
+            alice.send_message(mto=ROOM, mbody="muted", mtype="groupchat")
+            m = run(next_where(alice.group, lambda m: m["from"].resource == "" and m["body"]))
+            assert m["from"].bare == ROOM and "send" in m["body"].lower(), m
+            bob.send("MODE #test -m")
+            bob.expect(r"MODE #test :?-m")
+            alice.send_message(mto=ROOM, mbody="heard", mtype="groupchat")
+            line = bob.expect(r"^:alice!\S+ PRIVMSG #test :")
+            assert line.endswith(":heard"), line  # the muted line never reached the channel
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
 
 def drain(q):
     out = []

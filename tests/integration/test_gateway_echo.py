@@ -1,0 +1,142 @@
+"""The gateway on a network with IRCv3 echo-message (InspIRCd 3, issue 11).
+
+A puppet asks for echo-message where the network offers it, and the XEP-0045 §7.4
+reflection of an XMPP user's message goes out when the server echoes the line: the sender
+sees what the channel saw, in the channel's order, with their own stanza id. A line the
+channel refuses (+m, 404 ERR_CANNOTSENDTOCHAN) is an error to the sender instead of a
+reflection, so a client never shows as sent what nobody on IRC read. What the user says
+while the network is down is reflected only once it has reached the channel.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_echo.py
+"""
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from test_irc_gateway import ROOM, Client, Inspircd, drain, gateway_config  # noqa: E402
+from xmpp_client import LOOP, next_where, run  # noqa: E402
+
+xc.configure_logging()
+
+
+def say(client, body, mid):
+    m = client.make_message(mto=ROOM, mbody=body, mtype="groupchat")
+    m["id"] = mid
+    m.send()
+
+
+def stanza_id(m):
+    """The XEP-0359 stanza-id the room gave the message, or None."""
+    e = m.xml.find("{urn:xmpp:sid:0}stanza-id")
+    return e.get("id") if e is not None else None
+
+
+def settle(seconds):
+    LOOP.run_until_complete(asyncio.sleep(seconds))
+
+
+def join(port, xmpp_port, jid, password, nick, bob):
+    c = xc.login(Client, xmpp_port, jid, password)
+    c.msg_errors = asyncio.Queue()
+    c.add_event_handler("message_error", lambda m: c.msg_errors.put_nowait(m))
+    c.bodies = []  # every groupchat body it got, in order
+    c.add_event_handler("groupchat_message", lambda m: m["body"] and c.bodies.append(m["body"]))
+    run(c.plugin["xep_0045"].join_muc_wait(ROOM, nick, maxstanzas=0))
+    bob.expect(rf"^:{nick}!\S+ JOIN :?#test")
+    return c
+
+
+def test_echo_message_reflects_what_the_channel_saw():
+    irc_net = Inspircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")  # bob opens #test: he is its operator
+            bob.expect(r" 366 bob #test ")
+            alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            dave = join(irc_net.port, d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
+
+            say(alice, "first", "m1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :first$")
+            r = run(next_where(alice.group, lambda m: m["body"] == "first"))
+            assert r["id"] == "m1" and r["from"].resource == "alice", r
+            c = run(next_where(dave.group, lambda m: m["body"] == "first"))
+            assert c["from"].resource == "alice", c
+            # archived once, as heard: the sender's reflection and dave's copy name one MAM id
+            assert stanza_id(r) and stanza_id(r) == stanza_id(c), (r, c)
+
+            # A moderated channel refuses alice's line: an error with her id, no reflection.
+            bob.send("MODE #test +m")
+            bob.expect(r"MODE #test :?\+m")
+            say(alice, "muted", "m2")
+            e = run(next_where(alice.msg_errors, lambda m: m["id"] == "m2"))
+            assert e["error"]["condition"] == "forbidden" and e["error"]["type"] == "auth", e
+            assert "+m" in e["error"]["text"] or "send" in e["error"]["text"].lower(), e
+            bob.send("MODE #test -m")
+            bob.expect(r"MODE #test :?-m")
+
+            # Two lines in, two IRC lines out, one reflection of the whole body with its id.
+            say(alice, "line one\nline two", "m3")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :line one$")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :line two$")
+            r = run(next_where(alice.group, lambda m: m["id"] == "m3"))
+            assert r["body"] == "line one\nline two", r
+            say(alice, "/me waves", "m4")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :\x01ACTION waves\x01$")
+            r = run(next_where(alice.group, lambda m: m["id"] == "m4"))
+            assert r["body"] == "/me waves", r
+            # bob's line after all of them: alice's queue holds it last, and nothing twice
+            bob.send("PRIVMSG #test :end")
+            run(next_where(dave.group, lambda m: m["body"] == "end"))
+            run(next_where(alice.group, lambda m: m["body"] == "end"))
+            settle(0.3)
+            # each reflected once, in the channel's order; the muted line neither reflected
+            # nor heard by dave
+            assert alice.bodies == ["first", "line one\nline two", "/me waves", "end"], alice.bodies
+            assert dave.bodies == ["first", "line one", "line two", "/me waves", "end"], dave.bodies
+            assert drain(alice.msg_errors) == []
+            xc.bye(dave)
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
+    irc_net = Inspircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            say(alice, "before", "b1")
+            run(next_where(alice.group, lambda m: m["id"] == "b1"))
+
+            irc_net.kill()
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            say(alice, "said while down", "q1")
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            settle(1.0)  # let alice's client read what has come (wait_for_log does not run the loop)
+            assert [m["body"] for m in drain(alice.group)] == [], "reflected before it reached IRC"
+            irc_net.start()  # same port
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :said while down$", timeout=10)
+            r = run(next_where(alice.group, lambda m: m["id"] == "q1"), timeout=10)
+            assert r["body"] == "said while down", r
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
