@@ -5,7 +5,7 @@
 # no system service must start, now or at boot.
 set -euo pipefail
 
-pkgs=(prosody ejabberd ngircd inspircd openssl procps)
+pkgs=(prosody ejabberd ngircd inspircd openssl procps strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -463,15 +463,15 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
   // This IRC link does not echo it, so the gateway reflects it now.
-  reflect(*c, Sent{.id = id, .body = std::string(body), .last = true}, sid);
+  reflect(*c, id, body, sid);
   return true;
 }
 
-void Puppet::reflect(Channel& c, const Sent& s, std::string_view sid) {
+void Puppet::reflect(Channel& c, std::string_view id, std::string_view body, std::string_view sid) {
   const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(c));
   for (const auto& r : c.resources)
-    gw_.send(r, render_message(occupant_jid(c, reg_.nick()), r, "groupchat", s.body, nullptr, s.id, {}, {},
-                               {}, sid, room));
+    gw_.send(r, render_message(occupant_jid(c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
+                               sid, room));
 }
 
 void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
@@ -480,7 +480,7 @@ void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
     c.sent.pop_front();
     // Not archived: other puppets (or this one's replacement link) may never hear it either,
     // but the line is not known to have reached the channel.
-    if (s.last && !s.refused) reflect(c, s, {});
+    if (s.last && !s.refused) reflect(c, s.id, s.body, {});
   }
 }
 
@@ -503,7 +503,7 @@ void Puppet::on_own_channel_line(Channel& c, std::string_view from_nick, std::st
     if (ChannelLines::Line* line =
             gw_.channel_lines().line(c.lines_slot, room_jid(c), from_nick, text, false))
       sid = archive(c, from_nick, line->body.body, line->action, false, true);
-  if (s.last && !s.refused) reflect(c, s, sid);
+  if (s.last && !s.refused) reflect(c, s.id, s.body, sid);
 }
 
 // ERR_CANNOTSENDTOCHAN (moderated, banned, +n...): our oldest unechoed line was refused. The

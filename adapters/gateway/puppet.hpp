@@ -173,7 +173,9 @@ class Puppet : public IrcLink::Owner {
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
   void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line
-  void reflect(Channel& c, const Sent& s, std::string_view sid);
+  // XEP-0045 §7.4: the user's message back to every resource in the room, their id kept;
+  // sid: its archive id ("" when not archived).
+  void reflect(Channel& c, std::string_view id, std::string_view body, std::string_view sid);
   // Lines that will not be echoed (written to a link that is gone, or the network stopped
   // echoing): reflected as they were said, as without echo-message. keep: the newest
   // entries still waiting in queue_.
