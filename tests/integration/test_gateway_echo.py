@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
-from test_irc_gateway import ROOM, Client, Inspircd, drain, gateway_config  # noqa: E402
+from test_irc_gateway import ROOM, Client, Inspircd, bob_in_test, drain, gateway_config  # noqa: E402
 from xmpp_client import LOOP, next_where, run  # noqa: E402
 
 xc.configure_logging()
@@ -53,9 +53,7 @@ def test_echo_message_reflects_what_the_channel_saw():
     irc_net = Inspircd().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")  # bob opens #test: he is its operator
-            bob.expect(r" 366 bob #test ")
+            bob = bob_in_test(irc_net.port)  # bob opens #test: he is its operator
             alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
             dave = join(irc_net.port, d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
 
@@ -109,9 +107,7 @@ def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
     irc_net = Inspircd().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")
-            bob.expect(r" 366 bob #test ")
+            bob = bob_in_test(irc_net.port)
             alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
             say(alice, "before", "b1")
             run(next_where(alice.group, lambda m: m["id"] == "b1"))
@@ -125,9 +121,7 @@ def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
             settle(1.0)  # let alice's client read what has come (wait_for_log does not run the loop)
             assert [m["body"] for m in drain(alice.group)] == [], "reflected before it reached IRC"
             irc_net.start()  # same port
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #test")
-            bob.expect(r" 366 bob #test ")
+            bob = bob_in_test(irc_net.port)
             bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
             bob.expect(r"^:alice!\S+ PRIVMSG #test :said while down$", timeout=10)
             r = run(next_where(alice.group, lambda m: m["id"] == "q1"), timeout=10)

@@ -161,11 +161,17 @@ def wait_gone(irc, nick, timeout=10):
         LOOP.run_until_complete(asyncio.sleep(0.2))
 
 
-def bob_and_alice_in_test(irc_port, xmpp_port):
-    """bob (raw IRC) in #test, then alice (XMPP) joined through the gateway; bob saw her JOIN."""
+def bob_in_test(irc_port):
+    """bob, a raw IRC client, in #test (its operator when he opened it)."""
     bob = xc.LoopIrc(irc_port, "bob")
     bob.send("JOIN #test")
     bob.expect(r" 366 bob #test ")
+    return bob
+
+
+def bob_and_alice_in_test(irc_port, xmpp_port):
+    """bob (raw IRC) in #test, then alice (XMPP) joined through the gateway; bob saw her JOIN."""
+    bob = bob_in_test(irc_port)
     alice = xc.login(Client, xmpp_port, "alice@localhost/x", "alicepw")
     run(alice.plugin["xep_0045"].join_muc_wait(ROOM, "alice", maxstanzas=0))
     bob.expect(r"^:alice!\S+ JOIN :?#test")
