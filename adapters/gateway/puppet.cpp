@@ -445,24 +445,27 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  if (echoes_) {
-    // Reflected when the server echoes the last line (on_own_channel_line).
-    for (std::size_t i = 0; i < lines.size(); ++i)
-      c->sent.push_back(Sent{.text = std::string(line_text(lines[i])),
-                             .full_jid = i + 1 == lines.size() ? full_jid : std::string(),
-                             .id = i + 1 == lines.size() ? id : std::string(),
-                             .body = i + 1 == lines.size() ? std::string(body) : std::string(),
-                             .last = i + 1 == lines.size()});
+  // Reflected when the server echoes the last line (on_own_channel_line); a body that made
+  // no line has nothing to wait for.
+  const bool await_echo = echoes_ && !lines.empty();
+  if (await_echo) {
+    // Who said it, the id and the body ride on the message's last line only.
+    for (const auto& l : lines) c->sent.push_back(Sent{.text = std::string(line_text(l))});
+    Sent& last = c->sent.back();
+    last.full_jid = full_jid;
+    last.id = id;
+    last.body = body;
+    last.last = true;
     // A server that acknowledged echo-message but does not echo: bounded all the same.
     if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
   pump();
-  if (echoes_) return true;
+  if (await_echo) return true;
   // Other puppets in the channel hear it from IRC; this one only here.
   const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
-  // This IRC link does not echo it, so the gateway reflects it now.
+  // No echo to wait for (this link does not echo, or nothing went out): reflected now.
   reflect(*c, id, body, sid);
   return true;
 }

@@ -12,7 +12,6 @@ a local room. Checked:
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_bridge_relay.py
 """
-import asyncio
 import os
 import re
 import sys
@@ -23,7 +22,7 @@ import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_gateway_component import Prosody  # noqa: E402
 from test_irc_gateway import Client, Ngircd  # noqa: E402
-from xmpp_client import LOOP, next_where, run  # noqa: E402
+from xmpp_client import next_where, run, settle  # noqa: E402
 
 xc.configure_logging()
 COMPONENT = "irc.localhost"
@@ -47,10 +46,6 @@ class LogClient(Client):
         super().__init__(jid, password)
         self.log = []
         self.add_event_handler("groupchat_message", lambda m: self.log.append((m["body"], m["from"].resource)))
-
-
-def settle(seconds=1.5):
-    LOOP.run_until_complete(asyncio.sleep(seconds))
 
 
 def drain(q):

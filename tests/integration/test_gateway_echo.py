@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_irc_gateway import ROOM, Client, Inspircd, bob_in_test, drain, gateway_config  # noqa: E402
-from xmpp_client import LOOP, next_where, run  # noqa: E402
+from xmpp_client import next_where, run, settle  # noqa: E402
 
 xc.configure_logging()
 
@@ -34,11 +34,7 @@ def stanza_id(m):
     return e.get("id") if e is not None else None
 
 
-def settle(seconds):
-    LOOP.run_until_complete(asyncio.sleep(seconds))
-
-
-def join(port, xmpp_port, jid, password, nick, bob):
+def join(xmpp_port, jid, password, nick, bob):
     c = xc.login(Client, xmpp_port, jid, password)
     c.msg_errors = asyncio.Queue()
     c.add_event_handler("message_error", lambda m: c.msg_errors.put_nowait(m))
@@ -54,8 +50,8 @@ def test_echo_message_reflects_what_the_channel_saw():
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
             bob = bob_in_test(irc_net.port)  # bob opens #test: he is its operator
-            alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            dave = join(irc_net.port, d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
+            alice = join(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            dave = join(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
 
             say(alice, "first", "m1")
             bob.expect(r"^:alice!\S+ PRIVMSG #test :first$")
@@ -108,7 +104,7 @@ def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
             bob = bob_in_test(irc_net.port)
-            alice = join(irc_net.port, d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            alice = join(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
             say(alice, "before", "b1")
             run(next_where(alice.group, lambda m: m["id"] == "b1"))
 

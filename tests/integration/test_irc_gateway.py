@@ -45,15 +45,56 @@ class Client(xc.BaseClient):
         self.add_event_handler("presence_error", lambda p: self.errors.put_nowait(p))
 
 
-class Ngircd:
+class IrcNetwork:
+    """An IRC server on a loopback port in its own temp dir: started, killed (SIGKILL) and
+    started again on the same port. Subclasses name the tool, write its config and its command."""
+
+    tool = ""
+
     def __init__(self, port=None):
-        if not shutil.which("ngircd"):
-            raise h.Skip("ngircd is not installed (scripts/setup.sh)")
+        if not shutil.which(self.tool):
+            raise h.Skip(f"{self.tool} is not installed (scripts/setup.sh)")
         self.port = port or h.free_port()
-        self.tmp = tempfile.mkdtemp(prefix="ngircd-")
-        self.conf = os.path.join(self.tmp, "ngircd.conf")
+        self.tmp = tempfile.mkdtemp(prefix=f"{self.tool}-")
+        self.conf = os.path.join(self.tmp, f"{self.tool}.conf")
         with open(self.conf, "w") as f:
-            f.write(f"""[Global]
+            f.write(self.config())
+        self.proc = None
+
+    def config(self) -> str:
+        raise NotImplementedError
+
+    def argv(self) -> list:
+        raise NotImplementedError
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.tool} exited with {self.proc.returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.tool} did not start")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+
+    def close(self):
+        self.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Ngircd(IrcNetwork):
+    tool = "ngircd"
+
+    def config(self):
+        return f"""[Global]
 \tName = irc.test.local
 \tInfo = test
 \tListen = 127.0.0.1
@@ -71,45 +112,21 @@ class Ngircd:
 \tDNS = no
 \tIdent = no
 \tPAM = no
-""")
-        self.proc = None
+"""
 
-    def start(self):
-        self.proc = subprocess.Popen(["ngircd", "--nodaemon", "--config", self.conf],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("ngircd did not start")
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
-
-    def close(self):
-        self.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def argv(self):
+        return ["ngircd", "--nodaemon", "--config", self.conf]
 
 
-class Inspircd(Ngircd):
+class Inspircd(IrcNetwork):
     """InspIRCd 3 with the IRCv3 modules a gateway meets on real networks (CAP,
-    echo-message, server-time, multi-prefix): the same start/kill/close as Ngircd."""
+    echo-message, server-time, multi-prefix)."""
 
-    def __init__(self, port=None):
-        if not shutil.which("inspircd"):
-            raise h.Skip("inspircd is not installed (scripts/setup.sh)")
-        self.port = port or h.free_port()
-        self.tmp = tempfile.mkdtemp(prefix="inspircd-")
-        self.conf = os.path.join(self.tmp, "inspircd.conf")
-        modules = "".join(f'<module name="{m}">\n' for m in
-                          ("cap", "ircv3", "ircv3_echomessage", "ircv3_servertime", "namesx"))
-        with open(self.conf, "w") as f:
-            f.write(f"""<server name="irc.test.local" description="test" network="test">
+    tool = "inspircd"
+    modules = ("cap", "ircv3", "ircv3_echomessage", "ircv3_servertime", "namesx")
+
+    def config(self):
+        return f"""<server name="irc.test.local" description="test" network="test">
 <admin name="test" nick="test" email="test@localhost">
 <bind address="127.0.0.1" port="{self.port}" type="clients">
 <pid file="{self.tmp}/inspircd.pid">
@@ -119,22 +136,10 @@ class Inspircd(Ngircd):
 <performance clonesonconnect="no" nouserdns="yes">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{self.tmp}/inspircd.log">
 <files motd="/etc/inspircd/inspircd.motd">
-{modules}""")
-        self.proc = None
+""" + "".join(f'<module name="{m}">\n' for m in self.modules)
 
-    def start(self):
-        self.proc = subprocess.Popen(["inspircd", "--config", self.conf, "--nofork", "--runasroot"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"inspircd exited with {self.proc.returncode}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("inspircd did not start")
+    def argv(self):
+        return ["inspircd", "--config", self.conf, "--nofork", "--runasroot"]
 
 
 def gateway_config(port):
@@ -429,6 +434,7 @@ def test_gateway_a_refused_line_is_told_without_echo_message():
             bob.c.close()
     finally:
         irc_net.close()
+
 
 def drain(q):
     out = []

@@ -48,6 +48,11 @@ def run(coro, timeout=15):
     return LOOP.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
+def settle(seconds):
+    """Runs the clients' loop for a while: what has arrived gets read (a bounded wait)."""
+    LOOP.run_until_complete(asyncio.sleep(seconds))
+
+
 def login(cls, port, jid, password, timeout=15, **kw):
     c = cls(jid, password, **kw)
     c.connect(("127.0.0.1", port))
