@@ -615,7 +615,11 @@ def test_udp_notify_transaction_retransmits_gives_up_and_ends_on_481():
         assert len({header(x, "CSeq") for _, x in got}) == 1
         assert 8 <= len(got) <= 12, len(got)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        assert gaps[0] < 1.0 and max(gaps) < 4.8 and max(gaps) > 3.0, gaps
+        # Timer E is re-armed when it fires (RFC 3261 17.1.2.2), so a busy CI machine can make
+        # one retransmission late (a 5.9 s gap was seen) without moving the others: the cap is
+        # shown by most gaps sitting at T2, and by no gap near the 8 s an uncapped doubling gives.
+        capped = sorted(g for g in gaps if g > 3.0)
+        assert len(capped) >= 4 and capped[len(capped) // 2] < 4.8 and max(gaps) < 7.5, gaps
         r = silent.auth("SUBSCRIBE", "alice", ["Event: presence", "Expires: 300"], in_dialog=True)
         assert ts.status(r) == 481, r
         # The late watcher's dialog lives on: a refresh, then a NOTIFY with the current state.
