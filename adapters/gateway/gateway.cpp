@@ -30,7 +30,27 @@ Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOu
       out_(std::move(out)),
       adhoc_(std::make_unique<Adhoc>(*this)) {}
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+  if (read_tick_) read_tick_->cancel();
+}
+
+// Puppets covered by another one's reading (shared_reads.hpp) read their sockets here,
+// every read_tick, all in one wake-up: private messages, PINGs and their copies of the
+// channels' lines wait at most that long in the kernel.
+void Gateway::arm_read_tick() {
+  if (read_tick_armed_ || stopping_) return;
+  if (!read_tick_) read_tick_ = std::make_unique<protocols::StrandTimer>(strand_);
+  read_tick_armed_ = true;
+  read_tick_->expires_after(options_.read_tick);
+  read_tick_->async_wait([this](const boost::system::error_code& ec) {
+    read_tick_armed_ = false;
+    if (ec) return;
+    // Each reads once more as data comes; its next read ends in after_read, which hands it
+    // back to the tick if it is still covered.
+    for (auto& [_, p] : puppets_)
+      if (p->reads_on_tick()) p->read_now();
+  });
+}
 
 const config::IrcNetwork* Gateway::network_for(std::string_view server,
                                                std::optional<config::IrcNetwork>& open) const {
@@ -543,6 +563,7 @@ std::size_t Gateway::disconnect(const std::string& bare, std::string_view networ
 
 void Gateway::stop() {
   stopping_ = true;
+  if (read_tick_) read_tick_->cancel();
   for (auto& [_, p] : puppets_) p->quit("Gateway shutting down");
 }
 

@@ -19,6 +19,7 @@
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/settings.hpp"
+#include "adapters/gateway/shared_reads.hpp"
 #include "config/irc_config.hpp"
 #include "core/model/message.hpp"
 #include "core/store/store.hpp"
@@ -70,6 +71,11 @@ struct GatewayOptions {
   std::size_t persistent_backlog = 100;  // irc.gateway_persistent_backlog
   // irc.identd: puppets enter their connections here for the identd (identd.hpp); null: off.
   std::shared_ptr<IdentRegistry> ident;
+  // Shared reading (shared_reads.hpp): one puppet in a channel reads its lines for the
+  // others, which read their own sockets every read_tick. Off: every puppet reads every
+  // copy as it arrives (PARLEY_GATEWAY_SHARED_READS=0; A/B measurements).
+  bool shared_reads = true;
+  std::chrono::milliseconds read_tick{50};
 };
 
 // One IRC link, for the admin command that lists them.
@@ -113,6 +119,9 @@ class Gateway {
   void set_output_parts(XmppOutParts out) { out_parts_ = std::move(out); }
   // Channel lines rendered once for every puppet that hears them (channel_lines.hpp).
   ChannelLines& channel_lines() { return channel_lines_; }
+  SharedReads& shared_reads() { return shared_reads_; }
+  // A puppet now reads on the tick (Puppet::after_read): the tick runs while any does.
+  void arm_read_tick();
   // A puppet with no channel left asks to be removed (later, on the strand).
   void retire(Puppet* p);
   std::size_t puppets() const { return puppets_.size(); }
@@ -183,6 +192,9 @@ class Gateway {
   bool next_key_from_store(const std::string& key, Archived& a);
   // key: bare JID + '\n' + folded network name; found by a key built in puppet_key_ (every
   // inbound message looks one up: no allocation once it has grown)
+  SharedReads shared_reads_;  // before puppets_: they leave it when they go
+  std::unique_ptr<protocols::StrandTimer> read_tick_;
+  bool read_tick_armed_ = false;
   std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
   std::string puppet_key_;
   ChannelLines channel_lines_;

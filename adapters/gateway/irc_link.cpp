@@ -25,6 +25,7 @@ std::size_t IrcLink::on_data(std::string_view data) {
     if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
     owner_->on_irc_message(m);
   }
+  if (owner_ && !closed()) owner_->after_read();
   return used;
 }
 

@@ -18,6 +18,8 @@ class IrcLink : public protocols::Connection {
     virtual ~Owner() = default;
     virtual void on_irc_message(const protocols::irc::Message& m) = 0;
     virtual void on_irc_closed(std::string_view reason) = 0;
+    // After the lines of one read were handed over.
+    virtual void after_read() {}
   };
   IrcLink(protocols::ConnectedStream stream, Limits limits, protocols::irc::Fallback fallback, Owner* owner);
   // The owner is going away: no more calls into it (the socket is closed too).

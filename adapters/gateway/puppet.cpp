@@ -23,6 +23,14 @@ namespace irc = protocols::irc;
 using protocols::ascii_fold;
 
 namespace {
+// A channel event as shared reading's fingerprint takes it (shared_reads.hpp): what every
+// member of the channel reads alike, tags aside.
+std::uint64_t event_hash(const irc::Message& m) {
+  std::uint64_t h = SharedReads::hash(m.command, SharedReads::hash(m.prefix));
+  for (std::size_t i = 0; i < m.nparams; ++i) h = SharedReads::hash(m.param(i), h);
+  return h;
+}
+
 // Servers send commands upper-case: the exact comparison first (a short memcmp), the folded
 // one only when that fails (~100 instructions for a PRIVMSG, per puppet copy of each line).
 bool is(const irc::Message& m, std::string_view cmd) {
@@ -99,6 +107,7 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 }
 
 Puppet::~Puppet() {
+  for (auto& [_, c] : channels_) leave_shared(c);
   forget_ident();
   if (reconnector_) reconnector_->stop();
   if (link_ && quitting_)
@@ -208,6 +217,10 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
       ident_key_.emplace(local, s.peer);
     }
   }
+  // One server orders a channel's events alike for all its clients (shared_reads.hpp).
+  server_key_ = s.peer.address().to_string() + " " + std::to_string(s.peer.port()) + " " + net_.encoding;
+  lazy_ = false;
+  tick_told_ = false;
   link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
   reg_ = irc::ClientRegistration(identity_);
   std::string out;
@@ -236,6 +249,7 @@ void Puppet::connect_failed(const protocols::ConnectError& e,
       gw_.send(r, render_error("presence", occupant_jid(c, nick), r, {}, "cancel",
                                forbidden ? "not-allowed" : "remote-server-not-found", xml_safe_text(text)));
     }
+  for (auto& [_, c] : channels_) leave_shared(c);
   channels_.clear();
   queue_.clear();
   check_empty();
@@ -255,9 +269,11 @@ void Puppet::forget_ident() {
 void Puppet::on_irc_closed(std::string_view reason) {
   spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
   link_.reset();
+  lazy_ = false;
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
+    leave_shared(c);
     if (c.sent.empty()) continue;
     // What was written will never be echoed now; what queue_ still holds is sent (and
     // echoed) after the reconnection. The PRIVMSGs to a channel are queued in order, so the
@@ -402,7 +418,7 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   if (!status.empty()) w.trailing(one_line(status, kMaxReason));
   w.end();
   if (reg_.registered() && link_) enqueue(std::move(line));
-  channels_.erase(ascii_fold(channel));
+  erase_channel(ascii_fold(channel));
   check_empty();
 }
 
@@ -428,6 +444,7 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
     return false;
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
+  for (auto& [_, c] : channels_) gw_.shared_reads().saying(this, c.shared);  // it may say something there
   pump();
   return true;
 }
@@ -444,6 +461,11 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
+  }
+  if (c->shared.leader) {  // it cannot hand on lines it never reads: its followers wait for them
+    std::vector<std::uint64_t> hashes;
+    for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
+    gw_.shared_reads().saying(this, c->shared, hashes);
   }
   // Reflected when the server echoes the last line (on_own_channel_line); a body that made
   // no line has nothing to wait for.
@@ -676,12 +698,15 @@ void Puppet::set_persistent(const std::string& channel, bool on) {
     irc::LineWriter(line).command("PART").param(c->name).end();
     enqueue(std::move(line));
   }
-  channels_.erase(ascii_fold(channel));
+  erase_channel(ascii_fold(channel));
   check_empty();
 }
 
 void Puppet::kick_all(std::string_view reason) {
-  for (auto& [_, c] : channels_) self_gone(c, {110, 307}, reason);
+  for (auto& [_, c] : channels_) {
+    self_gone(c, {110, 307}, reason);
+    leave_shared(c);
+  }
   channels_.clear();
   pm_resources_.clear();
   retired_ = true;
@@ -695,6 +720,57 @@ void Puppet::self_gone(Channel& c, std::initializer_list<int> statuses, std::str
                                           .unavailable = true,
                                           .statuses = statuses,
                                           .reason = reason}));
+}
+
+// ---- shared reading (shared_reads.hpp) ---------------------------------------------------------
+
+void Puppet::channel_event(Channel& c, std::uint64_t h) {
+  if (c.shared.group) gw_.shared_reads().event(this, c.shared, h);
+}
+
+void Puppet::leave_shared(Channel& c) { gw_.shared_reads().leave(this, c.shared); }
+
+void Puppet::erase_channel(const std::string& key) {
+  auto it = channels_.find(key);
+  if (it == channels_.end()) return;
+  leave_shared(it->second);
+  channels_.erase(it);
+}
+
+bool Puppet::covered() const {
+  if (!link_ || !reg_.registered() || channels_.empty()) return false;
+  for (const auto& [_, c] : channels_)
+    if (!c.shared.in_step || !c.sent.empty() || !c.waiting.empty()) return false;
+  return true;
+}
+
+void Puppet::take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) {
+  deliver_line(*static_cast<Channel*>(channel_context), nick, text, notice);
+}
+
+void Puppet::read_now() {
+  if (!lazy_) return;
+  lazy_ = false;
+  if (auto link = link_) link->set_receive_low_water(1);  // queued bytes wake the reader now
+}
+
+// After each read: a covered puppet's socket is left to the gateway's tick (a high receive
+// low-water mark: the kernel wakes nobody for the copies it holds); an uncovered one reads
+// as data comes.
+void Puppet::after_read() {
+  const bool lazy = covered();
+  if (lazy == lazy_) return;
+  if (lazy && !link_->set_receive_low_water(kTickLowWater)) return;
+  lazy_ = lazy;
+  if (!lazy) {
+    link_->set_receive_low_water(1);
+    return;
+  }
+  gw_.arm_read_tick();
+  if (!tick_told_) {  // once per link: it flips at every tick
+    tick_told_ = true;
+    spdlog::debug("gateway: {} on {}: its socket is read on the gateway's tick", bare_, net_.host);
+  }
 }
 
 void Puppet::names_ended(Channel& c) {
@@ -712,6 +788,15 @@ void Puppet::names_ended(Channel& c) {
   c.names_done = true;
   std::vector<std::string> waiting(c.waiting.begin(), c.waiting.end());
   for (const auto& r : waiting) send_state(c, r);
+  // From here on a line handed by another puppet is delivered like one read here (before
+  // the end of NAMES it would reach resources still waiting for their self-presence).
+  if (gw_.options().shared_reads && c.in_irc && !c.shared.group) {
+    c.shared.context = &c;
+    gw_.shared_reads().join(server_key_, c.name, this, c.shared, reg_.nick());
+    spdlog::debug("gateway: {} on {}: {}", bare_, net_.host,
+                  c.shared.leader ? "reads " + c.name + " for the other puppets"
+                                  : "hears " + c.name + " through another puppet");
+  }
 }
 
 void Puppet::join_failed(std::string_view channel, std::string_view text) {
@@ -720,7 +805,7 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
   for (const auto& r : c->resources)
     gw_.send(r, render_error("presence", occupant_jid(*c, reg_.nick()), r, {}, "cancel", "not-allowed",
                              xml_safe_text(text)));
-  channels_.erase(ascii_fold(channel));
+  erase_channel(ascii_fold(channel));
   check_empty();
 }
 
@@ -771,6 +856,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       c->names.clear();
       return;
     }
+    channel_event(*c, event_hash(m));
     Occupant o{std::string(who), {}};
     if (c->names_done) occupant_presence(*c, o, false, {});
     c->occupants[ascii_fold(who)] = std::move(o);
@@ -806,6 +892,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (is(m, "TOPIC") && m.nparams >= 2) {
     Channel* c = find_channel(m.param(0));
     if (!c) return;
+    channel_event(*c, event_hash(m));
     c->topic = xml_safe_text(m.param(1));
     each_resource(*c, [&](const std::string& r) {
       gw_.send(r, render_message(occupant_jid(*c, who), r, "groupchat", {}, &c->topic));
@@ -817,9 +904,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
     if (!c) return;
     if (me) {  // not asked for by XMPP (that erased the channel already)
       self_gone(*c, {110}, xml_safe_text(m.param(1)));
-      channels_.erase(ascii_fold(m.param(0)));
+      erase_channel(ascii_fold(m.param(0)));
       return check_empty();
     }
+    channel_event(*c, event_hash(m));
     auto it = c->occupants.find(ascii_fold(who));
     if (it == c->occupants.end()) return;
     occupant_presence(*c, it->second, true, {}, {}, {}, xml_safe_text(m.param(1)));
@@ -832,9 +920,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
     const std::string reason = xml_safe_text(m.param(2));
     if (irc::equal_fold(m.param(1), reg_.nick())) {  // XEP-0045 §9.2: 307 + 110
       self_gone(*c, {110, 307}, reason);
-      channels_.erase(ascii_fold(m.param(0)));
+      erase_channel(ascii_fold(m.param(0)));
       return check_empty();
     }
+    channel_event(*c, event_hash(m));
     auto it = c->occupants.find(ascii_fold(m.param(1)));
     if (it == c->occupants.end()) return;
     occupant_presence(*c, it->second, true, {307}, {}, reason);
@@ -846,6 +935,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
     for (auto& [_, c] : channels_) {
       auto it = c.occupants.find(k);
       if (it == c.occupants.end()) continue;
+      channel_event(c, event_hash(m));
       occupant_presence(c, it->second, true, {}, {}, {}, xml_safe_text(m.param(0)));
       c.occupants.erase(it);
     }
@@ -864,7 +954,11 @@ void Puppet::on_irc_message(const irc::Message& m) {
         *c, [&](const std::string& r) { gw_.send(r, render_message(room_jid(*c), r, "groupchat", text)); });
     return;
   }
-  if (is(m, "MODE") && m.nparams >= 3) return on_mode(m);
+  if (is(m, "MODE") && m.nparams >= 2) {
+    if (Channel* c = find_channel(m.param(0))) channel_event(*c, event_hash(m));
+    if (m.nparams >= 3) on_mode(m);
+    return;
+  }
   // Join refusals: ERR_NOSUCHCHANNEL, TOOMANYCHANNELS, CHANNELISFULL, INVITEONLYCHAN,
   // BANNEDFROMCHAN, BADCHANNELKEY, NEEDREGGEDNICK (477).
   static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
@@ -915,6 +1009,13 @@ void Puppet::on_channel_line(std::string_view target, std::string_view from_nick
                              bool notice) {
   Channel* c = find_channel(target);
   if (!c) return;
+  // Handed to us already by the channel's leader (shared_reads.hpp): this is our copy.
+  if (c->shared.group && gw_.shared_reads().line(this, c->shared, from_nick, text, notice)) return;
+  deliver_line(*c, from_nick, text, notice);
+}
+
+void Puppet::deliver_line(Channel& ch, std::string_view from_nick, std::string_view text, bool notice) {
+  Channel* c = &ch;
   ChannelLines& lines = gw_.channel_lines();
   ChannelLines::Line* line = lines.line(c->lines_slot, room_jid(*c), from_nick, text, notice);
   if (!line) return;
@@ -951,9 +1052,12 @@ void Puppet::answer_ctcp(std::string_view nick, std::string_view command, std::s
 void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   const std::string ok = ascii_fold(old_nick);
   const bool self = ok == ascii_fold(reg_.nick()) || irc::equal_fold(new_nick, reg_.nick());
+  if (self) gw_.shared_reads().nick_changed(this, new_nick);
+  const std::uint64_t h = SharedReads::hash(new_nick, SharedReads::hash(old_nick, 0x4e49434b));  // "NICK"
   for (auto& [_, c] : channels_) {
     auto it = c.occupants.find(ok);
     if (it == c.occupants.end()) continue;
+    channel_event(c, h);
     Occupant o = it->second;
     c.occupants.erase(it);
     // XEP-0045 §7.6: unavailable from the old nick with 303 and the new one, then available.

@@ -25,6 +25,7 @@
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/render.hpp"
+#include "adapters/gateway/shared_reads.hpp"
 #include "config/irc_config.hpp"
 #include "protocols/common/reconnector.hpp"
 #include "protocols/common/token_bucket.hpp"
@@ -35,7 +36,7 @@ namespace parley::adapters::gateway {
 
 class Gateway;
 
-class Puppet : public IrcLink::Owner {
+class Puppet : public IrcLink::Owner, public SharedReader {
  public:
   // net: the network with the user's settings applied (settings.hpp effective()); realname
   // "" : the bare JID.
@@ -103,6 +104,13 @@ class Puppet : public IrcLink::Owner {
   // ---- IrcLink::Owner ----
   void on_irc_message(const protocols::irc::Message& m) override;
   void on_irc_closed(std::string_view reason) override;
+  void after_read() override;
+
+  // ---- SharedReader (shared_reads.hpp) ----
+  void take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) override;
+  void read_now() override;
+  // Reading on the gateway's tick (every channel covered by another puppet): read now, once.
+  bool reads_on_tick() const { return lazy_; }
 
  private:
   struct Occupant {
@@ -146,6 +154,7 @@ class Puppet : public IrcLink::Owner {
     bool persistent = false;             // kept with no resource in it (settings.hpp)
     std::deque<Missed> missed;           // while no resource was in it (persistent only)
     std::deque<Sent> sent;               // said here, echo not seen yet (echo-message only)
+    SharedChannel shared;                // its lines read by one puppet for all (shared_reads.hpp)
   };
   void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
 
@@ -170,6 +179,20 @@ class Puppet : public IrcLink::Owner {
   void on_privmsg(const protocols::irc::Message& m, std::string_view from_nick, bool notice);
   void on_channel_line(std::string_view target, std::string_view from_nick, std::string_view text,
                        bool notice);
+  // A channel line to the user's resources (or kept for them), whoever read it.
+  void deliver_line(Channel& c, std::string_view from_nick, std::string_view text, bool notice);
+  // A channel event other than a line, for shared reading's order (shared_reads.hpp).
+  void channel_event(Channel& c, std::uint64_t event_hash);
+  // Forgets the channel (folded name): out of its shared reading first.
+  void erase_channel(const std::string& key);
+  void leave_shared(Channel& c);
+  // Every channel has a leader that reads it for this puppet, and nothing here waits for a
+  // line of our own: the socket may be read on the gateway's tick.
+  bool covered() const;
+  // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the
+  // kernel below it (at 1,000 lines/s of 100 bytes a 50 ms tick holds 5 KB); more than that
+  // wakes the reader as before.
+  static constexpr int kTickLowWater = 16384;
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
   void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line
@@ -221,6 +244,9 @@ class Puppet : public IrcLink::Owner {
   ChannelLines::EscapedTo escaped_to_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // timer handlers check it (weak)
   bool echoes_ = false;                                    // echo-message is enabled on the current link
+  std::string server_key_;  // the server's address and our encoding: a shared reading group's half
+  bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
+  bool tick_told_ = false;  // the log said so for this link
   bool ever_registered_ = false;
   bool quitting_ = false;
   bool retired_ = false;

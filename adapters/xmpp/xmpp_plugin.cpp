@@ -2,15 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 #include "adapters/common/http_routes.hpp"
 #include "adapters/common/listener_set.hpp"
-#include "adapters/xmpp/bosh_session.hpp"
-#include "adapters/xmpp/c2s_connection.hpp"
-#include "adapters/gateway/identd.hpp"
-#include "adapters/xmpp/context.hpp"
 #include "adapters/common/post_guarded.hpp"
 #include "adapters/gateway/gateway.hpp"
+#include "adapters/gateway/identd.hpp"
+#include "adapters/xmpp/bosh_session.hpp"
+#include "adapters/xmpp/c2s_connection.hpp"
 #include "adapters/xmpp/component.hpp"
+#include "adapters/xmpp/context.hpp"
 #include "adapters/xmpp/gateway_route.hpp"
 #include "protocols/common/listen_address.hpp"
 #include "protocols/xmpp/writer.hpp"
@@ -184,6 +186,9 @@ class XmppPlugin : public core::Plugin {
     o.adhoc_sessions = irc.gateway_adhoc_sessions;
     o.persistent_backlog = irc.gateway_persistent_backlog;
     o.ident = ident_;
+    // PARLEY_GATEWAY_SHARED_READS=0: every puppet reads every copy itself (A/B benchmarks).
+    if (const char* env = std::getenv("PARLEY_GATEWAY_SHARED_READS"))
+      o.shared_reads = std::string_view(env) != "0";
     return o;
   }
 

@@ -294,6 +294,13 @@ void Connection::redeliver() {
   feed(buffered);
 }
 
+bool Connection::set_receive_low_water(int bytes) {
+  if (closed()) return false;
+  boost::system::error_code ec;
+  socket_.set_option(asio::socket_base::receive_low_watermark(bytes), ec);
+  return !ec;
+}
+
 void Connection::hold_input(bool hold) {
   if (input_held_ == hold) return;
   input_held_ = hold;

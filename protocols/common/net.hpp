@@ -211,6 +211,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // inside on_data, releasing outside it (it feeds on_data).
   void hold_input(bool hold);
   bool input_held() const { return input_held_; }
+  // SO_RCVLOWAT (Linux: poll and epoll report a TCP socket readable only once this many
+  // bytes are queued, or at end of file or an error): with a high mark the kernel does not
+  // wake a reader for every small write; lowering it wakes the reader at once if enough is
+  // queued (tcp_set_rcvlowat). A read still takes whatever is queued. False: not set.
+  bool set_receive_low_water(int bytes);
   // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
   // call, when nothing is queued). Never if the connection closes first: e.g. stored
   // messages are deleted only when they actually left (a dead peer or an overflowing send

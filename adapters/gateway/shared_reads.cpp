@@ -1,0 +1,205 @@
+#include "adapters/gateway/shared_reads.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace parley::adapters::gateway {
+
+namespace {
+// splitmix64's finaliser: mixes a seed into a hash so that (a, b) and (b, a) differ.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::uint64_t SharedReads::hash(std::string_view s, std::uint64_t seed) {
+  return mix(seed) ^ std::hash<std::string_view>{}(s);
+}
+
+std::uint64_t SharedReads::nick_hash(std::string_view nick) {
+  char buf[64];
+  const std::size_t n = std::min(nick.size(), sizeof buf);
+  for (std::size_t i = 0; i < n; ++i)
+    buf[i] = nick[i] >= 'A' && nick[i] <= 'Z' ? char(nick[i] + 32) : nick[i];
+  return hash(std::string_view(buf, n), nick.size());
+}
+
+std::uint64_t SharedReads::line_hash(std::string_view nick, std::string_view text, bool notice) {
+  return hash(text, hash(nick, notice ? 2 : 1));
+}
+
+void SharedReads::push(SharedChannel& st, std::uint64_t h, std::uint64_t speaker) {
+  st.recent[st.seen++ % SharedChannel::kRecent] = {h, speaker};
+}
+
+namespace {
+// The newest (at most kCompared) events of `s` not said by `x` or `y`, newest first.
+std::size_t compared(const SharedChannel& s, std::uint64_t x, std::uint64_t y,
+                     std::array<std::uint64_t, SharedChannel::kCompared>& out) {
+  std::size_t n = 0;
+  const std::uint64_t kept = std::min<std::uint64_t>(s.seen, SharedChannel::kRecent);
+  for (std::uint64_t i = 1; i <= kept && n < out.size(); ++i) {
+    const auto& r = s.recent[(s.seen - i) % SharedChannel::kRecent];
+    if (r.speaker == 0 || (r.speaker != x && r.speaker != y)) out[n++] = r.hash;
+  }
+  return n;
+}
+}  // namespace
+
+bool SharedReads::same_recent(const SharedChannel& a, const SharedChannel& b, std::uint64_t nick_a,
+                              std::uint64_t nick_b) {
+  std::array<std::uint64_t, SharedChannel::kCompared> ea{}, eb{};
+  const std::size_t n = std::min(compared(a, nick_a, nick_b, ea), compared(b, nick_a, nick_b, eb));
+  return n != 0 && std::equal(ea.begin(), ea.begin() + n, eb.begin());
+}
+
+void SharedReads::out_of_step(Member& m) {
+  if (!m.st->in_step) return;
+  m.st->in_step = false;
+  m.reader->read_now();
+}
+
+void SharedReads::try_step(const Member& lead, Member& m) {
+  SharedChannel& f = *m.st;
+  if (f.in_step || !f.await.empty() || !same_recent(f, *lead.st, m.nick, lead.nick)) return;
+  f.in_step = true;
+  // It has read what the leader read: a handed line it never got (none is expected) would
+  // only make it skip a later line with the same text.
+  f.ahead.clear();
+}
+
+void SharedReads::check_steps(Group& g) {
+  for (std::size_t i = 1; i < g.members.size(); ++i) try_step(g.members.front(), g.members[i]);
+}
+
+SharedReads::Member* SharedReads::member(Group& g, SharedReader* r) {
+  for (auto& m : g.members)
+    if (m.reader == r) return &m;
+  return nullptr;
+}
+
+void SharedReads::join(std::string_view server, std::string_view channel, SharedReader* r, SharedChannel& st,
+                       std::string_view nick) {
+  leave(r, st);
+  std::string key;
+  key.reserve(server.size() + channel.size() + 1);
+  key.append(server).push_back('\n');
+  for (char ch : channel) key.push_back(ch >= 'A' && ch <= 'Z' ? char(ch + 32) : ch);
+  auto [it, fresh] = groups_.try_emplace(key);
+  Group& g = it->second;
+  if (fresh) g.key = std::move(key);
+  st.group = &g;
+  st.recent = {};
+  st.seen = 0;
+  st.ahead.clear();
+  st.await.clear();
+  st.in_step = false;
+  st.leader = g.members.empty();
+  g.members.push_back(Member{r, &st, nick_hash(nick)});
+}
+
+void SharedReads::leave(SharedReader* r, SharedChannel& st) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g) return;
+  st.group = nullptr;
+  st.ahead.clear();
+  st.await.clear();
+  st.in_step = false;
+  const bool was_leader = st.leader;
+  st.leader = false;
+  std::erase_if(g->members, [&](const Member& m) { return m.reader == r && m.st == &st; });
+  if (g->members.empty()) {
+    groups_.erase(g->key);
+    return;
+  }
+  if (!was_leader) return;
+  // The next member leads. It may still have handed lines to read: it skips them and hands
+  // on only what it reads past them; the others read for themselves until they are in step
+  // with it.
+  g->members.front().st->leader = true;
+  g->members.front().st->in_step = false;
+  g->members.front().st->await.clear();
+  g->members.front().reader->read_now();
+  for (std::size_t i = 1; i < g->members.size(); ++i) out_of_step(g->members[i]);
+}
+
+void SharedReads::nick_changed(SharedReader* r, std::string_view nick) {
+  const std::uint64_t h = nick_hash(nick);
+  for (auto& [_, g] : groups_)
+    for (auto& m : g.members)
+      if (m.reader == r) m.nick = h;
+}
+
+bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text,
+                       bool notice) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g) return false;
+  const std::uint64_t h = line_hash(nick, text, notice);
+  bool handed = false;
+  if (!st.ahead.empty()) {
+    // The leader's order is this server's order, so it is the first entry; a search keeps a
+    // line that is not from being shown twice all the same.
+    auto it = std::find(st.ahead.begin(), st.ahead.end(), h);
+    if (it != st.ahead.end()) {
+      st.ahead.erase(it);
+      handed = true;
+    }
+  }
+  const std::uint64_t speaker = nick_hash(nick);
+  push(st, h, speaker);
+  if (!st.leader) {
+    Member* me = member(*g, r);
+    if (!st.await.empty()) {
+      if (auto it = std::find(st.await.begin(), st.await.end(), h); it != st.await.end())
+        st.await.erase(it);
+      else if (++st.await_misses > kMaxAwaitMisses)
+        st.await.clear();
+    }
+    if (!me) return handed;
+    // A line nobody handed: this follower read it before the leader did.
+    if (!handed && st.in_step) out_of_step(*me);
+    if (!st.in_step) try_step(g->members.front(), *me);
+    return handed;
+  }
+  if (!handed) {
+    for (std::size_t i = 1; i < g->members.size(); ++i) {
+      Member& f = g->members[i];
+      if (!f.st->in_step || f.nick == speaker) continue;
+      f.st->ahead.push_back(h);
+      f.reader->take_line(f.st->context, nick, text, notice);
+      if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);
+    }
+  }
+  check_steps(*g);
+  return handed;
+}
+
+void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g) return;
+  push(st, h, 0);
+  if (st.leader) {
+    for (std::size_t i = 1; i < g->members.size(); ++i) out_of_step(g->members[i]);
+  } else if (st.in_step) {
+    if (Member* m = member(*g, r)) out_of_step(*m);
+  }
+  check_steps(*g);
+}
+
+void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g || !st.leader) return;
+  (void)r;
+  for (std::size_t i = 1; i < g->members.size(); ++i) {
+    SharedChannel& f = *g->members[i].st;
+    out_of_step(g->members[i]);
+    if (f.await.size() + lines.size() > kMaxAhead) f.await.clear();  // bounded; order is then best effort
+    f.await.insert(f.await.end(), lines.begin(), lines.end());
+    f.await_misses = 0;
+  }
+}
+
+}  // namespace parley::adapters::gateway

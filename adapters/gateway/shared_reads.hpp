@@ -1,0 +1,133 @@
+#pragma once
+// Shared reading: one puppet in a channel reads its lines for the gateway's other puppets there.
+//
+// Why: the IRC server writes each channel line to every member's socket, so with puppets
+// (one IRC connection per XMPP user, Biboumi's model) a line is read ten times at ten
+// occupants, at up to ten wake-ups. At 200 msgs/s that kernel work alone was most of the
+// gateway's CPU per stanza (bench/README.md, issue 11). Here the first puppet in a channel,
+// the leader, reads as before and hands every line it hears to the others, the followers,
+// at once. A follower whose channels are all covered so reads its own socket only on a
+// tick (Gateway: SO_RCVLOWAT keeps the kernel from waking the gateway for it meanwhile),
+// and skips the copies it was handed.
+//
+// Order: a line may be handed to a follower only when the follower has processed every
+// event of the channel the leader processed before it, or the line could overtake, say,
+// its speaker's join. Each member keeps a fingerprint of the channel events it processed
+// (lines, JOIN, PART, KICK, TOPIC, MODE, the QUIT and NICK of occupants); a follower is
+// "in step" while it reads nothing but handed lines since its fingerprint last equalled the
+// leader's. Any other event puts it out of step: one the leader reads first (the leader's
+// followers then read at once, and the leader hands them nothing until their own stream
+// reaches the same fingerprint), or one the follower reads first (it was ahead of the
+// leader: the leader must not hand it that line again). Without echo-message a speaker
+// never reads its own line, so a leader and a follower compare fingerprints without the
+// lines either of them said. A leader cannot hand on a line of its own (without
+// echo-message it never reads it): when it says something its followers fall out of step
+// until they have read those lines too.
+//
+// A group is the puppets in one channel of one server address with one encoding: one
+// server sends a channel's events to every member in the same order (two servers of a
+// network may not), and the same bytes decode to the same text. Pure bookkeeping; on the
+// gateway's strand.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace parley::adapters::gateway {
+
+// A puppet as shared reading sees it.
+class SharedReader {
+ public:
+  virtual ~SharedReader() = default;
+  // The leader read this line in the channel whose state is `channel_context`
+  // (SharedChannel::context): deliver it as if this reader had read it.
+  virtual void take_line(void* channel_context, std::string_view nick, std::string_view text,
+                         bool notice) = 0;
+  // The reader is no longer covered (or must answer something): read the socket now.
+  virtual void read_now() = 0;
+};
+
+// One reader's state in one channel; the owner keeps it with its channel and calls leave()
+// before it goes.
+struct SharedChannel {
+  static constexpr std::size_t kRecent = 16;  // events kept; the fingerprint compares up to 4
+  static constexpr std::size_t kCompared = 4;
+  struct Recent {
+    std::uint64_t hash = 0;
+    std::uint64_t speaker = 0;  // a line's SharedReads::nick_hash; 0: another event
+  };
+  void* context = nullptr;               // passed back to take_line
+  void* group = nullptr;                 // SharedReads' group; null: in none
+  std::array<Recent, kRecent> recent{};  // the last events read, a ring
+  std::uint64_t seen = 0;                // events read so far
+  std::deque<std::uint64_t> ahead;       // lines handed by the leader, not read here yet
+  std::deque<std::uint64_t> await;       // the leader's own lines, to read before in step
+  std::uint32_t await_misses = 0;        // other lines read meanwhile (a refused line never comes)
+  bool leader = false;
+  bool in_step = false;  // a follower the leader hands lines to
+};
+
+class SharedReads {
+ public:
+  // A follower handed this many lines it has not read is read at once and out of step
+  // (its socket stays bounded by the server's send queue and ours).
+  static constexpr std::size_t kMaxAhead = 256;
+  // A leader's own line a follower has not read after this many others was refused or
+  // filtered by the server: it is not waited for any longer.
+  static constexpr std::uint32_t kMaxAwaitMisses = 64;
+
+  static std::uint64_t hash(std::string_view s, std::uint64_t seed = 0);
+  static std::uint64_t nick_hash(std::string_view nick);  // ASCII case folded
+  static std::uint64_t line_hash(std::string_view nick, std::string_view text, bool notice);
+
+  // `r` is in `channel` of `server` (address and encoding) with nick `nick`, its state `st`:
+  // it joins the channel's group, as the leader if the group is empty, else as a follower
+  // out of step.
+  void join(std::string_view server, std::string_view channel, SharedReader* r, SharedChannel& st,
+            std::string_view nick);
+  // `r` leaves st's group (nothing when in none). A leader leaving makes the next member the
+  // leader; every follower then falls out of step.
+  void leave(SharedReader* r, SharedChannel& st);
+  // `r`'s nick changed (every group it is in).
+  void nick_changed(SharedReader* r, std::string_view nick);
+  // A channel line `r` read. True: it was handed to `r` already and must be skipped. A
+  // leader hands it on (to every follower in step, but not to the line's speaker).
+  bool line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text, bool notice);
+  // Another channel event `r` read (hash: SharedReads::hash of its command, prefix and
+  // parameters).
+  void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
+  // `r` is about to send lines to the channel: their line_hash()es with its nick (empty:
+  // unknown lines, e.g. raw commands).
+  void saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
+
+  std::size_t groups() const { return groups_.size(); }
+
+ private:
+  struct Member {
+    SharedReader* reader;
+    SharedChannel* st;
+    std::uint64_t nick;
+  };
+  struct Group {
+    std::string key;
+    std::vector<Member> members;  // members[0] is the leader
+  };
+  static void push(SharedChannel& st, std::uint64_t h, std::uint64_t speaker);
+  // The last kCompared events of a and b not said by either nick are the same (at least one).
+  static bool same_recent(const SharedChannel& a, const SharedChannel& b, std::uint64_t nick_a,
+                          std::uint64_t nick_b);
+  static void out_of_step(Member& m);
+  // A follower out of step that has read the leader's own lines and whose fingerprint
+  // equals the leader's is in step again.
+  static void try_step(const Member& lead, Member& f);
+  static void check_steps(Group& g);
+  Member* member(Group& g, SharedReader* r);
+
+  std::unordered_map<std::string, Group> groups_;
+};
+
+}  // namespace parley::adapters::gateway

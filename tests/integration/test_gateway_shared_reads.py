@@ -1,0 +1,199 @@
+"""Shared reading (issue 11): the first puppet in a channel reads its lines for the others.
+
+Every XMPP user's puppet gets its own copy of each channel line from the IRC server. The
+gateway lets one puppet (the leader) read them and hand each line to the others at once;
+their own sockets are read on a tick, and their copies skipped. What a user sees must not
+change: every line once, in the channel's order, after the presence of whoever said it,
+their own lines reflected, private messages delivered; and a leader that leaves hands over.
+Real InspIRCd 3 (with and without echo-message) and slixmpp users.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_shared_reads.py
+"""
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from test_irc_gateway import GW, ROOM, Client, Inspircd, bob_in_test  # noqa: E402
+from xmpp_client import next_where, run, settle  # noqa: E402
+
+xc.configure_logging()
+USERS = ("alice", "carol", "dave")
+
+
+class InspircdNoEcho(Inspircd):
+    """The same server without IRCv3 echo-message (as ngircd): a speaker never reads its
+    own line, so a leader that speaks cannot hand it on."""
+
+    modules = ("cap",)
+
+
+def config(port):
+    return h.config(irc=True, xmpp=True, accounts=[(u, u + "pw") for u in USERS],
+                    irc_extra={"networks": [
+                        {"name": "local", "host": "127.0.0.1", "port": port, "tls": False, "throttle": "off"}]})
+
+
+def join(xmpp_port, user, bob):
+    """user joins #test through the gateway; c.events is what the room showed, in order:
+    ("msg", nick, body), ("subject", nick, text), ("in"|"out", nick)."""
+    c = xc.login(Client, xmpp_port, f"{user}@localhost/x", user + "pw")
+    c.events = []
+
+    def on_message(m):
+        if m["subject"] and not m["body"]:
+            c.events.append(("subject", m["from"].resource, m["subject"]))
+        elif m["body"]:
+            c.events.append(("msg", m["from"].resource, m["body"]))
+
+    c.add_event_handler("groupchat_message", on_message)
+    c.add_event_handler("groupchat_subject", lambda m: c.events.append(("subject", m["from"].resource, m["subject"])))
+    c.add_event_handler("groupchat_presence", lambda p: c.events.append(
+        ("out" if p["type"] == "unavailable" else "in", p["from"].resource)))
+    run(c.plugin["xep_0045"].join_muc_wait(ROOM, user, maxstanzas=0))
+    bob.expect(rf"^:{user}!\S+ JOIN :?#test")
+    return c
+
+
+def wait_events(clients, pred, timeout=20):
+    """Until every client has an event for which pred holds (the loop runs meanwhile)."""
+    for c in clients:
+        run(wait_for(lambda: any(pred(e) for e in c.events)), timeout)
+
+
+async def wait_for(cond):
+    while not cond():
+        await asyncio.sleep(0.02)
+
+
+def after(events, marker):
+    """The events after the first one equal to marker."""
+    return events[events.index(marker) + 1:]
+
+
+def start(irc_cls):
+    irc_net = irc_cls().start()
+    d = h.Parleyd(config(irc_net.port))
+    d.__enter__()
+    bob = bob_in_test(irc_net.port)  # bob opens #test: its operator
+    clients = [join(d.ports["xmpp"], u, bob) for u in USERS]
+    # alice's puppet joined first: it reads #test for the other two.
+    d.wait_for_log(r"alice@localhost on 127\.0\.0\.1: reads #test for the other puppets")
+    for u in USERS[1:]:
+        d.wait_for_log(rf"{u}@localhost on 127\.0\.0\.1: hears #test through another puppet")
+    bob.send("PRIVMSG #test :warm")
+    wait_events(clients, lambda e: e == ("msg", "bob", "warm"))
+    return irc_net, d, bob, clients
+
+
+def stop(irc_net, d, clients):
+    for c in clients:
+        c.disconnect()
+    settle(0.3)
+    d.__exit__(None, None, None)
+    irc_net.close()
+
+
+def check_burst(irc_net, d, bob, clients):
+    """A burst from bob with eve joining, talking and leaving in its middle, a topic and a
+    mode: every user sees the same events in the same order, each line once, eve's lines
+    between her join and her part."""
+    eve = xc.LoopIrc(irc_net.port, "eve")
+    for i in range(200):
+        bob.send(f"PRIVMSG #test :L{i:03d}")
+        if i == 50:
+            eve.send("JOIN #test")
+            eve.send("PRIVMSG #test :E1")
+            eve.send("PRIVMSG #test :E2")
+            eve.send("PART #test :bye")
+        if i == 100:
+            bob.send("TOPIC #test :shared topic")
+        if i == 150:
+            bob.send("MODE #test +v alice")
+    bob.send("PRIVMSG #test :end")
+    wait_events(clients, lambda e: e == ("msg", "bob", "end"), timeout=30)
+    # The logs said the followers' sockets went to the tick: the burst was read shared.
+    for u in USERS[1:]:
+        d.wait_for_log(rf"{u}@localhost on 127\.0\.0\.1: its socket is read on the gateway's tick")
+    seen = [after(c.events, ("msg", "bob", "warm")) for c in clients]
+    for user, ev in zip(USERS, seen):
+        lines = [e[2] for e in ev if e[0] == "msg" and e[1] == "bob"]
+        assert lines == [f"L{i:03d}" for i in range(200)] + ["end"], (user, lines[:5], len(lines))
+        eves = [e for e in ev if e[1] == "eve"]
+        assert eves == [("in", "eve"), ("msg", "eve", "E1"), ("msg", "eve", "E2"), ("out", "eve")], (user, eves)
+        assert [e for e in ev if e[0] == "subject"] == [("subject", "bob", "shared topic")], user
+    # One order for all: the same channel, one server.
+    channel = [[e for e in ev if e[1] in ("bob", "eve")] for ev in seen]
+    assert channel[0] == channel[1] == channel[2], "the users saw the channel in different orders"
+    eve.send("QUIT :done")
+
+
+def check_occupants_talking(bob, clients):
+    """The XMPP users talk in turn, fast (what a puppet says is read by the leader and by
+    the other followers, in any order): every user sees every message once."""
+    for i in range(90):
+        clients[i % 3].send_message(mto=ROOM, mbody=f"T{i:02d}", mtype="groupchat")
+    bob.expect(r" PRIVMSG #test :T89$", timeout=20)
+    wait_events(clients, lambda e: e[0] == "msg" and e[2] == "T89")
+    settle(0.3)  # a second copy would come right behind
+    for user, c in zip(USERS, clients):
+        talk = [e[2] for e in c.events if e[0] == "msg" and e[2].startswith("T")]
+        assert sorted(talk) == [f"T{i:02d}" for i in range(90)], (user, len(talk), talk)
+
+
+def check_speakers_pm_and_handover(d, bob, clients):
+    alice, carol, dave = clients
+    # A follower's line: the others once each, bob once.
+    carol.send_message(mto=ROOM, mbody="from carol", mtype="groupchat")
+    bob.expect(r"^:carol!\S+ PRIVMSG #test :from carol$")
+    # The leader's line: it never reads it back without echo-message, so it cannot hand it
+    # on; the followers read it themselves, before what bob says after it.
+    alice.send_message(mto=ROOM, mbody="from alice", mtype="groupchat")
+    bob.expect(r"^:alice!\S+ PRIVMSG #test :from alice$")
+    bob.send("PRIVMSG #test :after alice")
+    wait_events(clients, lambda e: e == ("msg", "bob", "after alice"))
+    for user, c in zip(USERS, clients):
+        ev = after(c.events, ("msg", "bob", "end"))
+        for who, body in (("carol", "from carol"), ("alice", "from alice")):
+            assert ev.count(("msg", who, body)) == 1, (user, body, ev)
+        assert ev.index(("msg", "alice", "from alice")) < ev.index(("msg", "bob", "after alice")), (user, ev)
+    # A private message to a follower reaches it (its socket is read on the tick).
+    bob.send("PRIVMSG dave :psst")
+    m = run(next_where(dave.chat, lambda m: m["body"] == "psst"), 10)
+    assert m["from"] == f"bob%local@{GW}", m
+    # The leader leaves: carol's puppet leads now, and nothing is lost or doubled.
+    alice.plugin["xep_0045"].leave_muc(ROOM, "alice")
+    bob.expect(r"^:alice!\S+ PART :?#test")
+    for i in range(100):
+        bob.send(f"PRIVMSG #test :M{i:03d}")
+    bob.send("PRIVMSG #test :last")
+    wait_events(clients[1:], lambda e: e == ("msg", "bob", "last"), timeout=30)
+    for user, c in zip(USERS[1:], clients[1:]):
+        lines = [e[2] for e in after(c.events, ("msg", "bob", "after alice")) if e[0] == "msg" and e[1] == "bob"]
+        assert lines == [f"M{i:03d}" for i in range(100)] + ["last"], (user, lines[:5], len(lines))
+
+
+def test_shared_reading_with_echo_message():
+    irc_net, d, bob, clients = start(Inspircd)
+    try:
+        check_burst(irc_net, d, bob, clients)
+        check_occupants_talking(bob, clients)
+        check_speakers_pm_and_handover(d, bob, clients)
+    finally:
+        stop(irc_net, d, clients)
+
+
+def test_shared_reading_without_echo_message():
+    irc_net, d, bob, clients = start(InspircdNoEcho)
+    try:
+        check_burst(irc_net, d, bob, clients)
+        check_occupants_talking(bob, clients)
+        check_speakers_pm_and_handover(d, bob, clients)
+    finally:
+        stop(irc_net, d, clients)
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())

@@ -1,0 +1,233 @@
+#include "adapters/gateway/shared_reads.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace parley::adapters::gateway;
+
+namespace {
+// A puppet in one channel: what its user was shown, in order, whoever read it.
+struct Fake : SharedReader {
+  std::string nick;
+  SharedChannel st;
+  std::vector<std::string> shown;
+  int woken = 0;
+  explicit Fake(std::string n) : nick(std::move(n)) { st.context = this; }
+  void take_line(void* ctx, std::string_view who, std::string_view text, bool) override {
+    CHECK(ctx == this);
+    shown.push_back(std::string(who) + ": " + std::string(text));
+  }
+  void read_now() override { ++woken; }
+};
+
+// The channel as one server sends it: what each reader reads, through SharedReads.
+struct Channel {
+  SharedReads reads;
+  void join(Fake& f, std::string_view server = "127.0.0.1 6667 latin-1") {
+    reads.join(server, "#Test", &f, f.st, f.nick);
+  }
+  // `f` reads a line from its socket; shown unless it was handed already.
+  void read(Fake& f, std::string_view who, std::string_view text) {
+    if (!reads.line(&f, f.st, who, text, false))
+      f.shown.push_back(std::string(who) + ": " + std::string(text));
+  }
+  void event(Fake& f, std::string_view what) { reads.event(&f, f.st, SharedReads::hash(what)); }
+};
+}  // namespace
+
+TEST_CASE("shared reads: a follower in step is handed the leader's lines and skips its own copies") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  CHECK(lead.st.leader);
+  CHECK_FALSE(f.st.leader);
+  CHECK_FALSE(f.st.in_step);  // nothing compared yet
+  ch.read(lead, "bob", "one");
+  CHECK(f.shown.empty());  // not in step: not handed
+  ch.read(f, "bob", "one");
+  CHECK(f.st.in_step);  // it has read what the leader read
+  ch.read(lead, "bob", "two");
+  ch.read(lead, "bob", "three");
+  CHECK(f.shown == std::vector<std::string>{"bob: one", "bob: two", "bob: three"});
+  ch.read(f, "bob", "two");  // its copies, later
+  ch.read(f, "bob", "three");
+  CHECK(f.shown == std::vector<std::string>{"bob: one", "bob: two", "bob: three"});
+  CHECK(f.st.ahead.empty());
+  CHECK(f.st.in_step);
+  CHECK(lead.shown == std::vector<std::string>{"bob: one", "bob: two", "bob: three"});
+}
+
+TEST_CASE("shared reads: an event the leader reads first stops the handing until the follower read it too") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  ch.read(lead, "bob", "a");
+  ch.read(f, "bob", "a");
+  REQUIRE(f.st.in_step);
+  ch.event(lead, ":eve JOIN #test");
+  CHECK_FALSE(f.st.in_step);
+  CHECK(f.woken == 1);         // told to read now
+  ch.read(lead, "eve", "hi");  // eve's line must not overtake her join at carol
+  CHECK(f.shown == std::vector<std::string>{"bob: a"});
+  ch.event(f, ":eve JOIN #test");
+  ch.read(f, "eve", "hi");
+  CHECK(f.st.in_step);
+  ch.read(lead, "bob", "b");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "eve: hi", "bob: b"});
+}
+
+TEST_CASE("shared reads: a follower that reads a line before its leader is not handed it again") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  ch.read(lead, "bob", "a");
+  ch.read(f, "bob", "a");
+  REQUIRE(f.st.in_step);
+  ch.read(f, "bob", "early");  // carol's socket was read first
+  CHECK_FALSE(f.st.in_step);
+  ch.read(lead, "bob", "early");
+  CHECK(f.st.in_step);  // same fingerprint again
+  ch.read(lead, "bob", "next");
+  ch.read(f, "bob", "next");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: early", "bob: next"});
+  // An event read first by the follower likewise.
+  ch.event(f, ":bob TOPIC #test :t");
+  CHECK_FALSE(f.st.in_step);
+  ch.event(lead, ":bob TOPIC #test :t");
+  CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: a member's line is not handed to its speaker and not in the fingerprints") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.join(lead);
+  ch.join(f);
+  ch.join(g);
+  for (Fake* x : {&lead, &f, &g}) ch.read(*x, "bob", "a");
+  REQUIRE((f.st.in_step && g.st.in_step));
+  // dave says something; without echo-message dave never reads it.
+  ch.read(lead, "Dave", "from dave");
+  CHECK(f.shown.back() == "Dave: from dave");
+  CHECK(g.shown.back() == "bob: a");
+  ch.read(f, "Dave", "from dave");
+  CHECK(f.st.in_step);
+  CHECK(g.st.in_step);
+  ch.read(g, "bob", "b2");  // dave's copy of bob's next line, before alice's
+  CHECK_FALSE(g.st.in_step);
+  ch.read(lead, "bob", "b2");
+  CHECK(g.st.in_step);  // compared without dave's own line, which dave never reads
+  ch.read(lead, "bob", "b");
+  CHECK(g.shown.back() == "bob: b");
+  ch.read(g, "bob", "b");
+  CHECK(g.shown == std::vector<std::string>{"bob: a", "bob: b2", "bob: b"});
+}
+
+TEST_CASE("shared reads: a follower that reads a member's line before its leader is not handed it again") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.join(lead);
+  ch.join(f);
+  ch.join(g);
+  for (Fake* x : {&lead, &f, &g}) ch.read(*x, "bob", "a");
+  REQUIRE(f.st.in_step);
+  ch.read(f, "dave", "x");  // carol's copy of dave's line first
+  CHECK_FALSE(f.st.in_step);
+  ch.read(lead, "dave", "x");
+  CHECK(f.st.in_step);
+  ch.read(lead, "dave", "y");
+  ch.read(f, "dave", "y");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "dave: x", "dave: y"});
+}
+
+TEST_CASE("shared reads: followers wait for the leader's own lines, a refused one not for ever") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  ch.read(lead, "bob", "a");
+  ch.read(f, "bob", "a");
+  REQUIRE(f.st.in_step);
+  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "mine", false)});
+  CHECK_FALSE(f.st.in_step);
+  CHECK(f.woken == 1);
+  ch.read(lead, "bob", "b");  // said after alice's line: carol must read hers first
+  ch.read(f, "alice", "mine");
+  CHECK_FALSE(f.st.in_step);  // not yet at the leader's fingerprint
+  ch.read(f, "bob", "b");
+  CHECK(f.st.in_step);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: mine", "bob: b"});
+  // A line the server refused never comes: after enough others it is not waited for.
+  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "refused", false)});
+  for (int i = 0; i <= int(SharedReads::kMaxAwaitMisses); ++i) {
+    ch.read(lead, "bob", "x" + std::to_string(i));
+    CHECK_FALSE(f.st.in_step);
+    ch.read(f, "bob", "x" + std::to_string(i));
+  }
+  CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: a leader that leaves hands over and handed lines are shown once") {
+  Channel ch;
+  Fake lead("alice"), f1("carol"), f2("dave");
+  ch.join(lead);
+  ch.join(f1);
+  ch.join(f2);
+  for (Fake* x : {&lead, &f1, &f2}) ch.read(*x, "bob", "a");
+  ch.read(lead, "bob", "b");  // handed to both, not read by them yet
+  ch.reads.leave(&lead, lead.st);
+  CHECK(lead.st.group == nullptr);
+  CHECK(f1.st.leader);
+  CHECK_FALSE(f2.st.in_step);
+  ch.read(f1, "bob", "b");  // its handed copy: skipped, not handed on again
+  ch.read(f2, "bob", "b");
+  CHECK(f2.st.in_step);
+  ch.read(f1, "bob", "c");
+  ch.read(f2, "bob", "c");
+  for (Fake* x : {&f1, &f2}) CHECK(x->shown == std::vector<std::string>{"bob: a", "bob: b", "bob: c"});
+  ch.reads.leave(&f1, f1.st);
+  ch.reads.leave(&f2, f2.st);
+  CHECK(ch.reads.groups() == 0);
+}
+
+TEST_CASE("shared reads: a follower handed too many unread lines is read at once, out of step") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  ch.read(lead, "bob", "a");
+  ch.read(f, "bob", "a");
+  for (std::size_t i = 0; i < SharedReads::kMaxAhead; ++i) ch.read(lead, "bob", std::to_string(i));
+  CHECK_FALSE(f.st.in_step);
+  CHECK(f.woken == 1);
+  CHECK(f.shown.size() == SharedReads::kMaxAhead + 1);
+  ch.read(lead, "bob", "not handed");
+  CHECK(f.shown.size() == SharedReads::kMaxAhead + 1);
+  for (std::size_t i = 0; i < SharedReads::kMaxAhead; ++i) ch.read(f, "bob", std::to_string(i));
+  ch.read(f, "bob", "not handed");
+  CHECK(f.shown.size() == SharedReads::kMaxAhead + 2);  // every line once
+  CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: groups are one server's channel, whatever its case") {
+  Channel ch;
+  Fake a("alice"), b("carol"), c("dave");
+  ch.join(a);
+  ch.reads.join("127.0.0.1 6667 latin-1", "#TEST", &b, b.st, b.nick);
+  ch.join(c, "10.0.0.2 6667 latin-1");  // another server of the network: its own order
+  CHECK(a.st.leader);
+  CHECK_FALSE(b.st.leader);
+  CHECK(c.st.leader);
+  CHECK(ch.reads.groups() == 2);
+  ch.reads.nick_changed(&b, "carol2");
+  ch.read(a, "bob", "x");
+  ch.read(b, "bob", "x");
+  ch.read(a, "carol2", "mine");  // b's own line under its new nick: not handed to it
+  CHECK(b.shown == std::vector<std::string>{"bob: x"});
+  for (Fake* x : {&a, &b, &c}) ch.reads.leave(x, x->st);
+  CHECK(ch.reads.groups() == 0);
+}
