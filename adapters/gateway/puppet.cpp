@@ -744,6 +744,12 @@ bool Puppet::covered() const {
   return true;
 }
 
+bool Puppet::leads() const {
+  for (const auto& [_, c] : channels_)
+    if (c.shared.leader) return true;
+  return false;
+}
+
 void Puppet::take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) {
   deliver_line(*static_cast<Channel*>(channel_context), nick, text, notice);
 }
@@ -760,12 +766,18 @@ void Puppet::read_now() {
 void Puppet::after_read() {
   const bool lazy = covered();
   if (lazy == lazy_) return;
-  if (lazy && !link_->set_receive_low_water(kTickLowWater)) return;
-  lazy_ = lazy;
-  if (!lazy) {
-    link_->set_receive_low_water(1);
-    return;
-  }
+  if (lazy) return read_on_tick();
+  lazy_ = false;
+  link_->set_receive_low_water(1);
+}
+
+void Puppet::back_in_step() {
+  if (!lazy_ && covered()) read_on_tick();
+}
+
+void Puppet::read_on_tick() {
+  if (!link_->set_receive_low_water(kTickLowWater)) return;
+  lazy_ = true;
   gw_.arm_read_tick();
   if (!tick_told_) {  // once per link: it flips at every tick
     tick_told_ = true;

@@ -109,8 +109,14 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // ---- SharedReader (shared_reads.hpp) ----
   void take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) override;
   void read_now() override;
-  // Reading on the gateway's tick (every channel covered by another puppet): read now, once.
+  void back_in_step() override;
+  // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
+  // what the socket holds.
   bool reads_on_tick() const { return lazy_; }
+  bool leads() const;  // reads some channel for other puppets
+  void read_tick() {
+    if (auto link = link_) link->read_pending();
+  }
 
  private:
   struct Occupant {
@@ -189,6 +195,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // Every channel has a leader that reads it for this puppet, and nothing here waits for a
   // line of our own: the socket may be read on the gateway's tick.
   bool covered() const;
+  void read_on_tick();  // a covered puppet's socket goes to the gateway's tick
   // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the
   // kernel below it (at 1,000 lines/s of 100 bytes a 50 ms tick holds 5 KB); more than that
   // wakes the reader as before.

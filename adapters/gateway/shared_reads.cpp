@@ -69,6 +69,7 @@ void SharedReads::try_step(const Member& lead, Member& m) {
   // It has read what the leader read: a handed line it never got (none is expected) would
   // only make it skip a later line with the same text.
   f.ahead.clear();
+  m.reader->back_in_step();
 }
 
 void SharedReads::check_steps(Group& g) {
@@ -164,7 +165,8 @@ bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick
     if (!st.in_step) try_step(g->members.front(), *me);
     return handed;
   }
-  if (!handed) {
+  // Its own line (an echo) is not handed: saying() made the followers read it themselves.
+  if (!handed && speaker != g->members.front().nick) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
       if (!f.st->in_step || f.nick == speaker) continue;
@@ -193,6 +195,26 @@ void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<s
   auto* g = static_cast<Group*>(st.group);
   if (!g || !st.leader) return;
   (void)r;
+  // A follower in step takes the lead: it was handed everything the leader read, so once
+  // it has skipped what it holds it is where the leader was, and it reads the leader's
+  // line like anyone's; the old leader is in step with it at once.
+  for (std::size_t i = 1; i < g->members.size(); ++i) {
+    if (!g->members[i].st->in_step) continue;
+    std::swap(g->members[0], g->members[i]);
+    Member& lead = g->members[0];
+    Member& old = g->members[i];
+    lead.st->leader = true;
+    lead.st->in_step = false;
+    lead.st->await.clear();
+    old.st->leader = false;
+    old.st->in_step = true;
+    old.st->ahead.clear();
+    old.st->await.clear();
+    lead.reader->read_now();
+    old.reader->back_in_step();
+    return;
+  }
+  // None is: each must read the leader's lines before it can be handed any after them.
   for (std::size_t i = 1; i < g->members.size(); ++i) {
     SharedChannel& f = *g->members[i].st;
     out_of_step(g->members[i]);

@@ -21,8 +21,9 @@
 // leader: the leader must not hand it that line again). Without echo-message a speaker
 // never reads its own line, so a leader and a follower compare fingerprints without the
 // lines either of them said. A leader cannot hand on a line of its own (without
-// echo-message it never reads it): when it says something its followers fall out of step
-// until they have read those lines too.
+// echo-message it never reads it): when it says something, a follower in step takes the
+// lead (it reads that line like any other); with none in step, the followers read those
+// lines themselves before they are handed more.
 //
 // A group is the puppets in one channel of one server address with one encoding: one
 // server sends a channel's events to every member in the same order (two servers of a
@@ -49,6 +50,9 @@ class SharedReader {
                          bool notice) = 0;
   // The reader is no longer covered (or must answer something): read the socket now.
   virtual void read_now() = 0;
+  // Handed lines again (in step): its socket need not be read as data comes any more (or
+  // the next copy, read before the leader's, would put it out of step again).
+  virtual void back_in_step() {}
 };
 
 // One reader's state in one channel; the owner keeps it with its channel and calls leave()

@@ -14,12 +14,14 @@ struct Fake : SharedReader {
   SharedChannel st;
   std::vector<std::string> shown;
   int woken = 0;
+  int stepped = 0;  // back_in_step calls
   explicit Fake(std::string n) : nick(std::move(n)) { st.context = this; }
   void take_line(void* ctx, std::string_view who, std::string_view text, bool) override {
     CHECK(ctx == this);
     shown.push_back(std::string(who) + ": " + std::string(text));
   }
   void read_now() override { ++woken; }
+  void back_in_step() override { ++stepped; }
 };
 
 // The channel as one server sends it: what each reader reads, through SharedReads.
@@ -49,6 +51,7 @@ TEST_CASE("shared reads: a follower in step is handed the leader's lines and ski
   CHECK(f.shown.empty());  // not in step: not handed
   ch.read(f, "bob", "one");
   CHECK(f.st.in_step);  // it has read what the leader read
+  CHECK(f.stepped == 1);
   ch.read(lead, "bob", "two");
   ch.read(lead, "bob", "three");
   CHECK(f.shown == std::vector<std::string>{"bob: one", "bob: two", "bob: three"});
@@ -144,7 +147,34 @@ TEST_CASE("shared reads: a follower that reads a member's line before its leader
   CHECK(f.shown == std::vector<std::string>{"bob: a", "dave: x", "dave: y"});
 }
 
-TEST_CASE("shared reads: followers wait for the leader's own lines, a refused one not for ever") {
+TEST_CASE("shared reads: a leader that speaks hands the lead to a follower in step") {
+  Channel ch;
+  Fake lead("alice"), f1("carol"), f2("dave");
+  ch.join(lead);
+  ch.join(f1);
+  ch.join(f2);
+  for (Fake* x : {&lead, &f1, &f2}) ch.read(*x, "bob", "a");
+  ch.read(lead, "bob", "b");  // handed to both, unread
+  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "mine", false)});
+  CHECK(f1.st.leader);
+  CHECK(f1.woken == 1);  // it reads as data comes now
+  CHECK_FALSE(lead.st.leader);
+  CHECK(lead.st.in_step);
+  CHECK(lead.stepped == 1);
+  CHECK(f2.st.in_step);          // nothing changes for the others
+  ch.read(f1, "bob", "b");       // skipped and not handed on: the others have it
+  ch.read(f1, "alice", "mine");  // read like anyone's line, handed to dave (not alice)
+  ch.read(f1, "bob", "c");
+  ch.read(lead, "bob", "c");  // it had read b as the leader
+  for (auto* text : {"b", "mine", "c"}) ch.read(f2, text == std::string("mine") ? "alice" : "bob", text);
+  CHECK(lead.shown ==
+        std::vector<std::string>{"bob: a", "bob: b", "bob: c"});  // its own line: reflected, not here
+  for (Fake* x : {&f1, &f2})
+    CHECK(x->shown == std::vector<std::string>{"bob: a", "bob: b", "alice: mine", "bob: c"});
+}
+
+TEST_CASE(
+    "shared reads: with no follower in step they read the leader's lines first, a refused one not for ever") {
   Channel ch;
   Fake lead("alice"), f("carol");
   ch.join(lead);
@@ -152,17 +182,29 @@ TEST_CASE("shared reads: followers wait for the leader's own lines, a refused on
   ch.read(lead, "bob", "a");
   ch.read(f, "bob", "a");
   REQUIRE(f.st.in_step);
+  ch.read(f, "bob", "early");  // carol out of step: nobody to take the lead
+  REQUIRE_FALSE(f.st.in_step);
+  ch.read(lead, "bob", "early");
+  REQUIRE(f.st.in_step);
+  ch.event(lead, ":bob TOPIC #test :x");  // out of step again
+  REQUIRE_FALSE(f.st.in_step);
+  ch.event(f, ":bob TOPIC #test :x");
+  REQUIRE(f.st.in_step);
+  ch.read(f, "bob", "early2");
   ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "mine", false)});
+  CHECK(lead.st.leader);
+  ch.read(lead, "bob", "early2");
   CHECK_FALSE(f.st.in_step);
-  CHECK(f.woken == 1);
   ch.read(lead, "bob", "b");  // said after alice's line: carol must read hers first
   ch.read(f, "alice", "mine");
   CHECK_FALSE(f.st.in_step);  // not yet at the leader's fingerprint
   ch.read(f, "bob", "b");
   CHECK(f.st.in_step);
-  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: mine", "bob: b"});
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: early", "bob: early2", "alice: mine", "bob: b"});
   // A line the server refused never comes: after enough others it is not waited for.
+  ch.read(f, "bob", "early3");
   ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "refused", false)});
+  ch.read(lead, "bob", "early3");
   for (int i = 0; i <= int(SharedReads::kMaxAwaitMisses); ++i) {
     ch.read(lead, "bob", "x" + std::to_string(i));
     CHECK_FALSE(f.st.in_step);
