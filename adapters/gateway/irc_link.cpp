@@ -16,6 +16,8 @@ void IrcLink::detach(std::string_view reason) {
 
 std::size_t IrcLink::on_data(std::string_view data) {
   std::size_t used = 0;
+  // Kept bytes count against the read buffer's bound (Connection::Limits::max_read_buffer).
+  holdable_ = data.size() <= 4096;
   while (owner_ && !closed()) {
     auto r = framer_.next(data.substr(used));
     used += r.consumed;
@@ -24,6 +26,10 @@ std::size_t IrcLink::on_data(std::string_view data) {
     irc::Message m;
     if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
     owner_->on_irc_message(m);
+    if (owner_ && owner_->take_hold()) {
+      used -= r.consumed;  // this line and the rest wait in the buffer
+      break;
+    }
   }
   if (owner_ && !closed()) owner_->after_read();
   return used;

@@ -20,6 +20,9 @@ class IrcLink : public protocols::Connection {
     virtual void on_irc_closed(std::string_view reason) = 0;
     // After the lines of one read were handed over.
     virtual void after_read() {}
+    // True once after a message the owner wants again later: that line and the rest of the
+    // read stay buffered (Connection::redeliver feeds them again).
+    virtual bool take_hold() { return false; }
   };
   IrcLink(protocols::ConnectedStream stream, Limits limits, protocols::irc::Fallback fallback, Owner* owner);
   // The owner is going away: no more calls into it (the socket is closed too).
@@ -27,6 +30,8 @@ class IrcLink : public protocols::Connection {
   // The owner is going away but the link is already closing after a flush (a QUIT on its
   // way): no more calls into the owner, the close goes on.
   void release() { owner_ = nullptr; }
+  // The read being handed over is small enough to be kept buffered (take_hold).
+  bool holdable() const { return holdable_; }
 
  protected:
   std::size_t on_data(std::string_view data) override;
@@ -35,6 +40,7 @@ class IrcLink : public protocols::Connection {
  private:
   protocols::irc::LineFramer framer_;
   Owner* owner_;
+  bool holdable_ = false;
 };
 
 }  // namespace parley::adapters::gateway

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 
 #include "adapters/gateway/address.hpp"
 #include "adapters/gateway/gateway.hpp"
@@ -462,7 +463,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  if (c->shared.leader) {  // it cannot hand on lines it never reads: its followers wait for them
+  if (c->shared.group) {  // a leader cannot hand on lines it never reads (shared_reads.hpp)
     std::vector<std::uint64_t> hashes;
     for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
     gw_.shared_reads().saying(this, c->shared, hashes);
@@ -483,7 +484,10 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
   pump();
-  if (await_echo) return true;
+  if (await_echo) {
+    read_now();  // its echo must not wait for the read tick (covered() is false from now on)
+    return true;
+  }
   // Other puppets in the channel hear it from IRC; this one only here.
   const std::string sid = archive(*c, reg_.nick(), body, false, false, false);
   // XEP-0045 §7.4: the message comes back to every occupant resource, the sender's id kept.
@@ -758,6 +762,11 @@ void Puppet::read_now() {
   if (!lazy_) return;
   lazy_ = false;
   if (auto link = link_) link->set_receive_low_water(1);  // queued bytes wake the reader now
+  // A line kept for the tick is read again (posted: this may run inside another puppet's
+  // read, which must not be re-entered).
+  boost::asio::post(gw_.strand(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired() && link_) link_->redeliver();
+  });
 }
 
 // After each read: a covered puppet's socket is left to the gateway's tick (a high receive
@@ -1021,8 +1030,27 @@ void Puppet::on_channel_line(std::string_view target, std::string_view from_nick
                              bool notice) {
   Channel* c = find_channel(target);
   if (!c) return;
-  // Handed to us already by the channel's leader (shared_reads.hpp): this is our copy.
-  if (c->shared.group && gw_.shared_reads().line(this, c->shared, from_nick, text, notice)) return;
+  if (c->shared.group) {
+    // Read on the tick, before the leader read it: kept (IrcLink holds the rest of the read)
+    // for the next tick, by when the leader will have handed it - once; never with much
+    // behind it in the buffer.
+    bool may_wait = false;
+    std::uint64_t h = 0;
+    if (lazy_ && link_ && link_->holdable()) {
+      h = SharedReads::line_hash(from_nick, text, notice);
+      may_wait = h != waited_line_;
+    }
+    switch (gw_.shared_reads().line(this, c->shared, from_nick, text, notice, may_wait)) {
+      case SharedReads::Heard::skip:  // handed to us already by the channel's leader: our copy
+        return;
+      case SharedReads::Heard::wait:
+        waited_line_ = h;
+        hold_ = true;
+        return;
+      case SharedReads::Heard::deliver:
+        break;
+    }
+  }
   deliver_line(*c, from_nick, text, notice);
 }
 

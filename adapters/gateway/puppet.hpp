@@ -103,6 +103,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
 
   // ---- IrcLink::Owner ----
   void on_irc_message(const protocols::irc::Message& m) override;
+  bool take_hold() override { return std::exchange(hold_, false); }
   void on_irc_closed(std::string_view reason) override;
   void after_read() override;
 
@@ -115,7 +116,10 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool reads_on_tick() const { return lazy_; }
   bool leads() const;  // reads some channel for other puppets
   void read_tick() {
-    if (auto link = link_) link->read_pending();
+    if (auto link = link_) {
+      link->redeliver();  // a line kept at the last tick first
+      if (link_) link->read_pending();
+    }
   }
 
  private:
@@ -254,6 +258,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string server_key_;  // the server's address and our encoding: a shared reading group's half
   bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
   bool tick_told_ = false;  // the log said so for this link
+  bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
+  std::uint64_t waited_line_ = 0;  // the line that waited last (a line waits once)
   bool ever_registered_ = false;
   bool quitting_ = false;
   bool retired_ = false;

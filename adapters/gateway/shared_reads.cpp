@@ -97,6 +97,7 @@ void SharedReads::join(std::string_view server, std::string_view channel, Shared
   st.seen = 0;
   st.ahead.clear();
   st.await.clear();
+  st.unread_own = 0;
   st.in_step = false;
   st.leader = g.members.empty();
   g.members.push_back(Member{r, &st, nick_hash(nick)});
@@ -134,10 +135,10 @@ void SharedReads::nick_changed(SharedReader* r, std::string_view nick) {
       if (m.reader == r) m.nick = h;
 }
 
-bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text,
-                       bool notice) {
+SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick,
+                                     std::string_view text, bool notice, bool may_wait) {
   auto* g = static_cast<Group*>(st.group);
-  if (!g) return false;
+  if (!g) return Heard::deliver;
   const std::uint64_t h = line_hash(nick, text, notice);
   bool handed = false;
   if (!st.ahead.empty()) {
@@ -149,6 +150,9 @@ bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick
       handed = true;
     }
   }
+  // Read here before the leader read it (the server writes a line to its members one after
+  // the other, and not always at once): the reader may wait for the leader to hand it.
+  if (!handed && st.in_step && !st.leader && may_wait) return Heard::wait;
   const std::uint64_t speaker = nick_hash(nick);
   push(st, h, speaker);
   if (!st.leader) {
@@ -159,16 +163,18 @@ bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick
       else if (++st.await_misses > kMaxAwaitMisses)
         st.await.clear();
     }
-    if (!me) return handed;
+    const Heard heard = handed ? Heard::skip : Heard::deliver;
+    if (!me) return heard;
     // A line nobody handed: this follower read it before the leader did.
     if (!handed && st.in_step) out_of_step(*me);
     if (!st.in_step) try_step(g->members.front(), *me);
-    return handed;
+    return heard;
   }
   // Its own line (an echo) is not handed: saying() made the followers read it themselves.
   if (!handed && speaker != g->members.front().nick) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
+      if (f.nick == speaker && f.st->unread_own != 0) --f.st->unread_own;
       if (!f.st->in_step || f.nick == speaker) continue;
       f.st->ahead.push_back(h);
       f.reader->take_line(f.st->context, nick, text, notice);
@@ -176,7 +182,7 @@ bool SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick
     }
   }
   check_steps(*g);
-  return handed;
+  return handed ? Heard::skip : Heard::deliver;
 }
 
 void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
@@ -193,13 +199,18 @@ void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
 
 void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines) {
   auto* g = static_cast<Group*>(st.group);
-  if (!g || !st.leader) return;
+  if (!g) return;
   (void)r;
+  if (!st.leader) {  // the leader reads them
+    st.unread_own += static_cast<std::uint32_t>(std::max<std::size_t>(lines.size(), 1));
+    return;
+  }
   // A follower in step takes the lead: it was handed everything the leader read, so once
   // it has skipped what it holds it is where the leader was, and it reads the leader's
-  // line like anyone's; the old leader is in step with it at once.
+  // line like anyone's; the old leader is in step with it at once. Not one whose own lines
+  // are still on their way: it would never read them, so nobody would hand them.
   for (std::size_t i = 1; i < g->members.size(); ++i) {
-    if (!g->members[i].st->in_step) continue;
+    if (!g->members[i].st->in_step || g->members[i].st->unread_own != 0) continue;
     std::swap(g->members[0], g->members[i]);
     Member& lead = g->members[0];
     Member& old = g->members[i];
@@ -210,6 +221,8 @@ void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<s
     old.st->in_step = true;
     old.st->ahead.clear();
     old.st->await.clear();
+    // Its own lines are on their way: it may lead again only once the new leader read them.
+    old.st->unread_own = static_cast<std::uint32_t>(std::max<std::size_t>(lines.size(), 1));
     lead.reader->read_now();
     old.reader->back_in_step();
     return;

@@ -71,6 +71,7 @@ struct SharedChannel {
   std::deque<std::uint64_t> ahead;       // lines handed by the leader, not read here yet
   std::deque<std::uint64_t> await;       // the leader's own lines, to read before in step
   std::uint32_t await_misses = 0;        // other lines read meanwhile (a refused line never comes)
+  std::uint32_t unread_own = 0;          // lines it said that the leader has not read (a refused one: never)
   bool leader = false;
   bool in_step = false;  // a follower the leader hands lines to
 };
@@ -98,14 +99,18 @@ class SharedReads {
   void leave(SharedReader* r, SharedChannel& st);
   // `r`'s nick changed (every group it is in).
   void nick_changed(SharedReader* r, std::string_view nick);
-  // A channel line `r` read. True: it was handed to `r` already and must be skipped. A
-  // leader hands it on (to every follower in step, but not to the line's speaker).
-  bool line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text, bool notice);
+  // A channel line `r` read: deliver it, skip it (it was handed to `r` already), or wait: a
+  // follower in step read it before its leader (only when `may_wait`: the reader keeps the
+  // line and reads it again later, when the leader will have handed it). A leader hands it
+  // on (to every follower in step, but not to the line's speaker).
+  enum class Heard : std::uint8_t { deliver, skip, wait };
+  Heard line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text, bool notice,
+             bool may_wait = false);
   // Another channel event `r` read (hash: SharedReads::hash of its command, prefix and
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
   // `r` is about to send lines to the channel: their line_hash()es with its nick (empty:
-  // unknown lines, e.g. raw commands).
+  // unknown lines, e.g. raw commands, counted as one).
   void saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
 
   std::size_t groups() const { return groups_.size(); }

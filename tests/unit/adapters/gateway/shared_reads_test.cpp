@@ -32,7 +32,7 @@ struct Channel {
   }
   // `f` reads a line from its socket; shown unless it was handed already.
   void read(Fake& f, std::string_view who, std::string_view text) {
-    if (!reads.line(&f, f.st, who, text, false))
+    if (reads.line(&f, f.st, who, text, false) == SharedReads::Heard::deliver)
       f.shown.push_back(std::string(who) + ": " + std::string(text));
   }
   void event(Fake& f, std::string_view what) { reads.event(&f, f.st, SharedReads::hash(what)); }
@@ -103,6 +103,28 @@ TEST_CASE("shared reads: a follower that reads a line before its leader is not h
   CHECK_FALSE(f.st.in_step);
   ch.event(lead, ":bob TOPIC #test :t");
   CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: a follower on the tick may wait for its leader instead of falling out of step") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.join(lead);
+  ch.join(f);
+  ch.read(lead, "bob", "a");
+  ch.read(f, "bob", "a");
+  REQUIRE(f.st.in_step);
+  using H = SharedReads::Heard;
+  CHECK(ch.reads.line(&f, f.st, "bob", "b", false, true) == H::wait);  // the leader has not read it
+  CHECK(f.st.in_step);
+  CHECK(f.shown.size() == 1);
+  ch.read(lead, "bob", "b");  // now it is handed
+  CHECK(ch.reads.line(&f, f.st, "bob", "b", false, true) == H::skip);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: b"});
+  // Not allowed to wait (the reader's second try, or much behind it): read as before.
+  CHECK(ch.reads.line(&f, f.st, "bob", "c", false, false) == H::deliver);
+  CHECK_FALSE(f.st.in_step);
+  // A leader never waits.
+  CHECK(ch.reads.line(&lead, lead.st, "bob", "d", false, true) == H::deliver);
 }
 
 TEST_CASE("shared reads: a member's line is not handed to its speaker and not in the fingerprints") {
