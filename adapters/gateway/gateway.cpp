@@ -45,17 +45,13 @@ void Gateway::arm_read_tick() {
   read_tick_->async_wait([this](const boost::system::error_code& ec) {
     read_tick_armed_ = false;
     if (ec) return;
-    // A read that waits for nothing (the socket keeps its high low-water mark: no system
-    // call but the recv); a puppet no longer covered leaves the tick in after_read.
-    // Leaders first: what they have not read yet may be waiting at their followers too, who
-    // would find a line nobody handed them (and fall out of step) if they read it first.
-    for (auto& [_, p] : puppets_)
-      if (!p->reads_on_tick() && p->leads()) p->read_tick();
+    // Each reads once (Puppet::read_tick); its read ends in after_read, which raises its mark
+    // again while it is covered.
     bool any = false;
     for (auto& [_, p] : puppets_)
       if (p->reads_on_tick()) {
         p->read_tick();
-        any = any || p->reads_on_tick();
+        any = true;
       }
     if (any) arm_read_tick();
   });

@@ -221,6 +221,7 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   // One server orders a channel's events alike for all its clients (shared_reads.hpp).
   server_key_ = s.peer.address().to_string() + " " + std::to_string(s.peer.port()) + " " + net_.encoding;
   lazy_ = false;
+  low_mark_ = true;
   tick_told_ = false;
   link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
   reg_ = irc::ClientRegistration(identity_);
@@ -748,20 +749,23 @@ bool Puppet::covered() const {
   return true;
 }
 
-bool Puppet::leads() const {
-  for (const auto& [_, c] : channels_)
-    if (c.shared.leader) return true;
-  return false;
-}
-
 void Puppet::take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) {
   deliver_line(*static_cast<Channel*>(channel_context), nick, text, notice);
+}
+
+// The receive low-water mark: high while the kernel is to keep a covered puppet's copies
+// without waking anyone, 1 (every byte wakes the reader) otherwise. Reads only ever go
+// through the connection's one outstanding read, so a lowered mark (whose wake-up reads
+// what is queued) never reorders them.
+void Puppet::low_mark(bool low) {
+  if (low_mark_ == low || !link_) return;
+  if (link_->set_receive_low_water(low ? 1 : kTickLowWater)) low_mark_ = low;
 }
 
 void Puppet::read_now() {
   if (!lazy_) return;
   lazy_ = false;
-  if (auto link = link_) link->set_receive_low_water(1);  // queued bytes wake the reader now
+  low_mark(true);  // queued bytes wake the reader now
   // A line kept for the tick is read again (posted: this may run inside another puppet's
   // read, which must not be re-entered).
   boost::asio::post(gw_.strand(), [this, alive = std::weak_ptr<int>(alive_)] {
@@ -769,15 +773,20 @@ void Puppet::read_now() {
   });
 }
 
+// The gateway's tick: a line kept at the last tick first, then one read of what the kernel
+// holds (the lowered mark wakes the reader if anything is queued; after_read raises it).
+void Puppet::read_tick() {
+  if (auto link = link_) link->redeliver();
+  low_mark(true);
+}
+
 // After each read: a covered puppet's socket is left to the gateway's tick (a high receive
 // low-water mark: the kernel wakes nobody for the copies it holds); an uncovered one reads
 // as data comes.
 void Puppet::after_read() {
-  const bool lazy = covered();
-  if (lazy == lazy_) return;
-  if (lazy) return read_on_tick();
+  if (covered()) return read_on_tick();
   lazy_ = false;
-  link_->set_receive_low_water(1);
+  low_mark(true);
 }
 
 void Puppet::back_in_step() {
@@ -785,10 +794,11 @@ void Puppet::back_in_step() {
 }
 
 void Puppet::read_on_tick() {
-  if (!link_->set_receive_low_water(kTickLowWater)) return;
+  low_mark(false);
+  if (low_mark_) return;  // not settable: it reads as data comes
   lazy_ = true;
   gw_.arm_read_tick();
-  if (!tick_told_) {  // once per link: it flips at every tick
+  if (!tick_told_) {  // once per link
     tick_told_ = true;
     spdlog::debug("gateway: {} on {}: its socket is read on the gateway's tick", bare_, net_.host);
   }

@@ -114,13 +114,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
   bool reads_on_tick() const { return lazy_; }
-  bool leads() const;  // reads some channel for other puppets
-  void read_tick() {
-    if (auto link = link_) {
-      link->redeliver();  // a line kept at the last tick first
-      if (link_) link->read_pending();
-    }
-  }
+  void read_tick();
 
  private:
   struct Occupant {
@@ -200,6 +194,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // line of our own: the socket may be read on the gateway's tick.
   bool covered() const;
   void read_on_tick();  // a covered puppet's socket goes to the gateway's tick
+  void low_mark(bool low);
   // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the
   // kernel below it (at 1,000 lines/s of 100 bytes a 50 ms tick holds 5 KB); more than that
   // wakes the reader as before.
@@ -258,6 +253,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string server_key_;  // the server's address and our encoding: a shared reading group's half
   bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
   bool tick_told_ = false;  // the log said so for this link
+  bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
   bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
   std::uint64_t waited_line_ = 0;  // the line that waited last (a line waits once)
   bool ever_registered_ = false;

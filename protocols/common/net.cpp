@@ -301,11 +301,6 @@ bool Connection::set_receive_low_water(int bytes) {
   return !ec;
 }
 
-void Connection::read_pending() {
-  if (state_ != State::open || input_held_ || in_on_data_ || tls_upgrade_pending_) return;
-  drain(0);  // ends in read_some(), which leaves a read already waiting in the reactor alone
-}
-
 void Connection::hold_input(bool hold) {
   if (input_held_ == hold) return;
   input_held_ = hold;

@@ -216,10 +216,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // wake a reader for every small write; lowering it wakes the reader at once if enough is
   // queued (tcp_set_rcvlowat). A read still takes whatever is queued. False: not set.
   bool set_receive_low_water(int bytes);
-  // Reads what the kernel holds now, without waiting, and hands it on as a read would (at
-  // most 4 buffers): for a socket whose wake-ups a high low-water mark keeps back, read on
-  // a timer. Nothing while closed, held, inside on_data or in a TLS upgrade.
-  void read_pending();
   // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
   // call, when nothing is queued). Never if the connection closes first: e.g. stored
   // messages are deleted only when they actually left (a dead peer or an overflowing send

@@ -173,7 +173,60 @@ void read_ahead_scenario(bool direct) {
   CHECK(last->closed_reason == "Connection closed");
 }
 
+// SO_RCVLOWAT (the gateway's followers, shared_reads.hpp): below the mark the kernel does not
+// wake the reader for small writes; lowering the mark wakes it at once for what is queued,
+// and a mark reached wakes it too.
+void low_water_scenario(bool direct) {
+  Connection::Limits limits;
+  limits.max_read_buffer = 4096;
+  limits.read_ahead = 64;
+  EchoServer srv(limits, direct);
+  auto on_io = [&](auto f) {
+    std::promise<void> done;
+    boost::asio::post(srv.io, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  };
+  auto nothing_echoed = [](tcp::socket& c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    c.non_blocking(true);
+    char b[16];
+    boost::system::error_code ec;
+    const std::size_t n = c.read_some(boost::asio::buffer(b), ec);
+    c.non_blocking(false);
+    return n == 0 && ec == boost::asio::error::would_block;
+  };
+  auto c = srv.connect();
+  boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
+  CHECK(read_until(c, "A\n") == "A\n");
+  bool set = false;
+  on_io([&] { set = srv.last->set_receive_low_water(16384); });
+  REQUIRE(set);
+  boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
+  CHECK(nothing_echoed(c));  // below the mark: nobody was woken
+  boost::asio::write(c, boost::asio::buffer(std::string("c\n")));
+  CHECK(nothing_echoed(c));
+  on_io([&] { srv.last->set_receive_low_water(1); });  // wakes the reader: "b" and "c" are queued
+  CHECK(read_until(c, "C\n") == "B\nC\n");
+  on_io([&] { srv.last->set_receive_low_water(32); });
+  boost::asio::write(c, boost::asio::buffer(std::string(40, 'e') + "\n"));  // past the mark
+  CHECK(read_until(c, "\n") == std::string(40, 'E') + "\n");
+  c.shutdown(tcp::socket::shutdown_send);  // end of file wakes the reader below the mark too
+  char b[16];
+  boost::system::error_code ec;
+  CHECK(c.read_some(boost::asio::buffer(b), ec) == 0);
+  CHECK(ec == boost::asio::error::eof);
+  CHECK(srv.all_closed());
+}
+
 }  // namespace
+
+TEST_CASE("net: a receive low-water mark holds back wake-ups until it is reached or lowered") {
+  low_water_scenario(false);
+  low_water_scenario(true);
+}
 
 TEST_CASE("net: read_ahead carries split and oversized lines, holds queued input, closes at EOF") {
   read_ahead_scenario(false);
