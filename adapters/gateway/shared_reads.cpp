@@ -97,7 +97,6 @@ void SharedReads::join(std::string_view server, std::string_view channel, Shared
   st.seen = 0;
   st.ahead.clear();
   st.await.clear();
-  st.unread_own = 0;
   st.in_step = false;
   st.leader = g.members.empty();
   g.members.push_back(Member{r, &st, nick_hash(nick)});
@@ -174,7 +173,6 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::st
   if (!handed && speaker != g->members.front().nick) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
-      if (f.nick == speaker && f.st->unread_own != 0) --f.st->unread_own;
       if (!f.st->in_step || f.nick == speaker) continue;
       f.st->ahead.push_back(h);
       f.reader->take_line(f.st->context, nick, text, notice);
@@ -201,33 +199,8 @@ void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<s
   auto* g = static_cast<Group*>(st.group);
   if (!g) return;
   (void)r;
-  if (!st.leader) {  // the leader reads them
-    st.unread_own += static_cast<std::uint32_t>(std::max<std::size_t>(lines.size(), 1));
-    return;
-  }
-  // A follower in step takes the lead: it was handed everything the leader read, so once
-  // it has skipped what it holds it is where the leader was, and it reads the leader's
-  // line like anyone's; the old leader is in step with it at once. Not one whose own lines
-  // are still on their way: it would never read them, so nobody would hand them.
-  for (std::size_t i = 1; i < g->members.size(); ++i) {
-    if (!g->members[i].st->in_step || g->members[i].st->unread_own != 0) continue;
-    std::swap(g->members[0], g->members[i]);
-    Member& lead = g->members[0];
-    Member& old = g->members[i];
-    lead.st->leader = true;
-    lead.st->in_step = false;
-    lead.st->await.clear();
-    old.st->leader = false;
-    old.st->in_step = true;
-    old.st->ahead.clear();
-    old.st->await.clear();
-    // Its own lines are on their way: it may lead again only once the new leader read them.
-    old.st->unread_own = static_cast<std::uint32_t>(std::max<std::size_t>(lines.size(), 1));
-    lead.reader->read_now();
-    old.reader->back_in_step();
-    return;
-  }
-  // None is: each must read the leader's lines before it can be handed any after them.
+  if (!st.leader) return;  // the leader reads them
+  // Each follower must read the leader's lines before it can be handed any after them.
   for (std::size_t i = 1; i < g->members.size(); ++i) {
     SharedChannel& f = *g->members[i].st;
     out_of_step(g->members[i]);

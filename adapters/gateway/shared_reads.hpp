@@ -21,9 +21,9 @@
 // leader: the leader must not hand it that line again). Without echo-message a speaker
 // never reads its own line, so a leader and a follower compare fingerprints without the
 // lines either of them said. A leader cannot hand on a line of its own (without
-// echo-message it never reads it): when it says something, a follower in step takes the
-// lead (it reads that line like any other); with none in step, the followers read those
-// lines themselves before they are handed more.
+// echo-message it never reads it): when it says something its followers read those lines
+// themselves before they are handed more. (Handing the lead to a follower instead was
+// tried: it showed lines twice under load, cause not found; see the closing note.)
 //
 // A group is the puppets in one channel of one server address with one encoding: one
 // server sends a channel's events to every member in the same order (two servers of a
@@ -71,7 +71,6 @@ struct SharedChannel {
   std::deque<std::uint64_t> ahead;       // lines handed by the leader, not read here yet
   std::deque<std::uint64_t> await;       // the leader's own lines, to read before in step
   std::uint32_t await_misses = 0;        // other lines read meanwhile (a refused line never comes)
-  std::uint32_t unread_own = 0;          // lines it said that the leader has not read (a refused one: never)
   bool leader = false;
   bool in_step = false;  // a follower the leader hands lines to
 };
@@ -110,7 +109,7 @@ class SharedReads {
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
   // `r` is about to send lines to the channel: their line_hash()es with its nick (empty:
-  // unknown lines, e.g. raw commands, counted as one).
+  // unknown lines, e.g. raw commands).
   void saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
 
   std::size_t groups() const { return groups_.size(); }

@@ -169,34 +169,7 @@ TEST_CASE("shared reads: a follower that reads a member's line before its leader
   CHECK(f.shown == std::vector<std::string>{"bob: a", "dave: x", "dave: y"});
 }
 
-TEST_CASE("shared reads: a leader that speaks hands the lead to a follower in step") {
-  Channel ch;
-  Fake lead("alice"), f1("carol"), f2("dave");
-  ch.join(lead);
-  ch.join(f1);
-  ch.join(f2);
-  for (Fake* x : {&lead, &f1, &f2}) ch.read(*x, "bob", "a");
-  ch.read(lead, "bob", "b");  // handed to both, unread
-  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "mine", false)});
-  CHECK(f1.st.leader);
-  CHECK(f1.woken == 1);  // it reads as data comes now
-  CHECK_FALSE(lead.st.leader);
-  CHECK(lead.st.in_step);
-  CHECK(lead.stepped == 1);
-  CHECK(f2.st.in_step);          // nothing changes for the others
-  ch.read(f1, "bob", "b");       // skipped and not handed on: the others have it
-  ch.read(f1, "alice", "mine");  // read like anyone's line, handed to dave (not alice)
-  ch.read(f1, "bob", "c");
-  ch.read(lead, "bob", "c");  // it had read b as the leader
-  for (auto* text : {"b", "mine", "c"}) ch.read(f2, text == std::string("mine") ? "alice" : "bob", text);
-  CHECK(lead.shown ==
-        std::vector<std::string>{"bob: a", "bob: b", "bob: c"});  // its own line: reflected, not here
-  for (Fake* x : {&f1, &f2})
-    CHECK(x->shown == std::vector<std::string>{"bob: a", "bob: b", "alice: mine", "bob: c"});
-}
-
-TEST_CASE(
-    "shared reads: with no follower in step they read the leader's lines first, a refused one not for ever") {
+TEST_CASE("shared reads: followers read the leader's own lines first, a refused one not for ever") {
   Channel ch;
   Fake lead("alice"), f("carol");
   ch.join(lead);
