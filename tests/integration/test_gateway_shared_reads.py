@@ -175,24 +175,22 @@ def check_speakers_pm_and_handover(d, bob, clients):
         assert lines == [f"M{i:03d}" for i in range(100)] + ["last"], (user, lines[:5], len(lines))
 
 
-def test_shared_reading_with_echo_message():
-    irc_net, d, bob, clients = start(Inspircd)
+def scenario(irc_cls):
+    irc_net, d, bob, clients = start(irc_cls)
     try:
         check_burst(irc_net, d, bob, clients)
         check_occupants_talking(bob, clients)
         check_speakers_pm_and_handover(d, bob, clients)
     finally:
         stop(irc_net, d, clients)
+
+
+def test_shared_reading_with_echo_message():
+    scenario(Inspircd)
 
 
 def test_shared_reading_without_echo_message():
-    irc_net, d, bob, clients = start(InspircdNoEcho)
-    try:
-        check_burst(irc_net, d, bob, clients)
-        check_occupants_talking(bob, clients)
-        check_speakers_pm_and_handover(d, bob, clients)
-    finally:
-        stop(irc_net, d, clients)
+    scenario(InspircdNoEcho)
 
 
 if __name__ == "__main__":

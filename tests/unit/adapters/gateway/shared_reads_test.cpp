@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,12 @@ struct Channel {
       f.shown.push_back(std::string(who) + ": " + std::string(text));
   }
   void event(Fake& f, std::string_view what) { reads.event(&f, f.st, SharedReads::hash(what)); }
+  // They join in turn (the first leads) and each reads bob's "a": the followers are in step.
+  void start(std::initializer_list<Fake*> all) {
+    for (Fake* f : all) join(*f);
+    for (Fake* f : all) read(*f, "bob", "a");
+    for (Fake* f : all) REQUIRE(f->st.in_step != f->st.leader);
+  }
 };
 }  // namespace
 
@@ -66,11 +73,7 @@ TEST_CASE("shared reads: a follower in step is handed the leader's lines and ski
 TEST_CASE("shared reads: an event the leader reads first stops the handing until the follower read it too") {
   Channel ch;
   Fake lead("alice"), f("carol");
-  ch.join(lead);
-  ch.join(f);
-  ch.read(lead, "bob", "a");
-  ch.read(f, "bob", "a");
-  REQUIRE(f.st.in_step);
+  ch.start({&lead, &f});
   ch.event(lead, ":eve JOIN #test");
   CHECK_FALSE(f.st.in_step);
   CHECK(f.woken == 1);         // told to read now
@@ -86,11 +89,7 @@ TEST_CASE("shared reads: an event the leader reads first stops the handing until
 TEST_CASE("shared reads: a follower that reads a line before its leader is not handed it again") {
   Channel ch;
   Fake lead("alice"), f("carol");
-  ch.join(lead);
-  ch.join(f);
-  ch.read(lead, "bob", "a");
-  ch.read(f, "bob", "a");
-  REQUIRE(f.st.in_step);
+  ch.start({&lead, &f});
   ch.read(f, "bob", "early");  // carol's socket was read first
   CHECK_FALSE(f.st.in_step);
   ch.read(lead, "bob", "early");
@@ -108,11 +107,7 @@ TEST_CASE("shared reads: a follower that reads a line before its leader is not h
 TEST_CASE("shared reads: a follower on the tick may wait for its leader instead of falling out of step") {
   Channel ch;
   Fake lead("alice"), f("carol");
-  ch.join(lead);
-  ch.join(f);
-  ch.read(lead, "bob", "a");
-  ch.read(f, "bob", "a");
-  REQUIRE(f.st.in_step);
+  ch.start({&lead, &f});
   using H = SharedReads::Heard;
   CHECK(ch.reads.line(&f, f.st, "bob", "b", false, true) == H::wait);  // the leader has not read it
   CHECK(f.st.in_step);
@@ -130,10 +125,7 @@ TEST_CASE("shared reads: a follower on the tick may wait for its leader instead 
 TEST_CASE("shared reads: a member's line is not handed to its speaker and not in the fingerprints") {
   Channel ch;
   Fake lead("alice"), f("carol"), g("dave");
-  ch.join(lead);
-  ch.join(f);
-  ch.join(g);
-  for (Fake* x : {&lead, &f, &g}) ch.read(*x, "bob", "a");
+  ch.start({&lead, &f, &g});
   REQUIRE((f.st.in_step && g.st.in_step));
   // dave says something; without echo-message dave never reads it.
   ch.read(lead, "Dave", "from dave");
@@ -155,10 +147,7 @@ TEST_CASE("shared reads: a member's line is not handed to its speaker and not in
 TEST_CASE("shared reads: a follower that reads a member's line before its leader is not handed it again") {
   Channel ch;
   Fake lead("alice"), f("carol"), g("dave");
-  ch.join(lead);
-  ch.join(f);
-  ch.join(g);
-  for (Fake* x : {&lead, &f, &g}) ch.read(*x, "bob", "a");
+  ch.start({&lead, &f, &g});
   REQUIRE(f.st.in_step);
   ch.read(f, "dave", "x");  // carol's copy of dave's line first
   CHECK_FALSE(f.st.in_step);
@@ -172,11 +161,7 @@ TEST_CASE("shared reads: a follower that reads a member's line before its leader
 TEST_CASE("shared reads: followers read the leader's own lines first, a refused one not for ever") {
   Channel ch;
   Fake lead("alice"), f("carol");
-  ch.join(lead);
-  ch.join(f);
-  ch.read(lead, "bob", "a");
-  ch.read(f, "bob", "a");
-  REQUIRE(f.st.in_step);
+  ch.start({&lead, &f});
   ch.read(f, "bob", "early");  // carol out of step: nobody to take the lead
   REQUIRE_FALSE(f.st.in_step);
   ch.read(lead, "bob", "early");
@@ -211,10 +196,7 @@ TEST_CASE("shared reads: followers read the leader's own lines first, a refused 
 TEST_CASE("shared reads: a leader that leaves hands over and handed lines are shown once") {
   Channel ch;
   Fake lead("alice"), f1("carol"), f2("dave");
-  ch.join(lead);
-  ch.join(f1);
-  ch.join(f2);
-  for (Fake* x : {&lead, &f1, &f2}) ch.read(*x, "bob", "a");
+  ch.start({&lead, &f1, &f2});
   ch.read(lead, "bob", "b");  // handed to both, not read by them yet
   ch.reads.leave(&lead, lead.st);
   CHECK(lead.st.group == nullptr);
