@@ -1,5 +1,9 @@
 #include "protocols/common/net.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -158,6 +162,7 @@ void Connection::on_own_buffer_read(const boost::system::error_code& ec, std::si
     in_.append(read_ahead_.get(), n);
     return;
   }
+  if (limits_.quick_ack) ack_now();
   if (tls_)
     on_cipher(read_ahead_.get(), n);
   else
@@ -176,6 +181,7 @@ void Connection::drain(int rounds_done) {
     std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) break;
     if (rec) return close(rec == asio::error::eof ? "Connection closed" : "Read error");
+    if (limits_.quick_ack) ack_now();
     if (tls_)
       on_cipher(t_read_buffer, n);
     else
@@ -299,6 +305,37 @@ bool Connection::set_receive_low_water(int bytes) {
   boost::system::error_code ec;
   socket_.set_option(asio::socket_base::receive_low_watermark(bytes), ec);
   return !ec;
+}
+
+void Connection::ack_now() {
+  const int one = 1;
+  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
+bool Connection::read_queued() {
+  if (state_ != State::open || !reading_ || !reactor_read_ || !reactor_read_->waiting() || in_on_data_ ||
+      input_held_ || tls_upgrade_pending_)
+    return false;
+  // As drain(): bounded rounds, so one connection cannot keep the strand.
+  for (int round = 0; round < 4; ++round) {
+    const ssize_t n = ::recv(socket_.native_handle(), read_ahead_.get(), limits_.read_ahead, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) close("Read error");
+      return true;
+    }
+    if (n == 0) {
+      close("Connection closed");
+      return true;
+    }
+    if (limits_.quick_ack) ack_now();
+    if (tls_)
+      on_cipher(read_ahead_.get(), static_cast<std::size_t>(n));
+    else
+      on_read_bytes(read_ahead_.get(), static_cast<std::size_t>(n));
+    if (closed() || input_held_ || static_cast<std::size_t>(n) < limits_.read_ahead) return true;
+  }
+  return true;
 }
 
 void Connection::hold_input(bool hold) {

@@ -154,6 +154,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // one recv per read, no epoll_ctl (the gateway's puppets, which read a line per
     // occupant per message). Not for connections that start_tls().
     std::uint16_t read_ahead = 0;
+    // TCP_QUICKACK after every read that got data: the kernel acknowledges it at once. Linux
+    // holds the ACK of a connection that answers what it reads ("pingpong" mode) to ride on
+    // the answer; a peer that keeps Nagle on (Prosody's default, net.server_epoll `nagle`)
+    // holds its next small write until that ACK. Where the answer comes only later (a
+    // gateway's after an IRC round trip), every stanza would wait for it.
+    bool quick_ack = false;
   };
   // What a deadline guards; on_deadline() is told which one passed.
   enum class Deadline : std::uint8_t { none, handshake, auth, flush };
@@ -216,6 +222,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // wake a reader for every small write; lowering it wakes the reader at once if enough is
   // queued (tcp_set_rcvlowat). A read still takes whatever is queued. False: not set.
   bool set_receive_low_water(int bytes);
+  // Reads what the kernel holds now, without waiting to be told it is readable (a socket
+  // whose low-water mark keeps the kernel from saying so), and feeds it to on_data as a read
+  // would. Only while the connection's own read waits in the reactor with nothing read yet,
+  // so nothing read earlier can arrive after these bytes (ReactorRead::waiting). False: not
+  // possible now (another kind of read, a read completed but not delivered, input held);
+  // lower the mark instead. On the strand, outside on_data.
+  bool read_queued();
   // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
   // call, when nothing is queued). Never if the connection closes first: e.g. stored
   // messages are deleted only when they actually left (a dead peer or an overflowing send
@@ -291,6 +304,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_drained();
   void finish_close();
   void note_written(std::size_t n);  // n wire bytes went to the kernel: runs due markers
+  void ack_now();                    // Limits::quick_ack
   void open_guarded();
 
   // What only a handshake or a graceful close needs lives apart, allocated then: an idle

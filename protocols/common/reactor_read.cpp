@@ -44,17 +44,20 @@ struct ReactorRead::Op : detail::reactor_op {
       ++o->recv_calls_;
       const ssize_t n = ::recv(o->fd_, o->buf_, o->len_, 0);
       if (n > 0) {
+        o->waiting_ = false;
         o->ec_ = {};
         o->bytes_transferred_ = static_cast<std::size_t>(n);
         return static_cast<std::size_t>(n) < o->len_ ? done_and_exhausted : done;
       }
       if (n == 0) {
+        o->waiting_ = false;
         o->ec_ = boost::asio::error::eof;
         o->bytes_transferred_ = 0;
         return done_and_exhausted;
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+      o->waiting_ = false;
       o->ec_ = boost::system::error_code(errno, boost::asio::error::get_system_category());
       o->bytes_transferred_ = 0;
       return done;
@@ -67,6 +70,7 @@ struct ReactorRead::Op : detail::reactor_op {
   static void complete(void* owner, detail::scheduler_operation* base, const boost::system::error_code&,
                        std::size_t) {
     auto* o = static_cast<Op*>(base);
+    o->waiting_ = false;  // aborted unperformed, too
     // Released before the callback returns: the owner (and this Op with it) may go.
     std::shared_ptr<void> keep = std::move(o->keep_alive_);
     if (!owner) return;
@@ -80,6 +84,7 @@ struct ReactorRead::Op : detail::reactor_op {
   std::size_t len_ = 0;
   std::shared_ptr<void> keep_alive_;
   std::uint64_t recv_calls_ = 0;
+  bool waiting_ = false;  // started, nothing read yet (ReactorRead::waiting)
 };
 
 ReactorRead::ReactorRead(void* owner, Done done) : op_(std::make_unique<Op>(owner, done)) {}
@@ -87,6 +92,8 @@ ReactorRead::ReactorRead(void* owner, Done done) : op_(std::make_unique<Op>(owne
 ReactorRead::~ReactorRead() = default;
 
 std::uint64_t ReactorRead::recv_calls() const { return op_->recv_calls_; }
+
+bool ReactorRead::waiting() const { return op_->waiting_; }
 
 bool ReactorRead::start(SocketType& socket, char* buf, std::size_t len, std::shared_ptr<void> keep_alive) {
   if (!socket.get_executor().is_direct() || len == 0) return false;
@@ -106,6 +113,7 @@ bool ReactorRead::start(SocketType& socket, char* buf, std::size_t len, std::sha
   op.ec_ = {};
   op.bytes_transferred_ = 0;
   op.keep_alive_ = std::move(keep_alive);
+  op.waiting_ = true;
   reactor.start_op(detail::reactor::read_op, data.socket_, data.reactor_data_, &op, false, true);
   return true;
 }
@@ -117,6 +125,7 @@ ReactorRead::ReactorRead(void*, Done) {}
 ReactorRead::~ReactorRead() = default;
 bool ReactorRead::start(SocketType&, char*, std::size_t, std::shared_ptr<void>) { return false; }
 std::uint64_t ReactorRead::recv_calls() const { return 0; }
+bool ReactorRead::waiting() const { return false; }
 
 #endif
 

@@ -47,6 +47,10 @@ class ReactorRead {
   bool start(SocketType& socket, char* buf, std::size_t len, std::shared_ptr<void> keep_alive);
   // recv() calls made so far, EAGAIN included (tests: none is made after a short read).
   std::uint64_t recv_calls() const;
+  // A started read waits in the reactor and has read nothing yet: the buffer is free and no
+  // bytes are on their way to `done`, so the owner may recv() from the socket itself
+  // without reordering anything (Connection::read_queued). On the lane's thread.
+  bool waiting() const;
 
  private:
   struct Op;

@@ -221,7 +221,81 @@ void low_water_scenario(bool direct) {
   CHECK(srv.all_closed());
 }
 
+// Connection::read_queued (the gateway's read tick): with the mark up, what the kernel
+// holds is read at once and in order, and is not read again when the mark comes down. Only a
+// direct lane's ReactorRead can tell that no read is on its way; elsewhere it declines.
+void read_queued_scenario(bool direct) {
+  Connection::Limits limits;
+  limits.max_read_buffer = 4096;
+  limits.read_ahead = 64;
+  EchoServer srv(limits, direct);
+  auto on_io = [&](auto f) {
+    std::promise<void> done;
+    boost::asio::post(srv.io, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  };
+  auto nothing_echoed = [](tcp::socket& c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    c.non_blocking(true);
+    char b[16];
+    boost::system::error_code ec;
+    const std::size_t n = c.read_some(boost::asio::buffer(b), ec);
+    c.non_blocking(false);
+    return n == 0 && ec == boost::asio::error::would_block;
+  };
+  auto c = srv.connect();
+  boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
+  CHECK(read_until(c, "A\n") == "A\n");
+  bool set = false;
+  on_io([&] { set = srv.last->set_receive_low_water(16384); });
+  REQUIRE(set);
+  boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
+  CHECK(nothing_echoed(c));
+  bool read = true;
+  on_io([&] { read = srv.last->read_queued(); });
+  CHECK(read == direct);
+  if (!direct) {
+    on_io([&] { srv.last->set_receive_low_water(1); });
+    CHECK(read_until(c, "B\n") == "B\n");
+    return;
+  }
+  CHECK(read_until(c, "B\n") == "B\n");
+  // More than one buffer (64 bytes) at once: every line, in order.
+  std::string many, upper;
+  for (char ch = 'c'; ch <= 'p'; ++ch) {
+    many += std::string(7, ch) + "\n";
+    upper += std::string(7, char(ch - 32)) + "\n";
+  }
+  boost::asio::write(c, boost::asio::buffer(many));
+  CHECK(nothing_echoed(c));
+  on_io([&] { read = srv.last->read_queued(); });
+  CHECK(read);
+  CHECK(read_until(c, "PPPPPPP\n") == upper);
+  on_io([&] { read = srv.last->read_queued(); });  // nothing queued: nothing happens
+  CHECK(read);
+  on_io([&] { srv.last->set_receive_low_water(1); });  // what was read is not read again
+  CHECK(nothing_echoed(c));
+  boost::asio::write(c, boost::asio::buffer(std::string("q\n")));
+  CHECK(read_until(c, "Q\n") == "Q\n");
+  on_io([&] { srv.last->set_receive_low_water(16384); });
+  c.shutdown(tcp::socket::shutdown_send);
+  on_io([&] { srv.last->read_queued(); });  // end of file read here closes
+  char b[16];
+  boost::system::error_code ec;
+  CHECK(c.read_some(boost::asio::buffer(b), ec) == 0);
+  CHECK(ec == boost::asio::error::eof);
+  CHECK(srv.all_closed());
+}
+
 }  // namespace
+
+TEST_CASE("net: read_queued reads what a high low-water mark holds back, once and in order") {
+  read_queued_scenario(true);
+  read_queued_scenario(false);
+}
 
 TEST_CASE("net: a receive low-water mark holds back wake-ups until it is reached or lowered") {
   low_water_scenario(false);
