@@ -36,7 +36,8 @@ Gateway::~Gateway() {
 
 // Puppets covered by another one's reading (shared_reads.hpp) read their sockets here,
 // every read_tick, all in one wake-up: private messages, PINGs and their copies of the
-// channels' lines wait at most that long in the kernel.
+// channels' lines wait at most that long in the kernel. Reflections a leader never handed
+// back are counted here too (Puppet::reflect_overdue).
 void Gateway::arm_read_tick() {
   if (read_tick_armed_ || stopping_) return;
   if (!read_tick_) read_tick_ = std::make_unique<protocols::StrandTimer>(strand_);
@@ -48,11 +49,13 @@ void Gateway::arm_read_tick() {
     // Each reads once (Puppet::read_tick); its read ends in after_read, which raises its mark
     // again while it is covered.
     bool any = false;
-    for (auto& [_, p] : puppets_)
+    for (auto& [_, p] : puppets_) {
+      if (p->reflect_overdue()) any = true;
       if (p->reads_on_tick()) {
         p->read_tick();
         any = true;
       }
+    }
     if (any) arm_read_tick();
   });
 }

@@ -469,12 +469,15 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
     gw_.shared_reads().saying(this, c->shared, hashes);
   }
-  // Reflected when the server echoes the last line (on_own_channel_line); a body that made
-  // no line has nothing to wait for.
-  const bool await_echo = echoes_ && !lines.empty();
+  // Reflected when the server echoes the last line (on_own_channel_line), or without
+  // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
+  // line has nothing to wait for.
+  const bool via_leader = !echoes_ && !lines.empty() && c->shared.group && !c->shared.leader;
+  const bool await_echo = (echoes_ && !lines.empty()) || via_leader;
   if (await_echo) {
     // Who said it, the id and the body ride on the message's last line only.
-    for (const auto& l : lines) c->sent.push_back(Sent{.text = std::string(line_text(l))});
+    for (const auto& l : lines)
+      c->sent.push_back(Sent{.text = std::string(line_text(l)), .via_leader = via_leader});
     Sent& last = c->sent.back();
     last.full_jid = full_jid;
     last.id = id;
@@ -485,6 +488,11 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
   pump();
+  if (via_leader) {
+    leader_echoes_ = true;
+    gw_.arm_read_tick();  // reflect_overdue
+    return true;
+  }
   if (await_echo) {
     read_now();  // its echo must not wait for the read tick (covered() is false from now on)
     return true;
@@ -745,7 +753,8 @@ void Puppet::erase_channel(const std::string& key) {
 bool Puppet::covered() const {
   if (!link_ || !reg_.registered() || channels_.empty()) return false;
   for (const auto& [_, c] : channels_)
-    if (!c.shared.in_step || !c.sent.empty() || !c.waiting.empty()) return false;
+    if (!c.shared.in_step || (!c.sent.empty() && !c.sent.back().via_leader) || !c.waiting.empty())
+      return false;
   return true;
 }
 
@@ -753,10 +762,39 @@ void Puppet::take_line(void* channel_context, std::string_view nick, std::string
   deliver_line(*static_cast<Channel*>(channel_context), nick, text, notice);
 }
 
+// Our own line, read by the channel's leader: reflected as if the server had echoed it. None
+// of ours waits (reflected as overdue already, or a raw line): the user has it, or never had
+// it shown without echo-message.
+void Puppet::take_own_line(void* channel_context, std::string_view nick, std::string_view text) {
+  Channel& c = *static_cast<Channel*>(channel_context);
+  if (c.sent.empty() || !c.sent.front().via_leader) return;
+  on_own_channel_line(c, nick, text);
+}
+
+bool Puppet::reflect_overdue() {
+  if (!leader_echoes_) return false;
+  bool waiting = false;
+  for (auto& [_, c] : channels_) {
+    if (c.sent.empty() || !c.sent.front().via_leader) continue;
+    // The newest entries may still be queued here (throttled, or no link): not written, not due.
+    const std::string head = "PRIVMSG " + c.name + " :";
+    const auto queued = static_cast<std::size_t>(std::count_if(
+        queue_.begin(), queue_.end(), [&](const std::string& l) { return l.starts_with(head); }));
+    const std::size_t written = c.sent.size() > queued ? c.sent.size() - queued : 0;
+    std::size_t overdue = 0;
+    for (std::size_t i = 0; i < written; ++i)
+      if (++c.sent[i].ticks > kLeaderEchoTicks) overdue = i + 1;
+    if (overdue) reflect_unechoed(c, c.sent.size() - overdue);
+    if (!c.sent.empty()) waiting = true;
+  }
+  leader_echoes_ = waiting;
+  return waiting;
+}
+
 // The receive low-water mark: high while the kernel is to keep a covered puppet's copies
 // without waking anyone, 1 (every byte wakes the reader) otherwise. Reads only ever go
-// through the connection's one outstanding read, so a lowered mark (whose wake-up reads
-// what is queued) never reorders them.
+// through the connection's one outstanding read (or read_queued, only while that read has
+// read nothing), so a lowered mark (whose wake-up reads what is queued) never reorders them.
 void Puppet::low_mark(bool low) {
   if (low_mark_ == low || !link_) return;
   if (link_->set_receive_low_water(low ? 1 : kTickLowWater)) low_mark_ = low;
@@ -774,9 +812,14 @@ void Puppet::read_now() {
 }
 
 // The gateway's tick: a line kept at the last tick first, then one read of what the kernel
-// holds (the lowered mark wakes the reader if anything is queued; after_read raises it).
+// holds, straight from the socket: the mark stays up, so the tick costs one recv and no
+// setsockopt or wake-up. Where that is not possible, the mark is lowered instead (it wakes
+// the reader if anything is queued; after_read raises it again).
 void Puppet::read_tick() {
-  if (auto link = link_) link->redeliver();
+  auto link = link_;
+  if (!link) return;
+  link->redeliver();
+  if (lazy_ && link_ == link && link->read_queued()) return;
   low_mark(true);
 }
 
@@ -976,7 +1019,8 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (is(m, "404") && m.nparams >= 2) {  // ERR_CANNOTSENDTOCHAN me #chan :why
     Channel* c = find_channel(m.param(1));
     if (!c) return;
-    if (echoes_) return refused(*c, m.param(m.nparams - 1));
+    if (echoes_ || (!c->sent.empty() && c->sent.front().via_leader))
+      return refused(*c, m.param(m.nparams - 1));
     // Without echo-message the line was reflected already and which one failed is unknown:
     // the room says it (XEP-0045 §7.2.16 service message, from the room's bare JID), so a
     // refused line is never silently taken for delivered.

@@ -109,12 +109,18 @@ class Puppet : public IrcLink::Owner, public SharedReader {
 
   // ---- SharedReader (shared_reads.hpp) ----
   void take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) override;
+  void take_own_line(void* channel_context, std::string_view nick, std::string_view text) override;
   void read_now() override;
   void back_in_step() override;
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
   bool reads_on_tick() const { return lazy_; }
   void read_tick();
+  // Reflections waiting for the channel's leader (Sent::via_leader) that it has not read
+  // kLeaderEchoTicks after the line was written (the server dropped it, or the leader
+  // changed): reflected now. On the gateway's tick; false once none waits.
+  bool reflect_overdue();
+  static constexpr std::uint16_t kLeaderEchoTicks = 40;  // 2 s at the default 50 ms tick
 
  private:
   struct Occupant {
@@ -138,6 +144,12 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string body;      // the whole message as written (last line only)
     bool last = false;     // the message's last line
     bool refused = false;  // an earlier line of the message was refused: no reflection
+    // Without echo-message, in a channel another puppet reads for us (shared_reads.hpp):
+    // that leader hands our line back when it reads it (take_own_line), so the reflection
+    // follows the channel's order, goes out with the other occupants' copies, and a refused
+    // line is an error instead. Overdue after kLeaderEchoTicks (reflect_overdue).
+    bool via_leader = false;
+    std::uint16_t ticks = 0;  // gateway ticks since it was written (via_leader only)
   };
   struct Channel {
     std::string name;                               // as sent to IRC (lower-cased by the address)
@@ -255,6 +267,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool tick_told_ = false;  // the log said so for this link
   bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
   bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
+  bool leader_echoes_ = false;     // some Sent::via_leader may wait (reflect_overdue)
   std::uint64_t waited_line_ = 0;  // the line that waited last (a line waits once)
   bool ever_registered_ = false;
   bool quitting_ = false;

@@ -173,7 +173,11 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::st
   if (!handed && speaker != g->members.front().nick) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
-      if (!f.st->in_step || f.nick == speaker) continue;
+      if (f.nick == speaker) {
+        if (!notice) f.reader->take_own_line(f.st->context, nick, text);
+        continue;
+      }
+      if (!f.st->in_step) continue;
       f.st->ahead.push_back(h);
       f.reader->take_line(f.st->context, nick, text, notice);
       if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);

@@ -48,6 +48,10 @@ class SharedReader {
   // (SharedChannel::context): deliver it as if this reader had read it.
   virtual void take_line(void* channel_context, std::string_view nick, std::string_view text,
                          bool notice) = 0;
+  // The leader read a line this reader said (without echo-message it never reads its own
+  // lines): its sender's reflection can go out now, in the channel's order.
+  virtual void take_own_line(void* /*channel_context*/, std::string_view /*nick*/,
+                             std::string_view /*text*/) {}
   // The reader is no longer covered (or must answer something): read the socket now.
   virtual void read_now() = 0;
   // Handed lines again (in step): its socket need not be read as data comes any more (or
@@ -101,7 +105,8 @@ class SharedReads {
   // A channel line `r` read: deliver it, skip it (it was handed to `r` already), or wait: a
   // follower in step read it before its leader (only when `may_wait`: the reader keeps the
   // line and reads it again later, when the leader will have handed it). A leader hands it
-  // on (to every follower in step, but not to the line's speaker).
+  // on to every follower in step, and a follower's own line to that follower (take_own_line,
+  // in step or not).
   enum class Heard : std::uint8_t { deliver, skip, wait };
   Heard line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text, bool notice,
              bool may_wait = false);

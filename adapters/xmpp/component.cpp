@@ -131,6 +131,9 @@ void Component::start(gateway::Gateway* gw) {
              limits.handshake_timeout_ms = static_cast<std::uint32_t>(c->options_.handshake_timeout.count());
              limits.close_timeout_ms = 5'000;
              limits.read_ahead = 4096;  // one stream carries every user's stanzas (net.hpp)
+             // A stanza to the gateway is answered after an IRC round trip, if at all: the
+             // server's next one must not wait for our ACK (net.hpp; Prosody keeps Nagle on).
+             limits.quick_ack = true;
              c->link_ = std::make_shared<ComponentLink>(std::move(s), limits, c->options_, c.get());
              c->link_->start();
            },

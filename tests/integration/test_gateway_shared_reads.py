@@ -41,14 +41,18 @@ def join(xmpp_port, user, bob):
     ("msg", nick, body), ("subject", nick, text), ("in"|"out", nick)."""
     c = xc.login(Client, xmpp_port, f"{user}@localhost/x", user + "pw")
     c.events = []
+    c.ids = {}  # body -> the ids of the groupchat messages that carried it
+    c.errors = []  # message errors: (id, condition)
 
     def on_message(m):
         if m["subject"] and not m["body"]:
             c.events.append(("subject", m["from"].resource, m["subject"]))
         elif m["body"]:
             c.events.append(("msg", m["from"].resource, m["body"]))
+            c.ids.setdefault(m["body"], []).append(m["id"])
 
     c.add_event_handler("groupchat_message", on_message)
+    c.add_event_handler("message_error", lambda m: c.errors.append((m["id"], m["error"]["condition"])))
     c.add_event_handler("groupchat_subject", lambda m: c.events.append(("subject", m["from"].resource, m["subject"])))
     c.add_event_handler("groupchat_presence", lambda p: c.events.append(
         ("out" if p["type"] == "unavailable" else "in", p["from"].resource)))
@@ -143,6 +147,34 @@ def check_occupants_talking(bob, clients):
         assert sorted(talk) == [f"T{i:02d}" for i in range(90)], (user, len(talk), talk)
 
 
+def check_follower_reflection(bob, clients):
+    """A follower's own line comes back to it once, with its id (without echo-message the
+    leader hands it back when it reads it); a line the channel refuses (+m, 404) is an
+    error to its sender, shown to nobody."""
+    dave = clients[2]
+    msg = dave.make_message(mto=ROOM, mbody="mine", mtype="groupchat")
+    msg["id"] = "d1"
+    msg.send()
+    bob.expect(r"^:dave!\S+ PRIVMSG #test :mine$")
+    wait_events(clients, lambda e: e == ("msg", "dave", "mine"))
+    bob.send("MODE #test +m")  # alice has a voice (check_burst), dave none
+    bob.expect(r"MODE #test :?\+m")
+    msg = dave.make_message(mto=ROOM, mbody="muted", mtype="groupchat")
+    msg["id"] = "d2"
+    msg.send()
+    run(wait_for(lambda: ("d2", "forbidden") in dave.errors), 10)
+    bob.send("MODE #test -m")
+    bob.expect(r"MODE #test :?-m")
+    bob.send("PRIVMSG #test :after muted")
+    wait_events(clients, lambda e: e == ("msg", "bob", "after muted"))
+    settle(0.3)
+    assert dave.ids["mine"] == ["d1"], dave.ids["mine"]
+    for user, c in zip(USERS, clients):
+        assert c.events.count(("msg", "dave", "mine")) == 1, (user, c.events[-5:])
+        assert "muted" not in c.ids, (user, c.events[-5:])
+    assert dave.errors == [("d2", "forbidden")], dave.errors
+
+
 def check_speakers_pm_and_handover(d, bob, clients):
     alice, carol, dave = clients
     # A follower's line: the others once each, bob once.
@@ -180,6 +212,7 @@ def scenario(irc_cls):
     try:
         check_burst(irc_net, d, bob, clients)
         check_occupants_talking(bob, clients)
+        check_follower_reflection(bob, clients)
         check_speakers_pm_and_handover(d, bob, clients)
     finally:
         stop(irc_net, d, clients)

@@ -21,8 +21,13 @@ struct Fake : SharedReader {
     CHECK(ctx == this);
     shown.push_back(std::string(who) + ": " + std::string(text));
   }
+  void take_own_line(void* ctx, std::string_view who, std::string_view text) override {
+    CHECK(ctx == this);
+    own.push_back(std::string(who) + ": " + std::string(text));
+  }
   void read_now() override { ++woken; }
   void back_in_step() override { ++stepped; }
+  std::vector<std::string> own;  // its own lines the leader handed back (its reflections)
 };
 
 // The channel as one server sends it: what each reader reads, through SharedReads.
@@ -142,6 +147,26 @@ TEST_CASE("shared reads: a member's line is not handed to its speaker and not in
   CHECK(g.shown.back() == "bob: b");
   ch.read(g, "bob", "b");
   CHECK(g.shown == std::vector<std::string>{"bob: a", "bob: b2", "bob: b"});
+}
+
+TEST_CASE("shared reads: the leader hands a follower's own lines back to it, in step or not, notices not") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  ch.read(lead, "DAVE", "one");  // any case of dave's nick
+  CHECK(g.own == std::vector<std::string>{"DAVE: one"});
+  CHECK(g.shown.back() == "bob: a");  // a reflection, not a line heard
+  CHECK(f.own.empty());
+  CHECK(f.shown.back() == "DAVE: one");
+  ch.event(lead, ":eve JOIN #test");  // the followers fall out of step
+  REQUIRE_FALSE(g.st.in_step);
+  ch.read(lead, "dave", "two");
+  CHECK(g.own == std::vector<std::string>{"DAVE: one", "dave: two"});
+  CHECK(lead.own.empty());
+  CHECK(ch.reads.line(&lead, lead.st, "dave", "a notice", true) == SharedReads::Heard::deliver);
+  CHECK(g.own.size() == 2);
+  ch.read(f, "dave", "three");  // a follower's read hands nothing back
+  CHECK(g.own.size() == 2);
 }
 
 TEST_CASE("shared reads: a follower that reads a member's line before its leader is not handed it again") {
