@@ -176,20 +176,37 @@ void read_ahead_scenario(bool direct) {
 // SO_RCVLOWAT (the gateway's followers, shared_reads.hpp): below the mark the kernel does not
 // wake the reader for small writes; lowering the mark wakes it at once for what is queued,
 // and a mark reached wakes it too.
-void low_water_scenario(bool direct) {
-  Connection::Limits limits;
-  limits.max_read_buffer = 4096;
-  limits.read_ahead = 64;
-  EchoServer srv(limits, direct);
-  auto on_io = [&](auto f) {
+// An echo connection (read_ahead 64) whose receive low-water mark is 16 KiB after one
+// round trip, and "b\n" written below it: nobody was woken for it.
+struct BelowMark {
+  EchoServer srv;
+  tcp::socket c;
+  static Connection::Limits limits() {
+    Connection::Limits l;
+    l.max_read_buffer = 4096;
+    l.read_ahead = 64;
+    return l;
+  }
+  explicit BelowMark(bool direct) : srv(limits(), direct), c(srv.connect()) {
+    boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
+    CHECK(read_until(c, "A\n") == "A\n");
+    bool set = false;
+    on_io([&] { set = srv.last->set_receive_low_water(16384); });
+    REQUIRE(set);
+    boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
+    CHECK(nothing_echoed());
+  }
+  // Runs f on the server's thread, and waits for it.
+  template <class F>
+  void on_io(F f) {
     std::promise<void> done;
     boost::asio::post(srv.io, [&] {
       f();
       done.set_value();
     });
     done.get_future().wait();
-  };
-  auto nothing_echoed = [](tcp::socket& c) {
+  }
+  bool nothing_echoed() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     c.non_blocking(true);
     char b[16];
@@ -197,20 +214,18 @@ void low_water_scenario(bool direct) {
     const std::size_t n = c.read_some(boost::asio::buffer(b), ec);
     c.non_blocking(false);
     return n == 0 && ec == boost::asio::error::would_block;
-  };
-  auto c = srv.connect();
-  boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
-  CHECK(read_until(c, "A\n") == "A\n");
-  bool set = false;
-  on_io([&] { set = srv.last->set_receive_low_water(16384); });
-  REQUIRE(set);
-  boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
-  CHECK(nothing_echoed(c));  // below the mark: nobody was woken
+  }
+};
+
+void low_water_scenario(bool direct) {
+  BelowMark t(direct);
+  auto& srv = t.srv;
+  auto& c = t.c;
   boost::asio::write(c, boost::asio::buffer(std::string("c\n")));
-  CHECK(nothing_echoed(c));
-  on_io([&] { srv.last->set_receive_low_water(1); });  // wakes the reader: "b" and "c" are queued
+  CHECK(t.nothing_echoed());
+  t.on_io([&] { srv.last->set_receive_low_water(1); });  // wakes the reader: "b" and "c" are queued
   CHECK(read_until(c, "C\n") == "B\nC\n");
-  on_io([&] { srv.last->set_receive_low_water(32); });
+  t.on_io([&] { srv.last->set_receive_low_water(32); });
   boost::asio::write(c, boost::asio::buffer(std::string(40, 'e') + "\n"));  // past the mark
   CHECK(read_until(c, "\n") == std::string(40, 'E') + "\n");
   c.shutdown(tcp::socket::shutdown_send);  // end of file wakes the reader below the mark too
@@ -225,40 +240,14 @@ void low_water_scenario(bool direct) {
 // holds is read at once and in order, and is not read again when the mark comes down. Only a
 // direct lane's ReactorRead can tell that no read is on its way; elsewhere it declines.
 void read_queued_scenario(bool direct) {
-  Connection::Limits limits;
-  limits.max_read_buffer = 4096;
-  limits.read_ahead = 64;
-  EchoServer srv(limits, direct);
-  auto on_io = [&](auto f) {
-    std::promise<void> done;
-    boost::asio::post(srv.io, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  };
-  auto nothing_echoed = [](tcp::socket& c) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    c.non_blocking(true);
-    char b[16];
-    boost::system::error_code ec;
-    const std::size_t n = c.read_some(boost::asio::buffer(b), ec);
-    c.non_blocking(false);
-    return n == 0 && ec == boost::asio::error::would_block;
-  };
-  auto c = srv.connect();
-  boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
-  CHECK(read_until(c, "A\n") == "A\n");
-  bool set = false;
-  on_io([&] { set = srv.last->set_receive_low_water(16384); });
-  REQUIRE(set);
-  boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
-  CHECK(nothing_echoed(c));
+  BelowMark t(direct);
+  auto& srv = t.srv;
+  auto& c = t.c;
   bool read = true;
-  on_io([&] { read = srv.last->read_queued(); });
+  t.on_io([&] { read = srv.last->read_queued(); });
   CHECK(read == direct);
   if (!direct) {
-    on_io([&] { srv.last->set_receive_low_water(1); });
+    t.on_io([&] { srv.last->set_receive_low_water(1); });
     CHECK(read_until(c, "B\n") == "B\n");
     return;
   }
@@ -270,19 +259,19 @@ void read_queued_scenario(bool direct) {
     upper += std::string(7, char(ch - 32)) + "\n";
   }
   boost::asio::write(c, boost::asio::buffer(many));
-  CHECK(nothing_echoed(c));
-  on_io([&] { read = srv.last->read_queued(); });
+  CHECK(t.nothing_echoed());
+  t.on_io([&] { read = srv.last->read_queued(); });
   CHECK(read);
   CHECK(read_until(c, "PPPPPPP\n") == upper);
-  on_io([&] { read = srv.last->read_queued(); });  // nothing queued: nothing happens
+  t.on_io([&] { read = srv.last->read_queued(); });  // nothing queued: nothing happens
   CHECK(read);
-  on_io([&] { srv.last->set_receive_low_water(1); });  // what was read is not read again
-  CHECK(nothing_echoed(c));
+  t.on_io([&] { srv.last->set_receive_low_water(1); });  // what was read is not read again
+  CHECK(t.nothing_echoed());
   boost::asio::write(c, boost::asio::buffer(std::string("q\n")));
   CHECK(read_until(c, "Q\n") == "Q\n");
-  on_io([&] { srv.last->set_receive_low_water(16384); });
+  t.on_io([&] { srv.last->set_receive_low_water(16384); });
   c.shutdown(tcp::socket::shutdown_send);
-  on_io([&] { srv.last->read_queued(); });  // end of file read here closes
+  t.on_io([&] { srv.last->read_queued(); });  // end of file read here closes
   char b[16];
   boost::system::error_code ec;
   CHECK(c.read_some(boost::asio::buffer(b), ec) == 0);
