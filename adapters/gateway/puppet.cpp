@@ -446,7 +446,7 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
     return false;
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
-  for (auto& [_, c] : channels_) gw_.shared_reads().saying(this, c.shared);  // it may say something there
+  for (auto& [_, c] : channels_) gw_.shared_reads().saying(c.shared);  // it may say something there
   pump();
   return true;
 }
@@ -467,7 +467,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   if (c->shared.group) {  // a leader cannot hand on lines it never reads (shared_reads.hpp)
     std::vector<std::uint64_t> hashes;
     for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
-    gw_.shared_reads().saying(this, c->shared, hashes);
+    gw_.shared_reads().saying(c->shared, hashes);
   }
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no

@@ -199,10 +199,9 @@ void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
   check_steps(*g);
 }
 
-void SharedReads::saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines) {
+void SharedReads::saying(SharedChannel& st, const std::vector<std::uint64_t>& lines) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return;
-  (void)r;
   if (!st.leader) return;  // the leader reads them
   // Each follower must read the leader's lines before it can be handed any after them.
   for (std::size_t i = 1; i < g->members.size(); ++i) {

@@ -113,9 +113,9 @@ class SharedReads {
   // Another channel event `r` read (hash: SharedReads::hash of its command, prefix and
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
-  // `r` is about to send lines to the channel: their line_hash()es with its nick (empty:
-  // unknown lines, e.g. raw commands).
-  void saying(SharedReader* r, SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
+  // The member whose state is `st` is about to send lines to the channel: their
+  // line_hash()es with its nick (empty: unknown lines, e.g. raw commands).
+  void saying(SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
 
   std::size_t groups() const { return groups_.size(); }
 

@@ -196,7 +196,7 @@ TEST_CASE("shared reads: followers read the leader's own lines first, a refused 
   ch.event(f, ":bob TOPIC #test :x");
   REQUIRE(f.st.in_step);
   ch.read(f, "bob", "early2");
-  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "mine", false)});
+  ch.reads.saying(lead.st, {SharedReads::line_hash("alice", "mine", false)});
   CHECK(lead.st.leader);
   ch.read(lead, "bob", "early2");
   CHECK_FALSE(f.st.in_step);
@@ -208,7 +208,7 @@ TEST_CASE("shared reads: followers read the leader's own lines first, a refused 
   CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: early", "bob: early2", "alice: mine", "bob: b"});
   // A line the server refused never comes: after enough others it is not waited for.
   ch.read(f, "bob", "early3");
-  ch.reads.saying(&lead, lead.st, {SharedReads::line_hash("alice", "refused", false)});
+  ch.reads.saying(lead.st, {SharedReads::line_hash("alice", "refused", false)});
   ch.read(lead, "bob", "early3");
   for (int i = 0; i <= int(SharedReads::kMaxAwaitMisses); ++i) {
     ch.read(lead, "bob", "x" + std::to_string(i));
