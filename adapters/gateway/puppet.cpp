@@ -268,6 +268,13 @@ void Puppet::forget_ident() {
   ident_key_.reset();
 }
 
+// The lines to the channel still in queue_ (not written yet): the newest of c.sent.
+std::size_t Puppet::queued_lines(const Channel& c) const {
+  const std::string head = "PRIVMSG " + c.name + " :";
+  return static_cast<std::size_t>(
+      std::count_if(queue_.begin(), queue_.end(), [&](const std::string& l) { return l.starts_with(head); }));
+}
+
 void Puppet::on_irc_closed(std::string_view reason) {
   spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
   link_.reset();
@@ -280,10 +287,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
     // What was written will never be echoed now; what queue_ still holds is sent (and
     // echoed) after the reconnection. The PRIVMSGs to a channel are queued in order, so the
     // newest entries are the queued ones.
-    const std::string head = "PRIVMSG " + c.name + " :";
-    const auto queued = static_cast<std::size_t>(std::count_if(
-        queue_.begin(), queue_.end(), [&](const std::string& l) { return l.starts_with(head); }));
-    reflect_unechoed(c, queued);
+    reflect_unechoed(c, queued_lines(c));
   }
   if (quitting_ || channels_.empty()) return check_empty();
   if (reconnector_) reconnector_->connection_lost();
@@ -464,7 +468,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  if (c->shared.group) {  // a leader cannot hand on lines it never reads (shared_reads.hpp)
+  if (c->shared.leader) {  // it cannot hand on lines it never reads (shared_reads.hpp)
     std::vector<std::uint64_t> hashes;
     for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
     gw_.shared_reads().saying(c->shared, hashes);
@@ -753,8 +757,7 @@ void Puppet::erase_channel(const std::string& key) {
 bool Puppet::covered() const {
   if (!link_ || !reg_.registered() || channels_.empty()) return false;
   for (const auto& [_, c] : channels_)
-    if (!c.shared.in_step || (!c.sent.empty() && !c.sent.back().via_leader) || !c.waiting.empty())
-      return false;
+    if (!c.shared.in_step || (!c.sent.empty() && !awaits_leader(c)) || !c.waiting.empty()) return false;
   return true;
 }
 
@@ -767,7 +770,7 @@ void Puppet::take_line(void* channel_context, std::string_view nick, std::string
 // it shown without echo-message.
 void Puppet::take_own_line(void* channel_context, std::string_view nick, std::string_view text) {
   Channel& c = *static_cast<Channel*>(channel_context);
-  if (c.sent.empty() || !c.sent.front().via_leader) return;
+  if (echoes_ || !awaits_leader(c)) return;  // with echo-message the server's echo does it
   on_own_channel_line(c, nick, text);
 }
 
@@ -775,11 +778,9 @@ bool Puppet::reflect_overdue() {
   if (!leader_echoes_) return false;
   bool waiting = false;
   for (auto& [_, c] : channels_) {
-    if (c.sent.empty() || !c.sent.front().via_leader) continue;
+    if (!awaits_leader(c)) continue;
     // The newest entries may still be queued here (throttled, or no link): not written, not due.
-    const std::string head = "PRIVMSG " + c.name + " :";
-    const auto queued = static_cast<std::size_t>(std::count_if(
-        queue_.begin(), queue_.end(), [&](const std::string& l) { return l.starts_with(head); }));
+    const std::size_t queued = queued_lines(c);
     const std::size_t written = c.sent.size() > queued ? c.sent.size() - queued : 0;
     std::size_t overdue = 0;
     for (std::size_t i = 0; i < written; ++i)
@@ -1019,8 +1020,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (is(m, "404") && m.nparams >= 2) {  // ERR_CANNOTSENDTOCHAN me #chan :why
     Channel* c = find_channel(m.param(1));
     if (!c) return;
-    if (echoes_ || (!c->sent.empty() && c->sent.front().via_leader))
-      return refused(*c, m.param(m.nparams - 1));
+    if (echoes_ || awaits_leader(*c)) return refused(*c, m.param(m.nparams - 1));
     // Without echo-message the line was reflected already and which one failed is unknown:
     // the room says it (XEP-0045 §7.2.16 service message, from the room's bare JID), so a
     // refused line is never silently taken for delivered.
@@ -1088,13 +1088,9 @@ void Puppet::on_channel_line(std::string_view target, std::string_view from_nick
     // Read on the tick, before the leader read it: kept (IrcLink holds the rest of the read)
     // for the next tick, by when the leader will have handed it - once; never with much
     // behind it in the buffer.
-    bool may_wait = false;
-    std::uint64_t h = 0;
-    if (lazy_ && link_ && link_->holdable()) {
-      h = SharedReads::line_hash(from_nick, text, notice);
-      may_wait = h != waited_line_;
-    }
-    switch (gw_.shared_reads().line(this, c->shared, from_nick, text, notice, may_wait)) {
+    const std::uint64_t h = SharedReads::line_hash(from_nick, text, notice);
+    const bool may_wait = lazy_ && link_ && link_->holdable() && h != waited_line_;
+    switch (gw_.shared_reads().line(this, c->shared, h, from_nick, text, notice, may_wait)) {
       case SharedReads::Heard::skip:  // handed to us already by the channel's leader: our copy
         return;
       case SharedReads::Heard::wait:

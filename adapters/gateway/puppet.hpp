@@ -205,6 +205,10 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // Every channel has a leader that reads it for this puppet, and nothing here waits for a
   // line of our own: the socket may be read on the gateway's tick.
   bool covered() const;
+  // Its reflections wait for the channel's leader, not for an echo (the newest entry says:
+  // older ones may be left from a link without echo-message, queued across a reconnection).
+  static bool awaits_leader(const Channel& c) { return !c.sent.empty() && c.sent.back().via_leader; }
+  std::size_t queued_lines(const Channel& c) const;
   void read_on_tick();  // a covered puppet's socket goes to the gateway's tick
   void low_mark(bool low);
   // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the

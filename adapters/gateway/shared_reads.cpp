@@ -134,11 +134,11 @@ void SharedReads::nick_changed(SharedReader* r, std::string_view nick) {
       if (m.reader == r) m.nick = h;
 }
 
-SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::string_view nick,
-                                     std::string_view text, bool notice, bool may_wait) {
+SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::uint64_t h,
+                                     std::string_view nick, std::string_view text, bool notice,
+                                     bool may_wait) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return Heard::deliver;
-  const std::uint64_t h = line_hash(nick, text, notice);
   bool handed = false;
   if (!st.ahead.empty()) {
     // The leader's order is this server's order, so it is the first entry; a search keeps a

@@ -109,7 +109,12 @@ class SharedReads {
   // in step or not).
   enum class Heard : std::uint8_t { deliver, skip, wait };
   Heard line(SharedReader* r, SharedChannel& st, std::string_view nick, std::string_view text, bool notice,
-             bool may_wait = false);
+             bool may_wait = false) {
+    return line(r, st, line_hash(nick, text, notice), nick, text, notice, may_wait);
+  }
+  // The same, with the line's line_hash() already made (the reader needed it too).
+  Heard line(SharedReader* r, SharedChannel& st, std::uint64_t h, std::string_view nick,
+             std::string_view text, bool notice, bool may_wait);
   // Another channel event `r` read (hash: SharedReads::hash of its command, prefix and
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);

@@ -162,11 +162,7 @@ void Connection::on_own_buffer_read(const boost::system::error_code& ec, std::si
     in_.append(read_ahead_.get(), n);
     return;
   }
-  if (limits_.quick_ack) ack_now();
-  if (tls_)
-    on_cipher(read_ahead_.get(), n);
-  else
-    on_read_bytes(read_ahead_.get(), n);
+  on_received(read_ahead_.get(), n);
   if (closed()) return;
   if (n < limits_.read_ahead) return read_some();
   drain(1);  // a full buffer: the kernel may hold more
@@ -181,11 +177,7 @@ void Connection::drain(int rounds_done) {
     std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) break;
     if (rec) return close(rec == asio::error::eof ? "Connection closed" : "Read error");
-    if (limits_.quick_ack) ack_now();
-    if (tls_)
-      on_cipher(t_read_buffer, n);
-    else
-      on_read_bytes(t_read_buffer, n);
+    on_received(t_read_buffer, n);
     if (closed()) return;
     if (n < kSharedReadBuffer || input_held_) break;
   }
@@ -307,6 +299,16 @@ bool Connection::set_receive_low_water(int bytes) {
   return !ec;
 }
 
+// What one read got from the socket: acknowledged at once (Limits::quick_ack), then
+// decrypted or fed as it is.
+void Connection::on_received(const char* data, std::size_t n) {
+  if (limits_.quick_ack) ack_now();
+  if (tls_)
+    on_cipher(data, n);
+  else
+    on_read_bytes(data, n);
+}
+
 void Connection::ack_now() {
   const int one = 1;
   ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
@@ -328,11 +330,7 @@ bool Connection::read_queued() {
       close("Connection closed");
       return true;
     }
-    if (limits_.quick_ack) ack_now();
-    if (tls_)
-      on_cipher(read_ahead_.get(), static_cast<std::size_t>(n));
-    else
-      on_read_bytes(read_ahead_.get(), static_cast<std::size_t>(n));
+    on_received(read_ahead_.get(), static_cast<std::size_t>(n));
     if (closed() || input_held_ || static_cast<std::size_t>(n) < limits_.read_ahead) return true;
   }
   return true;

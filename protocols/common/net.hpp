@@ -292,6 +292,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_own_buffer_read(const boost::system::error_code& ec, std::size_t n);
   static void own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
   void drain(int rounds_done);
+  void on_received(const char* data, std::size_t n);  // one read's bytes, whatever read them
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
   void on_framed_bytes(std::string_view wire);
