@@ -51,6 +51,7 @@ void Gateway::arm_read_tick() {
     bool any = false;
     for (auto& [_, p] : puppets_) {
       if (p->reflect_overdue()) any = true;
+      if (p->said_overdue()) any = true;
       if (p->reads_on_tick()) {
         p->read_tick();
         any = true;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <charconv>
 
 #include "adapters/gateway/address.hpp"
 #include "adapters/gateway/gateway.hpp"
@@ -468,10 +469,27 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  if (c->shared.leader) {  // it cannot hand on lines it never reads (shared_reads.hpp)
+  // A leader: its followers are handed its lines at the PONG of a PING written after them,
+  // or with echo-message when it reads them (shared_reads.hpp).
+  bool marker_reused = false, marker_new = false;
+  if (c->shared.leader && echoes_) {
     std::vector<std::uint64_t> hashes;
     for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
     gw_.shared_reads().saying(c->shared, hashes);
+  } else if (c->shared.leader && !lines.empty()) {
+    std::vector<std::string_view> texts;
+    for (const auto& l : lines) texts.push_back(line_text(l));
+    // A marker not written yet (throttled) may follow these lines too: one PING for a paste.
+    marker_reused = marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_;
+    if (gw_.shared_reads().said(c->shared, marker_reused ? marker_ : marker_ + 1, reg_.nick(), texts)) {
+      marker_new = !marker_reused;
+      if (marker_new)
+        marker_line_ = "PING :" + std::string(kMarkerPrefix) + std::to_string(++marker_) + "\r\n";
+      said_waits_ = true;
+      gw_.arm_read_tick();  // said_overdue
+    } else {
+      marker_reused = false;
+    }
   }
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
@@ -490,7 +508,13 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     // A server that acknowledged echo-message but does not echo: bounded all the same.
     if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
   }
-  for (auto& l : lines) queue_.push_back(std::move(l));
+  if (marker_reused) {
+    auto at = queue_.end() - 1;
+    for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
+  } else {
+    for (auto& l : lines) queue_.push_back(std::move(l));
+  }
+  if (marker_new) queue_.push_back(marker_line_);
   pump();
   if (via_leader) {
     leader_echoes_ = true;
@@ -792,6 +816,32 @@ bool Puppet::reflect_overdue() {
   return waiting;
 }
 
+std::optional<std::uint64_t> Puppet::marker_of(std::string_view token) {
+  if (!token.starts_with(kMarkerPrefix)) return std::nullopt;
+  std::uint64_t n = 0;
+  const std::string_view digits = token.substr(kMarkerPrefix.size());
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0) return std::nullopt;
+  return n;
+}
+
+bool Puppet::said_overdue() {
+  if (!said_waits_) return false;
+  // The oldest marker still queued here: it and those after it are not written, not due.
+  std::uint64_t unwritten = 0;
+  const std::string head = "PING :" + std::string(kMarkerPrefix);
+  for (const auto& l : queue_)
+    if (l.starts_with(head)) {
+      unwritten = marker_of(std::string_view(l).substr(6, l.size() - 8)).value_or(0);
+      break;
+    }
+  bool waiting = false;
+  for (auto& [_, c] : channels_)
+    if (gw_.shared_reads().said_overdue(c.shared, unwritten)) waiting = true;
+  said_waits_ = waiting;
+  return waiting;
+}
+
 // The receive low-water mark: high while the kernel is to keep a covered puppet's copies
 // without waking anyone, 1 (every byte wakes the reader) otherwise. Reads only ever go
 // through the connection's one outstanding read (or read_queued, only while that read has
@@ -912,6 +962,12 @@ void Puppet::on_irc_message(const irc::Message& m) {
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
 
+  if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: what we said before it is in place
+    if (const auto marker = marker_of(m.param(m.nparams - 1)))
+      for (auto& [_, c] : channels_) gw_.shared_reads().placed(c.shared, *marker);
+    return;
+  }
+
   const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
   const bool me = irc::equal_fold(who, reg_.nick());
   if (is(m, "JOIN") && m.nparams >= 1) {
@@ -1020,6 +1076,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (is(m, "404") && m.nparams >= 2) {  // ERR_CANNOTSENDTOCHAN me #chan :why
     Channel* c = find_channel(m.param(1));
     if (!c) return;
+    gw_.shared_reads().refused(c->shared);  // not to be handed at its PONG
     if (echoes_ || awaits_leader(*c)) return refused(*c, m.param(m.nparams - 1));
     // Without echo-message the line was reflected already and which one failed is unknown:
     // the room says it (XEP-0045 §7.2.16 service message, from the room's bare JID), so a

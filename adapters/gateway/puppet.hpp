@@ -121,6 +121,13 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // changed): reflected now. On the gateway's tick; false once none waits.
   bool reflect_overdue();
   static constexpr std::uint16_t kLeaderEchoTicks = 40;  // 2 s at the default 50 ms tick
+  // A leader's lines whose marker PING was written SharedReads::kPlaceTicks ago with no
+  // PONG: its followers read them themselves (SharedReads::said_overdue). On the gateway's
+  // tick; false once none waits.
+  bool said_overdue();
+  // The marker in a PONG's token ("parley.<n>"), if it is one of ours.
+  static std::optional<std::uint64_t> marker_of(std::string_view token);
+  static constexpr std::string_view kMarkerPrefix = "parley.";
 
  private:
   struct Occupant {
@@ -272,6 +279,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
   bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
   bool leader_echoes_ = false;     // some Sent::via_leader may wait (reflect_overdue)
+  bool said_waits_ = false;        // a leader's lines may wait for their marker (said_overdue)
+  std::uint64_t marker_ = 0;       // the last marker PING queued (say)
+  std::string marker_line_;        // its line
   std::uint64_t waited_line_ = 0;  // the line that waited last (a line waits once)
   bool ever_registered_ = false;
   bool quitting_ = false;

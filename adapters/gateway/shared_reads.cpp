@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "protocols/irc/text.hpp"
+
 namespace parley::adapters::gateway {
 
 namespace {
@@ -29,6 +31,11 @@ std::uint64_t SharedReads::nick_hash(std::string_view nick) {
 
 std::uint64_t SharedReads::line_hash(std::string_view nick, std::string_view text, bool notice) {
   return hash(text, hash(nick, notice ? 2 : 1));
+}
+
+std::uint64_t SharedReads::plain_hash(std::string_view nick, std::string_view text) {
+  if (!protocols::irc::has_formatting(text)) return line_hash(nick, text, false);
+  return line_hash(nick, protocols::irc::parse_formatting(text).text, false);
 }
 
 void SharedReads::push(SharedChannel& st, std::uint64_t h, std::uint64_t speaker) {
@@ -97,6 +104,9 @@ void SharedReads::join(std::string_view server, std::string_view channel, Shared
   st.seen = 0;
   st.ahead.clear();
   st.await.clear();
+  st.said.clear();
+  st.own_ahead.clear();
+  st.own_read.clear();
   st.in_step = false;
   st.leader = g.members.empty();
   g.members.push_back(Member{r, &st, nick_hash(nick)});
@@ -108,6 +118,9 @@ void SharedReads::leave(SharedReader* r, SharedChannel& st) {
   st.group = nullptr;
   st.ahead.clear();
   st.await.clear();
+  st.said.clear();
+  st.own_ahead.clear();
+  st.own_read.clear();
   st.in_step = false;
   const bool was_leader = st.leader;
   st.leader = false;
@@ -149,6 +162,20 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
       handed = true;
     }
   }
+  if (!handed && !notice && !st.own_ahead.empty()) {
+    // The leader's own line, handed at its PONG; the server may have stripped its colours.
+    auto it = std::find_if(st.own_ahead.begin(), st.own_ahead.end(),
+                           [&](const SharedChannel::Own& o) { return o.hash == h; });
+    if (it == st.own_ahead.end()) {
+      const std::uint64_t sp = nick_hash(nick), plain = plain_hash(nick, text);
+      it = std::find_if(st.own_ahead.begin(), st.own_ahead.end(),
+                        [&](const SharedChannel::Own& o) { return o.nick == sp && o.plain == plain; });
+    }
+    if (it != st.own_ahead.end()) {
+      st.own_ahead.erase(it);
+      handed = true;
+    }
+  }
   // Read here before the leader read it (the server writes a line to its members one after
   // the other, and not always at once): the reader may wait for the leader to hand it.
   if (!handed && st.in_step && !st.leader && may_wait) return Heard::wait;
@@ -163,6 +190,10 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
         st.await.clear();
     }
     const Heard heard = handed ? Heard::skip : Heard::deliver;
+    if (!handed && speaker == g->members.front().nick) {  // not to be handed at its PONG
+      st.own_read.push_back(h);
+      if (st.own_read.size() > kOwnRead) st.own_read.pop_front();
+    }
     if (!me) return heard;
     // A line nobody handed: this follower read it before the leader did.
     if (!handed && st.in_step) out_of_step(*me);
@@ -199,18 +230,107 @@ void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
   check_steps(*g);
 }
 
-void SharedReads::saying(SharedChannel& st, const std::vector<std::uint64_t>& lines) {
-  auto* g = static_cast<Group*>(st.group);
-  if (!g) return;
-  if (!st.leader) return;  // the leader reads them
+void SharedReads::await_lines(Group& g, const std::vector<std::uint64_t>& lines, bool written) {
   // Each follower must read the leader's lines before it can be handed any after them.
-  for (std::size_t i = 1; i < g->members.size(); ++i) {
-    SharedChannel& f = *g->members[i].st;
-    out_of_step(g->members[i]);
+  for (std::size_t i = 1; i < g.members.size(); ++i) {
+    SharedChannel& f = *g.members[i].st;
+    out_of_step(g.members[i]);
     if (f.await.size() + lines.size() > kMaxAhead) f.await.clear();  // bounded; order is then best effort
-    f.await.insert(f.await.end(), lines.begin(), lines.end());
+    for (const std::uint64_t h : lines) {
+      // Written already: one this follower read is not waited for.
+      if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); written && it != f.own_read.end())
+        f.own_read.erase(it);
+      else
+        f.await.push_back(h);
+    }
     f.await_misses = 0;
   }
+}
+
+void SharedReads::saying(SharedChannel& st, const std::vector<std::uint64_t>& lines) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g || !st.leader) return;  // a follower's lines: the leader reads them
+  await_lines(*g, lines, false);
+}
+
+namespace {
+std::vector<std::uint64_t> hashes_of(const std::deque<SharedChannel::Said>& said) {
+  std::vector<std::uint64_t> out;
+  for (const auto& s : said)
+    for (const auto& l : s.lines) out.push_back(l.first);
+  return out;
+}
+}  // namespace
+
+bool SharedReads::said(SharedChannel& st, std::uint64_t marker, std::string_view nick,
+                       const std::vector<std::string_view>& texts) {
+  auto* g = static_cast<Group*>(st.group);
+  if (!g || !st.leader) return false;
+  if (st.said.size() >= kMaxAhead) {  // no PONG for very long: bounded, the followers read them
+    await_lines(*g, hashes_of(st.said), true);
+    st.said.clear();
+  }
+  if (st.said.empty() || st.said.back().marker != marker || st.said.back().nick != nick)
+    st.said.push_back(SharedChannel::Said{.marker = marker, .nick = std::string(nick)});
+  for (const auto t : texts) st.said.back().lines.emplace_back(line_hash(nick, t, false), std::string(t));
+  return true;
+}
+
+void SharedReads::hand_own(Group& g, SharedChannel::Said& s) {
+  const std::uint64_t nick = nick_hash(s.nick);
+  for (const auto& [h, text] : s.lines) {
+    const std::uint64_t plain = plain_hash(s.nick, text);
+    for (std::size_t i = 1; i < g.members.size(); ++i) {
+      Member& m = g.members[i];
+      SharedChannel& f = *m.st;
+      if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
+        f.own_read.erase(it);  // it read this one before the PONG: shown already
+        continue;
+      }
+      if (!f.in_step) {  // out of step: it reads the line itself, before it is handed more
+        if (f.await.size() >= kMaxAhead) f.await.clear();
+        f.await.push_back(h);
+        f.await_misses = 0;
+        continue;
+      }
+      f.own_ahead.push_back(SharedChannel::Own{.nick = nick, .hash = h, .plain = plain});
+      if (f.own_ahead.size() > kMaxAhead) f.own_ahead.pop_front();
+      m.reader->take_line(f.context, s.nick, text, false);
+    }
+  }
+}
+
+void SharedReads::placed(SharedChannel& st, std::uint64_t marker) {
+  auto* g = static_cast<Group*>(st.group);
+  while (!st.said.empty() && st.said.front().marker <= marker) {
+    SharedChannel::Said s = std::move(st.said.front());
+    st.said.pop_front();
+    if (!g || !st.leader) continue;
+    if (s.refused == 0) {
+      hand_own(*g, s);
+    } else if (s.refused < s.lines.size()) {  // some refused, which is unknown: the followers read them
+      std::vector<std::uint64_t> hs;
+      for (const auto& l : s.lines) hs.push_back(l.first);
+      await_lines(*g, hs, true);
+    }  // all refused: nobody sees them
+  }
+}
+
+void SharedReads::refused(SharedChannel& st) {
+  if (!st.said.empty()) ++st.said.front().refused;
+}
+
+bool SharedReads::said_overdue(SharedChannel& st, std::uint64_t unwritten) {
+  bool due = false;
+  for (auto& s : st.said) {
+    if (unwritten != 0 && s.marker >= unwritten) break;  // still queued here: not written, not due
+    if (++s.ticks > kPlaceTicks) due = true;
+  }
+  if (due) {  // no PONG (a server that does not answer, a link that hangs): the followers read them
+    if (auto* g = static_cast<Group*>(st.group); g && st.leader) await_lines(*g, hashes_of(st.said), true);
+    st.said.clear();
+  }
+  return !st.said.empty();
 }
 
 }  // namespace parley::adapters::gateway

@@ -20,10 +20,22 @@
 // reaches the same fingerprint), or one the follower reads first (it was ahead of the
 // leader: the leader must not hand it that line again). Without echo-message a speaker
 // never reads its own line, so a leader and a follower compare fingerprints without the
-// lines either of them said. A leader cannot hand on a line of its own (without
-// echo-message it never reads it): when it says something its followers read those lines
-// themselves before they are handed more. (Handing the lead to a follower instead was
-// tried: it showed lines twice under load, cause not found; see the closing note.)
+// lines either of them said.
+//
+// The leader's own lines: without echo-message it never reads them, so it cannot tell
+// where they fall among the lines it reads. It writes a PING after them (Puppet::say,
+// RFC 2812 3.7.2): the server handles the lines, then the PING, and its PONG reaches the
+// leader after every line the server sent it before (one connection's lines are handled in
+// order, and InspIRCd, ngircd and Solanum handle a read's lines in one go, so nothing of
+// another client's comes between). At the PONG the leader hands its lines on (placed), as
+// if it had read them there, and the followers skip their copies as any other; one the
+// server refused (404 before the PONG) is not handed. Only when that fails (a partial
+// refusal, no PONG within kPlaceTicks ticks, a raw command whose lines are unknown) do the
+// followers read the leader's lines themselves before they are handed more (`await`).
+// Before, every leader's line woke each follower: in the bench (one speaker in ten is the
+// leader) that was a third of the gateway's system calls. (Handing the lead to a follower
+// instead was tried: it showed lines twice under load, cause not found; see the closing
+// note of session 28.)
 //
 // A group is the puppets in one channel of one server address with one encoding: one
 // server sends a channel's events to every member in the same order (two servers of a
@@ -36,6 +48,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace parley::adapters::gateway {
@@ -75,6 +88,25 @@ struct SharedChannel {
   std::deque<std::uint64_t> ahead;       // lines handed by the leader, not read here yet
   std::deque<std::uint64_t> await;       // the leader's own lines, to read before in step
   std::uint32_t await_misses = 0;        // other lines read meanwhile (a refused line never comes)
+  // A leader's lines said and not placed yet, each batch until the PONG of its marker.
+  struct Said {
+    std::uint64_t marker = 0;
+    std::string nick;                                          // who said them, as IRC spells it
+    std::vector<std::pair<std::uint64_t, std::string>> lines;  // line_hash, text
+    std::uint32_t refused = 0;                                 // 404s read meanwhile
+    std::uint16_t ticks = 0;                                   // gateway ticks since the marker was written
+  };
+  std::deque<Said> said;
+  // A follower's: the leader's own lines handed at their PONG and not read here yet (never
+  // cleared by a fingerprint: those lines are not in one). plain: the hash of the text
+  // without IRC formatting, for a server that strips colours (InspIRCd +S).
+  struct Own {
+    std::uint64_t nick = 0, hash = 0, plain = 0;
+  };
+  std::deque<Own> own_ahead;
+  // A follower's: lines of its leader it read before they were handed (recent ones): at
+  // their PONG they are not handed again.
+  std::deque<std::uint64_t> own_read;
   bool leader = false;
   bool in_step = false;  // a follower the leader hands lines to
 };
@@ -119,8 +151,28 @@ class SharedReads {
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
   // The member whose state is `st` is about to send lines to the channel: their
-  // line_hash()es with its nick (empty: unknown lines, e.g. raw commands).
+  // line_hash()es with its nick (empty: unknown lines, e.g. raw commands). A leader's
+  // followers then read those lines themselves before they are handed more.
   void saying(SharedChannel& st, const std::vector<std::uint64_t>& lines = {});
+  // A leader (state `st`, nick `nick`) is about to write these lines to the channel and
+  // then a PING whose PONG carries `marker` (one marker may follow several says, in
+  // increasing order). Its followers stay in step; the lines are handed to them at the
+  // PONG (placed). false: `st` is no leader, nothing was noted.
+  bool said(SharedChannel& st, std::uint64_t marker, std::string_view nick,
+            const std::vector<std::string_view>& texts);
+  // The leader read the PONG of `marker`: the lines said before it are handed on now.
+  void placed(SharedChannel& st, std::uint64_t marker);
+  // The leader read ERR_CANNOTSENDTOCHAN for the channel: a line of its oldest unplaced
+  // batch was refused.
+  void refused(SharedChannel& st);
+  // On the gateway's tick, for the markers written (below `unwritten`, the oldest marker
+  // still queued; 0: none): one unanswered for kPlaceTicks makes the followers read the
+  // leader's lines themselves. true while any batch waits.
+  bool said_overdue(SharedChannel& st, std::uint64_t unwritten);
+  static constexpr std::uint16_t kPlaceTicks = 40;  // 2 s at the default 50 ms tick
+  static constexpr std::size_t kOwnRead = 32;
+  // The hash of text as a server stripping IRC formatting would show it.
+  static std::uint64_t plain_hash(std::string_view nick, std::string_view text);
 
   std::size_t groups() const { return groups_.size(); }
 
@@ -143,6 +195,10 @@ class SharedReads {
   // equals the leader's is in step again.
   static void try_step(const Member& lead, Member& f);
   static void check_steps(Group& g);
+  // The followers read these lines of the leader themselves before they are handed more.
+  // written: the lines went out already (one a follower read is then not waited for).
+  static void await_lines(Group& g, const std::vector<std::uint64_t>& lines, bool written);
+  static void hand_own(Group& g, SharedChannel::Said& s);
   Member* member(Group& g, SharedReader* r);
 
   std::unordered_map<std::string, Group> groups_;

@@ -163,6 +163,18 @@ def check_follower_reflection(bob, clients):
     msg["id"] = "d2"
     msg.send()
     run(wait_for(lambda: ("d2", "forbidden") in dave.errors), 10)
+    # The leader refused too: its line is handed to nobody at its PONG (shared_reads.hpp).
+    alice = clients[0]
+    bob.send("MODE #test -v alice")
+    bob.expect(r"MODE #test -v :?alice")
+    n0 = len(alice.events)
+    msg = alice.make_message(mto=ROOM, mbody="leader muted", mtype="groupchat")
+    msg["id"] = "a1"
+    msg.send()
+    # The server's refusal: an error with echo-message, else a room notice (the line was
+    # reflected already).
+    run(wait_for(lambda: ("a1", "forbidden") in alice.errors
+                 or any(e[0] == "msg" and e[1] == "" for e in alice.events[n0:])), 10)
     bob.send("MODE #test -m")
     bob.expect(r"MODE #test :?-m")
     bob.send("PRIVMSG #test :after muted")
@@ -172,6 +184,8 @@ def check_follower_reflection(bob, clients):
     for user, c in zip(USERS, clients):
         assert c.events.count(("msg", "dave", "mine")) == 1, (user, c.events[-5:])
         assert "muted" not in c.ids, (user, c.events[-5:])
+    for user, c in zip(USERS[1:], clients[1:]):
+        assert "leader muted" not in c.ids, (user, c.events[-5:])
     assert dave.errors == [("d2", "forbidden")], dave.errors
 
 

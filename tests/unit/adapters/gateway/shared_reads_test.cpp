@@ -275,3 +275,132 @@ TEST_CASE("shared reads: groups are one server's channel, whatever its case") {
   for (Fake* x : {&a, &b, &c}) ch.reads.leave(x, x->st);
   CHECK(ch.reads.groups() == 0);
 }
+
+TEST_CASE(
+    "shared reads: a leader's own line is handed at the PONG of its marker, after what it read before") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  CHECK(ch.reads.said(lead.st, 1, "alice", {"mine"}));
+  CHECK_FALSE(ch.reads.said(f.st, 1, "carol", {"no"}));  // a follower's lines: the leader reads them
+  for (Fake* x : {&f, &g}) CHECK((x->st.in_step && x->woken == 0));  // nobody is woken for it
+  ch.read(lead, "bob", "before");  // the server sent it before it handled alice's line
+  CHECK(f.shown.back() == "bob: before");
+  ch.reads.placed(lead.st, 1);
+  ch.read(lead, "bob", "after");
+  const std::vector<std::string> want{"bob: a", "bob: before", "alice: mine", "bob: after"};
+  for (Fake* x : {&f, &g}) {
+    CHECK(x->shown == want);
+    ch.read(*x, "bob", "before");  // their copies, on the tick: skipped
+    ch.read(*x, "alice", "mine");
+    ch.read(*x, "bob", "after");
+    CHECK(x->shown == want);
+    CHECK(x->st.in_step);
+    CHECK(x->st.own_ahead.empty());
+    CHECK(x->woken == 0);
+  }
+  CHECK(lead.shown ==
+        std::vector<std::string>{"bob: a", "bob: before", "bob: after"});  // its own: reflected by the puppet
+}
+
+TEST_CASE("shared reads: a follower on the tick waits for its leader's own line, then skips it") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  using H = SharedReads::Heard;
+  ch.reads.said(lead.st, 7, "alice", {"one", "two"});  // one marker after a two-line message
+  CHECK(ch.reads.line(&f, f.st, "alice", "one", false, true) == H::wait);  // read before the PONG
+  ch.reads.placed(lead.st, 7);
+  CHECK(ch.reads.line(&f, f.st, "alice", "one", false, true) == H::skip);
+  CHECK(ch.reads.line(&f, f.st, "alice", "two", false, true) == H::skip);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: one", "alice: two"});
+  CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: a leader's line read by a follower before its PONG is not handed to it again") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.reads.said(lead.st, 1, "alice", {"mine"});
+  ch.read(f, "alice", "mine");  // read before the leader's PONG, not on the tick
+  CHECK(f.st.in_step);          // level with the leader still: fingerprints leave out its lines
+  ch.reads.placed(lead.st, 1);
+  ch.read(lead, "bob", "b");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: mine", "bob: b"});
+}
+
+TEST_CASE("shared reads: a follower out of step at the PONG reads the leader's line before it is in step") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.reads.said(lead.st, 1, "alice", {"mine"});
+  ch.event(lead, ":eve JOIN #test");
+  CHECK_FALSE(f.st.in_step);
+  ch.reads.placed(lead.st, 1);
+  ch.event(f, ":eve JOIN #test");
+  CHECK_FALSE(f.st.in_step);  // the same fingerprint, but alice's line is still to come
+  ch.read(f, "alice", "mine");
+  CHECK(f.st.in_step);
+  ch.read(lead, "eve", "hi");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: mine", "eve: hi"});
+}
+
+TEST_CASE("shared reads: a leader's line refused before its PONG is handed to nobody") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.reads.said(lead.st, 1, "alice", {"muted"});
+  ch.reads.refused(lead.st);  // ERR_CANNOTSENDTOCHAN
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.shown == std::vector<std::string>{"bob: a"});
+  CHECK((f.st.in_step && f.woken == 0));
+  // One line of two refused, which one is unknown: the follower reads them itself.
+  ch.reads.said(lead.st, 2, "alice", {"x", "y"});
+  ch.reads.refused(lead.st);
+  ch.reads.placed(lead.st, 2);
+  CHECK_FALSE(f.st.in_step);
+  CHECK(f.woken == 1);
+  ch.read(lead, "bob", "b");  // not handed: alice's line comes first at carol
+  ch.read(f, "alice", "y");
+  ch.read(f, "bob", "b");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: y", "bob: b"});
+}
+
+TEST_CASE(
+    "shared reads: the leader's line is its copy at a follower though the server stripped its colours") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.reads.said(lead.st, 1, "alice",
+                {"\x02"
+                 "bold\x02 text"});
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.shown.back() ==
+        "alice: \x02"
+        "bold\x02 text");
+  ch.read(f, "alice", "bold text");  // InspIRCd +S
+  CHECK(f.shown.size() == 2);
+  CHECK(f.st.in_step);
+  CHECK(f.st.own_ahead.empty());
+}
+
+TEST_CASE("shared reads: a marker never answered has the followers read the leader's lines themselves") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.reads.said(lead.st, 3, "alice", {"lost"});
+  for (int i = 0; i < SharedReads::kPlaceTicks + 5; ++i)
+    CHECK(ch.reads.said_overdue(lead.st, 3));  // still queued
+  CHECK(f.st.in_step);
+  for (int i = 0; i < SharedReads::kPlaceTicks; ++i) CHECK(ch.reads.said_overdue(lead.st, 0));
+  CHECK(f.st.in_step);
+  CHECK_FALSE(ch.reads.said_overdue(lead.st, 0));  // written kPlaceTicks ago: given up
+  CHECK_FALSE(f.st.in_step);
+  CHECK(f.woken == 1);
+  ch.read(lead, "bob", "b");
+  ch.read(f, "alice", "lost");
+  ch.read(f, "bob", "b");
+  CHECK(f.st.in_step);
+  ch.reads.placed(lead.st, 3);  // a late PONG: nothing to hand
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: lost", "bob: b"});
+}
