@@ -472,11 +472,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   // A leader: its followers are handed its lines at the PONG of a PING written after them,
   // or with echo-message when it reads them (shared_reads.hpp).
   bool marker_reused = false, marker_new = false;
-  if (c->shared.leader && echoes_) {
-    std::vector<std::uint64_t> hashes;
-    for (const auto& l : lines) hashes.push_back(SharedReads::line_hash(reg_.nick(), line_text(l), false));
-    gw_.shared_reads().saying(c->shared, hashes);
-  } else if (c->shared.leader && !lines.empty()) {
+  if (c->shared.leader && !echoes_ && !lines.empty()) {
     std::vector<std::string_view> texts;
     for (const auto& l : lines) texts.push_back(line_text(l));
     // A marker not written yet (throttled) may follow these lines too: one PING for a paste.
@@ -557,6 +553,8 @@ void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
 // as a raw command, shown like anyone's line.
 void Puppet::on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text) {
   if (c.sent.empty()) return on_channel_line(c.name, from_nick, text, false);
+  // A leader hands its echo on as any line it reads, in the channel's order (shared_reads.hpp).
+  if (c.shared.leader) gw_.shared_reads().line(this, c.shared, from_nick, text, false);
   std::size_t k = 0;
   while (k < c.sent.size() && c.sent[k].text != text) ++k;
   if (k == c.sent.size()) k = 0;

@@ -200,8 +200,8 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
     if (!st.in_step) try_step(g->members.front(), *me);
     return heard;
   }
-  // Its own line (an echo) is not handed: saying() made the followers read it themselves.
-  if (!handed && speaker != g->members.front().nick) {
+  // Its own lines too: it reads them only as echoes (echo-message), in the channel's order.
+  if (!handed) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
       if (f.nick == speaker) {

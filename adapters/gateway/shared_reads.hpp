@@ -32,6 +32,7 @@
 // server refused (404 before the PONG) is not handed. Only when that fails (a partial
 // refusal, no PONG within kPlaceTicks ticks, a raw command whose lines are unknown) do the
 // followers read the leader's lines themselves before they are handed more (`await`).
+// With echo-message the leader reads its own lines as echoes and hands them on as any other.
 // Before, every leader's line woke each follower: in the bench (one speaker in ten is the
 // leader) that was a third of the gateway's system calls. (Handing the lead to a follower
 // instead was tried: it showed lines twice under load, cause not found; see the closing

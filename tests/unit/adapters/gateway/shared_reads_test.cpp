@@ -404,3 +404,17 @@ TEST_CASE("shared reads: a marker never answered has the followers read the lead
   ch.reads.placed(lead.st, 3);  // a late PONG: nothing to hand
   CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: lost", "bob: b"});
 }
+
+TEST_CASE("shared reads: with echo-message the leader hands its own lines on as any other") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.read(lead, "bob", "b");
+  ch.read(lead, "Alice", "my echo");  // the server's echo of the leader's line
+  ch.read(lead, "bob", "c");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: b", "Alice: my echo", "bob: c"});
+  for (const char* t : {"b", "my echo", "c"}) ch.read(f, t[0] == 'm' ? "Alice" : "bob", t);
+  CHECK(f.shown.size() == 4);
+  CHECK(f.st.in_step);
+  CHECK(f.woken == 0);
+}
