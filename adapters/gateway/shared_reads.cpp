@@ -200,8 +200,11 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
     if (!st.in_step) try_step(g->members.front(), *me);
     return heard;
   }
-  // Its own lines too: it reads them only as echoes (echo-message), in the channel's order.
-  if (!handed) {
+  // Its own line, read as an echo (echo-message): in the channel's order, but in no
+  // fingerprint, so handed as at a PONG.
+  if (!handed && speaker == g->members.front().nick) {
+    if (!notice) hand_own(*g, nick, h, text);
+  } else if (!handed) {
     for (std::size_t i = 1; i < g->members.size(); ++i) {
       Member& f = g->members[i];
       if (f.nick == speaker) {
@@ -276,27 +279,24 @@ bool SharedReads::said(SharedChannel& st, std::uint64_t marker, std::string_view
   return true;
 }
 
-void SharedReads::hand_own(Group& g, SharedChannel::Said& s) {
-  const std::uint64_t nick = nick_hash(s.nick);
-  for (const auto& [h, text] : s.lines) {
-    const std::uint64_t plain = plain_hash(s.nick, text);
-    for (std::size_t i = 1; i < g.members.size(); ++i) {
-      Member& m = g.members[i];
-      SharedChannel& f = *m.st;
-      if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
-        f.own_read.erase(it);  // it read this one before the PONG: shown already
-        continue;
-      }
-      if (!f.in_step) {  // out of step: it reads the line itself, before it is handed more
-        if (f.await.size() >= kMaxAhead) f.await.clear();
-        f.await.push_back(h);
-        f.await_misses = 0;
-        continue;
-      }
-      f.own_ahead.push_back(SharedChannel::Own{.nick = nick, .hash = h, .plain = plain});
-      if (f.own_ahead.size() > kMaxAhead) f.own_ahead.pop_front();
-      m.reader->take_line(f.context, s.nick, text, false);
+void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text) {
+  const std::uint64_t speaker = nick_hash(nick), plain = plain_hash(nick, text);
+  for (std::size_t i = 1; i < g.members.size(); ++i) {
+    Member& m = g.members[i];
+    SharedChannel& f = *m.st;
+    if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
+      f.own_read.erase(it);  // it read this one before the leader placed it: shown already
+      continue;
     }
+    if (!f.in_step) {  // out of step: it reads the line itself, before it is handed more
+      if (f.await.size() >= kMaxAhead) f.await.clear();
+      f.await.push_back(h);
+      f.await_misses = 0;
+      continue;
+    }
+    f.own_ahead.push_back(SharedChannel::Own{.nick = speaker, .hash = h, .plain = plain});
+    if (f.own_ahead.size() > kMaxAhead) f.own_ahead.pop_front();
+    m.reader->take_line(f.context, nick, text, false);
   }
 }
 
@@ -307,7 +307,7 @@ void SharedReads::placed(SharedChannel& st, std::uint64_t marker) {
     st.said.pop_front();
     if (!g || !st.leader) continue;
     if (s.refused == 0) {
-      hand_own(*g, s);
+      for (const auto& [h, text] : s.lines) hand_own(*g, s.nick, h, text);
     } else if (s.refused < s.lines.size()) {  // some refused, which is unknown: the followers read them
       std::vector<std::uint64_t> hs;
       for (const auto& l : s.lines) hs.push_back(l.first);

@@ -199,7 +199,8 @@ class SharedReads {
   // The followers read these lines of the leader themselves before they are handed more.
   // written: the lines went out already (one a follower read is then not waited for).
   static void await_lines(Group& g, const std::vector<std::uint64_t>& lines, bool written);
-  static void hand_own(Group& g, SharedChannel::Said& s);
+  // The leader's own line, placed: handed to the followers in step, awaited by the others.
+  static void hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text);
   Member* member(Group& g, SharedReader* r);
 
   std::unordered_map<std::string, Group> groups_;

@@ -418,3 +418,23 @@ TEST_CASE("shared reads: with echo-message the leader hands its own lines on as 
   CHECK(f.st.in_step);
   CHECK(f.woken == 0);
 }
+
+TEST_CASE("shared reads: a leader's echo a follower read first is not handed to it again") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  ch.read(f, "alice", "mine");  // its copy came before the leader's echo
+  CHECK(f.st.in_step);          // the leader's lines are in no fingerprint
+  ch.read(lead, "alice", "mine");
+  ch.read(lead, "bob", "b");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: mine", "bob: b"});
+  ch.read(f, "bob", "b");  // its copy
+  // Out of step when the leader reads its echo: it reads the line itself before it is in step.
+  ch.event(lead, ":eve JOIN #test");
+  ch.read(lead, "alice", "again");
+  ch.event(f, ":eve JOIN #test");
+  CHECK_FALSE(f.st.in_step);
+  ch.read(f, "alice", "again");
+  CHECK(f.st.in_step);
+  CHECK(f.shown.back() == "alice: again");
+}
