@@ -283,6 +283,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
+    c.echo_skip.clear();  // those echoes will not come
     leave_shared(c);
     if (c.sent.empty()) continue;
     // What was written will never be echoed now; what queue_ still holds is sent (and
@@ -490,7 +491,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
   // line has nothing to wait for.
-  const bool via_leader = !echoes_ && !lines.empty() && c->shared.group && !c->shared.leader;
+  const bool via_leader = !lines.empty() && c->shared.group && !c->shared.leader;
   const bool await_echo = (echoes_ && !lines.empty()) || via_leader;
   if (await_echo) {
     // Who said it, the id and the body ride on the message's last line only.
@@ -792,7 +793,14 @@ void Puppet::take_line(void* channel_context, std::string_view nick, std::string
 // it shown without echo-message.
 void Puppet::take_own_line(void* channel_context, std::string_view nick, std::string_view text) {
   Channel& c = *static_cast<Channel*>(channel_context);
-  if (echoes_ || !awaits_leader(c)) return;  // with echo-message the server's echo does it
+  if (!awaits_leader(c)) return;
+  if (echoes_) {
+    // Our echo of it comes too, on the tick: skipped then. One read first took its entry:
+    // nothing left to reflect.
+    if (std::none_of(c.sent.begin(), c.sent.end(), [&](const Sent& e) { return e.text == text; })) return;
+    c.echo_skip.push_back(SharedReads::line_hash(nick, text, false));
+    if (c.echo_skip.size() > gw_.options().queue) c.echo_skip.pop_front();
+  }
   on_own_channel_line(c, nick, text);
 }
 
@@ -807,6 +815,12 @@ bool Puppet::reflect_overdue() {
     std::size_t overdue = 0;
     for (std::size_t i = 0; i < written; ++i)
       if (++c.sent[i].ticks > kLeaderEchoTicks) overdue = i + 1;
+    if (overdue && echoes_) {
+      // The server echoes them: read for ourselves (not covered) until it has.
+      for (auto& e : c.sent) e.via_leader = false;
+      read_now();
+      continue;
+    }
     if (overdue) reflect_unechoed(c, c.sent.size() - overdue);
     if (!c.sent.empty()) waiting = true;
   }
@@ -1108,7 +1122,16 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
   const bool own = echoes_ && irc::equal_fold(from_nick, reg_.nick());
   if (reg_.isupport().is_channel(target)) {
     if (own && !notice)
-      if (Channel* c = find_channel(target)) return on_own_channel_line(*c, from_nick, text);
+      if (Channel* c = find_channel(target)) {
+        if (!c->echo_skip.empty()) {  // reflected already, handed back by the leader
+          const std::uint64_t h = SharedReads::line_hash(from_nick, text, false);
+          if (auto it = std::find(c->echo_skip.begin(), c->echo_skip.end(), h); it != c->echo_skip.end()) {
+            c->echo_skip.erase(it);
+            return;
+          }
+        }
+        return on_own_channel_line(*c, from_nick, text);
+      }
     return on_channel_line(target, from_nick, text, notice);
   }
   if (own) return;  // the echo of our private message or CTCP reply: the user has it

@@ -151,10 +151,12 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string body;      // the whole message as written (last line only)
     bool last = false;     // the message's last line
     bool refused = false;  // an earlier line of the message was refused: no reflection
-    // Without echo-message, in a channel another puppet reads for us (shared_reads.hpp):
-    // that leader hands our line back when it reads it (take_own_line), so the reflection
-    // follows the channel's order, goes out with the other occupants' copies, and a refused
-    // line is an error instead. Overdue after kLeaderEchoTicks (reflect_overdue).
+    // In a channel another puppet reads for us (shared_reads.hpp): that leader hands our
+    // line back when it reads it (take_own_line), so the reflection follows the channel's
+    // order, goes out with the other occupants' copies, and a refused line is an error
+    // instead; with echo-message our own echo, read on the tick, is then skipped
+    // (Channel::echo_skip), and this socket need not be read before. Overdue after
+    // kLeaderEchoTicks (reflect_overdue): reflected, or with echo-message read for.
     bool via_leader = false;
     std::uint16_t ticks = 0;  // gateway ticks since it was written (via_leader only)
   };
@@ -176,7 +178,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     bool names_done = false;             // 366 seen at least once (occupants is meaningful)
     bool persistent = false;             // kept with no resource in it (settings.hpp)
     std::deque<Missed> missed;           // while no resource was in it (persistent only)
-    std::deque<Sent> sent;               // said here, echo not seen yet (echo-message only)
+    std::deque<Sent> sent;               // said here, not reflected yet (waits for its echo or its leader)
+    std::deque<std::uint64_t> echo_skip;  // our echoes to skip: reflected when the leader handed them back
     SharedChannel shared;                // its lines read by one puppet for all (shared_reads.hpp)
   };
   void keep_missed(std::deque<Missed>& q, std::string_view nick, const XmppBody& b);
