@@ -301,8 +301,8 @@ bool Connection::set_receive_low_water(int bytes) {
 
 // What one read got from the socket: acknowledged at once (Limits::quick_ack), then
 // decrypted or fed as it is.
-void Connection::on_received(const char* data, std::size_t n) {
-  if (limits_.quick_ack) ack_now();
+void Connection::on_received(const char* data, std::size_t n, bool ack) {
+  if (ack && limits_.quick_ack) ack_now();
   if (tls_)
     on_cipher(data, n);
   else
@@ -330,7 +330,7 @@ bool Connection::read_queued() {
       close("Connection closed");
       return true;
     }
-    on_received(read_ahead_.get(), static_cast<std::size_t>(n));
+    on_received(read_ahead_.get(), static_cast<std::size_t>(n), false);
     if (closed() || input_held_ || static_cast<std::size_t>(n) < limits_.read_ahead) return true;
   }
   return true;

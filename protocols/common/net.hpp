@@ -158,7 +158,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // holds the ACK of a connection that answers what it reads ("pingpong" mode) to ride on
     // the answer; a peer that keeps Nagle on (Prosody's default, net.server_epoll `nagle`)
     // holds its next small write until that ACK. Where the answer comes only later (a
-    // gateway's after an IRC round trip), every stanza would wait for it.
+    // gateway's after an IRC round trip), every stanza would wait for it. Not after
+    // read_queued: a socket read on a timer gains nothing from a prompt ACK (the peer's
+    // Nagle may batch what it sends there).
     bool quick_ack = false;
   };
   // What a deadline guards; on_deadline() is told which one passed.
@@ -292,7 +294,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_own_buffer_read(const boost::system::error_code& ec, std::size_t n);
   static void own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
   void drain(int rounds_done);
-  void on_received(const char* data, std::size_t n);  // one read's bytes, whatever read them
+  // One read's bytes, whatever read them; ack: Limits::quick_ack applies.
+  void on_received(const char* data, std::size_t n, bool ack = true);
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
   void on_framed_bytes(std::string_view wire);
