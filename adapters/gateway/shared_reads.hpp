@@ -62,8 +62,9 @@ class SharedReader {
   // (SharedChannel::context): deliver it as if this reader had read it.
   virtual void take_line(void* channel_context, std::string_view nick, std::string_view text,
                          bool notice) = 0;
-  // The leader read a line this reader said (without echo-message it never reads its own
-  // lines): its sender's reflection can go out now, in the channel's order.
+  // The leader read a line this reader said: its sender's reflection can go out now, in
+  // the channel's order (without echo-message the reader never reads its own lines; with it
+  // the reader's own echo, read later, is then skipped).
   virtual void take_own_line(void* /*channel_context*/, std::string_view /*nick*/,
                              std::string_view /*text*/) {}
   // The reader is no longer covered (or must answer something): read the socket now.
