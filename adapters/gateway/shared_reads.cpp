@@ -268,7 +268,7 @@ std::vector<std::uint64_t> hashes_of(const std::deque<SharedChannel::Said>& said
 bool SharedReads::said(SharedChannel& st, std::uint64_t marker, std::string_view nick,
                        const std::vector<std::string_view>& texts) {
   auto* g = static_cast<Group*>(st.group);
-  if (!g || !st.leader) return false;
+  if (!g || !st.leader || g->members.size() < 2) return false;  // alone: nobody to hand them to
   if (st.said.size() >= kMaxAhead) {  // no PONG for very long: bounded, the followers read them
     await_lines(*g, hashes_of(st.said), true);
     st.said.clear();

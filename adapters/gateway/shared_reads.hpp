@@ -159,7 +159,8 @@ class SharedReads {
   // A leader (state `st`, nick `nick`) is about to write these lines to the channel and
   // then a PING whose PONG carries `marker` (one marker may follow several says, in
   // increasing order). Its followers stay in step; the lines are handed to them at the
-  // PONG (placed). false: `st` is no leader, nothing was noted.
+  // PONG (placed). false: `st` is no leader or has no follower (no PING needed), nothing
+  // was noted.
   bool said(SharedChannel& st, std::uint64_t marker, std::string_view nick,
             const std::vector<std::string_view>& texts);
   // The leader read the PONG of `marker`: the lines said before it are handed on now.

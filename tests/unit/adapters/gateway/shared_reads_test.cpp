@@ -280,6 +280,9 @@ TEST_CASE(
     "shared reads: a leader's own line is handed at the PONG of its marker, after what it read before") {
   Channel ch;
   Fake lead("alice"), f("carol"), g("dave");
+  ch.join(lead);
+  CHECK_FALSE(ch.reads.said(lead.st, 1, "alice", {"alone"}));  // no follower: no marker needed
+  ch.reads.leave(&lead, lead.st);
   ch.start({&lead, &f, &g});
   CHECK(ch.reads.said(lead.st, 1, "alice", {"mine"}));
   CHECK_FALSE(ch.reads.said(f.st, 1, "carol", {"no"}));  // a follower's lines: the leader reads them
