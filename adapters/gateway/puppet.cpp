@@ -475,23 +475,20 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  // A leader: its followers are handed its lines at the PONG of a PING written after them,
-  // or with echo-message when it reads them (shared_reads.hpp).
-  bool marker_reused = false, marker_new = false;
+  // A leader: its followers are handed its lines at the PONG of a PING queued after them,
+  // or with echo-message when it reads them (shared_reads.hpp). A marker not written yet
+  // (throttled) follows these lines too: one PING for a paste.
+  const bool reuse_marker = marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_;
+  bool marked = false;
   if (c->shared.leader && !echoes_ && !lines.empty()) {
     std::vector<std::string_view> texts;
     for (const auto& l : lines) texts.push_back(line_text(l));
-    // A marker not written yet (throttled) may follow these lines too: one PING for a paste.
-    marker_reused = marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_;
-    if (gw_.shared_reads().said(c->shared, marker_reused ? marker_ : marker_ + 1, reg_.nick(), texts)) {
-      marker_new = !marker_reused;
-      if (marker_new)
-        marker_line_ = "PING :" + std::string(kMarkerPrefix) + std::to_string(++marker_) + "\r\n";
-      said_waits_ = true;
-      gw_.arm_read_tick();  // said_overdue
-    } else {
-      marker_reused = false;
-    }
+    marked = gw_.shared_reads().said(c->shared, reuse_marker ? marker_ : marker_ + 1, reg_.nick(), texts);
+  }
+  if (marked) {
+    if (!reuse_marker) marker_line_ = marker_line(++marker_);
+    said_waits_ = true;
+    gw_.arm_read_tick();  // said_overdue
   }
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
@@ -510,13 +507,9 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     // A server that acknowledged echo-message but does not echo: bounded all the same.
     if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
   }
-  if (marker_reused) {
-    auto at = queue_.end() - 1;
-    for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
-  } else {
-    for (auto& l : lines) queue_.push_back(std::move(l));
-  }
-  if (marker_new) queue_.push_back(marker_line_);
+  auto at = marked && reuse_marker ? queue_.end() - 1 : queue_.end();
+  for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
+  if (marked && !reuse_marker) queue_.push_back(marker_line_);
   pump();
   if (via_leader) {
     leader_echoes_ = true;
@@ -842,16 +835,21 @@ std::optional<std::uint64_t> Puppet::marker_of(std::string_view token) {
   return n;
 }
 
+std::string Puppet::marker_line(std::uint64_t marker) {
+  return std::string(kMarkerPing) + std::string(kMarkerPrefix) + std::to_string(marker) + "\r\n";
+}
+
 bool Puppet::said_overdue() {
   if (!said_waits_) return false;
   // The oldest marker still queued here: it and those after it are not written, not due.
   std::uint64_t unwritten = 0;
-  const std::string head = "PING :" + std::string(kMarkerPrefix);
-  for (const auto& l : queue_)
-    if (l.starts_with(head)) {
-      unwritten = marker_of(std::string_view(l).substr(6, l.size() - 8)).value_or(0);
+  for (const std::string_view l : queue_) {
+    if (!l.starts_with(kMarkerPing) || !l.ends_with("\r\n")) continue;
+    if (const auto m = marker_of(l.substr(kMarkerPing.size(), l.size() - kMarkerPing.size() - 2))) {
+      unwritten = *m;
       break;
     }
+  }
   bool waiting = false;
   for (auto& [_, c] : channels_)
     if (gw_.shared_reads().said_overdue(c.shared, unwritten)) waiting = true;

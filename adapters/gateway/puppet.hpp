@@ -128,6 +128,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // The marker in a PONG's token ("parley.<n>"), if it is one of ours.
   static std::optional<std::uint64_t> marker_of(std::string_view token);
   static constexpr std::string_view kMarkerPrefix = "parley.";
+  static constexpr std::string_view kMarkerPing = "PING :";
+  static std::string marker_line(std::uint64_t marker);  // "PING :parley.<n>\r\n"
 
  private:
   struct Occupant {
