@@ -12,6 +12,7 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_share
 import asyncio
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -30,10 +31,40 @@ class InspircdNoEcho(Inspircd):
     modules = ("cap",)
 
 
-def config(port):
+class SilentFilter:
+    """A spam filter that drops "*dropme*" in channel messages without a word to anyone
+    (InspIRCd's `silent` action with notifyuser="no"; a shun does the same to everything)."""
+
+    def config(self):
+        return super().config() + """<filteropts engine="glob" notifyuser="no">
+<keyword pattern="*dropme*" reason="test" action="silent" flags="p">
+"""
+
+
+class InspircdSilent(SilentFilter, Inspircd):
+    modules = Inspircd.modules + ("regex_glob", "filter")
+
+
+class InspircdNoEchoSilent(SilentFilter, InspircdNoEcho):
+    modules = InspircdNoEcho.modules + ("regex_glob", "filter")
+
+
+class InspircdNoEchoInputLog(InspircdNoEcho):
+    """What every client sends is logged (input.log): the leader's marker PINGs are counted."""
+
+    def config(self):
+        return super().config() + (f'<log method="file" type="USERINPUT" level="rawio" flush="1" '
+                                   f'target="{self.tmp}/input.log">\n')
+
+    def marker_pings(self):
+        with open(os.path.join(self.tmp, "input.log"), errors="replace") as f:
+            return sum(1 for line in f if "PING :parley." in line)
+
+
+def config(port, throttle="off"):
     return h.config(irc=True, xmpp=True, accounts=[(u, u + "pw") for u in USERS],
                     irc_extra={"networks": [
-                        {"name": "local", "host": "127.0.0.1", "port": port, "tls": False, "throttle": "off"}]})
+                        {"name": "local", "host": "127.0.0.1", "port": port, "tls": False, "throttle": throttle}]})
 
 
 def join(xmpp_port, user, bob):
@@ -77,9 +108,9 @@ def after(events, marker):
     return events[events.index(marker) + 1:]
 
 
-def start(irc_cls):
+def start(irc_cls, throttle="off"):
     irc_net = irc_cls().start()
-    d = h.Parleyd(config(irc_net.port))
+    d = h.Parleyd(config(irc_net.port, throttle))
     d.__enter__()
     bob = bob_in_test(irc_net.port)  # bob opens #test: its operator
     clients = [join(d.ports["xmpp"], u, bob) for u in USERS]
@@ -221,23 +252,88 @@ def check_speakers_pm_and_handover(d, bob, clients):
         assert lines == [f"M{i:03d}" for i in range(100)] + ["last"], (user, lines[:5], len(lines))
 
 
-def scenario(irc_cls):
-    irc_net, d, bob, clients = start(irc_cls)
+def check_silent_drops(bob, clients, echo):
+    """A follower's line the server drops without a word (a spam filter, a shun) is
+    reflected to its sender only: with echo-message when its own echo comes (InspIRCd echoes
+    a silently filtered line to its sender), without it when the leader has not read it
+    within Puppet::kLeaderEchoTicks; nobody else sees it, and the channel goes on."""
+    alice, carol, dave = clients
+    t0 = time.monotonic()
+    msg = dave.make_message(mto=ROOM, mbody="dropme please", mtype="groupchat")
+    msg["id"] = "d9"
+    msg.send()
+    run(wait_for(lambda: ("msg", "dave", "dropme please") in dave.events), 10)
+    if not echo:  # the leader never read it: reflected when it was overdue
+        assert time.monotonic() - t0 >= 1.5, time.monotonic() - t0
+    carol.send_message(mto=ROOM, mbody="after the drop", mtype="groupchat")
+    bob.expect(r"^:carol!\S+ PRIVMSG #test :after the drop$")
+    wait_events(clients, lambda e: e == ("msg", "carol", "after the drop"))
+    settle(0.3)
+    assert dave.ids["dropme please"] == ["d9"], dave.ids["dropme please"]
+    for user, c in zip(USERS[:2], clients[:2]):
+        assert "dropme please" not in c.ids, (user, c.events[-5:])
+    assert not [line for line in bob.c.lines if "dropme" in line], "the filter let it through"
+    assert dave.errors == [], dave.errors
+
+
+def check_paste_under_throttle(irc_net, bob, clients):
+    """The leader pastes while its throttle holds its lines: one marker PING follows them all
+    (a marker still queued moves behind the new lines), and every user sees every line once,
+    in order."""
+    n0 = irc_net.marker_pings()
+    for i in range(3):
+        clients[0].send_message(mto=ROOM, mbody=f"P{i}a\nP{i}b", mtype="groupchat")
+    expected = [f"P{i}{part}" for i in range(3) for part in "ab"]
+    for line in expected:
+        bob.expect(rf"^:alice!\S+ PRIVMSG #test :{line}$", timeout=20)
+    wait_events(clients[1:], lambda e: e == ("msg", "alice", "P2b"))
+    run(wait_for(lambda: ("msg", "alice", "P2a\nP2b") in clients[0].events), 10)
+    settle(0.3)
+    assert irc_net.marker_pings() - n0 == 1, irc_net.marker_pings() - n0
+    for user, c in zip(USERS[1:], clients[1:]):
+        assert [e[2] for e in c.events if e[0] == "msg" and e[1] == "alice"] == expected, (user, c.events)
+    assert [e[2] for e in clients[0].events if e[0] == "msg" and e[1] == "alice"] == [
+        f"P{i}a\nP{i}b" for i in range(3)], clients[0].events
+
+
+def scenario(irc_cls, checks, throttle="off"):
+    """Each check(irc_net, d, bob, clients) in turn, on one server, one parleyd, three users."""
+    irc_net, d, bob, clients = start(irc_cls, throttle)
     try:
-        check_burst(irc_net, d, bob, clients)
-        check_occupants_talking(bob, clients)
-        check_follower_reflection(bob, clients)
-        check_speakers_pm_and_handover(d, bob, clients)
+        for check in checks:
+            check(irc_net, d, bob, clients)
     finally:
         stop(irc_net, d, clients)
 
 
+THE_CHANNEL_AT_WORK = (
+    check_burst,
+    lambda irc_net, d, bob, clients: check_occupants_talking(bob, clients),
+    lambda irc_net, d, bob, clients: check_follower_reflection(bob, clients),
+    lambda irc_net, d, bob, clients: check_speakers_pm_and_handover(d, bob, clients),
+)
+
+
 def test_shared_reading_with_echo_message():
-    scenario(Inspircd)
+    scenario(Inspircd, THE_CHANNEL_AT_WORK)
 
 
 def test_shared_reading_without_echo_message():
-    scenario(InspircdNoEcho)
+    scenario(InspircdNoEcho, THE_CHANNEL_AT_WORK)
+
+
+def test_silent_drops_with_echo_message():
+    scenario(InspircdSilent, [lambda irc_net, d, bob, clients: check_silent_drops(bob, clients, echo=True)])
+
+
+def test_silent_drops_without_echo_message():
+    scenario(InspircdNoEchoSilent, [lambda irc_net, d, bob, clients: check_silent_drops(bob, clients, echo=False)])
+
+
+def test_leader_paste_under_throttle():
+    scenario(InspircdNoEchoInputLog,
+             [lambda irc_net, d, bob, clients: check_paste_under_throttle(irc_net, bob, clients)],
+             throttle={"burst": 1, "interval_ms": 200})
 
 
 if __name__ == "__main__":
