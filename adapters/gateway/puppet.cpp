@@ -882,11 +882,21 @@ void Puppet::read_now() {
 // setsockopt or wake-up. Where that is not possible, the mark is lowered instead (it wakes
 // the reader if anything is queued; after_read raises it again).
 void Puppet::read_tick() {
+  if (link_ && !read_direct()) low_mark(true);
+}
+
+// The tick's read, and a witness's (shared_reads.hpp) inside its leader's read, which is
+// another link's: this one is not re-entered.
+bool Puppet::read_direct() {
   auto link = link_;
-  if (!link) return;
+  if (!lazy_ || !link) return false;
   link->redeliver();
-  if (lazy_ && link_ == link && link->read_queued()) return;
-  low_mark(true);
+  return lazy_ && link_ == link && link->read_queued();
+}
+
+void Puppet::witness_pending() {
+  said_waits_ = true;  // said_overdue() counts the witness's ticks too
+  gw_.arm_read_tick();
 }
 
 // After each read: a covered puppet's socket is left to the gateway's tick (a high receive

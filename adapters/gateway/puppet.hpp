@@ -112,6 +112,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void take_own_line(void* channel_context, std::string_view nick, std::string_view text) override;
   void read_now() override;
   void back_in_step() override;
+  bool read_direct() override;
+  void witness_pending() override;
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
   bool reads_on_tick() const { return lazy_; }

@@ -115,6 +115,7 @@ void SharedReads::join(std::string_view server, std::string_view channel, Shared
 void SharedReads::leave(SharedReader* r, SharedChannel& st) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return;
+  if (!g->pending.empty() && (st.leader || g->witness == r)) settle(*g, true);
   st.group = nullptr;
   st.ahead.clear();
   st.await.clear();
@@ -152,6 +153,13 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
                                      bool may_wait) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return Heard::deliver;
+  // The witness's copy of a leader's own line about to be handed on (hand_witnessed).
+  const bool witness = g->witness == r && !st.leader;
+  if (witness && !notice && witnessed(*g, h, nick, text)) {
+    push(st, h, nick_hash(nick));
+    settle(*g, false);
+    return Heard::skip;
+  }
   bool handed = false;
   if (!st.ahead.empty()) {
     // The leader's order is this server's order, so it is the first entry; a search keeps a
@@ -176,6 +184,9 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
       handed = true;
     }
   }
+  // The witness read past where the leader's pending own lines would be: they were not sent
+  // to the channel (or not as said).
+  if (!handed && witness && !g->pending.empty()) settle(*g, true);
   // Read here before the leader read it (the server writes a line to its members one after
   // the other, and not always at once): the reader may wait for the leader to hand it.
   if (!handed && st.in_step && !st.leader && may_wait) return Heard::wait;
@@ -203,19 +214,17 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
   // Its own line, read as an echo (echo-message): in the channel's order, but in no
   // fingerprint, so handed as at a PONG.
   if (!handed && speaker == g->members.front().nick) {
-    if (!notice) hand_own(*g, nick, h, text);
+    if (!notice) hand_witnessed(*g, nick, {{h, std::string(text)}});
   } else if (!handed) {
-    for (std::size_t i = 1; i < g->members.size(); ++i) {
-      Member& f = g->members[i];
-      if (f.nick == speaker) {
-        if (!notice) f.reader->take_own_line(f.st->context, nick, text);
-        continue;
-      }
-      if (!f.st->in_step) continue;
-      f.st->ahead.push_back(h);
-      f.reader->take_line(f.st->context, nick, text, notice);
-      if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);
-    }
+    if (g->pending.size() >= kMaxAhead) settle(*g, true);  // bounded: the followers read for themselves
+    if (!g->pending.empty())                               // behind an own line waiting for its witness
+      g->pending.push_back(Pending{.hash = h,
+                                   .speaker = speaker,
+                                   .nick = std::string(nick),
+                                   .text = std::string(text),
+                                   .notice = notice});
+    else
+      hand_line(*g, h, speaker, nick, text, notice);
   }
   check_steps(*g);
   return handed ? Heard::skip : Heard::deliver;
@@ -225,6 +234,8 @@ void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return;
   push(st, h, 0);
+  // After the pending lines (the leader's), or past them (the witness's).
+  if (!g->pending.empty() && (st.leader || g->witness == r)) settle(*g, true);
   if (st.leader) {
     for (std::size_t i = 1; i < g->members.size(); ++i) out_of_step(g->members[i]);
   } else if (st.in_step) {
@@ -279,11 +290,107 @@ bool SharedReads::said(SharedChannel& st, std::uint64_t marker, std::string_view
   return true;
 }
 
-void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text) {
+bool SharedReads::witnessed(Group& g, std::uint64_t h, std::string_view nick, std::string_view text) {
+  std::uint64_t plain = 0;
+  for (auto& p : g.pending) {
+    if (!p.own || p.seen) continue;
+    if (p.hash != h) {
+      // A server that strips colours (InspIRCd +S) sends the text without them.
+      if (p.speaker != nick_hash(nick)) continue;
+      if (plain == 0) plain = plain_hash(nick, text);
+      if (p.plain != plain) continue;
+    }
+    p.seen = p.taken = true;
+    return true;
+  }
+  return false;
+}
+
+void SharedReads::hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, std::string_view nick,
+                            std::string_view text, bool notice) {
+  for (std::size_t i = 1; i < g.members.size(); ++i) {
+    Member& f = g.members[i];
+    if (f.nick == speaker) {
+      if (!notice) f.reader->take_own_line(f.st->context, nick, text);
+      continue;
+    }
+    if (!f.st->in_step) continue;
+    f.st->ahead.push_back(h);
+    f.reader->take_line(f.st->context, nick, text, notice);
+    if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);
+  }
+}
+
+void SharedReads::hand_witnessed(Group& g, std::string_view nick,
+                                 const std::vector<std::pair<std::uint64_t, std::string>>& lines) {
+  const std::uint64_t speaker = nick_hash(nick);
+  bool all_seen = true;
+  for (const auto& [h, text] : lines) {
+    if (g.pending.size() >= kMaxAhead) settle(g, true);  // bounded: the followers read for themselves
+    Pending p{.hash = h,
+              .speaker = speaker,
+              .plain = plain_hash(nick, text),
+              .nick = std::string(nick),
+              .text = text,
+              .own = true};
+    // A follower that reads as data comes may have read it already: then it was sent.
+    for (std::size_t i = 1; i < g.members.size() && !p.seen; ++i) {
+      const auto& read = g.members[i].st->own_read;
+      p.seen = std::find(read.begin(), read.end(), h) != read.end();
+    }
+    all_seen = all_seen && p.seen;
+    g.pending.push_back(std::move(p));
+  }
+  if (!all_seen && !g.witness) {
+    // The first follower in step is the witness: it reads its socket now, and if its copies
+    // are not there yet, as they come. (Its read may settle the lines, and change the members.)
+    for (std::size_t i = 1; i < g.members.size(); ++i) {
+      if (!g.members[i].st->in_step) continue;
+      SharedReader* w = g.members[i].reader;
+      g.witness = w;
+      w->read_direct();
+      if (g.witness == w) {
+        w->read_now();
+        g.members.front().reader->witness_pending();
+      }
+      break;
+    }
+    // No follower in step: those out of step read for themselves (hand_own awaits them).
+    if (!g.witness)
+      for (auto& p : g.pending) p.seen = true;
+  }
+  settle(g, false);
+}
+
+void SharedReads::settle(Group& g, bool final) {
+  while (!g.pending.empty()) {
+    if (g.pending.front().own && !g.pending.front().seen && !final) break;
+    Pending p = std::move(g.pending.front());
+    g.pending.pop_front();
+    if (!p.own) {
+      hand_line(g, p.hash, p.speaker, p.nick, p.text, p.notice);
+    } else if (p.seen) {
+      hand_own(g, p.nick, p.hash, p.text, p.taken ? g.witness : nullptr);
+    } else {  // the server handled it but sent it to nobody here, or changed it: not shown as said
+      await_lines(g, {p.hash}, true);
+    }
+  }
+  if (g.pending.empty()) {
+    g.witness = nullptr;
+    g.pending_ticks = 0;
+  }
+}
+
+void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text,
+                           const SharedReader* taken) {
   const std::uint64_t speaker = nick_hash(nick), plain = plain_hash(nick, text);
   for (std::size_t i = 1; i < g.members.size(); ++i) {
     Member& m = g.members[i];
     SharedChannel& f = *m.st;
+    if (m.reader == taken) {  // the witness: its copy is read and consumed already
+      m.reader->take_line(f.context, nick, text, false);
+      continue;
+    }
     if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
       f.own_read.erase(it);  // it read this one before the leader placed it: shown already
       continue;
@@ -301,13 +408,13 @@ void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std
 }
 
 void SharedReads::placed(SharedChannel& st, std::uint64_t marker) {
-  auto* g = static_cast<Group*>(st.group);
   while (!st.said.empty() && st.said.front().marker <= marker) {
     SharedChannel::Said s = std::move(st.said.front());
     st.said.pop_front();
+    auto* g = static_cast<Group*>(st.group);  // again each time: a witness read ran meanwhile
     if (!g || !st.leader) continue;
     if (s.refused == 0) {
-      for (const auto& [h, text] : s.lines) hand_own(*g, s.nick, h, text);
+      hand_witnessed(*g, s.nick, s.lines);
     } else if (s.refused < s.lines.size()) {  // some refused, which is unknown: the followers read them
       std::vector<std::uint64_t> hs;
       for (const auto& l : s.lines) hs.push_back(l.first);
@@ -321,16 +428,19 @@ void SharedReads::refused(SharedChannel& st) {
 }
 
 bool SharedReads::said_overdue(SharedChannel& st, std::uint64_t unwritten) {
+  auto* g = static_cast<Group*>(st.group);
+  const bool witnessing = g && st.leader && !g->pending.empty();
+  if (witnessing && ++g->pending_ticks > kWitnessTicks) settle(*g, true);
   bool due = false;
   for (auto& s : st.said) {
     if (unwritten != 0 && s.marker >= unwritten) break;  // still queued here: not written, not due
     if (++s.ticks > kPlaceTicks) due = true;
   }
   if (due) {  // no PONG (a server that does not answer, a link that hangs): the followers read them
-    if (auto* g = static_cast<Group*>(st.group); g && st.leader) await_lines(*g, hashes_of(st.said), true);
+    if (g && st.leader) await_lines(*g, hashes_of(st.said), true);
     st.said.clear();
   }
-  return !st.said.empty();
+  return !st.said.empty() || (g && st.leader && !g->pending.empty());
 }
 
 }  // namespace parley::adapters::gateway

@@ -32,7 +32,17 @@
 // server refused (404 before the PONG) is not handed. Only when that fails (a partial
 // refusal, no PONG within kPlaceTicks ticks, a raw command whose lines are unknown) do the
 // followers read the leader's lines themselves before they are handed more (`await`).
-// With echo-message the leader reads its own lines as echoes and hands them on as any other.
+// With echo-message the leader reads its own lines as echoes. Either way a PONG or an echo
+// says only that the server handled the line, not that it sent it to the channel: a spam
+// filter or a shun drops it without a word (InspIRCd even echoes it to its sender), a filter
+// may rewrite it. So before a leader's own line is handed on, one follower in step reads
+// its socket there and then (read_direct, no wake-up) if the server has written its copy
+// by then (InspIRCd flushes its clients in the order of their descriptors, the leader's
+// often first), else as its copy comes (read_now): the witness's
+// copy of the line is consumed, and the line handed to the others. Lines the leader reads
+// meanwhile wait behind it (`pending`). A line the witness's stream does not show (it reads
+// past where the line would be, or kWitnessTicks pass) is not handed: the followers read
+// for themselves (`await`), so each user sees what that user's own connection got.
 // Before, every leader's line woke each follower: in the bench (one speaker in ten is the
 // leader) that was a third of the gateway's system calls. (Handing the lead to a follower
 // instead was tried: it showed lines twice under load, cause not found; see the closing
@@ -72,6 +82,13 @@ class SharedReader {
   // Handed lines again (in step): its socket need not be read as data comes any more (or
   // the next copy, read before the leader's, would put it out of step again).
   virtual void back_in_step() {}
+  // Read what its socket holds now, straight away (no wake-up; the lines go through
+  // SharedReads::line as any read's). false: not possible now (it reads as data comes, or a
+  // read is under way), nothing was read.
+  virtual bool read_direct() { return false; }
+  // A leader: one of its own lines waits for a witness; said_overdue() is to run on the
+  // gateway's tick until none does.
+  virtual void witness_pending() {}
 };
 
 // One reader's state in one channel; the owner keeps it with its channel and calls leave()
@@ -170,9 +187,13 @@ class SharedReads {
   void refused(SharedChannel& st);
   // On the gateway's tick, for the markers written (below `unwritten`, the oldest marker
   // still queued; 0: none): one unanswered for kPlaceTicks makes the followers read the
-  // leader's lines themselves. true while any batch waits.
+  // leader's lines themselves; so does an own line whose witness has not read it for
+  // kWitnessTicks. true while any batch or own line waits.
   bool said_overdue(SharedChannel& st, std::uint64_t unwritten);
   static constexpr std::uint16_t kPlaceTicks = 40;  // 2 s at the default 50 ms tick
+  // A leader's own line its witness has not read after this many ticks was not sent to the
+  // channel (or the witness hangs): the followers read for themselves.
+  static constexpr std::uint16_t kWitnessTicks = 4;
   static constexpr std::size_t kOwnRead = 32;
   // The hash of text as a server stripping IRC formatting would show it.
   static std::uint64_t plain_hash(std::string_view nick, std::string_view text);
@@ -185,9 +206,23 @@ class SharedReads {
     SharedChannel* st;
     std::uint64_t nick;
   };
+  // A line the leader read or said, in the channel's order, held back while an own line of
+  // the leader before it waits for its witness (hand_witnessed).
+  struct Pending {
+    std::uint64_t hash = 0, speaker = 0, plain = 0;
+    std::string nick;  // as IRC spells it
+    std::string text;
+    bool notice = false;
+    bool own = false;    // the leader's own line: handed once a follower's stream showed it
+    bool seen = false;   // a follower's stream showed it
+    bool taken = false;  // the witness consumed its copy
+  };
   struct Group {
     std::string key;
-    std::vector<Member> members;  // members[0] is the leader
+    std::vector<Member> members;      // members[0] is the leader
+    SharedReader* witness = nullptr;  // the follower whose stream is to show the leader's own lines
+    std::deque<Pending> pending;
+    std::uint16_t pending_ticks = 0;
   };
   static void push(SharedChannel& st, std::uint64_t h, std::uint64_t speaker);
   // The last kCompared events of a and b not said by either nick are the same (at least one).
@@ -201,8 +236,22 @@ class SharedReads {
   // The followers read these lines of the leader themselves before they are handed more.
   // written: the lines went out already (one a follower read is then not waited for).
   static void await_lines(Group& g, const std::vector<std::uint64_t>& lines, bool written);
-  // The leader's own line, placed: handed to the followers in step, awaited by the others.
-  static void hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text);
+  // A line the leader read, not its own: handed to every follower in step (a follower's own
+  // line back to it).
+  static void hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, std::string_view nick,
+                        std::string_view text, bool notice);
+  // The leader's own lines, placed or echoed: pending until a follower's stream shows them.
+  static void hand_witnessed(Group& g, std::string_view nick,
+                             const std::vector<std::pair<std::uint64_t, std::string>>& lines);
+  // The witness read this line: one of the leader's own lines pending (consumed, true).
+  static bool witnessed(Group& g, std::uint64_t h, std::string_view nick, std::string_view text);
+  // Hands on the pending lines up to the first own line not seen yet; `final`: past every one
+  // (an own line not seen is awaited by the followers: they read for themselves).
+  static void settle(Group& g, bool final);
+  // The leader's own line, seen: handed to the followers in step (`taken`: the witness, whose
+  // copy is consumed already), awaited by the others.
+  static void hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text,
+                       const SharedReader* taken = nullptr);
   Member* member(Group& g, SharedReader* r);
 
   std::unordered_map<std::string, Group> groups_;

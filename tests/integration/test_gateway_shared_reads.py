@@ -33,20 +33,24 @@ class InspircdNoEcho(Inspircd):
 
 class SilentFilter:
     """A spam filter that drops "*dropme*" in channel messages without a word to anyone
-    (InspIRCd's `silent` action with notifyuser="no"; a shun does the same to everything)."""
+    (InspIRCd's `silent` action with notifyuser="no"; a shun does the same to everything),
+    and a censor that rewrites "fudge" in channels with mode +G."""
+
+    filter_modules = ("regex_glob", "filter", "censor")
 
     def config(self):
         return super().config() + """<filteropts engine="glob" notifyuser="no">
 <keyword pattern="*dropme*" reason="test" action="silent" flags="p">
+<badword text="fudge" replace="*****">
 """
 
 
 class InspircdSilent(SilentFilter, Inspircd):
-    modules = Inspircd.modules + ("regex_glob", "filter")
+    modules = Inspircd.modules + SilentFilter.filter_modules
 
 
 class InspircdNoEchoSilent(SilentFilter, InspircdNoEcho):
-    modules = InspircdNoEcho.modules + ("regex_glob", "filter")
+    modules = InspircdNoEcho.modules + SilentFilter.filter_modules
 
 
 class InspircdNoEchoInputLog(InspircdNoEcho):
@@ -253,11 +257,30 @@ def check_speakers_pm_and_handover(d, bob, clients):
 
 
 def check_silent_drops(bob, clients, echo):
-    """A follower's line the server drops without a word (a spam filter, a shun) is
-    reflected to its sender only: with echo-message when its own echo comes (InspIRCd echoes
-    a silently filtered line to its sender), without it when the leader has not read it
-    within Puppet::kLeaderEchoTicks; nobody else sees it, and the channel goes on."""
+    """A line the server drops without a word (a spam filter, a shun) is shown to nobody but
+    its sender. A follower's is reflected to it: with echo-message when its own echo comes
+    (InspIRCd echoes a silently filtered line to its sender), without it when the leader has
+    not read it within Puppet::kLeaderEchoTicks. The leader's is handed to no follower: the
+    PONG (or the echo) came, but no follower's socket showed the line (shared_reads.hpp,
+    the witness). A leader's line a censor rewrote is shown to the others once, as rewritten.
+    The channel goes on."""
     alice, carol, dave = clients
+    msg = alice.make_message(mto=ROOM, mbody="dropme leader", mtype="groupchat")
+    msg["id"] = "a9"
+    msg.send()
+    bob.send("MODE #test +G")
+    bob.expect(r"MODE #test :?\+G")
+    bob.send("PRIVMSG #test :censored now")  # the followers read up to here: in step again
+    wait_events(clients, lambda e: e == ("msg", "bob", "censored now"))
+    settle(0.2)
+    alice.send_message(mto=ROOM, mbody="oh fudge", mtype="groupchat")
+    bob.expect(r"^:alice!\S+ PRIVMSG #test :oh \*\*\*\*\*$")
+    bob.send("PRIVMSG #test :after the leader")
+    wait_events(clients, lambda e: e == ("msg", "bob", "after the leader"))
+    settle(0.3)
+    for user, c in zip(USERS[1:], clients[1:]):
+        from_alice = [e[2] for e in c.events if e[0] == "msg" and e[1] == "alice"]
+        assert from_alice == ["oh *****"], (user, from_alice)
     t0 = time.monotonic()
     msg = dave.make_message(mto=ROOM, mbody="dropme please", mtype="groupchat")
     msg["id"] = "d9"

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <deque>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -27,13 +28,32 @@ struct Fake : SharedReader {
   }
   void read_now() override { ++woken; }
   void back_in_step() override { ++stepped; }
+  // A witness read: the lines its socket holds (`socket`, when `direct`), through `reads`,
+  // as a tick reads them: a line to wait for stays, with the rest.
+  bool read_direct() override {
+    if (!direct) return false;
+    ++direct_reads;
+    while (!socket.empty()) {
+      const auto& [who, text] = socket.front();
+      const auto heard = reads->line(this, st, who, text, false, true);
+      if (heard == SharedReads::Heard::wait) break;
+      if (heard == SharedReads::Heard::deliver) shown.push_back(who + ": " + text);
+      socket.pop_front();
+    }
+    return true;
+  }
   std::vector<std::string> own;  // its own lines the leader handed back (its reflections)
+  SharedReads* reads = nullptr;
+  bool direct = false;
+  int direct_reads = 0;
+  std::deque<std::pair<std::string, std::string>> socket;
 };
 
 // The channel as one server sends it: what each reader reads, through SharedReads.
 struct Channel {
   SharedReads reads;
   void join(Fake& f, std::string_view server = "127.0.0.1 6667 latin-1") {
+    f.reads = &reads;
     reads.join(server, "#Test", &f, f.st, f.nick);
   }
   // `f` reads a line from its socket; shown unless it was handed already.
@@ -290,18 +310,25 @@ TEST_CASE(
   ch.read(lead, "bob", "before");  // the server sent it before it handled alice's line
   CHECK(f.shown.back() == "bob: before");
   ch.reads.placed(lead.st, 1);
-  ch.read(lead, "bob", "after");
+  ch.read(lead, "bob", "after");  // waits behind alice's line until a follower's stream shows it
+  CHECK(f.woken == 1);            // the witness reads as its copy comes
+  CHECK(g.woken == 0);
+  for (Fake* x : {&f, &g}) CHECK(x->shown.back() == "bob: before");
+  ch.read(f, "bob", "before");
+  ch.read(f, "alice", "mine");  // the witness's copy: consumed, the line handed on
   const std::vector<std::string> want{"bob: a", "bob: before", "alice: mine", "bob: after"};
   for (Fake* x : {&f, &g}) {
     CHECK(x->shown == want);
-    ch.read(*x, "bob", "before");  // their copies, on the tick: skipped
-    ch.read(*x, "alice", "mine");
+    if (x == &g) {
+      ch.read(g, "bob", "before");  // its copies, on the tick: skipped
+      ch.read(g, "alice", "mine");
+    }
     ch.read(*x, "bob", "after");
     CHECK(x->shown == want);
     CHECK(x->st.in_step);
     CHECK(x->st.own_ahead.empty());
-    CHECK(x->woken == 0);
   }
+  CHECK(g.woken == 0);
   CHECK(lead.shown ==
         std::vector<std::string>{"bob: a", "bob: before", "bob: after"});  // its own: reflected by the puppet
 }
@@ -378,10 +405,10 @@ TEST_CASE(
                 {"\x02"
                  "bold\x02 text"});
   ch.reads.placed(lead.st, 1);
+  ch.read(f, "alice", "bold text");  // InspIRCd +S: the witness's copy
   CHECK(f.shown.back() ==
         "alice: \x02"
         "bold\x02 text");
-  ch.read(f, "alice", "bold text");  // InspIRCd +S
   CHECK(f.shown.size() == 2);
   CHECK(f.st.in_step);
   CHECK(f.st.own_ahead.empty());
@@ -415,11 +442,11 @@ TEST_CASE("shared reads: with echo-message the leader hands its own lines on as 
   ch.read(lead, "bob", "b");
   ch.read(lead, "Alice", "my echo");  // the server's echo of the leader's line
   ch.read(lead, "bob", "c");
-  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: b", "Alice: my echo", "bob: c"});
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: b"});  // until the witness shows the echo's line
   for (const char* t : {"b", "my echo", "c"}) ch.read(f, t[0] == 'm' ? "Alice" : "bob", t);
-  CHECK(f.shown.size() == 4);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: b", "Alice: my echo", "bob: c"});
   CHECK(f.st.in_step);
-  CHECK(f.woken == 0);
+  CHECK(f.woken == 1);  // the witness, once
 }
 
 TEST_CASE("shared reads: a leader's echo a follower read first is not handed to it again") {
@@ -440,4 +467,125 @@ TEST_CASE("shared reads: a leader's echo a follower read first is not handed to 
   ch.read(f, "alice", "again");
   CHECK(f.st.in_step);
   CHECK(f.shown.back() == "alice: again");
+}
+
+TEST_CASE("shared reads: a leader's own line is handed on once a witness's socket shows it") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = g.direct = true;
+  ch.reads.said(lead.st, 1, "alice", {"mine", "two"});
+  f.socket = {{"alice", "mine"}, {"alice", "two"}, {"bob", "later"}};  // what the server wrote it
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.direct_reads == 1);  // the first follower in step is the witness
+  CHECK(g.direct_reads == 0);
+  CHECK(f.socket.size() == 1);  // its copies consumed; bob's line, not read by the leader yet, kept
+  const std::vector<std::string> want{"bob: a", "alice: mine", "alice: two"};
+  CHECK(f.shown == want);
+  CHECK(g.shown == want);
+  CHECK(f.st.own_ahead.empty());  // nothing left for the witness to skip
+  ch.read(lead, "bob", "later");
+  for (Fake* x : {&f, &g}) {
+    CHECK(x->shown.back() == "bob: later");
+    CHECK((x->st.in_step && x->woken == 0));
+  }
+  ch.read(f, "bob", "later");  // its copies, on the tick: skipped
+  for (const char* t : {"mine", "two"}) ch.read(g, "alice", t);
+  ch.read(g, "bob", "later");
+  for (Fake* x : {&f, &g}) CHECK(x->shown.size() == 4);
+}
+
+TEST_CASE("shared reads: a leader's line the server dropped without a word is shown to no follower") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = g.direct = true;
+  ch.reads.said(lead.st, 1, "alice", {"spam"});
+  ch.reads.placed(lead.st, 1);  // the PONG came, the line did not (a silent filter, a shun)
+  CHECK(f.direct_reads == 1);
+  CHECK((f.woken == 1 && g.woken == 0));  // the witness reads as its copy comes
+  ch.read(lead, "bob", "b");              // waits behind alice's line
+  for (Fake* x : {&f, &g}) CHECK(x->shown == std::vector<std::string>{"bob: a"});
+  ch.read(f, "bob", "b");  // the witness read past where alice's line would be
+  for (Fake* x : {&f, &g}) {
+    CHECK(!x->st.in_step);  // they read for themselves
+    if (x == &g) ch.read(g, "bob", "b");
+    CHECK(x->shown == std::vector<std::string>{"bob: a", "bob: b"});
+  }
+  // The awaited line never comes: given up after kMaxAwaitMisses others, then in step again.
+  for (std::uint32_t i = 0; i <= SharedReads::kMaxAwaitMisses; ++i) {
+    const std::string t = "m" + std::to_string(i);
+    ch.read(lead, "bob", t);
+    ch.read(f, "bob", t);
+  }
+  CHECK(f.st.await.empty());
+  CHECK(f.st.in_step);
+}
+
+TEST_CASE("shared reads: a leader's line a filter rewrote is shown to followers as the server sent it") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  f.direct = true;
+  ch.reads.said(lead.st, 1, "alice", {"a bad word"});
+  f.socket = {{"alice", "a *** word"}};
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.socket.empty());  // not the line said: past it, the witness shows its own copy
+  CHECK(!f.st.in_step);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: a *** word"});
+}
+
+TEST_CASE("shared reads: a witness recognises the leader's line with its colours stripped") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = true;
+  const std::string said =
+      "\x02"
+      "bold\x02 text";
+  ch.reads.said(lead.st, 1, "alice", {said});
+  f.socket = {{"alice", "bold text"}};  // InspIRCd +S
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.socket.empty());
+  for (Fake* x : {&f, &g}) {
+    CHECK(x->shown.back() == "alice: " + said);  // every user sees the same line
+    CHECK(x->st.in_step);
+  }
+  ch.read(g, "alice", "bold text");
+  CHECK(g.shown.size() == 2);
+  CHECK(g.st.own_ahead.empty());
+}
+
+TEST_CASE("shared reads: with echo-message the leader's echo is handed on once a witness shows it") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = g.direct = true;
+  f.socket = {{"alice", "mine"}};
+  ch.read(lead, "alice", "mine");  // its echo
+  CHECK(f.socket.empty());
+  for (Fake* x : {&f, &g}) CHECK(x->shown.back() == "alice: mine");
+  // An echo of a line the channel never got (InspIRCd echoes a silently filtered line), and
+  // no more lines: given up after kWitnessTicks of the gateway's tick.
+  ch.read(lead, "alice", "spam");
+  for (int i = 0; i < SharedReads::kWitnessTicks; ++i) CHECK(ch.reads.said_overdue(lead.st, 0));
+  CHECK(f.st.in_step);
+  CHECK_FALSE(ch.reads.said_overdue(lead.st, 0));
+  for (Fake* x : {&f, &g}) {
+    CHECK(x->shown.back() == "alice: mine");
+    CHECK(!x->st.in_step);
+  }
+}
+
+TEST_CASE("shared reads: a witness that cannot read now is the witness as its copy comes") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});  // f cannot be read directly
+  ch.reads.said(lead.st, 1, "alice", {"mine"});
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.woken == 1);
+  CHECK(f.shown.back() == "bob: a");
+  ch.read(f, "alice", "mine");
+  CHECK(f.shown.back() == "alice: mine");
+  CHECK(f.st.in_step);
 }
