@@ -153,13 +153,6 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
                                      bool may_wait) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return Heard::deliver;
-  // The witness's copy of a leader's own line about to be handed on (hand_witnessed).
-  const bool witness = g->witness == r && !st.leader;
-  if (witness && !notice && witnessed(*g, h, nick, text)) {
-    push(st, h, nick_hash(nick));
-    settle(*g, false);
-    return Heard::skip;
-  }
   bool handed = false;
   if (!st.ahead.empty()) {
     // The leader's order is this server's order, so it is the first entry; a search keeps a
@@ -184,9 +177,17 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
       handed = true;
     }
   }
-  // The witness read past where the leader's pending own lines would be: they were not sent
-  // to the channel (or not as said).
-  if (!handed && witness && !g->pending.empty()) settle(*g, true);
+  if (!handed && g->witness == r && !st.leader) {
+    // The witness's copy of a leader's own line about to be handed on (hand_witnessed).
+    if (!notice && witnessed(*g, h, nick, text)) {
+      push(st, h, nick_hash(nick));
+      settle(*g, false);
+      return Heard::skip;
+    }
+    // Another line not handed: it read past where the leader's pending own lines would be,
+    // so they were not sent to the channel (or not as said).
+    if (!g->pending.empty()) settle(*g, true);
+  }
   // Read here before the leader read it (the server writes a line to its members one after
   // the other, and not always at once): the reader may wait for the leader to hand it.
   if (!handed && st.in_step && !st.leader && may_wait) return Heard::wait;
