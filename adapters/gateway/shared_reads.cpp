@@ -302,6 +302,11 @@ bool SharedReads::witnessed(Group& g, std::uint64_t h, std::string_view nick, st
       if (p.plain != plain) continue;
     }
     p.seen = p.taken = true;
+    // The witness's stream passed the own lines before it that it has not shown.
+    for (auto& q : g.pending) {
+      if (&q == &p) break;
+      if (q.own && !q.seen) q.missing = true;
+    }
     return true;
   }
   return false;
@@ -365,7 +370,8 @@ void SharedReads::hand_witnessed(Group& g, std::string_view nick,
 
 void SharedReads::settle(Group& g, bool final) {
   while (!g.pending.empty()) {
-    if (g.pending.front().own && !g.pending.front().seen && !final) break;
+    const Pending& front = g.pending.front();
+    if (front.own && !front.seen && !front.missing && !final) break;
     Pending p = std::move(g.pending.front());
     g.pending.pop_front();
     if (!p.own) {

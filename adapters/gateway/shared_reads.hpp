@@ -41,7 +41,8 @@
 // often first), else as its copy comes (read_now): the witness's
 // copy of the line is consumed, and the line handed to the others. Lines the leader reads
 // meanwhile wait behind it (`pending`). A line the witness's stream does not show (it reads
-// past where the line would be, or kWitnessTicks pass) is not handed: the followers read
+// past where the line would be: any line not handed, or a later line of the leader's; or
+// kWitnessTicks pass) is not handed: the followers read
 // for themselves (`await`), so each user sees what that user's own connection got.
 // Before, every leader's line woke each follower: in the bench (one speaker in ten is the
 // leader) that was a third of the gateway's system calls. (Handing the lead to a follower
@@ -216,6 +217,7 @@ class SharedReads {
     bool own = false;    // the leader's own line: handed once a follower's stream showed it
     bool seen = false;   // a follower's stream showed it
     bool taken = false;  // the witness consumed its copy
+    bool missing = false;  // the witness's stream passed it: not sent (or not as said)
   };
   struct Group {
     std::string key;

@@ -589,3 +589,25 @@ TEST_CASE("shared reads: a witness that cannot read now is the witness as its co
   CHECK(f.shown.back() == "alice: mine");
   CHECK(f.st.in_step);
 }
+
+TEST_CASE("shared reads: a witness that shows a later line of the leader's settles the one it passed") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = true;
+  ch.reads.said(lead.st, 1, "alice", {"dropme", "fine"});
+  f.socket = {{"alice", "fine"}};  // the filter dropped the first
+  ch.reads.placed(lead.st, 1);
+  CHECK(f.socket.empty());
+  CHECK(f.woken == 1);  // no wait for the dropped line: the followers read for themselves
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "alice: fine"});
+  CHECK(g.shown == std::vector<std::string>{"bob: a"});
+  CHECK((!g.st.in_step && g.woken == 1));
+  ch.read(g, "alice", "fine");  // its own copy, read for itself: shown once
+  CHECK(g.shown == std::vector<std::string>{"bob: a", "alice: fine"});
+  ch.read(lead, "bob", "b");
+  ch.read(g, "bob", "b");
+  ch.read(f, "bob", "b");
+  for (Fake* x : {&f, &g}) CHECK(x->shown.back() == "bob: b");
+  CHECK(f.shown.size() == 3);
+}
