@@ -118,12 +118,18 @@ echo "state=$(stat -c '%U:%G %a' /var/lib/parley)"
 echo "config=$(stat -c '%U:%G %a' /etc/parley/parley.yaml)"
 echo "status=$(dpkg-query -W -f='${Status}' parley)"
 /usr/sbin/parleyd --check-config /etc/parley/parley.yaml >/check.log 2>&1; echo "check=$?"
-# /run.yaml is the packaged config with free loopback ports (the defaults would clash with
-# other tests), started the way the unit starts it: user parley, state in /var/lib/parley.
-chown root:parley /run.yaml; chmod 0640 /run.yaml
-setpriv --reuid=parley --regid=parley --init-groups /usr/sbin/parleyd --config /run.yaml >/run.log 2>&1 &
-pid=$!
-for i in $(seq 1 100); do grep -q "parleyd ready" /run.log && break; sleep 0.1; done
+# /run<n>.yaml is the packaged config with free loopback ports (the defaults would clash
+# with other tests), started the way the unit starts it: user parley, state in
+# /var/lib/parley. Tests running beside this one may take a port between its choice and the
+# bind (their connections' own ports come from the same range): then the next file.
+for n in 1 2 3; do
+  chown root:parley /run$n.yaml; chmod 0640 /run$n.yaml
+  setpriv --reuid=parley --regid=parley --init-groups /usr/sbin/parleyd --config /run$n.yaml >/run.log 2>&1 &
+  pid=$!
+  for i in $(seq 1 100); do grep -q -e "parleyd ready" -e "already in use" /run.log && break; sleep 0.1; done
+  grep -q "already in use" /run.log || break
+  wait $pid
+done
 echo "ready=$(grep -c 'parleyd ready' /run.log)"
 kill -TERM $pid; wait $pid; echo "run=$?"
 echo "store=$(ls /var/lib/parley | tr '\n' ' ')"
@@ -145,8 +151,9 @@ def test_installs_with_dpkg_on_this_debian_system():
     extracted = work / "extracted"
     subprocess.run(["dpkg-deb", "--extract", str(path), str(extracted)], check=True, timeout=120)
     packaged = (extracted / "etc/parley/parley.yaml").read_text()
-    with_free_ports = re.sub(r"(?<=127\.0\.0\.1:)\d+", lambda m: str(h.free_port()), packaged)
-    (work / "upper" / "run.yaml").write_text(with_free_ports)
+    for n in (1, 2, 3):
+        with_free_ports = re.sub(r"(?<=127\.0\.0\.1:)\d+", lambda m: str(h.free_port()), packaged)
+        (work / "upper" / f"run{n}.yaml").write_text(with_free_ports)
     root = work / "root"
     mount = (f"mount -t overlay overlay -o lowerdir=/,upperdir={work}/upper,workdir={work}/work {root} || exit 90; "
              f"mount --bind /proc {root}/proc; mount --bind /dev {root}/dev; mount -t tmpfs tmpfs {root}/run; "
