@@ -292,20 +292,22 @@ bool SharedReads::said(SharedChannel& st, std::uint64_t marker, std::string_view
 }
 
 bool SharedReads::witnessed(Group& g, std::uint64_t h, std::string_view nick, std::string_view text) {
-  std::uint64_t plain = 0;
+  using W = Pending::Witness;
+  std::uint64_t speaker = 0, plain = 0;
   for (auto& p : g.pending) {
-    if (!p.own || p.seen) continue;
+    if (!p.own || p.witness != W::waiting) continue;
     if (p.hash != h) {
       // A server that strips colours (InspIRCd +S) sends the text without them.
-      if (p.speaker != nick_hash(nick)) continue;
+      if (speaker == 0) speaker = nick_hash(nick);
+      if (p.speaker != speaker) continue;
       if (plain == 0) plain = plain_hash(nick, text);
       if (p.plain != plain) continue;
     }
-    p.seen = p.taken = true;
+    p.witness = W::taken;
     // The witness's stream passed the own lines before it that it has not shown.
     for (auto& q : g.pending) {
       if (&q == &p) break;
-      if (q.own && !q.seen) q.missing = true;
+      if (q.own && q.witness == W::waiting) q.witness = W::passed;
     }
     return true;
   }
@@ -340,11 +342,11 @@ void SharedReads::hand_witnessed(Group& g, std::string_view nick,
               .text = text,
               .own = true};
     // A follower that reads as data comes may have read it already: then it was sent.
-    for (std::size_t i = 1; i < g.members.size() && !p.seen; ++i) {
+    for (std::size_t i = 1; i < g.members.size() && p.witness == Pending::Witness::waiting; ++i) {
       const auto& read = g.members[i].st->own_read;
-      p.seen = std::find(read.begin(), read.end(), h) != read.end();
+      if (std::find(read.begin(), read.end(), h) != read.end()) p.witness = Pending::Witness::shown;
     }
-    all_seen = all_seen && p.seen;
+    all_seen = all_seen && p.witness == Pending::Witness::shown;
     g.pending.push_back(std::move(p));
   }
   if (!all_seen && !g.witness) {
@@ -361,9 +363,11 @@ void SharedReads::hand_witnessed(Group& g, std::string_view nick,
       }
       break;
     }
-    // No follower in step: those out of step read for themselves (hand_own awaits them).
+    // No follower in step: none can tell; those out of step read for themselves (hand_own
+    // awaits them).
     if (!g.witness)
-      for (auto& p : g.pending) p.seen = true;
+      for (auto& p : g.pending)
+        if (p.witness == Pending::Witness::waiting) p.witness = Pending::Witness::shown;
   }
   settle(g, false);
 }
@@ -371,13 +375,13 @@ void SharedReads::hand_witnessed(Group& g, std::string_view nick,
 void SharedReads::settle(Group& g, bool final) {
   while (!g.pending.empty()) {
     const Pending& front = g.pending.front();
-    if (front.own && !front.seen && !front.missing && !final) break;
+    if (front.own && front.witness == Pending::Witness::waiting && !final) break;
     Pending p = std::move(g.pending.front());
     g.pending.pop_front();
     if (!p.own) {
       hand_line(g, p.hash, p.speaker, p.nick, p.text, p.notice);
-    } else if (p.seen) {
-      hand_own(g, p.nick, p.hash, p.text, p.taken ? g.witness : nullptr);
+    } else if (p.witness == Pending::Witness::shown || p.witness == Pending::Witness::taken) {
+      hand_own(g, p);
     } else {  // the server handled it but sent it to nobody here, or changed it: not shown as said
       await_lines(g, {p.hash}, true);
     }
@@ -388,14 +392,13 @@ void SharedReads::settle(Group& g, bool final) {
   }
 }
 
-void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text,
-                           const SharedReader* taken) {
-  const std::uint64_t speaker = nick_hash(nick), plain = plain_hash(nick, text);
+void SharedReads::hand_own(Group& g, const Pending& p) {
+  const std::uint64_t h = p.hash;
   for (std::size_t i = 1; i < g.members.size(); ++i) {
     Member& m = g.members[i];
     SharedChannel& f = *m.st;
-    if (m.reader == taken) {  // the witness: its copy is read and consumed already
-      m.reader->take_line(f.context, nick, text, false);
+    if (p.witness == Pending::Witness::taken && m.reader == g.witness) {  // its copy is consumed already
+      m.reader->take_line(f.context, p.nick, p.text, false);
       continue;
     }
     if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
@@ -408,9 +411,9 @@ void SharedReads::hand_own(Group& g, std::string_view nick, std::uint64_t h, std
       f.await_misses = 0;
       continue;
     }
-    f.own_ahead.push_back(SharedChannel::Own{.nick = speaker, .hash = h, .plain = plain});
+    f.own_ahead.push_back(SharedChannel::Own{.nick = p.speaker, .hash = h, .plain = p.plain});
     if (f.own_ahead.size() > kMaxAhead) f.own_ahead.pop_front();
-    m.reader->take_line(f.context, nick, text, false);
+    m.reader->take_line(f.context, p.nick, p.text, false);
   }
 }
 

@@ -214,10 +214,11 @@ class SharedReads {
     std::string nick;  // as IRC spells it
     std::string text;
     bool notice = false;
-    bool own = false;    // the leader's own line: handed once a follower's stream showed it
-    bool seen = false;   // a follower's stream showed it
-    bool taken = false;  // the witness consumed its copy
-    bool missing = false;  // the witness's stream passed it: not sent (or not as said)
+    bool own = false;  // the leader's own line: handed once a follower's stream showed it
+    // An own line's: waiting for its witness; shown (a follower read it, or none can
+    // tell: handed as the PONG or the echo says); taken (the witness consumed its copy);
+    // passed (the witness's stream went past it: not sent, or not as said).
+    enum class Witness : std::uint8_t { waiting, shown, taken, passed } witness = Witness::waiting;
   };
   struct Group {
     std::string key;
@@ -247,13 +248,13 @@ class SharedReads {
                              const std::vector<std::pair<std::uint64_t, std::string>>& lines);
   // The witness read this line: one of the leader's own lines pending (consumed, true).
   static bool witnessed(Group& g, std::uint64_t h, std::string_view nick, std::string_view text);
-  // Hands on the pending lines up to the first own line not seen yet; `final`: past every one
-  // (an own line not seen is awaited by the followers: they read for themselves).
+  // Hands on the pending lines up to the first own line still waiting for its witness;
+  // `final`: past every one (one still waiting is awaited by the followers: they read for
+  // themselves).
   static void settle(Group& g, bool final);
-  // The leader's own line, seen: handed to the followers in step (`taken`: the witness, whose
-  // copy is consumed already), awaited by the others.
-  static void hand_own(Group& g, std::string_view nick, std::uint64_t h, std::string_view text,
-                       const SharedReader* taken = nullptr);
+  // The leader's own line, shown: handed to the followers in step (the witness too when it
+  // took its copy, consumed already), awaited by the others.
+  static void hand_own(Group& g, const Pending& p);
   Member* member(Group& g, SharedReader* r);
 
   std::unordered_map<std::string, Group> groups_;
