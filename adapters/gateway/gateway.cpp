@@ -32,6 +32,28 @@ Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOu
 
 Gateway::~Gateway() {
   if (read_tick_) read_tick_->cancel();
+  if (defer_timer_) defer_timer_->cancel();
+}
+
+void Gateway::defer_read(Puppet* p) {
+  if (std::find(deferred_.begin(), deferred_.end(), p) == deferred_.end()) deferred_.push_back(p);
+  if (stopping_) return;
+  if (!defer_timer_) defer_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
+  // From the last say: while the gateway's users talk, their next stanza comes first.
+  defer_timer_->expires_after(options_.read_defer);
+  defer_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) read_deferred(true);
+  });
+}
+
+void Gateway::undefer_read(Puppet* p) { std::erase(deferred_, p); }
+
+// Each reads once (a read can defer or end nothing but its own puppet; puppets go only
+// later, through retire).
+void Gateway::read_deferred(bool end) {
+  const auto now = deferred_;
+  for (Puppet* p : now) p->read_deferred(end);
+  std::erase_if(deferred_, [](Puppet* p) { return !p->deferred(); });
 }
 
 // Puppets covered by another one's reading (shared_reads.hpp) read their sockets here,
@@ -46,6 +68,9 @@ void Gateway::arm_read_tick() {
   read_tick_->async_wait([this](const boost::system::error_code& ec) {
     read_tick_armed_ = false;
     if (ec) return;
+    // Deferred leaders first (Puppet::expect_line): their followers then find in step the
+    // lines they read now, instead of lines the leader has not handed yet.
+    if (!deferred_.empty()) read_deferred(false);
     // Each reads once (Puppet::read_tick); its read ends in after_read, which raises its mark
     // again while it is covered.
     bool any = false;
@@ -142,6 +167,12 @@ void Gateway::retire(Puppet* p) {
 }
 
 void Gateway::on_stanza(const XmppIn& s) {
+  if (options_.read_defer.count() > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    inputs_close_ = now - last_input_ < options_.read_defer;
+    last_input_ = now;
+  }
+  if (!deferred_.empty()) read_deferred(false);
   if (s.kind == XmppIn::Kind::presence) return on_presence(s);
   if (s.kind == XmppIn::Kind::message) return on_message(s);
   if (s.type != "get" && s.type != "set") return;
@@ -573,6 +604,7 @@ std::size_t Gateway::disconnect(const std::string& bare, std::string_view networ
 void Gateway::stop() {
   stopping_ = true;
   if (read_tick_) read_tick_->cancel();
+  if (defer_timer_) defer_timer_->cancel();
   for (auto& [_, p] : puppets_) p->quit("Gateway shutting down");
 }
 

@@ -76,6 +76,10 @@ struct GatewayOptions {
   // copy as it arrives (PARLEY_GATEWAY_SHARED_READS=0; A/B measurements).
   bool shared_reads = true;
   std::chrono::milliseconds read_tick{50};
+  // A leader's copy of a line the gateway's own users said is read at the gateway's next
+  // input, or this long after the last say when none comes (Puppet::expect_line); 0: as it
+  // comes (PARLEY_GATEWAY_READ_DEFER_MS; A/B measurements).
+  std::chrono::milliseconds read_defer{10};
 };
 
 // One IRC link, for the admin command that lists them.
@@ -122,6 +126,15 @@ class Gateway {
   SharedReads& shared_reads() { return shared_reads_; }
   // A puppet now reads on the tick (Puppet::after_read): the tick runs while any does.
   void arm_read_tick();
+  // A leader reads at the next input or after read_defer (Puppet::expect_line); a puppet
+  // that goes leaves the list.
+  void defer_read(Puppet* p);
+  void undefer_read(Puppet* p);
+  // The stanza being handled came within read_defer of the one before: the next one will
+  // likely come before read_defer passes, and a deferred read then costs no wake-up. At a
+  // slower pace the timer would wake the gateway instead of the socket (a timer's wake-up
+  // costs more here, bench_wake_cost), so leaders read as lines come.
+  bool inputs_close() const { return inputs_close_; }
   // A puppet with no channel left asks to be removed (later, on the strand).
   void retire(Puppet* p);
   std::size_t puppets() const { return puppets_.size(); }
@@ -195,6 +208,11 @@ class Gateway {
   SharedReads shared_reads_;  // before puppets_: they leave it when they go
   std::unique_ptr<protocols::StrandTimer> read_tick_;
   bool read_tick_armed_ = false;
+  std::vector<Puppet*> deferred_;  // Puppet::deferred()
+  std::chrono::steady_clock::time_point last_input_{};
+  bool inputs_close_ = false;
+  std::unique_ptr<protocols::StrandTimer> defer_timer_;
+  void read_deferred(bool end);
   std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
   std::string puppet_key_;
   ChannelLines channel_lines_;

@@ -109,6 +109,7 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
 }
 
 Puppet::~Puppet() {
+  gw_.undefer_read(this);  // its list entry may outlive deferred_ (a link lost meanwhile)
   for (auto& [_, c] : channels_) leave_shared(c);
   forget_ident();
   if (reconnector_) reconnector_->stop();
@@ -227,8 +228,10 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   // One server orders a channel's events alike for all its clients (shared_reads.hpp).
   server_key_ = s.peer.address().to_string() + " " + std::to_string(s.peer.port()) + " " + net_.encoding;
   lazy_ = false;
+  deferred_ = false;
   low_mark_ = true;
   tick_told_ = false;
+  defer_told_ = false;
   link_ = std::make_shared<IrcLink>(std::move(s), limits, fb, this);
   reg_ = irc::ClientRegistration(identity_);
   std::string out;
@@ -285,6 +288,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
   spdlog::info("gateway: {} lost {}: {}", bare_, net_.host, reason);
   link_.reset();
   lazy_ = false;
+  deferred_ = false;
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
@@ -490,6 +494,9 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     said_waits_ = true;
     gw_.arm_read_tick();  // said_overdue
   }
+  // Its PONG, its echo, or the leader's copy of a follower's line comes back.
+  if (!lines.empty() && c->shared.group)
+    if (SharedReader* lead = gw_.shared_reads().leader_of(c->shared)) lead->expect_line();
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
   // line has nothing to wait for.
@@ -905,7 +912,39 @@ void Puppet::witness_pending() {
 void Puppet::after_read() {
   if (covered()) return read_on_tick();
   lazy_ = false;
-  low_mark(true);
+  if (!deferred_) low_mark(true);
+}
+
+// A leader whose group just said something: the line (or its PONG) comes back within a
+// round trip to the IRC server, when the gateway is asleep again. At 200 msgs/s that was one
+// wake-up per message for one line (bench x2i); read at the gateway's next input instead
+// (Gateway::on_stanza), or read_defer later when none comes. The mark goes up so the kernel
+// wakes nobody for it meanwhile; the lines of everyone else in the channel wait as long.
+// Only while stanzas come close together (Gateway::inputs_close): else the timer, not the
+// next stanza, would end nearly every deferral.
+void Puppet::expect_line() {
+  if (!link_ || lazy_ || !gw_.inputs_close()) return;
+  if (!deferred_) {
+    low_mark(false);
+    if (low_mark_) return;  // not settable: it reads as data comes
+    deferred_ = true;
+    if (!defer_told_) {  // once per link
+      defer_told_ = true;
+      spdlog::debug("gateway: {} on {}: reads at the gateway's next input while stanzas come close", bare_,
+                    net_.host);
+    }
+  }
+  gw_.defer_read(this);
+}
+
+void Puppet::read_deferred(bool end) {
+  if (!deferred_) return;
+  auto link = link_;
+  // Acknowledged at once: the server's Nagle holds its next line to us until then.
+  const bool read = link && link->read_queued(true);
+  if (!end && read && deferred_) return;
+  deferred_ = false;
+  if (!lazy_) low_mark(true);  // queued bytes wake the reader now
 }
 
 void Puppet::back_in_step() {

@@ -114,6 +114,12 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void back_in_step() override;
   bool read_direct() override;
   void witness_pending() override;
+  void expect_line() override;
+  // A deferred leader (expect_line): what its socket holds is read now, at the gateway's
+  // next input or when GatewayOptions::read_defer passed with none (`end`: then it reads as
+  // data comes again).
+  void read_deferred(bool end);
+  bool deferred() const { return deferred_; }
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
   bool reads_on_tick() const { return lazy_; }
@@ -282,7 +288,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool echoes_ = false;                                    // echo-message is enabled on the current link
   std::string server_key_;  // the server's address and our encoding: a shared reading group's half
   bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
+  bool deferred_ = false;   // a leader's link read at the gateway's next input (expect_line)
   bool tick_told_ = false;  // the log said so for this link
+  bool defer_told_ = false;  // the log said it defers, for this link
   bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
   bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
   bool leader_echoes_ = false;     // some Sent::via_leader may wait (reflect_overdue)

@@ -453,4 +453,9 @@ bool SharedReads::said_overdue(SharedChannel& st, std::uint64_t unwritten) {
   return !st.said.empty() || (g && st.leader && !g->pending.empty());
 }
 
+SharedReader* SharedReads::leader_of(const SharedChannel& st) const {
+  const auto* g = static_cast<const Group*>(st.group);
+  return g && !g->members.empty() ? g->members.front().reader : nullptr;
+}
+
 }  // namespace parley::adapters::gateway

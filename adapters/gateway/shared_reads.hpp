@@ -90,6 +90,9 @@ class SharedReader {
   // A leader: one of its own lines waits for a witness; said_overdue() is to run on the
   // gateway's tick until none does.
   virtual void witness_pending() {}
+  // A leader: a member of its group (or itself) is about to say something in the channel,
+  // so a line of ours comes back to it soon: it may read it later rather than be woken.
+  virtual void expect_line() {}
 };
 
 // One reader's state in one channel; the owner keeps it with its channel and calls leave()
@@ -200,6 +203,8 @@ class SharedReads {
   static std::uint64_t plain_hash(std::string_view nick, std::string_view text);
 
   std::size_t groups() const { return groups_.size(); }
+  // The leader of st's group (null: in none).
+  SharedReader* leader_of(const SharedChannel& st) const;
 
  private:
   struct Member {

@@ -314,7 +314,7 @@ void Connection::ack_now() {
   ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
-bool Connection::read_queued() {
+bool Connection::read_queued(bool ack) {
   if (state_ != State::open || !reading_ || !reactor_read_ || !reactor_read_->waiting() || in_on_data_ ||
       input_held_ || tls_upgrade_pending_)
     return false;
@@ -330,7 +330,7 @@ bool Connection::read_queued() {
       close("Connection closed");
       return true;
     }
-    on_received(read_ahead_.get(), static_cast<std::size_t>(n), false);
+    on_received(read_ahead_.get(), static_cast<std::size_t>(n), ack);
     if (closed() || input_held_ || static_cast<std::size_t>(n) < limits_.read_ahead) return true;
   }
   return true;

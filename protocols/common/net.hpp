@@ -229,8 +229,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // would. Only while the connection's own read waits in the reactor with nothing read yet,
   // so nothing read earlier can arrive after these bytes (ReactorRead::waiting). False: not
   // possible now (another kind of read, a read completed but not delivered, input held);
-  // lower the mark instead. On the strand, outside on_data.
-  bool read_queued();
+  // lower the mark instead. On the strand, outside on_data. ack: acknowledged at once
+  // (Limits::quick_ack) as a read would be, for a read that is late rather than periodic.
+  bool read_queued(bool ack = false);
   // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
   // call, when nothing is queued). Never if the connection closes first: e.g. stored
   // messages are deleted only when they actually left (a dead peer or an overflowing send

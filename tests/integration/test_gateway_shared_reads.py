@@ -112,9 +112,9 @@ def after(events, marker):
     return events[events.index(marker) + 1:]
 
 
-def start(irc_cls, throttle="off"):
+def start(irc_cls, throttle="off", env=None):
     irc_net = irc_cls().start()
-    d = h.Parleyd(config(irc_net.port, throttle))
+    d = h.Parleyd(config(irc_net.port, throttle), env=env)
     d.__enter__()
     bob = bob_in_test(irc_net.port)  # bob opens #test: its operator
     clients = [join(d.ports["xmpp"], u, bob) for u in USERS]
@@ -319,9 +319,45 @@ def check_paste_under_throttle(irc_net, bob, clients):
         f"P{i}a\nP{i}b" for i in range(3)], clients[0].events
 
 
-def scenario(irc_cls, checks, throttle="off"):
+def check_deferred_reads(irc_net, d, bob, clients, echo):
+    """While stanzas come close together, a leader reads its channel at the gateway's next
+    input (a stanza, the read tick) or read_defer after the last say, not as each line comes
+    (Puppet::expect_line; read_defer is 1 s here, so stanzas seconds apart count as close).
+    Lines of IRC users that come meanwhile wait with them: every user sees every line once,
+    in the order of the channel (as eve, on IRC, saw it), the last ones with no stanza after
+    them too. (Without echo-message the leader's own line is reflected to its user when
+    said, as by Biboumi: where it falls among the others is not known then.)"""
+    alice, carol, dave = clients
+    eve = xc.LoopIrc(irc_net.port, "eve")
+    eve.send("JOIN #test")
+    eve.expect(r" 366 eve #test ")
+    carol.send_message(mto=ROOM, mbody="D1", mtype="groupchat")
+    bob.send("PRIVMSG #test :D2")
+    dave.send_message(mto=ROOM, mbody="D3", mtype="groupchat")
+    alice.send_message(mto=ROOM, mbody="D4", mtype="groupchat")
+    bob.send("PRIVMSG #test :D5")
+    carol.send_message(mto=ROOM, mbody="D6", mtype="groupchat")
+    channel = []
+    for _ in range(6):
+        line = eve.expect(r"^:\w+!\S+ PRIVMSG #test :D\d$")
+        channel.append(("msg", line[1:line.index("!")], line.rsplit(":", 1)[1]))
+    assert sorted(e[2] for e in channel) == [f"D{i}" for i in range(1, 7)], channel
+    d.wait_for_log(r"alice@localhost on 127\.0\.0\.1: reads at the gateway's next input while stanzas come close")
+    wait_events(clients, lambda e: e == channel[-1])
+    settle(0.3)
+    for user, c in zip(USERS, clients):
+        ev = [e for e in c.events if e[0] == "msg" and e[2] in {"D1", "D2", "D3", "D4", "D5", "D6"}]
+        want = channel
+        if not echo and user == "alice":
+            want, ev = [e for e in want if e[1] != "alice"], [e for e in ev if e[1] != "alice"]
+            assert c.events.count(("msg", "alice", "D4")) == 1, c.events
+        assert ev == want, (user, ev, channel)
+    eve.send("QUIT :done")
+
+
+def scenario(irc_cls, checks, throttle="off", env=None):
     """Each check(irc_net, d, bob, clients) in turn, on one server, one parleyd, three users."""
-    irc_net, d, bob, clients = start(irc_cls, throttle)
+    irc_net, d, bob, clients = start(irc_cls, throttle, env)
     try:
         for check in checks:
             check(irc_net, d, bob, clients)
@@ -357,6 +393,14 @@ def test_leader_paste_under_throttle():
     scenario(InspircdNoEchoInputLog,
              [lambda irc_net, d, bob, clients: check_paste_under_throttle(irc_net, bob, clients)],
              throttle={"burst": 1, "interval_ms": 200})
+
+
+def test_deferred_reads_with_echo_message():
+    scenario(Inspircd, [lambda *a: check_deferred_reads(*a, echo=True)], env={"PARLEY_GATEWAY_READ_DEFER_MS": "1000"})
+
+
+def test_deferred_reads_without_echo_message():
+    scenario(InspircdNoEcho, [lambda *a: check_deferred_reads(*a, echo=False)], env={"PARLEY_GATEWAY_READ_DEFER_MS": "1000"})
 
 
 if __name__ == "__main__":
