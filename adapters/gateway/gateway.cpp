@@ -48,11 +48,11 @@ void Gateway::defer_read(Puppet* p) {
 
 void Gateway::undefer_read(Puppet* p) { std::erase(deferred_, p); }
 
-// Each reads once (a read can defer or end nothing but its own puppet; puppets go only
-// later, through retire).
+// Each reads once. A read may add a puppet to the list (a say it leads to, e.g. a bridge
+// relaying what was heard) but removes none (a puppet goes only later, through retire), so
+// the list is walked by index.
 void Gateway::read_deferred(bool end) {
-  const auto now = deferred_;
-  for (Puppet* p : now) p->read_deferred(end);
+  for (std::size_t i = 0; i < deferred_.size(); ++i) deferred_[i]->read_deferred(end);
   std::erase_if(deferred_, [](Puppet* p) { return !p->deferred(); });
 }
 

@@ -494,8 +494,9 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     said_waits_ = true;
     gw_.arm_read_tick();  // said_overdue
   }
-  // Its PONG, its echo, or the leader's copy of a follower's line comes back.
-  if (!lines.empty() && c->shared.group)
+  // The leader's copy of a follower's line, or its own line's PONG or echo, comes back (a
+  // leader alone without echo-message gets nothing back).
+  if (!lines.empty() && c->shared.group && (!c->shared.leader || marked || echoes_))
     if (SharedReader* lead = gw_.shared_reads().leader_of(c->shared)) lead->expect_line();
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
