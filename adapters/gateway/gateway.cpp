@@ -42,7 +42,7 @@ void Gateway::defer_read(Puppet* p) {
   // From the last say: while the gateway's users talk, their next stanza comes first.
   defer_timer_->expires_after(options_.read_defer);
   defer_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) read_deferred(true);
+    if (!ec) read_deferred(DeferredRead::end);
   });
 }
 
@@ -51,8 +51,8 @@ void Gateway::undefer_read(Puppet* p) { std::erase(deferred_, p); }
 // Each reads once. A read may add a puppet to the list (a say it leads to, e.g. a bridge
 // relaying what was heard) but removes none (a puppet goes only later, through retire), so
 // the list is walked by index.
-void Gateway::read_deferred(bool end) {
-  for (std::size_t i = 0; i < deferred_.size(); ++i) deferred_[i]->read_deferred(end);
+void Gateway::read_deferred(DeferredRead how) {
+  for (std::size_t i = 0; i < deferred_.size(); ++i) deferred_[i]->read_deferred(how);
   std::erase_if(deferred_, [](Puppet* p) { return !p->deferred(); });
 }
 
@@ -70,7 +70,7 @@ void Gateway::arm_read_tick() {
     if (ec) return;
     // Deferred leaders first (Puppet::expect_line): their followers then find in step the
     // lines they read now, instead of lines the leader has not handed yet.
-    if (!deferred_.empty()) read_deferred(false);
+    if (!deferred_.empty()) read_deferred(DeferredRead::all);
     // Each reads once (Puppet::read_tick); its read ends in after_read, which raises its mark
     // again while it is covered.
     bool any = false;
@@ -171,8 +171,11 @@ void Gateway::on_stanza(const XmppIn& s) {
     const auto now = std::chrono::steady_clock::now();
     inputs_close_ = now - last_input_ < options_.read_defer;
     last_input_ = now;
+    if (!deferred_.empty() && now - last_deferred_read_ >= kDeferredReadGap) {
+      last_deferred_read_ = now;
+      read_deferred(DeferredRead::said);
+    }
   }
-  if (!deferred_.empty()) read_deferred(false);
   if (s.kind == XmppIn::Kind::presence) return on_presence(s);
   if (s.kind == XmppIn::Kind::message) return on_message(s);
   if (s.type != "get" && s.type != "set") return;

@@ -8,6 +8,7 @@
 // core strand, like the IRC listener: docs/ARCHITECTURE.md); stanzas are posted to it and
 // it sends through XmppOut from it. The core knows nothing of the gateway: it is an adapter
 // between an XMPP server (port.hpp) and IRC networks.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,10 @@ class Store;
 namespace parley::adapters::gateway {
 
 class Puppet;
+// When a deferred leader (Puppet::expect_line) reads: `said`, at the gateway's next input,
+// only if its group said something since its last read; `all`, on the read tick; `end`,
+// read_defer passed with no say: it reads as data comes again.
+enum class DeferredRead : std::uint8_t { said, all, end };
 class Adhoc;
 class IdentRegistry;
 struct SettingsChange;
@@ -210,9 +215,13 @@ class Gateway {
   bool read_tick_armed_ = false;
   std::vector<Puppet*> deferred_;  // Puppet::deferred()
   std::chrono::steady_clock::time_point last_input_{};
+  std::chrono::steady_clock::time_point last_deferred_read_{};
+  // Deferred reads at a stanza at most this often: under load, when stanzas come
+  // back-to-back, a leader's socket is read for a batch of lines, not once per stanza.
+  static constexpr std::chrono::microseconds kDeferredReadGap{1000};
   bool inputs_close_ = false;
   std::unique_ptr<protocols::StrandTimer> defer_timer_;
-  void read_deferred(bool end);
+  void read_deferred(DeferredRead how);
   std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
   std::string puppet_key_;
   ChannelLines channel_lines_;

@@ -935,15 +935,17 @@ void Puppet::expect_line() {
                     net_.host);
     }
   }
+  expecting_ = true;
   gw_.defer_read(this);
 }
 
-void Puppet::read_deferred(bool end) {
-  if (!deferred_) return;
+void Puppet::read_deferred(DeferredRead how) {
+  if (!deferred_ || (how == DeferredRead::said && !expecting_)) return;
+  expecting_ = false;
   auto link = link_;
   // Acknowledged at once: the server's Nagle holds its next line to us until then.
   const bool read = link && link->read_queued(true);
-  if (!end && read && deferred_) return;
+  if (how != DeferredRead::end && read && deferred_) return;
   deferred_ = false;
   if (!lazy_) low_mark(true);  // queued bytes wake the reader now
 }

@@ -35,6 +35,7 @@
 namespace parley::adapters::gateway {
 
 class Gateway;
+enum class DeferredRead : std::uint8_t;  // gateway.hpp
 
 class Puppet : public IrcLink::Owner, public SharedReader {
  public:
@@ -115,10 +116,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool read_direct() override;
   void witness_pending() override;
   void expect_line() override;
-  // A deferred leader (expect_line): what its socket holds is read now, at the gateway's
-  // next input or when GatewayOptions::read_defer passed with none (`end`: then it reads as
-  // data comes again).
-  void read_deferred(bool end);
+  // A deferred leader (expect_line): what its socket holds is read now (gateway.hpp
+  // DeferredRead says when).
+  void read_deferred(DeferredRead how);
   bool deferred() const { return deferred_; }
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
@@ -289,6 +289,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string server_key_;  // the server's address and our encoding: a shared reading group's half
   bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
   bool deferred_ = false;   // a leader's link read at the gateway's next input (expect_line)
+  bool expecting_ = false;  // deferred, and said something since its last read
   bool tick_told_ = false;  // the log said so for this link
   bool defer_told_ = false;  // the log said it defers, for this link
   bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
