@@ -327,6 +327,9 @@ class Collector:
             seq = int(m[1])
             if seq >= self.n or seen[seq]:
                 self.dups += 1
+                # BENCH_DUPS=1: which occupant got which copy again, and when (the first 60)
+                if os.environ.get("BENCH_DUPS") and self.dups <= 60:
+                    print(f"DUP receiver {r} seq {seq} after {self.count[r]} (ms since send {(now - int(m[2])) / 1e6:.1f})", flush=True)
                 continue
             seen[seq] = 1
             lat.append(now - int(m[2]))
@@ -647,7 +650,7 @@ class Stack:
             "direction": direction, "occupants": self.k, "rate": rate, "sent": sent,
             "send_s": round(send_s, 3), "wall_s": round(wall, 3),
             "xmpp_delivered": xc.total, "xmpp_expected": sent * self.k, "xmpp_lost": sent * self.k - xc.total,
-            "dups": xc.dups + ic.dups,
+            "dups": xc.dups + ic.dups, "xmpp_dups": xc.dups, "irc_dups": ic.dups,
             "msgs_per_s": round((min(xc.count) if direction == "i2x" else ic.total) / wall, 1),
             "stanzas_per_s": round(xc.total / wall, 1),
             "xmpp_p50_ms": round(pct(xlat, 0.50), 3), "xmpp_p99_ms": round(pct(xlat, 0.99), 3),
@@ -672,7 +675,8 @@ class Stack:
               + f", irc {ic.total}/{sent}"
               + f", {out['msgs_per_s']} msgs/s, {out['stanzas_per_s']} stanzas/s, p99 "
               + f"{out['irc_p99_ms'] if direction == 'x2i' else out['xmpp_p99_ms']} ms, gw {out['gw_us_per_stanza']} us/stanza, "
-              + f"client cpu/wall {out['client_cpu_per_wall']}")
+              + f"client cpu/wall {out['client_cpu_per_wall']}"
+              + (f", DUPLICATES xmpp {xc.dups} irc {ic.dups}" if xc.dups or ic.dups else ""))
         return out
 
 

@@ -238,8 +238,8 @@ class SharedReads {
                           std::uint64_t nick_b);
   static void out_of_step(Member& m);
   // A follower out of step that has read the leader's own lines and whose fingerprint
-  // equals the leader's is in step again.
-  static void try_step(const Member& lead, Member& f);
+  // equals the leader's is in step again, once no line waits in `pending`.
+  static void try_step(const Group& g, Member& f);
   static void check_steps(Group& g);
   // The followers read these lines of the leader themselves before they are handed more.
   // written: the lines went out already (one a follower read is then not waited for).

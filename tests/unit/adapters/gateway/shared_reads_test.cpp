@@ -611,3 +611,29 @@ TEST_CASE("shared reads: a witness that shows a later line of the leader's settl
   for (Fake* x : {&f, &g}) CHECK(x->shown.back() == "bob: b");
   CHECK(f.shown.size() == 3);
 }
+
+TEST_CASE("shared reads: a follower does not step in while lines wait behind the leader's own line") {
+  // Seen at 1,000 msgs/s: a follower read the leader's line and the next ones itself while
+  // they waited behind that line for its witness; its fingerprint then matched the leader's,
+  // and it was handed them again when the witness showed the line.
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  f.direct = g.direct = true;
+  ch.reads.said(lead.st, 1, "alice", {"mine"});
+  ch.reads.placed(lead.st, 1);  // carol, the witness, has no copy yet
+  ch.read(g, "alice", "mine");  // dave reads it first: shown, out of step
+  ch.read(lead, "bob", "x");    // waits behind alice's line
+  ch.read(g, "bob", "x");       // dave reads it too, before it is handed
+  CHECK_FALSE(g.st.in_step);    // the leader's "x" is not handed yet: not in step on it
+  ch.read(f, "alice", "mine");  // the witness shows alice's line: it and "x" are handed on
+  ch.read(f, "bob", "x");       // carol's copy: skipped
+  const std::vector<std::string> want{"bob: a", "alice: mine", "bob: x"};
+  CHECK(f.shown == want);
+  CHECK(g.shown == want);  // once each
+  CHECK(g.st.in_step);     // in step once nothing waits
+  ch.read(lead, "bob", "y");
+  ch.read(g, "bob", "y");
+  CHECK(g.shown.back() == "bob: y");
+  CHECK(g.shown.size() == 4);
+}
