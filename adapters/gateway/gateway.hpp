@@ -81,10 +81,13 @@ struct GatewayOptions {
   // copy as it arrives (PARLEY_GATEWAY_SHARED_READS=0; A/B measurements).
   bool shared_reads = true;
   std::chrono::milliseconds read_tick{50};
-  // A leader's copy of a line the gateway's own users said is read at the gateway's next
-  // input, or this long after the last say when none comes (Puppet::expect_line); 0: as it
-  // comes (PARLEY_GATEWAY_READ_DEFER_MS; A/B measurements).
-  std::chrono::milliseconds read_defer{10};
+  // > 0: while stanzas come within this of each other, a leader's copy of a line the
+  // gateway's own users said is read at the gateway's next input, or this long after the
+  // last say when none comes (Puppet::expect_line). Off (0) by default: at 200 msgs/s it
+  // saved ~7 % CPU, but at 1,000 msgs/s it cost 10 % and the other occupants' copies came
+  // 40 ms late instead of 16 (bench/README.md, session 32). PARLEY_GATEWAY_READ_DEFER_MS
+  // sets it (A/B measurements; 10 was measured).
+  std::chrono::milliseconds read_defer{0};
 };
 
 // One IRC link, for the admin command that lists them.
