@@ -189,7 +189,8 @@ class XmppPlugin : public core::Plugin {
     // PARLEY_GATEWAY_SHARED_READS=0: every puppet reads every copy itself (A/B benchmarks).
     if (const char* env = std::getenv("PARLEY_GATEWAY_SHARED_READS"))
       o.shared_reads = std::string_view(env) != "0";
-    // PARLEY_GATEWAY_READ_DEFER_MS=0: a leader reads its group's lines as they come (A/B).
+    // PARLEY_GATEWAY_READ_DEFER_MS=10: deferred leader reads on (off by default, gateway.hpp
+    // read_defer; A/B benchmarks).
     if (const char* env = std::getenv("PARLEY_GATEWAY_READ_DEFER_MS"))
       o.read_defer = std::chrono::milliseconds(std::atoi(env));
     return o;
