@@ -147,6 +147,29 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def fd_targets(pid):
+    out = []
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{name}"))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+def settled_fd_count(pid, timeout=5):
+    # The same count twice, 0.2 s apart: no descriptor opened at start-up is still closing.
+    deadline = time.monotonic() + timeout
+    last = fd_count(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = fd_count(pid)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the descriptor count never settled: {fd_targets(pid)}")
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -367,11 +390,16 @@ def test_close_flush_deadline_frees_the_fd():
                       irc_extra={"flood_burst": 0, "sendq": 64 * 1024 * 1024, "motd": motd})
     with h.Parleyd(cfg) as d:
         pid = d.proc.pid
-        base = fd_count(pid)
+        base = settled_fd_count(pid)
         victim = dial(d.ports["irc"], rcvbuf=4096)
         victim.sendall(b"NICK sink\r\nUSER sink 0 * :sink\r\n")
-        time.sleep(0.5)
-        assert fd_count(pid) == base + 1
+        read_until(victim, b" 001 sink ")
+        # Other descriptors come and go for a moment (the registration's look-ups); wait
+        # until only the victim's is left rather than counting at a fixed time.
+        deadline = time.monotonic() + 5
+        while fd_count(pid) != base + 1:
+            assert time.monotonic() < deadline, f"fds: {fd_targets(pid)} (base {base})"
+            time.sleep(0.05)
         # ~9 MB of output it never reads, then QUIT: the server closes after flushing, which
         # never finishes; the close deadline must end it.
         victim.sendall(b"MOTD\r\n" * 75 + b"QUIT :bye\r\n")
