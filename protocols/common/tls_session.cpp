@@ -8,6 +8,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 namespace parley::protocols {
 
@@ -98,6 +99,10 @@ class IoScope {
 
 // Plaintext lands here before it is handed to the connection (one per thread).
 thread_local char t_plain[16 * 1024];
+// A read under way on this thread: its sink is handling plaintext in t_plain. A sink may read
+// another session (a gateway's witness reads a follower's socket inside its leader's read,
+// shared_reads.hpp): that read must not overwrite what the outer sink has not handled yet.
+thread_local bool t_plain_in_use = false;
 
 }  // namespace
 
@@ -167,17 +172,31 @@ TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out,
 TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
                                     const std::function<bool(const char*, std::size_t)>& sink) {
   if (!ssl_) return Status::error;
+  // Nested: a buffer of its own (rare, so allocated only then).
+  std::unique_ptr<char[]> nested;
+  char* plain = t_plain;
+  if (t_plain_in_use) {
+    nested = std::make_unique<char[]>(sizeof t_plain);
+    plain = nested.get();
+  }
+  struct Use {
+    bool outer;
+    explicit Use(bool o) : outer(o) { t_plain_in_use = true; }
+    ~Use() {
+      if (outer) t_plain_in_use = false;
+    }
+  } use(!nested);
   for (;;) {
     int n;
     Status st = Status::done;
     {
       IoScope io(ssl_, in, out);
-      n = SSL_read(ssl_, t_plain, sizeof t_plain);
+      n = SSL_read(ssl_, plain, sizeof t_plain);
       if (n <= 0) st = status_of(n);
     }
     if (n <= 0) return st;
     // The sink may write (SSL_write) or even end the connection: no state held across it.
-    if (!sink(t_plain, static_cast<std::size_t>(n))) return Status::done;
+    if (!sink(plain, static_cast<std::size_t>(n))) return Status::done;
   }
 }
 

@@ -5,13 +5,17 @@ gateway lets one puppet (the leader) read them and hand each line to the others 
 their own sockets are read on a tick, and their copies skipped. What a user sees must not
 change: every line once, in the channel's order, after the presence of whoever said it,
 their own lines reflected, private messages delivered; and a leader that leaves hands over.
-Real InspIRCd 3 (with and without echo-message) and slixmpp users.
+Real InspIRCd 3 (with and without echo-message, and over TLS) and slixmpp users.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_shared_reads.py
 """
 import asyncio
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -65,10 +69,56 @@ class InspircdNoEchoInputLog(InspircdNoEcho):
             return sum(1 for line in f if "PING :parley." in line)
 
 
-def config(port, throttle="off"):
-    return h.config(irc=True, xmpp=True, accounts=[(u, u + "pw") for u in USERS],
-                    irc_extra={"networks": [
-                        {"name": "local", "host": "127.0.0.1", "port": port, "tls": False, "throttle": throttle}]})
+class InspircdTls(Inspircd):
+    """The same server with a TLS port (self-signed; the gateway pins its fingerprint): the
+    puppets read TLS records, the followers' on the tick (Connection::read_queued)."""
+
+    modules = Inspircd.modules + ("ssl_gnutls",)
+
+    def __init__(self):
+        self.tls_port = h.free_port()
+        self.certs = tempfile.mkdtemp(prefix="inspircd-tls-")
+        self.cert, key = os.path.join(self.certs, "cert.pem"), os.path.join(self.certs, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert,
+                        "-days", "2", "-subj", "/CN=irc.test.local"], check=True, capture_output=True)
+        out = subprocess.run(["openssl", "x509", "-in", self.cert, "-noout", "-fingerprint", "-sha256"],
+                             check=True, capture_output=True, text=True).stdout
+        self.fingerprint = out.strip().split("=", 1)[1]
+        super().__init__()
+
+    def config(self):
+        key = os.path.join(self.certs, "key.pem")
+        return super().config() + (
+            f'<sslprofile name="tls" provider="gnutls" certfile="{self.cert}" keyfile="{key}" '
+            f'dhfile="" hash="sha256" requestclientcert="no">\n'
+            f'<bind address="127.0.0.1" port="{self.tls_port}" type="clients" sslprofile="tls">\n')
+
+    def start(self):
+        super().start()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.5).close()
+                return self
+            except OSError:
+                assert time.monotonic() < deadline, "InspIRCd's TLS port did not open"
+                time.sleep(0.1)
+
+    def network(self, throttle):
+        return {"name": "local", "host": "127.0.0.1", "port": self.tls_port, "tls": True, "verify": False,
+                "fingerprint": self.fingerprint, "throttle": throttle}
+
+    def close(self):
+        super().close()
+        shutil.rmtree(self.certs, ignore_errors=True)
+
+
+def config(irc_net, throttle="off"):
+    if hasattr(irc_net, "network"):
+        net = irc_net.network(throttle)
+    else:
+        net = {"name": "local", "host": "127.0.0.1", "port": irc_net.port, "tls": False, "throttle": throttle}
+    return h.config(irc=True, xmpp=True, accounts=[(u, u + "pw") for u in USERS], irc_extra={"networks": [net]})
 
 
 def join(xmpp_port, user, bob):
@@ -114,7 +164,7 @@ def after(events, marker):
 
 def start(irc_cls, throttle="off", env=None):
     irc_net = irc_cls().start()
-    d = h.Parleyd(config(irc_net.port, throttle), env=env)
+    d = h.Parleyd(config(irc_net, throttle), env=env)
     d.__enter__()
     bob = bob_in_test(irc_net.port)  # bob opens #test: its operator
     clients = [join(d.ports["xmpp"], u, bob) for u in USERS]
@@ -380,6 +430,11 @@ def test_shared_reading_with_echo_message():
 
 def test_shared_reading_without_echo_message():
     scenario(InspircdNoEcho, THE_CHANNEL_AT_WORK)
+
+
+def test_shared_reading_over_tls():
+    # The puppets' sockets carry TLS: a follower's tick read decrypts what it reads.
+    scenario(InspircdTls, THE_CHANNEL_AT_WORK)
 
 
 def test_silent_drops_with_echo_message():
