@@ -177,8 +177,15 @@ void Component::on_link_closed(std::string_view reason) {
   if (was_attached) {
     spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain,
                  options_.host, options_.port, reason);
-    if (gw_) gw_->drop_all("XMPP server connection lost");
-    for (auto* c : std::vector(clients_)) c->on_component_attached(false);
+    // Posted: the close may come from inside a puppet's read (a send past the stream's
+    // bound, or one that fails, while it hands a line to its users), and drop_all ends the
+    // puppets, that one too.
+    post_guarded(strand_, "xmpp: component lost", [w = weak_from_this()] {
+      auto c = w.lock();
+      if (!c || c->stopped_) return;
+      if (c->gw_) c->gw_->drop_all("XMPP server connection lost");
+      for (auto* client : std::vector(c->clients_)) client->on_component_attached(false);
+    });
   } else {
     spdlog::warn("xmpp: component {} not attached to {}:{}: {}; retrying with backoff", options_.domain,
                  options_.host, options_.port, reason);

@@ -10,6 +10,7 @@ wrong secret is logged as a refused handshake and retried, never a tight loop.
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_component.py
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -106,6 +107,56 @@ Component "{GW}"
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class NgircdFlood(Ngircd):
+    """ngircd without its per-client penalties (MaxPenaltyTime = 0), for bob's burst."""
+
+    def config(self):
+        return super().config().replace("[Limits]\n", "[Limits]\n\tMaxPenaltyTime = 0\n")
+
+
+class StalledServer:
+    """An XMPP server's component port (XEP-0114 §3) that attaches the gateway, lets users
+    join through it, and then never reads again: its receive buffer is 4 KiB, so parleyd's
+    write queue for the stream fills up."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.listener.settimeout(15)
+        self.port = self.listener.getsockname()[1]
+        self.conn = None
+        self.got = b""
+
+    def read_until(self, marker, timeout=15, count=1):
+        """Reads until the regex (bytes) matches `count` times in what came so far."""
+        deadline = time.monotonic() + timeout
+        while len(re.findall(marker, self.got)) < count:
+            assert time.monotonic() < deadline, f"no {marker!r} from parleyd: {self.got[-300:]!r}"
+            self.conn.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = self.conn.recv(65536)
+            assert chunk, f"parleyd closed the stream before {marker!r}"
+            self.got += chunk
+
+    def attach(self):
+        self.conn, _ = self.listener.accept()
+        self.got = b""
+        self.read_until(rb">")  # its stream header
+        self.conn.sendall(b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+                          b"xmlns='jabber:component:accept' from='" + GW.encode() + b"' id='stall1'>")
+        self.read_until(rb"</handshake>")
+        self.conn.sendall(b"<handshake/>")
+
+    def send(self, xml):
+        self.conn.sendall(xml.encode())
+
+    def close(self):
+        for s in (self.conn, self.listener):
+            if s:
+                s.close()
+
+
 def component_config(irc_port, component_port, secret=SECRET, host="127.0.0.1"):
     # Parley's own XMPP listener is on too (its gateway on irc.parley.localhost stays
     # separate); the component serves irc.localhost on Prosody.
@@ -174,6 +225,58 @@ def test_component_on_prosody_both_ways_and_reattach():
             bob.c.close()
     finally:
         prosody.close()
+        irc_net.close()
+
+
+def test_xmpp_server_that_stops_reading():
+    """The XMPP server stops reading while a burst of channel lines goes to ten users (three
+    resources each): parleyd's queue for the stream passes its bound inside a puppet's read
+    (the component writes at once past 64 KiB), the stream is closed ("SendQ exceeded") and
+    the puppets QUIT. They go only after that read, which still sends the line to the
+    puppet's other resources: before, they were freed under it (the Debug build's
+    AddressSanitizer aborted on the use after free). parleyd then reattaches."""
+    irc_net = NgircdFlood().start()
+    server = StalledServer()
+    try:
+        with h.Parleyd(component_config(irc_net.port, server.port)) as d:
+            server.attach()
+            d.wait_for_log(rf"component {GW} attached to 127\.0\.0\.1:{server.port}", timeout=15)
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #flood")
+            bob.expect(r" 366 bob #flood ")
+            users = [f"u{i}" for i in range(10)]
+            resources = ("r1", "r2", "r3")  # a puppet's copies go on after the one that closed the stream
+            for u in users:
+                for r in resources:
+                    server.send(f"<presence from='{u}@localhost/{r}' to='#flood%local@{GW}/{u}'>"
+                                "<x xmlns='http://jabber.org/protocol/muc'/></presence>")
+            for u in users:
+                bob.expect(rf"^:{u}!\S+ JOIN :?#flood", timeout=20)
+            # every self-presence (XEP-0045 status 110): they are in
+            server.read_until(rb"code=.110.", count=len(users) * len(resources))
+            mark = d.mark()
+            # parleyd is stopped meanwhile, so the lines wait in its puppets' sockets and it
+            # reads them 64 KiB at a time: the stanzas of one read pass 64 KiB and go to the
+            # stream at once, inside that read.
+            text = "x" * 400
+            os.kill(d.proc.pid, signal.SIGSTOP)
+            try:
+                for i in range(3000):  # ~1.2 MB of lines in, ~18 MB of stanzas out: past 4 MiB
+                    bob.send(f"PRIVMSG #flood :{i:04d} {text}")
+                time.sleep(1)
+            finally:
+                os.kill(d.proc.pid, signal.SIGCONT)
+            d.wait_for_log(rf"component {GW} lost its stream to .*SendQ exceeded", timeout=30, after=mark)
+            for u in users:
+                bob.expect(rf"^:{u}!\S+ QUIT :.*XMPP server connection lost", timeout=20)
+            assert d.proc.poll() is None, "parleyd died"
+            server.conn.close()
+            server.attach()  # its retry, after a backoff
+            d.wait_for_log(rf"component {GW} attached to 127\.0\.0\.1:{server.port}", timeout=30, after=mark)
+            assert "AddressSanitizer" not in d.log()
+            bob.c.close()
+    finally:
+        server.close()
         irc_net.close()
 
 

@@ -1,3 +1,5 @@
+#include "daemon/tls.hpp"
+
 #include <doctest/doctest.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -10,21 +12,11 @@
 #include <random>
 #include <string>
 
-#include "daemon/tls.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("parley-tls-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 X509* read_cert(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "r");
@@ -37,8 +29,8 @@ X509* read_cert(const std::string& path) {
 }  // namespace
 
 TEST_CASE("a generated self-signed certificate and key load into a TLS server context") {
-  TempDir dir;
-  auto files = daemon::ensure_self_signed((dir.path / "tls").string(), "chat.example.org");
+  test::TempDir dir;
+  auto files = daemon::ensure_self_signed(dir.file("tls"), "chat.example.org");
   REQUIRE_MESSAGE(files.ok(), files.error().text);
   CHECK(files->generated);
   CHECK(std::filesystem::exists(files->cert));
@@ -62,18 +54,18 @@ TEST_CASE("a generated self-signed certificate and key load into a TLS server co
 }
 
 TEST_CASE("an existing pair is kept and not regenerated") {
-  TempDir dir;
-  auto first = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  test::TempDir dir;
+  auto first = daemon::ensure_self_signed(dir.dir(), "localhost");
   REQUIRE(first.ok());
-  auto second = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  auto second = daemon::ensure_self_signed(dir.dir(), "localhost");
   REQUIRE(second.ok());
   CHECK_FALSE(second->generated);
   CHECK(second->cert == first->cert);
 }
 
 TEST_CASE("an IP address domain gets an IP subjectAltName") {
-  TempDir dir;
-  auto files = daemon::ensure_self_signed(dir.path.string(), "127.0.0.1");
+  test::TempDir dir;
+  auto files = daemon::ensure_self_signed(dir.dir(), "127.0.0.1");
   REQUIRE(files.ok());
   X509* cert = read_cert(files->cert);
   REQUIRE(cert);
@@ -82,20 +74,20 @@ TEST_CASE("an IP address domain gets an IP subjectAltName") {
 }
 
 TEST_CASE("a certificate that does not match its key is refused") {
-  TempDir dir;
-  auto a = daemon::ensure_self_signed((dir.path / "a").string(), "localhost");
-  auto b = daemon::ensure_self_signed((dir.path / "b").string(), "localhost");
+  test::TempDir dir;
+  auto a = daemon::ensure_self_signed(dir.file("a"), "localhost");
+  auto b = daemon::ensure_self_signed(dir.file("b"), "localhost");
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   auto ctx = daemon::make_server_tls(daemon::TlsFiles{a->cert, b->key, false});
   CHECK_FALSE(ctx.ok());
-  auto missing = daemon::make_server_tls(daemon::TlsFiles{(dir.path / "none.pem").string(), b->key, false});
+  auto missing = daemon::make_server_tls(daemon::TlsFiles{dir.file("none.pem"), b->key, false});
   CHECK_FALSE(missing.ok());
 }
 
 TEST_CASE("TLS 1.3 picks ChaCha20-Poly1305 even when the client lists AES-GCM first") {
-  TempDir dir;
-  auto files = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  test::TempDir dir;
+  auto files = daemon::ensure_self_signed(dir.dir(), "localhost");
   REQUIRE(files.ok());
   auto server_ctx = daemon::make_server_tls(files.value());
   REQUIRE(server_ctx.ok());

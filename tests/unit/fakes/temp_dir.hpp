@@ -21,6 +21,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   bool ok() const { return !path_.empty(); }
+  std::string dir() const { return path_.string(); }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
 
  private:

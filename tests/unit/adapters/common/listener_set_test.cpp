@@ -16,8 +16,9 @@
 #include "adapters/common/metrics_exposition.hpp"
 #include "core/core.hpp"
 #include "core/store/memory_store.hpp"
-#include "unit/fakes/adapter_runtime.hpp"
 #include "daemon/tls.hpp"
+#include "unit/fakes/adapter_runtime.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley;
 using adapters::ListenerSet;
@@ -26,16 +27,6 @@ using protocols::ListenAddress;
 using protocols::Transport;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("parley-listener-set-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 ListenAddress loopback(Transport t = Transport::tcp) { return ListenAddress{t, "127.0.0.1", 0, false}; }
 
@@ -70,13 +61,13 @@ struct World : test::AdapterRuntime {
 }  // namespace
 
 TEST_CASE("server_tls: a missing or mismatched pair is refused with a message naming the file") {
-  TempDir dir;
-  auto a = daemon::ensure_self_signed((dir.path / "a").string(), "localhost");
-  auto b = daemon::ensure_self_signed((dir.path / "b").string(), "localhost");
+  test::TempDir dir;
+  auto a = daemon::ensure_self_signed(dir.file("a"), "localhost");
+  auto b = daemon::ensure_self_signed(dir.file("b"), "localhost");
   REQUIRE(a.ok());
   REQUIRE(b.ok());
 
-  const std::string none = (dir.path / "none.pem").string();
+  const std::string none = dir.file("none.pem");
   auto missing = ServerTls::load(none, a->key);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().text.find("cannot load certificate " + none) != std::string::npos);
@@ -122,9 +113,9 @@ TEST_CASE("listener_set: tls: listeners and STARTTLS protocols need a loaded cer
 }
 
 TEST_CASE("listener_set: opens plain and tls listeners, new connections get the context current at accept") {
-  TempDir dir;
-  auto a = daemon::ensure_self_signed((dir.path / "a").string(), "localhost");
-  auto b = daemon::ensure_self_signed((dir.path / "b").string(), "localhost");
+  test::TempDir dir;
+  auto a = daemon::ensure_self_signed(dir.file("a"), "localhost");
+  auto b = daemon::ensure_self_signed(dir.file("b"), "localhost");
   REQUIRE(a.ok());
   REQUIRE(b.ok());
   World w;

@@ -23,6 +23,7 @@
 
 #include "daemon/tls.hpp"
 #include "protocols/common/reconnector.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley;
 using namespace std::chrono_literals;
@@ -31,16 +32,6 @@ using protocols::ConnectError;
 using protocols::tcp;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("parley-connector-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 template <class Pred>
 bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 5000ms) {
@@ -95,14 +86,14 @@ struct TlsServer {
 };
 
 struct Fixture {
-  TempDir dir;
+  test::TempDir dir;
   daemon::TlsFiles files;
   asio::io_context io;
   protocols::Strand strand = asio::make_strand(io);
   std::shared_ptr<asio::ssl::context> server_ctx;
 
   Fixture() {
-    auto f = daemon::ensure_self_signed(dir.path.string(), "localhost");
+    auto f = daemon::ensure_self_signed(dir.dir(), "localhost");
     REQUIRE_MESSAGE(f.ok(), f.error().text);
     files = f.value();
     auto c = daemon::make_server_tls(files);

@@ -6,27 +6,16 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/ssl/context.hpp>
-#include <filesystem>
 #include <memory>
-#include <random>
 #include <string>
 
 #include "daemon/tls.hpp"
+#include "unit/fakes/temp_dir.hpp"
 
 using namespace parley;
 using protocols::TlsSession;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("parley-tls-session-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 struct ClientCtx {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
@@ -71,8 +60,9 @@ TEST_CASE("tls session: a read inside another session's read leaves the outer pl
   // handled (shared_reads.hpp); both are TLS on one thread. The inner read used to decrypt
   // into the buffer the outer lines still lay in: the leader then handled the follower's
   // lines as its own (its user saw its own messages twice).
-  TempDir dir;
-  auto files = daemon::ensure_self_signed(dir.path.string(), "localhost");
+  test::TempDir dir;
+  REQUIRE(dir.ok());
+  auto files = daemon::ensure_self_signed(dir.dir(), "localhost");
   REQUIRE(files.ok());
   auto server_ctx = daemon::make_server_tls(files.value());
   REQUIRE(server_ctx.ok());
