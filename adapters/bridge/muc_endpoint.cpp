@@ -97,9 +97,11 @@ class MucOccupant : public BridgeIdentities::Speaker {
     if (!joined_) spdlog::info("bridge: {} joined {} as {}", ep_.bridge_name(), ep_.room(), nick_);
     joined_ = true;
     attempts_ = 0;
-    while (!queue_.empty()) {
-      send_body(queue_.front());
+    // A send may close the stream (detached(): joined_ false): the rest waits for the next.
+    while (joined_ && !queue_.empty()) {
+      const std::string body = std::move(queue_.front());
       queue_.pop_front();
+      send_body(body);
     }
   }
 

@@ -300,7 +300,9 @@ void Puppet::on_irc_closed(std::string_view reason) {
     // newest entries are the queued ones.
     reflect_unechoed(c, queued_lines(c));
   }
-  if (quitting_ || channels_.empty()) return check_empty();
+  // In no channel but still chatting privately (pm_resources_): it reconnects as well, or
+  // what its user says next would wait in queue_ for a link that never comes.
+  if (quitting_ || (channels_.empty() && pm_resources_.empty())) return check_empty();
   if (reconnector_) reconnector_->connection_lost();
 }
 

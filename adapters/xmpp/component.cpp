@@ -28,6 +28,7 @@ class ComponentLink : public protocols::Connection {
       auto step = stream_.feed(data.substr(used), out);
       used += step.consumed;
       if (!out.empty()) send(std::exchange(out, {}));
+      if (!owner_ || closed()) break;  // that write failed: the stream is gone (on_close)
       if (step.event == ComponentStream::Event::none) break;
       if (step.event == ComponentStream::Event::closed) {
         close(stream_.reason());
@@ -177,14 +178,14 @@ void Component::on_link_closed(std::string_view reason) {
   if (was_attached) {
     spdlog::warn("xmpp: component {} lost its stream to {}:{}: {}; reconnecting", options_.domain,
                  options_.host, options_.port, reason);
+    // At once: a relay bridge queues what it says from here on, for the next stream.
+    for (auto* client : std::vector(clients_)) client->on_component_attached(false);
     // Posted: the close may come from inside a puppet's read (a send past the stream's
     // bound, or one that fails, while it hands a line to its users), and drop_all ends the
     // puppets, that one too.
     post_guarded(strand_, "xmpp: component lost", [w = weak_from_this()] {
       auto c = w.lock();
-      if (!c || c->stopped_) return;
-      if (c->gw_) c->gw_->drop_all("XMPP server connection lost");
-      for (auto* client : std::vector(c->clients_)) client->on_component_attached(false);
+      if (c && !c->stopped_ && c->gw_) c->gw_->drop_all("XMPP server connection lost");
     });
   } else {
     spdlog::warn("xmpp: component {} not attached to {}:{}: {}; retrying with backoff", options_.domain,

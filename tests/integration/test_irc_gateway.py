@@ -483,6 +483,35 @@ def test_gateway_reconnects_and_delivers_queued():
         irc_net.close()
 
 
+def test_gateway_private_chat_only_reconnects_and_delivers_queued():
+    """A user who only chats privately with an IRC user (no channel): when the network goes
+    away the puppet reconnects all the same, and what the user said meanwhile arrives."""
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            alice.send_message(mto=f"bob%local@{GW}", mbody="hi bob", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :hi bob$", timeout=20)
+
+            irc_net.kill()
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            irc_net.start()  # same port
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            alice.send_message(mto=f"bob%local@{GW}", mbody="said while down", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :said while down$", timeout=20)
+            bob.send("PRIVMSG alice :back")
+            m = run(next_where(alice.chat, lambda m: m["body"] == "back"), timeout=10)
+            assert str(m["from"].bare) == f"bob%local@{GW}", m
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def test_gateway_throttles_outgoing_lines():
     """irc.networks[].throttle: one line at once, then one per interval_ms; nothing lost."""
     irc_net = Ngircd().start()
