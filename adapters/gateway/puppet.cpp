@@ -1161,12 +1161,21 @@ void Puppet::on_irc_message(const irc::Message& m) {
     return;
   }
   // Join refusals: ERR_NOSUCHCHANNEL, TOOMANYCHANNELS, CHANNELISFULL, INVITEONLYCHAN,
-  // BANNEDFROMCHAN, BADCHANNELKEY, NEEDREGGEDNICK (477).
-  static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
+  // BANNEDFROMCHAN, BADCHANNELKEY, BADCHANMASK (476), NEEDREGGEDNICK (477), and those of
+  // today's servers (https://modern.ircdocs.horse/#numerics, defs.ircdocs.horse):
+  // UNAVAILRESOURCE (437, a channel held after a split), LINKCHANNEL (470, forwarded
+  // elsewhere: Solanum's +f, InspIRCd's +L; the forced join there is left again),
+  // SECUREONLYCHAN (489, TLS only), and 520 (opers only, InspIRCd and UnrealIRCd). An
+  // unknown refusal left the join waiting for ever.
+  static constexpr std::string_view kJoinErrors[] = {"403", "405", "437", "470", "471", "473",
+                                                     "474", "475", "476", "477", "489", "520"};
   for (auto code : kJoinErrors)
     if (is(m, code) && m.nparams >= 2) {
       Channel* c = find_channel(m.param(1));
-      if (c && !c->in_irc) join_failed(m.param(1), m.param(m.nparams - 1));
+      if (!c || c->in_irc) return;
+      std::string why(m.param(m.nparams - 1));
+      if (code == "470" && m.nparams >= 4) why += " (" + std::string(m.param(2)) + ")";
+      join_failed(m.param(1), why);
       return;
     }
 }

@@ -436,6 +436,42 @@ def test_gateway_a_refused_line_is_told_without_echo_message():
         irc_net.close()
 
 
+class InspircdRedirect(Inspircd):
+    modules = Inspircd.modules + ("redirect",)
+
+
+def test_gateway_a_forwarded_join_is_an_error():
+    """A full channel that forwards elsewhere (InspIRCd's +L, Solanum's +f: numeric 470,
+    then a forced JOIN there): the user's join fails with the server's reason and where it
+    forwards, at once, instead of waiting for ever; the puppet does not stay in the other
+    channel."""
+    irc_net = InspircdRedirect().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #overflow")
+            bob.expect(r" 366 bob #overflow ")
+            bob.send("JOIN #full")
+            bob.expect(r" 366 bob #full ")
+            bob.send("MODE #full +l 1")
+            bob.expect(r"MODE #full \+l :?1")
+            bob.send("MODE #full +L #overflow")
+            bob.expect(r"MODE #full \+L :?#overflow")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            room = f"#full%local@{GW}"
+            alice.plugin["xep_0045"].join_muc(room, "alice")
+            p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+            assert p["error"]["condition"] == "not-allowed", p
+            assert "#overflow" in p["error"]["text"], p
+            # forced into #overflow, the puppet leaves it (and, in no channel, quits)
+            bob.expect(r"^:alice!\S+ JOIN :?#overflow", timeout=10)
+            bob.expect(r"^:alice!\S+ (PART #overflow|QUIT)", timeout=10)
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def drain(q):
     out = []
     while not q.empty():
