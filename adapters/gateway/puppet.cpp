@@ -250,18 +250,30 @@ void Puppet::connect_failed(const protocols::ConnectError& e,
   // Never reached it: the joins waiting for it fail now rather than hang (XEP-0045 §7.2.7).
   // An internal address behind an open network is a refusal, not an unreachable server.
   const bool forbidden = e.kind == protocols::ConnectError::Kind::forbidden;
-  const std::string text = "IRC server " + net_.host + ": " + e.reason +
-                           (forbidden ? " (irc.open_networks_allow_private is off)" : "");
+  give_up("IRC server " + net_.host + ": " + e.reason +
+              (forbidden ? " (irc.open_networks_allow_private is off)" : ""),
+          forbidden ? "not-allowed" : "remote-server-not-found");
+}
+
+// The network cannot be used (never reached, or it refused us): every join waiting for it
+// and every private chat through this puppet gets an error with `text`, what they queued
+// is dropped with it (told, not lost without a word), and the puppet retires.
+void Puppet::give_up(const std::string& text, std::string_view condition) {
+  if (reconnector_) reconnector_->stop();
   // From the nick the join asked for: never registered, the puppet has no nick of its own.
   for (auto& [_, c] : channels_)
     for (const auto& r : c.resources) {
       auto asked = c.requested.find(r);
       const std::string& nick = asked != c.requested.end() ? asked->second : identity_.nicks.front();
-      gw_.send(r, render_error("presence", occupant_jid(c, nick), r, {}, "cancel",
-                               forbidden ? "not-allowed" : "remote-server-not-found", xml_safe_text(text)));
+      gw_.send(r, render_error("presence", occupant_jid(c, nick), r, {}, "cancel", condition,
+                               xml_safe_text(text)));
     }
+  const std::string server = label_ + "@" + gw_.domain();
+  for (const auto& r : pm_resources_)
+    gw_.send(r, render_error("message", server, r, {}, "cancel", condition, xml_safe_text(text)));
   for (auto& [_, c] : channels_) leave_shared(c);
   channels_.clear();
+  pm_resources_.clear();
   queue_.clear();
   check_empty();
 }
@@ -1020,7 +1032,12 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (!link_) return;  // the write failed: on_irc_closed ran already
   if (ev == irc::ClientRegistration::Event::failed) {
     spdlog::info("gateway: {} on {}: registration failed: {}", bare_, net_.host, reg_.error());
-    if (auto link = link_) link->close(reg_.error());
+    auto link = link_;
+    // Never registered there (a wrong server password, a K-line, no nick accepted): told
+    // to the user, not retried without a word for ever. A known-good network is retried.
+    if (!ever_registered_ && !has_persistent())
+      give_up("IRC server " + net_.host + " refused the connection: " + reg_.error(), "not-authorized");
+    if (link) link->close(reg_.error());
     return;
   }
   if (ev == irc::ClientRegistration::Event::registered) return on_registered();

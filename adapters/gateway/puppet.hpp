@@ -254,6 +254,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void join_failed(std::string_view channel, std::string_view text);
   void on_connected(protocols::ConnectedStream s);
   void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
+  void give_up(const std::string& text, std::string_view condition);
   bool enqueue(std::string line, bool front = false);
   void pump();
   void send_now(std::string_view bytes);

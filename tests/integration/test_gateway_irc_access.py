@@ -38,7 +38,7 @@ GW = "irc.localhost"
 class Ngircd(g.Ngircd):
     """ngircd with the extras these tests need, in its own temp dir."""
 
-    def __init__(self, webirc=None, ident=False, tls=False):
+    def __init__(self, webirc=None, ident=False, tls=False, password=None):
         super().__init__()
         self.tls_port = None
         self.fingerprint = None
@@ -48,6 +48,8 @@ class Ngircd(g.Ngircd):
             conf = conf.replace("\tDNS = no\n", "\tDNS = yes\n").replace("\tIdent = no\n", "\tIdent = yes\n")
         if webirc:
             conf += f"\tWebircPassword = {webirc}\n"
+        if password:  # a server password ([Global]): a client without it gets ERROR
+            conf = conf.replace("[Global]\n", f"[Global]\n\tPassword = {password}\n")
         if tls:
             self.tls_port = h.free_port()
             cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
@@ -276,6 +278,31 @@ def test_tls_fingerprint_pinning():
             assert "not trusted" in p["error"]["text"], p
             xc.bye(alice)
             bob.c.close()
+    finally:
+        net.close()
+
+
+def test_a_refused_registration_is_told_not_retried():
+    """A network that refuses the puppet's registration (here a server password the gateway
+    does not have: ngircd answers ERROR) is not retried for ever without a word: the join
+    fails with the server's reason, a private message gets an error, nothing loops."""
+    net = Ngircd(password="letmein").start()
+    try:
+        with h.Parleyd(config([network("closed", net.port)])) as d:
+            alice = xc.login(g.Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            merrors = asyncio.Queue()
+            alice.add_event_handler("message_error", lambda m: merrors.put_nowait(m))
+            p = join_error(alice, f"#test%closed@{GW}/alice")
+            assert p["error"]["condition"] == "not-authorized", p
+            assert "refused the connection" in p["error"]["text"], p
+            alice.send_message(mto=f"bob%closed@{GW}", mbody="hello?", mtype="chat")
+            m = run(next_where(merrors, lambda m: True), timeout=20)
+            assert m["error"]["condition"] == "not-authorized", m
+            assert "refused the connection" in m["error"]["text"], m
+            LOOP.run_until_complete(asyncio.sleep(3))
+            tries = [l for l in d.log().splitlines() if "registration failed" in l]
+            assert len(tries) == 2, tries  # one for the join, one for the private message
+            xc.bye(alice)
     finally:
         net.close()
 
