@@ -12,6 +12,7 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_irc_gateway.p
 """
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -166,12 +167,18 @@ def wait_gone(irc, nick, timeout=10):
         LOOP.run_until_complete(asyncio.sleep(0.2))
 
 
+def irc_user_in(irc_port, nick, *channels):
+    """A raw IRC client in these channels (their operator when it opened them)."""
+    user = xc.LoopIrc(irc_port, nick)
+    for channel in channels:
+        user.send(f"JOIN {channel}")
+        user.expect(rf" 366 {nick} {re.escape(channel)} ")
+    return user
+
+
 def bob_in_test(irc_port):
     """bob, a raw IRC client, in #test (its operator when he opened it)."""
-    bob = xc.LoopIrc(irc_port, "bob")
-    bob.send("JOIN #test")
-    bob.expect(r" 366 bob #test ")
-    return bob
+    return irc_user_in(irc_port, "bob", "#test")
 
 
 def bob_and_alice_in_test(irc_port, xmpp_port):
@@ -448,11 +455,7 @@ def test_gateway_a_forwarded_join_is_an_error():
     irc_net = InspircdRedirect().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #overflow")
-            bob.expect(r" 366 bob #overflow ")
-            bob.send("JOIN #full")
-            bob.expect(r" 366 bob #full ")
+            bob = irc_user_in(irc_net.port, "bob", "#overflow", "#full")
             bob.send("MODE #full +l 1")
             bob.expect(r"MODE #full \+l :?1")
             bob.send("MODE #full +L #overflow")
