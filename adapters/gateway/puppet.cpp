@@ -334,8 +334,12 @@ void Puppet::on_registered() {
   pump();
 }
 
-bool Puppet::enqueue(std::string line, bool front) {
-  if (queue_.size() >= gw_.options().queue) return false;
+bool Puppet::enqueue(std::string line, bool front, bool control) {
+  // A JOIN, PART or NICK keeps the channel state true on both sides: refused when the
+  // user's lines filled the queue, a join hung and a PART was lost (the puppet stayed in
+  // the channel). They may pass the bound by kControlSlack (they come one per user action).
+  const std::size_t bound = gw_.options().queue + (control ? kControlSlack : 0);
+  if (queue_.size() >= bound) return false;
   if (front)
     queue_.push_front(std::move(line));
   else
@@ -412,7 +416,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     if (!irc::equal_fold(want, reg_.nick()) && reg_.registered()) {
       std::string line;
       irc::LineWriter(line).command("NICK").param(want).end();
-      enqueue(std::move(line));
+      enqueue(std::move(line), false, true);
     }
     return;
   }
@@ -425,7 +429,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   if (fresh && reg_.registered()) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue(std::move(line), true);  // a JOIN jumps the queue: messages for it follow it
+    enqueue(std::move(line), true, true);  // a JOIN jumps the queue: messages for it follow it
   }
 }
 
@@ -448,7 +452,7 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   w.command("PART").param(c->name);
   if (!status.empty()) w.trailing(one_line(status, kMaxReason));
   w.end();
-  if (reg_.registered() && link_) enqueue(std::move(line));
+  if (reg_.registered() && link_) enqueue(std::move(line), false, true);
   erase_channel(ascii_fold(channel));
   check_empty();
 }
@@ -743,7 +747,7 @@ void Puppet::join_persistent(const std::string& channel, const std::string& labe
   if (reg_.registered()) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue(std::move(line), true);
+    enqueue(std::move(line), true, true);
   }  // else on_registered joins every channel
 }
 
@@ -756,7 +760,7 @@ void Puppet::set_persistent(const std::string& channel, bool on) {
   if (reg_.registered() && link_) {
     std::string line;
     irc::LineWriter(line).command("PART").param(c->name).end();
-    enqueue(std::move(line));
+    enqueue(std::move(line), false, true);
   }
   erase_channel(ascii_fold(channel));
   check_empty();
@@ -1063,7 +1067,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       if (me && !m.param(0).empty()) {
         std::string line;
         irc::LineWriter(line).command("PART").param(m.param(0)).end();
-        enqueue(std::move(line));
+        enqueue(std::move(line), false, true);
       }
       return;
     }

@@ -235,6 +235,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // kernel below it (at 1,000 lines/s of 100 bytes a 50 ms tick holds 5 KB); more than that
   // wakes the reader as before.
   static constexpr int kTickLowWater = 16384;
+  static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
   void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line
@@ -255,7 +256,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void on_connected(protocols::ConnectedStream s);
   void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
   void give_up(const std::string& text, std::string_view condition);
-  bool enqueue(std::string line, bool front = false);
+  bool enqueue(std::string line, bool front = false, bool control = false);
   void pump();
   void send_now(std::string_view bytes);
   void check_empty();

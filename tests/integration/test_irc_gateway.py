@@ -573,6 +573,37 @@ def test_gateway_throttles_outgoing_lines():
         irc_net.close()
 
 
+def test_gateway_a_join_passes_a_full_queue():
+    """The user's lines fill the puppet's queue (irc.gateway_queue 3, a throttle of one line
+    per 3 s): a further message is refused (resource-constraint), but a join still goes out
+    (it jumps the queue) instead of hanging without a word."""
+    irc_net = Ngircd().start()
+    try:
+        cfg = gateway_config(irc_net.port)
+        cfg["irc"]["gateway_queue"] = 3
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 3000}
+        with h.Parleyd(cfg) as d:
+            bob = irc_user_in(irc_net.port, "bob", "#test", "#more")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            merrors = asyncio.Queue()
+            alice.add_event_handler("message_error", lambda m: merrors.put_nowait(m))
+            muc = alice.plugin["xep_0045"]
+            run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            for i in range(4):
+                alice.send_message(mto=ROOM, mbody=f"q{i}", mtype="groupchat")
+            m = run(next_where(merrors, lambda m: True), timeout=10)
+            assert m["error"]["condition"] == "resource-constraint", m
+            more = f"#more%local@{GW}"
+            run(muc.join_muc_wait(more, "alice", maxstanzas=0), timeout=15)
+            bob.expect(r"^:alice!\S+ JOIN :?#more", timeout=10)
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :q0$", timeout=15)  # the queue drains after it
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def test_gateway_pings_a_silent_server_and_reconnects():
     """A server that registers the puppet and then says nothing (a dead path): the puppet
     PINGs after irc.ping_interval, drops the link after irc.ping_timeout and connects again."""
