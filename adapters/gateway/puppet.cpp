@@ -334,12 +334,17 @@ void Puppet::on_registered() {
   pump();
 }
 
-bool Puppet::enqueue(std::string line, bool front, bool control) {
-  // A JOIN, PART or NICK keeps the channel state true on both sides: refused when the
-  // user's lines filled the queue, a join hung and a PART was lost (the puppet stayed in
-  // the channel). They may pass the bound by kControlSlack (they come one per user action).
-  const std::size_t bound = gw_.options().queue + (control ? kControlSlack : 0);
-  if (queue_.size() >= bound) return false;
+bool Puppet::enqueue(std::string line, bool front) { return queue_line(std::move(line), front, 0); }
+
+// A JOIN, PART or NICK keeps the channel state true on both sides: refused when the user's
+// lines filled the queue, a join hung and a PART was lost (the puppet stayed in the
+// channel). They may pass the bound by kControlSlack (they come one per user action).
+void Puppet::enqueue_control(std::string line, bool front) {
+  queue_line(std::move(line), front, kControlSlack);
+}
+
+bool Puppet::queue_line(std::string line, bool front, std::size_t slack) {
+  if (queue_.size() >= gw_.options().queue + slack) return false;
   if (front)
     queue_.push_front(std::move(line));
   else
@@ -416,7 +421,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     if (!irc::equal_fold(want, reg_.nick()) && reg_.registered()) {
       std::string line;
       irc::LineWriter(line).command("NICK").param(want).end();
-      enqueue(std::move(line), false, true);
+      enqueue_control(std::move(line));
     }
     return;
   }
@@ -429,7 +434,7 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   if (fresh && reg_.registered()) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue(std::move(line), true, true);  // a JOIN jumps the queue: messages for it follow it
+    enqueue_control(std::move(line), true);  // a JOIN jumps the queue: messages for it follow it
   }
 }
 
@@ -452,7 +457,7 @@ void Puppet::leave(const std::string& full_jid, const std::string& channel, std:
   w.command("PART").param(c->name);
   if (!status.empty()) w.trailing(one_line(status, kMaxReason));
   w.end();
-  if (reg_.registered() && link_) enqueue(std::move(line), false, true);
+  if (reg_.registered() && link_) enqueue_control(std::move(line));
   erase_channel(ascii_fold(channel));
   check_empty();
 }
@@ -747,7 +752,7 @@ void Puppet::join_persistent(const std::string& channel, const std::string& labe
   if (reg_.registered()) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue(std::move(line), true, true);
+    enqueue_control(std::move(line), true);
   }  // else on_registered joins every channel
 }
 
@@ -760,7 +765,7 @@ void Puppet::set_persistent(const std::string& channel, bool on) {
   if (reg_.registered() && link_) {
     std::string line;
     irc::LineWriter(line).command("PART").param(c->name).end();
-    enqueue(std::move(line), false, true);
+    enqueue_control(std::move(line));
   }
   erase_channel(ascii_fold(channel));
   check_empty();
@@ -1067,7 +1072,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       if (me && !m.param(0).empty()) {
         std::string line;
         irc::LineWriter(line).command("PART").param(m.param(0)).end();
-        enqueue(std::move(line), false, true);
+        enqueue_control(std::move(line));
       }
       return;
     }

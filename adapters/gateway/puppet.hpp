@@ -256,7 +256,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void on_connected(protocols::ConnectedStream s);
   void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
   void give_up(const std::string& text, std::string_view condition);
-  bool enqueue(std::string line, bool front = false, bool control = false);
+  bool enqueue(std::string line, bool front = false);
+  void enqueue_control(std::string line, bool front = false);  // JOIN, PART, NICK
+  bool queue_line(std::string line, bool front, std::size_t slack);
   void pump();
   void send_now(std::string_view bytes);
   void check_empty();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <utility>
 
 namespace parley::protocols {
 
@@ -172,20 +173,14 @@ TlsSession::Status TlsSession::handshake(std::string_view& in, std::string& out,
 TlsSession::Status TlsSession::read(std::string_view& in, std::string& out,
                                     const std::function<bool(const char*, std::size_t)>& sink) {
   if (!ssl_) return Status::error;
+  struct Restore {
+    bool was_in_use;
+    ~Restore() { t_plain_in_use = was_in_use; }
+  } restore{std::exchange(t_plain_in_use, true)};
   // Nested: a buffer of its own (rare, so allocated only then).
   std::unique_ptr<char[]> nested;
-  char* plain = t_plain;
-  if (t_plain_in_use) {
-    nested = std::make_unique<char[]>(sizeof t_plain);
-    plain = nested.get();
-  }
-  struct Use {
-    bool outer;
-    explicit Use(bool o) : outer(o) { t_plain_in_use = true; }
-    ~Use() {
-      if (outer) t_plain_in_use = false;
-    }
-  } use(!nested);
+  if (restore.was_in_use) nested = std::make_unique<char[]>(sizeof t_plain);
+  char* plain = nested ? nested.get() : t_plain;
   for (;;) {
     int n;
     Status st = Status::done;

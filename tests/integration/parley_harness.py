@@ -56,6 +56,17 @@ PARLEYD = os.path.abspath(os.environ.get("PARLEYD", str(SOURCE / "build" / "parl
 _handed_out: set[int] = set()
 
 
+def self_signed_cert(directory: str, cn: str = "irc.test.local") -> tuple[str, str, str]:
+    """cert.pem and key.pem (RSA, 2 days) made in directory for an IRC server under test, and
+    the certificate's SHA-256 fingerprint as operators copy it (AB:CD:...) for pinning."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", f"/CN={cn}"], check=True, capture_output=True)
+    out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
+                         check=True, capture_output=True, text=True).stdout
+    return cert, key, out.strip().split("=", 1)[1]
+
+
 def free_port(udp: bool = False) -> int:
     """A loopback port that is free right now for TCP (and for UDP too if udp=True).
 

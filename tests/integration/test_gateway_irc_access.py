@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import time
 
@@ -52,12 +51,7 @@ class Ngircd(g.Ngircd):
             conf = conf.replace("[Global]\n", f"[Global]\n\tPassword = {password}\n")
         if tls:
             self.tls_port = h.free_port()
-            cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                            "-days", "2", "-subj", "/CN=irc.test.local"], check=True, capture_output=True)
-            out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
-                                 check=True, capture_output=True, text=True).stdout
-            self.fingerprint = out.strip().split("=", 1)[1]  # AB:CD:... as operators copy it
+            cert, key, self.fingerprint = h.self_signed_cert(self.tmp)
             os.chmod(key, 0o644)  # ngircd reads it after dropping to nobody
             os.chmod(self.tmp, 0o755)
             conf += f"[SSL]\n\tCertFile = {cert}\n\tKeyFile = {key}\n\tPorts = {self.tls_port}\n"

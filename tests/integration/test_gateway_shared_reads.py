@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -78,18 +77,12 @@ class InspircdTls(Inspircd):
     def __init__(self):
         self.tls_port = h.free_port()
         self.certs = tempfile.mkdtemp(prefix="inspircd-tls-")
-        self.cert, key = os.path.join(self.certs, "cert.pem"), os.path.join(self.certs, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", self.cert,
-                        "-days", "2", "-subj", "/CN=irc.test.local"], check=True, capture_output=True)
-        out = subprocess.run(["openssl", "x509", "-in", self.cert, "-noout", "-fingerprint", "-sha256"],
-                             check=True, capture_output=True, text=True).stdout
-        self.fingerprint = out.strip().split("=", 1)[1]
+        self.cert, self.key, self.fingerprint = h.self_signed_cert(self.certs)
         super().__init__()
 
     def config(self):
-        key = os.path.join(self.certs, "key.pem")
         return super().config() + (
-            f'<sslprofile name="tls" provider="gnutls" certfile="{self.cert}" keyfile="{key}" '
+            f'<sslprofile name="tls" provider="gnutls" certfile="{self.cert}" keyfile="{self.key}" '
             f'dhfile="" hash="sha256" requestclientcert="no">\n'
             f'<bind address="127.0.0.1" port="{self.tls_port}" type="clients" sslprofile="tls">\n')
 
