@@ -134,6 +134,7 @@ void Puppet::arm_keepalive() {
       return link->close("Ping timeout");
     }
     if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
+    regain_nick();
     arm_keepalive();
   });
 }
@@ -301,6 +302,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
   link_.reset();
   lazy_ = false;
   deferred_ = false;
+  nick_change_.reset();  // not answered on this link; the next registration asks wanted_nick()
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
@@ -417,8 +419,14 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   }
   const std::string want = irc_nick_of(nick);
   if (!fresh && c.resources.count(full_jid) && !c.waiting.count(full_jid)) {
-    // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick.
-    if (!irc::equal_fold(want, reg_.nick()) && reg_.registered()) {
+    // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick. It
+    // is the nick of every later registration too: a reconnection keeps it, and one asked
+    // for while the link is down is taken there (rejoined_as tells the resources).
+    if (reg_.registered() && irc::equal_fold(want, reg_.nick())) return;  // a presence update
+    const std::string before = wanted_nick();
+    identity_.nicks = {want};
+    if (reg_.registered() && link_) {
+      nick_change_ = NickChange{want, full_jid, channel, before, id};
       std::string line;
       irc::LineWriter(line).command("NICK").param(want).end();
       enqueue_control(std::move(line));
@@ -428,7 +436,6 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   c.resources.insert(full_jid);
   c.requested[full_jid] = want;
   c.history[full_jid] = history;
-  (void)id;
   if (c.names_done && c.in_irc) return send_state(c, full_jid);
   c.waiting.insert(full_jid);
   if (fresh && reg_.registered()) {
@@ -990,14 +997,24 @@ void Puppet::read_on_tick() {
 
 void Puppet::names_ended(Channel& c) {
   if (c.names_done) {
-    // A rejoin after a reconnection: only the difference goes to XMPP.
+    // A rejoin after a reconnection: only the difference goes to XMPP, our own nick first.
+    rejoined_as(c);
+    const std::string me = ascii_fold(reg_.nick());
+    const bool assigned = !irc::equal_fold(reg_.nick(), wanted_nick());
     for (auto& [k, o] : c.occupants)
       if (!c.names.count(k)) occupant_presence(c, o, true, {});
     for (auto& [k, o] : c.names) {
       auto old = c.occupants.find(k);
-      if (old == c.occupants.end() || old->second.modes != o.modes) occupant_presence(c, o, false, {});
+      if (old != c.occupants.end() && old->second.modes == o.modes) continue;
+      if (k != me)
+        occupant_presence(c, o, false, {});
+      else  // our own presence, new nick or new role (XEP-0045 §7.6, §9.6: 110; 210 when not the nick asked
+            // for)
+        occupant_presence(c, o, false,
+                          assigned ? std::initializer_list<int>{110, 210} : std::initializer_list<int>{110});
     }
   }
+  c.self_nick = reg_.nick();
   c.occupants = std::move(c.names);
   c.names.clear();
   c.names_done = true;
@@ -1012,6 +1029,44 @@ void Puppet::names_ended(Channel& c) {
                   c.shared.leader ? "reads " + c.name + " for the other puppets"
                                   : "hears " + c.name + " through another puppet");
   }
+}
+
+// The new link's nick is not the one the resources know (a ghost of the old connection held
+// it, or the user asked for another while the link was down): a nick change (XEP-0045 §7.6,
+// unavailable with 303 and 110 from the old nick), not us leaving and someone else coming;
+// the old nick's entry is dropped, so whoever holds it now is a new occupant.
+void Puppet::rejoined_as(Channel& c) {
+  if (c.self_nick.empty() || irc::equal_fold(c.self_nick, reg_.nick())) return;
+  auto was = c.occupants.find(ascii_fold(c.self_nick));
+  if (was == c.occupants.end()) return;
+  const Occupant o = std::move(was->second);
+  c.occupants.erase(was);
+  occupant_presence(c, o, true, {303, 110}, reg_.nick());
+}
+
+// The link has another nick than the user's (most often the ghost of our previous
+// connection still held it at the reconnection): asked for again when its holder leaves
+// (QUIT, NICK) and on each keepalive check, as ZNC's keepnick does. A refusal is quiet.
+void Puppet::regain_nick() {
+  if (!link_ || !reg_.registered() || nick_change_ || irc::equal_fold(reg_.nick(), wanted_nick())) return;
+  std::string line;
+  irc::LineWriter(line).command("NICK").param(wanted_nick()).end();
+  enqueue_control(std::move(line));
+}
+
+void Puppet::nick_refused(std::string_view nick, bool erroneous, std::string_view text) {
+  if (!nick_change_ || !irc::equal_fold(nick, nick_change_->nick)) {
+    // Our own attempt (regain_nick): a nick the network calls erroneous never will be ours.
+    if (erroneous && irc::equal_fold(nick, wanted_nick())) identity_.nicks = {reg_.nick()};
+    return;
+  }
+  NickChange n = std::move(*nick_change_);
+  nick_change_.reset();
+  identity_.nicks = {n.before};
+  // XEP-0045 §7.6: the change is refused from the nick asked for; the occupant keeps its own.
+  if (Channel* c = find_channel(n.channel); c && c->resources.count(n.full_jid))
+    gw_.send(n.full_jid, render_error("presence", occupant_jid(*c, n.nick), n.full_jid, n.id, "cancel",
+                                      erroneous ? "not-acceptable" : "conflict", xml_safe_text(text)));
 }
 
 void Puppet::join_failed(std::string_view channel, std::string_view text) {
@@ -1044,8 +1099,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
     auto link = link_;
     // Never registered there (a wrong server password, a K-line, no nick accepted): told
     // to the user, not retried without a word for ever. A known-good network is retried.
+    // Every nick taken is a conflict (XEP-0045 §7.2.9), not a refusal of the user.
     if (!ever_registered_ && !has_persistent())
-      give_up("IRC server " + net_.host + " refused the connection: " + reg_.error(), "not-authorized");
+      give_up("IRC server " + net_.host + " refused the connection: " + reg_.error(),
+              reg_.nicks_exhausted() ? "conflict" : "not-authorized");
     if (link) link->close(reg_.error());
     return;
   }
@@ -1056,6 +1113,12 @@ void Puppet::on_irc_message(const irc::Message& m) {
     echoes_ = false;
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
+
+  // A NICK refused after registration (ERRONEUSNICKNAME, NICKNAMEINUSE, NICKCOLLISION,
+  // UNAVAILRESOURCE: "<me> <nick> :why"; 437 names a channel when a join is refused).
+  if ((is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437")) && m.nparams >= 2 &&
+      !find_channel(m.param(1)))
+    return nick_refused(m.param(1), is(m, "432"), m.param(m.nparams - 1));
 
   if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: what we said before it is in place
     if (const auto marker = marker_of(m.param(m.nparams - 1)))
@@ -1165,6 +1228,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       occupant_presence(c, it->second, true, {}, {}, {}, xml_safe_text(m.param(0)));
       c.occupants.erase(it);
     }
+    if (irc::equal_fold(who, wanted_nick())) regain_nick();  // its holder left (a ghost timed out)
     return;
   }
   if (is(m, "NICK") && m.nparams >= 1) return on_nick(who, m.param(0));
@@ -1313,6 +1377,7 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   const std::string ok = ascii_fold(old_nick);
   const bool self = ok == ascii_fold(reg_.nick()) || irc::equal_fold(new_nick, reg_.nick());
   if (self) gw_.shared_reads().nick_changed(this, new_nick);
+  if (self && nick_change_ && irc::equal_fold(new_nick, nick_change_->nick)) nick_change_.reset();
   const std::uint64_t h = SharedReads::hash(new_nick, SharedReads::hash(old_nick, 0x4e49434b));  // "NICK"
   for (auto& [_, c] : channels_) {
     auto it = c.occupants.find(ok);
@@ -1326,7 +1391,9 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
     o.nick = std::string(new_nick);
     occupant_presence(c, o, false, self ? std::initializer_list<int>{110} : std::initializer_list<int>{});
     c.occupants[ascii_fold(new_nick)] = std::move(o);
+    if (self) c.self_nick = std::string(new_nick);
   }
+  if (!self && irc::equal_fold(old_nick, wanted_nick())) regain_nick();  // its holder took another
 }
 
 void Puppet::on_mode(const irc::Message& m) {

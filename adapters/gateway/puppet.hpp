@@ -182,6 +182,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::map<std::string, Occupant> occupants;      // folded nick -> occupant, once NAMES ended
     std::map<std::string, Occupant> names;          // 353s being collected
     std::string topic;
+    std::string self_nick;               // our nick as its resources know it (their last self-presence)
     std::string archive_key;             // Gateway::archive_key_of, made once
     RecentLines::Cursor archive_cursor;  // which recent archived lines this puppet matched (line_ids.hpp)
     bool in_irc = false;                 // our JOIN was echoed on the current link
@@ -251,6 +252,23 @@ class Puppet : public IrcLink::Owner, public SharedReader {
                       bool heard);
   void answer_ctcp(std::string_view nick, std::string_view command, std::string_view params);
   void on_nick(std::string_view old_nick, std::string_view new_nick);
+  // A nick change a resource asked for (XEP-0045 §7.6), until the server takes or refuses it.
+  struct NickChange {
+    std::string nick;      // asked for
+    std::string full_jid;  // by this resource
+    std::string channel;   // in this room
+    std::string before;    // the nick wanted until then (wanted_nick)
+    std::string id;        // its presence's id, kept in a refusal (RFC 6120 §8.3.1)
+  };
+  // The nick the user wants: asked for at every registration (a reconnection keeps a
+  // change), and asked for again while the link has another (regain_nick).
+  const std::string& wanted_nick() const { return identity_.nicks.front(); }
+  void regain_nick();
+  // 432/433/436/437 for `nick` after registration.
+  void nick_refused(std::string_view nick, bool erroneous, std::string_view text);
+  // After a rejoin: our nick as the channel's resources know it, if the new link has
+  // another (names_ended).
+  void rejoined_as(Channel& c);
   void on_mode(const protocols::irc::Message& m);
   void join_failed(std::string_view channel, std::string_view text);
   void on_connected(protocols::ConnectedStream s);
@@ -285,6 +303,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void arm_keepalive();
   // The connection as the identd knows it (identd.hpp), while it is open.
   std::optional<std::pair<protocols::tcp::endpoint, protocols::tcp::endpoint>> ident_key_;
+  std::optional<NickChange> nick_change_;  // a NICK the user asked for, written, not answered yet
   void forget_ident();
   // The user's resource escaped as a `to` value, for the channel lines it hears (channel_lines.hpp).
   ChannelLines::EscapedTo escaped_to_;

@@ -9,6 +9,7 @@ namespace parley::adapters::gateway {
 using protocols::xmpp::XmlWriter;
 
 namespace {
+constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
 constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";
 constexpr std::string_view kStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
 }  // namespace
@@ -192,6 +193,9 @@ std::string render_error(std::string_view kind, std::string_view from, std::stri
   std::string out;
   XmlWriter w(out);
   w.open(kind).attr("from", from).attr("to", to).attr("type", "error").attr_if("id", id);
+  // Every presence the gateway refuses was a MUC join or nick change: XEP-0045's errors
+  // carry the join's <x/> (§7.2.x, §7.6 examples), which clients match them by.
+  if (kind == "presence") w.open("x").attr("xmlns", kMuc).close();
   w.open("error").attr("type", type).open(condition).attr("xmlns", kStanzas).close();
   if (!text.empty()) w.open("text").attr("xmlns", kStanzas).text(text).close();
   w.finish();

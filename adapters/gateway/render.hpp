@@ -72,7 +72,8 @@ std::string render_disco_info(std::string_view from, std::string_view to, std::s
 // An empty iq result (XEP-0199 ping).
 std::string render_iq_result(std::string_view from, std::string_view to, std::string_view id);
 
-// An error reply to a stanza (RFC 6120 §8.3): kind "presence"/"message"/"iq".
+// An error reply to a stanza (RFC 6120 §8.3): kind "presence"/"message"/"iq"; a presence
+// error carries XEP-0045's <x xmlns='http://jabber.org/protocol/muc'/>.
 std::string render_error(std::string_view kind, std::string_view from, std::string_view to,
                          std::string_view id, std::string_view type, std::string_view condition,
                          std::string_view text);

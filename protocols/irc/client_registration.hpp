@@ -74,6 +74,9 @@ class ClientRegistration {
   const Isupport& isupport() const { return isupport_; }
   const CapNegotiator& caps() const { return cap_; }
   const std::string& error() const { return error_; }
+  // Failed because every nick candidate was refused (in use, erroneous): a conflict, not a
+  // refusal of the user.
+  bool nicks_exhausted() const { return attempt_ >= kMaxNickAttempts; }
   // SASL's outcome: running while none was tried or it is in progress.
   SaslClient::Status sasl_status() const { return sasl_ ? sasl_->status() : SaslClient::Status::running; }
   bool sasl_tried() const { return sasl_ != nullptr; }

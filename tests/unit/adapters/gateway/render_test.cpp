@@ -49,3 +49,15 @@ TEST_CASE("render_message: an empty stanza closes itself, an empty subject is ke
   CHECK(render_message("a", "b", "groupchat", "hi", nullptr, "x") ==
         "<message from='a' to='b' type='groupchat' id='x'><body>hi</body></message>");
 }
+
+TEST_CASE("render_error: a presence error carries the MUC <x/>, other kinds do not") {
+  const auto p = render_error("presence", "#c%net@gw/nick", "u@h/r", "j1", "cancel", "conflict", "in use");
+  CHECK(p.find("type='error'") != std::string::npos);
+  CHECK(p.find("id='j1'") != std::string::npos);
+  CHECK(p.find("<x xmlns='http://jabber.org/protocol/muc'/>") != std::string::npos);
+  CHECK(p.find("<conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>") != std::string::npos);
+  CHECK(p.find("<x xmlns") < p.find("<error"));
+  const auto m = render_error("message", "#c%net@gw", "u@h/r", {}, "cancel", "not-allowed", {});
+  CHECK(m.find("jabber.org/protocol/muc") == std::string::npos);
+  CHECK(m.find("id=") == std::string::npos);
+}
