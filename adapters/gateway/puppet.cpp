@@ -1378,6 +1378,9 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   const bool self = ok == ascii_fold(reg_.nick()) || irc::equal_fold(new_nick, reg_.nick());
   if (self) gw_.shared_reads().nick_changed(this, new_nick);
   if (self && nick_change_ && irc::equal_fold(new_nick, nick_change_->nick)) nick_change_.reset();
+  // Renamed by a raw NICK of the user's, or by the network (services' enforcement): that is
+  // the nick from now on, not one to take back from (regain_nick would fight services).
+  if (self && !irc::equal_fold(new_nick, wanted_nick())) identity_.nicks = {std::string(new_nick)};
   const std::uint64_t h = SharedReads::hash(new_nick, SharedReads::hash(old_nick, 0x4e49434b));  // "NICK"
   for (auto& [_, c] : channels_) {
     auto it = c.occupants.find(ok);

@@ -7,7 +7,8 @@ and raw IRC clients. Checked:
   than shown itself leaving, and the nick is taken back when the ghost quits;
 - a nick change the user asked for is kept across a reconnection, one asked for while the
   link is down is taken at the reconnection and told, and one already in use is refused
-  with <conflict/> while the occupant keeps its nick;
+  with <conflict/> while the occupant keeps its nick; a rename by a raw NICK command is
+  the nick from then on (not taken back);
 - a first registration where every nick is taken is a <conflict/>, not <not-authorized/>.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_nicks.py
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_gateway_component import NgircdFlood  # noqa: E402
-from test_irc_gateway import ROOM, Client, Ngircd, gateway_config, irc_user_in  # noqa: E402
+from test_irc_gateway import GW, ROOM, Client, Ngircd, gateway_config, irc_user_in  # noqa: E402
 from xmpp_client import codes, item, next_where, run  # noqa: E402
 
 xc.configure_logging()
@@ -113,7 +114,9 @@ def test_a_ghost_holding_the_nick_at_reconnection():
 def test_a_nick_change_is_kept_refused_or_taken_at_reconnection():
     irc_net = Ngircd().start()
     try:
-        with h.Parleyd(gateway_config(irc_net.port)) as d:
+        config = gateway_config(irc_net.port)
+        config["irc"].update({"ping_interval": 5, "ping_timeout": 60})  # a keepalive check every 2.5 s
+        with h.Parleyd(config) as d:
             bob = irc_user_in(irc_net.port, "bob", "#test")
             carol = irc_user_in(irc_net.port, "carol", "#test")
             alice = muc_user(d.ports["xmpp"])
@@ -153,6 +156,17 @@ def test_a_nick_change_is_kept_refused_or_taken_at_reconnection():
             bob.expect(r"^:alison!\S+ JOIN :?#test", timeout=20)
             p = self_renamed(alice, "alicia", "alison")
             assert 210 not in codes(p), p
+
+            # renamed by a raw command (or by services): the nick from now on, not taken back
+            # at the next keepalive checks
+            alice.send_message(mto=f"local@{GW}", mbody="NICK alison2", mtype="chat")
+            bob.expect(r"^:alison!\S+ NICK :?alison2$")
+            self_renamed(alice, "alison", "alison2")
+            try:
+                line = bob.expect(r" NICK ", timeout=6)
+            except AssertionError:
+                line = None
+            assert line is None, line
             xc.bye(alice)
             bob.c.close()
     finally:
