@@ -309,9 +309,13 @@ void Puppet::on_irc_closed(std::string_view reason) {
     c.echo_skip.clear();  // those echoes will not come
     leave_shared(c);
     if (c.sent.empty()) continue;
-    // What was written will never be echoed now; what queue_ still holds is sent (and
-    // echoed) after the reconnection. The PRIVMSGs to a channel are queued in order, so the
-    // newest entries are the queued ones.
+    if (echoes_) {
+      resend_unechoed(c);
+      continue;
+    }
+    // Without echo-message what was written is not known to have arrived or not: reflected
+    // as said (what queue_ still holds is sent after the reconnection). The PRIVMSGs to a
+    // channel are queued in order, so the newest entries are the queued ones.
     reflect_unechoed(c, queued_lines(c));
   }
   // In no channel but still chatting privately (pm_resources_): it reconnects as well, or
@@ -571,6 +575,26 @@ void Puppet::reflect(Channel& c, std::string_view id, std::string_view body, std
   for (const auto& r : c.resources)
     gw_.send(r, render_message(occupant_jid(c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
                                sid, room));
+}
+
+// The link is gone with lines written to the channel that the server never echoed: it did
+// not take them (a server killed with them in its buffers, a TCP path that died and took
+// what we wrote until the ping timeout). Queued again, in their order, ahead of what waits
+// to be written: they go after the rejoin, and their entries keep waiting for the echo on
+// the new link (reflected there, or by on_registered if it does not echo). A line the
+// server took whose echo the dying link lost is sent twice: a duplicate rather than a loss.
+void Puppet::resend_unechoed(Channel& c) {
+  const std::size_t queued = queued_lines(c);
+  if (c.sent.size() <= queued) return;
+  const std::size_t written = c.sent.size() - queued;
+  for (std::size_t i = written; i-- > 0;) {
+    std::string line;
+    irc::LineWriter(line).command("PRIVMSG").param(c.name).trailing(c.sent[i].text).end();
+    queue_.push_front(std::move(line));
+    c.sent[i].ticks = 0;
+  }
+  spdlog::info("gateway: {} on {}: {} line(s) to {} not echoed before the link was lost: sent again", bare_,
+               net_.host, written, c.name);
 }
 
 void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {

@@ -247,6 +247,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // echoing): reflected as they were said, as without echo-message. keep: the newest
   // entries still waiting in queue_.
   void reflect_unechoed(Channel& c, std::size_t keep = 0);
+  // The link is lost: lines written to the channel but never echoed are queued again.
+  void resend_unechoed(Channel& c);
   // The line's XEP-0359 stanza-id (its MAM id), "" when not archived (Gateway::archive_line).
   std::string archive(Channel& c, std::string_view nick, std::string_view body, bool action, bool notice,
                       bool heard);

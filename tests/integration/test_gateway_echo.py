@@ -5,12 +5,15 @@ reflection of an XMPP user's message goes out when the server echoes the line: t
 sees what the channel saw, in the channel's order, with their own stanza id. A line the
 channel refuses (+m, 404 ERR_CANNOTSENDTOCHAN) is an error to the sender instead of a
 reflection, so a client never shows as sent what nobody on IRC read. What the user says
-while the network is down is reflected only once it has reached the channel.
+while the network is down is reflected only once it has reached the channel, and a line
+written to a server that died before taking it is sent again after the reconnection.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_echo.py
 """
 import asyncio
 import os
+import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -126,6 +129,49 @@ def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
                 bob.expect(r"^:alice!\S+ PRIVMSG #test :said while down$", timeout=10)
             r = run(next_where(alice.group, lambda m: m["id"] == "q1"), timeout=10)
             assert r["body"] == "said while down", r
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+def test_echo_message_a_line_the_lost_server_never_took_is_sent_again():
+    """InspIRCd stops (SIGSTOP) with alice's line in its socket buffer and is then killed: the
+    line was written but never taken. It is sent again after the reconnection and reflected
+    once, when the new link echoes it, instead of being reflected as sent when the link was
+    lost and never reaching IRC."""
+    irc_net = Inspircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = join(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            say(alice, "before", "b1")
+            run(next_where(alice.group, lambda m: m["id"] == "b1"))
+
+            os.kill(irc_net.proc.pid, signal.SIGSTOP)
+            say(alice, "in flight", "f1")
+            settle(1.0)  # written to the stopped server's socket
+            irc_net.kill()
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            settle(1.0)
+            assert [m["body"] for m in drain(alice.group)] == [], "reflected though IRC never took it"
+            assert re.search(r"1 line\(s\) to #test not echoed before the link was lost: sent again", d.log())
+            irc_net.start()  # same port
+            bob = bob_in_test(irc_net.port)
+            names = [l for l in bob.c.lines if " 353 bob " in l][-1]
+            if "alice" not in names.split(" :", 1)[1].replace("@", " ").split():  # see the test above
+                bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+                bob.expect(r"^:alice!\S+ PRIVMSG #test :in flight$", timeout=10)
+            # reflected when the new link echoed it: the channel has it
+            r = run(next_where(alice.group, lambda m: m["id"] == "f1"), timeout=20)
+            assert r["body"] == "in flight", r
+            say(alice, "after", "a1")
+            bodies = []
+            run(next_where(alice.group, lambda m: bodies.append(m["body"]) or m["id"] == "a1"))
+            assert bodies == ["after"], bodies  # once
             xc.bye(alice)
             bob.c.close()
     finally:

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_gateway_component import NgircdFlood  # noqa: E402
-from test_irc_gateway import GW, ROOM, Client, Ngircd, gateway_config, irc_user_in  # noqa: E402
+from test_irc_gateway import GW, ROOM, Client, Ngircd, drain, gateway_config, irc_user_in  # noqa: E402
 from xmpp_client import codes, item, next_where, run  # noqa: E402
 
 xc.configure_logging()
@@ -43,11 +43,6 @@ def self_renamed(alice, old, new):
     p = run(next_where(alice.mucpres, lambda p: from_nick(p, new) and p["type"] != "unavailable"))
     assert 110 in codes(p), p
     return p
-
-
-def drain(q):
-    while not q.empty():
-        q.get_nowait()
 
 
 def kill_and_restart(irc_net, d, alice, occupy=()):
