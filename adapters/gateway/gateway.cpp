@@ -112,11 +112,16 @@ bool Gateway::public_only(const config::IrcNetwork& net) const {
   return true;
 }
 
+std::string Gateway::addressed(const XmppIn& s) const {
+  std::string jid = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
+  if (!s.to_resource.empty()) jid += "/" + s.to_resource;
+  return jid;
+}
+
 void Gateway::error_reply(const XmppIn& s, std::string_view type, std::string_view condition,
                           std::string_view text) {
   if (s.type == "error") return;  // RFC 6120 §8.3.1: never answer an error with an error
-  std::string from = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
-  if (!s.to_resource.empty()) from += "/" + s.to_resource;
+  const std::string from = addressed(s);
   const std::string_view kind = s.kind == XmppIn::Kind::message    ? "message"
                                 : s.kind == XmppIn::Kind::presence ? "presence"
                                                                    : "iq";
@@ -452,9 +457,10 @@ void Gateway::on_message(const XmppIn& s) {
       ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
     if (s.body)
-      ok = p->private_message(s.from, a->resource, *s.body, &why, s.spans);  // a MUC private message
+      ok =
+          p->private_message(s.from, a->resource, *s.body, &why, s.spans, addressed(s), s.id);  // MUC private
   } else if (a->kind == GatewayAddress::Kind::user) {
-    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why, s.spans);
+    if (s.body) ok = p->private_message(s.from, a->target, *s.body, &why, s.spans, addressed(s), s.id);
   } else if (a->kind == GatewayAddress::Kind::server) {
     // Raw IRC commands to net@gw, on this user's own connection only (puppet_for keys by
     // the sender's bare JID); one line of the body is one command.

@@ -57,6 +57,14 @@ std::string irc_nick_of(std::string_view want) {
 // A TOPIC, PART or KICK text fits comfortably in one line after its command and channel.
 constexpr std::size_t kMaxReason = 300;
 
+// A "PRIVMSG <to> :..." line is to `nick`.
+bool pm_to(std::string_view line, std::string_view nick) {
+  constexpr std::string_view head = "PRIVMSG ";
+  const auto colon = line.find(" :");
+  return line.starts_with(head) && colon != std::string_view::npos && colon > head.size() &&
+         irc::equal_fold(line.substr(head.size(), colon - head.size()), nick);
+}
+
 // The text of a "PRIVMSG <target> :<text>\r\n" line (privmsg_lines): what an echo of it
 // carries as its last parameter.
 std::string_view line_text(std::string_view line) {
@@ -318,6 +326,10 @@ void Puppet::on_irc_closed(std::string_view reason) {
     // channel are queued in order, so the newest entries are the queued ones.
     reflect_unechoed(c, queued_lines(c));
   }
+  if (echoes_)
+    resend_unechoed_pms();
+  else
+    pms_sent_.clear();  // their fate is unknown, and no echo will say
   // In no channel but still chatting privately (pm_resources_): it reconnects as well, or
   // what its user says next would wait in queue_ for a link that never comes.
   if (quitting_ || (channels_.empty() && pm_resources_.empty())) return check_empty();
@@ -327,6 +339,7 @@ void Puppet::on_irc_closed(std::string_view reason) {
 void Puppet::on_registered() {
   ever_registered_ = true;
   echoes_ = reg_.caps().enabled("echo-message");
+  if (!echoes_) pms_sent_.clear();  // no echo will end them
   if (!echoes_)  // this link does not echo: what waited for an echo is reflected now
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   link_->clear_deadline();
@@ -538,9 +551,10 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   const bool via_leader = !lines.empty() && c->shared.group && !c->shared.leader;
   const bool await_echo = (echoes_ && !lines.empty()) || via_leader;
   if (await_echo) {
+    const auto now = protocols::coarse_now();
     // Who said it, the id and the body ride on the message's last line only.
     for (const auto& l : lines)
-      c->sent.push_back(Sent{.text = std::string(line_text(l)), .via_leader = via_leader});
+      c->sent.push_back(Sent{.text = std::string(line_text(l)), .via_leader = via_leader, .at = now});
     Sent& last = c->sent.back();
     last.full_jid = full_jid;
     last.id = id;
@@ -583,7 +597,12 @@ void Puppet::reflect(Channel& c, std::string_view id, std::string_view body, std
 // to be written: they go after the rejoin, and their entries keep waiting for the echo on
 // the new link (reflected there, or by on_registered if it does not echo). A line the
 // server took whose echo the dying link lost is sent twice: a duplicate rather than a loss.
+// Lines older than resend_window are reflected as before (a filter dropped them).
 void Puppet::resend_unechoed(Channel& c) {
+  const auto since = protocols::coarse_now() - resend_window();
+  std::size_t stale = 0;
+  while (stale < c.sent.size() && c.sent[stale].at < since) ++stale;
+  reflect_unechoed(c, c.sent.size() - stale);  // as when a later line's echo passes them
   const std::size_t queued = queued_lines(c);
   if (c.sent.size() <= queued) return;
   const std::size_t written = c.sent.size() - queued;
@@ -595,6 +614,57 @@ void Puppet::resend_unechoed(Channel& c) {
   }
   spdlog::info("gateway: {} on {}: {} line(s) to {} not echoed before the link was lost: sent again", bare_,
                net_.host, written, c.name);
+}
+
+std::chrono::steady_clock::duration Puppet::resend_window() const {
+  return gw_.options().ping_timeout + std::chrono::seconds(30);
+}
+
+void Puppet::resend_unechoed_pms() {
+  const auto since = protocols::coarse_now() - resend_window();
+  while (!pms_sent_.empty() && pms_sent_.front().at < since) pms_sent_.pop_front();
+  // The newest entries may still be in queue_ (throttled): matched from the back, in order.
+  std::size_t queued = 0;
+  auto want = pms_sent_.rbegin();
+  for (auto q = queue_.rbegin(); q != queue_.rend() && want != pms_sent_.rend(); ++q)
+    if (*q == want->line) {
+      ++queued;
+      ++want;
+    }
+  const std::size_t written = pms_sent_.size() - queued;
+  for (std::size_t i = written; i-- > 0;) queue_.push_front(pms_sent_[i].line);
+  if (written)
+    spdlog::info("gateway: {} on {}: {} private line(s) not echoed before the link was lost: sent again",
+                 bare_, net_.host, written);
+}
+
+// Matched like a channel line's echo (on_own_channel_line): the oldest entry to that nick
+// with that text, the ones before it dropped by the server; a text the server changed takes
+// the oldest entry to that nick.
+void Puppet::pm_echoed(std::string_view target, std::string_view text) {
+  std::optional<std::size_t> first;
+  for (std::size_t k = 0; k < pms_sent_.size(); ++k) {
+    const std::string_view l = pms_sent_[k].line;
+    if (!pm_to(l, target)) continue;
+    if (!first) first = k;
+    if (line_text(l) != text) continue;
+    pms_sent_.erase(pms_sent_.begin(), pms_sent_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+    return;
+  }
+  if (first) pms_sent_.erase(pms_sent_.begin() + static_cast<std::ptrdiff_t>(*first));
+}
+
+void Puppet::no_such_nick(std::string_view nick, std::string_view text) {
+  // The newest private message to that nick is the one refused (the user wrote, the server
+  // answered within a round trip); every entry to it is done.
+  const PmSent* newest = nullptr;
+  for (const auto& e : pms_sent_)
+    if (pm_to(e.line, nick)) newest = &e;
+  if (!newest) return;  // a raw command's 401 (WHOIS, MODE): shown as the server's answer
+  if (!newest->addressed.empty() && has_resource(newest->full_jid))
+    gw_.send(newest->full_jid, render_error("message", newest->addressed, newest->full_jid, newest->id,
+                                            "wait", "recipient-unavailable", xml_safe_text(text)));
+  std::erase_if(pms_sent_, [&](const PmSent& e) { return pm_to(e.line, nick); });
 }
 
 void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
@@ -669,14 +739,23 @@ bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, 
 }
 
 bool Puppet::private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                             std::string* why, const std::vector<irc::Span>& spans) {
+                             std::string* why, const std::vector<irc::Span>& spans,
+                             const std::string& addressed, const std::string& id) {
   std::vector<std::string> lines;
   privmsg_lines(reg_.nick(), nick, body, gw_.options().max_lines, lines, "PRIVMSG", spans);
   if (queue_.size() + lines.size() > gw_.options().queue) {
     *why = "resource-constraint";
     return false;
   }
-  for (auto& l : lines) queue_.push_back(std::move(l));
+  const auto now = protocols::coarse_now();
+  // Bounded in number and, without echoes to end them, in time (a 401 comes within a round trip).
+  while (!pms_sent_.empty() && (pms_sent_.size() + lines.size() > gw_.options().queue ||
+                                pms_sent_.front().at < now - resend_window()))
+    pms_sent_.pop_front();
+  for (auto& l : lines) {
+    pms_sent_.push_back({l, now, full_jid, addressed, id});
+    queue_.push_back(std::move(l));
+  }
   // A resource in no channel here still gets the answers (and holds the connection open).
   bool in_some_channel = false;
   for (const auto& [_, c] : channels_) in_some_channel |= c.resources.count(full_jid) != 0;
@@ -1135,6 +1214,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (!reg_.registered()) return;
   if (is(m, "CAP") && echoes_ && !reg_.caps().enabled("echo-message")) {  // CAP DEL echo-message
     echoes_ = false;
+    pms_sent_.clear();
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
 
@@ -1143,6 +1223,9 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if ((is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437")) && m.nparams >= 2 &&
       !find_channel(m.param(1)))
     return nick_refused(m.param(1), is(m, "432"), m.param(m.nparams - 1));
+
+  if (is(m, "401") && m.nparams >= 2 && !reg_.isupport().is_channel(m.param(1)))  // ERR_NOSUCHNICK
+    return no_such_nick(m.param(1), m.param(m.nparams - 1));
 
   if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: what we said before it is in place
     if (const auto marker = marker_of(m.param(m.nparams - 1)))
@@ -1314,7 +1397,10 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
       }
     return on_channel_line(target, from_nick, text, notice);
   }
-  if (own) return;  // the echo of our private message or CTCP reply: the user has it
+  if (own) {  // the echo of our private message or CTCP reply: the user has it
+    if (!notice) pm_echoed(target, text);
+    return;
+  }
   // A NOTICE is shown as a message with a "[notice] " prefix (documented in
   // docs/ARCHITECTURE.md): XMPP has no notice type a client would render distinctly.
   const std::string_view prefix = notice ? "[notice] " : "";

@@ -62,8 +62,11 @@ class Puppet : public IrcLink::Owner, public SharedReader {
            const std::string& id, std::string* why, const std::vector<protocols::irc::Span>& spans = {});
   bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
                  std::string* why);
+  // addressed: the JID the user wrote to (nick%net@gw, or room/nick for a MUC private
+  // message) and id its stanza's: an IRC refusal (401) comes back from there as an error.
   bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
-                       std::string* why, const std::vector<protocols::irc::Span>& spans = {});
+                       std::string* why, const std::vector<protocols::irc::Span>& spans = {},
+                       const std::string& addressed = {}, const std::string& id = {});
   // Raw IRC commands from the server JID net@gw (outgoing.hpp raw_lines); false when the
   // queue cannot take them.
   bool raw(const std::string& full_jid, std::string_view body, std::string* why);
@@ -169,6 +172,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     // kLeaderEchoTicks (reflect_overdue): reflected, or with echo-message read for.
     bool via_leader = false;
     std::uint16_t ticks = 0;  // gateway ticks since it was written (via_leader only)
+    std::chrono::steady_clock::time_point at{};  // when it was said (resend_unechoed)
   };
   struct Channel {
     std::string name;                               // as sent to IRC (lower-cased by the address)
@@ -249,6 +253,11 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void reflect_unechoed(Channel& c, std::size_t keep = 0);
   // The link is lost: lines written to the channel but never echoed are queued again.
   void resend_unechoed(Channel& c);
+  // The same for private messages (pms_sent_).
+  void resend_unechoed_pms();
+  // Our private message came back (echo-message): it and what the server dropped before it
+  // are done.
+  void pm_echoed(std::string_view target, std::string_view text);
   // The line's XEP-0359 stanza-id (its MAM id), "" when not archived (Gateway::archive_line).
   std::string archive(Channel& c, std::string_view nick, std::string_view body, bool action, bool notice,
                       bool heard);
@@ -296,6 +305,21 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // answers and keep the connection open (bounded by the user's resources).
   std::set<std::string> pm_resources_;
   std::deque<Missed> missed_pms_;  // private messages while no resource was there
+  // Private message lines queued or written on a link with echo-message, until their echo:
+  // those written but never echoed when the link is lost are sent again (resend_unechoed).
+  // Also kept on a link without echo-message, for no_such_nick (and bounded in time there).
+  struct PmSent {
+    std::string line;
+    std::chrono::steady_clock::time_point at;  // when it was said
+    std::string full_jid, addressed, id;       // who said it, to which JID, its stanza's id
+  };
+  // ERR_NOSUCHNICK for a private message: an error to the resource that wrote to that nick.
+  void no_such_nick(std::string_view nick, std::string_view text);
+  std::deque<PmSent> pms_sent_;
+  // Unechoed lines said longer ago than this when the link is lost are not sent again: the
+  // link was alive after them (a dead path is noticed within ping_timeout), so the server
+  // dropped them on purpose (a filter, a 401 unanswered here), not the path.
+  std::chrono::steady_clock::duration resend_window() const;
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;

@@ -288,6 +288,89 @@ class Parleyd:
 _running: list[Parleyd] = []
 
 
+class TcpProxy:
+    """Relays 127.0.0.1:port -> 127.0.0.1:target (a real byte relay, no mock) and keeps the
+    bytes sent toward target. down_open cleared: what target sends waits, in order.
+    blackhole(): what the current connections send toward target is dropped from then on,
+    as on a TCP path that died; drop() closes them (new ones relay as before)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.up = b""  # everything the dialer sent, over all connections
+        self.lock = threading.Lock()
+        self.accepting = True
+        self.conns = []
+        self.dead = set()  # sockets whose bytes toward target are dropped (blackhole)
+        self.down_open = threading.Event()  # cleared: what target sends waits here, in order
+        self.down_open.set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if not self.accepting:
+                c.close()
+                continue
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                c.close()
+                continue
+            s.settimeout(None)
+            self.conns += [c, s]
+            threading.Thread(target=self._pump, args=(c, s, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(s, c, False), daemon=True).start()
+
+    def _pump(self, src, dst, count):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if count and src in self.dead:
+                    continue
+                if count:
+                    with self.lock:
+                        self.up += data
+                else:
+                    self.down_open.wait(30)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def blackhole(self):
+        self.dead.update(self.conns[0::2])  # the accepted (dialer's) sockets
+
+    def drop(self):
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conns = []
+
+    def mark(self):
+        with self.lock:
+            return len(self.up)
+
+    def close(self):
+        self.lsock.close()
+        self.drop()
+
+
 class LineClient:
     """A TCP client for line protocols (IRC): send lines, wait for a line matching a regex.
 

@@ -6,7 +6,8 @@ sees what the channel saw, in the channel's order, with their own stanza id. A l
 channel refuses (+m, 404 ERR_CANNOTSENDTOCHAN) is an error to the sender instead of a
 reflection, so a client never shows as sent what nobody on IRC read. What the user says
 while the network is down is reflected only once it has reached the channel, and a line
-written to a server that died before taking it is sent again after the reconnection.
+written to a server that died before taking it, or into a TCP path that died, is sent again
+after the reconnection (private messages too).
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_echo.py
 """
@@ -19,7 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
-from test_irc_gateway import ROOM, Client, Inspircd, bob_in_test, drain, gateway_config  # noqa: E402
+from test_irc_gateway import GW, ROOM, Client, Inspircd, bob_in_test, drain, gateway_config  # noqa: E402
 from xmpp_client import next_where, run, settle  # noqa: E402
 
 xc.configure_logging()
@@ -102,15 +103,33 @@ def test_echo_message_reflects_what_the_channel_saw():
         irc_net.close()
 
 
+def talking_in_test(irc_port, xmpp_port):
+    """bob (raw IRC) and alice (XMPP) in #test, alice's first line reflected."""
+    bob = bob_in_test(irc_port)
+    alice = join(xmpp_port, "alice@localhost/x", "alicepw", "alice", bob)
+    say(alice, "before", "b1")
+    run(next_where(alice.group, lambda m: m["id"] == "b1"))
+    return bob, alice
+
+
+def back_in_test(irc_net, text):
+    """The network is started again on its port and bob is in #test again; he sees alice's
+    line `text` if he came before her puppet (on a loaded machine its retry may beat his
+    registration: the NAMES bob got list alice then)."""
+    irc_net.start()
+    bob = bob_in_test(irc_net.port)
+    names = [l for l in bob.c.lines if " 353 bob " in l][-1]
+    if "alice" not in names.split(" :", 1)[1].replace("@", " ").split():
+        bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+        bob.expect(rf"^:alice!\S+ PRIVMSG #test :{text}$", timeout=10)
+    return bob
+
+
 def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
     irc_net = Inspircd().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = bob_in_test(irc_net.port)
-            alice = join(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            say(alice, "before", "b1")
-            run(next_where(alice.group, lambda m: m["id"] == "b1"))
-
+            bob, alice = talking_in_test(irc_net.port, d.ports["xmpp"])
             irc_net.kill()
             bob.c.close()
             d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
@@ -119,14 +138,7 @@ def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
             d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
             settle(1.0)  # let alice's client read what has come (wait_for_log does not run the loop)
             assert [m["body"] for m in drain(alice.group)] == [], "reflected before it reached IRC"
-            irc_net.start()  # same port
-            bob = bob_in_test(irc_net.port)
-            # The puppet's retry may beat bob's registration on a loaded machine (the NAMES
-            # bob got list alice then): bob can see her line only if he was there first.
-            names = [l for l in bob.c.lines if " 353 bob " in l][-1]
-            if "alice" not in names.split(" :", 1)[1].replace("@", " ").split():
-                bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
-                bob.expect(r"^:alice!\S+ PRIVMSG #test :said while down$", timeout=10)
+            bob = back_in_test(irc_net, "said while down")
             r = run(next_where(alice.group, lambda m: m["id"] == "q1"), timeout=10)
             assert r["body"] == "said while down", r
             xc.bye(alice)
@@ -143,11 +155,7 @@ def test_echo_message_a_line_the_lost_server_never_took_is_sent_again():
     irc_net = Inspircd().start()
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
-            bob = bob_in_test(irc_net.port)
-            alice = join(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            say(alice, "before", "b1")
-            run(next_where(alice.group, lambda m: m["id"] == "b1"))
-
+            bob, alice = talking_in_test(irc_net.port, d.ports["xmpp"])
             os.kill(irc_net.proc.pid, signal.SIGSTOP)
             say(alice, "in flight", "f1")
             settle(1.0)  # written to the stopped server's socket
@@ -159,12 +167,7 @@ def test_echo_message_a_line_the_lost_server_never_took_is_sent_again():
             settle(1.0)
             assert [m["body"] for m in drain(alice.group)] == [], "reflected though IRC never took it"
             assert re.search(r"1 line\(s\) to #test not echoed before the link was lost: sent again", d.log())
-            irc_net.start()  # same port
-            bob = bob_in_test(irc_net.port)
-            names = [l for l in bob.c.lines if " 353 bob " in l][-1]
-            if "alice" not in names.split(" :", 1)[1].replace("@", " ").split():  # see the test above
-                bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
-                bob.expect(r"^:alice!\S+ PRIVMSG #test :in flight$", timeout=10)
+            bob = back_in_test(irc_net, "in flight")
             # reflected when the new link echoed it: the channel has it
             r = run(next_where(alice.group, lambda m: m["id"] == "f1"), timeout=20)
             assert r["body"] == "in flight", r
@@ -175,6 +178,46 @@ def test_echo_message_a_line_the_lost_server_never_took_is_sent_again():
             xc.bye(alice)
             bob.c.close()
     finally:
+        irc_net.close()
+
+
+def test_echo_message_what_a_dead_path_swallowed_is_sent_again():
+    """The puppet's TCP path to InspIRCd dies without a word (a relay drops what parleyd
+    writes, then closes): alice's channel line and private message written into it were
+    never echoed, so after the reconnection both are sent again. bob, connected directly all
+    along, gets each once; alice's line is reflected once, at its new echo."""
+    irc_net = Inspircd().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        with h.Parleyd(gateway_config(proxy.port)) as d:
+            bob, alice = talking_in_test(irc_net.port, d.ports["xmpp"])
+            alice.send_message(mto=f"bob%local@{GW}", mbody="psst", mtype="chat")
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :psst$")
+
+            proxy.blackhole()
+            say(alice, "into the void", "v1")
+            alice.send_message(mto=f"bob%local@{GW}", mbody="private void", mtype="chat")
+            settle(1.0)  # written (the relay took the bytes and dropped them)
+            assert [m["body"] for m in drain(alice.group)] == [], "reflected though IRC never took it"
+            proxy.drop()
+            bob.expect(r"^:alice!\S+ QUIT ")
+            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+            lost = r"^:alice!\S+ PRIVMSG (#test :into the void|bob :private void)$"
+            got = {bob.expect(lost, timeout=10).split(" ", 2)[2], bob.expect(lost, timeout=10).split(" ", 2)[2]}
+            assert got == {"#test :into the void", "bob :private void"}, got
+            r = run(next_where(alice.group, lambda m: m["id"] == "v1"), timeout=10)
+            assert r["body"] == "into the void", r
+            say(alice, "after", "a1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :after$")
+            bodies = []
+            run(next_where(alice.group, lambda m: bodies.append(m["body"]) or m["id"] == "a1"))
+            assert bodies == ["after"], bodies  # reflected once
+            assert sum(bool(re.search(lost, l)) for l in bob.c.lines) == 2, bob.c.lines[-10:]  # sent once each
+            assert re.search(r"1 private line\(s\) not echoed before the link was lost: sent again", d.log())
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        proxy.close()
         irc_net.close()
 
 

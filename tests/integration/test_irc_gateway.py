@@ -318,7 +318,8 @@ def test_gateway_both_ways():
 
 def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
     """A PM with no connection opens one; raw commands to net@gw go to the user's own
-    connection; CTCP VERSION/PING are answered; NOTICEs arrive prefixed "[notice] "; an
+    connection; a PM to a nick not on IRC is an error to that message; CTCP VERSION/PING
+    are answered; NOTICEs arrive prefixed "[notice] "; an
     unavailable presence to the occupant JID leaves the channel, and one to the PM contact
     closes a connection opened for PMs."""
     irc_net = Ngircd().start()
@@ -342,6 +343,12 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             bob.send("PRIVMSG alice :reply <1>")
             m = run(next_where(alice.chat, lambda m: "reply" in m["body"]))
             assert str(m["from"].bare) == f"bob%local@{GW}" and m["body"] == "reply <1>", m
+            # a nick not on IRC (401): an error to the message, from the JID it was sent to
+            pm = alice.make_message(mto=f"nobody%local@{GW}", mbody="anyone?", mtype="chat")
+            pm["id"] = "pm401"
+            pm.send()
+            m = run(next_where(merrors, lambda m: m["id"] == "pm401"))
+            assert m["from"].bare == f"nobody%local@{GW}" and m["error"]["condition"] == "recipient-unavailable", m
 
             # raw commands to the server JID, one per line; CR/LF end a command, no more
             alice.send_message(mto=f"local@{GW}", mbody="PRIVMSG bob :via raw\nNOTICE bob :raw notice", mtype="chat")
@@ -365,6 +372,12 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             bob.send("NOTICE #test :chan notice")
             m = run(next_where(alice.group, lambda m: "chan notice" in m["body"]))
             assert m["body"] == "[notice] chan notice" and m["from"].resource == "bob", m
+            # the same for a MUC private message (XEP-0045 §7.5) to a nick that is gone
+            pm = alice.make_message(mto=f"{ROOM}/nobody", mbody="anyone?", mtype="chat")
+            pm["id"] = "muc401"
+            pm.send()
+            m = run(next_where(merrors, lambda m: m["id"] == "muc401"))
+            assert m["from"] == f"{ROOM}/nobody" and m["error"]["condition"] == "recipient-unavailable", m
             # nothing of the CTCP requests reached XMPP as text
             assert all("VERSION" not in m["body"] and "PING" not in m["body"] for m in drain(alice.chat))
 
