@@ -207,6 +207,7 @@ void Gateway::on_iq(const XmppIn& s) {
     return error_reply(s, "cancel", "service-unavailable", {});
   }
   if (s.type == "set" && s.command) return adhoc_->execute(s);
+  if (s.type == "set" && s.muc_admin) return on_muc_admin(s);
   if (s.type == "get" && s.iq_ns == "http://jabber.org/protocol/disco#items" && s.iq_name == "query" &&
       s.iq_node == kCommandsNs)
     return adhoc_->list(s);
@@ -470,6 +471,27 @@ void Gateway::on_message(const XmppIn& s) {
     error_reply(s, why == "resource-constraint" ? "wait" : "cancel", why,
                 why == "resource-constraint" ? "too many lines waiting for the IRC server (irc.gateway_queue)"
                                              : "you are not in this channel");
+}
+
+// XEP-0045 §8.2: a moderator kicks an occupant (role 'none'): a KICK on the user's own
+// connection, answered when the server shows it (Puppet::kick). Other role and affiliation
+// changes are not mapped to IRC modes.
+void Gateway::on_muc_admin(const XmppIn& s) {
+  auto a = parse_gateway_address(s.to_local, s.to_resource);
+  const auto net = a ? find_network(a->server) : std::nullopt;
+  Puppet* p = net ? puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr) : nullptr;
+  a = with_chantypes(a, p);
+  if (!a || a->kind != GatewayAddress::Kind::channel || !a->resource.empty())
+    return error_reply(s, "cancel", "bad-request", "not a room");
+  if (!p || !p->joined(s.from, a->target))
+    return error_reply(s, "auth", "forbidden", "you are not in this room");
+  const MucAdminIn& item = *s.muc_admin;
+  if (item.role != "none" || item.nick.empty())
+    return error_reply(s, "cancel", "feature-not-implemented", "only kicking (role none) is mapped to IRC");
+  std::string why;
+  if (!p->kick(s.from, a->target, item.nick, item.reason, s.id, &why))
+    error_reply(s, why == "item-not-found" ? "cancel" : "wait", why,
+                why == "item-not-found" ? "no such occupant" : "the IRC connection is not ready");
 }
 
 void Gateway::resource_gone(std::string_view full_jid) {

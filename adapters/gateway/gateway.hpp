@@ -195,6 +195,7 @@ class Gateway {
   void on_iq(const XmppIn& s);
   void on_mam(const XmppIn& s);
   void self_ping(const XmppIn& s);
+  void on_muc_admin(const XmppIn& s);
   // The JID the stanza was addressed to (where its error replies come from).
   std::string addressed(const XmppIn& s) const;
   void error_reply(const XmppIn& s, std::string_view type, std::string_view condition, std::string_view text);

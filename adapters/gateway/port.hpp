@@ -50,6 +50,11 @@ inline constexpr std::size_t kMaxFormFields = 32;
 inline constexpr std::size_t kMaxFieldValues = 64;
 inline constexpr std::size_t kMaxFieldValue = 1024;
 
+// XEP-0045 §8-§9: an iq set's muc#admin <item nick role affiliation><reason/></item>.
+struct MucAdminIn {
+  std::string nick, role, affiliation, reason;
+};
+
 struct XmppIn {
   enum class Kind : std::uint8_t { message, presence, iq };
   Kind kind = Kind::message;
@@ -73,6 +78,7 @@ struct XmppIn {
   std::optional<MamRequest> mam;  // an iq set carrying a XEP-0313 <query/>
   std::string iq_node;    // a disco query's 'node' (XEP-0030 §3.2), e.g. the commands node
   std::optional<CommandIn> command;  // an iq set's XEP-0050 <command/>
+  std::optional<MucAdminIn> muc_admin;  // an iq set's muc#admin query (its first item)
 };
 
 // Sends one rendered stanza to the full JID `to`. Called on the gateway's strand.

@@ -311,6 +311,8 @@ void Puppet::on_irc_closed(std::string_view reason) {
   lazy_ = false;
   deferred_ = false;
   nick_change_.reset();  // not answered on this link; the next registration asks wanted_nick()
+  while (!kicks_.empty())
+    kick_answered({}, {}, "wait", "remote-server-timeout", "the IRC connection was lost");
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
@@ -720,6 +722,50 @@ void Puppet::refused(Channel& c, std::string_view text) {
   if (s.refused) return;  // told already, at an earlier line of the message
   gw_.send(last->full_jid, render_error("message", room_jid(c), last->full_jid, last->id, "auth", "forbidden",
                                         xml_safe_text(text)));
+}
+
+bool Puppet::kick(const std::string& full_jid, const std::string& channel, std::string_view nick,
+                  std::string_view reason, const std::string& id, std::string* why) {
+  Channel* c = find_channel(channel);
+  if (!c || !c->resources.count(full_jid)) {
+    *why = "item-not-found";
+    return false;
+  }
+  if (!link_ || !reg_.registered() || !c->in_irc || kicks_.size() >= kMaxKicks) {
+    *why = "resource-constraint";
+    return false;
+  }
+  // The occupant's nick as IRC spells it (never the XMPP attribute itself: no CR, LF or
+  // space can reach the line); the reason made one line.
+  auto o = c->occupants.find(ascii_fold(nick));
+  if (o == c->occupants.end()) {
+    *why = "item-not-found";
+    return false;
+  }
+  std::string line;
+  irc::LineWriter w(line);
+  w.command("KICK").param(c->name).param(o->second.nick);
+  if (!reason.empty()) w.trailing(one_line(reason, kMaxReason));
+  w.end();
+  kicks_.push_back({id, full_jid, ascii_fold(c->name), o->first});
+  enqueue_control(std::move(line));
+  return true;
+}
+
+void Puppet::kick_answered(std::string_view channel, std::string_view nick, std::string_view type,
+                           std::string_view condition, std::string_view text) {
+  auto it = std::find_if(kicks_.begin(), kicks_.end(), [&](const Kick& k) {
+    return (channel.empty() || k.channel == channel) && (nick.empty() || k.nick == nick);
+  });
+  if (it == kicks_.end()) return;
+  const Kick k = std::move(*it);
+  kicks_.erase(it);
+  const Channel* c = find_channel(k.channel);
+  const std::string room = c ? room_jid(*c) : gateway_local(k.channel, label_) + "@" + gw_.domain();
+  if (condition.empty())
+    gw_.send(k.full_jid, render_iq_result(room, k.full_jid, k.id));
+  else
+    gw_.send(k.full_jid, render_error("iq", room, k.full_jid, k.id, type, condition, xml_safe_text(text)));
 }
 
 bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
@@ -1224,8 +1270,17 @@ void Puppet::on_irc_message(const irc::Message& m) {
       !find_channel(m.param(1)))
     return nick_refused(m.param(1), is(m, "432"), m.param(m.nparams - 1));
 
-  if (is(m, "401") && m.nparams >= 2 && !reg_.isupport().is_channel(m.param(1)))  // ERR_NOSUCHNICK
+  if (is(m, "401") && m.nparams >= 2 && !reg_.isupport().is_channel(m.param(1))) {  // ERR_NOSUCHNICK
+    kick_answered({}, ascii_fold(m.param(1)), "cancel", "item-not-found", m.param(m.nparams - 1));
     return no_such_nick(m.param(1), m.param(m.nparams - 1));
+  }
+  // A kick refused: ERR_CHANOPRIVSNEEDED "<me> <chan> :why" (XEP-0045 §8.2: <forbidden/>),
+  // ERR_USERNOTINCHANNEL "<me> <nick> <chan> :why".
+  if (is(m, "482") && m.nparams >= 2)
+    kick_answered(ascii_fold(m.param(1)), {}, "auth", "forbidden", m.param(m.nparams - 1));
+  if (is(m, "441") && m.nparams >= 3)
+    kick_answered(ascii_fold(m.param(2)), ascii_fold(m.param(1)), "cancel", "item-not-found",
+                  m.param(m.nparams - 1));
 
   if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: what we said before it is in place
     if (const auto marker = marker_of(m.param(m.nparams - 1)))
@@ -1320,6 +1375,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       return check_empty();
     }
     channel_event(*c, event_hash(m));
+    if (me) kick_answered(ascii_fold(c->name), ascii_fold(m.param(1)));
     auto it = c->occupants.find(ascii_fold(m.param(1)));
     if (it == c->occupants.end()) return;
     occupant_presence(*c, it->second, true, {307}, {}, reason);

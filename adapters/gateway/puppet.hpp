@@ -70,6 +70,11 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // Raw IRC commands from the server JID net@gw (outgoing.hpp raw_lines); false when the
   // queue cannot take them.
   bool raw(const std::string& full_jid, std::string_view body, std::string* why);
+  // XEP-0045 §8.2 kick (iq `id` from `full_jid`): KICK, answered when the server shows it
+  // (a result), refuses it (482: <forbidden/>; 441/401: <item-not-found/>) or the link goes.
+  // false (why: the condition) when `nick` is not an occupant or the link is not up.
+  bool kick(const std::string& full_jid, const std::string& channel, std::string_view nick,
+            std::string_view reason, const std::string& id, std::string* why);
   void resource_gone(const std::string& full_jid);
   // The resource is done with private messages (an unavailable presence to nick%net@gw or
   // net@gw): a puppet that was opened only for them closes.
@@ -315,6 +320,18 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   };
   // ERR_NOSUCHNICK for a private message: an error to the resource that wrote to that nick.
   void no_such_nick(std::string_view nick, std::string_view text);
+  // A kick waiting for the server's answer.
+  struct Kick {
+    std::string id, full_jid;
+    std::string channel;  // folded
+    std::string nick;     // folded
+  };
+  std::deque<Kick> kicks_;
+  static constexpr std::size_t kMaxKicks = 16;
+  // The oldest kick of `nick` (folded; "" any) in `channel` (folded; "" any) is answered:
+  // a result when condition is empty, else an error.
+  void kick_answered(std::string_view channel, std::string_view nick, std::string_view type = {},
+                     std::string_view condition = {}, std::string_view text = {});
   std::deque<PmSent> pms_sent_;
   // Unechoed lines said longer ago than this when the link is lost are not sent again: the
   // link was alive after them (a dead path is noticed within ping_timeout), so the server

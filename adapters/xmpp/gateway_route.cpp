@@ -14,6 +14,7 @@ namespace {
 constexpr std::string_view kMuc = "http://jabber.org/protocol/muc";
 constexpr std::string_view kCommands = "http://jabber.org/protocol/commands";
 constexpr std::string_view kData = "jabber:x:data";
+constexpr std::string_view kMucAdmin = "http://jabber.org/protocol/muc#admin";
 
 std::string bounded(std::string_view v) {
   // One byte over the bound: the field's validation refuses it rather than a cut value
@@ -149,6 +150,15 @@ gateway::XmppIn gateway_in(px::Stanza& s, px::Jid to, std::string from) {
         if (in.iq_ns == kMam && in.iq_name == "query" && in.type == "set") in.mam = mam_request(child, s.stream());
         in.iq_node = bounded(px::attr(child, "node"));
         if (in.iq_ns == kCommands && in.iq_name == "command") in.command = command_in(child, s.stream());
+        if (in.iq_ns == kMucAdmin && in.iq_name == "query" && in.type == "set")
+          if (auto item = px::child(child, "item", kMucAdmin, s.stream())) {
+            in.muc_admin = gateway::MucAdminIn{.nick = bounded(px::attr(item, "nick")),
+                                               .role = bounded(px::attr(item, "role")),
+                                               .affiliation = bounded(px::attr(item, "affiliation")),
+                                               .reason = {}};
+            if (auto r = px::child(item, "reason", kMucAdmin, s.stream()))
+              in.muc_admin->reason = bounded(r.text().get());
+          }
         break;
       }
   if (in.body)
