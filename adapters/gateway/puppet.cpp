@@ -457,7 +457,8 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   c.history[full_jid] = history;
   if (c.names_done && c.in_irc) return send_state(c, full_jid);
   c.waiting.insert(full_jid);
-  if (fresh && reg_.registered()) {
+  // While the link is down (reg_ still says registered) on_registered joins it with the rest.
+  if (fresh && reg_.registered() && link_) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
     enqueue_control(std::move(line), true);  // a JOIN jumps the queue: messages for it follow it

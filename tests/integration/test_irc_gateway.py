@@ -535,6 +535,39 @@ def test_gateway_reconnects_and_delivers_queued():
         irc_net.close()
 
 
+def test_gateway_a_join_while_the_link_is_down_is_sent_once():
+    """A channel joined while the network is down is joined once at the reconnection (the
+    JOIN queued then and the rejoin of every channel were both sent); counted on a relay
+    between parleyd and ngircd."""
+    irc_net = Ngircd().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        with h.Parleyd(gateway_config(proxy.port)) as d:
+            bob = irc_user_in(irc_net.port, "bob", "#test", "#other")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            muc = alice.plugin["xep_0045"]
+            run(muc.join_muc_wait(ROOM, "alice", maxstanzas=0))
+            bob.expect(r"^:alice!\S+ JOIN :?#test")
+            irc_net.kill()
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            muc.join_muc(f"#other%local@{GW}", "alice")
+            xc.settle(0.2)  # sent now, before the first retry (>= 1 s after the loss)
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost .*(retry in|lost)", timeout=15, after=mark)
+            irc_net.start()
+            bob = irc_user_in(irc_net.port, "bob", "#test", "#other")
+            run(next_where(alice.mucpres, lambda p: p["from"].bare == f"#other%local@{GW}" and 110 in codes(p)),
+                timeout=20)
+            joins = re.findall(rb"JOIN #other\r\n", proxy.up)
+            assert len(joins) == 1, proxy.up[-400:]
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
 def test_gateway_private_chat_only_reconnects_and_delivers_queued():
     """A user who only chats privately with an IRC user (no channel): when the network goes
     away the puppet reconnects all the same, and what the user said meanwhile arrives."""
