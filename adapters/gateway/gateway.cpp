@@ -389,6 +389,15 @@ namespace {
 // Channel vs nick follows the network's CHANTYPES (Biboumi's rule): once the user's
 // connection to it has registered, its ISUPPORT decides ("+chan" is a channel on a network
 // with CHANTYPES=#&+); before, RFC 2812's "#&".
+// A MUC private message's resource is one IRC nick: never a channel, a list ("a,b") or
+// anything that would split the line.
+bool is_one_nick(std::string_view nick, std::string_view chantypes) {
+  constexpr std::string_view kBad(" ,\r\n\0\a", 6);
+  return !nick.empty() && nick.size() <= kMaxTarget && nick.front() != ':' &&
+         chantypes.find(nick.front()) == std::string_view::npos &&
+         nick.find_first_of(kBad) == std::string_view::npos;
+}
+
 std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p) {
   if (!a || !p || p->chantypes() == "#&") return a;
   // Only the kind depends on CHANTYPES (parse_gateway_address would give the rest again).
@@ -457,6 +466,8 @@ void Gateway::on_message(const XmppIn& s) {
     else if (s.body)
       ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {
+    if (!is_one_nick(a->resource, p->chantypes()))
+      return error_reply(s, "cancel", "item-not-found", "no such occupant");  // XEP-0045 §7.5
     if (s.body)
       ok =
           p->private_message(s.from, a->resource, *s.body, &why, s.spans, addressed(s), s.id);  // MUC private

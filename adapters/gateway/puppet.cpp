@@ -142,6 +142,7 @@ void Puppet::arm_keepalive() {
       return link->close("Ping timeout");
     }
     if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
+    answers_overdue();
     regain_nick();
     arm_keepalive();
   });
@@ -311,8 +312,12 @@ void Puppet::on_irc_closed(std::string_view reason) {
   lazy_ = false;
   deferred_ = false;
   nick_change_.reset();  // not answered on this link; the next registration asks wanted_nick()
-  while (!kicks_.empty())
-    kick_answered({}, {}, "wait", "remote-server-timeout", "the IRC connection was lost");
+  // A KICK written is lost with the link; one still queued goes after the reconnection.
+  for (std::size_t i = 0; i < kicks_.size();)
+    if (std::find(queue_.begin(), queue_.end(), kicks_[i].line) == queue_.end())
+      answer_kick(i, "wait", "remote-server-timeout", "the IRC connection was lost");
+    else
+      ++i;
   forget_ident();
   for (auto& [_, c] : channels_) {
     c.in_irc = false;
@@ -441,11 +446,14 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick. It
     // is the nick of every later registration too: a reconnection keeps it, and one asked
     // for while the link is down is taken there (rejoined_as tells the resources).
-    if (reg_.registered() && irc::equal_fold(want, reg_.nick())) return;  // a presence update
+    // A presence update: to the link's nick, or to the one the room still knows (a rejoin
+    // on another nick is told at the end of its NAMES).
+    if ((reg_.registered() && irc::equal_fold(want, reg_.nick())) || irc::equal_fold(want, c.self_nick))
+      return;
     const std::string before = wanted_nick();
     identity_.nicks = {want};
     if (reg_.registered() && link_) {
-      nick_change_ = NickChange{want, full_jid, channel, before, id};
+      nick_change_ = NickChange{want, full_jid, channel, before, id, protocols::coarse_now()};
       std::string line;
       irc::LineWriter(line).command("NICK").param(want).end();
       enqueue_control(std::move(line));
@@ -620,7 +628,9 @@ void Puppet::resend_unechoed(Channel& c) {
 }
 
 std::chrono::steady_clock::duration Puppet::resend_window() const {
-  return gw_.options().ping_timeout + std::chrono::seconds(30);
+  // A dead path is closed ping_timeout after the last byte read, at the keepalive check
+  // that follows (every ping_interval / 2).
+  return gw_.options().ping_timeout + gw_.options().ping_interval / 2 + std::chrono::seconds(30);
 }
 
 void Puppet::resend_unechoed_pms() {
@@ -659,14 +669,20 @@ void Puppet::pm_echoed(std::string_view target, std::string_view text) {
 
 void Puppet::no_such_nick(std::string_view nick, std::string_view text) {
   // The newest private message to that nick is the one refused (the user wrote, the server
-  // answered within a round trip); every entry to it is done.
+  // answered within a round trip); every entry to it is done. One older than kPmAnswered
+  // was delivered: this 401 answers something else (a raw WHOIS), and is dropped.
   const PmSent* newest = nullptr;
   for (const auto& e : pms_sent_)
     if (pm_to(e.line, nick)) newest = &e;
-  if (!newest) return;  // a raw command's 401 (WHOIS, MODE): shown as the server's answer
+  if (!newest || newest->at < protocols::coarse_now() - kPmAnswered) return;
+  // XEP-0045 §7.5: to an occupant JID that is not there, item-not-found; to nick%net@gw,
+  // recipient-unavailable (RFC 6120 §8.3.3.13: it may come back).
+  const bool occupant = newest->addressed.find('/') != std::string::npos;
   if (!newest->addressed.empty() && has_resource(newest->full_jid))
-    gw_.send(newest->full_jid, render_error("message", newest->addressed, newest->full_jid, newest->id,
-                                            "wait", "recipient-unavailable", xml_safe_text(text)));
+    gw_.send(
+        newest->full_jid,
+        render_error("message", newest->addressed, newest->full_jid, newest->id, occupant ? "cancel" : "wait",
+                     occupant ? "item-not-found" : "recipient-unavailable", xml_safe_text(text)));
   std::erase_if(pms_sent_, [&](const PmSent& e) { return pm_to(e.line, nick); });
 }
 
@@ -748,7 +764,7 @@ bool Puppet::kick(const std::string& full_jid, const std::string& channel, std::
   w.command("KICK").param(c->name).param(o->second.nick);
   if (!reason.empty()) w.trailing(one_line(reason, kMaxReason));
   w.end();
-  kicks_.push_back({id, full_jid, ascii_fold(c->name), o->first});
+  kicks_.push_back({id, full_jid, ascii_fold(c->name), o->first, line, protocols::coarse_now()});
   enqueue_control(std::move(line));
   return true;
 }
@@ -758,9 +774,13 @@ void Puppet::kick_answered(std::string_view channel, std::string_view nick, std:
   auto it = std::find_if(kicks_.begin(), kicks_.end(), [&](const Kick& k) {
     return (channel.empty() || k.channel == channel) && (nick.empty() || k.nick == nick);
   });
-  if (it == kicks_.end()) return;
-  const Kick k = std::move(*it);
-  kicks_.erase(it);
+  if (it != kicks_.end()) answer_kick(static_cast<std::size_t>(it - kicks_.begin()), type, condition, text);
+}
+
+void Puppet::answer_kick(std::size_t i, std::string_view type, std::string_view condition,
+                         std::string_view text) {
+  const Kick k = std::move(kicks_[i]);
+  kicks_.erase(kicks_.begin() + static_cast<std::ptrdiff_t>(i));
   const Channel* c = find_channel(k.channel);
   const std::string room = c ? room_jid(*c) : gateway_local(k.channel, label_) + "@" + gw_.domain();
   if (condition.empty())
@@ -906,7 +926,7 @@ void Puppet::join_persistent(const std::string& channel, const std::string& labe
   c.label = label;
   c.room = make_room_jid(c);
   c.lines_slot = ChannelLines::slot_of(c.room);
-  if (reg_.registered()) {
+  if (reg_.registered() && link_) {
     std::string line;
     irc::LineWriter(line).command("JOIN").param(c.name).end();
     enqueue_control(std::move(line), true);
@@ -1191,6 +1211,12 @@ void Puppet::rejoined_as(Channel& c) {
   if (was == c.occupants.end()) return;
   const Occupant o = std::move(was->second);
   c.occupants.erase(was);
+  // Whoever had our new nick in the old list is gone (or it would not be ours): told first,
+  // so that our available presence below is not taken for theirs.
+  if (auto other = c.occupants.find(ascii_fold(reg_.nick())); other != c.occupants.end()) {
+    occupant_presence(c, other->second, true, {});
+    c.occupants.erase(other);
+  }
   occupant_presence(c, o, true, {303, 110}, reg_.nick());
 }
 
@@ -1204,10 +1230,11 @@ void Puppet::regain_nick() {
   enqueue_control(std::move(line));
 }
 
-void Puppet::nick_refused(std::string_view nick, bool erroneous, std::string_view text) {
+void Puppet::nick_refused(std::string_view nick, std::string_view condition, std::string_view text) {
   if (!nick_change_ || !irc::equal_fold(nick, nick_change_->nick)) {
     // Our own attempt (regain_nick): a nick the network calls erroneous never will be ours.
-    if (erroneous && irc::equal_fold(nick, wanted_nick())) identity_.nicks = {reg_.nick()};
+    if (condition == "not-acceptable" && irc::equal_fold(nick, wanted_nick()))
+      identity_.nicks = {reg_.nick()};
     return;
   }
   NickChange n = std::move(*nick_change_);
@@ -1215,8 +1242,17 @@ void Puppet::nick_refused(std::string_view nick, bool erroneous, std::string_vie
   identity_.nicks = {n.before};
   // XEP-0045 §7.6: the change is refused from the nick asked for; the occupant keeps its own.
   if (Channel* c = find_channel(n.channel); c && c->resources.count(n.full_jid))
-    gw_.send(n.full_jid, render_error("presence", occupant_jid(*c, n.nick), n.full_jid, n.id, "cancel",
-                                      erroneous ? "not-acceptable" : "conflict", xml_safe_text(text)));
+    gw_.send(n.full_jid, render_error("presence", occupant_jid(*c, n.nick), n.full_jid, n.id,
+                                      condition == "remote-server-timeout" ? "wait" : "cancel", condition,
+                                      xml_safe_text(text)));
+}
+
+void Puppet::answers_overdue() {
+  const auto since = protocols::coarse_now() - kAnswerWait;
+  if (nick_change_ && nick_change_->at < since)
+    nick_refused(std::string(nick_change_->nick), "remote-server-timeout", "the IRC server did not answer");
+  while (!kicks_.empty() && kicks_.front().at < since)
+    answer_kick(0, "wait", "remote-server-timeout", "the IRC server did not answer");
 }
 
 void Puppet::join_failed(std::string_view channel, std::string_view text) {
@@ -1267,9 +1303,11 @@ void Puppet::on_irc_message(const irc::Message& m) {
 
   // A NICK refused after registration (ERRONEUSNICKNAME, NICKNAMEINUSE, NICKCOLLISION,
   // UNAVAILRESOURCE: "<me> <nick> :why"; 437 names a channel when a join is refused).
-  if ((is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437")) && m.nparams >= 2 &&
-      !find_channel(m.param(1)))
-    return nick_refused(m.param(1), is(m, "432"), m.param(m.nparams - 1));
+  // Also ERR_NICKTOOFAST (438, ircu/Solanum), 435 (banned on a channel), 447 (+N).
+  if ((is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437") || is(m, "438") || is(m, "435") ||
+       is(m, "447")) &&
+      m.nparams >= 2 && !find_channel(m.param(1)))
+    return nick_refused(m.param(1), is(m, "432") ? "not-acceptable" : "conflict", m.param(m.nparams - 1));
 
   if (is(m, "401") && m.nparams >= 2 && !reg_.isupport().is_channel(m.param(1))) {  // ERR_NOSUCHNICK
     kick_answered({}, ascii_fold(m.param(1)), "cancel", "item-not-found", m.param(m.nparams - 1));
@@ -1371,6 +1409,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
     if (!c) return;
     const std::string reason = xml_safe_text(m.param(2));
     if (irc::equal_fold(m.param(1), reg_.nick())) {  // XEP-0045 §9.2: 307 + 110
+      if (me) kick_answered(ascii_fold(c->name), ascii_fold(m.param(1)));  // the user kicked themself
       self_gone(*c, {110, 307}, reason);
       erase_channel(ascii_fold(m.param(0)));
       return check_empty();
@@ -1546,8 +1585,12 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   if (self) gw_.shared_reads().nick_changed(this, new_nick);
   if (self && nick_change_ && irc::equal_fold(new_nick, nick_change_->nick)) nick_change_.reset();
   // Renamed by a raw NICK of the user's, or by the network (services' enforcement): that is
-  // the nick from now on, not one to take back from (regain_nick would fight services).
-  if (self && !irc::equal_fold(new_nick, wanted_nick())) identity_.nicks = {std::string(new_nick)};
+  // the nick from now on, not one to take back from (regain_nick would fight services). The
+  // one wanted before stays the next candidate; a nick no registration may take (a UID a
+  // server renames a collision to, "001AAAAAB") is not adopted: every later registration
+  // would fail on it.
+  if (self && !irc::equal_fold(new_nick, wanted_nick()) && irc::is_valid_nick(new_nick, 64))
+    identity_.nicks = {std::string(new_nick), wanted_nick()};
   const std::uint64_t h = SharedReads::hash(new_nick, SharedReads::hash(old_nick, 0x4e49434b));  // "NICK"
   for (auto& [_, c] : channels_) {
     auto it = c.occupants.find(ok);

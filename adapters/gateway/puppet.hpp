@@ -275,13 +275,19 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string channel;   // in this room
     std::string before;    // the nick wanted until then (wanted_nick)
     std::string id;        // its presence's id, kept in a refusal (RFC 6120 §8.3.1)
+    std::chrono::steady_clock::time_point at;  // when the NICK was queued (kAnswerWait)
   };
   // The nick the user wants: asked for at every registration (a reconnection keeps a
   // change), and asked for again while the link has another (regain_nick).
   const std::string& wanted_nick() const { return identity_.nicks.front(); }
   void regain_nick();
-  // 432/433/436/437 for `nick` after registration.
-  void nick_refused(std::string_view nick, bool erroneous, std::string_view text);
+  // A NICK for `nick` refused after registration (condition: "conflict", "not-acceptable"
+  // for 432) or not answered within kAnswerWait ("remote-server-timeout").
+  void nick_refused(std::string_view nick, std::string_view condition, std::string_view text);
+  // A NICK or KICK the server has not answered in this long is given up (on the keepalive
+  // check): a refusal this gateway does not know must not block the next one for ever.
+  static constexpr std::chrono::seconds kAnswerWait{30};
+  void answers_overdue();
   // After a rejoin: our nick as the channel's resources know it, if the new link has
   // another (names_ended).
   void rejoined_as(Channel& c);
@@ -325,6 +331,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string id, full_jid;
     std::string channel;  // folded
     std::string nick;     // folded
+    std::string line;     // the KICK as queued (still in queue_ when the link is lost: kept)
+    std::chrono::steady_clock::time_point at;
   };
   std::deque<Kick> kicks_;
   static constexpr std::size_t kMaxKicks = 16;
@@ -332,10 +340,13 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // a result when condition is empty, else an error.
   void kick_answered(std::string_view channel, std::string_view nick, std::string_view type = {},
                      std::string_view condition = {}, std::string_view text = {});
+  void answer_kick(std::size_t index, std::string_view type, std::string_view condition,
+                   std::string_view text);
   std::deque<PmSent> pms_sent_;
+  static constexpr std::chrono::seconds kPmAnswered{60};  // a 401 comes well within this
   // Unechoed lines said longer ago than this when the link is lost are not sent again: the
-  // link was alive after them (a dead path is noticed within ping_timeout), so the server
-  // dropped them on purpose (a filter, a 401 unanswered here), not the path.
+  // link was alive after them (a dead path is closed within ping_timeout + ping_interval/2
+  // of the last byte read), so the server dropped them on purpose (a filter), not the path.
   std::chrono::steady_clock::duration resend_window() const;
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;

@@ -63,6 +63,10 @@ def test_a_moderator_kicks_an_irc_user():
             names = bob.expect(r" 353 bob [=*@] #test :")
             assert "alice" in names and "carol" not in names, names
             assert not any(re.match(r":alice!\S+ QUIT ", l) for l in bob.c.lines), bob.c.lines[-5:]
+            # kicking oneself is answered too, and one is out of the room (307 with 110)
+            assert kick(alice, "alice", "me") is None
+            p = run(next_where(alice.mucpres, lambda p: p["from"].resource == "alice" and p["type"] == "unavailable"))
+            assert {307, 110} <= codes(p), p
             xc.bye(alice)
             bob.c.close()
             carol.c.close()

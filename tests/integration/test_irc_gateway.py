@@ -377,7 +377,17 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             pm["id"] = "muc401"
             pm.send()
             m = run(next_where(merrors, lambda m: m["id"] == "muc401"))
-            assert m["from"] == f"{ROOM}/nobody" and m["error"]["condition"] == "recipient-unavailable", m
+            assert m["from"] == f"{ROOM}/nobody" and m["error"]["condition"] == "item-not-found", m
+            # an occupant JID naming a list or a channel is no occupant: nothing reaches IRC
+            for i, nick in enumerate(("bob,alice", "#other", "bob carol")):
+                pm = alice.make_message(mto=f"{ROOM}/{nick}", mbody="to many", mtype="chat")
+                pm["id"] = f"bad{i}"
+                pm.send()
+                m = run(next_where(merrors, lambda m, i=i: m["id"] == f"bad{i}"))
+                assert m["error"]["condition"] == "item-not-found", m
+            bob.send("PING :after-bad")
+            bob.expect(r"PONG .*after-bad")
+            assert not any("to many" in l for l in bob.c.lines), bob.c.lines[-5:]
             # nothing of the CTCP requests reached XMPP as text
             assert all("VERSION" not in m["body"] and "PING" not in m["body"] for m in drain(alice.chat))
 
