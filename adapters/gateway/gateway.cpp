@@ -191,8 +191,7 @@ void Gateway::on_stanza(const XmppIn& s) {
 // sent to an occupant) and XEP-0313 MAM on a channel; anything else (ad-hoc commands: a
 // later slice) is service-unavailable (RFC 6120 §8.4).
 void Gateway::on_iq(const XmppIn& s) {
-  std::string from = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
-  if (!s.to_resource.empty()) from += "/" + s.to_resource;
+  const std::string from = addressed(s);
   if (s.type == "get" && s.iq_ns == "urn:xmpp:ping" && s.iq_name == "ping") {
     if (!s.to_resource.empty()) return self_ping(s);
     return send(s.from, render_iq_result(from, s.from, s.id));

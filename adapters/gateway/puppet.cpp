@@ -346,9 +346,10 @@ void Puppet::on_irc_closed(std::string_view reason) {
 void Puppet::on_registered() {
   ever_registered_ = true;
   echoes_ = reg_.caps().enabled("echo-message");
-  if (!echoes_) pms_sent_.clear();  // no echo will end them
-  if (!echoes_)  // this link does not echo: what waited for an echo is reflected now
+  if (!echoes_) {  // this link does not echo: what waited for an echo is reflected now
+    pms_sent_.clear();
     for (auto& [_, c] : channels_) reflect_unechoed(c);
+  }
   link_->clear_deadline();
   arm_keepalive();
   // Rejoin (or join for the first time) every channel before anything queued for them.
@@ -1589,7 +1590,9 @@ void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   // one wanted before stays the next candidate; a nick no registration may take (a UID a
   // server renames a collision to, "001AAAAAB") is not adopted: every later registration
   // would fail on it.
-  if (self && !irc::equal_fold(new_nick, wanted_nick()) && irc::is_valid_nick(new_nick, 64))
+  // (The length is the network's business: only the characters are checked.)
+  constexpr std::size_t kAnyNickLength = 64;
+  if (self && !irc::equal_fold(new_nick, wanted_nick()) && irc::is_valid_nick(new_nick, kAnyNickLength))
     identity_.nicks = {std::string(new_nick), wanted_nick()};
   const std::uint64_t h = SharedReads::hash(new_nick, SharedReads::hash(old_nick, 0x4e49434b));  // "NICK"
   for (auto& [_, c] : channels_) {
