@@ -285,6 +285,7 @@ void Puppet::give_up(const std::string& text, std::string_view condition) {
   channels_.clear();
   pm_resources_.clear();
   queue_.clear();
+  unconfirmed_.clear();
   check_empty();
 }
 
@@ -333,10 +334,8 @@ void Puppet::on_irc_closed(std::string_view reason) {
     // channel are queued in order, so the newest entries are the queued ones.
     reflect_unechoed(c, queued_lines(c));
   }
-  if (echoes_)
-    resend_unechoed_pms();
-  else
-    pms_sent_.clear();  // their fate is unknown, and no echo will say
+  // After the channels' reflections: what goes again is not theirs to count (queued_lines).
+  resend_unconfirmed();
   // In no channel but still chatting privately (pm_resources_): it reconnects as well, or
   // what its user says next would wait in queue_ for a link that never comes.
   if (quitting_ || (channels_.empty() && pm_resources_.empty())) return check_empty();
@@ -347,7 +346,7 @@ void Puppet::on_registered() {
   ever_registered_ = true;
   echoes_ = reg_.caps().enabled("echo-message");
   if (!echoes_) {  // this link does not echo: what waited for an echo is reflected now
-    pms_sent_.clear();
+    std::erase_if(unconfirmed_, [](const Unconfirmed& e) { return e.marker == 0; });
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
   link_->clear_deadline();
@@ -538,24 +537,22 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     *why = "resource-constraint";
     return false;
   }
-  // A leader: its followers are handed its lines at the PONG of a PING queued after them,
-  // or with echo-message when it reads them (shared_reads.hpp). A marker not written yet
-  // (throttled) follows these lines too: one PING for a paste.
-  const bool reuse_marker = marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_;
-  bool marked = false;
-  if (c->shared.leader && !echoes_ && !lines.empty()) {
+  // Without echo-message a PING follows the lines: its PONG says the server took them
+  // (unconfirmed_), and a leader hands them to its followers then (shared_reads.hpp).
+  const bool marked = !echoes_ && !lines.empty();
+  bool handed = false;
+  if (marked && c->shared.leader) {
     std::vector<std::string_view> texts;
     for (const auto& l : lines) texts.push_back(line_text(l));
-    marked = gw_.shared_reads().said(c->shared, reuse_marker ? marker_ : marker_ + 1, reg_.nick(), texts);
+    handed = gw_.shared_reads().said(c->shared, next_marker(), reg_.nick(), texts);
   }
-  if (marked) {
-    if (!reuse_marker) marker_line_ = marker_line(++marker_);
+  if (handed) {
     said_waits_ = true;
     gw_.arm_read_tick();  // said_overdue
   }
   // The leader's copy of a follower's line, or its own line's PONG or echo, comes back (a
-  // leader alone without echo-message gets nothing back).
-  if (!lines.empty() && c->shared.group && (!c->shared.leader || marked || echoes_))
+  // leader alone without echo-message gets nothing back that anyone waits for).
+  if (!lines.empty() && c->shared.group && (!c->shared.leader || handed || echoes_))
     if (SharedReader* lead = gw_.shared_reads().leader_of(c->shared)) lead->expect_line();
   // Reflected when the server echoes the last line (on_own_channel_line), or without
   // echo-message when the channel's leader reads it (Sent::via_leader); a body that made no
@@ -575,9 +572,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     // A server that acknowledged echo-message but does not echo: bounded all the same.
     if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
   }
-  auto at = marked && reuse_marker ? queue_.end() - 1 : queue_.end();
-  for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
-  if (marked && !reuse_marker) queue_.push_back(marker_line_);
+  queue_said(lines, marked);  // on a link that echoes, c->sent tracks them
   pump();
   if (via_leader) {
     leader_echoes_ = true;
@@ -634,22 +629,83 @@ std::chrono::steady_clock::duration Puppet::resend_window() const {
   return gw_.options().ping_timeout + gw_.options().ping_interval / 2 + std::chrono::seconds(30);
 }
 
-void Puppet::resend_unechoed_pms() {
+void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::string& full_jid,
+                        const std::string& addressed, const std::string& id) {
+  if (lines.empty()) return;
+  const bool marked = track && !echoes_;
+  const bool reuse = marked && marker_queued_last();
+  if (marked && !reuse) marker_line_ = marker_line(++marker_);
+  if (track) {
+    const auto now = protocols::coarse_now();
+    // Bounded in number, and in time (resend_unconfirmed would not send older ones again).
+    while (!unconfirmed_.empty() && (unconfirmed_.size() + lines.size() > gw_.options().queue ||
+                                     unconfirmed_.front().at < now - resend_window()))
+      unconfirmed_.pop_front();
+    for (const auto& l : lines)
+      unconfirmed_.push_back({.line = l,
+                              .at = now,
+                              .full_jid = full_jid,
+                              .addressed = addressed,
+                              .id = id,
+                              .marker = marked ? marker_ : 0});
+  }
+  auto at = reuse ? queue_.end() - 1 : queue_.end();
+  for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
+  if (marked && !reuse) queue_.push_back(marker_line_);
+}
+
+void Puppet::confirmed(std::uint64_t marker) {
+  // Markers go out in increasing order (resend_unconfirmed sends the old ones again ahead of
+  // the newer ones still queued), and the server answers them in that order.
+  while (!unconfirmed_.empty() && unconfirmed_.front().marker != 0 && unconfirmed_.front().marker <= marker)
+    unconfirmed_.pop_front();
+}
+
+// The link is lost with lines written that the server never showed it took (no echo, or no
+// PONG of the marker after them): a server killed with them in its buffers, a TCP path that
+// died and took what we wrote until the ping timeout. Queued again, in their order, ahead of
+// what waits to be written, each group with its marker PING again; the entries stay until
+// the new link shows them. A line the server took whose echo or PONG the dying link lost is
+// sent twice: a duplicate rather than a loss. Older than resend_window: the link was alive
+// after them, so they are not sent again.
+void Puppet::resend_unconfirmed() {
   const auto since = protocols::coarse_now() - resend_window();
-  while (!pms_sent_.empty() && pms_sent_.front().at < since) pms_sent_.pop_front();
+  std::erase_if(unconfirmed_, [&](const Unconfirmed& e) {
+    if (e.at < since) return true;
+    // Long before the last line read, and no PONG of its marker came: a server that does
+    // not return a PING's token, not a dead path. Not sent again (it would be every time).
+    if (e.marker != 0 && e.at + kPongSlack < last_rx_) return true;
+    // To a channel this puppet has left meanwhile: not said there any more.
+    const std::string_view head = "PRIVMSG ";
+    const auto colon = std::string_view(e.line).find(" :");
+    if (!e.line.starts_with(head) || colon == std::string::npos) return false;
+    const std::string_view target = std::string_view(e.line).substr(head.size(), colon - head.size());
+    return reg_.isupport().is_channel(target) && !find_channel(target);
+  });
   // The newest entries may still be in queue_ (throttled): matched from the back, in order.
   std::size_t queued = 0;
-  auto want = pms_sent_.rbegin();
-  for (auto q = queue_.rbegin(); q != queue_.rend() && want != pms_sent_.rend(); ++q)
+  auto want = unconfirmed_.rbegin();
+  for (auto q = queue_.rbegin(); q != queue_.rend() && want != unconfirmed_.rend(); ++q)
     if (*q == want->line) {
       ++queued;
       ++want;
     }
-  const std::size_t written = pms_sent_.size() - queued;
-  for (std::size_t i = written; i-- > 0;) queue_.push_front(pms_sent_[i].line);
+  const std::size_t written = unconfirmed_.size() - queued;
+  // The first queued entry's marker PING is still queued after it: not sent twice.
+  const std::uint64_t queued_marker = queued ? unconfirmed_[written].marker : 0;
+  std::size_t channel_lines = 0;
+  for (std::size_t i = written; i-- > 0;) {
+    const auto m = unconfirmed_[i].marker;
+    if (m != 0 && m != queued_marker && (i + 1 == written || unconfirmed_[i + 1].marker != m))
+      queue_.push_front(marker_line(m));
+    queue_.push_front(unconfirmed_[i].line);
+    if (unconfirmed_[i].addressed.empty() && unconfirmed_[i].full_jid.empty()) ++channel_lines;
+  }
   if (written)
-    spdlog::info("gateway: {} on {}: {} private line(s) not echoed before the link was lost: sent again",
-                 bare_, net_.host, written);
+    spdlog::info(
+        "gateway: {} on {}: {} line(s) ({} private) not known to have arrived before the link was "
+        "lost: sent again",
+        bare_, net_.host, written, written - channel_lines);
 }
 
 // Matched like a channel line's echo (on_own_channel_line): the oldest entry to that nick
@@ -657,23 +713,23 @@ void Puppet::resend_unechoed_pms() {
 // the oldest entry to that nick.
 void Puppet::pm_echoed(std::string_view target, std::string_view text) {
   std::optional<std::size_t> first;
-  for (std::size_t k = 0; k < pms_sent_.size(); ++k) {
-    const std::string_view l = pms_sent_[k].line;
+  for (std::size_t k = 0; k < unconfirmed_.size(); ++k) {
+    const std::string_view l = unconfirmed_[k].line;
     if (!pm_to(l, target)) continue;
     if (!first) first = k;
     if (line_text(l) != text) continue;
-    pms_sent_.erase(pms_sent_.begin(), pms_sent_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+    unconfirmed_.erase(unconfirmed_.begin(), unconfirmed_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
     return;
   }
-  if (first) pms_sent_.erase(pms_sent_.begin() + static_cast<std::ptrdiff_t>(*first));
+  if (first) unconfirmed_.erase(unconfirmed_.begin() + static_cast<std::ptrdiff_t>(*first));
 }
 
 void Puppet::no_such_nick(std::string_view nick, std::string_view text) {
   // The newest private message to that nick is the one refused (the user wrote, the server
   // answered within a round trip); every entry to it is done. One older than kPmAnswered
   // was delivered: this 401 answers something else (a raw WHOIS), and is dropped.
-  const PmSent* newest = nullptr;
-  for (const auto& e : pms_sent_)
+  const Unconfirmed* newest = nullptr;
+  for (const auto& e : unconfirmed_)
     if (pm_to(e.line, nick)) newest = &e;
   if (!newest || newest->at < protocols::coarse_now() - kPmAnswered) return;
   // XEP-0045 §7.5: to an occupant JID that is not there, item-not-found; to nick%net@gw,
@@ -684,7 +740,7 @@ void Puppet::no_such_nick(std::string_view nick, std::string_view text) {
         newest->full_jid,
         render_error("message", newest->addressed, newest->full_jid, newest->id, occupant ? "cancel" : "wait",
                      occupant ? "item-not-found" : "recipient-unavailable", xml_safe_text(text)));
-  std::erase_if(pms_sent_, [&](const PmSent& e) { return pm_to(e.line, nick); });
+  std::erase_if(unconfirmed_, [&](const Unconfirmed& e) { return pm_to(e.line, nick); });
 }
 
 void Puppet::reflect_unechoed(Channel& c, std::size_t keep) {
@@ -815,15 +871,8 @@ bool Puppet::private_message(const std::string& full_jid, const std::string& nic
     *why = "resource-constraint";
     return false;
   }
-  const auto now = protocols::coarse_now();
-  // Bounded in number and, without echoes to end them, in time (a 401 comes within a round trip).
-  while (!pms_sent_.empty() && (pms_sent_.size() + lines.size() > gw_.options().queue ||
-                                pms_sent_.front().at < now - resend_window()))
-    pms_sent_.pop_front();
-  for (auto& l : lines) {
-    pms_sent_.push_back({l, now, full_jid, addressed, id});
-    queue_.push_back(std::move(l));
-  }
+  // Tracked until its echo, or without echo-message its marker's PONG (a 401 comes before).
+  queue_said(lines, true, full_jid, addressed, id);
   // A resource in no channel here still gets the answers (and holds the connection open).
   bool in_some_channel = false;
   for (const auto& [_, c] : channels_) in_some_channel |= c.resources.count(full_jid) != 0;
@@ -1298,7 +1347,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (!reg_.registered()) return;
   if (is(m, "CAP") && echoes_ && !reg_.caps().enabled("echo-message")) {  // CAP DEL echo-message
     echoes_ = false;
-    pms_sent_.clear();
+    std::erase_if(unconfirmed_, [](const Unconfirmed& e) { return e.marker == 0; });
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
 
@@ -1323,8 +1372,10 @@ void Puppet::on_irc_message(const irc::Message& m) {
                   m.param(m.nparams - 1));
 
   if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: what we said before it is in place
-    if (const auto marker = marker_of(m.param(m.nparams - 1)))
+    if (const auto marker = marker_of(m.param(m.nparams - 1))) {
+      confirmed(*marker);
       for (auto& [_, c] : channels_) gw_.shared_reads().placed(c.shared, *marker);
+    }
     return;
   }
 

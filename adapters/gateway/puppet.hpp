@@ -258,8 +258,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void reflect_unechoed(Channel& c, std::size_t keep = 0);
   // The link is lost: lines written to the channel but never echoed are queued again.
   void resend_unechoed(Channel& c);
-  // The same for private messages (pms_sent_).
-  void resend_unechoed_pms();
+  // The same for unconfirmed_ (private messages; without echo-message channel lines too).
+  void resend_unconfirmed();
   // Our private message came back (echo-message): it and what the server dropped before it
   // are done.
   void pm_echoed(std::string_view target, std::string_view text);
@@ -316,14 +316,19 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // answers and keep the connection open (bounded by the user's resources).
   std::set<std::string> pm_resources_;
   std::deque<Missed> missed_pms_;  // private messages while no resource was there
-  // Private message lines queued or written on a link with echo-message, until their echo:
-  // those written but never echoed when the link is lost are sent again (resend_unechoed).
-  // Also kept on a link without echo-message, for no_such_nick (and bounded in time there).
-  struct PmSent {
+  // Lines whose arrival is not known yet, each until the server shows it took them: on a link
+  // with echo-message the private messages, until their echo (a channel line waits in
+  // Channel::sent); without it every channel line and private message, until the PONG of the
+  // marker PING written after it (servers handle a client's lines in order). Those written
+  // but not known to have arrived when the link is lost are sent again (resend_unconfirmed).
+  // A private message's entry also says who to tell of a 401 (no_such_nick).
+  struct Unconfirmed {
     std::string line;
     std::chrono::steady_clock::time_point at;  // when it was said
-    std::string full_jid, addressed, id;       // who said it, to which JID, its stanza's id
+    std::string full_jid, addressed, id;  // a private message: who said it, to which JID, its stanza's id
+    std::uint64_t marker = 0;             // the PING after it (0: none, an echo ends it)
   };
+
   // ERR_NOSUCHNICK for a private message: an error to the resource that wrote to that nick.
   void no_such_nick(std::string_view nick, std::string_view text);
   // A kick waiting for the server's answer.
@@ -342,12 +347,25 @@ class Puppet : public IrcLink::Owner, public SharedReader {
                      std::string_view condition = {}, std::string_view text = {});
   void answer_kick(std::size_t index, std::string_view type, std::string_view condition,
                    std::string_view text);
-  std::deque<PmSent> pms_sent_;
+  std::deque<Unconfirmed> unconfirmed_;
+  // Queues a message's lines (privmsg_lines); `marked`: tracked in unconfirmed_ until the
+  // PONG of a marker PING after them (one already last in queue_, not written yet, is shared:
+  // one PING for a paste or a throttled burst).
+  void queue_said(std::vector<std::string>& lines, bool marked, const std::string& full_jid = {},
+                  const std::string& addressed = {}, const std::string& id = {});
+  // The marker queue_said will put after lines queued now.
+  std::uint64_t next_marker() const { return marker_queued_last() ? marker_ : marker_ + 1; }
+  bool marker_queued_last() const { return marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_; }
+  // The PONG of `marker`: what was written before it arrived.
+  void confirmed(std::uint64_t marker);
   static constexpr std::chrono::seconds kPmAnswered{60};  // a 401 comes well within this
   // Unechoed lines said longer ago than this when the link is lost are not sent again: the
   // link was alive after them (a dead path is closed within ping_timeout + ping_interval/2
   // of the last byte read), so the server dropped them on purpose (a filter), not the path.
   std::chrono::steady_clock::duration resend_window() const;
+  // A marker's PONG comes within a round trip of the server reading it: a line read from the
+  // server this long after an unconfirmed line says it was read and not answered.
+  static constexpr std::chrono::seconds kPongSlack{10};
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;

@@ -1,0 +1,135 @@
+"""The gateway on a network without echo-message (ngircd, issue 11): nothing is lost in a
+link that dies.
+
+Without echo-message nothing the server sends back says that it took a line, so a puppet
+writes a PING after what the user says and counts it as arrived at its PONG (servers handle
+a client's lines in order). Lines written into a TCP path that died, or to a server that
+stopped and was killed, never got that PONG: they are sent again after the reconnection,
+once, and the other XMPP users in the room see them once.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_unconfirmed.py
+"""
+import os
+import re
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from test_gateway_echo import back_in_test, join, say  # noqa: E402
+from test_irc_gateway import GW, ROOM, Ngircd, bob_in_test, drain, gateway_config  # noqa: E402
+from xmpp_client import next_where, run, settle  # noqa: E402
+
+xc.configure_logging()
+
+
+def bodies_from(client, nick):
+    return [m["body"] for m in client.all_group if m["from"].resource == nick]
+
+
+def in_room(xmpp_port, jid, password, nick, bob):
+    c = join(xmpp_port, jid, password, nick, bob)
+    c.all_group = []  # every groupchat message, in order
+    c.add_event_handler("groupchat_message", lambda m: m["body"] and c.all_group.append(m))
+    return c
+
+
+def test_what_a_dead_path_swallowed_is_sent_again_without_echo_message():
+    """Both puppets' TCP paths to ngircd die without a word (a relay drops what parleyd
+    writes, then closes). alice (the channel's first puppet: its reader) and dave (whose
+    copies alice's puppet reads) each said a line into it, and alice a private message.
+    After the reconnection bob, connected directly all along, gets each once; each XMPP
+    user sees their own reflection once, and the other's line once if their own puppet
+    was back in the channel before it (as an IRC user would)."""
+    irc_net = Ngircd().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        with h.Parleyd(gateway_config(proxy.port)) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            dave = in_room(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
+            say(alice, "before", "b1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :before$")
+            run(next_where(dave.group, lambda m: m["body"] == "before"))
+
+            proxy.blackhole()
+            say(alice, "alice into the void", "v1")
+            say(dave, "dave into the void", "v2")
+            alice.send_message(mto=f"bob%local@{GW}", mbody="private void", mtype="chat")
+            settle(1.0)  # written (the relay took the bytes and dropped them)
+            assert not any(" void" in l for l in bob.c.lines), bob.c.lines[-5:]
+            proxy.drop()
+            bob.expect(r"^:alice!\S+ QUIT ")
+            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+            lost = r"^:(alice|dave)!\S+ PRIVMSG (#test :alice into the void|#test :dave into the void|bob :private void)$"
+            got = {bob.expect(lost, timeout=10).split(" ", 2)[2] for _ in range(3)}
+            assert got == {"#test :alice into the void", "#test :dave into the void", "bob :private void"}, got
+
+            say(alice, "alice after", "a1")
+            say(dave, "dave after", "a2")
+            after = r"^:(alice|dave)!\S+ PRIVMSG #test :(alice|dave) after$"
+            assert {bob.expect(after).split(" :", 1)[1] for _ in range(2)} == {"alice after", "dave after"}
+            settle(1.5)  # the XMPP users have what came
+            # Each sees their own lines once. The other's line is seen once if their puppet was
+            # back in #test before it came (bob's order is the server's), else not at all.
+            for c, nick, other in ((alice, "alice", "dave"), (dave, "dave", "alice")):
+                own = bodies_from(c, nick)
+                assert own == (["before"] if nick == "alice" else []) + [f"{nick} into the void", f"{nick} after"], \
+                    (nick, own)
+                back = max(i for i, l in enumerate(bob.c.lines) if re.match(rf"^:{nick}!\S+ JOIN", l))
+                said = bob.c.lines.index(next(l for l in bob.c.lines if l.endswith(f"#test :{other} into the void")))
+                seen = bodies_from(c, other)
+                assert seen == (["before"] if other == "alice" else []) + \
+                    ([f"{other} into the void"] if back < said else []) + [f"{other} after"], \
+                    (nick, seen, bob.c.lines[-12:])
+            assert sum(bool(re.search(lost, l)) for l in bob.c.lines) == 3, bob.c.lines[-10:]  # sent once each
+            assert re.search(r"alice@localhost on 127\.0\.0\.1: 2 line\(s\) \(1 private\) not known to have "
+                             r"arrived before the link was lost: sent again", d.log())
+            assert re.search(r"dave@localhost on 127\.0\.0\.1: 1 line\(s\) \(0 private\) not known", d.log())
+            xc.bye(alice)
+            xc.bye(dave)
+            bob.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
+def test_a_line_a_stopped_server_never_took_is_sent_again():
+    """ngircd stops (SIGSTOP) with alice's line in its socket buffer and is then killed: the
+    line was written, never taken, and goes again after the reconnection. A line the live
+    server took (its PONG came) is not sent again."""
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            say(alice, "taken", "t1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :taken$")
+            settle(0.5)  # its PONG read
+            os.kill(irc_net.proc.pid, signal.SIGSTOP)
+            say(alice, "in flight", "f1")
+            settle(1.0)  # written to the stopped server's socket
+            irc_net.kill()
+            bob.c.close()
+            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+            mark = d.mark()
+            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            assert re.search(r"alice@localhost on 127\.0\.0\.1: 1 line\(s\) \(0 private\) not known to have "
+                             r"arrived before the link was lost: sent again", d.log()), d.log()[-2000:]
+            bob = back_in_test(irc_net, "in flight")
+            say(alice, "after", "a1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :after$", timeout=10)
+            assert not any(l.endswith("PRIVMSG #test :taken") for l in bob.c.lines), bob.c.lines
+            settle(0.5)
+            # reflected once each, when said (nothing echoes here)
+            assert bodies_from(alice, "alice") == ["taken", "in flight", "after"], bodies_from(alice, "alice")
+            assert [m["body"] for m in drain(alice.msg_errors)] == []
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())
