@@ -346,7 +346,6 @@ void Puppet::on_registered() {
   ever_registered_ = true;
   echoes_ = reg_.caps().enabled("echo-message");
   if (!echoes_) {  // this link does not echo: what waited for an echo is reflected now
-    std::erase_if(unconfirmed_, [](const Unconfirmed& e) { return e.marker == 0; });
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
   link_->clear_deadline();
@@ -382,9 +381,11 @@ bool Puppet::queue_line(std::string line, bool front, std::size_t slack) {
 void Puppet::pump() {
   if (!link_ || !reg_.registered()) return;
   std::string batch;
-  const auto delay = drain_throttled(queue_, bucket_, net_.throttle_interval_ms, batch);
+  auto delay = drain_throttled(queue_, bucket_, net_.throttle_interval_ms, batch);
+  if (!batch.empty()) last_written_ = std::chrono::steady_clock::now();
+  write_marker(batch, delay);
   send_now(batch);
-  if (queue_.empty() || pump_armed_) return;
+  if ((queue_.empty() && !marker_owed()) || pump_armed_ || !link_) return;
   if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
   pump_armed_ = true;
   pump_timer_->expires_after(delay);
@@ -518,6 +519,13 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
     *why = "resource-constraint";
     return false;
   }
+  // A PING with our marker's token would say lines arrived that have not (confirmed).
+  for (const auto& l : lines)
+    if (ascii_fold(std::string_view(l).substr(0, 5)) == "ping " &&
+        l.find(kMarkerPrefix) != std::string::npos) {
+      *why = "not-acceptable";
+      return false;
+    }
   for (auto& l : lines) queue_.push_back(std::move(l));
   for (auto& [_, c] : channels_) gw_.shared_reads().saying(c.shared);  // it may say something there
   pump();
@@ -548,7 +556,8 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
   }
   if (handed) {
     said_waits_ = true;
-    gw_.arm_read_tick();  // said_overdue
+    marker_urgent_ = true;  // the other users see the lines at its PONG
+    gw_.arm_read_tick();    // said_overdue
   }
   // The leader's copy of a follower's line, or its own line's PONG or echo, comes back (a
   // leader alone without echo-message gets nothing back that anyone waits for).
@@ -632,50 +641,71 @@ std::chrono::steady_clock::duration Puppet::resend_window() const {
 void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::string& full_jid,
                         const std::string& addressed, const std::string& id) {
   if (lines.empty()) return;
-  const bool marked = track && !echoes_;
-  const bool reuse = marked && marker_queued_last();
-  if (marked && !reuse) marker_line_ = marker_line(++marker_);
   if (track) {
     const auto now = protocols::coarse_now();
-    // Bounded in number, and in time (resend_unconfirmed would not send older ones again).
+    // Bounded in number; on a link with echo-message in time too (an echo that did not come
+    // within resend_window will not: resend_unconfirmed would not send it again).
     while (!unconfirmed_.empty() && (unconfirmed_.size() + lines.size() > gw_.options().queue ||
-                                     unconfirmed_.front().at < now - resend_window()))
+                                     (echoes_ && unconfirmed_.front().at < now - resend_window())))
       unconfirmed_.pop_front();
     for (const auto& l : lines)
-      unconfirmed_.push_back({.line = l,
-                              .at = now,
-                              .full_jid = full_jid,
-                              .addressed = addressed,
-                              .id = id,
-                              .marker = marked ? marker_ : 0});
+      unconfirmed_.push_back({.line = l, .at = now, .full_jid = full_jid, .addressed = addressed, .id = id});
   }
-  auto at = reuse ? queue_.end() - 1 : queue_.end();
-  for (auto& l : lines) at = queue_.insert(at, std::move(l)) + 1;
-  if (marked && !reuse) queue_.push_back(marker_line_);
+  for (auto& l : lines) queue_.push_back(std::move(l));
+}
+
+// Only when every tracked line is written (queue_ empty): the PING follows them all, so
+// every entry without a marker gets this one (they are the newest). Under a throttle, only
+// once the user has been quiet for an interval: a token the PING took while they talk would
+// be the next line's (five messages at once and a PING after each would hold the last two),
+// unless a leader's followers wait for its PONG (SharedReads::placed).
+bool Puppet::write_marker(std::string& batch, std::chrono::milliseconds& delay) {
+  if (!marker_owed() || !queue_.empty()) return false;
+  if (bucket_.enabled() && !marker_urgent_) {
+    const auto quiet = std::chrono::ceil<std::chrono::milliseconds>(
+        last_written_ + std::chrono::milliseconds(net_.throttle_interval_ms) -
+        std::chrono::steady_clock::now());
+    if (quiet.count() > 0) {
+      delay = quiet;
+      return false;
+    }
+  }
+  delay = take_one(bucket_, net_.throttle_interval_ms);
+  if (delay.count() != 0) return false;
+  batch += marker_line(++marker_);
+  marker_urgent_ = false;
+  for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e) e->marker = marker_;
+  if (first_marker_at_ == std::chrono::steady_clock::time_point{}) first_marker_at_ = protocols::coarse_now();
+  return true;
 }
 
 void Puppet::confirmed(std::uint64_t marker) {
-  // Markers go out in increasing order (resend_unconfirmed sends the old ones again ahead of
-  // the newer ones still queued), and the server answers them in that order.
+  markers_answered_ = true;
+  // Markers are given in increasing order to the oldest unmarked entries, and the server
+  // answers them in that order.
   while (!unconfirmed_.empty() && unconfirmed_.front().marker != 0 && unconfirmed_.front().marker <= marker)
     unconfirmed_.pop_front();
 }
 
 // The link is lost with lines written that the server never showed it took (no echo, or no
-// PONG of the marker after them): a server killed with them in its buffers, a TCP path that
+// PONG of a marker after them): a server killed with them in its buffers, a TCP path that
 // died and took what we wrote until the ping timeout. Queued again, in their order, ahead of
-// what waits to be written, each group with its marker PING again; the entries stay until
-// the new link shows them. A line the server took whose echo or PONG the dying link lost is
-// sent twice: a duplicate rather than a loss. Older than resend_window: the link was alive
-// after them, so they are not sent again.
+// what waits to be written; the entries stay until the new link shows them (their markers
+// were this link's: pump writes a new one after them). A line the server took whose echo or
+// PONG the dying link lost is sent twice: a duplicate rather than a loss. Not sent again: to
+// a channel this puppet has left meanwhile; on a link with echo-message, lines said longer
+// than resend_window ago (the link was alive after them: a filter dropped them); on a link
+// that never returned a marker's token (markers_answered_), none.
 void Puppet::resend_unconfirmed() {
   const auto since = protocols::coarse_now() - resend_window();
+  const bool tokenless = !echoes_ && !markers_answered_ &&
+                         first_marker_at_ != std::chrono::steady_clock::time_point{} &&
+                         first_marker_at_ + kPongSlack < last_rx_;
+  markers_answered_ = false;
+  first_marker_at_ = {};
+  marker_urgent_ = false;
   std::erase_if(unconfirmed_, [&](const Unconfirmed& e) {
-    if (e.at < since) return true;
-    // Long before the last line read, and no PONG of its marker came: a server that does
-    // not return a PING's token, not a dead path. Not sent again (it would be every time).
-    if (e.marker != 0 && e.at + kPongSlack < last_rx_) return true;
-    // To a channel this puppet has left meanwhile: not said there any more.
+    if (echoes_ && e.at < since) return true;
     const std::string_view head = "PRIVMSG ";
     const auto colon = std::string_view(e.line).find(" :");
     if (!e.line.starts_with(head) || colon == std::string::npos) return false;
@@ -691,21 +721,25 @@ void Puppet::resend_unconfirmed() {
       ++want;
     }
   const std::size_t written = unconfirmed_.size() - queued;
-  // The first queued entry's marker PING is still queued after it: not sent twice.
-  const std::uint64_t queued_marker = queued ? unconfirmed_[written].marker : 0;
-  std::size_t channel_lines = 0;
+  for (auto& e : unconfirmed_) e.marker = 0;
+  if (tokenless) {
+    spdlog::warn(
+        "gateway: {} on {}: the server returned no PING token: {} line(s) written last are not "
+        "known to have arrived, and are not sent again",
+        bare_, net_.host, written);
+    unconfirmed_.erase(unconfirmed_.begin(), unconfirmed_.begin() + static_cast<std::ptrdiff_t>(written));
+    return;
+  }
+  std::size_t private_lines = 0;
   for (std::size_t i = written; i-- > 0;) {
-    const auto m = unconfirmed_[i].marker;
-    if (m != 0 && m != queued_marker && (i + 1 == written || unconfirmed_[i + 1].marker != m))
-      queue_.push_front(marker_line(m));
     queue_.push_front(unconfirmed_[i].line);
-    if (unconfirmed_[i].addressed.empty() && unconfirmed_[i].full_jid.empty()) ++channel_lines;
+    if (!unconfirmed_[i].full_jid.empty()) ++private_lines;
   }
   if (written)
     spdlog::info(
         "gateway: {} on {}: {} line(s) ({} private) not known to have arrived before the link was "
         "lost: sent again",
-        bare_, net_.host, written, written - channel_lines);
+        bare_, net_.host, written, private_lines);
 }
 
 // Matched like a channel line's echo (on_own_channel_line): the oldest entry to that nick
@@ -1099,15 +1133,8 @@ std::string Puppet::marker_line(std::uint64_t marker) {
 
 bool Puppet::said_overdue() {
   if (!said_waits_) return false;
-  // The oldest marker still queued here: it and those after it are not written, not due.
-  std::uint64_t unwritten = 0;
-  for (const std::string_view l : queue_) {
-    if (!l.starts_with(kMarkerPing) || !l.ends_with("\r\n")) continue;
-    if (const auto m = marker_of(l.substr(kMarkerPing.size(), l.size() - kMarkerPing.size() - 2))) {
-      unwritten = *m;
-      break;
-    }
-  }
+  // The marker not written yet: lines placed at its PONG are not due.
+  const std::uint64_t unwritten = marker_owed() ? next_marker() : 0;
   bool waiting = false;
   for (auto& [_, c] : channels_)
     if (gw_.shared_reads().said_overdue(c.shared, unwritten)) waiting = true;
@@ -1347,8 +1374,8 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (!reg_.registered()) return;
   if (is(m, "CAP") && echoes_ && !reg_.caps().enabled("echo-message")) {  // CAP DEL echo-message
     echoes_ = false;
-    std::erase_if(unconfirmed_, [](const Unconfirmed& e) { return e.marker == 0; });
     for (auto& [_, c] : channels_) reflect_unechoed(c);
+    pump();  // private messages waiting for their echo: a marker PING after them
   }
 
   // A NICK refused after registration (ERRONEUSNICKNAME, NICKNAMEINUSE, NICKCOLLISION,

@@ -318,7 +318,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::deque<Missed> missed_pms_;  // private messages while no resource was there
   // Lines whose arrival is not known yet, each until the server shows it took them: on a link
   // with echo-message the private messages, until their echo (a channel line waits in
-  // Channel::sent); without it every channel line and private message, until the PONG of the
+  // Channel::sent); without it every channel line and private message, until the PONG of a
   // marker PING written after it (servers handle a client's lines in order). Those written
   // but not known to have arrived when the link is lost are sent again (resend_unconfirmed).
   // A private message's entry also says who to tell of a 401 (no_such_nick).
@@ -326,7 +326,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string line;
     std::chrono::steady_clock::time_point at;  // when it was said
     std::string full_jid, addressed, id;  // a private message: who said it, to which JID, its stanza's id
-    std::uint64_t marker = 0;             // the PING after it (0: none, an echo ends it)
+    std::uint64_t marker = 0;             // the PING written after it (0: none yet)
   };
 
   // ERR_NOSUCHNICK for a private message: an error to the resource that wrote to that nick.
@@ -348,14 +348,18 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void answer_kick(std::size_t index, std::string_view type, std::string_view condition,
                    std::string_view text);
   std::deque<Unconfirmed> unconfirmed_;
-  // Queues a message's lines (privmsg_lines); `marked`: tracked in unconfirmed_ until the
-  // PONG of a marker PING after them (one already last in queue_, not written yet, is shared:
-  // one PING for a paste or a throttled burst).
-  void queue_said(std::vector<std::string>& lines, bool marked, const std::string& full_jid = {},
+  // Queues a message's lines (privmsg_lines); `track`: kept in unconfirmed_.
+  void queue_said(std::vector<std::string>& lines, bool track, const std::string& full_jid = {},
                   const std::string& addressed = {}, const std::string& id = {});
-  // The marker queue_said will put after lines queued now.
-  std::uint64_t next_marker() const { return marker_queued_last() ? marker_ : marker_ + 1; }
-  bool marker_queued_last() const { return marker_ != 0 && !queue_.empty() && queue_.back() == marker_line_; }
+  // Without echo-message, lines in unconfirmed_ have no marker PING after them yet. pump
+  // writes it once queue_ is empty (so it follows every line said so far and never delays
+  // one) and the throttle allows a line more: one PING for a paste or a burst.
+  bool marker_owed() const { return !echoes_ && !unconfirmed_.empty() && unconfirmed_.back().marker == 0; }
+  // pump: the owed marker PING into `batch` if queue_ is empty and the throttle allows (else
+  // `delay`: how long until it does).
+  bool write_marker(std::string& batch, std::chrono::milliseconds& delay);
+  // The marker of the next PING: the PONG that places lines said now (SharedReads::said).
+  std::uint64_t next_marker() const { return marker_ + 1; }
   // The PONG of `marker`: what was written before it arrived.
   void confirmed(std::uint64_t marker);
   static constexpr std::chrono::seconds kPmAnswered{60};  // a 401 comes well within this
@@ -363,9 +367,14 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // link was alive after them (a dead path is closed within ping_timeout + ping_interval/2
   // of the last byte read), so the server dropped them on purpose (a filter), not the path.
   std::chrono::steady_clock::duration resend_window() const;
-  // A marker's PONG comes within a round trip of the server reading it: a line read from the
-  // server this long after an unconfirmed line says it was read and not answered.
+  // A marker's PONG comes within a round trip of the server reading the PING: a link that
+  // read lines this long after its first marker PING and returned none does not return a
+  // PING's token (its lines are not sent again: it would be every time).
   static constexpr std::chrono::seconds kPongSlack{10};
+  std::chrono::steady_clock::time_point last_written_{};  // pump's last line written
+  bool marker_urgent_ = false;     // a leader's followers wait for the owed marker's PONG
+  bool markers_answered_ = false;  // this link returned a marker's PONG
+  std::chrono::steady_clock::time_point first_marker_at_{};  // its first marker PING written ({}: none)
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;
@@ -391,8 +400,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool hold_ = false;       // the line just read waits for the next tick (IrcLink keeps it)
   bool leader_echoes_ = false;     // some Sent::via_leader may wait (reflect_overdue)
   bool said_waits_ = false;        // a leader's lines may wait for their marker (said_overdue)
-  std::uint64_t marker_ = 0;       // the last marker PING queued (say)
-  std::string marker_line_;        // its line
+  std::uint64_t marker_ = 0;       // the last marker PING written (pump)
   std::uint64_t waited_line_ = 0;  // the line that waited last (a line waits once)
   bool ever_registered_ = false;
   bool quitting_ = false;

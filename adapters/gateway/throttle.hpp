@@ -32,4 +32,15 @@ inline std::chrono::milliseconds drain_throttled(std::deque<std::string>& queue,
   return std::chrono::milliseconds{0};
 }
 
+// One line more through `bucket` now (0: taken, or no throttle), else how long until it may.
+inline std::chrono::milliseconds take_one(protocols::TokenBucket& bucket, std::size_t interval_ms) {
+  if (!bucket.enabled()) return std::chrono::milliseconds{0};
+  const auto now = protocols::TokenBucket::Clock::now();
+  const auto cost = static_cast<double>(interval_ms);
+  const double level = bucket.level(now);
+  if (level < cost) return std::chrono::milliseconds(static_cast<std::int64_t>(cost - level) + 1);
+  bucket.take(interval_ms, now);
+  return std::chrono::milliseconds{0};
+}
+
 }  // namespace parley::adapters::gateway

@@ -13,12 +13,13 @@ import os
 import re
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_gateway_echo import back_in_test, join, say  # noqa: E402
-from test_irc_gateway import GW, ROOM, Ngircd, bob_in_test, drain, gateway_config  # noqa: E402
+from test_irc_gateway import GW, ROOM, Inspircd, Ngircd, bob_in_test, drain, gateway_config  # noqa: E402
 from xmpp_client import next_where, run, settle  # noqa: E402
 
 xc.configure_logging()
@@ -52,6 +53,7 @@ def test_what_a_dead_path_swallowed_is_sent_again_without_echo_message():
             say(alice, "before", "b1")
             bob.expect(r"^:alice!\S+ PRIVMSG #test :before$")
             run(next_where(dave.group, lambda m: m["body"] == "before"))
+            settle(0.5)  # its marker PING written once alice was quiet (100 ms here), and its PONG read
 
             proxy.blackhole()
             say(alice, "alice into the void", "v1")
@@ -128,6 +130,83 @@ def test_a_line_a_stopped_server_never_took_is_sent_again():
             xc.bye(alice)
             bob.c.close()
     finally:
+        irc_net.close()
+
+
+class InspircdWithoutEcho(Inspircd):
+    """InspIRCd 3 with no echo-message and no fakelag: the order of what parleyd writes is
+    what reaches bob (ngircd holds a client's fourth command in a second back)."""
+    modules = ("cap", "namesx")
+
+
+def test_the_marker_ping_never_goes_ahead_of_a_line_under_the_throttle():
+    """A throttle of 5 lines at once, then one per 1.5 s: five messages said at once go
+    first, and the one marker PING after them waits for the next token (a PING after each
+    message would have taken the tokens of the fourth and fifth). Its PONG ends their
+    tracking: a loss after it sends nothing again."""
+    irc_net = InspircdWithoutEcho().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        cfg = gateway_config(proxy.port)
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 5, "interval_ms": 1500}
+        with h.Parleyd(cfg) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            settle(8.0)  # the bucket full again after the join's lines
+            start = proxy.mark()
+            for i in range(5):
+                say(alice, f"quick {i}", f"q{i}")
+            for i in range(5):
+                bob.expect(rf"^:alice!\S+ PRIVMSG #test :quick {i}$", timeout=10)
+            deadline = time.monotonic() + 10
+            while b"PING :parley." not in proxy.up[start:] and time.monotonic() < deadline:
+                settle(0.2)
+            sent = proxy.up[start:].decode()
+            assert re.fullmatch(r"(PRIVMSG #test :quick \d\r\n){5}PING :parley\.\d+\r\n", sent), sent
+            settle(0.5)  # its PONG
+            proxy.drop()
+            bob.expect(r"^:alice!\S+ QUIT ")
+            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+            say(alice, "after", "a1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :after$", timeout=10)
+            assert sum(" :quick " in l for l in bob.c.lines) == 5, bob.c.lines[-10:]
+            assert "not known to have arrived" not in d.log()
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
+def test_a_leaders_marker_does_not_wait_for_the_throttles_quiet_interval():
+    """alice's puppet reads #test for dave's (shared reading): the other XMPP users are
+    handed her own line at its marker's PONG, so that PING goes right after the line, not
+    after the quiet interval (5 s here) the throttle makes other markers wait. dave sees
+    the line once."""
+    irc_net = InspircdWithoutEcho().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        cfg = gateway_config(proxy.port)
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 5, "interval_ms": 5000}
+        with h.Parleyd(cfg) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            dave = in_room(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
+            d.wait_for_log(r"dave@localhost on 127\.0\.0\.1: hears #test through another puppet", timeout=10)
+            say(alice, "to everyone", "e1")
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :to everyone$", timeout=10)
+            deadline = time.monotonic() + 3  # the quiet interval is 5 s
+            while b"PRIVMSG #test :to everyone\r\nPING :parley." not in proxy.up and time.monotonic() < deadline:
+                settle(0.1)
+            assert b"PRIVMSG #test :to everyone\r\nPING :parley." in proxy.up, proxy.up[-200:]
+            run(next_where(dave.group, lambda m: m["body"] == "to everyone"))
+            settle(1.0)
+            assert [m["body"] for m in dave.all_group].count("to everyone") == 1
+            xc.bye(alice)
+            xc.bye(dave)
+            bob.c.close()
+    finally:
+        proxy.close()
         irc_net.close()
 
 
