@@ -141,7 +141,8 @@ void Puppet::arm_keepalive() {
       auto link = link_;  // close() ends in on_irc_closed, which resets link_
       return link->close("Ping timeout");
     }
-    if (silent >= gw_.options().ping_interval) send_now("PING :parley\r\n");
+    if (silent >= gw_.options().ping_interval)
+      send_now(std::string(kMarkerPing) + std::string(kKeepaliveToken) + "\r\n");
     answers_overdue();
     regain_nick();
     arm_keepalive();
@@ -385,12 +386,16 @@ void Puppet::pump() {
   if (!batch.empty()) last_written_ = std::chrono::steady_clock::now();
   write_marker(batch, delay);
   send_now(batch);
-  if ((queue_.empty() && !marker_owed()) || pump_armed_ || !link_) return;
+  if ((queue_.empty() && !marker_owed()) || !link_) return;
+  // A wait armed for later (a marker's quiet interval) is brought forward for a line's token.
+  const auto at = std::chrono::steady_clock::now() + delay;
+  if (pump_armed_ && at >= pump_at_) return;
   if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
   pump_armed_ = true;
-  pump_timer_->expires_after(delay);
+  pump_at_ = at;
+  pump_timer_->expires_after(delay);  // a later wait's handler sees operation_aborted
   pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
-    if (ec || alive.expired()) return;  // cancelled: the puppet is going away
+    if (ec || alive.expired()) return;  // brought forward, or the puppet is going away
     pump_armed_ = false;
     pump();
   });
@@ -520,12 +525,15 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
     return false;
   }
   // A PING with our marker's token would say lines arrived that have not (confirmed).
-  for (const auto& l : lines)
-    if (ascii_fold(std::string_view(l).substr(0, 5)) == "ping " &&
-        l.find(kMarkerPrefix) != std::string::npos) {
+  for (const auto& l : lines) {
+    if (l.find(kMarkerPrefix) == std::string::npos) continue;
+    irc::Message m;
+    if (irc::parse_line(std::string_view(l).substr(0, l.size() - 2), m) == irc::ParseError::none &&
+        irc::equal_fold(m.command, "PING")) {
       *why = "not-acceptable";
       return false;
     }
+  }
   for (auto& l : lines) queue_.push_back(std::move(l));
   for (auto& [_, c] : channels_) gw_.shared_reads().saying(c.shared);  // it may say something there
   pump();
@@ -660,8 +668,22 @@ void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::
 // be the next line's (five messages at once and a PING after each would hold the last two),
 // unless a leader's followers wait for its PONG (SharedReads::placed).
 bool Puppet::write_marker(std::string& batch, std::chrono::milliseconds& delay) {
-  if (!marker_owed() || !queue_.empty()) return false;
-  if (bucket_.enabled() && !marker_urgent_) {
+  if (!marker_owed()) return false;
+  // Never quiet for long (steady throttled output, a backlog that never drains): the PING
+  // goes behind the lines queued now, and takes its token in turn, once kMarkerLines lines
+  // or kMarkerAge wait for one (else a loss would send hundreds of delivered lines again).
+  std::size_t unmarked = 0;
+  auto oldest = unconfirmed_.rbegin();
+  for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e, ++unmarked)
+    oldest = e;
+  const bool starved = unmarked >= kMarkerLines || oldest->at + kMarkerAge <= protocols::coarse_now();
+  if (starved && !queue_.empty()) {
+    queue_.push_back(marker_line(++marker_));
+    mark_unmarked();
+    return false;
+  }
+  if (!queue_.empty()) return false;
+  if (bucket_.enabled() && !marker_urgent_ && !starved) {
     const auto quiet = std::chrono::ceil<std::chrono::milliseconds>(
         last_written_ + std::chrono::milliseconds(net_.throttle_interval_ms) -
         std::chrono::steady_clock::now());
@@ -673,10 +695,14 @@ bool Puppet::write_marker(std::string& batch, std::chrono::milliseconds& delay) 
   delay = take_one(bucket_, net_.throttle_interval_ms);
   if (delay.count() != 0) return false;
   batch += marker_line(++marker_);
+  mark_unmarked();
+  return true;
+}
+
+void Puppet::mark_unmarked() {
   marker_urgent_ = false;
   for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e) e->marker = marker_;
-  if (first_marker_at_ == std::chrono::steady_clock::time_point{}) first_marker_at_ = protocols::coarse_now();
-  return true;
+  markers_sent_ = true;
 }
 
 void Puppet::confirmed(std::uint64_t marker) {
@@ -698,12 +724,16 @@ void Puppet::confirmed(std::uint64_t marker) {
 // that never returned a marker's token (markers_answered_), none.
 void Puppet::resend_unconfirmed() {
   const auto since = protocols::coarse_now() - resend_window();
-  const bool tokenless = !echoes_ && !markers_answered_ &&
-                         first_marker_at_ != std::chrono::steady_clock::time_point{} &&
-                         first_marker_at_ + kPongSlack < last_rx_;
+  const bool tokenless = !echoes_ && !markers_answered_ && tokenless_pong_;
   markers_answered_ = false;
-  first_marker_at_ = {};
+  markers_sent_ = false;
+  tokenless_pong_ = false;
   marker_urgent_ = false;
+  // A marker PING still queued (starved) was this link's: the next one covers its lines.
+  std::erase_if(queue_, [](const std::string& l) {
+    return l.starts_with(kMarkerPing) &&
+           std::string_view(l).substr(kMarkerPing.size()).starts_with(kMarkerPrefix);
+  });
   std::erase_if(unconfirmed_, [&](const Unconfirmed& e) {
     if (echoes_ && e.at < since) return true;
     const std::string_view head = "PRIVMSG ";
@@ -1402,6 +1432,8 @@ void Puppet::on_irc_message(const irc::Message& m) {
     if (const auto marker = marker_of(m.param(m.nparams - 1))) {
       confirmed(*marker);
       for (auto& [_, c] : channels_) gw_.shared_reads().placed(c.shared, *marker);
+    } else if (markers_sent_ && m.param(m.nparams - 1) != kKeepaliveToken) {
+      tokenless_pong_ = true;  // no token of ours back (RFC 2812 3.7.2 says to return it)
     }
     return;
   }

@@ -145,6 +145,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   static std::optional<std::uint64_t> marker_of(std::string_view token);
   static constexpr std::string_view kMarkerPrefix = "parley.";
   static constexpr std::string_view kMarkerPing = "PING :";
+  static constexpr std::string_view kKeepaliveToken = "parley";  // the keepalive's PING
   static std::string marker_line(std::uint64_t marker);  // "PING :parley.<n>\r\n"
 
  private:
@@ -367,14 +368,18 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // link was alive after them (a dead path is closed within ping_timeout + ping_interval/2
   // of the last byte read), so the server dropped them on purpose (a filter), not the path.
   std::chrono::steady_clock::duration resend_window() const;
-  // A marker's PONG comes within a round trip of the server reading the PING: a link that
-  // read lines this long after its first marker PING and returned none does not return a
-  // PING's token (its lines are not sent again: it would be every time).
-  static constexpr std::chrono::seconds kPongSlack{10};
+  // A link that answered a PING of ours without its token and never returned a marker's
+  // does not return tokens: its lines are not sent again (it would be every time).
+  bool markers_sent_ = false;                             // this link was sent a marker PING
+  bool markers_answered_ = false;                         // it returned a marker's PONG
+  bool tokenless_pong_ = false;                           // it sent a PONG with no token of ours
   std::chrono::steady_clock::time_point last_written_{};  // pump's last line written
-  bool marker_urgent_ = false;     // a leader's followers wait for the owed marker's PONG
-  bool markers_answered_ = false;  // this link returned a marker's PONG
-  std::chrono::steady_clock::time_point first_marker_at_{};  // its first marker PING written ({}: none)
+  bool marker_urgent_ = false;  // a leader's followers wait for the owed marker's PONG
+  // A marker goes behind queued lines once this many, or lines this old, wait for one.
+  static constexpr std::size_t kMarkerLines = 8;
+  static constexpr std::chrono::seconds kMarkerAge{10};
+  void mark_unmarked();  // the entries without a marker get marker_ (just written or queued)
+  std::chrono::steady_clock::time_point pump_at_{};  // when the armed pump wait ends
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_;
