@@ -178,6 +178,33 @@ def test_the_marker_ping_never_goes_ahead_of_a_line_under_the_throttle():
         irc_net.close()
 
 
+def test_output_that_is_never_quiet_still_gets_a_marker():
+    """One line per 400 ms through the throttle, and a message said every 300 ms: the queue
+    never drains, so no quiet interval comes. The marker PING is queued behind the lines
+    once 8 wait for one, well before the last of 14 is written."""
+    irc_net = InspircdWithoutEcho().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        cfg = gateway_config(proxy.port)
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 400}
+        with h.Parleyd(cfg) as d:
+            bob = bob_in_test(irc_net.port)
+            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
+            settle(1.0)
+            start = proxy.mark()
+            for i in range(14):
+                say(alice, f"steady {i}", f"s{i}")
+                settle(0.3)
+            bob.expect(r"^:alice!\S+ PRIVMSG #test :steady 13$", timeout=15)
+            sent = proxy.up[start:].decode()
+            assert "PING :parley." in sent.split("PRIVMSG #test :steady 13")[0], sent
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
 def test_a_leaders_marker_does_not_wait_for_the_throttles_quiet_interval():
     """alice's puppet reads #test for dave's (shared reading): the other XMPP users are
     handed her own line at its marker's PONG, so that PING goes right after the line, not
