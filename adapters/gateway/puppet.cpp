@@ -57,12 +57,18 @@ std::string irc_nick_of(std::string_view want) {
 // A TOPIC, PART or KICK text fits comfortably in one line after its command and channel.
 constexpr std::size_t kMaxReason = 300;
 
-// A "PRIVMSG <to> :..." line is to `nick`.
-bool pm_to(std::string_view line, std::string_view nick) {
+// The <to> of a "PRIVMSG <to> :..." line ("" for any other line).
+std::string_view privmsg_target(std::string_view line) {
   constexpr std::string_view head = "PRIVMSG ";
   const auto colon = line.find(" :");
-  return line.starts_with(head) && colon != std::string_view::npos && colon > head.size() &&
-         irc::equal_fold(line.substr(head.size(), colon - head.size()), nick);
+  if (!line.starts_with(head) || colon == std::string_view::npos || colon <= head.size()) return {};
+  return line.substr(head.size(), colon - head.size());
+}
+
+// A "PRIVMSG <to> :..." line is to `nick`.
+bool pm_to(std::string_view line, std::string_view nick) {
+  const std::string_view to = privmsg_target(line);
+  return !to.empty() && irc::equal_fold(to, nick);
 }
 
 // The text of a "PRIVMSG <target> :<text>\r\n" line (privmsg_lines): what an echo of it
@@ -736,10 +742,7 @@ void Puppet::resend_unconfirmed() {
   });
   std::erase_if(unconfirmed_, [&](const Unconfirmed& e) {
     if (echoes_ && e.at < since) return true;
-    const std::string_view head = "PRIVMSG ";
-    const auto colon = std::string_view(e.line).find(" :");
-    if (!e.line.starts_with(head) || colon == std::string::npos) return false;
-    const std::string_view target = std::string_view(e.line).substr(head.size(), colon - head.size());
+    const std::string_view target = privmsg_target(e.line);
     return reg_.isupport().is_channel(target) && !find_channel(target);
   });
   // The newest entries may still be in queue_ (throttled): matched from the back, in order.
@@ -761,9 +764,22 @@ void Puppet::resend_unconfirmed() {
     return;
   }
   std::size_t private_lines = 0;
+  const auto now = protocols::coarse_now();
   for (std::size_t i = written; i-- > 0;) {
-    queue_.push_front(unconfirmed_[i].line);
-    if (!unconfirmed_[i].full_jid.empty()) ++private_lines;
+    const std::string& line = unconfirmed_[i].line;
+    queue_.push_front(line);
+    if (!unconfirmed_[i].full_jid.empty()) {
+      ++private_lines;
+      continue;
+    }
+    // A channel line, reflected already: its copy that a leader hands back on the new link
+    // (or its echo, should that link echo) is taken by this entry, which reflects nothing,
+    // instead of by a newer message's (older than those: at the front). Overdue without one.
+    if (!echoes_)
+      if (Channel* c = find_channel(privmsg_target(line))) {
+        c->sent.push_front(Sent{.text = std::string(line_text(line)), .via_leader = true, .at = now});
+        leader_echoes_ = true;
+      }
   }
   if (written)
     spdlog::info(
