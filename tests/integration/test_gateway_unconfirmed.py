@@ -9,6 +9,7 @@ once, and the other XMPP users in the room see them once.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_unconfirmed.py
 """
+import contextlib
 import os
 import re
 import signal
@@ -139,70 +140,66 @@ class InspircdWithoutEcho(Inspircd):
     modules = ("cap", "namesx")
 
 
-def test_the_marker_ping_never_goes_ahead_of_a_line_under_the_throttle():
-    """A throttle of 5 lines at once, then one per 1.5 s: five messages said at once go
-    first, and the one marker PING after them waits for the next token (a PING after each
-    message would have taken the tokens of the fourth and fifth). Its PONG ends their
-    tracking: a loss after it sends nothing again."""
+@contextlib.contextmanager
+def alice_behind_a_relay(burst, interval_ms):
+    """InspIRCd without echo-message, parleyd's puppets reaching it through a byte relay with
+    that throttle, bob (raw IRC, direct) and alice (XMPP) in #test: (parleyd, relay, bob, alice)."""
     irc_net = InspircdWithoutEcho().start()
     proxy = h.TcpProxy(irc_net.port)
     try:
         cfg = gateway_config(proxy.port)
-        cfg["irc"]["networks"][0]["throttle"] = {"burst": 5, "interval_ms": 1500}
+        cfg["irc"]["networks"][0]["throttle"] = {"burst": burst, "interval_ms": interval_ms}
         with h.Parleyd(cfg) as d:
             bob = bob_in_test(irc_net.port)
             alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            settle(8.0)  # the bucket full again after the join's lines
-            start = proxy.mark()
-            for i in range(5):
-                say(alice, f"quick {i}", f"q{i}")
-            for i in range(5):
-                bob.expect(rf"^:alice!\S+ PRIVMSG #test :quick {i}$", timeout=10)
-            deadline = time.monotonic() + 10
-            while b"PING :parley." not in proxy.up[start:] and time.monotonic() < deadline:
-                settle(0.2)
-            sent = proxy.up[start:].decode()
-            assert re.fullmatch(r"(PRIVMSG #test :quick \d\r\n){5}PING :parley\.\d+\r\n", sent), sent
-            settle(0.5)  # its PONG
-            proxy.drop()
-            bob.expect(r"^:alice!\S+ QUIT ")
-            bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
-            say(alice, "after", "a1")
-            bob.expect(r"^:alice!\S+ PRIVMSG #test :after$", timeout=10)
-            assert sum(" :quick " in l for l in bob.c.lines) == 5, bob.c.lines[-10:]
-            assert "not known to have arrived" not in d.log()
+            yield d, proxy, bob, alice
             xc.bye(alice)
             bob.c.close()
     finally:
         proxy.close()
         irc_net.close()
+
+
+def test_the_marker_ping_never_goes_ahead_of_a_line_under_the_throttle():
+    """A throttle of 5 lines at once, then one per 1.5 s: five messages said at once go
+    first, and the one marker PING after them waits for the next token (a PING after each
+    message would have taken the tokens of the fourth and fifth). Its PONG ends their
+    tracking: a loss after it sends nothing again."""
+    with alice_behind_a_relay(5, 1500) as (d, proxy, bob, alice):
+        settle(8.0)  # the bucket full again after the join's lines
+        start = proxy.mark()
+        for i in range(5):
+            say(alice, f"quick {i}", f"q{i}")
+        for i in range(5):
+            bob.expect(rf"^:alice!\S+ PRIVMSG #test :quick {i}$", timeout=10)
+        deadline = time.monotonic() + 10
+        while b"PING :parley." not in proxy.up[start:] and time.monotonic() < deadline:
+            settle(0.2)
+        sent = proxy.up[start:].decode()
+        assert re.fullmatch(r"(PRIVMSG #test :quick \d\r\n){5}PING :parley\.\d+\r\n", sent), sent
+        settle(0.5)  # its PONG
+        proxy.drop()
+        bob.expect(r"^:alice!\S+ QUIT ")
+        bob.expect(r"^:alice!\S+ JOIN :?#test", timeout=20)
+        say(alice, "after", "a1")
+        bob.expect(r"^:alice!\S+ PRIVMSG #test :after$", timeout=10)
+        assert sum(" :quick " in l for l in bob.c.lines) == 5, bob.c.lines[-10:]
+        assert "not known to have arrived" not in d.log()
 
 
 def test_output_that_is_never_quiet_still_gets_a_marker():
     """One line per 400 ms through the throttle, and a message said every 300 ms: the queue
     never drains, so no quiet interval comes. The marker PING is queued behind the lines
     once 8 wait for one, well before the last of 14 is written."""
-    irc_net = InspircdWithoutEcho().start()
-    proxy = h.TcpProxy(irc_net.port)
-    try:
-        cfg = gateway_config(proxy.port)
-        cfg["irc"]["networks"][0]["throttle"] = {"burst": 1, "interval_ms": 400}
-        with h.Parleyd(cfg) as d:
-            bob = bob_in_test(irc_net.port)
-            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            settle(1.0)
-            start = proxy.mark()
-            for i in range(14):
-                say(alice, f"steady {i}", f"s{i}")
-                settle(0.3)
-            bob.expect(r"^:alice!\S+ PRIVMSG #test :steady 13$", timeout=15)
-            sent = proxy.up[start:].decode()
-            assert "PING :parley." in sent.split("PRIVMSG #test :steady 13")[0], sent
-            xc.bye(alice)
-            bob.c.close()
-    finally:
-        proxy.close()
-        irc_net.close()
+    with alice_behind_a_relay(1, 400) as (d, proxy, bob, alice):
+        settle(1.0)
+        start = proxy.mark()
+        for i in range(14):
+            say(alice, f"steady {i}", f"s{i}")
+            settle(0.3)
+        bob.expect(r"^:alice!\S+ PRIVMSG #test :steady 13$", timeout=15)
+        sent = proxy.up[start:].decode()
+        assert "PING :parley." in sent.split("PRIVMSG #test :steady 13")[0], sent
 
 
 def test_a_leaders_marker_does_not_wait_for_the_throttles_quiet_interval():
@@ -210,31 +207,19 @@ def test_a_leaders_marker_does_not_wait_for_the_throttles_quiet_interval():
     handed her own line at its marker's PONG, so that PING goes right after the line, not
     after the quiet interval (5 s here) the throttle makes other markers wait. dave sees
     the line once."""
-    irc_net = InspircdWithoutEcho().start()
-    proxy = h.TcpProxy(irc_net.port)
-    try:
-        cfg = gateway_config(proxy.port)
-        cfg["irc"]["networks"][0]["throttle"] = {"burst": 5, "interval_ms": 5000}
-        with h.Parleyd(cfg) as d:
-            bob = bob_in_test(irc_net.port)
-            alice = in_room(d.ports["xmpp"], "alice@localhost/x", "alicepw", "alice", bob)
-            dave = in_room(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
-            d.wait_for_log(r"dave@localhost on 127\.0\.0\.1: hears #test through another puppet", timeout=10)
-            say(alice, "to everyone", "e1")
-            bob.expect(r"^:alice!\S+ PRIVMSG #test :to everyone$", timeout=10)
-            deadline = time.monotonic() + 3  # the quiet interval is 5 s
-            while b"PRIVMSG #test :to everyone\r\nPING :parley." not in proxy.up and time.monotonic() < deadline:
-                settle(0.1)
-            assert b"PRIVMSG #test :to everyone\r\nPING :parley." in proxy.up, proxy.up[-200:]
-            run(next_where(dave.group, lambda m: m["body"] == "to everyone"))
-            settle(1.0)
-            assert [m["body"] for m in dave.all_group].count("to everyone") == 1
-            xc.bye(alice)
-            xc.bye(dave)
-            bob.c.close()
-    finally:
-        proxy.close()
-        irc_net.close()
+    with alice_behind_a_relay(5, 5000) as (d, proxy, bob, alice):
+        dave = in_room(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
+        d.wait_for_log(r"dave@localhost on 127\.0\.0\.1: hears #test through another puppet", timeout=10)
+        say(alice, "to everyone", "e1")
+        bob.expect(r"^:alice!\S+ PRIVMSG #test :to everyone$", timeout=10)
+        deadline = time.monotonic() + 3  # the quiet interval is 5 s
+        while b"PRIVMSG #test :to everyone\r\nPING :parley." not in proxy.up and time.monotonic() < deadline:
+            settle(0.1)
+        assert b"PRIVMSG #test :to everyone\r\nPING :parley." in proxy.up, proxy.up[-200:]
+        run(next_where(dave.group, lambda m: m["body"] == "to everyone"))
+        settle(1.0)
+        assert [m["body"] for m in dave.all_group].count("to everyone") == 1
+        xc.bye(dave)
 
 
 if __name__ == "__main__":
