@@ -352,6 +352,9 @@ void Puppet::on_irc_closed(std::string_view reason) {
 void Puppet::on_registered() {
   ever_registered_ = true;
   echoes_ = reg_.caps().enabled("echo-message");
+  // A link that echoes ends no channel line kept in unconfirmed_ (only Channel::sent's): not
+  // tracked there, or a later loss would send them again after their echo.
+  if (echoes_) std::erase_if(unconfirmed_, [](const Unconfirmed& e) { return e.full_jid.empty(); });
   if (!echoes_) {  // this link does not echo: what waited for an echo is reflected now
     for (auto& [_, c] : channels_) reflect_unechoed(c);
   }
@@ -530,16 +533,21 @@ bool Puppet::raw(const std::string& full_jid, std::string_view body, std::string
     *why = "resource-constraint";
     return false;
   }
-  // A PING with our marker's token would say lines arrived that have not (confirmed).
+  // A PING with our marker's token would say lines arrived that have not (confirmed); the
+  // PONG of any other is not the server dropping our tokens (tokenless_pong_).
+  bool pings = false;
   for (const auto& l : lines) {
-    if (l.find(kMarkerPrefix) == std::string::npos) continue;
     irc::Message m;
-    if (irc::parse_line(std::string_view(l).substr(0, l.size() - 2), m) == irc::ParseError::none &&
-        irc::equal_fold(m.command, "PING")) {
+    if (irc::parse_line(std::string_view(l).substr(0, l.size() - 2), m) != irc::ParseError::none ||
+        !irc::equal_fold(m.command, "PING"))
+      continue;
+    if (l.find(kMarkerPrefix) != std::string::npos) {
       *why = "not-acceptable";
       return false;
     }
+    pings = true;
   }
+  raw_pings_ |= pings;
   for (auto& l : lines) queue_.push_back(std::move(l));
   for (auto& [_, c] : channels_) gw_.shared_reads().saying(c.shared);  // it may say something there
   pump();
@@ -668,8 +676,8 @@ void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::
   for (auto& l : lines) queue_.push_back(std::move(l));
 }
 
-// Only when every tracked line is written (queue_ empty): the PING follows them all, so
-// every entry without a marker gets this one (they are the newest). Under a throttle, only
+// Written when every tracked line is (queue_ empty): the PING follows them all, so every
+// entry without a marker gets this one (they are the newest). Under a throttle, only
 // once the user has been quiet for an interval: a token the PING took while they talk would
 // be the next line's (five messages at once and a PING after each would hold the last two),
 // unless a leader's followers wait for its PONG (SharedReads::placed).
@@ -734,6 +742,7 @@ void Puppet::resend_unconfirmed() {
   markers_answered_ = false;
   markers_sent_ = false;
   tokenless_pong_ = false;
+  raw_pings_ = false;
   marker_urgent_ = false;
   // A marker PING still queued (starved) was this link's: the next one covers its lines.
   std::erase_if(queue_, [](const std::string& l) {
@@ -764,22 +773,9 @@ void Puppet::resend_unconfirmed() {
     return;
   }
   std::size_t private_lines = 0;
-  const auto now = protocols::coarse_now();
   for (std::size_t i = written; i-- > 0;) {
-    const std::string& line = unconfirmed_[i].line;
-    queue_.push_front(line);
-    if (!unconfirmed_[i].full_jid.empty()) {
-      ++private_lines;
-      continue;
-    }
-    // A channel line, reflected already: its copy that a leader hands back on the new link
-    // (or its echo, should that link echo) is taken by this entry, which reflects nothing,
-    // instead of by a newer message's (older than those: at the front). Overdue without one.
-    if (!echoes_)
-      if (Channel* c = find_channel(privmsg_target(line))) {
-        c->sent.push_front(Sent{.text = std::string(line_text(line)), .via_leader = true, .at = now});
-        leader_echoes_ = true;
-      }
+    queue_.push_front(unconfirmed_[i].line);
+    if (!unconfirmed_[i].full_jid.empty()) ++private_lines;
   }
   if (written)
     spdlog::info(
@@ -1179,8 +1175,15 @@ std::string Puppet::marker_line(std::uint64_t marker) {
 
 bool Puppet::said_overdue() {
   if (!said_waits_) return false;
-  // The marker not written yet: lines placed at its PONG are not due.
-  const std::uint64_t unwritten = marker_owed() ? next_marker() : 0;
+  // The oldest marker not written yet (queued behind lines, or owed): lines placed at its
+  // PONG are not due.
+  std::uint64_t unwritten = marker_owed() ? next_marker() : 0;
+  for (const std::string_view l : queue_)
+    if (l.starts_with(kMarkerPing) && l.ends_with("\r\n"))
+      if (const auto m = marker_of(l.substr(kMarkerPing.size(), l.size() - kMarkerPing.size() - 2))) {
+        unwritten = *m;
+        break;
+      }
   bool waiting = false;
   for (auto& [_, c] : channels_)
     if (gw_.shared_reads().said_overdue(c.shared, unwritten)) waiting = true;
@@ -1448,7 +1451,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
     if (const auto marker = marker_of(m.param(m.nparams - 1))) {
       confirmed(*marker);
       for (auto& [_, c] : channels_) gw_.shared_reads().placed(c.shared, *marker);
-    } else if (markers_sent_ && m.param(m.nparams - 1) != kKeepaliveToken) {
+    } else if (markers_sent_ && !raw_pings_ && m.param(m.nparams - 1) != kKeepaliveToken) {
       tokenless_pong_ = true;  // no token of ours back (RFC 2812 3.7.2 says to return it)
     }
     return;

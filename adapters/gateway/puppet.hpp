@@ -373,6 +373,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool markers_sent_ = false;                             // this link was sent a marker PING
   bool markers_answered_ = false;                         // it returned a marker's PONG
   bool tokenless_pong_ = false;                           // it sent a PONG with no token of ours
+  bool raw_pings_ =
+      false;  // the user sent PINGs of their own on it (raw): a PONG without ours proves nothing
   std::chrono::steady_clock::time_point last_written_{};  // pump's last line written
   bool marker_urgent_ = false;  // a leader's followers wait for the owed marker's PONG
   // A marker goes behind queued lines once this many, or lines this old, wait for one.
