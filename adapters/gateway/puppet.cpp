@@ -735,7 +735,7 @@ void Puppet::confirmed(std::uint64_t marker) {
 // PONG the dying link lost is sent twice: a duplicate rather than a loss. Not sent again: to
 // a channel this puppet has left meanwhile; on a link with echo-message, lines said longer
 // than resend_window ago (the link was alive after them: a filter dropped them); on a link
-// that never returned a marker's token (markers_answered_), none.
+// that answered a PING without our token and never returned a marker's, none.
 void Puppet::resend_unconfirmed() {
   const auto since = protocols::coarse_now() - resend_window();
   const bool tokenless = !echoes_ && !markers_answered_ && tokenless_pong_;

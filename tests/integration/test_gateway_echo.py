@@ -125,6 +125,20 @@ def back_in_test(irc_net, text):
     return bob
 
 
+def said_to_a_stopped_server(irc_net, d, alice, bob, text, mid):
+    """The IRC server stops (SIGSTOP), alice says `text` (written to its socket, never read),
+    the server is killed, bob's client closed, and alice's puppet has lost the link and
+    failed a first reconnection."""
+    os.kill(irc_net.proc.pid, signal.SIGSTOP)
+    say(alice, text, mid)
+    settle(1.0)  # written to the stopped server's socket
+    irc_net.kill()
+    bob.c.close()
+    d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
+    mark = d.mark()
+    d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+
+
 def test_echo_message_reflects_a_queued_line_once_it_reached_the_channel():
     irc_net = Inspircd().start()
     try:
@@ -156,14 +170,7 @@ def test_echo_message_a_line_the_lost_server_never_took_is_sent_again():
     try:
         with h.Parleyd(gateway_config(irc_net.port)) as d:
             bob, alice = talking_in_test(irc_net.port, d.ports["xmpp"])
-            os.kill(irc_net.proc.pid, signal.SIGSTOP)
-            say(alice, "in flight", "f1")
-            settle(1.0)  # written to the stopped server's socket
-            irc_net.kill()
-            bob.c.close()
-            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
-            mark = d.mark()
-            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            said_to_a_stopped_server(irc_net, d, alice, bob, "in flight", "f1")
             settle(1.0)
             assert [m["body"] for m in drain(alice.group)] == [], "reflected though IRC never took it"
             assert re.search(r"1 line\(s\) to #test not echoed before the link was lost: sent again", d.log())

@@ -12,15 +12,14 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_uncon
 import contextlib
 import os
 import re
-import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
-from test_gateway_echo import back_in_test, join, say  # noqa: E402
-from test_irc_gateway import GW, ROOM, Inspircd, Ngircd, bob_in_test, drain, gateway_config  # noqa: E402
+from test_gateway_echo import back_in_test, join, said_to_a_stopped_server, say  # noqa: E402
+from test_irc_gateway import GW, Inspircd, Ngircd, bob_in_test, drain, gateway_config  # noqa: E402
 from xmpp_client import next_where, run, settle  # noqa: E402
 
 xc.configure_logging()
@@ -110,14 +109,7 @@ def test_a_line_a_stopped_server_never_took_is_sent_again():
             say(alice, "taken", "t1")
             bob.expect(r"^:alice!\S+ PRIVMSG #test :taken$")
             settle(0.5)  # its PONG read
-            os.kill(irc_net.proc.pid, signal.SIGSTOP)
-            say(alice, "in flight", "f1")
-            settle(1.0)  # written to the stopped server's socket
-            irc_net.kill()
-            bob.c.close()
-            d.wait_for_log(r"gateway: alice@localhost lost 127\.0\.0\.1", timeout=10)
-            mark = d.mark()
-            d.wait_for_log(r"gateway: alice@localhost -> 127\.0\.0\.1:\d+: .*retry in", timeout=15, after=mark)
+            said_to_a_stopped_server(irc_net, d, alice, bob, "in flight", "f1")
             assert re.search(r"alice@localhost on 127\.0\.0\.1: 1 line\(s\) \(0 private\) not known to have "
                              r"arrived before the link was lost: sent again", d.log()), d.log()[-2000:]
             bob = back_in_test(irc_net, "in flight")
