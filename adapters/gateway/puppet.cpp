@@ -603,7 +603,7 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
     // A server that acknowledged echo-message but does not echo: bounded all the same.
     if (c->sent.size() > gw_.options().queue) reflect_unechoed(*c, gw_.options().queue);
   }
-  queue_said(lines, marked);  // on a link that echoes, c->sent tracks them
+  queue_said(lines, marked, via_leader);  // on a link that echoes, c->sent tracks them
   pump();
   if (via_leader) {
     leader_echoes_ = true;
@@ -660,8 +660,8 @@ std::chrono::steady_clock::duration Puppet::resend_window() const {
   return gw_.options().ping_timeout + gw_.options().ping_interval / 2 + std::chrono::seconds(30);
 }
 
-void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::string& full_jid,
-                        const std::string& addressed, const std::string& id) {
+void Puppet::queue_said(std::vector<std::string>& lines, bool track, bool by_leader,
+                        const std::string& full_jid, const std::string& addressed, const std::string& id) {
   if (lines.empty()) return;
   if (track) {
     const auto now = protocols::coarse_now();
@@ -671,7 +671,12 @@ void Puppet::queue_said(std::vector<std::string>& lines, bool track, const std::
                                      (echoes_ && unconfirmed_.front().at < now - resend_window())))
       unconfirmed_.pop_front();
     for (const auto& l : lines)
-      unconfirmed_.push_back({.line = l, .at = now, .full_jid = full_jid, .addressed = addressed, .id = id});
+      unconfirmed_.push_back({.line = l,
+                              .at = now,
+                              .full_jid = full_jid,
+                              .addressed = addressed,
+                              .id = id,
+                              .by_leader = by_leader});
   }
   for (auto& l : lines) queue_.push_back(std::move(l));
 }
@@ -719,12 +724,28 @@ void Puppet::mark_unmarked() {
   markers_sent_ = true;
 }
 
+bool Puppet::marker_owed() const {
+  if (echoes_) return false;
+  // A follower's line whose copy no leader handed back in kMarkerAge needs one too.
+  const auto old = protocols::coarse_now() - kMarkerAge;
+  for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e)
+    if (!e->by_leader || e->at <= old) return true;
+  return false;
+}
+
 void Puppet::confirmed(std::uint64_t marker) {
   markers_answered_ = true;
-  // Markers are given in increasing order to the oldest unmarked entries, and the server
-  // answers them in that order.
-  while (!unconfirmed_.empty() && unconfirmed_.front().marker != 0 && unconfirmed_.front().marker <= marker)
-    unconfirmed_.pop_front();
+  // Markers are given in increasing order to the entries written before them, and the
+  // server answers them in that order (a follower's entry may wait unmarked among them).
+  std::erase_if(unconfirmed_, [&](const Unconfirmed& e) { return e.marker != 0 && e.marker <= marker; });
+}
+
+void Puppet::leader_confirmed(const Channel& c, std::string_view text) {
+  for (auto e = unconfirmed_.begin(); e != unconfirmed_.end(); ++e)
+    if (e->by_leader && e->marker == 0 && line_text(e->line) == text && privmsg_target(e->line) == c.name) {
+      unconfirmed_.erase(e);
+      return;
+    }
 }
 
 // The link is lost with lines written that the server never showed it took (no echo, or no
@@ -763,7 +784,10 @@ void Puppet::resend_unconfirmed() {
       ++want;
     }
   const std::size_t written = unconfirmed_.size() - queued;
-  for (auto& e : unconfirmed_) e.marker = 0;
+  for (auto& e : unconfirmed_) {
+    e.marker = 0;
+    e.by_leader = false;  // the new link's leader may be another, or none: a PING covers them
+  }
   if (tokenless) {
     spdlog::warn(
         "gateway: {} on {}: the server returned no PING token: {} line(s) written last are not "
@@ -948,7 +972,7 @@ bool Puppet::private_message(const std::string& full_jid, const std::string& nic
     return false;
   }
   // Tracked until its echo, or without echo-message its marker's PONG (a 401 comes before).
-  queue_said(lines, true, full_jid, addressed, id);
+  queue_said(lines, true, false, full_jid, addressed, id);
   // A resource in no channel here still gets the answers (and holds the connection open).
   bool in_some_channel = false;
   for (const auto& [_, c] : channels_) in_some_channel |= c.resources.count(full_jid) != 0;
@@ -1125,6 +1149,7 @@ void Puppet::take_line(void* channel_context, std::string_view nick, std::string
 // it shown without echo-message.
 void Puppet::take_own_line(void* channel_context, std::string_view nick, std::string_view text) {
   Channel& c = *static_cast<Channel*>(channel_context);
+  if (!echoes_) leader_confirmed(c, text);
   if (!awaits_leader(c)) return;
   if (echoes_) {
     // Our echo of it comes too, on the tick: skipped then. One read first took its entry:
@@ -1153,7 +1178,17 @@ bool Puppet::reflect_overdue() {
       read_now();
       continue;
     }
-    if (overdue) reflect_unechoed(c, c.sent.size() - overdue);
+    if (overdue) {
+      reflect_unechoed(c, c.sent.size() - overdue);
+      // No copy handed back: a marker PING says whether they arrived (unconfirmed_).
+      bool owed = false;
+      for (auto& e : unconfirmed_)
+        if (e.by_leader && privmsg_target(e.line) == c.name) {
+          e.by_leader = false;
+          owed = true;
+        }
+      if (owed) pump();
+    }
     if (!c.sent.empty()) waiting = true;
   }
   leader_echoes_ = waiting;

@@ -328,6 +328,10 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::chrono::steady_clock::time_point at;  // when it was said
     std::string full_jid, addressed, id;  // a private message: who said it, to which JID, its stanza's id
     std::uint64_t marker = 0;             // the PING written after it (0: none yet)
+    // A follower's channel line: its leader's copy, handed back (take_own_line), says it
+    // arrived, so it needs no PING (nine lines in ten at ten occupants) unless that copy
+    // does not come (reflect_overdue) or the link is lost.
+    bool by_leader = false;
   };
 
   // ERR_NOSUCHNICK for a private message: an error to the resource that wrote to that nick.
@@ -350,12 +354,15 @@ class Puppet : public IrcLink::Owner, public SharedReader {
                    std::string_view text);
   std::deque<Unconfirmed> unconfirmed_;
   // Queues a message's lines (privmsg_lines); `track`: kept in unconfirmed_.
-  void queue_said(std::vector<std::string>& lines, bool track, const std::string& full_jid = {},
-                  const std::string& addressed = {}, const std::string& id = {});
+  void queue_said(std::vector<std::string>& lines, bool track, bool by_leader = false,
+                  const std::string& full_jid = {}, const std::string& addressed = {},
+                  const std::string& id = {});
   // Without echo-message, lines in unconfirmed_ have no marker PING after them yet. pump
   // writes it once queue_ is empty (so it follows every line said so far and never delays
   // one) and the throttle allows a line more: one PING for a paste or a burst.
-  bool marker_owed() const { return !echoes_ && !unconfirmed_.empty() && unconfirmed_.back().marker == 0; }
+  bool marker_owed() const;
+  // The leader handed back our line `text` in `c`: its entry (by_leader) is confirmed.
+  void leader_confirmed(const Channel& c, std::string_view text);
   // pump: the owed marker PING into `batch` if queue_ is empty and the throttle allows (else
   // `delay`: how long until it does).
   bool write_marker(std::string& batch, std::chrono::milliseconds& delay);
