@@ -691,11 +691,16 @@ bool Puppet::write_marker(std::string& batch, std::chrono::milliseconds& delay) 
   // Never quiet for long (steady throttled output, a backlog that never drains): the PING
   // goes behind the lines queued now, and takes its token in turn, once kMarkerLines lines
   // or kMarkerAge wait for one (else a loss would send hundreds of delivered lines again).
+  // Counted without the followers' lines a leader's copy will confirm.
+  const auto now = protocols::coarse_now();
   std::size_t unmarked = 0;
-  auto oldest = unconfirmed_.rbegin();
-  for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e, ++unmarked)
-    oldest = e;
-  const bool starved = unmarked >= kMarkerLines || oldest->at + kMarkerAge <= protocols::coarse_now();
+  auto oldest = now;
+  for (auto e = unconfirmed_.rbegin(); e != unconfirmed_.rend() && e->marker == 0; ++e)
+    if (!e->by_leader || e->at + kMarkerAge <= now) {
+      ++unmarked;
+      oldest = e->at;
+    }
+  const bool starved = unmarked >= kMarkerLines || oldest + kMarkerAge <= now;
   if (starved && !queue_.empty()) {
     queue_.push_back(marker_line(++marker_));
     mark_unmarked();
@@ -735,17 +740,25 @@ bool Puppet::marker_owed() const {
 
 void Puppet::confirmed(std::uint64_t marker) {
   markers_answered_ = true;
-  // Markers are given in increasing order to the entries written before them, and the
-  // server answers them in that order (a follower's entry may wait unmarked among them).
+  // Markers are given in increasing order (to the trailing run of unmarked entries), and
+  // the server answers them in that order; leader_confirmed may have taken entries between.
   std::erase_if(unconfirmed_, [&](const Unconfirmed& e) { return e.marker != 0 && e.marker <= marker; });
 }
 
+// The oldest entry to the channel with that text (marked or not: it arrived either way); a
+// copy the server changed (colours stripped) matches no text and takes the oldest follower
+// entry there, as on_own_channel_line takes the oldest Sent.
 void Puppet::leader_confirmed(const Channel& c, std::string_view text) {
-  for (auto e = unconfirmed_.begin(); e != unconfirmed_.end(); ++e)
-    if (e->by_leader && e->marker == 0 && line_text(e->line) == text && privmsg_target(e->line) == c.name) {
+  auto oldest = unconfirmed_.end();
+  for (auto e = unconfirmed_.begin(); e != unconfirmed_.end(); ++e) {
+    if (privmsg_target(e->line) != c.name) continue;
+    if (line_text(e->line) == text) {
       unconfirmed_.erase(e);
       return;
     }
+    if (oldest == unconfirmed_.end() && e->by_leader) oldest = e;
+  }
+  if (oldest != unconfirmed_.end()) unconfirmed_.erase(oldest);
 }
 
 // The link is lost with lines written that the server never showed it took (no echo, or no
