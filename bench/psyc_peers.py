@@ -26,7 +26,6 @@ import os
 import selectors
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -40,57 +39,22 @@ A, B = "a.bench", "b.bench"
 ROOM = "#big"
 
 
-class LinkMeter:
-    """Relays 127.0.0.1:port -> 127.0.0.1:target; counts bytes and message packets each way."""
+class LinkMeter(h.TcpProxy):
+    """h.TcpProxy that counts bytes and message packets each way instead of keeping them."""
 
     def __init__(self, target: int):
-        self.target = target
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(4)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
         self.bytes = {"A->B": 0, "B->A": 0}
         self.messages = {"A->B": 0, "B->A": 0}  # _message_public packets
         self.tail = {"A->B": b"", "B->A": b""}
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            try:
-                s = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:  # B not listening yet: A dials again
-                c.close()
-                continue
-            s.settimeout(None)
-            threading.Thread(target=self._pump, args=(c, s, "A->B"), daemon=True).start()
-            threading.Thread(target=self._pump, args=(s, c, "B->A"), daemon=True).start()
-
-    def _pump(self, src, dst, way):
+    def relayed(self, data, up):
         needle = b"\n_message_public\n"
-        try:
-            while True:
-                data = src.recv(1 << 16)
-                if not data:
-                    break
-                with self.lock:
-                    self.bytes[way] += len(data)
-                    chunk = self.tail[way] + data
-                    self.messages[way] += chunk.count(needle)
-                    self.tail[way] = chunk[-(len(needle) - 1):]
-                dst.sendall(data)
-        except OSError:
-            pass
-        for x in (src, dst):
-            try:
-                x.close()
-            except OSError:
-                pass
+        way = "A->B" if up else "B->A"
+        self.bytes[way] += len(data)
+        chunk = self.tail[way] + data
+        self.messages[way] += chunk.count(needle)
+        self.tail[way] = chunk[-(len(needle) - 1):]
 
     def snapshot(self):
         with self.lock:

@@ -779,10 +779,7 @@ void Puppet::resend_unconfirmed() {
   raw_pings_ = false;
   marker_urgent_ = false;
   // A marker PING still queued (starved) was this link's: the next one covers its lines.
-  std::erase_if(queue_, [](const std::string& l) {
-    return l.starts_with(kMarkerPing) &&
-           std::string_view(l).substr(kMarkerPing.size()).starts_with(kMarkerPrefix);
-  });
+  std::erase_if(queue_, [](const std::string& l) { return marker_line_of(l).has_value(); });
   std::erase_if(unconfirmed_, [&](const Unconfirmed& e) {
     if (echoes_ && e.at < since) return true;
     const std::string_view target = privmsg_target(e.line);
@@ -1217,6 +1214,11 @@ std::optional<std::uint64_t> Puppet::marker_of(std::string_view token) {
   return n;
 }
 
+std::optional<std::uint64_t> Puppet::marker_line_of(std::string_view line) {
+  if (!line.starts_with(kMarkerPing) || !line.ends_with("\r\n")) return std::nullopt;
+  return marker_of(line.substr(kMarkerPing.size(), line.size() - kMarkerPing.size() - 2));
+}
+
 std::string Puppet::marker_line(std::uint64_t marker) {
   return std::string(kMarkerPing) + std::string(kMarkerPrefix) + std::to_string(marker) + "\r\n";
 }
@@ -1227,11 +1229,10 @@ bool Puppet::said_overdue() {
   // PONG are not due.
   std::uint64_t unwritten = marker_owed() ? next_marker() : 0;
   for (const std::string_view l : queue_)
-    if (l.starts_with(kMarkerPing) && l.ends_with("\r\n"))
-      if (const auto m = marker_of(l.substr(kMarkerPing.size(), l.size() - kMarkerPing.size() - 2))) {
-        unwritten = *m;
-        break;
-      }
+    if (const auto m = marker_line_of(l)) {
+      unwritten = *m;
+      break;
+    }
   bool waiting = false;
   for (auto& [_, c] : channels_)
     if (gw_.shared_reads().said_overdue(c.shared, unwritten)) waiting = true;

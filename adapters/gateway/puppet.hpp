@@ -147,6 +147,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   static constexpr std::string_view kMarkerPing = "PING :";
   static constexpr std::string_view kKeepaliveToken = "parley";  // the keepalive's PING
   static std::string marker_line(std::uint64_t marker);  // "PING :parley.<n>\r\n"
+  static std::optional<std::uint64_t> marker_line_of(std::string_view line);  // its inverse
 
  private:
   struct Occupant {

@@ -337,10 +337,9 @@ class TcpProxy:
                     break
                 if count and src in self.dead:
                     continue
-                if count:
-                    with self.lock:
-                        self.up += data
-                else:
+                with self.lock:
+                    self.relayed(data, count)
+                if not count:
                     self.down_open.wait(30)
                 dst.sendall(data)
         except OSError:
@@ -350,6 +349,11 @@ class TcpProxy:
                 x.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def relayed(self, data, up):
+        """Each chunk relayed, under self.lock; up: toward target. Kept in self.up."""
+        if up:
+            self.up += data
 
     def blackhole(self):
         self.dead.update(self.conns[0::2])  # the accepted (dialer's) sockets
