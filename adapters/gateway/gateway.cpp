@@ -112,6 +112,11 @@ bool Gateway::public_only(const config::IrcNetwork& net) const {
   return true;
 }
 
+Puppet* Gateway::senders_puppet(const XmppIn& s, const std::optional<config::IrcNetwork>& net,
+                                std::string_view label) {
+  return net ? puppet_for(bare_of(s.from), *net, label, {}, false, nullptr) : nullptr;
+}
+
 std::string Gateway::addressed(const XmppIn& s) const {
   std::string jid = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
   if (!s.to_resource.empty()) jid += "/" + s.to_resource;
@@ -258,10 +263,10 @@ void Gateway::self_ping(const XmppIn& s) {
   if (!a || a->kind != GatewayAddress::Kind::channel)
     return error_reply(s, "cancel", "service-unavailable", {});
   auto net = find_network(a->server);
-  Puppet* p = net ? puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr) : nullptr;
+  Puppet* p = senders_puppet(s, net, a->server);
   if (!p || !p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
   if (!p->has_occupant(a->target, a->resource)) return error_reply(s, "cancel", "item-not-found", {});
-  send(s.from, render_iq_result(s.to_local + "@" + options_.domain + "/" + s.to_resource, s.from, s.id));
+  send(s.from, render_iq_result(addressed(s), s.from, s.id));
 }
 
 // XEP-0313 on a channel JID: its archive, to users with a puppet in that channel only.
@@ -270,7 +275,7 @@ void Gateway::on_mam(const XmppIn& s) {
   auto net = a ? find_network(a->server) : std::nullopt;
   if (!a || a->kind != GatewayAddress::Kind::channel || !a->resource.empty() || !net || !archiving())
     return error_reply(s, "cancel", "service-unavailable", {});
-  Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr);
+  Puppet* p = senders_puppet(s, net, a->server);
   if (!p || !p->in_channel(a->target))
     return error_reply(s, "auth", "forbidden", "only occupants may read this channel's archive");
   const std::string room = s.to_local + "@" + options_.domain;
@@ -412,12 +417,12 @@ void Gateway::on_presence(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   auto net = find_network(a->server);
-  if (net) a = with_chantypes(a, puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr));
+  if (net) a = with_chantypes(a, senders_puppet(s, net, a->server));
   if (!a) return error_reply(s, "modify", "jid-malformed", "not a #channel%irc.server address");
   if (a->kind != GatewayAddress::Kind::channel) {
     // Presence to users/servers: an unavailable one ends that resource's private chats.
-    if (net && s.type == "unavailable")
-      if (Puppet* p = puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr)) p->pm_gone(s.from);
+    if (s.type == "unavailable")
+      if (Puppet* p = senders_puppet(s, net, a->server)) p->pm_gone(s.from);
     return;
   }
   if (!net)
@@ -489,7 +494,7 @@ void Gateway::on_message(const XmppIn& s) {
 void Gateway::on_muc_admin(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
   const auto net = a ? find_network(a->server) : std::nullopt;
-  Puppet* p = net ? puppet_for(bare_of(s.from), *net, a->server, {}, false, nullptr) : nullptr;
+  Puppet* p = senders_puppet(s, net, a->server);
   a = with_chantypes(a, p);
   if (!a || a->kind != GatewayAddress::Kind::channel || !a->resource.empty())
     return error_reply(s, "cancel", "bad-request", "not a room");

@@ -188,6 +188,9 @@ class Gateway {
   std::size_t disconnect(const std::string& bare, std::string_view network);
 
  private:
+  // The sender's connection to that network, if it has one (none is opened; no network: none).
+  Puppet* senders_puppet(const XmppIn& s, const std::optional<config::IrcNetwork>& net,
+                         std::string_view label);
   Puppet* puppet_for(std::string_view bare, const config::IrcNetwork& net, std::string_view label,
                      std::string_view nick, bool create, std::string* why, std::string_view peer_ip = {});
   void on_presence(const XmppIn& s);
