@@ -241,5 +241,25 @@ def test_a_followers_line_is_confirmed_by_its_leaders_copy():
         xc.bye(dave)
 
 
+def test_a_raw_ping_cannot_confirm_lines():
+    """A raw command to the server JID that is a PING with the marker's token (in any
+    spelling) would make parleyd take unwritten lines as arrived: refused with
+    <not-acceptable/>, and nothing reaches IRC; another raw PING goes through."""
+    with alice_behind_a_relay(20, 100) as (d, proxy, bob, alice):
+        settle(0.5)
+        start = proxy.mark()
+        for i, body in enumerate(("PING :parley.7", "ping parley.99", "@t=1 :x PING :parley.3")):
+            m = alice.make_message(mto=f"local@{GW}", mbody=body, mtype="chat")
+            m["id"] = f"r{i}"
+            m.send()
+            e = run(next_where(alice.msg_errors, lambda m, i=i: m["id"] == f"r{i}"))
+            assert e["error"]["condition"] == "not-acceptable", e
+        alice.send_message(mto=f"local@{GW}", mbody="PING :hello", mtype="chat")
+        deadline = time.monotonic() + 5
+        while b"PING :hello" not in proxy.up[start:] and time.monotonic() < deadline:
+            settle(0.1)
+        assert proxy.up[start:] == b"PING :hello\r\n", proxy.up[start:]
+
+
 if __name__ == "__main__":
     h.run_tests(globals())
