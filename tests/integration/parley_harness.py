@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -67,23 +68,41 @@ def self_signed_cert(directory: str, cn: str = "irc.test.local") -> tuple[str, s
     return cert, key, out.strip().split("=", 1)[1]
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out for outgoing connections and bind(0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_port_picker = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port(udp: bool = False) -> int:
     """A loopback port that is free right now for TCP (and for UDP too if udp=True).
 
-    The kernel picks it; ports handed out earlier in this process are never repeated.
+    Picked at random from below the kernel's ephemeral range: a port taken with bind(0) and
+    released is free for any connection another test opens meanwhile (the harden tests open
+    thousands), and a server that binds it a moment later would then fail with "Address
+    already in use" (seen in CI). Outgoing connections never take a port below that range.
+    Ports handed out earlier in this process are never repeated.
     """
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    high = _ephemeral_low()
+    low = max(1024, high - 12000)
+    for _ in range(200):
+        port = _port_picker.randrange(low, high)
         if port in _handed_out:
             continue
-        if udp:
-            try:
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+            if udp:
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                     u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        except OSError:
+            continue
         _handed_out.add(port)
         return port
     raise RuntimeError("no free port found")
