@@ -133,7 +133,8 @@ void Connection::read_into_own_buffer() {
   if (!read_ahead_) read_ahead_ = std::make_unique<char[]>(limits_.read_ahead);
   if (socket_.get_executor().is_direct()) {
     if (!reactor_read_)
-      reactor_read_ = std::make_unique<ReactorRead>(this, &Connection::own_buffer_read_done);
+      reactor_read_ = std::make_unique<ReactorRead>(this, &Connection::own_buffer_read_done,
+                                                    &Connection::probe_hidden_eof);
     if (reactor_read_->start(socket_, read_ahead_.get(), limits_.read_ahead, shared_from_this())) return;
   }
   auto self = shared_from_this();
@@ -144,6 +145,14 @@ void Connection::read_into_own_buffer() {
 
 void Connection::own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n) {
   static_cast<Connection*>(self)->on_own_buffer_read(ec, n);
+}
+
+// ReactorRead's sweep: a short read a while ago may have taken the peer's FIN with its
+// bytes (reactor_read.hpp); one recv finds the end of file. A closed connection has nothing
+// to find; one whose read does not wait now (input held) is asked again later.
+bool Connection::probe_hidden_eof(void* self) {
+  auto* c = static_cast<Connection*>(self);
+  return c->state_ != State::open || c->read_queued();
 }
 
 void Connection::on_own_buffer_read(const boost::system::error_code& ec, std::size_t n) {

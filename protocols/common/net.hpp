@@ -294,6 +294,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_into_own_buffer();
   void on_own_buffer_read(const boost::system::error_code& ec, std::size_t n);
   static void own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
+  static bool probe_hidden_eof(void* self);
   void drain(int rounds_done);
   // One read's bytes, whatever read them; ack: Limits::quick_ack applies.
   void on_received(const char* data, std::size_t n, bool ack = true);

@@ -12,12 +12,22 @@
 // returns everything it holds up to the size asked, so a short read did drain it; bytes
 // that arrive later raise a new edge.
 //
+// One case the edge does not cover: the peer's FIN queued behind the last bytes (it sent
+// and closed at once, or both came while the reader was busy). The short read takes the
+// bytes and the FIN with them, and the next recv would return 0, but no edge ever comes for
+// it: the connection would sit open until a write fails or a ping timeout. So a read left
+// short is watched: if no read completes for a whole sweep interval (1 s), the owner is
+// asked to probe the socket once (`Probe`: Connection::read_queued, one recv). A reader
+// that keeps reading is never probed (nothing can follow a FIN), nor is one whose last read
+// filled its buffer (the reactor tries the next one at once).
+//
 // Only where the reactor is Boost 1.74's epoll reactor (start() says so); elsewhere, and for
 // strand lanes (whose completions must pass through the strand), Connection uses
 // async_read_some as before.
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,17 +36,24 @@
 
 namespace parley::protocols {
 
+class HiddenEofSweep;
+
 // One outstanding read at a time, reused for the connection's life. The owner (a
-// Connection) is kept alive by `keep_alive` while a read is queued in the reactor, and the
+// Connection, which owns this ReactorRead: the sweep counts on that) is kept alive by
+// `keep_alive` while a read is queued in the reactor, and the
 // read calls back `done(owner, ec, n)` from the reactor's completion on the lane's thread.
 // When the io_context is destroyed with a read queued, the read lets go of its owner and
 // `done` is not called.
 class ReactorRead {
  public:
   using Done = void (*)(void* owner, const boost::system::error_code& ec, std::size_t n);
+  // Reads the socket once now if its read waits (Connection::read_queued), on the lane's
+  // thread. False: not possible now; asked again a sweep later.
+  using Probe = bool (*)(void* owner);
   using SocketType = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Lane>;
 
-  ReactorRead(void* owner, Done done);
+  // probe null: a short read is never probed.
+  ReactorRead(void* owner, Done done, Probe probe = nullptr);
   ~ReactorRead();
   ReactorRead(const ReactorRead&) = delete;
   ReactorRead& operator=(const ReactorRead&) = delete;
@@ -51,8 +68,11 @@ class ReactorRead {
   // bytes are on their way to `done`, so the owner may recv() from the socket itself
   // without reordering anything (Connection::read_queued). On the lane's thread.
   bool waiting() const;
+  // The sweep interval for every io_context (tests shorten it). Not while reads run.
+  static void set_sweep_interval(std::chrono::milliseconds interval);
 
  private:
+  friend class HiddenEofSweep;  // reactor_read.cpp: the sweep of short reads
   struct Op;
   std::unique_ptr<Op> op_;
 };

@@ -216,7 +216,8 @@ def test_a_leaders_marker_does_not_wait_for_the_throttles_quiet_interval():
 
 def test_a_followers_line_is_confirmed_by_its_leaders_copy():
     """dave's puppet hears #test through alice's: alice's puppet reading dave's line says it
-    arrived, so dave's puppet writes no PING for it (nine lines in ten at ten occupants)."""
+    arrived, so dave's puppet writes no PING for it (nine lines in ten at ten occupants),
+    and after a loss it is not sent again."""
     with alice_behind_a_relay(20, 100) as (d, proxy, bob, alice):
         dave = in_room(d.ports["xmpp"], "dave@localhost/x", "davepw", "dave", bob)
         d.wait_for_log(r"dave@localhost on 127\.0\.0\.1: hears #test through another puppet", timeout=10)
@@ -228,8 +229,15 @@ def test_a_followers_line_is_confirmed_by_its_leaders_copy():
         run(next_where(dave.group, lambda m: m["id"] == "d1"))  # reflected at alice's copy
         settle(1.0)
         assert proxy.up[start:] == b"PRIVMSG #test :from dave\r\n", proxy.up[start:]
-        # (A loss is not tried here: a puppet read on the tick notices its link closed only at
-        # its next write or the ping timeout; see the closing note of session 35.)
+        proxy.drop()
+        for nick in ("alice", "dave"):
+            bob.expect(rf"^:{nick}!\S+ QUIT ")
+        for _ in range(2):
+            bob.expect(r"^:(alice|dave)!\S+ JOIN :?#test", timeout=20)
+        say(dave, "dave again", "d2")
+        bob.expect(r"^:dave!\S+ PRIVMSG #test :dave again$", timeout=10)
+        assert sum(l.endswith(" :from dave") for l in bob.c.lines) == 1, bob.c.lines[-10:]
+        assert "not known to have arrived" not in d.log()
         xc.bye(dave)
 
 

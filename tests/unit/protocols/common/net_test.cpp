@@ -279,7 +279,44 @@ void read_queued_scenario(bool direct) {
   CHECK(srv.all_closed());
 }
 
+// A peer that writes its last line and closes at once, both arriving while the server is
+// busy: the one read takes the line and the FIN behind it, and no edge comes for the FIN
+// (reactor_read.hpp). ReactorRead's sweep probes the quiet socket and the connection closes.
+void hidden_eof_scenario(bool direct, std::uint16_t read_ahead) {
+  ReactorRead::set_sweep_interval(std::chrono::milliseconds(50));
+  Connection::Limits limits;
+  limits.max_read_buffer = 4096;
+  limits.read_ahead = read_ahead;
+  EchoServer srv(limits, direct);
+  auto c = srv.connect();
+  boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
+  CHECK(read_until(c, "A\n") == "A\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // its next read waits in the reactor
+  std::promise<void> release;
+  std::promise<void> busy;
+  boost::asio::post(srv.io, [&] {  // the server is busy while both come
+    busy.set_value();
+    release.get_future().wait();
+  });
+  busy.get_future().wait();
+  boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
+  c.shutdown(tcp::socket::shutdown_send);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release.set_value();
+  CHECK(read_until(c, "B\n") == "B\n");
+  CHECK(srv.all_closed());  // within 2 s: a sweep or two (without it: never)
+  CHECK(srv.last->closed_reason == "Connection closed");
+  ReactorRead::set_sweep_interval(std::chrono::milliseconds(1000));
+}
+
 }  // namespace
+
+TEST_CASE("net: a FIN that came with the last line closes the connection (ReactorRead's sweep)") {
+  hidden_eof_scenario(true, 64);
+  hidden_eof_scenario(false, 64);  // async_read_some: Boost's own read tries again until EOF
+  hidden_eof_scenario(true, 0);    // wait, then read what is there (drain)
+  hidden_eof_scenario(false, 0);
+}
 
 TEST_CASE("net: read_queued reads what a high low-water mark holds back, once and in order") {
   read_queued_scenario(true);

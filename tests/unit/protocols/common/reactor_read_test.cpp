@@ -24,12 +24,18 @@ namespace {
 struct Result {
   std::optional<boost::system::error_code> ec;
   std::size_t n = 0;
+  int probes = 0;
 };
 
 void on_done(void* owner, const boost::system::error_code& ec, std::size_t n) {
   auto* r = static_cast<Result*>(owner);
   r->ec = ec;
   r->n = n;
+}
+
+bool on_probe(void* owner) {
+  ++static_cast<Result*>(owner)->probes;
+  return true;
 }
 
 // A loopback pair: `reader` on a direct lane of `io` (the test's thread runs io, the one
@@ -63,10 +69,24 @@ struct Pair {
 // A Pair with a ReactorRead on its reader, a buffer and the owner the read keeps alive.
 struct Reader : Pair {
   Result r;
-  ReactorRead read{&r, &on_done};
+  ReactorRead read{&r, &on_done, &on_probe};
   char buf[16] = {};
   std::shared_ptr<int> keep = std::make_shared<int>(0);
   bool start() { return read.start(reader, buf, sizeof buf, keep); }
+  // Runs io for about `ms` (its timers and reads).
+  void run_for(int ms) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end) {
+      io.restart();
+      io.run_one_for(std::chrono::milliseconds(10));
+    }
+  }
+};
+
+// The sweep interval of these tests, restored after each.
+struct ShortSweep {
+  ShortSweep() { ReactorRead::set_sweep_interval(std::chrono::milliseconds(40)); }
+  ~ShortSweep() { ReactorRead::set_sweep_interval(std::chrono::milliseconds(1000)); }
 };
 
 }  // namespace
@@ -151,4 +171,85 @@ TEST_CASE("ReactorRead: not on a strand lane (its completions must pass through 
   ReactorRead read(&r, &on_done);
   char buf[4];
   CHECK_FALSE(read.start(s, buf, sizeof buf, std::make_shared<int>(0)));
+}
+
+// The peer wrote and closed at once: the short read takes the bytes and the FIN behind them,
+// and no edge ever comes for the FIN, so the next read would wait forever. The sweep asks the
+// owner to probe once, after a whole interval with no read.
+TEST_CASE("ReactorRead: a FIN taken with a short read's bytes is probed for once, a sweep later") {
+  ShortSweep sweep;
+  Reader p;
+  // A first short read, and the read after it queued (drained: no recv) in the reactor.
+  p.write("x");
+  REQUIRE(p.start());
+  REQUIRE(p.run_until(p.r));
+  p.r.ec.reset();
+  REQUIRE(p.start());
+  p.run_for(20);
+  REQUIRE_FALSE(p.r.ec.has_value());
+  // Both come while the io_context is not running: one edge, one read takes both.
+  p.write("ab");
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(p.run_until(p.r));
+  CHECK(std::string(p.buf, p.r.n) == "ab");
+  p.r.ec.reset();
+  p.r.probes = 0;                   // the first read may have been probed meanwhile
+  REQUIRE(p.start());               // queued: the short read counted as drained
+  p.run_for(400);                   // ten intervals
+  CHECK_FALSE(p.r.ec.has_value());  // the edge never comes (the hole the sweep covers)
+  CHECK(p.r.probes == 1);           // once: the probe settled it
+  p.reader.close();
+  REQUIRE(p.run_until(p.r));
+}
+
+// A full read leaves nothing unsure (the reactor tries the next read at once), nor does end
+// of file; neither is probed.
+TEST_CASE("ReactorRead: a full read or an end of file is never probed") {
+  ShortSweep sweep;
+  Reader p;
+  p.write(std::string(16, 'x'));
+  REQUIRE(p.start());
+  REQUIRE(p.run_until(p.r));
+  CHECK(p.r.n == 16);
+  p.r.ec.reset();
+  REQUIRE(p.start());
+  p.run_for(200);
+  CHECK_FALSE(p.r.ec.has_value());
+  CHECK(p.r.probes == 0);
+  p.writer.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(p.run_until(p.r));
+  CHECK(*p.r.ec == asio::error::eof);
+  p.run_for(200);
+  CHECK(p.r.probes == 0);
+}
+
+// A probe that cannot read now (say, input held) is asked again at the next sweep.
+TEST_CASE("ReactorRead: a probe that declines is asked again") {
+  ShortSweep sweep;
+  struct Declining : Result {
+    int declines = 2;
+  };
+  Declining r;
+  auto decline = [](void* owner) {
+    auto* d = static_cast<Declining*>(static_cast<Result*>(owner));
+    ++d->probes;
+    return --d->declines < 0;
+  };
+  Pair p;
+  ReactorRead read(static_cast<Result*>(&r), &on_done, decline);
+  char buf[16];
+  auto keep = std::make_shared<int>(0);
+  p.write("ab");
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  REQUIRE(p.run_until(r));
+  r.ec.reset();
+  REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(600);
+  while (std::chrono::steady_clock::now() < end) {
+    p.io.restart();
+    p.io.run_one_for(std::chrono::milliseconds(10));
+  }
+  CHECK(r.probes == 3);  // declined twice, then settled
+  p.reader.close();
+  REQUIRE(p.run_until(r));
 }
