@@ -547,6 +547,7 @@ void Connection::close(std::string_view reason) {
   boost::system::error_code ec;
   socket_.cancel(ec);
   socket_.close(ec);
+  if (reactor_read_) reactor_read_->settle();
   out_.clear();
   in_.clear();
   if (rare_) rare_->markers.clear();  // those bytes never left: their markers never run

@@ -12,7 +12,7 @@
 #endif
 #include <sys/socket.h>
 
-#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -34,7 +34,7 @@ struct SocketImplAccess : ReactorRead::SocketType {
   static auto& impl(ReactorRead::SocketType& s) { return s.*(&SocketImplAccess::impl_); }
 };
 
-std::chrono::milliseconds sweep_interval{1000};
+std::atomic<std::int64_t> sweep_interval_ms{1000};
 
 }  // namespace
 
@@ -82,12 +82,14 @@ struct ReactorRead::Op : detail::reactor_op {
     // Released before the callback returns: the owner (and this Op with it) may go.
     std::shared_ptr<void> keep = std::move(o->keep_alive_);
     if (!owner) return;
-    o->after_read(keep);
+    o->after_read();
     o->done_(o->owner_, o->ec_, o->bytes_transferred_);
   }
 
-  // A short read with data may have taken the peer's FIN with it (reactor_read.hpp).
-  void after_read(const std::shared_ptr<void>& keep);
+  ~Op();
+
+  // A short read with data may have hidden the peer's FIN behind it (reactor_read.hpp).
+  void after_read();
 
   void* owner_;
   Done done_;
@@ -98,16 +100,19 @@ struct ReactorRead::Op : detail::reactor_op {
   std::uint64_t recv_calls_ = 0;
   bool waiting_ = false;  // started, nothing read yet (ReactorRead::waiting)
   // The sweep (HiddenEofSweep): the last read was short with data and none completed since
-  // (unsure_); a sweep has seen it so (aged_); it is on the sweep's list (watched_).
+  // (unsure_: then it is on the sweep's list, at index_); a sweep has seen it so (aged_).
   Probe probe_;
   HiddenEofSweep* sweep_ = nullptr;
+  std::size_t index_ = 0;
   bool unsure_ = false;
   bool aged_ = false;
-  bool watched_ = false;
+  bool probing_ = false;  // in the sweep's probes in progress
 };
 
 // One per io_context: every sweep interval, probes the reads left short a whole interval
-// ago with no read since. Runs on the io_context's one thread (a direct lane's).
+// ago with no read since. It lists only those (unsure_), so its timer stops, and lets the
+// io_context finish, once every read is settled: closed, probed or read again. On the
+// io_context's one thread (a direct lane's).
 class HiddenEofSweep : public boost::asio::execution_context::service {
  public:
   using key_type = HiddenEofSweep;
@@ -117,75 +122,119 @@ class HiddenEofSweep : public boost::asio::execution_context::service {
       : boost::asio::execution_context::service(io),
         timer_(std::make_unique<boost::asio::steady_timer>(io)) {}
 
-  void watch(ReactorRead::Op* op, const std::shared_ptr<void>& owner) {
-    op->watched_ = true;
-    watched_.push_back({op, owner});
+  void watch(ReactorRead::Op* op) {
+    op->unsure_ = true;
+    op->aged_ = false;
+    op->index_ = unsure_.size();
+    unsure_.push_back(op);
     arm();
   }
 
- private:
-  struct Watched {
-    ReactorRead::Op* op;
-    std::weak_ptr<void> owner;  // the Connection that owns op: op lives as long
-  };
+  // op is settled, or going: off the list, and out of a sweep in progress.
+  void forget(ReactorRead::Op* op) {
+    if (op->unsure_) remove(op);
+    if (op->probing_)
+      for (auto& p : probing_)
+        if (p == op) p = nullptr;
+    op->probing_ = false;
+  }
 
+ private:
   void shutdown() override {
-    watched_.clear();
+    for (auto* op : unsure_) op->unsure_ = false;
+    for (auto* op : probing_)
+      if (op) op->probing_ = false;
+    probing_.clear();
+    unsure_.clear();
     timer_.reset();
   }
 
-  void sweep() {
-    std::vector<Watched> due;
-    std::erase_if(watched_, [&](Watched& w) {
-      if (w.owner.expired()) return true;
-      ReactorRead::Op* op = w.op;
-      if (op->unsure_ && !op->aged_) {  // short a moment ago: stays for one more sweep
-        op->aged_ = true;
-        return false;
-      }
-      op->watched_ = false;
-      if (!op->unsure_) return true;  // a read or a probe settled it
-      due.push_back(std::move(w));
-      return true;
-    });
-    for (auto& w : due) {
-      const auto owner = w.owner.lock();
-      ReactorRead::Op* op = w.op;
-      // A read may have completed meanwhile (the earlier probes ran the owners' code).
-      if (!owner || !op->unsure_ || !op->aged_ || op->watched_) continue;
-      op->unsure_ = false;
-      if (op->probe_(op->owner_)) continue;
-      op->unsure_ = true;  // not now: the next sweep asks again
-      watch(op, owner);
+  void remove(ReactorRead::Op* op) {
+    op->unsure_ = false;
+    ReactorRead::Op* last = unsure_.back();
+    unsure_[op->index_] = last;
+    last->index_ = op->index_;
+    unsure_.pop_back();
+    if (unsure_.empty() && armed_ && timer_) {
+      timer_->cancel();
+      armed_ = false;
     }
-    if (!watched_.empty()) arm();
+  }
+
+  void sweep() {
+    // Those short a whole interval ago are probed; the others are seen short now.
+    probing_.clear();
+    for (std::size_t k = 0; k < unsure_.size();) {
+      ReactorRead::Op* op = unsure_[k];
+      if (!op->aged_) {
+        op->aged_ = true;
+        ++k;
+        continue;
+      }
+      op->probing_ = true;
+      probing_.push_back(op);
+      remove(op);  // moves the last entry to k
+    }
+    // A probe runs its owner's code, which may close or destroy other connections (forget
+    // then clears them here) and may read again (watch).
+    for (std::size_t k = 0; k < probing_.size(); ++k) {
+      ReactorRead::Op* op = probing_[k];
+      if (!op) continue;
+      bool done = true;
+      try {
+        done = op->probe_(op->owner_);
+      } catch (...) {  // past the owner's firewall: this read is not probed again
+      }
+      if (!probing_[k]) continue;  // gone meanwhile
+      op->probing_ = false;
+      if (!done && !op->unsure_) watch(op);  // not now: the next sweep asks again
+    }
+    probing_.clear();
+    if (!unsure_.empty()) arm();
   }
 
   void arm() {
     if (armed_ || !timer_) return;
     armed_ = true;
-    timer_->expires_after(sweep_interval);
+    timer_->expires_after(std::chrono::milliseconds(sweep_interval_ms.load(std::memory_order_relaxed)));
     timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: settle() cleared armed_
       armed_ = false;
-      if (!ec) sweep();
+      sweep();
     });
   }
 
   std::unique_ptr<boost::asio::steady_timer> timer_;
-  std::vector<Watched> watched_;
+  std::vector<ReactorRead::Op*> unsure_;
+  std::vector<ReactorRead::Op*> probing_;  // the sweep in progress
   bool armed_ = false;
 };
 
-void ReactorRead::Op::after_read(const std::shared_ptr<void>& keep) {
-  unsure_ = !ec_ && bytes_transferred_ > 0 && bytes_transferred_ < len_;
-  aged_ = false;
-  if (unsure_ && !watched_ && sweep_ && probe_ && keep) sweep_->watch(this, keep);
+// Only a listed or probed op touches the sweep: after the io_context's shutdown none is.
+ReactorRead::Op::~Op() {
+  if ((unsure_ || probing_) && sweep_) sweep_->forget(this);
+}
+
+void ReactorRead::Op::after_read() {
+  const bool unsure = !ec_ && bytes_transferred_ > 0 && bytes_transferred_ < len_;
+  if (unsure && !unsure_ && sweep_)
+    sweep_->watch(this);
+  else if (unsure)
+    aged_ = false;  // read again: seen short anew
+  else if (unsure_)
+    sweep_->forget(this);
+}
+
+void ReactorRead::settle() {
+  if (op_->unsure_ && op_->sweep_) op_->sweep_->forget(op_.get());
 }
 
 ReactorRead::ReactorRead(void* owner, Done done, Probe probe)
     : op_(std::make_unique<Op>(owner, done, probe)) {}
 
-void ReactorRead::set_sweep_interval(std::chrono::milliseconds interval) { sweep_interval = interval; }
+void ReactorRead::set_sweep_interval(std::chrono::milliseconds interval) {
+  sweep_interval_ms.store(interval.count(), std::memory_order_relaxed);
+}
 
 ReactorRead::~ReactorRead() = default;
 
@@ -222,6 +271,7 @@ bool ReactorRead::start(SocketType& socket, char* buf, std::size_t len, std::sha
 struct ReactorRead::Op {};
 ReactorRead::ReactorRead(void*, Done, Probe) {}
 void ReactorRead::set_sweep_interval(std::chrono::milliseconds) {}
+void ReactorRead::settle() {}
 ReactorRead::~ReactorRead() = default;
 bool ReactorRead::start(SocketType&, char*, std::size_t, std::shared_ptr<void>) { return false; }
 std::uint64_t ReactorRead::recv_calls() const { return 0; }

@@ -17,9 +17,10 @@
 // bytes and the FIN with them, and the next recv would return 0, but no edge ever comes for
 // it: the connection would sit open until a write fails or a ping timeout. So a read left
 // short is watched: if no read completes for a whole sweep interval (1 s), the owner is
-// asked to probe the socket once (`Probe`: Connection::read_queued, one recv). A reader
-// that keeps reading is never probed (nothing can follow a FIN), nor is one whose last read
-// filled its buffer (the reactor tries the next one at once).
+// asked to probe the socket (`Probe`: Connection::read_queued), 1 to 2 s after the read. A
+// reader whose reads the reactor keeps completing is never probed (nothing can follow a
+// FIN), nor is one whose last read filled its buffer (the reactor tries the next one at
+// once). One that cannot be probed now (input held) is asked again every interval.
 //
 // Only where the reactor is Boost 1.74's epoll reactor (start() says so); elsewhere, and for
 // strand lanes (whose completions must pass through the strand), Connection uses
@@ -68,7 +69,10 @@ class ReactorRead {
   // bytes are on their way to `done`, so the owner may recv() from the socket itself
   // without reordering anything (Connection::read_queued). On the lane's thread.
   bool waiting() const;
-  // The sweep interval for every io_context (tests shorten it). Not while reads run.
+  // The connection closed: nothing to probe for any more (else its entry would keep the
+  // sweep's timer, and so the io_context, running until the next sweep).
+  void settle();
+  // The sweep interval for every io_context (tests shorten it).
   static void set_sweep_interval(std::chrono::milliseconds interval);
 
  private:

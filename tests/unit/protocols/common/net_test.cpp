@@ -282,8 +282,13 @@ void read_queued_scenario(bool direct) {
 // A peer that writes its last line and closes at once, both arriving while the server is
 // busy: the one read takes the line and the FIN behind it, and no edge comes for the FIN
 // (reactor_read.hpp). ReactorRead's sweep probes the quiet socket and the connection closes.
+struct ShortSweep {  // ReactorRead's sweep interval for one test
+  ShortSweep() { ReactorRead::set_sweep_interval(std::chrono::milliseconds(50)); }
+  ~ShortSweep() { ReactorRead::set_sweep_interval(std::chrono::milliseconds(1000)); }
+};
+
 void hidden_eof_scenario(bool direct, std::uint16_t read_ahead) {
-  ReactorRead::set_sweep_interval(std::chrono::milliseconds(50));
+  ShortSweep sweep;
   Connection::Limits limits;
   limits.max_read_buffer = 4096;
   limits.read_ahead = read_ahead;
@@ -306,7 +311,6 @@ void hidden_eof_scenario(bool direct, std::uint16_t read_ahead) {
   CHECK(read_until(c, "B\n") == "B\n");
   CHECK(srv.all_closed());  // within 2 s: a sweep or two (without it: never)
   CHECK(srv.last->closed_reason == "Connection closed");
-  ReactorRead::set_sweep_interval(std::chrono::milliseconds(1000));
 }
 
 }  // namespace

@@ -73,10 +73,10 @@ struct Reader : Pair {
   char buf[16] = {};
   std::shared_ptr<int> keep = std::make_shared<int>(0);
   bool start() { return read.start(reader, buf, sizeof buf, keep); }
-  // Runs io for about `ms` (its timers and reads).
-  void run_for(int ms) {
+  // Runs io for about `ms` (its timers and reads), or until r.probes reaches `probes`.
+  void run_for(int ms, int probes = 1 << 30) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    while (std::chrono::steady_clock::now() < end) {
+    while (std::chrono::steady_clock::now() < end && r.probes < probes) {
       io.restart();
       io.run_one_for(std::chrono::milliseconds(10));
     }
@@ -195,7 +195,9 @@ TEST_CASE("ReactorRead: a FIN taken with a short read's bytes is probed for once
   p.r.ec.reset();
   p.r.probes = 0;                   // the first read may have been probed meanwhile
   REQUIRE(p.start());               // queued: the short read counted as drained
-  p.run_for(400);                   // ten intervals
+  p.run_for(3000, 1);
+  CHECK(p.r.probes == 1);
+  p.run_for(200);                   // five intervals more
   CHECK_FALSE(p.r.ec.has_value());  // the edge never comes (the hole the sweep covers)
   CHECK(p.r.probes == 1);           // once: the probe settled it
   p.reader.close();
@@ -244,12 +246,17 @@ TEST_CASE("ReactorRead: a probe that declines is asked again") {
   REQUIRE(p.run_until(r));
   r.ec.reset();
   REQUIRE(read.start(p.reader, buf, sizeof buf, keep));
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(600);
-  while (std::chrono::steady_clock::now() < end) {
-    p.io.restart();
-    p.io.run_one_for(std::chrono::milliseconds(10));
-  }
+  auto run_for = [&](int ms, int probes) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end && r.probes < probes) {
+      p.io.restart();
+      p.io.run_one_for(std::chrono::milliseconds(10));
+    }
+  };
+  run_for(5000, 3);
   CHECK(r.probes == 3);  // declined twice, then settled
+  run_for(200, 4);
+  CHECK(r.probes == 3);
   p.reader.close();
   REQUIRE(p.run_until(r));
 }
