@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "adapters/gateway/irc_link.hpp"
+#include "adapters/gateway/line_ledger.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/throttle.hpp"
@@ -39,7 +40,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
         options_(o),
         queue_max_(queue_max),
         listens_(listens),
-        reg_(irc::ClientIdentity{}) {
+        reg_(irc::ClientIdentity{}),
+        ledger_(queue_max) {
     identity_.nicks = {nick};
     identity_.user = "bridge";
     identity_.realname = realname;
@@ -137,6 +139,10 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     }
     if (ev == irc::ClientRegistration::Event::registered) return on_registered();
     if (!reg_.registered()) return;
+    if (is(m, "PONG") && m.nparams >= 1) {  // a marker's: the lines written before it arrived
+      ledger_.on_pong(m.param(m.nparams - 1));
+      return;
+    }
     const std::string_view who = m.prefix.substr(0, m.prefix.find('!'));
     const bool me = irc::equal_fold(who, reg_.nick());
     if (is(m, "JOIN") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
@@ -178,6 +184,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     spdlog::info("bridge: {} lost {}: {}", speaker_nick(), net_.host, reason);
     link_.reset();
     joined_ = false;
+    resend_lost();
     if (!stopped_ && reconnector_) reconnector_->connection_lost();
   }
 
@@ -240,13 +247,37 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     if (auto link = link_; link && !bytes.empty()) link->send(bytes);
   }
 
-  // Queued lines go once the channel is joined, through the token bucket.
+  // Queued lines go once the channel is joined, through the token bucket, each kept in the
+  // ledger until a marker PING's PONG after it says it arrived (line_ledger.hpp). The marker
+  // goes once the queue is empty; under a throttle only after an interval of quiet (a token
+  // it took while lines come would be the next line's), unless lines have waited too long.
   void pump() {
     if (!link_ || !reg_.registered() || !joined_) return;
     std::string batch;
-    const auto delay = gateway::drain_throttled(queue_, bucket_, net_.throttle_interval_ms, batch);
+    std::chrono::milliseconds delay{0};
+    const auto now = gateway::LineLedger::Clock::now();
+    while (!queue_.empty()) {
+      const bool marker_first = ledger_.marker_starved(now);
+      delay = gateway::take_one(bucket_, net_.throttle_interval_ms);
+      if (delay.count() != 0) break;
+      if (marker_first) {
+        batch += ledger_.take_marker();
+        continue;
+      }
+      batch += queue_.front();
+      ledger_.written(std::move(queue_.front()), now);
+      queue_.pop_front();
+      last_written_ = now;
+    }
+    if (queue_.empty() && ledger_.marker_owed()) {
+      if (bucket_.enabled())
+        delay = std::chrono::ceil<std::chrono::milliseconds>(
+            last_written_ + std::chrono::milliseconds(net_.throttle_interval_ms) - now);
+      if (delay.count() <= 0) delay = gateway::take_one(bucket_, net_.throttle_interval_ms);
+      if (delay.count() == 0) batch += ledger_.take_marker();
+    }
     send_now(batch);
-    if (queue_.empty() || pump_armed_) return;
+    if (delay.count() <= 0 || pump_armed_) return;
     if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
     pump_armed_ = true;
     pump_timer_->expires_after(delay);
@@ -255,6 +286,21 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       pump_armed_ = false;
       pump();
     });
+  }
+
+  // The link was lost: what it took that no marker's PONG confirmed goes again, first.
+  void resend_lost() {
+    bool tokenless = false;
+    const std::size_t unconfirmed = ledger_.size();
+    if (const std::size_t n = ledger_.requeue_lost(queue_, tokenless))
+      spdlog::info(
+          "bridge: {} on {}: {} line(s) not known to have arrived before the link was lost: sent again",
+          speaker_nick(), net_.host, n);
+    else if (tokenless && unconfirmed != 0)
+      spdlog::warn(
+          "bridge: {} on {}: the server returned no PING token: {} line(s) written last are not known "
+          "to have arrived, and are not sent again",
+          speaker_nick(), net_.host, unconfirmed);
   }
 
   IrcEndpoint& ep_;
@@ -271,6 +317,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   std::shared_ptr<IrcLink> link_;
   std::shared_ptr<protocols::Reconnector> reconnector_;
   std::deque<std::string> queue_;
+  gateway::LineLedger ledger_;
+  gateway::LineLedger::Clock::time_point last_written_{};
   std::size_t dropped_ = 0;
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_, timer_, keepalive_;

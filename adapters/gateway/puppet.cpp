@@ -1205,24 +1205,6 @@ bool Puppet::reflect_overdue() {
   return waiting;
 }
 
-std::optional<std::uint64_t> Puppet::marker_of(std::string_view token) {
-  if (!token.starts_with(kMarkerPrefix)) return std::nullopt;
-  std::uint64_t n = 0;
-  const std::string_view digits = token.substr(kMarkerPrefix.size());
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0) return std::nullopt;
-  return n;
-}
-
-std::optional<std::uint64_t> Puppet::marker_line_of(std::string_view line) {
-  if (!line.starts_with(kMarkerPing) || !line.ends_with("\r\n")) return std::nullopt;
-  return marker_of(line.substr(kMarkerPing.size(), line.size() - kMarkerPing.size() - 2));
-}
-
-std::string Puppet::marker_line(std::uint64_t marker) {
-  return std::string(kMarkerPing) + std::string(kMarkerPrefix) + std::to_string(marker) + "\r\n";
-}
-
 bool Puppet::said_overdue() {
   if (!said_waits_) return false;
   // The oldest marker not written yet (queued behind lines, or owed): lines placed at its

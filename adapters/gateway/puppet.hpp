@@ -23,6 +23,7 @@
 #include "adapters/gateway/channel_lines.hpp"
 #include "adapters/gateway/irc_link.hpp"
 #include "adapters/gateway/line_ids.hpp"
+#include "adapters/gateway/marker_ping.hpp"
 #include "adapters/gateway/port.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/shared_reads.hpp"
@@ -141,13 +142,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // PONG: its followers read them themselves (SharedReads::said_overdue). On the gateway's
   // tick; false once none waits.
   bool said_overdue();
-  // The marker in a PONG's token ("parley.<n>"), if it is one of ours.
-  static std::optional<std::uint64_t> marker_of(std::string_view token);
-  static constexpr std::string_view kMarkerPrefix = "parley.";
-  static constexpr std::string_view kMarkerPing = "PING :";
-  static constexpr std::string_view kKeepaliveToken = "parley";  // the keepalive's PING
-  static std::string marker_line(std::uint64_t marker);  // "PING :parley.<n>\r\n"
-  static std::optional<std::uint64_t> marker_line_of(std::string_view line);  // its inverse
+  // (The marker PING's wire form: marker_ping.hpp.)
 
  private:
   struct Occupant {

@@ -1,0 +1,65 @@
+#pragma once
+// LineLedger: the lines a client wrote to an IRC server that are not known yet to have
+// arrived, for a client without echo-message (the bridges' bots). A TCP path that dies takes
+// with it what was written until the ping timeout closes the link, and a server killed takes
+// what sat in its buffers: without this, such lines were lost. A marker PING goes after the
+// lines (marker_ping.hpp); its PONG says the server took them. Those the lost link never
+// confirmed are queued again for the next link: a line the server took whose PONG the dying
+// link lost goes twice, a duplicate rather than a loss. A server that answers a PING without
+// its token (and never returned a marker's) cannot confirm anything: its lines are not sent
+// again, as nothing says they were lost.
+//
+// The gateway's puppets keep a richer form of the same (Puppet::unconfirmed_: reflections,
+// private messages, shared reading); the wire form is shared. Pure bookkeeping.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+namespace parley::adapters::gateway {
+
+class LineLedger {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // A marker goes behind lines still queued once this many, or a line this old, wait for
+  // one (output that is never quiet), so a loss never sends hundreds of delivered lines again.
+  static constexpr std::size_t kMarkerLines = 8;
+  static constexpr std::chrono::seconds kMarkerAge{10};
+
+  // At most max_lines are kept (the oldest go first: not sent again after a loss).
+  explicit LineLedger(std::size_t max_lines) : max_lines_(max_lines == 0 ? 1 : max_lines) {}
+
+  // `line` (one whole wire line) was written now, after every line written before.
+  void written(std::string line, Clock::time_point now);
+  // Written lines have no marker after them yet.
+  bool marker_owed() const { return !entries_.empty() && entries_.back().marker == 0; }
+  // The marker is due even though more lines wait to be written (kMarkerLines, kMarkerAge).
+  bool marker_starved(Clock::time_point now) const;
+  // The marker PING to write now, after every line written so far.
+  std::string take_marker();
+  // A PONG's token: our marker's confirms the lines written before it; any other but the
+  // keepalive's says this link does not return tokens.
+  void on_pong(std::string_view token);
+  // The link was lost: the lines it took with no marker's PONG after them go ahead of
+  // `queue` (what waits to be written), in order, and the ledger starts again for the next
+  // link. Returns how many; on a link that returned no token, none (`tokenless` set).
+  std::size_t requeue_lost(std::deque<std::string>& queue, bool& tokenless);
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string line;
+    Clock::time_point at;
+    std::uint64_t marker = 0;  // the PING written after it (0: none yet)
+  };
+  std::deque<Entry> entries_;
+  std::size_t max_lines_;
+  std::uint64_t marker_ = 0;       // the last marker written
+  bool markers_sent_ = false;      // this link was sent a marker PING
+  bool markers_answered_ = false;  // this link returned a marker's PONG
+  bool tokenless_pong_ = false;    // this link answered a marker PING without our token
+};
+
+}  // namespace parley::adapters::gateway

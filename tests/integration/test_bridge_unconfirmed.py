@@ -1,0 +1,115 @@
+"""A bridge's IRC bot loses nothing in a link that dies (issue 11, bridges[]; LineLedger).
+
+Real peers on loopback: ngircd is the IRC network, reached through a byte relay
+(h.TcpProxy) that can swallow what parleyd writes, as a TCP path that died does; bob is
+connected to ngircd directly, carol to Parley's own IRC listener in the bridged local room.
+ngircd has no echo-message: the bot writes a marker PING after its lines, and those no PONG
+confirmed when the link is lost are written again on the next link.
+
+Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_bridge_unconfirmed.py
+"""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parley_harness as h  # noqa: E402
+import xmpp_client as xc  # noqa: E402
+from test_bridge_relay import irc_lines, network, wait_for_bot  # noqa: E402
+from test_irc_gateway import Ngircd  # noqa: E402
+from xmpp_client import settle  # noqa: E402
+
+RELAYED = r"^:loc-bridge\S*!\S+ PRIVMSG #lobby :\[carol\] "
+
+
+def test_relayed_lines_a_dead_path_swallowed_are_sent_again():
+    """carol's lines relayed into a dead path reach ngircd once each after the bot's
+    reconnection; a line ngircd took before (its marker's PONG came) is not sent again."""
+    irc_net = Ngircd().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        cfg = h.config(irc=True, irc_extra={"networks": [network(proxy.port)]},
+                       bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
+                                 "prefix": "[{nick}] "}])
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #lobby")
+            bob.expect(r" 366 bob #lobby ")
+            wait_for_bot(bob, "#lobby", "loc-bridge")
+            carol = xc.LoopIrc(d.ports["irc"], "carol")
+            carol.send("JOIN #lobby")
+            carol.expect(r" 366 carol #lobby ")
+
+            start = proxy.mark()
+            carol.send("PRIVMSG #lobby :taken")
+            bob.expect(RELAYED + "taken$")
+            settle(0.5)  # its marker PING written once the bot was quiet (20 ms here), its PONG read
+            assert re.search(rb"PRIVMSG #lobby :\[carol\] taken\r\nPING :parley\.1\r\n", proxy.up[start:]), \
+                proxy.up[start:]
+
+            proxy.blackhole()
+            for i in (1, 2, 3):
+                carol.send(f"PRIVMSG #lobby :into the void {i}")
+            settle(1.0)  # written: the relay took the bytes and dropped them
+            assert not irc_lines(bob, "into the void"), bob.c.lines[-5:]
+            mark = d.mark()
+            proxy.drop()
+            d.wait_for_log(r"bridge: loc-bridge\S* on 127\.0\.0\.1: 3 line\(s\) not known to have arrived "
+                           r"before the link was lost: sent again", timeout=10, after=mark)
+            for i in (1, 2, 3):
+                bob.expect(RELAYED + f"into the void {i}$", timeout=20)
+            carol.send("PRIVMSG #lobby :after")
+            bob.expect(RELAYED + "after$")
+            settle(1.0)
+            for text in ("taken", "into the void 1", "into the void 2", "into the void 3", "after"):
+                assert len(irc_lines(bob, RELAYED + re.escape(text) + "$")) == 1, (text, bob.c.lines[-12:])
+            bob.c.close()
+            carol.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
+def test_a_busy_bridge_still_writes_markers_behind_its_lines():
+    """Under the network's throttle a bot that always has lines queued still writes a marker
+    behind every few lines (LineLedger::kMarkerLines), so a loss never sends back hundreds
+    of delivered lines; and no marker goes between lines while they come close together."""
+    irc_net = Ngircd().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        net = dict(network(proxy.port), throttle={"burst": 2, "interval_ms": 100})
+        cfg = h.config(irc=True, irc_extra={"networks": [net], "flood_burst": 0},  # carol may burst
+                       bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
+                                 "prefix": "[{nick}] "}])
+        with h.Parleyd(cfg) as d:
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #lobby")
+            bob.expect(r" 366 bob #lobby ")
+            wait_for_bot(bob, "#lobby", "loc-bridge")
+            carol = xc.LoopIrc(d.ports["irc"], "carol")
+            carol.send("JOIN #lobby")
+            carol.expect(r" 366 carol #lobby ")
+            settle(1.0)
+            start = proxy.mark()
+            for i in range(20):
+                carol.send(f"PRIVMSG #lobby :line {i}")
+            bob.expect(RELAYED + "line 19$", timeout=20)
+            settle(1.0)
+            up = proxy.up[start:].decode()
+            sent = [ln for ln in up.split("\r\n") if ln]
+            lines = [ln for ln in sent if ln.startswith("PRIVMSG")]
+            assert lines == [f"PRIVMSG #lobby :[carol] line {i}" for i in range(20)], sent
+            markers = [k for k, ln in enumerate(sent) if ln.startswith("PING :parley.")]
+            # One behind each run of 8 lines while the queue never emptied, and one at the end.
+            gaps = [b - a - 1 for a, b in zip([-1] + markers, markers)]
+            assert gaps[:2] == [8, 8] and markers[-1] == len(sent) - 1, sent
+            assert len(markers) == 3, sent
+            bob.c.close()
+            carol.c.close()
+    finally:
+        proxy.close()
+        irc_net.close()
+
+
+if __name__ == "__main__":
+    h.run_tests(globals())

@@ -1,0 +1,100 @@
+// adapters/gateway/line_ledger.hpp: lines written without echo-message are kept until a
+// marker PING's PONG says they arrived; what a lost link never confirmed goes again, in
+// order, ahead of what waits; a link that returns no token resends nothing.
+#include "adapters/gateway/line_ledger.hpp"
+
+#include <doctest/doctest.h>
+
+#include "adapters/gateway/marker_ping.hpp"
+
+using namespace parley::adapters::gateway;
+
+namespace {
+const auto t0 = LineLedger::Clock::time_point{} + std::chrono::hours(1);
+}
+
+TEST_CASE("LineLedger: a marker's PONG confirms what was written before it, not after") {
+  LineLedger l(100);
+  CHECK_FALSE(l.marker_owed());
+  l.written("PRIVMSG #a :1\r\n", t0);
+  l.written("PRIVMSG #a :2\r\n", t0);
+  CHECK(l.marker_owed());
+  const std::string m1 = l.take_marker();
+  CHECK(m1 == "PING :parley.1\r\n");
+  CHECK(marker_line_of(m1) == 1u);
+  CHECK_FALSE(l.marker_owed());
+  l.written("PRIVMSG #a :3\r\n", t0);
+  CHECK(l.marker_owed());
+  l.on_pong("parley.1");
+  CHECK(l.size() == 1);    // 3 waits for the next marker
+  l.on_pong("parley.7x");  // not ours: confirms nothing
+  l.on_pong("parley.0");
+  CHECK(l.size() == 1);
+  std::deque<std::string> q{"PRIVMSG #a :4\r\n"};
+  bool tokenless = true;
+  CHECK(l.requeue_lost(q, tokenless) == 1);
+  CHECK_FALSE(tokenless);
+  CHECK(q == std::deque<std::string>{"PRIVMSG #a :3\r\n", "PRIVMSG #a :4\r\n"});
+  CHECK(l.size() == 0);
+}
+
+TEST_CASE("LineLedger: a lost link's unconfirmed lines go again in order, ahead of the queue") {
+  LineLedger l(100);
+  for (int i = 1; i <= 3; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  l.take_marker();
+  l.written("L4\r\n", t0);
+  std::deque<std::string> q{"L5\r\n"};
+  bool tokenless = false;
+  CHECK(l.requeue_lost(q, tokenless) == 4);
+  CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "L3\r\n", "L4\r\n", "L5\r\n"});
+  // The next link starts afresh: its markers continue the numbering (an old PONG cannot
+  // come on a new link) and confirm only its own lines.
+  l.written("L1\r\n", t0);
+  CHECK(l.take_marker() == "PING :parley.2\r\n");
+  l.on_pong("parley.2");
+  CHECK(l.size() == 0);
+}
+
+TEST_CASE(
+    "LineLedger: a server that returns no token resends nothing, and the keepalive's token is not that") {
+  LineLedger l(100);
+  l.written("L1\r\n", t0);
+  l.on_pong("irc.example.net");  // before any marker: says nothing
+  l.take_marker();
+  l.on_pong("parley");  // the keepalive's own PING
+  std::deque<std::string> q;
+  bool tokenless = true;
+  CHECK(l.requeue_lost(q, tokenless) == 1);
+  CHECK_FALSE(tokenless);
+  q.clear();
+  l.written("L2\r\n", t0);
+  l.take_marker();
+  l.on_pong("irc.example.net");  // answered our marker with its own name
+  CHECK(l.requeue_lost(q, tokenless) == 0);
+  CHECK(tokenless);
+  CHECK(q.empty());
+  CHECK(l.size() == 0);
+  // One marker's PONG with our token says the link does return them.
+  l.written("L3\r\n", t0);
+  l.take_marker();
+  l.on_pong("irc.example.net");
+  l.on_pong("parley.3");
+  l.written("L4\r\n", t0);
+  CHECK(l.requeue_lost(q, tokenless) == 1);
+  CHECK_FALSE(tokenless);
+}
+
+TEST_CASE("LineLedger: a marker is starved after kMarkerLines lines or kMarkerAge, and is bounded in size") {
+  LineLedger l(5);
+  CHECK_FALSE(l.marker_starved(t0));
+  for (std::size_t i = 0; i < 4; ++i) l.written("x\r\n", t0);
+  CHECK_FALSE(l.marker_starved(t0));
+  CHECK(l.marker_starved(t0 + LineLedger::kMarkerAge));
+  l.take_marker();
+  CHECK_FALSE(l.marker_starved(t0 + LineLedger::kMarkerAge));
+  for (std::size_t i = 0; i < 10; ++i) l.written("y\r\n", t0);
+  CHECK(l.size() == 5);  // the oldest went
+  LineLedger big(100);
+  for (std::size_t i = 0; i < LineLedger::kMarkerLines; ++i) big.written("z\r\n", t0);
+  CHECK(big.marker_starved(t0));
+}
