@@ -80,6 +80,26 @@ def network(port):
             "throttle": {"burst": 50, "interval_ms": 20}}
 
 
+def lobby_config(net, **irc_extra):
+    """A relay bridge "loc" between #lobby on network `net` and Parley's own #lobby."""
+    return h.config(irc=True, irc_extra={"networks": [net], **irc_extra},
+                    bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
+                              "prefix": "[{nick}] "}])
+
+
+def lobby_members(d, irc_port):
+    """bob in #lobby on the IRC network at irc_port once the bot is there too, carol in
+    Parley's #lobby; and the NAMES line carol got."""
+    bob = xc.LoopIrc(irc_port, "bob")
+    bob.send("JOIN #lobby")
+    bob.expect(r" 366 bob #lobby ")
+    wait_for_bot(bob, "#lobby", "loc-bridge")
+    carol = xc.LoopIrc(d.ports["irc"], "carol")
+    carol.send("JOIN #lobby")
+    names = carol.expect(r" 353 carol . #lobby :")
+    return bob, carol, names
+
+
 def test_relay_irc_and_remote_muc_both_ways_without_echo():
     irc_net = Ngircd().start()
     prosody = BridgeProsody().start()
@@ -151,18 +171,8 @@ def test_relay_irc_and_remote_muc_both_ways_without_echo():
 def test_relay_irc_and_local_room_and_rejoin_after_restart():
     irc_net = Ngircd().start()
     try:
-        cfg = h.config(irc=True,
-                       irc_extra={"networks": [network(irc_net.port)]},
-                       bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
-                                 "prefix": "[{nick}] "}])
-        with h.Parleyd(cfg) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #lobby")
-            bob.expect(r" 366 bob #lobby ")
-            wait_for_bot(bob, "#lobby", "loc-bridge")
-            carol = xc.LoopIrc(d.ports["irc"], "carol")
-            carol.send("JOIN #lobby")
-            line = carol.expect(r" 353 carol . #lobby :")
+        with h.Parleyd(lobby_config(network(irc_net.port))) as d:
+            bob, carol, line = lobby_members(d, irc_net.port)
             assert "loc-bridge" in line, line  # the bot is a member of the local room
 
             carol.send("PRIVMSG #lobby :hey from parley")

@@ -14,8 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
-import xmpp_client as xc  # noqa: E402
-from test_bridge_relay import irc_lines, network, wait_for_bot  # noqa: E402
+from test_bridge_relay import irc_lines, lobby_config, lobby_members, network  # noqa: E402
 from test_irc_gateway import Ngircd  # noqa: E402
 from xmpp_client import settle  # noqa: E402
 
@@ -28,18 +27,8 @@ def test_relayed_lines_a_dead_path_swallowed_are_sent_again():
     irc_net = Ngircd().start()
     proxy = h.TcpProxy(irc_net.port)
     try:
-        cfg = h.config(irc=True, irc_extra={"networks": [network(proxy.port)]},
-                       bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
-                                 "prefix": "[{nick}] "}])
-        with h.Parleyd(cfg) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #lobby")
-            bob.expect(r" 366 bob #lobby ")
-            wait_for_bot(bob, "#lobby", "loc-bridge")
-            carol = xc.LoopIrc(d.ports["irc"], "carol")
-            carol.send("JOIN #lobby")
-            carol.expect(r" 366 carol #lobby ")
-
+        with h.Parleyd(lobby_config(network(proxy.port))) as d:
+            bob, carol, _ = lobby_members(d, irc_net.port)
             start = proxy.mark()
             carol.send("PRIVMSG #lobby :taken")
             bob.expect(RELAYED + "taken$")
@@ -78,17 +67,8 @@ def test_a_busy_bridge_still_writes_markers_behind_its_lines():
     proxy = h.TcpProxy(irc_net.port)
     try:
         net = dict(network(proxy.port), throttle={"burst": 2, "interval_ms": 100})
-        cfg = h.config(irc=True, irc_extra={"networks": [net], "flood_burst": 0},  # carol may burst
-                       bridges=[{"name": "loc", "rooms": ["irc://local/#lobby", "parley:#lobby"],
-                                 "prefix": "[{nick}] "}])
-        with h.Parleyd(cfg) as d:
-            bob = xc.LoopIrc(irc_net.port, "bob")
-            bob.send("JOIN #lobby")
-            bob.expect(r" 366 bob #lobby ")
-            wait_for_bot(bob, "#lobby", "loc-bridge")
-            carol = xc.LoopIrc(d.ports["irc"], "carol")
-            carol.send("JOIN #lobby")
-            carol.expect(r" 366 carol #lobby ")
+        with h.Parleyd(lobby_config(net, flood_burst=0)) as d:  # carol may burst
+            bob, carol, _ = lobby_members(d, irc_net.port)
             settle(1.0)
             start = proxy.mark()
             for i in range(20):
