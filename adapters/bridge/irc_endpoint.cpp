@@ -6,6 +6,7 @@
 
 #include "adapters/gateway/irc_link.hpp"
 #include "adapters/gateway/line_ledger.hpp"
+#include "adapters/gateway/marker_ping.hpp"
 #include "adapters/gateway/outgoing.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/throttle.hpp"
@@ -95,6 +96,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     // busy past the daemon's drain limit at shutdown.
     if (keepalive_) keepalive_->cancel();
     if (timer_) timer_->cancel();
+    if (pump_timer_) pump_timer_->cancel();  // a marker's quiet wait, under a throttle
+    pump_armed_ = false;
     if (auto link = link_) {
       std::string line;
       irc::LineWriter(line).command("QUIT").trailing(gateway::one_line(reason, 300)).end();
@@ -238,7 +241,8 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
         auto link = link_;
         return link->close("Ping timeout");
       }
-      if (silent >= options_.ping_interval) send_now("PING :parley\r\n");
+      if (silent >= options_.ping_interval)
+        send_now(std::string(gateway::kMarkerPing) + std::string(gateway::kKeepaliveToken) + "\r\n");
       arm_keepalive();
     });
   }
@@ -277,10 +281,14 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       if (delay.count() == 0) batch += ledger_.take_marker();
     }
     send_now(batch);
-    if (delay.count() <= 0 || pump_armed_) return;
+    if (delay.count() <= 0) return;
+    // A wait armed for later (a marker's quiet interval) is brought forward for a line's token.
+    const auto at = now + delay;
+    if (pump_armed_ && at >= pump_at_) return;
     if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
     pump_armed_ = true;
-    pump_timer_->expires_after(delay);
+    pump_at_ = at;
+    pump_timer_->expires_after(delay);  // a later wait's handler sees operation_aborted
     pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
       if (ec || alive.expired()) return;
       pump_armed_ = false;
@@ -292,7 +300,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   void resend_lost() {
     bool tokenless = false;
     const std::size_t unconfirmed = ledger_.size();
-    if (const std::size_t n = ledger_.requeue_lost(queue_, tokenless))
+    if (const std::size_t n = ledger_.requeue_lost(queue_, queue_max_, tokenless, dropped_))
       spdlog::info(
           "bridge: {} on {}: {} line(s) not known to have arrived before the link was lost: sent again",
           speaker_nick(), net_.host, n);
@@ -319,6 +327,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   std::deque<std::string> queue_;
   gateway::LineLedger ledger_;
   gateway::LineLedger::Clock::time_point last_written_{};
+  gateway::LineLedger::Clock::time_point pump_at_{};  // when the armed pump wait ends
   std::size_t dropped_ = 0;
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_, timer_, keepalive_;

@@ -37,11 +37,16 @@ void LineLedger::on_pong(std::string_view token) {
   if (markers_sent_ && token != kKeepaliveToken) tokenless_pong_ = true;  // RFC 2812 3.7.2 says to return it
 }
 
-std::size_t LineLedger::requeue_lost(std::deque<std::string>& queue, bool& tokenless) {
+std::size_t LineLedger::requeue_lost(std::deque<std::string>& queue, std::size_t max_queue, bool& tokenless,
+                                     std::size_t& dropped) {
   tokenless = !markers_answered_ && tokenless_pong_;
   const std::size_t n = tokenless ? 0 : entries_.size();
   if (!tokenless)
     for (auto e = entries_.rbegin(); e != entries_.rend(); ++e) queue.push_front(std::move(e->line));
+  while (queue.size() > max_queue) {  // the lost lines were said first: the newest queued go
+    queue.pop_back();
+    ++dropped;
+  }
   entries_.clear();
   markers_sent_ = false;
   markers_answered_ = false;

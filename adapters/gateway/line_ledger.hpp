@@ -23,10 +23,6 @@ namespace parley::adapters::gateway {
 class LineLedger {
  public:
   using Clock = std::chrono::steady_clock;
-  // A marker goes behind lines still queued once this many, or a line this old, wait for
-  // one (output that is never quiet), so a loss never sends hundreds of delivered lines again.
-  static constexpr std::size_t kMarkerLines = 8;
-  static constexpr std::chrono::seconds kMarkerAge{10};
 
   // At most max_lines are kept (the oldest go first: not sent again after a loss).
   explicit LineLedger(std::size_t max_lines) : max_lines_(max_lines == 0 ? 1 : max_lines) {}
@@ -35,7 +31,8 @@ class LineLedger {
   void written(std::string line, Clock::time_point now);
   // Written lines have no marker after them yet.
   bool marker_owed() const { return !entries_.empty() && entries_.back().marker == 0; }
-  // The marker is due even though more lines wait to be written (kMarkerLines, kMarkerAge).
+  // The marker is due even though more lines wait to be written (marker_ping.hpp:
+  // kMarkerLines, kMarkerAge).
   bool marker_starved(Clock::time_point now) const;
   // The marker PING to write now, after every line written so far.
   std::string take_marker();
@@ -44,8 +41,11 @@ class LineLedger {
   void on_pong(std::string_view token);
   // The link was lost: the lines it took with no marker's PONG after them go ahead of
   // `queue` (what waits to be written), in order, and the ledger starts again for the next
-  // link. Returns how many; on a link that returned no token, none (`tokenless` set).
-  std::size_t requeue_lost(std::deque<std::string>& queue, bool& tokenless);
+  // link. Returns how many; on a link that returned no token and never a marker's, none
+  // (`tokenless` set). The queue keeps its bound `max_queue`: its newest lines go first
+  // (`dropped` counts them).
+  std::size_t requeue_lost(std::deque<std::string>& queue, std::size_t max_queue, bool& tokenless,
+                           std::size_t& dropped);
   std::size_t size() const { return entries_.size(); }
 
  private:

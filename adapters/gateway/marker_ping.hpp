@@ -5,6 +5,8 @@
 // it was taken. The keepalive's PING carries "parley" alone. Shared by the gateway's
 // puppets (Puppet, shared_reads.hpp) and the bridges' bots (LineLedger).
 #include <charconv>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +17,11 @@ namespace parley::adapters::gateway {
 inline constexpr std::string_view kMarkerPrefix = "parley.";
 inline constexpr std::string_view kMarkerPing = "PING :";
 inline constexpr std::string_view kKeepaliveToken = "parley";  // the keepalive's PING
+// Output that is never quiet would starve a marker written only once the queue is empty: it
+// goes behind queued lines once this many, or a line this old, wait for one, so a loss never
+// sends hundreds of delivered lines again.
+inline constexpr std::size_t kMarkerLines = 8;
+inline constexpr std::chrono::seconds kMarkerAge{10};
 
 // The marker in a PONG's token ("parley.<n>", n > 0), if it is one of ours.
 inline std::optional<std::uint64_t> marker_of(std::string_view token) {

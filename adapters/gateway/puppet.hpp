@@ -380,9 +380,6 @@ class Puppet : public IrcLink::Owner, public SharedReader {
       false;  // the user sent PINGs of their own on it (raw): a PONG without ours proves nothing
   std::chrono::steady_clock::time_point last_written_{};  // pump's last line written
   bool marker_urgent_ = false;  // a leader's followers wait for the owed marker's PONG
-  // A marker goes behind queued lines once this many, or lines this old, wait for one.
-  static constexpr std::size_t kMarkerLines = 8;
-  static constexpr std::chrono::seconds kMarkerAge{10};
   void mark_unmarked();  // the entries without a marker get marker_ (just written or queued)
   std::chrono::steady_clock::time_point pump_at_{};  // when the armed pump wait ends
   std::deque<std::string> queue_;  // complete wire lines for IRC

@@ -107,6 +107,7 @@ struct ReactorRead::Op : detail::reactor_op {
   bool unsure_ = false;
   bool aged_ = false;
   bool probing_ = false;  // in the sweep's probes in progress
+  bool settled_ = false;  // the owner closed (ReactorRead::settle): never listed again
 };
 
 // One per io_context: every sweep interval, probes the reads left short a whole interval
@@ -187,7 +188,10 @@ class HiddenEofSweep : public boost::asio::execution_context::service {
       }
       if (!probing_[k]) continue;  // gone meanwhile
       op->probing_ = false;
-      if (!done && !op->unsure_) watch(op);  // not now: the next sweep asks again
+      if (!done && !op->unsure_ && !op->settled_) {  // not now: the next sweep asks again
+        watch(op);
+        op->aged_ = true;
+      }
     }
     probing_.clear();
     if (!unsure_.empty()) arm();
@@ -217,7 +221,7 @@ ReactorRead::Op::~Op() {
 
 void ReactorRead::Op::after_read() {
   const bool unsure = !ec_ && bytes_transferred_ > 0 && bytes_transferred_ < len_;
-  if (unsure && !unsure_ && sweep_)
+  if (unsure && !unsure_ && sweep_ && !settled_)  // (a read completed after its owner closed)
     sweep_->watch(this);
   else if (unsure)
     aged_ = false;  // read again: seen short anew
@@ -226,6 +230,7 @@ void ReactorRead::Op::after_read() {
 }
 
 void ReactorRead::settle() {
+  op_->settled_ = true;
   if (op_->unsure_ && op_->sweep_) op_->sweep_->forget(op_.get());
 }
 

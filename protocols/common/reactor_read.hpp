@@ -70,7 +70,8 @@ class ReactorRead {
   // without reordering anything (Connection::read_queued). On the lane's thread.
   bool waiting() const;
   // The connection closed: nothing to probe for any more (else its entry would keep the
-  // sweep's timer, and so the io_context, running until the next sweep).
+  // sweep's timer, and so the io_context, running until the next sweep), not even after a
+  // read that completes later.
   void settle();
   // The sweep interval for every io_context (tests shorten it).
   static void set_sweep_interval(std::chrono::milliseconds interval);

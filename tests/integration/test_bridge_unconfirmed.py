@@ -66,7 +66,7 @@ def test_a_busy_bridge_still_writes_markers_behind_its_lines():
     irc_net = Ngircd().start()
     proxy = h.TcpProxy(irc_net.port)
     try:
-        net = dict(network(proxy.port), throttle={"burst": 2, "interval_ms": 100})
+        net = dict(network(proxy.port), throttle={"burst": 2, "interval_ms": 300})
         with h.Parleyd(lobby_config(net, flood_burst=0)) as d:  # carol may burst
             bob, carol, _ = lobby_members(d, irc_net.port)
             settle(1.0)

@@ -32,7 +32,8 @@ TEST_CASE("LineLedger: a marker's PONG confirms what was written before it, not 
   CHECK(l.size() == 1);
   std::deque<std::string> q{"PRIVMSG #a :4\r\n"};
   bool tokenless = true;
-  CHECK(l.requeue_lost(q, tokenless) == 1);
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 1);
   CHECK_FALSE(tokenless);
   CHECK(q == std::deque<std::string>{"PRIVMSG #a :3\r\n", "PRIVMSG #a :4\r\n"});
   CHECK(l.size() == 0);
@@ -45,7 +46,8 @@ TEST_CASE("LineLedger: a lost link's unconfirmed lines go again in order, ahead 
   l.written("L4\r\n", t0);
   std::deque<std::string> q{"L5\r\n"};
   bool tokenless = false;
-  CHECK(l.requeue_lost(q, tokenless) == 4);
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 4);
   CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "L3\r\n", "L4\r\n", "L5\r\n"});
   // The next link starts afresh: its markers continue the numbering (an old PONG cannot
   // come on a new link) and confirm only its own lines.
@@ -64,13 +66,14 @@ TEST_CASE(
   l.on_pong("parley");  // the keepalive's own PING
   std::deque<std::string> q;
   bool tokenless = true;
-  CHECK(l.requeue_lost(q, tokenless) == 1);
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 1);
   CHECK_FALSE(tokenless);
   q.clear();
   l.written("L2\r\n", t0);
   l.take_marker();
   l.on_pong("irc.example.net");  // answered our marker with its own name
-  CHECK(l.requeue_lost(q, tokenless) == 0);
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 0);
   CHECK(tokenless);
   CHECK(q.empty());
   CHECK(l.size() == 0);
@@ -80,7 +83,7 @@ TEST_CASE(
   l.on_pong("irc.example.net");
   l.on_pong("parley.3");
   l.written("L4\r\n", t0);
-  CHECK(l.requeue_lost(q, tokenless) == 1);
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 1);
   CHECK_FALSE(tokenless);
 }
 
@@ -89,12 +92,24 @@ TEST_CASE("LineLedger: a marker is starved after kMarkerLines lines or kMarkerAg
   CHECK_FALSE(l.marker_starved(t0));
   for (std::size_t i = 0; i < 4; ++i) l.written("x\r\n", t0);
   CHECK_FALSE(l.marker_starved(t0));
-  CHECK(l.marker_starved(t0 + LineLedger::kMarkerAge));
+  CHECK(l.marker_starved(t0 + kMarkerAge));
   l.take_marker();
-  CHECK_FALSE(l.marker_starved(t0 + LineLedger::kMarkerAge));
+  CHECK_FALSE(l.marker_starved(t0 + kMarkerAge));
   for (std::size_t i = 0; i < 10; ++i) l.written("y\r\n", t0);
   CHECK(l.size() == 5);  // the oldest went
   LineLedger big(100);
-  for (std::size_t i = 0; i < LineLedger::kMarkerLines; ++i) big.written("z\r\n", t0);
+  for (std::size_t i = 0; i < kMarkerLines; ++i) big.written("z\r\n", t0);
   CHECK(big.marker_starved(t0));
+}
+
+TEST_CASE("LineLedger: lines sent again keep the queue's bound: the newest queued go") {
+  LineLedger l(100);
+  l.written("L1\r\n", t0);
+  l.written("L2\r\n", t0);
+  std::deque<std::string> q{"Q1\r\n", "Q2\r\n", "Q3\r\n"};
+  bool tokenless = false;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 4, tokenless, dropped) == 2);
+  CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "Q1\r\n", "Q2\r\n"});
+  CHECK(dropped == 1);
 }

@@ -260,3 +260,18 @@ TEST_CASE("ReactorRead: a probe that declines is asked again") {
   p.reader.close();
   REQUIRE(p.run_until(r));
 }
+
+// The sweep's timer runs only while a read is unsure: once its owner settles it (a close),
+// nothing keeps the io_context busy (a daemon's shutdown waits for its io_context to finish).
+TEST_CASE("ReactorRead: a settled read leaves the sweep, whose timer then lets the io_context finish") {
+  Reader p;  // the default interval, 1 s
+  p.write("ab");
+  REQUIRE(p.start());
+  REQUIRE(p.run_until(p.r));  // short: watched, the sweep's timer armed
+  p.read.settle();
+  const auto start = std::chrono::steady_clock::now();
+  p.io.restart();
+  p.io.run_for(std::chrono::seconds(5));  // returns once nothing is pending
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500));
+  CHECK(p.r.probes == 0);
+}
