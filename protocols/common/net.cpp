@@ -147,9 +147,10 @@ void Connection::own_buffer_read_done(void* self, const boost::system::error_cod
   static_cast<Connection*>(self)->on_own_buffer_read(ec, n);
 }
 
-// ReactorRead's sweep: a short read a while ago may have taken the peer's FIN with its
-// bytes (reactor_read.hpp); one recv finds the end of file. A closed connection has nothing
-// to find; one whose read does not wait now (input held) is asked again later.
+// ReactorRead's sweep: the peer's end of file may sit behind a short read a while ago, with
+// no epoll edge to come for it (reactor_read.hpp); reading what is queued finds it. A closed
+// connection has nothing to find; one whose read does not wait now (input held) is asked
+// again later.
 bool Connection::probe_hidden_eof(void* self) {
   auto* c = static_cast<Connection*>(self);
   return c->state_ != State::open || c->read_queued();
