@@ -83,12 +83,16 @@ struct GatewayOptions {
   std::chrono::milliseconds read_tick{50};
   // > 0: while stanzas come within this of each other, a leader's copy of a line the
   // gateway's own users said is read at the gateway's next input, or this long after the
-  // last say when none comes (Puppet::expect_line). Off (0) by default: at 200 msgs/s it
-  // saved ~7 % CPU, but at 1,000 msgs/s it cost 10 % and the other occupants' copies came
-  // 40 ms late instead of 16 (bench/README.md, session 32). PARLEY_GATEWAY_READ_DEFER_MS
-  // sets it (A/B measurements; 10 was measured).
+  // last say when none comes (Puppet::expect_line). 0: off. The component's gateway uses
+  // kComponentReadDefer: at 200 msgs/s it halves the gateway's wake-ups per message and
+  // costs nothing at 1,000 msgs/s. Parley's own XMPP server gains nothing from it (the c2s
+  // streams' wake-ups dominate there) and its users would see each other's lines ~5 ms
+  // later, so it stays off there (bench/README.md, sessions 32 and 37).
+  // PARLEY_GATEWAY_READ_DEFER_MS sets it for both (A/B measurements).
   std::chrono::milliseconds read_defer{0};
 };
+
+inline constexpr std::chrono::milliseconds kComponentReadDefer{10};  // GatewayOptions::read_defer
 
 // One IRC link, for the admin command that lists them.
 struct LinkInfo {

@@ -22,6 +22,15 @@ class ComponentLink : public protocols::Connection {
  protected:
   void on_open() override { send(stream_.opening()); }
   std::size_t on_data(std::string_view data) override {
+    // Ended even if a stanza throws (the connection's firewall closes it then).
+    struct ReadScope {
+      ComponentLink* link;
+      ~ReadScope() {
+        if (link->owner_) link->owner_->read_ended();  // not if detached meanwhile
+      }
+    };
+    ReadScope scope{this};
+    if (owner_) owner_->read_began();
     std::size_t used = 0;
     std::string out;
     while (owner_ && !closed()) {
@@ -98,7 +107,7 @@ void Component::send_parts(std::string_view a, std::string_view b, std::string_v
 
 void Component::appended() {
   if (pending_.size() >= kFlushAt) return flush();
-  if (flush_posted_) return;
+  if (in_read_ || flush_posted_) return;
   flush_posted_ = true;
   // Behind the puppet reads that the same reactor round made ready, so one IRC line heard
   // by ten puppets goes out in one write. Posted straight onto the strand, it ran after the
@@ -110,6 +119,13 @@ void Component::appended() {
       c->flush();
     }
   });
+}
+
+// The link's read is over: what its stanzas produced goes out now, carrying the read's ACK,
+// unless a flush is posted already (a puppet's read earlier in the same reactor round).
+void Component::read_ended() {
+  in_read_ = false;
+  if (!flush_posted_) flush();
 }
 
 void Component::flush() {
@@ -135,6 +151,7 @@ void Component::start(gateway::Gateway* gw) {
              // A stanza to the gateway is answered after an IRC round trip, if at all: the
              // server's next one must not wait for our ACK (net.hpp; Prosody keeps Nagle on).
              limits.quick_ack = true;
+             limits.ack_rides_answer = true;  // read_ended()
              c->link_ = std::make_shared<ComponentLink>(std::move(s), limits, c->options_, c.get());
              c->link_->start();
            },
@@ -171,6 +188,7 @@ void Component::on_stanza(px::Stanza& s) {
 
 void Component::on_link_closed(std::string_view reason) {
   pending_.clear();  // for users of a stream that is gone
+  in_read_ = false;  // the link's read that closed it never ends here (on_close detached it)
   const bool was_attached = std::exchange(attached_, false);
   // A local reference: the link may be inside its own call stack.
   auto link = std::move(link_);

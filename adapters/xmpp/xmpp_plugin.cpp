@@ -186,11 +186,12 @@ class XmppPlugin : public core::Plugin {
     o.adhoc_sessions = irc.gateway_adhoc_sessions;
     o.persistent_backlog = irc.gateway_persistent_backlog;
     o.ident = ident_;
+    if (domain == config_.xmpp.component.domain) o.read_defer = gateway::kComponentReadDefer;
     // PARLEY_GATEWAY_SHARED_READS=0: every puppet reads every copy itself (A/B benchmarks).
     if (const char* env = std::getenv("PARLEY_GATEWAY_SHARED_READS"))
       o.shared_reads = std::string_view(env) != "0";
-    // PARLEY_GATEWAY_READ_DEFER_MS=10: deferred leader reads on (off by default, gateway.hpp
-    // read_defer; A/B benchmarks).
+    // PARLEY_GATEWAY_READ_DEFER_MS: deferred leader reads, 0 off (gateway.hpp read_defer; A/B
+    // benchmarks).
     if (const char* env = std::getenv("PARLEY_GATEWAY_READ_DEFER_MS"))
       o.read_defer = std::chrono::milliseconds(std::atoi(env));
     return o;

@@ -309,14 +309,19 @@ bool Connection::set_receive_low_water(int bytes) {
   return !ec;
 }
 
-// What one read got from the socket: acknowledged at once (Limits::quick_ack), then
-// decrypted or fed as it is.
+// What one read got from the socket: acknowledged at once (Limits::quick_ack), or once
+// on_data is done unless it wrote (ack_rides_answer); decrypted or fed as it is.
 void Connection::on_received(const char* data, std::size_t n, bool ack) {
-  if (ack && limits_.quick_ack) ack_now();
+  ack = ack && limits_.quick_ack;
+  if (ack && !limits_.ack_rides_answer) ack_now();
+  wrote_ = false;
   if (tls_)
     on_cipher(data, n);
   else
     on_read_bytes(data, n);
+  // A segment written meanwhile carried the ACK (RFC 9293 §3.1: once the connection is
+  // established, every segment acknowledges what was received).
+  if (ack && limits_.ack_rides_answer && !wrote_ && state_ != State::closed) ack_now();
 }
 
 void Connection::ack_now() {
@@ -389,6 +394,7 @@ void Connection::send_wire(std::string_view bytes) {
       close("Write error");
       return;
     }
+    if (n > 0) wrote_ = true;
     bytes.remove_prefix(n);
     if (bytes.empty()) return;
   }
@@ -404,6 +410,7 @@ void Connection::flush() {
   boost::system::error_code ec;
   std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return close("Write error");
+  if (n > 0) wrote_ = true;
   out_.erase(0, n);
   note_written(n);
   if (out_.empty()) return write_drained();

@@ -162,6 +162,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // read_queued: a socket read on a timer gains nothing from a prompt ACK (the peer's
     // Nagle may batch what it sends there).
     bool quick_ack = false;
+    // With quick_ack: the ACK waits until on_data has returned, and a read whose on_data
+    // wrote to the socket is not acknowledged apart: the written segment carries the ACK
+    // (one system call and one packet fewer). For a stream whose owner answers within the
+    // read when it can (the XEP-0114 component link: a stanza's copies, Component::flush).
+    bool ack_rides_answer = false;
   };
   // What a deadline guards; on_deadline() is told which one passed.
   enum class Deadline : std::uint8_t { none, handshake, auth, flush };
@@ -360,6 +365,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_from_starttls_ = false;    // the handshake in progress came from start_tls()
   bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
   bool input_held_ = false;           // hold_input(true): no reads until released
+  bool wrote_ = false;                // bytes went to the socket (Limits::ack_rides_answer)
 };
 
 class ConnectionManager {

@@ -3,12 +3,17 @@
 #include "protocols/common/net.hpp"
 
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -16,11 +21,12 @@ using namespace parley::protocols;
 
 namespace {
 
-// Echoes complete lines upper-cased; "QUIT" closes after flushing.
+// Echoes complete lines upper-cased; "QUIT" closes after flushing; "hush" gets no answer.
 class Echo : public Connection {
  public:
   using Connection::Connection;
   std::string closed_reason;
+  std::atomic<int> hushed{0};
 
  protected:
   std::size_t on_data(std::string_view d) override {
@@ -30,6 +36,10 @@ class Echo : public Connection {
       if (nl == std::string_view::npos) return used;
       std::string line(d.substr(used, nl + 1 - used));
       used = nl + 1;
+      if (line == "hush\n") {
+        ++hushed;
+        continue;
+      }
       if (line == "QUIT\n") {
         send("BYE\n");
         close_after_flush("quit");
@@ -279,6 +289,63 @@ void read_queued_scenario(bool direct) {
   CHECK(srv.all_closed());
 }
 
+// Segments the server sent this client so far: data and pure ACKs alike. TCP_INFO's
+// tcpi_segs_in (Linux >= 4.2, byte 140 of linux/tcp.h's struct tcp_info; glibc's
+// netinet/tcp.h copy stops before it, and the two headers do not mix).
+std::uint32_t segments_in(tcp::socket& c) {
+  unsigned char info[256] = {};
+  socklen_t len = sizeof info;
+  REQUIRE(::getsockopt(c.native_handle(), IPPROTO_TCP, TCP_INFO, info, &len) == 0);
+  REQUIRE(len >= 144);
+  std::uint32_t segs_in = 0;
+  std::memcpy(&segs_in, info + 140, sizeof segs_in);
+  return segs_in;
+}
+
+// Limits::quick_ack with and without ack_rides_answer: the segments the server sends for 20
+// lines it answers at once, after 40 that took its socket past the kernel's first quick
+// ACKs into the mode where it holds an ACK for the answer (Linux "pingpong").
+std::uint32_t answered_segments(bool rides) {
+  Connection::Limits limits;
+  limits.max_read_buffer = 4096;
+  limits.quick_ack = true;
+  limits.ack_rides_answer = rides;
+  EchoServer srv(limits);
+  auto c = srv.connect();
+  auto round = [&] {
+    boost::asio::write(c, boost::asio::buffer(std::string("x\n")));
+    REQUIRE(read_until(c, "X\n") == "X\n");
+  };
+  for (int i = 0; i < 40; ++i) round();
+  const std::uint32_t before = segments_in(c);
+  for (int i = 0; i < 20; ++i) round();
+  return segments_in(c) - before;
+}
+
+// A line the server does not answer is still acknowledged when its read ends: one segment
+// (the ACK) has reached the client by then, not ~40 ms later (Linux's delayed ACK).
+void unanswered_is_acknowledged() {
+  Connection::Limits limits;
+  limits.max_read_buffer = 4096;
+  limits.quick_ack = true;
+  limits.ack_rides_answer = true;
+  EchoServer srv(limits);
+  auto c = srv.connect();
+  for (int i = 0; i < 40; ++i) {
+    boost::asio::write(c, boost::asio::buffer(std::string("x\n")));
+    REQUIRE(read_until(c, "X\n") == "X\n");
+  }
+  const std::uint32_t before = segments_in(c);
+  boost::asio::write(c, boost::asio::buffer(std::string("hush\n")));
+  for (int i = 0; i < 200 && srv.last->hushed == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(srv.last->hushed == 1);
+  std::promise<void> after_read;  // runs on the server's thread once that read's handler is done
+  boost::asio::post(srv.io, [&] { after_read.set_value(); });
+  after_read.get_future().wait();
+  CHECK(segments_in(c) - before == 1);
+}
+
 // A peer that writes its last line and closes at once, both arriving while the server is
 // busy: the one read takes the line and the FIN behind it, and no edge comes for the FIN
 // (reactor_read.hpp). ReactorRead's sweep probes the quiet socket and the connection closes.
@@ -320,6 +387,16 @@ TEST_CASE("net: a FIN that came with the last line closes the connection (Reacto
   hidden_eof_scenario(false, 64);  // async_read_some: Boost's own read tries again until EOF
   hidden_eof_scenario(true, 0);    // wait, then read what is there (drain)
   hidden_eof_scenario(false, 0);
+}
+
+TEST_CASE("net: with ack_rides_answer a read answered at once sends the answer alone, no ACK before it") {
+  // A delayed ACK (40 ms) firing while a loaded machine holds the server back adds one.
+  CHECK(answered_segments(true) <= 22);
+  CHECK(answered_segments(false) >= 36);  // the count sees the separate ACKs: one per read
+}
+
+TEST_CASE("net: with ack_rides_answer a read not answered is acknowledged when it ends") {
+  unanswered_is_acknowledged();
 }
 
 TEST_CASE("net: read_queued reads what a high low-water mark holds back, once and in order") {
