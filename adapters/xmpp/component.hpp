@@ -82,13 +82,16 @@ class Component : public std::enable_shared_from_this<Component> {
   void on_attached();
   void on_stanza(px::Stanza& s);
   void on_link_closed(std::string_view reason);
-  // Around the stanzas of one read: what they produce is written at read_ended().
+  // Around the stanzas of one read: what they produce is written at read_ended() after a
+  // single stanza, else by the posted flush. read_aborted: a stanza threw; the link closes.
   void read_began() { in_read_ = true; }
-  void read_ended();
+  void read_ended(std::size_t stanzas);
+  void read_aborted() { in_read_ = false; }
 
  private:
   void flush();
-  void appended();  // after pending_ grew: flush now or once this turn
+  void appended();    // after pending_ grew: flush now or once this turn
+  void post_flush();  // once this turn, behind the reads of the same reactor round
 
   protocols::Strand strand_;
   ComponentOptions options_;

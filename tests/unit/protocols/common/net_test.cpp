@@ -343,6 +343,10 @@ void unanswered_is_acknowledged() {
   std::promise<void> after_read;  // runs on the server's thread once that read's handler is done
   boost::asio::post(srv.io, [&] { after_read.set_value(); });
   after_read.get_future().wait();
+  // Loopback usually delivers the ACK inside the server's setsockopt; a softirq deferred to
+  // ksoftirqd takes a moment more, still far below the 40 ms of a delayed ACK.
+  for (int i = 0; i < 20 && segments_in(c) == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(segments_in(c) - before == 1);
 }
 
@@ -390,9 +394,11 @@ TEST_CASE("net: a FIN that came with the last line closes the connection (Reacto
 }
 
 TEST_CASE("net: with ack_rides_answer a read answered at once sends the answer alone, no ACK before it") {
-  // A delayed ACK (40 ms) firing while a loaded machine holds the server back adds one.
-  CHECK(answered_segments(true) <= 22);
-  CHECK(answered_segments(false) >= 36);  // the count sees the separate ACKs: one per read
+  // 20 answers; a delayed ACK (40 ms) that fires while a loaded machine holds the server
+  // back adds a segment, and a few after it may be acknowledged apart until the socket
+  // holds ACKs again.
+  CHECK(answered_segments(true) <= 28);
+  CHECK(answered_segments(false) >= 32);  // the count sees the separate ACKs: one per read
 }
 
 TEST_CASE("net: with ack_rides_answer a read not answered is acknowledged when it ends") {
