@@ -27,8 +27,8 @@ class ComponentLink : public protocols::Connection {
     try {
       stanzas = feed_stanzas(data);
     } catch (...) {
-      // The connection's firewall closes the link (on_exception): nothing is flushed, and
-      // the flag must not stay up for whoever comes next.
+      // Nothing is flushed, and the flag must not stay up for whoever comes next. A
+      // std::exception is closed by the connection's firewall (on_exception).
       if (owner_) owner_->read_aborted();
       throw;
     }
@@ -133,11 +133,12 @@ void Component::post_flush() {
   });
 }
 
-// The link's read is over. What one stanza produced goes out now, carrying the read's ACK,
-// unless a flush is posted already (a puppet's read earlier in the same reactor round). A
-// read of several stanzas means they come back-to-back: its output waits for the posted
-// flush, with what the other reads of the round produce (at 1,000 msgs/s writing at each
-// read cost 6 % more CPU; bench/README.md, session 37).
+// The link's read is over. What a read of at most one stanza produced (the handshake's
+// read hands on none) goes out now, carrying the read's ACK, unless a flush is posted
+// already (anything appended outside a read since the last flush: a puppet's read, a timer,
+// a bridge). A read of several stanzas means they come back-to-back: its output waits for
+// the posted flush, with what the other reads of the round produce (at 1,000 msgs/s writing
+// at each read cost 6 % more CPU; bench/README.md, session 37).
 void Component::read_ended(std::size_t stanzas) {
   in_read_ = false;
   if (pending_.empty()) return;

@@ -13,9 +13,10 @@
 // seen by ten puppets is ten stanzas) go out in one write, flushed by one task posted to the
 // io_context behind the reads of that round, as Biboumi does with its write buffer. One
 // write syscall per stanza cost more CPU than the stanza itself, and each write wakes the
-// XMPP server (bench/gateway_vs_biboumi.py). What the stream's own read produces (a stanza
-// answered at once, a deferred read's copies: Puppet::expect_line) goes out when that read
-// ends instead, and carries the read's ACK (net.hpp Limits::ack_rides_answer).
+// XMPP server (bench/gateway_vs_biboumi.py). What a read of the stream that handed on at
+// most one stanza produces (the stanza answered at once, a deferred read's copies:
+// Puppet::expect_line) goes out when that read ends instead, carrying the read's ACK (net.hpp
+// Limits::ack_rides_answer), unless a flush is posted already (read_ended).
 #include <chrono>
 #include <memory>
 #include <string>
@@ -103,7 +104,7 @@ class Component : public std::enable_shared_from_this<Component> {
   std::vector<ComponentClient*> clients_;
   std::string pending_;  // stanzas of this strand turn; bounded by kFlushAt, then sent at once
   bool flush_posted_ = false;
-  bool in_read_ = false;  // inside the link's read (read_began): flushed at its end
+  bool in_read_ = false;  // inside the link's read (read_began): nothing posted until its end
 };
 
 }  // namespace parley::adapters::xmpp
