@@ -302,39 +302,42 @@ std::uint32_t segments_in(tcp::socket& c) {
   return segs_in;
 }
 
-// Limits::quick_ack with and without ack_rides_answer: the segments the server sends for 20
-// lines it answers at once, after 40 that took its socket past the kernel's first quick
-// ACKs into the mode where it holds an ACK for the answer (Linux "pingpong").
-std::uint32_t answered_segments(bool rides) {
-  Connection::Limits limits;
-  limits.max_read_buffer = 4096;
-  limits.quick_ack = true;
-  limits.ack_rides_answer = rides;
-  EchoServer srv(limits);
-  auto c = srv.connect();
-  auto round = [&] {
+// An echo server whose connections acknowledge at once (Limits::quick_ack), the ACK riding
+// on the answer or not, and a client past 40 answered lines: past the kernel's first quick
+// ACKs, its socket holds an ACK for the answer (Linux "pingpong").
+struct AckedEcho {
+  static Connection::Limits limits(bool rides) {
+    Connection::Limits l;
+    l.max_read_buffer = 4096;
+    l.quick_ack = true;
+    l.ack_rides_answer = rides;
+    return l;
+  }
+  explicit AckedEcho(bool rides) : srv(limits(rides)), c(srv.connect()) {
+    for (int i = 0; i < 40; ++i) round();
+  }
+  void round() {
     boost::asio::write(c, boost::asio::buffer(std::string("x\n")));
     REQUIRE(read_until(c, "X\n") == "X\n");
-  };
-  for (int i = 0; i < 40; ++i) round();
-  const std::uint32_t before = segments_in(c);
-  for (int i = 0; i < 20; ++i) round();
-  return segments_in(c) - before;
+  }
+  EchoServer srv;
+  tcp::socket c;
+};
+
+// The segments the server sends for 20 lines it answers at once.
+std::uint32_t answered_segments(bool rides) {
+  AckedEcho t(rides);
+  const std::uint32_t before = segments_in(t.c);
+  for (int i = 0; i < 20; ++i) t.round();
+  return segments_in(t.c) - before;
 }
 
 // A line the server does not answer is still acknowledged when its read ends: one segment
 // (the ACK) has reached the client by then, not ~40 ms later (Linux's delayed ACK).
 void unanswered_is_acknowledged() {
-  Connection::Limits limits;
-  limits.max_read_buffer = 4096;
-  limits.quick_ack = true;
-  limits.ack_rides_answer = true;
-  EchoServer srv(limits);
-  auto c = srv.connect();
-  for (int i = 0; i < 40; ++i) {
-    boost::asio::write(c, boost::asio::buffer(std::string("x\n")));
-    REQUIRE(read_until(c, "X\n") == "X\n");
-  }
+  AckedEcho t(true);
+  auto& srv = t.srv;
+  auto& c = t.c;
   const std::uint32_t before = segments_in(c);
   boost::asio::write(c, boost::asio::buffer(std::string("hush\n")));
   for (int i = 0; i < 200 && srv.last->hushed == 0; ++i)
