@@ -163,6 +163,16 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       joined_ = false;
       return rejoin_later();
     }
+    // ERR_CANNOTSENDTOCHAN (RFC 2812 §5.2): the channel refused one of our lines (moderated
+    // and we have no voice, banned, or no longer in it). Not sent again, as nothing says it
+    // would be taken now; logged (1, 2, 4, 8...: bounded) so that the loss is known.
+    if (is(m, "404") && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
+      ++refused_;
+      if ((refused_ & (refused_ - 1)) == 0)
+        spdlog::warn("bridge: {} on {}: {} refused a line ({}), {} so far", reg_.nick(), net_.host, channel_,
+                     m.param(m.nparams - 1), refused_);
+      return;
+    }
     // Join refusals (ERR_NOSUCHCHANNEL ... NEEDREGGEDNICK): retried after a delay.
     static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
     for (auto code : kJoinErrors)
@@ -329,6 +339,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   gateway::LineLedger::Clock::time_point last_written_{};
   gateway::LineLedger::Clock::time_point pump_at_{};  // when the armed pump wait ends
   std::size_t dropped_ = 0;
+  std::size_t refused_ = 0;  // lines the channel refused (404)
   protocols::TokenBucket bucket_;
   std::unique_ptr<protocols::StrandTimer> pump_timer_, timer_, keepalive_;
   bool pump_armed_ = false;

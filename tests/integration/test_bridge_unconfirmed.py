@@ -1,4 +1,5 @@
-"""A bridge's IRC bot loses nothing in a link that dies (issue 11, bridges[]; LineLedger).
+"""A bridge's IRC bot loses nothing in a link that dies, and says when a channel refuses a
+line (issue 11, bridges[]; LineLedger).
 
 Real peers on loopback: ngircd is the IRC network, reached through a byte relay
 (h.TcpProxy) that can swallow what parleyd writes, as a TCP path that died does; bob is
@@ -14,8 +15,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
-from test_bridge_relay import irc_lines, lobby_config, lobby_members, network  # noqa: E402
+from test_bridge_relay import irc_lines, lobby_config, lobby_members, network, wait_for_bot  # noqa: E402
 from test_irc_gateway import Ngircd  # noqa: E402
+import xmpp_client as xc  # noqa: E402
 from xmpp_client import settle  # noqa: E402
 
 RELAYED = r"^:loc-bridge\S*!\S+ PRIVMSG #lobby :\[carol\] "
@@ -88,6 +90,37 @@ def test_a_busy_bridge_still_writes_markers_behind_its_lines():
             carol.c.close()
     finally:
         proxy.close()
+        irc_net.close()
+
+
+def test_a_line_the_channel_refuses_is_reported():
+    """bob opened #lobby and made it moderated before the bridge came: the bot has no
+    voice, so ngircd refuses carol's relayed line (404 ERR_CANNOTSENDTOCHAN). The loss is
+    logged, not silent; once bob voices the bot its lines go through."""
+    irc_net = Ngircd().start()
+    try:
+        bob = xc.LoopIrc(irc_net.port, "bob")
+        bob.send("JOIN #lobby")
+        bob.expect(r" 366 bob #lobby ")
+        bob.send("MODE #lobby +m")
+        bob.expect(r"^:bob!\S+ MODE #lobby \+m")
+        with h.Parleyd(lobby_config(network(irc_net.port))) as d:
+            wait_for_bot(bob, "#lobby", "loc-bridge")
+            carol = xc.LoopIrc(d.ports["irc"], "carol")
+            carol.send("JOIN #lobby")
+            carol.expect(r" 366 carol #lobby ")
+            mark = d.mark()
+            carol.send("PRIVMSG #lobby :muted")
+            d.wait_for_log(r"bridge: loc-bridge\S* on 127\.0\.0\.1: #lobby refused a line \(.*\), 1 so far",
+                           timeout=10, after=mark)
+            assert not irc_lines(bob, "muted"), bob.c.lines[-5:]
+            bob.send("MODE #lobby +v loc-bridge")
+            bob.expect(r"^:bob!\S+ MODE #lobby \+v loc-bridge")
+            carol.send("PRIVMSG #lobby :voiced")
+            bob.expect(RELAYED + "voiced$")
+            bob.c.close()
+            carol.c.close()
+    finally:
         irc_net.close()
 
 
