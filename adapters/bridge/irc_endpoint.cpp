@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <bit>
 #include <deque>
 
 #include "adapters/gateway/irc_link.hpp"
@@ -118,7 +119,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       }
       queue_.push_back(std::move(l));
     }
-    if (dropped_ != 0 && (dropped_ & (dropped_ - 1)) == 0)  // 1, 2, 4, 8...: bounded logging
+    if (std::has_single_bit(dropped_))  // 1, 2, 4, 8...: bounded logging
       spdlog::warn("bridge: {} on {}: queue full, {} lines dropped so far", speaker_nick(), net_.host,
                    dropped_);
     pump();
@@ -168,7 +169,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     // would be taken now; logged (1, 2, 4, 8...: bounded) so that the loss is known.
     if (is(m, "404") && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
       ++refused_;
-      if ((refused_ & (refused_ - 1)) == 0)
+      if (std::has_single_bit(refused_))
         spdlog::warn("bridge: {} on {}: {} refused a line ({}), {} so far", reg_.nick(), net_.host, channel_,
                      m.param(m.nparams - 1), refused_);
       return;
