@@ -152,22 +152,31 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     if (is(m, "JOIN") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
       joined_ = true;
       spdlog::info("bridge: {} joined {} on {}", reg_.nick(), channel_, net_.host);
+      // The server handled our JOIN after every line before it: all their 404s are in.
+      if (const std::size_t n = ledger_.requeue_refused(queue_, queue_max_, dropped_))
+        spdlog::info("bridge: {} on {}: {} line(s) {} refused while the bot was out of it: sent again",
+                     reg_.nick(), net_.host, n, channel_);
       return pump();
     }
     if (is(m, "KICK") && m.nparams >= 2 && irc::equal_fold(m.param(0), channel_) &&
         irc::equal_fold(m.param(1), reg_.nick())) {
       joined_ = false;
+      ledger_.left_channel();
       spdlog::warn("bridge: {} kicked from {} on {}; rejoining", reg_.nick(), channel_, net_.host);
       return rejoin_later();
     }
     if (is(m, "PART") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
       joined_ = false;
+      ledger_.left_channel();
       return rejoin_later();
     }
-    // ERR_CANNOTSENDTOCHAN (RFC 2812 §5.2): the channel refused one of our lines (moderated
-    // and we have no voice, banned, or no longer in it). Not sent again, as nothing says it
-    // would be taken now; logged (1, 2, 4, 8...: bounded) so that the loss is known.
+    // ERR_CANNOTSENDTOCHAN (RFC 2812 §5.2): the channel refused one of our lines. After our
+    // KICK or PART, because we were no longer in it: the ledger counts it, and the line goes
+    // again once we are back (LineLedger::left_channel). Otherwise it is moderated and we have
+    // no voice, or we are banned: not sent again, as nothing says it would be taken now;
+    // logged (1, 2, 4, 8...: bounded) so that the loss is known.
     if (is(m, "404") && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
+      if (ledger_.refused()) return;
       ++refused_;
       if (std::has_single_bit(refused_))
         spdlog::warn("bridge: {} on {}: {} refused a line ({}), {} so far", reg_.nick(), net_.host, channel_,

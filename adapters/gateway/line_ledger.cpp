@@ -1,5 +1,7 @@
 #include "adapters/gateway/line_ledger.hpp"
 
+#include <algorithm>
+
 #include "adapters/gateway/marker_ping.hpp"
 
 namespace parley::adapters::gateway {
@@ -37,20 +39,69 @@ void LineLedger::on_pong(std::string_view token) {
   if (markers_sent_ && token != kKeepaliveToken) tokenless_pong_ = true;  // RFC 2812 3.7.2 says to return it
 }
 
+namespace {
+// The lost or refused lines were said first: the newest queued go.
+void bound(std::deque<std::string>& queue, std::size_t max_queue, std::size_t& dropped) {
+  while (queue.size() > max_queue) {
+    queue.pop_back();
+    ++dropped;
+  }
+}
+}  // namespace
+
 std::size_t LineLedger::requeue_lost(std::deque<std::string>& queue, std::size_t max_queue, bool& tokenless,
                                      std::size_t& dropped) {
   tokenless = !markers_answered_ && tokenless_pong_;
-  const std::size_t n = tokenless ? 0 : entries_.size();
-  if (!tokenless)
-    for (auto e = entries_.rbegin(); e != entries_.rend(); ++e) queue.push_front(std::move(e->line));
-  while (queue.size() > max_queue) {  // the lost lines were said first: the newest queued go
-    queue.pop_back();
-    ++dropped;
+  std::size_t n = tokenless ? 0 : entries_.size();
+  if (left_) {  // out of the channel: the refused lines go too, confirmed by a PONG or not
+    n = std::max(n, std::min(refused_since_left_, left_lines_.size()));
+    requeue_left(n, queue, max_queue, dropped);
+  } else {
+    for (auto e = entries_.rbegin(); e != entries_.rend() && !tokenless; ++e)
+      queue.push_front(std::move(e->line));
+    bound(queue, max_queue, dropped);
   }
   entries_.clear();
   markers_sent_ = false;
   markers_answered_ = false;
   tokenless_pong_ = false;
+  return n;
+}
+
+void LineLedger::left_channel() {
+  if (left_) return;  // nothing was written since
+  left_ = true;
+  refused_since_left_ = 0;
+  left_lines_.clear();
+  for (const auto& e : entries_) left_lines_.push_back(e.line);
+}
+
+bool LineLedger::refused() {
+  if (!left_) return false;
+  ++refused_since_left_;
+  return true;
+}
+
+std::size_t LineLedger::requeue_refused(std::deque<std::string>& queue, std::size_t max_queue,
+                                        std::size_t& dropped) {
+  if (!left_) return 0;
+  const std::size_t n = std::min(refused_since_left_, left_lines_.size());
+  // The ledger's tail is the refused lines not confirmed yet: they are written again, and a
+  // later loss must not send them a third time.
+  for (std::size_t i = 0; i < n && !entries_.empty(); ++i) entries_.pop_back();
+  return requeue_left(n, queue, max_queue, dropped);
+}
+
+std::size_t LineLedger::requeue_left(std::size_t n, std::deque<std::string>& queue, std::size_t max_queue,
+                                     std::size_t& dropped) {
+  for (std::size_t i = 0; i < n; ++i) {
+    queue.push_front(std::move(left_lines_.back()));
+    left_lines_.pop_back();
+  }
+  bound(queue, max_queue, dropped);
+  left_ = false;
+  left_lines_.clear();
+  refused_since_left_ = 0;
   return n;
 }
 

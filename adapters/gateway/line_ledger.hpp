@@ -9,6 +9,12 @@
 // its token (and never returned a marker's) cannot confirm anything: its lines are not sent
 // again, as nothing says they were lost.
 //
+// A bot kicked from its channel (or parted from it) loses the lines the server handles after
+// the KICK: each is refused with 404 ERR_CANNOTSENDTOCHAN, in order, and those are the last
+// lines written before the bot saw the KICK (it writes nothing while out of the channel). The
+// ledger keeps them from then on, whatever PONG confirms, counts the 404s, and puts that many
+// of the last ones back in the queue once the bot is in the channel again.
+//
 // The gateway's puppets keep a richer form of the same (Puppet::unconfirmed_: reflections,
 // private messages, shared reading); the wire form is shared. Pure bookkeeping.
 #include <chrono>
@@ -48,6 +54,16 @@ class LineLedger {
                            std::size_t& dropped);
   std::size_t size() const { return entries_.size(); }
 
+  // The bot saw its own KICK or PART: what it wrote until now may be refused.
+  void left_channel();
+  // A 404 for the channel. After left_channel, one of the lines written before it was
+  // refused (true: it is queued again by requeue_refused). Otherwise the bot was in the
+  // channel (moderated, banned...): nothing says the line would be taken now (false).
+  bool refused();
+  // In the channel again: the lines refused since left_channel go ahead of `queue`, in
+  // order (bounded as requeue_lost), and leave the ledger. Returns how many.
+  std::size_t requeue_refused(std::deque<std::string>& queue, std::size_t max_queue, std::size_t& dropped);
+
  private:
   struct Entry {
     std::string line;
@@ -60,6 +76,14 @@ class LineLedger {
   bool markers_sent_ = false;      // this link was sent a marker PING
   bool markers_answered_ = false;  // this link returned a marker's PONG
   bool tokenless_pong_ = false;    // this link answered a marker PING without our token
+  // Since left_channel: the lines the ledger held then, oldest first (entries_ is their tail,
+  // as nothing is written out of the channel), and the 404s counted since.
+  bool left_ = false;
+  std::deque<std::string> left_lines_;
+  std::size_t refused_since_left_ = 0;
+  // The last n of left_lines_ go ahead of queue, which keeps max_queue.
+  std::size_t requeue_left(std::size_t n, std::deque<std::string>& queue, std::size_t max_queue,
+                           std::size_t& dropped);
 };
 
 }  // namespace parley::adapters::gateway

@@ -309,7 +309,8 @@ _running: list[Parleyd] = []
 
 class TcpProxy:
     """Relays 127.0.0.1:port -> 127.0.0.1:target (a real byte relay, no mock) and keeps the
-    bytes sent toward target. down_open cleared: what target sends waits, in order.
+    bytes sent toward target. down_open cleared: what target sends waits, in order; up_open
+    cleared: what the dialer sends waits (kept in self.up already), in order.
     blackhole(): what the current connections send toward target is dropped from then on,
     as on a TCP path that died; drop() closes them (new ones relay as before)."""
 
@@ -327,6 +328,8 @@ class TcpProxy:
         self.dead = set()  # sockets whose bytes toward target are dropped (blackhole)
         self.down_open = threading.Event()  # cleared: what target sends waits here, in order
         self.down_open.set()
+        self.up_open = threading.Event()
+        self.up_open.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -358,8 +361,7 @@ class TcpProxy:
                     continue
                 with self.lock:
                     self.relayed(data, count)
-                if not count:
-                    self.down_open.wait(30)
+                (self.up_open if count else self.down_open).wait(30)
                 dst.sendall(data)
         except OSError:
             pass

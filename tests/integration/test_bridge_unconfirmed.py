@@ -1,5 +1,5 @@
-"""A bridge's IRC bot loses nothing in a link that dies, and says when a channel refuses a
-line (issue 11, bridges[]; LineLedger).
+"""A bridge's IRC bot loses nothing in a link that dies or to a KICK, and says when a
+channel refuses a line (issue 11, bridges[]; LineLedger).
 
 Real peers on loopback: ngircd is the IRC network, reached through a byte relay
 (h.TcpProxy) that can swallow what parleyd writes, as a TCP path that died does; bob is
@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 from test_bridge_relay import irc_lines, lobby_config, lobby_members, network, wait_for_bot  # noqa: E402
+from test_gateway_component import NgircdFlood  # noqa: E402
 from test_irc_gateway import Ngircd  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from xmpp_client import settle  # noqa: E402
@@ -121,6 +122,56 @@ def test_a_line_the_channel_refuses_is_reported():
             bob.c.close()
             carol.c.close()
     finally:
+        irc_net.close()
+
+
+def test_lines_refused_while_the_bot_was_kicked_are_sent_again():
+    """bob kicks the bot while five of carol's lines are on their way (held in the relay):
+    ngircd refuses each of them with 404, as it handles them after the KICK. The bot counts
+    those, and once it has joined again they go first, ahead of what carol said meanwhile:
+    bob sees every line once, in carol's order."""
+    irc_net = NgircdFlood().start()
+    proxy = h.TcpProxy(irc_net.port)
+    try:
+        bob = xc.LoopIrc(irc_net.port, "bob")
+        bob.send("JOIN #lobby")
+        bob.expect(r" 366 bob #lobby ")
+        bob.send("MODE #lobby +n")  # no external messages: a line from outside is refused
+        bob.expect(r"^:bob!\S+ MODE #lobby \+n")
+        with h.Parleyd(lobby_config(network(proxy.port))) as d:
+            wait_for_bot(bob, "#lobby", "loc-bridge")
+            carol = xc.LoopIrc(d.ports["irc"], "carol")
+            carol.send("JOIN #lobby")
+            carol.expect(r" 366 carol #lobby ")
+            carol.send("PRIVMSG #lobby :warm")
+            bob.expect(RELAYED + "warm$")
+            settle(0.5)  # its marker's PONG read
+            mark = d.mark()
+            proxy.up_open.clear()
+            start = proxy.mark()
+            held = [f"held {i}" for i in range(5)]
+            for t in held:
+                carol.send(f"PRIVMSG #lobby :{t}")
+            settle(1.0)  # written by the bot: the relay read the first, the rest wait in its socket
+            assert b"held 0" in proxy.up[start:], proxy.up[start:]
+            bob.send("KICK #lobby loc-bridge :out")
+            bob.expect(r"^:bob!\S+ KICK #lobby loc-bridge ")
+            proxy.up_open.set()  # ngircd reads the held lines and their marker after the KICK
+            d.wait_for_log(r"bridge: loc-bridge\S* kicked from #lobby", timeout=10, after=mark)
+            later = [f"later {i}" for i in range(2)]
+            for t in later:  # said while the bot is out: queued
+                carol.send(f"PRIVMSG #lobby :{t}")
+            d.wait_for_log(r"bridge: loc-bridge\S* on 127\.0\.0\.1: 5 line\(s\) #lobby refused while the bot "
+                           r"was out of it: sent again", timeout=20, after=mark)
+            bob.expect(RELAYED + "later 1$", timeout=10)
+            settle(1.0)
+            got = [ln.split(" :[carol] ", 1)[1] for ln in irc_lines(bob, RELAYED)]
+            assert got == ["warm"] + held + later, got
+            assert not re.search(r"refused a line", d.log()), "a refusal after the KICK was taken for the channel's"
+            bob.c.close()
+            carol.c.close()
+    finally:
+        proxy.close()
         irc_net.close()
 
 

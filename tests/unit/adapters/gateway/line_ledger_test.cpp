@@ -113,3 +113,66 @@ TEST_CASE("LineLedger: lines sent again keep the queue's bound: the newest queue
   CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "Q1\r\n", "Q2\r\n"});
   CHECK(dropped == 1);
 }
+
+TEST_CASE("LineLedger: lines refused after the bot left the channel go again when it is back, PONG or not") {
+  LineLedger l(100);
+  for (int i = 1; i <= 4; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  l.take_marker();
+  CHECK_FALSE(l.refused());  // in the channel: a moderated refusal, not counted
+  l.left_channel();          // the KICK, read after the server took L1 and L2
+  l.left_channel();          // a PART after it changes nothing: nothing was written since
+  CHECK(l.refused());        // L3
+  l.on_pong("parley.1");     // confirms L1..L4: L3 and L4 were refused all the same
+  CHECK(l.size() == 0);
+  CHECK(l.refused());  // L4
+  std::deque<std::string> q{"L5\r\n"};
+  std::size_t dropped = 0;
+  CHECK(l.requeue_refused(q, 100, dropped) == 2);
+  CHECK(q == std::deque<std::string>{"L3\r\n", "L4\r\n", "L5\r\n"});
+  CHECK(dropped == 0);
+  // Back in the channel: a refusal is the channel's again, and nothing is requeued twice.
+  CHECK_FALSE(l.refused());
+  CHECK(l.requeue_refused(q, 100, dropped) == 0);
+  CHECK(q.size() == 3);
+}
+
+TEST_CASE("LineLedger: refused lines not confirmed yet leave the ledger when queued again") {
+  LineLedger l(100);
+  for (int i = 1; i <= 3; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  l.left_channel();
+  CHECK(l.refused());  // L3; no PONG yet
+  std::deque<std::string> q;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_refused(q, 100, dropped) == 1);
+  CHECK(q == std::deque<std::string>{"L3\r\n"});
+  CHECK(l.size() == 2);  // L1, L2 wait for their marker
+  // A link lost now sends L1 and L2 again, and L3 only from the queue.
+  bool tokenless = false;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 2);
+  CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "L3\r\n"});
+}
+
+TEST_CASE(
+    "LineLedger: a link lost while out of the channel sends the refused lines and the unconfirmed ones") {
+  LineLedger l(100);
+  for (int i = 1; i <= 3; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  const std::string marker = l.take_marker();
+  l.left_channel();
+  CHECK(l.refused());                                                // L2
+  CHECK(l.refused());                                                // L3
+  l.on_pong(std::string_view(marker).substr(6, marker.size() - 8));  // "parley.1"
+  CHECK(l.size() == 0);
+  std::deque<std::string> q{"L4\r\n"};
+  bool tokenless = true;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 3, tokenless, dropped) == 2);
+  CHECK(q == std::deque<std::string>{"L2\r\n", "L3\r\n", "L4\r\n"});
+  // More 404s than lines kept (a server's own, or lines the bound let go): only what is kept.
+  for (int i = 1; i <= 2; ++i) l.written("M" + std::to_string(i) + "\r\n", t0);
+  l.left_channel();
+  for (int i = 0; i < 5; ++i) CHECK(l.refused());
+  q.clear();
+  CHECK(l.requeue_refused(q, 1, dropped) == 2);
+  CHECK(q == std::deque<std::string>{"M1\r\n"});  // the queue's bound: the newest went
+  CHECK(dropped == 1);
+}
