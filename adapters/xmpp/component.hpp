@@ -81,10 +81,12 @@ class Component : public std::enable_shared_from_this<Component> {
 
   // ComponentLink's calls (the strand).
   void on_attached();
+  // Behind a firewall per stanza: one that throws is answered with an error, the link stays.
   void on_stanza(px::Stanza& s);
   void on_link_closed(std::string_view reason);
   // Around the stanzas of one read: what they produce is written at read_ended() after a
-  // single stanza, else by the posted flush. read_aborted: a stanza threw; the link closes.
+  // single stanza, else by the posted flush. read_aborted: the read threw past on_stanza's
+  // firewall (not a std::exception); the link closes.
   void read_began() { in_read_ = true; }
   void read_ended(std::size_t stanzas);
   void read_aborted() { in_read_ = false; }
@@ -93,6 +95,7 @@ class Component : public std::enable_shared_from_this<Component> {
   void flush();
   void appended();    // after pending_ grew: flush now or once this turn
   void post_flush();  // once this turn, behind the reads of the same reactor round
+  void stanza_failed(const px::Stanza& s, std::string_view what);
 
   protocols::Strand strand_;
   ComponentOptions options_;
@@ -105,6 +108,7 @@ class Component : public std::enable_shared_from_this<Component> {
   std::string pending_;  // stanzas of this strand turn; bounded by kFlushAt, then sent at once
   bool flush_posted_ = false;
   bool in_read_ = false;  // inside the link's read (read_began): nothing posted until its end
+  std::size_t stanzas_failed_ = 0;  // thrown in on_stanza's firewall, for bounded logging
 };
 
 }  // namespace parley::adapters::xmpp
