@@ -94,22 +94,35 @@ def test_a_busy_bridge_still_writes_markers_behind_its_lines():
         irc_net.close()
 
 
+def opened_lobby(irc_port, mode):
+    """bob, op of #lobby on the IRC network at irc_port, which he opened with `mode` before
+    the bridge came."""
+    bob = xc.LoopIrc(irc_port, "bob")
+    bob.send("JOIN #lobby")
+    bob.expect(r" 366 bob #lobby ")
+    bob.send(f"MODE #lobby {mode}")
+    bob.expect(rf"^:bob!\S+ MODE #lobby {re.escape(mode)}")
+    return bob
+
+
+def joined_by_carol(d, bob):
+    """carol in Parley's #lobby once bob sees the bot in the IRC channel."""
+    wait_for_bot(bob, "#lobby", "loc-bridge")
+    carol = xc.LoopIrc(d.ports["irc"], "carol")
+    carol.send("JOIN #lobby")
+    carol.expect(r" 366 carol #lobby ")
+    return carol
+
+
 def test_a_line_the_channel_refuses_is_reported():
     """bob opened #lobby and made it moderated before the bridge came: the bot has no
     voice, so ngircd refuses carol's relayed line (404 ERR_CANNOTSENDTOCHAN). The loss is
     logged, not silent; once bob voices the bot its lines go through."""
     irc_net = Ngircd().start()
     try:
-        bob = xc.LoopIrc(irc_net.port, "bob")
-        bob.send("JOIN #lobby")
-        bob.expect(r" 366 bob #lobby ")
-        bob.send("MODE #lobby +m")
-        bob.expect(r"^:bob!\S+ MODE #lobby \+m")
+        bob = opened_lobby(irc_net.port, "+m")
         with h.Parleyd(lobby_config(network(irc_net.port))) as d:
-            wait_for_bot(bob, "#lobby", "loc-bridge")
-            carol = xc.LoopIrc(d.ports["irc"], "carol")
-            carol.send("JOIN #lobby")
-            carol.expect(r" 366 carol #lobby ")
+            carol = joined_by_carol(d, bob)
             mark = d.mark()
             carol.send("PRIVMSG #lobby :muted")
             d.wait_for_log(r"bridge: loc-bridge\S* on 127\.0\.0\.1: #lobby refused a line \(.*\), 1 so far",
@@ -133,16 +146,9 @@ def test_lines_refused_while_the_bot_was_kicked_are_sent_again():
     irc_net = NgircdFlood().start()
     proxy = h.TcpProxy(irc_net.port)
     try:
-        bob = xc.LoopIrc(irc_net.port, "bob")
-        bob.send("JOIN #lobby")
-        bob.expect(r" 366 bob #lobby ")
-        bob.send("MODE #lobby +n")  # no external messages: a line from outside is refused
-        bob.expect(r"^:bob!\S+ MODE #lobby \+n")
+        bob = opened_lobby(irc_net.port, "+n")  # no external messages: a line from outside is refused
         with h.Parleyd(lobby_config(network(proxy.port))) as d:
-            wait_for_bot(bob, "#lobby", "loc-bridge")
-            carol = xc.LoopIrc(d.ports["irc"], "carol")
-            carol.send("JOIN #lobby")
-            carol.expect(r" 366 carol #lobby ")
+            carol = joined_by_carol(d, bob)
             carol.send("PRIVMSG #lobby :warm")
             bob.expect(RELAYED + "warm$")
             settle(0.5)  # its marker's PONG read

@@ -17,11 +17,13 @@
 #include <vector>
 
 #include "adapters/xmpp/component_stream.hpp"
+#include "unit/fakes/run_until.hpp"
 
 using namespace parley;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using protocols::tcp;
+using test::run_until;
 namespace px = protocols::xmpp;
 
 namespace {
@@ -91,16 +93,6 @@ struct FakeServer {
     if (thread.joinable()) thread.join();
   }
 };
-
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(5ms);
-  }
-  return pred();
-}
 
 }  // namespace
 

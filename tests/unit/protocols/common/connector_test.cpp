@@ -23,6 +23,7 @@
 
 #include "daemon/tls.hpp"
 #include "protocols/common/reconnector.hpp"
+#include "unit/fakes/run_until.hpp"
 #include "unit/fakes/temp_dir.hpp"
 
 using namespace parley;
@@ -30,18 +31,9 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using protocols::ConnectError;
 using protocols::tcp;
+using test::run_until;
 
 namespace {
-
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(5ms);
-  }
-  return pred();
-}
 
 // A TLS server on 127.0.0.1: sends "hello\n", then answers one line "x\n" with "echo:x\n".
 struct TlsServer {
