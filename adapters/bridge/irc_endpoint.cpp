@@ -9,6 +9,7 @@
 #include "adapters/gateway/line_ledger.hpp"
 #include "adapters/gateway/marker_ping.hpp"
 #include "adapters/gateway/outgoing.hpp"
+#include "adapters/gateway/pump_wait.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/throttle.hpp"
 #include "protocols/common/ascii.hpp"
@@ -62,7 +63,6 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     alive_.reset();
     if (reconnector_) reconnector_->stop();
     if (link_) link_->detach("bridge bot gone");
-    if (pump_timer_) pump_timer_->cancel();
     if (timer_) timer_->cancel();
     if (keepalive_) keepalive_->cancel();
   }
@@ -97,8 +97,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     // busy past the daemon's drain limit at shutdown.
     if (keepalive_) keepalive_->cancel();
     if (timer_) timer_->cancel();
-    if (pump_timer_) pump_timer_->cancel();  // a marker's quiet wait, under a throttle
-    pump_armed_ = false;
+    pump_wait_.cancel();  // a marker's quiet wait, under a throttle
     if (auto link = link_) {
       std::string line;
       irc::LineWriter(line).command("QUIT").trailing(gateway::one_line(reason, 300)).end();
@@ -301,19 +300,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       if (delay.count() == 0) batch += ledger_.take_marker();
     }
     send_now(batch);
-    if (delay.count() <= 0) return;
-    // A wait armed for later (a marker's quiet interval) is brought forward for a line's token.
-    const auto at = now + delay;
-    if (pump_armed_ && at >= pump_at_) return;
-    if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
-    pump_armed_ = true;
-    pump_at_ = at;
-    pump_timer_->expires_after(delay);  // a later wait's handler sees operation_aborted
-    pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
-      if (ec || alive.expired()) return;
-      pump_armed_ = false;
-      pump();
-    });
+    if (delay.count() > 0) pump_wait_.arm(delay, [this] { pump(); });
   }
 
   // The link was lost: what it took that no marker's PONG confirmed goes again, first.
@@ -347,12 +334,11 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   std::deque<std::string> queue_;
   gateway::LineLedger ledger_;
   gateway::LineLedger::Clock::time_point last_written_{};
-  gateway::LineLedger::Clock::time_point pump_at_{};  // when the armed pump wait ends
   std::size_t dropped_ = 0;
   std::size_t refused_ = 0;  // lines the channel refused (404)
   protocols::TokenBucket bucket_;
-  std::unique_ptr<protocols::StrandTimer> pump_timer_, timer_, keepalive_;
-  bool pump_armed_ = false;
+  gateway::PumpWait pump_wait_{strand_};
+  std::unique_ptr<protocols::StrandTimer> timer_, keepalive_;
   std::chrono::steady_clock::time_point last_rx_{};
   std::shared_ptr<int> alive_ = std::make_shared<int>(1);
   bool joined_ = false;

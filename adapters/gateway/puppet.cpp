@@ -89,7 +89,8 @@ Puppet::Puppet(Gateway& gw, std::string bare_jid, config::IrcNetwork net, std::s
       net_(std::move(net)),
       label_(std::move(label)),
       identity_{},
-      reg_(irc::ClientIdentity{}) {
+      reg_(irc::ClientIdentity{}),
+      pump_wait_(gw.strand()) {
   const std::string first = irc_nick_of(nick);
   identity_.nicks = {first};
   // The user part of the bare JID names who is behind the puppet (WHOIS shows it).
@@ -131,7 +132,6 @@ Puppet::~Puppet() {
     link_->release();
   else if (link_)
     link_->detach("gateway puppet gone");
-  if (pump_timer_) pump_timer_->cancel();
   if (keepalive_) keepalive_->cancel();
 }
 
@@ -396,18 +396,7 @@ void Puppet::pump() {
   write_marker(batch, delay);
   send_now(batch);
   if ((queue_.empty() && !marker_owed()) || !link_) return;
-  // A wait armed for later (a marker's quiet interval) is brought forward for a line's token.
-  const auto at = std::chrono::steady_clock::now() + delay;
-  if (pump_armed_ && at >= pump_at_) return;
-  if (!pump_timer_) pump_timer_ = std::make_unique<protocols::StrandTimer>(gw_.strand());
-  pump_armed_ = true;
-  pump_at_ = at;
-  pump_timer_->expires_after(delay);  // a later wait's handler sees operation_aborted
-  pump_timer_->async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
-    if (ec || alive.expired()) return;  // brought forward, or the puppet is going away
-    pump_armed_ = false;
-    pump();
-  });
+  pump_wait_.arm(delay, [this] { pump(); });
 }
 
 void Puppet::check_empty() {

@@ -25,6 +25,7 @@
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/marker_ping.hpp"
 #include "adapters/gateway/port.hpp"
+#include "adapters/gateway/pump_wait.hpp"
 #include "adapters/gateway/render.hpp"
 #include "adapters/gateway/shared_reads.hpp"
 #include "config/irc_config.hpp"
@@ -380,12 +381,10 @@ class Puppet : public IrcLink::Owner, public SharedReader {
       false;  // the user sent PINGs of their own on it (raw): a PONG without ours proves nothing
   std::chrono::steady_clock::time_point last_written_{};  // pump's last line written
   bool marker_urgent_ = false;  // a leader's followers wait for the owed marker's PONG
-  void mark_unmarked();  // the entries without a marker get marker_ (just written or queued)
-  std::chrono::steady_clock::time_point pump_at_{};  // when the armed pump wait ends
+  void mark_unmarked();         // the entries without a marker get marker_ (just written or queued)
   std::deque<std::string> queue_;  // complete wire lines for IRC
   protocols::TokenBucket bucket_;
-  std::unique_ptr<protocols::StrandTimer> pump_timer_;
-  bool pump_armed_ = false;
+  PumpWait pump_wait_;
   std::unique_ptr<protocols::StrandTimer> keepalive_;
   std::chrono::steady_clock::time_point last_rx_{};
   void arm_keepalive();
