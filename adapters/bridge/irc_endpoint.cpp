@@ -152,9 +152,15 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       joined_ = true;
       spdlog::info("bridge: {} joined {} on {}", reg_.nick(), channel_, net_.host);
       // The server handled our JOIN after every line before it: all their 404s are in.
-      if (const std::size_t n = ledger_.requeue_refused(queue_, queue_max_, dropped_))
+      const auto r = ledger_.requeue_refused(queue_, queue_max_, dropped_);
+      if (r.again != 0)
         spdlog::info("bridge: {} on {}: {} line(s) {} refused while the bot was out of it: sent again",
-                     reg_.nick(), net_.host, n, channel_);
+                     reg_.nick(), net_.host, r.again, channel_);
+      if (r.lost != 0)
+        spdlog::warn(
+            "bridge: {} on {}: {} more line(s) {} refused while the bot was out of it are lost "
+            "(past the queue's bound)",
+            reg_.nick(), net_.host, r.lost, channel_);
       return pump();
     }
     if (is(m, "KICK") && m.nparams >= 2 && irc::equal_fold(m.param(0), channel_) &&
@@ -169,12 +175,13 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
       ledger_.left_channel();
       return rejoin_later();
     }
-    // ERR_CANNOTSENDTOCHAN (RFC 2812 §5.2): the channel refused one of our lines. After our
-    // KICK or PART, because we were no longer in it: the ledger counts it, and the line goes
-    // again once we are back (LineLedger::left_channel). Otherwise it is moderated and we have
-    // no voice, or we are banned: not sent again, as nothing says it would be taken now;
-    // logged (1, 2, 4, 8...: bounded) so that the loss is known.
-    if (is(m, "404") && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
+    // ERR_CANNOTSENDTOCHAN (RFC 2812 §5.2): the channel refused one of our lines; or
+    // ERR_NOSUCHNICK: it is gone (we were its last member when kicked). After our KICK or
+    // PART, because we were no longer in it: the ledger counts it, and the line goes again
+    // once we are back (LineLedger::left_channel). Otherwise it is moderated and we have no
+    // voice, or we are banned: not sent again, as nothing says it would be taken now; logged
+    // (1, 2, 4, 8...: bounded) so that the loss is known.
+    if ((is(m, "404") || is(m, "401")) && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
       if (ledger_.refused()) return;
       ++refused_;
       if (std::has_single_bit(refused_))
@@ -182,8 +189,11 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
                      m.param(m.nparams - 1), refused_);
       return;
     }
-    // Join refusals (ERR_NOSUCHCHANNEL ... NEEDREGGEDNICK): retried after a delay.
-    static constexpr std::string_view kJoinErrors[] = {"403", "405", "471", "473", "474", "475", "477"};
+    // Join refusals (ERR_NOSUCHCHANNEL, TOOMANYCHANNELS, UNAVAILRESOURCE, LINKCHANNEL (a
+    // forward elsewhere), CHANNELISFULL ... NEEDREGGEDNICK, and InspIRCd's DELAYREJOIN (+J: no
+    // rejoin so soon after a KICK) and CANTJOINOPERSONLY): retried after a delay.
+    static constexpr std::string_view kJoinErrors[] = {"403", "405", "437", "470", "471", "473",
+                                                       "474", "475", "477", "495", "520"};
     for (auto code : kJoinErrors)
       if (is(m, code) && m.nparams >= 2 && irc::equal_fold(m.param(1), channel_)) {
         spdlog::warn("bridge: {} cannot join {} on {}: {}", reg_.nick(), channel_, net_.host,

@@ -54,8 +54,8 @@ std::size_t LineLedger::requeue_lost(std::deque<std::string>& queue, std::size_t
   tokenless = !markers_answered_ && tokenless_pong_;
   std::size_t n = tokenless ? 0 : entries_.size();
   if (left_) {  // out of the channel: the refused lines go too, confirmed by a PONG or not
-    n = std::max(n, std::min(refused_since_left_, left_lines_.size()));
-    requeue_left(n, queue, max_queue, dropped);
+    n = requeue_left(std::max(n, std::min(refused_since_left_, left_lines_.size())), queue, max_queue,
+                     dropped);
   } else {
     for (auto e = entries_.rbegin(); e != entries_.rend() && !tokenless; ++e)
       queue.push_front(std::move(e->line));
@@ -82,14 +82,16 @@ bool LineLedger::refused() {
   return true;
 }
 
-std::size_t LineLedger::requeue_refused(std::deque<std::string>& queue, std::size_t max_queue,
-                                        std::size_t& dropped) {
-  if (!left_) return 0;
-  const std::size_t n = std::min(refused_since_left_, left_lines_.size());
+LineLedger::Requeued LineLedger::requeue_refused(std::deque<std::string>& queue, std::size_t max_queue,
+                                                 std::size_t& dropped) {
+  if (!left_) return {};
+  const std::size_t refused = refused_since_left_;
+  const std::size_t n = std::min(refused, left_lines_.size());
   // The ledger's tail is the refused lines not confirmed yet: they are written again, and a
   // later loss must not send them a third time.
   for (std::size_t i = 0; i < n && !entries_.empty(); ++i) entries_.pop_back();
-  return requeue_left(n, queue, max_queue, dropped);
+  const std::size_t again = requeue_left(n, queue, max_queue, dropped);
+  return {.again = again, .lost = refused - again};
 }
 
 std::size_t LineLedger::requeue_left(std::size_t n, std::deque<std::string>& queue, std::size_t max_queue,
@@ -102,7 +104,7 @@ std::size_t LineLedger::requeue_left(std::size_t n, std::deque<std::string>& que
   left_ = false;
   left_lines_.clear();
   refused_since_left_ = 0;
-  return n;
+  return std::min(n, max_queue);  // the bound takes the newest first: these are the oldest
 }
 
 }  // namespace parley::adapters::gateway

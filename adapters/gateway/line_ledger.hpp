@@ -10,10 +10,12 @@
 // again, as nothing says they were lost.
 //
 // A bot kicked from its channel (or parted from it) loses the lines the server handles after
-// the KICK: each is refused with 404 ERR_CANNOTSENDTOCHAN, in order, and those are the last
-// lines written before the bot saw the KICK (it writes nothing while out of the channel). The
-// ledger keeps them from then on, whatever PONG confirms, counts the 404s, and puts that many
-// of the last ones back in the queue once the bot is in the channel again.
+// the KICK: in a +n channel each is refused with 404 ERR_CANNOTSENDTOCHAN, in one that is
+// gone (the bot was its last member) with 401 ERR_NOSUCHNICK, in order; and those are the
+// last lines written before the bot saw the KICK (it writes nothing while out of the
+// channel). The ledger keeps them from then on, whatever PONG confirms, counts the refusals,
+// and puts that many of the last ones back in the queue once the bot is in the channel
+// again. It keeps no more than max_lines: refusals past those are lost, and counted so.
 //
 // The gateway's puppets keep a richer form of the same (Puppet::unconfirmed_: reflections,
 // private messages, shared reading); the wire form is shared. Pure bookkeeping.
@@ -56,13 +58,20 @@ class LineLedger {
 
   // The bot saw its own KICK or PART: what it wrote until now may be refused.
   void left_channel();
-  // A 404 for the channel. After left_channel, one of the lines written before it was
-  // refused (true: it is queued again by requeue_refused). Otherwise the bot was in the
-  // channel (moderated, banned...): nothing says the line would be taken now (false).
+  // A line refused (404, or 401 for a channel that is gone). After left_channel, one of the
+  // lines written before it (true: it is queued again by requeue_refused). Otherwise the bot
+  // was in the channel (moderated, banned...): nothing says the line would be taken now
+  // (false).
   bool refused();
   // In the channel again: the lines refused since left_channel go ahead of `queue`, in
-  // order (bounded as requeue_lost), and leave the ledger. Returns how many.
-  std::size_t requeue_refused(std::deque<std::string>& queue, std::size_t max_queue, std::size_t& dropped);
+  // order, and leave the ledger. `again`: how many of them the queue kept (its bound
+  // max_queue: past it the newest lines go, counted in `dropped`); `lost`: refusals of lines
+  // the ledger no longer held, or that the bound let go.
+  struct Requeued {
+    std::size_t again = 0;
+    std::size_t lost = 0;
+  };
+  Requeued requeue_refused(std::deque<std::string>& queue, std::size_t max_queue, std::size_t& dropped);
 
  private:
   struct Entry {
@@ -81,7 +90,8 @@ class LineLedger {
   bool left_ = false;
   std::deque<std::string> left_lines_;
   std::size_t refused_since_left_ = 0;
-  // The last n of left_lines_ go ahead of queue, which keeps max_queue.
+  // The last n of left_lines_ go ahead of queue, which keeps max_queue; returns how many it
+  // kept.
   std::size_t requeue_left(std::size_t n, std::deque<std::string>& queue, std::size_t max_queue,
                            std::size_t& dropped);
 };

@@ -309,8 +309,9 @@ _running: list[Parleyd] = []
 
 class TcpProxy:
     """Relays 127.0.0.1:port -> 127.0.0.1:target (a real byte relay, no mock) and keeps the
-    bytes sent toward target. down_open cleared: what target sends waits, in order; up_open
-    cleared: what the dialer sends waits (kept in self.up already), in order.
+    bytes sent toward target. down_open cleared: what target sends waits, in order.
+    hold_up(): what the dialers send is read (and kept in self.up) but not passed on until
+    release_up(), which passes it on in order.
     blackhole(): what the current connections send toward target is dropped from then on,
     as on a TCP path that died; drop() closes them (new ones relay as before)."""
 
@@ -328,8 +329,9 @@ class TcpProxy:
         self.dead = set()  # sockets whose bytes toward target are dropped (blackhole)
         self.down_open = threading.Event()  # cleared: what target sends waits here, in order
         self.down_open.set()
-        self.up_open = threading.Event()
-        self.up_open.set()
+        self.up_lock = threading.Lock()
+        self.holding = False  # hold_up(): chunks toward target wait in self.held
+        self.held = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -361,7 +363,14 @@ class TcpProxy:
                     continue
                 with self.lock:
                     self.relayed(data, count)
-                (self.up_open if count else self.down_open).wait(30)
+                if count:
+                    with self.up_lock:  # in order with release_up's
+                        if self.holding:
+                            self.held.append((dst, data))
+                        else:
+                            dst.sendall(data)
+                    continue
+                self.down_open.wait(30)
                 dst.sendall(data)
         except OSError:
             pass
@@ -375,6 +384,20 @@ class TcpProxy:
         """Each chunk relayed, under self.lock; up: toward target. Kept in self.up."""
         if up:
             self.up += data
+
+    def hold_up(self):
+        with self.up_lock:
+            self.holding = True
+
+    def release_up(self):
+        with self.up_lock:
+            self.holding = False
+            for dst, data in self.held:
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    pass
+            self.held = []
 
     def blackhole(self):
         self.dead.update(self.conns[0::2])  # the accepted (dialer's) sockets

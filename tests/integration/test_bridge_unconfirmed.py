@@ -12,6 +12,7 @@ Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_bridge_unconf
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -138,11 +139,12 @@ def test_a_line_the_channel_refuses_is_reported():
         irc_net.close()
 
 
-def test_lines_refused_while_the_bot_was_kicked_are_sent_again():
-    """bob kicks the bot while five of carol's lines are on their way (held in the relay):
-    ngircd refuses each of them with 404, as it handles them after the KICK. The bot counts
-    those, and once it has joined again they go first, ahead of what carol said meanwhile:
-    bob sees every line once, in carol's order."""
+def kicked_while_lines_are_on_their_way(gone):
+    """bob kicks the bot while five of carol's lines are on their way (held in the relay), and
+    with `gone` leaves #lobby too, so that it no longer exists. ngircd refuses each of them, as
+    it handles them after the KICK: 404 in +n #lobby, 401 once it is gone. The bot counts
+    those, and once it has joined again they go first, ahead of what carol said meanwhile.
+    Returns what the bot wrote from the KICK on, and bob."""
     irc_net = NgircdFlood().start()
     proxy = h.TcpProxy(irc_net.port)
     try:
@@ -153,32 +155,53 @@ def test_lines_refused_while_the_bot_was_kicked_are_sent_again():
             bob.expect(RELAYED + "warm$")
             settle(0.5)  # its marker's PONG read
             mark = d.mark()
-            proxy.up_open.clear()
+            proxy.hold_up()
             start = proxy.mark()
             held = [f"held {i}" for i in range(5)]
             for t in held:
                 carol.send(f"PRIVMSG #lobby :{t}")
-            settle(1.0)  # written by the bot: the relay read the first, the rest wait in its socket
-            assert b"held 0" in proxy.up[start:], proxy.up[start:]
+            deadline = time.monotonic() + 10
+            while b"held 4" not in proxy.up[start:]:  # all written before the bot sees the KICK
+                assert time.monotonic() < deadline, proxy.up[start:]
+                settle(0.05)
             bob.send("KICK #lobby loc-bridge :out")
             bob.expect(r"^:bob!\S+ KICK #lobby loc-bridge ")
-            proxy.up_open.set()  # ngircd reads the held lines and their marker after the KICK
+            if gone:
+                bob.send("PART #lobby")
+                bob.expect(r"^:bob!\S+ PART #lobby")
+            proxy.release_up()  # ngircd reads the held lines and their marker after the KICK
             d.wait_for_log(r"bridge: loc-bridge\S* kicked from #lobby", timeout=10, after=mark)
             later = [f"later {i}" for i in range(2)]
             for t in later:  # said while the bot is out: queued
                 carol.send(f"PRIVMSG #lobby :{t}")
             d.wait_for_log(r"bridge: loc-bridge\S* on 127\.0\.0\.1: 5 line\(s\) #lobby refused while the bot "
                            r"was out of it: sent again", timeout=20, after=mark)
-            bob.expect(RELAYED + "later 1$", timeout=10)
+            if not gone:
+                bob.expect(RELAYED + "later 1$", timeout=10)
             settle(1.0)
-            got = [ln.split(" :[carol] ", 1)[1] for ln in irc_lines(bob, RELAYED)]
-            assert got == ["warm"] + held + later, got
-            assert not re.search(r"refused a line", d.log()), "a refusal after the KICK was taken for the channel's"
-            bob.c.close()
+            assert not re.search(r"refused a line|are lost", d.log()), "a refusal after the KICK was taken for lost"
+            up = proxy.up[start:].decode()
+            after_join = up[up.index("JOIN #lobby"):]
+            sent = [ln.split(" :[carol] ", 1)[1] for ln in after_join.split("\r\n") if ln.startswith("PRIVMSG")]
+            assert sent == held + later, up
             carol.c.close()
+            return bob
     finally:
         proxy.close()
         irc_net.close()
+
+
+def test_lines_refused_while_the_bot_was_kicked_are_sent_again():
+    bob = kicked_while_lines_are_on_their_way(gone=False)
+    got = [ln.split(" :[carol] ", 1)[1] for ln in irc_lines(bob, RELAYED)]
+    held = [f"held {i}" for i in range(5)]
+    assert got == ["warm"] + held + ["later 0", "later 1"], got  # each once, in carol's order
+    bob.c.close()
+
+
+def test_lines_refused_by_a_channel_that_is_gone_are_sent_again():
+    """The bot was the last member: ngircd answers 401 ERR_NOSUCHNICK for the channel."""
+    kicked_while_lines_are_on_their_way(gone=True).c.close()
 
 
 if __name__ == "__main__":

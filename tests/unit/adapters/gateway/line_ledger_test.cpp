@@ -127,12 +127,14 @@ TEST_CASE("LineLedger: lines refused after the bot left the channel go again whe
   CHECK(l.refused());  // L4
   std::deque<std::string> q{"L5\r\n"};
   std::size_t dropped = 0;
-  CHECK(l.requeue_refused(q, 100, dropped) == 2);
+  const auto r = l.requeue_refused(q, 100, dropped);
+  CHECK(r.again == 2);
+  CHECK(r.lost == 0);
   CHECK(q == std::deque<std::string>{"L3\r\n", "L4\r\n", "L5\r\n"});
   CHECK(dropped == 0);
   // Back in the channel: a refusal is the channel's again, and nothing is requeued twice.
   CHECK_FALSE(l.refused());
-  CHECK(l.requeue_refused(q, 100, dropped) == 0);
+  CHECK(l.requeue_refused(q, 100, dropped).again == 0);
   CHECK(q.size() == 3);
 }
 
@@ -143,7 +145,7 @@ TEST_CASE("LineLedger: refused lines not confirmed yet leave the ledger when que
   CHECK(l.refused());  // L3; no PONG yet
   std::deque<std::string> q;
   std::size_t dropped = 0;
-  CHECK(l.requeue_refused(q, 100, dropped) == 1);
+  CHECK(l.requeue_refused(q, 100, dropped).again == 1);
   CHECK(q == std::deque<std::string>{"L3\r\n"});
   CHECK(l.size() == 2);  // L1, L2 wait for their marker
   // A link lost now sends L1 and L2 again, and L3 only from the queue.
@@ -172,7 +174,72 @@ TEST_CASE(
   l.left_channel();
   for (int i = 0; i < 5; ++i) CHECK(l.refused());
   q.clear();
-  CHECK(l.requeue_refused(q, 1, dropped) == 2);
+  const auto r = l.requeue_refused(q, 1, dropped);
   CHECK(q == std::deque<std::string>{"M1\r\n"});  // the queue's bound: the newest went
+  CHECK(r.again == 1);
+  CHECK(r.lost == 4);  // three refusals of lines not kept, one line past the bound
   CHECK(dropped == 1);
+}
+
+TEST_CASE("LineLedger: a link lost while out sends every unconfirmed line, even past the refused ones") {
+  LineLedger l(100);
+  for (int i = 1; i <= 4; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  l.left_channel();
+  CHECK(l.refused());  // L4 only: L1..L3 were taken before the KICK, but no PONG says so
+  std::deque<std::string> q;
+  bool tokenless = true;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 4);
+  CHECK_FALSE(tokenless);
+  CHECK(q == std::deque<std::string>{"L1\r\n", "L2\r\n", "L3\r\n", "L4\r\n"});
+}
+
+TEST_CASE("LineLedger: on a link that returns no token, a lost link while out sends only the refused lines") {
+  LineLedger l(100);
+  for (int i = 1; i <= 3; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);
+  l.take_marker();
+  l.on_pong("irc.example.org");  // no token: nothing is ever confirmed
+  l.left_channel();
+  CHECK(l.refused());  // L3: a refusal says what it was, token or not
+  std::deque<std::string> q;
+  bool tokenless = false;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_lost(q, 100, tokenless, dropped) == 1);
+  CHECK(tokenless);
+  CHECK(q == std::deque<std::string>{"L3\r\n"});
+}
+
+TEST_CASE("LineLedger: a second KICK after the bot is back counts only what was written since") {
+  LineLedger l(100);
+  l.written("L1\r\n", t0);
+  l.written("L2\r\n", t0);
+  l.left_channel();
+  CHECK(l.refused());  // L2
+  std::deque<std::string> q;
+  std::size_t dropped = 0;
+  CHECK(l.requeue_refused(q, 100, dropped).again == 1);
+  CHECK(l.size() == 1);      // L1 waits for its marker
+  l.written(q.front(), t0);  // L2 written again
+  q.pop_front();
+  l.written("L3\r\n", t0);
+  l.left_channel();
+  CHECK(l.refused());  // L3
+  CHECK(l.refused());  // L2's second writing
+  const auto r = l.requeue_refused(q, 100, dropped);
+  CHECK(r.again == 2);
+  CHECK(q == std::deque<std::string>{"L2\r\n", "L3\r\n"});
+  CHECK(l.size() == 1);  // L1, never refused
+}
+
+TEST_CASE("LineLedger: refusals of lines the ledger's bound let go are counted lost, not guessed") {
+  LineLedger l(2);
+  for (int i = 1; i <= 4; ++i) l.written("L" + std::to_string(i) + "\r\n", t0);  // keeps L3, L4
+  l.left_channel();
+  for (int i = 0; i < 4; ++i) CHECK(l.refused());  // L1..L4 all refused
+  std::deque<std::string> q;
+  std::size_t dropped = 0;
+  const auto r = l.requeue_refused(q, 100, dropped);
+  CHECK(q == std::deque<std::string>{"L3\r\n", "L4\r\n"});
+  CHECK(r.again == 2);
+  CHECK(r.lost == 2);
 }
