@@ -161,7 +161,12 @@ Puppet* Gateway::puppet_for(std::string_view bare, const config::IrcNetwork& net
                                     std::move(e.nick), std::move(e.realname), std::string(peer_ip));
   Puppet* raw = p.get();
   puppets_.emplace(new_key, std::move(p));
-  raw->start();
+  try {
+    raw->start();
+  } catch (...) {  // never started, never retired: it would hold one of the user's links
+    puppets_.erase(new_key);
+    throw;
+  }
   return raw;
 }
 

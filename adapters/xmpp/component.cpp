@@ -202,33 +202,32 @@ void Component::on_stanza(px::Stanza& s) {
   if (!to || to->domain != options_.domain) return;
   // The exception firewall of one stanza (STYLE.md): the link carries every user of the
   // gateway, and the connection's own firewall would close it, and with it everyone's
-  // puppets. The stanza's sender gets an error; the others never notice.
+  // puppets. The others never notice.
   try {
     for (auto* c : clients_)
       if (c->on_component_stanza(s, *to)) return;
-    const std::string_view from = s.attr("from");
-    if (!gw_ || !px::valid_jid(from)) return;
+  } catch (const std::exception& e) {
+    // A bridge's MUC traffic: logged only. An error from its occupant is one a MUC kicks
+    // it for (Prosody's kickable conditions), over one line.
+    return stanza_failed(s, e.what(), false);
+  }
+  const std::string_view from = s.attr("from");
+  if (!gw_ || !px::valid_jid(from)) return;
+  try {
     gw_->on_stanza(gateway_in(s, std::move(*to), std::string(from)));
   } catch (const std::exception& e) {
-    stanza_failed(s, e.what());
+    stanza_failed(s, e.what(), true);  // the sender learns (failure_reply)
   }
 }
 
-// RFC 6120 §8.3.3.8: internal-server-error, retried later perhaps (wait). Never to an error
-// or a result (§8.3.1: no error in reply to those), nor to a presence that ends something.
-void Component::stanza_failed(const px::Stanza& s, std::string_view what) {
+void Component::stanza_failed(const px::Stanza& s, std::string_view what, bool answer) {
   ++stanzas_failed_;
-  const std::string_view name = s.name(), type = s.attr("type");
   if (std::has_single_bit(stanzas_failed_))  // 1, 2, 4, 8...: bounded logging
-    spdlog::error(
-        "xmpp: component {}: a <{} type='{}'/> from {} failed: {}; answered with an error ({} so far)",
-        options_.domain, name, type, s.attr("from"), what, stanzas_failed_);
-  const bool answered = name == "iq"        ? (type == "get" || type == "set")
-                        : name == "message" ? type != "error"
-                                            : type.empty() || type == "subscribe" || type == "probe";
-  if (answered)
-    send(render_stanza_error(name, s.attr("id"), s.attr("to"), s.attr("from"),
-                             core::Error{core::Condition::internal_server_error, ""}));
+    spdlog::error("xmpp: component {}: a <{} type='{}'/> from {} to {} failed: {} ({} so far)",
+                  options_.domain, s.name(), s.attr("type"), s.attr("from"), s.attr("to"), what,
+                  stanzas_failed_);
+  if (!answer) return;
+  if (const std::string reply = failure_reply(s); !reply.empty()) send(reply);
 }
 
 void Component::on_link_closed(std::string_view reason) {

@@ -81,7 +81,8 @@ class Component : public std::enable_shared_from_this<Component> {
 
   // ComponentLink's calls (the strand).
   void on_attached();
-  // Behind a firewall per stanza: one that throws is answered with an error, the link stays.
+  // Behind a firewall per stanza: one that throws is logged (and answered with an error if it
+  // was the gateway's), the link stays.
   void on_stanza(px::Stanza& s);
   void on_link_closed(std::string_view reason);
   // Around the stanzas of one read: what they produce is written at read_ended() after a
@@ -95,7 +96,7 @@ class Component : public std::enable_shared_from_this<Component> {
   void flush();
   void appended();    // after pending_ grew: flush now or once this turn
   void post_flush();  // once this turn, behind the reads of the same reactor round
-  void stanza_failed(const px::Stanza& s, std::string_view what);
+  void stanza_failed(const px::Stanza& s, std::string_view what, bool answer);
 
   protocols::Strand strand_;
   ComponentOptions options_;

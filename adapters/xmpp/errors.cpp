@@ -1,5 +1,6 @@
 #include "adapters/xmpp/errors.hpp"
 
+#include "protocols/xmpp/jid.hpp"
 #include "protocols/xmpp/writer.hpp"
 
 namespace parley::adapters::xmpp {
@@ -36,6 +37,26 @@ std::string render_stanza_error(std::string_view name, std::string_view id, std:
   w.open(name).attr("type", "error").attr_if("id", id).attr_if("from", from).attr_if("to", to);
   w.open("error").attr("type", type).open(cond).attr("xmlns", protocols::xmpp::ns::stanzas).close();
   if (!e.text.empty()) w.open("text").attr("xmlns", protocols::xmpp::ns::stanzas).text(e.text).close();
+  w.finish();
+  return out;
+}
+
+std::string failure_reply(const protocols::xmpp::Stanza& s) {
+  namespace px = protocols::xmpp;
+  const std::string_view name = s.name(), type = s.attr("type"), from = s.attr("from");
+  const bool due = name == "iq"         ? (type == "get" || type == "set")
+                   : name == "message"  ? type != "error"
+                   : name == "presence" ? (type.empty() || type == "subscribe" || type == "probe")
+                                        : false;
+  if (!due || !px::valid_jid(from)) return {};
+  std::string out;
+  px::XmlWriter w(out);
+  w.open(name)
+      .attr("type", "error")
+      .attr_if("id", s.attr("id"))
+      .attr_if("from", s.attr("to"))
+      .attr("to", from);
+  w.open("error").attr("type", "cancel").open("internal-server-error").attr("xmlns", px::ns::stanzas).close();
   w.finish();
   return out;
 }
