@@ -151,7 +151,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
     if (is(m, "JOIN") && m.nparams >= 1 && me && irc::equal_fold(m.param(0), channel_)) {
       joined_ = true;
       spdlog::info("bridge: {} joined {} on {}", reg_.nick(), channel_, net_.host);
-      // The server handled our JOIN after every line before it: all their 404s are in.
+      // The server handled our JOIN after every line before it: all their refusals are in.
       const auto r = ledger_.requeue_refused(queue_, queue_max_, dropped_);
       if (r.again != 0)
         spdlog::info("bridge: {} on {}: {} line(s) {} refused while the bot was out of it: sent again",
