@@ -1220,6 +1220,17 @@ void Puppet::low_mark(bool low) {
   if (link_->set_receive_low_water(low ? 1 : kTickLowWater)) low_mark_ = low;
 }
 
+void Puppet::take_failed(std::string_view what) {
+  if (std::exchange(take_failed_, true)) return;  // one close is on its way
+  spdlog::error("gateway: {} on {}: a line handed by its channel's reader failed: {}; its link closes", bare_,
+                net_.host, what);
+  boost::asio::post(gw_.strand(), [this, alive = std::weak_ptr<int>(alive_)] {
+    if (alive.expired()) return;
+    take_failed_ = false;
+    if (auto link = link_) link->close("Internal error");  // the Reconnector takes it from here
+  });
+}
+
 void Puppet::read_now() {
   if (!lazy_) return;
   lazy_ = false;

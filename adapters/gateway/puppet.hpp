@@ -121,6 +121,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // ---- SharedReader (shared_reads.hpp) ----
   void take_line(void* channel_context, std::string_view nick, std::string_view text, bool notice) override;
   void take_own_line(void* channel_context, std::string_view nick, std::string_view text) override;
+  void take_failed(std::string_view what) override;
   void read_now() override;
   void back_in_step() override;
   bool read_direct() override;
@@ -398,6 +399,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool echoes_ = false;                                    // echo-message is enabled on the current link
   std::string server_key_;  // the server's address and our encoding: a shared reading group's half
   bool lazy_ = false;       // the link reads on the gateway's tick (a high SO_RCVLOWAT)
+  bool take_failed_ = false;  // take_failed's close is posted
   bool deferred_ = false;   // a leader's link read at the gateway's next input (expect_line)
   bool expecting_ = false;  // deferred, and said something since its last read
   bool tick_told_ = false;  // the log said so for this link

@@ -8,6 +8,20 @@
 namespace parley::adapters::gateway {
 
 namespace {
+// The exception firewall of one follower (STYLE.md). Its take_line runs inside the leader's
+// read: what it throws would close the leader's link, i.e. another user's. The follower is
+// told instead (SharedReader::take_failed), and ends its own link as its own read would have.
+template <class F>
+void guarded(SharedReader* r, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    r->take_failed(e.what());
+  }
+}
+}  // namespace
+
+namespace {
 // splitmix64's finaliser: mixes a seed into a hash so that (a, b) and (b, a) differ.
 std::uint64_t mix(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -325,12 +339,12 @@ void SharedReads::hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, st
   for (std::size_t i = 1; i < g.members.size(); ++i) {
     Member& f = g.members[i];
     if (f.nick == speaker) {
-      if (!notice) f.reader->take_own_line(f.st->context, nick, text);
+      if (!notice) guarded(f.reader, [&] { f.reader->take_own_line(f.st->context, nick, text); });
       continue;
     }
     if (!f.st->in_step) continue;
     f.st->ahead.push_back(h);
-    f.reader->take_line(f.st->context, nick, text, notice);
+    guarded(f.reader, [&] { f.reader->take_line(f.st->context, nick, text, notice); });
     if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);
   }
 }
@@ -405,7 +419,7 @@ void SharedReads::hand_own(Group& g, const Pending& p) {
     Member& m = g.members[i];
     SharedChannel& f = *m.st;
     if (p.witness == Pending::Witness::taken && m.reader == g.witness) {  // its copy is consumed already
-      m.reader->take_line(f.context, p.nick, p.text, false);
+      guarded(m.reader, [&] { m.reader->take_line(f.context, p.nick, p.text, false); });
       continue;
     }
     if (auto it = std::find(f.own_read.begin(), f.own_read.end(), h); it != f.own_read.end()) {
@@ -420,7 +434,7 @@ void SharedReads::hand_own(Group& g, const Pending& p) {
     }
     f.own_ahead.push_back(SharedChannel::Own{.nick = p.speaker, .hash = h, .plain = p.plain});
     if (f.own_ahead.size() > kMaxAhead) f.own_ahead.pop_front();
-    m.reader->take_line(f.context, p.nick, p.text, false);
+    guarded(m.reader, [&] { m.reader->take_line(f.context, p.nick, p.text, false); });
   }
 }
 

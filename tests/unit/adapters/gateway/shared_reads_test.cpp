@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -636,4 +637,26 @@ TEST_CASE("shared reads: a follower does not step in while lines wait behind the
   ch.read(g, "bob", "y");
   CHECK(g.shown.back() == "bob: y");
   CHECK(g.shown.size() == 4);
+}
+
+TEST_CASE("shared reads: a follower whose delivery throws is told, and the leader and the others go on") {
+  struct Throwing : Fake {
+    using Fake::Fake;
+    std::vector<std::string> failures;
+    void take_line(void* ctx, std::string_view who, std::string_view text, bool notice) override {
+      if (text == "boom") throw std::runtime_error("a rendering bug");
+      Fake::take_line(ctx, who, text, notice);
+    }
+    void take_failed(std::string_view what) override { failures.emplace_back(what); }
+  };
+  Channel ch;
+  Fake lead("alice"), f2("dave");
+  Throwing f1("carol");
+  ch.start({&lead, &f1, &f2});
+  CHECK_NOTHROW(ch.read(lead, "bob", "boom"));  // inside the leader's read
+  CHECK(f1.failures == std::vector<std::string>{"a rendering bug"});
+  CHECK(f2.shown == std::vector<std::string>{"bob: a", "bob: boom"});  // handed after the one that threw
+  CHECK(lead.shown == std::vector<std::string>{"bob: a", "bob: boom"});
+  ch.read(lead, "bob", "next");
+  CHECK(f2.shown.back() == "bob: next");
 }
