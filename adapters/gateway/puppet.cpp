@@ -1224,10 +1224,12 @@ void Puppet::take_failed(std::string_view what) {
   if (std::exchange(take_failed_, true)) return;  // one close is on its way
   spdlog::error("gateway: {} on {}: a line handed by its channel's reader failed: {}; its link closes", bare_,
                 net_.host, what);
-  boost::asio::post(gw_.strand(), [this, alive = std::weak_ptr<int>(alive_)] {
+  boost::asio::post(gw_.strand(), [this, alive = std::weak_ptr<int>(alive_), failed = std::weak_ptr(link_)] {
     if (alive.expired()) return;
     take_failed_ = false;
-    if (auto link = link_) link->close("Internal error");  // the Reconnector takes it from here
+    // The link that failed, if still the puppet's (not a fresh one), and not one a QUIT is
+    // being flushed on (closing would drop the QUIT): the Reconnector takes it from here.
+    if (auto link = link_; link && link == failed.lock() && !quitting_) link->close("Internal error");
   });
 }
 

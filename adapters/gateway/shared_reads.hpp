@@ -78,10 +78,10 @@ class SharedReader {
   // the reader's own echo, read later, is then skipped).
   virtual void take_own_line(void* /*channel_context*/, std::string_view /*nick*/,
                              std::string_view /*text*/) {}
-  // A take_line or take_own_line for this reader threw, inside another reader's read: this
-  // reader ends its own link (later: the groups are being walked), as the firewall of its
-  // own read would have; the other reader's goes on.
-  virtual void take_failed(std::string_view /*what*/) {}
+  // A take_line or take_own_line for this reader threw, inside another reader's read or the
+  // gateway's tick: this reader ends its own link (later: the groups are being walked), as
+  // the firewall of its own read would have; the other reader's goes on.
+  virtual void take_failed(std::string_view what) = 0;
   // The reader is no longer covered (or must answer something): read the socket now.
   virtual void read_now() = 0;
   // Handed lines again (in step): its socket need not be read as data comes any more (or

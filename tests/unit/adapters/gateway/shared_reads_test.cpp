@@ -27,6 +27,7 @@ struct Fake : SharedReader {
     CHECK(ctx == this);
     own.push_back(std::string(who) + ": " + std::string(text));
   }
+  void take_failed(std::string_view) override { FAIL("a delivery threw"); }
   void read_now() override { ++woken; }
   void back_in_step() override { ++stepped; }
   // A witness read: the lines its socket holds (`socket`, when `direct`), through `reads`,
@@ -647,6 +648,10 @@ TEST_CASE("shared reads: a follower whose delivery throws is told, and the leade
       if (text == "boom") throw std::runtime_error("a rendering bug");
       Fake::take_line(ctx, who, text, notice);
     }
+    void take_own_line(void* ctx, std::string_view who, std::string_view text) override {
+      if (text == "boom") throw std::runtime_error("a reflection bug");
+      Fake::take_own_line(ctx, who, text);
+    }
     void take_failed(std::string_view what) override { failures.emplace_back(what); }
   };
   Channel ch;
@@ -659,4 +664,8 @@ TEST_CASE("shared reads: a follower whose delivery throws is told, and the leade
   CHECK(lead.shown == std::vector<std::string>{"bob: a", "bob: boom"});
   ch.read(lead, "bob", "next");
   CHECK(f2.shown.back() == "bob: next");
+  // carol's own line, read by the leader: its reflection to her throws; dave is handed it.
+  CHECK_NOTHROW(ch.read(lead, "carol", "boom"));
+  CHECK(f1.failures == std::vector<std::string>{"a rendering bug", "a reflection bug"});
+  CHECK(f2.shown.back() == "carol: boom");
 }
