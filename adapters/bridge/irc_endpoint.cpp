@@ -345,7 +345,7 @@ class IrcBot : public IrcLink::Owner, public BridgeIdentities::Speaker {
   gateway::LineLedger ledger_;
   gateway::LineLedger::Clock::time_point last_written_{};
   std::size_t dropped_ = 0;
-  std::size_t refused_ = 0;  // lines the channel refused (404)
+  std::size_t refused_ = 0;  // lines the channel refused while the bot was in it (404)
   protocols::TokenBucket bucket_;
   gateway::PumpWait pump_wait_{strand_};
   std::unique_ptr<protocols::StrandTimer> timer_, keepalive_;

@@ -57,8 +57,8 @@ std::size_t LineLedger::requeue_lost(std::deque<std::string>& queue, std::size_t
     n = requeue_left(std::max(n, std::min(refused_since_left_, left_lines_.size())), queue, max_queue,
                      dropped);
   } else {
-    for (auto e = entries_.rbegin(); e != entries_.rend() && !tokenless; ++e)
-      queue.push_front(std::move(e->line));
+    if (!tokenless)
+      for (auto e = entries_.rbegin(); e != entries_.rend(); ++e) queue.push_front(std::move(e->line));
     bound(queue, max_queue, dropped);
   }
   entries_.clear();

@@ -8,9 +8,10 @@
 namespace parley::adapters::gateway {
 
 namespace {
-// The exception firewall of one follower (STYLE.md). Its take_line runs inside the leader's
-// read: what it throws would close the leader's link, i.e. another user's. The follower is
-// told instead (SharedReader::take_failed), and ends its own link as its own read would have.
+// The exception firewall of one follower (STYLE.md). Its take_line runs inside another
+// reader's read (the leader's, the witness's) or the gateway's tick: what it throws would
+// close another user's link or end the tick. The follower is told instead
+// (SharedReader::take_failed), and ends its own link as its own read would have.
 template <class F>
 void guarded(SharedReader* r, F&& f) {
   try {
@@ -19,9 +20,7 @@ void guarded(SharedReader* r, F&& f) {
     r->take_failed(e.what());
   }
 }
-}  // namespace
 
-namespace {
 // splitmix64's finaliser: mixes a seed into a hash so that (a, b) and (b, a) differ.
 std::uint64_t mix(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;

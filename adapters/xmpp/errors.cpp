@@ -29,36 +29,37 @@ StanzaErrorName stanza_error_of(core::Condition c) {
   return {"cancel", "undefined-condition"};
 }
 
-std::string render_stanza_error(std::string_view name, std::string_view id, std::string_view from,
-                                std::string_view to, const core::Error& e) {
-  auto [type, cond] = stanza_error_of(e.condition);
+namespace {
+std::string render_error(std::string_view name, std::string_view id, std::string_view from,
+                         std::string_view to, StanzaErrorName error, std::string_view text) {
   std::string out;
   protocols::xmpp::XmlWriter w(out);
   w.open(name).attr("type", "error").attr_if("id", id).attr_if("from", from).attr_if("to", to);
-  w.open("error").attr("type", type).open(cond).attr("xmlns", protocols::xmpp::ns::stanzas).close();
-  if (!e.text.empty()) w.open("text").attr("xmlns", protocols::xmpp::ns::stanzas).text(e.text).close();
+  w.open("error")
+      .attr("type", error.type)
+      .open(error.condition)
+      .attr("xmlns", protocols::xmpp::ns::stanzas)
+      .close();
+  if (!text.empty()) w.open("text").attr("xmlns", protocols::xmpp::ns::stanzas).text(text).close();
   w.finish();
   return out;
 }
+}  // namespace
+
+std::string render_stanza_error(std::string_view name, std::string_view id, std::string_view from,
+                                std::string_view to, const core::Error& e) {
+  return render_error(name, id, from, to, stanza_error_of(e.condition), e.text);
+}
 
 std::string failure_reply(const protocols::xmpp::Stanza& s) {
-  namespace px = protocols::xmpp;
   const std::string_view name = s.name(), type = s.attr("type"), from = s.attr("from");
   const bool due = name == "iq"         ? (type == "get" || type == "set")
                    : name == "message"  ? type != "error"
                    : name == "presence" ? (type.empty() || type == "subscribe" || type == "probe")
                                         : false;
-  if (!due || !px::valid_jid(from)) return {};
-  std::string out;
-  px::XmlWriter w(out);
-  w.open(name)
-      .attr("type", "error")
-      .attr_if("id", s.attr("id"))
-      .attr_if("from", s.attr("to"))
-      .attr("to", from);
-  w.open("error").attr("type", "cancel").open("internal-server-error").attr("xmlns", px::ns::stanzas).close();
-  w.finish();
-  return out;
+  if (!due || !protocols::xmpp::valid_jid(from)) return {};
+  // cancel, not stanza_error_of's wait for internal_server_error (errors.hpp)
+  return render_error(name, s.attr("id"), s.attr("to"), from, {"cancel", "internal-server-error"}, {});
 }
 
 }  // namespace parley::adapters::xmpp
