@@ -32,18 +32,13 @@ Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOu
 
 Gateway::~Gateway() {
   if (read_tick_) read_tick_->cancel();
-  if (defer_timer_) defer_timer_->cancel();
 }
 
+// The tick, not a timer of its own, ends a deferral: a timer re-armed at every say cost a
+// system call and a cancelled wait's completion per message (bench x2i, session 39).
 void Gateway::defer_read(Puppet* p) {
   if (std::find(deferred_.begin(), deferred_.end(), p) == deferred_.end()) deferred_.push_back(p);
-  if (stopping_) return;
-  if (!defer_timer_) defer_timer_ = std::make_unique<protocols::StrandTimer>(strand_);
-  // From the last say: while the gateway's users talk, their next stanza comes first.
-  defer_timer_->expires_after(options_.read_defer);
-  defer_timer_->async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) read_deferred(DeferredRead::end);
-  });
+  arm_read_tick();
 }
 
 void Gateway::undefer_read(Puppet* p) { std::erase(deferred_, p); }
@@ -52,7 +47,8 @@ void Gateway::undefer_read(Puppet* p) { std::erase(deferred_, p); }
 // relaying what was heard) but removes none (a puppet goes only later, through retire), so
 // the list is walked by index.
 void Gateway::read_deferred(DeferredRead how) {
-  for (std::size_t i = 0; i < deferred_.size(); ++i) deferred_[i]->read_deferred(how);
+  const auto now = how == DeferredRead::tick ? std::chrono::steady_clock::now() : last_input_;
+  for (std::size_t i = 0; i < deferred_.size(); ++i) deferred_[i]->read_deferred(how, now);
   std::erase_if(deferred_, [](Puppet* p) { return !p->deferred(); });
 }
 
@@ -69,11 +65,12 @@ void Gateway::arm_read_tick() {
     read_tick_armed_ = false;
     if (ec) return;
     // Deferred leaders first (Puppet::expect_line): their followers then find in step the
-    // lines they read now, instead of lines the leader has not handed yet.
-    if (!deferred_.empty()) read_deferred(DeferredRead::all);
+    // lines they read now, instead of lines the leader has not handed yet. A deferral still
+    // on keeps the tick going: the tick ends it.
+    if (!deferred_.empty()) read_deferred(DeferredRead::tick);
+    bool any = !deferred_.empty();
     // Each reads once (Puppet::read_tick); its read ends in after_read, which raises its mark
     // again while it is covered.
-    bool any = false;
     for (auto& [_, p] : puppets_) {
       if (p->reflect_overdue()) any = true;
       if (p->said_overdue()) any = true;
@@ -655,7 +652,6 @@ std::size_t Gateway::disconnect(const std::string& bare, std::string_view networ
 void Gateway::stop() {
   stopping_ = true;
   if (read_tick_) read_tick_->cancel();
-  if (defer_timer_) defer_timer_->cancel();
   for (auto& [_, p] : puppets_) p->quit("Gateway shutting down");
 }
 

@@ -35,9 +35,9 @@ namespace parley::adapters::gateway {
 
 class Puppet;
 // When a deferred leader (Puppet::expect_line) reads: `said`, at the gateway's next input,
-// only if its group said something since its last read; `all`, on the read tick; `end`,
-// read_defer passed with no say: it reads as data comes again.
-enum class DeferredRead : std::uint8_t { said, all, end };
+// only if its group said something since its last read; `tick`, on the read tick, after
+// which it reads as data comes again if read_defer has passed since its group's last say.
+enum class DeferredRead : std::uint8_t { said, tick };
 class Adhoc;
 class IdentRegistry;
 struct SettingsChange;
@@ -82,8 +82,9 @@ struct GatewayOptions {
   bool shared_reads = true;
   std::chrono::milliseconds read_tick{50};
   // > 0: while stanzas come within this of each other, a leader's copy of a line the
-  // gateway's own users said is read at the gateway's next input, or this long after the
-  // last say when none comes (Puppet::expect_line). 0: off. The component's gateway uses
+  // gateway's own users said is read at the gateway's next input, or at the read tick; the
+  // first tick this long after its group's last say ends the deferral (Puppet::expect_line).
+  // 0: off. The component's gateway uses
   // kComponentReadDefer: at 200 msgs/s it halves the gateway's wake-ups per message and
   // costs nothing at 1,000 msgs/s. Parley's own XMPP server gains nothing from it (the c2s
   // streams' wake-ups dominate there) and its users would see each other's lines ~5 ms
@@ -138,10 +139,12 @@ class Gateway {
   SharedReads& shared_reads() { return shared_reads_; }
   // A puppet now reads on the tick (Puppet::after_read): the tick runs while any does.
   void arm_read_tick();
-  // A leader reads at the next input or after read_defer (Puppet::expect_line); a puppet
+  // A leader reads at the next input or on the read tick (Puppet::expect_line); a puppet
   // that goes leaves the list.
   void defer_read(Puppet* p);
   void undefer_read(Puppet* p);
+  // When the stanza being handled came (Gateway::on_stanza; with read_defer only).
+  std::chrono::steady_clock::time_point input_time() const { return last_input_; }
   // The stanza being handled came within read_defer of the one before: the next one will
   // likely come before read_defer passes, and a deferred read then costs no wake-up. At a
   // slower pace the timer would wake the gateway instead of the socket (a timer's wake-up
@@ -233,7 +236,6 @@ class Gateway {
   // back-to-back, a leader's socket is read for a batch of lines, not once per stanza.
   static constexpr std::chrono::microseconds kDeferredReadGap{1000};
   bool inputs_close_ = false;
-  std::unique_ptr<protocols::StrandTimer> defer_timer_;
   void read_deferred(DeferredRead how);
   std::map<std::string, std::unique_ptr<Puppet>, std::less<>> puppets_;
   std::string puppet_key_;

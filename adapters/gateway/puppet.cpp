@@ -1278,10 +1278,10 @@ void Puppet::after_read() {
 // A leader whose group just said something: the line (or its PONG) comes back within a
 // round trip to the IRC server, when the gateway is asleep again. At 200 msgs/s that was one
 // wake-up per message for one line (bench x2i); read at the gateway's next input instead
-// (Gateway::on_stanza), or read_defer later when none comes. The mark goes up so the kernel
+// (Gateway::on_stanza), or on the read tick when none comes. The mark goes up so the kernel
 // wakes nobody for it meanwhile; the lines of everyone else in the channel wait as long.
-// Only while stanzas come close together (Gateway::inputs_close): else the timer, not the
-// next stanza, would end nearly every deferral.
+// Only while stanzas come close together (Gateway::inputs_close): else the tick, not the
+// next stanza, would end nearly every deferral, and lines of IRC users would wait for it.
 void Puppet::expect_line() {
   if (!link_ || lazy_ || !gw_.inputs_close()) return;
   if (!deferred_) {
@@ -1295,18 +1295,23 @@ void Puppet::expect_line() {
     }
   }
   expecting_ = true;
+  said_at_ = gw_.input_time();
   gw_.defer_read(this);
 }
 
-void Puppet::read_deferred(DeferredRead how) {
+// The first tick read_defer after the group's last say ends the deferral: lines of IRC users
+// then wait at most read_defer + read_tick after talk stops.
+void Puppet::read_deferred(DeferredRead how, std::chrono::steady_clock::time_point now) {
   if (!deferred_ || (how == DeferredRead::said && !expecting_)) return;
   expecting_ = false;
   auto link = link_;
   // Acknowledged at once: the server's Nagle holds its next line to us until then.
   const bool read = link && link->read_queued(true);
-  if (how != DeferredRead::end && read && deferred_) return;
+  const bool over = how == DeferredRead::tick && now - said_at_ >= gw_.options().read_defer;
+  if (!over && read && deferred_) return;
   deferred_ = false;
   if (!lazy_) low_mark(true);  // queued bytes wake the reader now
+  spdlog::debug("gateway: {} on {}: reads as lines come again", bare_, net_.host);
 }
 
 void Puppet::back_in_step() {

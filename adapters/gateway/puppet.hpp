@@ -129,7 +129,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void expect_line() override;
   // A deferred leader (expect_line): what its socket holds is read now (gateway.hpp
   // DeferredRead says when).
-  void read_deferred(DeferredRead how);
+  void read_deferred(DeferredRead how, std::chrono::steady_clock::time_point now);
   bool deferred() const { return deferred_; }
   // Read on the gateway's tick (every channel covered by another puppet): read_tick() reads
   // what the socket holds.
@@ -402,6 +402,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   bool take_failed_ = false;  // take_failed's close is posted
   bool deferred_ = false;   // a leader's link read at the gateway's next input (expect_line)
   bool expecting_ = false;  // deferred, and said something since its last read
+  std::chrono::steady_clock::time_point said_at_{};  // deferred: the input of its last say
   bool tick_told_ = false;  // the log said so for this link
   bool defer_told_ = false;  // the log said it defers, for this link
   bool low_mark_ = true;    // the socket's receive low-water mark is 1 (see low_mark)
