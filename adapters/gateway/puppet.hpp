@@ -139,7 +139,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // kLeaderEchoTicks after the line was written (the server dropped it, or the leader
   // changed): reflected now. On the gateway's tick; false once none waits.
   bool reflect_overdue();
-  static constexpr std::uint16_t kLeaderEchoTicks = 40;  // 2 s at the default 50 ms tick
+  static constexpr std::uint16_t kLeaderEchoTicks = 20;  // 2 s at the default 100 ms tick
   // A leader's lines whose marker PING was written SharedReads::kPlaceTicks ago with no
   // PONG: its followers read them themselves (SharedReads::said_overdue). On the gateway's
   // tick; false once none waits.
@@ -241,7 +241,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void read_on_tick();  // a covered puppet's socket goes to the gateway's tick
   void low_mark(bool low);
   // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the
-  // kernel below it (at 1,000 lines/s of 100 bytes a 50 ms tick holds 5 KB); more than that
+  // kernel below it (at 1,000 lines/s of 100 bytes a 100 ms tick holds 10 KB); more than that
   // wakes the reader as before.
   static constexpr int kTickLowWater = 16384;
   static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)

@@ -198,10 +198,10 @@ class SharedReads {
   // leader's lines themselves; so does an own line whose witness has not read it for
   // kWitnessTicks. true while any batch or own line waits.
   bool said_overdue(SharedChannel& st, std::uint64_t unwritten);
-  static constexpr std::uint16_t kPlaceTicks = 40;  // 2 s at the default 50 ms tick
+  static constexpr std::uint16_t kPlaceTicks = 20;  // 2 s at the default 100 ms tick
   // A leader's own line its witness has not read after this many ticks was not sent to the
-  // channel (or the witness hangs): the followers read for themselves.
-  static constexpr std::uint16_t kWitnessTicks = 4;
+  // channel (or the witness hangs): the followers read for themselves. 100-200 ms.
+  static constexpr std::uint16_t kWitnessTicks = 2;
   static constexpr std::size_t kOwnRead = 32;
   // The hash of text as a server stripping IRC formatting would show it.
   static std::uint64_t plain_hash(std::string_view nick, std::string_view text);
