@@ -62,8 +62,8 @@ void Gateway::arm_read_tick() {
   read_tick_armed_ = true;
   read_tick_->expires_after(options_.read_tick);
   read_tick_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: by stop() or ~Gateway, so `this` may be gone
     read_tick_armed_ = false;
-    if (ec) return;
     // Deferred leaders first (Puppet::expect_line): their followers then find in step the
     // lines they read now, instead of lines the leader has not handed yet. A deferral still
     // on keeps the tick going: the tick ends it.

@@ -35,8 +35,8 @@ namespace parley::adapters::gateway {
 
 class Puppet;
 // When a deferred leader (Puppet::expect_line) reads: `said`, at the gateway's next input,
-// only if its group said something since its last read; `tick`, on the read tick, after
-// which it reads as data comes again if read_defer has passed since its group's last say.
+// if its group said something since its last read; `tick`, on the read tick. At either, once
+// read_defer has passed since its group's last say, it reads as data comes again.
 enum class DeferredRead : std::uint8_t { said, tick };
 class Adhoc;
 class IdentRegistry;
@@ -151,8 +151,8 @@ class Gateway {
   std::chrono::steady_clock::time_point input_time() const { return last_input_; }
   // The stanza being handled came within read_defer of the one before: the next one will
   // likely come before read_defer passes, and a deferred read then costs no wake-up. At a
-  // slower pace the timer would wake the gateway instead of the socket (a timer's wake-up
-  // costs more here, bench_wake_cost), so leaders read as lines come.
+  // slower pace the tick would end each deferral, and the lines of IRC users would wait for
+  // it, so leaders read as lines come.
   bool inputs_close() const { return inputs_close_; }
   // A puppet with no channel left asks to be removed (later, on the strand).
   void retire(Puppet* p);

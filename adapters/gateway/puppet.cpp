@@ -1299,15 +1299,17 @@ void Puppet::expect_line() {
   gw_.defer_read(this);
 }
 
-// The first tick read_defer after the group's last say ends the deferral: lines of IRC users
-// then wait at most read_defer + read_tick after talk stops.
+// The first input (a stanza, the tick) read_defer after the group's last say ends the
+// deferral: while the gateway's users talk the next stanza comes within milliseconds; once
+// they all stop, the lines of IRC users wait at most read_defer + read_tick.
 void Puppet::read_deferred(DeferredRead how, std::chrono::steady_clock::time_point now) {
-  if (!deferred_ || (how == DeferredRead::said && !expecting_)) return;
+  if (!deferred_) return;
+  const bool over = now - said_at_ >= gw_.options().read_defer;
+  if (how == DeferredRead::said && !expecting_ && !over) return;
   expecting_ = false;
   auto link = link_;
   // Acknowledged at once: the server's Nagle holds its next line to us until then.
   const bool read = link && link->read_queued(true);
-  const bool over = how == DeferredRead::tick && now - said_at_ >= gw_.options().read_defer;
   if (!over && read && deferred_) return;
   deferred_ = false;
   if (!lazy_) low_mark(true);  // queued bytes wake the reader now

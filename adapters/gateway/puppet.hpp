@@ -241,9 +241,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   void read_on_tick();  // a covered puppet's socket goes to the gateway's tick
   void low_mark(bool low);
   // A covered puppet's receive low-water mark: the copies of a tick's lines stay in the
-  // kernel below it (at 1,000 lines/s of 100 bytes a 100 ms tick holds 10 KB); more than that
-  // wakes the reader as before.
-  static constexpr int kTickLowWater = 16384;
+  // kernel below it (at 1,000 lines/s of ~160 bytes, prefix and all, a 100 ms tick holds
+  // 16 KB); more than that wakes the reader as before.
+  static constexpr int kTickLowWater = 32768;
   static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);

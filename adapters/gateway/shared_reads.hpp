@@ -200,7 +200,8 @@ class SharedReads {
   bool said_overdue(SharedChannel& st, std::uint64_t unwritten);
   static constexpr std::uint16_t kPlaceTicks = 20;  // 2 s at the default 100 ms tick
   // A leader's own line its witness has not read after this many ticks was not sent to the
-  // channel (or the witness hangs): the followers read for themselves. 100-200 ms.
+  // channel (or the witness hangs): the followers read for themselves. On the tick after
+  // these (said_overdue counts past them): 200-300 ms.
   static constexpr std::uint16_t kWitnessTicks = 2;
   static constexpr std::size_t kOwnRead = 32;
   // The hash of text as a server stripping IRC formatting would show it.

@@ -367,12 +367,13 @@ def check_paste_under_throttle(irc_net, bob, clients):
 
 def check_deferred_reads(irc_net, d, bob, clients, echo):
     """While stanzas come close together, a leader reads its channel at the gateway's next
-    input (a stanza, the read tick), not as each line comes, until the first read tick
+    input (a stanza, the read tick), not as each line comes, until the first input
     read_defer after its group's last say (Puppet::expect_line; read_defer is 1 s here, so
     stanzas seconds apart count as close). Lines of IRC users that come meanwhile wait with
     them: every user sees every line once, in the order of the channel (as eve, on IRC, saw
-    it), the last ones with no stanza after them too; then the leader reads as lines come. (Without echo-message the leader's own line is reflected to its user when
-    said, as by Biboumi: where it falls among the others is not known then.)"""
+    it), the last ones with no stanza after them too; then the leader reads as lines come.
+    (Without echo-message the leader's own line is reflected to its user when said, as by
+    Biboumi: where it falls among the others is not known then.)"""
     alice, carol, dave = clients
     eve = xc.LoopIrc(irc_net.port, "eve")
     eve.send("JOIN #test")
@@ -383,6 +384,7 @@ def check_deferred_reads(irc_net, d, bob, clients, echo):
     alice.send_message(mto=ROOM, mbody="D4", mtype="groupchat")
     bob.send("PRIVMSG #test :D5")
     carol.send_message(mto=ROOM, mbody="D6", mtype="groupchat")
+    burst_said = d.mark()
     channel = []
     for _ in range(6):
         line = eve.expect(r"^:\w+!\S+ PRIVMSG #test :D\d$")
@@ -399,7 +401,7 @@ def check_deferred_reads(irc_net, d, bob, clients, echo):
             want, ev = [e for e in want if e[1] != "alice"], [e for e in ev if e[1] != "alice"]
             assert c.events.count(("msg", "alice", "D4")) == 1, c.events
         assert ev == want, (user, ev, channel)
-    d.wait_for_log(r"alice@localhost on 127\.0\.0\.1: reads as lines come again")
+    d.wait_for_log(r"alice@localhost on 127\.0\.0\.1: reads as lines come again", after=burst_said)
     eve.send("QUIT :done")
 
 
