@@ -244,6 +244,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // kernel below it (at 1,000 lines/s of ~160 bytes, prefix and all, a 100 ms tick holds
   // 16 KB); more than that wakes the reader as before.
   static constexpr int kTickLowWater = 32768;
+  static constexpr int kReadAhead = 2048;           // Connection::Limits::read_ahead
   static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);

@@ -329,12 +329,12 @@ void Connection::ack_now() {
   ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
-bool Connection::read_queued(bool ack) {
+bool Connection::read_queued(bool ack, int rounds) {
   if (state_ != State::open || !reading_ || !reactor_read_ || !reactor_read_->waiting() || in_on_data_ ||
       input_held_ || tls_upgrade_pending_)
     return false;
   // As drain(): bounded rounds, so one connection cannot keep the strand.
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     const ssize_t n = ::recv(socket_.native_handle(), read_ahead_.get(), limits_.read_ahead, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;

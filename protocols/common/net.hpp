@@ -236,7 +236,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // possible now (another kind of read, a read completed but not delivered, input held);
   // lower the mark instead. On the strand, outside on_data. ack: acknowledged at once
   // (Limits::quick_ack) as a read would be, for a read that is late rather than periodic.
-  bool read_queued(bool ack = false);
+  // rounds: at most this many recvs of read_ahead bytes (one connection cannot keep the
+  // strand); a periodic reader whose kernel queue is bounded by its low-water mark passes
+  // enough for that whole queue.
+  bool read_queued(bool ack = false, int rounds = 4);
   // Calls f once every byte sent so far has been handed to the kernel (at once, inside this
   // call, when nothing is queued). Never if the connection closes first: e.g. stored
   // messages are deleted only when they actually left (a dead peer or an overflowing send
