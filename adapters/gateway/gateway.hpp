@@ -87,8 +87,8 @@ struct GatewayOptions {
   std::chrono::milliseconds read_tick{100};
   // > 0: while stanzas come within this of each other, a leader's copy of a line the
   // gateway's own users said is read at the gateway's next input, or at the read tick; the
-  // first tick this long after its group's last say ends the deferral (Puppet::expect_line).
-  // 0: off. The component's gateway uses
+  // first of these this long after its group's last say ends the deferral
+  // (Puppet::expect_line). 0: off. The component's gateway uses
   // kComponentReadDefer: at 200 msgs/s it halves the gateway's wake-ups per message and
   // costs nothing at 1,000 msgs/s. Parley's own XMPP server gains nothing from it (the c2s
   // streams' wake-ups dominate there) and its users would see each other's lines ~5 ms
