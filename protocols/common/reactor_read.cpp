@@ -103,10 +103,10 @@ struct ReactorRead::Op : detail::reactor_op {
   // (unsure_: then it is on the sweep's list, at index_); a sweep has seen it so (aged_).
   Probe probe_;
   HiddenEofSweep* sweep_ = nullptr;
-  // The socket's reactor, found once: use_service locks the io_context's registry and walks
-  // it comparing type names, at every read (~1.5-2 % of the gateway's CPU in bench x2i).
+  // The socket's reactor, found once as sweep_ is (one Op per Connection, whose socket keeps
+  // its io_context): use_service locks the io_context's registry and walks it comparing type
+  // names, at every read (~1.5-2 % of the gateway's CPU in bench x2i).
   detail::reactor* reactor_ = nullptr;
-  const void* reactor_of_ = nullptr;  // the execution context reactor_ belongs to
   std::size_t index_ = 0;
   bool unsure_ = false;
   bool aged_ = false;
@@ -262,10 +262,7 @@ bool ReactorRead::start(SocketType& socket, char* buf, std::size_t len, std::sha
     return false;
   auto& io = boost::asio::query(socket.get_executor(), boost::asio::execution::context);
   Op& op = *op_;
-  if (op.reactor_of_ != &io) {
-    op.reactor_ = &boost::asio::use_service<detail::reactor>(io);
-    op.reactor_of_ = &io;
-  }
+  if (!op.reactor_) op.reactor_ = &boost::asio::use_service<detail::reactor>(io);
   detail::reactor& reactor = *op.reactor_;
   if (!op.sweep_ && op.probe_) op.sweep_ = &boost::asio::use_service<HiddenEofSweep>(io);
   op.fd_ = data.socket_;
