@@ -23,9 +23,12 @@ std::size_t IrcLink::on_data(std::string_view data) {
     used += r.consumed;
     if (r.status == irc::LineFramer::Status::need_more) break;
     if (r.status == irc::LineFramer::Status::error) continue;  // an overlong line is skipped
+    if (owner_->skip_line(r.line)) continue;
     irc::Message m;
     if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
+    line_ = r.line;
     owner_->on_irc_message(m);
+    line_ = {};
     if (owner_ && owner_->take_hold()) {
       used -= r.consumed;  // this line and the rest wait in the buffer
       break;

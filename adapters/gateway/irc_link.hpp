@@ -23,6 +23,9 @@ class IrcLink : public protocols::Connection {
     // True once after a message the owner wants again later: that line and the rest of the
     // read stay buffered (Connection::redeliver feeds them again).
     virtual bool take_hold() { return false; }
+    // Before a line is parsed: true if the owner knows it by its bytes and needs nothing more
+    // of it (a shared reading follower's copy of a line handed already): it is not parsed.
+    virtual bool skip_line(std::string_view /*line*/) { return false; }
   };
   IrcLink(protocols::ConnectedStream stream, Limits limits, protocols::irc::Fallback fallback, Owner* owner);
   // The owner is going away: no more calls into it (the socket is closed too).
@@ -32,6 +35,8 @@ class IrcLink : public protocols::Connection {
   void release() { owner_ = nullptr; }
   // The read being handed over is small enough to be kept buffered (take_hold).
   bool holdable() const { return holdable_; }
+  // The line being handed over, as read (without CR LF); empty outside on_irc_message.
+  std::string_view current_line() const { return line_; }
 
  protected:
   std::size_t on_data(std::string_view data) override;
@@ -41,6 +46,7 @@ class IrcLink : public protocols::Connection {
   protocols::irc::LineFramer framer_;
   Owner* owner_;
   bool holdable_ = false;
+  std::string_view line_;
 };
 
 }  // namespace parley::adapters::gateway

@@ -1435,6 +1435,22 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
   check_empty();
 }
 
+// A follower's copy of a line its leader handed it (SharedReads::take_handed), known by its
+// bytes: what on_irc_message would have done with it, without parsing it.
+bool Puppet::skip_line(std::string_view line) {
+  if (!link_ || !reg_.registered()) return false;
+  std::uint64_t raw = 0;
+  for (auto& [_, c] : channels_) {
+    if (c.shared.ahead.empty()) continue;
+    if (raw == 0) raw = SharedReads::raw_hash(line);
+    if (SharedReads::take_handed(c.shared, raw, echoes_ ? SharedReads::nick_hash(reg_.nick()) : 0)) {
+      last_rx_ = protocols::coarse_now();
+      return true;
+    }
+  }
+  return false;
+}
+
 void Puppet::on_irc_message(const irc::Message& m) {
   last_rx_ = protocols::coarse_now();  // per line: a tick-resolution read is enough for keepalives
   // Channel lines are most of what a puppet reads (every occupant's puppet reads each one),
@@ -1704,7 +1720,11 @@ void Puppet::on_channel_line(std::string_view target, std::string_view from_nick
     // behind it in the buffer.
     const std::uint64_t h = SharedReads::line_hash(from_nick, text, notice);
     const bool may_wait = lazy_ && link_ && link_->holdable() && h != waited_line_;
-    switch (gw_.shared_reads().line(this, c->shared, h, from_nick, text, notice, may_wait)) {
+    // A leader's lines are known to its followers by their bytes too (skip_line).
+    const std::uint64_t raw = c->shared.leader && link_ && !link_->current_line().empty()
+                                  ? SharedReads::raw_hash(link_->current_line())
+                                  : 0;
+    switch (gw_.shared_reads().line(this, c->shared, h, from_nick, text, notice, may_wait, raw)) {
       case SharedReads::Heard::skip:  // handed to us already by the channel's leader: our copy
         return;
       case SharedReads::Heard::wait:

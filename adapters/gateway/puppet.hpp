@@ -115,6 +115,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // ---- IrcLink::Owner ----
   void on_irc_message(const protocols::irc::Message& m) override;
   bool take_hold() override { return std::exchange(hold_, false); }
+  bool skip_line(std::string_view line) override;
   void on_irc_closed(std::string_view reason) override;
   void after_read() override;
 

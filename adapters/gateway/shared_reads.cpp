@@ -168,15 +168,16 @@ void SharedReads::nick_changed(SharedReader* r, std::string_view nick) {
 }
 
 SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::uint64_t h,
-                                     std::string_view nick, std::string_view text, bool notice,
-                                     bool may_wait) {
+                                     std::string_view nick, std::string_view text, bool notice, bool may_wait,
+                                     std::uint64_t raw) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return Heard::deliver;
   bool handed = false;
   if (!st.ahead.empty()) {
     // The leader's order is this server's order, so it is the first entry; a search keeps a
     // line that is not from being shown twice all the same.
-    auto it = std::find(st.ahead.begin(), st.ahead.end(), h);
+    auto it = std::find_if(st.ahead.begin(), st.ahead.end(),
+                           [h](const SharedChannel::Handed& e) { return e.hash == h; });
     if (it != st.ahead.end()) {
       st.ahead.erase(it);
       handed = true;
@@ -240,14 +241,28 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
     if (!g->pending.empty())                               // behind an own line waiting for its witness
       g->pending.push_back(Pending{.hash = h,
                                    .speaker = speaker,
+                                   .raw = raw,
                                    .nick = std::string(nick),
                                    .text = std::string(text),
                                    .notice = notice});
     else
-      hand_line(*g, h, speaker, nick, text, notice);
+      hand_line(*g, h, speaker, nick, text, notice, raw);
   }
   check_steps(*g);
   return handed ? Heard::skip : Heard::deliver;
+}
+
+// line()'s path for a follower in step reading the next line it was handed (with nothing
+// awaited): the entry leaves `ahead`, the line joins the fingerprint, nothing else changes.
+// Same bytes, same parse: the line's line_hash is the entry's, and line() would find this
+// entry first.
+bool SharedReads::take_handed(SharedChannel& st, std::uint64_t raw, std::uint64_t own) {
+  if (!st.group || st.leader || !st.in_step || !st.await.empty() || st.ahead.empty()) return false;
+  const SharedChannel::Handed e = st.ahead.front();
+  if (e.raw != raw || e.raw == 0 || (own != 0 && e.speaker == own)) return false;
+  st.ahead.pop_front();
+  push(st, e.hash, e.speaker);
+  return true;
 }
 
 void SharedReads::event(SharedReader* r, SharedChannel& st, std::uint64_t h) {
@@ -334,7 +349,7 @@ bool SharedReads::witnessed(Group& g, std::uint64_t h, std::string_view nick, st
 }
 
 void SharedReads::hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, std::string_view nick,
-                            std::string_view text, bool notice) {
+                            std::string_view text, bool notice, std::uint64_t raw) {
   for (std::size_t i = 1; i < g.members.size(); ++i) {
     Member& f = g.members[i];
     if (f.nick == speaker) {
@@ -342,7 +357,7 @@ void SharedReads::hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, st
       continue;
     }
     if (!f.st->in_step) continue;
-    f.st->ahead.push_back(h);
+    f.st->ahead.push_back({.hash = h, .raw = raw, .speaker = speaker});
     guarded(f.reader, [&] { f.reader->take_line(f.st->context, nick, text, notice); });
     if (f.st->ahead.size() >= kMaxAhead) out_of_step(f);
   }
@@ -398,7 +413,7 @@ void SharedReads::settle(Group& g, bool final) {
     Pending p = std::move(g.pending.front());
     g.pending.pop_front();
     if (!p.own) {
-      hand_line(g, p.hash, p.speaker, p.nick, p.text, p.notice);
+      hand_line(g, p.hash, p.speaker, p.nick, p.text, p.notice, p.raw);
     } else if (p.witness == Pending::Witness::shown || p.witness == Pending::Witness::taken) {
       hand_own(g, p);
     } else {  // the server handled it but sent it to nobody here, or changed it: not shown as said

@@ -112,7 +112,12 @@ struct SharedChannel {
   void* group = nullptr;                 // SharedReads' group; null: in none
   std::array<Recent, kRecent> recent{};  // the last events read, a ring
   std::uint64_t seen = 0;                // events read so far
-  std::deque<std::uint64_t> ahead;       // lines handed by the leader, not read here yet
+  // A line handed by the leader, not read here yet: its line_hash, the hash of its bytes as
+  // the leader read them (SharedReads::raw_hash; 0: unknown) and its speaker's nick_hash.
+  struct Handed {
+    std::uint64_t hash = 0, raw = 0, speaker = 0;
+  };
+  std::deque<Handed> ahead;
   std::deque<std::uint64_t> await;       // the leader's own lines, to read before in step
   std::uint32_t await_misses = 0;        // other lines read meanwhile (a refused line never comes)
   // A leader's lines said and not placed yet, each batch until the PONG of its marker.
@@ -171,9 +176,19 @@ class SharedReads {
              bool may_wait = false) {
     return line(r, st, line_hash(nick, text, notice), nick, text, notice, may_wait);
   }
-  // The same, with the line's line_hash() already made (the reader needed it too).
+  // The same, with the line's line_hash() already made (the reader needed it too). raw: the
+  // line's raw_hash (0: unknown), which lets a follower handed it skip its copy unparsed.
   Heard line(SharedReader* r, SharedChannel& st, std::uint64_t h, std::string_view nick,
-             std::string_view text, bool notice, bool may_wait);
+             std::string_view text, bool notice, bool may_wait, std::uint64_t raw = 0);
+  // The hash of a line as read from the socket, tags and prefix included (IrcLink).
+  static std::uint64_t raw_hash(std::string_view line) { return hash(line, 0x524157); }  // "RAW"
+  // A follower's line, before it is parsed, whose raw_hash is `raw`: if it is the next line
+  // the leader handed in st, byte for byte, it is consumed here exactly as line() would
+  // (skipped) and true; else false (parse it and call line()). Nine followers' copies of a
+  // line at ten occupants cost ~1,700 instructions each parsed (bench x2i, session 40).
+  // own: the reader's own nick_hash when its own lines come back to it (echo-message; 0:
+  // they do not): such a line goes its own way, never skipped here.
+  static bool take_handed(SharedChannel& st, std::uint64_t raw, std::uint64_t own);
   // Another channel event `r` read (hash: SharedReads::hash of its command, prefix and
   // parameters).
   void event(SharedReader* r, SharedChannel& st, std::uint64_t h);
@@ -220,7 +235,7 @@ class SharedReads {
   // A line the leader read or said, in the channel's order, held back while an own line of
   // the leader before it waits for its witness (hand_witnessed).
   struct Pending {
-    std::uint64_t hash = 0, speaker = 0, plain = 0;
+    std::uint64_t hash = 0, speaker = 0, plain = 0, raw = 0;
     std::string nick;  // as IRC spells it
     std::string text;
     bool notice = false;
@@ -252,7 +267,7 @@ class SharedReads {
   // A line the leader read, not its own: handed to every follower in step (a follower's own
   // line back to it).
   static void hand_line(Group& g, std::uint64_t h, std::uint64_t speaker, std::string_view nick,
-                        std::string_view text, bool notice);
+                        std::string_view text, bool notice, std::uint64_t raw);
   // The leader's own lines, placed or echoed: pending until a follower's stream shows them.
   static void hand_witnessed(Group& g, std::string_view nick,
                              const std::vector<std::pair<std::uint64_t, std::string>>& lines);

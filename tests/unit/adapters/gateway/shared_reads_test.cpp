@@ -669,3 +669,52 @@ TEST_CASE("shared reads: a follower whose delivery throws is told, and the leade
   CHECK(f1.failures == std::vector<std::string>{"a rendering bug", "a reflection bug"});
   CHECK(f2.shown.back() == "carol: boom");
 }
+
+TEST_CASE("shared reads: a follower's copy known by its bytes is skipped as its parsed copy would be") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  const std::string raw_line = ":bob!b@h PRIVMSG #test :two";
+  const std::uint64_t raw = SharedReads::raw_hash(raw_line);
+  const std::uint64_t h = SharedReads::line_hash("bob", "two", false);
+  REQUIRE(ch.reads.line(&lead, lead.st, h, "bob", "two", false, false, raw) == SharedReads::Heard::deliver);
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: two"});  // handed
+  // Other bytes (another line, or the same with other tags) are parsed as before.
+  CHECK_FALSE(SharedReads::take_handed(f.st, SharedReads::raw_hash("@x=1 " + raw_line), 0));
+  // Its own line coming back (echo-message) goes its own way.
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw, SharedReads::nick_hash("BOB")));
+  CHECK_FALSE(SharedReads::take_handed(lead.st, raw, 0));  // a leader is handed nothing
+  const auto seen = f.st.seen;
+  CHECK(SharedReads::take_handed(f.st, raw, 0));
+  CHECK(f.st.ahead.empty());
+  CHECK(f.st.seen == seen + 1);                         // in its fingerprint, as a read line
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw, 0));  // once
+  // Still in step, with the fingerprint of a parsed read: the next line is handed as ever.
+  CHECK(f.st.in_step);
+  ch.read(lead, "bob", "three");
+  ch.read(f, "bob", "three");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: two", "bob: three"});
+  CHECK(f.st.in_step);
+  CHECK(f.woken == 0);
+}
+
+TEST_CASE("shared reads: a copy is skipped unparsed only as the next handed line of a follower in step") {
+  Channel ch;
+  Fake lead("alice"), f("carol");
+  ch.start({&lead, &f});
+  const std::uint64_t r1 = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :one");
+  const std::uint64_t r2 = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :two");
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "one", false), "bob", "one", false, false, r1);
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "two", false), "bob", "two", false, false, r2);
+  CHECK_FALSE(SharedReads::take_handed(f.st, r2, 0));  // not the next one: parsed (line() finds it)
+  // A line handed without its bytes (0) is never matched by them.
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "x", false), "bob", "x", false, false, 0);
+  CHECK(SharedReads::take_handed(f.st, r1, 0));
+  CHECK(SharedReads::take_handed(f.st, r2, 0));
+  CHECK_FALSE(SharedReads::take_handed(f.st, 0, 0));
+  // Out of step (an event the leader read first): every copy is parsed again.
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "y", false), "bob", "y", false, false, r1);
+  ch.event(lead, ":eve JOIN #test");
+  CHECK_FALSE(f.st.in_step);
+  CHECK_FALSE(SharedReads::take_handed(f.st, SharedReads::raw_hash(":bob!b@h PRIVMSG #test :x"), 0));
+}
