@@ -683,11 +683,14 @@ TEST_CASE("shared reads: a follower's copy known by its bytes is skipped as its 
   CHECK_FALSE(SharedReads::take_handed(f.st, SharedReads::raw_hash("@x=1 " + raw_line), 0));
   // Its own line coming back (echo-message) goes its own way.
   CHECK_FALSE(SharedReads::take_handed(f.st, raw, SharedReads::nick_hash("BOB")));
-  CHECK_FALSE(SharedReads::take_handed(lead.st, raw, 0));  // a leader is handed nothing
   const auto seen = f.st.seen;
   CHECK(SharedReads::take_handed(f.st, raw, 0));
   CHECK(f.st.ahead.empty());
-  CHECK(f.st.seen == seen + 1);                         // in its fingerprint, as a read line
+  // In its fingerprint as line() puts a read line: its hash and its speaker.
+  REQUIRE(f.st.seen == seen + 1);
+  const auto& last = f.st.recent[seen % SharedChannel::kRecent];
+  CHECK(last.hash == h);
+  CHECK(last.speaker == SharedReads::nick_hash("bob"));
   CHECK_FALSE(SharedReads::take_handed(f.st, raw, 0));  // once
   // Still in step, with the fingerprint of a parsed read: the next line is handed as ever.
   CHECK(f.st.in_step);
@@ -702,19 +705,44 @@ TEST_CASE("shared reads: a copy is skipped unparsed only as the next handed line
   Channel ch;
   Fake lead("alice"), f("carol");
   ch.start({&lead, &f});
-  const std::uint64_t r1 = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :one");
-  const std::uint64_t r2 = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :two");
-  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "one", false), "bob", "one", false, false, r1);
-  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "two", false), "bob", "two", false, false, r2);
-  CHECK_FALSE(SharedReads::take_handed(f.st, r2, 0));  // not the next one: parsed (line() finds it)
-  // A line handed without its bytes (0) is never matched by them.
-  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "x", false), "bob", "x", false, false, 0);
-  CHECK(SharedReads::take_handed(f.st, r1, 0));
-  CHECK(SharedReads::take_handed(f.st, r2, 0));
+  const auto raw = [](std::string_view text) {
+    return SharedReads::raw_hash(":bob!b@h PRIVMSG #test :" + std::string(text));
+  };
+  const auto hand = [&](std::string_view text, std::uint64_t r) {
+    ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", text, false), "bob", text, false, false, r);
+  };
+  hand("one", raw("one"));
+  hand("two", raw("two"));
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw("two"), 0));  // not the next one: parsed (line() finds it)
+  hand("x", 0);  // handed without its bytes: never matched by them
+  CHECK(SharedReads::take_handed(f.st, raw("one"), 0));
+  CHECK(SharedReads::take_handed(f.st, raw("two"), 0));
   CHECK_FALSE(SharedReads::take_handed(f.st, 0, 0));
+  ch.read(f, "bob", "x");  // parsed: skipped by line()
+  CHECK(f.st.ahead.empty());
+  CHECK(f.st.in_step);
+  // Lines awaited (the leader's own, to read before in step): line() counts them; parsed.
+  hand("y", raw("y"));
+  f.st.await.push_back(SharedReads::line_hash("alice", "mine", false));
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw("y"), 0));
+  f.st.await.clear();
   // Out of step (an event the leader read first): every copy is parsed again.
-  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "y", false), "bob", "y", false, false, r1);
   ch.event(lead, ":eve JOIN #test");
+  REQUIRE_FALSE(f.st.ahead.empty());
   CHECK_FALSE(f.st.in_step);
-  CHECK_FALSE(SharedReads::take_handed(f.st, SharedReads::raw_hash(":bob!b@h PRIVMSG #test :x"), 0));
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw("y"), 0));
+}
+
+TEST_CASE("shared reads: a follower that becomes the leader parses the copies it was handed") {
+  Channel ch;
+  Fake lead("alice"), f("carol"), g("dave");
+  ch.start({&lead, &f, &g});
+  const std::uint64_t raw = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :two");
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "two", false), "bob", "two", false, false, raw);
+  ch.reads.leave(&lead, lead.st);
+  REQUIRE(f.st.leader);
+  REQUIRE_FALSE(f.st.ahead.empty());  // kept: it skips them (line() does, and compares steps)
+  CHECK_FALSE(SharedReads::take_handed(f.st, raw, 0));
+  ch.read(f, "bob", "two");
+  CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: two"});  // once
 }
