@@ -1439,11 +1439,14 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
 // bytes: what on_irc_message would have done with it, without parsing it.
 bool Puppet::skip_line(std::string_view line) {
   if (!link_ || !reg_.registered()) return false;
-  std::uint64_t raw = 0;
+  std::uint64_t raw = 0, own = 0;
   for (auto& [_, c] : channels_) {
     if (c.shared.ahead.empty()) continue;
-    if (raw == 0) raw = SharedReads::raw_hash(line);
-    if (SharedReads::take_handed(c.shared, raw, echoes_ ? SharedReads::nick_hash(reg_.nick()) : 0)) {
+    if (raw == 0) {  // once, for the first channel with lines handed
+      raw = SharedReads::raw_hash(line);
+      own = echoes_ ? SharedReads::nick_hash(reg_.nick()) : 0;
+    }
+    if (SharedReads::take_handed(c.shared, raw, own)) {
       last_rx_ = protocols::coarse_now();
       return true;
     }
