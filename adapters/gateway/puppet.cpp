@@ -225,8 +225,8 @@ void Puppet::on_connected(protocols::ConnectedStream s) {
   limits.handshake_timeout_ms = static_cast<std::uint32_t>(gw_.options().registration_timeout.count());
   // Every occupant's puppet reads its own copy of every channel line: one recv per line
   // instead of a wait re-armed with epoll_ctl and then a recv (net.hpp, Limits::read_ahead).
-  // A follower's tick reads what a read_tick gathered: at 200 lines/s of ~65 bytes 1.3 KB,
-  // which took two recvs of 1024.
+  // A follower's tick reads what a read_tick gathered: at 200 lines/s of the bench's ~65
+  // bytes 1.3 KB, which took two recvs of 1024.
   limits.read_ahead = kReadAhead;
   // A puppet that speaks in a channel (its user does) makes Linux hold the ACKs of what it
   // reads, to ride on its answers; InspIRCd keeps Nagle on, so it held its next lines to us
@@ -1439,10 +1439,12 @@ void Puppet::join_failed(std::string_view channel, std::string_view text) {
 // bytes: what on_irc_message would have done with it, without parsing it.
 bool Puppet::skip_line(std::string_view line) {
   if (!link_ || !reg_.registered()) return false;
+  bool hashed = false;
   std::uint64_t raw = 0, own = 0;
   for (auto& [_, c] : channels_) {
     if (c.shared.ahead.empty()) continue;
-    if (raw == 0) {  // once, for the first channel with lines handed
+    if (!hashed) {  // once, for the first channel with lines handed
+      hashed = true;
       raw = SharedReads::raw_hash(line);
       own = echoes_ ? SharedReads::nick_hash(reg_.nick()) : 0;
     }
