@@ -11,9 +11,9 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # -g and -O2 are left out: CMake's Release flags (-O3 -DNDEBUG) decide, and CPack strips.
 cxxflags="$(dpkg-buildflags --get CXXFLAGS | sed 's/-g //; s/-O2//') $(dpkg-buildflags --get CPPFLAGS)"
 ldflags="$(dpkg-buildflags --get LDFLAGS) -Wl,-z,now"
-cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_TESTS=OFF -DPARLEY_BENCH=OFF \
-  -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" "$@"
-cmake --build build-release --target parleyd parley_package_files -j "$jobs"
+# parleyd is profile-guided as scripts/run.sh's is (PARLEY_PGO=0: not), both builds with these flags.
+bash scripts/build_release.sh -DCMAKE_CXX_FLAGS="$cxxflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" "$@"
+cmake --build build-release --target parley_package_files -j "$jobs"
 (cd build-release && cpack -G DEB)
 
 deb="$(ls -t build-release/parley_*_amd64.deb | head -n 1)"
