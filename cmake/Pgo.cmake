@@ -7,7 +7,9 @@
 # the profile's file names relative to each build directory, so that the two directories
 # find the same files. Functions the training never ran are optimised as without a profile
 # (-fprofile-partial-training): the training runs the gateway, not the IRC listener.
-# Bench x2i: 5 % less CPU per stanza, 3 of 3 rounds (bench/README.md, session 41).
+# A source without a profile gets -Wmissing-profile: objects the binary does not link (two
+# today) and any file compiled here after a training that did not finish.
+# Bench x2i: 4-8 % less CPU per stanza, lower in 12 of 12 rounds (bench/README.md, session 41).
 set(PARLEY_PGO "" CACHE STRING "Profile-guided optimisation: generate, use, or empty for none")
 set(PARLEY_PGO_DIR "" CACHE PATH "Where the instrumented build writes its profile and the use build reads it")
 set_property(CACHE PARLEY_PGO PROPERTY STRINGS "" generate use)
@@ -20,18 +22,18 @@ if(PARLEY_PGO)
     message(FATAL_ERROR "PARLEY_PGO=${PARLEY_PGO} needs PARLEY_PGO_DIR")
   endif()
   set(parley_pgo_paths -fprofile-prefix-path=${CMAKE_BINARY_DIR})
+  # No ccache in either: it does not know -fprofile-update or -fprofile-prefix-path (Debian
+  # 12's 4.7 runs the compiler itself), and it would key an object by its source and flags,
+  # not by the profile it was built with.
+  set(CMAKE_CXX_COMPILER_LAUNCHER "")
+  set(CMAKE_C_COMPILER_LAUNCHER "")
   if(PARLEY_PGO STREQUAL "generate")
     # Atomic counters: parleyd runs several io threads.
     add_compile_options(-fprofile-generate=${PARLEY_PGO_DIR} -fprofile-update=atomic ${parley_pgo_paths})
     add_link_options(-fprofile-generate=${PARLEY_PGO_DIR} -fprofile-update=atomic)
   elseif(PARLEY_PGO STREQUAL "use")
-    add_compile_options(-fprofile-use=${PARLEY_PGO_DIR} -fprofile-partial-training ${parley_pgo_paths}
-                        -Wno-missing-profile)
+    add_compile_options(-fprofile-use=${PARLEY_PGO_DIR} -fprofile-partial-training ${parley_pgo_paths})
     add_link_options(-fprofile-use=${PARLEY_PGO_DIR} -fprofile-partial-training)
-    # ccache would key an object by its source and flags, not by the profile it was built
-    # with (it does not follow -fprofile-prefix-path to the file): no cache here.
-    set(CMAKE_CXX_COMPILER_LAUNCHER "")
-    set(CMAKE_C_COMPILER_LAUNCHER "")
   else()
     message(FATAL_ERROR "PARLEY_PGO must be generate, use or empty, not '${PARLEY_PGO}'")
   endif()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Release parleyd in build-release (Ninja, LTO), profile-guided (cmake/Pgo.cmake):
-#   1. build-pgo: the same build, instrumented (ccache makes a rebuild cheap);
+#   1. build-pgo: the same build, instrumented;
 #   2. scripts/pgo_train.sh runs it through the gateway bench, which writes the profile;
 #   3. build-release is built with that profile.
 # PARLEY_PGO=0 builds without a profile (one build, no training). An instrumented binary
@@ -15,7 +15,10 @@ jobs="${PARLEY_JOBS:-$(nproc)}"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # The flags are always given (empty unless the arguments set them), so that neither directory
 # keeps what an earlier configure left in its cache (package.sh's, say) and the two match.
+# (Flags that differ between the two runs of scripts/package.sh and scripts/run.sh mean that
+# switching between them rebuilds and retrains: correct, and ~10 min.)
 common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_TESTS=OFF -DPARLEY_BENCH=OFF
+        -DPARLEY_LTO=ON -DPARLEY_SANITIZE=OFF -DPARLEY_WERROR=OFF
         -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= "$@")
 release() { cmake -S . -B build-release "${common[@]}" "$@" >/dev/null; }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up the machine (scripts/setup.sh), builds a Release parleyd into build-release
-# (scripts/build_release.sh: LTO and profile-guided, ~12 min from scratch on 2 cores;
+# (scripts/build_release.sh: LTO and profile-guided, ~10 min from scratch on 2 cores;
 # PARLEY_PGO=0 for a plain Release build, ~4 min), and starts it on the embedded default
 # config (config/parley.yaml: loopback listeners for every protocol, data in ./var). Extra
 # arguments go to parleyd.
