@@ -3,8 +3,8 @@
 # gateway bench against it on loopback (InspIRCd as the IRC network; Prosody with parleyd as
 # its component, and parleyd serving XMPP itself), both directions at 200 msgs/s and IRC ->
 # XMPP as fast as the stack goes, then once more with the network offering IRCv3
-# echo-message as most large networks do. parleyd writes its profile when it exits. ~1.5 min; needs the peers
-# that scripts/setup.sh installs.
+# echo-message as most large networks do. parleyd writes its profile when it exits.
+# ~1.5 min; needs the peers that scripts/setup.sh installs.
 #   scripts/pgo_train.sh build-pgo/parleyd
 set -euo pipefail
 cd "$(dirname "$0")/.."
