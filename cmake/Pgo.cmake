@@ -3,7 +3,7 @@
 #                        (build-pgo; trained by scripts/pgo_train.sh with the gateway bench),
 #   PARLEY_PGO=use       the Release build laid out and inlined by that profile.
 # Both builds must get the same flags: a function whose code differs from the one that was
-# measured is a coverage mismatch, which GCC treats as an error. -fprofile-prefix-path keeps
+# measured is a coverage mismatch (built without its profile, with a warning; see below). -fprofile-prefix-path keeps
 # the profile's file names relative to each build directory, so that the two directories
 # find the same files. Functions the training never ran are optimised as without a profile
 # (-fprofile-partial-training): the training runs the gateway, not the IRC listener.
