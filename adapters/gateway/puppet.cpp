@@ -1725,11 +1725,9 @@ void Puppet::on_channel_line(std::string_view target, std::string_view from_nick
     // behind it in the buffer.
     const std::uint64_t h = SharedReads::line_hash(from_nick, text, notice);
     const bool may_wait = lazy_ && link_ && link_->holdable() && h != waited_line_;
-    // A leader's lines are known to its followers by their bytes too (skip_line).
-    const std::uint64_t raw = c->shared.leader && link_ && !link_->current_line().empty()
-                                  ? SharedReads::raw_hash(link_->current_line())
-                                  : 0;
-    switch (gw_.shared_reads().line(this, c->shared, h, from_nick, text, notice, may_wait, raw)) {
+    // The bytes too: a leader's lines are known to its followers by them (skip_line).
+    const std::string_view as_read = link_ ? link_->current_line() : std::string_view{};
+    switch (gw_.shared_reads().line(this, c->shared, h, from_nick, text, notice, may_wait, as_read)) {
       case SharedReads::Heard::skip:  // handed to us already by the channel's leader: our copy
         return;
       case SharedReads::Heard::wait:

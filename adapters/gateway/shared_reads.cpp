@@ -169,7 +169,7 @@ void SharedReads::nick_changed(SharedReader* r, std::string_view nick) {
 
 SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::uint64_t h,
                                      std::string_view nick, std::string_view text, bool notice, bool may_wait,
-                                     std::uint64_t raw) {
+                                     std::string_view as_read) {
   auto* g = static_cast<Group*>(st.group);
   if (!g) return Heard::deliver;
   bool handed = false;
@@ -237,6 +237,7 @@ SharedReads::Heard SharedReads::line(SharedReader* r, SharedChannel& st, std::ui
   if (!handed && speaker == g->members.front().nick) {
     if (!notice) hand_witnessed(*g, nick, {{h, std::string(text)}});
   } else if (!handed) {
+    const std::uint64_t raw = as_read.empty() ? 0 : raw_hash(as_read);  // only a leader's handed lines
     if (g->pending.size() >= kMaxAhead) settle(*g, true);  // bounded: the followers read for themselves
     if (!g->pending.empty())                               // behind an own line waiting for its witness
       g->pending.push_back(Pending{.hash = h,

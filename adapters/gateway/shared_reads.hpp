@@ -176,10 +176,11 @@ class SharedReads {
              bool may_wait = false) {
     return line(r, st, line_hash(nick, text, notice), nick, text, notice, may_wait);
   }
-  // The same, with the line's line_hash() already made (the reader needed it too). raw: the
-  // line's raw_hash (0: unknown), which lets a follower handed it skip its copy unparsed.
+  // The same, with the line's line_hash() already made (the reader needed it too). as_read:
+  // the line as read from the socket (empty: unknown); a leader handing it records its
+  // raw_hash, which lets a follower skip its copy unparsed (take_handed).
   Heard line(SharedReader* r, SharedChannel& st, std::uint64_t h, std::string_view nick,
-             std::string_view text, bool notice, bool may_wait, std::uint64_t raw = 0);
+             std::string_view text, bool notice, bool may_wait, std::string_view as_read = {});
   // The hash of a line as read from the socket, tags and prefix included (IrcLink).
   static std::uint64_t raw_hash(std::string_view line) { return hash(line, 0x524157); }  // "RAW"
   // A follower's line, before it is parsed, whose raw_hash is `raw`: if it is the next line

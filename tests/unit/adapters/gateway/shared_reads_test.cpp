@@ -677,7 +677,8 @@ TEST_CASE("shared reads: a follower's copy known by its bytes is skipped as its 
   const std::string raw_line = ":bob!b@h PRIVMSG #test :two";
   const std::uint64_t raw = SharedReads::raw_hash(raw_line);
   const std::uint64_t h = SharedReads::line_hash("bob", "two", false);
-  REQUIRE(ch.reads.line(&lead, lead.st, h, "bob", "two", false, false, raw) == SharedReads::Heard::deliver);
+  REQUIRE(ch.reads.line(&lead, lead.st, h, "bob", "two", false, false, raw_line) ==
+          SharedReads::Heard::deliver);
   CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: two"});  // handed
   // Other bytes (another line, or the same with other tags) are parsed as before.
   CHECK_FALSE(SharedReads::take_handed(f.st, SharedReads::raw_hash("@x=1 " + raw_line), 0));
@@ -705,16 +706,16 @@ TEST_CASE("shared reads: a copy is skipped unparsed only as the next handed line
   Channel ch;
   Fake lead("alice"), f("carol");
   ch.start({&lead, &f});
-  const auto raw = [](std::string_view text) {
-    return SharedReads::raw_hash(":bob!b@h PRIVMSG #test :" + std::string(text));
+  const auto bytes = [](std::string_view text) { return ":bob!b@h PRIVMSG #test :" + std::string(text); };
+  const auto raw = [&](std::string_view text) { return SharedReads::raw_hash(bytes(text)); };
+  const auto hand = [&](std::string_view text, std::string_view as_read) {
+    ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", text, false), "bob", text, false, false,
+                  as_read);
   };
-  const auto hand = [&](std::string_view text, std::uint64_t r) {
-    ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", text, false), "bob", text, false, false, r);
-  };
-  hand("one", raw("one"));
-  hand("two", raw("two"));
+  hand("one", bytes("one"));
+  hand("two", bytes("two"));
   CHECK_FALSE(SharedReads::take_handed(f.st, raw("two"), 0));  // not the next one: parsed (line() finds it)
-  hand("x", 0);  // handed without its bytes: never matched by them
+  hand("x", "");  // handed without its bytes: never matched by them
   CHECK(SharedReads::take_handed(f.st, raw("one"), 0));
   CHECK(SharedReads::take_handed(f.st, raw("two"), 0));
   CHECK_FALSE(SharedReads::take_handed(f.st, 0, 0));
@@ -722,7 +723,7 @@ TEST_CASE("shared reads: a copy is skipped unparsed only as the next handed line
   CHECK(f.st.ahead.empty());
   CHECK(f.st.in_step);
   // Lines awaited (the leader's own, to read before in step): line() counts them; parsed.
-  hand("y", raw("y"));
+  hand("y", bytes("y"));
   f.st.await.push_back(SharedReads::line_hash("alice", "mine", false));
   CHECK_FALSE(SharedReads::take_handed(f.st, raw("y"), 0));
   f.st.await.clear();
@@ -737,8 +738,10 @@ TEST_CASE("shared reads: a follower that becomes the leader parses the copies it
   Channel ch;
   Fake lead("alice"), f("carol"), g("dave");
   ch.start({&lead, &f, &g});
-  const std::uint64_t raw = SharedReads::raw_hash(":bob!b@h PRIVMSG #test :two");
-  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "two", false), "bob", "two", false, false, raw);
+  const std::string as_read = ":bob!b@h PRIVMSG #test :two";
+  const std::uint64_t raw = SharedReads::raw_hash(as_read);
+  ch.reads.line(&lead, lead.st, SharedReads::line_hash("bob", "two", false), "bob", "two", false, false,
+                as_read);
   ch.reads.leave(&lead, lead.st);
   REQUIRE(f.st.leader);
   REQUIRE_FALSE(f.st.ahead.empty());  // kept: it skips them (line() does, and compares steps)
