@@ -172,7 +172,7 @@ void Connection::on_own_buffer_read(const boost::system::error_code& ec, std::si
     in_.append(read_ahead_.get(), n);
     return;
   }
-  on_received(read_ahead_.get(), n);
+  on_received(read_ahead_.get(), n, n < limits_.read_ahead);
   if (closed()) return;
   if (n < limits_.read_ahead) return read_some();
   drain(1);  // a full buffer: the kernel may hold more
@@ -187,7 +187,7 @@ void Connection::drain(int rounds_done) {
     std::size_t n = socket_.read_some(asio::buffer(t_read_buffer, kSharedReadBuffer), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) break;
     if (rec) return close(rec == asio::error::eof ? "Connection closed" : "Read error");
-    on_received(t_read_buffer, n);
+    on_received(t_read_buffer, n, n < kSharedReadBuffer);
     if (closed()) return;
     if (n < kSharedReadBuffer || input_held_) break;
   }
@@ -311,9 +311,9 @@ bool Connection::set_receive_low_water(int bytes) {
 
 // What one read got from the socket: acknowledged at once (Limits::quick_ack), or once
 // on_data is done unless it wrote (ack_rides_answer); decrypted or fed as it is.
-void Connection::on_received(const char* data, std::size_t n, bool ack) {
+void Connection::on_received(const char* data, std::size_t n, bool emptied, bool ack) {
   ack = ack && limits_.quick_ack;
-  if (ack && !limits_.ack_rides_answer) ack_now();
+  if (ack && !limits_.ack_rides_answer) ack_now(n, emptied);
   wrote_ = false;
   if (tls_)
     on_cipher(data, n);
@@ -321,10 +321,20 @@ void Connection::on_received(const char* data, std::size_t n, bool ack) {
     on_read_bytes(data, n);
   // A segment written meanwhile carried the ACK (RFC 9293 §3.1: once the connection is
   // established, every segment acknowledges what was received).
-  if (ack && limits_.ack_rides_answer && !wrote_ && state_ != State::closed) ack_now();
+  if (ack && limits_.ack_rides_answer && !wrote_ && state_ != State::closed) ack_now(n, emptied);
 }
 
-void Connection::ack_now() {
+// Linux holds back the ACK of a read only in "pingpong" mode, which a connection enters by
+// sending data soon after receiving (tcp_event_data_sent) and leaves by TCP_QUICKACK.
+// Outside it, a read that empties the receive queue of small segments sends the ACK itself
+// (tcp_cleanup_rbuf: ICSK_ACK_PUSHED, set for a segment under TCP_MSS_DEFAULT with PSH).
+// So the system call is needed only after this side wrote since the last one, or when the
+// read may have left bytes queued or came in segments that large; otherwise it costs a
+// system call per read for nothing (the gateway's channel leader: one per message).
+void Connection::ack_now(std::size_t n, bool emptied) {
+  constexpr std::size_t kSmallSegment = 536;  // TCP_MSS_DEFAULT, RFC 9293 §3.7.1
+  if (!wrote_since_quick_ack_ && emptied && n < kSmallSegment) return;
+  wrote_since_quick_ack_ = false;
   const int one = 1;
   ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
@@ -345,7 +355,8 @@ bool Connection::read_queued(bool ack, int rounds) {
       close("Connection closed");
       return true;
     }
-    on_received(read_ahead_.get(), static_cast<std::size_t>(n), ack);
+    on_received(read_ahead_.get(), static_cast<std::size_t>(n),
+                static_cast<std::size_t>(n) < limits_.read_ahead, ack);
     if (closed() || input_held_ || static_cast<std::size_t>(n) < limits_.read_ahead) return true;
   }
   return true;
@@ -394,7 +405,7 @@ void Connection::send_wire(std::string_view bytes) {
       close("Write error");
       return;
     }
-    if (n > 0) wrote_ = true;
+    if (n > 0) wrote_ = wrote_since_quick_ack_ = true;
     bytes.remove_prefix(n);
     if (bytes.empty()) return;
   }
@@ -410,11 +421,12 @@ void Connection::flush() {
   boost::system::error_code ec;
   std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return close("Write error");
-  if (n > 0) wrote_ = true;
+  if (n > 0) wrote_ = wrote_since_quick_ack_ = true;
   out_.erase(0, n);
   note_written(n);
   if (out_.empty()) return write_drained();
   writing_busy_ = true;
+  wrote_since_quick_ack_ = true;  // as the kernel takes it
   writing_.swap(out_);
   out_.clear();
   auto self = shared_from_this();

@@ -304,8 +304,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static void own_buffer_read_done(void* self, const boost::system::error_code& ec, std::size_t n);
   static bool probe_hidden_eof(void* self);
   void drain(int rounds_done);
-  // One read's bytes, whatever read them; ack: Limits::quick_ack applies.
-  void on_received(const char* data, std::size_t n, bool ack = true);
+  // One read's bytes, whatever read them; emptied: the read took less than its buffer holds
+  // (the kernel had no more); ack: Limits::quick_ack applies.
+  void on_received(const char* data, std::size_t n, bool emptied, bool ack = true);
   void on_read_bytes(const char* data, std::size_t n);
   void on_plain_bytes(const char* data, std::size_t n);
   void on_framed_bytes(std::string_view wire);
@@ -318,7 +319,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_drained();
   void finish_close();
   void note_written(std::size_t n);  // n wire bytes went to the kernel: runs due markers
-  void ack_now();                    // Limits::quick_ack
+  void ack_now(std::size_t n, bool emptied);  // Limits::quick_ack, after a read of n bytes
   void open_guarded();
 
   // What only a handshake or a graceful close needs lives apart, allocated then: an idle
@@ -369,6 +370,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_upgrade_pending_ = false;  // start_tls() was called; the handshake has not begun
   bool input_held_ = false;           // hold_input(true): no reads until released
   bool wrote_ = false;                // bytes went to the socket (Limits::ack_rides_answer)
+  bool wrote_since_quick_ack_ = true;  // data written may have put the socket in pingpong mode (ack_now)
 };
 
 class ConnectionManager {
