@@ -326,15 +326,21 @@ void Connection::on_received(const char* data, std::size_t n, bool emptied, bool
 
 // Linux holds back the ACK of a read only in "pingpong" mode, which a connection enters by
 // sending data soon after receiving (tcp_event_data_sent) and leaves by TCP_QUICKACK.
-// Outside it, a read that empties the receive queue of small segments sends the ACK itself
-// (tcp_cleanup_rbuf: ICSK_ACK_PUSHED, set for a segment under TCP_MSS_DEFAULT with PSH).
-// So the system call is needed only after this side wrote since the last one, or when the
-// read may have left bytes queued or came in segments that large; otherwise it costs a
-// system call per read for nothing (the gateway's channel leader: one per message).
+// Outside it, a read that empties the receive queue sends the ACK itself (tcp_cleanup_rbuf)
+// when a segment since the last ACK set ICSK_ACK_PUSHED, which tcp_measure_rcv_mss does for
+// any segment under TCP_MSS_DEFAULT (536) counted with its TCP options, up to 40 bytes: so
+// for every read under 496 bytes. The system call is needed only after this side wrote since
+// the last one (or is still writing), or for a read that may have left bytes queued or that
+// size; otherwise it costs a system call per read for nothing (the gateway's channel leader:
+// one per message). Not covered, at the cost of a delayed ACK (~40 ms), never of data: bytes
+// the kernel took before the last call and sends only now (held by the windows, or sent
+// again after a loss), and equal-sized segments of 76-495 bytes without PSH (a peer that
+// corks its writes; Linux sets PSH on the last segment of every write otherwise).
 void Connection::ack_now(std::size_t n, bool emptied) {
-  constexpr std::size_t kSmallSegment = 536;  // TCP_MSS_DEFAULT, RFC 9293 §3.7.1
-  if (!wrote_since_quick_ack_ && emptied && n < kSmallSegment) return;
-  wrote_since_quick_ack_ = false;
+  constexpr std::size_t kSmallRead = 536 - 40;  // TCP_MSS_DEFAULT (RFC 9293 §3.7.1) less the options
+  if (!wrote_since_quick_ack_ && emptied && n < kSmallRead) return;
+  wrote_since_quick_ack_ = writing_busy_;  // an async write still going sends more
+  ++quick_acks_;
   const int one = 1;
   ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }

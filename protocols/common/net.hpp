@@ -224,6 +224,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // inside on_data, releasing outside it (it feeds on_data).
   void hold_input(bool hold);
   bool input_held() const { return input_held_; }
+  // TCP_QUICKACK system calls made (Limits::quick_ack): reads the kernel would not have
+  // acknowledged at once by itself.
+  std::uint64_t quick_acks() const { return quick_acks_; }
   // SO_RCVLOWAT (Linux: poll and epoll report a TCP socket readable only once this many
   // bytes are queued, or at end of file or an error): with a high mark the kernel does not
   // wake a reader for every small write; lowering it wakes the reader at once if enough is
@@ -371,6 +374,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool input_held_ = false;           // hold_input(true): no reads until released
   bool wrote_ = false;                // bytes went to the socket (Limits::ack_rides_answer)
   bool wrote_since_quick_ack_ = true;  // data written may have put the socket in pingpong mode (ack_now)
+  std::uint64_t quick_acks_ = 0;
 };
 
 class ConnectionManager {
