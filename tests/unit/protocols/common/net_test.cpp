@@ -82,6 +82,16 @@ struct EchoServer {
     c.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
     return c;
   }
+  // Runs f on the server's thread, and waits for it.
+  template <class F>
+  void on_io(F f) {
+    std::promise<void> done;
+    boost::asio::post(io, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
   bool all_closed() {  // waits up to 2 s
     for (int i = 0; i < 100 && manager.size() > 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -142,16 +152,7 @@ void read_ahead_scenario(bool direct) {
   limits.max_read_buffer = 4096;
   limits.read_ahead = 8;
   EchoServer srv(limits, direct);
-  auto& io = srv.io;
   auto& last = srv.last;
-  auto on_io = [&](auto f) {  // runs f on the io thread and waits for it
-    std::promise<void> done;
-    boost::asio::post(io, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  };
   {
     auto c = srv.connect();
     boost::asio::write(c, boost::asio::buffer(std::string("abc")));
@@ -163,7 +164,7 @@ void read_ahead_scenario(bool direct) {
 
     // Held while its read is queued: the next bytes wait in the connection, then come out
     // in order when the hold ends.
-    on_io([&] { last->hold_input(true); });
+    srv.on_io([&] { last->hold_input(true); });
     boost::asio::write(c, boost::asio::buffer(std::string("held\n")));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     c.non_blocking(true);
@@ -172,7 +173,7 @@ void read_ahead_scenario(bool direct) {
     CHECK(c.read_some(boost::asio::buffer(b), ec) == 0);  // nothing echoed while held
     CHECK(ec == boost::asio::error::would_block);
     c.non_blocking(false);
-    on_io([&] { last->hold_input(false); });
+    srv.on_io([&] { last->hold_input(false); });
     CHECK(read_until(c, "HELD\n") == "HELD\n");
 
     c.shutdown(tcp::socket::shutdown_send);  // EOF: the server closes its side
@@ -202,20 +203,10 @@ struct BelowMark {
     boost::asio::write(c, boost::asio::buffer(std::string("a\n")));
     CHECK(read_until(c, "A\n") == "A\n");
     bool set = false;
-    on_io([&] { set = srv.last->set_receive_low_water(16384); });
+    srv.on_io([&] { set = srv.last->set_receive_low_water(16384); });
     REQUIRE(set);
     boost::asio::write(c, boost::asio::buffer(std::string("b\n")));
     CHECK(nothing_echoed());
-  }
-  // Runs f on the server's thread, and waits for it.
-  template <class F>
-  void on_io(F f) {
-    std::promise<void> done;
-    boost::asio::post(srv.io, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
   }
   bool nothing_echoed() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -234,9 +225,9 @@ void low_water_scenario(bool direct) {
   auto& c = t.c;
   boost::asio::write(c, boost::asio::buffer(std::string("c\n")));
   CHECK(t.nothing_echoed());
-  t.on_io([&] { srv.last->set_receive_low_water(1); });  // wakes the reader: "b" and "c" are queued
+  srv.on_io([&] { srv.last->set_receive_low_water(1); });  // wakes the reader: "b" and "c" are queued
   CHECK(read_until(c, "C\n") == "B\nC\n");
-  t.on_io([&] { srv.last->set_receive_low_water(32); });
+  srv.on_io([&] { srv.last->set_receive_low_water(32); });
   boost::asio::write(c, boost::asio::buffer(std::string(40, 'e') + "\n"));  // past the mark
   CHECK(read_until(c, "\n") == std::string(40, 'E') + "\n");
   c.shutdown(tcp::socket::shutdown_send);  // end of file wakes the reader below the mark too
@@ -255,10 +246,10 @@ void read_queued_scenario(bool direct) {
   auto& srv = t.srv;
   auto& c = t.c;
   bool read = true;
-  t.on_io([&] { read = srv.last->read_queued(); });
+  srv.on_io([&] { read = srv.last->read_queued(); });
   CHECK(read == direct);
   if (!direct) {
-    t.on_io([&] { srv.last->set_receive_low_water(1); });
+    srv.on_io([&] { srv.last->set_receive_low_water(1); });
     CHECK(read_until(c, "B\n") == "B\n");
     return;
   }
@@ -271,18 +262,18 @@ void read_queued_scenario(bool direct) {
   }
   boost::asio::write(c, boost::asio::buffer(many));
   CHECK(t.nothing_echoed());
-  t.on_io([&] { read = srv.last->read_queued(); });
+  srv.on_io([&] { read = srv.last->read_queued(); });
   CHECK(read);
   CHECK(read_until(c, "PPPPPPP\n") == upper);
-  t.on_io([&] { read = srv.last->read_queued(); });  // nothing queued: nothing happens
+  srv.on_io([&] { read = srv.last->read_queued(); });  // nothing queued: nothing happens
   CHECK(read);
-  t.on_io([&] { srv.last->set_receive_low_water(1); });  // what was read is not read again
+  srv.on_io([&] { srv.last->set_receive_low_water(1); });  // what was read is not read again
   CHECK(t.nothing_echoed());
   boost::asio::write(c, boost::asio::buffer(std::string("q\n")));
   CHECK(read_until(c, "Q\n") == "Q\n");
-  t.on_io([&] { srv.last->set_receive_low_water(16384); });
+  srv.on_io([&] { srv.last->set_receive_low_water(16384); });
   c.shutdown(tcp::socket::shutdown_send);
-  t.on_io([&] { srv.last->read_queued(); });  // end of file read here closes
+  srv.on_io([&] { srv.last->read_queued(); });  // end of file read here closes
   char b[16];
   boost::system::error_code ec;
   CHECK(c.read_some(boost::asio::buffer(b), ec) == 0);
@@ -344,9 +335,9 @@ void unanswered_is_acknowledged(bool rides) {
   auto& srv = t.srv;
   auto& c = t.c;
   auto quick_acks = [&] {  // read on the server's thread
-    std::promise<std::uint64_t> n;
-    boost::asio::post(srv.io, [&] { n.set_value(srv.last->quick_acks()); });
-    return n.get_future().get();
+    std::uint64_t n = 0;
+    srv.on_io([&] { n = srv.last->quick_acks(); });
+    return n;
   };
   for (int line = 1; line <= 6; ++line) {
     const std::uint32_t before = segments_in(c);
@@ -356,9 +347,7 @@ void unanswered_is_acknowledged(bool rides) {
     for (int i = 0; i < 200 && srv.last->hushed < line; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     REQUIRE(srv.last->hushed == line);
-    std::promise<void> after_read;  // runs on the server's thread once that read's handler is done
-    boost::asio::post(srv.io, [&] { after_read.set_value(); });
-    after_read.get_future().wait();
+    srv.on_io([] {});  // that read's handler is done
     // Loopback usually delivers the ACK inside the server's system call; a softirq deferred
     // to ksoftirqd takes a moment more, still far below the 40 ms of a delayed ACK.
     for (int i = 0; i < 20 && segments_in(c) == before; ++i)
