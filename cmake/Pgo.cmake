@@ -3,9 +3,9 @@
 #                        (build-pgo; trained by scripts/pgo_train.sh with the gateway bench),
 #   PARLEY_PGO=use       the Release build laid out and inlined by that profile.
 # Both builds must get the same flags: a function whose code differs from the one that was
-# measured is a coverage mismatch (built without its profile, with a warning; see below). -fprofile-prefix-path keeps
-# the profile's file names relative to each build directory, so that the two directories
-# find the same files. Functions the training never ran are optimised as without a profile
+# measured is a coverage mismatch (built without its profile, with a warning; see below).
+# -fprofile-prefix-path keeps the profile's file names relative to each build directory, so
+# that the two directories find the same files. Functions the training never ran are optimised as without a profile
 # (-fprofile-partial-training): the training runs the gateway, not the IRC listener.
 # A source without a profile gets -Wmissing-profile: objects the binary does not link (two
 # today) and any file compiled here after a training that did not finish.

@@ -21,11 +21,12 @@ common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLEY_TESTS=OFF -DPARLEY_BENCH=OF
         -DPARLEY_LTO=ON -DPARLEY_SANITIZE=OFF -DPARLEY_WERROR=OFF
         -DCMAKE_C_FLAGS= -DCMAKE_CXX_FLAGS= -DCMAKE_EXE_LINKER_FLAGS= "$@")
 release() { cmake -S . -B build-release "${common[@]}" "$@" >/dev/null; }
-
-if [ "${PARLEY_PGO:-1}" = 0 ]; then
+without_profile() {
   release -DPARLEY_PGO= -DPARLEY_PGO_DIR=
   exec cmake --build build-release --target parleyd -j "$jobs"
-fi
+}
+
+if [ "${PARLEY_PGO:-1}" = 0 ]; then without_profile; fi
 
 profile="$PWD/build-pgo/profile"
 echo "build_release: instrumented build (build-pgo)"
@@ -41,8 +42,7 @@ if [ ! -e "$profile/trained" ] || [ build-pgo/parleyd -nt "$profile/trained" ]; 
      ! compgen -G "$profile/*.gcda" >/dev/null; then
     echo "build_release: training failed (build-pgo/training.log); building without a profile" >&2
     tail -n 5 build-pgo/training.log >&2 || true
-    release -DPARLEY_PGO= -DPARLEY_PGO_DIR=
-    exec cmake --build build-release --target parleyd -j "$jobs"
+    without_profile
   fi
   touch "$profile/trained"
 fi
