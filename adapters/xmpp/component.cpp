@@ -105,12 +105,14 @@ gateway::XmppOutParts Component::output_parts() {
 }
 
 void Component::send(std::string_view xml) {
+  if (iq_watch_.watching()) iq_watch_.sent(xml);
   if (!attached_ || !link_) return;
   pending_.append(xml);
   appended();
 }
 
 void Component::send_parts(std::string_view a, std::string_view b, std::string_view c) {
+  if (iq_watch_.watching()) iq_watch_.sent(std::string(a).append(b).append(c));
   if (!attached_ || !link_) return;
   pending_.append(a).append(b).append(c);
   appended();
@@ -213,11 +215,16 @@ void Component::on_stanza(px::Stanza& s) {
   }
   const std::string_view from = s.attr("from");
   if (!gw_ || !px::valid_jid(from)) return;
+  // RFC 6120 §8.2.3: one answer to an iq request, so none from the firewall after the
+  // gateway's own (iq_answer_watch.hpp).
+  const bool request = name == "iq" && (s.attr("type") == "get" || s.attr("type") == "set");
+  if (request) iq_watch_.watch(from, s.attr("id"));
   try {
     gw_->on_stanza(gateway_in(s, std::move(*to), std::string(from)));
   } catch (const std::exception& e) {
-    stanza_failed(s, e.what(), true);  // the sender learns (failure_reply)
+    stanza_failed(s, e.what(), !(request && iq_watch_.answered()));  // else the sender learns
   }
+  iq_watch_.end();
 }
 
 void Component::stanza_failed(const px::Stanza& s, std::string_view what, bool answer) {

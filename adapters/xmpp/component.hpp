@@ -24,10 +24,11 @@
 
 #include "adapters/gateway/port.hpp"
 #include "adapters/xmpp/component_stream.hpp"
-#include "protocols/xmpp/jid.hpp"
+#include "adapters/xmpp/iq_answer_watch.hpp"
 #include "protocols/common/backoff.hpp"
 #include "protocols/common/net.hpp"
 #include "protocols/common/reconnector.hpp"
+#include "protocols/xmpp/jid.hpp"
 
 namespace parley::adapters::gateway {
 class Gateway;
@@ -110,6 +111,7 @@ class Component : public std::enable_shared_from_this<Component> {
   bool flush_posted_ = false;
   bool in_read_ = false;  // inside the link's read (read_began): nothing posted until its end
   std::size_t stanzas_failed_ = 0;  // thrown in on_stanza's firewall, for bounded logging
+  IqAnswerWatch iq_watch_;          // while the gateway handles an iq request
 };
 
 }  // namespace parley::adapters::xmpp
