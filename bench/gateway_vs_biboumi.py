@@ -34,7 +34,8 @@ itself on a first start against a closed port. parleyd uses `throttle: off` on t
   --ircv3 (InspIRCd only): the network offers CAP with echo-message, server-time and
   multi-prefix, as Libera and most InspIRCd/UnrealIRCd networks do (parleyd then reflects
   an occupant's line when the server echoes it; Biboumi 9 does not ask for echo-message);
-  --repeat N: interleaved rounds, medians (losses: the worst round); --threads, --perf DIR,
+  --repeat N: interleaved rounds, medians (losses: the worst round) and each round's CPU ratio
+  to Biboumi's (round_ratios); --threads, --perf DIR,
   --parleyd-base OLD (a before/after column); results and tables: bench/README.md
 
 Numbers measure this machine while others use it too: compare the columns of one run.
@@ -827,7 +828,7 @@ def main() -> int:
         for s in reversed(started):
             s.cleanup()
     results = {name: median_of(runs) for name, runs in raw.items()}
-    report(results, a, load_before)
+    report(results, a, load_before, raw)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"args": {k: v for k, v in vars(a).items() if k != "json"}, "results": results, "raw": raw},
@@ -861,7 +862,7 @@ def median_of(runs: list[dict]) -> dict:
     return out
 
 
-def report(results: dict, a, load_before: float) -> None:
+def report(results: dict, a, load_before: float, raw: dict | None = None) -> None:
     print(f"\n# IRC <-> XMPP gateway: Parley vs Biboumi, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
           f"load before {load_before:.1f}, after {os.getloadavg()[0]:.1f}; IRC network {a.ircd}; {a.occupants} occupants, {a.senders} IRC senders, parleyd threads "
           f"{a.threads}; median of {max(1, a.repeat)} interleaved rounds\n")
@@ -904,7 +905,7 @@ def report(results: dict, a, load_before: float) -> None:
           " spent in the kernel (utime/stime ticks); gw cs/msg: the gateway's context"
           " switches (all threads) per message sent;"
           " stack: + Prosody + the IRC server.")
-    ratios = ratio_lines(results)
+    ratios = ratio_lines(results, raw or {})
     if ratios:
         print("\nCPU per stanza against Biboumi's (the issue's target: at most 1/3); kernel floor: the"
               " gateway's kernel time alone against Biboumi's whole CPU, what the ratio would be if the"
@@ -913,7 +914,24 @@ def report(results: dict, a, load_before: float) -> None:
     sys.stdout.flush()
 
 
-def ratio_lines(results: dict) -> list[str]:
+def round_ratios(raw: dict, gw: str, case: str) -> list[float]:
+    """The CPU ratio of each round on its own: gw's figure over Biboumi's of the same round.
+    Rounds are interleaved, so round i of each gateway ran side by side, under the same load
+    from the rest of the machine: a load that comes and goes moves both figures of a round
+    and leaves their ratio, where the ratio of the two medians may pair a busy round with a
+    quiet one."""
+    out = []
+    for mine, ref in zip(raw.get(gw, []), raw.get("biboumi", [])):
+        r, b = mine.get(case), ref.get(case)
+        if not isinstance(r, dict) or not isinstance(b, dict):
+            continue
+        if r.get("gw_us_per_stanza") is None or not b.get("gw_us_per_stanza"):
+            continue
+        out.append(r["gw_us_per_stanza"] / b["gw_us_per_stanza"])
+    return out
+
+
+def ratio_lines(results: dict, raw: dict) -> list[str]:
     ref = results.get("biboumi")
     if not isinstance(ref, dict) or "error" in ref:
         return []
@@ -934,6 +952,9 @@ def ratio_lines(results: dict) -> list[str]:
                 if base.get("gw_kernel_us_per_stanza") is not None:
                     line += f"; kernel us/stanza {r['gw_kernel_us_per_stanza']} vs Biboumi's {base['gw_kernel_us_per_stanza']}"
                 line += ")"
+            if len(rounds := round_ratios(raw, gw, case)) > 1:
+                line += (f"; per round {', '.join(f'{x:.3f}' for x in rounds)}, median"
+                         f" {statistics.median(rounds):.3f}")
             lines.append(line)
     return lines
 
