@@ -916,10 +916,9 @@ def report(results: dict, a, load_before: float, raw: dict | None = None) -> Non
 
 def round_ratios(raw: dict, gw: str, case: str) -> list[float]:
     """The CPU ratio of each round on its own: gw's figure over Biboumi's of the same round.
-    Rounds are interleaved, so round i of each gateway ran side by side, under the same load
-    from the rest of the machine: a load that comes and goes moves both figures of a round
-    and leaves their ratio, where the ratio of the two medians may pair a busy round with a
-    quiet one."""
+    Rounds are interleaved (each gateway's round i runs right after Biboumi's round i), and
+    each round appends one entry per gateway, an error too, so position i pairs them. The
+    spread of these ratios shows how far a single comparison swings on a shared machine."""
     out = []
     for mine, ref in zip(raw.get(gw, []), raw.get("biboumi", [])):
         r, b = mine.get(case), ref.get(case)

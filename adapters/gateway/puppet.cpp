@@ -923,7 +923,14 @@ bool Puppet::kick(const std::string& full_jid, const std::string& channel, std::
   if (!reason.empty()) w.trailing(one_line(reason, kMaxReason));
   w.end();
   kicks_.push_back({id, full_jid, ascii_fold(c->name), o->first, line, protocols::coarse_now()});
-  enqueue_control(std::move(line));
+  // A throw from here on reaches the component's firewall, which answers the iq (RFC 6120
+  // §8.2.3: once): no record may stay behind for answer_kick to answer it a second time.
+  try {
+    enqueue_control(std::move(line));
+  } catch (...) {
+    kicks_.pop_back();
+    throw;
+  }
   return true;
 }
 

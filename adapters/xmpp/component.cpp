@@ -112,7 +112,7 @@ void Component::send(std::string_view xml) {
 }
 
 void Component::send_parts(std::string_view a, std::string_view b, std::string_view c) {
-  if (iq_watch_.watching()) iq_watch_.sent(std::string(a).append(b).append(c));
+  if (iq_watch_.watching() && a.starts_with("<iq ")) iq_watch_.sent(std::string(a).append(b).append(c));
   if (!attached_ || !link_) return;
   pending_.append(a).append(b).append(c);
   appended();
@@ -219,12 +219,15 @@ void Component::on_stanza(px::Stanza& s) {
   // gateway's own (iq_answer_watch.hpp).
   const bool request = name == "iq" && (s.attr("type") == "get" || s.attr("type") == "set");
   if (request) iq_watch_.watch(from, s.attr("id"));
+  struct EndWatch {
+    IqAnswerWatch& w;
+    ~EndWatch() { w.end(); }
+  } end_watch{iq_watch_};
   try {
     gw_->on_stanza(gateway_in(s, std::move(*to), std::string(from)));
   } catch (const std::exception& e) {
     stanza_failed(s, e.what(), !(request && iq_watch_.answered()));  // else the sender learns
   }
-  iq_watch_.end();
 }
 
 void Component::stanza_failed(const px::Stanza& s, std::string_view what, bool answer) {

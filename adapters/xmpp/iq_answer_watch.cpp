@@ -19,6 +19,7 @@ void IqAnswerWatch::watch(std::string_view from, std::string_view id) {
   answered_ = false;
   to_attr_ = attribute("to", from);
   id_attr_ = attribute("id", id);
+  no_id_ = id.empty();
 }
 
 // Only the start tag counts: escape_attr writes '>' as "&gt;", so the first '>' ends it, and
@@ -28,8 +29,9 @@ void IqAnswerWatch::sent(std::string_view xml) {
   const std::string_view tag = xml.substr(0, xml.find('>'));
   const bool response = tag.find(" type='result'") != std::string_view::npos ||
                         tag.find(" type='error'") != std::string_view::npos;
-  answered_ = response && tag.find(to_attr_) != std::string_view::npos &&
-              tag.find(id_attr_) != std::string_view::npos;
+  const bool id_matches =
+      tag.find(id_attr_) != std::string_view::npos || (no_id_ && tag.find(" id='") == std::string_view::npos);
+  answered_ = response && id_matches && tag.find(to_attr_) != std::string_view::npos;
 }
 
 }  // namespace parley::adapters::xmpp

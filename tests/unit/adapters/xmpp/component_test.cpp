@@ -1,7 +1,8 @@
 // adapters/xmpp/component.hpp against a loopback XEP-0114 server played by the test (a
 // thread with a blocking socket): a stanza whose handling throws is logged and the stream
 // stays attached for everyone else's stanzas; the answer the gateway's would get
-// (failure_reply) is tested in errors_test.cpp.
+// (failure_reply) is tested in errors_test.cpp, and here that an iq gets it only if the
+// gateway had not answered before it threw (RFC 6120 §8.2.3).
 #include "adapters/xmpp/component.hpp"
 
 #include <doctest/doctest.h>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/gateway/gateway.hpp"
 #include "adapters/xmpp/component_stream.hpp"
 #include "unit/fakes/run_until.hpp"
 
@@ -139,6 +141,66 @@ TEST_CASE("Component: a stanza that throws is logged and the stream stays up for
   // occupant for one), whatever their kind.
   CHECK(r.find("type='error'") == std::string::npos);
   CHECK(r.find("internal-server-error") == std::string::npos);
+  server.release = true;
+  component->stop();
+  io.restart();
+  io.run_for(50ms);
+}
+
+TEST_CASE("Component: an iq the gateway answered before it threw gets no second answer") {
+  FakeServer server;
+  // i1: the gateway answers (disco#info), then its output throws; i2: its output throws before
+  // anything is sent; i3: answered as usual, the end of the test's traffic.
+  const std::string disco = "<query xmlns='http://jabber.org/protocol/disco#info'/>";
+  server.run("sekrit",
+             "<iq from='a@example.org/r' to='comp.test' id='i1' type='get'>" + disco +
+                 "</iq>"
+                 "<iq from='a@example.org/r' to='comp.test' id='i2' type='get'>" +
+                 disco +
+                 "</iq>"
+                 "<iq from='a@example.org/r' to='comp.test' id='i3' type='get'>" +
+                 disco + "</iq>",
+             "id='i3'");
+  asio::io_context io;
+  adapters::xmpp::ComponentOptions o;
+  o.domain = "comp.test";
+  o.host = "127.0.0.1";
+  o.port = server.port();
+  o.secret = "sekrit";
+  const auto strand = protocols::Lane::direct(io);
+  auto component = std::make_shared<adapters::xmpp::Component>(strand, o);
+  adapters::gateway::GatewayOptions g;
+  g.domain = "comp.test";
+  auto out = component->output();
+  adapters::gateway::Gateway gateway(strand, g, [&](std::string_view to, std::string xml) {
+    const bool first = xml.find("id='i1'") != std::string::npos,
+               second = xml.find("id='i2'") != std::string::npos;
+    if (second) throw std::runtime_error("the output failed before the answer");
+    out(to, xml);
+    if (first) throw std::runtime_error("the output failed after the answer");
+  });
+  component->start(&gateway);
+  REQUIRE(run_until(io, [&] { return server.done.load(); }));
+  const std::string& r = server.received;
+  const auto count = [&](std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = r.find(what); at != std::string::npos; at = r.find(what, at + 1)) ++n;
+    return n;
+  };
+  // i1: the gateway's result, and nothing from the firewall
+  CHECK(count("id='i1'") == 1);
+  CHECK(r.find("<iq type='result' from='comp.test' to='a@example.org/r' id='i1'") != std::string::npos);
+  // i2: the firewall's error, once
+  CHECK(count("id='i2'") == 1);
+  const auto i2 = r.find("id='i2'");
+  REQUIRE(i2 != std::string::npos);
+  CHECK(r.find("internal-server-error", i2) != std::string::npos);
+  const auto i2_start = r.rfind("<iq", i2);
+  REQUIRE(i2_start != std::string::npos);
+  CHECK(r.substr(i2_start, r.find('>', i2) - i2_start).find("type='error'") != std::string::npos);
+  CHECK(count("internal-server-error") == 1);
+  CHECK(count("id='i3'") == 1);
+  CHECK(component->attached());
   server.release = true;
   component->stop();
   io.restart();

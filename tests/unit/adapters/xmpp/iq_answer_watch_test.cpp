@@ -56,3 +56,15 @@ TEST_CASE("IqAnswerWatch: ids and JIDs are compared as rendered, escaped") {
   w.sent(gw::render_iq_result("gw", "u@example.org/r'\"<&>", "a'b<c>&d"));
   CHECK(w.answered());
 }
+
+TEST_CASE("IqAnswerWatch: a request without an id is answered with id='' or with none") {
+  IqAnswerWatch w;
+  w.watch("u@example.org/r", "");
+  w.sent(gw::render_iq_result("gw", "u@example.org/r", "q1"));  // another request's
+  CHECK_FALSE(w.answered());
+  w.sent(gw::render_error("iq", "gw", "u@example.org/r", "", "cancel", "bad-request", {}));  // no id at all
+  CHECK(w.answered());
+  w.watch("u@example.org/r", "");
+  w.sent(gw::render_iq_result("gw", "u@example.org/r", ""));  // id=''
+  CHECK(w.answered());
+}
