@@ -110,6 +110,16 @@ struct FakeServer {
   }
 };
 
+// The component of domain comp.test, secret "sekrit", attaching to `server`.
+adapters::xmpp::ComponentOptions options(const FakeServer& server) {
+  adapters::xmpp::ComponentOptions o;
+  o.domain = "comp.test";
+  o.host = "127.0.0.1";
+  o.port = server.port();
+  o.secret = "sekrit";
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("Component: a stanza that throws is logged and the stream stays up for the next ones") {
@@ -121,12 +131,7 @@ TEST_CASE("Component: a stanza that throws is logged and the stream stays up for
              "<message from='b@example.org/r' to='bot@comp.test' id='m3'><body>fine</body></message>",
              "id='done'");
   asio::io_context io;
-  adapters::xmpp::ComponentOptions o;
-  o.domain = "comp.test";
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.secret = "sekrit";
-  auto component = std::make_shared<adapters::xmpp::Component>(protocols::Lane::direct(io), o);
+  auto component = std::make_shared<adapters::xmpp::Component>(protocols::Lane::direct(io), options(server));
   Client client;
   client.component = component.get();
   component->add_client(&client);
@@ -162,13 +167,8 @@ TEST_CASE("Component: an iq the gateway answered before it threw gets no second 
                  disco + "</iq>",
              "id='i3'");
   asio::io_context io;
-  adapters::xmpp::ComponentOptions o;
-  o.domain = "comp.test";
-  o.host = "127.0.0.1";
-  o.port = server.port();
-  o.secret = "sekrit";
   const auto strand = protocols::Lane::direct(io);
-  auto component = std::make_shared<adapters::xmpp::Component>(strand, o);
+  auto component = std::make_shared<adapters::xmpp::Component>(strand, options(server));
   adapters::gateway::GatewayOptions g;
   g.domain = "comp.test";
   auto out = component->output();
