@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "protocols/xmpp/stanza_buffer.hpp"
 #include "protocols/xmpp/xml_char.hpp"
 
 namespace parley::protocols::xmpp {
@@ -204,6 +205,11 @@ void StreamFramer::release_if_idle() {
   if (depth_ == 1 && state_ == S::text && !buffering_) release_scratch();
 }
 
+void StreamFramer::start_stanza() {
+  stanza_.clear();
+  if (stanza_.capacity() == 0) stanza_ = take_stanza_buffer();  // the last one was taken
+}
+
 std::vector<char> StreamFramer::take_stanza() {
   std::vector<char> out = std::move(stanza_);
   stanza_.clear();
@@ -391,7 +397,7 @@ bool StreamFramer::markup_run(std::string_view data, std::size_t& i, std::size_t
         buffering_ = true;
         prefixed_ = false;
         buf_from = i;
-        stanza_.clear();
+        start_stanza();
         bound();
       } else if (i >= lim) {
         return true;
@@ -690,7 +696,7 @@ StreamFramer::Step StreamFramer::feed(std::string_view data) {
             buffering_ = true;
             prefixed_ = false;
             buf_from = i;
-            stanza_.clear();
+            start_stanza();
           }
           state_ = S::lt;
         } else if (depth_ == 1) {

@@ -129,6 +129,7 @@ class StreamFramer {
   bool finish_end_tag();
   bool finish_attribute(std::string_view name);  // the attribute name just read
   void trim();  // between stanzas: drops what one big stanza made the scratch grow to
+  void start_stanza();  // stanza_ for a new stanza: this thread's spare block (stanza_buffer.hpp)
 
   FramerLimits limits_;
   S state_ = S::prolog;

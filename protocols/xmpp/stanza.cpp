@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+
+#include "protocols/xmpp/stanza_buffer.hpp"
 
 namespace parley::protocols::xmpp {
 
@@ -107,6 +110,11 @@ bool namespaces_ok(pugi::xml_node n, std::vector<std::pair<std::string_view, std
 }
 
 }  // namespace
+
+Stanza::~Stanza() {
+  doc_.reset();  // its nodes point into buffer_
+  give_stanza_buffer(std::move(buffer_));
+}
 
 std::optional<Stanza> Stanza::parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream,
                                     bool prefixed) {

@@ -45,6 +45,11 @@ class Stanza {
   // namespace walk: with no such prefix and no xmlns:p declaration it has nothing to refuse.
   static std::optional<Stanza> parse(std::vector<char> bytes, std::shared_ptr<const StreamNamespaces> stream,
                                      bool prefixed = true);
+  Stanza() = default;
+  Stanza(Stanza&&) noexcept = default;
+  Stanza& operator=(Stanza&&) noexcept = default;
+  // Its byte block goes back to the framers of this thread (stanza_buffer.hpp).
+  ~Stanza();
 
   // Found once at parse (document_element() walks the document's children on every call;
   // the node lives in doc_'s heap block, which a move does not touch).

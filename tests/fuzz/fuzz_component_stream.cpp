@@ -3,7 +3,7 @@
 // header, handshake and ready states; every stanza handed out is read like component.cpp does.
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
 // fuzz-sources: adapters/xmpp/component_stream.cpp adapters/xmpp/stream_open.cpp
-// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/jid.cpp
+// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp protocols/xmpp/jid.cpp
 // fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lpugixml -lcrypto
 // clang-format on

@@ -4,7 +4,7 @@
 // the same settings (settings_from_rows refuses nothing the form accepted).
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
 // fuzz-sources: adapters/gateway/forms.cpp adapters/gateway/settings.cpp protocols/xmpp/writer.cpp
-// fuzz-sources: protocols/irc/message.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stream_error.cpp
+// fuzz-sources: protocols/irc/message.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lpugixml
 // clang-format on
 #include <cstddef>

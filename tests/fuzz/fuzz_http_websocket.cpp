@@ -6,7 +6,7 @@
 // decoded input.
 // fuzz-sources: protocols/http/websocket.cpp protocols/xmpp/ws_framing.cpp
 // fuzz-sources: protocols/irc/ws_framing.cpp protocols/common/sasl.cpp
-// fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stanza.cpp
+// fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp
 // fuzz-sources: protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lssl -lcrypto -lgsasl -lpugixml
 #include <boost/beast/http/parser.hpp>

@@ -2,7 +2,7 @@
 // the rest the XHTML inside <body/>. Parsing must give at most kMaxStyleSpans spans within
 // the body; rendering them must give well-formed XML that parses back.
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
-// fuzz-sources: adapters/xmpp/xhtml_im.cpp protocols/xmpp/stanza.cpp protocols/xmpp/writer.cpp
+// fuzz-sources: adapters/xmpp/xhtml_im.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp protocols/xmpp/writer.cpp
 // fuzz-sources: protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lpugixml
 // clang-format on

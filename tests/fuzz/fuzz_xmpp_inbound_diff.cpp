@@ -6,7 +6,7 @@
 // lets Stanza::parse skip the namespace walk), every attribute value prepare to the same JID
 // (and valid_jid() say whether it does).
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
-// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/jid.cpp
+// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp protocols/xmpp/jid.cpp
 // fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stream_error.cpp
 // fuzz-sources: tests/unit/protocols/xmpp/reference/framer_ref.cpp
 // fuzz-sources: tests/unit/protocols/xmpp/reference/jid_ref.cpp

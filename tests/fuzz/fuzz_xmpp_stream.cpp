@@ -2,7 +2,7 @@
 // come from the input), pugixml parsing of every stanza it cuts out, namespace lookups,
 // JID parsing of every attribute, and re-rendering through the escaping writer.
 // clang-format off (run_libfuzzer.sh reads these lines as they are)
-// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/jid.cpp
+// fuzz-sources: protocols/xmpp/framer.cpp protocols/xmpp/stanza.cpp protocols/xmpp/stanza_buffer.cpp protocols/xmpp/jid.cpp
 // fuzz-sources: protocols/xmpp/writer.cpp protocols/xmpp/stream_error.cpp
 // fuzz-libs: -lpugixml
 // clang-format on
