@@ -45,6 +45,9 @@ ComponentStream::Step ComponentStream::close(std::size_t consumed, std::string w
 
 ComponentStream::Step ComponentStream::feed(std::string_view data, std::string& out) {
   if (state_ == State::closed) return {Event::closed, 0};
+  // The last stanza was handled (stanza()): dropped before the framer starts the next one,
+  // which it then cuts into that one's block (protocols/xmpp/stanza_buffer.hpp).
+  stanza_.reset();
   std::size_t used = 0;
   while (true) {
     auto r = framer_.feed(data.substr(used));

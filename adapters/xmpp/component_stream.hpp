@@ -39,7 +39,7 @@ class ComponentStream {
   // Scans data; stops after an event or at the end of data. What must be sent in answer
   // (the handshake) is appended to `out`. After closed, every call returns closed again.
   Step feed(std::string_view data, std::string& out);
-  // The stanza of the last Event::stanza.
+  // The stanza of the last Event::stanza, until the next feed().
   px::Stanza& stanza() { return *stanza_; }
   State state() const { return state_; }
   // Why the stream closed (for the log).

@@ -15,7 +15,16 @@ namespace parley::protocols::xmpp {
 inline constexpr std::size_t kSpareStanzaBytes = 4096;
 // Not under AddressSanitizer: a view kept into a dropped stanza's bytes must stay a
 // use-after-free it reports, not a read of the next stanza's.
+// (GCC defines __SANITIZE_ADDRESS__; clang, which builds the libFuzzer targets, tells it
+// through __has_feature.)
 #if defined(__SANITIZE_ADDRESS__)
+#define PARLEY_STANZA_BUFFERS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PARLEY_STANZA_BUFFERS_ASAN 1
+#endif
+#endif
+#ifdef PARLEY_STANZA_BUFFERS_ASAN
 inline constexpr bool kStanzaBuffersRecycled = false;
 #else
 inline constexpr bool kStanzaBuffersRecycled = true;

@@ -85,5 +85,19 @@ TEST_CASE("stanza buffers: the framer cuts the next stanza into the block of the
     CHECK(std::string_view(big.data(), big.size()) == third);
     auto s = px::Stanza::parse(std::move(big), std::make_shared<const px::StreamNamespaces>());
     CHECK((s && std::string_view(s->child("body").child_value()) == long_body));
+    // A spare of a capacity malloc would not give a short stanza: told apart from a block
+    // the allocator happened to hand out again.
+    std::vector<char> spare;
+    spare.reserve(1000);
+    px::give_stanza_buffer(std::move(spare));
+    const std::vector<char> fourth = next(f, "<message id='4'/>");
+    CHECK(std::string_view(fourth.data(), fourth.size()) == "<message id='4'/>");
+    CHECK((fourth.capacity() == 1000) == px::kStanzaBuffersRecycled);
+    // A stanza pugixml refuses gives its block back too (Stanza::parse's own Stanza goes).
+    std::vector<char> refused;
+    refused.reserve(500);
+    refused.push_back('x');
+    CHECK_FALSE(px::Stanza::parse(std::move(refused), nullptr));
+    CHECK((px::take_stanza_buffer().capacity() == 500) == px::kStanzaBuffersRecycled);
   }).join();
 }
