@@ -5,8 +5,9 @@
 # Both builds must get the same flags: a function whose code differs from the one that was
 # measured is a coverage mismatch (built without its profile, with a warning; see below).
 # -fprofile-prefix-path keeps the profile's file names relative to each build directory, so
-# that the two directories find the same files. Functions the training never ran are optimised as without a profile
-# (-fprofile-partial-training): the training runs the gateway, not the IRC listener.
+# that the two directories find the same files. Functions the training never ran are
+# optimised as without a profile (-fprofile-partial-training): the training runs the
+# gateway, not the IRC listener.
 # A source without a profile gets -Wmissing-profile: objects the binary does not link (two
 # today) and any file compiled here after a training that did not finish.
 # Bench x2i: 4-8 % less CPU per stanza, lower in 12 of 12 rounds (bench/README.md, session 41).

@@ -217,7 +217,8 @@ void Component::on_stanza(px::Stanza& s) {
   if (!gw_ || !px::valid_jid(from)) return;
   // RFC 6120 §8.2.3: one answer to an iq request, so none from the firewall after the
   // gateway's own (iq_answer_watch.hpp).
-  const bool request = name == "iq" && (s.attr("type") == "get" || s.attr("type") == "set");
+  const std::string_view type = name == "iq" ? s.attr("type") : std::string_view{};
+  const bool request = type == "get" || type == "set";
   if (request) iq_watch_.watch(from, s.attr("id"));
   struct EndWatch {
     IqAnswerWatch& w;

@@ -19,7 +19,6 @@ void IqAnswerWatch::watch(std::string_view from, std::string_view id) {
   answered_ = false;
   to_attr_ = attribute("to", from);
   id_attr_ = attribute("id", id);
-  no_id_ = id.empty();
 }
 
 // Only the start tag counts: escape_attr writes '>' as "&gt;", so the first '>' ends it, and
@@ -29,8 +28,9 @@ void IqAnswerWatch::sent(std::string_view xml) {
   const std::string_view tag = xml.substr(0, xml.find('>'));
   const bool response = tag.find(" type='result'") != std::string_view::npos ||
                         tag.find(" type='error'") != std::string_view::npos;
+  const bool no_id = id_attr_ == " id=''";  // render_error leaves an empty id out
   const bool id_matches =
-      tag.find(id_attr_) != std::string_view::npos || (no_id_ && tag.find(" id='") == std::string_view::npos);
+      tag.find(id_attr_) != std::string_view::npos || (no_id && tag.find(" id='") == std::string_view::npos);
   answered_ = response && id_matches && tag.find(to_attr_) != std::string_view::npos;
 }
 

@@ -31,7 +31,6 @@ class IqAnswerWatch {
  private:
   bool watching_ = false, answered_ = false;
   std::string to_attr_, id_attr_;  // " to='...'" and " id='...'", escaped as rendered
-  bool no_id_ = false;             // the request has an empty id
 };
 
 }  // namespace parley::adapters::xmpp
