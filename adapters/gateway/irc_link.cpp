@@ -19,18 +19,22 @@ std::size_t IrcLink::on_data(std::string_view data) {
   // Kept bytes count against the read buffer's bound (Connection::Limits::max_read_buffer).
   holdable_ = data.size() <= 4096;
   while (owner_ && !closed()) {
-    auto r = framer_.next(data.substr(used));
-    used += r.consumed;
-    if (r.status == irc::LineFramer::Status::need_more) break;
-    if (r.status == irc::LineFramer::Status::error) continue;  // an overlong line is skipped
-    if (owner_->skip_line(r.line)) continue;
+    const auto raw = framer_.next_raw(data.substr(used));
+    used += raw.consumed;
+    if (raw.status == irc::LineFramer::Status::need_more) break;
+    if (raw.status == irc::LineFramer::Status::error) continue;  // an overlong line is skipped
+    // Before the UTF-8 check: a follower's copy of a line its leader handed on is known by
+    // its bytes (most of what a puppet in a busy channel reads).
+    if (owner_->skip_line(raw.line)) continue;
+    const auto r = framer_.decode(raw);
+    if (r.status != irc::LineFramer::Status::line) continue;  // not UTF-8, with fallback reject
     irc::Message m;
     if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
-    line_ = r.line;
+    line_ = raw.line;  // as read: what a follower's skip_line hashes
     owner_->on_irc_message(m);
     line_ = {};
     if (owner_ && owner_->take_hold()) {
-      used -= r.consumed;  // this line and the rest wait in the buffer
+      used -= raw.consumed;  // this line and the rest wait in the buffer
       break;
     }
   }

@@ -35,7 +35,8 @@ class IrcLink : public protocols::Connection {
   void release() { owner_ = nullptr; }
   // The read being handed over is small enough to be kept buffered (take_hold).
   bool holdable() const { return holdable_; }
-  // The line being handed over, as read (without CR LF); empty outside on_irc_message.
+  // The line being handed over, as read (without CR LF, before any encoding fallback); empty
+  // outside on_irc_message.
   std::string_view current_line() const { return line_; }
 
  protected:

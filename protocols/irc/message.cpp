@@ -197,7 +197,7 @@ ParseError parse_line(std::string_view line, Message& m) {
   return ParseError::none;
 }
 
-LineFramer::Result LineFramer::next(std::string_view buf) {
+LineFramer::Result LineFramer::next_raw(std::string_view buf) {
   Result r;
   auto lf = buf.find('\n');
   if (discarding_) {
@@ -228,6 +228,14 @@ LineFramer::Result LineFramer::next(std::string_view buf) {
     r.error = ParseError::line_too_long;
     return r;
   }
+  r.status = Status::line;
+  r.line = line;
+  return r;
+}
+
+LineFramer::Result LineFramer::decode(Result r) {
+  if (r.status != Status::line) return r;
+  const std::string_view line = r.line;
   if (!is_valid_utf8(line)) {
     if (fallback_ == Fallback::reject) {
       r.status = Status::error;
@@ -244,10 +252,8 @@ LineFramer::Result LineFramer::next(std::string_view buf) {
     }
     scratch_.clear();
     latin1_to_utf8(line, scratch_);
-    line = scratch_;
+    r.line = scratch_;
   }
-  r.status = Status::line;
-  r.line = line;
   return r;
 }
 

@@ -94,7 +94,13 @@ class LineFramer {
   explicit LineFramer(Fallback fallback = Fallback::latin1) : fallback_(fallback) {}
   // Looks at the start of `buffer` for the next line. An overlong line yields one error and
   // its bytes are discarded up to and including its LF, across calls.
-  Result next(std::string_view buffer);
+  Result next(std::string_view buffer) { return decode(next_raw(buffer)); }
+  // The same in two steps: the next line as sent (not checked for UTF-8), then what next()
+  // would give for it (the encoding checked and the fallback applied). A reader that knows a
+  // line already by its bytes (a gateway puppet skipping a channel line another puppet read)
+  // drops it between the two without the check.
+  Result next_raw(std::string_view buffer);
+  Result decode(Result raw);
 
  private:
   Fallback fallback_;

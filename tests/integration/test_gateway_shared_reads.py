@@ -179,12 +179,16 @@ def stop(irc_net, d, clients):
 
 
 def check_burst(irc_net, d, bob, clients):
-    """A burst from bob with eve joining, talking and leaving in its middle, a topic and a
-    mode: every user sees the same events in the same order, each line once, eve's lines
-    between her join and her part."""
+    """A burst from bob with eve joining, talking and leaving in its middle, a topic, a
+    mode and lines in latin-1: every user sees the same events in the same order, each line
+    once (the followers know a latin-1 copy by its bytes as the leader read them), eve's
+    lines between her join and her part."""
     eve = xc.LoopIrc(irc_net.port, "eve")
+    latin1 = (60, 120)
     for i in range(200):
         bob.send(f"PRIVMSG #test :L{i:03d}")
+        if i in latin1:
+            bob.c.sock.sendall(f"PRIVMSG #test :caf\xe9 L{i:03d}\r\n".encode("latin-1"))
         if i == 50:
             eve.send("JOIN #test")
             eve.send("PRIVMSG #test :E1")
@@ -205,7 +209,8 @@ def check_burst(irc_net, d, bob, clients):
     seen = [after(c.events, ("msg", "bob", "warm")) for c in clients]
     for user, ev in zip(USERS, seen):
         lines = [e[2] for e in ev if e[0] == "msg" and e[1] == "bob"]
-        assert lines == [f"L{i:03d}" for i in range(200)] + ["end"], (user, lines[:5], len(lines))
+        want = [x for i in range(200) for x in [f"L{i:03d}"] + ([f"caf\u00e9 L{i:03d}"] if i in latin1 else [])]
+        assert lines == want + ["end"], (user, lines[:5], len(lines))
         eves = [e for e in ev if e[1] == "eve"]
         assert eves == [("in", "eve"), ("msg", "eve", "E1"), ("msg", "eve", "E2"), ("out", "eve")], (user, eves)
         assert [e for e in ev if e[0] == "subject"] == [("subject", "bob", "shared topic")], user

@@ -164,6 +164,33 @@ TEST_CASE("irc codec: reject fallback") {
   CHECK(r[0].error == ParseError::bad_encoding);
 }
 
+TEST_CASE("irc codec: next_raw gives the bytes as sent, decode what next gives") {
+  const std::string_view input = "PRIVMSG #a :caf\xe9\r\nPING x\r\n";
+  LineFramer raw_framer, framer;
+  auto raw = raw_framer.next_raw(input);
+  REQUIRE(raw.status == LineFramer::Status::line);
+  CHECK(raw.line == "PRIVMSG #a :caf\xe9");  // not converted yet
+  const auto whole = framer.next(input);
+  const auto decoded = raw_framer.decode(raw);
+  REQUIRE(decoded.status == LineFramer::Status::line);
+  CHECK(decoded.line == "PRIVMSG #a :caf\xc3\xa9");
+  CHECK(decoded.line == whole.line);
+  CHECK(decoded.consumed == whole.consumed);
+  // Skipped between the two: the framer goes on with the next line.
+  auto next = raw_framer.next_raw(input.substr(raw.consumed));
+  CHECK(next.line == "PING x");
+  // With fallback reject the error comes at decode.
+  LineFramer strict(Fallback::reject);
+  raw = strict.next_raw(input);
+  CHECK(raw.status == LineFramer::Status::line);
+  CHECK(strict.decode(raw).error == ParseError::bad_encoding);
+  // An overlong line is an error already as sent, and decode leaves it one.
+  const std::string long_line = std::string(20000, 'a') + "\r\n";
+  raw = LineFramer().next_raw(long_line);
+  CHECK(raw.error == ParseError::line_too_long);
+  CHECK(LineFramer().decode(raw).status == LineFramer::Status::error);
+}
+
 TEST_CASE("irc codec: several lines in one buffer") {
   auto r = run("NICK a\r\nUSER a 0 * :A\nPING x\r\n", false);
   REQUIRE(r.size() == 3);
