@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <initializer_list>
 #include <stdexcept>
@@ -748,4 +750,32 @@ TEST_CASE("shared reads: a follower that becomes the leader parses the copies it
   CHECK_FALSE(SharedReads::take_handed(f.st, raw, 0));
   ch.read(f, "bob", "two");
   CHECK(f.shown == std::vector<std::string>{"bob: a", "bob: two"});  // once
+}
+
+TEST_CASE("shared reads: line hashes tell apart lines that differ in a byte, a length or a seed") {
+  // Every line of 0 to 199 bytes, and every copy of the longest with one byte changed: all
+  // distinct, and each the same when hashed again.
+  std::string line;
+  std::vector<std::uint64_t> seen;
+  for (std::size_t n = 0; n < 200; ++n) {
+    seen.push_back(SharedReads::hash(line));
+    CHECK(SharedReads::hash(line) == seen.back());
+    line.push_back(static_cast<char>('a' + n % 26));
+  }
+  for (std::size_t i = 0; i < line.size(); ++i)
+    for (const char c : {'\0', '\x80', '\xff', ' '}) {
+      std::string changed = line;
+      changed[i] = c;
+      seen.push_back(SharedReads::hash(changed));
+    }
+  // The same bytes with another seed: the nick and text of line_hash cannot trade places.
+  seen.push_back(SharedReads::hash(line, 1));
+  seen.push_back(SharedReads::hash(line, 2));
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  CHECK(SharedReads::line_hash("ab", "c", false) != SharedReads::line_hash("a", "bc", false));
+  CHECK(SharedReads::line_hash("a", "b", false) != SharedReads::line_hash("b", "a", false));
+  CHECK(SharedReads::line_hash("a", "b", false) != SharedReads::line_hash("a", "b", true));
+  CHECK(SharedReads::nick_hash("Alice") == SharedReads::nick_hash("aLICE"));
+  CHECK(SharedReads::nick_hash("alice") != SharedReads::nick_hash("alice_"));
 }
