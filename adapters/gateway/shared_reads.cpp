@@ -1,8 +1,7 @@
 #include "adapters/gateway/shared_reads.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <random>
+#include <functional>
 
 #include "protocols/irc/text.hpp"
 
@@ -29,51 +28,10 @@ std::uint64_t mix(std::uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-// A key drawn once per process: which lines collide is not known outside it, so an IRC user
-// cannot pick a line that a follower would take for another one it was handed (take_handed).
-// std::hash was unkeyed (murmur with a fixed seed, for which collisions that hold whatever
-// the seed are published), at about the same cost: ~1 instruction per byte.
-struct HashKey {
-  std::uint64_t in, out;
-};
-const HashKey& hash_key() {
-  static const HashKey key = [] {
-    std::random_device rd;
-    auto word = [&] { return (std::uint64_t{rd()} << 32) ^ rd(); };
-    return HashKey{word(), word()};
-  }();
-  return key;
-}
-
-// Eight bytes a round: each round is a bijection of the state (xor, multiply by an odd
-// constant, xorshift), so lines of one length that differ within one eight-byte word never
-// collide.
-std::uint64_t bytes_hash(std::string_view s, std::uint64_t h) {
-  auto round = [&h](std::uint64_t w) {
-    h = (h ^ w) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
-  };
-  const char* p = s.data();
-  std::size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    round(w);
-  }
-  if (n > 0) {
-    std::uint64_t w = 0;
-    for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-    round(w);
-  }
-  return h;
-}
 }  // namespace
 
 std::uint64_t SharedReads::hash(std::string_view s, std::uint64_t seed) {
-  const HashKey& k = hash_key();
-  // The length first: the last round's bytes are padded with zeros.
-  return mix(bytes_hash(s, mix(seed ^ k.in) ^ s.size()) ^ k.out);
+  return mix(seed) ^ std::hash<std::string_view>{}(s);
 }
 
 std::uint64_t SharedReads::nick_hash(std::string_view nick) {
