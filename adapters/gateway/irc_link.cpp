@@ -34,7 +34,9 @@ std::size_t IrcLink::on_data(std::string_view data) {
     owner_->on_irc_message(m);
     line_ = {};
     if (owner_ && owner_->take_hold()) {
-      used -= raw.consumed;  // this line and the rest wait in the buffer
+      // This line and the rest wait in the buffer (not an overlong line's tail dropped
+      // before it: fed again, it would be read as a line).
+      used -= raw.consumed - raw.discarded;
       break;
     }
   }

@@ -202,12 +202,12 @@ LineFramer::Result LineFramer::next_raw(std::string_view buf) {
   auto lf = buf.find('\n');
   if (discarding_) {
     if (lf == std::string_view::npos) {
-      r.consumed = buf.size();
+      r.consumed = r.discarded = buf.size();
       return r;
     }
     discarding_ = false;
     buf.remove_prefix(lf + 1);
-    r.consumed = lf + 1;
+    r.consumed = r.discarded = lf + 1;
     lf = buf.find('\n');
   }
   std::size_t base = r.consumed;

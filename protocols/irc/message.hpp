@@ -87,6 +87,9 @@ class LineFramer {
   struct Result {
     Status status = Status::need_more;
     std::size_t consumed = 0;  // bytes of the input used (the caller drops them)
+    // Of consumed, the tail of an overlong line dropped ahead of this result: a caller that
+    // keeps this line for later (IrcLink's take_hold) keeps only consumed - discarded.
+    std::size_t discarded = 0;
     std::string_view line;     // Status::line: without CR/LF (maybe in scratch after fallback)
     ParseError error = ParseError::none;
   };

@@ -191,6 +191,25 @@ TEST_CASE("irc codec: next_raw gives the bytes as sent, decode what next gives")
   CHECK(LineFramer().decode(raw).status == LineFramer::Status::error);
 }
 
+TEST_CASE("irc codec: the tail of an overlong line dropped before a line is counted apart") {
+  LineFramer f;
+  const std::string head(kMaxLine + 10, 'a');
+  auto r = f.next_raw(head);  // no LF yet: dropped, and the rest up to the LF will be
+  CHECK(r.error == ParseError::line_too_long);
+  CHECK(r.consumed == head.size());
+  r = f.next_raw("bbb");
+  CHECK(r.status == LineFramer::Status::need_more);
+  CHECK(r.consumed == 3);
+  CHECK(r.discarded == 3);
+  r = f.next_raw("tail\r\nPING x\r\n");
+  REQUIRE(r.status == LineFramer::Status::line);
+  CHECK(r.line == "PING x");
+  CHECK(r.consumed == 14);
+  CHECK(r.discarded == 6);  // "tail\r\n": not this line's bytes
+  r = f.next_raw("PING y\r\n");
+  CHECK(r.discarded == 0);
+}
+
 TEST_CASE("irc codec: several lines in one buffer") {
   auto r = run("NICK a\r\nUSER a 0 * :A\nPING x\r\n", false);
   REQUIRE(r.size() == 3);
