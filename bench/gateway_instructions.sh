@@ -5,10 +5,12 @@
 # time: a cold cache costs more than an instruction, and the kernel is not counted.
 #
 # The bench runs the case for 40 s at --rate (default 200) with parleyd under callgrind
-# (about ten times slower: still under a core at 200 msgs/s); 15 s in the counters are
-# zeroed, 20 s later dumped. Messages in the window: the calls of Gateway::on_message (x2i,
-# one per XMPP message) or Puppet::on_privmsg divided by the occupants (i2x, one per puppet
-# that reads the line: the leader's, its followers' and the out-of-step ones' reads).
+# (about ten times slower: still under a core at 200 msgs/s); 15 s after the bench starts
+# parleyd the counters are zeroed, 20 s later dumped. Messages in the window: the calls of
+# Gateway::on_message (x2i: one per XMPP message) or of Puppet::deliver_line divided by the
+# occupants (i2x: each occupant's copy of an IRC line passes there once, whichever puppet
+# read it). A count well under rate x 20 means the window began before the load did (a
+# slow start under callgrind): the script says so.
 #   bench/gateway_instructions.sh PARLEYD x2i|i2x [more gateway_vs_biboumi.py args]
 # Prints the instructions per message and the functions with the most, self and inclusive;
 # CALLGRIND_KEEP=FILE keeps the dump.
@@ -16,26 +18,31 @@ set -euo pipefail
 bin=$(realpath "$1")
 case=$2
 shift 2
+[[ $case == x2i || $case == i2x ]] || { echo "the case is x2i or i2x, not $case" >&2; exit 2; }
 command -v valgrind > /dev/null || { echo "valgrind is not installed (apt install valgrind)" >&2; exit 2; }
+keep=${CALLGRIND_KEEP:+$(realpath -m "$CALLGRIND_KEEP")}
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+bench=
+trap '[[ -z $bench ]] || kill "$bench" 2> /dev/null; rm -rf "$out"' EXIT
 cat > "$out/parleyd" << EOF
 #!/bin/sh
-exec valgrind --tool=callgrind --callgrind-out-file=$out/cg.%p "$bin" "\$@"
+exec valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" "\$@"
 EOF
 chmod +x "$out/parleyd"
-occupants=10
+occupants=10 rate=200
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
-  [[ ${args[i]} == --occupants ]] && occupants=${args[i + 1]}
+  case ${args[i]} in
+    --occupants) occupants=${args[i + 1]:?} ;;
+    --occupants=*) occupants=${args[i]#*=} ;;
+    --rate) rate=${args[i + 1]:?} ;;
+    --rate=*) rate=${args[i]#*=} ;;
+    --quick) echo "--quick changes the counts; not with this script" >&2; exit 2 ;;
+  esac
 done
-has_rate=0
-for a in "$@"; do [[ $a == --rate ]] && has_rate=1; done
-rate=()
-((has_rate)) || rate=(--rate 200)
 /usr/bin/python3 bench/gateway_vs_biboumi.py --parleyd "$out/parleyd" --repeat 1 --seconds 40 --gateways parley \
-  --cases "$case" --ircd inspircd "${rate[@]}" "$@" > "$out/bench.log" 2>&1 &
+  --cases "$case" --ircd inspircd --rate "$rate" "$@" > "$out/bench.log" 2>&1 &
 bench=$!
 for _ in $(seq 1 240); do
   grep -q "starting parley" "$out/bench.log" && break
@@ -47,9 +54,10 @@ callgrind_control -z "$pid" > /dev/null
 sleep 20
 callgrind_control -d "$pid" > /dev/null
 wait "$bench" || true
+bench=
 grep "parley $case" "$out/bench.log" || { tail -5 "$out/bench.log"; exit 1; }
 dump=$(ls "$out"/cg.*.1 | head -1)
-[[ -z ${CALLGRIND_KEEP:-} ]] || cp "$dump" "$CALLGRIND_KEEP"  # for callgrind_annotate --tree=caller
+[[ -z $keep ]] || cp "$dump" "$keep"  # for callgrind_annotate --tree=caller
 # Calls of the per-message function: the counts of its callers' lines ("<") in its own
 # section ("*") of the caller tree.
 calls() {
@@ -67,9 +75,12 @@ total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",
 if [[ $case == x2i ]]; then
   msgs=$(calls "parley::adapters::gateway::Gateway::on_message(")
 else
-  msgs=$(($(calls "parley::adapters::gateway::Puppet::on_privmsg(") / occupants))
+  msgs=$(($(calls "parley::adapters::gateway::Puppet::deliver_line(") / occupants))
 fi
 ((msgs > 0)) || { echo "no messages counted in the window" >&2; exit 1; }
+expected=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 20 }')
+((msgs * 10 >= expected * 9)) ||
+  echo "WARNING: $msgs messages in the window, not ~$expected: it began before the load (or the gateway fell behind)"
 echo "instructions: $total in $msgs messages: $((total / msgs)) per message"
 echo "--- most instructions, self:"
 callgrind_annotate --threshold=100 "$dump" 2>/dev/null | sed -n '/file:function/,$p' | grep -v "(100.0%)" |

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the XMPP servers the benchmarks compare parleyd against (Prosody, ejabberd) and
-# the IRC ones (ngircd, InspIRCd). Run as root; idempotent. Only the packages: the bench
+# the IRC ones (ngircd, InspIRCd), and strace and valgrind for gateway_syscalls.sh and
+# gateway_instructions.sh. Run as root; idempotent. Only the packages: the bench
 # scripts run every server as a child process on private configs and loopback ports, so
 # no system service must start, now or at boot.
 set -euo pipefail
 
-pkgs=(prosody ejabberd ngircd inspircd openssl procps strace)
+pkgs=(prosody ejabberd ngircd inspircd openssl procps strace valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
