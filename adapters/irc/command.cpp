@@ -21,7 +21,9 @@ void CommandRegistry::add(std::span<const Command> group) {
 }
 
 std::string_view CommandRegistry::upper(std::string_view name, char* buf) const {
-  if (name.size() > longest_) return {};
+  // longest_ <= kMaxName (add): the second test is for gcc 12, which cannot see that and
+  // warned of an overflow of find()'s buffer in optimised builds.
+  if (name.size() > longest_ || name.size() > kMaxName) return {};
   for (std::size_t i = 0; i < name.size(); ++i) {
     char ch = name[i];
     buf[i] = (ch >= 'a' && ch <= 'z') ? static_cast<char>(ch - 'a' + 'A') : ch;
