@@ -184,8 +184,10 @@ class SharedReads {
   // The hash of a line as read from the socket, tags and prefix included (IrcLink).
   static std::uint64_t raw_hash(std::string_view line) { return hash(line, 0x524157); }  // "RAW"
   // A follower's line, before it is parsed, whose raw_hash is `raw`: if it is the next line
-  // the leader handed in st, byte for byte, it is consumed here exactly as line() would
-  // (skipped) and true; else false (parse it and call line()). Nine followers' copies of a
+  // the leader handed in st (the same 64-bit hash of its bytes: std::hash, unkeyed, so a
+  // sender could craft two lines of its own that one follower takes for each other), it is
+  // consumed here exactly as line() would (skipped) and true; else false (parse it and call
+  // line()). Nine followers' copies of a
   // line at ten occupants cost ~1,700 instructions each parsed (bench x2i, session 40).
   // own: the reader's own nick_hash when its own lines come back to it (echo-message; 0:
   // they do not): such a line goes its own way, never skipped here.
