@@ -208,6 +208,13 @@ TEST_CASE("irc codec: the tail of an overlong line dropped before a line is coun
   CHECK(r.discarded == 6);  // "tail\r\n": not this line's bytes
   r = f.next_raw("PING y\r\n");
   CHECK(r.discarded == 0);
+  // The first overlong part counts as the error's own bytes; a tail then an error.
+  r = f.next_raw(head);
+  CHECK(r.discarded == 0);
+  r = f.next_raw("end\n" + head + "\n");
+  CHECK(r.error == ParseError::line_too_long);
+  CHECK(r.discarded == 4);
+  CHECK(r.consumed == 4 + head.size() + 1);
 }
 
 TEST_CASE("irc codec: several lines in one buffer") {
