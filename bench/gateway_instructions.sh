@@ -38,7 +38,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --occupants=*) occupants=${args[i]#*=} ;;
     --rate) rate=${args[i + 1]:?} ;;
     --rate=*) rate=${args[i]#*=} ;;
-    --quick) echo "--quick changes the counts; not with this script" >&2; exit 2 ;;
+    --quick | --seconds* | --repeat* | --cases* | --gateways*)
+      echo "${args[i]%%=*} is this script's to set" >&2
+      exit 2
+      ;;
   esac
 done
 /usr/bin/python3 bench/gateway_vs_biboumi.py --parleyd "$out/parleyd" --repeat 1 --seconds 40 --gateways parley \
@@ -46,6 +49,7 @@ done
 bench=$!
 for _ in $(seq 1 240); do
   grep -q "starting parley" "$out/bench.log" && break
+  kill -0 "$bench" 2> /dev/null || { tail -5 "$out/bench.log"; exit 1; }  # it ended early
   sleep 0.5
 done
 sleep 15
@@ -80,7 +84,8 @@ fi
 ((msgs > 0)) || { echo "no messages counted in the window" >&2; exit 1; }
 expected=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 20 }')
 ((msgs * 10 >= expected * 9)) ||
-  echo "WARNING: $msgs messages in the window, not ~$expected: it began before the load (or the gateway fell behind)"
+  echo "WARNING: $msgs messages in the window, not ~$expected: it began before the load, the gateway fell" \
+    "behind, or the counted function was inlined at a call site"
 echo "instructions: $total in $msgs messages: $((total / msgs)) per message"
 echo "--- most instructions, self:"
 callgrind_annotate --threshold=100 "$dump" 2>/dev/null | sed -n '/file:function/,$p' | grep -v "(100.0%)" |

@@ -959,4 +959,7 @@ def ratio_lines(results: dict, raw: dict) -> list[str]:
 
 
 if __name__ == "__main__":
+    # Killed by a wrapper (gateway_instructions.sh on failure): the servers and gateways it
+    # started in their own sessions are stopped by the finally blocks, not orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
