@@ -187,8 +187,8 @@ class SharedReads {
   // the leader handed in st (the same 64-bit hash of its bytes: std::hash, unkeyed, so a
   // sender could craft two lines of its own that one follower takes for each other), it is
   // consumed here exactly as line() would (skipped) and true; else false (parse it and call
-  // line()). Nine followers' copies of a
-  // line at ten occupants cost ~1,700 instructions each parsed (bench x2i, session 40).
+  // line()). Eight or nine followers' copies of a line at ten occupants cost ~1,700
+  // instructions each parsed (bench x2i, session 40).
   // own: the reader's own nick_hash when its own lines come back to it (echo-message; 0:
   // they do not): such a line goes its own way, never skipped here.
   static bool take_handed(SharedChannel& st, std::uint64_t raw, std::uint64_t own);
