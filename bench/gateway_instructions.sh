@@ -22,9 +22,7 @@ shift 2
 command -v valgrind > /dev/null || { echo "valgrind is not installed (apt install valgrind)" >&2; exit 2; }
 keep=${CALLGRIND_KEEP:+$(realpath -m "$CALLGRIND_KEEP")}
 cd "$(dirname "$0")/.."
-out=$(mktemp -d)
-bench=
-trap '[[ -z $bench ]] || kill "$bench" 2> /dev/null; rm -rf "$out"' EXIT
+source bench/gateway_case.sh
 cat > "$out/parleyd" << EOF
 #!/bin/sh
 exec valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" "\$@"
@@ -44,22 +42,13 @@ for ((i = 0; i < ${#args[@]}; i++)); do
       ;;
   esac
 done
-/usr/bin/python3 bench/gateway_vs_biboumi.py --parleyd "$out/parleyd" --repeat 1 --seconds 40 --gateways parley \
-  --cases "$case" --ircd inspircd --rate "$rate" "$@" > "$out/bench.log" 2>&1 &
-bench=$!
-for _ in $(seq 1 240); do
-  grep -q "starting parley" "$out/bench.log" && break
-  kill -0 "$bench" 2> /dev/null || { tail -5 "$out/bench.log"; exit 1; }  # it ended early
-  sleep 0.5
-done
+start_case "$out/parleyd" "$case" 40 --rate "$rate" "$@"
 sleep 15
 pid=$(pgrep -f "callgrind-out-file=$out/" | head -1)
 callgrind_control -z "$pid" > /dev/null
 sleep 20
 callgrind_control -d "$pid" > /dev/null
-wait "$bench" || true
-bench=
-grep "parley $case" "$out/bench.log" || { tail -5 "$out/bench.log"; exit 1; }
+end_case "$case" || exit 1
 dump=$(ls "$out"/cg.*.1 | head -1)
 [[ -z $keep ]] || cp "$dump" "$keep"  # for callgrind_annotate --tree=caller
 # Calls of the per-message function: the counts of its callers' lines ("<") in its own

@@ -9,20 +9,12 @@ bin=$(realpath "$1")
 case=$2
 shift 2
 cd "$(dirname "$0")/.."
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-/usr/bin/python3 bench/gateway_vs_biboumi.py --parleyd "$bin" --repeat 1 --seconds 20 --gateways parley \
-  --cases "$case" --ircd inspircd "$@" > "$out/bench.log" 2>&1 &
-bench=$!
-for _ in $(seq 1 240); do
-  grep -q "starting parley" "$out/bench.log" && break
-  sleep 0.5
-done
+source bench/gateway_case.sh
+start_case "$bin" "$case" 20 "$@"
 sleep 12
 pid=$(pgrep -n -f "^$bin")
 args=()
 for t in /proc/"$pid"/task/*; do args+=(-p "${t##*/}"); done
 timeout -s INT 5 strace -c -o "$out/strace.txt" "${args[@]}" 2>/dev/null || true
-wait "$bench" || true
-grep "parley $case" "$out/bench.log" || tail -5 "$out/bench.log"
+end_case "$case" || true
 cat "$out/strace.txt"
