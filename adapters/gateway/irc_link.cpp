@@ -30,7 +30,7 @@ std::size_t IrcLink::on_data(std::string_view data) {
     if (r.status != irc::LineFramer::Status::line) continue;  // not UTF-8, with fallback reject
     irc::Message m;
     if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
-    line_ = raw.line;  // as read: what a follower's skip_line hashes
+    line_ = raw.line;  // as read: a leader hashes it as its followers' skip_line hashes theirs
     owner_->on_irc_message(m);
     line_ = {};
     if (owner_ && owner_->take_hold()) {

@@ -7,8 +7,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "unit/fakes/run_until.hpp"
