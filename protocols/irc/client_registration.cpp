@@ -1,5 +1,7 @@
 #include "protocols/irc/client_registration.hpp"
 
+#include <algorithm>
+
 #include "protocols/common/ascii.hpp"
 #include "protocols/irc/text.hpp"
 
@@ -70,13 +72,38 @@ void ClientRegistration::fail(std::string why) {
   error_ = std::move(why);
 }
 
-void ClientRegistration::next_nick(std::string& out) {
+void ClientRegistration::next_nick(const Message& refusal, std::string& out) {
   ++attempt_;
   if (attempt_ >= kMaxNickAttempts) return fail("no nick accepted (last tried: " + nick_ + ")");
-  if (attempt_ < id_.nicks.size())
-    nick_ = id_.nicks[attempt_];
-  else
-    nick_ += '_';
+  tried_.push_back(nick_);
+  auto tried = [&](std::string_view n) {
+    return std::any_of(tried_.begin(), tried_.end(), [&](const std::string& t) { return equal_fold(t, n); });
+  };
+  std::string next;
+  if (attempt_ < id_.nicks.size()) {
+    next = id_.nicks[attempt_];
+  } else {
+    // The refused nick as the server names it (second parameter): a server that cuts a nick
+    // to its NICKLEN (Solanum, ratbox) names the cut one, and would cut a suffix off again.
+    std::string_view seen = refusal.nparams >= 2 ? refusal.param(1) : std::string_view(nick_);
+    if (seen.empty() || seen == "*") seen = nick_;
+    if (seen.size() < nick_.size()) nick_limit_ = seen.size();  // ours was cut: that is its NICKLEN
+    // 432 for a long nick (ngircd refuses what passes its NICKLEN): nine characters are what
+    // every server takes (RFC 2812 §1.2.1). Before 001 there is no ISUPPORT NICKLEN to read.
+    if (is(refusal, "432") && seen.size() > kShortNick && (nick_limit_ == 0 || nick_limit_ > kShortNick))
+      nick_limit_ = kShortNick;
+    std::string base(seen.substr(0, nick_limit_ ? nick_limit_ : seen.size()));
+    if (nick_limit_ == 0 || base.size() < nick_limit_)
+      next = base + '_';
+    else if (!tried(base))
+      next = base;
+    // Taken in every form tried: the end of the nick gives way to the attempt's number.
+    if (next.empty() || tried(next)) {
+      const std::string n = std::to_string(attempt_);
+      next = base.substr(0, base.size() > n.size() ? base.size() - n.size() : 1) + n;
+    }
+  }
+  nick_ = std::move(next);
   LineWriter(out).command("NICK").param(nick_).end();
 }
 
@@ -120,7 +147,7 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
     }
     // ERR_ERRONEUSNICKNAME, ERR_NICKNAMEINUSE, ERR_NICKCOLLISION, ERR_UNAVAILRESOURCE
     if (is(m, "432") || is(m, "433") || is(m, "436") || is(m, "437")) {
-      next_nick(out);
+      next_nick(m, out);
       return phase_ == Phase::failed ? Event::failed : Event::none;
     }
     return Event::none;

@@ -8,7 +8,9 @@
 //   CAP:      CapNegotiator; when "sasl" is enabled and credentials are set, SaslClient
 //             (SCRAM-SHA-256 preferred, else PLAIN), then CAP END whatever its outcome
 //   433/432/436/437 before 001: the next nick candidate (the configured ones, then the
-//             first with '_' appended), at most kMaxNickAttempts
+//             refused one with '_' appended; one the server cut to its NICKLEN, or a long
+//             one it refused, cut to nine and then with its end replaced by a number), at
+//             most kMaxNickAttempts
 //   001:      registered; the nick the server knows us by is its first parameter
 //   005:      ISUPPORT tokens (CHANTYPES, PREFIX) into isupport()
 //   PING:     PONG with the same token, before and after registration
@@ -49,6 +51,8 @@ struct ClientIdentity {
 std::string webirc_line(const ClientIdentity::Webirc& w);
 
 inline constexpr std::size_t kMaxNickAttempts = 8;
+// The nick length every server takes (RFC 2812 §1.2.1): a long nick refused with 432 is cut to it.
+inline constexpr std::size_t kShortNick = 9;
 
 class ClientRegistration {
  public:
@@ -82,7 +86,7 @@ class ClientRegistration {
   bool sasl_tried() const { return sasl_ != nullptr; }
 
  private:
-  void next_nick(std::string& out);
+  void next_nick(const Message& refusal, std::string& out);
   void fail(std::string why);
 
   ClientIdentity id_;
@@ -92,6 +96,8 @@ class ClientRegistration {
   std::string nick_;
   std::string error_;
   std::size_t attempt_ = 0;
+  std::vector<std::string> tried_;  // nicks sent and refused (at most kMaxNickAttempts)
+  std::size_t nick_limit_ = 0;      // the nick length the server showed it takes (0: unknown)
   Phase phase_ = Phase::idle;
 };
 

@@ -82,6 +82,37 @@ TEST_CASE("client registration: nick collisions try the next candidate, then giv
   CHECK(stuck.error().find("no nick accepted") != std::string::npos);
 }
 
+TEST_CASE(
+    "client registration: a server that cuts nicks to its NICKLEN, or refuses long ones, still takes one") {
+  // Solanum cuts "alexander_" to its NICKLEN 9 and names the cut nick in its 433: a suffix
+  // would be cut off again, so the end of the nick gives way to a number.
+  ClientRegistration cut(ident({"alexander"}));
+  std::string out;
+  cut.start(out);
+  auto f = feed(cut, ":srv 433 * alexander :Nickname is already in use");
+  CHECK(f.out == "NICK alexander_\r\n");
+  f = feed(cut, ":srv 433 * alexander :Nickname is already in use");
+  CHECK(f.out == "NICK alexande2\r\n");
+  f = feed(cut, ":srv 433 * alexande2 :Nickname is already in use");
+  CHECK(f.out == "NICK alexande3\r\n");
+  CHECK(feed(cut, ":srv 001 alexande3 :Welcome").event == Event::registered);
+
+  // ngircd refuses a nick longer than its NICKLEN with 432: cut to nine, then as above.
+  ClientRegistration longer(ident({"averylongnickname"}));
+  longer.start(out);
+  f = feed(longer, ":srv 432 * averylongnickname :Nickname too long");
+  CHECK(f.out == "NICK averylong\r\n");
+  f = feed(longer, ":srv 433 * averylong :Nickname already in use");
+  CHECK(f.out == "NICK averylon2\r\n");  // no longer than what it took
+  CHECK(feed(longer, ":srv 001 averylon2 :Welcome").event == Event::registered);
+
+  // a refusal that does not name the nick is about ours
+  ClientRegistration one(ident({"x"}));
+  one.start(out);
+  CHECK(feed(one, ":srv 433 * x :in use").out == "NICK x_\r\n");
+  CHECK(feed(one, ":srv 436 :collision").out == "NICK x__\r\n");
+}
+
 TEST_CASE("client registration: PING is answered before and after registration") {
   ClientRegistration r(ident({"a"}));
   std::string out;
