@@ -29,7 +29,9 @@ std::size_t IrcLink::on_data(std::string_view data) {
     const auto r = framer_.decode(raw);
     if (r.status != irc::LineFramer::Status::line) continue;  // not UTF-8, with fallback reject
     irc::Message m;
-    if (irc::parse_line(r.line, m) != irc::ParseError::none) continue;
+    if (irc::parse_line(r.line, m, r.converted ? irc::kMaxConvertedBody : irc::kMaxBody) !=
+        irc::ParseError::none)
+      continue;
     line_ = raw.line;  // as read: a leader hashes it as its followers' skip_line hashes theirs
     owner_->on_irc_message(m);
     line_ = {};

@@ -53,7 +53,7 @@ std::size_t IrcConnection::on_data(std::string_view data) {
     used += r.consumed;
     if (r.status == protocols::irc::LineFramer::Status::need_more) break;
     if (r.status == protocols::irc::LineFramer::Status::line)
-      server_->handle_input(*keep, Incoming{r.line, protocols::irc::ParseError::none});
+      server_->handle_input(*keep, Incoming{r.line, protocols::irc::ParseError::none, r.converted});
     else {
       // An over-long line or bytes that are not text (irc.fallback_encoding: reject).
       server_->runtime().core.metrics().rejected(core::Protocol::irc,

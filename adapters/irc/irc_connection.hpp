@@ -20,6 +20,7 @@ class IrcClient;
 struct Incoming {
   std::string_view line;  // empty with error set: a line that could not be framed
   protocols::irc::ParseError error = protocols::irc::ParseError::none;
+  bool converted = false;  // decoded from latin-1 (LineFramer::Result::converted)
 };
 
 struct FloodPolicy {

@@ -207,12 +207,12 @@ void IrcServer::handle_input(IrcClient& c, const Incoming& in) {
       numeric(c, 417, {}, "Input line was too long");
     return;
   }
-  handle_line(c, in.line);
+  handle_line(c, in.line, in.converted ? pi::kMaxConvertedBody : pi::kMaxBody);
 }
 
-void IrcServer::handle_line(IrcClient& c, std::string_view line) {
+void IrcServer::handle_line(IrcClient& c, std::string_view line, std::size_t max_body) {
   pi::Message m;
-  auto err = pi::parse_line(line, m);
+  auto err = pi::parse_line(line, m, max_body);
   if (err == pi::ParseError::line_too_long || err == pi::ParseError::tags_too_long) {
     numeric(c, 417, {}, "Input line was too long");
     return;

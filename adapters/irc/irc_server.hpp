@@ -40,7 +40,8 @@ class IrcServer : public std::enable_shared_from_this<IrcServer>, private IrcNic
   void handle_lines(IrcClient& c, std::vector<Incoming>& lines);  // then flush()
   // One framed line (or framing error) of c's; the caller calls flush() after a batch.
   void handle_input(IrcClient& c, const Incoming& in);
-  void handle_line(IrcClient& c, std::string_view line);  // one line (tests)
+  // One line (tests); max_body: parse_line's (kMaxConvertedBody for a line decoded from latin-1).
+  void handle_line(IrcClient& c, std::string_view line, std::size_t max_body = protocols::irc::kMaxBody);
   // The connection is gone: close the core session, forget the client.
   void detach(IrcClient& c, const std::string& reason);
   // Disconnect everyone (plugin stop).

@@ -136,7 +136,7 @@ bool is_command(std::string_view c) {
 }
 }  // namespace
 
-ParseError parse_line(std::string_view line, Message& m) {
+ParseError parse_line(std::string_view line, Message& m, std::size_t max_body) {
   // Only what a parse sets is reset: params past nparams are never read (param() checks),
   // and a whole `m = Message{}` cost a zeroed temporary and its copy, ~300 bytes, per line
   // (each gateway puppet parses its own copy of every channel line, bench/README.md).
@@ -164,7 +164,7 @@ ParseError parse_line(std::string_view line, Message& m) {
     skip_spaces();
     if (i >= n) return ParseError::no_command;
   }
-  if (n - i + 2 > kMaxBody) return ParseError::line_too_long;
+  if (n - i + 2 > max_body) return ParseError::line_too_long;
   skip_spaces();
   if (i >= n) return m.tags.empty() ? ParseError::empty : ParseError::no_command;
   if (line[i] == ':') {
@@ -253,6 +253,7 @@ LineFramer::Result LineFramer::decode(Result r) {
     scratch_.clear();
     latin1_to_utf8(line, scratch_);
     r.line = scratch_;
+    r.converted = true;
   }
   return r;
 }

@@ -19,6 +19,7 @@
 namespace parley::protocols::irc {
 
 inline constexpr std::size_t kMaxBody = 512;        // incl. CRLF
+inline constexpr std::size_t kMaxConvertedBody = 2 * kMaxBody;  // latin-1 decoded to UTF-8
 inline constexpr std::size_t kMaxTagSection = 8191;  // incl. '@' and the trailing space
 inline constexpr std::size_t kMaxParams = 15;
 inline constexpr std::size_t kMaxLine = kMaxTagSection + kMaxBody;
@@ -50,7 +51,9 @@ struct Message {
 
 // Splits one line (without CR/LF) into a Message of views into `line`. On bad_command,
 // tags, prefix and command are already set (a server answers ERR_UNKNOWNCOMMAND naming it).
-ParseError parse_line(std::string_view line, Message& out);
+// max_body: kMaxConvertedBody for a line LineFramer decoded from latin-1 (its bytes as sent
+// kept kMaxBody; each high byte became two).
+ParseError parse_line(std::string_view line, Message& out, std::size_t max_body = kMaxBody);
 
 // Iterates the tag section: key and raw (escaped) value; value empty when absent.
 struct Tag {
@@ -91,6 +94,7 @@ class LineFramer {
     // keeps this line for later (IrcLink's take_hold) keeps only consumed - discarded.
     std::size_t discarded = 0;
     std::string_view line;     // Status::line: without CR/LF (maybe in scratch after fallback)
+    bool converted = false;    // decoded from latin-1: parse it with kMaxConvertedBody
     ParseError error = ParseError::none;
   };
 

@@ -98,6 +98,18 @@ TEST_CASE("IrcLink: a line is offered to skip_line as sent, before the latin-1 f
   CHECK(l.owner.as_read == std::vector<std::string>{"PRIVMSG #a :caf\xe9 two"});
 }
 
+TEST_CASE("IrcLink: a long latin-1 line that doubles when converted still reaches its owner") {
+  Linked l;
+  // 480 bytes as sent (under the 512 of RFC 1459), ~880 once each \xe9 is two bytes of UTF-8:
+  // parsed with the limit the bytes as sent kept, not dropped as too long.
+  const std::string text(400, '\xe9');
+  l.write("PRIVMSG #a :" + text + "\r\nPRIVMSG #a :after\r\n");
+  REQUIRE(test::run_until(l.io, [&] { return l.owner.handled.size() == 2; }));
+  std::string utf8;
+  for (int i = 0; i < 400; ++i) utf8 += "\xc3\xa9";
+  CHECK(l.owner.handled == std::vector<std::string>{utf8, "after"});
+}
+
 TEST_CASE(
     "IrcLink: a line kept for later after an overlong one is fed again without the overlong one's tail") {
   Linked l;

@@ -399,6 +399,25 @@ TEST_CASE("irc server: line limits answer 417") {
   CHECK(has(out, "PONG"));
 }
 
+TEST_CASE("irc server: a latin-1 line that doubles when decoded is not too long") {
+  World w;
+  auto a = w.registered("ann");
+  auto b = w.registered("bea");
+  w.send(*a, "JOIN #l");
+  w.send(*b, "JOIN #l");
+  World::take(*a);
+  World::take(*b);
+  // 494 bytes as sent; 974 once each \xe9 is UTF-8 (LineFramer's latin-1 fallback)
+  const std::string raw = "PRIVMSG #l :" + std::string(480, '\xe9');
+  protocols::irc::LineFramer framer;
+  const auto r = framer.next(raw + "\r\n");
+  REQUIRE(r.converted);
+  std::vector<adapters::irc::Incoming> lines{{r.line, protocols::irc::ParseError::none, r.converted}};
+  w.server->handle_lines(*a, lines);
+  CHECK_FALSE(has(World::take(*a), " 417 "));
+  CHECK(has(World::take(*b), "PRIVMSG #l :\xc3\xa9\xc3\xa9"));
+}
+
 TEST_CASE("irc server: TAGMSG relays client-only tags between message-tags clients") {
   World w;
   auto a = w.registered("ann");

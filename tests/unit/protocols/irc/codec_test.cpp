@@ -191,6 +191,22 @@ TEST_CASE("irc codec: next_raw gives the bytes as sent, decode what next gives")
   CHECK(LineFramer().decode(raw).status == LineFramer::Status::error);
 }
 
+TEST_CASE("irc codec: a latin-1 line is parsed with the limit its bytes as sent kept") {
+  const std::string line = "PRIVMSG #a :" + std::string(480, '\xe9') + "\r\n";  // 494 bytes as sent
+  LineFramer f;
+  const auto r = f.next(line);
+  REQUIRE(r.status == LineFramer::Status::line);
+  CHECK(r.converted);
+  Message m;
+  CHECK(parse_line(r.line, m) == ParseError::line_too_long);  // 974 bytes once converted
+  REQUIRE(parse_line(r.line, m, kMaxConvertedBody) == ParseError::none);
+  CHECK(m.param(1).size() == 960);
+  // Over the limit as sent: an error before any conversion.
+  CHECK(LineFramer().next("PRIVMSG #a :" + std::string(520, '\xe9') + "\r\n").status ==
+        LineFramer::Status::error);
+  CHECK_FALSE(LineFramer().next("PRIVMSG #a :x\r\n").converted);
+}
+
 TEST_CASE("irc codec: the tail of an overlong line dropped before a line is counted apart") {
   LineFramer f;
   const std::string head(kMaxLine + 10, 'a');
