@@ -39,7 +39,9 @@ std::optional<std::int64_t> key_of(std::string_view s) {
 bool matches(const MamQuery& q, const core::Message& m) {
   if (q.match_nothing) return false;
   if (q.start && m.timestamp < *q.start) return false;
-  if (q.end && m.timestamp > *q.end) return false;
+  // Inclusive to the millisecond: a line's stamp is sent in milliseconds (to_iso8601), and a
+  // client that sends one back as `end` wants that line (XEP-0313 §4.1.2 "equal to or earlier").
+  if (q.end && m.timestamp >= *q.end + std::chrono::milliseconds(1)) return false;
   if (q.with_nick && !protocols::ascii_equal_fold(*q.with_nick, m.nick)) return false;
   return true;
 }
@@ -131,6 +133,7 @@ MamParse parse_mam(const MamRequest& r, std::string_view room_jid, std::size_t p
     out.condition = "feature-not-implemented";
     return out;
   }
+  if (r.queryid.size() > kMaxQueryId) out.condition = "bad-request";
   if (!r.start.empty() && !(q.start = parse_datetime(r.start))) out.condition = "bad-request";
   if (!r.end.empty() && !(q.end = parse_datetime(r.end))) out.condition = "bad-request";
   if (!r.with.empty()) {
@@ -163,6 +166,16 @@ MamParse parse_mam(const MamRequest& r, std::string_view room_jid, std::size_t p
 core::Result<MamPage> mam_page(core::Store& store, const std::string& key, const MamQuery& q) {
   MamPage page;
   std::vector<StoredMessage>& got = page.items;
+  for (const std::int64_t id : {q.after, q.before}) {
+    if (id == 0) continue;
+    auto row = store.history_page(key, id - 1, id + 1, 1, false);
+    if (!row) return row.error();
+    if (row->empty()) {
+      page.unknown_id = true;
+      return page;
+    }
+  }
+  if (q.match_nothing) return page;  // 'with' is someone outside the channel: no walk
   if (!q.backward) {
     std::int64_t cursor = q.after;
     for (;;) {

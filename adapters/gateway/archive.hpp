@@ -47,17 +47,23 @@ struct MamQuery {
 };
 
 // A MAM request read against this channel (room_jid: its bare JID). On error, `condition`
-// names the XMPP error (bad-request for a malformed date or id, feature-not-implemented
-// for an unknown form field).
+// names the XMPP error (bad-request for a malformed date or an overlong queryid,
+// item-not-found for a malformed id, feature-not-implemented for an unknown form field).
 struct MamParse {
   MamQuery query;
   std::string condition;  // "" when the request is usable
 };
 MamParse parse_mam(const MamRequest& r, std::string_view room_jid, std::size_t page_max);
+// The longest queryid taken: it is copied into every result of the page (XEP-0313 §4.2), so
+// an unbounded one multiplies a request's size by the page's (clients send a UUID).
+constexpr std::size_t kMaxQueryId = 256;
 
 struct MamPage {
   std::vector<core::StoredMessage> items;  // oldest first
   bool complete = true;                    // XEP-0313 §4.2 <fin complete='true'/>: nothing left that way
+  // XEP-0313 §4.3: the <after/> or <before/> id names no line in the archive (never was, or
+  // gone with the retention): item-not-found, so that a client catching up learns of the gap.
+  bool unknown_id = false;
 };
 // Walks the archive in batches (at most the channel's retention in all) and returns one page.
 core::Result<MamPage> mam_page(core::Store& store, const std::string& key, const MamQuery& q);

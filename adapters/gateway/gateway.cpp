@@ -293,6 +293,7 @@ void Gateway::on_mam(const XmppIn& s) {
     spdlog::warn("gateway: archive of {}: {}", room, page.error().text);
     return error_reply(s, "wait", "internal-server-error", {});
   }
+  if (page->unknown_id) return error_reply(s, "cancel", "item-not-found", {});
   for (const auto& e : page->items)
     send(s.from, render_mam_result(room, s.from, s.mam->queryid, std::to_string(e.key),
                                    core::to_iso8601(e.message.timestamp), room + "/" + e.message.nick,

@@ -119,6 +119,49 @@ TEST_CASE("parse_mam: bounds, ids, dates, with, unknown fields") {
   CHECK(*w.with_nick == "Bob");
   CHECK_FALSE(query({.with = "#C%net@irc.localhost"}).with_nick);  // the room itself: everything
   CHECK(query({.with = "someone@else.org"}).match_nothing);
+  // the queryid is copied into every result: bounded
+  CHECK(parse_mam({.queryid = std::string(kMaxQueryId, 'q')}, "r", 10).condition.empty());
+  CHECK(parse_mam({.queryid = std::string(kMaxQueryId + 1, 'q')}, "r", 10).condition == "bad-request");
+}
+
+TEST_CASE("mam_page: an id that names no line is item-not-found") {
+  MemoryStore s;
+  fill(s, "k", 50, 20);  // keys 31..50 kept
+  auto ok = mam_page(s, "k", query({.after = "40"}));
+  REQUIRE(ok.ok());
+  CHECK_FALSE(ok->unknown_id);
+  CHECK(keys(ok->items).front() == 41);
+  for (const char* id : {"30", "51", "5000"}) {  // gone with the retention, not yet, never
+    CAPTURE(id);
+    auto after = mam_page(s, "k", query({.after = id}));
+    REQUIRE(after.ok());
+    CHECK(after->unknown_id);
+    CHECK(after->items.empty());
+    auto before = mam_page(s, "k", query({.before = id}));
+    CHECK(before->unknown_id);
+  }
+  CHECK(mam_page(s, "k", query({.after = "35", .before = "99"}))->unknown_id);
+  CHECK_FALSE(mam_page(s, "k", query({.before = ""}))->unknown_id);  // <before/>: the newest page
+  auto nobody = mam_page(s, "k", query({.with = "someone@else.org", .after = "35"}));
+  CHECK(nobody->items.empty());
+  CHECK(nobody->complete);
+  CHECK_FALSE(nobody->unknown_id);
+  CHECK(mam_page(s, "k", query({.with = "someone@else.org", .after = "5000"}))->unknown_id);
+}
+
+TEST_CASE("mam_page: end takes a line whose stamp, as sent in milliseconds, is end") {
+  MemoryStore s;
+  Message m;
+  m.kind = MessageKind::room;
+  m.nick = "alice";
+  m.body = "x";
+  m.timestamp = kT0 + std::chrono::microseconds(12345678);  // 00:00:12.345678, sent as 12.345
+  REQUIRE(s.append_history("k", m, 100).ok());
+  CHECK(to_iso8601(m.timestamp) == "2026-01-01T00:00:12.345Z");
+  CHECK(mam_page(s, "k", query({.end = "2026-01-01T00:00:12.345Z"}))->items.size() == 1);
+  CHECK(mam_page(s, "k", query({.start = "2026-01-01T00:00:12.345Z"}))->items.size() == 1);
+  CHECK(mam_page(s, "k", query({.end = "2026-01-01T00:00:12.344Z"}))->items.empty());
+  CHECK(mam_page(s, "k", query({.start = "2026-01-01T00:00:12.346Z"}))->items.empty());
 }
 
 TEST_CASE("mam_page: forward and backward RSM paging covers every line once") {
