@@ -256,16 +256,22 @@ void Gateway::on_iq(const XmppIn& s) {
   error_reply(s, "cancel", "service-unavailable", {});
 }
 
+namespace {
+std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p);
+}  // namespace
+
 // XEP-0410 §3: a ping to an occupant JID tells a client whether it is still joined. Not
 // joined (never, or no longer: a gateway restart, a component reconnection, a kick) is
 // <not-acceptable/>, so the client joins again; joined, the gateway answers for the occupant
 // it names (self-ping-optimization), and a nick not in the channel is <item-not-found/>.
 void Gateway::self_ping(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
-  if (!a || a->kind != GatewayAddress::Kind::channel)
-    return error_reply(s, "cancel", "service-unavailable", {});
+  if (!a) return error_reply(s, "cancel", "service-unavailable", {});
   auto net = find_network(a->server);
   Puppet* p = senders_puppet(s, net, a->server);
+  a = with_chantypes(a, p);  // a channel of a type only the network's CHANTYPES names ("+chan")
+  if (!a || a->kind != GatewayAddress::Kind::channel)
+    return error_reply(s, "cancel", "service-unavailable", {});
   if (!p || !p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
   if (!p->has_occupant(a->target, a->resource)) return error_reply(s, "cancel", "item-not-found", {});
   send(s.from, render_iq_result(addressed(s), s.from, s.id));
@@ -496,7 +502,8 @@ void Gateway::on_message(const XmppIn& s) {
 // changes are not mapped to IRC modes.
 void Gateway::on_muc_admin(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
-  const auto net = a ? find_network(a->server) : std::nullopt;
+  if (!a) return error_reply(s, "cancel", "bad-request", "not a room");
+  const auto net = find_network(a->server);
   Puppet* p = senders_puppet(s, net, a->server);
   a = with_chantypes(a, p);
   if (!a || a->kind != GatewayAddress::Kind::channel || !a->resource.empty())

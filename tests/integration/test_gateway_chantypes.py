@@ -2,7 +2,7 @@
 
 ngircd announces CHANTYPES=#&+ in ISUPPORT. Once alice's IRC connection has registered (she
 is in #test), `+plus%local@irc.localhost` is a channel: joining it makes her puppet JOIN
-+plus, and a message there reaches the raw IRC client in it.
++plus, a message there reaches the raw IRC client in it, and a self-ping says she is in.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_chantypes.py
 """
@@ -44,6 +44,10 @@ def test_chantypes_from_isupport_make_plus_a_channel():
             bob.send("PRIVMSG +plus :and back")
             m = run(next_where(alice.group, lambda m: m["body"] == "and back"))
             assert m["from"].bare == plus, m
+            # XEP-0410 self-ping there: joined (it was service-unavailable, the address read
+            # as a nick's before CHANTYPES applied, so clients rejoined at every ping)
+            alice.register_plugin("xep_0199")
+            run(alice.plugin["xep_0199"].send_ping(f"{plus}/alice", timeout=10))
             xc.bye(alice)
             bob.c.close()
     finally:
