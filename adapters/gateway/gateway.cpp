@@ -449,7 +449,7 @@ void Gateway::on_presence(const XmppIn& s) {
   if (!p->in_channel(a->target) && p->channels() >= options_.max_channels)
     return error_reply(s, "wait", "resource-constraint",
                        "too many channels on this network (irc.max_channels)");
-  p->join(s.from, a->target, a->server, a->resource, s.id, s.history);
+  p->join(s.from, a->target, a->server, a->resource, s.id, s.history, s.muc_join, s.password);
 }
 
 void Gateway::on_message(const XmppIn& s) {

@@ -75,6 +75,7 @@ struct XmppIn {
   std::vector<protocols::irc::Span> spans;
   bool muc_join = false;  // presence carried <x xmlns='http://jabber.org/protocol/muc'/>
   HistoryRequest history;  // its <history/>, when muc_join
+  std::string password;    // its <password/> (XEP-0045 §7.2.6), when muc_join: the channel's key
   std::optional<MamRequest> mam;  // an iq set carrying a XEP-0313 <query/>
   std::string iq_node;    // a disco query's 'node' (XEP-0030 §3.2), e.g. the commands node
   std::optional<CommandIn> command;  // an iq set's XEP-0050 <command/>

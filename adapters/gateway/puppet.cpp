@@ -182,6 +182,26 @@ std::string Puppet::occupant_jid(const Channel& c, std::string_view nick) const 
   jid += nick;
   return jid;
 }
+// The nick resource `r` knows itself by in `c`: that of its last self-presence, else the one
+// its join asked for (it has had none yet), else the link's or the wanted one. Never empty:
+// before the link is up the registration has no nick, and a presence from "room/" (an empty
+// resourcepart, RFC 7622 §3.4) is an invalid JID for which Prosody's mod_component closes
+// the component's stream, and with it every user's puppets.
+std::string_view Puppet::nick_known_to(const Channel& c, const std::string& r) const {
+  if (!c.self_nick.empty() && !c.waiting.count(r)) return c.self_nick;
+  if (auto asked = c.requested.find(r); asked != c.requested.end() && !asked->second.empty())
+    return asked->second;
+  if (!reg_.nick().empty()) return reg_.nick();
+  return wanted_nick();
+}
+std::string Puppet::join_line(const Channel& c) {
+  std::string line;
+  irc::LineWriter w(line);
+  w.command("JOIN").param(c.name);
+  if (!c.key.empty()) w.param(c.key);
+  w.end();
+  return line;
+}
 std::string Puppet::user_jid(std::string_view nick) const {
   return gateway_local(ascii_fold(nick), label_) + "@" + gw_.domain();
 }
@@ -363,11 +383,7 @@ void Puppet::on_registered() {
   link_->clear_deadline();
   arm_keepalive();
   // Rejoin (or join for the first time) every channel before anything queued for them.
-  for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) {
-    std::string line;
-    irc::LineWriter(line).command("JOIN").param(it->second.name).end();
-    queue_.push_front(std::move(line));
-  }
+  for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) queue_.push_front(join_line(it->second));
   pump();
 }
 
@@ -436,7 +452,8 @@ void Puppet::quit(std::string_view reason) {
 // ---- XMPP -> IRC -----------------------------------------------------------------------------
 
 void Puppet::join(const std::string& full_jid, const std::string& channel, const std::string& label,
-                  const std::string& nick, const std::string& id, const HistoryRequest& history) {
+                  const std::string& nick, const std::string& id, const HistoryRequest& history,
+                  bool muc_join, std::string_view password) {
   const std::string key = ascii_fold(channel);
   auto [it, fresh] = channels_.try_emplace(key);
   Channel& c = it->second;
@@ -448,14 +465,29 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     c.archive_key = gw_.archive_key_of(net_.name, channel);
   }
   const std::string want = irc_nick_of(nick);
+  // A key is one parameter (RFC 2812 §3.2.1: no space, no comma, which would start another
+  // key; never a leading ':'); control characters are not a key either.
+  if (!password.empty() && password.size() <= kMaxKey && password.front() != ':' &&
+      std::none_of(password.begin(), password.end(),
+                   [](char ch) { return ch == ' ' || ch == ',' || static_cast<unsigned char>(ch) < 0x20; }))
+    c.key = std::string(password);
   if (!fresh && c.resources.count(full_jid) && !c.waiting.count(full_jid)) {
     // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick. It
     // is the nick of every later registration too: a reconnection keeps it, and one asked
     // for while the link is down is taken there (rejoined_as tells the resources).
     // A presence update: to the link's nick, or to the one the room still knows (a rejoin
     // on another nick is told at the end of its NAMES).
-    if ((reg_.registered() && irc::equal_fold(want, reg_.nick())) || irc::equal_fold(want, c.self_nick))
+    if ((reg_.registered() && irc::equal_fold(want, reg_.nick())) || irc::equal_fold(want, c.self_nick)) {
+      // A join (<x/>) from a resource in the room already: a client that lost its state
+      // (a web client reloaded on the same full JID, a stream resumed elsewhere) waits for
+      // the whole join sequence again (XEP-0045 §7.2.3): occupants, self-presence, history,
+      // subject; once the channel is back on IRC if the link is down.
+      if (!muc_join) return;
+      c.history[full_jid] = history;
+      if (c.names_done && c.in_irc) return send_state(c, full_jid);
+      c.waiting.insert(full_jid);
       return;
+    }
     const std::string before = wanted_nick();
     identity_.nicks = {want};
     if (reg_.registered() && link_) {
@@ -472,21 +504,18 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
   if (c.names_done && c.in_irc) return send_state(c, full_jid);
   c.waiting.insert(full_jid);
   // While the link is down (reg_ still says registered) on_registered joins it with the rest.
-  if (fresh && reg_.registered() && link_) {
-    std::string line;
-    irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue_control(std::move(line), true);  // a JOIN jumps the queue: messages for it follow it
-  }
+  if (fresh && reg_.registered() && link_)
+    enqueue_control(join_line(c), true);  // a JOIN jumps the queue: messages for it follow it
 }
 
 void Puppet::leave(const std::string& full_jid, const std::string& channel, std::string_view status) {
   Channel* c = find_channel(channel);
   if (!c || !c->resources.count(full_jid)) return;
   // XEP-0045 §7.14: the leaving resource gets its own unavailable presence.
-  gw_.send(
-      full_jid,
-      render_occupant_presence(
-          {.from = occupant_jid(*c, reg_.nick()), .to = full_jid, .unavailable = true, .statuses = {110}}));
+  gw_.send(full_jid, render_occupant_presence({.from = occupant_jid(*c, nick_known_to(*c, full_jid)),
+                                               .to = full_jid,
+                                               .unavailable = true,
+                                               .statuses = {110}}));
   c->resources.erase(full_jid);
   c->waiting.erase(full_jid);
   c->requested.erase(full_jid);
@@ -616,8 +645,8 @@ bool Puppet::say(const std::string& full_jid, const std::string& channel, std::s
 void Puppet::reflect(Channel& c, std::string_view id, std::string_view body, std::string_view sid) {
   const std::string_view room = sid.empty() ? std::string_view() : std::string_view(room_jid(c));
   for (const auto& r : c.resources)
-    gw_.send(r, render_message(occupant_jid(c, reg_.nick()), r, "groupchat", body, nullptr, id, {}, {}, {},
-                               sid, room));
+    gw_.send(r, render_message(occupant_jid(c, nick_known_to(c, r)), r, "groupchat", body, nullptr, id, {},
+                               {}, {}, sid, room));
 }
 
 // The link is gone with lines written to the channel that the server never echoed: it did
@@ -1119,7 +1148,7 @@ void Puppet::kick_all(std::string_view reason) {
 
 void Puppet::self_gone(Channel& c, std::initializer_list<int> statuses, std::string_view reason) {
   for (const auto& r : c.resources)
-    gw_.send(r, render_occupant_presence({.from = occupant_jid(c, reg_.nick()),
+    gw_.send(r, render_occupant_presence({.from = occupant_jid(c, nick_known_to(c, r)),
                                           .to = r,
                                           .unavailable = true,
                                           .statuses = statuses,
@@ -1432,11 +1461,23 @@ void Puppet::answers_overdue() {
     answer_kick(0, "wait", "remote-server-timeout", "the IRC server did not answer");
 }
 
-void Puppet::join_failed(std::string_view channel, std::string_view text) {
+// XEP-0045 §7.2.6-§7.2.10: a wrong or missing key is not-authorized (the client asks for a
+// password), a ban forbidden, invite-only (or +r, registered nicks only) registration-required,
+// a full channel service-unavailable; any other refusal not-allowed.
+void Puppet::join_failed(std::string_view channel, std::string_view text, std::string_view numeric) {
   Channel* c = find_channel(channel);
   if (!c) return;
+  std::string_view type = "cancel", condition = "not-allowed";
+  if (numeric == "475")
+    type = "auth", condition = "not-authorized";
+  else if (numeric == "474")
+    type = "auth", condition = "forbidden";
+  else if (numeric == "473" || numeric == "477")
+    type = "auth", condition = "registration-required";
+  else if (numeric == "471")
+    type = "wait", condition = "service-unavailable";
   for (const auto& r : c->resources)
-    gw_.send(r, render_error("presence", occupant_jid(*c, reg_.nick()), r, {}, "cancel", "not-allowed",
+    gw_.send(r, render_error("presence", occupant_jid(*c, nick_known_to(*c, r)), r, {}, type, condition,
                              xml_safe_text(text)));
   erase_channel(ascii_fold(channel));
   check_empty();
@@ -1670,7 +1711,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
       if (!c || c->in_irc) return;
       std::string why(m.param(m.nparams - 1));
       if (code == "470" && m.nparams >= 4) why += " (" + std::string(m.param(2)) + ")";
-      join_failed(m.param(1), why);
+      join_failed(m.param(1), why, code);
       return;
     }
 }

@@ -54,9 +54,14 @@ class Puppet : public IrcLink::Owner, public SharedReader {
 
   void start();
   // ---- from XMPP (full_jid: the sending resource) ----
-  // history: the join's XEP-0045 <history/>, served after the self-presence.
+  // history: the join's XEP-0045 <history/>, served after the self-presence. muc_join: the
+  // presence carried <x xmlns='http://jabber.org/protocol/muc'/> (from a resource in the
+  // room already, the join sequence again; without it, a presence update or a nick change).
+  // password: the join's <password/>, the channel's key (kept for rejoins; one IRC cannot
+  // carry, a space or a comma in it, is not sent).
   void join(const std::string& full_jid, const std::string& channel, const std::string& label,
-            const std::string& nick, const std::string& id, const HistoryRequest& history = {});
+            const std::string& nick, const std::string& id, const HistoryRequest& history = {},
+            bool muc_join = true, std::string_view password = {});
   void leave(const std::string& full_jid, const std::string& channel, std::string_view status);
   // false: refused (not in that channel, or the queue is full); `why` says which
   // spans: XHTML-IM styling of body (port.hpp), rendered as mIRC formatting.
@@ -191,6 +196,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::map<std::string, Occupant> occupants;      // folded nick -> occupant, once NAMES ended
     std::map<std::string, Occupant> names;          // 353s being collected
     std::string topic;
+    std::string key;                     // the channel key (+k) the last join gave, sent with every JOIN
     std::string self_nick;               // our nick as its resources know it (their last self-presence)
     std::string archive_key;             // Gateway::archive_key_of, made once
     RecentLines::Cursor archive_cursor;  // which recent archived lines this puppet matched (line_ids.hpp)
@@ -209,6 +215,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string make_room_jid(const Channel& c) const;
   std::string occupant_jid(const Channel& c, std::string_view nick) const;
   std::string user_jid(std::string_view nick) const;
+  std::string_view nick_known_to(const Channel& c, const std::string& full_jid) const;
+  // "JOIN <channel> [<key>]"
+  static std::string join_line(const Channel& c);
   Channel* find_channel(std::string_view name);
   void send_state(Channel& c, const std::string& full_jid);
   template <class F>
@@ -247,7 +256,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // that wakes the reader as before.
   static constexpr int kTickLowWater = 32768;
   static constexpr int kReadAhead = 2048;           // Connection::Limits::read_ahead
-  static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)
+  static constexpr std::size_t kControlSlack = 64;
+  static constexpr std::size_t kMaxKey =
+      64;  // a channel key's length (servers allow 23 to 32)  // JOIN/PART/NICK past a full queue (enqueue)
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
   void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line
@@ -294,7 +305,7 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // another (names_ended).
   void rejoined_as(Channel& c);
   void on_mode(const protocols::irc::Message& m);
-  void join_failed(std::string_view channel, std::string_view text);
+  void join_failed(std::string_view channel, std::string_view text, std::string_view numeric);
   void on_connected(protocols::ConnectedStream s);
   void connect_failed(const protocols::ConnectError& e, std::optional<std::chrono::milliseconds> retry);
   void give_up(const std::string& text, std::string_view condition);

@@ -173,6 +173,7 @@ gateway::XmppIn gateway_in(px::Stanza& s, px::Jid to, std::string from) {
       in.history.seconds = count_of(px::attr(h, "seconds"));
       in.history.since = px::attr(h, "since");
     }
+    if (auto pw = px::child(x, "password", kMuc, s.stream())) in.password = bounded(pw.text().get());
   }
   return in;
 }

@@ -9,6 +9,7 @@ wrong secret is logged as a refused handshake and retried, never a tight loop.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_component.py
 """
+import asyncio
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
@@ -225,6 +227,68 @@ def test_component_on_prosody_both_ways_and_reattach():
             bob.c.close()
     finally:
         prosody.close()
+        irc_net.close()
+
+
+def test_leave_before_the_network_answers_and_join_again():
+    """A user leaves a channel of a network whose link is not up yet (its TLS handshake never
+    ends): the unavailable self-presence comes from the nick the join asked for. It came from
+    `#chan%net@gw/`, the puppet having no nick before it registers: an invalid JID, for which
+    Prosody closes the component's stream, and every user's puppets went with it. Then a
+    user in a channel joins it again from the same resource: the join sequence again."""
+    irc_net = Ngircd().start()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts (the kernel does), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    prosody = Prosody().start()
+    try:
+        conf = component_config(irc_net.port, prosody.component_port)
+        conf["irc"]["networks"].append({"name": "slow", "host": "127.0.0.1", "port": silent.getsockname()[1],
+                                        "tls": True})
+        with h.Parleyd(conf) as d:
+            d.wait_for_log(rf"component {GW} attached to 127\.0\.0\.1:{prosody.component_port}", timeout=15)
+            bob = xc.LoopIrc(irc_net.port, "bob")
+            bob.send("JOIN #test")
+            bob.expect(r" 366 bob #test ")
+            carol = xc.login(Client, prosody.c2s_port, "alice@localhost/early", "alicepw")
+            gone = asyncio.Queue()
+            carol.add_event_handler("presence_unavailable", lambda p: gone.put_nowait(p))
+            slow = f"#x%slow@{GW}"
+            join = carol.make_presence(pto=f"{slow}/carol")  # a join (slixmpp's join_muc would wait for it)
+            join.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+            join.send()
+            time.sleep(0.5)  # the puppet connects: TCP is up, TLS never will be
+            carol.send_presence(pto=f"{slow}/carol", ptype="unavailable")
+            p = run(next_where(gone, lambda p: p["from"].bare == slow))
+            assert p["from"].resource == "carol", p
+            time.sleep(0.5)
+            assert "lost its stream" not in d.log(), d.log()[-2000:]
+            xc.bye(carol)
+            # the component and the other network's puppets are still there
+            alice = join_and_talk(prosody, bob, "after")
+            assert "lost its stream" not in d.log()
+            # A join again from the same full JID (a web client reloaded): the whole join
+            # sequence again, XEP-0045 §7.2.3 (it got nothing: the client hung on joining).
+            while not alice.mucpres.empty():
+                alice.mucpres.get_nowait()
+            while not alice.group.empty():
+                alice.group.get_nowait()
+            again = alice.make_presence(pto=f"{ROOM}/alice")
+            again.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+            again.send()
+            presence_of(alice.mucpres, ROOM, "bob")
+            me = presence_of(alice.mucpres, ROOM, "alice")
+            assert "110" in str(me), me
+            run(next_where(alice.group, lambda m: m["subject"] is not None and m["body"] == ""))
+            # a presence update without <x/> is no join: nothing comes back
+            alice.send_presence(pto=f"{ROOM}/alice", pshow="away")
+            time.sleep(1)
+            assert alice.mucpres.empty(), alice.mucpres.get_nowait()
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        prosody.close()
+        silent.close()
         irc_net.close()
 
 

@@ -498,6 +498,38 @@ def test_gateway_a_forwarded_join_is_an_error():
         irc_net.close()
 
 
+def test_gateway_a_channel_key_and_the_refusals_a_client_understands():
+    """A +k channel: a join without its key is refused as XEP-0045 §7.2.6 says (auth,
+    not-authorized: the client asks for a password), and the join's <password/> is the key.
+    A ban is forbidden (§7.2.7), invite-only registration-required (§7.2.8). All were
+    not-allowed, and no key could be given."""
+    irc_net = Ngircd().start()
+    try:
+        with h.Parleyd(gateway_config(irc_net.port)) as d:
+            bob = irc_user_in(irc_net.port, "bob", "#locked", "#banned", "#invite")
+            for mode in ("#locked +k sekrit", "#banned +b *!*@*", "#invite +i"):  # any nick: a ghost may hold "alice"
+                bob.send(f"MODE {mode}")
+                bob.expect(rf"MODE {re.escape(mode.split()[0])} ")
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            muc = alice.plugin["xep_0045"]
+            for channel, condition in (("#locked", "not-authorized"), ("#banned", "forbidden"),
+                                       ("#invite", "registration-required")):
+                room = f"{channel}%local@{GW}"
+                muc.join_muc(room, "alice")
+                p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+                assert p["error"]["condition"] == condition and p["error"]["type"] == "auth", p
+                assert p["from"].resource == "alice", p
+            room = f"#locked%local@{GW}"
+            run(muc.join_muc_wait(room, "alice", password="sekrit", maxstanzas=0))
+            bob.expect(r"^:alice_*!\S+ JOIN :?#locked")  # alice_: the last puppet's ghost may hold alice
+            alice.send_message(mto=room, mbody="in with the key", mtype="groupchat")
+            bob.expect(r"^:alice_*!\S+ PRIVMSG #locked :in with the key$")
+            xc.bye(alice)
+            bob.c.close()
+    finally:
+        irc_net.close()
+
+
 def drain(q):
     out = []
     while not q.empty():
