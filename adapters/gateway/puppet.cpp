@@ -368,6 +368,14 @@ void Puppet::on_irc_closed(std::string_view reason) {
   // In no channel but still chatting privately (pm_resources_): it reconnects as well, or
   // what its user says next would wait in queue_ for a link that never comes.
   if (quitting_ || (channels_.empty() && pm_resources_.empty())) return check_empty();
+  // Closed before registering, without an ERROR, by a network never registered with (a TLS
+  // port spoken to in plain text, SASL that never answers until the registration deadline):
+  // the joins waiting for it fail now, as an unreachable server's do, rather than reconnect
+  // for ever with no answer to them (XEP-0045 §7.2.7). A known-good network is retried.
+  if (!ever_registered_ && !has_persistent())
+    return give_up(
+        "IRC server " + net_.host + " closed the connection before registration: " + std::string(reason),
+        "remote-server-not-found");
   if (reconnector_) reconnector_->connection_lost();
 }
 

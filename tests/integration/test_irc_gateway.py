@@ -530,6 +530,47 @@ def test_gateway_a_channel_key_and_the_refusals_a_client_understands():
         irc_net.close()
 
 
+def test_gateway_a_network_that_closes_before_registering_is_an_error():
+    """A network that closes the connection before 001 without an ERROR (a TLS port spoken to
+    in plain text; SASL that never answers until the registration deadline): the join fails
+    with the reason, remote-server-not-found like an unreachable server's. It reconnected for
+    ever with the join left unanswered."""
+    closer = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closer.bind(("127.0.0.1", 0))
+    closer.listen(8)
+    closer.settimeout(0.2)
+    stop = threading.Event()
+    accepted = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = closer.accept()
+            except OSError:
+                continue
+            accepted.append(conn.recv(4096))  # the registration's first lines, then closed
+            conn.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        with h.Parleyd(gateway_config(closer.getsockname()[1])) as d:
+            alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+            room = f"#x%local@{GW}"
+            alice.plugin["xep_0045"].join_muc(room, "alice")
+            p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+            assert p["error"]["condition"] == "remote-server-not-found", p
+            assert "closed the connection before registration" in p["error"]["text"], p
+            assert p["from"].resource == "alice", p
+            time.sleep(1.5)  # no reconnection after it (the backoff's first retry is ~1 s)
+            assert len(accepted) == 1, accepted
+            xc.bye(alice)
+    finally:
+        stop.set()
+        server.join(timeout=5)
+        closer.close()
+
+
 def drain(q):
     out = []
     while not q.empty():
