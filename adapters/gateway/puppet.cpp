@@ -381,6 +381,15 @@ void Puppet::on_irc_closed(std::string_view reason) {
 
 void Puppet::on_registered() {
   ever_registered_ = true;
+  if (!reg_.sasl_error().empty()) {
+    // The user gave an account for this network and is not logged in (channels that need
+    // one answer 477): told, from the server's JID, at each registration it fails.
+    const std::string server = label_ + "@" + gw_.domain();
+    const std::string text = "SASL login as " + identity_.sasl_user + " on " + net_.host + " failed (" +
+                             reg_.sasl_error() + "): connected without an account";
+    spdlog::info("gateway: {} on {}: {}", bare_, net_.host, text);
+    for (const auto& r : resources()) gw_.send(r, render_message(server, r, "chat", xml_safe_text(text)));
+  }
   echoes_ = reg_.caps().enabled("echo-message");
   // A link that echoes ends no channel line kept in unconfirmed_ (only Channel::sent's): not
   // tracked there, or a later loss would send them again after their echo.

@@ -91,6 +91,7 @@ class SaslClient {
   Status on_message(const Message& m, std::string& out);
 
   Status status() const { return status_; }
+  const std::string& mechanism() const { return mech_; }
   const std::string& account() const { return account_; }        // from 900 RPL_LOGGEDIN
   const std::string& mechanisms() const { return mechanisms_; }  // from 908 RPL_SASLMECHS
   int code() const { return code_; }                             // the last SASL numeric

@@ -132,7 +132,30 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
   }
   if (sasl_ && sasl_->status() == SaslClient::Status::running &&
       (is(m, "AUTHENTICATE") || is_sasl_numeric(m.command))) {
-    if (sasl_->on_message(m, out) != SaslClient::Status::running) cap_.end(out);  // sasl-3.1: END either way
+    const auto status = sasl_->on_message(m, out);
+    if (status == SaslClient::Status::running) return Event::none;
+    using S = SaslClient::Status;
+    // sasl-3.1: a 904 lets the client try another mechanism (Atheme refuses SCRAM for an
+    // account whose stored hash cannot do it, and says which it takes in 908): PLAIN after
+    // SCRAM-SHA-256, once. Not after a SCRAM server that did not prove itself (903 unproven).
+    if (status == S::failure && sasl_->code() == 904 && sasl_->mechanism() == "SCRAM-SHA-256") {
+      const std::string offered =
+          sasl_->mechanisms().empty() ? std::string(cap_.offered("sasl").value_or("")) : sasl_->mechanisms();
+      if (!choose_mechanism(offered, {"PLAIN"}).empty()) {
+        sasl_ = std::make_unique<SaslClient>("PLAIN", id_.sasl_user, id_.sasl_password);
+        sasl_->start(out);
+        return Event::none;
+      }
+    }
+    if (status != S::success && status != S::already) {
+      if (!is_sasl_numeric(m.command))
+        sasl_error_ = "a malformed AUTHENTICATE from the server";
+      else if (sasl_->code() == 903)
+        sasl_error_ = "the server did not prove that it knows the password (SCRAM)";
+      else
+        sasl_error_ = std::string(m.command) + " " + std::string(m.nparams ? m.param(m.nparams - 1) : "");
+    }
+    cap_.end(out);  // sasl-3.1: END either way
     return Event::none;
   }
   if (is(m, "005")) {

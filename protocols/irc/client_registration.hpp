@@ -84,6 +84,9 @@ class ClientRegistration {
   // SASL's outcome: running while none was tried or it is in progress.
   SaslClient::Status sasl_status() const { return sasl_ ? sasl_->status() : SaslClient::Status::running; }
   bool sasl_tried() const { return sasl_ != nullptr; }
+  // Why SASL did not log in (the last numeric and its text; "" when it did or was not tried):
+  // registration goes on without an account, and the user is to be told.
+  const std::string& sasl_error() const { return sasl_error_; }
 
  private:
   void next_nick(const Message& refusal, std::string& out);
@@ -97,7 +100,8 @@ class ClientRegistration {
   std::string error_;
   std::size_t attempt_ = 0;
   std::vector<std::string> tried_;  // nicks sent and refused (at most kMaxNickAttempts)
-  std::size_t nick_limit_ = 0;      // the nick length the server showed it takes (0: unknown)
+  std::size_t nick_limit_ = 0;
+  std::string sasl_error_;  // the nick length the server showed it takes (0: unknown)
   Phase phase_ = Phase::idle;
 };
 

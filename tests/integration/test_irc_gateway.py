@@ -571,6 +571,24 @@ def test_gateway_a_network_that_closes_before_registering_is_an_error():
         closer.close()
 
 
+def test_gateway_a_failed_sasl_login_is_told():
+    """The network's SASL refuses the configured account (here parleyd's own IRC listener as
+    the network: SCRAM-SHA-256, then PLAIN, both refused): the user is told, from the server's
+    JID, and the join goes on without an account. It was silent."""
+    cfg = h.config(irc=True, xmpp=True, accounts=[("alice", "alicepw")])
+    irc_port = int(cfg["irc"]["listen"][0].rsplit(":", 1)[1])
+    cfg["irc"]["networks"] = [{"name": "self", "host": "127.0.0.1", "port": irc_port, "tls": False,
+                               "sasl": {"user": "alice", "password": "not-her-password"}}]
+    with h.Parleyd(cfg) as d:
+        alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
+        room = f"#s%self@{GW}"
+        run(alice.plugin["xep_0045"].join_muc_wait(room, "alice", maxstanzas=0))
+        m = run(next_where(alice.chat, lambda m: "SASL login as alice" in m["body"]))
+        assert str(m["from"]) == f"self@{GW}", m
+        assert "failed (904" in m["body"] and "without an account" in m["body"], m
+        xc.bye(alice)
+
+
 def drain(q):
     out = []
     while not q.empty():

@@ -163,12 +163,52 @@ TEST_CASE("client registration: a SASL failure still ends CAP, no credentials: s
   feed(r, ":srv CAP * LS :sasl");
   feed(r, ":srv CAP * ACK :sasl");
   feed(r, "AUTHENTICATE +");
+  // SCRAM-SHA-256 refused: PLAIN once (the bare "sasl" names no mechanisms), then CAP END
+  CHECK(feed(r, ":srv 904 alice :SASL authentication failed").out == "AUTHENTICATE PLAIN\r\n");
+  CHECK(r.sasl_error().empty());
+  feed(r, "AUTHENTICATE +");
   CHECK(feed(r, ":srv 904 alice :SASL authentication failed").out == "CAP END\r\n");
   CHECK(r.sasl_status() == SaslClient::Status::failure);
+  CHECK(r.sasl_error() == "904 SASL authentication failed");
 
   ClientRegistration plain(ident({"bob"}));
   plain.start(out);
   CHECK(feed(plain, ":srv CAP * LS :sasl multi-prefix").out == "CAP REQ :multi-prefix\r\n");
+}
+
+TEST_CASE("client registration: after a refused SCRAM-SHA-256, PLAIN only where the server takes it") {
+  auto id = ident({"alice"});
+  id.sasl_user = "alice";
+  id.sasl_password = "pw";
+  std::string out;
+  // Only SCRAM offered: its refusal ends SASL, and says why.
+  ClientRegistration scram_only(id);
+  scram_only.start(out);
+  feed(scram_only, ":srv CAP * LS :sasl=SCRAM-SHA-256");
+  CHECK(feed(scram_only, ":srv CAP * ACK :sasl").out == "AUTHENTICATE SCRAM-SHA-256\r\n");
+  feed(scram_only, "AUTHENTICATE +");
+  CHECK(feed(scram_only, ":srv 904 alice :SASL authentication failed").out == "CAP END\r\n");
+  CHECK(scram_only.sasl_error() == "904 SASL authentication failed");
+  // 908 names the mechanisms the account takes (Atheme): PLAIN among them is tried.
+  ClientRegistration listed(id);
+  listed.start(out);
+  feed(listed, ":srv CAP * LS :sasl=SCRAM-SHA-256,EXTERNAL");
+  feed(listed, ":srv CAP * ACK :sasl");
+  feed(listed, "AUTHENTICATE +");
+  CHECK(feed(listed, ":srv 908 alice PLAIN,EXTERNAL :are available SASL mechanisms").out.empty());
+  CHECK(feed(listed, ":srv 904 alice :SASL authentication failed").out == "AUTHENTICATE PLAIN\r\n");
+  feed(listed, "AUTHENTICATE +");
+  CHECK(feed(listed, ":srv 903 alice :SASL authentication successful").out == "CAP END\r\n");
+  CHECK(listed.sasl_status() == SaslClient::Status::success);
+  CHECK(listed.sasl_error().empty());
+  // A 902 (nick locked) is not about the mechanism: no other one.
+  ClientRegistration locked(id);
+  locked.start(out);
+  feed(locked, ":srv CAP * LS :sasl");
+  feed(locked, ":srv CAP * ACK :sasl");
+  feed(locked, "AUTHENTICATE +");
+  CHECK(feed(locked, ":srv 902 alice :You must use a nick assigned to you").out == "CAP END\r\n");
+  CHECK(locked.sasl_error() == "902 You must use a nick assigned to you");
 }
 
 TEST_CASE("client registration: ISUPPORT CHANTYPES and PREFIX, our own NICK change, ERROR") {
