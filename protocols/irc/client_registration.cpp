@@ -85,8 +85,12 @@ void ClientRegistration::next_nick(const Message& refusal, std::string& out) {
   } else {
     // The refused nick as the server names it (second parameter): a server that cuts a nick
     // to its NICKLEN (Solanum, ratbox) names the cut one, and would cut a suffix off again.
-    std::string_view seen = refusal.nparams >= 2 ? refusal.param(1) : std::string_view(nick_);
-    if (seen.empty() || seen == "*") seen = nick_;
+    // Only a beginning of ours: "433 * :text" (no nick) or a late reply about an earlier
+    // candidate says nothing of this one.
+    std::string_view seen = refusal.nparams >= 3 ? refusal.param(1) : std::string_view(nick_);
+    if (seen.empty() || seen.size() > nick_.size() ||
+        !equal_fold(seen, std::string_view(nick_).substr(0, seen.size())))
+      seen = nick_;
     if (seen.size() < nick_.size()) nick_limit_ = seen.size();  // ours was cut: that is its NICKLEN
     // 432 for a long nick (ngircd refuses what passes its NICKLEN): nine characters are what
     // every server takes (RFC 2812 §1.2.1). Before 001 there is no ISUPPORT NICKLEN to read.

@@ -106,11 +106,13 @@ TEST_CASE(
   CHECK(f.out == "NICK averylon2\r\n");  // no longer than what it took
   CHECK(feed(longer, ":srv 001 averylon2 :Welcome").event == Event::registered);
 
-  // a refusal that does not name the nick is about ours
+  // a refusal that does not name the nick, or names another, is about ours
   ClientRegistration one(ident({"x"}));
   one.start(out);
   CHECK(feed(one, ":srv 433 * x :in use").out == "NICK x_\r\n");
   CHECK(feed(one, ":srv 436 :collision").out == "NICK x__\r\n");
+  CHECK(feed(one, ":srv 432 * :Erroneous nickname").out == "NICK x___\r\n");
+  CHECK(feed(one, ":srv 433 * y :in use").out == "NICK x____\r\n");
 }
 
 TEST_CASE("client registration: PING is answered before and after registration") {
