@@ -114,6 +114,17 @@ Puppet* Gateway::senders_puppet(const XmppIn& s, const std::optional<config::Irc
   return net ? puppet_for(bare_of(s.from), *net, label, {}, false, nullptr) : nullptr;
 }
 
+namespace {
+std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p);
+}  // namespace
+
+std::optional<GatewayAddress> Gateway::address_to(const XmppIn& s) {
+  auto a = parse_gateway_address(s.to_local, s.to_resource);
+  if (!a) return a;
+  const auto net = find_network(a->server);
+  return net ? with_chantypes(a, senders_puppet(s, net, a->server)) : a;
+}
+
 std::string Gateway::addressed(const XmppIn& s) const {
   std::string jid = s.to_local.empty() ? options_.domain : s.to_local + "@" + options_.domain;
   if (!s.to_resource.empty()) jid += "/" + s.to_resource;
@@ -206,7 +217,7 @@ void Gateway::on_iq(const XmppIn& s) {
   if (s.mam) return on_mam(s);
   // XEP-0313 §5.1 form discovery: where the archive is offered (as disco#info says).
   if (s.type == "get" && s.iq_ns == "urn:xmpp:mam:2" && s.iq_name == "query") {
-    auto a = parse_gateway_address(s.to_local, s.to_resource);
+    auto a = address_to(s);
     if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server) &&
         archiving())
       return send(s.from, render_mam_form(from, s.from, s.id));
@@ -230,7 +241,7 @@ void Gateway::on_iq(const XmppIn& s) {
                               from, s.from, s.id, "conference", "irc", "IRC gateway",
                               {"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/muc",
                                "urn:xmpp:ping", "http://jabber.org/protocol/commands"}));
-    auto a = parse_gateway_address(s.to_local, s.to_resource);
+    auto a = address_to(s);
     if (a && a->kind == GatewayAddress::Kind::channel && a->resource.empty() && find_network(a->server)) {
       // XEP-0410 §5: occupants' pings are answered here (self-ping-optimization).
       if (archiving())
@@ -256,22 +267,19 @@ void Gateway::on_iq(const XmppIn& s) {
   error_reply(s, "cancel", "service-unavailable", {});
 }
 
-namespace {
-std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p);
-}  // namespace
-
 // XEP-0410 §3: a ping to an occupant JID tells a client whether it is still joined. Not
 // joined (never, or no longer: a gateway restart, a component reconnection, a kick) is
 // <not-acceptable/>, so the client joins again; joined, the gateway answers for the occupant
 // it names (self-ping-optimization), and a nick not in the channel is <item-not-found/>.
 void Gateway::self_ping(const XmppIn& s) {
-  auto a = parse_gateway_address(s.to_local, s.to_resource);
+  auto a = address_to(s);  // "+chan" is a channel where the network's CHANTYPES says so
   if (!a) return error_reply(s, "cancel", "service-unavailable", {});
-  auto net = find_network(a->server);
-  Puppet* p = senders_puppet(s, net, a->server);
-  a = with_chantypes(a, p);  // a channel of a type only the network's CHANTYPES names ("+chan")
-  if (!a || a->kind != GatewayAddress::Kind::channel)
-    return error_reply(s, "cancel", "service-unavailable", {});
+  Puppet* p = senders_puppet(s, find_network(a->server), a->server);
+  // No puppet there (after a restart, a component reconnection): not joined, whatever the
+  // address reads as without the network's CHANTYPES; service-unavailable would say joined.
+  if (!p && a->kind != GatewayAddress::Kind::server)
+    return error_reply(s, "cancel", "not-acceptable", "not joined");
+  if (a->kind != GatewayAddress::Kind::channel) return error_reply(s, "cancel", "service-unavailable", {});
   if (!p || !p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
   if (!p->has_occupant(a->target, a->resource)) return error_reply(s, "cancel", "item-not-found", {});
   send(s.from, render_iq_result(addressed(s), s.from, s.id));
@@ -279,7 +287,7 @@ void Gateway::self_ping(const XmppIn& s) {
 
 // XEP-0313 on a channel JID: its archive, to users with a puppet in that channel only.
 void Gateway::on_mam(const XmppIn& s) {
-  auto a = parse_gateway_address(s.to_local, s.to_resource);
+  auto a = address_to(s);
   auto net = a ? find_network(a->server) : std::nullopt;
   if (!a || a->kind != GatewayAddress::Kind::channel || !a->resource.empty() || !net || !archiving())
     return error_reply(s, "cancel", "service-unavailable", {});

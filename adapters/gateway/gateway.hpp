@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/gateway/address.hpp"
 #include "adapters/gateway/channel_lines.hpp"
 #include "adapters/gateway/line_ids.hpp"
 #include "adapters/gateway/port.hpp"
@@ -200,6 +201,9 @@ class Gateway {
 
  private:
   // The sender's connection to that network, if it has one (none is opened; no network: none).
+  // The stanza's 'to' as a gateway address, its kind by the network's CHANTYPES when the
+  // sender has a puppet there ("+chan" is a channel only where the network says so).
+  std::optional<GatewayAddress> address_to(const XmppIn& s);
   Puppet* senders_puppet(const XmppIn& s, const std::optional<config::IrcNetwork>& net,
                          std::string_view label);
   Puppet* puppet_for(std::string_view bare, const config::IrcNetwork& net, std::string_view label,

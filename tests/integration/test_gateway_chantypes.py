@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
+from slixmpp.exceptions import IqError  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from test_irc_gateway import GW, ROOM, Client, Ngircd, gateway_config, presence_of  # noqa: E402
 from xmpp_client import next_where, run  # noqa: E402
@@ -48,7 +49,20 @@ def test_chantypes_from_isupport_make_plus_a_channel():
             # as a nick's before CHANTYPES applied, so clients rejoined at every ping)
             alice.register_plugin("xep_0199")
             run(alice.plugin["xep_0199"].send_ping(f"{plus}/alice", timeout=10))
-            xc.bye(alice)
+            # and disco#info says it is a room (MUC, self-ping optimisation)
+            info = run(alice.plugin["xep_0030"].get_info(jid=plus, timeout=10))
+            features = info["disco_info"]["features"]
+            assert "http://jabber.org/protocol/muc" in features, features
+            # A user with no puppet on the network (after a restart, say): not joined, so the
+            # client joins again (service-unavailable would tell it that it is still in)
+            dave = xc.login(Client, d.ports["xmpp"], "dave@localhost/x", "davepw")
+            dave.register_plugin("xep_0199")
+            try:
+                run(dave.plugin["xep_0199"].send_ping(f"{plus}/dave", timeout=10))
+                raise AssertionError("a self-ping with no puppet was answered")
+            except IqError as e:
+                assert e.iq["error"]["condition"] == "not-acceptable", e.iq
+            xc.bye(alice, dave)
             bob.c.close()
     finally:
         irc_net.close()
