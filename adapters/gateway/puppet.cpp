@@ -482,9 +482,11 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     c.archive_key = gw_.archive_key_of(net_.name, channel);
   }
   const std::string want = irc_nick_of(nick);
-  // A key is one parameter (RFC 2812 §3.2.1: no space, no comma, which would start another
-  // key; never a leading ':'); control characters are not a key either.
-  if (!password.empty() && password.size() <= kMaxKey && password.front() != ':' &&
+  // The key goes with the next JOIN (none is due while the channel is on IRC: another
+  // resource's password does not replace the one that let us in). It is one parameter (RFC
+  // 2812 §3.2.1: no space, no comma, which would start another key; never a leading ':');
+  // control characters are not a key either.
+  if ((fresh || !c.in_irc) && !password.empty() && password.size() <= kMaxKey && password.front() != ':' &&
       std::none_of(password.begin(), password.end(),
                    [](char ch) { return ch == ' ' || ch == ',' || static_cast<unsigned char>(ch) < 0x20; }))
     c.key = std::string(password);
@@ -1130,11 +1132,8 @@ void Puppet::join_persistent(const std::string& channel, const std::string& labe
   c.label = label;
   c.room = make_room_jid(c);
   c.lines_slot = ChannelLines::slot_of(c.room);
-  if (reg_.registered() && link_) {
-    std::string line;
-    irc::LineWriter(line).command("JOIN").param(c.name).end();
-    enqueue_control(std::move(line), true);
-  }  // else on_registered joins every channel
+  c.archive_key = gw_.archive_key_of(net_.name, channel);  // or its lines went under "", every channel's
+  if (reg_.registered() && link_) enqueue_control(join_line(c), true);  // else on_registered joins it
 }
 
 void Puppet::set_persistent(const std::string& channel, bool on) {

@@ -256,9 +256,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // that wakes the reader as before.
   static constexpr int kTickLowWater = 32768;
   static constexpr int kReadAhead = 2048;           // Connection::Limits::read_ahead
-  static constexpr std::size_t kControlSlack = 64;
-  static constexpr std::size_t kMaxKey =
-      64;  // a channel key's length (servers allow 23 to 32)  // JOIN/PART/NICK past a full queue (enqueue)
+  static constexpr std::size_t kControlSlack = 64;  // JOIN/PART/NICK past a full queue (enqueue)
+  static constexpr std::size_t kMaxKey = 64;        // a channel key's length (servers allow 23 to 32)
   // Our own line to a channel, echoed (echo-message): its Sent entry reflected or errored.
   void on_own_channel_line(Channel& c, std::string_view from_nick, std::string_view text);
   void refused(Channel& c, std::string_view text);  // ERR_CANNOTSENDTOCHAN for our line

@@ -25,6 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parley_harness as h  # noqa: E402
 import xmpp_client as xc  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
+from slixmpp.xmlstream.handler import Callback  # noqa: E402
+from slixmpp.xmlstream.matcher import MatchXPath  # noqa: E402
+from test_gateway_history import mam_query  # noqa: E402
 from test_irc_gateway import Client, Ngircd, wait_gone  # noqa: E402
 from xmpp_client import LOOP, next_where, run  # noqa: E402
 
@@ -231,6 +234,13 @@ def test_adhoc_commands_and_persistent_channels():
             assert m["from"].resource == "bob", m
             delay = m.xml.find("{urn:xmpp:delay}delay")
             assert delay is not None and delay.get("stamp"), m
+            # and under the channel's own archive: MAM finds it (a channel rejoined as
+            # persistent archived under an empty key, shared by every such channel)
+            alice.mam = asyncio.Queue()  # what mam_query reads its results from
+            alice.register_handler(Callback("mam result", MatchXPath("{jabber:client}message/{urn:xmpp:mam:2}result"),
+                                            lambda m: alice.mam.put_nowait(m)))
+            rows = mam_query(alice, room=ROOM)[0]
+            assert any(body == "said while alice was away" for _, _, body, _ in rows), rows
             pm = run(next_where(alice.chat, lambda m: m["body"] == "a private word"))
             assert str(pm["from"]) == f"bob%local@{GW}", pm
             # live traffic flows as usual, and no JOIN was needed (the puppet stayed)
