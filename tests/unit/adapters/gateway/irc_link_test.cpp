@@ -100,7 +100,7 @@ TEST_CASE("IrcLink: a line is offered to skip_line as sent, before the latin-1 f
 
 TEST_CASE("IrcLink: a long latin-1 line that doubles when converted still reaches its owner") {
   Linked l;
-  // 480 bytes as sent (under the 512 of RFC 1459), ~880 once each \xe9 is two bytes of UTF-8:
+  // 412 bytes as sent (under the 512 of RFC 1459), 812 once each \xe9 is two bytes of UTF-8:
   // parsed with the limit the bytes as sent kept, not dropped as too long.
   const std::string text(400, '\xe9');
   l.write("PRIVMSG #a :" + text + "\r\nPRIVMSG #a :after\r\n");
