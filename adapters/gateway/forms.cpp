@@ -130,8 +130,16 @@ Form server_form(const UserSettings& s, std::string_view network) {
       {"tls", "boolean", "TLS", one_bool(n.tls), {}},
       {"verify", "boolean", "Verify the server's certificate", one_bool(n.verify), {}},
       {"encoding", "list-single", "Lines that are not UTF-8", one(n.encoding), {"latin1", "reject"}},
-      {"throttle_burst", "text-single", "Throttle: lines at once (0: off)", one_num(n.throttle_burst), {}},
-      {"throttle_interval_ms", "text-single", "Throttle: ms per line", one_num(n.throttle_interval_ms), {}},
+      {"throttle_burst",
+       "text-single",
+       "Throttle: lines at once (0: the network's; never above it)",
+       one_num(n.throttle_burst),
+       {}},
+      {"throttle_interval_ms",
+       "text-single",
+       "Throttle: ms per line (never below the network's)",
+       one_num(n.throttle_interval_ms),
+       {}},
       {"persistent_channels", "text-multi", "Persistent channels (one per line)", persistent, {}},
   };
   return f;

@@ -146,8 +146,14 @@ Effective effective(const config::IrcNetwork& base, const UserSettings& s, std::
   if (n.tls) e.net.tls = *n.tls;
   if (n.verify) e.net.verify = *n.verify;
   if (n.encoding) e.net.encoding = *n.encoding;
-  if (n.throttle_burst) e.net.throttle_burst = *n.throttle_burst;
-  if (n.throttle_interval_ms) e.net.throttle_interval_ms = *n.throttle_interval_ms;
+  // The network's flood limits are the operator's: a user may make them stricter, never lift
+  // them (a puppet killed for flooding can get the gateway's address banned, every user's).
+  const bool limited = base.throttle_burst != 0;
+  if (n.throttle_burst && *n.throttle_burst != 0)
+    e.net.throttle_burst = limited ? std::min(*n.throttle_burst, base.throttle_burst) : *n.throttle_burst;
+  if (n.throttle_interval_ms)
+    e.net.throttle_interval_ms =
+        limited ? std::max(*n.throttle_interval_ms, base.throttle_interval_ms) : *n.throttle_interval_ms;
   return e;
 }
 

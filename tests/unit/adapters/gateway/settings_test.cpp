@@ -76,6 +76,31 @@ TEST_CASE("gateway settings: channel scopes") {
   CHECK_FALSE(split_channel_scope("libera nochan"));
 }
 
+TEST_CASE("gateway settings: a user's throttle is only ever stricter than the network's") {
+  parley::config::IrcNetwork limited;
+  limited.name = "net";
+  limited.throttle_burst = 5;
+  limited.throttle_interval_ms = 500;
+  UserSettings s;
+  auto& n = s.networks["net"];
+  n.throttle_burst = 100;
+  n.throttle_interval_ms = 10;
+  Effective e = effective(limited, s, "x");
+  CHECK(e.net.throttle_burst == 5);  // not lifted
+  CHECK(e.net.throttle_interval_ms == 500);
+  n.throttle_burst = 2;
+  n.throttle_interval_ms = 2000;
+  e = effective(limited, s, "x");
+  CHECK(e.net.throttle_burst == 2);  // stricter: taken
+  CHECK(e.net.throttle_interval_ms == 2000);
+  // A network without a throttle: the user may set one.
+  parley::config::IrcNetwork open = limited;
+  open.throttle_burst = 0;
+  e = effective(open, s, "x");
+  CHECK(e.net.throttle_burst == 2);
+  CHECK(e.net.throttle_interval_ms == 2000);
+}
+
 TEST_CASE("gateway settings: rows -> settings skip what no longer validates") {
   std::vector<GatewaySetting> rows = {
       {"gw", "a@x", "", "nick", "Al"},
@@ -117,7 +142,7 @@ TEST_CASE("gateway settings: rows -> settings skip what no longer validates") {
   CHECK_FALSE(e.net.tls);
   CHECK_FALSE(e.net.verify);
   CHECK(e.net.encoding == "reject");
-  CHECK(e.net.throttle_burst == 0);
+  CHECK(e.net.throttle_burst == base.throttle_burst);  // a user cannot turn the network's throttle off
   CHECK(e.net.sasl_user == "al");
   CHECK(e.net.sasl_password == "pw");
 
