@@ -483,7 +483,7 @@ void Gateway::on_message(const XmppIn& s) {
   bool ok = true;
   if (a->kind == GatewayAddress::Kind::channel && a->resource.empty() && s.type == "groupchat") {
     if (s.subject && !s.body)
-      ok = p->set_topic(s.from, a->target, *s.subject, &why);
+      ok = p->set_topic(s.from, a->target, *s.subject, s.id, &why);
     else if (s.body)
       ok = p->say(s.from, a->target, *s.body, s.id, &why, s.spans);
   } else if (a->kind == GatewayAddress::Kind::channel && !a->resource.empty()) {

@@ -310,6 +310,7 @@ void Puppet::give_up(const std::string& text, std::string_view condition) {
   const std::string server = label_ + "@" + gw_.domain();
   for (const auto& r : pm_resources_)
     gw_.send(r, render_error("message", server, r, {}, "cancel", condition, xml_safe_text(text)));
+  while (!kicks_.empty()) answer_kick(0, "cancel", condition, text);  // a TOPIC still queued
   for (auto& [_, c] : channels_) leave_shared(c);
   channels_.clear();
   pm_resources_.clear();
@@ -990,12 +991,24 @@ void Puppet::kick_answered(std::string_view channel, std::string_view nick, std:
   if (it != kicks_.end()) answer_kick(static_cast<std::size_t>(it - kicks_.begin()), type, condition, text);
 }
 
+void Puppet::topic_answered(std::string_view channel) {
+  auto it = std::find_if(kicks_.begin(), kicks_.end(),
+                         [&](const Kick& k) { return k.topic && k.channel == channel; });
+  if (it != kicks_.end()) kicks_.erase(it);
+}
+
 void Puppet::answer_kick(std::size_t i, std::string_view type, std::string_view condition,
                          std::string_view text) {
   const Kick k = std::move(kicks_[i]);
   kicks_.erase(kicks_.begin() + static_cast<std::ptrdiff_t>(i));
   const Channel* c = find_channel(k.channel);
   const std::string room = c ? room_jid(*c) : gateway_local(k.channel, label_) + "@" + gw_.domain();
+  if (k.topic) {  // a change shows as the TOPIC itself: only a refusal is told
+    if (!condition.empty())
+      gw_.send(k.full_jid,
+               render_error("message", room, k.full_jid, k.id, type, condition, xml_safe_text(text)));
+    return;
+  }
   if (condition.empty())
     gw_.send(k.full_jid, render_iq_result(room, k.full_jid, k.id));
   else
@@ -1003,15 +1016,36 @@ void Puppet::answer_kick(std::size_t i, std::string_view type, std::string_view 
 }
 
 bool Puppet::set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
-                       std::string* why) {
+                       const std::string& id, std::string* why) {
   Channel* c = find_channel(channel);
   if (!c || !c->resources.count(full_jid)) {
     *why = "not-acceptable";
     return false;
   }
+  if (kicks_.size() >= kMaxKicks) {
+    *why = "resource-constraint";
+    return false;
+  }
+  const std::string text = one_line(subject, kMaxReason);
   std::string line;
-  irc::LineWriter(line).command("TOPIC").param(c->name).trailing(one_line(subject, kMaxReason)).end();
-  if (!enqueue(std::move(line))) {
+  irc::LineWriter(line).command("TOPIC").param(c->name).trailing(text).end();
+  // The text it has already: a server that changes nothing sends no TOPIC (InspIRCd), so
+  // nothing is waited for. Else recorded before the write: one that fails closes the link
+  // at once, and on_irc_closed answers what it finds.
+  const bool waits = xml_safe_text(text) != c->topic;
+  if (waits) kicks_.push_back({id, full_jid, ascii_fold(c->name), {}, line, protocols::coarse_now(), true});
+  auto forget = [&] {
+    if (waits && !kicks_.empty() && kicks_.back().topic && kicks_.back().id == id) kicks_.pop_back();
+  };
+  bool queued = false;
+  try {
+    queued = enqueue(std::move(line));
+  } catch (...) {
+    forget();
+    throw;
+  }
+  if (!queued) {
+    forget();
     *why = "resource-constraint";
     return false;
   }
@@ -1473,6 +1507,11 @@ void Puppet::answers_overdue() {
   const auto since = protocols::coarse_now() - kAnswerWait;
   if (nick_change_ && nick_change_->at < since)
     nick_refused(std::string(nick_change_->nick), "remote-server-timeout", "the IRC server did not answer");
+  // A KICK or TOPIC still queued here (a throttle, a reconnection's backoff) has not reached
+  // the server: its wait starts when it is written.
+  const auto now = protocols::coarse_now();
+  for (auto& k : kicks_)
+    if (std::find(queue_.begin(), queue_.end(), k.line) != queue_.end()) k.at = now;
   while (!kicks_.empty() && kicks_.front().at < since)
     answer_kick(0, "wait", "remote-server-timeout", "the IRC server did not answer");
 }
@@ -1641,6 +1680,7 @@ void Puppet::on_irc_message(const irc::Message& m) {
   if (is(m, "TOPIC") && m.nparams >= 2) {
     Channel* c = find_channel(m.param(0));
     if (!c) return;
+    if (me) topic_answered(ascii_fold(c->name));
     channel_event(*c, event_hash(m));
     c->topic = xml_safe_text(m.param(1));
     each_resource(*c, [&](const std::string& r) {

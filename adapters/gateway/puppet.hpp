@@ -67,8 +67,9 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // spans: XHTML-IM styling of body (port.hpp), rendered as mIRC formatting.
   bool say(const std::string& full_jid, const std::string& channel, std::string_view body,
            const std::string& id, std::string* why, const std::vector<protocols::irc::Span>& spans = {});
+  // id: the message's, for its error if the server refuses the change (XEP-0045 §8.1).
   bool set_topic(const std::string& full_jid, const std::string& channel, std::string_view subject,
-                 std::string* why);
+                 const std::string& id, std::string* why);
   // addressed: the JID the user wrote to (nick%net@gw, or room/nick for a MUC private
   // message) and id its stanza's: an IRC refusal (401) comes back from there as an error.
   bool private_message(const std::string& full_jid, const std::string& nick, std::string_view body,
@@ -354,13 +355,18 @@ class Puppet : public IrcLink::Owner, public SharedReader {
     std::string nick;     // folded
     std::string line;     // the KICK as queued (still in queue_ when the link is lost: kept)
     std::chrono::steady_clock::time_point at;
+    // A TOPIC instead (nick ""): its echo ends it with nothing to send, a refusal is a
+    // message error (XEP-0045 §8.1 <forbidden/>). In the same list as the kicks, so that a
+    // 482, which does not say which command it refuses, answers the channel's oldest.
+    bool topic = false;
   };
   std::deque<Kick> kicks_;
   static constexpr std::size_t kMaxKicks = 16;
-  // The oldest kick of `nick` (folded; "" any) in `channel` (folded; "" any) is answered:
-  // a result when condition is empty, else an error.
+  // The oldest kick of `nick` (folded; "" any, a topic change too) in `channel` (folded; ""
+  // any) is answered: a result when condition is empty, else an error.
   void kick_answered(std::string_view channel, std::string_view nick, std::string_view type = {},
                      std::string_view condition = {}, std::string_view text = {});
+  void topic_answered(std::string_view channel);  // our TOPIC there was echoed
   void answer_kick(std::size_t index, std::string_view type, std::string_view condition,
                    std::string_view text);
   std::deque<Unconfirmed> unconfirmed_;

@@ -9,6 +9,7 @@ presence carries 307 and the reason; a reason with CR/LF stays one IRC line.
 
 Run: PARLEYD=build/parleyd /usr/bin/python3 tests/integration/test_gateway_kick.py
 """
+import asyncio
 import os
 import re
 import sys
@@ -47,6 +48,18 @@ def test_a_moderator_kicks_an_irc_user():
             # not an occupant: refused at once, nothing reaches IRC
             assert kick(alice, "nobody") == "item-not-found"
             assert kick(alice, "carol\r\nQUIT :x") == "item-not-found"
+            # a subject change the server refuses (+t, not an operator: 482) is a message
+            # error <forbidden/> with the message's id (XEP-0045 §8.1); it was dropped silently
+            bob.send("MODE #test +t")
+            bob.send("PING :t-set")
+            bob.expect(r" PONG \S+ :?t-set")
+            errors = asyncio.Queue()
+            alice.add_event_handler("message_error", lambda m: errors.put_nowait(m))
+            ask = alice.make_message(mto=ROOM, mtype="groupchat", msubject="alice's topic")
+            ask["id"] = "topic-1"
+            ask.send()
+            e = run(next_where(errors, lambda m: m["id"] == "topic-1"))
+            assert e["error"]["condition"] == "forbidden" and e["from"].bare == ROOM, e
 
             bob.send("MODE #test +o alice")
             p = run(next_where(alice.mucpres, lambda p: p["from"].resource == "alice" and 110 in codes(p)
@@ -56,6 +69,11 @@ def test_a_moderator_kicks_an_irc_user():
             assert kick(alice, "carol", "enough\r\nQUIT :pwned") is None
             line = carol.expect(r"^:alice!\S+ KICK #test carol ")
             assert line.endswith(" :enough QUIT :pwned"), line
+            # an operator's subject change goes through (its echo ends it: no error)
+            ask = alice.make_message(mto=ROOM, mtype="groupchat", msubject="the op's topic")
+            ask["id"] = "topic-2"
+            ask.send()
+            bob.expect(r"^:alice!\S+ TOPIC #test :the op's topic$")
             p = run(next_where(alice.mucpres, lambda p: p["from"].resource == "carol" and p["type"] == "unavailable"))
             assert 307 in codes(p), p
             # the whole thing was one KICK: alice is still in #test, nothing else was sent
@@ -63,6 +81,18 @@ def test_a_moderator_kicks_an_irc_user():
             names = bob.expect(r" 353 bob [=*@] #test :")
             assert "alice" in names and "carol" not in names, names
             assert not any(re.match(r":alice!\S+ QUIT ", l) for l in bob.c.lines), bob.c.lines[-5:]
+            # its echo ended its wait: the next refusal answers the next change, by its id
+            bob.send("MODE #test -o alice")
+            run(next_where(alice.mucpres, lambda p: p["from"].resource == "alice" and 110 in codes(p)
+                           and item(p).get("role") != "moderator"))
+            ask = alice.make_message(mto=ROOM, mtype="groupchat", msubject="refused again")
+            ask["id"] = "topic-3"
+            ask.send()
+            e = run(next_where(errors, lambda m: True))
+            assert e["id"] == "topic-3" and e["error"]["condition"] == "forbidden", e
+            bob.send("MODE #test +o alice")
+            run(next_where(alice.mucpres, lambda p: p["from"].resource == "alice" and 110 in codes(p)
+                           and item(p).get("role") == "moderator"))
             # kicking oneself is answered too, and one is out of the room (307 with 110)
             assert kick(alice, "alice", "me") is None
             p = run(next_where(alice.mucpres, lambda p: p["from"].resource == "alice" and p["type"] == "unavailable"))
