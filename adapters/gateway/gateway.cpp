@@ -668,7 +668,7 @@ std::size_t Gateway::disconnect(const std::string& bare, std::string_view networ
 void Gateway::stop() {
   stopping_ = true;
   if (read_tick_) read_tick_->cancel();
-  for (auto& [_, p] : puppets_) p->quit("Gateway shutting down");
+  for (auto& [_, p] : puppets_) p->shutdown("Gateway shutting down");
 }
 
 }  // namespace parley::adapters::gateway

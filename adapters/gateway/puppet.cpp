@@ -453,6 +453,14 @@ void Puppet::check_empty() {
   gw_.retire(this);
 }
 
+// The gateway stops: every resource is told it is out of its rooms (XEP-0045 status 332,
+// removed because the service is shutting down); a client of another server (component
+// mode) stays connected and would look joined until its next self-ping.
+void Puppet::shutdown(std::string_view reason) {
+  for (auto& [_, c] : channels_) self_gone(c, {110, 332}, reason);
+  quit(reason);
+}
+
 void Puppet::quit(std::string_view reason) {
   quitting_ = true;
   if (reconnector_) reconnector_->stop();

@@ -87,7 +87,8 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   // The resource is done with private messages (an unavailable presence to nick%net@gw or
   // net@gw): a puppet that was opened only for them closes.
   void pm_gone(const std::string& full_jid);
-  void quit(std::string_view reason);  // shutdown: QUIT, no reconnection
+  void quit(std::string_view reason);      // QUIT, no reconnection
+  void shutdown(std::string_view reason);  // the gateway stops: 332 to every resource, then quit
   // ---- persistent channels (settings.hpp) ----
   // Joins (or keeps) `channel` with no resource in it: the puppet stays there while the
   // user is away; lines meanwhile are kept (irc.gateway_persistent_backlog) for the next

@@ -235,7 +235,8 @@ def test_leave_before_the_network_answers_and_join_again():
     ends): the unavailable self-presence comes from the nick the join asked for. It came from
     `#chan%net@gw/`, the puppet having no nick before it registers: an invalid JID, for which
     Prosody closes the component's stream, and every user's puppets went with it. Then a
-    user in a channel joins it again from the same resource: the join sequence again."""
+    user in a channel joins it again from the same resource: the join sequence again. When
+    parleyd stops, she is told she is out of the room (332)."""
     irc_net = Ngircd().start()
     silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # accepts (the kernel does), never answers
     silent.bind(("127.0.0.1", 0))
@@ -284,6 +285,11 @@ def test_leave_before_the_network_answers_and_join_again():
             alice.send_presence(pto=f"{ROOM}/alice", pshow="away")
             time.sleep(1)
             assert alice.mucpres.empty(), alice.mucpres.get_nowait()
+            # parleyd stops: alice is told she is out of the room (332), not left looking
+            # joined on Prosody until a self-ping
+            assert d.stop() == 0
+            gone = presence_of(alice.mucpres, ROOM, "alice", unavailable=True)
+            assert 332 in xc.codes(gone), gone
             xc.bye(alice)
             bob.c.close()
     finally:
