@@ -491,11 +491,13 @@ void Puppet::join(const std::string& full_jid, const std::string& channel, const
     c.archive_key = gw_.archive_key_of(net_.name, channel);
   }
   const std::string want = irc_nick_of(nick);
-  // The key goes with the next JOIN (none is due while the channel is on IRC: another
-  // resource's password does not replace the one that let us in). It is one parameter (RFC
+  // The key goes with the next JOIN: this one's (fresh), or the reconnection's. None is due
+  // while the channel is on IRC or its JOIN is on its way: another resource's password does
+  // not replace the one that lets us in. It is one parameter (RFC
   // 2812 §3.2.1: no space, no comma, which would start another key; never a leading ':');
   // control characters are not a key either.
-  if ((fresh || !c.in_irc) && !password.empty() && password.size() <= kMaxKey && password.front() != ':' &&
+  if ((fresh || (!c.in_irc && !(reg_.registered() && link_))) && !password.empty() &&
+      password.size() <= kMaxKey && password.front() != ':' &&
       std::none_of(password.begin(), password.end(),
                    [](char ch) { return ch == ' ' || ch == ',' || static_cast<unsigned char>(ch) < 0x20; }))
     c.key = std::string(password);
