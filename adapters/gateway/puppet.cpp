@@ -194,6 +194,18 @@ std::string_view Puppet::nick_known_to(const Channel& c, const std::string& r) c
   if (!reg_.nick().empty()) return reg_.nick();
   return wanted_nick();
 }
+// XEP-0045 §7.5: a private chat begun through a room (room/nick) goes on there: the reply
+// comes from the JID the user wrote to, while the user is in that room; else from nick%NET.
+std::string Puppet::pm_from(std::string_view nick) const {
+  auto it = pm_from_.find(ascii_fold(nick));
+  if (it == pm_from_.end()) return user_jid(nick);
+  const std::string_view jid = it->second;
+  const std::size_t slash = jid.find('/');
+  if (slash == std::string_view::npos) return it->second;
+  for (const auto& [_, c] : channels_)
+    if (c.room == jid.substr(0, slash) && !c.resources.empty()) return it->second;
+  return user_jid(nick);
+}
 std::string Puppet::join_line(const Channel& c) {
   std::string line;
   irc::LineWriter w(line);
@@ -1073,6 +1085,10 @@ bool Puppet::private_message(const std::string& full_jid, const std::string& nic
   }
   // Tracked until its echo, or without echo-message its marker's PONG (a 401 comes before).
   queue_said(lines, true, false, full_jid, addressed, id);
+  if (!addressed.empty()) {
+    if (pm_from_.size() >= kMaxPmFrom && !pm_from_.count(ascii_fold(nick))) pm_from_.clear();
+    pm_from_[ascii_fold(nick)] = addressed;
+  }
   // A resource in no channel here still gets the answers (and holds the connection open).
   bool in_some_channel = false;
   for (const auto& [_, c] : channels_) in_some_channel |= c.resources.count(full_jid) != 0;
@@ -1823,7 +1839,7 @@ void Puppet::on_privmsg(const irc::Message& m, std::string_view from_nick, bool 
   // To us: a private message from nick%server, to every resource using this puppet.
   std::set<std::string> resources = this->resources();
   if (resources.empty()) return keep_missed(missed_pms_, from_nick, b);  // a persistent channel's puppet
-  const std::string from = user_jid(from_nick);
+  const std::string from = pm_from(from_nick);
   for (const auto& r : resources) gw_.send(r, render_message(from, r, "chat", b.body, nullptr, {}, b.html));
 }
 

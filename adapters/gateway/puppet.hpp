@@ -220,6 +220,11 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string_view nick_known_to(const Channel& c, const std::string& full_jid) const;
   // "JOIN <channel> [<key>]"
   static std::string join_line(const Channel& c);
+  // The JID a private message from `nick` comes from: the one the user last wrote to it
+  // through (room/nick while in that room), else nick%NET@gw.
+  std::string pm_from(std::string_view nick) const;
+  std::map<std::string, std::string> pm_from_;  // folded nick -> the JID the user wrote to it at
+  static constexpr std::size_t kMaxPmFrom = 256;
   Channel* find_channel(std::string_view name);
   void send_state(Channel& c, const std::string& full_jid);
   template <class F>

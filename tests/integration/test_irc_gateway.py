@@ -372,6 +372,14 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             bob.send("NOTICE #test :chan notice")
             m = run(next_where(alice.group, lambda m: "chan notice" in m["body"]))
             assert m["body"] == "[notice] chan notice" and m["from"].resource == "bob", m
+            # a private chat begun through the room (XEP-0045 §7.5) goes on there: the reply
+            # comes from the occupant JID written to, not from a JID the user never wrote to
+            pm = alice.make_message(mto=f"{ROOM}/bob", mbody="psst via the room", mtype="chat")
+            pm.send()
+            bob.expect(r"^:alice!\S+ PRIVMSG bob :psst via the room$")
+            bob.send("PRIVMSG alice :answer via the room")
+            m = run(next_where(alice.chat, lambda m: m["body"] == "answer via the room"))
+            assert m["from"] == f"{ROOM}/bob", m
             # the same for a MUC private message (XEP-0045 §7.5) to a nick that is gone
             pm = alice.make_message(mto=f"{ROOM}/nobody", mbody="anyone?", mtype="chat")
             pm["id"] = "muc401"
@@ -396,6 +404,7 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             bob.expect(r"^:alice!\S+ PART #test :off now$")
             bob.send("PRIVMSG alice :still there?")
             m = run(next_where(alice.chat, lambda m: "still there" in m["body"]))
+            assert m["from"] == f"bob%local@{GW}", m  # out of the room: from the nick's own JID
             # ... and unavailable to the PM contact closes the connection opened for PMs
             alice.send_presence(pto=f"bob%local@{GW}", ptype="unavailable")
             wait_gone(bob, "alice")
