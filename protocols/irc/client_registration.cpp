@@ -85,8 +85,8 @@ void ClientRegistration::next_nick(const Message& refusal, std::string& out) {
   } else {
     // The refused nick as the server names it (second parameter): a server that cuts a nick
     // to its NICKLEN (Solanum, ratbox) names the cut one, and would cut a suffix off again.
-    // Only a beginning of ours: "433 * :text" (no nick) or a late reply about an earlier
-    // candidate says nothing of this one.
+    // Only ours or a beginning of it (one cut to NICKLEN): "433 * :text" names no nick, and
+    // any other nick is not the one refused.
     std::string_view seen = refusal.nparams >= 3 ? refusal.param(1) : std::string_view(nick_);
     if (seen.empty() || seen.size() > nick_.size() ||
         !equal_fold(seen, std::string_view(nick_).substr(0, seen.size())))
@@ -126,6 +126,8 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
     if (ev == CapNegotiator::Event::sasl_ready) {
       std::string mech = choose_mechanism(cap_.offered("sasl").value_or(""), {"SCRAM-SHA-256", "PLAIN"});
       if (mech.empty()) {
+        sasl_error_ = "the server offers no SASL mechanism Parley speaks (" +
+                      std::string(cap_.offered("sasl").value_or("")) + ")";
         cap_.end(out);
       } else {
         sasl_ = std::make_unique<SaslClient>(mech, id_.sasl_user, id_.sasl_password);
@@ -152,8 +154,10 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
       }
     }
     if (status != S::success && status != S::already) {
-      if (!is_sasl_numeric(m.command))
-        sasl_error_ = "a malformed AUTHENTICATE from the server";
+      if (!is_sasl_numeric(m.command))  // SaslClient aborted the exchange
+        sasl_error_ =
+            "the server's SASL exchange failed (a malformed message, or a SCRAM server "
+            "that did not prove it knows the password)";
       else if (sasl_->code() == 903)
         sasl_error_ = "the server did not prove that it knows the password (SCRAM)";
       else
@@ -169,6 +173,9 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
   if (phase_ == Phase::registering) {
     if (is(m, "001")) {
       if (!m.param(0).empty()) nick_ = std::string(m.param(0));
+      // Credentials given and never used: the server offers no SASL (or no CAP at all).
+      if (!id_.sasl_user.empty() && !sasl_ && sasl_error_.empty())
+        sasl_error_ = "the server does not offer SASL";
       phase_ = Phase::registered;
       return Event::registered;
     }

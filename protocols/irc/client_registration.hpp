@@ -100,8 +100,8 @@ class ClientRegistration {
   std::string error_;
   std::size_t attempt_ = 0;
   std::vector<std::string> tried_;  // nicks sent and refused (at most kMaxNickAttempts)
-  std::size_t nick_limit_ = 0;
-  std::string sasl_error_;  // the nick length the server showed it takes (0: unknown)
+  std::size_t nick_limit_ = 0;      // the nick length the server showed it takes (0: unknown)
+  std::string sasl_error_;
   Phase phase_ = Phase::idle;
 };
 

@@ -211,6 +211,18 @@ TEST_CASE("client registration: after a refused SCRAM-SHA-256, PLAIN only where 
   feed(locked, "AUTHENTICATE +");
   CHECK(feed(locked, ":srv 902 alice :You must use a nick assigned to you").out == "CAP END\r\n");
   CHECK(locked.sasl_error() == "902 You must use a nick assigned to you");
+  // Credentials and no way to use them: said too.
+  ClientRegistration external(id);
+  external.start(out);
+  feed(external, ":srv CAP * LS :sasl=EXTERNAL");
+  CHECK(feed(external, ":srv CAP * ACK :sasl").out == "CAP END\r\n");
+  CHECK(external.sasl_error() == "the server offers no SASL mechanism Parley speaks (EXTERNAL)");
+  ClientRegistration none(id);
+  none.start(out);
+  feed(none, ":srv CAP * LS :multi-prefix");
+  feed(none, ":srv CAP * ACK :multi-prefix");
+  CHECK(feed(none, ":srv 001 alice :Welcome").event == Event::registered);
+  CHECK(none.sasl_error() == "the server does not offer SASL");
 }
 
 TEST_CASE("client registration: ISUPPORT CHANTYPES and PREFIX, our own NICK change, ERROR") {
