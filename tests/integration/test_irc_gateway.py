@@ -155,6 +155,12 @@ def presence_of(q, room_jid, nick, unavailable=False):
                           and (p["type"] == "unavailable") == unavailable))
 
 
+def join_refused(client, room, nick="alice", timeout=20):
+    """Joins `room` (no waiting for the join) and returns the error presence answering it."""
+    client.plugin["xep_0045"].join_muc(room, nick)
+    return run(next_where(client.errors, lambda p: p["from"].bare == room), timeout=timeout)
+
+
 def wait_gone(irc, nick, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
@@ -493,9 +499,7 @@ def test_gateway_a_forwarded_join_is_an_error():
             bob.send("MODE #full +L #overflow")
             bob.expect(r"MODE #full \+L :?#overflow")
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
-            room = f"#full%local@{GW}"
-            alice.plugin["xep_0045"].join_muc(room, "alice")
-            p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+            p = join_refused(alice, f"#full%local@{GW}")
             assert p["error"]["condition"] == "not-allowed", p
             assert "#overflow" in p["error"]["text"], p
             # forced into #overflow, the puppet leaves it (and, in no channel, quits)
@@ -523,9 +527,7 @@ def test_gateway_a_channel_key_and_the_refusals_a_client_understands():
             muc = alice.plugin["xep_0045"]
             for channel, condition in (("#locked", "not-authorized"), ("#banned", "forbidden"),
                                        ("#invite", "registration-required")):
-                room = f"{channel}%local@{GW}"
-                muc.join_muc(room, "alice")
-                p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+                p = join_refused(alice, f"{channel}%local@{GW}")
                 assert p["error"]["condition"] == condition and p["error"]["type"] == "auth", p
                 assert p["from"].resource == "alice", p
             room = f"#locked%local@{GW}"
@@ -565,9 +567,7 @@ def test_gateway_a_network_that_closes_before_registering_is_an_error():
     try:
         with h.Parleyd(gateway_config(closer.getsockname()[1])) as d:
             alice = xc.login(Client, d.ports["xmpp"], "alice@localhost/x", "alicepw")
-            room = f"#x%local@{GW}"
-            alice.plugin["xep_0045"].join_muc(room, "alice")
-            p = run(next_where(alice.errors, lambda p: p["from"].bare == room), timeout=20)
+            p = join_refused(alice, f"#x%local@{GW}")
             assert p["error"]["condition"] == "remote-server-not-found", p
             assert "closed the connection before registration" in p["error"]["text"], p
             assert p["from"].resource == "alice", p
