@@ -117,9 +117,14 @@ core::Result<std::vector<StoredMessage>> join_history(core::Store& store, const 
 }
 
 std::size_t first_within_chars(const std::vector<std::string>& stanzas, std::size_t maxchars) {
+  // XEP-0045 §7.2.15 counts characters: a UTF-8 byte that does not continue one starts one.
+  auto chars = [](const std::string& s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  };
   std::size_t total = 0, first = stanzas.size();
   while (first > 0) {
-    total += stanzas[first - 1].size();
+    total += chars(stanzas[first - 1]);
     if (total > maxchars) break;
     --first;
   }

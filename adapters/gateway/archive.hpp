@@ -33,7 +33,7 @@ core::Result<std::vector<core::StoredMessage>> join_history(core::Store& store, 
                                                             const HistoryRequest& req, core::Timestamp now,
                                                             std::size_t join_max);
 // The index of the first of `stanzas` (oldest first) from which the rest fit in maxchars
-// characters (counted as bytes); stanzas.size() when none fit.
+// characters (UTF-8 characters, not bytes); stanzas.size() when none fit.
 std::size_t first_within_chars(const std::vector<std::string>& stanzas, std::size_t maxchars);
 
 struct MamQuery {

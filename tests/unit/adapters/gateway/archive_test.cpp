@@ -97,6 +97,10 @@ TEST_CASE("first_within_chars: the newest stanzas that fit") {
   CHECK(first_within_chars(st, 4) == 2);
   CHECK(first_within_chars(st, 2) == 3);
   CHECK(first_within_chars({}, 10) == 0);
+  // characters, not bytes: "é" is one (two bytes of UTF-8)
+  const std::vector<std::string> accented = {"\xc3\xa9\xc3\xa9", "\xc3\xa9\xc3\xa9\xc3\xa9"};
+  CHECK(first_within_chars(accented, 5) == 0);
+  CHECK(first_within_chars(accented, 4) == 1);
 }
 
 TEST_CASE("parse_mam: bounds, ids, dates, with, unknown fields") {
