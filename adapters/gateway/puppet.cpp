@@ -195,7 +195,8 @@ std::string_view Puppet::nick_known_to(const Channel& c, const std::string& r) c
   return wanted_nick();
 }
 // XEP-0045 §7.5: a private chat begun through a room (room/nick) goes on there: the reply
-// comes from the JID the user wrote to, while the user is in that room; else from nick%NET.
+// comes from the JID the user wrote to, while the user and the nick are in that room; else
+// from nick%NET.
 std::string Puppet::pm_from(std::string_view nick) const {
   auto it = pm_from_.find(ascii_fold(nick));
   if (it == pm_from_.end()) return user_jid(nick);
@@ -203,7 +204,8 @@ std::string Puppet::pm_from(std::string_view nick) const {
   const std::size_t slash = jid.find('/');
   if (slash == std::string_view::npos) return it->second;
   for (const auto& [_, c] : channels_)
-    if (c.room == jid.substr(0, slash) && !c.resources.empty()) return it->second;
+    if (c.room == jid.substr(0, slash) && !c.resources.empty() && c.occupants.count(ascii_fold(nick)))
+      return it->second;
   return user_jid(nick);
 }
 std::string Puppet::join_line(const Channel& c) {
@@ -1909,6 +1911,15 @@ void Puppet::answer_ctcp(std::string_view nick, std::string_view command, std::s
 void Puppet::on_nick(std::string_view old_nick, std::string_view new_nick) {
   const std::string ok = ascii_fold(old_nick);
   const bool self = ok == ascii_fold(reg_.nick()) || irc::equal_fold(new_nick, reg_.nick());
+  // A private chat through a room follows the nick (the room says 303: room/new is the chat).
+  if (auto pm = pm_from_.extract(ok); !self && !pm.empty()) {
+    std::string& jid = pm.mapped();
+    if (const std::size_t slash = jid.find('/'); slash != std::string::npos) {
+      jid = jid.substr(0, slash + 1) + std::string(new_nick);
+      pm.key() = ascii_fold(new_nick);
+      pm_from_.insert(std::move(pm));
+    }
+  }
   if (self) gw_.shared_reads().nick_changed(this, new_nick);
   if (self && nick_change_ && irc::equal_fold(new_nick, nick_change_->nick)) nick_change_.reset();
   // Renamed by a raw NICK of the user's, or by the network (services' enforcement): that is

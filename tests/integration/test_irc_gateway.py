@@ -386,6 +386,14 @@ def test_gateway_pm_opens_raw_ctcp_notice_and_unavailable():
             bob.send("PRIVMSG alice :answer via the room")
             m = run(next_where(alice.chat, lambda m: m["body"] == "answer via the room"))
             assert m["from"] == f"{ROOM}/bob", m
+            # ... and follows bob's nick change (the room tells it with 303)
+            bob.send("NICK bobby")
+            bob.expect(r"^:bob!\S+ NICK :?bobby")
+            bob.send("PRIVMSG alice :renamed")
+            m = run(next_where(alice.chat, lambda m: m["body"] == "renamed"))
+            assert m["from"] == f"{ROOM}/bobby", m
+            bob.send("NICK bob")
+            bob.expect(r"^:bobby!\S+ NICK :?bob")
             # the same for a MUC private message (XEP-0045 §7.5) to a nick that is gone
             pm = alice.make_message(mto=f"{ROOM}/nobody", mbody="anyone?", mtype="chat")
             pm["id"] = "muc401"
