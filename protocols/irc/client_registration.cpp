@@ -174,8 +174,13 @@ ClientRegistration::Event ClientRegistration::on_message(const Message& m, std::
     if (is(m, "001")) {
       if (!m.param(0).empty()) nick_ = std::string(m.param(0));
       // Credentials given and never used: the server offers no SASL (or no CAP at all).
-      if (!id_.sasl_user.empty() && !sasl_ && sasl_error_.empty())
-        sasl_error_ = "the server does not offer SASL";
+      if (!id_.sasl_user.empty() && sasl_error_.empty()) {
+        if (!sasl_)
+          sasl_error_ = cap_.offered("sasl") ? "the server refused the sasl capability"
+                                             : "the server does not offer SASL";
+        else if (sasl_->status() == SaslClient::Status::running)
+          sasl_error_ = "the server registered us before SASL ended";
+      }
       phase_ = Phase::registered;
       return Event::registered;
     }

@@ -223,6 +223,12 @@ TEST_CASE("client registration: after a refused SCRAM-SHA-256, PLAIN only where 
   feed(none, ":srv CAP * ACK :multi-prefix");
   CHECK(feed(none, ":srv 001 alice :Welcome").event == Event::registered);
   CHECK(none.sasl_error() == "the server does not offer SASL");
+  ClientRegistration naked(id);
+  naked.start(out);
+  feed(naked, ":srv CAP * LS :sasl");
+  CHECK(feed(naked, ":srv CAP * NAK :sasl").out == "CAP END\r\n");
+  feed(naked, ":srv 001 alice :Welcome");
+  CHECK(naked.sasl_error() == "the server refused the sasl capability");
 }
 
 TEST_CASE("client registration: ISUPPORT CHANTYPES and PREFIX, our own NICK change, ERROR") {
