@@ -22,6 +22,16 @@ using protocols::ascii_equal_fold;
 
 namespace {
 std::string bare_of(std::string_view full) { return std::string(full.substr(0, full.find('/'))); }
+
+// Channel vs nick follows the network's CHANTYPES (Biboumi's rule): once the user's
+// connection to it has registered, its ISUPPORT decides ("+chan" is a channel on a network
+// with CHANTYPES=#&+); before, RFC 2812's "#&".
+std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p) {
+  if (!a || !p || p->chantypes() == "#&") return a;
+  // Only the kind depends on CHANTYPES (parse_gateway_address would give the rest again).
+  if (a->kind != GatewayAddress::Kind::server) a->kind = target_kind(a->target, p->chantypes());
+  return a;
+}
 }  // namespace
 
 Gateway::Gateway(const protocols::Strand& strand, GatewayOptions options, XmppOut out)
@@ -113,10 +123,6 @@ Puppet* Gateway::senders_puppet(const XmppIn& s, const std::optional<config::Irc
                                 std::string_view label) {
   return net ? puppet_for(bare_of(s.from), *net, label, {}, false, nullptr) : nullptr;
 }
-
-namespace {
-std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p);
-}  // namespace
 
 std::optional<GatewayAddress> Gateway::address_to(const XmppIn& s) {
   auto a = parse_gateway_address(s.to_local, s.to_resource);
@@ -280,7 +286,7 @@ void Gateway::self_ping(const XmppIn& s) {
   if (!p && a->kind != GatewayAddress::Kind::server)
     return error_reply(s, "cancel", "not-acceptable", "not joined");
   if (a->kind != GatewayAddress::Kind::channel) return error_reply(s, "cancel", "service-unavailable", {});
-  if (!p || !p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
+  if (!p->joined(s.from, a->target)) return error_reply(s, "cancel", "not-acceptable", "not joined");
   if (!p->has_occupant(a->target, a->resource)) return error_reply(s, "cancel", "item-not-found", {});
   send(s.from, render_iq_result(addressed(s), s.from, s.id));
 }
@@ -407,9 +413,6 @@ void Gateway::send_history(const std::string& to, const std::string& room_jid, c
 }
 
 namespace {
-// Channel vs nick follows the network's CHANTYPES (Biboumi's rule): once the user's
-// connection to it has registered, its ISUPPORT decides ("+chan" is a channel on a network
-// with CHANTYPES=#&+); before, RFC 2812's "#&".
 // A MUC private message's resource is one IRC nick: never a channel, a list ("a,b") or
 // anything that would split the line.
 bool is_one_nick(std::string_view nick, std::string_view chantypes) {
@@ -417,13 +420,6 @@ bool is_one_nick(std::string_view nick, std::string_view chantypes) {
   return !nick.empty() && nick.size() <= kMaxTarget && nick.front() != ':' &&
          chantypes.find(nick.front()) == std::string_view::npos &&
          nick.find_first_of(kBad) == std::string_view::npos;
-}
-
-std::optional<GatewayAddress> with_chantypes(std::optional<GatewayAddress> a, const Puppet* p) {
-  if (!a || !p || p->chantypes() == "#&") return a;
-  // Only the kind depends on CHANTYPES (parse_gateway_address would give the rest again).
-  if (a->kind != GatewayAddress::Kind::server) a->kind = target_kind(a->target, p->chantypes());
-  return a;
 }
 }  // namespace
 

@@ -200,10 +200,10 @@ class Gateway {
   std::size_t disconnect(const std::string& bare, std::string_view network);
 
  private:
-  // The sender's connection to that network, if it has one (none is opened; no network: none).
   // The stanza's 'to' as a gateway address, its kind by the network's CHANTYPES when the
   // sender has a puppet there ("+chan" is a channel only where the network says so).
   std::optional<GatewayAddress> address_to(const XmppIn& s);
+  // The sender's connection to that network, if it has one (none is opened; no network: none).
   Puppet* senders_puppet(const XmppIn& s, const std::optional<config::IrcNetwork>& net,
                          std::string_view label);
   Puppet* puppet_for(std::string_view bare, const config::IrcNetwork& net, std::string_view label,
