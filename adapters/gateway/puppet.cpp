@@ -208,6 +208,26 @@ std::string Puppet::pm_from(std::string_view nick) const {
       return it->second;
   return user_jid(nick);
 }
+std::pair<Puppet::Channel&, bool> Puppet::open_channel(const std::string& channel, const std::string& label) {
+  auto [it, fresh] = channels_.try_emplace(ascii_fold(channel));
+  Channel& c = it->second;
+  if (fresh) {
+    c.name = channel;
+    c.label = label;
+    c.room = make_room_jid(c);
+    c.lines_slot = ChannelLines::slot_of(c.room);
+    c.archive_key = gw_.archive_key_of(net_.name, channel);
+  }
+  return {c, fresh};
+}
+// A channel key is one parameter (RFC 2812 §3.2.1): no space, no comma (which would start
+// another key), never a leading ':', no control character.
+bool Puppet::is_channel_key(std::string_view key) {
+  return !key.empty() && key.size() <= kMaxKey && key.front() != ':' &&
+         std::none_of(key.begin(), key.end(), [](char ch) {
+           return ch == ' ' || ch == ',' || static_cast<unsigned char>(ch) < 0x20;
+         });
+}
 std::string Puppet::join_line(const Channel& c) {
   std::string line;
   irc::LineWriter w(line);
@@ -494,26 +514,12 @@ void Puppet::quit(std::string_view reason) {
 void Puppet::join(const std::string& full_jid, const std::string& channel, const std::string& label,
                   const std::string& nick, const std::string& id, const HistoryRequest& history,
                   bool muc_join, std::string_view password) {
-  const std::string key = ascii_fold(channel);
-  auto [it, fresh] = channels_.try_emplace(key);
-  Channel& c = it->second;
-  if (fresh) {
-    c.name = channel;
-    c.label = label;
-    c.room = make_room_jid(c);
-    c.lines_slot = ChannelLines::slot_of(c.room);
-    c.archive_key = gw_.archive_key_of(net_.name, channel);
-  }
+  auto [c, fresh] = open_channel(channel, label);
   const std::string want = irc_nick_of(nick);
   // The key goes with the next JOIN: this one's (fresh), or the reconnection's. None is due
   // while the channel is on IRC or its JOIN is on its way: another resource's password does
-  // not replace the one that lets us in. It is one parameter (RFC
-  // 2812 §3.2.1: no space, no comma, which would start another key; never a leading ':');
-  // control characters are not a key either.
-  if ((fresh || (!c.in_irc && !(reg_.registered() && link_))) && !password.empty() &&
-      password.size() <= kMaxKey && password.front() != ':' &&
-      std::none_of(password.begin(), password.end(),
-                   [](char ch) { return ch == ' ' || ch == ',' || static_cast<unsigned char>(ch) < 0x20; }))
+  // not replace the one that lets us in.
+  if ((fresh || (!c.in_irc && !(reg_.registered() && link_))) && is_channel_key(password))
     c.key = std::string(password);
   if (!fresh && c.resources.count(full_jid) && !c.waiting.count(full_jid)) {
     // XEP-0045 §7.6: presence to a new nick in a room already joined changes the nick. It
@@ -1186,16 +1192,10 @@ bool Puppet::has_persistent() const {
 }
 
 void Puppet::join_persistent(const std::string& channel, const std::string& label) {
-  auto [it, fresh] = channels_.try_emplace(ascii_fold(channel));
-  Channel& c = it->second;
+  auto [c, fresh] = open_channel(channel, label);
   c.persistent = true;
-  if (!fresh) return;
-  c.name = channel;
-  c.label = label;
-  c.room = make_room_jid(c);
-  c.lines_slot = ChannelLines::slot_of(c.room);
-  c.archive_key = gw_.archive_key_of(net_.name, channel);  // or its lines went under "", every channel's
-  if (reg_.registered() && link_) enqueue_control(join_line(c), true);  // else on_registered joins it
+  if (fresh && reg_.registered() && link_)
+    enqueue_control(join_line(c), true);  // else on_registered joins it
 }
 
 void Puppet::set_persistent(const std::string& channel, bool on) {

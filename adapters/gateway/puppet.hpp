@@ -218,6 +218,10 @@ class Puppet : public IrcLink::Owner, public SharedReader {
   std::string occupant_jid(const Channel& c, std::string_view nick) const;
   std::string user_jid(std::string_view nick) const;
   std::string_view nick_known_to(const Channel& c, const std::string& full_jid) const;
+  // The channel's entry, made with its names and archive key if new (true: it is): every
+  // way in (a join, a persistent channel) makes it alike.
+  std::pair<Channel&, bool> open_channel(const std::string& channel, const std::string& label);
+  static bool is_channel_key(std::string_view key);
   // "JOIN <channel> [<key>]"
   static std::string join_line(const Channel& c);
   // The JID a private message from `nick` comes from: the one the user last wrote to it
