@@ -155,9 +155,9 @@ def presence_of(q, room_jid, nick, unavailable=False):
                           and (p["type"] == "unavailable") == unavailable))
 
 
-def join_refused(client, room, nick="alice", timeout=20):
+def join_refused(client, room, nick="alice", password=None, timeout=20):
     """Joins `room` (no waiting for the join) and returns the error presence answering it."""
-    client.plugin["xep_0045"].join_muc(room, nick)
+    client.plugin["xep_0045"].join_muc(room, nick, password=password or "")
     return run(next_where(client.errors, lambda p: p["from"].bare == room), timeout=timeout)
 
 
@@ -538,6 +538,13 @@ def test_gateway_a_channel_key_and_the_refusals_a_client_understands():
                 p = join_refused(alice, f"{channel}%local@{GW}")
                 assert p["error"]["condition"] == condition and p["error"]["type"] == "auth", p
                 assert p["from"].resource == "alice", p
+            # a "key" that would carry a second command is no key: not sent, refused as none
+            for bad in ("sekrit\nPRIVMSG bob :pwned", "sekrit PRIVMSG bob :pwned", ":sekrit"):
+                p = join_refused(alice, f"#locked%local@{GW}", password=bad)
+                assert p["error"]["condition"] == "not-authorized", p
+            bob.send("PING :no-pwned")
+            bob.expect(r"PONG .*no-pwned")
+            assert not any("pwned" in line for line in bob.c.lines if "PONG" not in line), bob.c.lines[-5:]
             room = f"#locked%local@{GW}"
             run(muc.join_muc_wait(room, "alice", password="sekrit", maxstanzas=0))
             bob.expect(r"^:alice_*!\S+ JOIN :?#locked")  # alice_: the last puppet's ghost may hold alice
